@@ -1,0 +1,258 @@
+//! [`CachingResolver`]: a TTL-honouring cache in front of any [`Resolver`].
+//!
+//! Positive answers are kept for their TTL (RFC 1035 §3.2.1), NXDOMAIN and no-data
+//! answers for their negative TTL (RFC 2308 §5), both capped. Server failures and
+//! timeouts are never cached, so the next message tries again. The cache is bounded:
+//! when it is full, expired entries go first, then arbitrary ones.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::name::normalize_name;
+use crate::{Lookup, LookupError, RecordType, Resolver};
+
+/// A source of "now" for expiry; the system monotonic clock unless a test injects one.
+type Clock = std::sync::Arc<dyn Fn() -> Instant + Send + Sync>;
+
+#[derive(Debug, Clone)]
+struct Entry {
+    lookup: Lookup,
+    expires: Instant,
+}
+
+/// Hit and miss counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Answers served from the cache.
+    pub hits: u64,
+    /// Queries passed to the inner resolver.
+    pub misses: u64,
+}
+
+/// A cache of answers in front of another resolver.
+pub struct CachingResolver<R> {
+    inner: R,
+    shards: [Mutex<HashMap<Box<str>, Entry>>; 8],
+    max_entries_per_shard: usize,
+    max_ttl: u32,
+    max_negative_ttl: u32,
+    clock: Clock,
+    hits: AtomicU64,
+    misses: AtomicU64,
+}
+
+impl<R: std::fmt::Debug> std::fmt::Debug for CachingResolver<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CachingResolver")
+            .field("inner", &self.inner)
+            .field("max_ttl", &self.max_ttl)
+            .field("max_negative_ttl", &self.max_negative_ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<R: Resolver> CachingResolver<R> {
+    /// A cache of at most 100,000 answers, positive TTLs capped at one day and negative
+    /// ones at one hour.
+    pub fn new(inner: R) -> Self {
+        Self {
+            inner,
+            shards: Default::default(),
+            max_entries_per_shard: 100_000 / 8,
+            max_ttl: 86_400,
+            max_negative_ttl: 3_600,
+            clock: std::sync::Arc::new(Instant::now),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+        }
+    }
+
+    /// Sets the most answers held (at least 8).
+    pub fn with_capacity(mut self, entries: usize) -> Self {
+        self.max_entries_per_shard = entries.div_ceil(8).max(1);
+        self
+    }
+
+    /// Caps how long any answer is kept, in seconds.
+    pub fn with_max_ttl(mut self, positive: u32, negative: u32) -> Self {
+        self.max_ttl = positive;
+        self.max_negative_ttl = negative;
+        self
+    }
+
+    /// Replaces the clock that expiry is measured with (for tests).
+    pub fn with_clock(mut self, clock: impl Fn() -> Instant + Send + Sync + 'static) -> Self {
+        self.clock = std::sync::Arc::new(clock);
+        self
+    }
+
+    /// The wrapped resolver.
+    pub fn inner(&self) -> &R {
+        &self.inner
+    }
+
+    /// Counters since creation.
+    pub fn stats(&self) -> CacheStats {
+        CacheStats {
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
+        }
+    }
+
+    fn shard(&self, rtype: RecordType) -> &Mutex<HashMap<Box<str>, Entry>> {
+        &self.shards[rtype as usize % self.shards.len()]
+    }
+
+    fn get(&self, name: &str, rtype: RecordType) -> Option<Lookup> {
+        let now = (self.clock)();
+        let shard = self.shard(rtype).lock().unwrap_or_else(|p| p.into_inner());
+        let key = cache_key(name, rtype);
+        match shard.get(key.as_ref()) {
+            Some(e) if e.expires > now => Some(e.lookup.clone()),
+            _ => None,
+        }
+    }
+
+    fn put(&self, name: &str, rtype: RecordType, lookup: &Lookup) {
+        let ttl = match lookup {
+            Ok(answer) => answer.ttl.min(self.max_ttl),
+            Err(LookupError::NxDomain { ttl, .. } | LookupError::NoData { ttl, .. }) => {
+                (*ttl).min(self.max_negative_ttl)
+            }
+            Err(_) => return,
+        };
+        if ttl == 0 {
+            return;
+        }
+        let now = (self.clock)();
+        let mut shard = self.shard(rtype).lock().unwrap_or_else(|p| p.into_inner());
+        if shard.len() >= self.max_entries_per_shard {
+            shard.retain(|_, e| e.expires > now);
+            if shard.len() >= self.max_entries_per_shard {
+                let drop = shard.len() / 2 + 1;
+                let victims: Vec<Box<str>> = shard.keys().take(drop).cloned().collect();
+                for k in victims {
+                    shard.remove(&k);
+                }
+            }
+        }
+        shard.insert(
+            cache_key(name, rtype).into_owned().into_boxed_str(),
+            Entry {
+                lookup: lookup.clone(),
+                expires: now + Duration::from_secs(u64::from(ttl)),
+            },
+        );
+    }
+}
+
+/// Shards hold several types, so the key carries the type too.
+fn cache_key(name: &str, rtype: RecordType) -> Cow<'_, str> {
+    if rtype as usize >= 8 {
+        Cow::Owned(format!("{}\0{name}", rtype.as_str()))
+    } else {
+        Cow::Borrowed(name)
+    }
+}
+
+/// The normalized name, borrowed when the input already is.
+fn normalized(name: &str) -> Result<Cow<'_, str>, LookupError> {
+    let clean = !name.ends_with('.')
+        && !name.is_empty()
+        && name.len() <= 253
+        && !name.bytes().any(|b| b.is_ascii_uppercase())
+        && name.split('.').all(|l| !l.is_empty() && l.len() <= 63);
+    if clean {
+        return Ok(Cow::Borrowed(name));
+    }
+    normalize_name(name)
+        .map(Cow::Owned)
+        .map_err(|reason| LookupError::InvalidName {
+            name: name.to_owned(),
+            reason,
+        })
+}
+
+impl<R: Resolver> Resolver for CachingResolver<R> {
+    async fn lookup(&self, name: &str, rtype: RecordType) -> Lookup {
+        let name = normalized(name)?;
+        if let Some(hit) = self.get(&name, rtype) {
+            self.hits.fetch_add(1, Ordering::Relaxed);
+            return hit;
+        }
+        self.misses.fetch_add(1, Ordering::Relaxed);
+        let lookup = self.inner.lookup(&name, rtype).await;
+        self.put(&name, rtype, &lookup);
+        lookup
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ZoneResolver;
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicU64;
+
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+
+    #[test]
+    fn rfc1035_3_2_1_ttl_and_rfc2308_negative_caching() {
+        let zone = ZoneResolver::parse(
+            "a.example. 60 A 192.0.2.1\nexample. 300 SOA ns h 1 2 3 4 30\n",
+            "z",
+            None,
+        )
+        .unwrap();
+        let offset = Arc::new(AtomicU64::new(0));
+        let base = Instant::now();
+        let o = offset.clone();
+        let cache = CachingResolver::new(zone)
+            .with_clock(move || base + Duration::from_secs(o.load(Ordering::Relaxed)));
+        block_on(async {
+            assert!(cache.lookup("A.example.", RecordType::A).await.is_ok());
+            assert!(cache.lookup("a.example", RecordType::A).await.is_ok());
+            assert!(cache.lookup("b.example", RecordType::A).await.is_err());
+            assert!(cache.lookup("b.example", RecordType::A).await.is_err());
+            assert_eq!(cache.stats(), CacheStats { hits: 2, misses: 2 });
+            offset.store(31, Ordering::Relaxed);
+            cache.lookup("a.example", RecordType::A).await.unwrap();
+            cache.lookup("b.example", RecordType::A).await.unwrap_err();
+            assert_eq!(cache.stats(), CacheStats { hits: 3, misses: 3 });
+            offset.store(61, Ordering::Relaxed);
+            cache.lookup("a.example", RecordType::A).await.unwrap();
+            assert_eq!(cache.stats(), CacheStats { hits: 3, misses: 4 });
+        });
+    }
+
+    #[test]
+    fn bounded() {
+        let mut zone = ZoneResolver::new();
+        for i in 0..100 {
+            zone.insert(
+                &format!("h{i}.example"),
+                crate::Record::A([192, 0, 2, 1].into()),
+                600,
+            );
+        }
+        let cache = CachingResolver::new(zone).with_capacity(16);
+        block_on(async {
+            for i in 0..100 {
+                cache
+                    .lookup(&format!("h{i}.example"), RecordType::A)
+                    .await
+                    .unwrap();
+            }
+        });
+        let held: usize = cache.shards.iter().map(|s| s.lock().unwrap().len()).sum();
+        assert!(held <= 16, "{held}");
+    }
+}

@@ -1,0 +1,279 @@
+//! The DNS boundary of monban.
+//!
+//! Every protocol in the `monban` crate asks the DNS through the [`Resolver`] trait and
+//! never opens a socket itself. An answer is either a set of records or one of the
+//! outcomes that the mail-authentication RFCs tell apart:
+//!
+//! | outcome | RFC 1035 | what SPF (RFC 7208 §4.4, §4.6.4) does with it |
+//! |---|---|---|
+//! | [`Answer`] with records | RCODE 0 | evaluates them |
+//! | [`LookupError::NoData`] | RCODE 0, empty answer | "void lookup" |
+//! | [`LookupError::NxDomain`] | RCODE 3 | "void lookup" / `none` |
+//! | [`LookupError::ServFail`] | RCODE 2 (or any other error) | `temperror` |
+//! | [`LookupError::Timeout`] | no answer in time | `temperror` |
+//!
+//! Implementations:
+//! - [`ZoneResolver`] answers from RFC 1035 zone files held in memory (offline mode,
+//!   examples, tests);
+//! - [`HickoryResolver`] asks real DNS servers through hickory-resolver;
+//! - [`CachingResolver`] wraps any resolver with a TTL-honouring positive and negative
+//!   cache.
+
+mod cache;
+mod hickory;
+mod name;
+mod zone;
+
+use std::fmt;
+use std::future::Future;
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
+
+pub use cache::{CacheStats, CachingResolver};
+pub use hickory::{HickoryConfig, HickoryResolver};
+pub use name::{NameError, normalize_name, reverse_name};
+pub use zone::{ZoneError, ZoneResolver};
+
+/// The record types monban asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum RecordType {
+    /// IPv4 address (RFC 1035 §3.4.1).
+    A,
+    /// IPv6 address (RFC 3596).
+    Aaaa,
+    /// Mail exchanger (RFC 1035 §3.3.9).
+    Mx,
+    /// Text strings (RFC 1035 §3.3.14).
+    Txt,
+    /// Domain name pointer, for reverse lookups (RFC 1035 §3.3.12).
+    Ptr,
+    /// Canonical name (RFC 1035 §3.3.1). Resolvers follow CNAMEs for the other types;
+    /// asking for CNAME itself returns the alias.
+    Cname,
+    /// Start of authority (RFC 1035 §3.3.13); zone files may hold it.
+    Soa,
+    /// Name server (RFC 1035 §3.3.11); zone files may hold it.
+    Ns,
+}
+
+impl RecordType {
+    /// The mnemonic used in zone files and in messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::A => "A",
+            Self::Aaaa => "AAAA",
+            Self::Mx => "MX",
+            Self::Txt => "TXT",
+            Self::Ptr => "PTR",
+            Self::Cname => "CNAME",
+            Self::Soa => "SOA",
+            Self::Ns => "NS",
+        }
+    }
+
+    /// Parses a mnemonic, case-insensitively.
+    pub fn from_mnemonic(s: &str) -> Option<Self> {
+        Some(match s.to_ascii_uppercase().as_str() {
+            "A" => Self::A,
+            "AAAA" => Self::Aaaa,
+            "MX" => Self::Mx,
+            "TXT" => Self::Txt,
+            "PTR" => Self::Ptr,
+            "CNAME" => Self::Cname,
+            "SOA" => Self::Soa,
+            "NS" => Self::Ns,
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for RecordType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One TXT record: its character-strings, kept apart (RFC 1035 §3.3.14).
+///
+/// SPF (RFC 7208 §3.3) and DKIM (RFC 6376 §3.6.2.2) join them with no separator; use
+/// [`Txt::joined`] for that.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Txt {
+    strings: Vec<Box<[u8]>>,
+}
+
+impl Txt {
+    /// A TXT record from its character-strings.
+    pub fn new<I, S>(strings: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<Vec<u8>>,
+    {
+        Self {
+            strings: strings
+                .into_iter()
+                .map(|s| s.into().into_boxed_slice())
+                .collect(),
+        }
+    }
+
+    /// The character-strings as they came.
+    pub fn strings(&self) -> impl Iterator<Item = &[u8]> {
+        self.strings.iter().map(|s| &s[..])
+    }
+
+    /// The character-strings concatenated with no separator.
+    pub fn joined(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.strings.iter().map(|s| s.len()).sum());
+        for s in &self.strings {
+            out.extend_from_slice(s);
+        }
+        out
+    }
+}
+
+/// One resource record's data, as monban uses it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Record {
+    /// An IPv4 address.
+    A(Ipv4Addr),
+    /// An IPv6 address.
+    Aaaa(Ipv6Addr),
+    /// A mail exchanger; `exchange` is a normalized name (lowercase, no trailing dot;
+    /// the empty string for the root, i.e. a null MX per RFC 7505).
+    Mx {
+        /// Lower is preferred.
+        preference: u16,
+        /// The exchange host.
+        exchange: String,
+    },
+    /// A TXT record.
+    Txt(Txt),
+    /// A PTR target, normalized.
+    Ptr(String),
+    /// A CNAME target, normalized.
+    Cname(String),
+    /// A name server, normalized.
+    Ns(String),
+    /// The SOA record; monban keeps only what negative caching needs.
+    Soa {
+        /// The primary name server.
+        mname: String,
+        /// The responsible mailbox, in domain-name form.
+        rname: String,
+        /// The zone serial.
+        serial: u32,
+        /// The negative-caching TTL (RFC 2308 §4).
+        minimum: u32,
+    },
+}
+
+impl Record {
+    /// The type of this record.
+    pub fn record_type(&self) -> RecordType {
+        match self {
+            Self::A(_) => RecordType::A,
+            Self::Aaaa(_) => RecordType::Aaaa,
+            Self::Mx { .. } => RecordType::Mx,
+            Self::Txt(_) => RecordType::Txt,
+            Self::Ptr(_) => RecordType::Ptr,
+            Self::Cname(_) => RecordType::Cname,
+            Self::Ns(_) => RecordType::Ns,
+            Self::Soa { .. } => RecordType::Soa,
+        }
+    }
+}
+
+/// A positive answer: at least one record of the asked type, after CNAMEs were followed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    /// The records, of the asked type only.
+    pub records: Vec<Record>,
+    /// How long the answer may be cached, in seconds (the smallest TTL in the chain).
+    pub ttl: u32,
+}
+
+/// Why a lookup gave no records.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LookupError {
+    /// RCODE 3: the name does not exist.
+    #[error("{name}: no such domain (NXDOMAIN)")]
+    NxDomain {
+        /// The name asked for.
+        name: String,
+        /// Negative-caching TTL (RFC 2308), when known.
+        ttl: u32,
+    },
+    /// RCODE 0 with no record of the asked type.
+    #[error("{name}: no {rtype} record")]
+    NoData {
+        /// The name asked for.
+        name: String,
+        /// The type asked for.
+        rtype: RecordType,
+        /// Negative-caching TTL (RFC 2308), when known.
+        ttl: u32,
+    },
+    /// RCODE 2 or another server-side error; `detail` says which.
+    #[error("{name}: DNS server failure ({detail})")]
+    ServFail {
+        /// The name asked for.
+        name: String,
+        /// What went wrong.
+        detail: String,
+    },
+    /// No answer within the resolver's time limit.
+    #[error("{name}: DNS query timed out")]
+    Timeout {
+        /// The name asked for.
+        name: String,
+    },
+    /// The name cannot be asked at all (too long, empty label, ...).
+    #[error("{name:?} is not a valid domain name: {reason}")]
+    InvalidName {
+        /// The name as given.
+        name: String,
+        /// Why.
+        reason: NameError,
+    },
+}
+
+impl LookupError {
+    /// NXDOMAIN or no data: the DNS answered, with nothing.
+    pub fn is_empty_answer(&self) -> bool {
+        matches!(self, Self::NxDomain { .. } | Self::NoData { .. })
+    }
+
+    /// SERVFAIL or timeout: trying again later may give an answer.
+    pub fn is_temporary(&self) -> bool {
+        matches!(self, Self::ServFail { .. } | Self::Timeout { .. })
+    }
+}
+
+/// The result of one lookup. Positive answers are shared, not copied, out of caches.
+pub type Lookup = Result<Arc<Answer>, LookupError>;
+
+/// An asynchronous DNS resolver with typed answers.
+///
+/// `name` is a domain name in presentation form, with or without the trailing dot, in
+/// any case; implementations normalize it with [`normalize_name`]. Implementations
+/// follow CNAME chains (with a loop limit) for every type but [`RecordType::Cname`].
+pub trait Resolver: Send + Sync {
+    /// Looks up the records of one type at one name.
+    fn lookup(&self, name: &str, rtype: RecordType) -> impl Future<Output = Lookup> + Send;
+}
+
+impl<R: Resolver + ?Sized> Resolver for &R {
+    fn lookup(&self, name: &str, rtype: RecordType) -> impl Future<Output = Lookup> + Send {
+        (**self).lookup(name, rtype)
+    }
+}
+
+impl<R: Resolver + ?Sized> Resolver for Arc<R> {
+    fn lookup(&self, name: &str, rtype: RecordType) -> impl Future<Output = Lookup> + Send {
+        (**self).lookup(name, rtype)
+    }
+}
