@@ -1,0 +1,15 @@
+//! monban's protocols, without network I/O.
+//!
+//! Every protocol takes bytes and typed inputs and returns typed results; DNS comes
+//! through [`monban_dns::Resolver`], and time is passed in by the caller. See the
+//! workspace README for the architecture.
+//!
+//! - [`spf`]: Sender Policy Framework (RFC 7208).
+//! - [`authres`]: the `Authentication-Results` header field (RFC 8601).
+//! - [`text`]: safe quoting of header text (RFC 5322).
+
+pub mod authres;
+pub mod spf;
+pub mod text;
+
+pub use monban_dns as dns;

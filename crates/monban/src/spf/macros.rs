@@ -1,0 +1,436 @@
+//! SPF macros: RFC 7208 §7.
+//!
+//! A macro-string is checked when the record is parsed ([`check_macro_string`]) and
+//! expanded when a term is evaluated ([`expand`]). The ABNF (§7.1):
+//!
+//! ```text
+//! macro-string  = *( macro-expand / macro-literal )
+//! macro-expand  = ( "%{" macro-letter transformers *delimiter "}" )
+//!                 / "%%" / "%_" / "%-"
+//! macro-literal = %x21-24 / %x26-7E
+//! macro-letter  = "s" / "l" / "o" / "d" / "i" / "p" / "h" / "c" / "r" / "t" / "v"
+//! transformers  = *DIGIT [ "r" ]
+//! delimiter     = "." / "-" / "+" / "," / "/" / "_" / "="
+//! ```
+
+use std::fmt::Write as _;
+use std::net::IpAddr;
+
+/// Why a macro-string is malformed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MacroError {
+    /// A `%` not followed by `{`, `%`, `_` or `-` (§7.1).
+    BadPercent,
+    /// `%{` without a closing `}`.
+    Unterminated,
+    /// A letter that is not a macro letter, or an explanation-only letter (`c`, `r`,
+    /// `t`) outside `exp=` text (§7.3).
+    BadLetter(char),
+    /// A transformer of zero parts (§7.3: "the value MUST be nonzero").
+    ZeroDigit,
+    /// Something other than digits, `r` and delimiters after the letter.
+    BadTransformer,
+    /// A character outside `%x21-7E` (a space or a control character, or non-ASCII) in
+    /// a domain-spec or modifier value.
+    BadLiteral(char),
+}
+
+impl std::fmt::Display for MacroError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::BadPercent => f.write_str("'%' must be followed by '{', '%', '_' or '-'"),
+            Self::Unterminated => f.write_str("macro '%{' is not closed by '}'"),
+            Self::BadLetter(c) => write!(f, "'{c}' is not a macro letter here"),
+            Self::ZeroDigit => f.write_str("a macro transformer of 0 parts"),
+            Self::BadTransformer => f.write_str("malformed macro transformer"),
+            Self::BadLiteral(c) => write!(f, "character {c:?} is not allowed"),
+        }
+    }
+}
+
+/// Where a macro-string is used: explanation text allows more (§7.1, §6.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MacroContext {
+    /// A domain-spec or modifier value: `c`, `r`, `t` are not allowed, nor spaces.
+    Domain,
+    /// The TXT of an `exp=` target: every letter, and spaces, are allowed.
+    Explanation,
+}
+
+/// One piece of a macro-string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Piece<'a> {
+    Literal(&'a str),
+    /// `%%`, `%_`, `%-`.
+    Escape(&'static str),
+    Macro {
+        letter: char,
+        digits: Option<u32>,
+        reverse: bool,
+        delimiters: &'a str,
+    },
+}
+
+/// Splits a macro-string into pieces, validating it.
+fn pieces(s: &str, ctx: MacroContext) -> impl Iterator<Item = Result<Piece<'_>, MacroError>> {
+    let mut rest = s;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let Some(pct) = rest.find('%') else {
+            let lit = rest;
+            rest = "";
+            return Some(check_literal(lit, ctx).map(|()| Piece::Literal(lit)));
+        };
+        if pct > 0 {
+            let lit = &rest[..pct];
+            rest = &rest[pct..];
+            return Some(check_literal(lit, ctx).map(|()| Piece::Literal(lit)));
+        }
+        let bytes = rest.as_bytes();
+        let piece = match bytes.get(1) {
+            Some(b'%') => Piece::Escape("%"),
+            Some(b'_') => Piece::Escape(" "),
+            Some(b'-') => Piece::Escape("%20"),
+            Some(b'{') => {
+                let Some(close) = rest.find('}') else {
+                    rest = "";
+                    return Some(Err(MacroError::Unterminated));
+                };
+                let body = &rest[2..close];
+                rest = &rest[close + 1..];
+                return Some(parse_macro(body, ctx));
+            }
+            _ => {
+                rest = "";
+                return Some(Err(MacroError::BadPercent));
+            }
+        };
+        rest = &rest[2..];
+        Some(Ok(piece))
+    })
+}
+
+fn check_literal(lit: &str, ctx: MacroContext) -> Result<(), MacroError> {
+    match ctx {
+        MacroContext::Domain => match lit.chars().find(|c| !matches!(c, '\x21'..='\x7e')) {
+            Some(c) => Err(MacroError::BadLiteral(c)),
+            None => Ok(()),
+        },
+        // Explanation text is any visible text plus spaces (§6.2 / §7.1 explain-string).
+        MacroContext::Explanation => match lit.chars().find(|c| !matches!(c, '\x20'..='\x7e')) {
+            Some(c) => Err(MacroError::BadLiteral(c)),
+            None => Ok(()),
+        },
+    }
+}
+
+fn parse_macro(body: &str, ctx: MacroContext) -> Result<Piece<'_>, MacroError> {
+    let mut chars = body.char_indices();
+    let Some((_, letter)) = chars.next() else {
+        return Err(MacroError::BadLetter('}'));
+    };
+    let lower = letter.to_ascii_lowercase();
+    match lower {
+        's' | 'l' | 'o' | 'd' | 'i' | 'p' | 'h' | 'v' => {}
+        'c' | 'r' | 't' if ctx == MacroContext::Explanation => {}
+        _ => return Err(MacroError::BadLetter(letter)),
+    }
+    let tail = &body[letter.len_utf8()..];
+    let digit_len = tail.bytes().take_while(u8::is_ascii_digit).count();
+    let digits = if digit_len > 0 {
+        // Anything past 128 parts means "all parts" (a name has at most 127 labels).
+        let n = tail[..digit_len]
+            .parse::<u32>()
+            .unwrap_or(u32::MAX)
+            .min(1000);
+        if n == 0 {
+            return Err(MacroError::ZeroDigit);
+        }
+        Some(n)
+    } else {
+        None
+    };
+    let mut after = &tail[digit_len..];
+    let reverse = if let Some(r) = after.strip_prefix(['r', 'R']) {
+        after = r;
+        true
+    } else {
+        false
+    };
+    if !after
+        .chars()
+        .all(|c| matches!(c, '.' | '-' | '+' | ',' | '/' | '_' | '='))
+    {
+        return Err(MacroError::BadTransformer);
+    }
+    Ok(Piece::Macro {
+        letter,
+        digits,
+        reverse,
+        delimiters: after,
+    })
+}
+
+/// Validates a macro-string (§7.1) without expanding it.
+pub fn check_macro_string(s: &str, ctx: MacroContext) -> Result<(), MacroError> {
+    pieces(s, ctx).try_for_each(|p| p.map(|_| ()))
+}
+
+/// Whether the string ends with a macro-expand (`%{...}`, `%%`, `%_`, `%-`), for the
+/// `domain-end` rule of §12.
+pub(crate) fn ends_with_macro_expand(s: &str, ctx: MacroContext) -> bool {
+    matches!(
+        pieces(s, ctx).last(),
+        Some(Ok(Piece::Macro { .. } | Piece::Escape(_)))
+    )
+}
+
+/// The values the macro letters stand for (§7.2).
+#[derive(Debug, Clone)]
+pub struct MacroVars<'a> {
+    /// `s`: the sender, `local-part@domain`.
+    pub sender: &'a str,
+    /// `l`: the sender's local-part.
+    pub local_part: &'a str,
+    /// `o`: the sender's domain.
+    pub sender_domain: &'a str,
+    /// `d`: the domain of the record being evaluated.
+    pub domain: &'a str,
+    /// `i`, `c`, `v`: the client address.
+    pub ip: IpAddr,
+    /// `h`: the HELO/EHLO domain.
+    pub helo: &'a str,
+    /// `r`: the receiving host's domain ("unknown" when not configured).
+    pub receiver: &'a str,
+    /// `t`: the current time, seconds since the epoch.
+    pub now: u64,
+}
+
+/// Expands a (validated or not) macro-string. `p` is the validated domain name for the
+/// `%{p}` macro, computed by the caller only when [`uses_p`] says it is needed.
+pub fn expand(
+    s: &str,
+    ctx: MacroContext,
+    vars: &MacroVars<'_>,
+    p: Option<&str>,
+) -> Result<String, MacroError> {
+    let mut out = String::with_capacity(s.len() + 16);
+    for piece in pieces(s, ctx) {
+        match piece? {
+            Piece::Literal(l) => out.push_str(l),
+            Piece::Escape(e) => out.push_str(e),
+            Piece::Macro {
+                letter,
+                digits,
+                reverse,
+                delimiters,
+            } => {
+                let value = letter_value(letter.to_ascii_lowercase(), vars, p);
+                let transformed = transform(&value, digits, reverse, delimiters);
+                if letter.is_ascii_uppercase() {
+                    url_escape(&transformed, &mut out);
+                } else {
+                    out.push_str(&transformed);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Whether a macro-string uses `%{p}` (which costs DNS lookups to expand).
+pub fn uses_p(s: &str) -> bool {
+    pieces(s, MacroContext::Explanation)
+        .any(|p| matches!(p, Ok(Piece::Macro { letter, .. }) if letter.eq_ignore_ascii_case(&'p')))
+}
+
+fn letter_value(letter: char, vars: &MacroVars<'_>, p: Option<&str>) -> String {
+    match letter {
+        's' => vars.sender.to_owned(),
+        'l' => vars.local_part.to_owned(),
+        'o' => vars.sender_domain.to_owned(),
+        'd' => vars.domain.to_owned(),
+        'i' => match vars.ip {
+            IpAddr::V4(v4) => v4.to_string(),
+            IpAddr::V6(v6) => {
+                // §7.3: "dot-format": 32 nibbles separated by dots, uppercase as in the
+                // §7.4 example ("1.0.B.C.0...").
+                let mut s = String::with_capacity(63);
+                for (n, byte) in v6.octets().iter().enumerate() {
+                    if n > 0 {
+                        s.push('.');
+                    }
+                    let _ = write!(s, "{:X}.{:X}", byte >> 4, byte & 0x0f);
+                }
+                s
+            }
+        },
+        'c' => vars.ip.to_string(),
+        'v' => match vars.ip {
+            IpAddr::V4(_) => "in-addr".to_owned(),
+            IpAddr::V6(_) => "ip6".to_owned(),
+        },
+        'h' => vars.helo.to_owned(),
+        'r' => vars.receiver.to_owned(),
+        't' => vars.now.to_string(),
+        'p' => p.unwrap_or("unknown").to_owned(),
+        _ => String::new(),
+    }
+}
+
+/// §7.3: split on the delimiters (default "."), optionally reverse, keep the rightmost
+/// `digits` parts, join with ".".
+fn transform(value: &str, digits: Option<u32>, reverse: bool, delimiters: &str) -> String {
+    if digits.is_none() && !reverse && (delimiters.is_empty() || delimiters == ".") {
+        return value.to_owned();
+    }
+    let delims = if delimiters.is_empty() {
+        "."
+    } else {
+        delimiters
+    };
+    let mut parts: Vec<&str> = value.split(|c| delims.contains(c)).collect();
+    if reverse {
+        parts.reverse();
+    }
+    let keep = digits.map_or(parts.len(), |d| (d as usize).min(parts.len()));
+    parts[parts.len() - keep..].join(".")
+}
+
+/// §7.3: uppercase macro letters are URL-escaped (RFC 3986 unreserved kept).
+fn url_escape(s: &str, out: &mut String) {
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+}
+
+/// §7.3: "if the expanded domain name exceeds 253 characters ... the left side is
+/// truncated to fit, by removing successive domain labels".
+pub fn truncate_domain(mut name: &str) -> &str {
+    let trimmed = name.strip_suffix('.').unwrap_or(name);
+    if trimmed.len() <= 253 {
+        return name;
+    }
+    while name.strip_suffix('.').unwrap_or(name).len() > 253 {
+        match name.find('.') {
+            Some(i) => name = &name[i + 1..],
+            None => break,
+        }
+    }
+    name
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars() -> MacroVars<'static> {
+        MacroVars {
+            sender: "strong-bad@email.example.com",
+            local_part: "strong-bad",
+            sender_domain: "email.example.com",
+            domain: "email.example.com",
+            ip: "192.0.2.3".parse().unwrap(),
+            helo: "mx.example.org",
+            receiver: "mx.example.net",
+            now: 1_700_000_000,
+        }
+    }
+
+    fn x(s: &str) -> String {
+        expand(s, MacroContext::Explanation, &vars(), None).unwrap()
+    }
+
+    /// The examples of RFC 7208 §7.4.
+    #[test]
+    fn rfc7208_7_4_examples() {
+        assert_eq!(x("%{s}"), "strong-bad@email.example.com");
+        assert_eq!(x("%{o}"), "email.example.com");
+        assert_eq!(x("%{d}"), "email.example.com");
+        assert_eq!(x("%{d4}"), "email.example.com");
+        assert_eq!(x("%{d3}"), "email.example.com");
+        assert_eq!(x("%{d2}"), "example.com");
+        assert_eq!(x("%{d1}"), "com");
+        assert_eq!(x("%{dr}"), "com.example.email");
+        assert_eq!(x("%{d2r}"), "example.email");
+        assert_eq!(x("%{l}"), "strong-bad");
+        assert_eq!(x("%{l-}"), "strong.bad");
+        assert_eq!(x("%{lr}"), "strong-bad");
+        assert_eq!(x("%{lr-}"), "bad.strong");
+        assert_eq!(x("%{l1r-}"), "strong");
+        assert_eq!(
+            x("%{ir}.%{v}._spf.%{d2}"),
+            "3.2.0.192.in-addr._spf.example.com"
+        );
+        assert_eq!(x("%{lr-}.lp._spf.%{d2}"), "bad.strong.lp._spf.example.com");
+        assert_eq!(
+            x("%{lr-}.lp.%{ir}.%{v}._spf.%{d2}"),
+            "bad.strong.lp.3.2.0.192.in-addr._spf.example.com"
+        );
+        assert_eq!(
+            x("%{ir}.%{v}.%{l1r-}.lp._spf.%{d2}"),
+            "3.2.0.192.in-addr.strong.lp._spf.example.com"
+        );
+        assert_eq!(
+            x("%{d2}.trusted-domains.example.net"),
+            "example.com.trusted-domains.example.net"
+        );
+        let mut v = vars();
+        v.ip = "2001:db8::cb01".parse().unwrap();
+        assert_eq!(
+            expand("%{ir}.%{v}._spf.%{d2}", MacroContext::Domain, &v, None).unwrap(),
+            "1.0.B.C.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.B.D.0.1.0.0.2.ip6._spf.example.com"
+        );
+    }
+
+    #[test]
+    fn rfc7208_7_3_escapes_and_url_encoding() {
+        assert_eq!(x("%%%_%-"), "% %20");
+        assert_eq!(x("%{L}"), "strong-bad");
+        assert_eq!(x("%{S}"), "strong-bad%40email.example.com");
+        assert_eq!(x("%{c} %{r} %{t}"), "192.0.2.3 mx.example.net 1700000000");
+    }
+
+    #[test]
+    fn rfc7208_7_1_syntax_errors() {
+        let d = MacroContext::Domain;
+        assert_eq!(
+            check_macro_string("%{x}", d),
+            Err(MacroError::BadLetter('x'))
+        );
+        assert_eq!(
+            check_macro_string("%{c}", d),
+            Err(MacroError::BadLetter('c'))
+        );
+        assert_eq!(check_macro_string("%{d0}", d), Err(MacroError::ZeroDigit));
+        assert_eq!(check_macro_string("%{d", d), Err(MacroError::Unterminated));
+        assert_eq!(check_macro_string("a%b", d), Err(MacroError::BadPercent));
+        assert_eq!(check_macro_string("%", d), Err(MacroError::BadPercent));
+        assert_eq!(
+            check_macro_string("%{d2x}", d),
+            Err(MacroError::BadTransformer)
+        );
+        assert_eq!(
+            check_macro_string("a b", d),
+            Err(MacroError::BadLiteral(' '))
+        );
+        assert!(check_macro_string("a b", MacroContext::Explanation).is_ok());
+        assert!(check_macro_string("%{d99999999999999}", d).is_ok());
+    }
+
+    #[test]
+    fn truncation_keeps_the_right_side() {
+        let long = format!("{}.example.com", vec!["a".repeat(60); 5].join("."));
+        let t = truncate_domain(&long);
+        assert!(t.len() <= 253);
+        assert!(t.ends_with(".example.com"));
+        assert!(!t.starts_with('.'));
+    }
+}

@@ -1,0 +1,183 @@
+//! Sender Policy Framework, RFC 7208.
+//!
+//! - [`record`]: the record syntax (§4.5, §4.6, §5, §6, §12), parse and format;
+//! - [`macros`]: macro expansion (§7);
+//! - [`eval`]: the `check_host()` function (§4) with the processing limits of §4.6.4;
+//! - [`received`]: the `Received-SPF` header (§9.1).
+//!
+//! The entry points are [`Spf::verify_mail_from`] and [`Spf::verify_helo`], which apply
+//! §2.3 and §2.4 to pick the identity, then run `check_host()`.
+
+pub mod eval;
+pub mod macros;
+pub mod received;
+pub mod record;
+
+use std::fmt;
+use std::net::IpAddr;
+
+pub use eval::{Spf, SpfConfig};
+pub use record::{SpfRecord, SyntaxError};
+
+use monban_dns::LookupError;
+
+/// The result of an SPF evaluation, named as RFC 7208 §2.6 names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SpfResult {
+    /// No SPF record, or no valid domain to check (§2.6.1).
+    None,
+    /// The domain owner makes no assertion about the client (§2.6.2).
+    Neutral,
+    /// The client is authorized (§2.6.3).
+    Pass,
+    /// The client is not authorized (§2.6.4).
+    Fail,
+    /// Probably not authorized (§2.6.5).
+    Softfail,
+    /// A transient DNS error (§2.6.6).
+    Temperror,
+    /// The published records could not be interpreted (§2.6.7).
+    Permerror,
+}
+
+impl SpfResult {
+    /// The name used in `Received-SPF` and `Authentication-Results` (lowercase).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Neutral => "neutral",
+            Self::Pass => "pass",
+            Self::Fail => "fail",
+            Self::Softfail => "softfail",
+            Self::Temperror => "temperror",
+            Self::Permerror => "permerror",
+        }
+    }
+
+    /// Parses a result name, case-insensitively.
+    pub fn from_name(s: &str) -> Option<Self> {
+        Some(match s.to_ascii_lowercase().as_str() {
+            "none" => Self::None,
+            "neutral" => Self::Neutral,
+            "pass" => Self::Pass,
+            "fail" => Self::Fail,
+            "softfail" => Self::Softfail,
+            "temperror" => Self::Temperror,
+            "permerror" => Self::Permerror,
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for SpfResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Which identity was checked (§2.3, §2.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SpfIdentity {
+    /// The MAIL FROM reverse-path (or `postmaster@<helo>` for a null reverse-path).
+    MailFrom,
+    /// The HELO/EHLO domain.
+    Helo,
+}
+
+impl SpfIdentity {
+    /// The `identity=` value of `Received-SPF` (§9.1).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::MailFrom => "mailfrom",
+            Self::Helo => "helo",
+        }
+    }
+}
+
+/// Why the result is what it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SpfCause {
+    /// A directive matched; the mechanism as written in the record of `domain`.
+    Matched {
+        /// The mechanism text, e.g. `ip4:192.0.2.0/24` or `-all`.
+        mechanism: String,
+        /// The domain whose record held it (differs from the checked domain after
+        /// `redirect=`).
+        domain: String,
+    },
+    /// No directive matched and there was no `redirect=` (§4.7).
+    NoMatch,
+    /// The domain has no SPF record (§4.5), or does not exist (§4.3).
+    NoRecord,
+    /// The domain is not a valid multi-label name (§4.3), or the HELO was an address.
+    InvalidDomain(String),
+    /// More than one SPF record (§4.5).
+    MultipleRecords,
+    /// The record does not parse (§4.6).
+    Syntax(SyntaxError),
+    /// More than 10 DNS-querying terms (§4.6.4).
+    LookupLimit,
+    /// More than 2 void lookups (§4.6.4).
+    VoidLookupLimit,
+    /// An `mx` mechanism returned more than 10 MX records (§4.6.4).
+    MxLimit(String),
+    /// An `include:` target has no SPF record (§5.2).
+    IncludeNone(String),
+    /// A `redirect=` target has no SPF record (§6.1).
+    RedirectNone(String),
+    /// A DNS failure (§2.6.6).
+    Dns(LookupError),
+    /// A macro expanded to something that cannot be used (§7).
+    Macro(String),
+}
+
+impl fmt::Display for SpfCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Matched { mechanism, domain } => {
+                write!(f, "matched {mechanism} in the record of {domain}")
+            }
+            Self::NoMatch => f.write_str("no mechanism matched"),
+            Self::NoRecord => f.write_str("no SPF record"),
+            Self::InvalidDomain(d) => write!(f, "{d:?} is not a domain SPF can check"),
+            Self::MultipleRecords => f.write_str("more than one SPF record"),
+            Self::Syntax(e) => e.fmt(f),
+            Self::LookupLimit => {
+                f.write_str("more than 10 DNS-querying mechanisms (RFC 7208 4.6.4)")
+            }
+            Self::VoidLookupLimit => f.write_str("more than 2 void DNS lookups (RFC 7208 4.6.4)"),
+            Self::MxLimit(d) => write!(f, "{d} has more than 10 MX records (RFC 7208 4.6.4)"),
+            Self::IncludeNone(d) => write!(f, "included domain {d} has no SPF record"),
+            Self::RedirectNone(d) => write!(f, "redirect target {d} has no SPF record"),
+            Self::Dns(e) => e.fmt(f),
+            Self::Macro(m) => write!(f, "macro expansion failed: {m}"),
+        }
+    }
+}
+
+/// The outcome of one SPF evaluation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpfOutcome {
+    /// The result.
+    pub result: SpfResult,
+    /// Why.
+    pub cause: SpfCause,
+    /// Which identity was checked.
+    pub identity: SpfIdentity,
+    /// The domain `check_host()` started with (lowercase, no trailing dot).
+    pub domain: String,
+    /// The `<sender>` argument of `check_host()`.
+    pub sender: String,
+    /// The client address, as evaluated (IPv4-mapped IPv6 addresses become IPv4).
+    pub ip: IpAddr,
+    /// The HELO name given.
+    pub helo: String,
+    /// The `exp=` explanation (§6.2), present only for `fail` with a usable `exp=`.
+    pub explanation: Option<String>,
+    /// How many DNS-querying terms were evaluated (§4.6.4).
+    pub dns_lookups: u32,
+    /// How many of the lookups were void (§4.6.4).
+    pub void_lookups: u32,
+}

@@ -1,0 +1,128 @@
+//! The `Received-SPF` header field, RFC 7208 §9.1.
+//!
+//! ```text
+//! header-field   = "Received-SPF:" [CFWS] result FWS [comment FWS] [ key-value-list ] CRLF
+//! key-value-pair = key [CFWS] "=" ( dot-atom / quoted-string )
+//! ```
+//!
+//! Every value is written as a dot-atom only when it is one, otherwise as a
+//! quoted-string, and the comment is escaped, so an attacker-chosen MAIL FROM or HELO
+//! cannot add a key, end the comment, or start a new header line.
+
+use crate::text::{comment, dot_atom_or_quoted};
+
+use super::{SpfCause, SpfOutcome, SpfResult};
+
+/// Renders the value of a `Received-SPF` header (without the field name), unfolded.
+/// `receiver` is this host's name, as in `receiver=`.
+pub fn received_spf(outcome: &SpfOutcome, receiver: &str) -> String {
+    let mut out = String::with_capacity(256);
+    out.push_str(outcome.result.as_str());
+    out.push(' ');
+    out.push_str(&comment(&summary(outcome, receiver)));
+    let mut pair = |key: &str, value: &str| {
+        out.push(' ');
+        out.push_str(key);
+        out.push('=');
+        out.push_str(&dot_atom_or_quoted(value));
+        out.push(';');
+    };
+    pair("client-ip", &outcome.ip.to_string());
+    if outcome.identity == super::SpfIdentity::MailFrom {
+        pair("envelope-from", &outcome.sender);
+    }
+    pair("helo", &outcome.helo);
+    pair("receiver", receiver);
+    pair("identity", outcome.identity.as_str());
+    match &outcome.cause {
+        SpfCause::Matched { mechanism, .. } => pair("mechanism", mechanism),
+        SpfCause::NoMatch => pair("mechanism", "default"),
+        _ if matches!(outcome.result, SpfResult::Permerror | SpfResult::Temperror) => {
+            pair("problem", &outcome.cause.to_string());
+        }
+        _ => {}
+    }
+    out.pop();
+    out
+}
+
+/// The human-readable comment, in the style §9.1 shows.
+fn summary(outcome: &SpfOutcome, receiver: &str) -> String {
+    let who = match outcome.identity {
+        super::SpfIdentity::MailFrom => format!("domain of {}", outcome.sender),
+        super::SpfIdentity::Helo => format!("domain of {}", outcome.helo),
+    };
+    let ip = outcome.ip;
+    let what = match outcome.result {
+        SpfResult::Pass => format!("{who} designates {ip} as permitted sender"),
+        SpfResult::Fail => format!("{who} does not designate {ip} as permitted sender"),
+        SpfResult::Softfail => {
+            format!("{who} does not designate {ip} as permitted sender (softfail)")
+        }
+        SpfResult::Neutral => format!("{ip} is neither permitted nor denied by {who}"),
+        SpfResult::None => format!("{who} does not publish an SPF record: {}", outcome.cause),
+        SpfResult::Temperror => format!(
+            "error in processing the SPF record of {}: {}",
+            outcome.domain, outcome.cause
+        ),
+        SpfResult::Permerror => format!(
+            "error in the SPF record of {}: {}",
+            outcome.domain, outcome.cause
+        ),
+    };
+    format!("{receiver}: {what}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spf::{SpfIdentity, SpfOutcome};
+
+    fn outcome(sender: &str, helo: &str) -> SpfOutcome {
+        SpfOutcome {
+            result: SpfResult::Pass,
+            cause: SpfCause::Matched {
+                mechanism: "ip4:192.0.2.0/24".into(),
+                domain: "example.com".into(),
+            },
+            identity: SpfIdentity::MailFrom,
+            domain: "example.com".into(),
+            sender: sender.into(),
+            ip: "192.0.2.1".parse().unwrap(),
+            helo: helo.into(),
+            explanation: None,
+            dns_lookups: 0,
+            void_lookups: 0,
+        }
+    }
+
+    #[test]
+    fn rfc7208_9_1_shape() {
+        let h = received_spf(
+            &outcome("myname@example.com", "foo.example.com"),
+            "mybox.example.org",
+        );
+        assert_eq!(
+            h,
+            "pass (mybox.example.org: domain of myname@example.com designates 192.0.2.1 as permitted sender) \
+             client-ip=192.0.2.1; envelope-from=\"myname@example.com\"; helo=foo.example.com; \
+             receiver=mybox.example.org; identity=mailfrom; mechanism=\"ip4:192.0.2.0/24\""
+        );
+    }
+
+    #[test]
+    fn hostile_values_stay_inside_their_quotes() {
+        let h = received_spf(
+            &outcome(
+                "a\"; identity=helo; x=\"(@evil.example",
+                "x) pass (\r\nX-Injected: 1",
+            ),
+            "mx",
+        );
+        assert!(!h.contains('\r') && !h.contains('\n'), "{h}");
+        // The real identity key is outside any quoted string: check by stripping quotes.
+        let unquoted = crate::text::strip_quoted_and_comments(&h);
+        assert_eq!(unquoted.matches("identity=").count(), 1, "{unquoted}");
+        assert!(!unquoted.contains("X-Injected"), "{unquoted}");
+    }
+}
