@@ -1,0 +1,118 @@
+//! The DNS source every command uses (DESIGN §4): zone files, given servers, or the
+//! system resolver.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+use monban_dns::{
+    CachingResolver, HickoryConfig, HickoryResolver, Lookup, RecordType, Resolver, ZoneResolver,
+};
+
+use crate::Failure;
+
+/// Where DNS answers come from.
+#[derive(Debug, Args)]
+pub struct DnsArgs {
+    /// Answer DNS only from this zone file (RFC 1035 format; repeat for several files).
+    /// Names not in the file(s) do not exist.
+    #[arg(
+        long,
+        value_name = "FILE",
+        global = true,
+        conflicts_with = "dns_server"
+    )]
+    zone: Vec<PathBuf>,
+    /// Ask this DNS server (IP or IP:PORT; repeat for several) instead of the system's.
+    #[arg(long, value_name = "IP[:PORT]", global = true)]
+    dns_server: Vec<String>,
+    /// Seconds to wait for one DNS answer.
+    #[arg(long, value_name = "SECONDS", global = true, default_value_t = 3)]
+    dns_timeout: u64,
+}
+
+/// The resolver a command runs with.
+#[derive(Debug)]
+pub enum DnsSource {
+    /// Zone files, in memory.
+    Zone(ZoneResolver),
+    /// Real DNS, cached.
+    Net(Box<CachingResolver<HickoryResolver>>),
+}
+
+impl Resolver for DnsSource {
+    async fn lookup(&self, name: &str, rtype: RecordType) -> Lookup {
+        match self {
+            Self::Zone(z) => z.lookup(name, rtype).await,
+            Self::Net(n) => n.lookup(name, rtype).await,
+        }
+    }
+}
+
+/// Parses `IP` or `IP:PORT` (`[v6]:PORT` for IPv6 with a port).
+fn parse_server(s: &str) -> Result<SocketAddr, Failure> {
+    if let Ok(ip) = s.parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, 53));
+    }
+    s.parse::<SocketAddr>().map_err(|_| {
+        Failure::usage(format!(
+            "--dns-server {s:?} is not an IP address or IP:PORT (write IPv6 with a port as [addr]:port)"
+        ))
+    })
+}
+
+impl DnsArgs {
+    /// Builds the resolver: loading zone files can fail (exit 1), and so can reading the
+    /// system configuration.
+    pub fn build(&self) -> Result<DnsSource, Failure> {
+        if !self.zone.is_empty() {
+            let mut zone = ZoneResolver::new();
+            for path in &self.zone {
+                zone.load_file(path)
+                    .map_err(|e| Failure::other(format!("zone file {e}")))?;
+            }
+            return Ok(DnsSource::Zone(zone));
+        }
+        if self.dns_timeout == 0 || self.dns_timeout > 300 {
+            return Err(Failure::usage(
+                "--dns-timeout must be between 1 and 300 seconds",
+            ));
+        }
+        let servers = self
+            .dns_server
+            .iter()
+            .map(|s| parse_server(s))
+            .collect::<Result<Vec<_>, _>>()?;
+        let config = HickoryConfig {
+            servers,
+            timeout: Duration::from_secs(self.dns_timeout),
+            attempts: 2,
+        };
+        let resolver = HickoryResolver::new(&config).map_err(Failure::other)?;
+        Ok(DnsSource::Net(Box::new(CachingResolver::new(resolver))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_addresses() {
+        assert_eq!(
+            parse_server("192.0.2.1").unwrap(),
+            "192.0.2.1:53".parse().unwrap()
+        );
+        assert_eq!(
+            parse_server("192.0.2.1:5353").unwrap(),
+            "192.0.2.1:5353".parse().unwrap()
+        );
+        assert_eq!(parse_server("::1").unwrap(), "[::1]:53".parse().unwrap());
+        assert_eq!(
+            parse_server("[::1]:5353").unwrap(),
+            "[::1]:5353".parse().unwrap()
+        );
+        assert!(parse_server("dns.example").is_err());
+    }
+}

@@ -1,0 +1,99 @@
+//! `monban`: the command-line front end. It parses flags, builds the DNS source and
+//! calls the library; the protocols themselves live in the `monban` crate.
+//!
+//! Exit status (DESIGN §4): 0 when the evaluation ran, whatever the verdict; 2 for usage
+//! errors; 1 for I/O and other failures. Errors are one sentence on stderr.
+
+mod dns;
+mod spf;
+
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Email sender authentication: SPF, DKIM, DMARC and friends.
+#[derive(Debug, Parser)]
+#[command(name = "monban", version, about, propagate_version = true)]
+struct Cli {
+    #[command(flatten)]
+    dns: dns::DnsArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run one SPF check_host() evaluation (RFC 7208) and print the Received-SPF header.
+    Spf(SpfArgs),
+}
+
+/// Flags of `monban spf`.
+#[derive(Debug, Args)]
+struct SpfArgs {
+    /// The SMTP client's IP address (IPv4 or IPv6).
+    #[arg(long, value_name = "IP")]
+    ip: String,
+    /// The MAIL FROM address (`local@domain`); "" or "<>" for the null sender, which
+    /// checks postmaster@<HELO>.
+    #[arg(long, value_name = "ADDR")]
+    mail_from: Option<String>,
+    /// The HELO/EHLO name. Alone, it selects the HELO identity (RFC 7208 §2.3).
+    #[arg(long, value_name = "NAME")]
+    helo: Option<String>,
+    /// This host's name, for the receiver= key and %{r} (default: the system host name).
+    #[arg(long, value_name = "NAME")]
+    receiver: Option<String>,
+    /// Print JSON instead of the header.
+    #[arg(long)]
+    json: bool,
+}
+
+/// A failure, with the exit status it maps to.
+#[derive(Debug)]
+enum Failure {
+    /// Bad flags or arguments: exit 2.
+    Usage(String),
+    /// Anything else: exit 1.
+    Other(String),
+}
+
+impl Failure {
+    fn usage(msg: impl Into<String>) -> Self {
+        Self::Usage(msg.into())
+    }
+
+    fn other(msg: impl Into<String>) -> Self {
+        Self::Other(msg.into())
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("monban: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Spf(args) => spf::run(&cli.dns, args).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Usage(msg)) => {
+            eprintln!("monban: {msg}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Other(msg)) => {
+            eprintln!("monban: {msg}");
+            ExitCode::from(1)
+        }
+    }
+}

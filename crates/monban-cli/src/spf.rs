@@ -1,0 +1,168 @@
+//! `monban spf`: one check_host() evaluation (RFC 7208).
+
+use std::net::IpAddr;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use monban::spf::received::received_spf;
+use monban::spf::{Spf, SpfCause, SpfConfig, SpfOutcome};
+use serde_json::json;
+
+use crate::dns::DnsArgs;
+use crate::{Failure, SpfArgs};
+
+/// Checks an address given on the command line: `local@domain`, or empty / `<>`.
+fn check_mail_from(addr: &str) -> Result<(), Failure> {
+    let bare = addr.trim();
+    let bare = bare
+        .strip_prefix('<')
+        .and_then(|a| a.strip_suffix('>'))
+        .unwrap_or(bare);
+    if bare.is_empty() {
+        return Ok(());
+    }
+    if bare.chars().any(|c| c.is_control() || c.is_whitespace()) && !bare.starts_with('"') {
+        return Err(Failure::usage(format!(
+            "--mail-from {addr:?} contains white space or control characters"
+        )));
+    }
+    let Some((local, domain)) = bare.rsplit_once('@') else {
+        return Err(Failure::usage(format!(
+            "--mail-from {addr:?} is not an address: expected local-part@domain, or \"\" for the null sender"
+        )));
+    };
+    if local.is_empty() {
+        return Err(Failure::usage(format!(
+            "--mail-from {addr:?} has no local part"
+        )));
+    }
+    if domain.starts_with('[') {
+        return Ok(());
+    }
+    monban_dns::normalize_name(domain)
+        .map(|_| ())
+        .map_err(|e| Failure::usage(format!("--mail-from {addr:?}: the domain is invalid ({e})")))
+}
+
+fn check_helo(helo: &str) -> Result<(), Failure> {
+    if helo.is_empty() || helo.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(Failure::usage(format!(
+            "--helo {helo:?} must be a host name or address literal without spaces"
+        )));
+    }
+    Ok(())
+}
+
+/// This host's name, for `receiver=`.
+fn host_name() -> String {
+    ["/proc/sys/kernel/hostname", "/etc/hostname"]
+        .iter()
+        .find_map(|p| std::fs::read_to_string(p).ok())
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned())
+}
+
+pub async fn run(dns: &DnsArgs, args: SpfArgs) -> Result<(), Failure> {
+    let ip: IpAddr = args.ip.trim().parse().map_err(|_| {
+        Failure::usage(format!("--ip {:?} is not an IPv4 or IPv6 address", args.ip))
+    })?;
+    if let Some(h) = &args.helo {
+        check_helo(h)?;
+    }
+    if let Some(m) = &args.mail_from {
+        check_mail_from(m)?;
+    }
+    if args.mail_from.is_none() && args.helo.is_none() {
+        return Err(Failure::usage("give --mail-from, --helo, or both"));
+    }
+    let receiver = args.receiver.clone().unwrap_or_else(host_name);
+    let resolver = dns.build()?;
+    let spf = Spf::with_config(
+        resolver,
+        SpfConfig {
+            receiver: receiver.clone(),
+            ..SpfConfig::default()
+        },
+    );
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let outcome = match (&args.mail_from, &args.helo) {
+        (Some(mail_from), helo) => {
+            let null = mail_from
+                .trim()
+                .trim_start_matches('<')
+                .trim_end_matches('>')
+                .is_empty();
+            if null && helo.is_none() {
+                return Err(Failure::usage(
+                    "a null --mail-from is checked as postmaster@<HELO>: give --helo too",
+                ));
+            }
+            spf.verify_mail_from(ip, helo.as_deref().unwrap_or(""), mail_from, now)
+                .await
+        }
+        (None, Some(helo)) => spf.verify_helo(ip, helo, now).await,
+        (None, None) => unreachable!("checked above"),
+    };
+    if args.json {
+        println!("{}", to_json(&outcome, &receiver));
+    } else {
+        println!("Received-SPF: {}", received_spf(&outcome, &receiver));
+        if let Some(exp) = &outcome.explanation {
+            println!("Explanation: {exp}");
+        }
+    }
+    Ok(())
+}
+
+fn to_json(o: &SpfOutcome, receiver: &str) -> serde_json::Value {
+    let mechanism = match &o.cause {
+        SpfCause::Matched { mechanism, .. } => Some(mechanism.as_str()),
+        _ => None,
+    };
+    json!({
+        "result": o.result.as_str(),
+        "domain": o.domain,
+        "explanation": o.explanation,
+        "identity": o.identity.as_str(),
+        "sender": o.sender,
+        "helo": o.helo,
+        "ip": o.ip.to_string(),
+        "mechanism": mechanism,
+        "reason": o.cause.to_string(),
+        "dns_lookups": o.dns_lookups,
+        "void_lookups": o.void_lookups,
+        "received_spf": received_spf(o, receiver),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mail_from_validation() {
+        for ok in [
+            "user@example.com",
+            "",
+            "<>",
+            "<user@example.com>",
+            "user@[192.0.2.1]",
+        ] {
+            assert!(check_mail_from(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "example.com",
+            "@example.com",
+            "a b@example.com",
+            "user@a..b",
+            "user@exa\nmple.com",
+        ] {
+            assert!(
+                matches!(check_mail_from(bad), Err(Failure::Usage(_))),
+                "{bad}"
+            );
+        }
+    }
+}

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Runs every test of monban: format check, clippy with warnings as errors, and the whole
+# workspace test suite (unit tests, the external conformance suites, the CLI tests and
+# the real-DNS tests). Installs what the tests need when it is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '\n==> %s\n' "$*"; }
+
+# The conformance suites live beside the checkout (../shared/suites).
+if [ ! -d ../shared/suites ]; then
+    echo "error: ../shared/suites is missing; clone monban beside shared/" >&2
+    exit 1
+fi
+
+# The Rust toolchain with rustfmt and clippy.
+if ! command -v cargo >/dev/null 2>&1; then
+    echo "error: cargo is not installed (https://rustup.rs)" >&2
+    exit 1
+fi
+for component in rustfmt clippy; do
+    if ! cargo "${component/rustfmt/fmt}" --version >/dev/null 2>&1; then
+        say "installing $component"
+        rustup component add "$component"
+    fi
+done
+
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+say "cargo fmt --check"
+cargo fmt --all -- --check
+
+say "cargo clippy --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+say "cargo test"
+cargo test --workspace --locked
+
+say "all tests passed"
