@@ -6,6 +6,7 @@
 
 use std::borrow::Cow;
 
+use crate::dkim::DkimOutcome;
 use crate::spf::{SpfIdentity, SpfOutcome};
 use crate::text::{comment, quoted};
 
@@ -44,6 +45,49 @@ pub fn spf_clause(outcome: &SpfOutcome) -> String {
         comment(&outcome.cause.to_string()),
         pvalue(value)
     )
+}
+
+/// The `dkim=` resinfo clause for one signature (RFC 8601 §2.7.1; `header.b` per
+/// RFC 6008, `header.a` and `header.s` per the IANA registry).
+pub fn dkim_clause(outcome: &DkimOutcome) -> String {
+    let mut s = format!("dkim={}", outcome.result.as_str());
+    if let Some(reason) = &outcome.reason {
+        s.push(' ');
+        s.push_str(&comment(reason));
+    }
+    for (prop, value) in [
+        ("header.d", &outcome.domain),
+        ("header.i", &outcome.identity),
+        ("header.s", &outcome.selector),
+        ("header.a", &outcome.algorithm),
+        ("header.b", &outcome.header_b),
+    ] {
+        if !value.is_empty() {
+            s.push(' ');
+            s.push_str(prop);
+            s.push('=');
+            s.push_str(&pvalue(value));
+        }
+    }
+    s
+}
+
+/// `dkim=none`: the message carries no signature.
+pub const DKIM_NONE: &str = "dkim=none";
+
+/// A whole header value: `authserv-id; clause; clause` (RFC 8601 §2.2), folded with
+/// one clause per line. The authserv-id is written as a token or quoted.
+pub fn header_value(authserv_id: &str, clauses: &[String]) -> String {
+    let mut s = pvalue(authserv_id).into_owned();
+    if clauses.is_empty() {
+        s.push_str("; none");
+        return s;
+    }
+    for c in clauses {
+        s.push_str(";\r\n\t");
+        s.push_str(c);
+    }
+    s
 }
 
 #[cfg(test)]

@@ -4,11 +4,15 @@
 //! through [`monban_dns::Resolver`], and time is passed in by the caller. See the
 //! workspace README for the architecture.
 //!
+//! - [`message`]: raw header fields and a streaming header/body splitter.
 //! - [`spf`]: Sender Policy Framework (RFC 7208).
+//! - [`dkim`]: DomainKeys Identified Mail (RFC 6376, 8301, 8463).
 //! - [`authres`]: the `Authentication-Results` header field (RFC 8601).
 //! - [`text`]: safe quoting of header text (RFC 5322).
 
 pub mod authres;
+pub mod dkim;
+pub mod message;
 pub mod spf;
 pub mod text;
 

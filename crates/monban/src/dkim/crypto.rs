@@ -1,0 +1,410 @@
+//! Keys and signatures for DKIM, on aws-lc-rs: RSASSA-PKCS1-v1_5 with SHA-256 (RFC 6376
+//! §3.3, RFC 8301) and Ed25519 over the SHA-256 of the header data (RFC 8463 §3).
+//!
+//! Private keys are read from PEM: PKCS#8 (`PRIVATE KEY`, RSA or Ed25519) or PKCS#1
+//! (`RSA PRIVATE KEY`). Public keys in key records may be SubjectPublicKeyInfo or a bare
+//! PKCS#1 `RSAPublicKey` (RFC 6376 §3.6.1 says SPKI; older signers publish PKCS#1).
+
+use aws_lc_rs::digest;
+use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der, PublicKeyX509Der};
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::rsa::{KeySize, PublicKey as RsaPublicKey};
+use aws_lc_rs::signature::{self, Ed25519KeyPair, KeyPair as _, RsaKeyPair, UnparsedPublicKey};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+
+use super::key::{KeyRecord, KeyType};
+use super::signature::Algorithm;
+
+/// The smallest RSA key accepted when verifying (RFC 8301 §3.2) and when signing.
+pub const MIN_RSA_BITS: usize = 1024;
+/// The smallest RSA key monban generates or signs with by default (RFC 8301 §3.2:
+/// "SHOULD use RSA keys of at least 2048 bits").
+pub const MIN_RSA_SIGNING_BITS: usize = 2048;
+/// The largest RSA key accepted when verifying.
+pub const MAX_RSA_BITS: usize = 8192;
+
+/// A key problem.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyError {
+    /// Not PEM, or an unknown PEM label.
+    #[error("not a PEM private key ({0})")]
+    Pem(String),
+    /// The key bytes were rejected.
+    #[error("the key is not a valid {0} private key")]
+    Rejected(&'static str),
+    /// An RSA key size monban will not sign with.
+    #[error(
+        "{0}-bit RSA keys are not used for signing: RFC 8301 section 3.2 asks for at least 2048 bits (and forbids less than 1024)"
+    )]
+    RsaSize(usize),
+    /// The crypto library failed.
+    #[error("signing failed")]
+    Sign,
+}
+
+/// A private key to sign with.
+#[derive(Debug)]
+pub enum SigningKey {
+    /// RSA.
+    Rsa(RsaKeyPair),
+    /// Ed25519.
+    Ed25519(Ed25519KeyPair),
+}
+
+fn pem_blocks(text: &str) -> Result<(String, Vec<u8>), KeyError> {
+    let begin = text
+        .find("-----BEGIN ")
+        .ok_or_else(|| KeyError::Pem("no -----BEGIN line".into()))?;
+    let rest = &text[begin + 11..];
+    let label_end = rest
+        .find("-----")
+        .ok_or_else(|| KeyError::Pem("unterminated BEGIN line".into()))?;
+    let label = rest[..label_end].to_owned();
+    let body_start = label_end + 5;
+    let end_marker = format!("-----END {label}-----");
+    let end = rest[body_start..]
+        .find(&end_marker)
+        .ok_or_else(|| KeyError::Pem(format!("no {end_marker} line")))?;
+    let b64: String = rest[body_start..body_start + end]
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    let der = B64
+        .decode(b64.as_bytes())
+        .map_err(|_| KeyError::Pem("the PEM body is not base64".into()))?;
+    Ok((label, der))
+}
+
+/// Writes DER as PEM with the given label, 64 columns.
+pub fn to_pem(label: &str, der: &[u8]) -> String {
+    let b64 = B64.encode(der);
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for line in b64.as_bytes().chunks(64) {
+        out.push_str(std::str::from_utf8(line).unwrap_or_default());
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
+}
+
+impl SigningKey {
+    /// Reads a PEM private key: PKCS#8 RSA or Ed25519, or PKCS#1 RSA.
+    pub fn from_pem(text: &str) -> Result<Self, KeyError> {
+        let (label, der) = pem_blocks(text)?;
+        // aws-lc-rs rejects RSA keys under 2048 bits without saying why; read the
+        // modulus size ourselves so the error can name RFC 8301.
+        let size_error = |pkcs1: Option<&[u8]>| match pkcs1.and_then(der::rsa_private_modulus_bits)
+        {
+            Some(bits) if bits < MIN_RSA_SIGNING_BITS => KeyError::RsaSize(bits),
+            _ => KeyError::Rejected("RSA"),
+        };
+        let key = match label.as_str() {
+            "RSA PRIVATE KEY" => {
+                Self::Rsa(RsaKeyPair::from_der(&der).map_err(|_| size_error(Some(&der)))?)
+            }
+            "PRIVATE KEY" => match RsaKeyPair::from_pkcs8(&der) {
+                Ok(k) => Self::Rsa(k),
+                Err(_) => match Ed25519KeyPair::from_pkcs8_maybe_unchecked(&der) {
+                    Ok(k) => Self::Ed25519(k),
+                    Err(_) => match der::pkcs8_inner(&der) {
+                        Some(inner) => return Err(size_error(Some(inner))),
+                        None => return Err(KeyError::Rejected("PKCS#8 RSA or Ed25519")),
+                    },
+                },
+            },
+            other => return Err(KeyError::Pem(format!("unsupported PEM label {other:?}"))),
+        };
+        if let Self::Rsa(k) = &key {
+            let bits = k.public_modulus_len() * 8;
+            if bits < MIN_RSA_BITS {
+                return Err(KeyError::RsaSize(bits));
+            }
+        }
+        Ok(key)
+    }
+
+    /// An Ed25519 key from its 32-byte seed (RFC 8032 §5.1.5).
+    pub fn ed25519_from_seed(seed: &[u8]) -> Result<Self, KeyError> {
+        Ed25519KeyPair::from_seed_unchecked(seed)
+            .map(Self::Ed25519)
+            .map_err(|_| KeyError::Rejected("Ed25519 seed"))
+    }
+
+    /// Generates an RSA key of 2048, 3072 or 4096 bits.
+    pub fn generate_rsa(bits: usize) -> Result<Self, KeyError> {
+        let size = match bits {
+            2048 => KeySize::Rsa2048,
+            3072 => KeySize::Rsa3072,
+            4096 => KeySize::Rsa4096,
+            other => return Err(KeyError::RsaSize(other)),
+        };
+        RsaKeyPair::generate(size)
+            .map(Self::Rsa)
+            .map_err(|_| KeyError::Sign)
+    }
+
+    /// Generates an Ed25519 key.
+    pub fn generate_ed25519() -> Result<Self, KeyError> {
+        Ed25519KeyPair::generate()
+            .map(Self::Ed25519)
+            .map_err(|_| KeyError::Sign)
+    }
+
+    /// The private key as PKCS#8 PEM.
+    pub fn to_pkcs8_pem(&self) -> Result<String, KeyError> {
+        let der: Pkcs8V1Der<'static> = match self {
+            Self::Rsa(k) => k.as_der().map_err(|_| KeyError::Sign)?,
+            Self::Ed25519(k) => k.as_der().map_err(|_| KeyError::Sign)?,
+        };
+        Ok(to_pem("PRIVATE KEY", der.as_ref()))
+    }
+
+    /// The algorithm this key signs with.
+    pub fn algorithm(&self) -> Algorithm {
+        match self {
+            Self::Rsa(_) => Algorithm::RsaSha256,
+            Self::Ed25519(_) => Algorithm::Ed25519Sha256,
+        }
+    }
+
+    /// The key size in bits (256 for Ed25519).
+    pub fn bits(&self) -> usize {
+        match self {
+            Self::Rsa(k) => k.public_modulus_len() * 8,
+            Self::Ed25519(_) => 256,
+        }
+    }
+
+    /// The key record to publish (RFC 6376 §3.6.1; RFC 8463 §4: `p=` is the raw
+    /// 32-byte Ed25519 key; for RSA, SubjectPublicKeyInfo).
+    pub fn key_record(&self) -> Result<KeyRecord, KeyError> {
+        let (key_type, public_key) = match self {
+            Self::Rsa(k) => {
+                let der: PublicKeyX509Der<'static> =
+                    k.public_key().as_der().map_err(|_| KeyError::Sign)?;
+                (KeyType::Rsa, der.as_ref().to_vec())
+            }
+            Self::Ed25519(k) => (KeyType::Ed25519, k.public_key().as_ref().to_vec()),
+        };
+        Ok(KeyRecord {
+            key_type,
+            hashes: Vec::new(),
+            public_key,
+            services: Vec::new(),
+            flags: Vec::new(),
+            notes: None,
+            unknown: Vec::new(),
+        })
+    }
+
+    /// Signs the canonicalized header data (§3.7): RSA over the data with SHA-256;
+    /// Ed25519 over the SHA-256 digest of the data (RFC 8463 §3).
+    pub fn sign(&self, data: &[u8]) -> Result<Vec<u8>, KeyError> {
+        match self {
+            Self::Rsa(k) => {
+                let mut sig = vec![0; k.public_modulus_len()];
+                k.sign(
+                    &signature::RSA_PKCS1_SHA256,
+                    &SystemRandom::new(),
+                    data,
+                    &mut sig,
+                )
+                .map_err(|_| KeyError::Sign)?;
+                Ok(sig)
+            }
+            Self::Ed25519(k) => {
+                let hash = digest::digest(&digest::SHA256, data);
+                Ok(k.sign(hash.as_ref()).as_ref().to_vec())
+            }
+        }
+    }
+}
+
+/// The little DER reading needed to explain rejected keys (X.690 §8.1).
+mod der {
+    /// Reads one TLV at the start of `input`: (tag, contents, rest).
+    fn tlv(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+        let (&tag, rest) = input.split_first()?;
+        let (&first, rest) = rest.split_first()?;
+        let (len, rest) = if first < 0x80 {
+            (usize::from(first), rest)
+        } else {
+            let n = usize::from(first & 0x7f);
+            if n == 0 || n > 4 || rest.len() < n {
+                return None;
+            }
+            let len = rest[..n]
+                .iter()
+                .fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
+            (len, &rest[n..])
+        };
+        if rest.len() < len {
+            return None;
+        }
+        Some((tag, &rest[..len], &rest[len..]))
+    }
+
+    /// The modulus size of a PKCS#1 `RSAPrivateKey` (RFC 8017 A.1.2).
+    pub fn rsa_private_modulus_bits(pkcs1: &[u8]) -> Option<usize> {
+        let (0x30, seq, _) = tlv(pkcs1)? else {
+            return None;
+        };
+        let (0x02, _version, rest) = tlv(seq)? else {
+            return None;
+        };
+        let (0x02, modulus, _) = tlv(rest)? else {
+            return None;
+        };
+        let m: &[u8] = match modulus.iter().position(|&b| b != 0) {
+            Some(i) => &modulus[i..],
+            None => return None,
+        };
+        Some((m.len() - 1) * 8 + (8 - m[0].leading_zeros() as usize))
+    }
+
+    /// The private key inside a PKCS#8 `PrivateKeyInfo` (RFC 5208 §5).
+    pub fn pkcs8_inner(pkcs8: &[u8]) -> Option<&[u8]> {
+        let (0x30, seq, _) = tlv(pkcs8)? else {
+            return None;
+        };
+        let (0x02, _version, rest) = tlv(seq)? else {
+            return None;
+        };
+        let (0x30, _alg, rest) = tlv(rest)? else {
+            return None;
+        };
+        let (0x04, key, _) = tlv(rest)? else {
+            return None;
+        };
+        Some(key)
+    }
+}
+
+/// Why a signature did not verify.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum VerifyError {
+    /// The key's type does not match the algorithm.
+    #[error("the key type does not match the signature algorithm")]
+    KeyTypeMismatch,
+    /// The public key does not parse.
+    #[error("the public key is malformed")]
+    BadKey,
+    /// The RSA key is below [`MIN_RSA_BITS`] (RFC 8301 §3.2) or above [`MAX_RSA_BITS`].
+    #[error("{0}-bit RSA key: RFC 8301 requires 1024 to 4096 bits (monban accepts up to 8192)")]
+    KeySize(usize),
+    /// The signature is wrong.
+    #[error("the signature does not verify")]
+    Mismatch,
+}
+
+/// The size of an RSA public key in bits (SPKI or PKCS#1 DER).
+pub fn rsa_bits(public_key: &[u8]) -> Option<usize> {
+    let key = RsaPublicKey::from_der(public_key).ok()?;
+    let modulus = key.modulus();
+    let bytes = modulus.big_endian_without_leading_zero();
+    let lead = bytes.first().map_or(0, |b| 8 - b.leading_zeros() as usize);
+    Some(bytes.len().saturating_sub(1) * 8 + lead)
+}
+
+/// Verifies a signature over the canonicalized header data.
+pub fn verify(
+    key_type: KeyType,
+    public_key: &[u8],
+    algorithm: Algorithm,
+    data: &[u8],
+    sig: &[u8],
+) -> Result<(), VerifyError> {
+    match (key_type, algorithm) {
+        (KeyType::Rsa, Algorithm::RsaSha256 | Algorithm::RsaSha1) => {
+            let bits = rsa_bits(public_key).ok_or(VerifyError::BadKey)?;
+            if !(MIN_RSA_BITS..=MAX_RSA_BITS).contains(&bits) {
+                return Err(VerifyError::KeySize(bits));
+            }
+            let pkcs1 = RsaPublicKey::from_der(public_key).map_err(|_| VerifyError::BadKey)?;
+            let alg = if algorithm == Algorithm::RsaSha1 {
+                &signature::RSA_PKCS1_1024_8192_SHA1_FOR_LEGACY_USE_ONLY
+            } else {
+                &signature::RSA_PKCS1_1024_8192_SHA256_FOR_LEGACY_USE_ONLY
+            };
+            UnparsedPublicKey::new(alg, pkcs1.as_ref())
+                .verify(data, sig)
+                .map_err(|_| VerifyError::Mismatch)
+        }
+        (KeyType::Ed25519, Algorithm::Ed25519Sha256) => {
+            if public_key.len() != 32 {
+                return Err(VerifyError::BadKey);
+            }
+            let hash = digest::digest(&digest::SHA256, data);
+            UnparsedPublicKey::new(&signature::ED25519, public_key)
+                .verify(hash.as_ref(), sig)
+                .map_err(|_| VerifyError::Mismatch)
+        }
+        _ => Err(VerifyError::KeyTypeMismatch),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sign_verify_round_trip_both_algorithms() {
+        for key in [
+            SigningKey::generate_ed25519().unwrap(),
+            SigningKey::generate_rsa(2048).unwrap(),
+        ] {
+            let record = key.key_record().unwrap();
+            let sig = key.sign(b"header data").unwrap();
+            verify(
+                record.key_type,
+                &record.public_key,
+                key.algorithm(),
+                b"header data",
+                &sig,
+            )
+            .unwrap();
+            assert_eq!(
+                verify(
+                    record.key_type,
+                    &record.public_key,
+                    key.algorithm(),
+                    b"other data",
+                    &sig
+                ),
+                Err(VerifyError::Mismatch)
+            );
+            let pem = key.to_pkcs8_pem().unwrap();
+            let again = SigningKey::from_pem(&pem).unwrap();
+            assert_eq!(
+                again.sign(b"x").unwrap().len(),
+                key.sign(b"x").unwrap().len()
+            );
+        }
+    }
+
+    #[test]
+    fn rsa_bits_of_spki() {
+        let key = SigningKey::generate_rsa(2048).unwrap();
+        assert_eq!(rsa_bits(&key.key_record().unwrap().public_key), Some(2048));
+        assert_eq!(key.bits(), 2048);
+    }
+
+    #[test]
+    fn bad_pem() {
+        assert!(matches!(
+            SigningKey::from_pem("hello"),
+            Err(KeyError::Pem(_))
+        ));
+        assert!(matches!(
+            SigningKey::from_pem("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"),
+            Err(KeyError::Rejected(_))
+        ));
+        assert!(matches!(
+            SigningKey::generate_rsa(1024),
+            Err(KeyError::RsaSize(1024))
+        ));
+    }
+}

@@ -1,0 +1,538 @@
+//! The `DKIM-Signature` header field, RFC 6376 §3.5: parse, check, format.
+
+use std::fmt::Write as _;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+
+use super::canonicalization::Canonicalization;
+use super::tags::{self, TagListError};
+
+/// A signing algorithm (§3.3, RFC 8463 §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Algorithm {
+    /// `rsa-sha256` (§3.3.2).
+    RsaSha256,
+    /// `rsa-sha1` (§3.3.1): RFC 8301 forbids signing with it and verifiers must not
+    /// accept it; parsed so the reason can be reported.
+    RsaSha1,
+    /// `ed25519-sha256` (RFC 8463).
+    Ed25519Sha256,
+}
+
+impl Algorithm {
+    /// The `a=` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::RsaSha256 => "rsa-sha256",
+            Self::RsaSha1 => "rsa-sha1",
+            Self::Ed25519Sha256 => "ed25519-sha256",
+        }
+    }
+
+    /// Parses an `a=` value (case-insensitive).
+    pub fn from_name(s: &str) -> Option<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "rsa-sha256" => Some(Self::RsaSha256),
+            "rsa-sha1" => Some(Self::RsaSha1),
+            "ed25519-sha256" => Some(Self::Ed25519Sha256),
+            _ => None,
+        }
+    }
+
+    /// The key type (`k=` of the key record).
+    pub fn key_type(self) -> &'static str {
+        match self {
+            Self::RsaSha256 | Self::RsaSha1 => "rsa",
+            Self::Ed25519Sha256 => "ed25519",
+        }
+    }
+
+    /// The hash (`h=` of the key record).
+    pub fn hash_name(self) -> &'static str {
+        match self {
+            Self::RsaSha1 => "sha1",
+            Self::RsaSha256 | Self::Ed25519Sha256 => "sha256",
+        }
+    }
+}
+
+/// What is wrong with a signature field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SignatureError {
+    /// The field is not ASCII/UTF-8 text.
+    #[error("the signature field is not text")]
+    NotText,
+    /// The tag-list does not parse.
+    #[error(transparent)]
+    TagList(#[from] TagListError),
+    /// A required tag is missing (§3.5: v, a, b, bh, d, h, s).
+    #[error("required tag {0}= is missing")]
+    Missing(&'static str),
+    /// `v=` is not `1`.
+    #[error("unsupported version v={0}")]
+    Version(String),
+    /// Unknown `a=`.
+    #[error("unsupported algorithm a={0}")]
+    Algorithm(String),
+    /// Bad base64 in `b=` or `bh=`.
+    #[error("tag {0}= is not valid base64")]
+    Base64(&'static str),
+    /// Unknown `c=`.
+    #[error("unsupported canonicalization c={0}")]
+    Canonicalization(String),
+    /// `d=` or `s=` is not a domain name.
+    #[error("tag {0}= is not a valid domain name or selector")]
+    Name(&'static str),
+    /// `h=` does not include From (§5.4: "The From header field MUST be signed").
+    #[error("h= does not include From")]
+    FromNotSigned,
+    /// `i=` is not in `d=` or one of its subdomains (§3.5).
+    #[error("i= is not in the domain d= or a subdomain of it")]
+    IdentityOutsideDomain,
+    /// A number tag (`l=`, `t=`, `x=`) is not a number.
+    #[error("tag {0}= is not a number")]
+    Number(&'static str),
+    /// `x=` is not after `t=` (§3.5).
+    #[error("x= is not later than t=")]
+    ExpiresBeforeSigned,
+    /// `q=` has no method monban supports (`dns/txt`).
+    #[error("unsupported query method q={0}")]
+    QueryMethod(String),
+}
+
+/// A parsed `DKIM-Signature`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DkimSignature {
+    /// `a=`.
+    pub algorithm: Algorithm,
+    /// `b=`, decoded.
+    pub signature: Vec<u8>,
+    /// `bh=`, decoded.
+    pub body_hash: Vec<u8>,
+    /// `c=` header part.
+    pub header_canonicalization: Canonicalization,
+    /// `c=` body part.
+    pub body_canonicalization: Canonicalization,
+    /// `d=`, lowercase.
+    pub domain: String,
+    /// `h=`, names as written.
+    pub signed_headers: Vec<String>,
+    /// `i=` as written, if present.
+    pub identity: Option<String>,
+    /// `l=`.
+    pub body_length: Option<u64>,
+    /// `s=`, lowercase.
+    pub selector: String,
+    /// `t=`.
+    pub timestamp: Option<u64>,
+    /// `x=`.
+    pub expiration: Option<u64>,
+    /// `z=`, as written.
+    pub copied_headers: Option<String>,
+    /// Tags monban does not know, kept in order (§3.2: unknown tags are ignored).
+    pub unknown: Vec<(String, String)>,
+}
+
+/// Whether `s` is a plausible domain name or selector: dot-separated labels of letters,
+/// digits, `-` and `_` (§3.5 `domain-name` / `selector`).
+fn is_dns_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 253
+        && s.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+}
+
+fn number(tag: &'static str, v: &str) -> Result<u64, SignatureError> {
+    // §3.5: up to 12 digits for t/x, 76 for l: anything that does not fit u64 is absurd.
+    if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(SignatureError::Number(tag));
+    }
+    Ok(v.parse::<u64>().unwrap_or(u64::MAX))
+}
+
+impl DkimSignature {
+    /// Parses the value of a `DKIM-Signature` field (§3.5), checking what §6.1.1 asks
+    /// of a signature before any key is fetched.
+    pub fn parse(value: &[u8]) -> Result<Self, SignatureError> {
+        let text = std::str::from_utf8(value).map_err(|_| SignatureError::NotText)?;
+        let list = tags::parse(text)?;
+        let get = |name: &str| list.iter().find(|t| t.name == name).map(|t| t.value);
+        let v = get("v").ok_or(SignatureError::Missing("v"))?;
+        if v != "1" {
+            return Err(SignatureError::Version(v.to_owned()));
+        }
+        let a = get("a").ok_or(SignatureError::Missing("a"))?;
+        let algorithm =
+            Algorithm::from_name(a).ok_or_else(|| SignatureError::Algorithm(a.to_owned()))?;
+        let b = tags::strip_wsp(get("b").ok_or(SignatureError::Missing("b"))?);
+        let signature = B64
+            .decode(b.as_bytes())
+            .map_err(|_| SignatureError::Base64("b"))?;
+        let bh = tags::strip_wsp(get("bh").ok_or(SignatureError::Missing("bh"))?);
+        let body_hash = B64
+            .decode(bh.as_bytes())
+            .map_err(|_| SignatureError::Base64("bh"))?;
+        let (header_canonicalization, body_canonicalization) = match get("c") {
+            None => (Canonicalization::Simple, Canonicalization::Simple),
+            Some(c) => {
+                let lower = c.to_ascii_lowercase();
+                let (h, b) = lower.split_once('/').unwrap_or((lower.as_str(), "simple"));
+                match (
+                    Canonicalization::from_name(h),
+                    Canonicalization::from_name(b),
+                ) {
+                    (Some(h), Some(b)) => (h, b),
+                    _ => return Err(SignatureError::Canonicalization(c.to_owned())),
+                }
+            }
+        };
+        let domain = get("d")
+            .ok_or(SignatureError::Missing("d"))?
+            .to_ascii_lowercase();
+        if !is_dns_name(&domain) {
+            return Err(SignatureError::Name("d"));
+        }
+        let selector = get("s")
+            .ok_or(SignatureError::Missing("s"))?
+            .to_ascii_lowercase();
+        if !is_dns_name(&selector) {
+            return Err(SignatureError::Name("s"));
+        }
+        let signed_headers: Vec<String> =
+            tags::strip_wsp(get("h").ok_or(SignatureError::Missing("h"))?)
+                .split(':')
+                .filter(|h| !h.is_empty())
+                .map(str::to_owned)
+                .collect();
+        if !signed_headers
+            .iter()
+            .any(|h| h.eq_ignore_ascii_case("from"))
+        {
+            return Err(SignatureError::FromNotSigned);
+        }
+        let identity = get("i").map(str::to_owned);
+        if let Some(i) = &identity {
+            let idomain = i
+                .rsplit_once('@')
+                .map_or("", |(_, d)| d)
+                .to_ascii_lowercase();
+            let inside = idomain == domain
+                || (idomain.len() > domain.len()
+                    && idomain.ends_with(&domain)
+                    && idomain.as_bytes()[idomain.len() - domain.len() - 1] == b'.');
+            if !inside {
+                return Err(SignatureError::IdentityOutsideDomain);
+            }
+        }
+        let body_length = get("l").map(|v| number("l", v)).transpose()?;
+        let timestamp = get("t").map(|v| number("t", v)).transpose()?;
+        let expiration = get("x").map(|v| number("x", v)).transpose()?;
+        if let (Some(t), Some(x)) = (timestamp, expiration)
+            && x <= t
+        {
+            return Err(SignatureError::ExpiresBeforeSigned);
+        }
+        if let Some(q) = get("q")
+            && !tags::strip_wsp(q)
+                .split(':')
+                .any(|m| m.eq_ignore_ascii_case("dns/txt"))
+        {
+            return Err(SignatureError::QueryMethod(q.to_owned()));
+        }
+        let known = [
+            "v", "a", "b", "bh", "c", "d", "h", "i", "l", "q", "s", "t", "x", "z",
+        ];
+        Ok(Self {
+            algorithm,
+            signature,
+            body_hash,
+            header_canonicalization,
+            body_canonicalization,
+            domain,
+            signed_headers,
+            identity,
+            body_length,
+            selector,
+            timestamp,
+            expiration,
+            copied_headers: get("z").map(str::to_owned),
+            unknown: list
+                .iter()
+                .filter(|t| !known.contains(&t.name))
+                .map(|t| (t.name.to_owned(), t.value.to_owned()))
+                .collect(),
+        })
+    }
+
+    /// The AUID: `i=`, or `@d` when absent (§3.5).
+    pub fn auid(&self) -> String {
+        self.identity
+            .clone()
+            .unwrap_or_else(|| format!("@{}", self.domain))
+    }
+
+    /// Formats the field value with `b=` last and empty, folded to lines of about 78
+    /// characters; [`append_b`] adds the signature. Formatting then parsing gives back
+    /// the same signature (with `b=` filled in).
+    pub fn format_unsigned(&self) -> String {
+        let mut parts: Vec<String> = vec!["v=1".into(), format!("a={}", self.algorithm.as_str())];
+        parts.push(format!(
+            "c={}/{}",
+            self.header_canonicalization, self.body_canonicalization
+        ));
+        parts.push(format!("d={}", self.domain));
+        if let Some(i) = &self.identity {
+            parts.push(format!("i={i}"));
+        }
+        parts.push(format!("s={}", self.selector));
+        if let Some(t) = self.timestamp {
+            parts.push(format!("t={t}"));
+        }
+        if let Some(x) = self.expiration {
+            parts.push(format!("x={x}"));
+        }
+        if let Some(l) = self.body_length {
+            parts.push(format!("l={l}"));
+        }
+        for (k, v) in &self.unknown {
+            parts.push(format!("{k}={v}"));
+        }
+        parts.push(format!("h={}", self.signed_headers.join(":")));
+        if let Some(z) = &self.copied_headers {
+            parts.push(format!("z={z}"));
+        }
+        parts.push(format!("bh={}", B64.encode(&self.body_hash)));
+        parts.push("b=".into());
+        fold_tags(&parts)
+    }
+}
+
+/// Joins tags with "; ", starting a new line (CRLF TAB) before a tag that would pass
+/// column 78, and breaking long values at colons (h=) or anywhere (base64).
+fn fold_tags(parts: &[String]) -> String {
+    // The field starts as "DKIM-Signature: " (16 characters).
+    let mut out = String::from(" ");
+    let mut col = 16usize;
+    for (n, part) in parts.iter().enumerate() {
+        let last = n + 1 == parts.len();
+        let piece = if last {
+            part.clone()
+        } else {
+            format!("{part};")
+        };
+        if col + piece.len() > 78 && col > 1 {
+            out.push_str("\r\n\t");
+            col = 1;
+        } else if n > 0 {
+            out.push(' ');
+            col += 1;
+        }
+        // Values longer than a line are folded inside (FWS is allowed in h=, bh= and b=,
+        // and ignored there).
+        let mut rest = piece.as_str();
+        while col + rest.len() > 78 && rest.len() > 40 {
+            let room = 78usize.saturating_sub(col).max(20);
+            let cut = rest[..room.min(rest.len())]
+                .rfind(':')
+                .map(|c| c + 1)
+                .filter(|_| part.starts_with("h="))
+                .unwrap_or(room.min(rest.len()));
+            out.push_str(&rest[..cut]);
+            out.push_str("\r\n\t");
+            col = 1;
+            rest = &rest[cut..];
+        }
+        out.push_str(rest);
+        col += rest.len();
+    }
+    out
+}
+
+/// Appends the base64 signature to a value from [`DkimSignature::format_unsigned`],
+/// folded.
+pub fn append_b(unsigned: &str, signature: &[u8]) -> String {
+    let b = B64.encode(signature);
+    let mut out = String::with_capacity(unsigned.len() + b.len() + 16);
+    out.push_str(unsigned);
+    let mut col = unsigned.rsplit("\r\n").next().map_or(0, str::len);
+    for ch in b.chars() {
+        if col >= 76 {
+            out.push_str("\r\n\t");
+            col = 1;
+        }
+        out.push(ch);
+        col += 1;
+    }
+    out
+}
+
+/// Removes the value of the `b=` tag from a raw field value, keeping every other byte
+/// (§3.7: the signature field is hashed "with the value of the b= tag ... deleted").
+pub fn strip_b_value(value: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(value.len());
+    let mut pos = 0;
+    while pos <= value.len() {
+        let end = value[pos..]
+            .iter()
+            .position(|&c| c == b';')
+            .map_or(value.len(), |i| pos + i);
+        let spec = &value[pos..end];
+        let name_start = spec
+            .iter()
+            .position(|c| !c.is_ascii_whitespace())
+            .unwrap_or(spec.len());
+        let eq = spec.iter().position(|&c| c == b'=');
+        let is_b = eq.is_some_and(|eq| {
+            spec[name_start..eq]
+                .iter()
+                .filter(|c| !c.is_ascii_whitespace())
+                .eq(b"b".iter())
+        });
+        match (is_b, eq) {
+            (true, Some(eq)) => out.extend_from_slice(&spec[..=eq]),
+            _ => out.extend_from_slice(spec),
+        }
+        if end < value.len() {
+            out.push(b';');
+        }
+        pos = end + 1;
+    }
+    out
+}
+
+/// The `header.b` value of RFC 6008: the first 8 characters of `b=`.
+pub fn short_b(signature: &[u8]) -> String {
+    let mut s = B64.encode(signature);
+    s.truncate(8);
+    s
+}
+
+/// Writes `DKIM-Signature: <value>\r\n`.
+pub fn header_line(value: &str) -> String {
+    let mut s = String::with_capacity(value.len() + 20);
+    let _ = write!(s, "DKIM-Signature:{value}\r\n");
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RFC6376_A2: &str = " v=1; a=rsa-sha256; s=brisbane; d=example.com;\r\n      c=simple/simple; q=dns/txt; i=joe@football.example.com;\r\n      h=Received : From : To : Subject : Date : Message-ID;\r\n      bh=2jUSOH9NhtVGCQWNr9BrIAPreKQjO6Sn7XIkfJVOzv8=;\r\n      b=AuUoFEfDxTDkHlLXSZEpZj79LICEps6eda7W3deTVFOk4yAUoqOB\r\n      4nujc7YopdG5dWLSdNg6xNAZpOPr+kHxt1IrE+NahM6L/LbvaHut\r\n      KVdkLLkpVaVVQPzeRDI009SO2Il5Lu7rDNH6mZckBdrIx0orEtZV\r\n      4bmp/YzhwvcubU4=;";
+
+    #[test]
+    fn rfc6376_3_5_parse() {
+        let s = DkimSignature::parse(RFC6376_A2.as_bytes()).unwrap();
+        assert_eq!(s.algorithm, Algorithm::RsaSha256);
+        assert_eq!(s.domain, "example.com");
+        assert_eq!(s.selector, "brisbane");
+        assert_eq!(s.signed_headers.len(), 6);
+        assert_eq!(s.auid(), "joe@football.example.com");
+        assert_eq!(s.signature.len(), 128);
+        assert_eq!(short_b(&s.signature), "AuUoFEfD");
+    }
+
+    #[test]
+    fn rfc6376_3_5_errors() {
+        let base = "v=1; a=rsa-sha256; d=example.com; s=s1; h=from; bh=AAAA; b=AAAA";
+        assert!(DkimSignature::parse(base.as_bytes()).is_ok());
+        let cases = [
+            (
+                "v=2; a=rsa-sha256; d=example.com; s=s1; h=from; bh=AAAA; b=AAAA",
+                SignatureError::Version("2".into()),
+            ),
+            (
+                "v=1; a=rsa-md5; d=example.com; s=s1; h=from; bh=AAAA; b=AAAA",
+                SignatureError::Algorithm("rsa-md5".into()),
+            ),
+            (
+                "v=1; a=rsa-sha256; d=example.com; s=s1; h=to; bh=AAAA; b=AAAA",
+                SignatureError::FromNotSigned,
+            ),
+            (
+                "v=1; a=rsa-sha256; s=s1; h=from; bh=AAAA; b=AAAA",
+                SignatureError::Missing("d"),
+            ),
+            (
+                "v=1; a=rsa-sha256; d=example.com; s=s1; h=from; bh=AAAA; b=A!AA",
+                SignatureError::Base64("b"),
+            ),
+            (
+                "v=1; a=rsa-sha256; d=example.com; i=@evil.com; s=s1; h=from; bh=AAAA; b=AAAA",
+                SignatureError::IdentityOutsideDomain,
+            ),
+            (
+                "v=1; a=rsa-sha256; d=example.com; i=@badexample.com; s=s1; h=from; bh=AAAA; b=AAAA",
+                SignatureError::IdentityOutsideDomain,
+            ),
+            (
+                "v=1; a=rsa-sha256; d=example.com; s=s1; h=from; bh=AAAA; b=AAAA; t=10; x=5",
+                SignatureError::ExpiresBeforeSigned,
+            ),
+            (
+                "v=1; a=rsa-sha256; d=exa\"mple.com; s=s1; h=from; bh=AAAA; b=AAAA",
+                SignatureError::Name("d"),
+            ),
+            (
+                "v=1; a=rsa-sha256; d=example.com; s=s1\u{0}x; h=from; bh=AAAA; b=AAAA",
+                SignatureError::TagList(TagListError::BadValue("s".into())),
+            ),
+            (
+                "v=1; a=rsa-sha256; d=example.com; s=s1; h=from; bh=AAAA; b=AAAA; c=fancy",
+                SignatureError::Canonicalization("fancy".into()),
+            ),
+            (
+                "v=1; a=rsa-sha256; d=example.com; s=s1; h=from; bh=AAAA; b=AAAA; l=-1",
+                SignatureError::Number("l"),
+            ),
+        ];
+        for (text, want) in cases {
+            assert_eq!(DkimSignature::parse(text.as_bytes()), Err(want), "{text}");
+        }
+    }
+
+    #[test]
+    fn strip_b_keeps_everything_else() {
+        let stripped = strip_b_value(RFC6376_A2.as_bytes());
+        let s = String::from_utf8(stripped).unwrap();
+        assert!(s.ends_with("\r\n      b=;"), "{s}");
+        assert!(s.contains("bh=2jUSOH9NhtVGCQWNr9BrIAPreKQjO6Sn7XIkfJVOzv8=;"));
+        assert_eq!(strip_b_value(b"a=1; b = xyz"), b"a=1; b =");
+        assert_eq!(strip_b_value(b"b=xyz; bh=abc"), b"b=; bh=abc");
+    }
+
+    #[test]
+    fn format_round_trip() {
+        let mut s = DkimSignature::parse(RFC6376_A2.as_bytes()).unwrap();
+        s.signed_headers = [
+            "From",
+            "To",
+            "Subject",
+            "Date",
+            "Message-ID",
+            "Content-Type",
+            "MIME-Version",
+            "Reply-To",
+            "Cc",
+            "From",
+            "To",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        s.timestamp = Some(1_700_000_000);
+        s.expiration = Some(1_700_086_400);
+        let value = append_b(&s.format_unsigned(), &s.signature);
+        for line in value.split("\r\n") {
+            assert!(line.len() <= 80, "{line:?}");
+        }
+        assert_eq!(DkimSignature::parse(value.as_bytes()).unwrap(), s);
+    }
+}

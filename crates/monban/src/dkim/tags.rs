@@ -1,0 +1,129 @@
+//! Tag=value lists, RFC 6376 §3.2, shared by `DKIM-Signature` fields and key records.
+//!
+//! ```text
+//! tag-list  =  tag-spec *( ";" tag-spec ) [ ";" ]
+//! tag-spec  =  [FWS] tag-name [FWS] "=" [FWS] tag-value [FWS]
+//! tag-name  =  ALPHA *ALNUMPUNC
+//! tag-value =  [ tval *( 1*(WSP / FWS) tval ) ]
+//! tval      =  1*VALCHAR        ; VALCHAR = %x21-3A / %x3C-7E
+//! ```
+//!
+//! Values are returned with surrounding white space trimmed and inner folding kept as
+//! written; each caller strips white space where its tag allows it (`b=`, `bh=`, `p=`,
+//! `h=`, `z=`).
+
+/// The most tags accepted in one list: a field with more is hostile.
+pub const MAX_TAGS: usize = 64;
+
+/// Why a tag-list is malformed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TagListError {
+    /// A tag-spec without `=`.
+    #[error("tag {0:?} has no '='")]
+    MissingEquals(String),
+    /// A tag name that is not `ALPHA *ALNUMPUNC`.
+    #[error("invalid tag name {0:?}")]
+    BadName(String),
+    /// The same tag twice (§3.2: "Tags with duplicate names MUST NOT occur").
+    #[error("tag {0:?} appears more than once")]
+    Duplicate(String),
+    /// A value with characters outside VALCHAR and white space.
+    #[error("tag {0:?} has an invalid character in its value")]
+    BadValue(String),
+    /// More than [`MAX_TAGS`] tags.
+    #[error("more than {MAX_TAGS} tags")]
+    TooMany,
+}
+
+/// A parsed tag: name and trimmed value, both borrowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tag<'a> {
+    /// The tag name (case-sensitive, §3.2).
+    pub name: &'a str,
+    /// The value, outer white space trimmed.
+    pub value: &'a str,
+}
+
+fn is_wsp(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\r' | '\n')
+}
+
+/// Parses a tag-list. `text` must already be valid UTF-8 (non-ASCII bytes are rejected
+/// as invalid VALCHARs).
+pub fn parse(text: &str) -> Result<Vec<Tag<'_>>, TagListError> {
+    let mut tags: Vec<Tag<'_>> = Vec::new();
+    for spec in text.split(';') {
+        if spec.chars().all(is_wsp) {
+            // An empty spec: allowed only as the optional trailing ";" (or an empty list).
+            continue;
+        }
+        let Some((name, value)) = spec.split_once('=') else {
+            return Err(TagListError::MissingEquals(
+                spec.trim_matches(is_wsp).chars().take(40).collect(),
+            ));
+        };
+        let name = name.trim_matches(is_wsp);
+        let mut chars = name.chars();
+        let name_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !name_ok {
+            return Err(TagListError::BadName(name.chars().take(40).collect()));
+        }
+        let value = value.trim_matches(is_wsp);
+        if !value
+            .chars()
+            .all(|c| is_wsp(c) || (c.is_ascii() && ('\x21'..='\x7e').contains(&c) && c != ';'))
+        {
+            return Err(TagListError::BadValue(name.to_owned()));
+        }
+        if tags.iter().any(|t| t.name == name) {
+            return Err(TagListError::Duplicate(name.to_owned()));
+        }
+        if tags.len() >= MAX_TAGS {
+            return Err(TagListError::TooMany);
+        }
+        tags.push(Tag { name, value });
+    }
+    Ok(tags)
+}
+
+/// Removes every white-space character (for base64 values and colon lists).
+pub fn strip_wsp(value: &str) -> String {
+    value.chars().filter(|c| !is_wsp(*c)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc6376_3_2_tag_lists() {
+        let t = parse(" v = 1 ;a=rsa-sha256;\r\n\tb=abc\r\n def ; ").unwrap();
+        assert_eq!(t.len(), 3);
+        assert_eq!(
+            t[0],
+            Tag {
+                name: "v",
+                value: "1"
+            }
+        );
+        assert_eq!(t[2].value, "abc\r\n def");
+        assert_eq!(strip_wsp(t[2].value), "abcdef");
+        assert!(parse("").unwrap().is_empty());
+    }
+
+    #[test]
+    fn rfc6376_3_2_errors() {
+        assert_eq!(parse("v=1; v=1"), Err(TagListError::Duplicate("v".into())));
+        assert_eq!(
+            parse("v=1; novalue"),
+            Err(TagListError::MissingEquals("novalue".into()))
+        );
+        assert_eq!(parse("1x=1"), Err(TagListError::BadName("1x".into())));
+        assert_eq!(parse("a=b\u{0}c"), Err(TagListError::BadValue("a".into())));
+        assert_eq!(parse("a=\u{e9}"), Err(TagListError::BadValue("a".into())));
+        let many: String = (0..100).map(|i| format!("t{i}=x;")).collect();
+        assert_eq!(parse(&many), Err(TagListError::TooMany));
+    }
+}

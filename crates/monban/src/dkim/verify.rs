@@ -1,0 +1,408 @@
+//! Verification, RFC 6376 §6 with RFC 8301 and RFC 8463: a staged, streaming verifier.
+//!
+//! [`DkimVerifier::new`] takes the header (signatures are parsed and the header data
+//! of each is canonicalized at once), [`DkimVerifier::body`] takes body chunks as they
+//! arrive (each distinct body hash is computed once), and [`DkimVerifier::finish`]
+//! fetches the keys, concurrently, and returns one [`DkimOutcome`] per signature.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use monban_dns::{LookupError, Record, RecordType, Resolver};
+
+use super::body::{BodyHash, BodyHashKey, BodyHashers};
+use super::canonicalization::{self, Canonicalization};
+use super::crypto::{self, VerifyError};
+use super::key::KeyRecord;
+use super::signature::{self, Algorithm, DkimSignature};
+use super::{DkimOutcome, DkimResult};
+use crate::message::{HeaderField, Headers};
+
+/// Verification settings; the defaults follow RFC 6376 and RFC 8301.
+#[derive(Debug, Clone)]
+pub struct DkimConfig {
+    /// Signatures evaluated per message (default 5); the rest are reported `neutral`
+    /// without any work, so a flood of signatures costs nothing.
+    pub max_signatures: usize,
+    /// Whether a signature whose `l=` leaves unsigned body content may pass (default
+    /// false: such a signature is `policy`, the body-append attack, §8.2).
+    pub allow_unsigned_body_content: bool,
+    /// The legacy profile: accept `rsa-sha1` (default false, RFC 8301 §3.1).
+    pub allow_sha1: bool,
+    /// How far in the future `t=` may be, in seconds (default 300), for clock skew.
+    pub max_clock_skew: u64,
+}
+
+impl Default for DkimConfig {
+    fn default() -> Self {
+        Self {
+            max_signatures: 5,
+            allow_unsigned_body_content: false,
+            allow_sha1: false,
+            max_clock_skew: 300,
+        }
+    }
+}
+
+/// A signature being verified.
+#[derive(Debug)]
+struct Candidate {
+    sig: DkimSignature,
+    /// The canonicalized header data (§3.7), ready to verify.
+    header_data: Vec<u8>,
+    hasher: usize,
+    header_b: String,
+}
+
+#[derive(Debug)]
+enum Slot {
+    Candidate(Box<Candidate>),
+    Done(DkimOutcome),
+}
+
+/// The staged verifier.
+#[derive(Debug)]
+pub struct DkimVerifier {
+    slots: Vec<Slot>,
+    hashers: BodyHashers,
+    now: u64,
+    config: DkimConfig,
+}
+
+/// The header data a signature covers (§3.7, §5.4.2): the `h=` fields, each picked from
+/// the bottom of the header up, then the signature field itself with `b=` emptied and
+/// no trailing CRLF.
+pub fn header_data(
+    headers: &Headers,
+    signed: &[String],
+    canon: Canonicalization,
+    sig_field: HeaderField<'_>,
+    out: &mut Vec<u8>,
+) {
+    let fields: Vec<HeaderField<'_>> = headers.fields().collect();
+    // For each name, how many instances (from the bottom) are already used.
+    let mut used: Vec<(String, usize)> = Vec::new();
+    for name in signed {
+        let lower = name.to_ascii_lowercase();
+        let count = match used.iter_mut().find(|(n, _)| *n == lower) {
+            Some((_, c)) => c,
+            None => {
+                used.push((lower.clone(), 0));
+                &mut used.last_mut().expect("just pushed").1
+            }
+        };
+        let pick = fields
+            .iter()
+            .rev()
+            .filter(|f| f.name.eq_ignore_ascii_case(lower.as_bytes()))
+            .nth(*count);
+        *count += 1;
+        if let Some(f) = pick {
+            canonicalization::header(canon, f.name, f.value, f.raw, out);
+            if canon == Canonicalization::Simple && !f.raw.ends_with(b"\r\n") {
+                out.extend_from_slice(b"\r\n");
+            }
+        }
+    }
+    signature_field(sig_field, canon, out);
+}
+
+/// Appends the signature field itself, `b=` emptied, without CRLF.
+pub fn signature_field(sig_field: HeaderField<'_>, canon: Canonicalization, out: &mut Vec<u8>) {
+    let stripped = signature::strip_b_value(sig_field.value);
+    match canon {
+        Canonicalization::Simple => {
+            let prefix_len = sig_field.value.as_ptr() as usize - sig_field.raw.as_ptr() as usize;
+            out.extend_from_slice(&sig_field.raw[..prefix_len]);
+            out.extend_from_slice(&stripped);
+        }
+        Canonicalization::Relaxed => {
+            canonicalization::relaxed_header(sig_field.name, &stripped, out)
+        }
+    }
+}
+
+impl DkimVerifier {
+    /// Parses every `DKIM-Signature` of the header. `now` is the current time (Unix
+    /// seconds) for `t=` and `x=`.
+    pub fn new(headers: &Headers, now: u64, config: DkimConfig) -> Self {
+        let mut slots = Vec::new();
+        let mut hashers = BodyHashers::new();
+        for (n, field) in headers.get("DKIM-Signature").enumerate() {
+            if n >= config.max_signatures {
+                slots.push(Slot::Done(DkimOutcome::unparsed(
+                    DkimResult::Neutral,
+                    format!(
+                        "not evaluated: more than {} signatures",
+                        config.max_signatures
+                    ),
+                    field.value,
+                )));
+                continue;
+            }
+            let sig = match DkimSignature::parse(field.value) {
+                Ok(s) => s,
+                Err(e) => {
+                    slots.push(Slot::Done(DkimOutcome::unparsed(
+                        DkimResult::Permerror,
+                        format!("bad signature: {e}"),
+                        field.value,
+                    )));
+                    continue;
+                }
+            };
+            let mut data = Vec::with_capacity(1024);
+            header_data(
+                headers,
+                &sig.signed_headers,
+                sig.header_canonicalization,
+                field,
+                &mut data,
+            );
+            let hasher = hashers.index_for(BodyHashKey::new(
+                sig.algorithm,
+                sig.body_canonicalization,
+                sig.body_length,
+            ));
+            let header_b = signature::short_b(&sig.signature);
+            slots.push(Slot::Candidate(Box::new(Candidate {
+                sig,
+                header_data: data,
+                hasher,
+                header_b,
+            })));
+        }
+        Self {
+            slots,
+            hashers,
+            now,
+            config,
+        }
+    }
+
+    /// The key names (`selector._domainkey.domain`) that [`Self::finish`] will ask, so a
+    /// caller may start the lookups early (a cache makes them free later).
+    pub fn key_names(&self) -> Vec<String> {
+        self.slots
+            .iter()
+            .filter_map(|s| match s {
+                Slot::Candidate(c) => {
+                    Some(format!("{}._domainkey.{}", c.sig.selector, c.sig.domain))
+                }
+                Slot::Done(_) => None,
+            })
+            .collect()
+    }
+
+    /// Whether the message has no signature at all.
+    pub fn is_unsigned(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// Feeds a body chunk.
+    pub fn body(&mut self, chunk: &[u8]) {
+        self.hashers.update(chunk);
+    }
+
+    /// Ends the body, fetches keys and returns one outcome per signature, in header
+    /// order. An unsigned message gives an empty list (the `none` result, RFC 8601).
+    pub async fn finish<R: Resolver>(self, resolver: &R) -> Vec<DkimOutcome> {
+        let hashes = self.hashers.finish();
+        let now = self.now;
+        let config = &self.config;
+        let futures: Vec<Pin<Box<dyn Future<Output = DkimOutcome> + Send + '_>>> = self
+            .slots
+            .into_iter()
+            .map(
+                |slot| -> Pin<Box<dyn Future<Output = DkimOutcome> + Send + '_>> {
+                    match slot {
+                        Slot::Done(o) => Box::pin(std::future::ready(o)),
+                        Slot::Candidate(c) => {
+                            Box::pin(verify_one(*c, &hashes, resolver, now, config))
+                        }
+                    }
+                },
+            )
+            .collect();
+        join_all(futures).await
+    }
+}
+
+/// Polls every future to completion; results in order.
+async fn join_all<T>(mut futures: Vec<Pin<Box<dyn Future<Output = T> + Send + '_>>>) -> Vec<T> {
+    let mut results: Vec<Option<T>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx: &mut Context<'_>| {
+        let mut pending = false;
+        for (i, f) in futures.iter_mut().enumerate() {
+            if results[i].is_some() {
+                continue;
+            }
+            match f.as_mut().poll(cx) {
+                Poll::Ready(v) => results[i] = Some(v),
+                Poll::Pending => pending = true,
+            }
+        }
+        if pending {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    })
+    .await;
+    results.into_iter().map(|r| r.expect("all ready")).collect()
+}
+
+async fn verify_one<R: Resolver>(
+    c: Candidate,
+    hashes: &[BodyHash],
+    resolver: &R,
+    now: u64,
+    config: &DkimConfig,
+) -> DkimOutcome {
+    let sig = &c.sig;
+    let out = |result: DkimResult, reason: String| {
+        DkimOutcome::from_signature(sig, &c.header_b, result, Some(reason))
+    };
+    if sig.algorithm == Algorithm::RsaSha1 && !config.allow_sha1 {
+        return out(
+            DkimResult::Policy,
+            "rsa-sha1 signatures are not accepted (RFC 8301 section 3.1)".into(),
+        );
+    }
+    if let Some(x) = sig.expiration
+        && now > x
+    {
+        return out(DkimResult::Fail, format!("signature expired at {x} (x=)"));
+    }
+    if let Some(t) = sig.timestamp
+        && t > now.saturating_add(config.max_clock_skew)
+    {
+        return out(
+            DkimResult::Fail,
+            format!("signature timestamp t={t} is in the future"),
+        );
+    }
+
+    // §6.1.2: fetch the key.
+    let name = format!("{}._domainkey.{}", sig.selector, sig.domain);
+    let answer = match resolver.lookup(&name, RecordType::Txt).await {
+        Ok(a) => a,
+        Err(e) if e.is_temporary() => {
+            return out(DkimResult::Temperror, format!("key lookup failed: {e}"));
+        }
+        Err(LookupError::InvalidName { .. }) => {
+            return out(
+                DkimResult::Permerror,
+                format!("{name} is not a valid key name"),
+            );
+        }
+        Err(_) => return out(DkimResult::Permerror, format!("no key published at {name}")),
+    };
+    let mut last_error = None;
+    let mut key = None;
+    for r in &answer.records {
+        if let Record::Txt(t) = r {
+            match KeyRecord::parse(&t.joined()) {
+                Ok(k) => {
+                    key = Some(k);
+                    break;
+                }
+                Err(e) => last_error = Some(e),
+            }
+        }
+    }
+    let Some(key) = key else {
+        let why = last_error.map_or_else(|| "no key record".to_owned(), |e| e.to_string());
+        return out(
+            DkimResult::Permerror,
+            format!("bad key record at {name}: {why}"),
+        );
+    };
+    if key.is_revoked() {
+        return out(
+            DkimResult::Permerror,
+            format!("key at {name} is revoked (empty p=)"),
+        );
+    }
+    if !key.allows_email() {
+        return out(DkimResult::Permerror, "key is not for email (s=)".into());
+    }
+    if !key.allows_hash(sig.algorithm.hash_name()) {
+        return out(
+            DkimResult::Permerror,
+            format!("key does not allow {} (h=)", sig.algorithm.hash_name()),
+        );
+    }
+    if key.key_type.as_str() != sig.algorithm.key_type() {
+        return out(
+            DkimResult::Permerror,
+            format!(
+                "key type k={} does not match a={}",
+                key.key_type.as_str(),
+                sig.algorithm.as_str()
+            ),
+        );
+    }
+    if key.is_strict() {
+        let auid = sig.auid();
+        let idomain = auid.rsplit_once('@').map_or("", |(_, d)| d);
+        if !idomain.eq_ignore_ascii_case(&sig.domain) {
+            return out(
+                DkimResult::Permerror,
+                "key has t=s but i= is a subdomain of d=".into(),
+            );
+        }
+    }
+
+    // §6.1.3: body hash, then the signature.
+    let hash = &hashes[c.hasher];
+    if hash.digest != sig.body_hash {
+        return out(DkimResult::Fail, "body hash did not verify".into());
+    }
+    if let Some(l) = sig.body_length
+        && hash.canonical_length < l
+    {
+        return out(DkimResult::Fail, format!("the body is shorter than l={l}"));
+    }
+    match crypto::verify(
+        key.key_type,
+        &key.public_key,
+        sig.algorithm,
+        &c.header_data,
+        &sig.signature,
+    ) {
+        Ok(()) => {}
+        Err(VerifyError::Mismatch) => {
+            return out(DkimResult::Fail, "signature did not verify".into());
+        }
+        Err(e @ VerifyError::KeySize(_)) => return out(DkimResult::Policy, e.to_string()),
+        Err(e) => return out(DkimResult::Permerror, e.to_string()),
+    }
+    let mut outcome = DkimOutcome::from_signature(sig, &c.header_b, DkimResult::Pass, None);
+    outcome.key_bits = if key.key_type == super::key::KeyType::Rsa {
+        crypto::rsa_bits(&key.public_key)
+    } else {
+        Some(256)
+    };
+    outcome.testing = key.is_testing();
+    if let Some(l) = sig.body_length
+        && hash.canonical_length > l
+    {
+        let unsigned = hash.canonical_length - l;
+        if !config.allow_unsigned_body_content {
+            outcome.result = DkimResult::Policy;
+            outcome.reason = Some(format!(
+                "l={l} leaves {unsigned} bytes of the body unsigned (content may have been appended)"
+            ));
+            return outcome;
+        }
+        outcome.reason = Some(format!("l={l}: {unsigned} bytes of the body are unsigned"));
+    }
+    if sig.algorithm == Algorithm::RsaSha1 {
+        outcome.reason = Some("legacy rsa-sha1 signature accepted by configuration".into());
+    } else if outcome.testing && outcome.reason.is_none() {
+        outcome.reason = Some("the key is in testing mode (t=y)".into());
+    }
+    outcome
+}

@@ -1,0 +1,400 @@
+//! Raw message handling: the header block split into fields (RFC 5322 §2.2, §3.6) and a
+//! streaming splitter that hands the body on in chunks.
+//!
+//! DKIM needs the header bytes exactly as received, so fields are kept raw: the name as
+//! written, the value with its folding, and the line ending. Nothing is decoded here.
+//!
+//! Input is expected in SMTP form (CRLF line endings). [`CrlfNormalizer`] turns the bare
+//! LF line endings of files on disk into CRLF as the bytes stream through.
+
+use std::fmt;
+
+/// The largest header block accepted (1 MiB): a message with more header than that is
+/// refused rather than parsed.
+pub const MAX_HEADER_BYTES: usize = 1024 * 1024;
+/// The most header fields accepted.
+pub const MAX_HEADER_FIELDS: usize = 5_000;
+
+/// Why a header block was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum HeaderError {
+    /// More than [`MAX_HEADER_BYTES`] before the blank line.
+    #[error("the header is larger than {MAX_HEADER_BYTES} bytes")]
+    TooLarge,
+    /// More than [`MAX_HEADER_FIELDS`] fields.
+    #[error("the header has more than {MAX_HEADER_FIELDS} fields")]
+    TooManyFields,
+    /// A line that is neither a field (`name:`) nor a continuation.
+    #[error("header line {line} is not a header field (no colon, or an invalid name)")]
+    NotAField {
+        /// The 1-based line.
+        line: usize,
+    },
+}
+
+/// One header field, borrowed from the header block.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct HeaderField<'a> {
+    /// The field name as written (before the colon, without trailing white space).
+    pub name: &'a [u8],
+    /// The value: everything after the colon up to, not including, the final CRLF.
+    pub value: &'a [u8],
+    /// The whole field including the final CRLF (if the block had one).
+    pub raw: &'a [u8],
+}
+
+impl HeaderField<'_> {
+    /// Whether the name equals `name`, ignoring ASCII case.
+    pub fn is(&self, name: &str) -> bool {
+        self.name.eq_ignore_ascii_case(name.as_bytes())
+    }
+
+    /// The name as text (lossy for non-UTF-8 bytes).
+    pub fn name_str(&self) -> std::borrow::Cow<'_, str> {
+        String::from_utf8_lossy(self.name)
+    }
+}
+
+impl fmt::Debug for HeaderField<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HeaderField")
+            .field("name", &String::from_utf8_lossy(self.name))
+            .field("value", &String::from_utf8_lossy(self.value))
+            .finish()
+    }
+}
+
+/// A parsed header block: the bytes and where each field is.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Headers {
+    raw: Vec<u8>,
+    /// (name end, value start, field end) offsets for each field.
+    fields: Vec<(usize, usize, usize, usize)>,
+}
+
+impl fmt::Debug for Headers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.fields()).finish()
+    }
+}
+
+impl Headers {
+    /// Splits a header block (without the blank line that ends it) into fields.
+    ///
+    /// A field starts at a line whose first character is not white space and which has
+    /// a colon; the following lines that start with white space continue it (RFC 5322
+    /// §2.2.3). Field names are printable US-ASCII except the colon (§2.2); white space
+    /// between the name and the colon is accepted (obsolete syntax, §4.5) and excluded
+    /// from the name.
+    pub fn parse(block: &[u8]) -> Result<Self, HeaderError> {
+        if block.len() > MAX_HEADER_BYTES {
+            return Err(HeaderError::TooLarge);
+        }
+        let mut fields: Vec<(usize, usize, usize, usize)> = Vec::new();
+        let mut pos = 0;
+        let mut line_no = 0;
+        while pos < block.len() {
+            line_no += 1;
+            let line_end = match memchr(b'\n', &block[pos..]) {
+                Some(i) => pos + i + 1,
+                None => block.len(),
+            };
+            let line = &block[pos..line_end];
+            if matches!(line[0], b' ' | b'\t') {
+                match fields.last_mut() {
+                    Some(last) => last.3 = line_end,
+                    None => return Err(HeaderError::NotAField { line: line_no }),
+                }
+            } else {
+                let colon = memchr(b':', line).ok_or(HeaderError::NotAField { line: line_no })?;
+                let mut name_end = colon;
+                while name_end > 0 && matches!(line[name_end - 1], b' ' | b'\t') {
+                    name_end -= 1;
+                }
+                let name = &line[..name_end];
+                if name.is_empty() || !name.iter().all(|&b| (33..=126).contains(&b)) {
+                    return Err(HeaderError::NotAField { line: line_no });
+                }
+                if fields.len() >= MAX_HEADER_FIELDS {
+                    return Err(HeaderError::TooManyFields);
+                }
+                fields.push((pos, pos + name_end, pos + colon + 1, line_end));
+            }
+            pos = line_end;
+        }
+        Ok(Self {
+            raw: block.to_vec(),
+            fields,
+        })
+    }
+
+    /// The fields, in order.
+    pub fn fields(&self) -> impl DoubleEndedIterator<Item = HeaderField<'_>> + ExactSizeIterator {
+        self.fields
+            .iter()
+            .map(|&(start, name_end, value_start, end)| {
+                let raw = &self.raw[start..end];
+                let mut value_end = end;
+                if self.raw[..value_end].ends_with(b"\r\n") {
+                    value_end -= 2;
+                } else if self.raw[..value_end].ends_with(b"\n") {
+                    value_end -= 1;
+                }
+                HeaderField {
+                    name: &self.raw[start..name_end],
+                    value: &self.raw[value_start..value_end.max(value_start)],
+                    raw,
+                }
+            })
+    }
+
+    /// The fields with this name, in order.
+    pub fn get<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> impl DoubleEndedIterator<Item = HeaderField<'a>> + 'a {
+        self.fields().filter(move |f| f.is(name))
+    }
+
+    /// How many fields.
+    pub fn len(&self) -> usize {
+        self.fields.len()
+    }
+
+    /// Whether there is no field.
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty()
+    }
+
+    /// The header block as given.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.raw
+    }
+}
+
+fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {
+    haystack.iter().position(|&b| b == needle)
+}
+
+/// Splits a message arriving in chunks into its header block and body chunks.
+///
+/// Feed bytes with [`MessageSplitter::push`]; once the blank line that ends the header
+/// has arrived, it returns the parsed [`Headers`] and the body bytes of that chunk. All
+/// later chunks are body. A message with no blank line has an empty body, which
+/// [`MessageSplitter::finish`] reports.
+#[derive(Debug, Default)]
+pub struct MessageSplitter {
+    header: Vec<u8>,
+    done: bool,
+}
+
+/// What a chunk contained.
+#[derive(Debug)]
+pub enum Split<'a> {
+    /// Still in the header.
+    Header,
+    /// The header ended in this chunk: here it is, and the start of the body.
+    HeaderDone(Headers, &'a [u8]),
+    /// Body bytes.
+    Body(&'a [u8]),
+}
+
+impl MessageSplitter {
+    /// A splitter at the start of a message.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Feeds the next chunk.
+    pub fn push<'a>(&mut self, chunk: &'a [u8]) -> Result<Split<'a>, HeaderError> {
+        if self.done {
+            return Ok(Split::Body(chunk));
+        }
+        // The header ends at CRLF CRLF (or LF LF for unnormalized input), or right away
+        // if the message starts with a blank line.
+        let already = self.header.len();
+        self.header.extend_from_slice(chunk);
+        let search_from = already.saturating_sub(3);
+        if let Some(end) = find_header_end(&self.header, search_from) {
+            let (block_end, body_start) = end;
+            let body_offset = body_start - already;
+            let headers = Headers::parse(&self.header[..block_end])?;
+            self.done = true;
+            self.header = Vec::new();
+            return Ok(Split::HeaderDone(
+                headers,
+                &chunk[body_offset.min(chunk.len())..],
+            ));
+        }
+        if self.header.len() > MAX_HEADER_BYTES {
+            return Err(HeaderError::TooLarge);
+        }
+        Ok(Split::Header)
+    }
+
+    /// Ends the message: if no blank line came, everything was header and the body is
+    /// empty.
+    pub fn finish(&mut self) -> Result<Option<Headers>, HeaderError> {
+        if self.done {
+            return Ok(None);
+        }
+        self.done = true;
+        let block = std::mem::take(&mut self.header);
+        Headers::parse(&block).map(Some)
+    }
+}
+
+/// Finds the end of the header block: returns (end of the last field including its line
+/// ending, start of the body).
+fn find_header_end(buf: &[u8], from: usize) -> Option<(usize, usize)> {
+    if buf.starts_with(b"\r\n") {
+        return Some((0, 2));
+    }
+    if buf.starts_with(b"\n") {
+        return Some((0, 1));
+    }
+    let mut i = from;
+    while let Some(off) = memchr(b'\n', &buf[i..]) {
+        let nl = i + off;
+        let next = &buf[nl + 1..];
+        if next.starts_with(b"\r\n") {
+            return Some((nl + 1, nl + 3));
+        }
+        if next.starts_with(b"\n") {
+            return Some((nl + 1, nl + 2));
+        }
+        i = nl + 1;
+    }
+    None
+}
+
+/// Converts bare LF line endings into CRLF as bytes stream through (files on disk often
+/// use LF; DKIM is defined on CRLF). Existing CRLFs are kept.
+#[derive(Debug, Default)]
+pub struct CrlfNormalizer {
+    last_was_cr: bool,
+}
+
+impl CrlfNormalizer {
+    /// A normalizer at the start of a stream.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Normalizes one chunk into `out` (cleared first).
+    pub fn normalize(&mut self, chunk: &[u8], out: &mut Vec<u8>) {
+        out.clear();
+        out.reserve(chunk.len() + chunk.len() / 32);
+        let mut start = 0;
+        for (i, &b) in chunk.iter().enumerate() {
+            if b == b'\n' {
+                let prev_cr = if i == 0 {
+                    self.last_was_cr
+                } else {
+                    chunk[i - 1] == b'\r'
+                };
+                if !prev_cr {
+                    out.extend_from_slice(&chunk[start..i]);
+                    out.extend_from_slice(b"\r\n");
+                    start = i + 1;
+                }
+            }
+        }
+        out.extend_from_slice(&chunk[start..]);
+        if let Some(&last) = chunk.last() {
+            self.last_was_cr = last == b'\r';
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc5322_2_2_3_folded_fields() {
+        let h = Headers::parse(b"From: a@example.com\r\nSubject: hello\r\n  world\r\nX-Empty:\r\nTo : b@example.com\r\n").unwrap();
+        let f: Vec<_> = h.fields().collect();
+        assert_eq!(f.len(), 4);
+        assert_eq!(f[1].name, b"Subject");
+        assert_eq!(f[1].value, b" hello\r\n  world");
+        assert_eq!(f[1].raw, b"Subject: hello\r\n  world\r\n");
+        assert_eq!(f[2].value, b"");
+        assert_eq!(f[3].name, b"To");
+        assert!(f[3].is("to"));
+    }
+
+    #[test]
+    fn malformed_header_lines() {
+        assert_eq!(
+            Headers::parse(b"From: a\r\nno colon here\r\n"),
+            Err(HeaderError::NotAField { line: 2 })
+        );
+        assert_eq!(
+            Headers::parse(b" leading: x\r\n"),
+            Err(HeaderError::NotAField { line: 1 })
+        );
+        assert_eq!(
+            Headers::parse(b": empty name\r\n"),
+            Err(HeaderError::NotAField { line: 1 })
+        );
+    }
+
+    #[test]
+    fn splitter_finds_the_blank_line_across_chunks() {
+        let msg = b"From: a\r\nTo: b\r\n\r\nbody\r\n";
+        for cut in 0..msg.len() {
+            let mut s = MessageSplitter::new();
+            let mut body = Vec::new();
+            let mut headers = None;
+            for part in [&msg[..cut], &msg[cut..]] {
+                match s.push(part).unwrap() {
+                    Split::Header => {}
+                    Split::HeaderDone(h, b) => {
+                        headers = Some(h);
+                        body.extend_from_slice(b);
+                    }
+                    Split::Body(b) => body.extend_from_slice(b),
+                }
+            }
+            let h = headers.expect("header found");
+            assert_eq!(h.len(), 2, "cut {cut}");
+            assert_eq!(body, b"body\r\n", "cut {cut}");
+        }
+    }
+
+    #[test]
+    fn header_only_message() {
+        let mut s = MessageSplitter::new();
+        assert!(matches!(s.push(b"From: a\r\n").unwrap(), Split::Header));
+        assert_eq!(s.finish().unwrap().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn oversized_header_is_refused() {
+        let mut s = MessageSplitter::new();
+        let line =
+            b"X-Filler: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n";
+        let mut err = None;
+        for _ in 0..20_000 {
+            if let Err(e) = s.push(line) {
+                err = Some(e);
+                break;
+            }
+        }
+        assert_eq!(err, Some(HeaderError::TooLarge));
+    }
+
+    #[test]
+    fn crlf_normalization_across_chunks() {
+        let mut n = CrlfNormalizer::new();
+        let mut out = Vec::new();
+        let mut all = Vec::new();
+        for chunk in [&b"a\nb\r"[..], b"\nc\n", b"\n"] {
+            n.normalize(chunk, &mut out);
+            all.extend_from_slice(&out);
+        }
+        assert_eq!(all, b"a\r\nb\r\nc\r\n\r\n");
+    }
+}
