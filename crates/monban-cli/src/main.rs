@@ -5,7 +5,11 @@
 //! errors; 1 for I/O and other failures. Errors are one sentence on stderr.
 
 mod dns;
+mod input;
+mod keygen;
+mod sign;
 mod spf;
+mod verify;
 
 use std::process::ExitCode;
 
@@ -23,6 +27,13 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Verify messages: DKIM signatures, and SPF given the envelope; prints the
+    /// Authentication-Results header (or JSON).
+    Verify(verify::VerifyArgs),
+    /// Add a DKIM-Signature to a message.
+    Sign(sign::SignArgs),
+    /// Generate a DKIM key and the DNS record to publish.
+    Keygen(keygen::KeygenArgs),
     /// Run one SPF check_host() evaluation (RFC 7208) and print the Received-SPF header.
     Spf(SpfArgs),
 }
@@ -67,6 +78,16 @@ impl Failure {
     }
 }
 
+/// This host's name, for `receiver=` and the default authserv-id.
+fn host_name() -> String {
+    ["/proc/sys/kernel/hostname", "/etc/hostname"]
+        .iter()
+        .find_map(|p| std::fs::read_to_string(p).ok())
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -83,6 +104,9 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Spf(args) => spf::run(&cli.dns, args).await,
+            Command::Verify(args) => verify::run(&cli.dns, args).await,
+            Command::Sign(args) => sign::run(args),
+            Command::Keygen(args) => keygen::run(args),
         }
     });
     match result {

@@ -8,10 +8,10 @@ use monban::spf::{Spf, SpfCause, SpfConfig, SpfOutcome};
 use serde_json::json;
 
 use crate::dns::DnsArgs;
-use crate::{Failure, SpfArgs};
+use crate::{Failure, SpfArgs, host_name};
 
 /// Checks an address given on the command line: `local@domain`, or empty / `<>`.
-fn check_mail_from(addr: &str) -> Result<(), Failure> {
+pub(crate) fn check_mail_from(addr: &str) -> Result<(), Failure> {
     let bare = addr.trim();
     let bare = bare
         .strip_prefix('<')
@@ -43,23 +43,13 @@ fn check_mail_from(addr: &str) -> Result<(), Failure> {
         .map_err(|e| Failure::usage(format!("--mail-from {addr:?}: the domain is invalid ({e})")))
 }
 
-fn check_helo(helo: &str) -> Result<(), Failure> {
+pub(crate) fn check_helo(helo: &str) -> Result<(), Failure> {
     if helo.is_empty() || helo.chars().any(|c| c.is_control() || c.is_whitespace()) {
         return Err(Failure::usage(format!(
             "--helo {helo:?} must be a host name or address literal without spaces"
         )));
     }
     Ok(())
-}
-
-/// This host's name, for `receiver=`.
-fn host_name() -> String {
-    ["/proc/sys/kernel/hostname", "/etc/hostname"]
-        .iter()
-        .find_map(|p| std::fs::read_to_string(p).ok())
-        .map(|s| s.trim().to_owned())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "localhost".to_owned())
 }
 
 pub async fn run(dns: &DnsArgs, args: SpfArgs) -> Result<(), Failure> {

@@ -1,0 +1,209 @@
+//! Message input for `verify` and `sign`: files, stdin, Maildir folders and mbox files,
+//! read in chunks so that no message is ever held whole.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+/// The chunk size used to read messages.
+pub const CHUNK: usize = 64 * 1024;
+/// Lines longer than this are passed on in pieces (mbox splitting looks at line starts).
+const MAX_LINE: u64 = 1024 * 1024;
+
+/// One place messages come from.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// Standard input (one message, or an mbox).
+    Stdin,
+    /// A file: one message, or an mbox when it starts with "From ".
+    File(PathBuf),
+}
+
+impl Source {
+    /// A label for output (`-` for stdin).
+    pub fn label(&self) -> String {
+        match self {
+            Self::Stdin => "-".into(),
+            Self::File(p) => p.display().to_string(),
+        }
+    }
+}
+
+/// Expands the command-line arguments: `-` is stdin, a Maildir (or any folder) gives
+/// its files (`cur/` and `new/` of a Maildir, sorted), a file is itself.
+pub fn expand(args: &[String]) -> io::Result<Vec<Source>> {
+    if args.is_empty() {
+        return Ok(vec![Source::Stdin]);
+    }
+    let mut out = Vec::new();
+    for a in args {
+        if a == "-" {
+            out.push(Source::Stdin);
+            continue;
+        }
+        let p = Path::new(a);
+        let meta =
+            std::fs::metadata(p).map_err(|e| io::Error::new(e.kind(), format!("{a}: {e}")))?;
+        if meta.is_dir() {
+            let maildir = p.join("cur").is_dir() || p.join("new").is_dir();
+            let dirs: Vec<PathBuf> = if maildir {
+                vec![p.join("cur"), p.join("new")]
+            } else {
+                vec![p.to_path_buf()]
+            };
+            let mut files = Vec::new();
+            for d in dirs.into_iter().filter(|d| d.is_dir()) {
+                for e in std::fs::read_dir(&d)
+                    .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", d.display())))?
+                {
+                    let e = e?;
+                    if e.file_type()?.is_file() {
+                        files.push(e.path());
+                    }
+                }
+            }
+            files.sort();
+            out.extend(files.into_iter().map(Source::File));
+        } else {
+            out.push(Source::File(p.to_path_buf()));
+        }
+    }
+    Ok(out)
+}
+
+/// Opens a source for reading.
+pub fn open(source: &Source) -> io::Result<Box<dyn BufRead>> {
+    Ok(match source {
+        Source::Stdin => Box::new(BufReader::with_capacity(CHUNK, io::stdin())),
+        Source::File(p) => {
+            let f = File::open(p)
+                .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", p.display())))?;
+            Box::new(BufReader::with_capacity(CHUNK, f))
+        }
+    })
+}
+
+/// Reads messages one after another from a reader: a single message, or the messages
+/// of an mbox (RFC 4155: each starts with a "From " line, which is not part of it;
+/// ">From " quoting is left as is).
+pub struct Messages<R> {
+    reader: R,
+    mbox: Option<bool>,
+    /// A "From " separator line already read, belonging to the next message.
+    started_next: bool,
+    done: bool,
+    line: Vec<u8>,
+}
+
+impl<R: BufRead> Messages<R> {
+    /// Wraps a reader.
+    pub fn new(reader: R) -> Self {
+        Self {
+            reader,
+            mbox: None,
+            started_next: false,
+            done: false,
+            line: Vec::with_capacity(1024),
+        }
+    }
+
+    /// Whether the input turned out to be an mbox (known after the first message).
+    pub fn is_mbox(&self) -> bool {
+        self.mbox == Some(true)
+    }
+
+    fn read_piece(&mut self) -> io::Result<usize> {
+        self.line.clear();
+        (&mut self.reader)
+            .take(MAX_LINE)
+            .read_until(b'\n', &mut self.line)
+    }
+
+    /// Feeds the next message to `sink` in pieces; returns false when there is none.
+    pub fn next_message(&mut self, mut sink: impl FnMut(&[u8])) -> io::Result<bool> {
+        if self.done {
+            return Ok(false);
+        }
+        if self.mbox.is_none() {
+            // Decide on the first piece.
+            let n = self.read_piece()?;
+            if n == 0 {
+                self.done = true;
+                return Ok(false);
+            }
+            let is_mbox = self.line.starts_with(b"From ");
+            self.mbox = Some(is_mbox);
+            if !is_mbox {
+                sink(&self.line);
+            }
+        } else if !self.started_next {
+            self.done = true;
+            return Ok(false);
+        }
+        if self.mbox == Some(false) {
+            // A plain message: everything.
+            let mut buf = vec![0u8; CHUNK];
+            loop {
+                let n = self.reader.read(&mut buf)?;
+                if n == 0 {
+                    break;
+                }
+                sink(&buf[..n]);
+            }
+            self.done = true;
+            return Ok(true);
+        }
+        self.started_next = false;
+        let mut at_line_start = true;
+        loop {
+            let n = self.read_piece()?;
+            if n == 0 {
+                self.done = true;
+                break;
+            }
+            if at_line_start && self.line.starts_with(b"From ") {
+                self.started_next = true;
+                break;
+            }
+            at_line_start = self.line.ends_with(b"\n");
+            sink(&self.line);
+        }
+        Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all(input: &[u8]) -> Vec<Vec<u8>> {
+        let mut m = Messages::new(input);
+        let mut out = Vec::new();
+        loop {
+            let mut msg = Vec::new();
+            if !m.next_message(|c| msg.extend_from_slice(c)).unwrap() {
+                break;
+            }
+            out.push(msg);
+        }
+        out
+    }
+
+    #[test]
+    fn plain_message() {
+        assert_eq!(
+            all(b"From: a\r\n\r\nhi\r\n"),
+            vec![b"From: a\r\n\r\nhi\r\n".to_vec()]
+        );
+        assert!(all(b"").is_empty());
+    }
+
+    #[test]
+    fn rfc4155_mbox() {
+        let mbox = b"From a@b Mon Jan 1 00:00:00 2024\nFrom: a\n\none\n\nFrom c@d Mon Jan 1 00:00:00 2024\nFrom: c\n\ntwo\n";
+        let msgs = all(mbox);
+        assert_eq!(msgs.len(), 2);
+        assert_eq!(msgs[0], b"From: a\n\none\n\n");
+        assert_eq!(msgs[1], b"From: c\n\ntwo\n");
+    }
+}

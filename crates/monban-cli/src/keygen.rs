@@ -1,0 +1,162 @@
+//! `monban keygen`: a DKIM key pair and the DNS record to publish (RFC 6376 §3.6.1,
+//! RFC 8463 §4, RFC 8301 §3.2).
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use clap::{Args, ValueEnum};
+use monban::dkim::SigningKey;
+use monban::dkim::key::zone_strings;
+
+use crate::Failure;
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum KeyAlgorithm {
+    /// RSA (rsa-sha256); what every verifier understands.
+    Rsa,
+    /// Ed25519 (ed25519-sha256, RFC 8463); small and fast, not yet verified everywhere.
+    Ed25519,
+}
+
+/// Flags of `monban keygen`.
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// The signing domain (d=).
+    #[arg(long, value_name = "D")]
+    domain: String,
+    /// The selector (s=): the key is published at <selector>._domainkey.<domain>.
+    #[arg(long, value_name = "S")]
+    selector: String,
+    /// The key algorithm.
+    #[arg(long, value_enum, default_value_t = KeyAlgorithm::Rsa)]
+    algorithm: KeyAlgorithm,
+    /// RSA key size: 2048 (default), 3072 or 4096.
+    #[arg(long, value_name = "N")]
+    bits: Option<usize>,
+    /// Where to write <selector>.private and <selector>.txt.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    out: PathBuf,
+    /// Overwrite existing files.
+    #[arg(long)]
+    force: bool,
+}
+
+fn label_ok(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 253
+        && s.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+}
+
+fn write_file(path: &Path, contents: &str, mode: u32, force: bool) -> Result<(), Failure> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).mode(mode);
+    if force {
+        opts.create(true).truncate(true);
+    } else {
+        opts.create_new(true);
+    }
+    let mut f = opts.open(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            Failure::other(format!(
+                "{} already exists; use --force to overwrite it",
+                path.display()
+            ))
+        } else {
+            Failure::other(format!("cannot write {}: {e}", path.display()))
+        }
+    })?;
+    f.write_all(contents.as_bytes())
+        .map_err(|e| Failure::other(format!("cannot write {}: {e}", path.display())))?;
+    // create_new's mode applies only to new files; make sure an overwritten file is too.
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .map_err(|e| Failure::other(format!("cannot set the mode of {}: {e}", path.display())))
+}
+
+pub fn run(args: KeygenArgs) -> Result<(), Failure> {
+    let domain = args.domain.trim_end_matches('.').to_ascii_lowercase();
+    let selector = args.selector.to_ascii_lowercase();
+    if !label_ok(&domain) {
+        return Err(Failure::usage(format!(
+            "--domain {:?} is not a domain name",
+            args.domain
+        )));
+    }
+    if !label_ok(&selector) {
+        return Err(Failure::usage(format!(
+            "--selector {:?} is not a valid selector",
+            args.selector
+        )));
+    }
+    let key = match args.algorithm {
+        KeyAlgorithm::Rsa => {
+            let bits = args.bits.unwrap_or(2048);
+            if bits < 2048 {
+                return Err(Failure::usage(format!(
+                    "--bits {bits}: RFC 8301 section 3.2 asks signers for RSA keys of at least 2048 bits (keys under 1024 are not verified at all)"
+                )));
+            }
+            if ![2048, 3072, 4096].contains(&bits) {
+                return Err(Failure::usage(format!("--bits {bits}: choose 2048, 3072 or 4096")));
+            }
+            SigningKey::generate_rsa(bits)
+        }
+        KeyAlgorithm::Ed25519 => {
+            if args.bits.is_some() {
+                return Err(Failure::usage("--bits applies to RSA keys only; Ed25519 keys are 256 bits"));
+            }
+            SigningKey::generate_ed25519()
+        }
+    }
+    .map_err(|e| Failure::other(format!("key generation failed: {e}")))?;
+    let pem = key
+        .to_pkcs8_pem()
+        .map_err(|e| Failure::other(format!("cannot encode the key: {e}")))?;
+    let record = key
+        .key_record()
+        .map_err(|e| Failure::other(format!("cannot encode the public key: {e}")))?
+        .to_string();
+    let owner = format!("{selector}._domainkey.{domain}.");
+    let zone_line = format!("{owner} 3600 IN TXT ( {} )\n", zone_strings(&record));
+
+    if !args.out.is_dir() {
+        return Err(Failure::other(format!(
+            "--out {} is not a directory",
+            args.out.display()
+        )));
+    }
+    let private_path = args.out.join(format!("{selector}.private"));
+    let txt_path = args.out.join(format!("{selector}.txt"));
+    if !args.force {
+        for p in [&private_path, &txt_path] {
+            if p.exists() {
+                return Err(Failure::other(format!(
+                    "{} already exists; use --force to overwrite it",
+                    p.display()
+                )));
+            }
+        }
+    }
+    write_file(&private_path, &pem, 0o600, args.force)?;
+    write_file(&txt_path, &zone_line, 0o644, args.force)?;
+
+    println!("Publish this TXT record at {owner}");
+    print!("{zone_line}");
+    println!(
+        "Private key: {} ({}, {} bits, mode 0600). Keep it secret; sign with:",
+        private_path.display(),
+        key.algorithm().as_str(),
+        key.bits()
+    );
+    println!(
+        "  monban sign --domain {domain} --selector {selector} --key {} MESSAGE",
+        private_path.display()
+    );
+    Ok(())
+}

@@ -1,0 +1,214 @@
+//! `monban sign`: adds a `DKIM-Signature` (RFC 6376 §5) to a message.
+//!
+//! The body is hashed as it streams. The signature goes on top of the message, so the
+//! message is read twice: a file from disk again, standard input from a spool file
+//! written during the first pass. Memory stays constant whatever the size.
+
+use std::io::{self, Read, Seek, Write};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use clap::Args;
+use monban::dkim::{Canonicalization, DkimSigner, SignerConfig, SigningKey};
+use monban::message::{CrlfNormalizer, Headers, MessageSplitter, Split};
+
+use crate::Failure;
+use crate::input::{self, Source};
+
+/// Flags of `monban sign`.
+#[derive(Debug, Args)]
+pub struct SignArgs {
+    /// The signing domain (d=): the author's domain, or the signing service's.
+    #[arg(long, value_name = "D")]
+    domain: String,
+    /// The selector (s=).
+    #[arg(long, value_name = "S")]
+    selector: String,
+    /// The private key (PEM: PKCS#8 RSA or Ed25519, or PKCS#1 RSA).
+    #[arg(long, value_name = "FILE")]
+    key: std::path::PathBuf,
+    /// Header fields to sign, colon-separated, in order (default: From, To, Cc, Subject,
+    /// Date, Reply-To and the Content-* fields oversigned, and other common fields).
+    #[arg(long, value_name = "h1:h2")]
+    headers: Option<String>,
+    /// header/body canonicalization: relaxed/relaxed (default), simple/simple, ...
+    #[arg(long, value_name = "HEADER/BODY", default_value = "relaxed/relaxed")]
+    canonicalization: String,
+    /// The AUID (i=), e.g. @sub.example.com or user@example.com.
+    #[arg(long, value_name = "AUID")]
+    identity: Option<String>,
+    /// Add l= with the body length (lets others append content: not recommended).
+    #[arg(long)]
+    body_length: bool,
+    /// Add x=: the signature expires this many seconds after signing.
+    #[arg(long, value_name = "SECONDS")]
+    expire: Option<u64>,
+    /// The message (default: standard input).
+    #[arg(value_name = "FILE")]
+    file: Option<String>,
+}
+
+fn parse_canonicalization(s: &str) -> Result<(Canonicalization, Canonicalization), Failure> {
+    let (h, b) = s.split_once('/').unwrap_or((s, "simple"));
+    match (
+        Canonicalization::from_name(h),
+        Canonicalization::from_name(b),
+    ) {
+        (Some(h), Some(b)) => Ok((h, b)),
+        _ => Err(Failure::usage(format!(
+            "--canonicalization {s:?}: expected HEADER/BODY with each simple or relaxed"
+        ))),
+    }
+}
+
+pub fn run(args: SignArgs) -> Result<(), Failure> {
+    let (hc, bc) = parse_canonicalization(&args.canonicalization)?;
+    if args.expire == Some(0) {
+        return Err(Failure::usage("--expire must be at least 1 second"));
+    }
+    let pem = std::fs::read_to_string(&args.key)
+        .map_err(|e| Failure::other(format!("cannot read the key {}: {e}", args.key.display())))?;
+    let key = SigningKey::from_pem(&pem)
+        .map_err(|e| Failure::other(format!("{}: {e}", args.key.display())))?;
+    let mut config = SignerConfig::new(
+        args.domain.trim_end_matches('.'),
+        &args.selector,
+        Arc::new(key),
+    );
+    config.header_canonicalization = hc;
+    config.body_canonicalization = bc;
+    config.identity = args.identity.clone();
+    config.body_length = args.body_length;
+    config.expire_after = args.expire;
+    if let Some(h) = &args.headers {
+        let list: Vec<String> = h
+            .split(':')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect();
+        config.headers = Some(list);
+    }
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+
+    let source = match args.file.as_deref() {
+        None | Some("-") => Source::Stdin,
+        Some(p) => Source::File(p.into()),
+    };
+    let mut reader = input::open(&source).map_err(|e| Failure::other(e.to_string()))?;
+    // Standard input cannot be read twice: spool it while hashing.
+    let mut spool = match source {
+        Source::Stdin => Some(
+            tempfile().map_err(|e| Failure::other(format!("cannot create a spool file: {e}")))?,
+        ),
+        Source::File(_) => None,
+    };
+
+    let mut normalizer = CrlfNormalizer::new();
+    let mut splitter = MessageSplitter::new();
+    let mut signer: Option<DkimSigner> = None;
+    let mut buf = vec![0u8; input::CHUNK];
+    let mut norm = Vec::with_capacity(input::CHUNK + 1024);
+    let mut lf_only: Option<bool> = None;
+    let mut pending_config = Some(config);
+    loop {
+        let n = reader
+            .read(&mut buf)
+            .map_err(|e| Failure::other(format!("{}: {e}", source.label())))?;
+        if n == 0 {
+            break;
+        }
+        let chunk = &buf[..n];
+        if lf_only.is_none()
+            && let Some(i) = chunk.iter().position(|&b| b == b'\n')
+        {
+            lf_only = Some(i == 0 || chunk[i - 1] != b'\r');
+        }
+        if let Some(s) = spool.as_mut() {
+            s.write_all(chunk)
+                .map_err(|e| Failure::other(format!("spool: {e}")))?;
+        }
+        normalizer.normalize(chunk, &mut norm);
+        match splitter
+            .push(&norm)
+            .map_err(|e| Failure::other(format!("{}: {e}", source.label())))?
+        {
+            Split::Header => {}
+            Split::HeaderDone(headers, body) => {
+                let mut s = start(headers, &mut pending_config, now)?;
+                s.body(body);
+                signer = Some(s);
+            }
+            Split::Body(body) => {
+                if let Some(s) = signer.as_mut() {
+                    s.body(body);
+                }
+            }
+        }
+    }
+    let signer = match signer {
+        Some(s) => s,
+        None => {
+            let headers = splitter
+                .finish()
+                .map_err(|e| Failure::other(format!("{}: {e}", source.label())))?
+                .unwrap_or_default();
+            start(headers, &mut pending_config, now)?
+        }
+    };
+    let values = signer.finish().map_err(|e| Failure::other(e.to_string()))?;
+
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    let eol = if lf_only == Some(true) { "\n" } else { "\r\n" };
+    let write_err = |e: io::Error| Failure::other(format!("cannot write the output: {e}"));
+    for v in &values {
+        write!(out, "DKIM-Signature:{}{eol}", v.replace("\r\n", eol)).map_err(write_err)?;
+    }
+    // Second pass: the message as it came.
+    let mut again: Box<dyn Read> = match spool {
+        Some(mut f) => {
+            f.rewind()
+                .map_err(|e| Failure::other(format!("spool: {e}")))?;
+            Box::new(f)
+        }
+        None => Box::new(input::open(&source).map_err(|e| Failure::other(e.to_string()))?),
+    };
+    io::copy(&mut again, &mut out).map_err(write_err)?;
+    out.flush().map_err(write_err)?;
+    Ok(())
+}
+
+fn start(
+    headers: Headers,
+    config: &mut Option<SignerConfig>,
+    now: u64,
+) -> Result<DkimSigner, Failure> {
+    let config = config.take().expect("one message, one start");
+    DkimSigner::new(headers, vec![config], now).map_err(|e| Failure::other(e.to_string()))
+}
+
+/// An anonymous spool file in the temporary directory (removed at once; the open handle
+/// keeps it until exit).
+fn tempfile() -> io::Result<std::fs::File> {
+    let dir = std::env::temp_dir();
+    for n in 0..100u32 {
+        let path = dir.join(format!("monban-sign-{}-{n}", std::process::id()));
+        match std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+        {
+            Ok(f) => {
+                let _ = std::fs::remove_file(&path);
+                return Ok(f);
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(io::Error::other("no free spool file name"))
+}

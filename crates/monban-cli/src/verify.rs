@@ -1,0 +1,299 @@
+//! `monban verify`: evaluates every method that applies to each message and prints the
+//! `Authentication-Results` header (RFC 8601), or JSON (DESIGN §4).
+//!
+//! Messages stream through the library's staged verifier: the header is parsed, body
+//! chunks are hashed as they are read, keys are fetched at the end.
+
+use std::net::IpAddr;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use clap::Args;
+use monban::authres;
+use monban::dkim::{DkimConfig, DkimOutcome, DkimVerifier};
+use monban::message::{CrlfNormalizer, HeaderError, MessageSplitter, Split};
+use monban::spf::{Spf, SpfOutcome};
+use monban_dns::Resolver;
+use serde_json::{Value, json};
+
+use crate::dns::{DnsArgs, DnsSource};
+use crate::input::{self, Messages};
+use crate::{Failure, host_name};
+
+/// Flags of `monban verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Messages: files, Maildir folders, mbox files, or - for standard input (the
+    /// default).
+    #[arg(value_name = "FILE")]
+    files: Vec<String>,
+    /// The SMTP client's IP address, to check SPF.
+    #[arg(long, value_name = "IP")]
+    ip: Option<String>,
+    /// The HELO/EHLO name, to check the HELO identity.
+    #[arg(long, value_name = "NAME")]
+    helo: Option<String>,
+    /// The MAIL FROM address, to check SPF ("" for the null sender).
+    #[arg(long, value_name = "ADDR")]
+    mail_from: Option<String>,
+    /// The authserv-id written in Authentication-Results (default: the host name).
+    #[arg(long, value_name = "ID")]
+    authserv_id: Option<String>,
+    /// Signatures evaluated per message; the rest are reported without work.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    max_signatures: usize,
+    /// Let a signature whose l= leaves unsigned body content pass (default: policy).
+    #[arg(long)]
+    allow_unsigned_body: bool,
+    /// The legacy profile: accept rsa-sha1 signatures (RFC 8301 forbids them).
+    #[arg(long)]
+    legacy: bool,
+    /// Verify as of this Unix time instead of now (for archived mail).
+    #[arg(long, value_name = "SECONDS")]
+    at: Option<u64>,
+    /// Print one JSON object per message (JSON Lines).
+    #[arg(long)]
+    json: bool,
+}
+
+struct Envelope {
+    ip: IpAddr,
+    helo: Option<String>,
+    mail_from: Option<String>,
+}
+
+struct Report {
+    spf: Option<SpfOutcome>,
+    helo: Option<SpfOutcome>,
+    dkim: Vec<DkimOutcome>,
+}
+
+/// Streams one message through the DKIM verifier.
+fn read_message(
+    messages: &mut Messages<Box<dyn std::io::BufRead>>,
+    now: u64,
+    config: &DkimConfig,
+) -> std::io::Result<Option<Result<DkimVerifier, HeaderError>>> {
+    let mut normalizer = CrlfNormalizer::new();
+    let mut splitter = MessageSplitter::new();
+    let mut verifier: Option<DkimVerifier> = None;
+    let mut error: Option<HeaderError> = None;
+    let mut buf = Vec::with_capacity(input::CHUNK + 1024);
+    let found = messages.next_message(|chunk| {
+        if error.is_some() {
+            return;
+        }
+        normalizer.normalize(chunk, &mut buf);
+        match splitter.push(&buf) {
+            Ok(Split::Header) => {}
+            Ok(Split::HeaderDone(headers, body)) => {
+                let mut v = DkimVerifier::new(&headers, now, config.clone());
+                v.body(body);
+                verifier = Some(v);
+            }
+            Ok(Split::Body(body)) => {
+                if let Some(v) = verifier.as_mut() {
+                    v.body(body);
+                }
+            }
+            Err(e) => error = Some(e),
+        }
+    })?;
+    if !found {
+        return Ok(None);
+    }
+    if let Some(e) = error {
+        return Ok(Some(Err(e)));
+    }
+    match verifier {
+        Some(v) => Ok(Some(Ok(v))),
+        None => match splitter.finish() {
+            Ok(h) => Ok(Some(Ok(DkimVerifier::new(
+                &h.unwrap_or_default(),
+                now,
+                config.clone(),
+            )))),
+            Err(e) => Ok(Some(Err(e))),
+        },
+    }
+}
+
+async fn spf_for<R: Resolver>(
+    spf: &Spf<R>,
+    env: &Envelope,
+    now: u64,
+) -> (Option<SpfOutcome>, Option<SpfOutcome>) {
+    let helo = match &env.helo {
+        Some(h) => Some(spf.verify_helo(env.ip, h, now).await),
+        None => None,
+    };
+    let mail_from = match &env.mail_from {
+        Some(m) => Some(
+            spf.verify_mail_from(env.ip, env.helo.as_deref().unwrap_or(""), m, now)
+                .await,
+        ),
+        None => None,
+    };
+    (mail_from, helo)
+}
+
+fn clauses(r: &Report) -> Vec<String> {
+    let mut c = Vec::new();
+    match (&r.spf, &r.helo) {
+        (Some(spf), _) => c.push(authres::spf_clause(spf)),
+        (None, Some(helo)) => c.push(authres::spf_clause(helo)),
+        (None, None) => {}
+    }
+    if r.dkim.is_empty() {
+        c.push(authres::DKIM_NONE.to_owned());
+    }
+    c.extend(r.dkim.iter().map(authres::dkim_clause));
+    c
+}
+
+fn to_json(r: &Report, authserv_id: &str, label: &str) -> Value {
+    let mut v = json!({
+        "file": label,
+        "dkim": r.dkim.iter().map(|d| json!({
+            "result": d.result.as_str(),
+            "domain": d.domain,
+            "selector": d.selector,
+            "algorithm": d.algorithm,
+            "identity": d.identity,
+            "reason": d.reason,
+            "header_b": d.header_b,
+            "key_bits": d.key_bits,
+            "testing": d.testing,
+        })).collect::<Vec<_>>(),
+        "authentication_results": format!("{authserv_id}; {}", clauses(r).join("; ")),
+    });
+    if let Some(s) = &r.spf {
+        v["spf"] = json!({
+            "result": s.result.as_str(),
+            "domain": s.domain,
+            "identity": s.identity.as_str(),
+            "explanation": s.explanation,
+            "reason": s.cause.to_string(),
+        });
+    }
+    if let Some(h) = &r.helo {
+        v["helo"] =
+            json!({"result": h.result.as_str(), "domain": h.domain, "reason": h.cause.to_string()});
+    }
+    v
+}
+
+pub async fn run(dns: &DnsArgs, args: VerifyArgs) -> Result<(), Failure> {
+    let env = match &args.ip {
+        Some(ip) => {
+            let ip: IpAddr = ip.trim().parse().map_err(|_| {
+                Failure::usage(format!("--ip {ip:?} is not an IPv4 or IPv6 address"))
+            })?;
+            if args.helo.is_none() && args.mail_from.is_none() {
+                return Err(Failure::usage(
+                    "--ip needs --mail-from, --helo or both to check SPF",
+                ));
+            }
+            if let Some(h) = &args.helo {
+                crate::spf::check_helo(h)?;
+            }
+            if let Some(m) = &args.mail_from {
+                crate::spf::check_mail_from(m)?;
+                if m.trim().trim_matches(['<', '>']).is_empty() && args.helo.is_none() {
+                    return Err(Failure::usage(
+                        "a null --mail-from is checked as postmaster@<HELO>: give --helo too",
+                    ));
+                }
+            }
+            Some(Envelope {
+                ip,
+                helo: args.helo.clone(),
+                mail_from: args.mail_from.clone(),
+            })
+        }
+        None if args.helo.is_some() || args.mail_from.is_some() => {
+            return Err(Failure::usage("--helo and --mail-from need --ip"));
+        }
+        None => None,
+    };
+    if args.max_signatures == 0 {
+        return Err(Failure::usage("--max-signatures must be at least 1"));
+    }
+    let sources = input::expand(&args.files).map_err(|e| Failure::other(e.to_string()))?;
+    let resolver: DnsSource = dns.build()?;
+    let authserv_id = args.authserv_id.clone().unwrap_or_else(host_name);
+    let now = args.at.unwrap_or_else(|| {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+    });
+    let config = DkimConfig {
+        max_signatures: args.max_signatures,
+        allow_unsigned_body_content: args.allow_unsigned_body,
+        allow_sha1: args.legacy,
+        ..DkimConfig::default()
+    };
+    let spf = Spf::new(&resolver);
+    let (spf_result, helo_result) = match &env {
+        Some(e) => spf_for(&spf, e, now).await,
+        None => (None, None),
+    };
+
+    let several = sources.len() > 1;
+    let mut failures = 0usize;
+    for source in &sources {
+        let reader = match input::open(source) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("monban: {e}");
+                failures += 1;
+                continue;
+            }
+        };
+        let mut messages = Messages::new(reader);
+        let mut index = 0usize;
+        loop {
+            let verifier = match read_message(&mut messages, now, &config) {
+                Ok(None) => break,
+                Ok(Some(Ok(v))) => v,
+                Ok(Some(Err(e))) => {
+                    eprintln!("monban: {}: {e}", source.label());
+                    failures += 1;
+                    index += 1;
+                    continue;
+                }
+                Err(e) => {
+                    eprintln!("monban: {}: {e}", source.label());
+                    failures += 1;
+                    break;
+                }
+            };
+            index += 1;
+            let report = Report {
+                spf: spf_result.clone(),
+                helo: helo_result.clone(),
+                dkim: verifier.finish(&resolver).await,
+            };
+            let label = if messages.is_mbox() {
+                format!("{}#{index}", source.label())
+            } else {
+                source.label()
+            };
+            if args.json {
+                println!("{}", to_json(&report, &authserv_id, &label));
+            } else {
+                if several || index > 1 {
+                    println!("==> {label} <==");
+                }
+                // Folded with bare LF for the terminal; the header itself uses CRLF.
+                let value = authres::header_value(&authserv_id, &clauses(&report));
+                println!("Authentication-Results: {}", value.replace("\r\n", "\n"));
+            }
+        }
+    }
+    if failures > 0 {
+        return Err(Failure::other(format!(
+            "{failures} input(s) could not be verified"
+        )));
+    }
+    Ok(())
+}

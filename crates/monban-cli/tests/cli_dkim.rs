@@ -1,0 +1,538 @@
+//! Black-box tests of `monban keygen`, `monban sign` and `monban verify` (DESIGN §4).
+
+use std::io::Write as _;
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn monban(args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_monban"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run monban");
+    {
+        let mut pipe = child.stdin.take().unwrap();
+        if let Some(input) = stdin {
+            pipe.write_all(input).unwrap();
+        }
+    }
+    child.wait_with_output().unwrap()
+}
+
+struct Dir(PathBuf);
+
+impl Dir {
+    fn new(name: &str) -> Self {
+        let p = std::env::temp_dir().join(format!("monban-cli-dkim-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        Self(p)
+    }
+    fn path(&self, f: &str) -> String {
+        self.0.join(f).to_str().unwrap().to_owned()
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+const MESSAGE: &str = "From: Alice <alice@example.com>\r\nTo: bob@example.net\r\nSubject: a folded\r\n\tsubject line\r\nDate: Sun, 22 Nov 2026 10:00:00 +0900\r\nMessage-ID: <1@example.com>\r\n\r\nHello Bob,\r\n  spaces  and\ttabs \r\n\r\n\r\n";
+
+/// Generates an RSA and an Ed25519 key and a zone publishing both.
+fn keys(dir: &Dir) -> String {
+    for (sel, alg) in [("rsa", "rsa"), ("ed", "ed25519")] {
+        let out = monban(
+            &[
+                "keygen",
+                "--domain",
+                "example.com",
+                "--selector",
+                sel,
+                "--algorithm",
+                alg,
+                "--out",
+                dir.0.to_str().unwrap(),
+            ],
+            None,
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let zone = format!(
+        "{}{}",
+        std::fs::read_to_string(dir.path("rsa.txt")).unwrap(),
+        std::fs::read_to_string(dir.path("ed.txt")).unwrap()
+    );
+    std::fs::write(dir.path("keys.zone"), zone).unwrap();
+    dir.path("keys.zone")
+}
+
+fn verify_json(zone: &str, msg: &[u8], extra: &[&str]) -> serde_json::Value {
+    let mut args = vec![
+        "verify",
+        "--zone",
+        zone,
+        "--json",
+        "--authserv-id",
+        "mx.test",
+    ];
+    args.extend_from_slice(extra);
+    let out = monban(&args, Some(msg));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON")
+}
+
+#[test]
+fn keygen_files_modes_and_refusals() {
+    let dir = Dir::new("keygen");
+    keys(&dir);
+    let mode = std::fs::metadata(dir.path("rsa.private"))
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600);
+    assert!(
+        std::fs::read_to_string(dir.path("rsa.private"))
+            .unwrap()
+            .starts_with("-----BEGIN PRIVATE KEY-----")
+    );
+    let txt = std::fs::read_to_string(dir.path("rsa.txt")).unwrap();
+    assert!(
+        txt.starts_with("rsa._domainkey.example.com. 3600 IN TXT ( \"v=DKIM1; k=rsa; p="),
+        "{txt}"
+    );
+    for s in txt.split('"').skip(1).step_by(2) {
+        assert!(s.len() <= 255, "TXT string over 255 octets");
+    }
+    let out_dir = dir.0.to_str().unwrap();
+    // No overwrite without --force.
+    let again = monban(
+        &[
+            "keygen",
+            "--domain",
+            "example.com",
+            "--selector",
+            "rsa",
+            "--out",
+            out_dir,
+        ],
+        None,
+    );
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("--force"));
+    let forced = monban(
+        &[
+            "keygen",
+            "--domain",
+            "example.com",
+            "--selector",
+            "rsa",
+            "--out",
+            out_dir,
+            "--force",
+        ],
+        None,
+    );
+    assert_eq!(forced.status.code(), Some(0));
+    for (args, code, needle) in [
+        (vec!["--bits", "1024"], 2, "RFC 8301"),
+        (vec!["--bits", "2500"], 2, "2048, 3072 or 4096"),
+        (
+            vec!["--algorithm", "ed25519", "--bits", "2048"],
+            2,
+            "RSA keys only",
+        ),
+    ] {
+        let mut a = vec![
+            "keygen",
+            "--domain",
+            "example.com",
+            "--selector",
+            "x",
+            "--out",
+            out_dir,
+        ];
+        a.extend(args);
+        let out = monban(&a, None);
+        assert_eq!(out.status.code(), Some(code));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(needle),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn sign_then_verify_every_canonicalization() {
+    let dir = Dir::new("roundtrip");
+    let zone = keys(&dir);
+    for sel in ["rsa", "ed"] {
+        for c in [
+            "simple/simple",
+            "simple/relaxed",
+            "relaxed/simple",
+            "relaxed/relaxed",
+        ] {
+            let key = dir.path(&format!("{sel}.private"));
+            let out = monban(
+                &[
+                    "sign",
+                    "--domain",
+                    "example.com",
+                    "--selector",
+                    sel,
+                    "--key",
+                    &key,
+                    "--canonicalization",
+                    c,
+                ],
+                Some(MESSAGE.as_bytes()),
+            );
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let signed = out.stdout;
+            assert!(
+                signed.ends_with(MESSAGE.as_bytes()),
+                "the message follows the signature unchanged"
+            );
+            let v = verify_json(&zone, &signed, &[]);
+            assert_eq!(v["dkim"][0]["result"], "pass", "{sel} {c}: {v}");
+            assert_eq!(v["dkim"][0]["selector"], sel);
+            // One changed body byte breaks it.
+            let tampered = String::from_utf8(signed)
+                .unwrap()
+                .replace("Hello Bob", "Hello Rob");
+            let v = verify_json(&zone, tampered.as_bytes(), &[]);
+            assert_eq!(v["dkim"][0]["result"], "fail", "{sel} {c}: {v}");
+        }
+    }
+}
+
+#[test]
+fn verify_json_contract_and_unsigned() {
+    let dir = Dir::new("contract");
+    let zone = keys(&dir);
+    let key = dir.path("ed.private");
+    let signed = monban(
+        &[
+            "sign",
+            "--domain",
+            "example.com",
+            "--selector",
+            "ed",
+            "--key",
+            &key,
+        ],
+        Some(MESSAGE.as_bytes()),
+    )
+    .stdout;
+    let v = verify_json(&zone, &signed, &[]);
+    let d = &v["dkim"][0];
+    for k in [
+        "result",
+        "domain",
+        "selector",
+        "algorithm",
+        "identity",
+        "reason",
+    ] {
+        assert!(d.get(k).is_some(), "missing {k}: {v}");
+    }
+    assert_eq!(d["algorithm"], "ed25519-sha256");
+    assert_eq!(d["identity"], "@example.com");
+    assert!(
+        v["authentication_results"]
+            .as_str()
+            .unwrap()
+            .starts_with("mx.test; dkim=pass header.d=example.com")
+    );
+    let v = verify_json(&zone, MESSAGE.as_bytes(), &[]);
+    assert_eq!(v["dkim"].as_array().unwrap().len(), 0);
+    assert!(
+        v["authentication_results"]
+            .as_str()
+            .unwrap()
+            .contains("dkim=none")
+    );
+}
+
+#[test]
+fn several_files_mbox_and_maildir() {
+    let dir = Dir::new("many");
+    let zone = keys(&dir);
+    let key = dir.path("rsa.private");
+    let signed = monban(
+        &[
+            "sign",
+            "--domain",
+            "example.com",
+            "--selector",
+            "rsa",
+            "--key",
+            &key,
+        ],
+        Some(MESSAGE.as_bytes()),
+    )
+    .stdout;
+    std::fs::write(dir.path("a.eml"), &signed).unwrap();
+    std::fs::write(dir.path("b.eml"), MESSAGE).unwrap();
+    let mut mbox = b"From alice@example.com Sun Nov 22 10:00:00 2026\n".to_vec();
+    mbox.extend_from_slice(&signed);
+    mbox.extend_from_slice(b"\nFrom bob@example.net Sun Nov 22 10:00:01 2026\n");
+    mbox.extend_from_slice(MESSAGE.as_bytes());
+    std::fs::write(dir.path("box.mbox"), &mbox).unwrap();
+    std::fs::create_dir_all(dir.path("Maildir/cur")).unwrap();
+    std::fs::create_dir_all(dir.path("Maildir/new")).unwrap();
+    std::fs::write(dir.path("Maildir/cur/1"), &signed).unwrap();
+    std::fs::write(dir.path("Maildir/new/2"), MESSAGE).unwrap();
+    let out = monban(
+        &[
+            "verify",
+            "--zone",
+            &zone,
+            "--json",
+            &dir.path("a.eml"),
+            &dir.path("b.eml"),
+            &dir.path("box.mbox"),
+            &dir.path("Maildir"),
+        ],
+        None,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let summary: Vec<(String, usize)> = lines
+        .iter()
+        .map(|v| {
+            let file = v["file"].as_str().unwrap();
+            let name = Path::new(file)
+                .file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .to_owned();
+            (name, v["dkim"].as_array().unwrap().len())
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            ("a.eml".into(), 1),
+            ("b.eml".into(), 0),
+            ("box.mbox#1".into(), 1),
+            ("box.mbox#2".into(), 0),
+            ("1".into(), 1),
+            ("2".into(), 0)
+        ]
+    );
+    assert!(
+        lines
+            .iter()
+            .filter(|v| v["dkim"].as_array().unwrap().len() == 1)
+            .all(|v| v["dkim"][0]["result"] == "pass")
+    );
+}
+
+#[test]
+fn verify_with_envelope_adds_spf() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let zone = root.join("examples/example.zone");
+    let out = monban(
+        &[
+            "verify",
+            "--zone",
+            zone.to_str().unwrap(),
+            "--json",
+            "--ip",
+            "192.0.2.25",
+            "--helo",
+            "mail.example.com",
+            "--mail-from",
+            "alice@example.com",
+        ],
+        Some(MESSAGE.as_bytes()),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["spf"]["result"], "pass");
+    assert_eq!(v["spf"]["identity"], "mailfrom");
+    assert_eq!(v["helo"]["result"], "pass");
+    assert!(
+        v["authentication_results"]
+            .as_str()
+            .unwrap()
+            .contains("spf=pass")
+    );
+}
+
+#[test]
+fn errors_are_one_sentence() {
+    let dir = Dir::new("errors");
+    let zone = keys(&dir);
+    let key = dir.path("rsa.private");
+    std::fs::write(dir.path("bad.pem"), "not a key").unwrap();
+    let bad_pem = dir.path("bad.pem");
+    let cases: Vec<(Vec<&str>, &[u8], i32, &str)> = vec![
+        (
+            vec!["verify", "--zone", &zone],
+            b"no colon here\r\n\r\nbody\r\n",
+            1,
+            "is not a header field",
+        ),
+        (
+            vec!["verify", "--zone", &zone, "/nonexistent/msg.eml"],
+            b"",
+            1,
+            "No such file",
+        ),
+        (
+            vec!["verify", "--zone", &zone, "--ip", "1.2.3"],
+            b"",
+            2,
+            "not an IPv4 or IPv6 address",
+        ),
+        (
+            vec!["verify", "--zone", &zone, "--helo", "x.example"],
+            b"",
+            2,
+            "need --ip",
+        ),
+        (
+            vec![
+                "sign",
+                "--domain",
+                "example.com",
+                "--selector",
+                "rsa",
+                "--key",
+                &key,
+            ],
+            b"To: b@example.net\r\n\r\nhi\r\n",
+            1,
+            "no From header field",
+        ),
+        (
+            vec![
+                "sign",
+                "--domain",
+                "example.com",
+                "--selector",
+                "rsa",
+                "--key",
+                "/nonexistent.pem",
+            ],
+            b"",
+            1,
+            "cannot read the key",
+        ),
+        (
+            vec![
+                "sign",
+                "--domain",
+                "example.com",
+                "--selector",
+                "rsa",
+                "--key",
+                &bad_pem,
+            ],
+            b"",
+            1,
+            "not a PEM private key",
+        ),
+        (
+            vec![
+                "sign",
+                "--domain",
+                "example.com",
+                "--selector",
+                "rsa",
+                "--key",
+                &key,
+                "--canonicalization",
+                "fancy",
+            ],
+            b"",
+            2,
+            "--canonicalization",
+        ),
+        (
+            vec![
+                "sign",
+                "--domain",
+                "exa mple.com",
+                "--selector",
+                "rsa",
+                "--key",
+                &key,
+            ],
+            MESSAGE.as_bytes(),
+            1,
+            "not a valid domain",
+        ),
+    ];
+    for (args, stdin, code, needle) in cases {
+        let out = monban(&args, Some(stdin));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {stderr}");
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn lf_input_keeps_lf() {
+    let dir = Dir::new("lf");
+    let zone = keys(&dir);
+    let key = dir.path("ed.private");
+    let lf = MESSAGE.replace("\r\n", "\n");
+    let out = monban(
+        &[
+            "sign",
+            "--domain",
+            "example.com",
+            "--selector",
+            "ed",
+            "--key",
+            &key,
+        ],
+        Some(lf.as_bytes()),
+    );
+    assert_eq!(out.status.code(), Some(0));
+    assert!(!out.stdout.contains(&b'\r'), "no CR added to an LF file");
+    let v = verify_json(&zone, &out.stdout, &[]);
+    assert_eq!(v["dkim"][0]["result"], "pass", "{v}");
+}
