@@ -25,6 +25,19 @@ for component in rustfmt clippy; do
     fi
 done
 
+# The DKIM interop test (crates/monban-cli/tests/dkim_interop.rs) runs dkimpy, a second
+# DKIM implementation, through tests/interop/dkimpy_tool.py.
+if ! command -v python3 >/dev/null 2>&1; then
+    echo "error: python3 is not installed; the DKIM interop test needs it (with dkimpy and pynacl)" >&2
+    exit 1
+fi
+if ! python3 -c 'import dkim, nacl' 2>/dev/null; then
+    say "installing dkimpy and pynacl (PyPI)"
+    # A Debian-managed python3 refuses plain pip installs; fall back to the user site.
+    python3 -m pip install --quiet dkimpy pynacl \
+        || python3 -m pip install --quiet --user --break-system-packages dkimpy pynacl
+fi
+
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
 say "cargo fmt --check"

@@ -41,7 +41,6 @@ pub struct BodyHasher {
     hashed: u64,
     /// Canonical bytes seen so far (beyond `l=` too).
     total: u64,
-    buf: Vec<u8>,
 }
 
 impl std::fmt::Debug for BodyHasher {
@@ -77,7 +76,6 @@ impl BodyHasher {
             ctx: digest::Context::new(alg),
             hashed: 0,
             total: 0,
-            buf: Vec::with_capacity(16 * 1024),
         }
     }
 
@@ -86,37 +84,55 @@ impl BodyHasher {
         self.key
     }
 
-    fn absorb(&mut self) {
-        self.total += self.buf.len() as u64;
-        let take = match self.key.length {
-            Some(limit) => (limit.saturating_sub(self.hashed)).min(self.buf.len() as u64) as usize,
-            None => self.buf.len(),
-        };
-        if take > 0 {
-            self.ctx.update(&self.buf[..take]);
-            self.hashed += take as u64;
-        }
-        self.buf.clear();
-    }
-
     /// Feeds body bytes.
     pub fn update(&mut self, chunk: &[u8]) {
-        let mut buf = std::mem::take(&mut self.buf);
-        self.canon.update(chunk, &mut buf);
-        self.buf = buf;
-        self.absorb();
+        let Self {
+            key,
+            canon,
+            ctx,
+            hashed,
+            total,
+            ..
+        } = self;
+        let limit = key.length;
+        canon.update_with(chunk, &mut |s| absorb(ctx, limit, hashed, total, s));
     }
 
     /// Ends the body.
     pub fn finish(mut self) -> BodyHash {
-        let mut buf = std::mem::take(&mut self.buf);
-        self.canon.finish(&mut buf);
-        self.buf = buf;
-        self.absorb();
+        let Self {
+            key,
+            canon,
+            ctx,
+            hashed,
+            total,
+            ..
+        } = &mut self;
+        let limit = key.length;
+        canon.finish_with(&mut |s| absorb(ctx, limit, hashed, total, s));
         BodyHash {
             digest: self.ctx.finish().as_ref().to_vec(),
             canonical_length: self.total,
         }
+    }
+}
+
+/// Hashes canonical bytes up to the `l=` limit, counting all of them.
+fn absorb(
+    ctx: &mut digest::Context,
+    limit: Option<u64>,
+    hashed: &mut u64,
+    total: &mut u64,
+    s: &[u8],
+) {
+    *total += s.len() as u64;
+    let take = match limit {
+        Some(limit) => limit.saturating_sub(*hashed).min(s.len() as u64) as usize,
+        None => s.len(),
+    };
+    if take > 0 {
+        ctx.update(&s[..take]);
+        *hashed += take as u64;
     }
 }
 
