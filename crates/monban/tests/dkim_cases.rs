@@ -1,0 +1,239 @@
+//! DKIM verification decisions that matter for security (RFC 6376 §6, §8; RFC 8301),
+//! each named after the rule it checks.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use monban::dkim::{self, DkimConfig, DkimOutcome, DkimResult, SignerConfig, SigningKey};
+use monban_dns::{Lookup, Record, RecordType, Resolver, Txt, ZoneResolver};
+
+const MSG: &str = "From: Alice <alice@example.com>\r\nTo: bob@example.net\r\nSubject: hi\r\nDate: Sun, 22 Nov 2026 10:00:00 +0000\r\n\r\nHello.\r\n";
+
+struct Counting {
+    zone: ZoneResolver,
+    queries: AtomicUsize,
+}
+
+impl Resolver for Counting {
+    async fn lookup(&self, name: &str, rtype: RecordType) -> Lookup {
+        self.queries.fetch_add(1, Ordering::Relaxed);
+        self.zone.lookup_now(name, rtype)
+    }
+}
+
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
+fn setup(record_extra: &str) -> (Arc<SigningKey>, ZoneResolver) {
+    let key = Arc::new(SigningKey::generate_ed25519().unwrap());
+    let mut record = key.key_record().unwrap().to_string();
+    if !record_extra.is_empty() {
+        record = record.replacen("v=DKIM1;", &format!("v=DKIM1; {record_extra};"), 1);
+    }
+    let mut zone = ZoneResolver::new();
+    zone.insert(
+        "s1._domainkey.example.com",
+        Record::Txt(Txt::new([record.into_bytes()])),
+        300,
+    );
+    (key, zone)
+}
+
+fn sign(key: &Arc<SigningKey>, msg: &str, edit: impl FnOnce(&mut SignerConfig)) -> String {
+    let mut cfg = SignerConfig::new("example.com", "s1", key.clone());
+    edit(&mut cfg);
+    let sigs = dkim::sign_message(msg.as_bytes(), vec![cfg], 1_000_000).unwrap();
+    format!("DKIM-Signature:{}\r\n{msg}", sigs[0])
+}
+
+fn verify(msg: &str, zone: &ZoneResolver, now: u64, config: DkimConfig) -> Vec<DkimOutcome> {
+    block_on(dkim::verify_message(msg.as_bytes(), zone, now, config)).unwrap()
+}
+
+#[test]
+fn rfc6376_8_2_body_length_append_is_policy_by_default() {
+    let (key, zone) = setup("");
+    let signed = sign(&key, MSG, |c| c.body_length = true);
+    assert_eq!(
+        verify(&signed, &zone, 1_000_001, DkimConfig::default())[0].result,
+        DkimResult::Pass
+    );
+    let appended = format!("{signed}Click here: http://evil.example/\r\n");
+    let out = verify(&appended, &zone, 1_000_001, DkimConfig::default());
+    assert_eq!(out[0].result, DkimResult::Policy, "{out:?}");
+    assert!(out[0].reason.as_deref().unwrap().contains("unsigned"));
+    let allowed = DkimConfig {
+        allow_unsigned_body_content: true,
+        ..DkimConfig::default()
+    };
+    assert_eq!(
+        verify(&appended, &zone, 1_000_001, allowed)[0].result,
+        DkimResult::Pass
+    );
+}
+
+#[test]
+fn rfc6376_3_5_expired_and_future_signatures_fail() {
+    let (key, zone) = setup("");
+    let signed = sign(&key, MSG, |c| c.expire_after = Some(3600));
+    assert_eq!(
+        verify(&signed, &zone, 1_000_100, DkimConfig::default())[0].result,
+        DkimResult::Pass
+    );
+    let out = verify(&signed, &zone, 1_003_601, DkimConfig::default());
+    assert_eq!(out[0].result, DkimResult::Fail);
+    assert!(out[0].reason.as_deref().unwrap().contains("expired"));
+    let out = verify(&signed, &zone, 1_000_000 - 3_600, DkimConfig::default());
+    assert_eq!(out[0].result, DkimResult::Fail);
+    assert!(out[0].reason.as_deref().unwrap().contains("future"));
+}
+
+#[test]
+fn rfc6376_3_6_1_key_flags() {
+    for (extra, want) in [
+        ("t=y", DkimResult::Pass),
+        ("s=email", DkimResult::Pass),
+        ("s=tlsrpt", DkimResult::Permerror),
+        ("h=sha1", DkimResult::Permerror),
+    ] {
+        let (key, zone) = setup(extra);
+        let out = verify(
+            &sign(&key, MSG, |_| {}),
+            &zone,
+            1_000_001,
+            DkimConfig::default(),
+        );
+        assert_eq!(out[0].result, want, "{extra}: {out:?}");
+        if extra == "t=y" {
+            assert!(out[0].testing);
+        }
+    }
+    // t=s: the AUID must be in d= exactly, not a subdomain.
+    let (key, zone) = setup("t=s");
+    let sub = sign(&key, MSG, |c| c.identity = Some("@mail.example.com".into()));
+    assert_eq!(
+        verify(&sub, &zone, 1_000_001, DkimConfig::default())[0].result,
+        DkimResult::Permerror
+    );
+    let exact = sign(&key, MSG, |c| c.identity = Some("alice@example.com".into()));
+    assert_eq!(
+        verify(&exact, &zone, 1_000_001, DkimConfig::default())[0].result,
+        DkimResult::Pass
+    );
+}
+
+#[test]
+fn rfc6376_3_6_1_revoked_and_missing_keys() {
+    let (key, _) = setup("");
+    let signed = sign(&key, MSG, |_| {});
+    let mut revoked = ZoneResolver::new();
+    revoked.insert(
+        "s1._domainkey.example.com",
+        Record::Txt(Txt::new([b"v=DKIM1; k=ed25519; p=".to_vec()])),
+        300,
+    );
+    let out = verify(&signed, &revoked, 1_000_001, DkimConfig::default());
+    assert_eq!(out[0].result, DkimResult::Permerror);
+    assert!(out[0].reason.as_deref().unwrap().contains("revoked"));
+    let out = verify(
+        &signed,
+        &ZoneResolver::new(),
+        1_000_001,
+        DkimConfig::default(),
+    );
+    assert_eq!(out[0].result, DkimResult::Permerror);
+    assert!(out[0].reason.as_deref().unwrap().contains("no key"));
+}
+
+#[test]
+fn rfc8301_3_1_rsa_sha1_is_policy() {
+    let (key, zone) = setup("");
+    let signed = sign(&key, MSG, |_| {}).replacen("a=ed25519-sha256", "a=rsa-sha1", 1);
+    let out = verify(&signed, &zone, 1_000_001, DkimConfig::default());
+    assert_eq!(out[0].result, DkimResult::Policy, "{out:?}");
+    assert!(out[0].reason.as_deref().unwrap().contains("RFC 8301"));
+}
+
+#[test]
+fn rfc6376_5_4_unsigned_duplicate_header_breaks_oversigned_signature() {
+    let (key, zone) = setup("");
+    let signed = sign(&key, MSG, |_| {});
+    // An attacker adds a second From above the signed one; the oversigned h= covers it.
+    let spoofed = signed.replacen(
+        "From: Alice",
+        "From: Mallory <m@evil.example>\r\nFrom: Alice",
+        1,
+    );
+    assert_eq!(
+        verify(&spoofed, &zone, 1_000_001, DkimConfig::default())[0].result,
+        DkimResult::Fail
+    );
+    let extra_subject = signed.replacen("Subject: hi", "Subject: hi\r\nSubject: urgent", 1);
+    assert_eq!(
+        verify(&extra_subject, &zone, 1_000_001, DkimConfig::default())[0].result,
+        DkimResult::Fail
+    );
+}
+
+/// A flood of signatures costs at most `max_signatures` key lookups; the rest are
+/// reported without any work.
+#[test]
+fn signature_flood_is_bounded() {
+    let (key, zone) = setup("");
+    let one = sign(&key, MSG, |_| {});
+    let sig_line = one.split("\r\nFrom:").next().unwrap().to_owned() + "\r\n";
+    let flood = format!("{}{one}", sig_line.repeat(200));
+    let counting = Counting {
+        zone,
+        queries: AtomicUsize::new(0),
+    };
+    let out = block_on(dkim::verify_message(
+        flood.as_bytes(),
+        &counting,
+        1_000_001,
+        DkimConfig::default(),
+    ))
+    .unwrap();
+    assert_eq!(out.len(), 201);
+    assert_eq!(
+        out.iter().filter(|o| o.result == DkimResult::Pass).count(),
+        5
+    );
+    assert_eq!(
+        out.iter()
+            .filter(|o| o.result == DkimResult::Neutral)
+            .count(),
+        196
+    );
+    assert!(counting.queries.load(Ordering::Relaxed) <= 5);
+}
+
+#[test]
+fn hostile_signature_fields_are_permerror_not_panics() {
+    let (key, zone) = setup("");
+    let signed = sign(&key, MSG, |_| {});
+    let bad = [
+        "DKIM-Signature: v=1; a=ed25519-sha256; d=example.com\u{0}; s=s1; h=from; bh=AAAA; b=AAAA\r\n",
+        "DKIM-Signature: \r\n",
+        "DKIM-Signature: ;;;;;;;\r\n",
+        "DKIM-Signature: v=1; v=1; v=1\r\n",
+        "DKIM-Signature: v=1; a=ed25519-sha256; d=\"example.com; dkim=pass\"; s=s1; h=from; bh=AAAA; b=AAAA\r\n",
+        "DKIM-Signature: v=1; a=ed25519-sha256; d=example.com; s=../../etc; h=from; bh=AAAA; b=AAAA\r\n",
+        "DKIM-Signature: v=1; a=ed25519-sha256; d=example.com; s=s1; h=from; bh=AAAA; b=AAAA; l=99999999999999999999999999\r\n",
+    ];
+    for b in bad {
+        let msg = format!("{b}{signed}");
+        let out = verify(&msg, &zone, 1_000_001, DkimConfig::default());
+        assert_ne!(out[0].result, DkimResult::Pass, "{b:?}");
+        assert_eq!(out[1].result, DkimResult::Pass);
+        let clause = monban::authres::dkim_clause(&out[0]);
+        assert!(
+            !monban::text::strip_quoted_and_comments(&clause).contains(';'),
+            "{clause}"
+        );
+    }
+}
