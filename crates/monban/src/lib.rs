@@ -7,11 +7,13 @@
 //! - [`message`]: raw header fields and a streaming header/body splitter.
 //! - [`spf`]: Sender Policy Framework (RFC 7208).
 //! - [`dkim`]: DomainKeys Identified Mail (RFC 6376, 8301, 8463).
+//! - [`dmarc`]: DMARC records (RFC 9989, RFC 7489).
 //! - [`authres`]: the `Authentication-Results` header field (RFC 8601).
 //! - [`text`]: safe quoting of header text (RFC 5322).
 
 pub mod authres;
 pub mod dkim;
+pub mod dmarc;
 pub mod message;
 pub mod spf;
 pub mod text;

@@ -1,0 +1,525 @@
+//! DMARC policy records: RFC 9989 §4.7 (tags) and §4.8 (formal definition), with the
+//! RFC 7489 §6.3 tags `pct`, `rf` and `ri` parsed and reported as legacy.
+//!
+//! Decisions where the two RFCs (and implementations) differ:
+//! - `v=DMARC1` must be the first tag and is case-sensitive; tag names are not.
+//! - Tags may come in any order after `v` (RFC 9989; RFC 7489's ABNF wanted `p` second).
+//! - A missing or invalid `p`, or any other malformed tag, with a valid `rua` makes the
+//!   record a `p=none` record (RFC 7489 §6.6.3, kept by RFC 9989 §5.3.1 step 4); without
+//!   a valid `rua` the record is invalid, so the domain has no usable DMARC record.
+//! - Unknown tags are ignored, and kept for display.
+
+use std::fmt;
+
+/// A requested handling (`p`, `sp`, `np`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Policy {
+    /// `none`: monitoring only.
+    None,
+    /// `quarantine`: treat as suspicious.
+    Quarantine,
+    /// `reject`: refuse during the SMTP session.
+    Reject,
+}
+
+impl Policy {
+    /// The tag value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Quarantine => "quarantine",
+            Self::Reject => "reject",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "none" => Some(Self::None),
+            "quarantine" => Some(Self::Quarantine),
+            "reject" => Some(Self::Reject),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Policy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Identifier alignment mode (`adkim`, `aspf`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum AlignmentMode {
+    /// `r`: organizational domains must match (the default).
+    #[default]
+    Relaxed,
+    /// `s`: the domains must be identical.
+    Strict,
+}
+
+impl AlignmentMode {
+    /// The tag value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Relaxed => "r",
+            Self::Strict => "s",
+        }
+    }
+}
+
+/// The `psd` tag (RFC 9989 §4.7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Psd {
+    /// `y`: the record is a public suffix domain's.
+    Yes,
+    /// `n`: the domain is an organizational domain.
+    No,
+    /// `u` or absent.
+    #[default]
+    Unknown,
+}
+
+/// A report destination (`rua`, `ruf`): a URI and an optional size limit.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ReportUri {
+    /// The URI, e.g. `mailto:dmarc@example.com`.
+    pub uri: String,
+    /// The size limit in bytes (`!10m`), when given.
+    pub max_bytes: Option<u64>,
+}
+
+impl ReportUri {
+    /// The address of a `mailto:` URI, if it is one.
+    pub fn mailto(&self) -> Option<&str> {
+        let rest = self
+            .uri
+            .get(..7)
+            .filter(|s| s.eq_ignore_ascii_case("mailto:"))
+            .map(|_| &self.uri[7..])?;
+        Some(rest.split('?').next().unwrap_or(rest))
+    }
+}
+
+/// What was wrong with a record.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RecordError {
+    /// The first tag is not exactly `v=DMARC1`.
+    #[error("the record does not start with v=DMARC1")]
+    NotDmarc,
+    /// A tag without `=`.
+    #[error("malformed tag {0:?}")]
+    Malformed(String),
+    /// A tag given twice.
+    #[error("tag {0} appears more than once")]
+    Duplicate(String),
+    /// A tag with a value it cannot take.
+    #[error("invalid value for {tag}: {value:?}")]
+    Value {
+        /// The tag.
+        tag: &'static str,
+        /// The value as written.
+        value: String,
+    },
+    /// No usable `p` and no valid `rua` (RFC 7489 §6.6.3).
+    #[error("no valid p= tag (and no valid rua= to fall back to p=none)")]
+    NoPolicy,
+}
+
+/// A parsed DMARC record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DmarcRecord {
+    /// `p`.
+    pub p: Policy,
+    /// `sp` as given.
+    pub sp: Option<Policy>,
+    /// `np` as given (RFC 9989).
+    pub np: Option<Policy>,
+    /// `adkim`.
+    pub adkim: AlignmentMode,
+    /// `aspf`.
+    pub aspf: AlignmentMode,
+    /// `fo`, default `["0"]`.
+    pub fo: Vec<String>,
+    /// `rua`.
+    pub rua: Vec<ReportUri>,
+    /// `ruf`.
+    pub ruf: Vec<ReportUri>,
+    /// `t=y`: testing (RFC 9989).
+    pub testing: bool,
+    /// `psd`.
+    pub psd: Psd,
+    /// `pct` (RFC 7489, removed by RFC 9989), when given.
+    pub pct: Option<u8>,
+    /// `rf` (RFC 7489, removed by RFC 9989), when given.
+    pub rf: Option<Vec<String>>,
+    /// `ri` (RFC 7489, removed by RFC 9989), when given.
+    pub ri: Option<u32>,
+    /// Unknown tags, as written.
+    pub unknown: Vec<(String, String)>,
+    /// Problems that made the record fall back to `p=none` (RFC 7489 §6.6.3), if any.
+    pub fallback: Option<String>,
+}
+
+impl DmarcRecord {
+    /// The policy for subdomains that exist (`sp`, else `p`).
+    pub fn subdomain_policy(&self) -> Policy {
+        self.sp.unwrap_or(self.p)
+    }
+
+    /// The policy for subdomains that do not exist (`np`, else `sp`, else `p`).
+    pub fn nonexistent_policy(&self) -> Policy {
+        self.np.or(self.sp).unwrap_or(self.p)
+    }
+
+    /// Whether a TXT string is a DMARC record candidate: starts with `v=DMARC1` (RFC 9989
+    /// §4.10.1: records not starting so are discarded).
+    pub fn is_candidate(txt: &[u8]) -> bool {
+        let t = txt.trim_ascii_start();
+        t.len() >= 2 && t[0].eq_ignore_ascii_case(&b'v') && {
+            let rest = t[1..].trim_ascii_start();
+            rest.first() == Some(&b'=') && rest[1..].trim_ascii_start().starts_with(b"DMARC1")
+        }
+    }
+
+    /// Parses a record.
+    pub fn parse(text: &str) -> Result<Self, RecordError> {
+        let mut specs = text.split(';');
+        let first = specs.next().unwrap_or_default();
+        match first.split_once('=') {
+            Some((n, v)) if n.trim().eq_ignore_ascii_case("v") && v.trim() == "DMARC1" => {}
+            _ => return Err(RecordError::NotDmarc),
+        }
+        let mut seen: Vec<String> = vec!["v".into()];
+        let mut p = None;
+        let mut problems: Vec<String> = Vec::new();
+        let mut rec = Self {
+            p: Policy::None,
+            sp: None,
+            np: None,
+            adkim: AlignmentMode::Relaxed,
+            aspf: AlignmentMode::Relaxed,
+            fo: vec!["0".into()],
+            rua: Vec::new(),
+            ruf: Vec::new(),
+            testing: false,
+            psd: Psd::Unknown,
+            pct: None,
+            rf: None,
+            ri: None,
+            unknown: Vec::new(),
+            fallback: None,
+        };
+        let mut rua_valid = false;
+        for spec in specs {
+            if spec.trim().is_empty() {
+                continue;
+            }
+            let (name, value) = spec
+                .split_once('=')
+                .ok_or_else(|| RecordError::Malformed(spec.trim().chars().take(40).collect()))?;
+            let name = name.trim().to_ascii_lowercase();
+            let value = value.trim();
+            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                return Err(RecordError::Malformed(
+                    spec.trim().chars().take(40).collect(),
+                ));
+            }
+            if seen.contains(&name) {
+                return Err(RecordError::Duplicate(name));
+            }
+            seen.push(name.clone());
+            let bad = |tag: &'static str| RecordError::Value {
+                tag,
+                value: value.chars().take(60).collect(),
+            };
+            let result: Result<(), RecordError> = (|| {
+                match name.as_str() {
+                    "p" => p = Some(Policy::parse(value).ok_or_else(|| bad("p"))?),
+                    "sp" => rec.sp = Some(Policy::parse(value).ok_or_else(|| bad("sp"))?),
+                    "np" => rec.np = Some(Policy::parse(value).ok_or_else(|| bad("np"))?),
+                    "adkim" | "aspf" => {
+                        let mode = match value.to_ascii_lowercase().as_str() {
+                            "r" => AlignmentMode::Relaxed,
+                            "s" => AlignmentMode::Strict,
+                            _ => return Err(bad(if name == "adkim" { "adkim" } else { "aspf" })),
+                        };
+                        if name == "adkim" {
+                            rec.adkim = mode;
+                        } else {
+                            rec.aspf = mode;
+                        }
+                    }
+                    "fo" => {
+                        let opts: Vec<String> = value
+                            .split(':')
+                            .map(|o| o.trim().to_ascii_lowercase())
+                            .collect();
+                        if opts
+                            .iter()
+                            .any(|o| !matches!(o.as_str(), "0" | "1" | "d" | "s"))
+                        {
+                            return Err(bad("fo"));
+                        }
+                        rec.fo = opts;
+                    }
+                    "rua" => {
+                        rec.rua = parse_uris(value).ok_or_else(|| bad("rua"))?;
+                        rua_valid = true;
+                    }
+                    "ruf" => rec.ruf = parse_uris(value).ok_or_else(|| bad("ruf"))?,
+                    "t" => {
+                        rec.testing = match value.to_ascii_lowercase().as_str() {
+                            "y" => true,
+                            "n" => false,
+                            _ => return Err(bad("t")),
+                        }
+                    }
+                    "psd" => {
+                        rec.psd = match value.to_ascii_lowercase().as_str() {
+                            "y" => Psd::Yes,
+                            "n" => Psd::No,
+                            "u" => Psd::Unknown,
+                            _ => return Err(bad("psd")),
+                        }
+                    }
+                    "pct" => {
+                        rec.pct = Some(
+                            value
+                                .parse::<u8>()
+                                .ok()
+                                .filter(|v| *v <= 100 && value.bytes().all(|b| b.is_ascii_digit()))
+                                .ok_or_else(|| bad("pct"))?,
+                        )
+                    }
+                    "ri" => {
+                        rec.ri = Some(
+                            value
+                                .parse::<u32>()
+                                .ok()
+                                .filter(|_| value.bytes().all(|b| b.is_ascii_digit()))
+                                .ok_or_else(|| bad("ri"))?,
+                        )
+                    }
+                    "rf" => {
+                        let formats: Vec<String> = value
+                            .split(':')
+                            .map(|o| o.trim().to_ascii_lowercase())
+                            .collect();
+                        let token_ok = |t: &str| {
+                            !t.is_empty()
+                                && t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                                && !t.ends_with('-')
+                                && !t.starts_with('-')
+                        };
+                        if !formats.iter().all(|f| token_ok(f)) {
+                            return Err(bad("rf"));
+                        }
+                        rec.rf = Some(formats);
+                    }
+                    _ => rec.unknown.push((name.clone(), value.to_owned())),
+                }
+                Ok(())
+            })();
+            if let Err(e) = result {
+                problems.push(e.to_string());
+            }
+        }
+        match (p, problems.is_empty()) {
+            (Some(p), true) => rec.p = p,
+            _ if rua_valid => {
+                // RFC 7489 §6.6.3: a record with a usable rua but no usable policy is
+                // treated as p=none, everything else at its default.
+                let why = if problems.is_empty() {
+                    "no p= tag".to_owned()
+                } else {
+                    problems.join("; ")
+                };
+                let rua = std::mem::take(&mut rec.rua);
+                rec = Self::parse("v=DMARC1; p=none").expect("a valid record");
+                rec.rua = rua;
+                rec.fallback = Some(why);
+            }
+            (None, true) => return Err(RecordError::NoPolicy),
+            _ => {
+                return Err(RecordError::Value {
+                    tag: "record",
+                    value: problems.join("; "),
+                });
+            }
+        }
+        Ok(rec)
+    }
+}
+
+/// `dmarc-uri *(*WSP "," *WSP dmarc-uri)` with `dmarc-uri = URI [ "!" 1*DIGIT [ "k" /
+/// "m" / "g" / "t" ] ]` (RFC 9989 §4.8). Spaces around `!` and inside the number are
+/// tolerated; `%20` in an address is decoded.
+fn parse_uris(value: &str) -> Option<Vec<ReportUri>> {
+    let mut out = Vec::new();
+    for item in value.split(',') {
+        let item = item.trim();
+        let (uri, limit) = match item.split_once('!') {
+            Some((u, l)) => (u.trim(), Some(l)),
+            None => (item, None),
+        };
+        let colon = uri.find(':')?;
+        let scheme = &uri[..colon];
+        let rest = &uri[colon + 1..];
+        if scheme.is_empty()
+            || !scheme
+                .bytes()
+                .next()
+                .is_some_and(|b| b.is_ascii_alphabetic())
+            || !scheme
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+            || rest.is_empty()
+            || rest.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
+            return None;
+        }
+        let uri = uri.replace("%20", "");
+        let max_bytes = match limit {
+            None => None,
+            Some(l) => {
+                let l: String = l.chars().filter(|c| !c.is_whitespace()).collect();
+                let digits = l.bytes().take_while(u8::is_ascii_digit).count();
+                if digits == 0 {
+                    return None;
+                }
+                let n: u64 = l[..digits].parse().ok()?;
+                let mult: u64 = match l[digits..].to_ascii_lowercase().as_str() {
+                    "" => 1,
+                    "k" => 1 << 10,
+                    "m" => 1 << 20,
+                    "g" => 1 << 30,
+                    "t" => 1 << 40,
+                    _ => return None,
+                };
+                Some(n.checked_mul(mult)?)
+            }
+        };
+        out.push(ReportUri { uri, max_bytes });
+    }
+    Some(out)
+}
+
+impl fmt::Display for DmarcRecord {
+    /// The record with every tag that differs from its default, in RFC 9989 order.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "v=DMARC1; p={}", self.p)?;
+        if let Some(sp) = self.sp {
+            write!(f, "; sp={sp}")?;
+        }
+        if let Some(np) = self.np {
+            write!(f, "; np={np}")?;
+        }
+        if self.adkim == AlignmentMode::Strict {
+            f.write_str("; adkim=s")?;
+        }
+        if self.aspf == AlignmentMode::Strict {
+            f.write_str("; aspf=s")?;
+        }
+        let uris = |list: &[ReportUri]| {
+            list.iter()
+                .map(|u| match u.max_bytes {
+                    Some(b) => format!("{}!{b}", u.uri),
+                    None => u.uri.clone(),
+                })
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        if !self.rua.is_empty() {
+            write!(f, "; rua={}", uris(&self.rua))?;
+        }
+        if !self.ruf.is_empty() {
+            write!(f, "; ruf={}", uris(&self.ruf))?;
+        }
+        if self.fo != ["0"] {
+            write!(f, "; fo={}", self.fo.join(":"))?;
+        }
+        if self.testing {
+            f.write_str("; t=y")?;
+        }
+        match self.psd {
+            Psd::Yes => f.write_str("; psd=y")?,
+            Psd::No => f.write_str("; psd=n")?,
+            Psd::Unknown => {}
+        }
+        if let Some(pct) = self.pct {
+            write!(f, "; pct={pct}")?;
+        }
+        if let Some(rf) = &self.rf {
+            write!(f, "; rf={}", rf.join(":"))?;
+        }
+        if let Some(ri) = self.ri {
+            write!(f, "; ri={ri}")?;
+        }
+        for (k, v) in &self.unknown {
+            write!(f, "; {k}={v}")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc9989_4_7_defaults_and_inheritance() {
+        let r = DmarcRecord::parse("v=DMARC1; p=reject").unwrap();
+        assert_eq!(r.subdomain_policy(), Policy::Reject);
+        assert_eq!(r.nonexistent_policy(), Policy::Reject);
+        let r = DmarcRecord::parse("v=DMARC1; p=reject; sp=quarantine").unwrap();
+        assert_eq!(r.nonexistent_policy(), Policy::Quarantine);
+        let r = DmarcRecord::parse("v=DMARC1; p=reject; sp=quarantine; np=none").unwrap();
+        assert_eq!(r.nonexistent_policy(), Policy::None);
+    }
+
+    #[test]
+    fn round_trip() {
+        let r = DmarcRecord::parse(
+            "v=DMARC1; p=quarantine; sp=reject; np=reject; adkim=s; aspf=s; rua=mailto:a@example.com!10m,mailto:b@example.net; ruf=mailto:f@example.com; fo=1:d; t=y; psd=n; pct=50; rf=afrf; ri=3600; ext=1",
+        )
+        .unwrap();
+        let again = DmarcRecord::parse(&r.to_string()).unwrap();
+        assert_eq!(again, r);
+        assert_eq!(r.rua[0].max_bytes, Some(10 << 20));
+        assert_eq!(r.rua[0].mailto(), Some("a@example.com"));
+    }
+
+    #[test]
+    fn rfc7489_6_6_3_fallback_to_none() {
+        let r = DmarcRecord::parse("v=DMARC1; p=bogus; rua=mailto:a@example.com").unwrap();
+        assert_eq!(r.p, Policy::None);
+        assert!(r.fallback.is_some());
+        assert!(DmarcRecord::parse("v=DMARC1; p=bogus").is_err());
+        assert_eq!(DmarcRecord::parse("v=DMARC1;"), Err(RecordError::NoPolicy));
+    }
+
+    #[test]
+    fn version_rules() {
+        assert!(DmarcRecord::is_candidate(b"v=DMARC1; p=none"));
+        assert!(DmarcRecord::is_candidate(b"V = DMARC1 ; p=none"));
+        assert!(!DmarcRecord::is_candidate(b"v=spf1 -all"));
+        assert_eq!(
+            DmarcRecord::parse("v=dmarc1; p=none"),
+            Err(RecordError::NotDmarc)
+        );
+        assert_eq!(
+            DmarcRecord::parse("p=none; v=DMARC1"),
+            Err(RecordError::NotDmarc)
+        );
+        assert_eq!(
+            DmarcRecord::parse("v=DMARC1 p=none"),
+            Err(RecordError::NotDmarc)
+        );
+        assert_eq!(
+            DmarcRecord::parse("v=DMARC1; p=none; p=reject"),
+            Err(RecordError::Duplicate("p".into()))
+        );
+    }
+}
