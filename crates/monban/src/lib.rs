@@ -4,6 +4,7 @@
 //! through [`monban_dns::Resolver`], and time is passed in by the caller. See the
 //! workspace README for the architecture.
 //!
+//! - [`address`]: RFC 5322 mailbox lists (the From field).
 //! - [`message`]: raw header fields and a streaming header/body splitter.
 //! - [`spf`]: Sender Policy Framework (RFC 7208).
 //! - [`dkim`]: DomainKeys Identified Mail (RFC 6376, 8301, 8463).
@@ -11,6 +12,7 @@
 //! - [`authres`]: the `Authentication-Results` header field (RFC 8601).
 //! - [`text`]: safe quoting of header text (RFC 5322).
 
+pub mod address;
 pub mod authres;
 pub mod dkim;
 pub mod dmarc;

@@ -1,0 +1,448 @@
+//! Addresses in header fields: RFC 5322 §3.4 (with the obsolete syntax of §4.4), enough
+//! to find the mailboxes of a `From` field exactly as a careful receiver must.
+//!
+//! The parser works on raw syntax: comments, quoted-strings, display names, route
+//! addresses (`<@a,@b:user@example.com>`), domain literals and encoded words are all
+//! recognised as what they are. An encoded word (RFC 2047) is only ever a word of a
+//! display name; it is never decoded into an address. Anything that does not parse is
+//! an error, never a guess.
+
+use std::fmt;
+
+/// The most mailboxes read from one field.
+pub const MAX_MAILBOXES: usize = 100;
+
+/// One mailbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mailbox {
+    /// The display name as written (quotes and comments removed, words joined by single
+    /// spaces), if any.
+    pub display_name: Option<String>,
+    /// The local part as written (a quoted local part keeps its quotes' content).
+    pub local_part: String,
+    /// The domain, lowercase (ASCII), without brackets for a domain literal.
+    pub domain: String,
+    /// Whether the domain was a domain literal (`[192.0.2.1]`).
+    pub domain_literal: bool,
+}
+
+impl fmt::Display for Mailbox {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.domain_literal {
+            write!(f, "{}@[{}]", self.local_part, self.domain)
+        } else {
+            write!(f, "{}@{}", self.local_part, self.domain)
+        }
+    }
+}
+
+/// Why an address list does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AddressError {
+    /// Nothing but white space and comments.
+    #[error("no address")]
+    Empty,
+    /// A syntax error at a byte offset.
+    #[error("unexpected {found} at offset {offset}")]
+    Syntax {
+        /// Where.
+        offset: usize,
+        /// What was found there.
+        found: String,
+    },
+    /// A group (`name: a@b, c@d;`), which a From field must not contain for DMARC.
+    #[error("a group (display-name ':' ... ';') is not a mailbox")]
+    Group,
+    /// Comments nested too deep, or too many mailboxes.
+    #[error("the field is too complex (nesting or number of addresses)")]
+    TooComplex,
+    /// The value is not UTF-8.
+    #[error("the field is not valid UTF-8")]
+    NotUtf8,
+}
+
+/// RFC 5322 §3.2.3 atext.
+fn is_atext(c: char) -> bool {
+    c.is_ascii_alphanumeric()
+        || "!#$%&'*+-/=?^_`{|}~".contains(c)
+        || (!c.is_ascii() && !c.is_control())
+}
+
+struct Parser<'a> {
+    s: &'a str,
+    pos: usize,
+}
+
+/// A word of a phrase or local part: an atom or a quoted string.
+#[derive(Debug)]
+enum Word {
+    Atom(String),
+    Quoted(String),
+    Dot,
+}
+
+impl<'a> Parser<'a> {
+    fn peek(&self) -> Option<char> {
+        self.s[self.pos..].chars().next()
+    }
+
+    fn bump(&mut self) -> Option<char> {
+        let c = self.peek()?;
+        self.pos += c.len_utf8();
+        Some(c)
+    }
+
+    fn err(&self) -> AddressError {
+        match self.peek() {
+            None => AddressError::Syntax {
+                offset: self.pos,
+                found: "end of field".into(),
+            },
+            Some(c) => AddressError::Syntax {
+                offset: self.pos,
+                found: format!("{c:?}"),
+            },
+        }
+    }
+
+    /// Skips white space and comments (CFWS, §3.2.2).
+    fn cfws(&mut self) -> Result<(), AddressError> {
+        loop {
+            match self.peek() {
+                Some(' ' | '\t' | '\r' | '\n') => {
+                    self.bump();
+                }
+                Some('(') => self.comment()?,
+                _ => return Ok(()),
+            }
+        }
+    }
+
+    fn comment(&mut self) -> Result<(), AddressError> {
+        let mut depth = 0usize;
+        loop {
+            match self.bump() {
+                Some('(') => {
+                    depth += 1;
+                    if depth > 32 {
+                        return Err(AddressError::TooComplex);
+                    }
+                }
+                Some(')') => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return Ok(());
+                    }
+                }
+                Some('\\') => {
+                    self.bump().ok_or_else(|| self.err())?;
+                }
+                Some(_) => {}
+                None => return Err(self.err()),
+            }
+        }
+    }
+
+    fn quoted(&mut self) -> Result<String, AddressError> {
+        debug_assert_eq!(self.peek(), Some('"'));
+        self.bump();
+        let mut out = String::new();
+        loop {
+            match self.bump() {
+                Some('"') => return Ok(out),
+                Some('\\') => out.push(self.bump().ok_or_else(|| self.err())?),
+                Some('\r' | '\n') => {}
+                Some(c) => out.push(c),
+                None => return Err(self.err()),
+            }
+        }
+    }
+
+    fn atom(&mut self) -> String {
+        let start = self.pos;
+        while self.peek().is_some_and(is_atext) {
+            self.bump();
+        }
+        self.s[start..self.pos].to_owned()
+    }
+
+    /// Words until something that is not a word or a dot (obs-phrase allows dots).
+    fn words(&mut self) -> Result<Vec<Word>, AddressError> {
+        let mut words = Vec::new();
+        loop {
+            self.cfws()?;
+            match self.peek() {
+                Some('"') => words.push(Word::Quoted(self.quoted()?)),
+                Some('.') => {
+                    self.bump();
+                    words.push(Word::Dot);
+                }
+                Some(c) if is_atext(c) => words.push(Word::Atom(self.atom())),
+                _ => return Ok(words),
+            }
+        }
+    }
+
+    /// `domain = dot-atom / domain-literal / obs-domain`; returns (domain, literal).
+    fn domain(&mut self) -> Result<(String, bool), AddressError> {
+        self.cfws()?;
+        if self.peek() == Some('[') {
+            self.bump();
+            let start = self.pos;
+            loop {
+                match self.bump() {
+                    Some(']') => break,
+                    Some('[' | '\\') | None => return Err(self.err()),
+                    Some(_) => {}
+                }
+            }
+            let lit = self.s[start..self.pos - 1].trim().to_owned();
+            self.cfws()?;
+            return Ok((lit, true));
+        }
+        let mut labels = Vec::new();
+        loop {
+            self.cfws()?;
+            let a = self.atom();
+            if a.is_empty() {
+                return Err(self.err());
+            }
+            labels.push(a);
+            self.cfws()?;
+            if self.peek() == Some('.') {
+                self.bump();
+            } else {
+                break;
+            }
+        }
+        Ok((labels.join(".").to_ascii_lowercase(), false))
+    }
+
+    /// Joins words into a local part; quoted words keep their content.
+    fn local_part(words: &[Word]) -> Option<String> {
+        let mut out = String::new();
+        let mut expect_word = true;
+        for w in words {
+            match w {
+                Word::Dot if !expect_word => {
+                    out.push('.');
+                    expect_word = true;
+                }
+                Word::Atom(a) if expect_word => {
+                    out.push_str(a);
+                    expect_word = false;
+                }
+                Word::Quoted(q) if expect_word => {
+                    out.push('"');
+                    out.push_str(q);
+                    out.push('"');
+                    expect_word = false;
+                }
+                _ => return None,
+            }
+        }
+        (!out.is_empty() && !expect_word).then_some(out)
+    }
+
+    fn phrase(words: &[Word]) -> String {
+        words
+            .iter()
+            .map(|w| match w {
+                Word::Atom(a) | Word::Quoted(a) => a.as_str(),
+                Word::Dot => ".",
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// `angle-addr` after the `<`, with `obs-route`.
+    fn angle_addr(&mut self) -> Result<(String, String, bool), AddressError> {
+        self.cfws()?;
+        // obs-route = obs-domain-list ":" ; obs-domain-list = *(CFWS / ",") "@" domain ...
+        if matches!(self.peek(), Some('@' | ',')) {
+            loop {
+                self.cfws()?;
+                match self.peek() {
+                    Some(',') => {
+                        self.bump();
+                    }
+                    Some('@') => {
+                        self.bump();
+                        self.domain()?;
+                    }
+                    Some(':') => {
+                        self.bump();
+                        break;
+                    }
+                    _ => return Err(self.err()),
+                }
+            }
+        }
+        let words = self.words()?;
+        let local = Self::local_part(&words).ok_or_else(|| self.err())?;
+        if self.bump() != Some('@') {
+            return Err(self.err());
+        }
+        let (domain, literal) = self.domain()?;
+        self.cfws()?;
+        if self.bump() != Some('>') {
+            return Err(self.err());
+        }
+        Ok((local, domain, literal))
+    }
+
+    fn mailbox(&mut self) -> Result<Mailbox, AddressError> {
+        let words = self.words()?;
+        self.cfws()?;
+        match self.peek() {
+            Some('<') => {
+                self.bump();
+                let (local_part, domain, domain_literal) = self.angle_addr()?;
+                let name = Self::phrase(&words);
+                Ok(Mailbox {
+                    display_name: (!name.is_empty()).then_some(name),
+                    local_part,
+                    domain,
+                    domain_literal,
+                })
+            }
+            Some('@') => {
+                self.bump();
+                let local_part = Self::local_part(&words).ok_or_else(|| self.err())?;
+                let (domain, domain_literal) = self.domain()?;
+                Ok(Mailbox {
+                    display_name: None,
+                    local_part,
+                    domain,
+                    domain_literal,
+                })
+            }
+            Some(':') if !words.is_empty() => Err(AddressError::Group),
+            _ => Err(self.err()),
+        }
+    }
+}
+
+/// Parses a `mailbox-list` (the value of a `From` field). Empty list elements
+/// (`a@b, , c@d`, obsolete syntax) are skipped.
+pub fn parse_mailbox_list(value: &[u8]) -> Result<Vec<Mailbox>, AddressError> {
+    let s = std::str::from_utf8(value).map_err(|_| AddressError::NotUtf8)?;
+    let mut p = Parser { s, pos: 0 };
+    let mut out = Vec::new();
+    loop {
+        p.cfws()?;
+        match p.peek() {
+            None => break,
+            Some(',') => {
+                p.bump();
+                continue;
+            }
+            _ => {}
+        }
+        if out.len() >= MAX_MAILBOXES {
+            return Err(AddressError::TooComplex);
+        }
+        out.push(p.mailbox()?);
+        p.cfws()?;
+        match p.peek() {
+            None => break,
+            Some(',') => {
+                p.bump();
+            }
+            _ => return Err(p.err()),
+        }
+    }
+    if out.is_empty() {
+        return Err(AddressError::Empty);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(s: &str) -> Mailbox {
+        let v = parse_mailbox_list(s.as_bytes()).unwrap();
+        assert_eq!(v.len(), 1, "{s}");
+        v.into_iter().next().unwrap()
+    }
+
+    #[test]
+    fn rfc5322_3_4_forms() {
+        assert_eq!(one("alice@Example.COM").domain, "example.com");
+        let m = one("\"Alice Smith\" <alice@example.com>");
+        assert_eq!(m.display_name.as_deref(), Some("Alice Smith"));
+        let m = one("Alice (the boss) <alice@example.com> (work)");
+        assert_eq!(m.display_name.as_deref(), Some("Alice"));
+        assert_eq!(one("\"a@b\"@example.com").local_part, "\"a@b\"");
+        assert_eq!(one("a.b.c@example.com").local_part, "a.b.c");
+        let m = one("user@[192.0.2.1]");
+        assert!(m.domain_literal);
+        assert_eq!(m.domain, "192.0.2.1");
+        assert_eq!(
+            one("John Q. Public <jqp@example.com>")
+                .display_name
+                .as_deref(),
+            Some("John Q . Public")
+        );
+        assert_eq!(one("Folded\r\n <a@example\r\n .com>").domain, "example.com");
+    }
+
+    #[test]
+    fn rfc5322_4_4_obsolete_route() {
+        let m = one("<@relay.example,@other.example:user@victim.example>");
+        assert_eq!(m.domain, "victim.example");
+        assert_eq!(one("user @ example . com").domain, "example.com");
+    }
+
+    #[test]
+    fn encoded_words_are_display_names_only() {
+        let m = one("=?utf-8?q?admin=40bank.example?= <attacker@evil.example>");
+        assert_eq!(m.domain, "evil.example");
+        assert!(parse_mailbox_list(b"=?utf-8?b?YWRtaW5AYmFuay5leGFtcGxl?=").is_err());
+    }
+
+    #[test]
+    fn several_and_groups() {
+        assert_eq!(
+            parse_mailbox_list(b"a@x.example, b@y.example")
+                .unwrap()
+                .len(),
+            2
+        );
+        assert_eq!(
+            parse_mailbox_list(b"a@x.example,, b@y.example")
+                .unwrap()
+                .len(),
+            2
+        );
+        assert_eq!(
+            parse_mailbox_list(b"Friends: a@x.example, b@y.example;"),
+            Err(AddressError::Group)
+        );
+    }
+
+    #[test]
+    fn malformed_is_an_error() {
+        for bad in [
+            "",
+            "   (comment only) ",
+            "victim@bank.example <attacker@evil.example>",
+            "<attacker@evil.example>victim@bank.example",
+            "alice",
+            "alice@",
+            "@example.com",
+            "<alice@example.com",
+            "\"unterminated <a@example.com>",
+            "a@example.com (unterminated",
+            "a@b.example c@d.example",
+            "a@[1.2.3.4",
+        ] {
+            assert!(parse_mailbox_list(bad.as_bytes()).is_err(), "{bad:?}");
+        }
+        let deep = format!("{}a@b.example", "(".repeat(100));
+        assert!(parse_mailbox_list(deep.as_bytes()).is_err());
+    }
+}
