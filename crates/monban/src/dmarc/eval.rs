@@ -1,0 +1,345 @@
+//! DMARC evaluation: RFC 9989 §4.4 (identifier alignment), §5.3 (policy evaluation),
+//! on top of SPF and DKIM results.
+
+use std::fmt;
+
+use monban_dns::{Resolver, normalize_name};
+
+use super::discovery::{self, Discovered};
+use super::record::{AlignmentMode, DmarcRecord, Policy};
+use crate::address::parse_mailbox_list;
+use crate::dkim::{DkimOutcome, DkimResult};
+use crate::message::Headers;
+use crate::spf::{SpfIdentity, SpfOutcome, SpfResult};
+
+/// The DMARC result (RFC 8601 §2.7.1 names, RFC 9989 §4.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum DmarcResult {
+    /// The author domain publishes no DMARC record.
+    None,
+    /// An aligned identifier passed.
+    Pass,
+    /// No aligned identifier passed.
+    Fail,
+    /// A DNS failure kept DMARC (or an aligned method) from concluding.
+    Temperror,
+    /// The message cannot be evaluated: no From, several From fields or mailboxes, or an
+    /// unparseable From.
+    Permerror,
+}
+
+impl DmarcResult {
+    /// The RFC 8601 name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Pass => "pass",
+            Self::Fail => "fail",
+            Self::Temperror => "temperror",
+            Self::Permerror => "permerror",
+        }
+    }
+}
+
+impl fmt::Display for DmarcResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What the receiver does with the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Disposition {
+    /// Deliver normally.
+    None,
+    /// Deliver as suspicious (spam folder, hold).
+    Quarantine,
+    /// Refuse during the SMTP session.
+    Reject,
+}
+
+impl Disposition {
+    /// The report / A-R name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Quarantine => "quarantine",
+            Self::Reject => "reject",
+        }
+    }
+}
+
+impl From<Policy> for Disposition {
+    fn from(p: Policy) -> Self {
+        match p {
+            Policy::None => Self::None,
+            Policy::Quarantine => Self::Quarantine,
+            Policy::Reject => Self::Reject,
+        }
+    }
+}
+
+/// Which tag of the record applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PolicyTag {
+    /// `p`: the record is the author domain's own.
+    P,
+    /// `sp`: an existing subdomain of the record's domain.
+    Sp,
+    /// `np`: a subdomain that does not exist.
+    Np,
+}
+
+/// Settings for DMARC evaluation.
+#[derive(Debug, Clone)]
+pub struct DmarcConfig {
+    /// What to do with a message whose From cannot be evaluated (permerror): the default
+    /// is no disposition (the result still says permerror, never pass); `Reject`
+    /// refuses such mail.
+    pub permerror_disposition: Disposition,
+}
+
+impl Default for DmarcConfig {
+    fn default() -> Self {
+        Self {
+            permerror_disposition: Disposition::None,
+        }
+    }
+}
+
+/// The outcome of DMARC evaluation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DmarcOutcome {
+    /// The result.
+    pub result: DmarcResult,
+    /// The author domain (RFC5322.From), when one was found.
+    pub header_from: Option<String>,
+    /// The policy that applies (`p`, `sp` or `np` of the record).
+    pub policy: Option<Policy>,
+    /// Which tag that was.
+    pub policy_tag: Option<PolicyTag>,
+    /// What to do with the message.
+    pub disposition: Disposition,
+    /// A passing DKIM signature aligned with the author domain.
+    pub dkim_aligned: bool,
+    /// The passing SPF MAIL FROM domain aligned with the author domain.
+    pub spf_aligned: bool,
+    /// The domain whose `_dmarc` record applied.
+    pub record_domain: Option<String>,
+    /// The record.
+    pub record: Option<DmarcRecord>,
+    /// The author domain's organizational domain.
+    pub organizational_domain: Option<String>,
+    /// Why the disposition is milder than the policy (testing, sampling), or why the
+    /// result is what it is.
+    pub reason: Option<String>,
+}
+
+impl DmarcOutcome {
+    fn error(result: DmarcResult, reason: String, disposition: Disposition) -> Self {
+        Self {
+            result,
+            header_from: None,
+            policy: None,
+            policy_tag: None,
+            disposition,
+            dkim_aligned: false,
+            spf_aligned: false,
+            record_domain: None,
+            record: None,
+            organizational_domain: None,
+            reason: Some(reason),
+        }
+    }
+}
+
+/// The author domain: exactly one From field with exactly one mailbox (RFC 9989 §4.4;
+/// RFC 5322 §3.6.2 allows one From field).
+pub fn author_domain(headers: &Headers) -> Result<String, String> {
+    let froms: Vec<_> = headers.get("from").collect();
+    let field = match froms.as_slice() {
+        [] => return Err("the message has no From field".into()),
+        [one] => one,
+        _ => return Err(format!("the message has {} From fields", froms.len())),
+    };
+    let list = parse_mailbox_list(field.value)
+        .map_err(|e| format!("the From field does not parse: {e}"))?;
+    let [mailbox] = list.as_slice() else {
+        return Err(format!("the From field has {} mailboxes", list.len()));
+    };
+    if mailbox.domain_literal {
+        return Err("the From address has a domain literal, not a domain".into());
+    }
+    let domain =
+        normalize_name(&mailbox.domain).map_err(|e| format!("the From domain is invalid: {e}"))?;
+    if !domain.contains('.')
+        || !domain
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_')
+    {
+        return Err(format!(
+            "the From domain {domain:?} is not a usable domain name"
+        ));
+    }
+    Ok(domain)
+}
+
+/// Evaluates DMARC for a message. `spf` must be the MAIL FROM evaluation (RFC 9989
+/// §4.4.2: SPF aligns through the RFC5321.MailFrom domain; a HELO result never stands
+/// in for it); `dkim` is every signature's outcome.
+pub async fn evaluate<R: Resolver>(
+    resolver: &R,
+    headers: &Headers,
+    spf: Option<&SpfOutcome>,
+    dkim: &[DkimOutcome],
+    config: &DmarcConfig,
+) -> DmarcOutcome {
+    let from = match author_domain(headers) {
+        Ok(d) => d,
+        Err(why) => {
+            return DmarcOutcome::error(DmarcResult::Permerror, why, config.permerror_disposition);
+        }
+    };
+    let temp = |e: monban_dns::LookupError| {
+        let mut o = DmarcOutcome::error(
+            DmarcResult::Temperror,
+            format!("DNS failure during DMARC discovery: {e}"),
+            Disposition::None,
+        );
+        o.header_from = Some(from.clone());
+        o
+    };
+    let Some(Discovered { record, domain }) = (match discovery::discover(resolver, &from).await {
+        Ok(d) => d,
+        Err(e) => return temp(e),
+    }) else {
+        let mut o = DmarcOutcome::error(
+            DmarcResult::None,
+            format!("{from} publishes no DMARC record"),
+            Disposition::None,
+        );
+        o.header_from = Some(from);
+        return o;
+    };
+    let org = match discovery::organizational_domain(resolver, &from).await {
+        Ok(o) => o,
+        Err(e) => return temp(e),
+    };
+
+    // Which tag applies (RFC 9989 §5.3.1 / §4.7 sp, np).
+    let (policy, tag) = if domain == from {
+        (record.p, PolicyTag::P)
+    } else {
+        match discovery::domain_exists(resolver, &from).await {
+            Ok(true) => (record.subdomain_policy(), PolicyTag::Sp),
+            Ok(false) => (record.nonexistent_policy(), PolicyTag::Np),
+            Err(e) => return temp(e),
+        }
+    };
+
+    // Alignment (§4.4.1, §4.4.2).
+    let mut dkim_aligned = false;
+    let mut dkim_temp = false;
+    for d in dkim {
+        let aligned = match aligns(resolver, &d.domain, &from, &org, record.adkim).await {
+            Ok(a) => a,
+            Err(e) => return temp(e),
+        };
+        if aligned {
+            match d.result {
+                DkimResult::Pass => dkim_aligned = true,
+                DkimResult::Temperror => dkim_temp = true,
+                _ => {}
+            }
+        }
+    }
+    let mut spf_aligned = false;
+    let mut spf_temp = false;
+    if let Some(s) = spf.filter(|s| s.identity == SpfIdentity::MailFrom) {
+        let aligned = match aligns(resolver, &s.domain, &from, &org, record.aspf).await {
+            Ok(a) => a,
+            Err(e) => return temp(e),
+        };
+        if aligned {
+            match s.result {
+                SpfResult::Pass => spf_aligned = true,
+                SpfResult::Temperror => spf_temp = true,
+                _ => {}
+            }
+        }
+    }
+
+    let mut outcome = DmarcOutcome {
+        result: DmarcResult::Fail,
+        header_from: Some(from.clone()),
+        policy: Some(policy),
+        policy_tag: Some(tag),
+        disposition: Disposition::None,
+        dkim_aligned,
+        spf_aligned,
+        record_domain: Some(domain),
+        organizational_domain: Some(org),
+        reason: record
+            .fallback
+            .as_ref()
+            .map(|f| format!("record treated as p=none: {f}")),
+        record: None,
+    };
+    if dkim_aligned || spf_aligned {
+        outcome.result = DmarcResult::Pass;
+    } else if dkim_temp || spf_temp {
+        // An aligned identifier might have passed: let the sender retry rather than
+        // apply the policy to mail that may be genuine.
+        outcome.result = DmarcResult::Temperror;
+        outcome.reason = Some("an aligned DKIM or SPF check had a temporary error".into());
+    } else {
+        outcome.disposition = policy.into();
+        // RFC 9989 t=y: apply the next milder policy. RFC 7489 pct<100 is honoured the
+        // same way (no random sampling: a message is either judged or it is not).
+        let sampled = record.pct.is_some_and(|p| p < 100);
+        if (record.testing || sampled) && outcome.disposition != Disposition::None {
+            outcome.disposition = match outcome.disposition {
+                Disposition::Reject => Disposition::Quarantine,
+                _ => Disposition::None,
+            };
+            outcome.reason = Some(if record.testing {
+                "the domain is testing its policy (t=y): one step milder".into()
+            } else {
+                format!(
+                    "pct={} (RFC 7489): one step milder",
+                    record.pct.unwrap_or(100)
+                )
+            });
+        }
+    }
+    outcome.record = Some(record);
+    outcome
+}
+
+/// Whether `identifier` aligns with the author domain `from` (whose organizational
+/// domain is `org`) under `mode`.
+async fn aligns<R: Resolver>(
+    resolver: &R,
+    identifier: &str,
+    from: &str,
+    org: &str,
+    mode: AlignmentMode,
+) -> Result<bool, monban_dns::LookupError> {
+    let id = identifier.trim_end_matches('.').to_ascii_lowercase();
+    if id.is_empty() {
+        return Ok(false);
+    }
+    if id == from {
+        return Ok(true);
+    }
+    if mode == AlignmentMode::Strict {
+        return Ok(false);
+    }
+    // Cheap filter: both must share the organizational domain as a suffix.
+    let under_org = id == org || id.ends_with(&format!(".{org}"));
+    if !under_org {
+        return Ok(false);
+    }
+    Ok(discovery::organizational_domain(resolver, &id).await? == org)
+}
