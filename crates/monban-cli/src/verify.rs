@@ -8,11 +8,11 @@ use std::net::IpAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::Args;
-use monban::authres;
-use monban::dkim::{DkimConfig, DkimOutcome, DkimVerifier};
-use monban::message::{CrlfNormalizer, HeaderError, MessageSplitter, Split};
-use monban::spf::{Spf, SpfOutcome};
-use monban_dns::Resolver;
+use monban::dkim::DkimConfig;
+use monban::dmarc::{Disposition, DmarcConfig};
+use monban::message::{CrlfNormalizer, HeaderError};
+use monban::pipeline::{Envelope, MessageVerifier, Report, VerifyConfig};
+use monban::spf::SpfConfig;
 use serde_json::{Value, json};
 
 use crate::dns::{DnsArgs, DnsSource};
@@ -50,32 +50,22 @@ pub struct VerifyArgs {
     /// Verify as of this Unix time instead of now (for archived mail).
     #[arg(long, value_name = "SECONDS")]
     at: Option<u64>,
+    /// Give a message whose From cannot be evaluated (none, several, unparseable) the
+    /// disposition reject instead of none; its DMARC result is permerror either way.
+    #[arg(long)]
+    reject_unparseable_from: bool,
     /// Print one JSON object per message (JSON Lines).
     #[arg(long)]
     json: bool,
 }
 
-struct Envelope {
-    ip: IpAddr,
-    helo: Option<String>,
-    mail_from: Option<String>,
-}
-
-struct Report {
-    spf: Option<SpfOutcome>,
-    helo: Option<SpfOutcome>,
-    dkim: Vec<DkimOutcome>,
-}
-
-/// Streams one message through the DKIM verifier.
+/// Streams one message through the pipeline's staged verifier.
 fn read_message(
     messages: &mut Messages<Box<dyn std::io::BufRead>>,
-    now: u64,
-    config: &DkimConfig,
-) -> std::io::Result<Option<Result<DkimVerifier, HeaderError>>> {
+    make: impl FnOnce() -> MessageVerifier,
+) -> std::io::Result<Option<Result<MessageVerifier, HeaderError>>> {
     let mut normalizer = CrlfNormalizer::new();
-    let mut splitter = MessageSplitter::new();
-    let mut verifier: Option<DkimVerifier> = None;
+    let mut verifier = make();
     let mut error: Option<HeaderError> = None;
     let mut buf = Vec::with_capacity(input::CHUNK + 1024);
     let found = messages.next_message(|chunk| {
@@ -83,74 +73,19 @@ fn read_message(
             return;
         }
         normalizer.normalize(chunk, &mut buf);
-        match splitter.push(&buf) {
-            Ok(Split::Header) => {}
-            Ok(Split::HeaderDone(headers, body)) => {
-                let mut v = DkimVerifier::new(&headers, now, config.clone());
-                v.body(body);
-                verifier = Some(v);
-            }
-            Ok(Split::Body(body)) => {
-                if let Some(v) = verifier.as_mut() {
-                    v.body(body);
-                }
-            }
-            Err(e) => error = Some(e),
+        if let Err(e) = verifier.push(&buf) {
+            error = Some(e);
         }
     })?;
-    if !found {
-        return Ok(None);
-    }
-    if let Some(e) = error {
-        return Ok(Some(Err(e)));
-    }
-    match verifier {
-        Some(v) => Ok(Some(Ok(v))),
-        None => match splitter.finish() {
-            Ok(h) => Ok(Some(Ok(DkimVerifier::new(
-                &h.unwrap_or_default(),
-                now,
-                config.clone(),
-            )))),
-            Err(e) => Ok(Some(Err(e))),
-        },
-    }
-}
-
-async fn spf_for<R: Resolver>(
-    spf: &Spf<R>,
-    env: &Envelope,
-    now: u64,
-) -> (Option<SpfOutcome>, Option<SpfOutcome>) {
-    let helo = match &env.helo {
-        Some(h) => Some(spf.verify_helo(env.ip, h, now).await),
-        None => None,
-    };
-    let mail_from = match &env.mail_from {
-        Some(m) => Some(
-            spf.verify_mail_from(env.ip, env.helo.as_deref().unwrap_or(""), m, now)
-                .await,
-        ),
-        None => None,
-    };
-    (mail_from, helo)
-}
-
-fn clauses(r: &Report) -> Vec<String> {
-    let mut c = Vec::new();
-    match (&r.spf, &r.helo) {
-        (Some(spf), _) => c.push(authres::spf_clause(spf)),
-        (None, Some(helo)) => c.push(authres::spf_clause(helo)),
-        (None, None) => {}
-    }
-    if r.dkim.is_empty() {
-        c.push(authres::DKIM_NONE.to_owned());
-    }
-    c.extend(r.dkim.iter().map(authres::dkim_clause));
-    c
+    Ok(match (found, error) {
+        (false, _) => None,
+        (true, Some(e)) => Some(Err(e)),
+        (true, None) => Some(Ok(verifier)),
+    })
 }
 
 fn to_json(r: &Report, authserv_id: &str, label: &str) -> Value {
+    let d = &r.dmarc;
     let mut v = json!({
         "file": label,
         "dkim": r.dkim.iter().map(|d| json!({
@@ -164,7 +99,18 @@ fn to_json(r: &Report, authserv_id: &str, label: &str) -> Value {
             "key_bits": d.key_bits,
             "testing": d.testing,
         })).collect::<Vec<_>>(),
-        "authentication_results": format!("{authserv_id}; {}", clauses(r).join("; ")),
+        "dmarc": {
+            "result": d.result.as_str(),
+            "header_from": d.header_from,
+            "policy": d.policy.map(|p| p.as_str()),
+            "disposition": d.disposition.as_str(),
+            "dkim_aligned": d.dkim_aligned,
+            "spf_aligned": d.spf_aligned,
+            "record_domain": d.record_domain,
+            "organizational_domain": d.organizational_domain,
+            "reason": d.reason,
+        },
+        "authentication_results": r.authentication_results(authserv_id).to_value().replace("\r\n\t", " "),
     });
     if let Some(s) = &r.spf {
         v["spf"] = json!({
@@ -183,7 +129,7 @@ fn to_json(r: &Report, authserv_id: &str, label: &str) -> Value {
 }
 
 pub async fn run(dns: &DnsArgs, args: VerifyArgs) -> Result<(), Failure> {
-    let env = match &args.ip {
+    let envelope = match &args.ip {
         Some(ip) => {
             let ip: IpAddr = ip.trim().parse().map_err(|_| {
                 Failure::usage(format!("--ip {ip:?} is not an IPv4 or IPv6 address"))
@@ -204,16 +150,21 @@ pub async fn run(dns: &DnsArgs, args: VerifyArgs) -> Result<(), Failure> {
                     ));
                 }
             }
-            Some(Envelope {
-                ip,
+            Envelope {
+                ip: Some(ip),
                 helo: args.helo.clone(),
-                mail_from: args.mail_from.clone(),
-            })
+                mail_from: args.mail_from.as_deref().map(|m| {
+                    m.trim()
+                        .trim_start_matches('<')
+                        .trim_end_matches('>')
+                        .to_owned()
+                }),
+            }
         }
         None if args.helo.is_some() || args.mail_from.is_some() => {
             return Err(Failure::usage("--helo and --mail-from need --ip"));
         }
-        None => None,
+        None => Envelope::default(),
     };
     if args.max_signatures == 0 {
         return Err(Failure::usage("--max-signatures must be at least 1"));
@@ -226,16 +177,24 @@ pub async fn run(dns: &DnsArgs, args: VerifyArgs) -> Result<(), Failure> {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs())
     });
-    let config = DkimConfig {
-        max_signatures: args.max_signatures,
-        allow_unsigned_body_content: args.allow_unsigned_body,
-        allow_sha1: args.legacy,
-        ..DkimConfig::default()
-    };
-    let spf = Spf::new(&resolver);
-    let (spf_result, helo_result) = match &env {
-        Some(e) => spf_for(&spf, e, now).await,
-        None => (None, None),
+    let config = VerifyConfig {
+        spf: SpfConfig {
+            receiver: authserv_id.clone(),
+            ..SpfConfig::default()
+        },
+        dkim: DkimConfig {
+            max_signatures: args.max_signatures,
+            allow_unsigned_body_content: args.allow_unsigned_body,
+            allow_sha1: args.legacy,
+            ..DkimConfig::default()
+        },
+        dmarc: DmarcConfig {
+            permerror_disposition: if args.reject_unparseable_from {
+                Disposition::Reject
+            } else {
+                Disposition::None
+            },
+        },
     };
 
     let several = sources.len() > 1;
@@ -252,7 +211,8 @@ pub async fn run(dns: &DnsArgs, args: VerifyArgs) -> Result<(), Failure> {
         let mut messages = Messages::new(reader);
         let mut index = 0usize;
         loop {
-            let verifier = match read_message(&mut messages, now, &config) {
+            let make = || MessageVerifier::new(envelope.clone(), config.clone(), now);
+            let verifier = match read_message(&mut messages, make) {
                 Ok(None) => break,
                 Ok(Some(Ok(v))) => v,
                 Ok(Some(Err(e))) => {
@@ -268,10 +228,13 @@ pub async fn run(dns: &DnsArgs, args: VerifyArgs) -> Result<(), Failure> {
                 }
             };
             index += 1;
-            let report = Report {
-                spf: spf_result.clone(),
-                helo: helo_result.clone(),
-                dkim: verifier.finish(&resolver).await,
+            let report = match verifier.finish(&resolver).await {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("monban: {}: {e}", source.label());
+                    failures += 1;
+                    continue;
+                }
             };
             let label = if messages.is_mbox() {
                 format!("{}#{index}", source.label())
@@ -285,7 +248,7 @@ pub async fn run(dns: &DnsArgs, args: VerifyArgs) -> Result<(), Failure> {
                     println!("==> {label} <==");
                 }
                 // Folded with bare LF for the terminal; the header itself uses CRLF.
-                let value = authres::header_value(&authserv_id, &clauses(&report));
+                let value = report.authentication_results(&authserv_id).to_value();
                 println!("Authentication-Results: {}", value.replace("\r\n", "\n"));
             }
         }

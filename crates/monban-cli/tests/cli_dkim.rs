@@ -536,3 +536,85 @@ fn lf_input_keeps_lf() {
     let v = verify_json(&zone, &out.stdout, &[]);
     assert_eq!(v["dkim"][0]["result"], "pass", "{v}");
 }
+
+/// The README's first command and the samples of examples/messages/README.md.
+#[test]
+fn bundled_examples() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let zone = root.join("examples/example.zone");
+    let cases = [
+        (
+            "alice-to-bob.eml",
+            "192.0.2.25",
+            "mail.example.com",
+            "alice@example.com",
+            "pass",
+            "none",
+        ),
+        (
+            "newsletter-via-mailer.eml",
+            "198.51.100.10",
+            "mx.mailer.example.net",
+            "bounces@example.com",
+            "pass",
+            "none",
+        ),
+        (
+            "via-mailing-list.eml",
+            "203.0.113.5",
+            "lists.example.org",
+            "lunch-club-bounces@example.org",
+            "fail",
+            "reject",
+        ),
+        (
+            "spoofed-ceo.eml",
+            "203.0.113.66",
+            "mail.attacker.example",
+            "ceo@example.com",
+            "fail",
+            "reject",
+        ),
+    ];
+    for (file, ip, helo, mail_from, dmarc, disposition) in cases {
+        let msg = root.join("examples/messages").join(file);
+        let out = monban(
+            &[
+                "verify",
+                "--zone",
+                zone.to_str().unwrap(),
+                "--json",
+                "--ip",
+                ip,
+                "--helo",
+                helo,
+                "--mail-from",
+                mail_from,
+                msg.to_str().unwrap(),
+            ],
+            None,
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{file}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["dmarc"]["result"], dmarc, "{file}: {v}");
+        assert_eq!(v["dmarc"]["disposition"], disposition, "{file}: {v}");
+        for key in ["spf", "helo", "dkim", "dmarc", "authentication_results"] {
+            assert!(v.get(key).is_some(), "{file}: no {key}");
+        }
+        for key in [
+            "result",
+            "header_from",
+            "policy",
+            "disposition",
+            "dkim_aligned",
+            "spf_aligned",
+        ] {
+            assert!(v["dmarc"].get(key).is_some(), "{file}: no dmarc.{key}");
+        }
+    }
+}

@@ -9,6 +9,7 @@
 //! - [`spf`]: Sender Policy Framework (RFC 7208).
 //! - [`dkim`]: DomainKeys Identified Mail (RFC 6376, 8301, 8463).
 //! - [`dmarc`]: DMARC records (RFC 9989, RFC 7489).
+//! - [`pipeline`]: one call that runs every method on a message and its envelope.
 //! - [`authres`]: the `Authentication-Results` header field (RFC 8601).
 //! - [`text`]: safe quoting of header text (RFC 5322).
 
@@ -17,6 +18,7 @@ pub mod authres;
 pub mod dkim;
 pub mod dmarc;
 pub mod message;
+pub mod pipeline;
 pub mod spf;
 pub mod text;
 

@@ -1,0 +1,314 @@
+//! The `Authentication-Results` header field, RFC 8601: one model, one writer, one
+//! parser.
+//!
+//! - [`ResInfo`] is one method's result with its properties; [`ResInfo::from_spf`],
+//!   [`ResInfo::from_dkim`] and [`ResInfo::from_dmarc`] are the only places a result
+//!   becomes A-R text.
+//! - [`AuthenticationResults`] is a whole field: written by
+//!   [`AuthenticationResults::to_value`], read by [`AuthenticationResults::parse`].
+//! - [`fields_claiming`] finds incoming fields that claim our authserv-id, which a
+//!   receiver must remove (§5).
+//!
+//! Values are written as RFC 2045 tokens, `local-part@domain` dot-atoms, or RFC 5322
+//! quoted-strings (§2.2), and comments are escaped, so no attacker-chosen address,
+//! `d=` or HELO can add a clause or a property.
+
+mod parse;
+
+use std::borrow::Cow;
+use std::fmt::Write as _;
+
+pub use parse::ParseError;
+
+use crate::dkim::DkimOutcome;
+use crate::dmarc::{DmarcOutcome, DmarcResult};
+use crate::message::Headers;
+use crate::spf::{SpfIdentity, SpfOutcome};
+use crate::text::{comment, quoted};
+
+/// RFC 2045 §5.1 `token` characters: any visible ASCII but tspecials.
+fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_graphic() && !"()<>@,;:\\\"/[]?=".contains(c))
+}
+
+/// A property value (RFC 8601 §2.2 `pvalue`): a token, `local-part@domain` made of
+/// dot-atoms, or else a quoted-string.
+pub fn pvalue(s: &str) -> Cow<'_, str> {
+    if is_token(s) {
+        return Cow::Borrowed(s);
+    }
+    if let Some((local, domain)) = s.rsplit_once('@') {
+        let local_ok = local.is_empty() || crate::text::is_dot_atom(local);
+        if local_ok && crate::text::is_dot_atom(domain) && !local.contains('@') {
+            return Cow::Borrowed(s);
+        }
+    }
+    Cow::Owned(quoted(s))
+}
+
+/// One property: `ptype.property=value` (§2.3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Property {
+    /// `smtp`, `header`, `body`, `policy`.
+    pub ptype: String,
+    /// e.g. `mailfrom`, `d`, `from`.
+    pub property: String,
+    /// The value, unquoted.
+    pub value: String,
+}
+
+/// One method's result (`resinfo`, §2.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResInfo {
+    /// The method (`spf`, `dkim`, `dmarc`, ...), lowercase.
+    pub method: String,
+    /// The result (`pass`, `fail`, ...), lowercase.
+    pub result: String,
+    /// A comment right after the result, for people.
+    pub comment: Option<String>,
+    /// `reason=`.
+    pub reason: Option<String>,
+    /// The properties, in order.
+    pub properties: Vec<Property>,
+}
+
+impl ResInfo {
+    /// A result without properties.
+    pub fn new(method: &str, result: &str) -> Self {
+        Self {
+            method: method.to_ascii_lowercase(),
+            result: result.to_ascii_lowercase(),
+            comment: None,
+            reason: None,
+            properties: Vec::new(),
+        }
+    }
+
+    /// Adds a property (empty values are skipped).
+    pub fn with(mut self, ptype: &str, property: &str, value: &str) -> Self {
+        if !value.is_empty() {
+            self.properties.push(Property {
+                ptype: ptype.into(),
+                property: property.into(),
+                value: value.into(),
+            });
+        }
+        self
+    }
+
+    /// The value of `ptype.property`, if present.
+    pub fn property(&self, ptype: &str, property: &str) -> Option<&str> {
+        self.properties
+            .iter()
+            .find(|p| {
+                p.ptype.eq_ignore_ascii_case(ptype) && p.property.eq_ignore_ascii_case(property)
+            })
+            .map(|p| p.value.as_str())
+    }
+
+    /// `spf=` (§2.7.2): `smtp.mailfrom` for the MAIL FROM identity, `smtp.helo` for HELO.
+    pub fn from_spf(o: &SpfOutcome) -> Self {
+        let mut r = Self::new("spf", o.result.as_str());
+        r.comment = Some(o.cause.to_string());
+        match o.identity {
+            SpfIdentity::MailFrom => r.with("smtp", "mailfrom", &o.sender),
+            SpfIdentity::Helo => r.with("smtp", "helo", &o.helo),
+        }
+    }
+
+    /// `dkim=` for one signature (§2.7.1; `header.b` per RFC 6008).
+    pub fn from_dkim(o: &DkimOutcome) -> Self {
+        let mut r = Self::new("dkim", o.result.as_str());
+        r.comment = o.reason.clone();
+        r.with("header", "d", &o.domain)
+            .with("header", "i", &o.identity)
+            .with("header", "s", &o.selector)
+            .with("header", "a", &o.algorithm)
+            .with("header", "b", &o.header_b)
+    }
+
+    /// `dkim=none`: no signature.
+    pub fn dkim_none() -> Self {
+        Self::new("dkim", "none")
+    }
+
+    /// `dmarc=` (RFC 7489 §11.2, RFC 9989): `header.from` and `policy.dmarc`.
+    pub fn from_dmarc(o: &DmarcOutcome) -> Self {
+        let mut r = Self::new("dmarc", o.result.as_str());
+        let mut note = String::new();
+        if let Some(p) = o.policy {
+            let _ = write!(note, "p={p} dis={}", o.disposition.as_str());
+        }
+        if let Some(reason) = &o.reason {
+            if !note.is_empty() {
+                note.push_str(": ");
+            }
+            note.push_str(reason);
+        }
+        if !note.is_empty() {
+            r.comment = Some(note);
+        }
+        let r = r.with("header", "from", o.header_from.as_deref().unwrap_or(""));
+        if o.result == DmarcResult::Pass || o.policy.is_none() {
+            r
+        } else {
+            r.with("policy", "dmarc", o.disposition.as_str())
+        }
+    }
+
+    /// The resinfo text, e.g. `spf=pass (comment) smtp.mailfrom=a@example.com`.
+    pub fn to_text(&self) -> String {
+        let mut s = format!(
+            "{}={}",
+            token_or_quoted(&self.method),
+            token_or_quoted(&self.result)
+        );
+        if let Some(c) = &self.comment {
+            s.push(' ');
+            s.push_str(&comment(c));
+        }
+        if let Some(reason) = &self.reason {
+            s.push_str(" reason=");
+            s.push_str(&quoted(reason));
+        }
+        for p in &self.properties {
+            let _ = write!(
+                s,
+                " {}.{}={}",
+                token_or_quoted(&p.ptype),
+                token_or_quoted(&p.property),
+                pvalue(&p.value)
+            );
+        }
+        s
+    }
+}
+
+fn token_or_quoted(s: &str) -> Cow<'_, str> {
+    if is_token(s) {
+        Cow::Borrowed(s)
+    } else {
+        Cow::Owned(quoted(s))
+    }
+}
+
+/// A whole `Authentication-Results` field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthenticationResults {
+    /// Who evaluated (§2.5).
+    pub authserv_id: String,
+    /// `authres-version`, when given.
+    pub version: Option<u32>,
+    /// The results; empty means `none` (§2.2 `no-result`).
+    pub results: Vec<ResInfo>,
+}
+
+impl AuthenticationResults {
+    /// The field value, folded one result per line (CRLF TAB).
+    pub fn to_value(&self) -> String {
+        let mut s = pvalue(&self.authserv_id).into_owned();
+        if self.results.is_empty() {
+            s.push_str("; none");
+            return s;
+        }
+        for r in &self.results {
+            s.push_str(";\r\n\t");
+            s.push_str(&r.to_text());
+        }
+        s
+    }
+
+    /// Parses a field value (§2.2). Comments are skipped, except that the comment right
+    /// after a result is kept in [`ResInfo::comment`].
+    pub fn parse(value: &[u8]) -> Result<Self, ParseError> {
+        parse::parse(value)
+    }
+}
+
+/// The indices (in header order) of `Authentication-Results` fields whose authserv-id
+/// is `ours` (case-insensitive), or which cannot be parsed at all: §5 says a receiver
+/// MUST remove fields that claim its own authserv-id before adding its own, since a
+/// sender could have forged them.
+pub fn fields_claiming(headers: &Headers, ours: &str) -> Vec<usize> {
+    headers
+        .fields()
+        .enumerate()
+        .filter(|(_, f)| f.is("Authentication-Results"))
+        .filter(|(_, f)| match AuthenticationResults::parse(f.value) {
+            Ok(ar) => ar.authserv_id.eq_ignore_ascii_case(ours),
+            // Unparseable: compare the leading word, so a malformed forgery that names
+            // us is still removed.
+            Err(_) => {
+                let text = String::from_utf8_lossy(f.value);
+                let first = text
+                    .trim_start()
+                    .split(|c: char| c == ';' || c.is_whitespace())
+                    .next()
+                    .unwrap_or("")
+                    .trim_matches('"');
+                first.eq_ignore_ascii_case(ours)
+            }
+        })
+        .map(|(i, _)| i)
+        .collect()
+}
+
+// Compatibility helpers used by the CLI before the full pipeline.
+
+/// The `spf=` clause text.
+pub fn spf_clause(outcome: &SpfOutcome) -> String {
+    ResInfo::from_spf(outcome).to_text()
+}
+
+/// The `dkim=` clause text.
+pub fn dkim_clause(outcome: &DkimOutcome) -> String {
+    ResInfo::from_dkim(outcome).to_text()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc8601_2_2_pvalues() {
+        assert_eq!(pvalue("example.com"), "example.com");
+        assert_eq!(pvalue("user@example.com"), "user@example.com");
+        assert_eq!(
+            pvalue("a;dkim=pass@example.com"),
+            "\"a;dkim=pass@example.com\""
+        );
+        assert_eq!(pvalue("x\" y"), "\"x\\\" y\"");
+        assert_eq!(pvalue(""), "\"\"");
+    }
+
+    #[test]
+    fn write_then_parse_gives_the_same_results() {
+        let ar = AuthenticationResults {
+            authserv_id: "mx.example.net".into(),
+            version: None,
+            results: vec![
+                ResInfo::new("spf", "pass")
+                    .with("smtp", "mailfrom", "\"evil;dkim=pass\"@attacker.example")
+                    .with("smtp", "helo", "x) dmarc=pass (y"),
+                {
+                    let mut r = ResInfo::new("dkim", "fail").with(
+                        "header",
+                        "d",
+                        "victim.example\"; dmarc=pass",
+                    );
+                    r.comment = Some("body hash (did) not verify \\".into());
+                    r
+                },
+                ResInfo::new("dmarc", "fail")
+                    .with("header", "from", "victim.example")
+                    .with("policy", "dmarc", "reject"),
+            ],
+        };
+        let text = ar.to_value();
+        let back = AuthenticationResults::parse(text.as_bytes()).unwrap();
+        assert_eq!(back, ar, "{text}");
+        assert_eq!(back.results.len(), 3);
+    }
+}
