@@ -9,7 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::Args;
 use monban::dkim::DkimConfig;
-use monban::dmarc::{Disposition, DmarcConfig};
+use monban::dmarc::{Disposition, DmarcConfig, OrgDomainMode, PublicSuffixList};
 use monban::message::{CrlfNormalizer, HeaderError};
 use monban::pipeline::{Envelope, MessageVerifier, Report, VerifyConfig};
 use monban::spf::SpfConfig;
@@ -54,6 +54,13 @@ pub struct VerifyArgs {
     /// disposition reject instead of none; its DMARC result is permerror either way.
     #[arg(long)]
     reject_unparseable_from: bool,
+    /// Find organizational domains with the Public Suffix List (RFC 7489) instead of the
+    /// DNS tree walk (RFC 9989, the default); uses the bundled list.
+    #[arg(long)]
+    psl: bool,
+    /// With --psl: a newer Public Suffix List file to use instead of the bundled one.
+    #[arg(long, value_name = "FILE", requires = "psl")]
+    psl_file: Option<std::path::PathBuf>,
     /// Print one JSON object per message (JSON Lines).
     #[arg(long)]
     json: bool,
@@ -177,6 +184,14 @@ pub async fn run(dns: &DnsArgs, args: VerifyArgs) -> Result<(), Failure> {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs())
     });
+    let org_domain = match (&args.psl, &args.psl_file) {
+        (false, _) => OrgDomainMode::TreeWalk,
+        (true, None) => OrgDomainMode::Psl(std::sync::Arc::new(PublicSuffixList::bundled())),
+        (true, Some(path)) => OrgDomainMode::Psl(std::sync::Arc::new(
+            PublicSuffixList::from_file(path)
+                .map_err(|e| Failure::other(format!("--psl-file {}: {e}", path.display())))?,
+        )),
+    };
     let config = VerifyConfig {
         spf: SpfConfig {
             receiver: authserv_id.clone(),
@@ -189,6 +204,7 @@ pub async fn run(dns: &DnsArgs, args: VerifyArgs) -> Result<(), Failure> {
             ..DkimConfig::default()
         },
         dmarc: DmarcConfig {
+            org_domain,
             permerror_disposition: if args.reject_unparseable_from {
                 Disposition::Reject
             } else {

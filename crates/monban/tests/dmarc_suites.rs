@@ -5,6 +5,8 @@
 //!   answer is checked instead.
 //! - `dmarc_scenario::<name>`: evaluation (`scenarios.json`, RFC 9989 semantics: tree
 //!   walk, `psd`, `np`).
+//! - `dmarc_psl::<n>`: the Public Suffix List's own test vectors (`publicsuffix/tests.txt`)
+//!   against the bundled list, for the RFC 7489 organizational-domain mode.
 
 use std::path::Path;
 
@@ -317,6 +319,43 @@ fn main() {
         trials.push(Trial::test(format!("dmarc_scenario::{name}"), move || {
             scenario(&case)
         }));
+    }
+    let psl_tests = path
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("publicsuffix/tests.txt");
+    let text = std::fs::read_to_string(&psl_tests).unwrap();
+    let psl = std::sync::Arc::new(monban::dmarc::PublicSuffixList::bundled());
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with("//") {
+            continue;
+        }
+        let mut parts = line.split_whitespace();
+        let (Some(input), Some(want)) = (parts.next(), parts.next()) else {
+            continue;
+        };
+        if input == "null" {
+            // "null null": the null input has no Rust equivalent (a &str is never null).
+            continue;
+        }
+        let (input, want) = (input.to_owned(), want.to_owned());
+        let psl = psl.clone();
+        trials.push(Trial::test(
+            format!("dmarc_psl::{:03}_{input}", n + 1),
+            move || {
+                let got = psl
+                    .registrable_domain(&input)
+                    .unwrap_or_else(|| "null".into());
+                if got == want {
+                    Ok(())
+                } else {
+                    Err(format!("{input}: want {want}, got {got}").into())
+                }
+            },
+        ));
     }
     libtest_mimic::run(&args, trials).exit();
 }

@@ -95,6 +95,27 @@ pub async fn discover<R: Resolver>(
     Ok(None)
 }
 
+/// RFC 7489 §6.6.3 policy discovery: the author domain's record, else its
+/// organizational domain's (found with the Public Suffix List).
+pub async fn discover_two<R: Resolver>(
+    resolver: &R,
+    author_domain: &str,
+    org_domain: &str,
+) -> Result<Option<Discovered>, LookupError> {
+    for name in [author_domain, org_domain] {
+        if let Lookup::Record(record) = fetch(resolver, name).await? {
+            return Ok(Some(Discovered {
+                record,
+                domain: name.to_owned(),
+            }));
+        }
+        if author_domain == org_domain {
+            break;
+        }
+    }
+    Ok(None)
+}
+
 /// RFC 9989 §4.10.2: the organizational domain of `domain` by tree walk.
 ///
 /// A record with `psd=n` marks the organizational domain; a record with `psd=y` (not at

@@ -91,9 +91,22 @@ pub enum PolicyTag {
     Np,
 }
 
+/// How the organizational domain is found.
+#[derive(Debug, Clone, Default)]
+pub enum OrgDomainMode {
+    /// RFC 9989 §4.10: the DNS tree walk (the default).
+    #[default]
+    TreeWalk,
+    /// RFC 7489 §3.2: the Public Suffix List; policy discovery then asks the author
+    /// domain and its organizational domain only (RFC 7489 §6.6.3).
+    Psl(std::sync::Arc<super::psl::PublicSuffixList>),
+}
+
 /// Settings for DMARC evaluation.
 #[derive(Debug, Clone)]
 pub struct DmarcConfig {
+    /// How organizational domains are found.
+    pub org_domain: OrgDomainMode,
     /// What to do with a message whose From cannot be evaluated (permerror): the default
     /// is no disposition (the result still says permerror, never pass); `Reject`
     /// refuses such mail.
@@ -103,6 +116,7 @@ pub struct DmarcConfig {
 impl Default for DmarcConfig {
     fn default() -> Self {
         Self {
+            org_domain: OrgDomainMode::TreeWalk,
             permerror_disposition: Disposition::None,
         }
     }
@@ -210,7 +224,15 @@ pub async fn evaluate<R: Resolver>(
         o.header_from = Some(from.clone());
         o
     };
-    let Some(Discovered { record, domain }) = (match discovery::discover(resolver, &from).await {
+    let org = match org_domain(resolver, &from, &config.org_domain).await {
+        Ok(o) => o,
+        Err(e) => return temp(e),
+    };
+    let discovered = match &config.org_domain {
+        OrgDomainMode::TreeWalk => discovery::discover(resolver, &from).await,
+        OrgDomainMode::Psl(_) => discovery::discover_two(resolver, &from, &org).await,
+    };
+    let Some(Discovered { record, domain }) = (match discovered {
         Ok(d) => d,
         Err(e) => return temp(e),
     }) else {
@@ -221,10 +243,6 @@ pub async fn evaluate<R: Resolver>(
         );
         o.header_from = Some(from);
         return o;
-    };
-    let org = match discovery::organizational_domain(resolver, &from).await {
-        Ok(o) => o,
-        Err(e) => return temp(e),
     };
 
     // Which tag applies (RFC 9989 §5.3.1 / §4.7 sp, np).
@@ -242,7 +260,16 @@ pub async fn evaluate<R: Resolver>(
     let mut dkim_aligned = false;
     let mut dkim_temp = false;
     for d in dkim {
-        let aligned = match aligns(resolver, &d.domain, &from, &org, record.adkim).await {
+        let aligned = match aligns(
+            resolver,
+            &d.domain,
+            &from,
+            &org,
+            record.adkim,
+            &config.org_domain,
+        )
+        .await
+        {
             Ok(a) => a,
             Err(e) => return temp(e),
         };
@@ -257,7 +284,16 @@ pub async fn evaluate<R: Resolver>(
     let mut spf_aligned = false;
     let mut spf_temp = false;
     if let Some(s) = spf.filter(|s| s.identity == SpfIdentity::MailFrom) {
-        let aligned = match aligns(resolver, &s.domain, &from, &org, record.aspf).await {
+        let aligned = match aligns(
+            resolver,
+            &s.domain,
+            &from,
+            &org,
+            record.aspf,
+            &config.org_domain,
+        )
+        .await
+        {
             Ok(a) => a,
             Err(e) => return temp(e),
         };
@@ -325,6 +361,7 @@ async fn aligns<R: Resolver>(
     from: &str,
     org: &str,
     mode: AlignmentMode,
+    org_mode: &OrgDomainMode,
 ) -> Result<bool, monban_dns::LookupError> {
     let id = identifier.trim_end_matches('.').to_ascii_lowercase();
     if id.is_empty() {
@@ -341,5 +378,76 @@ async fn aligns<R: Resolver>(
     if !under_org {
         return Ok(false);
     }
-    Ok(discovery::organizational_domain(resolver, &id).await? == org)
+    Ok(org_domain(resolver, &id, org_mode).await? == org)
+}
+
+/// The organizational domain of `domain` under the configured mode.
+async fn org_domain<R: Resolver>(
+    resolver: &R,
+    domain: &str,
+    mode: &OrgDomainMode,
+) -> Result<String, monban_dns::LookupError> {
+    match mode {
+        OrgDomainMode::TreeWalk => discovery::organizational_domain(resolver, domain).await,
+        OrgDomainMode::Psl(psl) => Ok(psl
+            .registrable_domain(domain)
+            .unwrap_or_else(|| domain.to_owned())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use monban_dns::{Record, Txt, ZoneResolver};
+    use std::sync::Arc;
+
+    fn spf_pass(domain: &str) -> SpfOutcome {
+        SpfOutcome {
+            result: SpfResult::Pass,
+            cause: crate::spf::SpfCause::NoMatch,
+            identity: SpfIdentity::MailFrom,
+            domain: domain.into(),
+            sender: format!("b@{domain}"),
+            ip: "192.0.2.1".parse().unwrap(),
+            helo: "h.example".into(),
+            explanation: None,
+            dns_lookups: 0,
+            void_lookups: 0,
+        }
+    }
+
+    /// RFC 7489 §3.2 (PSL) and RFC 9989 §4.10.2 (tree walk) differ when a domain
+    /// publishes psd=y but is not on the Public Suffix List.
+    #[test]
+    fn org_domain_modes_differ_on_unlisted_psd() {
+        let mut zone = ZoneResolver::new();
+        for (name, v) in [
+            ("_dmarc.bank.example", "v=DMARC1; p=reject; psd=y"),
+            ("_dmarc.giant.bank.example", "v=DMARC1; p=reject"),
+        ] {
+            zone.insert(name, Record::Txt(Txt::new([v.as_bytes().to_vec()])), 300);
+        }
+        let (headers, _) =
+            crate::dkim::split_message(b"From: a@giant.bank.example\r\n\r\nx\r\n").unwrap();
+        let spf = spf_pass("mega.bank.example");
+        let run = |config: DmarcConfig| {
+            tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap()
+                .block_on(evaluate(&zone, &headers, Some(&spf), &[], &config))
+        };
+        let walk = run(DmarcConfig::default());
+        assert!(!walk.spf_aligned);
+        assert_eq!(
+            walk.organizational_domain.as_deref(),
+            Some("giant.bank.example")
+        );
+        let psl = run(DmarcConfig {
+            org_domain: OrgDomainMode::Psl(Arc::new(crate::dmarc::PublicSuffixList::bundled())),
+            ..DmarcConfig::default()
+        });
+        assert!(psl.spf_aligned);
+        assert_eq!(psl.organizational_domain.as_deref(), Some("bank.example"));
+        assert_eq!(psl.result, DmarcResult::Pass);
+    }
 }

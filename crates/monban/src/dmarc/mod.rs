@@ -4,13 +4,17 @@
 //! - [`record`]: policy records (RFC 9989 §4.7, §4.8);
 //! - [`discovery`]: the DNS tree walk for policy discovery and the organizational
 //!   domain (RFC 9989 §4.10);
+//! - [`psl`]: the Public Suffix List, for RFC 7489's organizational domain;
 //! - [`eval`]: alignment and policy evaluation (RFC 9989 §4.4, §5.3).
 
 pub mod discovery;
 pub mod eval;
+pub mod psl;
 pub mod record;
 
 pub use eval::{
-    Disposition, DmarcConfig, DmarcOutcome, DmarcResult, PolicyTag, author_domain, evaluate,
+    Disposition, DmarcConfig, DmarcOutcome, DmarcResult, OrgDomainMode, PolicyTag, author_domain,
+    evaluate,
 };
+pub use psl::PublicSuffixList;
 pub use record::{AlignmentMode, DmarcRecord, Policy, Psd, RecordError, ReportUri};
