@@ -2,8 +2,9 @@
 //! resolver in; every method's result and the `Authentication-Results` field out. The
 //! CLI, the milter and the web API all use it.
 //!
-//! SPF (MAIL FROM and HELO) and the DKIM key lookups run concurrently once the body has
-//! been read; DMARC follows, since it depends on both.
+//! SPF (MAIL FROM and HELO), the DKIM key lookups and DMARC policy discovery run
+//! concurrently once the body has been read; DMARC alignment follows, since it depends
+//! on all of them.
 
 use std::future::Future;
 use std::net::IpAddr;
@@ -158,10 +159,13 @@ impl MessageVerifier {
             }
         };
         let dkim = dkim_verifier.finish(resolver);
-        let (spf_result, helo_result, dkim_results) = join3(mail_from, helo, dkim).await;
-        let dmarc = dmarc::evaluate(
+        // DMARC policy discovery needs only the header: it runs alongside SPF and DKIM.
+        let discovery = dmarc::discover(resolver, &headers, &self.config.dmarc);
+        let ((spf_result, helo_result), (dkim_results, discovered)) =
+            join(join(mail_from, helo), join(dkim, discovery)).await;
+        let dmarc = dmarc::conclude(
             resolver,
-            &headers,
+            discovered,
             spf_result.as_ref(),
             &dkim_results,
             &self.config.dmarc,
@@ -176,14 +180,10 @@ impl MessageVerifier {
     }
 }
 
-/// Runs three futures concurrently (no runtime needed).
-async fn join3<A: Future, B: Future, C: Future>(
-    a: A,
-    b: B,
-    c: C,
-) -> (A::Output, B::Output, C::Output) {
-    let (mut a, mut b, mut c) = (pin!(a), pin!(b), pin!(c));
-    let (mut ra, mut rb, mut rc) = (None, None, None);
+/// Runs two futures concurrently (no runtime needed).
+async fn join<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {
+    let (mut a, mut b) = (pin!(a), pin!(b));
+    let (mut ra, mut rb) = (None, None);
     std::future::poll_fn(|cx| {
         if ra.is_none()
             && let Poll::Ready(v) = a.as_mut().poll(cx)
@@ -195,19 +195,14 @@ async fn join3<A: Future, B: Future, C: Future>(
         {
             rb = Some(v);
         }
-        if rc.is_none()
-            && let Poll::Ready(v) = c.as_mut().poll(cx)
-        {
-            rc = Some(v);
-        }
-        if ra.is_some() && rb.is_some() && rc.is_some() {
+        if ra.is_some() && rb.is_some() {
             Poll::Ready(())
         } else {
             Poll::Pending
         }
     })
     .await;
-    (ra.expect("ready"), rb.expect("ready"), rc.expect("ready"))
+    (ra.expect("ready"), rb.expect("ready"))
 }
 
 /// Verifies a whole message held in memory (any line endings).
@@ -223,4 +218,64 @@ pub async fn verify_message<R: Resolver>(
     let mut v = MessageVerifier::new(envelope, config, now);
     v.push(&normalized)?;
     v.finish(resolver).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use monban_dns::{Lookup, RecordType, ZoneResolver};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Counts how many lookups are in flight at once; each lookup yields to the
+    /// executor a few times before answering, as a network lookup would.
+    struct Overlap {
+        zone: ZoneResolver,
+        now: AtomicUsize,
+        max: AtomicUsize,
+    }
+
+    impl Resolver for Overlap {
+        async fn lookup(&self, name: &str, rtype: RecordType) -> Lookup {
+            let n = self.now.fetch_add(1, Ordering::SeqCst) + 1;
+            self.max.fetch_max(n, Ordering::SeqCst);
+            for _ in 0..3 {
+                tokio::task::yield_now().await;
+            }
+            self.now.fetch_sub(1, Ordering::SeqCst);
+            self.zone.lookup_now(name, rtype)
+        }
+    }
+
+    #[test]
+    fn spf_dkim_and_dmarc_discovery_overlap() {
+        let zone = ZoneResolver::parse(
+            "example.com. TXT \"v=spf1 -all\"\nmail.example.com. TXT \"v=spf1 -all\"\n_dmarc.example.com. TXT \"v=DMARC1; p=none\"\n",
+            "z",
+            None,
+        )
+        .unwrap();
+        let r = Overlap {
+            zone,
+            now: AtomicUsize::new(0),
+            max: AtomicUsize::new(0),
+        };
+        let msg = b"DKIM-Signature: v=1; a=rsa-sha256; d=example.com; s=s1; h=from; bh=AAAA; b=AAAA\r\nFrom: a@example.com\r\n\r\nhi\r\n";
+        let env = Envelope {
+            ip: Some("192.0.2.1".parse().unwrap()),
+            helo: Some("mail.example.com".into()),
+            mail_from: Some("a@example.com".into()),
+        };
+        let report = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(verify_message(msg, env, VerifyConfig::default(), 0, &r))
+            .unwrap();
+        assert_eq!(report.spf.unwrap().result.as_str(), "fail");
+        // MAIL FROM SPF, HELO SPF, the DKIM key and DMARC discovery: four at once.
+        assert!(
+            r.max.load(Ordering::SeqCst) >= 4,
+            "max in flight {}",
+            r.max.load(Ordering::SeqCst)
+        );
+    }
 }

@@ -199,34 +199,60 @@ pub fn author_domain(headers: &Headers) -> Result<String, String> {
     Ok(domain)
 }
 
-/// Evaluates DMARC for a message. `spf` must be the MAIL FROM evaluation (RFC 9989
-/// §4.4.2: SPF aligns through the RFC5321.MailFrom domain; a HELO result never stands
-/// in for it); `dkim` is every signature's outcome.
-pub async fn evaluate<R: Resolver>(
+/// What DMARC knows before the SPF and DKIM results: the author domain, its policy
+/// and its organizational domain. [`discover`] computes it (it needs only the header,
+/// so it can run while SPF and DKIM do); [`conclude`] finishes the evaluation.
+#[derive(Debug, Clone)]
+pub enum Discovery {
+    /// The evaluation ended already (permerror, temperror, or no DMARC record).
+    Done(DmarcOutcome),
+    /// A policy applies.
+    Policy {
+        /// The author domain.
+        from: String,
+        /// Its organizational domain.
+        org: String,
+        /// The record.
+        record: DmarcRecord,
+        /// Where it was found.
+        record_domain: String,
+        /// The applicable policy.
+        policy: Policy,
+        /// Which tag it came from.
+        tag: PolicyTag,
+    },
+}
+
+fn temperror(from: &str, e: &monban_dns::LookupError) -> DmarcOutcome {
+    let mut o = DmarcOutcome::error(
+        DmarcResult::Temperror,
+        format!("DNS failure during DMARC evaluation: {e}"),
+        Disposition::None,
+    );
+    o.header_from = Some(from.to_owned());
+    o
+}
+
+/// The first half of DMARC: author domain, policy discovery (RFC 9989 §4.10) and which
+/// of p, sp and np applies (§4.7).
+pub async fn discover<R: Resolver>(
     resolver: &R,
     headers: &Headers,
-    spf: Option<&SpfOutcome>,
-    dkim: &[DkimOutcome],
     config: &DmarcConfig,
-) -> DmarcOutcome {
+) -> Discovery {
     let from = match author_domain(headers) {
         Ok(d) => d,
         Err(why) => {
-            return DmarcOutcome::error(DmarcResult::Permerror, why, config.permerror_disposition);
+            return Discovery::Done(DmarcOutcome::error(
+                DmarcResult::Permerror,
+                why,
+                config.permerror_disposition,
+            ));
         }
-    };
-    let temp = |e: monban_dns::LookupError| {
-        let mut o = DmarcOutcome::error(
-            DmarcResult::Temperror,
-            format!("DNS failure during DMARC discovery: {e}"),
-            Disposition::None,
-        );
-        o.header_from = Some(from.clone());
-        o
     };
     let org = match org_domain(resolver, &from, &config.org_domain).await {
         Ok(o) => o,
-        Err(e) => return temp(e),
+        Err(e) => return Discovery::Done(temperror(&from, &e)),
     };
     let discovered = match &config.org_domain {
         OrgDomainMode::TreeWalk => discovery::discover(resolver, &from).await,
@@ -234,7 +260,7 @@ pub async fn evaluate<R: Resolver>(
     };
     let Some(Discovered { record, domain }) = (match discovered {
         Ok(d) => d,
-        Err(e) => return temp(e),
+        Err(e) => return Discovery::Done(temperror(&from, &e)),
     }) else {
         let mut o = DmarcOutcome::error(
             DmarcResult::None,
@@ -242,9 +268,8 @@ pub async fn evaluate<R: Resolver>(
             Disposition::None,
         );
         o.header_from = Some(from);
-        return o;
+        return Discovery::Done(o);
     };
-
     // Which tag applies (RFC 9989 §5.3.1 / §4.7 sp, np).
     let (policy, tag) = if domain == from {
         (record.p, PolicyTag::P)
@@ -252,9 +277,54 @@ pub async fn evaluate<R: Resolver>(
         match discovery::domain_exists(resolver, &from).await {
             Ok(true) => (record.subdomain_policy(), PolicyTag::Sp),
             Ok(false) => (record.nonexistent_policy(), PolicyTag::Np),
-            Err(e) => return temp(e),
+            Err(e) => return Discovery::Done(temperror(&from, &e)),
         }
     };
+    Discovery::Policy {
+        from,
+        org,
+        record,
+        record_domain: domain,
+        policy,
+        tag,
+    }
+}
+
+/// Evaluates DMARC for a message: [`discover`], then [`conclude`]. `spf` must be the
+/// MAIL FROM evaluation (RFC 9989 §4.4.2: SPF aligns through the RFC5321.MailFrom
+/// domain; a HELO result never stands in for it); `dkim` is every signature's outcome.
+pub async fn evaluate<R: Resolver>(
+    resolver: &R,
+    headers: &Headers,
+    spf: Option<&SpfOutcome>,
+    dkim: &[DkimOutcome],
+    config: &DmarcConfig,
+) -> DmarcOutcome {
+    let d = discover(resolver, headers, config).await;
+    conclude(resolver, d, spf, dkim, config).await
+}
+
+/// The second half of DMARC: identifier alignment (RFC 9989 §4.4) and the
+/// disposition (§5.3).
+pub async fn conclude<R: Resolver>(
+    resolver: &R,
+    discovery: Discovery,
+    spf: Option<&SpfOutcome>,
+    dkim: &[DkimOutcome],
+    config: &DmarcConfig,
+) -> DmarcOutcome {
+    let (from, org, record, domain, policy, tag) = match discovery {
+        Discovery::Done(o) => return o,
+        Discovery::Policy {
+            from,
+            org,
+            record,
+            record_domain,
+            policy,
+            tag,
+        } => (from, org, record, record_domain, policy, tag),
+    };
+    let temp = |e: monban_dns::LookupError| temperror(&from, &e);
 
     // Alignment (§4.4.1, §4.4.2).
     let mut dkim_aligned = false;
