@@ -115,6 +115,7 @@ impl HickoryResolver {
             RecordType::Cname => hrr::RecordType::CNAME,
             RecordType::Soa => hrr::RecordType::SOA,
             RecordType::Ns => hrr::RecordType::NS,
+            RecordType::Spf => hrr::RecordType::Unknown(99),
         };
         let result = tokio::time::timeout(self.timeout, self.inner.lookup(fqdn, htype)).await;
         let lookup = match result {
@@ -200,6 +201,21 @@ fn convert(data: &RData) -> Option<Record> {
             serial: soa.serial,
             minimum: soa.minimum,
         },
+        // Type 99 (SPF) is unknown to hickory: its data is TXT wire format.
+        RData::Unknown { code, rdata } if *code == hrr::RecordType::Unknown(99) => {
+            Record::Spf(Txt::new(character_strings(&rdata.anything)))
+        }
         _ => return None,
     })
+}
+
+/// Splits TXT wire data into its length-prefixed character-strings (RFC 1035 §3.3).
+fn character_strings(mut data: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    while let Some((&len, rest)) = data.split_first() {
+        let len = usize::from(len).min(rest.len());
+        out.push(rest[..len].to_vec());
+        data = &rest[len..];
+    }
+    out
 }

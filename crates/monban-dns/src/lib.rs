@@ -55,6 +55,9 @@ pub enum RecordType {
     Soa,
     /// Name server (RFC 1035 §3.3.11); zone files may hold it.
     Ns,
+    /// The obsolete SPF type 99 (RFC 4408 §3.1.1; RFC 7208 §3.1 removed it). Only the
+    /// domain checker asks for it, to tell publishers to drop it.
+    Spf,
 }
 
 impl RecordType {
@@ -69,6 +72,7 @@ impl RecordType {
             Self::Cname => "CNAME",
             Self::Soa => "SOA",
             Self::Ns => "NS",
+            Self::Spf => "SPF",
         }
     }
 
@@ -83,6 +87,7 @@ impl RecordType {
             "CNAME" => Self::Cname,
             "SOA" => Self::Soa,
             "NS" => Self::Ns,
+            "SPF" => Self::Spf,
             _ => return None,
         })
     }
@@ -157,6 +162,8 @@ pub enum Record {
     Cname(String),
     /// A name server, normalized.
     Ns(String),
+    /// An obsolete SPF-type (99) record: TXT-format data.
+    Spf(Txt),
     /// The SOA record; monban keeps only what negative caching needs.
     Soa {
         /// The primary name server.
@@ -181,6 +188,7 @@ impl Record {
             Self::Ptr(_) => RecordType::Ptr,
             Self::Cname(_) => RecordType::Cname,
             Self::Ns(_) => RecordType::Ns,
+            Self::Spf(_) => RecordType::Spf,
             Self::Soa { .. } => RecordType::Soa,
         }
     }

@@ -4,7 +4,7 @@
 //! directives, `@` for the origin, names relative to the origin, a blank owner meaning
 //! "the previous owner", optional TTL and class in either order, parentheses joining
 //! lines, `;` comments, and `\X` / `\DDD` escapes. Supported types: A, AAAA, MX, TXT,
-//! PTR, CNAME, NS, SOA. Records of other types are skipped and listed by
+//! PTR, CNAME, NS, SOA, and the obsolete SPF type 99. Records of other types are skipped and listed by
 //! [`ZoneResolver::skipped`]; anything malformed is an error naming the file and line.
 //!
 //! A name with no record but with names below it (an "empty non-terminal") exists:
@@ -653,9 +653,12 @@ impl Parser<'_> {
                     exchange: self.absolute(n, &args[1])?,
                 }
             }
-            RecordType::Txt => {
+            RecordType::Txt | RecordType::Spf => {
                 if args.is_empty() {
-                    return Err(self.err(n, "TXT record needs at least one character-string"));
+                    return Err(self.err(
+                        n,
+                        format!("{rtype} record needs at least one character-string"),
+                    ));
                 }
                 for a in args {
                     if a.bytes.len() > 255 {
@@ -668,7 +671,12 @@ impl Parser<'_> {
                         ));
                     }
                 }
-                Record::Txt(Txt::new(args.iter().map(|a| a.bytes.clone())))
+                let txt = Txt::new(args.iter().map(|a| a.bytes.clone()));
+                if rtype == RecordType::Spf {
+                    Record::Spf(txt)
+                } else {
+                    Record::Txt(txt)
+                }
             }
             RecordType::Ptr => {
                 want(1, "a domain name")?;
