@@ -4,6 +4,7 @@
 //! Exit status (DESIGN §4): 0 when the evaluation ran, whatever the verdict; 2 for usage
 //! errors; 1 for I/O and other failures. Errors are one sentence on stderr.
 
+mod check;
 mod dns;
 mod input;
 mod keygen;
@@ -32,6 +33,9 @@ enum Command {
     Verify(verify::VerifyArgs),
     /// Add a DKIM-Signature to a message.
     Sign(sign::SignArgs),
+    /// Check a domain's SPF, DMARC, DKIM and ADSP records (green / yellow / red), and
+    /// predict what receivers decide for a sending setup.
+    Check(check::CheckArgs),
     /// Generate a DKIM key and the DNS record to publish.
     Keygen(keygen::KeygenArgs),
     /// Run one SPF check_host() evaluation (RFC 7208) and print the Received-SPF header.
@@ -107,6 +111,7 @@ fn main() -> ExitCode {
             Command::Verify(args) => verify::run(&cli.dns, args).await,
             Command::Sign(args) => sign::run(args),
             Command::Keygen(args) => keygen::run(args),
+            Command::Check(args) => check::run(&cli.dns, args).await,
         }
     });
     match result {

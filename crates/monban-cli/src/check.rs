@@ -1,0 +1,156 @@
+//! `monban check`: the domain checker (DESIGN §4 "JSON of monban check --json").
+
+use std::io::IsTerminal as _;
+use std::net::IpAddr;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use clap::Args;
+use monban::check::{self, CheckOptions, CheckReport, SendingSetup, Severity};
+use serde_json::json;
+
+use crate::Failure;
+use crate::dns::DnsArgs;
+
+/// Flags of `monban check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The domain to check.
+    #[arg(value_name = "DOMAIN")]
+    domain: String,
+    /// A DKIM selector to check (repeat for several).
+    #[arg(long = "selector", value_name = "S")]
+    selectors: Vec<String>,
+    /// Also try widely used selector names.
+    #[arg(long)]
+    discover: bool,
+    /// A sending setup to predict: an IP mail will come from (repeat for several).
+    #[arg(long = "sending-ip", value_name = "IP")]
+    sending_ips: Vec<String>,
+    /// The sending setup's MAIL FROM (envelope) domain (default: DOMAIN).
+    #[arg(long, value_name = "D")]
+    mail_from_domain: Option<String>,
+    /// The sending setup's DKIM signing domain, d= (default: unsigned).
+    #[arg(long, value_name = "D")]
+    signing_domain: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+fn valid_domain(flag: &str, d: &str) -> Result<String, Failure> {
+    let n = monban_dns::normalize_name(d)
+        .map_err(|e| Failure::usage(format!("{flag} {d:?} is not a domain name: {e}")))?;
+    if !n.contains('.') {
+        return Err(Failure::usage(format!(
+            "{flag} {d:?} is not a domain name (one label)"
+        )));
+    }
+    Ok(n)
+}
+
+pub async fn run(dns: &DnsArgs, args: CheckArgs) -> Result<(), Failure> {
+    let domain = valid_domain("DOMAIN", &args.domain)?;
+    let ips = args
+        .sending_ips
+        .iter()
+        .map(|ip| {
+            ip.trim()
+                .parse::<IpAddr>()
+                .map_err(|_| Failure::usage(format!("--sending-ip {ip:?} is not an IP address")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let mail_from_domain = args
+        .mail_from_domain
+        .as_deref()
+        .map(|d| valid_domain("--mail-from-domain", d))
+        .transpose()?;
+    let signing_domain = args
+        .signing_domain
+        .as_deref()
+        .map(|d| valid_domain("--signing-domain", d))
+        .transpose()?;
+    let wanted = !ips.is_empty() || mail_from_domain.is_some() || signing_domain.is_some();
+    let sending = wanted.then_some(SendingSetup {
+        ips,
+        mail_from_domain,
+        signing_domain,
+    });
+    let resolver = dns.build()?;
+    let options = CheckOptions {
+        selectors: args.selectors.clone(),
+        discover: args.discover,
+        sending,
+        now: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+    };
+    let report = check::check(&resolver, &domain, &options).await;
+    if args.json {
+        println!("{}", to_json(&report));
+    } else {
+        let colour = std::io::stdout().is_terminal()
+            && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        print!("{}", render(&report, colour));
+    }
+    Ok(())
+}
+
+fn to_json(r: &CheckReport) -> serde_json::Value {
+    let mut v = json!({
+        "domain": r.domain,
+        "status": r.status.as_str(),
+        "findings": r.findings.iter().map(|f| json!({
+            "area": f.area.as_str(),
+            "severity": f.severity.as_str(),
+            "message": f.message,
+            "fix": f.fix,
+        })).collect::<Vec<_>>(),
+        "spf_networks": r.spf_networks,
+        "spf_lookups": r.spf_lookups,
+        "dmarc_record_domain": r.dmarc_record_domain,
+    });
+    if let Some(s) = &r.sending {
+        v["sending"] = json!({
+            "spf": s.spf.as_str(),
+            "spf_by_ip": s.spf_by_ip.iter().map(|(ip, res)| json!({"ip": ip.to_string(), "result": res.as_str()})).collect::<Vec<_>>(),
+            "dkim_aligned": s.dkim_aligned,
+            "spf_aligned": s.spf_aligned,
+            "dmarc": s.dmarc.as_str(),
+            "disposition": s.disposition.as_str(),
+        });
+    }
+    v
+}
+
+fn light(s: Severity, colour: bool) -> String {
+    let (code, word) = match s {
+        Severity::Green => ("32", "GREEN "),
+        Severity::Yellow => ("33", "YELLOW"),
+        Severity::Red => ("31", "RED   "),
+    };
+    if colour {
+        format!("\x1b[1;{code}m{word}\x1b[0m")
+    } else {
+        word.to_owned()
+    }
+}
+
+/// The terminal table: one line per finding, the fix indented below it.
+pub fn render(r: &CheckReport, colour: bool) -> String {
+    let mut out = format!("{}  {}\n", light(r.status, colour), r.domain);
+    for f in &r.findings {
+        out.push_str(&format!(
+            "  {}  {:<7} {}\n",
+            light(f.severity, colour),
+            f.area.as_str(),
+            f.message
+        ));
+        if let Some(fix) = &f.fix {
+            out.push_str(&format!("                  fix: {fix}\n"));
+        }
+    }
+    if !r.spf_networks.is_empty() {
+        out.push_str(&format!("  SPF allows: {}\n", r.spf_networks.join(" ")));
+    }
+    out
+}

@@ -1,0 +1,1166 @@
+//! The domain checker: a green / yellow / red light for a domain's SPF, DMARC, DKIM
+//! and ADSP records and MX, each finding with a plain explanation and the record to
+//! publish, and a prediction of what receivers decide for a planned sending setup.
+//!
+//! Everything is read through the [`Resolver`] and judged with the same code that
+//! verifies mail (SPF `check_host()`, the DMARC tree walk), so the checker and the
+//! verifier cannot disagree.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::net::IpAddr;
+
+use monban_dns::{LookupError, Record, RecordType, Resolver};
+
+use crate::dkim::{DkimOutcome, DkimResult, KeyRecord, key::KeyType};
+use crate::dmarc::{self, DmarcConfig, DmarcRecord, DmarcResult, Policy};
+use crate::message::Headers;
+use crate::spf::record::{Mechanism, Modifier, Qualifier, SpfRecord, Term, is_spf_record};
+use crate::spf::{Spf, SpfIdentity, SpfResult};
+
+/// A light.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    /// Fine.
+    Green,
+    /// Works, but could be better or is risky.
+    Yellow,
+    /// Broken, or lets spoofing through.
+    Red,
+}
+
+impl Severity {
+    /// `green`, `yellow`, `red`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Green => "green",
+            Self::Yellow => "yellow",
+            Self::Red => "red",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a finding is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Area {
+    /// SPF (RFC 7208).
+    Spf,
+    /// DMARC (RFC 9989).
+    Dmarc,
+    /// DKIM keys (RFC 6376).
+    Dkim,
+    /// ADSP (RFC 5617, historic).
+    Adsp,
+    /// Mail exchangers.
+    Mx,
+    /// The planned sending setup.
+    Sending,
+}
+
+impl Area {
+    /// The JSON name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Spf => "spf",
+            Self::Dmarc => "dmarc",
+            Self::Dkim => "dkim",
+            Self::Adsp => "adsp",
+            Self::Mx => "mx",
+            Self::Sending => "sending",
+        }
+    }
+}
+
+/// One finding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// What it is about.
+    pub area: Area,
+    /// How bad.
+    pub severity: Severity,
+    /// A plain explanation.
+    pub message: String,
+    /// What to publish or change, when there is something to do.
+    pub fix: Option<String>,
+}
+
+/// A planned sending setup.
+#[derive(Debug, Clone, Default)]
+pub struct SendingSetup {
+    /// The IP addresses mail will come from.
+    pub ips: Vec<IpAddr>,
+    /// The MAIL FROM (envelope) domain; the checked domain when absent.
+    pub mail_from_domain: Option<String>,
+    /// The DKIM signing domain (d=); none means the mail is not signed.
+    pub signing_domain: Option<String>,
+}
+
+/// What receivers will decide for the setup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendingPrediction {
+    /// The SPF result (the worst over the IPs).
+    pub spf: SpfResult,
+    /// Per IP.
+    pub spf_by_ip: Vec<(IpAddr, SpfResult)>,
+    /// Whether the DKIM signing domain aligns with the domain.
+    pub dkim_aligned: bool,
+    /// Whether SPF passes and aligns for every IP.
+    pub spf_aligned: bool,
+    /// The DMARC result.
+    pub dmarc: DmarcResult,
+    /// The disposition receivers apply.
+    pub disposition: dmarc::Disposition,
+}
+
+/// The checker's report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckReport {
+    /// The domain checked.
+    pub domain: String,
+    /// The worst severity.
+    pub status: Severity,
+    /// Everything found, in area order.
+    pub findings: Vec<Finding>,
+    /// The networks the SPF policy authorizes, flattened (includes followed).
+    pub spf_networks: Vec<String>,
+    /// DNS-querying terms in the SPF evaluation tree (RFC 7208 §4.6.4).
+    pub spf_lookups: Option<u32>,
+    /// Where the DMARC record was found.
+    pub dmarc_record_domain: Option<String>,
+    /// The prediction, when a setup was given.
+    pub sending: Option<SendingPrediction>,
+}
+
+/// Selectors tried with `--discover`: those of widely used providers and defaults.
+pub const COMMON_SELECTORS: &[&str] = &[
+    "default",
+    "dkim",
+    "mail",
+    "email",
+    "smtp",
+    "s1",
+    "s2",
+    "k1",
+    "k2",
+    "k3",
+    "key1",
+    "key2",
+    "selector1",
+    "selector2",
+    "google",
+    "20230601",
+    "20221208",
+    "20210112",
+    "20161025",
+    "mandrill",
+    "mxvault",
+    "pm",
+    "protonmail",
+    "protonmail2",
+    "protonmail3",
+    "zoho",
+    "zmail",
+    "everlytickey1",
+    "everlytickey2",
+    "sig1",
+    "s1024",
+    "s2048",
+    "dk",
+    "mta",
+    "fm1",
+    "fm2",
+    "fm3",
+    "sendgrid",
+    "smtpapi",
+    "mailjet",
+    "amazonses",
+    "mte1",
+    "hs1",
+    "hs2",
+    "cm",
+    "krs",
+    "ml",
+    "scph0618",
+    "turbo-smtp",
+    "dkim1024",
+];
+
+/// Options of a check.
+#[derive(Debug, Clone, Default)]
+pub struct CheckOptions {
+    /// DKIM selectors to check.
+    pub selectors: Vec<String>,
+    /// Also try [`COMMON_SELECTORS`].
+    pub discover: bool,
+    /// A planned sending setup.
+    pub sending: Option<SendingSetup>,
+    /// The time, for SPF `%{t}`.
+    pub now: u64,
+}
+
+struct Ctx {
+    findings: Vec<Finding>,
+}
+
+impl Ctx {
+    fn add(
+        &mut self,
+        area: Area,
+        severity: Severity,
+        message: impl Into<String>,
+        fix: Option<String>,
+    ) {
+        self.findings.push(Finding {
+            area,
+            severity,
+            message: message.into(),
+            fix,
+        });
+    }
+}
+
+fn txts(answer: &Result<std::sync::Arc<monban_dns::Answer>, LookupError>) -> Vec<Vec<u8>> {
+    match answer {
+        Ok(a) => a
+            .records
+            .iter()
+            .filter_map(|r| match r {
+                Record::Txt(t) | Record::Spf(t) => Some(t.joined()),
+                _ => None,
+            })
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// Checks a domain.
+pub async fn check<R: Resolver>(resolver: &R, domain: &str, options: &CheckOptions) -> CheckReport {
+    let domain = domain.trim_end_matches('.').to_ascii_lowercase();
+    let mut ctx = Ctx {
+        findings: Vec::new(),
+    };
+
+    // MX first: whether the domain handles mail at all shapes the advice.
+    let mx = resolver.lookup(&domain, RecordType::Mx).await;
+    let null_mx = matches!(&mx, Ok(a) if a.records.iter().all(|r| matches!(r, Record::Mx { exchange, .. } if exchange.is_empty())));
+    let has_mx = mx.is_ok() && !null_mx;
+    match &mx {
+        Ok(_) if null_mx => ctx.add(
+            Area::Mx,
+            Severity::Green,
+            format!("{domain} publishes a null MX (RFC 7505): it accepts no mail"),
+            None,
+        ),
+        Ok(a) => ctx.add(Area::Mx, Severity::Green, format!("{} MX record(s)", a.records.len()), None),
+        Err(e) if e.is_temporary() => ctx.add(Area::Mx, Severity::Yellow, format!("MX lookup failed: {e}"), None),
+        Err(LookupError::NxDomain { .. }) => ctx.add(
+            Area::Mx,
+            Severity::Red,
+            format!("{domain} does not exist in the DNS"),
+            None,
+        ),
+        Err(_) => ctx.add(
+            Area::Mx,
+            Severity::Yellow,
+            format!("{domain} has no MX record: it cannot receive mail (bounces and replies to it are lost)"),
+            Some(format!("{domain}. MX 10 mail.{domain}.  (or a null MX \"{domain}. MX 0 .\" if it receives no mail)")),
+        ),
+    }
+
+    let (networks, lookups) = check_spf(resolver, &domain, has_mx, &mut ctx).await;
+    let dmarc_record_domain = check_dmarc(resolver, &domain, has_mx, &mut ctx).await;
+    check_dkim(resolver, &domain, options, &mut ctx).await;
+    check_adsp(resolver, &domain, &mut ctx).await;
+    let sending = match &options.sending {
+        Some(setup) => Some(predict(resolver, &domain, setup, options.now, &mut ctx).await),
+        None => None,
+    };
+
+    let status = ctx
+        .findings
+        .iter()
+        .map(|f| f.severity)
+        .max()
+        .unwrap_or(Severity::Green);
+    CheckReport {
+        domain,
+        status,
+        findings: ctx.findings,
+        spf_networks: networks,
+        spf_lookups: lookups,
+        dmarc_record_domain,
+        sending,
+    }
+}
+
+/// SPF: one record, syntax, lookups (§4.6.4), qualifiers, flattening.
+async fn check_spf<R: Resolver>(
+    resolver: &R,
+    domain: &str,
+    has_mx: bool,
+    ctx: &mut Ctx,
+) -> (Vec<String>, Option<u32>) {
+    let answer = resolver.lookup(domain, RecordType::Txt).await;
+    if let Err(e) = &answer
+        && e.is_temporary()
+    {
+        ctx.add(
+            Area::Spf,
+            Severity::Yellow,
+            format!("TXT lookup failed: {e}"),
+            None,
+        );
+        return (Vec::new(), None);
+    }
+    let records: Vec<Vec<u8>> = txts(&answer)
+        .into_iter()
+        .filter(|t| is_spf_record(t))
+        .collect();
+    let obsolete = txts(&resolver.lookup(domain, RecordType::Spf).await);
+    if !obsolete.is_empty() {
+        ctx.add(
+            Area::Spf,
+            Severity::Yellow,
+            "an SPF-type (99) record is published: RFC 7208 §3.1 retired that type; only TXT is read",
+            Some(format!("delete the SPF-type record of {domain}; keep the TXT one")),
+        );
+    }
+    let record = match records.as_slice() {
+        [] => {
+            let fix = if has_mx {
+                format!(
+                    "{domain}. TXT \"v=spf1 mx -all\"  (list every host that sends as {domain})"
+                )
+            } else {
+                format!("{domain}. TXT \"v=spf1 -all\"  (this domain sends no mail)")
+            };
+            ctx.add(
+                Area::Spf,
+                Severity::Red,
+                format!("{domain} publishes no SPF record: anyone can send as it as far as SPF is concerned"),
+                Some(fix),
+            );
+            return (Vec::new(), None);
+        }
+        [one] => String::from_utf8_lossy(one).into_owned(),
+        many => {
+            ctx.add(
+                Area::Spf,
+                Severity::Red,
+                format!(
+                    "{} SPF records: receivers treat this as a permanent error (RFC 7208 §4.5)",
+                    many.len()
+                ),
+                Some("merge them into one TXT record starting with v=spf1".into()),
+            );
+            return (Vec::new(), None);
+        }
+    };
+    let parsed = match SpfRecord::parse(&record) {
+        Ok(p) => p,
+        Err(e) => {
+            ctx.add(
+                Area::Spf,
+                Severity::Red,
+                format!("the SPF record does not parse ({e}): receivers give permerror"),
+                Some("fix the term named above".into()),
+            );
+            return (Vec::new(), None);
+        }
+    };
+    // Qualifiers and mechanisms of the top record.
+    let mut ends = None;
+    for d in parsed.directives() {
+        match d.mechanism {
+            Mechanism::All => ends = Some(d.qualifier()),
+            Mechanism::Ptr(_) => ctx.add(
+                Area::Spf,
+                Severity::Yellow,
+                "the record uses ptr, which RFC 7208 §5.5 says not to use (slow, unreliable)",
+                Some("replace ptr with ip4:/ip6: or a: for the actual senders".into()),
+            ),
+            _ => {}
+        }
+    }
+    match (ends, parsed.redirect()) {
+        (Some(Qualifier::Pass), _) => ctx.add(
+            Area::Spf,
+            Severity::Red,
+            "the record ends in +all: every host on the Internet may send as this domain",
+            Some("end the record with -all (or ~all while testing)".into()),
+        ),
+        (Some(Qualifier::Neutral), _) => ctx.add(
+            Area::Spf,
+            Severity::Yellow,
+            "the record ends in ?all: hosts not listed get neutral, which protects nothing",
+            Some("end the record with -all (or ~all)".into()),
+        ),
+        (Some(Qualifier::SoftFail), _) => ctx.add(
+            Area::Spf,
+            Severity::Green,
+            "the record ends in ~all (softfail): unlisted hosts fail softly; DMARC decides",
+            None,
+        ),
+        (Some(Qualifier::Fail), _) => {
+            ctx.add(Area::Spf, Severity::Green, "the record ends in -all", None)
+        }
+        (None, Some(_)) => {}
+        (None, None) => ctx.add(
+            Area::Spf,
+            Severity::Yellow,
+            "the record has no all mechanism: unlisted hosts get neutral",
+            Some("end the record with -all".into()),
+        ),
+    }
+    // Walk the tree: lookups as §4.6.4 counts them, void lookups, networks.
+    let mut walk = Walk::default();
+    walk.visit(resolver, domain, 0).await;
+    let severity = match walk.lookups {
+        0..=7 => Severity::Green,
+        8..=10 => Severity::Yellow,
+        _ => Severity::Red,
+    };
+    ctx.add(
+        Area::Spf,
+        severity,
+        format!(
+            "{} DNS-querying terms in the whole policy (RFC 7208 §4.6.4 allows 10; exp= does not count)",
+            walk.lookups
+        ),
+        (walk.lookups > 10).then(|| "replace include: chains by ip4:/ip6: networks (flattening), or drop unused includes".to_owned()),
+    );
+    if walk.voids > 2 {
+        ctx.add(
+            Area::Spf,
+            Severity::Red,
+            format!(
+                "{} lookups of names that do not exist (the limit is 2, RFC 7208 §4.6.4)",
+                walk.voids
+            ),
+            Some("remove the terms that name missing hosts or domains".into()),
+        );
+    }
+    for problem in walk.problems {
+        ctx.add(Area::Spf, Severity::Red, problem, None);
+    }
+    if walk.unflattenable {
+        ctx.add(
+            Area::Spf,
+            Severity::Green,
+            "some terms (exists:, macros) depend on the message and cannot be listed as networks",
+            None,
+        );
+    }
+    (walk.networks.into_iter().collect(), Some(walk.lookups))
+}
+
+/// A walk of the SPF include tree.
+#[derive(Default)]
+struct Walk {
+    lookups: u32,
+    voids: u32,
+    networks: BTreeSet<String>,
+    problems: Vec<String>,
+    unflattenable: bool,
+    seen: BTreeSet<String>,
+}
+
+impl Walk {
+    fn visit<'a, R: Resolver>(
+        &'a mut self,
+        resolver: &'a R,
+        domain: &'a str,
+        depth: usize,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'a>> {
+        Box::pin(async move {
+            if depth > 12 || !self.seen.insert(domain.to_owned()) {
+                self.problems.push(format!(
+                    "the include/redirect chain loops or is too deep at {domain}"
+                ));
+                return;
+            }
+            let answer = resolver.lookup(domain, RecordType::Txt).await;
+            let records: Vec<Vec<u8>> = txts(&answer)
+                .into_iter()
+                .filter(|t| is_spf_record(t))
+                .collect();
+            let [record] = records.as_slice() else {
+                if depth > 0 {
+                    self.problems.push(format!(
+                        "{domain} (included or redirected to) has {} SPF records: receivers give permerror",
+                        records.len()
+                    ));
+                }
+                return;
+            };
+            let text = String::from_utf8_lossy(record).into_owned();
+            let Ok(parsed) = SpfRecord::parse(&text) else {
+                self.problems.push(format!(
+                    "the SPF record of {domain} does not parse: receivers give permerror"
+                ));
+                return;
+            };
+            for term in parsed.terms() {
+                match term {
+                    Term::Directive(d) => {
+                        if d.mechanism.counts_as_lookup() {
+                            self.lookups += 1;
+                        }
+                        self.mechanism(resolver, domain, &d.mechanism, depth).await;
+                    }
+                    Term::Modifier(Modifier::Redirect(target)) => {
+                        self.lookups += 1;
+                        if target.0.contains('%') {
+                            self.unflattenable = true;
+                        } else if !parsed.has_all() {
+                            let t = target.0.trim_end_matches('.').to_ascii_lowercase();
+                            self.visit(resolver, &t, depth + 1).await;
+                        }
+                    }
+                    Term::Modifier(_) => {}
+                }
+            }
+        })
+    }
+
+    async fn addresses<R: Resolver>(
+        &mut self,
+        resolver: &R,
+        name: &str,
+        cidr4: Option<u8>,
+        cidr6: Option<u8>,
+    ) {
+        let mut any = false;
+        for rtype in [RecordType::A, RecordType::Aaaa] {
+            if let Ok(a) = resolver.lookup(name, rtype).await {
+                for r in &a.records {
+                    any = true;
+                    match r {
+                        Record::A(ip) => {
+                            self.networks
+                                .insert(format!("{ip}/{}", cidr4.unwrap_or(32)));
+                        }
+                        Record::Aaaa(ip) => {
+                            self.networks
+                                .insert(format!("{ip}/{}", cidr6.unwrap_or(128)));
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+        if !any {
+            self.voids += 1;
+        }
+    }
+
+    async fn mechanism<R: Resolver>(
+        &mut self,
+        resolver: &R,
+        domain: &str,
+        m: &Mechanism<'_>,
+        depth: usize,
+    ) {
+        match *m {
+            Mechanism::Ip4 { addr, prefix } => {
+                self.networks
+                    .insert(format!("{addr}/{}", prefix.unwrap_or(32)));
+            }
+            Mechanism::Ip6 { addr, prefix } => {
+                self.networks
+                    .insert(format!("{addr}/{}", prefix.unwrap_or(128)));
+            }
+            Mechanism::A {
+                domain: spec,
+                cidr4,
+                cidr6,
+            } => {
+                let target = spec.map_or(domain.to_owned(), |s| {
+                    s.0.trim_end_matches('.').to_ascii_lowercase()
+                });
+                if target.contains('%') {
+                    self.unflattenable = true;
+                } else {
+                    self.addresses(resolver, &target, cidr4, cidr6).await;
+                }
+            }
+            Mechanism::Mx {
+                domain: spec,
+                cidr4,
+                cidr6,
+            } => {
+                let target = spec.map_or(domain.to_owned(), |s| {
+                    s.0.trim_end_matches('.').to_ascii_lowercase()
+                });
+                if target.contains('%') {
+                    self.unflattenable = true;
+                    return;
+                }
+                match resolver.lookup(&target, RecordType::Mx).await {
+                    Ok(a) => {
+                        if a.records.len() > 10 {
+                            self.problems.push(format!(
+                                "{target} has {} MX records; mx allows 10 (permerror)",
+                                a.records.len()
+                            ));
+                        }
+                        for r in &a.records {
+                            if let Record::Mx { exchange, .. } = r
+                                && !exchange.is_empty()
+                            {
+                                self.addresses(resolver, exchange, cidr4, cidr6).await;
+                            }
+                        }
+                    }
+                    Err(_) => self.voids += 1,
+                }
+            }
+            Mechanism::Include(spec) => {
+                if spec.0.contains('%') {
+                    self.unflattenable = true;
+                } else {
+                    let t = spec.0.trim_end_matches('.').to_ascii_lowercase();
+                    self.visit(resolver, &t, depth + 1).await;
+                }
+            }
+            Mechanism::Exists(_) | Mechanism::Ptr(_) => self.unflattenable = true,
+            Mechanism::All => {}
+        }
+    }
+}
+
+/// DMARC: where the record is, its policy, reporting.
+async fn check_dmarc<R: Resolver>(
+    resolver: &R,
+    domain: &str,
+    has_mx: bool,
+    ctx: &mut Ctx,
+) -> Option<String> {
+    let found = match dmarc::discovery::discover(resolver, domain).await {
+        Ok(f) => f,
+        Err(e) => {
+            ctx.add(
+                Area::Dmarc,
+                Severity::Yellow,
+                format!("DMARC lookup failed: {e}"),
+                None,
+            );
+            return None;
+        }
+    };
+    let Some(found) = found else {
+        // Explain why: several records, or one that does not parse?
+        let raw = txts(
+            &resolver
+                .lookup(&format!("_dmarc.{domain}"), RecordType::Txt)
+                .await,
+        );
+        let candidates: Vec<String> = raw
+            .iter()
+            .filter(|t| DmarcRecord::is_candidate(t))
+            .map(|t| String::from_utf8_lossy(t).into_owned())
+            .collect();
+        let message = match candidates.as_slice() {
+            [] => format!(
+                "{domain} publishes no DMARC record: receivers apply no policy to mail forged in its name"
+            ),
+            [one] => match DmarcRecord::parse(one) {
+                Err(e) => format!("the DMARC record of {domain} is invalid ({e}): it is ignored"),
+                Ok(_) => format!("{domain} publishes no usable DMARC record"),
+            },
+            many => format!(
+                "{} DMARC records at _dmarc.{domain}: receivers ignore them all",
+                many.len()
+            ),
+        };
+        let fix = if has_mx {
+            format!(
+                "_dmarc.{domain}. TXT \"v=DMARC1; p=none; rua=mailto:dmarc-reports@{domain}\"  (then move to p=quarantine and p=reject once the reports look right)"
+            )
+        } else {
+            format!("_dmarc.{domain}. TXT \"v=DMARC1; p=reject\"  (this domain sends no mail)")
+        };
+        ctx.add(Area::Dmarc, Severity::Red, message, Some(fix));
+        return None;
+    };
+    let rec = &found.record;
+    let at = if found.domain == domain {
+        format!("_dmarc.{domain}")
+    } else {
+        format!(
+            "_dmarc.{} (found by the tree walk; {domain} has none of its own)",
+            found.domain
+        )
+    };
+    let (sev, what) = match rec.p {
+        Policy::Reject => (Severity::Green, "p=reject: forged mail is refused"),
+        Policy::Quarantine => (Severity::Green, "p=quarantine: forged mail goes to spam"),
+        Policy::None => (
+            Severity::Yellow,
+            "p=none: monitoring only, forged mail is delivered",
+        ),
+    };
+    ctx.add(
+        Area::Dmarc,
+        sev,
+        format!("{at}: {what}"),
+        (rec.p == Policy::None).then(|| "when the aggregate reports show all your mail passing, raise p to quarantine, then reject".to_owned()),
+    );
+    if let Some(f) = &rec.fallback {
+        ctx.add(
+            Area::Dmarc,
+            Severity::Red,
+            format!("the record is treated as p=none because: {f}"),
+            Some("fix the tag named above".into()),
+        );
+    }
+    let weaker = |p: Policy| (p as u8) < (rec.p as u8);
+    if rec.sp.is_some_and(weaker) {
+        ctx.add(
+            Area::Dmarc,
+            Severity::Yellow,
+            format!(
+                "sp={} is weaker than p={}: subdomains can be spoofed more easily",
+                rec.subdomain_policy(),
+                rec.p
+            ),
+            None,
+        );
+    }
+    if weaker(rec.nonexistent_policy()) {
+        ctx.add(
+            Area::Dmarc,
+            Severity::Yellow,
+            format!(
+                "non-existent subdomains get {}, weaker than p={}",
+                rec.nonexistent_policy(),
+                rec.p
+            ),
+            Some("add np=reject".into()),
+        );
+    }
+    if rec.testing {
+        ctx.add(
+            Area::Dmarc,
+            Severity::Yellow,
+            "t=y: the domain says it is testing, so receivers apply a milder policy",
+            Some("remove t=y when done testing".into()),
+        );
+    }
+    for (tag, present) in [
+        ("pct", rec.pct.is_some()),
+        ("rf", rec.rf.is_some()),
+        ("ri", rec.ri.is_some()),
+    ] {
+        if present {
+            ctx.add(
+                Area::Dmarc,
+                Severity::Yellow,
+                format!("{tag}= was removed by RFC 9989; receivers following it ignore the tag"),
+                Some(format!("drop {tag}= from the record")),
+            );
+        }
+    }
+    if rec.rua.is_empty() {
+        ctx.add(
+            Area::Dmarc,
+            Severity::Yellow,
+            "no rua=: you receive no aggregate reports, so you cannot see who sends as you",
+            Some(format!("add rua=mailto:dmarc-reports@{domain}")),
+        );
+    }
+    // External report destinations (RFC 9989 §3.? / RFC 7489 §7.1).
+    let org = dmarc::discovery::organizational_domain(resolver, &found.domain)
+        .await
+        .ok();
+    for (tag, list) in [("rua", &rec.rua), ("ruf", &rec.ruf)] {
+        for uri in list {
+            let Some(addr) = uri.mailto() else {
+                ctx.add(
+                    Area::Dmarc,
+                    Severity::Yellow,
+                    format!("{tag} destination {} is not a mailto: URI; most receivers only send by mail", uri.uri),
+                    None,
+                );
+                continue;
+            };
+            let Some((_, dest)) = addr.rsplit_once('@') else {
+                continue;
+            };
+            let dest = dest.to_ascii_lowercase();
+            let dest_org = dmarc::discovery::organizational_domain(resolver, &dest)
+                .await
+                .ok();
+            if dest_org.is_some() && dest_org == org {
+                continue;
+            }
+            let name = format!("{}._report._dmarc.{dest}", found.domain);
+            let authorized = txts(&resolver.lookup(&name, RecordType::Txt).await)
+                .iter()
+                .any(|t| t.starts_with(b"v=DMARC1"));
+            if !authorized {
+                ctx.add(
+                    Area::Dmarc,
+                    Severity::Red,
+                    format!("{tag}={} is in another organization and {dest} has not authorized it: receivers will not send these reports", uri.uri),
+                    Some(format!("{name}. TXT \"v=DMARC1\"  (published by the owner of {dest})")),
+                );
+            }
+        }
+    }
+    Some(found.domain)
+}
+
+/// DKIM keys at the given (and, with discovery, common) selectors.
+async fn check_dkim<R: Resolver>(
+    resolver: &R,
+    domain: &str,
+    options: &CheckOptions,
+    ctx: &mut Ctx,
+) {
+    let mut selectors: Vec<String> = options
+        .selectors
+        .iter()
+        .map(|s| s.to_ascii_lowercase())
+        .collect();
+    let explicit = selectors.len();
+    if options.discover {
+        selectors.extend(COMMON_SELECTORS.iter().map(|s| (*s).to_owned()));
+    }
+    let mut found = 0;
+    let mut seen = BTreeSet::new();
+    for (n, sel) in selectors.iter().enumerate() {
+        if !seen.insert(sel.clone()) {
+            continue;
+        }
+        let name = format!("{sel}._domainkey.{domain}");
+        let answer = resolver.lookup(&name, RecordType::Txt).await;
+        let given = n < explicit;
+        let raw = match &answer {
+            Err(e) if e.is_temporary() => {
+                ctx.add(
+                    Area::Dkim,
+                    Severity::Yellow,
+                    format!("{name}: lookup failed: {e}"),
+                    None,
+                );
+                continue;
+            }
+            Err(_) => {
+                if given {
+                    ctx.add(
+                        Area::Dkim,
+                        Severity::Red,
+                        format!("no DKIM key at {name}: signatures with s={sel} fail"),
+                        Some(format!(
+                            "publish the key: monban keygen --domain {domain} --selector {sel}"
+                        )),
+                    );
+                }
+                continue;
+            }
+            Ok(_) => txts(&answer),
+        };
+        found += 1;
+        let Some(text) = raw.first() else { continue };
+        let key = match KeyRecord::parse(text) {
+            Ok(k) => k,
+            Err(e) => {
+                ctx.add(
+                    Area::Dkim,
+                    Severity::Red,
+                    format!("{name}: the key record is invalid ({e})"),
+                    None,
+                );
+                continue;
+            }
+        };
+        if key.is_revoked() {
+            ctx.add(
+                Area::Dkim,
+                Severity::Yellow,
+                format!("{name}: the key is revoked (empty p=)"),
+                None,
+            );
+            continue;
+        }
+        let (sev, what) = match key.key_type {
+            KeyType::Ed25519 => (
+                Severity::Green,
+                "Ed25519 (RFC 8463); not every receiver verifies it yet, so sign with RSA too"
+                    .to_owned(),
+            ),
+            _ => match crate::dkim::crypto::rsa_bits(&key.public_key) {
+                None => (Severity::Red, "the RSA key does not decode".to_owned()),
+                Some(bits) if bits < 1024 => (
+                    Severity::Red,
+                    format!("RSA {bits} bits: receivers reject keys under 1024 bits (RFC 8301)"),
+                ),
+                Some(bits) if bits < 2048 => (
+                    Severity::Yellow,
+                    format!("RSA {bits} bits: RFC 8301 asks for 2048"),
+                ),
+                Some(bits) => (Severity::Green, format!("RSA {bits} bits")),
+            },
+        };
+        ctx.add(
+            Area::Dkim,
+            sev,
+            format!("{name}: {what}"),
+            (sev != Severity::Green).then(|| format!("rotate to a new selector: monban keygen --domain {domain} --selector NEW --bits 2048")),
+        );
+        if key.is_testing() {
+            ctx.add(
+                Area::Dkim,
+                Severity::Yellow,
+                format!("{name}: t=y (testing): some receivers treat its signatures as unsigned"),
+                Some("remove t=y from the key record".into()),
+            );
+        }
+        if !key.hashes.is_empty() && !key.allows_hash("sha256") {
+            ctx.add(
+                Area::Dkim,
+                Severity::Red,
+                format!("{name}: h= does not allow sha256"),
+                None,
+            );
+        }
+    }
+    if found == 0 && explicit == 0 {
+        ctx.add(
+            Area::Dkim,
+            Severity::Yellow,
+            if options.discover {
+                "no DKIM key found at the common selector names: give the selectors you use with --selector"
+            } else {
+                "no DKIM selector given: add --selector S (or --discover) to check the keys"
+            },
+            None,
+        );
+    }
+}
+
+/// ADSP (RFC 5617, historic since RFC 8553's era): report what it says.
+async fn check_adsp<R: Resolver>(resolver: &R, domain: &str, ctx: &mut Ctx) {
+    let raw = txts(
+        &resolver
+            .lookup(&format!("_adsp._domainkey.{domain}"), RecordType::Txt)
+            .await,
+    );
+    let Some(text) = raw.first() else { return };
+    let text = String::from_utf8_lossy(text);
+    let policy = text
+        .split(';')
+        .filter_map(|t| t.split_once('='))
+        .find(|(k, _)| k.trim() == "dkim")
+        .map(|(_, v)| v.trim().to_ascii_lowercase());
+    let (sev, msg) = match policy.as_deref() {
+        Some("discardable") => (
+            Severity::Yellow,
+            "ADSP dkim=discardable: receivers that still implement ADSP discard mail without an author signature; a third party signing with its own d= is not enough",
+        ),
+        Some("all") => (
+            Severity::Yellow,
+            "ADSP dkim=all: all mail is said to carry an author signature",
+        ),
+        Some("unknown") => (Severity::Green, "ADSP dkim=unknown: no assertion"),
+        _ => (Severity::Yellow, "the ADSP record does not parse"),
+    };
+    ctx.add(
+        Area::Adsp,
+        sev,
+        format!("{msg} (ADSP, RFC 5617, is historic: DMARC replaces it)"),
+        Some(format!(
+            "remove _adsp._domainkey.{domain} and rely on DMARC"
+        )),
+    );
+}
+
+/// Predicts receivers' decisions for a setup, with the same evaluation code.
+async fn predict<R: Resolver>(
+    resolver: &R,
+    domain: &str,
+    setup: &SendingSetup,
+    now: u64,
+    ctx: &mut Ctx,
+) -> SendingPrediction {
+    let mail_from_domain = setup
+        .mail_from_domain
+        .clone()
+        .unwrap_or_else(|| domain.to_owned())
+        .to_ascii_lowercase();
+    let spf = Spf::new(resolver);
+    let mut by_ip = Vec::new();
+    let mut outcomes = Vec::new();
+    for ip in &setup.ips {
+        let o = spf
+            .check_host(
+                *ip,
+                &mail_from_domain,
+                &format!("bounces@{mail_from_domain}"),
+                &mail_from_domain,
+                SpfIdentity::MailFrom,
+                now,
+            )
+            .await;
+        by_ip.push((*ip, o.result));
+        outcomes.push(o);
+    }
+    let rank = |r: SpfResult| match r {
+        SpfResult::Pass => 0,
+        SpfResult::Neutral | SpfResult::None => 1,
+        SpfResult::Softfail => 2,
+        SpfResult::Temperror => 3,
+        SpfResult::Fail => 4,
+        _ => 5,
+    };
+    let worst = outcomes.iter().max_by_key(|o| rank(o.result)).cloned();
+    let headers =
+        Headers::parse(format!("From: someone@{domain}\r\n").as_bytes()).unwrap_or_default();
+    let dkim: Vec<DkimOutcome> = setup
+        .signing_domain
+        .iter()
+        .map(|d| DkimOutcome {
+            result: DkimResult::Pass,
+            reason: None,
+            domain: d.to_ascii_lowercase(),
+            selector: String::new(),
+            algorithm: String::new(),
+            identity: String::new(),
+            header_b: String::new(),
+            key_bits: None,
+            testing: false,
+        })
+        .collect();
+    let config = DmarcConfig::default();
+    let discovered = dmarc::discover(resolver, &headers, &config).await;
+    let outcome = dmarc::conclude(resolver, discovered, worst.as_ref(), &dkim, &config).await;
+    let prediction = SendingPrediction {
+        spf: worst.as_ref().map_or(SpfResult::None, |o| o.result),
+        spf_by_ip: by_ip.clone(),
+        dkim_aligned: outcome.dkim_aligned,
+        spf_aligned: outcome.spf_aligned,
+        dmarc: outcome.result,
+        disposition: outcome.disposition,
+    };
+
+    // Say why, in words.
+    let mut why = Vec::new();
+    match &setup.signing_domain {
+        None => why.push("the mail is not DKIM-signed".to_owned()),
+        Some(d) if !outcome.dkim_aligned => {
+            why.push(format!("DKIM d={d} does not align with {domain}"))
+        }
+        Some(d) => why.push(format!("DKIM d={d} aligns with {domain}")),
+    }
+    let failing: Vec<String> = by_ip
+        .iter()
+        .filter(|(_, r)| *r != SpfResult::Pass)
+        .map(|(ip, r)| format!("{ip} ({r})"))
+        .collect();
+    if setup.ips.is_empty() {
+        why.push("no sending IP given, so SPF was not predicted".into());
+    } else if failing.is_empty() {
+        if outcome.spf_aligned {
+            why.push(format!("SPF passes for {mail_from_domain}, which aligns"));
+        } else {
+            why.push(format!(
+                "SPF passes for {mail_from_domain}, but it does not align with {domain}"
+            ));
+        }
+    } else {
+        why.push(format!(
+            "SPF for {mail_from_domain} does not pass for {}",
+            failing.join(", ")
+        ));
+    }
+    let verdict = match outcome.result {
+        DmarcResult::Pass => format!("DMARC passes: receivers deliver ({})", why.join("; ")),
+        DmarcResult::None => format!(
+            "{domain} has no DMARC policy, so receivers judge the mail on SPF/DKIM alone ({})",
+            why.join("; ")
+        ),
+        DmarcResult::Fail => format!(
+            "DMARC fails ({}): p={} means this mail will be {}",
+            why.join("; "),
+            outcome.policy.map_or("none".into(), |p| p.to_string()),
+            match outcome.disposition {
+                dmarc::Disposition::Reject => "refused",
+                dmarc::Disposition::Quarantine => "put in spam",
+                dmarc::Disposition::None => "delivered (the policy is none)",
+            }
+        ),
+        other => format!("DMARC gives {other} ({})", why.join("; ")),
+    };
+    let severity = match (outcome.result, outcome.disposition) {
+        (DmarcResult::Pass, _) => Severity::Green,
+        (DmarcResult::Fail, dmarc::Disposition::None) | (DmarcResult::None, _) => Severity::Yellow,
+        _ => Severity::Red,
+    };
+    let fix = (severity != Severity::Green).then(|| {
+        let mut f = Vec::new();
+        if !outcome.dkim_aligned {
+            f.push(format!(
+                "sign with d={domain} (or a subdomain), publishing the key under {domain}"
+            ));
+        }
+        if !failing.is_empty() {
+            let nets: Vec<String> = setup
+                .ips
+                .iter()
+                .map(|ip| match ip {
+                    IpAddr::V4(v4) => format!("ip4:{v4}"),
+                    IpAddr::V6(v6) => format!("ip6:{v6}"),
+                })
+                .collect();
+            f.push(format!(
+                "add {} to the SPF record of {mail_from_domain}",
+                nets.join(" ")
+            ));
+        }
+        f.join("; or ")
+    });
+    ctx.add(Area::Sending, severity, verdict, fix);
+    prediction
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use monban_dns::ZoneResolver;
+
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+
+    #[test]
+    fn worst_severity_wins() {
+        let zone = ZoneResolver::parse(
+            "example.com. MX 10 mx.example.com.\nmx.example.com. A 192.0.2.1\n",
+            "z",
+            None,
+        )
+        .unwrap();
+        let r = block_on(check(&zone, "example.com", &CheckOptions::default()));
+        assert_eq!(r.status, Severity::Red);
+        assert!(
+            r.findings
+                .iter()
+                .any(|f| f.area == Area::Spf && f.severity == Severity::Red)
+        );
+        assert!(
+            r.findings
+                .iter()
+                .any(|f| f.area == Area::Dmarc && f.severity == Severity::Red)
+        );
+    }
+}
