@@ -32,15 +32,22 @@ pub struct CacheStats {
     pub misses: u64,
 }
 
+/// One shard: its answers, and the hits it served (counted under the lock already
+/// held, rather than with one more atomic operation per lookup).
+#[derive(Default)]
+struct Shard {
+    map: HashMap<Box<str>, Entry>,
+    hits: u64,
+}
+
 /// A cache of answers in front of another resolver.
 pub struct CachingResolver<R> {
     inner: R,
-    shards: [Mutex<HashMap<Box<str>, Entry>>; 8],
+    shards: [Mutex<Shard>; 8],
     max_entries_per_shard: usize,
     max_ttl: u32,
     max_negative_ttl: u32,
     clock: Clock,
-    hits: AtomicU64,
     misses: AtomicU64,
 }
 
@@ -65,7 +72,6 @@ impl<R: Resolver> CachingResolver<R> {
             max_ttl: 86_400,
             max_negative_ttl: 3_600,
             clock: std::sync::Arc::new(Instant::now),
-            hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
         }
     }
@@ -97,23 +103,31 @@ impl<R: Resolver> CachingResolver<R> {
     /// Counters since creation.
     pub fn stats(&self) -> CacheStats {
         CacheStats {
-            hits: self.hits.load(Ordering::Relaxed),
+            hits: self
+                .shards
+                .iter()
+                .map(|s| s.lock().unwrap_or_else(|p| p.into_inner()).hits)
+                .sum(),
             misses: self.misses.load(Ordering::Relaxed),
         }
     }
 
-    fn shard(&self, rtype: RecordType) -> &Mutex<HashMap<Box<str>, Entry>> {
+    fn shard(&self, rtype: RecordType) -> &Mutex<Shard> {
         &self.shards[rtype as usize % self.shards.len()]
     }
 
     fn get(&self, name: &str, rtype: RecordType) -> Option<Lookup> {
         let now = (self.clock)();
-        let shard = self.shard(rtype).lock().unwrap_or_else(|p| p.into_inner());
+        let mut shard = self.shard(rtype).lock().unwrap_or_else(|p| p.into_inner());
         let key = cache_key(name, rtype);
-        match shard.get(key.as_ref()) {
+        let hit = match shard.map.get(key.as_ref()) {
             Some(e) if e.expires > now => Some(e.lookup.clone()),
             _ => None,
+        };
+        if hit.is_some() {
+            shard.hits += 1;
         }
+        hit
     }
 
     fn put(&self, name: &str, rtype: RecordType, lookup: &Lookup) {
@@ -128,7 +142,8 @@ impl<R: Resolver> CachingResolver<R> {
             return;
         }
         let now = (self.clock)();
-        let mut shard = self.shard(rtype).lock().unwrap_or_else(|p| p.into_inner());
+        let mut guard = self.shard(rtype).lock().unwrap_or_else(|p| p.into_inner());
+        let shard = &mut guard.map;
         if shard.len() >= self.max_entries_per_shard {
             shard.retain(|_, e| e.expires > now);
             if shard.len() >= self.max_entries_per_shard {
@@ -158,14 +173,27 @@ fn cache_key(name: &str, rtype: RecordType) -> Cow<'_, str> {
     }
 }
 
+/// Whether `name` is already what [`normalize_name`] makes of it: no trailing dot, at
+/// most 253 octets, labels of 1 to 63 octets, no uppercase.
+fn is_normalized(name: &str) -> bool {
+    let b = name.as_bytes();
+    if b.is_empty() || b.len() > 253 || b[0] == b'.' || b[b.len() - 1] == b'.' {
+        return false;
+    }
+    // No early exit, so that these loops vectorize.
+    let upper = b
+        .iter()
+        .fold(0u8, |acc, &c| acc | u8::from(c.is_ascii_uppercase()));
+    let empty_label = b.iter().zip(&b[1..]).fold(0u8, |acc, (&x, &y)| {
+        acc | u8::from((x == b'.') & (y == b'.'))
+    });
+    // Only a name over 63 octets can have a label over 63 octets.
+    upper == 0 && empty_label == 0 && (b.len() <= 63 || name.split('.').all(|l| l.len() <= 63))
+}
+
 /// The normalized name, borrowed when the input already is.
 fn normalized(name: &str) -> Result<Cow<'_, str>, LookupError> {
-    let clean = !name.ends_with('.')
-        && !name.is_empty()
-        && name.len() <= 253
-        && !name.bytes().any(|b| b.is_ascii_uppercase())
-        && name.split('.').all(|l| !l.is_empty() && l.len() <= 63);
-    if clean {
+    if is_normalized(name) {
         return Ok(Cow::Borrowed(name));
     }
     normalize_name(name)
@@ -178,9 +206,15 @@ fn normalized(name: &str) -> Result<Cow<'_, str>, LookupError> {
 
 impl<R: Resolver> Resolver for CachingResolver<R> {
     async fn lookup(&self, name: &str, rtype: RecordType) -> Lookup {
+        // Only normalized names are stored, so a name found as given is in normal form
+        // already: a hit needs no check of the name.
+        if let Some(hit) = self.get(name, rtype) {
+            return hit;
+        }
         let name = normalized(name)?;
-        if let Some(hit) = self.get(&name, rtype) {
-            self.hits.fetch_add(1, Ordering::Relaxed);
+        if let Cow::Owned(name) = &name
+            && let Some(hit) = self.get(name, rtype)
+        {
             return hit;
         }
         self.misses.fetch_add(1, Ordering::Relaxed);
@@ -234,6 +268,35 @@ mod tests {
     }
 
     #[test]
+    fn normalization_check_agrees_with_the_reference() {
+        let long_label = "a".repeat(63);
+        let too_long_label = "a".repeat(64);
+        let long_name = vec!["a".repeat(63); 4].join(".");
+        for name in [
+            "example.com",
+            "Example.com",
+            "example.com.",
+            ".example.com",
+            "a..b",
+            "",
+            ".",
+            "a",
+            long_label.as_str(),
+            too_long_label.as_str(),
+            &long_name[..253],
+            &long_name[..254],
+            "_spf.example.com",
+        ] {
+            let reference = !name.ends_with('.')
+                && !name.is_empty()
+                && name.len() <= 253
+                && !name.bytes().any(|b| b.is_ascii_uppercase())
+                && name.split('.').all(|l| !l.is_empty() && l.len() <= 63);
+            assert_eq!(is_normalized(name), reference, "{name:?}");
+        }
+    }
+
+    #[test]
     fn bounded() {
         let mut zone = ZoneResolver::new();
         for i in 0..100 {
@@ -252,7 +315,11 @@ mod tests {
                     .unwrap();
             }
         });
-        let held: usize = cache.shards.iter().map(|s| s.lock().unwrap().len()).sum();
+        let held: usize = cache
+            .shards
+            .iter()
+            .map(|s| s.lock().unwrap().map.len())
+            .sum();
         assert!(held <= 16, "{held}");
     }
 }

@@ -4,14 +4,18 @@
 //! DNS comes through a [`Resolver`]; the current time (for `%{t}`) is an argument. No
 //! other input exists, so every evaluation is reproducible against an in-memory zone.
 
+use std::borrow::Cow;
+use std::collections::HashMap;
 use std::future::Future;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 
-use monban_dns::{LookupError, Record, RecordType, Resolver, normalize_name, reverse_name};
+use monban_dns::{Answer, LookupError, Record, RecordType, Resolver, normalize_name, reverse_name};
 
-use super::macros::{self, MacroContext, MacroVars};
-use super::record::{self, DomainSpec, Mechanism, Qualifier, SpfRecord};
+use super::macros::{self, MacroContext, MacroString, MacroVars};
+use super::record::{self, DomainSpec, Mechanism, Qualifier, SpfRecord, SyntaxError};
 use super::{SpfCause, SpfIdentity, SpfOutcome, SpfResult};
 
 /// Settings for SPF evaluation. The defaults are the RFC's.
@@ -41,10 +45,15 @@ impl Default for SpfConfig {
 }
 
 /// An SPF verifier bound to a resolver.
+///
+/// When the resolver caches its answers (as [`monban_dns::CachingResolver`] does), the
+/// verifier keeps the SPF record parsed from each cached TXT answer, so that an answer
+/// served again is not parsed again. Clones share these parsed records.
 #[derive(Debug, Clone)]
 pub struct Spf<R> {
     resolver: R,
     config: SpfConfig,
+    records: Arc<RecordCache>,
 }
 
 /// Why evaluation stopped early.
@@ -84,7 +93,11 @@ impl<R: Resolver> Spf<R> {
 
     /// A verifier with explicit settings.
     pub fn with_config(resolver: R, config: SpfConfig) -> Self {
-        Self { resolver, config }
+        Self {
+            resolver,
+            config,
+            records: Arc::new(RecordCache::new()),
+        }
     }
 
     /// The resolver.
@@ -151,25 +164,33 @@ impl<R: Resolver> Spf<R> {
             Some((l, d)) => (l, d),
             None => ("postmaster", sender),
         };
-        let mut outcome = SpfOutcome {
-            result: SpfResult::None,
-            cause: SpfCause::NoRecord,
-            identity,
-            domain: domain
-                .strip_suffix('.')
-                .unwrap_or(domain)
-                .to_ascii_lowercase(),
-            sender: sender.to_owned(),
-            ip,
-            helo: helo.to_owned(),
-            explanation: None,
-            dns_lookups: 0,
-            void_lookups: 0,
-        };
+        let domain_name = domain
+            .strip_suffix('.')
+            .unwrap_or(domain)
+            .to_ascii_lowercase();
+        // Built at the end, so that it is not part of the future while `level` runs.
+        let outcome =
+            |domain: String, result, cause, explanation, ctx: Option<&Ctx<'_>>| SpfOutcome {
+                result,
+                cause,
+                identity,
+                domain,
+                sender: sender.to_owned(),
+                ip,
+                helo: helo.to_owned(),
+                explanation,
+                dns_lookups: ctx.map_or(0, |c| c.dns_terms),
+                void_lookups: ctx.map_or(0, |c| c.void_lookups),
+            };
         // §4.3: a malformed or single-label domain gives "none" before any lookup.
         if let Err(why) = check_domain(domain) {
-            outcome.cause = SpfCause::InvalidDomain(why);
-            return outcome;
+            return outcome(
+                domain_name,
+                SpfResult::None,
+                SpfCause::InvalidDomain(why),
+                None,
+                None,
+            );
         }
         let mut ctx = Ctx {
             ip,
@@ -182,36 +203,23 @@ impl<R: Resolver> Spf<R> {
             void_lookups: 0,
             validated_name: None,
         };
-        let level = self.level(&mut ctx, outcome.domain.clone(), false).await;
-        outcome.dns_lookups = ctx.dns_terms;
-        outcome.void_lookups = ctx.void_lookups;
-        match level {
-            Ok(l) => {
-                outcome.result = l.result;
-                outcome.cause = l.cause;
-                outcome.explanation = l.explanation;
-            }
-            Err(Abort::Temp(cause)) => {
-                outcome.result = SpfResult::Temperror;
-                outcome.cause = cause;
-            }
-            Err(Abort::Perm(cause)) => {
-                outcome.result = SpfResult::Permerror;
-                outcome.cause = cause;
-            }
-        }
-        outcome
+        let (result, cause, explanation) = match self.level(&mut ctx, &domain_name, false).await {
+            Ok(l) => (l.result, l.cause, l.explanation),
+            Err(Abort::Temp(cause)) => (SpfResult::Temperror, cause, None),
+            Err(Abort::Perm(cause)) => (SpfResult::Permerror, cause, None),
+        };
+        outcome(domain_name, result, cause, explanation, Some(&ctx))
     }
 
     /// One `check_host()` level. Boxed: `include:` and `redirect=` recurse.
     fn level<'f>(
         &'f self,
         ctx: &'f mut Ctx<'_>,
-        domain: String,
+        domain: &'f str,
         in_include: bool,
     ) -> LevelFuture<'f> {
         Box::pin(async move {
-            let txt = match self.resolver.lookup(&domain, RecordType::Txt).await {
+            let txt = match self.resolver.lookup(domain, RecordType::Txt).await {
                 Ok(answer) => answer,
                 Err(e) if e.is_empty_answer() => {
                     return Ok(Level {
@@ -229,76 +237,84 @@ impl<R: Resolver> Spf<R> {
                 }
                 Err(e) => return Err(Abort::Temp(SpfCause::Dns(e))),
             };
-            // §4.5: exactly one record beginning with "v=spf1".
-            let mut found: Option<Vec<u8>> = None;
-            for r in &txt.records {
-                if let Record::Txt(t) = r {
-                    let joined = t.joined();
-                    if record::is_spf_record(&joined) {
-                        if found.is_some() {
-                            return Err(Abort::Perm(SpfCause::MultipleRecords));
-                        }
-                        found = Some(joined);
-                    }
+            let selected = self.records.get_or_select(&txt);
+            let rec = match &*selected {
+                Selected::NoRecord => {
+                    return Ok(Level {
+                        result: SpfResult::None,
+                        cause: SpfCause::NoRecord,
+                        explanation: None,
+                    });
                 }
-            }
-            let Some(bytes) = found else {
-                return Ok(Level {
-                    result: SpfResult::None,
-                    cause: SpfCause::NoRecord,
-                    explanation: None,
-                });
+                Selected::Multiple => return Err(Abort::Perm(SpfCause::MultipleRecords)),
+                Selected::Syntax(e) => return Err(Abort::Perm(SpfCause::Syntax(e.clone()))),
+                Selected::Record(rec) => rec,
             };
-            let text = String::from_utf8_lossy(&bytes);
-            let rec = SpfRecord::parse(&text).map_err(|e| Abort::Perm(SpfCause::Syntax(e)))?;
 
-            for directive in rec.directives() {
-                if directive.mechanism.counts_as_lookup() {
-                    ctx.dns_terms += 1;
-                    if ctx.dns_terms > self.config.max_dns_terms {
-                        return Err(Abort::Perm(SpfCause::LookupLimit));
+            let client = Client::new(ctx.ip);
+            for directive in &rec.directives {
+                let matched = match &directive.op {
+                    // §5.1, §5.6: decided here, with no future.
+                    Op::All => true,
+                    Op::Ip4 { net, mask } => client.v4.is_some_and(|c| c & mask == *net),
+                    Op::Ip6 { net, mask } => client.v6.is_some_and(|c| c & mask == *net),
+                    Op::Dns(mechanism) => {
+                        // §4.6.4: every mechanism that queries the DNS counts.
+                        ctx.dns_terms += 1;
+                        if ctx.dns_terms > self.config.max_dns_terms {
+                            return Err(Abort::Perm(SpfCause::LookupLimit));
+                        }
+                        self.matches(ctx, domain, mechanism).await?
                     }
-                }
-                if !self.matches(ctx, &domain, &directive.mechanism).await? {
+                };
+                if !matched {
                     continue;
                 }
-                let result = match directive.qualifier() {
+                let result = match directive.qualifier {
                     Qualifier::Pass => SpfResult::Pass,
                     Qualifier::Fail => SpfResult::Fail,
                     Qualifier::SoftFail => SpfResult::Softfail,
                     Qualifier::Neutral => SpfResult::Neutral,
                 };
                 // §6.2: exp= is used for a fail at this level, never from an include.
-                let explanation = match (result, rec.exp()) {
+                let explanation = match (result, &rec.exp) {
                     (SpfResult::Fail, Some(exp)) if !in_include => {
-                        self.explain(ctx, &domain, exp).await
+                        // Boxed: rare, and its future would grow every level's.
+                        Box::pin(self.explain(ctx, domain, exp)).await
                     }
                     _ => None,
                 };
+                // Of a level inside an include:, only the result is used (§5.2): the
+                // cause is not built.
+                let cause = if in_include {
+                    SpfCause::NoMatch
+                } else {
+                    SpfCause::Matched {
+                        mechanism: String::from(&*directive.text),
+                        domain: domain.to_owned(),
+                    }
+                };
                 return Ok(Level {
                     result,
-                    cause: SpfCause::Matched {
-                        mechanism: directive.to_string(),
-                        domain,
-                    },
+                    cause,
                     explanation,
                 });
             }
 
             // §6.1: redirect= applies when nothing matched (and "all" was absent, which
             // is implied: "all" always matches).
-            if let Some(target) = rec.redirect() {
+            if let Some(spec) = &rec.redirect {
                 ctx.dns_terms += 1;
                 if ctx.dns_terms > self.config.max_dns_terms {
                     return Err(Abort::Perm(SpfCause::LookupLimit));
                 }
-                let target = self.target(ctx, &domain, target).await?;
-                if check_domain(&target).is_err() {
-                    return Err(Abort::Perm(SpfCause::RedirectNone(target)));
+                let target = self.target(ctx, domain, spec).await?;
+                if !spec.is_checkable(&target) {
+                    return Err(Abort::Perm(SpfCause::RedirectNone(target.into_owned())));
                 }
-                let inner = self.level(ctx, target.clone(), in_include).await?;
+                let inner = self.level(ctx, &target, in_include).await?;
                 if inner.result == SpfResult::None {
-                    return Err(Abort::Perm(SpfCause::RedirectNone(target)));
+                    return Err(Abort::Perm(SpfCause::RedirectNone(target.into_owned())));
                 }
                 return Ok(inner);
             }
@@ -311,15 +327,47 @@ impl<R: Resolver> Spf<R> {
         })
     }
 
-    /// Expands a domain-spec into a name to look up (§7, with §7.3 truncation).
-    async fn target(
+    /// Expands a domain-spec into a name to look up (§7, with §7.3 truncation),
+    /// lowercase and without a trailing dot.
+    async fn target<'s>(
         &self,
         ctx: &mut Ctx<'_>,
         domain: &str,
-        spec: DomainSpec<'_>,
-    ) -> Result<String, Abort> {
+        spec: &'s Spec,
+    ) -> Result<Cow<'s, str>, Abort> {
+        if let Some(name) = &spec.literal {
+            return Ok(Cow::Borrowed(name));
+        }
+        if let Some(m) = &spec.parsed {
+            let p = if m.uses_p() {
+                // Boxed: `%{p}` is rare, and its future would grow every caller's.
+                Some(Box::pin(self.validated_name(ctx, domain)).await)
+            } else {
+                None
+            };
+            let vars = MacroVars {
+                sender: ctx.sender,
+                local_part: ctx.local_part,
+                sender_domain: ctx.sender_domain,
+                domain,
+                ip: ctx.ip,
+                helo: ctx.helo,
+                receiver: &self.config.receiver,
+                now: ctx.now,
+            };
+            let expanded = m.expand(&vars, p.as_deref());
+            let truncated = macros::truncate_domain(&expanded);
+            return Ok(Cow::Owned(
+                truncated
+                    .strip_suffix('.')
+                    .unwrap_or(truncated)
+                    .to_ascii_lowercase(),
+            ));
+        }
+        let spec = DomainSpec(&spec.text);
         let p = if macros::uses_p(spec.0) {
-            Some(self.validated_name(ctx, domain).await)
+            // Boxed: `%{p}` is rare, and its future would grow every caller's.
+            Some(Box::pin(self.validated_name(ctx, domain)).await)
         } else {
             None
         };
@@ -336,10 +384,12 @@ impl<R: Resolver> Spf<R> {
         let expanded = macros::expand(spec.0, MacroContext::Domain, &vars, p.as_deref())
             .map_err(|e| Abort::Perm(SpfCause::Macro(e.to_string())))?;
         let truncated = macros::truncate_domain(&expanded);
-        Ok(truncated
-            .strip_suffix('.')
-            .unwrap_or(truncated)
-            .to_ascii_lowercase())
+        Ok(Cow::Owned(
+            truncated
+                .strip_suffix('.')
+                .unwrap_or(truncated)
+                .to_ascii_lowercase(),
+        ))
     }
 
     /// Counts a void lookup (§4.6.4) and fails once over the limit.
@@ -353,23 +403,13 @@ impl<R: Resolver> Spf<R> {
     }
 
     /// Address records of `name` for the client's family. `Ok(None)` is a void answer.
-    async fn addresses(&self, name: &str, ip: IpAddr) -> Result<Option<Vec<IpAddr>>, LookupError> {
+    async fn addresses(&self, name: &str, ip: IpAddr) -> Result<Option<Addresses>, LookupError> {
         let rtype = match ip {
             IpAddr::V4(_) => RecordType::A,
             IpAddr::V6(_) => RecordType::Aaaa,
         };
         match self.resolver.lookup(name, rtype).await {
-            Ok(answer) => Ok(Some(
-                answer
-                    .records
-                    .iter()
-                    .filter_map(|r| match r {
-                        Record::A(a) => Some(IpAddr::V4(*a)),
-                        Record::Aaaa(a) => Some(IpAddr::V6(*a)),
-                        _ => None,
-                    })
-                    .collect(),
-            )),
+            Ok(answer) => Ok(Some(Addresses(answer))),
             Err(e) if e.is_empty_answer() || matches!(e, LookupError::InvalidName { .. }) => {
                 Ok(None)
             }
@@ -382,42 +422,33 @@ impl<R: Resolver> Spf<R> {
         &self,
         ctx: &mut Ctx<'_>,
         domain: &str,
-        mechanism: &Mechanism<'_>,
+        mechanism: &DnsMechanism,
     ) -> Result<bool, Abort> {
         let ip = ctx.ip;
-        match *mechanism {
-            Mechanism::All => Ok(true),
-            Mechanism::Ip4 { addr, prefix } => Ok(match ip {
-                IpAddr::V4(client) => in_v4(client, addr, prefix.unwrap_or(32)),
-                IpAddr::V6(_) => false,
-            }),
-            Mechanism::Ip6 { addr, prefix } => Ok(match ip {
-                IpAddr::V6(client) => in_v6(client, addr, prefix.unwrap_or(128)),
-                IpAddr::V4(_) => false,
-            }),
-            Mechanism::A {
+        match mechanism {
+            DnsMechanism::A {
                 domain: spec,
                 cidr4,
                 cidr6,
             } => {
                 let target = match spec {
-                    Some(s) => self.target(ctx, domain, s).await?,
-                    None => domain.to_owned(),
+                    Some(spec) => self.target(ctx, domain, spec).await?,
+                    None => Cow::Borrowed(domain),
                 };
                 match self.addresses(&target, ip).await {
-                    Ok(Some(addrs)) => Ok(addrs.iter().any(|a| in_net(ip, *a, cidr4, cidr6))),
+                    Ok(Some(addrs)) => Ok(addrs.iter().any(|a| in_net(ip, a, *cidr4, *cidr6))),
                     Ok(None) => self.void(ctx).map(|()| false),
                     Err(e) => Err(Abort::Temp(SpfCause::Dns(e))),
                 }
             }
-            Mechanism::Mx {
+            DnsMechanism::Mx {
                 domain: spec,
                 cidr4,
                 cidr6,
             } => {
                 let target = match spec {
-                    Some(s) => self.target(ctx, domain, s).await?,
-                    None => domain.to_owned(),
+                    Some(spec) => self.target(ctx, domain, spec).await?,
+                    None => Cow::Borrowed(domain),
                 };
                 let mx = match self.resolver.lookup(&target, RecordType::Mx).await {
                     Ok(a) => a,
@@ -428,22 +459,24 @@ impl<R: Resolver> Spf<R> {
                     }
                     Err(e) => return Err(Abort::Temp(SpfCause::Dns(e))),
                 };
-                let mut hosts: Vec<(u16, &str)> = mx
-                    .records
-                    .iter()
-                    .filter_map(|r| match r {
-                        Record::Mx {
-                            preference,
-                            exchange,
-                        } => Some((*preference, exchange.as_str())),
-                        _ => None,
-                    })
-                    .collect();
+                let records = || mx_hosts(&mx);
                 // §4.6.4: more than 10 MX records is a permerror.
-                if hosts.len() > self.config.max_mx_ptr {
-                    return Err(Abort::Perm(SpfCause::MxLimit(target)));
+                if records().count() > self.config.max_mx_ptr {
+                    return Err(Abort::Perm(SpfCause::MxLimit(target.into_owned())));
                 }
-                hosts.sort_by_key(|h| h.0);
+                // By preference; the answer's order among equals (a stable sort), and
+                // no copy when the answer is in order already.
+                let (in_order, sorted) = if records().is_sorted_by_key(|h| h.0) {
+                    (Some(records()), None)
+                } else {
+                    let mut hosts: Vec<(u16, &str)> = records().collect();
+                    hosts.sort_by_key(|h| h.0);
+                    (None, Some(hosts))
+                };
+                let hosts = in_order
+                    .into_iter()
+                    .flatten()
+                    .chain(sorted.into_iter().flatten());
                 for (_, host) in hosts {
                     // RFC 7505 null MX ("."): no host to check.
                     if host.is_empty() {
@@ -451,7 +484,7 @@ impl<R: Resolver> Spf<R> {
                     }
                     match self.addresses(host, ip).await {
                         Ok(Some(addrs)) => {
-                            if addrs.iter().any(|a| in_net(ip, *a, cidr4, cidr6)) {
+                            if addrs.iter().any(|a| in_net(ip, a, *cidr4, *cidr6)) {
                                 return Ok(true);
                             }
                         }
@@ -461,25 +494,9 @@ impl<R: Resolver> Spf<R> {
                 }
                 Ok(false)
             }
-            Mechanism::Ptr(spec) => {
-                let target = match spec {
-                    Some(s) => self.target(ctx, domain, s).await?,
-                    None => domain.to_owned(),
-                };
-                let names = match self.ptr_names(ip).await {
-                    Ok(n) => n,
-                    // §5.5: a DNS error on the PTR lookup means "no match".
-                    Err(e) if e.is_empty_answer() => return self.void(ctx).map(|()| false),
-                    Err(_) => return Ok(false),
-                };
-                for name in names.iter().filter(|n| is_same_or_subdomain(n, &target)) {
-                    if self.forward_confirms(name, ip).await {
-                        return Ok(true);
-                    }
-                }
-                Ok(false)
-            }
-            Mechanism::Exists(spec) => {
+            // Boxed: `ptr` is rare ("do not use"), and its future would grow the others'.
+            DnsMechanism::Ptr(spec) => Box::pin(self.ptr_matches(ctx, domain, spec.as_ref())).await,
+            DnsMechanism::Exists(spec) => {
                 let target = self.target(ctx, domain, spec).await?;
                 // §5.7: always an A query, whatever the client's family.
                 match self.resolver.lookup(&target, RecordType::A).await {
@@ -492,21 +509,47 @@ impl<R: Resolver> Spf<R> {
                     Err(e) => Err(Abort::Temp(SpfCause::Dns(e))),
                 }
             }
-            Mechanism::Include(spec) => {
+            DnsMechanism::Include(spec) => {
                 let target = self.target(ctx, domain, spec).await?;
-                if check_domain(&target).is_err() {
-                    return Err(Abort::Perm(SpfCause::IncludeNone(target)));
+                if !spec.is_checkable(&target) {
+                    return Err(Abort::Perm(SpfCause::IncludeNone(target.into_owned())));
                 }
                 // §5.2: pass matches; fail/softfail/neutral do not; errors propagate;
                 // none is a permerror.
-                let inner = self.level(ctx, target.clone(), true).await?;
+                let inner = self.level(ctx, &target, true).await?;
                 match inner.result {
                     SpfResult::Pass => Ok(true),
-                    SpfResult::None => Err(Abort::Perm(SpfCause::IncludeNone(target))),
+                    SpfResult::None => Err(Abort::Perm(SpfCause::IncludeNone(target.into_owned()))),
                     _ => Ok(false),
                 }
             }
         }
+    }
+
+    /// Whether `ptr` matches (§5.5).
+    async fn ptr_matches(
+        &self,
+        ctx: &mut Ctx<'_>,
+        domain: &str,
+        spec: Option<&Spec>,
+    ) -> Result<bool, Abort> {
+        let ip = ctx.ip;
+        let target = match spec {
+            Some(spec) => self.target(ctx, domain, spec).await?,
+            None => Cow::Borrowed(domain),
+        };
+        let names = match self.ptr_names(ip).await {
+            Ok(n) => n,
+            // §5.5: a DNS error on the PTR lookup means "no match".
+            Err(e) if e.is_empty_answer() => return self.void(ctx).map(|()| false),
+            Err(_) => return Ok(false),
+        };
+        for name in names.iter().filter(|n| is_same_or_subdomain(n, &target)) {
+            if self.forward_confirms(name, ip).await {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// The first 10 PTR names of the client (§4.6.4, §5.5).
@@ -529,7 +572,7 @@ impl<R: Resolver> Spf<R> {
     /// Whether `name` has an address equal to the client's (§5.5 forward confirmation).
     /// Lookup errors mean "not confirmed".
     async fn forward_confirms(&self, name: &str, ip: IpAddr) -> bool {
-        matches!(self.addresses(name, ip).await, Ok(Some(addrs)) if addrs.contains(&ip))
+        matches!(self.addresses(name, ip).await, Ok(Some(addrs)) if addrs.iter().any(|a| a == ip))
     }
 
     /// The `%{p}` value (§7.3): a validated name of the client, preferring `domain` or
@@ -564,12 +607,7 @@ impl<R: Resolver> Spf<R> {
     }
 
     /// The `exp=` explanation (§6.2). Any problem means "no explanation".
-    async fn explain(
-        &self,
-        ctx: &mut Ctx<'_>,
-        domain: &str,
-        spec: DomainSpec<'_>,
-    ) -> Option<String> {
+    async fn explain(&self, ctx: &mut Ctx<'_>, domain: &str, spec: &Spec) -> Option<String> {
         let target = self.target(ctx, domain, spec).await.ok()?;
         let answer = self.resolver.lookup(&target, RecordType::Txt).await.ok()?;
         let [Record::Txt(txt)] = answer.records.as_slice() else {
@@ -577,7 +615,8 @@ impl<R: Resolver> Spf<R> {
         };
         let text = String::from_utf8(txt.joined()).ok()?;
         let p = if macros::uses_p(&text) {
-            Some(self.validated_name(ctx, domain).await)
+            // Boxed: `%{p}` is rare, and its future would grow every caller's.
+            Some(Box::pin(self.validated_name(ctx, domain)).await)
         } else {
             None
         };
@@ -595,8 +634,388 @@ impl<R: Resolver> Spf<R> {
     }
 }
 
+/// The client-family addresses of an A or AAAA answer.
+struct Addresses(Arc<Answer>);
+
+impl Addresses {
+    fn iter(&self) -> impl Iterator<Item = IpAddr> + '_ {
+        self.0.records.iter().filter_map(|r| match r {
+            Record::A(a) => Some(IpAddr::V4(*a)),
+            Record::Aaaa(a) => Some(IpAddr::V6(*a)),
+            _ => None,
+        })
+    }
+}
+
+/// What one TXT answer holds for SPF: the record selected (§4.5) and parsed (§4.6),
+/// owned so that it can be kept with the answer.
+#[derive(Debug)]
+enum Selected {
+    /// No TXT record begins with "v=spf1".
+    NoRecord,
+    /// More than one does.
+    Multiple,
+    /// The one that does, does not parse.
+    Syntax(SyntaxError),
+    /// The record.
+    Record(Compiled),
+}
+
+impl Selected {
+    fn new(answer: &Answer) -> Self {
+        let mut found: Option<Vec<u8>> = None;
+        for r in &answer.records {
+            if let Record::Txt(t) = r {
+                let joined = t.joined();
+                if record::is_spf_record(&joined) {
+                    if found.is_some() {
+                        return Self::Multiple;
+                    }
+                    found = Some(joined);
+                }
+            }
+        }
+        let Some(bytes) = found else {
+            return Self::NoRecord;
+        };
+        let text = String::from_utf8_lossy(&bytes);
+        match SpfRecord::parse(&text) {
+            Ok(rec) => Self::Record(Compiled::new(&rec)),
+            Err(e) => Self::Syntax(e),
+        }
+    }
+}
+
+/// An [`SpfRecord`] made ready to evaluate: owned, with the address mechanisms as masks
+/// and the domain-specs without macros already expanded.
+#[derive(Debug)]
+struct Compiled {
+    directives: Vec<CompiledDirective>,
+    redirect: Option<Spec>,
+    exp: Option<Spec>,
+}
+
+impl Compiled {
+    fn new(rec: &SpfRecord<'_>) -> Self {
+        Self {
+            directives: rec
+                .directives()
+                .map(|d| CompiledDirective {
+                    qualifier: d.qualifier(),
+                    op: Op::new(&d.mechanism),
+                    text: d.to_string().into_boxed_str(),
+                })
+                .collect(),
+            redirect: rec.redirect().map(Spec::new),
+            exp: rec.exp().map(Spec::new),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct CompiledDirective {
+    /// The effective qualifier.
+    qualifier: Qualifier,
+    op: Op,
+    /// The directive as [`record::Directive`] displays it, for [`SpfCause::Matched`].
+    text: Box<str>,
+}
+
+/// A mechanism: `all`, `ip4` and `ip6` as masks (§5.1, §5.6), the others as they need
+/// the DNS.
+#[derive(Debug)]
+enum Op {
+    All,
+    /// The network address, already masked.
+    Ip4 {
+        net: u32,
+        mask: u32,
+    },
+    /// The network address, already masked.
+    Ip6 {
+        net: u128,
+        mask: u128,
+    },
+    Dns(DnsMechanism),
+}
+
+impl Op {
+    fn new(m: &Mechanism<'_>) -> Self {
+        let spec = |d: &Option<DomainSpec<'_>>| d.map(Spec::new);
+        match m {
+            Mechanism::All => Self::All,
+            Mechanism::Ip4 { addr, prefix } => {
+                let mask = v4_mask(prefix.unwrap_or(32));
+                Self::Ip4 {
+                    net: u32::from(*addr) & mask,
+                    mask,
+                }
+            }
+            Mechanism::Ip6 { addr, prefix } => {
+                let mask = v6_mask(prefix.unwrap_or(128));
+                Self::Ip6 {
+                    net: u128::from(*addr) & mask,
+                    mask,
+                }
+            }
+            Mechanism::Include(d) => Self::Dns(DnsMechanism::Include(Spec::new(*d))),
+            Mechanism::A {
+                domain,
+                cidr4,
+                cidr6,
+            } => Self::Dns(DnsMechanism::A {
+                domain: spec(domain),
+                cidr4: *cidr4,
+                cidr6: *cidr6,
+            }),
+            Mechanism::Mx {
+                domain,
+                cidr4,
+                cidr6,
+            } => Self::Dns(DnsMechanism::Mx {
+                domain: spec(domain),
+                cidr4: *cidr4,
+                cidr6: *cidr6,
+            }),
+            Mechanism::Ptr(d) => Self::Dns(DnsMechanism::Ptr(spec(d))),
+            Mechanism::Exists(d) => Self::Dns(DnsMechanism::Exists(Spec::new(*d))),
+        }
+    }
+}
+
+/// A mechanism that queries the DNS and so counts against the limit of §4.6.4.
+#[derive(Debug)]
+enum DnsMechanism {
+    Include(Spec),
+    A {
+        domain: Option<Spec>,
+        cidr4: Option<u8>,
+        cidr6: Option<u8>,
+    },
+    Mx {
+        domain: Option<Spec>,
+        cidr4: Option<u8>,
+        cidr6: Option<u8>,
+    },
+    Ptr(Option<Spec>),
+    Exists(Spec),
+}
+
+/// An owned domain-spec (§7.1).
+#[derive(Debug)]
+struct Spec {
+    /// As written.
+    text: Box<str>,
+    /// Without macros, what [`Spf::target`] makes of it, computed once: the text
+    /// truncated (§7.3), without a trailing dot, lowercase. (The literal is checked
+    /// as `macros::expand` would check it.)
+    literal: Option<Box<str>>,
+    /// Whether `literal` passes [`check_domain`].
+    literal_ok: bool,
+    /// With macros, the macro-string split once.
+    parsed: Option<MacroString>,
+}
+
+impl Spec {
+    fn new(spec: DomainSpec<'_>) -> Self {
+        let text = spec.0;
+        let literal =
+            (!text.contains('%') && text.bytes().all(|b| matches!(b, 0x21..=0x7e))).then(|| {
+                let truncated = macros::truncate_domain(text);
+                let name = truncated.strip_suffix('.').unwrap_or(truncated);
+                name.to_ascii_lowercase().into_boxed_str()
+            });
+        Self {
+            text: text.into(),
+            literal_ok: literal.as_deref().is_some_and(|l| check_domain(l).is_ok()),
+            parsed: match literal {
+                Some(_) => None,
+                None => MacroString::parse(text, MacroContext::Domain).ok(),
+            },
+            literal,
+        }
+    }
+
+    /// Whether `target`, this spec's expansion, is a domain `include:` and `redirect=`
+    /// may go to ([`check_domain`]).
+    fn is_checkable(&self, target: &str) -> bool {
+        if self.literal.is_some() {
+            self.literal_ok
+        } else {
+            check_domain(target).is_ok()
+        }
+    }
+}
+
+/// The client address, as the masks of [`Op`] compare it.
+#[derive(Debug, Clone, Copy)]
+struct Client {
+    v4: Option<u32>,
+    v6: Option<u128>,
+}
+
+impl Client {
+    fn new(ip: IpAddr) -> Self {
+        match ip {
+            IpAddr::V4(a) => Self {
+                v4: Some(u32::from(a)),
+                v6: None,
+            },
+            IpAddr::V6(a) => Self {
+                v4: None,
+                v6: Some(u128::from(a)),
+            },
+        }
+    }
+}
+
+/// How many shards [`RecordCache`] has, and how many entries each holds at most.
+const RECORD_SHARDS: usize = 8;
+const RECORDS_PER_SHARD: usize = 512;
+
+/// The [`Selected`] record of each TXT answer that a cache in front of the verifier
+/// holds, so that an answer served again from the cache is not parsed again (selection
+/// and parsing depend on nothing but the answer).
+///
+/// Keyed by the answer's address; an entry holds its answer, so the address cannot be
+/// reused while the entry lives. Answers that nobody else holds (a resolver without a
+/// cache hands out a new one each time) are not kept: they are never seen again. When
+/// a shard is full, entries whose answer left the DNS cache go first, then all.
+struct RecordCache {
+    shards: [Mutex<RecordShard>; RECORD_SHARDS],
+}
+
+type RecordShard = HashMap<usize, (Arc<Answer>, Arc<Selected>), BuildHasherDefault<AddrHasher>>;
+
+impl std::fmt::Debug for RecordCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecordCache").finish_non_exhaustive()
+    }
+}
+
+impl RecordCache {
+    fn new() -> Self {
+        Self {
+            shards: Default::default(),
+        }
+    }
+
+    fn get_or_select(&self, answer: &Arc<Answer>) -> Arc<Selected> {
+        let key = Arc::as_ptr(answer) as usize;
+        let mut h = AddrHasher::default();
+        h.write_usize(key);
+        let shard = &self.shards[(h.finish() >> 40) as usize % RECORD_SHARDS];
+        if let Some((_, selected)) = shard.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+            return selected.clone();
+        }
+        let selected = Arc::new(Selected::new(answer));
+        if Arc::strong_count(answer) > 1 {
+            let mut map = shard.lock().unwrap_or_else(|p| p.into_inner());
+            if map.len() >= RECORDS_PER_SHARD {
+                map.retain(|_, (a, _)| Arc::strong_count(a) > 1);
+                if map.len() >= RECORDS_PER_SHARD / 2 {
+                    map.clear();
+                }
+            }
+            map.insert(key, (answer.clone(), selected.clone()));
+        }
+        selected
+    }
+}
+
+/// The `(preference, exchange)` pairs of an MX answer, in answer order.
+fn mx_hosts(answer: &Answer) -> impl Iterator<Item = (u16, &str)> + Send {
+    fn host(r: &Record) -> Option<(u16, &str)> {
+        match r {
+            Record::Mx {
+                preference,
+                exchange,
+            } => Some((*preference, exchange.as_str())),
+            _ => None,
+        }
+    }
+    answer.records.iter().filter_map(host)
+}
+
+/// A hasher for addresses (not attacker-chosen): a folded multiply.
+#[derive(Debug, Default, Clone, Copy)]
+struct AddrHasher(u64);
+
+impl Hasher for AddrHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        let p = u128::from(self.0 ^ n) * 0x9e37_79b9_7f4a_7c15;
+        self.0 = (p as u64) ^ ((p >> 64) as u64);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+}
+
+/// What [`check_domain`] needs to know of a name, in one pass (names are short: a plain
+/// loop beats several `memchr`s).
+struct NameShape {
+    /// Every label has 1 to 63 octets (RFC 1035 §2.3.4); false for the empty name.
+    labels_ok: bool,
+    dots: usize,
+    colon: bool,
+    digits_and_dots: bool,
+}
+
+impl NameShape {
+    fn of(name: &str) -> Self {
+        let b = name.as_bytes();
+        let mut labels_ok = !b.is_empty();
+        let mut dots = 0;
+        let mut colon = false;
+        let mut digits_and_dots = true;
+        let mut start = 0;
+        for (i, &c) in b.iter().enumerate() {
+            if c == b'.' {
+                labels_ok &= i != start && i - start <= 63;
+                dots += 1;
+                start = i + 1;
+            } else {
+                colon |= c == b':';
+                digits_and_dots &= c.is_ascii_digit();
+            }
+        }
+        labels_ok &= b.len() > start && b.len() - start <= 63;
+        Self {
+            labels_ok,
+            dots,
+            colon,
+            digits_and_dots,
+        }
+    }
+}
+
 /// §4.3: the domain must be a valid, multi-label name.
 fn check_domain(domain: &str) -> Result<(), String> {
+    // The common case, without the allocation of `normalize_name`: what it accepts
+    // (RFC 1035 §2.3.4 sizes, one trailing dot dropped), multi-label, not an address.
+    // Case does not matter to any of these tests.
+    let trimmed = domain.strip_suffix('.').unwrap_or(domain);
+    if trimmed.len() <= 253 && !trimmed.starts_with('[') {
+        let shape = NameShape::of(trimmed);
+        // Only digits and dots (IPv4) or a colon (IPv6) can make an address.
+        if shape.labels_ok
+            && shape.dots > 0
+            && !((shape.colon || shape.digits_and_dots) && trimmed.parse::<IpAddr>().is_ok())
+        {
+            return Ok(());
+        }
+    }
     let normalized = normalize_name(domain).map_err(|e| format!("{domain:?}: {e}"))?;
     if !normalized.contains('.') {
         return Err(format!("{domain:?} is not a multi-label domain name"));
@@ -616,21 +1035,29 @@ fn is_same_or_subdomain(name: &str, domain: &str) -> bool {
             && name[name.len() - domain.len()..].eq_ignore_ascii_case(domain))
 }
 
-fn in_v4(client: Ipv4Addr, net: Ipv4Addr, prefix: u8) -> bool {
-    let mask = if prefix == 0 {
+fn v4_mask(prefix: u8) -> u32 {
+    if prefix == 0 {
         0
     } else {
         u32::MAX << (32 - u32::from(prefix.min(32)))
-    };
+    }
+}
+
+fn v6_mask(prefix: u8) -> u128 {
+    if prefix == 0 {
+        0
+    } else {
+        u128::MAX << (128 - u32::from(prefix.min(128)))
+    }
+}
+
+fn in_v4(client: Ipv4Addr, net: Ipv4Addr, prefix: u8) -> bool {
+    let mask = v4_mask(prefix);
     u32::from(client) & mask == u32::from(net) & mask
 }
 
 fn in_v6(client: Ipv6Addr, net: Ipv6Addr, prefix: u8) -> bool {
-    let mask = if prefix == 0 {
-        0
-    } else {
-        u128::MAX << (128 - u32::from(prefix.min(128)))
-    };
+    let mask = v6_mask(prefix);
     u128::from(client) & mask == u128::from(net) & mask
 }
 
@@ -675,5 +1102,182 @@ mod tests {
         assert!(check_domain("a..example.com").is_err());
         assert!(check_domain("[192.0.2.1]").is_err());
         assert!(check_domain(&format!("{}.com", "a".repeat(64))).is_err());
+    }
+
+    /// The fast path of `check_domain` agrees with the full check.
+    #[test]
+    fn check_domain_fast_path_agrees() {
+        let slow = |domain: &str| -> bool {
+            normalize_name(domain).is_ok_and(|n| {
+                n.contains('.') && !n.starts_with('[') && n.parse::<IpAddr>().is_err()
+            })
+        };
+        for d in [
+            "example.com",
+            "Example.COM.",
+            "example.com..",
+            ".example.com",
+            "localhost",
+            "localhost.",
+            "192.0.2.1",
+            "192.0.2.1.",
+            "2001:DB8::1",
+            "[192.0.2.1]",
+            "a.b.c.d.e",
+            "",
+            ".",
+            "_spf.example.com",
+        ] {
+            assert_eq!(check_domain(d).is_ok(), slow(d), "{d:?}");
+        }
+        for long in [
+            format!("{}.com", vec!["a".repeat(63); 4].join(".")),
+            format!("{}.com", vec!["a".repeat(63); 3].join(".")),
+            format!("{}.com", "a".repeat(63)),
+            format!("{}.com", "a".repeat(64)),
+            format!("example.{}", "a".repeat(63)),
+            format!("example.{}", "a".repeat(64)),
+            format!("example.{}.", "a".repeat(64)),
+        ] {
+            assert_eq!(check_domain(&long).is_ok(), slow(&long), "{long}");
+        }
+    }
+
+    fn block_on<F: Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+
+    /// Records parsed once and kept with the cached answer give the same outcomes as
+    /// records parsed every time; without a cache nothing is kept.
+    #[test]
+    fn parsed_records_kept_with_cached_answers() {
+        let zone = monban_dns::ZoneResolver::parse(
+            r#"
+$ORIGIN example.
+$TTL 3600
+@            SOA ns hostmaster 1 2 3 4 300
+a            TXT "v=spf1 ip4:192.0.2.0/24 include:_spf.a.example -all"
+_spf.a       TXT "v=spf1 ip6:2001:db8::/32 a:h.a.example/30 ~all"
+h.a          A   198.51.100.1
+h.a          AAAA 2001:db8:1::1
+r            TXT "v=spf1 mx:a.example redirect=_spf.r.example"
+_spf.r       TXT "v=spf1 exists:%{ir}.%{v}.%{L}._x.%{d2} -all exp=why.r.example"
+why.r        TXT "%{i} is not one of %{d}'s hosts (%{l1r-})"
+a            MX  10 h.a.example.
+50.2.0.192.in-addr.user._x.example A 127.0.0.2
+bad          TXT "v=spf1 ip4:192.0.2.300 -all"
+two          TXT "v=spf1 -all"
+two          TXT "v=spf1 +all"
+none         TXT "not spf"
+"#,
+            "test",
+            None,
+        )
+        .unwrap();
+        let plain = Spf::new(&zone);
+        let cached = Spf::new(monban_dns::CachingResolver::new(zone.clone()));
+        let cases = [
+            ("192.0.2.9", "u@a.example"),
+            ("198.51.100.2", "u@a.example"),
+            ("198.51.100.9", "u@a.example"),
+            ("2001:db8:5::1", "u@a.example"),
+            ("2001:db9::1", "u@a.example"),
+            ("192.0.2.50", "user@r.example"),
+            ("192.0.2.51", "first.last@r.example"),
+            ("198.51.100.1", "user@r.example"),
+            ("192.0.2.1", "u@bad.example"),
+            ("192.0.2.1", "u@two.example"),
+            ("192.0.2.1", "u@none.example"),
+            ("192.0.2.1", "u@missing.example"),
+        ];
+        block_on(async {
+            for (ip, from) in cases {
+                let ip: IpAddr = ip.parse().unwrap();
+                let want = plain.verify_mail_from(ip, "helo.example", from, 0).await;
+                for _ in 0..3 {
+                    let got = cached.verify_mail_from(ip, "helo.example", from, 0).await;
+                    assert_eq!(got, want, "{ip} {from}");
+                }
+            }
+        });
+        fn held<R>(spf: &Spf<R>) -> usize {
+            spf.records
+                .shards
+                .iter()
+                .map(|s| s.lock().unwrap().len())
+                .sum()
+        }
+        assert_eq!(held(&plain), 0);
+        assert!(held(&cached) >= 6, "{}", held(&cached));
+    }
+
+    /// The record cache stays bounded, dropping first what no DNS cache holds.
+    #[test]
+    fn record_cache_is_bounded() {
+        let cache = RecordCache::new();
+        let answer = || {
+            Arc::new(Answer {
+                records: vec![Record::Txt(monban_dns::Txt::new(["v=spf1 -all"]))],
+                ttl: 60,
+            })
+        };
+        // Each answer also held here, as a DNS cache would hold it.
+        let held: Vec<Arc<Answer>> = (0..RECORD_SHARDS * RECORDS_PER_SHARD * 2)
+            .map(|_| answer())
+            .collect();
+        for a in &held {
+            let a = &a.clone();
+            assert!(matches!(*cache.get_or_select(a), Selected::Record(_)));
+        }
+        let sizes = || -> Vec<usize> {
+            cache
+                .shards
+                .iter()
+                .map(|s| s.lock().unwrap().len())
+                .collect()
+        };
+        assert!(
+            sizes().iter().all(|&n| n <= RECORDS_PER_SHARD),
+            "{:?}",
+            sizes()
+        );
+        // A hit returns the same parsed record.
+        let last = held.last().unwrap();
+        assert!(Arc::ptr_eq(
+            &cache.get_or_select(last),
+            &cache.get_or_select(last)
+        ));
+        // An answer held by nobody else is not kept.
+        let before: usize = sizes().iter().sum();
+        cache.get_or_select(&answer());
+        assert_eq!(sizes().iter().sum::<usize>(), before);
+        // Once the DNS cache let go of its answers, they are dropped first.
+        drop(held);
+        let again: Vec<Arc<Answer>> = (0..RECORD_SHARDS * RECORDS_PER_SHARD / 4)
+            .map(|_| answer())
+            .collect();
+        for a in &again {
+            cache.get_or_select(&a.clone());
+        }
+        assert!(
+            sizes().iter().all(|&n| n <= RECORDS_PER_SHARD),
+            "{:?}",
+            sizes()
+        );
+        let kept: usize = cache
+            .shards
+            .iter()
+            .map(|s| {
+                s.lock()
+                    .unwrap()
+                    .values()
+                    .filter(|(a, _)| Arc::strong_count(a) > 1)
+                    .count()
+            })
+            .sum();
+        assert_eq!(kept, again.len());
     }
 }

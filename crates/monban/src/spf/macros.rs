@@ -217,87 +217,255 @@ pub fn expand(
     vars: &MacroVars<'_>,
     p: Option<&str>,
 ) -> Result<String, MacroError> {
-    let mut out = String::with_capacity(s.len() + 16);
+    let mut out = String::with_capacity(s.len() + 48);
+    let mut scratch = String::new();
     for piece in pieces(s, ctx) {
-        match piece? {
-            Piece::Literal(l) => out.push_str(l),
-            Piece::Escape(e) => out.push_str(e),
-            Piece::Macro {
-                letter,
-                digits,
-                reverse,
-                delimiters,
-            } => {
-                let value = letter_value(letter.to_ascii_lowercase(), vars, p);
-                let transformed = transform(&value, digits, reverse, delimiters);
-                if letter.is_ascii_uppercase() {
-                    url_escape(&transformed, &mut out);
-                } else {
-                    out.push_str(&transformed);
-                }
-            }
-        }
+        push_piece(piece?, vars, p, &mut scratch, &mut out);
     }
     Ok(out)
 }
 
-/// Whether a macro-string uses `%{p}` (which costs DNS lookups to expand).
-pub fn uses_p(s: &str) -> bool {
-    pieces(s, MacroContext::Explanation)
-        .any(|p| matches!(p, Ok(Piece::Macro { letter, .. }) if letter.eq_ignore_ascii_case(&'p')))
-}
-
-fn letter_value(letter: char, vars: &MacroVars<'_>, p: Option<&str>) -> String {
-    match letter {
-        's' => vars.sender.to_owned(),
-        'l' => vars.local_part.to_owned(),
-        'o' => vars.sender_domain.to_owned(),
-        'd' => vars.domain.to_owned(),
-        'i' => match vars.ip {
-            IpAddr::V4(v4) => v4.to_string(),
-            IpAddr::V6(v6) => {
-                // §7.3: "dot-format": 32 nibbles separated by dots, uppercase as in the
-                // §7.4 example ("1.0.B.C.0...").
-                let mut s = String::with_capacity(63);
-                for (n, byte) in v6.octets().iter().enumerate() {
-                    if n > 0 {
-                        s.push('.');
-                    }
-                    let _ = write!(s, "{:X}.{:X}", byte >> 4, byte & 0x0f);
-                }
-                s
+/// Appends the expansion of one piece to `out`; `scratch` holds computed letter values.
+fn push_piece(
+    piece: Piece<'_>,
+    vars: &MacroVars<'_>,
+    p: Option<&str>,
+    scratch: &mut String,
+    out: &mut String,
+) {
+    match piece {
+        Piece::Literal(l) => out.push_str(l),
+        Piece::Escape(e) => out.push_str(e),
+        Piece::Macro {
+            letter,
+            digits,
+            reverse,
+            delimiters,
+        } => {
+            scratch.clear();
+            let value = letter_value(letter.to_ascii_lowercase(), vars, p, scratch);
+            if letter.is_ascii_uppercase() {
+                let mut transformed = String::new();
+                transform(value, digits, reverse, delimiters, &mut transformed);
+                url_escape(&transformed, out);
+            } else {
+                transform(value, digits, reverse, delimiters, out);
             }
-        },
-        'c' => vars.ip.to_string(),
-        'v' => match vars.ip {
-            IpAddr::V4(_) => "in-addr".to_owned(),
-            IpAddr::V6(_) => "ip6".to_owned(),
-        },
-        'h' => vars.helo.to_owned(),
-        'r' => vars.receiver.to_owned(),
-        't' => vars.now.to_string(),
-        'p' => p.unwrap_or("unknown").to_owned(),
-        _ => String::new(),
+        }
     }
 }
 
+/// A macro-string split into its pieces once (§7.1), to be expanded many times: what
+/// [`expand`] and [`uses_p`] give for the string, without parsing it again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct MacroString {
+    pieces: Vec<OwnedPiece>,
+    uses_p: bool,
+    literal_len: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum OwnedPiece {
+    Literal(Box<str>),
+    Escape(&'static str),
+    Macro {
+        letter: char,
+        digits: Option<u32>,
+        reverse: bool,
+        delimiters: Box<str>,
+    },
+}
+
+impl OwnedPiece {
+    fn get(&self) -> Piece<'_> {
+        match self {
+            Self::Literal(l) => Piece::Literal(l),
+            Self::Escape(e) => Piece::Escape(e),
+            Self::Macro {
+                letter,
+                digits,
+                reverse,
+                delimiters,
+            } => Piece::Macro {
+                letter: *letter,
+                digits: *digits,
+                reverse: *reverse,
+                delimiters,
+            },
+        }
+    }
+}
+
+impl MacroString {
+    /// Splits and validates `s`; the error is the one [`expand`] would give.
+    pub(crate) fn parse(s: &str, ctx: MacroContext) -> Result<Self, MacroError> {
+        let pieces = pieces(s, ctx)
+            .map(|p| {
+                p.map(|p| match p {
+                    Piece::Literal(l) => OwnedPiece::Literal(l.into()),
+                    Piece::Escape(e) => OwnedPiece::Escape(e),
+                    Piece::Macro {
+                        letter,
+                        digits,
+                        reverse,
+                        delimiters,
+                    } => OwnedPiece::Macro {
+                        letter,
+                        digits,
+                        reverse,
+                        delimiters: delimiters.into(),
+                    },
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self {
+            uses_p: uses_p(s),
+            literal_len: s.len(),
+            pieces,
+        })
+    }
+
+    /// [`uses_p`] of the string.
+    pub(crate) fn uses_p(&self) -> bool {
+        self.uses_p
+    }
+
+    /// [`expand`] of the string.
+    pub(crate) fn expand(&self, vars: &MacroVars<'_>, p: Option<&str>) -> String {
+        let mut out = String::with_capacity(self.literal_len + 48);
+        let mut scratch = String::new();
+        for piece in &self.pieces {
+            push_piece(piece.get(), vars, p, &mut scratch, &mut out);
+        }
+        out
+    }
+}
+
+/// Whether a macro-string uses `%{p}` (which costs DNS lookups to expand).
+pub fn uses_p(s: &str) -> bool {
+    // Every `p` macro begins with "%{p" or "%{P"; most strings have neither.
+    (s.contains("%{p") || s.contains("%{P"))
+        && pieces(s, MacroContext::Explanation).any(
+            |p| matches!(p, Ok(Piece::Macro { letter, .. }) if letter.eq_ignore_ascii_case(&'p')),
+        )
+}
+
+/// The value of a (lowercase) macro letter; computed values are written into `scratch`.
+fn letter_value<'v>(
+    letter: char,
+    vars: &'v MacroVars<'_>,
+    p: Option<&'v str>,
+    scratch: &'v mut String,
+) -> &'v str {
+    match letter {
+        's' => vars.sender,
+        'l' => vars.local_part,
+        'o' => vars.sender_domain,
+        'd' => vars.domain,
+        'i' => {
+            scratch.reserve(63);
+            match vars.ip {
+                IpAddr::V4(v4) => {
+                    // Dotted decimal, as `Ipv4Addr`'s `Display` writes it.
+                    for (n, octet) in v4.octets().into_iter().enumerate() {
+                        if n > 0 {
+                            scratch.push('.');
+                        }
+                        push_decimal(octet, scratch);
+                    }
+                }
+                IpAddr::V6(v6) => {
+                    // §7.3: "dot-format": 32 nibbles separated by dots, uppercase as in
+                    // the §7.4 example ("1.0.B.C.0...").
+                    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+                    for (n, byte) in v6.octets().into_iter().enumerate() {
+                        if n > 0 {
+                            scratch.push('.');
+                        }
+                        scratch.push(char::from(HEX[usize::from(byte >> 4)]));
+                        scratch.push('.');
+                        scratch.push(char::from(HEX[usize::from(byte & 0x0f)]));
+                    }
+                }
+            }
+            scratch
+        }
+        'c' => {
+            let _ = write!(scratch, "{}", vars.ip);
+            scratch
+        }
+        'v' => match vars.ip {
+            IpAddr::V4(_) => "in-addr",
+            IpAddr::V6(_) => "ip6",
+        },
+        'h' => vars.helo,
+        'r' => vars.receiver,
+        't' => {
+            let _ = write!(scratch, "{}", vars.now);
+            scratch
+        }
+        'p' => p.unwrap_or("unknown"),
+        _ => "",
+    }
+}
+
+fn push_decimal(n: u8, out: &mut String) {
+    if n >= 100 {
+        out.push(char::from(b'0' + n / 100));
+    }
+    if n >= 10 {
+        out.push(char::from(b'0' + n / 10 % 10));
+    }
+    out.push(char::from(b'0' + n % 10));
+}
+
 /// §7.3: split on the delimiters (default "."), optionally reverse, keep the rightmost
-/// `digits` parts, join with ".".
-fn transform(value: &str, digits: Option<u32>, reverse: bool, delimiters: &str) -> String {
+/// `digits` parts, join with "."; the result is appended to `out`.
+fn transform(value: &str, digits: Option<u32>, reverse: bool, delimiters: &str, out: &mut String) {
     if digits.is_none() && !reverse && (delimiters.is_empty() || delimiters == ".") {
-        return value.to_owned();
+        out.push_str(value);
+        return;
     }
     let delims = if delimiters.is_empty() {
         "."
     } else {
         delimiters
     };
-    let mut parts: Vec<&str> = value.split(|c| delims.contains(c)).collect();
+    let is_delim = |c: char| delims.contains(c);
+    // Byte offsets of the delimiters (all ASCII), without collecting the parts.
+    let delim_at = |nth: usize| {
+        value
+            .char_indices()
+            .filter(|&(_, c)| is_delim(c))
+            .nth(nth)
+            .map_or(value.len(), |(i, _)| i)
+    };
+    let parts = value.split(is_delim).count();
+    let keep = digits.map_or(parts, |d| (d as usize).min(parts));
+    let mut join = |part: &str, first: bool| {
+        if !first {
+            out.push('.');
+        }
+        out.push_str(part);
+    };
     if reverse {
-        parts.reverse();
+        // The last `keep` parts of the reversed list are the first `keep` parts,
+        // backwards.
+        let end = if keep == parts {
+            value.len()
+        } else {
+            delim_at(keep - 1)
+        };
+        for (n, part) in value[..end].rsplit(is_delim).enumerate() {
+            join(part, n == 0);
+        }
+    } else {
+        let skip = parts - keep;
+        let start = if skip == 0 { 0 } else { delim_at(skip - 1) + 1 };
+        for (n, part) in value[start..].split(is_delim).enumerate() {
+            join(part, n == 0);
+        }
     }
-    let keep = digits.map_or(parts.len(), |d| (d as usize).min(parts.len()));
-    parts[parts.len() - keep..].join(".")
 }
 
 /// §7.3: uppercase macro letters are URL-escaped (RFC 3986 unreserved kept).
@@ -387,6 +555,116 @@ mod tests {
         assert_eq!(
             expand("%{ir}.%{v}._spf.%{d2}", MacroContext::Domain, &v, None).unwrap(),
             "1.0.B.C.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.B.D.0.1.0.0.2.ip6._spf.example.com"
+        );
+    }
+
+    /// The transformer (§7.3) as the RFC words it, to check the one without copies.
+    fn reference_transform(
+        value: &str,
+        digits: Option<u32>,
+        reverse: bool,
+        delimiters: &str,
+    ) -> String {
+        let delims = if delimiters.is_empty() {
+            "."
+        } else {
+            delimiters
+        };
+        let mut parts: Vec<&str> = value.split(|c| delims.contains(c)).collect();
+        if reverse {
+            parts.reverse();
+        }
+        let keep = digits.map_or(parts.len(), |d| (d as usize).min(parts.len()));
+        parts[parts.len() - keep..].join(".")
+    }
+
+    #[test]
+    fn transform_agrees_with_the_reference() {
+        let values = [
+            "",
+            "a",
+            "strong-bad",
+            "email.example.com",
+            "a.b-c.d+e,f/g_h=i.",
+            ".leading",
+            "trailing.",
+            "a..b",
+            "1.2.3.4",
+        ];
+        for value in values {
+            for digits in [None, Some(1), Some(2), Some(3), Some(5), Some(1000)] {
+                for reverse in [false, true] {
+                    for delims in ["", ".", "-", ".-", "-+,/_=", "+"] {
+                        let mut got = String::new();
+                        transform(value, digits, reverse, delims, &mut got);
+                        assert_eq!(
+                            got,
+                            reference_transform(value, digits, reverse, delims),
+                            "{value:?} {digits:?} {reverse} {delims:?}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn parsed_macro_strings_expand_as_strings_do() {
+        let mut v = vars();
+        for s in [
+            "%{ir}.%{v}._spf.%{d2}",
+            "%{lr-}.lp.%{ir}.%{v}._spf.%{d2}",
+            "%{S}.%{L}.%%%_%-.x.example",
+            "%{p}.%{P2r}.example.com",
+            "plain.example.com",
+            "%{h}.%{o}.%{s}",
+        ] {
+            let m = MacroString::parse(s, MacroContext::Domain).unwrap();
+            assert_eq!(m.uses_p(), uses_p(s), "{s}");
+            for ip in ["192.0.2.3", "2001:db8::cb01"] {
+                v.ip = ip.parse().unwrap();
+                for p in [None, Some("mx.example.org")] {
+                    assert_eq!(
+                        m.expand(&v, p),
+                        expand(s, MacroContext::Domain, &v, p).unwrap(),
+                        "{s} {ip} {p:?}"
+                    );
+                }
+            }
+        }
+        for bad in ["%{x}", "%{d0}", "%", "a b", "%{c}"] {
+            assert_eq!(
+                MacroString::parse(bad, MacroContext::Domain),
+                Err(check_macro_string(bad, MacroContext::Domain).unwrap_err())
+            );
+        }
+    }
+
+    #[test]
+    fn client_address_letters() {
+        for ip in [
+            "0.0.0.0",
+            "1.2.3.4",
+            "10.99.100.255",
+            "192.0.2.3",
+            "255.255.255.255",
+        ] {
+            let mut v = vars();
+            v.ip = ip.parse().unwrap();
+            let i = expand("%{i}", MacroContext::Explanation, &v, None).unwrap();
+            assert_eq!(i, ip);
+            let c = expand("%{c}", MacroContext::Explanation, &v, None).unwrap();
+            assert_eq!(c, ip);
+        }
+        let mut v = vars();
+        v.ip = "2001:db8::cb01".parse().unwrap();
+        assert_eq!(
+            expand("%{c} %{i2r}", MacroContext::Explanation, &v, None).unwrap(),
+            "2001:db8::cb01 0.2"
+        );
+        assert_eq!(
+            expand("%{I}", MacroContext::Domain, &v, None).unwrap(),
+            "2.0.0.1.0.D.B.8.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.C.B.0.1"
         );
     }
 
