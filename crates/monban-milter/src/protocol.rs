@@ -1,0 +1,490 @@
+//! The milter wire protocol (version 6, as Sendmail's libmilter and Postfix speak it):
+//! framing, the MTA's commands and the filter's responses. Pure: bytes in, typed values
+//! out, and back.
+//!
+//! A packet is a 4-byte big-endian length (counting the command byte), a command byte
+//! and the data. Strings are NUL-terminated.
+
+use std::net::IpAddr;
+
+/// The protocol version monban speaks.
+pub const VERSION: u32 = 6;
+/// The largest packet accepted from the MTA: body chunks are at most 64 KiB, headers are
+/// bounded by the MTA; anything larger is a protocol error, not a reason to allocate.
+pub const MAX_PACKET: usize = 1024 * 1024;
+
+/// Actions the filter may take (`SMFIF_*`).
+pub mod actions {
+    /// Add header fields.
+    pub const ADD_HEADERS: u32 = 0x01;
+    /// Change the body.
+    pub const CHANGE_BODY: u32 = 0x02;
+    /// Add recipients.
+    pub const ADD_RCPT: u32 = 0x04;
+    /// Delete recipients.
+    pub const DELETE_RCPT: u32 = 0x08;
+    /// Change or delete header fields.
+    pub const CHANGE_HEADERS: u32 = 0x10;
+    /// Quarantine (Postfix: hold queue).
+    pub const QUARANTINE: u32 = 0x20;
+}
+
+/// Protocol steps the filter does not want (`SMFIP_*`).
+pub mod steps {
+    /// No CONNECT.
+    pub const NO_CONNECT: u32 = 0x01;
+    /// No HELO.
+    pub const NO_HELO: u32 = 0x02;
+    /// No MAIL.
+    pub const NO_MAIL: u32 = 0x04;
+    /// No RCPT.
+    pub const NO_RCPT: u32 = 0x08;
+    /// No body.
+    pub const NO_BODY: u32 = 0x10;
+    /// No headers.
+    pub const NO_HEADERS: u32 = 0x20;
+    /// No end-of-headers.
+    pub const NO_EOH: u32 = 0x40;
+    /// No reply to headers.
+    pub const NR_HEADER: u32 = 0x80;
+    /// No UNKNOWN.
+    pub const NO_UNKNOWN: u32 = 0x100;
+    /// No DATA.
+    pub const NO_DATA: u32 = 0x200;
+    /// Header values keep their leading white space (needed for DKIM).
+    pub const HEADER_LEADING_SPACE: u32 = 0x10_0000;
+}
+
+/// Why bytes are not a valid packet.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProtocolError {
+    /// The length field is zero or above [`MAX_PACKET`].
+    #[error("packet length {0} is out of range")]
+    Length(usize),
+    /// A command byte monban does not know.
+    #[error("unknown milter command {0:?}")]
+    UnknownCommand(char),
+    /// The data of a command is truncated or malformed.
+    #[error("malformed {0} packet")]
+    Malformed(&'static str),
+}
+
+/// The client address of CONNECT.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Family {
+    /// Unknown (`U`).
+    Unknown,
+    /// A unix socket (`L`), with its path.
+    Unix(String),
+    /// IPv4 or IPv6, with the port.
+    Inet(IpAddr, u16),
+}
+
+/// A command from the MTA.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Command {
+    /// `O`: option negotiation.
+    OptNeg {
+        /// The MTA's protocol version.
+        version: u32,
+        /// Actions it allows.
+        actions: u32,
+        /// Steps it can skip.
+        protocol: u32,
+    },
+    /// `D`: macros for the next command.
+    Macro {
+        /// The command the macros belong to.
+        for_command: u8,
+        /// Name/value pairs.
+        pairs: Vec<(String, String)>,
+    },
+    /// `C`: a client connected.
+    Connect {
+        /// The client's host name (or `[addr]`).
+        hostname: String,
+        /// Its address.
+        family: Family,
+    },
+    /// `H`: HELO/EHLO.
+    Helo(String),
+    /// `M`: MAIL FROM, the address and ESMTP parameters.
+    Mail(Vec<String>),
+    /// `R`: RCPT TO.
+    Rcpt(Vec<String>),
+    /// `T`: DATA.
+    Data,
+    /// `L`: one header field.
+    Header {
+        /// The field name.
+        name: String,
+        /// The value (raw bytes: header values need not be UTF-8).
+        value: Vec<u8>,
+    },
+    /// `N`: end of headers.
+    EndOfHeaders,
+    /// `B`: a body chunk.
+    Body(Vec<u8>),
+    /// `E`: end of message.
+    EndOfMessage,
+    /// `A`: abort the current message (the connection goes on).
+    Abort,
+    /// `Q`: quit.
+    Quit,
+    /// `K`: quit, a new connection follows on the same socket.
+    QuitNewConnection,
+    /// `U`: an unknown SMTP command.
+    Unknown(Vec<u8>),
+}
+
+/// A response from the filter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Response {
+    /// `O`: the negotiated version, actions and skipped steps.
+    OptNeg {
+        /// Version.
+        version: u32,
+        /// Actions wanted.
+        actions: u32,
+        /// Steps skipped.
+        protocol: u32,
+    },
+    /// `c`: continue.
+    Continue,
+    /// `a`: accept the message without further filtering.
+    Accept,
+    /// `r`: reject.
+    Reject,
+    /// `t`: temporary failure.
+    Tempfail,
+    /// `d`: accept and discard.
+    Discard,
+    /// `y`: reply with this SMTP code, e.g. `550 5.7.1 ...`.
+    ReplyCode(String),
+    /// `h`: add a header field (at the end).
+    AddHeader {
+        /// Name.
+        name: String,
+        /// Value.
+        value: String,
+    },
+    /// `i`: insert a header field at a position (0: first).
+    InsertHeader {
+        /// Position.
+        index: u32,
+        /// Name.
+        name: String,
+        /// Value.
+        value: String,
+    },
+    /// `m`: change the `index`-th (1-based) field of this name; an empty value deletes
+    /// it.
+    ChangeHeader {
+        /// Which occurrence.
+        index: u32,
+        /// Name.
+        name: String,
+        /// New value.
+        value: String,
+    },
+    /// `q`: quarantine with a reason.
+    Quarantine(String),
+    /// `p`: still working.
+    Progress,
+}
+
+/// Splits a NUL-terminated string list.
+fn strings(data: &[u8]) -> Vec<String> {
+    let data = data.strip_suffix(&[0]).unwrap_or(data);
+    if data.is_empty() {
+        return Vec::new();
+    }
+    data.split(|&b| b == 0)
+        .map(|s| String::from_utf8_lossy(s).into_owned())
+        .collect()
+}
+
+fn take_cstr<'a>(data: &mut &'a [u8], what: &'static str) -> Result<&'a [u8], ProtocolError> {
+    let nul = data
+        .iter()
+        .position(|&b| b == 0)
+        .ok_or(ProtocolError::Malformed(what))?;
+    let s = &data[..nul];
+    *data = &data[nul + 1..];
+    Ok(s)
+}
+
+fn be32(data: &[u8], at: usize, what: &'static str) -> Result<u32, ProtocolError> {
+    data.get(at..at + 4)
+        .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+        .ok_or(ProtocolError::Malformed(what))
+}
+
+impl Command {
+    /// Decodes one packet's command byte and data.
+    pub fn decode(code: u8, data: &[u8]) -> Result<Self, ProtocolError> {
+        Ok(match code {
+            b'O' => Self::OptNeg {
+                version: be32(data, 0, "OPTNEG")?,
+                actions: be32(data, 4, "OPTNEG")?,
+                protocol: be32(data, 8, "OPTNEG")?,
+            },
+            b'D' => {
+                let (&for_command, rest) = data
+                    .split_first()
+                    .ok_or(ProtocolError::Malformed("MACRO"))?;
+                let list = strings(rest);
+                let pairs = list
+                    .chunks(2)
+                    .map(|p| (p[0].clone(), p.get(1).cloned().unwrap_or_default()))
+                    .collect();
+                Self::Macro { for_command, pairs }
+            }
+            b'C' => {
+                let mut rest = data;
+                let hostname =
+                    String::from_utf8_lossy(take_cstr(&mut rest, "CONNECT")?).into_owned();
+                let (&family, rest) = rest
+                    .split_first()
+                    .ok_or(ProtocolError::Malformed("CONNECT"))?;
+                let family = match family {
+                    b'U' => Family::Unknown,
+                    b'L' | b'4' | b'6' => {
+                        let port = rest
+                            .get(..2)
+                            .map(|p| u16::from_be_bytes([p[0], p[1]]))
+                            .ok_or(ProtocolError::Malformed("CONNECT"))?;
+                        let mut addr = &rest[2..];
+                        let text =
+                            String::from_utf8_lossy(take_cstr(&mut addr, "CONNECT")?).into_owned();
+                        if family == b'L' {
+                            Family::Unix(text)
+                        } else {
+                            let text = text.strip_prefix("IPv6:").unwrap_or(&text);
+                            let ip = text
+                                .parse()
+                                .map_err(|_| ProtocolError::Malformed("CONNECT address"))?;
+                            Family::Inet(ip, port)
+                        }
+                    }
+                    _ => return Err(ProtocolError::Malformed("CONNECT family")),
+                };
+                Self::Connect { hostname, family }
+            }
+            b'H' => Self::Helo(strings(data).into_iter().next().unwrap_or_default()),
+            b'M' => Self::Mail(strings(data)),
+            b'R' => Self::Rcpt(strings(data)),
+            b'T' => Self::Data,
+            b'L' => {
+                let mut rest = data;
+                let name = String::from_utf8_lossy(take_cstr(&mut rest, "HEADER")?).into_owned();
+                let value = take_cstr(&mut rest, "HEADER")?.to_vec();
+                Self::Header { name, value }
+            }
+            b'N' => Self::EndOfHeaders,
+            b'B' => Self::Body(data.to_vec()),
+            b'E' => Self::EndOfMessage,
+            b'A' => Self::Abort,
+            b'Q' => Self::Quit,
+            b'K' => Self::QuitNewConnection,
+            b'U' => Self::Unknown(data.to_vec()),
+            other => return Err(ProtocolError::UnknownCommand(other as char)),
+        })
+    }
+}
+
+fn push_cstr(out: &mut Vec<u8>, s: &str) {
+    // A NUL inside would end the string early on the MTA side: never send one.
+    out.extend(s.bytes().filter(|&b| b != 0));
+    out.push(0);
+}
+
+impl Response {
+    /// Encodes the response as a whole packet (length, code, data).
+    pub fn encode(&self) -> Vec<u8> {
+        let mut body = Vec::new();
+        let code = match self {
+            Self::OptNeg {
+                version,
+                actions,
+                protocol,
+            } => {
+                body.extend_from_slice(&version.to_be_bytes());
+                body.extend_from_slice(&actions.to_be_bytes());
+                body.extend_from_slice(&protocol.to_be_bytes());
+                b'O'
+            }
+            Self::Continue => b'c',
+            Self::Accept => b'a',
+            Self::Reject => b'r',
+            Self::Tempfail => b't',
+            Self::Discard => b'd',
+            Self::ReplyCode(text) => {
+                push_cstr(&mut body, text);
+                b'y'
+            }
+            Self::AddHeader { name, value } => {
+                push_cstr(&mut body, name);
+                push_cstr(&mut body, value);
+                b'h'
+            }
+            Self::InsertHeader { index, name, value } => {
+                body.extend_from_slice(&index.to_be_bytes());
+                push_cstr(&mut body, name);
+                push_cstr(&mut body, value);
+                b'i'
+            }
+            Self::ChangeHeader { index, name, value } => {
+                body.extend_from_slice(&index.to_be_bytes());
+                push_cstr(&mut body, name);
+                push_cstr(&mut body, value);
+                b'm'
+            }
+            Self::Quarantine(reason) => {
+                push_cstr(&mut body, reason);
+                b'q'
+            }
+            Self::Progress => b'p',
+        };
+        let mut out = Vec::with_capacity(body.len() + 5);
+        out.extend_from_slice(&((body.len() + 1) as u32).to_be_bytes());
+        out.push(code);
+        out.extend_from_slice(&body);
+        out
+    }
+}
+
+/// A streaming packet reader: feed bytes, take whole packets.
+#[derive(Debug, Default)]
+pub struct Framer {
+    buf: Vec<u8>,
+}
+
+impl Framer {
+    /// An empty framer.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds bytes read from the socket.
+    pub fn extend(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// The next whole packet, if one has arrived.
+    pub fn next_command(&mut self) -> Result<Option<Command>, ProtocolError> {
+        if self.buf.len() < 4 {
+            return Ok(None);
+        }
+        let len = u32::from_be_bytes([self.buf[0], self.buf[1], self.buf[2], self.buf[3]]) as usize;
+        if len == 0 || len > MAX_PACKET {
+            return Err(ProtocolError::Length(len));
+        }
+        if self.buf.len() < 4 + len {
+            return Ok(None);
+        }
+        let code = self.buf[4];
+        let command = Command::decode(code, &self.buf[5..4 + len]);
+        self.buf.drain(..4 + len);
+        command.map(Some)
+    }
+}
+
+/// Encodes a command (the MTA side; used by tests and by a client).
+pub fn encode_command(code: u8, data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() + 5);
+    out.extend_from_slice(&((data.len() + 1) as u32).to_be_bytes());
+    out.push(code);
+    out.extend_from_slice(data);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn framing_across_reads() {
+        let mut wire = encode_command(b'H', b"mail.example.com\0");
+        wire.extend(encode_command(b'L', b"Subject\0 hello\0"));
+        wire.extend(encode_command(b'B', b"body\r\n"));
+        let mut f = Framer::new();
+        let mut got = Vec::new();
+        for byte in wire {
+            f.extend(&[byte]);
+            while let Some(c) = f.next_command().unwrap() {
+                got.push(c);
+            }
+        }
+        assert_eq!(
+            got,
+            vec![
+                Command::Helo("mail.example.com".into()),
+                Command::Header {
+                    name: "Subject".into(),
+                    value: b" hello".to_vec()
+                },
+                Command::Body(b"body\r\n".to_vec()),
+            ]
+        );
+    }
+
+    #[test]
+    fn connect_families() {
+        let mut data = b"mail.example.com\0".to_vec();
+        data.push(b'4');
+        data.extend_from_slice(&25u16.to_be_bytes());
+        data.extend_from_slice(b"192.0.2.25\0");
+        assert_eq!(
+            Command::decode(b'C', &data).unwrap(),
+            Command::Connect {
+                hostname: "mail.example.com".into(),
+                family: Family::Inet("192.0.2.25".parse().unwrap(), 25)
+            }
+        );
+        let mut data = b"[2001:db8::1]\0".to_vec();
+        data.push(b'6');
+        data.extend_from_slice(&25u16.to_be_bytes());
+        data.extend_from_slice(b"IPv6:2001:db8::1\0");
+        assert!(matches!(
+            Command::decode(b'C', &data).unwrap(),
+            Command::Connect {
+                family: Family::Inet(_, 25),
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn hostile_packets_are_errors() {
+        let mut f = Framer::new();
+        f.extend(&[0, 0, 0, 0]);
+        assert_eq!(f.next_command(), Err(ProtocolError::Length(0)));
+        let mut f = Framer::new();
+        f.extend(&[0x7f, 0xff, 0xff, 0xff, b'B']);
+        assert!(matches!(f.next_command(), Err(ProtocolError::Length(_))));
+        assert!(Command::decode(b'O', b"\0\0").is_err());
+        assert!(Command::decode(b'C', b"no-nul").is_err());
+        assert!(Command::decode(b'L', b"Subject\0no terminator").is_err());
+        assert!(Command::decode(b'Z', b"").is_err());
+    }
+
+    #[test]
+    fn responses_encode_with_lengths() {
+        let r = Response::ReplyCode("550 5.7.1 rejected\0 by policy".into()).encode();
+        assert_eq!(&r[..4], &((r.len() - 4) as u32).to_be_bytes());
+        assert_eq!(r[4], b'y');
+        assert_eq!(&r[5..], b"550 5.7.1 rejected by policy\0");
+        let h = Response::InsertHeader {
+            index: 0,
+            name: "Authentication-Results".into(),
+            value: "mx; dkim=pass".into(),
+        }
+        .encode();
+        assert_eq!(h[4], b'i');
+        assert_eq!(&h[5..9], &[0, 0, 0, 0]);
+    }
+}
