@@ -1,8 +1,10 @@
 //! monban's milter: the protocol Sendmail and Postfix use to call mail filters.
 //!
-//! - [`protocol`]: framing, commands and responses (milter protocol version 6).
+//! - [`protocol`]: framing, commands and responses (milter protocol version 6);
+//! - [`session`]: one connection's logic (verify inbound, sign outbound), without I/O.
 //!
-//! The filter itself (sessions, configuration, the daemon) is being built on top of
-//! this; see the workspace README.
+//! The daemon (sockets, configuration file, signals, metrics) is being built on top of
+//! these; see the workspace README.
 
 pub mod protocol;
+pub mod session;

@@ -1,0 +1,451 @@
+//! One milter connection's logic, without I/O: commands in, responses out. The end of a
+//! message needs DNS, so [`Session::command`] returns [`Step::EndOfMessage`] and the
+//! caller runs [`Session::end_of_message`] with a resolver.
+//!
+//! Inbound mail (client not trusted) is verified (SPF, DKIM, DMARC) and the DMARC
+//! disposition is enforced during the SMTP session: reject → `550 5.7.1`, quarantine →
+//! the milter quarantine action (Postfix: hold) or a header, a DNS temperror → `451
+//! 4.7.5` so the sender retries. Outbound mail (trusted networks or SASL-authenticated)
+//! is signed per the signing table.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use monban::authres::fields_claiming;
+use monban::dkim::{DkimSigner, SignerConfig};
+use monban::dmarc::{Disposition, DmarcResult};
+use monban::message::Headers;
+use monban::pipeline::{Envelope, MessageVerifier, Report, VerifyConfig};
+use monban_dns::Resolver;
+
+use crate::protocol::{Command, Family, Response, VERSION, actions, steps};
+
+/// An IPv4 or IPv6 network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Network {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl Network {
+    /// Parses `192.0.2.0/24`, `2001:db8::/32` or a bare address.
+    pub fn parse(s: &str) -> Option<Self> {
+        let (a, p) = s.split_once('/').unwrap_or((s, ""));
+        let addr: IpAddr = a.trim().parse().ok()?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = if p.is_empty() {
+            max
+        } else {
+            p.trim().parse().ok()?
+        };
+        (prefix <= max).then_some(Self { addr, prefix })
+    }
+
+    /// Whether the network contains `ip` (IPv4-mapped IPv6 counts as IPv4).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        match (self.addr, ip) {
+            (IpAddr::V4(n), IpAddr::V4(c)) => {
+                let mask = if self.prefix == 0 {
+                    0
+                } else {
+                    u32::MAX << (32 - u32::from(self.prefix))
+                };
+                u32::from(n) & mask == u32::from(c) & mask
+            }
+            (IpAddr::V6(n), IpAddr::V6(c)) => {
+                let mask = if self.prefix == 0 {
+                    0
+                } else {
+                    u128::MAX << (128 - u32::from(self.prefix))
+                };
+                u128::from(n) & mask == u128::from(c) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+/// One row of the signing table.
+#[derive(Debug, Clone)]
+pub struct SigningRule {
+    /// `user@example.com`, `*@example.com`, `example.com` or `*` (any sender).
+    pub sender: String,
+    /// The signature to add.
+    pub signer: SignerConfig,
+}
+
+impl SigningRule {
+    /// Whether the rule applies to a sender address.
+    pub fn matches(&self, sender: &str) -> bool {
+        let sender = sender.to_ascii_lowercase();
+        let domain = sender.rsplit_once('@').map_or(sender.as_str(), |(_, d)| d);
+        let pattern = self.sender.to_ascii_lowercase();
+        match pattern.as_str() {
+            "*" => true,
+            p if p.starts_with("*@") => domain == &p[2..],
+            p if p.contains('@') => sender == p,
+            p => domain == p,
+        }
+    }
+}
+
+/// What to do with DMARC quarantine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QuarantineMode {
+    /// The milter quarantine action (Postfix puts the message on hold).
+    Hold,
+    /// Deliver with an `X-Monban-Quarantine` header for the mail store to act on.
+    Header,
+}
+
+/// The session's settings, shared by all connections.
+#[derive(Debug, Clone)]
+pub struct FilterConfig {
+    /// Our authserv-id.
+    pub authserv_id: String,
+    /// Clients whose mail is signed, not judged.
+    pub trusted_networks: Vec<Network>,
+    /// The signing table.
+    pub signing: Vec<SigningRule>,
+    /// Signs mail whose sender matches no row (a service signing for its users).
+    pub default_signer: Option<SignerConfig>,
+    /// Verification settings.
+    pub verify: VerifyConfig,
+    /// Enforce DMARC reject with `550` (else only record it).
+    pub enforce_reject: bool,
+    /// How to quarantine.
+    pub quarantine: QuarantineMode,
+    /// Answer a DNS temperror with `451` (else accept and record it).
+    pub tempfail_on_dns_error: bool,
+    /// Author domains never rejected or quarantined.
+    pub allow_domains: Vec<String>,
+    /// Clients never rejected or quarantined.
+    pub allow_networks: Vec<Network>,
+}
+
+/// What the caller must do after a command.
+#[derive(Debug)]
+pub enum Step {
+    /// Send these responses (possibly none: the MTA expects no reply).
+    Reply(Vec<Response>),
+    /// The message is complete: run [`Session::end_of_message`].
+    EndOfMessage,
+    /// Close the connection.
+    Close,
+}
+
+#[derive(Debug, Default)]
+struct Message {
+    mail_from: Option<String>,
+    headers: Option<Headers>,
+    header_block: Vec<u8>,
+    verifier: Option<MessageVerifier>,
+    signer: Option<DkimSigner>,
+    queue_id: Option<String>,
+}
+
+/// One connection.
+#[derive(Debug)]
+pub struct Session {
+    config: Arc<FilterConfig>,
+    now: u64,
+    client: Option<IpAddr>,
+    helo: Option<String>,
+    authenticated: bool,
+    message: Message,
+}
+
+fn reconstruct(name: &str, value: &[u8], out: &mut Vec<u8>) {
+    out.extend_from_slice(name.as_bytes());
+    out.push(b':');
+    // Postfix separates folded lines with a bare LF; DKIM needs CRLF.
+    let mut prev = 0u8;
+    for &b in value {
+        if b == b'\n' && prev != b'\r' {
+            out.push(b'\r');
+        }
+        out.push(b);
+        prev = b;
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+impl Session {
+    /// A new connection. `now` is used for DKIM `t=`/`x=` and signing times.
+    pub fn new(config: Arc<FilterConfig>, now: u64) -> Self {
+        Self {
+            config,
+            now,
+            client: None,
+            helo: None,
+            authenticated: false,
+            message: Message::default(),
+        }
+    }
+
+    /// Whether the client is trusted (its mail is signed, not judged).
+    pub fn is_trusted(&self) -> bool {
+        self.authenticated
+            || self
+                .client
+                .is_some_and(|ip| self.config.trusted_networks.iter().any(|n| n.contains(ip)))
+    }
+
+    /// The queue id the MTA gave the current message (macro `i`), for logs.
+    pub fn queue_id(&self) -> Option<&str> {
+        self.message.queue_id.as_deref()
+    }
+
+    /// Handles one command.
+    pub fn command(&mut self, cmd: Command) -> Step {
+        let cont = || Step::Reply(vec![Response::Continue]);
+        match cmd {
+            Command::OptNeg {
+                actions: offered, ..
+            } => {
+                let wanted = actions::ADD_HEADERS | actions::CHANGE_HEADERS | actions::QUARANTINE;
+                Step::Reply(vec![Response::OptNeg {
+                    version: VERSION,
+                    actions: wanted & offered,
+                    protocol: steps::HEADER_LEADING_SPACE | steps::NO_UNKNOWN,
+                }])
+            }
+            Command::Macro { pairs, .. } => {
+                for (name, value) in pairs {
+                    match name.trim_matches(['{', '}']) {
+                        "auth_authen" if !value.is_empty() => self.authenticated = true,
+                        "i" => self.message.queue_id = Some(value),
+                        _ => {}
+                    }
+                }
+                Step::Reply(Vec::new())
+            }
+            Command::Connect { family, .. } => {
+                self.client = match family {
+                    Family::Inet(ip, _) => Some(ip),
+                    _ => None,
+                };
+                cont()
+            }
+            Command::Helo(h) => {
+                self.helo = Some(h);
+                cont()
+            }
+            Command::Mail(args) => {
+                self.message = Message {
+                    queue_id: self.message.queue_id.take(),
+                    ..Message::default()
+                };
+                let addr = args.first().map(|a| {
+                    a.trim()
+                        .trim_start_matches('<')
+                        .trim_end_matches('>')
+                        .to_owned()
+                });
+                self.message.mail_from = addr;
+                cont()
+            }
+            Command::Rcpt(_) | Command::Data | Command::Unknown(_) => cont(),
+            Command::Header { name, value } => {
+                if self.message.header_block.len() < monban::message::MAX_HEADER_BYTES {
+                    reconstruct(&name, &value, &mut self.message.header_block);
+                }
+                cont()
+            }
+            Command::EndOfHeaders => {
+                let headers = match Headers::parse(&self.message.header_block) {
+                    Ok(h) => h,
+                    // Unparseable headers cannot be judged: let the sender retry rather
+                    // than guess (and log why).
+                    Err(e) => {
+                        return Step::Reply(vec![Response::ReplyCode(format!(
+                            "451 4.7.0 the message header cannot be processed: {e}"
+                        ))]);
+                    }
+                };
+                if self.is_trusted() {
+                    let sender = self.message.mail_from.clone().unwrap_or_default();
+                    let from_domain = monban::dmarc::author_domain(&headers).ok();
+                    let mut signers: Vec<SignerConfig> = self
+                        .config
+                        .signing
+                        .iter()
+                        .filter(|r| {
+                            r.matches(&sender)
+                                || from_domain.as_deref().is_some_and(|d| r.matches(d))
+                        })
+                        .map(|r| r.signer.clone())
+                        .collect();
+                    if signers.is_empty()
+                        && let Some(d) = &self.config.default_signer
+                    {
+                        signers.push(d.clone());
+                    }
+                    if !signers.is_empty() {
+                        self.message.signer = DkimSigner::new(headers, signers, self.now).ok();
+                    }
+                } else {
+                    let envelope = Envelope {
+                        ip: self.client,
+                        helo: self.helo.clone(),
+                        mail_from: self.message.mail_from.clone(),
+                    };
+                    let mut v =
+                        MessageVerifier::new(envelope, self.config.verify.clone(), self.now);
+                    self.message.headers = Some(headers.clone());
+                    v.headers(headers);
+                    self.message.verifier = Some(v);
+                }
+                cont()
+            }
+            Command::Body(chunk) => {
+                if let Some(v) = self.message.verifier.as_mut() {
+                    v.body(&chunk);
+                }
+                if let Some(s) = self.message.signer.as_mut() {
+                    s.body(&chunk);
+                }
+                cont()
+            }
+            Command::EndOfMessage => Step::EndOfMessage,
+            Command::Abort => {
+                self.message = Message::default();
+                Step::Reply(Vec::new())
+            }
+            Command::Quit => Step::Close,
+            Command::QuitNewConnection => {
+                *self = Self::new(self.config.clone(), self.now);
+                Step::Reply(Vec::new())
+            }
+        }
+    }
+
+    /// Finishes the message: the modifications and the final verdict.
+    pub async fn end_of_message<R: Resolver>(
+        &mut self,
+        resolver: &R,
+    ) -> (Vec<Response>, Option<Report>) {
+        let message = std::mem::take(&mut self.message);
+        if let Some(signer) = message.signer {
+            return match signer.finish() {
+                Ok(values) => {
+                    let mut out: Vec<Response> = values
+                        .into_iter()
+                        .map(|v| Response::InsertHeader {
+                            index: 0,
+                            name: "DKIM-Signature".into(),
+                            value: v.trim_start().to_owned(),
+                        })
+                        .collect();
+                    out.push(Response::Accept);
+                    (out, None)
+                }
+                Err(e) => (
+                    vec![Response::ReplyCode(format!(
+                        "451 4.7.0 signing failed: {e}"
+                    ))],
+                    None,
+                ),
+            };
+        }
+        let Some(verifier) = message.verifier else {
+            // Trusted but nothing to sign, or no header: pass through.
+            return (vec![Response::Accept], None);
+        };
+        let report = match verifier.finish(resolver).await {
+            Ok(r) => r,
+            Err(e) => return (vec![Response::ReplyCode(format!("451 4.7.0 {e}"))], None),
+        };
+        let mut out = message
+            .headers
+            .as_ref()
+            .map(|h| Self::forged_results(h, &self.config.authserv_id))
+            .unwrap_or_default();
+        out.extend(self.verdict(&report));
+        (out, Some(report))
+    }
+
+    fn verdict(&self, report: &Report) -> Vec<Response> {
+        let mut out = Vec::new();
+        let d = &report.dmarc;
+        let ar = report
+            .authentication_results(&self.config.authserv_id)
+            .to_value();
+        out.push(Response::InsertHeader {
+            index: 0,
+            name: "Authentication-Results".into(),
+            value: ar,
+        });
+        let exempt = d.header_from.as_deref().is_some_and(|f| {
+            self.config
+                .allow_domains
+                .iter()
+                .any(|a| a.eq_ignore_ascii_case(f))
+        }) || self
+            .client
+            .is_some_and(|ip| self.config.allow_networks.iter().any(|n| n.contains(ip)));
+        if d.result == DmarcResult::Temperror && self.config.tempfail_on_dns_error && !exempt {
+            out.push(Response::ReplyCode(
+                "451 4.7.5 DMARC evaluation hit a temporary DNS error; please try again later"
+                    .into(),
+            ));
+            return out;
+        }
+        match (d.disposition, exempt) {
+            (Disposition::Reject, false) if self.config.enforce_reject => {
+                out.push(Response::ReplyCode(format!(
+                    "550 5.7.1 rejected by the DMARC policy of {}",
+                    d.header_from.as_deref().unwrap_or("the sender's domain")
+                )));
+                return out;
+            }
+            (Disposition::Quarantine, false) | (Disposition::Reject, false) => {
+                match self.config.quarantine {
+                    QuarantineMode::Hold => out.push(Response::Quarantine(format!(
+                        "DMARC {} for {}",
+                        d.disposition.as_str(),
+                        d.header_from.as_deref().unwrap_or("?")
+                    ))),
+                    QuarantineMode::Header => out.push(Response::AddHeader {
+                        name: "X-Monban-Quarantine".into(),
+                        value: format!(
+                            "DMARC policy of {}",
+                            d.header_from.as_deref().unwrap_or("?")
+                        ),
+                    }),
+                }
+            }
+            _ => {}
+        }
+        out.push(Response::Accept);
+        out
+    }
+
+    /// The `ChangeHeader` deletions for incoming `Authentication-Results` fields that
+    /// claim our authserv-id (RFC 8601 §5), given the message's header.
+    pub fn forged_results(headers: &Headers, authserv_id: &str) -> Vec<Response> {
+        let claimed = fields_claiming(headers, authserv_id);
+        let mut out = Vec::new();
+        // The index of ChangeHeader counts fields of that name, 1-based.
+        let ar_positions: Vec<usize> = headers
+            .fields()
+            .enumerate()
+            .filter(|(_, f)| f.is("Authentication-Results"))
+            .map(|(i, _)| i)
+            .collect();
+        for (occurrence, pos) in ar_positions.iter().enumerate() {
+            if claimed.contains(pos) {
+                out.push(Response::ChangeHeader {
+                    index: u32::try_from(occurrence + 1).unwrap_or(u32::MAX),
+                    name: "Authentication-Results".into(),
+                    value: String::new(),
+                });
+            }
+        }
+        out
+    }
+}
