@@ -1,0 +1,506 @@
+//! The milter's configuration file (TOML). Every option is defined once, in
+//! [`OPTIONS`], with its default and documentation; the sample file
+//! ([`sample_config`]) is generated from that table, and a test checks that the sample
+//! parses and that every option of [`RawConfig`] is in the table.
+//!
+//! The minimal keys of DESIGN §4 (`listen`, `authserv_id`, `trusted_networks`,
+//! `[dns]`, `[[signing]]`) keep their names.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use monban::dkim::{SignerConfig, SigningKey};
+use monban::pipeline::VerifyConfig;
+use serde::Deserialize;
+
+use crate::session::{FilterConfig, Network, QuarantineMode, SigningRule};
+
+/// One documented option.
+#[derive(Debug, Clone, Copy)]
+pub struct OptionDoc {
+    /// The key (dotted for tables).
+    pub key: &'static str,
+    /// The default, as TOML (empty: required or none).
+    pub default: &'static str,
+    /// What it does.
+    pub doc: &'static str,
+}
+
+/// Every option, once.
+pub const OPTIONS: &[OptionDoc] = &[
+    OptionDoc {
+        key: "listen",
+        default: "\"inet:127.0.0.1:8891\"",
+        doc: "Where to listen: inet:HOST:PORT or unix:/path/to/socket.",
+    },
+    OptionDoc {
+        key: "authserv_id",
+        default: "",
+        doc: "The authserv-id written in Authentication-Results (required): this host's name.",
+    },
+    OptionDoc {
+        key: "trusted_networks",
+        default: "[]",
+        doc: "Clients whose mail is signed, not judged (SASL-authenticated clients are trusted too).",
+    },
+    OptionDoc {
+        key: "enforce_reject",
+        default: "true",
+        doc: "Refuse mail whose DMARC disposition is reject with 550 5.7.1 during the SMTP session.",
+    },
+    OptionDoc {
+        key: "quarantine",
+        default: "\"hold\"",
+        doc: "DMARC quarantine: \"hold\" (Postfix hold queue) or \"header\" (X-Monban-Quarantine).",
+    },
+    OptionDoc {
+        key: "tempfail_on_dns_error",
+        default: "true",
+        doc: "Answer 451 4.7.5 when a DNS failure kept DMARC from concluding, so the sender retries.",
+    },
+    OptionDoc {
+        key: "allow_domains",
+        default: "[]",
+        doc: "Author domains never rejected or quarantined (local override).",
+    },
+    OptionDoc {
+        key: "allow_networks",
+        default: "[]",
+        doc: "Client networks never rejected or quarantined (local override).",
+    },
+    OptionDoc {
+        key: "max_signatures",
+        default: "5",
+        doc: "DKIM signatures evaluated per message.",
+    },
+    OptionDoc {
+        key: "dns.zone_file",
+        default: "",
+        doc: "Answer DNS from this zone file only (tests, offline demos).",
+    },
+    OptionDoc {
+        key: "dns.server",
+        default: "",
+        doc: "Ask this DNS server (IP or IP:PORT) instead of the system resolver.",
+    },
+    OptionDoc {
+        key: "dns.timeout_seconds",
+        default: "3",
+        doc: "The limit for one DNS answer.",
+    },
+    OptionDoc {
+        key: "signing.sender",
+        default: "",
+        doc: "A signing-table row: the sender address or pattern (user@example.com, *@example.com, example.com, *).",
+    },
+    OptionDoc {
+        key: "signing.domain",
+        default: "",
+        doc: "The signing domain d= for that row.",
+    },
+    OptionDoc {
+        key: "signing.selector",
+        default: "",
+        doc: "The selector s= for that row.",
+    },
+    OptionDoc {
+        key: "signing.key",
+        default: "",
+        doc: "The private key file (PEM) for that row.",
+    },
+    OptionDoc {
+        key: "default_signing.domain",
+        default: "",
+        doc: "A third-party signing domain for senders the table does not list (a mail service signing for its users).",
+    },
+    OptionDoc {
+        key: "default_signing.selector",
+        default: "",
+        doc: "Its selector.",
+    },
+    OptionDoc {
+        key: "default_signing.key",
+        default: "",
+        doc: "Its private key file.",
+    },
+];
+
+/// The configuration as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    #[serde(default = "default_listen")]
+    listen: String,
+    authserv_id: String,
+    #[serde(default)]
+    trusted_networks: Vec<String>,
+    #[serde(default = "yes")]
+    enforce_reject: bool,
+    #[serde(default = "default_quarantine")]
+    quarantine: String,
+    #[serde(default = "yes")]
+    tempfail_on_dns_error: bool,
+    #[serde(default)]
+    allow_domains: Vec<String>,
+    #[serde(default)]
+    allow_networks: Vec<String>,
+    #[serde(default = "default_max_signatures")]
+    max_signatures: usize,
+    #[serde(default)]
+    dns: RawDns,
+    #[serde(default)]
+    signing: Vec<RawSigning>,
+    #[serde(default)]
+    default_signing: Option<RawKey>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDns {
+    zone_file: Option<PathBuf>,
+    server: Option<String>,
+    timeout_seconds: Option<u64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSigning {
+    sender: String,
+    domain: String,
+    selector: String,
+    key: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawKey {
+    domain: String,
+    selector: String,
+    key: PathBuf,
+}
+
+fn default_listen() -> String {
+    "inet:127.0.0.1:8891".into()
+}
+fn yes() -> bool {
+    true
+}
+fn default_quarantine() -> String {
+    "hold".into()
+}
+fn default_max_signatures() -> usize {
+    5
+}
+
+/// Where to listen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Listen {
+    /// TCP.
+    Inet(std::net::SocketAddr),
+    /// A unix socket path.
+    Unix(PathBuf),
+}
+
+/// Where DNS answers come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DnsSource {
+    /// The system resolver.
+    System,
+    /// A server.
+    Server(std::net::SocketAddr),
+    /// A zone file.
+    ZoneFile(PathBuf),
+}
+
+/// A validated configuration: keys loaded, networks parsed.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where to listen.
+    pub listen: Listen,
+    /// DNS.
+    pub dns: DnsSource,
+    /// Per-query DNS timeout.
+    pub dns_timeout: std::time::Duration,
+    /// The filter settings.
+    pub filter: Arc<FilterConfig>,
+}
+
+/// A configuration problem: one sentence naming the file and the key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}: {message}")]
+pub struct ConfigError {
+    /// The file.
+    pub file: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+fn load_key(base: &Path, path: &Path, file: &str) -> Result<Arc<SigningKey>, ConfigError> {
+    let full = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        base.join(path)
+    };
+    let err = |message: String| ConfigError {
+        file: file.to_owned(),
+        message,
+    };
+    let pem = std::fs::read_to_string(&full)
+        .map_err(|e| err(format!("cannot read the key {}: {e}", full.display())))?;
+    SigningKey::from_pem(&pem)
+        .map(Arc::new)
+        .map_err(|e| err(format!("the key {}: {e}", full.display())))
+}
+
+impl Config {
+    /// Reads and validates a file; relative paths in it are relative to its folder.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: file.clone(),
+            message: format!("cannot read: {e}"),
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Self::parse(&text, &file, base)
+    }
+
+    /// Parses and validates configuration text.
+    pub fn parse(text: &str, file: &str, base: &Path) -> Result<Self, ConfigError> {
+        let err = |message: String| ConfigError {
+            file: file.to_owned(),
+            message,
+        };
+        let raw: RawConfig = toml::from_str(text).map_err(|e| {
+            err(e.message().to_owned()
+                + &e.span()
+                    .map(|s| format!(" (at byte {})", s.start))
+                    .unwrap_or_default())
+        })?;
+        let listen = if let Some(rest) = raw.listen.strip_prefix("inet:") {
+            Listen::Inet(
+                rest.parse()
+                    .map_err(|_| err(format!("listen: {:?} is not inet:IP:PORT", raw.listen)))?,
+            )
+        } else if let Some(rest) = raw.listen.strip_prefix("unix:") {
+            Listen::Unix(PathBuf::from(rest))
+        } else {
+            return Err(err(format!(
+                "listen: {:?} must start with inet: or unix:",
+                raw.listen
+            )));
+        };
+        if raw.authserv_id.trim().is_empty()
+            || raw
+                .authserv_id
+                .chars()
+                .any(|c| c.is_whitespace() || c == ';')
+        {
+            return Err(err("authserv_id must be a host name".into()));
+        }
+        let networks = |key: &str, list: &[String]| -> Result<Vec<Network>, ConfigError> {
+            list.iter()
+                .map(|n| {
+                    Network::parse(n)
+                        .ok_or_else(|| err(format!("{key}: {n:?} is not an address or network")))
+                })
+                .collect()
+        };
+        let dns = match (&raw.dns.zone_file, &raw.dns.server) {
+            (Some(_), Some(_)) => {
+                return Err(err("dns: give zone_file or server, not both".into()));
+            }
+            (Some(z), None) => DnsSource::ZoneFile(if z.is_absolute() {
+                z.clone()
+            } else {
+                base.join(z)
+            }),
+            (None, Some(s)) => DnsSource::Server(
+                s.parse::<std::net::SocketAddr>()
+                    .or_else(|_| {
+                        s.parse::<std::net::IpAddr>()
+                            .map(|ip| std::net::SocketAddr::new(ip, 53))
+                    })
+                    .map_err(|_| err(format!("dns.server: {s:?} is not IP or IP:PORT")))?,
+            ),
+            (None, None) => DnsSource::System,
+        };
+        let quarantine = match raw.quarantine.as_str() {
+            "hold" => QuarantineMode::Hold,
+            "header" => QuarantineMode::Header,
+            other => {
+                return Err(err(format!(
+                    "quarantine: {other:?} must be \"hold\" or \"header\""
+                )));
+            }
+        };
+        if raw.max_signatures == 0 {
+            return Err(err("max_signatures must be at least 1".into()));
+        }
+        let mut signing = Vec::new();
+        for row in &raw.signing {
+            let key = load_key(base, &row.key, file)?;
+            signing.push(SigningRule {
+                sender: row.sender.clone(),
+                signer: SignerConfig::new(&row.domain, &row.selector, key),
+            });
+        }
+        let default_signer = match &raw.default_signing {
+            Some(k) => Some(SignerConfig::new(
+                &k.domain,
+                &k.selector,
+                load_key(base, &k.key, file)?,
+            )),
+            None => None,
+        };
+        let mut verify = VerifyConfig::default();
+        verify.dkim.max_signatures = raw.max_signatures;
+        verify.spf.receiver = raw.authserv_id.clone();
+        Ok(Self {
+            listen,
+            dns,
+            dns_timeout: std::time::Duration::from_secs(
+                raw.dns.timeout_seconds.unwrap_or(3).clamp(1, 60),
+            ),
+            filter: Arc::new(FilterConfig {
+                authserv_id: raw.authserv_id,
+                trusted_networks: networks("trusted_networks", &raw.trusted_networks)?,
+                signing,
+                default_signer,
+                verify,
+                enforce_reject: raw.enforce_reject,
+                quarantine,
+                tempfail_on_dns_error: raw.tempfail_on_dns_error,
+                allow_domains: raw.allow_domains,
+                allow_networks: networks("allow_networks", &raw.allow_networks)?,
+            }),
+        })
+    }
+}
+
+/// The sample configuration, generated from [`OPTIONS`].
+pub fn sample_config() -> String {
+    let mut out = String::from(
+        "# monban milter configuration (generated from the option table; every key is optional\n# unless marked required).\n\n",
+    );
+    let mut section = "";
+    for o in OPTIONS {
+        let (table, key) = o.key.split_once('.').unwrap_or(("", o.key));
+        if table != section {
+            section = table;
+            out.push_str(&match table {
+                "signing" => {
+                    "\n# One [[signing]] table per row of the signing table.\n[[signing]]\n"
+                        .to_owned()
+                }
+                "default_signing" => "\n#[default_signing]\n".to_owned(),
+                t => format!("\n[{t}]\n"),
+            });
+        }
+        out.push_str(&format!("# {}\n", o.doc));
+        let value = match (o.key, o.default) {
+            ("authserv_id", _) => "\"mx.example.net\"  # required".to_owned(),
+            ("dns.zone_file", _) => "# zone_file = \"examples/example.zone\"".to_owned(),
+            ("dns.server", _) => "# server = \"127.0.0.1:53\"".to_owned(),
+            ("signing.sender", _) => "\"*@example.com\"".to_owned(),
+            ("signing.domain", _) => "\"example.com\"".to_owned(),
+            ("signing.selector", _) => "\"s2026\"".to_owned(),
+            ("signing.key", _) => "\"keys/s2026.private\"".to_owned(),
+            (k, _) if k.starts_with("default_signing.") => String::new(),
+            (_, d) => d.to_owned(),
+        };
+        if value.starts_with('#') {
+            out.push_str(&value);
+            out.push('\n');
+        } else if value.is_empty() {
+            out.push_str(&format!("#{key} = \"...\"\n"));
+        } else {
+            out.push_str(&format!("{key} = {value}\n"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn design_minimal_config() {
+        let dir = std::env::temp_dir().join(format!("monban-milter-config-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("keys")).unwrap();
+        let key = SigningKey::generate_ed25519().unwrap();
+        std::fs::write(dir.join("keys/s2026.private"), key.to_pkcs8_pem().unwrap()).unwrap();
+        let text = r#"
+listen = "inet:127.0.0.1:8891"
+authserv_id = "mx.example.net"
+trusted_networks = ["10.0.0.0/8"]
+[dns]
+zone_file = "example.zone"
+[[signing]]
+sender = "*@example.com"
+domain = "example.com"
+selector = "s2026"
+key = "keys/s2026.private"
+"#;
+        let c = Config::parse(text, "monban.toml", &dir).unwrap();
+        assert_eq!(c.listen, Listen::Inet("127.0.0.1:8891".parse().unwrap()));
+        assert_eq!(c.dns, DnsSource::ZoneFile(dir.join("example.zone")));
+        assert_eq!(c.filter.signing.len(), 1);
+        assert!(c.filter.enforce_reject);
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let cases = [
+            ("authserv_id = \"mx\"\nlisten = \"tcp:1\"", "listen"),
+            (
+                "authserv_id = \"mx\"\ntrusted_networks = [\"10.0.0.0/40\"]",
+                "trusted_networks",
+            ),
+            ("authserv_id = \"mx\"\nquarantine = \"drop\"", "quarantine"),
+            ("authserv_id = \"mx\"\nbogus = 1", "bogus"),
+            ("listen = \"inet:127.0.0.1:1\"", "authserv_id"),
+            (
+                "authserv_id = \"mx\"\n[[signing]]\nsender=\"*\"\ndomain=\"e.com\"\nselector=\"s\"\nkey=\"/nonexistent\"",
+                "cannot read the key",
+            ),
+        ];
+        for (text, needle) in cases {
+            let e = Config::parse(text, "m.toml", Path::new("/tmp")).unwrap_err();
+            assert!(e.to_string().contains(needle), "{text}: {e}");
+            assert!(e.to_string().starts_with("m.toml: "));
+        }
+    }
+
+    #[test]
+    fn sample_parses_and_lists_every_option() {
+        let sample = sample_config();
+        // The sample's [[signing]] row names a key file that does not exist here: parse
+        // it without that table to check the rest.
+        let without_signing: String = sample
+            .split("\n# One [[signing]]")
+            .next()
+            .unwrap()
+            .to_owned();
+        let c = Config::parse(&without_signing, "sample", Path::new("/tmp")).unwrap();
+        assert_eq!(c.filter.authserv_id, "mx.example.net");
+        for key in [
+            "listen",
+            "authserv_id",
+            "trusted_networks",
+            "enforce_reject",
+            "quarantine",
+            "tempfail_on_dns_error",
+            "allow_domains",
+            "allow_networks",
+            "max_signatures",
+        ] {
+            assert!(OPTIONS.iter().any(|o| o.key == key), "{key} undocumented");
+            assert!(
+                sample.contains(&format!("{key} = ")),
+                "{key} missing from the sample"
+            );
+        }
+    }
+}

@@ -1,0 +1,134 @@
+//! The milter on 127.0.0.1:0, driven over TCP by an MTA-side client written here: the
+//! exact bytes Postfix would send, the exact actions monban answers.
+
+use std::sync::Arc;
+
+use monban::dkim::{SignerConfig, SigningKey};
+use monban::pipeline::VerifyConfig;
+use monban_dns::{Record, Txt, ZoneResolver};
+use monban_milter::protocol::encode_command;
+use monban_milter::server::{Listener, serve};
+use monban_milter::session::{FilterConfig, Network, QuarantineMode, SigningRule};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+
+/// Reads responses until one of the final ones (accept, reject, tempfail, reply code).
+async fn read_until_final(s: &mut TcpStream) -> Vec<(u8, Vec<u8>)> {
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; 65536];
+    let mut pending = Vec::new();
+    loop {
+        let n = s.read(&mut buf).await.unwrap();
+        assert!(n > 0, "connection closed early: {got:?}");
+        pending.extend_from_slice(&buf[..n]);
+        while pending.len() >= 4 {
+            let len = u32::from_be_bytes([pending[0], pending[1], pending[2], pending[3]]) as usize;
+            if pending.len() < 4 + len {
+                break;
+            }
+            let code = pending[4];
+            let data = pending[5..4 + len].to_vec();
+            pending.drain(..4 + len);
+            let last = matches!(code, b'a' | b'r' | b't' | b'y' | b'c' | b'O');
+            got.push((code, data));
+            if last {
+                return got;
+            }
+        }
+    }
+}
+
+async fn send(s: &mut TcpStream, code: u8, data: &[u8]) {
+    s.write_all(&encode_command(code, data)).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_whole_smtp_transaction_over_tcp() {
+    let key = Arc::new(SigningKey::generate_ed25519().unwrap());
+    let mut zone = ZoneResolver::new();
+    zone.insert(
+        "example.com",
+        Record::Txt(Txt::new([b"v=spf1 ip4:192.0.2.0/24 -all".to_vec()])),
+        300,
+    );
+    zone.insert(
+        "_dmarc.example.com",
+        Record::Txt(Txt::new([b"v=DMARC1; p=reject".to_vec()])),
+        300,
+    );
+    let config = Arc::new(FilterConfig {
+        authserv_id: "mx.example.net".into(),
+        trusted_networks: vec![Network::parse("10.0.0.0/8").unwrap()],
+        signing: vec![SigningRule {
+            sender: "*@example.com".into(),
+            signer: SignerConfig::new("example.com", "s1", key),
+        }],
+        default_signer: None,
+        verify: VerifyConfig::default(),
+        enforce_reject: true,
+        quarantine: QuarantineMode::Hold,
+        tempfail_on_dns_error: true,
+        allow_domains: Vec::new(),
+        allow_networks: Vec::new(),
+    });
+    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = tcp.local_addr().unwrap();
+    let (_cfg_tx, cfg_rx) = watch::channel(config);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let server = tokio::spawn(serve(Listener::Tcp(tcp), cfg_rx, Arc::new(zone), stop_rx));
+
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let mut optneg = Vec::new();
+    for v in [6u32, 0x1ff, 0x1f_ffff] {
+        optneg.extend_from_slice(&v.to_be_bytes());
+    }
+    send(&mut s, b'O', &optneg).await;
+    assert_eq!(read_until_final(&mut s).await[0].0, b'O');
+    let mut connect = b"spoofer.example\0".to_vec();
+    connect.push(b'4');
+    connect.extend_from_slice(&25u16.to_be_bytes());
+    connect.extend_from_slice(b"203.0.113.66\0");
+    for (code, data) in [
+        (b'C', connect),
+        (b'H', b"spoofer.example\0".to_vec()),
+        (b'M', b"<ceo@example.com>\0".to_vec()),
+        (b'R', b"<bob@example.net>\0".to_vec()),
+        (b'L', b"From\0 ceo@example.com\0".to_vec()),
+        (b'L', b"Subject\0 wire money\0".to_vec()),
+        (b'N', Vec::new()),
+        (b'B', b"Please pay.\r\n".to_vec()),
+    ] {
+        send(&mut s, code, &data).await;
+        assert_eq!(
+            read_until_final(&mut s).await,
+            vec![(b'c', Vec::new())],
+            "after {}",
+            code as char
+        );
+    }
+    send(&mut s, b'E', b"").await;
+    let actions = read_until_final(&mut s).await;
+    assert_eq!(actions[0].0, b'i', "{actions:?}");
+    assert!(String::from_utf8_lossy(&actions[0].1).contains("dmarc=fail"));
+    let (code, text) = actions.last().unwrap();
+    assert_eq!(*code, b'y');
+    assert!(
+        text.starts_with(b"550 5.7.1 rejected by the DMARC policy of example.com"),
+        "{}",
+        String::from_utf8_lossy(text)
+    );
+    send(&mut s, b'Q', b"").await;
+    drop(s);
+
+    // A malformed packet closes the connection instead of crashing the daemon.
+    let mut bad = TcpStream::connect(addr).await.unwrap();
+    bad.write_all(&[0xff, 0xff, 0xff, 0xff, b'B'])
+        .await
+        .unwrap();
+    let mut buf = [0u8; 16];
+    assert_eq!(bad.read(&mut buf).await.unwrap(), 0);
+
+    stop_tx.send(true).unwrap();
+    server.await.unwrap().unwrap();
+}
