@@ -4,10 +4,12 @@
 //! Exit status (DESIGN §4): 0 when the evaluation ran, whatever the verdict; 2 for usage
 //! errors; 1 for I/O and other failures. Errors are one sentence on stderr.
 
+mod analyze;
 mod check;
 mod dns;
 mod input;
 mod keygen;
+mod milter;
 mod sign;
 mod spf;
 mod verify;
@@ -36,10 +38,15 @@ enum Command {
     /// Check a domain's SPF, DMARC, DKIM and ADSP records (green / yellow / red), and
     /// predict what receivers decide for a sending setup.
     Check(check::CheckArgs),
+    /// Run the milter daemon for Postfix or Sendmail.
+    Milter(milter::MilterArgs),
     /// Generate a DKIM key and the DNS record to publish.
     Keygen(keygen::KeygenArgs),
     /// Run one SPF check_host() evaluation (RFC 7208) and print the Received-SPF header.
     Spf(SpfArgs),
+    /// Analyse a received message's header: the Received chain, the recorded
+    /// authentication results and the DKIM signatures (with --verify, monban's own).
+    Analyze(analyze::AnalyzeArgs),
 }
 
 /// Flags of `monban spf`.
@@ -111,7 +118,9 @@ fn main() -> ExitCode {
             Command::Verify(args) => verify::run(&cli.dns, args).await,
             Command::Sign(args) => sign::run(args),
             Command::Keygen(args) => keygen::run(args),
+            Command::Milter(args) => milter::run(args).await,
             Command::Check(args) => check::run(&cli.dns, args).await,
+            Command::Analyze(args) => analyze::run(&cli.dns, args).await,
         }
     });
     match result {

@@ -13,8 +13,10 @@
 //! - [`check`]: the domain checker (green / yellow / red) and sending-setup prediction.
 //! - [`authres`]: the `Authentication-Results` header field (RFC 8601).
 //! - [`text`]: safe quoting of header text (RFC 5322).
+//! - [`analyze`]: the header analyzer (Received chain, recorded results, signatures).
 
 pub mod address;
+pub mod analyze;
 pub mod authres;
 pub mod check;
 pub mod dkim;

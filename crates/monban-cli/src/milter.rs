@@ -1,0 +1,140 @@
+//! `monban milter`: the daemon Postfix and Sendmail call.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::Args;
+use monban_dns::{
+    CachingResolver, HickoryConfig, HickoryResolver, Lookup, RecordType, Resolver, ZoneResolver,
+};
+use monban_milter::config::{self, Config, DnsSource, Listen};
+use monban_milter::server::{Listener, serve};
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::watch;
+
+use crate::Failure;
+
+/// Flags of `monban milter`.
+#[derive(Debug, Args)]
+pub struct MilterArgs {
+    /// The configuration file (TOML).
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "print_sample_config"
+    )]
+    config: Option<PathBuf>,
+    /// Check the configuration file and exit (0 when valid).
+    #[arg(long)]
+    check_config: bool,
+    /// Print a sample configuration with every option, its default and its meaning.
+    #[arg(long)]
+    print_sample_config: bool,
+}
+
+/// The resolver the daemon uses.
+enum Dns {
+    Zone(ZoneResolver),
+    Net(Box<CachingResolver<HickoryResolver>>),
+}
+
+impl Resolver for Dns {
+    async fn lookup(&self, name: &str, rtype: RecordType) -> Lookup {
+        match self {
+            Self::Zone(z) => z.lookup(name, rtype).await,
+            Self::Net(n) => n.lookup(name, rtype).await,
+        }
+    }
+}
+
+fn resolver(config: &Config) -> Result<Dns, Failure> {
+    Ok(match &config.dns {
+        DnsSource::ZoneFile(path) => Dns::Zone(
+            ZoneResolver::from_file(path).map_err(|e| Failure::other(format!("zone file {e}")))?,
+        ),
+        DnsSource::Server(addr) => Dns::Net(Box::new(CachingResolver::new(
+            HickoryResolver::new(&HickoryConfig {
+                servers: vec![*addr],
+                timeout: config.dns_timeout,
+                attempts: 2,
+            })
+            .map_err(Failure::other)?,
+        ))),
+        DnsSource::System => Dns::Net(Box::new(CachingResolver::new(
+            HickoryResolver::new(&HickoryConfig {
+                servers: Vec::new(),
+                timeout: config.dns_timeout,
+                attempts: 2,
+            })
+            .map_err(Failure::other)?,
+        ))),
+    })
+}
+
+pub async fn run(args: MilterArgs) -> Result<(), Failure> {
+    if args.print_sample_config {
+        print!("{}", config::sample_config());
+        return Ok(());
+    }
+    let path = args.config.expect("required by clap");
+    let cfg = Config::load(&path).map_err(|e| Failure::other(e.to_string()))?;
+    if args.check_config {
+        println!(
+            "{}: valid ({} signing rule(s), listening on {:?})",
+            path.display(),
+            cfg.filter.signing.len(),
+            cfg.listen
+        );
+        return Ok(());
+    }
+    let dns = Arc::new(resolver(&cfg)?);
+    let listener =
+        match &cfg.listen {
+            Listen::Inet(addr) => Listener::Tcp(
+                tokio::net::TcpListener::bind(addr)
+                    .await
+                    .map_err(|e| Failure::other(format!("cannot listen on {addr}: {e}")))?,
+            ),
+            Listen::Unix(p) => {
+                // A stale socket from a previous run would make bind fail.
+                let _ = std::fs::remove_file(p);
+                Listener::Unix(tokio::net::UnixListener::bind(p).map_err(|e| {
+                    Failure::other(format!("cannot listen on {}: {e}", p.display()))
+                })?)
+            }
+        };
+    eprintln!("monban milter: listening on {:?}", cfg.listen);
+    let (cfg_tx, cfg_rx) = watch::channel(cfg.filter.clone());
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut hup = signal(SignalKind::hangup())
+        .map_err(|e| Failure::other(format!("cannot watch SIGHUP: {e}")))?;
+    let mut term = signal(SignalKind::terminate())
+        .map_err(|e| Failure::other(format!("cannot watch SIGTERM: {e}")))?;
+    let mut int = signal(SignalKind::interrupt())
+        .map_err(|e| Failure::other(format!("cannot watch SIGINT: {e}")))?;
+    let server = tokio::spawn(serve(listener, cfg_rx, dns, stop_rx));
+    loop {
+        tokio::select! {
+            _ = hup.recv() => match Config::load(&path) {
+                // A reload that fails validation keeps the old configuration.
+                Ok(new) => {
+                    if new.listen != cfg.listen || new.dns != cfg.dns {
+                        eprintln!("monban milter: reloaded; listen and dns changes take effect at the next restart");
+                    } else {
+                        eprintln!("monban milter: configuration reloaded");
+                    }
+                    let _ = cfg_tx.send(new.filter);
+                }
+                Err(e) => eprintln!("monban milter: reload refused, keeping the running configuration: {e}"),
+            },
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+        }
+    }
+    eprintln!("monban milter: stopping; finishing open sessions");
+    let _ = stop_tx.send(true);
+    server
+        .await
+        .map_err(|e| Failure::other(format!("server task failed: {e}")))?
+        .map_err(|e| Failure::other(format!("server failed: {e}")))
+}

@@ -1,0 +1,142 @@
+//! `monban milter` as a process: configuration checks, a live connection, SIGHUP with a
+//! broken file keeping the old configuration, SIGTERM stopping cleanly.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn monban() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_monban"))
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn kill(pid: u32, sig: &str) {
+    let ok = Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill {sig}");
+}
+
+fn optneg(addr: &str) -> Vec<u8> {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut pkt = 13u32.to_be_bytes().to_vec();
+    pkt.push(b'O');
+    for v in [6u32, 0x1ff, 0x1f_ffff] {
+        pkt.extend_from_slice(&v.to_be_bytes());
+    }
+    s.write_all(&pkt).unwrap();
+    let mut reply = [0u8; 17];
+    s.read_exact(&mut reply).unwrap();
+    reply.to_vec()
+}
+
+#[test]
+fn config_check_and_sample() {
+    let out = monban()
+        .args(["milter", "--print-sample-config"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let sample = String::from_utf8(out.stdout).unwrap();
+    assert!(sample.contains("authserv_id = ") && sample.contains("[[signing]]"));
+    let dir = std::env::temp_dir().join(format!("monban-cli-milter-check-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = dir.join("good.toml");
+    std::fs::write(&good, "authserv_id = \"mx.test\"\n").unwrap();
+    let out = monban()
+        .args([
+            "milter",
+            "--check-config",
+            "--config",
+            good.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bad = dir.join("bad.toml");
+    std::fs::write(&bad, "authserv_id = \"mx.test\"\nquarantine = \"drop\"\n").unwrap();
+    let out = monban()
+        .args([
+            "milter",
+            "--check-config",
+            "--config",
+            bad.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bad.toml: quarantine"));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn daemon_reload_and_stop() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let dir = std::env::temp_dir().join(format!("monban-cli-milter-run-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let cfg = dir.join("monban.toml");
+    let zone = root.join("examples/example.zone");
+    std::fs::write(
+        &cfg,
+        format!(
+            "listen = \"inet:{addr}\"\nauthserv_id = \"mx.test\"\n[dns]\nzone_file = \"{}\"\n",
+            zone.display()
+        ),
+    )
+    .unwrap();
+    let mut child = monban()
+        .args(["milter", "--config", cfg.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while TcpStream::connect(&addr).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the milter did not start listening"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(optneg(&addr)[4], b'O');
+    // A broken file on SIGHUP: refused, the daemon keeps serving.
+    std::fs::write(&cfg, "this is not toml =").unwrap();
+    kill(child.id(), "-HUP");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(optneg(&addr)[4], b'O');
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the daemon died on a bad reload"
+    );
+    kill(child.id(), "-TERM");
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(stderr.contains("reload refused"), "{stderr}");
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -1,0 +1,434 @@
+//! Every tag of a `DKIM-Signature` (RFC 6376 §3.5) explained in words, for people
+//! reading a header.
+//!
+//! The explanations work on the tag list as written, so a signature that does not
+//! verify, or does not even parse as a valid signature, is still explained tag by tag.
+
+use std::collections::HashMap;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+
+use super::datetime::{format_duration, format_utc};
+use crate::dkim::tags;
+use crate::message::Headers;
+
+/// One tag and what it means.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TagExplanation {
+    /// The tag name.
+    pub tag: String,
+    /// Its value (white space removed where the tag ignores it; long values shortened).
+    pub value: String,
+    /// What it means, in words.
+    pub meaning: String,
+}
+
+/// Header fields whose absence from `h=` lets anyone change them without breaking the
+/// signature (RFC 6376 §5.4.1 recommends signing them).
+const SHOULD_BE_SIGNED: [&str; 8] = [
+    "subject",
+    "date",
+    "to",
+    "cc",
+    "message-id",
+    "reply-to",
+    "content-type",
+    "mime-version",
+];
+
+/// The tag list of a `DKIM-Signature` value, as (name, value) pairs: strictly by
+/// RFC 6376 §3.2 when it parses, else leniently (split at `;` and the first `=`), with
+/// the strict error.
+pub fn tag_pairs(value: &[u8]) -> (Vec<(String, String)>, Option<String>) {
+    let text = String::from_utf8_lossy(value);
+    let clean = |name: &str, v: &str| -> String {
+        match name {
+            "b" | "bh" | "h" | "z" => tags::strip_wsp(v),
+            _ => v.split_whitespace().collect::<Vec<_>>().join(" "),
+        }
+    };
+    match tags::parse(&text) {
+        Ok(list) => (
+            list.iter()
+                .map(|t| (t.name.to_owned(), clean(t.name, t.value)))
+                .collect(),
+            None,
+        ),
+        Err(e) => {
+            let pairs = text
+                .split(';')
+                .filter_map(|spec| spec.split_once('='))
+                .map(|(n, v)| {
+                    let n = n.trim().chars().take(32).collect::<String>();
+                    let v = clean(&n, v.trim());
+                    (n, v)
+                })
+                .filter(|(n, _)| !n.is_empty())
+                .take(tags::MAX_TAGS)
+                .collect();
+            (pairs, Some(e.to_string()))
+        }
+    }
+}
+
+/// Shortens a long value for display: the start, an ellipsis and the length.
+fn shorten(v: &str, keep: usize) -> String {
+    if v.chars().count() <= keep + 8 {
+        return v.to_owned();
+    }
+    let head: String = v.chars().take(keep).collect();
+    format!("{head}\u{2026} ({} chars)", v.chars().count())
+}
+
+/// Whether `a` equals `b` or one is a subdomain of the other (the simple relaxed
+/// alignment rule the analyzer uses).
+pub fn related_domains(a: &str, b: &str) -> bool {
+    let (a, b) = (
+        a.trim_end_matches('.').to_ascii_lowercase(),
+        b.trim_end_matches('.').to_ascii_lowercase(),
+    );
+    if a.is_empty() || b.is_empty() {
+        return false;
+    }
+    a == b || a.ends_with(&format!(".{b}")) || b.ends_with(&format!(".{a}"))
+}
+
+/// Decodes DKIM-Quoted-Printable (§2.11): `=XX` escapes, white space ignored.
+pub fn dkim_qp_decode(s: &str) -> String {
+    let bytes: Vec<u8> = s.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'='
+            && i + 2 < bytes.len()
+            && let (Some(h), Some(l)) = (
+                (bytes[i + 1] as char).to_digit(16),
+                (bytes[i + 2] as char).to_digit(16),
+            )
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The header fields copied into `z=` (§3.5): (name, value as signed).
+pub fn copied_headers(z: &str) -> Vec<(String, String)> {
+    tags::strip_wsp(z)
+        .split('|')
+        .take(64)
+        .filter_map(|item| {
+            let (n, v) = item.split_once(':')?;
+            Some((dkim_qp_decode(n), dkim_qp_decode(v)))
+        })
+        .collect()
+}
+
+fn algorithm(a: &str) -> String {
+    match a.to_ascii_lowercase().as_str() {
+        "rsa-sha256" => "signed with an RSA key over a SHA-256 hash".into(),
+        "rsa-sha1" => {
+            "RSA over a SHA-1 hash: SHA-1 is broken, and verifiers must no longer accept it (RFC 8301)"
+                .into()
+        }
+        "ed25519-sha256" => "signed with an Ed25519 key over a SHA-256 hash (RFC 8463)".into(),
+        _ => "an unknown algorithm: the signature cannot be verified".into(),
+    }
+}
+
+fn canonicalization(c: &str) -> String {
+    let lower = c.to_ascii_lowercase();
+    let (h, b) = lower.split_once('/').unwrap_or((lower.as_str(), "simple"));
+    let header = match h {
+        "relaxed" => {
+            "relaxed (re-folding, white-space changes and the case of field names are tolerated)"
+        }
+        "simple" => "simple (any change, even re-folding a long line, breaks the signature)",
+        _ => "unknown (the signature is invalid)",
+    };
+    let body = match b {
+        "relaxed" => {
+            "relaxed (changes in white space within lines and trailing blank lines are tolerated)"
+        }
+        "simple" => "simple (only blank lines at the end may change)",
+        _ => "unknown (the signature is invalid)",
+    };
+    format!("header fields: {header}; body: {body}")
+}
+
+/// The most names of `h=` looked at (a real list has a few dozen).
+const MAX_SIGNED_NAMES: usize = 1_000;
+/// The most distinct names listed in words.
+const MAX_LISTED: usize = 30;
+
+fn signed_headers(h: &str, headers: &Headers) -> String {
+    let all = h.split(':').filter(|n| !n.is_empty()).count();
+    let names: Vec<String> = h
+        .split(':')
+        .filter(|n| !n.is_empty())
+        .take(MAX_SIGNED_NAMES)
+        .map(|n| n.to_ascii_lowercase())
+        .collect();
+    // Counts by name, in the signature and in the header: maps, so a hostile h= of
+    // thousands of names costs linear time.
+    let mut in_h: HashMap<&str, usize> = HashMap::new();
+    let mut distinct: Vec<&str> = Vec::new();
+    for n in &names {
+        let c = in_h.entry(n.as_str()).or_insert(0);
+        if *c == 0 {
+            distinct.push(n);
+        }
+        *c += 1;
+    }
+    let mut in_header: HashMap<String, usize> = HashMap::new();
+    for f in headers.fields() {
+        *in_header
+            .entry(String::from_utf8_lossy(f.name).to_ascii_lowercase())
+            .or_insert(0) += 1;
+    }
+    let list = |v: &[&str]| -> String {
+        let mut s = v
+            .iter()
+            .take(MAX_LISTED)
+            .copied()
+            .collect::<Vec<_>>()
+            .join(", ");
+        if v.len() > MAX_LISTED {
+            s.push_str(&format!(" and {} more", v.len() - MAX_LISTED));
+        }
+        s
+    };
+    let mut text = format!("{all} signed header field(s): {}", list(&distinct));
+    if all > MAX_SIGNED_NAMES {
+        text.push_str(&format!(" (only the first {MAX_SIGNED_NAMES} looked at)"));
+    }
+    let over: Vec<&str> = distinct
+        .iter()
+        .copied()
+        .filter(|n| in_h[n] > in_header.get(*n).copied().unwrap_or(0))
+        .collect();
+    if !over.is_empty() {
+        text.push_str(&format!(
+            "; over-signed (listed more often than present, so none can be added): {}",
+            list(&over)
+        ));
+    }
+    let unsigned: Vec<&str> = SHOULD_BE_SIGNED
+        .iter()
+        .copied()
+        .filter(|n| !in_h.contains_key(n) && in_header.contains_key(*n))
+        .collect();
+    if !unsigned.is_empty() {
+        text.push_str(&format!(
+            "; present but not signed, so changeable without breaking it: {}",
+            unsigned.join(", ")
+        ));
+    }
+    if !in_h.contains_key("from") {
+        text.push_str("; From is not signed, which makes the signature invalid (RFC 6376 §5.4)");
+    }
+    text
+}
+
+fn number(v: &str) -> Option<i64> {
+    (!v.is_empty() && v.len() <= 18 && v.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| v.parse().ok())
+        .flatten()
+}
+
+/// Explains each tag of a signature. `from_domain` is the author domain, for `d=`.
+pub fn explain(
+    pairs: &[(String, String)],
+    headers: &Headers,
+    from_domain: Option<&str>,
+) -> Vec<TagExplanation> {
+    let get = |n: &str| pairs.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str());
+    let d = get("d").unwrap_or("").to_ascii_lowercase();
+    let mut out = Vec::with_capacity(pairs.len() + 1);
+    for (tag, value) in pairs {
+        let meaning = match tag.as_str() {
+            "v" if value == "1" => "DKIM-Signature version 1 (RFC 6376)".to_owned(),
+            "v" => {
+                format!("version {value} is unknown: verifiers must treat the signature as invalid")
+            }
+            "a" => algorithm(value),
+            "b" => match B64.decode(value.as_bytes()) {
+                Ok(sig) => {
+                    let n = sig.len();
+                    let alg = get("a").unwrap_or("").to_ascii_lowercase();
+                    if alg.starts_with("rsa") {
+                        format!(
+                            "the signature over the signed header fields and this field: {n} bytes, which means a {}-bit RSA key",
+                            n * 8
+                        )
+                    } else {
+                        format!(
+                            "the signature over the signed header fields and this field: {n} bytes"
+                        )
+                    }
+                }
+                Err(_) => "the signature, but it is not valid base64".to_owned(),
+            },
+            "bh" => {
+                let c = get("c").unwrap_or("simple/simple").to_ascii_lowercase();
+                let body_c = c.split_once('/').map_or("simple", |(_, b)| b);
+                let hash = if get("a").is_some_and(|a| a.eq_ignore_ascii_case("rsa-sha1")) {
+                    "SHA-1"
+                } else {
+                    "SHA-256"
+                };
+                let span = match get("l") {
+                    Some(l) => format!("the first {l} bytes of the "),
+                    None => "the whole ".to_owned(),
+                };
+                format!(
+                    "the {hash} hash of {span}{body_c}-canonicalized body, compared with the body as received"
+                )
+            }
+            "c" => canonicalization(value),
+            "d" => {
+                let rel = match from_domain {
+                    Some(f) if f.eq_ignore_ascii_case(&d) => {
+                        "the same as the From domain: an author signature".to_owned()
+                    }
+                    Some(f) if related_domains(f, &d) => format!(
+                        "related to the From domain {f} (parent or subdomain): an author signature under relaxed alignment"
+                    ),
+                    Some(f) => format!(
+                        "not the From domain {f}: a third-party signature (a mailing service, list or forwarder), which DMARC does not count for {f}"
+                    ),
+                    None => {
+                        "the From domain is unknown, so this is not an author signature".to_owned()
+                    }
+                };
+                format!("the signing domain, which takes responsibility for the message; {rel}")
+            }
+            "h" => signed_headers(value, headers),
+            "i" => format!("the agent or user identifier (AUID) the signer vouches for: {value}"),
+            "l" => match number(value) {
+                Some(l) => format!(
+                    "only the first {l} bytes of the body are signed: anything appended after them is not covered (RFC 6376 §8.2)"
+                ),
+                None => {
+                    "a body length limit, but not a number (the signature is invalid)".to_owned()
+                }
+            },
+            "q" => {
+                "how to find the key: dns/txt, a TXT record (the only method defined)".to_owned()
+            }
+            "s" => format!("the selector: the public key is published at {value}._domainkey.{d}"),
+            "t" => match number(value) {
+                Some(t) => format!("signed at {}", format_utc(t)),
+                None => "a signing time, but not a number (the signature is invalid)".to_owned(),
+            },
+            "x" => match number(value) {
+                Some(x) => {
+                    let after = get("t")
+                        .and_then(number)
+                        .map(|t| format!(" ({} after signing)", format_duration(x - t)))
+                        .unwrap_or_default();
+                    format!(
+                        "expires at {}{after}; after that the signature fails",
+                        format_utc(x)
+                    )
+                }
+                None => "an expiry time, but not a number (the signature is invalid)".to_owned(),
+            },
+            "z" => {
+                let copied = copied_headers(value);
+                let list: Vec<String> = copied
+                    .iter()
+                    .map(|(n, v)| format!("{n}: {}", shorten(v.trim(), 60)))
+                    .collect();
+                format!(
+                    "copies of the header fields as they were when signed, for diagnosis: {}",
+                    list.join(" | ")
+                )
+            }
+            _ => "an unknown tag: verifiers ignore it (RFC 6376 §3.2)".to_owned(),
+        };
+        let shown = match tag.as_str() {
+            "b" => shorten(value, 16),
+            "bh" | "h" | "z" => shorten(value, 120),
+            _ => shorten(value, 200),
+        };
+        out.push(TagExplanation {
+            tag: tag.clone(),
+            value: shown,
+            meaning,
+        });
+    }
+    if get("c").is_none() {
+        out.push(TagExplanation {
+            tag: "c".into(),
+            value: String::new(),
+            meaning: format!(
+                "absent, so simple/simple, the default: {}",
+                canonicalization("simple/simple")
+            ),
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc6376_3_5_tags_in_words() {
+        let headers = Headers::parse(
+            b"From: a@example.com\r\nSubject: x\r\nTo: b@example.net\r\nReply-To: c@example.org\r\n",
+        )
+        .unwrap();
+        let (pairs, err) = tag_pairs(b" v=1; a=rsa-sha256; d=mail.example.com; s=s1;\r\n\th=from:from:subject; l=10; t=1795309200; x=1795914000; bh=AAAA; b=AAAA\r\n\tBBBB; foo=bar");
+        assert!(err.is_none());
+        assert_eq!(pairs[4], ("h".into(), "from:from:subject".into()));
+        let e = explain(&pairs, &headers, Some("example.com"));
+        let meaning = |t: &str| e.iter().find(|x| x.tag == t).unwrap().meaning.clone();
+        assert!(
+            meaning("d").contains("relaxed alignment"),
+            "{}",
+            meaning("d")
+        );
+        assert!(meaning("h").contains("over-signed"));
+        assert!(meaning("h").contains("to, reply-to"), "{}", meaning("h"));
+        assert!(meaning("l").contains("first 10 bytes"));
+        assert_eq!(meaning("t"), "signed at 2026-11-22T01:00:00Z");
+        assert!(
+            meaning("x").contains("7 d after signing"),
+            "{}",
+            meaning("x")
+        );
+        assert!(meaning("b").contains("6 bytes"));
+        assert!(meaning("foo").contains("unknown tag"));
+        assert!(meaning("c").contains("default"));
+    }
+
+    #[test]
+    fn rfc6376_2_11_copied_headers() {
+        let z = copied_headers(
+            "From:foo@eng.example.net|To:joe@example.com|\r\n Subject:demo=20run|Date:July=205,=202005=203:44:08=20PM=20-0700",
+        );
+        assert_eq!(z[2], ("Subject".into(), "demo run".into()));
+        assert_eq!(z[3].1, "July 5, 2005 3:44:08 PM -0700");
+        assert_eq!(dkim_qp_decode("a=3"), "a=3");
+        assert_eq!(dkim_qp_decode("=e3=81=82"), "\u{3042}");
+    }
+
+    #[test]
+    fn lenient_tag_lists() {
+        let (pairs, err) = tag_pairs(b"v=1; d=example.com; d=again; broken");
+        assert!(err.is_some());
+        assert_eq!(pairs.len(), 3);
+        assert!(related_domains("example.com", "mail.example.com"));
+        assert!(related_domains("EXAMPLE.com.", "example.com"));
+        assert!(!related_domains("example.com", "badexample.com"));
+        assert!(!related_domains("", "example.com"));
+    }
+}

@@ -1,0 +1,1223 @@
+//! The header analyzer: what a received message's header says about its journey and
+//! its authentication, for people (`monban analyze`, the web analyzer).
+//!
+//! [`analyze`] reads a header (and optionally the body) and returns an [`Analysis`]:
+//!
+//! - the `Received` chain as hops, oldest first (RFC 5321 §4.4: each relay prepends
+//!   its field, so the bottom one is the oldest), each with its delay since the
+//!   previous hop (for the first hop: since the `Date` field) and warnings for clock
+//!   skew and for hops out of order ([`received`], [`datetime`]);
+//! - every `Authentication-Results` (RFC 8601), `ARC-Authentication-Results`
+//!   (RFC 8617 §4.1.1) and `Received-SPF` (RFC 7208 §9.1) field with who wrote it;
+//! - every `DKIM-Signature` tag explained in words, and whether `d=` makes it an
+//!   author or a third-party signature ([`explain`](mod@explain)); with the body,
+//!   whether the body hash still matches and, if not, whether a footer was appended
+//!   ([`diagnose`](mod@diagnose));
+//! - Return-Path, From, Sender, Reply-To, Message-ID and Date.
+//!
+//! [`verify`] adds monban's own verification beside the recorded results. Nothing here
+//! does I/O except through the [`monban_dns::Resolver`] that [`verify`] is given; work
+//! is bounded ([`MAX_RECEIVED`], [`MAX_SIGNATURES`], [`MAX_DIAGNOSED`],
+//! [`MAX_RESULT_FIELDS`]).
+//!
+//! Every type serializes (serde) to the JSON of DESIGN §4 (`monban analyze --json`).
+
+pub mod datetime;
+pub mod diagnose;
+pub mod explain;
+pub mod received;
+mod verify;
+
+use std::net::IpAddr;
+
+pub use diagnose::{Diagnosis, Finding};
+pub use verify::{Comparison, EnvelopeInfo, MethodOutcome, Verification, verify};
+
+use crate::address::parse_mailbox_list;
+use crate::authres::AuthenticationResults;
+use crate::dkim::DkimSignature;
+use crate::message::{HeaderField, Headers};
+use explain::{TagExplanation, explain, related_domains, tag_pairs};
+
+/// The most `Received` fields analysed (the newest ones); more are counted only.
+pub const MAX_RECEIVED: usize = 1_000;
+/// The most `DKIM-Signature` fields explained.
+pub const MAX_SIGNATURES: usize = 50;
+/// The most signatures whose body hash is checked and failure diagnosed.
+pub const MAX_DIAGNOSED: usize = 10;
+/// The most fields read of each kind of result field (A-R, ARC-A-R, Received-SPF).
+pub const MAX_RESULT_FIELDS: usize = 100;
+/// Negative delays up to this many seconds are clock skew; beyond, the hops are
+/// out of order.
+pub const SKEW_TOLERANCE: i64 = 3_600;
+/// A hop slower than this is worth a note.
+pub const SLOW_HOP: i64 = 3_600;
+
+/// Name/value pairs that serialize as a JSON object, in order (the first of duplicate
+/// names wins).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Pairs(pub Vec<(String, String)>);
+
+impl Pairs {
+    fn push(&mut self, k: impl Into<String>, v: impl Into<String>) {
+        let k = k.into();
+        if !self.0.iter().any(|(n, _)| *n == k) {
+            self.0.push((k, v.into()));
+        }
+    }
+
+    /// The value of `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+impl serde::Serialize for Pairs {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap as _;
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
+/// One relay of the message, from its `Received` field.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Hop {
+    /// 1 for the oldest hop.
+    pub number: usize,
+    /// `from`: the name the client gave.
+    pub from: Option<String>,
+    /// The client's IP address, when recorded.
+    pub from_ip: Option<String>,
+    /// The TCP-info comment after `from` (reverse DNS name, address, HELO).
+    pub from_detail: Option<String>,
+    /// `by`: the receiving host.
+    pub by: Option<String>,
+    /// The comment after `by` (often the MTA).
+    pub by_detail: Option<String>,
+    /// `via`.
+    pub via: Option<String>,
+    /// `with`: the protocol.
+    pub with: Option<String>,
+    /// The comment after `with` (TLS version and cipher).
+    pub with_detail: Option<String>,
+    /// `id`: the receiving host's queue id.
+    pub id: Option<String>,
+    /// `for`: the recipient.
+    #[serde(rename = "for")]
+    pub for_: Option<String>,
+    /// When it was received, ISO 8601 with the offset as written.
+    pub time: Option<String>,
+    /// The same as a Unix time.
+    pub timestamp: Option<i64>,
+    /// The date as written.
+    pub date_text: Option<String>,
+    /// Why the date does not parse.
+    pub date_error: Option<String>,
+    /// Seconds since the previous hop with a time (the first hop: since `Date`);
+    /// negative when the clocks disagree.
+    pub delay_seconds: Option<i64>,
+}
+
+/// How serious a warning is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Worth knowing.
+    Info,
+    /// Something is wrong or suspicious.
+    Warning,
+}
+
+/// Something odd about the header.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Warning {
+    /// A stable name: `clock_skew`, `out_of_order`, `slow_hop`, `received_no_date`,
+    /// `received_bad_date`, `too_many_received`, `results_before_first_hop`,
+    /// `unparseable_results`, `no_from`, `several_from`, `bad_from`, `display_name_address`,
+    /// `sender_differs`, `return_path_unaligned`, `several_return_path`, `no_date`,
+    /// `bad_date`, `obsolete_date`, `weekday_mismatch`, `no_message_id`,
+    /// `bad_message_id`, `too_many_signatures`.
+    pub kind: &'static str,
+    /// How serious.
+    pub severity: Severity,
+    /// The hop concerned, if any.
+    pub hop: Option<usize>,
+    /// In words.
+    pub message: String,
+}
+
+/// One method result in an `Authentication-Results`-like field.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct MethodResult {
+    /// `dkim`, `spf`, `dmarc`, `arc`, ...
+    pub method: String,
+    /// `pass`, `fail`, ...
+    pub result: String,
+    /// `reason=`.
+    pub reason: Option<String>,
+    /// The comment after the result.
+    pub comment: Option<String>,
+    /// `ptype.property` → value (`header.d`, `smtp.mailfrom`, ...).
+    pub properties: Pairs,
+}
+
+/// One `Authentication-Results` or `ARC-Authentication-Results` field.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ResultsField {
+    /// The field's place in the header, 1 for the top field.
+    pub position: usize,
+    /// ARC: the instance (`i=`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance: Option<u32>,
+    /// Who evaluated: the authserv-id.
+    pub authserv_id: Option<String>,
+    /// The results.
+    pub results: Vec<MethodResult>,
+    /// Why the field is not valid RFC 8601 (it was then read leniently).
+    pub error: Option<String>,
+}
+
+/// One `Received-SPF` field (RFC 7208 §9.1).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ReceivedSpf {
+    /// The field's place in the header, 1 for the top field.
+    pub position: usize,
+    /// The result.
+    pub result: String,
+    /// Who evaluated: `receiver=`, or the name that starts the comment.
+    pub receiver: Option<String>,
+    /// The comment.
+    pub comment: Option<String>,
+    /// The key-value pairs (`client-ip`, `envelope-from`, `helo`, ...).
+    pub properties: Pairs,
+}
+
+/// Whether a signature's `d=` aligns with the From domain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Signer {
+    /// `d=` is the From domain, a parent or a subdomain of it.
+    Author,
+    /// Any other domain.
+    ThirdParty,
+}
+
+/// One `DKIM-Signature`, explained.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SignatureInfo {
+    /// The field's place among the signatures, 1 for the top one.
+    pub number: usize,
+    /// The field's place in the header, 1 for the top field.
+    pub position: usize,
+    /// `d=`.
+    pub d: Option<String>,
+    /// `s=`.
+    pub s: Option<String>,
+    /// `a=`.
+    pub a: Option<String>,
+    /// Author or third-party signature.
+    pub signer: Signer,
+    /// Every tag as written (white space removed from `b`, `bh`, `h`, `z`).
+    pub tags: Pairs,
+    /// Every tag in words.
+    pub explanations: Vec<TagExplanation>,
+    /// Why the signature is invalid whatever the key (RFC 6376 §6.1.1), if it is.
+    pub error: Option<String>,
+    /// With the body: whether the body still matches, and what changed.
+    pub diagnosis: Option<Diagnosis>,
+}
+
+/// Who the message says it is from.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Identities {
+    /// Return-Path: the MAIL FROM the last hop saw ("" for the null sender).
+    pub return_path: Option<String>,
+    /// The From address(es), comma-separated.
+    pub from: Option<String>,
+    /// The Sender address.
+    pub sender: Option<String>,
+    /// The From display name.
+    pub from_name: Option<String>,
+    /// The From domain (the DMARC author domain), when there is exactly one.
+    pub from_domain: Option<String>,
+    /// The Return-Path domain.
+    pub return_path_domain: Option<String>,
+    /// The Reply-To address(es).
+    pub reply_to: Option<String>,
+    /// Whether the Return-Path domain aligns (relaxed) with the From domain, so SPF
+    /// can count for DMARC.
+    pub return_path_aligned: Option<bool>,
+}
+
+/// The `Date` field.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DateInfo {
+    /// As written.
+    pub text: String,
+    /// ISO 8601, when it parses.
+    pub time: Option<String>,
+    /// Unix time, when it parses.
+    pub timestamp: Option<i64>,
+    /// Why it does not parse.
+    pub error: Option<String>,
+}
+
+/// Everything the analyzer found.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Analysis {
+    /// The hops, oldest first.
+    pub hops: Vec<Hop>,
+    /// How many `Received` fields the message has (hops holds at most
+    /// [`MAX_RECEIVED`]).
+    pub received_count: usize,
+    /// From `Date` (or the first hop) to the last hop, in seconds.
+    pub total_delay_seconds: Option<i64>,
+    /// `Authentication-Results`, top first.
+    pub authentication_results: Vec<ResultsField>,
+    /// `ARC-Authentication-Results`, top first.
+    pub arc_authentication_results: Vec<ResultsField>,
+    /// `Received-SPF`, top first.
+    pub received_spf: Vec<ReceivedSpf>,
+    /// `DKIM-Signature`, top first.
+    pub dkim_signatures: Vec<SignatureInfo>,
+    /// Return-Path, From, Sender.
+    pub identities: Identities,
+    /// `Message-ID`, as written.
+    pub message_id: Option<String>,
+    /// `Date`.
+    pub date: Option<DateInfo>,
+    /// `Subject` as written (unfolded, not decoded).
+    pub subject: Option<String>,
+    /// Everything odd, in the order found.
+    pub warnings: Vec<Warning>,
+    /// monban's own verification, when asked for ([`verify`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verification: Option<Verification>,
+}
+
+impl Analysis {
+    fn warn(&mut self, kind: &'static str, severity: Severity, hop: Option<usize>, msg: String) {
+        self.warnings.push(Warning {
+            kind,
+            severity,
+            hop,
+            message: msg,
+        });
+    }
+}
+
+/// A field value on one line, trimmed and bounded.
+fn one_line(value: &[u8], max: usize) -> String {
+    let s = String::from_utf8_lossy(value);
+    let mut out: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    if out.chars().count() > max {
+        out = out.chars().take(max).collect();
+        out.push('\u{2026}');
+    }
+    out
+}
+
+fn hop_name(h: &Hop) -> String {
+    h.by.clone().unwrap_or_else(|| format!("hop {}", h.number))
+}
+
+/// Analyses a header; with the body (CRLF form), signatures' body hashes are checked
+/// too.
+pub fn analyze(headers: &Headers, body: Option<&[u8]>) -> Analysis {
+    let mut a = Analysis::default();
+    let fields: Vec<HeaderField<'_>> = headers.fields().collect();
+
+    identities(&mut a, headers);
+    date_and_ids(&mut a, headers);
+    hops(&mut a, &fields);
+    results(&mut a, &fields);
+    signatures(&mut a, headers, &fields, body);
+    a
+}
+
+fn date_and_ids(a: &mut Analysis, headers: &Headers) {
+    let dates: Vec<_> = headers.get("date").collect();
+    match dates.first() {
+        None => a.warn(
+            "no_date",
+            Severity::Warning,
+            None,
+            "there is no Date field (RFC 5322 §3.6 requires one)".into(),
+        ),
+        Some(f) => {
+            let text = one_line(f.value, 200);
+            let parsed = datetime::parse(&text);
+            if let Ok(d) = &parsed {
+                if d.obsolete {
+                    a.warn(
+                        "obsolete_date",
+                        Severity::Info,
+                        None,
+                        format!("the Date field uses obsolete or non-standard syntax: {text}"),
+                    );
+                }
+                if d.weekday_mismatch {
+                    a.warn(
+                        "weekday_mismatch",
+                        Severity::Warning,
+                        None,
+                        format!(
+                            "the day of the week in the Date field does not match the date: {text}"
+                        ),
+                    );
+                }
+            } else {
+                a.warn(
+                    "bad_date",
+                    Severity::Warning,
+                    None,
+                    format!("the Date field does not parse: {text}"),
+                );
+            }
+            a.date = Some(DateInfo {
+                time: parsed.as_ref().ok().map(datetime::DateTime::to_iso8601),
+                timestamp: parsed.as_ref().ok().map(|d| d.unix),
+                error: parsed.err().map(|e| e.to_string()),
+                text,
+            });
+        }
+    }
+    match headers.get("message-id").next() {
+        None => a.warn(
+            "no_message_id",
+            Severity::Info,
+            None,
+            "there is no Message-ID field".into(),
+        ),
+        Some(f) => {
+            let id = one_line(f.value, 400);
+            let ok = id.starts_with('<')
+                && id.ends_with('>')
+                && id.contains('@')
+                && !id.contains(char::is_whitespace);
+            if !ok {
+                a.warn(
+                    "bad_message_id",
+                    Severity::Info,
+                    None,
+                    format!("the Message-ID is not of the form <left@right>: {id}"),
+                );
+            }
+            a.message_id = Some(id);
+        }
+    }
+    a.subject = headers
+        .get("subject")
+        .next()
+        .map(|f| one_line(f.value, 400));
+}
+
+/// The address of a `Return-Path` value: `<a@b>` → `a@b`, `<>` → "".
+fn return_path(value: &[u8]) -> String {
+    let s = one_line(value, 400);
+    let s = s.trim();
+    let inner = match (s.find('<'), s.rfind('>')) {
+        (Some(i), Some(j)) if j > i => &s[i + 1..j],
+        _ => s,
+    };
+    // A source route (`<@a,@b:user@c>`) is dropped.
+    let inner = inner.rsplit_once(':').map_or(inner, |(_, a)| a);
+    inner.trim().to_owned()
+}
+
+fn domain_of(addr: &str) -> Option<String> {
+    addr.rsplit_once('@')
+        .map(|(_, d)| d.trim_end_matches('.').to_ascii_lowercase())
+        .filter(|d| !d.is_empty())
+}
+
+fn identities(a: &mut Analysis, headers: &Headers) {
+    let mut id = Identities::default();
+    let rps: Vec<_> = headers.get("return-path").collect();
+    if let Some(f) = rps.first() {
+        let rp = return_path(f.value);
+        id.return_path_domain = domain_of(&rp);
+        id.return_path = Some(rp);
+    }
+    if rps.len() > 1 {
+        a.warn(
+            "several_return_path",
+            Severity::Info,
+            None,
+            format!(
+                "{} Return-Path fields: only the top one is the final delivery's",
+                rps.len()
+            ),
+        );
+    }
+    let froms: Vec<_> = headers.get("from").collect();
+    match froms.as_slice() {
+        [] => a.warn(
+            "no_from",
+            Severity::Warning,
+            None,
+            "there is no From field".into(),
+        ),
+        [_, _, ..] => a.warn(
+            "several_from",
+            Severity::Warning,
+            None,
+            format!(
+                "{} From fields: receivers disagree on which one is shown (a spoofing trick)",
+                froms.len()
+            ),
+        ),
+        [_] => {}
+    }
+    if let Some(f) = froms.first() {
+        match parse_mailbox_list(f.value) {
+            Ok(list) => {
+                id.from = Some(
+                    list.iter()
+                        .map(|m| m.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                );
+                id.from_name = list.first().and_then(|m| m.display_name.clone());
+                if let (Some(name), Some(m)) = (&id.from_name, list.first())
+                    && let Some(shown) = name
+                        .split(|c: char| c.is_whitespace() || "<>()\"',;".contains(c))
+                        .find(|w| w.contains('@') && w.contains('.'))
+                    && !shown.eq_ignore_ascii_case(&m.to_string())
+                {
+                    a.warn(
+                        "display_name_address",
+                        Severity::Warning,
+                        None,
+                        format!(
+                            "the From display name shows the address {shown}, but the message is from {m}"
+                        ),
+                    );
+                }
+            }
+            Err(e) => {
+                id.from = Some(one_line(f.value, 400));
+                a.warn(
+                    "bad_from",
+                    Severity::Warning,
+                    None,
+                    format!("the From field does not parse: {e}"),
+                );
+            }
+        }
+    }
+    id.from_domain = crate::dmarc::author_domain(headers).ok();
+    if let Some(f) = headers.get("sender").next() {
+        let sender = match parse_mailbox_list(f.value) {
+            Ok(list) => list
+                .iter()
+                .map(|m| m.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            Err(_) => one_line(f.value, 400),
+        };
+        if id
+            .from
+            .as_deref()
+            .is_some_and(|from| !from.eq_ignore_ascii_case(&sender))
+        {
+            a.warn(
+                "sender_differs",
+                Severity::Info,
+                None,
+                format!(
+                    "sent by {sender} on behalf of {}",
+                    id.from.as_deref().unwrap_or("")
+                ),
+            );
+        }
+        id.sender = Some(sender);
+    }
+    if let Some(f) = headers.get("reply-to").next() {
+        id.reply_to = Some(match parse_mailbox_list(f.value) {
+            Ok(list) => list
+                .iter()
+                .map(|m| m.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            Err(_) => one_line(f.value, 400),
+        });
+    }
+    if let (Some(f), Some(rp)) = (&id.from_domain, &id.return_path_domain) {
+        let aligned = related_domains(f, rp);
+        id.return_path_aligned = Some(aligned);
+        if !aligned {
+            a.warn(
+                "return_path_unaligned",
+                Severity::Info,
+                None,
+                format!(
+                    "the Return-Path domain {rp} is not the From domain {f}: SPF cannot count for DMARC, only an aligned DKIM signature can"
+                ),
+            );
+        }
+    }
+    a.identities = id;
+}
+
+fn hops(a: &mut Analysis, fields: &[HeaderField<'_>]) {
+    let received: Vec<&HeaderField<'_>> = fields.iter().filter(|f| f.is("received")).collect();
+    a.received_count = received.len();
+    if received.len() > MAX_RECEIVED {
+        a.warn(
+            "too_many_received",
+            Severity::Warning,
+            None,
+            format!(
+                "{} Received fields: only the newest {MAX_RECEIVED} are analysed (a mail loop, or a forgery padding the header)",
+                received.len()
+            ),
+        );
+    }
+    // Newest first in the header; keep the newest MAX_RECEIVED, then turn around.
+    let mut hops: Vec<Hop> = received
+        .iter()
+        .take(MAX_RECEIVED)
+        .map(|f| {
+            let r = received::parse(f.value);
+            let (time, timestamp, date_error) = match &r.date {
+                Some(Ok(d)) => (Some(d.to_iso8601()), Some(d.unix), None),
+                Some(Err(e)) => (None, None, Some(e.to_string())),
+                None => (None, None, None),
+            };
+            Hop {
+                number: 0,
+                from: r.from,
+                from_ip: r.from_ip.map(|ip| ip.to_string()),
+                from_detail: r.from_detail,
+                by: r.by,
+                by_detail: r.by_detail,
+                via: r.via,
+                with: r.with,
+                with_detail: r.with_detail,
+                id: r.id,
+                for_: r.for_,
+                time,
+                timestamp,
+                date_text: r.date_text,
+                date_error,
+                delay_seconds: None,
+            }
+        })
+        .collect();
+    hops.reverse();
+    let date = a.date.as_ref().and_then(|d| d.timestamp);
+    let mut previous: Option<(i64, String)> = date.map(|t| (t, "the Date field".to_owned()));
+    let origin = date.or_else(|| hops.iter().find_map(|h| h.timestamp));
+    let mut last = None;
+    let mut warnings = Vec::new();
+    for (i, h) in hops.iter_mut().enumerate() {
+        h.number = i + 1;
+        let name = hop_name(h);
+        match (&h.date_text, &h.date_error) {
+            (None, _) => warnings.push((
+                "received_no_date",
+                Severity::Warning,
+                h.number,
+                format!("hop {} ({name}) has no date", h.number),
+            )),
+            (Some(t), Some(e)) => warnings.push((
+                "received_bad_date",
+                Severity::Warning,
+                h.number,
+                format!(
+                    "hop {} ({name}): the date {t:?} does not parse: {e}",
+                    h.number
+                ),
+            )),
+            _ => {}
+        }
+        let Some(t) = h.timestamp else {
+            continue;
+        };
+        if let Some((p, what)) = &previous {
+            let delay = t - p;
+            h.delay_seconds = Some(delay);
+            let words = datetime::format_duration(delay.abs());
+            if delay < -SKEW_TOLERANCE {
+                warnings.push((
+                    "out_of_order",
+                    Severity::Warning,
+                    h.number,
+                    format!(
+                        "hop {} ({name}) is dated {words} before {what}: the Received fields are out of order, or one was forged or has a badly wrong clock",
+                        h.number
+                    ),
+                ));
+            } else if delay < 0 {
+                warnings.push((
+                    "clock_skew",
+                    Severity::Warning,
+                    h.number,
+                    format!(
+                        "hop {} ({name}) is dated {words} before {what}: their clocks disagree",
+                        h.number
+                    ),
+                ));
+            } else if delay > SLOW_HOP {
+                warnings.push((
+                    "slow_hop",
+                    Severity::Info,
+                    h.number,
+                    format!("hop {} ({name}) came {words} after {what}", h.number),
+                ));
+            }
+        }
+        previous = Some((t, format!("hop {} ({name})", h.number)));
+        last = Some(t);
+    }
+    for (kind, severity, hop, msg) in warnings {
+        a.warn(kind, severity, Some(hop), msg);
+    }
+    a.total_delay_seconds = match (origin, last) {
+        (Some(o), Some(l)) if !hops.is_empty() => Some(l - o),
+        _ => None,
+    };
+    a.hops = hops;
+}
+
+/// Splits at `;` outside comments and quoted strings (bounded).
+fn split_clauses(s: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut depth, mut quoted, mut escaped, mut start) = (0usize, false, false, 0);
+    for (i, c) in s.char_indices() {
+        if escaped {
+            escaped = false;
+            continue;
+        }
+        match c {
+            '\\' if depth > 0 || quoted => escaped = true,
+            '"' if depth == 0 => quoted = !quoted,
+            '(' if !quoted => depth += 1,
+            ')' if !quoted && depth > 0 => depth -= 1,
+            ';' if depth == 0 && !quoted => {
+                out.push(&s[start..i]);
+                start = i + 1;
+                if out.len() >= 256 {
+                    return out;
+                }
+            }
+            _ => {}
+        }
+    }
+    out.push(&s[start..]);
+    out
+}
+
+/// The first comment of a text and the text without comments.
+fn take_comments(s: &str) -> (Option<String>, String) {
+    let mut first = None;
+    let mut rest = String::with_capacity(s.len());
+    let mut depth = 0usize;
+    let mut current = String::new();
+    let mut escaped = false;
+    for c in s.chars() {
+        if depth > 0 {
+            if escaped {
+                escaped = false;
+                current.push(c);
+                continue;
+            }
+            match c {
+                '\\' => escaped = true,
+                '(' => {
+                    depth += 1;
+                    current.push(c);
+                }
+                ')' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        if first.is_none() {
+                            first = Some(current.split_whitespace().collect::<Vec<_>>().join(" "));
+                        }
+                        current.clear();
+                        rest.push(' ');
+                    } else {
+                        current.push(c);
+                    }
+                }
+                _ => current.push(c),
+            }
+        } else if c == '(' {
+            depth = 1;
+        } else {
+            rest.push(c);
+        }
+    }
+    (first, rest)
+}
+
+/// Reads a results field leniently: `id; method=result key=value ...; ...`, for the
+/// many fields that stray from RFC 8601 (`action=none`, `compauth=...`).
+fn lenient_results(value: &str) -> (Option<String>, Vec<MethodResult>) {
+    let clauses = split_clauses(value);
+    let (_, head) = take_comments(clauses.first().copied().unwrap_or(""));
+    let first = head.split_whitespace().next().unwrap_or("");
+    // Some writers (Microsoft's) leave out the authserv-id: the first clause is then
+    // already a result.
+    let (id, skip) = if first.contains('=') {
+        (None, 0)
+    } else {
+        (
+            (!first.is_empty()).then(|| first.trim_matches('"').to_owned()),
+            1,
+        )
+    };
+    let mut results = Vec::new();
+    for clause in clauses.iter().skip(skip).take(MAX_RESULT_FIELDS) {
+        let (comment, text) = take_comments(clause);
+        // "method = result" may be written with spaces around '='.
+        let text = text.replace(" =", "=").replace("= ", "=");
+        let mut words = text.split_whitespace();
+        let Some((method, result)) = words.next().and_then(|w| w.split_once('=')) else {
+            continue;
+        };
+        let mut r = MethodResult {
+            method: method.to_ascii_lowercase(),
+            result: result.trim_matches('"').to_ascii_lowercase(),
+            reason: None,
+            comment,
+            properties: Pairs::default(),
+        };
+        for w in words.take(64) {
+            if let Some((k, v)) = w.split_once('=') {
+                let v = v.trim_matches('"');
+                if k.eq_ignore_ascii_case("reason") {
+                    r.reason = Some(v.to_owned());
+                } else {
+                    r.properties.push(k.to_ascii_lowercase(), v);
+                }
+            }
+        }
+        results.push(r);
+    }
+    (id, results)
+}
+
+fn results_field(position: usize, value: &[u8], instance: Option<u32>) -> ResultsField {
+    match AuthenticationResults::parse(value) {
+        Ok(ar) => ResultsField {
+            position,
+            instance,
+            authserv_id: Some(ar.authserv_id),
+            results: ar
+                .results
+                .into_iter()
+                .map(|r| {
+                    let mut properties = Pairs::default();
+                    for p in r.properties {
+                        properties.push(format!("{}.{}", p.ptype, p.property), p.value);
+                    }
+                    MethodResult {
+                        method: r.method,
+                        result: r.result,
+                        reason: r.reason,
+                        comment: r.comment,
+                        properties,
+                    }
+                })
+                .collect(),
+            error: None,
+        },
+        Err(e) => {
+            let (authserv_id, results) = lenient_results(&String::from_utf8_lossy(value));
+            ResultsField {
+                position,
+                instance,
+                authserv_id,
+                results,
+                error: Some(e.to_string()),
+            }
+        }
+    }
+}
+
+fn received_spf(position: usize, value: &[u8]) -> ReceivedSpf {
+    let text = String::from_utf8_lossy(value);
+    let trimmed = text.trim_start();
+    let result_len = trimmed
+        .find(|c: char| !c.is_ascii_alphabetic())
+        .unwrap_or(trimmed.len());
+    let result = trimmed[..result_len].to_ascii_lowercase();
+    let rest = &trimmed[result_len..];
+    let (comment, pairs_text) = match rest.trim_start().strip_prefix('(') {
+        // The comment right after the result.
+        Some(_) => {
+            let (c, without) = take_comments(rest);
+            (c, without)
+        }
+        None => (None, rest.to_owned()),
+    };
+    let mut properties = Pairs::default();
+    for clause in split_clauses(&pairs_text).into_iter().take(64) {
+        if let Some((k, v)) = clause.split_once('=') {
+            let k = k.trim().to_ascii_lowercase();
+            if !k.is_empty() && !k.contains(char::is_whitespace) {
+                properties.push(k, v.trim().trim_matches('"'));
+            }
+        }
+    }
+    let receiver = properties.get("receiver").map(str::to_owned).or_else(|| {
+        comment.as_deref().and_then(|c| {
+            let (who, _) = c.split_once(':')?;
+            (!who.is_empty() && !who.contains(char::is_whitespace)).then(|| who.to_owned())
+        })
+    });
+    ReceivedSpf {
+        position,
+        result,
+        receiver,
+        comment,
+        properties,
+    }
+}
+
+/// Whether an authserv-id plausibly names the host `by` or its operator: the same
+/// name, a parent or subdomain, or a sibling (`mx1.example.net`, `mx2.example.net`).
+fn same_operator(id: &str, by: &str) -> bool {
+    let parent = |s: &str| {
+        s.split_once('.')
+            .map(|(_, p)| p.to_ascii_lowercase())
+            .filter(|p| p.contains('.'))
+    };
+    related_domains(id, by) || parent(id).is_some_and(|p| parent(by) == Some(p))
+}
+
+fn results(a: &mut Analysis, fields: &[HeaderField<'_>]) {
+    let oldest_received = fields.iter().rposition(|f| f.is("received"));
+    for (i, f) in fields.iter().enumerate() {
+        let position = i + 1;
+        if f.is("authentication-results") {
+            if a.authentication_results.len() >= MAX_RESULT_FIELDS {
+                continue;
+            }
+            let r = results_field(position, f.value, None);
+            if let Some(e) = &r.error {
+                a.warn(
+                    "unparseable_results",
+                    Severity::Info,
+                    None,
+                    format!(
+                        "the Authentication-Results field from {} is not valid RFC 8601 ({e}); read leniently",
+                        r.authserv_id.as_deref().unwrap_or("an unnamed writer (no authserv-id)")
+                    ),
+                );
+            }
+            // Below every Received field: either the first hop's receiver wrote it
+            // under its own Received field (Postfix milters do), or the sender did.
+            let first_by = a.hops.first().and_then(|h| h.by.as_deref());
+            let first_hop_wrote = match (r.authserv_id.as_deref(), first_by) {
+                (Some(id), Some(by)) => same_operator(id, by),
+                _ => false,
+            };
+            if oldest_received.is_some_and(|o| i > o) && !first_hop_wrote {
+                a.warn(
+                    "results_before_first_hop",
+                    Severity::Warning,
+                    None,
+                    format!(
+                        "the Authentication-Results field from {} sits below every Received field and does not name the first receiving host: it was probably in the message before its first hop, written by the sender; do not trust it",
+                        r.authserv_id.as_deref().unwrap_or("?")
+                    ),
+                );
+            }
+            a.authentication_results.push(r);
+        } else if f.is("arc-authentication-results") {
+            if a.arc_authentication_results.len() >= MAX_RESULT_FIELDS {
+                continue;
+            }
+            // "i=N;" precedes the authserv-id (RFC 8617 §4.1.1).
+            let text = String::from_utf8_lossy(f.value);
+            let (instance, rest) = match text.split_once(';') {
+                Some((head, rest)) if head.trim().starts_with("i=") => {
+                    (head.trim()[2..].trim().parse().ok(), rest.to_owned())
+                }
+                _ => (None, text.into_owned()),
+            };
+            a.arc_authentication_results
+                .push(results_field(position, rest.as_bytes(), instance));
+        } else if f.is("received-spf") {
+            if a.received_spf.len() >= MAX_RESULT_FIELDS {
+                continue;
+            }
+            a.received_spf.push(received_spf(position, f.value));
+        }
+    }
+}
+
+fn signatures(
+    a: &mut Analysis,
+    headers: &Headers,
+    fields: &[HeaderField<'_>],
+    body: Option<&[u8]>,
+) {
+    let from_domain = a.identities.from_domain.clone();
+    let total = fields.iter().filter(|f| f.is("dkim-signature")).count();
+    if total > MAX_SIGNATURES {
+        a.warn(
+            "too_many_signatures",
+            Severity::Warning,
+            None,
+            format!("{total} DKIM-Signature fields: only the first {MAX_SIGNATURES} are explained"),
+        );
+    }
+    for (n, (i, f)) in fields
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.is("dkim-signature"))
+        .take(MAX_SIGNATURES)
+        .enumerate()
+    {
+        let (pairs, list_error) = tag_pairs(f.value);
+        let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+        let d = get("d").map(|d| d.to_ascii_lowercase());
+        let signer = match (&d, &from_domain) {
+            (Some(d), Some(f)) if related_domains(d, f) => Signer::Author,
+            _ => Signer::ThirdParty,
+        };
+        let error = match DkimSignature::parse(f.value) {
+            Ok(_) => None,
+            Err(e) => Some(list_error.unwrap_or_else(|| e.to_string())),
+        };
+        let diagnosis = body
+            .filter(|_| n < MAX_DIAGNOSED && error.is_none())
+            .map(|b| diagnose::diagnose(headers, b, n, None));
+        a.dkim_signatures.push(SignatureInfo {
+            number: n + 1,
+            position: i + 1,
+            s: get("s").map(|s| s.to_ascii_lowercase()),
+            a: get("a").map(|s| s.to_ascii_lowercase()),
+            d,
+            signer,
+            explanations: explain(&pairs, headers, from_domain.as_deref()),
+            tags: Pairs(pairs),
+            error,
+            diagnosis,
+        });
+    }
+}
+
+/// Whether an address is one a public relay would have (not private, loopback,
+/// link-local).
+fn is_public(ip: &IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            !(v4.is_private()
+                || v4.is_loopback()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.octets()[0] == 100 && (64..128).contains(&v4.octets()[1]))
+        }
+        IpAddr::V6(v6) => {
+            let first = v6.segments()[0];
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80)
+        }
+    }
+}
+
+impl Analysis {
+    /// The SMTP envelope of the last public hop, as the header records it, for
+    /// re-running SPF: the top `Received-SPF` with a `client-ip`, else the newest hop
+    /// from a public address with the Return-Path. Returns it with where it came from.
+    pub fn derived_envelope(&self) -> (crate::pipeline::Envelope, String) {
+        use crate::pipeline::Envelope;
+        let rp = self.identities.return_path.clone();
+        for r in &self.received_spf {
+            if let Some(ip) = r
+                .properties
+                .get("client-ip")
+                .and_then(|s| s.parse::<IpAddr>().ok())
+            {
+                let helo = r.properties.get("helo").map(str::to_owned);
+                let mail_from = r
+                    .properties
+                    .get("envelope-from")
+                    .map(|m| m.trim_matches(['<', '>']).to_owned())
+                    .or_else(|| rp.clone())
+                    .filter(|m| !m.is_empty() || helo.is_some());
+                return (
+                    Envelope {
+                        ip: Some(ip),
+                        helo,
+                        mail_from,
+                    },
+                    format!(
+                        "the Received-SPF field of {}",
+                        r.receiver.as_deref().unwrap_or("an unnamed receiver")
+                    ),
+                );
+            }
+        }
+        for h in self.hops.iter().rev() {
+            let Some(ip) = h.from_ip.as_deref().and_then(|s| s.parse::<IpAddr>().ok()) else {
+                continue;
+            };
+            if !is_public(&ip) {
+                continue;
+            }
+            let helo = h
+                .from
+                .clone()
+                .filter(|f| !f.starts_with('[') && f.parse::<IpAddr>().is_err());
+            let mail_from = rp.clone().filter(|m| !m.is_empty() || helo.is_some());
+            return (
+                Envelope {
+                    ip: Some(ip),
+                    helo,
+                    mail_from,
+                },
+                format!("hop {} (received by {})", h.number, hop_name(h)),
+            );
+        }
+        (
+            Envelope::default(),
+            "no client address in the header: SPF not checked".into(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(header: &str) -> Analysis {
+        let h = Headers::parse(header.as_bytes()).unwrap();
+        analyze(&h, None)
+    }
+
+    #[test]
+    fn hops_oldest_first_with_delays() {
+        let a = run(
+            "Received: from b.example (b.example [192.0.2.2]) by c.example with ESMTPS id 3; Sun, 22 Nov 2026 10:00:05 +0900\r\nReceived: from a.example by b.example with SMTP id 2; Sun, 22 Nov 2026 01:00:02 +0000\r\nDate: Sun, 22 Nov 2026 10:00:00 +0900\r\nFrom: a@example.com\r\n",
+        );
+        assert_eq!(a.hops.len(), 2);
+        assert_eq!(a.hops[0].by.as_deref(), Some("b.example"));
+        assert_eq!(a.hops[0].delay_seconds, Some(2));
+        assert_eq!(a.hops[1].delay_seconds, Some(3));
+        assert_eq!(a.hops[1].time.as_deref(), Some("2026-11-22T10:00:05+09:00"));
+        assert_eq!(a.total_delay_seconds, Some(5));
+        assert!(
+            a.warnings.iter().all(|w| w.severity == Severity::Info),
+            "{:?}",
+            a.warnings
+        );
+    }
+
+    #[test]
+    fn skew_and_out_of_order() {
+        let a = run(
+            "Received: by c.example; Sun, 22 Nov 2026 03:00:00 +0000\r\nReceived: by b.example; Sun, 22 Nov 2026 05:00:00 +0000\r\nReceived: by a.example; Sun, 22 Nov 2026 05:00:30 +0000\r\n",
+        );
+        assert_eq!(a.hops[1].delay_seconds, Some(-30));
+        assert_eq!(a.hops[2].delay_seconds, Some(-7200));
+        let kinds: Vec<_> = a.warnings.iter().map(|w| (w.kind, w.hop)).collect();
+        assert!(kinds.contains(&("clock_skew", Some(2))), "{kinds:?}");
+        assert!(kinds.contains(&("out_of_order", Some(3))), "{kinds:?}");
+        assert_eq!(a.total_delay_seconds, Some(-7230));
+    }
+
+    #[test]
+    fn results_fields_and_who_wrote_them() {
+        let a = run(
+            "Authentication-Results: mx.example.net; spf=pass smtp.mailfrom=a@example.com; dkim=pass header.d=example.com\r\nARC-Authentication-Results: i=2; lists.example.org; dmarc=pass header.from=example.com\r\nAuthentication-Results: mx.microsoft.example; dkim=pass (signature was verified) header.d=example.com;dmarc=pass action=none header.from=example.com;compauth=pass reason=100\r\nReceived-SPF: pass (google.com: domain of a@example.com designates 192.0.2.1 as permitted sender) client-ip=192.0.2.1;\r\nReceived-SPF: softfail (mybox.example.org: domain of transitioning a@example.com does not designate 192.0.2.2 as permitted sender) receiver=mybox.example.org; client-ip=192.0.2.2; envelope-from=\"a@example.com\"; helo=foo.example.com;\r\n",
+        );
+        assert_eq!(a.authentication_results.len(), 2);
+        let ar = &a.authentication_results[0];
+        assert_eq!(ar.authserv_id.as_deref(), Some("mx.example.net"));
+        assert_eq!(
+            ar.results[1].properties.get("header.d"),
+            Some("example.com")
+        );
+        let ms = &a.authentication_results[1];
+        assert!(ms.error.is_some());
+        assert_eq!(ms.authserv_id.as_deref(), Some("mx.microsoft.example"));
+        assert_eq!(ms.results.len(), 3);
+        assert_eq!(
+            ms.results[0].comment.as_deref(),
+            Some("signature was verified")
+        );
+        assert_eq!(ms.results[2].reason.as_deref(), Some("100"));
+        let arc = &a.arc_authentication_results[0];
+        assert_eq!(arc.instance, Some(2));
+        assert_eq!(arc.authserv_id.as_deref(), Some("lists.example.org"));
+        assert_eq!(a.received_spf[0].receiver.as_deref(), Some("google.com"));
+        assert_eq!(
+            a.received_spf[0].properties.get("client-ip"),
+            Some("192.0.2.1")
+        );
+        assert_eq!(
+            a.received_spf[1].receiver.as_deref(),
+            Some("mybox.example.org")
+        );
+        assert_eq!(
+            a.received_spf[1].properties.get("envelope-from"),
+            Some("a@example.com")
+        );
+        let (env, from) = a.derived_envelope();
+        assert_eq!(env.ip, Some("192.0.2.1".parse().unwrap()));
+        assert!(from.contains("google.com"));
+    }
+
+    #[test]
+    fn results_below_every_hop() {
+        // The first receiver's own field under its Received (as Postfix milters add
+        // it): fine. A field naming someone else: the sender's.
+        let ok = run(
+            "Received: from a.example by mx1.example.net; Sun, 22 Nov 2026 01:00:00 +0000\r\nAuthentication-Results: mx2.example.net; spf=pass smtp.mailfrom=a@a.example\r\nFrom: a@a.example\r\n",
+        );
+        assert!(
+            !ok.warnings
+                .iter()
+                .any(|w| w.kind == "results_before_first_hop")
+        );
+        let forged = run(
+            "Received: from a.example by mx1.example.net; Sun, 22 Nov 2026 01:00:00 +0000\r\nAuthentication-Results: mx.google.com; dkim=pass header.d=bank.example\r\nFrom: a@a.example\r\n",
+        );
+        assert!(
+            forged
+                .warnings
+                .iter()
+                .any(|w| w.kind == "results_before_first_hop")
+        );
+        assert!(!same_operator("example.com", "mx.example.net"));
+    }
+
+    #[test]
+    fn identities_and_alignment() {
+        let a = run(
+            "Return-Path: <bounce@mailer.example.net>\r\nFrom: \"ceo@example.com\" <ceo@attacker.example>\r\nSender: list@example.org\r\nMessage-ID: nonsense\r\n",
+        );
+        let id = &a.identities;
+        assert_eq!(id.return_path.as_deref(), Some("bounce@mailer.example.net"));
+        assert_eq!(id.from.as_deref(), Some("ceo@attacker.example"));
+        assert_eq!(id.sender.as_deref(), Some("list@example.org"));
+        assert_eq!(id.return_path_aligned, Some(false));
+        let kinds: Vec<_> = a.warnings.iter().map(|w| w.kind).collect();
+        for k in [
+            "display_name_address",
+            "sender_differs",
+            "return_path_unaligned",
+            "bad_message_id",
+            "no_date",
+        ] {
+            assert!(kinds.contains(&k), "{k} in {kinds:?}");
+        }
+        assert_eq!(return_path(b" <>"), "");
+        assert_eq!(return_path(b" <@relay.example:a@b.example>"), "a@b.example");
+    }
+}

@@ -1,0 +1,372 @@
+//! monban's own verification beside the results recorded in the header.
+//!
+//! [`verify`] runs the [`crate::pipeline`] on the message (SPF with the envelope the
+//! header records, unless one is given), fetches each signer's key to diagnose
+//! DKIM failures, and lines monban's results up with every recorded
+//! `Authentication-Results`, `ARC-Authentication-Results` and `Received-SPF` result
+//! for the same method and identity, marking the differences.
+
+use monban_dns::Resolver;
+
+use super::diagnose::{diagnose, fetch_key};
+use super::{Analysis, MAX_DIAGNOSED, explain::related_domains};
+use crate::message::Headers;
+use crate::pipeline::{Envelope, MessageVerifier, Report, VerifyConfig};
+
+/// The envelope monban verified with.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct EnvelopeInfo {
+    /// The client address.
+    pub ip: Option<String>,
+    /// The HELO name.
+    pub helo: Option<String>,
+    /// The MAIL FROM.
+    pub mail_from: Option<String>,
+    /// Where it came from.
+    pub source: String,
+}
+
+/// One of monban's results.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct MethodOutcome {
+    /// `spf`, `dkim`, `dmarc`.
+    pub method: &'static str,
+    /// The result.
+    pub result: String,
+    /// What it is about (`d=` for DKIM, the domain for SPF, the From domain for DMARC).
+    pub subject: Option<String>,
+    /// Why.
+    pub reason: Option<String>,
+}
+
+/// A recorded result beside monban's.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Comparison {
+    /// `spf`, `dkim`, `dmarc`.
+    pub method: String,
+    /// What it is about (as for [`MethodOutcome::subject`]).
+    pub subject: Option<String>,
+    /// The recorded result (None: monban has a result nobody recorded).
+    pub recorded: Option<String>,
+    /// The field it was recorded in (`Authentication-Results`, ...).
+    pub source: Option<&'static str>,
+    /// Who recorded it (authserv-id or receiver).
+    pub by: Option<String>,
+    /// monban's result for the same thing (None: not comparable).
+    pub monban: Option<String>,
+    /// Whether they differ.
+    pub differs: bool,
+}
+
+/// monban's verification and the comparison.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Verification {
+    /// The envelope used for SPF.
+    pub envelope: EnvelopeInfo,
+    /// The `Authentication-Results` value monban would add (one line).
+    pub authentication_results: String,
+    /// SPF (when the envelope allowed it).
+    pub spf: Option<MethodOutcome>,
+    /// DKIM, one per signature, in header order.
+    pub dkim: Vec<MethodOutcome>,
+    /// DMARC.
+    pub dmarc: MethodOutcome,
+    /// Recorded results beside monban's.
+    pub comparison: Vec<Comparison>,
+    /// How many rows differ.
+    pub differences: usize,
+}
+
+/// Results that mean the same (`hardfail` is an old name for `fail`).
+fn normalize(result: &str) -> String {
+    match result.to_ascii_lowercase().as_str() {
+        "hardfail" => "fail".into(),
+        other => other.to_owned(),
+    }
+}
+
+fn domain_of(s: &str) -> String {
+    s.rsplit_once('@')
+        .map_or(s, |(_, d)| d)
+        .trim_matches(['<', '>', '"'])
+        .trim_end_matches('.')
+        .to_ascii_lowercase()
+}
+
+/// Matches one recorded result to monban's; returns (subject, monban's result).
+fn counterpart(
+    method: &str,
+    props: &dyn Fn(&str) -> Option<String>,
+    report: &Report,
+    envelope: &Envelope,
+) -> (Option<String>, Option<String>) {
+    match method {
+        "dkim" => {
+            let d = props("header.d").map(|d| d.to_ascii_lowercase());
+            let s = props("header.s").map(|s| s.to_ascii_lowercase());
+            let b = props("header.b");
+            let matching = report.dkim.iter().find(|o| {
+                d.as_deref().is_some_and(|d| d == o.domain)
+                    && s.as_deref().is_none_or(|s| s == o.selector)
+                    && b.as_deref().is_none_or(|b| {
+                        !o.header_b.is_empty()
+                            && (o.header_b.starts_with(b) || b.starts_with(&o.header_b))
+                    })
+            });
+            let matching = matching.or_else(|| {
+                // Without header.d, one signature is unambiguous.
+                (d.is_none() && report.dkim.len() == 1).then(|| &report.dkim[0])
+            });
+            match matching {
+                Some(o) => (Some(o.domain.clone()), Some(o.result.as_str().to_owned())),
+                None if report.dkim.is_empty() && d.is_none() => (None, Some("none".to_owned())),
+                None => (d, None),
+            }
+        }
+        "spf" => {
+            let mailfrom = props("smtp.mailfrom")
+                .or_else(|| props("envelope-from"))
+                .map(|m| domain_of(&m));
+            let ip = props("client-ip");
+            let Some(ours) = &report.spf else {
+                return (mailfrom, None);
+            };
+            let same_ip = ip
+                .as_deref()
+                .is_none_or(|ip| envelope.ip.is_some_and(|e| e.to_string() == ip));
+            let same_domain = mailfrom.as_deref().is_none_or(|m| m == ours.domain);
+            if same_ip && same_domain {
+                (
+                    Some(ours.domain.clone()),
+                    Some(ours.result.as_str().to_owned()),
+                )
+            } else {
+                (mailfrom, None)
+            }
+        }
+        "dmarc" => {
+            let from = props("header.from").map(|f| domain_of(&f));
+            let ours = &report.dmarc;
+            let matches = match (&from, &ours.header_from) {
+                (Some(f), Some(o)) => f.eq_ignore_ascii_case(o),
+                (None, _) => true,
+                (Some(_), None) => false,
+            };
+            if matches {
+                (
+                    ours.header_from.clone().or(from),
+                    Some(ours.result.as_str().to_owned()),
+                )
+            } else {
+                (from, None)
+            }
+        }
+        _ => (None, None),
+    }
+}
+
+fn compare(analysis: &Analysis, report: &Report, envelope: &Envelope) -> Vec<Comparison> {
+    let mut rows = Vec::new();
+    let mut seen_dkim = vec![false; report.dkim.len()];
+    let mut seen_spf = false;
+    let mut seen_dmarc = false;
+    let mut add = |rows: &mut Vec<Comparison>,
+                   method: &str,
+                   recorded: &str,
+                   source: &'static str,
+                   by: Option<String>,
+                   props: &dyn Fn(&str) -> Option<String>| {
+        if !matches!(method, "spf" | "dkim" | "dmarc") {
+            return;
+        }
+        let (subject, monban) = counterpart(method, props, report, envelope);
+        match method {
+            "dkim" => {
+                if let Some(i) = report
+                    .dkim
+                    .iter()
+                    .position(|o| subject.as_deref() == Some(o.domain.as_str()))
+                {
+                    seen_dkim[i] = true;
+                }
+            }
+            "spf" if monban.is_some() => seen_spf = true,
+            "dmarc" if monban.is_some() => seen_dmarc = true,
+            _ => {}
+        }
+        let recorded = normalize(recorded);
+        let differs = monban.as_deref().is_some_and(|m| m != recorded);
+        rows.push(Comparison {
+            method: method.to_owned(),
+            subject,
+            recorded: Some(recorded),
+            source: Some(source),
+            by,
+            monban,
+            differs,
+        });
+    };
+    for (fields, source) in [
+        (&analysis.authentication_results, "Authentication-Results"),
+        (
+            &analysis.arc_authentication_results,
+            "ARC-Authentication-Results",
+        ),
+    ] {
+        for f in fields.iter() {
+            for r in &f.results {
+                let props = |k: &str| r.properties.get(k).map(str::to_owned);
+                add(
+                    &mut rows,
+                    &r.method,
+                    &r.result,
+                    source,
+                    f.authserv_id.clone(),
+                    &props,
+                );
+            }
+        }
+    }
+    for r in &analysis.received_spf {
+        let props = |k: &str| r.properties.get(k).map(str::to_owned);
+        add(
+            &mut rows,
+            "spf",
+            &r.result,
+            "Received-SPF",
+            r.receiver.clone(),
+            &props,
+        );
+    }
+    // monban's results that nobody recorded.
+    if let Some(s) = &report.spf
+        && !seen_spf
+    {
+        rows.push(Comparison {
+            method: "spf".into(),
+            subject: Some(s.domain.clone()),
+            recorded: None,
+            source: None,
+            by: None,
+            monban: Some(s.result.as_str().to_owned()),
+            differs: false,
+        });
+    }
+    for (o, seen) in report.dkim.iter().zip(seen_dkim) {
+        if !seen {
+            rows.push(Comparison {
+                method: "dkim".into(),
+                subject: Some(o.domain.clone()),
+                recorded: None,
+                source: None,
+                by: None,
+                monban: Some(o.result.as_str().to_owned()),
+                differs: false,
+            });
+        }
+    }
+    if !seen_dmarc {
+        rows.push(Comparison {
+            method: "dmarc".into(),
+            subject: report.dmarc.header_from.clone(),
+            recorded: None,
+            source: None,
+            by: None,
+            monban: Some(report.dmarc.result.as_str().to_owned()),
+            differs: false,
+        });
+    }
+    rows
+}
+
+/// Runs monban's verification on the message and sets [`Analysis::verification`];
+/// DKIM diagnoses are redone with each signer's key. `envelope` overrides the one the
+/// header records ([`Analysis::derived_envelope`]); `now` is the time to verify at.
+#[allow(clippy::too_many_arguments)]
+pub async fn verify<R: Resolver>(
+    analysis: &mut Analysis,
+    headers: &Headers,
+    body: &[u8],
+    envelope: Option<Envelope>,
+    config: VerifyConfig,
+    now: u64,
+    authserv_id: &str,
+    resolver: &R,
+) {
+    let (envelope, source) = match envelope {
+        Some(e) => (e, "the caller".to_owned()),
+        None => analysis.derived_envelope(),
+    };
+    let mut v = MessageVerifier::new(envelope.clone(), config, now);
+    v.headers(headers.clone());
+    v.body(body);
+    let report = match v.finish(resolver).await {
+        Ok(r) => r,
+        // The header is already parsed: finish cannot fail on it.
+        Err(_) => return,
+    };
+    for (i, o) in report.dkim.iter().enumerate().take(MAX_DIAGNOSED) {
+        if i >= analysis.dkim_signatures.len() || analysis.dkim_signatures[i].error.is_some() {
+            continue;
+        }
+        let key = fetch_key(resolver, &o.domain, &o.selector).await.ok();
+        analysis.dkim_signatures[i].diagnosis = Some(diagnose(headers, body, i, key.as_ref()));
+    }
+    let comparison = compare(analysis, &report, &envelope);
+    let differences = comparison.iter().filter(|c| c.differs).count();
+    let from = analysis.identities.from_domain.clone();
+    analysis.verification = Some(Verification {
+        envelope: EnvelopeInfo {
+            ip: envelope.ip.map(|i| i.to_string()),
+            helo: envelope.helo.clone(),
+            mail_from: envelope.mail_from.clone(),
+            source,
+        },
+        authentication_results: report
+            .authentication_results(authserv_id)
+            .to_value()
+            .replace("\r\n\t", " "),
+        spf: report.spf.as_ref().map(|s| MethodOutcome {
+            method: "spf",
+            result: s.result.as_str().to_owned(),
+            subject: Some(s.domain.clone()),
+            reason: Some(s.cause.to_string()),
+        }),
+        dkim: report
+            .dkim
+            .iter()
+            .map(|o| MethodOutcome {
+                method: "dkim",
+                result: o.result.as_str().to_owned(),
+                subject: Some(o.domain.clone()).filter(|d| !d.is_empty()),
+                reason: o.reason.clone().or_else(|| {
+                    from.as_deref()
+                        .filter(|f| !related_domains(f, &o.domain))
+                        .map(|f| format!("third-party signature: d={} is not {f}", o.domain))
+                }),
+            })
+            .collect(),
+        dmarc: MethodOutcome {
+            method: "dmarc",
+            result: report.dmarc.result.as_str().to_owned(),
+            subject: report.dmarc.header_from.clone(),
+            reason: {
+                let d = &report.dmarc;
+                let mut parts = Vec::new();
+                if let Some(p) = d.policy {
+                    parts.push(format!(
+                        "p={} disposition={}",
+                        p.as_str(),
+                        d.disposition.as_str()
+                    ));
+                }
+                if let Some(r) = &d.reason {
+                    parts.push(r.clone());
+                }
+                (!parts.is_empty()).then(|| parts.join(": "))
+            },
+        },
+        comparison,
+        differences,
+    });
+}
