@@ -8,6 +8,7 @@ use monban_dns::{
     CachingResolver, HickoryConfig, HickoryResolver, Lookup, RecordType, Resolver, ZoneResolver,
 };
 use monban_milter::config::{self, Config, DnsSource, Listen};
+use monban_milter::metrics::{Metrics, TimedResolver, serve_metrics};
 use monban_milter::server::{Listener, serve};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
@@ -87,7 +88,22 @@ pub async fn run(args: MilterArgs) -> Result<(), Failure> {
         );
         return Ok(());
     }
-    let dns = Arc::new(resolver(&cfg)?);
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init()
+        .ok();
+    let metrics = Arc::new(Metrics::default());
+    let dns = Arc::new(TimedResolver::new(resolver(&cfg)?, metrics.clone()));
+    let metrics_task = match cfg.metrics {
+        Some(addr) => {
+            let l = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| Failure::other(format!("cannot serve metrics on {addr}: {e}")))?;
+            Some(tokio::spawn(serve_metrics(l, metrics.clone())))
+        }
+        None => None,
+    };
     let listener =
         match &cfg.listen {
             Listen::Inet(addr) => Listener::Tcp(
@@ -112,7 +128,7 @@ pub async fn run(args: MilterArgs) -> Result<(), Failure> {
         .map_err(|e| Failure::other(format!("cannot watch SIGTERM: {e}")))?;
     let mut int = signal(SignalKind::interrupt())
         .map_err(|e| Failure::other(format!("cannot watch SIGINT: {e}")))?;
-    let server = tokio::spawn(serve(listener, cfg_rx, dns, stop_rx));
+    let server = tokio::spawn(serve(listener, cfg_rx, dns, metrics, stop_rx));
     loop {
         tokio::select! {
             _ = hup.recv() => match Config::load(&path) {
@@ -133,6 +149,9 @@ pub async fn run(args: MilterArgs) -> Result<(), Failure> {
     }
     eprintln!("monban milter: stopping; finishing open sessions");
     let _ = stop_tx.send(true);
+    if let Some(t) = metrics_task {
+        t.abort();
+    }
     server
         .await
         .map_err(|e| Failure::other(format!("server task failed: {e}")))?

@@ -93,12 +93,13 @@ fn daemon_reload_and_stop() {
     std::fs::create_dir_all(&dir).unwrap();
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
+    let metrics_addr = format!("127.0.0.1:{}", free_port());
     let cfg = dir.join("monban.toml");
     let zone = root.join("examples/example.zone");
     std::fs::write(
         &cfg,
         format!(
-            "listen = \"inet:{addr}\"\nauthserv_id = \"mx.test\"\n[dns]\nzone_file = \"{}\"\n",
+            "listen = \"inet:{addr}\"\nauthserv_id = \"mx.test\"\nmetrics_listen = \"{metrics_addr}\"\n[dns]\nzone_file = \"{}\"\n",
             zone.display()
         ),
     )
@@ -118,6 +119,14 @@ fn daemon_reload_and_stop() {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert_eq!(optneg(&addr)[4], b'O');
+    // The metrics endpoint answers in the Prometheus text format.
+    let mut m = TcpStream::connect(&metrics_addr).unwrap();
+    m.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut text = String::new();
+    m.read_to_string(&mut text).unwrap();
+    assert!(text.starts_with("HTTP/1.1 200 OK"), "{text}");
+    assert!(text.contains("monban_milter_sessions_total"), "{text}");
     // A broken file on SIGHUP: refused, the daemon keeps serving.
     std::fs::write(&cfg, "this is not toml =").unwrap();
     kill(child.id(), "-HUP");

@@ -147,6 +147,8 @@ pub struct RawConfig {
     #[serde(default = "default_max_signatures")]
     max_signatures: usize,
     #[serde(default)]
+    metrics_listen: Option<String>,
+    #[serde(default)]
     dns: RawDns,
     #[serde(default)]
     signing: Vec<RawSigning>,
@@ -221,6 +223,8 @@ pub struct Config {
     pub dns: DnsSource,
     /// Per-query DNS timeout.
     pub dns_timeout: std::time::Duration,
+    /// Where to serve `/metrics`, if anywhere.
+    pub metrics: Option<std::net::SocketAddr>,
     /// The filter settings.
     pub filter: Arc<FilterConfig>,
 }
@@ -352,6 +356,13 @@ impl Config {
             )),
             None => None,
         };
+        let metrics = match &raw.metrics_listen {
+            None => None,
+            Some(m) => Some(
+                m.parse()
+                    .map_err(|_| err(format!("metrics_listen: {m:?} is not IP:PORT")))?,
+            ),
+        };
         let mut verify = VerifyConfig::default();
         verify.dkim.max_signatures = raw.max_signatures;
         verify.spf.receiver = raw.authserv_id.clone();
@@ -361,6 +372,7 @@ impl Config {
             dns_timeout: std::time::Duration::from_secs(
                 raw.dns.timeout_seconds.unwrap_or(3).clamp(1, 60),
             ),
+            metrics,
             filter: Arc::new(FilterConfig {
                 authserv_id: raw.authserv_id,
                 trusted_networks: networks("trusted_networks", &raw.trusted_networks)?,

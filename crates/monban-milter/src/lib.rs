@@ -3,12 +3,14 @@
 //! - [`protocol`]: framing, commands and responses (milter protocol version 6);
 //! - [`session`]: one connection's logic (verify inbound, sign outbound), without I/O;
 //! - [`config`]: the TOML configuration, every option defined once;
-//! - [`server`]: the sockets (TCP or unix), one task per MTA connection.
+//! - [`server`]: the sockets (TCP or unix), one task per MTA connection;
+//! - [`metrics`]: Prometheus counters and the `/metrics` endpoint.
 //!
 //! The daemon (sockets, configuration file, signals, metrics) is being built on top of
 //! these; see the workspace README.
 
 pub mod config;
+pub mod metrics;
 pub mod protocol;
 pub mod server;
 pub mod session;

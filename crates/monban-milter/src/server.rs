@@ -11,6 +11,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use crate::metrics::Metrics;
 use crate::protocol::{Framer, Response};
 use crate::session::{FilterConfig, Session, Step};
 
@@ -36,6 +37,7 @@ pub async fn handle<S, R>(
     mut stream: S,
     config: Arc<FilterConfig>,
     resolver: &R,
+    metrics: &Metrics,
 ) -> std::io::Result<()>
 where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -58,7 +60,12 @@ where
             };
             let responses: Vec<Response> = match session.command(cmd) {
                 Step::Reply(r) => r,
-                Step::EndOfMessage => session.end_of_message(resolver).await.0,
+                Step::EndOfMessage => {
+                    let queue_id = session.queue_id().unwrap_or("-").to_owned();
+                    let (responses, report) = session.end_of_message(resolver).await;
+                    record(metrics, &queue_id, &responses, report.as_ref());
+                    responses
+                }
                 Step::Close => return Ok(()),
             };
             let mut out = Vec::new();
@@ -72,11 +79,75 @@ where
     }
 }
 
+/// The action a message's responses amount to, for metrics and logs.
+fn action(responses: &[Response]) -> &'static str {
+    match responses.last() {
+        Some(Response::ReplyCode(c)) if c.starts_with('5') => "reject",
+        Some(Response::ReplyCode(_) | Response::Tempfail) => "tempfail",
+        Some(Response::Reject) => "reject",
+        _ if responses
+            .iter()
+            .any(|r| matches!(r, Response::Quarantine(_))) =>
+        {
+            "quarantine"
+        }
+        _ if responses.iter().any(
+            |r| matches!(r, Response::InsertHeader { name, .. } if name == "DKIM-Signature"),
+        ) =>
+        {
+            "sign"
+        }
+        _ => "accept",
+    }
+}
+
+fn record(
+    metrics: &Metrics,
+    queue_id: &str,
+    responses: &[Response],
+    report: Option<&monban::pipeline::Report>,
+) {
+    let action = action(responses);
+    match report {
+        Some(r) => {
+            if let Some(s) = &r.spf {
+                metrics.result("spf", s.result.as_str());
+            }
+            for d in &r.dkim {
+                metrics.result("dkim", d.result.as_str());
+            }
+            metrics.result("dmarc", r.dmarc.result.as_str());
+            metrics.message(r.dmarc.result.as_str(), action);
+            tracing::info!(
+                queue_id,
+                from = r.dmarc.header_from.as_deref().unwrap_or("-"),
+                spf = r.spf.as_ref().map_or("-", |s| s.result.as_str()),
+                dkim = r
+                    .dkim
+                    .iter()
+                    .map(|d| d.result.as_str())
+                    .collect::<Vec<_>>()
+                    .join(",")
+                    .as_str(),
+                dmarc = r.dmarc.result.as_str(),
+                disposition = r.dmarc.disposition.as_str(),
+                action,
+                "message verified"
+            );
+        }
+        None => {
+            metrics.message("none", action);
+            tracing::info!(queue_id, action, "message passed through");
+        }
+    }
+}
+
 /// Accepts connections until `shutdown` turns true, then waits for the open ones.
 pub async fn serve<R>(
     listener: Listener,
     config: watch::Receiver<Arc<FilterConfig>>,
     resolver: Arc<R>,
+    metrics: Arc<Metrics>,
     mut shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<()>
 where
@@ -102,11 +173,18 @@ where
                 };
                 let cfg = config.borrow().clone();
                 let resolver = resolver.clone();
+                let metrics = metrics.clone();
                 tasks.spawn(async move {
-                    let _ = match conn {
-                        Conn::Tcp(s) => handle(s, cfg, &*resolver).await,
-                        Conn::Unix(s) => handle(s, cfg, &*resolver).await,
+                    metrics.session_started();
+                    let result = match conn {
+                        Conn::Tcp(s) => handle(s, cfg, &*resolver, &metrics).await,
+                        Conn::Unix(s) => handle(s, cfg, &*resolver, &metrics).await,
                     };
+                    if let Err(e) = result {
+                        metrics.error();
+                        tracing::warn!(error = %e, "milter connection ended with an error");
+                    }
+                    metrics.session_ended();
                 });
             }
             Some(_) = tasks.join_next(), if !tasks.is_empty() => {}

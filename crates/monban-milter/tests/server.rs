@@ -76,7 +76,14 @@ async fn a_whole_smtp_transaction_over_tcp() {
     let addr = tcp.local_addr().unwrap();
     let (_cfg_tx, cfg_rx) = watch::channel(config);
     let (stop_tx, stop_rx) = watch::channel(false);
-    let server = tokio::spawn(serve(Listener::Tcp(tcp), cfg_rx, Arc::new(zone), stop_rx));
+    let metrics = Arc::new(monban_milter::metrics::Metrics::default());
+    let server = tokio::spawn(serve(
+        Listener::Tcp(tcp),
+        cfg_rx,
+        Arc::new(zone),
+        metrics.clone(),
+        stop_rx,
+    ));
 
     let mut s = TcpStream::connect(addr).await.unwrap();
     let mut optneg = Vec::new();
@@ -131,4 +138,11 @@ async fn a_whole_smtp_transaction_over_tcp() {
 
     stop_tx.send(true).unwrap();
     server.await.unwrap().unwrap();
+    let text = metrics.render();
+    assert!(
+        text.contains("monban_milter_messages_total{verdict=\"fail\",action=\"reject\"} 1"),
+        "{text}"
+    );
+    assert!(text.contains("monban_milter_sessions_total 2"), "{text}");
+    assert!(text.contains("monban_milter_errors_total 1"), "{text}");
 }

@@ -1,0 +1,232 @@
+//! Counters for Prometheus, in its text exposition format (version 0.0.4), served at
+//! `/metrics` by [`serve_metrics`]. Kept in-tree: a few atomics and a small HTTP reply,
+//! not a metrics framework.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use monban_dns::{Lookup, RecordType, Resolver};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Upper bounds of the DNS latency histogram, in seconds.
+const DNS_BUCKETS: &[f64] = &[
+    0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+];
+
+/// All counters.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    sessions_total: AtomicU64,
+    sessions_active: AtomicU64,
+    errors: AtomicU64,
+    /// (verdict, action) → count.
+    messages: Mutex<BTreeMap<(String, String), u64>>,
+    /// (method, result) → count.
+    results: Mutex<BTreeMap<(String, String), u64>>,
+    dns_buckets: [AtomicU64; 11],
+    dns_count: AtomicU64,
+    dns_sum_micros: AtomicU64,
+}
+
+impl Metrics {
+    /// A connection opened.
+    pub fn session_started(&self) {
+        self.sessions_total.fetch_add(1, Ordering::Relaxed);
+        self.sessions_active.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A connection closed.
+    pub fn session_ended(&self) {
+        self.sessions_active.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// A protocol or I/O error.
+    pub fn error(&self) {
+        self.errors.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A message finished with a DMARC verdict and an action.
+    pub fn message(&self, verdict: &str, action: &str) {
+        let mut m = self.messages.lock().unwrap_or_else(|p| p.into_inner());
+        *m.entry((verdict.to_owned(), action.to_owned()))
+            .or_default() += 1;
+    }
+
+    /// One method's result.
+    pub fn result(&self, method: &str, result: &str) {
+        let mut m = self.results.lock().unwrap_or_else(|p| p.into_inner());
+        *m.entry((method.to_owned(), result.to_owned())).or_default() += 1;
+    }
+
+    /// One DNS lookup took this long.
+    pub fn dns(&self, took: Duration) {
+        let secs = took.as_secs_f64();
+        for (i, bound) in DNS_BUCKETS.iter().enumerate() {
+            if secs <= *bound {
+                self.dns_buckets[i].fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.dns_count.fetch_add(1, Ordering::Relaxed);
+        self.dns_sum_micros.fetch_add(
+            u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+    }
+
+    /// The exposition text.
+    pub fn render(&self) -> String {
+        let mut s = String::new();
+        let counter = |s: &mut String, name: &str, help: &str, kind: &str, v: u64| {
+            let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}");
+        };
+        counter(
+            &mut s,
+            "monban_milter_sessions_total",
+            "MTA connections accepted.",
+            "counter",
+            self.sessions_total.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut s,
+            "monban_milter_sessions_active",
+            "MTA connections open.",
+            "gauge",
+            self.sessions_active.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut s,
+            "monban_milter_errors_total",
+            "Protocol and I/O errors.",
+            "counter",
+            self.errors.load(Ordering::Relaxed),
+        );
+        let _ = writeln!(
+            s,
+            "# HELP monban_milter_messages_total Messages by DMARC verdict and action.\n# TYPE monban_milter_messages_total counter"
+        );
+        for ((verdict, action), n) in self
+            .messages
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            let _ = writeln!(
+                s,
+                "monban_milter_messages_total{{verdict=\"{verdict}\",action=\"{action}\"}} {n}"
+            );
+        }
+        let _ = writeln!(
+            s,
+            "# HELP monban_milter_results_total Results per authentication method.\n# TYPE monban_milter_results_total counter"
+        );
+        for ((method, result), n) in self
+            .results
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            let _ = writeln!(
+                s,
+                "monban_milter_results_total{{method=\"{method}\",result=\"{result}\"}} {n}"
+            );
+        }
+        let _ = writeln!(
+            s,
+            "# HELP monban_milter_dns_seconds DNS lookup latency.\n# TYPE monban_milter_dns_seconds histogram"
+        );
+        for (i, bound) in DNS_BUCKETS.iter().enumerate() {
+            let _ = writeln!(
+                s,
+                "monban_milter_dns_seconds_bucket{{le=\"{bound}\"}} {}",
+                self.dns_buckets[i].load(Ordering::Relaxed)
+            );
+        }
+        let count = self.dns_count.load(Ordering::Relaxed);
+        let _ = writeln!(s, "monban_milter_dns_seconds_bucket{{le=\"+Inf\"}} {count}");
+        let _ = writeln!(
+            s,
+            "monban_milter_dns_seconds_sum {}",
+            self.dns_sum_micros.load(Ordering::Relaxed) as f64 / 1e6
+        );
+        let _ = writeln!(s, "monban_milter_dns_seconds_count {count}");
+        s
+    }
+}
+
+/// A resolver that records each lookup's latency.
+#[derive(Debug)]
+pub struct TimedResolver<R> {
+    inner: R,
+    metrics: std::sync::Arc<Metrics>,
+}
+
+impl<R> TimedResolver<R> {
+    /// Wraps a resolver.
+    pub fn new(inner: R, metrics: std::sync::Arc<Metrics>) -> Self {
+        Self { inner, metrics }
+    }
+}
+
+impl<R: Resolver> Resolver for TimedResolver<R> {
+    async fn lookup(&self, name: &str, rtype: RecordType) -> Lookup {
+        let start = std::time::Instant::now();
+        let r = self.inner.lookup(name, rtype).await;
+        self.metrics.dns(start.elapsed());
+        r
+    }
+}
+
+/// Serves `GET /metrics` (and nothing else) on a listener, until the task is dropped.
+pub async fn serve_metrics(listener: tokio::net::TcpListener, metrics: std::sync::Arc<Metrics>) {
+    loop {
+        let Ok((mut stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let metrics = metrics.clone();
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; 4096];
+            let n = match tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf)).await
+            {
+                Ok(Ok(n)) => n,
+                _ => return,
+            };
+            let request = String::from_utf8_lossy(&buf[..n]);
+            let (status, body) = if request.starts_with("GET /metrics") {
+                ("200 OK", metrics.render())
+            } else {
+                ("404 Not Found", "not found\n".to_owned())
+            };
+            let reply = format!(
+                "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = stream.write_all(reply.as_bytes()).await;
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exposition_format() {
+        let m = Metrics::default();
+        m.session_started();
+        m.message("fail", "reject");
+        m.result("dkim", "pass");
+        m.dns(Duration::from_millis(3));
+        let text = m.render();
+        assert!(text.contains("monban_milter_sessions_total 1"));
+        assert!(
+            text.contains("monban_milter_messages_total{verdict=\"fail\",action=\"reject\"} 1")
+        );
+        assert!(text.contains("monban_milter_results_total{method=\"dkim\",result=\"pass\"} 1"));
+        assert!(text.contains("monban_milter_dns_seconds_bucket{le=\"0.001\"} 0"));
+        assert!(text.contains("monban_milter_dns_seconds_bucket{le=\"0.005\"} 1"));
+        assert!(text.contains("monban_milter_dns_seconds_count 1"));
+    }
+}
