@@ -38,6 +38,36 @@ if ! python3 -c 'import dkim, nacl' 2>/dev/null; then
         || python3 -m pip install --quiet --user --break-system-packages dkimpy pynacl
 fi
 
+# The Postfix end-to-end test (crates/monban-cli/tests/postfix_e2e.rs) runs its own
+# Postfix instance (as root, on 127.0.0.1 ports of its own) and sends mail with swaks.
+missing=()
+if ! command -v postfix >/dev/null 2>&1 && [ ! -x /usr/sbin/postfix ]; then
+    missing+=(postfix)
+fi
+if ! command -v swaks >/dev/null 2>&1; then
+    missing+=(swaks)
+fi
+if [ "${#missing[@]}" -gt 0 ]; then
+    if ! command -v apt-get >/dev/null 2>&1; then
+        echo "error: ${missing[*]} not installed; the Postfix end-to-end test needs them" >&2
+        exit 1
+    fi
+    say "installing ${missing[*]} (apt)"
+    sudo=""
+    if [ "$(id -u)" -ne 0 ]; then
+        sudo="sudo"
+    fi
+    # Debian asks how to set up the system's own Postfix, which the test never uses:
+    # "Local only" keeps it on the loopback interface.
+    if command -v debconf-set-selections >/dev/null 2>&1; then
+        echo "postfix postfix/main_mailer_type select Local only" \
+            | $sudo debconf-set-selections
+    fi
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q
+    $sudo env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
 say "cargo fmt --check"

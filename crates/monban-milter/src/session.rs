@@ -338,7 +338,9 @@ impl Session {
                         .map(|v| Response::InsertHeader {
                             index: 0,
                             name: "DKIM-Signature".into(),
-                            value: v.trim_start().to_owned(),
+                            // With SMFIP_HDR_LEADSPC negotiated, Postfix writes the value
+                            // right after the colon: keep the signed leading space.
+                            value: format!(" {}", v.trim_start()),
                         })
                         .collect();
                     out.push(Response::Accept);
@@ -378,7 +380,8 @@ impl Session {
         out.push(Response::InsertHeader {
             index: 0,
             name: "Authentication-Results".into(),
-            value: ar,
+            // The leading space: see SMFIP_HDR_LEADSPC above.
+            value: format!(" {ar}"),
         });
         let exempt = d.header_from.as_deref().is_some_and(|f| {
             self.config
@@ -413,7 +416,7 @@ impl Session {
                     QuarantineMode::Header => out.push(Response::AddHeader {
                         name: "X-Monban-Quarantine".into(),
                         value: format!(
-                            "DMARC policy of {}",
+                            " DMARC policy of {}",
                             d.header_from.as_deref().unwrap_or("?")
                         ),
                     }),
