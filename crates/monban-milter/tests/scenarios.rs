@@ -122,10 +122,10 @@ fn run(s: &Scenario, zone: &ZoneResolver) -> Result<(), Failed> {
     if action != s.expect_action {
         errors.push(format!("action {action}, expected {}", s.expect_action));
     }
-    if let Some(want) = &s.expect_reply {
-        if !matches!(out.last(), Some(Response::ReplyCode(c)) if c.starts_with(want.as_str())) {
-            errors.push(format!("reply {:?}, expected {want}", out.last()));
-        }
+    if let Some(want) = &s.expect_reply
+        && !matches!(out.last(), Some(Response::ReplyCode(c)) if c.starts_with(want.as_str()))
+    {
+        errors.push(format!("reply {:?}, expected {want}", out.last()));
     }
     let ar: String = out
         .iter()
