@@ -144,6 +144,8 @@ pub struct RawConfig {
     allow_domains: Vec<String>,
     #[serde(default)]
     allow_networks: Vec<String>,
+    #[serde(default)]
+    optout_recipient_domains: Vec<String>,
     #[serde(default = "default_max_signatures")]
     max_signatures: usize,
     #[serde(default)]
@@ -384,6 +386,7 @@ impl Config {
                 tempfail_on_dns_error: raw.tempfail_on_dns_error,
                 allow_domains: raw.allow_domains,
                 allow_networks: networks("allow_networks", &raw.allow_networks)?,
+                optout_recipient_domains: raw.optout_recipient_domains,
             }),
         })
     }

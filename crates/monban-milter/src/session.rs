@@ -125,6 +125,10 @@ pub struct FilterConfig {
     pub allow_domains: Vec<String>,
     /// Clients never rejected or quarantined.
     pub allow_networks: Vec<Network>,
+    /// Recipient domains that opted out of enforcement: a message with any recipient
+    /// in them is delivered (with its results recorded) instead of rejected or
+    /// quarantined, since refusing it would refuse it for that recipient too.
+    pub optout_recipient_domains: Vec<String>,
 }
 
 /// What the caller must do after a command.
@@ -141,6 +145,7 @@ pub enum Step {
 #[derive(Debug, Default)]
 struct Message {
     mail_from: Option<String>,
+    recipient_domains: Vec<String>,
     headers: Option<Headers>,
     header_block: Vec<u8>,
     verifier: Option<MessageVerifier>,
@@ -249,7 +254,22 @@ impl Session {
                 self.message.mail_from = addr;
                 cont()
             }
-            Command::Rcpt(_) | Command::Data | Command::Unknown(_) => cont(),
+            Command::Rcpt(args) => {
+                if let Some(addr) = args.first()
+                    && let Some((_, domain)) = addr
+                        .trim()
+                        .trim_start_matches('<')
+                        .trim_end_matches('>')
+                        .rsplit_once('@')
+                    && self.message.recipient_domains.len() < 1000
+                {
+                    self.message
+                        .recipient_domains
+                        .push(domain.to_ascii_lowercase());
+                }
+                cont()
+            }
+            Command::Data | Command::Unknown(_) => cont(),
             Command::Header { name, value } => {
                 if self.message.header_block.len() < monban::message::MAX_HEADER_BYTES {
                     reconstruct(&name, &value, &mut self.message.header_block);
@@ -367,11 +387,17 @@ impl Session {
             .as_ref()
             .map(|h| Self::forged_results(h, &self.config.authserv_id))
             .unwrap_or_default();
-        out.extend(self.verdict(&report));
+        let opted_out = message.recipient_domains.iter().any(|d| {
+            self.config
+                .optout_recipient_domains
+                .iter()
+                .any(|o| o.eq_ignore_ascii_case(d))
+        });
+        out.extend(self.verdict(&report, opted_out));
         (out, Some(report))
     }
 
-    fn verdict(&self, report: &Report) -> Vec<Response> {
+    fn verdict(&self, report: &Report, opted_out: bool) -> Vec<Response> {
         let mut out = Vec::new();
         let d = &report.dmarc;
         let ar = report
@@ -391,6 +417,7 @@ impl Session {
         }) || self
             .client
             .is_some_and(|ip| self.config.allow_networks.iter().any(|n| n.contains(ip)));
+        let exempt = exempt || opted_out;
         if d.result == DmarcResult::Temperror && self.config.tempfail_on_dns_error && !exempt {
             out.push(Response::ReplyCode(
                 "451 4.7.5 DMARC evaluation hit a temporary DNS error; please try again later"

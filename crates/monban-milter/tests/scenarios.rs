@@ -24,6 +24,8 @@ struct Scenario {
     allow_domains: Vec<String>,
     #[serde(default)]
     quarantine: Option<String>,
+    #[serde(default)]
+    optout_recipient_domains: Vec<String>,
     expect_action: String,
     #[serde(default)]
     expect_reply: Option<String>,
@@ -62,6 +64,7 @@ fn run(s: &Scenario, zone: &ZoneResolver) -> Result<(), Failed> {
         tempfail_on_dns_error: true,
         allow_domains: s.allow_domains.clone(),
         allow_networks: Vec::new(),
+        optout_recipient_domains: s.optout_recipient_domains.clone(),
     });
     let raw = std::fs::read(root().join(&s.message))
         .map_err(|e| format!("{}: {e}", s.message.display()))?;

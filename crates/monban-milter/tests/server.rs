@@ -71,6 +71,7 @@ async fn a_whole_smtp_transaction_over_tcp() {
         tempfail_on_dns_error: true,
         allow_domains: Vec::new(),
         allow_networks: Vec::new(),
+        optout_recipient_domains: Vec::new(),
     });
     let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = tcp.local_addr().unwrap();

@@ -41,6 +41,7 @@ fn config(key: Arc<SigningKey>) -> Arc<FilterConfig> {
         tempfail_on_dns_error: true,
         allow_domains: Vec::new(),
         allow_networks: Vec::new(),
+        optout_recipient_domains: Vec::new(),
     })
 }
 
