@@ -174,7 +174,7 @@ impl Headers {
 }
 
 fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {
-    haystack.iter().position(|&b| b == needle)
+    memchr::memchr(needle, haystack)
 }
 
 /// Splits a message arriving in chunks into its header block and body chunks.
@@ -213,6 +213,18 @@ impl MessageSplitter {
         }
         // The header ends at CRLF CRLF (or LF LF for unnormalized input), or right away
         // if the message starts with a blank line.
+        if self.header.is_empty()
+            && let Some((block_end, body_start)) = find_header_end(chunk, 0)
+        {
+            // The whole header is in the first chunk: parse it in place rather than
+            // copying the chunk (often the whole message) into the buffer first.
+            let headers = Headers::parse(&chunk[..block_end]).inspect_err(|_| {
+                // As if buffered, like any other refused header.
+                self.header.extend_from_slice(chunk);
+            })?;
+            self.done = true;
+            return Ok(Split::HeaderDone(headers, &chunk[body_start..]));
+        }
         let already = self.header.len();
         self.header.extend_from_slice(chunk);
         let search_from = already.saturating_sub(3);

@@ -123,10 +123,17 @@ pub fn signed_header_list(config: &SignerConfig, headers: &Headers) -> Vec<Strin
     if let Some(list) = &config.headers {
         return list.clone();
     }
-    // Every present instance first, then one more of each oversigned name.
-    let mut out = Vec::new();
-    for name in DEFAULT_SIGNED {
-        for _ in 0..headers.get(name).count() {
+    // Every present instance first, then one more of each oversigned name. One pass
+    // over the fields counts the instances of each default name.
+    let mut counts = [0usize; DEFAULT_SIGNED.len()];
+    for field in headers.fields() {
+        if let Some(i) = DEFAULT_SIGNED.iter().position(|n| field.is(n)) {
+            counts[i] += 1;
+        }
+    }
+    let mut out = Vec::with_capacity(counts.iter().sum::<usize>() + DEFAULT_OVERSIGNED.len());
+    for (name, &count) in DEFAULT_SIGNED.iter().zip(&counts) {
+        for _ in 0..count {
             out.push((*name).to_owned());
         }
     }

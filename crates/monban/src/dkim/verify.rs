@@ -81,24 +81,26 @@ pub fn header_data(
     out: &mut Vec<u8>,
 ) {
     let fields: Vec<HeaderField<'_>> = headers.fields().collect();
-    // For each name, how many instances (from the bottom) are already used.
-    let mut used: Vec<(String, usize)> = Vec::new();
+    // For each name (ignoring case), where the search for its next instance ends: the
+    // instance picked last (instances are taken from the bottom up), or 0 once they are
+    // all used.
+    let mut cursors: Vec<(&str, usize)> = Vec::new();
     for name in signed {
-        let lower = name.to_ascii_lowercase();
-        let count = match used.iter_mut().find(|(n, _)| *n == lower) {
+        let cursor = match cursors
+            .iter_mut()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        {
             Some((_, c)) => c,
             None => {
-                used.push((lower.clone(), 0));
-                &mut used.last_mut().expect("just pushed").1
+                cursors.push((name, fields.len()));
+                &mut cursors.last_mut().expect("just pushed").1
             }
         };
-        let pick = fields
+        let pick = fields[..*cursor]
             .iter()
-            .rev()
-            .filter(|f| f.name.eq_ignore_ascii_case(lower.as_bytes()))
-            .nth(*count);
-        *count += 1;
-        if let Some(f) = pick {
+            .rposition(|f| f.name.eq_ignore_ascii_case(name.as_bytes()));
+        *cursor = pick.unwrap_or(0);
+        if let Some(f) = pick.map(|i| &fields[i]) {
             canonicalization::header(canon, f.name, f.value, f.raw, out);
             if canon == Canonicalization::Simple && !f.raw.ends_with(b"\r\n") {
                 out.extend_from_slice(b"\r\n");
@@ -165,7 +167,8 @@ impl DkimVerifier {
                 sig.body_canonicalization,
                 sig.body_length,
             ));
-            let header_b = signature::short_b(&sig.signature);
+            // The first 8 base64 characters encode the first 6 bytes: encode only those.
+            let header_b = signature::short_b(&sig.signature[..sig.signature.len().min(6)]);
             slots.push(Slot::Candidate(Box::new(Candidate {
                 sig,
                 header_data: data,

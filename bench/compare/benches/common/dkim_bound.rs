@@ -1,0 +1,124 @@
+//! The crypto + hash bound of the DKIM benchmarks, with aws-lc-rs directly: per
+//! message, one signature operation (RSA-2048 PKCS#1 v1.5 SHA-256 or Ed25519, sign or
+//! verify, over 32 bytes, the public key parsed once) plus SHA-256 over the whole
+//! message. No DKIM implementation can do less: each byte must be hashed once and one
+//! signature computed or checked.
+//!
+//! Shared through `#[path]` by `bench/compare/benches/dkim_compare.rs` and
+//! `crates/monban/benches/dkim.rs`; the including crate root must have `KeyKind` and
+//! `MonbanDkim` (from `dkim_corpus`) in scope.
+
+use std::hint::black_box;
+
+use aws_lc_rs::digest;
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{self, KeyPair as _, ParsedPublicKey};
+use monban::dkim::SigningKey;
+
+use super::{KeyKind, MonbanDkim};
+
+/// What the signature operation covers: 32 bytes, the size of the digest Ed25519 signs
+/// in DKIM (RFC 8463 §3).
+const SIGNED_DATA: [u8; 32] = [0x5a; 32];
+
+/// The bound's keys (monban's, used through aws-lc-rs) and signatures.
+pub struct Bound<'k> {
+    rsa: &'k signature::RsaKeyPair,
+    ed25519: &'k signature::Ed25519KeyPair,
+    rsa_public: ParsedPublicKey,
+    ed25519_public: ParsedPublicKey,
+    rsa_sig: Vec<u8>,
+    ed25519_sig: Vec<u8>,
+    rng: SystemRandom,
+}
+
+impl<'k> Bound<'k> {
+    /// The bound with monban's keys.
+    pub fn new(monban: &'k MonbanDkim) -> Self {
+        let SigningKey::Rsa(rsa) = &*monban.rsa else {
+            unreachable!("an RSA key")
+        };
+        let SigningKey::Ed25519(ed25519) = &*monban.ed25519 else {
+            unreachable!("an Ed25519 key")
+        };
+        let rng = SystemRandom::new();
+        let mut rsa_sig = vec![0; rsa.public_modulus_len()];
+        rsa.sign(
+            &signature::RSA_PKCS1_SHA256,
+            &rng,
+            &SIGNED_DATA,
+            &mut rsa_sig,
+        )
+        .expect("RSA sign");
+        let ed25519_sig = ed25519.sign(&SIGNED_DATA).as_ref().to_vec();
+        let rsa_public = ParsedPublicKey::new(
+            &signature::RSA_PKCS1_1024_8192_SHA256_FOR_LEGACY_USE_ONLY,
+            rsa.public_key().as_ref(),
+        )
+        .expect("RSA public key");
+        let ed25519_public =
+            ParsedPublicKey::new(&signature::ED25519, ed25519.public_key().as_ref())
+                .expect("Ed25519 public key");
+        let bound = Self {
+            rsa,
+            ed25519,
+            rsa_public,
+            ed25519_public,
+            rsa_sig,
+            ed25519_sig,
+            rng,
+        };
+        for kind in KeyKind::ALL {
+            bound.verify_one(&[], kind);
+        }
+        bound
+    }
+
+    /// Hashes a message and checks one signature.
+    pub fn verify_one(&self, message: &[u8], kind: KeyKind) {
+        black_box(digest::digest(&digest::SHA256, message));
+        let (key, sig) = match kind {
+            KeyKind::Rsa => (&self.rsa_public, &self.rsa_sig),
+            KeyKind::Ed25519 => (&self.ed25519_public, &self.ed25519_sig),
+        };
+        key.verify_sig(black_box(&SIGNED_DATA), sig)
+            .expect("the bound's signature verifies");
+    }
+
+    /// Hashes a message and computes one signature; its length.
+    pub fn sign_one(&self, message: &[u8], kind: KeyKind) -> usize {
+        black_box(digest::digest(&digest::SHA256, message));
+        match kind {
+            KeyKind::Rsa => {
+                let mut sig = vec![0; self.rsa.public_modulus_len()];
+                self.rsa
+                    .sign(
+                        &signature::RSA_PKCS1_SHA256,
+                        &self.rng,
+                        black_box(&SIGNED_DATA),
+                        &mut sig,
+                    )
+                    .expect("RSA sign");
+                black_box(sig).len()
+            }
+            KeyKind::Ed25519 => black_box(self.ed25519.sign(black_box(&SIGNED_DATA)))
+                .as_ref()
+                .len(),
+        }
+    }
+
+    /// [`Self::verify_one`] over a corpus.
+    pub fn verify_corpus<T: AsRef<[u8]>>(&self, messages: &[T], kind: KeyKind) {
+        for m in messages {
+            self.verify_one(m.as_ref(), kind);
+        }
+    }
+
+    /// [`Self::sign_one`] over a corpus.
+    pub fn sign_corpus<T: AsRef<[u8]>>(&self, messages: &[T], kind: KeyKind) -> usize {
+        messages
+            .iter()
+            .map(|m| self.sign_one(m.as_ref(), kind))
+            .sum()
+    }
+}

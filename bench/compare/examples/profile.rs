@@ -1,0 +1,69 @@
+//! Runs one library on one policy a given number of times, for profilers:
+//!
+//! ```text
+//! cargo build --profile bench --ignore-rust-version --example profile
+//! valgrind --tool=callgrind target/release/examples/profile monban ten-lookups 10000
+//! ```
+//!
+//! Arguments: `monban`, `mail-auth` or `none` (an empty `block_on`, the harness alone),
+//! a policy name, an iteration count (default 100000). The setup (zone parsing, cache warming, agreement checks) runs first, once.
+
+use std::hint::black_box;
+
+use mail_auth::Parameters;
+use mail_auth::spf::verify::SpfParameters;
+use monban_bench_compare::{HELO, NOW, POLICIES, RECEIVER, Setup};
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let lib = args
+        .next()
+        .expect("usage: profile <monban|mail-auth> <policy> [iterations]");
+    let name = args.next().expect("a policy name");
+    let n: u64 = args
+        .next()
+        .map_or(100_000, |s| s.parse().expect("an iteration count"));
+    let policy = POLICIES
+        .iter()
+        .find(|p| p.name == name)
+        .unwrap_or_else(|| panic!("no policy {name}"));
+    let setup = Setup::new();
+    let ip = policy.ip();
+    let rt = &setup.rt;
+    match lib.as_str() {
+        "monban" => {
+            for _ in 0..n {
+                let o = rt.block_on(setup.monban.verify_mail_from(
+                    black_box(ip),
+                    HELO,
+                    black_box(policy.mail_from),
+                    NOW,
+                ));
+                black_box(o.result);
+            }
+        }
+        "mail-auth" => {
+            for _ in 0..n {
+                let o = rt.block_on(
+                    setup.mail_auth.verify_spf(
+                        Parameters::new(SpfParameters::mail_from(
+                            black_box(ip),
+                            HELO,
+                            RECEIVER,
+                            black_box(policy.mail_from),
+                        ))
+                        .with_cache(&setup.caches),
+                    ),
+                );
+                black_box(o.result());
+            }
+        }
+        "none" => {
+            for _ in 0..n {
+                black_box(rt.block_on(async { black_box(policy.name.len()) }));
+            }
+        }
+        other => panic!("unknown library {other}"),
+    }
+    assert_eq!(setup.caches.misses(), 0);
+}
