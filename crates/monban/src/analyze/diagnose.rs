@@ -512,7 +512,7 @@ pub fn diagnose(
             )
         };
         match check(Edits::NONE) {
-            Ok(()) => {
+            Ok(_) => {
                 d.header_signature_verifies = Some(true);
                 d.add(
                     "headers_intact",

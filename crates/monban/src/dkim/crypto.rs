@@ -302,28 +302,35 @@ pub enum VerifyError {
 
 /// The size of an RSA public key in bits (SPKI or PKCS#1 DER).
 pub fn rsa_bits(public_key: &[u8]) -> Option<usize> {
-    let key = RsaPublicKey::from_der(public_key).ok()?;
+    RsaPublicKey::from_der(public_key)
+        .ok()
+        .map(|k| modulus_bits(&k))
+}
+
+/// The bit length of a parsed RSA key's modulus.
+fn modulus_bits(key: &RsaPublicKey) -> usize {
     let modulus = key.modulus();
     let bytes = modulus.big_endian_without_leading_zero();
     let lead = bytes.first().map_or(0, |b| 8 - b.leading_zeros() as usize);
-    Some(bytes.len().saturating_sub(1) * 8 + lead)
+    bytes.len().saturating_sub(1) * 8 + lead
 }
 
-/// Verifies a signature over the canonicalized header data.
+/// Verifies a signature over the canonicalized header data; on success returns the
+/// key size in bits (256 for Ed25519). The key is parsed once.
 pub fn verify(
     key_type: KeyType,
     public_key: &[u8],
     algorithm: Algorithm,
     data: &[u8],
     sig: &[u8],
-) -> Result<(), VerifyError> {
+) -> Result<usize, VerifyError> {
     match (key_type, algorithm) {
         (KeyType::Rsa, Algorithm::RsaSha256 | Algorithm::RsaSha1) => {
-            let bits = rsa_bits(public_key).ok_or(VerifyError::BadKey)?;
+            let pkcs1 = RsaPublicKey::from_der(public_key).map_err(|_| VerifyError::BadKey)?;
+            let bits = modulus_bits(&pkcs1);
             if !(MIN_RSA_BITS..=MAX_RSA_BITS).contains(&bits) {
                 return Err(VerifyError::KeySize(bits));
             }
-            let pkcs1 = RsaPublicKey::from_der(public_key).map_err(|_| VerifyError::BadKey)?;
             let alg = if algorithm == Algorithm::RsaSha1 {
                 &signature::RSA_PKCS1_1024_8192_SHA1_FOR_LEGACY_USE_ONLY
             } else {
@@ -331,6 +338,7 @@ pub fn verify(
             };
             UnparsedPublicKey::new(alg, pkcs1.as_ref())
                 .verify(data, sig)
+                .map(|()| bits)
                 .map_err(|_| VerifyError::Mismatch)
         }
         (KeyType::Ed25519, Algorithm::Ed25519Sha256) => {
@@ -340,6 +348,7 @@ pub fn verify(
             let hash = digest::digest(&digest::SHA256, data);
             UnparsedPublicKey::new(&signature::ED25519, public_key)
                 .verify(hash.as_ref(), sig)
+                .map(|()| 256)
                 .map_err(|_| VerifyError::Mismatch)
         }
         _ => Err(VerifyError::KeyTypeMismatch),

@@ -368,26 +368,22 @@ async fn verify_one<R: Resolver>(
     {
         return out(DkimResult::Fail, format!("the body is shorter than l={l}"));
     }
-    match crypto::verify(
+    let bits = match crypto::verify(
         key.key_type,
         &key.public_key,
         sig.algorithm,
         &c.header_data,
         &sig.signature,
     ) {
-        Ok(()) => {}
+        Ok(bits) => bits,
         Err(VerifyError::Mismatch) => {
             return out(DkimResult::Fail, "signature did not verify".into());
         }
         Err(e @ VerifyError::KeySize(_)) => return out(DkimResult::Policy, e.to_string()),
         Err(e) => return out(DkimResult::Permerror, e.to_string()),
-    }
-    let mut outcome = DkimOutcome::from_signature(sig, &c.header_b, DkimResult::Pass, None);
-    outcome.key_bits = if key.key_type == super::key::KeyType::Rsa {
-        crypto::rsa_bits(&key.public_key)
-    } else {
-        Some(256)
     };
+    let mut outcome = DkimOutcome::from_signature(sig, &c.header_b, DkimResult::Pass, None);
+    outcome.key_bits = Some(bits);
     outcome.testing = key.is_testing();
     if let Some(l) = sig.body_length
         && hash.canonical_length > l
