@@ -1,0 +1,574 @@
+#!/usr/bin/env bash
+# Load benchmark of monban's milter in a real Postfix, against Postfix alone and against
+# Postfix + OpenDKIM + OpenDMARC (the Debian packages), with the same key and zone.
+#
+#   sudo benches/milter-load.sh            # 10,000 messages per configuration
+#   sudo N=1000 benches/milter-load.sh     # a quick run
+#
+# What it does (everything in a temporary directory, everything on 127.0.0.1, all of it
+# stopped and removed on exit):
+#   - nsd serves examples/example.zone (as one zone at the root) on 127.0.0.1:53, for
+#     monban ([dns] server), OpenDKIM (Nameservers) and OpenDMARC and its libspf2
+#     (libresolv: port 53 only, so OpenDKIM and OpenDMARC run in a private mount namespace
+#     whose /etc/resolv.conf names 127.0.0.1; the system's file is not touched);
+#   - a private Postfix instance (postfix -c DIR start-fg) receives with smtpd on one
+#     port per run, with that run's milters, and relays everything to smtp-sink, which
+#     appends each message to a dump file: delivery is not the bottleneck, and every
+#     delivered message, with the headers the milters added, is there to count and judge;
+#   - smtp-source sends N messages over S parallel sessions (one message per connection,
+#     as an inbound MX sees them), from 127.0.0.1, MAIL FROM alice@example.com, with a
+#     fixed message From alice@example.com.
+# Runs, in sequence:
+#   postfix            Postfix alone (the DKIM-signed message)
+#   monban-verify      + monban milter, 127.0.0.1 untrusted: SPF, DKIM, DMARC judged
+#   opendkim-verify    + opendkim (Mode sv) + opendmarc (SPFSelfValidate), 127.0.0.1 not
+#                      internal / not ignored: the same three checks
+#   monban-sign        + monban milter, 127.0.0.1 trusted: the unsigned message is signed
+#   opendkim-sign      + opendkim + opendmarc, 127.0.0.1 internal: opendkim signs,
+#                      opendmarc ignores the host (its default for 127.0.0.1)
+#   postfix-again      Postfix alone once more: the baseline is the mean of both runs
+# (SIGN=0 skips the two signing runs.)
+# Measured per run: the time from smtp-source's start to an empty queue (msgs/s), and
+# the CPU time (user+system, from /proc/PID/stat, children included once reaped) of the
+# Postfix process tree and of the milter processes between the start and the moment the
+# queue is empty again. Judged per run: delivered messages at the sink (lost = N -
+# delivered); for the verify runs, a message is misjudged unless the Authentication-Results
+# of mx.test say dkim=pass (header.d=example.com) and dmarc=pass; for the signing runs,
+# unless `monban verify` (offline, from the zone file) finds a passing example.com
+# signature in it.
+#
+# Environment: N (10000), SESSIONS (20), SIGN (1), BASE_PORT (27100: ports BASE..BASE+40
+# on 127.0.0.1), MONBAN (target/release/monban), KEEP=1 keeps the work directory,
+# RESULTS=FILE also writes the table as tab-separated values.
+# Needs root, port 53 of 127.0.0.1 free, and Debian's postfix, opendkim, opendmarc and nsd
+# (installed with apt-get when missing). smtp-source and smtp-sink come with postfix.
+set -euo pipefail
+
+N=${N:-10000}
+SESSIONS=${SESSIONS:-20}
+SIGN=${SIGN:-1}
+BASE_PORT=${BASE_PORT:-27100}
+KEEP=${KEEP:-0}
+RESULTS=${RESULTS:-}
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+MONBAN=${MONBAN:-$ROOT/target/release/monban}
+ZONE=$ROOT/examples/example.zone
+KEY=$ROOT/examples/keys/s2026.private
+
+SINK_PORT=$((BASE_PORT + 30))
+MONBAN_PORT=$((BASE_PORT + 31))
+ODKIM_PORT=$((BASE_PORT + 32))
+ODMARC_PORT=$((BASE_PORT + 33))
+DNS_PORT=53
+
+say() { printf '%s\n' "$*" >&2; }
+die() { say "milter-load: $*"; exit 1; }
+
+# ---------------------------------------------------------------------------------------
+# Preconditions.
+[ "$(id -u)" = 0 ] || die "run as root (Postfix, smtp-sink and port 53 need it)"
+[ -x "$MONBAN" ] || die "$MONBAN not found: cargo build --release -p monban-cli"
+"$MONBAN" milter --help >/dev/null 2>&1 || die "$MONBAN has no milter subcommand: rebuild it"
+missing=()
+command -v postfix >/dev/null || missing+=(postfix)
+command -v opendkim >/dev/null || missing+=(opendkim)
+command -v opendmarc >/dev/null || missing+=(opendmarc)
+command -v nsd >/dev/null || missing+=(nsd)
+if [ ${#missing[@]} -gt 0 ]; then
+    say "installing ${missing[*]}"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+for c in smtp-source smtp-sink postfix opendkim opendmarc nsd unshare; do
+    command -v "$c" >/dev/null || PATH=$PATH:/usr/sbin:/sbin
+    command -v "$c" >/dev/null || die "$c not found"
+done
+port_busy() { ss -Hlnt "sport = :$1" | grep -q . || ss -Hlnu "sport = :$1" | grep -q .; }
+port_busy "$DNS_PORT" &&
+    die "port $DNS_PORT is in use (a system DNS server, such as nsd started by its package?): OpenDMARC's resolver can only ask port 53"
+for p in $(seq "$BASE_PORT" $((BASE_PORT + 40))); do
+    port_busy "$p" && die "port $p is in use: choose another BASE_PORT"
+done
+
+W=$(mktemp -d /tmp/monban-milter-load.XXXXXX)
+chmod 755 "$W"
+PIDS=()
+POSTFIX_PID=""
+
+cleanup() {
+    local rc=$?
+    set +e
+    if [ -n "$POSTFIX_PID" ]; then
+        postfix -c "$W/etc" stop >/dev/null 2>&1
+        for _ in $(seq 50); do kill -0 "$POSTFIX_PID" 2>/dev/null || break; sleep 0.2; done
+        kill "$POSTFIX_PID" 2>/dev/null
+    fi
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
+    [ -n "$POSTFIX_PID" ] && wait "$POSTFIX_PID" 2>/dev/null
+    if [ "$KEEP" = 1 ]; then say "work directory kept: $W"; else rm -rf "$W"; fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Starts a command in the background and remembers its pid for the cleanup.
+spawn() { "$@" & PIDS+=($!); LAST_PID=$!; }
+stop_pid() {
+    kill "$1" 2>/dev/null || true
+    wait "$1" 2>/dev/null || true
+    local keep=() p
+    for p in "${PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
+    PIDS=("${keep[@]}")
+}
+wait_listen() { # PORT [udp]
+    local i
+    for i in $(seq 100); do
+        if [ "${2:-}" = udp ]; then ss -Hlnu "sport = :$1" | grep -q . && return 0
+        else ss -Hlnt "sport = :$1" | grep -q . && return 0; fi
+        sleep 0.1
+    done
+    die "nothing listens on port $1 (see the logs in $W; KEEP=1 keeps them)"
+}
+
+# CPU clock ticks (utime+stime+cutime+cstime) of the given processes and all their
+# descendants: a finished child's time is in its parent's cutime once reaped.
+tree_ticks() {
+    # (cat fails for processes that end meanwhile: not an error here)
+    { cat /proc/[0-9]*/stat 2>/dev/null || true; } | awk -v roots="$*" '
+        {   # pid (comm) state ppid ... utime stime cutime cstime: comm may hold ") "
+            pid = $1; p = 0
+            while ((j = index(substr($0, p + 1), ")")) > 0) p += j
+            split(substr($0, p + 2), a, " ")
+            ppid[pid] = a[2]; t[pid] = a[12] + a[13] + a[14] + a[15]
+        }
+        END {
+            n = split(roots, r, " "); for (i = 1; i <= n; i++) inside[r[i]] = 1
+            do { more = 0; for (p in ppid) if (!(p in inside) && (ppid[p] in inside)) { inside[p] = 1; more = 1 } } while (more)
+            sum = 0; for (p in inside) if (p in t) sum += t[p]; print sum
+        }'
+}
+HZ=$(getconf CLK_TCK)
+
+# ---------------------------------------------------------------------------------------
+# DNS: nsd serving the example zone. The file holds several zones ($ORIGIN sections); nsd
+# gets one zone at the root with every owner made explicit and the sub-zones' SOA and NS
+# records left out (an NS record below the apex would be a delegation), so that every name
+# is answered authoritatively and absent names get NXDOMAIN.
+mkdir -p "$W/dns"
+{
+    printf '$ORIGIN .\n$TTL 3600\n'
+    printf '@ IN SOA ns.bench.invalid. hostmaster.bench.invalid. 1 7200 900 1209600 300\n'
+    printf '@ IN NS ns.bench.invalid.\n'
+    awk '
+        function depth(s,   n, i, c, q) {
+            n = 0; q = 0
+            for (i = 1; i <= length(s); i++) {
+                c = substr(s, i, 1)
+                if (c == "\"") q = !q
+                else if (!q && c == ";") break
+                else if (!q && c == "(") n++
+                else if (!q && c == ")") n--
+            }
+            return n
+        }
+        open > 0 { open += depth($0); if (!skip) print; next }
+        /^[ \t]*(;|$)/ || /^\$/ { print; next }
+        {
+            line = $0
+            if (line ~ /^[ \t]/) line = owner line; else owner = $1
+            split(line, f, /[ \t]+/); skip = 0
+            for (i = 2; i <= 4; i++) if (f[i] == "SOA" || f[i] == "NS") skip = 1
+            open = depth(line)
+            if (!skip) print line
+        }' "$ZONE"
+} >"$W/dns/root.zone"
+nsd-checkzone . "$W/dns/root.zone" >/dev/null || die "nsd rejects the converted zone $W/dns/root.zone"
+cat >"$W/dns/nsd.conf" <<EOF
+server:
+  ip-address: 127.0.0.1@$DNS_PORT
+  do-ip6: no
+  server-count: 1
+  username: ""
+  chroot: ""
+  zonesdir: "$W/dns"
+  database: ""
+  zonelistfile: "$W/dns/zone.list"
+  xfrdfile: "$W/dns/xfrd.state"
+  xfrdir: "$W/dns"
+  pidfile: "$W/dns/nsd.pid"
+  logfile: "$W/dns/nsd.log"
+  hide-version: yes
+remote-control:
+  control-enable: no
+zone:
+  name: "."
+  zonefile: "$W/dns/root.zone"
+EOF
+spawn nsd -d -c "$W/dns/nsd.conf"
+NSD_PID=$LAST_PID
+wait_listen "$DNS_PORT" udp
+echo "nameserver 127.0.0.1" >"$W/dns/resolv.conf"
+
+# ---------------------------------------------------------------------------------------
+# The messages: a plain text message of about 3 KB, unsigned and signed once by monban.
+mkdir -p "$W/msg"
+{
+    cat <<'EOF'
+From: Alice Example <alice@example.com>
+To: Bob <bob@example.net>
+Subject: Quarterly report: figures for review
+Date: Sun, 22 Nov 2026 10:00:00 +0900
+Message-ID: <20261122100000.bench@mail.example.com>
+MIME-Version: 1.0
+Content-Type: text/plain; charset=us-ascii
+Content-Transfer-Encoding: 7bit
+
+Hi Bob,
+
+EOF
+    for i in $(seq 1 36); do
+        printf 'Line %02d of the report: revenue, costs and the forecast for the next quarter.\n' "$i"
+    done
+    printf '\nRegards,\nAlice\n'
+} >"$W/msg/unsigned.eml"
+"$MONBAN" sign --domain example.com --selector s2026 --key "$KEY" "$W/msg/unsigned.eml" >"$W/msg/signed.eml"
+grep -q '^DKIM-Signature:' "$W/msg/signed.eml" || die "monban sign produced no signature"
+
+# ---------------------------------------------------------------------------------------
+# Postfix: a private instance; one smtpd port per run, each with its own milters.
+mkdir -p "$W/etc" "$W/sink" "$W/queue" "$W/data"
+chown postfix "$W/sink" "$W/data"
+declare -A SMTP_PORT=(
+    [postfix]=$((BASE_PORT + 1)) [monban-verify]=$((BASE_PORT + 2))
+    [opendkim-verify]=$((BASE_PORT + 3)) [monban-sign]=$((BASE_PORT + 4))
+    [opendkim-sign]=$((BASE_PORT + 5)) [postfix-again]=$((BASE_PORT + 6))
+)
+MONBAN_MILTER=inet:127.0.0.1:$MONBAN_PORT
+OD_MILTERS=inet:127.0.0.1:$ODKIM_PORT,inet:127.0.0.1:$ODMARC_PORT
+cat >"$W/etc/main.cf" <<EOF
+compatibility_level = 3.6
+config_directory = $W/etc
+queue_directory = $W/queue
+data_directory = $W/data
+mail_owner = postfix
+setgid_group = postdrop
+maillog_file = /dev/stdout
+myhostname = mx.test
+mydomain = mx.test
+myorigin = \$myhostname
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mydestination =
+alias_maps =
+alias_database =
+local_recipient_maps =
+mynetworks = 127.0.0.1/32
+smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
+smtpd_recipient_restrictions = permit_mynetworks, reject_unauth_destination
+smtp_dns_support_level = disabled
+smtpd_peername_lookup = no
+biff = no
+smtputf8_enable = no
+# Everything goes to smtp-sink.
+relayhost = [127.0.0.1]:$SINK_PORT
+default_destination_concurrency_limit = $SESSIONS
+smtpd_milters =
+non_smtpd_milters =
+milter_default_action = tempfail
+milter_protocol = 6
+milter_connect_timeout = 5s
+milter_command_timeout = 20s
+queue_run_delay = 1s
+minimal_backoff_time = 1s
+maximal_backoff_time = 2s
+EOF
+{
+    printf '127.0.0.1:%s inet n - n - - smtpd\n  -o smtpd_milters=\n' "${SMTP_PORT[postfix]}"
+    printf '127.0.0.1:%s inet n - n - - smtpd\n  -o smtpd_milters=\n' "${SMTP_PORT[postfix-again]}"
+    printf '127.0.0.1:%s inet n - n - - smtpd\n  -o smtpd_milters=%s\n' "${SMTP_PORT[monban-verify]}" "$MONBAN_MILTER"
+    printf '127.0.0.1:%s inet n - n - - smtpd\n  -o smtpd_milters=%s\n' "${SMTP_PORT[opendkim-verify]}" "$OD_MILTERS"
+    printf '127.0.0.1:%s inet n - n - - smtpd\n  -o smtpd_milters=%s\n' "${SMTP_PORT[monban-sign]}" "$MONBAN_MILTER"
+    printf '127.0.0.1:%s inet n - n - - smtpd\n  -o smtpd_milters=%s\n' "${SMTP_PORT[opendkim-sign]}" "$OD_MILTERS"
+    cat <<'EOF'
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+proxywrite unix -       -       n       -       1       proxymap
+smtp      unix  -       -       n       -       -       smtp
+relay     unix  -       -       n       -       -       smtp
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+EOF
+} >"$W/etc/master.cf"
+postfix -c "$W/etc" check >"$W/postfix-check.log" 2>&1 || { cat "$W/postfix-check.log" >&2; die "postfix check failed"; }
+postfix -c "$W/etc" start-fg >"$W/postfix.log" 2>&1 &
+POSTFIX_PID=$!
+wait_listen "${SMTP_PORT[postfix]}"
+sleep 1
+
+queue_count() { find "$W/queue/incoming" "$W/queue/active" "$W/queue/deferred" "$W/queue/hold" "$W/queue/maildrop" -type f 2>/dev/null | wc -l; }
+
+# ---------------------------------------------------------------------------------------
+# The milters.
+mkdir -p "$W/monban" "$W/opendkim" "$W/opendmarc"
+install -m 600 "$KEY" "$W/opendkim/s2026.private"
+
+monban_config() { # trusted_networks
+    cat >"$W/monban/milter.toml" <<EOF
+listen = "$MONBAN_MILTER"
+authserv_id = "mx.test"
+trusted_networks = [$1]
+enforce_reject = true
+[dns]
+server = "127.0.0.1:$DNS_PORT"
+[[signing]]
+sender = "*@example.com"
+domain = "example.com"
+selector = "s2026"
+key = "$KEY"
+EOF
+}
+start_monban() { # trusted_networks; sets MILTER_PIDS
+    monban_config "$1"
+    "$MONBAN" milter --config "$W/monban/milter.toml" --check-config >/dev/null
+    spawn "$MONBAN" milter --config "$W/monban/milter.toml" 2>>"$W/monban/$RUN.log"
+    MILTER_PIDS=$LAST_PID
+    wait_listen "$MONBAN_PORT"
+}
+
+# OpenDKIM and OpenDMARC run in a private mount namespace whose /etc/resolv.conf names the
+# local nsd (OpenDMARC and libspf2 use the libc resolver, which only asks port 53).
+WITH_RESOLV=(unshare --mount --propagation private sh -c 'mount --bind "$0" /etc/resolv.conf && exec "$@"' "$W/dns/resolv.conf")
+start_opendkim_opendmarc() { # internal|external
+    local hosts
+    if [ "$1" = internal ]; then hosts=127.0.0.1; else hosts=192.0.2.254; fi
+    echo "$hosts" >"$W/opendkim/internal-hosts"
+    echo "$hosts" >"$W/opendmarc/ignore-hosts"
+    echo "s2026._domainkey.example.com example.com:s2026:$W/opendkim/s2026.private" >"$W/opendkim/key.table"
+    echo "*@example.com s2026._domainkey.example.com" >"$W/opendkim/signing.table"
+    cat >"$W/opendkim/opendkim.conf" <<EOF
+Mode                    sv
+Socket                  inet:$ODKIM_PORT@127.0.0.1
+PidFile                 $W/opendkim/opendkim.pid
+AuthservID              mx.test
+Canonicalization        relaxed/relaxed
+SignatureAlgorithm      rsa-sha256
+OversignHeaders         From
+KeyTable                file:$W/opendkim/key.table
+SigningTable            refile:$W/opendkim/signing.table
+InternalHosts           file:$W/opendkim/internal-hosts
+# (ResolverConfiguration with an unbound configuration file made OpenDKIM 2.11 fail to
+# parse it and crash under concurrent load; Nameservers works.)
+Nameservers             127.0.0.1
+Syslog                  no
+SoftwareHeader          no
+UMask                   007
+# The key lies under /tmp, which others can write to: OpenDKIM would refuse it.
+RequireSafeKeys         no
+EOF
+    cat >"$W/opendmarc/opendmarc.conf" <<EOF
+Socket                  inet:$ODMARC_PORT@127.0.0.1
+PidFile                 $W/opendmarc/opendmarc.pid
+AuthservID              mx.test
+TrustedAuthservIDs      mx.test
+IgnoreHosts             $W/opendmarc/ignore-hosts
+RejectFailures          true
+SPFSelfValidate         true
+SPFIgnoreResults        true
+FailureReports          false
+RequiredHeaders         false
+Syslog                  false
+UMask                   007
+EOF
+    opendkim -n -x "$W/opendkim/opendkim.conf" || die "opendkim rejects its configuration"
+    spawn "${WITH_RESOLV[@]}" opendkim -f -x "$W/opendkim/opendkim.conf" 2>>"$W/opendkim/$RUN.log"
+    MILTER_PIDS=$LAST_PID
+    spawn "${WITH_RESOLV[@]}" opendmarc -f -c "$W/opendmarc/opendmarc.conf" 2>>"$W/opendmarc/$RUN.log"
+    MILTER_PIDS="$MILTER_PIDS $LAST_PID"
+    wait_listen "$ODKIM_PORT"
+    wait_listen "$ODMARC_PORT"
+}
+
+# ---------------------------------------------------------------------------------------
+# Judging the delivered messages: the dump of smtp-sink, one record per message, each
+# beginning with its X-Client-Addr line.
+count_delivered() { local c; c=$(grep -c '^X-Client-Addr: ' "$1" 2>/dev/null) || true; echo "${c:-0}"; }
+
+# Verify runs: messages without dkim=pass (header.d=example.com) and dmarc=pass in the
+# Authentication-Results of mx.test.
+misjudged_verify() {
+    awk '
+        function finish() {
+            if (!inmsg) return
+            if (!(dkim && dmarc)) bad++
+        }
+        function judge(h,   l) {
+            l = tolower(h); gsub(/\([^()]*\)/, "", l)   # comments may hold ";"
+            if (l !~ /^authentication-results:[ \t]*mx\.test[ \t]*;/) return
+            if (l ~ /dkim=pass[^;]*header\.d=example\.com/) dkim = 1
+            if (l ~ /dmarc=pass/) dmarc = 1
+        }
+        /^X-Client-Addr: / { if (hdr != "") judge(hdr); finish(); inmsg = 1; inhead = 1; hdr = ""; dkim = dmarc = 0; next }
+        inhead && /^$/ { if (hdr != "") judge(hdr); hdr = ""; inhead = 0; next }
+        inhead && /^[ \t]/ { hdr = hdr " " $0; next }
+        inhead { if (hdr != "") judge(hdr); hdr = $0; next }
+        END { if (inhead && hdr != "") judge(hdr); finish(); print bad + 0 }' "$1"
+}
+
+# Signing runs: every delivered message, as an mbox, through `monban verify` with the
+# zone file (no milter involved); misjudged = messages without a passing example.com
+# signature.
+misjudged_sign() { # dump delivered
+    [ "$2" -gt 0 ] || { echo 0; return; }
+    awk '/^X-Client-Addr: / { print "From alice@example.com Sun Nov 22 10:00:00 2026" } { print }' "$1" >"$1.mbox"
+    local passed
+    passed=$("$MONBAN" --zone "$ZONE" verify --ip 192.0.2.25 --helo mail.example.com \
+        --mail-from alice@example.com --authserv-id check "$1.mbox" |
+        awk '/^Authentication-Results:/ { if (seen) n += ok; seen = 1; ok = 0 }
+             /dkim=pass[^;]*header\.d=example\.com/ { ok = 1 }
+             END { if (seen) n += ok; print n + 0 }')
+    echo $(($2 - passed))
+}
+
+# ---------------------------------------------------------------------------------------
+# One run.
+TABLE=()
+run() { # name milters(none|monban-verify|...) message
+    RUN=$1
+    local kind=$2 msg=$3 port=${SMTP_PORT[$1]} dump="$W/sink/$1.dump"
+    MILTER_PIDS=""
+    case $kind in
+        none) ;;
+        monban-untrusted) start_monban "" ;;
+        monban-trusted) start_monban '"127.0.0.1/32"' ;;
+        od-external) start_opendkim_opendmarc external ;;
+        od-internal) start_opendkim_opendmarc internal ;;
+    esac
+    spawn smtp-sink -u postfix -h sink.test -D "$dump" "127.0.0.1:$SINK_PORT" 256
+    local sink_pid=$LAST_PID
+    wait_listen "$SINK_PORT"
+    local log_start
+    log_start=$(wc -l <"$W/postfix.log")
+
+    local pf0 ml0=0 t0 t1 t2 pf1 ml1=0 p dns0 dns1 load
+    local -A each0=()
+    load=$(cut -d ' ' -f 1 /proc/loadavg)
+    dns0=$(tree_ticks "$NSD_PID")
+    pf0=$(tree_ticks "$POSTFIX_PID")
+    [ -n "$MILTER_PIDS" ] && ml0=$(tree_ticks $MILTER_PIDS)
+    for p in $MILTER_PIDS; do each0[$p]=$(tree_ticks "$p"); done
+    say "== $RUN: $N messages, $SESSIONS sessions, to 127.0.0.1:$port"
+    t0=$(date +%s.%N)
+    local src_rc=0
+    timeout 900 smtp-source -s "$SESSIONS" -m "$N" -M client.example.net \
+        -f alice@example.com -t bob@example.net -F "$msg" "127.0.0.1:$port" \
+        >"$W/$RUN.source.log" 2>&1 || src_rc=$?
+    t1=$(date +%s.%N)
+    # Wait for the queue to drain (at most 120 s after the last message came in).
+    local i
+    for i in $(seq 1200); do
+        [ "$(queue_count)" -eq 0 ] && break
+        sleep 0.1
+    done
+    t2=$(date +%s.%N)
+    pf1=$(tree_ticks "$POSTFIX_PID")
+    dns1=$(tree_ticks "$NSD_PID")
+    [ -n "$MILTER_PIDS" ] && ml1=$(tree_ticks $MILTER_PIDS)
+    local each=""
+    for p in $MILTER_PIDS; do
+        each="$each $(tr -d '\0' </proc/"$p"/comm 2>/dev/null || echo "$p") $(($(tree_ticks "$p") - ${each0[$p]}))"
+    done
+
+    local left delivered lost misjudged rejects
+    left=$(queue_count)
+    sleep 0.5
+    stop_pid "$sink_pid"
+    for p in $MILTER_PIDS; do stop_pid "$p"; done
+    delivered=$(count_delivered "$dump")
+    lost=$((N - delivered))
+    case $kind in
+        none) misjudged=- ;;
+        *-untrusted | od-external) misjudged=$(misjudged_verify "$dump") ;;
+        *) misjudged=$(misjudged_sign "$dump" "$delivered") ;;
+    esac
+    tail -n +"$((log_start + 1))" "$W/postfix.log" >"$W/$RUN.postfix.log"
+    rejects=$(grep -cE 'milter-reject|reject:' "$W/$RUN.postfix.log" || true)
+    # Complaints about the milters: monban's WARN and ERROR lines, anything OpenDKIM or
+    # OpenDMARC wrote (they log nothing else there), Postfix's milter warnings.
+    local complaints
+    complaints=$({ sed 's/\x1b\[[0-9;]*m//g' "$W/monban/$RUN.log" 2>/dev/null | grep -E ' (WARN|ERROR) ' || true
+        cat "$W/opendkim/$RUN.log" "$W/opendmarc/$RUN.log" 2>/dev/null || true
+        grep -E 'warning: milter' "$W/$RUN.postfix.log" || true; } | grep -c . || true)
+    if [ "$src_rc" -ne 0 ] || [ "$left" -ne 0 ] || [ "$lost" -ne 0 ] || [ "$rejects" -ne 0 ] ||
+        [ "$complaints" -ne 0 ] ||
+        { [ "$misjudged" != - ] && [ "$misjudged" -ne 0 ]; }; then
+        say "   PROBLEM: smtp-source exit $src_rc, $left left in the queue, $lost lost, $rejects rejects, $misjudged misjudged, $complaints milter log complaints"
+        say "   smtp-source: $(grep -v '^[0-9]*\r*$' "$W/$RUN.source.log" | tail -n 3 | tr '\r' ' ')"
+        grep -E 'warning|reject|error|fatal' "$W/$RUN.postfix.log" | head -n 5 | sed 's/^/   postfix: /' >&2 || true
+        [ "$kind" = none ] || cat "$W"/{monban,opendkim,opendmarc}/"$RUN".log 2>/dev/null | sed 's/\x1b\[[0-9;]*m//g' |
+            grep -vE ' INFO |^monban milter: listening' | head -n 5 | sed 's/^/   milter: /' >&2 || true
+        PROBLEMS=1
+    fi
+    TABLE+=("$RUN $t0 $t1 $t2 $((pf1 - pf0)) $((ml1 - ml0)) $delivered $lost $misjudged $rejects")
+    say "   sent in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s, queue empty $(awk -v a="$t1" -v b="$t2" 'BEGIN { printf "%.1f", b - a }') s later;" \
+        "CPU ticks (1/$HZ s): postfix $((pf1 - pf0)), milters $((ml1 - ml0))${each:+ (${each# })}, nsd $((dns1 - dns0));" \
+        "delivered $delivered, misjudged $misjudged; load average before: $load"
+    # Nothing of this run may stay for the next one.
+    postsuper -c "$W/etc" -d ALL >/dev/null 2>&1 || true
+}
+
+PROBLEMS=0
+say "work directory: $W; monban: $("$MONBAN" --version)"
+run postfix none "$W/msg/signed.eml"
+run monban-verify monban-untrusted "$W/msg/signed.eml"
+run opendkim-verify od-external "$W/msg/signed.eml"
+if [ "$SIGN" = 1 ]; then
+    run monban-sign monban-trusted "$W/msg/unsigned.eml"
+    run opendkim-sign od-internal "$W/msg/unsigned.eml"
+fi
+run postfix-again none "$W/msg/signed.eml"
+
+# ---------------------------------------------------------------------------------------
+# The table. CPU is in seconds per 1,000 messages; "added" is the total (Postfix and
+# milters) minus Postfix alone's total; the ratios are monban's added CPU over OpenDKIM +
+# OpenDMARC's, and the same for the milter processes' own CPU only.
+printf '%s\n' "${TABLE[@]}" | awk -v n="$N" -v hz="$HZ" -v results="$RESULTS" '
+    {
+        name[NR] = $1; rate[NR] = n / ($4 - $2); drain[NR] = $4 - $3
+        pf[NR] = $5 / hz * 1000 / n; ml[NR] = $6 / hz * 1000 / n; tot[NR] = pf[NR] + ml[NR]
+        del[NR] = $7; lost[NR] = $8; mis[NR] = $9; rej[NR] = $10; idx[$1] = NR
+    }
+    END {
+        # Postfix alone runs first and last: the baseline is their mean.
+        base = tot[idx["postfix"]]; if (idx["postfix-again"]) base = (base + tot[idx["postfix-again"]]) / 2
+        fmt = "%-16s %8s %7s %9s %9s %9s %9s %9s %6s %9s\n"
+        printf fmt, "config", "msgs/s", "drain_s", "milter", "postfix", "total", "added", "delivered", "lost", "misjudged"
+        if (results != "") printf "config\tmsgs_per_s\tdrain_s\tmilter_cpu_s_per_1000\tpostfix_cpu_s_per_1000\ttotal_cpu_s_per_1000\tadded_cpu_s_per_1000\tdelivered\tlost\tmisjudged\n" > results
+        for (i = 1; i <= NR; i++) {
+            added[i] = tot[i] - base
+            printf "%-16s %8.0f %7.1f %9.3f %9.3f %9.3f %9.3f %9d %6d %9s\n", name[i], rate[i], drain[i], ml[i], pf[i], tot[i], added[i], del[i], lost[i], mis[i]
+            if (results != "") printf "%s\t%.1f\t%.1f\t%.3f\t%.3f\t%.3f\t%.3f\t%d\t%d\t%s\n", name[i], rate[i], drain[i], ml[i], pf[i], tot[i], added[i], del[i], lost[i], mis[i] > results
+        }
+        print "(msgs/s: N over the time from the first message sent to an empty queue; drain_s: of that, the"
+        print " time after smtp-source ended; CPU columns: seconds per 1,000 messages; added = total - Postfix alone"
+        print " (the mean of its two runs))"
+        split("verify sign", kinds, " ")
+        for (k = 1; k <= 2; k++) {
+            m = idx["monban-" kinds[k]]; o = idx["opendkim-" kinds[k]]
+            if (m && o && added[o] > 0)
+                printf "%s: added CPU per 1,000 messages, monban %.3f s, OpenDKIM+OpenDMARC %.3f s: ratio %.2f (target <= 0.33);\n   milter processes alone: %.3f s vs %.3f s: ratio %.2f\n", kinds[k], added[m], added[o], added[m] / added[o], ml[m], ml[o], (ml[o] > 0 ? ml[m] / ml[o] : 0)
+        }
+    }'
+[ "$PROBLEMS" = 0 ] || { say "milter-load: some run lost, rejected or misjudged messages (see above)"; exit 1; }
