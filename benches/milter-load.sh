@@ -472,9 +472,12 @@ run() { # name milters(none|monban-verify|...) message
     say "== $RUN: $N messages, $SESSIONS sessions, to 127.0.0.1:$port"
     t0=$(date +%s.%N)
     local src_rc=0
-    timeout 900 smtp-source -s "$SESSIONS" -m "$N" -M client.example.net \
+    # In the background and waited for, so that a signal stops the script at once.
+    spawn timeout 900 smtp-source -s "$SESSIONS" -m "$N" -M client.example.net \
         -f alice@example.com -t bob@example.net -F "$msg" "127.0.0.1:$port" \
-        >"$W/$RUN.source.log" 2>&1 || src_rc=$?
+        >"$W/$RUN.source.log" 2>&1
+    wait "$LAST_PID" || src_rc=$?
+    stop_pid "$LAST_PID"
     t1=$(date +%s.%N)
     # Wait for the queue to drain (at most 120 s after the last message came in).
     local i

@@ -91,6 +91,7 @@ pub async fn run(args: MilterArgs) -> Result<(), Failure> {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init()
         .ok();
     let metrics = Arc::new(Metrics::default());
