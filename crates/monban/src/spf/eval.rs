@@ -345,24 +345,9 @@ impl<R: Resolver> Spf<R> {
             } else {
                 None
             };
-            let vars = MacroVars {
-                sender: ctx.sender,
-                local_part: ctx.local_part,
-                sender_domain: ctx.sender_domain,
-                domain,
-                ip: ctx.ip,
-                helo: ctx.helo,
-                receiver: &self.config.receiver,
-                now: ctx.now,
-            };
+            let vars = self.macro_vars(ctx, domain);
             let expanded = m.expand(&vars, p.as_deref());
-            let truncated = macros::truncate_domain(&expanded);
-            return Ok(Cow::Owned(
-                truncated
-                    .strip_suffix('.')
-                    .unwrap_or(truncated)
-                    .to_ascii_lowercase(),
-            ));
+            return Ok(Cow::Owned(lookup_name(&expanded)));
         }
         let spec = DomainSpec(&spec.text);
         let p = if macros::uses_p(spec.0) {
@@ -371,7 +356,15 @@ impl<R: Resolver> Spf<R> {
         } else {
             None
         };
-        let vars = MacroVars {
+        let vars = self.macro_vars(ctx, domain);
+        let expanded = macros::expand(spec.0, MacroContext::Domain, &vars, p.as_deref())
+            .map_err(|e| Abort::Perm(SpfCause::Macro(e.to_string())))?;
+        Ok(Cow::Owned(lookup_name(&expanded)))
+    }
+
+    /// The values of the macro letters (§7.2) for `domain` in this evaluation.
+    fn macro_vars<'v>(&'v self, ctx: &'v Ctx<'_>, domain: &'v str) -> MacroVars<'v> {
+        MacroVars {
             sender: ctx.sender,
             local_part: ctx.local_part,
             sender_domain: ctx.sender_domain,
@@ -380,16 +373,7 @@ impl<R: Resolver> Spf<R> {
             helo: ctx.helo,
             receiver: &self.config.receiver,
             now: ctx.now,
-        };
-        let expanded = macros::expand(spec.0, MacroContext::Domain, &vars, p.as_deref())
-            .map_err(|e| Abort::Perm(SpfCause::Macro(e.to_string())))?;
-        let truncated = macros::truncate_domain(&expanded);
-        Ok(Cow::Owned(
-            truncated
-                .strip_suffix('.')
-                .unwrap_or(truncated)
-                .to_ascii_lowercase(),
-        ))
+        }
     }
 
     /// Counts a void lookup (§4.6.4) and fails once over the limit.
@@ -620,16 +604,7 @@ impl<R: Resolver> Spf<R> {
         } else {
             None
         };
-        let vars = MacroVars {
-            sender: ctx.sender,
-            local_part: ctx.local_part,
-            sender_domain: ctx.sender_domain,
-            domain,
-            ip: ctx.ip,
-            helo: ctx.helo,
-            receiver: &self.config.receiver,
-            now: ctx.now,
-        };
+        let vars = self.macro_vars(ctx, domain);
         macros::expand(&text, MacroContext::Explanation, &vars, p.as_deref()).ok()
     }
 }
@@ -998,6 +973,16 @@ impl NameShape {
             digits_and_dots,
         }
     }
+}
+
+/// An expanded domain-spec as a name to look up: §7.3 truncation, no trailing dot,
+/// lowercase.
+fn lookup_name(expanded: &str) -> String {
+    let truncated = macros::truncate_domain(expanded);
+    truncated
+        .strip_suffix('.')
+        .unwrap_or(truncated)
+        .to_ascii_lowercase()
 }
 
 /// §4.3: the domain must be a valid, multi-label name.
