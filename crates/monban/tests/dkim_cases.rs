@@ -237,3 +237,51 @@ fn hostile_signature_fields_are_permerror_not_panics() {
         );
     }
 }
+
+/// Issue 9: `h=` of 100,000 distinct names took 11-20 s (a search of the header per
+/// name). Beyond the documented cap the signature is permerror before any work, and no
+/// key is fetched.
+#[test]
+fn regression_issue9_h_with_100k_names_is_permerror_without_lookup() {
+    let (_, zone) = setup("");
+    let counting = Counting {
+        zone,
+        queries: AtomicUsize::new(0),
+    };
+    let names: Vec<String> = (0..100_000).map(|i| format!("x-{i}")).collect();
+    let msg = format!(
+        "DKIM-Signature: v=1; a=ed25519-sha256; d=example.com; s=s1; h=from:{}; bh=AAAA; b=AAAA\r\n{MSG}",
+        names.join(":")
+    );
+    let out = block_on(dkim::verify_message(
+        msg.as_bytes(),
+        &counting,
+        1_000_001,
+        DkimConfig::default(),
+    ))
+    .unwrap();
+    assert_eq!(out[0].result, DkimResult::Permerror);
+    let reason = out[0].reason.as_deref().unwrap_or_default();
+    assert!(reason.contains("h= lists more than 1000"), "{reason}");
+    assert_eq!(counting.queries.load(Ordering::Relaxed), 0);
+}
+
+/// At the cap (1,000 names, most of them absent from the header, some repeated to
+/// over-sign) the signature still verifies; one more name is permerror.
+#[test]
+fn regression_issue9_h_at_the_cap_verifies_and_one_more_is_permerror() {
+    use monban::dkim::signature::MAX_SIGNED_FIELDS;
+    let (key, zone) = setup("");
+    let mut names = vec!["from".to_owned(), "subject".to_owned(), "from".to_owned()];
+    while names.len() < MAX_SIGNED_FIELDS {
+        names.push(format!("x-absent-{}", names.len()));
+    }
+    let at_cap = sign(&key, MSG, |c| c.headers = Some(names.clone()));
+    let out = verify(&at_cap, &zone, 1_000_001, DkimConfig::default());
+    assert_eq!(out[0].result, DkimResult::Pass, "{:?}", out[0].reason);
+    // The signer refuses to write more; a hostile signer adds one name by hand.
+    let over = at_cap.replacen("h=from:", "h=from:x-one-more:", 1);
+    assert_ne!(over, at_cap);
+    let out = verify(&over, &zone, 1_000_001, DkimConfig::default());
+    assert_eq!(out[0].result, DkimResult::Permerror, "{:?}", out[0].reason);
+}

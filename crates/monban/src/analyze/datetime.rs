@@ -183,6 +183,11 @@ fn time_of_day(s: &str) -> Option<(u32, u32, u32)> {
 fn zone(s: &str) -> Option<(i32, bool, bool)> {
     if let Some(sign) = s.strip_prefix(['+', '-']).map(|_| s.as_bytes()[0]) {
         let body: String = s[1..].chars().filter(|&c| c != ':').collect();
+        // Only ASCII digits may follow the sign: checked before the byte positions
+        // below are used, so a non-ASCII character can never be cut in two.
+        if !body.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
         let (hh, mm) = match body.len() {
             4 => (digits(&body[..2], 2, 2)?, digits(&body[2..], 2, 2)?),
             2 => (digits(&body, 2, 2)?, 0),
@@ -363,6 +368,35 @@ pub fn format_duration(seconds: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 9: `+a\u{e9}1` sliced the zone at byte 2, inside the two-byte `\u{e9}`, and
+    /// `monban analyze` exited 101.
+    #[test]
+    fn regression_issue9_non_ascii_zone_does_not_panic() {
+        assert!(parse("Mon, 1 Jan 2024 10:00:00 +a\u{e9}1").is_err());
+        assert!(parse("Mon, 1 Jan 2024 10:00:00 -\u{e9}\u{e9}").is_err());
+        assert!(parse("Mon, 1 Jan 2024 10:00:00 +\u{1f600}").is_err());
+    }
+
+    /// Every date with a multi-byte character put at every position, and cut at every
+    /// character boundary, parses or fails without a panic.
+    #[test]
+    fn multibyte_characters_anywhere_never_panic() {
+        let base = "Mon, 1 Jan 2024 10:00:00 +0900 (JST)";
+        for extra in ["\u{e9}", "\u{3042}", "\u{1f600}", "\u{0}"] {
+            for (i, _) in base.char_indices() {
+                let mut s = base.to_owned();
+                s.insert_str(i, extra);
+                let _ = parse(&s);
+                let mut t = base.to_owned();
+                t.replace_range(i..i + 1, extra);
+                let _ = parse(&t);
+            }
+        }
+        for (i, _) in base.char_indices() {
+            let _ = parse(&base[..i]);
+        }
+    }
 
     #[test]
     fn civil_arithmetic_round_trips() {

@@ -113,6 +113,16 @@ pub enum SignError {
     /// `i=` is not in the signing domain.
     #[error("identity {0:?} is not in the signing domain")]
     Identity(String),
+    /// `i=` has characters a tag value cannot carry (§3.2: printable ASCII without `;`
+    /// and white space).
+    #[error("identity {0:?} must be printable ASCII without ';' or white space")]
+    IdentityText(String),
+    /// A name for `h=` that is not a header field name (RFC 5322 §2.2).
+    #[error("{0:?} is not a header field name")]
+    HeaderName(String),
+    /// More names for `h=` than a verifier accepts.
+    #[error("more than {max} header fields to sign", max = super::signature::MAX_SIGNED_FIELDS)]
+    TooManyHeaders,
     /// The key failed.
     #[error(transparent)]
     Key(#[from] KeyError),
@@ -186,12 +196,24 @@ impl DkimSigner {
                     return Err(SignError::Name(n.clone()));
                 }
             }
-            if let Some(list) = &config.headers
-                && !list.iter().any(|h| h.eq_ignore_ascii_case("from"))
-            {
-                return Err(SignError::FromNotListed);
+            if let Some(list) = &config.headers {
+                if !list.iter().any(|h| h.eq_ignore_ascii_case("from")) {
+                    return Err(SignError::FromNotListed);
+                }
+                if let Some(bad) = list
+                    .iter()
+                    .find(|h| h.is_empty() || !h.bytes().all(|b| b.is_ascii_graphic() && b != b':'))
+                {
+                    return Err(SignError::HeaderName(bad.clone()));
+                }
+                if list.len() > super::signature::MAX_SIGNED_FIELDS {
+                    return Err(SignError::TooManyHeaders);
+                }
             }
             if let Some(i) = &config.identity {
+                if !i.bytes().all(|b| b.is_ascii_graphic() && b != b';') {
+                    return Err(SignError::IdentityText(i.clone()));
+                }
                 let d = i
                     .rsplit_once('@')
                     .map_or("", |(_, d)| d)

@@ -58,6 +58,11 @@ impl Algorithm {
     }
 }
 
+/// The most names `h=` may list (§3.5 sets no limit). Real signatures list a few
+/// dozen, over-signing doubles that; a longer list is refused as `permerror` before any
+/// work is done, so a hostile `h=` costs nothing.
+pub const MAX_SIGNED_FIELDS: usize = 1_000;
+
 /// What is wrong with a signature field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -86,6 +91,9 @@ pub enum SignatureError {
     /// `d=` or `s=` is not a domain name.
     #[error("tag {0}= is not a valid domain name or selector")]
     Name(&'static str),
+    /// `h=` lists more than [`MAX_SIGNED_FIELDS`] names.
+    #[error("h= lists more than {MAX_SIGNED_FIELDS} header fields")]
+    TooManySignedFields,
     /// `h=` does not include From (§5.4: "The From header field MUST be signed").
     #[error("h= does not include From")]
     FromNotSigned,
@@ -205,12 +213,19 @@ impl DkimSignature {
         if !is_dns_name(&selector) {
             return Err(SignatureError::Name("s"));
         }
-        let signed_headers: Vec<String> =
-            tags::strip_wsp(get("h").ok_or(SignatureError::Missing("h"))?)
-                .split(':')
-                .filter(|h| !h.is_empty())
-                .map(str::to_owned)
-                .collect();
+        let h = tags::strip_wsp(get("h").ok_or(SignatureError::Missing("h"))?);
+        if h.split(':')
+            .filter(|h| !h.is_empty())
+            .nth(MAX_SIGNED_FIELDS)
+            .is_some()
+        {
+            return Err(SignatureError::TooManySignedFields);
+        }
+        let signed_headers: Vec<String> = h
+            .split(':')
+            .filter(|h| !h.is_empty())
+            .map(str::to_owned)
+            .collect();
         if !signed_headers
             .iter()
             .any(|h| h.eq_ignore_ascii_case("from"))
@@ -339,11 +354,20 @@ fn fold_tags(parts: &[String]) -> String {
         let mut rest = piece.as_str();
         while col + rest.len() > 78 && rest.len() > 40 {
             let room = 78usize.saturating_sub(col).max(20);
-            let cut = rest[..room.min(rest.len())]
+            // Tag values are ASCII (checked before signing); should one not be, the cut
+            // moves back to a character boundary rather than split a character.
+            let mut limit = room.min(rest.len());
+            while !rest.is_char_boundary(limit) {
+                limit -= 1;
+            }
+            let cut = rest[..limit]
                 .rfind(':')
                 .map(|c| c + 1)
                 .filter(|_| part.starts_with("h="))
-                .unwrap_or(room.min(rest.len()));
+                .unwrap_or(limit);
+            if cut == 0 {
+                break;
+            }
             out.push_str(&rest[..cut]);
             out.push_str("\r\n\t");
             col = 1;

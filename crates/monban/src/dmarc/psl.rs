@@ -32,15 +32,20 @@ pub struct PublicSuffixList {
     rules: HashMap<String, Vec<Rule>>,
 }
 
+/// The largest list file read.
+const MAX_PSL_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
 impl PublicSuffixList {
     /// The copy bundled with monban.
     pub fn bundled() -> Self {
         Self::parse(BUNDLED)
     }
 
-    /// Loads a list file (for a copy newer than the bundled one).
+    /// Loads a list file (for a copy newer than the bundled one); files over 16 MiB
+    /// are refused (the real list is about 300 KB).
     pub fn from_file(path: impl AsRef<Path>) -> std::io::Result<Self> {
-        let text = std::fs::read_to_string(path.as_ref())?;
+        let text = monban_dns::file::read_text_limited(path.as_ref(), MAX_PSL_FILE_BYTES)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()))?;
         let list = Self::parse(&text);
         if list.rules.len() < 100 {
             return Err(std::io::Error::new(
@@ -124,15 +129,30 @@ impl PublicSuffixList {
         if suffix == domain {
             return None;
         }
-        let keep = suffix.split('.').count() + 1;
+        // An exception rule on the last label leaves an empty suffix: no labels.
+        let suffix_labels = if suffix.is_empty() {
+            0
+        } else {
+            suffix.split('.').count()
+        };
         let labels: Vec<&str> = domain.split('.').collect();
-        Some(labels[labels.len() - keep..].join("."))
+        let start = labels.len().checked_sub(suffix_labels + 1)?;
+        Some(labels[start..].join("."))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An exception rule on a single label (`!foo`) leaves an empty public suffix;
+    /// a one-label name then has a registrable domain of itself, not a panic.
+    #[test]
+    fn exception_on_the_last_label_does_not_underflow() {
+        let psl = PublicSuffixList::parse("!foo\ncom\n");
+        assert_eq!(psl.registrable_domain("foo").as_deref(), Some("foo"));
+        assert_eq!(psl.registrable_domain("a.foo").as_deref(), Some("foo"));
+    }
 
     #[test]
     fn wildcards_and_exceptions() {

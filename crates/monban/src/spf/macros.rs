@@ -221,8 +221,49 @@ pub fn expand(
     let mut scratch = String::new();
     for piece in pieces(s, ctx) {
         push_piece(piece?, vars, p, &mut scratch, &mut out);
+        if bound(&mut out, ctx) {
+            break;
+        }
     }
     Ok(out)
+}
+
+/// The longest explanation kept (§7: "implementations MAY limit the length of the
+/// resulting explanation string"); the rest is cut at a character boundary.
+pub const MAX_EXPLANATION_BYTES: usize = 1024;
+/// How much of the end of an expanded domain-spec is kept while expanding: only the
+/// last 253 characters can survive the §7.3 truncation, so a longer tail keeps the
+/// result exact while a hostile record (thousands of `%{l}` with a long local part)
+/// cannot make the expansion grow without bound.
+const DOMAIN_TAIL_BYTES: usize = 1024;
+
+/// Keeps an expansion bounded as it grows; true when expansion should stop.
+fn bound(out: &mut String, ctx: MacroContext) -> bool {
+    let cut_at = |s: &str, mut i: usize| {
+        while !s.is_char_boundary(i) {
+            i -= 1;
+        }
+        i
+    };
+    match ctx {
+        MacroContext::Explanation => {
+            if out.len() > MAX_EXPLANATION_BYTES {
+                let end = cut_at(out, MAX_EXPLANATION_BYTES);
+                out.truncate(end);
+                return true;
+            }
+        }
+        _ => {
+            if out.len() > 2 * DOMAIN_TAIL_BYTES {
+                let mut start = out.len() - DOMAIN_TAIL_BYTES;
+                while !out.is_char_boundary(start) {
+                    start += 1;
+                }
+                out.drain(..start);
+            }
+        }
+    }
+    false
 }
 
 /// Appends the expansion of one piece to `out`; `scratch` holds computed letter values.
@@ -336,6 +377,7 @@ impl MacroString {
         let mut scratch = String::new();
         for piece in &self.pieces {
             push_piece(piece.get(), vars, p, &mut scratch, &mut out);
+            bound(&mut out, MacroContext::Domain);
         }
         out
     }
