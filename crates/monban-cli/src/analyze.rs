@@ -7,6 +7,7 @@
 
 use std::fmt::Write as _;
 use std::io::IsTerminal as _;
+use std::ops::ControlFlow;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::{Args, ValueEnum};
@@ -73,9 +74,12 @@ fn read(source: &Source) -> Result<(Headers, Vec<u8>, bool), Failure> {
     let found = messages
         .next_message(|chunk| {
             if raw.len() + chunk.len() > MAX_MESSAGE {
+                // Refused whole: nothing more is read, and nothing is analyzed in part.
                 too_big = true;
+                ControlFlow::Break(())
             } else {
                 raw.extend_from_slice(chunk);
+                ControlFlow::Continue(())
             }
         })
         .map_err(|e| Failure::other(format!("{label}: {e}")))?;
@@ -88,12 +92,8 @@ fn read(source: &Source) -> Result<(Headers, Vec<u8>, bool), Failure> {
             MAX_MESSAGE / 1024 / 1024
         )));
     }
-    let more = messages.is_mbox() && {
-        // Is there another message after this one?
-        let mut any = false;
-        let _ = messages.next_message(|c| any |= !c.is_empty());
-        any
-    };
+    // Is there another message after this one? (Known without reading it.)
+    let more = messages.has_next();
     let mut normalized = Vec::with_capacity(raw.len() + raw.len() / 32);
     CrlfNormalizer::new().normalize(&raw, &mut normalized);
     let mut splitter = MessageSplitter::new();

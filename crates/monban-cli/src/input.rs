@@ -3,6 +3,7 @@
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
 /// The chunk size used to read messages.
@@ -119,11 +120,25 @@ impl<R: BufRead> Messages<R> {
             .read_until(b'\n', &mut self.line)
     }
 
+    /// Whether another message of the mbox follows the one just read.
+    pub fn has_next(&self) -> bool {
+        self.is_mbox() && self.started_next && !self.done
+    }
+
     /// Feeds the next message to `sink` in pieces; returns false when there is none.
-    pub fn next_message(&mut self, mut sink: impl FnMut(&[u8])) -> io::Result<bool> {
+    ///
+    /// When `sink` answers [`ControlFlow::Break`] (it has seen enough, e.g. the header
+    /// is over a limit), reading that message stops: a single message is not read any
+    /// further (endless input ends there), and in an mbox the rest of the message is
+    /// skipped up to the next "From " line.
+    pub fn next_message(
+        &mut self,
+        mut sink: impl FnMut(&[u8]) -> ControlFlow<()>,
+    ) -> io::Result<bool> {
         if self.done {
             return Ok(false);
         }
+        let mut stopped = false;
         if self.mbox.is_none() {
             // Decide on the first piece.
             let n = self.read_piece()?;
@@ -134,21 +149,21 @@ impl<R: BufRead> Messages<R> {
             let is_mbox = self.line.starts_with(b"From ");
             self.mbox = Some(is_mbox);
             if !is_mbox {
-                sink(&self.line);
+                stopped = sink(&self.line).is_break();
             }
         } else if !self.started_next {
             self.done = true;
             return Ok(false);
         }
         if self.mbox == Some(false) {
-            // A plain message: everything.
+            // A plain message: everything, unless the sink has seen enough.
             let mut buf = vec![0u8; CHUNK];
-            loop {
+            while !stopped {
                 let n = self.reader.read(&mut buf)?;
                 if n == 0 {
                     break;
                 }
-                sink(&buf[..n]);
+                stopped = sink(&buf[..n]).is_break();
             }
             self.done = true;
             return Ok(true);
@@ -166,7 +181,9 @@ impl<R: BufRead> Messages<R> {
                 break;
             }
             at_line_start = self.line.ends_with(b"\n");
-            sink(&self.line);
+            if !stopped {
+                stopped = sink(&self.line).is_break();
+            }
         }
         Ok(true)
     }
@@ -181,7 +198,13 @@ mod tests {
         let mut out = Vec::new();
         loop {
             let mut msg = Vec::new();
-            if !m.next_message(|c| msg.extend_from_slice(c)).unwrap() {
+            if !m
+                .next_message(|c| {
+                    msg.extend_from_slice(c);
+                    ControlFlow::Continue(())
+                })
+                .unwrap()
+            {
                 break;
             }
             out.push(msg);
@@ -205,5 +228,49 @@ mod tests {
         assert_eq!(msgs.len(), 2);
         assert_eq!(msgs[0], b"From: a\n\none\n\n");
         assert_eq!(msgs[1], b"From: c\n\ntwo\n");
+    }
+
+    /// A sink that stops ends a plain message there (endless input is not read on) and
+    /// skips to the next message of an mbox.
+    #[test]
+    fn a_stopping_sink_ends_the_message() {
+        let mut m = Messages::new(BufReader::new(std::io::repeat(b'a')));
+        let mut seen = 0usize;
+        assert!(
+            m.next_message(|c| {
+                seen += c.len();
+                if seen > 3 * CHUNK {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
+            })
+            .unwrap()
+        );
+        assert!(seen < 3 * CHUNK + 2 * MAX_LINE as usize);
+        assert!(!m.next_message(|_| ControlFlow::Continue(())).unwrap());
+
+        let mbox = b"From a\nX: 1\nY: 2\nZ: 3\n\nFrom b\nFrom: c\n\ntwo\n";
+        let mut m = Messages::new(&mbox[..]);
+        let mut first = Vec::new();
+        assert!(
+            m.next_message(|c| {
+                first.extend_from_slice(c);
+                ControlFlow::Break(())
+            })
+            .unwrap()
+        );
+        assert_eq!(first, b"X: 1\n");
+        assert!(m.has_next());
+        let mut second = Vec::new();
+        assert!(
+            m.next_message(|c| {
+                second.extend_from_slice(c);
+                ControlFlow::Continue(())
+            })
+            .unwrap()
+        );
+        assert_eq!(second, b"From: c\n\ntwo\n");
+        assert!(!m.has_next());
     }
 }

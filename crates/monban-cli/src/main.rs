@@ -89,6 +89,9 @@ impl Failure {
     }
 }
 
+/// The largest private key file read (a PEM RSA 4096 key is about 3.3 KB).
+pub(crate) const MAX_KEY_FILE_BYTES: u64 = 1024 * 1024;
+
 /// This host's name, for `receiver=` and the default authserv-id.
 fn host_name() -> String {
     ["/proc/sys/kernel/hostname", "/etc/hostname"]

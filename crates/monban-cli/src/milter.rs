@@ -129,7 +129,14 @@ pub async fn run(args: MilterArgs) -> Result<(), Failure> {
         .map_err(|e| Failure::other(format!("cannot watch SIGTERM: {e}")))?;
     let mut int = signal(SignalKind::interrupt())
         .map_err(|e| Failure::other(format!("cannot watch SIGINT: {e}")))?;
-    let server = tokio::spawn(serve(listener, cfg_rx, dns, metrics, stop_rx));
+    let server = tokio::spawn(serve(
+        listener,
+        cfg_rx,
+        dns,
+        metrics,
+        cfg.limits.clone(),
+        stop_rx,
+    ));
     loop {
         tokio::select! {
             _ = hup.recv() => match Config::load(&path) {

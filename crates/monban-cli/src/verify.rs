@@ -5,12 +5,13 @@
 //! chunks are hashed as they are read, keys are fetched at the end.
 
 use std::net::IpAddr;
+use std::ops::ControlFlow;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::Args;
 use monban::dkim::DkimConfig;
 use monban::dmarc::{Disposition, DmarcConfig, OrgDomainMode, PublicSuffixList};
-use monban::message::{CrlfNormalizer, HeaderError};
+use monban::message::CrlfNormalizer;
 use monban::pipeline::{Envelope, MessageVerifier, Report, VerifyConfig};
 use monban::spf::SpfConfig;
 use serde_json::{Value, json};
@@ -66,35 +67,31 @@ pub struct VerifyArgs {
     json: bool,
 }
 
-/// Streams one message through the pipeline's staged verifier.
+/// Streams one message through the pipeline's staged verifier. A header that is
+/// malformed or over a limit stops the reading of that message (the verifier keeps
+/// the reason and gives its verdict); `None` when the input holds no more messages.
 fn read_message(
     messages: &mut Messages<Box<dyn std::io::BufRead>>,
     make: impl FnOnce() -> MessageVerifier,
-) -> std::io::Result<Option<Result<MessageVerifier, HeaderError>>> {
+) -> std::io::Result<Option<MessageVerifier>> {
     let mut normalizer = CrlfNormalizer::new();
     let mut verifier = make();
-    let mut error: Option<HeaderError> = None;
     let mut buf = Vec::with_capacity(input::CHUNK + 1024);
     let found = messages.next_message(|chunk| {
-        if error.is_some() {
-            return;
-        }
         normalizer.normalize(chunk, &mut buf);
-        if let Err(e) = verifier.push(&buf) {
-            error = Some(e);
+        match verifier.push(&buf) {
+            Ok(()) => ControlFlow::Continue(()),
+            Err(_) => ControlFlow::Break(()),
         }
     })?;
-    Ok(match (found, error) {
-        (false, _) => None,
-        (true, Some(e)) => Some(Err(e)),
-        (true, None) => Some(Ok(verifier)),
-    })
+    Ok(found.then_some(verifier))
 }
 
-fn to_json(r: &Report, authserv_id: &str, label: &str) -> Value {
+fn to_json(r: &Report, authserv_id: &str, label: &str, envelope: &Envelope) -> Value {
     let d = &r.dmarc;
     let mut v = json!({
         "file": label,
+        "malformed": r.malformed.as_ref().map(ToString::to_string),
         "dkim": r.dkim.iter().map(|d| json!({
             "result": d.result.as_str(),
             "domain": d.domain,
@@ -131,6 +128,20 @@ fn to_json(r: &Report, authserv_id: &str, label: &str) -> Value {
     if let Some(h) = &r.helo {
         v["helo"] =
             json!({"result": h.result.as_str(), "domain": h.domain, "reason": h.cause.to_string()});
+    }
+    if r.malformed.is_some() && envelope.ip.is_some() {
+        // SPF was asked for but not evaluated: the message is not judged at all.
+        let not_evaluated = json!({
+            "result": "none",
+            "domain": null,
+            "reason": "not evaluated: the message header is malformed",
+        });
+        if envelope.mail_from.is_some() {
+            v["spf"] = not_evaluated.clone();
+        }
+        if envelope.helo.is_some() {
+            v["helo"] = not_evaluated;
+        }
     }
     v
 }
@@ -215,6 +226,7 @@ pub async fn run(dns: &DnsArgs, args: VerifyArgs) -> Result<(), Failure> {
 
     let several = sources.len() > 1;
     let mut failures = 0usize;
+    let mut verified = 0usize;
     for source in &sources {
         let reader = match input::open(source) {
             Ok(r) => r,
@@ -226,39 +238,33 @@ pub async fn run(dns: &DnsArgs, args: VerifyArgs) -> Result<(), Failure> {
         };
         let mut messages = Messages::new(reader);
         let mut index = 0usize;
+        let mut read_failed = false;
         loop {
             let make = || MessageVerifier::new(envelope.clone(), config.clone(), now);
             let verifier = match read_message(&mut messages, make) {
                 Ok(None) => break,
-                Ok(Some(Ok(v))) => v,
-                Ok(Some(Err(e))) => {
-                    eprintln!("monban: {}: {e}", source.label());
-                    failures += 1;
-                    index += 1;
-                    continue;
-                }
+                Ok(Some(v)) => v,
                 Err(e) => {
                     eprintln!("monban: {}: {e}", source.label());
                     failures += 1;
+                    read_failed = true;
                     break;
                 }
             };
             index += 1;
-            let report = match verifier.finish(&resolver).await {
-                Ok(r) => r,
-                Err(e) => {
-                    eprintln!("monban: {}: {e}", source.label());
-                    failures += 1;
-                    continue;
-                }
-            };
+            let report = verifier.finish(&resolver).await;
+            verified += 1;
             let label = if messages.is_mbox() {
                 format!("{}#{index}", source.label())
             } else {
                 source.label()
             };
+            if let Some(why) = &report.malformed {
+                // The verdict is printed below (DMARC permerror); say why on stderr too.
+                eprintln!("monban: {label}: malformed message: {why}");
+            }
             if args.json {
-                println!("{}", to_json(&report, &authserv_id, &label));
+                println!("{}", to_json(&report, &authserv_id, &label, &envelope));
             } else {
                 if several || index > 1 {
                     println!("==> {label} <==");
@@ -268,11 +274,27 @@ pub async fn run(dns: &DnsArgs, args: VerifyArgs) -> Result<(), Failure> {
                 println!("Authentication-Results: {}", value.replace("\r\n", "\n"));
             }
         }
+        if index == 0 && !read_failed {
+            eprintln!(
+                "monban: {}: no message (the input is empty)",
+                source.label()
+            );
+            failures += 1;
+        }
+    }
+    if sources.is_empty() {
+        return Err(Failure::other(format!(
+            "no message: {} holds no files",
+            args.files.join(", ")
+        )));
     }
     if failures > 0 {
         return Err(Failure::other(format!(
             "{failures} input(s) could not be verified"
         )));
+    }
+    if verified == 0 {
+        return Err(Failure::other("no message to verify"));
     }
     Ok(())
 }

@@ -20,6 +20,7 @@
 //!   cache.
 
 mod cache;
+pub mod file;
 mod hickory;
 mod name;
 mod zone;

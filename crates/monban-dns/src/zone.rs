@@ -100,17 +100,15 @@ impl ZoneResolver {
             line: 0,
             message,
         };
-        let meta = std::fs::metadata(path).map_err(|e| file_error(format!("cannot read: {e}")))?;
-        if meta.is_dir() {
-            return Err(file_error("is a directory, not a zone file".into()));
-        }
-        if meta.len() > MAX_ZONE_FILE_BYTES {
-            return Err(file_error(format!(
-                "is {} bytes; zone files over {MAX_ZONE_FILE_BYTES} bytes are refused",
-                meta.len()
-            )));
-        }
-        let bytes = std::fs::read(path).map_err(|e| file_error(format!("cannot read: {e}")))?;
+        let bytes = crate::file::read_limited(path, MAX_ZONE_FILE_BYTES).map_err(|e| {
+            file_error(match e {
+                crate::file::ReadError::Directory => "is a directory, not a zone file".into(),
+                crate::file::ReadError::TooLarge(_) => {
+                    format!("zone files over {MAX_ZONE_FILE_BYTES} bytes are refused")
+                }
+                e => e.to_string(),
+            })
+        })?;
         let text = String::from_utf8(bytes).map_err(|e| {
             let line = 1 + e.as_bytes()[..e.utf8_error().valid_up_to()]
                 .iter()

@@ -10,10 +10,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use monban::dkim::{SignerConfig, SigningKey};
-use monban::pipeline::VerifyConfig;
 use serde::Deserialize;
 
-use crate::session::{FilterConfig, Network, QuarantineMode, SigningRule};
+use crate::server::Limits;
+use crate::session::{FilterConfig, Network, QuarantineMode, Refusal, SigningRule};
+
+/// The largest configuration file read.
+const MAX_CONFIG_FILE_BYTES: u64 = 1024 * 1024;
+/// The largest private key file read.
+const MAX_KEY_FILE_BYTES: u64 = 1024 * 1024;
 
 /// One documented option.
 #[derive(Debug, Clone, Copy)]
@@ -67,6 +72,56 @@ pub const OPTIONS: &[OptionDoc] = &[
         key: "allow_networks",
         default: "[]",
         doc: "Client networks never rejected or quarantined (local override).",
+    },
+    OptionDoc {
+        key: "optout_recipient_domains",
+        default: "[]",
+        doc: "Recipient domains that opted out of enforcement: a message to any of them is delivered with its results instead of rejected or quarantined.",
+    },
+    OptionDoc {
+        key: "reject_unparseable_from",
+        default: "true",
+        doc: "Reject (550 5.7.1) a message without exactly one From field holding one address (RFC 5322 section 3.6): there is no author to judge, and its DMARC result is permerror. false delivers it with that result.",
+    },
+    OptionDoc {
+        key: "oversized_header",
+        default: "\"reject\"",
+        doc: "A header over 1 MiB or 5,000 fields is never judged in part: \"reject\" (552 5.3.4; a retry would not shrink it) or \"tempfail\" (451 4.3.4).",
+    },
+    OptionDoc {
+        key: "malformed_header",
+        default: "\"reject\"",
+        doc: "A header field the MTA passes that cannot be a header field (bad name, a line break not followed by white space): \"reject\" (550 5.6.0) or \"tempfail\" (451 4.6.0).",
+    },
+    OptionDoc {
+        key: "max_connections",
+        default: "500",
+        doc: "MTA connections served at once; one more is closed at once (the MTA applies milter_default_action).",
+    },
+    OptionDoc {
+        key: "idle_timeout_seconds",
+        default: "600",
+        doc: "How long a connection may wait between commands; keep it above the MTA's SMTP timeout (Postfix smtpd_timeout, 300 s).",
+    },
+    OptionDoc {
+        key: "command_timeout_seconds",
+        default: "30",
+        doc: "How long the rest of a packet may take once it started, and a reply may take to be written.",
+    },
+    OptionDoc {
+        key: "message_timeout_seconds",
+        default: "120",
+        doc: "How long the end of a message (DNS, verification, signing) may take; past it the message gets 451 4.4.3 and is retried.",
+    },
+    OptionDoc {
+        key: "max_packet_bytes",
+        default: "1048576",
+        doc: "The largest milter packet accepted (at most 1 MiB): what one connection can make monban hold.",
+    },
+    OptionDoc {
+        key: "metrics_listen",
+        default: "",
+        doc: "Serve Prometheus metrics at http://IP:PORT/metrics (off unless set).",
     },
     OptionDoc {
         key: "max_signatures",
@@ -148,6 +203,22 @@ pub struct RawConfig {
     optout_recipient_domains: Vec<String>,
     #[serde(default = "default_max_signatures")]
     max_signatures: usize,
+    #[serde(default = "yes")]
+    reject_unparseable_from: bool,
+    #[serde(default = "default_refusal")]
+    oversized_header: String,
+    #[serde(default = "default_refusal")]
+    malformed_header: String,
+    #[serde(default = "default_max_connections")]
+    max_connections: usize,
+    #[serde(default = "default_idle_timeout")]
+    idle_timeout_seconds: u64,
+    #[serde(default = "default_command_timeout")]
+    command_timeout_seconds: u64,
+    #[serde(default = "default_message_timeout")]
+    message_timeout_seconds: u64,
+    #[serde(default = "default_max_packet")]
+    max_packet_bytes: usize,
     #[serde(default)]
     metrics_listen: Option<String>,
     #[serde(default)]
@@ -195,6 +266,24 @@ fn default_quarantine() -> String {
 fn default_max_signatures() -> usize {
     5
 }
+fn default_refusal() -> String {
+    "reject".into()
+}
+fn default_max_connections() -> usize {
+    Limits::default().max_connections
+}
+fn default_idle_timeout() -> u64 {
+    Limits::default().idle_timeout.as_secs()
+}
+fn default_command_timeout() -> u64 {
+    Limits::default().command_timeout.as_secs()
+}
+fn default_message_timeout() -> u64 {
+    Limits::default().message_timeout.as_secs()
+}
+fn default_max_packet() -> usize {
+    Limits::default().max_packet
+}
 
 /// Where to listen.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -227,6 +316,9 @@ pub struct Config {
     pub dns_timeout: std::time::Duration,
     /// Where to serve `/metrics`, if anywhere.
     pub metrics: Option<std::net::SocketAddr>,
+    /// Connection limits and timeouts (applied at start; a reload does not change
+    /// them).
+    pub limits: Limits,
     /// The filter settings.
     pub filter: Arc<FilterConfig>,
 }
@@ -251,7 +343,7 @@ fn load_key(base: &Path, path: &Path, file: &str) -> Result<Arc<SigningKey>, Con
         file: file.to_owned(),
         message,
     };
-    let pem = std::fs::read_to_string(&full)
+    let pem = monban_dns::file::read_text_limited(&full, MAX_KEY_FILE_BYTES)
         .map_err(|e| err(format!("cannot read the key {}: {e}", full.display())))?;
     SigningKey::from_pem(&pem)
         .map(Arc::new)
@@ -262,10 +354,13 @@ impl Config {
     /// Reads and validates a file; relative paths in it are relative to its folder.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-            file: file.clone(),
-            message: format!("cannot read: {e}"),
-        })?;
+        let text =
+            monban_dns::file::read_text_limited(path, MAX_CONFIG_FILE_BYTES).map_err(|e| {
+                ConfigError {
+                    file: file.clone(),
+                    message: e.to_string(),
+                }
+            })?;
         let base = path.parent().unwrap_or(Path::new("."));
         Self::parse(&text, &file, base)
     }
@@ -365,9 +460,59 @@ impl Config {
                     .map_err(|_| err(format!("metrics_listen: {m:?} is not IP:PORT")))?,
             ),
         };
-        let mut verify = VerifyConfig::default();
-        verify.dkim.max_signatures = raw.max_signatures;
-        verify.spf.receiver = raw.authserv_id.clone();
+        let refusal = |key: &str, v: &str| match v {
+            "reject" => Ok(Refusal::Reject),
+            "tempfail" => Ok(Refusal::Tempfail),
+            other => Err(err(format!(
+                "{key}: {other:?} must be \"reject\" or \"tempfail\""
+            ))),
+        };
+        let oversized_header = refusal("oversized_header", &raw.oversized_header)?;
+        let malformed_header = refusal("malformed_header", &raw.malformed_header)?;
+        let seconds = |key: &str, v: u64, min: u64, max: u64| {
+            if (min..=max).contains(&v) {
+                Ok(std::time::Duration::from_secs(v))
+            } else {
+                Err(err(format!("{key}: {v} must be from {min} to {max}")))
+            }
+        };
+        let limits = Limits {
+            max_connections: if (1..=100_000).contains(&raw.max_connections) {
+                raw.max_connections
+            } else {
+                return Err(err(format!(
+                    "max_connections: {} must be from 1 to 100000",
+                    raw.max_connections
+                )));
+            },
+            idle_timeout: seconds("idle_timeout_seconds", raw.idle_timeout_seconds, 1, 86_400)?,
+            command_timeout: seconds(
+                "command_timeout_seconds",
+                raw.command_timeout_seconds,
+                1,
+                3_600,
+            )?,
+            message_timeout: seconds(
+                "message_timeout_seconds",
+                raw.message_timeout_seconds,
+                1,
+                3_600,
+            )?,
+            max_packet: if (65_536..=crate::protocol::MAX_PACKET).contains(&raw.max_packet_bytes) {
+                raw.max_packet_bytes
+            } else {
+                return Err(err(format!(
+                    "max_packet_bytes: {} must be from 65536 to {}",
+                    raw.max_packet_bytes,
+                    crate::protocol::MAX_PACKET
+                )));
+            },
+        };
+        let mut filter = FilterConfig::new(&raw.authserv_id);
+        filter.verify.dkim.max_signatures = raw.max_signatures;
+        if !raw.reject_unparseable_from {
+            filter.verify.dmarc.permerror_disposition = monban::dmarc::Disposition::None;
+        }
         Ok(Self {
             listen,
             dns,
@@ -375,18 +520,20 @@ impl Config {
                 raw.dns.timeout_seconds.unwrap_or(3).clamp(1, 60),
             ),
             metrics,
+            limits,
             filter: Arc::new(FilterConfig {
-                authserv_id: raw.authserv_id,
                 trusted_networks: networks("trusted_networks", &raw.trusted_networks)?,
                 signing,
                 default_signer,
-                verify,
                 enforce_reject: raw.enforce_reject,
                 quarantine,
                 tempfail_on_dns_error: raw.tempfail_on_dns_error,
                 allow_domains: raw.allow_domains,
                 allow_networks: networks("allow_networks", &raw.allow_networks)?,
                 optout_recipient_domains: raw.optout_recipient_domains,
+                oversized_header,
+                malformed_header,
+                ..filter
             }),
         })
     }
@@ -416,6 +563,7 @@ pub fn sample_config() -> String {
             ("authserv_id", _) => "\"mx.example.net\"  # required".to_owned(),
             ("dns.zone_file", _) => "# zone_file = \"examples/example.zone\"".to_owned(),
             ("dns.server", _) => "# server = \"127.0.0.1:53\"".to_owned(),
+            ("metrics_listen", _) => "# metrics_listen = \"127.0.0.1:9891\"".to_owned(),
             ("signing.sender", _) => "\"*@example.com\"".to_owned(),
             ("signing.domain", _) => "\"example.com\"".to_owned(),
             ("signing.selector", _) => "\"s2026\"".to_owned(),
@@ -510,6 +658,15 @@ key = "keys/s2026.private"
             "allow_domains",
             "allow_networks",
             "max_signatures",
+            "optout_recipient_domains",
+            "reject_unparseable_from",
+            "oversized_header",
+            "malformed_header",
+            "max_connections",
+            "idle_timeout_seconds",
+            "command_timeout_seconds",
+            "message_timeout_seconds",
+            "max_packet_bytes",
         ] {
             assert!(OPTIONS.iter().any(|o| o.key == key), "{key} undocumented");
             assert!(

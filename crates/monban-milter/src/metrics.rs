@@ -26,6 +26,9 @@ pub struct Metrics {
     messages: Mutex<BTreeMap<(String, String), u64>>,
     /// (method, result) → count.
     results: Mutex<BTreeMap<(String, String), u64>>,
+    /// limit → how often it was reached (connections, timeouts, sizes).
+    limits: Mutex<BTreeMap<&'static str, u64>>,
+    accept_errors: AtomicU64,
     dns_buckets: [AtomicU64; 11],
     dns_count: AtomicU64,
     dns_sum_micros: AtomicU64,
@@ -53,6 +56,19 @@ impl Metrics {
         let mut m = self.messages.lock().unwrap_or_else(|p| p.into_inner());
         *m.entry((verdict.to_owned(), action.to_owned()))
             .or_default() += 1;
+    }
+
+    /// A limit was reached: `connections` (a connection closed at the cap),
+    /// `idle_timeout`, `command_timeout`, `message_timeout`, `packet_size` (a packet
+    /// over the limit), `header_size`, `header_malformed` (a message refused).
+    pub fn limit(&self, which: &'static str) {
+        let mut m = self.limits.lock().unwrap_or_else(|p| p.into_inner());
+        *m.entry(which).or_default() += 1;
+    }
+
+    /// Accepting a connection failed (e.g. out of file descriptors).
+    pub fn accept_error(&self) {
+        self.accept_errors.fetch_add(1, Ordering::Relaxed);
     }
 
     /// One method's result.
@@ -103,6 +119,34 @@ impl Metrics {
             "counter",
             self.errors.load(Ordering::Relaxed),
         );
+        counter(
+            &mut s,
+            "monban_milter_accept_errors_total",
+            "Failed accepts (each followed by a pause).",
+            "counter",
+            self.accept_errors.load(Ordering::Relaxed),
+        );
+        let _ = writeln!(
+            s,
+            "# HELP monban_milter_limits_total Limits reached, by limit.\n# TYPE monban_milter_limits_total counter"
+        );
+        let limits = self
+            .limits
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        for which in [
+            "connections",
+            "idle_timeout",
+            "command_timeout",
+            "message_timeout",
+            "packet_size",
+            "header_size",
+            "header_malformed",
+        ] {
+            let n = limits.get(which).copied().unwrap_or(0);
+            let _ = writeln!(s, "monban_milter_limits_total{{limit=\"{which}\"}} {n}");
+        }
         let _ = writeln!(
             s,
             "# HELP monban_milter_messages_total Messages by DMARC verdict and action.\n# TYPE monban_milter_messages_total counter"
@@ -181,12 +225,23 @@ impl<R: Resolver> Resolver for TimedResolver<R> {
 
 /// Serves `GET /metrics` (and nothing else) on a listener, until the task is dropped.
 pub async fn serve_metrics(listener: tokio::net::TcpListener, metrics: std::sync::Arc<Metrics>) {
+    // A few scrapes at a time; more are closed. Accept errors pause instead of spinning.
+    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(16));
     loop {
-        let Ok((mut stream, _)) = listener.accept().await else {
+        let mut stream = match listener.accept().await {
+            Ok((s, _)) => s,
+            Err(_) => {
+                metrics.accept_error();
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
             continue;
         };
         let metrics = metrics.clone();
         tokio::spawn(async move {
+            let _slot = slot;
             let mut buf = vec![0u8; 4096];
             let n = match tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf)).await
             {
@@ -203,7 +258,9 @@ pub async fn serve_metrics(listener: tokio::net::TcpListener, metrics: std::sync
                 "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
                 body.len()
             );
-            let _ = stream.write_all(reply.as_bytes()).await;
+            let _ =
+                tokio::time::timeout(Duration::from_secs(5), stream.write_all(reply.as_bytes()))
+                    .await;
         });
     }
 }

@@ -358,37 +358,103 @@ impl Response {
 }
 
 /// A streaming packet reader: feed bytes, take whole packets.
-#[derive(Debug, Default)]
+///
+/// Packets are taken from a read position, and the consumed bytes are dropped once per
+/// [`Framer::extend`], so a read holding thousands of small packets costs linear time.
+/// At most one packet (up to the limit) plus one read is ever held, and an idle
+/// connection holds no buffer at all.
+#[derive(Debug)]
 pub struct Framer {
     buf: Vec<u8>,
+    /// Where the next packet starts in `buf`.
+    pos: usize,
+    max_packet: usize,
+}
+
+impl Default for Framer {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Framer {
-    /// An empty framer.
+    /// An empty framer accepting packets up to [`MAX_PACKET`].
     pub fn new() -> Self {
-        Self::default()
+        Self::with_limit(MAX_PACKET)
+    }
+
+    /// An empty framer accepting packets up to `max_packet` bytes (capped at
+    /// [`MAX_PACKET`]).
+    pub fn with_limit(max_packet: usize) -> Self {
+        Self {
+            buf: Vec::new(),
+            pos: 0,
+            max_packet: max_packet.min(MAX_PACKET),
+        }
+    }
+
+    /// Drops the bytes of packets already taken.
+    fn compact(&mut self) {
+        if self.pos > 0 {
+            self.buf.drain(..self.pos);
+            self.pos = 0;
+        }
+        if self.buf.is_empty() && self.buf.capacity() > 64 * 1024 {
+            // A large packet came and went: give the memory back.
+            self.buf = Vec::new();
+        }
     }
 
     /// Adds bytes read from the socket.
     pub fn extend(&mut self, bytes: &[u8]) {
+        self.compact();
         self.buf.extend_from_slice(bytes);
     }
 
-    /// The next whole packet, if one has arrived.
+    /// Whether part of a packet has arrived and the rest has not.
+    pub fn is_partial(&self) -> bool {
+        self.buf.len() > self.pos
+    }
+
+    /// How many bytes are held.
+    pub fn buffered(&self) -> usize {
+        self.buf.len() - self.pos
+    }
+
+    /// How many more bytes the packet under way needs (at least 1 when nothing or only
+    /// part of a length field has arrived), for sizing the next read.
+    pub fn wanted(&self) -> usize {
+        let rest = &self.buf[self.pos..];
+        if rest.len() < 4 {
+            return 4 - rest.len();
+        }
+        let len = u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+        (4 + len.min(self.max_packet))
+            .saturating_sub(rest.len())
+            .max(1)
+    }
+
+    /// The next whole packet, if one has arrived. A length field of zero or above the
+    /// limit is an error as soon as its four bytes are in, before any of the packet is
+    /// held.
     pub fn next_command(&mut self) -> Result<Option<Command>, ProtocolError> {
-        if self.buf.len() < 4 {
+        let rest = &self.buf[self.pos..];
+        if rest.len() < 4 {
             return Ok(None);
         }
-        let len = u32::from_be_bytes([self.buf[0], self.buf[1], self.buf[2], self.buf[3]]) as usize;
-        if len == 0 || len > MAX_PACKET {
+        let len = u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+        if len == 0 || len > self.max_packet {
             return Err(ProtocolError::Length(len));
         }
-        if self.buf.len() < 4 + len {
+        if rest.len() < 4 + len {
             return Ok(None);
         }
-        let code = self.buf[4];
-        let command = Command::decode(code, &self.buf[5..4 + len]);
-        self.buf.drain(..4 + len);
+        let command = Command::decode(rest[4], &rest[5..4 + len]);
+        self.pos += 4 + len;
+        if self.pos == self.buf.len() {
+            self.buf.clear();
+            self.pos = 0;
+        }
         command.map(Some)
     }
 }

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use monban::authres::fields_claiming;
 use monban::dkim::{DkimSigner, SignerConfig};
 use monban::dmarc::{Disposition, DmarcResult};
-use monban::message::Headers;
+use monban::message::{HeaderError, Headers, MAX_HEADER_BYTES, MAX_HEADER_FIELDS};
 use monban::pipeline::{Envelope, MessageVerifier, Report, VerifyConfig};
 use monban_dns::Resolver;
 
@@ -102,6 +102,16 @@ pub enum QuarantineMode {
     Header,
 }
 
+/// How a message is refused when monban will not judge it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// A permanent `5xx` reply: the sender gets a bounce from its own server, and a
+    /// retry would not change the message.
+    Reject,
+    /// A temporary `4xx` reply: the sender's server keeps the message and retries.
+    Tempfail,
+}
+
 /// The session's settings, shared by all connections.
 #[derive(Debug, Clone)]
 pub struct FilterConfig {
@@ -129,6 +139,38 @@ pub struct FilterConfig {
     /// in them is delivered (with its results recorded) instead of rejected or
     /// quarantined, since refusing it would refuse it for that recipient too.
     pub optout_recipient_domains: Vec<String>,
+    /// What to do with a header over [`MAX_HEADER_BYTES`] or [`MAX_HEADER_FIELDS`]:
+    /// it is never judged in part (issue 9), so it is refused.
+    pub oversized_header: Refusal,
+    /// What to do with a header that does not split into fields.
+    pub malformed_header: Refusal,
+}
+
+impl FilterConfig {
+    /// The defaults of the configuration file for this authserv-id: inbound mail is
+    /// judged (nothing trusted but what is listed), DMARC reject is enforced, a message
+    /// without exactly one usable From is rejected (RFC 5322 §3.6), oversized and
+    /// malformed headers are rejected.
+    pub fn new(authserv_id: &str) -> Self {
+        let mut verify = VerifyConfig::default();
+        verify.spf.receiver = authserv_id.to_owned();
+        verify.dmarc.permerror_disposition = Disposition::Reject;
+        Self {
+            authserv_id: authserv_id.to_owned(),
+            trusted_networks: Vec::new(),
+            signing: Vec::new(),
+            default_signer: None,
+            verify,
+            enforce_reject: true,
+            quarantine: QuarantineMode::Hold,
+            tempfail_on_dns_error: true,
+            allow_domains: Vec::new(),
+            allow_networks: Vec::new(),
+            optout_recipient_domains: Vec::new(),
+            oversized_header: Refusal::Reject,
+            malformed_header: Refusal::Reject,
+        }
+    }
 }
 
 /// What the caller must do after a command.
@@ -147,10 +189,33 @@ struct Message {
     mail_from: Option<String>,
     recipient_domains: Vec<String>,
     headers: Option<Headers>,
+    /// The header rebuilt from the MTA's fields, never more than [`MAX_HEADER_BYTES`].
     header_block: Vec<u8>,
+    header_fields: usize,
+    /// The first reason the header cannot be judged; once set, no more is kept.
+    header_problem: Option<HeaderError>,
+    /// The end-of-header step ran.
+    header_done: bool,
+    /// The reply that refused the header, and why; repeated at the end of the message
+    /// should the MTA go on.
+    refused: Option<(Response, HeaderError)>,
     verifier: Option<MessageVerifier>,
     signer: Option<DkimSigner>,
     queue_id: Option<String>,
+}
+
+/// Whether a field as the MTA passed it can be part of a header that splits back into
+/// the same fields: a name of printable ASCII without a colon (RFC 5322 §2.2), a value
+/// whose line breaks are all followed by white space (a folded field, §2.2.3). Anything
+/// else could turn into other fields when rebuilt.
+fn well_formed(name: &str, value: &[u8]) -> bool {
+    !name.is_empty()
+        && name.bytes().all(|b| (33..=126).contains(&b) && b != b':')
+        && value.iter().enumerate().all(|(i, &b)| match b {
+            b'\n' => matches!(value.get(i + 1), Some(b' ' | b'\t')),
+            b'\r' => value.get(i + 1) == Some(&b'\n'),
+            _ => true,
+        })
 }
 
 /// One connection.
@@ -192,12 +257,116 @@ impl Session {
         }
     }
 
+    /// Adds one field as the MTA passed it to the rebuilt header, or records why the
+    /// header cannot be judged (then nothing more is kept: memory stays bounded).
+    fn add_field(&mut self, name: &str, value: &[u8]) {
+        let m = &mut self.message;
+        if m.header_problem.is_some() {
+            return;
+        }
+        m.header_fields += 1;
+        if !well_formed(name, value) {
+            m.header_problem = Some(HeaderError::NotAField {
+                line: m.header_fields,
+            });
+            return;
+        }
+        if m.header_fields > MAX_HEADER_FIELDS {
+            m.header_problem = Some(HeaderError::TooManyFields);
+            return;
+        }
+        let before = m.header_block.len();
+        reconstruct(name, value, &mut m.header_block);
+        if m.header_block.len() > MAX_HEADER_BYTES {
+            m.header_block.truncate(before);
+            m.header_problem = Some(HeaderError::TooLarge);
+        }
+    }
+
+    /// The reply refusing a header that cannot be judged.
+    fn refuse(&self, why: &HeaderError) -> Response {
+        let (action, code, what) = match why {
+            HeaderError::TooLarge | HeaderError::TooManyFields => {
+                (self.config.oversized_header, "3.4", "is too large")
+            }
+            _ => (self.config.malformed_header, "6.0", "is malformed"),
+        };
+        let (class, status) = match action {
+            Refusal::Reject if code == "3.4" => ("552", "5"),
+            Refusal::Reject => ("550", "5"),
+            Refusal::Tempfail => ("451", "4"),
+        };
+        Response::ReplyCode(format!(
+            "{class} {status}.{code} the message header {what} ({why}); it was not accepted"
+        ))
+    }
+
+    /// The header is complete: refuse it, or set up verification (inbound) or
+    /// signing (trusted clients).
+    fn end_of_headers(&mut self) -> Step {
+        self.message.header_done = true;
+        let parsed = match self.message.header_problem.take() {
+            Some(problem) => Err(problem),
+            None => Headers::parse(&self.message.header_block),
+        };
+        // The block is not needed any more (the parsed copy is kept).
+        self.message.header_block = Vec::new();
+        let headers = match parsed {
+            Ok(h) => h,
+            // A header that cannot be judged whole is refused, never judged in
+            // part: past a limit a From, a second From or a forged
+            // Authentication-Results could hide (issue 9).
+            Err(e) => {
+                let refusal = self.refuse(&e);
+                self.message.refused = Some((refusal.clone(), e));
+                return Step::Reply(vec![refusal]);
+            }
+        };
+        if self.is_trusted() {
+            let sender = self.message.mail_from.clone().unwrap_or_default();
+            let from_domain = monban::dmarc::author_domain(&headers).ok();
+            let mut signers: Vec<SignerConfig> = self
+                .config
+                .signing
+                .iter()
+                .filter(|r| {
+                    r.matches(&sender) || from_domain.as_deref().is_some_and(|d| r.matches(d))
+                })
+                .map(|r| r.signer.clone())
+                .collect();
+            if signers.is_empty()
+                && let Some(d) = &self.config.default_signer
+            {
+                signers.push(d.clone());
+            }
+            if !signers.is_empty() {
+                self.message.signer = DkimSigner::new(headers, signers, self.now).ok();
+            }
+        } else {
+            let envelope = Envelope {
+                ip: self.client,
+                helo: self.helo.clone(),
+                mail_from: self.message.mail_from.clone(),
+            };
+            let mut v = MessageVerifier::new(envelope, self.config.verify.clone(), self.now);
+            self.message.headers = Some(headers.clone());
+            v.headers(headers);
+            self.message.verifier = Some(v);
+        }
+        Step::Reply(vec![Response::Continue])
+    }
+
     /// Whether the client is trusted (its mail is signed, not judged).
     pub fn is_trusted(&self) -> bool {
         self.authenticated
             || self
                 .client
                 .is_some_and(|ip| self.config.trusted_networks.iter().any(|n| n.contains(ip)))
+    }
+
+    /// Why the current message's header was refused, if it was.
+    pub fn refused_header(&self) -> Option<&HeaderError> {
+        self.message.refused.as_ref().map(|(_, e)| e)
     }
 
     /// The queue id the MTA gave the current message (macro `i`), for logs.
@@ -271,57 +440,10 @@ impl Session {
             }
             Command::Data | Command::Unknown(_) => cont(),
             Command::Header { name, value } => {
-                if self.message.header_block.len() < monban::message::MAX_HEADER_BYTES {
-                    reconstruct(&name, &value, &mut self.message.header_block);
-                }
+                self.add_field(&name, &value);
                 cont()
             }
-            Command::EndOfHeaders => {
-                let headers = match Headers::parse(&self.message.header_block) {
-                    Ok(h) => h,
-                    // Unparseable headers cannot be judged: let the sender retry rather
-                    // than guess (and log why).
-                    Err(e) => {
-                        return Step::Reply(vec![Response::ReplyCode(format!(
-                            "451 4.7.0 the message header cannot be processed: {e}"
-                        ))]);
-                    }
-                };
-                if self.is_trusted() {
-                    let sender = self.message.mail_from.clone().unwrap_or_default();
-                    let from_domain = monban::dmarc::author_domain(&headers).ok();
-                    let mut signers: Vec<SignerConfig> = self
-                        .config
-                        .signing
-                        .iter()
-                        .filter(|r| {
-                            r.matches(&sender)
-                                || from_domain.as_deref().is_some_and(|d| r.matches(d))
-                        })
-                        .map(|r| r.signer.clone())
-                        .collect();
-                    if signers.is_empty()
-                        && let Some(d) = &self.config.default_signer
-                    {
-                        signers.push(d.clone());
-                    }
-                    if !signers.is_empty() {
-                        self.message.signer = DkimSigner::new(headers, signers, self.now).ok();
-                    }
-                } else {
-                    let envelope = Envelope {
-                        ip: self.client,
-                        helo: self.helo.clone(),
-                        mail_from: self.message.mail_from.clone(),
-                    };
-                    let mut v =
-                        MessageVerifier::new(envelope, self.config.verify.clone(), self.now);
-                    self.message.headers = Some(headers.clone());
-                    v.headers(headers);
-                    self.message.verifier = Some(v);
-                }
-                cont()
-            }
+            Command::EndOfHeaders => self.end_of_headers(),
             Command::Body(chunk) => {
                 if let Some(v) = self.message.verifier.as_mut() {
                     v.body(&chunk);
@@ -331,7 +453,14 @@ impl Session {
                 }
                 cont()
             }
-            Command::EndOfMessage => Step::EndOfMessage,
+            Command::EndOfMessage => {
+                // An MTA that skipped the end-of-header step: the header is judged (or
+                // refused) now, so a message is never accepted unseen.
+                if !self.message.header_done {
+                    let _ = self.end_of_headers();
+                }
+                Step::EndOfMessage
+            }
             Command::Abort => {
                 self.message = Message::default();
                 Step::Reply(Vec::new())
@@ -350,6 +479,9 @@ impl Session {
         resolver: &R,
     ) -> (Vec<Response>, Option<Report>) {
         let message = std::mem::take(&mut self.message);
+        if let Some((refusal, _)) = message.refused {
+            return (vec![refusal], None);
+        }
         if let Some(signer) = message.signer {
             return match signer.finish() {
                 Ok(values) => {
@@ -378,10 +510,7 @@ impl Session {
             // Trusted but nothing to sign, or no header: pass through.
             return (vec![Response::Accept], None);
         };
-        let report = match verifier.finish(resolver).await {
-            Ok(r) => r,
-            Err(e) => return (vec![Response::ReplyCode(format!("451 4.7.0 {e}"))], None),
-        };
+        let report = verifier.finish(resolver).await;
         let mut out = message
             .headers
             .as_ref()
@@ -426,6 +555,18 @@ impl Session {
             return out;
         }
         match (d.disposition, exempt) {
+            // RFC 5322 §3.6 requires exactly one From with one address; without it
+            // there is no author domain to judge (DMARC permerror), and a receiver that
+            // accepted such mail could be made to show one sender while judging none.
+            (Disposition::Reject, false)
+                if self.config.enforce_reject && d.result == DmarcResult::Permerror =>
+            {
+                out.push(Response::ReplyCode(format!(
+                    "550 5.7.1 the message must have exactly one From field with one address (RFC 5322 section 3.6): {}",
+                    d.reason.as_deref().unwrap_or("the From field cannot be evaluated")
+                )));
+                return out;
+            }
             (Disposition::Reject, false) if self.config.enforce_reject => {
                 out.push(Response::ReplyCode(format!(
                     "550 5.7.1 rejected by the DMARC policy of {}",

@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use libtest_mimic::{Arguments, Failed, Trial};
 use monban::dkim::{SignerConfig, SigningKey};
-use monban::pipeline::VerifyConfig;
 use monban_dns::ZoneResolver;
 use monban_milter::protocol::{Command, Family, Response};
 use monban_milter::session::{FilterConfig, Network, QuarantineMode, Session, SigningRule, Step};
@@ -47,14 +46,12 @@ fn run(s: &Scenario, zone: &ZoneResolver) -> Result<(), Failed> {
         .unwrap(),
     );
     let config = Arc::new(FilterConfig {
-        authserv_id: "mx.example.net".into(),
         trusted_networks: vec![Network::parse("10.0.0.0/8").unwrap()],
         signing: vec![SigningRule {
             sender: "*@example.com".into(),
             signer: SignerConfig::new("example.com", "s2026", key),
         }],
         default_signer: None,
-        verify: VerifyConfig::default(),
         enforce_reject: true,
         quarantine: if s.quarantine.as_deref() == Some("header") {
             QuarantineMode::Header
@@ -65,6 +62,7 @@ fn run(s: &Scenario, zone: &ZoneResolver) -> Result<(), Failed> {
         allow_domains: s.allow_domains.clone(),
         allow_networks: Vec::new(),
         optout_recipient_domains: s.optout_recipient_domains.clone(),
+        ..FilterConfig::new("mx.example.net")
     });
     let raw = std::fs::read(root().join(&s.message))
         .map_err(|e| format!("{}: {e}", s.message.display()))?;

@@ -4,10 +4,9 @@
 use std::sync::Arc;
 
 use monban::dkim::{SignerConfig, SigningKey};
-use monban::pipeline::VerifyConfig;
 use monban_dns::{Record, Txt, ZoneResolver};
 use monban_milter::protocol::encode_command;
-use monban_milter::server::{Listener, serve};
+use monban_milter::server::{Limits, Listener, serve};
 use monban_milter::session::{FilterConfig, Network, QuarantineMode, SigningRule};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -58,20 +57,19 @@ async fn a_whole_smtp_transaction_over_tcp() {
         300,
     );
     let config = Arc::new(FilterConfig {
-        authserv_id: "mx.example.net".into(),
         trusted_networks: vec![Network::parse("10.0.0.0/8").unwrap()],
         signing: vec![SigningRule {
             sender: "*@example.com".into(),
             signer: SignerConfig::new("example.com", "s1", key),
         }],
         default_signer: None,
-        verify: VerifyConfig::default(),
         enforce_reject: true,
         quarantine: QuarantineMode::Hold,
         tempfail_on_dns_error: true,
         allow_domains: Vec::new(),
         allow_networks: Vec::new(),
         optout_recipient_domains: Vec::new(),
+        ..FilterConfig::new("mx.example.net")
     });
     let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = tcp.local_addr().unwrap();
@@ -83,6 +81,7 @@ async fn a_whole_smtp_transaction_over_tcp() {
         cfg_rx,
         Arc::new(zone),
         metrics.clone(),
+        Limits::default(),
         stop_rx,
     ));
 

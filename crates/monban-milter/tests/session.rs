@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use monban::dkim::{self, DkimConfig, DkimResult, SignerConfig, SigningKey};
-use monban::pipeline::VerifyConfig;
 use monban_dns::{Record, Txt, ZoneResolver};
 use monban_milter::protocol::{Command, Family, Response};
 use monban_milter::session::{FilterConfig, Network, QuarantineMode, Session, SigningRule, Step};
@@ -28,20 +27,19 @@ fn zone(key: &SigningKey) -> ZoneResolver {
 
 fn config(key: Arc<SigningKey>) -> Arc<FilterConfig> {
     Arc::new(FilterConfig {
-        authserv_id: "mx.example.net".into(),
         trusted_networks: vec![Network::parse("10.0.0.0/8").unwrap()],
         signing: vec![SigningRule {
             sender: "*@example.com".into(),
             signer: SignerConfig::new("example.com", "s1", key),
         }],
         default_signer: None,
-        verify: VerifyConfig::default(),
         enforce_reject: true,
         quarantine: QuarantineMode::Hold,
         tempfail_on_dns_error: true,
         allow_domains: Vec::new(),
         allow_networks: Vec::new(),
         optout_recipient_domains: Vec::new(),
+        ..FilterConfig::new("mx.example.net")
     })
 }
 

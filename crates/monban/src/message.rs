@@ -187,6 +187,7 @@ fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {
 pub struct MessageSplitter {
     header: Vec<u8>,
     done: bool,
+    failed: Option<HeaderError>,
 }
 
 /// What a chunk contained.
@@ -208,9 +209,22 @@ impl MessageSplitter {
 
     /// Feeds the next chunk.
     pub fn push<'a>(&mut self, chunk: &'a [u8]) -> Result<Split<'a>, HeaderError> {
+        if let Some(e) = &self.failed {
+            // After an error the splitter stays failed: nothing is parsed in part.
+            return Err(e.clone());
+        }
         if self.done {
             return Ok(Split::Body(chunk));
         }
+        let result = self.push_inner(chunk);
+        if let Err(e) = &result {
+            self.failed = Some(e.clone());
+            self.header = Vec::new();
+        }
+        result
+    }
+
+    fn push_inner<'a>(&mut self, chunk: &'a [u8]) -> Result<Split<'a>, HeaderError> {
         // The header ends at CRLF CRLF (or LF LF for unnormalized input), or right away
         // if the message starts with a blank line.
         if self.header.is_empty()
@@ -218,10 +232,7 @@ impl MessageSplitter {
         {
             // The whole header is in the first chunk: parse it in place rather than
             // copying the chunk (often the whole message) into the buffer first.
-            let headers = Headers::parse(&chunk[..block_end]).inspect_err(|_| {
-                // As if buffered, like any other refused header.
-                self.header.extend_from_slice(chunk);
-            })?;
+            let headers = Headers::parse(&chunk[..block_end])?;
             self.done = true;
             return Ok(Split::HeaderDone(headers, &chunk[body_start..]));
         }
@@ -248,6 +259,9 @@ impl MessageSplitter {
     /// Ends the message: if no blank line came, everything was header and the body is
     /// empty.
     pub fn finish(&mut self) -> Result<Option<Headers>, HeaderError> {
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
         if self.done {
             return Ok(None);
         }
@@ -374,6 +388,17 @@ mod tests {
             assert_eq!(h.len(), 2, "cut {cut}");
             assert_eq!(body, b"body\r\n", "cut {cut}");
         }
+    }
+
+    /// After a refused header the splitter stays refused: a later chunk is never taken
+    /// as the start of a body (the offset arithmetic of a second push used to
+    /// underflow).
+    #[test]
+    fn a_refused_header_stays_refused() {
+        let mut s = MessageSplitter::new();
+        assert!(s.push(b"bad\n\nx").is_err());
+        assert!(s.push(b"From: a\r\n\r\nbody").is_err());
+        assert!(s.finish().is_err());
     }
 
     #[test]

@@ -52,6 +52,10 @@ pub struct Report {
     pub dkim: Vec<DkimOutcome>,
     /// DMARC.
     pub dmarc: DmarcOutcome,
+    /// Set when the header could not be split into fields or exceeded a limit: then no
+    /// method ran (`spf`/`helo` are `None`, `dkim` is empty) and DMARC is `permerror`,
+    /// so the message still has a verdict (DESIGN §4) and is never judged in part.
+    pub malformed: Option<HeaderError>,
 }
 
 impl Report {
@@ -87,6 +91,7 @@ pub struct MessageVerifier {
     splitter: MessageSplitter,
     headers: Option<Headers>,
     dkim: Option<DkimVerifier>,
+    malformed: Option<HeaderError>,
 }
 
 impl MessageVerifier {
@@ -99,12 +104,25 @@ impl MessageVerifier {
             splitter: MessageSplitter::new(),
             headers: None,
             dkim: None,
+            malformed: None,
         }
     }
 
-    /// Feeds raw message bytes.
+    /// Feeds raw message bytes. An error means the header is malformed or too large:
+    /// stop feeding (nothing more is read from the message); [`Self::finish`] still
+    /// gives the verdict for such a message.
     pub fn push(&mut self, chunk: &[u8]) -> Result<(), HeaderError> {
-        match self.splitter.push(chunk)? {
+        if let Some(e) = &self.malformed {
+            return Err(e.clone());
+        }
+        let split = match self.splitter.push(chunk) {
+            Ok(s) => s,
+            Err(e) => {
+                self.malformed = Some(e.clone());
+                return Err(e);
+            }
+        };
+        match split {
             Split::Header => {}
             Split::HeaderDone(h, body) => {
                 self.headers(h);
@@ -113,6 +131,12 @@ impl MessageVerifier {
             Split::Body(b) => self.body(b),
         }
         Ok(())
+    }
+
+    /// Marks the message malformed when its header could not be parsed apart from the
+    /// verifier (as a milter does with the fields the MTA hands over).
+    pub fn malformed(&mut self, why: HeaderError) {
+        self.malformed = Some(why);
     }
 
     /// Sets the header (when it arrives apart from the body).
@@ -132,11 +156,23 @@ impl MessageVerifier {
         }
     }
 
-    /// Evaluates everything.
-    pub async fn finish<R: Resolver>(mut self, resolver: &R) -> Result<Report, HeaderError> {
-        if self.headers.is_none() {
-            let h = self.splitter.finish()?.unwrap_or_default();
-            self.headers(h);
+    /// Evaluates everything. A malformed header gives a verdict too, without any DNS
+    /// query: see [`Report::malformed`].
+    pub async fn finish<R: Resolver>(mut self, resolver: &R) -> Report {
+        if self.malformed.is_none() && self.headers.is_none() {
+            match self.splitter.finish() {
+                Ok(h) => self.headers(h.unwrap_or_default()),
+                Err(e) => self.malformed = Some(e),
+            }
+        }
+        if let Some(why) = self.malformed {
+            return Report {
+                spf: None,
+                helo: None,
+                dkim: Vec::new(),
+                dmarc: DmarcOutcome::malformed(&why, &self.config.dmarc),
+                malformed: Some(why),
+            };
         }
         let headers = self.headers.take().unwrap_or_default();
         let dkim_verifier = self.dkim.take().expect("set with the headers");
@@ -171,12 +207,13 @@ impl MessageVerifier {
             &self.config.dmarc,
         )
         .await;
-        Ok(Report {
+        Report {
             spf: spf_result,
             helo: helo_result,
             dkim: dkim_results,
             dmarc,
-        })
+            malformed: None,
+        }
     }
 }
 
@@ -205,18 +242,20 @@ async fn join<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {
     (ra.expect("ready"), rb.expect("ready"))
 }
 
-/// Verifies a whole message held in memory (any line endings).
+/// Verifies a whole message held in memory (any line endings). A malformed header
+/// gives a [`Report`] with [`Report::malformed`] set, never an error.
 pub async fn verify_message<R: Resolver>(
     message: &[u8],
     envelope: Envelope,
     config: VerifyConfig,
     now: u64,
     resolver: &R,
-) -> Result<Report, HeaderError> {
+) -> Report {
     let mut normalized = Vec::new();
     crate::message::CrlfNormalizer::new().normalize(message, &mut normalized);
     let mut v = MessageVerifier::new(envelope, config, now);
-    v.push(&normalized)?;
+    // An error is remembered by the verifier and reported by finish.
+    let _ = v.push(&normalized);
     v.finish(resolver).await
 }
 
@@ -268,8 +307,7 @@ mod tests {
         let report = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap()
-            .block_on(verify_message(msg, env, VerifyConfig::default(), 0, &r))
-            .unwrap();
+            .block_on(verify_message(msg, env, VerifyConfig::default(), 0, &r));
         assert_eq!(report.spf.unwrap().result.as_str(), "fail");
         // MAIL FROM SPF, HELO SPF, the DKIM key and DMARC discovery: four at once.
         assert!(

@@ -97,19 +97,16 @@ fn sign_with(
     format!("DKIM-Signature:{}\r\n{msg}", sigs[0])
 }
 
-/// Verifies and checks the invariant; returns the report (None if the header itself was
-/// refused, which is also safe).
-fn no_victim_pass(name: &str, w: &World, msg: &str, env: Envelope) -> Option<Report> {
-    let report = match block_on(verify_message(
+/// Verifies and checks the invariant; returns the report (a malformed header gets a
+/// verdict too, which must not be a pass either).
+fn no_victim_pass(name: &str, w: &World, msg: &str, env: Envelope) -> Report {
+    let report = block_on(verify_message(
         msg.as_bytes(),
         env,
         VerifyConfig::default(),
         NOW,
         &w.zone,
-    )) {
-        Ok(r) => r,
-        Err(_) => return None,
-    };
+    ));
     let d = &report.dmarc;
     assert!(
         !(d.result == DmarcResult::Pass && d.header_from.as_deref() == Some("victim.example")),
@@ -134,7 +131,7 @@ fn no_victim_pass(name: &str, w: &World, msg: &str, env: Envelope) -> Option<Rep
             "{name}: {written}"
         );
     }
-    Some(report)
+    report
 }
 
 const BODY: &str = "Subject: Invoice\r\nDate: Sun, 22 Nov 2026 10:00:00 +0000\r\n\r\nPlease pay the attached invoice.\r\n";
@@ -180,14 +177,13 @@ fn ambiguous_from_fields() {
             Ok(sigs) => format!("DKIM-Signature:{}\r\n{raw}", sigs[0]),
             Err(_) => raw,
         };
-        if let Some(r) = no_victim_pass(
+        let r = no_victim_pass(
             name,
             &w,
             &msg,
             envelope("x@evil.example", "mail.evil.example"),
-        ) {
-            assert_ne!(r.dmarc.result, DmarcResult::Pass, "{name}: {:?}", r.dmarc);
-        }
+        );
+        assert_ne!(r.dmarc.result, DmarcResult::Pass, "{name}: {:?}", r.dmarc);
     }
 }
 
@@ -236,19 +232,18 @@ fn address_parsing_tricks() {
             &format!("{from}{BODY}"),
             |_| {},
         );
-        if let Some(r) = no_victim_pass(
+        let r = no_victim_pass(
             name,
             &w,
             &msg,
             envelope("x@evil.example", "mail.evil.example"),
-        ) {
-            // Where the author is evil.example, DMARC may pass for evil.example: that is
-            // correct, and the victim is not involved.
-            if r.dmarc.header_from.as_deref() == Some("evil.example") {
-                continue;
-            }
-            assert_ne!(r.dmarc.result, DmarcResult::Pass, "{name}: {:?}", r.dmarc);
+        );
+        // Where the author is evil.example, DMARC may pass for evil.example: that is
+        // correct, and the victim is not involved.
+        if r.dmarc.header_from.as_deref() == Some("evil.example") {
+            continue;
         }
+        assert_ne!(r.dmarc.result, DmarcResult::Pass, "{name}: {:?}", r.dmarc);
     }
 }
 
@@ -262,13 +257,12 @@ fn helo_never_stands_in_for_mail_from() {
         &w,
         &msg,
         envelope("x@nx.victim.example", "mail.evil.example"),
-    )
-    .unwrap();
+    );
     assert_eq!(r.helo.as_ref().unwrap().result.as_str(), "pass");
     assert!(!r.dmarc.spf_aligned);
     assert_eq!(r.dmarc.result, DmarcResult::Fail);
     // The null sender: SPF checks postmaster@<HELO>, which is evil.example: not aligned.
-    let r = no_victim_pass("null sender", &w, &msg, envelope("", "mail.evil.example")).unwrap();
+    let r = no_victim_pass("null sender", &w, &msg, envelope("", "mail.evil.example"));
     assert_eq!(r.dmarc.result, DmarcResult::Fail);
     // A HELO claiming the victim from the attacker's IP fails SPF anyway.
     no_victim_pass(
@@ -313,8 +307,7 @@ fn hostile_dkim_tags() {
             &w,
             &msg,
             envelope("x@evil.example", "mail.evil.example"),
-        )
-        .unwrap();
+        );
         assert_eq!(
             r.dmarc.result,
             DmarcResult::Fail,
@@ -344,7 +337,7 @@ fn authentication_results_injection() {
             "h\r\nAuthentication-Results: mx.receiver.example; dmarc=pass",
         ),
     ] {
-        let r = no_victim_pass("A-R injection", &w, &msg, envelope(mail_from, helo)).unwrap();
+        let r = no_victim_pass("A-R injection", &w, &msg, envelope(mail_from, helo));
         let text = r.authentication_results("mx.receiver.example").to_value();
         assert!(!text.contains("\r\nAuthentication-Results"), "{text}");
     }
@@ -364,8 +357,7 @@ fn body_length_append_and_unsigned_headers() {
         &w,
         &appended,
         envelope("x@evil.example", "mail.evil.example"),
-    )
-    .unwrap();
+    );
     assert_eq!(r.dkim[0].result.as_str(), "policy");
     assert_eq!(r.dmarc.result, DmarcResult::Fail);
 
@@ -398,8 +390,7 @@ fn body_length_append_and_unsigned_headers() {
             &w,
             &msg,
             envelope("x@evil.example", "mail.evil.example"),
-        )
-        .unwrap();
+        );
         assert_ne!(r.dmarc.result, DmarcResult::Pass, "{name}");
     }
     // The untouched message passes: the suite is not vacuous.
@@ -409,8 +400,7 @@ fn body_length_append_and_unsigned_headers() {
         VerifyConfig::default(),
         NOW,
         &w.zone,
-    ))
-    .unwrap();
+    ));
     assert_eq!(r.dmarc.result, DmarcResult::Pass);
 }
 
@@ -440,8 +430,7 @@ fn subdomains_and_spelling() {
             VerifyConfig::default(),
             NOW,
             &w.zone,
-        ))
-        .unwrap();
+        ));
         assert_ne!(r.dmarc.result, DmarcResult::Pass, "{name}: {:?}", r.dmarc);
         assert_eq!(
             r.dmarc.disposition.as_str(),
@@ -457,8 +446,7 @@ fn subdomains_and_spelling() {
         &w,
         &msg,
         envelope("x@evil.example", "mail.evil.example"),
-    )
-    .unwrap();
+    );
     assert_eq!(r.dmarc.result, DmarcResult::Permerror);
 }
 

@@ -300,11 +300,7 @@ pub async fn verify<R: Resolver>(
     let mut v = MessageVerifier::new(envelope.clone(), config, now);
     v.headers(headers.clone());
     v.body(body);
-    let report = match v.finish(resolver).await {
-        Ok(r) => r,
-        // The header is already parsed: finish cannot fail on it.
-        Err(_) => return,
-    };
+    let report = v.finish(resolver).await;
     for (i, o) in report.dkim.iter().enumerate().take(MAX_DIAGNOSED) {
         if i >= analysis.dkim_signatures.len() || analysis.dkim_signatures[i].error.is_some() {
             continue;

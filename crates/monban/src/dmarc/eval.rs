@@ -151,6 +151,17 @@ pub struct DmarcOutcome {
 }
 
 impl DmarcOutcome {
+    /// The outcome for a message whose header cannot be split into fields (or exceeds a
+    /// limit): `permerror`, since no From can be found, with the configured
+    /// disposition for From problems.
+    pub fn malformed(why: &crate::message::HeaderError, config: &DmarcConfig) -> Self {
+        Self::error(
+            DmarcResult::Permerror,
+            format!("the message header is malformed: {why}"),
+            config.permerror_disposition,
+        )
+    }
+
     fn error(result: DmarcResult, reason: String, disposition: Disposition) -> Self {
         Self {
             result,
