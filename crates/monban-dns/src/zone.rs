@@ -103,9 +103,6 @@ impl ZoneResolver {
         let bytes = crate::file::read_limited(path, MAX_ZONE_FILE_BYTES).map_err(|e| {
             file_error(match e {
                 crate::file::ReadError::Directory => "is a directory, not a zone file".into(),
-                crate::file::ReadError::TooLarge(_) => {
-                    format!("zone files over {MAX_ZONE_FILE_BYTES} bytes are refused")
-                }
                 e => e.to_string(),
             })
         })?;

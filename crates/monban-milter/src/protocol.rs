@@ -472,6 +472,34 @@ pub fn encode_command(code: u8, data: &[u8]) -> Vec<u8> {
 mod tests {
     use super::*;
 
+    /// Issue 9: each packet taken used to move the rest of the buffer to its front, so
+    /// a read full of small packets cost the square of its size. 200,000 packets in one
+    /// read are all taken, and the limit is checked before a packet is held.
+    #[test]
+    fn regression_issue9_many_packets_in_one_read_and_the_length_limit() {
+        let one = encode_command(b'B', b"x");
+        let mut wire = Vec::with_capacity(one.len() * 200_000);
+        for _ in 0..200_000 {
+            wire.extend_from_slice(&one);
+        }
+        let mut f = Framer::new();
+        f.extend(&wire);
+        let mut n = 0;
+        while let Some(c) = f.next_command().unwrap() {
+            assert_eq!(c, Command::Body(b"x".to_vec()));
+            n += 1;
+        }
+        assert_eq!(n, 200_000);
+        assert_eq!(f.buffered(), 0);
+
+        let mut f = Framer::with_limit(100);
+        f.extend(&encode_command(b'B', &[b'a'; 99]));
+        assert!(f.next_command().unwrap().is_some());
+        f.extend(&101u32.to_be_bytes());
+        assert_eq!(f.next_command(), Err(ProtocolError::Length(101)));
+        assert_eq!(f.buffered(), 4);
+    }
+
     #[test]
     fn framing_across_reads() {
         let mut wire = encode_command(b'H', b"mail.example.com\0");

@@ -5,42 +5,14 @@ use std::sync::Arc;
 
 use monban::dkim::{SignerConfig, SigningKey};
 use monban_dns::{Record, Txt, ZoneResolver};
-use monban_milter::protocol::encode_command;
 use monban_milter::server::{Limits, Listener, serve};
 use monban_milter::session::{FilterConfig, Network, QuarantineMode, SigningRule};
+mod common;
+
+use common::{read_until_final, send};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
-
-/// Reads responses until one of the final ones (accept, reject, tempfail, reply code).
-async fn read_until_final(s: &mut TcpStream) -> Vec<(u8, Vec<u8>)> {
-    let mut got = Vec::new();
-    let mut buf = vec![0u8; 65536];
-    let mut pending = Vec::new();
-    loop {
-        let n = s.read(&mut buf).await.unwrap();
-        assert!(n > 0, "connection closed early: {got:?}");
-        pending.extend_from_slice(&buf[..n]);
-        while pending.len() >= 4 {
-            let len = u32::from_be_bytes([pending[0], pending[1], pending[2], pending[3]]) as usize;
-            if pending.len() < 4 + len {
-                break;
-            }
-            let code = pending[4];
-            let data = pending[5..4 + len].to_vec();
-            pending.drain(..4 + len);
-            let last = matches!(code, b'a' | b'r' | b't' | b'y' | b'c' | b'O');
-            got.push((code, data));
-            if last {
-                return got;
-            }
-        }
-    }
-}
-
-async fn send(s: &mut TcpStream, code: u8, data: &[u8]) {
-    s.write_all(&encode_command(code, data)).await.unwrap();
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_whole_smtp_transaction_over_tcp() {

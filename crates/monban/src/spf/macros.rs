@@ -558,6 +558,52 @@ mod tests {
         expand(s, MacroContext::Explanation, &vars(), None).unwrap()
     }
 
+    /// Issue 9: 5 KB of `%{l}` with a 100,000-byte local part expanded into a 100 MB
+    /// explanation. RFC 7208 §7 lets the explanation be limited: 1 KiB, cut on a
+    /// character boundary.
+    #[test]
+    fn regression_issue9_explanation_expansion_is_bounded() {
+        let local = "\u{e9}".repeat(50_000);
+        let sender = format!("{local}@example.com");
+        let v = MacroVars {
+            sender: &sender,
+            local_part: &local,
+            ..vars()
+        };
+        let text = "%{l}".repeat(1_250);
+        let out = expand(&text, MacroContext::Explanation, &v, None).unwrap();
+        assert!(out.len() <= MAX_EXPLANATION_BYTES, "{}", out.len());
+        assert!(out.len() >= MAX_EXPLANATION_BYTES - 1);
+        assert!(out.chars().all(|c| c == '\u{e9}'));
+    }
+
+    /// Domain-specs are bounded too, and the §7.3 truncation gives the same name as
+    /// over the whole expansion (only its last 253 characters can remain).
+    #[test]
+    fn regression_issue9_domain_spec_expansion_is_bounded_and_exact() {
+        let local = "ab.c".repeat(25_000);
+        let sender = format!("{local}@example.com");
+        let v = MacroVars {
+            sender: &sender,
+            local_part: &local,
+            ..vars()
+        };
+        let spec = format!("{}.%{{d}}", "%{l}".repeat(200));
+        let out = expand(&spec, MacroContext::Domain, &v, None).unwrap();
+        assert!(
+            out.len() <= 2 * DOMAIN_TAIL_BYTES + local.len(),
+            "{}",
+            out.len()
+        );
+        let whole = format!("{}.email.example.com", local.repeat(200));
+        assert_eq!(truncate_domain(&out), truncate_domain(&whole));
+        let compiled = MacroString::parse(&spec, MacroContext::Domain).unwrap();
+        assert_eq!(
+            truncate_domain(&compiled.expand(&v, None)),
+            truncate_domain(&whole)
+        );
+    }
+
     /// The examples of RFC 7208 §7.4.
     #[test]
     fn rfc7208_7_4_examples() {

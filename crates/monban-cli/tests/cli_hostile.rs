@@ -1,0 +1,312 @@
+//! Issue 9 through the `monban` binary: hostile and empty input gets a verdict or one
+//! clear error, never a panic, never endless reading. Each test is named after what it
+//! reproduces. Inputs that never end are given as files (`/dev/zero`), never written to
+//! a child's stdin, so no test races a child that stops reading.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn zone() -> String {
+    root()
+        .join("examples/example.zone")
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Runs monban; the child is killed if it runs for more than 120 s (a regression to
+/// endless reading then fails the test instead of hanging CI).
+fn monban(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_monban"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run monban");
+    {
+        let mut pipe = child.stdin.take().unwrap();
+        // Small inputs only: the pipe buffer takes them whole, whatever the child does.
+        assert!(stdin.len() < 16 * 1024);
+        let _ = pipe.write_all(stdin);
+    }
+    let start = Instant::now();
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        if start.elapsed() > Duration::from_secs(120) {
+            let _ = child.kill();
+            panic!("monban {args:?} did not end");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+struct Dir(PathBuf);
+
+impl Dir {
+    fn new(name: &str) -> Self {
+        let p = std::env::temp_dir().join(format!("monban-hostile-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        Self(p)
+    }
+    fn file(&self, name: &str, content: &[u8]) -> String {
+        let p = self.0.join(name);
+        std::fs::write(&p, content).unwrap();
+        p.to_str().unwrap().to_owned()
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn regression_issue9_verify_of_nothing_says_so_and_exits_1() {
+    let dir = Dir::new("empty");
+    let empty_file = dir.file("empty.eml", b"");
+    let empty_dir = dir.0.join("folder");
+    std::fs::create_dir_all(&empty_dir).unwrap();
+    let z = zone();
+    for (args, stdin) in [
+        (vec!["verify", "--zone", &z, &empty_file], &b""[..]),
+        (vec!["verify", "--zone", &z, "/dev/null"], b""),
+        (
+            vec!["verify", "--zone", &z, empty_dir.to_str().unwrap()],
+            b"",
+        ),
+        (vec!["verify", "--zone", &z], b""),
+        (vec!["verify", "--zone", &z, "-"], b""),
+    ] {
+        let out = monban(&args, stdin);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("no message"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+        assert!(out.stdout.is_empty());
+    }
+}
+
+/// The "Composition Kills" header forms that do not split into fields get a verdict
+/// (DMARC permerror, a `malformed` reason, the A-R written), not only an error.
+#[test]
+fn regression_issue9_unsplittable_headers_get_a_verdict() {
+    let z = zone();
+    for message in [
+        &b" From: ceo@example.com\r\nTo: x@example.org\r\n\r\nbody\r\n"[..],
+        b"From\r\n : ceo@example.com\r\n\r\nbody\r\n",
+        b"no colon at all\r\nFrom: ceo@example.com\r\n\r\nbody\r\n",
+    ] {
+        let text = String::from_utf8_lossy(message);
+        let out = monban(
+            &[
+                "verify",
+                "--zone",
+                &z,
+                "--authserv-id",
+                "mx.test",
+                "--ip",
+                "203.0.113.5",
+                "--mail-from",
+                "ceo@example.com",
+                "--helo",
+                "mail.example.org",
+            ],
+            message,
+        );
+        assert_eq!(out.status.code(), Some(0), "{text:?}: {}", stderr(&out));
+        let ar = String::from_utf8_lossy(&out.stdout);
+        assert!(ar.starts_with("Authentication-Results: mx.test;"), "{ar}");
+        assert!(ar.contains("dmarc=permerror"), "{ar}");
+        assert!(!ar.contains("=pass"), "{ar}");
+        assert!(
+            stderr(&out).contains("malformed message"),
+            "{}",
+            stderr(&out)
+        );
+
+        let out = monban(
+            &[
+                "verify",
+                "--zone",
+                &z,
+                "--json",
+                "--ip",
+                "203.0.113.5",
+                "--mail-from",
+                "ceo@example.com",
+            ],
+            message,
+        );
+        assert_eq!(out.status.code(), Some(0));
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert!(
+            v["malformed"]
+                .as_str()
+                .unwrap()
+                .contains("not a header field"),
+            "{v}"
+        );
+        assert_eq!(v["dmarc"]["result"], "permerror");
+        assert_eq!(v["spf"]["result"], "none");
+        assert_eq!(v["dkim"], Value::Array(Vec::new()));
+        // A well-formed message has "malformed": null.
+    }
+    let ok = monban(
+        &["verify", "--zone", &z, "--json"],
+        b"From: a@example.com\r\n\r\nhi\r\n",
+    );
+    let v: Value = serde_json::from_slice(&ok.stdout).unwrap();
+    assert_eq!(v["malformed"], Value::Null);
+}
+
+/// `/dev/zero` is one endless header line: verify stops at the header limit with a
+/// verdict saying so, analyze with an error; neither reads on.
+#[test]
+fn regression_issue9_endless_input_stops_at_the_limit() {
+    let z = zone();
+    let out = monban(&["verify", "--zone", &z, "--json", "/dev/zero"], b"");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        v["malformed"].as_str().unwrap().contains("larger than"),
+        "{v}"
+    );
+    assert_eq!(v["dmarc"]["result"], "permerror");
+
+    let out = monban(&["analyze", "/dev/zero"], b"");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("larger than"), "{}", stderr(&out));
+}
+
+/// A header of exactly 1 MiB is judged; one byte more is refused whole, with a verdict.
+#[test]
+fn regression_issue9_verify_header_limit_exact_and_over() {
+    let dir = Dir::new("limit");
+    let z = zone();
+    let make = |total: usize| {
+        let from = b"From: ceo@example.com\r\n";
+        let mut m = Vec::with_capacity(total + 64);
+        while m.len() + from.len() < total {
+            let room = total - from.len() - m.len();
+            let n = room.min(1000);
+            if n < 12 {
+                // "X-F:" + value + CRLF: the shortest filler is 7 bytes.
+                m.extend_from_slice(b"X-F:");
+                m.extend(std::iter::repeat_n(b'a', n - 6));
+                m.extend_from_slice(b"\r\n");
+                break;
+            }
+            m.extend_from_slice(b"X-Filler: ");
+            m.extend(std::iter::repeat_n(b'a', n - 12));
+            m.extend_from_slice(b"\r\n");
+        }
+        m.extend_from_slice(from);
+        assert_eq!(m.len(), total);
+        m.extend_from_slice(b"\r\nbody\r\n");
+        m
+    };
+    let limit = 1024 * 1024;
+    for (total, malformed) in [(limit - 1, false), (limit, false), (limit + 1, true)] {
+        let f = dir.file(&format!("m{total}.eml"), &make(total));
+        let out = monban(&["verify", "--zone", &z, "--json", &f], b"");
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["malformed"].is_string(), malformed, "{total}: {v}");
+        if !malformed {
+            // Judged whole: the From at the very end was seen.
+            assert_eq!(v["dmarc"]["header_from"], "example.com", "{total}: {v}");
+        }
+    }
+}
+
+#[test]
+fn regression_issue9_non_regular_files_are_read_with_a_limit() {
+    let z = zone();
+    let key = root().join("examples/keys/s2026.private");
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec![
+                "spf",
+                "--zone",
+                "/dev/zero",
+                "--ip",
+                "192.0.2.1",
+                "--helo",
+                "a.example",
+            ],
+            "/dev/zero",
+        ),
+        (
+            vec![
+                "verify",
+                "--zone",
+                &z,
+                "--psl",
+                "--psl-file",
+                "/dev/zero",
+                "/dev/null",
+            ],
+            "--psl-file /dev/zero",
+        ),
+        (
+            vec![
+                "sign",
+                "--domain",
+                "example.com",
+                "--selector",
+                "s",
+                "--key",
+                "/dev/zero",
+            ],
+            "/dev/zero",
+        ),
+        (
+            vec!["milter", "--config", "/dev/zero", "--check-config"],
+            "/dev/zero",
+        ),
+    ];
+    for (args, needle) in cases {
+        let out = monban(&args, b"From: a@example.com\r\n\r\nhi\r\n");
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(
+            err.contains(needle) && err.contains("larger than"),
+            "{args:?}: {err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    assert!(key.exists());
+}
+
+/// `Date: ... +a\u{e9}1` (in Date or any Received) made analyze exit 101.
+#[test]
+fn regression_issue9_analyze_non_ascii_zone_does_not_panic() {
+    let message = "Received: from a.example by b.example; Mon, 1 Jan 2024 10:00:00 +a\u{e9}1\r\nFrom: a@example.com\r\nDate: Mon, 1 Jan 2024 10:00:00 +a\u{e9}1\r\n\r\nhi\r\n";
+    for extra in [&[][..], &["--json"][..]] {
+        let mut args = vec!["analyze"];
+        args.extend_from_slice(extra);
+        let out = monban(&args, message.as_bytes());
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        assert!(!stderr(&out).contains("panicked"));
+    }
+}

@@ -1,0 +1,287 @@
+//! Issue 9: what one MTA connection can make the milter hold or wait for. The server
+//! runs on 127.0.0.1:0; an MTA-side client pushes each limit. No assertion is on
+//! elapsed time: a limit either closes the connection (seen as end of file) or it does
+//! not, and the order of events is checked with signals, not clocks.
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::{closed_by_server, optneg, read_until_final, send, transaction};
+use monban_dns::{Lookup, Record, RecordType, Resolver, Txt, ZoneResolver};
+use monban_milter::metrics::Metrics;
+use monban_milter::protocol::encode_command;
+use monban_milter::server::{Limits, Listener, serve};
+use monban_milter::session::FilterConfig;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+
+fn zone() -> ZoneResolver {
+    let mut z = ZoneResolver::new();
+    let mut txt =
+        |n: &str, v: &str| z.insert(n, Record::Txt(Txt::new([v.as_bytes().to_vec()])), 300);
+    txt("example.com", "v=spf1 ip4:192.0.2.0/24 -all");
+    txt("_dmarc.example.com", "v=DMARC1; p=reject");
+    z
+}
+
+struct Server {
+    addr: std::net::SocketAddr,
+    metrics: Arc<Metrics>,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Server {
+    async fn start<R: Resolver + Send + Sync + 'static>(resolver: R, limits: Limits) -> Self {
+        let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = tcp.local_addr().unwrap();
+        let (_cfg_tx, cfg_rx) = watch::channel(Arc::new(FilterConfig::new("mx.example.net")));
+        let (stop, stop_rx) = watch::channel(false);
+        let metrics = Arc::new(Metrics::default());
+        let task = tokio::spawn(serve(
+            Listener::Tcp(tcp),
+            cfg_rx,
+            Arc::new(resolver),
+            metrics.clone(),
+            limits,
+            stop_rx,
+        ));
+        Self {
+            addr,
+            metrics,
+            stop,
+            task,
+        }
+    }
+
+    async fn connect(&self) -> TcpStream {
+        TcpStream::connect(self.addr).await.unwrap()
+    }
+
+    fn metric(&self, line: &str) -> bool {
+        self.metrics.render().lines().any(|l| l == line)
+    }
+
+    async fn stop(self) {
+        self.stop.send(true).unwrap();
+        self.task.await.unwrap().unwrap();
+    }
+}
+
+/// A resolver whose answer for the key `slow._domainkey.example.com` blocks the thread
+/// that asks (as CPU-heavy work would) until the test releases it.
+struct Gate {
+    zone: ZoneResolver,
+    entered: Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
+    release: Mutex<std::sync::mpsc::Receiver<()>>,
+    /// The blocked lookup has returned (released or timed out).
+    returned: AtomicBool,
+    released_by_test: AtomicBool,
+}
+
+impl Resolver for Gate {
+    async fn lookup(&self, name: &str, rtype: RecordType) -> Lookup {
+        if name.starts_with("slow._domainkey.") {
+            if let Some(tx) = self.entered.lock().unwrap().take() {
+                let _ = tx.send(());
+            }
+            // Blocks this thread; a worker blocked here would stall every connection.
+            let released = self
+                .release
+                .lock()
+                .unwrap()
+                .recv_timeout(Duration::from_secs(30))
+                .is_ok();
+            self.released_by_test.store(released, Ordering::SeqCst);
+            self.returned.store(true, Ordering::SeqCst);
+        }
+        self.zone.lookup_now(name, rtype)
+    }
+}
+
+/// Issue 9: a slow message (here one whose key lookup blocks its thread) held one of
+/// the runtime's workers, and a concurrent well-formed session waited for it (8.8 s
+/// measured). With one worker only, the second session must finish while the first is
+/// still blocked: its work runs off the workers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn regression_issue9_a_slow_message_does_not_delay_another_session() {
+    let (entered_tx, entered_rx) = tokio::sync::oneshot::channel();
+    let (release_tx, release_rx) = std::sync::mpsc::channel();
+    let gate = Gate {
+        zone: zone(),
+        entered: Mutex::new(Some(entered_tx)),
+        release: Mutex::new(release_rx),
+        returned: AtomicBool::new(false),
+        released_by_test: AtomicBool::new(false),
+    };
+    let gate = Arc::new(gate);
+    struct Shared(Arc<Gate>);
+    impl Resolver for Shared {
+        async fn lookup(&self, name: &str, rtype: RecordType) -> Lookup {
+            self.0.lookup(name, rtype).await
+        }
+    }
+    let server = Server::start(Shared(gate.clone()), Limits::default()).await;
+
+    let mut slow = server.connect().await;
+    optneg(&mut slow).await;
+    let slow_task = tokio::spawn(async move {
+        let out = transaction(
+            &mut slow,
+            "203.0.113.5",
+            "ceo@example.com",
+            &[
+                (
+                    "DKIM-Signature",
+                    " v=1; a=rsa-sha256; d=example.com; s=slow; h=from; bh=AAAA; b=AAAA",
+                ),
+                ("From", " ceo@example.com"),
+            ],
+        )
+        .await;
+        (slow, out)
+    });
+    // The slow message is now blocking a thread inside its key lookup.
+    tokio::time::timeout(Duration::from_secs(30), entered_rx)
+        .await
+        .expect("the slow message reached its key lookup")
+        .unwrap();
+
+    let mut fast = server.connect().await;
+    optneg(&mut fast).await;
+    let out = transaction(
+        &mut fast,
+        "192.0.2.25",
+        "alice@example.com",
+        &[("From", " alice@example.com")],
+    )
+    .await;
+    assert_eq!(out.last().unwrap().0, b'a', "{out:?}");
+    // Finished while the slow one was still blocked.
+    assert!(
+        !gate.returned.load(Ordering::SeqCst),
+        "the fast session waited for the slow one"
+    );
+    release_tx.send(()).unwrap();
+    let (mut slow, out) = slow_task.await.unwrap();
+    assert!(gate.released_by_test.load(Ordering::SeqCst));
+    let (code, text) = out.last().unwrap();
+    assert_eq!(*code, b'y', "{out:?}");
+    assert!(
+        text.starts_with(b"550 5.7.1"),
+        "{}",
+        String::from_utf8_lossy(text)
+    );
+    // Shutdown waits for open sessions: end them.
+    send(&mut slow, b'Q', b"").await;
+    send(&mut fast, b'Q', b"").await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regression_issue9_idle_and_half_sent_connections_are_closed() {
+    let server = Server::start(
+        zone(),
+        Limits {
+            idle_timeout: Duration::from_secs(1),
+            command_timeout: Duration::from_secs(1),
+            ..Limits::default()
+        },
+    )
+    .await;
+    // Idle after connecting.
+    let mut idle = server.connect().await;
+    assert!(closed_by_server(&mut idle).await);
+    // Idle between commands.
+    let mut between = server.connect().await;
+    optneg(&mut between).await;
+    assert!(closed_by_server(&mut between).await);
+    // Part of a packet, then nothing (a slow sender holding a buffer).
+    let mut partial = server.connect().await;
+    let packet = encode_command(b'L', b"Subject\0 hello\0");
+    partial
+        .write_all(&packet[..packet.len() - 3])
+        .await
+        .unwrap();
+    assert!(closed_by_server(&mut partial).await);
+    assert!(server.metric("monban_milter_limits_total{limit=\"idle_timeout\"} 2"));
+    assert!(server.metric("monban_milter_limits_total{limit=\"command_timeout\"} 1"));
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regression_issue9_connections_over_the_cap_are_closed() {
+    let server = Server::start(
+        zone(),
+        Limits {
+            max_connections: 2,
+            ..Limits::default()
+        },
+    )
+    .await;
+    let mut a = server.connect().await;
+    optneg(&mut a).await;
+    let mut b = server.connect().await;
+    optneg(&mut b).await;
+    let mut c = server.connect().await;
+    assert!(closed_by_server(&mut c).await);
+    assert!(server.metric("monban_milter_limits_total{limit=\"connections\"} 1"));
+    // A slot freed is a slot served again.
+    send(&mut a, b'Q', b"").await;
+    assert!(closed_by_server(&mut a).await);
+    let mut d = loop {
+        // The closed session releases its slot when its task ends.
+        let mut d = server.connect().await;
+        send(
+            &mut d,
+            b'O',
+            &[0, 0, 0, 6, 0, 0, 1, 0xff, 0, 0x1f, 0xff, 0xff],
+        )
+        .await;
+        let mut buf = [0u8; 64];
+        match tokio::io::AsyncReadExt::read(&mut d, &mut buf).await {
+            Ok(n) if n > 0 => break d,
+            _ => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    };
+    send(&mut d, b'Q', b"").await;
+    send(&mut b, b'Q', b"").await;
+    server.stop().await;
+}
+
+/// A packet exactly at the limit is read; one byte more closes the connection before
+/// the packet is held (the MTA then applies its default action, tempfail).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regression_issue9_packet_limit_exact_and_over() {
+    let max = 65_536;
+    let server = Server::start(
+        zone(),
+        Limits {
+            max_packet: max,
+            ..Limits::default()
+        },
+    )
+    .await;
+    let header = |len: usize| {
+        // 'L' + "X-Big\0" + value + "\0" is the packet's length.
+        let value = vec![b'a'; len - 1 - 6 - 1];
+        let mut data = b"X-Big\0".to_vec();
+        data.extend_from_slice(&value);
+        data.push(0);
+        data
+    };
+    let mut s = server.connect().await;
+    optneg(&mut s).await;
+    send(&mut s, b'C', &common::connect_data("192.0.2.25")).await;
+    assert_eq!(read_until_final(&mut s).await[0].0, b'c');
+    send(&mut s, b'L', &header(max)).await;
+    assert_eq!(read_until_final(&mut s).await[0].0, b'c');
+    send(&mut s, b'L', &header(max + 1)).await;
+    assert!(closed_by_server(&mut s).await);
+    assert!(server.metric("monban_milter_limits_total{limit=\"packet_size\"} 1"));
+    server.stop().await;
+}
