@@ -38,11 +38,26 @@ pub struct CheckArgs {
 }
 
 fn valid_domain(flag: &str, d: &str) -> Result<String, Failure> {
+    // Shown in errors at most 80 characters long: the argument may be anything.
+    let shown: String = d.chars().take(80).collect();
+    let shown = if shown.len() < d.len() {
+        format!("{shown:?}...")
+    } else {
+        format!("{shown:?}")
+    };
+    if let Some(bad) = d
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+    {
+        return Err(Failure::usage(format!(
+            "{flag} {shown} is not a domain name: {bad:?} is not allowed (letters, digits, '-', '_' and '.'; write an internationalized name in its xn-- form)"
+        )));
+    }
     let n = monban_dns::normalize_name(d)
-        .map_err(|e| Failure::usage(format!("{flag} {d:?} is not a domain name: {e}")))?;
+        .map_err(|e| Failure::usage(format!("{flag} {shown} is not a domain name: {e}")))?;
     if !n.contains('.') {
         return Err(Failure::usage(format!(
-            "{flag} {d:?} is not a domain name (one label)"
+            "{flag} {shown} is not a domain name (one label)"
         )));
     }
     Ok(n)

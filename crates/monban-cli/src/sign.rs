@@ -66,8 +66,15 @@ pub fn run(args: SignArgs) -> Result<(), Failure> {
     if args.expire == Some(0) {
         return Err(Failure::usage("--expire must be at least 1 second"));
     }
-    let pem = monban_dns::file::read_text_limited(&args.key, crate::MAX_KEY_FILE_BYTES)
-        .map_err(|e| Failure::other(format!("the key {}: {e}", args.key.display())))?;
+    let pem =
+        monban_dns::file::read_text_limited(&args.key, crate::MAX_KEY_FILE_BYTES).map_err(|e| {
+            match e {
+                monban_dns::file::ReadError::Io(e) => {
+                    Failure::other(format!("cannot read the key {}: {e}", args.key.display()))
+                }
+                e => Failure::other(format!("the key {} {e}", args.key.display())),
+            }
+        })?;
     let key = SigningKey::from_pem(&pem)
         .map_err(|e| Failure::other(format!("{}: {e}", args.key.display())))?;
     let mut config = SignerConfig::new(

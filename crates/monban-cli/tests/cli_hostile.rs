@@ -310,3 +310,19 @@ fn regression_issue9_analyze_non_ascii_zone_does_not_panic() {
         assert!(!stderr(&out).contains("panicked"));
     }
 }
+
+/// `check "d.test\r\nX: y"` was accepted and printed raw; a 100 KB name was echoed
+/// whole into the error.
+#[test]
+fn regression_issue9_check_refuses_names_with_control_characters() {
+    let z = zone();
+    let long = "a".repeat(100_000);
+    for domain in ["d.test\r\nX: y", "d.test\x07", "exa mple.com", &long] {
+        let out = monban(&["check", "--zone", &z, domain], b"");
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{domain:?}: {err}");
+        assert!(err.contains("is not a domain name"), "{err}");
+        assert!(err.len() < 400, "{} bytes", err.len());
+        assert!(out.stdout.is_empty());
+    }
+}

@@ -1361,3 +1361,96 @@ fn inserted_fields_have_a_space_after_the_colon() {
     assert_eq!(found.get("Authentication-Results:"), Some(&1), "{all}");
     assert_eq!(found.get("DKIM-Signature:"), Some(&3), "{all}");
 }
+
+/// Sends one message of `filler` header bytes (X-Filler fields under Postfix's
+/// header_size_limit, then an unsigned `From: alice@example.com`) from 203.0.113.5,
+/// which example.com's SPF does not list; returns the reply to the end of DATA.
+fn size_probe(port: u16, filler: usize) -> String {
+    let mut smtp = Smtp::connect(port);
+    smtp.expect("EHLO test.client", "250");
+    smtp.expect("XCLIENT ADDR=203.0.113.5 NAME=[UNAVAILABLE]", "220");
+    smtp.expect("EHLO mail.attacker.test", "250");
+    smtp.expect("MAIL FROM:<alice@example.com>", "250");
+    smtp.expect("RCPT TO:<bob@example.net>", "250");
+    smtp.expect("DATA", "354");
+    let mut data = String::with_capacity(filler + 256);
+    let mut left = filler;
+    let mut n = 0;
+    while left > 0 {
+        // "X-Filler-NNNNN: " (16) + value + CRLF; the last field takes what is left,
+        // at least 19 bytes (one value byte).
+        let mut take = left.min(900);
+        if left - take > 0 && left - take < 19 {
+            take -= 19;
+        }
+        let take = take.max(19);
+        data.push_str(&format!("X-Filler-{n:05}: {}\r\n", "a".repeat(take - 18)));
+        left -= take.min(left);
+        n += 1;
+    }
+    data.push_str("From: Alice <alice@example.com>\r\nTo: bob@example.net\r\n");
+    data.push_str("Subject: invoice\r\n\r\nPlease pay.\r\n.\r\n");
+    // Not through `send`: the transcript would hold a megabyte.
+    smtp.writer
+        .write_all(data.as_bytes())
+        .expect("write the message");
+    let reply = smtp.reply();
+    let _ = smtp.command("QUIT");
+    reply
+}
+
+/// Issue 9, the attack as reported: an attacker searches the header size (a 550 said
+/// "too small", a 451 "too large") until the From field falls just past the milter's
+/// 1 MiB limit, where it was dropped unseen and the spoof of a p=reject domain was
+/// delivered. The same search now meets a DMARC 550 below the limit and a 552 above
+/// it, and nothing is delivered, queued or bounced.
+#[test]
+fn regression_issue9_header_size_search_delivers_nothing() {
+    let _serial = serial();
+    require_tools();
+    let tmp = TempDir::new("size-search");
+    let milter = Milter::start(&tmp.0, &zone_config());
+    let postfix = Postfix::start(&tmp.0, milter.port);
+    let judged = |r: &str| r.starts_with("550 5.7.1 rejected by the DMARC policy of example.com");
+    let refused = |r: &str| r.starts_with("552 5.3.4 the message header is too large");
+    let mut replies: Vec<(usize, String)> = Vec::new();
+    let mut probe = |size: usize| -> bool {
+        let r = size_probe(postfix.smtp_port, size);
+        assert!(
+            judged(&r) || refused(&r),
+            "filler {size}: unexpected reply {r}\n{}",
+            postfix.log()
+        );
+        replies.push((size, r.clone()));
+        judged(&r)
+    };
+    // Bisect between a size that is judged and one that is refused.
+    let (mut lo, mut hi) = (900 * 1024, 1100 * 1024);
+    assert!(probe(lo), "{replies:?}");
+    assert!(!probe(hi), "{replies:?}");
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if probe(mid) {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    // Every size around the edge, the way the attacker finishes the search.
+    for size in lo.saturating_sub(40)..=hi + 40 {
+        let was_judged = probe(size);
+        assert_eq!(was_judged, size <= lo, "filler {size}: the edge moved");
+    }
+    postfix.settle();
+    assert!(postfix.delivered().is_empty(), "{}", postfix.log());
+    let log = postfix.log();
+    for bad in [
+        "status=sent",
+        "status=bounced",
+        "sender non-delivery notification",
+    ] {
+        assert!(!log.contains(bad), "found {bad:?} in the log:\n{log}");
+    }
+    assert!(replies.len() > 90, "{} probes", replies.len());
+    drop(milter);
+}

@@ -23,6 +23,8 @@ use crate::{Answer, Lookup, LookupError, Record, RecordType, Resolver, Txt};
 const DEFAULT_TTL: u32 = 3600;
 /// The negative-caching TTL used when the zone has no SOA.
 const DEFAULT_NEGATIVE_TTL: u32 = 300;
+/// The largest record data (RFC 1035 §3.2.1: RDLENGTH is 16 bits).
+const MAX_RDATA: usize = 65_535;
 /// How many CNAMEs a lookup follows before giving up (a loop or an absurd chain).
 const MAX_CNAME_CHAIN: usize = 8;
 /// The largest zone file read, so a wrong path (a disk image, /dev/zero) fails cleanly.
@@ -141,7 +143,7 @@ impl ZoneResolver {
                 Some(o) => Some(normalize_name(o).map_err(|e| ZoneError {
                     source_name: source_name.to_owned(),
                     line: 0,
-                    message: format!("invalid origin {o:?}: {e}"),
+                    message: format!("invalid origin {}: {e}", shown(o)),
                 })?),
                 None => None,
             },
@@ -149,6 +151,8 @@ impl ZoneResolver {
             last_ttl: DEFAULT_TTL,
             last_owner: None,
         };
+        // A byte order mark some editors write is not part of the first line.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         for entry in logical_lines(text) {
             let line = entry.map_err(|(line, message)| ZoneError {
                 source_name: source_name.to_owned(),
@@ -156,7 +160,28 @@ impl ZoneResolver {
                 message,
             })?;
             match parser.record(&line)? {
-                Parsed::Record(owner, record, ttl) => self.insert(&owner, record, ttl),
+                Parsed::Record(owner, record, ttl) => {
+                    // RFC 1034 §3.6.2, RFC 2181 §10.1: a name with a CNAME has no other
+                    // data (nor a second CNAME); resolvers would answer unpredictably.
+                    if let Some(existing) = self.names.get(&owner) {
+                        let cname = matches!(record, Record::Cname(_));
+                        if cname
+                            || existing
+                                .iter()
+                                .any(|e| matches!(e.record, Record::Cname(_)))
+                        {
+                            return Err(ZoneError {
+                                source_name: source_name.to_owned(),
+                                line: line.number,
+                                message: format!(
+                                    "{} has a CNAME and other data; a CNAME must be the only record of its name",
+                                    shown(&owner)
+                                ),
+                            });
+                        }
+                    }
+                    self.insert(&owner, record, ttl);
+                }
                 Parsed::Skipped(rtype) => self.skipped.push(Skipped {
                     source_name: source_name.to_owned(),
                     line: line.number,
@@ -347,9 +372,14 @@ fn logical_lines(text: &str) -> impl Iterator<Item = Result<LogicalLine, (usize,
                         }
                     }
                     b'(' => {
-                        if depth == 0 {
-                            paren_line = line_no;
+                        if depth > 0 {
+                            // RFC 1035 §5.1: parentheses group lines; they do not nest.
+                            return Some(Err((
+                                line_no,
+                                "nested '(' (parentheses do not nest)".into(),
+                            )));
                         }
+                        paren_line = line_no;
                         depth += 1;
                         pos += 1;
                     }
@@ -429,6 +459,18 @@ fn logical_lines(text: &str) -> impl Iterator<Item = Result<LogicalLine, (usize,
     })
 }
 
+/// A token as shown in an error: quoted, and cut after 60 characters, since a zone
+/// line may hold anything (a 100 KB bad name is not echoed whole).
+fn shown(text: &str) -> String {
+    let mut chars = text.chars();
+    let head: String = chars.by_ref().take(60).collect();
+    if chars.next().is_some() {
+        format!("{head:?}... ({} bytes)", text.len())
+    } else {
+        format!("{head:?}")
+    }
+}
+
 /// Resolves `\X` or `\DDD` at `bytes[*pos]` (the backslash).
 fn unescape(bytes: &[u8], pos: &mut usize) -> Result<u8, String> {
     let rest = &bytes[*pos + 1..];
@@ -504,7 +546,8 @@ impl Parser<'_> {
                 None => written.clone(),
             }
         };
-        normalize_name(&full).map_err(|e| self.err(line, format!("invalid name {written:?}: {e}")))
+        normalize_name(&full)
+            .map_err(|e| self.err(line, format!("invalid name {}: {e}", shown(&written))))
     }
 
     fn record(&mut self, line: &LogicalLine) -> Result<Parsed, ZoneError> {
@@ -533,11 +576,12 @@ impl Parser<'_> {
             let word = tok.text();
             rest = &rest[1..];
             if tok.quoted {
-                return Err(self.err(n, format!("expected a record type, found \"{word}\"")));
+                return Err(self.err(n, format!("expected a record type, found {}", shown(&word))));
             }
             if ttl.is_none() && word.starts_with(|c: char| c.is_ascii_digit()) {
                 ttl = Some(
-                    parse_ttl(&word).ok_or_else(|| self.err(n, format!("invalid TTL {word:?}")))?,
+                    parse_ttl(&word)
+                        .ok_or_else(|| self.err(n, format!("invalid TTL {}", shown(&word))))?,
                 );
                 continue;
             }
@@ -564,7 +608,7 @@ impl Parser<'_> {
             {
                 return Ok(Parsed::Skipped(rtype.to_ascii_uppercase()));
             }
-            return Err(self.err(n, format!("{rtype:?} is not a record type")));
+            return Err(self.err(n, format!("{} is not a record type", shown(&rtype))));
         };
         let record = self.rdata(n, known, rest)?;
         Ok(Parsed::Record(owner, record, ttl))
@@ -584,17 +628,16 @@ impl Parser<'_> {
                 } else {
                     written.clone()
                 };
-                self.origin = Some(
-                    normalize_name(&origin)
-                        .map_err(|e| self.err(n, format!("invalid $ORIGIN {written:?}: {e}")))?,
-                );
+                self.origin = Some(normalize_name(&origin).map_err(|e| {
+                    self.err(n, format!("invalid $ORIGIN {}: {e}", shown(&written)))
+                })?);
             }
             "$TTL" => {
                 let [arg] = args else {
                     return Err(self.err(n, "$TTL takes one TTL value"));
                 };
                 let ttl = parse_ttl(&arg.text())
-                    .ok_or_else(|| self.err(n, format!("invalid $TTL {:?}", arg.text())))?;
+                    .ok_or_else(|| self.err(n, format!("invalid $TTL {}", shown(&arg.text()))))?;
                 self.default_ttl = Some(ttl);
             }
             "$INCLUDE" => {
@@ -603,7 +646,7 @@ impl Parser<'_> {
                     "$INCLUDE is not supported; pass each zone file with its own --zone",
                 ));
             }
-            _ => return Err(self.err(n, format!("unknown directive {name}"))),
+            _ => return Err(self.err(n, format!("unknown directive {}", shown(name)))),
         }
         Ok(Parsed::Nothing)
     }
@@ -626,13 +669,19 @@ impl Parser<'_> {
             RecordType::A => {
                 want(1, "an IPv4 address")?;
                 Record::A(args[0].text().parse::<Ipv4Addr>().map_err(|_| {
-                    self.err(n, format!("{:?} is not an IPv4 address", args[0].text()))
+                    self.err(
+                        n,
+                        format!("{} is not an IPv4 address", shown(&args[0].text())),
+                    )
                 })?)
             }
             RecordType::Aaaa => {
                 want(1, "an IPv6 address")?;
                 Record::Aaaa(args[0].text().parse::<Ipv6Addr>().map_err(|_| {
-                    self.err(n, format!("{:?} is not an IPv6 address", args[0].text()))
+                    self.err(
+                        n,
+                        format!("{} is not an IPv6 address", shown(&args[0].text())),
+                    )
                 })?)
             }
             RecordType::Mx => {
@@ -640,7 +689,10 @@ impl Parser<'_> {
                 let preference = args[0].text().parse::<u16>().map_err(|_| {
                     self.err(
                         n,
-                        format!("MX preference {:?} is not a number 0-65535", args[0].text()),
+                        format!(
+                            "MX preference {} is not a number 0-65535",
+                            shown(&args[0].text())
+                        ),
                     )
                 })?;
                 Record::Mx {
@@ -666,6 +718,17 @@ impl Parser<'_> {
                         ));
                     }
                 }
+                // RFC 1035 §3.3.14: the strings, each with its length octet, form the
+                // RDATA, which a 16-bit length bounds.
+                let rdata: usize = args.iter().map(|a| 1 + a.bytes.len()).sum();
+                if rdata > MAX_RDATA {
+                    return Err(self.err(
+                        n,
+                        format!(
+                            "the {rtype} record data is {rdata} octets; a record holds at most {MAX_RDATA}"
+                        ),
+                    ));
+                }
                 let txt = Txt::new(args.iter().map(|a| a.bytes.clone()));
                 if rtype == RecordType::Spf {
                     Record::Spf(txt)
@@ -689,13 +752,13 @@ impl Parser<'_> {
                 want(7, "mname rname serial refresh retry expire minimum")?;
                 let num = |t: &Token| {
                     parse_ttl(&t.text()).ok_or_else(|| {
-                        self.err(n, format!("SOA field {:?} is not a number", t.text()))
+                        self.err(n, format!("SOA field {} is not a number", shown(&t.text())))
                     })
                 };
                 let serial = args[2].text().parse::<u32>().map_err(|_| {
                     self.err(
                         n,
-                        format!("SOA serial {:?} is not a number", args[2].text()),
+                        format!("SOA serial {} is not a number", shown(&args[2].text())),
                     )
                 })?;
                 for t in &args[3..6] {
@@ -882,6 +945,45 @@ esc      TXT  "semi\;colon" "quote\"d" "\065\066C" unquoted\ word
                 .message
                 .contains("255")
         );
+    }
+
+    /// Issue 9: what the zone parser accepted or refused wrongly.
+    #[test]
+    fn regression_issue9_zone_parser_hostile_input() {
+        let err = |text: &str| ZoneResolver::parse(text, "z", None).unwrap_err();
+        // CNAME beside other data, in either order, and two CNAMEs.
+        for text in [
+            "a.example. CNAME b.example.\na.example. TXT \"x\"\n",
+            "a.example. A 192.0.2.1\na.example. CNAME b.example.\n",
+            "a.example. CNAME b.example.\na.example. CNAME c.example.\n",
+        ] {
+            let e = err(text);
+            assert_eq!(e.line, 2, "{text:?}");
+            assert!(e.message.contains("CNAME and other data"), "{e}");
+        }
+        // Nested parentheses.
+        let e = err("a.example. TXT ( ( \"x\" ) )\n");
+        assert!(e.message.contains("nested"), "{e}");
+        // RDATA over 65,535 octets: 300 strings of 255 octets (256 each with the length).
+        let big = format!(
+            "a.example. TXT {}\n",
+            vec![format!("\"{}\"", "a".repeat(255)); 300].join(" ")
+        );
+        assert!(err(&big).message.contains("at most 65535"));
+        // 255 strings of 255 octets is 65,280: accepted.
+        let fits = format!(
+            "a.example. TXT {}\n",
+            vec![format!("\"{}\"", "a".repeat(255)); 255].join(" ")
+        );
+        ZoneResolver::parse(&fits, "z", None).unwrap();
+        // A byte order mark is not part of the first line.
+        let z =
+            ZoneResolver::parse("\u{feff}$ORIGIN example.\na A 192.0.2.1\n", "z", None).unwrap();
+        assert!(z.lookup_now("a.example", RecordType::A).is_ok());
+        // A 100 KB bad name is not echoed whole.
+        let e = err(&format!("{}..x A 192.0.2.1\n", "b".repeat(100_000)));
+        assert!(e.to_string().len() < 300, "{} bytes", e.to_string().len());
+        assert!(e.message.contains("100003 bytes"), "{e}");
     }
 
     #[test]

@@ -468,7 +468,29 @@ struct Walk {
     networks: BTreeSet<String>,
     problems: Vec<String>,
     unflattenable: bool,
-    seen: BTreeSet<String>,
+    /// The include/redirect chain from the checked domain down to the record being
+    /// walked: a name already on it is a loop. A name reached twice by different
+    /// branches (a diamond) is legal and is walked again, since receivers evaluate it
+    /// again and count its lookups again (RFC 7208 §4.6.4).
+    path: Vec<String>,
+    /// Records walked; the walk stops past [`MAX_WALKED_RECORDS`].
+    walked: usize,
+}
+
+/// The most SPF records the checker walks for one domain. Receivers stop at 10 DNS
+/// lookups (RFC 7208 §4.6.4), so a tree this large is already over the limit; the walk
+/// stays bounded however wide the diamonds are.
+const MAX_WALKED_RECORDS: usize = 60;
+/// The deepest include/redirect chain walked.
+const MAX_WALK_DEPTH: usize = 12;
+
+impl Walk {
+    /// Records a problem once, however often the walk meets it.
+    fn problem(&mut self, text: String) {
+        if !self.problems.contains(&text) {
+            self.problems.push(text);
+        }
+    }
 }
 
 impl Walk {
@@ -479,12 +501,39 @@ impl Walk {
         depth: usize,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'a>> {
         Box::pin(async move {
-            if depth > 12 || !self.seen.insert(domain.to_owned()) {
-                self.problems.push(format!(
-                    "the include/redirect chain loops or is too deep at {domain}"
+            if self.path.iter().any(|d| d == domain) {
+                self.problem(format!(
+                    "the include/redirect chain loops back to {domain}: receivers give permerror"
                 ));
                 return;
             }
+            if depth > MAX_WALK_DEPTH {
+                self.problem(format!(
+                    "the include/redirect chain is more than {MAX_WALK_DEPTH} deep at {domain}: receivers stop at 10 lookups (permerror)"
+                ));
+                return;
+            }
+            self.walked += 1;
+            if self.walked > MAX_WALKED_RECORDS {
+                self.problem(format!(
+                    "the include tree has more than {MAX_WALKED_RECORDS} records; receivers stop at 10 lookups (permerror)"
+                ));
+                return;
+            }
+            self.path.push(domain.to_owned());
+            self.visit_record(resolver, domain, depth).await;
+            self.path.pop();
+        })
+    }
+
+    /// Walks the SPF record of one domain of the tree.
+    fn visit_record<'a, R: Resolver>(
+        &'a mut self,
+        resolver: &'a R,
+        domain: &'a str,
+        depth: usize,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'a>> {
+        Box::pin(async move {
             let answer = resolver.lookup(domain, RecordType::Txt).await;
             let records: Vec<Vec<u8>> = txts(&answer)
                 .into_iter()
@@ -492,7 +541,7 @@ impl Walk {
                 .collect();
             let [record] = records.as_slice() else {
                 if depth > 0 {
-                    self.problems.push(format!(
+                    self.problem(format!(
                         "{domain} (included or redirected to) has {} SPF records: receivers give permerror",
                         records.len()
                     ));
@@ -501,7 +550,7 @@ impl Walk {
             };
             let text = String::from_utf8_lossy(record).into_owned();
             let Ok(parsed) = SpfRecord::parse(&text) else {
-                self.problems.push(format!(
+                self.problem(format!(
                     "the SPF record of {domain} does not parse: receivers give permerror"
                 ));
                 return;
@@ -605,7 +654,7 @@ impl Walk {
                 match resolver.lookup(&target, RecordType::Mx).await {
                     Ok(a) => {
                         if a.records.len() > 10 {
-                            self.problems.push(format!(
+                            self.problem(format!(
                                 "{target} has {} MX records; mx allows 10 (permerror)",
                                 a.records.len()
                             ));
@@ -1140,6 +1189,66 @@ mod tests {
             .build()
             .unwrap()
             .block_on(f)
+    }
+
+    fn spf_findings(zone: &str) -> Vec<String> {
+        let zone = ZoneResolver::parse(zone, "z", None).unwrap();
+        let r = block_on(check(&zone, "d.test", &CheckOptions::default()));
+        r.findings
+            .into_iter()
+            .filter(|f| f.area == Area::Spf)
+            .map(|f| f.message)
+            .collect()
+    }
+
+    /// Issue 9: an include reached by two branches (a diamond) is legal; it was
+    /// reported as a loop, once per repeat (300 red lines for width 30).
+    #[test]
+    fn regression_issue9_include_diamond_is_not_a_loop() {
+        // The record in several strings of at most 10 terms (each under 255 octets).
+        let mut zone = String::from("d.test. TXT \"v=spf1\"");
+        for chunk in (0..30).collect::<Vec<_>>().chunks(10) {
+            zone.push_str(" \"");
+            for i in chunk {
+                zone.push_str(&format!(" include:b{i}.test"));
+            }
+            zone.push('"');
+        }
+        zone.push_str(" \" -all\"\n");
+        for i in 0..30 {
+            zone.push_str(&format!(
+                "b{i}.test. TXT \"v=spf1 include:shared.test -all\"\n"
+            ));
+        }
+        zone.push_str("shared.test. TXT \"v=spf1 ip4:192.0.2.0/24 -all\"\n");
+        let findings = spf_findings(&zone);
+        assert!(
+            !findings.iter().any(|m| m.contains("loop")),
+            "{findings:#?}"
+        );
+        // Receivers count every include again: far over the limit of 10, said once.
+        assert!(
+            findings.iter().any(|m| m.contains("lookups")),
+            "{findings:#?}"
+        );
+        assert!(findings.len() < 10, "{findings:#?}");
+        // A small diamond stays within the limit and is clean of loop findings too.
+        let small = "d.test. TXT \"v=spf1 include:a.test include:b.test -all\"\n\
+            a.test. TXT \"v=spf1 include:s.test -all\"\nb.test. TXT \"v=spf1 include:s.test -all\"\n\
+            s.test. TXT \"v=spf1 ip4:192.0.2.1 -all\"\n";
+        assert!(!spf_findings(small).iter().any(|m| m.contains("loop")));
+    }
+
+    #[test]
+    fn real_include_loop_is_reported_once() {
+        let zone = "d.test. TXT \"v=spf1 include:a.test include:a.test -all\"\n\
+            a.test. TXT \"v=spf1 include:d.test -all\"\n";
+        let findings = spf_findings(zone);
+        let loops: Vec<_> = findings
+            .iter()
+            .filter(|m| m.contains("loops back"))
+            .collect();
+        assert_eq!(loops.len(), 1, "{findings:#?}");
     }
 
     #[test]
