@@ -430,11 +430,15 @@ impl Session {
                         .trim_start_matches('<')
                         .trim_end_matches('>')
                         .rsplit_once('@')
-                    && self.message.recipient_domains.len() < 1000
                 {
-                    self.message
-                        .recipient_domains
-                        .push(domain.to_ascii_lowercase());
+                    // Distinct domains only (a message to many people of a few domains
+                    // stays small). Past 1,000 distinct domains the rest are not kept:
+                    // that can only deny an opt-out, never exempt a message wrongly.
+                    let domain = domain.to_ascii_lowercase();
+                    let known = &mut self.message.recipient_domains;
+                    if known.len() < 1000 && !known.contains(&domain) {
+                        known.push(domain);
+                    }
                 }
                 cont()
             }
