@@ -24,13 +24,17 @@ fn monban(args: &[&str], stdin: Option<&[u8]>) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .expect("run monban");
-    {
-        let mut pipe = child.stdin.take().unwrap();
-        if let Some(input) = stdin {
-            pipe.write_all(input).unwrap();
-        }
-    }
-    child.wait_with_output().unwrap()
+    let mut pipe = child.stdin.take().unwrap();
+    let input = stdin.map(<[u8]>::to_vec).unwrap_or_default();
+    // Written from a thread, and a closed pipe is not an error: a child that exits
+    // early (a usage error) closes its stdin, and its output says why (issue 10: a
+    // BrokenPipe here failed CI once).
+    let writer = std::thread::spawn(move || {
+        let _ = pipe.write_all(&input);
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    out
 }
 
 fn stdout(o: &Output) -> String {

@@ -6,7 +6,7 @@
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -32,24 +32,28 @@ fn monban(args: &[&str], stdin: &[u8]) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .expect("run monban");
-    {
-        let mut pipe = child.stdin.take().unwrap();
-        // Small inputs only: the pipe buffer takes them whole, whatever the child does.
-        assert!(stdin.len() < 16 * 1024);
-        let _ = pipe.write_all(stdin);
-    }
-    let start = Instant::now();
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            break;
-        }
-        if start.elapsed() > Duration::from_secs(120) {
-            let _ = child.kill();
+    let mut pipe = child.stdin.take().unwrap();
+    let input = stdin.to_vec();
+    // From a thread, and a closed pipe is not an error (a child may stop reading).
+    let writer = std::thread::spawn(move || {
+        let _ = pipe.write_all(&input);
+    });
+    // Output is collected as it comes (a full pipe never stops the child), with a
+    // deadline for a child that reads on forever.
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    let out = match rx.recv_timeout(Duration::from_secs(120)) {
+        Ok(out) => out.unwrap(),
+        Err(_) => {
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
             panic!("monban {args:?} did not end");
         }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().unwrap()
+    };
+    writer.join().unwrap();
+    out
 }
 
 fn stderr(o: &Output) -> String {

@@ -30,11 +30,19 @@ fn cases() -> Vec<(String, Vec<String>)> {
         ),
         (
             "newsletter-via-mailer",
-            ["198.51.100.10", "mx.mailer.example.net", "bounces@example.com"],
+            [
+                "198.51.100.10",
+                "mx.mailer.example.net",
+                "bounces@example.com",
+            ],
         ),
         (
             "via-mailing-list",
-            ["203.0.113.5", "lists.example.org", "lunch-club-bounces@example.org"],
+            [
+                "203.0.113.5",
+                "lists.example.org",
+                "lunch-club-bounces@example.org",
+            ],
         ),
         (
             "spoofed-ceo",
@@ -123,7 +131,11 @@ fn cases() -> Vec<(String, Vec<String>)> {
 
     for (name, ip, extra) in [
         ("pass", "192.0.2.25", ["--mail-from", "alice@example.com"]),
-        ("softfail", "203.0.113.66", ["--mail-from", "ceo@example.com"]),
+        (
+            "softfail",
+            "203.0.113.66",
+            ["--mail-from", "ceo@example.com"],
+        ),
         ("helo", "192.0.2.25", ["--helo", "mail.example.com"]),
     ] {
         let mut a = vec!["spf", "--zone", EX, "--ip", ip];
@@ -279,7 +291,10 @@ fn run_case(name: &str, args: &[String], bless: bool) -> Result<(), Failed> {
         )
     })?;
     if want != file {
-        let (w, g) = (String::from_utf8_lossy(&want), String::from_utf8_lossy(&file));
+        let (w, g) = (
+            String::from_utf8_lossy(&want),
+            String::from_utf8_lossy(&file),
+        );
         let line = w
             .lines()
             .zip(g.lines())
