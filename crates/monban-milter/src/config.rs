@@ -13,7 +13,9 @@ use monban::dkim::{SignerConfig, SigningKey};
 use serde::Deserialize;
 
 use crate::server::Limits;
-use crate::session::{FilterConfig, Network, QuarantineMode, Refusal, SigningRule};
+use crate::session::{
+    FilterConfig, Network, QuarantineMode, Refusal, SignErrorAction, SigningRule,
+};
 
 /// The largest configuration file read.
 const MAX_CONFIG_FILE_BYTES: u64 = 1024 * 1024;
@@ -92,6 +94,11 @@ pub const OPTIONS: &[OptionDoc] = &[
         key: "malformed_header",
         default: "\"reject\"",
         doc: "A header field the MTA passes that cannot be a header field (bad name, a line break not followed by white space): \"reject\" (550 5.6.0) or \"tempfail\" (451 4.6.0).",
+    },
+    OptionDoc {
+        key: "on_sign_error",
+        default: "\"tempfail\"",
+        doc: "A trusted client's message that cannot be signed (no From, a key failure): \"tempfail\" (451 4.7.0; the client retries) or \"accept\" (delivered unsigned). Logged either way.",
     },
     OptionDoc {
         key: "max_connections",
@@ -209,6 +216,8 @@ pub struct RawConfig {
     oversized_header: String,
     #[serde(default = "default_refusal")]
     malformed_header: String,
+    #[serde(default = "default_on_sign_error")]
+    on_sign_error: String,
     #[serde(default = "default_max_connections")]
     max_connections: usize,
     #[serde(default = "default_idle_timeout")]
@@ -268,6 +277,9 @@ fn default_max_signatures() -> usize {
 }
 fn default_refusal() -> String {
     "reject".into()
+}
+fn default_on_sign_error() -> String {
+    "tempfail".into()
 }
 fn default_max_connections() -> usize {
     Limits::default().max_connections
@@ -469,6 +481,15 @@ impl Config {
         };
         let oversized_header = refusal("oversized_header", &raw.oversized_header)?;
         let malformed_header = refusal("malformed_header", &raw.malformed_header)?;
+        let on_sign_error = match raw.on_sign_error.as_str() {
+            "tempfail" => SignErrorAction::Tempfail,
+            "accept" => SignErrorAction::Accept,
+            other => {
+                return Err(err(format!(
+                    "on_sign_error: {other:?} must be \"tempfail\" or \"accept\""
+                )));
+            }
+        };
         let seconds = |key: &str, v: u64, min: u64, max: u64| {
             if (min..=max).contains(&v) {
                 Ok(std::time::Duration::from_secs(v))
@@ -533,6 +554,7 @@ impl Config {
                 optout_recipient_domains: raw.optout_recipient_domains,
                 oversized_header,
                 malformed_header,
+                on_sign_error,
                 ..filter
             }),
         })
@@ -667,6 +689,7 @@ key = "keys/s2026.private"
             "command_timeout_seconds",
             "message_timeout_seconds",
             "max_packet_bytes",
+            "on_sign_error",
         ] {
             assert!(OPTIONS.iter().any(|o| o.key == key), "{key} undocumented");
             assert!(

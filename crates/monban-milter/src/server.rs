@@ -147,6 +147,9 @@ where
                 }
             };
             let is_eoh = matches!(cmd, crate::protocol::Command::EndOfHeaders);
+            // The clock is read per command, not per connection: t= and x= are those
+            // of this moment.
+            session.set_now(now());
             let step = if is_eoh {
                 let (s, step) = off_worker(session, move |s, _| s.command(cmd)).await?;
                 session = s;

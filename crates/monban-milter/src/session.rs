@@ -112,6 +112,15 @@ pub enum Refusal {
     Tempfail,
 }
 
+/// What to do with a trusted client's message that cannot be signed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignErrorAction {
+    /// `451`: the client keeps the message and retries (the default).
+    Tempfail,
+    /// Deliver it unsigned (the failure is logged either way).
+    Accept,
+}
+
 /// The session's settings, shared by all connections.
 #[derive(Debug, Clone)]
 pub struct FilterConfig {
@@ -144,6 +153,8 @@ pub struct FilterConfig {
     pub oversized_header: Refusal,
     /// What to do with a header that does not split into fields.
     pub malformed_header: Refusal,
+    /// What to do with a trusted client's message that cannot be signed.
+    pub on_sign_error: SignErrorAction,
 }
 
 impl FilterConfig {
@@ -169,6 +180,7 @@ impl FilterConfig {
             optout_recipient_domains: Vec::new(),
             oversized_header: Refusal::Reject,
             malformed_header: Refusal::Reject,
+            on_sign_error: SignErrorAction::Tempfail,
         }
     }
 }
@@ -196,6 +208,8 @@ struct Message {
     header_problem: Option<HeaderError>,
     /// The end-of-header step ran.
     header_done: bool,
+    /// Why the signer for a trusted client's message could not be set up.
+    sign_error: Option<String>,
     /// The reply that refused the header, and why; repeated at the end of the message
     /// should the MTA go on.
     refused: Option<(Response, HeaderError)>,
@@ -245,7 +259,15 @@ fn reconstruct(name: &str, value: &[u8], out: &mut Vec<u8>) {
 }
 
 impl Session {
-    /// A new connection. `now` is used for DKIM `t=`/`x=` and signing times.
+    /// Sets the current time (Unix seconds) for DKIM `t=`/`x=` checks and signing; the
+    /// server calls it before every command, so a long connection never signs with a
+    /// stale `t=`.
+    pub fn set_now(&mut self, now: u64) {
+        self.now = now;
+    }
+
+    /// A new connection. `now` is used for DKIM `t=`/`x=` and signing times until
+    /// [`Session::set_now`] moves it.
     pub fn new(config: Arc<FilterConfig>, now: u64) -> Self {
         Self {
             config,
@@ -280,6 +302,27 @@ impl Session {
         if m.header_block.len() > MAX_HEADER_BYTES {
             m.header_block.truncate(before);
             m.header_problem = Some(HeaderError::TooLarge);
+        }
+    }
+
+    /// The answer when a trusted client's message cannot be signed: logged, and
+    /// tempfailed (the client retries, nothing leaves unsigned) or accepted unsigned, as
+    /// `on_sign_error` says.
+    fn sign_failed(&self, why: &str, queue_id: Option<&str>) -> Vec<Response> {
+        tracing::warn!(
+            queue_id = queue_id.unwrap_or("-"),
+            error = why,
+            action = match self.config.on_sign_error {
+                SignErrorAction::Tempfail => "tempfail",
+                SignErrorAction::Accept => "accept unsigned",
+            },
+            "the message cannot be signed"
+        );
+        match self.config.on_sign_error {
+            SignErrorAction::Tempfail => vec![Response::ReplyCode(format!(
+                "451 4.7.0 the message cannot be signed: {why}"
+            ))],
+            SignErrorAction::Accept => vec![Response::Accept],
         }
     }
 
@@ -340,7 +383,12 @@ impl Session {
                 signers.push(d.clone());
             }
             if !signers.is_empty() {
-                self.message.signer = DkimSigner::new(headers, signers, self.now).ok();
+                match DkimSigner::new(headers, signers, self.now) {
+                    Ok(s) => self.message.signer = Some(s),
+                    // Never sent on unsigned in silence: the end of the message answers
+                    // as `on_sign_error` says, and the failure is logged.
+                    Err(e) => self.message.sign_error = Some(e.to_string()),
+                }
             }
         } else {
             let envelope = Envelope {
@@ -486,6 +534,9 @@ impl Session {
         if let Some((refusal, _)) = message.refused {
             return (vec![refusal], None);
         }
+        if let Some(e) = message.sign_error {
+            return (self.sign_failed(&e, message.queue_id.as_deref()), None);
+        }
         if let Some(signer) = message.signer {
             return match signer.finish() {
                 Ok(values) => {
@@ -503,9 +554,7 @@ impl Session {
                     (out, None)
                 }
                 Err(e) => (
-                    vec![Response::ReplyCode(format!(
-                        "451 4.7.0 signing failed: {e}"
-                    ))],
+                    self.sign_failed(&e.to_string(), message.queue_id.as_deref()),
                     None,
                 ),
             };

@@ -289,3 +289,41 @@ fn networks_and_signing_patterns() {
     assert!(!rule("alice@example.com").matches("bob@example.com"));
     assert!(rule("*").matches("anyone@anywhere.example"));
 }
+
+/// Issue 10: a signer that could not be built was dropped with `.ok()` and the message
+/// left unsigned without a word. Now it is tempfailed (or, when so configured,
+/// accepted unsigned), and logged.
+#[test]
+fn unsignable_trusted_message_is_tempfailed_not_sent_unsigned() {
+    use monban_milter::session::SignErrorAction;
+    let key = Arc::new(SigningKey::generate_ed25519().unwrap());
+    let zone = zone(&key);
+    let no_from = "To: bob@example.net\r\nSubject: no author\r\n\r\nHello.\r\n";
+    let mut s = Session::new(config(key.clone()), NOW);
+    let out = transaction(&mut s, &zone, "10.1.2.3", "alice@example.com", no_from);
+    let Some(Response::ReplyCode(code)) = out.last() else {
+        panic!("{out:?}")
+    };
+    assert!(code.starts_with("451 4.7.0 the message cannot be signed"), "{code}");
+    let mut lenient = (*config(key)).clone();
+    lenient.on_sign_error = SignErrorAction::Accept;
+    let mut s = Session::new(Arc::new(lenient), NOW);
+    let out = transaction(&mut s, &zone, "10.1.2.3", "alice@example.com", no_from);
+    assert_eq!(out, vec![Response::Accept]);
+}
+
+/// Issue 10: the clock was read once per connection, so a long connection signed with
+/// a stale t=. The time set before a message is the one it is signed with.
+#[test]
+fn signing_time_is_that_of_the_message_not_of_the_connection() {
+    let key = Arc::new(SigningKey::generate_ed25519().unwrap());
+    let zone = zone(&key);
+    let mut s = Session::new(config(key), NOW);
+    let later = NOW + 7_200;
+    s.set_now(later);
+    let out = transaction(&mut s, &zone, "10.1.2.3", "alice@example.com", MSG);
+    let Response::InsertHeader { value, .. } = &out[0] else {
+        panic!("{out:?}")
+    };
+    assert!(value.contains(&format!("t={later};")), "{value}");
+}
