@@ -6,9 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
-use monban_dns::{
-    CachingResolver, HickoryConfig, HickoryResolver, Lookup, RecordType, Resolver, ZoneResolver,
-};
+use monban_dns::{CachingResolver, HickoryConfig, HickoryResolver, SharedResolver, ZoneResolver};
 
 use crate::Failure;
 
@@ -32,23 +30,8 @@ pub struct DnsArgs {
     dns_timeout: u64,
 }
 
-/// The resolver a command runs with.
-#[derive(Debug)]
-pub enum DnsSource {
-    /// Zone files, in memory.
-    Zone(ZoneResolver),
-    /// Real DNS, cached.
-    Net(Box<CachingResolver<HickoryResolver>>),
-}
-
-impl Resolver for DnsSource {
-    async fn lookup(&self, name: &str, rtype: RecordType) -> Lookup {
-        match self {
-            Self::Zone(z) => z.lookup(name, rtype).await,
-            Self::Net(n) => n.lookup(name, rtype).await,
-        }
-    }
-}
+/// The resolver a command runs with: zone files in memory, or real DNS, cached.
+pub type DnsSource = SharedResolver;
 
 /// Parses `IP` or `IP:PORT` (`[v6]:PORT` for IPv6 with a port).
 fn parse_server(s: &str) -> Result<SocketAddr, Failure> {
@@ -72,7 +55,7 @@ impl DnsArgs {
                 zone.load_file(path)
                     .map_err(|e| Failure::other(format!("zone file {e}")))?;
             }
-            return Ok(DnsSource::Zone(zone));
+            return Ok(SharedResolver::new(zone));
         }
         if self.dns_timeout == 0 || self.dns_timeout > 300 {
             return Err(Failure::usage(
@@ -90,7 +73,7 @@ impl DnsArgs {
             attempts: 2,
         };
         let resolver = HickoryResolver::new(&config).map_err(Failure::other)?;
-        Ok(DnsSource::Net(Box::new(CachingResolver::new(resolver))))
+        Ok(SharedResolver::new(CachingResolver::new(resolver)))
     }
 }
 

@@ -4,9 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::Args;
-use monban_dns::{
-    CachingResolver, HickoryConfig, HickoryResolver, Lookup, RecordType, Resolver, ZoneResolver,
-};
+use monban_dns::{CachingResolver, HickoryConfig, HickoryResolver, SharedResolver, ZoneResolver};
 use monban_milter::config::{self, Config, DnsSource, Listen};
 use monban_milter::metrics::{Metrics, TimedResolver, serve_metrics};
 use monban_milter::server::{Listener, serve};
@@ -33,43 +31,26 @@ pub struct MilterArgs {
     print_sample_config: bool,
 }
 
-/// The resolver the daemon uses.
-enum Dns {
-    Zone(ZoneResolver),
-    Net(Box<CachingResolver<HickoryResolver>>),
-}
-
-impl Resolver for Dns {
-    async fn lookup(&self, name: &str, rtype: RecordType) -> Lookup {
-        match self {
-            Self::Zone(z) => z.lookup(name, rtype).await,
-            Self::Net(n) => n.lookup(name, rtype).await,
+/// The resolver the daemon uses: the zone file, or real DNS (given servers or the
+/// system's), cached.
+fn resolver(config: &Config) -> Result<SharedResolver, Failure> {
+    let servers = match &config.dns {
+        DnsSource::ZoneFile(path) => {
+            return Ok(SharedResolver::new(
+                ZoneResolver::from_file(path)
+                    .map_err(|e| Failure::other(format!("zone file {e}")))?,
+            ));
         }
-    }
-}
-
-fn resolver(config: &Config) -> Result<Dns, Failure> {
-    Ok(match &config.dns {
-        DnsSource::ZoneFile(path) => Dns::Zone(
-            ZoneResolver::from_file(path).map_err(|e| Failure::other(format!("zone file {e}")))?,
-        ),
-        DnsSource::Server(addr) => Dns::Net(Box::new(CachingResolver::new(
-            HickoryResolver::new(&HickoryConfig {
-                servers: vec![*addr],
-                timeout: config.dns_timeout,
-                attempts: 2,
-            })
-            .map_err(Failure::other)?,
-        ))),
-        DnsSource::System => Dns::Net(Box::new(CachingResolver::new(
-            HickoryResolver::new(&HickoryConfig {
-                servers: Vec::new(),
-                timeout: config.dns_timeout,
-                attempts: 2,
-            })
-            .map_err(Failure::other)?,
-        ))),
+        DnsSource::Server(addr) => vec![*addr],
+        DnsSource::System => Vec::new(),
+    };
+    let hickory = HickoryResolver::new(&HickoryConfig {
+        servers,
+        timeout: config.dns_timeout,
+        attempts: 2,
     })
+    .map_err(Failure::other)?;
+    Ok(SharedResolver::new(CachingResolver::new(hickory)))
 }
 
 pub async fn run(args: MilterArgs) -> Result<(), Failure> {

@@ -286,3 +286,49 @@ impl<R: Resolver + ?Sized> Resolver for Arc<R> {
         (**self).lookup(name, rtype)
     }
 }
+
+/// The object-safe face of [`Resolver`]: the lookup as a boxed future. Every resolver
+/// has it; [`SharedResolver`] holds one behind a pointer.
+pub trait DynResolver: Send + Sync {
+    /// [`Resolver::lookup`], boxed.
+    fn lookup_boxed<'a>(
+        &'a self,
+        name: &'a str,
+        rtype: RecordType,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Lookup> + Send + 'a>>;
+}
+
+impl<R: Resolver> DynResolver for R {
+    fn lookup_boxed<'a>(
+        &'a self,
+        name: &'a str,
+        rtype: RecordType,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Lookup> + Send + 'a>> {
+        Box::pin(self.lookup(name, rtype))
+    }
+}
+
+/// A resolver chosen at run time (a zone file, given servers, the system's), cheap to
+/// clone and share: binaries hold this instead of writing an enum that dispatches to
+/// each kind. Each lookup costs one allocation for its boxed future.
+#[derive(Clone)]
+pub struct SharedResolver(Arc<dyn DynResolver>);
+
+impl SharedResolver {
+    /// Wraps a resolver.
+    pub fn new<R: Resolver + 'static>(resolver: R) -> Self {
+        Self(Arc::new(resolver))
+    }
+}
+
+impl fmt::Debug for SharedResolver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SharedResolver")
+    }
+}
+
+impl Resolver for SharedResolver {
+    async fn lookup(&self, name: &str, rtype: RecordType) -> Lookup {
+        self.0.lookup_boxed(name, rtype).await
+    }
+}
