@@ -123,7 +123,7 @@ pub const OPTIONS: &[OptionDoc] = &[
     OptionDoc {
         key: "max_packet_bytes",
         default: "1048576",
-        doc: "The largest milter packet accepted (at most 1 MiB): what one connection can make monban hold.",
+        doc: "The largest milter packet kept (128 KiB to 1 MiB): what one connection can make monban hold. A header or body packet over it is read past and its message refused like an oversized header; keep it above Postfix's header_size_limit (100 KiB).",
     },
     OptionDoc {
         key: "metrics_listen",
@@ -519,11 +519,11 @@ impl Config {
                 1,
                 3_600,
             )?,
-            max_packet: if (65_536..=crate::protocol::MAX_PACKET).contains(&raw.max_packet_bytes) {
+            max_packet: if (131_072..=crate::protocol::MAX_PACKET).contains(&raw.max_packet_bytes) {
                 raw.max_packet_bytes
             } else {
                 return Err(err(format!(
-                    "max_packet_bytes: {} must be from 65536 to {}",
+                    "max_packet_bytes: {} must be from 131072 to {}",
                     raw.max_packet_bytes,
                     crate::protocol::MAX_PACKET
                 )));

@@ -127,6 +127,14 @@ pub enum Command {
     EndOfHeaders,
     /// `B`: a body chunk.
     Body(Vec<u8>),
+    /// A header (`L`) or body (`B`) packet over the packet limit, read past without
+    /// being kept: the message it belongs to is refused, the connection goes on.
+    Oversized {
+        /// The command byte.
+        code: u8,
+        /// The packet's length.
+        len: usize,
+    },
     /// `E`: end of message.
     EndOfMessage,
     /// `A`: abort the current message (the connection goes on).
@@ -361,14 +369,18 @@ impl Response {
 ///
 /// Packets are taken from a read position, and the consumed bytes are dropped once per
 /// [`Framer::extend`], so a read holding thousands of small packets costs linear time.
-/// At most one packet (up to the limit) plus one read is ever held, and an idle
-/// connection holds no buffer at all.
+/// At most one packet (up to the limit) plus one read is held, and an idle connection
+/// holds no buffer at all. A header or body packet over the limit is read past without
+/// being kept and reported as [`Command::Oversized`], so its message can be refused
+/// while the connection goes on; any other packet over the limit is an error.
 #[derive(Debug)]
 pub struct Framer {
     buf: Vec<u8>,
     /// Where the next packet starts in `buf`.
     pos: usize,
     max_packet: usize,
+    /// An oversized packet being read past: (command, its length, bytes still to come).
+    skipping: Option<(u8, usize, usize)>,
 }
 
 impl Default for Framer {
@@ -390,6 +402,7 @@ impl Framer {
             buf: Vec::new(),
             pos: 0,
             max_packet: max_packet.min(MAX_PACKET),
+            skipping: None,
         }
     }
 
@@ -406,14 +419,19 @@ impl Framer {
     }
 
     /// Adds bytes read from the socket.
-    pub fn extend(&mut self, bytes: &[u8]) {
+    pub fn extend(&mut self, mut bytes: &[u8]) {
+        if let Some((_, _, left)) = &mut self.skipping {
+            let n = (*left).min(bytes.len());
+            *left -= n;
+            bytes = &bytes[n..];
+        }
         self.compact();
         self.buf.extend_from_slice(bytes);
     }
 
     /// Whether part of a packet has arrived and the rest has not.
     pub fn is_partial(&self) -> bool {
-        self.buf.len() > self.pos
+        self.buf.len() > self.pos || self.skipping.is_some_and(|(_, _, left)| left > 0)
     }
 
     /// How many bytes are held.
@@ -424,6 +442,9 @@ impl Framer {
     /// How many more bytes the packet under way needs (at least 1 when nothing or only
     /// part of a length field has arrived), for sizing the next read.
     pub fn wanted(&self) -> usize {
+        if let Some((_, _, left)) = self.skipping {
+            return left.max(1);
+        }
         let rest = &self.buf[self.pos..];
         if rest.len() < 4 {
             return 4 - rest.len();
@@ -434,17 +455,41 @@ impl Framer {
             .max(1)
     }
 
-    /// The next whole packet, if one has arrived. A length field of zero or above the
-    /// limit is an error as soon as its four bytes are in, before any of the packet is
-    /// held.
+    /// The next whole packet, if one has arrived. A length field of zero or above
+    /// [`MAX_PACKET`], or above the limit for a command other than a header or body,
+    /// is an error as soon as it is in, before any of the packet is held.
     pub fn next_command(&mut self) -> Result<Option<Command>, ProtocolError> {
+        if let Some((code, len, left)) = self.skipping {
+            if left > 0 {
+                return Ok(None);
+            }
+            self.skipping = None;
+            return Ok(Some(Command::Oversized { code, len }));
+        }
         let rest = &self.buf[self.pos..];
         if rest.len() < 4 {
             return Ok(None);
         }
         let len = u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
-        if len == 0 || len > self.max_packet {
+        if len == 0 || len > MAX_PACKET {
             return Err(ProtocolError::Length(len));
+        }
+        if len > self.max_packet {
+            let Some(&code) = rest.get(4) else {
+                return Ok(None);
+            };
+            if !matches!(code, b'L' | b'B') {
+                return Err(ProtocolError::Length(len));
+            }
+            // Read past it: what is here now, and the rest as it comes.
+            let here = (rest.len() - 4).min(len);
+            self.pos += 4 + here;
+            self.skipping = Some((code, len, len - here));
+            if self.pos == self.buf.len() {
+                self.buf = Vec::new();
+                self.pos = 0;
+            }
+            return self.next_command();
         }
         if rest.len() < 4 + len {
             return Ok(None);
@@ -452,7 +497,11 @@ impl Framer {
         let command = Command::decode(rest[4], &rest[5..4 + len]);
         self.pos += 4 + len;
         if self.pos == self.buf.len() {
-            self.buf.clear();
+            if self.buf.capacity() > 64 * 1024 {
+                self.buf = Vec::new();
+            } else {
+                self.buf.clear();
+            }
             self.pos = 0;
         }
         command.map(Some)
@@ -496,8 +545,49 @@ mod tests {
         f.extend(&encode_command(b'B', &[b'a'; 99]));
         assert!(f.next_command().unwrap().is_some());
         f.extend(&101u32.to_be_bytes());
+        assert_eq!(f.next_command(), Ok(None));
+        f.extend(b"H");
         assert_eq!(f.next_command(), Err(ProtocolError::Length(101)));
-        assert_eq!(f.buffered(), 4);
+        assert_eq!(f.buffered(), 5);
+    }
+
+    /// A header or body packet over the limit is read past, a byte at a time or all at
+    /// once, without being held, and the packets after it are read as usual.
+    #[test]
+    fn regression_issue9_oversized_header_packet_is_skipped_not_fatal() {
+        let big = encode_command(b'L', &vec![b'a'; 5_000]);
+        let next = encode_command(b'N', b"");
+        let mut wire = big.clone();
+        wire.extend_from_slice(&next);
+        for step in [1, 7, 4096, wire.len()] {
+            let mut f = Framer::with_limit(1_000);
+            let mut got = Vec::new();
+            let mut most = 0;
+            for chunk in wire.chunks(step) {
+                f.extend(chunk);
+                most = most.max(f.buffered());
+                while let Some(c) = f.next_command().unwrap() {
+                    got.push(c);
+                }
+            }
+            assert_eq!(
+                got,
+                vec![
+                    Command::Oversized {
+                        code: b'L',
+                        len: 5_001
+                    },
+                    Command::EndOfHeaders
+                ],
+                "step {step}"
+            );
+            assert!(most <= step.max(5), "held {most} at step {step}");
+            assert!(!f.is_partial());
+        }
+        // Over the protocol's own maximum, even a header is an error.
+        let mut f = Framer::with_limit(1_000);
+        f.extend(&((MAX_PACKET + 1) as u32).to_be_bytes());
+        assert!(f.next_command().is_err());
     }
 
     #[test]

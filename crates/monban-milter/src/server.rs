@@ -9,11 +9,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use monban::message::HeaderError;
 use monban_dns::Resolver;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::watch;
+use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
 use crate::metrics::Metrics;
-use crate::protocol::{Framer, Response};
+use crate::protocol::{Command, Framer, Response};
 use crate::session::{FilterConfig, Session, Step};
 
 /// A bound listener.
@@ -71,14 +71,24 @@ fn timed_out(what: &str) -> std::io::Error {
 }
 
 /// Runs a step that may be CPU-heavy (the end of the header: signatures parsed and
-/// header data canonicalized; the end of the message: lookups, verification, signing)
-/// on the blocking pool, so that it never holds one of the runtime's few workers and
-/// delays other connections (issue 9). The session comes back with the result.
-async fn off_worker<T, F>(session: Session, work: F) -> std::io::Result<(Session, T)>
+/// header data canonicalized; a large body chunk hashed; the end of the message:
+/// lookups, verification, signing) on the blocking pool, so that it never holds one of
+/// the runtime's few workers and delays other connections (issue 9). At most
+/// [`BLOCKING_PERMITS`] such steps run at once (waiting for a turn holds no thread).
+/// The session comes back with the result.
+async fn off_worker<T, F>(
+    permits: &Semaphore,
+    session: Session,
+    work: F,
+) -> std::io::Result<(Session, T)>
 where
     T: Send + 'static,
     F: FnOnce(&mut Session, &tokio::runtime::Handle) -> T + Send + 'static,
 {
+    let _permit = permits
+        .acquire()
+        .await
+        .map_err(|_| std::io::Error::other("the server is stopping"))?;
     let handle = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || {
         let mut session = session;
@@ -89,43 +99,109 @@ where
     .map_err(|e| std::io::Error::other(format!("a message task failed: {e}")))
 }
 
+/// How many steps run on the blocking pool at once: below tokio's default of 512
+/// blocking threads, so the pool never grows past it; a step waiting on DNS holds one.
+pub const BLOCKING_PERMITS: usize = 256;
+
+/// A body chunk at least this large is hashed on the blocking pool; smaller ones (all
+/// of Postfix's, 64 KiB at most) cost less than the hand-over.
+const LARGE_CHUNK: usize = 64 * 1024;
+
+/// What every connection of one server shares.
+#[derive(Debug)]
+pub struct Shared<R> {
+    /// DNS.
+    pub resolver: Arc<R>,
+    /// Counters.
+    pub metrics: Arc<Metrics>,
+    /// Limits and timeouts.
+    pub limits: Limits,
+    /// Turns on the blocking pool ([`BLOCKING_PERMITS`]).
+    pub permits: Semaphore,
+    /// Turns true when the server stops: idle connections between messages close.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+impl<R> Shared<R> {
+    /// Everything a connection needs.
+    pub fn new(
+        resolver: Arc<R>,
+        metrics: Arc<Metrics>,
+        limits: Limits,
+        shutdown: watch::Receiver<bool>,
+    ) -> Self {
+        Self {
+            resolver,
+            metrics,
+            limits,
+            permits: Semaphore::new(BLOCKING_PERMITS),
+            shutdown,
+        }
+    }
+}
+
 /// Runs one MTA connection to its end. Returns an error only for I/O or protocol
 /// failures and timeouts (the MTA then applies its default action, e.g. Postfix's
 /// `milter_default_action = tempfail`).
 pub async fn handle<S, R>(
     mut stream: S,
     config: Arc<FilterConfig>,
-    resolver: Arc<R>,
-    metrics: &Metrics,
-    limits: &Limits,
+    shared: &Shared<R>,
 ) -> std::io::Result<()>
 where
     S: AsyncRead + AsyncWrite + Unpin,
     R: Resolver + Send + Sync + 'static,
 {
+    let limits = &shared.limits;
+    let metrics = &*shared.metrics;
+    let mut shutdown = shared.shutdown.clone();
     let mut session = Session::new(config, now());
     let mut framer = Framer::with_limit(limits.max_packet);
     let mut buf = Vec::new();
+    // When the packet under way must be complete: set by its first byte, so a peer
+    // sending a byte now and then cannot hold a buffer for ever.
+    let mut packet_deadline: Option<tokio::time::Instant> = None;
+    let mut watching = true;
     loop {
-        // Waiting for a new command is idle time; the rest of a started packet must
-        // come within the command timeout.
-        let (wait, kind) = if framer.is_partial() {
-            (limits.command_timeout, "command")
-        } else {
-            (limits.idle_timeout, "idle")
+        let (deadline, kind) = match (framer.is_partial(), packet_deadline) {
+            (true, Some(d)) => (d, "command"),
+            (true, None) => {
+                let d = tokio::time::Instant::now() + limits.command_timeout;
+                packet_deadline = Some(d);
+                (d, "command")
+            }
+            (false, _) => {
+                packet_deadline = None;
+                (tokio::time::Instant::now() + limits.idle_timeout, "idle")
+            }
         };
         // Read no more than the packet under way needs (at most 64 KiB at a time), so
         // what a connection holds follows what it sent.
         buf.resize(framer.wanted().clamp(4096, 64 * 1024), 0);
-        let n = match tokio::time::timeout(wait, stream.read(&mut buf)).await {
-            Ok(r) => r?,
-            Err(_) => {
-                metrics.limit(if kind == "idle" {
-                    "idle_timeout"
-                } else {
-                    "command_timeout"
-                });
-                return Err(timed_out(&format!("waiting for the MTA ({kind})")));
+        // Between messages, a stopping server closes the connection instead of waiting
+        // for the MTA's next command; within a message it lets the message finish.
+        let closable = kind == "idle" && !session.in_message();
+        if closable && *shutdown.borrow() {
+            return Ok(());
+        }
+        let read = tokio::time::timeout_at(deadline, stream.read(&mut buf));
+        let n = tokio::select! {
+            r = read => match r {
+                Ok(r) => r?,
+                Err(_) => {
+                    metrics.limit(if kind == "idle" {
+                        "idle_timeout"
+                    } else {
+                        "command_timeout"
+                    });
+                    return Err(timed_out(&format!("waiting for the MTA ({kind})")));
+                }
+            },
+            changed = shutdown.changed(), if closable && watching => {
+                // A dropped sender never signals again: stop watching it.
+                watching = changed.is_ok();
+                // Reading is cancel-safe: the loop reads again, or closes if stopping.
+                continue;
             }
         };
         if n == 0 {
@@ -146,57 +222,91 @@ where
                     return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, e));
                 }
             };
-            let is_eoh = matches!(cmd, crate::protocol::Command::EndOfHeaders);
+            if matches!(cmd, Command::Oversized { .. }) {
+                metrics.limit("packet_size");
+            }
             // The clock is read per command, not per connection: t= and x= are those
             // of this moment.
             session.set_now(now());
-            let step = if is_eoh {
-                let (s, step) = off_worker(session, move |s, _| s.command(cmd)).await?;
+            let heavy = match &cmd {
+                Command::EndOfHeaders | Command::EndOfMessage => true,
+                Command::Body(chunk) => chunk.len() >= LARGE_CHUNK,
+                _ => false,
+            };
+            let was_refused = session.refused_header().is_some();
+            let step = if heavy {
+                let (s, step) =
+                    off_worker(&shared.permits, session, move |s, _| s.command(cmd)).await?;
                 session = s;
                 step
             } else {
                 session.command(cmd)
             };
+            let refused = match session.refused_header() {
+                Some(why) if !was_refused => {
+                    metrics.limit(match why {
+                        HeaderError::TooLarge | HeaderError::TooManyFields => "header_size",
+                        _ => "header_malformed",
+                    });
+                    Some(why.clone())
+                }
+                Some(why) => Some(why.clone()),
+                None => None,
+            };
             let responses: Vec<Response> = match step {
                 Step::Reply(r) => r,
                 Step::EndOfMessage => {
                     let queue_id = session.queue_id().unwrap_or("-").to_owned();
-                    let resolver = resolver.clone();
-                    let budget = limits.message_timeout;
-                    let (s, done) = off_worker(session, move |s, rt| {
-                        rt.block_on(async {
-                            tokio::time::timeout(budget, s.end_of_message(&*resolver)).await
-                        })
-                    })
-                    .await?;
-                    session = s;
-                    let (responses, report) = done.unwrap_or_else(|_| {
+                    let resolver = shared.resolver.clone();
+                    // The whole end of the message, waiting for a turn included.
+                    let deadline = tokio::time::Instant::now() + limits.message_timeout;
+                    let turn = tokio::time::timeout_at(
+                        deadline,
+                        off_worker(&shared.permits, session, move |s, rt| {
+                            rt.block_on(async {
+                                tokio::time::timeout_at(deadline, s.end_of_message(&*resolver))
+                                    .await
+                            })
+                        }),
+                    )
+                    .await;
+                    let done = match turn {
+                        Ok(r) => {
+                            let (s, done) = r?;
+                            session = s;
+                            done.ok()
+                        }
+                        // No turn in time: the session went with the waiting task, so
+                        // the connection ends after this reply.
+                        Err(_) => {
+                            metrics.limit("message_timeout");
+                            let reply = Response::ReplyCode(MESSAGE_TIMEOUT_REPLY.into());
+                            let _ = tokio::time::timeout(
+                                limits.command_timeout,
+                                stream.write_all(&reply.encode()),
+                            )
+                            .await;
+                            return Err(timed_out("waiting for a turn to check the message"));
+                        }
+                    };
+                    let (responses, report) = done.unwrap_or_else(|| {
                         metrics.limit("message_timeout");
-                        tracing::warn!(queue_id, "the end of the message took too long");
                         (
-                            vec![Response::ReplyCode(
-                                "451 4.4.3 the message could not be checked in time; please try again later"
-                                    .into(),
-                            )],
+                            vec![Response::ReplyCode(MESSAGE_TIMEOUT_REPLY.into())],
                             None,
                         )
                     });
-                    record(metrics, &queue_id, &responses, report.as_ref());
+                    record(
+                        metrics,
+                        &queue_id,
+                        &responses,
+                        report.as_ref(),
+                        refused.as_ref(),
+                    );
                     responses
                 }
                 Step::Close => return Ok(()),
             };
-            if is_eoh && let Some(why) = session.refused_header() {
-                metrics.limit(match why {
-                    HeaderError::TooLarge | HeaderError::TooManyFields => "header_size",
-                    _ => "header_malformed",
-                });
-                tracing::info!(
-                    queue_id = session.queue_id().unwrap_or("-"),
-                    reason = %why,
-                    "message refused: its header cannot be judged whole"
-                );
-            }
             let mut out = Vec::new();
             for r in &responses {
                 out.extend_from_slice(&r.encode());
@@ -212,6 +322,10 @@ where
         }
     }
 }
+
+/// The answer when the end of a message takes longer than the limit.
+const MESSAGE_TIMEOUT_REPLY: &str =
+    "451 4.4.3 the message could not be checked in time; please try again later";
 
 /// The action a message's responses amount to, for metrics and logs.
 fn action(responses: &[Response]) -> &'static str {
@@ -240,8 +354,19 @@ fn record(
     queue_id: &str,
     responses: &[Response],
     report: Option<&monban::pipeline::Report>,
+    refused: Option<&HeaderError>,
 ) {
     let action = action(responses);
+    if let Some(why) = refused {
+        metrics.message("none", action);
+        tracing::info!(
+            queue_id,
+            action,
+            reason = %why,
+            "message refused: its header cannot be judged whole"
+        );
+        return;
+    }
     match report {
         Some(r) => {
             if let Some(s) = &r.spf {
@@ -292,8 +417,14 @@ pub async fn serve<R>(
 where
     R: Resolver + Send + Sync + 'static,
 {
-    let limits = Arc::new(limits);
-    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
+    let max_connections = limits.max_connections.max(1);
+    let slots = Arc::new(Semaphore::new(max_connections));
+    let shared = Arc::new(Shared::new(
+        resolver,
+        metrics.clone(),
+        limits,
+        shutdown.clone(),
+    ));
     let mut tasks = JoinSet::new();
     let mut backoff = Duration::ZERO;
     loop {
@@ -324,20 +455,19 @@ where
                 };
                 let Ok(slot) = slots.clone().try_acquire_owned() else {
                     metrics.limit("connections");
-                    tracing::warn!(max = limits.max_connections, "too many milter connections; closing a new one");
+                    tracing::warn!(max = max_connections, "too many milter connections; closing a new one");
                     drop(conn);
                     continue;
                 };
                 let cfg = config.borrow().clone();
-                let resolver = resolver.clone();
+                let shared = shared.clone();
                 let metrics = metrics.clone();
-                let limits = limits.clone();
                 tasks.spawn(async move {
                     let _slot = slot;
                     metrics.session_started();
                     let result = match conn {
-                        Conn::Tcp(s) => handle(s, cfg, resolver, &metrics, &limits).await,
-                        Conn::Unix(s) => handle(s, cfg, resolver, &metrics, &limits).await,
+                        Conn::Tcp(s) => handle(s, cfg, &shared).await,
+                        Conn::Unix(s) => handle(s, cfg, &shared).await,
                     };
                     if let Err(e) = result {
                         metrics.error();

@@ -200,7 +200,8 @@ pub enum Step {
 struct Message {
     mail_from: Option<String>,
     recipient_domains: Vec<String>,
-    headers: Option<Headers>,
+    /// The deletions of incoming Authentication-Results that claim our authserv-id.
+    forged: Vec<Response>,
     /// The header rebuilt from the MTA's fields, never more than [`MAX_HEADER_BYTES`].
     header_block: Vec<u8>,
     header_fields: usize,
@@ -397,7 +398,9 @@ impl Session {
                 mail_from: self.message.mail_from.clone(),
             };
             let mut v = MessageVerifier::new(envelope, self.config.verify.clone(), self.now);
-            self.message.headers = Some(headers.clone());
+            // The deletions of forged results are known now: the header itself is not
+            // kept twice until the end of the message.
+            self.message.forged = Self::forged_results(&headers, &self.config.authserv_id);
             v.headers(headers);
             self.message.verifier = Some(v);
         }
@@ -410,6 +413,12 @@ impl Session {
             || self
                 .client
                 .is_some_and(|ip| self.config.trusted_networks.iter().any(|n| n.contains(ip)))
+    }
+
+    /// Whether a message is under way (MAIL FROM seen, end of message not yet): a
+    /// stopping server lets it finish before closing the connection.
+    pub fn in_message(&self) -> bool {
+        self.message.mail_from.is_some()
     }
 
     /// Why the current message's header was refused, if it was.
@@ -491,6 +500,26 @@ impl Session {
                 cont()
             }
             Command::Data | Command::Unknown(_) => cont(),
+            Command::Oversized { code, .. } => {
+                // A header packet over the limit: the header is too large. A body packet:
+                // the body cannot be hashed whole. Either way the message is refused.
+                let m = &mut self.message;
+                if m.header_problem.is_none() && !m.header_done {
+                    m.header_problem = Some(HeaderError::TooLarge);
+                } else if code == b'B' && m.refused.is_none() {
+                    let refusal = match self.config.oversized_header {
+                        Refusal::Reject => "552 5.3.4",
+                        Refusal::Tempfail => "451 4.3.4",
+                    };
+                    m.refused = Some((
+                        Response::ReplyCode(format!(
+                            "{refusal} a body chunk is larger than the milter packet limit; the message was not accepted"
+                        )),
+                        HeaderError::TooLarge,
+                    ));
+                }
+                cont()
+            }
             Command::Header { name, value } => {
                 self.add_field(&name, &value);
                 cont()
@@ -564,11 +593,7 @@ impl Session {
             return (vec![Response::Accept], None);
         };
         let report = verifier.finish(resolver).await;
-        let mut out = message
-            .headers
-            .as_ref()
-            .map(|h| Self::forged_results(h, &self.config.authserv_id))
-            .unwrap_or_default();
+        let mut out = message.forged;
         let opted_out = message.recipient_domains.iter().any(|d| {
             self.config
                 .optout_recipient_domains
@@ -614,10 +639,12 @@ impl Session {
             (Disposition::Reject, false)
                 if self.config.enforce_reject && d.result == DmarcResult::Permerror =>
             {
-                out.push(Response::ReplyCode(format!(
-                    "550 5.7.1 the message must have exactly one From field with one address (RFC 5322 section 3.6): {}",
-                    d.reason.as_deref().unwrap_or("the From field cannot be evaluated")
-                )));
+                // The detail (which may quote the sender's From) goes to the log and the
+                // Authentication-Results comment, not into the SMTP reply.
+                out.push(Response::ReplyCode(
+                    "550 5.7.1 the message must have exactly one From field with one address (RFC 5322 section 3.6)"
+                        .into(),
+                ));
                 return out;
             }
             (Disposition::Reject, false) if self.config.enforce_reject => {

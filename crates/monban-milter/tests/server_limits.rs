@@ -183,12 +183,13 @@ async fn regression_issue9_a_slow_message_does_not_delay_another_session() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn regression_issue9_idle_and_half_sent_connections_are_closed() {
+async fn regression_issue9_idle_connections_are_closed() {
+    // The command timeout is long: only the idle timeout can close these.
     let server = Server::start(
         zone(),
         Limits {
             idle_timeout: Duration::from_secs(1),
-            command_timeout: Duration::from_secs(1),
+            command_timeout: Duration::from_secs(60),
             ..Limits::default()
         },
     )
@@ -200,17 +201,75 @@ async fn regression_issue9_idle_and_half_sent_connections_are_closed() {
     let mut between = server.connect().await;
     optneg(&mut between).await;
     assert!(closed_by_server(&mut between).await);
-    // Part of a packet, then nothing (a slow sender holding a buffer).
+    assert!(server.metric("monban_milter_limits_total{limit=\"idle_timeout\"} 2"));
+    server.stop().await;
+}
+
+/// Part of a packet, then nothing; or the packet a byte at a time, each byte within
+/// the old per-read timeout: the packet as a whole must arrive within the command
+/// timeout, or the connection is closed (a slow sender cannot hold a buffer).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regression_issue9_half_sent_and_dripped_packets_are_closed() {
+    // The idle timeout is long: only the command timeout can close these.
+    let server = Server::start(
+        zone(),
+        Limits {
+            idle_timeout: Duration::from_secs(60),
+            command_timeout: Duration::from_secs(1),
+            ..Limits::default()
+        },
+    )
+    .await;
+    let packet = encode_command(b'L', b"Subject\0 a subject of some length\0");
     let mut partial = server.connect().await;
-    let packet = encode_command(b'L', b"Subject\0 hello\0");
     partial
         .write_all(&packet[..packet.len() - 3])
         .await
         .unwrap();
     assert!(closed_by_server(&mut partial).await);
-    assert!(server.metric("monban_milter_limits_total{limit=\"idle_timeout\"} 2"));
-    assert!(server.metric("monban_milter_limits_total{limit=\"command_timeout\"} 1"));
+    let mut drip = server.connect().await;
+    let mut closed = false;
+    for byte in &packet {
+        if drip.write_all(&[*byte]).await.is_err() {
+            closed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert!(closed || closed_by_server(&mut drip).await);
+    assert!(server.metric("monban_milter_limits_total{limit=\"command_timeout\"} 2"));
     server.stop().await;
+}
+
+/// A stopping server closes connections that sit between messages at once, instead
+/// of waiting up to the idle timeout, and lets a message under way finish.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_closes_idle_connections_and_lets_messages_finish() {
+    let server = Server::start(zone(), Limits::default()).await;
+    let mut idle = server.connect().await;
+    optneg(&mut idle).await;
+    let mut busy = server.connect().await;
+    optneg(&mut busy).await;
+    send(&mut busy, b'M', b"<alice@example.com>\0").await;
+    assert_eq!(read_until_final(&mut busy).await[0].0, b'c');
+    server.stop.send(true).unwrap();
+    assert!(closed_by_server(&mut idle).await);
+    // The message under way goes on to its end.
+    send(&mut busy, b'C', &common::connect_data("192.0.2.25")).await;
+    assert_eq!(read_until_final(&mut busy).await[0].0, b'c');
+    send(&mut busy, b'L', b"From\0 alice@example.com\0").await;
+    assert_eq!(read_until_final(&mut busy).await[0].0, b'c');
+    send(&mut busy, b'N', b"").await;
+    assert_eq!(read_until_final(&mut busy).await[0].0, b'c');
+    send(&mut busy, b'E', b"").await;
+    assert_eq!(read_until_final(&mut busy).await.last().unwrap().0, b'a');
+    // Now between messages: closed.
+    assert!(closed_by_server(&mut busy).await);
+    tokio::time::timeout(Duration::from_secs(30), server.task)
+        .await
+        .expect("the server stopped")
+        .unwrap()
+        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -253,8 +312,9 @@ async fn regression_issue9_connections_over_the_cap_are_closed() {
     server.stop().await;
 }
 
-/// A packet exactly at the limit is read; one byte more closes the connection before
-/// the packet is held (the MTA then applies its default action, tempfail).
+/// A header packet exactly at the limit is read; one byte more is read past without
+/// being kept and the message is refused at the end of the header (552), the connection
+/// going on. Any other packet over the limit closes the connection before it is held.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn regression_issue9_packet_limit_exact_and_over() {
     let max = 65_536;
@@ -276,12 +336,39 @@ async fn regression_issue9_packet_limit_exact_and_over() {
     };
     let mut s = server.connect().await;
     optneg(&mut s).await;
-    send(&mut s, b'C', &common::connect_data("192.0.2.25")).await;
-    assert_eq!(read_until_final(&mut s).await[0].0, b'c');
-    send(&mut s, b'L', &header(max)).await;
-    assert_eq!(read_until_final(&mut s).await[0].0, b'c');
-    send(&mut s, b'L', &header(max + 1)).await;
-    assert!(closed_by_server(&mut s).await);
+    for (code, data) in [
+        (b'C', common::connect_data("192.0.2.25")),
+        (b'M', b"<alice@example.com>\0".to_vec()),
+        (b'L', header(max)),
+        (b'L', header(max + 1)),
+        (b'L', b"From\0 alice@example.com\0".to_vec()),
+    ] {
+        send(&mut s, code, &data).await;
+        assert_eq!(read_until_final(&mut s).await[0].0, b'c');
+    }
+    send(&mut s, b'N', b"").await;
+    let (code, text) = read_until_final(&mut s).await.pop().unwrap();
+    assert_eq!(code, b'y');
+    assert!(
+        text.starts_with(b"552 5.3.4 "),
+        "{}",
+        String::from_utf8_lossy(&text)
+    );
     assert!(server.metric("monban_milter_limits_total{limit=\"packet_size\"} 1"));
+    assert!(server.metric("monban_milter_limits_total{limit=\"header_size\"} 1"));
+    // The connection goes on: a new message is judged.
+    send(&mut s, b'M', b"<alice@example.com>\0").await;
+    assert_eq!(read_until_final(&mut s).await[0].0, b'c');
+    send(&mut s, b'Q', b"").await;
+
+    // HELO over the limit: the connection is closed. The write may fail once the
+    // server has closed: that is not an error here.
+    let mut t = server.connect().await;
+    optneg(&mut t).await;
+    let _ = t
+        .write_all(&encode_command(b'H', &vec![b'h'; max + 10]))
+        .await;
+    assert!(closed_by_server(&mut t).await);
+    assert!(server.metric("monban_milter_limits_total{limit=\"packet_size\"} 2"));
     server.stop().await;
 }

@@ -304,7 +304,10 @@ fn unsignable_trusted_message_is_tempfailed_not_sent_unsigned() {
     let Some(Response::ReplyCode(code)) = out.last() else {
         panic!("{out:?}")
     };
-    assert!(code.starts_with("451 4.7.0 the message cannot be signed"), "{code}");
+    assert!(
+        code.starts_with("451 4.7.0 the message cannot be signed"),
+        "{code}"
+    );
     let mut lenient = (*config(key)).clone();
     lenient.on_sign_error = SignErrorAction::Accept;
     let mut s = Session::new(Arc::new(lenient), NOW);

@@ -285,3 +285,40 @@ fn regression_issue9_h_at_the_cap_verifies_and_one_more_is_permerror() {
     let out = verify(&over, &zone, 1_000_001, DkimConfig::default());
     assert_eq!(out[0].result, DkimResult::Permerror, "{:?}", out[0].reason);
 }
+
+/// The signer never writes an h= its verifier would refuse: a message whose default
+/// list would pass 1,000 names (thousands of To fields, each over-signed), a hand-given
+/// list over 1,000, a bad name or a non-ASCII i= are refused, not signed.
+#[test]
+fn signer_refuses_what_verifiers_would_refuse() {
+    let (key, _) = setup("");
+    let mut many = String::new();
+    for i in 0..1_000 {
+        many.push_str(&format!("To: r{i}@example.net\r\n"));
+    }
+    let msg = format!("{many}{MSG}");
+    let err = dkim::sign_message(
+        msg.as_bytes(),
+        vec![SignerConfig::new("example.com", "s1", key.clone())],
+        1_000_000,
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("more than 1000"), "{err}");
+    for edit in [
+        Box::new(|c: &mut SignerConfig| {
+            c.headers = Some(
+                (0..1_001)
+                    .map(|i| format!("x{i}"))
+                    .chain(["from".into()])
+                    .collect(),
+            )
+        }) as Box<dyn Fn(&mut SignerConfig)>,
+        Box::new(|c: &mut SignerConfig| c.headers = Some(vec!["from".into(), "a b".into()])),
+        Box::new(|c: &mut SignerConfig| c.identity = Some("\u{e9}l\u{e8}ve@example.com".into())),
+        Box::new(|c: &mut SignerConfig| c.identity = Some("a;b@example.com".into())),
+    ] {
+        let mut cfg = SignerConfig::new("example.com", "s1", key.clone());
+        edit(&mut cfg);
+        assert!(dkim::sign_message(MSG.as_bytes(), vec![cfg], 1_000_000).is_err());
+    }
+}

@@ -222,6 +222,13 @@ impl DkimSigner {
                     return Err(SignError::Identity(i.clone()));
                 }
             }
+            // A message with very many To/Cc/... fields would get a default list that
+            // verifiers refuse (monban's own included): refuse to sign it instead.
+            if config.headers.is_none()
+                && signed_header_list(&config, &headers).len() > super::signature::MAX_SIGNED_FIELDS
+            {
+                return Err(SignError::TooManyHeaders);
+            }
             let hasher = hashers.index_for(BodyHashKey::new(
                 config.key.algorithm(),
                 config.body_canonicalization,
