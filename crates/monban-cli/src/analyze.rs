@@ -68,7 +68,8 @@ pub struct AnalyzeArgs {
 fn read(source: &Source) -> Result<(Headers, Vec<u8>, bool), Failure> {
     let label = source.label();
     let reader = input::open(source).map_err(|e| Failure::other(e.to_string()))?;
-    let mut messages = Messages::new(reader);
+    // One message is analyzed: past its limit nothing more is read.
+    let mut messages = Messages::new(reader).first_only();
     let mut raw = Vec::new();
     let mut too_big = false;
     let found = messages

@@ -94,6 +94,8 @@ pub struct Messages<R> {
     started_next: bool,
     done: bool,
     line: Vec<u8>,
+    /// After a sink stops, end the input instead of skipping to the next message.
+    first_only: bool,
 }
 
 impl<R: BufRead> Messages<R> {
@@ -105,7 +107,15 @@ impl<R: BufRead> Messages<R> {
             started_next: false,
             done: false,
             line: Vec::with_capacity(1024),
+            first_only: false,
         }
+    }
+
+    /// For a caller that needs one message only: when its sink stops, nothing more of
+    /// the input is read, even in an mbox (whose rest may never end).
+    pub fn first_only(mut self) -> Self {
+        self.first_only = true;
+        self
     }
 
     /// Whether the input turned out to be an mbox (known after the first message).
@@ -183,6 +193,10 @@ impl<R: BufRead> Messages<R> {
             at_line_start = self.line.ends_with(b"\n");
             if !stopped {
                 stopped = sink(&self.line).is_break();
+                if stopped && self.first_only {
+                    self.done = true;
+                    break;
+                }
             }
         }
         Ok(true)

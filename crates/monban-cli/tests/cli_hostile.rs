@@ -200,6 +200,35 @@ fn regression_issue9_endless_input_stops_at_the_limit() {
     let out = monban(&["analyze", "/dev/zero"], b"");
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("larger than"), "{}", stderr(&out));
+    // An mbox whose first message never ends (no line break, so no next "From "
+    // line): analyze stops at its limit too.
+    let dir = Dir::new("endless-mbox");
+    let fifo = dir.0.join("mbox");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    let writer = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || {
+            use std::io::Write as _;
+            if let Ok(mut f) = std::fs::OpenOptions::new().write(true).open(&fifo) {
+                let _ = f.write_all(b"From x Mon Jan  1 00:00:00 2024\n");
+                let zeros = vec![0u8; 1 << 20];
+                // Until monban closes its end (a write error) or 200 MiB, whichever is
+                // first: 200 MiB means it read on far past its 64 MiB limit.
+                for _ in 0..200 {
+                    if f.write_all(&zeros).is_err() {
+                        return true;
+                    }
+                }
+                return false;
+            }
+            true
+        })
+    };
+    let out = monban(&["analyze", fifo.to_str().unwrap()], b"");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("larger than"), "{}", stderr(&out));
+    assert!(writer.join().unwrap(), "monban read on past its limit");
 }
 
 /// A header of exactly 1 MiB is judged; one byte more is refused whole, with a verdict.

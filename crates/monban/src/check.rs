@@ -475,6 +475,10 @@ struct Walk {
     path: Vec<String>,
     /// Records walked; the walk stops past [`MAX_WALKED_RECORDS`].
     walked: usize,
+    /// DNS queries made; the walk stops at [`MAX_WALK_QUERIES`].
+    queries: usize,
+    /// The problems already recorded.
+    problem_set: std::collections::HashSet<String>,
 }
 
 /// The most SPF records the checker walks for one domain. Receivers stop at 10 DNS
@@ -484,12 +488,36 @@ const MAX_WALKED_RECORDS: usize = 60;
 /// The deepest include/redirect chain walked.
 const MAX_WALK_DEPTH: usize = 12;
 
+/// The most DNS queries one walk makes (a record of thousands of `mx:` terms would
+/// otherwise cost thousands of queries per record walked).
+const MAX_WALK_QUERIES: usize = 200;
+/// The most MX hosts of one `mx` term looked up (more is a permerror anyway, §4.6.4).
+const MAX_MX_HOSTS: usize = 10;
+
 impl Walk {
     /// Records a problem once, however often the walk meets it.
     fn problem(&mut self, text: String) {
-        if !self.problems.contains(&text) {
+        if self.problem_set.insert(text.clone()) {
             self.problems.push(text);
         }
+    }
+
+    /// One DNS query of the walk, within [`MAX_WALK_QUERIES`]; `None` past it (said
+    /// once).
+    async fn ask<R: Resolver>(
+        &mut self,
+        resolver: &R,
+        name: &str,
+        rtype: RecordType,
+    ) -> Option<monban_dns::Lookup> {
+        if self.queries >= MAX_WALK_QUERIES {
+            self.problem(format!(
+                "walking the policy takes more than {MAX_WALK_QUERIES} DNS queries; receivers stop at 10 lookups (permerror)"
+            ));
+            return None;
+        }
+        self.queries += 1;
+        Some(resolver.lookup(name, rtype).await)
     }
 }
 
@@ -534,7 +562,9 @@ impl Walk {
         depth: usize,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'a>> {
         Box::pin(async move {
-            let answer = resolver.lookup(domain, RecordType::Txt).await;
+            let Some(answer) = self.ask(resolver, domain, RecordType::Txt).await else {
+                return;
+            };
             let records: Vec<Vec<u8>> = txts(&answer)
                 .into_iter()
                 .filter(|t| is_spf_record(t))
@@ -587,7 +617,10 @@ impl Walk {
     ) {
         let mut any = false;
         for rtype in [RecordType::A, RecordType::Aaaa] {
-            if let Ok(a) = resolver.lookup(name, rtype).await {
+            let Some(answer) = self.ask(resolver, name, rtype).await else {
+                return;
+            };
+            if let Ok(a) = answer {
                 for r in &a.records {
                     any = true;
                     match r {
@@ -651,7 +684,10 @@ impl Walk {
                     self.unflattenable = true;
                     return;
                 }
-                match resolver.lookup(&target, RecordType::Mx).await {
+                let Some(answer) = self.ask(resolver, &target, RecordType::Mx).await else {
+                    return;
+                };
+                match answer {
                     Ok(a) => {
                         if a.records.len() > 10 {
                             self.problem(format!(
@@ -659,7 +695,7 @@ impl Walk {
                                 a.records.len()
                             ));
                         }
-                        for r in &a.records {
+                        for r in a.records.iter().take(MAX_MX_HOSTS) {
                             if let Record::Mx { exchange, .. } = r
                                 && !exchange.is_empty()
                             {
@@ -1237,6 +1273,44 @@ mod tests {
             a.test. TXT \"v=spf1 include:s.test -all\"\nb.test. TXT \"v=spf1 include:s.test -all\"\n\
             s.test. TXT \"v=spf1 ip4:192.0.2.1 -all\"\n";
         assert!(!spf_findings(small).iter().any(|m| m.contains("loop")));
+    }
+
+    /// A record of 4,000 `mx:` terms (each host with 11 MX records) asked for tens of
+    /// thousands of lookups per record walked; the walk stops at its query budget, and
+    /// says so once.
+    #[test]
+    fn regression_issue9_walk_query_budget() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        struct Counting(ZoneResolver, AtomicUsize);
+        impl Resolver for Counting {
+            async fn lookup(&self, name: &str, rtype: RecordType) -> monban_dns::Lookup {
+                self.1.fetch_add(1, Ordering::Relaxed);
+                self.0.lookup_now(name, rtype)
+            }
+        }
+        let mut zone = String::from("d.test. TXT \"v=spf1\"");
+        let terms: Vec<String> = (0..4_000).map(|i| format!(" mx:m{i}.test")).collect();
+        for chunk in terms.chunks(15) {
+            zone.push_str(&format!(" \"{}\"", chunk.concat()));
+        }
+        zone.push_str(" \" -all\"\n");
+        for i in 0..4_000 {
+            for p in 0..11 {
+                zone.push_str(&format!("m{i}.test. MX {p} h{p}.test.\n"));
+            }
+        }
+        let r = Counting(
+            ZoneResolver::parse(&zone, "z", None).unwrap(),
+            AtomicUsize::new(0),
+        );
+        let report = block_on(check(&r, "d.test", &CheckOptions::default()));
+        assert!(r.1.load(Ordering::Relaxed) < MAX_WALK_QUERIES + 100);
+        let budget: Vec<_> = report
+            .findings
+            .iter()
+            .filter(|f| f.message.contains("DNS queries"))
+            .collect();
+        assert_eq!(budget.len(), 1, "{:#?}", report.findings);
     }
 
     #[test]

@@ -196,8 +196,18 @@ pub fn author_domain(headers: &Headers) -> Result<String, String> {
     if mailbox.domain_literal {
         return Err("the From address has a domain literal, not a domain".into());
     }
-    let domain =
-        normalize_name(&mailbox.domain).map_err(|e| format!("the From domain is invalid: {e}"))?;
+    // An internationalized domain (SMTPUTF8 mail, RFC 6532) is judged in its A-label
+    // form, the form its DNS records are published under (RFC 8616 §4).
+    let ascii;
+    let written = if mailbox.domain.is_ascii() {
+        mailbox.domain.as_str()
+    } else {
+        ascii = idna::domain_to_ascii(&mailbox.domain).map_err(|_| {
+            "the From domain is not a valid internationalized domain name".to_owned()
+        })?;
+        ascii.as_str()
+    };
+    let domain = normalize_name(written).map_err(|e| format!("the From domain is invalid: {e}"))?;
     if !domain.contains('.')
         || !domain
             .bytes()
@@ -481,6 +491,23 @@ mod tests {
     use super::*;
     use monban_dns::{Record, Txt, ZoneResolver};
     use std::sync::Arc;
+
+    /// An internationalized From domain is judged in its A-label form (issue 9 review:
+    /// it was a permerror, which the milter now rejects by default); one that is not a
+    /// valid IDN stays a permerror.
+    #[test]
+    fn rfc8616_internationalized_from_domain_is_its_a_label() {
+        let h = |from: &str| Headers::parse(format!("From: {from}\r\n").as_bytes()).unwrap();
+        assert_eq!(
+            author_domain(&h("a@\u{4f8b}\u{3048}.jp")).unwrap(),
+            "xn--r8jz45g.jp"
+        );
+        assert_eq!(
+            author_domain(&h("B\u{fc}cher <x@B\u{fc}cher.example>")).unwrap(),
+            "xn--bcher-kva.example"
+        );
+        assert!(author_domain(&h("a@\u{fc}\u{200d}\u{fc}..example")).is_err());
+    }
 
     fn spf_pass(domain: &str) -> SpfOutcome {
         SpfOutcome {
