@@ -3,7 +3,7 @@
 //! signatures in words and its identities, as tables (coloured on a terminal) or JSON;
 //! with `--verify`, monban's own results beside the recorded ones.
 //!
-//! The analysis itself is [`monban::analyze`]; this file reads the input and renders.
+//! The analysis itself is [`monban_diag::analyze`]; this file reads the input and renders.
 
 use std::fmt::Write as _;
 use std::io::IsTerminal as _;
@@ -11,11 +11,11 @@ use std::ops::ControlFlow;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::{Args, ValueEnum};
-use monban::analyze::{self, Analysis, Finding, Severity, Signer};
 use monban::dkim::DkimConfig;
 use monban::message::{CrlfNormalizer, Headers, MessageSplitter, Split};
 use monban::pipeline::VerifyConfig;
 use monban::spf::SpfConfig;
+use monban_diag::analyze::{self, Analysis, Finding, Severity, Signer};
 
 use crate::dns::{DnsArgs, DnsSource};
 use crate::input::{self, Messages, Source};

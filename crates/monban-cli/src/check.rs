@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::Args;
-use monban::check::{self, CheckOptions, CheckReport, SendingSetup, Severity};
+use monban_diag::check::{self, CheckOptions, CheckReport, SendingSetup, Severity};
 use serde_json::json;
 
 use crate::Failure;

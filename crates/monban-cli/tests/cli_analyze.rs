@@ -60,7 +60,10 @@ const AT: &str = "1795400000";
 #[test]
 fn human_tables_without_colour_when_piped() {
     let out = stdout(&monban(
-        &["analyze", &path("crates/monban/testdata/analyze/gmail.eml")],
+        &[
+            "analyze",
+            &path("crates/monban-diag/testdata/analyze/gmail.eml"),
+        ],
         None,
     ));
     assert!(
@@ -90,7 +93,7 @@ fn human_tables_without_colour_when_piped() {
 
 #[test]
 fn colour_on_request_and_never_with_no_color() {
-    let file = path("crates/monban/testdata/analyze/clock-skew.eml");
+    let file = path("crates/monban-diag/testdata/analyze/clock-skew.eml");
     let out = stdout(&monban(&["analyze", "--color", "always", &file], None));
     assert!(
         out.contains("\x1b[1m") && out.contains("\x1b[31m-40 s"),
@@ -111,7 +114,7 @@ fn colour_on_request_and_never_with_no_color() {
 fn json_has_the_design_keys() {
     let v = json(&[
         "analyze",
-        &path("crates/monban/testdata/analyze/postfix.eml"),
+        &path("crates/monban-diag/testdata/analyze/postfix.eml"),
     ]);
     let hops = v["hops"].as_array().unwrap();
     assert_eq!(hops.len(), 2);
@@ -148,7 +151,7 @@ fn json_has_the_design_keys() {
 fn json_negative_delay_keeps_its_sign() {
     let v = json(&[
         "analyze",
-        &path("crates/monban/testdata/analyze/clock-skew.eml"),
+        &path("crates/monban-diag/testdata/analyze/clock-skew.eml"),
     ]);
     let delays: Vec<i64> = v["hops"]
         .as_array()
@@ -219,7 +222,7 @@ fn verify_diagnoses_the_subject_tag() {
 
 #[test]
 fn verify_marks_differences_from_the_record() {
-    let file = path("crates/monban/testdata/analyze/mailing-list.eml");
+    let file = path("crates/monban-diag/testdata/analyze/mailing-list.eml");
     let v = json(&[
         "--zone",
         &path(ZONE),
@@ -271,7 +274,7 @@ fn verify_agrees_with_gmail() {
         "--verify",
         "--at",
         AT,
-        &path("crates/monban/testdata/analyze/gmail.eml"),
+        &path("crates/monban-diag/testdata/analyze/gmail.eml"),
     ]);
     assert_eq!(v["verification"]["differences"], 0);
     assert_eq!(v["verification"]["spf"]["result"], "pass");
@@ -279,7 +282,8 @@ fn verify_agrees_with_gmail() {
 
 #[test]
 fn reads_standard_input() {
-    let msg = std::fs::read(root().join("crates/monban/testdata/analyze/outlook.eml")).unwrap();
+    let msg =
+        std::fs::read(root().join("crates/monban-diag/testdata/analyze/outlook.eml")).unwrap();
     let o = monban(&["analyze", "--json", "-"], Some(&msg));
     let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(v["hops"].as_array().unwrap().len(), 4);

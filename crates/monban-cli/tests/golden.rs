@@ -125,7 +125,7 @@ fn cases() -> Vec<(String, Vec<String>)> {
             "--at",
             AT,
             "--json",
-            "crates/monban/testdata/analyze",
+            "crates/monban-diag/testdata/analyze",
         ],
     ));
 
@@ -198,16 +198,17 @@ fn cases() -> Vec<(String, Vec<String>)> {
         ));
     }
 
-    let samples: Vec<String> = std::fs::read_dir(root().join("crates/monban/testdata/analyze"))
-        .unwrap()
-        .filter_map(|e| {
-            let name = e.unwrap().file_name().to_string_lossy().into_owned();
-            name.strip_suffix(".eml").map(str::to_owned)
-        })
-        .collect();
+    let samples: Vec<String> =
+        std::fs::read_dir(root().join("crates/monban-diag/testdata/analyze"))
+            .unwrap()
+            .filter_map(|e| {
+                let name = e.unwrap().file_name().to_string_lossy().into_owned();
+                name.strip_suffix(".eml").map(str::to_owned)
+            })
+            .collect();
     let sample_paths: Vec<String> = samples
         .iter()
-        .map(|s| format!("crates/monban/testdata/analyze/{s}.eml"))
+        .map(|s| format!("crates/monban-diag/testdata/analyze/{s}.eml"))
         .collect();
     let mut owned: Vec<(String, Vec<String>)> = out
         .into_iter()

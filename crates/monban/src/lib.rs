@@ -10,15 +10,13 @@
 //! - [`dkim`]: DomainKeys Identified Mail (RFC 6376, 8301, 8463).
 //! - [`dmarc`]: DMARC records (RFC 9989, RFC 7489).
 //! - [`pipeline`]: one call that runs every method on a message and its envelope.
-//! - [`check`]: the domain checker (green / yellow / red) and sending-setup prediction.
 //! - [`authres`]: the `Authentication-Results` header field (RFC 8601).
 //! - [`text`]: safe quoting of header text (RFC 5322).
-//! - [`analyze`]: the header analyzer (Received chain, recorded results, signatures).
+//!
+//! The diagnosis tools (the domain checker, the header analyzer) are in `monban-diag`.
 
 pub mod address;
-pub mod analyze;
 pub mod authres;
-pub mod check;
 pub mod dkim;
 pub mod dmarc;
 pub mod message;

@@ -21,11 +21,11 @@ use aws_lc_rs::digest;
 use monban_dns::{Record, RecordType, Resolver};
 
 use super::explain::{copied_headers, related_domains};
-use crate::dkim::canonicalization::{BodyCanonicalizer, Canonicalization, relaxed_header};
-use crate::dkim::crypto::{self, VerifyError};
-use crate::dkim::key::KeyRecord;
-use crate::dkim::signature::{Algorithm, DkimSignature, strip_b_value};
-use crate::message::{HeaderField, Headers};
+use monban::dkim::canonicalization::{BodyCanonicalizer, Canonicalization, relaxed_header};
+use monban::dkim::crypto::{self, VerifyError};
+use monban::dkim::key::KeyRecord;
+use monban::dkim::signature::{Algorithm, DkimSignature, strip_b_value};
+use monban::message::{HeaderField, Headers};
 
 /// The longest footer looked for, in lines.
 pub const MAX_FOOTER_LINES: usize = 20;
@@ -465,7 +465,7 @@ pub fn diagnose(
             return d;
         }
     };
-    let from_domain = crate::dmarc::author_domain(headers).ok();
+    let from_domain = monban::dmarc::author_domain(headers).ok();
     let author = from_domain
         .as_deref()
         .is_some_and(|f| related_domains(f, &sig.domain));
@@ -737,7 +737,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::dkim::{SignerConfig, SigningKey, sign_message, split_message};
+    use monban::dkim::{SignerConfig, SigningKey, sign_message, split_message};
 
     const MSG: &str = "From: Alice <alice@example.com>\r\nTo: list@example.org\r\nSubject: Lunch on\r\n Thursday?\r\nDate: Sun, 22 Nov 2026 10:00:00 +0900\r\n\r\nHi all,\r\n\r\nlunch?\r\n\r\nAlice\r\n";
 
@@ -771,7 +771,7 @@ mod tests {
         let fields: Vec<_> = h.fields().collect();
         let sig = DkimSignature::parse(fields[0].value).unwrap();
         let mut want = Vec::new();
-        crate::dkim::verify::header_data(
+        monban::dkim::verify::header_data(
             &h,
             &sig.signed_headers,
             sig.header_canonicalization,

@@ -1,6 +1,6 @@
 //! monban's own verification beside the results recorded in the header.
 //!
-//! [`verify`] runs the [`crate::pipeline`] on the message (SPF with the envelope the
+//! [`verify`] runs the [`monban::pipeline`] on the message (SPF with the envelope the
 //! header records, unless one is given), fetches each signer's key to diagnose
 //! DKIM failures, and lines monban's results up with every recorded
 //! `Authentication-Results`, `ARC-Authentication-Results` and `Received-SPF` result
@@ -10,8 +10,8 @@ use monban_dns::Resolver;
 
 use super::diagnose::{diagnose, fetch_key};
 use super::{Analysis, MAX_DIAGNOSED, explain::related_domains};
-use crate::message::Headers;
-use crate::pipeline::{Envelope, MessageVerifier, Report, VerifyConfig};
+use monban::message::Headers;
+use monban::pipeline::{Envelope, MessageVerifier, Report, VerifyConfig};
 
 /// The envelope monban verified with.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

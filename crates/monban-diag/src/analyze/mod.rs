@@ -33,11 +33,11 @@ use std::net::IpAddr;
 pub use diagnose::{Diagnosis, Finding};
 pub use verify::{Comparison, EnvelopeInfo, MethodOutcome, Verification, verify};
 
-use crate::address::parse_mailbox_list;
-use crate::authres::AuthenticationResults;
-use crate::dkim::DkimSignature;
-use crate::message::{HeaderField, Headers};
 use explain::{TagExplanation, explain, related_domains, tag_pairs};
+use monban::address::parse_mailbox_list;
+use monban::authres::AuthenticationResults;
+use monban::dkim::DkimSignature;
+use monban::message::{HeaderField, Headers};
 
 /// The most `Received` fields analysed (the newest ones); more are counted only.
 pub const MAX_RECEIVED: usize = 1_000;
@@ -513,7 +513,7 @@ fn identities(a: &mut Analysis, headers: &Headers) {
             }
         }
     }
-    id.from_domain = crate::dmarc::author_domain(headers).ok();
+    id.from_domain = monban::dmarc::author_domain(headers).ok();
     if let Some(f) = headers.get("sender").next() {
         let sender = match parse_mailbox_list(f.value) {
             Ok(list) => list
@@ -1034,8 +1034,8 @@ impl Analysis {
     /// The SMTP envelope of the last public hop, as the header records it, for
     /// re-running SPF: the top `Received-SPF` with a `client-ip`, else the newest hop
     /// from a public address with the Return-Path. Returns it with where it came from.
-    pub fn derived_envelope(&self) -> (crate::pipeline::Envelope, String) {
-        use crate::pipeline::Envelope;
+    pub fn derived_envelope(&self) -> (monban::pipeline::Envelope, String) {
+        use monban::pipeline::Envelope;
         let rp = self.identities.return_path.clone();
         for r in &self.received_spf {
             if let Some(ip) = r

@@ -10,8 +10,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 
 use super::datetime::{format_duration, format_utc};
-use crate::dkim::tags;
-use crate::message::Headers;
+use monban::dkim::tags;
+use monban::message::Headers;
 
 /// One tag and what it means.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

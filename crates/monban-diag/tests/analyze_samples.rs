@@ -3,10 +3,10 @@
 
 use std::path::PathBuf;
 
-use monban::analyze::{self, Analysis, Severity, Signer};
 use monban::dkim::split_message;
 use monban::message::Headers;
 use monban::pipeline::VerifyConfig;
+use monban_diag::analyze::{self, Analysis, Severity, Signer};
 use monban_dns::ZoneResolver;
 
 fn root() -> PathBuf {
@@ -325,7 +325,7 @@ fn clock_skew_keeps_the_sign() {
 }
 
 fn stamp(by: usize, unix: i64) -> String {
-    let d = monban::analyze::datetime::civil_from_days(unix.div_euclid(86_400));
+    let d = monban_diag::analyze::datetime::civil_from_days(unix.div_euclid(86_400));
     let months = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];

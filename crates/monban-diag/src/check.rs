@@ -12,11 +12,11 @@ use std::net::IpAddr;
 
 use monban_dns::{LookupError, Record, RecordType, Resolver};
 
-use crate::dkim::{DkimOutcome, DkimResult, KeyRecord, key::KeyType};
-use crate::dmarc::{self, DmarcConfig, DmarcRecord, DmarcResult, Policy};
-use crate::message::Headers;
-use crate::spf::record::{Mechanism, Modifier, Qualifier, SpfRecord, Term, is_spf_record};
-use crate::spf::{Spf, SpfIdentity, SpfResult};
+use monban::dkim::{DkimOutcome, DkimResult, KeyRecord, key::KeyType};
+use monban::dmarc::{self, DmarcConfig, DmarcRecord, DmarcResult, Policy};
+use monban::message::Headers;
+use monban::spf::record::{Mechanism, Modifier, Qualifier, SpfRecord, Term, is_spf_record};
+use monban::spf::{Spf, SpfIdentity, SpfResult};
 
 /// A light.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -716,6 +716,8 @@ impl Walk {
             }
             Mechanism::Exists(_) | Mechanism::Ptr(_) => self.unflattenable = true,
             Mechanism::All => {}
+            // A mechanism added to the protocol crate later: not listed as networks.
+            _ => self.unflattenable = true,
         }
     }
 }
@@ -981,7 +983,7 @@ async fn check_dkim<R: Resolver>(
                 "Ed25519 (RFC 8463); not every receiver verifies it yet, so sign with RSA too"
                     .to_owned(),
             ),
-            _ => match crate::dkim::crypto::rsa_bits(&key.public_key) {
+            _ => match monban::dkim::crypto::rsa_bits(&key.public_key) {
                 None => (Severity::Red, "the RSA key does not decode".to_owned()),
                 Some(bits) if bits < 1024 => (
                     Severity::Red,
