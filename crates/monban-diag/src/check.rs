@@ -16,7 +16,7 @@ use monban::dkim::{DkimOutcome, DkimResult, KeyRecord, key::KeyType};
 use monban::dmarc::{self, DmarcConfig, DmarcRecord, DmarcResult, Policy};
 use monban::message::Headers;
 use monban::spf::record::{Mechanism, Modifier, Qualifier, SpfRecord, Term, is_spf_record};
-use monban::spf::{Spf, SpfIdentity, SpfResult};
+use monban::spf::{Spf, SpfCause, SpfConfig, SpfIdentity, SpfOutcome, SpfResult};
 
 /// A light.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -273,7 +273,7 @@ pub async fn check<R: Resolver>(resolver: &R, domain: &str, options: &CheckOptio
         ),
     }
 
-    let (networks, lookups) = check_spf(resolver, &domain, has_mx, &mut ctx).await;
+    let (networks, lookups) = check_spf(resolver, &domain, has_mx, options.now, &mut ctx).await;
     let dmarc_record_domain = check_dmarc(resolver, &domain, has_mx, &mut ctx).await;
     check_dkim(resolver, &domain, options, &mut ctx).await;
     check_adsp(resolver, &domain, &mut ctx).await;
@@ -304,6 +304,7 @@ async fn check_spf<R: Resolver>(
     resolver: &R,
     domain: &str,
     has_mx: bool,
+    now: u64,
     ctx: &mut Ctx,
 ) -> (Vec<String>, Option<u32>) {
     let answer = resolver.lookup(domain, RecordType::Txt).await;
@@ -418,34 +419,42 @@ async fn check_spf<R: Resolver>(
             Some("end the record with -all".into()),
         ),
     }
-    // Walk the tree: lookups as §4.6.4 counts them, void lookups, networks.
-    let mut walk = Walk::default();
-    walk.visit(resolver, domain, 0).await;
-    let severity = match walk.lookups {
+    // Lookups and void lookups as receivers count them: the evaluator's own count.
+    let counts = policy_counts(resolver, domain, now).await;
+    let lookups = counts.dns_lookups;
+    let severity = match lookups {
         0..=7 => Severity::Green,
         8..=10 => Severity::Yellow,
         _ => Severity::Red,
+    };
+    let shown = if counts.cause == SpfCause::LookupLimit {
+        format!("more than {COUNT_LIMIT}")
+    } else {
+        lookups.to_string()
     };
     ctx.add(
         Area::Spf,
         severity,
         format!(
-            "{} DNS-querying terms in the whole policy (RFC 7208 §4.6.4 allows 10; exp= does not count)",
-            walk.lookups
+            "{shown} DNS-querying terms in the whole policy (RFC 7208 §4.6.4 allows 10; exp= does not count)"
         ),
-        (walk.lookups > 10).then(|| "replace include: chains by ip4:/ip6: networks (flattening), or drop unused includes".to_owned()),
+        (lookups > 10).then(|| "replace include: chains by ip4:/ip6: networks (flattening), or drop unused includes".to_owned()),
     );
-    if walk.voids > 2 {
+    if counts.void_lookups > 2 {
         ctx.add(
             Area::Spf,
             Severity::Red,
             format!(
                 "{} lookups of names that do not exist (the limit is 2, RFC 7208 §4.6.4)",
-                walk.voids
+                counts.void_lookups
             ),
             Some("remove the terms that name missing hosts or domains".into()),
         );
     }
+    // Walk the tree for what the evaluation does not report: the networks (for
+    // flattening) and the problems of records the probe did not reach.
+    let mut walk = Walk::default();
+    walk.visit(resolver, domain, 0).await;
     for problem in walk.problems {
         ctx.add(Area::Spf, Severity::Red, problem, None);
     }
@@ -457,14 +466,44 @@ async fn check_spf<R: Resolver>(
             None,
         );
     }
-    (walk.networks.into_iter().collect(), Some(walk.lookups))
+    (walk.networks.into_iter().collect(), Some(lookups))
+}
+
+/// The client address the policy is evaluated for: in 240.0.0.0/4, which RFC 1112
+/// reserves and no sending host uses, so no policy lists it and `check_host()` goes
+/// through every term before `all`, as it does for mail from a host the domain does
+/// not list.
+const PROBE: std::net::Ipv4Addr = std::net::Ipv4Addr::new(240, 0, 0, 1);
+/// The lookup and void limits of the counting evaluation: above RFC 7208's 10 and 2,
+/// so the whole policy is counted, not only up to where receivers stop.
+pub const COUNT_LIMIT: u32 = 50;
+
+/// The evaluator's count of DNS-querying terms and void lookups in `domain`'s policy
+/// (RFC 7208 §4.6.4), for mail from [`PROBE`]: the same code that verifies mail, so
+/// the checker and the verifier cannot disagree on a record.
+pub async fn policy_counts<R: Resolver>(resolver: &R, domain: &str, now: u64) -> SpfOutcome {
+    let spf = Spf::with_config(
+        resolver,
+        SpfConfig {
+            max_dns_terms: COUNT_LIMIT,
+            max_void_lookups: COUNT_LIMIT,
+            ..SpfConfig::default()
+        },
+    );
+    spf.check_host(
+        IpAddr::V4(PROBE),
+        domain,
+        &format!("postmaster@{domain}"),
+        domain,
+        SpfIdentity::MailFrom,
+        now,
+    )
+    .await
 }
 
 /// A walk of the SPF include tree.
 #[derive(Default)]
 struct Walk {
-    lookups: u32,
-    voids: u32,
     networks: BTreeSet<String>,
     problems: Vec<String>,
     unflattenable: bool,
@@ -588,13 +627,9 @@ impl Walk {
             for term in parsed.terms() {
                 match term {
                     Term::Directive(d) => {
-                        if d.mechanism.counts_as_lookup() {
-                            self.lookups += 1;
-                        }
                         self.mechanism(resolver, domain, &d.mechanism, depth).await;
                     }
                     Term::Modifier(Modifier::Redirect(target)) => {
-                        self.lookups += 1;
                         if target.0.contains('%') {
                             self.unflattenable = true;
                         } else if !parsed.has_all() {
@@ -615,14 +650,12 @@ impl Walk {
         cidr4: Option<u8>,
         cidr6: Option<u8>,
     ) {
-        let mut any = false;
         for rtype in [RecordType::A, RecordType::Aaaa] {
             let Some(answer) = self.ask(resolver, name, rtype).await else {
                 return;
             };
             if let Ok(a) = answer {
                 for r in &a.records {
-                    any = true;
                     match r {
                         Record::A(ip) => {
                             self.networks
@@ -636,9 +669,6 @@ impl Walk {
                     }
                 }
             }
-        }
-        if !any {
-            self.voids += 1;
         }
     }
 
@@ -703,7 +733,7 @@ impl Walk {
                             }
                         }
                     }
-                    Err(_) => self.voids += 1,
+                    Err(_) => {}
                 }
             }
             Mechanism::Include(spec) => {
