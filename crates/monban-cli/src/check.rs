@@ -5,7 +5,9 @@ use std::net::IpAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::Args;
-use monban_diag::check::{self, CheckOptions, CheckReport, SendingSetup, Severity};
+use monban_diag::check::{
+    self, CheckOptions, CheckReport, Finding, NextStep, SendingSetup, Severity,
+};
 use serde_json::json;
 
 use crate::Failure;
@@ -110,16 +112,49 @@ pub async fn run(dns: &DnsArgs, args: CheckArgs) -> Result<(), Failure> {
     Ok(())
 }
 
+/// A finding in the CLI's words: its next step as flags and commands of `monban`.
+fn worded(f: &Finding) -> (String, Option<String>) {
+    match &f.step {
+        Some(NextStep::PublishKey { domain, selector }) => (
+            f.message.clone(),
+            Some(format!(
+                "publish the key: monban keygen --domain {domain} --selector {selector}"
+            )),
+        ),
+        Some(NextStep::RotateKey { domain }) => (
+            f.message.clone(),
+            Some(format!(
+                "rotate to a new selector: monban keygen --domain {domain} --selector NEW --bits 2048"
+            )),
+        ),
+        Some(NextStep::NameSelectors { discovered: true }) => (
+            format!("{}: give the selectors you use with --selector", f.message),
+            f.fix.clone(),
+        ),
+        Some(NextStep::NameSelectors { discovered: false }) => (
+            format!(
+                "{}: add --selector S (or --discover) to check the keys",
+                f.message
+            ),
+            f.fix.clone(),
+        ),
+        _ => (f.message.clone(), f.fix.clone()),
+    }
+}
+
 fn to_json(r: &CheckReport) -> serde_json::Value {
     let mut v = json!({
         "domain": r.domain,
         "status": r.status.as_str(),
-        "findings": r.findings.iter().map(|f| json!({
-            "area": f.area.as_str(),
-            "severity": f.severity.as_str(),
-            "message": f.message,
-            "fix": f.fix,
-        })).collect::<Vec<_>>(),
+        "findings": r.findings.iter().map(|f| {
+            let (message, fix) = worded(f);
+            json!({
+                "area": f.area.as_str(),
+                "severity": f.severity.as_str(),
+                "message": message,
+                "fix": fix,
+            })
+        }).collect::<Vec<_>>(),
         "spf_networks": r.spf_networks,
         "spf_lookups": r.spf_lookups,
         "dmarc_record_domain": r.dmarc_record_domain,
@@ -154,13 +189,14 @@ fn light(s: Severity, colour: bool) -> String {
 pub fn render(r: &CheckReport, colour: bool) -> String {
     let mut out = format!("{}  {}\n", light(r.status, colour), r.domain);
     for f in &r.findings {
+        let (message, fix) = worded(f);
         out.push_str(&format!(
             "  {}  {:<7} {}\n",
             light(f.severity, colour),
             f.area.as_str(),
-            f.message
+            message
         ));
-        if let Some(fix) = &f.fix {
+        if let Some(fix) = &fix {
             out.push_str(&format!("                  fix: {fix}\n"));
         }
     }

@@ -88,6 +88,34 @@ pub struct Finding {
     pub message: String,
     /// What to publish or change, when there is something to do.
     pub fix: Option<String>,
+    /// A next step that depends on the tool showing the finding (a command to run, a
+    /// form field to fill): each front end words it its own way.
+    pub step: Option<NextStep>,
+}
+
+/// A next step of a finding, as data: the CLI turns it into flags and commands, a web
+/// page into its own words; the checker names no front end's flags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NextStep {
+    /// Generate a key for this selector and publish its record.
+    PublishKey {
+        /// The signing domain.
+        domain: String,
+        /// The selector with no key.
+        selector: String,
+    },
+    /// Generate a new key (RSA 2048 bits or more) under a new selector and move to it.
+    RotateKey {
+        /// The signing domain.
+        domain: String,
+    },
+    /// Say which selectors to check (none was given, or none of the common names
+    /// has a key when `discovered`).
+    NameSelectors {
+        /// Whether the common selector names were tried.
+        discovered: bool,
+    },
 }
 
 /// A planned sending setup.
@@ -137,7 +165,8 @@ pub struct CheckReport {
     pub sending: Option<SendingPrediction>,
 }
 
-/// Selectors tried with `--discover`: those of widely used providers and defaults.
+/// Selectors tried when discovery is asked for: those of widely used providers and
+/// defaults.
 pub const COMMON_SELECTORS: &[&str] = &[
     "default",
     "dkim",
@@ -209,6 +238,20 @@ struct Ctx {
 }
 
 impl Ctx {
+    /// A finding whose next step depends on the front end.
+    fn add_step(
+        &mut self,
+        area: Area,
+        severity: Severity,
+        message: impl Into<String>,
+        step: NextStep,
+    ) {
+        self.add(area, severity, message, None);
+        if let Some(f) = self.findings.last_mut() {
+            f.step = Some(step);
+        }
+    }
+
     fn add(
         &mut self,
         area: Area,
@@ -221,6 +264,7 @@ impl Ctx {
             severity,
             message: message.into(),
             fix,
+            step: None,
         });
     }
 }
@@ -717,23 +761,20 @@ impl Walk {
                 let Some(answer) = self.ask(resolver, &target, RecordType::Mx).await else {
                     return;
                 };
-                match answer {
-                    Ok(a) => {
-                        if a.records.len() > 10 {
-                            self.problem(format!(
-                                "{target} has {} MX records; mx allows 10 (permerror)",
-                                a.records.len()
-                            ));
-                        }
-                        for r in a.records.iter().take(MAX_MX_HOSTS) {
-                            if let Record::Mx { exchange, .. } = r
-                                && !exchange.is_empty()
-                            {
-                                self.addresses(resolver, exchange, cidr4, cidr6).await;
-                            }
+                if let Ok(a) = answer {
+                    if a.records.len() > 10 {
+                        self.problem(format!(
+                            "{target} has {} MX records; mx allows 10 (permerror)",
+                            a.records.len()
+                        ));
+                    }
+                    for r in a.records.iter().take(MAX_MX_HOSTS) {
+                        if let Record::Mx { exchange, .. } = r
+                            && !exchange.is_empty()
+                        {
+                            self.addresses(resolver, exchange, cidr4, cidr6).await;
                         }
                     }
-                    Err(_) => {}
                 }
             }
             Mechanism::Include(spec) => {
@@ -971,13 +1012,14 @@ async fn check_dkim<R: Resolver>(
             }
             Err(_) => {
                 if given {
-                    ctx.add(
+                    ctx.add_step(
                         Area::Dkim,
                         Severity::Red,
                         format!("no DKIM key at {name}: signatures with s={sel} fail"),
-                        Some(format!(
-                            "publish the key: monban keygen --domain {domain} --selector {sel}"
-                        )),
+                        NextStep::PublishKey {
+                            domain: domain.to_owned(),
+                            selector: sel.clone(),
+                        },
                     );
                 }
                 continue;
@@ -1026,12 +1068,18 @@ async fn check_dkim<R: Resolver>(
                 Some(bits) => (Severity::Green, format!("RSA {bits} bits")),
             },
         };
-        ctx.add(
-            Area::Dkim,
-            sev,
-            format!("{name}: {what}"),
-            (sev != Severity::Green).then(|| format!("rotate to a new selector: monban keygen --domain {domain} --selector NEW --bits 2048")),
-        );
+        if sev == Severity::Green {
+            ctx.add(Area::Dkim, sev, format!("{name}: {what}"), None);
+        } else {
+            ctx.add_step(
+                Area::Dkim,
+                sev,
+                format!("{name}: {what}"),
+                NextStep::RotateKey {
+                    domain: domain.to_owned(),
+                },
+            );
+        }
         if key.is_testing() {
             ctx.add(
                 Area::Dkim,
@@ -1050,15 +1098,17 @@ async fn check_dkim<R: Resolver>(
         }
     }
     if found == 0 && explicit == 0 {
-        ctx.add(
+        ctx.add_step(
             Area::Dkim,
             Severity::Yellow,
             if options.discover {
-                "no DKIM key found at the common selector names: give the selectors you use with --selector"
+                "no DKIM key found at the common selector names"
             } else {
-                "no DKIM selector given: add --selector S (or --discover) to check the keys"
+                "no DKIM selector given"
             },
-            None,
+            NextStep::NameSelectors {
+                discovered: options.discover,
+            },
         );
     }
 }
