@@ -12,13 +12,12 @@
 //! - Without the key, the same causes are reported as likely, not confirmed; and a
 //!   `z=` tag (copied header fields) shows exactly which fields changed.
 //!
-//! Everything is pure: the caller fetches the key ([`fetch_key`] does it through a
-//! [`Resolver`]).
+//! Everything is pure: the caller fetches the key ([`monban::dkim::key::fetch`], the
+//! verifier's own key fetch).
 
 use std::collections::HashMap;
 
 use aws_lc_rs::digest;
-use monban_dns::{Record, RecordType, Resolver};
 
 use super::explain::{copied_headers, related_domains};
 use monban::dkim::canonicalization::{BodyCanonicalizer, Canonicalization, relaxed_header};
@@ -703,33 +702,6 @@ pub fn diagnose(
         );
     }
     d
-}
-
-/// Fetches and parses the key of `selector._domainkey.domain` (RFC 6376 §3.6.2).
-pub async fn fetch_key<R: Resolver>(
-    resolver: &R,
-    domain: &str,
-    selector: &str,
-) -> Result<KeyRecord, String> {
-    let name = format!("{selector}._domainkey.{domain}");
-    let answer = resolver
-        .lookup(&name, RecordType::Txt)
-        .await
-        .map_err(|e| format!("{name}: {e}"))?;
-    let mut last = None;
-    for r in &answer.records {
-        if let Record::Txt(t) = r {
-            match KeyRecord::parse(&t.joined()) {
-                Ok(k) if !k.is_revoked() => return Ok(k),
-                Ok(_) => last = Some("the key is revoked".to_owned()),
-                Err(e) => last = Some(e.to_string()),
-            }
-        }
-    }
-    Err(format!(
-        "{name}: {}",
-        last.unwrap_or_else(|| "no key record".into())
-    ))
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@
 
 use monban_dns::Resolver;
 
-use super::diagnose::{diagnose, fetch_key};
+use super::diagnose::diagnose;
 use super::{Analysis, MAX_DIAGNOSED, explain::related_domains};
 use monban::message::Headers;
 use monban::pipeline::{Envelope, MessageVerifier, Report, VerifyConfig};
@@ -305,7 +305,11 @@ pub async fn verify<R: Resolver>(
         if i >= analysis.dkim_signatures.len() || analysis.dkim_signatures[i].error.is_some() {
             continue;
         }
-        let key = fetch_key(resolver, &o.domain, &o.selector).await.ok();
+        // A revoked key cannot confirm anything: no diagnosis with it.
+        let key = monban::dkim::key::fetch(resolver, &o.domain, &o.selector)
+            .await
+            .ok()
+            .filter(|k| !k.is_revoked());
         analysis.dkim_signatures[i].diagnosis = Some(diagnose(headers, body, i, key.as_ref()));
     }
     let comparison = compare(analysis, &report, &envelope);

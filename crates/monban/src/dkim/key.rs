@@ -176,6 +176,77 @@ pub fn zone_strings(record: &str) -> String {
         .join(" ")
 }
 
+/// Why no key record could be had for a selector (RFC 6376 §6.1.2).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyFetchError {
+    /// The DNS failed for now (SERVFAIL, timeout): `temperror`.
+    #[error("key lookup failed: {0}")]
+    Temporary(monban_dns::LookupError),
+    /// `selector._domainkey.domain` is not a valid name.
+    #[error("{name} is not a valid key name")]
+    InvalidName {
+        /// The name.
+        name: String,
+    },
+    /// Nothing is published there (NXDOMAIN, or no TXT record).
+    #[error("no key published at {name}")]
+    NotFound {
+        /// The name.
+        name: String,
+    },
+    /// TXT records are published, and none is a key record.
+    #[error("bad key record at {name}: {why}")]
+    Syntax {
+        /// The name.
+        name: String,
+        /// Why the last of them does not parse (or "no key record").
+        why: String,
+    },
+}
+
+impl KeyFetchError {
+    /// Whether a later try may succeed (`temperror` rather than `permerror`).
+    pub fn is_temporary(&self) -> bool {
+        matches!(self, Self::Temporary(_))
+    }
+}
+
+/// Fetches the key of `selector._domainkey.domain` (RFC 6376 §3.6.2, §6.1.2): the one
+/// policy of every part of monban that needs a key (verification, the checker, the
+/// failure diagnosis). Of several TXT records, the first that is a key record is taken;
+/// a revoked key (empty `p=`) is a key record and is returned as such, for the caller
+/// to judge.
+pub async fn fetch<R: monban_dns::Resolver>(
+    resolver: &R,
+    domain: &str,
+    selector: &str,
+) -> Result<KeyRecord, KeyFetchError> {
+    use monban_dns::{LookupError, Record, RecordType};
+    let name = format!("{selector}._domainkey.{domain}");
+    let answer = match resolver.lookup(&name, RecordType::Txt).await {
+        Ok(a) => a,
+        Err(e) if e.is_temporary() => return Err(KeyFetchError::Temporary(e)),
+        Err(LookupError::InvalidName { .. }) => {
+            return Err(KeyFetchError::InvalidName { name });
+        }
+        Err(_) => return Err(KeyFetchError::NotFound { name }),
+    };
+    let mut last_error = None;
+    for r in &answer.records {
+        if let Record::Txt(t) = r {
+            match KeyRecord::parse(&t.joined()) {
+                Ok(k) => return Ok(k),
+                Err(e) => last_error = Some(e),
+            }
+        }
+    }
+    Err(KeyFetchError::Syntax {
+        name,
+        why: last_error.map_or_else(|| "no key record".to_owned(), |e| e.to_string()),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -228,5 +299,33 @@ mod tests {
         let long = "p=".to_string() + &"A".repeat(600);
         let z = zone_strings(&long);
         assert_eq!(z.matches('"').count(), 6);
+    }
+
+    /// RFC 6376 §6.1.2: the one key-fetch policy: the first TXT record that is a key
+    /// record (a revoked one included), the last parse error when none is, and DNS
+    /// outcomes told apart.
+    #[test]
+    fn rfc6376_6_1_2_one_key_fetch_policy() {
+        use monban_dns::{Record, Txt, ZoneResolver};
+        let mut z = ZoneResolver::new();
+        let txt = |v: &str| Record::Txt(Txt::new([v.as_bytes().to_vec()]));
+        let ed = "v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=";
+        z.insert("two._domainkey.d.test", txt("not a key; x"), 300);
+        z.insert("two._domainkey.d.test", txt(ed), 300);
+        z.insert("rev._domainkey.d.test", txt("v=DKIM1; p="), 300);
+        z.insert("rev._domainkey.d.test", txt(ed), 300);
+        z.insert("bad._domainkey.d.test", txt("v=DKIM1; p=!!!"), 300);
+        z.insert("other._domainkey.d.test", Record::A("192.0.2.1".parse().unwrap()), 300);
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let f = |sel: &str| rt.block_on(fetch(&z, "d.test", sel));
+        assert!(!f("two").unwrap().is_revoked());
+        assert!(f("rev").unwrap().is_revoked());
+        assert!(matches!(f("bad"), Err(KeyFetchError::Syntax { .. })));
+        assert!(matches!(f("none"), Err(KeyFetchError::NotFound { .. })));
+        assert!(matches!(f("other"), Err(KeyFetchError::NotFound { .. })));
+        assert_eq!(
+            f("none").unwrap_err().to_string(),
+            "no key published at none._domainkey.d.test"
+        );
     }
 }

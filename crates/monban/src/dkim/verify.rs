@@ -9,12 +9,11 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use monban_dns::{LookupError, Record, RecordType, Resolver};
+use monban_dns::Resolver;
 
 use super::body::{BodyHash, BodyHashKey, BodyHashers};
 use super::canonicalization::{self, Canonicalization};
 use super::crypto::{self, VerifyError};
-use super::key::KeyRecord;
 use super::signature::{self, Algorithm, DkimSignature};
 use super::{DkimOutcome, DkimResult};
 use crate::message::{HeaderField, Headers};
@@ -308,38 +307,10 @@ async fn verify_one<R: Resolver>(
 
     // §6.1.2: fetch the key.
     let name = format!("{}._domainkey.{}", sig.selector, sig.domain);
-    let answer = match resolver.lookup(&name, RecordType::Txt).await {
-        Ok(a) => a,
-        Err(e) if e.is_temporary() => {
-            return out(DkimResult::Temperror, format!("key lookup failed: {e}"));
-        }
-        Err(LookupError::InvalidName { .. }) => {
-            return out(
-                DkimResult::Permerror,
-                format!("{name} is not a valid key name"),
-            );
-        }
-        Err(_) => return out(DkimResult::Permerror, format!("no key published at {name}")),
-    };
-    let mut last_error = None;
-    let mut key = None;
-    for r in &answer.records {
-        if let Record::Txt(t) = r {
-            match KeyRecord::parse(&t.joined()) {
-                Ok(k) => {
-                    key = Some(k);
-                    break;
-                }
-                Err(e) => last_error = Some(e),
-            }
-        }
-    }
-    let Some(key) = key else {
-        let why = last_error.map_or_else(|| "no key record".to_owned(), |e| e.to_string());
-        return out(
-            DkimResult::Permerror,
-            format!("bad key record at {name}: {why}"),
-        );
+    let key = match super::key::fetch(resolver, &sig.domain, &sig.selector).await {
+        Ok(k) => k,
+        Err(e) if e.is_temporary() => return out(DkimResult::Temperror, e.to_string()),
+        Err(e) => return out(DkimResult::Permerror, e.to_string()),
     };
     if key.is_revoked() {
         return out(
