@@ -15,15 +15,14 @@
 //! Everything is pure: the caller fetches the key ([`monban::dkim::key::fetch`], the
 //! verifier's own key fetch).
 
-use std::collections::HashMap;
-
 use aws_lc_rs::digest;
 
 use super::explain::{copied_headers, related_domains};
-use monban::dkim::canonicalization::{BodyCanonicalizer, Canonicalization, relaxed_header};
+use monban::dkim::canonicalization::{BodyCanonicalizer, Canonicalization};
 use monban::dkim::crypto::{self, VerifyError};
 use monban::dkim::key::KeyRecord;
-use monban::dkim::signature::{Algorithm, DkimSignature, strip_b_value};
+use monban::dkim::signature::{Algorithm, DkimSignature};
+use monban::dkim::verify::{pick_fields, pick_fields_from, push_field, signature_field};
 use monban::message::{HeaderField, Headers};
 
 /// The longest footer looked for, in lines.
@@ -343,54 +342,8 @@ fn detag(value: &[u8]) -> Option<(Vec<u8>, String)> {
     Some((out, tag))
 }
 
-/// Appends one field in canonical form with a replaced value.
-fn push_field(f: &HeaderField<'_>, value: &[u8], canon: Canonicalization, out: &mut Vec<u8>) {
-    match canon {
-        Canonicalization::Simple => {
-            let prefix = f.value.as_ptr() as usize - f.raw.as_ptr() as usize;
-            out.extend_from_slice(&f.raw[..prefix.min(f.raw.len())]);
-            out.extend_from_slice(value);
-        }
-        Canonicalization::Relaxed => relaxed_header(f.name, value, out),
-    }
-}
-
-/// Where each field name occurs (lowercase name → positions, top to bottom), so that
-/// picking the fields of `h=` costs constant time per name.
-struct FieldIndex(HashMap<String, Vec<usize>>);
-
-impl FieldIndex {
-    fn new(fields: &[HeaderField<'_>]) -> Self {
-        let mut map: HashMap<String, Vec<usize>> = HashMap::new();
-        for (i, f) in fields.iter().enumerate() {
-            map.entry(String::from_utf8_lossy(f.name).to_ascii_lowercase())
-                .or_default()
-                .push(i);
-        }
-        Self(map)
-    }
-
-    /// §5.4.2: the fields `signed` selects, each name's instances taken from the
-    /// bottom up; with `below`, only fields below that position count.
-    fn picks(&self, signed: &[String], below: Option<usize>) -> Vec<Option<usize>> {
-        let mut used: HashMap<String, usize> = HashMap::new();
-        signed
-            .iter()
-            .map(|name| {
-                let lower = name.to_ascii_lowercase();
-                let positions = self.0.get(&lower).map_or(&[][..], Vec::as_slice);
-                let start = below.map_or(0, |b| positions.partition_point(|&p| p < b));
-                let n = used.entry(lower).or_insert(0);
-                let pick = positions[start..].iter().rev().nth(*n).copied();
-                *n += 1;
-                pick
-            })
-            .collect()
-    }
-}
-
 /// The header data of §3.7 for a reconstruction: `picks` are the fields `h=` selects
-/// ([`FieldIndex::picks`]).
+/// ([`pick_fields`]).
 fn header_data(
     fields: &[HeaderField<'_>],
     picks: &[usize],
@@ -413,9 +366,8 @@ fn header_data(
         push_field(f, &value, canon, &mut out);
         out.extend_from_slice(b"\r\n");
     }
-    let f = &fields[sig_pos];
-    let value = strip_b_value(&unfold(f.value, e.unfolds(sig_pos)));
-    push_field(f, &value, canon, &mut out);
+    let f = fields[sig_pos];
+    signature_field(f, &unfold(f.value, e.unfolds(sig_pos)), canon, &mut out);
     out
 }
 
@@ -479,14 +431,11 @@ pub fn diagnose(
         .flatten()
         .and_then(|f| detag(f.value))
         .map(|(_, t)| t);
-    let index = FieldIndex::new(&fields);
-    let picks: Vec<usize> = index
-        .picks(&sig.signed_headers, None)
+    let picks: Vec<usize> = pick_fields(&fields, &sig.signed_headers)
         .into_iter()
         .flatten()
         .collect();
-    let picks_below: Vec<usize> = index
-        .picks(&sig.signed_headers, Some(sig_pos))
+    let picks_below: Vec<usize> = pick_fields_from(&fields, &sig.signed_headers, sig_pos)
         .into_iter()
         .flatten()
         .collect();
@@ -753,8 +702,7 @@ mod tests {
         assert_eq!(
             header_data(
                 &fields,
-                &FieldIndex::new(&fields)
-                    .picks(&sig.signed_headers, None)
+                &pick_fields(&fields, &sig.signed_headers)
                     .into_iter()
                     .flatten()
                     .collect::<Vec<_>>(),

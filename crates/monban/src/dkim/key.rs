@@ -315,8 +315,14 @@ mod tests {
         z.insert("rev._domainkey.d.test", txt("v=DKIM1; p="), 300);
         z.insert("rev._domainkey.d.test", txt(ed), 300);
         z.insert("bad._domainkey.d.test", txt("v=DKIM1; p=!!!"), 300);
-        z.insert("other._domainkey.d.test", Record::A("192.0.2.1".parse().unwrap()), 300);
-        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        z.insert(
+            "other._domainkey.d.test",
+            Record::A("192.0.2.1".parse().unwrap()),
+            300,
+        );
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
         let f = |sel: &str| rt.block_on(fetch(&z, "d.test", sel));
         assert!(!f("two").unwrap().is_revoked());
         assert!(f("rev").unwrap().is_revoked());

@@ -77,10 +77,20 @@ pub struct DkimVerifier {
 /// name are gathered once in a map, so a hostile `h=` of many distinct names costs no
 /// more than a scan of the header (issue 9: a search per name was quadratic).
 pub fn pick_fields(fields: &[HeaderField<'_>], signed: &[String]) -> Vec<Option<usize>> {
+    pick_fields_from(fields, signed, 0)
+}
+
+/// [`pick_fields`] among the fields at position `first` and below only (the header
+/// analyzer asks which fields a signature would cover without those added above it).
+pub fn pick_fields_from(
+    fields: &[HeaderField<'_>],
+    signed: &[String],
+    first: usize,
+) -> Vec<Option<usize>> {
     use std::collections::HashMap;
     // Lowercased name → (positions, top to bottom; how many were taken).
     let mut by_name: HashMap<Vec<u8>, (Vec<usize>, usize)> = HashMap::new();
-    for (i, f) in fields.iter().enumerate() {
+    for (i, f) in fields.iter().enumerate().skip(first) {
         by_name
             .entry(f.name.to_ascii_lowercase())
             .or_default()
@@ -115,32 +125,53 @@ pub fn header_data(
     out: &mut Vec<u8>,
 ) {
     let fields: Vec<HeaderField<'_>> = headers.fields().collect();
-    for f in pick_fields(&fields, signed)
-        .into_iter()
-        .flatten()
-        .map(|i| &fields[i])
-    {
-        canonicalization::header(canon, f.name, f.value, f.raw, out);
-        if canon == Canonicalization::Simple && !f.raw.ends_with(b"\r\n") {
-            out.extend_from_slice(b"\r\n");
-        }
+    let picks = pick_fields(&fields, signed);
+    for f in picks.into_iter().flatten().map(|i| &fields[i]) {
+        push_field(f, f.value, canon, out);
+        out.extend_from_slice(b"\r\n");
     }
-    signature_field(sig_field, canon, out);
+    signature_field(sig_field, sig_field.value, canon, out);
 }
 
-/// Appends the signature field itself, `b=` emptied, without CRLF.
-pub fn signature_field(sig_field: HeaderField<'_>, canon: Canonicalization, out: &mut Vec<u8>) {
-    let stripped = signature::strip_b_value(sig_field.value);
+/// Appends one selected field in `canon` form with `value` as its value (the field's
+/// own, or an edited one when the header analyzer tries what an intermediary may have
+/// changed), without the final CRLF: the one header-hash builder of verification,
+/// signing and the failure diagnosis.
+pub fn push_field(f: &HeaderField<'_>, value: &[u8], canon: Canonicalization, out: &mut Vec<u8>) {
     match canon {
+        // §3.4.1: the field as it is: what precedes its value, then the value.
         Canonicalization::Simple => {
-            let prefix_len = sig_field.value.as_ptr() as usize - sig_field.raw.as_ptr() as usize;
-            out.extend_from_slice(&sig_field.raw[..prefix_len]);
-            out.extend_from_slice(&stripped);
+            out.extend_from_slice(&f.raw[..field_prefix_len(f)]);
+            out.extend_from_slice(value);
         }
-        Canonicalization::Relaxed => {
-            canonicalization::relaxed_header(sig_field.name, &stripped, out)
-        }
+        // §3.4.2.
+        Canonicalization::Relaxed => canonicalization::relaxed_header(f.name, value, out),
     }
+}
+
+/// How many bytes of `raw` come before the value (the name, the colon). The value is a
+/// part of `raw` for every field [`Headers`] gives; for any other field the name and
+/// a colon are assumed.
+fn field_prefix_len(f: &HeaderField<'_>) -> usize {
+    let raw = f.raw.as_ptr() as usize;
+    let value = f.value.as_ptr() as usize;
+    if value >= raw && value - raw <= f.raw.len() {
+        value - raw
+    } else {
+        (f.name.len() + 1).min(f.raw.len())
+    }
+}
+
+/// Appends the signature field itself with `value` as its value, `b=` emptied, without
+/// CRLF (§3.7).
+pub fn signature_field(
+    sig_field: HeaderField<'_>,
+    value: &[u8],
+    canon: Canonicalization,
+    out: &mut Vec<u8>,
+) {
+    let stripped = signature::strip_b_value(value);
+    push_field(&sig_field, &stripped, canon, out);
 }
 
 impl DkimVerifier {
