@@ -7,6 +7,7 @@
 //! display name; it is never decoded into an address. Anything that does not parse is
 //! an error, never a guess.
 
+use crate::rfc5322;
 use std::fmt;
 
 /// The most mailboxes read from one field.
@@ -106,56 +107,37 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// Skips white space and comments (CFWS, §3.2.2).
+    /// Skips white space and comments (CFWS, §3.2.2), with the shared lexer.
     fn cfws(&mut self) -> Result<(), AddressError> {
-        loop {
-            match self.peek() {
-                Some(' ' | '\t' | '\r' | '\n') => {
-                    self.bump();
-                }
-                Some('(') => self.comment()?,
-                _ => return Ok(()),
+        match rfc5322::skip_cfws(self.s.as_bytes(), self.pos) {
+            Ok((pos, _)) => {
+                self.pos = pos;
+                Ok(())
+            }
+            Err(e) => Err(self.lex_error(e)),
+        }
+    }
+
+    /// A comment or quoted-string that does not end is an error at the end of the
+    /// field; one nested too deep makes the field too complex.
+    fn lex_error(&mut self, e: rfc5322::LexErrorAt) -> AddressError {
+        match e.error {
+            rfc5322::LexError::TooDeep => AddressError::TooComplex,
+            _ => {
+                self.pos = self.s.len();
+                self.err()
             }
         }
     }
 
-    fn comment(&mut self) -> Result<(), AddressError> {
-        let mut depth = 0usize;
-        loop {
-            match self.bump() {
-                Some('(') => {
-                    depth += 1;
-                    if depth > 32 {
-                        return Err(AddressError::TooComplex);
-                    }
-                }
-                Some(')') => {
-                    depth -= 1;
-                    if depth == 0 {
-                        return Ok(());
-                    }
-                }
-                Some('\\') => {
-                    self.bump().ok_or_else(|| self.err())?;
-                }
-                Some(_) => {}
-                None => return Err(self.err()),
-            }
-        }
-    }
-
+    /// A quoted-string (§3.2.4): its content.
     fn quoted(&mut self) -> Result<String, AddressError> {
-        debug_assert_eq!(self.peek(), Some('"'));
-        self.bump();
-        let mut out = String::new();
-        loop {
-            match self.bump() {
-                Some('"') => return Ok(out),
-                Some('\\') => out.push(self.bump().ok_or_else(|| self.err())?),
-                Some('\r' | '\n') => {}
-                Some(c) => out.push(c),
-                None => return Err(self.err()),
+        match rfc5322::quoted_string(self.s.as_bytes(), self.pos) {
+            Ok((end, content)) => {
+                self.pos = end;
+                Ok(String::from_utf8_lossy(&content).into_owned())
             }
+            Err(e) => Err(self.lex_error(e)),
         }
     }
 

@@ -11,6 +11,8 @@
 //! - [`dmarc`]: DMARC records (RFC 9989, RFC 7489).
 //! - [`pipeline`]: one call that runs every method on a message and its envelope.
 //! - [`authres`]: the `Authentication-Results` header field (RFC 8601).
+//! - [`rfc5322`]: the lexical layer every header parser shares (comments, quoted-strings,
+//!   CFWS, date-time).
 //! - [`text`]: safe quoting of header text (RFC 5322).
 //!
 //! The diagnosis tools (the domain checker, the header analyzer) are in `monban-diag`.
@@ -21,6 +23,7 @@ pub mod dkim;
 pub mod dmarc;
 pub mod message;
 pub mod pipeline;
+pub mod rfc5322;
 pub mod spf;
 pub mod text;
 

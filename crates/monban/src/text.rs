@@ -73,27 +73,9 @@ pub fn comment(s: &str) -> String {
     out
 }
 
-/// Removes quoted-strings and comments (honouring backslash escapes and nesting): what
-/// is left is the structure a parser acts on. For tests of the functions above.
-pub fn strip_quoted_and_comments(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars();
-    let mut depth = 0usize;
-    let mut in_quote = false;
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' if in_quote || depth > 0 => {
-                chars.next();
-            }
-            '"' if depth == 0 => in_quote = !in_quote,
-            '(' if !in_quote => depth += 1,
-            ')' if !in_quote && depth > 0 => depth -= 1,
-            _ if in_quote || depth > 0 => {}
-            _ => out.push(c),
-        }
-    }
-    out
-}
+/// Removes quoted-strings and comments: what is left is the structure a parser acts
+/// on (the lexer of [`crate::rfc5322`]). For tests of the functions above.
+pub use crate::rfc5322::strip_quoted_and_comments;
 
 #[cfg(test)]
 mod tests {

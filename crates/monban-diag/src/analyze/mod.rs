@@ -22,7 +22,8 @@
 //!
 //! Every type serializes (serde) to the JSON of DESIGN §4 (`monban analyze --json`).
 
-pub mod datetime;
+pub use monban::rfc5322::datetime;
+use monban::rfc5322::take_comments;
 pub mod diagnose;
 pub mod explain;
 pub mod received;
@@ -688,75 +689,10 @@ fn hops(a: &mut Analysis, fields: &[HeaderField<'_>]) {
     a.hops = hops;
 }
 
-/// Splits at `;` outside comments and quoted strings (bounded).
+/// Splits at `;` outside comments and quoted strings (at most 256 clauses and the
+/// rest).
 fn split_clauses(s: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let (mut depth, mut quoted, mut escaped, mut start) = (0usize, false, false, 0);
-    for (i, c) in s.char_indices() {
-        if escaped {
-            escaped = false;
-            continue;
-        }
-        match c {
-            '\\' if depth > 0 || quoted => escaped = true,
-            '"' if depth == 0 => quoted = !quoted,
-            '(' if !quoted => depth += 1,
-            ')' if !quoted && depth > 0 => depth -= 1,
-            ';' if depth == 0 && !quoted => {
-                out.push(&s[start..i]);
-                start = i + 1;
-                if out.len() >= 256 {
-                    return out;
-                }
-            }
-            _ => {}
-        }
-    }
-    out.push(&s[start..]);
-    out
-}
-
-/// The first comment of a text and the text without comments.
-fn take_comments(s: &str) -> (Option<String>, String) {
-    let mut first = None;
-    let mut rest = String::with_capacity(s.len());
-    let mut depth = 0usize;
-    let mut current = String::new();
-    let mut escaped = false;
-    for c in s.chars() {
-        if depth > 0 {
-            if escaped {
-                escaped = false;
-                current.push(c);
-                continue;
-            }
-            match c {
-                '\\' => escaped = true,
-                '(' => {
-                    depth += 1;
-                    current.push(c);
-                }
-                ')' => {
-                    depth -= 1;
-                    if depth == 0 {
-                        if first.is_none() {
-                            first = Some(current.split_whitespace().collect::<Vec<_>>().join(" "));
-                        }
-                        current.clear();
-                        rest.push(' ');
-                    } else {
-                        current.push(c);
-                    }
-                }
-                _ => current.push(c),
-            }
-        } else if c == '(' {
-            depth = 1;
-        } else {
-            rest.push(c);
-        }
-    }
-    (first, rest)
+    monban::rfc5322::split_outside(s, b';', 257)
 }
 
 /// Reads a results field leniently: `id; method=result key=value ...; ...`, for the

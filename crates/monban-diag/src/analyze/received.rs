@@ -25,8 +25,6 @@ use super::datetime::{self, DateTime};
 
 /// Tokens examined per field; the rest is ignored.
 const MAX_TOKENS: usize = 512;
-/// Comment nesting followed; deeper parentheses are text.
-const MAX_DEPTH: usize = 32;
 /// Characters kept of a clause value.
 const MAX_VALUE: usize = 255;
 /// Characters kept of a clause's detail.
@@ -92,34 +90,21 @@ fn tokenize(s: &str) -> Vec<Token> {
                 i += 1;
             }
             b'(' => {
-                let mut depth = 0usize;
-                let mut text = String::new();
+                // The shared lexer finds the end; a comment that does not end (or
+                // nests too deep) takes the rest of the field.
                 let start = i;
-                let mut j = i;
-                while j < b.len() {
-                    let c = b[j];
-                    match c {
-                        b'\\' if j + 1 < b.len() => {
-                            j += 1;
-                        }
-                        b'(' if depth < MAX_DEPTH => depth += 1,
-                        b')' => {
-                            depth -= 1;
-                            if depth == 0 {
-                                break;
-                            }
-                        }
-                        _ => {}
-                    }
-                    j += 1;
-                }
-                // The text between the outer parentheses (UTF-8 boundaries are safe:
-                // every delimiter is ASCII).
-                let end = j.min(b.len());
-                text.push_str(&s[start + 1..end]);
-                let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+                let (inner_end, next) = match monban::rfc5322::comment_end(b, start) {
+                    Ok(end) => (end - 1, end),
+                    Err(_) => (b.len(), b.len()),
+                };
+                // The text between the outer parentheses, as written (every delimiter is
+                // ASCII, so the offsets are character boundaries).
+                let text = s[start + 1..inner_end]
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ");
                 out.push(Token::Comment(text));
-                i = (j + 1).min(b.len()).max(start + 1);
+                i = next;
             }
             open @ (b'"' | b'<' | b'[') => {
                 let close = match open {

@@ -11,6 +11,7 @@
 //! ```
 
 use super::{AuthenticationResults, Property, ResInfo};
+use crate::rfc5322;
 
 /// The most results read from one field.
 const MAX_RESULTS: usize = 256;
@@ -44,74 +45,37 @@ impl P<'_> {
         self.s.get(self.pos).copied()
     }
 
+    /// CFWS (RFC 5322 §3.2.2) with the shared lexer; keeps the last comment's text.
     fn cfws(&mut self) -> Result<(), ParseError> {
         self.last_comment = None;
-        loop {
-            match self.peek() {
-                Some(b' ' | b'\t' | b'\r' | b'\n') => self.pos += 1,
-                Some(b'(') => {
-                    let mut depth = 0usize;
-                    let mut text = Vec::new();
-                    loop {
-                        let Some(c) = self.peek() else {
-                            return Err(self.err("end of a comment"));
-                        };
-                        self.pos += 1;
-                        match c {
-                            b'(' => {
-                                depth += 1;
-                                if depth > 1 {
-                                    text.push(c);
-                                }
-                                if depth > 32 {
-                                    return Err(self.err("less nesting"));
-                                }
-                            }
-                            b')' => {
-                                depth -= 1;
-                                if depth == 0 {
-                                    break;
-                                }
-                                text.push(c);
-                            }
-                            b'\\' => {
-                                let Some(n) = self.peek() else {
-                                    return Err(self.err("an escaped character"));
-                                };
-                                self.pos += 1;
-                                text.push(n);
-                            }
-                            b'\r' | b'\n' => {}
-                            _ => text.push(c),
-                        }
-                    }
-                    self.last_comment = Some(String::from_utf8_lossy(&text).into_owned());
-                }
-                _ => return Ok(()),
+        match rfc5322::skip_cfws(self.s, self.pos) {
+            Ok((pos, last)) => {
+                self.pos = pos;
+                self.last_comment = last.map(|t| String::from_utf8_lossy(&t).into_owned());
+                Ok(())
             }
+            Err(e) => Err(self.lex_error(e)),
         }
     }
 
+    fn lex_error(&mut self, e: rfc5322::LexErrorAt) -> ParseError {
+        self.pos = e.offset;
+        self.err(match e.error {
+            rfc5322::LexError::TooDeep => "less nesting",
+            rfc5322::LexError::EscapeAtEnd => "an escaped character",
+            rfc5322::LexError::UnterminatedQuoted => "the end of a quoted-string",
+            _ => "end of a comment",
+        })
+    }
+
+    /// A quoted-string (RFC 5322 §3.2.4): its content.
     fn quoted(&mut self) -> Result<String, ParseError> {
-        self.pos += 1;
-        let mut out = Vec::new();
-        loop {
-            let Some(c) = self.peek() else {
-                return Err(self.err("the end of a quoted-string"));
-            };
-            self.pos += 1;
-            match c {
-                b'"' => return Ok(String::from_utf8_lossy(&out).into_owned()),
-                b'\\' => {
-                    let Some(n) = self.peek() else {
-                        return Err(self.err("an escaped character"));
-                    };
-                    self.pos += 1;
-                    out.push(n);
-                }
-                b'\r' | b'\n' => {}
-                _ => out.push(c),
+        match rfc5322::quoted_string(self.s, self.pos) {
+            Ok((end, content)) => {
+                self.pos = end;
+                Ok(String::from_utf8_lossy(&content).into_owned())
             }
+            Err(e) => Err(self.lex_error(e)),
         }
     }
 

@@ -128,36 +128,6 @@ fn days_in_month(year: i64, month: u32) -> u32 {
     }
 }
 
-/// Removes comments (nested, with quoted-pairs) and folding; a comment becomes a space.
-fn strip_comments(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut depth = 0usize;
-    let mut escaped = false;
-    for c in s.chars() {
-        if depth > 0 {
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == '(' {
-                depth += 1;
-            } else if c == ')' {
-                depth -= 1;
-                if depth == 0 {
-                    out.push(' ');
-                }
-            }
-            continue;
-        }
-        match c {
-            '(' => depth = 1,
-            '\r' | '\n' => out.push(' '),
-            _ => out.push(c),
-        }
-    }
-    out
-}
-
 fn digits(s: &str, min: usize, max: usize) -> Option<u32> {
     (s.len() >= min && s.len() <= max && s.bytes().all(|b| b.is_ascii_digit()))
         .then(|| s.parse().ok())
@@ -236,7 +206,7 @@ pub fn parse(text: &str) -> Result<DateTime, DateError> {
     if text.len() > MAX_DATE_LEN {
         return Err(DateError("too long"));
     }
-    let clean = strip_comments(text);
+    let clean = super::strip_comments(text);
     let mut words: Vec<&str> = clean
         .split(|c: char| c.is_whitespace() || c == ',')
         .filter(|w| !w.is_empty())
