@@ -98,7 +98,7 @@ fn to_json(r: &Report, authserv_id: &str, label: &str, envelope: &Envelope) -> V
             "selector": d.selector,
             "algorithm": d.algorithm,
             "identity": d.identity,
-            "reason": d.reason,
+            "reason": d.reason_text(),
             "header_b": d.header_b,
             "key_bits": d.key_bits,
             "testing": d.testing,

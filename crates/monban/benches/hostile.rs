@@ -139,7 +139,7 @@ fn main() {
         println!(
             "verify with {n:>6} names: {} ({})",
             out[0].result.as_str(),
-            out[0].reason.as_deref().unwrap_or("")
+            out[0].reason_text().as_deref().unwrap_or("")
         );
     }
 }

@@ -65,7 +65,13 @@ fn rfc6376_8_2_body_length_append_is_policy_by_default() {
     let appended = format!("{signed}Click here: http://evil.example/\r\n");
     let out = verify(&appended, &zone, 1_000_001, DkimConfig::default());
     assert_eq!(out[0].result, DkimResult::Policy, "{out:?}");
-    assert!(out[0].reason.as_deref().unwrap().contains("unsigned"));
+    assert!(
+        out[0]
+            .reason_text()
+            .as_deref()
+            .unwrap()
+            .contains("unsigned")
+    );
     let allowed = DkimConfig {
         allow_unsigned_body_content: true,
         ..DkimConfig::default()
@@ -86,10 +92,14 @@ fn rfc6376_3_5_expired_and_future_signatures_fail() {
     );
     let out = verify(&signed, &zone, 1_003_601, DkimConfig::default());
     assert_eq!(out[0].result, DkimResult::Fail);
-    assert!(out[0].reason.as_deref().unwrap().contains("expired"));
+    assert!(matches!(
+        out[0].reason,
+        Some(dkim::DkimReason::Expired { .. })
+    ));
+    assert!(out[0].reason_text().as_deref().unwrap().contains("expired"));
     let out = verify(&signed, &zone, 1_000_000 - 3_600, DkimConfig::default());
     assert_eq!(out[0].result, DkimResult::Fail);
-    assert!(out[0].reason.as_deref().unwrap().contains("future"));
+    assert!(out[0].reason_text().as_deref().unwrap().contains("future"));
 }
 
 #[test]
@@ -138,7 +148,11 @@ fn rfc6376_3_6_1_revoked_and_missing_keys() {
     );
     let out = verify(&signed, &revoked, 1_000_001, DkimConfig::default());
     assert_eq!(out[0].result, DkimResult::Permerror);
-    assert!(out[0].reason.as_deref().unwrap().contains("revoked"));
+    assert!(matches!(
+        out[0].reason,
+        Some(dkim::DkimReason::Revoked { .. })
+    ));
+    assert!(out[0].reason_text().as_deref().unwrap().contains("revoked"));
     let out = verify(
         &signed,
         &ZoneResolver::new(),
@@ -146,7 +160,7 @@ fn rfc6376_3_6_1_revoked_and_missing_keys() {
         DkimConfig::default(),
     );
     assert_eq!(out[0].result, DkimResult::Permerror);
-    assert!(out[0].reason.as_deref().unwrap().contains("no key"));
+    assert!(out[0].reason_text().as_deref().unwrap().contains("no key"));
 }
 
 #[test]
@@ -155,7 +169,14 @@ fn rfc8301_3_1_rsa_sha1_is_policy() {
     let signed = sign(&key, MSG, |_| {}).replacen("a=ed25519-sha256", "a=rsa-sha1", 1);
     let out = verify(&signed, &zone, 1_000_001, DkimConfig::default());
     assert_eq!(out[0].result, DkimResult::Policy, "{out:?}");
-    assert!(out[0].reason.as_deref().unwrap().contains("RFC 8301"));
+    assert_eq!(out[0].reason, Some(dkim::DkimReason::Sha1Refused));
+    assert!(
+        out[0]
+            .reason_text()
+            .as_deref()
+            .unwrap()
+            .contains("RFC 8301")
+    );
 }
 
 #[test]
@@ -261,7 +282,7 @@ fn regression_issue9_h_with_100k_names_is_permerror_without_lookup() {
     ))
     .unwrap();
     assert_eq!(out[0].result, DkimResult::Permerror);
-    let reason = out[0].reason.as_deref().unwrap_or_default();
+    let reason = out[0].reason_text().unwrap_or_default();
     assert!(reason.contains("h= lists more than 1000"), "{reason}");
     assert_eq!(counting.queries.load(Ordering::Relaxed), 0);
 }

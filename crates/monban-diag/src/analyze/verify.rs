@@ -339,7 +339,7 @@ pub async fn verify<R: Resolver>(
                 method: "dkim",
                 result: o.result.as_str().to_owned(),
                 subject: Some(o.domain.clone()).filter(|d| !d.is_empty()),
-                reason: o.reason.clone().or_else(|| {
+                reason: o.reason_text().or_else(|| {
                     from.as_deref()
                         .filter(|f| !related_domains(f, &o.domain))
                         .map(|f| format!("third-party signature: d={} is not {f}", o.domain))

@@ -121,7 +121,7 @@ impl ResInfo {
     /// `dkim=` for one signature (§2.7.1; `header.b` per RFC 6008).
     pub fn from_dkim(o: &DkimOutcome) -> Self {
         let mut r = Self::new("dkim", o.result.as_str());
-        r.comment = o.reason.clone();
+        r.comment = o.reason_text();
         r.with("header", "d", &o.domain)
             .with("header", "i", &o.identity)
             .with("header", "s", &o.selector)

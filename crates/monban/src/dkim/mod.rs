@@ -70,13 +70,129 @@ impl fmt::Display for DkimResult {
     }
 }
 
+/// Why a signature got its result (RFC 6376 §6.1, RFC 8301), or what qualifies a pass:
+/// typed, so that reports and the milter can act on it; [`fmt::Display`] gives the
+/// text written into `Authentication-Results` comments and the JSON `reason`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DkimReason {
+    /// Beyond the configured number of signatures: not evaluated (`neutral`).
+    NotEvaluated {
+        /// The configured maximum.
+        max: usize,
+    },
+    /// The signature field does not parse (§6.1.1).
+    BadSignature(signature::SignatureError),
+    /// `rsa-sha1`, which RFC 8301 §3.1 forbids (`policy`).
+    Sha1Refused,
+    /// `x=` is in the past (§3.5).
+    Expired {
+        /// The expiry time.
+        x: u64,
+    },
+    /// `t=` is in the future beyond the allowed clock skew (§3.5).
+    FutureTimestamp {
+        /// The signing time.
+        t: u64,
+    },
+    /// The key could not be had (§6.1.2).
+    Key(key::KeyFetchError),
+    /// The key is revoked: empty `p=` (§3.6.1).
+    Revoked {
+        /// The key's name.
+        name: String,
+    },
+    /// The key's `s=` does not include email (§3.6.1).
+    KeyNotForEmail,
+    /// The key's `h=` does not allow the signature's hash (§3.6.1).
+    HashNotAllowed {
+        /// The hash.
+        hash: &'static str,
+    },
+    /// The key type does not match `a=` (§3.6.1).
+    KeyTypeMismatch {
+        /// The key's `k=`.
+        key: String,
+        /// The signature's `a=`.
+        algorithm: String,
+    },
+    /// The key has `t=s` but `i=` is a subdomain of `d=` (§3.6.1).
+    StrictIdentity,
+    /// The body hash does not match `bh=` (§6.1.3).
+    BodyHashMismatch,
+    /// The body is shorter than `l=` (§3.5).
+    BodyShorterThanL {
+        /// `l=`.
+        l: u64,
+    },
+    /// The signature does not verify with the key (§6.1.3).
+    SignatureMismatch,
+    /// The key is refused by size (RFC 8301 §3.2: `policy`) or cannot be used.
+    Crypto(crypto::VerifyError),
+    /// `l=` leaves body content unsigned and that is not allowed (§8.2: `policy`).
+    UnsignedBody {
+        /// `l=`.
+        l: u64,
+        /// How many bytes of the body are not signed.
+        unsigned: u64,
+    },
+    /// A pass with `l=` leaving content unsigned, allowed by configuration.
+    UnsignedBodyAllowed {
+        /// `l=`.
+        l: u64,
+        /// How many bytes of the body are not signed.
+        unsigned: u64,
+    },
+    /// A pass of a legacy `rsa-sha1` signature, allowed by configuration.
+    Sha1Accepted,
+    /// A pass with a key in testing mode (`t=y`).
+    Testing,
+}
+
+impl fmt::Display for DkimReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NotEvaluated { max } => write!(f, "not evaluated: more than {max} signatures"),
+            Self::BadSignature(e) => write!(f, "bad signature: {e}"),
+            Self::Sha1Refused => {
+                f.write_str("rsa-sha1 signatures are not accepted (RFC 8301 section 3.1)")
+            }
+            Self::Expired { x } => write!(f, "signature expired at {x} (x=)"),
+            Self::FutureTimestamp { t } => write!(f, "signature timestamp t={t} is in the future"),
+            Self::Key(e) => write!(f, "{e}"),
+            Self::Revoked { name } => write!(f, "key at {name} is revoked (empty p=)"),
+            Self::KeyNotForEmail => f.write_str("key is not for email (s=)"),
+            Self::HashNotAllowed { hash } => write!(f, "key does not allow {hash} (h=)"),
+            Self::KeyTypeMismatch { key, algorithm } => {
+                write!(f, "key type k={key} does not match a={algorithm}")
+            }
+            Self::StrictIdentity => f.write_str("key has t=s but i= is a subdomain of d="),
+            Self::BodyHashMismatch => f.write_str("body hash did not verify"),
+            Self::BodyShorterThanL { l } => write!(f, "the body is shorter than l={l}"),
+            Self::SignatureMismatch => f.write_str("signature did not verify"),
+            Self::Crypto(e) => write!(f, "{e}"),
+            Self::UnsignedBody { l, unsigned } => write!(
+                f,
+                "l={l} leaves {unsigned} bytes of the body unsigned (content may have been appended)"
+            ),
+            Self::UnsignedBodyAllowed { l, unsigned } => {
+                write!(f, "l={l}: {unsigned} bytes of the body are unsigned")
+            }
+            Self::Sha1Accepted => {
+                f.write_str("legacy rsa-sha1 signature accepted by configuration")
+            }
+            Self::Testing => f.write_str("the key is in testing mode (t=y)"),
+        }
+    }
+}
+
 /// The outcome for one signature.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DkimOutcome {
     /// The result.
     pub result: DkimResult,
     /// Why, when not a plain pass.
-    pub reason: Option<String>,
+    pub reason: Option<DkimReason>,
     /// `d=` (empty when the signature did not parse).
     pub domain: String,
     /// `s=`.
@@ -94,11 +210,16 @@ pub struct DkimOutcome {
 }
 
 impl DkimOutcome {
+    /// The reason as text (the `Authentication-Results` comment, the JSON `reason`).
+    pub fn reason_text(&self) -> Option<String> {
+        self.reason.as_ref().map(ToString::to_string)
+    }
+
     fn from_signature(
         sig: &DkimSignature,
         header_b: &str,
         result: DkimResult,
-        reason: Option<String>,
+        reason: Option<DkimReason>,
     ) -> Self {
         Self {
             result,
@@ -115,7 +236,7 @@ impl DkimOutcome {
 
     /// An outcome for a signature that could not be parsed: whatever `d=`, `s=`, `a=`
     /// can be read is kept for the report.
-    fn unparsed(result: DkimResult, reason: String, value: &[u8]) -> Self {
+    fn unparsed(result: DkimResult, reason: DkimReason, value: &[u8]) -> Self {
         let text = String::from_utf8_lossy(value);
         let tag = |name: &str| -> String {
             text.split(';')

@@ -15,7 +15,7 @@ use super::body::{BodyHash, BodyHashKey, BodyHashers};
 use super::canonicalization::{self, Canonicalization};
 use super::crypto::{self, VerifyError};
 use super::signature::{self, Algorithm, DkimSignature};
-use super::{DkimOutcome, DkimResult};
+use super::{DkimOutcome, DkimReason, DkimResult};
 use crate::message::{HeaderField, Headers};
 
 /// Verification settings; the defaults follow RFC 6376 and RFC 8301.
@@ -184,10 +184,9 @@ impl DkimVerifier {
             if n >= config.max_signatures {
                 slots.push(Slot::Done(DkimOutcome::unparsed(
                     DkimResult::Neutral,
-                    format!(
-                        "not evaluated: more than {} signatures",
-                        config.max_signatures
-                    ),
+                    DkimReason::NotEvaluated {
+                        max: config.max_signatures,
+                    },
                     field.value,
                 )));
                 continue;
@@ -197,7 +196,7 @@ impl DkimVerifier {
                 Err(e) => {
                     slots.push(Slot::Done(DkimOutcome::unparsed(
                         DkimResult::Permerror,
-                        format!("bad signature: {e}"),
+                        DkimReason::BadSignature(e),
                         field.value,
                     )));
                     continue;
@@ -313,81 +312,70 @@ async fn verify_one<R: Resolver>(
     config: &DkimConfig,
 ) -> DkimOutcome {
     let sig = &c.sig;
-    let out = |result: DkimResult, reason: String| {
+    let out = |result: DkimResult, reason: DkimReason| {
         DkimOutcome::from_signature(sig, &c.header_b, result, Some(reason))
     };
     if sig.algorithm == Algorithm::RsaSha1 && !config.allow_sha1 {
-        return out(
-            DkimResult::Policy,
-            "rsa-sha1 signatures are not accepted (RFC 8301 section 3.1)".into(),
-        );
+        return out(DkimResult::Policy, DkimReason::Sha1Refused);
     }
     if let Some(x) = sig.expiration
         && now > x
     {
-        return out(DkimResult::Fail, format!("signature expired at {x} (x=)"));
+        return out(DkimResult::Fail, DkimReason::Expired { x });
     }
     if let Some(t) = sig.timestamp
         && t > now.saturating_add(config.max_clock_skew)
     {
-        return out(
-            DkimResult::Fail,
-            format!("signature timestamp t={t} is in the future"),
-        );
+        return out(DkimResult::Fail, DkimReason::FutureTimestamp { t });
     }
 
     // §6.1.2: fetch the key.
     let name = format!("{}._domainkey.{}", sig.selector, sig.domain);
     let key = match super::key::fetch(resolver, &sig.domain, &sig.selector).await {
         Ok(k) => k,
-        Err(e) if e.is_temporary() => return out(DkimResult::Temperror, e.to_string()),
-        Err(e) => return out(DkimResult::Permerror, e.to_string()),
+        Err(e) if e.is_temporary() => return out(DkimResult::Temperror, DkimReason::Key(e)),
+        Err(e) => return out(DkimResult::Permerror, DkimReason::Key(e)),
     };
     if key.is_revoked() {
-        return out(
-            DkimResult::Permerror,
-            format!("key at {name} is revoked (empty p=)"),
-        );
+        return out(DkimResult::Permerror, DkimReason::Revoked { name });
     }
     if !key.allows_email() {
-        return out(DkimResult::Permerror, "key is not for email (s=)".into());
+        return out(DkimResult::Permerror, DkimReason::KeyNotForEmail);
     }
     if !key.allows_hash(sig.algorithm.hash_name()) {
         return out(
             DkimResult::Permerror,
-            format!("key does not allow {} (h=)", sig.algorithm.hash_name()),
+            DkimReason::HashNotAllowed {
+                hash: sig.algorithm.hash_name(),
+            },
         );
     }
     if key.key_type.as_str() != sig.algorithm.key_type() {
         return out(
             DkimResult::Permerror,
-            format!(
-                "key type k={} does not match a={}",
-                key.key_type.as_str(),
-                sig.algorithm.as_str()
-            ),
+            DkimReason::KeyTypeMismatch {
+                key: key.key_type.as_str().to_owned(),
+                algorithm: sig.algorithm.as_str().to_owned(),
+            },
         );
     }
     if key.is_strict() {
         let auid = sig.auid();
         let idomain = auid.rsplit_once('@').map_or("", |(_, d)| d);
         if !idomain.eq_ignore_ascii_case(&sig.domain) {
-            return out(
-                DkimResult::Permerror,
-                "key has t=s but i= is a subdomain of d=".into(),
-            );
+            return out(DkimResult::Permerror, DkimReason::StrictIdentity);
         }
     }
 
     // §6.1.3: body hash, then the signature.
     let hash = &hashes[c.hasher];
     if hash.digest != sig.body_hash {
-        return out(DkimResult::Fail, "body hash did not verify".into());
+        return out(DkimResult::Fail, DkimReason::BodyHashMismatch);
     }
     if let Some(l) = sig.body_length
         && hash.canonical_length < l
     {
-        return out(DkimResult::Fail, format!("the body is shorter than l={l}"));
+        return out(DkimResult::Fail, DkimReason::BodyShorterThanL { l });
     }
     let bits = match crypto::verify(
         key.key_type,
@@ -398,10 +386,10 @@ async fn verify_one<R: Resolver>(
     ) {
         Ok(bits) => bits,
         Err(VerifyError::Mismatch) => {
-            return out(DkimResult::Fail, "signature did not verify".into());
+            return out(DkimResult::Fail, DkimReason::SignatureMismatch);
         }
-        Err(e @ VerifyError::KeySize(_)) => return out(DkimResult::Policy, e.to_string()),
-        Err(e) => return out(DkimResult::Permerror, e.to_string()),
+        Err(e @ VerifyError::KeySize(_)) => return out(DkimResult::Policy, DkimReason::Crypto(e)),
+        Err(e) => return out(DkimResult::Permerror, DkimReason::Crypto(e)),
     };
     let mut outcome = DkimOutcome::from_signature(sig, &c.header_b, DkimResult::Pass, None);
     outcome.key_bits = Some(bits);
@@ -412,17 +400,15 @@ async fn verify_one<R: Resolver>(
         let unsigned = hash.canonical_length - l;
         if !config.allow_unsigned_body_content {
             outcome.result = DkimResult::Policy;
-            outcome.reason = Some(format!(
-                "l={l} leaves {unsigned} bytes of the body unsigned (content may have been appended)"
-            ));
+            outcome.reason = Some(DkimReason::UnsignedBody { l, unsigned });
             return outcome;
         }
-        outcome.reason = Some(format!("l={l}: {unsigned} bytes of the body are unsigned"));
+        outcome.reason = Some(DkimReason::UnsignedBodyAllowed { l, unsigned });
     }
     if sig.algorithm == Algorithm::RsaSha1 {
-        outcome.reason = Some("legacy rsa-sha1 signature accepted by configuration".into());
+        outcome.reason = Some(DkimReason::Sha1Accepted);
     } else if outcome.testing && outcome.reason.is_none() {
-        outcome.reason = Some("the key is in testing mode (t=y)".into());
+        outcome.reason = Some(DkimReason::Testing);
     }
     outcome
 }
