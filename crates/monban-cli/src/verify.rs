@@ -113,6 +113,12 @@ fn to_json(r: &Report, authserv_id: &str, label: &str, envelope: &Envelope) -> V
             "record_domain": d.record_domain,
             "organizational_domain": d.organizational_domain,
             "reason": d.reason,
+            // RFC 9990 policy overrides (DESIGN §4): why the disposition applied is
+            // not the policy's.
+            "overrides": d.overrides.iter().map(|o| json!({
+                "type": o.kind.as_str(),
+                "comment": o.comment,
+            })).collect::<Vec<_>>(),
         },
         "authentication_results": r.authentication_results(authserv_id).to_value().replace("\r\n\t", " "),
     });

@@ -14,7 +14,7 @@ use tokio::task::JoinSet;
 
 use crate::metrics::Metrics;
 use crate::protocol::{Command, Framer, Response};
-use crate::session::{FilterConfig, Session, Step};
+use crate::session::{Action, FilterConfig, MessageOutcome, Session, Step};
 
 /// A bound listener.
 #[derive(Debug)]
@@ -289,21 +289,16 @@ where
                             return Err(timed_out("waiting for a turn to check the message"));
                         }
                     };
-                    let (responses, report) = done.unwrap_or_else(|| {
+                    let outcome = done.unwrap_or_else(|| {
                         metrics.limit("message_timeout");
-                        (
-                            vec![Response::ReplyCode(MESSAGE_TIMEOUT_REPLY.into())],
-                            None,
-                        )
+                        MessageOutcome {
+                            responses: vec![Response::ReplyCode(MESSAGE_TIMEOUT_REPLY.into())],
+                            report: None,
+                            action: Action::Tempfail,
+                        }
                     });
-                    record(
-                        metrics,
-                        &queue_id,
-                        &responses,
-                        report.as_ref(),
-                        refused.as_ref(),
-                    );
-                    responses
+                    record(metrics, &queue_id, &outcome, refused.as_ref());
+                    outcome.responses
                 }
                 Step::Close => return Ok(()),
             };
@@ -327,36 +322,16 @@ where
 const MESSAGE_TIMEOUT_REPLY: &str =
     "451 4.4.3 the message could not be checked in time; please try again later";
 
-/// The action a message's responses amount to, for metrics and logs.
-fn action(responses: &[Response]) -> &'static str {
-    match responses.last() {
-        Some(Response::ReplyCode(c)) if c.starts_with('5') => "reject",
-        Some(Response::ReplyCode(_) | Response::Tempfail) => "tempfail",
-        Some(Response::Reject) => "reject",
-        _ if responses
-            .iter()
-            .any(|r| matches!(r, Response::Quarantine(_))) =>
-        {
-            "quarantine"
-        }
-        _ if responses.iter().any(
-            |r| matches!(r, Response::InsertHeader { name, .. } if name == "DKIM-Signature"),
-        ) =>
-        {
-            "sign"
-        }
-        _ => "accept",
-    }
-}
-
+/// Counts and logs what happened to a message: its typed action, never read back from
+/// the reply text.
 fn record(
     metrics: &Metrics,
     queue_id: &str,
-    responses: &[Response],
-    report: Option<&monban::pipeline::Report>,
+    outcome: &MessageOutcome,
     refused: Option<&HeaderError>,
 ) {
-    let action = action(responses);
+    let action = outcome.action.as_str();
+    let report = outcome.report.as_ref();
     if let Some(why) = refused {
         metrics.message("none", action);
         tracing::info!(
@@ -390,6 +365,14 @@ fn record(
                     .as_str(),
                 dmarc = r.dmarc.result.as_str(),
                 disposition = r.dmarc.disposition.as_str(),
+                overrides = r
+                    .dmarc
+                    .overrides
+                    .iter()
+                    .map(|o| o.kind.as_str())
+                    .collect::<Vec<_>>()
+                    .join(",")
+                    .as_str(),
                 action,
                 "message verified"
             );

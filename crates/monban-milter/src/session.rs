@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use monban::authres::fields_claiming;
 use monban::dkim::{DkimSigner, SignerConfig};
-use monban::dmarc::{Disposition, DmarcResult};
+use monban::dmarc::{Disposition, DmarcResult, OverrideKind, PolicyOverride};
 use monban::message::{HeaderError, Headers, MAX_HEADER_BYTES, MAX_HEADER_FIELDS};
 use monban::pipeline::{Envelope, MessageVerifier, Report, VerifyConfig};
 use monban_dns::Resolver;
@@ -185,6 +185,57 @@ impl FilterConfig {
     }
 }
 
+/// What the milter did with a message: for logs, metrics and the store, typed (never
+/// read back from a reply's text).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Delivered (possibly with headers added).
+    Accept,
+    /// Signed and delivered (outbound).
+    Sign,
+    /// Delivered to quarantine (hold, or the quarantine header).
+    Quarantine,
+    /// Refused with a 5xx reply.
+    Reject,
+    /// Refused with a 4xx reply: the sender retries.
+    Tempfail,
+}
+
+impl Action {
+    /// The name in logs and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Accept => "accept",
+            Self::Sign => "sign",
+            Self::Quarantine => "quarantine",
+            Self::Reject => "reject",
+            Self::Tempfail => "tempfail",
+        }
+    }
+}
+
+/// The end of a message: the responses to send, the verification report (inbound,
+/// with the receiver's local overrides added) and what it amounts to.
+#[derive(Debug)]
+pub struct MessageOutcome {
+    /// The milter responses, in order.
+    pub responses: Vec<Response>,
+    /// The results, for inbound mail that was verified.
+    pub report: Option<Report>,
+    /// What was done.
+    pub action: Action,
+}
+
+impl Refusal {
+    /// The action a refusal of this kind amounts to.
+    fn action(self) -> Action {
+        match self {
+            Self::Reject => Action::Reject,
+            Self::Tempfail => Action::Tempfail,
+        }
+    }
+}
+
 /// What the caller must do after a command.
 #[derive(Debug)]
 pub enum Step {
@@ -213,7 +264,7 @@ struct Message {
     sign_error: Option<String>,
     /// The reply that refused the header, and why; repeated at the end of the message
     /// should the MTA go on.
-    refused: Option<(Response, HeaderError)>,
+    refused: Option<(Response, HeaderError, Action)>,
     verifier: Option<MessageVerifier>,
     signer: Option<DkimSigner>,
     queue_id: Option<String>,
@@ -309,7 +360,7 @@ impl Session {
     /// The answer when a trusted client's message cannot be signed: logged, and
     /// tempfailed (the client retries, nothing leaves unsigned) or accepted unsigned, as
     /// `on_sign_error` says.
-    fn sign_failed(&self, why: &str, queue_id: Option<&str>) -> Vec<Response> {
+    fn sign_failed(&self, why: &str, queue_id: Option<&str>) -> (Vec<Response>, Action) {
         tracing::warn!(
             queue_id = queue_id.unwrap_or("-"),
             error = why,
@@ -320,15 +371,18 @@ impl Session {
             "the message cannot be signed"
         );
         match self.config.on_sign_error {
-            SignErrorAction::Tempfail => vec![Response::ReplyCode(format!(
-                "451 4.7.0 the message cannot be signed: {why}"
-            ))],
-            SignErrorAction::Accept => vec![Response::Accept],
+            SignErrorAction::Tempfail => (
+                vec![Response::ReplyCode(format!(
+                    "451 4.7.0 the message cannot be signed: {why}"
+                ))],
+                Action::Tempfail,
+            ),
+            SignErrorAction::Accept => (vec![Response::Accept], Action::Accept),
         }
     }
 
     /// The reply refusing a header that cannot be judged.
-    fn refuse(&self, why: &HeaderError) -> Response {
+    fn refuse(&self, why: &HeaderError) -> (Response, Action) {
         let (action, code, what) = match why {
             HeaderError::TooLarge | HeaderError::TooManyFields => {
                 (self.config.oversized_header, "3.4", "is too large")
@@ -340,9 +394,12 @@ impl Session {
             Refusal::Reject => ("550", "5"),
             Refusal::Tempfail => ("451", "4"),
         };
-        Response::ReplyCode(format!(
-            "{class} {status}.{code} the message header {what} ({why}); it was not accepted"
-        ))
+        (
+            Response::ReplyCode(format!(
+                "{class} {status}.{code} the message header {what} ({why}); it was not accepted"
+            )),
+            action.action(),
+        )
     }
 
     /// The header is complete: refuse it, or set up verification (inbound) or
@@ -361,8 +418,8 @@ impl Session {
             // part: past a limit a From, a second From or a forged
             // Authentication-Results could hide (issue 9).
             Err(e) => {
-                let refusal = self.refuse(&e);
-                self.message.refused = Some((refusal.clone(), e));
+                let (refusal, action) = self.refuse(&e);
+                self.message.refused = Some((refusal.clone(), e, action));
                 return Step::Reply(vec![refusal]);
             }
         };
@@ -423,7 +480,7 @@ impl Session {
 
     /// Why the current message's header was refused, if it was.
     pub fn refused_header(&self) -> Option<&HeaderError> {
-        self.message.refused.as_ref().map(|(_, e)| e)
+        self.message.refused.as_ref().map(|(_, e, _)| e)
     }
 
     /// The queue id the MTA gave the current message (macro `i`), for logs.
@@ -516,6 +573,7 @@ impl Session {
                             "{refusal} a body chunk is larger than the milter packet limit; the message was not accepted"
                         )),
                         HeaderError::TooLarge,
+                        self.config.oversized_header.action(),
                     ));
                 }
                 cont()
@@ -554,17 +612,21 @@ impl Session {
         }
     }
 
-    /// Finishes the message: the modifications and the final verdict.
-    pub async fn end_of_message<R: Resolver>(
-        &mut self,
-        resolver: &R,
-    ) -> (Vec<Response>, Option<Report>) {
+    /// Finishes the message: the modifications, the final verdict, and what it amounts
+    /// to ([`Action`]), typed.
+    pub async fn end_of_message<R: Resolver>(&mut self, resolver: &R) -> MessageOutcome {
         let message = std::mem::take(&mut self.message);
-        if let Some((refusal, _)) = message.refused {
-            return (vec![refusal], None);
+        let plain = |responses: Vec<Response>, action| MessageOutcome {
+            responses,
+            report: None,
+            action,
+        };
+        if let Some((refusal, _, action)) = message.refused {
+            return plain(vec![refusal], action);
         }
         if let Some(e) = message.sign_error {
-            return (self.sign_failed(&e, message.queue_id.as_deref()), None);
+            let (responses, action) = self.sign_failed(&e, message.queue_id.as_deref());
+            return plain(responses, action);
         }
         if let Some(signer) = message.signer {
             return match signer.finish() {
@@ -580,33 +642,42 @@ impl Session {
                         })
                         .collect();
                     out.push(Response::Accept);
-                    (out, None)
+                    plain(out, Action::Sign)
                 }
-                Err(e) => (
-                    self.sign_failed(&e.to_string(), message.queue_id.as_deref()),
-                    None,
-                ),
+                Err(e) => {
+                    let (responses, action) =
+                        self.sign_failed(&e.to_string(), message.queue_id.as_deref());
+                    plain(responses, action)
+                }
             };
         }
         let Some(verifier) = message.verifier else {
             // Trusted but nothing to sign, or no header: pass through.
-            return (vec![Response::Accept], None);
+            return plain(vec![Response::Accept], Action::Accept);
         };
-        let report = verifier.finish(resolver).await;
+        let mut report = verifier.finish(resolver).await;
         let mut out = message.forged;
-        let opted_out = message.recipient_domains.iter().any(|d| {
+        let opted_out = message.recipient_domains.iter().find(|d| {
             self.config
                 .optout_recipient_domains
                 .iter()
                 .any(|o| o.eq_ignore_ascii_case(d))
         });
-        out.extend(self.verdict(&report, opted_out));
-        (out, Some(report))
+        let (responses, action) = self.verdict(&mut report, opted_out.map(String::as_str));
+        out.extend(responses);
+        MessageOutcome {
+            responses: out,
+            report: Some(report),
+            action,
+        }
     }
 
-    fn verdict(&self, report: &Report, opted_out: bool) -> Vec<Response> {
+    /// The verdict on a verified message. The receiver's own decisions that change what
+    /// the DMARC policy asks for (allow lists, a recipient's opt-out, enforcement off)
+    /// are added to the report as `local_policy` overrides (RFC 9990), with the
+    /// disposition actually applied.
+    fn verdict(&self, report: &mut Report, opted_out: Option<&str>) -> (Vec<Response>, Action) {
         let mut out = Vec::new();
-        let d = &report.dmarc;
         let ar = report
             .authentication_results(&self.config.authserv_id)
             .to_value();
@@ -616,27 +687,53 @@ impl Session {
             // The leading space: see SMFIP_HDR_LEADSPC above.
             value: format!(" {ar}"),
         });
-        let exempt = d.header_from.as_deref().is_some_and(|f| {
+        let d = &mut report.dmarc;
+        let allowed_domain = d.header_from.as_deref().is_some_and(|f| {
             self.config
                 .allow_domains
                 .iter()
                 .any(|a| a.eq_ignore_ascii_case(f))
-        }) || self
+        });
+        let allowed_network = self
             .client
             .is_some_and(|ip| self.config.allow_networks.iter().any(|n| n.contains(ip)));
-        let exempt = exempt || opted_out;
-        if d.result == DmarcResult::Temperror && self.config.tempfail_on_dns_error && !exempt {
+        let exemption = if allowed_domain {
+            Some("the author domain is in allow_domains".to_owned())
+        } else if allowed_network {
+            Some("the client is in allow_networks".to_owned())
+        } else {
+            opted_out.map(|r| format!("the recipient domain {r} opted out of enforcement"))
+        };
+        if d.result == DmarcResult::Temperror
+            && self.config.tempfail_on_dns_error
+            && exemption.is_none()
+        {
             out.push(Response::ReplyCode(
                 "451 4.7.5 DMARC evaluation hit a temporary DNS error; please try again later"
                     .into(),
             ));
-            return out;
+            return (out, Action::Tempfail);
         }
-        match (d.disposition, exempt) {
+        // A policy disposition not applied for a local reason: said in the report.
+        let local = |d: &mut monban::dmarc::DmarcOutcome, applied: Disposition, why: String| {
+            d.overrides.push(PolicyOverride {
+                kind: OverrideKind::LocalPolicy,
+                comment: Some(why),
+            });
+            d.disposition = applied;
+        };
+        if let Some(why) = exemption {
+            if d.disposition != Disposition::None && d.result != DmarcResult::Permerror {
+                local(d, Disposition::None, why);
+            }
+            out.push(Response::Accept);
+            return (out, Action::Accept);
+        }
+        match d.disposition {
             // RFC 5322 §3.6 requires exactly one From with one address; without it
             // there is no author domain to judge (DMARC permerror), and a receiver that
             // accepted such mail could be made to show one sender while judging none.
-            (Disposition::Reject, false)
+            Disposition::Reject
                 if self.config.enforce_reject && d.result == DmarcResult::Permerror =>
             {
                 // The detail (which may quote the sender's From) goes to the log and the
@@ -645,16 +742,23 @@ impl Session {
                     "550 5.7.1 the message must have exactly one From field with one address (RFC 5322 section 3.6)"
                         .into(),
                 ));
-                return out;
+                return (out, Action::Reject);
             }
-            (Disposition::Reject, false) if self.config.enforce_reject => {
+            Disposition::Reject if self.config.enforce_reject => {
                 out.push(Response::ReplyCode(format!(
                     "550 5.7.1 rejected by the DMARC policy of {}",
                     d.header_from.as_deref().unwrap_or("the sender's domain")
                 )));
-                return out;
+                return (out, Action::Reject);
             }
-            (Disposition::Quarantine, false) | (Disposition::Reject, false) => {
+            Disposition::Quarantine | Disposition::Reject => {
+                if d.disposition == Disposition::Reject && d.result != DmarcResult::Permerror {
+                    local(
+                        d,
+                        Disposition::Quarantine,
+                        "enforce_reject = false: quarantined instead".to_owned(),
+                    );
+                }
                 match self.config.quarantine {
                     QuarantineMode::Hold => out.push(Response::Quarantine(format!(
                         "DMARC {} for {}",
@@ -669,11 +773,13 @@ impl Session {
                         ),
                     }),
                 }
+                out.push(Response::Accept);
+                return (out, Action::Quarantine);
             }
-            _ => {}
+            Disposition::None => {}
         }
         out.push(Response::Accept);
-        out
+        (out, Action::Accept)
     }
 
     /// The `ChangeHeader` deletions for incoming `Authentication-Results` fields that

@@ -130,10 +130,11 @@ fn run(config: Arc<FilterConfig>, ip: &str, fields: &[Field], eoh: bool) -> Outc
         s.command(Command::EndOfMessage),
         Step::EndOfMessage
     ));
-    let (eom, _) = tokio::runtime::Builder::new_current_thread()
+    let eom = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap()
-        .block_on(s.end_of_message(&zone()));
+        .block_on(s.end_of_message(&zone()))
+        .responses;
     Outcome { eoh, eom }
 }
 

@@ -32,6 +32,9 @@ struct Scenario {
     expect_results: Vec<String>,
     #[serde(default)]
     expect_deleted_results: usize,
+    /// The RFC 9990 policy overrides the verdict records (`local_policy`, ...).
+    #[serde(default)]
+    expect_overrides: Vec<String>,
 }
 
 fn root() -> PathBuf {
@@ -96,10 +99,11 @@ fn run(s: &Scenario, zone: &ZoneResolver) -> Result<(), Failed> {
         }
     }
     let _ = session.command(Command::EndOfMessage);
-    let (out, _) = tokio::runtime::Builder::new_current_thread()
+    let outcome = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap()
         .block_on(session.end_of_message(zone));
+    let out = outcome.responses.clone();
     let action = match out.last() {
         Some(Response::ReplyCode(c)) if c.starts_with('5') => "reject",
         Some(Response::ReplyCode(_)) => "tempfail",
@@ -122,6 +126,22 @@ fn run(s: &Scenario, zone: &ZoneResolver) -> Result<(), Failed> {
     let mut errors = Vec::new();
     if action != s.expect_action {
         errors.push(format!("action {action}, expected {}", s.expect_action));
+    }
+    // The typed action the milter logs and counts says the same as the wire.
+    let typed = outcome.action.as_str();
+    if !action.starts_with(typed) {
+        errors.push(format!("typed action {typed}, the responses say {action}"));
+    }
+    let overrides: Vec<&str> = outcome
+        .report
+        .as_ref()
+        .map(|r| r.dmarc.overrides.iter().map(|o| o.kind.as_str()).collect())
+        .unwrap_or_default();
+    if overrides != s.expect_overrides {
+        errors.push(format!(
+            "overrides {overrides:?}, expected {:?}",
+            s.expect_overrides
+        ));
     }
     if let Some(want) = &s.expect_reply
         && !matches!(out.last(), Some(Response::ReplyCode(c)) if c.starts_with(want.as_str()))

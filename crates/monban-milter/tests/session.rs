@@ -98,7 +98,7 @@ fn transaction(
         .build()
         .unwrap()
         .block_on(session.end_of_message(zone))
-        .0
+        .responses
 }
 
 const MSG: &str = "From: Alice <alice@example.com>\r\nTo: bob@example.net\r\nSubject: a folded\r\n\tsubject\r\nDate: Sun, 22 Nov 2026 10:00:00 +0000\r\n\r\nHello Bob.\r\n";
@@ -260,10 +260,11 @@ fn dns_failure_is_a_tempfail_not_a_verdict() {
         let _ = s.command(c);
     }
     let _ = s.command(Command::EndOfMessage);
-    let (out, _) = tokio::runtime::Builder::new_current_thread()
+    let out = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap()
-        .block_on(s.end_of_message(&Failing));
+        .block_on(s.end_of_message(&Failing))
+        .responses;
     let Some(Response::ReplyCode(code)) = out.last() else {
         panic!("{out:?}")
     };

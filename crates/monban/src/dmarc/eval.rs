@@ -80,6 +80,49 @@ impl From<Policy> for Disposition {
     }
 }
 
+/// Why the disposition applied is not the one the policy asks for, named as RFC 9990
+/// (the aggregate report's `PolicyOverrideType`) names them, plus RFC 7489's
+/// `sampled_out` for `pct`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum OverrideKind {
+    /// The receiver's own policy (allow lists, a recipient's opt-out, enforcement off).
+    LocalPolicy,
+    /// A mailing list the receiver knows.
+    MailingList,
+    /// The domain is testing its policy (`t=y`).
+    PolicyTestMode,
+    /// A forwarder the receiver trusts (ARC, RFC 8617).
+    TrustedForwarder,
+    /// RFC 7489 `pct` below 100: the message was not sampled for the policy.
+    SampledOut,
+    /// Anything else.
+    Other,
+}
+
+impl OverrideKind {
+    /// The report name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::LocalPolicy => "local_policy",
+            Self::MailingList => "mailing_list",
+            Self::PolicyTestMode => "policy_test_mode",
+            Self::TrustedForwarder => "trusted_forwarder",
+            Self::SampledOut => "sampled_out",
+            Self::Other => "other",
+        }
+    }
+}
+
+/// One reason the applied disposition differs from the policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyOverride {
+    /// What kind.
+    pub kind: OverrideKind,
+    /// A note for the report's comment.
+    pub comment: Option<String>,
+}
+
 /// Which tag of the record applied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PolicyTag {
@@ -148,6 +191,10 @@ pub struct DmarcOutcome {
     /// Why the disposition is milder than the policy (testing, sampling), or why the
     /// result is what it is.
     pub reason: Option<String>,
+    /// Why the applied disposition is not the policy's (RFC 9990), in the order they
+    /// applied: the evaluation adds `policy_test_mode` and `sampled_out`, a receiver
+    /// its local decisions.
+    pub overrides: Vec<PolicyOverride>,
 }
 
 impl DmarcOutcome {
@@ -175,6 +222,7 @@ impl DmarcOutcome {
             record: None,
             organizational_domain: None,
             reason: Some(reason),
+            overrides: Vec::new(),
         }
     }
 }
@@ -412,6 +460,7 @@ pub async fn conclude<R: Resolver>(
             .as_ref()
             .map(|f| format!("record treated as p=none: {f}")),
         record: None,
+        overrides: Vec::new(),
     };
     if dkim_aligned || spf_aligned {
         outcome.result = DmarcResult::Pass;
@@ -430,14 +479,25 @@ pub async fn conclude<R: Resolver>(
                 Disposition::Reject => Disposition::Quarantine,
                 _ => Disposition::None,
             };
-            outcome.reason = Some(if record.testing {
-                "the domain is testing its policy (t=y): one step milder".into()
-            } else {
-                format!(
-                    "pct={} (RFC 7489): one step milder",
-                    record.pct.unwrap_or(100)
+            let (kind, why) = if record.testing {
+                (
+                    OverrideKind::PolicyTestMode,
+                    "the domain is testing its policy (t=y): one step milder".to_owned(),
                 )
+            } else {
+                (
+                    OverrideKind::SampledOut,
+                    format!(
+                        "pct={} (RFC 7489): one step milder",
+                        record.pct.unwrap_or(100)
+                    ),
+                )
+            };
+            outcome.overrides.push(PolicyOverride {
+                kind,
+                comment: Some(why.clone()),
             });
+            outcome.reason = Some(why);
         }
     }
     outcome.record = Some(record);
