@@ -6,9 +6,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::Args;
 use monban_diag::check::{
-    self, CheckOptions, CheckReport, Finding, NextStep, SendingSetup, Severity,
+    self, CheckOptions, CheckReport, CheckView, Finding, NextStep, SendingSetup, Severity,
 };
-use serde_json::json;
 
 use crate::Failure;
 use crate::dns::DnsArgs;
@@ -143,33 +142,8 @@ fn worded(f: &Finding) -> (String, Option<String>) {
 }
 
 fn to_json(r: &CheckReport) -> serde_json::Value {
-    let mut v = json!({
-        "domain": r.domain,
-        "status": r.status.as_str(),
-        "findings": r.findings.iter().map(|f| {
-            let (message, fix) = worded(f);
-            json!({
-                "area": f.area.as_str(),
-                "severity": f.severity.as_str(),
-                "message": message,
-                "fix": fix,
-            })
-        }).collect::<Vec<_>>(),
-        "spf_networks": r.spf_networks,
-        "spf_lookups": r.spf_lookups,
-        "dmarc_record_domain": r.dmarc_record_domain,
-    });
-    if let Some(s) = &r.sending {
-        v["sending"] = json!({
-            "spf": s.spf.as_str(),
-            "spf_by_ip": s.spf_by_ip.iter().map(|(ip, res)| json!({"ip": ip.to_string(), "result": res.as_str()})).collect::<Vec<_>>(),
-            "dkim_aligned": s.dkim_aligned,
-            "spf_aligned": s.spf_aligned,
-            "dmarc": s.dmarc.as_str(),
-            "disposition": s.disposition.as_str(),
-        });
-    }
-    v
+    // The model is monban-diag's (DESIGN §4); the CLI words the next steps and encodes.
+    serde_json::to_value(CheckView::new(r, worded)).unwrap_or(serde_json::Value::Null)
 }
 
 fn light(s: Severity, colour: bool) -> String {

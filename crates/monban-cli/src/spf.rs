@@ -4,8 +4,8 @@ use std::net::IpAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use monban::spf::received::received_spf;
-use monban::spf::{Spf, SpfCause, SpfConfig, SpfOutcome};
-use serde_json::json;
+use monban::spf::{Spf, SpfConfig, SpfOutcome};
+use monban::view::SpfView;
 
 use crate::dns::DnsArgs;
 use crate::{Failure, SpfArgs, host_name};
@@ -107,24 +107,8 @@ pub async fn run(dns: &DnsArgs, args: SpfArgs) -> Result<(), Failure> {
 }
 
 fn to_json(o: &SpfOutcome, receiver: &str) -> serde_json::Value {
-    let mechanism = match &o.cause {
-        SpfCause::Matched { mechanism, .. } => Some(mechanism.as_str()),
-        _ => None,
-    };
-    json!({
-        "result": o.result.as_str(),
-        "domain": o.domain,
-        "explanation": o.explanation,
-        "identity": o.identity.as_str(),
-        "sender": o.sender,
-        "helo": o.helo,
-        "ip": o.ip.to_string(),
-        "mechanism": mechanism,
-        "reason": o.cause.to_string(),
-        "dns_lookups": o.dns_lookups,
-        "void_lookups": o.void_lookups,
-        "received_spf": received_spf(o, receiver),
-    })
+    // The model is the library's (DESIGN §4); the CLI only encodes it.
+    serde_json::to_value(SpfView::new(o, receiver)).unwrap_or(serde_json::Value::Null)
 }
 
 #[cfg(test)]

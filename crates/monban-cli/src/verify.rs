@@ -14,7 +14,8 @@ use monban::dmarc::{Disposition, DmarcConfig, OrgDomainMode, PublicSuffixList};
 use monban::message::CrlfNormalizer;
 use monban::pipeline::{Envelope, MessageVerifier, Report, VerifyConfig};
 use monban::spf::SpfConfig;
-use serde_json::{Value, json};
+use monban::view::VerifyView;
+use serde_json::Value;
 
 use crate::dns::{DnsArgs, DnsSource};
 use crate::input::{self, Messages};
@@ -88,68 +89,9 @@ fn read_message(
 }
 
 fn to_json(r: &Report, authserv_id: &str, label: &str, envelope: &Envelope) -> Value {
-    let d = &r.dmarc;
-    let mut v = json!({
-        "file": label,
-        "malformed": r.malformed.as_ref().map(ToString::to_string),
-        "dkim": r.dkim.iter().map(|d| json!({
-            "result": d.result.as_str(),
-            "domain": d.domain,
-            "selector": d.selector,
-            "algorithm": d.algorithm,
-            "identity": d.identity,
-            "reason": d.reason_text(),
-            "header_b": d.header_b,
-            "key_bits": d.key_bits,
-            "testing": d.testing,
-        })).collect::<Vec<_>>(),
-        "dmarc": {
-            "result": d.result.as_str(),
-            "header_from": d.header_from,
-            "policy": d.policy.map(|p| p.as_str()),
-            "disposition": d.disposition.as_str(),
-            "dkim_aligned": d.dkim_aligned,
-            "spf_aligned": d.spf_aligned,
-            "record_domain": d.record_domain,
-            "organizational_domain": d.organizational_domain,
-            "reason": d.reason,
-            // RFC 9990 policy overrides (DESIGN §4): why the disposition applied is
-            // not the policy's.
-            "overrides": d.overrides.iter().map(|o| json!({
-                "type": o.kind.as_str(),
-                "comment": o.comment,
-            })).collect::<Vec<_>>(),
-        },
-        "authentication_results": r.authentication_results(authserv_id).to_value().replace("\r\n\t", " "),
-    });
-    if let Some(s) = &r.spf {
-        v["spf"] = json!({
-            "result": s.result.as_str(),
-            "domain": s.domain,
-            "identity": s.identity.as_str(),
-            "explanation": s.explanation,
-            "reason": s.cause.to_string(),
-        });
-    }
-    if let Some(h) = &r.helo {
-        v["helo"] =
-            json!({"result": h.result.as_str(), "domain": h.domain, "reason": h.cause.to_string()});
-    }
-    if r.malformed.is_some() && envelope.ip.is_some() {
-        // SPF was asked for but not evaluated: the message is not judged at all.
-        let not_evaluated = json!({
-            "result": "none",
-            "domain": null,
-            "reason": "not evaluated: the message header is malformed",
-        });
-        if envelope.mail_from.is_some() {
-            v["spf"] = not_evaluated.clone();
-        }
-        if envelope.helo.is_some() {
-            v["helo"] = not_evaluated;
-        }
-    }
-    v
+    // The model is the library's (DESIGN §4); the CLI only encodes it.
+    serde_json::to_value(VerifyView::new(r, authserv_id, Some(label), envelope))
+        .unwrap_or(Value::Null)
 }
 
 pub async fn run(dns: &DnsArgs, args: VerifyArgs) -> Result<(), Failure> {

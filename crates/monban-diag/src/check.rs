@@ -1295,6 +1295,109 @@ async fn predict<R: Resolver>(
     prediction
 }
 
+/// `monban check --json` (DESIGN §4), defined once for every front end. The words of a
+/// finding's next step belong to the front end: it passes how to word a finding
+/// (message and fix) and the view holds the rest.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CheckView<'a> {
+    /// The domain checked.
+    pub domain: &'a str,
+    /// `green`, `yellow` or `red`.
+    pub status: &'static str,
+    /// The findings, worded.
+    pub findings: Vec<FindingView>,
+    /// The networks the SPF policy lists.
+    pub spf_networks: &'a [String],
+    /// DNS-querying terms in the whole policy.
+    pub spf_lookups: Option<u32>,
+    /// Where the DMARC record was found.
+    pub dmarc_record_domain: Option<&'a str>,
+    /// The prediction for the sending setup, when one was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sending: Option<SendingView>,
+}
+
+/// One finding, worded.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FindingView {
+    /// `spf`, `dmarc`, `dkim`, `adsp`, `mx` or `sending`.
+    pub area: &'static str,
+    /// `green`, `yellow` or `red`.
+    pub severity: &'static str,
+    /// The explanation.
+    pub message: String,
+    /// What to do, when there is something to do.
+    pub fix: Option<String>,
+}
+
+/// The sending-setup prediction.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SendingView {
+    /// SPF, the worst over the addresses.
+    pub spf: &'static str,
+    /// SPF per address.
+    pub spf_by_ip: Vec<IpResultView>,
+    /// The signing domain aligns.
+    pub dkim_aligned: bool,
+    /// SPF passes and aligns for every address.
+    pub spf_aligned: bool,
+    /// The DMARC result.
+    pub dmarc: &'static str,
+    /// The disposition receivers apply.
+    pub disposition: &'static str,
+}
+
+/// SPF for one address.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct IpResultView {
+    /// The address.
+    pub ip: String,
+    /// The result.
+    pub result: &'static str,
+}
+
+impl<'a> CheckView<'a> {
+    /// The view of a report, with `words` giving each finding's message and fix (a
+    /// front end words [`NextStep`]s its own way).
+    pub fn new(r: &'a CheckReport, words: impl Fn(&Finding) -> (String, Option<String>)) -> Self {
+        Self {
+            domain: &r.domain,
+            status: r.status.as_str(),
+            findings: r
+                .findings
+                .iter()
+                .map(|f| {
+                    let (message, fix) = words(f);
+                    FindingView {
+                        area: f.area.as_str(),
+                        severity: f.severity.as_str(),
+                        message,
+                        fix,
+                    }
+                })
+                .collect(),
+            spf_networks: &r.spf_networks,
+            spf_lookups: r.spf_lookups,
+            dmarc_record_domain: r.dmarc_record_domain.as_deref(),
+            sending: r.sending.as_ref().map(|s| SendingView {
+                spf: s.spf.as_str(),
+                spf_by_ip: s
+                    .spf_by_ip
+                    .iter()
+                    .map(|(ip, res)| IpResultView {
+                        ip: ip.to_string(),
+                        result: res.as_str(),
+                    })
+                    .collect(),
+                dkim_aligned: s.dkim_aligned,
+                spf_aligned: s.spf_aligned,
+                dmarc: s.dmarc.as_str(),
+                disposition: s.disposition.as_str(),
+            }),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,6 +14,8 @@
 //! - [`rfc5322`]: the lexical layer every header parser shares (comments, quoted-strings,
 //!   CFWS, date-time).
 //! - [`text`]: safe quoting of header text (RFC 5322).
+//! - [`view`]: the JSON forms of results (DESIGN §4), serde models shared by every
+//!   front end.
 //!
 //! The diagnosis tools (the domain checker, the header analyzer) are in `monban-diag`.
 
@@ -26,5 +28,6 @@ pub mod pipeline;
 pub mod rfc5322;
 pub mod spf;
 pub mod text;
+pub mod view;
 
 pub use monban_dns as dns;

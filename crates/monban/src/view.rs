@@ -1,0 +1,264 @@
+//! The JSON forms of results (DESIGN §4), defined once here with serde and shared by
+//! the CLI's `--json`, the web API and the store. The protocol types stay free of
+//! presentation; a view borrows them and names each field as the contracts do. This
+//! crate has no JSON encoder: a front end serializes a view with its own (serde_json).
+//!
+//! Field names are those of DESIGN §4 (`result`, `domain`, ...); extend, never rename.
+
+use serde::Serialize;
+
+use crate::dkim::DkimOutcome;
+use crate::dmarc::{DmarcOutcome, PolicyOverride};
+use crate::pipeline::{Envelope, Report};
+use crate::spf::received::received_spf;
+use crate::spf::{SpfCause, SpfOutcome};
+
+/// `monban verify --json`: one message.
+#[derive(Debug, Clone, Serialize)]
+pub struct VerifyView<'a> {
+    /// Where the message came from (a file, `-`, `mbox#3`); absent in the web API.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<&'a str>,
+    /// Why the header could not be judged (`null` when it could).
+    pub malformed: Option<String>,
+    /// SPF for MAIL FROM, when it was asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spf: Option<SpfIdentityView<'a>>,
+    /// SPF for HELO, when it was asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub helo: Option<SpfIdentityView<'a>>,
+    /// One entry per `DKIM-Signature`.
+    pub dkim: Vec<DkimView<'a>>,
+    /// DMARC.
+    pub dmarc: DmarcView<'a>,
+    /// The `Authentication-Results` value, on one line.
+    pub authentication_results: String,
+}
+
+impl<'a> VerifyView<'a> {
+    /// The view of a report. `envelope` says which SPF identities were asked for (a
+    /// malformed message evaluates none, and says so for each one asked).
+    pub fn new(
+        report: &'a Report,
+        authserv_id: &str,
+        file: Option<&'a str>,
+        envelope: &Envelope,
+    ) -> Self {
+        let asked = report.malformed.is_some() && envelope.ip.is_some();
+        let spf = match &report.spf {
+            Some(s) => Some(SpfIdentityView::of(s, true)),
+            None if asked && envelope.mail_from.is_some() => Some(SpfIdentityView::not_evaluated()),
+            None => None,
+        };
+        let helo = match &report.helo {
+            Some(h) => Some(SpfIdentityView::of(h, false)),
+            None if asked && envelope.helo.is_some() => Some(SpfIdentityView::not_evaluated()),
+            None => None,
+        };
+        Self {
+            file,
+            malformed: report.malformed.as_ref().map(ToString::to_string),
+            spf,
+            helo,
+            dkim: report.dkim.iter().map(DkimView::from).collect(),
+            dmarc: DmarcView::from(&report.dmarc),
+            authentication_results: report
+                .authentication_results(authserv_id)
+                .to_value()
+                .replace("\r\n\t", " "),
+        }
+    }
+}
+
+/// SPF as `verify` shows it: the MAIL FROM identity (with `identity` and
+/// `explanation`) or the HELO identity.
+#[derive(Debug, Clone, Serialize)]
+pub struct SpfIdentityView<'a> {
+    /// The result (RFC 8601 name).
+    pub result: &'static str,
+    /// The domain checked (`null` when not evaluated).
+    pub domain: Option<&'a str>,
+    /// `mailfrom` (MAIL FROM only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub identity: Option<&'static str>,
+    /// The `exp=` explanation (MAIL FROM only; `null` when none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub explanation: Option<Option<&'a str>>,
+    /// Why.
+    pub reason: String,
+}
+
+impl<'a> SpfIdentityView<'a> {
+    fn of(o: &'a SpfOutcome, mail_from: bool) -> Self {
+        Self {
+            result: o.result.as_str(),
+            domain: Some(&o.domain),
+            identity: mail_from.then(|| o.identity.as_str()),
+            explanation: mail_from.then_some(o.explanation.as_deref()),
+            reason: o.cause.to_string(),
+        }
+    }
+
+    fn not_evaluated() -> Self {
+        Self {
+            result: "none",
+            domain: None,
+            identity: None,
+            explanation: None,
+            reason: "not evaluated: the message header is malformed".to_owned(),
+        }
+    }
+}
+
+/// One DKIM signature.
+#[derive(Debug, Clone, Serialize)]
+pub struct DkimView<'a> {
+    /// The result (RFC 8601 name).
+    pub result: &'static str,
+    /// `d=`.
+    pub domain: &'a str,
+    /// `s=`.
+    pub selector: &'a str,
+    /// `a=`.
+    pub algorithm: &'a str,
+    /// The AUID.
+    pub identity: &'a str,
+    /// Why, when not a plain pass.
+    pub reason: Option<String>,
+    /// The first 8 characters of `b=`.
+    pub header_b: &'a str,
+    /// The key size, when the key was used.
+    pub key_bits: Option<usize>,
+    /// The key says `t=y`.
+    pub testing: bool,
+}
+
+impl<'a> From<&'a DkimOutcome> for DkimView<'a> {
+    fn from(d: &'a DkimOutcome) -> Self {
+        Self {
+            result: d.result.as_str(),
+            domain: &d.domain,
+            selector: &d.selector,
+            algorithm: &d.algorithm,
+            identity: &d.identity,
+            reason: d.reason_text(),
+            header_b: &d.header_b,
+            key_bits: d.key_bits,
+            testing: d.testing,
+        }
+    }
+}
+
+/// DMARC.
+#[derive(Debug, Clone, Serialize)]
+pub struct DmarcView<'a> {
+    /// The result (RFC 8601 name).
+    pub result: &'static str,
+    /// The author domain.
+    pub header_from: Option<&'a str>,
+    /// The policy that applies.
+    pub policy: Option<&'static str>,
+    /// The disposition applied.
+    pub disposition: &'static str,
+    /// An aligned DKIM pass.
+    pub dkim_aligned: bool,
+    /// An aligned SPF pass.
+    pub spf_aligned: bool,
+    /// Where the record was found.
+    pub record_domain: Option<&'a str>,
+    /// The organizational domain.
+    pub organizational_domain: Option<&'a str>,
+    /// Why, in words.
+    pub reason: Option<&'a str>,
+    /// Why the disposition is not the policy's (RFC 9990 names).
+    pub overrides: Vec<OverrideView<'a>>,
+}
+
+impl<'a> From<&'a DmarcOutcome> for DmarcView<'a> {
+    fn from(d: &'a DmarcOutcome) -> Self {
+        Self {
+            result: d.result.as_str(),
+            header_from: d.header_from.as_deref(),
+            policy: d.policy.map(|p| p.as_str()),
+            disposition: d.disposition.as_str(),
+            dkim_aligned: d.dkim_aligned,
+            spf_aligned: d.spf_aligned,
+            record_domain: d.record_domain.as_deref(),
+            organizational_domain: d.organizational_domain.as_deref(),
+            reason: d.reason.as_deref(),
+            overrides: d.overrides.iter().map(OverrideView::from).collect(),
+        }
+    }
+}
+
+/// One policy override.
+#[derive(Debug, Clone, Serialize)]
+pub struct OverrideView<'a> {
+    /// `local_policy`, `mailing_list`, `policy_test_mode`, `trusted_forwarder`,
+    /// `sampled_out` or `other`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// A note.
+    pub comment: Option<&'a str>,
+}
+
+impl<'a> From<&'a PolicyOverride> for OverrideView<'a> {
+    fn from(o: &'a PolicyOverride) -> Self {
+        Self {
+            kind: o.kind.as_str(),
+            comment: o.comment.as_deref(),
+        }
+    }
+}
+
+/// `monban spf --json`: one `check_host()` evaluation.
+#[derive(Debug, Clone, Serialize)]
+pub struct SpfView<'a> {
+    /// The result (RFC 8601 name).
+    pub result: &'static str,
+    /// The domain checked.
+    pub domain: &'a str,
+    /// The `exp=` explanation.
+    pub explanation: Option<&'a str>,
+    /// `mailfrom` or `helo`.
+    pub identity: &'static str,
+    /// The `<sender>` of `check_host()`.
+    pub sender: &'a str,
+    /// The HELO name.
+    pub helo: &'a str,
+    /// The client address.
+    pub ip: String,
+    /// The mechanism that matched, as written.
+    pub mechanism: Option<&'a str>,
+    /// Why.
+    pub reason: String,
+    /// DNS-querying terms evaluated (RFC 7208 §4.6.4).
+    pub dns_lookups: u32,
+    /// Void lookups.
+    pub void_lookups: u32,
+    /// The `Received-SPF` value.
+    pub received_spf: String,
+}
+
+impl<'a> SpfView<'a> {
+    /// The view of an outcome; `receiver` is the host name for `Received-SPF`.
+    pub fn new(o: &'a SpfOutcome, receiver: &str) -> Self {
+        Self {
+            result: o.result.as_str(),
+            domain: &o.domain,
+            explanation: o.explanation.as_deref(),
+            identity: o.identity.as_str(),
+            sender: &o.sender,
+            helo: &o.helo,
+            ip: o.ip.to_string(),
+            mechanism: match &o.cause {
+                SpfCause::Matched { mechanism, .. } => Some(mechanism),
+                _ => None,
+            },
+            reason: o.cause.to_string(),
+            dns_lookups: o.dns_lookups,
+            void_lookups: o.void_lookups,
+            received_spf: received_spf(o, receiver),
+        }
+    }
+}
