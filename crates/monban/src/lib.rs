@@ -4,6 +4,8 @@
 //! through [`monban_dns::Resolver`], and time is passed in by the caller. See the
 //! workspace README for the architecture.
 //!
+//! - [`crypto`]: verifying, signing and hashing behind narrow traits (aws-lc-rs by
+//!   default).
 //! - [`address`]: RFC 5322 mailbox lists (the From field).
 //! - [`message`]: raw header fields and a streaming header/body splitter.
 //! - [`spf`]: Sender Policy Framework (RFC 7208).
@@ -21,6 +23,7 @@
 
 pub mod address;
 pub mod authres;
+pub mod crypto;
 pub mod dkim;
 pub mod dmarc;
 pub mod message;

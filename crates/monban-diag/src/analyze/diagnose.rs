@@ -15,7 +15,7 @@
 //! Everything is pure: the caller fetches the key ([`monban::dkim::key::fetch`], the
 //! verifier's own key fetch).
 
-use aws_lc_rs::digest;
+use monban::crypto::{HashAlgorithm, Hasher, hash};
 
 use super::explain::{copied_headers, related_domains};
 use monban::dkim::canonicalization::{BodyCanonicalizer, Canonicalization};
@@ -71,11 +71,11 @@ impl Diagnosis {
     }
 }
 
-fn hash_alg(a: Algorithm) -> &'static digest::Algorithm {
+fn hash_alg(a: Algorithm) -> HashAlgorithm {
     if a == Algorithm::RsaSha1 {
-        &digest::SHA1_FOR_LEGACY_USE_ONLY
+        HashAlgorithm::Sha1
     } else {
-        &digest::SHA256
+        HashAlgorithm::Sha256
     }
 }
 
@@ -109,7 +109,7 @@ fn first_line(text: &[u8]) -> String {
 fn find_footer(
     c: &[u8],
     canon: Canonicalization,
-    alg: &'static digest::Algorithm,
+    alg: HashAlgorithm,
     want: &[u8],
 ) -> Option<usize> {
     // Line ends (offsets just past each CRLF).
@@ -140,7 +140,7 @@ fn find_footer(
             Canonicalization::Simple => b"\r\n",
             Canonicalization::Relaxed => b"",
         };
-        if digest::digest(alg, empty).as_ref() == want {
+        if hash(alg, empty) == want {
             return candidates
                 .iter()
                 .filter(|(e, _)| e.is_none())
@@ -153,13 +153,13 @@ fn find_footer(
         .filter_map(|(e, k)| e.map(|e| (e, *k)))
         .collect();
     ordered.sort_unstable();
-    let mut ctx = digest::Context::new(alg);
+    let mut ctx = Hasher::new(alg);
     let mut pos = 0;
     let mut best: Option<usize> = None;
     for (end, k) in ordered {
         ctx.update(&c[pos..end]);
         pos = end;
-        if ctx.clone().finish().as_ref() == want {
+        if ctx.clone().finish() == want {
             best = Some(best.map_or(k, |b: usize| b.min(k)));
         }
     }
@@ -176,7 +176,7 @@ fn diagnose_body(sig: &DkimSignature, body: &[u8], author: bool, d: &mut Diagnos
         Some(l) => &c[..c.len().min(usize::try_from(l).unwrap_or(usize::MAX))],
         None => &c[..],
     };
-    let matches = digest::digest(alg, signed).as_ref() == sig.body_hash.as_slice();
+    let matches = hash(alg, signed) == sig.body_hash.as_slice();
     d.body_hash_matches = Some(matches);
     if matches {
         d.add(

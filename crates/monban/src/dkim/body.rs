@@ -1,7 +1,7 @@
 //! Body hashing (RFC 6376 §3.7, "body hash"), streaming and shared: signatures that use
 //! the same canonicalization, hash and length limit share one hasher.
 
-use aws_lc_rs::digest;
+use crate::crypto::{HashAlgorithm, Hasher};
 
 use super::canonicalization::{BodyCanonicalizer, Canonicalization};
 use super::signature::Algorithm;
@@ -36,7 +36,7 @@ impl BodyHashKey {
 pub struct BodyHasher {
     key: BodyHashKey,
     canon: BodyCanonicalizer,
-    ctx: digest::Context,
+    ctx: Hasher,
     /// Canonical bytes hashed so far.
     hashed: u64,
     /// Canonical bytes seen so far (beyond `l=` too).
@@ -66,14 +66,14 @@ impl BodyHasher {
     /// A hasher at the start of a body.
     pub fn new(key: BodyHashKey) -> Self {
         let alg = if key.sha1 {
-            &digest::SHA1_FOR_LEGACY_USE_ONLY
+            HashAlgorithm::Sha1
         } else {
-            &digest::SHA256
+            HashAlgorithm::Sha256
         };
         Self {
             key,
             canon: BodyCanonicalizer::new(key.canonicalization),
-            ctx: digest::Context::new(alg),
+            ctx: Hasher::new(alg),
             hashed: 0,
             total: 0,
         }
@@ -111,20 +111,14 @@ impl BodyHasher {
         let limit = key.length;
         canon.finish_with(&mut |s| absorb(ctx, limit, hashed, total, s));
         BodyHash {
-            digest: self.ctx.finish().as_ref().to_vec(),
+            digest: self.ctx.finish(),
             canonical_length: self.total,
         }
     }
 }
 
 /// Hashes canonical bytes up to the `l=` limit, counting all of them.
-fn absorb(
-    ctx: &mut digest::Context,
-    limit: Option<u64>,
-    hashed: &mut u64,
-    total: &mut u64,
-    s: &[u8],
-) {
+fn absorb(ctx: &mut Hasher, limit: Option<u64>, hashed: &mut u64, total: &mut u64, s: &[u8]) {
     *total += s.len() as u64;
     let take = match limit {
         Some(limit) => limit.saturating_sub(*hashed).min(s.len() as u64) as usize,
@@ -217,7 +211,10 @@ mod tests {
         h.update(b"hello world\r\n");
         let r = h.finish();
         assert_eq!(r.canonical_length, 13);
-        assert_eq!(r.digest, digest::digest(&digest::SHA256, b"hello").as_ref());
+        assert_eq!(
+            r.digest,
+            crate::crypto::hash(crate::crypto::HashAlgorithm::Sha256, b"hello")
+        );
     }
 
     #[test]

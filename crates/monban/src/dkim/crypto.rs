@@ -282,6 +282,16 @@ mod der {
     }
 }
 
+impl crate::crypto::Signer for SigningKey {
+    fn algorithm(&self) -> Algorithm {
+        SigningKey::algorithm(self)
+    }
+
+    fn sign(&self, data: &[u8]) -> Result<Vec<u8>, KeyError> {
+        SigningKey::sign(self, data)
+    }
+}
+
 /// Why a signature did not verify.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]

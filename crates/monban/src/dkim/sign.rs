@@ -5,9 +5,12 @@ use std::sync::Arc;
 
 use super::body::{BodyHashKey, BodyHashers};
 use super::canonicalization::Canonicalization;
-use super::crypto::{KeyError, SigningKey};
+use super::crypto::KeyError;
+#[allow(unused_imports)] // named in docs
+use super::crypto::SigningKey;
 use super::signature::{self, DkimSignature};
 use super::verify::header_data;
+use crate::crypto::Signer;
 use crate::message::{HeaderField, Headers};
 
 /// Header fields signed by default when present (RFC 6376 §5.4.1 recommendations).
@@ -60,8 +63,9 @@ pub struct SignerConfig {
     pub domain: String,
     /// `s=`.
     pub selector: String,
-    /// The private key; its type picks `a=`.
-    pub key: Arc<SigningKey>,
+    /// The private key (a [`crate::dkim::SigningKey`], or any [`Signer`]); its type picks
+    /// `a=`.
+    pub key: Arc<dyn Signer>,
     /// `h=`: the header names to sign, in order, as given; `None` signs
     /// [`DEFAULT_SIGNED`] and oversigns [`DEFAULT_OVERSIGNED`].
     pub headers: Option<Vec<String>>,
@@ -81,7 +85,7 @@ pub struct SignerConfig {
 
 impl SignerConfig {
     /// A relaxed/relaxed signature with the default header list and a timestamp.
-    pub fn new(domain: &str, selector: &str, key: Arc<SigningKey>) -> Self {
+    pub fn new(domain: &str, selector: &str, key: Arc<dyn Signer>) -> Self {
         Self {
             domain: domain.to_ascii_lowercase(),
             selector: selector.to_ascii_lowercase(),
@@ -279,7 +283,7 @@ impl DkimSigner {
                 &sig.signed_headers,
                 c.header_canonicalization,
                 &unsigned,
-                &c.key,
+                &*c.key,
             )?;
             out.push(signature::append_b(&unsigned, &b));
         }
@@ -295,7 +299,7 @@ pub fn sign_prepared(
     signed: &[String],
     canon: Canonicalization,
     unsigned: &str,
-    key: &SigningKey,
+    key: &dyn Signer,
 ) -> Result<Vec<u8>, SignError> {
     let raw = format!("DKIM-Signature:{unsigned}");
     let field = HeaderField {

@@ -13,7 +13,7 @@ use monban_dns::Resolver;
 
 use super::body::{BodyHash, BodyHashKey, BodyHashers};
 use super::canonicalization::{self, Canonicalization};
-use super::crypto::{self, VerifyError};
+use super::crypto::VerifyError;
 use super::signature::{self, Algorithm, DkimSignature};
 use super::{DkimOutcome, DkimReason, DkimResult};
 use crate::message::{HeaderField, Headers};
@@ -31,6 +31,8 @@ pub struct DkimConfig {
     pub allow_sha1: bool,
     /// How far in the future `t=` may be, in seconds (default 300), for clock skew.
     pub max_clock_skew: u64,
+    /// The signature verifier (default: aws-lc-rs).
+    pub verifier: std::sync::Arc<dyn crate::crypto::SignatureVerifier>,
 }
 
 impl Default for DkimConfig {
@@ -40,6 +42,7 @@ impl Default for DkimConfig {
             allow_unsigned_body_content: false,
             allow_sha1: false,
             max_clock_skew: 300,
+            verifier: std::sync::Arc::new(crate::crypto::AwsLc),
         }
     }
 }
@@ -377,7 +380,7 @@ async fn verify_one<R: Resolver>(
     {
         return out(DkimResult::Fail, DkimReason::BodyShorterThanL { l });
     }
-    let bits = match crypto::verify(
+    let bits = match config.verifier.verify(
         key.key_type,
         &key.public_key,
         sig.algorithm,
