@@ -169,7 +169,7 @@ pub struct DmarcView<'a> {
     /// The organizational domain.
     pub organizational_domain: Option<&'a str>,
     /// Why, in words.
-    pub reason: Option<&'a str>,
+    pub reason: Option<String>,
     /// Why the disposition is not the policy's (RFC 9990 names).
     pub overrides: Vec<OverrideView<'a>>,
 }
@@ -185,7 +185,7 @@ impl<'a> From<&'a DmarcOutcome> for DmarcView<'a> {
             spf_aligned: d.spf_aligned,
             record_domain: d.record_domain.as_deref(),
             organizational_domain: d.organizational_domain.as_deref(),
-            reason: d.reason.as_deref(),
+            reason: d.reason_text(),
             overrides: d.overrides.iter().map(OverrideView::from).collect(),
         }
     }

@@ -361,7 +361,7 @@ pub async fn verify<R: Resolver>(
                     ));
                 }
                 if let Some(r) = &d.reason {
-                    parts.push(r.clone());
+                    parts.push(r.to_string());
                 }
                 (!parts.is_empty()).then(|| parts.join(": "))
             },

@@ -145,7 +145,7 @@ impl ResInfo {
             if !note.is_empty() {
                 note.push_str(": ");
             }
-            note.push_str(reason);
+            note.push_str(&reason.to_string());
         }
         if !note.is_empty() {
             r.comment = Some(note);

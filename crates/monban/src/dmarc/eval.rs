@@ -190,7 +190,7 @@ pub struct DmarcOutcome {
     pub organizational_domain: Option<String>,
     /// Why the disposition is milder than the policy (testing, sampling), or why the
     /// result is what it is.
-    pub reason: Option<String>,
+    pub reason: Option<DmarcReason>,
     /// Why the applied disposition is not the policy's (RFC 9990), in the order they
     /// applied: the evaluation adds `policy_test_mode` and `sampled_out`, a receiver
     /// its local decisions.
@@ -198,18 +198,23 @@ pub struct DmarcOutcome {
 }
 
 impl DmarcOutcome {
+    /// The reason as text (the `Authentication-Results` comment, the JSON `reason`).
+    pub fn reason_text(&self) -> Option<String> {
+        self.reason.as_ref().map(ToString::to_string)
+    }
+
     /// The outcome for a message whose header cannot be split into fields (or exceeds a
     /// limit): `permerror`, since no From can be found, with the configured
     /// disposition for From problems.
     pub fn malformed(why: &crate::message::HeaderError, config: &DmarcConfig) -> Self {
         Self::error(
             DmarcResult::Permerror,
-            format!("the message header is malformed: {why}"),
+            DmarcReason::Malformed(why.clone()),
             config.permerror_disposition,
         )
     }
 
-    fn error(result: DmarcResult, reason: String, disposition: Disposition) -> Self {
+    fn error(result: DmarcResult, reason: DmarcReason, disposition: Disposition) -> Self {
         Self {
             result,
             header_from: None,
@@ -227,22 +232,97 @@ impl DmarcOutcome {
     }
 }
 
+/// Why a message has no author domain to judge (RFC 9989 §4.4, RFC 5322 §3.6.2).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FromError {
+    /// No From field.
+    #[error("the message has no From field")]
+    Missing,
+    /// Several From fields.
+    #[error("the message has {0} From fields")]
+    Several(usize),
+    /// The From field does not parse as a mailbox list.
+    #[error("the From field does not parse: {0}")]
+    Unparseable(crate::address::AddressError),
+    /// Not exactly one mailbox.
+    #[error("the From field has {0} mailboxes")]
+    Mailboxes(usize),
+    /// An address literal instead of a domain.
+    #[error("the From address has a domain literal, not a domain")]
+    DomainLiteral,
+    /// A non-ASCII domain that is not a valid IDN.
+    #[error("the From domain is not a valid internationalized domain name")]
+    InvalidIdn,
+    /// A domain that is not a valid DNS name.
+    #[error("the From domain is invalid: {0}")]
+    InvalidName(monban_dns::NameError),
+    /// A valid name that cannot be an author domain (one label, odd characters).
+    #[error("the From domain {0:?} is not a usable domain name")]
+    Unusable(String),
+}
+
+/// Why DMARC gave its result, or what qualifies it: typed, rendered into the
+/// `Authentication-Results` comment and the JSON `reason` by [`fmt::Display`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DmarcReason {
+    /// No author domain to judge: `permerror`.
+    From(FromError),
+    /// The header could not be split into fields: `permerror`.
+    Malformed(crate::message::HeaderError),
+    /// A DNS failure during discovery: `temperror`.
+    Dns(monban_dns::LookupError),
+    /// The author domain publishes no record: `none`.
+    NoRecord {
+        /// The author domain.
+        domain: String,
+    },
+    /// The record was read as `p=none` (RFC 7489 §6.6.3: a bad `p` with a valid `rua`).
+    Fallback(String),
+    /// An aligned check failed for now: `temperror`.
+    AlignedTemporary,
+    /// The domain tests its policy (`t=y`): one step milder.
+    Testing,
+    /// RFC 7489 `pct` below 100: one step milder.
+    Sampled {
+        /// `pct`.
+        pct: u8,
+    },
+}
+
+impl fmt::Display for DmarcReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::From(e) => write!(f, "{e}"),
+            Self::Malformed(e) => write!(f, "the message header is malformed: {e}"),
+            Self::Dns(e) => write!(f, "DNS failure during DMARC evaluation: {e}"),
+            Self::NoRecord { domain } => write!(f, "{domain} publishes no DMARC record"),
+            Self::Fallback(why) => write!(f, "record treated as p=none: {why}"),
+            Self::AlignedTemporary => {
+                f.write_str("an aligned DKIM or SPF check had a temporary error")
+            }
+            Self::Testing => f.write_str("the domain is testing its policy (t=y): one step milder"),
+            Self::Sampled { pct } => write!(f, "pct={pct} (RFC 7489): one step milder"),
+        }
+    }
+}
+
 /// The author domain: exactly one From field with exactly one mailbox (RFC 9989 §4.4;
 /// RFC 5322 §3.6.2 allows one From field).
-pub fn author_domain(headers: &Headers) -> Result<String, String> {
+pub fn author_domain(headers: &Headers) -> Result<String, FromError> {
     let froms: Vec<_> = headers.get("from").collect();
     let field = match froms.as_slice() {
-        [] => return Err("the message has no From field".into()),
+        [] => return Err(FromError::Missing),
         [one] => one,
-        _ => return Err(format!("the message has {} From fields", froms.len())),
+        _ => return Err(FromError::Several(froms.len())),
     };
-    let list = parse_mailbox_list(field.value)
-        .map_err(|e| format!("the From field does not parse: {e}"))?;
+    let list = parse_mailbox_list(field.value).map_err(FromError::Unparseable)?;
     let [mailbox] = list.as_slice() else {
-        return Err(format!("the From field has {} mailboxes", list.len()));
+        return Err(FromError::Mailboxes(list.len()));
     };
     if mailbox.domain_literal {
-        return Err("the From address has a domain literal, not a domain".into());
+        return Err(FromError::DomainLiteral);
     }
     // An internationalized domain (SMTPUTF8 mail, RFC 6532) is judged in its A-label
     // form, the form its DNS records are published under (RFC 8616 §4).
@@ -250,20 +330,16 @@ pub fn author_domain(headers: &Headers) -> Result<String, String> {
     let written = if mailbox.domain.is_ascii() {
         mailbox.domain.as_str()
     } else {
-        ascii = idna::domain_to_ascii(&mailbox.domain).map_err(|_| {
-            "the From domain is not a valid internationalized domain name".to_owned()
-        })?;
+        ascii = idna::domain_to_ascii(&mailbox.domain).map_err(|_| FromError::InvalidIdn)?;
         ascii.as_str()
     };
-    let domain = normalize_name(written).map_err(|e| format!("the From domain is invalid: {e}"))?;
+    let domain = normalize_name(written).map_err(FromError::InvalidName)?;
     if !domain.contains('.')
         || !domain
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_')
     {
-        return Err(format!(
-            "the From domain {domain:?} is not a usable domain name"
-        ));
+        return Err(FromError::Unusable(domain));
     }
     Ok(domain)
 }
@@ -295,7 +371,7 @@ pub enum Discovery {
 fn temperror(from: &str, e: &monban_dns::LookupError) -> DmarcOutcome {
     let mut o = DmarcOutcome::error(
         DmarcResult::Temperror,
-        format!("DNS failure during DMARC evaluation: {e}"),
+        DmarcReason::Dns(e.clone()),
         Disposition::None,
     );
     o.header_from = Some(from.to_owned());
@@ -314,7 +390,7 @@ pub async fn discover<R: Resolver>(
         Err(why) => {
             return Discovery::Done(DmarcOutcome::error(
                 DmarcResult::Permerror,
-                why,
+                DmarcReason::From(why),
                 config.permerror_disposition,
             ));
         }
@@ -333,7 +409,9 @@ pub async fn discover<R: Resolver>(
     }) else {
         let mut o = DmarcOutcome::error(
             DmarcResult::None,
-            format!("{from} publishes no DMARC record"),
+            DmarcReason::NoRecord {
+                domain: from.clone(),
+            },
             Disposition::None,
         );
         o.header_from = Some(from);
@@ -455,10 +533,7 @@ pub async fn conclude<R: Resolver>(
         spf_aligned,
         record_domain: Some(domain),
         organizational_domain: Some(org),
-        reason: record
-            .fallback
-            .as_ref()
-            .map(|f| format!("record treated as p=none: {f}")),
+        reason: record.fallback.clone().map(DmarcReason::Fallback),
         record: None,
         overrides: Vec::new(),
     };
@@ -468,7 +543,7 @@ pub async fn conclude<R: Resolver>(
         // An aligned identifier might have passed: let the sender retry rather than
         // apply the policy to mail that may be genuine.
         outcome.result = DmarcResult::Temperror;
-        outcome.reason = Some("an aligned DKIM or SPF check had a temporary error".into());
+        outcome.reason = Some(DmarcReason::AlignedTemporary);
     } else {
         outcome.disposition = policy.into();
         // RFC 9989 t=y: apply the next milder policy. RFC 7489 pct<100 is honoured the
@@ -480,22 +555,18 @@ pub async fn conclude<R: Resolver>(
                 _ => Disposition::None,
             };
             let (kind, why) = if record.testing {
-                (
-                    OverrideKind::PolicyTestMode,
-                    "the domain is testing its policy (t=y): one step milder".to_owned(),
-                )
+                (OverrideKind::PolicyTestMode, DmarcReason::Testing)
             } else {
                 (
                     OverrideKind::SampledOut,
-                    format!(
-                        "pct={} (RFC 7489): one step milder",
-                        record.pct.unwrap_or(100)
-                    ),
+                    DmarcReason::Sampled {
+                        pct: record.pct.unwrap_or(100),
+                    },
                 )
             };
             outcome.overrides.push(PolicyOverride {
                 kind,
-                comment: Some(why.clone()),
+                comment: Some(why.to_string()),
             });
             outcome.reason = Some(why);
         }

@@ -13,8 +13,9 @@ pub mod psl;
 pub mod record;
 
 pub use eval::{
-    Discovery, Disposition, DmarcConfig, DmarcOutcome, DmarcResult, OrgDomainMode, OverrideKind,
-    PolicyOverride, PolicyTag, author_domain, conclude, discover, evaluate,
+    Discovery, Disposition, DmarcConfig, DmarcOutcome, DmarcReason, DmarcResult, FromError,
+    OrgDomainMode, OverrideKind, PolicyOverride, PolicyTag, author_domain, conclude, discover,
+    evaluate,
 };
 pub use psl::PublicSuffixList;
 pub use record::{AlignmentMode, DmarcRecord, Policy, Psd, RecordError, ReportUri};
