@@ -1,9 +1,10 @@
 //! Black-box tests of `monban analyze` (DESIGN §4): tables, JSON, and --verify
 //! against the bundled example zone.
 
-use std::io::Write as _;
+mod common;
+
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use serde_json::Value;
 
@@ -16,25 +17,7 @@ fn path(rel: &str) -> String {
 }
 
 fn monban(args: &[&str], stdin: Option<&[u8]>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_monban"))
-        .args(args)
-        .env_remove("NO_COLOR")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run monban");
-    let mut pipe = child.stdin.take().unwrap();
-    let input = stdin.map(<[u8]>::to_vec).unwrap_or_default();
-    // Written from a thread, and a closed pipe is not an error: a child that exits
-    // early (a usage error) closes its stdin, and its output says why (issue 10: a
-    // BrokenPipe here failed CI once).
-    let writer = std::thread::spawn(move || {
-        let _ = pipe.write_all(&input);
-    });
-    let out = child.wait_with_output().unwrap();
-    writer.join().unwrap();
-    out
+    common::run(args, stdin.unwrap_or_default(), &[])
 }
 
 fn stdout(o: &Output) -> String {

@@ -3,10 +3,10 @@
 //! reproduces. Inputs that never end are given as files (`/dev/zero`), never written to
 //! a child's stdin, so no test races a child that stops reading.
 
-use std::io::Write as _;
+mod common;
+
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
-use std::time::Duration;
+use std::process::{Command, Output};
 
 use serde_json::Value;
 
@@ -22,38 +22,9 @@ fn zone() -> String {
         .to_owned()
 }
 
-/// Runs monban; the child is killed if it runs for more than 120 s (a regression to
-/// endless reading then fails the test instead of hanging CI).
+/// Runs monban (see `common::run`: killed after 120 s).
 fn monban(args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_monban"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run monban");
-    let mut pipe = child.stdin.take().unwrap();
-    let input = stdin.to_vec();
-    // From a thread, and a closed pipe is not an error (a child may stop reading).
-    let writer = std::thread::spawn(move || {
-        let _ = pipe.write_all(&input);
-    });
-    // Output is collected as it comes (a full pipe never stops the child), with a
-    // deadline for a child that reads on forever.
-    let pid = child.id();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    let out = match rx.recv_timeout(Duration::from_secs(120)) {
-        Ok(out) => out.unwrap(),
-        Err(_) => {
-            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-            panic!("monban {args:?} did not end");
-        }
-    };
-    writer.join().unwrap();
-    out
+    common::run(args, stdin, &[])
 }
 
 fn stderr(o: &Output) -> String {

@@ -1,0 +1,44 @@
+//! Running the `monban` binary from the tests, one way for all of them.
+
+#![allow(dead_code)]
+
+use std::io::Write as _;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+/// Runs `monban` with `args`, `stdin` on its standard input (written from a thread; a
+/// closed pipe is not an error: a child that exits early, on a usage error, closes its
+/// stdin and its output says why), the output collected as it comes. `env` is set,
+/// `NO_COLOR` removed. A child still running after 120 s is killed and the test fails
+/// (a regression to endless reading fails instead of hanging CI).
+pub fn run(args: &[&str], stdin: &[u8], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_monban"));
+    cmd.args(args)
+        .env_remove("NO_COLOR")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("run monban");
+    let mut pipe = child.stdin.take().unwrap();
+    let input = stdin.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = pipe.write_all(&input);
+    });
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    let out = match rx.recv_timeout(Duration::from_secs(120)) {
+        Ok(out) => out.unwrap(),
+        Err(_) => {
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+            panic!("monban {args:?} did not end");
+        }
+    };
+    writer.join().unwrap();
+    out
+}
