@@ -472,17 +472,28 @@ async fn check_spf<R: Resolver>(
         8..=10 => Severity::Yellow,
         _ => Severity::Red,
     };
+    // The evaluation goes through the whole policy unless something stops it first: a
+    // term that matched the probe before `all`, or an error (a missing include, a DNS
+    // failure). Then the count is only a lower bound, and says why.
+    let complete = match &counts.cause {
+        SpfCause::NoMatch | SpfCause::LookupLimit | SpfCause::VoidLookupLimit => true,
+        SpfCause::Matched { mechanism, .. } => mechanism.ends_with("all"),
+        _ => false,
+    };
     let shown = if counts.cause == SpfCause::LookupLimit {
-        format!("more than {COUNT_LIMIT}")
+        format!("more than {COUNT_LIMIT} DNS-querying terms in the whole policy")
+    } else if complete {
+        format!("{lookups} DNS-querying terms in the whole policy")
     } else {
-        lookups.to_string()
+        format!(
+            "at least {lookups} DNS-querying terms (the evaluation stopped early: {})",
+            counts.cause
+        )
     };
     ctx.add(
         Area::Spf,
         severity,
-        format!(
-            "{shown} DNS-querying terms in the whole policy (RFC 7208 §4.6.4 allows 10; exp= does not count)"
-        ),
+        format!("{shown} (RFC 7208 §4.6.4 allows 10; exp= does not count)"),
         (lookups > 10).then(|| "replace include: chains by ip4:/ip6: networks (flattening), or drop unused includes".to_owned()),
     );
     if counts.void_lookups > 2 {
@@ -1494,6 +1505,23 @@ mod tests {
             .filter(|f| f.message.contains("DNS queries"))
             .collect();
         assert_eq!(budget.len(), 1, "{:#?}", report.findings);
+    }
+
+    /// When the evaluation stops before the end (a missing include), the count is a
+    /// lower bound and the finding says so instead of claiming the whole policy.
+    #[test]
+    fn an_evaluation_stopped_early_gives_a_lower_bound() {
+        let zone = "d.test. TXT \"v=spf1 include:missing.test include:b.test -all\"\n\
+            b.test. TXT \"v=spf1 a:h1.test a:h2.test -all\"\n";
+        let findings = spf_findings(zone);
+        assert!(
+            findings
+                .iter()
+                .any(|m| m
+                    .starts_with("at least 1 DNS-querying terms (the evaluation stopped early")),
+            "{findings:#?}"
+        );
+        assert!(!findings.iter().any(|m| m.contains("in the whole policy")));
     }
 
     #[test]

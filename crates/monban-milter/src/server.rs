@@ -14,7 +14,7 @@ use tokio::task::JoinSet;
 
 use crate::metrics::Metrics;
 use crate::protocol::{Command, Framer, Response};
-use crate::session::{Action, FilterConfig, MessageOutcome, Session, Step};
+use crate::session::{Action, FilterConfig, MessageOutcome, Refused, Session, Step};
 
 /// A bound listener.
 #[derive(Debug)]
@@ -233,7 +233,7 @@ where
                 Command::Body(chunk) => chunk.len() >= LARGE_CHUNK,
                 _ => false,
             };
-            let was_refused = session.refused_header().is_some();
+            let was_refused = session.refused().is_some();
             let step = if heavy {
                 let (s, step) =
                     off_worker(&shared.permits, session, move |s, _| s.command(cmd)).await?;
@@ -242,17 +242,26 @@ where
             } else {
                 session.command(cmd)
             };
-            let refused = match session.refused_header() {
-                Some(why) if !was_refused => {
-                    metrics.limit(match why {
-                        HeaderError::TooLarge | HeaderError::TooManyFields => "header_size",
-                        _ => "header_malformed",
-                    });
-                    Some(why.clone())
+            // A refusal is logged and counted when it happens: after a refusal at the
+            // end of the header the MTA sends no end of message.
+            let refused = session.refused().is_some();
+            if !was_refused && let Some((why, action)) = session.refused() {
+                match why {
+                    Refused::Header(HeaderError::TooLarge | HeaderError::TooManyFields) => {
+                        metrics.limit("header_size");
+                    }
+                    Refused::Header(_) => metrics.limit("header_malformed"),
+                    // Counted as packet_size when the packet was read past.
+                    Refused::BodyPacket => {}
                 }
-                Some(why) => Some(why.clone()),
-                None => None,
-            };
+                metrics.message("none", action.as_str());
+                tracing::info!(
+                    queue_id = session.queue_id().unwrap_or("-"),
+                    action = action.as_str(),
+                    reason = %why,
+                    "message refused"
+                );
+            }
             let responses: Vec<Response> = match step {
                 Step::Reply(r) => r,
                 Step::EndOfMessage => {
@@ -297,7 +306,10 @@ where
                             action: Action::Tempfail,
                         }
                     });
-                    record(metrics, &queue_id, &outcome, refused.as_ref());
+                    // A refused message was logged and counted when it was refused.
+                    if !refused {
+                        record(metrics, &queue_id, &outcome);
+                    }
                     outcome.responses
                 }
                 Step::Close => return Ok(()),
@@ -324,24 +336,9 @@ const MESSAGE_TIMEOUT_REPLY: &str =
 
 /// Counts and logs what happened to a message: its typed action, never read back from
 /// the reply text.
-fn record(
-    metrics: &Metrics,
-    queue_id: &str,
-    outcome: &MessageOutcome,
-    refused: Option<&HeaderError>,
-) {
+fn record(metrics: &Metrics, queue_id: &str, outcome: &MessageOutcome) {
     let action = outcome.action.as_str();
     let report = outcome.report.as_ref();
-    if let Some(why) = refused {
-        metrics.message("none", action);
-        tracing::info!(
-            queue_id,
-            action,
-            reason = %why,
-            "message refused: its header cannot be judged whole"
-        );
-        return;
-    }
     match report {
         Some(r) => {
             if let Some(s) = &r.spf {

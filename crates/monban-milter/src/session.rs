@@ -102,6 +102,24 @@ pub enum QuarantineMode {
     Header,
 }
 
+/// Why a message was refused without being judged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refused {
+    /// Its header is over a limit or does not split into fields.
+    Header(HeaderError),
+    /// A body packet was over the packet limit: the body cannot be hashed whole.
+    BodyPacket,
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Header(e) => write!(f, "its header cannot be judged whole: {e}"),
+            Self::BodyPacket => f.write_str("a body packet is over the packet limit"),
+        }
+    }
+}
+
 /// How a message is refused when monban will not judge it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
@@ -264,7 +282,7 @@ struct Message {
     sign_error: Option<String>,
     /// The reply that refused the header, and why; repeated at the end of the message
     /// should the MTA go on.
-    refused: Option<(Response, HeaderError, Action)>,
+    refused: Option<(Response, Refused, Action)>,
     verifier: Option<MessageVerifier>,
     signer: Option<DkimSigner>,
     queue_id: Option<String>,
@@ -419,7 +437,7 @@ impl Session {
             // Authentication-Results could hide (issue 9).
             Err(e) => {
                 let (refusal, action) = self.refuse(&e);
-                self.message.refused = Some((refusal.clone(), e, action));
+                self.message.refused = Some((refusal.clone(), Refused::Header(e), action));
                 return Step::Reply(vec![refusal]);
             }
         };
@@ -478,9 +496,10 @@ impl Session {
         self.message.mail_from.is_some()
     }
 
-    /// Why the current message's header was refused, if it was.
-    pub fn refused_header(&self) -> Option<&HeaderError> {
-        self.message.refused.as_ref().map(|(_, e, _)| e)
+    /// Why the current message was refused without being judged, and what that
+    /// amounts to, if it was.
+    pub fn refused(&self) -> Option<(&Refused, Action)> {
+        self.message.refused.as_ref().map(|(_, why, a)| (why, *a))
     }
 
     /// The queue id the MTA gave the current message (macro `i`), for logs.
@@ -572,7 +591,7 @@ impl Session {
                         Response::ReplyCode(format!(
                             "{refusal} a body chunk is larger than the milter packet limit; the message was not accepted"
                         )),
-                        HeaderError::TooLarge,
+                        Refused::BodyPacket,
                         self.config.oversized_header.action(),
                     ));
                 }
@@ -673,9 +692,10 @@ impl Session {
     }
 
     /// The verdict on a verified message. The receiver's own decisions that change what
-    /// the DMARC policy asks for (allow lists, a recipient's opt-out, enforcement off)
-    /// are added to the report as `local_policy` overrides (RFC 9990), with the
-    /// disposition actually applied.
+    /// the evaluation asks for (allow lists, a recipient's opt-out, enforcement off) are
+    /// added to the report as `local_policy` overrides (RFC 9990), and the report's
+    /// disposition becomes the one actually applied. The `Authentication-Results` field,
+    /// written first, states the evaluation (`dis=` as the policy asks), as before.
     fn verdict(&self, report: &mut Report, opted_out: Option<&str>) -> (Vec<Response>, Action) {
         let mut out = Vec::new();
         let ar = report
@@ -723,7 +743,7 @@ impl Session {
             d.disposition = applied;
         };
         if let Some(why) = exemption {
-            if d.disposition != Disposition::None && d.result != DmarcResult::Permerror {
+            if d.disposition != Disposition::None {
                 local(d, Disposition::None, why);
             }
             out.push(Response::Accept);
@@ -752,7 +772,9 @@ impl Session {
                 return (out, Action::Reject);
             }
             Disposition::Quarantine | Disposition::Reject => {
-                if d.disposition == Disposition::Reject && d.result != DmarcResult::Permerror {
+                // The hold reason names what the evaluation asked for.
+                let asked = d.disposition;
+                if asked == Disposition::Reject {
                     local(
                         d,
                         Disposition::Quarantine,
@@ -762,7 +784,7 @@ impl Session {
                 match self.config.quarantine {
                     QuarantineMode::Hold => out.push(Response::Quarantine(format!(
                         "DMARC {} for {}",
-                        d.disposition.as_str(),
+                        asked.as_str(),
                         d.header_from.as_deref().unwrap_or("?")
                     ))),
                     QuarantineMode::Header => out.push(Response::AddHeader {

@@ -35,6 +35,12 @@ struct Scenario {
     /// The RFC 9990 policy overrides the verdict records (`local_policy`, ...).
     #[serde(default)]
     expect_overrides: Vec<String>,
+    /// `enforce_reject` (default true).
+    #[serde(default)]
+    enforce_reject: Option<bool>,
+    /// The reason of the quarantine (hold) action.
+    #[serde(default)]
+    expect_hold_reason: Option<String>,
 }
 
 fn root() -> PathBuf {
@@ -55,7 +61,7 @@ fn run(s: &Scenario, zone: &ZoneResolver) -> Result<(), Failed> {
             signer: SignerConfig::new("example.com", "s2026", key),
         }],
         default_signer: None,
-        enforce_reject: true,
+        enforce_reject: s.enforce_reject.unwrap_or(true),
         quarantine: if s.quarantine.as_deref() == Some("header") {
             QuarantineMode::Header
         } else {
@@ -137,6 +143,13 @@ fn run(s: &Scenario, zone: &ZoneResolver) -> Result<(), Failed> {
         .as_ref()
         .map(|r| r.dmarc.overrides.iter().map(|o| o.kind.as_str()).collect())
         .unwrap_or_default();
+    if let Some(want) = &s.expect_hold_reason
+        && !out
+            .iter()
+            .any(|r| matches!(r, Response::Quarantine(why) if why == want))
+    {
+        errors.push(format!("no hold with reason {want:?}"));
+    }
     if overrides != s.expect_overrides {
         errors.push(format!(
             "overrides {overrides:?}, expected {:?}",

@@ -1,5 +1,6 @@
-//! The JSON forms of results (DESIGN §4), defined once here with serde and shared by
-//! the CLI's `--json`, the web API and the store. The protocol types stay free of
+//! The JSON forms of results (DESIGN §4), defined once here with serde: the CLI's
+//! `--json` uses them, and the web API and the store (still to come) are to use the
+//! same. The protocol types stay free of
 //! presentation; a view borrows them and names each field as the contracts do. This
 //! crate has no JSON encoder: a front end serializes a view with its own (serde_json).
 //!

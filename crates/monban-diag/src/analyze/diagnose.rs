@@ -15,11 +15,11 @@
 //! Everything is pure: the caller fetches the key ([`monban::dkim::key::fetch`], the
 //! verifier's own key fetch).
 
-use monban::crypto::{HashAlgorithm, Hasher, hash};
+use monban::crypto::{AwsLc, HashAlgorithm, Hasher, SignatureVerifier, hash};
 
 use super::explain::{copied_headers, related_domains};
 use monban::dkim::canonicalization::{BodyCanonicalizer, Canonicalization};
-use monban::dkim::crypto::{self, VerifyError};
+use monban::dkim::crypto::VerifyError;
 use monban::dkim::key::KeyRecord;
 use monban::dkim::signature::{Algorithm, DkimSignature};
 use monban::dkim::verify::{pick_fields, pick_fields_from, push_field, signature_field};
@@ -445,7 +445,9 @@ pub fn diagnose(
     let mut confirmed_edits: Option<Edits> = None;
     if let Some(key) = key {
         let check = |e: Edits| {
-            crypto::verify(
+            // The default verifier, through the same trait the verification uses.
+            SignatureVerifier::verify(
+                &AwsLc,
                 key.key_type,
                 &key.public_key,
                 sig.algorithm,

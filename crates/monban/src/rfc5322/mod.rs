@@ -1,9 +1,10 @@
 //! The lexical layer of RFC 5322 that every header parser shares: comments (§3.2.2, with
 //! a nesting bound), quoted-strings (§3.2.4), folding white space and CFWS, and the
 //! date-time of §3.3 ([`datetime`]). The From parser (`address`), the
-//! Authentication-Results parser (`authres`), SPF's Received-SPF reader, the quoting
-//! helpers (`text`) and the header analyzer all scan with these functions, so a comment
-//! or a quoted-string is delimited the same way everywhere.
+//! Authentication-Results parser (`authres`), the structure check of written fields
+//! (`text::strip_quoted_and_comments`) and the header analyzer of monban-diag (clauses,
+//! comments, Received fields, dates) all scan with these functions, so a comment or a
+//! quoted-string is delimited the same way everywhere.
 //!
 //! Every function works on bytes and returns byte offsets; the delimiters are ASCII,
 //! so an offset found here is always a character boundary of the `&str` it came from.
@@ -246,7 +247,10 @@ pub fn take_comments(s: &str) -> (Option<String>, String) {
             Piece::Text(t) => rest.push_str(t),
             Piece::Comment(c) => {
                 if first.is_none() {
-                    let text = String::from_utf8_lossy(&comment_text(c.as_bytes())).into_owned();
+                    // Line breaks inside are white space here (collapsed below).
+                    let spaced = c.replace(['\r', '\n'], " ");
+                    let text =
+                        String::from_utf8_lossy(&comment_text(spaced.as_bytes())).into_owned();
                     first = Some(text.split_whitespace().collect::<Vec<_>>().join(" "));
                 }
                 rest.push(' ');
@@ -351,6 +355,7 @@ mod tests {
             take_comments("x (first  one) y (second)"),
             (Some("first one".to_owned()), "x   y  ".to_owned())
         );
+        assert_eq!(take_comments("(a\rb)").0.as_deref(), Some("a b"));
         assert_eq!(
             split_outside(r#"a; b (c; d) "e; f"; g"#, b';', 10),
             vec!["a", r#" b (c; d) "e; f""#, " g"]
