@@ -66,6 +66,81 @@ pub struct VerifyArgs {
     /// Print one JSON object per message (JSON Lines).
     #[arg(long)]
     json: bool,
+    /// Also append each evaluation to the store, as a receiver would (for aggregate
+    /// reports), stamped with the evaluation time (--at when given).
+    #[arg(long)]
+    record: bool,
+    /// The store: sqlite:PATH or postgres://... (default: $MONBAN_STORE, else
+    /// sqlite:$XDG_DATA_HOME/monban/monban.db).
+    #[arg(long, value_name = "URL", requires = "record")]
+    store: Option<String>,
+}
+
+/// Where recorded evaluations go, written in batches.
+struct Recorder {
+    store: Box<dyn monban_store::Store>,
+    pending: Vec<monban_store::Evaluation>,
+    discovery: &'static str,
+    uid_base: String,
+    next: u64,
+    recorded: usize,
+}
+
+impl Recorder {
+    const BATCH: usize = 500;
+
+    fn open(args: &VerifyArgs) -> Result<Option<Self>, Failure> {
+        if !args.record {
+            return Ok(None);
+        }
+        let url = match &args.store {
+            Some(u) => {
+                monban_store::StoreUrl::parse(u).map_err(|e| Failure::usage(e.to_string()))?
+            }
+            None => monban_store::StoreUrl::default_from_env()
+                .map_err(|e| Failure::other(e.to_string()))?,
+        };
+        let store = monban_store::open(&url).map_err(|e| Failure::other(e.to_string()))?;
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        Ok(Some(Self {
+            store,
+            pending: Vec::new(),
+            discovery: if args.psl { "psl" } else { "treewalk" },
+            // Unique across runs and hosts: host, process, start time, sequence.
+            uid_base: format!("{}-{}-{nanos}", host_name(), std::process::id()),
+            next: 0,
+            recorded: 0,
+        }))
+    }
+
+    fn add(&mut self, report: &Report, envelope: &Envelope, time: u64) -> Result<(), Failure> {
+        self.next += 1;
+        self.pending.push(monban_store::Evaluation::from_report(
+            report,
+            envelope,
+            i64::try_from(time).unwrap_or(i64::MAX),
+            self.discovery,
+            format!("{}-{}", self.uid_base, self.next),
+        ));
+        if self.pending.len() >= Self::BATCH {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), Failure> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        self.recorded += self
+            .store
+            .record(&self.pending)
+            .map_err(|e| Failure::other(format!("recording failed: {e}")))?;
+        self.pending.clear();
+        Ok(())
+    }
 }
 
 /// Streams one message through the pipeline's staged verifier. A header that is
@@ -172,6 +247,7 @@ pub async fn run(dns: &DnsArgs, args: VerifyArgs) -> Result<(), Failure> {
         },
     };
 
+    let mut recorder = Recorder::open(&args)?;
     let several = sources.len() > 1;
     let mut failures = 0usize;
     let mut verified = 0usize;
@@ -202,6 +278,9 @@ pub async fn run(dns: &DnsArgs, args: VerifyArgs) -> Result<(), Failure> {
             index += 1;
             let report = verifier.finish(&resolver).await;
             verified += 1;
+            if let Some(r) = recorder.as_mut() {
+                r.add(&report, &envelope, now)?;
+            }
             let label = if messages.is_mbox() {
                 format!("{}#{index}", source.label())
             } else {
@@ -228,6 +307,12 @@ pub async fn run(dns: &DnsArgs, args: VerifyArgs) -> Result<(), Failure> {
                 source.label()
             );
             failures += 1;
+        }
+    }
+    if let Some(r) = recorder.as_mut() {
+        r.flush()?;
+        if !args.json {
+            eprintln!("monban: recorded {} evaluation(s)", r.recorded);
         }
     }
     if sources.is_empty() {

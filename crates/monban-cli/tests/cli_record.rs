@@ -1,0 +1,183 @@
+//! `monban verify --record` (DESIGN §4 "Reports"): each evaluation appended to the store
+//! as a receiver would, read back from the SQLite file.
+
+mod common;
+
+use std::path::PathBuf;
+
+use monban_store::{SqliteStore, Store};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn path(rel: &str) -> String {
+    root().join(rel).to_str().unwrap().to_owned()
+}
+
+struct Dir(PathBuf);
+
+impl Dir {
+    fn new(name: &str) -> Self {
+        let p = std::env::temp_dir().join(format!("monban-record-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        Self(p)
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn verify_record_appends_one_evaluation_per_message() {
+    let dir = Dir::new("append");
+    let db = dir.0.join("monban.db");
+    let url = format!("sqlite:{}", db.display());
+    let zone = path("examples/example.zone");
+    let alice = path("examples/messages/alice-to-bob.eml");
+    let spoof = path("examples/messages/spoofed-ceo.eml");
+    let args = |msg: &str, ip: &str, from: &str, at: &str| {
+        vec![
+            "verify".to_owned(),
+            "--zone".into(),
+            zone.clone(),
+            "--record".into(),
+            "--store".into(),
+            url.clone(),
+            "--at".into(),
+            at.into(),
+            "--ip".into(),
+            ip.into(),
+            "--helo".into(),
+            "mail.example.com".into(),
+            "--mail-from".into(),
+            from.into(),
+            msg.into(),
+        ]
+    };
+    for a in [
+        args(&alice, "192.0.2.25", "alice@example.com", "1795400000"),
+        args(&spoof, "203.0.113.66", "ceo@example.com", "1795400100"),
+    ] {
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        let out = common::run(&a, b"", &[]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(String::from_utf8_lossy(&out.stderr).contains("recorded 1 evaluation"));
+    }
+    // A message whose header cannot be split is recorded too (DMARC permerror).
+    let out = common::run(
+        &[
+            "verify",
+            "--zone",
+            &zone,
+            "--record",
+            "--store",
+            &url,
+            "--at",
+            "1795400200",
+            "-",
+        ],
+        b" From: x@example.com\r\n\r\nhi\r\n",
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0));
+
+    let store = SqliteStore::open(&db).unwrap();
+    let evs = store.evaluations(0, i64::MAX).unwrap();
+    assert_eq!(evs.len(), 3);
+    let (pass, spoofed, malformed) = (&evs[0], &evs[1], &evs[2]);
+    assert_eq!(pass.time, 1_795_400_000);
+    assert_eq!(pass.source_ip, Some("192.0.2.25".parse().unwrap()));
+    assert_eq!(pass.header_from.as_deref(), Some("example.com"));
+    assert_eq!(pass.dmarc, "pass");
+    assert_eq!(pass.dkim.len(), 1);
+    assert_eq!(pass.dkim[0].selector, "s2026");
+    assert_eq!(pass.dkim[0].result, "pass");
+    let spf = pass.spf.as_ref().unwrap();
+    assert_eq!((spf.scope.as_str(), spf.result.as_str()), ("mfrom", "pass"));
+    let policy = pass.policy.as_ref().unwrap();
+    assert_eq!(policy.p, "reject");
+    assert_eq!(policy.domain, "example.com");
+    assert_eq!(policy.discovery_method, "treewalk");
+    assert_eq!(spoofed.dmarc, "fail");
+    assert_eq!(spoofed.disposition, "reject");
+    assert!(spoofed.dkim.is_empty());
+    assert_eq!(malformed.dmarc, "permerror");
+    assert!(malformed.policy.is_none());
+    // uids are unique: three runs, three rows.
+    let mut uids: Vec<&str> = evs.iter().map(|e| e.uid.as_str()).collect();
+    uids.dedup();
+    assert_eq!(uids.len(), 3);
+}
+
+#[test]
+fn the_store_comes_from_monban_store_and_errors_are_clear() {
+    let dir = Dir::new("env");
+    let db = dir.0.join("env.db");
+    let zone = path("examples/example.zone");
+    let msg = path("examples/messages/alice-to-bob.eml");
+    let out = common::run(
+        &["verify", "--zone", &zone, "--record", &msg],
+        b"",
+        &[("MONBAN_STORE", &format!("sqlite:{}", db.display()))],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(SqliteStore::open(&db).unwrap().count().unwrap(), 1);
+    // --store without --record is a usage error.
+    let out = common::run(
+        &[
+            "verify",
+            "--zone",
+            &zone,
+            "--store",
+            "sqlite:/tmp/x.db",
+            &msg,
+        ],
+        b"",
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    // A store that cannot be opened: exit 1, the place named, before any verdict.
+    let junk = dir.0.join("junk.db");
+    std::fs::write(&junk, vec![b'x'; 4096]).unwrap();
+    let store = format!("sqlite:{}", junk.display());
+    let out = common::run(
+        &[
+            "verify", "--zone", &zone, "--record", "--store", &store, &msg,
+        ],
+        b"",
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("junk.db"), "{err}");
+    assert!(out.stdout.is_empty());
+    let out = common::run(
+        &[
+            "verify",
+            "--zone",
+            &zone,
+            "--record",
+            "--store",
+            "mysql://x/y",
+            &msg,
+        ],
+        b"",
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -1,0 +1,161 @@
+//! What is recorded of one message: the inputs of an RFC 9990 aggregate report row
+//! (source IP, identifiers, every DKIM and the SPF result, the policy as published, the
+//! disposition applied and why it differs).
+
+use std::net::IpAddr;
+
+use monban::pipeline::{Envelope, Report};
+
+/// One DKIM result (RFC 9990 `dkim` auth result).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DkimRow {
+    /// `d=`.
+    pub domain: String,
+    /// `s=`.
+    pub selector: String,
+    /// The result (RFC 8601 name).
+    pub result: String,
+    /// Why, in words (RFC 9990 `human_result`).
+    pub human_result: Option<String>,
+}
+
+/// The SPF result (RFC 9990 `spf` auth result).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpfRow {
+    /// The domain checked.
+    pub domain: String,
+    /// `mfrom` or `helo`.
+    pub scope: String,
+    /// The result (RFC 8601 name).
+    pub result: String,
+}
+
+/// The DMARC policy as published, when one was found (RFC 9990 `policy_published`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishedPolicy {
+    /// Where the record was found.
+    pub domain: String,
+    /// `p`.
+    pub p: String,
+    /// `sp`, as written.
+    pub sp: Option<String>,
+    /// `np`, as written.
+    pub np: Option<String>,
+    /// `adkim` (`r` or `s`).
+    pub adkim: String,
+    /// `aspf`.
+    pub aspf: String,
+    /// `t=y`.
+    pub testing: bool,
+    /// `treewalk` (RFC 9989) or `psl` (RFC 7489).
+    pub discovery_method: String,
+}
+
+/// One policy override (RFC 9990 `reason`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OverrideRow {
+    /// `local_policy`, `mailing_list`, ...
+    pub kind: String,
+    /// A note.
+    pub comment: Option<String>,
+}
+
+/// One message judged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Evaluation {
+    /// Unique per evaluation: storing one twice (a journal replayed twice) stores it
+    /// once.
+    pub uid: String,
+    /// When it was judged (Unix seconds).
+    pub time: i64,
+    /// The SMTP client.
+    pub source_ip: Option<IpAddr>,
+    /// The MAIL FROM address (empty for the null sender).
+    pub envelope_from: Option<String>,
+    /// The author domain.
+    pub header_from: Option<String>,
+    /// Every DKIM signature, in header order.
+    pub dkim: Vec<DkimRow>,
+    /// SPF (MAIL FROM, else HELO).
+    pub spf: Option<SpfRow>,
+    /// The policy as published.
+    pub policy: Option<PublishedPolicy>,
+    /// The DMARC result.
+    pub dmarc: String,
+    /// The disposition applied.
+    pub disposition: String,
+    /// An aligned DKIM pass.
+    pub dkim_aligned: bool,
+    /// An aligned SPF pass.
+    pub spf_aligned: bool,
+    /// Why the disposition applied is not the policy's.
+    pub overrides: Vec<OverrideRow>,
+}
+
+impl Evaluation {
+    /// What to record of a verified message. `discovery_method` is how policies were
+    /// found (`treewalk` or `psl`), `uid` a unique id for this evaluation.
+    pub fn from_report(
+        report: &Report,
+        envelope: &Envelope,
+        time: i64,
+        discovery_method: &str,
+        uid: String,
+    ) -> Self {
+        let d = &report.dmarc;
+        let spf = match (&report.spf, &report.helo) {
+            (Some(s), _) => Some(SpfRow {
+                domain: s.domain.clone(),
+                scope: "mfrom".into(),
+                result: s.result.as_str().into(),
+            }),
+            (None, Some(h)) => Some(SpfRow {
+                domain: h.domain.clone(),
+                scope: "helo".into(),
+                result: h.result.as_str().into(),
+            }),
+            (None, None) => None,
+        };
+        let policy = d.record.as_ref().map(|r| PublishedPolicy {
+            domain: d.record_domain.clone().unwrap_or_default(),
+            p: r.p.as_str().into(),
+            sp: r.sp.map(|p| p.as_str().into()),
+            np: r.np.map(|p| p.as_str().into()),
+            adkim: r.adkim.as_str().into(),
+            aspf: r.aspf.as_str().into(),
+            testing: r.testing,
+            discovery_method: discovery_method.into(),
+        });
+        Self {
+            uid,
+            time,
+            source_ip: envelope.ip,
+            envelope_from: envelope.mail_from.clone(),
+            header_from: d.header_from.clone(),
+            dkim: report
+                .dkim
+                .iter()
+                .map(|k| DkimRow {
+                    domain: k.domain.clone(),
+                    selector: k.selector.clone(),
+                    result: k.result.as_str().into(),
+                    human_result: k.reason_text(),
+                })
+                .collect(),
+            spf,
+            policy,
+            dmarc: d.result.as_str().into(),
+            disposition: d.disposition.as_str().into(),
+            dkim_aligned: d.dkim_aligned,
+            spf_aligned: d.spf_aligned,
+            overrides: d
+                .overrides
+                .iter()
+                .map(|o| OverrideRow {
+                    kind: o.kind.as_str().into(),
+                    comment: o.comment.clone(),
+                })
+                .collect(),
+        }
+    }
+}

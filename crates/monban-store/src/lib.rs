@@ -1,0 +1,187 @@
+//! monban's store (DESIGN §4 "The store"): the evaluations a receiver records, one per
+//! message judged, for RFC 9990 aggregate reports.
+//!
+//! - [`StoreUrl`]: `sqlite:PATH` or `postgres://USER[:PASSWORD]@HOST[:PORT]/DB`; without
+//!   one, `$MONBAN_STORE`, else `sqlite:$XDG_DATA_HOME/monban/monban.db`.
+//! - [`Evaluation`]: what is recorded of one message ([`Evaluation::from_report`]).
+//! - [`Store`]: the one interface; [`SqliteStore`] is the embedded backend (one file,
+//!   WAL), with the schema created and migrated by monban itself.
+//!
+//! Status (issue 11, in progress): the SQLite backend and `monban verify --record` are
+//! here; PostgreSQL, the milter's queue and journal, and report generation follow.
+
+mod evaluation;
+mod sqlite;
+
+pub use evaluation::{DkimRow, Evaluation, OverrideRow, PublishedPolicy, SpfRow};
+pub use sqlite::SqliteStore;
+
+use std::path::PathBuf;
+
+/// What went wrong with the store.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The URL is not one monban can use.
+    #[error("store URL {url:?}: {why}")]
+    Url {
+        /// The URL (passwords hidden).
+        url: String,
+        /// Why.
+        why: String,
+    },
+    /// The backend is not available in this build.
+    #[error("{0}")]
+    Unsupported(String),
+    /// The database failed (full disk, read-only file, corrupt database, ...).
+    #[error("the store {place}: {source}")]
+    Database {
+        /// Where (the file).
+        place: String,
+        /// The error.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// The database was written by a newer monban.
+    #[error("the store {place} has schema version {found}; this monban knows up to {known}")]
+    NewerSchema {
+        /// Where.
+        place: String,
+        /// The version in the database.
+        found: i64,
+        /// The newest this build knows.
+        known: i64,
+    },
+    /// A directory for the store could not be made.
+    #[error("cannot create {path}: {source}")]
+    Io {
+        /// The path.
+        path: String,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Where the store is (DESIGN §4).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreUrl {
+    /// An SQLite file.
+    Sqlite(PathBuf),
+    /// A PostgreSQL database (the URL as given).
+    Postgres(String),
+}
+
+impl StoreUrl {
+    /// Parses `sqlite:PATH` or `postgres://...` (also `postgresql://`).
+    pub fn parse(url: &str) -> Result<Self, StoreError> {
+        let err = |why: &str| StoreError::Url {
+            url: redact(url),
+            why: why.to_owned(),
+        };
+        if let Some(path) = url.strip_prefix("sqlite:") {
+            let path = path.strip_prefix("//").unwrap_or(path);
+            if path.is_empty() {
+                return Err(err(
+                    "sqlite: needs a file path, e.g. sqlite:/var/lib/monban/monban.db",
+                ));
+            }
+            if path.contains('\0') {
+                return Err(err("the path contains a NUL character"));
+            }
+            return Ok(Self::Sqlite(PathBuf::from(path)));
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Self::Postgres(url.to_owned()));
+        }
+        Err(err(
+            "expected sqlite:PATH or postgres://USER[:PASSWORD]@HOST[:PORT]/DB",
+        ))
+    }
+
+    /// The store to use when none is given: `$MONBAN_STORE`, else `sqlite:` +
+    /// `$XDG_DATA_HOME/monban/monban.db` (`~/.local/share` when XDG_DATA_HOME is unset).
+    pub fn default_from_env() -> Result<Self, StoreError> {
+        if let Some(url) = std::env::var_os("MONBAN_STORE")
+            && !url.is_empty()
+        {
+            return Self::parse(&url.to_string_lossy());
+        }
+        let base = std::env::var_os("XDG_DATA_HOME")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+            .ok_or_else(|| StoreError::Url {
+                url: String::new(),
+                why: "no --store, MONBAN_STORE, XDG_DATA_HOME or HOME to find the store".into(),
+            })?;
+        Ok(Self::Sqlite(base.join("monban").join("monban.db")))
+    }
+}
+
+/// The URL with any password replaced, for messages.
+fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    match rest.split_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+/// The store of evaluations.
+pub trait Store: Send + Sync {
+    /// Appends evaluations. An evaluation whose `uid` is already stored is not stored
+    /// again (a journal replayed twice counts nothing twice); returns how many were new.
+    fn record(&self, evaluations: &[Evaluation]) -> Result<usize, StoreError>;
+
+    /// The evaluations with `from <= time < until` (Unix seconds), oldest first.
+    fn evaluations(&self, from: i64, until: i64) -> Result<Vec<Evaluation>, StoreError>;
+
+    /// How many evaluations are stored.
+    fn count(&self) -> Result<u64, StoreError>;
+}
+
+/// Opens (creating and migrating as needed) the store at `url`.
+pub fn open(url: &StoreUrl) -> Result<Box<dyn Store>, StoreError> {
+    match url {
+        StoreUrl::Sqlite(path) => Ok(Box::new(SqliteStore::open(path)?)),
+        StoreUrl::Postgres(u) => Err(StoreError::Unsupported(format!(
+            "{}: PostgreSQL stores are not available yet in this build; use sqlite:PATH",
+            redact(u)
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn design_4_store_urls() {
+        assert_eq!(
+            StoreUrl::parse("sqlite:/var/lib/monban/monban.db").unwrap(),
+            StoreUrl::Sqlite("/var/lib/monban/monban.db".into())
+        );
+        assert_eq!(
+            StoreUrl::parse("sqlite:rel.db").unwrap(),
+            StoreUrl::Sqlite("rel.db".into())
+        );
+        assert!(matches!(
+            StoreUrl::parse("postgres://u:secret@127.0.0.1:5432/monban").unwrap(),
+            StoreUrl::Postgres(_)
+        ));
+        for bad in ["sqlite:", "mysql://x", "/tmp/x.db", ""] {
+            assert!(StoreUrl::parse(bad).is_err(), "{bad}");
+        }
+        let e = StoreUrl::parse("mysql://u:secret@h/db")
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains("secret"), "{e}");
+        assert_eq!(redact("postgres://u:pw@h/db"), "postgres://u:***@h/db");
+    }
+}
