@@ -949,6 +949,18 @@ async fn check_dmarc<R: Resolver>(
     let org = dmarc::discovery::organizational_domain(resolver, &found.domain)
         .await
         .ok();
+    if rec.uris_ignored > 0 {
+        ctx.add(
+            Area::Dmarc,
+            Severity::Yellow,
+            format!(
+                "the record lists {} more report URIs than receivers read ({} per tag); the rest are ignored",
+                rec.uris_ignored,
+                monban::dmarc::record::MAX_REPORT_URIS
+            ),
+            Some("list one or two report addresses per tag".into()),
+        );
+    }
     for (tag, list) in [("rua", &rec.rua), ("ruf", &rec.ruf)] {
         for uri in list {
             let Some(addr) = uri.mailto() else {

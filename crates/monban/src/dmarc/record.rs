@@ -146,6 +146,9 @@ pub struct DmarcRecord {
     pub rua: Vec<ReportUri>,
     /// `ruf`.
     pub ruf: Vec<ReportUri>,
+    /// URIs of `rua` and `ruf` past [`MAX_REPORT_URIS`] each, not kept (RFC 7489 §6.2
+    /// lets receivers limit them; a hostile record may list thousands).
+    pub uris_ignored: usize,
     /// `t=y`: testing (RFC 9989).
     pub testing: bool,
     /// `psd`.
@@ -203,6 +206,7 @@ impl DmarcRecord {
             fo: vec!["0".into()],
             rua: Vec::new(),
             ruf: Vec::new(),
+            uris_ignored: 0,
             testing: false,
             psd: Psd::Unknown,
             pct: None,
@@ -265,10 +269,16 @@ impl DmarcRecord {
                         rec.fo = opts;
                     }
                     "rua" => {
-                        rec.rua = parse_uris(value).ok_or_else(|| bad("rua"))?;
+                        let (uris, ignored) = parse_uris(value).ok_or_else(|| bad("rua"))?;
+                        rec.rua = uris;
+                        rec.uris_ignored += ignored;
                         rua_valid = true;
                     }
-                    "ruf" => rec.ruf = parse_uris(value).ok_or_else(|| bad("ruf"))?,
+                    "ruf" => {
+                        let (uris, ignored) = parse_uris(value).ok_or_else(|| bad("ruf"))?;
+                        rec.ruf = uris;
+                        rec.uris_ignored += ignored;
+                    }
                     "t" => {
                         rec.testing = match value.to_ascii_lowercase().as_str() {
                             "y" => true,
@@ -356,8 +366,15 @@ impl DmarcRecord {
 /// `dmarc-uri *(*WSP "," *WSP dmarc-uri)` with `dmarc-uri = URI [ "!" 1*DIGIT [ "k" /
 /// "m" / "g" / "t" ] ]` (RFC 9989 §4.8). Spaces around `!` and inside the number are
 /// tolerated; `%20` in an address is decoded.
-fn parse_uris(value: &str) -> Option<Vec<ReportUri>> {
+/// The most report URIs kept of `rua` and of `ruf` (RFC 7489 §6.2: receivers may limit
+/// them, to no fewer than two).
+pub const MAX_REPORT_URIS: usize = 10;
+
+/// Parses a URI list; returns the first [`MAX_REPORT_URIS`] and how many more there
+/// were (all are checked for syntax: one bad URI makes the tag invalid).
+fn parse_uris(value: &str) -> Option<(Vec<ReportUri>, usize)> {
     let mut out = Vec::new();
+    let mut ignored = 0;
     for item in value.split(',') {
         let item = item.trim();
         let (uri, limit) = match item.split_once('!') {
@@ -401,9 +418,13 @@ fn parse_uris(value: &str) -> Option<Vec<ReportUri>> {
                 Some(n.checked_mul(mult)?)
             }
         };
-        out.push(ReportUri { uri, max_bytes });
+        if out.len() < MAX_REPORT_URIS {
+            out.push(ReportUri { uri, max_bytes });
+        } else {
+            ignored += 1;
+        }
     }
-    Some(out)
+    Some((out, ignored))
 }
 
 impl fmt::Display for DmarcRecord {
@@ -489,6 +510,26 @@ mod tests {
         assert_eq!(again, r);
         assert_eq!(r.rua[0].max_bytes, Some(10 << 20));
         assert_eq!(r.rua[0].mailto(), Some("a@example.com"));
+    }
+
+    /// A hostile record listing thousands of report URIs: the first ten of each tag
+    /// are kept and the rest counted, so nothing downstream (the checker's
+    /// authorization lookups, report sending) does work per URI without bound.
+    #[test]
+    fn rfc7489_6_2_report_uris_are_bounded() {
+        let many: Vec<String> = (0..5_000)
+            .map(|i| format!("mailto:r{i}@example.net"))
+            .collect();
+        let text = format!(
+            "v=DMARC1; p=reject; rua={}; ruf={}",
+            many.join(","),
+            many[..3].join(",")
+        );
+        let r = DmarcRecord::parse(&text).unwrap();
+        assert_eq!(r.rua.len(), MAX_REPORT_URIS);
+        assert_eq!(r.ruf.len(), 3);
+        assert_eq!(r.uris_ignored, 5_000 - MAX_REPORT_URIS);
+        assert_eq!(r.rua[0].mailto(), Some("r0@example.net"));
     }
 
     #[test]
