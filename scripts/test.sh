@@ -47,9 +47,14 @@ fi
 if ! command -v swaks >/dev/null 2>&1; then
     missing+=(swaks)
 fi
+# The store tests (crates/monban-store/tests/store_suite.rs) start their own PostgreSQL
+# server (initdb + pg_ctl in a temporary directory, on a loopback port).
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    missing+=(postgresql)
+fi
 if [ "${#missing[@]}" -gt 0 ]; then
     if ! command -v apt-get >/dev/null 2>&1; then
-        echo "error: ${missing[*]} not installed; the Postfix end-to-end test needs them" >&2
+        echo "error: ${missing[*]} not installed; the Postfix and store tests need them" >&2
         exit 1
     fi
     say "installing ${missing[*]} (apt)"

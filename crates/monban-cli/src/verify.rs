@@ -89,7 +89,7 @@ struct Recorder {
 impl Recorder {
     const BATCH: usize = 500;
 
-    fn open(args: &VerifyArgs) -> Result<Option<Self>, Failure> {
+    async fn open(args: &VerifyArgs) -> Result<Option<Self>, Failure> {
         if !args.record {
             return Ok(None);
         }
@@ -100,7 +100,9 @@ impl Recorder {
             None => monban_store::StoreUrl::default_from_env()
                 .map_err(|e| Failure::other(e.to_string()))?,
         };
-        let store = monban_store::open(&url).map_err(|e| Failure::other(e.to_string()))?;
+        let store = monban_store::open(&url)
+            .await
+            .map_err(|e| Failure::other(e.to_string()))?;
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
@@ -115,7 +117,12 @@ impl Recorder {
         }))
     }
 
-    fn add(&mut self, report: &Report, envelope: &Envelope, time: u64) -> Result<(), Failure> {
+    async fn add(
+        &mut self,
+        report: &Report,
+        envelope: &Envelope,
+        time: u64,
+    ) -> Result<(), Failure> {
         self.next += 1;
         self.pending.push(monban_store::Evaluation::from_report(
             report,
@@ -125,18 +132,19 @@ impl Recorder {
             format!("{}-{}", self.uid_base, self.next),
         ));
         if self.pending.len() >= Self::BATCH {
-            self.flush()?;
+            self.flush().await?;
         }
         Ok(())
     }
 
-    fn flush(&mut self) -> Result<(), Failure> {
+    async fn flush(&mut self) -> Result<(), Failure> {
         if self.pending.is_empty() {
             return Ok(());
         }
         self.recorded += self
             .store
             .record(&self.pending)
+            .await
             .map_err(|e| Failure::other(format!("recording failed: {e}")))?;
         self.pending.clear();
         Ok(())
@@ -247,7 +255,7 @@ pub async fn run(dns: &DnsArgs, args: VerifyArgs) -> Result<(), Failure> {
         },
     };
 
-    let mut recorder = Recorder::open(&args)?;
+    let mut recorder = Recorder::open(&args).await?;
     let several = sources.len() > 1;
     let mut failures = 0usize;
     let mut verified = 0usize;
@@ -279,7 +287,7 @@ pub async fn run(dns: &DnsArgs, args: VerifyArgs) -> Result<(), Failure> {
             let report = verifier.finish(&resolver).await;
             verified += 1;
             if let Some(r) = recorder.as_mut() {
-                r.add(&report, &envelope, now)?;
+                r.add(&report, &envelope, now).await?;
             }
             let label = if messages.is_mbox() {
                 format!("{}#{index}", source.label())
@@ -310,7 +318,7 @@ pub async fn run(dns: &DnsArgs, args: VerifyArgs) -> Result<(), Failure> {
         }
     }
     if let Some(r) = recorder.as_mut() {
-        r.flush()?;
+        r.flush().await?;
         if !args.json {
             eprintln!("monban: recorded {} evaluation(s)", r.recorded);
         }

@@ -5,7 +5,7 @@ mod common;
 
 use std::path::PathBuf;
 
-use monban_store::{SqliteStore, Store};
+use monban_store::SqliteStore;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -92,7 +92,7 @@ fn verify_record_appends_one_evaluation_per_message() {
     assert_eq!(out.status.code(), Some(0));
 
     let store = SqliteStore::open(&db).unwrap();
-    let evs = store.evaluations(0, i64::MAX).unwrap();
+    let evs = store.evaluations_now(0, i64::MAX).unwrap();
     assert_eq!(evs.len(), 3);
     let (pass, spoofed, malformed) = (&evs[0], &evs[1], &evs[2]);
     assert_eq!(pass.time, 1_795_400_000);
@@ -136,7 +136,7 @@ fn the_store_comes_from_monban_store_and_errors_are_clear() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(SqliteStore::open(&db).unwrap().count().unwrap(), 1);
+    assert_eq!(SqliteStore::open(&db).unwrap().count_now().unwrap(), 1);
     // --store without --record is a usage error.
     let out = common::run(
         &[

@@ -4,19 +4,24 @@
 //! - [`StoreUrl`]: `sqlite:PATH` or `postgres://USER[:PASSWORD]@HOST[:PORT]/DB`; without
 //!   one, `$MONBAN_STORE`, else `sqlite:$XDG_DATA_HOME/monban/monban.db`.
 //! - [`Evaluation`]: what is recorded of one message ([`Evaluation::from_report`]).
-//! - [`Store`]: the one interface; [`SqliteStore`] is the embedded backend (one file,
-//!   WAL), with the schema created and migrated by monban itself.
+//! - [`Store`]: the one interface, asynchronous; [`SqliteStore`] is the embedded
+//!   backend (one file, WAL), [`PostgresStore`] the one several hosts share. Both create
+//!   and migrate the same schema themselves.
 //!
-//! Status (issue 11, in progress): the SQLite backend and `monban verify --record` are
-//! here; PostgreSQL, the milter's queue and journal, and report generation follow.
+//! Status (issue 11, in progress): the two backends and `monban verify --record` are
+//! here; the milter's queue and journal and report generation follow.
 
 mod evaluation;
+mod postgres;
 mod sqlite;
 
 pub use evaluation::{DkimRow, Evaluation, OverrideRow, PublishedPolicy, SpfRow};
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
+use std::future::Future;
 use std::path::PathBuf;
+use std::pin::Pin;
 
 /// What went wrong with the store.
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +46,15 @@ pub enum StoreError {
         /// The error.
         #[source]
         source: rusqlite::Error,
+    },
+    /// The PostgreSQL server failed or is unreachable.
+    #[error("the store {place}: {source}")]
+    Postgres {
+        /// Where (the URL, password hidden).
+        place: String,
+        /// The error.
+        #[source]
+        source: tokio_postgres::Error,
     },
     /// The database was written by a newer monban.
     #[error("the store {place} has schema version {found}; this monban knows up to {known}")]
@@ -120,7 +134,7 @@ impl StoreUrl {
 }
 
 /// The URL with any password replaced, for messages.
-fn redact(url: &str) -> String {
+pub(crate) fn redact(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
@@ -133,27 +147,29 @@ fn redact(url: &str) -> String {
     }
 }
 
-/// The store of evaluations.
+/// What a [`Store`] call returns.
+pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
+
+/// The store of evaluations. Calls are asynchronous (PostgreSQL is a network service);
+/// the SQLite backend does its work on the calling thread.
 pub trait Store: Send + Sync {
-    /// Appends evaluations. An evaluation whose `uid` is already stored is not stored
-    /// again (a journal replayed twice counts nothing twice); returns how many were new.
-    fn record(&self, evaluations: &[Evaluation]) -> Result<usize, StoreError>;
+    /// Appends evaluations in one transaction. An evaluation whose `uid` is already
+    /// stored is not stored again (a journal replayed twice counts nothing twice);
+    /// returns how many were new.
+    fn record<'a>(&'a self, evaluations: &'a [Evaluation]) -> StoreFuture<'a, usize>;
 
     /// The evaluations with `from <= time < until` (Unix seconds), oldest first.
-    fn evaluations(&self, from: i64, until: i64) -> Result<Vec<Evaluation>, StoreError>;
+    fn evaluations(&self, from: i64, until: i64) -> StoreFuture<'_, Vec<Evaluation>>;
 
     /// How many evaluations are stored.
-    fn count(&self) -> Result<u64, StoreError>;
+    fn count(&self) -> StoreFuture<'_, u64>;
 }
 
 /// Opens (creating and migrating as needed) the store at `url`.
-pub fn open(url: &StoreUrl) -> Result<Box<dyn Store>, StoreError> {
+pub async fn open(url: &StoreUrl) -> Result<Box<dyn Store>, StoreError> {
     match url {
         StoreUrl::Sqlite(path) => Ok(Box::new(SqliteStore::open(path)?)),
-        StoreUrl::Postgres(u) => Err(StoreError::Unsupported(format!(
-            "{}: PostgreSQL stores are not available yet in this build; use sqlite:PATH",
-            redact(u)
-        ))),
+        StoreUrl::Postgres(u) => Ok(Box::new(PostgresStore::connect(u).await?)),
     }
 }
 

@@ -6,7 +6,9 @@ use std::sync::Mutex;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::{DkimRow, Evaluation, OverrideRow, PublishedPolicy, SpfRow, Store, StoreError};
+use crate::{
+    DkimRow, Evaluation, OverrideRow, PublishedPolicy, SpfRow, Store, StoreError, StoreFuture,
+};
 
 /// The migrations, in order; the schema version is how many have run. Each is one
 /// transaction; a database at a later version than this list is refused.
@@ -165,7 +167,22 @@ fn version(conn: &Connection) -> rusqlite::Result<i64> {
 }
 
 impl Store for SqliteStore {
-    fn record(&self, evaluations: &[Evaluation]) -> Result<usize, StoreError> {
+    fn record<'a>(&'a self, evaluations: &'a [Evaluation]) -> StoreFuture<'a, usize> {
+        Box::pin(async move { self.record_now(evaluations) })
+    }
+
+    fn evaluations(&self, from: i64, until: i64) -> StoreFuture<'_, Vec<Evaluation>> {
+        Box::pin(async move { self.evaluations_now(from, until) })
+    }
+
+    fn count(&self) -> StoreFuture<'_, u64> {
+        Box::pin(async move { self.count_now() })
+    }
+}
+
+impl SqliteStore {
+    /// [`Store::record`], on this thread.
+    pub fn record_now(&self, evaluations: &[Evaluation]) -> Result<usize, StoreError> {
         let mut conn = self.lock();
         let tx = conn.transaction().map_err(|e| self.db(e))?;
         let mut new = 0;
@@ -229,7 +246,8 @@ impl Store for SqliteStore {
         Ok(new)
     }
 
-    fn evaluations(&self, from: i64, until: i64) -> Result<Vec<Evaluation>, StoreError> {
+    /// [`Store::evaluations`], on this thread.
+    pub fn evaluations_now(&self, from: i64, until: i64) -> Result<Vec<Evaluation>, StoreError> {
         let conn = self.lock();
         let db = |e| self.db(e);
         let mut stmt = conn
@@ -330,7 +348,8 @@ impl Store for SqliteStore {
         Ok(out)
     }
 
-    fn count(&self) -> Result<u64, StoreError> {
+    /// [`Store::count`], on this thread.
+    pub fn count_now(&self) -> Result<u64, StoreError> {
         let conn = self.lock();
         conn.query_row("SELECT COUNT(*) FROM evaluations", [], |r| {
             r.get::<_, i64>(0)
