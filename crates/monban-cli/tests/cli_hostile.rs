@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::Dir;
+
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
@@ -31,31 +33,9 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-struct Dir(PathBuf);
-
-impl Dir {
-    fn new(name: &str) -> Self {
-        let p = std::env::temp_dir().join(format!("monban-hostile-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        Self(p)
-    }
-    fn file(&self, name: &str, content: &[u8]) -> String {
-        let p = self.0.join(name);
-        std::fs::write(&p, content).unwrap();
-        p.to_str().unwrap().to_owned()
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 #[test]
 fn regression_issue9_verify_of_nothing_says_so_and_exits_1() {
-    let dir = Dir::new("empty");
+    let dir = Dir::new("hostile-empty");
     let empty_file = dir.file("empty.eml", b"");
     let empty_dir = dir.0.join("folder");
     std::fs::create_dir_all(&empty_dir).unwrap();
@@ -173,7 +153,7 @@ fn regression_issue9_endless_input_stops_at_the_limit() {
     assert!(stderr(&out).contains("larger than"), "{}", stderr(&out));
     // An mbox whose first message never ends (no line break, so no next "From "
     // line): analyze stops at its limit too.
-    let dir = Dir::new("endless-mbox");
+    let dir = Dir::new("hostile-endless-mbox");
     let fifo = dir.0.join("mbox");
     let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
     assert!(made.success());
@@ -205,7 +185,7 @@ fn regression_issue9_endless_input_stops_at_the_limit() {
 /// A header of exactly 1 MiB is judged; one byte more is refused whole, with a verdict.
 #[test]
 fn regression_issue9_verify_header_limit_exact_and_over() {
-    let dir = Dir::new("limit");
+    let dir = Dir::new("hostile-limit");
     let z = zone();
     let make = |total: usize| {
         let from = b"From: ceo@example.com\r\n";

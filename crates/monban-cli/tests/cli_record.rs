@@ -3,6 +3,8 @@
 
 mod common;
 
+use common::Dir;
+
 use std::path::PathBuf;
 
 use monban_store::SqliteStore;
@@ -15,26 +17,9 @@ fn path(rel: &str) -> String {
     root().join(rel).to_str().unwrap().to_owned()
 }
 
-struct Dir(PathBuf);
-
-impl Dir {
-    fn new(name: &str) -> Self {
-        let p = std::env::temp_dir().join(format!("monban-record-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        Self(p)
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 #[test]
 fn verify_record_appends_one_evaluation_per_message() {
-    let dir = Dir::new("append");
+    let dir = Dir::new("record-append");
     let db = dir.0.join("monban.db");
     let url = format!("sqlite:{}", db.display());
     let zone = path("examples/example.zone");
@@ -121,7 +106,7 @@ fn verify_record_appends_one_evaluation_per_message() {
 
 #[test]
 fn the_store_comes_from_monban_store_and_errors_are_clear() {
-    let dir = Dir::new("env");
+    let dir = Dir::new("record-env");
     let db = dir.0.join("env.db");
     let zone = path("examples/example.zone");
     let msg = path("examples/messages/alice-to-bob.eml");

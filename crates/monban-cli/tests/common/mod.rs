@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 use std::io::Write as _;
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
@@ -41,4 +42,30 @@ pub fn run(args: &[&str], stdin: &[u8], env: &[(&str, &str)]) -> Output {
     };
     writer.join().unwrap();
     out
+}
+
+/// A temporary folder of the test, removed when dropped.
+pub struct Dir(pub PathBuf);
+
+impl Dir {
+    /// `$TMPDIR/monban-<name>-<pid>`, empty.
+    pub fn new(name: &str) -> Self {
+        let p = std::env::temp_dir().join(format!("monban-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        Self(p)
+    }
+
+    /// Writes a file in the folder; its path.
+    pub fn file(&self, name: &str, content: &[u8]) -> String {
+        let p = self.0.join(name);
+        std::fs::write(&p, content).unwrap();
+        p.to_str().unwrap().to_owned()
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
