@@ -49,6 +49,14 @@ pub struct PublishedPolicy {
     pub testing: bool,
     /// `treewalk` (RFC 9989) or `psl` (RFC 7489).
     pub discovery_method: String,
+    /// `fo`, as written (options joined with `:`), when published.
+    pub fo: Option<String>,
+    /// The `rua` URIs (at most [`monban::dmarc::record::MAX_REPORT_URIS`]).
+    pub rua: Vec<String>,
+    /// The `ruf` URIs.
+    pub ruf: Vec<String>,
+    /// `psd=y`: a public suffix domain's record (no failure reports, RFC 9991).
+    pub psd: bool,
 }
 
 /// One policy override (RFC 9990 `reason`).
@@ -90,6 +98,22 @@ pub struct Evaluation {
     pub spf_aligned: bool,
     /// Why the disposition applied is not the policy's.
     pub overrides: Vec<OverrideRow>,
+    /// The policy that applied (`p`, `sp` or `np`'s value), when a record was found.
+    pub policy_applied: Option<String>,
+    /// The message was itself report mail or a bounce: counted, never the reason a
+    /// report is sent.
+    pub report_mail: bool,
+}
+
+impl Evaluation {
+    /// The domain of the MAIL FROM address (RFC 9990 `envelope_from`), lower case;
+    /// `None` for the null sender or no envelope.
+    pub fn envelope_domain(&self) -> Option<String> {
+        let from = self.envelope_from.as_deref()?;
+        let (_, domain) = from.rsplit_once('@')?;
+        let domain = domain.trim_end_matches('>').trim_end_matches('.');
+        (!domain.is_empty()).then(|| domain.to_ascii_lowercase())
+    }
 }
 
 impl Evaluation {
@@ -125,16 +149,27 @@ impl Evaluation {
             aspf: r.aspf.as_str().into(),
             testing: r.testing,
             discovery_method: discovery_method.into(),
+            fo: (!r.fo.is_empty()).then(|| r.fo.join(":")),
+            rua: r.rua.iter().map(|u| u.uri.clone()).collect(),
+            ruf: r.ruf.iter().map(|u| u.uri.clone()).collect(),
+            psd: r.psd == monban::dmarc::Psd::Yes,
         });
+        let header_from = d.header_from.clone().unwrap_or_default();
+        let dkim = monban::report::aggregate::order_dkim(
+            report.dkim.iter().collect(),
+            &header_from,
+            d.organizational_domain.as_deref(),
+            |k| k.domain.as_str(),
+            |k| k.result == monban::dkim::DkimResult::Pass,
+        );
         Self {
             uid,
             time,
             source_ip: envelope.ip,
             envelope_from: envelope.mail_from.clone(),
             header_from: d.header_from.clone(),
-            dkim: report
-                .dkim
-                .iter()
+            dkim: dkim
+                .into_iter()
                 .map(|k| DkimRow {
                     domain: k.domain.clone(),
                     selector: k.selector.clone(),
@@ -156,6 +191,8 @@ impl Evaluation {
                     comment: o.comment.clone(),
                 })
                 .collect(),
+            policy_applied: d.policy.map(|p| p.as_str().into()),
+            report_mail: report.report_mail,
         }
     }
 }

@@ -8,14 +8,20 @@
 //!   backend (one file, WAL), [`PostgresStore`] the one several hosts share. Both create
 //!   and migrate the same schema themselves.
 //!
-//! Status (issue 11, in progress): the two backends and `monban verify --record` are
-//! here; the milter's queue and journal and report generation follow.
+//! - Aggregation ([`Store::aggregate`]) groups a period's evaluations as RFC 9990
+//!   rows in the database; outgoing reports and their deliveries are kept
+//!   ([`Store::save_report`], [`Store::due_deliveries`]) so sending can retry and never
+//!   sends one report twice to one destination.
 
 mod evaluation;
+mod outgoing;
 mod postgres;
 mod sqlite;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 pub use evaluation::{DkimRow, Evaluation, OverrideRow, PublishedPolicy, SpfRow};
+pub use outgoing::{AggregateGroup, Delivery, DeliveryUpdate, OutgoingReport, SaveOutcome};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
@@ -55,6 +61,14 @@ pub enum StoreError {
         /// The error.
         #[source]
         source: tokio_postgres::Error,
+    },
+    /// No connection could be had (pool timeout, server down).
+    #[error("the store {place} is unavailable: {why}")]
+    Unavailable {
+        /// Where (the URL, password hidden).
+        place: String,
+        /// Why.
+        why: String,
     },
     /// The database was written by a newer monban.
     #[error("the store {place} has schema version {found}; this monban knows up to {known}")]
@@ -163,6 +177,58 @@ pub trait Store: Send + Sync {
 
     /// How many evaluations are stored.
     fn count(&self) -> StoreFuture<'_, u64>;
+
+    /// The evaluations with `from <= time < until` that found a DMARC record, grouped
+    /// as RFC 9990 rows (policy, source, identifiers, results) with their counts.
+    fn aggregate(&self, from: i64, until: i64) -> StoreFuture<'_, Vec<AggregateGroup>>;
+
+    /// The `rua` URIs of the newest evaluation for `policy_domain` in the period.
+    fn latest_rua<'a>(
+        &'a self,
+        policy_domain: &'a str,
+        from: i64,
+        until: i64,
+    ) -> StoreFuture<'a, Vec<String>>;
+
+    /// Whether `policy_domain` had a message that was not rejected and not report mail
+    /// in `from <= time < until` (a domain that only ever sent rejected mail gets no
+    /// reports: spammers' domains are not fed).
+    fn has_accepted_mail<'a>(
+        &'a self,
+        policy_domain: &'a str,
+        from: i64,
+        until: i64,
+    ) -> StoreFuture<'a, bool>;
+
+    /// Keeps a generated report and one pending delivery per destination. The same
+    /// report (policy domain, policy, period) generated again keeps its Report-ID and
+    /// is replaced, unless it was already sent somewhere.
+    fn save_report<'a>(&'a self, report: &'a OutgoingReport) -> StoreFuture<'a, SaveOutcome>;
+
+    /// Deliveries whose time has come (`next_attempt <= now`), oldest first.
+    fn due_deliveries(&self, now: i64, limit: u32) -> StoreFuture<'_, Vec<Delivery>>;
+
+    /// Records what came of one delivery attempt.
+    fn update_delivery<'a>(
+        &'a self,
+        report_id: &'a str,
+        destination: &'a str,
+        update: &'a DeliveryUpdate,
+    ) -> StoreFuture<'a, ()>;
+
+    /// How many reports went to `destination` since `since` (for the rate limit).
+    fn sent_since<'a>(&'a self, destination: &'a str, since: i64) -> StoreFuture<'a, u64>;
+
+    /// Stops sending to `destination` until `until` (it bounced).
+    fn suppress<'a>(
+        &'a self,
+        destination: &'a str,
+        until: i64,
+        reason: &'a str,
+    ) -> StoreFuture<'a, ()>;
+
+    /// Until when `destination` is suppressed, if it is at `now`.
+    fn suppressed<'a>(&'a self, destination: &'a str, now: i64) -> StoreFuture<'a, Option<i64>>;
 }
 
 /// Opens (creating and migrating as needed) the store at `url`.

@@ -1,15 +1,22 @@
 //! The shared backend: PostgreSQL, for several hosts writing to one database. The same
 //! logical schema as SQLite, created and migrated by monban under an advisory lock (two
-//! hosts starting at once migrate once).
+//! hosts starting at once migrate once). Connections come from a pool
+//! (deadpool-postgres): a broken connection (a server restart) is replaced on the next
+//! call instead of failing every call after it.
 
-use std::collections::HashMap;
+use std::str::FromStr;
+use std::time::Duration;
 
-use tokio::sync::Mutex;
-use tokio_postgres::{Client, NoTls};
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
+use tokio_postgres::NoTls;
 
+use crate::outgoing::{
+    dkim_from_text, dkim_to_text, overrides_from_text, overrides_to_text, uris_from_text,
+    uris_to_text,
+};
 use crate::{
-    DkimRow, Evaluation, OverrideRow, PublishedPolicy, SpfRow, Store, StoreError, StoreFuture,
-    redact,
+    AggregateGroup, Delivery, DeliveryUpdate, Evaluation, OutgoingReport, PublishedPolicy,
+    SaveOutcome, SpfRow, Store, StoreError, StoreFuture, redact,
 };
 
 /// The migrations, in order (the schema version is how many have run).
@@ -56,37 +63,107 @@ const MIGRATIONS: &[&str] = &[
         comment TEXT,
         PRIMARY KEY (evaluation_id, position)
     );",
+    // 2: as SQLite's migration 2 (see there).
+    "ALTER TABLE evaluations ADD COLUMN envelope_domain TEXT;
+    ALTER TABLE evaluations ADD COLUMN dkim TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE evaluations ADD COLUMN overrides TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE evaluations ADD COLUMN policy_applied TEXT;
+    ALTER TABLE evaluations ADD COLUMN policy_fo TEXT;
+    ALTER TABLE evaluations ADD COLUMN policy_rua TEXT;
+    ALTER TABLE evaluations ADD COLUMN policy_ruf TEXT;
+    ALTER TABLE evaluations ADD COLUMN policy_psd BOOLEAN NOT NULL DEFAULT FALSE;
+    ALTER TABLE evaluations ADD COLUMN report_mail BOOLEAN NOT NULL DEFAULT FALSE;
+    UPDATE evaluations SET envelope_domain =
+        lower(substr(envelope_from, strpos(envelope_from, '@') + 1))
+        WHERE strpos(envelope_from, '@') > 0;
+    UPDATE evaluations e SET dkim = coalesce((SELECT '[' || string_agg('[' ||
+            to_json(d.domain)::text || ',' || to_json(d.selector)::text || ',' ||
+            to_json(d.result)::text || ',' || coalesce(to_json(d.human_result)::text, 'null')
+            || ']', ',' ORDER BY d.position) || ']'
+        FROM evaluation_dkim d WHERE d.evaluation_id = e.id), '[]');
+    UPDATE evaluations e SET overrides = coalesce((SELECT '[' || string_agg('[' ||
+            to_json(o.kind)::text || ',' || coalesce(to_json(o.comment)::text, 'null')
+            || ']', ',' ORDER BY o.position) || ']'
+        FROM evaluation_overrides o WHERE o.evaluation_id = e.id), '[]');
+    DROP TABLE evaluation_dkim;
+    DROP TABLE evaluation_overrides;
+    CREATE TABLE reports_out (
+        report_id TEXT PRIMARY KEY,
+        policy_domain TEXT NOT NULL,
+        policy_key TEXT NOT NULL,
+        begin_time BIGINT NOT NULL,
+        end_time BIGINT NOT NULL,
+        filename TEXT NOT NULL,
+        xml_gz BYTEA NOT NULL,
+        records BIGINT NOT NULL,
+        messages BIGINT NOT NULL,
+        rua TEXT NOT NULL,
+        created BIGINT NOT NULL,
+        UNIQUE (policy_domain, policy_key, begin_time, end_time)
+    );
+    CREATE TABLE report_deliveries (
+        report_id TEXT NOT NULL REFERENCES reports_out (report_id) ON DELETE CASCADE,
+        destination TEXT NOT NULL,
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt BIGINT,
+        last_error TEXT,
+        sent_at BIGINT,
+        PRIMARY KEY (report_id, destination)
+    );
+    CREATE INDEX report_deliveries_due ON report_deliveries (status, next_attempt);
+    CREATE INDEX report_deliveries_sent ON report_deliveries (destination, sent_at);
+    CREATE TABLE suppressed_destinations (
+        destination TEXT PRIMARY KEY,
+        until BIGINT NOT NULL,
+        reason TEXT
+    );",
 ];
 
 /// An arbitrary key for the advisory lock that serializes migrations.
 const MIGRATION_LOCK: i64 = 0x6d6f_6e62_616e;
 
-/// The PostgreSQL store: one connection (a pool comes with the milter's writer).
+/// How many connections one process keeps at most.
+const POOL_SIZE: usize = 4;
+
+/// The PostgreSQL store: a small connection pool.
 #[derive(Debug)]
 pub struct PostgresStore {
-    client: Mutex<Client>,
+    pool: Pool,
     place: String,
 }
 
 impl PostgresStore {
     /// Connects (`postgres://USER[:PASSWORD]@HOST[:PORT]/DB`) and brings the schema up
-    /// to date. Must run inside a tokio runtime (the connection is driven by a task).
+    /// to date. Must run inside a tokio runtime (connections are driven by tasks).
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let place = redact(url);
-        let pg = |source| StoreError::Postgres {
-            place: place.clone(),
-            source,
-        };
-        let (client, connection) = tokio_postgres::connect(url, NoTls).await.map_err(pg)?;
-        tokio::spawn(async move {
-            // Ends when the client is dropped or the server goes away; a failing call
-            // reports the error itself.
-            let _ = connection.await;
-        });
-        let store = Self {
-            client: Mutex::new(client),
-            place,
-        };
+        let mut config = tokio_postgres::Config::from_str(url).map_err(|e| StoreError::Url {
+            url: place.clone(),
+            why: e.to_string(),
+        })?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(Duration::from_secs(10));
+        }
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(POOL_SIZE)
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(Duration::from_secs(30)))
+            .create_timeout(Some(Duration::from_secs(10)))
+            .recycle_timeout(Some(Duration::from_secs(5)))
+            .build()
+            .map_err(|e| StoreError::Url {
+                url: place.clone(),
+                why: e.to_string(),
+            })?;
+        let store = Self { pool, place };
         store.migrate().await?;
         Ok(store)
     }
@@ -98,9 +175,19 @@ impl PostgresStore {
         }
     }
 
+    async fn client(&self) -> Result<Object, StoreError> {
+        self.pool.get().await.map_err(|e| match e {
+            deadpool_postgres::PoolError::Backend(source) => self.pg(source),
+            other => StoreError::Unavailable {
+                place: self.place.clone(),
+                why: other.to_string(),
+            },
+        })
+    }
+
     /// The schema version of the database.
     pub async fn schema_version(&self) -> Result<i64, StoreError> {
-        let client = self.client.lock().await;
+        let client = self.client().await?;
         let row = client
             .query_opt("SELECT version FROM monban_schema", &[])
             .await
@@ -109,7 +196,7 @@ impl PostgresStore {
     }
 
     async fn migrate(&self) -> Result<(), StoreError> {
-        let mut client = self.client.lock().await;
+        let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(|e| self.pg(e))?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
             .await
@@ -146,22 +233,29 @@ impl PostgresStore {
     }
 
     async fn record_all(&self, evaluations: &[Evaluation]) -> Result<usize, StoreError> {
-        let mut client = self.client.lock().await;
+        let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(|e| self.pg(e))?;
+        let stmt = tx
+            .prepare(
+                "INSERT INTO evaluations (uid, time, source_ip, envelope_from, header_from,
+                    spf_domain, spf_scope, spf_result, policy_domain, policy_p, policy_sp,
+                    policy_np, policy_adkim, policy_aspf, policy_testing, discovery_method,
+                    dmarc, disposition, dkim_aligned, spf_aligned, dkim, overrides,
+                    policy_applied, policy_fo, policy_rua, policy_ruf, policy_psd,
+                    report_mail, envelope_domain)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
+                    $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29)
+                 ON CONFLICT (uid) DO NOTHING",
+            )
+            .await
+            .map_err(|e| self.pg(e))?;
         let mut new = 0;
         for e in evaluations {
             let p = e.policy.as_ref();
             let ip = e.source_ip.map(|ip| ip.to_string());
-            let row = tx
-                .query_opt(
-                    "INSERT INTO evaluations (uid, time, source_ip, envelope_from,
-                        header_from, spf_domain, spf_scope, spf_result, policy_domain,
-                        policy_p, policy_sp, policy_np, policy_adkim, policy_aspf,
-                        policy_testing, discovery_method, dmarc, disposition, dkim_aligned,
-                        spf_aligned)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
-                        $15, $16, $17, $18, $19, $20)
-                     ON CONFLICT (uid) DO NOTHING RETURNING id",
+            new += tx
+                .execute(
+                    &stmt,
                     &[
                         &e.uid,
                         &e.time,
@@ -183,127 +277,208 @@ impl PostgresStore {
                         &e.disposition,
                         &e.dkim_aligned,
                         &e.spf_aligned,
+                        &dkim_to_text(&e.dkim),
+                        &overrides_to_text(&e.overrides),
+                        &e.policy_applied,
+                        &p.and_then(|p| p.fo.as_ref()),
+                        &p.map(|p| uris_to_text(&p.rua)),
+                        &p.map(|p| uris_to_text(&p.ruf)),
+                        &p.is_some_and(|p| p.psd),
+                        &e.report_mail,
+                        &e.envelope_domain(),
                     ],
                 )
                 .await
-                .map_err(|err| self.pg(err))?;
-            let Some(row) = row else { continue };
-            new += 1;
-            let id: i64 = row.get(0);
-            for (i, d) in e.dkim.iter().enumerate() {
-                tx.execute(
-                    "INSERT INTO evaluation_dkim (evaluation_id, position, domain, selector,
-                        result, human_result) VALUES ($1, $2, $3, $4, $5, $6)",
-                    &[
-                        &id,
-                        &(i as i32),
-                        &d.domain,
-                        &d.selector,
-                        &d.result,
-                        &d.human_result,
-                    ],
-                )
-                .await
-                .map_err(|err| self.pg(err))?;
-            }
-            for (i, o) in e.overrides.iter().enumerate() {
-                tx.execute(
-                    "INSERT INTO evaluation_overrides (evaluation_id, position, kind, comment)
-                     VALUES ($1, $2, $3, $4)",
-                    &[&id, &(i as i32), &o.kind, &o.comment],
-                )
-                .await
-                .map_err(|err| self.pg(err))?;
-            }
+                .map_err(|err| self.pg(err))? as usize;
         }
         tx.commit().await.map_err(|e| self.pg(e))?;
         Ok(new)
     }
 
     async fn evaluations_in(&self, from: i64, until: i64) -> Result<Vec<Evaluation>, StoreError> {
-        let client = self.client.lock().await;
+        let client = self.client().await?;
         let rows = client
             .query(
-                "SELECT id, uid, time, source_ip, envelope_from, header_from, spf_domain,
+                "SELECT uid, time, source_ip, envelope_from, header_from, spf_domain,
                     spf_scope, spf_result, policy_domain, policy_p, policy_sp, policy_np,
                     policy_adkim, policy_aspf, policy_testing, discovery_method, dmarc,
-                    disposition, dkim_aligned, spf_aligned
+                    disposition, dkim_aligned, spf_aligned, dkim, overrides, policy_applied,
+                    policy_fo, policy_rua, policy_ruf, policy_psd, report_mail
                  FROM evaluations WHERE time >= $1 AND time < $2 ORDER BY time, id",
                 &[&from, &until],
             )
             .await
             .map_err(|e| self.pg(e))?;
-        let mut dkim: HashMap<i64, Vec<DkimRow>> = HashMap::new();
-        for r in client
-            .query(
-                "SELECT d.evaluation_id, d.domain, d.selector, d.result, d.human_result
-                 FROM evaluation_dkim d JOIN evaluations e ON e.id = d.evaluation_id
-                 WHERE e.time >= $1 AND e.time < $2 ORDER BY d.evaluation_id, d.position",
-                &[&from, &until],
-            )
-            .await
-            .map_err(|e| self.pg(e))?
-        {
-            dkim.entry(r.get(0)).or_default().push(DkimRow {
-                domain: r.get(1),
-                selector: r.get(2),
-                result: r.get(3),
-                human_result: r.get(4),
-            });
-        }
-        let mut overrides: HashMap<i64, Vec<OverrideRow>> = HashMap::new();
-        for r in client
-            .query(
-                "SELECT o.evaluation_id, o.kind, o.comment
-                 FROM evaluation_overrides o JOIN evaluations e ON e.id = o.evaluation_id
-                 WHERE e.time >= $1 AND e.time < $2 ORDER BY o.evaluation_id, o.position",
-                &[&from, &until],
-            )
-            .await
-            .map_err(|e| self.pg(e))?
-        {
-            overrides.entry(r.get(0)).or_default().push(OverrideRow {
-                kind: r.get(1),
-                comment: r.get(2),
-            });
-        }
         Ok(rows
             .iter()
             .map(|r| {
-                let id: i64 = r.get(0);
-                let ip: Option<String> = r.get(3);
-                let spf_domain: Option<String> = r.get(6);
-                let policy_domain: Option<String> = r.get(9);
+                let ip: Option<String> = r.get(2);
+                let spf_domain: Option<String> = r.get(5);
+                let policy_domain: Option<String> = r.get(8);
                 Evaluation {
-                    uid: r.get(1),
-                    time: r.get(2),
+                    uid: r.get(0),
+                    time: r.get(1),
                     source_ip: ip.and_then(|s| s.parse().ok()),
-                    envelope_from: r.get(4),
-                    header_from: r.get(5),
-                    dkim: dkim.remove(&id).unwrap_or_default(),
+                    envelope_from: r.get(3),
+                    header_from: r.get(4),
+                    dkim: dkim_from_text(r.get(20)),
                     spf: spf_domain.map(|domain| SpfRow {
                         domain,
-                        scope: r.get::<_, Option<String>>(7).unwrap_or_default(),
-                        result: r.get::<_, Option<String>>(8).unwrap_or_default(),
+                        scope: r.get::<_, Option<String>>(6).unwrap_or_default(),
+                        result: r.get::<_, Option<String>>(7).unwrap_or_default(),
                     }),
                     policy: policy_domain.map(|domain| PublishedPolicy {
                         domain,
-                        p: r.get::<_, Option<String>>(10).unwrap_or_default(),
-                        sp: r.get(11),
-                        np: r.get(12),
-                        adkim: r.get::<_, Option<String>>(13).unwrap_or_default(),
-                        aspf: r.get::<_, Option<String>>(14).unwrap_or_default(),
-                        testing: r.get::<_, Option<bool>>(15).unwrap_or(false),
-                        discovery_method: r.get::<_, Option<String>>(16).unwrap_or_default(),
+                        p: r.get::<_, Option<String>>(9).unwrap_or_default(),
+                        sp: r.get(10),
+                        np: r.get(11),
+                        adkim: r.get::<_, Option<String>>(12).unwrap_or_default(),
+                        aspf: r.get::<_, Option<String>>(13).unwrap_or_default(),
+                        testing: r.get::<_, Option<bool>>(14).unwrap_or(false),
+                        discovery_method: r.get::<_, Option<String>>(15).unwrap_or_default(),
+                        fo: r.get(23),
+                        rua: uris_from_text(r.get(24)),
+                        ruf: uris_from_text(r.get(25)),
+                        psd: r.get(26),
                     }),
-                    dmarc: r.get(17),
-                    disposition: r.get(18),
-                    dkim_aligned: r.get(19),
-                    spf_aligned: r.get(20),
-                    overrides: overrides.remove(&id).unwrap_or_default(),
+                    dmarc: r.get(16),
+                    disposition: r.get(17),
+                    dkim_aligned: r.get(18),
+                    spf_aligned: r.get(19),
+                    overrides: overrides_from_text(r.get(21)),
+                    policy_applied: r.get(22),
+                    report_mail: r.get(27),
                 }
             })
             .collect())
+    }
+
+    async fn aggregate_in(&self, from: i64, until: i64) -> Result<Vec<AggregateGroup>, StoreError> {
+        let client = self.client().await?;
+        let sql = crate::sqlite::AGGREGATE_SQL
+            .replace("?1", "$1")
+            .replace("?2", "$2");
+        let rows = client
+            .query(&sql, &[&from, &until])
+            .await
+            .map_err(|e| self.pg(e))?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                let spf_domain: Option<String> = r.get(13);
+                AggregateGroup {
+                    policy: PublishedPolicy {
+                        domain: r.get(0),
+                        p: r.get::<_, Option<String>>(1).unwrap_or_default(),
+                        sp: r.get(2),
+                        np: r.get(3),
+                        adkim: r.get::<_, Option<String>>(4).unwrap_or_default(),
+                        aspf: r.get::<_, Option<String>>(5).unwrap_or_default(),
+                        testing: r.get::<_, Option<bool>>(6).unwrap_or(false),
+                        discovery_method: r.get::<_, Option<String>>(7).unwrap_or_default(),
+                        fo: r.get(8),
+                        rua: Vec::new(),
+                        ruf: Vec::new(),
+                        psd: false,
+                    },
+                    source_ip: r.get(9),
+                    header_from: r.get(10),
+                    envelope_domain: r.get(11),
+                    dkim: dkim_from_text(r.get(12)),
+                    spf: spf_domain.map(|domain| SpfRow {
+                        domain,
+                        scope: r.get::<_, Option<String>>(14).unwrap_or_default(),
+                        result: r.get::<_, Option<String>>(15).unwrap_or_default(),
+                    }),
+                    disposition: r.get(16),
+                    policy_applied: r.get(17),
+                    dmarc: r.get(18),
+                    dkim_aligned: r.get(19),
+                    spf_aligned: r.get(20),
+                    overrides: overrides_from_text(r.get(21)),
+                    count: r.get::<_, i64>(22) as u64,
+                    not_report_mail: r.get::<_, i64>(23) as u64,
+                }
+            })
+            .collect())
+    }
+
+    async fn save_report_in(&self, report: &OutgoingReport) -> Result<SaveOutcome, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(|e| self.pg(e))?;
+        // Two hosts generating the same report at once: one waits for the other.
+        tx.execute(
+            "SELECT pg_advisory_xact_lock(hashtext($1))",
+            &[&report.policy_domain],
+        )
+        .await
+        .map_err(|e| self.pg(e))?;
+        let existing = tx
+            .query_opt(
+                "SELECT report_id FROM reports_out WHERE policy_domain = $1 AND policy_key = $2
+                 AND begin_time = $3 AND end_time = $4",
+                &[
+                    &report.policy_domain,
+                    &report.policy_key,
+                    &report.begin,
+                    &report.end,
+                ],
+            )
+            .await
+            .map_err(|e| self.pg(e))?;
+        let outcome = match existing {
+            Some(row) => {
+                let id: String = row.get(0);
+                let sent: bool = tx
+                    .query_one(
+                        "SELECT EXISTS (SELECT 1 FROM report_deliveries WHERE report_id = $1
+                         AND (status = 'sent' OR attempts > 0))",
+                        &[&id],
+                    )
+                    .await
+                    .map_err(|e| self.pg(e))?
+                    .get(0);
+                if sent {
+                    return Ok(SaveOutcome::AlreadySent(id));
+                }
+                tx.execute("DELETE FROM reports_out WHERE report_id = $1", &[&id])
+                    .await
+                    .map_err(|e| self.pg(e))?;
+                SaveOutcome::Replaced
+            }
+            None => SaveOutcome::New,
+        };
+        tx.execute(
+            "INSERT INTO reports_out (report_id, policy_domain, policy_key, begin_time,
+                end_time, filename, xml_gz, records, messages, rua, created)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            &[
+                &report.report_id,
+                &report.policy_domain,
+                &report.policy_key,
+                &report.begin,
+                &report.end,
+                &report.filename,
+                &report.xml_gz,
+                &(report.records as i64),
+                &(report.messages as i64),
+                &uris_to_text(&report.rua),
+                &report.created,
+            ],
+        )
+        .await
+        .map_err(|e| self.pg(e))?;
+        for dest in &report.rua {
+            tx.execute(
+                "INSERT INTO report_deliveries (report_id, destination, status, next_attempt)
+                 VALUES ($1, $2, 'pending', $3) ON CONFLICT DO NOTHING",
+                &[&report.report_id, dest, &report.created],
+            )
+            .await
+            .map_err(|e| self.pg(e))?;
+        }
+        tx.commit().await.map_err(|e| self.pg(e))?;
+        Ok(outcome)
     }
 }
 
@@ -318,12 +493,166 @@ impl Store for PostgresStore {
 
     fn count(&self) -> StoreFuture<'_, u64> {
         Box::pin(async move {
-            let client = self.client.lock().await;
+            let client = self.client().await?;
             let row = client
                 .query_one("SELECT COUNT(*) FROM evaluations", &[])
                 .await
                 .map_err(|e| self.pg(e))?;
             Ok(row.get::<_, i64>(0) as u64)
+        })
+    }
+
+    fn aggregate(&self, from: i64, until: i64) -> StoreFuture<'_, Vec<AggregateGroup>> {
+        Box::pin(self.aggregate_in(from, until))
+    }
+
+    fn latest_rua<'a>(
+        &'a self,
+        policy_domain: &'a str,
+        from: i64,
+        until: i64,
+    ) -> StoreFuture<'a, Vec<String>> {
+        Box::pin(async move {
+            let client = self.client().await?;
+            let row = client
+                .query_opt(
+                    "SELECT policy_rua FROM evaluations WHERE policy_domain = $1
+                     AND time >= $2 AND time < $3 ORDER BY time DESC, id DESC LIMIT 1",
+                    &[&policy_domain, &from, &until],
+                )
+                .await
+                .map_err(|e| self.pg(e))?;
+            let text: Option<String> = row.and_then(|r| r.get(0));
+            Ok(uris_from_text(text.as_deref()))
+        })
+    }
+
+    fn has_accepted_mail<'a>(
+        &'a self,
+        policy_domain: &'a str,
+        from: i64,
+        until: i64,
+    ) -> StoreFuture<'a, bool> {
+        Box::pin(async move {
+            let client = self.client().await?;
+            let row = client
+                .query_one(
+                    "SELECT EXISTS (SELECT 1 FROM evaluations WHERE policy_domain = $1
+                     AND time >= $2 AND time < $3 AND disposition <> 'reject'
+                     AND NOT report_mail)",
+                    &[&policy_domain, &from, &until],
+                )
+                .await
+                .map_err(|e| self.pg(e))?;
+            Ok(row.get(0))
+        })
+    }
+
+    fn save_report<'a>(&'a self, report: &'a OutgoingReport) -> StoreFuture<'a, SaveOutcome> {
+        Box::pin(self.save_report_in(report))
+    }
+
+    fn due_deliveries(&self, now: i64, limit: u32) -> StoreFuture<'_, Vec<Delivery>> {
+        Box::pin(async move {
+            let client = self.client().await?;
+            let rows = client
+                .query(
+                    "SELECT d.report_id, d.destination, d.attempts, r.policy_domain,
+                        r.begin_time, r.end_time, r.filename, r.xml_gz
+                     FROM report_deliveries d JOIN reports_out r ON r.report_id = d.report_id
+                     WHERE d.status = 'pending' AND d.next_attempt <= $1
+                     ORDER BY d.next_attempt, r.begin_time, d.report_id, d.destination
+                     LIMIT $2",
+                    &[&now, &i64::from(limit)],
+                )
+                .await
+                .map_err(|e| self.pg(e))?;
+            Ok(rows
+                .iter()
+                .map(|r| Delivery {
+                    report_id: r.get(0),
+                    destination: r.get(1),
+                    attempts: r.get::<_, i32>(2) as u32,
+                    policy_domain: r.get(3),
+                    begin: r.get(4),
+                    end: r.get(5),
+                    filename: r.get(6),
+                    xml_gz: r.get(7),
+                })
+                .collect())
+        })
+    }
+
+    fn update_delivery<'a>(
+        &'a self,
+        report_id: &'a str,
+        destination: &'a str,
+        update: &'a DeliveryUpdate,
+    ) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let (status, next, error, sent_at) = update.columns();
+            let client = self.client().await?;
+            client
+                .execute(
+                    "UPDATE report_deliveries SET status = $3, next_attempt = $4,
+                        last_error = $5, sent_at = $6, attempts = attempts + 1
+                     WHERE report_id = $1 AND destination = $2",
+                    &[&report_id, &destination, &status, &next, &error, &sent_at],
+                )
+                .await
+                .map_err(|e| self.pg(e))?;
+            Ok(())
+        })
+    }
+
+    fn sent_since<'a>(&'a self, destination: &'a str, since: i64) -> StoreFuture<'a, u64> {
+        Box::pin(async move {
+            let client = self.client().await?;
+            let row = client
+                .query_one(
+                    "SELECT COUNT(*) FROM report_deliveries WHERE destination = $1
+                     AND status = 'sent' AND sent_at >= $2",
+                    &[&destination, &since],
+                )
+                .await
+                .map_err(|e| self.pg(e))?;
+            Ok(row.get::<_, i64>(0) as u64)
+        })
+    }
+
+    fn suppress<'a>(
+        &'a self,
+        destination: &'a str,
+        until: i64,
+        reason: &'a str,
+    ) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let client = self.client().await?;
+            client
+                .execute(
+                    "INSERT INTO suppressed_destinations (destination, until, reason)
+                     VALUES ($1, $2, $3) ON CONFLICT (destination)
+                     DO UPDATE SET until = excluded.until, reason = excluded.reason",
+                    &[&destination, &until, &reason],
+                )
+                .await
+                .map_err(|e| self.pg(e))?;
+            Ok(())
+        })
+    }
+
+    fn suppressed<'a>(&'a self, destination: &'a str, now: i64) -> StoreFuture<'a, Option<i64>> {
+        Box::pin(async move {
+            let client = self.client().await?;
+            let row = client
+                .query_opt(
+                    "SELECT until FROM suppressed_destinations WHERE destination = $1
+                     AND until > $2",
+                    &[&destination, &now],
+                )
+                .await
+                .map_err(|e| self.pg(e))?;
+            Ok(row.map(|r| r.get(0)))
         })
     }
 }

@@ -6,8 +6,13 @@ use std::sync::Mutex;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+use crate::outgoing::{
+    dkim_from_text, dkim_to_text, overrides_from_text, overrides_to_text, uris_from_text,
+    uris_to_text,
+};
 use crate::{
-    DkimRow, Evaluation, OverrideRow, PublishedPolicy, SpfRow, Store, StoreError, StoreFuture,
+    AggregateGroup, Delivery, DeliveryUpdate, Evaluation, OutgoingReport, PublishedPolicy,
+    SaveOutcome, SpfRow, Store, StoreError, StoreFuture,
 };
 
 /// The migrations, in order; the schema version is how many have run. Each is one
@@ -54,6 +59,63 @@ const MIGRATIONS: &[&str] = &[
         kind TEXT NOT NULL,
         comment TEXT,
         PRIMARY KEY (evaluation_id, position)
+    );",
+    // 2: DKIM results and overrides move into the evaluation (one row per message, so
+    // a day's aggregation is one GROUP BY); the MAIL FROM domain, the policy that
+    // applied, fo/rua/ruf/psd and the report-mail mark; outgoing reports and their
+    // deliveries; suppressed destinations.
+    "ALTER TABLE evaluations ADD COLUMN envelope_domain TEXT;
+    ALTER TABLE evaluations ADD COLUMN dkim TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE evaluations ADD COLUMN overrides TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE evaluations ADD COLUMN policy_applied TEXT;
+    ALTER TABLE evaluations ADD COLUMN policy_fo TEXT;
+    ALTER TABLE evaluations ADD COLUMN policy_rua TEXT;
+    ALTER TABLE evaluations ADD COLUMN policy_ruf TEXT;
+    ALTER TABLE evaluations ADD COLUMN policy_psd INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE evaluations ADD COLUMN report_mail INTEGER NOT NULL DEFAULT 0;
+    UPDATE evaluations SET envelope_domain =
+        lower(substr(envelope_from, instr(envelope_from, '@') + 1))
+        WHERE instr(envelope_from, '@') > 0;
+    UPDATE evaluations SET dkim = coalesce((SELECT json_group_array(
+            json_array(domain, selector, result, human_result))
+        FROM (SELECT * FROM evaluation_dkim d WHERE d.evaluation_id = evaluations.id
+              ORDER BY position)), '[]');
+    UPDATE evaluations SET overrides = coalesce((SELECT json_group_array(
+            json_array(kind, comment))
+        FROM (SELECT * FROM evaluation_overrides o WHERE o.evaluation_id = evaluations.id
+              ORDER BY position)), '[]');
+    DROP TABLE evaluation_dkim;
+    DROP TABLE evaluation_overrides;
+    CREATE TABLE reports_out (
+        report_id TEXT PRIMARY KEY,
+        policy_domain TEXT NOT NULL,
+        policy_key TEXT NOT NULL,
+        begin_time INTEGER NOT NULL,
+        end_time INTEGER NOT NULL,
+        filename TEXT NOT NULL,
+        xml_gz BLOB NOT NULL,
+        records INTEGER NOT NULL,
+        messages INTEGER NOT NULL,
+        rua TEXT NOT NULL,
+        created INTEGER NOT NULL,
+        UNIQUE (policy_domain, policy_key, begin_time, end_time)
+    );
+    CREATE TABLE report_deliveries (
+        report_id TEXT NOT NULL REFERENCES reports_out (report_id) ON DELETE CASCADE,
+        destination TEXT NOT NULL,
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt INTEGER,
+        last_error TEXT,
+        sent_at INTEGER,
+        PRIMARY KEY (report_id, destination)
+    );
+    CREATE INDEX report_deliveries_due ON report_deliveries (status, next_attempt);
+    CREATE INDEX report_deliveries_sent ON report_deliveries (destination, sent_at);
+    CREATE TABLE suppressed_destinations (
+        destination TEXT PRIMARY KEY,
+        until INTEGER NOT NULL,
+        reason TEXT
     );",
 ];
 
@@ -178,7 +240,161 @@ impl Store for SqliteStore {
     fn count(&self) -> StoreFuture<'_, u64> {
         Box::pin(async move { self.count_now() })
     }
+
+    fn aggregate(&self, from: i64, until: i64) -> StoreFuture<'_, Vec<AggregateGroup>> {
+        Box::pin(async move { self.aggregate_now(from, until) })
+    }
+
+    fn latest_rua<'a>(
+        &'a self,
+        policy_domain: &'a str,
+        from: i64,
+        until: i64,
+    ) -> StoreFuture<'a, Vec<String>> {
+        Box::pin(async move {
+            let conn = self.lock();
+            let rua: Option<Option<String>> = conn
+                .query_row(
+                    "SELECT policy_rua FROM evaluations WHERE policy_domain = ?1
+                     AND time >= ?2 AND time < ?3 ORDER BY time DESC, id DESC LIMIT 1",
+                    params![policy_domain, from, until],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(|e| self.db(e))?;
+            Ok(uris_from_text(rua.flatten().as_deref()))
+        })
+    }
+
+    fn has_accepted_mail<'a>(
+        &'a self,
+        policy_domain: &'a str,
+        from: i64,
+        until: i64,
+    ) -> StoreFuture<'a, bool> {
+        Box::pin(async move {
+            let conn = self.lock();
+            conn.query_row(
+                "SELECT EXISTS (SELECT 1 FROM evaluations WHERE policy_domain = ?1
+                 AND time >= ?2 AND time < ?3 AND disposition <> 'reject'
+                 AND report_mail = 0)",
+                params![policy_domain, from, until],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.db(e))
+        })
+    }
+
+    fn save_report<'a>(&'a self, report: &'a OutgoingReport) -> StoreFuture<'a, SaveOutcome> {
+        Box::pin(async move { self.save_report_now(report) })
+    }
+
+    fn due_deliveries(&self, now: i64, limit: u32) -> StoreFuture<'_, Vec<Delivery>> {
+        Box::pin(async move {
+            let conn = self.lock();
+            let db = |e| self.db(e);
+            let mut stmt = conn
+                .prepare(
+                    "SELECT d.report_id, d.destination, d.attempts, r.policy_domain,
+                        r.begin_time, r.end_time, r.filename, r.xml_gz
+                     FROM report_deliveries d JOIN reports_out r ON r.report_id = d.report_id
+                     WHERE d.status = 'pending' AND d.next_attempt <= ?1
+                     ORDER BY d.next_attempt, r.begin_time, d.report_id, d.destination
+                     LIMIT ?2",
+                )
+                .map_err(db)?;
+            let rows = stmt
+                .query_map(params![now, limit], |r| {
+                    Ok(Delivery {
+                        report_id: r.get(0)?,
+                        destination: r.get(1)?,
+                        attempts: r.get(2)?,
+                        policy_domain: r.get(3)?,
+                        begin: r.get(4)?,
+                        end: r.get(5)?,
+                        filename: r.get(6)?,
+                        xml_gz: r.get(7)?,
+                    })
+                })
+                .map_err(db)?;
+            rows.collect::<Result<_, _>>().map_err(db)
+        })
+    }
+
+    fn update_delivery<'a>(
+        &'a self,
+        report_id: &'a str,
+        destination: &'a str,
+        update: &'a DeliveryUpdate,
+    ) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let (status, next, error, sent_at) = update.columns();
+            self.lock()
+                .execute(
+                    "UPDATE report_deliveries SET status = ?3, next_attempt = ?4,
+                        last_error = ?5, sent_at = ?6, attempts = attempts + 1
+                     WHERE report_id = ?1 AND destination = ?2",
+                    params![report_id, destination, status, next, error, sent_at],
+                )
+                .map_err(|e| self.db(e))?;
+            Ok(())
+        })
+    }
+
+    fn sent_since<'a>(&'a self, destination: &'a str, since: i64) -> StoreFuture<'a, u64> {
+        Box::pin(async move {
+            self.lock()
+                .query_row(
+                    "SELECT COUNT(*) FROM report_deliveries WHERE destination = ?1
+                     AND status = 'sent' AND sent_at >= ?2",
+                    params![destination, since],
+                    |r| r.get::<_, i64>(0),
+                )
+                .map(|n| n as u64)
+                .map_err(|e| self.db(e))
+        })
+    }
+
+    fn suppress<'a>(
+        &'a self,
+        destination: &'a str,
+        until: i64,
+        reason: &'a str,
+    ) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            self.lock()
+                .execute(
+                    "INSERT INTO suppressed_destinations (destination, until, reason)
+                     VALUES (?1, ?2, ?3) ON CONFLICT (destination)
+                     DO UPDATE SET until = excluded.until, reason = excluded.reason",
+                    params![destination, until, reason],
+                )
+                .map_err(|e| self.db(e))?;
+            Ok(())
+        })
+    }
+
+    fn suppressed<'a>(&'a self, destination: &'a str, now: i64) -> StoreFuture<'a, Option<i64>> {
+        Box::pin(async move {
+            self.lock()
+                .query_row(
+                    "SELECT until FROM suppressed_destinations WHERE destination = ?1
+                     AND until > ?2",
+                    params![destination, now],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(|e| self.db(e))
+        })
+    }
 }
+
+/// The columns of an evaluation row, in the order the SELECTs below read them.
+const EVALUATION_COLUMNS: &str = "uid, time, source_ip, envelope_from, header_from, \
+    spf_domain, spf_scope, spf_result, policy_domain, policy_p, policy_sp, policy_np, \
+    policy_adkim, policy_aspf, policy_testing, discovery_method, dmarc, disposition, \
+    dkim_aligned, spf_aligned, dkim, overrides, policy_applied, policy_fo, policy_rua, \
+    policy_ruf, policy_psd, report_mail, envelope_domain";
 
 impl SqliteStore {
     /// [`Store::record`], on this thread.
@@ -186,17 +402,18 @@ impl SqliteStore {
         let mut conn = self.lock();
         let tx = conn.transaction().map_err(|e| self.db(e))?;
         let mut new = 0;
-        for e in evaluations {
-            let p = e.policy.as_ref();
-            let inserted = tx
-                .execute(
-                    "INSERT OR IGNORE INTO evaluations (uid, time, source_ip, envelope_from,
-                        header_from, spf_domain, spf_scope, spf_result, policy_domain, policy_p,
-                        policy_sp, policy_np, policy_adkim, policy_aspf, policy_testing,
-                        discovery_method, dmarc, disposition, dkim_aligned, spf_aligned)
+        {
+            let mut stmt = tx
+                .prepare_cached(&format!(
+                    "INSERT OR IGNORE INTO evaluations ({EVALUATION_COLUMNS})
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
-                        ?16, ?17, ?18, ?19, ?20)",
-                    params![
+                        ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29)"
+                ))
+                .map_err(|e| self.db(e))?;
+            for e in evaluations {
+                let p = e.policy.as_ref();
+                new += stmt
+                    .execute(params![
                         e.uid,
                         e.time,
                         e.source_ip.map(|ip| ip.to_string()),
@@ -217,29 +434,17 @@ impl SqliteStore {
                         e.disposition,
                         e.dkim_aligned,
                         e.spf_aligned,
-                    ],
-                )
-                .map_err(|err| self.db(err))?;
-            if inserted == 0 {
-                continue;
-            }
-            new += 1;
-            let id = tx.last_insert_rowid();
-            for (i, d) in e.dkim.iter().enumerate() {
-                tx.execute(
-                    "INSERT INTO evaluation_dkim (evaluation_id, position, domain, selector,
-                        result, human_result) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                    params![id, i as i64, d.domain, d.selector, d.result, d.human_result],
-                )
-                .map_err(|err| self.db(err))?;
-            }
-            for (i, o) in e.overrides.iter().enumerate() {
-                tx.execute(
-                    "INSERT INTO evaluation_overrides (evaluation_id, position, kind, comment)
-                     VALUES (?1, ?2, ?3, ?4)",
-                    params![id, i as i64, o.kind, o.comment],
-                )
-                .map_err(|err| self.db(err))?;
+                        dkim_to_text(&e.dkim),
+                        overrides_to_text(&e.overrides),
+                        e.policy_applied,
+                        p.and_then(|p| p.fo.as_ref()),
+                        p.map(|p| uris_to_text(&p.rua)),
+                        p.map(|p| uris_to_text(&p.ruf)),
+                        p.is_some_and(|p| p.psd),
+                        e.report_mail,
+                        e.envelope_domain(),
+                    ])
+                    .map_err(|err| self.db(err))?;
             }
         }
         tx.commit().map_err(|e| self.db(e))?;
@@ -251,101 +456,180 @@ impl SqliteStore {
         let conn = self.lock();
         let db = |e| self.db(e);
         let mut stmt = conn
-            .prepare(
-                "SELECT id, uid, time, source_ip, envelope_from, header_from, spf_domain,
-                    spf_scope, spf_result, policy_domain, policy_p, policy_sp, policy_np,
-                    policy_adkim, policy_aspf, policy_testing, discovery_method, dmarc,
-                    disposition, dkim_aligned, spf_aligned
-                 FROM evaluations WHERE time >= ?1 AND time < ?2 ORDER BY time, id",
-            )
-            .map_err(db)?;
-        let mut dkim_stmt = conn
-            .prepare(
-                "SELECT domain, selector, result, human_result FROM evaluation_dkim
-                 WHERE evaluation_id = ?1 ORDER BY position",
-            )
-            .map_err(db)?;
-        let mut over_stmt = conn
-            .prepare(
-                "SELECT kind, comment FROM evaluation_overrides WHERE evaluation_id = ?1
-                 ORDER BY position",
-            )
+            .prepare(&format!(
+                "SELECT {EVALUATION_COLUMNS} FROM evaluations
+                 WHERE time >= ?1 AND time < ?2 ORDER BY time, id"
+            ))
             .map_err(db)?;
         let rows = stmt
             .query_map(params![from, until], |r| {
-                let id: i64 = r.get(0)?;
-                let ip: Option<String> = r.get(3)?;
-                let spf_domain: Option<String> = r.get(6)?;
-                let policy_domain: Option<String> = r.get(9)?;
+                let ip: Option<String> = r.get(2)?;
+                let spf_domain: Option<String> = r.get(5)?;
+                let policy_domain: Option<String> = r.get(8)?;
                 let spf = match spf_domain {
                     Some(domain) => Some(SpfRow {
                         domain,
-                        scope: r.get::<_, Option<String>>(7)?.unwrap_or_default(),
-                        result: r.get::<_, Option<String>>(8)?.unwrap_or_default(),
+                        scope: r.get::<_, Option<String>>(6)?.unwrap_or_default(),
+                        result: r.get::<_, Option<String>>(7)?.unwrap_or_default(),
                     }),
                     None => None,
                 };
                 let policy = match policy_domain {
                     Some(domain) => Some(PublishedPolicy {
                         domain,
-                        p: r.get::<_, Option<String>>(10)?.unwrap_or_default(),
-                        sp: r.get(11)?,
-                        np: r.get(12)?,
-                        adkim: r.get::<_, Option<String>>(13)?.unwrap_or_default(),
-                        aspf: r.get::<_, Option<String>>(14)?.unwrap_or_default(),
-                        testing: r.get::<_, Option<bool>>(15)?.unwrap_or(false),
-                        discovery_method: r.get::<_, Option<String>>(16)?.unwrap_or_default(),
+                        p: r.get::<_, Option<String>>(9)?.unwrap_or_default(),
+                        sp: r.get(10)?,
+                        np: r.get(11)?,
+                        adkim: r.get::<_, Option<String>>(12)?.unwrap_or_default(),
+                        aspf: r.get::<_, Option<String>>(13)?.unwrap_or_default(),
+                        testing: r.get::<_, Option<bool>>(14)?.unwrap_or(false),
+                        discovery_method: r.get::<_, Option<String>>(15)?.unwrap_or_default(),
+                        fo: r.get(23)?,
+                        rua: uris_from_text(r.get::<_, Option<String>>(24)?.as_deref()),
+                        ruf: uris_from_text(r.get::<_, Option<String>>(25)?.as_deref()),
+                        psd: r.get(26)?,
                     }),
                     None => None,
                 };
-                Ok((
-                    id,
-                    Evaluation {
-                        uid: r.get(1)?,
-                        time: r.get(2)?,
-                        source_ip: ip.and_then(|s| s.parse().ok()),
-                        envelope_from: r.get(4)?,
-                        header_from: r.get(5)?,
-                        dkim: Vec::new(),
-                        spf,
-                        policy,
-                        dmarc: r.get(17)?,
-                        disposition: r.get(18)?,
-                        dkim_aligned: r.get(19)?,
-                        spf_aligned: r.get(20)?,
-                        overrides: Vec::new(),
-                    },
-                ))
+                Ok(Evaluation {
+                    uid: r.get(0)?,
+                    time: r.get(1)?,
+                    source_ip: ip.and_then(|s| s.parse().ok()),
+                    envelope_from: r.get(3)?,
+                    header_from: r.get(4)?,
+                    dkim: dkim_from_text(&r.get::<_, String>(20)?),
+                    spf,
+                    policy,
+                    dmarc: r.get(16)?,
+                    disposition: r.get(17)?,
+                    dkim_aligned: r.get(18)?,
+                    spf_aligned: r.get(19)?,
+                    overrides: overrides_from_text(&r.get::<_, String>(21)?),
+                    policy_applied: r.get(22)?,
+                    report_mail: r.get(27)?,
+                })
             })
             .map_err(db)?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (id, mut e) = row.map_err(db)?;
-            e.dkim = dkim_stmt
-                .query_map(params![id], |r| {
-                    Ok(DkimRow {
+        rows.collect::<Result<_, _>>().map_err(db)
+    }
+
+    /// [`Store::aggregate`], on this thread.
+    pub fn aggregate_now(&self, from: i64, until: i64) -> Result<Vec<AggregateGroup>, StoreError> {
+        let conn = self.lock();
+        let db = |e| self.db(e);
+        let mut stmt = conn.prepare(AGGREGATE_SQL).map_err(db)?;
+        let rows = stmt
+            .query_map(params![from, until], |r| {
+                let spf_domain: Option<String> = r.get(13)?;
+                Ok(AggregateGroup {
+                    policy: PublishedPolicy {
                         domain: r.get(0)?,
-                        selector: r.get(1)?,
-                        result: r.get(2)?,
-                        human_result: r.get(3)?,
-                    })
+                        p: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+                        sp: r.get(2)?,
+                        np: r.get(3)?,
+                        adkim: r.get::<_, Option<String>>(4)?.unwrap_or_default(),
+                        aspf: r.get::<_, Option<String>>(5)?.unwrap_or_default(),
+                        testing: r.get::<_, Option<bool>>(6)?.unwrap_or(false),
+                        discovery_method: r.get::<_, Option<String>>(7)?.unwrap_or_default(),
+                        fo: r.get(8)?,
+                        rua: Vec::new(),
+                        ruf: Vec::new(),
+                        psd: false,
+                    },
+                    source_ip: r.get(9)?,
+                    header_from: r.get(10)?,
+                    envelope_domain: r.get(11)?,
+                    dkim: dkim_from_text(&r.get::<_, String>(12)?),
+                    spf: match spf_domain {
+                        Some(domain) => Some(SpfRow {
+                            domain,
+                            scope: r.get::<_, Option<String>>(14)?.unwrap_or_default(),
+                            result: r.get::<_, Option<String>>(15)?.unwrap_or_default(),
+                        }),
+                        None => None,
+                    },
+                    disposition: r.get(16)?,
+                    policy_applied: r.get(17)?,
+                    dmarc: r.get(18)?,
+                    dkim_aligned: r.get(19)?,
+                    spf_aligned: r.get(20)?,
+                    overrides: overrides_from_text(&r.get::<_, String>(21)?),
+                    count: r.get::<_, i64>(22)? as u64,
+                    not_report_mail: r.get::<_, i64>(23)? as u64,
                 })
-                .map_err(db)?
-                .collect::<Result<_, _>>()
-                .map_err(db)?;
-            e.overrides = over_stmt
-                .query_map(params![id], |r| {
-                    Ok(OverrideRow {
-                        kind: r.get(0)?,
-                        comment: r.get(1)?,
-                    })
-                })
-                .map_err(db)?
-                .collect::<Result<_, _>>()
-                .map_err(db)?;
-            out.push(e);
+            })
+            .map_err(db)?;
+        rows.collect::<Result<_, _>>().map_err(db)
+    }
+
+    fn save_report_now(&self, report: &OutgoingReport) -> Result<SaveOutcome, StoreError> {
+        let mut conn = self.lock();
+        let db = |e| self.db(e);
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(db)?;
+        let existing: Option<String> = tx
+            .query_row(
+                "SELECT report_id FROM reports_out WHERE policy_domain = ?1 AND policy_key = ?2
+                 AND begin_time = ?3 AND end_time = ?4",
+                params![
+                    report.policy_domain,
+                    report.policy_key,
+                    report.begin,
+                    report.end
+                ],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db)?;
+        let outcome = match existing {
+            Some(id) => {
+                let sent: bool = tx
+                    .query_row(
+                        "SELECT EXISTS (SELECT 1 FROM report_deliveries WHERE report_id = ?1
+                         AND (status = 'sent' OR attempts > 0))",
+                        params![id],
+                        |r| r.get(0),
+                    )
+                    .map_err(db)?;
+                if sent {
+                    return Ok(SaveOutcome::AlreadySent(id));
+                }
+                tx.execute("DELETE FROM reports_out WHERE report_id = ?1", params![id])
+                    .map_err(db)?;
+                SaveOutcome::Replaced
+            }
+            None => SaveOutcome::New,
+        };
+        tx.execute(
+            "INSERT INTO reports_out (report_id, policy_domain, policy_key, begin_time,
+                end_time, filename, xml_gz, records, messages, rua, created)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            params![
+                report.report_id,
+                report.policy_domain,
+                report.policy_key,
+                report.begin,
+                report.end,
+                report.filename,
+                report.xml_gz,
+                report.records as i64,
+                report.messages as i64,
+                uris_to_text(&report.rua),
+                report.created,
+            ],
+        )
+        .map_err(db)?;
+        for dest in &report.rua {
+            tx.execute(
+                "INSERT OR IGNORE INTO report_deliveries (report_id, destination, status,
+                    next_attempt) VALUES (?1, ?2, 'pending', ?3)",
+                params![report.report_id, dest, report.created],
+            )
+            .map_err(db)?;
         }
-        Ok(out)
+        tx.commit().map_err(db)?;
+        Ok(outcome)
     }
 
     /// [`Store::count`], on this thread.
@@ -358,3 +642,17 @@ impl SqliteStore {
         .map_err(|e| self.db(e))
     }
 }
+
+/// One RFC 9990 row per distinct (policy, source, identifiers, results); the same text
+/// serves PostgreSQL with `$n` placeholders.
+pub(crate) const AGGREGATE_SQL: &str = "SELECT policy_domain, policy_p, policy_sp,
+        policy_np, policy_adkim, policy_aspf, policy_testing, discovery_method, policy_fo,
+        source_ip, header_from, envelope_domain, dkim, spf_domain, spf_scope, spf_result,
+        disposition, policy_applied, dmarc, dkim_aligned, spf_aligned, overrides,
+        COUNT(*), SUM(CASE WHEN report_mail THEN 0 ELSE 1 END)
+    FROM evaluations
+    WHERE time >= ?1 AND time < ?2 AND policy_domain IS NOT NULL
+    GROUP BY policy_domain, policy_p, policy_sp, policy_np, policy_adkim, policy_aspf,
+        policy_testing, discovery_method, policy_fo, source_ip, header_from,
+        envelope_domain, dkim, spf_domain, spf_scope, spf_result, disposition,
+        policy_applied, dmarc, dkim_aligned, spf_aligned, overrides";

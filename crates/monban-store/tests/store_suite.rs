@@ -2,14 +2,14 @@
 //! (Debian's server, started here in a temporary data directory on a loopback port with
 //! initdb and pg_ctl, as the `postgres` user when the tests run as root; never a mock).
 
-use std::net::TcpListener;
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
+use monban_store::testing::PgServer;
+
 use monban_store::{
-    DkimRow, Evaluation, OverrideRow, PostgresStore, PublishedPolicy, SpfRow, SqliteStore, Store,
-    StoreError, StoreUrl,
+    DeliveryUpdate, DkimRow, Evaluation, OutgoingReport, OverrideRow, PostgresStore,
+    PublishedPolicy, SaveOutcome, SpfRow, SqliteStore, Store, StoreError, StoreUrl,
 };
 
 struct Dir(PathBuf);
@@ -73,6 +73,13 @@ fn evaluation(uid: &str, time: i64) -> Evaluation {
             aspf: "s".into(),
             testing: true,
             discovery_method: "treewalk".into(),
+            fo: Some("1:d".into()),
+            rua: vec![
+                "mailto:agg@example.com".into(),
+                "mailto:x y@example.net".into(),
+            ],
+            ruf: vec!["mailto:ruf@example.com".into()],
+            psd: false,
         }),
         dmarc: "pass".into(),
         disposition: "none".into(),
@@ -80,8 +87,10 @@ fn evaluation(uid: &str, time: i64) -> Evaluation {
         spf_aligned: true,
         overrides: vec![OverrideRow {
             kind: "local_policy".into(),
-            comment: Some("the client is in allow_networks".into()),
+            comment: Some("the client is in allow_networks \"quoted\" 日本".into()),
         }],
+        policy_applied: Some("reject".into()),
+        report_mail: false,
     }
 }
 
@@ -114,6 +123,147 @@ async fn suite(store: &dyn Store) {
     with_old.push(b);
     assert_eq!(store.record(&with_old).await.unwrap(), 300);
     assert_eq!(store.count().await.unwrap(), 302);
+    reporting_suite(store).await;
+}
+
+/// Aggregation, outgoing reports, deliveries, suppression (on top of `suite`'s rows:
+/// "a" at 1000 and "m0".."m299" at 5000.. share one group; "b" has no policy).
+async fn reporting_suite(store: &dyn Store) {
+    let groups = store.aggregate(0, 10_000).await.unwrap();
+    assert_eq!(groups.len(), 1, "{groups:#?}");
+    let g = &groups[0];
+    assert_eq!(g.count, 301);
+    assert_eq!(g.not_report_mail, 301);
+    assert_eq!(g.policy.domain, "example.com");
+    assert_eq!(g.envelope_domain.as_deref(), Some("example.com"));
+    assert_eq!(g.dkim.len(), 2);
+    assert_eq!(g.overrides.len(), 1);
+    assert_eq!(g.source_ip.as_deref(), Some("192.0.2.25"));
+    // A second source and a report mail split the group.
+    let mut other = evaluation("o1", 6_000);
+    other.source_ip = Some("2001:db8::1".parse().unwrap());
+    let mut rm = evaluation("r1", 6_001);
+    rm.report_mail = true;
+    rm.disposition = "reject".into();
+    assert_eq!(store.record(&[other, rm]).await.unwrap(), 2);
+    let groups = store.aggregate(0, 10_000).await.unwrap();
+    assert_eq!(groups.len(), 3);
+    assert_eq!(groups.iter().map(|g| g.count).sum::<u64>(), 303);
+    assert_eq!(groups.iter().map(|g| g.not_report_mail).sum::<u64>(), 302);
+    assert!(store.aggregate(20_000, 30_000).await.unwrap().is_empty());
+    assert_eq!(
+        store.latest_rua("example.com", 0, 10_000).await.unwrap(),
+        vec!["mailto:agg@example.com", "mailto:x y@example.net"]
+    );
+    assert!(
+        store
+            .latest_rua("nowhere.example", 0, 10_000)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .has_accepted_mail("example.com", 0, 10_000)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .has_accepted_mail("example.com", 6_001, 6_002)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .has_accepted_mail("other.example", 0, 10_000)
+            .await
+            .unwrap()
+    );
+
+    // Outgoing reports: saved once, replaced while unsent, kept once sent.
+    let report = OutgoingReport {
+        report_id: "r1abc".into(),
+        policy_domain: "example.com".into(),
+        policy_key: "p=reject".into(),
+        begin: 0,
+        end: 86_399,
+        filename: "rx!example.com!0!86399!r1abc.xml.gz".into(),
+        xml_gz: vec![0x1f, 0x8b, 0, 1, 2],
+        records: 3,
+        messages: 303,
+        rua: vec!["mailto:a@example.com".into(), "mailto:b@example.net".into()],
+        created: 100,
+    };
+    assert_eq!(store.save_report(&report).await.unwrap(), SaveOutcome::New);
+    assert_eq!(
+        store.save_report(&report).await.unwrap(),
+        SaveOutcome::Replaced
+    );
+    assert!(store.due_deliveries(99, 10).await.unwrap().is_empty());
+    let due = store.due_deliveries(100, 10).await.unwrap();
+    assert_eq!(due.len(), 2);
+    assert_eq!(due[0].xml_gz, report.xml_gz);
+    assert_eq!(due[0].filename, report.filename);
+    store
+        .update_delivery(
+            "r1abc",
+            "mailto:a@example.com",
+            &DeliveryUpdate::Sent { at: 200 },
+        )
+        .await
+        .unwrap();
+    store
+        .update_delivery(
+            "r1abc",
+            "mailto:b@example.net",
+            &DeliveryUpdate::Retry {
+                next_attempt: 500,
+                error: "451 try later".into(),
+            },
+        )
+        .await
+        .unwrap();
+    let due = store.due_deliveries(300, 10).await.unwrap();
+    assert!(due.is_empty(), "{due:?}");
+    let due = store.due_deliveries(500, 10).await.unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!(due[0].attempts, 1);
+    assert_eq!(
+        store.save_report(&report).await.unwrap(),
+        SaveOutcome::AlreadySent("r1abc".into())
+    );
+    assert_eq!(
+        store.sent_since("mailto:a@example.com", 150).await.unwrap(),
+        1
+    );
+    assert_eq!(
+        store.sent_since("mailto:a@example.com", 250).await.unwrap(),
+        0
+    );
+    assert_eq!(
+        store.suppressed("mailto:b@example.net", 0).await.unwrap(),
+        None
+    );
+    store
+        .suppress("mailto:b@example.net", 1_000, "550 no such user")
+        .await
+        .unwrap();
+    store
+        .suppress("mailto:b@example.net", 2_000, "550 again")
+        .await
+        .unwrap();
+    assert_eq!(
+        store.suppressed("mailto:b@example.net", 500).await.unwrap(),
+        Some(2_000)
+    );
+    assert_eq!(
+        store
+            .suppressed("mailto:b@example.net", 2_000)
+            .await
+            .unwrap(),
+        None
+    );
 }
 
 #[test]
@@ -127,8 +277,8 @@ fn sqlite_store_suite_and_reopen() {
     });
     // Reopened: the schema is there, the data too.
     let again = SqliteStore::open(&path).unwrap();
-    assert_eq!(again.schema_version().unwrap(), 1);
-    assert_eq!(again.count_now().unwrap(), 302);
+    assert_eq!(again.schema_version().unwrap(), 2);
+    assert_eq!(again.count_now().unwrap(), 304);
 }
 
 #[test]
@@ -162,151 +312,6 @@ fn sqlite_unusable_places_give_clear_errors() {
 // ---------------------------------------------------------------------------
 // PostgreSQL.
 
-/// A PostgreSQL server of its own, in a temporary data directory, on a loopback port.
-struct PgServer {
-    dir: Dir,
-    bin: PathBuf,
-    port: u16,
-    as_postgres: bool,
-}
-
-fn pg_bin() -> PathBuf {
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path().join("bin"))
-        .filter(|p| p.join("initdb").exists())
-        .collect();
-    dirs.sort();
-    dirs.pop().unwrap_or_else(|| {
-        panic!("PostgreSQL's server is not installed (initdb not found under /usr/lib/postgresql); scripts/test.sh installs it")
-    })
-}
-
-impl PgServer {
-    fn run(&self, program: &str, args: &[&str]) -> std::process::Output {
-        let exe = self.bin.join(program);
-        let mut cmd = if self.as_postgres {
-            let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--"]).arg(&exe);
-            c
-        } else {
-            Command::new(&exe)
-        };
-        cmd.args(args).output().unwrap()
-    }
-
-    fn start(name: &str) -> Self {
-        let dir = Dir::new(&format!("pg-{name}"));
-        let as_postgres = running_as_root();
-        if as_postgres {
-            let ok = Command::new("chown")
-                .args(["-R", "postgres:postgres"])
-                .arg(&dir.0)
-                .status()
-                .unwrap()
-                .success();
-            assert!(ok, "chown the data directory to postgres");
-        }
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let server = Self {
-            bin: pg_bin(),
-            dir,
-            port,
-            as_postgres,
-        };
-        let data = server.dir.0.join("data");
-        let data_s = data.to_str().unwrap();
-        let out = server.run(
-            "initdb",
-            &[
-                "-D",
-                data_s,
-                "-A",
-                "trust",
-                "-U",
-                "monban",
-                "--no-sync",
-                "-E",
-                "UTF8",
-            ],
-        );
-        assert!(
-            out.status.success(),
-            "initdb: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let opts = format!(
-            "-p {port} -c listen_addresses=127.0.0.1 -k {} -c fsync=off",
-            server.dir.0.display()
-        );
-        let log = server.dir.0.join("log");
-        let out = server.run(
-            "pg_ctl",
-            &[
-                "-D",
-                data_s,
-                "-o",
-                &opts,
-                "-l",
-                log.to_str().unwrap(),
-                "-w",
-                "-t",
-                "60",
-                "start",
-            ],
-        );
-        assert!(
-            out.status.success(),
-            "pg_ctl start: {}{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr),
-            std::fs::read_to_string(&log).unwrap_or_default()
-        );
-        server
-    }
-
-    fn url(&self) -> String {
-        format!("postgres://monban@127.0.0.1:{}/postgres", self.port)
-    }
-
-    fn stop(&self) {
-        let data = self.dir.0.join("data");
-        let _ = self.run(
-            "pg_ctl",
-            &[
-                "-D",
-                data.to_str().unwrap(),
-                "-m",
-                "immediate",
-                "-w",
-                "stop",
-            ],
-        );
-    }
-}
-
-impl Drop for PgServer {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-/// Whether this process runs as root (PostgreSQL refuses to run as root).
-fn running_as_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false)
-}
-
 #[test]
 fn postgres_store_suite_migrations_and_errors() {
     let server = PgServer::start("suite");
@@ -316,8 +321,8 @@ fn postgres_store_suite_migrations_and_errors() {
         suite(&*store).await;
         // A second host connecting migrates nothing again and sees the same rows.
         let other = PostgresStore::connect(&server.url()).await.unwrap();
-        assert_eq!(other.schema_version().await.unwrap(), 1);
-        assert_eq!(other.count().await.unwrap(), 302);
+        assert_eq!(other.schema_version().await.unwrap(), 2);
+        assert_eq!(other.count().await.unwrap(), 304);
     });
     // Stopped: a clear error naming the store, the password hidden.
     server.stop();
@@ -345,9 +350,95 @@ fn two_hosts_migrating_at_once_migrate_once() {
     block_on(async {
         let (a, b) = tokio::join!(PostgresStore::connect(&url), PostgresStore::connect(&url));
         let (a, b) = (a.unwrap(), b.unwrap());
-        assert_eq!(a.schema_version().await.unwrap(), 1);
-        assert_eq!(b.schema_version().await.unwrap(), 1);
+        assert_eq!(a.schema_version().await.unwrap(), 2);
+        assert_eq!(b.schema_version().await.unwrap(), 2);
         assert_eq!(a.record(&[evaluation("x", 1)]).await.unwrap(), 1);
         assert_eq!(b.record(&[evaluation("x", 1)]).await.unwrap(), 0);
+    });
+}
+
+/// The schema of monban-store's first version (migration 1), with one evaluation in
+/// it: what a database written before migration 2 holds.
+const V1_SCHEMA: &str = "CREATE TABLE monban_schema (version BIGINT NOT NULL);
+    INSERT INTO monban_schema VALUES (1);
+    CREATE TABLE evaluations (id ID_TYPE PRIMARY KEY, uid TEXT NOT NULL UNIQUE,
+        time BIGINT NOT NULL, source_ip TEXT, envelope_from TEXT, header_from TEXT,
+        spf_domain TEXT, spf_scope TEXT, spf_result TEXT, policy_domain TEXT,
+        policy_p TEXT, policy_sp TEXT, policy_np TEXT, policy_adkim TEXT,
+        policy_aspf TEXT, policy_testing BOOLEAN, discovery_method TEXT,
+        dmarc TEXT NOT NULL, disposition TEXT NOT NULL, dkim_aligned BOOLEAN NOT NULL,
+        spf_aligned BOOLEAN NOT NULL);
+    CREATE TABLE evaluation_dkim (evaluation_id BIGINT NOT NULL REFERENCES evaluations (id)
+        ON DELETE CASCADE, position INTEGER NOT NULL, domain TEXT NOT NULL,
+        selector TEXT NOT NULL, result TEXT NOT NULL, human_result TEXT,
+        PRIMARY KEY (evaluation_id, position));
+    CREATE TABLE evaluation_overrides (evaluation_id BIGINT NOT NULL
+        REFERENCES evaluations (id) ON DELETE CASCADE, position INTEGER NOT NULL,
+        kind TEXT NOT NULL, comment TEXT, PRIMARY KEY (evaluation_id, position));
+    INSERT INTO evaluations VALUES (7, 'old', 1000, '192.0.2.25', 'Alice@Example.COM',
+        'example.com', 'example.com', 'mfrom', 'pass', 'example.com', 'reject', NULL,
+        'reject', 'r', 's', TRUE, 'treewalk', 'pass', 'none', TRUE, TRUE);
+    INSERT INTO evaluation_dkim VALUES (7, 1, 'mailer.example.net', 'm1', 'fail',
+        'body hash did not verify');
+    INSERT INTO evaluation_dkim VALUES (7, 0, 'example.com', 's2026', 'pass', NULL);
+    INSERT INTO evaluation_overrides VALUES (7, 0, 'local_policy', 'say \"hi\" 日本');";
+
+/// What migration 2 must make of the V1 row.
+fn migrated_v1() -> Evaluation {
+    let mut e = evaluation("old", 1_000);
+    e.envelope_from = Some("Alice@Example.COM".into());
+    e.overrides[0].comment = Some("say \"hi\" 日本".into());
+    let p = e.policy.as_mut().unwrap();
+    p.fo = None;
+    p.rua.clear();
+    p.ruf.clear();
+    e.policy_applied = None;
+    e
+}
+
+#[test]
+fn sqlite_migrates_a_version_1_database() {
+    let dir = Dir::new("v1");
+    let path = dir.0.join("v1.db");
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch(&V1_SCHEMA.replace("ID_TYPE", "INTEGER"))
+        .unwrap();
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(store.schema_version().unwrap(), 2);
+    assert_eq!(
+        store.evaluations_now(0, 10_000).unwrap(),
+        vec![migrated_v1()]
+    );
+    let groups = store.aggregate_now(0, 10_000).unwrap();
+    assert_eq!(groups[0].envelope_domain.as_deref(), Some("example.com"));
+}
+
+#[test]
+fn postgres_migrates_a_version_1_database() {
+    let server = PgServer::start("v1");
+    block_on(async {
+        let (client, conn) = tokio_postgres::connect(&server.url(), tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        client
+            .batch_execute(&V1_SCHEMA.replace("ID_TYPE", "BIGSERIAL"))
+            .await
+            .unwrap();
+        drop(client);
+        let store = PostgresStore::connect(&server.url()).await.unwrap();
+        assert_eq!(store.schema_version().await.unwrap(), 2);
+        assert_eq!(
+            store.evaluations(0, 10_000).await.unwrap(),
+            vec![migrated_v1()]
+        );
+        // The migrated row groups with a new one recorded alike.
+        let mut new = migrated_v1();
+        new.uid = "new".into();
+        store.record(&[new]).await.unwrap();
+        let groups = store.aggregate(0, 10_000).await.unwrap();
+        assert_eq!(groups.len(), 1, "{groups:#?}");
+        assert_eq!(groups[0].count, 2);
     });
 }

@@ -28,6 +28,7 @@ pub mod dkim;
 pub mod dmarc;
 pub mod message;
 pub mod pipeline;
+pub mod report;
 pub mod rfc5322;
 pub mod spf;
 pub mod text;

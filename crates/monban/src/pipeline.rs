@@ -56,6 +56,9 @@ pub struct Report {
     /// method ran (`spf`/`helo` are `None`, `dkim` is empty) and DMARC is `permerror`,
     /// so the message still has a verdict (DESIGN §4) and is never judged in part.
     pub malformed: Option<HeaderError>,
+    /// The message is itself a report or a bounce ([`crate::report::is_report_mail`]):
+    /// it is counted in aggregate reports but never makes one be sent.
+    pub report_mail: bool,
 }
 
 impl Report {
@@ -172,6 +175,7 @@ impl MessageVerifier {
                 dkim: Vec::new(),
                 dmarc: DmarcOutcome::malformed(&why, &self.config.dmarc),
                 malformed: Some(why),
+                report_mail: false,
             };
         }
         let headers = self.headers.take().unwrap_or_default();
@@ -213,6 +217,7 @@ impl MessageVerifier {
             dkim: dkim_results,
             dmarc,
             malformed: None,
+            report_mail: crate::report::is_report_mail(&headers),
         }
     }
 }
