@@ -52,9 +52,17 @@ fi
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
     missing+=(postgresql)
 fi
+# The report tests validate every generated report against the RFC 9990 XSD (xmllint)
+# and python3-venv makes the local folder parsedmarc goes into (below).
+if ! command -v xmllint >/dev/null 2>&1; then
+    missing+=(libxml2-utils)
+fi
+if ! python3 -m venv --help >/dev/null 2>&1; then
+    missing+=(python3-venv)
+fi
 if [ "${#missing[@]}" -gt 0 ]; then
     if ! command -v apt-get >/dev/null 2>&1; then
-        echo "error: ${missing[*]} not installed; the Postfix and store tests need them" >&2
+        echo "error: ${missing[*]} not installed; the Postfix, store and report tests need them" >&2
         exit 1
     fi
     say "installing ${missing[*]} (apt)"
@@ -71,6 +79,15 @@ if [ "${#missing[@]}" -gt 0 ]; then
     $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q
     $sudo env DEBIAN_FRONTEND=noninteractive \
         apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# parsedmarc (PyPI), a second reader of aggregate reports, in a folder of its own:
+# target/pytools (tests/interop/parsedmarc_tool.py runs with its python).
+export MONBAN_PYTOOLS="${MONBAN_PYTOOLS:-$PWD/target/pytools}"
+if ! "$MONBAN_PYTOOLS/bin/python" -c 'import parsedmarc' 2>/dev/null; then
+    say "installing parsedmarc (PyPI) into $MONBAN_PYTOOLS"
+    python3 -m venv "$MONBAN_PYTOOLS"
+    "$MONBAN_PYTOOLS/bin/python" -m pip install --quiet parsedmarc
 fi
 
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"

@@ -10,6 +10,8 @@ mod dns;
 mod input;
 mod keygen;
 mod milter;
+mod progress;
+mod report;
 mod sign;
 mod spf;
 mod verify;
@@ -47,6 +49,9 @@ enum Command {
     /// Analyse a received message's header: the Received chain, the recorded
     /// authentication results and the DKIM signatures (with --verify, monban's own).
     Analyze(analyze::AnalyzeArgs),
+    /// DMARC reports: generate RFC 9990 aggregate reports from recorded evaluations
+    /// and send them.
+    Report(report::ReportArgs),
 }
 
 /// Flags of `monban spf`.
@@ -124,6 +129,7 @@ fn main() -> ExitCode {
             Command::Milter(args) => milter::run(args).await,
             Command::Check(args) => check::run(&cli.dns, args).await,
             Command::Analyze(args) => analyze::run(&cli.dns, args).await,
+            Command::Report(args) => report::run(args).await,
         }
     });
     match result {

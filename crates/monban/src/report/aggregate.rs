@@ -387,6 +387,9 @@ impl Xml {
 /// Escapes text for an XML element. Characters XML 1.0 cannot carry at all (C0
 /// controls other than tab, CR, LF; U+FFFE, U+FFFF) become U+FFFD: the values come
 /// from mail and DNS, and one bad byte must not make the whole report unreadable.
+/// Everything outside printable ASCII is written as a character reference, so the
+/// document is ASCII: consumers that mishandle UTF-8 (parsedmarc 11 fails on a
+/// non-ASCII report given as a file) still read it.
 fn escape_into(out: &mut String, text: &str) {
     for c in text.chars() {
         match c {
@@ -395,8 +398,13 @@ fn escape_into(out: &mut String, text: &str) {
             '&' => out.push_str("&amp;"),
             '\t' | '\n' => out.push(c),
             '\r' => out.push_str("&#13;"),
-            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => out.push('\u{FFFD}'),
-            c => out.push(c),
+            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => {
+                out.push_str("&#xFFFD;");
+            }
+            c if c.is_ascii() && c != '\u{7F}' => out.push(c),
+            c => {
+                let _ = write!(out, "&#x{:X};", c as u32);
+            }
         }
     }
 }
@@ -408,7 +416,7 @@ mod tests {
     fn sample() -> Feedback {
         Feedback {
             metadata: ReportMetadata {
-                org_name: "Receiver & Co".into(),
+                org_name: "Receiver & Co 門番".into(),
                 email: "dmarc@receiver.example".into(),
                 extra_contact_info: None,
                 report_id: "abc123".into(),
@@ -457,13 +465,17 @@ mod tests {
     #[test]
     fn rfc9990_xml_escapes_and_maps_unknown_reasons_to_other() {
         let x = sample().to_xml();
-        assert!(x.contains("<org_name>Receiver &amp; Co</org_name>"), "{x}");
+        assert!(
+            x.contains("<org_name>Receiver &amp; Co &#x9580;&#x756A;</org_name>"),
+            "{x}"
+        );
         assert!(x.contains("<type>other</type>"), "{x}");
         assert!(x.contains("<comment>sampled_out</comment>"), "{x}");
         assert!(
-            x.contains("<human_result>&lt;\u{FFFD}&gt;</human_result>"),
+            x.contains("<human_result>&lt;&#xFFFD;&gt;</human_result>"),
             "{x}"
         );
+        assert!(x.is_ascii());
         assert!(x.contains("<testing>n</testing>"), "{x}");
         assert!(!x.contains("<scope>"), "{x}");
         assert_eq!(sample().messages(), 3);

@@ -1,0 +1,246 @@
+//! `monban report generate|send` (DESIGN §4 "Reports").
+
+use std::path::PathBuf;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use clap::{Args, Subcommand};
+use monban::rfc5322::datetime::{civil_from_days, days_from_civil};
+use monban_report::generate::DAY;
+use monban_report::{GenerateOptions, generate};
+
+use crate::Failure;
+
+/// `monban report ...`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    #[command(subcommand)]
+    command: ReportCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum ReportCommand {
+    /// Write one RFC 9990 aggregate report per policy domain (and policy) for one UTC
+    /// day from the recorded evaluations, and keep it in the store for `report send`.
+    Generate(GenerateArgs),
+}
+
+/// The store flag shared by the report commands.
+#[derive(Debug, Args)]
+pub struct StoreArg {
+    /// The store: sqlite:PATH or postgres://... (default: $MONBAN_STORE, else
+    /// sqlite:$XDG_DATA_HOME/monban/monban.db).
+    #[arg(long, value_name = "URL")]
+    store: Option<String>,
+}
+
+impl StoreArg {
+    pub async fn open(&self) -> Result<Box<dyn monban_store::Store>, Failure> {
+        let url = match &self.store {
+            Some(u) => {
+                monban_store::StoreUrl::parse(u).map_err(|e| Failure::usage(e.to_string()))?
+            }
+            None => monban_store::StoreUrl::default_from_env()
+                .map_err(|e| Failure::other(e.to_string()))?,
+        };
+        monban_store::open(&url)
+            .await
+            .map_err(|e| Failure::other(e.to_string()))
+    }
+}
+
+/// Flags of `monban report generate`.
+#[derive(Debug, Args)]
+struct GenerateArgs {
+    #[command(flatten)]
+    store: StoreArg,
+    /// The reporting organization (`org_name`), e.g. "Example Mail".
+    #[arg(long, value_name = "NAME")]
+    org_name: String,
+    /// The reporting address (`email`); its domain names the receiver in file names.
+    #[arg(long, value_name = "ADDR")]
+    email: String,
+    /// More contact details (`extra_contact_info`), e.g. a web page.
+    #[arg(long, value_name = "TEXT")]
+    extra_contact_info: Option<String>,
+    /// The UTC day to report (default: yesterday; today gives what was recorded so
+    /// far).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    date: Option<String>,
+    /// Where to write the .xml.gz files.
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// Print JSON: {"reports": [{"file", "domain", "report_id", "records", "messages"}]}.
+    #[arg(long)]
+    json: bool,
+}
+
+pub async fn run(args: ReportArgs) -> Result<(), Failure> {
+    match args.command {
+        ReportCommand::Generate(g) => run_generate(g).await,
+    }
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// `YYYY-MM-DD` → the Unix time of that day's UTC midnight.
+fn parse_day(s: &str) -> Result<i64, Failure> {
+    let bad = || {
+        Failure::usage(format!(
+            "--date {s:?}: expected YYYY-MM-DD, e.g. 2026-11-29"
+        ))
+    };
+    let mut parts = s.split('-');
+    let (Some(y), Some(m), Some(d), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(bad());
+    };
+    if y.len() != 4 || m.len() != 2 || d.len() != 2 {
+        return Err(bad());
+    }
+    let y: i64 = y.parse().map_err(|_| bad())?;
+    let m: u32 = m.parse().map_err(|_| bad())?;
+    let d: u32 = d.parse().map_err(|_| bad())?;
+    let days = days_from_civil(y, m, d);
+    // Round trip: refuses 2026-02-30 and month 13.
+    if civil_from_days(days) != (y, m, d) {
+        return Err(bad());
+    }
+    Ok(days * DAY)
+}
+
+fn day_name(begin: i64) -> String {
+    let (y, m, d) = civil_from_days(begin.div_euclid(DAY));
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+async fn run_generate(args: GenerateArgs) -> Result<(), Failure> {
+    let now = now();
+    let begin = match &args.date {
+        Some(d) => parse_day(d)?,
+        None => (now.div_euclid(DAY) - 1) * DAY,
+    };
+    if begin > now {
+        return Err(Failure::usage(format!(
+            "--date {}: that day has not begun",
+            day_name(begin)
+        )));
+    }
+    let opts = GenerateOptions {
+        org_name: args.org_name,
+        email: args.email,
+        extra_contact_info: args.extra_contact_info,
+        begin,
+        end: begin + DAY - 1,
+        now,
+        lookback: 30 * DAY,
+        out_dir: Some(args.out.clone()),
+    };
+    opts.receiver().map_err(|e| Failure::usage(e.to_string()))?;
+    let store = args.store.open().await?;
+    let mut bar = crate::progress::Progress::new("reports", args.json);
+    let summary = generate(&*store, &opts, &mut |done, total| bar.set(done, total))
+        .await
+        .map_err(|e| Failure::other(e.to_string()))?;
+    bar.finish();
+    if args.json {
+        let reports: Vec<serde_json::Value> = summary
+            .reports
+            .iter()
+            .map(|r| {
+                serde_json::json!({
+                    "file": r.path.as_ref().map_or_else(
+                        || r.file.clone(),
+                        |p| p.display().to_string()
+                    ),
+                    "domain": r.domain,
+                    "report_id": r.report_id,
+                    "records": r.records,
+                    "messages": r.messages,
+                    "rua": r.rua,
+                    "status": r.status,
+                })
+            })
+            .collect();
+        let skipped: Vec<serde_json::Value> = summary
+            .skipped
+            .iter()
+            .map(|s| {
+                serde_json::json!({"domain": s.domain, "messages": s.messages, "reason": s.reason})
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::json!({
+                "date": day_name(begin),
+                "begin": opts.begin,
+                "end": opts.end,
+                "reports": reports,
+                "skipped": skipped,
+                "messages_without_ip": summary.without_ip,
+            })
+        );
+    } else {
+        let day = day_name(begin);
+        if summary.reports.is_empty() {
+            println!("no reports for {day}");
+        }
+        for r in &summary.reports {
+            let what = match r.status {
+                "already_sent" => "already sent, kept as it was",
+                "regenerated" => "regenerated",
+                _ => "new",
+            };
+            println!(
+                "{}: {} record(s), {} message(s) ({what}) -> {}",
+                r.domain,
+                r.records,
+                r.messages,
+                r.path
+                    .as_ref()
+                    .map_or_else(|| r.file.clone(), |p| p.display().to_string())
+            );
+        }
+        for s in &summary.skipped {
+            println!(
+                "{}: no report ({} message(s)): {}",
+                s.domain, s.messages, s.reason
+            );
+        }
+        if summary.without_ip > 0 {
+            println!(
+                "{} message(s) were recorded without a client IP and are not reportable",
+                summary.without_ip
+            );
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn days() {
+        assert_eq!(parse_day("1970-01-02").ok(), Some(DAY));
+        assert_eq!(
+            day_name(parse_day("2026-11-29").ok().unwrap()),
+            "2026-11-29"
+        );
+        for bad in [
+            "2026-02-30",
+            "2026-13-01",
+            "26-11-29",
+            "2026-11-29x",
+            "",
+            "2026/11/29",
+        ] {
+            assert!(parse_day(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,293 @@
+//! `monban report generate` (issue 11): evaluations recorded with `monban verify
+//! --record` become RFC 9990 aggregate reports that validate against the RFC's XSD
+//! (xmllint) and that parsedmarc reads with the same counts.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::Dir;
+use common::reports::{assert_valid_rfc9990, gunzip, parsedmarc};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// 2026-11-29 10:00:00 UTC.
+const AT: &str = "1795946400";
+const DAY: &str = "2026-11-29";
+
+fn message(from: &str, subject: &str) -> String {
+    format!(
+        "From: {from}\r\nTo: bob@receiver.example\r\nSubject: {subject}\r\n\
+         Date: Sun, 29 Nov 2026 10:00:00 +0000\r\nMessage-ID: <{}@test>\r\n\r\nHello.\r\n",
+        from.replace('@', ".")
+    )
+}
+
+/// Records `n` copies of a message from `from` sent by `ip` (none: no --ip).
+fn record(dir: &Dir, store: &str, from: &str, ip: Option<&str>, subject: &str, n: usize) {
+    let file = dir.file(
+        &format!("{}-{}.eml", from.replace('@', "_"), ip.unwrap_or("noip")),
+        message(from, subject).as_bytes(),
+    );
+    let zone = root().join("tests/data/reports/report.zone");
+    let mut args = vec![
+        "verify".to_owned(),
+        "--zone".into(),
+        zone.to_str().unwrap().into(),
+        "--record".into(),
+        "--store".into(),
+        store.into(),
+        "--at".into(),
+        AT.into(),
+    ];
+    if let Some(ip) = ip {
+        let envelope = [
+            "--ip",
+            ip,
+            "--mail-from",
+            from,
+            "--helo",
+            "mta.sender.example",
+        ];
+        args.extend(envelope.map(String::from));
+    }
+    for _ in 0..n {
+        args.push(file.clone());
+    }
+    let a: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = common::run(&a, b"", &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn generate(store: &str, out: &Path) -> serde_json::Value {
+    let out_s = out.to_str().unwrap();
+    let o = common::run(
+        &[
+            "report",
+            "generate",
+            "--store",
+            store,
+            "--org-name",
+            "Receiver & 門番",
+            "--email",
+            "dmarc-reports@receiver.example",
+            "--date",
+            DAY,
+            "--out",
+            out_s,
+            "--json",
+        ],
+        b"",
+        &[],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+#[test]
+fn a_day_of_evaluations_becomes_valid_reports_that_parsedmarc_reads_alike() {
+    let dir = Dir::new("report-generate");
+    let store = format!("sqlite:{}", dir.0.join("monban.db").display());
+    // example.com: aligned passes from two sources (one a subdomain without its own
+    // record), and a failure that p=reject rejected.
+    record(&dir, &store, "a@example.com", Some("192.0.2.10"), "hi", 3);
+    record(
+        &dir,
+        &store,
+        "x@sub.example.com",
+        Some("192.0.2.11"),
+        "hi",
+        2,
+    );
+    record(&dir, &store, "a@example.com", Some("203.0.113.9"), "hi", 1);
+    // other.example: passes, and a softfail under p=none.
+    record(
+        &dir,
+        &store,
+        "a@other.example",
+        Some("198.51.100.7"),
+        "hi",
+        2,
+    );
+    record(&dir, &store, "a@other.example", Some("192.0.2.99"), "hi", 1);
+    // No report: only rejected mail; no rua; only report mail; no client IP.
+    record(
+        &dir,
+        &store,
+        "s@spam.example",
+        Some("203.0.113.50"),
+        "hi",
+        2,
+    );
+    record(&dir, &store, "n@norua.example", Some("192.0.2.77"), "hi", 1);
+    record(
+        &dir,
+        &store,
+        "d@reporter.example",
+        Some("203.0.113.5"),
+        "Report Domain: example.com Submitter: reporter.example Report-ID: <1>",
+        1,
+    );
+    record(&dir, &store, "a@example.com", None, "hi", 1);
+
+    let out = dir.0.join("out");
+    let summary = generate(&store, &out);
+    let reports = summary["reports"].as_array().unwrap();
+    let by_domain = |d: &str| {
+        reports
+            .iter()
+            .find(|r| r["domain"] == d)
+            .unwrap_or_else(|| panic!("no report for {d}: {summary}"))
+    };
+    assert_eq!(reports.len(), 2, "{summary}");
+    let ex = by_domain("example.com");
+    assert_eq!(
+        (ex["records"].as_u64(), ex["messages"].as_u64()),
+        (Some(3), Some(6))
+    );
+    let other = by_domain("other.example");
+    assert_eq!(
+        (other["records"].as_u64(), other["messages"].as_u64()),
+        (Some(2), Some(3))
+    );
+    let skipped: Vec<&str> = summary["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["domain"].as_str().unwrap())
+        .collect();
+    for d in ["spam.example", "norua.example", "reporter.example"] {
+        assert!(skipped.contains(&d), "{d} not skipped: {summary}");
+    }
+    assert_eq!(summary["messages_without_ip"], 1);
+
+    // The file name carries the Report-ID of the XML (RFC 9990 §3.2.1.1).
+    let mut files = Vec::new();
+    for r in reports {
+        let file = PathBuf::from(r["file"].as_str().unwrap());
+        let name = file.file_name().unwrap().to_str().unwrap().to_owned();
+        let id = r["report_id"].as_str().unwrap();
+        assert!(id.chars().all(|c| c.is_ascii_alphanumeric()), "{id}");
+        assert_eq!(
+            name,
+            format!(
+                "receiver.example!{}!1795910400!1795996799!{id}.xml.gz",
+                r["domain"].as_str().unwrap()
+            )
+        );
+        let xml = gunzip(&file);
+        assert!(xml.contains(&format!("<report_id>{id}</report_id>")));
+        assert!(xml.contains("xmlns=\"urn:ietf:params:xml:ns:dmarc-2.0\""));
+        assert_valid_rfc9990(&xml, &dir.0);
+        files.push(file);
+    }
+
+    // parsedmarc reads the same reports, records and counts.
+    let parsed = parsedmarc(&files);
+    assert_eq!(parsed.len(), 2);
+    for p in &parsed {
+        let ours = reports
+            .iter()
+            .find(|r| r["report_id"] == p["report_id"])
+            .unwrap();
+        assert_eq!(p["domain"], ours["domain"]);
+        assert_eq!(p["messages"], ours["messages"]);
+        assert_eq!(p["org_name"], "Receiver & 門番");
+        assert_eq!(
+            p["records"].as_array().unwrap().len() as u64,
+            ours["records"].as_u64().unwrap()
+        );
+    }
+    let ex = parsed
+        .iter()
+        .find(|p| p["domain"] == "example.com")
+        .unwrap();
+    let rec = |ip: &str| {
+        ex["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["ip"] == ip)
+            .unwrap_or_else(|| panic!("no record for {ip}: {ex}"))
+            .clone()
+    };
+    let r = rec("192.0.2.10");
+    assert_eq!(
+        (r["count"].as_u64(), r["disposition"].as_str()),
+        (Some(3), Some("pass"))
+    );
+    assert_eq!(
+        r["spf_results"][0],
+        serde_json::json!(["example.com", "mfrom", "pass"])
+    );
+    let r = rec("192.0.2.11");
+    assert_eq!(r["header_from"], "sub.example.com");
+    assert_eq!(r["count"], 2);
+    let r = rec("203.0.113.9");
+    assert_eq!(
+        (r["count"].as_u64(), r["disposition"].as_str()),
+        (Some(1), Some("reject"))
+    );
+    assert_eq!(
+        (r["dkim"].as_str(), r["spf"].as_str()),
+        (Some("fail"), Some("fail"))
+    );
+
+    // The same day again: the same Report-IDs, the reports replaced while unsent.
+    let again = generate(&store, &out);
+    for r in again["reports"].as_array().unwrap() {
+        assert_eq!(r["status"], "regenerated");
+        assert!(reports.iter().any(|o| o["report_id"] == r["report_id"]));
+    }
+}
+
+#[test]
+fn report_generate_usage_errors_are_clear() {
+    let dir = Dir::new("report-usage");
+    let store = format!("sqlite:{}", dir.0.join("m.db").display());
+    let out = dir.0.join("out");
+    let run = |date: &str, email: &str| {
+        common::run(
+            &[
+                "report",
+                "generate",
+                "--store",
+                &store,
+                "--org-name",
+                "R",
+                "--email",
+                email,
+                "--date",
+                date,
+                "--out",
+                out.to_str().unwrap(),
+            ],
+            b"",
+            &[],
+        )
+    };
+    let o = run("2026-02-30", "d@r.example");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("YYYY-MM-DD"));
+    let o = run("2026-11-29", "no-domain");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--email"));
+    let o = run("2999-01-01", "d@r.example");
+    assert_eq!(o.status.code(), Some(2));
+    // An empty day is not an error.
+    let o = run("2026-11-29", "d@r.example");
+    assert_eq!(o.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("no reports for 2026-11-29"));
+}

@@ -1,0 +1,525 @@
+//! `monban report generate`: one RFC 9990 aggregate report per policy domain and
+//! policy configuration for one UTC day, from the evaluations in the store.
+//!
+//! - Rows are grouped by (source IP, identifiers, results) in the database
+//!   ([`Store::aggregate`]); groups that write the same `record` are merged here.
+//! - A subdomain without its own record is in the report of the domain whose record
+//!   applied (the store keeps where the record was found, RFC 9990 §3.1.2 "Handling
+//!   Domains in Reports").
+//! - No report is made only of report mail (loops between reporters), nor for a domain
+//!   whose mail was all rejected and that sent nothing accepted in the last
+//!   [`GenerateOptions::lookback`] (spammers' domains are not fed reports).
+//! - The Report-ID is derived from the receiver, policy and period: generating the
+//!   same day again gives the same ID and file name (RFC 9990 §3.2.1.1: a report sent
+//!   again keeps its file name), and replaces the stored report while it is unsent.
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use monban::crypto::{HashAlgorithm, hash};
+use monban::report::aggregate::{
+    DkimAuth, Feedback, PolicyEvaluated, PolicyPublished, Reason, Record, ReportMetadata, SpfAuth,
+    filename,
+};
+use monban_store::{AggregateGroup, OutgoingReport, SaveOutcome, Store};
+
+use crate::ReportError;
+
+/// One UTC day in seconds.
+pub const DAY: i64 = 86_400;
+
+/// What to generate.
+#[derive(Debug, Clone)]
+pub struct GenerateOptions {
+    /// `org_name`.
+    pub org_name: String,
+    /// `email`: the reporting address (its domain is the receiver in file names and
+    /// the Subject).
+    pub email: String,
+    /// `extra_contact_info`.
+    pub extra_contact_info: Option<String>,
+    /// First second of the period (a UTC midnight for a day).
+    pub begin: i64,
+    /// Last second of the period (inclusive, as RFC 9990's `end`).
+    pub end: i64,
+    /// Now (the report's creation time).
+    pub now: i64,
+    /// How far back a domain's accepted mail makes its rejected-only day reportable.
+    pub lookback: i64,
+    /// Where to write the `.xml.gz` files (`None`: only into the store).
+    pub out_dir: Option<PathBuf>,
+}
+
+impl GenerateOptions {
+    /// The receiver's domain: the domain of [`GenerateOptions::email`], lower case.
+    pub fn receiver(&self) -> Result<String, ReportError> {
+        let domain = self
+            .email
+            .rsplit_once('@')
+            .map(|(_, d)| d.trim().trim_end_matches('.').to_ascii_lowercase())
+            .filter(|d| is_domain(d))
+            .ok_or_else(|| {
+                ReportError::Usage(format!(
+                    "--email {:?} is not an address with a domain (e.g. dmarc-reports@mx.example.net)",
+                    self.email
+                ))
+            })?;
+        Ok(domain)
+    }
+}
+
+/// One report written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GeneratedReport {
+    /// The file name (RFC 9990 §3.2.1.1), also the name it has in `--out`.
+    pub file: String,
+    /// Where it was written, when `out_dir` was given.
+    pub path: Option<PathBuf>,
+    /// The policy domain.
+    pub domain: String,
+    /// The Report-ID.
+    pub report_id: String,
+    /// How many `record`s.
+    pub records: u64,
+    /// How many messages.
+    pub messages: u64,
+    /// The `rua` destinations it will be sent to.
+    pub rua: Vec<String>,
+    /// New, regenerated, or already sent (then left as it was).
+    pub status: &'static str,
+}
+
+/// A policy domain that got no report, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    /// The policy domain.
+    pub domain: String,
+    /// Messages it had.
+    pub messages: u64,
+    /// Why.
+    pub reason: String,
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GenerateSummary {
+    /// Reports made.
+    pub reports: Vec<GeneratedReport>,
+    /// Domains skipped.
+    pub skipped: Vec<Skipped>,
+    /// Messages recorded without a client IP (e.g. `monban verify --record` without
+    /// `--ip`): not reportable, counted here.
+    pub without_ip: u64,
+}
+
+/// Generates the period's reports. `progress(done, total)` is called after each
+/// policy domain.
+pub async fn generate(
+    store: &dyn Store,
+    opts: &GenerateOptions,
+    progress: &mut (dyn FnMut(usize, usize) + Send),
+) -> Result<GenerateSummary, ReportError> {
+    let receiver = opts.receiver()?;
+    if opts.end < opts.begin {
+        return Err(ReportError::Usage(
+            "the period ends before it begins".into(),
+        ));
+    }
+    if let Some(dir) = &opts.out_dir {
+        std::fs::create_dir_all(dir).map_err(|e| ReportError::Io {
+            path: dir.display().to_string(),
+            source: e,
+        })?;
+    }
+    let until = opts.end + 1;
+    let groups = store.aggregate(opts.begin, until).await?;
+    let mut summary = GenerateSummary::default();
+    let mut by_policy: BTreeMap<PolicyPublished, Vec<AggregateGroup>> = BTreeMap::new();
+    for g in groups {
+        if g.source_ip.is_none() {
+            summary.without_ip += g.count;
+            continue;
+        }
+        by_policy.entry(published(&g)).or_default().push(g);
+    }
+    let total = by_policy.len();
+    for (done, (policy, groups)) in by_policy.into_iter().enumerate() {
+        let messages: u64 = groups.iter().map(|g| g.count).sum();
+        let skip = |reason: &str| Skipped {
+            domain: policy.domain.clone(),
+            messages,
+            reason: reason.into(),
+        };
+        if groups.iter().all(|g| g.not_report_mail == 0) {
+            summary.skipped.push(skip(
+                "only report mail or bounces: never reported (no loops)",
+            ));
+            progress(done + 1, total);
+            continue;
+        }
+        let accepted_today = groups
+            .iter()
+            .any(|g| g.disposition != "reject" && g.not_report_mail > 0);
+        if !accepted_today
+            && !store
+                .has_accepted_mail(&policy.domain, opts.begin - opts.lookback, until)
+                .await?
+        {
+            summary.skipped.push(skip(
+                "all its mail was rejected and it sent nothing accepted in the lookback: no report",
+            ));
+            progress(done + 1, total);
+            continue;
+        }
+        let rua: Vec<String> = store
+            .latest_rua(&policy.domain, opts.begin, until)
+            .await?
+            .into_iter()
+            .filter(|u| crate::send::mailto_address(u).is_some())
+            .collect();
+        if rua.is_empty() {
+            summary.skipped.push(skip(
+                "the policy asks for no aggregate reports (no mailto: rua)",
+            ));
+            progress(done + 1, total);
+            continue;
+        }
+        let key = policy_key(&policy);
+        let report_id = report_id(&receiver, &key, opts.begin, opts.end);
+        let feedback = Feedback {
+            metadata: ReportMetadata {
+                org_name: opts.org_name.clone(),
+                email: opts.email.clone(),
+                extra_contact_info: opts.extra_contact_info.clone(),
+                report_id: report_id.clone(),
+                begin: opts.begin,
+                end: opts.end,
+                errors: Vec::new(),
+                generator: Some(format!("monban {}", env!("CARGO_PKG_VERSION"))),
+            },
+            records: records(groups),
+            policy: policy.clone(),
+        };
+        let file = filename(&receiver, &policy.domain, opts.begin, opts.end, &report_id);
+        let xml_gz = gzip(feedback.to_xml().as_bytes())?;
+        let outgoing = OutgoingReport {
+            report_id: report_id.clone(),
+            policy_domain: policy.domain.clone(),
+            policy_key: key,
+            begin: opts.begin,
+            end: opts.end,
+            filename: file.clone(),
+            xml_gz,
+            records: feedback.records.len() as u64,
+            messages: feedback.messages(),
+            rua: rua.clone(),
+            created: opts.now,
+        };
+        let status = match store.save_report(&outgoing).await? {
+            SaveOutcome::New => "new",
+            SaveOutcome::Replaced => "regenerated",
+            SaveOutcome::AlreadySent(_) => "already_sent",
+        };
+        let path = match (&opts.out_dir, status) {
+            (Some(dir), "new" | "regenerated") => Some(write_atomic(dir, &file, &outgoing.xml_gz)?),
+            _ => None,
+        };
+        summary.reports.push(GeneratedReport {
+            file,
+            path,
+            domain: policy.domain.clone(),
+            report_id,
+            records: outgoing.records,
+            messages: outgoing.messages,
+            rua,
+            status,
+        });
+        progress(done + 1, total);
+    }
+    Ok(summary)
+}
+
+/// The `policy_published` of a group.
+fn published(g: &AggregateGroup) -> PolicyPublished {
+    let p = &g.policy;
+    let opt = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+    PolicyPublished {
+        domain: p.domain.to_ascii_lowercase(),
+        p: p.p.clone(),
+        sp: p.sp.clone(),
+        np: p.np.clone(),
+        adkim: opt(&p.adkim),
+        aspf: opt(&p.aspf),
+        discovery_method: opt(&p.discovery_method),
+        fo: p.fo.clone(),
+        testing: p.testing,
+    }
+}
+
+/// The policy configuration as one line (one report per domain and configuration).
+fn policy_key(p: &PolicyPublished) -> String {
+    let o = |v: &Option<String>| v.clone().unwrap_or_default();
+    format!(
+        "p={};sp={};np={};adkim={};aspf={};fo={};t={};discovery={}",
+        p.p,
+        o(&p.sp),
+        o(&p.np),
+        o(&p.adkim),
+        o(&p.aspf),
+        o(&p.fo),
+        if p.testing { "y" } else { "n" },
+        o(&p.discovery_method)
+    )
+}
+
+/// Letters and digits, the same for the same receiver, policy and period.
+fn report_id(receiver: &str, key: &str, begin: i64, end: i64) -> String {
+    let digest = hash(
+        HashAlgorithm::Sha256,
+        format!("{receiver}\n{key}\n{begin}\n{end}").as_bytes(),
+    );
+    digest[..12].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The records: groups that write the same `record` merged, the largest first.
+fn records(groups: Vec<AggregateGroup>) -> Vec<Record> {
+    let mut merged: Vec<Record> = Vec::new();
+    let mut index: std::collections::HashMap<RecordKey, usize> = Default::default();
+    for g in groups {
+        let r = record(&g);
+        let key = RecordKey::of(&r);
+        match index.get(&key) {
+            Some(&i) => merged[i].count += r.count,
+            None => {
+                index.insert(key, merged.len());
+                merged.push(r);
+            }
+        }
+    }
+    merged.sort_by(|a, b| {
+        b.count
+            .cmp(&a.count)
+            .then_with(|| a.source_ip.cmp(&b.source_ip))
+            .then_with(|| a.header_from.cmp(&b.header_from))
+    });
+    merged
+}
+
+/// Everything of a record but its count.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct RecordKey {
+    source_ip: String,
+    evaluated: PolicyEvaluated,
+    header_from: String,
+    envelope_from: Option<String>,
+    dkim: Vec<DkimAuth>,
+    spf: Option<SpfAuth>,
+}
+
+impl RecordKey {
+    fn of(r: &Record) -> Self {
+        Self {
+            source_ip: r.source_ip.clone(),
+            evaluated: r.evaluated.clone(),
+            header_from: r.header_from.clone(),
+            envelope_from: r.envelope_from.clone(),
+            dkim: r.dkim.clone(),
+            spf: r.spf.clone(),
+        }
+    }
+}
+
+fn record(g: &AggregateGroup) -> Record {
+    let applied = g.policy_applied.as_deref().unwrap_or(&g.policy.p);
+    // RFC 9990 `ActionDispositionType`: "pass" is no action on a message that passed
+    // DMARC under an enforcing policy.
+    let disposition = if g.dmarc == "pass" && g.disposition == "none" && applied != "none" {
+        "pass".to_owned()
+    } else {
+        g.disposition.clone()
+    };
+    let mut reasons: Vec<Reason> = g
+        .overrides
+        .iter()
+        .map(|o| Reason {
+            kind: o.kind.clone(),
+            comment: o.comment.clone(),
+        })
+        .collect();
+    // RFC 9990 §3.1.6: the reason MUST be given whenever the applied disposition is not
+    // the policy's; an evaluation recorded without one still says so.
+    if reasons.is_empty() && g.dmarc != "pass" && g.disposition != applied {
+        reasons.push(Reason {
+            kind: "other".into(),
+            comment: Some(format!(
+                "{} applied where the policy asks for {applied} (result {})",
+                g.disposition, g.dmarc
+            )),
+        });
+    }
+    Record {
+        source_ip: g.source_ip.clone().unwrap_or_default(),
+        count: g.count,
+        evaluated: PolicyEvaluated {
+            disposition,
+            dkim_aligned: g.dkim_aligned,
+            spf_aligned: g.spf_aligned,
+            reasons,
+        },
+        header_from: g.header_from.clone().unwrap_or_default(),
+        envelope_from: g.envelope_domain.clone(),
+        envelope_to: None,
+        dkim: g
+            .dkim
+            .iter()
+            .map(|d| DkimAuth {
+                domain: d.domain.clone(),
+                selector: d.selector.clone(),
+                result: dkim_result(&d.result),
+                human_result: d.human_result.clone(),
+            })
+            .collect(),
+        spf: g.spf.as_ref().map(|s| SpfAuth {
+            domain: s.domain.clone(),
+            // The XSD knows only "mfrom"; a HELO check is written without a scope.
+            scope: (s.scope == "mfrom").then(|| "mfrom".to_owned()),
+            result: spf_result(&s.result),
+            human_result: (s.scope == "helo").then(|| "HELO identity".to_owned()),
+        }),
+    }
+}
+
+/// DKIM results as the XSD names them (RFC 8601 §2.7.1).
+fn dkim_result(r: &str) -> String {
+    match r {
+        "none" | "pass" | "fail" | "policy" | "neutral" | "temperror" | "permerror" => r.into(),
+        _ => "neutral".into(),
+    }
+}
+
+/// SPF results as the XSD names them (RFC 8601 §2.7.2).
+fn spf_result(r: &str) -> String {
+    match r {
+        "none" | "pass" | "fail" | "softfail" | "policy" | "neutral" | "temperror"
+        | "permerror" => r.into(),
+        _ => "neutral".into(),
+    }
+}
+
+fn gzip(data: &[u8]) -> Result<Vec<u8>, ReportError> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(data)
+        .and_then(|()| enc.finish())
+        .map_err(|e| ReportError::Io {
+            path: "gzip".into(),
+            source: e,
+        })
+}
+
+/// Writes `dir/name` through a temporary file and a rename: a reader never sees half
+/// a report.
+fn write_atomic(dir: &Path, name: &str, data: &[u8]) -> Result<PathBuf, ReportError> {
+    let path = dir.join(name);
+    let tmp = dir.join(format!(".{name}.tmp"));
+    let io = |source| ReportError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    std::fs::write(&tmp, data).map_err(io)?;
+    std::fs::rename(&tmp, &path).map_err(io)?;
+    Ok(path)
+}
+
+fn is_domain(d: &str) -> bool {
+    !d.is_empty()
+        && d.len() <= 253
+        && d.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use monban_store::{DkimRow, OverrideRow, PublishedPolicy, SpfRow};
+
+    fn group(disposition: &str, dmarc: &str, overrides: Vec<OverrideRow>) -> AggregateGroup {
+        AggregateGroup {
+            policy: PublishedPolicy {
+                domain: "example.com".into(),
+                p: "reject".into(),
+                sp: None,
+                np: None,
+                adkim: "r".into(),
+                aspf: "r".into(),
+                testing: false,
+                discovery_method: "treewalk".into(),
+                fo: None,
+                rua: vec![],
+                ruf: vec![],
+                psd: false,
+            },
+            source_ip: Some("192.0.2.1".into()),
+            header_from: Some("example.com".into()),
+            envelope_domain: None,
+            dkim: vec![DkimRow {
+                domain: "example.com".into(),
+                selector: "s".into(),
+                result: "pass".into(),
+                human_result: None,
+            }],
+            spf: Some(SpfRow {
+                domain: "helo.example.com".into(),
+                scope: "helo".into(),
+                result: "pass".into(),
+            }),
+            dmarc: dmarc.into(),
+            disposition: disposition.into(),
+            policy_applied: Some("reject".into()),
+            dkim_aligned: dmarc == "pass",
+            spf_aligned: false,
+            overrides,
+            count: 2,
+            not_report_mail: 2,
+        }
+    }
+
+    #[test]
+    fn rfc9990_disposition_pass_and_reason_when_policy_not_applied() {
+        let r = record(&group("none", "pass", vec![]));
+        assert_eq!(r.evaluated.disposition, "pass");
+        assert!(r.evaluated.reasons.is_empty());
+        assert_eq!(r.spf.as_ref().unwrap().scope, None);
+        let r = record(&group("none", "fail", vec![]));
+        assert_eq!(r.evaluated.reasons.len(), 1);
+        assert_eq!(r.evaluated.reasons[0].kind, "other");
+        let r = record(&group(
+            "quarantine",
+            "fail",
+            vec![OverrideRow {
+                kind: "local_policy".into(),
+                comment: None,
+            }],
+        ));
+        assert_eq!(r.evaluated.reasons[0].kind, "local_policy");
+        let r = record(&group("reject", "fail", vec![]));
+        assert!(r.evaluated.reasons.is_empty());
+    }
+
+    #[test]
+    fn identical_records_merge_and_ids_are_stable() {
+        let rs = records(vec![
+            group("none", "pass", vec![]),
+            group("none", "pass", vec![]),
+        ]);
+        assert_eq!(rs.len(), 1);
+        assert_eq!(rs[0].count, 4);
+        let a = report_id("r.example", "k", 0, 86_399);
+        assert_eq!(a, report_id("r.example", "k", 0, 86_399));
+        assert_ne!(a, report_id("r.example", "k", 86_400, 172_799));
+        assert!(monban::report::aggregate::is_unique_id(&a));
+    }
+}
