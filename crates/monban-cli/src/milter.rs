@@ -7,7 +7,8 @@ use clap::Args;
 use monban_dns::{CachingResolver, HickoryConfig, HickoryResolver, SharedResolver, ZoneResolver};
 use monban_milter::config::{self, Config, DnsSource, Listen};
 use monban_milter::metrics::{Metrics, TimedResolver, serve_metrics};
-use monban_milter::server::{Listener, serve};
+use monban_milter::recorder::Recorder;
+use monban_milter::server::{Listener, serve_recording};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
 
@@ -62,10 +63,18 @@ pub async fn run(args: MilterArgs) -> Result<(), Failure> {
     let cfg = Config::load(&path).map_err(|e| Failure::other(e.to_string()))?;
     if args.check_config {
         println!(
-            "{}: valid ({} signing rule(s), listening on {:?})",
+            "{}: valid ({} signing rule(s), listening on {:?}{})",
             path.display(),
             cfg.filter.signing.len(),
-            cfg.listen
+            cfg.listen,
+            cfg.record.as_ref().map_or(String::new(), |r| format!(
+                ", recording to {} through the journal {}",
+                match &r.url {
+                    monban_store::StoreUrl::Sqlite(p) => format!("sqlite:{}", p.display()),
+                    monban_store::StoreUrl::Postgres(_) => "PostgreSQL".into(),
+                },
+                r.journal.display()
+            ))
         );
         return Ok(());
     }
@@ -110,13 +119,26 @@ pub async fn run(args: MilterArgs) -> Result<(), Failure> {
         .map_err(|e| Failure::other(format!("cannot watch SIGTERM: {e}")))?;
     let mut int = signal(SignalKind::interrupt())
         .map_err(|e| Failure::other(format!("cannot watch SIGINT: {e}")))?;
-    let server = tokio::spawn(serve(
+    let recorder = match &cfg.record {
+        Some(rc) => {
+            let r = Recorder::start(rc.clone(), metrics.clone())
+                .map_err(|e| Failure::other(format!("cannot start recording: {e}")))?;
+            eprintln!(
+                "monban milter: recording evaluations (journal {})",
+                rc.journal.display()
+            );
+            Some(Arc::new(r))
+        }
+        None => None,
+    };
+    let server = tokio::spawn(serve_recording(
         listener,
         cfg_rx,
         dns,
         metrics,
         cfg.limits.clone(),
         stop_rx,
+        recorder.clone(),
     ));
     loop {
         tokio::select! {
@@ -141,8 +163,14 @@ pub async fn run(args: MilterArgs) -> Result<(), Failure> {
     if let Some(t) = metrics_task {
         t.abort();
     }
-    server
+    let served = server
         .await
         .map_err(|e| Failure::other(format!("server task failed: {e}")))?
-        .map_err(|e| Failure::other(format!("server failed: {e}")))
+        .map_err(|e| Failure::other(format!("server failed: {e}")));
+    if let Some(r) = recorder {
+        // What the store does not take in time stays in the journal for the next start.
+        let _ = tokio::task::spawn_blocking(move || r.shutdown(std::time::Duration::from_secs(10)))
+            .await;
+    }
+    served
 }

@@ -1,6 +1,9 @@
 //! `monban milter` as a process: configuration checks, a live connection, SIGHUP with a
 //! broken file keeping the old configuration, SIGTERM stopping cleanly.
 
+mod common;
+use common::free_port;
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
@@ -9,14 +12,6 @@ use std::time::{Duration, Instant};
 
 fn monban() -> Command {
     Command::new(env!("CARGO_BIN_EXE_monban"))
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn kill(pid: u32, sig: &str) {

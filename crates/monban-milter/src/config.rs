@@ -151,6 +151,31 @@ pub const OPTIONS: &[OptionDoc] = &[
         doc: "The limit for one DNS answer.",
     },
     OptionDoc {
+        key: "store.url",
+        default: "",
+        doc: "Record every judged message's evaluation for DMARC aggregate reports in this store: sqlite:PATH or postgres://USER[:PASSWORD]@HOST[:PORT]/DB (off unless set).",
+    },
+    OptionDoc {
+        key: "store.record",
+        default: "true",
+        doc: "With url: record evaluations (false keeps the url for other commands but records nothing).",
+    },
+    OptionDoc {
+        key: "store.journal",
+        default: "",
+        doc: "The local journal folder evaluations wait in until the store takes them (default: the SQLite file's name + .journal, or /var/lib/monban/journal for PostgreSQL).",
+    },
+    OptionDoc {
+        key: "store.max_journal_bytes",
+        default: "1073741824",
+        doc: "The most the journal holds while the store is down; past it evaluations are dropped (counted in monban_milter_record_lost_total), never the mail.",
+    },
+    OptionDoc {
+        key: "store.batch_size",
+        default: "500",
+        doc: "Evaluations written per database transaction.",
+    },
+    OptionDoc {
         key: "signing.sender",
         default: "",
         doc: "A signing-table row: the sender address or pattern (user@example.com, *@example.com, example.com, *).",
@@ -233,6 +258,8 @@ pub struct RawConfig {
     #[serde(default)]
     dns: RawDns,
     #[serde(default)]
+    store: Option<RawStore>,
+    #[serde(default)]
     signing: Vec<RawSigning>,
     #[serde(default)]
     default_signing: Option<RawKey>,
@@ -244,6 +271,25 @@ struct RawDns {
     zone_file: Option<PathBuf>,
     server: Option<String>,
     timeout_seconds: Option<u64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStore {
+    url: Option<String>,
+    record: Option<bool>,
+    journal: Option<PathBuf>,
+    #[serde(default = "default_max_journal_bytes")]
+    max_journal_bytes: u64,
+    #[serde(default = "default_batch_size")]
+    batch_size: usize,
+}
+
+fn default_max_journal_bytes() -> u64 {
+    1 << 30
+}
+fn default_batch_size() -> usize {
+    500
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -333,6 +379,8 @@ pub struct Config {
     pub limits: Limits,
     /// The filter settings.
     pub filter: Arc<FilterConfig>,
+    /// Recording evaluations (`[store]`), when on.
+    pub record: Option<crate::recorder::RecordConfig>,
 }
 
 /// A configuration problem: one sentence naming the file and the key.
@@ -529,6 +577,56 @@ impl Config {
                 )));
             },
         };
+        let record = match &raw.store {
+            None => None,
+            Some(st) => match (&st.url, st.record) {
+                (None, Some(true)) => {
+                    return Err(err("store.record = true needs store.url".into()));
+                }
+                (None, _) | (Some(_), Some(false)) => None,
+                (Some(url), _) => {
+                    let url = monban_store::StoreUrl::parse(url)
+                        .map_err(|e| err(format!("store.url: {e}")))?;
+                    let url = match url {
+                        monban_store::StoreUrl::Sqlite(p) if p.is_relative() => {
+                            monban_store::StoreUrl::Sqlite(base.join(p))
+                        }
+                        other => other,
+                    };
+                    let journal = match (&st.journal, &url) {
+                        (Some(j), _) if j.is_absolute() => j.clone(),
+                        (Some(j), _) => base.join(j),
+                        (None, monban_store::StoreUrl::Sqlite(p)) => {
+                            let mut name = p.as_os_str().to_owned();
+                            name.push(".journal");
+                            PathBuf::from(name)
+                        }
+                        (None, monban_store::StoreUrl::Postgres(_)) => {
+                            PathBuf::from("/var/lib/monban/journal")
+                        }
+                    };
+                    if !(1..=100_000).contains(&st.batch_size) {
+                        return Err(err(format!(
+                            "store.batch_size: {} must be from 1 to 100000",
+                            st.batch_size
+                        )));
+                    }
+                    if st.max_journal_bytes < 1 << 20 {
+                        return Err(err(format!(
+                            "store.max_journal_bytes: {} must be at least 1048576",
+                            st.max_journal_bytes
+                        )));
+                    }
+                    Some(crate::recorder::RecordConfig {
+                        url,
+                        journal,
+                        max_journal_bytes: st.max_journal_bytes,
+                        batch: st.batch_size,
+                        discovery_method: "treewalk",
+                    })
+                }
+            },
+        };
         let mut filter = FilterConfig::new(&raw.authserv_id);
         filter.verify.dkim.max_signatures = raw.max_signatures;
         if !raw.reject_unparseable_from {
@@ -542,6 +640,7 @@ impl Config {
             ),
             metrics,
             limits,
+            record,
             filter: Arc::new(FilterConfig {
                 trusted_networks: networks("trusted_networks", &raw.trusted_networks)?,
                 signing,
@@ -586,6 +685,9 @@ pub fn sample_config() -> String {
             ("dns.zone_file", _) => "# zone_file = \"examples/example.zone\"".to_owned(),
             ("dns.server", _) => "# server = \"127.0.0.1:53\"".to_owned(),
             ("metrics_listen", _) => "# metrics_listen = \"127.0.0.1:9891\"".to_owned(),
+            ("store.url", _) => "# url = \"sqlite:/var/lib/monban/monban.db\"".to_owned(),
+            ("store.record", _) => "# record = true".to_owned(),
+            ("store.journal", _) => "# journal = \"/var/lib/monban/journal\"".to_owned(),
             ("signing.sender", _) => "\"*@example.com\"".to_owned(),
             ("signing.domain", _) => "\"example.com\"".to_owned(),
             ("signing.selector", _) => "\"s2026\"".to_owned(),

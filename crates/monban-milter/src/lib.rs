@@ -4,7 +4,8 @@
 //! - [`session`]: one connection's logic (verify inbound, sign outbound), without I/O;
 //! - [`config`]: the TOML configuration, every option defined once;
 //! - [`server`]: the sockets (TCP or unix), one task per MTA connection;
-//! - [`metrics`]: Prometheus counters and the `/metrics` endpoint.
+//! - [`metrics`]: Prometheus counters and the `/metrics` endpoint;
+//! - [`recorder`]: evaluations journaled and written to the store for reports.
 //!
 //! The daemon (sockets, configuration file, signals, metrics) is being built on top of
 //! these; see the workspace README.
@@ -12,5 +13,6 @@
 pub mod config;
 pub mod metrics;
 pub mod protocol;
+pub mod recorder;
 pub mod server;
 pub mod session;

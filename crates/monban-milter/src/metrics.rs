@@ -32,6 +32,13 @@ pub struct Metrics {
     dns_buckets: [AtomicU64; 11],
     dns_count: AtomicU64,
     dns_sum_micros: AtomicU64,
+    record_journaled: AtomicU64,
+    record_stored: AtomicU64,
+    record_duplicates: AtomicU64,
+    record_lost: AtomicU64,
+    record_backlog: AtomicU64,
+    /// stage (`journal`, `store`, `journal_corrupt`, `journal_torn_line`) → count.
+    record_errors: Mutex<BTreeMap<&'static str, u64>>,
 }
 
 impl Metrics {
@@ -90,6 +97,34 @@ impl Metrics {
             u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
             Ordering::Relaxed,
         );
+    }
+
+    /// An evaluation was appended to the recording journal.
+    pub fn record_journaled(&self) {
+        self.record_journaled.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The store took `new` evaluations (and already had `duplicates`).
+    pub fn record_stored(&self, new: u64, duplicates: u64) {
+        self.record_stored.fetch_add(new, Ordering::Relaxed);
+        self.record_duplicates
+            .fetch_add(duplicates, Ordering::Relaxed);
+    }
+
+    /// An evaluation could not be recorded (journal full or unwritable).
+    pub fn record_lost(&self) {
+        self.record_lost.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Bytes waiting in the journal.
+    pub fn record_backlog(&self, bytes: u64) {
+        self.record_backlog.store(bytes, Ordering::Relaxed);
+    }
+
+    /// A recording failure at `stage`.
+    pub fn record_error(&self, stage: &'static str) {
+        let mut m = self.record_errors.lock().unwrap_or_else(|p| p.into_inner());
+        *m.entry(stage).or_default() += 1;
     }
 
     /// The exposition text.
@@ -196,6 +231,56 @@ impl Metrics {
             self.dns_sum_micros.load(Ordering::Relaxed) as f64 / 1e6
         );
         let _ = writeln!(s, "monban_milter_dns_seconds_count {count}");
+        for (name, help, kind, v) in [
+            (
+                "monban_milter_record_journaled_total",
+                "Evaluations appended to the recording journal.",
+                "counter",
+                &self.record_journaled,
+            ),
+            (
+                "monban_milter_record_stored_total",
+                "Evaluations the store took.",
+                "counter",
+                &self.record_stored,
+            ),
+            (
+                "monban_milter_record_duplicates_total",
+                "Evaluations replayed that the store already had (not counted again).",
+                "counter",
+                &self.record_duplicates,
+            ),
+            (
+                "monban_milter_record_lost_total",
+                "Evaluations not recorded (journal full or unwritable); the mail was judged anyway.",
+                "counter",
+                &self.record_lost,
+            ),
+            (
+                "monban_milter_record_backlog_bytes",
+                "Journal bytes waiting for the store.",
+                "gauge",
+                &self.record_backlog,
+            ),
+        ] {
+            counter(&mut s, name, help, kind, v.load(Ordering::Relaxed));
+        }
+        let _ = writeln!(
+            s,
+            "# HELP monban_milter_record_errors_total Recording failures by stage.\n# TYPE monban_milter_record_errors_total counter"
+        );
+        let errors = self
+            .record_errors
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        for stage in ["journal", "store", "journal_corrupt", "journal_torn_line"] {
+            let n = errors.get(stage).copied().unwrap_or(0);
+            let _ = writeln!(
+                s,
+                "monban_milter_record_errors_total{{stage=\"{stage}\"}} {n}"
+            );
+        }
         s
     }
 }

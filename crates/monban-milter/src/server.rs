@@ -14,7 +14,9 @@ use tokio::task::JoinSet;
 
 use crate::metrics::Metrics;
 use crate::protocol::{Command, Framer, Response};
+use crate::recorder::Recorder;
 use crate::session::{Action, FilterConfig, MessageOutcome, Refused, Session, Step};
+use monban_store::Evaluation;
 
 /// A bound listener.
 #[derive(Debug)]
@@ -120,6 +122,8 @@ pub struct Shared<R> {
     pub permits: Semaphore,
     /// Turns true when the server stops: idle connections between messages close.
     pub shutdown: watch::Receiver<bool>,
+    /// Where judged messages' evaluations go, when recording is on.
+    pub recorder: Option<Arc<Recorder>>,
 }
 
 impl<R> Shared<R> {
@@ -136,6 +140,7 @@ impl<R> Shared<R> {
             limits,
             permits: Semaphore::new(BLOCKING_PERMITS),
             shutdown,
+            recorder: None,
         }
     }
 }
@@ -303,12 +308,18 @@ where
                         MessageOutcome {
                             responses: vec![Response::ReplyCode(MESSAGE_TIMEOUT_REPLY.into())],
                             report: None,
+                            envelope: None,
                             action: Action::Tempfail,
                         }
                     });
                     // A refused message was logged and counted when it was refused.
                     if !refused {
                         record(metrics, &queue_id, &outcome);
+                    }
+                    // Journaled before the MTA hears the answer: a message whose fate
+                    // is decided is in the journal even if the milter is killed now.
+                    if let Some(recorder) = &shared.recorder {
+                        journal(recorder, &outcome);
                     }
                     outcome.responses
                 }
@@ -327,6 +338,24 @@ where
                     })??;
             }
         }
+    }
+}
+
+/// Appends the evaluation of a judged message to the recording journal. A tempfailed
+/// message is not recorded: the sender retries it and it is judged again.
+fn journal(recorder: &Recorder, outcome: &MessageOutcome) {
+    if outcome.action == Action::Tempfail {
+        return;
+    }
+    if let (Some(report), Some(envelope)) = (&outcome.report, &outcome.envelope) {
+        let e = Evaluation::from_report(
+            report,
+            envelope,
+            i64::try_from(now()).unwrap_or(i64::MAX),
+            recorder.discovery_method(),
+            recorder.next_uid(),
+        );
+        recorder.append(&e);
     }
 }
 
@@ -392,19 +421,32 @@ pub async fn serve<R>(
     resolver: Arc<R>,
     metrics: Arc<Metrics>,
     limits: Limits,
+    shutdown: watch::Receiver<bool>,
+) -> std::io::Result<()>
+where
+    R: Resolver + Send + Sync + 'static,
+{
+    serve_recording(listener, config, resolver, metrics, limits, shutdown, None).await
+}
+
+/// [`serve`], with the evaluations of judged messages appended to `recorder`.
+pub async fn serve_recording<R>(
+    listener: Listener,
+    config: watch::Receiver<Arc<FilterConfig>>,
+    resolver: Arc<R>,
+    metrics: Arc<Metrics>,
+    limits: Limits,
     mut shutdown: watch::Receiver<bool>,
+    recorder: Option<Arc<Recorder>>,
 ) -> std::io::Result<()>
 where
     R: Resolver + Send + Sync + 'static,
 {
     let max_connections = limits.max_connections.max(1);
     let slots = Arc::new(Semaphore::new(max_connections));
-    let shared = Arc::new(Shared::new(
-        resolver,
-        metrics.clone(),
-        limits,
-        shutdown.clone(),
-    ));
+    let mut shared = Shared::new(resolver, metrics.clone(), limits, shutdown.clone());
+    shared.recorder = recorder;
+    let shared = Arc::new(shared);
     let mut tasks = JoinSet::new();
     let mut backoff = Duration::ZERO;
     loop {

@@ -240,6 +240,8 @@ pub struct MessageOutcome {
     pub responses: Vec<Response>,
     /// The results, for inbound mail that was verified.
     pub report: Option<Report>,
+    /// The SMTP envelope of a verified message (for recording).
+    pub envelope: Option<Envelope>,
     /// What was done.
     pub action: Action,
 }
@@ -638,6 +640,7 @@ impl Session {
         let plain = |responses: Vec<Response>, action| MessageOutcome {
             responses,
             report: None,
+            envelope: None,
             action,
         };
         if let Some((refusal, _, action)) = message.refused {
@@ -674,6 +677,11 @@ impl Session {
             // Trusted but nothing to sign, or no header: pass through.
             return plain(vec![Response::Accept], Action::Accept);
         };
+        let envelope = Envelope {
+            ip: self.client,
+            helo: self.helo.clone(),
+            mail_from: message.mail_from.clone(),
+        };
         let mut report = verifier.finish(resolver).await;
         let mut out = message.forged;
         let opted_out = message.recipient_domains.iter().find(|d| {
@@ -687,6 +695,7 @@ impl Session {
         MessageOutcome {
             responses: out,
             report: Some(report),
+            envelope: Some(envelope),
             action,
         }
     }

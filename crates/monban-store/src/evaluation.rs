@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use monban::pipeline::{Envelope, Report};
 
 /// One DKIM result (RFC 9990 `dkim` auth result).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DkimRow {
     /// `d=`.
     pub domain: String,
@@ -20,7 +20,7 @@ pub struct DkimRow {
 }
 
 /// The SPF result (RFC 9990 `spf` auth result).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SpfRow {
     /// The domain checked.
     pub domain: String,
@@ -31,7 +31,7 @@ pub struct SpfRow {
 }
 
 /// The DMARC policy as published, when one was found (RFC 9990 `policy_published`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PublishedPolicy {
     /// Where the record was found.
     pub domain: String,
@@ -60,7 +60,7 @@ pub struct PublishedPolicy {
 }
 
 /// One policy override (RFC 9990 `reason`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct OverrideRow {
     /// `local_policy`, `mailing_list`, ...
     pub kind: String,
@@ -69,7 +69,7 @@ pub struct OverrideRow {
 }
 
 /// One message judged.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Evaluation {
     /// Unique per evaluation: storing one twice (a journal replayed twice) stores it
     /// once.

@@ -1,0 +1,338 @@
+//! The milter records every judged message for aggregate reports (issue 11): the real
+//! `monban milter` process, driven over TCP by an MTA-side client written here, with
+//! `kill -9` between messages, the journal replayed from its start, a store that cannot
+//! be opened, and a PostgreSQL server stopped and started under it. Every message that
+//! got its final answer is in the store exactly once: 0 lost, 0 counted twice.
+
+mod common;
+use common::free_port;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use monban_store::testing::{PgServer, TempDir};
+use monban_store::{SqliteStore, Store};
+
+fn zone() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/reports/report.zone")
+}
+
+/// A running `monban milter`.
+struct Milter {
+    child: Option<Child>,
+    port: u16,
+    config: PathBuf,
+    log: PathBuf,
+}
+
+impl Milter {
+    fn start(dir: &Path, store: &str) -> Self {
+        let port = free_port();
+        let config = dir.join("monban.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "listen = \"inet:127.0.0.1:{port}\"\nauthserv_id = \"mx.receiver.example\"\n\
+                 [dns]\nzone_file = \"{}\"\n[store]\nurl = \"{store}\"\njournal = \"{}\"\n",
+                zone().display(),
+                dir.join("journal").display()
+            ),
+        )
+        .unwrap();
+        let mut m = Self {
+            child: None,
+            port,
+            config,
+            log: dir.join("milter.log"),
+        };
+        m.restart();
+        m
+    }
+
+    fn restart(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_monban"))
+            .args(["milter", "--config"])
+            .arg(&self.config)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        let start = Instant::now();
+        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "the milter did not listen:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn kill9(&mut self) {
+        let mut c = self.child.take().unwrap();
+        c.kill().unwrap();
+        c.wait().unwrap();
+    }
+
+    fn stop(&mut self) {
+        let mut c = self.child.take().unwrap();
+        let ok = Command::new("kill")
+            .args(["-TERM", &c.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok);
+        let status = c.wait().unwrap();
+        assert_eq!(status.code(), Some(0), "{}", self.log());
+    }
+}
+
+impl Drop for Milter {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn send(s: &mut TcpStream, code: u8, data: &[u8]) {
+    let mut pkt = ((data.len() + 1) as u32).to_be_bytes().to_vec();
+    pkt.push(code);
+    pkt.extend_from_slice(data);
+    s.write_all(&pkt).unwrap();
+}
+
+fn read_final(s: &mut TcpStream) -> (u8, Vec<u8>) {
+    loop {
+        let mut len = [0u8; 4];
+        s.read_exact(&mut len).unwrap();
+        let mut body = vec![0u8; u32::from_be_bytes(len) as usize];
+        s.read_exact(&mut body).unwrap();
+        let code = body[0];
+        if matches!(code, b'c' | b'a' | b'r' | b't' | b'y' | b'd' | b'O') {
+            return (code, body[1..].to_vec());
+        }
+    }
+}
+
+/// One message over its own milter connection, as Postfix sends it; the final answer.
+/// Odd `n` come from a host SPF does not allow (DMARC rejects them); even `n` pass.
+fn message(port: u16, n: usize) -> (u8, Vec<u8>) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut optneg = Vec::new();
+    for v in [6u32, 0x1ff, 0x1f_ffff] {
+        optneg.extend_from_slice(&v.to_be_bytes());
+    }
+    send(&mut s, b'O', &optneg);
+    read_final(&mut s);
+    let ip = if n.is_multiple_of(2) {
+        "192.0.2.10"
+    } else {
+        "203.0.113.9"
+    };
+    let mut connect = b"client.example\0".to_vec();
+    connect.push(b'4');
+    connect.extend_from_slice(&25u16.to_be_bytes());
+    connect.extend_from_slice(ip.as_bytes());
+    connect.push(0);
+    for (code, data) in [
+        (b'C', connect),
+        (b'H', b"client.example\0".to_vec()),
+        (b'M', b"<a@example.com>\0".to_vec()),
+        (b'R', b"<bob@receiver.example>\0".to_vec()),
+        (b'L', b"From\0 a@example.com\0".to_vec()),
+        (b'L', format!("Subject\0 message {n}\0").into_bytes()),
+        (b'N', Vec::new()),
+        (b'B', b"Hello.\r\n".to_vec()),
+    ] {
+        send(&mut s, code, &data);
+        read_final(&mut s);
+    }
+    send(&mut s, b'E', b"");
+    let reply = read_final(&mut s);
+    send(&mut s, b'Q', b"");
+    reply
+}
+
+/// Sends `range` and checks every message got its final answer (accepted, or rejected
+/// by DMARC for the odd ones).
+fn send_all(port: u16, range: std::ops::Range<usize>) {
+    for n in range {
+        let (code, text) = message(port, n);
+        if n.is_multiple_of(2) {
+            assert_eq!(
+                code,
+                b'a',
+                "message {n}: {}",
+                String::from_utf8_lossy(&text)
+            );
+        } else {
+            assert_eq!(code, b'y', "message {n}");
+            assert!(
+                text.starts_with(b"550 5.7.1"),
+                "{}",
+                String::from_utf8_lossy(&text)
+            );
+        }
+    }
+}
+
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
+/// Waits until `count()` is `want` (the writer catching up), then checks it stays so.
+fn wait_for_count(
+    what: &str,
+    want: u64,
+    count: impl Fn() -> Option<u64>,
+    log: &dyn Fn() -> String,
+) {
+    let start = Instant::now();
+    loop {
+        let n = count();
+        if n == Some(want) {
+            return;
+        }
+        assert!(
+            n.is_none_or(|n| n < want),
+            "{what}: {n:?} evaluations, more than the {want} messages answered"
+        );
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "{what}: {n:?} evaluations, {want} expected\n{}",
+            log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn sqlite_count(path: &Path) -> Option<u64> {
+    SqliteStore::open(path).ok()?.count_now().ok()
+}
+
+#[test]
+fn kill_9_and_a_replayed_journal_lose_nothing_and_count_nothing_twice() {
+    let dir = TempDir::new("milter-record-kill");
+    let db = dir.0.join("monban.db");
+    let store = format!("sqlite:{}", db.display());
+    let mut m = Milter::start(&dir.0, &store);
+
+    // 20 messages, then kill -9 at once: what the writer had not stored yet is in the
+    // journal.
+    send_all(m.port, 0..20);
+    m.kill9();
+    m.restart();
+    send_all(m.port, 20..40);
+    wait_for_count("after kill -9", 40, || sqlite_count(&db), &|| m.log());
+
+    // The worst crash: after the database took the rows, before the journal said so.
+    // Everything in the journal is stored again, and nothing counts twice.
+    m.kill9();
+    let journal = dir.0.join("journal");
+    std::fs::write(journal.join("committed"), "0 0\n").unwrap();
+    let segments_before: Vec<_> = std::fs::read_dir(&journal)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("segment-"))
+        .map(|e| e.path())
+        .collect();
+    assert!(
+        !segments_before.is_empty(),
+        "the journal keeps its active segment"
+    );
+    m.restart();
+    // Replayed segments are deleted once stored.
+    let start = Instant::now();
+    while segments_before.iter().any(|p| p.exists()) {
+        assert!(start.elapsed() < Duration::from_secs(60), "{}", m.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(sqlite_count(&db), Some(40), "{}", m.log());
+    // The evaluations are the messages': 20 passed and were delivered, 20 rejected.
+    let all = SqliteStore::open(&db)
+        .unwrap()
+        .evaluations_now(0, i64::MAX)
+        .unwrap();
+    assert_eq!(all.iter().filter(|e| e.disposition == "reject").count(), 20);
+    assert_eq!(all.iter().filter(|e| e.dmarc == "pass").count(), 20);
+    assert!(
+        all.iter()
+            .all(|e| e.policy.as_ref().is_some_and(|p| p.domain == "example.com"))
+    );
+    m.stop();
+}
+
+#[test]
+fn a_store_that_cannot_be_opened_delays_no_mail_and_is_caught_up() {
+    let dir = TempDir::new("milter-record-unwritable");
+    // The database's folder is a file: SQLite cannot open it.
+    let blocked = dir.0.join("blocked");
+    std::fs::write(&blocked, b"not a folder").unwrap();
+    let db = blocked.join("monban.db");
+    let store = format!("sqlite:{}", db.display());
+    let mut m = Milter::start(&dir.0, &store);
+    let start = Instant::now();
+    send_all(m.port, 0..10);
+    assert!(
+        start.elapsed() < Duration::from_secs(20),
+        "mail was slowed by the unusable store"
+    );
+    assert!(
+        m.log().contains("the store cannot take evaluations"),
+        "{}",
+        m.log()
+    );
+    // Fixed: the writer catches up from the journal.
+    std::fs::remove_file(&blocked).unwrap();
+    std::fs::create_dir(&blocked).unwrap();
+    wait_for_count("after the fix", 10, || sqlite_count(&db), &|| m.log());
+    m.stop();
+}
+
+#[test]
+fn a_postgresql_restart_loses_nothing_and_counts_nothing_twice() {
+    let pg = PgServer::start("milter-record");
+    let dir = TempDir::new("milter-record-pg");
+    let mut m = Milter::start(&dir.0, &pg.url());
+    let url = pg.url();
+    let count = || {
+        block_on(async {
+            let s = monban_store::PostgresStore::connect(&url).await.ok()?;
+            s.count().await.ok()
+        })
+    };
+    send_all(m.port, 0..10);
+    wait_for_count("before the restart", 10, count, &|| m.log());
+    pg.stop();
+    // The database is down: mail flows, evaluations wait in the journal.
+    send_all(m.port, 10..30);
+    pg.restart();
+    wait_for_count("after the restart", 30, count, &|| m.log());
+    m.stop();
+    // Started again, the milter replays nothing new.
+    m.restart();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(count(), Some(30));
+    m.stop();
+}

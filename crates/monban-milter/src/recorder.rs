@@ -1,0 +1,493 @@
+//! Recording evaluations for aggregate reports without ever slowing or stopping mail
+//! (issue 11, DESIGN §2 "Scale").
+//!
+//! The journal is the queue. At the end of each judged message, before the milter
+//! answers the MTA, its evaluation is appended as one JSON line to the current segment
+//! of an append-only journal in a local folder (one `write` to the page cache: it
+//! survives a `kill -9` of the milter; it does not wait for the disk). A writer thread
+//! of its own reads the journal in batches and records them in the store; what the
+//! store has taken is marked in the `committed` file and whole segments are deleted.
+//! When the database is unreachable, slow, read-only or its disk is full, rows simply
+//! stay in the journal and the writer retries with backoff: mail keeps flowing, the log
+//! and the metrics say so, and the writer catches up when the database is back.
+//!
+//! Nothing is counted twice: every evaluation has a unique id and the store keeps one
+//! row per id, so a batch replayed after a crash between the database commit and the
+//! `committed` update stores nothing again. Nothing is lost but what never reached the
+//! journal: past `max_journal_bytes` (a database down for days) or when the journal
+//! folder cannot be written, an evaluation is counted in
+//! `monban_milter_record_lost_total` and logged, and the message is still judged.
+//!
+//! One milter process per journal folder.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead as _, BufReader, Read as _, Seek as _, SeekFrom, Write as _};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use monban_store::{Evaluation, Store, StoreUrl};
+
+use crate::metrics::Metrics;
+
+/// A segment is closed and a new one begun past this size.
+const SEGMENT_BYTES: u64 = 8 * 1024 * 1024;
+/// The longest journal line read back (an evaluation is well under 100 KiB: DKIM
+/// results are capped at 100 per message).
+const MAX_LINE: usize = 1024 * 1024;
+
+/// The recording settings (`[store]` in the milter configuration).
+#[derive(Debug, Clone)]
+pub struct RecordConfig {
+    /// The store.
+    pub url: StoreUrl,
+    /// The journal folder.
+    pub journal: PathBuf,
+    /// The most the journal may hold before new evaluations are dropped (counted).
+    pub max_journal_bytes: u64,
+    /// Evaluations per database transaction.
+    pub batch: usize,
+    /// How the milter finds organizational domains (`treewalk` or `psl`).
+    pub discovery_method: &'static str,
+}
+
+/// The recorder: [`Recorder::append`] from the connections, a writer thread behind.
+#[derive(Debug)]
+pub struct Recorder {
+    shared: Arc<Shared>,
+    writer: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    dir: PathBuf,
+    appender: Mutex<Appender>,
+    /// The segment appended to (the writer never deletes it).
+    active: AtomicU64,
+    /// Bytes in the journal not yet committed (about).
+    backlog: AtomicU64,
+    max_bytes: u64,
+    wake: Condvar,
+    woken: Mutex<bool>,
+    stop: AtomicBool,
+    metrics: Arc<Metrics>,
+    uid_base: String,
+    next_uid: AtomicU64,
+    discovery_method: &'static str,
+}
+
+#[derive(Debug)]
+struct Appender {
+    seq: u64,
+    file: Option<File>,
+    size: u64,
+}
+
+/// Where the writer is: the segment and byte offset up to which the store has every
+/// evaluation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Committed {
+    seq: u64,
+    offset: u64,
+}
+
+fn segment_name(seq: u64) -> String {
+    format!("segment-{seq:020}.jsonl")
+}
+
+fn segment_seq(name: &str) -> Option<u64> {
+    name.strip_prefix("segment-")?
+        .strip_suffix(".jsonl")?
+        .parse()
+        .ok()
+}
+
+/// The segments in the folder, oldest first.
+fn segments(dir: &Path) -> std::io::Result<Vec<u64>> {
+    let mut v: Vec<u64> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| segment_seq(e.file_name().to_str()?))
+        .collect();
+    v.sort_unstable();
+    Ok(v)
+}
+
+fn read_committed(dir: &Path) -> Committed {
+    std::fs::read_to_string(dir.join("committed"))
+        .ok()
+        .and_then(|s| {
+            let mut it = s.split_whitespace();
+            Some(Committed {
+                seq: it.next()?.parse().ok()?,
+                offset: it.next()?.parse().ok()?,
+            })
+        })
+        .unwrap_or(Committed { seq: 0, offset: 0 })
+}
+
+fn write_committed(dir: &Path, c: Committed) -> std::io::Result<()> {
+    let tmp = dir.join("committed.tmp");
+    std::fs::write(&tmp, format!("{} {}\n", c.seq, c.offset))?;
+    std::fs::rename(&tmp, dir.join("committed"))
+}
+
+impl Recorder {
+    /// Opens the journal folder (creating it) and starts the writer thread. The store
+    /// is opened by the writer, so a database that is down at start delays nothing.
+    pub fn start(config: RecordConfig, metrics: Arc<Metrics>) -> std::io::Result<Self> {
+        std::fs::create_dir_all(&config.journal).map_err(|e| {
+            std::io::Error::new(
+                e.kind(),
+                format!("the journal folder {}: {e}", config.journal.display()),
+            )
+        })?;
+        let existing = segments(&config.journal)?;
+        // Never append to a segment a crash may have left with a torn last line.
+        let seq = existing.last().map_or(1, |s| s + 1);
+        let backlog = existing
+            .iter()
+            .filter_map(|s| std::fs::metadata(config.journal.join(segment_name(*s))).ok())
+            .map(|m| m.len())
+            .sum();
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|s| s.trim().to_owned())
+            .unwrap_or_else(|_| "localhost".into());
+        let shared = Arc::new(Shared {
+            dir: config.journal.clone(),
+            appender: Mutex::new(Appender {
+                seq,
+                file: None,
+                size: 0,
+            }),
+            active: AtomicU64::new(seq),
+            backlog: AtomicU64::new(backlog),
+            max_bytes: config.max_journal_bytes,
+            wake: Condvar::new(),
+            woken: Mutex::new(false),
+            stop: AtomicBool::new(false),
+            metrics,
+            uid_base: format!("{host}-{}-{nanos}", std::process::id()),
+            next_uid: AtomicU64::new(0),
+            discovery_method: config.discovery_method,
+        });
+        shared.metrics.record_backlog(backlog);
+        let writer_shared = shared.clone();
+        let writer = std::thread::Builder::new()
+            .name("monban-recorder".into())
+            .spawn(move || writer_main(&writer_shared, &config))?;
+        Ok(Self {
+            shared,
+            writer: Mutex::new(Some(writer)),
+        })
+    }
+
+    /// A unique id for the next evaluation (host, process, start time, sequence).
+    pub fn next_uid(&self) -> String {
+        let n = self.shared.next_uid.fetch_add(1, Ordering::Relaxed);
+        format!("{}-{n}", self.shared.uid_base)
+    }
+
+    /// How policies are discovered, for [`Evaluation::from_report`].
+    pub fn discovery_method(&self) -> &'static str {
+        self.shared.discovery_method
+    }
+
+    /// Appends one evaluation to the journal (a `write` to the page cache; no disk
+    /// wait). Never fails the message: a failure is logged and counted.
+    pub fn append(&self, evaluation: &Evaluation) {
+        let s = &self.shared;
+        let mut line = match serde_json::to_vec(evaluation) {
+            Ok(l) => l,
+            Err(e) => {
+                s.metrics.record_lost();
+                tracing::error!(error = %e, "an evaluation could not be serialized; not recorded");
+                return;
+            }
+        };
+        line.push(b'\n');
+        if s.backlog.load(Ordering::Relaxed) + line.len() as u64 > s.max_bytes {
+            s.metrics.record_lost();
+            tracing::error!(
+                max_journal_bytes = s.max_bytes,
+                "the recording journal is full (is the store down?); evaluation not recorded"
+            );
+            return;
+        }
+        let result = {
+            let mut a = s.appender.lock().unwrap_or_else(|p| p.into_inner());
+            append_line(&s.dir, &mut a, &line, &s.active)
+        };
+        match result {
+            Ok(()) => {
+                let backlog = s.backlog.fetch_add(line.len() as u64, Ordering::Relaxed);
+                s.metrics.record_journaled();
+                s.metrics.record_backlog(backlog + line.len() as u64);
+                let mut w = s.woken.lock().unwrap_or_else(|p| p.into_inner());
+                *w = true;
+                s.wake.notify_one();
+            }
+            Err(e) => {
+                s.metrics.record_lost();
+                s.metrics.record_error("journal");
+                tracing::error!(
+                    journal = %s.dir.display(),
+                    error = %e,
+                    "cannot append to the recording journal (full disk? read-only?); evaluation not recorded, mail unaffected"
+                );
+            }
+        }
+    }
+
+    /// Stops the writer after it has stored what it can within `grace` (what is left
+    /// stays in the journal for the next start).
+    pub fn shutdown(&self, grace: Duration) {
+        let s = &self.shared;
+        let deadline = std::time::Instant::now() + grace;
+        // Let the writer drain while the store takes rows.
+        while s.backlog.load(Ordering::Relaxed) > 0 && std::time::Instant::now() < deadline {
+            {
+                let mut w = s.woken.lock().unwrap_or_else(|p| p.into_inner());
+                *w = true;
+                s.wake.notify_one();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        s.stop.store(true, Ordering::Relaxed);
+        {
+            let mut w = s.woken.lock().unwrap_or_else(|p| p.into_inner());
+            *w = true;
+            s.wake.notify_one();
+        }
+        if let Some(h) = self.writer.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            let _ = h.join();
+        }
+    }
+}
+
+fn append_line(
+    dir: &Path,
+    a: &mut Appender,
+    line: &[u8],
+    active: &AtomicU64,
+) -> std::io::Result<()> {
+    if a.file.is_some() && a.size >= SEGMENT_BYTES {
+        a.file = None;
+        a.seq += 1;
+        a.size = 0;
+        active.store(a.seq, Ordering::Relaxed);
+    }
+    if a.file.is_none() {
+        let f = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join(segment_name(a.seq)))?;
+        a.size = f.metadata()?.len();
+        a.file = Some(f);
+    }
+    let f = a.file.as_mut().expect("opened above");
+    match f.write_all(line) {
+        Ok(()) => {
+            a.size += line.len() as u64;
+            Ok(())
+        }
+        Err(e) => {
+            // A partial line may be in the file: begin a new segment, so the reader
+            // meets the torn line only at the end of a closed one (and skips it).
+            a.file = None;
+            a.seq += 1;
+            a.size = 0;
+            active.store(a.seq, Ordering::Relaxed);
+            Err(e)
+        }
+    }
+}
+
+/// The writer thread: opens the store (retrying), then moves journal lines into it.
+fn writer_main(s: &Shared, config: &RecordConfig) {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!(error = %e, "the recorder cannot start its runtime; evaluations stay in the journal");
+            return;
+        }
+    };
+    let mut store: Option<Box<dyn Store>> = None;
+    let mut committed = read_committed(&s.dir);
+    let mut backoff = Duration::from_millis(250);
+    let mut failing = false;
+    loop {
+        if s.stop.load(Ordering::Relaxed) {
+            return;
+        }
+        let step = rt.block_on(async {
+            if store.is_none() {
+                store = Some(monban_store::open(&config.url).await?);
+            }
+            let st = store.as_deref().expect("opened above");
+            drain(s, st, &mut committed, config.batch).await
+        });
+        match step {
+            Ok(()) => {
+                if failing {
+                    tracing::info!("the store is back; recording caught up");
+                    failing = false;
+                }
+                backoff = Duration::from_millis(250);
+                wait(s, Duration::from_secs(1));
+            }
+            Err(e) => {
+                s.metrics.record_error("store");
+                if !failing {
+                    tracing::error!(
+                        error = %e,
+                        journal = %s.dir.display(),
+                        "the store cannot take evaluations; they wait in the journal and are stored when it is back; mail is unaffected"
+                    );
+                    failing = true;
+                }
+                // A pooled PostgreSQL store reconnects by itself; SQLite reopens.
+                if matches!(config.url, StoreUrl::Sqlite(_)) {
+                    store = None;
+                }
+                wait(s, backoff);
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+fn wait(s: &Shared, d: Duration) {
+    let w = s.woken.lock().unwrap_or_else(|p| p.into_inner());
+    let (mut w, _) = s
+        .wake
+        .wait_timeout_while(w, d, |woken| !*woken && !s.stop.load(Ordering::Relaxed))
+        .unwrap_or_else(|p| p.into_inner());
+    *w = false;
+}
+
+/// Stores every complete line of the journal past `committed`, a batch at a time.
+async fn drain(
+    s: &Shared,
+    store: &dyn Store,
+    committed: &mut Committed,
+    batch: usize,
+) -> Result<(), monban_store::StoreError> {
+    let io = |e: std::io::Error| monban_store::StoreError::Io {
+        path: s.dir.display().to_string(),
+        source: e,
+    };
+    loop {
+        let segs = segments(&s.dir).map_err(io)?;
+        let Some(&seq) = segs.iter().find(|&&q| q >= committed.seq) else {
+            return Ok(());
+        };
+        if seq != committed.seq {
+            *committed = Committed { seq, offset: 0 };
+        }
+        let active = s.active.load(Ordering::Relaxed);
+        let path = s.dir.join(segment_name(seq));
+        let (rows, consumed, at_end) =
+            read_batch(&path, committed.offset, batch, &s.metrics).map_err(io)?;
+        if !rows.is_empty() {
+            let new = store.record(&rows).await?;
+            s.metrics
+                .record_stored(new as u64, (rows.len() - new) as u64);
+        }
+        if consumed > 0 {
+            committed.offset += consumed;
+            s.backlog.fetch_sub(
+                consumed.min(s.backlog.load(Ordering::Relaxed)),
+                Ordering::Relaxed,
+            );
+            write_committed(&s.dir, *committed).map_err(io)?;
+        }
+        if at_end {
+            if seq < active {
+                // A closed segment, fully stored: gone. What is left past the last
+                // line break is a line torn by a crash.
+                let len = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+                if len > committed.offset {
+                    s.metrics.record_error("journal_torn_line");
+                    tracing::warn!(segment = %path.display(), "skipped a torn last line (the milter stopped while writing it)");
+                    s.backlog.fetch_sub(
+                        (len - committed.offset).min(s.backlog.load(Ordering::Relaxed)),
+                        Ordering::Relaxed,
+                    );
+                }
+                std::fs::remove_file(&path).map_err(io)?;
+                *committed = Committed {
+                    seq: seq + 1,
+                    offset: 0,
+                };
+                write_committed(&s.dir, *committed).map_err(io)?;
+                continue;
+            }
+            s.metrics.record_backlog(s.backlog.load(Ordering::Relaxed));
+            return Ok(());
+        }
+    }
+}
+
+/// Up to `batch` complete lines from `offset`: the evaluations, the bytes consumed,
+/// and whether the end of the complete lines was reached.
+fn read_batch(
+    path: &Path,
+    offset: u64,
+    batch: usize,
+    metrics: &Metrics,
+) -> std::io::Result<(Vec<Evaluation>, u64, bool)> {
+    let mut f = File::open(path)?;
+    f.seek(SeekFrom::Start(offset))?;
+    let mut reader = BufReader::new(f.take(u64::MAX));
+    let mut rows = Vec::new();
+    let mut consumed = 0u64;
+    let mut line = Vec::new();
+    while rows.len() < batch {
+        line.clear();
+        let n = (&mut reader)
+            .take(MAX_LINE as u64 + 1)
+            .read_until(b'\n', &mut line)?;
+        if n == 0 || line.last() != Some(&b'\n') {
+            // The end, or a line still being written (or torn).
+            if n > MAX_LINE {
+                // Not one of ours: skip to the next line break.
+                metrics.record_error("journal_corrupt");
+                let mut rest = Vec::new();
+                let m = reader.read_until(b'\n', &mut rest)?;
+                if rest.last() == Some(&b'\n') {
+                    consumed += (n + m) as u64;
+                    continue;
+                }
+            }
+            return Ok((rows, consumed, true));
+        }
+        consumed += n as u64;
+        match serde_json::from_slice::<Evaluation>(&line[..n - 1]) {
+            Ok(e) => rows.push(e),
+            Err(e) => {
+                metrics.record_error("journal_corrupt");
+                tracing::warn!(segment = %path.display(), error = %e, "skipped a journal line that is not an evaluation");
+            }
+        }
+    }
+    Ok((rows, consumed, false))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segment_names_round_trip() {
+        assert_eq!(segment_seq(&segment_name(42)), Some(42));
+        assert_eq!(segment_seq("committed"), None);
+        assert_eq!(segment_seq("segment-x.jsonl"), None);
+    }
+}
