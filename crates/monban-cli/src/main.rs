@@ -129,7 +129,7 @@ fn main() -> ExitCode {
             Command::Milter(args) => milter::run(args).await,
             Command::Check(args) => check::run(&cli.dns, args).await,
             Command::Analyze(args) => analyze::run(&cli.dns, args).await,
-            Command::Report(args) => report::run(args).await,
+            Command::Report(args) => report::run(&cli.dns, args).await,
         }
     });
     match result {

@@ -6,6 +6,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use clap::{Args, Subcommand};
 use monban::rfc5322::datetime::{civil_from_days, days_from_civil};
 use monban_report::generate::DAY;
+use std::sync::Arc;
+
+use monban::dkim::{SignerConfig, SigningKey};
+use monban_report::send::{SendOptions, StartTls, send};
 use monban_report::{GenerateOptions, generate};
 
 use crate::Failure;
@@ -22,6 +26,58 @@ enum ReportCommand {
     /// Write one RFC 9990 aggregate report per policy domain (and policy) for one UTC
     /// day from the recorded evaluations, and keep it in the store for `report send`.
     Generate(GenerateArgs),
+    /// Send the generated reports that are due to each verified rua destination,
+    /// through an SMTP relay, DKIM-signed; failures are retried on later runs.
+    Send(SendArgs),
+}
+
+/// Flags of `monban report send`.
+#[derive(Debug, Args)]
+struct SendArgs {
+    #[command(flatten)]
+    store: StoreArg,
+    /// The SMTP relay that takes the reports (e.g. the local MTA: localhost:25).
+    #[arg(long, value_name = "HOST[:PORT]")]
+    smtp: String,
+    /// STARTTLS with the relay: opportunistic (when offered), required, or never.
+    #[arg(long, value_name = "MODE", default_value = "opportunistic")]
+    starttls: String,
+    /// The reporting address: From and the envelope sender (as --email of generate).
+    #[arg(long, value_name = "ADDR")]
+    from: String,
+    /// The From display name (the reporting organization).
+    #[arg(long, value_name = "NAME")]
+    org_name: Option<String>,
+    /// The EHLO name (default: this host's name).
+    #[arg(long, value_name = "NAME")]
+    helo: Option<String>,
+    /// Sign with this domain (d=): it should align with --from so the reports pass DMARC.
+    #[arg(long, value_name = "DOMAIN", requires_all = ["dkim_selector", "dkim_key"])]
+    dkim_domain: Option<String>,
+    /// The selector (s=).
+    #[arg(long, value_name = "SELECTOR", requires = "dkim_domain")]
+    dkim_selector: Option<String>,
+    /// The private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "dkim_domain")]
+    dkim_key: Option<PathBuf>,
+    /// Sign as the milter's signing table says for --from (its [[signing]] rows).
+    #[arg(long, value_name = "FILE", conflicts_with = "dkim_domain")]
+    milter_config: Option<PathBuf>,
+    /// Send without a DKIM signature (the reports then cannot pass DMARC by DKIM).
+    #[arg(long, conflicts_with_all = ["dkim_domain", "milter_config"])]
+    unsigned: bool,
+    /// Reports to one destination per hour at most.
+    #[arg(long, value_name = "N", default_value_t = 60)]
+    max_per_hour: u64,
+    /// Attempts before a delivery is given up.
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    max_attempts: u32,
+    /// Deliveries per run at most.
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    limit: u32,
+    /// Print JSON: {"deliveries": [{"report_id", "domain", "destination", "status", "detail"}], ...}.
+    #[arg(long)]
+    json: bool,
 }
 
 /// The store flag shared by the report commands.
@@ -74,10 +130,144 @@ struct GenerateArgs {
     json: bool,
 }
 
-pub async fn run(args: ReportArgs) -> Result<(), Failure> {
+pub async fn run(dns: &crate::dns::DnsArgs, args: ReportArgs) -> Result<(), Failure> {
     match args.command {
         ReportCommand::Generate(g) => run_generate(g).await,
+        ReportCommand::Send(s) => run_send(dns, s).await,
     }
+}
+
+/// The signer of report mail: explicit flags, or the milter's signing table.
+fn report_signer(args: &SendArgs) -> Result<Option<SignerConfig>, Failure> {
+    if let Some(domain) = &args.dkim_domain {
+        let (Some(selector), Some(key)) = (&args.dkim_selector, &args.dkim_key) else {
+            return Err(Failure::usage(
+                "--dkim-domain needs --dkim-selector and --dkim-key",
+            ));
+        };
+        let pem = monban_dns::file::read_text_limited(key, crate::MAX_KEY_FILE_BYTES)
+            .map_err(|e| Failure::other(format!("cannot read the key {}: {e}", key.display())))?;
+        let key = SigningKey::from_pem(&pem)
+            .map_err(|e| Failure::other(format!("{}: {e}", key.display())))?;
+        return Ok(Some(SignerConfig::new(
+            domain.trim_end_matches('.'),
+            selector,
+            Arc::new(key),
+        )));
+    }
+    if let Some(path) = &args.milter_config {
+        let cfg =
+            monban_milter::config::Config::load(path).map_err(|e| Failure::other(e.to_string()))?;
+        let rule = cfg
+            .filter
+            .signing
+            .iter()
+            .find(|r| r.matches(&args.from))
+            .ok_or_else(|| {
+                Failure::usage(format!(
+                    "{}: no [[signing]] row matches --from {}",
+                    path.display(),
+                    args.from
+                ))
+            })?;
+        return Ok(Some(rule.signer.clone()));
+    }
+    if args.unsigned {
+        return Ok(None);
+    }
+    Err(Failure::usage(
+        "reports must be DKIM-signed to pass DMARC: give --dkim-domain/--dkim-selector/--dkim-key or --milter-config (or --unsigned)",
+    ))
+}
+
+async fn run_send(dns: &crate::dns::DnsArgs, args: SendArgs) -> Result<(), Failure> {
+    let (host, port) = match args.smtp.rsplit_once(':') {
+        Some((h, p)) if !h.contains(':') || h.starts_with('[') => (
+            h.trim_start_matches('[').trim_end_matches(']').to_owned(),
+            p.parse::<u16>()
+                .map_err(|_| Failure::usage(format!("--smtp {:?}: bad port", args.smtp)))?,
+        ),
+        _ => (args.smtp.clone(), 25),
+    };
+    if host.is_empty() {
+        return Err(Failure::usage("--smtp needs a host"));
+    }
+    let starttls = match args.starttls.as_str() {
+        "opportunistic" => StartTls::Opportunistic,
+        "required" => StartTls::Required,
+        "never" => StartTls::Never,
+        other => {
+            return Err(Failure::usage(format!(
+                "--starttls {other:?}: expected opportunistic, required or never"
+            )));
+        }
+    };
+    let submitter = args
+        .from
+        .rsplit_once('@')
+        .map(|(_, d)| d.trim_end_matches('.').to_ascii_lowercase())
+        .filter(|d| !d.is_empty())
+        .ok_or_else(|| Failure::usage(format!("--from {:?} is not an address", args.from)))?;
+    let signer = report_signer(&args)?;
+    let resolver = dns.build()?;
+    let store = args.store.open().await?;
+    let opts = SendOptions {
+        smtp_host: host,
+        smtp_port: port,
+        starttls,
+        hello: args.helo.clone().unwrap_or_else(crate::host_name),
+        from: args.from.clone(),
+        org_name: args.org_name.clone().unwrap_or_else(|| submitter.clone()),
+        submitter,
+        signer,
+        now: now(),
+        max_per_hour: args.max_per_hour,
+        max_attempts: args.max_attempts.max(1),
+        suppress_for: 7 * DAY,
+        timeout: std::time::Duration::from_secs(60),
+        limit: args.limit,
+    };
+    let mut bar = crate::progress::Progress::new("deliveries", args.json);
+    let summary = send(&*store, &resolver, &opts, &mut |d, t| bar.set(d, t))
+        .await
+        .map_err(|e| Failure::other(e.to_string()))?;
+    bar.finish();
+    if args.json {
+        let deliveries: Vec<serde_json::Value> = summary
+            .deliveries
+            .iter()
+            .map(|d| {
+                serde_json::json!({
+                    "report_id": d.report_id,
+                    "domain": d.domain,
+                    "destination": d.destination,
+                    "status": d.status,
+                    "detail": d.detail,
+                })
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::json!({
+                "sent": summary.count("sent"),
+                "retry": summary.count("retry"),
+                "deferred": summary.count("deferred"),
+                "failed": summary.count("failed"),
+                "deliveries": deliveries,
+            })
+        );
+    } else {
+        if summary.deliveries.is_empty() {
+            println!("no reports due");
+        }
+        for d in &summary.deliveries {
+            println!(
+                "{} {} -> {}: {} ({})",
+                d.domain, d.report_id, d.destination, d.status, d.detail
+            );
+        }
+    }
+    Ok(())
 }
 
 fn now() -> i64 {

@@ -67,33 +67,7 @@ fn record(dir: &Dir, store: &str, from: &str, ip: Option<&str>, subject: &str, n
 }
 
 fn generate(store: &str, out: &Path) -> serde_json::Value {
-    let out_s = out.to_str().unwrap();
-    let o = common::run(
-        &[
-            "report",
-            "generate",
-            "--store",
-            store,
-            "--org-name",
-            "Receiver & 門番",
-            "--email",
-            "dmarc-reports@receiver.example",
-            "--date",
-            DAY,
-            "--out",
-            out_s,
-            "--json",
-        ],
-        b"",
-        &[],
-    );
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    serde_json::from_slice(&o.stdout).unwrap()
+    common::reports::generate(store, "Receiver & 門番", DAY, out)
 }
 
 #[test]

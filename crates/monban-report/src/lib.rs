@@ -3,6 +3,7 @@
 //! destinations the policies ask for ([`send`]).
 
 pub mod generate;
+pub mod mail;
 pub mod send;
 
 pub use generate::{GenerateOptions, GenerateSummary, GeneratedReport, Skipped, generate};

@@ -1,5 +1,417 @@
-//! Sending aggregate reports (RFC 9990 §3.2): destinations, the external-destination
-//! check (§3.3 "Verifying External Destinations").
+//! Sending aggregate reports (RFC 9990 §3.2 "Transport"): each due delivery of a
+//! generated report goes as one message through an SMTP relay, DKIM-signed, after the
+//! external-destination check (RFC 9990 "Verifying External Destinations"), within a
+//! per-destination rate limit; transient failures are retried with backoff, a
+//! destination that refuses permanently is suppressed for a while.
+
+use std::time::Duration;
+
+use lettre::AsyncTransport as _;
+use lettre::Tokio1Executor;
+use lettre::address::Envelope;
+use lettre::transport::smtp::AsyncSmtpTransport;
+use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::extension::ClientId;
+use monban::dkim::{DkimSigner, SignerConfig};
+use monban::dmarc::PublicSuffixList;
+use monban::message::Headers;
+use monban_dns::{Record, RecordType, Resolver};
+use monban_store::{Delivery, DeliveryUpdate, Store};
+
+use crate::ReportError;
+use crate::mail::ReportMail;
+
+/// STARTTLS with the relay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartTls {
+    /// When the relay offers it (certificates not checked, as SMTP does between MTAs).
+    Opportunistic,
+    /// Always, with a certificate valid for the relay's name.
+    Required,
+    /// Never (a local relay on loopback).
+    Never,
+}
+
+/// How to send.
+#[derive(Debug, Clone)]
+pub struct SendOptions {
+    /// The relay host.
+    pub smtp_host: String,
+    /// Its port.
+    pub smtp_port: u16,
+    /// STARTTLS.
+    pub starttls: StartTls,
+    /// The EHLO name.
+    pub hello: String,
+    /// The reporting address: `From` and the envelope sender.
+    pub from: String,
+    /// The reporting organization (the `From` display name).
+    pub org_name: String,
+    /// The receiver's domain (the Subject's `Submitter`).
+    pub submitter: String,
+    /// Who signs (`d=` should align with `from` for a DMARC pass, RFC 9990 §3.2.1.1).
+    pub signer: Option<SignerConfig>,
+    /// Now (Unix seconds).
+    pub now: i64,
+    /// Reports to one destination per hour at most.
+    pub max_per_hour: u64,
+    /// Attempts before a delivery is given up.
+    pub max_attempts: u32,
+    /// How long a destination that refused permanently is left alone.
+    pub suppress_for: i64,
+    /// The SMTP timeout.
+    pub timeout: Duration,
+    /// At most this many deliveries in one run.
+    pub limit: u32,
+}
+
+/// What came of one delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryOutcome {
+    /// The Report-ID.
+    pub report_id: String,
+    /// The policy domain.
+    pub domain: String,
+    /// The `rua` URI.
+    pub destination: String,
+    /// `sent`, `retry`, `failed`, `deferred`.
+    pub status: &'static str,
+    /// What happened, in words.
+    pub detail: String,
+}
+
+/// The deliveries of a run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SendSummary {
+    /// One per delivery tried.
+    pub deliveries: Vec<DeliveryOutcome>,
+}
+
+impl SendSummary {
+    /// How many have this status.
+    pub fn count(&self, status: &str) -> usize {
+        self.deliveries
+            .iter()
+            .filter(|d| d.status == status)
+            .count()
+    }
+}
+
+/// Sends the deliveries that are due. `progress(done, total)` after each.
+pub async fn send<R: Resolver>(
+    store: &dyn Store,
+    resolver: &R,
+    opts: &SendOptions,
+    progress: &mut (dyn FnMut(usize, usize) + Send),
+) -> Result<SendSummary, ReportError> {
+    let due = store.due_deliveries(opts.now, opts.limit).await?;
+    let psl = PublicSuffixList::bundled();
+    let transport = transport(opts)?;
+    let mut summary = SendSummary::default();
+    let total = due.len();
+    for (i, d) in due.into_iter().enumerate() {
+        let (update, outcome) = deliver(store, resolver, &psl, &transport, opts, &d).await?;
+        store
+            .update_delivery(&d.report_id, &d.destination, &update)
+            .await?;
+        summary.deliveries.push(outcome);
+        progress(i + 1, total);
+    }
+    Ok(summary)
+}
+
+fn transport(opts: &SendOptions) -> Result<AsyncSmtpTransport<Tokio1Executor>, ReportError> {
+    let tls = match opts.starttls {
+        StartTls::Never => Tls::None,
+        StartTls::Opportunistic => Tls::Opportunistic(
+            TlsParameters::builder(opts.smtp_host.clone())
+                .dangerous_accept_invalid_certs(true)
+                .dangerous_accept_invalid_hostnames(true)
+                .build_rustls()
+                .map_err(|e| ReportError::Usage(format!("TLS: {e}")))?,
+        ),
+        StartTls::Required => Tls::Required(
+            TlsParameters::builder(opts.smtp_host.clone())
+                .build_rustls()
+                .map_err(|e| ReportError::Usage(format!("TLS: {e}")))?,
+        ),
+    };
+    Ok(
+        AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(opts.smtp_host.clone())
+            .port(opts.smtp_port)
+            .tls(tls)
+            .hello_name(ClientId::Domain(opts.hello.clone()))
+            .timeout(Some(opts.timeout))
+            .build(),
+    )
+}
+
+/// Backoff after `attempts` failed attempts: 15 min, 30 min, 1 h, ... at most 12 h.
+fn backoff(attempts: u32) -> i64 {
+    (900i64 << attempts.min(6)).min(12 * 3600)
+}
+
+async fn deliver<R: Resolver>(
+    store: &dyn Store,
+    resolver: &R,
+    psl: &PublicSuffixList,
+    transport: &AsyncSmtpTransport<Tokio1Executor>,
+    opts: &SendOptions,
+    d: &Delivery,
+) -> Result<(DeliveryUpdate, DeliveryOutcome), ReportError> {
+    let outcome = |status: &'static str, detail: String| DeliveryOutcome {
+        report_id: d.report_id.clone(),
+        domain: d.policy_domain.clone(),
+        destination: d.destination.clone(),
+        status,
+        detail,
+    };
+    let failed = |why: String| {
+        (
+            DeliveryUpdate::Failed { error: why.clone() },
+            outcome("failed", why),
+        )
+    };
+    let Some(address) = mailto_address(&d.destination) else {
+        return Ok(failed(format!(
+            "{:?} is not a mailto: URI monban can send to",
+            d.destination
+        )));
+    };
+    if let Some(until) = store.suppressed(&d.destination, opts.now).await? {
+        let why = format!(
+            "the destination refused earlier reports; suppressed until {}",
+            monban::rfc5322::datetime::format_utc(until)
+        );
+        return Ok((
+            DeliveryUpdate::Defer {
+                next_attempt: until,
+                reason: why.clone(),
+            },
+            outcome("deferred", why),
+        ));
+    }
+    let addresses = match authorize(resolver, psl, &d.policy_domain, &address).await {
+        Authorization::SameOrganization => vec![address],
+        Authorization::Authorized(list) => list,
+        Authorization::Refused(why) => return Ok(failed(why)),
+        Authorization::TryLater(why) => {
+            return Ok((
+                DeliveryUpdate::Retry {
+                    next_attempt: opts.now + 3600,
+                    error: why.clone(),
+                },
+                outcome("retry", why),
+            ));
+        }
+    };
+    let sent = store.sent_since(&d.destination, opts.now - 3600).await?;
+    if sent >= opts.max_per_hour {
+        let why = format!(
+            "{sent} report(s) went to this destination in the last hour (limit {})",
+            opts.max_per_hour
+        );
+        return Ok((
+            DeliveryUpdate::Defer {
+                next_attempt: opts.now + 3600,
+                reason: why.clone(),
+            },
+            outcome("deferred", why),
+        ));
+    }
+    let mut delivered = Vec::new();
+    for to in &addresses {
+        let message = match sign(
+            ReportMail {
+                from: &opts.from,
+                org_name: &opts.org_name,
+                to,
+                submitter: &opts.submitter,
+                policy_domain: &d.policy_domain,
+                report_id: &d.report_id,
+                begin: d.begin,
+                end: d.end,
+                filename: &d.filename,
+                xml_gz: &d.xml_gz,
+                date: opts.now,
+            }
+            .render(),
+            opts,
+        ) {
+            Ok(m) => m,
+            Err(why) => return Ok(failed(why)),
+        };
+        let envelope = match (opts.from.parse(), to.parse()) {
+            (Ok(from), Ok(rcpt)) => Envelope::new(Some(from), vec![rcpt]),
+            _ => return Ok(failed(format!("{to}: not an address SMTP can carry"))),
+        };
+        let envelope = match envelope {
+            Ok(e) => e,
+            Err(e) => return Ok(failed(format!("{to}: {e}"))),
+        };
+        match transport.send_raw(&envelope, &message).await {
+            Ok(reply) => delivered.push(format!(
+                "{to}: {} {}",
+                reply.code(),
+                reply.message().collect::<Vec<_>>().join(" ")
+            )),
+            Err(e) if e.is_permanent() => {
+                let why = format!("{to}: refused: {e}");
+                store
+                    .suppress(&d.destination, opts.now + opts.suppress_for, &why)
+                    .await?;
+                return Ok(failed(why));
+            }
+            Err(e) => {
+                let why = format!("{to}: {e}");
+                if d.attempts + 1 >= opts.max_attempts {
+                    return Ok(failed(format!(
+                        "{why} (gave up after {} attempts)",
+                        d.attempts + 1
+                    )));
+                }
+                return Ok((
+                    DeliveryUpdate::Retry {
+                        next_attempt: opts.now + backoff(d.attempts),
+                        error: why.clone(),
+                    },
+                    outcome("retry", why),
+                ));
+            }
+        }
+    }
+    Ok((
+        DeliveryUpdate::Sent { at: opts.now },
+        outcome("sent", delivered.join("; ")),
+    ))
+}
+
+/// DKIM-signs the message when a signer is set (RFC 6376; the report must pass DMARC
+/// aligned, RFC 9990 §3.2.1.1).
+fn sign(message: Vec<u8>, opts: &SendOptions) -> Result<Vec<u8>, String> {
+    let Some(signer) = &opts.signer else {
+        return Ok(message);
+    };
+    let split = message
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or("the report message has no body")?;
+    let headers = Headers::parse(&message[..split + 2]).map_err(|e| e.to_string())?;
+    let mut s = DkimSigner::new(
+        headers,
+        vec![signer.clone()],
+        u64::try_from(opts.now).unwrap_or(0),
+    )
+    .map_err(|e| e.to_string())?;
+    s.body(&message[split + 4..]);
+    let values = s.finish().map_err(|e| e.to_string())?;
+    let mut out = Vec::with_capacity(message.len() + 1024);
+    for v in values {
+        out.extend_from_slice(b"DKIM-Signature:");
+        out.extend_from_slice(v.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(&message);
+    Ok(out)
+}
+
+/// What the external-destination check decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Authorization {
+    /// The destination is in the policy domain's organization: no check needed.
+    SameOrganization,
+    /// The destination agreed (with its own `rua` override, when it has one).
+    Authorized(Vec<String>),
+    /// Not allowed: never send there.
+    Refused(String),
+    /// The DNS failed: try again later.
+    TryLater(String),
+}
+
+/// RFC 9990 "Verifying External Destinations": a destination outside the policy
+/// domain's organizational domain must publish `v=DMARC1` at
+/// `<policy-domain>._report._dmarc.<destination-host>`; a `rua` there replaces the
+/// destination, and must stay on the same host.
+pub async fn authorize<R: Resolver>(
+    resolver: &R,
+    psl: &PublicSuffixList,
+    policy_domain: &str,
+    address: &str,
+) -> Authorization {
+    let Some((_, host)) = address.rsplit_once('@') else {
+        return Authorization::Refused(format!("{address}: no domain"));
+    };
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    let policy = policy_domain.trim_end_matches('.').to_ascii_lowercase();
+    let org = |d: &str| psl.registrable_domain(d).unwrap_or_else(|| d.to_owned());
+    if org(&host) == org(&policy) {
+        return Authorization::SameOrganization;
+    }
+    let name = format!("{policy}._report._dmarc.{host}");
+    if name.len() > 253 || name.split('.').any(|l| l.len() > 63) {
+        return Authorization::Refused(format!(
+            "{name}: too long for DNS, so {host} cannot agree to take {policy}'s reports"
+        ));
+    }
+    let answer = match resolver.lookup(&name, RecordType::Txt).await {
+        Ok(a) => a,
+        Err(e) if e.is_temporary() => {
+            return Authorization::TryLater(format!("the check of {name} failed: {e}"));
+        }
+        Err(_) => {
+            return Authorization::Refused(format!(
+                "{host} did not agree to take reports for {policy} (no record at {name})"
+            ));
+        }
+    };
+    let mut agreed = false;
+    let mut overrides: Vec<String> = Vec::new();
+    for r in &answer.records {
+        let Record::Txt(t) = r else { continue };
+        let text = String::from_utf8_lossy(&t.joined()).into_owned();
+        let mut tags = text.split(';').map(str::trim).filter(|t| !t.is_empty());
+        let first = tags.next().map(|t| t.replace(' ', ""));
+        if first.as_deref() != Some("v=DMARC1") {
+            continue;
+        }
+        agreed = true;
+        for tag in tags {
+            if let Some((k, v)) = tag.split_once('=')
+                && k.trim().eq_ignore_ascii_case("rua")
+            {
+                overrides.extend(v.split(',').map(|u| u.trim().to_owned()));
+            }
+        }
+    }
+    if !agreed {
+        return Authorization::Refused(format!(
+            "{host} did not agree to take reports for {policy} (no v=DMARC1 record at {name})"
+        ));
+    }
+    if overrides.is_empty() {
+        return Authorization::Authorized(vec![address.to_owned()]);
+    }
+    let mut list = Vec::new();
+    for uri in overrides
+        .iter()
+        .take(monban::dmarc::record::MAX_REPORT_URIS)
+    {
+        let to = uri.split('!').next().unwrap_or(uri);
+        match mailto_address(to) {
+            Some(a) if a.rsplit_once('@').is_some_and(|(_, h)| h == host) => list.push(a),
+            Some(a) => {
+                return Authorization::Refused(format!(
+                    "{host}'s override {a} is on another host: no report to either (RFC 9990)"
+                ));
+            }
+            None => {}
+        }
+    }
+    if list.is_empty() {
+        return Authorization::Refused(format!("{host}'s override names no mailto: address"));
+    }
+    Authorization::Authorized(list)
+}
 
 /// The address of a `mailto:` report URI (RFC 6068), percent-decoded, without `?`
 /// parameters; `None` for another scheme or an address that is not one.
@@ -77,5 +489,76 @@ mod tests {
             mailto_address(&format!("mailto:a@{}.com", "x".repeat(400))),
             None
         );
+    }
+
+    fn zone(records: &[(&str, &str)]) -> monban_dns::ZoneResolver {
+        let mut z = monban_dns::ZoneResolver::new();
+        for (name, txt) in records {
+            z.insert(
+                name,
+                Record::Txt(monban_dns::Txt::new([txt.as_bytes().to_vec()])),
+                300,
+            );
+        }
+        z
+    }
+
+    fn check(z: &monban_dns::ZoneResolver, policy: &str, addr: &str) -> Authorization {
+        let psl = PublicSuffixList::bundled();
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(authorize(z, &psl, policy, addr))
+    }
+
+    #[test]
+    fn rfc9990_external_destinations() {
+        let z = zone(&[
+            ("example.com._report._dmarc.reports.example.net", "v=DMARC1"),
+            (
+                "other.example._report._dmarc.reports.example.net",
+                "v=DMARC1; rua=mailto:other@reports.example.net",
+            ),
+            (
+                "evil.example._report._dmarc.reports.example.net",
+                "v=DMARC1; rua=mailto:victim@elsewhere.example",
+            ),
+            (
+                "nope.example._report._dmarc.reports.example.net",
+                "v=spf1 -all",
+            ),
+        ]);
+        assert_eq!(
+            check(&z, "example.com", "agg@mail.example.com"),
+            Authorization::SameOrganization
+        );
+        assert_eq!(
+            check(&z, "sub.example.com", "agg@example.com"),
+            Authorization::SameOrganization
+        );
+        assert_eq!(
+            check(&z, "example.com", "agg@reports.example.net"),
+            Authorization::Authorized(vec!["agg@reports.example.net".into()])
+        );
+        assert_eq!(
+            check(&z, "other.example", "x@reports.example.net"),
+            Authorization::Authorized(vec!["other@reports.example.net".into()])
+        );
+        for (policy, addr) in [
+            ("evil.example", "x@reports.example.net"),
+            ("nope.example", "x@reports.example.net"),
+            ("victim.example", "x@unrelated.example"),
+        ] {
+            assert!(
+                matches!(check(&z, policy, addr), Authorization::Refused(_)),
+                "{policy} {addr}"
+            );
+        }
+        // A name over 253 octets cannot be asked: refused, not tried.
+        let long = vec!["a".repeat(60); 4].join(".") + ".example";
+        assert!(matches!(
+            check(&z, &long, "x@reports.example.net"),
+            Authorization::Refused(_)
+        ));
     }
 }

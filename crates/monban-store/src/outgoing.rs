@@ -117,18 +117,30 @@ pub enum DeliveryUpdate {
         /// Why.
         error: String,
     },
+    /// Not tried now (rate limit, suppressed destination): again at `next_attempt`,
+    /// without counting an attempt.
+    Defer {
+        /// When.
+        next_attempt: i64,
+        /// Why.
+        reason: String,
+    },
 }
 
 impl DeliveryUpdate {
-    /// (status, next_attempt, error, sent_at) as stored.
-    pub(crate) fn columns(&self) -> (&'static str, Option<i64>, Option<&str>, Option<i64>) {
+    /// (status, next_attempt, error, sent_at, attempts added) as stored.
+    pub(crate) fn columns(&self) -> (&'static str, Option<i64>, Option<&str>, Option<i64>, i32) {
         match self {
-            Self::Sent { at } => ("sent", None, None, Some(*at)),
+            Self::Sent { at } => ("sent", None, None, Some(*at), 1),
             Self::Retry {
                 next_attempt,
                 error,
-            } => ("pending", Some(*next_attempt), Some(error), None),
-            Self::Failed { error } => ("failed", None, Some(error), None),
+            } => ("pending", Some(*next_attempt), Some(error), None, 1),
+            Self::Failed { error } => ("failed", None, Some(error), None, 1),
+            Self::Defer {
+                next_attempt,
+                reason,
+            } => ("pending", Some(*next_attempt), Some(reason), None, 0),
         }
     }
 }

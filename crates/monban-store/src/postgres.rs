@@ -590,14 +590,22 @@ impl Store for PostgresStore {
         update: &'a DeliveryUpdate,
     ) -> StoreFuture<'a, ()> {
         Box::pin(async move {
-            let (status, next, error, sent_at) = update.columns();
+            let (status, next, error, sent_at, add) = update.columns();
             let client = self.client().await?;
             client
                 .execute(
                     "UPDATE report_deliveries SET status = $3, next_attempt = $4,
-                        last_error = $5, sent_at = $6, attempts = attempts + 1
+                        last_error = $5, sent_at = $6, attempts = attempts + $7
                      WHERE report_id = $1 AND destination = $2",
-                    &[&report_id, &destination, &status, &next, &error, &sent_at],
+                    &[
+                        &report_id,
+                        &destination,
+                        &status,
+                        &next,
+                        &error,
+                        &sent_at,
+                        &add,
+                    ],
                 )
                 .await
                 .map_err(|e| self.pg(e))?;

@@ -328,13 +328,13 @@ impl Store for SqliteStore {
         update: &'a DeliveryUpdate,
     ) -> StoreFuture<'a, ()> {
         Box::pin(async move {
-            let (status, next, error, sent_at) = update.columns();
+            let (status, next, error, sent_at, add) = update.columns();
             self.lock()
                 .execute(
                     "UPDATE report_deliveries SET status = ?3, next_attempt = ?4,
-                        last_error = ?5, sent_at = ?6, attempts = attempts + 1
+                        last_error = ?5, sent_at = ?6, attempts = attempts + ?7
                      WHERE report_id = ?1 AND destination = ?2",
-                    params![report_id, destination, status, next, error, sent_at],
+                    params![report_id, destination, status, next, error, sent_at, add],
                 )
                 .map_err(|e| self.db(e))?;
             Ok(())

@@ -78,3 +78,34 @@ pub fn parsedmarc(files: &[PathBuf]) -> Vec<serde_json::Value> {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
 }
+
+/// `monban report generate --json` for `date` as organization `org` with reporting
+/// address dmarc-reports@receiver.example; its JSON (the run must succeed).
+pub fn generate(store: &str, org: &str, date: &str, out: &Path) -> serde_json::Value {
+    let o = super::run(
+        &[
+            "report",
+            "generate",
+            "--store",
+            store,
+            "--org-name",
+            org,
+            "--email",
+            "dmarc-reports@receiver.example",
+            "--date",
+            date,
+            "--out",
+            out.to_str().unwrap(),
+            "--json",
+        ],
+        b"",
+        &[],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    serde_json::from_slice(&o.stdout).unwrap()
+}

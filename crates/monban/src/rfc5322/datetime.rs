@@ -319,6 +319,25 @@ pub fn format_utc(unix: i64) -> String {
     s
 }
 
+/// The RFC 5322 §3.3 form of a Unix time, in UTC: `Sun, 29 Nov 2026 10:00:00 +0000`.
+pub fn format_rfc5322(unix: i64) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let days = unix.div_euclid(86_400);
+    let secs = unix.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{}, {d} {} {y:04} {:02}:{:02}:{:02} +0000",
+        DAYS[days.rem_euclid(7) as usize],
+        MONTHS[(m as usize).clamp(1, 12) - 1],
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
 /// A duration in words: `5 s`, `3 min 2 s`, `2 h 5 min`, `3 d 4 h`, keeping the sign.
 pub fn format_duration(seconds: i64) -> String {
     let sign = if seconds < 0 { "-" } else { "" };
@@ -337,6 +356,21 @@ pub fn format_duration(seconds: i64) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn rfc5322_3_3_formatted_dates_parse_back() {
+        let t = 1_795_946_400; // 2026-11-29 10:00:00 UTC, a Sunday
+        assert_eq!(format_rfc5322(t), "Sun, 29 Nov 2026 10:00:00 +0000");
+        assert_eq!(format_rfc5322(0), "Thu, 1 Jan 1970 00:00:00 +0000");
+        for t in [0, 951_782_400, 1_795_946_400, -86_400] {
+            let d = parse(&format_rfc5322(t)).unwrap();
+            assert_eq!(
+                (d.unix, d.weekday_mismatch, d.obsolete),
+                (t, false, false),
+                "{t}"
+            );
+        }
+    }
     use super::*;
 
     /// Issue 9: `+a\u{e9}1` sliced the zone at byte 2, inside the two-byte `\u{e9}`, and

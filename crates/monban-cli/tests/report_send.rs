@@ -1,0 +1,366 @@
+//! `monban report send` (issue 11) end to end: reports generated from recorded
+//! evaluations go through a real SMTP server on loopback (Postfix's `smtp-sink`,
+//! dumping what it receives), DKIM-signed so that they pass DMARC aligned; the
+//! delivered attachment is read back by parsedmarc. Then the failure paths: a
+//! destination that refuses is suppressed, a relay that is down is retried later, the
+//! per-destination rate limit defers, and nothing is sent twice.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use common::reports::parsedmarc;
+use common::{Dir, free_port};
+
+fn zone() -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/reports/report.zone")
+        .display()
+        .to_string()
+}
+
+/// `smtp-sink` on a loopback port, one file per message in `dir` (`extra`: its
+/// options, e.g. `-f RCPT` to refuse recipients).
+struct Sink {
+    child: Child,
+    port: u16,
+    dir: PathBuf,
+}
+
+impl Sink {
+    fn start(dir: &Path, extra: &[&str]) -> Self {
+        std::fs::create_dir_all(dir).unwrap();
+        // smtp-sink drops root privileges to nobody, who must write the dumps.
+        let _ = Command::new("chmod").arg("0777").arg(dir).status();
+        let port = free_port();
+        let sink = ["/usr/sbin/smtp-sink", "/usr/lib/postfix/sbin/smtp-sink"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())
+            .expect("smtp-sink ships with Postfix (scripts/test.sh installs it)");
+        let child = Command::new(sink)
+            .args(["-u", "nobody"])
+            .args(extra)
+            .arg("-d")
+            .arg(dir.join("msg."))
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("10")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let start = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "smtp-sink did not start"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Self {
+            child,
+            port,
+            dir: dir.to_owned(),
+        }
+    }
+
+    fn messages(&self) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(&self.dir)
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with("msg."))
+            .map(|e| std::fs::read_to_string(e.path()).unwrap())
+            .collect();
+        v.sort();
+        v
+    }
+}
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn ok(out: &std::process::Output) -> String {
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+/// The receiver's own domain: its DKIM key (made here) and DMARC policy.
+fn receiver_zone(dir: &Dir) -> (String, String) {
+    let keys = dir.0.join("keys");
+    std::fs::create_dir_all(&keys).unwrap();
+    ok(&common::run(
+        &[
+            "keygen",
+            "--domain",
+            "receiver.example",
+            "--selector",
+            "r1",
+            "--algorithm",
+            "ed25519",
+            "--out",
+            keys.to_str().unwrap(),
+        ],
+        b"",
+        &[],
+    ));
+    let record = std::fs::read_to_string(keys.join("r1.txt")).unwrap();
+    let zone = dir.file(
+        "receiver.zone",
+        format!("$TTL 300\n{record}\n_dmarc.receiver.example. IN TXT \"v=DMARC1; p=reject\"\n")
+            .as_bytes(),
+    );
+    (zone, keys.join("r1.private").display().to_string())
+}
+
+/// Records `n` messages from `from` sent by `ip` on day `at` (Unix seconds).
+fn record(dir: &Dir, store: &str, from: &str, ip: &str, at: &str, n: usize) {
+    let file = dir.file(
+        &format!("{from}-{ip}.eml"),
+        format!("From: {from}\r\nSubject: hi\r\nMessage-ID: <{ip}@t>\r\n\r\nHi.\r\n").as_bytes(),
+    );
+    let zone = zone();
+    let mut args = vec![
+        "verify",
+        "--zone",
+        &zone,
+        "--record",
+        "--store",
+        store,
+        "--at",
+        at,
+        "--ip",
+        ip,
+        "--mail-from",
+        from,
+        "--helo",
+        "mta.sender.example",
+    ];
+    for _ in 0..n {
+        args.push(&file);
+    }
+    ok(&common::run(&args, b"", &[]));
+}
+
+fn generate(store: &str, date: &str, out: &Path) -> serde_json::Value {
+    common::reports::generate(store, "Receiver", date, out)
+}
+
+/// A fresh store with two reports for other.example (two days): two deliveries to
+/// one destination.
+fn two_reports(name: &str) -> (Dir, String) {
+    let dir = Dir::new(name);
+    let store = format!("sqlite:{}", dir.0.join("monban.db").display());
+    record(&dir, &store, "a@other.example", "198.51.100.7", DAY0, 1);
+    record(&dir, &store, "a@other.example", "198.51.100.7", DAY1, 1);
+    let out = dir.0.join("out");
+    generate(&store, "2026-11-28", &out);
+    generate(&store, "2026-11-29", &out);
+    (dir, store)
+}
+
+fn statuses(r: &serde_json::Value) -> Vec<String> {
+    r["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["status"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn send(store: &str, zones: &[&str], port: u16, key: &str, extra: &[&str]) -> serde_json::Value {
+    let smtp = format!("127.0.0.1:{port}");
+    let mut args = vec![];
+    for z in zones {
+        args.extend(["--zone", z]);
+    }
+    args.extend([
+        "report",
+        "send",
+        "--store",
+        store,
+        "--smtp",
+        &smtp,
+        "--starttls",
+        "never",
+        "--from",
+        "dmarc-reports@receiver.example",
+        "--dkim-domain",
+        "receiver.example",
+        "--dkim-selector",
+        "r1",
+        "--dkim-key",
+        key,
+        "--json",
+    ]);
+    args.extend(extra);
+    serde_json::from_str(&ok(&common::run(&args, b"", &[]))).unwrap()
+}
+
+/// The gzip attachment of a report message (base64 after the attachment's headers).
+fn attachment(message: &str) -> (String, Vec<u8>) {
+    let at = message
+        .find("Content-Disposition: attachment; filename=\"")
+        .expect("an attachment");
+    let rest = &message[at + "Content-Disposition: attachment; filename=\"".len()..];
+    let name = rest[..rest.find('"').unwrap()].to_owned();
+    let body_start = rest.find("\n\n").or_else(|| rest.find("\r\n\r\n")).unwrap();
+    let b64: String = rest[body_start..]
+        .lines()
+        .map(str::trim)
+        .skip_while(|l| l.is_empty())
+        .take_while(|l| !l.starts_with("--"))
+        .collect();
+    (
+        name,
+        base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .unwrap(),
+    )
+}
+
+/// 2026-11-29 and 2026-11-28, 10:00 UTC.
+const DAY1: &str = "1795946400";
+const DAY0: &str = "1795860000";
+
+#[test]
+fn reports_are_delivered_signed_aligned_and_read_back_by_parsedmarc() {
+    let dir = Dir::new("report-send");
+    let store = format!("sqlite:{}", dir.0.join("monban.db").display());
+    let (receiver_zone, key) = receiver_zone(&dir);
+    record(&dir, &store, "a@example.com", "192.0.2.10", DAY1, 3);
+    record(&dir, &store, "a@other.example", "198.51.100.7", DAY1, 2);
+    let out = dir.0.join("out");
+    let generated = generate(&store, "2026-11-29", &out);
+    assert_eq!(generated["reports"].as_array().unwrap().len(), 2);
+    let sink = Sink::start(&dir.0.join("sink"), &[]);
+    let zone = zone();
+    let sent = send(&store, &[&zone, &receiver_zone], sink.port, &key, &[]);
+    // example.com asks for two destinations: its own, and reports.example.net, which
+    // agrees by its _report._dmarc record; other.example for one.
+    assert_eq!(sent["sent"], 3, "{sent}");
+    assert_eq!(sent["failed"], 0, "{sent}");
+    let messages = sink.messages();
+    assert_eq!(messages.len(), 3);
+    let mut report_files = Vec::new();
+    for (i, m) in messages.iter().enumerate() {
+        // smtp-sink adds its own lines above the message; they are not signed.
+        let msg = m[m.find("DKIM-Signature:").expect("signed")..].to_owned();
+        assert!(msg.contains("Auto-Submitted: auto-generated"));
+        let subject_id = msg
+            .split("Report-ID: <")
+            .nth(1)
+            .and_then(|s| s.split('>').next())
+            .unwrap()
+            .to_owned();
+        // DKIM passes for receiver.example and DMARC passes aligned.
+        let v = common::run(
+            &["--zone", &receiver_zone, "verify", "--json", "-"],
+            msg.as_bytes(),
+            &[],
+        );
+        let v: serde_json::Value = serde_json::from_str(&ok(&v)).unwrap();
+        assert_eq!(v["dkim"][0]["result"], "pass", "{v}");
+        assert_eq!(v["dkim"][0]["domain"], "receiver.example", "{v}");
+        assert_eq!(v["dmarc"]["result"], "pass", "{v}");
+        // The attachment is the generated report, under the same name and ID.
+        let (name, gz) = attachment(&msg);
+        assert!(name.ends_with(&format!("!{subject_id}.xml.gz")), "{name}");
+        assert!(
+            generated["reports"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|r| r["report_id"] == subject_id.as_str()),
+            "{subject_id}"
+        );
+        let path = dir.0.join(format!("delivered-{i}.xml.gz"));
+        std::fs::write(&path, gz).unwrap();
+        report_files.push(path);
+    }
+    let parsed = parsedmarc(&report_files);
+    let total: u64 = parsed.iter().map(|p| p["messages"].as_u64().unwrap()).sum();
+    assert_eq!(
+        total,
+        3 + 3 + 2,
+        "example.com's report went twice: {parsed:?}"
+    );
+    // Sent once: nothing is due any more.
+    let again = send(&store, &[&zone, &receiver_zone], sink.port, &key, &[]);
+    assert_eq!(again["deliveries"].as_array().unwrap().len(), 0, "{again}");
+    assert_eq!(sink.messages().len(), 3);
+}
+
+#[test]
+fn refusals_retries_and_the_rate_limit() {
+    let (dir, store) = two_reports("report-send-down");
+    let (receiver_zone, key) = receiver_zone(&dir);
+    let zone = zone();
+    let zones = [zone.as_str(), receiver_zone.as_str()];
+
+    // The relay is down: both are retried later, not lost.
+    let down = free_port();
+    let r = send(&store, &zones, down, &key, &[]);
+    assert_eq!(statuses(&r), ["retry", "retry"], "{r}");
+    // Not due again yet (backoff).
+    let r = send(&store, &zones, down, &key, &[]);
+    assert!(statuses(&r).is_empty(), "{r}");
+
+    // A destination that refuses: given up and suppressed; the second report waits.
+    let (dir2, store2) = two_reports("report-send-refused");
+    let refusing = Sink::start(&dir2.0.join("refusing"), &["-f", "RCPT"]);
+    let r = send(&store2, &zones, refusing.port, &key, &[]);
+    assert_eq!(statuses(&r), ["failed", "deferred"], "{r}");
+    assert!(
+        r["deliveries"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("refused")
+    );
+    assert!(
+        r["deliveries"][1]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("suppressed")
+    );
+
+    // The rate limit: one report per hour to a destination.
+    let (dir3, store3) = two_reports("report-send-rate");
+    let sink = Sink::start(&dir3.0.join("sink"), &[]);
+    let r = send(&store3, &zones, sink.port, &key, &["--max-per-hour", "1"]);
+    assert_eq!(statuses(&r), ["sent", "deferred"], "{r}");
+    assert_eq!(sink.messages().len(), 1);
+}
+
+#[test]
+fn report_send_refuses_to_send_unsigned_unless_asked() {
+    let dir = Dir::new("report-send-usage");
+    let store = format!("sqlite:{}", dir.0.join("m.db").display());
+    let o = common::run(
+        &[
+            "report",
+            "send",
+            "--store",
+            &store,
+            "--smtp",
+            "127.0.0.1:25",
+            "--from",
+            "d@receiver.example",
+        ],
+        b"",
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("DKIM"));
+}

@@ -1,0 +1,154 @@
+//! The report message (RFC 9990 §3.2.1.1 "Email"): an RFC 5322 / MIME message with a
+//! short text part and the gzip attachment, `Auto-Submitted: auto-generated` (RFC 3834)
+//! so that no auto-responder answers it, DKIM-signed by the caller.
+
+use std::fmt::Write as _;
+
+use base64::Engine as _;
+use monban::report::aggregate::subject;
+
+/// What goes into one report message.
+#[derive(Debug, Clone)]
+pub struct ReportMail<'a> {
+    /// The reporting address (`From`, and the envelope sender).
+    pub from: &'a str,
+    /// The reporting organization.
+    pub org_name: &'a str,
+    /// The destination address (`To`).
+    pub to: &'a str,
+    /// The receiver's domain (the Subject's `Submitter`).
+    pub submitter: &'a str,
+    /// The policy domain.
+    pub policy_domain: &'a str,
+    /// The Report-ID (also the `Message-ID`'s left part).
+    pub report_id: &'a str,
+    /// Period start and end (Unix seconds).
+    pub begin: i64,
+    /// Period end.
+    pub end: i64,
+    /// The attachment name.
+    pub filename: &'a str,
+    /// The attachment (gzip).
+    pub xml_gz: &'a [u8],
+    /// `Date` (Unix seconds).
+    pub date: i64,
+}
+
+impl ReportMail<'_> {
+    /// The message, CRLF line endings, base64 lines of 76 characters.
+    pub fn render(&self) -> Vec<u8> {
+        let boundary = format!("=_monban_{}", self.report_id);
+        let mut m = String::new();
+        let h = |m: &mut String, name: &str, value: &str| {
+            let _ = write!(m, "{name}: {value}\r\n");
+        };
+        h(
+            &mut m,
+            "From",
+            &format!("{} <{}>", mime_phrase(self.org_name), self.from),
+        );
+        h(&mut m, "To", &format!("<{}>", self.to));
+        h(
+            &mut m,
+            "Subject",
+            &fold(&subject(self.policy_domain, self.submitter, self.report_id)),
+        );
+        h(
+            &mut m,
+            "Date",
+            &monban::rfc5322::datetime::format_rfc5322(self.date),
+        );
+        h(
+            &mut m,
+            "Message-ID",
+            &format!("<{}@{}>", self.report_id, self.submitter),
+        );
+        h(&mut m, "Auto-Submitted", "auto-generated");
+        h(&mut m, "MIME-Version", "1.0");
+        h(
+            &mut m,
+            "Content-Type",
+            &format!("multipart/mixed; boundary=\"{boundary}\""),
+        );
+        m.push_str("\r\n");
+        let _ = write!(
+            m,
+            "This is a DMARC aggregate report (RFC 9990) in MIME format.\r\n\r\n--{boundary}\r\n"
+        );
+        m.push_str("Content-Type: text/plain; charset=us-ascii\r\n");
+        m.push_str("Content-Transfer-Encoding: 7bit\r\n\r\n");
+        let _ = write!(
+            m,
+            "DMARC aggregate report for {} from {} covering {} to {} (UTC).\r\nReport-ID: {}\r\n\r\n--{boundary}\r\n",
+            self.policy_domain,
+            self.submitter,
+            monban::rfc5322::datetime::format_utc(self.begin),
+            monban::rfc5322::datetime::format_utc(self.end),
+            self.report_id,
+        );
+        let _ = write!(
+            m,
+            "Content-Type: application/gzip; name=\"{0}\"\r\nContent-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename=\"{0}\"\r\n\r\n",
+            self.filename
+        );
+        let b64 = base64::engine::general_purpose::STANDARD.encode(self.xml_gz);
+        for chunk in b64.as_bytes().chunks(76) {
+            m.push_str(std::str::from_utf8(chunk).unwrap_or_default());
+            m.push_str("\r\n");
+        }
+        let _ = write!(m, "--{boundary}--\r\n");
+        m.into_bytes()
+    }
+}
+
+/// A display name as an RFC 5322 phrase: printable ASCII quoted; anything else as an
+/// RFC 2047 encoded word.
+fn mime_phrase(name: &str) -> String {
+    let clean: String = name.chars().filter(|c| !c.is_control()).collect();
+    if clean.is_ascii() {
+        monban::text::quoted(&clean)
+    } else {
+        format!(
+            "=?utf-8?b?{}?=",
+            base64::engine::general_purpose::STANDARD.encode(clean.as_bytes())
+        )
+    }
+}
+
+/// Folds a Subject before its `Submitter:` and `Report-ID:` parts (RFC 9990's example
+/// folds there; each line stays under 78 characters for ordinary domains).
+fn fold(subject: &str) -> String {
+    subject
+        .replace(" Submitter:", "\r\n Submitter:")
+        .replace(" Report-ID:", "\r\n Report-ID:")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc9990_report_message() {
+        let m = ReportMail {
+            from: "dmarc@receiver.example",
+            org_name: "Receiver 門番",
+            to: "agg@example.com",
+            submitter: "receiver.example",
+            policy_domain: "example.com",
+            report_id: "abc123",
+            begin: 0,
+            end: 86_399,
+            filename: "receiver.example!example.com!0!86399!abc123.xml.gz",
+            xml_gz: &[0x1f, 0x8b, 1, 2, 3],
+            date: 86_400,
+        }
+        .render();
+        let text = String::from_utf8(m).unwrap();
+        assert!(text.contains("Subject: Report Domain: example.com\r\n Submitter: receiver.example\r\n Report-ID: <abc123>\r\n"), "{text}");
+        assert!(text.contains("Auto-Submitted: auto-generated\r\n"));
+        assert!(text.contains("Message-ID: <abc123@receiver.example>\r\n"));
+        assert!(text.contains("From: =?utf-8?b?"), "{text}");
+        assert!(text.contains("Content-Type: application/gzip; name=\"receiver.example!example.com!0!86399!abc123.xml.gz\""));
+        assert!(!text.replace("\r\n", "").contains('\n'));
+    }
+}
