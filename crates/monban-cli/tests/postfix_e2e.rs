@@ -26,6 +26,8 @@ use std::time::{Duration, Instant};
 
 use monban_dns::ZoneResolver;
 use monban_testdns::TestDnsServer;
+
+mod common;
 use serde_json::Value;
 
 /// How long anything may take to come up or to arrive.
@@ -1453,4 +1455,201 @@ fn regression_issue9_header_size_search_delivers_nothing() {
     }
     assert!(replies.len() > 90, "{} probes", replies.len());
     drop(milter);
+}
+
+/// The UTC day of a Unix time, `YYYY-MM-DD`.
+fn utc_day(unix: u64) -> String {
+    let (y, m, d) = monban::rfc5322::datetime::civil_from_days((unix / 86_400) as i64);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// Issue 11, done when: a day of mail through the real Postfix and the milter becomes
+/// aggregate reports that validate against the RFC 9990 XSD, that parsedmarc reads with
+/// the same counts, and that are delivered to an SMTP sink DKIM-signed and aligned.
+#[test]
+fn a_day_of_mail_becomes_reports_delivered_signed_and_aligned() {
+    let _serial = serial();
+    require_tools();
+    let tmp = TempDir::new("reports");
+    let db = tmp.0.join("monban.db");
+    let store = format!("sqlite:{}", db.display());
+    let config = format!(
+        "{}{}[store]\nurl = \"{store}\"\n",
+        zone_config(),
+        signing_config()
+    );
+    let mut milter = Milter::start(&tmp.0, &config);
+    let postfix = Postfix::start(&tmp.0, milter.port);
+    let first_day = utc_day(unix_now());
+    // (client, HELO, MAIL FROM, message, accepted?)
+    let traffic = [
+        (
+            "ADDR=192.0.2.25 NAME=mail.example.com",
+            "mail.example.com",
+            "alice@example.com",
+            "messages/alice-to-bob.eml",
+            true,
+        ),
+        (
+            "ADDR=192.0.2.25 NAME=mail.example.com",
+            "mail.example.com",
+            "alice@example.com",
+            "messages/alice-to-bob.eml",
+            true,
+        ),
+        (
+            "ADDR=198.51.100.10 NAME=mx.mailer.example.net",
+            "mx.mailer.example.net",
+            "bounces@example.com",
+            "messages/newsletter-via-mailer.eml",
+            true,
+        ),
+        (
+            "ADDR=203.0.113.5 NAME=lists.example.org",
+            "lists.example.org",
+            "lunch-club-bounces@example.org",
+            "messages/via-mailing-list.eml",
+            false,
+        ),
+        (
+            "ADDR=203.0.113.66 NAME=[UNAVAILABLE]",
+            "mail.attacker.test",
+            "ceo@example.com",
+            "messages/spoofed-ceo.eml",
+            false,
+        ),
+    ];
+    for (xclient, helo, from, data, accepted) in traffic {
+        let sent = Mail {
+            port: postfix.smtp_port,
+            xclient: Some(xclient),
+            helo,
+            from,
+            data: &example(data),
+            header: None,
+        }
+        .run();
+        let reply = sent.data_reply();
+        assert_eq!(
+            reply.starts_with("250 "),
+            accepted,
+            "{data}: {}",
+            sent.transcript
+        );
+        if !accepted {
+            assert!(reply.starts_with("550 5.7.1"), "{reply}");
+        }
+    }
+    postfix.wait_for_delivered(3);
+    // A clean stop: the journal is drained into the store.
+    milter.stop();
+    let last_day = utc_day(unix_now());
+
+    // Generate the day (two, if midnight UTC passed meanwhile).
+    let out = tmp.0.join("reports");
+    let mut reports = Vec::new();
+    for day in [first_day.clone(), last_day.clone()]
+        .iter()
+        .collect::<std::collections::BTreeSet<_>>()
+    {
+        let g = common::reports::generate(&store, "Test Receiver", day, &out);
+        reports.extend(g["reports"].as_array().unwrap().clone());
+    }
+    let messages: u64 = reports
+        .iter()
+        .map(|r| r["messages"].as_u64().unwrap())
+        .sum();
+    assert_eq!(messages, 5, "{reports:?}");
+    assert!(reports.iter().all(|r| r["domain"] == "example.com"));
+    let mut files = Vec::new();
+    for r in &reports {
+        let file = PathBuf::from(r["file"].as_str().unwrap());
+        let xml = common::reports::gunzip(&file);
+        common::reports::assert_valid_rfc9990(&xml, &tmp.0);
+        files.push(file);
+    }
+    let parsed = common::reports::parsedmarc(&files);
+    let parsed_messages: u64 = parsed.iter().map(|p| p["messages"].as_u64().unwrap()).sum();
+    assert_eq!(parsed_messages, 5, "{parsed:?}");
+    let rejected: u64 = parsed
+        .iter()
+        .flat_map(|p| p["records"].as_array().unwrap().clone())
+        .filter(|r| r["disposition"] == "reject")
+        .map(|r| r["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(rejected, 2, "{parsed:?}");
+
+    // Sent to a loopback SMTP sink, signed with the milter's signing table.
+    let sink_dir = tmp.0.join("sink");
+    std::fs::create_dir_all(&sink_dir).unwrap();
+    let _ = Command::new("chmod").arg("0777").arg(&sink_dir).status();
+    let sink_port = free_port();
+    let mut sink = Command::new(program("smtp-sink"))
+        .args(["-u", "nobody", "-d"])
+        .arg(sink_dir.join("msg."))
+        .arg(format!("127.0.0.1:{sink_port}"))
+        .arg("10")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start smtp-sink");
+    wait_for("smtp-sink", PATIENCE, String::new, || {
+        accepts(sink_port).then_some(())
+    });
+    let zone = example("example.zone");
+    let out = run(Command::new(env!("CARGO_BIN_EXE_monban"))
+        .arg("--zone")
+        .arg(&zone)
+        .args(["report", "send", "--store", &store, "--smtp"])
+        .arg(format!("127.0.0.1:{sink_port}"))
+        .args([
+            "--starttls",
+            "never",
+            "--from",
+            "dmarc-reports@example.com",
+            "--milter-config",
+        ])
+        .arg(tmp.0.join("monban.toml"))
+        .arg("--json"));
+    let _ = sink.kill();
+    let _ = sink.wait();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        summary["sent"].as_u64(),
+        Some(reports.len() as u64),
+        "{summary}"
+    );
+    let delivered: Vec<String> = std::fs::read_dir(&sink_dir)
+        .unwrap()
+        .flatten()
+        .map(|e| std::fs::read_to_string(e.path()).unwrap())
+        .collect();
+    assert_eq!(delivered.len(), reports.len());
+    for m in &delivered {
+        let msg = &m[m.find("DKIM-Signature:").expect("signed")..];
+        let v = run_with_input(
+            Command::new(env!("CARGO_BIN_EXE_monban"))
+                .arg("--zone")
+                .arg(&zone)
+                .args(["verify", "--json", "-"]),
+            msg.as_bytes(),
+        );
+        let v: Value = serde_json::from_slice(&v.stdout).unwrap();
+        assert_eq!(v["dkim"][0]["result"], "pass", "{v}");
+        assert_eq!(v["dmarc"]["result"], "pass", "{v}");
+        assert_eq!(v["dmarc"]["dkim_aligned"], true, "{v}");
+    }
 }
