@@ -21,6 +21,9 @@
 # Runs, in sequence:
 #   postfix            Postfix alone (the DKIM-signed message)
 #   monban-verify      + monban milter, 127.0.0.1 untrusted: SPF, DKIM, DMARC judged
+#   monban-record      the same, recording every evaluation for aggregate reports
+#                      ([store] url = SQLite): the journal and the writer thread are in
+#                      the milter process, so its CPU includes them (RECORD=0 skips it)
 #   opendkim-verify    + opendkim (Mode sv) + opendmarc (SPFSelfValidate), 127.0.0.1 not
 #                      internal / not ignored: the same three checks
 #   monban-sign        + monban milter, 127.0.0.1 trusted: the unsigned message is signed
@@ -37,7 +40,7 @@
 # unless `monban verify` (offline, from the zone file) finds a passing example.com
 # signature in it.
 #
-# Environment: N (10000), SESSIONS (20), SIGN (1), BASE_PORT (27100: ports BASE..BASE+40
+# Environment: N (10000), SESSIONS (20), SIGN (1), RECORD (1), BASE_PORT (27100: ports BASE..BASE+40
 # on 127.0.0.1), MONBAN (target/release/monban), KEEP=1 keeps the work directory,
 # RESULTS=FILE also writes the table as tab-separated values.
 # Needs root, port 53 of 127.0.0.1 free, and Debian's postfix, opendkim, opendmarc and nsd
@@ -47,6 +50,7 @@ set -euo pipefail
 N=${N:-10000}
 SESSIONS=${SESSIONS:-20}
 SIGN=${SIGN:-1}
+RECORD=${RECORD:-1}
 BASE_PORT=${BASE_PORT:-27100}
 KEEP=${KEEP:-0}
 RESULTS=${RESULTS:-}
@@ -242,6 +246,7 @@ declare -A SMTP_PORT=(
     [postfix]=$((BASE_PORT + 1)) [monban-verify]=$((BASE_PORT + 2))
     [opendkim-verify]=$((BASE_PORT + 3)) [monban-sign]=$((BASE_PORT + 4))
     [opendkim-sign]=$((BASE_PORT + 5)) [postfix-again]=$((BASE_PORT + 6))
+    [monban-record]=$((BASE_PORT + 7))
 )
 MONBAN_MILTER=inet:127.0.0.1:$MONBAN_PORT
 OD_MILTERS=inet:127.0.0.1:$ODKIM_PORT,inet:127.0.0.1:$ODMARC_PORT
@@ -286,6 +291,7 @@ EOF
     printf '127.0.0.1:%s inet n - n - - smtpd\n  -o smtpd_milters=\n' "${SMTP_PORT[postfix]}"
     printf '127.0.0.1:%s inet n - n - - smtpd\n  -o smtpd_milters=\n' "${SMTP_PORT[postfix-again]}"
     printf '127.0.0.1:%s inet n - n - - smtpd\n  -o smtpd_milters=%s\n' "${SMTP_PORT[monban-verify]}" "$MONBAN_MILTER"
+    printf '127.0.0.1:%s inet n - n - - smtpd\n  -o smtpd_milters=%s\n' "${SMTP_PORT[monban-record]}" "$MONBAN_MILTER"
     printf '127.0.0.1:%s inet n - n - - smtpd\n  -o smtpd_milters=%s\n' "${SMTP_PORT[opendkim-verify]}" "$OD_MILTERS"
     printf '127.0.0.1:%s inet n - n - - smtpd\n  -o smtpd_milters=%s\n' "${SMTP_PORT[monban-sign]}" "$MONBAN_MILTER"
     printf '127.0.0.1:%s inet n - n - - smtpd\n  -o smtpd_milters=%s\n' "${SMTP_PORT[opendkim-sign]}" "$OD_MILTERS"
@@ -318,6 +324,11 @@ POSTFIX_PID=$!
 wait_listen "${SMTP_PORT[postfix]}"
 sleep 1
 
+record_count() { # evaluations in the recording run's SQLite store
+    python3 -c 'import sqlite3,sys
+try: print(sqlite3.connect(sys.argv[1], timeout=5).execute("select count(*) from evaluations").fetchone()[0])
+except Exception: print(0)' "$W/monban/record.db"
+}
 queue_count() { find "$W/queue/incoming" "$W/queue/active" "$W/queue/deferred" "$W/queue/hold" "$W/queue/maildrop" -type f 2>/dev/null | wc -l; }
 
 # ---------------------------------------------------------------------------------------
@@ -325,7 +336,7 @@ queue_count() { find "$W/queue/incoming" "$W/queue/active" "$W/queue/deferred" "
 mkdir -p "$W/monban" "$W/opendkim" "$W/opendmarc"
 install -m 600 "$KEY" "$W/opendkim/s2026.private"
 
-monban_config() { # trusted_networks
+monban_config() { # trusted_networks [store url]
     cat >"$W/monban/milter.toml" <<EOF
 listen = "$MONBAN_MILTER"
 authserv_id = "mx.test"
@@ -339,9 +350,12 @@ domain = "example.com"
 selector = "s2026"
 key = "$KEY"
 EOF
+    if [ -n "${2:-}" ]; then
+        printf '[store]\nurl = "%s"\n' "$2" >>"$W/monban/milter.toml"
+    fi
 }
-start_monban() { # trusted_networks; sets MILTER_PIDS
-    monban_config "$1"
+start_monban() { # trusted_networks [store url]; sets MILTER_PIDS
+    monban_config "$1" "${2:-}"
     "$MONBAN" milter --config "$W/monban/milter.toml" --check-config >/dev/null
     spawn "$MONBAN" milter --config "$W/monban/milter.toml" 2>>"$W/monban/$RUN.log"
     MILTER_PIDS=$LAST_PID
@@ -452,6 +466,7 @@ run() { # name milters(none|monban-verify|...) message
     case $kind in
         none) ;;
         monban-untrusted) start_monban "" ;;
+        monban-record) rm -rf "$W/monban/record.db"*; start_monban "" "sqlite:$W/monban/record.db" ;;
         monban-trusted) start_monban '"127.0.0.1/32"' ;;
         od-external) start_opendkim_opendmarc external ;;
         od-internal) start_opendkim_opendmarc internal ;;
@@ -486,6 +501,13 @@ run() { # name milters(none|monban-verify|...) message
         sleep 0.1
     done
     t2=$(date +%s.%N)
+    if [ "$kind" = monban-record ]; then
+        # The writer thread's work counts too: measure once it has stored every message.
+        for i in $(seq 600); do
+            [ "$(record_count)" -ge "$N" ] && break
+            sleep 0.1
+        done
+    fi
     pf1=$(tree_ticks "$POSTFIX_PID")
     dns1=$(tree_ticks "$NSD_PID")
     [ -n "$MILTER_PIDS" ] && ml1=$(tree_ticks $MILTER_PIDS)
@@ -503,7 +525,7 @@ run() { # name milters(none|monban-verify|...) message
     lost=$((N - delivered))
     case $kind in
         none) misjudged=- ;;
-        *-untrusted | od-external) misjudged=$(misjudged_verify "$dump") ;;
+        *-untrusted | monban-record | od-external) misjudged=$(misjudged_verify "$dump") ;;
         *) misjudged=$(misjudged_sign "$dump" "$delivered") ;;
     esac
     tail -n +"$((log_start + 1))" "$W/postfix.log" >"$W/$RUN.postfix.log"
@@ -524,6 +546,13 @@ run() { # name milters(none|monban-verify|...) message
             grep -vE ' INFO |^monban milter: listening' | head -n 5 | sed 's/^/   milter: /' >&2 || true
         PROBLEMS=1
     fi
+    if [ "$kind" = monban-record ]; then
+        # The milter has stopped (SIGTERM drains the journal): every message is recorded.
+        local recorded
+        recorded=$(record_count)
+        say "   recorded $recorded evaluation(s) of $N messages"
+        [ "$recorded" -eq "$N" ] || { say "   PROBLEM: $((N - recorded)) evaluation(s) not recorded"; PROBLEMS=1; }
+    fi
     TABLE+=("$RUN $t0 $t1 $t2 $((pf1 - pf0)) $((ml1 - ml0)) $delivered $lost $misjudged $rejects")
     say "   sent in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s, queue empty $(awk -v a="$t1" -v b="$t2" 'BEGIN { printf "%.1f", b - a }') s later;" \
         "CPU ticks (1/$HZ s): postfix $((pf1 - pf0)), milters $((ml1 - ml0))${each:+ (${each# })}, nsd $((dns1 - dns0));" \
@@ -536,6 +565,9 @@ PROBLEMS=0
 say "work directory: $W; monban: $("$MONBAN" --version)"
 run postfix none "$W/msg/signed.eml"
 run monban-verify monban-untrusted "$W/msg/signed.eml"
+if [ "$RECORD" = 1 ]; then
+    run monban-record monban-record "$W/msg/signed.eml"
+fi
 run opendkim-verify od-external "$W/msg/signed.eml"
 if [ "$SIGN" = 1 ]; then
     run monban-sign monban-trusted "$W/msg/unsigned.eml"
@@ -567,6 +599,9 @@ printf '%s\n' "${TABLE[@]}" | awk -v n="$N" -v hz="$HZ" -v results="$RESULTS" '
         print "(msgs/s: N over the time from the first message sent to an empty queue; drain_s: of that, the"
         print " time after smtp-source ended; CPU columns: seconds per 1,000 messages; added = total - Postfix alone"
         print " (the mean of its two runs))"
+        v = idx["monban-verify"]; r = idx["monban-record"]
+        if (v && r && ml[v] > 0)
+            printf "recording: milter CPU per 1,000 messages %.3f s with, %.3f s without: %+.1f%% (target <= +5%%); all CPU added %.3f s vs %.3f s\n", ml[r], ml[v], (ml[r] / ml[v] - 1) * 100, added[r], added[v]
         split("verify sign", kinds, " ")
         for (k = 1; k <= 2; k++) {
             m = idx["monban-" kinds[k]]; o = idx["opendkim-" kinds[k]]

@@ -169,7 +169,7 @@ pub async fn run(dns: &DnsArgs, args: AnalyzeArgs) -> Result<(), Failure> {
         v["file"] = serde_json::Value::String(source.label());
         let text = serde_json::to_string_pretty(&v)
             .map_err(|e| Failure::other(format!("cannot write JSON: {e}")))?;
-        println!("{text}");
+        outln!("{text}");
     } else {
         let color = match args.color {
             ColorWhen::Always => true,
@@ -179,7 +179,7 @@ pub async fn run(dns: &DnsArgs, args: AnalyzeArgs) -> Result<(), Failure> {
                     && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
             }
         };
-        print!("{}", render(&analysis, color));
+        out!("{}", render(&analysis, color));
     }
     Ok(())
 }

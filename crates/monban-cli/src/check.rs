@@ -102,11 +102,11 @@ pub async fn run(dns: &DnsArgs, args: CheckArgs) -> Result<(), Failure> {
     };
     let report = check::check(&resolver, &domain, &options).await;
     if args.json {
-        println!("{}", to_json(&report));
+        outln!("{}", to_json(&report));
     } else {
         let colour = std::io::stdout().is_terminal()
             && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-        print!("{}", render(&report, colour));
+        out!("{}", render(&report, colour));
     }
     Ok(())
 }

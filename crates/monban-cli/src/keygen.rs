@@ -146,15 +146,15 @@ pub fn run(args: KeygenArgs) -> Result<(), Failure> {
     write_file(&private_path, &pem, 0o600, args.force)?;
     write_file(&txt_path, &zone_line, 0o644, args.force)?;
 
-    println!("Publish this TXT record at {owner}");
-    print!("{zone_line}");
-    println!(
+    outln!("Publish this TXT record at {owner}");
+    out!("{zone_line}");
+    outln!(
         "Private key: {} ({}, {} bits, mode 0600). Keep it secret; sign with:",
         private_path.display(),
         key.algorithm().as_str(),
         key.bits()
     );
-    println!(
+    outln!(
         "  monban sign --domain {domain} --selector {selector} --key {} MESSAGE",
         private_path.display()
     );

@@ -4,6 +4,22 @@
 //! Exit status (DESIGN §4): 0 when the evaluation ran, whatever the verdict; 2 for usage
 //! errors; 1 for I/O and other failures. Errors are one sentence on stderr.
 
+/// `println!` for the command's output: a reader that went away (`monban ... | head`)
+/// ends the program quietly instead of a panic; another write error ends it with
+/// status 1 and one sentence.
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::write_out(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// `print!`, as [`outln!`].
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::write_out(format_args!($($arg)*))
+    };
+}
+
 mod analyze;
 mod check;
 mod dns;
@@ -105,6 +121,19 @@ fn host_name() -> String {
         .map(|s| s.trim().to_owned())
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "localhost".to_owned())
+}
+
+/// Writes the command's output; see [`outln!`].
+pub(crate) fn write_out(args: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout.write_fmt(args) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("monban: cannot write the output: {e}");
+        std::process::exit(1);
+    }
 }
 
 fn main() -> ExitCode {

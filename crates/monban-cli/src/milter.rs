@@ -56,13 +56,13 @@ fn resolver(config: &Config) -> Result<SharedResolver, Failure> {
 
 pub async fn run(args: MilterArgs) -> Result<(), Failure> {
     if args.print_sample_config {
-        print!("{}", config::sample_config());
+        out!("{}", config::sample_config());
         return Ok(());
     }
     let path = args.config.expect("required by clap");
     let cfg = Config::load(&path).map_err(|e| Failure::other(e.to_string()))?;
     if args.check_config {
-        println!(
+        outln!(
             "{}: valid ({} signing rule(s), listening on {:?}{})",
             path.display(),
             cfg.filter.signing.len(),

@@ -246,7 +246,7 @@ async fn run_send(dns: &crate::dns::DnsArgs, args: SendArgs) -> Result<(), Failu
                 })
             })
             .collect();
-        println!(
+        outln!(
             "{}",
             serde_json::json!({
                 "sent": summary.count("sent"),
@@ -258,12 +258,16 @@ async fn run_send(dns: &crate::dns::DnsArgs, args: SendArgs) -> Result<(), Failu
         );
     } else {
         if summary.deliveries.is_empty() {
-            println!("no reports due");
+            outln!("no reports due");
         }
         for d in &summary.deliveries {
-            println!(
+            outln!(
                 "{} {} -> {}: {} ({})",
-                d.domain, d.report_id, d.destination, d.status, d.detail
+                d.domain,
+                d.report_id,
+                d.destination,
+                d.status,
+                d.detail
             );
         }
     }
@@ -363,7 +367,7 @@ async fn run_generate(args: GenerateArgs) -> Result<(), Failure> {
                 serde_json::json!({"domain": s.domain, "messages": s.messages, "reason": s.reason})
             })
             .collect();
-        println!(
+        outln!(
             "{}",
             serde_json::json!({
                 "date": day_name(begin),
@@ -377,7 +381,7 @@ async fn run_generate(args: GenerateArgs) -> Result<(), Failure> {
     } else {
         let day = day_name(begin);
         if summary.reports.is_empty() {
-            println!("no reports for {day}");
+            outln!("no reports for {day}");
         }
         for r in &summary.reports {
             let what = match r.status {
@@ -385,7 +389,7 @@ async fn run_generate(args: GenerateArgs) -> Result<(), Failure> {
                 "regenerated" => "regenerated",
                 _ => "new",
             };
-            println!(
+            outln!(
                 "{}: {} record(s), {} message(s) ({what}) -> {}",
                 r.domain,
                 r.records,
@@ -396,13 +400,15 @@ async fn run_generate(args: GenerateArgs) -> Result<(), Failure> {
             );
         }
         for s in &summary.skipped {
-            println!(
+            outln!(
                 "{}: no report ({} message(s)): {}",
-                s.domain, s.messages, s.reason
+                s.domain,
+                s.messages,
+                s.reason
             );
         }
         if summary.without_ip > 0 {
-            println!(
+            outln!(
                 "{} message(s) were recorded without a client IP and are not reportable",
                 summary.without_ip
             );

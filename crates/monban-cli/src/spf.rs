@@ -96,11 +96,11 @@ pub async fn run(dns: &DnsArgs, args: SpfArgs) -> Result<(), Failure> {
         (None, None) => unreachable!("checked above"),
     };
     if args.json {
-        println!("{}", to_json(&outcome, &receiver));
+        outln!("{}", to_json(&outcome, &receiver));
     } else {
-        println!("Received-SPF: {}", received_spf(&outcome, &receiver));
+        outln!("Received-SPF: {}", received_spf(&outcome, &receiver));
         if let Some(exp) = &outcome.explanation {
-            println!("Explanation: {exp}");
+            outln!("Explanation: {exp}");
         }
     }
     Ok(())

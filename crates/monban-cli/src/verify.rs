@@ -299,14 +299,14 @@ pub async fn run(dns: &DnsArgs, args: VerifyArgs) -> Result<(), Failure> {
                 eprintln!("monban: {label}: malformed message: {why}");
             }
             if args.json {
-                println!("{}", to_json(&report, &authserv_id, &label, &envelope));
+                outln!("{}", to_json(&report, &authserv_id, &label, &envelope));
             } else {
                 if several || index > 1 {
-                    println!("==> {label} <==");
+                    outln!("==> {label} <==");
                 }
                 // Folded with bare LF for the terminal; the header itself uses CRLF.
                 let value = report.authentication_results(&authserv_id).to_value();
-                println!("Authentication-Results: {}", value.replace("\r\n", "\n"));
+                outln!("Authentication-Results: {}", value.replace("\r\n", "\n"));
             }
         }
         if index == 0 && !read_failed {

@@ -310,3 +310,42 @@ fn regression_issue9_check_refuses_names_with_control_characters() {
         assert!(out.stdout.is_empty());
     }
 }
+
+/// A reader that goes away (`monban verify ... | head -1`) ends monban quietly: no
+/// panic, no error message (it panicked on the broken pipe before).
+#[test]
+fn regression_issue11_closed_stdout_is_not_a_panic() {
+    use std::io::Read as _;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let msg = root.join("examples/messages/alice-to-bob.eml");
+    let zone = root.join("examples/example.zone");
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_monban"));
+    cmd.arg("--zone").arg(&zone).arg("verify");
+    // Far more output than a pipe holds.
+    for _ in 0..3000 {
+        cmd.arg(&msg);
+    }
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 64];
+    child
+        .stdout
+        .as_mut()
+        .unwrap()
+        .read_exact(&mut first)
+        .unwrap();
+    drop(child.stdout.take());
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(status.code(), Some(0), "{err}");
+}

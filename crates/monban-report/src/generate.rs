@@ -186,7 +186,7 @@ pub async fn generate(
             continue;
         }
         let key = policy_key(&policy);
-        let report_id = report_id(&receiver, &key, opts.begin, opts.end);
+        let report_id = report_id(&receiver, &policy.domain, &key, opts.begin, opts.end);
         let feedback = Feedback {
             metadata: ReportMetadata {
                 org_name: opts.org_name.clone(),
@@ -273,11 +273,12 @@ fn policy_key(p: &PolicyPublished) -> String {
     )
 }
 
-/// Letters and digits, the same for the same receiver, policy and period.
-fn report_id(receiver: &str, key: &str, begin: i64, end: i64) -> String {
+/// Letters and digits, the same for the same receiver, policy domain, policy and
+/// period (and different for any other).
+fn report_id(receiver: &str, domain: &str, key: &str, begin: i64, end: i64) -> String {
     let digest = hash(
         HashAlgorithm::Sha256,
-        format!("{receiver}\n{key}\n{begin}\n{end}").as_bytes(),
+        format!("{receiver}\n{domain}\n{key}\n{begin}\n{end}").as_bytes(),
     );
     digest[..12].iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -517,9 +518,12 @@ mod tests {
         ]);
         assert_eq!(rs.len(), 1);
         assert_eq!(rs[0].count, 4);
-        let a = report_id("r.example", "k", 0, 86_399);
-        assert_eq!(a, report_id("r.example", "k", 0, 86_399));
-        assert_ne!(a, report_id("r.example", "k", 86_400, 172_799));
+        let a = report_id("r.example", "a.example", "k", 0, 86_399);
+        assert_eq!(a, report_id("r.example", "a.example", "k", 0, 86_399));
+        assert_ne!(a, report_id("r.example", "a.example", "k", 86_400, 172_799));
+        // The same policy at two domains: two reports, two IDs.
+        assert_ne!(a, report_id("r.example", "b.example", "k", 0, 86_399));
+        assert_ne!(a, report_id("r.example", "a.example", "k2", 0, 86_399));
         assert!(monban::report::aggregate::is_unique_id(&a));
     }
 }
