@@ -84,12 +84,15 @@ struct Recorder {
     uid_base: String,
     next: u64,
     recorded: usize,
+    failure: monban_report::failure::FailureOptions,
+    limiter: std::sync::Mutex<monban_report::failure::RateLimiter>,
+    failure_reports: usize,
 }
 
 impl Recorder {
     const BATCH: usize = 500;
 
-    async fn open(args: &VerifyArgs) -> Result<Option<Self>, Failure> {
+    async fn open(args: &VerifyArgs, authserv_id: &str) -> Result<Option<Self>, Failure> {
         if !args.record {
             return Ok(None);
         }
@@ -114,23 +117,42 @@ impl Recorder {
             uid_base: format!("{}-{}-{nanos}", host_name(), std::process::id()),
             next: 0,
             recorded: 0,
+            failure: monban_report::failure::FailureOptions {
+                authserv_id: authserv_id.to_owned(),
+                redact: true,
+                per_hour: 10,
+            },
+            limiter: std::sync::Mutex::default(),
+            failure_reports: 0,
         }))
     }
 
-    async fn add(
+    async fn add<R: monban_dns::Resolver>(
         &mut self,
         report: &Report,
         envelope: &Envelope,
         time: u64,
+        resolver: &R,
     ) -> Result<(), Failure> {
         self.next += 1;
-        self.pending.push(monban_store::Evaluation::from_report(
+        let uid = format!("{}-{}", self.uid_base, self.next);
+        let time = i64::try_from(time).unwrap_or(i64::MAX);
+        // A failure report (RFC 9991) when the policy asks for one, as the milter does.
+        let failure = monban_report::failure::build(
             report,
             envelope,
-            i64::try_from(time).unwrap_or(i64::MAX),
-            self.discovery,
-            format!("{}-{}", self.uid_base, self.next),
-        ));
+            resolver,
+            &uid,
+            time,
+            &self.failure,
+            &self.limiter,
+        )
+        .await;
+        self.failure_reports += usize::from(failure.is_some());
+        let mut e =
+            monban_store::Evaluation::from_report(report, envelope, time, self.discovery, uid);
+        e.failure = failure;
+        self.pending.push(e);
         if self.pending.len() >= Self::BATCH {
             self.flush().await?;
         }
@@ -255,7 +277,7 @@ pub async fn run(dns: &DnsArgs, args: VerifyArgs) -> Result<(), Failure> {
         },
     };
 
-    let mut recorder = Recorder::open(&args).await?;
+    let mut recorder = Recorder::open(&args, &authserv_id).await?;
     let several = sources.len() > 1;
     let mut failures = 0usize;
     let mut verified = 0usize;
@@ -287,7 +309,7 @@ pub async fn run(dns: &DnsArgs, args: VerifyArgs) -> Result<(), Failure> {
             let report = verifier.finish(&resolver).await;
             verified += 1;
             if let Some(r) = recorder.as_mut() {
-                r.add(&report, &envelope, now).await?;
+                r.add(&report, &envelope, now, &resolver).await?;
             }
             let label = if messages.is_mbox() {
                 format!("{}#{index}", source.label())
@@ -321,6 +343,12 @@ pub async fn run(dns: &DnsArgs, args: VerifyArgs) -> Result<(), Failure> {
         r.flush().await?;
         if !args.json {
             eprintln!("monban: recorded {} evaluation(s)", r.recorded);
+            if r.failure_reports > 0 {
+                eprintln!(
+                    "monban: {} failure report(s) wait for monban report send",
+                    r.failure_reports
+                );
+            }
         }
     }
     if sources.is_empty() {

@@ -364,3 +364,48 @@ fn report_send_refuses_to_send_unsigned_unless_asked() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("DKIM"));
 }
+
+#[test]
+fn failure_reports_are_made_when_fo_asks_and_sent_redacted() {
+    let dir = Dir::new("report-send-failure");
+    let store = format!("sqlite:{}", dir.0.join("monban.db").display());
+    let (receiver_zone, key) = receiver_zone(&dir);
+    // Forged mail from a host SPF does not allow: failing.example asks for failure
+    // reports (fo=1), psd.example is a public suffix domain's record (never).
+    record(&dir, &store, "ceo@failing.example", "203.0.113.9", DAY1, 2);
+    record(&dir, &store, "ceo@psd.example", "203.0.113.9", DAY1, 1);
+    let sink = Sink::start(&dir.0.join("sink"), &[]);
+    let zone = zone();
+    let sent = send(&store, &[&zone, &receiver_zone], sink.port, &key, &[]);
+    assert_eq!(sent["sent"], 2, "{sent}");
+    let messages = sink.messages();
+    assert_eq!(messages.len(), 2);
+    for m in &messages {
+        assert!(m.contains("X-Rcpt-Args: <ruf@failing.example>"), "{m}");
+        let msg = &m[m.find("DKIM-Signature:").expect("signed")..];
+        for want in [
+            "Content-Type: multipart/report; report-type=feedback-report",
+            "Feedback-Type: auth-failure",
+            "Auth-Failure: dmarc",
+            "Identity-Alignment: none",
+            "Reported-Domain: failing.example",
+            "Source-IP: 203.0.113.9",
+            "Original-Mail-From: <redacted@failing.example>",
+            "SPF-DNS: txt : failing.example : \"v=spf1 ip4:198.51.100.0/24 -all\"",
+            "Content-Type: text/rfc822-headers",
+            "From: redacted@failing.example",
+            "Auto-Submitted: auto-generated",
+        ] {
+            assert!(msg.contains(want), "no {want:?} in\n{msg}");
+        }
+        assert!(!msg.contains("ceo@"), "a local part leaked:\n{msg}");
+        // Signed and aligned like the aggregate reports.
+        let v = common::run(
+            &["--zone", &receiver_zone, "verify", "--json", "-"],
+            msg.as_bytes(),
+            &[],
+        );
+        let v: serde_json::Value = serde_json::from_str(&ok(&v)).unwrap();
+        assert_eq!(v["dmarc"]["result"], "pass", "{v}");
+    }
+}

@@ -176,6 +176,21 @@ pub const OPTIONS: &[OptionDoc] = &[
         doc: "Evaluations written per database transaction.",
     },
     OptionDoc {
+        key: "store.failure_reports",
+        default: "true",
+        doc: "With url: make an RFC 9991 failure report when a policy's fo= asks for one (never for psd=y domains); report send delivers it to the ruf destinations.",
+    },
+    OptionDoc {
+        key: "store.redact_failure_reports",
+        default: "true",
+        doc: "Replace the local parts of addresses in failure reports by \"redacted\" (RFC 9991 section 6).",
+    },
+    OptionDoc {
+        key: "store.failure_reports_per_hour",
+        default: "10",
+        doc: "Failure reports made per ruf destination per hour at most.",
+    },
+    OptionDoc {
         key: "signing.sender",
         default: "",
         doc: "A signing-table row: the sender address or pattern (user@example.com, *@example.com, example.com, *).",
@@ -283,6 +298,16 @@ struct RawStore {
     max_journal_bytes: u64,
     #[serde(default = "default_batch_size")]
     batch_size: usize,
+    #[serde(default = "yes")]
+    failure_reports: bool,
+    #[serde(default = "yes")]
+    redact_failure_reports: bool,
+    #[serde(default = "default_failure_per_hour")]
+    failure_reports_per_hour: u32,
+}
+
+fn default_failure_per_hour() -> u32 {
+    10
 }
 
 fn default_max_journal_bytes() -> u64 {
@@ -623,6 +648,13 @@ impl Config {
                         max_journal_bytes: st.max_journal_bytes,
                         batch: st.batch_size,
                         discovery_method: "treewalk",
+                        failure: st.failure_reports.then(|| {
+                            monban_report::failure::FailureOptions {
+                                authserv_id: raw.authserv_id.clone(),
+                                redact: st.redact_failure_reports,
+                                per_hour: st.failure_reports_per_hour,
+                            }
+                        }),
                     })
                 }
             },

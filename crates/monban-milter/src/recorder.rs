@@ -50,6 +50,8 @@ pub struct RecordConfig {
     pub batch: usize,
     /// How the milter finds organizational domains (`treewalk` or `psl`).
     pub discovery_method: &'static str,
+    /// Failure reports (RFC 9991), when on.
+    pub failure: Option<monban_report::failure::FailureOptions>,
 }
 
 /// The recorder: [`Recorder::append`] from the connections, a writer thread behind.
@@ -75,6 +77,8 @@ struct Shared {
     uid_base: String,
     next_uid: AtomicU64,
     discovery_method: &'static str,
+    failure: Option<monban_report::failure::FailureOptions>,
+    limiter: Mutex<monban_report::failure::RateLimiter>,
 }
 
 #[derive(Debug)]
@@ -173,6 +177,8 @@ impl Recorder {
             uid_base: format!("{host}-{}-{nanos}", std::process::id()),
             next_uid: AtomicU64::new(0),
             discovery_method: config.discovery_method,
+            failure: config.failure.clone(),
+            limiter: Mutex::new(monban_report::failure::RateLimiter::default()),
         });
         shared.metrics.record_backlog(backlog);
         let writer_shared = shared.clone();
@@ -194,6 +200,36 @@ impl Recorder {
     /// How policies are discovered, for [`Evaluation::from_report`].
     pub fn discovery_method(&self) -> &'static str {
         self.shared.discovery_method
+    }
+
+    /// What to record of a judged message: its evaluation, with a failure report
+    /// when the policy asks for one (RFC 9991; rate limited per destination).
+    pub async fn evaluation<R: monban_dns::Resolver>(
+        &self,
+        report: &monban::pipeline::Report,
+        envelope: &monban::pipeline::Envelope,
+        resolver: &R,
+        now: i64,
+    ) -> Evaluation {
+        let uid = self.next_uid();
+        let failure = match &self.shared.failure {
+            Some(options) => {
+                monban_report::failure::build(
+                    report,
+                    envelope,
+                    resolver,
+                    &uid,
+                    now,
+                    options,
+                    &self.shared.limiter,
+                )
+                .await
+            }
+            None => None,
+        };
+        let mut e = Evaluation::from_report(report, envelope, now, self.discovery_method(), uid);
+        e.failure = failure;
+        e
     }
 
     /// Appends one evaluation to the journal (a `write` to the page cache; no disk

@@ -16,7 +16,6 @@ use crate::metrics::Metrics;
 use crate::protocol::{Command, Framer, Response};
 use crate::recorder::Recorder;
 use crate::session::{Action, FilterConfig, MessageOutcome, Refused, Session, Step};
-use monban_store::Evaluation;
 
 /// A bound listener.
 #[derive(Debug)]
@@ -272,14 +271,24 @@ where
                 Step::EndOfMessage => {
                     let queue_id = session.queue_id().unwrap_or("-").to_owned();
                     let resolver = shared.resolver.clone();
+                    let recorder = shared.recorder.clone();
                     // The whole end of the message, waiting for a turn included.
                     let deadline = tokio::time::Instant::now() + limits.message_timeout;
                     let turn = tokio::time::timeout_at(
                         deadline,
                         off_worker(&shared.permits, session, move |s, rt| {
                             rt.block_on(async {
-                                tokio::time::timeout_at(deadline, s.end_of_message(&*resolver))
-                                    .await
+                                tokio::time::timeout_at(deadline, async {
+                                    let outcome = s.end_of_message(&*resolver).await;
+                                    // Journaled before the MTA hears the answer: a message
+                                    // whose fate is decided is in the journal even if the
+                                    // milter is killed now.
+                                    if let Some(r) = &recorder {
+                                        journal(r, &outcome, &*resolver).await;
+                                    }
+                                    outcome
+                                })
+                                .await
                             })
                         }),
                     )
@@ -316,11 +325,6 @@ where
                     if !refused {
                         record(metrics, &queue_id, &outcome);
                     }
-                    // Journaled before the MTA hears the answer: a message whose fate
-                    // is decided is in the journal even if the milter is killed now.
-                    if let Some(recorder) = &shared.recorder {
-                        journal(recorder, &outcome);
-                    }
                     outcome.responses
                 }
                 Step::Close => return Ok(()),
@@ -343,18 +347,13 @@ where
 
 /// Appends the evaluation of a judged message to the recording journal. A tempfailed
 /// message is not recorded: the sender retries it and it is judged again.
-fn journal(recorder: &Recorder, outcome: &MessageOutcome) {
+async fn journal<R: Resolver>(recorder: &Recorder, outcome: &MessageOutcome, resolver: &R) {
     if outcome.action == Action::Tempfail {
         return;
     }
     if let (Some(report), Some(envelope)) = (&outcome.report, &outcome.envelope) {
-        let e = Evaluation::from_report(
-            report,
-            envelope,
-            i64::try_from(now()).unwrap_or(i64::MAX),
-            recorder.discovery_method(),
-            recorder.next_uid(),
-        );
+        let now = i64::try_from(now()).unwrap_or(i64::MAX);
+        let e = recorder.evaluation(report, envelope, resolver, now).await;
         recorder.append(&e);
     }
 }

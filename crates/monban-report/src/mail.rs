@@ -101,6 +101,62 @@ impl ReportMail<'_> {
     }
 }
 
+/// A failure report message (RFC 9991 §3): the stored MIME body under a new header.
+#[derive(Debug, Clone)]
+pub struct FailureMail<'a> {
+    /// `From` and the envelope sender.
+    pub from: &'a str,
+    /// The display name.
+    pub org_name: &'a str,
+    /// `To`.
+    pub to: &'a str,
+    /// The receiver's domain (the Message-ID's right part).
+    pub submitter: &'a str,
+    /// The report's id.
+    pub report_id: &'a str,
+    /// The Subject.
+    pub subject: &'a str,
+    /// The `Content-Type` (multipart/report).
+    pub content_type: &'a str,
+    /// The body.
+    pub body: &'a [u8],
+    /// `Date`.
+    pub date: i64,
+}
+
+impl FailureMail<'_> {
+    /// The message, CRLF line endings.
+    pub fn render(&self) -> Vec<u8> {
+        let one_line = |s: &str| -> String {
+            s.chars()
+                .map(|c| {
+                    if c.is_ascii() && !c.is_control() {
+                        c
+                    } else {
+                        ' '
+                    }
+                })
+                .collect()
+        };
+        let mut m = format!(
+            "From: {} <{}>\r\nTo: <{}>\r\nSubject: {}\r\nDate: {}\r\n\
+             Message-ID: <{}@{}>\r\nAuto-Submitted: auto-generated\r\nMIME-Version: 1.0\r\n\
+             Content-Type: {}\r\n\r\n",
+            mime_phrase(self.org_name),
+            self.from,
+            self.to,
+            one_line(self.subject),
+            monban::rfc5322::datetime::format_rfc5322(self.date),
+            self.report_id,
+            self.submitter,
+            one_line(self.content_type),
+        )
+        .into_bytes();
+        m.extend_from_slice(self.body);
+        m
+    }
+}
+
 /// A display name as an RFC 5322 phrase: printable ASCII quoted; anything else as an
 /// RFC 2047 encoded word.
 fn mime_phrase(name: &str) -> String {

@@ -19,7 +19,7 @@ use monban_dns::{Record, RecordType, Resolver};
 use monban_store::{Delivery, DeliveryUpdate, Store};
 
 use crate::ReportError;
-use crate::mail::ReportMail;
+use crate::mail::{FailureMail, ReportMail};
 
 /// STARTTLS with the relay.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -221,7 +221,20 @@ async fn deliver<R: Resolver>(
     }
     let mut delivered = Vec::new();
     for to in &addresses {
-        let message = match sign(
+        let raw = if d.kind == "failure" {
+            FailureMail {
+                from: &opts.from,
+                org_name: &opts.org_name,
+                to,
+                submitter: &opts.submitter,
+                report_id: &d.report_id,
+                subject: d.subject.as_deref().unwrap_or("DMARC failure report"),
+                content_type: d.content_type.as_deref().unwrap_or("text/plain"),
+                body: &d.xml_gz,
+                date: opts.now,
+            }
+            .render()
+        } else {
             ReportMail {
                 from: &opts.from,
                 org_name: &opts.org_name,
@@ -235,9 +248,9 @@ async fn deliver<R: Resolver>(
                 xml_gz: &d.xml_gz,
                 date: opts.now,
             }
-            .render(),
-            opts,
-        ) {
+            .render()
+        };
+        let message = match sign(raw, opts) {
             Ok(m) => m,
             Err(why) => return Ok(failed(why)),
         };

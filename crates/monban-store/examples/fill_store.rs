@@ -103,6 +103,7 @@ fn main() {
                 },
                 policy_applied: Some(p.into()),
                 report_mail: false,
+                failure: None,
             });
             if batch.len() == 10_000 {
                 store.record(&batch).await.expect("record");

@@ -103,6 +103,28 @@ pub struct Evaluation {
     /// The message was itself report mail or a bounce: counted, never the reason a
     /// report is sent.
     pub report_mail: bool,
+    /// A failure report to send for this message (RFC 9991), when the policy asked for
+    /// one; stored with the evaluation, in the same transaction.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<FailureReport>,
+}
+
+/// A failure report (RFC 9991) waiting to be sent: the body is complete, only the
+/// message header (From, To, Date, ...) and the signature are added when it is sent.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FailureReport {
+    /// Letters and digits, unique (the Message-ID's left part).
+    pub report_id: String,
+    /// The policy domain (whose record asked for it).
+    pub policy_domain: String,
+    /// The `ruf` URIs.
+    pub destinations: Vec<String>,
+    /// The Subject.
+    pub subject: String,
+    /// The message's `Content-Type` (multipart/report).
+    pub content_type: String,
+    /// The MIME body.
+    pub body: String,
 }
 
 impl Evaluation {
@@ -193,6 +215,7 @@ impl Evaluation {
                 .collect(),
             policy_applied: d.policy.map(|p| p.as_str().into()),
             report_mail: report.report_mail,
+            failure: None,
         }
     }
 }

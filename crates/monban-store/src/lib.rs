@@ -20,7 +20,7 @@ mod sqlite;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
-pub use evaluation::{DkimRow, Evaluation, OverrideRow, PublishedPolicy, SpfRow};
+pub use evaluation::{DkimRow, Evaluation, FailureReport, OverrideRow, PublishedPolicy, SpfRow};
 pub use outgoing::{AggregateGroup, Delivery, DeliveryUpdate, OutgoingReport, SaveOutcome};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;

@@ -93,8 +93,14 @@ pub struct Delivery {
     pub end: i64,
     /// The attachment name.
     pub filename: String,
-    /// The attachment.
+    /// The attachment (aggregate) or the MIME body (failure).
     pub xml_gz: Vec<u8>,
+    /// `aggregate` or `failure`.
+    pub kind: String,
+    /// A failure report's `Content-Type`.
+    pub content_type: Option<String>,
+    /// A failure report's Subject.
+    pub subject: Option<String>,
 }
 
 /// What came of a delivery attempt.

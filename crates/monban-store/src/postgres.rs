@@ -118,8 +118,11 @@ const MIGRATIONS: &[&str] = &[
         until BIGINT NOT NULL,
         reason TEXT
     );",
+    // 3: failure reports (RFC 9991) wait in reports_out beside the aggregate ones.
+    "ALTER TABLE reports_out ADD COLUMN kind TEXT NOT NULL DEFAULT 'aggregate';
+    ALTER TABLE reports_out ADD COLUMN content_type TEXT;
+    ALTER TABLE reports_out ADD COLUMN subject TEXT;",
 ];
-
 /// An arbitrary key for the advisory lock that serializes migrations.
 const MIGRATION_LOCK: i64 = 0x6d6f_6e62_616e;
 
@@ -250,6 +253,7 @@ impl PostgresStore {
             .await
             .map_err(|e| self.pg(e))?;
         let mut new = 0;
+        let mut before = 0;
         for e in evaluations {
             let p = e.policy.as_ref();
             let ip = e.source_ip.map(|ip| ip.to_string());
@@ -290,6 +294,41 @@ impl PostgresStore {
                 )
                 .await
                 .map_err(|err| self.pg(err))? as usize;
+            let inserted = new - before;
+            before = new;
+            if inserted == 0 {
+                continue;
+            }
+            if let Some(f) = &e.failure {
+                tx.execute(
+                    "INSERT INTO reports_out (report_id, policy_domain, policy_key, begin_time,
+                        end_time, filename, xml_gz, records, messages, rua, created, kind,
+                        content_type, subject)
+                     VALUES ($1, $2, $3, $4, $4, '', $5, 1, 1, $6, $4, 'failure', $7, $8)
+                     ON CONFLICT DO NOTHING",
+                    &[
+                        &f.report_id,
+                        &f.policy_domain,
+                        &format!("failure:{}", e.uid),
+                        &e.time,
+                        &f.body.as_bytes(),
+                        &uris_to_text(&f.destinations),
+                        &f.content_type,
+                        &f.subject,
+                    ],
+                )
+                .await
+                .map_err(|err| self.pg(err))?;
+                for dest in &f.destinations {
+                    tx.execute(
+                        "INSERT INTO report_deliveries (report_id, destination, status,
+                            next_attempt) VALUES ($1, $2, 'pending', $3) ON CONFLICT DO NOTHING",
+                        &[&f.report_id, dest, &e.time],
+                    )
+                    .await
+                    .map_err(|err| self.pg(err))?;
+                }
+            }
         }
         tx.commit().await.map_err(|e| self.pg(e))?;
         Ok(new)
@@ -348,6 +387,7 @@ impl PostgresStore {
                     overrides: overrides_from_text(r.get(21)),
                     policy_applied: r.get(22),
                     report_mail: r.get(27),
+                    failure: None,
                 }
             })
             .collect())
@@ -558,7 +598,8 @@ impl Store for PostgresStore {
             let rows = client
                 .query(
                     "SELECT d.report_id, d.destination, d.attempts, r.policy_domain,
-                        r.begin_time, r.end_time, r.filename, r.xml_gz
+                        r.begin_time, r.end_time, r.filename, r.xml_gz, r.kind,
+                        r.content_type, r.subject
                      FROM report_deliveries d JOIN reports_out r ON r.report_id = d.report_id
                      WHERE d.status = 'pending' AND d.next_attempt <= $1
                      ORDER BY d.next_attempt, r.begin_time, d.report_id, d.destination
@@ -578,6 +619,9 @@ impl Store for PostgresStore {
                     end: r.get(5),
                     filename: r.get(6),
                     xml_gz: r.get(7),
+                    kind: r.get(8),
+                    content_type: r.get(9),
+                    subject: r.get(10),
                 })
                 .collect())
         })

@@ -117,8 +117,11 @@ const MIGRATIONS: &[&str] = &[
         until INTEGER NOT NULL,
         reason TEXT
     );",
+    // 3: failure reports (RFC 9991) wait in reports_out beside the aggregate ones.
+    "ALTER TABLE reports_out ADD COLUMN kind TEXT NOT NULL DEFAULT 'aggregate';
+    ALTER TABLE reports_out ADD COLUMN content_type TEXT;
+    ALTER TABLE reports_out ADD COLUMN subject TEXT;",
 ];
-
 /// The SQLite store.
 #[derive(Debug)]
 pub struct SqliteStore {
@@ -296,7 +299,8 @@ impl Store for SqliteStore {
             let mut stmt = conn
                 .prepare(
                     "SELECT d.report_id, d.destination, d.attempts, r.policy_domain,
-                        r.begin_time, r.end_time, r.filename, r.xml_gz
+                        r.begin_time, r.end_time, r.filename, r.xml_gz, r.kind,
+                        r.content_type, r.subject
                      FROM report_deliveries d JOIN reports_out r ON r.report_id = d.report_id
                      WHERE d.status = 'pending' AND d.next_attempt <= ?1
                      ORDER BY d.next_attempt, r.begin_time, d.report_id, d.destination
@@ -314,6 +318,9 @@ impl Store for SqliteStore {
                         end: r.get(5)?,
                         filename: r.get(6)?,
                         xml_gz: r.get(7)?,
+                        kind: r.get(8)?,
+                        content_type: r.get(9)?,
+                        subject: r.get(10)?,
                     })
                 })
                 .map_err(db)?;
@@ -402,6 +409,7 @@ impl SqliteStore {
         let mut conn = self.lock();
         let tx = conn.transaction().map_err(|e| self.db(e))?;
         let mut new = 0;
+        let mut before = 0;
         {
             let mut stmt = tx
                 .prepare_cached(&format!(
@@ -444,7 +452,16 @@ impl SqliteStore {
                         e.report_mail,
                         e.envelope_domain(),
                     ])
-                    .map_err(|err| self.db(err))?;
+                    .map_err(|err| self.db(err))?
+                    .min(1);
+                let inserted = new - before;
+                before = new;
+                if inserted == 0 {
+                    continue;
+                }
+                if let Some(f) = &e.failure {
+                    save_failure(&tx, e, f).map_err(|err| self.db(err))?;
+                }
             }
         }
         tx.commit().map_err(|e| self.db(e))?;
@@ -507,6 +524,7 @@ impl SqliteStore {
                     overrides: overrides_from_text(&r.get::<_, String>(21)?),
                     policy_applied: r.get(22)?,
                     report_mail: r.get(27)?,
+                    failure: None,
                 })
             })
             .map_err(db)?;
@@ -641,6 +659,38 @@ impl SqliteStore {
         .map(|n| n as u64)
         .map_err(|e| self.db(e))
     }
+}
+
+/// Keeps a failure report and its deliveries (a new evaluation's, in its transaction).
+fn save_failure(
+    tx: &rusqlite::Transaction<'_>,
+    e: &Evaluation,
+    f: &crate::FailureReport,
+) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT OR IGNORE INTO reports_out (report_id, policy_domain, policy_key, begin_time,
+            end_time, filename, xml_gz, records, messages, rua, created, kind, content_type,
+            subject)
+         VALUES (?1, ?2, ?3, ?4, ?4, '', ?5, 1, 1, ?6, ?4, 'failure', ?7, ?8)",
+        params![
+            f.report_id,
+            f.policy_domain,
+            format!("failure:{}", e.uid),
+            e.time,
+            f.body.as_bytes(),
+            uris_to_text(&f.destinations),
+            f.content_type,
+            f.subject,
+        ],
+    )?;
+    for dest in &f.destinations {
+        tx.execute(
+            "INSERT OR IGNORE INTO report_deliveries (report_id, destination, status,
+                next_attempt) VALUES (?1, ?2, 'pending', ?3)",
+            params![f.report_id, dest, e.time],
+        )?;
+    }
+    Ok(())
 }
 
 /// One RFC 9990 row per distinct (policy, source, identifiers, results); the same text

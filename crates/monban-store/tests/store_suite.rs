@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use monban_store::testing::PgServer;
 
 use monban_store::{
-    DeliveryUpdate, DkimRow, Evaluation, OutgoingReport, OverrideRow, PostgresStore,
+    DeliveryUpdate, DkimRow, Evaluation, FailureReport, OutgoingReport, OverrideRow, PostgresStore,
     PublishedPolicy, SaveOutcome, SpfRow, SqliteStore, Store, StoreError, StoreUrl,
 };
 
@@ -91,6 +91,7 @@ fn evaluation(uid: &str, time: i64) -> Evaluation {
         }],
         policy_applied: Some("reject".into()),
         report_mail: false,
+        failure: None,
     }
 }
 
@@ -264,6 +265,41 @@ async fn reporting_suite(store: &dyn Store) {
             .unwrap(),
         None
     );
+
+    // A failure report travels with its evaluation: stored once, however often the
+    // evaluation is replayed, and due to its destinations.
+    let mut f = evaluation("fail-1", 7_000);
+    f.failure = Some(FailureReport {
+        report_id: "f1abc".into(),
+        policy_domain: "example.com".into(),
+        destinations: vec!["mailto:ruf@example.com".into()],
+        subject: "DMARC failure report for example.com".into(),
+        content_type: "multipart/report; report-type=feedback-report; boundary=\"b\"".into(),
+        body: "--b\r\n...".into(),
+    });
+    assert_eq!(store.record(&[f.clone()]).await.unwrap(), 1);
+    assert_eq!(store.record(&[f]).await.unwrap(), 0);
+    let due: Vec<_> = store
+        .due_deliveries(7_000, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|d| d.kind == "failure")
+        .collect();
+    assert_eq!(due.len(), 1, "{due:?}");
+    assert_eq!(due[0].report_id, "f1abc");
+    assert_eq!(due[0].xml_gz, b"--b\r\n...");
+    assert_eq!(
+        due[0].subject.as_deref(),
+        Some("DMARC failure report for example.com")
+    );
+    assert!(
+        due[0]
+            .content_type
+            .as_deref()
+            .unwrap()
+            .starts_with("multipart/report")
+    );
 }
 
 #[test]
@@ -277,8 +313,8 @@ fn sqlite_store_suite_and_reopen() {
     });
     // Reopened: the schema is there, the data too.
     let again = SqliteStore::open(&path).unwrap();
-    assert_eq!(again.schema_version().unwrap(), 2);
-    assert_eq!(again.count_now().unwrap(), 304);
+    assert_eq!(again.schema_version().unwrap(), 3);
+    assert_eq!(again.count_now().unwrap(), 305);
 }
 
 #[test]
@@ -321,8 +357,8 @@ fn postgres_store_suite_migrations_and_errors() {
         suite(&*store).await;
         // A second host connecting migrates nothing again and sees the same rows.
         let other = PostgresStore::connect(&server.url()).await.unwrap();
-        assert_eq!(other.schema_version().await.unwrap(), 2);
-        assert_eq!(other.count().await.unwrap(), 304);
+        assert_eq!(other.schema_version().await.unwrap(), 3);
+        assert_eq!(other.count().await.unwrap(), 305);
     });
     // Stopped: a clear error naming the store, the password hidden.
     server.stop();
@@ -350,8 +386,8 @@ fn two_hosts_migrating_at_once_migrate_once() {
     block_on(async {
         let (a, b) = tokio::join!(PostgresStore::connect(&url), PostgresStore::connect(&url));
         let (a, b) = (a.unwrap(), b.unwrap());
-        assert_eq!(a.schema_version().await.unwrap(), 2);
-        assert_eq!(b.schema_version().await.unwrap(), 2);
+        assert_eq!(a.schema_version().await.unwrap(), 3);
+        assert_eq!(b.schema_version().await.unwrap(), 3);
         assert_eq!(a.record(&[evaluation("x", 1)]).await.unwrap(), 1);
         assert_eq!(b.record(&[evaluation("x", 1)]).await.unwrap(), 0);
     });
@@ -405,7 +441,7 @@ fn sqlite_migrates_a_version_1_database() {
         .execute_batch(&V1_SCHEMA.replace("ID_TYPE", "INTEGER"))
         .unwrap();
     let store = SqliteStore::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 2);
+    assert_eq!(store.schema_version().unwrap(), 3);
     assert_eq!(
         store.evaluations_now(0, 10_000).unwrap(),
         vec![migrated_v1()]
@@ -428,7 +464,7 @@ fn postgres_migrates_a_version_1_database() {
             .unwrap();
         drop(client);
         let store = PostgresStore::connect(&server.url()).await.unwrap();
-        assert_eq!(store.schema_version().await.unwrap(), 2);
+        assert_eq!(store.schema_version().await.unwrap(), 3);
         assert_eq!(
             store.evaluations(0, 10_000).await.unwrap(),
             vec![migrated_v1()]

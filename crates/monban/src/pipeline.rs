@@ -59,6 +59,9 @@ pub struct Report {
     /// The message is itself a report or a bounce ([`crate::report::is_report_mail`]):
     /// it is counted in aggregate reports but never makes one be sent.
     pub report_mail: bool,
+    /// The header that was judged (for failure reports, RFC 9991); `None` when it
+    /// could not be parsed.
+    pub header: Option<Headers>,
 }
 
 impl Report {
@@ -176,6 +179,7 @@ impl MessageVerifier {
                 dmarc: DmarcOutcome::malformed(&why, &self.config.dmarc),
                 malformed: Some(why),
                 report_mail: false,
+                header: None,
             };
         }
         let headers = self.headers.take().unwrap_or_default();
@@ -218,6 +222,7 @@ impl MessageVerifier {
             dmarc,
             malformed: None,
             report_mail: crate::report::is_report_mail(&headers),
+            header: Some(headers),
         }
     }
 }

@@ -1,7 +1,9 @@
-//! DMARC reports: RFC 9990 aggregate reports ([`aggregate`]) and the test that keeps
-//! report mail from triggering reports of its own ([`is_report_mail`]).
+//! DMARC reports: RFC 9990 aggregate reports ([`aggregate`]), RFC 9991 failure
+//! reports ([`failure`]) and the test that keeps report mail from triggering reports of
+//! its own ([`is_report_mail`]).
 
 pub mod aggregate;
+pub mod failure;
 
 use crate::message::Headers;
 

@@ -1,0 +1,418 @@
+//! RFC 9991 failure reports: when the policy's `fo=` asks for one (RFC 9989 §4.7 `fo`,
+//! RFC 9991 §3), and its body in the Abuse Reporting Format for authentication
+//! failures (RFC 5965, RFC 6591): a human-readable part, the `message/feedback-report`
+//! part with `Auth-Failure: dmarc`, `Identity-Alignment` and the DKIM/SPF fields RFC
+//! 9991 §3.2 requires, and the failed message's header (`text/rfc822-headers`) with
+//! local parts redacted by default (RFC 9991 §6 "Privacy Considerations").
+//!
+//! Pure: the caller gives the evaluation, the header, the SPF record it used (the
+//! `SPF-DNS` field) and the time; sending is the reporting jobs' part.
+
+use std::fmt::Write as _;
+
+use crate::authres::AuthenticationResults;
+use crate::dkim::DkimResult;
+use crate::dmarc::{DmarcRecord, DmarcResult, Psd};
+use crate::message::Headers;
+use crate::pipeline::{Envelope, Report};
+use crate::spf::SpfResult;
+
+/// The header fields whose addresses are redacted (RFC 9991 §6).
+const ADDRESS_FIELDS: &[&str] = &[
+    "from",
+    "to",
+    "cc",
+    "bcc",
+    "sender",
+    "reply-to",
+    "return-path",
+    "delivered-to",
+    "x-original-to",
+    "resent-from",
+    "resent-to",
+    "resent-cc",
+    "resent-sender",
+    "disposition-notification-to",
+];
+
+/// The largest header included (the rest is cut at a field boundary and said so).
+const MAX_HEADER_BYTES: usize = 64 * 1024;
+
+/// Whether the record's `fo=` asks for a failure report on this evaluation (RFC 9989
+/// §4.7): `0` (the default) when no mechanism produced an aligned pass, `1` when any
+/// did not, `d` when a DKIM signature failed to verify, `s` when SPF failed. Never for a
+/// public suffix domain's record (`psd=y`, RFC 9991 §3), nor without `ruf=`.
+pub fn wanted(record: &DmarcRecord, report: &Report) -> bool {
+    if record.psd == Psd::Yes || record.ruf.is_empty() {
+        return false;
+    }
+    let d = &report.dmarc;
+    let options: Vec<&str> = if record.fo.is_empty() {
+        vec!["0"]
+    } else {
+        record.fo.iter().map(|s| s.trim()).collect()
+    };
+    options
+        .iter()
+        .any(|o| match o.to_ascii_lowercase().as_str() {
+            "0" => d.result == DmarcResult::Fail && !d.dkim_aligned && !d.spf_aligned,
+            "1" => !d.dkim_aligned || !d.spf_aligned,
+            "d" => report.dkim.iter().any(|k| k.result == DkimResult::Fail),
+            "s" => report
+                .spf
+                .as_ref()
+                .is_some_and(|s| s.result == SpfResult::Fail),
+            _ => false,
+        })
+}
+
+/// The SPF record published at `domain` (for `SPF-DNS`), from the resolver (its cache
+/// holds it: the evaluation just read it).
+pub async fn spf_record<R: monban_dns::Resolver>(resolver: &R, domain: &str) -> Option<String> {
+    let answer = resolver
+        .lookup(domain, monban_dns::RecordType::Txt)
+        .await
+        .ok()?;
+    answer
+        .records
+        .iter()
+        .filter_map(|r| match r {
+            monban_dns::Record::Txt(t) => Some(String::from_utf8_lossy(&t.joined()).into_owned()),
+            _ => None,
+        })
+        .find(|t| {
+            t.get(..6).is_some_and(|v| v.eq_ignore_ascii_case("v=spf1"))
+                && (t.len() == 6 || t.as_bytes()[6] == b' ')
+        })
+}
+
+/// What one failure report says.
+#[derive(Debug, Clone)]
+pub struct FailureInput<'a> {
+    /// The evaluation.
+    pub report: &'a Report,
+    /// The SMTP envelope.
+    pub envelope: &'a Envelope,
+    /// The failed message's header.
+    pub header: &'a Headers,
+    /// When it arrived (Unix seconds).
+    pub arrival: i64,
+    /// This receiver's authserv-id (the `Authentication-Results` field).
+    pub authserv_id: &'a str,
+    /// The SPF record that was evaluated, when there was one (`SPF-DNS`).
+    pub spf_record: Option<&'a str>,
+    /// Redact local parts (the default; RFC 9991 §6).
+    pub redact: bool,
+    /// The reporting software (`User-Agent`).
+    pub user_agent: &'a str,
+}
+
+/// A rendered failure report: the `Content-Type` of the message and its body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailureBody {
+    /// The value of the top-level `Content-Type` (multipart/report).
+    pub content_type: String,
+    /// The body (CRLF line endings).
+    pub body: String,
+    /// A Subject (RFC 9991 leaves it free; the reported domain and the failure).
+    pub subject: String,
+}
+
+impl FailureInput<'_> {
+    /// The report body (RFC 6591 §3, RFC 9991 §3.2).
+    pub fn render(&self, boundary: &str) -> FailureBody {
+        let d = &self.report.dmarc;
+        let domain = d.header_from.clone().unwrap_or_default();
+        let mut alignment = Vec::new();
+        if d.dkim_aligned {
+            alignment.push("dkim");
+        }
+        if d.spf_aligned {
+            alignment.push("spf");
+        }
+        let alignment = if alignment.is_empty() {
+            "none".to_owned()
+        } else {
+            alignment.join(", ")
+        };
+        let ip = self
+            .envelope
+            .ip
+            .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+        let date = crate::rfc5322::datetime::format_rfc5322(self.arrival);
+        let mut b = String::new();
+        let _ = write!(
+            b,
+            "This is a multi-part message in MIME format.\r\n\r\n--{boundary}\r\n\
+             Content-Type: text/plain; charset=us-ascii\r\n\
+             Content-Transfer-Encoding: 7bit\r\n\r\n\
+             A message claiming to be from {domain} failed DMARC ({result}) at this \
+             receiver.\r\nIt came from {ip} on {date}.\r\n\r\n--{boundary}\r\n\
+             Content-Type: message/feedback-report\r\n\r\n",
+            domain = ascii(&domain),
+            result = d.result.as_str(),
+        );
+        let mut field = |name: &str, value: &str| {
+            let _ = write!(b, "{name}: {}\r\n", one_line(value));
+        };
+        field("Feedback-Type", "auth-failure");
+        field("User-Agent", self.user_agent);
+        field("Version", "1");
+        if let Some(m) = &self.envelope.mail_from {
+            field("Original-Mail-From", &format!("<{}>", self.address(m)));
+        }
+        field("Arrival-Date", &date);
+        field("Source-IP", &ip);
+        field("Reported-Domain", &ascii(&domain));
+        field("Auth-Failure", "dmarc");
+        field("Identity-Alignment", &alignment);
+        let mut results = self.report.authentication_results(self.authserv_id).results;
+        for p in results.iter_mut().flat_map(|r| r.properties.iter_mut()) {
+            if p.value.contains('@') {
+                p.value = self.address(&p.value);
+            }
+        }
+        let ar = AuthenticationResults {
+            authserv_id: self.authserv_id.to_owned(),
+            version: None,
+            results,
+        };
+        field("Authentication-Results", &ar.to_value());
+        // RFC 9991 §3.2: the DKIM fields for the signature that failed (else the first).
+        let dkim = self
+            .report
+            .dkim
+            .iter()
+            .find(|k| k.result != DkimResult::Pass)
+            .or_else(|| self.report.dkim.first());
+        if let Some(k) = dkim {
+            field("DKIM-Domain", &k.domain);
+            if !k.identity.is_empty() {
+                field("DKIM-Identity", &self.address(&k.identity));
+            }
+            field("DKIM-Selector", &k.selector);
+        }
+        let spf = self.report.spf.as_ref().or(self.report.helo.as_ref());
+        if let Some(s) = spf {
+            let record = self.spf_record.map_or_else(
+                || "(none)".to_owned(),
+                |r| crate::text::quoted(&one_line(r)),
+            );
+            field("SPF-DNS", &format!("txt : {} : {record}", s.domain));
+        }
+        let _ = write!(
+            b,
+            "\r\n--{boundary}\r\nContent-Type: text/rfc822-headers\r\n\r\n{}\r\n--{boundary}--\r\n",
+            self.header_text()
+        );
+        FailureBody {
+            content_type: format!(
+                "multipart/report; report-type=feedback-report; boundary=\"{boundary}\""
+            ),
+            body: b,
+            subject: format!("DMARC failure report for {} from {ip}", ascii(&domain)),
+        }
+    }
+
+    /// An address with its local part redacted, when redaction is on.
+    fn address(&self, addr: &str) -> String {
+        if !self.redact {
+            return one_line(addr);
+        }
+        match addr.rsplit_once('@') {
+            Some((_, domain)) => format!("redacted@{}", one_line(domain)),
+            None if addr.is_empty() => String::new(),
+            None => "redacted".to_owned(),
+        }
+    }
+
+    /// The header as received, address fields redacted, at most
+    /// [`MAX_HEADER_BYTES`]; CRLF line endings; non-ASCII bytes kept out (the part is
+    /// 7bit).
+    fn header_text(&self) -> String {
+        let mut out = String::new();
+        for f in self.header.fields() {
+            let name = String::from_utf8_lossy(f.name).into_owned();
+            let value =
+                if self.redact && ADDRESS_FIELDS.iter().any(|n| name.eq_ignore_ascii_case(n)) {
+                    redact_addresses(&String::from_utf8_lossy(f.value))
+                } else {
+                    String::from_utf8_lossy(f.value).into_owned()
+                };
+            let line = format!(
+                "{name}:{}\r\n",
+                ascii(&value).replace("\r\n", "\n").replace('\n', "\r\n")
+            );
+            if out.len() + line.len() > MAX_HEADER_BYTES {
+                out.push_str("X-Monban-Truncated: the rest of the header is left out\r\n");
+                break;
+            }
+            out.push_str(&line);
+        }
+        out
+    }
+}
+
+/// Every `local@domain` in a field value becomes `redacted@domain`; display names
+/// stay (they are what the recipient saw).
+fn redact_addresses(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    let chars: Vec<char> = value.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i] == '@' {
+            // Drop the local part already written: back to the last delimiter.
+            let mut cut = out.len();
+            for (pos, c) in out.char_indices().rev() {
+                if matches!(c, '<' | ' ' | '\t' | ',' | ':' | '\n' | '\r' | '(' | '"') {
+                    break;
+                }
+                cut = pos;
+            }
+            if cut < out.len() {
+                out.truncate(cut);
+                out.push_str("redacted");
+            }
+        }
+        out.push(chars[i]);
+        i += 1;
+    }
+    out
+}
+
+/// Printable ASCII only (the report parts are 7bit): anything else becomes `?`.
+fn ascii(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii() && (c >= ' ' || c == '\t' || c == '\r' || c == '\n') {
+                c
+            } else {
+                '?'
+            }
+        })
+        .collect()
+}
+
+/// One line: line breaks and controls become spaces (a field value from the message
+/// must not start a new field).
+fn one_line(s: &str) -> String {
+    ascii(s)
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::{VerifyConfig, verify_message};
+    use monban_dns::{Record, Txt, ZoneResolver};
+
+    fn evaluate(dmarc: &str, ip: &str) -> (Report, Envelope, ZoneResolver) {
+        let mut z = ZoneResolver::new();
+        let txt = |s: &str| Record::Txt(Txt::new([s.as_bytes().to_vec()]));
+        z.insert("example.com", txt("v=spf1 ip4:192.0.2.0/24 -all"), 300);
+        z.insert("_dmarc.example.com", txt(dmarc), 300);
+        let env = Envelope {
+            ip: Some(ip.parse().unwrap()),
+            helo: Some("client.example".into()),
+            mail_from: Some("alice@example.com".into()),
+        };
+        let msg = b"From: Alice <alice@example.com>\r\nTo: bob@example.net, \"Carol\" <carol@example.org>\r\nSubject: hi\r\n\r\nbody\r\n";
+        let report = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(verify_message(
+                msg,
+                env.clone(),
+                VerifyConfig::default(),
+                1_795_946_400,
+                &z,
+            ));
+        (report, env, z)
+    }
+
+    #[test]
+    fn rfc9991_fo_options_psd_and_ruf() {
+        let wants = |dmarc: &str, ip: &str| {
+            let (r, _, _) = evaluate(dmarc, ip);
+            wanted(r.dmarc.record.as_ref().unwrap(), &r)
+        };
+        let ruf = "v=DMARC1; p=reject; ruf=mailto:ruf@example.com";
+        // fo=0 (default): only when nothing aligned passed.
+        assert!(wants(ruf, "203.0.113.9"));
+        assert!(!wants(ruf, "192.0.2.10"));
+        // fo=1: any mechanism without an aligned pass (here DKIM: unsigned).
+        assert!(wants(&format!("{ruf}; fo=1"), "192.0.2.10"));
+        // fo=s: SPF failed; fo=d: no DKIM signature failed.
+        assert!(wants(&format!("{ruf}; fo=s"), "203.0.113.9"));
+        assert!(!wants(&format!("{ruf}; fo=d"), "203.0.113.9"));
+        // No ruf, or a public suffix domain's record: never.
+        assert!(!wants("v=DMARC1; p=reject; fo=1", "203.0.113.9"));
+        assert!(!wants(&format!("{ruf}; psd=y"), "203.0.113.9"));
+    }
+
+    #[test]
+    fn rfc9991_3_2_report_fields_and_redaction() {
+        let (r, env, _) = evaluate(
+            "v=DMARC1; p=reject; ruf=mailto:ruf@example.com",
+            "203.0.113.9",
+        );
+        let header = r.header.clone().unwrap();
+        let body = FailureInput {
+            report: &r,
+            envelope: &env,
+            header: &header,
+            arrival: 1_795_946_400,
+            authserv_id: "mx.receiver.example",
+            spf_record: Some("v=spf1 ip4:192.0.2.0/24 -all"),
+            redact: true,
+            user_agent: "monban/test",
+        }
+        .render("b1");
+        let b = &body.body;
+        for want in [
+            "Content-Type: message/feedback-report\r\n",
+            "Feedback-Type: auth-failure\r\n",
+            "Version: 1\r\n",
+            "Auth-Failure: dmarc\r\n",
+            "Identity-Alignment: none\r\n",
+            "Original-Mail-From: <redacted@example.com>\r\n",
+            "Source-IP: 203.0.113.9\r\n",
+            "Reported-Domain: example.com\r\n",
+            "Arrival-Date: Sun, 29 Nov 2026 10:00:00 +0000\r\n",
+            "SPF-DNS: txt : example.com : \"v=spf1 ip4:192.0.2.0/24 -all\"\r\n",
+            "Content-Type: text/rfc822-headers\r\n",
+            "From: Alice <redacted@example.com>\r\n",
+            "To: redacted@example.net, \"Carol\" <redacted@example.org>\r\n",
+            "Subject: hi\r\n",
+            "--b1--\r\n",
+        ] {
+            assert!(b.contains(want), "no {want:?} in\n{b}");
+        }
+        assert!(
+            b.contains("Authentication-Results: mx.receiver.example;"),
+            "{b}"
+        );
+        assert!(!b.contains("alice@"), "{b}");
+        assert!(
+            body.content_type
+                .starts_with("multipart/report; report-type=feedback-report")
+        );
+        assert!(b.is_ascii());
+    }
+
+    #[test]
+    fn rfc9991_6_addresses_are_redacted() {
+        assert_eq!(
+            redact_addresses(" Alice Example <alice@example.com>, bob@example.net"),
+            " Alice Example <redacted@example.com>, redacted@example.net"
+        );
+        assert_eq!(
+            redact_addresses(" undisclosed-recipients:;"),
+            " undisclosed-recipients:;"
+        );
+        assert_eq!(one_line("a\r\nInjected: x"), "a  Injected: x");
+        assert_eq!(ascii("日本"), "??");
+    }
+}
