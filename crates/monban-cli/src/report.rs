@@ -356,6 +356,7 @@ async fn run_generate(args: GenerateArgs) -> Result<(), Failure> {
                     "records": r.records,
                     "messages": r.messages,
                     "rua": r.rua,
+                    "ignored_rua": r.ignored,
                     "status": r.status,
                 })
             })
@@ -398,6 +399,11 @@ async fn run_generate(args: GenerateArgs) -> Result<(), Failure> {
                     .as_ref()
                     .map_or_else(|| r.file.clone(), |p| p.display().to_string())
             );
+        }
+        for r in &summary.reports {
+            for why in &r.ignored {
+                outln!("{}: rua ignored: {why}", r.domain);
+            }
         }
         for s in &summary.skipped {
             outln!(

@@ -115,6 +115,15 @@ fn a_day_of_evaluations_becomes_valid_reports_that_parsedmarc_reads_alike() {
         1,
     );
     record(&dir, &store, "a@example.com", None, "hi", 1);
+    // A hostile rua: 30 URIs, other schemes, an over-long name, two @.
+    record(
+        &dir,
+        &store,
+        "a@hostile.example",
+        Some("192.0.2.12"),
+        "hi",
+        1,
+    );
 
     let out = dir.0.join("out");
     let summary = generate(&store, &out);
@@ -125,7 +134,23 @@ fn a_day_of_evaluations_becomes_valid_reports_that_parsedmarc_reads_alike() {
             .find(|r| r["domain"] == d)
             .unwrap_or_else(|| panic!("no report for {d}: {summary}"))
     };
-    assert_eq!(reports.len(), 2, "{summary}");
+    assert_eq!(reports.len(), 3, "{summary}");
+    // Only the first 10 URIs are read; of those, the 6 usable mailto: ones are kept
+    // and the others named with a reason.
+    let hostile = by_domain("hostile.example");
+    let rua: Vec<&str> = hostile["rua"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u.as_str().unwrap())
+        .collect();
+    assert_eq!(rua.len(), 6, "{hostile}");
+    assert_eq!(rua[0], "mailto:ok@hostile.example");
+    assert_eq!(
+        hostile["ignored_rua"].as_array().unwrap().len(),
+        4,
+        "{hostile}"
+    );
     let ex = by_domain("example.com");
     assert_eq!(
         (ex["records"].as_u64(), ex["messages"].as_u64()),
@@ -170,7 +195,7 @@ fn a_day_of_evaluations_becomes_valid_reports_that_parsedmarc_reads_alike() {
 
     // parsedmarc reads the same reports, records and counts.
     let parsed = parsedmarc(&files);
-    assert_eq!(parsed.len(), 2);
+    assert_eq!(parsed.len(), 3);
     for p in &parsed {
         let ours = reports
             .iter()

@@ -86,6 +86,8 @@ pub struct GeneratedReport {
     pub messages: u64,
     /// The `rua` destinations it will be sent to.
     pub rua: Vec<String>,
+    /// The `rua` URIs left out, each with the reason.
+    pub ignored: Vec<String>,
     /// New, regenerated, or already sent (then left as it was).
     pub status: &'static str,
 }
@@ -172,12 +174,19 @@ pub async fn generate(
             progress(done + 1, total);
             continue;
         }
-        let rua: Vec<String> = store
-            .latest_rua(&policy.domain, opts.begin, until)
-            .await?
-            .into_iter()
-            .filter(|u| crate::send::mailto_address(u).is_some())
-            .collect();
+        let mut rua = Vec::new();
+        let mut ignored = Vec::new();
+        for u in store.latest_rua(&policy.domain, opts.begin, until).await? {
+            if crate::send::mailto_address(&u).is_some() {
+                rua.push(u);
+            } else {
+                let shown: String = u.chars().take(80).collect();
+                let more = if shown.len() < u.len() { "..." } else { "" };
+                ignored.push(format!(
+                    "{shown}{more}: not a mailto: URI with one usable address"
+                ));
+            }
+        }
         if rua.is_empty() {
             summary.skipped.push(skip(
                 "the policy asks for no aggregate reports (no mailto: rua)",
@@ -233,6 +242,7 @@ pub async fn generate(
             records: outgoing.records,
             messages: outgoing.messages,
             rua,
+            ignored,
             status,
         });
         progress(done + 1, total);
