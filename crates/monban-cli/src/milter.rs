@@ -131,6 +131,64 @@ pub async fn run(args: MilterArgs) -> Result<(), Failure> {
         }
         None => None,
     };
+    // Reports sent by the milter itself ([reports]): a thread of its own, so that
+    // aggregation and sending never take the workers that answer Postfix.
+    let reports_thread = match &cfg.reports {
+        Some(rc) => {
+            let submitter = rc
+                .email
+                .rsplit_once('@')
+                .map(|(_, d)| d.to_ascii_lowercase())
+                .unwrap_or_default();
+            let generate = monban_report::GenerateOptions {
+                org_name: rc.org_name.clone(),
+                email: rc.email.clone(),
+                extra_contact_info: None,
+                begin: 0,
+                end: 0,
+                now: 0,
+                lookback: 30 * monban_report::generate::DAY,
+                out_dir: rc.out.clone(),
+            };
+            let send = monban_report::send::SendOptions {
+                smtp_host: rc.smtp_host.clone(),
+                smtp_port: rc.smtp_port,
+                starttls: rc.starttls,
+                hello: crate::host_name(),
+                from: rc.email.clone(),
+                org_name: rc.org_name.clone(),
+                submitter,
+                signer: Some(rc.signer.clone()),
+                now: 0,
+                max_per_hour: 60,
+                max_attempts: 8,
+                suppress_for: 7 * monban_report::generate::DAY,
+                timeout: std::time::Duration::from_secs(60),
+                limit: 10_000,
+            };
+            let url = rc.url.clone();
+            let dns = dns.clone();
+            let stop = stop_rx.clone();
+            eprintln!("monban milter: sending DMARC reports as {}", rc.email);
+            Some(
+                std::thread::Builder::new()
+                    .name("monban-reports".into())
+                    .spawn(move || {
+                        match tokio::runtime::Builder::new_current_thread()
+                            .enable_all()
+                            .build()
+                        {
+                            Ok(rt) => rt.block_on(monban_report::schedule::run(
+                                url, &*dns, generate, send, stop,
+                            )),
+                            Err(e) => eprintln!("monban milter: reports are off: {e}"),
+                        }
+                    })
+                    .map_err(|e| Failure::other(format!("cannot start the report thread: {e}")))?,
+            )
+        }
+        None => None,
+    };
     let server = tokio::spawn(serve_recording(
         listener,
         cfg_rx,
@@ -167,6 +225,9 @@ pub async fn run(args: MilterArgs) -> Result<(), Failure> {
         .await
         .map_err(|e| Failure::other(format!("server task failed: {e}")))?
         .map_err(|e| Failure::other(format!("server failed: {e}")));
+    if let Some(t) = reports_thread {
+        let _ = tokio::task::spawn_blocking(move || t.join()).await;
+    }
     if let Some(r) = recorder {
         // What the store does not take in time stays in the journal for the next start.
         let _ = tokio::task::spawn_blocking(move || r.shutdown(std::time::Duration::from_secs(10)))

@@ -191,6 +191,31 @@ pub const OPTIONS: &[OptionDoc] = &[
         doc: "Failure reports made per ruf destination per hour at most.",
     },
     OptionDoc {
+        key: "reports.org_name",
+        default: "",
+        doc: "Send DMARC reports from the milter itself (needs store.url): the reporting organization. Yesterday's aggregate reports are generated after 00:15 UTC and due reports sent every 5 minutes (as monban report generate and send do).",
+    },
+    OptionDoc {
+        key: "reports.email",
+        default: "",
+        doc: "The reporting address (From); a [[signing]] row must match it, so reports pass DMARC.",
+    },
+    OptionDoc {
+        key: "reports.smtp",
+        default: "\"localhost:25\"",
+        doc: "The SMTP relay for reports (HOST[:PORT]).",
+    },
+    OptionDoc {
+        key: "reports.starttls",
+        default: "\"opportunistic\"",
+        doc: "STARTTLS with the relay: \"opportunistic\", \"required\" or \"never\".",
+    },
+    OptionDoc {
+        key: "reports.out",
+        default: "",
+        doc: "A folder to also write the aggregate report files in (optional).",
+    },
+    OptionDoc {
         key: "signing.sender",
         default: "",
         doc: "A signing-table row: the sender address or pattern (user@example.com, *@example.com, example.com, *).",
@@ -275,6 +300,8 @@ pub struct RawConfig {
     #[serde(default)]
     store: Option<RawStore>,
     #[serde(default)]
+    reports: Option<RawReports>,
+    #[serde(default)]
     signing: Vec<RawSigning>,
     #[serde(default)]
     default_signing: Option<RawKey>,
@@ -304,6 +331,46 @@ struct RawStore {
     redact_failure_reports: bool,
     #[serde(default = "default_failure_per_hour")]
     failure_reports_per_hour: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawReports {
+    org_name: String,
+    email: String,
+    #[serde(default = "default_report_smtp")]
+    smtp: String,
+    #[serde(default = "default_starttls")]
+    starttls: String,
+    out: Option<PathBuf>,
+}
+
+fn default_report_smtp() -> String {
+    "localhost:25".into()
+}
+fn default_starttls() -> String {
+    "opportunistic".into()
+}
+
+/// Reports sent by the milter itself (`[reports]`).
+#[derive(Debug, Clone)]
+pub struct ReportsConfig {
+    /// The store (from `[store] url`).
+    pub url: monban_store::StoreUrl,
+    /// The reporting organization.
+    pub org_name: String,
+    /// The reporting address.
+    pub email: String,
+    /// The relay host.
+    pub smtp_host: String,
+    /// Its port.
+    pub smtp_port: u16,
+    /// STARTTLS.
+    pub starttls: monban_report::send::StartTls,
+    /// Where report files also go.
+    pub out: Option<PathBuf>,
+    /// Who signs (the `[[signing]]` row matching `email`).
+    pub signer: SignerConfig,
 }
 
 fn default_failure_per_hour() -> u32 {
@@ -406,6 +473,8 @@ pub struct Config {
     pub filter: Arc<FilterConfig>,
     /// Recording evaluations (`[store]`), when on.
     pub record: Option<crate::recorder::RecordConfig>,
+    /// Sending reports from the milter (`[reports]`), when on.
+    pub reports: Option<ReportsConfig>,
 }
 
 /// A configuration problem: one sentence naming the file and the key.
@@ -659,6 +728,74 @@ impl Config {
                 }
             },
         };
+        let reports = match &raw.reports {
+            None => None,
+            Some(r) => {
+                let url = match &raw.store {
+                    Some(RawStore { url: Some(u), .. }) => monban_store::StoreUrl::parse(u)
+                        .map_err(|e| err(format!("store.url: {e}")))?,
+                    _ => return Err(err("[reports] needs [store] url".into())),
+                };
+                let url = match url {
+                    monban_store::StoreUrl::Sqlite(p) if p.is_relative() => {
+                        monban_store::StoreUrl::Sqlite(base.join(p))
+                    }
+                    other => other,
+                };
+                if monban_report::send::mailto_address(&format!("mailto:{}", r.email)).is_none() {
+                    return Err(err(format!(
+                        "reports.email: {:?} is not an address",
+                        r.email
+                    )));
+                }
+                let (smtp_host, smtp_port) = match r.smtp.rsplit_once(':') {
+                    Some((h, p)) if !h.is_empty() => (
+                        h.trim_start_matches('[').trim_end_matches(']').to_owned(),
+                        p.parse().map_err(|_| {
+                            err(format!("reports.smtp: {:?} is not HOST[:PORT]", r.smtp))
+                        })?,
+                    ),
+                    _ if !r.smtp.is_empty() => (r.smtp.clone(), 25),
+                    _ => return Err(err("reports.smtp: empty".into())),
+                };
+                let starttls = match r.starttls.as_str() {
+                    "opportunistic" => monban_report::send::StartTls::Opportunistic,
+                    "required" => monban_report::send::StartTls::Required,
+                    "never" => monban_report::send::StartTls::Never,
+                    other => {
+                        return Err(err(format!(
+                            "reports.starttls: {other:?} must be \"opportunistic\", \"required\" or \"never\""
+                        )));
+                    }
+                };
+                let signer = signing
+                    .iter()
+                    .find(|rule: &&SigningRule| rule.matches(&r.email))
+                    .map(|rule| rule.signer.clone())
+                    .ok_or_else(|| {
+                        err(format!(
+                            "reports.email: no [[signing]] row matches {}, so reports would fail DMARC",
+                            r.email
+                        ))
+                    })?;
+                Some(ReportsConfig {
+                    url,
+                    org_name: r.org_name.clone(),
+                    email: r.email.clone(),
+                    smtp_host,
+                    smtp_port,
+                    starttls,
+                    out: r.out.as_ref().map(|o| {
+                        if o.is_absolute() {
+                            o.clone()
+                        } else {
+                            base.join(o)
+                        }
+                    }),
+                    signer,
+                })
+            }
+        };
         let mut filter = FilterConfig::new(&raw.authserv_id);
         filter.verify.dkim.max_signatures = raw.max_signatures;
         if !raw.reject_unparseable_from {
@@ -673,6 +810,7 @@ impl Config {
             metrics,
             limits,
             record,
+            reports,
             filter: Arc::new(FilterConfig {
                 trusted_networks: networks("trusted_networks", &raw.trusted_networks)?,
                 signing,
@@ -708,6 +846,7 @@ pub fn sample_config() -> String {
                         .to_owned()
                 }
                 "default_signing" => "\n#[default_signing]\n".to_owned(),
+                "reports" => "\n# Reports sent by the milter itself (optional; needs [store] url).\n#[reports]\n".to_owned(),
                 t => format!("\n[{t}]\n"),
             });
         }
@@ -720,6 +859,11 @@ pub fn sample_config() -> String {
             ("store.url", _) => "# url = \"sqlite:/var/lib/monban/monban.db\"".to_owned(),
             ("store.record", _) => "# record = true".to_owned(),
             ("store.journal", _) => "# journal = \"/var/lib/monban/journal\"".to_owned(),
+            ("reports.org_name", _) => "# org_name = \"Example Mail\"".to_owned(),
+            ("reports.email", _) => "# email = \"dmarc-reports@example.com\"".to_owned(),
+            ("reports.smtp", _) => "# smtp = \"localhost:25\"".to_owned(),
+            ("reports.starttls", _) => "# starttls = \"opportunistic\"".to_owned(),
+            ("reports.out", _) => "# out = \"/var/lib/monban/reports\"".to_owned(),
             ("signing.sender", _) => "\"*@example.com\"".to_owned(),
             ("signing.domain", _) => "\"example.com\"".to_owned(),
             ("signing.selector", _) => "\"s2026\"".to_owned(),
@@ -766,6 +910,46 @@ key = "keys/s2026.private"
         assert_eq!(c.dns, DnsSource::ZoneFile(dir.join("example.zone")));
         assert_eq!(c.filter.signing.len(), 1);
         assert!(c.filter.enforce_reject);
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn design_store_and_reports_sections() {
+        let dir =
+            std::env::temp_dir().join(format!("monban-milter-config-r-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("keys")).unwrap();
+        let key = SigningKey::generate_ed25519().unwrap();
+        std::fs::write(dir.join("keys/s.private"), key.to_pkcs8_pem().unwrap()).unwrap();
+        let base = "authserv_id = \"mx.example.net\"\n[[signing]]\nsender = \"*@example.com\"\n\
+                    domain = \"example.com\"\nselector = \"s\"\nkey = \"keys/s.private\"\n";
+        let parse = |extra: &str| Config::parse(&format!("{base}{extra}"), "m.toml", &dir);
+        // The DESIGN §4 store: recording on, the journal beside the SQLite file.
+        let c = parse("[store]\nurl = \"sqlite:db/monban.db\"\nrecord = true\n").unwrap();
+        let r = c.record.unwrap();
+        assert_eq!(r.journal, dir.join("db/monban.db.journal"));
+        assert!(r.failure.as_ref().is_some_and(|f| f.redact));
+        assert!(
+            parse("[store]\nurl = \"sqlite:x.db\"\nrecord = false\n")
+                .unwrap()
+                .record
+                .is_none()
+        );
+        assert!(parse("[store]\nrecord = true\n").is_err());
+        assert!(parse("[store]\nurl = \"mysql://x\"\n").is_err());
+        // Reports from the milter need the store and a signing row for their address.
+        let reports = "[reports]\norg_name = \"Example\"\nemail = \"dmarc@example.com\"\n";
+        let e = parse(reports).unwrap_err().to_string();
+        assert!(e.contains("[store] url"), "{e}");
+        let c = parse(&format!("[store]\nurl = \"sqlite:x.db\"\n{reports}")).unwrap();
+        let rc = c.reports.unwrap();
+        assert_eq!((rc.smtp_host.as_str(), rc.smtp_port), ("localhost", 25));
+        assert_eq!(rc.signer.domain, "example.com");
+        let e = parse(
+            "[store]\nurl = \"sqlite:x.db\"\n[reports]\norg_name = \"E\"\nemail = \"d@other.example\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("no [[signing]] row"), "{e}");
         std::fs::remove_dir_all(&dir).ok();
     }
 

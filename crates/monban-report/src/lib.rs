@@ -5,6 +5,7 @@
 pub mod failure;
 pub mod generate;
 pub mod mail;
+pub mod schedule;
 pub mod send;
 
 pub use generate::{GenerateOptions, GenerateSummary, GeneratedReport, Skipped, generate};
