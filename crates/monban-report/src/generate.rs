@@ -146,6 +146,7 @@ pub async fn generate(
         by_policy.entry(published(&g)).or_default().push(g);
     }
     let total = by_policy.len();
+    let mut pending: Vec<(GeneratedReport, OutgoingReport)> = Vec::new();
     for (done, (policy, groups)) in by_policy.into_iter().enumerate() {
         let messages: u64 = groups.iter().map(|g| g.count).sum();
         let skip = |reason: &str| Skipped {
@@ -176,7 +177,13 @@ pub async fn generate(
         }
         let mut rua = Vec::new();
         let mut ignored = Vec::new();
-        for u in store.latest_rua(&policy.domain, opts.begin, until).await? {
+        // The rua of the domain's newest evaluation in the period.
+        let newest = groups
+            .iter()
+            .max_by_key(|g| g.last_time)
+            .map(|g| g.policy.rua.clone())
+            .unwrap_or_default();
+        for u in newest {
             if crate::send::mailto_address(&u).is_some() {
                 rua.push(u);
             } else {
@@ -225,29 +232,57 @@ pub async fn generate(
             rua: rua.clone(),
             created: opts.now,
         };
-        let status = match store.save_report(&outgoing).await? {
+        pending.push((
+            GeneratedReport {
+                file,
+                path: None,
+                domain: policy.domain.clone(),
+                report_id,
+                records: outgoing.records,
+                messages: outgoing.messages,
+                rua,
+                ignored,
+                status: "new",
+            },
+            outgoing,
+        ));
+        if pending.len() >= SAVE_BATCH {
+            save(store, opts, &mut pending, &mut summary).await?;
+        }
+        progress(done + 1, total);
+    }
+    save(store, opts, &mut pending, &mut summary).await?;
+    Ok(summary)
+}
+
+/// Reports saved per transaction.
+const SAVE_BATCH: usize = 1000;
+
+/// Saves the pending reports in one transaction, then writes the files of those that
+/// are new or regenerated (a report already sent stays as it was).
+async fn save(
+    store: &dyn Store,
+    opts: &GenerateOptions,
+    pending: &mut Vec<(GeneratedReport, OutgoingReport)>,
+    summary: &mut GenerateSummary,
+) -> Result<(), ReportError> {
+    if pending.is_empty() {
+        return Ok(());
+    }
+    let outgoing: Vec<OutgoingReport> = pending.iter().map(|(_, o)| o.clone()).collect();
+    let outcomes = store.save_reports(&outgoing).await?;
+    for ((mut report, out), outcome) in pending.drain(..).zip(outcomes) {
+        report.status = match outcome {
             SaveOutcome::New => "new",
             SaveOutcome::Replaced => "regenerated",
             SaveOutcome::AlreadySent(_) => "already_sent",
         };
-        let path = match (&opts.out_dir, status) {
-            (Some(dir), "new" | "regenerated") => Some(write_atomic(dir, &file, &outgoing.xml_gz)?),
-            _ => None,
-        };
-        summary.reports.push(GeneratedReport {
-            file,
-            path,
-            domain: policy.domain.clone(),
-            report_id,
-            records: outgoing.records,
-            messages: outgoing.messages,
-            rua,
-            ignored,
-            status,
-        });
-        progress(done + 1, total);
+        if let (Some(dir), "new" | "regenerated") = (&opts.out_dir, report.status) {
+            report.path = Some(write_atomic(dir, &report.file, &out.xml_gz)?);
+        }
+        summary.reports.push(report);
     }
-    Ok(summary)
+    Ok(())
 }
 
 /// The `policy_published` of a group.
@@ -495,6 +530,7 @@ mod tests {
             overrides,
             count: 2,
             not_report_mail: 2,
+            last_time: 0,
         }
     }
 

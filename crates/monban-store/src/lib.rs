@@ -200,10 +200,21 @@ pub trait Store: Send + Sync {
         until: i64,
     ) -> StoreFuture<'a, bool>;
 
-    /// Keeps a generated report and one pending delivery per destination. The same
-    /// report (policy domain, policy, period) generated again keeps its Report-ID and
-    /// is replaced, unless it was already sent somewhere.
-    fn save_report<'a>(&'a self, report: &'a OutgoingReport) -> StoreFuture<'a, SaveOutcome>;
+    /// Keeps generated reports, each with one pending delivery per destination, in one
+    /// transaction. The same report (policy domain, policy, period) generated again
+    /// keeps its Report-ID and is replaced, unless it was already sent somewhere.
+    fn save_reports<'a>(
+        &'a self,
+        reports: &'a [OutgoingReport],
+    ) -> StoreFuture<'a, Vec<SaveOutcome>>;
+
+    /// [`Store::save_reports`] for one report.
+    fn save_report<'a>(&'a self, report: &'a OutgoingReport) -> StoreFuture<'a, SaveOutcome> {
+        Box::pin(async move {
+            let mut v = self.save_reports(std::slice::from_ref(report)).await?;
+            Ok(v.pop().unwrap_or(SaveOutcome::New))
+        })
+    }
 
     /// Deliveries whose time has come (`next_attempt <= now`), oldest first.
     fn due_deliveries(&self, now: i64, limit: u32) -> StoreFuture<'_, Vec<Delivery>>;

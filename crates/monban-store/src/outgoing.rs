@@ -7,8 +7,8 @@ use crate::{DkimRow, OverrideRow, PublishedPolicy, SpfRow};
 /// `record` (before the report is assembled).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AggregateGroup {
-    /// The policy as published (`rua`/`ruf` are empty here: see
-    /// [`crate::Store::latest_rua`]).
+    /// The policy as published; `rua` is that of the group's newest evaluation
+    /// (`ruf` is left empty).
     pub policy: PublishedPolicy,
     /// The SMTP client (`None` when not known).
     pub source_ip: Option<String>,
@@ -36,6 +36,8 @@ pub struct AggregateGroup {
     pub count: u64,
     /// How many of them were not report mail.
     pub not_report_mail: u64,
+    /// The newest evaluation's time (its `rua` is the group's).
+    pub last_time: i64,
 }
 
 /// A generated aggregate report, kept until it is delivered.

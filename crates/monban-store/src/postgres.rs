@@ -122,9 +122,14 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE reports_out ADD COLUMN kind TEXT NOT NULL DEFAULT 'aggregate';
     ALTER TABLE reports_out ADD COLUMN content_type TEXT;
     ALTER TABLE reports_out ADD COLUMN subject TEXT;",
+    // 4: as SQLite's migration 4.
+    "ALTER TABLE evaluations ADD COLUMN group_key BIGINT;",
 ];
 /// An arbitrary key for the advisory lock that serializes migrations.
 const MIGRATION_LOCK: i64 = 0x6d6f_6e62_616e;
+
+/// The advisory lock that serializes saving reports (one generate run at a time).
+const REPORTS_LOCK: i64 = 0x6d6f_6e62_6172;
 
 /// How many connections one process keeps at most.
 const POOL_SIZE: usize = 4;
@@ -245,9 +250,10 @@ impl PostgresStore {
                     policy_np, policy_adkim, policy_aspf, policy_testing, discovery_method,
                     dmarc, disposition, dkim_aligned, spf_aligned, dkim, overrides,
                     policy_applied, policy_fo, policy_rua, policy_ruf, policy_psd,
-                    report_mail, envelope_domain)
+                    report_mail, envelope_domain, group_key)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
-                    $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29)
+                    $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29,
+                    $30)
                  ON CONFLICT (uid) DO NOTHING",
             )
             .await
@@ -290,6 +296,7 @@ impl PostgresStore {
                         &p.is_some_and(|p| p.psd),
                         &e.report_mail,
                         &e.envelope_domain(),
+                        &e.group_key(),
                     ],
                 )
                 .await
@@ -395,7 +402,7 @@ impl PostgresStore {
 
     async fn aggregate_in(&self, from: i64, until: i64) -> Result<Vec<AggregateGroup>, StoreError> {
         let client = self.client().await?;
-        let sql = crate::sqlite::AGGREGATE_SQL
+        let sql = crate::sqlite::aggregate_sql()
             .replace("?1", "$1")
             .replace("?2", "$2");
         let rows = client
@@ -417,7 +424,7 @@ impl PostgresStore {
                         testing: r.get::<_, Option<bool>>(6).unwrap_or(false),
                         discovery_method: r.get::<_, Option<String>>(7).unwrap_or_default(),
                         fo: r.get(8),
-                        rua: Vec::new(),
+                        rua: uris_from_text(r.get(25)),
                         ruf: Vec::new(),
                         psd: false,
                     },
@@ -438,21 +445,35 @@ impl PostgresStore {
                     overrides: overrides_from_text(r.get(21)),
                     count: r.get::<_, i64>(22) as u64,
                     not_report_mail: r.get::<_, i64>(23) as u64,
+                    last_time: r.get(24),
                 }
             })
             .collect())
     }
 
-    async fn save_report_in(&self, report: &OutgoingReport) -> Result<SaveOutcome, StoreError> {
+    async fn save_reports_in(
+        &self,
+        reports: &[OutgoingReport],
+    ) -> Result<Vec<SaveOutcome>, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(|e| self.pg(e))?;
-        // Two hosts generating the same report at once: one waits for the other.
-        tx.execute(
-            "SELECT pg_advisory_xact_lock(hashtext($1))",
-            &[&report.policy_domain],
-        )
-        .await
-        .map_err(|e| self.pg(e))?;
+        // Two hosts generating reports at once: one waits for the other.
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&REPORTS_LOCK])
+            .await
+            .map_err(|e| self.pg(e))?;
+        let mut out = Vec::with_capacity(reports.len());
+        for report in reports {
+            out.push(self.save_one(&tx, report).await?);
+        }
+        tx.commit().await.map_err(|e| self.pg(e))?;
+        Ok(out)
+    }
+
+    async fn save_one(
+        &self,
+        tx: &deadpool_postgres::Transaction<'_>,
+        report: &OutgoingReport,
+    ) -> Result<SaveOutcome, StoreError> {
         let existing = tx
             .query_opt(
                 "SELECT report_id FROM reports_out WHERE policy_domain = $1 AND policy_key = $2
@@ -517,7 +538,6 @@ impl PostgresStore {
             .await
             .map_err(|e| self.pg(e))?;
         }
-        tx.commit().await.map_err(|e| self.pg(e))?;
         Ok(outcome)
     }
 }
@@ -588,8 +608,11 @@ impl Store for PostgresStore {
         })
     }
 
-    fn save_report<'a>(&'a self, report: &'a OutgoingReport) -> StoreFuture<'a, SaveOutcome> {
-        Box::pin(self.save_report_in(report))
+    fn save_reports<'a>(
+        &'a self,
+        reports: &'a [OutgoingReport],
+    ) -> StoreFuture<'a, Vec<SaveOutcome>> {
+        Box::pin(self.save_reports_in(reports))
     }
 
     fn due_deliveries(&self, now: i64, limit: u32) -> StoreFuture<'_, Vec<Delivery>> {

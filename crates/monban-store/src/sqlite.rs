@@ -121,6 +121,8 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE reports_out ADD COLUMN kind TEXT NOT NULL DEFAULT 'aggregate';
     ALTER TABLE reports_out ADD COLUMN content_type TEXT;
     ALTER TABLE reports_out ADD COLUMN subject TEXT;",
+    // 4: the aggregation key (Evaluation::group_key): a day groups by one integer.
+    "ALTER TABLE evaluations ADD COLUMN group_key INTEGER;",
 ];
 /// The SQLite store.
 #[derive(Debug)]
@@ -151,6 +153,9 @@ impl SqliteStore {
             .map_err(db)?;
         // WAL: readers do not block the writer; a read-only file keeps its mode.
         let _ = conn.pragma_update(None, "journal_mode", "WAL");
+        // In WAL mode NORMAL stays consistent through a crash; a power loss may lose
+        // the last commits, which the milter's journal still holds.
+        let _ = conn.pragma_update(None, "synchronous", "NORMAL");
         conn.pragma_update(None, "foreign_keys", "ON").map_err(db)?;
         let store = Self {
             conn: Mutex::new(conn),
@@ -288,8 +293,11 @@ impl Store for SqliteStore {
         })
     }
 
-    fn save_report<'a>(&'a self, report: &'a OutgoingReport) -> StoreFuture<'a, SaveOutcome> {
-        Box::pin(async move { self.save_report_now(report) })
+    fn save_reports<'a>(
+        &'a self,
+        reports: &'a [OutgoingReport],
+    ) -> StoreFuture<'a, Vec<SaveOutcome>> {
+        Box::pin(async move { self.save_reports_now(reports) })
     }
 
     fn due_deliveries(&self, now: i64, limit: u32) -> StoreFuture<'_, Vec<Delivery>> {
@@ -401,7 +409,7 @@ const EVALUATION_COLUMNS: &str = "uid, time, source_ip, envelope_from, header_fr
     spf_domain, spf_scope, spf_result, policy_domain, policy_p, policy_sp, policy_np, \
     policy_adkim, policy_aspf, policy_testing, discovery_method, dmarc, disposition, \
     dkim_aligned, spf_aligned, dkim, overrides, policy_applied, policy_fo, policy_rua, \
-    policy_ruf, policy_psd, report_mail, envelope_domain";
+    policy_ruf, policy_psd, report_mail, envelope_domain, group_key";
 
 impl SqliteStore {
     /// [`Store::record`], on this thread.
@@ -415,7 +423,8 @@ impl SqliteStore {
                 .prepare_cached(&format!(
                     "INSERT OR IGNORE INTO evaluations ({EVALUATION_COLUMNS})
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
-                        ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29)"
+                        ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29,
+                        ?30)"
                 ))
                 .map_err(|e| self.db(e))?;
             for e in evaluations {
@@ -451,6 +460,7 @@ impl SqliteStore {
                         p.is_some_and(|p| p.psd),
                         e.report_mail,
                         e.envelope_domain(),
+                        e.group_key(),
                     ])
                     .map_err(|err| self.db(err))?
                     .min(1);
@@ -535,7 +545,7 @@ impl SqliteStore {
     pub fn aggregate_now(&self, from: i64, until: i64) -> Result<Vec<AggregateGroup>, StoreError> {
         let conn = self.lock();
         let db = |e| self.db(e);
-        let mut stmt = conn.prepare(AGGREGATE_SQL).map_err(db)?;
+        let mut stmt = conn.prepare(&aggregate_sql()).map_err(db)?;
         let rows = stmt
             .query_map(params![from, until], |r| {
                 let spf_domain: Option<String> = r.get(13)?;
@@ -550,7 +560,7 @@ impl SqliteStore {
                         testing: r.get::<_, Option<bool>>(6)?.unwrap_or(false),
                         discovery_method: r.get::<_, Option<String>>(7)?.unwrap_or_default(),
                         fo: r.get(8)?,
-                        rua: Vec::new(),
+                        rua: uris_from_text(r.get::<_, Option<String>>(25)?.as_deref()),
                         ruf: Vec::new(),
                         psd: false,
                     },
@@ -574,80 +584,25 @@ impl SqliteStore {
                     overrides: overrides_from_text(&r.get::<_, String>(21)?),
                     count: r.get::<_, i64>(22)? as u64,
                     not_report_mail: r.get::<_, i64>(23)? as u64,
+                    last_time: r.get(24)?,
                 })
             })
             .map_err(db)?;
         rows.collect::<Result<_, _>>().map_err(db)
     }
 
-    fn save_report_now(&self, report: &OutgoingReport) -> Result<SaveOutcome, StoreError> {
+    fn save_reports_now(&self, reports: &[OutgoingReport]) -> Result<Vec<SaveOutcome>, StoreError> {
         let mut conn = self.lock();
         let db = |e| self.db(e);
         let tx = conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(db)?;
-        let existing: Option<String> = tx
-            .query_row(
-                "SELECT report_id FROM reports_out WHERE policy_domain = ?1 AND policy_key = ?2
-                 AND begin_time = ?3 AND end_time = ?4",
-                params![
-                    report.policy_domain,
-                    report.policy_key,
-                    report.begin,
-                    report.end
-                ],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(db)?;
-        let outcome = match existing {
-            Some(id) => {
-                let sent: bool = tx
-                    .query_row(
-                        "SELECT EXISTS (SELECT 1 FROM report_deliveries WHERE report_id = ?1
-                         AND (status = 'sent' OR attempts > 0))",
-                        params![id],
-                        |r| r.get(0),
-                    )
-                    .map_err(db)?;
-                if sent {
-                    return Ok(SaveOutcome::AlreadySent(id));
-                }
-                tx.execute("DELETE FROM reports_out WHERE report_id = ?1", params![id])
-                    .map_err(db)?;
-                SaveOutcome::Replaced
-            }
-            None => SaveOutcome::New,
-        };
-        tx.execute(
-            "INSERT INTO reports_out (report_id, policy_domain, policy_key, begin_time,
-                end_time, filename, xml_gz, records, messages, rua, created)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-            params![
-                report.report_id,
-                report.policy_domain,
-                report.policy_key,
-                report.begin,
-                report.end,
-                report.filename,
-                report.xml_gz,
-                report.records as i64,
-                report.messages as i64,
-                uris_to_text(&report.rua),
-                report.created,
-            ],
-        )
-        .map_err(db)?;
-        for dest in &report.rua {
-            tx.execute(
-                "INSERT OR IGNORE INTO report_deliveries (report_id, destination, status,
-                    next_attempt) VALUES (?1, ?2, 'pending', ?3)",
-                params![report.report_id, dest, report.created],
-            )
-            .map_err(db)?;
+        let mut out = Vec::with_capacity(reports.len());
+        for report in reports {
+            out.push(save_one(&tx, report).map_err(db)?);
         }
         tx.commit().map_err(db)?;
-        Ok(outcome)
+        Ok(out)
     }
 
     /// [`Store::count`], on this thread.
@@ -659,6 +614,68 @@ impl SqliteStore {
         .map(|n| n as u64)
         .map_err(|e| self.db(e))
     }
+}
+
+/// One report of [`Store::save_reports`], inside its transaction.
+fn save_one(
+    tx: &rusqlite::Transaction<'_>,
+    report: &OutgoingReport,
+) -> rusqlite::Result<SaveOutcome> {
+    let existing: Option<String> = tx
+        .query_row(
+            "SELECT report_id FROM reports_out WHERE policy_domain = ?1 AND policy_key = ?2
+             AND begin_time = ?3 AND end_time = ?4",
+            params![
+                report.policy_domain,
+                report.policy_key,
+                report.begin,
+                report.end
+            ],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let outcome = match existing {
+        Some(id) => {
+            let sent: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM report_deliveries WHERE report_id = ?1
+                 AND (status = 'sent' OR attempts > 0))",
+                params![id],
+                |r| r.get(0),
+            )?;
+            if sent {
+                return Ok(SaveOutcome::AlreadySent(id));
+            }
+            tx.execute("DELETE FROM reports_out WHERE report_id = ?1", params![id])?;
+            SaveOutcome::Replaced
+        }
+        None => SaveOutcome::New,
+    };
+    tx.execute(
+        "INSERT INTO reports_out (report_id, policy_domain, policy_key, begin_time,
+            end_time, filename, xml_gz, records, messages, rua, created)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        params![
+            report.report_id,
+            report.policy_domain,
+            report.policy_key,
+            report.begin,
+            report.end,
+            report.filename,
+            report.xml_gz,
+            report.records as i64,
+            report.messages as i64,
+            uris_to_text(&report.rua),
+            report.created,
+        ],
+    )?;
+    for dest in &report.rua {
+        tx.execute(
+            "INSERT OR IGNORE INTO report_deliveries (report_id, destination, status,
+                next_attempt) VALUES (?1, ?2, 'pending', ?3)",
+            params![report.report_id, dest, report.created],
+        )?;
+    }
+    Ok(outcome)
 }
 
 /// Keeps a failure report and its deliveries (a new evaluation's, in its transaction).
@@ -693,16 +710,37 @@ fn save_failure(
     Ok(())
 }
 
-/// One RFC 9990 row per distinct (policy, source, identifiers, results); the same text
-/// serves PostgreSQL with `$n` placeholders.
-pub(crate) const AGGREGATE_SQL: &str = "SELECT policy_domain, policy_p, policy_sp,
-        policy_np, policy_adkim, policy_aspf, policy_testing, discovery_method, policy_fo,
-        source_ip, header_from, envelope_domain, dkim, spf_domain, spf_scope, spf_result,
-        disposition, policy_applied, dmarc, dkim_aligned, spf_aligned, overrides,
-        COUNT(*), SUM(CASE WHEN report_mail THEN 0 ELSE 1 END)
-    FROM evaluations
-    WHERE time >= ?1 AND time < ?2 AND policy_domain IS NOT NULL
-    GROUP BY policy_domain, policy_p, policy_sp, policy_np, policy_adkim, policy_aspf,
-        policy_testing, discovery_method, policy_fo, source_ip, header_from,
-        envelope_domain, dkim, spf_domain, spf_scope, spf_result, disposition,
-        policy_applied, dmarc, dkim_aligned, spf_aligned, overrides";
+/// The columns of an aggregation row.
+const GROUP_COLUMNS: &str = "policy_domain, policy_p, policy_sp, policy_np, policy_adkim, \
+    policy_aspf, policy_testing, discovery_method, policy_fo, source_ip, header_from, \
+    envelope_domain, dkim, spf_domain, spf_scope, spf_result, disposition, policy_applied, \
+    dmarc, dkim_aligned, spf_aligned, overrides";
+
+/// One RFC 9990 row per distinct (policy, source, identifiers, results), with the
+/// count, the count of non-report mail, the newest time and that row's `rua`. Rows
+/// with a group key are grouped by it (one integer: fast) and described by their
+/// newest row; rows written before migration 4 have none and are grouped by the
+/// columns themselves. The same text serves PostgreSQL with `$n` placeholders.
+pub(crate) fn aggregate_sql() -> String {
+    let e_cols: String = GROUP_COLUMNS
+        .split(", ")
+        .map(|c| format!("e.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "SELECT {e_cols}, g.n, g.nrm, e.time, e.policy_rua
+         FROM (SELECT group_key, COUNT(*) AS n,
+                  SUM(CASE WHEN report_mail THEN 0 ELSE 1 END) AS nrm, MAX(id) AS last
+               FROM evaluations
+               WHERE time >= ?1 AND time < ?2 AND policy_domain IS NOT NULL
+                  AND group_key IS NOT NULL
+               GROUP BY group_key) g
+         JOIN evaluations e ON e.id = g.last
+         UNION ALL
+         SELECT {GROUP_COLUMNS}, COUNT(*), SUM(CASE WHEN report_mail THEN 0 ELSE 1 END),
+            MAX(time), MAX(policy_rua)
+         FROM evaluations
+         WHERE time >= ?1 AND time < ?2 AND policy_domain IS NOT NULL AND group_key IS NULL
+         GROUP BY {GROUP_COLUMNS}"
+    )
+}
