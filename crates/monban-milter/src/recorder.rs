@@ -33,6 +33,9 @@ use crate::metrics::Metrics;
 
 /// A segment is closed and a new one begun past this size.
 const SEGMENT_BYTES: u64 = 8 * 1024 * 1024;
+/// How often the writer looks at the journal when no full batch woke it.
+const WRITE_EVERY: Duration = Duration::from_secs(1);
+
 /// The longest journal line read back (an evaluation is well under 100 KiB: DKIM
 /// results are capped at 100 per message).
 const MAX_LINE: usize = 1024 * 1024;
@@ -79,6 +82,10 @@ struct Shared {
     discovery_method: &'static str,
     failure: Option<monban_report::failure::FailureOptions>,
     limiter: Mutex<monban_report::failure::RateLimiter>,
+    /// Lines appended since the writer last started a pass.
+    unwritten: AtomicU64,
+    /// The writer's batch size.
+    batch: usize,
 }
 
 #[derive(Debug)]
@@ -179,6 +186,8 @@ impl Recorder {
             discovery_method: config.discovery_method,
             failure: config.failure.clone(),
             limiter: Mutex::new(monban_report::failure::RateLimiter::default()),
+            unwritten: AtomicU64::new(0),
+            batch: config.batch,
         });
         shared.metrics.record_backlog(backlog);
         let writer_shared = shared.clone();
@@ -262,9 +271,14 @@ impl Recorder {
                 let backlog = s.backlog.fetch_add(line.len() as u64, Ordering::Relaxed);
                 s.metrics.record_journaled();
                 s.metrics.record_backlog(backlog + line.len() as u64);
-                let mut w = s.woken.lock().unwrap_or_else(|p| p.into_inner());
-                *w = true;
-                s.wake.notify_one();
+                // The writer wakes by itself every WRITE_EVERY; a full batch wakes it
+                // sooner. Waking it for every message would make batches of one.
+                let waiting = s.unwritten.fetch_add(1, Ordering::Relaxed) + 1;
+                if waiting >= s.batch as u64 {
+                    let mut w = s.woken.lock().unwrap_or_else(|p| p.into_inner());
+                    *w = true;
+                    s.wake.notify_one();
+                }
             }
             Err(e) => {
                 s.metrics.record_lost();
@@ -376,7 +390,7 @@ fn writer_main(s: &Shared, config: &RecordConfig) {
                     failing = false;
                 }
                 backoff = Duration::from_millis(250);
-                wait(s, Duration::from_secs(1));
+                wait(s, WRITE_EVERY);
             }
             Err(e) => {
                 s.metrics.record_error("store");
@@ -419,6 +433,7 @@ async fn drain(
         path: s.dir.display().to_string(),
         source: e,
     };
+    s.unwritten.store(0, Ordering::Relaxed);
     loop {
         let segs = segments(&s.dir).map_err(io)?;
         let Some(&seq) = segs.iter().find(|&&q| q >= committed.seq) else {
