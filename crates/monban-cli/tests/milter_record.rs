@@ -30,14 +30,19 @@ struct Milter {
 
 impl Milter {
     fn start(dir: &Path, store: &str) -> Self {
+        Self::start_with(dir, store, &zone(), "")
+    }
+
+    /// With another zone and more configuration (`extra`, TOML after `[store]`).
+    fn start_with(dir: &Path, store: &str, zone: &Path, extra: &str) -> Self {
         let port = free_port();
         let config = dir.join("monban.toml");
         std::fs::write(
             &config,
             format!(
                 "listen = \"inet:127.0.0.1:{port}\"\nauthserv_id = \"mx.receiver.example\"\n\
-                 [dns]\nzone_file = \"{}\"\n[store]\nurl = \"{store}\"\njournal = \"{}\"\n",
-                zone().display(),
+                 [dns]\nzone_file = \"{}\"\n[store]\nurl = \"{store}\"\njournal = \"{}\"\n{extra}",
+                zone.display(),
                 dir.join("journal").display()
             ),
         )
@@ -334,5 +339,100 @@ fn a_postgresql_restart_loses_nothing_and_counts_nothing_twice() {
     m.restart();
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(count(), Some(30));
+    m.stop();
+}
+
+/// The milter sends due reports itself when `[reports]` is configured: a report
+/// generated for yesterday reaches the SMTP sink, signed with the signing table.
+#[test]
+fn the_milter_sends_due_reports_itself() {
+    let dir = TempDir::new("milter-reports");
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let zone = root.join("examples/example.zone");
+    let key = root.join("examples/keys/s2026.private");
+    let store = format!("sqlite:{}", dir.0.join("monban.db").display());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let yesterday_noon = (now / 86_400 - 1) * 86_400 + 43_200;
+    let (y, m, d) = monban::rfc5322::datetime::civil_from_days((now / 86_400 - 1) as i64);
+    let date = format!("{y:04}-{m:02}-{d:02}");
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_monban"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let at = yesterday_noon.to_string();
+    let msg = root.join("examples/messages/alice-to-bob.eml");
+    run(&[
+        "--zone",
+        zone.to_str().unwrap(),
+        "verify",
+        "--record",
+        "--store",
+        &store,
+        "--at",
+        &at,
+        "--ip",
+        "192.0.2.25",
+        "--helo",
+        "mail.example.com",
+        "--mail-from",
+        "alice@example.com",
+        msg.to_str().unwrap(),
+    ]);
+    let out = dir.0.join("reports");
+    run(&[
+        "report",
+        "generate",
+        "--store",
+        &store,
+        "--org-name",
+        "Receiver",
+        "--email",
+        "dmarc-reports@example.com",
+        "--date",
+        &date,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let sink = common::sink::Sink::start(&dir.0.join("sink"), &[]);
+    let extra = format!(
+        "[reports]\norg_name = \"Receiver\"\nemail = \"dmarc-reports@example.com\"\n\
+         smtp = \"127.0.0.1:{}\"\nstarttls = \"never\"\n\
+         [[signing]]\nsender = \"*@example.com\"\ndomain = \"example.com\"\n\
+         selector = \"s2026\"\nkey = \"{}\"\n",
+        sink.port,
+        key.display()
+    );
+    let mut m = Milter::start_with(&dir.0, &store, &zone, &extra);
+    let start = Instant::now();
+    while sink.messages().is_empty() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no report sent by the milter:\n{}",
+            m.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let delivered = sink.messages();
+    assert_eq!(delivered.len(), 1, "{delivered:?}");
+    let msg = &delivered[0];
+    assert!(msg.contains("Report Domain: example.com"), "{msg}");
+    assert!(
+        msg.contains("X-Rcpt-Args: <dmarc-reports@example.com>"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("DKIM-Signature:") && msg.contains("d=example.com"),
+        "{msg}"
+    );
     m.stop();
 }

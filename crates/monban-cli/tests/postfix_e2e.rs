@@ -1587,22 +1587,8 @@ fn a_day_of_mail_becomes_reports_delivered_signed_and_aligned() {
     assert_eq!(rejected, 2, "{parsed:?}");
 
     // Sent to a loopback SMTP sink, signed with the milter's signing table.
-    let sink_dir = tmp.0.join("sink");
-    std::fs::create_dir_all(&sink_dir).unwrap();
-    let _ = Command::new("chmod").arg("0777").arg(&sink_dir).status();
-    let sink_port = free_port();
-    let mut sink = Command::new(program("smtp-sink"))
-        .args(["-u", "nobody", "-d"])
-        .arg(sink_dir.join("msg."))
-        .arg(format!("127.0.0.1:{sink_port}"))
-        .arg("10")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start smtp-sink");
-    wait_for("smtp-sink", PATIENCE, String::new, || {
-        accepts(sink_port).then_some(())
-    });
+    let sink = common::sink::Sink::start(&tmp.0.join("sink"), &[]);
+    let sink_port = sink.port;
     let zone = example("example.zone");
     let out = run(Command::new(env!("CARGO_BIN_EXE_monban"))
         .arg("--zone")
@@ -1618,8 +1604,6 @@ fn a_day_of_mail_becomes_reports_delivered_signed_and_aligned() {
         ])
         .arg(tmp.0.join("monban.toml"))
         .arg("--json"));
-    let _ = sink.kill();
-    let _ = sink.wait();
     assert!(
         out.status.success(),
         "{}{}",
@@ -1632,11 +1616,7 @@ fn a_day_of_mail_becomes_reports_delivered_signed_and_aligned() {
         Some(reports.len() as u64),
         "{summary}"
     );
-    let delivered: Vec<String> = std::fs::read_dir(&sink_dir)
-        .unwrap()
-        .flatten()
-        .map(|e| std::fs::read_to_string(e.path()).unwrap())
-        .collect();
+    let delivered = sink.messages();
     assert_eq!(delivered.len(), reports.len());
     for m in &delivered {
         let msg = &m[m.find("DKIM-Signature:").expect("signed")..];

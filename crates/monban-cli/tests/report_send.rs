@@ -8,11 +8,10 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use common::reports::parsedmarc;
+use common::sink::Sink;
 use common::{Dir, free_port};
 
 fn zone() -> String {
@@ -20,69 +19,6 @@ fn zone() -> String {
         .join("tests/data/reports/report.zone")
         .display()
         .to_string()
-}
-
-/// `smtp-sink` on a loopback port, one file per message in `dir` (`extra`: its
-/// options, e.g. `-f RCPT` to refuse recipients).
-struct Sink {
-    child: Child,
-    port: u16,
-    dir: PathBuf,
-}
-
-impl Sink {
-    fn start(dir: &Path, extra: &[&str]) -> Self {
-        std::fs::create_dir_all(dir).unwrap();
-        // smtp-sink drops root privileges to nobody, who must write the dumps.
-        let _ = Command::new("chmod").arg("0777").arg(dir).status();
-        let port = free_port();
-        let sink = ["/usr/sbin/smtp-sink", "/usr/lib/postfix/sbin/smtp-sink"]
-            .into_iter()
-            .find(|p| Path::new(p).exists())
-            .expect("smtp-sink ships with Postfix (scripts/test.sh installs it)");
-        let child = Command::new(sink)
-            .args(["-u", "nobody"])
-            .args(extra)
-            .arg("-d")
-            .arg(dir.join("msg."))
-            .arg(format!("127.0.0.1:{port}"))
-            .arg("10")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let start = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                start.elapsed() < Duration::from_secs(20),
-                "smtp-sink did not start"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Self {
-            child,
-            port,
-            dir: dir.to_owned(),
-        }
-    }
-
-    fn messages(&self) -> Vec<String> {
-        let mut v: Vec<String> = std::fs::read_dir(&self.dir)
-            .unwrap()
-            .flatten()
-            .filter(|e| e.file_name().to_string_lossy().starts_with("msg."))
-            .map(|e| std::fs::read_to_string(e.path()).unwrap())
-            .collect();
-        v.sort();
-        v
-    }
-}
-
-impl Drop for Sink {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn ok(out: &std::process::Output) -> String {

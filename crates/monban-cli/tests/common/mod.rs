@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod reports;
+pub mod sink;
 
 use std::io::Write as _;
 use std::path::PathBuf;
