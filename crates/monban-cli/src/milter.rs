@@ -160,7 +160,7 @@ pub async fn run(args: MilterArgs) -> Result<(), Failure> {
                 submitter,
                 signer: Some(rc.signer.clone()),
                 now: 0,
-                max_per_hour: 60,
+                max_per_hour: rc.max_per_hour,
                 max_attempts: 8,
                 suppress_for: 7 * monban_report::generate::DAY,
                 timeout: std::time::Duration::from_secs(60),

@@ -1616,7 +1616,7 @@ fn a_day_of_mail_becomes_reports_delivered_signed_and_aligned() {
         Some(reports.len() as u64),
         "{summary}"
     );
-    let delivered = sink.messages();
+    let delivered = sink.whole_messages(reports.len());
     assert_eq!(delivered.len(), reports.len());
     for m in &delivered {
         let msg = &m[m.find("DKIM-Signature:").expect("signed")..];

@@ -166,6 +166,38 @@ fn attachment(message: &str) -> (String, Vec<u8>) {
     )
 }
 
+/// An SMTP server on loopback that answers every RCPT with `reply` (sessions served
+/// one after another, for the life of the test).
+fn refusing_smtp_server(reply: &'static str) -> u16 {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            let mut out = conn.try_clone().unwrap();
+            let mut lines = BufReader::new(conn);
+            let _ = out.write_all(b"220 refusing.test ESMTP\r\n");
+            let mut line = String::new();
+            while lines.read_line(&mut line).map(|n| n > 0).unwrap_or(false) {
+                let verb = line.get(..4).unwrap_or("").to_ascii_uppercase();
+                let answer = match verb.as_str() {
+                    "EHLO" | "HELO" => "250 refusing.test".to_owned(),
+                    "MAIL" => "250 2.1.0 ok".to_owned(),
+                    "RCPT" => reply.to_owned(),
+                    "QUIT" => "221 2.0.0 bye".to_owned(),
+                    _ => "250 2.0.0 ok".to_owned(),
+                };
+                let _ = out.write_all(format!("{answer}\r\n").as_bytes());
+                if verb == "QUIT" {
+                    break;
+                }
+                line.clear();
+            }
+        }
+    });
+    port
+}
+
 /// 2026-11-29 and 2026-11-28, 10:00 UTC.
 const DAY1: &str = "1795946400";
 const DAY0: &str = "1795860000";
@@ -187,7 +219,7 @@ fn reports_are_delivered_signed_aligned_and_read_back_by_parsedmarc() {
     // agrees by its _report._dmarc record; other.example for one.
     assert_eq!(sent["sent"], 3, "{sent}");
     assert_eq!(sent["failed"], 0, "{sent}");
-    let messages = sink.messages();
+    let messages = sink.whole_messages(3);
     assert_eq!(messages.len(), 3);
     let mut report_files = Vec::new();
     for (i, m) in messages.iter().enumerate() {
@@ -253,22 +285,37 @@ fn refusals_retries_and_the_rate_limit() {
     let r = send(&store, &zones, down, &key, &[]);
     assert!(statuses(&r).is_empty(), "{r}");
 
-    // A destination that refuses: given up and suppressed; the second report waits.
+    // A relay that refuses with a generic error (smtp-sink -f: 500 5.3.0): given up,
+    // but that says nothing about the destination, which is not suppressed.
     let (dir2, store2) = two_reports("report-send-refused");
     let refusing = Sink::start(&dir2.0.join("refusing"), &["-f", "RCPT"]);
     let r = send(&store2, &zones, refusing.port, &key, &[]);
-    assert_eq!(statuses(&r), ["failed", "deferred"], "{r}");
+    assert_eq!(statuses(&r), ["failed", "failed"], "{r}");
     assert!(
         r["deliveries"][0]["detail"]
             .as_str()
             .unwrap()
             .contains("refused")
     );
+
+    // A destination refused as an address (550 5.1.1 at RCPT): given up and suppressed
+    // for a while; the second report waits.
+    let (_dir4, store4) = two_reports("report-send-unknown-user");
+    let port = refusing_smtp_server("550 5.1.1 <dmarc@other.example>: no such user");
+    let r = send(&store4, &zones, port, &key, &[]);
+    assert_eq!(statuses(&r), ["failed", "deferred"], "{r}");
+    assert!(
+        r["deliveries"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("no such user")
+    );
     assert!(
         r["deliveries"][1]["detail"]
             .as_str()
             .unwrap()
-            .contains("suppressed")
+            .contains("suppressed"),
+        "{r}"
     );
 
     // The rate limit: one report per hour to a destination.
@@ -314,7 +361,7 @@ fn failure_reports_are_made_when_fo_asks_and_sent_redacted() {
     let zone = zone();
     let sent = send(&store, &[&zone, &receiver_zone], sink.port, &key, &[]);
     assert_eq!(sent["sent"], 2, "{sent}");
-    let messages = sink.messages();
+    let messages = sink.whole_messages(2);
     assert_eq!(messages.len(), 2);
     for m in &messages {
         assert!(m.contains("X-Rcpt-Args: <ruf@failing.example>"), "{m}");

@@ -211,6 +211,11 @@ pub const OPTIONS: &[OptionDoc] = &[
         doc: "STARTTLS with the relay: \"opportunistic\", \"required\" or \"never\".",
     },
     OptionDoc {
+        key: "reports.max_per_hour",
+        default: "60",
+        doc: "Reports to one destination per hour at most (raise it for addresses that take reports for many domains).",
+    },
+    OptionDoc {
         key: "reports.out",
         default: "",
         doc: "A folder to also write the aggregate report files in (optional).",
@@ -343,6 +348,12 @@ struct RawReports {
     #[serde(default = "default_starttls")]
     starttls: String,
     out: Option<PathBuf>,
+    #[serde(default = "default_reports_per_hour")]
+    max_per_hour: u64,
+}
+
+fn default_reports_per_hour() -> u64 {
+    60
 }
 
 fn default_report_smtp() -> String {
@@ -371,6 +382,8 @@ pub struct ReportsConfig {
     pub out: Option<PathBuf>,
     /// Who signs (the `[[signing]]` row matching `email`).
     pub signer: SignerConfig,
+    /// Reports to one destination per hour at most.
+    pub max_per_hour: u64,
 }
 
 fn default_failure_per_hour() -> u32 {
@@ -793,6 +806,7 @@ impl Config {
                         }
                     }),
                     signer,
+                    max_per_hour: r.max_per_hour.max(1),
                 })
             }
         };
@@ -864,6 +878,7 @@ pub fn sample_config() -> String {
             ("reports.smtp", _) => "# smtp = \"localhost:25\"".to_owned(),
             ("reports.starttls", _) => "# starttls = \"opportunistic\"".to_owned(),
             ("reports.out", _) => "# out = \"/var/lib/monban/reports\"".to_owned(),
+            ("reports.max_per_hour", _) => "# max_per_hour = 60".to_owned(),
             ("signing.sender", _) => "\"*@example.com\"".to_owned(),
             ("signing.domain", _) => "\"example.com\"".to_owned(),
             ("signing.selector", _) => "\"s2026\"".to_owned(),

@@ -154,12 +154,27 @@ impl Recorder {
             )
         })?;
         let existing = segments(&config.journal)?;
-        // Never append to a segment a crash may have left with a torn last line.
-        let seq = existing.last().map_or(1, |s| s + 1);
+        let committed = read_committed(&config.journal);
+        // Never append to a segment a crash may have left with a torn last line, nor
+        // below where the writer will read next.
+        let seq = existing
+            .last()
+            .map_or(1, |s| s + 1)
+            .max(committed.seq)
+            .max(1);
         let backlog = existing
             .iter()
-            .filter_map(|s| std::fs::metadata(config.journal.join(segment_name(*s))).ok())
-            .map(|m| m.len())
+            .filter_map(|s| {
+                let len = std::fs::metadata(config.journal.join(segment_name(*s)))
+                    .ok()?
+                    .len();
+                // What the store already has of the segment being read is not waiting.
+                Some(if *s == committed.seq {
+                    len.saturating_sub(committed.offset)
+                } else {
+                    len
+                })
+            })
             .sum();
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -435,7 +450,26 @@ async fn drain(
     };
     s.unwritten.store(0, Ordering::Relaxed);
     loop {
+        if s.stop.load(Ordering::Relaxed) {
+            return Ok(());
+        }
         let segs = segments(&s.dir).map_err(io)?;
+        // A segment below the committed one cannot have been stored (stored segments
+        // are deleted): the committed file is behind it (restored, or from another
+        // journal). Read it from its start; the store counts nothing twice.
+        if let Some(&oldest) = segs.first()
+            && oldest < committed.seq
+        {
+            tracing::warn!(
+                segment = oldest,
+                committed = committed.seq,
+                "a journal segment older than the committed mark: reading it from its start"
+            );
+            *committed = Committed {
+                seq: oldest,
+                offset: 0,
+            };
+        }
         let Some(&seq) = segs.iter().find(|&&q| q >= committed.seq) else {
             return Ok(());
         };

@@ -280,13 +280,11 @@ where
                             rt.block_on(async {
                                 tokio::time::timeout_at(deadline, async {
                                     let outcome = s.end_of_message(&*resolver).await;
-                                    // Journaled before the MTA hears the answer: a message
-                                    // whose fate is decided is in the journal even if the
-                                    // milter is killed now.
-                                    if let Some(r) = &recorder {
-                                        journal(r, &outcome, &*resolver).await;
-                                    }
-                                    outcome
+                                    let evaluation = match &recorder {
+                                        Some(r) => evaluation(r, &outcome, &*resolver).await,
+                                        None => None,
+                                    };
+                                    (outcome, evaluation)
                                 })
                                 .await
                             })
@@ -312,15 +310,22 @@ where
                             return Err(timed_out("waiting for a turn to check the message"));
                         }
                     };
-                    let outcome = done.unwrap_or_else(|| {
+                    let (outcome, evaluation) = done.unwrap_or_else(|| {
                         metrics.limit("message_timeout");
-                        MessageOutcome {
+                        let timed_out = MessageOutcome {
                             responses: vec![Response::ReplyCode(MESSAGE_TIMEOUT_REPLY.into())],
                             report: None,
                             envelope: None,
                             action: Action::Tempfail,
-                        }
+                        };
+                        (timed_out, None)
                     });
+                    // Journaled once the answer is final and before the MTA hears it: a
+                    // message whose fate is decided is in the journal even if the milter
+                    // is killed now, and one answered 451 (retried) is not.
+                    if let (Some(r), Some(e)) = (&shared.recorder, &evaluation) {
+                        r.append(e);
+                    }
                     // A refused message was logged and counted when it was refused.
                     if !refused {
                         record(metrics, &queue_id, &outcome);
@@ -345,17 +350,20 @@ where
     }
 }
 
-/// Appends the evaluation of a judged message to the recording journal. A tempfailed
-/// message is not recorded: the sender retries it and it is judged again.
-async fn journal<R: Resolver>(recorder: &Recorder, outcome: &MessageOutcome, resolver: &R) {
+/// The evaluation to record of a judged message (with its failure report, when the
+/// policy asks for one). A tempfailed message is not recorded: the sender retries it
+/// and it is judged again.
+async fn evaluation<R: Resolver>(
+    recorder: &Recorder,
+    outcome: &MessageOutcome,
+    resolver: &R,
+) -> Option<monban_store::Evaluation> {
     if outcome.action == Action::Tempfail {
-        return;
+        return None;
     }
-    if let (Some(report), Some(envelope)) = (&outcome.report, &outcome.envelope) {
-        let now = i64::try_from(now()).unwrap_or(i64::MAX);
-        let e = recorder.evaluation(report, envelope, resolver, now).await;
-        recorder.append(&e);
-    }
+    let (report, envelope) = (outcome.report.as_ref()?, outcome.envelope.as_ref()?);
+    let now = i64::try_from(now()).unwrap_or(i64::MAX);
+    Some(recorder.evaluation(report, envelope, resolver, now).await)
 }
 
 /// The answer when the end of a message takes longer than the limit.

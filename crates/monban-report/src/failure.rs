@@ -25,16 +25,29 @@ pub struct FailureOptions {
     pub per_hour: u32,
 }
 
+/// Failure reports made per hour at most, all destinations together: a flood of
+/// forged mail naming many domains does not become a flood of stored reports.
+pub const MAX_PER_HOUR_TOTAL: u32 = 1000;
+
 /// Counts reports per destination per hour (in memory; at most 10,000 destinations
 /// are tracked, the oldest windows dropped first).
 #[derive(Debug, Default)]
 pub struct RateLimiter {
     windows: HashMap<String, (i64, u32)>,
+    total: (i64, u32),
 }
 
 impl RateLimiter {
-    /// Whether one more report may go to `destination` at `now`; counts it if so.
+    /// Whether one more report may go to `destination` (the address, lower case) at
+    /// `now`; counts it if so. At most `per_hour` per destination and
+    /// [`MAX_PER_HOUR_TOTAL`] in all.
     pub fn allow(&mut self, destination: &str, now: i64, per_hour: u32) -> bool {
+        if now - self.total.0 >= 3600 {
+            self.total = (now, 0);
+        }
+        if self.total.1 >= MAX_PER_HOUR_TOTAL {
+            return false;
+        }
         if self.windows.len() >= 10_000 {
             self.windows.retain(|_, (start, _)| now - *start < 3600);
         }
@@ -52,6 +65,7 @@ impl RateLimiter {
             return false;
         }
         w.1 += 1;
+        self.total.1 += 1;
         true
     }
 }
@@ -82,10 +96,11 @@ pub async fn build<R: Resolver>(
         record
             .ruf
             .iter()
-            .map(|u| u.uri.clone())
-            .filter(|u| crate::send::mailto_address(u).is_some())
+            .filter_map(|u| Some((u.uri.clone(), crate::send::mailto_address(&u.uri)?)))
             .take(MAX_DESTINATIONS)
-            .filter(|u| limiter.allow(u, arrival, options.per_hour))
+            // Counted by address, so that `MAILTO:A@x` and `mailto:a@x?subject=1` are one.
+            .filter(|(_, address)| limiter.allow(address, arrival, options.per_hour))
+            .map(|(uri, _)| uri)
             .collect()
     };
     if destinations.is_empty() {
@@ -137,5 +152,12 @@ mod tests {
         assert!(!r.allow("a", 20, 2));
         assert!(r.allow("b", 20, 2));
         assert!(r.allow("a", 3600, 2));
+        // All destinations together.
+        let mut r = RateLimiter::default();
+        for i in 0..MAX_PER_HOUR_TOTAL {
+            assert!(r.allow(&format!("d{i}"), 0, 10));
+        }
+        assert!(!r.allow("another", 10, 10));
+        assert!(r.allow("another", 3600, 10));
     }
 }

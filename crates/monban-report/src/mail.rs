@@ -47,7 +47,7 @@ impl ReportMail<'_> {
             "From",
             &format!("{} <{}>", mime_phrase(self.org_name), self.from),
         );
-        h(&mut m, "To", &format!("<{}>", self.to));
+        h(&mut m, "To", &angle_list(self.to));
         h(
             &mut m,
             "Subject",
@@ -139,12 +139,12 @@ impl FailureMail<'_> {
                 .collect()
         };
         let mut m = format!(
-            "From: {} <{}>\r\nTo: <{}>\r\nSubject: {}\r\nDate: {}\r\n\
+            "From: {} <{}>\r\nTo: {}\r\nSubject: {}\r\nDate: {}\r\n\
              Message-ID: <{}@{}>\r\nAuto-Submitted: auto-generated\r\nMIME-Version: 1.0\r\n\
              Content-Type: {}\r\n\r\n",
             mime_phrase(self.org_name),
             self.from,
-            self.to,
+            angle_list(self.to),
             one_line(self.subject),
             monban::rfc5322::datetime::format_rfc5322(self.date),
             self.report_id,
@@ -155,6 +155,15 @@ impl FailureMail<'_> {
         m.extend_from_slice(self.body);
         m
     }
+}
+
+/// `a@x, b@y` as `<a@x>, <b@y>`.
+fn angle_list(addresses: &str) -> String {
+    addresses
+        .split(',')
+        .map(|a| format!("<{}>", a.trim()))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A display name as an RFC 5322 phrase: printable ASCII quoted; anything else as an

@@ -18,6 +18,10 @@ use crate::{GenerateOptions, generate};
 const AFTER_MIDNIGHT: i64 = 15 * 60;
 /// How often due deliveries are sent.
 const SEND_EVERY: Duration = Duration::from_secs(300);
+/// Deliveries taken at a time (a stop waits for one batch at most).
+const SEND_BATCH: u32 = 50;
+/// Days generated each day: yesterday and those a stopped process missed.
+const CATCH_UP_DAYS: i64 = 3;
 
 /// Runs until `stop` turns true. `generate_options` and `send_options` are templates:
 /// their times are set at each run.
@@ -35,47 +39,68 @@ pub async fn run<R: Resolver>(
             Ok(store) => {
                 let yesterday = (now.div_euclid(DAY) - 1) * DAY;
                 if now - (yesterday + DAY) >= AFTER_MIDNIGHT && last_day != Some(yesterday) {
-                    let opts = GenerateOptions {
-                        begin: yesterday,
-                        end: yesterday + DAY - 1,
-                        now,
-                        ..generate_options.clone()
-                    };
-                    match generate(&*store, &opts, &mut |_, _| {}).await {
-                        Ok(s) => {
-                            tracing::info!(
+                    // Yesterday, and the days before it that a stopped process missed
+                    // (a day already sent stays as it was).
+                    let mut ok = true;
+                    for back in (0..CATCH_UP_DAYS).rev() {
+                        let day = yesterday - back * DAY;
+                        let opts = GenerateOptions {
+                            begin: day,
+                            end: day + DAY - 1,
+                            now,
+                            ..generate_options.clone()
+                        };
+                        match generate(&*store, &opts, &mut |_, _| {}).await {
+                            Ok(s) => tracing::info!(
                                 reports = s.reports.len(),
                                 skipped = s.skipped.len(),
-                                day = yesterday,
+                                day,
                                 "aggregate reports generated"
-                            );
-                            last_day = Some(yesterday);
+                            ),
+                            Err(e) => {
+                                ok = false;
+                                tracing::error!(error = %e, day, "generating the aggregate reports failed; trying again later");
+                            }
                         }
-                        Err(e) => {
-                            tracing::error!(error = %e, "generating the aggregate reports failed; trying again later")
+                        if *stop.borrow() {
+                            return;
                         }
                     }
+                    if ok {
+                        last_day = Some(yesterday);
+                    }
                 }
-                let opts = SendOptions {
-                    now,
-                    ..send_options.clone()
-                };
-                match crate::send::send(&*store, resolver, &opts, &mut |_, _| {}).await {
-                    Ok(s) if !s.deliveries.is_empty() => tracing::info!(
-                        sent = s.count("sent"),
-                        retry = s.count("retry"),
-                        deferred = s.count("deferred"),
-                        failed = s.count("failed"),
-                        "reports sent"
-                    ),
-                    Ok(_) => {}
-                    Err(e) => {
-                        tracing::error!(error = %e, "sending reports failed; trying again later")
+                // Sent in small batches, so that a stop does not wait for a long queue.
+                loop {
+                    let opts = SendOptions {
+                        now: unix_now(),
+                        limit: SEND_BATCH,
+                        ..send_options.clone()
+                    };
+                    match crate::send::send(&*store, resolver, &opts, &mut |_, _| {}).await {
+                        Ok(s) => {
+                            if !s.deliveries.is_empty() {
+                                tracing::info!(
+                                    sent = s.count("sent"),
+                                    retry = s.count("retry"),
+                                    deferred = s.count("deferred"),
+                                    failed = s.count("failed"),
+                                    "reports sent"
+                                );
+                            }
+                            if s.deliveries.len() < SEND_BATCH as usize || *stop.borrow() {
+                                break;
+                            }
+                        }
+                        Err(e) => {
+                            tracing::error!(error = %e, "sending reports failed; trying again later");
+                            break;
+                        }
                     }
                 }
             }
             Err(e) => {
-                tracing::error!(error = %e, "the store is unavailable for reports; trying again later")
+                tracing::error!(error = %e, "the store is unavailable for reports; trying again later");
             }
         }
         tokio::select! {

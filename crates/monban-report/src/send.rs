@@ -178,6 +178,19 @@ async fn deliver<R: Resolver>(
             d.destination
         )));
     };
+    // A report nobody could take for days is given up (RFC 9990 §3.2: a receiver MAY
+    // discard data it cannot send).
+    let max_age = if d.kind == "failure" {
+        FAILURE_MAX_AGE
+    } else {
+        AGGREGATE_MAX_AGE
+    };
+    if opts.now - d.end > max_age {
+        return Ok(failed(format!(
+            "not delivered within {} days: given up",
+            max_age / 86_400
+        )));
+    }
     if let Some(until) = store.suppressed(&d.destination, opts.now).await? {
         let why = format!(
             "the destination refused earlier reports; suppressed until {}",
@@ -191,20 +204,7 @@ async fn deliver<R: Resolver>(
             outcome("deferred", why),
         ));
     }
-    let addresses = match authorize(resolver, psl, &d.policy_domain, &address).await {
-        Authorization::SameOrganization => vec![address],
-        Authorization::Authorized(list) => list,
-        Authorization::Refused(why) => return Ok(failed(why)),
-        Authorization::TryLater(why) => {
-            return Ok((
-                DeliveryUpdate::Retry {
-                    next_attempt: opts.now + 3600,
-                    error: why.clone(),
-                },
-                outcome("retry", why),
-            ));
-        }
-    };
+    // The rate limit before any DNS work.
     let sent = store.sent_since(&d.destination, opts.now - 3600).await?;
     if sent >= opts.max_per_hour {
         let why = format!(
@@ -219,85 +219,105 @@ async fn deliver<R: Resolver>(
             outcome("deferred", why),
         ));
     }
-    let mut delivered = Vec::new();
-    for to in &addresses {
-        let raw = if d.kind == "failure" {
-            FailureMail {
-                from: &opts.from,
-                org_name: &opts.org_name,
-                to,
-                submitter: &opts.submitter,
-                report_id: &d.report_id,
-                subject: d.subject.as_deref().unwrap_or("DMARC failure report"),
-                content_type: d.content_type.as_deref().unwrap_or("text/plain"),
-                body: &d.xml_gz,
-                date: opts.now,
-            }
-            .render()
-        } else {
-            ReportMail {
-                from: &opts.from,
-                org_name: &opts.org_name,
-                to,
-                submitter: &opts.submitter,
-                policy_domain: &d.policy_domain,
-                report_id: &d.report_id,
-                begin: d.begin,
-                end: d.end,
-                filename: &d.filename,
-                xml_gz: &d.xml_gz,
-                date: opts.now,
-            }
-            .render()
-        };
-        let message = match sign(raw, opts) {
-            Ok(m) => m,
-            Err(why) => return Ok(failed(why)),
-        };
-        let envelope = match (opts.from.parse(), to.parse()) {
-            (Ok(from), Ok(rcpt)) => Envelope::new(Some(from), vec![rcpt]),
-            _ => return Ok(failed(format!("{to}: not an address SMTP can carry"))),
-        };
-        let envelope = match envelope {
-            Ok(e) => e,
-            Err(e) => return Ok(failed(format!("{to}: {e}"))),
-        };
-        match transport.send_raw(&envelope, &message).await {
-            Ok(reply) => delivered.push(format!(
-                "{to}: {} {}",
-                reply.code(),
-                reply.message().collect::<Vec<_>>().join(" ")
-            )),
-            Err(e) if e.is_permanent() => {
-                let why = format!("{to}: refused: {e}");
+    let retry = |why: String, next_attempt: i64| {
+        if d.attempts + 1 >= opts.max_attempts {
+            return failed(format!("{why} (gave up after {} attempts)", d.attempts + 1));
+        }
+        (
+            DeliveryUpdate::Retry {
+                next_attempt,
+                error: why.clone(),
+            },
+            outcome("retry", why),
+        )
+    };
+    let tag = if d.kind == "failure" { "ruf" } else { "rua" };
+    let addresses = match authorize(resolver, psl, &d.policy_domain, &address, tag).await {
+        Authorization::SameOrganization => vec![address],
+        Authorization::Authorized(list) => list,
+        Authorization::Refused(why) => return Ok(failed(why)),
+        Authorization::TryLater(why) => return Ok(retry(why, opts.now + 3600)),
+    };
+    // One message to every address of the destination, in one SMTP transaction: it is
+    // taken by all of them or by none, so a retry sends nothing twice.
+    let to = addresses.join(", ");
+    let raw = if d.kind == "failure" {
+        FailureMail {
+            from: &opts.from,
+            org_name: &opts.org_name,
+            to: &to,
+            submitter: &opts.submitter,
+            report_id: &d.report_id,
+            subject: d.subject.as_deref().unwrap_or("DMARC failure report"),
+            content_type: d.content_type.as_deref().unwrap_or("text/plain"),
+            body: &d.xml_gz,
+            date: opts.now,
+        }
+        .render()
+    } else {
+        ReportMail {
+            from: &opts.from,
+            org_name: &opts.org_name,
+            to: &to,
+            submitter: &opts.submitter,
+            policy_domain: &d.policy_domain,
+            report_id: &d.report_id,
+            begin: d.begin,
+            end: d.end,
+            filename: &d.filename,
+            xml_gz: &d.xml_gz,
+            date: opts.now,
+        }
+        .render()
+    };
+    let message = match sign(raw, opts) {
+        Ok(m) => m,
+        Err(why) => return Ok(failed(why)),
+    };
+    let from = opts.from.parse().ok();
+    let rcpts: Option<Vec<lettre::Address>> = addresses.iter().map(|a| a.parse().ok()).collect();
+    let envelope = match (from, rcpts) {
+        (Some(from), Some(rcpts)) => Envelope::new(Some(from), rcpts),
+        _ => return Ok(failed(format!("{to}: not an address SMTP can carry"))),
+    };
+    let envelope = match envelope {
+        Ok(e) => e,
+        Err(e) => return Ok(failed(format!("{to}: {e}"))),
+    };
+    match transport.send_raw(&envelope, &message).await {
+        Ok(reply) => Ok((
+            DeliveryUpdate::Sent { at: opts.now },
+            outcome(
+                "sent",
+                format!(
+                    "{to}: {} {}",
+                    reply.code(),
+                    reply.message().collect::<Vec<_>>().join(" ")
+                ),
+            ),
+        )),
+        Err(e) if e.is_permanent() => {
+            let why = format!("{to}: refused: {e}");
+            // Only a refusal of the address (550 mailbox unavailable, 551 not local,
+            // 553 mailbox name not allowed) suppresses the destination: a relay that
+            // refuses to relay, or a message too large, says nothing about it.
+            let code = e.status().map(|c| c.to_string());
+            if matches!(code.as_deref(), Some("550" | "551" | "553")) {
                 store
                     .suppress(&d.destination, opts.now + opts.suppress_for, &why)
                     .await?;
-                return Ok(failed(why));
             }
-            Err(e) => {
-                let why = format!("{to}: {e}");
-                if d.attempts + 1 >= opts.max_attempts {
-                    return Ok(failed(format!(
-                        "{why} (gave up after {} attempts)",
-                        d.attempts + 1
-                    )));
-                }
-                return Ok((
-                    DeliveryUpdate::Retry {
-                        next_attempt: opts.now + backoff(d.attempts),
-                        error: why.clone(),
-                    },
-                    outcome("retry", why),
-                ));
-            }
+            Ok(failed(why))
         }
+        Err(e) => Ok(retry(format!("{to}: {e}"), opts.now + backoff(d.attempts))),
     }
-    Ok((
-        DeliveryUpdate::Sent { at: opts.now },
-        outcome("sent", delivered.join("; ")),
-    ))
 }
+
+/// An aggregate report not delivered within this many seconds of its period's end is
+/// given up.
+const AGGREGATE_MAX_AGE: i64 = 14 * 86_400;
+/// A failure report, the same (it is about one message, and urgent or nothing).
+const FAILURE_MAX_AGE: i64 = 3 * 86_400;
 
 /// DKIM-signs the message when a signer is set (RFC 6376; the report must pass DMARC
 /// aligned, RFC 9990 §3.2.1.1).
@@ -341,15 +361,16 @@ pub enum Authorization {
     TryLater(String),
 }
 
-/// RFC 9990 "Verifying External Destinations": a destination outside the policy
-/// domain's organizational domain must publish `v=DMARC1` at
-/// `<policy-domain>._report._dmarc.<destination-host>`; a `rua` there replaces the
-/// destination, and must stay on the same host.
+/// RFC 9990 "Verifying External Destinations" (and RFC 9991 for `ruf`): a
+/// destination outside the policy domain's organizational domain must publish
+/// `v=DMARC1` at `<policy-domain>._report._dmarc.<destination-host>`; the `tag` there
+/// (`rua` or `ruf`) replaces the destination, and must stay on the same host.
 pub async fn authorize<R: Resolver>(
     resolver: &R,
     psl: &PublicSuffixList,
     policy_domain: &str,
     address: &str,
+    tag: &str,
 ) -> Authorization {
     let Some((_, host)) = address.rsplit_once('@') else {
         return Authorization::Refused(format!("{address}: no domain"));
@@ -388,9 +409,9 @@ pub async fn authorize<R: Resolver>(
             continue;
         }
         agreed = true;
-        for tag in tags {
-            if let Some((k, v)) = tag.split_once('=')
-                && k.trim().eq_ignore_ascii_case("rua")
+        for part in tags {
+            if let Some((k, v)) = part.split_once('=')
+                && k.trim().eq_ignore_ascii_case(tag)
             {
                 overrides.extend(v.split(',').map(|u| u.trim().to_owned()));
             }
@@ -521,7 +542,7 @@ mod tests {
         tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap()
-            .block_on(authorize(z, &psl, policy, addr))
+            .block_on(authorize(z, &psl, policy, addr, "rua"))
     }
 
     #[test]

@@ -161,6 +161,9 @@ pub(crate) fn redact(url: &str) -> String {
     }
 }
 
+/// How long a delivery taken by [`Store::due_deliveries`] is left to its sender.
+pub const CLAIM_SECONDS: i64 = 900;
+
 /// What a [`Store`] call returns.
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
 
@@ -216,7 +219,9 @@ pub trait Store: Send + Sync {
         })
     }
 
-    /// Deliveries whose time has come (`next_attempt <= now`), oldest first.
+    /// Deliveries whose time has come (`next_attempt <= now`), oldest first, claimed
+    /// for [`CLAIM_SECONDS`]: another sender does not get them meanwhile (a sender that
+    /// dies leaves them to be taken again after the claim).
     fn due_deliveries(&self, now: i64, limit: u32) -> StoreFuture<'_, Vec<Delivery>>;
 
     /// Records what came of one delivery attempt.

@@ -647,16 +647,24 @@ impl Store for PostgresStore {
     fn due_deliveries(&self, now: i64, limit: u32) -> StoreFuture<'_, Vec<Delivery>> {
         Box::pin(async move {
             let client = self.client().await?;
+            // Claimed as they are read (SKIP LOCKED: two senders on one database never
+            // take the same delivery).
             let rows = client
                 .query(
-                    "SELECT d.report_id, d.destination, d.attempts, r.policy_domain,
+                    "WITH claimed AS (
+                        UPDATE report_deliveries d SET next_attempt = $3
+                        FROM (SELECT report_id, destination FROM report_deliveries
+                              WHERE status = 'pending' AND next_attempt <= $1
+                              ORDER BY next_attempt, report_id, destination
+                              LIMIT $2 FOR UPDATE SKIP LOCKED) c
+                        WHERE d.report_id = c.report_id AND d.destination = c.destination
+                        RETURNING d.report_id, d.destination, d.attempts)
+                     SELECT c.report_id, c.destination, c.attempts, r.policy_domain,
                         r.begin_time, r.end_time, r.filename, r.xml_gz, r.kind,
                         r.content_type, r.subject
-                     FROM report_deliveries d JOIN reports_out r ON r.report_id = d.report_id
-                     WHERE d.status = 'pending' AND d.next_attempt <= $1
-                     ORDER BY d.next_attempt, r.begin_time, d.report_id, d.destination
-                     LIMIT $2",
-                    &[&now, &i64::from(limit)],
+                     FROM claimed c JOIN reports_out r ON r.report_id = c.report_id
+                     ORDER BY r.begin_time, c.report_id, c.destination",
+                    &[&now, &i64::from(limit), &(now + crate::CLAIM_SECONDS)],
                 )
                 .await
                 .map_err(|e| self.pg(e))?;

@@ -153,9 +153,8 @@ impl SqliteStore {
             .map_err(db)?;
         // WAL: readers do not block the writer; a read-only file keeps its mode.
         let _ = conn.pragma_update(None, "journal_mode", "WAL");
-        // In WAL mode NORMAL stays consistent through a crash; a power loss may lose
-        // the last commits, which the milter's journal still holds.
-        let _ = conn.pragma_update(None, "synchronous", "NORMAL");
+        // synchronous stays FULL: the milter deletes a journal segment once the store
+        // has committed it, so a commit must survive a power loss.
         conn.pragma_update(None, "foreign_keys", "ON").map_err(db)?;
         let store = Self {
             conn: Mutex::new(conn),
@@ -302,37 +301,55 @@ impl Store for SqliteStore {
 
     fn due_deliveries(&self, now: i64, limit: u32) -> StoreFuture<'_, Vec<Delivery>> {
         Box::pin(async move {
-            let conn = self.lock();
+            let mut conn = self.lock();
             let db = |e| self.db(e);
-            let mut stmt = conn
-                .prepare(
-                    "SELECT d.report_id, d.destination, d.attempts, r.policy_domain,
-                        r.begin_time, r.end_time, r.filename, r.xml_gz, r.kind,
-                        r.content_type, r.subject
-                     FROM report_deliveries d JOIN reports_out r ON r.report_id = d.report_id
-                     WHERE d.status = 'pending' AND d.next_attempt <= ?1
-                     ORDER BY d.next_attempt, r.begin_time, d.report_id, d.destination
-                     LIMIT ?2",
+            // Claimed in the same transaction (BEGIN IMMEDIATE: one writer at a time),
+            // so that two senders never take the same delivery.
+            let tx = conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(db)?;
+            let out: Vec<Delivery> = {
+                let mut stmt = tx
+                    .prepare(
+                        "SELECT d.report_id, d.destination, d.attempts, r.policy_domain,
+                            r.begin_time, r.end_time, r.filename, r.xml_gz, r.kind,
+                            r.content_type, r.subject
+                         FROM report_deliveries d
+                         JOIN reports_out r ON r.report_id = d.report_id
+                         WHERE d.status = 'pending' AND d.next_attempt <= ?1
+                         ORDER BY d.next_attempt, r.begin_time, d.report_id, d.destination
+                         LIMIT ?2",
+                    )
+                    .map_err(db)?;
+                let rows = stmt
+                    .query_map(params![now, limit], |r| {
+                        Ok(Delivery {
+                            report_id: r.get(0)?,
+                            destination: r.get(1)?,
+                            attempts: r.get(2)?,
+                            policy_domain: r.get(3)?,
+                            begin: r.get(4)?,
+                            end: r.get(5)?,
+                            filename: r.get(6)?,
+                            xml_gz: r.get(7)?,
+                            kind: r.get(8)?,
+                            content_type: r.get(9)?,
+                            subject: r.get(10)?,
+                        })
+                    })
+                    .map_err(db)?;
+                rows.collect::<Result<_, _>>().map_err(db)?
+            };
+            for d in &out {
+                tx.execute(
+                    "UPDATE report_deliveries SET next_attempt = ?3
+                     WHERE report_id = ?1 AND destination = ?2",
+                    params![d.report_id, d.destination, now + crate::CLAIM_SECONDS],
                 )
                 .map_err(db)?;
-            let rows = stmt
-                .query_map(params![now, limit], |r| {
-                    Ok(Delivery {
-                        report_id: r.get(0)?,
-                        destination: r.get(1)?,
-                        attempts: r.get(2)?,
-                        policy_domain: r.get(3)?,
-                        begin: r.get(4)?,
-                        end: r.get(5)?,
-                        filename: r.get(6)?,
-                        xml_gz: r.get(7)?,
-                        kind: r.get(8)?,
-                        content_type: r.get(9)?,
-                        subject: r.get(10)?,
-                    })
-                })
-                .map_err(db)?;
-            rows.collect::<Result<_, _>>().map_err(db)
+            }
+            tx.commit().map_err(db)?;
+            Ok(out)
         })
     }
 

@@ -204,6 +204,8 @@ async fn reporting_suite(store: &dyn Store) {
     assert!(store.due_deliveries(99, 10).await.unwrap().is_empty());
     let due = store.due_deliveries(100, 10).await.unwrap();
     assert_eq!(due.len(), 2);
+    // Claimed: a second sender gets nothing until the claim runs out.
+    assert!(store.due_deliveries(100, 10).await.unwrap().is_empty());
     assert_eq!(due[0].xml_gz, report.xml_gz);
     assert_eq!(due[0].filename, report.filename);
     store

@@ -50,6 +50,27 @@ impl Sink {
         }
     }
 
+    /// `n` whole messages: smtp-sink writes a message as it arrives, so a file can be
+    /// half written; report messages are MIME and end with their closing boundary.
+    /// Waits up to 30 s for them.
+    pub fn whole_messages(&self, n: usize) -> Vec<String> {
+        let whole = |m: &String| m.trim_end().ends_with("--");
+        let start = Instant::now();
+        loop {
+            let got = self.messages();
+            if got.len() >= n && got.iter().all(whole) {
+                return got;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "{} whole message(s) expected, got {:?}",
+                n,
+                got
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// The messages received so far, as text.
     pub fn messages(&self) -> Vec<String> {
         let mut v: Vec<String> = std::fs::read_dir(&self.dir)

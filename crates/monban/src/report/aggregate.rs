@@ -179,11 +179,11 @@ pub fn order_dkim<T>(
 
 fn same_org(domain: &str, org: &str) -> bool {
     let org = org.trim_end_matches('.');
-    domain.eq_ignore_ascii_case(org)
-        || (domain.len() > org.len()
-            && domain.is_char_boundary(domain.len() - org.len() - 1)
-            && domain[domain.len() - org.len()..].eq_ignore_ascii_case(org)
-            && domain.as_bytes()[domain.len() - org.len() - 1] == b'.')
+    let (d, o) = (domain.as_bytes(), org.as_bytes());
+    d.eq_ignore_ascii_case(o)
+        || (d.len() > o.len()
+            && d[d.len() - o.len()..].eq_ignore_ascii_case(o)
+            && d[d.len() - o.len() - 1] == b'.')
 }
 
 /// The attachment name (RFC 9990 §3.2.1.1): `receiver!policy-domain!begin!end!id.xml.gz`.
@@ -508,6 +508,9 @@ mod tests {
         );
         assert!(!same_org("notexample.com", "example.com"));
         assert!(same_org("a.example.com", "example.com"));
+        // Bytes, never a str slice inside a character.
+        assert!(!same_org("\u{e9}xample.com", "xample.com"));
+        assert!(same_org("\u{e9}.example.com", "example.com"));
     }
 
     #[test]

@@ -17,22 +17,19 @@ use crate::message::Headers;
 use crate::pipeline::{Envelope, Report};
 use crate::spf::SpfResult;
 
-/// The header fields whose addresses are redacted (RFC 9991 §6).
-const ADDRESS_FIELDS: &[&str] = &[
-    "from",
-    "to",
-    "cc",
-    "bcc",
-    "sender",
-    "reply-to",
-    "return-path",
-    "delivered-to",
-    "x-original-to",
-    "resent-from",
-    "resent-to",
-    "resent-cc",
-    "resent-sender",
-    "disposition-notification-to",
+/// The header fields whose `@` are not addresses of people (message identifiers,
+/// signatures): left as they are. In every other field each address's local part is
+/// redacted (RFC 9991 §6): From, To, Cc, but also `Received: ... for <user@...>`,
+/// upstream `Authentication-Results`, `Envelope-To` and the like.
+const NOT_ADDRESSES: &[&str] = &[
+    "message-id",
+    "in-reply-to",
+    "references",
+    "content-id",
+    "resent-message-id",
+    "dkim-signature",
+    "arc-seal",
+    "arc-message-signature",
 ];
 
 /// The largest header included (the rest is cut at a field boundary and said so).
@@ -146,8 +143,9 @@ impl FailureInput<'_> {
             "This is a multi-part message in MIME format.\r\n\r\n--{boundary}\r\n\
              Content-Type: text/plain; charset=us-ascii\r\n\
              Content-Transfer-Encoding: 7bit\r\n\r\n\
-             A message claiming to be from {domain} failed DMARC ({result}) at this \
-             receiver.\r\nIt came from {ip} on {date}.\r\n\r\n--{boundary}\r\n\
+             A message claiming to be from {domain} did not pass every check its \
+             domain asks about (DMARC {result}) at this receiver.\r\nIt came from {ip} \
+             on {date}.\r\n\r\n--{boundary}\r\n\
              Content-Type: message/feedback-report\r\n\r\n",
             domain = ascii(&domain),
             result = d.result.as_str(),
@@ -164,7 +162,28 @@ impl FailureInput<'_> {
         field("Arrival-Date", &date);
         field("Source-IP", &ip);
         field("Reported-Domain", &ascii(&domain));
-        field("Auth-Failure", "dmarc");
+        // RFC 9991 §3.2 / RFC 6591 §3.2: `dmarc` when DMARC failed; with fo=1, d or s
+        // on mail that passed DMARC, the mechanism that failed.
+        let auth_failure = if d.result != DmarcResult::Pass {
+            "dmarc"
+        } else if self
+            .report
+            .dkim
+            .iter()
+            .any(|k| k.result == DkimResult::Fail)
+        {
+            "signature"
+        } else if self
+            .report
+            .spf
+            .as_ref()
+            .is_some_and(|s| s.result == SpfResult::Fail)
+        {
+            "spf"
+        } else {
+            "dmarc"
+        };
+        field("Auth-Failure", auth_failure);
         field("Identity-Alignment", &alignment);
         let mut results = self.report.authentication_results(self.authserv_id).results;
         for p in results.iter_mut().flat_map(|r| r.properties.iter_mut()) {
@@ -234,7 +253,7 @@ impl FailureInput<'_> {
         for f in self.header.fields() {
             let name = String::from_utf8_lossy(f.name).into_owned();
             let value =
-                if self.redact && ADDRESS_FIELDS.iter().any(|n| name.eq_ignore_ascii_case(n)) {
+                if self.redact && !NOT_ADDRESSES.iter().any(|n| name.eq_ignore_ascii_case(n)) {
                     redact_addresses(&String::from_utf8_lossy(f.value))
                 } else {
                     String::from_utf8_lossy(f.value).into_owned()
@@ -260,7 +279,14 @@ fn redact_addresses(value: &str) -> String {
     let chars: Vec<char> = value.chars().collect();
     let mut i = 0;
     while i < chars.len() {
-        if chars[i] == '@' {
+        if chars[i] == '@' && out.ends_with('"') {
+            // A quoted local part ("a b"@example.com): back to its opening quote.
+            let body = &out[..out.len() - 1];
+            if let Some(open) = body.rfind('"') {
+                out.truncate(open);
+                out.push_str("redacted");
+            }
+        } else if chars[i] == '@' {
             // Drop the local part already written: back to the last delimiter.
             let mut cut = out.len();
             for (pos, c) in out.char_indices().rev() {
