@@ -255,6 +255,8 @@ fn reports_are_delivered_signed_aligned_and_read_back_by_parsedmarc() {
         );
         let path = dir.0.join(format!("delivered-{i}.xml.gz"));
         std::fs::write(&path, gz).unwrap();
+        // What arrived is valid RFC 9990 XML.
+        common::reports::assert_valid_rfc9990(&common::reports::gunzip(&path), &dir.0);
         report_files.push(path);
     }
     let parsed = parsedmarc(&report_files);
