@@ -360,7 +360,7 @@ struct RecordKey {
     header_from: String,
     envelope_from: Option<String>,
     dkim: Vec<DkimAuth>,
-    spf: Option<SpfAuth>,
+    spf: Vec<SpfAuth>,
 }
 
 impl RecordKey {
@@ -426,13 +426,17 @@ fn record(g: &AggregateGroup) -> Record {
                 human_result: d.human_result.clone(),
             })
             .collect(),
-        spf: g.spf.as_ref().map(|s| SpfAuth {
-            domain: s.domain.clone(),
-            // The XSD knows only "mfrom"; a HELO check is written without a scope.
-            scope: (s.scope == "mfrom").then(|| "mfrom".to_owned()),
-            result: spf_result(&s.result),
-            human_result: (s.scope == "helo").then(|| "HELO identity".to_owned()),
-        }),
+        spf: g
+            .spf
+            .iter()
+            .map(|s| SpfAuth {
+                domain: s.domain.clone(),
+                // The XSD knows only "mfrom"; a HELO check is written without a scope.
+                scope: (s.scope == "mfrom").then(|| "mfrom".to_owned()),
+                result: spf_result(&s.result),
+                human_result: (s.scope == "helo").then(|| "HELO identity".to_owned()),
+            })
+            .collect(),
     }
 }
 
@@ -539,7 +543,7 @@ mod tests {
         let r = record(&group("none", "pass", vec![]));
         assert_eq!(r.evaluated.disposition, "pass");
         assert!(r.evaluated.reasons.is_empty());
-        assert_eq!(r.spf.as_ref().unwrap().scope, None);
+        assert_eq!(r.spf[0].scope, None);
         let r = record(&group("none", "fail", vec![]));
         assert_eq!(r.evaluated.reasons.len(), 1);
         assert_eq!(r.evaluated.reasons[0].kind, "other");

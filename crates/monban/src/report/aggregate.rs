@@ -25,7 +25,7 @@ pub struct Feedback {
 }
 
 /// `report_metadata`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ReportMetadata {
     /// `org_name`.
     pub org_name: String,
@@ -46,7 +46,7 @@ pub struct ReportMetadata {
 }
 
 /// `policy_published`: the record as the receiver found it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PolicyPublished {
     /// `domain`: where the record was found.
     pub domain: String,
@@ -85,8 +85,8 @@ pub struct Record {
     pub envelope_to: Option<String>,
     /// `auth_results/dkim`, in RFC 9990 §3.1.3 order.
     pub dkim: Vec<DkimAuth>,
-    /// `auth_results/spf`.
-    pub spf: Option<SpfAuth>,
+    /// `auth_results/spf`: at most one in RFC 9990 (RFC 7489 allowed several).
+    pub spf: Vec<SpfAuth>,
 }
 
 /// `policy_evaluated`.
@@ -328,7 +328,7 @@ impl Record {
             }
             w.close(3, "dkim");
         }
-        if let Some(s) = &self.spf {
+        for s in &self.spf {
             w.open(3, "spf");
             w.leaf(4, "domain", &s.domain);
             if let Some(scope) = &s.scope {
@@ -452,12 +452,12 @@ mod tests {
                 envelope_from: None,
                 envelope_to: None,
                 dkim: vec![],
-                spf: Some(SpfAuth {
+                spf: vec![SpfAuth {
                     domain: "helo.example.com".into(),
                     scope: None,
                     result: "none".into(),
                     human_result: Some("<\u{1}>".into()),
-                }),
+                }],
             }],
         }
     }

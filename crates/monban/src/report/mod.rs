@@ -4,6 +4,7 @@
 
 pub mod aggregate;
 pub mod failure;
+pub mod parse;
 
 use crate::message::Headers;
 

@@ -1,0 +1,582 @@
+//! Reading aggregate reports (RFC 9990, and RFC 7489 Appendix C, with or without the
+//! namespace) into the [`Feedback`] model, leniently where reporters are sloppy and
+//! strictly where input is hostile (issue 12).
+//!
+//! Lenient: element names are matched by local name in any case; unknown elements
+//! (extensions, an embedded `xs:schema`) are skipped; results are read in any case and
+//! `hardfail` is `fail`; dates may be written as floats (`1337270400.0`); an empty
+//! `reason` is ignored; invalid UTF-8 becomes U+FFFD.
+//!
+//! Strict: no DTD (`<!DOCTYPE` is refused, so no entity can expand); only the five
+//! predefined entities and character references; depth, element text, records and
+//! signatures per record are bounded ([`MAX_DEPTH`], [`MAX_TEXT`], [`MAX_RECORDS`],
+//! [`MAX_AUTH_RESULTS`]); a missing report id, policy domain or source address is an
+//! error naming the element.
+
+use quick_xml::events::Event;
+
+use super::aggregate::{
+    DkimAuth, Feedback, PolicyEvaluated, PolicyPublished, Reason, Record, ReportMetadata, SpfAuth,
+};
+
+/// The deepest element nesting accepted (a report needs 6).
+pub const MAX_DEPTH: usize = 32;
+/// The longest text of one element.
+pub const MAX_TEXT: usize = 64 * 1024;
+/// The most records in one report.
+pub const MAX_RECORDS: usize = 1_000_000;
+/// The most DKIM or SPF results in one record.
+pub const MAX_AUTH_RESULTS: usize = 1_000;
+
+/// Why a report could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ParseError {
+    /// Not XML, or broken XML.
+    #[error("not well-formed XML at byte {at}: {why}")]
+    Xml {
+        /// Where.
+        at: u64,
+        /// What.
+        why: String,
+    },
+    /// A document type declaration: refused (entity expansion, external entities).
+    #[error("a DTD (<!DOCTYPE) is not accepted in a report")]
+    Dtd,
+    /// An entity other than the five XML ones.
+    #[error("unknown entity &{0}; (no DTD is read)")]
+    Entity(String),
+    /// The root element is not `feedback`.
+    #[error("not a DMARC aggregate report: the root element is <{0}>")]
+    NotFeedback(String),
+    /// A limit was reached.
+    #[error("over the limit of {limit} {what}")]
+    Limit {
+        /// What was counted.
+        what: &'static str,
+        /// The limit.
+        limit: usize,
+    },
+    /// A required element is missing or empty.
+    #[error("no {0}")]
+    Missing(&'static str),
+    /// A value that cannot be read.
+    #[error("{element}: {value:?} is not a {expected}")]
+    Value {
+        /// The element.
+        element: &'static str,
+        /// Its text (cut to 80 characters).
+        value: String,
+        /// What was expected.
+        expected: &'static str,
+    },
+}
+
+/// Reads an aggregate report.
+pub fn parse_aggregate(xml: &[u8]) -> Result<Feedback, ParseError> {
+    let text = String::from_utf8_lossy(xml);
+    let text = text.strip_prefix('\u{FEFF}').unwrap_or(&text);
+    let mut reader = quick_xml::Reader::from_str(text);
+    // End tags are matched here, leniently (see Parser::end).
+    reader.config_mut().check_end_names = false;
+    let mut p = Parser::default();
+    loop {
+        // The report ends with its feedback element, whatever follows (an unclosed
+        // wrapper, trailing junk).
+        if p.done {
+            break;
+        }
+        let event = reader.read_event().map_err(|e| ParseError::Xml {
+            at: reader.error_position(),
+            why: e.to_string(),
+        })?;
+        match event {
+            Event::Start(e) => p.start(&local(e.local_name().as_ref()))?,
+            Event::Empty(e) => {
+                let name = local(e.local_name().as_ref());
+                p.start(&name)?;
+                p.end(&name)?;
+            }
+            Event::End(e) => p.end(&local(e.local_name().as_ref()))?,
+            Event::Text(t) => p.text(&t.xml10_content())?,
+            Event::CData(c) => p.text(&c)?,
+            Event::GeneralRef(r) => {
+                if r.is_char_ref() {
+                    match r.resolve_char_ref() {
+                        Ok(Some(c)) => p.text(c.encode_utf8(&mut [0; 4]))?,
+                        _ => {
+                            return Err(ParseError::Entity(r.chars().take(80).collect()));
+                        }
+                    }
+                } else {
+                    let name: String = r.chars().take(80).collect();
+                    let c = match name.as_str() {
+                        "lt" => "<",
+                        "gt" => ">",
+                        "amp" => "&",
+                        "apos" => "'",
+                        "quot" => "\"",
+                        _ => return Err(ParseError::Entity(name)),
+                    };
+                    p.text(c)?;
+                }
+            }
+            Event::DocType(_) => return Err(ParseError::Dtd),
+            Event::Eof => break,
+            Event::Comment(_) | Event::Decl(_) | Event::PI(_) => {}
+        }
+    }
+    p.finish()
+}
+
+fn local(name: &str) -> String {
+    name.to_ascii_lowercase()
+}
+
+#[derive(Default)]
+struct Parser {
+    /// The elements open inside `feedback` (starting with it).
+    path: Vec<String>,
+    text: String,
+    /// Elements open outside `feedback` (a wrapper such as an `xs:schema`).
+    outer: usize,
+    /// The first element of the document.
+    root: Option<String>,
+    seen_root: bool,
+    done: bool,
+    metadata: ReportMetadata,
+    policy: PolicyPublished,
+    policy_seen: bool,
+    records: Vec<Record>,
+    record: Option<Record>,
+}
+
+fn empty_record() -> Record {
+    Record {
+        source_ip: String::new(),
+        count: 0,
+        evaluated: PolicyEvaluated {
+            disposition: String::new(),
+            dkim_aligned: false,
+            spf_aligned: false,
+            reasons: Vec::new(),
+        },
+        header_from: String::new(),
+        envelope_from: None,
+        envelope_to: None,
+        dkim: Vec::new(),
+        spf: Vec::new(),
+    }
+}
+
+impl Parser {
+    fn start(&mut self, name: &str) -> Result<(), ParseError> {
+        if self.root.is_none() {
+            self.root = Some(name.chars().take(80).collect());
+        }
+        if !self.seen_root {
+            // Outside the report: a wrapper around it (seen: an unclosed xs:schema).
+            if name != "feedback" {
+                self.outer += 1;
+                if self.outer >= MAX_DEPTH {
+                    return Err(ParseError::Limit {
+                        what: "nested elements",
+                        limit: MAX_DEPTH,
+                    });
+                }
+                return Ok(());
+            }
+            self.seen_root = true;
+        }
+        if self.path.len() + self.outer >= MAX_DEPTH {
+            return Err(ParseError::Limit {
+                what: "nested elements",
+                limit: MAX_DEPTH,
+            });
+        }
+        self.path.push(name.to_owned());
+        self.text.clear();
+        let p: Vec<&str> = self.path.iter().map(String::as_str).collect();
+        match p.as_slice() {
+            ["feedback", "record"] => {
+                if self.records.len() >= MAX_RECORDS {
+                    return Err(ParseError::Limit {
+                        what: "records",
+                        limit: MAX_RECORDS,
+                    });
+                }
+                self.record = Some(empty_record());
+            }
+            ["feedback", "record", "auth_results", "dkim"] => {
+                if let Some(r) = &mut self.record {
+                    if r.dkim.len() >= MAX_AUTH_RESULTS {
+                        return Err(ParseError::Limit {
+                            what: "DKIM results in a record",
+                            limit: MAX_AUTH_RESULTS,
+                        });
+                    }
+                    r.dkim.push(DkimAuth {
+                        domain: String::new(),
+                        selector: String::new(),
+                        result: String::new(),
+                        human_result: None,
+                    });
+                }
+            }
+            ["feedback", "record", "auth_results", "spf"] => {
+                if let Some(r) = &mut self.record {
+                    if r.spf.len() >= MAX_AUTH_RESULTS {
+                        return Err(ParseError::Limit {
+                            what: "SPF results in a record",
+                            limit: MAX_AUTH_RESULTS,
+                        });
+                    }
+                    r.spf.push(SpfAuth {
+                        domain: String::new(),
+                        scope: None,
+                        result: String::new(),
+                        human_result: None,
+                    });
+                }
+            }
+            ["feedback", "record", "row", "policy_evaluated", "reason"] => {
+                if let Some(r) = &mut self.record {
+                    if r.evaluated.reasons.len() >= MAX_AUTH_RESULTS {
+                        return Err(ParseError::Limit {
+                            what: "reasons in a record",
+                            limit: MAX_AUTH_RESULTS,
+                        });
+                    }
+                    r.evaluated.reasons.push(Reason {
+                        kind: String::new(),
+                        comment: None,
+                    });
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn text(&mut self, t: &str) -> Result<(), ParseError> {
+        if self.text.len() + t.len() > MAX_TEXT {
+            return Err(ParseError::Limit {
+                what: "bytes of text in one element",
+                limit: MAX_TEXT,
+            });
+        }
+        self.text.push_str(t);
+        Ok(())
+    }
+
+    /// An end tag. Reporters write broken XML (`<email><a@b.example></email>`): an end
+    /// tag closes the elements opened after its own start, as an HTML parser would; a
+    /// stray end tag is ignored.
+    fn end(&mut self, name: &str) -> Result<(), ParseError> {
+        if !self.seen_root || self.done {
+            self.outer = self.outer.saturating_sub(1);
+            return Ok(());
+        }
+        let Some(at) = self.path.iter().rposition(|n| n == name) else {
+            return Ok(());
+        };
+        while self.path.len() > at + 1 {
+            self.close()?;
+        }
+        self.close()?;
+        if self.path.is_empty() {
+            self.done = true;
+        }
+        Ok(())
+    }
+
+    fn close(&mut self) -> Result<(), ParseError> {
+        let value = self.text.trim().to_owned();
+        self.text.clear();
+        let p: Vec<&str> = self.path.iter().map(String::as_str).collect();
+        let m = &mut self.metadata;
+        match p.as_slice() {
+            ["feedback", "report_metadata", "org_name"] => m.org_name = value,
+            ["feedback", "report_metadata", "email"] => m.email = value,
+            ["feedback", "report_metadata", "extra_contact_info"] => {
+                m.extra_contact_info = non_empty(value);
+            }
+            ["feedback", "report_metadata", "report_id"] => m.report_id = value,
+            ["feedback", "report_metadata", "error"]
+                if !value.is_empty() && m.errors.len() < MAX_AUTH_RESULTS =>
+            {
+                m.errors.push(value);
+            }
+            ["feedback", "report_metadata", "generator"] => m.generator = non_empty(value),
+            ["feedback", "report_metadata", "date_range", "begin"] => {
+                m.begin = timestamp("date_range/begin", &value)?;
+            }
+            ["feedback", "report_metadata", "date_range", "end"] => {
+                m.end = timestamp("date_range/end", &value)?;
+            }
+            ["feedback", "policy_published", field] if !self.policy_seen => {
+                let v = non_empty(value.to_ascii_lowercase());
+                let pp = &mut self.policy;
+                match *field {
+                    "domain" => pp.domain = value.to_ascii_lowercase(),
+                    "p" => pp.p = v.unwrap_or_default(),
+                    "sp" => pp.sp = v,
+                    "np" => pp.np = v,
+                    "adkim" => pp.adkim = v,
+                    "aspf" => pp.aspf = v,
+                    "fo" => pp.fo = non_empty(value),
+                    "discovery_method" => pp.discovery_method = v,
+                    "testing" => pp.testing = matches!(v.as_deref(), Some("y" | "yes" | "true")),
+                    _ => {}
+                }
+            }
+            ["feedback", "policy_published"] => self.policy_seen = true,
+            ["feedback", "record"] => {
+                if let Some(r) = self.record.take() {
+                    if r.source_ip.is_empty() {
+                        return Err(ParseError::Missing("record/row/source_ip"));
+                    }
+                    self.records.push(r);
+                }
+            }
+            ["feedback", "record", rest @ ..] => {
+                if let Some(r) = &mut self.record {
+                    record_field(r, rest, value)?;
+                }
+            }
+            _ => {}
+        }
+        self.path.pop();
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<Feedback, ParseError> {
+        if !self.seen_root {
+            return Err(match self.root {
+                Some(root) => ParseError::NotFeedback(root),
+                None => ParseError::Missing("feedback element (the document is empty)"),
+            });
+        }
+        // An unclosed report (cut short): what is complete is kept only if the records
+        // were closed; an open record is an error below.
+        if !self.done && self.record.is_some() {
+            return Err(ParseError::Missing(
+                "the end of the report (it is cut short)",
+            ));
+        }
+        while !self.path.is_empty() && !self.done {
+            self.close()?;
+        }
+        if self.metadata.report_id.is_empty() {
+            return Err(ParseError::Missing("report_metadata/report_id"));
+        }
+        if self.policy.domain.is_empty() {
+            return Err(ParseError::Missing("policy_published/domain"));
+        }
+        Ok(Feedback {
+            metadata: self.metadata,
+            policy: self.policy,
+            records: self.records,
+        })
+    }
+}
+
+fn record_field(r: &mut Record, path: &[&str], value: String) -> Result<(), ParseError> {
+    match path {
+        ["row", "source_ip"] => r.source_ip = value,
+        ["row", "count"] => {
+            r.count = count(&value)?;
+        }
+        ["row", "policy_evaluated", "disposition"] => {
+            r.evaluated.disposition = value.to_ascii_lowercase();
+        }
+        ["row", "policy_evaluated", "dkim"] => {
+            r.evaluated.dkim_aligned = result(&value) == "pass";
+        }
+        ["row", "policy_evaluated", "spf"] => {
+            r.evaluated.spf_aligned = result(&value) == "pass";
+        }
+        ["row", "policy_evaluated", "reason", "type"] => {
+            if let Some(last) = r.evaluated.reasons.last_mut() {
+                last.kind = value.to_ascii_lowercase();
+            }
+        }
+        ["row", "policy_evaluated", "reason", "comment"] => {
+            if let Some(last) = r.evaluated.reasons.last_mut() {
+                last.comment = non_empty(value);
+            }
+        }
+        // An empty <reason/> says nothing.
+        ["row", "policy_evaluated", "reason"]
+            if r.evaluated
+                .reasons
+                .last()
+                .is_some_and(|x| x.kind.is_empty()) =>
+        {
+            r.evaluated.reasons.pop();
+        }
+        ["identifiers", "header_from"] => r.header_from = value.to_ascii_lowercase(),
+        ["identifiers", "envelope_from"] => r.envelope_from = non_empty(value.to_ascii_lowercase()),
+        ["identifiers", "envelope_to"] => r.envelope_to = non_empty(value.to_ascii_lowercase()),
+        ["auth_results", "dkim", field] => {
+            if let Some(d) = r.dkim.last_mut() {
+                match *field {
+                    "domain" => d.domain = value.to_ascii_lowercase(),
+                    "selector" => d.selector = value,
+                    "result" => d.result = result(&value),
+                    "human_result" => d.human_result = non_empty(value),
+                    _ => {}
+                }
+            }
+        }
+        ["auth_results", "spf", field] => {
+            if let Some(s) = r.spf.last_mut() {
+                match *field {
+                    "domain" => s.domain = value.to_ascii_lowercase(),
+                    "scope" => s.scope = non_empty(value.to_ascii_lowercase()),
+                    "result" => s.result = result(&value),
+                    "human_result" => s.human_result = non_empty(value),
+                    _ => {}
+                }
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn non_empty(s: String) -> Option<String> {
+    (!s.is_empty()).then_some(s)
+}
+
+/// A result as RFC 8601 names it: lower case; `hardfail` is `fail`.
+fn result(v: &str) -> String {
+    let v = v.trim().to_ascii_lowercase();
+    match v.as_str() {
+        "hardfail" => "fail".into(),
+        _ => v,
+    }
+}
+
+/// Seconds since the epoch, written as an integer or a float (`1337270400.0`).
+fn timestamp(element: &'static str, v: &str) -> Result<i64, ParseError> {
+    if let Ok(n) = v.parse::<i64>() {
+        return Ok(n);
+    }
+    match v.parse::<f64>() {
+        Ok(f) if f.is_finite() && f.abs() < 1e15 => Ok(f.trunc() as i64),
+        _ => Err(ParseError::Value {
+            element,
+            value: v.chars().take(80).collect(),
+            expected: "time in seconds",
+        }),
+    }
+}
+
+/// A message count: a non-negative integer (a float with no fraction is accepted).
+fn count(v: &str) -> Result<u64, ParseError> {
+    if let Ok(n) = v.parse::<u64>() {
+        return Ok(n);
+    }
+    match v.parse::<f64>() {
+        Ok(f) if f.is_finite() && f >= 0.0 && f.fract() == 0.0 && f < 1e15 => Ok(f as u64),
+        _ => Err(ParseError::Value {
+            element: "record/row/count",
+            value: v.chars().take(80).collect(),
+            expected: "count",
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = "<feedback><report_metadata><org_name>r</org_name>\
+        <report_id>1</report_id><date_range><begin>1337270400.0</begin><end>1337356799</end>\
+        </date_range></report_metadata><policy_published><domain>Example.com</domain>\
+        <p>Reject</p></policy_published><record><row><source_ip>192.0.2.1</source_ip>\
+        <count>2</count><policy_evaluated><disposition>none</disposition><dkim>Pass</dkim>\
+        <spf>hardfail</spf><reason/></policy_evaluated></row><identifiers>\
+        <header_from>example.com</header_from></identifiers><auth_results><spf>\
+        <domain></domain><scope>helo</scope><result>HardFail</result></spf></auth_results>\
+        </record></feedback>";
+
+    #[test]
+    fn issue12_quirks_are_read() {
+        let f = parse_aggregate(MINIMAL.as_bytes()).unwrap();
+        assert_eq!(f.metadata.begin, 1_337_270_400);
+        assert_eq!(f.policy.domain, "example.com");
+        assert_eq!(f.policy.p, "reject");
+        let r = &f.records[0];
+        assert!(r.evaluated.dkim_aligned && !r.evaluated.spf_aligned);
+        assert!(r.evaluated.reasons.is_empty(), "an empty reason is ignored");
+        assert_eq!(r.spf[0].result, "fail");
+        assert_eq!(r.spf[0].scope.as_deref(), Some("helo"));
+        assert_eq!(r.spf[0].domain, "");
+        assert_eq!(f.messages(), 2);
+    }
+
+    #[test]
+    fn issue12_hostile_input_is_refused_by_name() {
+        let dtd = "<?xml version=\"1.0\"?><!DOCTYPE lolz [<!ENTITY lol \"lol\">]><feedback/>";
+        assert_eq!(parse_aggregate(dtd.as_bytes()), Err(ParseError::Dtd));
+        let entity = MINIMAL.replace("<org_name>r</org_name>", "<org_name>&lol;</org_name>");
+        assert_eq!(
+            parse_aggregate(entity.as_bytes()),
+            Err(ParseError::Entity("lol".into()))
+        );
+        let deep = format!(
+            "<feedback>{}{}</feedback>",
+            "<x>".repeat(100),
+            "</x>".repeat(100)
+        );
+        assert!(matches!(
+            parse_aggregate(deep.as_bytes()),
+            Err(ParseError::Limit {
+                what: "nested elements",
+                ..
+            })
+        ));
+        let long = MINIMAL.replace(
+            "<org_name>r",
+            &format!("<org_name>{}", "a".repeat(MAX_TEXT + 1)),
+        );
+        assert!(matches!(
+            parse_aggregate(long.as_bytes()),
+            Err(ParseError::Limit { .. })
+        ));
+        assert!(matches!(
+            parse_aggregate(b"<html/>"),
+            Err(ParseError::NotFeedback(_))
+        ));
+        assert!(matches!(parse_aggregate(b""), Err(ParseError::Missing(_))));
+        assert!(matches!(
+            parse_aggregate(b"unused"),
+            Err(ParseError::Missing(_)) | Err(ParseError::Xml { .. })
+        ));
+        let no_ip = MINIMAL.replace("<source_ip>192.0.2.1</source_ip>", "");
+        assert_eq!(
+            parse_aggregate(no_ip.as_bytes()),
+            Err(ParseError::Missing("record/row/source_ip"))
+        );
+        // Character references are fine; invalid UTF-8 is replaced.
+        let ok = MINIMAL.replace("<org_name>r", "<org_name>&#x9580;\u{0}");
+        let _ = parse_aggregate(ok.as_bytes());
+        let mut bad_utf8 = MINIMAL.as_bytes().to_vec();
+        let at = MINIMAL.find("<org_name>r").unwrap() + "<org_name>".len();
+        bad_utf8[at] = 0xff;
+        assert_eq!(
+            parse_aggregate(&bad_utf8).unwrap().metadata.org_name,
+            "\u{FFFD}"
+        );
+    }
+
+    #[test]
+    fn round_trip_with_the_writer() {
+        let f = parse_aggregate(MINIMAL.as_bytes()).unwrap();
+        let again = parse_aggregate(f.to_xml().as_bytes()).unwrap();
+        assert_eq!(again.records, f.records);
+        assert_eq!(again.metadata.report_id, "1");
+    }
+}
