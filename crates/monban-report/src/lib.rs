@@ -2,6 +2,7 @@
 //! generated from the evaluations in the store ([`generate`]) and sent to the
 //! destinations the policies ask for ([`send`]).
 
+pub mod extract;
 pub mod failure;
 pub mod generate;
 pub mod mail;

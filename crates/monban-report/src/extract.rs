@@ -1,0 +1,286 @@
+//! Getting the report out of what reporters send (issue 12): gzip (also gzip inside
+//! gzip, and concatenated members), zip (the first member holding XML or JSON, whatever
+//! its name, even empty), or plain XML or JSON. Every way to make a small input into a
+//! large output is bounded ([`Limits`]): the input size, the output size, the
+//! decompression ratio, the nesting of archives and the number of zip members. A limit
+//! reached is an error naming it, and nothing partial is returned.
+
+use std::io::Read;
+
+/// The bounds of one extraction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// The largest input read.
+    pub max_input: u64,
+    /// The largest report produced.
+    pub max_output: u64,
+    /// Output bytes per input byte at most (ratio bombs), once past `ratio_floor`.
+    pub max_ratio: u64,
+    /// Below this output size the ratio is not checked (small reports compress well).
+    pub ratio_floor: u64,
+    /// Archives inside archives at most.
+    pub max_depth: usize,
+    /// Zip members looked at at most.
+    pub max_members: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_input: 64 << 20,
+            max_output: 256 << 20,
+            max_ratio: 1000,
+            ratio_floor: 1 << 20,
+            max_depth: 3,
+            max_members: 100,
+        }
+    }
+}
+
+/// Why no report came out.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExtractError {
+    /// The input is over [`Limits::max_input`].
+    #[error("the input is over {0} bytes")]
+    InputTooLarge(u64),
+    /// The output would be over [`Limits::max_output`].
+    #[error("it decompresses to over {0} bytes")]
+    OutputTooLarge(u64),
+    /// The output grows past [`Limits::max_ratio`] times the input.
+    #[error("it decompresses over {0} times its size (a compression bomb)")]
+    Ratio(u64),
+    /// Archives nested past [`Limits::max_depth`].
+    #[error("archives nested over {0} deep")]
+    TooDeep(usize),
+    /// A zip with more members than [`Limits::max_members`] and no report among them.
+    #[error("no report among the first {0} zip members")]
+    TooManyMembers(usize),
+    /// Broken gzip or zip.
+    #[error("{kind}: {why}")]
+    Archive {
+        /// `gzip` or `zip`.
+        kind: &'static str,
+        /// What is wrong.
+        why: String,
+    },
+    /// None of the known forms.
+    #[error("not gzip, zip, XML or JSON")]
+    Unknown,
+    /// A zip with no XML or JSON member.
+    #[error("the zip holds no XML or JSON report")]
+    EmptyZip,
+}
+
+/// What a report is written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// An aggregate report (XML).
+    Xml,
+    /// A TLS report (RFC 8460, JSON).
+    Json,
+}
+
+/// The report inside `bytes`, and its format.
+pub fn extract(bytes: &[u8], limits: &Limits) -> Result<(Vec<u8>, Format), ExtractError> {
+    if bytes.len() as u64 > limits.max_input {
+        return Err(ExtractError::InputTooLarge(limits.max_input));
+    }
+    extract_at(bytes, limits, 0, bytes.len() as u64)
+}
+
+fn extract_at(
+    bytes: &[u8],
+    limits: &Limits,
+    depth: usize,
+    original: u64,
+) -> Result<(Vec<u8>, Format), ExtractError> {
+    if let Some(format) = plain(bytes) {
+        return Ok((bytes.to_vec(), format));
+    }
+    if depth >= limits.max_depth {
+        return Err(ExtractError::TooDeep(limits.max_depth));
+    }
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        let out = bounded_read(
+            flate2::read::MultiGzDecoder::new(bytes),
+            limits,
+            original,
+            "gzip",
+        )?;
+        return extract_at(&out, limits, depth + 1, original);
+    }
+    if bytes.starts_with(b"PK\x03\x04") {
+        let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(|e| {
+            ExtractError::Archive {
+                kind: "zip",
+                why: e.to_string(),
+            }
+        })?;
+        let members = zip.len();
+        for i in 0..members.min(limits.max_members) {
+            let member = zip.by_index(i).map_err(|e| ExtractError::Archive {
+                kind: "zip",
+                why: e.to_string(),
+            })?;
+            if member.is_dir() {
+                continue;
+            }
+            let out = bounded_read(member, limits, original, "zip")?;
+            // Whatever the member's name (some reporters leave it empty), what it holds
+            // decides.
+            match extract_at(&out, limits, depth + 1, original) {
+                Ok(found) => return Ok(found),
+                Err(ExtractError::Unknown) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        return Err(if members > limits.max_members {
+            ExtractError::TooManyMembers(limits.max_members)
+        } else {
+            ExtractError::EmptyZip
+        });
+    }
+    Err(ExtractError::Unknown)
+}
+
+/// XML (after a BOM and white space: `<`) or JSON (`{`).
+fn plain(bytes: &[u8]) -> Option<Format> {
+    let b = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    match b.iter().find(|c| !c.is_ascii_whitespace()) {
+        Some(b'<') => Some(Format::Xml),
+        Some(b'{') => Some(Format::Json),
+        _ => None,
+    }
+}
+
+/// Reads a decompressor to its end, never past the output limit nor the ratio.
+fn bounded_read(
+    reader: impl Read,
+    limits: &Limits,
+    original: u64,
+    kind: &'static str,
+) -> Result<Vec<u8>, ExtractError> {
+    let ratio_cap = original
+        .saturating_mul(limits.max_ratio)
+        .max(limits.ratio_floor);
+    let cap = limits.max_output.min(ratio_cap);
+    let mut out = Vec::new();
+    reader
+        .take(cap + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| ExtractError::Archive {
+            kind,
+            why: e.to_string(),
+        })?;
+    if out.len() as u64 > cap {
+        return Err(if cap == limits.max_output {
+            ExtractError::OutputTooLarge(limits.max_output)
+        } else {
+            ExtractError::Ratio(limits.max_ratio)
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write as _;
+
+    fn gzip(data: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    fn zip(members: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        for (name, data) in members {
+            w.start_file(*name, zip::write::SimpleFileOptions::default())
+                .unwrap();
+            w.write_all(data).unwrap();
+        }
+        w.finish().unwrap().into_inner()
+    }
+
+    const XML: &[u8] = b"<?xml version=\"1.0\"?><feedback/>";
+
+    #[test]
+    fn issue12_forms_plain_gzip_gzip_in_gzip_zip_with_an_empty_name() {
+        let l = Limits::default();
+        assert_eq!(extract(XML, &l).unwrap(), (XML.to_vec(), Format::Xml));
+        assert_eq!(extract(b" {\"a\":1}", &l).unwrap().1, Format::Json);
+        assert_eq!(extract(&gzip(XML), &l).unwrap().0, XML);
+        assert_eq!(extract(&gzip(&gzip(XML)), &l).unwrap().0, XML);
+        // A member with an empty name, after one that holds no report.
+        let z = zip(&[("readme.txt", b"hello"), ("", XML)]);
+        assert_eq!(extract(&z, &l).unwrap().0, XML);
+        assert_eq!(extract(b"unused", &l), Err(ExtractError::Unknown));
+        assert_eq!(
+            extract(&zip(&[("a.txt", b"text")]), &l),
+            Err(ExtractError::EmptyZip)
+        );
+    }
+
+    #[test]
+    fn issue12_bomb_output_size() {
+        let l = Limits {
+            max_output: 1 << 20,
+            max_ratio: u64::MAX / 4,
+            ..Limits::default()
+        };
+        let bomb = gzip(&vec![b' '; 2 << 20]);
+        assert_eq!(
+            extract(&bomb, &l),
+            Err(ExtractError::OutputTooLarge(1 << 20))
+        );
+    }
+
+    #[test]
+    fn issue12_bomb_ratio() {
+        let l = Limits {
+            ratio_floor: 64 << 10,
+            ..Limits::default()
+        };
+        // 4 MiB of spaces compress about 1000:1 (deflate's best).
+        let bomb = gzip(&vec![b' '; 4 << 20]);
+        assert!(bomb.len() < 4200, "{}", bomb.len());
+        assert_eq!(extract(&bomb, &l), Err(ExtractError::Ratio(1000)));
+    }
+
+    #[test]
+    fn issue12_bomb_nesting_and_input_size() {
+        let l = Limits::default();
+        let mut nested = XML.to_vec();
+        for _ in 0..5 {
+            nested = gzip(&nested);
+        }
+        assert_eq!(extract(&nested, &l), Err(ExtractError::TooDeep(3)));
+        let small = Limits {
+            max_input: 10,
+            ..Limits::default()
+        };
+        assert_eq!(extract(XML, &small), Err(ExtractError::InputTooLarge(10)));
+    }
+
+    #[test]
+    fn issue12_bomb_zip_members() {
+        let l = Limits {
+            max_members: 3,
+            ..Limits::default()
+        };
+        let many: Vec<(String, Vec<u8>)> = (0..10)
+            .map(|i| (format!("{i}.txt"), b"x".to_vec()))
+            .collect();
+        let refs: Vec<(&str, &[u8])> = many.iter().map(|(n, d)| (n.as_str(), &d[..])).collect();
+        assert_eq!(
+            extract(&zip(&refs), &l),
+            Err(ExtractError::TooManyMembers(3))
+        );
+        assert!(matches!(
+            extract(b"PK\x03\x04garbage", &l),
+            Err(ExtractError::Archive { kind: "zip", .. })
+        ));
+    }
+}
