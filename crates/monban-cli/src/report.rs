@@ -91,17 +91,22 @@ pub struct StoreArg {
 
 impl StoreArg {
     pub async fn open(&self) -> Result<Box<dyn monban_store::Store>, Failure> {
-        let url = match &self.store {
-            Some(u) => {
-                monban_store::StoreUrl::parse(u).map_err(|e| Failure::usage(e.to_string()))?
-            }
-            None => monban_store::StoreUrl::default_from_env()
-                .map_err(|e| Failure::other(e.to_string()))?,
-        };
-        monban_store::open(&url)
-            .await
-            .map_err(|e| Failure::other(e.to_string()))
+        open_store(self.store.as_deref()).await
     }
+}
+
+/// The store of `--store URL`, else `$MONBAN_STORE`, else the default file (DESIGN §4
+/// "The store"), opened and migrated; a bad URL is a usage error.
+pub async fn open_store(url: Option<&str>) -> Result<Box<dyn monban_store::Store>, Failure> {
+    let url = match url {
+        Some(u) => monban_store::StoreUrl::parse(u).map_err(|e| Failure::usage(e.to_string()))?,
+        None => {
+            monban_store::StoreUrl::default_from_env().map_err(|e| Failure::other(e.to_string()))?
+        }
+    };
+    monban_store::open(&url)
+        .await
+        .map_err(|e| Failure::other(e.to_string()))
 }
 
 /// Flags of `monban report generate`.

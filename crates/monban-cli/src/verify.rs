@@ -96,16 +96,7 @@ impl Recorder {
         if !args.record {
             return Ok(None);
         }
-        let url = match &args.store {
-            Some(u) => {
-                monban_store::StoreUrl::parse(u).map_err(|e| Failure::usage(e.to_string()))?
-            }
-            None => monban_store::StoreUrl::default_from_env()
-                .map_err(|e| Failure::other(e.to_string()))?,
-        };
-        let store = monban_store::open(&url)
-            .await
-            .map_err(|e| Failure::other(e.to_string()))?;
+        let store = crate::report::open_store(args.store.as_deref()).await?;
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());

@@ -328,52 +328,33 @@ fn report_id(receiver: &str, domain: &str, key: &str, begin: i64, end: i64) -> S
     digest[..12].iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The records: groups that write the same `record` merged, the largest first.
+/// The records: groups that write the same `record` merged, the largest first. A
+/// record's count is set aside while it serves as its own key.
 fn records(groups: Vec<AggregateGroup>) -> Vec<Record> {
-    let mut merged: Vec<Record> = Vec::new();
-    let mut index: std::collections::HashMap<RecordKey, usize> = Default::default();
+    // Record (its count zero) → (first seen, messages); first seen keeps the order
+    // stable between runs.
+    let mut counts: std::collections::HashMap<Record, (usize, u64)> = Default::default();
     for g in groups {
-        let r = record(&g);
-        let key = RecordKey::of(&r);
-        match index.get(&key) {
-            Some(&i) => merged[i].count += r.count,
-            None => {
-                index.insert(key, merged.len());
-                merged.push(r);
-            }
-        }
+        let mut r = record(&g);
+        let n = std::mem::take(&mut r.count);
+        let next = counts.len();
+        counts.entry(r).or_insert((next, 0)).1 += n;
     }
-    merged.sort_by(|a, b| {
+    let mut merged: Vec<(usize, Record)> = counts
+        .into_iter()
+        .map(|(mut r, (first, n))| {
+            r.count = n;
+            (first, r)
+        })
+        .collect();
+    merged.sort_by(|(fa, a), (fb, b)| {
         b.count
             .cmp(&a.count)
             .then_with(|| a.source_ip.cmp(&b.source_ip))
             .then_with(|| a.header_from.cmp(&b.header_from))
+            .then_with(|| fa.cmp(fb))
     });
-    merged
-}
-
-/// Everything of a record but its count.
-#[derive(Debug, PartialEq, Eq, Hash)]
-struct RecordKey {
-    source_ip: String,
-    evaluated: PolicyEvaluated,
-    header_from: String,
-    envelope_from: Option<String>,
-    dkim: Vec<DkimAuth>,
-    spf: Vec<SpfAuth>,
-}
-
-impl RecordKey {
-    fn of(r: &Record) -> Self {
-        Self {
-            source_ip: r.source_ip.clone(),
-            evaluated: r.evaluated.clone(),
-            header_from: r.header_from.clone(),
-            envelope_from: r.envelope_from.clone(),
-            dkim: r.dkim.clone(),
-            spf: r.spf.clone(),
-        }
-    }
+    merged.into_iter().map(|(_, r)| r).collect()
 }
 
 fn record(g: &AggregateGroup) -> Record {

@@ -38,38 +38,16 @@ impl ReportMail<'_> {
     /// The message, CRLF line endings, base64 lines of 76 characters.
     pub fn render(&self) -> Vec<u8> {
         let boundary = format!("=_monban_{}", self.report_id);
-        let mut m = String::new();
-        let h = |m: &mut String, name: &str, value: &str| {
-            let _ = write!(m, "{name}: {value}\r\n");
-        };
-        h(
-            &mut m,
-            "From",
-            &format!("{} <{}>", mime_phrase(self.org_name), self.from),
-        );
-        h(&mut m, "To", &angle_list(self.to));
-        h(
-            &mut m,
-            "Subject",
-            &fold(&subject(self.policy_domain, self.submitter, self.report_id)),
-        );
-        h(
-            &mut m,
-            "Date",
-            &monban::rfc5322::datetime::format_rfc5322(self.date),
-        );
-        h(
-            &mut m,
-            "Message-ID",
-            &format!("<{}@{}>", self.report_id, self.submitter),
-        );
-        h(&mut m, "Auto-Submitted", "auto-generated");
-        h(&mut m, "MIME-Version", "1.0");
-        h(
-            &mut m,
-            "Content-Type",
-            &format!("multipart/mixed; boundary=\"{boundary}\""),
-        );
+        let mut m = top_header(&TopHeader {
+            from: self.from,
+            org_name: self.org_name,
+            to: self.to,
+            subject: &fold(&subject(self.policy_domain, self.submitter, self.report_id)),
+            date: self.date,
+            report_id: self.report_id,
+            submitter: self.submitter,
+            content_type: &format!("multipart/mixed; boundary=\"{boundary}\""),
+        });
         m.push_str("\r\n");
         let _ = write!(
             m,
@@ -127,34 +105,63 @@ pub struct FailureMail<'a> {
 impl FailureMail<'_> {
     /// The message, CRLF line endings.
     pub fn render(&self) -> Vec<u8> {
-        let one_line = |s: &str| -> String {
-            s.chars()
-                .map(|c| {
-                    if c.is_ascii() && !c.is_control() {
-                        c
-                    } else {
-                        ' '
-                    }
-                })
-                .collect()
-        };
-        let mut m = format!(
-            "From: {} <{}>\r\nTo: {}\r\nSubject: {}\r\nDate: {}\r\n\
-             Message-ID: <{}@{}>\r\nAuto-Submitted: auto-generated\r\nMIME-Version: 1.0\r\n\
-             Content-Type: {}\r\n\r\n",
-            mime_phrase(self.org_name),
-            self.from,
-            angle_list(self.to),
-            one_line(self.subject),
-            monban::rfc5322::datetime::format_rfc5322(self.date),
-            self.report_id,
-            self.submitter,
-            one_line(self.content_type),
-        )
+        let mut m = top_header(&TopHeader {
+            from: self.from,
+            org_name: self.org_name,
+            to: self.to,
+            subject: &one_line(self.subject),
+            date: self.date,
+            report_id: self.report_id,
+            submitter: self.submitter,
+            content_type: &one_line(self.content_type),
+        })
         .into_bytes();
+        m.extend_from_slice(b"\r\n");
         m.extend_from_slice(self.body);
         m
     }
+}
+
+/// The header both kinds of report message begin with (RFC 9990 §3.2.1.1, RFC 9991
+/// §3): `Message-ID` from the report's id, `Auto-Submitted: auto-generated` (RFC 3834)
+/// so that no auto-responder answers it.
+struct TopHeader<'a> {
+    from: &'a str,
+    org_name: &'a str,
+    to: &'a str,
+    subject: &'a str,
+    date: i64,
+    report_id: &'a str,
+    submitter: &'a str,
+    content_type: &'a str,
+}
+
+fn top_header(h: &TopHeader<'_>) -> String {
+    format!(
+        "From: {} <{}>\r\nTo: {}\r\nSubject: {}\r\nDate: {}\r\nMessage-ID: <{}@{}>\r\n\
+         Auto-Submitted: auto-generated\r\nMIME-Version: 1.0\r\nContent-Type: {}\r\n",
+        mime_phrase(h.org_name),
+        h.from,
+        angle_list(h.to),
+        h.subject,
+        monban::rfc5322::datetime::format_rfc5322(h.date),
+        h.report_id,
+        h.submitter,
+        h.content_type,
+    )
+}
+
+/// Printable ASCII on one line (stored values go into header fields).
+fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii() && !c.is_control() {
+                c
+            } else {
+                ' '
+            }
+        })
+        .collect()
 }
 
 /// `a@x, b@y` as `<a@x>, <b@y>`.

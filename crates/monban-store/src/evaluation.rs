@@ -134,6 +134,21 @@ impl Evaluation {
     /// column instead of twenty-two (a collision would need about 2^31 distinct rows
     /// in one day).
     pub fn group_key(&self) -> i64 {
+        self.group_key_with(
+            &crate::outgoing::dkim_to_text(&self.dkim),
+            &crate::outgoing::overrides_to_text(&self.overrides),
+            self.envelope_domain().as_deref(),
+        )
+    }
+
+    /// [`Evaluation::group_key`] with the stored forms of the DKIM results, the
+    /// overrides and the MAIL FROM domain already made (the store writes them too).
+    pub(crate) fn group_key_with(
+        &self,
+        dkim: &str,
+        overrides: &str,
+        envelope_domain: Option<&str>,
+    ) -> i64 {
         let mut text = String::with_capacity(512);
         let mut put = |s: Option<&str>| {
             match s {
@@ -158,9 +173,8 @@ impl Evaluation {
         let ip = self.source_ip.map(|ip| ip.to_string());
         put(ip.as_deref());
         put(self.header_from.as_deref());
-        let env = self.envelope_domain();
-        put(env.as_deref());
-        put(Some(&crate::outgoing::dkim_to_text(&self.dkim)));
+        put(envelope_domain);
+        put(Some(dkim));
         put(self.spf.as_ref().map(|s| s.domain.as_str()));
         put(self.spf.as_ref().map(|s| s.scope.as_str()));
         put(self.spf.as_ref().map(|s| s.result.as_str()));
@@ -169,7 +183,7 @@ impl Evaluation {
         put(Some(&self.dmarc));
         put(Some(if self.dkim_aligned { "1" } else { "0" }));
         put(Some(if self.spf_aligned { "1" } else { "0" }));
-        put(Some(&crate::outgoing::overrides_to_text(&self.overrides)));
+        put(Some(overrides));
         let digest = monban::crypto::hash(monban::crypto::HashAlgorithm::Sha256, text.as_bytes());
         let mut b = [0u8; 8];
         b.copy_from_slice(&digest[..8]);

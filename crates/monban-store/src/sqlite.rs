@@ -446,6 +446,10 @@ impl SqliteStore {
                 .map_err(|e| self.db(e))?;
             for e in evaluations {
                 let p = e.policy.as_ref();
+                let dkim = dkim_to_text(&e.dkim);
+                let overrides = overrides_to_text(&e.overrides);
+                let envelope_domain = e.envelope_domain();
+                let group_key = e.group_key_with(&dkim, &overrides, envelope_domain.as_deref());
                 new += stmt
                     .execute(params![
                         e.uid,
@@ -468,16 +472,16 @@ impl SqliteStore {
                         e.disposition,
                         e.dkim_aligned,
                         e.spf_aligned,
-                        dkim_to_text(&e.dkim),
-                        overrides_to_text(&e.overrides),
+                        dkim,
+                        overrides,
                         e.policy_applied,
                         p.and_then(|p| p.fo.as_ref()),
                         p.map(|p| uris_to_text(&p.rua)),
                         p.map(|p| uris_to_text(&p.ruf)),
                         p.is_some_and(|p| p.psd),
                         e.report_mail,
-                        e.envelope_domain(),
-                        e.group_key(),
+                        envelope_domain,
+                        group_key,
                     ])
                     .map_err(|err| self.db(err))?
                     .min(1);

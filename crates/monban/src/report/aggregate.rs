@@ -69,7 +69,7 @@ pub struct PolicyPublished {
 }
 
 /// One `record`: messages that share source, identifiers and results.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Record {
     /// `row/source_ip`.
     pub source_ip: String,
