@@ -14,13 +14,20 @@
 //!   sends one report twice to one destination.
 
 mod evaluation;
+mod incoming;
 mod outgoing;
 mod postgres;
+mod postgres_incoming;
 mod sqlite;
+mod sqlite_incoming;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
 pub use evaluation::{DkimRow, Evaluation, FailureReport, OverrideRow, PublishedPolicy, SpfRow};
+pub use incoming::{
+    ImportOutcome, IncomingCounts, IncomingKind, IncomingRecord, IncomingReport, IncomingSummary,
+    ReporterGroup, SourceGroup, SummaryFilter, TlsPolicyRow,
+};
 pub use outgoing::{AggregateGroup, Delivery, DeliveryUpdate, OutgoingReport, SaveOutcome};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
@@ -245,6 +252,25 @@ pub trait Store: Send + Sync {
 
     /// Until when `destination` is suppressed, if it is at `now`.
     fn suppressed<'a>(&'a self, destination: &'a str, now: i64) -> StoreFuture<'a, Option<i64>>;
+
+    /// Stores received reports in one transaction, each once (DESIGN §4: a copy with
+    /// the same identity and content is a duplicate, with other content a conflict kept
+    /// aside); `now` stamps them. Returns one outcome per report, in order.
+    fn import_reports<'a>(
+        &'a self,
+        reports: &'a [IncomingReport],
+        now: i64,
+    ) -> StoreFuture<'a, Vec<ImportOutcome>>;
+
+    /// The stored aggregate reports whose period overlaps the filter's, grouped by
+    /// domain and reporter, and by domain and source outcome.
+    fn incoming_summary<'a>(
+        &'a self,
+        filter: &'a SummaryFilter,
+    ) -> StoreFuture<'a, IncomingSummary>;
+
+    /// How many received reports, records and conflicts are stored.
+    fn incoming_counts(&self) -> StoreFuture<'_, IncomingCounts>;
 }
 
 /// Opens (creating and migrating as needed) the store at `url`.

@@ -15,8 +15,9 @@ use crate::outgoing::{
     uris_to_text,
 };
 use crate::{
-    AggregateGroup, Delivery, DeliveryUpdate, Evaluation, OutgoingReport, PublishedPolicy,
-    SaveOutcome, SpfRow, Store, StoreError, StoreFuture, redact,
+    AggregateGroup, Delivery, DeliveryUpdate, Evaluation, ImportOutcome, IncomingCounts,
+    IncomingReport, IncomingSummary, OutgoingReport, PublishedPolicy, SaveOutcome, SpfRow, Store,
+    StoreError, StoreFuture, SummaryFilter, redact,
 };
 
 /// The migrations, in order (the schema version is how many have run).
@@ -124,6 +125,67 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE reports_out ADD COLUMN subject TEXT;",
     // 4: as SQLite's migration 4.
     "ALTER TABLE evaluations ADD COLUMN group_key BIGINT;",
+    // 5: as SQLite's migration 5.
+    "CREATE TABLE incoming_reports (
+        id BIGSERIAL PRIMARY KEY,
+        kind TEXT NOT NULL,
+        org_name TEXT NOT NULL,
+        report_id TEXT NOT NULL,
+        domain TEXT NOT NULL,
+        begin_time BIGINT NOT NULL,
+        end_time BIGINT NOT NULL,
+        content_hash TEXT NOT NULL,
+        policy_p TEXT,
+        messages BIGINT NOT NULL,
+        records BIGINT NOT NULL,
+        meta TEXT NOT NULL,
+        source TEXT NOT NULL,
+        imported_at BIGINT NOT NULL,
+        UNIQUE (kind, org_name, report_id, domain, begin_time, end_time)
+    );
+    CREATE INDEX incoming_reports_period ON incoming_reports (domain, end_time);
+    CREATE TABLE incoming_records (
+        report BIGINT NOT NULL REFERENCES incoming_reports (id) ON DELETE CASCADE,
+        source_ip TEXT NOT NULL,
+        count BIGINT NOT NULL,
+        disposition TEXT NOT NULL,
+        dkim_aligned BOOLEAN NOT NULL,
+        spf_aligned BOOLEAN NOT NULL,
+        header_from TEXT NOT NULL,
+        envelope_from TEXT,
+        envelope_to TEXT,
+        dkim_domain TEXT,
+        dkim_selector TEXT,
+        dkim_result TEXT,
+        dkim_any_pass BOOLEAN NOT NULL,
+        spf_domain TEXT,
+        spf_result TEXT,
+        reasons TEXT,
+        auth TEXT NOT NULL
+    );
+    CREATE INDEX incoming_records_report ON incoming_records (report);
+    CREATE TABLE incoming_tls_policies (
+        report BIGINT NOT NULL REFERENCES incoming_reports (id) ON DELETE CASCADE,
+        policy_type TEXT NOT NULL,
+        policy_domain TEXT NOT NULL,
+        successful BIGINT NOT NULL,
+        failed BIGINT NOT NULL,
+        details TEXT NOT NULL
+    );
+    CREATE INDEX incoming_tls_policies_report ON incoming_tls_policies (report);
+    CREATE TABLE incoming_conflicts (
+        kind TEXT NOT NULL,
+        org_name TEXT NOT NULL,
+        report_id TEXT NOT NULL,
+        domain TEXT NOT NULL,
+        begin_time BIGINT NOT NULL,
+        end_time BIGINT NOT NULL,
+        content_hash TEXT NOT NULL,
+        document TEXT NOT NULL,
+        source TEXT NOT NULL,
+        imported_at BIGINT NOT NULL,
+        UNIQUE (kind, org_name, report_id, domain, begin_time, end_time, content_hash)
+    );",
 ];
 /// An arbitrary key for the advisory lock that serializes migrations.
 const MIGRATION_LOCK: i64 = 0x6d6f_6e62_616e;
@@ -176,14 +238,14 @@ impl PostgresStore {
         Ok(store)
     }
 
-    fn pg(&self, source: tokio_postgres::Error) -> StoreError {
+    pub(crate) fn pg(&self, source: tokio_postgres::Error) -> StoreError {
         StoreError::Postgres {
             place: self.place.clone(),
             source,
         }
     }
 
-    async fn client(&self) -> Result<Object, StoreError> {
+    pub(crate) async fn client(&self) -> Result<Object, StoreError> {
         self.pool.get().await.map_err(|e| match e {
             deadpool_postgres::PoolError::Backend(source) => self.pg(source),
             other => StoreError::Unavailable {
@@ -576,6 +638,25 @@ impl PostgresStore {
 }
 
 impl Store for PostgresStore {
+    fn import_reports<'a>(
+        &'a self,
+        reports: &'a [IncomingReport],
+        now: i64,
+    ) -> StoreFuture<'a, Vec<ImportOutcome>> {
+        Box::pin(self.import_reports_in(reports, now))
+    }
+
+    fn incoming_summary<'a>(
+        &'a self,
+        filter: &'a SummaryFilter,
+    ) -> StoreFuture<'a, IncomingSummary> {
+        Box::pin(self.incoming_summary_in(filter))
+    }
+
+    fn incoming_counts(&self) -> StoreFuture<'_, IncomingCounts> {
+        Box::pin(self.incoming_counts_in())
+    }
+
     fn record<'a>(&'a self, evaluations: &'a [Evaluation]) -> StoreFuture<'a, usize> {
         Box::pin(self.record_all(evaluations))
     }

@@ -11,8 +11,9 @@ use crate::outgoing::{
     uris_to_text,
 };
 use crate::{
-    AggregateGroup, Delivery, DeliveryUpdate, Evaluation, OutgoingReport, PublishedPolicy,
-    SaveOutcome, SpfRow, Store, StoreError, StoreFuture,
+    AggregateGroup, Delivery, DeliveryUpdate, Evaluation, ImportOutcome, IncomingCounts,
+    IncomingReport, IncomingSummary, OutgoingReport, PublishedPolicy, SaveOutcome, SpfRow, Store,
+    StoreError, StoreFuture, SummaryFilter,
 };
 
 /// The migrations, in order; the schema version is how many have run. Each is one
@@ -123,6 +124,67 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE reports_out ADD COLUMN subject TEXT;",
     // 4: the aggregation key (Evaluation::group_key): a day groups by one integer.
     "ALTER TABLE evaluations ADD COLUMN group_key INTEGER;",
+    // 5: reports received by a domain owner (issue 12), identified as DESIGN §4 says.
+    "CREATE TABLE incoming_reports (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,
+        org_name TEXT NOT NULL,
+        report_id TEXT NOT NULL,
+        domain TEXT NOT NULL,
+        begin_time INTEGER NOT NULL,
+        end_time INTEGER NOT NULL,
+        content_hash TEXT NOT NULL,
+        policy_p TEXT,
+        messages INTEGER NOT NULL,
+        records INTEGER NOT NULL,
+        meta TEXT NOT NULL,
+        source TEXT NOT NULL,
+        imported_at INTEGER NOT NULL,
+        UNIQUE (kind, org_name, report_id, domain, begin_time, end_time)
+    );
+    CREATE INDEX incoming_reports_period ON incoming_reports (domain, end_time);
+    CREATE TABLE incoming_records (
+        report INTEGER NOT NULL REFERENCES incoming_reports (id) ON DELETE CASCADE,
+        source_ip TEXT NOT NULL,
+        count INTEGER NOT NULL,
+        disposition TEXT NOT NULL,
+        dkim_aligned INTEGER NOT NULL,
+        spf_aligned INTEGER NOT NULL,
+        header_from TEXT NOT NULL,
+        envelope_from TEXT,
+        envelope_to TEXT,
+        dkim_domain TEXT,
+        dkim_selector TEXT,
+        dkim_result TEXT,
+        dkim_any_pass INTEGER NOT NULL,
+        spf_domain TEXT,
+        spf_result TEXT,
+        reasons TEXT,
+        auth TEXT NOT NULL
+    );
+    CREATE INDEX incoming_records_report ON incoming_records (report);
+    CREATE TABLE incoming_tls_policies (
+        report INTEGER NOT NULL REFERENCES incoming_reports (id) ON DELETE CASCADE,
+        policy_type TEXT NOT NULL,
+        policy_domain TEXT NOT NULL,
+        successful INTEGER NOT NULL,
+        failed INTEGER NOT NULL,
+        details TEXT NOT NULL
+    );
+    CREATE INDEX incoming_tls_policies_report ON incoming_tls_policies (report);
+    CREATE TABLE incoming_conflicts (
+        kind TEXT NOT NULL,
+        org_name TEXT NOT NULL,
+        report_id TEXT NOT NULL,
+        domain TEXT NOT NULL,
+        begin_time INTEGER NOT NULL,
+        end_time INTEGER NOT NULL,
+        content_hash TEXT NOT NULL,
+        document TEXT NOT NULL,
+        source TEXT NOT NULL,
+        imported_at INTEGER NOT NULL,
+        UNIQUE (kind, org_name, report_id, domain, begin_time, end_time, content_hash)
+    );",
 ];
 /// The SQLite store.
 #[derive(Debug)]
@@ -178,14 +240,14 @@ impl SqliteStore {
         Ok(store)
     }
 
-    fn db(&self, source: rusqlite::Error) -> StoreError {
+    pub(crate) fn db(&self, source: rusqlite::Error) -> StoreError {
         StoreError::Database {
             place: self.place.clone(),
             source,
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
+    pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -236,6 +298,25 @@ fn version(conn: &Connection) -> rusqlite::Result<i64> {
 }
 
 impl Store for SqliteStore {
+    fn import_reports<'a>(
+        &'a self,
+        reports: &'a [IncomingReport],
+        now: i64,
+    ) -> StoreFuture<'a, Vec<ImportOutcome>> {
+        Box::pin(async move { self.import_reports_now(reports, now) })
+    }
+
+    fn incoming_summary<'a>(
+        &'a self,
+        filter: &'a SummaryFilter,
+    ) -> StoreFuture<'a, IncomingSummary> {
+        Box::pin(async move { self.incoming_summary_now(filter) })
+    }
+
+    fn incoming_counts(&self) -> StoreFuture<'_, IncomingCounts> {
+        Box::pin(async move { self.incoming_counts_now() })
+    }
+
     fn record<'a>(&'a self, evaluations: &'a [Evaluation]) -> StoreFuture<'a, usize> {
         Box::pin(async move { self.record_now(evaluations) })
     }

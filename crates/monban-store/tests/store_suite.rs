@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 use monban_store::testing::PgServer;
 
 use monban_store::{
-    DeliveryUpdate, DkimRow, Evaluation, FailureReport, OutgoingReport, OverrideRow, PostgresStore,
-    PublishedPolicy, SaveOutcome, SpfRow, SqliteStore, Store, StoreError, StoreUrl,
+    DeliveryUpdate, DkimRow, Evaluation, FailureReport, ImportOutcome, IncomingKind,
+    IncomingRecord, IncomingReport, OutgoingReport, OverrideRow, PostgresStore, PublishedPolicy,
+    SaveOutcome, SpfRow, SqliteStore, Store, StoreError, StoreUrl, SummaryFilter, TlsPolicyRow,
 };
 
 struct Dir(PathBuf);
@@ -125,6 +126,7 @@ async fn suite(store: &dyn Store) {
     assert_eq!(store.record(&with_old).await.unwrap(), 300);
     assert_eq!(store.count().await.unwrap(), 302);
     reporting_suite(store).await;
+    incoming_suite(store).await;
 }
 
 /// Aggregation, outgoing reports, deliveries, suppression (on top of `suite`'s rows:
@@ -315,7 +317,7 @@ fn sqlite_store_suite_and_reopen() {
     });
     // Reopened: the schema is there, the data too.
     let again = SqliteStore::open(&path).unwrap();
-    assert_eq!(again.schema_version().unwrap(), 4);
+    assert_eq!(again.schema_version().unwrap(), 5);
     assert_eq!(again.count_now().unwrap(), 305);
 }
 
@@ -359,7 +361,7 @@ fn postgres_store_suite_migrations_and_errors() {
         suite(&*store).await;
         // A second host connecting migrates nothing again and sees the same rows.
         let other = PostgresStore::connect(&server.url()).await.unwrap();
-        assert_eq!(other.schema_version().await.unwrap(), 4);
+        assert_eq!(other.schema_version().await.unwrap(), 5);
         assert_eq!(other.count().await.unwrap(), 305);
     });
     // Stopped: a clear error naming the store, the password hidden.
@@ -388,8 +390,8 @@ fn two_hosts_migrating_at_once_migrate_once() {
     block_on(async {
         let (a, b) = tokio::join!(PostgresStore::connect(&url), PostgresStore::connect(&url));
         let (a, b) = (a.unwrap(), b.unwrap());
-        assert_eq!(a.schema_version().await.unwrap(), 4);
-        assert_eq!(b.schema_version().await.unwrap(), 4);
+        assert_eq!(a.schema_version().await.unwrap(), 5);
+        assert_eq!(b.schema_version().await.unwrap(), 5);
         assert_eq!(a.record(&[evaluation("x", 1)]).await.unwrap(), 1);
         assert_eq!(b.record(&[evaluation("x", 1)]).await.unwrap(), 0);
     });
@@ -443,7 +445,7 @@ fn sqlite_migrates_a_version_1_database() {
         .execute_batch(&V1_SCHEMA.replace("ID_TYPE", "INTEGER"))
         .unwrap();
     let store = SqliteStore::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 4);
+    assert_eq!(store.schema_version().unwrap(), 5);
     assert_eq!(
         store.evaluations_now(0, 10_000).unwrap(),
         vec![migrated_v1()]
@@ -466,7 +468,7 @@ fn postgres_migrates_a_version_1_database() {
             .unwrap();
         drop(client);
         let store = PostgresStore::connect(&server.url()).await.unwrap();
-        assert_eq!(store.schema_version().await.unwrap(), 4);
+        assert_eq!(store.schema_version().await.unwrap(), 5);
         assert_eq!(
             store.evaluations(0, 10_000).await.unwrap(),
             vec![migrated_v1()]
@@ -491,4 +493,137 @@ fn postgres_migrates_a_version_1_database() {
         groups.dedup();
         assert_eq!(groups.len(), 1, "{groups:#?}");
     });
+}
+
+fn incoming(org: &str, id: &str, hash: &str, records: usize) -> IncomingReport {
+    IncomingReport {
+        kind: IncomingKind::Aggregate,
+        org_name: org.into(),
+        report_id: id.into(),
+        domain: "example.com".into(),
+        begin: 86_400,
+        end: 2 * 86_400 - 1,
+        content_hash: hash.into(),
+        document: format!("<feedback>{hash}</feedback>"),
+        meta: "{}".into(),
+        source: format!("test:{id}"),
+        policy_p: Some("none".into()),
+        messages: records as u64 * 2,
+        records: (0..records)
+            .map(|i| IncomingRecord {
+                source_ip: format!("192.0.2.{}", i % 3),
+                count: 2,
+                disposition: "none".into(),
+                dkim_aligned: i % 2 == 0,
+                spf_aligned: false,
+                header_from: "example.com".into(),
+                envelope_from: Some("bounce.example.net".into()),
+                dkim_domain: Some("example.com".into()),
+                dkim_result: Some(if i % 2 == 0 { "pass" } else { "fail" }.into()),
+                dkim_any_pass: i % 2 == 0,
+                spf_result: Some("pass".into()),
+                spf_domain: Some("bounce.example.net".into()),
+                auth: "{}".into(),
+                ..IncomingRecord::default()
+            })
+            .collect(),
+        tls_policies: Vec::new(),
+    }
+}
+
+/// Received reports: identity, duplicates, conflicts, the summary's groups.
+async fn incoming_suite(store: &dyn Store) {
+    let a = incoming("google.com", "r1", "h1", 4);
+    let b = incoming("yahoo.com", "r1", "h2", 2);
+    let mut tls = incoming("google.com", "t1", "h3", 0);
+    tls.kind = IncomingKind::Tls;
+    tls.policy_p = None;
+    tls.tls_policies.push(TlsPolicyRow {
+        policy_type: "sts".into(),
+        policy_domain: "example.com".into(),
+        successful: 10,
+        failed: 1,
+        details: "[]".into(),
+    });
+    // In one batch: a, its duplicate, a conflicting copy, another reporter's same id.
+    let mut a_other = a.clone();
+    a_other.content_hash = "h9".into();
+    let out = store
+        .import_reports(
+            &[a.clone(), a.clone(), a_other.clone(), b.clone(), tls],
+            100,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        out,
+        [
+            ImportOutcome::New { records: 4 },
+            ImportOutcome::Duplicate,
+            ImportOutcome::Conflict,
+            ImportOutcome::New { records: 2 },
+            ImportOutcome::New { records: 1 },
+        ]
+    );
+    // Again in a later batch: nothing new; the conflict is kept aside once.
+    let out = store
+        .import_reports(&[a.clone(), a_other, b], 200)
+        .await
+        .unwrap();
+    assert_eq!(
+        out,
+        [
+            ImportOutcome::Duplicate,
+            ImportOutcome::Conflict,
+            ImportOutcome::Duplicate
+        ]
+    );
+    let c = store.incoming_counts().await.unwrap();
+    assert_eq!((c.aggregate, c.tls, c.failure), (2, 1, 0));
+    assert_eq!((c.records, c.messages, c.conflicts), (6, 12, 1));
+    let s = store
+        .incoming_summary(&SummaryFilter::default())
+        .await
+        .unwrap();
+    let total: u64 = s.sources.iter().map(|g| g.messages).sum();
+    assert_eq!(total, 12);
+    assert_eq!(s.reporters.len(), 2);
+    let g = s
+        .reporters
+        .iter()
+        .find(|r| r.org_name == "google.com")
+        .unwrap();
+    assert_eq!((g.reports, g.messages), (1, 8));
+    assert_eq!(g.policy_p.as_deref(), Some("none"));
+    let aligned: u64 = s
+        .sources
+        .iter()
+        .filter(|g| g.dkim_aligned)
+        .map(|g| g.messages)
+        .sum();
+    assert_eq!(aligned, 6);
+    // Periods: a report counts when its period overlaps the range.
+    let in_range = |since, until| SummaryFilter {
+        domain: Some("example.com".into()),
+        since: Some(since),
+        until: Some(until),
+    };
+    let s = store
+        .incoming_summary(&in_range(2 * 86_400 - 1, 3 * 86_400))
+        .await
+        .unwrap();
+    assert_eq!(s.reporters.len(), 2);
+    let s = store
+        .incoming_summary(&in_range(2 * 86_400, 3 * 86_400))
+        .await
+        .unwrap();
+    assert!(s.reporters.is_empty() && s.sources.is_empty());
+    let s = store
+        .incoming_summary(&SummaryFilter {
+            domain: Some("other.example".into()),
+            ..SummaryFilter::default()
+        })
+        .await
+        .unwrap();
+    assert!(s.sources.is_empty());
 }

@@ -27,6 +27,7 @@ pub mod crypto;
 pub mod dkim;
 pub mod dmarc;
 pub mod message;
+pub mod mime;
 pub mod pipeline;
 pub mod report;
 pub mod rfc5322;

@@ -3,8 +3,10 @@
 //! its own ([`is_report_mail`]).
 
 pub mod aggregate;
+pub mod arf;
 pub mod failure;
 pub mod parse;
+pub mod tlsrpt;
 
 use crate::message::Headers;
 

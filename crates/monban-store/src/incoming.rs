@@ -1,0 +1,217 @@
+//! Reports received by a domain owner (issue 12): aggregate reports (RFC 9990 / RFC
+//! 7489), TLS reports (RFC 8460) and failure reports (RFC 6591 / RFC 9991), as the
+//! importer hands them to the store.
+//!
+//! A report is identified by (kind, org_name, report_id, domain, begin, end) (DESIGN §4):
+//! a second copy with the same content hash is a duplicate and stores nothing; a copy
+//! with another hash is a conflict, kept aside in its own table for inspection.
+
+/// What kind of report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IncomingKind {
+    /// An aggregate report.
+    Aggregate,
+    /// An SMTP TLS report.
+    Tls,
+    /// A failure report.
+    Failure,
+}
+
+impl IncomingKind {
+    /// The name stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Aggregate => "aggregate",
+            Self::Tls => "tls",
+            Self::Failure => "failure",
+        }
+    }
+}
+
+/// One received report, ready to store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncomingReport {
+    /// The kind.
+    pub kind: IncomingKind,
+    /// Who sent it (`org_name`, `organization-name`, or the failure report's reporter).
+    pub org_name: String,
+    /// Its id (for failure reports, the content hash).
+    pub report_id: String,
+    /// The policy domain it is about (lower case).
+    pub domain: String,
+    /// Start of the period (Unix seconds; a failure report's arrival date).
+    pub begin: i64,
+    /// End of the period.
+    pub end: i64,
+    /// SHA-256 (hex) of the report's content as read: two copies with the same hash are
+    /// the same report.
+    pub content_hash: String,
+    /// The report as text (XML, JSON or the ARF fields), kept when it conflicts.
+    pub document: String,
+    /// JSON of what the report says besides its rows (the published policy, the TLS
+    /// report's contact, the failure report's fields).
+    pub meta: String,
+    /// Where it came from (file, message in a mailbox).
+    pub source: String,
+    /// The published policy's `p` (aggregate reports).
+    pub policy_p: Option<String>,
+    /// Messages (or TLS sessions) it counts.
+    pub messages: u64,
+    /// Aggregate report rows.
+    pub records: Vec<IncomingRecord>,
+    /// TLS report policies.
+    pub tls_policies: Vec<TlsPolicyRow>,
+}
+
+/// One aggregate report row.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IncomingRecord {
+    /// `source_ip`.
+    pub source_ip: String,
+    /// `count`.
+    pub count: u64,
+    /// `disposition`.
+    pub disposition: String,
+    /// `policy_evaluated/dkim` = pass.
+    pub dkim_aligned: bool,
+    /// `policy_evaluated/spf` = pass.
+    pub spf_aligned: bool,
+    /// `header_from`.
+    pub header_from: String,
+    /// `envelope_from`.
+    pub envelope_from: Option<String>,
+    /// `envelope_to`.
+    pub envelope_to: Option<String>,
+    /// The first DKIM result's domain (the best one: RFC 9990 §3.1.3 order).
+    pub dkim_domain: Option<String>,
+    /// The first DKIM result's selector.
+    pub dkim_selector: Option<String>,
+    /// The first DKIM result.
+    pub dkim_result: Option<String>,
+    /// Whether any DKIM result passed.
+    pub dkim_any_pass: bool,
+    /// The SPF result's domain.
+    pub spf_domain: Option<String>,
+    /// The SPF result.
+    pub spf_result: Option<String>,
+    /// The override reasons' types, comma separated.
+    pub reasons: Option<String>,
+    /// JSON of all DKIM and SPF results and reason comments.
+    pub auth: String,
+}
+
+/// One TLS report policy.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsPolicyRow {
+    /// `policy-type`.
+    pub policy_type: String,
+    /// `policy-domain`.
+    pub policy_domain: String,
+    /// Successful sessions.
+    pub successful: u64,
+    /// Failed sessions.
+    pub failed: u64,
+    /// JSON of the policy strings, MX hosts and failure details.
+    pub details: String,
+}
+
+/// What storing one report came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportOutcome {
+    /// Stored, with this many rows.
+    New {
+        /// Records (aggregate) or policies (TLS) stored.
+        records: u64,
+    },
+    /// Already stored with the same content.
+    Duplicate,
+    /// Stored before with other content; this copy was kept aside.
+    Conflict,
+}
+
+/// Which stored aggregate reports to summarise.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SummaryFilter {
+    /// Only this policy domain.
+    pub domain: Option<String>,
+    /// Reports whose period ends at or after this (Unix seconds).
+    pub since: Option<i64>,
+    /// Reports whose period begins before this (Unix seconds).
+    pub until: Option<i64>,
+}
+
+/// Message counts of aggregate report rows sharing one source and outcome.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SourceGroup {
+    /// The policy domain.
+    pub domain: String,
+    /// `source_ip`.
+    pub source_ip: String,
+    /// `header_from`.
+    pub header_from: String,
+    /// `disposition`.
+    pub disposition: String,
+    /// DMARC-aligned DKIM passed.
+    pub dkim_aligned: bool,
+    /// DMARC-aligned SPF passed.
+    pub spf_aligned: bool,
+    /// The first DKIM result's domain.
+    pub dkim_domain: Option<String>,
+    /// The first DKIM result's selector.
+    pub dkim_selector: Option<String>,
+    /// The first DKIM result.
+    pub dkim_result: Option<String>,
+    /// Any DKIM result passed.
+    pub dkim_any_pass: bool,
+    /// The SPF domain.
+    pub spf_domain: Option<String>,
+    /// The SPF result.
+    pub spf_result: Option<String>,
+    /// Override reason types.
+    pub reasons: Option<String>,
+    /// Messages.
+    pub messages: u64,
+}
+
+/// Reports and messages of one reporter for one domain.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReporterGroup {
+    /// The policy domain.
+    pub domain: String,
+    /// `org_name`.
+    pub org_name: String,
+    /// Reports.
+    pub reports: u64,
+    /// Messages.
+    pub messages: u64,
+    /// The newest report's published `p` in this group.
+    pub policy_p: Option<String>,
+    /// The newest report's end.
+    pub last_end: i64,
+}
+
+/// The summary data of stored aggregate reports.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IncomingSummary {
+    /// Per domain and reporter.
+    pub reporters: Vec<ReporterGroup>,
+    /// Per domain and source outcome.
+    pub sources: Vec<SourceGroup>,
+}
+
+/// Counts of what is stored.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IncomingCounts {
+    /// Reports of each kind: aggregate, TLS, failure.
+    pub aggregate: u64,
+    /// TLS reports.
+    pub tls: u64,
+    /// Failure reports.
+    pub failure: u64,
+    /// Aggregate records.
+    pub records: u64,
+    /// Conflicting copies kept aside.
+    pub conflicts: u64,
+    /// Messages counted by aggregate reports.
+    pub messages: u64,
+}

@@ -1,0 +1,369 @@
+//! Received reports in the PostgreSQL store (issue 12): one transaction per batch, rows
+//! sent as arrays (UNNEST), importers on several hosts serialized by an advisory lock so
+//! two copies of one report arriving at once are still told apart.
+
+use std::collections::HashMap;
+
+use crate::StoreError;
+use crate::incoming::{
+    ImportOutcome, IncomingCounts, IncomingReport, IncomingSummary, ReporterGroup, SourceGroup,
+    SummaryFilter,
+};
+use crate::postgres::PostgresStore;
+use crate::sqlite_incoming::{REPORTERS_SQL, SOURCES_SQL};
+
+/// The advisory lock importers take (an arbitrary key).
+const IMPORT_LOCK: i64 = 0x6d6f_6e62_6169;
+
+type Identity<'a> = (&'a str, &'a str, &'a str, &'a str, i64, i64);
+
+fn identity(r: &IncomingReport) -> Identity<'_> {
+    (
+        r.kind.as_str(),
+        &r.org_name,
+        &r.report_id,
+        &r.domain,
+        r.begin,
+        r.end,
+    )
+}
+
+impl PostgresStore {
+    pub(crate) async fn import_reports_in(
+        &self,
+        reports: &[IncomingReport],
+        now: i64,
+    ) -> Result<Vec<ImportOutcome>, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(|e| self.pg(e))?;
+        let pg = |e| self.pg(e);
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&IMPORT_LOCK])
+            .await
+            .map_err(pg)?;
+        let kinds: Vec<&str> = reports.iter().map(|r| r.kind.as_str()).collect();
+        let orgs: Vec<&str> = reports.iter().map(|r| r.org_name.as_str()).collect();
+        let ids: Vec<&str> = reports.iter().map(|r| r.report_id.as_str()).collect();
+        let domains: Vec<&str> = reports.iter().map(|r| r.domain.as_str()).collect();
+        let begins: Vec<i64> = reports.iter().map(|r| r.begin).collect();
+        let ends: Vec<i64> = reports.iter().map(|r| r.end).collect();
+        let existing = tx
+            .query(
+                "SELECT r.kind, r.org_name, r.report_id, r.domain, r.begin_time, r.end_time,
+                    r.content_hash
+                 FROM incoming_reports r
+                 JOIN UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[],
+                    $6::bigint[]) AS k(kind, org, id, domain, b, e)
+                   ON r.kind = k.kind AND r.org_name = k.org AND r.report_id = k.id
+                      AND r.domain = k.domain AND r.begin_time = k.b AND r.end_time = k.e",
+                &[&kinds, &orgs, &ids, &domains, &begins, &ends],
+            )
+            .await
+            .map_err(pg)?;
+        let mut known: HashMap<(String, String, String, String, i64, i64), String> = HashMap::new();
+        for row in &existing {
+            known.insert(
+                (
+                    row.get(0),
+                    row.get(1),
+                    row.get(2),
+                    row.get(3),
+                    row.get(4),
+                    row.get(5),
+                ),
+                row.get(6),
+            );
+        }
+        let mut outcomes = Vec::with_capacity(reports.len());
+        let mut new: Vec<&IncomingReport> = Vec::new();
+        let mut conflicts: Vec<&IncomingReport> = Vec::new();
+        for r in reports {
+            let (k, o, i, d, b, e) = identity(r);
+            let key = (k.into(), o.into(), i.into(), d.into(), b, e);
+            match known.get(&key) {
+                Some(hash) if *hash == r.content_hash => outcomes.push(ImportOutcome::Duplicate),
+                Some(_) => {
+                    conflicts.push(r);
+                    outcomes.push(ImportOutcome::Conflict);
+                }
+                None => {
+                    known.insert(key, r.content_hash.clone());
+                    new.push(r);
+                    outcomes.push(ImportOutcome::New {
+                        records: (r.records.len() + r.tls_policies.len()) as u64,
+                    });
+                }
+            }
+        }
+        if !new.is_empty() {
+            let n = new.len() as i64;
+            let row_ids: Vec<i64> = tx
+                .query(
+                    "SELECT nextval('incoming_reports_id_seq') FROM generate_series(1::bigint, $1::bigint)",
+                    &[&n],
+                )
+                .await
+                .map_err(pg)?
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            let col = |f: fn(&IncomingReport) -> &str| -> Vec<&str> {
+                new.iter().map(|r| f(r)).collect()
+            };
+            let kinds = col(|r| r.kind.as_str());
+            let orgs = col(|r| &r.org_name);
+            let rids = col(|r| &r.report_id);
+            let domains = col(|r| &r.domain);
+            let hashes = col(|r| &r.content_hash);
+            let metas = col(|r| &r.meta);
+            let sources = col(|r| &r.source);
+            let begins: Vec<i64> = new.iter().map(|r| r.begin).collect();
+            let ends: Vec<i64> = new.iter().map(|r| r.end).collect();
+            let ps: Vec<Option<&str>> = new.iter().map(|r| r.policy_p.as_deref()).collect();
+            let messages: Vec<i64> = new.iter().map(|r| r.messages as i64).collect();
+            let rows: Vec<i64> = new
+                .iter()
+                .map(|r| (r.records.len() + r.tls_policies.len()) as i64)
+                .collect();
+            tx.execute(
+                "INSERT INTO incoming_reports (id, kind, org_name, report_id, domain, begin_time,
+                    end_time, content_hash, policy_p, messages, records, meta, source,
+                    imported_at)
+                 SELECT i, k, o, r, d, b, e, h, p, m, n, x, s, $14
+                 FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[],
+                    $6::bigint[], $7::bigint[], $8::text[], $9::text[], $10::bigint[],
+                    $11::bigint[], $12::text[], $13::text[])
+                    AS u(i, k, o, r, d, b, e, h, p, m, n, x, s)",
+                &[
+                    &row_ids, &kinds, &orgs, &rids, &domains, &begins, &ends, &hashes, &ps,
+                    &messages, &rows, &metas, &sources, &now,
+                ],
+            )
+            .await
+            .map_err(pg)?;
+            self.insert_rows(&tx, &new, &row_ids).await?;
+        }
+        if !conflicts.is_empty() {
+            let col = |f: fn(&IncomingReport) -> &str| -> Vec<&str> {
+                conflicts.iter().map(|r| f(r)).collect()
+            };
+            let kinds = col(|r| r.kind.as_str());
+            let orgs = col(|r| &r.org_name);
+            let rids = col(|r| &r.report_id);
+            let domains = col(|r| &r.domain);
+            let hashes = col(|r| &r.content_hash);
+            let docs = col(|r| &r.document);
+            let sources = col(|r| &r.source);
+            let begins: Vec<i64> = conflicts.iter().map(|r| r.begin).collect();
+            let ends: Vec<i64> = conflicts.iter().map(|r| r.end).collect();
+            tx.execute(
+                "INSERT INTO incoming_conflicts (kind, org_name, report_id, domain, begin_time,
+                    end_time, content_hash, document, source, imported_at)
+                 SELECT k, o, r, d, b, e, h, x, s, $10
+                 FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[],
+                    $6::bigint[], $7::text[], $8::text[], $9::text[]) AS u(k, o, r, d, b, e, h, x, s)
+                 ON CONFLICT DO NOTHING",
+                &[
+                    &kinds, &orgs, &rids, &domains, &begins, &ends, &hashes, &docs, &sources,
+                    &now,
+                ],
+            )
+            .await
+            .map_err(pg)?;
+        }
+        tx.commit().await.map_err(pg)?;
+        Ok(outcomes)
+    }
+
+    async fn insert_rows(
+        &self,
+        tx: &deadpool_postgres::Transaction<'_>,
+        new: &[&IncomingReport],
+        row_ids: &[i64],
+    ) -> Result<(), StoreError> {
+        let pg = |e| self.pg(e);
+        let total: usize = new.iter().map(|r| r.records.len()).sum();
+        if total > 0 {
+            let mut report = Vec::with_capacity(total);
+            let mut ip = Vec::with_capacity(total);
+            let mut count = Vec::with_capacity(total);
+            let mut disposition = Vec::with_capacity(total);
+            let mut dkim_aligned = Vec::with_capacity(total);
+            let mut spf_aligned = Vec::with_capacity(total);
+            let mut header_from = Vec::with_capacity(total);
+            let mut envelope_from = Vec::with_capacity(total);
+            let mut envelope_to = Vec::with_capacity(total);
+            let mut dkim_domain = Vec::with_capacity(total);
+            let mut dkim_selector = Vec::with_capacity(total);
+            let mut dkim_result = Vec::with_capacity(total);
+            let mut dkim_any = Vec::with_capacity(total);
+            let mut spf_domain = Vec::with_capacity(total);
+            let mut spf_result = Vec::with_capacity(total);
+            let mut reasons = Vec::with_capacity(total);
+            let mut auth = Vec::with_capacity(total);
+            for (r, &id) in new.iter().zip(row_ids) {
+                for c in &r.records {
+                    report.push(id);
+                    ip.push(c.source_ip.as_str());
+                    count.push(c.count as i64);
+                    disposition.push(c.disposition.as_str());
+                    dkim_aligned.push(c.dkim_aligned);
+                    spf_aligned.push(c.spf_aligned);
+                    header_from.push(c.header_from.as_str());
+                    envelope_from.push(c.envelope_from.as_deref());
+                    envelope_to.push(c.envelope_to.as_deref());
+                    dkim_domain.push(c.dkim_domain.as_deref());
+                    dkim_selector.push(c.dkim_selector.as_deref());
+                    dkim_result.push(c.dkim_result.as_deref());
+                    dkim_any.push(c.dkim_any_pass);
+                    spf_domain.push(c.spf_domain.as_deref());
+                    spf_result.push(c.spf_result.as_deref());
+                    reasons.push(c.reasons.as_deref());
+                    auth.push(c.auth.as_str());
+                }
+            }
+            tx.execute(
+                "INSERT INTO incoming_records (report, source_ip, count, disposition,
+                    dkim_aligned, spf_aligned, header_from, envelope_from, envelope_to,
+                    dkim_domain, dkim_selector, dkim_result, dkim_any_pass, spf_domain,
+                    spf_result, reasons, auth)
+                 SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::bigint[], $4::text[],
+                    $5::boolean[], $6::boolean[], $7::text[], $8::text[], $9::text[],
+                    $10::text[], $11::text[], $12::text[], $13::boolean[], $14::text[],
+                    $15::text[], $16::text[], $17::text[])",
+                &[
+                    &report,
+                    &ip,
+                    &count,
+                    &disposition,
+                    &dkim_aligned,
+                    &spf_aligned,
+                    &header_from,
+                    &envelope_from,
+                    &envelope_to,
+                    &dkim_domain,
+                    &dkim_selector,
+                    &dkim_result,
+                    &dkim_any,
+                    &spf_domain,
+                    &spf_result,
+                    &reasons,
+                    &auth,
+                ],
+            )
+            .await
+            .map_err(pg)?;
+        }
+        let policies: usize = new.iter().map(|r| r.tls_policies.len()).sum();
+        if policies > 0 {
+            let mut report = Vec::with_capacity(policies);
+            let mut kind = Vec::with_capacity(policies);
+            let mut domain = Vec::with_capacity(policies);
+            let mut ok = Vec::with_capacity(policies);
+            let mut failed = Vec::with_capacity(policies);
+            let mut details = Vec::with_capacity(policies);
+            for (r, &id) in new.iter().zip(row_ids) {
+                for p in &r.tls_policies {
+                    report.push(id);
+                    kind.push(p.policy_type.as_str());
+                    domain.push(p.policy_domain.as_str());
+                    ok.push(p.successful as i64);
+                    failed.push(p.failed as i64);
+                    details.push(p.details.as_str());
+                }
+            }
+            tx.execute(
+                "INSERT INTO incoming_tls_policies (report, policy_type, policy_domain,
+                    successful, failed, details)
+                 SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::bigint[],
+                    $5::bigint[], $6::text[])",
+                &[&report, &kind, &domain, &ok, &failed, &details],
+            )
+            .await
+            .map_err(pg)?;
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn incoming_summary_in(
+        &self,
+        filter: &SummaryFilter,
+    ) -> Result<IncomingSummary, StoreError> {
+        let client = self.client().await?;
+        let pg = |e| self.pg(e);
+        let since = filter.since.unwrap_or(i64::MIN);
+        let until = filter.until.unwrap_or(i64::MAX);
+        let domain = filter.domain.clone().unwrap_or_default();
+        let mut out = IncomingSummary::default();
+        for row in client
+            .query(REPORTERS_SQL, &[&since, &until, &domain])
+            .await
+            .map_err(pg)?
+        {
+            out.reporters.push(ReporterGroup {
+                domain: row.get(0),
+                org_name: row.get(1),
+                reports: row.get::<_, i64>(2) as u64,
+                messages: row.get::<_, i64>(3) as u64,
+                last_end: row.get(4),
+                policy_p: row.get(5),
+            });
+        }
+        for row in client
+            .query(SOURCES_SQL, &[&since, &until, &domain])
+            .await
+            .map_err(pg)?
+        {
+            out.sources.push(SourceGroup {
+                domain: row.get(0),
+                source_ip: row.get(1),
+                header_from: row.get(2),
+                disposition: row.get(3),
+                dkim_aligned: row.get(4),
+                spf_aligned: row.get(5),
+                dkim_domain: row.get(6),
+                dkim_selector: row.get(7),
+                dkim_result: row.get(8),
+                dkim_any_pass: row.get(9),
+                spf_domain: row.get(10),
+                spf_result: row.get(11),
+                reasons: row.get(12),
+                messages: row.get::<_, i64>(13) as u64,
+            });
+        }
+        Ok(out)
+    }
+
+    pub(crate) async fn incoming_counts_in(&self) -> Result<IncomingCounts, StoreError> {
+        let client = self.client().await?;
+        let pg = |e| self.pg(e);
+        let mut c = IncomingCounts::default();
+        for row in client
+            .query(
+                "SELECT kind, COUNT(*), COALESCE(SUM(records), 0)::bigint,
+                    COALESCE(SUM(messages), 0)::bigint
+                 FROM incoming_reports GROUP BY kind",
+                &[],
+            )
+            .await
+            .map_err(pg)?
+        {
+            let kind: String = row.get(0);
+            let n = row.get::<_, i64>(1) as u64;
+            match kind.as_str() {
+                "aggregate" => {
+                    c.aggregate = n;
+                    c.records = row.get::<_, i64>(2) as u64;
+                    c.messages = row.get::<_, i64>(3) as u64;
+                }
+                "tls" => c.tls = n,
+                _ => c.failure = n,
+            }
+        }
+        c.conflicts = client
+            .query_one("SELECT COUNT(*) FROM incoming_conflicts", &[])
+            .await
+            .map_err(pg)?
+            .get::<_, i64>(0) as u64;
+        Ok(c)
+    }
+}

@@ -1,0 +1,277 @@
+//! Received reports in the SQLite store (issue 12).
+
+use rusqlite::{OptionalExtension, params};
+
+use crate::StoreError;
+use crate::incoming::{
+    ImportOutcome, IncomingCounts, IncomingReport, IncomingSummary, ReporterGroup, SourceGroup,
+    SummaryFilter,
+};
+use crate::sqlite::SqliteStore;
+
+/// The summary's source groups (shared by both backends; `$n` placeholders).
+pub(crate) const SOURCES_SQL: &str = "SELECT r.domain, c.source_ip, c.header_from,
+        c.disposition, c.dkim_aligned, c.spf_aligned, c.dkim_domain, c.dkim_selector,
+        c.dkim_result, c.dkim_any_pass, c.spf_domain, c.spf_result, c.reasons, CAST(SUM(c.count) AS BIGINT)
+     FROM incoming_records c JOIN incoming_reports r ON r.id = c.report
+     WHERE r.kind = 'aggregate' AND r.end_time >= $1 AND r.begin_time < $2
+        AND ($3 = '' OR r.domain = $3)
+     GROUP BY r.domain, c.source_ip, c.header_from, c.disposition, c.dkim_aligned,
+        c.spf_aligned, c.dkim_domain, c.dkim_selector, c.dkim_result, c.dkim_any_pass,
+        c.spf_domain, c.spf_result, c.reasons";
+
+/// The summary's reporter groups, with the newest report's `p` of each.
+pub(crate) const REPORTERS_SQL: &str =
+    "SELECT r.domain, r.org_name, COUNT(*), CAST(SUM(r.messages) AS BIGINT),
+        MAX(r.end_time),
+        (SELECT n.policy_p FROM incoming_reports n WHERE n.kind = 'aggregate'
+            AND n.domain = r.domain AND n.org_name = r.org_name
+            AND n.end_time >= $1 AND n.begin_time < $2
+            ORDER BY n.end_time DESC, n.id DESC LIMIT 1)
+     FROM incoming_reports r
+     WHERE r.kind = 'aggregate' AND r.end_time >= $1 AND r.begin_time < $2
+        AND ($3 = '' OR r.domain = $3)
+     GROUP BY r.domain, r.org_name";
+
+impl SqliteStore {
+    /// [`crate::Store::import_reports`], on the calling thread.
+    pub fn import_reports_now(
+        &self,
+        reports: &[IncomingReport],
+        now: i64,
+    ) -> Result<Vec<ImportOutcome>, StoreError> {
+        let mut conn = self.lock();
+        let db = |e| self.db(e);
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(db)?;
+        let mut outcomes = Vec::with_capacity(reports.len());
+        {
+            let mut find = tx
+                .prepare_cached(
+                    "SELECT content_hash FROM incoming_reports WHERE kind = ?1 AND org_name = ?2
+                     AND report_id = ?3 AND domain = ?4 AND begin_time = ?5 AND end_time = ?6",
+                )
+                .map_err(db)?;
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT INTO incoming_reports (kind, org_name, report_id, domain, begin_time,
+                        end_time, content_hash, policy_p, messages, records, meta, source,
+                        imported_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                )
+                .map_err(db)?;
+            let mut record = tx
+                .prepare_cached(
+                    "INSERT INTO incoming_records (report, source_ip, count, disposition,
+                        dkim_aligned, spf_aligned, header_from, envelope_from, envelope_to,
+                        dkim_domain, dkim_selector, dkim_result, dkim_any_pass, spf_domain,
+                        spf_result, reasons, auth)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
+                        ?16, ?17)",
+                )
+                .map_err(db)?;
+            let mut policy = tx
+                .prepare_cached(
+                    "INSERT INTO incoming_tls_policies (report, policy_type, policy_domain,
+                        successful, failed, details) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )
+                .map_err(db)?;
+            let mut conflict = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO incoming_conflicts (kind, org_name, report_id, domain,
+                        begin_time, end_time, content_hash, document, source, imported_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                )
+                .map_err(db)?;
+            for r in reports {
+                let kind = r.kind.as_str();
+                let existing: Option<String> = find
+                    .query_row(
+                        params![kind, r.org_name, r.report_id, r.domain, r.begin, r.end],
+                        |row| row.get(0),
+                    )
+                    .optional()
+                    .map_err(db)?;
+                match existing {
+                    Some(hash) if hash == r.content_hash => {
+                        outcomes.push(ImportOutcome::Duplicate);
+                        continue;
+                    }
+                    Some(_) => {
+                        conflict
+                            .execute(params![
+                                kind,
+                                r.org_name,
+                                r.report_id,
+                                r.domain,
+                                r.begin,
+                                r.end,
+                                r.content_hash,
+                                r.document,
+                                r.source,
+                                now
+                            ])
+                            .map_err(db)?;
+                        outcomes.push(ImportOutcome::Conflict);
+                        continue;
+                    }
+                    None => {}
+                }
+                let rows = (r.records.len() + r.tls_policies.len()) as u64;
+                insert
+                    .execute(params![
+                        kind,
+                        r.org_name,
+                        r.report_id,
+                        r.domain,
+                        r.begin,
+                        r.end,
+                        r.content_hash,
+                        r.policy_p,
+                        r.messages as i64,
+                        rows as i64,
+                        r.meta,
+                        r.source,
+                        now
+                    ])
+                    .map_err(db)?;
+                let id = tx.last_insert_rowid();
+                for c in &r.records {
+                    record
+                        .execute(params![
+                            id,
+                            c.source_ip,
+                            c.count as i64,
+                            c.disposition,
+                            c.dkim_aligned,
+                            c.spf_aligned,
+                            c.header_from,
+                            c.envelope_from,
+                            c.envelope_to,
+                            c.dkim_domain,
+                            c.dkim_selector,
+                            c.dkim_result,
+                            c.dkim_any_pass,
+                            c.spf_domain,
+                            c.spf_result,
+                            c.reasons,
+                            c.auth
+                        ])
+                        .map_err(db)?;
+                }
+                for p in &r.tls_policies {
+                    policy
+                        .execute(params![
+                            id,
+                            p.policy_type,
+                            p.policy_domain,
+                            p.successful as i64,
+                            p.failed as i64,
+                            p.details
+                        ])
+                        .map_err(db)?;
+                }
+                outcomes.push(ImportOutcome::New { records: rows });
+            }
+        }
+        tx.commit().map_err(db)?;
+        Ok(outcomes)
+    }
+
+    /// [`crate::Store::incoming_summary`], on the calling thread.
+    pub fn incoming_summary_now(
+        &self,
+        filter: &SummaryFilter,
+    ) -> Result<IncomingSummary, StoreError> {
+        let conn = self.lock();
+        let db = |e| self.db(e);
+        let since = filter.since.unwrap_or(i64::MIN);
+        let until = filter.until.unwrap_or(i64::MAX);
+        let domain = filter.domain.clone().unwrap_or_default();
+        let sql = |s: &str| s.replace('$', "?");
+        let mut out = IncomingSummary::default();
+        let mut stmt = conn.prepare(&sql(REPORTERS_SQL)).map_err(db)?;
+        let rows = stmt
+            .query_map(params![since, until, domain], |row| {
+                Ok(ReporterGroup {
+                    domain: row.get(0)?,
+                    org_name: row.get(1)?,
+                    reports: row.get::<_, i64>(2)? as u64,
+                    messages: row.get::<_, i64>(3)? as u64,
+                    last_end: row.get(4)?,
+                    policy_p: row.get(5)?,
+                })
+            })
+            .map_err(db)?;
+        for row in rows {
+            out.reporters.push(row.map_err(db)?);
+        }
+        let mut stmt = conn.prepare(&sql(SOURCES_SQL)).map_err(db)?;
+        let rows = stmt
+            .query_map(params![since, until, domain], |row| {
+                Ok(SourceGroup {
+                    domain: row.get(0)?,
+                    source_ip: row.get(1)?,
+                    header_from: row.get(2)?,
+                    disposition: row.get(3)?,
+                    dkim_aligned: row.get(4)?,
+                    spf_aligned: row.get(5)?,
+                    dkim_domain: row.get(6)?,
+                    dkim_selector: row.get(7)?,
+                    dkim_result: row.get(8)?,
+                    dkim_any_pass: row.get(9)?,
+                    spf_domain: row.get(10)?,
+                    spf_result: row.get(11)?,
+                    reasons: row.get(12)?,
+                    messages: row.get::<_, i64>(13)? as u64,
+                })
+            })
+            .map_err(db)?;
+        for row in rows {
+            out.sources.push(row.map_err(db)?);
+        }
+        Ok(out)
+    }
+
+    /// [`crate::Store::incoming_counts`], on the calling thread.
+    pub fn incoming_counts_now(&self) -> Result<IncomingCounts, StoreError> {
+        let conn = self.lock();
+        let db = |e| self.db(e);
+        let mut c = IncomingCounts::default();
+        let mut stmt = conn
+            .prepare(
+                "SELECT kind, COUNT(*), COALESCE(SUM(records), 0), COALESCE(SUM(messages), 0)
+                 FROM incoming_reports GROUP BY kind",
+            )
+            .map_err(db)?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)? as u64,
+                    r.get::<_, i64>(2)? as u64,
+                    r.get::<_, i64>(3)? as u64,
+                ))
+            })
+            .map_err(db)?;
+        for row in rows {
+            let (kind, n, records, messages) = row.map_err(db)?;
+            match kind.as_str() {
+                "aggregate" => {
+                    c.aggregate = n;
+                    c.records = records;
+                    c.messages = messages;
+                }
+                "tls" => c.tls = n,
+                _ => c.failure = n,
+            }
+        }
+        c.conflicts = conn
+            .query_row("SELECT COUNT(*) FROM incoming_conflicts", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map_err(db)? as u64;
+        Ok(c)
+    }
+}
