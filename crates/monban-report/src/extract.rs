@@ -103,7 +103,9 @@ fn extract_at(
     }
     if bytes.starts_with(&[0x1f, 0x8b]) {
         let out = bounded_read(
-            flate2::read::MultiGzDecoder::new(bytes),
+            GzMembers {
+                current: flate2::bufread::GzDecoder::new(bytes),
+            },
             limits,
             original,
             "gzip",
@@ -142,6 +144,28 @@ fn extract_at(
         });
     }
     Err(ExtractError::Unknown)
+}
+
+/// Concatenated gzip members (RFC 1952 §2.2) read as one stream; bytes after a member
+/// that do not start another (a CRLF some mailers append) are ignored.
+struct GzMembers<'a> {
+    current: flate2::bufread::GzDecoder<&'a [u8]>,
+}
+
+impl Read for GzMembers<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            let n = self.current.read(buf)?;
+            if n > 0 || buf.is_empty() {
+                return Ok(n);
+            }
+            let rest: &[u8] = self.current.get_ref();
+            if !rest.starts_with(&[0x1f, 0x8b]) {
+                return Ok(0);
+            }
+            self.current = flate2::bufread::GzDecoder::new(rest);
+        }
+    }
 }
 
 /// XML (after a BOM and white space: `<`) or JSON (`{`).
@@ -205,6 +229,18 @@ mod tests {
     }
 
     const XML: &[u8] = b"<?xml version=\"1.0\"?><feedback/>";
+
+    #[test]
+    fn gzip_with_trailing_bytes_and_two_members() {
+        let mut g = gzip(b"<feedback>");
+        g.extend_from_slice(&gzip(b"</feedback>"));
+        g.extend_from_slice(b"\r\n");
+        let (out, f) = extract(&g, &Limits::default()).unwrap();
+        assert_eq!(
+            (out.as_slice(), f),
+            (&b"<feedback></feedback>"[..], Format::Xml)
+        );
+    }
 
     #[test]
     fn issue12_forms_plain_gzip_gzip_in_gzip_zip_with_an_empty_name() {

@@ -5,6 +5,7 @@
 pub mod extract;
 pub mod failure;
 pub mod generate;
+pub mod ingest;
 pub mod mail;
 pub mod schedule;
 pub mod send;

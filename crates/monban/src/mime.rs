@@ -79,26 +79,24 @@ impl Part<'_> {
 }
 
 /// Splits a message (or part) into its header block and body at the first empty line.
-/// A message with no empty line is all header.
+/// A line of only spaces and tabs also ends the header (Lotus Notes writes those). A
+/// message with no empty line is all header.
 pub fn split(message: &[u8]) -> (&[u8], &[u8]) {
-    if message.starts_with(b"\r\n") {
-        return (&[], &message[2..]);
-    }
-    if message.starts_with(b"\n") {
-        return (&[], &message[1..]);
-    }
-    let mut pos = 0;
-    while let Some(i) = memchr::memchr(b'\n', &message[pos..]) {
-        let next = pos + i + 1;
-        match message.get(next) {
-            Some(b'\n') => return (&message[..next], &message[next + 1..]),
-            Some(b'\r') if message.get(next + 1) == Some(&b'\n') => {
-                return (&message[..next], &message[next + 2..]);
-            }
-            _ => pos = next,
+    let mut line_start = 0;
+    loop {
+        let end = match memchr::memchr(b'\n', &message[line_start..]) {
+            Some(i) => line_start + i + 1,
+            None => return (message, &[]),
+        };
+        let line = &message[line_start..end];
+        if line
+            .iter()
+            .all(|&b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+        {
+            return (&message[..line_start], &message[end..]);
         }
+        line_start = end;
     }
-    (message, &[])
 }
 
 /// The header fields of a block, unfolded: (name, value) in order, values trimmed.
@@ -506,6 +504,16 @@ mod tests {
         assert_eq!(p[1], ("name".into(), "a b.zip".into()));
         let p = parts(b"Subject: x\n\nbody").unwrap();
         assert_eq!(p[0].media_type, "text/plain");
+    }
+
+    #[test]
+    fn white_space_line_ends_the_header() {
+        assert_eq!(
+            split(b"A: 1\r\n \r\nbody"),
+            (&b"A: 1\r\n"[..], &b"body"[..])
+        );
+        assert_eq!(split(b"\nbody"), (&b""[..], &b"body"[..]));
+        assert_eq!(split(b"A: 1\n"), (&b"A: 1\n"[..], &b""[..]));
     }
 
     #[test]

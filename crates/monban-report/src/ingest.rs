@@ -1,0 +1,456 @@
+//! Reading received report mail and files into the store's form (issue 12).
+//!
+//! A mail is walked with [`monban::mime`]: a `message/feedback-report` part is a
+//! failure report (RFC 6591), with the original message or header that comes with it;
+//! attachments that hold gzip, zip, XML or JSON (whatever their declared type, since
+//! reporters label them every which way) are extracted with the bounds of
+//! [`crate::extract`] and read as aggregate (RFC 9990 / RFC 7489) or TLS (RFC 8460)
+//! reports; Exim's text-only failure reports are read from their text. A report mail
+//! forwarded as `message/rfc822` is looked into. One broken attachment does not lose the
+//! others: each problem is returned beside what was read.
+
+use monban::crypto::{HashAlgorithm, hash};
+use monban::mime::{self, Part};
+use monban::report::aggregate::{Feedback, Record};
+use monban::report::arf::{self, FailureReport};
+use monban::report::parse::parse_aggregate;
+use monban::report::tlsrpt::{TlsReport, parse_tls_report};
+use monban_store::{IncomingKind, IncomingRecord, IncomingReport, TlsPolicyRow};
+
+use crate::extract::{Format, Limits, extract};
+
+/// What one mail or file gave.
+#[derive(Debug, Default)]
+pub struct Found {
+    /// The reports read.
+    pub reports: Vec<IncomingReport>,
+    /// What could not be read, each naming the part.
+    pub errors: Vec<String>,
+}
+
+/// Reads what a file holds: a mail (`.eml`), or a report in gzip, zip, XML or JSON.
+pub fn from_file(bytes: &[u8], source: &str, limits: &Limits) -> Found {
+    if looks_like_mail(bytes) {
+        return from_mail(bytes, source, limits);
+    }
+    let mut found = Found::default();
+    match document(bytes, source, limits) {
+        Ok(r) => found.reports.push(r),
+        Err(e) => found.errors.push(e),
+    }
+    found
+}
+
+/// Whether the bytes start like a message header (a field name and a colon) rather
+/// than a report document or an archive.
+pub fn looks_like_mail(bytes: &[u8]) -> bool {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let first = bytes.split(|&b| b == b'\n').next().unwrap_or(b"");
+    if first.starts_with(b"From ") {
+        return true;
+    }
+    match memchr::memchr(b':', first) {
+        Some(colon) if colon > 0 => first[..colon]
+            .iter()
+            .all(|&b| b.is_ascii_graphic() && b != b'<' && b != b'{'),
+        _ => false,
+    }
+}
+
+/// Reads the reports in one mail.
+pub fn from_mail(mail: &[u8], source: &str, limits: &Limits) -> Found {
+    let mut found = Found::default();
+    // An mbox "From " line is not part of the message.
+    let mail = match mail.strip_prefix(b"From ") {
+        Some(rest) => match memchr::memchr(b'\n', rest) {
+            Some(n) => &rest[n + 1..],
+            None => rest,
+        },
+        None => mail,
+    };
+    walk_mail(mail, source, limits, 0, &mut found);
+    if found.reports.is_empty() && found.errors.is_empty() {
+        found
+            .errors
+            .push(format!("{source}: no DMARC or TLS report in this message"));
+    }
+    found
+}
+
+fn walk_mail(mail: &[u8], source: &str, limits: &Limits, depth: usize, found: &mut Found) {
+    let parts = match mime::parts(mail) {
+        Ok(p) => p,
+        Err(e) => {
+            found.errors.push(format!("{source}: {e}"));
+            return;
+        }
+    };
+    let (header, _) = mime::split(mail);
+    let fields = mime::fields(header, 200);
+    let max = limits.max_input as usize;
+    let before = found.reports.len();
+    // A failure report (ARF).
+    if let Some(fb) = parts
+        .iter()
+        .find(|p| p.media_type == "message/feedback-report")
+    {
+        let original = parts.iter().find(|p| {
+            matches!(
+                p.media_type.as_str(),
+                "message/rfc822" | "text/rfc822-headers" | "text/rfc822-header"
+            )
+        });
+        let read = fb.decoded(max).map_err(|e| e.to_string()).and_then(|f| {
+            let o = original
+                .map(|o| o.decoded(max))
+                .transpose()
+                .map_err(|e| e.to_string())?;
+            arf::parse_feedback_report(&f, o.as_deref())
+                .map(|r| (r, f, o))
+                .map_err(|e| e.to_string())
+        });
+        match read {
+            Ok((r, f, o)) => found.reports.push(failure(
+                &r,
+                &fields,
+                &f,
+                o.as_deref().unwrap_or(b""),
+                source,
+            )),
+            Err(e) => found
+                .errors
+                .push(format!("{source}: the feedback report part: {e}")),
+        }
+    }
+    for (i, part) in parts.iter().enumerate() {
+        if !may_hold_report(part) {
+            continue;
+        }
+        let where_ = format!(
+            "{source}: part {} ({}{})",
+            i + 1,
+            part.media_type,
+            part.filename
+                .as_deref()
+                .map(|n| format!(", {n:?}"))
+                .unwrap_or_default()
+        );
+        let bytes = match part.decoded(max) {
+            Ok(b) => b,
+            Err(e) => {
+                found.errors.push(format!("{where_}: {e}"));
+                continue;
+            }
+        };
+        // Text that is not a report (a cover note) is not an error.
+        if part.media_type.starts_with("text/plain") && !starts_like_document(&bytes) {
+            continue;
+        }
+        match document(&bytes, &where_, limits) {
+            Ok(r) => found.reports.push(r),
+            Err(e) => found.errors.push(e),
+        }
+    }
+    if found.reports.len() > before {
+        return;
+    }
+    // Exim: the failure report is the text.
+    let subject = mime::field(&fields, "subject").unwrap_or("");
+    if subject.to_ascii_lowercase().contains("dmarc")
+        && let Some(text) = parts.iter().find(|p| p.media_type == "text/plain")
+        && let Ok(body) = text.decoded(max)
+        && let Ok(r) = arf::parse_plain_text(&body)
+    {
+        let h = hash(HashAlgorithm::Sha256, &body);
+        found
+            .reports
+            .push(failure_with_hash(&r, &fields, &body, &h, source));
+        return;
+    }
+    // A report mail forwarded as an attachment.
+    if depth < 2 {
+        for part in parts.iter().filter(|p| p.media_type == "message/rfc822") {
+            if let Ok(inner) = part.decoded(max) {
+                let mut sub = Found::default();
+                walk_mail(&inner, source, limits, depth + 1, &mut sub);
+                found.reports.append(&mut sub.reports);
+                found.errors.append(&mut sub.errors);
+            }
+        }
+    }
+}
+
+/// Whether a part can be a report: by type or name, or text that starts like one.
+fn may_hold_report(part: &Part<'_>) -> bool {
+    let t = part.media_type.as_str();
+    let name = part.filename.as_deref().unwrap_or("").to_ascii_lowercase();
+    if t.starts_with("multipart/") || t == "message/feedback-report" || t == "message/rfc822" {
+        return false;
+    }
+    matches!(
+        t,
+        "application/gzip"
+            | "application/x-gzip"
+            | "application/zip"
+            | "application/x-zip"
+            | "application/x-zip-compressed"
+            | "application/xml"
+            | "text/xml"
+            | "application/json"
+            | "application/tlsrpt+json"
+            | "application/tlsrpt+gzip"
+            | "application/octet-stream"
+    ) || [".xml", ".gz", ".zip", ".json", ".gzip"]
+        .iter()
+        .any(|e| name.ends_with(e))
+        || t == "text/plain"
+}
+
+fn starts_like_document(b: &[u8]) -> bool {
+    let b = b.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(b);
+    let first = b.iter().find(|c| !c.is_ascii_whitespace());
+    matches!(first, Some(b'<') | Some(b'{'))
+}
+
+/// Reads one report document (compressed or not).
+fn document(bytes: &[u8], source: &str, limits: &Limits) -> Result<IncomingReport, String> {
+    let (doc, format) = extract(bytes, limits).map_err(|e| format!("{source}: {e}"))?;
+    let content_hash = hex(&hash(HashAlgorithm::Sha256, &doc));
+    match format {
+        Format::Xml => {
+            let feedback = parse_aggregate(&doc).map_err(|e| format!("{source}: {e}"))?;
+            Ok(aggregate(feedback, doc, content_hash, source))
+        }
+        Format::Json => {
+            let report = parse_tls_report(&doc).map_err(|e| format!("{source}: {e}"))?;
+            Ok(tls(report, doc, content_hash, source))
+        }
+    }
+}
+
+fn hex(b: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::with_capacity(b.len() * 2);
+    for x in b {
+        let _ = write!(s, "{x:02x}");
+    }
+    s
+}
+
+fn text(doc: Vec<u8>) -> String {
+    String::from_utf8(doc).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+/// An aggregate report in the store's form.
+pub fn aggregate(f: Feedback, doc: Vec<u8>, content_hash: String, source: &str) -> IncomingReport {
+    let p = &f.policy;
+    let meta = serde_json::json!({
+        "email": f.metadata.email,
+        "extra_contact_info": f.metadata.extra_contact_info,
+        "errors": f.metadata.errors,
+        "generator": f.metadata.generator,
+        "policy_published": {
+            "domain": p.domain, "p": p.p, "sp": p.sp, "np": p.np, "adkim": p.adkim,
+            "aspf": p.aspf, "fo": p.fo, "testing": p.testing,
+            "discovery_method": p.discovery_method,
+        },
+    })
+    .to_string();
+    let messages = f.messages();
+    let records: Vec<IncomingRecord> = f.records.iter().map(record).collect();
+    IncomingReport {
+        kind: IncomingKind::Aggregate,
+        org_name: f.metadata.org_name.trim().to_string(),
+        report_id: f.metadata.report_id.trim().to_string(),
+        domain: p.domain.trim().trim_end_matches('.').to_ascii_lowercase(),
+        begin: f.metadata.begin,
+        end: f.metadata.end,
+        content_hash,
+        document: text(doc),
+        meta,
+        source: source.to_string(),
+        policy_p: (!p.p.is_empty()).then(|| p.p.to_ascii_lowercase()),
+        messages,
+        records,
+        tls_policies: Vec::new(),
+    }
+}
+
+fn record(r: &Record) -> IncomingRecord {
+    let lower = |s: &str| s.trim().trim_end_matches('.').to_ascii_lowercase();
+    let header_from = lower(&r.header_from);
+    // The DKIM result that speaks for the row: an aligned pass, else any pass, else
+    // the first (reporters do not all order them as RFC 9990 §3.1.3 asks).
+    let aligned = |d: &str| {
+        let d = lower(d);
+        d == header_from
+            || d.ends_with(&format!(".{header_from}"))
+            || header_from.ends_with(&format!(".{d}"))
+    };
+    let best = r
+        .dkim
+        .iter()
+        .find(|d| d.result == "pass" && aligned(&d.domain))
+        .or_else(|| r.dkim.iter().find(|d| d.result == "pass"))
+        .or(r.dkim.first());
+    let spf = r
+        .spf
+        .iter()
+        .find(|s| s.scope.as_deref().is_none_or(|x| x == "mfrom"))
+        .or(r.spf.first());
+    let reasons = (!r.evaluated.reasons.is_empty()).then(|| {
+        r.evaluated
+            .reasons
+            .iter()
+            .map(|x| x.kind.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
+    });
+    let auth = serde_json::json!({
+        "dkim": r.dkim.iter().map(|d| serde_json::json!({
+            "domain": d.domain, "selector": d.selector, "result": d.result,
+            "human_result": d.human_result})).collect::<Vec<_>>(),
+        "spf": r.spf.iter().map(|s| serde_json::json!({
+            "domain": s.domain, "scope": s.scope, "result": s.result,
+            "human_result": s.human_result})).collect::<Vec<_>>(),
+        "reasons": r.evaluated.reasons.iter().map(|x| serde_json::json!({
+            "type": x.kind, "comment": x.comment})).collect::<Vec<_>>(),
+    })
+    .to_string();
+    IncomingRecord {
+        source_ip: r.source_ip.trim().to_string(),
+        count: r.count,
+        disposition: r.evaluated.disposition.to_ascii_lowercase(),
+        dkim_aligned: r.evaluated.dkim_aligned,
+        spf_aligned: r.evaluated.spf_aligned,
+        header_from,
+        envelope_from: r
+            .envelope_from
+            .as_deref()
+            .map(lower)
+            .filter(|s| !s.is_empty()),
+        envelope_to: r
+            .envelope_to
+            .as_deref()
+            .map(lower)
+            .filter(|s| !s.is_empty()),
+        dkim_domain: best.map(|d| lower(&d.domain)),
+        dkim_selector: best.map(|d| d.selector.clone()),
+        dkim_result: best.map(|d| d.result.clone()),
+        dkim_any_pass: r.dkim.iter().any(|d| d.result == "pass"),
+        spf_domain: spf.map(|s| lower(&s.domain)).filter(|s| !s.is_empty()),
+        spf_result: spf.map(|s| s.result.clone()),
+        reasons,
+        auth,
+    }
+}
+
+/// A TLS report in the store's form.
+pub fn tls(r: TlsReport, doc: Vec<u8>, content_hash: String, source: &str) -> IncomingReport {
+    let policies: Vec<TlsPolicyRow> = r
+        .policies
+        .iter()
+        .map(|p| TlsPolicyRow {
+            policy_type: p.policy_type.clone(),
+            policy_domain: p.policy_domain.clone(),
+            successful: p.successful,
+            failed: p.failed,
+            details: serde_json::json!({
+                "policy_string": p.policy_string,
+                "mx_host": p.mx_host,
+                "failure_details": p.failure_details,
+            })
+            .to_string(),
+        })
+        .collect();
+    let messages = r
+        .policies
+        .iter()
+        .map(|p| p.successful.saturating_add(p.failed))
+        .fold(0u64, u64::saturating_add);
+    IncomingReport {
+        kind: IncomingKind::Tls,
+        org_name: r.organization_name.trim().to_string(),
+        report_id: r.report_id.trim().to_string(),
+        domain: r.domain(),
+        begin: r.begin,
+        end: r.end,
+        content_hash,
+        document: text(doc),
+        meta: serde_json::json!({"contact_info": r.contact_info}).to_string(),
+        source: source.to_string(),
+        policy_p: None,
+        messages,
+        records: Vec::new(),
+        tls_policies: policies,
+    }
+}
+
+fn failure(
+    r: &FailureReport,
+    mail_fields: &[(String, String)],
+    feedback: &[u8],
+    original: &[u8],
+    source: &str,
+) -> IncomingReport {
+    let mut both = Vec::with_capacity(feedback.len() + original.len() + 1);
+    both.extend_from_slice(feedback);
+    both.push(0);
+    both.extend_from_slice(&original[..original.len().min(arf::MAX_ORIGINAL)]);
+    let h = hash(HashAlgorithm::Sha256, &both);
+    failure_with_hash(r, mail_fields, &both, &h, source)
+}
+
+fn failure_with_hash(
+    r: &FailureReport,
+    mail_fields: &[(String, String)],
+    document: &[u8],
+    digest: &[u8],
+    source: &str,
+) -> IncomingReport {
+    // The reporter: the domain of the report mail's From, else its User-Agent.
+    let reporter = mime::field(mail_fields, "from")
+        .and_then(|f| {
+            let a = f.rsplit_once('<').map_or(f, |(_, a)| a);
+            let a = a.split('>').next().unwrap_or(a);
+            a.rsplit_once('@')
+                .map(|(_, d)| d.trim().to_ascii_lowercase())
+        })
+        .or_else(|| r.user_agent.clone())
+        .unwrap_or_default();
+    let date = mime::field(mail_fields, "date")
+        .and_then(|d| monban::rfc5322::datetime::parse(d).ok())
+        .map(|d| d.unix);
+    let at = r.arrival_date.or(date).unwrap_or(0);
+    let content_hash = hex(digest);
+    IncomingReport {
+        kind: IncomingKind::Failure,
+        org_name: reporter,
+        report_id: content_hash[..32].to_string(),
+        domain: r.domain().unwrap_or_default(),
+        begin: at,
+        end: at,
+        content_hash,
+        document: String::from_utf8_lossy(document).into_owned(),
+        meta: serde_json::to_string(r).unwrap_or_default(),
+        source: source.to_string(),
+        policy_p: None,
+        messages: r.incidents,
+        records: Vec::new(),
+        tls_policies: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mail_or_document() {
+        assert!(looks_like_mail(b"Return-Path: <a@b>\n"));
+        assert!(looks_like_mail(b"From a@b Mon Jan 1 00:00:00 2024\n"));
+        assert!(!looks_like_mail(b"<?xml version=\"1.0\"?>\n<feedback>"));
+        assert!(!looks_like_mail(b"{\"report-id\": 1}"));
+        assert!(!looks_like_mail(b"\x1f\x8b\x08"));
+    }
+}
