@@ -28,6 +28,7 @@ mod keygen;
 mod milter;
 mod progress;
 mod report;
+mod report_in;
 mod sign;
 mod spf;
 mod verify;

@@ -29,6 +29,15 @@ enum ReportCommand {
     /// Send the generated reports that are due to each verified rua destination,
     /// through an SMTP relay, DKIM-signed; failures are retried on later runs.
     Send(SendArgs),
+    /// Store received reports (aggregate, failure, TLS) from files, folders, Maildir,
+    /// mbox or IMAP; each report once, duplicates and conflicts told apart.
+    Import(crate::report_in::ImportArgs),
+    /// What the stored aggregate reports say, per domain: pass rates, dispositions,
+    /// reporters, sources (failing first) and likely forwarders.
+    Summary(crate::report_in::SummaryArgs),
+    /// For each domain: which sources the next policy step would hurt, what to do for
+    /// each, and whether it is safe to move on.
+    Advise(crate::report_in::SummaryArgs),
 }
 
 /// Flags of `monban report send`.
@@ -139,6 +148,9 @@ pub async fn run(dns: &crate::dns::DnsArgs, args: ReportArgs) -> Result<(), Fail
     match args.command {
         ReportCommand::Generate(g) => run_generate(g).await,
         ReportCommand::Send(s) => run_send(dns, s).await,
+        ReportCommand::Import(i) => crate::report_in::run_import(i).await,
+        ReportCommand::Summary(s) => crate::report_in::run_summary(dns, s).await,
+        ReportCommand::Advise(s) => crate::report_in::run_advise(dns, s).await,
     }
 }
 
@@ -279,14 +291,14 @@ async fn run_send(dns: &crate::dns::DnsArgs, args: SendArgs) -> Result<(), Failu
     Ok(())
 }
 
-fn now() -> i64 {
+pub(crate) fn now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 /// `YYYY-MM-DD` → the Unix time of that day's UTC midnight.
-fn parse_day(s: &str) -> Result<i64, Failure> {
+pub(crate) fn parse_day(s: &str) -> Result<i64, Failure> {
     let bad = || {
         Failure::usage(format!(
             "--date {s:?}: expected YYYY-MM-DD, e.g. 2026-11-29"
@@ -312,7 +324,7 @@ fn parse_day(s: &str) -> Result<i64, Failure> {
     Ok(days * DAY)
 }
 
-fn day_name(begin: i64) -> String {
+pub(crate) fn day_name(begin: i64) -> String {
     let (y, m, d) = civil_from_days(begin.div_euclid(DAY));
     format!("{y:04}-{m:02}-{d:02}")
 }

@@ -11,9 +11,9 @@
 
 use monban::crypto::{HashAlgorithm, hash};
 use monban::mime::{self, Part};
-use monban::report::aggregate::{Feedback, Record};
+use monban::report::aggregate::{DkimAuth, Feedback, Reason, Record, SpfAuth};
 use monban::report::arf::{self, FailureReport};
-use monban::report::parse::parse_aggregate;
+use monban::report::parse::parse_aggregate_str;
 use monban::report::tlsrpt::{TlsReport, parse_tls_report};
 use monban_store::{IncomingKind, IncomingRecord, IncomingReport, TlsPolicyRow};
 
@@ -218,12 +218,14 @@ fn document(bytes: &[u8], source: &str, limits: &Limits) -> Result<IncomingRepor
     let content_hash = hex(&hash(HashAlgorithm::Sha256, &doc));
     match format {
         Format::Xml => {
-            let feedback = parse_aggregate(&doc).map_err(|e| format!("{source}: {e}"))?;
-            Ok(aggregate(feedback, doc, content_hash, source))
+            // One UTF-8 check serves the parser and the kept copy.
+            let text = text(doc);
+            let feedback = parse_aggregate_str(&text).map_err(|e| format!("{source}: {e}"))?;
+            Ok(aggregate(feedback, text, content_hash, source))
         }
         Format::Json => {
             let report = parse_tls_report(&doc).map_err(|e| format!("{source}: {e}"))?;
-            Ok(tls(report, doc, content_hash, source))
+            Ok(tls(report, text(doc), content_hash, source))
         }
     }
 }
@@ -242,7 +244,7 @@ fn text(doc: Vec<u8>) -> String {
 }
 
 /// An aggregate report in the store's form.
-pub fn aggregate(f: Feedback, doc: Vec<u8>, content_hash: String, source: &str) -> IncomingReport {
+pub fn aggregate(f: Feedback, doc: String, content_hash: String, source: &str) -> IncomingReport {
     let p = &f.policy;
     let meta = serde_json::json!({
         "email": f.metadata.email,
@@ -266,7 +268,7 @@ pub fn aggregate(f: Feedback, doc: Vec<u8>, content_hash: String, source: &str) 
         begin: f.metadata.begin,
         end: f.metadata.end,
         content_hash,
-        document: text(doc),
+        document: doc,
         meta,
         source: source.to_string(),
         policy_p: (!p.p.is_empty()).then(|| p.p.to_ascii_lowercase()),
@@ -274,6 +276,65 @@ pub fn aggregate(f: Feedback, doc: Vec<u8>, content_hash: String, source: &str) 
         records,
         tls_policies: Vec::new(),
     }
+}
+
+/// All DKIM and SPF results and reasons of a row, as stored (JSON).
+#[derive(serde::Serialize)]
+struct Auth<'a> {
+    #[serde(serialize_with = "dkim_json")]
+    dkim: &'a [DkimAuth],
+    #[serde(serialize_with = "spf_json")]
+    spf: &'a [SpfAuth],
+    #[serde(serialize_with = "reasons_json")]
+    reasons: &'a [Reason],
+}
+
+#[derive(serde::Serialize)]
+struct DkimJson<'a> {
+    domain: &'a str,
+    selector: &'a str,
+    result: &'a str,
+    human_result: Option<&'a str>,
+}
+
+#[derive(serde::Serialize)]
+struct SpfJson<'a> {
+    domain: &'a str,
+    scope: Option<&'a str>,
+    result: &'a str,
+    human_result: Option<&'a str>,
+}
+
+#[derive(serde::Serialize)]
+struct ReasonJson<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    comment: Option<&'a str>,
+}
+
+fn dkim_json<S: serde::Serializer>(v: &&[DkimAuth], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(v.iter().map(|d| DkimJson {
+        domain: &d.domain,
+        selector: &d.selector,
+        result: &d.result,
+        human_result: d.human_result.as_deref(),
+    }))
+}
+
+fn spf_json<S: serde::Serializer>(v: &&[SpfAuth], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(v.iter().map(|x| SpfJson {
+        domain: &x.domain,
+        scope: x.scope.as_deref(),
+        result: &x.result,
+        human_result: x.human_result.as_deref(),
+    }))
+}
+
+fn reasons_json<S: serde::Serializer>(v: &&[Reason], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(v.iter().map(|x| ReasonJson {
+        kind: &x.kind,
+        comment: x.comment.as_deref(),
+    }))
 }
 
 fn record(r: &Record) -> IncomingRecord {
@@ -298,25 +359,31 @@ fn record(r: &Record) -> IncomingRecord {
         .iter()
         .find(|s| s.scope.as_deref().is_none_or(|x| x == "mfrom"))
         .or(r.spf.first());
-    let reasons = (!r.evaluated.reasons.is_empty()).then(|| {
-        r.evaluated
-            .reasons
-            .iter()
-            .map(|x| x.kind.as_str())
-            .collect::<Vec<_>>()
-            .join(",")
-    });
-    let auth = serde_json::json!({
-        "dkim": r.dkim.iter().map(|d| serde_json::json!({
-            "domain": d.domain, "selector": d.selector, "result": d.result,
-            "human_result": d.human_result})).collect::<Vec<_>>(),
-        "spf": r.spf.iter().map(|s| serde_json::json!({
-            "domain": s.domain, "scope": s.scope, "result": s.result,
-            "human_result": s.human_result})).collect::<Vec<_>>(),
-        "reasons": r.evaluated.reasons.iter().map(|x| serde_json::json!({
-            "type": x.kind, "comment": x.comment})).collect::<Vec<_>>(),
+    // The reason types, plus `arc` and `forwarded` when a comment says so (Google
+    // writes `local_policy` with "arc=pass"; RFC 7489's `forwarded` is read as `other`).
+    let mut kinds: Vec<&str> = Vec::new();
+    for x in &r.evaluated.reasons {
+        let comment = x.comment.as_deref().unwrap_or("").to_ascii_lowercase();
+        for k in [
+            Some(x.kind.as_str()),
+            comment.contains("arc=pass").then_some("arc"),
+            comment.contains("forward").then_some("forwarded"),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if !kinds.contains(&k) && kinds.len() < 10 {
+                kinds.push(k);
+            }
+        }
+    }
+    let reasons = (!kinds.is_empty()).then(|| kinds.join(","));
+    let auth = serde_json::to_string(&Auth {
+        dkim: &r.dkim,
+        spf: &r.spf,
+        reasons: &r.evaluated.reasons,
     })
-    .to_string();
+    .unwrap_or_default();
     IncomingRecord {
         source_ip: r.source_ip.trim().to_string(),
         count: r.count,
@@ -346,7 +413,7 @@ fn record(r: &Record) -> IncomingRecord {
 }
 
 /// A TLS report in the store's form.
-pub fn tls(r: TlsReport, doc: Vec<u8>, content_hash: String, source: &str) -> IncomingReport {
+pub fn tls(r: TlsReport, doc: String, content_hash: String, source: &str) -> IncomingReport {
     let policies: Vec<TlsPolicyRow> = r
         .policies
         .iter()
@@ -376,7 +443,7 @@ pub fn tls(r: TlsReport, doc: Vec<u8>, content_hash: String, source: &str) -> In
         begin: r.begin,
         end: r.end,
         content_hash,
-        document: text(doc),
+        document: doc,
         meta: serde_json::json!({"contact_info": r.contact_info}).to_string(),
         source: source.to_string(),
         policy_p: None,

@@ -2,13 +2,17 @@
 //! generated from the evaluations in the store ([`generate`]) and sent to the
 //! destinations the policies ask for ([`send`]).
 
+pub mod corpus;
 pub mod extract;
 pub mod failure;
 pub mod generate;
+pub mod imap;
+pub mod import;
 pub mod ingest;
 pub mod mail;
 pub mod schedule;
 pub mod send;
+pub mod summary;
 
 pub use generate::{GenerateOptions, GenerateSummary, GeneratedReport, Skipped, generate};
 

@@ -74,8 +74,12 @@ pub enum ParseError {
 
 /// Reads an aggregate report.
 pub fn parse_aggregate(xml: &[u8]) -> Result<Feedback, ParseError> {
-    let text = String::from_utf8_lossy(xml);
-    let text = text.strip_prefix('\u{FEFF}').unwrap_or(&text);
+    parse_aggregate_str(&String::from_utf8_lossy(xml))
+}
+
+/// [`parse_aggregate`] of text already decoded (invalid UTF-8 already replaced).
+pub fn parse_aggregate_str(text: &str) -> Result<Feedback, ParseError> {
+    let text = text.strip_prefix('\u{FEFF}').unwrap_or(text);
     let mut reader = quick_xml::Reader::from_str(text);
     // End tags are matched here, leniently (see Parser::end).
     reader.config_mut().check_end_names = false;
@@ -91,13 +95,13 @@ pub fn parse_aggregate(xml: &[u8]) -> Result<Feedback, ParseError> {
             why: e.to_string(),
         })?;
         match event {
-            Event::Start(e) => p.start(&local(e.local_name().as_ref()))?,
+            Event::Start(e) => p.start(e.local_name().as_ref())?,
             Event::Empty(e) => {
-                let name = local(e.local_name().as_ref());
-                p.start(&name)?;
-                p.end(&name)?;
+                let name = e.local_name();
+                p.start(name.as_ref())?;
+                p.end(local(name.as_ref()))?;
             }
-            Event::End(e) => p.end(&local(e.local_name().as_ref()))?,
+            Event::End(e) => p.end(local(e.local_name().as_ref()))?,
             Event::Text(t) => p.text(&t.xml10_content())?,
             Event::CData(c) => p.text(&c)?,
             Event::GeneralRef(r) => {
@@ -129,14 +133,42 @@ pub fn parse_aggregate(xml: &[u8]) -> Result<Feedback, ParseError> {
     p.finish()
 }
 
-fn local(name: &str) -> String {
-    name.to_ascii_lowercase()
+/// The element names a report uses; any other is [`OTHER`].
+const NAMES: &[&str] = &[
+    "feedback", "version", "report_metadata", "org_name", "email", "extra_contact_info",
+    "report_id", "date_range", "begin", "end", "error", "generator", "policy_published",
+    "domain", "p", "sp", "np", "pct", "fo", "adkim", "aspf", "discovery_method", "testing",
+    "record", "row", "source_ip", "count", "policy_evaluated", "disposition", "dkim", "spf",
+    "reason", "type", "comment", "identifiers", "header_from", "envelope_from",
+    "envelope_to", "auth_results", "selector", "result", "human_result", "scope",
+];
+/// The name of an element the parser does not know.
+const OTHER: &str = "";
+
+/// An element's local name, matched in any case, as one of [`NAMES`] (no allocation
+/// per element).
+fn local(name: &str) -> &'static str {
+    let b = name.as_bytes();
+    if b.len() > 24 {
+        return OTHER;
+    }
+    let mut low = [0u8; 24];
+    for (d, s) in low.iter_mut().zip(b) {
+        *d = s.to_ascii_lowercase();
+    }
+    let low = &low[..b.len()];
+    // Already lower case (nearly always): one comparison per candidate of that length.
+    NAMES
+        .iter()
+        .find(|n| n.len() == low.len() && n.as_bytes() == low)
+        .copied()
+        .unwrap_or(OTHER)
 }
 
 #[derive(Default)]
 struct Parser {
     /// The elements open inside `feedback` (starting with it).
-    path: Vec<String>,
+    path: Vec<&'static str>,
     text: String,
     /// Elements open outside `feedback` (a wrapper such as an `xs:schema`).
     outer: usize,
@@ -170,9 +202,10 @@ fn empty_record() -> Record {
 }
 
 impl Parser {
-    fn start(&mut self, name: &str) -> Result<(), ParseError> {
+    fn start(&mut self, raw: &str) -> Result<(), ParseError> {
+        let name = local(raw);
         if self.root.is_none() {
-            self.root = Some(name.chars().take(80).collect());
+            self.root = Some(raw.to_ascii_lowercase().chars().take(80).collect());
         }
         if !self.seen_root {
             // Outside the report: a wrapper around it (seen: an unclosed xs:schema).
@@ -194,10 +227,9 @@ impl Parser {
                 limit: MAX_DEPTH,
             });
         }
-        self.path.push(name.to_owned());
+        self.path.push(name);
         self.text.clear();
-        let p: Vec<&str> = self.path.iter().map(String::as_str).collect();
-        match p.as_slice() {
+        match self.path.as_slice() {
             ["feedback", "record"] => {
                 if self.records.len() >= MAX_RECORDS {
                     return Err(ParseError::Limit {
@@ -272,12 +304,12 @@ impl Parser {
     /// An end tag. Reporters write broken XML (`<email><a@b.example></email>`): an end
     /// tag closes the elements opened after its own start, as an HTML parser would; a
     /// stray end tag is ignored.
-    fn end(&mut self, name: &str) -> Result<(), ParseError> {
+    fn end(&mut self, name: &'static str) -> Result<(), ParseError> {
         if !self.seen_root || self.done {
             self.outer = self.outer.saturating_sub(1);
             return Ok(());
         }
-        let Some(at) = self.path.iter().rposition(|n| n == name) else {
+        let Some(at) = self.path.iter().rposition(|n| *n == name) else {
             return Ok(());
         };
         while self.path.len() > at + 1 {
@@ -291,11 +323,16 @@ impl Parser {
     }
 
     fn close(&mut self) -> Result<(), ParseError> {
-        let value = self.text.trim().to_owned();
+        // Containers hold only white space: no allocation for them.
+        let trimmed = self.text.trim();
+        let value = if trimmed.is_empty() {
+            String::new()
+        } else {
+            trimmed.to_owned()
+        };
         self.text.clear();
-        let p: Vec<&str> = self.path.iter().map(String::as_str).collect();
         let m = &mut self.metadata;
-        match p.as_slice() {
+        match self.path.as_slice() {
             ["feedback", "report_metadata", "org_name"] => m.org_name = value,
             ["feedback", "report_metadata", "email"] => m.email = value,
             ["feedback", "report_metadata", "extra_contact_info"] => {
@@ -388,7 +425,7 @@ fn record_field(r: &mut Record, path: &[&str], value: String) -> Result<(), Pars
             r.count = count(&value)?;
         }
         ["row", "policy_evaluated", "disposition"] => {
-            r.evaluated.disposition = value.to_ascii_lowercase();
+            r.evaluated.disposition = lower(value);
         }
         ["row", "policy_evaluated", "dkim"] => {
             r.evaluated.dkim_aligned = result(&value) == "pass";
@@ -398,7 +435,7 @@ fn record_field(r: &mut Record, path: &[&str], value: String) -> Result<(), Pars
         }
         ["row", "policy_evaluated", "reason", "type"] => {
             if let Some(last) = r.evaluated.reasons.last_mut() {
-                last.kind = value.to_ascii_lowercase();
+                last.kind = lower(value);
             }
         }
         ["row", "policy_evaluated", "reason", "comment"] => {
@@ -415,13 +452,13 @@ fn record_field(r: &mut Record, path: &[&str], value: String) -> Result<(), Pars
         {
             r.evaluated.reasons.pop();
         }
-        ["identifiers", "header_from"] => r.header_from = value.to_ascii_lowercase(),
-        ["identifiers", "envelope_from"] => r.envelope_from = non_empty(value.to_ascii_lowercase()),
-        ["identifiers", "envelope_to"] => r.envelope_to = non_empty(value.to_ascii_lowercase()),
+        ["identifiers", "header_from"] => r.header_from = lower(value),
+        ["identifiers", "envelope_from"] => r.envelope_from = non_empty(lower(value)),
+        ["identifiers", "envelope_to"] => r.envelope_to = non_empty(lower(value)),
         ["auth_results", "dkim", field] => {
             if let Some(d) = r.dkim.last_mut() {
                 match *field {
-                    "domain" => d.domain = value.to_ascii_lowercase(),
+                    "domain" => d.domain = lower(value),
                     "selector" => d.selector = value,
                     "result" => d.result = result(&value),
                     "human_result" => d.human_result = non_empty(value),
@@ -432,8 +469,8 @@ fn record_field(r: &mut Record, path: &[&str], value: String) -> Result<(), Pars
         ["auth_results", "spf", field] => {
             if let Some(s) = r.spf.last_mut() {
                 match *field {
-                    "domain" => s.domain = value.to_ascii_lowercase(),
-                    "scope" => s.scope = non_empty(value.to_ascii_lowercase()),
+                    "domain" => s.domain = lower(value),
+                    "scope" => s.scope = non_empty(lower(value)),
                     "result" => s.result = result(&value),
                     "human_result" => s.human_result = non_empty(value),
                     _ => {}
@@ -443,6 +480,11 @@ fn record_field(r: &mut Record, path: &[&str], value: String) -> Result<(), Pars
         _ => {}
     }
     Ok(())
+}
+
+fn lower(mut s: String) -> String {
+    s.make_ascii_lowercase();
+    s
 }
 
 fn non_empty(s: String) -> Option<String> {

@@ -1,0 +1,576 @@
+//! `monban report import` (issue 12, DESIGN §4): received reports from files, folders,
+//! Maildir folders, mbox files and IMAP mailboxes into the store.
+//!
+//! Nothing is lost and nothing is stored twice:
+//! - reports are stored in batches, one transaction each; a source (a Maildir file, an
+//!   IMAP message) is marked done (moved, flagged) only after the batch holding its
+//!   reports is committed, so a crash leaves it to be read again;
+//! - reading it again stores nothing twice: the store tells duplicates (same identity,
+//!   same content) and conflicts (same identity, other content, kept aside) apart.
+//!
+//! Memory stays flat whatever the input: an mbox is read one message at a time, and a
+//! batch is flushed at [`ImportOptions::batch_reports`] reports,
+//! [`ImportOptions::batch_records`] records or [`ImportOptions::batch_bytes`] bytes.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use monban_store::{ImportOutcome, IncomingReport, Store};
+use serde::Serialize;
+
+use crate::ReportError;
+use crate::extract::Limits;
+use crate::imap::{ImapSession, ImapUrl};
+use crate::ingest::{Found, from_file, from_mail};
+
+/// How an import runs.
+#[derive(Debug, Clone)]
+pub struct ImportOptions {
+    /// Move each Maildir message (or IMAP message) here once its reports are stored
+    /// (a Maildir folder, created as needed; for IMAP a mailbox name).
+    pub move_to: Option<PathBuf>,
+    /// The extraction bounds, also the largest message read.
+    pub limits: Limits,
+    /// Reports per transaction at most.
+    pub batch_reports: usize,
+    /// Records per transaction at most.
+    pub batch_records: usize,
+    /// Report bytes held before a flush at most.
+    pub batch_bytes: usize,
+    /// Folders are walked this deep at most.
+    pub max_depth: usize,
+    /// The time stamped on stored reports (Unix seconds).
+    pub now: i64,
+}
+
+impl Default for ImportOptions {
+    fn default() -> Self {
+        Self {
+            move_to: None,
+            limits: Limits::default(),
+            batch_reports: 2_000,
+            batch_records: 100_000,
+            batch_bytes: 16 << 20,
+            max_depth: 8,
+            now: 0,
+        }
+    }
+}
+
+/// What an import did (the JSON of DESIGN §4).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ImportSummary {
+    /// Reports stored.
+    pub reports_new: u64,
+    /// Copies of stored reports (nothing stored).
+    pub reports_duplicate: u64,
+    /// Copies with other content than the stored report (kept aside).
+    pub reports_conflicting: u64,
+    /// Records (and TLS policies) stored.
+    pub records_new: u64,
+    /// Inputs, or parts of them, that could not be read.
+    pub failed: Vec<FailedInput>,
+    /// Messages and files read.
+    pub inputs_read: u64,
+}
+
+/// One input that failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FailedInput {
+    /// Where (file, message in a mailbox, part).
+    pub source: String,
+    /// What went wrong.
+    pub error: String,
+}
+
+/// Where progress goes (a bar on a terminal).
+pub trait ImportProgress {
+    /// The work: inputs or bytes to go, as far as known.
+    fn total(&self, _units: u64, _what: &'static str) {}
+    /// Done so far.
+    fn advance(&self, _units: u64) {}
+}
+
+/// No progress shown.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Quiet;
+impl ImportProgress for Quiet {}
+
+/// One thing to import.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// A file, folder, Maildir folder or mbox file.
+    Path(PathBuf),
+    /// An IMAP mailbox.
+    Imap(ImapUrl),
+}
+
+impl Input {
+    /// `imap://...` or `imaps://...`, else a path.
+    pub fn parse(s: &str) -> Result<Self, ReportError> {
+        if s.starts_with("imap://") || s.starts_with("imaps://") {
+            return ImapUrl::parse(s)
+                .map(Input::Imap)
+                .map_err(ReportError::Usage);
+        }
+        Ok(Self::Path(PathBuf::from(s)))
+    }
+}
+
+/// What to do with a source once its reports are committed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Done {
+    Nothing,
+    Move(PathBuf),
+    Imap(u32),
+}
+
+/// Reports waiting for their transaction, with what marks their sources done.
+struct Batch<'a> {
+    store: &'a dyn Store,
+    opts: &'a ImportOptions,
+    reports: Vec<IncomingReport>,
+    done: Vec<Done>,
+    records: usize,
+    bytes: usize,
+    summary: ImportSummary,
+    move_failed: Vec<FailedInput>,
+}
+
+impl<'a> Batch<'a> {
+    fn new(store: &'a dyn Store, opts: &'a ImportOptions) -> Self {
+        Self {
+            store,
+            opts,
+            reports: Vec::new(),
+            done: Vec::new(),
+            records: 0,
+            bytes: 0,
+            summary: ImportSummary::default(),
+            move_failed: Vec::new(),
+        }
+    }
+
+    /// Adds what one source gave. The source is marked done after the commit only if
+    /// all of it was read.
+    fn add(&mut self, found: Found, done: Done) -> bool {
+        self.summary.inputs_read += 1;
+        let complete = found.errors.is_empty();
+        for e in found.errors {
+            let (source, error) = match e.split_once(": ") {
+                Some((s, r)) => (s.to_string(), r.to_string()),
+                None => (String::new(), e),
+            };
+            self.summary.failed.push(FailedInput { source, error });
+        }
+        for r in found.reports {
+            self.records += r.records.len();
+            self.bytes += r.document.len() + r.meta.len();
+            self.reports.push(r);
+        }
+        if complete && done != Done::Nothing {
+            self.done.push(done);
+        }
+        self.reports.len() >= self.opts.batch_reports
+            || self.records >= self.opts.batch_records
+            || self.bytes >= self.opts.batch_bytes
+    }
+
+    /// Commits the batch; returns what may now be marked done.
+    async fn flush(&mut self) -> Result<Vec<Done>, ReportError> {
+        if !self.reports.is_empty() {
+            let outcomes = self
+                .store
+                .import_reports(&self.reports, self.opts.now)
+                .await?;
+            for o in outcomes {
+                match o {
+                    ImportOutcome::New { records } => {
+                        self.summary.reports_new += 1;
+                        self.summary.records_new += records;
+                    }
+                    ImportOutcome::Duplicate => self.summary.reports_duplicate += 1,
+                    ImportOutcome::Conflict => self.summary.reports_conflicting += 1,
+                }
+            }
+        }
+        self.reports.clear();
+        self.records = 0;
+        self.bytes = 0;
+        let done = std::mem::take(&mut self.done);
+        // Files are moved here; IMAP messages by the caller, which holds the session.
+        let mut imap = Vec::new();
+        for d in done {
+            match d {
+                Done::Move(path) => {
+                    if let Some(dir) = &self.opts.move_to
+                        && let Err(e) = move_into_maildir(&path, dir)
+                    {
+                        self.move_failed.push(FailedInput {
+                            source: path.display().to_string(),
+                            error: format!("stored, but not moved to {}: {e}", dir.display()),
+                        });
+                    }
+                }
+                other => imap.push(other),
+            }
+        }
+        Ok(imap)
+    }
+
+    fn finish(mut self) -> ImportSummary {
+        self.summary.failed.append(&mut self.move_failed);
+        self.summary
+    }
+}
+
+/// Imports every input; inputs that fail are listed in the summary, the others stored.
+///
+/// Files and mboxes are read and parsed on a thread of their own while the store
+/// commits what came before (two cores: parsing and storing overlap).
+pub async fn import(
+    store: &dyn Store,
+    inputs: &[Input],
+    opts: &ImportOptions,
+    progress: &dyn ImportProgress,
+) -> Result<ImportSummary, ReportError> {
+    let mut batch = Batch::new(store, opts);
+    for input in inputs {
+        match input {
+            Input::Path(p) => {
+                let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Msg>>(4);
+                let path = p.clone();
+                let o = opts.clone();
+                let reader = std::thread::spawn(move || {
+                    let mut out = Out {
+                        tx,
+                        buf: Vec::with_capacity(32),
+                    };
+                    produce_path(&path, &o, &mut out);
+                    out.flush();
+                });
+                while let Some(bundle) = rx.recv().await {
+                    for msg in bundle {
+                        match msg {
+                            Msg::Total(n, what) => progress.total(n, what),
+                            Msg::Advance(n) => progress.advance(n),
+                            Msg::Failed(f) => batch.summary.failed.push(f),
+                            Msg::Found(found, done) => {
+                                if batch.add(found, done) {
+                                    batch.flush().await?;
+                                }
+                            }
+                        }
+                    }
+                }
+                if reader.join().is_err() {
+                    return Err(ReportError::Usage(format!(
+                        "{}: the reader stopped unexpectedly",
+                        p.display()
+                    )));
+                }
+            }
+            Input::Imap(url) => {
+                if let Err(e) = import_imap(&mut batch, url, progress).await {
+                    match e {
+                        ReportError::Usage(why) => batch.summary.failed.push(FailedInput {
+                            source: url.to_string(),
+                            error: why,
+                        }),
+                        other => return Err(other),
+                    }
+                }
+            }
+        }
+    }
+    batch.flush().await?;
+    Ok(batch.finish())
+}
+
+/// What the reader thread hands over.
+enum Msg {
+    Total(u64, &'static str),
+    Advance(u64),
+    Failed(FailedInput),
+    Found(Found, Done),
+}
+
+/// The reader's end: messages go over in bundles (fewer thread wake-ups).
+struct Out {
+    tx: tokio::sync::mpsc::Sender<Vec<Msg>>,
+    buf: Vec<Msg>,
+}
+
+impl Out {
+    fn flush(&mut self) -> bool {
+        if self.buf.is_empty() {
+            return true;
+        }
+        let bundle = std::mem::replace(&mut self.buf, Vec::with_capacity(32));
+        self.tx.blocking_send(bundle).is_ok()
+    }
+}
+
+/// Sends; false when the importer stopped listening (it failed).
+fn send(tx: &mut Out, m: Msg) -> bool {
+    tx.buf.push(m);
+    tx.buf.len() < 32 || tx.flush()
+}
+
+fn failed(tx: &mut Out, source: &Path, error: impl std::fmt::Display) -> bool {
+    send(
+        tx,
+        Msg::Failed(FailedInput {
+            source: source.display().to_string(),
+            error: error.to_string(),
+        }),
+    )
+}
+
+fn produce_path(path: &Path, opts: &ImportOptions, tx: &mut Out) {
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) => {
+            failed(tx, path, e);
+            return;
+        }
+    };
+    if meta.is_dir() {
+        let maildir = path.join("cur").is_dir() && path.join("new").is_dir();
+        let mut files = Vec::new();
+        if maildir {
+            for sub in ["new", "cur"] {
+                list_files(&path.join(sub), 0, 0, &mut files);
+            }
+        } else {
+            list_files(path, 0, opts.max_depth, &mut files);
+        }
+        files.sort();
+        if !send(tx, Msg::Total(files.len() as u64, "files")) {
+            return;
+        }
+        for f in files {
+            let done = if maildir && opts.move_to.is_some() {
+                Done::Move(f.clone())
+            } else {
+                Done::Nothing
+            };
+            if !produce_file(&f, opts, done, tx) || !send(tx, Msg::Advance(1)) {
+                return;
+            }
+        }
+        return;
+    }
+    if is_mbox(path) {
+        produce_mbox(path, opts, tx);
+        return;
+    }
+    if send(tx, Msg::Total(1, "files")) && produce_file(path, opts, Done::Nothing, tx) {
+        send(tx, Msg::Advance(1));
+    }
+}
+
+fn list_files(dir: &Path, depth: usize, max_depth: usize, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        let Ok(t) = e.file_type() else { continue };
+        let hidden = e.file_name().to_string_lossy().starts_with('.');
+        if t.is_file() && !hidden {
+            out.push(p);
+        } else if t.is_dir() && !hidden && depth < max_depth {
+            list_files(&p, depth + 1, max_depth, out);
+        }
+    }
+}
+
+fn is_mbox(path: &Path) -> bool {
+    let mut head = [0u8; 5];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok()
+        && &head == b"From "
+}
+
+fn produce_file(path: &Path, opts: &ImportOptions, done: Done, tx: &mut Out) -> bool {
+    let bytes = match read_bounded(path, opts.limits.max_input) {
+        Ok(b) => b,
+        Err(e) => return failed(tx, path, e),
+    };
+    let found = from_file(&bytes, &path.display().to_string(), &opts.limits);
+    send(tx, Msg::Found(found, done))
+}
+
+fn read_bounded(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
+    let f = std::fs::File::open(path)?;
+    let mut out = Vec::new();
+    f.take(max + 1).read_to_end(&mut out)?;
+    if out.len() as u64 > max {
+        return Err(std::io::Error::other(format!("over {max} bytes; not read")));
+    }
+    Ok(out)
+}
+
+/// Moves a Maildir message into `dir`'s `cur` (made as needed), keeping its name.
+fn move_into_maildir(path: &Path, dir: &Path) -> std::io::Result<()> {
+    for sub in ["cur", "new", "tmp"] {
+        std::fs::create_dir_all(dir.join(sub))?;
+    }
+    let name = path
+        .file_name()
+        .ok_or_else(|| std::io::Error::other("no file name"))?;
+    std::fs::rename(path, dir.join("cur").join(name))
+}
+
+/// Reads an mbox one message at a time (mboxo and mboxrd: a `From ` line after an
+/// empty line starts a message; `>From ` lines lose one `>`).
+fn produce_mbox(path: &Path, opts: &ImportOptions, tx: &mut Out) {
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) => {
+            failed(tx, path, e);
+            return;
+        }
+    };
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    if !send(tx, Msg::Total(size, "bytes")) {
+        return;
+    }
+    let mut reader = BufReader::with_capacity(1 << 20, file);
+    let max = opts.limits.max_input as usize;
+    let mut message: Vec<u8> = Vec::new();
+    let mut line: Vec<u8> = Vec::new();
+    let mut number = 0u64;
+    let mut start_line = 0u64;
+    let mut line_no = 0u64;
+    let mut too_big = false;
+    let mut prev_blank = true;
+    let mut unread = 0u64;
+    loop {
+        line.clear();
+        let n = match reader.read_until(b'\n', &mut line) {
+            Ok(n) => n,
+            Err(e) => {
+                failed(tx, path, format!("read error after line {line_no}: {e}"));
+                break;
+            }
+        };
+        let eof = n == 0;
+        line_no += 1;
+        unread += n as u64;
+        let starts = !eof && prev_blank && line.starts_with(b"From ");
+        if eof || starts {
+            if number > 0 {
+                let source = format!("{}: message {number} (line {start_line})", path.display());
+                let found = if too_big {
+                    Found {
+                        reports: Vec::new(),
+                        errors: vec![format!("{source}: the message is over {max} bytes")],
+                    }
+                } else {
+                    from_mail(&message, &source, &opts.limits)
+                };
+                if !send(tx, Msg::Found(found, Done::Nothing))
+                    || !send(tx, Msg::Advance(unread))
+                {
+                    return;
+                }
+                unread = 0;
+            }
+            if eof {
+                break;
+            }
+            number += 1;
+            start_line = line_no;
+            message.clear();
+            too_big = false;
+            prev_blank = false;
+            continue;
+        }
+        prev_blank = line == b"\n" || line == b"\r\n";
+        if number == 0 || too_big {
+            continue;
+        }
+        let body: &[u8] = if line.starts_with(b">") && {
+            let rest = line.iter().position(|&b| b != b'>').unwrap_or(line.len());
+            line[rest..].starts_with(b"From ")
+        } {
+            &line[1..]
+        } else {
+            &line
+        };
+        if message.len() + body.len() > max {
+            too_big = true;
+            message = Vec::new();
+            continue;
+        }
+        message.extend_from_slice(body);
+    }
+}
+
+async fn import_imap(
+    batch: &mut Batch<'_>,
+    url: &ImapUrl,
+    progress: &dyn ImportProgress,
+) -> Result<(), ReportError> {
+    let password = std::env::var("MONBAN_IMAP_PASSWORD").map_err(|_| {
+        ReportError::Usage("MONBAN_IMAP_PASSWORD is not set (the IMAP password)".into())
+    })?;
+    let mut session = ImapSession::connect(url, &password)
+        .await
+        .map_err(|e| ReportError::Usage(format!("{e}")))?;
+    let move_to = batch
+        .opts
+        .move_to
+        .as_ref()
+        .map(|p| p.to_string_lossy().into_owned());
+    let uids = session
+        .unseen_uids()
+        .await
+        .map_err(|e| ReportError::Usage(e.to_string()))?;
+    progress.total(uids.len() as u64, "messages");
+    let max = batch.opts.limits.max_input;
+    for uid in uids {
+        let source = format!("{url} UID {uid}");
+        let found = match session.fetch(uid, max).await {
+            Ok(Some(mail)) => from_mail(&mail, &source, &batch.opts.limits),
+            Ok(None) => Found {
+                reports: Vec::new(),
+                errors: vec![format!("{source}: the message is over {max} bytes")],
+            },
+            Err(e) => return Err(ReportError::Usage(e.to_string())),
+        };
+        if batch.add(found, Done::Imap(uid)) {
+            let done = batch.flush().await?;
+            mark_imap(&mut session, &done, move_to.as_deref()).await?;
+        }
+        progress.advance(1);
+    }
+    let done = batch.flush().await?;
+    mark_imap(&mut session, &done, move_to.as_deref()).await?;
+    session.logout().await;
+    Ok(())
+}
+
+async fn mark_imap(
+    session: &mut ImapSession,
+    done: &[Done],
+    move_to: Option<&str>,
+) -> Result<(), ReportError> {
+    let uids: Vec<u32> = done
+        .iter()
+        .filter_map(|d| match d {
+            Done::Imap(u) => Some(*u),
+            _ => None,
+        })
+        .collect();
+    if uids.is_empty() {
+        return Ok(());
+    }
+    session
+        .mark_done(&uids, move_to)
+        .await
+        .map_err(|e| ReportError::Usage(e.to_string()))
+}

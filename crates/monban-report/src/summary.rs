@@ -1,0 +1,650 @@
+//! What the received aggregate reports say (issue 12): `monban report summary` (the JSON
+//! of DESIGN §4, extended) and `monban report advise`, the readiness advisor.
+//!
+//! The store groups report rows by domain, source and outcome ([`IncomingSummary`]);
+//! here they are folded per domain and per source, sources get their reverse DNS name
+//! (forward-confirmed, so a PTR record cannot claim to be someone else) and its
+//! organizational domain, and each failing source is classified: a forwarder, a
+//! service that authenticates as another domain, an own server missing from SPF, a
+//! broken DKIM signature, or mail nobody authenticated (likely spoofing).
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+
+use monban::dmarc::PublicSuffixList;
+use monban_dns::{Record, RecordType, SharedResolver};
+use monban_store::{IncomingSummary, SourceGroup};
+use serde::Serialize;
+
+/// The summary of all domains.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Summary {
+    /// One entry per policy domain, the most mail first.
+    pub domains: Vec<DomainSummary>,
+}
+
+/// One policy domain.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct DomainSummary {
+    /// The policy domain.
+    pub domain: String,
+    /// The published `p` in the newest report.
+    pub policy: Option<String>,
+    /// Aggregate reports.
+    pub reports: u64,
+    /// Messages.
+    pub messages: u64,
+    /// Messages that passed DMARC (aligned DKIM or SPF).
+    pub dmarc_pass: u64,
+    /// Messages with aligned DKIM pass.
+    pub dkim_aligned_pass: u64,
+    /// Messages with aligned SPF pass.
+    pub spf_aligned_pass: u64,
+    /// Messages by disposition (`none`, `quarantine`, `reject`).
+    pub disposition: BTreeMap<String, u64>,
+    /// Who reported, the most messages first.
+    pub reporters: Vec<Reporter>,
+    /// Sending sources, failing ones first.
+    pub sources: Vec<Source>,
+    /// The sources that look like forwarders (their IPs).
+    pub forwarders: Vec<String>,
+}
+
+/// One reporter.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Reporter {
+    /// `org_name`.
+    pub org_name: String,
+    /// Reports.
+    pub reports: u64,
+    /// Messages.
+    pub messages: u64,
+}
+
+/// One sending IP.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Source {
+    /// The IP.
+    pub ip: String,
+    /// Messages.
+    pub messages: u64,
+    /// Messages that passed DMARC.
+    pub dmarc_pass: u64,
+    /// Messages that failed DMARC.
+    pub dmarc_fail: u64,
+    /// Aligned DKIM passes.
+    pub dkim_aligned_pass: u64,
+    /// Aligned SPF passes.
+    pub spf_aligned_pass: u64,
+    /// The reverse DNS name, when it resolves back to the IP.
+    pub ptr: Option<String>,
+    /// The organizational domain of `ptr`.
+    pub org_domain: Option<String>,
+    /// Looks like a forwarder (DKIM passes unaligned while SPF fails; ARC or a
+    /// forwarding override reason).
+    pub forwarder: bool,
+    /// SPF results: (domain, result, messages).
+    pub spf: Vec<(String, String, u64)>,
+    /// DKIM results: (domain, selector, result, messages).
+    pub dkim: Vec<(String, String, String, u64)>,
+    /// Override reasons given by reporters.
+    pub reasons: Vec<String>,
+}
+
+impl Source {
+    fn add(&mut self, g: &SourceGroup) {
+        let pass = g.dkim_aligned || g.spf_aligned;
+        self.messages += g.messages;
+        if pass {
+            self.dmarc_pass += g.messages;
+        } else {
+            self.dmarc_fail += g.messages;
+        }
+        if g.dkim_aligned {
+            self.dkim_aligned_pass += g.messages;
+        }
+        if g.spf_aligned {
+            self.spf_aligned_pass += g.messages;
+        }
+        let reasons: Vec<&str> = g
+            .reasons
+            .as_deref()
+            .map(|r| r.split(',').collect())
+            .unwrap_or_default();
+        let spf_failed = matches!(
+            g.spf_result.as_deref(),
+            Some("fail" | "softfail" | "none" | "neutral" | "permerror") | None
+        );
+        if (g.dkim_any_pass && !g.dkim_aligned && spf_failed)
+            || reasons.iter().any(|r| {
+                matches!(
+                    *r,
+                    "arc" | "forwarded" | "trusted_forwarder" | "mailing_list"
+                )
+            })
+        {
+            self.forwarder = true;
+        }
+        for r in reasons {
+            if !self.reasons.iter().any(|x| x == r) && self.reasons.len() < 20 {
+                self.reasons.push(r.to_string());
+            }
+        }
+        if let (Some(d), Some(r)) = (&g.spf_domain, &g.spf_result) {
+            bump3(&mut self.spf, d, r, g.messages);
+        }
+        if let (Some(d), Some(r)) = (&g.dkim_domain, &g.dkim_result) {
+            let s = g.dkim_selector.clone().unwrap_or_default();
+            let len = self.dkim.len();
+            match self
+                .dkim
+                .iter_mut()
+                .find(|x| x.0 == *d && x.1 == s && x.2 == *r)
+            {
+                Some(x) => x.3 += g.messages,
+                None if len < 50 => {
+                    self.dkim.push((d.clone(), s, r.clone(), g.messages));
+                }
+                None => {}
+            }
+        }
+    }
+}
+
+fn bump3(v: &mut Vec<(String, String, u64)>, a: &str, b: &str, n: u64) {
+    let len = v.len();
+    match v.iter_mut().find(|x| x.0 == a && x.1 == b) {
+        Some(x) => x.2 += n,
+        None if len < 50 => v.push((a.to_string(), b.to_string(), n)),
+        None => {}
+    }
+}
+
+/// Folds the store's groups into the summary (no DNS yet).
+pub fn fold(data: &IncomingSummary) -> Summary {
+    let mut domains: BTreeMap<String, DomainSummary> = BTreeMap::new();
+    let mut newest: HashMap<String, i64> = HashMap::new();
+    for r in &data.reporters {
+        let d = domains.entry(r.domain.clone()).or_insert_with(|| DomainSummary {
+            domain: r.domain.clone(),
+            ..DomainSummary::default()
+        });
+        d.reports += r.reports;
+        d.reporters.push(Reporter {
+            org_name: r.org_name.clone(),
+            reports: r.reports,
+            messages: r.messages,
+        });
+        let n = newest.entry(r.domain.clone()).or_insert(i64::MIN);
+        if r.last_end > *n && r.policy_p.is_some() {
+            *n = r.last_end;
+            d.policy = r.policy_p.clone();
+        }
+    }
+    let mut sources: HashMap<(String, String), Source> = HashMap::new();
+    for g in &data.sources {
+        let d = domains.entry(g.domain.clone()).or_insert_with(|| DomainSummary {
+            domain: g.domain.clone(),
+            ..DomainSummary::default()
+        });
+        d.messages += g.messages;
+        if g.dkim_aligned || g.spf_aligned {
+            d.dmarc_pass += g.messages;
+        }
+        if g.dkim_aligned {
+            d.dkim_aligned_pass += g.messages;
+        }
+        if g.spf_aligned {
+            d.spf_aligned_pass += g.messages;
+        }
+        *d.disposition.entry(g.disposition.clone()).or_insert(0) += g.messages;
+        sources
+            .entry((g.domain.clone(), g.source_ip.clone()))
+            .or_insert_with(|| Source {
+                ip: g.source_ip.clone(),
+                ..Source::default()
+            })
+            .add(g);
+    }
+    for ((domain, _), s) in sources {
+        if let Some(d) = domains.get_mut(&domain) {
+            d.sources.push(s);
+        }
+    }
+    let mut out: Vec<DomainSummary> = domains.into_values().collect();
+    for d in &mut out {
+        for k in ["none", "quarantine", "reject"] {
+            d.disposition.entry(k.to_string()).or_insert(0);
+        }
+        d.reporters
+            .sort_by(|a, b| b.messages.cmp(&a.messages).then(a.org_name.cmp(&b.org_name)));
+        d.sources.sort_by(|a, b| {
+            b.dmarc_fail
+                .cmp(&a.dmarc_fail)
+                .then(b.messages.cmp(&a.messages))
+                .then(a.ip.cmp(&b.ip))
+        });
+        d.forwarders = d
+            .sources
+            .iter()
+            .filter(|s| s.forwarder)
+            .map(|s| s.ip.clone())
+            .collect();
+    }
+    out.sort_by(|a, b| b.messages.cmp(&a.messages).then(a.domain.cmp(&b.domain)));
+    Summary { domains: out }
+}
+
+/// Adds forward-confirmed reverse DNS names to the first `max` sources of each domain
+/// (failing sources come first), looking up at most `parallel` at once.
+pub async fn add_reverse_dns(summary: &mut Summary, resolver: &SharedResolver, max: usize) {
+    let psl = PublicSuffixList::bundled();
+    let mut ips: Vec<String> = Vec::new();
+    for d in &summary.domains {
+        for s in d.sources.iter().take(max) {
+            if !ips.contains(&s.ip) {
+                ips.push(s.ip.clone());
+            }
+        }
+    }
+    let mut names: HashMap<String, String> = HashMap::new();
+    for chunk in ips.chunks(32) {
+        let mut set = tokio::task::JoinSet::new();
+        for ip in chunk {
+            let resolver = resolver.clone();
+            let ip = ip.clone();
+            set.spawn(async move {
+                let name = confirmed_ptr(&resolver, &ip).await;
+                (ip, name)
+            });
+        }
+        while let Some(Ok((ip, name))) = set.join_next().await {
+            if let Some(n) = name {
+                names.insert(ip, n);
+            }
+        }
+    }
+    for d in &mut summary.domains {
+        for s in &mut d.sources {
+            if let Some(n) = names.get(&s.ip) {
+                s.ptr = Some(n.clone());
+                s.org_domain = psl.registrable_domain(n);
+            }
+        }
+    }
+}
+
+/// The PTR name of `ip` that resolves back to `ip` (FCrDNS), if any.
+async fn confirmed_ptr(resolver: &SharedResolver, ip: &str) -> Option<String> {
+    use monban_dns::DynResolver as _;
+    let addr: IpAddr = ip.parse().ok()?;
+    let ptr = resolver
+        .lookup_boxed(&monban_dns::reverse_name(addr), RecordType::Ptr)
+        .await
+        .ok()?;
+    for r in ptr.records.iter().take(5) {
+        let Record::Ptr(name) = r else { continue };
+        let rtype = if addr.is_ipv4() {
+            RecordType::A
+        } else {
+            RecordType::Aaaa
+        };
+        if let Ok(a) = resolver.lookup_boxed(name, rtype).await {
+            let back = a.records.iter().any(|r| match r {
+                Record::A(v4) => IpAddr::V4(*v4) == addr,
+                Record::Aaaa(v6) => IpAddr::V6(*v6) == addr,
+                _ => false,
+            });
+            if back {
+                return Some(name.clone());
+            }
+        }
+    }
+    None
+}
+
+/// The next policy step after `p`.
+pub fn next_step(p: Option<&str>) -> Option<&'static str> {
+    match p.unwrap_or("none") {
+        "reject" => None,
+        "quarantine" => Some("reject"),
+        _ => Some("quarantine"),
+    }
+}
+
+/// Advice for one domain.
+#[derive(Debug, Clone, Serialize)]
+pub struct Advice {
+    /// The policy domain.
+    pub domain: String,
+    /// The published `p` now.
+    pub policy: Option<String>,
+    /// The step advised about (`quarantine` or `reject`), none at `p=reject`.
+    pub next: Option<String>,
+    /// Messages in the period.
+    pub messages: u64,
+    /// Whether the next step hurts no legitimate source seen.
+    pub safe: bool,
+    /// The sources the next step would hurt, the most mail first.
+    pub hurt: Vec<Hurt>,
+    /// Failing mail nobody authenticated (likely spoofing): what the step is for.
+    pub unauthenticated: Unauthenticated,
+    /// Forwarders seen (their failures are expected; not counted as hurt).
+    pub forwarders: Vec<Hurt>,
+    /// The verdict in one sentence.
+    pub verdict: String,
+}
+
+/// One sender the next step would hurt (or a forwarder).
+#[derive(Debug, Clone, Serialize)]
+pub struct Hurt {
+    /// The sender: its organizational domain (from confirmed reverse DNS), else its IP.
+    pub sender: String,
+    /// Its IPs (at most 20 listed).
+    pub ips: Vec<String>,
+    /// Messages that failed DMARC.
+    pub failing: u64,
+    /// Their share of the domain's messages, in percent.
+    pub share: f64,
+    /// What is wrong: `unaligned_dkim`, `unaligned_spf`, `not_in_spf`, `dkim_broken`,
+    /// `forwarder`.
+    pub problem: String,
+    /// What to do.
+    pub action: String,
+}
+
+/// Failing mail with no authentication at all.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Unauthenticated {
+    /// Sources.
+    pub sources: u64,
+    /// Messages.
+    pub messages: u64,
+    /// Share of the domain's messages, in percent.
+    pub share: f64,
+}
+
+fn same_org(psl: &PublicSuffixList, a: &str, b: &str) -> bool {
+    let a = a.trim_end_matches('.').to_ascii_lowercase();
+    let b = b.trim_end_matches('.').to_ascii_lowercase();
+    a == b
+        || psl
+            .registrable_domain(&a)
+            .is_some_and(|x| Some(x) == psl.registrable_domain(&b))
+}
+
+/// The advice for each domain of a summary (reverse DNS added first, when wanted).
+pub fn advise(summary: &Summary) -> Vec<Advice> {
+    let psl = PublicSuffixList::bundled();
+    summary
+        .domains
+        .iter()
+        .map(|d| advise_domain(&psl, d))
+        .collect()
+}
+
+fn pct(n: u64, total: u64) -> f64 {
+    if total == 0 {
+        0.0
+    } else {
+        (n as f64 * 10_000.0 / total as f64).round() / 100.0
+    }
+}
+
+fn advise_domain(psl: &PublicSuffixList, d: &DomainSummary) -> Advice {
+    let next = next_step(d.policy.as_deref());
+    let own = |x: &str| same_org(psl, x, &d.domain);
+    // (sender, problem) → (ips, failing, action)
+    let mut groups: BTreeMap<(String, String), (Vec<String>, u64, String)> = BTreeMap::new();
+    let mut forwarders: BTreeMap<(String, String), (Vec<String>, u64, String)> = BTreeMap::new();
+    let mut unauth = Unauthenticated::default();
+    for s in d.sources.iter().filter(|s| s.dmarc_fail > 0) {
+        let sender = s.org_domain.clone().unwrap_or_else(|| s.ip.clone());
+        let spf_pass_other = s
+            .spf
+            .iter()
+            .find(|(dom, r, _)| r == "pass" && !own(dom))
+            .map(|x| x.0.clone());
+        let spf_own_failed = s.spf.iter().any(|(dom, r, _)| r != "pass" && own(dom));
+        let dkim_pass_other = s
+            .dkim
+            .iter()
+            .find(|(dom, _, r, _)| r == "pass" && !own(dom))
+            .map(|x| x.0.clone());
+        let dkim_own_broken = s
+            .dkim
+            .iter()
+            .find(|(dom, _, r, _)| r != "pass" && r != "none" && own(dom))
+            .map(|x| (x.0.clone(), x.1.clone()));
+        let own_server = s.org_domain.as_deref().is_some_and(own);
+        let (problem, action) = if s.forwarder {
+            let (problem, action) = (
+                "forwarder",
+                "a forwarder or mailing list: its failures are expected (the original sender's own mail still passes); nothing to change".to_string(),
+            );
+            let e = forwarders
+                .entry((sender, problem.to_string()))
+                .or_insert_with(|| (Vec::new(), 0, action));
+            if e.0.len() < 20 {
+                e.0.push(s.ip.clone());
+            }
+            e.1 += s.dmarc_fail;
+            continue;
+        } else if let Some(other) = dkim_pass_other {
+            (
+                "unaligned_dkim",
+                format!(
+                    "it signs with DKIM as d={other}: enable DKIM signing with d={} (or a subdomain) at this sender",
+                    d.domain
+                ),
+            )
+        } else if let Some(other) = spf_pass_other {
+            (
+                "unaligned_spf",
+                format!(
+                    "SPF passes for {other}, not for {}: enable DKIM signing with d={} at this sender, or have it use a bounce (Return-Path) domain under {}",
+                    d.domain, d.domain, d.domain
+                ),
+            )
+        } else if let Some((dom, sel)) = dkim_own_broken {
+            (
+                "dkim_broken",
+                format!(
+                    "its DKIM signature d={dom} s={sel} does not verify: check the key published at {sel}._domainkey.{dom} and what alters the message"
+                ),
+            )
+        } else if own_server || (spf_own_failed && s.org_domain.is_some()) {
+            (
+                "not_in_spf",
+                format!(
+                    "add this sender to the SPF record of {} (ip{}:{}) or sign its mail with DKIM d={}",
+                    d.domain,
+                    if s.ip.contains(':') { "6" } else { "4" },
+                    s.ip,
+                    d.domain
+                ),
+            )
+        } else {
+            unauth.sources += 1;
+            unauth.messages += s.dmarc_fail;
+            continue;
+        };
+        let e = groups
+            .entry((sender, problem.to_string()))
+            .or_insert_with(|| (Vec::new(), 0, action));
+        if e.0.len() < 20 {
+            e.0.push(s.ip.clone());
+        }
+        e.1 += s.dmarc_fail;
+    }
+    let to_list = |g: BTreeMap<(String, String), (Vec<String>, u64, String)>| {
+        let mut v: Vec<Hurt> = g
+            .into_iter()
+            .map(|((sender, problem), (ips, failing, action))| Hurt {
+                sender,
+                ips,
+                failing,
+                share: pct(failing, d.messages),
+                problem,
+                action,
+            })
+            .collect();
+        v.sort_by(|a, b| b.failing.cmp(&a.failing).then(a.sender.cmp(&b.sender)));
+        v
+    };
+    let hurt = to_list(groups);
+    let forwarders = to_list(forwarders);
+    unauth.share = pct(unauth.messages, d.messages);
+    let failing: u64 = hurt.iter().map(|h| h.failing).sum();
+    let safe = hurt.is_empty() && d.messages > 0;
+    let verdict = match next {
+        _ if d.messages == 0 => format!(
+            "no reported mail for {} in this period: nothing to judge yet",
+            d.domain
+        ),
+        None if hurt.is_empty() => format!(
+            "{} is at p=reject and every legitimate source seen passes",
+            d.domain
+        ),
+        None => format!(
+            "{} is at p=reject, but {} source{} ({}% of mail) fail{} and are rejected",
+            d.domain,
+            hurt.len(),
+            if hurt.len() == 1 { "" } else { "s" },
+            pct(failing, d.messages),
+            if hurt.len() == 1 { "s" } else { "" }
+        ),
+        Some(step) if safe => format!("safe to move to p={step}"),
+        Some(step) => format!(
+            "not yet: {} source{} ({}% of mail) would be {}",
+            hurt.len(),
+            if hurt.len() == 1 { "" } else { "s" },
+            pct(failing, d.messages),
+            if step == "reject" {
+                "rejected"
+            } else {
+                "quarantined"
+            }
+        ),
+    };
+    Advice {
+        domain: d.domain.clone(),
+        policy: d.policy.clone(),
+        next: next.map(str::to_string),
+        messages: d.messages,
+        safe,
+        hurt,
+        unauthenticated: unauth,
+        forwarders,
+        verdict,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use monban_store::ReporterGroup;
+
+    fn g(ip: &str, n: u64, dkim: (&str, &str), spf: (&str, &str), aligned: (bool, bool)) -> SourceGroup {
+        SourceGroup {
+            domain: "example.com".into(),
+            source_ip: ip.into(),
+            header_from: "example.com".into(),
+            disposition: "none".into(),
+            dkim_aligned: aligned.0,
+            spf_aligned: aligned.1,
+            dkim_domain: (!dkim.0.is_empty()).then(|| dkim.0.into()),
+            dkim_selector: Some("s1".into()),
+            dkim_result: (!dkim.0.is_empty()).then(|| dkim.1.into()),
+            dkim_any_pass: dkim.1 == "pass",
+            spf_domain: Some(spf.0.into()),
+            spf_result: Some(spf.1.into()),
+            reasons: None,
+            messages: n,
+        }
+    }
+
+    fn data(sources: Vec<SourceGroup>) -> IncomingSummary {
+        IncomingSummary {
+            reporters: vec![ReporterGroup {
+                domain: "example.com".into(),
+                org_name: "google.com".into(),
+                reports: 2,
+                messages: sources.iter().map(|s| s.messages).sum(),
+                policy_p: Some("none".into()),
+                last_end: 100,
+            }],
+            sources,
+        }
+    }
+
+    #[test]
+    fn all_passing_is_safe() {
+        let s = fold(&data(vec![g(
+            "192.0.2.1",
+            100,
+            ("example.com", "pass"),
+            ("example.com", "pass"),
+            (true, true),
+        )]));
+        let d = &s.domains[0];
+        assert_eq!((d.messages, d.dmarc_pass, d.reports), (100, 100, 2));
+        assert_eq!(d.disposition["none"], 100);
+        let a = &advise(&s)[0];
+        assert!(a.safe);
+        assert_eq!(a.verdict, "safe to move to p=quarantine");
+    }
+
+    #[test]
+    fn classifies_failing_sources() {
+        let mut s = fold(&data(vec![
+            g("192.0.2.1", 900, ("example.com", "pass"), ("example.com", "pass"), (true, true)),
+            // An ESP signing as itself.
+            g("198.51.100.7", 60, ("esp.example", "pass"), ("bounce.esp.example", "pass"), (false, false)),
+            // A forwarder: the author's signature survives unaligned? no: DKIM passes
+            // for a list domain while SPF fails.
+            g("203.0.113.9", 20, ("list.example.org", "pass"), ("example.com", "fail"), (false, false)),
+            // Spoofing: nothing passes, no reverse DNS.
+            g("233.252.0.1", 15, ("", ""), ("example.com", "fail"), (false, false)),
+            // The domain's own server missing from SPF (reverse DNS confirmed).
+            g("192.0.2.99", 5, ("", ""), ("example.com", "softfail"), (false, false)),
+        ]));
+        let own = s.domains[0]
+            .sources
+            .iter_mut()
+            .find(|x| x.ip == "192.0.2.99")
+            .unwrap();
+        own.ptr = Some("mx2.example.com".into());
+        own.org_domain = Some("example.com".into());
+        let d = &s.domains[0];
+        assert_eq!(d.sources[0].ip, "198.51.100.7", "failing first");
+        assert_eq!(d.forwarders, ["203.0.113.9"]);
+        let a = &advise(&s)[0];
+        assert!(!a.safe);
+        let problems: Vec<(&str, &str)> = a
+            .hurt
+            .iter()
+            .map(|h| (h.sender.as_str(), h.problem.as_str()))
+            .collect();
+        assert_eq!(
+            problems,
+            [("198.51.100.7", "unaligned_dkim"), ("example.com", "not_in_spf")]
+        );
+        assert_eq!(a.hurt[0].share, 6.0);
+        assert!(a.hurt[0].action.contains("d=example.com"), "{}", a.hurt[0].action);
+        assert!(a.hurt[1].action.contains("ip4:192.0.2.99"), "{}", a.hurt[1].action);
+        assert_eq!((a.unauthenticated.sources, a.unauthenticated.messages), (1, 15));
+        assert_eq!(a.forwarders.len(), 1);
+        assert_eq!(a.verdict, "not yet: 2 sources (6.5% of mail) would be quarantined");
+    }
+
+    #[test]
+    fn at_reject_and_without_data() {
+        let mut d = data(vec![g("192.0.2.1", 10, ("example.com", "pass"), ("x", "pass"), (true, false))]);
+        d.reporters[0].policy_p = Some("reject".into());
+        let a = &advise(&fold(&d))[0];
+        assert_eq!(a.next, None);
+        assert!(a.verdict.contains("at p=reject"), "{}", a.verdict);
+        assert!(advise(&fold(&IncomingSummary::default())).is_empty());
+    }
+}
