@@ -145,7 +145,9 @@ fn filter(args: &SummaryArgs) -> Result<SummaryFilter, Failure> {
         v.as_deref()
             .map(|d| {
                 parse_day(d).map_err(|_| {
-                    Failure::usage(format!("{flag} {d:?}: expected YYYY-MM-DD, e.g. 2026-11-29"))
+                    Failure::usage(format!(
+                        "{flag} {d:?}: expected YYYY-MM-DD, e.g. 2026-11-29"
+                    ))
                 })
             })
             .transpose()
@@ -283,10 +285,7 @@ pub async fn run_advise(dns: &crate::dns::DnsArgs, args: SummaryArgs) -> Result<
     let s = load(dns, &args).await?;
     let advice: Vec<Advice> = summary::advise(&s);
     if args.json {
-        outln!(
-            "{}",
-            serde_json::json!({ "domains": advice })
-        );
+        outln!("{}", serde_json::json!({ "domains": advice }));
         return Ok(());
     }
     if advice.is_empty() {
@@ -321,17 +320,28 @@ pub async fn run_advise(dns: &crate::dns::DnsArgs, args: SummaryArgs) -> Result<
         for f in &a.forwarders {
             outln!(
                 "  - {} ({} failing, {}%): {}",
-                f.sender, f.failing, f.share, f.action
+                f.sender,
+                f.failing,
+                f.share,
+                f.action
             );
         }
         if a.unauthenticated.messages > 0 {
             outln!(
                 "  - {} message{} ({}%) from {} source{} nobody authenticated: likely spoofing, which the policy is there to stop",
                 a.unauthenticated.messages,
-                if a.unauthenticated.messages == 1 { "" } else { "s" },
+                if a.unauthenticated.messages == 1 {
+                    ""
+                } else {
+                    "s"
+                },
                 a.unauthenticated.share,
                 a.unauthenticated.sources,
-                if a.unauthenticated.sources == 1 { "" } else { "s" }
+                if a.unauthenticated.sources == 1 {
+                    ""
+                } else {
+                    "s"
+                }
             );
         }
         outln!("  => {}", a.verdict);

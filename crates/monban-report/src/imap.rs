@@ -49,9 +49,7 @@ impl ImapUrl {
             return Err(bad("not an imap:// URL"));
         };
         let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
-        let (user, hostport) = authority
-            .rsplit_once('@')
-            .ok_or_else(|| bad("no user"))?;
+        let (user, hostport) = authority.rsplit_once('@').ok_or_else(|| bad("no user"))?;
         if user.contains(':') {
             return Err(bad(
                 "the password does not go in the URL; set MONBAN_IMAP_PASSWORD",
@@ -82,7 +80,9 @@ impl ImapUrl {
         } else {
             mailbox
         };
-        if user.is_empty() || user.contains(['\r', '\n', '\0']) || mailbox.contains(['\r', '\n', '\0'])
+        if user.is_empty()
+            || user.contains(['\r', '\n', '\0'])
+            || mailbox.contains(['\r', '\n', '\0'])
         {
             return Err(bad("empty user, or a control character"));
         }
@@ -104,7 +104,11 @@ impl fmt::Display for ImapUrl {
         } else {
             self.host.clone()
         };
-        write!(f, "{scheme}://{}@{host}:{}/{}", self.user, self.port, self.mailbox)
+        write!(
+            f,
+            "{scheme}://{}@{host}:{}/{}",
+            self.user, self.port, self.mailbox
+        )
     }
 }
 
@@ -239,11 +243,7 @@ fn quote(s: &str) -> String {
     q
 }
 
-async fn tls_wrap(
-    tcp: Box<dyn Io>,
-    host: &str,
-    place: &str,
-) -> Result<Box<dyn Io>, ImapError> {
+async fn tls_wrap(tcp: Box<dyn Io>, host: &str, place: &str) -> Result<Box<dyn Io>, ImapError> {
     let io_err = |why: String| ImapError::Io {
         place: place.to_string(),
         why,
@@ -285,14 +285,16 @@ impl ImapSession {
             return Err(s.protocol(&greeting));
         }
         if !url.implicit_tls {
-            s.command("STARTTLS", "STARTTLS").await.map_err(|e| match e {
-                ImapError::Refused { place, .. } => ImapError::Io {
-                    place,
-                    why: "the server offers no STARTTLS; the password is not sent in clear"
-                        .into(),
-                },
-                other => other,
-            })?;
+            s.command("STARTTLS", "STARTTLS")
+                .await
+                .map_err(|e| match e {
+                    ImapError::Refused { place, .. } => ImapError::Io {
+                        place,
+                        why: "the server offers no STARTTLS; the password is not sent in clear"
+                            .into(),
+                    },
+                    other => other,
+                })?;
             let plain = std::mem::replace(
                 &mut s.stream,
                 BufReader::new(
@@ -396,8 +398,7 @@ impl ImapSession {
                 return Err(ImapError::Refused {
                     place,
                     command: name.to_string(),
-                    answer: String::from_utf8_lossy(&status[..status.len().min(200)])
-                        .into_owned(),
+                    answer: String::from_utf8_lossy(&status[..status.len().min(200)]).into_owned(),
                 });
             }
             if responses.len() >= MAX_RESPONSES {
@@ -452,7 +453,11 @@ impl ImapSession {
     }
 
     /// Marks messages done: moved to `move_to`, or flagged [`IMPORTED`].
-    pub async fn mark_done(&mut self, uids: &[u32], move_to: Option<&str>) -> Result<(), ImapError> {
+    pub async fn mark_done(
+        &mut self,
+        uids: &[u32],
+        move_to: Option<&str>,
+    ) -> Result<(), ImapError> {
         for chunk in uids.chunks(500) {
             let set = chunk
                 .iter()
@@ -472,8 +477,11 @@ impl ImapSession {
                 self.command(&format!("UID COPY {set} {}", quote(dest)), "COPY")
                     .await?;
                 if self.capabilities.iter().any(|c| c == "UIDPLUS") {
-                    self.command(&format!("UID STORE {set} +FLAGS.SILENT (\\Deleted)"), "STORE")
-                        .await?;
+                    self.command(
+                        &format!("UID STORE {set} +FLAGS.SILENT (\\Deleted)"),
+                        "STORE",
+                    )
+                    .await?;
                     self.command(&format!("UID EXPUNGE {set}"), "EXPUNGE")
                         .await?;
                 }
@@ -512,13 +520,27 @@ mod tests {
     fn urls() {
         let u = ImapUrl::parse("imap://dmarc%40example.com@127.0.0.1:1143/Reports%20In").unwrap();
         assert_eq!(
-            (u.user.as_str(), u.host.as_str(), u.port, u.mailbox.as_str(), u.implicit_tls),
+            (
+                u.user.as_str(),
+                u.host.as_str(),
+                u.port,
+                u.mailbox.as_str(),
+                u.implicit_tls
+            ),
             ("dmarc@example.com", "127.0.0.1", 1143, "Reports In", false)
         );
         let u = ImapUrl::parse("imaps://a@[::1]").unwrap();
-        assert_eq!((u.host.as_str(), u.port, u.mailbox.as_str()), ("::1", 993, "INBOX"));
+        assert_eq!(
+            (u.host.as_str(), u.port, u.mailbox.as_str()),
+            ("::1", 993, "INBOX")
+        );
         assert_eq!(u.to_string(), "imaps://a@[::1]:993/INBOX");
-        for bad in ["imap://host/INBOX", "imap://a:pw@h/", "imap://a@h:x/", "http://a@h/"] {
+        for bad in [
+            "imap://host/INBOX",
+            "imap://a:pw@h/",
+            "imap://a@h:x/",
+            "http://a@h/",
+        ] {
             assert!(ImapUrl::parse(bad).is_err(), "{bad}");
         }
     }

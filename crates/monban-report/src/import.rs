@@ -242,10 +242,7 @@ pub async fn import(
                 let path = p.clone();
                 let o = opts.clone();
                 let reader = std::thread::spawn(move || {
-                    let mut out = Out {
-                        tx,
-                        buf: Vec::with_capacity(32),
-                    };
+                    let mut out = Out::new(tx, o.limits);
                     produce_path(&path, &o, &mut out);
                     out.flush();
                 });
@@ -295,14 +292,105 @@ enum Msg {
     Found(Found, Done),
 }
 
-/// The reader's end: messages go over in bundles (fewer thread wake-ups).
+/// The reader's end: mails and files are parsed in parallel in chunks (in order), and
+/// messages go over in bundles (fewer thread wake-ups).
 struct Out {
     tx: tokio::sync::mpsc::Sender<Vec<Msg>>,
     buf: Vec<Msg>,
+    jobs: Vec<(Job, Done, u64)>,
+    job_bytes: usize,
+    limits: Limits,
+    workers: usize,
+}
+
+/// Something to parse.
+enum Job {
+    Mail(String, Vec<u8>),
+    File(String, Vec<u8>),
+    Ready(Found),
+}
+
+impl Job {
+    fn run(self, limits: &Limits) -> Found {
+        match self {
+            Job::Mail(source, bytes) => from_mail(&bytes, &source, limits),
+            Job::File(source, bytes) => from_file(&bytes, &source, limits),
+            Job::Ready(found) => found,
+        }
+    }
 }
 
 impl Out {
+    fn new(tx: tokio::sync::mpsc::Sender<Vec<Msg>>, limits: Limits) -> Self {
+        let workers = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .clamp(1, 8);
+        Self {
+            tx,
+            buf: Vec::with_capacity(32),
+            jobs: Vec::new(),
+            job_bytes: 0,
+            limits,
+            workers,
+        }
+    }
+
+    /// Queues a parse; `advance` is reported once it is done.
+    fn queue(&mut self, job: Job, done: Done, advance: u64) -> bool {
+        self.job_bytes += match &job {
+            Job::Mail(_, b) | Job::File(_, b) => b.len(),
+            Job::Ready(_) => 0,
+        };
+        self.jobs.push((job, done, advance));
+        if self.jobs.len() >= 64 || self.job_bytes >= 16 << 20 {
+            return self.run_jobs();
+        }
+        true
+    }
+
+    /// Parses the queued jobs on `workers` threads; hands the results on in order.
+    fn run_jobs(&mut self) -> bool {
+        let jobs = std::mem::take(&mut self.jobs);
+        self.job_bytes = 0;
+        let per = jobs.len().div_ceil(self.workers).max(1);
+        let mut chunks: Vec<Vec<(Job, Done, u64)>> = Vec::new();
+        let mut it = jobs.into_iter().peekable();
+        while it.peek().is_some() {
+            chunks.push(it.by_ref().take(per).collect());
+        }
+        let limits = self.limits;
+        let results: Vec<Vec<(Found, Done, u64)>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = chunks
+                .into_iter()
+                .map(|chunk| {
+                    scope.spawn(move || {
+                        chunk
+                            .into_iter()
+                            .map(|(job, done, adv)| (job.run(&limits), done, adv))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_default())
+                .collect()
+        });
+        for (found, done, adv) in results.into_iter().flatten() {
+            if !send(self, Msg::Found(found, done)) {
+                return false;
+            }
+            if adv > 0 && !send(self, Msg::Advance(adv)) {
+                return false;
+            }
+        }
+        true
+    }
+
     fn flush(&mut self) -> bool {
+        if !self.jobs.is_empty() && !self.run_jobs() {
+            return false;
+        }
         if self.buf.is_empty() {
             return true;
         }
@@ -399,8 +487,7 @@ fn produce_file(path: &Path, opts: &ImportOptions, done: Done, tx: &mut Out) -> 
         Ok(b) => b,
         Err(e) => return failed(tx, path, e),
     };
-    let found = from_file(&bytes, &path.display().to_string(), &opts.limits);
-    send(tx, Msg::Found(found, done))
+    tx.queue(Job::File(path.display().to_string(), bytes), done, 0)
 }
 
 fn read_bounded(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
@@ -464,17 +551,15 @@ fn produce_mbox(path: &Path, opts: &ImportOptions, tx: &mut Out) {
         if eof || starts {
             if number > 0 {
                 let source = format!("{}: message {number} (line {start_line})", path.display());
-                let found = if too_big {
-                    Found {
+                let job = if too_big {
+                    Job::Ready(Found {
                         reports: Vec::new(),
                         errors: vec![format!("{source}: the message is over {max} bytes")],
-                    }
+                    })
                 } else {
-                    from_mail(&message, &source, &opts.limits)
+                    Job::Mail(source, std::mem::take(&mut message))
                 };
-                if !send(tx, Msg::Found(found, Done::Nothing))
-                    || !send(tx, Msg::Advance(unread))
-                {
+                if !tx.queue(job, Done::Nothing, unread) {
                     return;
                 }
                 unread = 0;

@@ -239,6 +239,20 @@ fn hex(b: &[u8]) -> String {
     s
 }
 
+/// The reporter's name; when a report leaves `org_name` empty, the domain of its
+/// `email` (as parsedmarc does, so both name the reporter alike).
+fn org_name(org: &str, email: &str) -> String {
+    let org = org.trim();
+    if !org.is_empty() {
+        return org.to_string();
+    }
+    email
+        .trim()
+        .rsplit_once('@')
+        .map(|(_, d)| d.trim_end_matches('>').to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
 fn text(doc: Vec<u8>) -> String {
     String::from_utf8(doc).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
@@ -262,7 +276,7 @@ pub fn aggregate(f: Feedback, doc: String, content_hash: String, source: &str) -
     let records: Vec<IncomingRecord> = f.records.iter().map(record).collect();
     IncomingReport {
         kind: IncomingKind::Aggregate,
-        org_name: f.metadata.org_name.trim().to_string(),
+        org_name: org_name(&f.metadata.org_name, &f.metadata.email),
         report_id: f.metadata.report_id.trim().to_string(),
         domain: p.domain.trim().trim_end_matches('.').to_ascii_lowercase(),
         begin: f.metadata.begin,
@@ -460,10 +474,13 @@ fn failure(
     original: &[u8],
     source: &str,
 ) -> IncomingReport {
+    // Line endings do not make another report (the same report arrives with LF from
+    // one mailbox and CRLF from another).
     let mut both = Vec::with_capacity(feedback.len() + original.len() + 1);
-    both.extend_from_slice(feedback);
+    both.extend(feedback.iter().filter(|&&b| b != b'\r'));
     both.push(0);
-    both.extend_from_slice(&original[..original.len().min(arf::MAX_ORIGINAL)]);
+    let original = &original[..original.len().min(arf::MAX_ORIGINAL)];
+    both.extend(original.iter().filter(|&&b| b != b'\r'));
     let h = hash(HashAlgorithm::Sha256, &both);
     failure_with_hash(r, mail_fields, &both, &h, source)
 }

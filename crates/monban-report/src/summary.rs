@@ -165,10 +165,12 @@ pub fn fold(data: &IncomingSummary) -> Summary {
     let mut domains: BTreeMap<String, DomainSummary> = BTreeMap::new();
     let mut newest: HashMap<String, i64> = HashMap::new();
     for r in &data.reporters {
-        let d = domains.entry(r.domain.clone()).or_insert_with(|| DomainSummary {
-            domain: r.domain.clone(),
-            ..DomainSummary::default()
-        });
+        let d = domains
+            .entry(r.domain.clone())
+            .or_insert_with(|| DomainSummary {
+                domain: r.domain.clone(),
+                ..DomainSummary::default()
+            });
         d.reports += r.reports;
         d.reporters.push(Reporter {
             org_name: r.org_name.clone(),
@@ -183,10 +185,12 @@ pub fn fold(data: &IncomingSummary) -> Summary {
     }
     let mut sources: HashMap<(String, String), Source> = HashMap::new();
     for g in &data.sources {
-        let d = domains.entry(g.domain.clone()).or_insert_with(|| DomainSummary {
-            domain: g.domain.clone(),
-            ..DomainSummary::default()
-        });
+        let d = domains
+            .entry(g.domain.clone())
+            .or_insert_with(|| DomainSummary {
+                domain: g.domain.clone(),
+                ..DomainSummary::default()
+            });
         d.messages += g.messages;
         if g.dkim_aligned || g.spf_aligned {
             d.dmarc_pass += g.messages;
@@ -216,8 +220,11 @@ pub fn fold(data: &IncomingSummary) -> Summary {
         for k in ["none", "quarantine", "reject"] {
             d.disposition.entry(k.to_string()).or_insert(0);
         }
-        d.reporters
-            .sort_by(|a, b| b.messages.cmp(&a.messages).then(a.org_name.cmp(&b.org_name)));
+        d.reporters.sort_by(|a, b| {
+            b.messages
+                .cmp(&a.messages)
+                .then(a.org_name.cmp(&b.org_name))
+        });
         d.sources.sort_by(|a, b| {
             b.dmarc_fail
                 .cmp(&a.dmarc_fail)
@@ -545,7 +552,13 @@ mod tests {
     use super::*;
     use monban_store::ReporterGroup;
 
-    fn g(ip: &str, n: u64, dkim: (&str, &str), spf: (&str, &str), aligned: (bool, bool)) -> SourceGroup {
+    fn g(
+        ip: &str,
+        n: u64,
+        dkim: (&str, &str),
+        spf: (&str, &str),
+        aligned: (bool, bool),
+    ) -> SourceGroup {
         SourceGroup {
             domain: "example.com".into(),
             source_ip: ip.into(),
@@ -598,16 +611,46 @@ mod tests {
     #[test]
     fn classifies_failing_sources() {
         let mut s = fold(&data(vec![
-            g("192.0.2.1", 900, ("example.com", "pass"), ("example.com", "pass"), (true, true)),
+            g(
+                "192.0.2.1",
+                900,
+                ("example.com", "pass"),
+                ("example.com", "pass"),
+                (true, true),
+            ),
             // An ESP signing as itself.
-            g("198.51.100.7", 60, ("esp.example", "pass"), ("bounce.esp.example", "pass"), (false, false)),
+            g(
+                "198.51.100.7",
+                60,
+                ("esp.example", "pass"),
+                ("bounce.esp.example", "pass"),
+                (false, false),
+            ),
             // A forwarder: the author's signature survives unaligned? no: DKIM passes
             // for a list domain while SPF fails.
-            g("203.0.113.9", 20, ("list.example.org", "pass"), ("example.com", "fail"), (false, false)),
+            g(
+                "203.0.113.9",
+                20,
+                ("list.example.org", "pass"),
+                ("example.com", "fail"),
+                (false, false),
+            ),
             // Spoofing: nothing passes, no reverse DNS.
-            g("233.252.0.1", 15, ("", ""), ("example.com", "fail"), (false, false)),
+            g(
+                "233.252.0.1",
+                15,
+                ("", ""),
+                ("example.com", "fail"),
+                (false, false),
+            ),
             // The domain's own server missing from SPF (reverse DNS confirmed).
-            g("192.0.2.99", 5, ("", ""), ("example.com", "softfail"), (false, false)),
+            g(
+                "192.0.2.99",
+                5,
+                ("", ""),
+                ("example.com", "softfail"),
+                (false, false),
+            ),
         ]));
         let own = s.domains[0]
             .sources
@@ -628,19 +671,42 @@ mod tests {
             .collect();
         assert_eq!(
             problems,
-            [("198.51.100.7", "unaligned_dkim"), ("example.com", "not_in_spf")]
+            [
+                ("198.51.100.7", "unaligned_dkim"),
+                ("example.com", "not_in_spf")
+            ]
         );
         assert_eq!(a.hurt[0].share, 6.0);
-        assert!(a.hurt[0].action.contains("d=example.com"), "{}", a.hurt[0].action);
-        assert!(a.hurt[1].action.contains("ip4:192.0.2.99"), "{}", a.hurt[1].action);
-        assert_eq!((a.unauthenticated.sources, a.unauthenticated.messages), (1, 15));
+        assert!(
+            a.hurt[0].action.contains("d=example.com"),
+            "{}",
+            a.hurt[0].action
+        );
+        assert!(
+            a.hurt[1].action.contains("ip4:192.0.2.99"),
+            "{}",
+            a.hurt[1].action
+        );
+        assert_eq!(
+            (a.unauthenticated.sources, a.unauthenticated.messages),
+            (1, 15)
+        );
         assert_eq!(a.forwarders.len(), 1);
-        assert_eq!(a.verdict, "not yet: 2 sources (6.5% of mail) would be quarantined");
+        assert_eq!(
+            a.verdict,
+            "not yet: 2 sources (6.5% of mail) would be quarantined"
+        );
     }
 
     #[test]
     fn at_reject_and_without_data() {
-        let mut d = data(vec![g("192.0.2.1", 10, ("example.com", "pass"), ("x", "pass"), (true, false))]);
+        let mut d = data(vec![g(
+            "192.0.2.1",
+            10,
+            ("example.com", "pass"),
+            ("x", "pass"),
+            (true, false),
+        )]);
         d.reporters[0].policy_p = Some("reject".into());
         let a = &advise(&fold(&d))[0];
         assert_eq!(a.next, None);

@@ -133,42 +133,124 @@ pub fn parse_aggregate_str(text: &str) -> Result<Feedback, ParseError> {
     p.finish()
 }
 
-/// The element names a report uses; any other is [`OTHER`].
-const NAMES: &[&str] = &[
-    "feedback", "version", "report_metadata", "org_name", "email", "extra_contact_info",
-    "report_id", "date_range", "begin", "end", "error", "generator", "policy_published",
-    "domain", "p", "sp", "np", "pct", "fo", "adkim", "aspf", "discovery_method", "testing",
-    "record", "row", "source_ip", "count", "policy_evaluated", "disposition", "dkim", "spf",
-    "reason", "type", "comment", "identifiers", "header_from", "envelope_from",
-    "envelope_to", "auth_results", "selector", "result", "human_result", "scope",
-];
-/// The name of an element the parser does not know.
-const OTHER: &str = "";
+/// The elements a report uses, interned: paths are matched as small integers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum N {
+    Feedback,
+    Version,
+    ReportMetadata,
+    OrgName,
+    Email,
+    ExtraContactInfo,
+    ReportId,
+    DateRange,
+    Begin,
+    End,
+    Error,
+    Generator,
+    PolicyPublished,
+    Domain,
+    P,
+    Sp,
+    Np,
+    Pct,
+    Fo,
+    Adkim,
+    Aspf,
+    DiscoveryMethod,
+    Testing,
+    Record,
+    Row,
+    SourceIp,
+    Count,
+    PolicyEvaluated,
+    Disposition,
+    Dkim,
+    Spf,
+    Reason,
+    Type,
+    Comment,
+    Identifiers,
+    HeaderFrom,
+    EnvelopeFrom,
+    EnvelopeTo,
+    AuthResults,
+    Selector,
+    Result,
+    HumanResult,
+    Scope,
+    /// Any other element.
+    Other,
+}
 
-/// An element's local name, matched in any case, as one of [`NAMES`] (no allocation
-/// per element).
-fn local(name: &str) -> &'static str {
+/// The names of [`N`]'s variants, in order.
+const NAMES: &[(&str, N)] = &[
+    ("feedback", N::Feedback),
+    ("version", N::Version),
+    ("report_metadata", N::ReportMetadata),
+    ("org_name", N::OrgName),
+    ("email", N::Email),
+    ("extra_contact_info", N::ExtraContactInfo),
+    ("report_id", N::ReportId),
+    ("date_range", N::DateRange),
+    ("begin", N::Begin),
+    ("end", N::End),
+    ("error", N::Error),
+    ("generator", N::Generator),
+    ("policy_published", N::PolicyPublished),
+    ("domain", N::Domain),
+    ("p", N::P),
+    ("sp", N::Sp),
+    ("np", N::Np),
+    ("pct", N::Pct),
+    ("fo", N::Fo),
+    ("adkim", N::Adkim),
+    ("aspf", N::Aspf),
+    ("discovery_method", N::DiscoveryMethod),
+    ("testing", N::Testing),
+    ("record", N::Record),
+    ("row", N::Row),
+    ("source_ip", N::SourceIp),
+    ("count", N::Count),
+    ("policy_evaluated", N::PolicyEvaluated),
+    ("disposition", N::Disposition),
+    ("dkim", N::Dkim),
+    ("spf", N::Spf),
+    ("reason", N::Reason),
+    ("type", N::Type),
+    ("comment", N::Comment),
+    ("identifiers", N::Identifiers),
+    ("header_from", N::HeaderFrom),
+    ("envelope_from", N::EnvelopeFrom),
+    ("envelope_to", N::EnvelopeTo),
+    ("auth_results", N::AuthResults),
+    ("selector", N::Selector),
+    ("result", N::Result),
+    ("human_result", N::HumanResult),
+    ("scope", N::Scope),
+];
+
+/// An element's local name, matched in any case (no allocation per element).
+fn local(name: &str) -> N {
     let b = name.as_bytes();
     if b.len() > 24 {
-        return OTHER;
+        return N::Other;
     }
     let mut low = [0u8; 24];
     for (d, s) in low.iter_mut().zip(b) {
         *d = s.to_ascii_lowercase();
     }
     let low = &low[..b.len()];
-    // Already lower case (nearly always): one comparison per candidate of that length.
     NAMES
         .iter()
-        .find(|n| n.len() == low.len() && n.as_bytes() == low)
-        .copied()
-        .unwrap_or(OTHER)
+        .find(|(n, _)| n.len() == low.len() && n.as_bytes() == low)
+        .map_or(N::Other, |&(_, v)| v)
 }
 
 #[derive(Default)]
 struct Parser {
     /// The elements open inside `feedback` (starting with it).
-    path: Vec<&'static str>,
+    path: Vec<N>,
     text: String,
     /// Elements open outside `feedback` (a wrapper such as an `xs:schema`).
     outer: usize,
@@ -209,7 +291,7 @@ impl Parser {
         }
         if !self.seen_root {
             // Outside the report: a wrapper around it (seen: an unclosed xs:schema).
-            if name != "feedback" {
+            if name != N::Feedback {
                 self.outer += 1;
                 if self.outer >= MAX_DEPTH {
                     return Err(ParseError::Limit {
@@ -230,7 +312,7 @@ impl Parser {
         self.path.push(name);
         self.text.clear();
         match self.path.as_slice() {
-            ["feedback", "record"] => {
+            [N::Feedback, N::Record] => {
                 if self.records.len() >= MAX_RECORDS {
                     return Err(ParseError::Limit {
                         what: "records",
@@ -239,7 +321,7 @@ impl Parser {
                 }
                 self.record = Some(empty_record());
             }
-            ["feedback", "record", "auth_results", "dkim"] => {
+            [N::Feedback, N::Record, N::AuthResults, N::Dkim] => {
                 if let Some(r) = &mut self.record {
                     if r.dkim.len() >= MAX_AUTH_RESULTS {
                         return Err(ParseError::Limit {
@@ -255,7 +337,7 @@ impl Parser {
                     });
                 }
             }
-            ["feedback", "record", "auth_results", "spf"] => {
+            [N::Feedback, N::Record, N::AuthResults, N::Spf] => {
                 if let Some(r) = &mut self.record {
                     if r.spf.len() >= MAX_AUTH_RESULTS {
                         return Err(ParseError::Limit {
@@ -271,7 +353,13 @@ impl Parser {
                     });
                 }
             }
-            ["feedback", "record", "row", "policy_evaluated", "reason"] => {
+            [
+                N::Feedback,
+                N::Record,
+                N::Row,
+                N::PolicyEvaluated,
+                N::Reason,
+            ] => {
                 if let Some(r) = &mut self.record {
                     if r.evaluated.reasons.len() >= MAX_AUTH_RESULTS {
                         return Err(ParseError::Limit {
@@ -304,7 +392,7 @@ impl Parser {
     /// An end tag. Reporters write broken XML (`<email><a@b.example></email>`): an end
     /// tag closes the elements opened after its own start, as an HTML parser would; a
     /// stray end tag is ignored.
-    fn end(&mut self, name: &'static str) -> Result<(), ParseError> {
+    fn end(&mut self, name: N) -> Result<(), ParseError> {
         if !self.seen_root || self.done {
             self.outer = self.outer.saturating_sub(1);
             return Ok(());
@@ -333,42 +421,42 @@ impl Parser {
         self.text.clear();
         let m = &mut self.metadata;
         match self.path.as_slice() {
-            ["feedback", "report_metadata", "org_name"] => m.org_name = value,
-            ["feedback", "report_metadata", "email"] => m.email = value,
-            ["feedback", "report_metadata", "extra_contact_info"] => {
+            [N::Feedback, N::ReportMetadata, N::OrgName] => m.org_name = value,
+            [N::Feedback, N::ReportMetadata, N::Email] => m.email = value,
+            [N::Feedback, N::ReportMetadata, N::ExtraContactInfo] => {
                 m.extra_contact_info = non_empty(value);
             }
-            ["feedback", "report_metadata", "report_id"] => m.report_id = value,
-            ["feedback", "report_metadata", "error"]
+            [N::Feedback, N::ReportMetadata, N::ReportId] => m.report_id = value,
+            [N::Feedback, N::ReportMetadata, N::Error]
                 if !value.is_empty() && m.errors.len() < MAX_AUTH_RESULTS =>
             {
                 m.errors.push(value);
             }
-            ["feedback", "report_metadata", "generator"] => m.generator = non_empty(value),
-            ["feedback", "report_metadata", "date_range", "begin"] => {
+            [N::Feedback, N::ReportMetadata, N::Generator] => m.generator = non_empty(value),
+            [N::Feedback, N::ReportMetadata, N::DateRange, N::Begin] => {
                 m.begin = timestamp("date_range/begin", &value)?;
             }
-            ["feedback", "report_metadata", "date_range", "end"] => {
+            [N::Feedback, N::ReportMetadata, N::DateRange, N::End] => {
                 m.end = timestamp("date_range/end", &value)?;
             }
-            ["feedback", "policy_published", field] if !self.policy_seen => {
+            [N::Feedback, N::PolicyPublished, field] if !self.policy_seen => {
                 let v = non_empty(value.to_ascii_lowercase());
                 let pp = &mut self.policy;
                 match *field {
-                    "domain" => pp.domain = value.to_ascii_lowercase(),
-                    "p" => pp.p = v.unwrap_or_default(),
-                    "sp" => pp.sp = v,
-                    "np" => pp.np = v,
-                    "adkim" => pp.adkim = v,
-                    "aspf" => pp.aspf = v,
-                    "fo" => pp.fo = non_empty(value),
-                    "discovery_method" => pp.discovery_method = v,
-                    "testing" => pp.testing = matches!(v.as_deref(), Some("y" | "yes" | "true")),
+                    N::Domain => pp.domain = value.to_ascii_lowercase(),
+                    N::P => pp.p = v.unwrap_or_default(),
+                    N::Sp => pp.sp = v,
+                    N::Np => pp.np = v,
+                    N::Adkim => pp.adkim = v,
+                    N::Aspf => pp.aspf = v,
+                    N::Fo => pp.fo = non_empty(value),
+                    N::DiscoveryMethod => pp.discovery_method = v,
+                    N::Testing => pp.testing = matches!(v.as_deref(), Some("y" | "yes" | "true")),
                     _ => {}
                 }
             }
-            ["feedback", "policy_published"] => self.policy_seen = true,
-            ["feedback", "record"] => {
+            [N::Feedback, N::PolicyPublished] => self.policy_seen = true,
+            [N::Feedback, N::Record] => {
                 if let Some(r) = self.record.take() {
                     if r.source_ip.is_empty() {
                         return Err(ParseError::Missing("record/row/source_ip"));
@@ -376,7 +464,7 @@ impl Parser {
                     self.records.push(r);
                 }
             }
-            ["feedback", "record", rest @ ..] => {
+            [N::Feedback, N::Record, rest @ ..] => {
                 if let Some(r) = &mut self.record {
                     record_field(r, rest, value)?;
                 }
@@ -418,33 +506,33 @@ impl Parser {
     }
 }
 
-fn record_field(r: &mut Record, path: &[&str], value: String) -> Result<(), ParseError> {
+fn record_field(r: &mut Record, path: &[N], value: String) -> Result<(), ParseError> {
     match path {
-        ["row", "source_ip"] => r.source_ip = value,
-        ["row", "count"] => {
+        [N::Row, N::SourceIp] => r.source_ip = value,
+        [N::Row, N::Count] => {
             r.count = count(&value)?;
         }
-        ["row", "policy_evaluated", "disposition"] => {
+        [N::Row, N::PolicyEvaluated, N::Disposition] => {
             r.evaluated.disposition = lower(value);
         }
-        ["row", "policy_evaluated", "dkim"] => {
+        [N::Row, N::PolicyEvaluated, N::Dkim] => {
             r.evaluated.dkim_aligned = result(&value) == "pass";
         }
-        ["row", "policy_evaluated", "spf"] => {
+        [N::Row, N::PolicyEvaluated, N::Spf] => {
             r.evaluated.spf_aligned = result(&value) == "pass";
         }
-        ["row", "policy_evaluated", "reason", "type"] => {
+        [N::Row, N::PolicyEvaluated, N::Reason, N::Type] => {
             if let Some(last) = r.evaluated.reasons.last_mut() {
                 last.kind = lower(value);
             }
         }
-        ["row", "policy_evaluated", "reason", "comment"] => {
+        [N::Row, N::PolicyEvaluated, N::Reason, N::Comment] => {
             if let Some(last) = r.evaluated.reasons.last_mut() {
                 last.comment = non_empty(value);
             }
         }
         // An empty <reason/> says nothing.
-        ["row", "policy_evaluated", "reason"]
+        [N::Row, N::PolicyEvaluated, N::Reason]
             if r.evaluated
                 .reasons
                 .last()
@@ -452,27 +540,27 @@ fn record_field(r: &mut Record, path: &[&str], value: String) -> Result<(), Pars
         {
             r.evaluated.reasons.pop();
         }
-        ["identifiers", "header_from"] => r.header_from = lower(value),
-        ["identifiers", "envelope_from"] => r.envelope_from = non_empty(lower(value)),
-        ["identifiers", "envelope_to"] => r.envelope_to = non_empty(lower(value)),
-        ["auth_results", "dkim", field] => {
+        [N::Identifiers, N::HeaderFrom] => r.header_from = lower(value),
+        [N::Identifiers, N::EnvelopeFrom] => r.envelope_from = non_empty(lower(value)),
+        [N::Identifiers, N::EnvelopeTo] => r.envelope_to = non_empty(lower(value)),
+        [N::AuthResults, N::Dkim, field] => {
             if let Some(d) = r.dkim.last_mut() {
                 match *field {
-                    "domain" => d.domain = lower(value),
-                    "selector" => d.selector = value,
-                    "result" => d.result = result(&value),
-                    "human_result" => d.human_result = non_empty(value),
+                    N::Domain => d.domain = lower(value),
+                    N::Selector => d.selector = value,
+                    N::Result => d.result = result(&value),
+                    N::HumanResult => d.human_result = non_empty(value),
                     _ => {}
                 }
             }
         }
-        ["auth_results", "spf", field] => {
+        [N::AuthResults, N::Spf, field] => {
             if let Some(s) = r.spf.last_mut() {
                 match *field {
-                    "domain" => s.domain = lower(value),
-                    "scope" => s.scope = non_empty(lower(value)),
-                    "result" => s.result = result(&value),
-                    "human_result" => s.human_result = non_empty(value),
+                    N::Domain => s.domain = lower(value),
+                    N::Scope => s.scope = non_empty(lower(value)),
+                    N::Result => s.result = result(&value),
+                    N::HumanResult => s.human_result = non_empty(value),
                     _ => {}
                 }
             }

@@ -1,0 +1,348 @@
+//! `monban report import`, `summary` and `advise` (issue 12) as a domain owner runs
+//! them: the samples from files and folders, a Maildir moved only after the commit, an
+//! mbox, the JSON of DESIGN §4, the exit status when an input fails; and `kill -9` in the
+//! middle of a 10,000-report import, then a re-run: every report stored exactly once,
+//! on SQLite and on a real PostgreSQL.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::Dir;
+use monban_report::corpus;
+use monban_store::testing::PgServer;
+use serde_json::Value;
+
+fn suites() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/suites")
+}
+
+fn import(store: &str, inputs: &[&str], extra: &[&str]) -> (i32, Value, String) {
+    let mut args = vec!["report", "import", "--store", store, "--json"];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(inputs);
+    let out = common::run(&args, b"", &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let v: Value = serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|e| panic!("{e}: {stdout} {}", String::from_utf8_lossy(&out.stderr)));
+    (
+        out.status.code().unwrap_or(-1),
+        v,
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+fn counts(v: &Value) -> (u64, u64, u64, u64) {
+    (
+        v["reports_new"].as_u64().unwrap(),
+        v["reports_duplicate"].as_u64().unwrap(),
+        v["reports_conflicting"].as_u64().unwrap(),
+        v["records_new"].as_u64().unwrap(),
+    )
+}
+
+fn summary(store: &str, extra: &[&str]) -> Value {
+    let mut args = vec!["report", "summary", "--store", store, "--json", "--no-rdns"];
+    args.extend_from_slice(extra);
+    let out = common::run(&args, b"", &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn domain_messages(s: &Value) -> std::collections::BTreeMap<String, u64> {
+    s["domains"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["domain"].as_str().unwrap().to_string(),
+                d["messages"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn samples_import_once_and_failures_are_named() {
+    let dir = Dir::new("import-samples");
+    let store = format!("sqlite:{}", dir.0.join("m.db").display());
+    let s = suites();
+    let agg = s.join("parsedmarc-samples/aggregate");
+    let tls = s.join("parsedmarc-samples/smtp_tls");
+    let failure = s.join("parsedmarc-samples/failure");
+    let (code, v, _) = import(
+        &store,
+        &[
+            agg.to_str().unwrap(),
+            tls.to_str().unwrap(),
+            failure.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{v}");
+    // 19 files of aggregate reports (two pairs share an identity with other content:
+    // derived test samples), 4 TLS reports, 5 failure reports (two are the same report
+    // with LF and CRLF endings).
+    assert_eq!(counts(&v), (25, 1, 2, 2308), "{v}");
+    assert_eq!(v["failed"], serde_json::json!([]));
+    // Again: all duplicates (the conflicting copies again conflict), nothing new.
+    let (code, v, _) = import(&store, &[agg.to_str().unwrap()], &[]);
+    assert_eq!(code, 0);
+    assert_eq!(counts(&v), (0, 17, 2, 0), "{v}");
+    // A broken file fails by name; the good one beside it is stored; exit 1.
+    let bad = dir.file("cut.xml.gz", &[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 1, 2]);
+    let (code, v, stderr) = import(
+        &store,
+        &[
+            &bad,
+            s.join("mail-auth-resources/dmarc-feedback/001.xml")
+                .to_str()
+                .unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(counts(&v).0, 1, "{v}");
+    let failed = v["failed"].as_array().unwrap();
+    assert_eq!(failed.len(), 1, "{v}");
+    assert!(
+        failed[0]["source"]
+            .as_str()
+            .unwrap()
+            .ends_with("cut.xml.gz"),
+        "{v}"
+    );
+    assert!(failed[0]["error"].as_str().unwrap().contains("gzip"), "{v}");
+    // The summary counts what was stored.
+    let sum = summary(&store, &["--domain", "example.com"]);
+    let d = &sum["domains"][0];
+    assert_eq!(d["domain"], "example.com");
+    // parsedmarc's samples count 2,428 for example.com (parsedmarc 11.1 agrees, each
+    // report once), mail-auth's 001.xml 123 more.
+    assert_eq!(d["messages"].as_u64().unwrap(), 2428 + 123, "{d}");
+    for key in [
+        "dmarc_pass",
+        "dkim_aligned_pass",
+        "spf_aligned_pass",
+        "reports",
+    ] {
+        assert!(d[key].is_u64(), "{key}");
+    }
+    assert!(d["disposition"]["none"].as_u64().unwrap() > 0);
+    assert!(!d["reporters"].as_array().unwrap().is_empty());
+    let first = &d["sources"][0];
+    assert!(
+        first["dmarc_fail"].as_u64().unwrap() > 0,
+        "failing first: {first}"
+    );
+    // A range that overlaps no report.
+    let none = summary(&store, &["--since", "2030-01-01"]);
+    assert_eq!(none["domains"], serde_json::json!([]));
+}
+
+#[test]
+fn mbox_and_maildir_with_move_after_commit() {
+    let dir = Dir::new("import-mail");
+    let store = format!("sqlite:{}", dir.0.join("m.db").display());
+    let mbox = dir.0.join("reports.mbox");
+    let mut f = std::fs::File::create(&mbox).unwrap();
+    corpus::write_mbox(&mut f, 120).unwrap();
+    drop(f);
+    let (code, v, _) = import(&store, &[mbox.to_str().unwrap()], &[]);
+    assert_eq!(code, 0, "{v}");
+    let records: usize = (0..120).map(corpus::rows_of).sum();
+    assert_eq!(counts(&v), (120, 0, 0, records as u64));
+    let expected = corpus::expected_messages(120);
+    assert_eq!(domain_messages(&summary(&store, &[])), expected);
+
+    // The same reports in a Maildir: read only by default (all duplicates).
+    let maildir = dir.0.join("Maildir");
+    for sub in ["cur", "new", "tmp"] {
+        std::fs::create_dir_all(maildir.join(sub)).unwrap();
+    }
+    for n in 0..120 {
+        std::fs::write(
+            maildir.join("new").join(format!("{n}.host:2,")),
+            corpus::report_mail(n),
+        )
+        .unwrap();
+    }
+    std::fs::write(
+        maildir.join("new/junk.host:2,"),
+        b"Subject: hello\r\n\r\nhi\r\n",
+    )
+    .unwrap();
+    let (code, v, _) = import(&store, &[maildir.to_str().unwrap()], &[]);
+    assert_eq!(code, 1, "the junk message fails: {v}");
+    assert_eq!(counts(&v), (0, 120, 0, 0));
+    assert_eq!(std::fs::read_dir(maildir.join("new")).unwrap().count(), 121);
+    // With --move-to: each stored message moves; the one that failed stays.
+    let done = dir.0.join("Done");
+    let (code, v, _) = import(
+        &store,
+        &[maildir.to_str().unwrap()],
+        &["--move-to", done.to_str().unwrap()],
+    );
+    assert_eq!(code, 1);
+    assert_eq!(counts(&v).1, 120);
+    assert_eq!(std::fs::read_dir(done.join("cur")).unwrap().count(), 120);
+    let left: Vec<_> = std::fs::read_dir(maildir.join("new"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .collect();
+    assert_eq!(left, ["junk.host:2,"]);
+    assert_eq!(domain_messages(&summary(&store, &[])), expected);
+}
+
+/// Starts an import of `maildir` and kills it with SIGKILL once `moved` holds at least
+/// one message (some batches committed, others not), or when it has ended.
+fn import_then_kill(store: &str, maildir: &Path, moved: &Path) -> bool {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_monban"))
+        .args(["report", "import", "--store", store, "--json", "--move-to"])
+        .arg(moved)
+        .arg(maildir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    loop {
+        if let Ok(Some(_)) = child.try_wait() {
+            return false;
+        }
+        let n = std::fs::read_dir(moved.join("cur"))
+            .map(|d| d.count())
+            .unwrap_or(0);
+        if n > 0 || start.elapsed() > Duration::from_secs(120) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    true
+}
+
+fn kill_and_rerun(store: &str, name: &str) {
+    const N: u64 = 10_000;
+    let dir = Dir::new(name);
+    let maildir = dir.0.join("Maildir");
+    let moved = dir.0.join("Imported");
+    for sub in ["cur", "new", "tmp"] {
+        std::fs::create_dir_all(maildir.join(sub)).unwrap();
+    }
+    for n in 0..N {
+        std::fs::write(
+            maildir.join("new").join(format!("{n:05}.host:2,")),
+            corpus::report_mail(n),
+        )
+        .unwrap();
+    }
+    let killed = import_then_kill(store, &maildir, &moved);
+    let left = std::fs::read_dir(maildir.join("new")).unwrap().count() as u64;
+    assert!(
+        killed && left > 0 && left < N,
+        "killed mid-import: {left} left"
+    );
+    // The re-run stores the rest; what the killed run committed is not stored again.
+    let (code, v, stderr) = import(
+        store,
+        &[maildir.to_str().unwrap()],
+        &["--move-to", moved.to_str().unwrap()],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let (new, dup, conflicting, _) = counts(&v);
+    assert_eq!(conflicting, 0);
+    assert_eq!(new + dup, left, "{v}");
+    assert_eq!(std::fs::read_dir(maildir.join("new")).unwrap().count(), 0);
+    assert_eq!(
+        std::fs::read_dir(moved.join("cur")).unwrap().count() as u64,
+        N
+    );
+    // Every report exactly once: the per-domain totals are the corpus's.
+    assert_eq!(
+        domain_messages(&summary(store, &[])),
+        corpus::expected_messages(N)
+    );
+    let sum = summary(store, &[]);
+    let reports: u64 = sum["domains"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["reports"].as_u64().unwrap())
+        .sum();
+    assert_eq!(reports, N);
+}
+
+#[test]
+fn kill_9_mid_import_then_rerun_sqlite() {
+    let dir = Dir::new("kill9-db");
+    let store = format!("sqlite:{}", dir.0.join("m.db").display());
+    kill_and_rerun(&store, "kill9-sqlite");
+}
+
+#[test]
+fn kill_9_mid_import_then_rerun_postgres() {
+    let pg = PgServer::start("kill9");
+    kill_and_rerun(&pg.url(), "kill9-pg");
+}
+
+#[test]
+fn advise_says_what_to_do() {
+    let dir = Dir::new("advise");
+    let store = format!("sqlite:{}", dir.0.join("m.db").display());
+    let report = r#"<?xml version="1.0"?>
+<feedback><report_metadata><org_name>google.com</org_name><email>r@google.com</email>
+<report_id>adv1</report_id><date_range><begin>1767225600</begin><end>1767311999</end></date_range>
+</report_metadata><policy_published><domain>owner.example</domain><p>none</p></policy_published>
+<record><row><source_ip>192.0.2.10</source_ip><count>900</count><policy_evaluated>
+<disposition>none</disposition><dkim>pass</dkim><spf>pass</spf></policy_evaluated></row>
+<identifiers><header_from>owner.example</header_from></identifiers><auth_results>
+<dkim><domain>owner.example</domain><selector>s1</selector><result>pass</result></dkim>
+<spf><domain>owner.example</domain><result>pass</result></spf></auth_results></record>
+<record><row><source_ip>198.51.100.20</source_ip><count>100</count><policy_evaluated>
+<disposition>none</disposition><dkim>fail</dkim><spf>fail</spf></policy_evaluated></row>
+<identifiers><header_from>owner.example</header_from></identifiers><auth_results>
+<dkim><domain>newsletters.example</domain><selector>k1</selector><result>pass</result></dkim>
+<spf><domain>bounce.newsletters.example</domain><result>pass</result></spf></auth_results></record>
+</feedback>"#;
+    let file = dir.file("r.xml", report.as_bytes());
+    let (code, _, _) = import(&store, &[&file], &[]);
+    assert_eq!(code, 0);
+    let out = common::run(
+        &["report", "advise", "--store", &store, "--no-rdns", "--json"],
+        b"",
+        &[],
+    );
+    assert!(out.status.success());
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let a = &v["domains"][0];
+    assert_eq!(a["domain"], "owner.example");
+    assert_eq!(a["next"], "quarantine");
+    assert_eq!(a["safe"], false);
+    assert_eq!(a["hurt"][0]["problem"], "unaligned_dkim");
+    assert_eq!(a["hurt"][0]["share"], 10.0);
+    assert_eq!(
+        a["verdict"],
+        "not yet: 1 source (10% of mail) would be quarantined"
+    );
+    let text = common::run(
+        &["report", "advise", "--store", &store, "--no-rdns"],
+        b"",
+        &[],
+    );
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("enable DKIM signing with d=owner.example"),
+        "{text}"
+    );
+    assert!(text.contains("=> not yet"), "{text}");
+}
