@@ -60,9 +60,17 @@ fi
 if ! python3 -m venv --help >/dev/null 2>&1; then
     missing+=(python3-venv)
 fi
+# The IMAP import tests (crates/monban-cli/tests/report_imap.rs) start their own Dovecot
+# on loopback ports, with a certificate the openssl tool makes.
+if ! command -v dovecot >/dev/null 2>&1 && [ ! -x /usr/sbin/dovecot ]; then
+    missing+=(dovecot-imapd)
+fi
+if ! command -v openssl >/dev/null 2>&1; then
+    missing+=(openssl)
+fi
 if [ "${#missing[@]}" -gt 0 ]; then
     if ! command -v apt-get >/dev/null 2>&1; then
-        echo "error: ${missing[*]} not installed; the Postfix, store and report tests need them" >&2
+        echo "error: ${missing[*]} not installed; the Postfix, store, report and IMAP tests need them" >&2
         exit 1
     fi
     say "installing ${missing[*]} (apt)"

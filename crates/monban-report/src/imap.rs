@@ -252,9 +252,11 @@ async fn tls_wrap(tcp: Box<dyn Io>, host: &str, place: &str) -> Result<Box<dyn I
     let name = rustls::pki_types::ServerName::try_from(host.to_string())
         .map_err(|e| io_err(format!("bad host name: {e}")))?;
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-    let tls = timed(place, connector.connect(name, tcp))
-        .await
-        .map_err(|e| io_err(format!("TLS: {e}")))?;
+    let tls = match tokio::time::timeout(TIMEOUT, connector.connect(name, tcp)).await {
+        Ok(Ok(t)) => t,
+        Ok(Err(e)) => return Err(io_err(format!("TLS: {e}"))),
+        Err(_) => return Err(io_err("TLS: no handshake in time".into())),
+    };
     Ok(Box::new(tls))
 }
 
