@@ -374,9 +374,13 @@ impl ImapSession {
         })
         .await?;
         let mut responses = Vec::new();
+        // All untagged data of one answer: the literal asked for and 16 MiB besides.
+        let budget = self.max_literal.saturating_add(16 << 20);
+        let mut total: u64 = 0;
         loop {
             let mut r = Response::default();
             let mut line = self.line().await?;
+            total += line.len() as u64;
             // Literals: a line ending `{n}` is followed by n bytes, then the rest.
             loop {
                 let Some(n) = literal_size(&line) else {
@@ -390,7 +394,15 @@ impl ImapSession {
                 let mut lit = vec![0u8; n as usize];
                 timed(&place, self.stream.read_exact(&mut lit)).await?;
                 r.literals.push(lit);
+                total += n;
                 line = self.line().await?;
+                total += line.len() as u64;
+                if total > budget {
+                    return Err(self.protocol(b"an answer larger than its bound"));
+                }
+            }
+            if total > budget {
+                return Err(self.protocol(b"an answer larger than its bound"));
             }
             if r.text.starts_with(tag.as_bytes()) && r.text.get(tag.len()) == Some(&b' ') {
                 let status = &r.text[tag.len() + 1..];
