@@ -21,7 +21,7 @@ use serde::Serialize;
 use crate::ReportError;
 use crate::extract::Limits;
 use crate::imap::{ImapSession, ImapUrl};
-use crate::ingest::{Found, from_file, from_mail};
+use crate::ingest::{Found, Problem, from_file, from_mail};
 
 /// How an import runs.
 #[derive(Debug, Clone)]
@@ -48,9 +48,9 @@ impl Default for ImportOptions {
         Self {
             move_to: None,
             limits: Limits::default(),
-            batch_reports: 2_000,
-            batch_records: 100_000,
-            batch_bytes: 16 << 20,
+            batch_reports: 1_000,
+            batch_records: 25_000,
+            batch_bytes: 8 << 20,
             max_depth: 8,
             now: 0,
         }
@@ -157,11 +157,10 @@ impl<'a> Batch<'a> {
         self.summary.inputs_read += 1;
         let complete = found.errors.is_empty();
         for e in found.errors {
-            let (source, error) = match e.split_once(": ") {
-                Some((s, r)) => (s.to_string(), r.to_string()),
-                None => (String::new(), e),
-            };
-            self.summary.failed.push(FailedInput { source, error });
+            self.summary.failed.push(FailedInput {
+                source: e.source,
+                error: e.error,
+            });
         }
         for r in found.reports {
             self.records += r.records.len();
@@ -554,7 +553,10 @@ fn produce_mbox(path: &Path, opts: &ImportOptions, tx: &mut Out) {
                 let job = if too_big {
                     Job::Ready(Found {
                         reports: Vec::new(),
-                        errors: vec![format!("{source}: the message is over {max} bytes")],
+                        errors: vec![Problem::new(
+                            source,
+                            format!("the message is over {max} bytes"),
+                        )],
                     })
                 } else {
                     Job::Mail(source, std::mem::take(&mut message))
@@ -623,7 +625,10 @@ async fn import_imap(
             Ok(Some(mail)) => from_mail(&mail, &source, &batch.opts.limits),
             Ok(None) => Found {
                 reports: Vec::new(),
-                errors: vec![format!("{source}: the message is over {max} bytes")],
+                errors: vec![Problem::new(
+                    source,
+                    format!("the message is over {max} bytes"),
+                )],
             },
             Err(e) => return Err(ReportError::Usage(e.to_string())),
         };

@@ -25,7 +25,44 @@ pub struct Found {
     /// The reports read.
     pub reports: Vec<IncomingReport>,
     /// What could not be read, each naming the part.
-    pub errors: Vec<String>,
+    pub errors: Vec<Problem>,
+}
+
+/// One thing that could not be read: where (file, message, part) and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// Where.
+    pub source: String,
+    /// Why.
+    pub error: String,
+    text: String,
+}
+
+impl Problem {
+    /// A problem at `source`.
+    pub fn new(source: impl Into<String>, error: impl Into<String>) -> Self {
+        let (source, error) = (source.into(), error.into());
+        let text = format!("{source}: {error}");
+        Self {
+            source,
+            error,
+            text,
+        }
+    }
+}
+
+/// The problem as one line, `source: error`.
+impl std::ops::Deref for Problem {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.text
+    }
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
 }
 
 /// Reads what a file holds: a mail (`.eml`), or a report in gzip, zip, XML or JSON.
@@ -70,9 +107,10 @@ pub fn from_mail(mail: &[u8], source: &str, limits: &Limits) -> Found {
     };
     walk_mail(mail, source, limits, 0, &mut found);
     if found.reports.is_empty() && found.errors.is_empty() {
-        found
-            .errors
-            .push(format!("{source}: no DMARC or TLS report in this message"));
+        found.errors.push(Problem::new(
+            source,
+            "no DMARC or TLS report in this message",
+        ));
     }
     found
 }
@@ -81,7 +119,7 @@ fn walk_mail(mail: &[u8], source: &str, limits: &Limits, depth: usize, found: &m
     let parts = match mime::parts(mail) {
         Ok(p) => p,
         Err(e) => {
-            found.errors.push(format!("{source}: {e}"));
+            found.errors.push(Problem::new(source, e.to_string()));
             return;
         }
     };
@@ -117,9 +155,10 @@ fn walk_mail(mail: &[u8], source: &str, limits: &Limits, depth: usize, found: &m
                 o.as_deref().unwrap_or(b""),
                 source,
             )),
-            Err(e) => found
-                .errors
-                .push(format!("{source}: the feedback report part: {e}")),
+            Err(e) => found.errors.push(Problem::new(
+                source,
+                format!("the feedback report part: {e}"),
+            )),
         }
     }
     for (i, part) in parts.iter().enumerate() {
@@ -138,7 +177,7 @@ fn walk_mail(mail: &[u8], source: &str, limits: &Limits, depth: usize, found: &m
         let bytes = match part.decoded(max) {
             Ok(b) => b,
             Err(e) => {
-                found.errors.push(format!("{where_}: {e}"));
+                found.errors.push(Problem::new(&where_, e.to_string()));
                 continue;
             }
         };
@@ -213,18 +252,19 @@ fn starts_like_document(b: &[u8]) -> bool {
 }
 
 /// Reads one report document (compressed or not).
-fn document(bytes: &[u8], source: &str, limits: &Limits) -> Result<IncomingReport, String> {
-    let (doc, format) = extract(bytes, limits).map_err(|e| format!("{source}: {e}"))?;
+fn document(bytes: &[u8], source: &str, limits: &Limits) -> Result<IncomingReport, Problem> {
+    let (doc, format) = extract(bytes, limits).map_err(|e| Problem::new(source, e.to_string()))?;
     let content_hash = hex(&hash(HashAlgorithm::Sha256, &doc));
     match format {
         Format::Xml => {
             // One UTF-8 check serves the parser and the kept copy.
             let text = text(doc);
-            let feedback = parse_aggregate_str(&text).map_err(|e| format!("{source}: {e}"))?;
+            let feedback =
+                parse_aggregate_str(&text).map_err(|e| Problem::new(source, e.to_string()))?;
             Ok(aggregate(feedback, text, content_hash, source))
         }
         Format::Json => {
-            let report = parse_tls_report(&doc).map_err(|e| format!("{source}: {e}"))?;
+            let report = parse_tls_report(&doc).map_err(|e| Problem::new(source, e.to_string()))?;
             Ok(tls(report, text(doc), content_hash, source))
         }
     }
@@ -356,11 +396,14 @@ fn record(r: &Record) -> IncomingRecord {
     let header_from = lower(&r.header_from);
     // The DKIM result that speaks for the row: an aligned pass, else any pass, else
     // the first (reporters do not all order them as RFC 9990 §3.1.3 asks).
+    let under = |a: &str, b: &str| {
+        a.len() > b.len()
+            && a.as_bytes()[a.len() - b.len() - 1] == b'.'
+            && a[a.len() - b.len()..].eq_ignore_ascii_case(b)
+    };
     let aligned = |d: &str| {
-        let d = lower(d);
-        d == header_from
-            || d.ends_with(&format!(".{header_from}"))
-            || header_from.ends_with(&format!(".{d}"))
+        let d = d.trim().trim_end_matches('.');
+        d.eq_ignore_ascii_case(&header_from) || under(d, &header_from) || under(&header_from, d)
     };
     let best = r
         .dkim
@@ -392,12 +435,23 @@ fn record(r: &Record) -> IncomingRecord {
         }
     }
     let reasons = (!kinds.is_empty()).then(|| kinds.join(","));
-    let auth = serde_json::to_string(&Auth {
-        dkim: &r.dkim,
-        spf: &r.spf,
-        reasons: &r.evaluated.reasons,
-    })
-    .unwrap_or_default();
+    // The whole of the results, kept only when the columns do not already say it all
+    // (several signatures, human results, reason comments, a HELO check).
+    let needs_auth = r.dkim.len() > 1
+        || r.spf.len() > 1
+        || r.dkim.iter().any(|d| d.human_result.is_some())
+        || r.spf
+            .iter()
+            .any(|s| s.human_result.is_some() || s.scope.as_deref() != Some("mfrom"))
+        || r.evaluated.reasons.iter().any(|x| x.comment.is_some());
+    let auth = needs_auth.then(|| {
+        serde_json::to_string(&Auth {
+            dkim: &r.dkim,
+            spf: &r.spf,
+            reasons: &r.evaluated.reasons,
+        })
+        .unwrap_or_default()
+    });
     IncomingRecord {
         source_ip: r.source_ip.trim().to_string(),
         count: r.count,

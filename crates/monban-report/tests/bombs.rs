@@ -18,7 +18,7 @@ fn refused(name: &str, bytes: &[u8]) -> String {
     let found = from_file(bytes, name, &Limits::default());
     assert!(found.reports.is_empty(), "{name}: read a report");
     assert_eq!(found.errors.len(), 1, "{name}: {:?}", found.errors);
-    let e = found.errors[0].clone();
+    let e = found.errors[0].to_string();
     assert!(e.starts_with(name), "the error names the source: {e}");
     e
 }

@@ -96,8 +96,9 @@ pub struct IncomingRecord {
     pub spf_result: Option<String>,
     /// The override reasons' types, comma separated.
     pub reasons: Option<String>,
-    /// JSON of all DKIM and SPF results and reason comments.
-    pub auth: String,
+    /// JSON of all DKIM and SPF results and reason comments, when the columns above do
+    /// not already say everything (several results, human results, comments).
+    pub auth: Option<String>,
 }
 
 /// One TLS report policy.

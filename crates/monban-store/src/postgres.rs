@@ -161,7 +161,7 @@ const MIGRATIONS: &[&str] = &[
         spf_domain TEXT,
         spf_result TEXT,
         reasons TEXT,
-        auth TEXT NOT NULL
+        auth TEXT
     );
     CREATE INDEX incoming_records_report ON incoming_records (report);
     CREATE TABLE incoming_tls_policies (

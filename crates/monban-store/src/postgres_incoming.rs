@@ -183,75 +183,65 @@ impl PostgresStore {
         let pg = |e| self.pg(e);
         let total: usize = new.iter().map(|r| r.records.len()).sum();
         if total > 0 {
-            let mut report = Vec::with_capacity(total);
-            let mut ip = Vec::with_capacity(total);
-            let mut count = Vec::with_capacity(total);
-            let mut disposition = Vec::with_capacity(total);
-            let mut dkim_aligned = Vec::with_capacity(total);
-            let mut spf_aligned = Vec::with_capacity(total);
-            let mut header_from = Vec::with_capacity(total);
-            let mut envelope_from = Vec::with_capacity(total);
-            let mut envelope_to = Vec::with_capacity(total);
-            let mut dkim_domain = Vec::with_capacity(total);
-            let mut dkim_selector = Vec::with_capacity(total);
-            let mut dkim_result = Vec::with_capacity(total);
-            let mut dkim_any = Vec::with_capacity(total);
-            let mut spf_domain = Vec::with_capacity(total);
-            let mut spf_result = Vec::with_capacity(total);
-            let mut reasons = Vec::with_capacity(total);
-            let mut auth = Vec::with_capacity(total);
+            // COPY in binary: the server parses no SQL per row.
+            use tokio_postgres::binary_copy::BinaryCopyInWriter;
+            use tokio_postgres::types::{ToSql, Type};
+            let sink = tx
+                .copy_in(
+                    "COPY incoming_records (report, source_ip, count, disposition,
+                        dkim_aligned, spf_aligned, header_from, envelope_from, envelope_to,
+                        dkim_domain, dkim_selector, dkim_result, dkim_any_pass, spf_domain,
+                        spf_result, reasons, auth) FROM STDIN BINARY",
+                )
+                .await
+                .map_err(pg)?;
+            let types = [
+                Type::INT8,
+                Type::TEXT,
+                Type::INT8,
+                Type::TEXT,
+                Type::BOOL,
+                Type::BOOL,
+                Type::TEXT,
+                Type::TEXT,
+                Type::TEXT,
+                Type::TEXT,
+                Type::TEXT,
+                Type::TEXT,
+                Type::BOOL,
+                Type::TEXT,
+                Type::TEXT,
+                Type::TEXT,
+                Type::TEXT,
+            ];
+            let writer = BinaryCopyInWriter::new(sink, &types);
+            let mut writer = std::pin::pin!(writer);
             for (r, &id) in new.iter().zip(row_ids) {
                 for c in &r.records {
-                    report.push(id);
-                    ip.push(c.source_ip.as_str());
-                    count.push(c.count as i64);
-                    disposition.push(c.disposition.as_str());
-                    dkim_aligned.push(c.dkim_aligned);
-                    spf_aligned.push(c.spf_aligned);
-                    header_from.push(c.header_from.as_str());
-                    envelope_from.push(c.envelope_from.as_deref());
-                    envelope_to.push(c.envelope_to.as_deref());
-                    dkim_domain.push(c.dkim_domain.as_deref());
-                    dkim_selector.push(c.dkim_selector.as_deref());
-                    dkim_result.push(c.dkim_result.as_deref());
-                    dkim_any.push(c.dkim_any_pass);
-                    spf_domain.push(c.spf_domain.as_deref());
-                    spf_result.push(c.spf_result.as_deref());
-                    reasons.push(c.reasons.as_deref());
-                    auth.push(c.auth.as_str());
+                    let count = c.count as i64;
+                    let row: [&(dyn ToSql + Sync); 17] = [
+                        &id,
+                        &c.source_ip,
+                        &count,
+                        &c.disposition,
+                        &c.dkim_aligned,
+                        &c.spf_aligned,
+                        &c.header_from,
+                        &c.envelope_from,
+                        &c.envelope_to,
+                        &c.dkim_domain,
+                        &c.dkim_selector,
+                        &c.dkim_result,
+                        &c.dkim_any_pass,
+                        &c.spf_domain,
+                        &c.spf_result,
+                        &c.reasons,
+                        &c.auth,
+                    ];
+                    writer.as_mut().write(&row).await.map_err(pg)?;
                 }
             }
-            tx.execute(
-                "INSERT INTO incoming_records (report, source_ip, count, disposition,
-                    dkim_aligned, spf_aligned, header_from, envelope_from, envelope_to,
-                    dkim_domain, dkim_selector, dkim_result, dkim_any_pass, spf_domain,
-                    spf_result, reasons, auth)
-                 SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::bigint[], $4::text[],
-                    $5::boolean[], $6::boolean[], $7::text[], $8::text[], $9::text[],
-                    $10::text[], $11::text[], $12::text[], $13::boolean[], $14::text[],
-                    $15::text[], $16::text[], $17::text[])",
-                &[
-                    &report,
-                    &ip,
-                    &count,
-                    &disposition,
-                    &dkim_aligned,
-                    &spf_aligned,
-                    &header_from,
-                    &envelope_from,
-                    &envelope_to,
-                    &dkim_domain,
-                    &dkim_selector,
-                    &dkim_result,
-                    &dkim_any,
-                    &spf_domain,
-                    &spf_result,
-                    &reasons,
-                    &auth,
-                ],
-            )
-            .await
-            .map_err(pg)?;
+            writer.finish().await.map_err(pg)?;
         }
         let policies: usize = new.iter().map(|r| r.tls_policies.len()).sum();
         if policies > 0 {

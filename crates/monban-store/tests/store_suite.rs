@@ -523,7 +523,7 @@ fn incoming(org: &str, id: &str, hash: &str, records: usize) -> IncomingReport {
                 dkim_any_pass: i % 2 == 0,
                 spf_result: Some("pass".into()),
                 spf_domain: Some("bounce.example.net".into()),
-                auth: "{}".into(),
+                auth: Some("{}".into()),
                 ..IncomingRecord::default()
             })
             .collect(),
