@@ -241,9 +241,10 @@ pub async fn import(
                 let path = p.clone();
                 let o = opts.clone();
                 let reader = std::thread::spawn(move || {
-                    let mut out = Out::new(tx, o.limits);
+                    let (mut out, threads) = pipeline(tx, o.limits);
                     produce_path(&path, &o, &mut out);
-                    out.flush();
+                    drop(out);
+                    threads.into_iter().all(|t| t.join().is_ok())
                 });
                 while let Some(bundle) = rx.recv().await {
                     for msg in bundle {
@@ -259,7 +260,7 @@ pub async fn import(
                         }
                     }
                 }
-                if reader.join().is_err() {
+                if !reader.join().unwrap_or(false) {
                     return Err(ReportError::Usage(format!(
                         "{}: the reader stopped unexpectedly",
                         p.display()
@@ -291,15 +292,19 @@ enum Msg {
     Found(Found, Done),
 }
 
-/// The reader's end: mails and files are parsed in parallel in chunks (in order), and
-/// messages go over in bundles (fewer thread wake-ups).
+/// The reader's end of a pipeline: the reader hands each mail or file (and its other
+/// messages) over in order, a pool of workers (one per core) parses them as they come,
+/// and a collector puts the results back in reading order and passes them on in
+/// bundles (fewer thread wake-ups). Queues are bounded, so memory is too.
 struct Out {
-    tx: tokio::sync::mpsc::Sender<Vec<Msg>>,
-    buf: Vec<Msg>,
-    jobs: Vec<(Job, Done, u64)>,
-    job_bytes: usize,
-    limits: Limits,
-    workers: usize,
+    work: std::sync::mpsc::SyncSender<(u64, Work)>,
+    seq: u64,
+}
+
+/// One piece of work, in reading order.
+enum Work {
+    Parse(Job, Done, u64),
+    Pass(Msg),
 }
 
 /// Something to parse.
@@ -319,89 +324,102 @@ impl Job {
     }
 }
 
-impl Out {
-    fn new(tx: tokio::sync::mpsc::Sender<Vec<Msg>>, limits: Limits) -> Self {
-        let workers = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .clamp(1, 8);
-        Self {
-            tx,
-            buf: Vec::with_capacity(32),
-            jobs: Vec::new(),
-            job_bytes: 0,
-            limits,
-            workers,
+/// Starts the workers and the collector; the returned handles end once `Out` is
+/// dropped and everything is passed on.
+fn pipeline(
+    tx: tokio::sync::mpsc::Sender<Vec<Msg>>,
+    limits: Limits,
+) -> (Out, Vec<std::thread::JoinHandle<()>>) {
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 8);
+    let (work_tx, work_rx) = std::sync::mpsc::sync_channel::<(u64, Work)>(4 * workers + 16);
+    let work_rx = std::sync::Arc::new(std::sync::Mutex::new(work_rx));
+    let (done_tx, done_rx) = std::sync::mpsc::sync_channel::<(u64, Vec<Msg>)>(4 * workers + 16);
+    let mut handles = Vec::new();
+    for _ in 0..workers {
+        let rx = work_rx.clone();
+        let out = done_tx.clone();
+        handles.push(std::thread::spawn(move || {
+            loop {
+                let next = rx.lock().map(|r| r.recv());
+                let Ok(Ok((seq, work))) = next else { return };
+                let msgs = match work {
+                    Work::Parse(job, done, adv) => {
+                        let mut v = vec![Msg::Found(job.run(&limits), done)];
+                        if adv > 0 {
+                            v.push(Msg::Advance(adv));
+                        }
+                        v
+                    }
+                    Work::Pass(m) => vec![m],
+                };
+                if out.send((seq, msgs)).is_err() {
+                    return;
+                }
+            }
+        }));
+    }
+    drop(done_tx);
+    handles.push(std::thread::spawn(move || {
+        let mut waiting: std::collections::BTreeMap<u64, Vec<Msg>> = Default::default();
+        let mut next = 0u64;
+        let mut bundle: Vec<Msg> = Vec::with_capacity(32);
+        loop {
+            // Block only when nothing is ready to pass on.
+            let got = if bundle.is_empty() {
+                done_rx.recv().ok()
+            } else {
+                match done_rx.try_recv() {
+                    Ok(v) => Some(v),
+                    Err(std::sync::mpsc::TryRecvError::Empty) => {
+                        if tx.blocking_send(std::mem::take(&mut bundle)).is_err() {
+                            return;
+                        }
+                        continue;
+                    }
+                    Err(std::sync::mpsc::TryRecvError::Disconnected) => None,
+                }
+            };
+            let Some((seq, msgs)) = got else { break };
+            waiting.insert(seq, msgs);
+            while let Some(msgs) = waiting.remove(&next) {
+                bundle.extend(msgs);
+                next += 1;
+            }
+            if bundle.len() >= 32 && tx.blocking_send(std::mem::take(&mut bundle)).is_err() {
+                return;
+            }
         }
+        if !bundle.is_empty() {
+            let _ = tx.blocking_send(bundle);
+        }
+    }));
+    (
+        Out {
+            work: work_tx,
+            seq: 0,
+        },
+        handles,
+    )
+}
+
+impl Out {
+    fn push(&mut self, w: Work) -> bool {
+        let seq = self.seq;
+        self.seq += 1;
+        self.work.send((seq, w)).is_ok()
     }
 
     /// Queues a parse; `advance` is reported once it is done.
     fn queue(&mut self, job: Job, done: Done, advance: u64) -> bool {
-        self.job_bytes += match &job {
-            Job::Mail(_, b) | Job::File(_, b) => b.len(),
-            Job::Ready(_) => 0,
-        };
-        self.jobs.push((job, done, advance));
-        if self.jobs.len() >= 64 || self.job_bytes >= 16 << 20 {
-            return self.run_jobs();
-        }
-        true
-    }
-
-    /// Parses the queued jobs on `workers` threads; hands the results on in order.
-    fn run_jobs(&mut self) -> bool {
-        let jobs = std::mem::take(&mut self.jobs);
-        self.job_bytes = 0;
-        let per = jobs.len().div_ceil(self.workers).max(1);
-        let mut chunks: Vec<Vec<(Job, Done, u64)>> = Vec::new();
-        let mut it = jobs.into_iter().peekable();
-        while it.peek().is_some() {
-            chunks.push(it.by_ref().take(per).collect());
-        }
-        let limits = self.limits;
-        let results: Vec<Vec<(Found, Done, u64)>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = chunks
-                .into_iter()
-                .map(|chunk| {
-                    scope.spawn(move || {
-                        chunk
-                            .into_iter()
-                            .map(|(job, done, adv)| (job.run(&limits), done, adv))
-                            .collect::<Vec<_>>()
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().unwrap_or_default())
-                .collect()
-        });
-        for (found, done, adv) in results.into_iter().flatten() {
-            if !send(self, Msg::Found(found, done)) {
-                return false;
-            }
-            if adv > 0 && !send(self, Msg::Advance(adv)) {
-                return false;
-            }
-        }
-        true
-    }
-
-    fn flush(&mut self) -> bool {
-        if !self.jobs.is_empty() && !self.run_jobs() {
-            return false;
-        }
-        if self.buf.is_empty() {
-            return true;
-        }
-        let bundle = std::mem::replace(&mut self.buf, Vec::with_capacity(32));
-        self.tx.blocking_send(bundle).is_ok()
+        self.push(Work::Parse(job, done, advance))
     }
 }
 
 /// Sends; false when the importer stopped listening (it failed).
 fn send(tx: &mut Out, m: Msg) -> bool {
-    tx.buf.push(m);
-    tx.buf.len() < 32 || tx.flush()
+    tx.push(Work::Pass(m))
 }
 
 fn failed(tx: &mut Out, source: &Path, error: impl std::fmt::Display) -> bool {

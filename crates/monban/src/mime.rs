@@ -399,39 +399,74 @@ fn multipart_bodies<'a>(body: &'a [u8], boundary: &[u8]) -> Vec<&'a [u8]> {
     out
 }
 
-/// Base64 (RFC 2045 §6.8), skipping characters outside the alphabet and stopping at
-/// `=` padding; at most `max` bytes out.
+/// Base64 values of bytes: 0..=63 in the alphabet, [`PAD`] for `=`, [`SKIP`] otherwise.
+const B64: [u8; 256] = {
+    let mut t = [SKIP; 256];
+    let mut i = 0;
+    while i < 26 {
+        t[b'A' as usize + i] = i as u8;
+        t[b'a' as usize + i] = 26 + i as u8;
+        i += 1;
+    }
+    let mut d = 0;
+    while d < 10 {
+        t[b'0' as usize + d] = 52 + d as u8;
+        d += 1;
+    }
+    t[b'+' as usize] = 62;
+    t[b'/' as usize] = 63;
+    t[b'=' as usize] = PAD;
+    t
+};
+const SKIP: u8 = 0xff;
+const PAD: u8 = 0xfe;
+
+/// Base64 (RFC 2045 §6.8), skipping characters outside the alphabet (line breaks,
+/// stray characters); `=` padding ends a quantum (a concatenation of encoded pieces
+/// goes on); at most `max` bytes out.
 pub fn decode_base64(input: &[u8], max: usize) -> Result<Vec<u8>, MimeError> {
     let mut out = Vec::with_capacity((input.len() / 4 * 3).min(max));
     let mut acc: u32 = 0;
-    let mut bits = 0;
+    let mut n = 0u32;
     for &b in input {
-        let v = match b {
-            b'A'..=b'Z' => b - b'A',
-            b'a'..=b'z' => b - b'a' + 26,
-            b'0'..=b'9' => b - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            b'=' => {
-                // Padding ends a quantum; a concatenation of encoded pieces goes on.
+        let v = B64[b as usize];
+        if v >= PAD {
+            if v == PAD && n >= 2 {
+                // A padded quantum: 2 or 3 characters give 1 or 2 bytes.
+                flush_partial(&mut out, acc, n, max)?;
                 acc = 0;
-                bits = 0;
-                continue;
+                n = 0;
             }
-            _ => continue,
-        };
+            continue;
+        }
         acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            if out.len() >= max {
+        n += 1;
+        if n == 4 {
+            if out.len() + 3 > max {
                 return Err(MimeError::TooLarge(max));
             }
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
+            out.extend_from_slice(&[(acc >> 16) as u8, (acc >> 8) as u8, acc as u8]);
+            acc = 0;
+            n = 0;
         }
     }
+    // A final quantum without padding.
+    flush_partial(&mut out, acc, n, max)?;
     Ok(out)
+}
+
+/// The bytes of an incomplete quantum: 2 or 3 characters give 1 or 2 bytes.
+fn flush_partial(out: &mut Vec<u8>, acc: u32, n: u32, max: usize) -> Result<(), MimeError> {
+    let tail: &[u8] = match n {
+        2 => &[(acc >> 4) as u8],
+        3 => &[(acc >> 10) as u8, (acc >> 2) as u8],
+        _ => &[],
+    };
+    if out.len() + tail.len() > max {
+        return Err(MimeError::TooLarge(max));
+    }
+    out.extend_from_slice(tail);
+    Ok(())
 }
 
 /// Quoted-printable (RFC 2045 §6.7); malformed escapes are kept as they are.
@@ -536,6 +571,9 @@ mod tests {
     fn decoders_are_bounded_and_lenient() {
         assert_eq!(decode_base64(b"aGVs bG8=\r\n!!", 100).unwrap(), b"hello");
         assert_eq!(decode_base64(b"aGVsbG8=", 3), Err(MimeError::TooLarge(3)));
+        assert_eq!(decode_base64(b"aGk=aGk", 100).unwrap(), b"hihi");
+        assert_eq!(decode_base64(b"YQ==", 100).unwrap(), b"a");
+        assert_eq!(decode_base64(b"YWI", 100).unwrap(), b"ab");
         assert_eq!(decode_qp(b"a=3Db=\r\nc=ZZ", 100).unwrap(), b"a=bc=ZZ");
     }
 }

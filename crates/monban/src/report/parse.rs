@@ -183,53 +183,6 @@ enum N {
     Other,
 }
 
-/// The names of [`N`]'s variants, in order.
-const NAMES: &[(&str, N)] = &[
-    ("feedback", N::Feedback),
-    ("version", N::Version),
-    ("report_metadata", N::ReportMetadata),
-    ("org_name", N::OrgName),
-    ("email", N::Email),
-    ("extra_contact_info", N::ExtraContactInfo),
-    ("report_id", N::ReportId),
-    ("date_range", N::DateRange),
-    ("begin", N::Begin),
-    ("end", N::End),
-    ("error", N::Error),
-    ("generator", N::Generator),
-    ("policy_published", N::PolicyPublished),
-    ("domain", N::Domain),
-    ("p", N::P),
-    ("sp", N::Sp),
-    ("np", N::Np),
-    ("pct", N::Pct),
-    ("fo", N::Fo),
-    ("adkim", N::Adkim),
-    ("aspf", N::Aspf),
-    ("discovery_method", N::DiscoveryMethod),
-    ("testing", N::Testing),
-    ("record", N::Record),
-    ("row", N::Row),
-    ("source_ip", N::SourceIp),
-    ("count", N::Count),
-    ("policy_evaluated", N::PolicyEvaluated),
-    ("disposition", N::Disposition),
-    ("dkim", N::Dkim),
-    ("spf", N::Spf),
-    ("reason", N::Reason),
-    ("type", N::Type),
-    ("comment", N::Comment),
-    ("identifiers", N::Identifiers),
-    ("header_from", N::HeaderFrom),
-    ("envelope_from", N::EnvelopeFrom),
-    ("envelope_to", N::EnvelopeTo),
-    ("auth_results", N::AuthResults),
-    ("selector", N::Selector),
-    ("result", N::Result),
-    ("human_result", N::HumanResult),
-    ("scope", N::Scope),
-];
-
 /// An element's local name, matched in any case (no allocation per element).
 fn local(name: &str) -> N {
     let b = name.as_bytes();
@@ -240,11 +193,53 @@ fn local(name: &str) -> N {
     for (d, s) in low.iter_mut().zip(b) {
         *d = s.to_ascii_lowercase();
     }
-    let low = &low[..b.len()];
-    NAMES
-        .iter()
-        .find(|(n, _)| n.len() == low.len() && n.as_bytes() == low)
-        .map_or(N::Other, |&(_, v)| v)
+    // A match on constant byte strings: length checks and inlined compares.
+    match &low[..b.len()] {
+        b"feedback" => N::Feedback,
+        b"version" => N::Version,
+        b"report_metadata" => N::ReportMetadata,
+        b"org_name" => N::OrgName,
+        b"email" => N::Email,
+        b"extra_contact_info" => N::ExtraContactInfo,
+        b"report_id" => N::ReportId,
+        b"date_range" => N::DateRange,
+        b"begin" => N::Begin,
+        b"end" => N::End,
+        b"error" => N::Error,
+        b"generator" => N::Generator,
+        b"policy_published" => N::PolicyPublished,
+        b"domain" => N::Domain,
+        b"p" => N::P,
+        b"sp" => N::Sp,
+        b"np" => N::Np,
+        b"pct" => N::Pct,
+        b"fo" => N::Fo,
+        b"adkim" => N::Adkim,
+        b"aspf" => N::Aspf,
+        b"discovery_method" => N::DiscoveryMethod,
+        b"testing" => N::Testing,
+        b"record" => N::Record,
+        b"row" => N::Row,
+        b"source_ip" => N::SourceIp,
+        b"count" => N::Count,
+        b"policy_evaluated" => N::PolicyEvaluated,
+        b"disposition" => N::Disposition,
+        b"dkim" => N::Dkim,
+        b"spf" => N::Spf,
+        b"reason" => N::Reason,
+        b"type" => N::Type,
+        b"comment" => N::Comment,
+        b"identifiers" => N::Identifiers,
+        b"header_from" => N::HeaderFrom,
+        b"envelope_from" => N::EnvelopeFrom,
+        b"envelope_to" => N::EnvelopeTo,
+        b"auth_results" => N::AuthResults,
+        b"selector" => N::Selector,
+        b"result" => N::Result,
+        b"human_result" => N::HumanResult,
+        b"scope" => N::Scope,
+        _ => N::Other,
+    }
 }
 
 #[derive(Default)]
