@@ -19,6 +19,10 @@ use monban_store::{IncomingKind, IncomingRecord, IncomingReport, TlsPolicyRow};
 
 use crate::extract::{Format, Limits, extract};
 
+/// The most messages one report may count (sums over millions of reports stay within
+/// the store's 64-bit integers).
+pub const MAX_REPORT_MESSAGES: u64 = 1_000_000_000_000;
+
 /// What one mail or file gave.
 #[derive(Debug, Default)]
 pub struct Found {
@@ -254,20 +258,102 @@ fn starts_like_document(b: &[u8]) -> bool {
 /// Reads one report document (compressed or not).
 fn document(bytes: &[u8], source: &str, limits: &Limits) -> Result<IncomingReport, Problem> {
     let (doc, format) = extract(bytes, limits).map_err(|e| Problem::new(source, e.to_string()))?;
-    let content_hash = hex(&hash(HashAlgorithm::Sha256, &doc));
     match format {
         Format::Xml => {
             // One UTF-8 check serves the parser and the kept copy.
             let text = text(doc);
             let feedback =
                 parse_aggregate_str(&text).map_err(|e| Problem::new(source, e.to_string()))?;
+            if feedback.messages() > MAX_REPORT_MESSAGES {
+                return Err(Problem::new(
+                    source,
+                    format!("the report counts over {MAX_REPORT_MESSAGES} messages"),
+                ));
+            }
+            let content_hash = aggregate_digest(&feedback);
             Ok(aggregate(feedback, text, content_hash, source))
         }
         Format::Json => {
             let report = parse_tls_report(&doc).map_err(|e| Problem::new(source, e.to_string()))?;
+            // What was read, not how it was written.
+            let content_hash = hex(&hash(
+                HashAlgorithm::Sha256,
+                &serde_json::to_vec(&report).unwrap_or_default(),
+            ));
             Ok(tls(report, text(doc), content_hash, source))
         }
     }
+}
+
+/// The content of an aggregate report as read, hashed (SHA-256, hex): two copies that
+/// say the same are the same report however they are written (white space, namespace,
+/// element case, compression, an added extension element). Each value is written with
+/// its length, so no two different reports write the same bytes.
+pub fn aggregate_digest(f: &Feedback) -> String {
+    fn put(b: &mut Vec<u8>, s: &str) {
+        b.extend_from_slice(&(s.len() as u64).to_le_bytes());
+        b.extend_from_slice(s.as_bytes());
+    }
+    fn opt(b: &mut Vec<u8>, s: &Option<String>) {
+        match s {
+            Some(s) => {
+                b.push(1);
+                put(b, s);
+            }
+            None => b.push(0),
+        }
+    }
+    let m = &f.metadata;
+    let p = &f.policy;
+    let mut b = Vec::with_capacity(256 + f.records.len() * 128);
+    b.extend_from_slice(b"monban aggregate v1\n");
+    for s in [&m.org_name, &m.email, &m.report_id] {
+        put(&mut b, s);
+    }
+    opt(&mut b, &m.extra_contact_info);
+    opt(&mut b, &m.generator);
+    b.extend_from_slice(&m.begin.to_le_bytes());
+    b.extend_from_slice(&m.end.to_le_bytes());
+    b.extend_from_slice(&(m.errors.len() as u64).to_le_bytes());
+    for e in &m.errors {
+        put(&mut b, e);
+    }
+    put(&mut b, &p.domain);
+    put(&mut b, &p.p);
+    for o in [&p.sp, &p.np, &p.adkim, &p.aspf, &p.discovery_method, &p.fo] {
+        opt(&mut b, o);
+    }
+    b.push(u8::from(p.testing));
+    b.extend_from_slice(&(f.records.len() as u64).to_le_bytes());
+    for r in &f.records {
+        put(&mut b, &r.source_ip);
+        b.extend_from_slice(&r.count.to_le_bytes());
+        put(&mut b, &r.evaluated.disposition);
+        b.push(u8::from(r.evaluated.dkim_aligned) | u8::from(r.evaluated.spf_aligned) << 1);
+        b.extend_from_slice(&(r.evaluated.reasons.len() as u64).to_le_bytes());
+        for x in &r.evaluated.reasons {
+            put(&mut b, &x.kind);
+            opt(&mut b, &x.comment);
+        }
+        put(&mut b, &r.header_from);
+        opt(&mut b, &r.envelope_from);
+        opt(&mut b, &r.envelope_to);
+        b.extend_from_slice(&(r.dkim.len() as u64).to_le_bytes());
+        for d in &r.dkim {
+            put(&mut b, &d.domain);
+            put(&mut b, &d.selector);
+            put(&mut b, &d.result);
+            opt(&mut b, &d.human_result);
+        }
+        b.extend_from_slice(&(r.spf.len() as u64).to_le_bytes());
+        for x in &r.spf {
+            put(&mut b, &x.domain);
+            opt(&mut b, &x.scope);
+            put(&mut b, &x.result);
+            opt(&mut b, &x.human_result);
+        }
+    }
+    hex(&hash(HashAlgorithm::Sha256, &b))
 }
 
 fn hex(b: &[u8]) -> String {
@@ -582,6 +668,27 @@ fn failure_with_hash(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn same_content_written_differently_is_the_same_report() {
+        let a = "<feedback><report_metadata><org_name>r</org_name><report_id>1</report_id>\
+            <date_range><begin>1</begin><end>2</end></date_range></report_metadata>\
+            <policy_published><domain>example.com</domain><p>none</p></policy_published>\
+            <record><row><source_ip>192.0.2.1</source_ip><count>2</count></row>\
+            <identifiers><header_from>example.com</header_from></identifiers></record></feedback>";
+        let b = format!(
+            "<?xml version=\"1.0\"?>\n<feedback xmlns=\"urn:ietf:params:xml:ns:dmarc-2.0\">\n  {}",
+            &a["<feedback>".len()..]
+        )
+        .replace("<count>2</count>", "<COUNT> 2 </COUNT><x-ext>1</x-ext>");
+        let l = Limits::default();
+        let ra = from_file(a.as_bytes(), "a", &l).reports.remove(0);
+        let rb = from_file(b.as_bytes(), "b", &l).reports.remove(0);
+        assert_eq!(ra.content_hash, rb.content_hash);
+        let c = a.replace("<count>2</count>", "<count>3</count>");
+        let rc = from_file(c.as_bytes(), "c", &l).reports.remove(0);
+        assert_ne!(ra.content_hash, rc.content_hash);
+    }
 
     #[test]
     fn mail_or_document() {

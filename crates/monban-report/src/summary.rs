@@ -94,17 +94,17 @@ pub struct Source {
 impl Source {
     fn add(&mut self, g: &SourceGroup) {
         let pass = g.dkim_aligned || g.spf_aligned;
-        self.messages += g.messages;
+        self.messages = self.messages.saturating_add(g.messages);
         if pass {
-            self.dmarc_pass += g.messages;
+            self.dmarc_pass = self.dmarc_pass.saturating_add(g.messages);
         } else {
-            self.dmarc_fail += g.messages;
+            self.dmarc_fail = self.dmarc_fail.saturating_add(g.messages);
         }
         if g.dkim_aligned {
-            self.dkim_aligned_pass += g.messages;
+            self.dkim_aligned_pass = self.dkim_aligned_pass.saturating_add(g.messages);
         }
         if g.spf_aligned {
-            self.spf_aligned_pass += g.messages;
+            self.spf_aligned_pass = self.spf_aligned_pass.saturating_add(g.messages);
         }
         let reasons: Vec<&str> = g
             .reasons
@@ -141,7 +141,7 @@ impl Source {
                 .iter_mut()
                 .find(|x| x.0 == *d && x.1 == s && x.2 == *r)
             {
-                Some(x) => x.3 += g.messages,
+                Some(x) => x.3 = x.3.saturating_add(g.messages),
                 None if len < 50 => {
                     self.dkim.push((d.clone(), s, r.clone(), g.messages));
                 }
@@ -154,7 +154,7 @@ impl Source {
 fn bump3(v: &mut Vec<(String, String, u64)>, a: &str, b: &str, n: u64) {
     let len = v.len();
     match v.iter_mut().find(|x| x.0 == a && x.1 == b) {
-        Some(x) => x.2 += n,
+        Some(x) => x.2 = x.2.saturating_add(n),
         None if len < 50 => v.push((a.to_string(), b.to_string(), n)),
         None => {}
     }
@@ -171,7 +171,7 @@ pub fn fold(data: &IncomingSummary) -> Summary {
                 domain: r.domain.clone(),
                 ..DomainSummary::default()
             });
-        d.reports += r.reports;
+        d.reports = d.reports.saturating_add(r.reports);
         d.reporters.push(Reporter {
             org_name: r.org_name.clone(),
             reports: r.reports,
@@ -191,17 +191,18 @@ pub fn fold(data: &IncomingSummary) -> Summary {
                 domain: g.domain.clone(),
                 ..DomainSummary::default()
             });
-        d.messages += g.messages;
+        d.messages = d.messages.saturating_add(g.messages);
         if g.dkim_aligned || g.spf_aligned {
-            d.dmarc_pass += g.messages;
+            d.dmarc_pass = d.dmarc_pass.saturating_add(g.messages);
         }
         if g.dkim_aligned {
-            d.dkim_aligned_pass += g.messages;
+            d.dkim_aligned_pass = d.dkim_aligned_pass.saturating_add(g.messages);
         }
         if g.spf_aligned {
-            d.spf_aligned_pass += g.messages;
+            d.spf_aligned_pass = d.spf_aligned_pass.saturating_add(g.messages);
         }
-        *d.disposition.entry(g.disposition.clone()).or_insert(0) += g.messages;
+        let e = d.disposition.entry(g.disposition.clone()).or_insert(0);
+        *e = e.saturating_add(g.messages);
         sources
             .entry((g.domain.clone(), g.source_ip.clone()))
             .or_insert_with(|| Source {
@@ -435,7 +436,7 @@ fn advise_domain(psl: &PublicSuffixList, d: &DomainSummary) -> Advice {
             if e.0.len() < 20 {
                 e.0.push(s.ip.clone());
             }
-            e.1 += s.dmarc_fail;
+            e.1 = e.1.saturating_add(s.dmarc_fail);
             continue;
         } else if let Some(other) = dkim_pass_other {
             (
@@ -473,7 +474,7 @@ fn advise_domain(psl: &PublicSuffixList, d: &DomainSummary) -> Advice {
             )
         } else {
             unauth.sources += 1;
-            unauth.messages += s.dmarc_fail;
+            unauth.messages = unauth.messages.saturating_add(s.dmarc_fail);
             continue;
         };
         let e = groups
@@ -482,7 +483,7 @@ fn advise_domain(psl: &PublicSuffixList, d: &DomainSummary) -> Advice {
         if e.0.len() < 20 {
             e.0.push(s.ip.clone());
         }
-        e.1 += s.dmarc_fail;
+        e.1 = e.1.saturating_add(s.dmarc_fail);
     }
     let to_list = |g: BTreeMap<(String, String), (Vec<String>, u64, String)>| {
         let mut v: Vec<Hurt> = g

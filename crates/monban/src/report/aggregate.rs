@@ -222,7 +222,9 @@ impl Feedback {
 
     /// How many messages the report covers.
     pub fn messages(&self) -> u64 {
-        self.records.iter().map(|r| r.count).sum()
+        self.records
+            .iter()
+            .fold(0u64, |a, r| a.saturating_add(r.count))
     }
 }
 

@@ -599,12 +599,20 @@ fn timestamp(element: &'static str, v: &str) -> Result<i64, ParseError> {
 }
 
 /// A message count: a non-negative integer (a float with no fraction is accepted).
+/// The largest `count` of one row believed (no receiver sees a trillion messages from
+/// one source in a report; sums of hostile counts must not overflow).
+pub const MAX_COUNT: u64 = 1_000_000_000_000;
+
 fn count(v: &str) -> Result<u64, ParseError> {
-    if let Ok(n) = v.parse::<u64>() {
+    if let Ok(n) = v.parse::<u64>()
+        && n <= MAX_COUNT
+    {
         return Ok(n);
     }
     match v.parse::<f64>() {
-        Ok(f) if f.is_finite() && f >= 0.0 && f.fract() == 0.0 && f < 1e15 => Ok(f as u64),
+        Ok(f) if f.is_finite() && f >= 0.0 && f.fract() == 0.0 && f <= MAX_COUNT as f64 => {
+            Ok(f as u64)
+        }
         _ => Err(ParseError::Value {
             element: "record/row/count",
             value: v.chars().take(80).collect(),
