@@ -135,7 +135,8 @@ pub enum ImportOutcome {
 pub struct SummaryFilter {
     /// Only this policy domain.
     pub domain: Option<String>,
-    /// Reports whose period ends at or after this (Unix seconds).
+    /// Reports whose period ends after this (Unix seconds; a report of one instant:
+    /// begins at or after).
     pub since: Option<i64>,
     /// Reports whose period begins before this (Unix seconds).
     pub until: Option<i64>,

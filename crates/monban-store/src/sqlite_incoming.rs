@@ -9,12 +9,14 @@ use crate::incoming::{
 };
 use crate::sqlite::SqliteStore;
 
-/// The summary's source groups (shared by both backends; `$n` placeholders).
+/// The summary's source groups (shared by both backends; `$n` placeholders). A report
+/// counts when its period overlaps [since, until): its end is taken as exclusive (some
+/// reporters end a day at the next midnight), a report of one instant by its begin.
 pub(crate) const SOURCES_SQL: &str = "SELECT r.domain, c.source_ip, c.header_from,
         c.disposition, c.dkim_aligned, c.spf_aligned, c.dkim_domain, c.dkim_selector,
         c.dkim_result, c.dkim_any_pass, c.spf_domain, c.spf_result, c.reasons, CAST(SUM(c.count) AS BIGINT)
      FROM incoming_records c JOIN incoming_reports r ON r.id = c.report
-     WHERE r.kind = 'aggregate' AND r.end_time >= $1 AND r.begin_time < $2
+     WHERE r.kind = 'aggregate' AND (r.end_time > $1 OR r.begin_time >= $1) AND r.begin_time < $2
         AND ($3 = '' OR r.domain = $3)
      GROUP BY r.domain, c.source_ip, c.header_from, c.disposition, c.dkim_aligned,
         c.spf_aligned, c.dkim_domain, c.dkim_selector, c.dkim_result, c.dkim_any_pass,
@@ -26,10 +28,10 @@ pub(crate) const REPORTERS_SQL: &str =
         MAX(r.end_time),
         (SELECT n.policy_p FROM incoming_reports n WHERE n.kind = 'aggregate'
             AND n.domain = r.domain AND n.org_name = r.org_name
-            AND n.end_time >= $1 AND n.begin_time < $2
+            AND (n.end_time > $1 OR n.begin_time >= $1) AND n.begin_time < $2
             ORDER BY n.end_time DESC, n.id DESC LIMIT 1)
      FROM incoming_reports r
-     WHERE r.kind = 'aggregate' AND r.end_time >= $1 AND r.begin_time < $2
+     WHERE r.kind = 'aggregate' AND (r.end_time > $1 OR r.begin_time >= $1) AND r.begin_time < $2
         AND ($3 = '' OR r.domain = $3)
      GROUP BY r.domain, r.org_name";
 
