@@ -345,4 +345,42 @@ fn advise_says_what_to_do() {
         "{text}"
     );
     assert!(text.contains("=> not yet"), "{text}");
+
+    // Reverse DNS, forward-confirmed: the newsletter service's PTR resolves back to its
+    // IP and names it; a PTR that claims a name not resolving back is not believed.
+    let zone = dir.file(
+        "rdns.zone",
+        b"$TTL 300\n\
+          20.100.51.198.in-addr.arpa. IN PTR mta7.newsletters.example.\n\
+          mta7.newsletters.example. IN A 198.51.100.20\n\
+          10.2.0.192.in-addr.arpa. IN PTR mail.bank.example.\n\
+          mail.bank.example. IN A 203.0.113.99\n",
+    );
+    let out = common::run(
+        &[
+            "report", "summary", "--store", &store, "--zone", &zone, "--json",
+        ],
+        b"",
+        &[],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let sources = v["domains"][0]["sources"].as_array().unwrap();
+    let by_ip = |ip: &str| sources.iter().find(|s| s["ip"] == ip).unwrap().clone();
+    assert_eq!(by_ip("198.51.100.20")["ptr"], "mta7.newsletters.example");
+    assert_eq!(by_ip("198.51.100.20")["org_domain"], "newsletters.example");
+    assert_eq!(by_ip("192.0.2.10")["ptr"], Value::Null, "not confirmed");
+    let out = common::run(
+        &[
+            "report", "advise", "--store", &store, "--zone", &zone, "--json",
+        ],
+        b"",
+        &[],
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["domains"][0]["hurt"][0]["sender"], "newsletters.example");
 }
