@@ -148,6 +148,42 @@ fn samples_import_once_and_failures_are_named() {
 }
 
 #[test]
+fn mbox_with_unwrapped_base64_and_from_lines_in_bodies() {
+    // A report whose base64 attachment is one 400 KB line (some generators do not wrap),
+    // then a message whose body has an escaped `>From ` line, then an empty one.
+    use base64::Engine as _;
+    use std::io::Write as _;
+    let dir = Dir::new("import-longline");
+    let store = format!("sqlite:{}", dir.0.join("m.db").display());
+    let f = corpus::feedback(999);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::none());
+    gz.write_all(f.to_xml().as_bytes()).unwrap();
+    let b64 = base64::engine::general_purpose::STANDARD.encode(gz.finish().unwrap());
+    assert!(b64.len() > 300_000);
+    let mbox = format!(
+        "From r@x Thu Jan  1 00:00:00 2026\n\
+         From: r@reporter.example\nSubject: Report Domain: {d}\n\
+         Content-Type: application/gzip; name=\"r.xml.gz\"\nContent-Transfer-Encoding: base64\n\n\
+         {b64}\n\n\
+         From r@x Thu Jan  1 00:00:00 2026\nSubject: hello\n\n>From the start\nnot a report\n\n",
+        d = f.policy.domain
+    );
+    let path = dir.file("long.mbox", mbox.as_bytes());
+    let (code, v, _) = import(&store, &[&path], &[]);
+    assert_eq!(code, 1, "the second message is not a report: {v}");
+    assert_eq!(counts(&v), (1, 0, 0, f.records.len() as u64), "{v}");
+    let failed = v["failed"].as_array().unwrap();
+    assert_eq!(failed.len(), 1);
+    assert!(
+        failed[0]["source"]
+            .as_str()
+            .unwrap()
+            .ends_with("message 2 (line 9)"),
+        "{v}"
+    );
+}
+
+#[test]
 fn mbox_and_maildir_with_move_after_commit() {
     let dir = Dir::new("import-mail");
     let store = format!("sqlite:{}", dir.0.join("m.db").display());

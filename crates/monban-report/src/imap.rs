@@ -17,6 +17,8 @@ use tokio::net::TcpStream;
 pub const IMPORTED: &str = "$MonbanImported";
 /// The longest server line read (without literals).
 const MAX_LINE: usize = 64 * 1024;
+/// The longest SEARCH answer line (a UID list: about 1.6 million UIDs).
+const MAX_SEARCH_LINE: usize = 16 << 20;
 /// The most untagged responses to one command.
 const MAX_RESPONSES: usize = 1_000_000;
 /// How long one server answer may take.
@@ -171,6 +173,17 @@ struct Response {
     literals: Vec<Vec<u8>>,
 }
 
+/// What [`ImapSession::fetch`] got.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fetched {
+    /// The message.
+    Message(Vec<u8>),
+    /// Over the size asked for.
+    TooLarge,
+    /// No such message (any more).
+    Gone,
+}
+
 /// A logged-in session with the mailbox selected.
 pub struct ImapSession {
     stream: BufReader<Box<dyn Io>>,
@@ -178,6 +191,7 @@ pub struct ImapSession {
     tag: u32,
     capabilities: Vec<String>,
     max_literal: u64,
+    max_line: usize,
 }
 
 impl fmt::Debug for ImapSession {
@@ -281,6 +295,7 @@ impl ImapSession {
             tag: 0,
             capabilities: Vec::new(),
             max_literal: 1 << 20,
+            max_line: MAX_LINE,
         };
         let greeting = s.line().await?;
         if !greeting.starts_with(b"* OK") && !greeting.starts_with(b"* PREAUTH") {
@@ -341,7 +356,7 @@ impl ImapSession {
         let place = self.place.clone();
         let n = timed(&place, async {
             (&mut self.stream)
-                .take(MAX_LINE as u64 + 2)
+                .take(self.max_line as u64 + 2)
                 .read_until(b'\n', &mut buf)
                 .await
         })
@@ -353,7 +368,7 @@ impl ImapSession {
             });
         }
         if !buf.ends_with(b"\n") {
-            return Err(self.protocol(b"a line over 64 KiB"));
+            return Err(self.protocol(b"a line over its bound"));
         }
         buf.truncate(buf.len() - 1);
         if buf.ends_with(b"\r") {
@@ -424,9 +439,12 @@ impl ImapSession {
 
     /// The UIDs of messages not flagged [`IMPORTED`], in order.
     pub async fn unseen_uids(&mut self) -> Result<Vec<u32>, ImapError> {
+        self.max_line = MAX_SEARCH_LINE;
         let rs = self
             .command(&format!("UID SEARCH UNKEYWORD {IMPORTED}"), "SEARCH")
-            .await?;
+            .await;
+        self.max_line = MAX_LINE;
+        let rs = rs?;
         let mut uids = Vec::new();
         for r in rs {
             if let Some(rest) = r.text.strip_prefix(b"* SEARCH") {
@@ -442,28 +460,33 @@ impl ImapSession {
         Ok(uids)
     }
 
-    /// The whole message with this UID, without setting `\Seen`; `None` when it is
-    /// over `max` bytes (only `max + 1` bytes are transferred).
-    pub async fn fetch(&mut self, uid: u32, max: u64) -> Result<Option<Vec<u8>>, ImapError> {
+    /// The whole message with this UID, without setting `\Seen` (only `max + 1` bytes
+    /// are transferred: more is [`Fetched::TooLarge`]).
+    pub async fn fetch(&mut self, uid: u32, max: u64) -> Result<Fetched, ImapError> {
         self.max_literal = max + 1;
         let rs = self
             .command(
-                &format!("UID FETCH {uid} (BODY.PEEK[]<0.{}>)", max + 1),
+                &format!("UID FETCH {uid} (UID BODY.PEEK[]<0.{}>)", max + 1),
                 "FETCH",
             )
             .await?;
+        let want = format!("UID {uid}");
         for mut r in rs {
-            if r.text.starts_with(b"* ") && contains(&r.text, b"FETCH") {
-                let Some(body) = r.literals.pop() else {
-                    continue;
-                };
-                if body.len() as u64 > max {
-                    return Ok(None);
-                }
-                return Ok(Some(body));
+            let is_fetch = r.text.starts_with(b"* ") && contains(&r.text, b"FETCH");
+            // Servers may add unsolicited FETCH answers (flag changes) for other UIDs.
+            if !is_fetch || !has_word(&r.text, want.as_bytes()) {
+                continue;
             }
+            let Some(body) = r.literals.pop() else {
+                continue;
+            };
+            if body.len() as u64 > max {
+                return Ok(Fetched::TooLarge);
+            }
+            return Ok(Fetched::Message(body));
         }
-        Err(self.protocol(format!("no message with UID {uid}").as_bytes()))
+        // Expunged by another client since the search.
+        Ok(Fetched::Gone)
     }
 
     /// Marks messages done: moved to `move_to`, or flagged [`IMPORTED`].
@@ -478,18 +501,26 @@ impl ImapSession {
                 .map(u32::to_string)
                 .collect::<Vec<_>>()
                 .join(",");
-            self.command(
-                &format!("UID STORE {set} +FLAGS.SILENT ({IMPORTED})"),
-                "STORE",
-            )
-            .await?;
-            let Some(dest) = move_to else { continue };
+            let Some(dest) = move_to else {
+                self.command(
+                    &format!("UID STORE {set} +FLAGS.SILENT ({IMPORTED})"),
+                    "STORE",
+                )
+                .await?;
+                continue;
+            };
             if self.capabilities.iter().any(|c| c == "MOVE") {
                 self.command(&format!("UID MOVE {set} {}", quote(dest)), "MOVE")
                     .await?;
             } else {
                 self.command(&format!("UID COPY {set} {}", quote(dest)), "COPY")
                     .await?;
+                // Copied; flagged too, so no later run copies them again.
+                self.command(
+                    &format!("UID STORE {set} +FLAGS.SILENT ({IMPORTED})"),
+                    "STORE",
+                )
+                .await?;
                 if self.capabilities.iter().any(|c| c == "UIDPLUS") {
                     self.command(
                         &format!("UID STORE {set} +FLAGS.SILENT (\\Deleted)"),
@@ -508,6 +539,22 @@ impl ImapSession {
     pub async fn logout(mut self) {
         let _ = self.command("LOGOUT", "LOGOUT").await;
     }
+}
+
+/// Whether `word` stands in `hay` as a whole word (`UID 5` is not in `UID 51`).
+fn has_word(hay: &[u8], word: &[u8]) -> bool {
+    let mut from = 0;
+    while let Some(i) = memchr::memmem::find(&hay[from..], word) {
+        let at = from + i;
+        let end = at + word.len();
+        let before = at == 0 || !hay[at - 1].is_ascii_alphanumeric();
+        let after = end == hay.len() || !hay[end].is_ascii_alphanumeric();
+        if before && after {
+            return true;
+        }
+        from = at + 1;
+    }
+    false
 }
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {

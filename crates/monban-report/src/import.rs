@@ -20,7 +20,7 @@ use serde::Serialize;
 
 use crate::ReportError;
 use crate::extract::Limits;
-use crate::imap::{ImapSession, ImapUrl};
+use crate::imap::{Fetched, ImapSession, ImapUrl};
 use crate::ingest::{Found, Problem, from_file, from_mail};
 
 /// How an import runs.
@@ -269,6 +269,9 @@ pub async fn import(
             }
             Input::Imap(url) => {
                 if let Err(e) = import_imap(&mut batch, url, progress).await {
+                    // UIDs mean something in their own mailbox only: what this session
+                    // left unmarked is read again next time (and found stored).
+                    batch.done.retain(|d| !matches!(d, Done::Imap(_)));
                     match e {
                         ReportError::Usage(why) => batch.summary.failed.push(FailedInput {
                             source: url.to_string(),
@@ -299,6 +302,11 @@ enum Msg {
 struct Out {
     work: std::sync::mpsc::SyncSender<(u64, Work)>,
     seq: u64,
+    /// How many items the collector has passed on (`u64::MAX` once it has stopped);
+    /// the reader stays within `window` items of it, so the collector's reordering
+    /// holds at most that many results.
+    passed: std::sync::Arc<(std::sync::Mutex<u64>, std::sync::Condvar)>,
+    window: u64,
 }
 
 /// One piece of work, in reading order.
@@ -315,6 +323,27 @@ enum Job {
 }
 
 impl Job {
+    fn source(&self) -> String {
+        match self {
+            Job::Mail(s, _) | Job::File(s, _) => s.clone(),
+            Job::Ready(_) => String::new(),
+        }
+    }
+
+    /// Runs the job; a panic (a bug) becomes a failure of this input, not of the run.
+    fn run_caught(self, limits: &Limits) -> Found {
+        let source = self.source();
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.run(limits))).unwrap_or_else(
+            |_| Found {
+                reports: Vec::new(),
+                errors: vec![Problem::new(
+                    source,
+                    "internal error while reading it (a bug in monban; please report it)",
+                )],
+            },
+        )
+    }
+
     fn run(self, limits: &Limits) -> Found {
         match self {
             Job::Mail(source, bytes) => from_mail(&bytes, &source, limits),
@@ -346,7 +375,7 @@ fn pipeline(
                 let Ok(Ok((seq, work))) = next else { return };
                 let msgs = match work {
                     Work::Parse(job, done, adv) => {
-                        let mut v = vec![Msg::Found(job.run(&limits), done)];
+                        let mut v = vec![Msg::Found(job.run_caught(&limits), done)];
                         if adv > 0 {
                             v.push(Msg::Advance(adv));
                         }
@@ -361,6 +390,16 @@ fn pipeline(
         }));
     }
     drop(done_tx);
+    let passed = std::sync::Arc::new((std::sync::Mutex::new(0u64), std::sync::Condvar::new()));
+    let window = 2 * workers as u64 + 8;
+    let passed_c = passed.clone();
+    let set_passed = move |v: u64| {
+        let (m, c) = &*passed_c;
+        if let Ok(mut g) = m.lock() {
+            *g = v;
+        }
+        c.notify_all();
+    };
     handles.push(std::thread::spawn(move || {
         let mut waiting: std::collections::BTreeMap<u64, Vec<Msg>> = Default::default();
         let mut next = 0u64;
@@ -374,6 +413,7 @@ fn pipeline(
                     Ok(v) => Some(v),
                     Err(std::sync::mpsc::TryRecvError::Empty) => {
                         if tx.blocking_send(std::mem::take(&mut bundle)).is_err() {
+                            set_passed(u64::MAX);
                             return;
                         }
                         continue;
@@ -387,18 +427,23 @@ fn pipeline(
                 bundle.extend(msgs);
                 next += 1;
             }
+            set_passed(next);
             if bundle.len() >= 32 && tx.blocking_send(std::mem::take(&mut bundle)).is_err() {
+                set_passed(u64::MAX);
                 return;
             }
         }
         if !bundle.is_empty() {
             let _ = tx.blocking_send(bundle);
         }
+        set_passed(u64::MAX);
     }));
     (
         Out {
             work: work_tx,
             seq: 0,
+            passed,
+            window,
         },
         handles,
     )
@@ -408,6 +453,19 @@ impl Out {
     fn push(&mut self, w: Work) -> bool {
         let seq = self.seq;
         self.seq += 1;
+        {
+            let (m, c) = &*self.passed;
+            let Ok(mut g) = m.lock() else { return false };
+            while *g != u64::MAX && seq >= g.saturating_add(self.window) {
+                g = match c.wait(g) {
+                    Ok(g) => g,
+                    Err(_) => return false,
+                };
+            }
+            if *g == u64::MAX {
+                return false;
+            }
+        }
         self.work.send((seq, w)).is_ok()
     }
 
@@ -552,9 +610,12 @@ fn produce_mbox(path: &Path, opts: &ImportOptions, tx: &mut Out) {
     let mut too_big = false;
     let mut prev_blank = true;
     let mut unread = 0u64;
+    // Lines are read in pieces of at most 64 KiB: a file without line breaks costs no
+    // more memory than that; only a piece that begins a line can be a `From ` line.
+    let mut at_line_start = true;
     loop {
         line.clear();
-        let n = match reader.read_until(b'\n', &mut line) {
+        let n = match (&mut reader).take(64 * 1024).read_until(b'\n', &mut line) {
             Ok(n) => n,
             Err(e) => {
                 failed(tx, path, format!("read error after line {line_no}: {e}"));
@@ -562,9 +623,13 @@ fn produce_mbox(path: &Path, opts: &ImportOptions, tx: &mut Out) {
             }
         };
         let eof = n == 0;
-        line_no += 1;
+        let piece_starts_line = at_line_start;
+        at_line_start = line.ends_with(b"\n");
+        if piece_starts_line {
+            line_no += 1;
+        }
         unread += n as u64;
-        let starts = !eof && prev_blank && line.starts_with(b"From ");
+        let starts = !eof && piece_starts_line && prev_blank && line.starts_with(b"From ");
         if eof || starts {
             if number > 0 {
                 let source = format!("{}: message {number} (line {start_line})", path.display());
@@ -594,11 +659,11 @@ fn produce_mbox(path: &Path, opts: &ImportOptions, tx: &mut Out) {
             prev_blank = false;
             continue;
         }
-        prev_blank = line == b"\n" || line == b"\r\n";
+        prev_blank = piece_starts_line && (line == b"\n" || line == b"\r\n");
         if number == 0 || too_big {
             continue;
         }
-        let body: &[u8] = if line.starts_with(b">") && {
+        let body: &[u8] = if piece_starts_line && line.starts_with(b">") && {
             let rest = line.iter().position(|&b| b != b'>').unwrap_or(line.len());
             line[rest..].starts_with(b"From ")
         } {
@@ -640,14 +705,19 @@ async fn import_imap(
     for uid in uids {
         let source = format!("{url} UID {uid}");
         let found = match session.fetch(uid, max).await {
-            Ok(Some(mail)) => from_mail(&mail, &source, &batch.opts.limits),
-            Ok(None) => Found {
+            Ok(Fetched::Message(mail)) => from_mail(&mail, &source, &batch.opts.limits),
+            Ok(Fetched::TooLarge) => Found {
                 reports: Vec::new(),
                 errors: vec![Problem::new(
                     source,
                     format!("the message is over {max} bytes"),
                 )],
             },
+            // Expunged by another client since the search: nothing to read.
+            Ok(Fetched::Gone) => {
+                progress.advance(1);
+                continue;
+            }
             Err(e) => return Err(ReportError::Usage(e.to_string())),
         };
         if batch.add(found, Done::Imap(uid)) {

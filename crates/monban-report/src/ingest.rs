@@ -75,7 +75,8 @@ pub fn from_file(bytes: &[u8], source: &str, limits: &Limits) -> Found {
         return from_mail(bytes, source, limits);
     }
     let mut found = Found::default();
-    match document(bytes, source, limits) {
+    let mut budget = limits.max_output;
+    match document(bytes, source, limits, &mut budget) {
         Ok(r) => found.reports.push(r),
         Err(e) => found.errors.push(e),
     }
@@ -109,7 +110,10 @@ pub fn from_mail(mail: &[u8], source: &str, limits: &Limits) -> Found {
         },
         None => mail,
     };
-    walk_mail(mail, source, limits, 0, &mut found);
+    // One output budget for the whole mail: a small mail with many attachments cannot
+    // decompress to more than one report's bound.
+    let mut budget = limits.max_output;
+    walk_mail(mail, source, limits, 0, &mut budget, &mut found);
     if found.reports.is_empty() && found.errors.is_empty() {
         found.errors.push(Problem::new(
             source,
@@ -119,7 +123,14 @@ pub fn from_mail(mail: &[u8], source: &str, limits: &Limits) -> Found {
     found
 }
 
-fn walk_mail(mail: &[u8], source: &str, limits: &Limits, depth: usize, found: &mut Found) {
+fn walk_mail(
+    mail: &[u8],
+    source: &str,
+    limits: &Limits,
+    depth: usize,
+    budget: &mut u64,
+    found: &mut Found,
+) {
     let parts = match mime::parts(mail) {
         Ok(p) => p,
         Err(e) => {
@@ -152,13 +163,13 @@ fn walk_mail(mail: &[u8], source: &str, limits: &Limits, depth: usize, found: &m
                 .map_err(|e| e.to_string())
         });
         match read {
-            Ok((r, f, o)) => found.reports.push(failure(
-                &r,
-                &fields,
-                &f,
-                o.as_deref().unwrap_or(b""),
-                source,
-            )),
+            Ok((r, f, o)) => {
+                let mut report = failure(&r, &fields, &f, o.as_deref().unwrap_or(b""), source);
+                match sanitize(&mut report) {
+                    Ok(()) => found.reports.push(report),
+                    Err(e) => found.errors.push(Problem::new(source, e)),
+                }
+            }
             Err(e) => found.errors.push(Problem::new(
                 source,
                 format!("the feedback report part: {e}"),
@@ -189,7 +200,7 @@ fn walk_mail(mail: &[u8], source: &str, limits: &Limits, depth: usize, found: &m
         if part.media_type.starts_with("text/plain") && !starts_like_document(&bytes) {
             continue;
         }
-        match document(&bytes, &where_, limits) {
+        match document(&bytes, &where_, limits, budget) {
             Ok(r) => found.reports.push(r),
             Err(e) => found.errors.push(e),
         }
@@ -205,9 +216,11 @@ fn walk_mail(mail: &[u8], source: &str, limits: &Limits, depth: usize, found: &m
         && let Ok(r) = arf::parse_plain_text(&body)
     {
         let h = hash(HashAlgorithm::Sha256, &body);
-        found
-            .reports
-            .push(failure_with_hash(&r, &fields, &body, &h, source));
+        let mut report = failure_with_hash(&r, &fields, &body, &h, source);
+        match sanitize(&mut report) {
+            Ok(()) => found.reports.push(report),
+            Err(e) => found.errors.push(Problem::new(source, e)),
+        }
         return;
     }
     // A report mail forwarded as an attachment.
@@ -215,7 +228,7 @@ fn walk_mail(mail: &[u8], source: &str, limits: &Limits, depth: usize, found: &m
         for part in parts.iter().filter(|p| p.media_type == "message/rfc822") {
             if let Ok(inner) = part.decoded(max) {
                 let mut sub = Found::default();
-                walk_mail(&inner, source, limits, depth + 1, &mut sub);
+                walk_mail(&inner, source, limits, depth + 1, budget, &mut sub);
                 found.reports.append(&mut sub.reports);
                 found.errors.append(&mut sub.errors);
             }
@@ -256,8 +269,105 @@ fn starts_like_document(b: &[u8]) -> bool {
 }
 
 /// Reads one report document (compressed or not).
-fn document(bytes: &[u8], source: &str, limits: &Limits) -> Result<IncomingReport, Problem> {
+fn document(
+    bytes: &[u8],
+    source: &str,
+    limits: &Limits,
+    budget: &mut u64,
+) -> Result<IncomingReport, Problem> {
     let (doc, format) = extract(bytes, limits).map_err(|e| Problem::new(source, e.to_string()))?;
+    if doc.len() as u64 > *budget {
+        return Err(Problem::new(
+            source,
+            format!(
+                "the reports of this message decompress to over {} bytes",
+                limits.max_output
+            ),
+        ));
+    }
+    *budget -= doc.len() as u64;
+    let mut report = read_document(doc, format, source)?;
+    sanitize(&mut report).map_err(|e| Problem::new(source, e))?;
+    Ok(report)
+}
+
+/// The longest org_name, report_id or domain stored (they identify the report).
+pub const MAX_IDENTITY: usize = 1024;
+/// The largest report text kept for a conflict (a larger one is described, not kept).
+pub const MAX_KEPT: usize = 4 << 20;
+/// The largest TLS report (JSON) read, and the most objects in it.
+pub const MAX_TLS_JSON: usize = 16 << 20;
+const MAX_TLS_OBJECTS: usize = 200_000;
+
+/// What the store cannot take or should not keep: NUL characters (PostgreSQL text
+/// refuses them) become U+FFFD, identity fields over [`MAX_IDENTITY`] are refused, a
+/// report text over [`MAX_KEPT`] is replaced by its size.
+fn sanitize(r: &mut IncomingReport) -> Result<(), String> {
+    fn clean(s: &mut String) {
+        if s.contains('\0') {
+            *s = s.replace('\0', "\u{FFFD}");
+        }
+    }
+    fn clean_opt(s: &mut Option<String>) {
+        if let Some(s) = s {
+            clean(s);
+        }
+    }
+    for (what, v) in [
+        ("org_name", &r.org_name),
+        ("report_id", &r.report_id),
+        ("policy domain", &r.domain),
+    ] {
+        if v.len() > MAX_IDENTITY {
+            return Err(format!("the {what} is over {MAX_IDENTITY} bytes"));
+        }
+    }
+    for s in [
+        &mut r.org_name,
+        &mut r.report_id,
+        &mut r.domain,
+        &mut r.meta,
+        &mut r.source,
+    ] {
+        clean(s);
+    }
+    clean_opt(&mut r.policy_p);
+    if r.document.len() > MAX_KEPT {
+        r.document = format!(
+            "(not kept: {} bytes; content hash {})",
+            r.document.len(),
+            r.content_hash
+        );
+    } else {
+        clean(&mut r.document);
+    }
+    for c in &mut r.records {
+        for s in [&mut c.source_ip, &mut c.disposition, &mut c.header_from] {
+            clean(s);
+        }
+        for s in [
+            &mut c.envelope_from,
+            &mut c.envelope_to,
+            &mut c.dkim_domain,
+            &mut c.dkim_selector,
+            &mut c.dkim_result,
+            &mut c.spf_domain,
+            &mut c.spf_result,
+            &mut c.reasons,
+            &mut c.auth,
+        ] {
+            clean_opt(s);
+        }
+    }
+    for p in &mut r.tls_policies {
+        for s in [&mut p.policy_type, &mut p.policy_domain, &mut p.details] {
+            clean(s);
+        }
+    }
+    Ok(())
+}
+
+fn read_document(doc: Vec<u8>, format: Format, source: &str) -> Result<IncomingReport, Problem> {
     match format {
         Format::Xml => {
             // One UTF-8 check serves the parser and the kept copy.
@@ -274,6 +384,20 @@ fn document(bytes: &[u8], source: &str, limits: &Limits) -> Result<IncomingRepor
             Ok(aggregate(feedback, text, content_hash, source))
         }
         Format::Json => {
+            // serde reads the whole document before the report's own counts are
+            // checked: bound the document and its objects first.
+            if doc.len() > MAX_TLS_JSON {
+                return Err(Problem::new(
+                    source,
+                    format!("a TLS report over {MAX_TLS_JSON} bytes"),
+                ));
+            }
+            if memchr::memchr_iter(b'{', &doc).count() > MAX_TLS_OBJECTS {
+                return Err(Problem::new(
+                    source,
+                    format!("a TLS report with over {MAX_TLS_OBJECTS} objects"),
+                ));
+            }
             let report = parse_tls_report(&doc).map_err(|e| Problem::new(source, e.to_string()))?;
             // What was read, not how it was written.
             let content_hash = hex(&hash(
@@ -588,7 +712,8 @@ pub fn tls(r: TlsReport, doc: String, content_hash: String, source: &str) -> Inc
         .policies
         .iter()
         .map(|p| p.successful.saturating_add(p.failed))
-        .fold(0u64, u64::saturating_add);
+        .fold(0u64, u64::saturating_add)
+        .min(MAX_REPORT_MESSAGES);
     IncomingReport {
         kind: IncomingKind::Tls,
         org_name: r.organization_name.trim().to_string(),
@@ -659,7 +784,7 @@ fn failure_with_hash(
         meta: serde_json::to_string(r).unwrap_or_default(),
         source: source.to_string(),
         policy_p: None,
-        messages: r.incidents,
+        messages: r.incidents.min(MAX_REPORT_MESSAGES),
         records: Vec::new(),
         tls_policies: Vec::new(),
     }
@@ -688,6 +813,40 @@ mod tests {
         let c = a.replace("<count>2</count>", "<count>3</count>");
         let rc = from_file(c.as_bytes(), "c", &l).reports.remove(0);
         assert_ne!(ra.content_hash, rc.content_hash);
+    }
+
+    #[test]
+    fn nul_characters_and_long_identities() {
+        let l = Limits::default();
+        let nul = "<feedback><report_metadata><org_name>r\u{0}x</org_name><report_id>1</report_id>\
+            <date_range><begin>1</begin><end>2</end></date_range></report_metadata>\
+            <policy_published><domain>example.com</domain><p>none</p></policy_published>\
+            <record><row><source_ip>192.0.2.1\u{0}</source_ip><count>2</count></row>\
+            <identifiers><header_from>example.com</header_from></identifiers></record></feedback>";
+        let f = from_file(nul.as_bytes(), "nul.xml", &l);
+        if let Some(r) = f.reports.first() {
+            assert!(!r.org_name.contains('\0') && !r.document.contains('\0'));
+            assert!(!r.records[0].source_ip.contains('\0'));
+        }
+        let long = nul.replace("r\u{0}x", &"o".repeat(MAX_IDENTITY + 1));
+        let f = from_file(long.as_bytes(), "long.xml", &l);
+        assert!(f.reports.is_empty());
+        assert!(
+            f.errors[0].starts_with("long.xml: the org_name is over"),
+            "{:?}",
+            f.errors
+        );
+    }
+
+    #[test]
+    fn tls_json_with_too_many_objects() {
+        let mut j = String::from("{\"report-id\":\"x\",\"policies\":[");
+        for _ in 0..MAX_TLS_OBJECTS {
+            j.push_str("{},");
+        }
+        j.push_str("{}]}");
+        let f = from_file(j.as_bytes(), "t.json", &Limits::default());
+        assert!(f.errors[0].contains("objects"), "{:?}", f.errors);
     }
 
     #[test]

@@ -243,14 +243,21 @@ pub fn fold(data: &IncomingSummary) -> Summary {
     Summary { domains: out }
 }
 
+/// Reverse DNS lookups of one summary at most (the first sources of each domain).
+pub const MAX_RDNS_TOTAL: usize = 2_000;
+
 /// Adds forward-confirmed reverse DNS names to the first `max` sources of each domain
 /// (failing sources come first), looking up at most `parallel` at once.
 pub async fn add_reverse_dns(summary: &mut Summary, resolver: &SharedResolver, max: usize) {
     let psl = PublicSuffixList::bundled();
     let mut ips: Vec<String> = Vec::new();
+    let mut seen: std::collections::HashSet<&str> = std::collections::HashSet::new();
     for d in &summary.domains {
         for s in d.sources.iter().take(max) {
-            if !ips.contains(&s.ip) {
+            if ips.len() >= MAX_RDNS_TOTAL {
+                break;
+            }
+            if seen.insert(&s.ip) {
                 ips.push(s.ip.clone());
             }
         }
@@ -503,7 +510,7 @@ fn advise_domain(psl: &PublicSuffixList, d: &DomainSummary) -> Advice {
     let hurt = to_list(groups);
     let forwarders = to_list(forwarders);
     unauth.share = pct(unauth.messages, d.messages);
-    let failing: u64 = hurt.iter().map(|h| h.failing).sum();
+    let failing = hurt.iter().fold(0u64, |a, h| a.saturating_add(h.failing));
     let safe = hurt.is_empty() && d.messages > 0;
     let verdict = match next {
         _ if d.messages == 0 => format!(

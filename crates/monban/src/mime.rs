@@ -376,6 +376,15 @@ fn multipart_bodies<'a>(body: &'a [u8], boundary: &[u8]) -> Vec<&'a [u8]> {
             Some(n) => pos + n + 1,
             None => body.len(),
         };
+        // `--abc-1` is not a delimiter of boundary `abc`: only `--` or white space
+        // (transport padding, RFC 2046 §5.1.1) may follow on the line.
+        if !close
+            && !body[pos..line_end]
+                .iter()
+                .all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+        {
+            continue;
+        }
         delims.push((start, line_end, close));
         if close {
             break;
@@ -518,6 +527,14 @@ mod tests {
         assert_eq!(p[1].filename.as_deref(), Some("r.xml.gz"));
         assert_eq!(p[1].decoded(100).unwrap(), b"hello");
         assert_eq!(p[1].parent.as_deref(), Some("multipart/alternative"));
+    }
+
+    #[test]
+    fn a_longer_boundary_is_not_a_delimiter() {
+        let m = b"Content-Type: multipart/mixed; boundary=abc\n\n--abc\nContent-Type: multipart/mixed; boundary=abc-1\n\n--abc-1\n\ninner\n--abc-1--\n--abc \n\nsecond\n--abc--\n";
+        let p = parts(m).unwrap();
+        let bodies: Vec<&[u8]> = p.iter().map(|p| p.body).collect();
+        assert_eq!(bodies, [&b"inner"[..], &b"second"[..]]);
     }
 
     #[test]

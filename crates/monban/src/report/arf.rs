@@ -17,6 +17,8 @@ use crate::mime;
 pub const MAX_FIELDS: usize = 500;
 /// Characters kept of one value.
 pub const MAX_VALUE: usize = 4096;
+/// The largest `Incidents` count believed.
+pub const MAX_INCIDENTS: u64 = 1_000_000_000_000;
 /// Bytes kept of the original message's header.
 pub const MAX_ORIGINAL: usize = 64 * 1024;
 
@@ -160,7 +162,13 @@ pub fn parse_feedback_report(
             "dkim-identity" => r.dkim_identity = Some(value),
             "dkim-selector" => r.dkim_selector = Some(value),
             "spf-dns" => r.spf_dns = Some(value),
-            "incidents" => r.incidents = value.trim().parse().unwrap_or(1),
+            "incidents" => {
+                r.incidents = value
+                    .trim()
+                    .parse::<u64>()
+                    .unwrap_or(1)
+                    .clamp(1, MAX_INCIDENTS);
+            }
             _ => {}
         }
     }

@@ -12,6 +12,8 @@ use serde::{Deserialize, Serialize};
 pub const MAX_POLICIES: usize = 10_000;
 /// Failure details of one policy at most.
 pub const MAX_FAILURE_DETAILS: usize = 100_000;
+/// The largest session count believed (sums of hostile counts must not overflow).
+pub const MAX_SESSIONS: u64 = 1_000_000_000_000;
 
 /// Why a TLS report could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -205,6 +207,20 @@ pub fn parse_tls_report(json: &[u8]) -> Result<TlsReport, TlsRptError> {
     }
     let mut policies = Vec::with_capacity(raw.policies.len());
     for p in raw.policies {
+        let counts = [
+            p.summary.total_successful_session_count,
+            p.summary.total_failure_session_count,
+        ];
+        if counts
+            .iter()
+            .chain(p.failure_details.iter().map(|d| &d.failed_session_count))
+            .any(|&n| n > MAX_SESSIONS)
+        {
+            return Err(TlsRptError::Limit {
+                what: "sessions in one count",
+                limit: MAX_SESSIONS as usize,
+            });
+        }
         if p.failure_details.len() > MAX_FAILURE_DETAILS {
             return Err(TlsRptError::Limit {
                 what: "failure details in a policy",
