@@ -237,6 +237,7 @@ pub async fn import(
     for input in inputs {
         match input {
             Input::Path(p) => {
+                // Room for a batch's worth of parsed mail while the store commits the last.
                 let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Msg>>(4);
                 let path = p.clone();
                 let o = opts.clone();
@@ -391,7 +392,7 @@ fn pipeline(
     }
     drop(done_tx);
     let passed = std::sync::Arc::new((std::sync::Mutex::new(0u64), std::sync::Condvar::new()));
-    let window = 2 * workers as u64 + 8;
+    let window = 32 * workers as u64 + 32;
     let passed_c = passed.clone();
     let set_passed = move |v: u64| {
         let (m, c) = &*passed_c;

@@ -523,19 +523,24 @@ pub fn aggregate(f: Feedback, doc: String, content_hash: String, source: &str) -
     })
     .to_string();
     let messages = f.messages();
-    let records: Vec<IncomingRecord> = f.records.iter().map(record).collect();
+    let org = org_name(&f.metadata.org_name, &f.metadata.email);
+    let report_id = f.metadata.report_id.trim().to_string();
+    let domain = p.domain.trim().trim_end_matches('.').to_ascii_lowercase();
+    let policy_p = (!p.p.is_empty()).then(|| p.p.to_ascii_lowercase());
+    let (begin, end) = (f.metadata.begin, f.metadata.end);
+    let records: Vec<IncomingRecord> = f.records.into_iter().map(record).collect();
     IncomingReport {
         kind: IncomingKind::Aggregate,
-        org_name: org_name(&f.metadata.org_name, &f.metadata.email),
-        report_id: f.metadata.report_id.trim().to_string(),
-        domain: p.domain.trim().trim_end_matches('.').to_ascii_lowercase(),
-        begin: f.metadata.begin,
-        end: f.metadata.end,
+        org_name: org,
+        report_id,
+        domain,
+        begin,
+        end,
         content_hash,
         document: doc,
         meta,
         source: source.to_string(),
-        policy_p: (!p.p.is_empty()).then(|| p.p.to_ascii_lowercase()),
+        policy_p,
         messages,
         records,
         tls_policies: Vec::new(),
@@ -601,9 +606,19 @@ fn reasons_json<S: serde::Serializer>(v: &&[Reason], s: S) -> Result<S::Ok, S::E
     }))
 }
 
-fn record(r: &Record) -> IncomingRecord {
-    let lower = |s: &str| s.trim().trim_end_matches('.').to_ascii_lowercase();
-    let header_from = lower(&r.header_from);
+/// A domain as stored: no surrounding white space, no final dot, lower case (in place
+/// when it already is: no copy).
+fn domain_owned(mut s: String) -> String {
+    let t = s.trim().trim_end_matches('.');
+    if t.len() != s.len() {
+        s = t.to_string();
+    }
+    s.make_ascii_lowercase();
+    s
+}
+
+fn record(mut r: Record) -> IncomingRecord {
+    let header_from = domain_owned(std::mem::take(&mut r.header_from));
     // The DKIM result that speaks for the row: an aligned pass, else any pass, else
     // the first (reporters do not all order them as RFC 9990 §3.1.3 asks).
     let under = |a: &str, b: &str| {
@@ -618,14 +633,14 @@ fn record(r: &Record) -> IncomingRecord {
     let best = r
         .dkim
         .iter()
-        .find(|d| d.result == "pass" && aligned(&d.domain))
-        .or_else(|| r.dkim.iter().find(|d| d.result == "pass"))
-        .or(r.dkim.first());
+        .position(|d| d.result == "pass" && aligned(&d.domain))
+        .or_else(|| r.dkim.iter().position(|d| d.result == "pass"))
+        .or((!r.dkim.is_empty()).then_some(0));
     let spf = r
         .spf
         .iter()
-        .find(|s| s.scope.as_deref().is_none_or(|x| x == "mfrom"))
-        .or(r.spf.first());
+        .position(|s| s.scope.as_deref().is_none_or(|x| x == "mfrom"))
+        .or((!r.spf.is_empty()).then_some(0));
     // The reason types, plus `arc` and `forwarded` when a comment says so (Google
     // writes `local_policy` with "arc=pass"; RFC 7489's `forwarded` is read as `other`).
     let mut kinds: Vec<&str> = Vec::new();
@@ -662,29 +677,49 @@ fn record(r: &Record) -> IncomingRecord {
         })
         .unwrap_or_default()
     });
+    let dkim_any_pass = r.dkim.iter().any(|d| d.result == "pass");
+    let best = best.map(|i| r.dkim.swap_remove(i));
+    let spf = spf.map(|i| r.spf.swap_remove(i));
+    let source_ip = {
+        let t = r.source_ip.trim();
+        if t.len() == r.source_ip.len() {
+            r.source_ip
+        } else {
+            t.to_string()
+        }
+    };
+    let mut disposition = r.evaluated.disposition;
+    disposition.make_ascii_lowercase();
+    let (dkim_domain, dkim_selector, dkim_result) = match best {
+        Some(d) => (
+            Some(domain_owned(d.domain)),
+            Some(d.selector),
+            Some(d.result),
+        ),
+        None => (None, None, None),
+    };
+    let (spf_domain, spf_result) = match spf {
+        Some(x) => (
+            Some(domain_owned(x.domain)).filter(|s| !s.is_empty()),
+            Some(x.result),
+        ),
+        None => (None, None),
+    };
     IncomingRecord {
-        source_ip: r.source_ip.trim().to_string(),
+        source_ip,
         count: r.count,
-        disposition: r.evaluated.disposition.to_ascii_lowercase(),
+        disposition,
         dkim_aligned: r.evaluated.dkim_aligned,
         spf_aligned: r.evaluated.spf_aligned,
         header_from,
-        envelope_from: r
-            .envelope_from
-            .as_deref()
-            .map(lower)
-            .filter(|s| !s.is_empty()),
-        envelope_to: r
-            .envelope_to
-            .as_deref()
-            .map(lower)
-            .filter(|s| !s.is_empty()),
-        dkim_domain: best.map(|d| lower(&d.domain)),
-        dkim_selector: best.map(|d| d.selector.clone()),
-        dkim_result: best.map(|d| d.result.clone()),
-        dkim_any_pass: r.dkim.iter().any(|d| d.result == "pass"),
-        spf_domain: spf.map(|s| lower(&s.domain)).filter(|s| !s.is_empty()),
-        spf_result: spf.map(|s| s.result.clone()),
+        envelope_from: r.envelope_from.map(domain_owned).filter(|s| !s.is_empty()),
+        envelope_to: r.envelope_to.map(domain_owned).filter(|s| !s.is_empty()),
+        dkim_domain,
+        dkim_selector,
+        dkim_result,
+        dkim_any_pass,
+        spf_domain,
+        spf_result,
         reasons,
         auth,
     }
