@@ -5,9 +5,7 @@ use std::net::IpAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::Args;
-use monban_diag::check::{
-    self, CheckOptions, CheckReport, CheckView, Finding, NextStep, SendingSetup, Severity,
-};
+use monban_diag::check::{self, CheckOptions, CheckReport, CheckView, SendingSetup, Severity};
 
 use crate::Failure;
 use crate::dns::DnsArgs;
@@ -39,29 +37,7 @@ pub struct CheckArgs {
 }
 
 fn valid_domain(flag: &str, d: &str) -> Result<String, Failure> {
-    // Shown in errors at most 80 characters long: the argument may be anything.
-    let shown: String = d.chars().take(80).collect();
-    let shown = if shown.len() < d.len() {
-        format!("{shown:?}...")
-    } else {
-        format!("{shown:?}")
-    };
-    if let Some(bad) = d
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
-    {
-        return Err(Failure::usage(format!(
-            "{flag} {shown} is not a domain name: {bad:?} is not allowed (letters, digits, '-', '_' and '.'; write an internationalized name in its xn-- form)"
-        )));
-    }
-    let n = monban_dns::normalize_name(d)
-        .map_err(|e| Failure::usage(format!("{flag} {shown} is not a domain name: {e}")))?;
-    if !n.contains('.') {
-        return Err(Failure::usage(format!(
-            "{flag} {shown} is not a domain name (one label)"
-        )));
-    }
-    Ok(n)
+    check::domain_argument(flag, d).map_err(Failure::usage)
 }
 
 pub async fn run(dns: &DnsArgs, args: CheckArgs) -> Result<(), Failure> {
@@ -112,38 +88,9 @@ pub async fn run(dns: &DnsArgs, args: CheckArgs) -> Result<(), Failure> {
 }
 
 /// A finding in the CLI's words: its next step as flags and commands of `monban`.
-fn worded(f: &Finding) -> (String, Option<String>) {
-    match &f.step {
-        Some(NextStep::PublishKey { domain, selector }) => (
-            f.message.clone(),
-            Some(format!(
-                "publish the key: monban keygen --domain {domain} --selector {selector}"
-            )),
-        ),
-        Some(NextStep::RotateKey { domain }) => (
-            f.message.clone(),
-            Some(format!(
-                "rotate to a new selector: monban keygen --domain {domain} --selector NEW --bits 2048"
-            )),
-        ),
-        Some(NextStep::NameSelectors { discovered: true }) => (
-            format!("{}: give the selectors you use with --selector", f.message),
-            f.fix.clone(),
-        ),
-        Some(NextStep::NameSelectors { discovered: false }) => (
-            format!(
-                "{}: add --selector S (or --discover) to check the keys",
-                f.message
-            ),
-            f.fix.clone(),
-        ),
-        _ => (f.message.clone(), f.fix.clone()),
-    }
-}
-
 fn to_json(r: &CheckReport) -> serde_json::Value {
     // The model is monban-diag's (DESIGN §4); the CLI words the next steps and encodes.
-    serde_json::to_value(CheckView::new(r, worded)).unwrap_or(serde_json::Value::Null)
+    serde_json::to_value(CheckView::new(r, check::worded)).unwrap_or(serde_json::Value::Null)
 }
 
 fn light(s: Severity, colour: bool) -> String {
@@ -163,7 +110,7 @@ fn light(s: Severity, colour: bool) -> String {
 pub fn render(r: &CheckReport, colour: bool) -> String {
     let mut out = format!("{}  {}\n", light(r.status, colour), r.domain);
     for f in &r.findings {
-        let (message, fix) = worded(f);
+        let (message, fix) = check::worded(f);
         out.push_str(&format!(
             "  {}  {:<7} {}\n",
             light(f.severity, colour),

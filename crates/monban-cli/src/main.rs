@@ -29,6 +29,7 @@ mod milter;
 mod progress;
 mod report;
 mod report_in;
+mod serve;
 mod sign;
 mod spf;
 mod verify;
@@ -69,6 +70,8 @@ enum Command {
     /// DMARC reports: generate RFC 9990 aggregate reports from recorded evaluations
     /// and send them.
     Report(report::ReportArgs),
+    /// Serve the JSON API (the domain checker, report summaries) on 127.0.0.1:8080.
+    Serve(serve::ServeArgs),
 }
 
 /// Flags of `monban spf`.
@@ -160,6 +163,7 @@ fn main() -> ExitCode {
             Command::Check(args) => check::run(&cli.dns, args).await,
             Command::Analyze(args) => analyze::run(&cli.dns, args).await,
             Command::Report(args) => report::run(&cli.dns, args).await,
+            Command::Serve(args) => serve::run(&cli.dns, args).await,
         }
     });
     match result {

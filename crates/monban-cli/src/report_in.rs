@@ -5,13 +5,11 @@ use std::io::IsTerminal as _;
 use std::path::PathBuf;
 
 use clap::Args;
-use monban_report::generate::DAY;
 use monban_report::import::{ImportOptions, ImportProgress, Input, import};
 use monban_report::summary::{self, Advice, Summary};
-use monban_store::SummaryFilter;
 
 use crate::Failure;
-use crate::report::{StoreArg, day_name, now, parse_day};
+use crate::report::{StoreArg, now};
 
 /// Flags of `monban report import`.
 #[derive(Debug, Args)]
@@ -140,48 +138,23 @@ pub async fn run_import(args: ImportArgs) -> Result<(), Failure> {
     }
 }
 
-fn filter(args: &SummaryArgs) -> Result<SummaryFilter, Failure> {
-    let day = |flag: &str, v: &Option<String>| -> Result<Option<i64>, Failure> {
-        v.as_deref()
-            .map(|d| {
-                parse_day(d).map_err(|_| {
-                    Failure::usage(format!(
-                        "{flag} {d:?}: expected YYYY-MM-DD, e.g. 2026-11-29"
-                    ))
-                })
-            })
-            .transpose()
-    };
-    let since = day("--since", &args.since)?;
-    let until = day("--until", &args.until)?.map(|u| u + DAY);
-    if let (Some(s), Some(u)) = (since, until)
-        && s >= u
-    {
-        return Err(Failure::usage("--since is after --until"));
-    }
-    Ok(SummaryFilter {
-        domain: args
-            .domain
-            .as_deref()
-            .map(|d| d.trim().trim_end_matches('.').to_ascii_lowercase()),
-        since,
-        until,
-    })
-}
-
 async fn load(dns: &crate::dns::DnsArgs, args: &SummaryArgs) -> Result<Summary, Failure> {
-    let filter = filter(args)?;
+    let filter = summary::filter(
+        args.domain.as_deref(),
+        args.since.as_deref(),
+        args.until.as_deref(),
+        |f| format!("--{f}"),
+    )
+    .map_err(Failure::usage)?;
     let store = args.store.open().await?;
-    let data = store
-        .incoming_summary(&filter)
+    let resolver = if args.no_rdns {
+        None
+    } else {
+        Some(dns.build()?)
+    };
+    summary::load(&*store, &filter, resolver.as_ref())
         .await
-        .map_err(|e| Failure::other(e.to_string()))?;
-    let mut s = summary::fold(&data);
-    if !args.no_rdns {
-        let resolver = dns.build()?;
-        summary::add_reverse_dns(&mut s, &resolver, 200).await;
-    }
-    Ok(s)
+        .map_err(|e| Failure::other(e.to_string()))
 }
 
 fn period(args: &SummaryArgs) -> String {
@@ -206,7 +179,6 @@ pub async fn run_summary(dns: &crate::dns::DnsArgs, args: SummaryArgs) -> Result
         outln!("no aggregate reports stored for {}", period(&args));
         return Ok(());
     }
-    let _ = day_name;
     for d in &s.domains {
         let pc = |n: u64| summary_pct(n, d.messages);
         outln!(

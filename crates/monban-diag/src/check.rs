@@ -1421,6 +1421,64 @@ impl<'a> CheckView<'a> {
     }
 }
 
+/// A finding's message and fix as the CLI and the web API word them: next steps
+/// become the `monban` commands that take them (the JSON of DESIGN §4).
+pub fn worded(f: &Finding) -> (String, Option<String>) {
+    match &f.step {
+        Some(NextStep::PublishKey { domain, selector }) => (
+            f.message.clone(),
+            Some(format!(
+                "publish the key: monban keygen --domain {domain} --selector {selector}"
+            )),
+        ),
+        Some(NextStep::RotateKey { domain }) => (
+            f.message.clone(),
+            Some(format!(
+                "rotate to a new selector: monban keygen --domain {domain} --selector NEW --bits 2048"
+            )),
+        ),
+        Some(NextStep::NameSelectors { discovered: true }) => (
+            format!("{}: give the selectors you use with --selector", f.message),
+            f.fix.clone(),
+        ),
+        Some(NextStep::NameSelectors { discovered: false }) => (
+            format!(
+                "{}: add --selector S (or --discover) to check the keys",
+                f.message
+            ),
+            f.fix.clone(),
+        ),
+        _ => (f.message.clone(), f.fix.clone()),
+    }
+}
+
+/// A domain given by a user (a CLI argument, an API path): letters, digits, `-`, `_`
+/// and `.`, at least two labels, normalized; the error names `flag` and shows at most 80
+/// characters of what was given.
+pub fn domain_argument(flag: &str, d: &str) -> Result<String, String> {
+    // Shown in errors at most 80 characters long: the argument may be anything.
+    let shown: String = d.chars().take(80).collect();
+    let shown = if shown.len() < d.len() {
+        format!("{shown:?}...")
+    } else {
+        format!("{shown:?}")
+    };
+    if let Some(bad) = d
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+    {
+        return Err(format!(
+            "{flag} {shown} is not a domain name: {bad:?} is not allowed (letters, digits, '-', '_' and '.'; write an internationalized name in its xn-- form)"
+        ));
+    }
+    let n = monban_dns::normalize_name(d)
+        .map_err(|e| format!("{flag} {shown} is not a domain name: {e}"))?;
+    if !n.contains('.') {
+        return Err(format!("{flag} {shown} is not a domain name (one label)"));
+    }
+    Ok(n)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,8 +13,76 @@ use std::net::IpAddr;
 
 use monban::dmarc::PublicSuffixList;
 use monban_dns::{Record, RecordType, SharedResolver};
-use monban_store::{IncomingSummary, SourceGroup};
+use monban_store::{IncomingSummary, SourceGroup, SummaryFilter};
 use serde::Serialize;
+
+/// `YYYY-MM-DD` → the Unix time of that UTC day's midnight (2026-02-30 and month 13
+/// refused).
+pub fn parse_day(s: &str) -> Option<i64> {
+    use monban::rfc5322::datetime::{civil_from_days, days_from_civil};
+    let mut parts = s.split('-');
+    let (Some(y), Some(m), Some(d), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return None;
+    };
+    if y.len() != 4 || m.len() != 2 || d.len() != 2 {
+        return None;
+    }
+    let (y, m, d): (i64, u32, u32) = (y.parse().ok()?, m.parse().ok()?, d.parse().ok()?);
+    let days = days_from_civil(y, m, d);
+    (civil_from_days(days) == (y, m, d)).then_some(days * 86_400)
+}
+
+/// The filter of `report summary` and `advise` (CLI flags and API parameters alike):
+/// `since` and `until` are UTC days (`until` included); `name` words an error with the
+/// flag or parameter name (`--since`, `since`).
+pub fn filter(
+    domain: Option<&str>,
+    since: Option<&str>,
+    until: Option<&str>,
+    name: impl Fn(&str) -> String,
+) -> Result<SummaryFilter, String> {
+    let day = |flag: &str, v: Option<&str>| -> Result<Option<i64>, String> {
+        v.map(|d| {
+            parse_day(d).ok_or_else(|| {
+                format!(
+                    "{} {:?}: expected YYYY-MM-DD, e.g. 2026-11-29",
+                    name(flag),
+                    d.chars().take(40).collect::<String>()
+                )
+            })
+        })
+        .transpose()
+    };
+    let since = day("since", since)?;
+    let until = day("until", until)?.map(|u| u + 86_400);
+    if let (Some(s), Some(u)) = (since, until)
+        && s >= u
+    {
+        return Err(format!("{} is after {}", name("since"), name("until")));
+    }
+    Ok(SummaryFilter {
+        domain: domain.map(|d| d.trim().trim_end_matches('.').to_ascii_lowercase()),
+        since,
+        until,
+    })
+}
+
+/// The summary of the stored reports the filter selects, with reverse DNS when a
+/// resolver is given (what `report summary` and the API's summary return).
+pub async fn load(
+    store: &dyn monban_store::Store,
+    filter: &SummaryFilter,
+    resolver: Option<&SharedResolver>,
+) -> Result<Summary, monban_store::StoreError> {
+    let data = store.incoming_summary(filter).await?;
+    let mut s = fold(&data);
+    if let Some(r) = resolver {
+        add_reverse_dns(&mut s, r, 200).await;
+    }
+    Ok(s)
+}
 
 /// The summary of all domains.
 #[derive(Debug, Clone, Default, Serialize)]

@@ -1,0 +1,286 @@
+//! `monban serve` (issue 13, first part): the JSON API answers with the same bytes the
+//! CLI prints for the same input (DESIGN §4), errors are JSON with a 4xx status, every
+//! answer carries the security headers, and the limits hold. The server is the real
+//! binary on a loopback port; requests are plain HTTP/1.1 over a socket.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::Dir;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+struct Server {
+    child: Child,
+    port: u16,
+}
+
+impl Server {
+    fn start(args: &[&str]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_monban"))
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut err = BufReader::new(child.stderr.take().unwrap());
+        let mut port = 0;
+        for _ in 0..5 {
+            let mut line = String::new();
+            if err.read_line(&mut line).unwrap_or(0) == 0 {
+                break;
+            }
+            if let Some(rest) = line
+                .trim()
+                .strip_prefix("monban serve: listening on http://")
+            {
+                port = rest
+                    .trim_end_matches('/')
+                    .rsplit(':')
+                    .next()
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+                break;
+            }
+        }
+        assert!(port > 0, "the server did not start");
+        // Keep draining stderr so the server never blocks on it.
+        std::thread::spawn(move || {
+            let mut sink = String::new();
+            let _ = err.read_to_string(&mut sink);
+        });
+        Self { child, port }
+    }
+
+    /// (status, headers lower-cased, body).
+    fn request(
+        &self,
+        method: &str,
+        path: &str,
+        extra: &str,
+        body: &[u8],
+    ) -> (u16, String, Vec<u8>) {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n{extra}\r\n"
+        );
+        s.write_all(head.as_bytes()).unwrap();
+        let _ = s.write_all(body);
+        let mut out = Vec::new();
+        let _ = s.read_to_end(&mut out);
+        let split = out
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("an HTTP answer");
+        let headers = String::from_utf8_lossy(&out[..split]).to_ascii_lowercase();
+        let status: u16 = headers[9..12].parse().unwrap();
+        let mut body = out[split + 4..].to_vec();
+        if headers.contains("transfer-encoding: chunked") {
+            body = unchunk(&body);
+        }
+        (status, headers, body)
+    }
+
+    fn get(&self, path: &str) -> (u16, String, Vec<u8>) {
+        self.request("GET", path, "", b"")
+    }
+}
+
+fn unchunk(mut b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let Some(eol) = b.windows(2).position(|w| w == b"\r\n") else {
+            return out;
+        };
+        let n = usize::from_str_radix(std::str::from_utf8(&b[..eol]).unwrap().trim(), 16).unwrap();
+        if n == 0 {
+            return out;
+        }
+        out.extend_from_slice(&b[eol + 2..eol + 2 + n]);
+        b = &b[eol + 2 + n + 2..];
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn secure_headers(h: &str) {
+    for want in [
+        "content-security-policy: default-src 'self'",
+        "x-content-type-options: nosniff",
+        "x-frame-options: deny",
+        "referrer-policy: no-referrer",
+    ] {
+        assert!(h.contains(want), "{want} missing in {h}");
+    }
+}
+
+#[test]
+fn api_answers_as_the_cli_does() {
+    let dir = Dir::new("web-api");
+    let store = format!("sqlite:{}", dir.0.join("m.db").display());
+    let zone = root().join("examples/example.zone");
+    let zone = zone.to_str().unwrap();
+    let samples = root().join("../shared/suites/parsedmarc-samples/aggregate");
+    let out = common::run(
+        &[
+            "report",
+            "import",
+            "--store",
+            &store,
+            samples.to_str().unwrap(),
+        ],
+        b"",
+        &[],
+    );
+    assert!(out.status.success());
+    let server = Server::start(&[
+        "--zone",
+        zone,
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--store",
+        &store,
+    ]);
+
+    // The checker: byte for byte what `monban check --json` prints.
+    let cli = common::run(
+        &["check", "--zone", zone, "--json", "example.com"],
+        b"",
+        &[],
+    );
+    let (status, headers, body) = server.get("/api/v1/check/example.com");
+    assert_eq!(status, 200);
+    assert!(headers.contains("content-type: application/json"));
+    secure_headers(&headers);
+    assert_eq!(
+        String::from_utf8_lossy(&body),
+        String::from_utf8_lossy(&cli.stdout)
+    );
+    let cli = common::run(
+        &[
+            "check",
+            "--zone",
+            zone,
+            "--json",
+            "--selector",
+            "s1",
+            "--selector",
+            "s2",
+            "example.com",
+        ],
+        b"",
+        &[],
+    );
+    let (_, _, body) = server.get("/api/v1/check/Example.COM.?selector=s1&selector=s2");
+    assert_eq!(
+        String::from_utf8_lossy(&body),
+        String::from_utf8_lossy(&cli.stdout)
+    );
+
+    // The report summary: what `monban report summary --json` prints (same DNS).
+    for (query, flags) in [
+        ("", vec![]),
+        ("?domain=example.com", vec!["--domain", "example.com"]),
+        (
+            "?since=2018-10-01&until=2018-10-31",
+            vec!["--since", "2018-10-01", "--until", "2018-10-31"],
+        ),
+    ] {
+        let mut args = vec![
+            "--zone", zone, "report", "summary", "--store", &store, "--json",
+        ];
+        args.extend(flags);
+        let cli = common::run(&args, b"", &[]);
+        assert!(cli.status.success());
+        let (status, _, body) = server.get(&format!("/api/v1/reports/summary{query}"));
+        assert_eq!(status, 200, "{query}");
+        assert_eq!(
+            String::from_utf8_lossy(&body),
+            String::from_utf8_lossy(&cli.stdout),
+            "{query}"
+        );
+    }
+
+    // The OpenAPI document names every path served.
+    let (status, _, body) = server.get("/api/v1/openapi.json");
+    assert_eq!(status, 200);
+    let doc: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    for p in [
+        "/api/v1/check/{domain}",
+        "/api/v1/reports/summary",
+        "/api/v1/openapi.json",
+    ] {
+        assert!(doc["paths"][p].is_object(), "{p}");
+    }
+}
+
+#[test]
+fn errors_are_json_and_limits_hold() {
+    let dir = Dir::new("web-errors");
+    let store = format!("sqlite:{}", dir.0.join("m.db").display());
+    let zone = root().join("examples/example.zone");
+    let server = Server::start(&[
+        "--zone",
+        zone.to_str().unwrap(),
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--store",
+        &store,
+        "--max-body",
+        "1000",
+    ]);
+    let error = |path: &str, status: u16| {
+        let (got, headers, body) = server.get(path);
+        assert_eq!(got, status, "{path}: {}", String::from_utf8_lossy(&body));
+        secure_headers(&headers);
+        assert!(headers.contains("content-type: application/json"), "{path}");
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        v["error"].as_str().unwrap().to_string()
+    };
+    // Markup in a path comes back as a JSON string, never as HTML.
+    let e = error(
+        "/api/v1/check/%3Cscript%3Ealert(1)%3C%2Fscript%3E.example",
+        400,
+    );
+    assert!(e.contains("not a domain name"), "{e}");
+    assert!(error("/api/v1/check/localhost", 400).contains("one label"));
+    assert!(error("/api/v1/reports/summary?since=2026-02-30", 400).contains("YYYY-MM-DD"));
+    assert!(
+        error(
+            "/api/v1/reports/summary?since=2026-02-01&until=2026-01-01",
+            400
+        )
+        .contains("after")
+    );
+    assert!(error("/api/v1/reports/summary?domain=%zz", 400).contains("escape"));
+    assert!(error("/nothing/here", 404).contains("no such"));
+    // A body over --max-body is refused before it is read.
+    let (status, headers, _) = server.request(
+        "POST",
+        "/api/v1/check/example.com",
+        "Content-Length: 5000\r\n",
+        &[b'x'; 5000],
+    );
+    assert_eq!(status, 413);
+    secure_headers(&headers);
+    // An empty store still summarises (nothing).
+    let (status, _, body) = server.get("/api/v1/reports/summary");
+    assert_eq!(status, 200);
+    assert_eq!(body, b"{\"domains\":[]}\n");
+}

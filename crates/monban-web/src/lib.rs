@@ -1,0 +1,298 @@
+//! monban's web server (DESIGN §4 "The web server", issue 13), first part: the JSON API
+//! for the domain checker and the report summary, and its OpenAPI document, each answer
+//! the same JSON the CLI prints for the same input (the models and their wording are
+//! shared: `monban_diag::check::CheckView` with `check::worded`, `monban_report::summary`).
+//!
+//! Hardening from the start: it listens on 127.0.0.1 unless told otherwise; request
+//! bodies are bounded ([`Config::max_body`]); every request has a deadline
+//! ([`Config::timeout`]) and a concurrency limit ([`Config::concurrency`]); every answer
+//! carries `Content-Security-Policy: default-src 'self'` and the other headers that keep
+//! a browser from running or framing what it did not ask for; errors are JSON
+//! `{"error": "..."}` with a 4xx/5xx status, never a page of the server's internals.
+//!
+//! Still to come (issue 13): `POST /api/v1/verify` and `/api/v1/analyze`, the pages
+//! (analyzer, checker, dashboard), Japanese, and the browser tests.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use monban_diag::check::{self, CheckOptions, CheckView};
+use monban_dns::SharedResolver;
+use monban_store::Store;
+
+/// How the server runs.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The largest request body (a message: 25 MB by default).
+    pub max_body: usize,
+    /// How long one request may take.
+    pub timeout: Duration,
+    /// Requests handled at once at most (others wait).
+    pub concurrency: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            max_body: 25 * 1024 * 1024,
+            timeout: Duration::from_secs(60),
+            concurrency: 64,
+        }
+    }
+}
+
+/// What the handlers share.
+pub struct AppState {
+    /// DNS, as the CLI's DNS flags give it.
+    pub resolver: SharedResolver,
+    /// The store (reports), or why there is none.
+    pub store: Result<Arc<dyn Store>, String>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("store", &self.store.as_ref().map(|_| "open"))
+            .finish()
+    }
+}
+
+/// The OpenAPI 3 description of the API.
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+/// A JSON answer as the CLI prints it (one line and a line break).
+fn json(status: StatusCode, v: &serde_json::Value) -> Response {
+    json_text(status, v.to_string())
+}
+
+fn json_text(status: StatusCode, mut body: String) -> Response {
+    body.push('\n');
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
+        body,
+    )
+        .into_response()
+}
+
+fn error(status: StatusCode, why: impl Into<String>) -> Response {
+    json(status, &serde_json::json!({ "error": why.into() }))
+}
+
+/// The query's parameters, decoded (`+` is a space; repeated names kept in order).
+fn params(raw: Option<&str>) -> Result<Vec<(String, String)>, String> {
+    let mut out = Vec::new();
+    for pair in raw
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .take(100)
+    {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        out.push((decode(k)?, decode(v)?));
+    }
+    Ok(out)
+}
+
+fn decode(s: &str) -> Result<String, String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = b
+                    .get(i + 1..i + 3)
+                    .and_then(|h| std::str::from_utf8(h).ok())
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                    .ok_or("a bad %-escape in the query")?;
+                out.push(hex);
+                i += 2;
+            }
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).map_err(|_| "the query is not UTF-8".to_string())
+}
+
+fn one<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// `GET /api/v1/check/{domain}?selector=S` (repeatable): `monban check --json`.
+async fn check_domain(
+    State(state): State<Arc<AppState>>,
+    Path(domain): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let params = match params(query.as_deref()) {
+        Ok(p) => p,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
+    };
+    let domain = match check::domain_argument("domain", &domain) {
+        Ok(d) => d,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
+    };
+    let selectors: Vec<String> = params
+        .iter()
+        .filter(|(k, _)| k == "selector")
+        .map(|(_, v)| v.clone())
+        .take(20)
+        .collect();
+    let options = CheckOptions {
+        selectors,
+        discover: one(&params, "discover").is_some_and(|v| v == "true" || v == "1"),
+        sending: None,
+        now: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+    };
+    let report = check::check(&state.resolver, &domain, &options).await;
+    match serde_json::to_value(CheckView::new(&report, check::worded)) {
+        Ok(v) => json(StatusCode::OK, &v),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+/// `GET /api/v1/reports/summary?domain=D&since=...&until=...`: `monban report summary
+/// --json`.
+async fn reports_summary(
+    State(state): State<Arc<AppState>>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let params = match params(query.as_deref()) {
+        Ok(p) => p,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
+    };
+    let filter = match monban_report::summary::filter(
+        one(&params, "domain"),
+        one(&params, "since"),
+        one(&params, "until"),
+        |n| n.to_string(),
+    ) {
+        Ok(f) => f,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
+    };
+    let store = match &state.store {
+        Ok(s) => s,
+        Err(why) => return error(StatusCode::SERVICE_UNAVAILABLE, why.clone()),
+    };
+    match monban_report::summary::load(&**store, &filter, Some(&state.resolver)).await {
+        // Serialized as the CLI does it (fields in the model's order).
+        Ok(s) => match serde_json::to_string(&s) {
+            Ok(text) => json_text(StatusCode::OK, text),
+            Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        },
+        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+    }
+}
+
+async fn openapi() -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
+        OPENAPI,
+    )
+        .into_response()
+}
+
+async fn not_found() -> Response {
+    error(StatusCode::NOT_FOUND, "no such page or API path")
+}
+
+/// The application: routes, limits and headers.
+pub fn router(state: Arc<AppState>, config: &Config) -> Router {
+    use tower::ServiceBuilder;
+    use tower_http::set_header::SetResponseHeaderLayer;
+    let headers = ServiceBuilder::new()
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+            ),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ));
+    let timeout = config.timeout;
+    Router::new()
+        .route("/api/v1/check/{domain}", get(check_domain))
+        .route("/api/v1/reports/summary", get(reports_summary))
+        .route("/api/v1/openapi.json", get(openapi))
+        .fallback(not_found)
+        .with_state(state)
+        .layer(axum::middleware::from_fn(move |req, next| {
+            deadline(req, next, timeout)
+        }))
+        .layer(tower::limit::ConcurrencyLimitLayer::new(config.concurrency))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(
+            config.max_body,
+        ))
+        .layer(headers)
+}
+
+/// Every request within `timeout`: past it, 503 with a JSON error.
+async fn deadline(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+    timeout: Duration,
+) -> Response {
+    match tokio::time::timeout(timeout, next.run(req)).await {
+        Ok(r) => r,
+        Err(_) => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("no answer within {} s", timeout.as_secs()),
+        ),
+    }
+}
+
+/// Serves until `shutdown` completes.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_parameters() {
+        let p = params(Some("selector=s1&selector=s%322&domain=a+b&x")).unwrap();
+        assert_eq!(p[1], ("selector".into(), "s22".into()));
+        assert_eq!(one(&p, "domain"), Some("a b"));
+        assert_eq!(one(&p, "x"), Some(""));
+        assert!(params(Some("a=%zz")).is_err());
+        assert!(params(Some("a=%ff")).is_err(), "not UTF-8");
+        let doc: serde_json::Value = serde_json::from_str(OPENAPI).unwrap();
+        assert_eq!(doc["openapi"], "3.0.3");
+    }
+}
