@@ -31,6 +31,9 @@ pub struct ServeArgs {
     /// Requests handled at once at most.
     #[arg(long, value_name = "N", default_value_t = 64)]
     concurrency: usize,
+    /// The authserv-id of monban's own results (default: the host name).
+    #[arg(long, value_name = "ID")]
+    authserv_id: Option<String>,
 }
 
 pub async fn run(dns: &DnsArgs, args: ServeArgs) -> Result<(), Failure> {
@@ -62,7 +65,11 @@ pub async fn run(dns: &DnsArgs, args: ServeArgs) -> Result<(), Failure> {
         timeout: Duration::from_secs(args.timeout),
         concurrency: args.concurrency,
     };
-    let state = Arc::new(monban_web::AppState { resolver, store });
+    let state = Arc::new(monban_web::AppState {
+        resolver,
+        authserv_id: args.authserv_id.clone().unwrap_or_else(crate::host_name),
+        store,
+    });
     let app = monban_web::router(state, &config);
     let listener = tokio::net::TcpListener::bind(addr)
         .await

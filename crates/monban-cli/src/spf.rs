@@ -12,44 +12,11 @@ use crate::{Failure, SpfArgs, host_name};
 
 /// Checks an address given on the command line: `local@domain`, or empty / `<>`.
 pub(crate) fn check_mail_from(addr: &str) -> Result<(), Failure> {
-    let bare = addr.trim();
-    let bare = bare
-        .strip_prefix('<')
-        .and_then(|a| a.strip_suffix('>'))
-        .unwrap_or(bare);
-    if bare.is_empty() {
-        return Ok(());
-    }
-    if bare.chars().any(|c| c.is_control() || c.is_whitespace()) && !bare.starts_with('"') {
-        return Err(Failure::usage(format!(
-            "--mail-from {addr:?} contains white space or control characters"
-        )));
-    }
-    let Some((local, domain)) = bare.rsplit_once('@') else {
-        return Err(Failure::usage(format!(
-            "--mail-from {addr:?} is not an address: expected local-part@domain, or \"\" for the null sender"
-        )));
-    };
-    if local.is_empty() {
-        return Err(Failure::usage(format!(
-            "--mail-from {addr:?} has no local part"
-        )));
-    }
-    if domain.starts_with('[') {
-        return Ok(());
-    }
-    monban_dns::normalize_name(domain)
-        .map(|_| ())
-        .map_err(|e| Failure::usage(format!("--mail-from {addr:?}: the domain is invalid ({e})")))
+    monban::pipeline::check_mail_from(addr).map_err(|e| Failure::usage(format!("--mail-from {e}")))
 }
 
 pub(crate) fn check_helo(helo: &str) -> Result<(), Failure> {
-    if helo.is_empty() || helo.chars().any(|c| c.is_control() || c.is_whitespace()) {
-        return Err(Failure::usage(format!(
-            "--helo {helo:?} must be a host name or address literal without spaces"
-        )));
-    }
-    Ok(())
+    monban::pipeline::check_helo(helo).map_err(|e| Failure::usage(format!("--helo {e}")))
 }
 
 pub async fn run(dns: &DnsArgs, args: SpfArgs) -> Result<(), Failure> {

@@ -4,7 +4,6 @@
 //! Messages stream through the library's staged verifier: the header is parsed, body
 //! chunks are hashed as they are read, keys are fetched at the end.
 
-use std::net::IpAddr;
 use std::ops::ControlFlow;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -191,43 +190,13 @@ fn to_json(r: &Report, authserv_id: &str, label: &str, envelope: &Envelope) -> V
 }
 
 pub async fn run(dns: &DnsArgs, args: VerifyArgs) -> Result<(), Failure> {
-    let envelope = match &args.ip {
-        Some(ip) => {
-            let ip: IpAddr = ip.trim().parse().map_err(|_| {
-                Failure::usage(format!("--ip {ip:?} is not an IPv4 or IPv6 address"))
-            })?;
-            if args.helo.is_none() && args.mail_from.is_none() {
-                return Err(Failure::usage(
-                    "--ip needs --mail-from, --helo or both to check SPF",
-                ));
-            }
-            if let Some(h) = &args.helo {
-                crate::spf::check_helo(h)?;
-            }
-            if let Some(m) = &args.mail_from {
-                crate::spf::check_mail_from(m)?;
-                if m.trim().trim_matches(['<', '>']).is_empty() && args.helo.is_none() {
-                    return Err(Failure::usage(
-                        "a null --mail-from is checked as postmaster@<HELO>: give --helo too",
-                    ));
-                }
-            }
-            Envelope {
-                ip: Some(ip),
-                helo: args.helo.clone(),
-                mail_from: args.mail_from.as_deref().map(|m| {
-                    m.trim()
-                        .trim_start_matches('<')
-                        .trim_end_matches('>')
-                        .to_owned()
-                }),
-            }
-        }
-        None if args.helo.is_some() || args.mail_from.is_some() => {
-            return Err(Failure::usage("--helo and --mail-from need --ip"));
-        }
-        None => Envelope::default(),
-    };
+    let envelope = Envelope::from_user(
+        args.ip.as_deref(),
+        args.helo.as_deref(),
+        args.mail_from.as_deref(),
+        |n| format!("--{}", n.replace('_', "-")),
+    )
+    .map_err(Failure::usage)?;
     if args.max_signatures == 0 {
         return Err(Failure::usage("--max-signatures must be at least 1"));
     }

@@ -216,6 +216,100 @@ fn api_answers_as_the_cli_does() {
         );
     }
 
+    // verify and analyze: what the CLI prints for the message on standard input.
+    let messages = root().join("examples/messages");
+    let server_id = Server::start(&[
+        "--zone",
+        zone,
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--authserv-id",
+        "mx.example.org",
+    ]);
+    for name in [
+        "alice-to-bob.eml",
+        "newsletter-via-mailer.eml",
+        "spoofed-ceo.eml",
+        "via-mailing-list.eml",
+    ] {
+        let message = std::fs::read(messages.join(name)).unwrap();
+        let cli = common::run(
+            &[
+                "verify",
+                "--zone",
+                zone,
+                "--json",
+                "--authserv-id",
+                "mx.example.org",
+                "--ip",
+                "192.0.2.25",
+                "--helo",
+                "mail.example.com",
+                "--mail-from",
+                "alice@example.com",
+            ],
+            &message,
+            &[],
+        );
+        let (status, headers, body) = server_id.request(
+            "POST",
+            "/api/v1/verify?ip=192.0.2.25&helo=mail.example.com&mail_from=alice%40example.com",
+            &format!("Content-Length: {}\r\n", message.len()),
+            &message,
+        );
+        assert_eq!(status, 200, "{name}: {}", String::from_utf8_lossy(&body));
+        secure_headers(&headers);
+        assert_eq!(
+            String::from_utf8_lossy(&body),
+            String::from_utf8_lossy(&cli.stdout),
+            "verify {name}"
+        );
+        for (query, verify) in [("", false), ("?verify=true", true)] {
+            let mut args = vec!["--zone", zone, "analyze", "--json"];
+            if verify {
+                args.extend(["--verify", "--authserv-id", "mx.example.org"]);
+            }
+            let cli = common::run(&args, &message, &[]);
+            let (status, _, body) = server_id.request(
+                "POST",
+                &format!("/api/v1/analyze{query}"),
+                &format!("Content-Length: {}\r\n", message.len()),
+                &message,
+            );
+            assert_eq!(status, 200);
+            assert_eq!(
+                String::from_utf8_lossy(&body),
+                String::from_utf8_lossy(&cli.stdout),
+                "analyze {name} {query}"
+            );
+        }
+    }
+    // A message over axum's default bound of 2 MB and under --max-body (25 MB) is read.
+    let mut big = b"From: a@example.com\r\nSubject: big\r\n\r\n".to_vec();
+    big.extend(
+        std::iter::repeat_n(b"0123456789abcdef0123456789abcdef\r\n".as_slice(), 100_000).flatten(),
+    );
+    let (status, _, body) = server_id.request(
+        "POST",
+        "/api/v1/analyze",
+        &format!("Content-Length: {}\r\n", big.len()),
+        &big,
+    );
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+
+    // The envelope is checked as the CLI checks its flags.
+    let (status, _, body) = server_id.request(
+        "POST",
+        "/api/v1/verify?ip=192.0.2.25",
+        "Content-Length: 3\r\n",
+        b"a\r\n",
+    );
+    assert_eq!(status, 400);
+    assert!(String::from_utf8_lossy(&body).contains("ip needs mail_from, helo or both"));
+    let (status, _, _) = server_id.request("POST", "/api/v1/verify", "Content-Length: 0\r\n", b"");
+    assert_eq!(status, 400);
+
     // The OpenAPI document names every path served.
     let (status, _, body) = server.get("/api/v1/openapi.json");
     assert_eq!(status, 200);

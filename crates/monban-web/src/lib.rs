@@ -1,5 +1,5 @@
 //! monban's web server (DESIGN §4 "The web server", issue 13), first part: the JSON API
-//! for the domain checker and the report summary, and its OpenAPI document, each answer
+//! (verify, analyze, the domain checker, the report summary) and its OpenAPI document, each answer
 //! the same JSON the CLI prints for the same input (the models and their wording are
 //! shared: `monban_diag::check::CheckView` with `check::worded`, `monban_report::summary`).
 //!
@@ -10,8 +10,8 @@
 //! a browser from running or framing what it did not ask for; errors are JSON
 //! `{"error": "..."}` with a 4xx/5xx status, never a page of the server's internals.
 //!
-//! Still to come (issue 13): `POST /api/v1/verify` and `/api/v1/analyze`, the pages
-//! (analyzer, checker, dashboard), Japanese, and the browser tests.
+//! Still to come (issue 13): the pages (analyzer, checker, dashboard), Japanese, and the
+//! browser tests.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -20,7 +20,14 @@ use axum::Router;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
+use monban::dkim::DkimConfig;
+use monban::dmarc::DmarcConfig;
+use monban::message::{CrlfNormalizer, Headers, MessageSplitter, Split};
+use monban::pipeline::{Envelope, MessageVerifier, VerifyConfig};
+use monban::spf::SpfConfig;
+use monban::view::VerifyView;
+use monban_diag::analyze;
 use monban_diag::check::{self, CheckOptions, CheckView};
 use monban_dns::SharedResolver;
 use monban_store::Store;
@@ -50,6 +57,8 @@ impl Default for Config {
 pub struct AppState {
     /// DNS, as the CLI's DNS flags give it.
     pub resolver: SharedResolver,
+    /// The authserv-id of monban's own results (the CLI's default: the host name).
+    pub authserv_id: String,
     /// The store (reports), or why there is none.
     pub store: Result<Arc<dyn Store>, String>,
 }
@@ -197,6 +206,133 @@ async fn reports_summary(
     }
 }
 
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// The header and body (CRLF form) of one message; `None` for an empty body.
+fn split_message(body: &[u8]) -> Result<Option<(Headers, Vec<u8>)>, String> {
+    if body.is_empty() {
+        return Ok(None);
+    }
+    let mut normalized = Vec::with_capacity(body.len() + body.len() / 32);
+    CrlfNormalizer::new().normalize(body, &mut normalized);
+    let mut splitter = MessageSplitter::new();
+    let bad = |e: monban::message::HeaderError| e.to_string();
+    Ok(Some(match splitter.push(&normalized).map_err(bad)? {
+        Split::HeaderDone(h, rest) => (h, rest.to_vec()),
+        _ => (
+            splitter.finish().map_err(bad)?.unwrap_or_default(),
+            Vec::new(),
+        ),
+    }))
+}
+
+/// `POST /api/v1/verify?ip=IP&helo=H&mail_from=A` (body: the raw message): `monban
+/// verify --json` of the message on standard input.
+async fn verify(
+    State(state): State<Arc<AppState>>,
+    RawQuery(query): RawQuery,
+    body: axum::body::Bytes,
+) -> Response {
+    let params = match params(query.as_deref()) {
+        Ok(p) => p,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
+    };
+    let envelope = match Envelope::from_user(
+        one(&params, "ip"),
+        one(&params, "helo"),
+        one(&params, "mail_from"),
+        |n| n.to_string(),
+    ) {
+        Ok(e) => e,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
+    };
+    if body.is_empty() {
+        return error(StatusCode::BAD_REQUEST, "no message (the body is empty)");
+    }
+    let authserv_id = state.authserv_id.clone();
+    let config = VerifyConfig {
+        spf: SpfConfig {
+            receiver: authserv_id.clone(),
+            ..SpfConfig::default()
+        },
+        dkim: DkimConfig {
+            max_signatures: 5,
+            ..DkimConfig::default()
+        },
+        dmarc: DmarcConfig::default(),
+    };
+    let mut verifier = MessageVerifier::new(envelope.clone(), config, now());
+    let mut normalizer = CrlfNormalizer::new();
+    let mut buf = Vec::new();
+    // As the CLI streams it: a header over its limits stops the reading and the verdict
+    // says why.
+    for chunk in body.chunks(64 * 1024) {
+        normalizer.normalize(chunk, &mut buf);
+        if verifier.push(&buf).is_err() {
+            break;
+        }
+    }
+    let report = verifier.finish(&state.resolver).await;
+    match serde_json::to_value(VerifyView::new(&report, &authserv_id, Some("-"), &envelope)) {
+        Ok(v) => json(StatusCode::OK, &v),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+/// `POST /api/v1/analyze?verify=true` (body: the raw message or header): `monban
+/// analyze --json [--verify]` of the message on standard input.
+async fn analyze_message(
+    State(state): State<Arc<AppState>>,
+    RawQuery(query): RawQuery,
+    body: axum::body::Bytes,
+) -> Response {
+    let params = match params(query.as_deref()) {
+        Ok(p) => p,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
+    };
+    let (headers, rest) = match split_message(&body) {
+        Ok(Some(m)) => m,
+        Ok(None) => return error(StatusCode::BAD_REQUEST, "-: no message"),
+        Err(e) => return error(StatusCode::BAD_REQUEST, format!("-: {e}")),
+    };
+    let mut analysis = analyze::analyze(&headers, Some(&rest));
+    if one(&params, "verify").is_some_and(|v| v == "true" || v == "1") {
+        let config = VerifyConfig {
+            spf: SpfConfig {
+                receiver: state.authserv_id.clone(),
+                ..SpfConfig::default()
+            },
+            dkim: DkimConfig::default(),
+            ..VerifyConfig::default()
+        };
+        analyze::verify(
+            &mut analysis,
+            &headers,
+            &rest,
+            None,
+            config,
+            now(),
+            &state.authserv_id,
+            &state.resolver,
+        )
+        .await;
+    }
+    let mut v = match serde_json::to_value(&analysis) {
+        Ok(v) => v,
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    };
+    v["file"] = serde_json::Value::String("-".into());
+    // Printed as the CLI prints it (indented).
+    match serde_json::to_string_pretty(&v) {
+        Ok(text) => json_text(StatusCode::OK, text),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
 async fn openapi() -> Response {
     (
         StatusCode::OK,
@@ -239,10 +375,14 @@ pub fn router(state: Arc<AppState>, config: &Config) -> Router {
         ));
     let timeout = config.timeout;
     Router::new()
+        .route("/api/v1/verify", post(verify))
+        .route("/api/v1/analyze", post(analyze_message))
         .route("/api/v1/check/{domain}", get(check_domain))
         .route("/api/v1/reports/summary", get(reports_summary))
         .route("/api/v1/openapi.json", get(openapi))
         .fallback(not_found)
+        // The bound is ours (--max-body), not the extractor's default of 2 MB.
+        .layer(axum::extract::DefaultBodyLimit::max(config.max_body))
         .with_state(state)
         .layer(axum::middleware::from_fn(move |req, next| {
             deadline(req, next, timeout)

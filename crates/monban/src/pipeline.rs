@@ -30,6 +30,108 @@ pub struct Envelope {
     pub mail_from: Option<String>,
 }
 
+impl Envelope {
+    /// The envelope of a verification as a user gives it (CLI flags, API parameters):
+    /// the address must parse; SPF needs the address and a MAIL FROM or HELO; a null
+    /// MAIL FROM is checked as `postmaster@<HELO>`, so it needs the HELO. `name` words
+    /// errors with the flag or parameter (`ip` → `--ip`).
+    pub fn from_user(
+        ip: Option<&str>,
+        helo: Option<&str>,
+        mail_from: Option<&str>,
+        name: impl Fn(&str) -> String,
+    ) -> Result<Self, String> {
+        let Some(ip) = ip else {
+            if helo.is_some() || mail_from.is_some() {
+                return Err(format!(
+                    "{} and {} need {}",
+                    name("helo"),
+                    name("mail_from"),
+                    name("ip")
+                ));
+            }
+            return Ok(Self::default());
+        };
+        let ip: IpAddr = ip
+            .trim()
+            .parse()
+            .map_err(|_| format!("{} {ip:?} is not an IPv4 or IPv6 address", name("ip")))?;
+        if helo.is_none() && mail_from.is_none() {
+            return Err(format!(
+                "{} needs {}, {} or both to check SPF",
+                name("ip"),
+                name("mail_from"),
+                name("helo")
+            ));
+        }
+        if let Some(h) = helo {
+            check_helo(h).map_err(|e| format!("{} {e}", name("helo")))?;
+        }
+        if let Some(m) = mail_from {
+            check_mail_from(m).map_err(|e| format!("{} {e}", name("mail_from")))?;
+            if m.trim().trim_matches(['<', '>']).is_empty() && helo.is_none() {
+                return Err(format!(
+                    "a null {} is checked as postmaster@<HELO>: give {} too",
+                    name("mail_from"),
+                    name("helo")
+                ));
+            }
+        }
+        Ok(Self {
+            ip: Some(ip),
+            helo: helo.map(str::to_owned),
+            mail_from: mail_from.map(|m| {
+                m.trim()
+                    .trim_start_matches('<')
+                    .trim_end_matches('>')
+                    .to_owned()
+            }),
+        })
+    }
+}
+
+/// A MAIL FROM a user gave: `local@domain`, `<...>`, or empty for the null sender. The
+/// error starts with the value (the caller puts the flag or parameter before it).
+pub fn check_mail_from(addr: &str) -> Result<(), String> {
+    let bare = addr.trim();
+    let bare = bare
+        .strip_prefix('<')
+        .and_then(|a| a.strip_suffix('>'))
+        .unwrap_or(bare);
+    if bare.is_empty() {
+        return Ok(());
+    }
+    if bare.chars().any(|c| c.is_control() || c.is_whitespace()) && !bare.starts_with('"') {
+        return Err(format!(
+            "{addr:?} contains white space or control characters"
+        ));
+    }
+    let Some((local, domain)) = bare.rsplit_once('@') else {
+        return Err(format!(
+            "{addr:?} is not an address: expected local-part@domain, or \"\" for the null sender"
+        ));
+    };
+    if local.is_empty() {
+        return Err(format!("{addr:?} has no local part"));
+    }
+    if domain.starts_with('[') {
+        return Ok(());
+    }
+    monban_dns::normalize_name(domain)
+        .map(|_| ())
+        .map_err(|e| format!("{addr:?}: the domain is invalid ({e})"))
+}
+
+/// A HELO name a user gave: a host name or address literal without spaces.
+pub fn check_helo(helo: &str) -> Result<(), String> {
+    if helo.is_empty() || helo.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(format!(
+            "{helo:?} must be a host name or address literal without spaces"
+        ));
+    }
+    Ok(())
+}
+
 /// Settings of every method.
 #[derive(Debug, Clone, Default)]
 pub struct VerifyConfig {
