@@ -214,9 +214,7 @@ impl Style {
 /// Header text is attacker-controlled: control characters (escape sequences above
 /// all) never reach the terminal.
 fn clean(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { '\u{fffd}' } else { c })
-        .collect()
+    monban::text::for_terminal(s).into_owned()
 }
 
 fn cut(s: &str, max: usize) -> String {

@@ -99,6 +99,11 @@ pub struct StoreArg {
 }
 
 impl StoreArg {
+    /// The URL given, if any.
+    pub fn url(&self) -> Option<&str> {
+        self.store.as_deref()
+    }
+
     pub async fn open(&self) -> Result<Box<dyn monban_store::Store>, Failure> {
         open_store(self.store.as_deref()).await
     }

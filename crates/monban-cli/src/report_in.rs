@@ -116,29 +116,58 @@ pub async fn run_import(args: ImportArgs) -> Result<(), Failure> {
         );
     } else {
         outln!(
-            "{} reports stored ({} records), {} duplicates, {} conflicting (kept aside), from {} messages or files",
-            summary.reports_new,
-            summary.records_new,
-            summary.reports_duplicate,
-            summary.reports_conflicting,
-            summary.inputs_read
+            "{}, {}, {}, {} (kept aside), from {}",
+            plural(summary.reports_new, "report stored", "reports stored"),
+            plural(summary.records_new, "record", "records"),
+            plural(summary.reports_duplicate, "duplicate", "duplicates"),
+            plural(
+                summary.reports_conflicting,
+                "conflicting copy",
+                "conflicting copies"
+            ),
+            plural(summary.inputs_read, "message or file", "messages or files"),
         );
+        for c in &summary.conflicts {
+            outln!(
+                "conflict: {}: report {} of {} for {} differs from the stored one",
+                t(&c.source),
+                t(&c.report_id),
+                t(&c.org_name),
+                t(&c.domain)
+            );
+        }
         for f in &summary.failed {
-            outln!("failed: {}: {}", f.source, f.error);
+            outln!("failed: {}: {}", t(&f.source), t(&f.error));
         }
     }
     if summary.failed.is_empty() {
         Ok(())
     } else {
         Err(Failure::other(format!(
-            "{} input{} could not be read (the others are stored)",
-            summary.failed.len(),
-            if summary.failed.len() == 1 { "" } else { "s" }
+            "{} could not be read or moved (the others are stored)",
+            plural(summary.failed.len() as u64, "input", "inputs")
         )))
     }
 }
 
-async fn load(dns: &crate::dns::DnsArgs, args: &SummaryArgs) -> Result<Summary, Failure> {
+/// Report text made safe for the terminal (reports are written by anyone).
+fn t(s: &str) -> std::borrow::Cow<'_, str> {
+    monban::text::for_terminal(s)
+}
+
+fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+async fn load(
+    dns: &crate::dns::DnsArgs,
+    args: &SummaryArgs,
+    rdns_max: usize,
+    policy_from_dns: bool,
+) -> Result<Summary, Failure> {
+    if args.domain.as_deref().is_some_and(|d| d.trim().is_empty()) {
+        return Err(Failure::usage("--domain needs a domain name"));
+    }
     let filter = summary::filter(
         args.domain.as_deref(),
         args.since.as_deref(),
@@ -146,28 +175,68 @@ async fn load(dns: &crate::dns::DnsArgs, args: &SummaryArgs) -> Result<Summary, 
         |f| format!("--{f}"),
     )
     .map_err(Failure::usage)?;
+    // Reading commands never create a store: a mistyped path is an error.
+    let url = match args.store.url() {
+        Some(u) => monban_store::StoreUrl::parse(u).map_err(|e| Failure::usage(e.to_string()))?,
+        None => {
+            monban_store::StoreUrl::default_from_env().map_err(|e| Failure::other(e.to_string()))?
+        }
+    };
+    if let monban_store::StoreUrl::Sqlite(path) = &url
+        && !path.exists()
+    {
+        return Err(Failure::other(format!(
+            "no store at {} (import reports first: monban report import --store sqlite:{} ...)",
+            path.display(),
+            path.display()
+        )));
+    }
     let store = args.store.open().await?;
     let resolver = if args.no_rdns {
         None
     } else {
         Some(dns.build()?)
     };
-    summary::load(&*store, &filter, resolver.as_ref())
+    let (mut s, stats) = summary::load(&*store, &filter, resolver.as_ref().map(|r| (r, rdns_max)))
         .await
-        .map_err(|e| Failure::other(e.to_string()))
+        .map_err(|e| Failure::other(e.to_string()))?;
+    if stats.asked > 0 && stats.failed + stats.skipped == stats.asked {
+        eprintln!(
+            "monban: reverse DNS unavailable ({} lookups failed or timed out); sources are shown by address (--no-rdns skips the lookups)",
+            stats.asked
+        );
+    } else if stats.skipped > 0 {
+        eprintln!(
+            "monban: reverse DNS: {} of {} addresses not looked up within {} s",
+            stats.skipped,
+            stats.asked,
+            summary::RDNS_DEADLINE.as_secs()
+        );
+    }
+    if policy_from_dns && let Some(r) = &resolver {
+        summary::published_policies(&mut s, r).await;
+    }
+    Ok(s)
 }
 
 fn period(args: &SummaryArgs) -> String {
-    match (&args.since, &args.until) {
-        (Some(s), Some(u)) => format!("{s} to {u}"),
+    let range = match (&args.since, &args.until) {
+        (Some(s), Some(u)) => format!("from {s} to {u}"),
         (Some(s), None) => format!("since {s}"),
         (None, Some(u)) => format!("until {u}"),
-        (None, None) => "all stored reports".into(),
+        (None, None) => "in all stored reports".into(),
+    };
+    match &args.domain {
+        Some(d) => format!("for {} {range}", t(d)),
+        None => range,
     }
 }
 
 pub async fn run_summary(dns: &crate::dns::DnsArgs, args: SummaryArgs) -> Result<(), Failure> {
-    let s = load(dns, &args).await?;
+    // JSON lists every source: names for the first 200 of each domain; tables show
+    // --top, and only those are looked up.
+    let rdns_max = if args.json { 200 } else { args.top };
+    let s = load(dns, &args, rdns_max, false).await?;
     if args.json {
         outln!(
             "{}",
@@ -176,18 +245,17 @@ pub async fn run_summary(dns: &crate::dns::DnsArgs, args: SummaryArgs) -> Result
         return Ok(());
     }
     if s.domains.is_empty() {
-        outln!("no aggregate reports stored for {}", period(&args));
+        outln!("no aggregate reports {}", period(&args));
         return Ok(());
     }
     for d in &s.domains {
         let pc = |n: u64| summary_pct(n, d.messages);
         outln!(
-            "{} (p={}) — {}: {} reports, {} messages",
-            d.domain,
-            d.policy.as_deref().unwrap_or("?"),
-            period(&args),
-            d.reports,
-            d.messages
+            "{} (p={}): {}, {}",
+            t(&d.domain),
+            d.policy.as_deref().map_or("?".into(), t),
+            plural(d.reports, "report", "reports"),
+            plural(d.messages, "message", "messages"),
         );
         outln!(
             "  DMARC pass {} ({}%)   aligned DKIM pass {} ({}%)   aligned SPF pass {} ({}%)",
@@ -201,16 +269,26 @@ pub async fn run_summary(dns: &crate::dns::DnsArgs, args: SummaryArgs) -> Result
         let disp: Vec<String> = d
             .disposition
             .iter()
-            .map(|(k, v)| format!("{k} {v}"))
+            .map(|(k, v)| format!("{} {v}", t(k)))
             .collect();
         outln!("  dispositions: {}", disp.join(", "));
-        let rep: Vec<String> = d
+        let mut rep: Vec<String> = d
             .reporters
             .iter()
             .take(8)
-            .map(|r| format!("{} {}", r.org_name, r.messages))
+            .map(|r| {
+                let name = if r.org_name.is_empty() {
+                    "(no name)".into()
+                } else {
+                    t(&r.org_name)
+                };
+                format!("{name} {}", r.messages)
+            })
             .collect();
-        outln!("  reporters: {}", rep.join(", "));
+        if d.reporters.len() > 8 {
+            rep.push(format!("... {} more", d.reporters.len() - 8));
+        }
+        outln!("  reporters (messages): {}", rep.join(", "));
         outln!(
             "  {:<40} {:>9} {:>9} {:>9}  {}",
             "source",
@@ -220,15 +298,15 @@ pub async fn run_summary(dns: &crate::dns::DnsArgs, args: SummaryArgs) -> Result
             "reverse DNS / note"
         );
         for src in d.sources.iter().take(args.top) {
-            let note = match (&src.ptr, src.forwarder) {
-                (Some(p), true) => format!("{p} (forwarder)"),
-                (Some(p), false) => p.clone(),
-                (None, true) => "(forwarder)".into(),
-                (None, false) => String::new(),
+            let ptr = src.ptr.as_deref().map(t).unwrap_or_default();
+            let note = if src.forwarder {
+                format!("{ptr} (forwarder)").trim().to_string()
+            } else {
+                ptr.into_owned()
             };
             outln!(
                 "  {:<40} {:>9} {:>9} {:>9}  {}",
-                src.ip,
+                t(&src.ip),
                 src.messages,
                 src.dmarc_pass,
                 src.dmarc_fail,
@@ -237,8 +315,8 @@ pub async fn run_summary(dns: &crate::dns::DnsArgs, args: SummaryArgs) -> Result
         }
         if d.sources.len() > args.top {
             outln!(
-                "  ... {} more sources (--top N, or --json for all)",
-                d.sources.len() - args.top
+                "  ... {} more (--top N, or --json for all)",
+                plural((d.sources.len() - args.top) as u64, "source", "sources")
             );
         }
         outln!("");
@@ -253,8 +331,18 @@ fn summary_pct(n: u64, total: u64) -> String {
     format!("{:.1}", n as f64 * 100.0 / total as f64)
 }
 
+/// A share in percent as words: "<0.01" rather than "0" for a few messages.
+fn share(p: f64, n: u64) -> String {
+    if n > 0 && p < 0.01 {
+        "<0.01".into()
+    } else {
+        format!("{p}")
+    }
+}
+
 pub async fn run_advise(dns: &crate::dns::DnsArgs, args: SummaryArgs) -> Result<(), Failure> {
-    let s = load(dns, &args).await?;
+    let rdns_max = if args.json { 200 } else { args.top.max(50) };
+    let s = load(dns, &args, rdns_max, true).await?;
     let advice: Vec<Advice> = summary::advise(&s);
     if args.json {
         outln!("{}", serde_json::json!({ "domains": advice }));
@@ -262,61 +350,63 @@ pub async fn run_advise(dns: &crate::dns::DnsArgs, args: SummaryArgs) -> Result<
     }
     if advice.is_empty() {
         outln!(
-            "no aggregate reports stored{} for {}: nothing to judge yet",
-            args.domain
-                .as_deref()
-                .map(|d| format!(" for {d}"))
-                .unwrap_or_default(),
+            "no aggregate reports {}: nothing to judge yet",
             period(&args)
         );
         return Ok(());
     }
     for a in &advice {
         outln!(
-            "{} (p={}, {} messages, {})",
-            a.domain,
-            a.policy.as_deref().unwrap_or("?"),
-            a.messages,
-            period(&args)
+            "{} (p={}{}, {})",
+            t(&a.domain),
+            a.policy.as_deref().map_or("?".into(), t),
+            if a.policy_source == "dns" {
+                " in DNS"
+            } else {
+                " as reported"
+            },
+            plural(a.messages, "message", "messages"),
         );
-        for h in &a.hurt {
+        for h in a.hurt.iter().take(args.top) {
+            let ips = if h.ips.len() == 1 && h.ips[0] == h.sender {
+                String::new()
+            } else {
+                let shown: Vec<_> = h.ips.iter().take(3).map(|i| t(i).into_owned()).collect();
+                let more = if h.ips.len() > 3 { ", ..." } else { "" };
+                format!("; {}{more}", shown.join(", "))
+            };
             outln!(
-                "  - {} ({} failing, {}% of mail; {}): {}",
-                h.sender,
+                "  - {} ({} failing, {}% of mail{ips}): {}",
+                t(&h.sender),
                 h.failing,
-                h.share,
-                h.ips.join(", "),
-                h.action
+                share(h.share, h.failing),
+                t(&h.action)
             );
         }
-        for f in &a.forwarders {
+        if a.hurt.len() > args.top {
+            outln!(
+                "  ... {} more (--top N, or --json for all)",
+                plural((a.hurt.len() - args.top) as u64, "sender", "senders")
+            );
+        }
+        for f in a.forwarders.iter().take(args.top) {
             outln!(
                 "  - {} ({} failing, {}%): {}",
-                f.sender,
+                t(&f.sender),
                 f.failing,
-                f.share,
-                f.action
+                share(f.share, f.failing),
+                t(&f.action)
             );
         }
         if a.unauthenticated.messages > 0 {
             outln!(
-                "  - {} message{} ({}%) from {} source{} nobody authenticated: likely spoofing, which the policy is there to stop",
-                a.unauthenticated.messages,
-                if a.unauthenticated.messages == 1 {
-                    ""
-                } else {
-                    "s"
-                },
-                a.unauthenticated.share,
-                a.unauthenticated.sources,
-                if a.unauthenticated.sources == 1 {
-                    ""
-                } else {
-                    "s"
-                }
+                "  - {} ({}%) from {} nobody authenticated: likely spoofing, which the policy is there to stop",
+                plural(a.unauthenticated.messages, "message", "messages"),
+                share(a.unauthenticated.share, a.unauthenticated.messages),
+                plural(a.unauthenticated.sources, "source", "sources"),
             );
         }
-        outln!("  => {}", a.verdict);
+        outln!("  => {}", t(&a.verdict));
         outln!("");
     }
     Ok(())

@@ -32,8 +32,12 @@ fn n(v: &Value, key: &str) -> u64 {
     v[key].as_u64().unwrap_or_else(|| panic!("{key} in {v}"))
 }
 
-fn imap_suite(store: &str) {
-    let server = Dovecot::start("suite");
+/// One Dovecot at a time: the two backends' runs do not race for ports or CPU.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn imap_suite(store: &str, name: &str) {
+    let _one = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let server = Dovecot::start(name);
     for i in 0..30 {
         server.deliver(&format!("r{i}.test:2,"), &corpus::report_mail(i));
     }
@@ -103,7 +107,7 @@ fn imap_suite(store: &str) {
     let (code, v) = import(store, &tls, &[("MONBAN_IMAP_PASSWORD", PASSWORD)], &[]);
     assert_eq!(code, 1);
     let e = v["failed"][0]["error"].as_str().unwrap();
-    assert!(e.contains("TLS"), "{e}");
+    assert!(e.contains("TLS"), "{e}\n{}", server.log());
     // No password at all.
     let (code, v) = import(store, &tls, &[], &[]);
     assert_eq!(code, 1);
@@ -118,11 +122,14 @@ fn imap_suite(store: &str) {
 #[test]
 fn dovecot_imap_sqlite() {
     let dir = Dir::new("imap-sqlite");
-    imap_suite(&format!("sqlite:{}", dir.0.join("m.db").display()));
+    imap_suite(
+        &format!("sqlite:{}", dir.0.join("m.db").display()),
+        "sqlite",
+    );
 }
 
 #[test]
 fn dovecot_imap_postgres() {
     let pg = PgServer::start("imap");
-    imap_suite(&pg.url());
+    imap_suite(&pg.url(), "postgres");
 }

@@ -420,3 +420,141 @@ fn advise_says_what_to_do() {
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["domains"][0]["hurt"][0]["sender"], "newsletters.example");
 }
+
+fn report_xml(
+    org: &str,
+    id: &str,
+    domain: &str,
+    begin: i64,
+    end: i64,
+    rows: &[(&str, u64)],
+) -> String {
+    let mut x = format!(
+        "<feedback><report_metadata><org_name>{org}</org_name><email>r@r.example</email>\
+         <report_id>{id}</report_id><date_range><begin>{begin}</begin><end>{end}</end>\
+         </date_range></report_metadata><policy_published><domain>{domain}</domain><p>none</p>\
+         </policy_published>"
+    );
+    for (ip, n) in rows {
+        x.push_str(&format!(
+            "<record><row><source_ip>{ip}</source_ip><count>{n}</count><policy_evaluated>\
+             <disposition>none</disposition><dkim>pass</dkim><spf>pass</spf></policy_evaluated>\
+             </row><identifiers><header_from>{domain}</header_from></identifiers><auth_results>\
+             <dkim><domain>{domain}</domain><selector>s</selector><result>pass</result></dkim>\
+             </auth_results></record>"
+        ));
+    }
+    x.push_str("</feedback>");
+    x
+}
+
+#[test]
+fn hostile_reports_stay_harmless() {
+    let dir = Dir::new("hostile-reports");
+    let store = format!("sqlite:{}", dir.0.join("m.db").display());
+    // Reading commands do not create a store.
+    let out = common::run(&["report", "summary", "--store", &store], b"", &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no store at"));
+    assert!(!dir.0.join("m.db").exists());
+
+    let day = 1_767_225_600;
+    let files = [
+        // Escape sequences and bidi controls in the reporter's name.
+        dir.file(
+            "esc.xml",
+            report_xml(
+                "evil&#x1b;[31mRED&#x202e;",
+                "e1",
+                "owner.example",
+                day,
+                day + 86_399,
+                &[("2001:DB8:0:0::1", 3), ("2001:db8::1", 4)],
+            )
+            .as_bytes(),
+        ),
+        // A policy domain that is not a domain name.
+        dir.file(
+            "baddomain.xml",
+            report_xml(
+                "x",
+                "e2",
+                "ex&#x1b;[2Jample.com",
+                day,
+                day + 86_399,
+                &[("192.0.2.1", 1)],
+            )
+            .as_bytes(),
+        ),
+        // A period of five centuries, and one running backwards.
+        dir.file(
+            "forever.xml",
+            report_xml(
+                "x",
+                "e3",
+                "owner.example",
+                1_514_764_800,
+                16_725_225_600,
+                &[("192.0.2.1", 1)],
+            )
+            .as_bytes(),
+        ),
+        dir.file(
+            "backwards.xml",
+            report_xml(
+                "x",
+                "e4",
+                "owner.example",
+                day,
+                day - 10,
+                &[("192.0.2.1", 1)],
+            )
+            .as_bytes(),
+        ),
+    ];
+    let paths: Vec<&str> = files.iter().map(String::as_str).collect();
+    let (code, v, _) = import(&store, &paths, &[]);
+    assert_eq!(code, 1);
+    assert_eq!(counts(&v).0, 1, "{v}");
+    let errors = v["failed"].to_string();
+    assert!(errors.contains("is not a domain name"), "{errors}");
+    assert!(errors.contains("covers over 366 days"), "{errors}");
+    assert!(errors.contains("does not run forward"), "{errors}");
+
+    // Tables never carry a control character to the terminal.
+    for cmd in ["summary", "advise"] {
+        let out = common::run(&["report", cmd, "--store", &store, "--no-rdns"], b"", &[]);
+        assert!(out.status.success());
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            !text.chars().any(|c| c == '\u{1b}' || c == '\u{202e}'),
+            "{cmd}: {text:?}"
+        );
+    }
+    // One address, one source, however it is written.
+    let s = summary(&store, &[]);
+    let sources = s["domains"][0]["sources"].as_array().unwrap();
+    assert_eq!(sources.len(), 1, "{sources:?}");
+    assert_eq!(sources[0]["ip"], "2001:db8::1");
+    assert_eq!(sources[0]["messages"], 7);
+
+    // The advisor starts from the policy in DNS, not from what reports claim.
+    let zone = dir.file(
+        "dmarc.zone",
+        b"$TTL 300\n_dmarc.owner.example. IN TXT \"v=DMARC1; p=reject\"\n",
+    );
+    let out = common::run(
+        &[
+            "report", "advise", "--store", &store, "--zone", &zone, "--json",
+        ],
+        b"",
+        &[],
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let a = &v["domains"][0];
+    assert_eq!(
+        (a["policy"].as_str(), a["policy_source"].as_str()),
+        (Some("reject"), Some("dns"))
+    );
+    assert_eq!(a["next"], Value::Null);
+}

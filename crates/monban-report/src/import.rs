@@ -70,8 +70,26 @@ pub struct ImportSummary {
     pub records_new: u64,
     /// Inputs, or parts of them, that could not be read.
     pub failed: Vec<FailedInput>,
+    /// The conflicting copies (at most [`MAX_LISTED`]): where each came from.
+    pub conflicts: Vec<Conflict>,
     /// Messages and files read.
     pub inputs_read: u64,
+}
+
+/// Conflicts listed in an import's summary at most (all are counted and kept).
+pub const MAX_LISTED: usize = 1000;
+
+/// A copy of a stored report with other content.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Conflict {
+    /// Where the copy came from.
+    pub source: String,
+    /// Its reporter.
+    pub org_name: String,
+    /// Its report id.
+    pub report_id: String,
+    /// Its policy domain.
+    pub domain: String,
 }
 
 /// One input that failed.
@@ -182,14 +200,24 @@ impl<'a> Batch<'a> {
                 .store
                 .import_reports(&self.reports, self.opts.now)
                 .await?;
-            for o in outcomes {
+            for (o, r) in outcomes.into_iter().zip(&self.reports) {
                 match o {
                     ImportOutcome::New { records } => {
                         self.summary.reports_new += 1;
                         self.summary.records_new += records;
                     }
                     ImportOutcome::Duplicate => self.summary.reports_duplicate += 1,
-                    ImportOutcome::Conflict => self.summary.reports_conflicting += 1,
+                    ImportOutcome::Conflict => {
+                        self.summary.reports_conflicting += 1;
+                        if self.summary.conflicts.len() < MAX_LISTED {
+                            self.summary.conflicts.push(Conflict {
+                                source: r.source.clone(),
+                                org_name: r.org_name.clone(),
+                                report_id: r.report_id.clone(),
+                                domain: r.domain.clone(),
+                            });
+                        }
+                    }
                 }
             }
         }

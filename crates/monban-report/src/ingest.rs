@@ -291,6 +291,51 @@ fn document(
     Ok(report)
 }
 
+/// The longest period one aggregate report may cover (reports cover a day, some a week).
+pub const MAX_PERIOD: i64 = 366 * 86_400;
+
+/// What a report must say to be believed: a policy domain that is a domain name, and a
+/// period that runs forward, from after 1970, over at most [`MAX_PERIOD`]. A report is
+/// written by anyone who can send mail to `rua`; these keep one forged report from
+/// standing for years or painting the terminal.
+fn check_aggregate(f: &Feedback) -> Result<(), String> {
+    let domain = f.policy.domain.trim().trim_end_matches('.');
+    let ascii = if domain.is_ascii() {
+        domain.to_string()
+    } else {
+        idna::domain_to_ascii(domain).map_err(|_| {
+            format!(
+                "policy_published/domain {:?} is not a domain name",
+                domain.chars().take(80).collect::<String>()
+            )
+        })?
+    };
+    if ascii.is_empty()
+        || !ascii
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        || monban_dns::normalize_name(&ascii).is_err()
+    {
+        return Err(format!(
+            "policy_published/domain {:?} is not a domain name",
+            domain.chars().take(80).collect::<String>()
+        ));
+    }
+    let (begin, end) = (f.metadata.begin, f.metadata.end);
+    if begin < 0 || end < begin {
+        return Err(format!(
+            "date_range {begin} to {end} does not run forward from 1970"
+        ));
+    }
+    if end - begin > MAX_PERIOD {
+        return Err(format!(
+            "date_range {begin} to {end} covers over {} days",
+            MAX_PERIOD / 86_400
+        ));
+    }
+    Ok(())
+}
+
 /// The longest org_name, report_id or domain stored (they identify the report).
 pub const MAX_IDENTITY: usize = 1024;
 /// The largest report text kept for a conflict (a larger one is described, not kept).
@@ -380,6 +425,7 @@ fn read_document(doc: Vec<u8>, format: Format, source: &str) -> Result<IncomingR
                     format!("the report counts over {MAX_REPORT_MESSAGES} messages"),
                 ));
             }
+            check_aggregate(&feedback).map_err(|e| Problem::new(source, e))?;
             let content_hash = aggregate_digest(&feedback);
             Ok(aggregate(feedback, text, content_hash, source))
         }
@@ -525,7 +571,10 @@ pub fn aggregate(f: Feedback, doc: String, content_hash: String, source: &str) -
     let messages = f.messages();
     let org = org_name(&f.metadata.org_name, &f.metadata.email);
     let report_id = f.metadata.report_id.trim().to_string();
-    let domain = p.domain.trim().trim_end_matches('.').to_ascii_lowercase();
+    let domain = p.domain.trim().trim_end_matches('.');
+    let domain = idna::domain_to_ascii(domain)
+        .unwrap_or_else(|_| domain.to_string())
+        .to_ascii_lowercase();
     let policy_p = (!p.p.is_empty()).then(|| p.p.to_ascii_lowercase());
     let (begin, end) = (f.metadata.begin, f.metadata.end);
     let records: Vec<IncomingRecord> = f.records.into_iter().map(record).collect();
@@ -680,12 +729,17 @@ fn record(mut r: Record) -> IncomingRecord {
     let dkim_any_pass = r.dkim.iter().any(|d| d.result == "pass");
     let best = best.map(|i| r.dkim.swap_remove(i));
     let spf = spf.map(|i| r.spf.swap_remove(i));
-    let source_ip = {
-        let t = r.source_ip.trim();
-        if t.len() == r.source_ip.len() {
-            r.source_ip
-        } else {
-            t.to_string()
+    // One address, one spelling (`2001:DB8:0:0::1` is `2001:db8::1`); what is not an
+    // address is kept as written (the report says it).
+    let source_ip = match r.source_ip.trim().parse::<std::net::IpAddr>() {
+        Ok(ip) => ip.to_string(),
+        Err(_) => {
+            let t = r.source_ip.trim();
+            if t.len() == r.source_ip.len() {
+                r.source_ip
+            } else {
+                t.to_string()
+            }
         }
     };
     let mut disposition = r.evaluated.disposition;

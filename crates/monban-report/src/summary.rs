@@ -74,14 +74,53 @@ pub fn filter(
 pub async fn load(
     store: &dyn monban_store::Store,
     filter: &SummaryFilter,
-    resolver: Option<&SharedResolver>,
-) -> Result<Summary, monban_store::StoreError> {
+    resolver: Option<(&SharedResolver, usize)>,
+) -> Result<(Summary, RdnsStats), monban_store::StoreError> {
     let data = store.incoming_summary(filter).await?;
     let mut s = fold(&data);
-    if let Some(r) = resolver {
-        add_reverse_dns(&mut s, r, 200).await;
+    let mut stats = RdnsStats::default();
+    if let Some((r, max)) = resolver {
+        stats = add_reverse_dns(&mut s, r, max).await;
     }
-    Ok(s)
+    Ok((s, stats))
+}
+
+/// The `p` each domain publishes now, from DNS (`_dmarc.<domain>`): what the advisor
+/// starts from, since a report's `policy_published` is whatever its sender wrote.
+pub async fn published_policies(summary: &mut Summary, resolver: &SharedResolver) {
+    use monban_dns::DynResolver as _;
+    for d in summary.domains.iter_mut().take(1000) {
+        let name = format!("_dmarc.{}", d.domain);
+        let Ok(answer) =
+            tokio::time::timeout(RDNS_DEADLINE, resolver.lookup_boxed(&name, RecordType::Txt))
+                .await
+        else {
+            continue;
+        };
+        let Ok(answer) = answer else { continue };
+        let records: Vec<_> = answer
+            .records
+            .iter()
+            .filter_map(|r| match r {
+                Record::Txt(t) => Some(String::from_utf8_lossy(&t.joined()).into_owned()),
+                _ => None,
+            })
+            .filter(|t| t.trim_start().starts_with("v=DMARC1"))
+            .collect();
+        if let [one] = records.as_slice()
+            && let Ok(rec) = monban::dmarc::DmarcRecord::parse(one)
+        {
+            d.policy = Some(
+                match rec.p {
+                    monban::dmarc::Policy::None => "none",
+                    monban::dmarc::Policy::Quarantine => "quarantine",
+                    monban::dmarc::Policy::Reject => "reject",
+                }
+                .to_string(),
+            );
+            d.policy_source = "dns";
+        }
+    }
 }
 
 /// The summary of all domains.
@@ -96,8 +135,11 @@ pub struct Summary {
 pub struct DomainSummary {
     /// The policy domain.
     pub domain: String,
-    /// The published `p` in the newest report.
+    /// The published `p`: from DNS when it could be read (advise), else as the newest
+    /// report saw it.
     pub policy: Option<String>,
+    /// Where `policy` comes from: `dns` or `reports`.
+    pub policy_source: &'static str,
     /// Aggregate reports.
     pub reports: u64,
     /// Messages.
@@ -179,10 +221,15 @@ impl Source {
             .as_deref()
             .map(|r| r.split(',').collect())
             .unwrap_or_default();
-        let spf_failed = matches!(
-            g.spf_result.as_deref(),
-            Some("fail" | "softfail" | "none" | "neutral" | "permerror") | None
-        );
+        // SPF failed for the policy domain itself (the forwarder's address is not in
+        // the author's SPF), not merely absent.
+        let related = |a: &str, b: &str| {
+            a == b || a.ends_with(&format!(".{b}")) || b.ends_with(&format!(".{a}"))
+        };
+        let spf_failed = matches!(g.spf_result.as_deref(), Some("fail" | "softfail"))
+            && g.spf_domain
+                .as_deref()
+                .is_some_and(|d| related(d, &g.domain));
         if (g.dkim_any_pass && !g.dkim_aligned && spf_failed)
             || reasons.iter().any(|r| {
                 matches!(
@@ -316,7 +363,11 @@ pub const MAX_RDNS_TOTAL: usize = 2_000;
 
 /// Adds forward-confirmed reverse DNS names to the first `max` sources of each domain
 /// (failing sources come first), looking up at most `parallel` at once.
-pub async fn add_reverse_dns(summary: &mut Summary, resolver: &SharedResolver, max: usize) {
+pub async fn add_reverse_dns(
+    summary: &mut Summary,
+    resolver: &SharedResolver,
+    max: usize,
+) -> RdnsStats {
     let psl = PublicSuffixList::bundled();
     let mut ips: Vec<String> = Vec::new();
     let mut seen: std::collections::HashSet<&str> = std::collections::HashSet::new();
@@ -331,7 +382,16 @@ pub async fn add_reverse_dns(summary: &mut Summary, resolver: &SharedResolver, m
         }
     }
     let mut names: HashMap<String, String> = HashMap::new();
+    let mut stats = RdnsStats {
+        asked: ips.len(),
+        ..RdnsStats::default()
+    };
+    let deadline = tokio::time::Instant::now() + RDNS_DEADLINE;
     for chunk in ips.chunks(32) {
+        if tokio::time::Instant::now() >= deadline {
+            stats.skipped += chunk.len();
+            continue;
+        }
         let mut set = tokio::task::JoinSet::new();
         for ip in chunk {
             let resolver = resolver.clone();
@@ -341,9 +401,22 @@ pub async fn add_reverse_dns(summary: &mut Summary, resolver: &SharedResolver, m
                 (ip, name)
             });
         }
-        while let Some(Ok((ip, name))) = set.join_next().await {
-            if let Some(n) = name {
-                names.insert(ip, n);
+        loop {
+            match tokio::time::timeout_at(deadline, set.join_next()).await {
+                Ok(Some(Ok((ip, name)))) => match name {
+                    Ok(Some(n)) => {
+                        names.insert(ip, n);
+                    }
+                    Ok(None) => {}
+                    Err(()) => stats.failed += 1,
+                },
+                Ok(Some(Err(_))) => stats.failed += 1,
+                Ok(None) => break,
+                Err(_) => {
+                    stats.skipped += set.len();
+                    set.abort_all();
+                    break;
+                }
             }
         }
     }
@@ -355,16 +428,37 @@ pub async fn add_reverse_dns(summary: &mut Summary, resolver: &SharedResolver, m
             }
         }
     }
+    stats
+}
+
+/// How long all reverse DNS lookups of one summary may take together.
+pub const RDNS_DEADLINE: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// What the reverse DNS lookups came to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RdnsStats {
+    /// Addresses looked up.
+    pub asked: usize,
+    /// Lookups that failed (timeout, server failure): no answer, not "no name".
+    pub failed: usize,
+    /// Addresses not looked up in time.
+    pub skipped: usize,
 }
 
 /// The PTR name of `ip` that resolves back to `ip` (FCrDNS), if any.
-async fn confirmed_ptr(resolver: &SharedResolver, ip: &str) -> Option<String> {
+async fn confirmed_ptr(resolver: &SharedResolver, ip: &str) -> Result<Option<String>, ()> {
     use monban_dns::DynResolver as _;
-    let addr: IpAddr = ip.parse().ok()?;
-    let ptr = resolver
+    let Ok(addr) = ip.parse::<IpAddr>() else {
+        return Ok(None);
+    };
+    let ptr = match resolver
         .lookup_boxed(&monban_dns::reverse_name(addr), RecordType::Ptr)
         .await
-        .ok()?;
+    {
+        Ok(a) => a,
+        Err(e) if e.is_temporary() => return Err(()),
+        Err(_) => return Ok(None),
+    };
     for r in ptr.records.iter().take(5) {
         let Record::Ptr(name) = r else { continue };
         let rtype = if addr.is_ipv4() {
@@ -379,12 +473,15 @@ async fn confirmed_ptr(resolver: &SharedResolver, ip: &str) -> Option<String> {
                 _ => false,
             });
             if back {
-                return Some(name.clone());
+                return Ok(Some(name.clone()));
             }
         }
     }
-    None
+    Ok(None)
 }
+
+/// Below this many messages in the period, a "safe" verdict says the data is thin.
+pub const MIN_MESSAGES: u64 = 100;
 
 /// The next policy step after `p`.
 pub fn next_step(p: Option<&str>) -> Option<&'static str> {
@@ -402,6 +499,8 @@ pub struct Advice {
     pub domain: String,
     /// The published `p` now.
     pub policy: Option<String>,
+    /// Where `policy` comes from: `dns` (the record published now) or `reports`.
+    pub policy_source: &'static str,
     /// The step advised about (`quarantine` or `reject`), none at `p=reject`.
     pub next: Option<String>,
     /// Messages in the period.
@@ -482,7 +581,24 @@ fn advise_domain(psl: &PublicSuffixList, d: &DomainSummary) -> Advice {
     let mut forwarders: BTreeMap<(String, String), (Vec<String>, u64, String)> = BTreeMap::new();
     let mut unauth = Unauthenticated::default();
     for s in d.sources.iter().filter(|s| s.dmarc_fail > 0) {
-        let sender = s.org_domain.clone().unwrap_or_else(|| s.ip.clone());
+        // The sender: its confirmed organizational domain; else the domain it
+        // authenticates as (a service's IPs group under it); else its IP.
+        let authenticated_as = s
+            .dkim
+            .iter()
+            .find(|(dom, _, r, _)| r == "pass" && !own(dom))
+            .map(|x| x.0.clone())
+            .or_else(|| {
+                s.spf
+                    .iter()
+                    .find(|(dom, r, _)| r == "pass" && !own(dom))
+                    .map(|x| x.0.clone())
+            });
+        let sender = s
+            .org_domain
+            .clone()
+            .or(authenticated_as)
+            .unwrap_or_else(|| s.ip.clone());
         let spf_pass_other = s
             .spf
             .iter()
@@ -597,6 +713,15 @@ fn advise_domain(psl: &PublicSuffixList, d: &DomainSummary) -> Advice {
             pct(failing, d.messages),
             if hurt.len() == 1 { "s" } else { "" }
         ),
+        Some(step) if safe && d.messages < MIN_MESSAGES => format!(
+            "safe to move to p={step} as far as {} show{}, but that is too little mail to be sure: wait for more reports",
+            if d.messages == 1 {
+                "1 message".to_string()
+            } else {
+                format!("{} messages", d.messages)
+            },
+            if d.messages == 1 { "s" } else { "" }
+        ),
         Some(step) if safe => format!("safe to move to p={step}"),
         Some(step) => format!(
             "not yet: {} source{} ({}% of mail) would be {}",
@@ -613,6 +738,7 @@ fn advise_domain(psl: &PublicSuffixList, d: &DomainSummary) -> Advice {
     Advice {
         domain: d.domain.clone(),
         policy: d.policy.clone(),
+        policy_source: d.policy_source,
         next: next.map(str::to_string),
         messages: d.messages,
         safe,
@@ -748,7 +874,7 @@ mod tests {
         assert_eq!(
             problems,
             [
-                ("198.51.100.7", "unaligned_dkim"),
+                ("esp.example", "unaligned_dkim"),
                 ("example.com", "not_in_spf")
             ]
         );

@@ -196,9 +196,9 @@ async fn reports_summary(
         Ok(s) => s,
         Err(why) => return error(StatusCode::SERVICE_UNAVAILABLE, why.clone()),
     };
-    match monban_report::summary::load(&**store, &filter, Some(&state.resolver)).await {
+    match monban_report::summary::load(&**store, &filter, Some((&state.resolver, 200))).await {
         // Serialized as the CLI does it (fields in the model's order).
-        Ok(s) => match serde_json::to_string(&s) {
+        Ok((s, _)) => match serde_json::to_string(&s) {
             Ok(text) => json_text(StatusCode::OK, text),
             Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
         },

@@ -103,3 +103,34 @@ mod tests {
         );
     }
 }
+
+/// Text from outside (a header, a report) made safe to print on a terminal: control
+/// characters (escape sequences above all) and the bidirectional formatting characters
+/// that reorder what is shown (U+200E, U+200F, U+202A to U+202E, U+2066 to U+2069)
+/// become U+FFFD. Borrowed when nothing needs replacing.
+pub fn for_terminal(s: &str) -> Cow<'_, str> {
+    let bad = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+    };
+    if !s.chars().any(bad) {
+        return Cow::Borrowed(s);
+    }
+    Cow::Owned(
+        s.chars()
+            .map(|c| if bad(c) { '\u{FFFD}' } else { c })
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+mod terminal_tests {
+    use super::*;
+
+    #[test]
+    fn escapes_and_bidi_never_reach_the_terminal() {
+        assert_eq!(for_terminal("ex\u{1b}[2Jample"), "ex\u{FFFD}[2Jample");
+        assert_eq!(for_terminal("a\u{202E}b\u{9b}c"), "a\u{FFFD}b\u{FFFD}c");
+        assert!(matches!(for_terminal("日本 ok"), Cow::Borrowed(_)));
+    }
+}

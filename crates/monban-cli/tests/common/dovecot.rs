@@ -125,89 +125,133 @@ impl Dovecot {
                 .status();
             // The login process reads nothing here; the key is read by the master.
         }
-        let port = super::free_port();
-        let tls_port = super::free_port();
-        let d = dir.display();
-        let config = dir.join("dovecot.conf");
-        std::fs::write(
-            &config,
-            format!(
-                "base_dir = {d}/run
-state_dir = {d}/run
-log_path = {d}/dovecot.log
-protocols = imap
-listen = 127.0.0.1
-ssl = required
-ssl_cert = <{d}/cert.pem
-ssl_key = <{d}/key.pem
-disable_plaintext_auth = yes
-auth_mechanisms = plain
-default_login_user = {login_user}
-default_internal_user = {internal_user}
-first_valid_uid = 1
-mail_location = maildir:~/Maildir
-mail_plugins =
-namespace inbox {{
-  inbox = yes
-  separator = /
-  mailbox Imported {{
-    auto = create
-  }}
-}}
-passdb {{
-  driver = passwd-file
-  args = scheme=PLAIN username_format=%u {d}/passwd
-}}
-userdb {{
-  driver = static
-  args = uid={uid} gid={gid} home={d}/home/%u
-}}
-service imap-login {{
-  inet_listener imap {{
-    address = 127.0.0.1
-    port = {port}
-  }}
-  inet_listener imaps {{
-    address = 127.0.0.1
-    port = {tls_port}
-    ssl = yes
-  }}
-}}
-service anvil {{
-  chroot =
-}}
-service imap-login {{
-  chroot =
-}}
-"
-            ),
-        )
-        .unwrap();
-        let child = Command::new("dovecot")
-            .arg("-F")
-            .arg("-c")
-            .arg(&config)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("dovecot (apt-get install dovecot-imapd)");
-        let server = Self {
-            dir,
-            port,
-            tls_port,
-            child,
-            config,
-        };
+        // Ports are picked free, then bound by Dovecot a moment later: another test
+        // may take one meanwhile. Dovecot's greeting carries a token of this start, and
+        // a start that lost a port (Dovecot exits, or another server answers) is
+        // retried with new ports.
+        for attempt in 0..5 {
+            let port = super::free_port();
+            let tls_port = super::free_port();
+            let greeting = format!(
+                "monban-test-{}-{attempt}-{}",
+                std::process::id(),
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.subsec_nanos())
+            );
+            let d = dir.display();
+            let config = dir.join("dovecot.conf");
+            std::fs::write(
+                &config,
+                format!(
+                    "base_dir = {d}/run
+    login_greeting = {greeting}
+    state_dir = {d}/run
+    log_path = {d}/dovecot.log
+    protocols = imap
+    listen = 127.0.0.1
+    ssl = required
+    ssl_cert = <{d}/cert.pem
+    ssl_key = <{d}/key.pem
+    disable_plaintext_auth = yes
+    auth_mechanisms = plain
+    default_login_user = {login_user}
+    default_internal_user = {internal_user}
+    first_valid_uid = 1
+    mail_location = maildir:~/Maildir
+    mail_plugins =
+    namespace inbox {{
+      inbox = yes
+      separator = /
+      mailbox Imported {{
+        auto = create
+      }}
+    }}
+    passdb {{
+      driver = passwd-file
+      args = scheme=PLAIN username_format=%u {d}/passwd
+    }}
+    userdb {{
+      driver = static
+      args = uid={uid} gid={gid} home={d}/home/%u
+    }}
+    service imap-login {{
+      inet_listener imap {{
+        address = 127.0.0.1
+        port = {port}
+      }}
+      inet_listener imaps {{
+        address = 127.0.0.1
+        port = {tls_port}
+        ssl = yes
+      }}
+    }}
+    service anvil {{
+      chroot =
+    }}
+    service imap-login {{
+      chroot =
+    }}
+    "
+                ),
+            )
+            .unwrap();
+            let _ = std::fs::remove_file(dir.join("dovecot.log"));
+            let child = Command::new("dovecot")
+                .arg("-F")
+                .arg("-c")
+                .arg(&config)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("dovecot (apt-get install dovecot-imapd)");
+            let mut server = Self {
+                dir: dir.clone(),
+                port,
+                tls_port,
+                child,
+                config: config.clone(),
+            };
+            if server.wait_ready(&greeting) {
+                return server;
+            }
+            let log = server.log();
+            server.stop();
+            // Keep the folder for the next attempt.
+            std::mem::forget(server);
+            if attempt == 4 {
+                panic!("dovecot did not start: {log}");
+            }
+        }
+        unreachable!()
+    }
+
+    /// Whether this start's Dovecot answers on both ports (its own greeting on the
+    /// plain one) and is still running.
+    fn wait_ready(&mut self, greeting: &str) -> bool {
+        use std::io::Read as _;
         let start = Instant::now();
-        while TcpStream::connect(("127.0.0.1", port)).is_err()
-            || TcpStream::connect(("127.0.0.1", tls_port)).is_err()
-        {
-            if start.elapsed() > Duration::from_secs(30) {
-                panic!("dovecot did not start: {}", server.log());
+        while start.elapsed() < Duration::from_secs(30) {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return false;
+            }
+            if let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) {
+                let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+                let mut buf = [0u8; 512];
+                let n = s.read(&mut buf).unwrap_or(0);
+                let line = String::from_utf8_lossy(&buf[..n]);
+                if !line.contains(greeting) {
+                    return false;
+                }
+                if TcpStream::connect(("127.0.0.1", self.tls_port)).is_ok() {
+                    std::thread::sleep(Duration::from_millis(100));
+                    return matches!(self.child.try_wait(), Ok(None))
+                        && !self.log().contains("bind(");
+                }
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        server
+        false
     }
 
     pub fn log(&self) -> String {
