@@ -27,7 +27,8 @@ pub struct ImportArgs {
     #[arg(long, value_name = "DIR|MAILBOX")]
     move_to: Option<PathBuf>,
     /// Print JSON: {"reports_new", "reports_duplicate", "reports_conflicting",
-    /// "records_new", "failed": [{"source", "error"}]}.
+    /// "records_new", "failed": [{"source", "error"}], "conflicts": [{"source",
+    /// "org_name", "report_id", "domain"}], "inputs_read"}.
     #[arg(long)]
     json: bool,
 }
@@ -96,6 +97,18 @@ pub async fn run_import(args: ImportArgs) -> Result<(), Failure> {
         .iter()
         .map(|s| Input::parse(s).map_err(|e| Failure::usage(e.to_string())))
         .collect::<Result<Vec<_>, _>>()?;
+    if args.move_to.is_some() {
+        for i in &inputs {
+            if let Input::Path(p) = i
+                && !(p.join("cur").is_dir() && p.join("new").is_dir())
+            {
+                eprintln!(
+                    "monban: --move-to moves Maildir and IMAP messages; {} is read in place",
+                    t(&p.display().to_string())
+                );
+            }
+        }
+    }
     let store = args.store.open().await?;
     let opts = ImportOptions {
         move_to: args.move_to.clone(),

@@ -67,6 +67,9 @@ pub enum ExtractError {
     /// None of the known forms.
     #[error("not gzip, zip, XML or JSON")]
     Unknown,
+    /// Nothing at all.
+    #[error("empty: no report in it")]
+    Empty,
     /// A zip with no XML or JSON member.
     #[error("the zip holds no XML or JSON report")]
     EmptyZip,
@@ -85,6 +88,9 @@ pub enum Format {
 pub fn extract(bytes: &[u8], limits: &Limits) -> Result<(Vec<u8>, Format), ExtractError> {
     if bytes.len() as u64 > limits.max_input {
         return Err(ExtractError::InputTooLarge(limits.max_input));
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ExtractError::Empty);
     }
     extract_at(bytes, limits, 0, bytes.len() as u64)
 }

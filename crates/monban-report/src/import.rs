@@ -302,10 +302,15 @@ pub async fn import(
                     // left unmarked is read again next time (and found stored).
                     batch.done.retain(|d| !matches!(d, Done::Imap(_)));
                     match e {
-                        ReportError::Usage(why) => batch.summary.failed.push(FailedInput {
-                            source: url.to_string(),
-                            error: why,
-                        }),
+                        ReportError::Usage(why) => {
+                            // The client's errors start with the server; the source says it.
+                            let place = format!("{url}: ");
+                            let error = why.strip_prefix(&place).unwrap_or(&why).to_string();
+                            batch.summary.failed.push(FailedInput {
+                                source: url.to_string(),
+                                error,
+                            });
+                        }
                         other => return Err(other),
                     }
                 }

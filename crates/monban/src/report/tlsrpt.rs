@@ -39,7 +39,7 @@ pub enum TlsRptError {
         limit: usize,
     },
     /// A required member is missing or empty.
-    #[error("no {0}")]
+    #[error("not an RFC 8460 TLS report: no {0}")]
     Missing(&'static str),
 }
 
