@@ -97,6 +97,12 @@ if ! "$MONBAN_PYTOOLS/bin/python" -c 'import parsedmarc' 2>/dev/null; then
     python3 -m venv "$MONBAN_PYTOOLS"
     "$MONBAN_PYTOOLS/bin/python" -m pip install --quiet parsedmarc
 fi
+# schemathesis (PyPI) fuzzes the web API against its OpenAPI document
+# (crates/monban-cli/tests/web_fuzz.rs).
+if [ ! -x "$MONBAN_PYTOOLS/bin/schemathesis" ]; then
+    say "installing schemathesis (PyPI) into $MONBAN_PYTOOLS"
+    "$MONBAN_PYTOOLS/bin/python" -m pip install --quiet schemathesis
+fi
 
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 

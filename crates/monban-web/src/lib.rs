@@ -156,11 +156,41 @@ async fn check_domain(
         .iter()
         .filter(|(k, _)| k == "selector")
         .map(|(_, v)| v.clone())
-        .take(20)
         .collect();
+    if selectors.len() > 20 {
+        return error(StatusCode::BAD_REQUEST, "at most 20 selectors");
+    }
+    if let Some(bad) = selectors.iter().find(|s| {
+        s.is_empty()
+            || s.len() > 63
+            || !s
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    }) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "selector {:?} is not a DKIM selector (letters, digits, '-', '_', '.'; 1 to 63 characters)",
+                bad.chars().take(80).collect::<String>()
+            ),
+        );
+    }
+    let discover = match one(&params, "discover") {
+        None | Some("false") | Some("0") => false,
+        Some("true") | Some("1") => true,
+        Some(other) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "discover {:?}: expected true or false",
+                    other.chars().take(40).collect::<String>()
+                ),
+            );
+        }
+    };
     let options = CheckOptions {
         selectors,
-        discover: one(&params, "discover").is_some_and(|v| v == "true" || v == "1"),
+        discover,
         sending: None,
         now: SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -300,7 +330,20 @@ async fn analyze_message(
         Err(e) => return error(StatusCode::BAD_REQUEST, format!("-: {e}")),
     };
     let mut analysis = analyze::analyze(&headers, Some(&rest));
-    if one(&params, "verify").is_some_and(|v| v == "true" || v == "1") {
+    let wanted = match one(&params, "verify") {
+        None | Some("false") | Some("0") => false,
+        Some("true") | Some("1") => true,
+        Some(other) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "verify {:?}: expected true or false",
+                    other.chars().take(40).collect::<String>()
+                ),
+            );
+        }
+    };
+    if wanted {
         let config = VerifyConfig {
             spf: SpfConfig {
                 receiver: state.authserv_id.clone(),

@@ -1,0 +1,107 @@
+//! The JSON API fuzzed against its own OpenAPI document (issue 13): schemathesis (PyPI,
+//! installed by scripts/test.sh into target/pytools) sends generated and mutated
+//! requests to the real server on a loopback port, with a fixed seed and a bounded
+//! number of cases: no 5xx, answers in the documented statuses, content types and
+//! schemas, and requests that break the schema refused. (Schema-valid data that the
+//! server still refuses on meaning, e.g. a PNG posted as a message, is not an error.)
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use common::Dir;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+#[test]
+fn schemathesis_finds_nothing() {
+    let tools = std::env::var_os("MONBAN_PYTOOLS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target/pytools"));
+    let st = tools.join("bin/schemathesis");
+    assert!(
+        st.exists(),
+        "{} is missing: scripts/test.sh installs it (pip install schemathesis)",
+        st.display()
+    );
+    let dir = Dir::new("web-fuzz");
+    let store = format!("sqlite:{}", dir.0.join("m.db").display());
+    let samples = root().join("../shared/suites/parsedmarc-samples/aggregate");
+    let out = common::run(
+        &[
+            "report",
+            "import",
+            "--store",
+            &store,
+            samples.to_str().unwrap(),
+        ],
+        b"",
+        &[],
+    );
+    assert!(out.status.success());
+    let zone = root().join("examples/example.zone");
+    let mut server = Command::new(env!("CARGO_BIN_EXE_monban"))
+        .args([
+            "--zone",
+            zone.to_str().unwrap(),
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--store",
+            &store,
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(server.stderr.take().unwrap());
+    let mut line = String::new();
+    let mut base = None;
+    for _ in 0..5 {
+        line.clear();
+        if err.read_line(&mut line).unwrap_or(0) == 0 {
+            break;
+        }
+        if let Some(url) = line.trim().strip_prefix("monban serve: listening on ") {
+            base = Some(url.trim_end_matches('/').to_string());
+            break;
+        }
+    }
+    std::thread::spawn(move || {
+        let mut sink = String::new();
+        let _ = err.read_to_string(&mut sink);
+    });
+    let base = base.expect("the server started");
+    let out = Command::new(&st)
+        .args([
+            "run",
+            &format!("{base}/api/v1/openapi.json"),
+            "--checks",
+            "all",
+            "--exclude-checks",
+            "positive_data_acceptance",
+            "-n",
+            "60",
+            "--seed",
+            "12345",
+            "--request-timeout",
+            "30",
+            "--no-color",
+        ])
+        .current_dir(&dir.0)
+        .output()
+        .unwrap();
+    let _ = server.kill();
+    let _ = server.wait();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "schemathesis found problems:\n{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("passed"), "{text}");
+}
