@@ -558,3 +558,75 @@ fn hostile_reports_stay_harmless() {
     );
     assert_eq!(a["next"], Value::Null);
 }
+
+#[test]
+fn a_report_the_database_refuses_is_named_and_its_mail_stays() {
+    // A database that refuses one report (here a trigger; in life a limit or a
+    // constraint): the others of the batch are stored, that one is named, and its
+    // message is not moved, so nothing is lost.
+    let dir = Dir::new("import-refused");
+    let db = dir.0.join("m.db");
+    let store = format!("sqlite:{}", db.display());
+    drop(monban_store::SqliteStore::open(&db).unwrap());
+    rusqlite_exec(
+        &db,
+        "CREATE TRIGGER refuse BEFORE INSERT ON incoming_reports WHEN NEW.report_id = 'corpus3' \
+         BEGIN SELECT RAISE(ABORT, 'refused by a test trigger'); END;",
+    );
+    let maildir = dir.0.join("Maildir");
+    for sub in ["cur", "new", "tmp"] {
+        std::fs::create_dir_all(maildir.join(sub)).unwrap();
+    }
+    for n in 0..6 {
+        std::fs::write(
+            maildir.join("new").join(format!("{n}.host:2,")),
+            corpus::report_mail(n),
+        )
+        .unwrap();
+    }
+    let done = dir.0.join("Done");
+    let (code, v, _) = import(
+        &store,
+        &[maildir.to_str().unwrap()],
+        &["--move-to", done.to_str().unwrap()],
+    );
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(counts(&v).0, 5, "{v}");
+    let failed = v["failed"].as_array().unwrap();
+    assert_eq!(failed.len(), 1, "{v}");
+    assert!(
+        failed[0]["source"]
+            .as_str()
+            .unwrap()
+            .contains("new/3.host:2,: part 2"),
+        "{v}"
+    );
+    assert!(
+        failed[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("refused by a test trigger"),
+        "{v}"
+    );
+    let left: Vec<String> = std::fs::read_dir(maildir.join("new"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, ["3.host:2,"]);
+    assert_eq!(std::fs::read_dir(done.join("cur")).unwrap().count(), 5);
+}
+
+fn rusqlite_exec(db: &std::path::Path, sql: &str) {
+    let out = Command::new("python3")
+        .args(["-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute(sys.argv[2]); c.commit()"])
+        .arg(db)
+        .arg(sql)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -148,6 +148,8 @@ struct Batch<'a> {
     store: &'a dyn Store,
     opts: &'a ImportOptions,
     reports: Vec<IncomingReport>,
+    /// For each report, the index in `done` of its source (none: nothing to mark).
+    slots: Vec<Option<usize>>,
     done: Vec<Done>,
     records: usize,
     bytes: usize,
@@ -161,6 +163,7 @@ impl<'a> Batch<'a> {
             store,
             opts,
             reports: Vec::new(),
+            slots: Vec::new(),
             done: Vec::new(),
             records: 0,
             bytes: 0,
@@ -180,13 +183,15 @@ impl<'a> Batch<'a> {
                 error: e.error,
             });
         }
+        let slot = (complete && done != Done::Nothing).then_some(self.done.len());
+        if slot.is_some() {
+            self.done.push(done);
+        }
         for r in found.reports {
             self.records += r.records.len();
             self.bytes += r.document.len() + r.meta.len();
             self.reports.push(r);
-        }
-        if complete && done != Done::Nothing {
-            self.done.push(done);
+            self.slots.push(slot);
         }
         self.reports.len() >= self.opts.batch_reports
             || self.records >= self.opts.batch_records
@@ -196,11 +201,43 @@ impl<'a> Batch<'a> {
     /// Commits the batch; returns what may now be marked done.
     async fn flush(&mut self) -> Result<Vec<Done>, ReportError> {
         if !self.reports.is_empty() {
-            let outcomes = self
+            let outcomes: Vec<Option<ImportOutcome>> = match self
                 .store
                 .import_reports(&self.reports, self.opts.now)
-                .await?;
+                .await
+            {
+                Ok(o) => o.into_iter().map(Some).collect(),
+                // The database refused something in the batch (not: it is down). One
+                // at a time, the report it refuses is named and its source left
+                // where it is; the others are stored.
+                Err(e) if e.is_data_error() => {
+                    let mut v = Vec::with_capacity(self.reports.len());
+                    for (i, r) in self.reports.iter().enumerate() {
+                        match self
+                            .store
+                            .import_reports(std::slice::from_ref(r), self.opts.now)
+                            .await
+                        {
+                            Ok(mut o) => v.push(o.pop()),
+                            Err(e) if e.is_data_error() => {
+                                self.summary.failed.push(FailedInput {
+                                    source: r.source.clone(),
+                                    error: format!("not stored: {e}"),
+                                });
+                                if let Some(Some(slot)) = self.slots.get(i) {
+                                    self.done[*slot] = Done::Nothing;
+                                }
+                                v.push(None);
+                            }
+                            Err(e) => return Err(e.into()),
+                        }
+                    }
+                    v
+                }
+                Err(e) => return Err(e.into()),
+            };
             for (o, r) in outcomes.into_iter().zip(&self.reports) {
+                let Some(o) = o else { continue };
                 match o {
                     ImportOutcome::New { records } => {
                         self.summary.reports_new += 1;
@@ -222,9 +259,13 @@ impl<'a> Batch<'a> {
             }
         }
         self.reports.clear();
+        self.slots.clear();
         self.records = 0;
         self.bytes = 0;
-        let done = std::mem::take(&mut self.done);
+        let done: Vec<Done> = std::mem::take(&mut self.done)
+            .into_iter()
+            .filter(|d| *d != Done::Nothing)
+            .collect();
         // Files are moved here; IMAP messages by the caller, which holds the session.
         let mut imap = Vec::new();
         for d in done {

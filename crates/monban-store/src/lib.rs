@@ -98,6 +98,29 @@ pub enum StoreError {
     },
 }
 
+impl StoreError {
+    /// Whether the database refused the data (a constraint, a value too large, a
+    /// program limit) rather than failing or being unreachable: retrying the same data
+    /// fails again, other data may pass.
+    pub fn is_data_error(&self) -> bool {
+        match self {
+            Self::Database {
+                source: rusqlite::Error::SqliteFailure(e, _),
+                ..
+            } => matches!(
+                e.code,
+                rusqlite::ErrorCode::ConstraintViolation
+                    | rusqlite::ErrorCode::TooBig
+                    | rusqlite::ErrorCode::TypeMismatch
+            ),
+            Self::Postgres { source, .. } => source
+                .as_db_error()
+                .is_some_and(|d| matches!(d.code().code().get(..2), Some("22" | "23" | "54"))),
+            _ => false,
+        }
+    }
+}
+
 /// Where the store is (DESIGN §4).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreUrl {
