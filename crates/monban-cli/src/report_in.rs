@@ -257,7 +257,7 @@ pub async fn run_summary(dns: &crate::dns::DnsArgs, args: SummaryArgs) -> Result
         );
         return Ok(());
     }
-    if s.domains.is_empty() {
+    if s.domains.is_empty() && s.tls.is_empty() {
         outln!("no aggregate reports {}", period(&args));
         return Ok(());
     }
@@ -330,6 +330,39 @@ pub async fn run_summary(dns: &crate::dns::DnsArgs, args: SummaryArgs) -> Result
             outln!(
                 "  ... {} more (--top N, or --json for all)",
                 plural((d.sources.len() - args.top) as u64, "source", "sources")
+            );
+        }
+        outln!("");
+    }
+    for t_ in &s.tls {
+        let total = t_.successful.saturating_add(t_.failed);
+        outln!(
+            "{}: TLS reports (RFC 8460): {} of {} sessions failed ({}%), policies {}, from {}",
+            t(&t_.domain),
+            t_.failed,
+            total,
+            summary_pct(t_.failed, total),
+            t_.policy_types
+                .iter()
+                .map(|p| t(p).into_owned())
+                .collect::<Vec<_>>()
+                .join(", "),
+            t_.reporters
+                .iter()
+                .take(8)
+                .map(|r| t(r).into_owned())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        for f in &t_.failures {
+            outln!(
+                "  {:<32} {:>9}  {}",
+                t(&f.result_type),
+                f.sessions,
+                f.mx.iter()
+                    .map(|m| t(m).into_owned())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             );
         }
         outln!("");

@@ -142,9 +142,23 @@ fn samples_import_once_and_failures_are_named() {
         first["dmarc_fail"].as_u64().unwrap() > 0,
         "failing first: {first}"
     );
+    // The TLS reports (RFC 8460) are summarised too: RFC 8460's own example.
+    let all = summary(&store, &[]);
+    let tls = all["tls"].as_array().unwrap();
+    let y = tls
+        .iter()
+        .find(|t| t["domain"] == "company-y.example")
+        .unwrap();
+    assert_eq!(
+        (y["successful"].as_u64(), y["failed"].as_u64()),
+        (Some(5326), Some(303))
+    );
+    assert_eq!(y["failures"][0]["result_type"], "starttls-not-supported");
+    assert_eq!(y["failures"][0]["sessions"], 200);
     // A range that overlaps no report.
     let none = summary(&store, &["--since", "2030-01-01"]);
     assert_eq!(none["domains"], serde_json::json!([]));
+    assert_eq!(none["tls"], serde_json::json!([]));
 }
 
 #[test]

@@ -376,5 +376,5 @@ fn errors_are_json_and_limits_hold() {
     // An empty store still summarises (nothing).
     let (status, _, body) = server.get("/api/v1/reports/summary");
     assert_eq!(status, 200);
-    assert_eq!(body, b"{\"domains\":[]}\n");
+    assert_eq!(body, b"{\"domains\":[],\"tls\":[]}\n");
 }

@@ -78,6 +78,7 @@ pub async fn load(
 ) -> Result<(Summary, RdnsStats), monban_store::StoreError> {
     let data = store.incoming_summary(filter).await?;
     let mut s = fold(&data);
+    s.tls = fold_tls(&store.incoming_tls(filter).await?);
     let mut stats = RdnsStats::default();
     if let Some((r, max)) = resolver {
         stats = add_reverse_dns(&mut s, r, max).await;
@@ -128,6 +129,98 @@ pub async fn published_policies(summary: &mut Summary, resolver: &SharedResolver
 pub struct Summary {
     /// One entry per policy domain, the most mail first.
     pub domains: Vec<DomainSummary>,
+    /// What the TLS reports (RFC 8460) say, per policy domain, the most failures first.
+    pub tls: Vec<TlsSummary>,
+}
+
+/// The TLS reports of one policy domain.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct TlsSummary {
+    /// The policy domain.
+    pub domain: String,
+    /// Policies reported (a report can hold several).
+    pub policies: u64,
+    /// Who reported.
+    pub reporters: Vec<String>,
+    /// The policy types seen (`sts`, `tlsa`, `no-policy-found`).
+    pub policy_types: Vec<String>,
+    /// Sessions that negotiated TLS as the policy asks.
+    pub successful: u64,
+    /// Sessions that failed.
+    pub failed: u64,
+    /// Failed sessions by `result-type`, the most first (at most 20).
+    pub failures: Vec<TlsFailure>,
+}
+
+/// Failed sessions of one kind.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct TlsFailure {
+    /// `result-type` (`certificate-expired`, `starttls-not-supported`, ...).
+    pub result_type: String,
+    /// Failed sessions.
+    pub sessions: u64,
+    /// Receiving MX hosts named (at most 5).
+    pub mx: Vec<String>,
+}
+
+/// Folds stored TLS policies into per-domain summaries.
+pub fn fold_tls(rows: &[monban_store::TlsPolicyStored]) -> Vec<TlsSummary> {
+    let mut by: BTreeMap<String, TlsSummary> = BTreeMap::new();
+    for r in rows {
+        let t = by
+            .entry(r.policy_domain.clone())
+            .or_insert_with(|| TlsSummary {
+                domain: r.policy_domain.clone(),
+                ..TlsSummary::default()
+            });
+        t.policies += 1;
+        t.successful = t.successful.saturating_add(r.successful);
+        t.failed = t.failed.saturating_add(r.failed);
+        if !t.reporters.contains(&r.org_name) && t.reporters.len() < 50 {
+            t.reporters.push(r.org_name.clone());
+        }
+        if !t.policy_types.contains(&r.policy_type) && t.policy_types.len() < 10 {
+            t.policy_types.push(r.policy_type.clone());
+        }
+        let details: serde_json::Value = serde_json::from_str(&r.details).unwrap_or_default();
+        let Some(list) = details["failure_details"].as_array() else {
+            continue;
+        };
+        for d in list.iter().take(1000) {
+            let kind = d["result-type"].as_str().unwrap_or("").to_string();
+            let n = d["failed-session-count"].as_u64().unwrap_or(0);
+            let f = match t.failures.iter_mut().position(|f| f.result_type == kind) {
+                Some(i) => &mut t.failures[i],
+                None if t.failures.len() < 100 => {
+                    t.failures.push(TlsFailure {
+                        result_type: kind,
+                        ..TlsFailure::default()
+                    });
+                    let last = t.failures.len() - 1;
+                    &mut t.failures[last]
+                }
+                None => continue,
+            };
+            f.sessions = f.sessions.saturating_add(n);
+            if let Some(mx) = d["receiving-mx-hostname"].as_str()
+                && !f.mx.iter().any(|m| m == mx)
+                && f.mx.len() < 5
+            {
+                f.mx.push(mx.to_string());
+            }
+        }
+    }
+    let mut out: Vec<TlsSummary> = by.into_values().collect();
+    for t in &mut out {
+        t.failures.sort_by(|a, b| {
+            b.sessions
+                .cmp(&a.sessions)
+                .then(a.result_type.cmp(&b.result_type))
+        });
+        t.failures.truncate(20);
+    }
+    out.sort_by(|a, b| b.failed.cmp(&a.failed).then(a.domain.cmp(&b.domain)));
+    out
 }
 
 /// One policy domain.
@@ -355,7 +448,10 @@ pub fn fold(data: &IncomingSummary) -> Summary {
             .collect();
     }
     out.sort_by(|a, b| b.messages.cmp(&a.messages).then(a.domain.cmp(&b.domain)));
-    Summary { domains: out }
+    Summary {
+        domains: out,
+        tls: Vec::new(),
+    }
 }
 
 /// Reverse DNS lookups of one summary at most (the first sources of each domain).

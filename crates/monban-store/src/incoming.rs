@@ -217,3 +217,23 @@ pub struct IncomingCounts {
     /// Messages counted by aggregate reports.
     pub messages: u64,
 }
+
+/// One stored TLS report policy, with its report's reporter (for the summary).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsPolicyStored {
+    /// The reporter.
+    pub org_name: String,
+    /// `policy-type`.
+    pub policy_type: String,
+    /// `policy-domain` (the report's domain when the policy names none).
+    pub policy_domain: String,
+    /// Successful sessions.
+    pub successful: u64,
+    /// Failed sessions.
+    pub failed: u64,
+    /// JSON of the policy strings, MX hosts and failure details.
+    pub details: String,
+}
+
+/// The most TLS policy rows one summary reads.
+pub const MAX_TLS_ROWS: usize = 100_000;

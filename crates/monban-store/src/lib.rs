@@ -26,7 +26,7 @@ pub mod testing;
 pub use evaluation::{DkimRow, Evaluation, FailureReport, OverrideRow, PublishedPolicy, SpfRow};
 pub use incoming::{
     ImportOutcome, IncomingCounts, IncomingKind, IncomingRecord, IncomingReport, IncomingSummary,
-    ReporterGroup, SourceGroup, SummaryFilter, TlsPolicyRow,
+    MAX_TLS_ROWS, ReporterGroup, SourceGroup, SummaryFilter, TlsPolicyRow, TlsPolicyStored,
 };
 pub use outgoing::{AggregateGroup, Delivery, DeliveryUpdate, OutgoingReport, SaveOutcome};
 pub use postgres::PostgresStore;
@@ -294,6 +294,13 @@ pub trait Store: Send + Sync {
 
     /// How many received reports, records and conflicts are stored.
     fn incoming_counts(&self) -> StoreFuture<'_, IncomingCounts>;
+
+    /// The policies of the stored TLS reports (RFC 8460) whose period overlaps the
+    /// filter's, at most [`MAX_TLS_ROWS`].
+    fn incoming_tls<'a>(
+        &'a self,
+        filter: &'a SummaryFilter,
+    ) -> StoreFuture<'a, Vec<TlsPolicyStored>>;
 }
 
 /// Opens (creating and migrating as needed) the store at `url`.

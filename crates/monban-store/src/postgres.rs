@@ -653,6 +653,13 @@ impl Store for PostgresStore {
         Box::pin(self.incoming_summary_in(filter))
     }
 
+    fn incoming_tls<'a>(
+        &'a self,
+        filter: &'a SummaryFilter,
+    ) -> StoreFuture<'a, Vec<crate::TlsPolicyStored>> {
+        Box::pin(self.incoming_tls_in(filter))
+    }
+
     fn incoming_counts(&self) -> StoreFuture<'_, IncomingCounts> {
         Box::pin(self.incoming_counts_in())
     }

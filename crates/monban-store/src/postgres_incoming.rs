@@ -10,7 +10,7 @@ use crate::incoming::{
     SummaryFilter,
 };
 use crate::postgres::PostgresStore;
-use crate::sqlite_incoming::{REPORTERS_SQL, SOURCES_SQL};
+use crate::sqlite_incoming::{REPORTERS_SQL, SOURCES_SQL, TLS_SQL};
 
 /// The advisory lock importers take (an arbitrary key).
 const IMPORT_LOCK: i64 = 0x6d6f_6e62_6169;
@@ -321,6 +321,32 @@ impl PostgresStore {
             });
         }
         Ok(out)
+    }
+
+    pub(crate) async fn incoming_tls_in(
+        &self,
+        filter: &SummaryFilter,
+    ) -> Result<Vec<crate::TlsPolicyStored>, StoreError> {
+        let client = self.client().await?;
+        let since = filter.since.unwrap_or(i64::MIN);
+        let until = filter.until.unwrap_or(i64::MAX);
+        let domain = filter.domain.clone().unwrap_or_default();
+        let limit = crate::MAX_TLS_ROWS as i64;
+        let rows = client
+            .query(TLS_SQL, &[&since, &until, &domain, &limit])
+            .await
+            .map_err(|e| self.pg(e))?;
+        Ok(rows
+            .iter()
+            .map(|row| crate::TlsPolicyStored {
+                org_name: row.get(0),
+                policy_type: row.get(1),
+                policy_domain: row.get(2),
+                successful: row.get::<_, i64>(3) as u64,
+                failed: row.get::<_, i64>(4) as u64,
+                details: row.get(5),
+            })
+            .collect())
     }
 
     pub(crate) async fn incoming_counts_in(&self) -> Result<IncomingCounts, StoreError> {

@@ -313,6 +313,13 @@ impl Store for SqliteStore {
         Box::pin(async move { self.incoming_summary_now(filter) })
     }
 
+    fn incoming_tls<'a>(
+        &'a self,
+        filter: &'a SummaryFilter,
+    ) -> StoreFuture<'a, Vec<crate::TlsPolicyStored>> {
+        Box::pin(async move { self.incoming_tls_now(filter) })
+    }
+
     fn incoming_counts(&self) -> StoreFuture<'_, IncomingCounts> {
         Box::pin(async move { self.incoming_counts_now() })
     }

@@ -35,7 +35,50 @@ pub(crate) const REPORTERS_SQL: &str =
         AND ($3 = '' OR r.domain = $3)
      GROUP BY r.domain, r.org_name";
 
+/// The TLS policies of a period (shared by both backends; `$n` placeholders).
+pub(crate) const TLS_SQL: &str = "SELECT r.org_name, p.policy_type,
+        CASE WHEN p.policy_domain = '' THEN r.domain ELSE p.policy_domain END,
+        p.successful, p.failed, p.details
+     FROM incoming_tls_policies p JOIN incoming_reports r ON r.id = p.report
+     WHERE r.kind = 'tls' AND (r.end_time > $1 OR r.begin_time >= $1) AND r.begin_time < $2
+        AND ($3 = '' OR r.domain = $3 OR p.policy_domain = $3)
+     ORDER BY r.end_time, r.id
+     LIMIT $4";
+
 impl SqliteStore {
+    /// [`crate::Store::incoming_tls`], on the calling thread.
+    pub fn incoming_tls_now(
+        &self,
+        filter: &SummaryFilter,
+    ) -> Result<Vec<crate::TlsPolicyStored>, StoreError> {
+        let conn = self.lock();
+        let db = |e| self.db(e);
+        let since = filter.since.unwrap_or(i64::MIN);
+        let until = filter.until.unwrap_or(i64::MAX);
+        let domain = filter.domain.clone().unwrap_or_default();
+        let mut stmt = conn.prepare(&TLS_SQL.replace('$', "?")).map_err(db)?;
+        let rows = stmt
+            .query_map(
+                params![since, until, domain, crate::MAX_TLS_ROWS as i64],
+                |row| {
+                    Ok(crate::TlsPolicyStored {
+                        org_name: row.get(0)?,
+                        policy_type: row.get(1)?,
+                        policy_domain: row.get(2)?,
+                        successful: row.get::<_, i64>(3)? as u64,
+                        failed: row.get::<_, i64>(4)? as u64,
+                        details: row.get(5)?,
+                    })
+                },
+            )
+            .map_err(db)?;
+        let mut out = Vec::new();
+        for r in rows {
+            out.push(r.map_err(db)?);
+        }
+        Ok(out)
+    }
+
     /// [`crate::Store::import_reports`], on the calling thread.
     pub fn import_reports_now(
         &self,

@@ -580,6 +580,16 @@ async fn incoming_suite(store: &dyn Store) {
     );
     let c = store.incoming_counts().await.unwrap();
     assert_eq!((c.aggregate, c.tls, c.failure), (2, 1, 0));
+    let tls = store.incoming_tls(&SummaryFilter::default()).await.unwrap();
+    assert_eq!(tls.len(), 1);
+    assert_eq!(
+        (
+            tls[0].policy_domain.as_str(),
+            tls[0].successful,
+            tls[0].failed
+        ),
+        ("example.com", 10, 1)
+    );
     assert_eq!((c.records, c.messages, c.conflicts), (6, 12, 1));
     let s = store
         .incoming_summary(&SummaryFilter::default())
