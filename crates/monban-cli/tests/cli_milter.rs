@@ -23,6 +23,11 @@ fn kill(pid: u32, sig: &str) {
     assert!(ok, "kill {sig}");
 }
 
+/// The daemons of these tests one at a time: each picks a free port and binds it a
+/// moment later, and two started together could be given the same one (one test then
+/// talks to the other's daemon; seen as a reset connection).
+static ONE_DAEMON: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn optneg(addr: &str) -> Vec<u8> {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
@@ -83,6 +88,7 @@ fn config_check_and_sample() {
 
 #[test]
 fn daemon_reload_and_stop() {
+    let _one = ONE_DAEMON.lock().unwrap_or_else(|p| p.into_inner());
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let dir = std::env::temp_dir().join(format!("monban-cli-milter-run-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -162,6 +168,7 @@ fn cpu_ticks(pid: u32) -> u64 {
 /// close.
 #[test]
 fn regression_issue9_accept_errors_back_off_instead_of_spinning() {
+    let _one = ONE_DAEMON.lock().unwrap_or_else(|p| p.into_inner());
     let dir = std::env::temp_dir().join(format!("monban-cli-milter-fd-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let port = free_port();
