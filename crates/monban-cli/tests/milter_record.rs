@@ -20,12 +20,17 @@ fn zone() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/reports/report.zone")
 }
 
+/// The daemons of these tests one at a time: a port picked free (and free again
+/// between restarts) must not be given to another test's daemon meanwhile.
+static ONE_DAEMON: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// A running `monban milter`.
 struct Milter {
     child: Option<Child>,
     port: u16,
     config: PathBuf,
     log: PathBuf,
+    _one: std::sync::MutexGuard<'static, ()>,
 }
 
 impl Milter {
@@ -35,6 +40,7 @@ impl Milter {
 
     /// With another zone and more configuration (`extra`, TOML after `[store]`).
     fn start_with(dir: &Path, store: &str, zone: &Path, extra: &str) -> Self {
+        let one = ONE_DAEMON.lock().unwrap_or_else(|p| p.into_inner());
         let port = free_port();
         let config = dir.join("monban.toml");
         std::fs::write(
@@ -52,6 +58,7 @@ impl Milter {
             port,
             config,
             log: dir.join("milter.log"),
+            _one: one,
         };
         m.restart();
         m
