@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::{Args, Subcommand};
-use monban::rfc5322::datetime::{civil_from_days, days_from_civil};
+use monban::rfc5322::datetime::civil_from_days;
 use monban_report::generate::DAY;
 use std::sync::Arc;
 
@@ -304,29 +304,11 @@ pub(crate) fn now() -> i64 {
 
 /// `YYYY-MM-DD` → the Unix time of that day's UTC midnight.
 pub(crate) fn parse_day(s: &str) -> Result<i64, Failure> {
-    let bad = || {
+    monban_report::summary::parse_day(s).ok_or_else(|| {
         Failure::usage(format!(
             "--date {s:?}: expected YYYY-MM-DD, e.g. 2026-11-29"
         ))
-    };
-    let mut parts = s.split('-');
-    let (Some(y), Some(m), Some(d), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(bad());
-    };
-    if y.len() != 4 || m.len() != 2 || d.len() != 2 {
-        return Err(bad());
-    }
-    let y: i64 = y.parse().map_err(|_| bad())?;
-    let m: u32 = m.parse().map_err(|_| bad())?;
-    let d: u32 = d.parse().map_err(|_| bad())?;
-    let days = days_from_civil(y, m, d);
-    // Round trip: refuses 2026-02-30 and month 13.
-    if civil_from_days(days) != (y, m, d) {
-        return Err(bad());
-    }
-    Ok(days * DAY)
+    })
 }
 
 pub(crate) fn day_name(begin: i64) -> String {

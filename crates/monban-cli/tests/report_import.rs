@@ -43,6 +43,20 @@ fn counts(v: &Value) -> (u64, u64, u64, u64) {
     )
 }
 
+/// A Maildir holding corpus reports `0..count` in `new` (`N.host:2,`).
+fn corpus_maildir(maildir: &Path, count: u64) {
+    for sub in ["cur", "new", "tmp"] {
+        std::fs::create_dir_all(maildir.join(sub)).unwrap();
+    }
+    for n in 0..count {
+        std::fs::write(
+            maildir.join("new").join(format!("{n}.host:2,")),
+            corpus::report_mail(n),
+        )
+        .unwrap();
+    }
+}
+
 fn summary(store: &str, extra: &[&str]) -> Value {
     let mut args = vec!["report", "summary", "--store", store, "--json", "--no-rdns"];
     args.extend_from_slice(extra);
@@ -214,16 +228,7 @@ fn mbox_and_maildir_with_move_after_commit() {
 
     // The same reports in a Maildir: read only by default (all duplicates).
     let maildir = dir.0.join("Maildir");
-    for sub in ["cur", "new", "tmp"] {
-        std::fs::create_dir_all(maildir.join(sub)).unwrap();
-    }
-    for n in 0..120 {
-        std::fs::write(
-            maildir.join("new").join(format!("{n}.host:2,")),
-            corpus::report_mail(n),
-        )
-        .unwrap();
-    }
+    corpus_maildir(&maildir, 120);
     std::fs::write(
         maildir.join("new/junk.host:2,"),
         b"Subject: hello\r\n\r\nhi\r\n",
@@ -286,16 +291,7 @@ fn kill_and_rerun(store: &str, name: &str) {
     let dir = Dir::new(name);
     let maildir = dir.0.join("Maildir");
     let moved = dir.0.join("Imported");
-    for sub in ["cur", "new", "tmp"] {
-        std::fs::create_dir_all(maildir.join(sub)).unwrap();
-    }
-    for n in 0..N {
-        std::fs::write(
-            maildir.join("new").join(format!("{n:05}.host:2,")),
-            corpus::report_mail(n),
-        )
-        .unwrap();
-    }
+    corpus_maildir(&maildir, N);
     let killed = import_then_kill(store, &maildir, &moved);
     let left = std::fs::read_dir(maildir.join("new")).unwrap().count() as u64;
     assert!(
@@ -588,16 +584,7 @@ fn a_report_the_database_refuses_is_named_and_its_mail_stays() {
          BEGIN SELECT RAISE(ABORT, 'refused by a test trigger'); END;",
     );
     let maildir = dir.0.join("Maildir");
-    for sub in ["cur", "new", "tmp"] {
-        std::fs::create_dir_all(maildir.join(sub)).unwrap();
-    }
-    for n in 0..6 {
-        std::fs::write(
-            maildir.join("new").join(format!("{n}.host:2,")),
-            corpus::report_mail(n),
-        )
-        .unwrap();
-    }
+    corpus_maildir(&maildir, 6);
     let done = dir.0.join("Done");
     let (code, v, _) = import(
         &store,

@@ -7,11 +7,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use common::Dir;
+use common::web::Server;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -44,38 +44,16 @@ fn schemathesis_finds_nothing() {
     );
     assert!(out.status.success());
     let zone = root().join("examples/example.zone");
-    let mut server = Command::new(env!("CARGO_BIN_EXE_monban"))
-        .args([
-            "--zone",
-            zone.to_str().unwrap(),
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--store",
-            &store,
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut err = BufReader::new(server.stderr.take().unwrap());
-    let mut line = String::new();
-    let mut base = None;
-    for _ in 0..5 {
-        line.clear();
-        if err.read_line(&mut line).unwrap_or(0) == 0 {
-            break;
-        }
-        if let Some(url) = line.trim().strip_prefix("monban serve: listening on ") {
-            base = Some(url.trim_end_matches('/').to_string());
-            break;
-        }
-    }
-    std::thread::spawn(move || {
-        let mut sink = String::new();
-        let _ = err.read_to_string(&mut sink);
-    });
-    let base = base.expect("the server started");
+    let server = Server::start(&[
+        "--zone",
+        zone.to_str().unwrap(),
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--store",
+        &store,
+    ]);
+    let base = format!("http://127.0.0.1:{}", server.port);
     let out = Command::new(&st)
         .args([
             "run",
@@ -95,8 +73,7 @@ fn schemathesis_finds_nothing() {
         .current_dir(&dir.0)
         .output()
         .unwrap();
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),

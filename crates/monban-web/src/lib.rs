@@ -131,6 +131,19 @@ fn decode(s: &str) -> Result<String, String> {
     String::from_utf8(out).map_err(|_| "the query is not UTF-8".to_string())
 }
 
+/// A boolean parameter as the OpenAPI document has it: absent, `true`/`1` or
+/// `false`/`0`; anything else is an error naming it.
+fn flag(params: &[(String, String)], name: &str) -> Result<bool, String> {
+    match one(params, name) {
+        None | Some("false") | Some("0") => Ok(false),
+        Some("true") | Some("1") => Ok(true),
+        Some(other) => Err(format!(
+            "{name} {:?}: expected true or false",
+            other.chars().take(40).collect::<String>()
+        )),
+    }
+}
+
 fn one<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
     params
         .iter()
@@ -175,18 +188,9 @@ async fn check_domain(
             ),
         );
     }
-    let discover = match one(&params, "discover") {
-        None | Some("false") | Some("0") => false,
-        Some("true") | Some("1") => true,
-        Some(other) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                format!(
-                    "discover {:?}: expected true or false",
-                    other.chars().take(40).collect::<String>()
-                ),
-            );
-        }
+    let discover = match flag(&params, "discover") {
+        Ok(b) => b,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
     let options = CheckOptions {
         selectors,
@@ -330,18 +334,9 @@ async fn analyze_message(
         Err(e) => return error(StatusCode::BAD_REQUEST, format!("-: {e}")),
     };
     let mut analysis = analyze::analyze(&headers, Some(&rest));
-    let wanted = match one(&params, "verify") {
-        None | Some("false") | Some("0") => false,
-        Some("true") | Some("1") => true,
-        Some(other) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                format!(
-                    "verify {:?}: expected true or false",
-                    other.chars().take(40).collect::<String>()
-                ),
-            );
-        }
+    let wanted = match flag(&params, "verify") {
+        Ok(b) => b,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
     if wanted {
         let config = VerifyConfig {

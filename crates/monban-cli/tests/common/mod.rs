@@ -5,6 +5,7 @@
 pub mod dovecot;
 pub mod reports;
 pub mod sink;
+pub mod web;
 
 use std::io::Write as _;
 use std::path::PathBuf;
