@@ -111,13 +111,10 @@ fn daemon_reload_and_stop() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let start = Instant::now();
-    while TcpStream::connect(&addr).is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "the milter did not start listening"
-        );
-        std::thread::sleep(Duration::from_millis(50));
+    if let Err(status) =
+        common::wait_listening(&mut child, port, Duration::from_secs(20), &String::new)
+    {
+        panic!("the milter ended before it listened: {status}");
     }
     assert_eq!(optneg(&addr)[4], b'O');
     // The metrics endpoint answers in the Prometheus text format.
@@ -206,13 +203,10 @@ fn regression_issue9_accept_errors_back_off_instead_of_spinning() {
         })
     };
     let addr = format!("127.0.0.1:{port}");
-    let start = Instant::now();
-    while TcpStream::connect(&addr).is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "the milter did not listen"
-        );
-        std::thread::sleep(Duration::from_millis(50));
+    if let Err(status) = common::wait_listening(&mut child, port, Duration::from_secs(20), &|| {
+        String::from_utf8_lossy(&log.lock().unwrap()).into_owned()
+    }) {
+        panic!("the milter ended before it listened: {status}");
     }
     let mut held: Vec<TcpStream> = (0..60)
         .map(|_| TcpStream::connect(&addr).unwrap())

@@ -5,7 +5,7 @@
 //! got its final answer is in the store exactly once: 0 lost, 0 counted twice.
 
 mod common;
-use common::free_port;
+use common::{free_port, wait_listening};
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -29,6 +29,7 @@ struct Milter {
     child: Option<Child>,
     port: u16,
     config: PathBuf,
+    template: String,
     log: PathBuf,
     _one: std::sync::MutexGuard<'static, ()>,
 }
@@ -41,22 +42,19 @@ impl Milter {
     /// With another zone and more configuration (`extra`, TOML after `[store]`).
     fn start_with(dir: &Path, store: &str, zone: &Path, extra: &str) -> Self {
         let one = ONE_DAEMON.lock().unwrap_or_else(|p| p.into_inner());
-        let port = free_port();
-        let config = dir.join("monban.toml");
-        std::fs::write(
-            &config,
-            format!(
-                "listen = \"inet:127.0.0.1:{port}\"\nauthserv_id = \"mx.receiver.example\"\n\
-                 [dns]\nzone_file = \"{}\"\n[store]\nurl = \"{store}\"\njournal = \"{}\"\n{extra}",
-                zone.display(),
-                dir.join("journal").display()
-            ),
-        )
-        .unwrap();
+        // The configuration with `{port}` left to fill: a port taken meanwhile by
+        // another server is replaced by a new one.
+        let template = format!(
+            "authserv_id = \"mx.receiver.example\"\n\
+             [dns]\nzone_file = \"{}\"\n[store]\nurl = \"{store}\"\njournal = \"{}\"\n{extra}",
+            zone.display(),
+            dir.join("journal").display()
+        );
         let mut m = Self {
             child: None,
-            port,
-            config,
+            port: free_port(),
+            config: dir.join("monban.toml"),
+            template,
             log: dir.join("milter.log"),
             _one: one,
         };
@@ -64,30 +62,45 @@ impl Milter {
         m
     }
 
+    /// Starts the daemon; on the same port unless that port was taken meanwhile.
     fn restart(&mut self) {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
+        for _attempt in 0..5 {
+            std::fs::write(
+                &self.config,
+                format!(
+                    "listen = \"inet:127.0.0.1:{}\"\n{}",
+                    self.port, self.template
+                ),
+            )
             .unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_monban"))
-            .args(["milter", "--config"])
-            .arg(&self.config)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        self.child = Some(child);
-        let start = Instant::now();
-        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "the milter did not listen:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(20));
+            let log = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&self.log)
+                .unwrap();
+            let mut child = Command::new(env!("CARGO_BIN_EXE_monban"))
+                .args(["milter", "--config"])
+                .arg(&self.config)
+                .stdin(Stdio::null())
+                .stdout(log.try_clone().unwrap())
+                .stderr(log)
+                .spawn()
+                .unwrap();
+            let log_path = self.log.clone();
+            let read_log = move || std::fs::read_to_string(&log_path).unwrap_or_default();
+            match wait_listening(&mut child, self.port, Duration::from_secs(30), &read_log) {
+                Ok(()) => {
+                    self.child = Some(child);
+                    return;
+                }
+                Err(status) if read_log().contains("cannot listen") => {
+                    eprintln!("port {} taken ({status}): another", self.port);
+                    self.port = free_port();
+                }
+                Err(status) => panic!("the milter ended ({status}):\n{}", read_log()),
+            }
         }
+        panic!("the milter found no free port:\n{}", self.log());
     }
 
     fn log(&self) -> String {

@@ -83,7 +83,7 @@ impl PgServer {
             .local_addr()
             .unwrap()
             .port();
-        let server = Self {
+        let mut server = Self {
             bin: pg_bin(),
             dir,
             port,
@@ -111,6 +111,21 @@ impl PgServer {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
+        // The port was free when picked; another test's server may have taken it
+        // since. Then another port, a few times.
+        for _ in 0..4 {
+            match server.try_start() {
+                Ok(()) => return server,
+                Err(log) if log.contains("could not bind") || log.contains("in use") => {
+                    server.port = TcpListener::bind("127.0.0.1:0")
+                        .unwrap()
+                        .local_addr()
+                        .unwrap()
+                        .port();
+                }
+                Err(log) => panic!("pg_ctl start: {log}"),
+            }
+        }
         server.pg_ctl_start();
         server
     }
@@ -126,6 +141,13 @@ impl PgServer {
     }
 
     fn pg_ctl_start(&self) {
+        if let Err(log) = self.try_start() {
+            panic!("pg_ctl start: {log}");
+        }
+    }
+
+    /// `pg_ctl start`; on failure, what it and the server's log said.
+    fn try_start(&self) -> Result<(), String> {
         let data = self.dir.0.join("data");
         let opts = format!(
             "-p {} -c listen_addresses=127.0.0.1 -k {} -c fsync=off",
@@ -148,13 +170,15 @@ impl PgServer {
                 "start",
             ],
         );
-        assert!(
-            out.status.success(),
-            "pg_ctl start: {}{}\n{}",
+        if out.status.success() {
+            return Ok(());
+        }
+        Err(format!(
+            "{}{}\n{}",
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr),
             std::fs::read_to_string(&log).unwrap_or_default()
-        );
+        ))
     }
 
     /// Stops it at once (`-m immediate`, as a crash would).

@@ -83,3 +83,67 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// Whether process `pid` itself holds a listening TCP socket on loopback `port`.
+///
+/// A port picked free by [`free_port`] can be taken by another server before the
+/// process under test binds it (another test's PostgreSQL, once in CI): a successful
+/// `connect` then reaches the wrong server. This asks the kernel who listens: the
+/// socket's inode from `/proc/net/tcp` among the process's descriptors.
+pub fn listens_on(pid: u32, port: u16) -> bool {
+    let mut inodes = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(text) = std::fs::read_to_string(table) else {
+            continue;
+        };
+        for line in text.lines().skip(1) {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            if f.len() < 10 || f[3] != "0A" {
+                continue;
+            }
+            let local_port = f[1]
+                .rsplit(':')
+                .next()
+                .and_then(|p| u16::from_str_radix(p, 16).ok());
+            if local_port == Some(port) {
+                inodes.push(format!("socket:[{}]", f[9]));
+            }
+        }
+    }
+    if inodes.is_empty() {
+        return false;
+    }
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    fds.flatten().any(|fd| {
+        std::fs::read_link(fd.path())
+            .is_ok_and(|target| inodes.iter().any(|i| target.as_os_str() == i.as_str()))
+    })
+}
+
+/// Waits until `child` listens on `port` itself (see [`listens_on`]). `Err` with its
+/// exit status when it ended first (it could not bind, for one); panics after
+/// `timeout`, with `log()` in the message.
+pub fn wait_listening(
+    child: &mut std::process::Child,
+    port: u16,
+    timeout: std::time::Duration,
+    log: &dyn Fn() -> String,
+) -> Result<(), std::process::ExitStatus> {
+    let start = std::time::Instant::now();
+    loop {
+        if listens_on(child.id(), port) {
+            return Ok(());
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            return Err(status);
+        }
+        assert!(
+            start.elapsed() < timeout,
+            "the process did not listen on port {port}:\n{}",
+            log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
