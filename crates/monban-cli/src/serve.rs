@@ -1,5 +1,5 @@
-//! `monban serve` (DESIGN §4 "The web server", issue 13): the JSON API on a loopback
-//! address by default.
+//! `monban serve` (DESIGN §4 "The web server", issue 13): the pages and the JSON API on
+//! a loopback address by default.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -34,18 +34,71 @@ pub struct ServeArgs {
     /// The authserv-id of monban's own results (default: the host name).
     #[arg(long, value_name = "ID")]
     authserv_id: Option<String>,
+    /// The largest header the analyzer page takes, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 1024 * 1024)]
+    max_header: usize,
+    /// An authserv-id whose Authentication-Results the analyzer trusts (your own
+    /// receiving hosts; repeatable). monban's own is always trusted; others are shown
+    /// as claimed.
+    #[arg(long, value_name = "ID")]
+    trust_authserv_id: Vec<String>,
+    /// Require a login for the report dashboard and its API: a file of `user:hash`
+    /// lines with argon2 hashes (make them with --hash-password).
+    #[arg(long, value_name = "FILE", conflicts_with = "trust_proxy_header")]
+    password_file: Option<std::path::PathBuf>,
+    /// Let the report dashboard through when this header is set by the reverse proxy
+    /// in front (e.g. X-Remote-User). Only when the server is reachable through that
+    /// proxy alone.
+    #[arg(long, value_name = "HEADER")]
+    trust_proxy_header: Option<String>,
+    /// Print a password file line for USER (the password is read from standard input)
+    /// and exit.
+    #[arg(long, value_name = "USER")]
+    hash_password: Option<String>,
+}
+
+/// `--hash-password USER`: one line of a password file.
+fn hash_password(user: &str) -> Result<(), Failure> {
+    if user.is_empty() || user.contains([':', '\n', '\r']) {
+        return Err(Failure::usage(
+            "--hash-password: the user name must not be empty or hold ':' or a line break",
+        ));
+    }
+    let mut password = String::new();
+    std::io::stdin()
+        .read_line(&mut password)
+        .map_err(|e| Failure::other(format!("standard input: {e}")))?;
+    let password = password.trim_end_matches(['\n', '\r']);
+    if password.is_empty() {
+        return Err(Failure::usage(
+            "--hash-password: no password on standard input",
+        ));
+    }
+    let hash = monban_web::access::hash_password(password).map_err(Failure::other)?;
+    println!("{user}:{hash}");
+    Ok(())
 }
 
 pub async fn run(dns: &DnsArgs, args: ServeArgs) -> Result<(), Failure> {
+    if let Some(user) = &args.hash_password {
+        return hash_password(user);
+    }
+    let access = match (&args.password_file, &args.trust_proxy_header) {
+        (Some(f), _) => monban_web::access::Access::password_file(f).map_err(Failure::usage)?,
+        (None, Some(h)) => monban_web::access::Access::ProxyHeader(h.parse().map_err(|_| {
+            Failure::usage(format!("--trust-proxy-header {h:?} is not a header name"))
+        })?),
+        (None, None) => monban_web::access::Access::Open,
+    };
     let addr: SocketAddr = args.listen.parse().map_err(|_| {
         Failure::usage(format!(
             "--listen {:?} is not ADDR:PORT (e.g. 127.0.0.1:8080, [::1]:8080)",
             args.listen
         ))
     })?;
-    if args.timeout == 0 || args.concurrency == 0 || args.max_body == 0 {
+    if args.timeout == 0 || args.concurrency == 0 || args.max_body == 0 || args.max_header == 0 {
         return Err(Failure::usage(
-            "--timeout, --concurrency and --max-body must be above 0",
+            "--timeout, --concurrency, --max-body and --max-header must be above 0",
         ));
     }
     let resolver = dns.build()?;
@@ -65,10 +118,16 @@ pub async fn run(dns: &DnsArgs, args: ServeArgs) -> Result<(), Failure> {
         timeout: Duration::from_secs(args.timeout),
         concurrency: args.concurrency,
     };
+    let authserv_id = args.authserv_id.clone().unwrap_or_else(crate::host_name);
+    let mut trusted_ids = vec![authserv_id.clone()];
+    trusted_ids.extend(args.trust_authserv_id.iter().cloned());
     let state = Arc::new(monban_web::AppState {
         resolver,
-        authserv_id: args.authserv_id.clone().unwrap_or_else(crate::host_name),
+        authserv_id,
         store,
+        max_header: args.max_header,
+        trusted_ids,
+        access,
     });
     let app = monban_web::router(state, &config);
     let listener = tokio::net::TcpListener::bind(addr)

@@ -12,3 +12,4 @@
 
 pub mod analyze;
 pub mod check;
+pub mod i18n;

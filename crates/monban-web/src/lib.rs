@@ -10,15 +10,19 @@
 //! a browser from running or framing what it did not ask for; errors are JSON
 //! `{"error": "..."}` with a 4xx/5xx status, never a page of the server's internals.
 //!
-//! Still to come (issue 13): the pages (analyzer, checker, dashboard), Japanese, and the
-//! browser tests.
+//! The pages ([`pages`]): `/` (start), `/analyze`, `/check`, `/reports`, in English and
+//! Japanese, server-rendered and usable without JavaScript; the dashboard and its API
+//! behind optional access control ([`access`]).
+
+pub mod access;
+pub mod pages;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use monban::dkim::DkimConfig;
@@ -61,6 +65,14 @@ pub struct AppState {
     pub authserv_id: String,
     /// The store (reports), or why there is none.
     pub store: Result<Arc<dyn Store>, String>,
+    /// The largest header the analyzer page takes (1 MB by default); the whole message
+    /// is bounded by [`Config::max_body`].
+    pub max_header: usize,
+    /// The authserv-ids whose recorded results the analyzer trusts (this server's own
+    /// and those configured); any other is shown as claimed.
+    pub trusted_ids: Vec<String>,
+    /// Who may see the reports.
+    pub access: access::Access,
 }
 
 impl std::fmt::Debug for AppState {
@@ -151,6 +163,26 @@ fn one<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
+/// At most 20 selectors, each a DKIM selector: the error names the first bad one.
+fn selectors_ok(selectors: &[String]) -> Result<(), String> {
+    if selectors.len() > 20 {
+        return Err("at most 20 selectors".into());
+    }
+    if let Some(bad) = selectors.iter().find(|s| {
+        s.is_empty()
+            || s.len() > 63
+            || !s
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    }) {
+        return Err(format!(
+            "selector {:?} is not a DKIM selector (letters, digits, '-', '_', '.'; 1 to 63 characters)",
+            bad.chars().take(80).collect::<String>()
+        ));
+    }
+    Ok(())
+}
+
 /// `GET /api/v1/check/{domain}?selector=S` (repeatable): `monban check --json`.
 async fn check_domain(
     State(state): State<Arc<AppState>>,
@@ -170,23 +202,8 @@ async fn check_domain(
         .filter(|(k, _)| k == "selector")
         .map(|(_, v)| v.clone())
         .collect();
-    if selectors.len() > 20 {
-        return error(StatusCode::BAD_REQUEST, "at most 20 selectors");
-    }
-    if let Some(bad) = selectors.iter().find(|s| {
-        s.is_empty()
-            || s.len() > 63
-            || !s
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-    }) {
-        return error(
-            StatusCode::BAD_REQUEST,
-            format!(
-                "selector {:?} is not a DKIM selector (letters, digits, '-', '_', '.'; 1 to 63 characters)",
-                bad.chars().take(80).collect::<String>()
-            ),
-        );
+    if let Err(e) = selectors_ok(&selectors) {
+        return error(StatusCode::BAD_REQUEST, e);
     }
     let discover = match flag(&params, "discover") {
         Ok(b) => b,
@@ -211,8 +228,12 @@ async fn check_domain(
 /// --json`.
 async fn reports_summary(
     State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
+    if let Err(refusal) = state.access.check(&headers) {
+        return refusal.json();
+    }
     let params = match params(query.as_deref()) {
         Ok(p) => p,
         Err(e) => return error(StatusCode::BAD_REQUEST, e),
@@ -317,6 +338,34 @@ async fn verify(
     }
 }
 
+/// monban's own verification added to an analysis, as `monban analyze --verify`.
+async fn verify_analysis(
+    state: &AppState,
+    analysis: &mut analyze::Analysis,
+    headers: &Headers,
+    body: &[u8],
+) {
+    let config = VerifyConfig {
+        spf: SpfConfig {
+            receiver: state.authserv_id.clone(),
+            ..SpfConfig::default()
+        },
+        dkim: DkimConfig::default(),
+        ..VerifyConfig::default()
+    };
+    analyze::verify(
+        analysis,
+        headers,
+        body,
+        None,
+        config,
+        now(),
+        &state.authserv_id,
+        &state.resolver,
+    )
+    .await;
+}
+
 /// `POST /api/v1/analyze?verify=true` (body: the raw message or header): `monban
 /// analyze --json [--verify]` of the message on standard input.
 async fn analyze_message(
@@ -339,25 +388,7 @@ async fn analyze_message(
         Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
     if wanted {
-        let config = VerifyConfig {
-            spf: SpfConfig {
-                receiver: state.authserv_id.clone(),
-                ..SpfConfig::default()
-            },
-            dkim: DkimConfig::default(),
-            ..VerifyConfig::default()
-        };
-        analyze::verify(
-            &mut analysis,
-            &headers,
-            &rest,
-            None,
-            config,
-            now(),
-            &state.authserv_id,
-            &state.resolver,
-        )
-        .await;
+        verify_analysis(&state, &mut analysis, &headers, &rest).await;
     }
     let mut v = match serde_json::to_value(&analysis) {
         Ok(v) => v,
@@ -380,8 +411,86 @@ async fn openapi() -> Response {
         .into_response()
 }
 
-async fn not_found() -> Response {
-    error(StatusCode::NOT_FOUND, "no such page or API path")
+async fn not_found(headers: HeaderMap, uri: Uri) -> Response {
+    if uri.path().starts_with("/api/") {
+        return error(StatusCode::NOT_FOUND, "no such page or API path");
+    }
+    let ctx = pages::Ctx::from_request(&headers, "/", None);
+    pages::error_page(
+        &ctx,
+        pages::Page::Start,
+        StatusCode::NOT_FOUND,
+        &ctx.t().get("not-found"),
+    )
+}
+
+fn page_ctx(headers: &HeaderMap, uri: &Uri) -> (pages::Ctx, Vec<(String, String)>) {
+    let ctx = pages::Ctx::from_request(headers, uri.path(), uri.query());
+    (ctx, params(uri.query()).unwrap_or_default())
+}
+
+async fn start_page(headers: HeaderMap, uri: Uri) -> Response {
+    pages::start(&page_ctx(&headers, &uri).0)
+}
+
+async fn analyze_form(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    let (ctx, p) = page_ctx(&headers, &uri);
+    pages::analyze::get(state, ctx, p).await
+}
+
+async fn analyze_post(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    uri: Uri,
+    form: axum::extract::Multipart,
+) -> Response {
+    let (ctx, _) = page_ctx(&headers, &uri);
+    pages::analyze::post(state, ctx, &headers, form).await
+}
+
+async fn check_page(State(state): State<Arc<AppState>>, headers: HeaderMap, uri: Uri) -> Response {
+    let (ctx, p) = page_ctx(&headers, &uri);
+    pages::check::page(state, ctx, p).await
+}
+
+async fn reports_page(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    if let Err(refusal) = state.access.check(&headers) {
+        return refusal.page(&pages::Ctx::from_request(&headers, uri.path(), uri.query()));
+    }
+    let (ctx, p) = page_ctx(&headers, &uri);
+    pages::reports::page(state, ctx, p).await
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+async fn css() -> Response {
+    asset("text/css; charset=utf-8", pages::CSS)
+}
+
+async fn js() -> Response {
+    asset("text/javascript; charset=utf-8", pages::JS)
+}
+
+async fn favicon() -> Response {
+    asset("image/svg+xml", pages::FAVICON)
 }
 
 /// The application: routes, limits and headers.
@@ -418,6 +527,14 @@ pub fn router(state: Arc<AppState>, config: &Config) -> Router {
         .route("/api/v1/check/{domain}", get(check_domain))
         .route("/api/v1/reports/summary", get(reports_summary))
         .route("/api/v1/openapi.json", get(openapi))
+        .route("/", get(start_page))
+        .route("/analyze", get(analyze_form).post(analyze_post))
+        .route("/check", get(check_page))
+        .route("/reports", get(reports_page))
+        .route("/static/monban.css", get(css))
+        .route("/static/monban.js", get(js))
+        .route("/favicon.ico", get(favicon))
+        .route("/static/favicon.svg", get(favicon))
         .fallback(not_found)
         // The bound is ours (--max-body), not the extractor's default of 2 MB.
         .layer(axum::extract::DefaultBodyLimit::max(config.max_body))

@@ -183,6 +183,11 @@ pub struct ResultsField {
     pub results: Vec<MethodResult>,
     /// Why the field is not valid RFC 8601 (it was then read leniently).
     pub error: Option<String>,
+    /// Below every `Received` field and not from the first receiving host: probably in
+    /// the message before its first hop (the `results_before_first_hop` warning). Not
+    /// in the JSON, where the warning says it.
+    #[serde(skip)]
+    pub before_first_hop: bool,
 }
 
 /// One `Received-SPF` field (RFC 7208 §9.1).
@@ -766,6 +771,7 @@ fn results_field(position: usize, value: &[u8], instance: Option<u32>) -> Result
                 })
                 .collect(),
             error: None,
+            before_first_hop: false,
         },
         Err(e) => {
             let (authserv_id, results) = lenient_results(&String::from_utf8_lossy(value));
@@ -775,6 +781,7 @@ fn results_field(position: usize, value: &[u8], instance: Option<u32>) -> Result
                 authserv_id,
                 results,
                 error: Some(e.to_string()),
+                before_first_hop: false,
             }
         }
     }
@@ -858,7 +865,9 @@ fn results(a: &mut Analysis, fields: &[HeaderField<'_>]) {
                 (Some(id), Some(by)) => same_operator(id, by),
                 _ => false,
             };
+            let mut r = r;
             if oldest_received.is_some_and(|o| i > o) && !first_hop_wrote {
+                r.before_first_hop = true;
                 a.warn(
                     "results_before_first_hop",
                     Severity::Warning,

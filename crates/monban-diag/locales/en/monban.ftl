@@ -1,0 +1,214 @@
+# monban's messages, English. Translators: copy this file to locales/<lang>/monban.ftl
+# and translate the text after "="; keep the identifiers and the { $arguments }.
+# Fluent syntax: https://projectfluent.org/fluent/guide/
+
+## The frame of every page
+skip-to-content = Skip to the content
+nav-label = Main
+nav-analyze = Header analyzer
+nav-check = Domain checker
+nav-reports = Report dashboard
+language = Language
+footer = monban: everything is computed on this server; nothing is sent elsewhere.
+error-title = Something went wrong
+back-to-start = Back to the start page
+not-found = There is no such page.
+csrf-refused = The form was refused: it did not come from this site's page (or the page is too old). Reload the page and send it again.
+login-needed = The report dashboard needs a login.
+copy = Copy
+copied = Copied
+yes = yes
+no = no
+warning = Warning:
+info = Note:
+
+## Traffic lights (never colour alone)
+light-green = OK
+light-yellow = Improve
+light-red = Broken
+light-grey = Unknown
+
+## Durations
+dur-s = { $s } s
+dur-min-s = { $m } min { $s } s
+dur-h-min = { $h } h { $m } min
+dur-d-h = { $d } d { $h } h
+
+## Start page
+start-title = Check mail authentication
+start-intro = monban verifies SPF, DKIM and DMARC itself: it does not take a message's word for it.
+start-analyze = Paste a message or its header: the path it took, what each receiver recorded, what monban finds now, and what changed a broken DKIM signature.
+start-check = Check a domain's SPF, DMARC and DKIM records and get the corrected records to publish.
+start-reports = The DMARC and TLS reports received for your domains: who sends as you, who fails, and whether a stricter policy is safe.
+start-privacy = Messages you analyze are not stored. A permalink holds the message itself in the link.
+
+## Header analyzer
+analyze-title = Header analyzer
+analyze-message-label = Message or header
+analyze-message-help = Paste the whole message (best: DKIM can then be checked) or only its header. You can also drop a file here.
+analyze-file-label = Or upload a file
+analyze-verify-label = Verify again with live DNS (SPF, DKIM, DMARC)
+analyze-verify-help = monban then looks up the keys and policies now and compares its results with those recorded in the message.
+analyze-submit = Analyze
+analyze-again = Analyze another message
+analyze-bad-form = The form could not be read: { $why }
+analyze-empty = No message: paste one or choose a file.
+analyze-unreadable = The message cannot be read: { $why }
+analyze-header-too-large = The header is larger than { $max } bytes.
+analyze-overview = The message
+analyze-overview-caption = Fields as the message gives them (not verified)
+field-from = From
+field-subject = Subject
+field-date = Date
+field-message-id = Message-ID
+field-return-path = Return-Path
+field-sender = Sender
+field-reply-to = Reply-To
+permalink = Permalink to this analysis
+permalink-help = (the message is in the link itself; nothing is stored)
+permalink-too-long = This message is too large for a permalink.
+permalink-bad = The permalink is damaged or too large.
+analyze-alignment = Alignment with the From domain
+analyze-no-from-domain = The message has no usable From domain: DMARC cannot apply.
+align-from = From domain: { $domain }
+align-spf = SPF (Return-Path)
+align-dkim = DKIM signature { $n }
+align-nothing = No SPF or DKIM identifier to compare.
+align-caption = DMARC needs one of these to pass and align: strict means the same name, relaxed the same organizational domain.
+analyze-hops = The path (oldest first)
+analyze-no-hops = The header has no Received fields.
+analyze-total-delay = Total: { $delay }
+analyze-hops-caption = Time between hops. A negative time means the two hosts' clocks disagree: it is shown as clock skew, not as a delay.
+analyze-hops-table = Every hop, oldest first
+clock-skew = clock skew { $delay }
+delay-unknown = unknown
+analyze-recorded = What the receivers recorded
+analyze-trust-help = Only a result written by a host you trust, above the first hop, counts. Any other is a claim: anyone can write these fields.
+analyze-nothing-recorded = No Authentication-Results, ARC-Authentication-Results or Received-SPF field.
+recorded-by = by { $id }
+recorded-unparseable = Not valid RFC 8601 ({ $why }); read leniently.
+trusted = trusted
+claimed = claimed, not verified
+claimed-result = { $result } (claimed)
+claimed-before-first-hop = Written below the first receiving host: it was in the message before it arrived.
+claimed-unknown-id = Written by a host this server does not trust (add it with --trust-authserv-id).
+analyze-verification = monban's own verification
+verify-envelope = Envelope used: IP { $ip }, HELO { $helo }, MAIL FROM { $from } (from { $source }).
+verify-differences = Recorded results beside monban's: { $n } differ
+diff-same = The same.
+diff-not-recorded = Nobody recorded this result.
+diff-not-comparable = monban has no result for this.
+diff-dkim-changed = It passed on arrival and fails now: the message changed after it was signed and recorded (see the diagnosis below), or the key was removed or replaced since.
+diff-dkim-now-passes = It fails as recorded and passes now: the receiver could not fetch the key then, or the key was published since.
+diff-spf-envelope = SPF depends on the connecting IP and the MAIL FROM: monban takes them from the Received fields, which may not be those the receiver saw; the SPF record may also have changed since.
+diff-dmarc-follows = DMARC follows from the SPF and DKIM results above.
+diff-other = The results differ; the DNS may have changed since the message was received.
+analyze-signatures = DKIM signatures
+analyze-no-signatures = The message has no DKIM signature.
+signature-title = Signature { $n }: d={ $d }, s={ $s }
+signer-author = signed by the author's domain
+signer-third-party = signed by a third party
+signature-tags = The { $n } tags explained
+diagnosis-title = What changed, and where
+grade-proven = Proven:
+grade-likely = Likely:
+grade-unknown = Unknown:
+diagnosis-nothing = no cause could be found.
+analyze-warnings = Warnings
+
+## Table columns
+col-from = From
+col-by = By
+col-with = With
+col-time = Time
+col-delay = Delay
+col-method = Method
+col-result = Result
+col-details = Details
+col-about = About
+col-recorded = Recorded
+col-monban = monban now
+col-why = Why
+col-tag = Tag
+col-value = Value
+col-meaning = Meaning
+col-identifier = Identifier
+col-domain = Domain
+col-strict = Strict
+col-relaxed = Relaxed
+col-ip = IP address
+col-rdns = Reverse DNS
+col-org-domain = Organization
+col-messages = Messages
+col-dmarc-pass = DMARC pass
+col-dmarc-fail = DMARC fail
+col-auth = Authentication
+col-reporter = Reporter
+col-reporters = Reporters
+col-reports = Reports
+col-measure = Measure
+col-disposition = Disposition
+col-successful = Successful
+col-failed = Failed
+col-failures = Failures
+col-sender = Sender
+col-failing = Failing
+col-action = What to do
+
+## Domain checker
+check-title = Domain checker
+check-domain-label = Domain
+check-selectors-label = DKIM selectors
+check-selectors-help = Separated by spaces, e.g. "s1 google". Leave empty if you do not know them.
+check-discover-label = Also try common selector names
+check-ips-label = Sending IP addresses
+check-ips-help = Optional, up to 10: monban then predicts what receivers decide for mail from them.
+check-submit = Check
+check-again = Check again
+check-fix = Publish or change:
+check-bad-ip = { $ip } is not an IP address.
+check-too-many-ips = At most 10 IP addresses.
+check-spf-lookups = { $n } DNS lookups out of the 10 allowed (RFC 7208 §4.6.4).
+check-spf-networks = The { $n } networks the SPF policy allows
+check-dmarc-at = DMARC record found at { $domain }.
+check-sending-caption = SPF for each sending address
+check-disposition = what receivers do:
+area-mx = Mail exchangers (MX)
+area-spf = SPF
+area-dmarc = DMARC
+area-dkim = DKIM
+area-adsp = ADSP (historic)
+area-sending = The sending setup
+
+## Report dashboard
+reports-title = Report dashboard
+reports-domain-label = Domain
+reports-since-label = From
+reports-until-label = To
+reports-submit = Show
+reports-with-rdns = Show the reverse DNS names of the sources (slower)
+reports-none = No report for this selection.
+reports-no-store = No report store: { $why }
+reports-domains = Domains
+reports-counts = { $reports } reports, { $messages } messages
+reports-policy = policy p={ $policy } ({ $source })
+policy-source-dns = as published now
+policy-source-reports = as the reports say
+reports-rates-caption = Share of messages that passed
+reports-rates-table = Pass rates
+reports-disposition-caption = What receivers did with the messages
+reports-disposition-table = Dispositions
+stat-dmarc-pass = DMARC pass
+stat-dkim-aligned = DKIM aligned pass
+stat-spf-aligned = SPF aligned pass
+reports-reporters = Who reported
+reports-top-sources = Top sources
+reports-failing-sources = Sources that fail DMARC
+reports-no-failing = No source fails DMARC.
+reports-forwarders = Likely forwarders
+forwarder = (forwarder)
+reports-advice = Next policy step:
+advice-safe = safe
+advice-not-yet = not yet
+reports-hurt = Legitimate senders the next step would hurt
+reports-tls = TLS reports (RFC 8460)

@@ -1,0 +1,219 @@
+//! Who may see the reports (issue 13): everyone (the default, for a server on
+//! 127.0.0.1), users of a password file with argon2 hashes (HTTP Basic, RFC 7617), or
+//! whoever a reverse proxy in front has authenticated (a header it sets). The analyzer
+//! and the checker need no login.
+
+use std::path::Path;
+
+use argon2::{Argon2, PasswordHash, PasswordHasher, PasswordVerifier};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::Response;
+use base64::Engine as _;
+
+/// The largest password file read.
+const MAX_FILE: u64 = 1024 * 1024;
+/// The most users in a password file.
+const MAX_USERS: usize = 10_000;
+
+/// The access rule of the dashboard and its API.
+#[derive(Debug, Clone, Default)]
+pub enum Access {
+    /// Anyone who reaches the server.
+    #[default]
+    Open,
+    /// HTTP Basic against `user:$argon2id$...` lines.
+    Passwords(Vec<(String, String)>),
+    /// A header the reverse proxy sets once it has authenticated the user (its value is
+    /// the user). Only safe when the server is reachable through that proxy alone.
+    ProxyHeader(header::HeaderName),
+}
+
+/// Why a request was refused.
+#[derive(Debug)]
+pub struct Refusal {
+    basic: bool,
+}
+
+impl Refusal {
+    /// As JSON (the API).
+    pub fn json(&self) -> Response {
+        let mut r = crate::error(StatusCode::UNAUTHORIZED, "the reports need a login");
+        self.challenge(&mut r);
+        r
+    }
+
+    /// As a page.
+    pub fn page(&self, ctx: &crate::pages::Ctx) -> Response {
+        let mut r = crate::pages::error_page(
+            ctx,
+            crate::pages::Page::Reports,
+            StatusCode::UNAUTHORIZED,
+            &ctx.t().get("login-needed"),
+        );
+        self.challenge(&mut r);
+        r
+    }
+
+    fn challenge(&self, r: &mut Response) {
+        if self.basic {
+            r.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"monban reports\", charset=\"UTF-8\""),
+            );
+        }
+    }
+}
+
+impl Access {
+    /// Reads a password file: one `user:hash` per line (`#` comments and empty lines
+    /// allowed), each hash a PHC string (`$argon2id$v=19$...`). The error names the
+    /// file and line.
+    pub fn password_file(path: &Path) -> Result<Access, String> {
+        let text = monban_dns::file::read_text_limited(path, MAX_FILE)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        let mut users = Vec::new();
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let at = || format!("{}:{}", path.display(), n + 1);
+            let (user, hash) = line
+                .split_once(':')
+                .ok_or_else(|| format!("{}: expected user:hash", at()))?;
+            if user.is_empty() {
+                return Err(format!("{}: no user name", at()));
+            }
+            let parsed = PasswordHash::new(hash)
+                .map_err(|e| format!("{}: not a password hash ({e})", at()))?;
+            if !parsed.algorithm.as_str().starts_with("argon2") {
+                return Err(format!(
+                    "{}: {} is not an argon2 hash (make one with monban serve --hash-password)",
+                    at(),
+                    parsed.algorithm
+                ));
+            }
+            users.push((user.to_owned(), hash.to_owned()));
+            if users.len() > MAX_USERS {
+                return Err(format!("{}: more than {MAX_USERS} users", path.display()));
+            }
+        }
+        if users.is_empty() {
+            return Err(format!("{}: no user", path.display()));
+        }
+        Ok(Access::Passwords(users))
+    }
+
+    /// Lets the request through, or says why not.
+    pub fn check(&self, headers: &HeaderMap) -> Result<(), Refusal> {
+        match self {
+            Access::Open => Ok(()),
+            Access::ProxyHeader(name) => match headers.get(name) {
+                Some(v) if !v.as_bytes().iter().all(u8::is_ascii_whitespace) => Ok(()),
+                _ => Err(Refusal { basic: false }),
+            },
+            Access::Passwords(users) => {
+                let refused = Refusal { basic: true };
+                let Some((user, password)) = basic_credentials(headers) else {
+                    return Err(refused);
+                };
+                let Some((_, hash)) = users.iter().find(|(u, _)| *u == user) else {
+                    // The same work for an unknown user, so that timing does not tell
+                    // which names exist.
+                    let _ = verify(&users[0].1, "\u{0}not the password");
+                    return Err(refused);
+                };
+                if verify(hash, &password) {
+                    Ok(())
+                } else {
+                    Err(refused)
+                }
+            }
+        }
+    }
+}
+
+fn verify(hash: &str, password: &str) -> bool {
+    PasswordHash::new(hash).is_ok_and(|h| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &h)
+            .is_ok()
+    })
+}
+
+/// The user and password of an `Authorization: Basic` field (RFC 7617), UTF-8.
+fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = v.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") || token.len() > 4096 {
+        return None;
+    }
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(token.trim())
+        .ok()?;
+    let text = String::from_utf8(raw).ok()?;
+    let (u, p) = text.split_once(':')?;
+    Some((u.to_owned(), p.to_owned()))
+}
+
+/// An argon2id hash (PHC string) of `password` with a random salt, for a password file.
+pub fn hash_password(password: &str) -> Result<String, String> {
+    let mut salt = [0u8; 16];
+    aws_lc_rs::rand::fill(&mut salt).map_err(|_| "no random source".to_string())?;
+    let salt = argon2::password_hash::SaltString::encode_b64(&salt).map_err(|e| e.to_string())?;
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn basic(user: &str, pass: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_str(&format!("Basic {token}")).unwrap(),
+        );
+        h
+    }
+
+    #[test]
+    fn passwords_are_checked_against_argon2_hashes() {
+        let hash = hash_password("correct horse").unwrap();
+        assert!(hash.starts_with("$argon2id$"));
+        let dir = std::env::temp_dir().join(format!("monban-access-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("passwords");
+        std::fs::write(&file, format!("# reports\nalice:{hash}\n")).unwrap();
+        let a = Access::password_file(&file).unwrap();
+        assert!(a.check(&basic("alice", "correct horse")).is_ok());
+        assert!(a.check(&basic("alice", "wrong")).is_err());
+        assert!(a.check(&basic("bob", "correct horse")).is_err());
+        assert!(a.check(&HeaderMap::new()).is_err());
+        std::fs::write(&file, "alice:$1$md5$notargon\n").unwrap();
+        let e = Access::password_file(&file).unwrap_err();
+        assert!(e.contains(":1:"), "{e}");
+        std::fs::write(&file, "alice\n").unwrap();
+        assert!(
+            Access::password_file(&file)
+                .unwrap_err()
+                .contains("user:hash")
+        );
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn a_proxy_header_must_be_present_and_not_empty() {
+        let a = Access::ProxyHeader(header::HeaderName::from_static("x-remote-user"));
+        let mut h = HeaderMap::new();
+        assert!(a.check(&h).is_err());
+        h.insert("x-remote-user", HeaderValue::from_static(" "));
+        assert!(a.check(&h).is_err());
+        h.insert("x-remote-user", HeaderValue::from_static("alice"));
+        assert!(a.check(&h).is_ok());
+    }
+}

@@ -1,0 +1,404 @@
+//! The pages (issue 13): server-rendered HTML, autoescaped by maud, in the language the
+//! reader asked for (`?lang=`, then the `monban_lang` cookie, then `Accept-Language`),
+//! usable without JavaScript. Forms that send data are protected against cross-site
+//! requests by a token bound to a cookie (double submit) and by the `Origin` check.
+
+pub mod analyze;
+pub mod check;
+pub mod reports;
+
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use maud::{DOCTYPE, Markup, PreEscaped, html};
+use monban_diag::i18n::{Catalog, Lang, catalog};
+
+/// The stylesheet and the small script, embedded.
+pub const CSS: &str = include_str!("../../static/monban.css");
+/// See [`CSS`].
+pub const JS: &str = include_str!("../../static/monban.js");
+/// The icon.
+pub const FAVICON: &str = include_str!("../../static/favicon.svg");
+
+/// Which page is shown (for the navigation's `aria-current`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Page {
+    /// `/`.
+    Start,
+    /// `/analyze`.
+    Analyze,
+    /// `/check`.
+    Check,
+    /// `/reports`.
+    Reports,
+}
+
+/// What a page needs of the request: the language and the anti-forgery token.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    /// The language chosen.
+    pub lang: Lang,
+    /// The token forms carry (the `monban_csrf` cookie's value).
+    pub csrf: String,
+    /// Whether the token is new (the cookie must be set).
+    pub new_csrf: bool,
+    /// Whether the language came from `?lang=` (the cookie is then set).
+    pub lang_chosen: bool,
+    /// The path and query of the request, for the language switch.
+    pub here: String,
+}
+
+impl Ctx {
+    /// The catalogue of the chosen language.
+    pub fn t(&self) -> &'static Catalog {
+        catalog(self.lang)
+    }
+
+    /// Reads the language and the token from a request.
+    pub fn from_request(headers: &HeaderMap, path: &str, query: Option<&str>) -> Ctx {
+        let params = crate::params(query).unwrap_or_default();
+        let asked = crate::one(&params, "lang").and_then(Lang::parse);
+        let from_cookie = cookie(headers, "monban_lang").and_then(Lang::parse);
+        let from_header = headers
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok())
+            .map(Lang::from_accept_language);
+        let lang = asked.or(from_cookie).or(from_header).unwrap_or_default();
+        let (csrf, new_csrf) = match cookie(headers, "monban_csrf").filter(|c| valid_token(c)) {
+            Some(c) => (c.to_owned(), false),
+            None => (new_token(), true),
+        };
+        // The switch keeps the other parameters, without `lang`.
+        let rest: Vec<String> = params
+            .iter()
+            .filter(|(k, _)| k != "lang")
+            .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+            .collect();
+        let here = if rest.is_empty() {
+            path.to_owned()
+        } else {
+            format!("{path}?{}", rest.join("&"))
+        };
+        Ctx {
+            lang,
+            csrf,
+            new_csrf,
+            lang_chosen: asked.is_some(),
+            here,
+        }
+    }
+
+    /// The link that shows this page in `lang`.
+    fn switch_to(&self, lang: Lang) -> String {
+        let sep = if self.here.contains('?') { '&' } else { '?' };
+        format!("{}{sep}lang={}", self.here, lang.code())
+    }
+}
+
+/// A cookie's value from the `Cookie` fields.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+fn valid_token(t: &str) -> bool {
+    t.len() == 32 && t.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// 128 random bits, in hex.
+fn new_token() -> String {
+    let mut b = [0u8; 16];
+    // A failing system random source leaves no safe token: the form is then refused
+    // (the all-zero token is never accepted, see `csrf_ok`).
+    if aws_lc_rs::rand::fill(&mut b).is_err() {
+        return "0".repeat(32);
+    }
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Whether a form's token matches the cookie, and the request comes from this site
+/// (`Origin`, when the browser sends it, names the `Host` it was sent to).
+pub fn csrf_ok(headers: &HeaderMap, form_token: &str) -> bool {
+    let Some(cookie) = cookie(headers, "monban_csrf") else {
+        return false;
+    };
+    if !valid_token(cookie) || cookie.bytes().all(|b| b == b'0') {
+        return false;
+    }
+    // Constant time is not needed against a token the attacker cannot read, but costs
+    // nothing.
+    let same = cookie.len() == form_token.len()
+        && cookie
+            .bytes()
+            .zip(form_token.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0;
+    if !same {
+        return false;
+    }
+    match headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) {
+        None => true,
+        Some(origin) => {
+            let host = headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or("");
+            let bare = origin
+                .strip_prefix("http://")
+                .or_else(|| origin.strip_prefix("https://"));
+            bare == Some(host)
+        }
+    }
+}
+
+/// `%`-encodes a query component.
+pub fn encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// A whole page: the frame (navigation, language switch) around `body`.
+pub fn layout(ctx: &Ctx, page: Page, title: &str, body: Markup) -> Markup {
+    let t = ctx.t();
+    let nav = [
+        (Page::Analyze, "/analyze", "nav-analyze"),
+        (Page::Check, "/check", "nav-check"),
+        (Page::Reports, "/reports", "nav-reports"),
+    ];
+    html! {
+        (DOCTYPE)
+        html lang=(ctx.lang.code()) {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                meta name="referrer" content="no-referrer";
+                title { (title) " — monban" }
+                link rel="stylesheet" href="/static/monban.css";
+                link rel="icon" href="/static/favicon.svg" type="image/svg+xml";
+                script src="/static/monban.js" defer {}
+            }
+            body {
+                a.skip href="#main" { (t.get("skip-to-content")) }
+                header.top {
+                    a.brand href="/" { "monban 門番" }
+                    nav aria-label=(t.get("nav-label")) {
+                        ul {
+                            @for (p, href, id) in nav {
+                                li {
+                                    @if p == page {
+                                        a href=(href) aria-current="page" { (t.get(id)) }
+                                    } @else {
+                                        a href=(href) { (t.get(id)) }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    div.langs role="group" aria-label=(t.get("language")) {
+                        @for l in Lang::ALL {
+                            @if l == ctx.lang {
+                                span lang=(l.code()) aria-current="true" { strong { (l.name()) } }
+                            } @else {
+                                a href=(ctx.switch_to(l)) lang=(l.code()) hreflang=(l.code()) { (l.name()) }
+                            }
+                        }
+                    }
+                }
+                main #main { (body) }
+                footer { (t.get("footer")) }
+            }
+        }
+    }
+}
+
+/// An HTML answer with the cookies the context needs.
+pub fn respond(ctx: &Ctx, status: StatusCode, page: Markup) -> Response {
+    let mut r = (
+        status,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        page.into_string(),
+    )
+        .into_response();
+    if ctx.new_csrf
+        && let Ok(v) = HeaderValue::from_str(&format!(
+            "monban_csrf={}; Path=/; HttpOnly; SameSite=Strict",
+            ctx.csrf
+        ))
+    {
+        r.headers_mut().append(header::SET_COOKIE, v);
+    }
+    if ctx.lang_chosen
+        && let Ok(v) = HeaderValue::from_str(&format!(
+            "monban_lang={}; Path=/; SameSite=Lax; Max-Age=31536000",
+            ctx.lang.code()
+        ))
+    {
+        r.headers_mut().append(header::SET_COOKIE, v);
+    }
+    r
+}
+
+/// An error page.
+pub fn error_page(ctx: &Ctx, page: Page, status: StatusCode, why: &str) -> Response {
+    let t = ctx.t();
+    let title = t.get("error-title");
+    let body = html! {
+        h1 { (title) }
+        p.error role="alert" { (why) }
+        p { a href="/" { (t.get("back-to-start")) } }
+    };
+    respond(ctx, status, layout(ctx, page, &title, body))
+}
+
+/// `/`: what monban's pages do, and the three ways in.
+pub fn start(ctx: &Ctx) -> Response {
+    let t = ctx.t();
+    let body = html! {
+        h1 { (t.get("start-title")) }
+        p { (t.get("start-intro")) }
+        div.grid {
+            section {
+                h2 { a href="/analyze" { (t.get("nav-analyze")) } }
+                p { (t.get("start-analyze")) }
+            }
+            section {
+                h2 { a href="/check" { (t.get("nav-check")) } }
+                p { (t.get("start-check")) }
+                form method="get" action="/check" {
+                    div.field {
+                        label for="start-domain" { (t.get("check-domain-label")) }
+                        " "
+                        input #start-domain type="text" name="domain" autocomplete="off" spellcheck="false" placeholder="example.com";
+                    }
+                    button type="submit" { (t.get("check-submit")) }
+                }
+            }
+            section {
+                h2 { a href="/reports" { (t.get("nav-reports")) } }
+                p { (t.get("start-reports")) }
+            }
+        }
+        p.note { (t.get("start-privacy")) }
+    };
+    respond(
+        ctx,
+        StatusCode::OK,
+        layout(ctx, Page::Start, &t.get("start-title"), body),
+    )
+}
+
+/// A light: a coloured word, never colour alone.
+pub fn light(t: &Catalog, severity: &str) -> Markup {
+    let class = match severity {
+        "green" | "yellow" | "red" => severity,
+        _ => "grey",
+    };
+    html! { span class={"light " (class)} { (t.get(&format!("light-{class}"))) } }
+}
+
+/// A pre-formatted block with a copy button (added by the script).
+pub fn copyable(t: &Catalog, text: &str) -> Markup {
+    html! {
+        pre data-copy=(t.get("copy")) data-copied=(t.get("copied")) { (text) }
+    }
+}
+
+/// Text for a duration in seconds: `42 s`, `3 min 5 s`, `2 h 4 min`, `3 d 2 h`.
+pub fn duration(t: &Catalog, secs: i64) -> String {
+    let s = secs.unsigned_abs();
+    let arg = |n: u64| monban_diag::i18n::Arg::from(n);
+    if s < 60 {
+        t.text("dur-s", &[("s", arg(s))])
+    } else if s < 3600 {
+        t.text("dur-min-s", &[("m", arg(s / 60)), ("s", arg(s % 60))])
+    } else if s < 86_400 {
+        t.text(
+            "dur-h-min",
+            &[("h", arg(s / 3600)), ("m", arg(s % 3600 / 60))],
+        )
+    } else {
+        t.text(
+            "dur-d-h",
+            &[("d", arg(s / 86_400)), ("h", arg(s % 86_400 / 3600))],
+        )
+    }
+}
+
+/// Marks a percentage of `part` in `whole` (one decimal).
+pub fn percent(part: u64, whole: u64) -> String {
+    if whole == 0 {
+        return "—".into();
+    }
+    format!("{:.1} %", part as f64 * 100.0 / whole as f64)
+}
+
+/// A raw string known to be safe markup (used only for our own SVG numbers).
+pub fn raw(s: String) -> PreEscaped<String> {
+    PreEscaped(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csrf_needs_the_cookie_the_token_and_this_origin() {
+        let mut h = HeaderMap::new();
+        let token = "0123456789abcdef0123456789abcdef";
+        assert!(!csrf_ok(&h, token), "no cookie");
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_str(&format!("a=b; monban_csrf={token}")).unwrap(),
+        );
+        assert!(csrf_ok(&h, token));
+        assert!(!csrf_ok(&h, "0123456789abcdef0123456789abcdee"));
+        assert!(!csrf_ok(&h, ""));
+        h.insert(header::HOST, HeaderValue::from_static("127.0.0.1:8080"));
+        h.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("http://127.0.0.1:8080"),
+        );
+        assert!(csrf_ok(&h, token));
+        h.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("http://evil.example"),
+        );
+        assert!(!csrf_ok(&h, token));
+        h.insert(header::ORIGIN, HeaderValue::from_static("null"));
+        assert!(!csrf_ok(&h, token));
+        let zero = "0".repeat(32);
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_str(&format!("monban_csrf={zero}")).unwrap(),
+        );
+        h.remove(header::ORIGIN);
+        assert!(!csrf_ok(&h, &zero), "the token of a failed random source");
+    }
+
+    #[test]
+    fn the_language_switch_keeps_the_query() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::ACCEPT_LANGUAGE,
+            HeaderValue::from_static("ja-JP,ja;q=0.9"),
+        );
+        let c = Ctx::from_request(&h, "/check", Some("domain=a.example&lang=en"));
+        assert_eq!(c.lang, Lang::En, "?lang= wins over Accept-Language");
+        assert_eq!(c.switch_to(Lang::Ja), "/check?domain=a.example&lang=ja");
+        let c = Ctx::from_request(&h, "/", None);
+        assert_eq!(c.lang, Lang::Ja);
+        assert!(c.new_csrf && valid_token(&c.csrf));
+    }
+}
