@@ -260,7 +260,7 @@ fn errors_are_json_and_limits_hold() {
         .contains("after")
     );
     assert!(error("/api/v1/reports/summary?domain=%zz", 400).contains("escape"));
-    assert!(error("/nothing/here", 404).contains("no such"));
+    assert!(error("/api/v1/nothing/here", 404).contains("no such"));
     // A body over --max-body is refused before it is read.
     let (status, headers, _) = server.request(
         "POST",

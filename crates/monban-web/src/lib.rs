@@ -424,13 +424,31 @@ async fn not_found(headers: HeaderMap, uri: Uri) -> Response {
     )
 }
 
-fn page_ctx(headers: &HeaderMap, uri: &Uri) -> (pages::Ctx, Vec<(String, String)>) {
+/// A query's parameters, decoded, in order.
+type Params = Vec<(String, String)>;
+
+/// A page's context and parameters; a query that cannot be read is an error page.
+fn page_ctx(
+    headers: &HeaderMap,
+    uri: &Uri,
+) -> Result<(pages::Ctx, Params), Box<Response>> {
     let ctx = pages::Ctx::from_request(headers, uri.path(), uri.query());
-    (ctx, params(uri.query()).unwrap_or_default())
+    match params(uri.query()) {
+        Ok(p) => Ok((ctx, p)),
+        Err(e) => Err(Box::new(pages::error_page(
+            &ctx,
+            pages::Page::Start,
+            StatusCode::BAD_REQUEST,
+            &e,
+        ))),
+    }
 }
 
 async fn start_page(headers: HeaderMap, uri: Uri) -> Response {
-    pages::start(&page_ctx(&headers, &uri).0)
+    match page_ctx(&headers, &uri) {
+        Ok((ctx, _)) => pages::start(&ctx),
+        Err(r) => *r,
+    }
 }
 
 async fn analyze_form(
@@ -438,7 +456,10 @@ async fn analyze_form(
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
-    let (ctx, p) = page_ctx(&headers, &uri);
+    let (ctx, p) = match page_ctx(&headers, &uri) {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
     pages::analyze::get(state, ctx, p).await
 }
 
@@ -448,12 +469,18 @@ async fn analyze_post(
     uri: Uri,
     form: axum::extract::Multipart,
 ) -> Response {
-    let (ctx, _) = page_ctx(&headers, &uri);
+    let (ctx, _) = match page_ctx(&headers, &uri) {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
     pages::analyze::post(state, ctx, &headers, form).await
 }
 
 async fn check_page(State(state): State<Arc<AppState>>, headers: HeaderMap, uri: Uri) -> Response {
-    let (ctx, p) = page_ctx(&headers, &uri);
+    let (ctx, p) = match page_ctx(&headers, &uri) {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
     pages::check::page(state, ctx, p).await
 }
 
@@ -465,7 +492,10 @@ async fn reports_page(
     if let Err(refusal) = state.access.check(&headers) {
         return refusal.page(&pages::Ctx::from_request(&headers, uri.path(), uri.query()));
     }
-    let (ctx, p) = page_ctx(&headers, &uri);
+    let (ctx, p) = match page_ctx(&headers, &uri) {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
     pages::reports::page(state, ctx, p).await
 }
 

@@ -169,7 +169,7 @@ pub fn permalink(message: &[u8], verify: bool) -> Option<String> {
     let m = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(packed);
     (m.len() <= MAX_PERMALINK).then(|| {
         if verify {
-            format!("/analyze?verify=true&m={m}")
+            format!("/analyze?m={m}&verify=true")
         } else {
             format!("/analyze?m={m}")
         }
@@ -220,11 +220,17 @@ async fn analysis_page(state: &AppState, ctx: &Ctx, message: &[u8], verify: bool
     }
     let title = t.get("analyze-title");
     let link = permalink(message, verify);
+    // The language switch shows this analysis again (through its permalink).
+    let mut here = ctx.clone();
+    if let Some(l) = &link {
+        here.here = l.clone();
+    }
+    let ctx = &here;
     let body = html! {
         h1 { (title) }
         (overview(t, &a))
         @match &link {
-            Some(l) => p { a href=(l) { (t.get("permalink")) } " " span.note { (t.get("permalink-help")) } },
+            Some(l) => p { a #permalink href=(l) { (t.get("permalink")) } " " span.note { (t.get("permalink-help")) } },
             None => p.note { (t.get("permalink-too-long")) },
         }
         (alignment(t, &a))

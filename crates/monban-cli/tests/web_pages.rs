@@ -1,0 +1,558 @@
+//! The pages of `monban serve` (issue 13): every page renders in English and Japanese,
+//! the analyzer shows the bundled samples right, the forms refuse cross-site posts,
+//! the dashboard can be closed with a password file, the limits hold, and nothing a
+//! message or a report carries becomes markup (the XSS suite: `<script>`, `"onload=`,
+//! CRLF and RFC 2047-encoded HTML in Subject, From display names, report org_name and
+//! Authentication-Results comments). The real binary on a loopback port.
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::Dir;
+use common::web::Server;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn zone() -> String {
+    root().join("examples/example.zone").display().to_string()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8(b.to_vec()).expect("pages are UTF-8")
+}
+
+/// The checks every page passes: served as HTML with the security headers, nothing
+/// loaded from elsewhere, no script but ours, no event-handler attribute.
+fn sound_page(headers: &str, html: &str) {
+    assert!(
+        headers.contains("content-type: text/html; charset=utf-8"),
+        "{headers}"
+    );
+    assert!(headers.contains("content-security-policy: default-src 'self'"));
+    assert!(headers.contains("x-content-type-options: nosniff"));
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    no_markup_injected(html);
+    for attr in ["src=\"", "href=\"", "action=\""] {
+        for (i, _) in html.match_indices(attr) {
+            let url = &html[i + attr.len()..];
+            let url = &url[..url.find('"').unwrap()];
+            assert!(
+                url.starts_with('/') || url.starts_with('#') || url.starts_with('?'),
+                "{attr}{url}: every link and resource is on this server"
+            );
+        }
+    }
+}
+
+/// No element or attribute a message or report could have brought in.
+fn no_markup_injected(html: &str) {
+    let lower = html.to_ascii_lowercase();
+    let scripts: Vec<_> = lower.match_indices("<script").collect();
+    assert_eq!(scripts.len(), 1, "only monban.js: {html}");
+    assert!(lower.contains("<script src=\"/static/monban.js\" defer></script>"));
+    for bad in [
+        "<img",
+        "<iframe",
+        "<svg onload",
+        "javascript:",
+        "<object",
+        "<embed",
+    ] {
+        assert!(!lower.contains(bad), "{bad} in the page");
+    }
+    // An event handler is an attribute ` on...=` inside a tag.
+    let mut in_tag = false;
+    let b = lower.as_bytes();
+    for i in 0..b.len() {
+        match b[i] {
+            b'<' => in_tag = true,
+            b'>' => in_tag = false,
+            b' ' | b'\t' | b'\n' | b'/' | b'"' if in_tag => {
+                let rest = &lower[i + 1..];
+                if rest.starts_with("on") {
+                    let name: String = rest
+                        .chars()
+                        .take_while(|c| c.is_ascii_alphabetic())
+                        .collect();
+                    assert!(
+                        !rest[name.len()..].starts_with('='),
+                        "an event handler attribute {name}= in a tag: {}",
+                        &html[i.saturating_sub(80)..(i + 80).min(html.len())]
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The CSRF cookie and token of a fresh page.
+fn token(server: &Server) -> String {
+    let (_, h, _) = server.get("/analyze");
+    let at = h.find("monban_csrf=").expect("the form sets its cookie");
+    h[at + 12..at + 44].to_owned()
+}
+
+/// A multipart form with the fields given.
+fn multipart(fields: &[(&str, &[u8])]) -> (String, Vec<u8>) {
+    let boundary = "monbanTestBoundary7MA4YWxkTrZu0gW";
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+        if *name == "file" {
+            body.extend_from_slice(
+                b"Content-Disposition: form-data; name=\"file\"; filename=\"m.eml\"\r\nContent-Type: message/rfc822\r\n\r\n",
+            );
+        } else {
+            body.extend_from_slice(
+                format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes(),
+            );
+        }
+        body.extend_from_slice(value);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+/// Posts a message to the analyzer as the page's form does.
+fn analyze(server: &Server, message: &[u8], verify: bool) -> (u16, String, String) {
+    let token = token(server);
+    let mut fields: Vec<(&str, &[u8])> = vec![("csrf", token.as_bytes()), ("message", message)];
+    if verify {
+        fields.push(("verify", b"true"));
+    }
+    let (ct, body) = multipart(&fields);
+    let (status, h, b) = server.request(
+        "POST",
+        "/analyze",
+        &format!(
+            "Cookie: monban_csrf={token}\r\nContent-Type: {ct}\r\nContent-Length: {}\r\n",
+            body.len()
+        ),
+        &body,
+    );
+    (status, h, text(&b))
+}
+
+fn serve(extra: &[&str]) -> Server {
+    let z = zone();
+    let mut args = vec![
+        "--zone",
+        z.as_str(),
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--authserv-id",
+        "mx.receiver.example",
+    ];
+    args.extend_from_slice(extra);
+    Server::start(&args)
+}
+
+#[test]
+fn every_page_renders_in_english_and_japanese() {
+    let dir = Dir::new("web-pages");
+    let store = format!("sqlite:{}", dir.0.join("m.db").display());
+    let samples = root().join("../shared/suites/parsedmarc-samples/aggregate");
+    let out = common::run(
+        &[
+            "report",
+            "import",
+            "--store",
+            &store,
+            samples.to_str().unwrap(),
+        ],
+        b"",
+        &[],
+    );
+    assert!(out.status.success());
+    let server = serve(&["--store", &store]);
+    let pages = [
+        "/",
+        "/analyze",
+        "/check",
+        "/check?domain=example.com&selector=s2026",
+        "/reports",
+        "/reports?domain=example.com&since=2018-01-01",
+    ];
+    for path in pages {
+        let (status, h, b) = server.get(path);
+        let html = text(&b);
+        assert_eq!(status, 200, "{path}: {html}");
+        sound_page(&h, &html);
+        assert!(html.contains("<html lang=\"en\">"), "{path}");
+        // Japanese, by Accept-Language.
+        let (status, h, b) = server.request(
+            "GET",
+            path,
+            "Accept-Language: ja-JP,ja;q=0.9,en;q=0.5\r\n",
+            b"",
+        );
+        let html = text(&b);
+        assert_eq!(status, 200, "{path}");
+        sound_page(&h, &html);
+        assert!(html.contains("<html lang=\"ja\">"), "{path}");
+        assert!(
+            html.contains("ヘッダー解析"),
+            "{path}: the navigation in Japanese"
+        );
+    }
+    // The switch: ?lang=ja wins over the browser's English, and is remembered.
+    let (_, h, b) = server.request("GET", "/check?lang=ja", "Accept-Language: en\r\n", b"");
+    assert!(text(&b).contains("<html lang=\"ja\">"));
+    assert!(h.contains("set-cookie: monban_lang=ja"), "{h}");
+    let (_, _, b) = server.request(
+        "GET",
+        "/check",
+        "Cookie: monban_lang=ja\r\nAccept-Language: en\r\n",
+        b"",
+    );
+    assert!(text(&b).contains("<html lang=\"ja\">"));
+    // The checker's page shows the lights and the full record to paste.
+    let (_, _, b) = server.get("/check?domain=example.com&selector=s2026");
+    let html = text(&b);
+    assert!(html.contains("class=\"light "), "{html}");
+    // The dashboard shows what was imported.
+    let (_, _, b) = server.get("/reports");
+    let html = text(&b);
+    assert!(html.contains("<svg role=\"img\""), "charts");
+    assert!(html.contains("<caption>"), "tables beside the charts");
+    // Unknown paths: an HTML page for pages, JSON for the API.
+    let (status, h, _) = server.get("/nope");
+    assert_eq!(status, 404);
+    assert!(h.contains("text/html"));
+    let (status, h, _) = server.get("/api/v1/nope");
+    assert_eq!(status, 404);
+    assert!(h.contains("application/json"));
+    // Assets are served from the binary.
+    for (path, ct) in [
+        ("/static/monban.css", "text/css"),
+        ("/static/monban.js", "text/javascript"),
+        ("/static/favicon.svg", "image/svg+xml"),
+    ] {
+        let (status, h, b) = server.get(path);
+        assert_eq!(status, 200, "{path}");
+        assert!(h.contains(ct) && !b.is_empty(), "{path}");
+    }
+}
+
+#[test]
+fn the_analyzer_shows_the_samples_right() {
+    let server = serve(&[]);
+    let sample = |name: &str| std::fs::read(root().join("examples/messages").join(name)).unwrap();
+
+    // A mailing list added a Subject tag: proven, and named.
+    let (status, h, html) = analyze(&server, &sample("via-mailing-list.eml"), true);
+    assert_eq!(status, 200, "{html}");
+    sound_page(&h, &html);
+    assert!(html.contains("[lunch-club]"), "{html}");
+    assert!(html.contains("Proven:"), "the diagnosis is graded");
+    assert!(
+        html.contains("monban&#39;s own verification")
+            || html.contains("monban's own verification")
+    );
+
+    // Every sample renders, with and without verification, and has its permalink,
+    // which shows the same analysis again.
+    for name in [
+        "alice-to-bob.eml",
+        "newsletter-via-mailer.eml",
+        "spoofed-ceo.eml",
+        "via-mailing-list.eml",
+    ] {
+        for verify in [false, true] {
+            let (status, h, html) = analyze(&server, &sample(name), verify);
+            assert_eq!(status, 200, "{name}");
+            sound_page(&h, &html);
+            let marker = "id=\"permalink\" href=\"";
+            let at = html.find(marker).expect("a permalink");
+            let link = &html[at + marker.len()..];
+            let link = link[..link.find('"').unwrap()].replace("&amp;", "&");
+            let (status, _, again) = server.get(&link);
+            assert_eq!(status, 200, "{name}: {link}");
+            let again = text(&again);
+            let subject = |h: &str| {
+                h.find("<th scope=\"row\">Subject</th>")
+                    .map(|i| h[i..i + 200].to_owned())
+            };
+            assert_eq!(subject(&html), subject(&again), "{name}");
+        }
+    }
+
+    // Recorded results are claimed unless this server trusts their writer.
+    let forged = b"Received: from mx.receiver.example by mx.receiver.example; Sun, 22 Nov 2026 11:12:00 +0000\r\n\
+Authentication-Results: mx.receiver.example; dkim=pass header.d=example.com\r\n\
+Received: from evil.example ([203.0.113.5]) by mx.receiver.example; Sun, 22 Nov 2026 11:11:30 +0000\r\n\
+Authentication-Results: mx.google.com; dkim=pass header.d=example.com; spf=pass\r\n\
+From: ceo@example.com\r\nSubject: t\r\nDate: Sun, 22 Nov 2026 11:11:00 +0000\r\n\r\nbody\r\n";
+    let (status, _, html) = analyze(&server, forged, false);
+    assert_eq!(status, 200);
+    let section = |id: &str| {
+        let i = html
+            .find(&format!("by {id}"))
+            .unwrap_or_else(|| panic!("{id}: {html}"));
+        html[i..i + 200].to_owned()
+    };
+    assert!(section("mx.receiver.example").contains("trusted"), "{html}");
+    assert!(section("mx.google.com").contains("claimed"), "{html}");
+    assert!(
+        html.contains("pass (claimed)"),
+        "a claimed pass is never shown as a pass"
+    );
+
+    // Clock skew is labelled as such, not shown as hours.
+    let skewed = b"Received: from b.example by c.example; Sun, 22 Nov 2026 10:00:00 +0000\r\n\
+Received: from a.example by b.example; Sun, 22 Nov 2026 12:00:05 +0000\r\n\
+From: a@example.com\r\nSubject: t\r\n\r\n";
+    let (_, _, html) = analyze(&server, skewed, false);
+    assert!(html.contains("clock skew 2 h 0 min"), "{html}");
+}
+
+#[test]
+fn forms_refuse_cross_site_posts() {
+    let server = serve(&[]);
+    let token = token(&server);
+    let (ct, body) = multipart(&[
+        ("csrf", token.as_bytes()),
+        ("message", b"From: a@example.com\r\n\r\n"),
+    ]);
+    let post = |extra: &str| {
+        server.request(
+            "POST",
+            "/analyze",
+            &format!(
+                "{extra}Content-Type: {ct}\r\nContent-Length: {}\r\n",
+                body.len()
+            ),
+            &body,
+        )
+    };
+    // No cookie (another site's form cannot send it: SameSite=Strict).
+    assert_eq!(post("").0, 403);
+    // A cookie that does not match the form's token.
+    assert_eq!(
+        post("Cookie: monban_csrf=0123456789abcdef0123456789abcdef\r\n").0,
+        403
+    );
+    // The right pair from another origin.
+    assert_eq!(
+        post(&format!(
+            "Cookie: monban_csrf={token}\r\nOrigin: http://evil.example\r\n"
+        ))
+        .0,
+        403
+    );
+    // The right pair from this page.
+    let (status, _, b) = post(&format!(
+        "Cookie: monban_csrf={token}\r\nOrigin: http://127.0.0.1\r\n"
+    ));
+    assert_eq!(status, 200, "{}", text(&b));
+}
+
+#[test]
+fn the_dashboard_can_require_a_login() {
+    let dir = Dir::new("web-login");
+    let out = common::run(
+        &["serve", "--hash-password", "alice"],
+        b"s3cret password\n",
+        &[],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = String::from_utf8(out.stdout).unwrap();
+    assert!(line.starts_with("alice:$argon2id$"), "{line}");
+    let file = dir.file("passwords", line.as_bytes());
+    let store = format!("sqlite:{}", dir.0.join("m.db").display());
+    let server = serve(&["--store", &store, "--password-file", &file]);
+    let (status, h, _) = server.get("/reports");
+    assert_eq!(status, 401);
+    assert!(
+        h.contains("www-authenticate: basic realm=\"monban reports\""),
+        "{h}"
+    );
+    assert_eq!(server.get("/api/v1/reports/summary").0, 401);
+    use base64::Engine as _;
+    let auth = |u: &str, p: &str| {
+        format!(
+            "Authorization: Basic {}\r\n",
+            base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))
+        )
+    };
+    assert_eq!(
+        server
+            .request("GET", "/reports", &auth("alice", "s3cret password"), b"")
+            .0,
+        200
+    );
+    assert_eq!(
+        server
+            .request(
+                "GET",
+                "/api/v1/reports/summary",
+                &auth("alice", "s3cret password"),
+                b""
+            )
+            .0,
+        200
+    );
+    assert_eq!(
+        server
+            .request("GET", "/reports", &auth("alice", "wrong"), b"")
+            .0,
+        401
+    );
+    assert_eq!(
+        server
+            .request("GET", "/reports", &auth("mallory", "s3cret password"), b"")
+            .0,
+        401
+    );
+    // The analyzer and the checker need no login.
+    assert_eq!(server.get("/analyze").0, 200);
+    assert_eq!(server.get("/check").0, 200);
+    // A bad password file stops the server before it listens, naming the line.
+    let bad = dir.file("bad", b"alice:plaintext\n");
+    let out = common::run(
+        &["serve", "--listen", "127.0.0.1:0", "--password-file", &bad],
+        b"",
+        &[],
+    );
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("bad:1"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Behind a reverse proxy that authenticates: its header lets the request through.
+    let server = serve(&["--store", &store, "--trust-proxy-header", "X-Remote-User"]);
+    assert_eq!(server.get("/reports").0, 401);
+    assert_eq!(
+        server
+            .request("GET", "/reports", "X-Remote-User: alice\r\n", b"")
+            .0,
+        200
+    );
+}
+
+#[test]
+fn the_analyzer_keeps_its_limits() {
+    let server = serve(&["--max-header", "2000", "--max-body", "100000"]);
+    let mut big_header = b"From: a@example.com\r\n".to_vec();
+    while big_header.len() < 3000 {
+        big_header.extend_from_slice(b"X-Filler: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n");
+    }
+    big_header.extend_from_slice(b"\r\nbody\r\n");
+    let (status, _, html) = analyze(&server, &big_header, false);
+    assert_eq!(status, 413, "{html}");
+    assert!(html.contains("2000 bytes"), "{html}");
+    // Over --max-body: refused before it is read.
+    let huge = vec![b'a'; 200_000];
+    let (status, _, _) = analyze(&server, &huge, false);
+    assert_eq!(status, 413);
+    // A damaged permalink is a clear error, not a crash.
+    let (status, _, b) = server.get("/analyze?m=%%%");
+    assert!(status == 400, "{status}");
+    let (status, _, b2) = server.get("/analyze?m=AAAA");
+    assert_eq!(status, 400, "{}", text(&b2));
+    drop(b);
+}
+
+/// The XSS suite: hostile text in every field a page shows.
+#[test]
+fn nothing_from_a_message_or_report_becomes_markup() {
+    let dir = Dir::new("web-xss");
+    let store = format!("sqlite:{}", dir.0.join("m.db").display());
+    // A report whose org_name, report id and reporter address are markup.
+    let report = r#"<?xml version="1.0"?>
+<feedback>
+  <report_metadata>
+    <org_name>&lt;script&gt;alert(1)&lt;/script&gt;" onload="alert(2)</org_name>
+    <email>x@evil.example</email>
+    <report_id>&lt;img src=x onerror=alert(3)&gt;</report_id>
+    <date_range><begin>1795305600</begin><end>1795391999</end></date_range>
+  </report_metadata>
+  <policy_published><domain>example.com</domain><p>none</p></policy_published>
+  <record>
+    <row><source_ip>203.0.113.7</source_ip><count>5</count>
+      <policy_evaluated><disposition>none</disposition><dkim>fail</dkim><spf>fail</spf>
+        <reason><type>other</type><comment>&lt;script&gt;alert(4)&lt;/script&gt;</comment></reason>
+      </policy_evaluated></row>
+    <identifiers><header_from>example.com</header_from></identifiers>
+    <auth_results><spf><domain>&lt;b onmouseover=alert(5)&gt;x</domain><result>fail</result></spf></auth_results>
+  </record>
+</feedback>
+"#;
+    let file = dir.file("evil.xml", report.as_bytes());
+    let out = common::run(&["report", "import", "--store", &store, &file], b"", &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let server = serve(&["--store", &store]);
+    for path in ["/reports", "/reports?domain=example.com"] {
+        let (status, h, b) = server.get(path);
+        let html = text(&b);
+        assert_eq!(status, 200, "{html}");
+        sound_page(&h, &html);
+        assert!(
+            html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+            "the org_name is shown, as text: {html}"
+        );
+    }
+
+    // A message with markup everywhere: Subject (raw and RFC 2047-encoded), the From
+    // display name, Authentication-Results comments and reasons, a DKIM tag, a
+    // Received clause.
+    let message = b"Received: from <script>alert(6)</script> ([203.0.113.9]) by mx.receiver.example (\"onload=alert(7)); Sun, 22 Nov 2026 11:12:00 +0000\r\n\
+Authentication-Results: mx.receiver.example; dkim=fail (<img src=x onerror=alert(8)>) header.d=example.com; spf=pass reason=\"<script>alert(9)</script>\" smtp.mailfrom=\"<svg onload=alert(10)>\"\r\n\
+ARC-Authentication-Results: i=1; <b>arc</b>; dmarc=pass (\"onload=x)\r\n\
+Received-SPF: pass (<script>alert(11)</script>) client-ip=203.0.113.9\r\n\
+DKIM-Signature: v=1; a=rsa-sha256; d=example.com; s=<script>; h=from; bh=<img>; b=\"onload=\r\n\
+From: \"<script>alert(12)</script>\\\" onload=\\\"alert(13)\" <ceo@example.com>\r\n\
+Subject: <script>alert(14)</script>\"onload=alert(15) =?utf-8?b?PHNjcmlwdD5hbGVydCgxNik8L3NjcmlwdD4=?=\r\n\
+Reply-To: =?utf-8?q?=3Cimg_src=3Dx_onerror=3Dalert(17)=3E?= <r@example.com>\r\n\
+Message-ID: <\"onload=alert(18)@x>\r\n\
+Date: Sun, 22 Nov 2026 11:11:00 +0000\r\n\r\n<script>alert(19)</script>\r\n";
+    for verify in [false, true] {
+        let (status, h, html) = analyze(&server, message, verify);
+        assert_eq!(status, 200, "{html}");
+        sound_page(&h, &html);
+        assert!(
+            html.contains("&lt;script&gt;alert(14)&lt;/script&gt;"),
+            "the Subject is shown, as text"
+        );
+        // The encoded word was decoded, and still is text.
+        assert!(!html.contains("<script>alert(16)"));
+    }
+    // The same through a permalink.
+    let (_, _, html) = analyze(&server, message, false);
+    let marker = "id=\"permalink\" href=\"";
+    let at = html.find(marker).unwrap() + marker.len();
+    let link = html[at..][..html[at..].find('"').unwrap()].replace("&amp;", "&");
+    let (_, h, b) = server.get(&link);
+    sound_page(&h, &text(&b));
+
+    // CRLF in what ends up in a header (the language cookie, the check's domain):
+    // never a second header line.
+    for path in [
+        "/check?lang=ja%0d%0aSet-Cookie:%20x=1",
+        "/check?domain=a.example%0d%0aX-Injected:%201",
+        "/analyze?lang=%0d%0aX-Injected:%201",
+    ] {
+        let (status, h, b) = server.get(path);
+        assert!(status == 200 || status == 400, "{path}: {status}");
+        assert!(
+            !h.contains("x-injected") && !h.contains("set-cookie: x=1"),
+            "{path}: {h}"
+        );
+        sound_page(&h, &text(&b));
+    }
+}
