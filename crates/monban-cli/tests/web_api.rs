@@ -28,22 +28,9 @@ fn secure_headers(h: &str) {
 #[test]
 fn api_answers_as_the_cli_does() {
     let dir = Dir::new("web-api");
-    let store = format!("sqlite:{}", dir.0.join("m.db").display());
+    let store = common::web::sample_store(&dir.0);
     let zone = root().join("examples/example.zone");
     let zone = zone.to_str().unwrap();
-    let samples = root().join("../shared/suites/parsedmarc-samples/aggregate");
-    let out = common::run(
-        &[
-            "report",
-            "import",
-            "--store",
-            &store,
-            samples.to_str().unwrap(),
-        ],
-        b"",
-        &[],
-    );
-    assert!(out.status.success());
     let server = Server::start(&[
         "--zone",
         zone,

@@ -29,20 +29,7 @@ fn schemathesis_finds_nothing() {
         st.display()
     );
     let dir = Dir::new("web-fuzz");
-    let store = format!("sqlite:{}", dir.0.join("m.db").display());
-    let samples = root().join("../shared/suites/parsedmarc-samples/aggregate");
-    let out = common::run(
-        &[
-            "report",
-            "import",
-            "--store",
-            &store,
-            samples.to_str().unwrap(),
-        ],
-        b"",
-        &[],
-    );
-    assert!(out.status.success());
+    let store = common::web::sample_store(&dir.0);
     let zone = root().join("examples/example.zone");
     let server = Server::start(&[
         "--zone",

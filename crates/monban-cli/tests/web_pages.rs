@@ -156,20 +156,7 @@ fn serve(extra: &[&str]) -> Server {
 #[test]
 fn every_page_renders_in_english_and_japanese() {
     let dir = Dir::new("web-pages");
-    let store = format!("sqlite:{}", dir.0.join("m.db").display());
-    let samples = root().join("../shared/suites/parsedmarc-samples/aggregate");
-    let out = common::run(
-        &[
-            "report",
-            "import",
-            "--store",
-            &store,
-            samples.to_str().unwrap(),
-        ],
-        b"",
-        &[],
-    );
-    assert!(out.status.success());
+    let store = common::web::sample_store(&dir.0);
     let server = serve(&["--store", &store]);
     let pages = [
         "/",

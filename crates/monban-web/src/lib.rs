@@ -428,10 +428,7 @@ async fn not_found(headers: HeaderMap, uri: Uri) -> Response {
 type Params = Vec<(String, String)>;
 
 /// A page's context and parameters; a query that cannot be read is an error page.
-fn page_ctx(
-    headers: &HeaderMap,
-    uri: &Uri,
-) -> Result<(pages::Ctx, Params), Box<Response>> {
+fn page_ctx(headers: &HeaderMap, uri: &Uri) -> Result<(pages::Ctx, Params), Box<Response>> {
     let ctx = pages::Ctx::from_request(headers, uri.path(), uri.query());
     match params(uri.query()) {
         Ok(p) => Ok((ctx, p)),

@@ -108,3 +108,27 @@ impl Drop for Server {
         let _ = self.child.wait();
     }
 }
+
+/// A SQLite store in `dir` with parsedmarc's sample aggregate reports imported; its URL.
+pub fn sample_store(dir: &std::path::Path) -> String {
+    let store = format!("sqlite:{}", dir.join("m.db").display());
+    let samples = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/suites/parsedmarc-samples/aggregate");
+    let out = super::run(
+        &[
+            "report",
+            "import",
+            "--store",
+            &store,
+            samples.to_str().unwrap(),
+        ],
+        b"",
+        &[],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    store
+}
