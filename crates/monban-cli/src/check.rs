@@ -6,6 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::Args;
 use monban_diag::check::{self, CheckOptions, CheckReport, CheckView, SendingSetup, Severity};
+use monban_diag::i18n::{Lang, catalog};
 
 use crate::Failure;
 use crate::dns::DnsArgs;
@@ -34,6 +35,16 @@ pub struct CheckArgs {
     /// Print JSON.
     #[arg(long)]
     json: bool,
+    /// The language of the findings: en or ja (default: from LC_ALL, LC_MESSAGES or
+    /// LANG for the text output; JSON is English unless --lang is given, so that
+    /// scripts see the same words everywhere).
+    #[arg(long, value_name = "LANG", value_parser = parse_lang)]
+    lang: Option<Lang>,
+}
+
+/// `--lang`: a language monban speaks.
+pub fn parse_lang(s: &str) -> Result<Lang, String> {
+    Lang::parse(s).ok_or_else(|| format!("{s:?}: monban speaks en and ja"))
 }
 
 fn valid_domain(flag: &str, d: &str) -> Result<String, Failure> {
@@ -78,51 +89,92 @@ pub async fn run(dns: &DnsArgs, args: CheckArgs) -> Result<(), Failure> {
     };
     let report = check::check(&resolver, &domain, &options).await;
     if args.json {
-        outln!("{}", to_json(&report));
+        outln!("{}", to_json(&report, args.lang.unwrap_or_default()));
     } else {
         let colour = std::io::stdout().is_terminal()
             && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-        out!("{}", render(&report, colour));
+        let lang = args.lang.unwrap_or_else(Lang::from_env);
+        out!("{}", render(&report, colour, lang));
     }
     Ok(())
 }
 
 /// A finding in the CLI's words: its next step as flags and commands of `monban`.
-fn to_json(r: &CheckReport) -> serde_json::Value {
+fn to_json(r: &CheckReport, lang: Lang) -> serde_json::Value {
     // The model is monban-diag's (DESIGN §4); the CLI words the next steps and encodes.
-    serde_json::to_value(CheckView::new(r, check::worded)).unwrap_or(serde_json::Value::Null)
+    serde_json::to_value(CheckView::new(r, |f| check::worded_in(lang, f)))
+        .unwrap_or(serde_json::Value::Null)
 }
 
-fn light(s: Severity, colour: bool) -> String {
-    let (code, word) = match s {
-        Severity::Green => ("32", "GREEN "),
-        Severity::Yellow => ("33", "YELLOW"),
-        Severity::Red => ("31", "RED   "),
+/// Columns a terminal gives a text: two for East Asian wide characters, one for others.
+fn columns(s: &str) -> usize {
+    s.chars()
+        .map(|c| {
+            let c = c as u32;
+            let wide = (0x1100..=0x115F).contains(&c)
+                || (0x2E80..=0xA4CF).contains(&c)
+                || (0xAC00..=0xD7A3).contains(&c)
+                || (0xF900..=0xFAFF).contains(&c)
+                || (0xFE30..=0xFE4F).contains(&c)
+                || (0xFF00..=0xFF60).contains(&c)
+                || (0xFFE0..=0xFFE6).contains(&c);
+            if wide { 2 } else { 1 }
+        })
+        .sum()
+}
+
+fn light(s: Severity, colour: bool, lang: Lang) -> String {
+    let (code, word) = match (s, lang) {
+        (Severity::Green, Lang::En) => ("32", "GREEN".to_owned()),
+        (Severity::Yellow, Lang::En) => ("33", "YELLOW".to_owned()),
+        (Severity::Red, Lang::En) => ("31", "RED".to_owned()),
+        (s, l) => (
+            match s {
+                Severity::Green => "32",
+                Severity::Yellow => "33",
+                Severity::Red => "31",
+            },
+            catalog(l).get(&format!("cli-light-{}", s.as_str())),
+        ),
     };
+    let width: usize = match lang {
+        Lang::En => 6,
+        Lang::Ja => 8,
+    };
+    let pad = " ".repeat(width.saturating_sub(columns(&word)));
     if colour {
-        format!("\x1b[1;{code}m{word}\x1b[0m")
+        format!("\x1b[1;{code}m{word}\x1b[0m{pad}")
     } else {
-        word.to_owned()
+        format!("{word}{pad}")
     }
 }
 
 /// The terminal table: one line per finding, the fix indented below it.
-pub fn render(r: &CheckReport, colour: bool) -> String {
-    let mut out = format!("{}  {}\n", light(r.status, colour), r.domain);
+pub fn render(r: &CheckReport, colour: bool, lang: Lang) -> String {
+    let t = catalog(lang);
+    let mut out = format!("{}  {}\n", light(r.status, colour, lang), r.domain);
+    let indent = " ".repeat(match lang {
+        Lang::En => 18,
+        Lang::Ja => 20,
+    });
     for f in &r.findings {
-        let (message, fix) = check::worded(f);
+        let (message, fix) = check::worded_in(lang, f);
         out.push_str(&format!(
             "  {}  {:<7} {}\n",
-            light(f.severity, colour),
+            light(f.severity, colour, lang),
             f.area.as_str(),
             message
         ));
         if let Some(fix) = &fix {
-            out.push_str(&format!("                  fix: {fix}\n"));
+            out.push_str(&format!("{indent}{} {fix}\n", t.get("cli-fix")));
         }
     }
     if !r.spf_networks.is_empty() {
-        out.push_str(&format!("  SPF allows: {}\n", r.spf_networks.join(" ")));
+        out.push_str(&format!(
+            "  {} {}\n",
+            t.get("cli-spf-allows"),
+            r.spf_networks.join(" ")
+        ));
     }
     out
 }

@@ -191,6 +191,27 @@ fn cases() -> Vec<(String, Vec<String>)> {
         t.extend(args.iter().copied());
         out.push((format!("check-{name}.txt"), t));
     }
+    // Japanese, from the same catalogue: text and JSON.
+    out.push((
+        "check-plusall-ja.txt".into(),
+        vec!["check", "--zone", CHECK, "--lang", "ja", "plusall.example"],
+    ));
+    out.push((
+        "check-sending-refused-ja.json".into(),
+        vec![
+            "check",
+            "--zone",
+            CHECK,
+            "--json",
+            "--lang",
+            "ja",
+            "good.example",
+            "--sending-ip",
+            "203.0.113.7",
+            "--signing-domain",
+            "mailer.example",
+        ],
+    ));
     for domain in ["example.com", "example.org", "mailer.example.net"] {
         out.push((
             format!("check-ex-{domain}.json"),
@@ -261,6 +282,8 @@ fn run_case(name: &str, args: &[String], bless: bool) -> Result<(), Failed> {
         .args(args)
         .current_dir(root())
         .env("NO_COLOR", "1")
+        // The text output follows the locale: the golden files are English.
+        .env("LC_ALL", "C.UTF-8")
         .env_remove("MONBAN_STORE")
         .output()
         .map_err(|e| format!("cannot run monban: {e}"))?;

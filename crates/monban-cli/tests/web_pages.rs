@@ -199,6 +199,13 @@ fn every_page_renders_in_english_and_japanese() {
         b"",
     );
     assert!(text(&b).contains("<html lang=\"ja\">"));
+    // The findings too, from the catalogue the CLI uses; the page words next steps
+    // in its own fields, not the CLI's flags.
+    let (_, _, b) = server.get("/check?domain=example.com&lang=ja");
+    let html = text(&b);
+    assert!(html.contains("詐称メールは拒否されます"), "{html}");
+    assert!(html.contains("「DKIM セレクタ」欄"), "{html}");
+    assert!(!html.contains("--selector"), "{html}");
     // The checker's page shows the lights and the full record to paste.
     let (_, _, b) = server.get("/check?domain=example.com&selector=s2026");
     let html = text(&b);

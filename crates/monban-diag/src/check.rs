@@ -19,6 +19,9 @@ use monban::message::Headers;
 use monban::spf::record::{Mechanism, Modifier, Qualifier, SpfRecord, Term, is_spf_record};
 use monban::spf::{Spf, SpfCause, SpfConfig, SpfIdentity, SpfOutcome, SpfResult};
 
+use crate::i18n::{Lang, Msg};
+use crate::msg;
+
 /// A light.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Severity {
@@ -85,10 +88,14 @@ pub struct Finding {
     pub area: Area,
     /// How bad.
     pub severity: Severity,
-    /// A plain explanation.
+    /// A plain explanation (English; [`Finding::text`] words it in any language).
     pub message: String,
-    /// What to publish or change, when there is something to do.
+    /// What to publish or change, when there is something to do (English).
     pub fix: Option<String>,
+    /// The explanation as a message of the catalogue.
+    pub text: Msg,
+    /// The fix as a message of the catalogue.
+    pub fix_text: Option<Msg>,
     /// A next step that depends on the tool showing the finding (a command to run, a
     /// form field to fill): each front end words it its own way.
     pub step: Option<NextStep>,
@@ -240,31 +247,21 @@ struct Ctx {
 
 impl Ctx {
     /// A finding whose next step depends on the front end.
-    fn add_step(
-        &mut self,
-        area: Area,
-        severity: Severity,
-        message: impl Into<String>,
-        step: NextStep,
-    ) {
+    fn add_step(&mut self, area: Area, severity: Severity, message: Msg, step: NextStep) {
         self.add(area, severity, message, None);
         if let Some(f) = self.findings.last_mut() {
             f.step = Some(step);
         }
     }
 
-    fn add(
-        &mut self,
-        area: Area,
-        severity: Severity,
-        message: impl Into<String>,
-        fix: Option<String>,
-    ) {
+    fn add(&mut self, area: Area, severity: Severity, message: Msg, fix: Option<Msg>) {
         self.findings.push(Finding {
             area,
             severity,
-            message: message.into(),
-            fix,
+            message: message.text(Lang::En),
+            fix: fix.as_ref().map(|f| f.text(Lang::En)),
+            text: message,
+            fix_text: fix,
             step: None,
         });
     }
@@ -299,22 +296,32 @@ pub async fn check<R: Resolver>(resolver: &R, domain: &str, options: &CheckOptio
         Ok(_) if null_mx => ctx.add(
             Area::Mx,
             Severity::Green,
-            format!("{domain} publishes a null MX (RFC 7505): it accepts no mail"),
+            msg!("mx-null", domain = &domain),
             None,
         ),
-        Ok(a) => ctx.add(Area::Mx, Severity::Green, format!("{} MX record(s)", a.records.len()), None),
-        Err(e) if e.is_temporary() => ctx.add(Area::Mx, Severity::Yellow, format!("MX lookup failed: {e}"), None),
+        Ok(a) => ctx.add(
+            Area::Mx,
+            Severity::Green,
+            msg!("mx-count", n = a.records.len()),
+            None,
+        ),
+        Err(e) if e.is_temporary() => ctx.add(
+            Area::Mx,
+            Severity::Yellow,
+            msg!("mx-lookup-failed", error = e.to_string()),
+            None,
+        ),
         Err(LookupError::NxDomain { .. }) => ctx.add(
             Area::Mx,
             Severity::Red,
-            format!("{domain} does not exist in the DNS"),
+            msg!("domain-nxdomain", domain = &domain),
             None,
         ),
         Err(_) => ctx.add(
             Area::Mx,
             Severity::Yellow,
-            format!("{domain} has no MX record: it cannot receive mail (bounces and replies to it are lost)"),
-            Some(format!("{domain}. MX 10 mail.{domain}.  (or a null MX \"{domain}. MX 0 .\" if it receives no mail)")),
+            msg!("mx-none", domain = &domain),
+            Some(msg!("fix-mx-none", domain = &domain)),
         ),
     }
 
@@ -359,7 +366,7 @@ async fn check_spf<R: Resolver>(
         ctx.add(
             Area::Spf,
             Severity::Yellow,
-            format!("TXT lookup failed: {e}"),
+            msg!("spf-lookup-failed", error = e.to_string()),
             None,
         );
         return (Vec::new(), None);
@@ -373,23 +380,21 @@ async fn check_spf<R: Resolver>(
         ctx.add(
             Area::Spf,
             Severity::Yellow,
-            "an SPF-type (99) record is published: RFC 7208 §3.1 retired that type; only TXT is read",
-            Some(format!("delete the SPF-type record of {domain}; keep the TXT one")),
+            msg!("spf-type-99"),
+            Some(msg!("fix-spf-type-99", domain = domain)),
         );
     }
     let record = match records.as_slice() {
         [] => {
             let fix = if has_mx {
-                format!(
-                    "{domain}. TXT \"v=spf1 mx -all\"  (list every host that sends as {domain})"
-                )
+                msg!("fix-spf-none-mx", domain = domain)
             } else {
-                format!("{domain}. TXT \"v=spf1 -all\"  (this domain sends no mail)")
+                msg!("fix-spf-none-no-mail", domain = domain)
             };
             ctx.add(
                 Area::Spf,
                 Severity::Red,
-                format!("{domain} publishes no SPF record: anyone can send as it as far as SPF is concerned"),
+                msg!("spf-none", domain = domain),
                 Some(fix),
             );
             return (Vec::new(), None);
@@ -399,11 +404,11 @@ async fn check_spf<R: Resolver>(
             ctx.add(
                 Area::Spf,
                 Severity::Red,
-                format!(
-                    "{} SPF records: receivers treat this as a permanent error (RFC 7208 §4.5)",
-                    many.len()
-                ),
-                Some("merge them into one TXT record starting with v=spf1".into()),
+                msg!("spf-several", n = many.len()),
+                Some(msg!(
+                    "fix-spf-several",
+                    record = txt_record(domain, &merge_spf(many))
+                )),
             );
             return (Vec::new(), None);
         }
@@ -414,10 +419,26 @@ async fn check_spf<R: Resolver>(
             ctx.add(
                 Area::Spf,
                 Severity::Red,
-                format!("the SPF record does not parse ({e}): receivers give permerror"),
-                Some("fix the term named above".into()),
+                msg!("spf-syntax", error = e.to_string()),
+                Some(msg!("fix-spf-syntax")),
             );
             return (Vec::new(), None);
+        }
+    };
+    // Every fix of the record is the whole record with all its corrections (ptr
+    // removed, ending in -all unless it ends in ~all): pasting one fix never undoes
+    // another.
+    let fixed = {
+        let no_ptr = spf_without(&record, |t| {
+            let t = t
+                .trim_start_matches(['+', '-', '~', '?'])
+                .to_ascii_lowercase();
+            t == "ptr" || t.starts_with("ptr:")
+        });
+        match ending_of(&no_ptr).as_deref() {
+            Some("~all") | Some("-all") => no_ptr,
+            _ if parsed.redirect().is_some() && ending_of(&no_ptr).is_none() => no_ptr,
+            _ => spf_ending(&no_ptr, "-all"),
         }
     };
     // Qualifiers and mechanisms of the top record.
@@ -428,8 +449,8 @@ async fn check_spf<R: Resolver>(
             Mechanism::Ptr(_) => ctx.add(
                 Area::Spf,
                 Severity::Yellow,
-                "the record uses ptr, which RFC 7208 §5.5 says not to use (slow, unreliable)",
-                Some("replace ptr with ip4:/ip6: or a: for the actual senders".into()),
+                msg!("spf-ptr"),
+                Some(msg!("fix-spf-ptr", record = txt_record(domain, &fixed))),
             ),
             _ => {}
         }
@@ -438,30 +459,27 @@ async fn check_spf<R: Resolver>(
         (Some(Qualifier::Pass), _) => ctx.add(
             Area::Spf,
             Severity::Red,
-            "the record ends in +all: every host on the Internet may send as this domain",
-            Some("end the record with -all (or ~all while testing)".into()),
+            msg!("spf-pass-all"),
+            Some(msg!("fix-spf-end-all", record = txt_record(domain, &fixed))),
         ),
         (Some(Qualifier::Neutral), _) => ctx.add(
             Area::Spf,
             Severity::Yellow,
-            "the record ends in ?all: hosts not listed get neutral, which protects nothing",
-            Some("end the record with -all (or ~all)".into()),
+            msg!("spf-neutral-all"),
+            Some(msg!("fix-spf-end-all", record = txt_record(domain, &fixed))),
         ),
-        (Some(Qualifier::SoftFail), _) => ctx.add(
-            Area::Spf,
-            Severity::Green,
-            "the record ends in ~all (softfail): unlisted hosts fail softly; DMARC decides",
-            None,
-        ),
+        (Some(Qualifier::SoftFail), _) => {
+            ctx.add(Area::Spf, Severity::Green, msg!("spf-softfail-all"), None)
+        }
         (Some(Qualifier::Fail), _) => {
-            ctx.add(Area::Spf, Severity::Green, "the record ends in -all", None)
+            ctx.add(Area::Spf, Severity::Green, msg!("spf-fail-all"), None)
         }
         (None, Some(_)) => {}
         (None, None) => ctx.add(
             Area::Spf,
             Severity::Yellow,
-            "the record has no all mechanism: unlisted hosts get neutral",
-            Some("end the record with -all".into()),
+            msg!("spf-no-all"),
+            Some(msg!("fix-spf-end-all", record = txt_record(domain, &fixed))),
         ),
     }
     // Lookups and void lookups as receivers count them: the evaluator's own count.
@@ -480,47 +498,59 @@ async fn check_spf<R: Resolver>(
         SpfCause::Matched { mechanism, .. } => mechanism.ends_with("all"),
         _ => false,
     };
-    let shown = if counts.cause == SpfCause::LookupLimit {
-        format!("more than {COUNT_LIMIT} DNS-querying terms in the whole policy")
-    } else if complete {
-        format!("{lookups} DNS-querying terms in the whole policy")
-    } else {
-        format!(
-            "at least {lookups} DNS-querying terms (the evaluation stopped early: {})",
-            counts.cause
-        )
-    };
-    ctx.add(
-        Area::Spf,
-        severity,
-        format!("{shown} (RFC 7208 §4.6.4 allows 10; exp= does not count)"),
-        (lookups > 10).then(|| "replace include: chains by ip4:/ip6: networks (flattening), or drop unused includes".to_owned()),
-    );
-    if counts.void_lookups > 2 {
-        ctx.add(
-            Area::Spf,
-            Severity::Red,
-            format!(
-                "{} lookups of names that do not exist (the limit is 2, RFC 7208 §4.6.4)",
-                counts.void_lookups
-            ),
-            Some("remove the terms that name missing hosts or domains".into()),
-        );
-    }
     // Walk the tree for what the evaluation does not report: the networks (for
     // flattening) and the problems of records the probe did not reach.
     let mut walk = Walk::default();
     walk.visit(resolver, domain, 0).await;
+    let shown = if counts.cause == SpfCause::LookupLimit {
+        msg!("spf-lookups-over", limit = COUNT_LIMIT)
+    } else if complete {
+        msg!("spf-lookups", n = lookups)
+    } else {
+        msg!(
+            "spf-lookups-at-least",
+            n = lookups,
+            cause = counts.cause.to_string()
+        )
+    };
+    // Over 10: the flattened record (every include resolved to its networks), when
+    // the policy can be flattened.
+    let fix = (lookups > 10).then(|| {
+        if walk.unflattenable || walk.networks.is_empty() {
+            msg!("fix-spf-lookups")
+        } else {
+            let mut terms: Vec<String> = walk
+                .networks
+                .iter()
+                .map(|n| {
+                    if n.contains(':') {
+                        format!("ip6:{}", n.trim_end_matches("/128"))
+                    } else {
+                        format!("ip4:{}", n.trim_end_matches("/32"))
+                    }
+                })
+                .collect();
+            terms.push(ending_of(&fixed).unwrap_or_else(|| "-all".into()));
+            msg!(
+                "fix-spf-flattened",
+                record = txt_record(domain, &format!("v=spf1 {}", terms.join(" ")))
+            )
+        }
+    });
+    ctx.add(Area::Spf, severity, shown, fix);
+    if counts.void_lookups > 2 {
+        ctx.add(
+            Area::Spf,
+            Severity::Red,
+            msg!("spf-void-lookups", n = counts.void_lookups),
+            Some(msg!("fix-spf-void-lookups")),
+        );
+    }
     for problem in walk.problems {
         ctx.add(Area::Spf, Severity::Red, problem, None);
     }
     if walk.unflattenable {
-        ctx.add(
-            Area::Spf,
-            Severity::Green,
-            "some terms (exists:, macros) depend on the message and cannot be listed as networks",
-            None,
-        );
+        ctx.add(Area::Spf, Severity::Green, msg!("spf-unflattenable"), None);
     }
     (walk.networks.into_iter().collect(), Some(lookups))
 }
@@ -561,7 +591,7 @@ pub async fn policy_counts<R: Resolver>(resolver: &R, domain: &str, now: u64) ->
 #[derive(Default)]
 struct Walk {
     networks: BTreeSet<String>,
-    problems: Vec<String>,
+    problems: Vec<Msg>,
     unflattenable: bool,
     /// The include/redirect chain from the checked domain down to the record being
     /// walked: a name already on it is a loop. A name reached twice by different
@@ -591,8 +621,8 @@ const MAX_MX_HOSTS: usize = 10;
 
 impl Walk {
     /// Records a problem once, however often the walk meets it.
-    fn problem(&mut self, text: String) {
-        if self.problem_set.insert(text.clone()) {
+    fn problem(&mut self, text: Msg) {
+        if self.problem_set.insert(text.text(Lang::En)) {
             self.problems.push(text);
         }
     }
@@ -606,9 +636,7 @@ impl Walk {
         rtype: RecordType,
     ) -> Option<monban_dns::Lookup> {
         if self.queries >= MAX_WALK_QUERIES {
-            self.problem(format!(
-                "walking the policy takes more than {MAX_WALK_QUERIES} DNS queries; receivers stop at 10 lookups (permerror)"
-            ));
+            self.problem(msg!("spf-walk-queries", max = MAX_WALK_QUERIES));
             return None;
         }
         self.queries += 1;
@@ -625,22 +653,16 @@ impl Walk {
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'a>> {
         Box::pin(async move {
             if self.path.iter().any(|d| d == domain) {
-                self.problem(format!(
-                    "the include/redirect chain loops back to {domain}: receivers give permerror"
-                ));
+                self.problem(msg!("spf-walk-loop", domain = domain));
                 return;
             }
             if depth > MAX_WALK_DEPTH {
-                self.problem(format!(
-                    "the include/redirect chain is more than {MAX_WALK_DEPTH} deep at {domain}: receivers stop at 10 lookups (permerror)"
-                ));
+                self.problem(msg!("spf-walk-deep", max = MAX_WALK_DEPTH, domain = domain));
                 return;
             }
             self.walked += 1;
             if self.walked > MAX_WALKED_RECORDS {
-                self.problem(format!(
-                    "the include tree has more than {MAX_WALKED_RECORDS} records; receivers stop at 10 lookups (permerror)"
-                ));
+                self.problem(msg!("spf-walk-records", max = MAX_WALKED_RECORDS));
                 return;
             }
             self.path.push(domain.to_owned());
@@ -666,23 +688,25 @@ impl Walk {
                 .collect();
             let [record] = records.as_slice() else {
                 if depth > 0 {
-                    self.problem(format!(
-                        "{domain} (included or redirected to) has {} SPF records: receivers give permerror",
-                        records.len()
-                    ));
+                    self.problem(msg!("spf-walk-several", domain = domain, n = records.len()));
                 }
                 return;
             };
             let text = String::from_utf8_lossy(record).into_owned();
             let Ok(parsed) = SpfRecord::parse(&text) else {
-                self.problem(format!(
-                    "the SPF record of {domain} does not parse: receivers give permerror"
-                ));
+                self.problem(msg!("spf-walk-syntax", domain = domain));
                 return;
             };
             for term in parsed.terms() {
                 match term {
                     Term::Directive(d) => {
+                        // A network listed with -, ~ or ? is not one the policy
+                        // allows: listing it as allowed would be wrong.
+                        if d.qualifier() != Qualifier::Pass
+                            && !matches!(d.mechanism, Mechanism::All)
+                        {
+                            self.unflattenable = true;
+                        }
                         self.mechanism(resolver, domain, &d.mechanism, depth).await;
                     }
                     Term::Modifier(Modifier::Redirect(target)) => {
@@ -775,10 +799,7 @@ impl Walk {
                 };
                 if let Ok(a) = answer {
                     if a.records.len() > 10 {
-                        self.problem(format!(
-                            "{target} has {} MX records; mx allows 10 (permerror)",
-                            a.records.len()
-                        ));
+                        self.problem(msg!("spf-walk-mx", domain = &target, n = a.records.len()));
                     }
                     for r in a.records.iter().take(MAX_MX_HOSTS) {
                         if let Record::Mx { exchange, .. } = r
@@ -818,7 +839,7 @@ async fn check_dmarc<R: Resolver>(
             ctx.add(
                 Area::Dmarc,
                 Severity::Yellow,
-                format!("DMARC lookup failed: {e}"),
+                msg!("dmarc-lookup-failed", error = e.to_string()),
                 None,
             );
             return None;
@@ -837,90 +858,123 @@ async fn check_dmarc<R: Resolver>(
             .map(|t| String::from_utf8_lossy(t).into_owned())
             .collect();
         let message = match candidates.as_slice() {
-            [] => format!(
-                "{domain} publishes no DMARC record: receivers apply no policy to mail forged in its name"
-            ),
+            [] => msg!("dmarc-none", domain = domain),
             [one] => match DmarcRecord::parse(one) {
-                Err(e) => format!("the DMARC record of {domain} is invalid ({e}): it is ignored"),
-                Ok(_) => format!("{domain} publishes no usable DMARC record"),
+                Err(e) => msg!("dmarc-invalid", domain = domain, error = e.to_string()),
+                Ok(_) => msg!("dmarc-unusable", domain = domain),
             },
-            many => format!(
-                "{} DMARC records at _dmarc.{domain}: receivers ignore them all",
-                many.len()
-            ),
+            many => msg!("dmarc-several", domain = domain, n = many.len()),
         };
         let fix = if has_mx {
-            format!(
-                "_dmarc.{domain}. TXT \"v=DMARC1; p=none; rua=mailto:dmarc-reports@{domain}\"  (then move to p=quarantine and p=reject once the reports look right)"
+            msg!(
+                "fix-dmarc-none",
+                record = txt_record(
+                    &format!("_dmarc.{domain}"),
+                    &format!("v=DMARC1; p=none; rua=mailto:dmarc-reports@{domain}")
+                )
             )
         } else {
-            format!("_dmarc.{domain}. TXT \"v=DMARC1; p=reject\"  (this domain sends no mail)")
+            msg!(
+                "fix-dmarc-none-no-mail",
+                record = txt_record(&format!("_dmarc.{domain}"), "v=DMARC1; p=reject")
+            )
         };
         ctx.add(Area::Dmarc, Severity::Red, message, Some(fix));
         return None;
     };
     let rec = &found.record;
     let at = if found.domain == domain {
-        format!("_dmarc.{domain}")
+        msg!("dmarc-at", name = format!("_dmarc.{domain}"))
     } else {
-        format!(
-            "_dmarc.{} (found by the tree walk; {domain} has none of its own)",
-            found.domain
+        msg!(
+            "dmarc-at-tree",
+            name = format!("_dmarc.{}", found.domain),
+            domain = domain
         )
     };
+    // The record as published, to give each fix as the whole corrected record.
+    let owner = format!("_dmarc.{}", found.domain);
+    let published = txts(&resolver.lookup(&owner, RecordType::Txt).await)
+        .into_iter()
+        .map(|t| String::from_utf8_lossy(&t).into_owned())
+        .find(|t| DmarcRecord::is_candidate(t.as_bytes()))
+        .unwrap_or_else(|| "v=DMARC1; p=none".into());
+    // Every fix is the whole record with all its corrections, so that pasting one
+    // never undoes another; only the policy step (p=none to quarantine) is left to the
+    // finding that advises it.
+    let weaker = |p: Policy| (p as u8) < (rec.p as u8);
+    let fixed = edit_tags(&published, &|t| {
+        if rec.sp.is_some_and(weaker) {
+            remove_tag(t, "sp");
+        }
+        if weaker(rec.nonexistent_policy()) {
+            set_tag(t, "np", "reject");
+        }
+        for tag in ["t", "pct", "rf", "ri"] {
+            remove_tag(t, tag);
+        }
+        if rec.rua.is_empty() {
+            set_tag(t, "rua", &format!("mailto:dmarc-reports@{domain}"));
+        }
+    });
+    let fixed_record = txt_record(&owner, &fixed);
     let (sev, what) = match rec.p {
-        Policy::Reject => (Severity::Green, "p=reject: forged mail is refused"),
-        Policy::Quarantine => (Severity::Green, "p=quarantine: forged mail goes to spam"),
-        Policy::None => (
-            Severity::Yellow,
-            "p=none: monitoring only, forged mail is delivered",
-        ),
+        Policy::Reject => (Severity::Green, msg!("dmarc-p-reject", at = at)),
+        Policy::Quarantine => (Severity::Green, msg!("dmarc-p-quarantine", at = at)),
+        Policy::None => (Severity::Yellow, msg!("dmarc-p-none", at = at)),
     };
     ctx.add(
         Area::Dmarc,
         sev,
-        format!("{at}: {what}"),
-        (rec.p == Policy::None).then(|| "when the aggregate reports show all your mail passing, raise p to quarantine, then reject".to_owned()),
+        what,
+        (rec.p == Policy::None).then(|| {
+            msg!(
+                "fix-dmarc-p-none",
+                record = txt_record(
+                    &owner,
+                    &edit_tags(&fixed, &|t| set_tag(t, "p", "quarantine"))
+                )
+            )
+        }),
     );
     if let Some(f) = &rec.fallback {
         ctx.add(
             Area::Dmarc,
             Severity::Red,
-            format!("the record is treated as p=none because: {f}"),
-            Some("fix the tag named above".into()),
+            msg!("dmarc-fallback", why = f.to_string()),
+            Some(msg!("fix-dmarc-fallback")),
         );
     }
-    let weaker = |p: Policy| (p as u8) < (rec.p as u8);
     if rec.sp.is_some_and(weaker) {
         ctx.add(
             Area::Dmarc,
             Severity::Yellow,
-            format!(
-                "sp={} is weaker than p={}: subdomains can be spoofed more easily",
-                rec.subdomain_policy(),
-                rec.p
+            msg!(
+                "dmarc-sp-weaker",
+                sp = rec.subdomain_policy().to_string(),
+                p = rec.p.to_string()
             ),
-            None,
+            Some(msg!("fix-dmarc-record", record = fixed_record.clone())),
         );
     }
     if weaker(rec.nonexistent_policy()) {
         ctx.add(
             Area::Dmarc,
             Severity::Yellow,
-            format!(
-                "non-existent subdomains get {}, weaker than p={}",
-                rec.nonexistent_policy(),
-                rec.p
+            msg!(
+                "dmarc-np-weaker",
+                np = rec.nonexistent_policy().to_string(),
+                p = rec.p.to_string()
             ),
-            Some("add np=reject".into()),
+            Some(msg!("fix-dmarc-record", record = fixed_record.clone())),
         );
     }
     if rec.testing {
         ctx.add(
             Area::Dmarc,
             Severity::Yellow,
-            "t=y: the domain says it is testing, so receivers apply a milder policy",
-            Some("remove t=y when done testing".into()),
+            msg!("dmarc-testing"),
+            Some(msg!("fix-dmarc-testing", record = fixed_record.clone())),
         );
     }
     for (tag, present) in [
@@ -932,8 +986,8 @@ async fn check_dmarc<R: Resolver>(
             ctx.add(
                 Area::Dmarc,
                 Severity::Yellow,
-                format!("{tag}= was removed by RFC 9989; receivers following it ignore the tag"),
-                Some(format!("drop {tag}= from the record")),
+                msg!("dmarc-removed-tag", tag = tag),
+                Some(msg!("fix-dmarc-record", record = fixed_record.clone())),
             );
         }
     }
@@ -941,8 +995,8 @@ async fn check_dmarc<R: Resolver>(
         ctx.add(
             Area::Dmarc,
             Severity::Yellow,
-            "no rua=: you receive no aggregate reports, so you cannot see who sends as you",
-            Some(format!("add rua=mailto:dmarc-reports@{domain}")),
+            msg!("dmarc-no-rua"),
+            Some(msg!("fix-dmarc-record", record = fixed_record.clone())),
         );
     }
     // External report destinations (RFC 9989 §3.? / RFC 7489 §7.1).
@@ -953,12 +1007,12 @@ async fn check_dmarc<R: Resolver>(
         ctx.add(
             Area::Dmarc,
             Severity::Yellow,
-            format!(
-                "the record lists {} more report URIs than receivers read ({} per tag); the rest are ignored",
-                rec.uris_ignored,
-                monban::dmarc::record::MAX_REPORT_URIS
+            msg!(
+                "dmarc-too-many-uris",
+                n = rec.uris_ignored,
+                max = monban::dmarc::record::MAX_REPORT_URIS
             ),
-            Some("list one or two report addresses per tag".into()),
+            Some(msg!("fix-dmarc-too-many-uris")),
         );
     }
     for (tag, list) in [("rua", &rec.rua), ("ruf", &rec.ruf)] {
@@ -967,7 +1021,7 @@ async fn check_dmarc<R: Resolver>(
                 ctx.add(
                     Area::Dmarc,
                     Severity::Yellow,
-                    format!("{tag} destination {} is not a mailto: URI; most receivers only send by mail", uri.uri),
+                    msg!("dmarc-not-mailto", tag = tag, uri = &uri.uri),
                     None,
                 );
                 continue;
@@ -990,8 +1044,17 @@ async fn check_dmarc<R: Resolver>(
                 ctx.add(
                     Area::Dmarc,
                     Severity::Red,
-                    format!("{tag}={} is in another organization and {dest} has not authorized it: receivers will not send these reports", uri.uri),
-                    Some(format!("{name}. TXT \"v=DMARC1\"  (published by the owner of {dest})")),
+                    msg!(
+                        "dmarc-external-unauthorized",
+                        tag = tag,
+                        uri = &uri.uri,
+                        dest = &dest
+                    ),
+                    Some(msg!(
+                        "fix-dmarc-external",
+                        record = txt_record(&name, "v=DMARC1"),
+                        dest = &dest
+                    )),
                 );
             }
         }
@@ -1030,7 +1093,7 @@ async fn check_dkim<R: Resolver>(
                 ctx.add(
                     Area::Dkim,
                     Severity::Yellow,
-                    format!("{name}: lookup failed: {e}"),
+                    msg!("dkim-lookup-failed", name = &name, error = e.to_string()),
                     None,
                 );
                 continue;
@@ -1040,7 +1103,7 @@ async fn check_dkim<R: Resolver>(
                 ctx.add(
                     Area::Dkim,
                     Severity::Red,
-                    format!("{name}: the key record is invalid ({why})"),
+                    msg!("dkim-invalid", name = &name, why = why.to_string()),
                     None,
                 );
                 continue;
@@ -1050,7 +1113,7 @@ async fn check_dkim<R: Resolver>(
                     ctx.add_step(
                         Area::Dkim,
                         Severity::Red,
-                        format!("no DKIM key at {name}: signatures with s={sel} fail"),
+                        msg!("dkim-no-key", name = &name, selector = sel),
                         NextStep::PublishKey {
                             domain: domain.to_owned(),
                             selector: sel.clone(),
@@ -1065,37 +1128,33 @@ async fn check_dkim<R: Resolver>(
             ctx.add(
                 Area::Dkim,
                 Severity::Yellow,
-                format!("{name}: the key is revoked (empty p=)"),
+                msg!("dkim-revoked", name = &name),
                 None,
             );
             continue;
         }
         let (sev, what) = match key.key_type {
-            KeyType::Ed25519 => (
-                Severity::Green,
-                "Ed25519 (RFC 8463); not every receiver verifies it yet, so sign with RSA too"
-                    .to_owned(),
-            ),
+            KeyType::Ed25519 => (Severity::Green, msg!("dkim-ed25519", name = &name)),
             _ => match monban::dkim::crypto::rsa_bits(&key.public_key) {
-                None => (Severity::Red, "the RSA key does not decode".to_owned()),
+                None => (Severity::Red, msg!("dkim-rsa-bad", name = &name)),
                 Some(bits) if bits < 1024 => (
                     Severity::Red,
-                    format!("RSA {bits} bits: receivers reject keys under 1024 bits (RFC 8301)"),
+                    msg!("dkim-rsa-weak", name = &name, bits = bits),
                 ),
                 Some(bits) if bits < 2048 => (
                     Severity::Yellow,
-                    format!("RSA {bits} bits: RFC 8301 asks for 2048"),
+                    msg!("dkim-rsa-short", name = &name, bits = bits),
                 ),
-                Some(bits) => (Severity::Green, format!("RSA {bits} bits")),
+                Some(bits) => (Severity::Green, msg!("dkim-rsa", name = &name, bits = bits)),
             },
         };
         if sev == Severity::Green {
-            ctx.add(Area::Dkim, sev, format!("{name}: {what}"), None);
+            ctx.add(Area::Dkim, sev, what, None);
         } else {
             ctx.add_step(
                 Area::Dkim,
                 sev,
-                format!("{name}: {what}"),
+                what,
                 NextStep::RotateKey {
                     domain: domain.to_owned(),
                 },
@@ -1105,15 +1164,15 @@ async fn check_dkim<R: Resolver>(
             ctx.add(
                 Area::Dkim,
                 Severity::Yellow,
-                format!("{name}: t=y (testing): some receivers treat its signatures as unsigned"),
-                Some("remove t=y from the key record".into()),
+                msg!("dkim-testing", name = &name),
+                Some(msg!("fix-dkim-testing")),
             );
         }
         if !key.hashes.is_empty() && !key.allows_hash("sha256") {
             ctx.add(
                 Area::Dkim,
                 Severity::Red,
-                format!("{name}: h= does not allow sha256"),
+                msg!("dkim-no-sha256", name = &name),
                 None,
             );
         }
@@ -1123,9 +1182,9 @@ async fn check_dkim<R: Resolver>(
             Area::Dkim,
             Severity::Yellow,
             if options.discover {
-                "no DKIM key found at the common selector names"
+                msg!("dkim-none-discovered")
             } else {
-                "no DKIM selector given"
+                msg!("dkim-no-selector")
             },
             NextStep::NameSelectors {
                 discovered: options.discover,
@@ -1148,25 +1207,17 @@ async fn check_adsp<R: Resolver>(resolver: &R, domain: &str, ctx: &mut Ctx) {
         .filter_map(|t| t.split_once('='))
         .find(|(k, _)| k.trim() == "dkim")
         .map(|(_, v)| v.trim().to_ascii_lowercase());
-    let (sev, msg) = match policy.as_deref() {
-        Some("discardable") => (
-            Severity::Yellow,
-            "ADSP dkim=discardable: receivers that still implement ADSP discard mail without an author signature; a third party signing with its own d= is not enough",
-        ),
-        Some("all") => (
-            Severity::Yellow,
-            "ADSP dkim=all: all mail is said to carry an author signature",
-        ),
-        Some("unknown") => (Severity::Green, "ADSP dkim=unknown: no assertion"),
-        _ => (Severity::Yellow, "the ADSP record does not parse"),
+    let (sev, text) = match policy.as_deref() {
+        Some("discardable") => (Severity::Yellow, msg!("adsp-discardable")),
+        Some("all") => (Severity::Yellow, msg!("adsp-all")),
+        Some("unknown") => (Severity::Green, msg!("adsp-unknown")),
+        _ => (Severity::Yellow, msg!("adsp-syntax")),
     };
     ctx.add(
         Area::Adsp,
         sev,
-        format!("{msg} (ADSP, RFC 5617, is historic: DMARC replaces it)"),
-        Some(format!(
-            "remove _adsp._domainkey.{domain} and rely on DMARC"
-        )),
+        msg!("adsp-historic", what = text),
+        Some(msg!("fix-adsp", domain = domain)),
     );
 }
 
@@ -1241,11 +1292,11 @@ async fn predict<R: Resolver>(
     // Say why, in words.
     let mut why = Vec::new();
     match &setup.signing_domain {
-        None => why.push("the mail is not DKIM-signed".to_owned()),
+        None => why.push(msg!("why-unsigned")),
         Some(d) if !outcome.dkim_aligned => {
-            why.push(format!("DKIM d={d} does not align with {domain}"))
+            why.push(msg!("why-dkim-unaligned", d = d, domain = domain))
         }
-        Some(d) => why.push(format!("DKIM d={d} aligns with {domain}")),
+        Some(d) => why.push(msg!("why-dkim-aligned", d = d, domain = domain)),
     }
     let failing: Vec<String> = by_ip
         .iter()
@@ -1253,38 +1304,38 @@ async fn predict<R: Resolver>(
         .map(|(ip, r)| format!("{ip} ({r})"))
         .collect();
     if setup.ips.is_empty() {
-        why.push("no sending IP given, so SPF was not predicted".into());
+        why.push(msg!("why-no-ip"));
     } else if failing.is_empty() {
         if outcome.spf_aligned {
-            why.push(format!("SPF passes for {mail_from_domain}, which aligns"));
+            why.push(msg!("why-spf-aligned", domain = &mail_from_domain));
         } else {
-            why.push(format!(
-                "SPF passes for {mail_from_domain}, but it does not align with {domain}"
+            why.push(msg!(
+                "why-spf-unaligned",
+                mail_from = &mail_from_domain,
+                domain = domain
             ));
         }
     } else {
-        why.push(format!(
-            "SPF for {mail_from_domain} does not pass for {}",
-            failing.join(", ")
+        why.push(msg!(
+            "why-spf-fails",
+            domain = &mail_from_domain,
+            ips = failing.join(", ")
         ));
     }
     let verdict = match outcome.result {
-        DmarcResult::Pass => format!("DMARC passes: receivers deliver ({})", why.join("; ")),
-        DmarcResult::None => format!(
-            "{domain} has no DMARC policy, so receivers judge the mail on SPF/DKIM alone ({})",
-            why.join("; ")
-        ),
-        DmarcResult::Fail => format!(
-            "DMARC fails ({}): p={} means this mail will be {}",
-            why.join("; "),
-            outcome.policy.map_or("none".into(), |p| p.to_string()),
-            match outcome.disposition {
-                dmarc::Disposition::Reject => "refused",
-                dmarc::Disposition::Quarantine => "put in spam",
-                dmarc::Disposition::None => "delivered (the policy is none)",
+        DmarcResult::Pass => msg!("predict-pass", why = why),
+        DmarcResult::None => msg!("predict-none", domain = domain, why = why),
+        DmarcResult::Fail => msg!(
+            "predict-fail",
+            why = why,
+            p = outcome.policy.map_or("none".into(), |p| p.to_string()),
+            fate = match outcome.disposition {
+                dmarc::Disposition::Reject => msg!("fate-reject"),
+                dmarc::Disposition::Quarantine => msg!("fate-quarantine"),
+                dmarc::Disposition::None => msg!("fate-none"),
             }
         ),
-        other => format!("DMARC gives {other} ({})", why.join("; ")),
+        other => msg!("predict-other", result = other.to_string(), why = why),
     };
     let severity = match (outcome.result, outcome.disposition) {
         (DmarcResult::Pass, _) => Severity::Green,
@@ -1294,9 +1345,7 @@ async fn predict<R: Resolver>(
     let fix = (severity != Severity::Green).then(|| {
         let mut f = Vec::new();
         if !outcome.dkim_aligned {
-            f.push(format!(
-                "sign with d={domain} (or a subdomain), publishing the key under {domain}"
-            ));
+            f.push(msg!("fix-sign-aligned", domain = domain));
         }
         if !failing.is_empty() {
             let nets: Vec<String> = setup
@@ -1307,12 +1356,18 @@ async fn predict<R: Resolver>(
                     IpAddr::V6(v6) => format!("ip6:{v6}"),
                 })
                 .collect();
-            f.push(format!(
-                "add {} to the SPF record of {mail_from_domain}",
-                nets.join(" ")
+            f.push(msg!(
+                "fix-spf-add",
+                nets = nets.join(" "),
+                domain = &mail_from_domain
             ));
         }
-        f.join("; or ")
+        let mut f = f.into_iter();
+        match (f.next(), f.next()) {
+            (Some(a), Some(b)) => msg!("fix-either", a = a, b = b),
+            (Some(a), None) => a,
+            _ => msg!("fix-none-known"),
+        }
     });
     ctx.add(Area::Sending, severity, verdict, fix);
     prediction
@@ -1422,34 +1477,142 @@ impl<'a> CheckView<'a> {
 }
 
 /// A finding's message and fix as the CLI and the web API word them: next steps
-/// become the `monban` commands that take them (the JSON of DESIGN §4).
+/// become the `monban` commands that take them (the JSON of DESIGN §4). English.
 pub fn worded(f: &Finding) -> (String, Option<String>) {
+    worded_in(Lang::En, f)
+}
+
+/// [`worded`] in `lang`.
+pub fn worded_in(lang: Lang, f: &Finding) -> (String, Option<String>) {
+    let message = f.text.text(lang);
+    let fix = f.fix_text.as_ref().map(|m| m.text(lang));
     match &f.step {
         Some(NextStep::PublishKey { domain, selector }) => (
-            f.message.clone(),
-            Some(format!(
-                "publish the key: monban keygen --domain {domain} --selector {selector}"
-            )),
+            message,
+            Some(msg!("step-publish-key", domain = domain, selector = selector).text(lang)),
         ),
         Some(NextStep::RotateKey { domain }) => (
-            f.message.clone(),
-            Some(format!(
-                "rotate to a new selector: monban keygen --domain {domain} --selector NEW --bits 2048"
-            )),
+            message,
+            Some(msg!("step-rotate-key", domain = domain).text(lang)),
         ),
-        Some(NextStep::NameSelectors { discovered: true }) => (
-            format!("{}: give the selectors you use with --selector", f.message),
-            f.fix.clone(),
+        Some(NextStep::NameSelectors { discovered }) => (
+            if *discovered {
+                msg!("step-name-selectors-discovered", what = f.text.clone())
+            } else {
+                msg!("step-name-selectors", what = f.text.clone())
+            }
+            .text(lang),
+            fix,
         ),
-        Some(NextStep::NameSelectors { discovered: false }) => (
-            format!(
-                "{}: add --selector S (or --discover) to check the keys",
-                f.message
-            ),
-            f.fix.clone(),
-        ),
-        _ => (f.message.clone(), f.fix.clone()),
+        _ => (message, fix),
     }
+}
+
+/// A DNS record as a zone file line, the value split into strings of at most 255
+/// bytes (RFC 1035 §3.3.14; RFC 7208 §3.3 joins them back).
+pub fn txt_record(owner: &str, value: &str) -> String {
+    let mut parts = Vec::new();
+    let mut rest = value;
+    while rest.len() > 255 {
+        // Split at a character boundary at or below 255 bytes.
+        let mut cut = 255;
+        while !rest.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        parts.push(&rest[..cut]);
+        rest = &rest[cut..];
+    }
+    parts.push(rest);
+    let quoted: Vec<String> = parts
+        .iter()
+        .map(|p| format!("\"{}\"", p.replace('\\', "\\\\").replace('"', "\\\"")))
+        .collect();
+    format!("{owner}. TXT {}", quoted.join(" "))
+}
+
+/// The terms of an SPF record after `v=spf1`.
+fn spf_terms(record: &str) -> Vec<&str> {
+    record.split_whitespace().skip(1).collect()
+}
+
+fn is_all(term: &str) -> bool {
+    term.trim_start_matches(['+', '-', '~', '?'])
+        .eq_ignore_ascii_case("all")
+}
+
+/// The record's `all` term, if it has one.
+fn ending_of(record: &str) -> Option<String> {
+    spf_terms(record)
+        .into_iter()
+        .find(|t| is_all(t))
+        .map(str::to_owned)
+}
+
+/// The record with `all` (and any `redirect=`, which `all` overrides) replaced by
+/// `ending` at its end.
+fn spf_ending(record: &str, ending: &str) -> String {
+    let mut terms: Vec<&str> = spf_terms(record)
+        .into_iter()
+        .filter(|t| !is_all(t) && !t.to_ascii_lowercase().starts_with("redirect="))
+        .collect();
+    terms.push(ending);
+    format!("v=spf1 {}", terms.join(" "))
+}
+
+/// The record without the terms `drop` picks.
+fn spf_without(record: &str, drop: impl Fn(&str) -> bool) -> String {
+    let terms: Vec<&str> = spf_terms(record).into_iter().filter(|t| !drop(t)).collect();
+    format!("v=spf1 {}", terms.join(" "))
+}
+
+/// Several SPF records merged into one: every term once, in order, one `all` at the
+/// end (the strictest the records had: `-all` if any, else `~all`).
+fn merge_spf(records: &[Vec<u8>]) -> String {
+    let mut terms: Vec<String> = Vec::new();
+    let mut hard = false;
+    for r in records {
+        let text = String::from_utf8_lossy(r);
+        for t in spf_terms(&text) {
+            if is_all(t) {
+                hard |= t.starts_with('-');
+            } else if !t.to_ascii_lowercase().starts_with("redirect=")
+                && !terms.iter().any(|x| x.eq_ignore_ascii_case(t))
+            {
+                terms.push(t.to_owned());
+            }
+        }
+    }
+    terms.push(if hard { "-all" } else { "~all" }.into());
+    format!("v=spf1 {}", terms.join(" "))
+}
+
+/// A DMARC record's tags, in order.
+type Tags = Vec<(String, String)>;
+
+/// A DMARC record's tags, edited by `edit`, written back in their order.
+fn edit_tags(record: &str, edit: &dyn Fn(&mut Tags)) -> String {
+    let mut tags: Tags = record
+        .split(';')
+        .filter_map(|t| t.split_once('='))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .filter(|(k, _)| !k.is_empty())
+        .collect();
+    edit(&mut tags);
+    tags.iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn set_tag(tags: &mut Tags, key: &str, value: &str) {
+    match tags.iter_mut().find(|(k, _)| k == key) {
+        Some(t) => t.1 = value.to_owned(),
+        None => tags.push((key.to_owned(), value.to_owned())),
+    }
+}
+
+fn remove_tag(tags: &mut Tags, key: &str) {
+    tags.retain(|(k, _)| k != key);
 }
 
 /// A domain given by a user (a CLI argument, an API path): letters, digits, `-`, `_`
@@ -1489,6 +1652,61 @@ mod tests {
             .build()
             .unwrap()
             .block_on(f)
+    }
+
+    #[test]
+    fn fixes_are_whole_records() {
+        // A value over 255 bytes is split into strings a zone file takes.
+        let long = format!("v=spf1 {}-all", "ip4:192.0.2.1 ".repeat(30));
+        let line = txt_record("d.test", &long);
+        let strings: Vec<&str> = line.split('"').skip(1).step_by(2).collect();
+        assert!(
+            strings.len() == 2 && strings.iter().all(|s| s.len() <= 255),
+            "{line}"
+        );
+        assert_eq!(strings.concat(), long);
+        assert_eq!(
+            txt_record("d.test", "a \"b\""),
+            "d.test. TXT \"a \\\"b\\\"\""
+        );
+        // Several SPF records: one, every term once, the strictest all.
+        assert_eq!(
+            merge_spf(&[
+                b"v=spf1 mx ~all".to_vec(),
+                b"v=spf1 mx ip4:192.0.2.1 -all".to_vec()
+            ]),
+            "v=spf1 mx ip4:192.0.2.1 -all"
+        );
+        assert_eq!(spf_ending("v=spf1 a +all", "-all"), "v=spf1 a -all");
+        assert_eq!(
+            spf_ending("v=spf1 a redirect=x.test", "-all"),
+            "v=spf1 a -all"
+        );
+        assert_eq!(ending_of("v=spf1 a ?all").as_deref(), Some("?all"));
+        // DMARC tags edited in place, order kept.
+        let edited = edit_tags("v=DMARC1; p=none; pct=50; rua=mailto:a@d.test", &|t| {
+            remove_tag(t, "pct");
+            set_tag(t, "p", "quarantine");
+            set_tag(t, "np", "reject");
+        });
+        assert_eq!(
+            edited,
+            "v=DMARC1; p=quarantine; rua=mailto:a@d.test; np=reject"
+        );
+    }
+
+    #[test]
+    fn a_network_listed_with_a_qualifier_is_not_flattened_as_allowed() {
+        let zone = "d.test. TXT \"v=spf1 include:a.test -all\"\n\
+            a.test. TXT \"v=spf1 -ip4:192.0.2.66 ip4:192.0.2.0/24 a a a a a a a a a a -all\"\n";
+        let zone = ZoneResolver::parse(zone, "z", None).unwrap();
+        let r = block_on(check(&zone, "d.test", &CheckOptions::default()));
+        let fixes: Vec<&str> = r.findings.iter().filter_map(|f| f.fix.as_deref()).collect();
+        assert!(
+            fixes.iter().any(|f| f.contains("(flattening)")),
+            "{fixes:?}"
+        );
+        assert!(fixes.iter().all(|f| !f.contains("192.0.2.66")), "{fixes:?}");
     }
 
     fn spf_findings(zone: &str) -> Vec<String> {

@@ -165,6 +165,45 @@ pub enum Arg {
     Text(String),
     /// A number (for plural forms).
     Number(i64),
+    /// Messages, each in the language of the whole, joined by the language's list
+    /// separator (`list-sep`).
+    Msgs(Vec<Msg>),
+}
+
+/// A message to word later, in whatever language the reader wants: its identifier in
+/// the catalogue and its arguments. The checker's findings are made of these.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Msg {
+    /// The identifier (`spf-none`, ...).
+    pub id: &'static str,
+    /// The arguments.
+    pub args: Vec<(&'static str, Arg)>,
+}
+
+impl Msg {
+    /// A message with no arguments.
+    pub fn new(id: &'static str) -> Msg {
+        Msg {
+            id,
+            args: Vec::new(),
+        }
+    }
+
+    /// The message in `lang`.
+    pub fn text(&self, lang: Lang) -> String {
+        catalog(lang).text(self.id, &self.args)
+    }
+}
+
+/// `msg!("id")` or `msg!("id", name = value, ...)`: a [`Msg`].
+#[macro_export]
+macro_rules! msg {
+    ($id:literal) => {
+        $crate::i18n::Msg::new($id)
+    };
+    ($id:literal, $($k:ident = $v:expr),+ $(,)?) => {
+        $crate::i18n::Msg { id: $id, args: vec![$((stringify!($k), $crate::i18n::Arg::from($v))),+] }
+    };
 }
 
 impl From<&str> for Arg {
@@ -195,6 +234,21 @@ impl From<u64> for Arg {
 impl From<usize> for Arg {
     fn from(n: usize) -> Self {
         Arg::Number(i64::try_from(n).unwrap_or(i64::MAX))
+    }
+}
+impl From<Vec<Msg>> for Arg {
+    fn from(m: Vec<Msg>) -> Self {
+        Arg::Msgs(m)
+    }
+}
+impl From<Msg> for Arg {
+    fn from(m: Msg) -> Self {
+        Arg::Msgs(vec![m])
+    }
+}
+impl From<u8> for Arg {
+    fn from(n: u8) -> Self {
+        Arg::Number(i64::from(n))
     }
 }
 impl From<u32> for Arg {
@@ -250,6 +304,12 @@ impl Catalog {
             match v {
                 Arg::Text(s) => fargs.set(*k, FluentValue::from(s.as_str())),
                 Arg::Number(n) => fargs.set(*k, FluentValue::from(*n)),
+                Arg::Msgs(list) => {
+                    let sep = self.text("list-sep", &[]);
+                    let joined: Vec<String> =
+                        list.iter().map(|m| self.text(m.id, &m.args)).collect();
+                    fargs.set(*k, FluentValue::from(joined.join(&sep)));
+                }
             }
         }
         let mut errors = Vec::new();
@@ -311,6 +371,28 @@ mod tests {
         let extra: Vec<_> = ja.iter().filter(|i| !en.contains(i)).collect();
         assert!(missing.is_empty(), "missing in ja: {missing:?}");
         assert!(extra.is_empty(), "only in ja: {extra:?}");
+    }
+
+    #[test]
+    fn every_message_the_code_names_is_in_the_catalogue() {
+        let sources = [include_str!("check.rs")];
+        let mut named = 0;
+        for src in sources {
+            for (i, _) in src.match_indices("msg!(\"") {
+                let rest = &src[i + 6..];
+                let id = &rest[..rest.find('"').unwrap()];
+                named += 1;
+                assert!(
+                    catalog(Lang::En).has(id),
+                    "{id} is not in locales/en/monban.ftl"
+                );
+                assert!(
+                    catalog(Lang::Ja).has(id),
+                    "{id} is not in locales/ja/monban.ftl"
+                );
+            }
+        }
+        assert!(named > 50, "{named}");
     }
 
     #[test]

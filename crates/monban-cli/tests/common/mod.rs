@@ -21,6 +21,8 @@ pub fn run(args: &[&str], stdin: &[u8], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_monban"));
     cmd.args(args)
         .env_remove("NO_COLOR")
+        // English, whatever the machine's locale (the tests read the words).
+        .env("LC_ALL", "C.UTF-8")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());

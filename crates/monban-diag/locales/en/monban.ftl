@@ -212,3 +212,123 @@ advice-safe = safe
 advice-not-yet = not yet
 reports-hurt = Legitimate senders the next step would hurt
 reports-tls = TLS reports (RFC 8460)
+
+## Domain checker findings (shared by `monban check` and the checker page)
+list-sep = ;{" "}
+mx-null = { $domain } publishes a null MX (RFC 7505): it accepts no mail
+mx-count = { $n } MX record(s)
+mx-lookup-failed = MX lookup failed: { $error }
+domain-nxdomain = { $domain } does not exist in the DNS
+mx-none = { $domain } has no MX record: it cannot receive mail (bounces and replies to it are lost)
+fix-mx-none = { $domain }. MX 10 mail.{ $domain }.  (or a null MX "{ $domain }. MX 0 ." if it receives no mail)
+spf-lookup-failed = TXT lookup failed: { $error }
+spf-type-99 = an SPF-type (99) record is published: RFC 7208 §3.1 retired that type; only TXT is read
+fix-spf-type-99 = delete the SPF-type record of { $domain }; keep the TXT one
+spf-none = { $domain } publishes no SPF record: anyone can send as it as far as SPF is concerned
+fix-spf-none-mx = { $domain }. TXT "v=spf1 mx -all"  (list every host that sends as { $domain })
+fix-spf-none-no-mail = { $domain }. TXT "v=spf1 -all"  (this domain sends no mail)
+spf-several = { $n } SPF records: receivers treat this as a permanent error (RFC 7208 §4.5)
+fix-spf-several = { $record }  (the records merged into one; delete the others)
+spf-syntax = the SPF record does not parse ({ $error }): receivers give permerror
+fix-spf-syntax = fix the term named above
+spf-ptr = the record uses ptr, which RFC 7208 §5.5 says not to use (slow, unreliable)
+fix-spf-ptr = { $record }  (ptr removed: add ip4:/ip6: or a: terms for the hosts it matched)
+spf-pass-all = the record ends in +all: every host on the Internet may send as this domain
+spf-neutral-all = the record ends in ?all: hosts not listed get neutral, which protects nothing
+fix-spf-end-all = { $record }  (~all instead of -all while testing)
+spf-softfail-all = the record ends in ~all (softfail): unlisted hosts fail softly; DMARC decides
+spf-fail-all = the record ends in -all
+spf-no-all = the record has no all mechanism: unlisted hosts get neutral
+spf-lookups-over = more than { $limit } DNS-querying terms in the whole policy (RFC 7208 §4.6.4 allows 10; exp= does not count)
+spf-lookups = { $n } DNS-querying terms in the whole policy (RFC 7208 §4.6.4 allows 10; exp= does not count)
+spf-lookups-at-least = at least { $n } DNS-querying terms (the evaluation stopped early: { $cause }) (RFC 7208 §4.6.4 allows 10; exp= does not count)
+fix-spf-lookups = replace include: chains by ip4:/ip6: networks (flattening), or drop unused includes
+fix-spf-flattened = { $record }  (flattened: every include replaced by the networks it lists today; re-check when a provider changes them)
+spf-void-lookups = { $n } lookups of names that do not exist (the limit is 2, RFC 7208 §4.6.4)
+fix-spf-void-lookups = remove the terms that name missing hosts or domains
+spf-unflattenable = some terms (exists:, macros, or networks listed with -, ~ or ?) cannot be listed as allowed networks
+spf-walk-queries = walking the policy takes more than { $max } DNS queries; receivers stop at 10 lookups (permerror)
+spf-walk-loop = the include/redirect chain loops back to { $domain }: receivers give permerror
+spf-walk-deep = the include/redirect chain is more than { $max } deep at { $domain }: receivers stop at 10 lookups (permerror)
+spf-walk-records = the include tree has more than { $max } records; receivers stop at 10 lookups (permerror)
+spf-walk-several = { $domain } (included or redirected to) has { $n } SPF records: receivers give permerror
+spf-walk-syntax = the SPF record of { $domain } does not parse: receivers give permerror
+spf-walk-mx = { $domain } has { $n } MX records; mx allows 10 (permerror)
+dmarc-lookup-failed = DMARC lookup failed: { $error }
+dmarc-none = { $domain } publishes no DMARC record: receivers apply no policy to mail forged in its name
+dmarc-invalid = the DMARC record of { $domain } is invalid ({ $error }): it is ignored
+dmarc-unusable = { $domain } publishes no usable DMARC record
+dmarc-several = { $n } DMARC records at _dmarc.{ $domain }: receivers ignore them all
+fix-dmarc-none = { $record }  (then move to p=quarantine and p=reject once the reports look right)
+fix-dmarc-none-no-mail = { $record }  (this domain sends no mail)
+dmarc-at = { $name }
+dmarc-at-tree = { $name } (found by the tree walk; { $domain } has none of its own)
+dmarc-p-reject = { $at }: p=reject: forged mail is refused
+dmarc-p-quarantine = { $at }: p=quarantine: forged mail goes to spam
+dmarc-p-none = { $at }: p=none: monitoring only, forged mail is delivered
+fix-dmarc-p-none = { $record }  (when the aggregate reports show all your mail passing; p=reject after that)
+dmarc-fallback = the record is treated as p=none because: { $why }
+fix-dmarc-fallback = fix the tag named above
+dmarc-sp-weaker = sp={ $sp } is weaker than p={ $p }: subdomains can be spoofed more easily
+fix-dmarc-record = { $record }
+dmarc-np-weaker = non-existent subdomains get { $np }, weaker than p={ $p }
+dmarc-testing = t=y: the domain says it is testing, so receivers apply a milder policy
+fix-dmarc-testing = { $record }  (when done testing)
+dmarc-removed-tag = { $tag }= was removed by RFC 9989; receivers following it ignore the tag
+dmarc-no-rua = no rua=: you receive no aggregate reports, so you cannot see who sends as you
+dmarc-too-many-uris = the record lists { $n } more report URIs than receivers read ({ $max } per tag); the rest are ignored
+fix-dmarc-too-many-uris = list one or two report addresses per tag
+dmarc-not-mailto = { $tag } destination { $uri } is not a mailto: URI; most receivers only send by mail
+dmarc-external-unauthorized = { $tag }={ $uri } is in another organization and { $dest } has not authorized it: receivers will not send these reports
+fix-dmarc-external = { $record }  (published by the owner of { $dest })
+dkim-lookup-failed = { $name }: lookup failed: { $error }
+dkim-invalid = { $name }: the key record is invalid ({ $why })
+dkim-no-key = no DKIM key at { $name }: signatures with s={ $selector } fail
+dkim-revoked = { $name }: the key is revoked (empty p=)
+dkim-ed25519 = { $name }: Ed25519 (RFC 8463); not every receiver verifies it yet, so sign with RSA too
+dkim-rsa-bad = { $name }: the RSA key does not decode
+dkim-rsa-weak = { $name }: RSA { $bits } bits: receivers reject keys under 1024 bits (RFC 8301)
+dkim-rsa-short = { $name }: RSA { $bits } bits: RFC 8301 asks for 2048
+dkim-rsa = { $name }: RSA { $bits } bits
+dkim-testing = { $name }: t=y (testing): some receivers treat its signatures as unsigned
+fix-dkim-testing = remove t=y from the key record
+dkim-no-sha256 = { $name }: h= does not allow sha256
+dkim-none-discovered = no DKIM key found at the common selector names
+dkim-no-selector = no DKIM selector given
+adsp-discardable = ADSP dkim=discardable: receivers that still implement ADSP discard mail without an author signature; a third party signing with its own d= is not enough
+adsp-all = ADSP dkim=all: all mail is said to carry an author signature
+adsp-unknown = ADSP dkim=unknown: no assertion
+adsp-syntax = the ADSP record does not parse
+adsp-historic = { $what } (ADSP, RFC 5617, is historic: DMARC replaces it)
+fix-adsp = remove _adsp._domainkey.{ $domain } and rely on DMARC
+why-unsigned = the mail is not DKIM-signed
+why-dkim-unaligned = DKIM d={ $d } does not align with { $domain }
+why-dkim-aligned = DKIM d={ $d } aligns with { $domain }
+why-no-ip = no sending IP given, so SPF was not predicted
+why-spf-aligned = SPF passes for { $domain }, which aligns
+why-spf-unaligned = SPF passes for { $mail_from }, but it does not align with { $domain }
+why-spf-fails = SPF for { $domain } does not pass for { $ips }
+predict-pass = DMARC passes: receivers deliver ({ $why })
+predict-none = { $domain } has no DMARC policy, so receivers judge the mail on SPF/DKIM alone ({ $why })
+predict-fail = DMARC fails ({ $why }): p={ $p } means this mail will be { $fate }
+fate-reject = refused
+fate-quarantine = put in spam
+fate-none = delivered (the policy is none)
+predict-other = DMARC gives { $result } ({ $why })
+fix-sign-aligned = sign with d={ $domain } (or a subdomain), publishing the key under { $domain }
+fix-spf-add = add { $nets } to the SPF record of { $domain }
+fix-either = { $a }; or { $b }
+fix-none-known = nothing to change here
+step-publish-key = publish the key: monban keygen --domain { $domain } --selector { $selector }
+step-rotate-key = rotate to a new selector: monban keygen --domain { $domain } --selector NEW --bits 2048
+step-name-selectors-discovered = { $what }: give the selectors you use with --selector
+step-name-selectors = { $what }: add --selector S (or --discover) to check the keys
+
+## The CLI's text output
+cli-fix = fix:
+cli-spf-allows = SPF allows:
+cli-light-green = GREEN
+cli-light-yellow = YELLOW
+cli-light-red = RED
+web-step-name-selectors = { $what }: enter the selectors you use in the DKIM selectors field, or tick "Also try common selector names"
+web-step-name-selectors-discovered = { $what }: enter the selectors you use in the DKIM selectors field

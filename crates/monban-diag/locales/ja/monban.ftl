@@ -210,3 +210,123 @@ advice-safe = 移行して安全
 advice-not-yet = まだ早い
 reports-hurt = 次の段階で影響を受ける正規の送信者
 reports-tls = TLS レポート (RFC 8460)
+
+## ドメインチェックの所見(monban check とチェックページで共通)
+list-sep = 、
+mx-null = { $domain } は null MX (RFC 7505) を公開しています: メールを一切受け付けません
+mx-count = MX レコード { $n } 件
+mx-lookup-failed = MX の参照に失敗しました: { $error }
+domain-nxdomain = { $domain } は DNS に存在しません
+mx-none = { $domain } には MX レコードがありません: メールを受信できません(バウンスや返信が失われます)
+fix-mx-none = { $domain }. MX 10 mail.{ $domain }.  (メールを受信しない場合は null MX "{ $domain }. MX 0 .")
+spf-lookup-failed = TXT の参照に失敗しました: { $error }
+spf-type-99 = SPF タイプ (99) のレコードが公開されています: RFC 7208 §3.1 でこのタイプは廃止され、TXT だけが読まれます
+fix-spf-type-99 = { $domain } の SPF タイプのレコードを削除し、TXT のレコードを残してください
+spf-none = { $domain } は SPF レコードを公開していません: SPF の上では誰でもこのドメインとして送信できます
+fix-spf-none-mx = { $domain }. TXT "v=spf1 mx -all"  ({ $domain } として送信するすべてのホストを列挙してください)
+fix-spf-none-no-mail = { $domain }. TXT "v=spf1 -all"  (このドメインはメールを送信しない)
+spf-several = SPF レコードが { $n } 件あります: 受信側はこれを永続的エラーとして扱います (RFC 7208 §4.5)
+fix-spf-several = { $record }  (レコードを 1 つに統合したもの。他は削除してください)
+spf-syntax = SPF レコードを解析できません({ $error }): 受信側は permerror とします
+fix-spf-syntax = 上に示した項目を修正してください
+spf-ptr = レコードが ptr を使っています。RFC 7208 §5.5 は使用しないよう求めています(遅く、信頼性が低い)
+fix-spf-ptr = { $record }  (ptr を削除したもの: ptr が一致していたホストの ip4:/ip6: または a: を追加してください)
+spf-pass-all = レコードが +all で終わっています: インターネット上のすべてのホストがこのドメインとして送信できます
+spf-neutral-all = レコードが ?all で終わっています: 列挙されていないホストは neutral となり、何も守れません
+fix-spf-end-all = { $record }  (テスト中は -all の代わりに ~all)
+spf-softfail-all = レコードは ~all (softfail) で終わっています: 列挙されていないホストは緩やかに失敗し、DMARC が判定します
+spf-fail-all = レコードは -all で終わっています
+spf-no-all = レコードに all メカニズムがありません: 列挙されていないホストは neutral になります
+spf-lookups-over = ポリシー全体で DNS を参照する項目が { $limit } 個を超えています(RFC 7208 §4.6.4 の上限は 10。exp= は数えません)
+spf-lookups = ポリシー全体で DNS を参照する項目は { $n } 個です(RFC 7208 §4.6.4 の上限は 10。exp= は数えません)
+spf-lookups-at-least = DNS を参照する項目は少なくとも { $n } 個です(評価が途中で止まりました: { $cause })(RFC 7208 §4.6.4 の上限は 10。exp= は数えません)
+fix-spf-lookups = include: の連鎖を ip4:/ip6: のネットワークに置き換える(フラット化)か、使っていない include を削除してください
+fix-spf-flattened = { $record }  (フラット化したもの: 各 include を現在のネットワークに置き換えました。プロバイダーが変更したら再チェックしてください)
+spf-void-lookups = 存在しない名前の参照が { $n } 回あります(上限は 2、RFC 7208 §4.6.4)
+fix-spf-void-lookups = 存在しないホストやドメインを指す項目を削除してください
+spf-unflattenable = 一部の項目(exists:、マクロ、または -、~、? 付きのネットワーク)は許可されたネットワークとして列挙できません
+spf-walk-queries = ポリシーをたどるのに { $max } 回を超える DNS 問い合わせが必要です: 受信側は 10 回の参照で打ち切ります (permerror)
+spf-walk-loop = include/redirect の連鎖が { $domain } に戻ってループしています: 受信側は permerror とします
+spf-walk-deep = include/redirect の連鎖が { $domain } で { $max } 段を超えています: 受信側は 10 回の参照で打ち切ります (permerror)
+spf-walk-records = include のツリーに { $max } 件を超えるレコードがあります: 受信側は 10 回の参照で打ち切ります (permerror)
+spf-walk-several = { $domain }(include または redirect 先)に SPF レコードが { $n } 件あります: 受信側は permerror とします
+spf-walk-syntax = { $domain } の SPF レコードを解析できません: 受信側は permerror とします
+spf-walk-mx = { $domain } には MX レコードが { $n } 件あります。mx で許されるのは 10 件までです (permerror)
+dmarc-lookup-failed = DMARC の参照に失敗しました: { $error }
+dmarc-none = { $domain } は DMARC レコードを公開していません: このドメインを詐称したメールに受信側はポリシーを適用しません
+dmarc-invalid = { $domain } の DMARC レコードは無効です({ $error }): 無視されます
+dmarc-unusable = { $domain } は使用できる DMARC レコードを公開していません
+dmarc-several = _dmarc.{ $domain } に DMARC レコードが { $n } 件あります: 受信側はすべて無視します
+fix-dmarc-none = { $record }  (レポートで問題がないことを確認したら p=quarantine、p=reject へ進めてください)
+fix-dmarc-none-no-mail = { $record }  (このドメインはメールを送信しない)
+dmarc-at = { $name }
+dmarc-at-tree = { $name }(ツリーウォークで発見。{ $domain } 自身にはレコードがありません)
+dmarc-p-reject = { $at }: p=reject: 詐称メールは拒否されます
+dmarc-p-quarantine = { $at }: p=quarantine: 詐称メールは迷惑メールになります
+dmarc-p-none = { $at }: p=none: 監視のみで、詐称メールも配送されます
+fix-dmarc-p-none = { $record }  (集約レポートですべての正規メールの合格を確認してから。その後は p=reject)
+dmarc-fallback = 次の理由でレコードは p=none として扱われます: { $why }
+fix-dmarc-fallback = 上に示したタグを修正してください
+dmarc-sp-weaker = sp={ $sp } は p={ $p } より弱く、サブドメインが詐称されやすくなります
+fix-dmarc-record = { $record }
+dmarc-np-weaker = 存在しないサブドメインには { $np } が適用され、p={ $p } より弱くなっています
+dmarc-testing = t=y: ドメインがテスト中と宣言しているため、受信側はより緩いポリシーを適用します
+fix-dmarc-testing = { $record }  (テストが終わったら)
+dmarc-removed-tag = { $tag }= は RFC 9989 で削除されました: これに従う受信側はこのタグを無視します
+dmarc-no-rua = rua= がありません: 集約レポートが届かないため、誰があなたのドメインで送信しているかわかりません
+dmarc-too-many-uris = レコードには受信側が読む数(タグごとに { $max } 個)より { $n } 個多いレポート URI があります。残りは無視されます
+fix-dmarc-too-many-uris = レポートの宛先はタグごとに 1、2 個にしてください
+dmarc-not-mailto = { $tag } の宛先 { $uri } は mailto: URI ではありません: ほとんどの受信側はメールでしか送りません
+dmarc-external-unauthorized = { $tag }={ $uri } は別の組織にあり、{ $dest } はそれを許可していません: 受信側はこのレポートを送りません
+fix-dmarc-external = { $record }  ({ $dest } の管理者が公開)
+dkim-lookup-failed = { $name }: 参照に失敗しました: { $error }
+dkim-invalid = { $name }: 鍵レコードが無効です({ $why })
+dkim-no-key = { $name } に DKIM 鍵がありません: s={ $selector } の署名は失敗します
+dkim-revoked = { $name }: 鍵は失効しています(p= が空)
+dkim-ed25519 = { $name }: Ed25519 (RFC 8463)。まだすべての受信側が検証できるわけではないので、RSA でも署名してください
+dkim-rsa-bad = { $name }: RSA 鍵を復号できません
+dkim-rsa-weak = { $name }: RSA { $bits } ビット: 受信側は 1024 ビット未満の鍵を拒否します (RFC 8301)
+dkim-rsa-short = { $name }: RSA { $bits } ビット: RFC 8301 は 2048 ビットを求めています
+dkim-rsa = { $name }: RSA { $bits } ビット
+dkim-testing = { $name }: t=y(テスト中): この鍵の署名を署名なしとして扱う受信側があります
+fix-dkim-testing = 鍵レコードから t=y を削除してください
+dkim-no-sha256 = { $name }: h= が sha256 を許可していません
+dkim-none-discovered = よく使われるセレクタ名には DKIM 鍵が見つかりませんでした
+dkim-no-selector = DKIM セレクタが指定されていません
+adsp-discardable = ADSP dkim=discardable: ADSP を今も実装している受信側は、作成者署名のないメールを破棄します。第三者が自身の d= で署名するだけでは不十分です
+adsp-all = ADSP dkim=all: すべてのメールに作成者署名があると宣言しています
+adsp-unknown = ADSP dkim=unknown: 宣言なし
+adsp-syntax = ADSP レコードを解析できません
+adsp-historic = { $what }(ADSP (RFC 5617) は廃止済みで、DMARC が置き換えています)
+fix-adsp = _adsp._domainkey.{ $domain } を削除し、DMARC に任せてください
+why-unsigned = メールに DKIM 署名がありません
+why-dkim-unaligned = DKIM d={ $d } は { $domain } とアライメントしません
+why-dkim-aligned = DKIM d={ $d } は { $domain } とアライメントします
+why-no-ip = 送信元 IP が指定されていないため、SPF は予測していません
+why-spf-aligned = { $domain } の SPF は合格し、アライメントします
+why-spf-unaligned = { $mail_from } の SPF は合格しますが、{ $domain } とアライメントしません
+why-spf-fails = { $domain } の SPF は { $ips } で合格しません
+predict-pass = DMARC に合格: 受信側は配送します({ $why })
+predict-none = { $domain } には DMARC ポリシーがないため、受信側は SPF/DKIM だけで判定します({ $why })
+predict-fail = DMARC に失敗({ $why }): p={ $p } のため、このメールは{ $fate }
+fate-reject = 拒否されます
+fate-quarantine = 迷惑メールになります
+fate-none = 配送されます(ポリシーが none のため)
+predict-other = DMARC の結果は { $result } です({ $why })
+fix-sign-aligned = d={ $domain }(またはそのサブドメイン)で署名し、鍵を { $domain } の下に公開してください
+fix-spf-add = { $domain } の SPF レコードに { $nets } を追加してください
+fix-either = { $a }。または { $b }
+fix-none-known = ここで変更すべきことはありません
+step-publish-key = 鍵を公開してください: monban keygen --domain { $domain } --selector { $selector }
+step-rotate-key = 新しいセレクタに切り替えてください: monban keygen --domain { $domain } --selector NEW --bits 2048
+step-name-selectors-discovered = { $what }: 使っているセレクタを --selector で指定してください
+step-name-selectors = { $what }: 鍵を確認するには --selector S(または --discover)を追加してください
+
+## CLI のテキスト出力
+cli-fix = 修正:
+cli-spf-allows = SPF が許可:
+cli-light-green = 正常
+cli-light-yellow = 要改善
+cli-light-red = 問題あり
+web-step-name-selectors = { $what }: 使っているセレクタを「DKIM セレクタ」欄に入力するか、「よく使われるセレクタ名も試す」にチェックを入れてください
+web-step-name-selectors-discovered = { $what }: 使っているセレクタを「DKIM セレクタ」欄に入力してください

@@ -7,8 +7,9 @@ use std::sync::Arc;
 use axum::http::StatusCode;
 use axum::response::Response;
 use maud::{Markup, html};
-use monban_diag::check::{self, Area, CheckOptions, CheckReport, SendingSetup};
-use monban_diag::i18n::Catalog;
+use monban_diag::check::{self, Area, CheckOptions, CheckReport, Finding, NextStep, SendingSetup};
+use monban_diag::i18n::{Catalog, Lang};
+use monban_diag::msg;
 
 use super::{Ctx, Page, copyable, layout, light, respond};
 use crate::AppState;
@@ -150,6 +151,23 @@ pub async fn page(state: Arc<AppState>, ctx: Ctx, params: Vec<(String, String)>)
     )
 }
 
+/// A finding in the page's words: the next step names the form's fields, not the
+/// CLI's flags.
+fn words(lang: Lang, f: &Finding) -> (String, Option<String>) {
+    match &f.step {
+        Some(NextStep::NameSelectors { discovered }) => {
+            let what = f.text.clone();
+            let m = if *discovered {
+                msg!("web-step-name-selectors-discovered", what = what)
+            } else {
+                msg!("web-step-name-selectors", what = what)
+            };
+            (m.text(lang), None)
+        }
+        _ => check::worded_in(lang, f),
+    }
+}
+
 fn results(t: &Catalog, r: &CheckReport) -> Markup {
     html! {
         @for area in AREAS {
@@ -162,7 +180,7 @@ fn results(t: &Catalog, r: &CheckReport) -> Markup {
                     }
                     ul {
                         @for f in found {
-                            @let (message, fix) = check::worded(f);
+                            @let (message, fix) = words(t.lang(), f);
                             li {
                                 (light(t, f.severity.as_str())) " " (message)
                                 @if let Some(fix) = fix {
