@@ -68,6 +68,17 @@ fi
 if ! command -v openssl >/dev/null 2>&1; then
     missing+=(openssl)
 fi
+# The browser tests (crates/monban-cli/tests/web_browser.rs) drive Debian's Chromium
+# with playwright-core from Node.js; a Japanese font lets the screenshots show Japanese.
+if [ ! -x /usr/bin/chromium ]; then
+    missing+=(chromium)
+fi
+if ! fc-list 2>/dev/null | grep -qi -e 'IPAGothic' -e 'Noto Sans CJK'; then
+    missing+=(fonts-ipafont-gothic)
+fi
+if ! command -v node >/dev/null 2>&1; then
+    missing+=(nodejs npm)
+fi
 if [ "${#missing[@]}" -gt 0 ]; then
     if ! command -v apt-get >/dev/null 2>&1; then
         echo "error: ${missing[*]} not installed; the Postfix, store, report and IMAP tests need them" >&2
@@ -102,6 +113,13 @@ fi
 if [ ! -x "$MONBAN_PYTOOLS/bin/schemathesis" ]; then
     say "installing schemathesis (PyPI) into $MONBAN_PYTOOLS"
     "$MONBAN_PYTOOLS/bin/python" -m pip install --quiet schemathesis
+fi
+
+# playwright-core and axe-core (npm), at the versions tests/browser/package-lock.json
+# pins, into tests/browser/node_modules. No browser download: Debian's Chromium is used.
+if [ ! -d tests/browser/node_modules/playwright-core ] || [ ! -d tests/browser/node_modules/axe-core ]; then
+    say "installing playwright-core and axe-core (npm) into tests/browser"
+    (cd tests/browser && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --quiet)
 fi
 
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"

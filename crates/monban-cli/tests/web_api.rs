@@ -19,7 +19,7 @@ fn secure_headers(h: &str) {
         "content-security-policy: default-src 'self'",
         "x-content-type-options: nosniff",
         "x-frame-options: deny",
-        "referrer-policy: no-referrer",
+        "referrer-policy: same-origin",
     ] {
         assert!(h.contains(want), "{want} missing in {h}");
     }
@@ -31,15 +31,7 @@ fn api_answers_as_the_cli_does() {
     let store = common::web::sample_store(&dir.0);
     let zone = root().join("examples/example.zone");
     let zone = zone.to_str().unwrap();
-    let server = Server::start(&[
-        "--zone",
-        zone,
-        "serve",
-        "--listen",
-        "127.0.0.1:0",
-        "--store",
-        &store,
-    ]);
+    let server = Server::example(&["--store", &store]);
 
     // The checker: byte for byte what `monban check --json` prints.
     let cli = common::run(
@@ -102,15 +94,7 @@ fn api_answers_as_the_cli_does() {
 
     // verify and analyze: what the CLI prints for the message on standard input.
     let messages = root().join("examples/messages");
-    let server_id = Server::start(&[
-        "--zone",
-        zone,
-        "serve",
-        "--listen",
-        "127.0.0.1:0",
-        "--authserv-id",
-        "mx.example.org",
-    ]);
+    let server_id = Server::example(&["--authserv-id", "mx.example.org"]);
     for name in [
         "alice-to-bob.eml",
         "newsletter-via-mailer.eml",
@@ -211,18 +195,7 @@ fn api_answers_as_the_cli_does() {
 fn errors_are_json_and_limits_hold() {
     let dir = Dir::new("web-errors");
     let store = format!("sqlite:{}", dir.0.join("m.db").display());
-    let zone = root().join("examples/example.zone");
-    let server = Server::start(&[
-        "--zone",
-        zone.to_str().unwrap(),
-        "serve",
-        "--listen",
-        "127.0.0.1:0",
-        "--store",
-        &store,
-        "--max-body",
-        "1000",
-    ]);
+    let server = Server::example(&["--store", &store, "--max-body", "1000"]);
     let error = |path: &str, status: u16| {
         let (got, headers, body) = server.get(path);
         assert_eq!(got, status, "{path}: {}", String::from_utf8_lossy(&body));

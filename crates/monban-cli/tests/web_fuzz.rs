@@ -30,16 +30,7 @@ fn schemathesis_finds_nothing() {
     );
     let dir = Dir::new("web-fuzz");
     let store = common::web::sample_store(&dir.0);
-    let zone = root().join("examples/example.zone");
-    let server = Server::start(&[
-        "--zone",
-        zone.to_str().unwrap(),
-        "serve",
-        "--listen",
-        "127.0.0.1:0",
-        "--store",
-        &store,
-    ]);
+    let server = Server::example(&["--store", &store]);
     let base = format!("http://127.0.0.1:{}", server.port);
     let out = Command::new(&st)
         .args([

@@ -16,10 +16,6 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-fn zone() -> String {
-    root().join("examples/example.zone").display().to_string()
-}
-
 fn text(b: &[u8]) -> String {
     String::from_utf8(b.to_vec()).expect("pages are UTF-8")
 }
@@ -139,18 +135,9 @@ fn analyze(server: &Server, message: &[u8], verify: bool) -> (u16, String, Strin
 }
 
 fn serve(extra: &[&str]) -> Server {
-    let z = zone();
-    let mut args = vec![
-        "--zone",
-        z.as_str(),
-        "serve",
-        "--listen",
-        "127.0.0.1:0",
-        "--authserv-id",
-        "mx.receiver.example",
-    ];
+    let mut args = vec!["--authserv-id", "mx.receiver.example"];
     args.extend_from_slice(extra);
-    Server::start(&args)
+    Server::example(&args)
 }
 
 #[test]

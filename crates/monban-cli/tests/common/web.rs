@@ -52,6 +52,18 @@ impl Server {
         Self { child, port }
     }
 
+    /// `monban --zone examples/example.zone serve --listen 127.0.0.1:0` with `extra`
+    /// flags after `serve`.
+    pub fn example(extra: &[&str]) -> Self {
+        let zone = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../examples/example.zone")
+            .display()
+            .to_string();
+        let mut args = vec!["--zone", zone.as_str(), "serve", "--listen", "127.0.0.1:0"];
+        args.extend_from_slice(extra);
+        Self::start(&args)
+    }
+
     /// (status, headers lower-cased, body).
     pub fn request(
         &self,

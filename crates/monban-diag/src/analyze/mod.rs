@@ -27,6 +27,7 @@ use monban::rfc5322::take_comments;
 pub mod diagnose;
 pub mod explain;
 pub mod received;
+pub mod rfc2047;
 mod verify;
 
 use std::net::IpAddr;
@@ -419,10 +420,12 @@ fn date_and_ids(a: &mut Analysis, headers: &Headers) {
             a.message_id = Some(id);
         }
     }
+    // Encoded words decoded (RFC 2047), then bounded again: the decoded text may hold
+    // line breaks of its own.
     a.subject = headers
         .get("subject")
         .next()
-        .map(|f| one_line(f.value, 400));
+        .map(|f| one_line(rfc2047::decode(&one_line(f.value, 4000)).as_bytes(), 400));
 }
 
 /// The address of a `Return-Path` value: `<a@b>` → `a@b`, `<>` → "".
@@ -491,7 +494,12 @@ fn identities(a: &mut Analysis, headers: &Headers) {
                         .collect::<Vec<_>>()
                         .join(", "),
                 );
-                id.from_name = list.first().and_then(|m| m.display_name.clone());
+                // Decoded before the check below: an address hidden in an encoded word
+                // is still an address shown to the reader.
+                id.from_name = list
+                    .first()
+                    .and_then(|m| m.display_name.as_deref())
+                    .map(|n| one_line(rfc2047::decode(n).as_bytes(), 400));
                 if let (Some(name), Some(m)) = (&id.from_name, list.first())
                     && let Some(shown) = name
                         .split(|c: char| c.is_whitespace() || "<>()\"',;".contains(c))
@@ -1043,6 +1051,17 @@ mod tests {
     fn run(header: &str) -> Analysis {
         let h = Headers::parse(header.as_bytes()).unwrap();
         analyze(&h, None)
+    }
+
+    #[test]
+    fn encoded_words_are_decoded_and_still_checked() {
+        // "ceo@bank.example" hidden in an encoded display name.
+        let a = run(
+            "From: =?UTF-8?B?Y2VvQGJhbmsuZXhhbXBsZQ==?= <x@attacker.example>\r\nSubject: =?ISO-2022-JP?B?GyRCRnxLXDhsGyhC?=\r\n",
+        );
+        assert_eq!(a.identities.from_name.as_deref(), Some("ceo@bank.example"));
+        assert_eq!(a.subject.as_deref(), Some("日本語"));
+        assert!(a.warnings.iter().any(|w| w.kind == "display_name_address"));
     }
 
     #[test]

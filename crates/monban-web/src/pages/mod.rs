@@ -183,7 +183,6 @@ pub fn layout(ctx: &Ctx, page: Page, title: &str, body: Markup) -> Markup {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
-                meta name="referrer" content="no-referrer";
                 title { (title) " — monban" }
                 link rel="stylesheet" href="/static/monban.css";
                 link rel="icon" href="/static/favicon.svg" type="image/svg+xml";
