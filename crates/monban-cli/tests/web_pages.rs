@@ -293,6 +293,56 @@ From: a@example.com\r\nSubject: t\r\n\r\n";
     assert!(html.contains("clock skew 2 h 0 min"), "{html}");
 }
 
+/// The checker page: the include tree with lookups per record, the mechanism that
+/// matched an IP, the DMARC tags with their defaults, and "what if".
+#[test]
+fn the_checker_page_shows_the_tree_and_checks_what_if() {
+    let check_zone = root().join("crates/monban-cli/tests/data/check.zone");
+    let server = Server::start(&[
+        "--zone",
+        check_zone.to_str().unwrap(),
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    let (status, h, b) = server.get("/check?domain=toomany.example&ip=192.0.2.1");
+    let html = text(&b);
+    assert_eq!(status, 200);
+    sound_page(&h, &html);
+    assert!(html.contains("id=\"spf-tree\""), "{html}");
+    assert!(
+        html.contains(
+            "<code>include:</code><code>i1.toomany.example</code> — 3 lookup(s) in this record"
+        ),
+        "{html}"
+    );
+    assert!(
+        html.contains("matched include:i1.toomany.example in the record of toomany.example"),
+        "{html}"
+    );
+    // Over 10 lookups: the flattened record, whole.
+    assert!(
+        html.contains("toomany.example. TXT &quot;v=spf1 ip4:192.0.2.1 ip4:192.0.2.10 -all&quot;"),
+        "{html}"
+    );
+    // What if: the records written are checked instead of the published ones.
+    let (status, _, b) = server.get(
+        "/check?domain=toomany.example&what_if_spf=v%3Dspf1+ip4%3A192.0.2.1+-all&what_if_dmarc=v%3DDMARC1%3B+p%3Dreject%3B+pct%3D50",
+    );
+    let html = text(&b);
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("What if: this check uses the records you wrote"),
+        "{html}"
+    );
+    assert!(html.contains("0 DNS-querying terms"), "{html}");
+    assert!(html.contains("p=reject: forged mail is refused"), "{html}");
+    assert!(html.contains("<td><code>np</code></td><td><code>reject</code></td><td><span class=\"note\">default</span></td>"), "{html}");
+    // A record with a line break is refused, not checked.
+    let (status, _, _) = server.get("/check?domain=toomany.example&what_if_spf=v%3Dspf1%0d%0a-all");
+    assert_eq!(status, 400);
+}
+
 #[test]
 fn forms_refuse_cross_site_posts() {
     let server = serve(&[]);

@@ -144,6 +144,8 @@ pub struct SendingPrediction {
     pub spf: SpfResult,
     /// Per IP.
     pub spf_by_ip: Vec<(IpAddr, SpfResult)>,
+    /// Per IP, why: the mechanism that matched (and in which record), or the error.
+    pub spf_cause_by_ip: Vec<(IpAddr, SpfCause)>,
     /// Whether the DKIM signing domain aligns with the domain.
     pub dkim_aligned: bool,
     /// Whether SPF passes and aligns for every IP.
@@ -167,8 +169,13 @@ pub struct CheckReport {
     pub spf_networks: Vec<String>,
     /// DNS-querying terms in the SPF evaluation tree (RFC 7208 §4.6.4).
     pub spf_lookups: Option<u32>,
+    /// The SPF include tree as walked (the checked domain's record first; empty when
+    /// the domain's own record is missing, several or broken).
+    pub spf_tree: Vec<SpfNode>,
     /// Where the DMARC record was found.
     pub dmarc_record_domain: Option<String>,
+    /// The DMARC record as published there.
+    pub dmarc_record: Option<String>,
     /// The prediction, when a setup was given.
     pub sending: Option<SendingPrediction>,
 }
@@ -325,8 +332,10 @@ pub async fn check<R: Resolver>(resolver: &R, domain: &str, options: &CheckOptio
         ),
     }
 
-    let (networks, lookups) = check_spf(resolver, &domain, has_mx, options.now, &mut ctx).await;
-    let dmarc_record_domain = check_dmarc(resolver, &domain, has_mx, &mut ctx).await;
+    let (networks, lookups, spf_tree) =
+        check_spf(resolver, &domain, has_mx, options.now, &mut ctx).await;
+    let (dmarc_record_domain, dmarc_record) =
+        check_dmarc(resolver, &domain, has_mx, &mut ctx).await;
     check_dkim(resolver, &domain, options, &mut ctx).await;
     check_adsp(resolver, &domain, &mut ctx).await;
     let sending = match &options.sending {
@@ -346,7 +355,9 @@ pub async fn check<R: Resolver>(resolver: &R, domain: &str, options: &CheckOptio
         findings: ctx.findings,
         spf_networks: networks,
         spf_lookups: lookups,
+        spf_tree,
         dmarc_record_domain,
+        dmarc_record,
         sending,
     }
 }
@@ -358,7 +369,7 @@ async fn check_spf<R: Resolver>(
     has_mx: bool,
     now: u64,
     ctx: &mut Ctx,
-) -> (Vec<String>, Option<u32>) {
+) -> (Vec<String>, Option<u32>, Vec<SpfNode>) {
     let answer = resolver.lookup(domain, RecordType::Txt).await;
     if let Err(e) = &answer
         && e.is_temporary()
@@ -369,7 +380,7 @@ async fn check_spf<R: Resolver>(
             msg!("spf-lookup-failed", error = e.to_string()),
             None,
         );
-        return (Vec::new(), None);
+        return (Vec::new(), None, Vec::new());
     }
     let records: Vec<Vec<u8>> = txts(&answer)
         .into_iter()
@@ -397,7 +408,7 @@ async fn check_spf<R: Resolver>(
                 msg!("spf-none", domain = domain),
                 Some(fix),
             );
-            return (Vec::new(), None);
+            return (Vec::new(), None, Vec::new());
         }
         [one] => String::from_utf8_lossy(one).into_owned(),
         many => {
@@ -410,7 +421,7 @@ async fn check_spf<R: Resolver>(
                     record = txt_record(domain, &merge_spf(many))
                 )),
             );
-            return (Vec::new(), None);
+            return (Vec::new(), None, Vec::new());
         }
     };
     let parsed = match SpfRecord::parse(&record) {
@@ -422,7 +433,7 @@ async fn check_spf<R: Resolver>(
                 msg!("spf-syntax", error = e.to_string()),
                 Some(msg!("fix-spf-syntax")),
             );
-            return (Vec::new(), None);
+            return (Vec::new(), None, Vec::new());
         }
     };
     // Every fix of the record is the whole record with all its corrections (ptr
@@ -552,7 +563,11 @@ async fn check_spf<R: Resolver>(
     if walk.unflattenable {
         ctx.add(Area::Spf, Severity::Green, msg!("spf-unflattenable"), None);
     }
-    (walk.networks.into_iter().collect(), Some(lookups))
+    (
+        walk.networks.into_iter().collect(),
+        Some(lookups),
+        walk.tree,
+    )
 }
 
 /// The client address the policy is evaluated for: in 240.0.0.0/4, which RFC 1112
@@ -604,6 +619,30 @@ struct Walk {
     queries: usize,
     /// The problems already recorded.
     problem_set: std::collections::HashSet<String>,
+    /// The records walked, as a tree (the checked domain's first).
+    tree: Vec<SpfNode>,
+    /// The node being walked, and its ancestors.
+    stack: Vec<usize>,
+    /// How the next node is reached (`include` or `redirect`).
+    via_next: &'static str,
+}
+
+/// One record of the SPF include tree, as the checker walked it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SpfNode {
+    /// The domain whose record this is.
+    pub domain: String,
+    /// How it is reached: `include` or `redirect` (empty for the checked domain).
+    pub via: &'static str,
+    /// The record, when the domain has exactly one.
+    pub record: Option<String>,
+    /// DNS-querying terms in this record alone (RFC 7208 §4.6.4: include, a, mx, ptr,
+    /// exists, redirect).
+    pub lookups: u32,
+    /// What is wrong here.
+    pub problem: Option<Msg>,
+    /// The records it includes or redirects to (indexes into the tree).
+    pub children: Vec<usize>,
 }
 
 /// The most SPF records the checker walks for one domain. Receivers stop at 10 DNS
@@ -620,8 +659,14 @@ const MAX_WALK_QUERIES: usize = 200;
 const MAX_MX_HOSTS: usize = 10;
 
 impl Walk {
-    /// Records a problem once, however often the walk meets it.
+    /// Records a problem once, however often the walk meets it, and on the node being
+    /// walked.
     fn problem(&mut self, text: Msg) {
+        if let Some(&i) = self.stack.last()
+            && self.tree[i].problem.is_none()
+        {
+            self.tree[i].problem = Some(text.clone());
+        }
         if self.problem_set.insert(text.text(Lang::En)) {
             self.problems.push(text);
         }
@@ -652,22 +697,33 @@ impl Walk {
         depth: usize,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'a>> {
         Box::pin(async move {
+            // The node, under the one being walked; the tree is as bounded as the walk.
+            let via = std::mem::take(&mut self.via_next);
+            let i = self.tree.len();
+            self.tree.push(SpfNode {
+                domain: domain.to_owned(),
+                via,
+                ..SpfNode::default()
+            });
+            if let Some(&parent) = self.stack.last() {
+                self.tree[parent].children.push(i);
+            }
+            self.stack.push(i);
             if self.path.iter().any(|d| d == domain) {
                 self.problem(msg!("spf-walk-loop", domain = domain));
-                return;
-            }
-            if depth > MAX_WALK_DEPTH {
+            } else if depth > MAX_WALK_DEPTH {
                 self.problem(msg!("spf-walk-deep", max = MAX_WALK_DEPTH, domain = domain));
-                return;
+            } else {
+                self.walked += 1;
+                if self.walked > MAX_WALKED_RECORDS {
+                    self.problem(msg!("spf-walk-records", max = MAX_WALKED_RECORDS));
+                } else {
+                    self.path.push(domain.to_owned());
+                    self.visit_record(resolver, domain, depth).await;
+                    self.path.pop();
+                }
             }
-            self.walked += 1;
-            if self.walked > MAX_WALKED_RECORDS {
-                self.problem(msg!("spf-walk-records", max = MAX_WALKED_RECORDS));
-                return;
-            }
-            self.path.push(domain.to_owned());
-            self.visit_record(resolver, domain, depth).await;
-            self.path.pop();
+            self.stack.pop();
         })
     }
 
@@ -693,10 +749,33 @@ impl Walk {
                 return;
             };
             let text = String::from_utf8_lossy(record).into_owned();
+            if let Some(&i) = self.stack.last() {
+                self.tree[i].record = Some(text.clone());
+            }
             let Ok(parsed) = SpfRecord::parse(&text) else {
                 self.problem(msg!("spf-walk-syntax", domain = domain));
                 return;
             };
+            // This record's own DNS-querying terms.
+            let lookups = parsed
+                .terms()
+                .iter()
+                .filter(|t| match t {
+                    Term::Directive(d) => matches!(
+                        d.mechanism,
+                        Mechanism::Include(_)
+                            | Mechanism::A { .. }
+                            | Mechanism::Mx { .. }
+                            | Mechanism::Ptr(_)
+                            | Mechanism::Exists(_)
+                    ),
+                    Term::Modifier(Modifier::Redirect(_)) => true,
+                    Term::Modifier(_) => false,
+                })
+                .count();
+            if let Some(&i) = self.stack.last() {
+                self.tree[i].lookups = u32::try_from(lookups).unwrap_or(u32::MAX);
+            }
             for term in parsed.terms() {
                 match term {
                     Term::Directive(d) => {
@@ -714,6 +793,7 @@ impl Walk {
                             self.unflattenable = true;
                         } else if !parsed.has_all() {
                             let t = target.0.trim_end_matches('.').to_ascii_lowercase();
+                            self.via_next = "redirect";
                             self.visit(resolver, &t, depth + 1).await;
                         }
                     }
@@ -815,6 +895,7 @@ impl Walk {
                     self.unflattenable = true;
                 } else {
                     let t = spec.0.trim_end_matches('.').to_ascii_lowercase();
+                    self.via_next = "include";
                     self.visit(resolver, &t, depth + 1).await;
                 }
             }
@@ -832,7 +913,7 @@ async fn check_dmarc<R: Resolver>(
     domain: &str,
     has_mx: bool,
     ctx: &mut Ctx,
-) -> Option<String> {
+) -> (Option<String>, Option<String>) {
     let found = match dmarc::discovery::discover(resolver, domain).await {
         Ok(f) => f,
         Err(e) => {
@@ -842,7 +923,7 @@ async fn check_dmarc<R: Resolver>(
                 msg!("dmarc-lookup-failed", error = e.to_string()),
                 None,
             );
-            return None;
+            return (None, None);
         }
     };
     let Some(found) = found else {
@@ -880,7 +961,7 @@ async fn check_dmarc<R: Resolver>(
             )
         };
         ctx.add(Area::Dmarc, Severity::Red, message, Some(fix));
-        return None;
+        return (None, None);
     };
     let rec = &found.record;
     let at = if found.domain == domain {
@@ -1059,7 +1140,7 @@ async fn check_dmarc<R: Resolver>(
             }
         }
     }
-    Some(found.domain)
+    (Some(found.domain), Some(published))
 }
 
 /// DKIM keys at the given (and, with discovery, common) selectors.
@@ -1283,6 +1364,12 @@ async fn predict<R: Resolver>(
     let prediction = SendingPrediction {
         spf: worst.as_ref().map_or(SpfResult::None, |o| o.result),
         spf_by_ip: by_ip.clone(),
+        spf_cause_by_ip: setup
+            .ips
+            .iter()
+            .zip(&outcomes)
+            .map(|(ip, o)| (*ip, o.cause.clone()))
+            .collect(),
         dkim_aligned: outcome.dkim_aligned,
         spf_aligned: outcome.spf_aligned,
         dmarc: outcome.result,
@@ -1308,6 +1395,9 @@ async fn predict<R: Resolver>(
     } else if failing.is_empty() {
         if outcome.spf_aligned {
             why.push(msg!("why-spf-aligned", domain = &mail_from_domain));
+        } else if outcome.result == DmarcResult::None {
+            // No policy: alignment is not evaluated, so it is not "unaligned" either.
+            why.push(msg!("why-spf-passes", domain = &mail_from_domain));
         } else {
             why.push(msg!(
                 "why-spf-unaligned",

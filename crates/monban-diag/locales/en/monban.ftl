@@ -306,6 +306,7 @@ why-dkim-unaligned = DKIM d={ $d } does not align with { $domain }
 why-dkim-aligned = DKIM d={ $d } aligns with { $domain }
 why-no-ip = no sending IP given, so SPF was not predicted
 why-spf-aligned = SPF passes for { $domain }, which aligns
+why-spf-passes = SPF passes for { $domain }
 why-spf-unaligned = SPF passes for { $mail_from }, but it does not align with { $domain }
 why-spf-fails = SPF for { $domain } does not pass for { $ips }
 predict-pass = DMARC passes: receivers deliver ({ $why })
@@ -332,3 +333,27 @@ cli-light-yellow = YELLOW
 cli-light-red = RED
 web-step-name-selectors = { $what }: enter the selectors you use in the DKIM selectors field, or tick "Also try common selector names"
 web-step-name-selectors-discovered = { $what }: enter the selectors you use in the DKIM selectors field
+check-spf-tree = The include tree
+spf-node-lookups = { $n } lookup(s) in this record
+spf-matched = matched { $mechanism } in the record of { $domain }
+dmarc-tags-caption = The DMARC record's tags (RFC 9989): written, or the default a receiver applies
+col-source = Source
+tag-explicit = written
+tag-default = default
+dmarc-tag-p = the policy for mail that fails: none (monitor), quarantine (spam folder) or reject
+dmarc-tag-sp = the policy for subdomains
+dmarc-tag-np = the policy for subdomains that do not exist
+dmarc-tag-adkim = DKIM alignment: r (relaxed, same organizational domain) or s (strict, same name)
+dmarc-tag-aspf = SPF alignment: r (relaxed) or s (strict)
+dmarc-tag-fo = when failure reports are asked for: 0 (all fail), 1 (any fails), d (DKIM fails), s (SPF fails)
+dmarc-tag-rua = where aggregate reports go
+dmarc-tag-ruf = where failure reports go
+dmarc-tag-t = y: testing, receivers apply a milder policy
+dmarc-tag-psd = whether this is a public suffix domain (y), not one (n), or unknown (u)
+dmarc-tag-other = not a tag of RFC 9989: receivers ignore it
+what-if-title = What if: check other records before publishing them
+what-if-help = Write a record here to check it as if it were published; the rest comes from the DNS. Nothing is published.
+what-if-spf = SPF record (v=spf1 ...)
+what-if-dmarc = DMARC record (v=DMARC1; ...)
+what-if-banner = What if: this check uses the records you wrote, not the ones published.
+what-if-bad = The { $what } record must be one line of at most { $max } characters.

@@ -304,6 +304,7 @@ why-dkim-unaligned = DKIM d={ $d } は { $domain } とアライメントしま�
 why-dkim-aligned = DKIM d={ $d } は { $domain } とアライメントします
 why-no-ip = 送信元 IP が指定されていないため、SPF は予測していません
 why-spf-aligned = { $domain } の SPF は合格し、アライメントします
+why-spf-passes = { $domain } の SPF は合格します
 why-spf-unaligned = { $mail_from } の SPF は合格しますが、{ $domain } とアライメントしません
 why-spf-fails = { $domain } の SPF は { $ips } で合格しません
 predict-pass = DMARC に合格: 受信側は配送します({ $why })
@@ -330,3 +331,27 @@ cli-light-yellow = 要改善
 cli-light-red = 問題あり
 web-step-name-selectors = { $what }: 使っているセレクタを「DKIM セレクタ」欄に入力するか、「よく使われるセレクタ名も試す」にチェックを入れてください
 web-step-name-selectors-discovered = { $what }: 使っているセレクタを「DKIM セレクタ」欄に入力してください
+check-spf-tree = include のツリー
+spf-node-lookups = このレコードでの DNS 参照 { $n } 回
+spf-matched = { $domain } のレコードの { $mechanism } に一致
+dmarc-tags-caption = DMARC レコードのタグ (RFC 9989): 記述されたもの、または受信側が適用する既定値
+col-source = 出所
+tag-explicit = 記述あり
+tag-default = 既定値
+dmarc-tag-p = 失敗したメールへのポリシー: none(監視)、quarantine(迷惑メール)、reject(拒否)
+dmarc-tag-sp = サブドメインへのポリシー
+dmarc-tag-np = 存在しないサブドメインへのポリシー
+dmarc-tag-adkim = DKIM のアライメント: r(relaxed、同じ組織ドメイン)または s(strict、同じ名前)
+dmarc-tag-aspf = SPF のアライメント: r(relaxed)または s(strict)
+dmarc-tag-fo = 失敗レポートを求める条件: 0(すべて失敗)、1(いずれか失敗)、d(DKIM 失敗)、s(SPF 失敗)
+dmarc-tag-rua = 集約レポートの送付先
+dmarc-tag-ruf = 失敗レポートの送付先
+dmarc-tag-t = y: テスト中。受信側はより緩いポリシーを適用します
+dmarc-tag-psd = パブリックサフィックスドメインか: はい (y)、いいえ (n)、不明 (u)
+dmarc-tag-other = RFC 9989 のタグではありません: 受信側は無視します
+what-if-title = もしも: 公開する前に別のレコードでチェック
+what-if-help = ここにレコードを書くと、公開されているものとしてチェックします。それ以外は DNS から取得します。何も公開されません。
+what-if-spf = SPF レコード (v=spf1 ...)
+what-if-dmarc = DMARC レコード (v=DMARC1; ...)
+what-if-banner = もしも: このチェックは公開中のレコードではなく、入力したレコードを使っています。
+what-if-bad = { $what } レコードは 1 行、{ $max } 文字以内にしてください。

@@ -7,7 +7,10 @@ use std::sync::Arc;
 use axum::http::StatusCode;
 use axum::response::Response;
 use maud::{Markup, html};
-use monban_diag::check::{self, Area, CheckOptions, CheckReport, Finding, NextStep, SendingSetup};
+use monban::spf::SpfCause;
+use monban_diag::check::{
+    self, Area, CheckOptions, CheckReport, Finding, NextStep, SendingSetup, SpfNode,
+};
 use monban_diag::i18n::{Catalog, Lang};
 use monban_diag::msg;
 
@@ -31,7 +34,14 @@ struct Form {
     selectors: String,
     discover: bool,
     ips: String,
+    /// "What if": an SPF record to check instead of the published one.
+    what_if_spf: String,
+    /// "What if": a DMARC record to check instead of the published one.
+    what_if_dmarc: String,
 }
+
+/// The longest record the "what if" fields take.
+const MAX_WHAT_IF: usize = 4096;
 
 fn form(t: &Catalog, f: &Form) -> Markup {
     html! {
@@ -58,8 +68,64 @@ fn form(t: &Catalog, f: &Form) -> Markup {
                 input #ip type="text" name="ip" value=(f.ips) autocomplete="off" spellcheck="false" aria-describedby="ip-help";
                 p.note #ip-help { (t.get("check-ips-help")) }
             }
+            details open[!f.what_if_spf.is_empty() || !f.what_if_dmarc.is_empty()] {
+                summary { (t.get("what-if-title")) }
+                p.note #what-if-help { (t.get("what-if-help")) }
+                div.field {
+                    label for="what_if_spf" { (t.get("what-if-spf")) }
+                    textarea #what_if_spf name="what_if_spf" rows="2" spellcheck="false" aria-describedby="what-if-help" { (f.what_if_spf) }
+                }
+                div.field {
+                    label for="what_if_dmarc" { (t.get("what-if-dmarc")) }
+                    textarea #what_if_dmarc name="what_if_dmarc" rows="2" spellcheck="false" aria-describedby="what-if-help" { (f.what_if_dmarc) }
+                }
+            }
             button type="submit" { (t.get("check-submit")) }
         }
+    }
+}
+
+/// The resolver of a "what if": the proposed SPF record in place of the domain's SPF
+/// records (its other TXT records kept), the proposed DMARC record in place of
+/// `_dmarc.DOMAIN`'s; every other question goes to the real DNS.
+struct WhatIf<'a> {
+    inner: &'a monban_dns::SharedResolver,
+    domain: String,
+    spf: Option<String>,
+    dmarc: Option<String>,
+}
+
+impl monban_dns::Resolver for WhatIf<'_> {
+    async fn lookup(&self, name: &str, rtype: monban_dns::RecordType) -> monban_dns::Lookup {
+        use monban_dns::{Answer, Record, RecordType, Txt};
+        let name = monban_dns::normalize_name(name).unwrap_or_default();
+        let txt = |v: &str| Record::Txt(Txt::new(v.as_bytes().chunks(255).map(|c| c.to_vec())));
+        if rtype == RecordType::Txt {
+            if let Some(spf) = &self.spf
+                && name == self.domain
+            {
+                let mut records: Vec<Record> = match self.inner.lookup(&name, rtype).await {
+                    Ok(a) => a
+                        .records
+                        .iter()
+                        .filter(|r| !matches!(r, Record::Txt(t) if monban::spf::record::is_spf_record(&t.joined())))
+                        .cloned()
+                        .collect(),
+                    Err(_) => Vec::new(),
+                };
+                records.push(txt(spf));
+                return Ok(std::sync::Arc::new(Answer { records, ttl: 0 }));
+            }
+            if let Some(dmarc) = &self.dmarc
+                && name == format!("_dmarc.{}", self.domain)
+            {
+                return Ok(std::sync::Arc::new(Answer {
+                    records: vec![txt(dmarc)],
+                    ttl: 0,
+                }));
+            }
+        }
+        self.inner.lookup(&name, rtype).await
     }
 }
 
@@ -80,6 +146,8 @@ pub async fn page(state: Arc<AppState>, ctx: Ctx, params: Vec<(String, String)>)
         discover: crate::flag(&params, "discover").unwrap_or(false)
             || crate::one(&params, "discover") == Some("on"),
         ips: get("ip"),
+        what_if_spf: get("what_if_spf"),
+        what_if_dmarc: get("what_if_dmarc"),
     };
     let title = t.get("check-title");
     if f.domain.is_empty() {
@@ -128,6 +196,14 @@ pub async fn page(state: Arc<AppState>, ctx: Ctx, params: Vec<(String, String)>)
             }
         }
     }
+    for (what, v) in [("SPF", &f.what_if_spf), ("DMARC", &f.what_if_dmarc)] {
+        if v.len() > MAX_WHAT_IF || v.contains(['\r', '\n']) {
+            return problem(t.text(
+                "what-if-bad",
+                &[("what", what.into()), ("max", MAX_WHAT_IF.into())],
+            ));
+        }
+    }
     let options = CheckOptions {
         selectors,
         discover: f.discover,
@@ -137,9 +213,21 @@ pub async fn page(state: Arc<AppState>, ctx: Ctx, params: Vec<(String, String)>)
         }),
         now: crate::now(),
     };
-    let report = check::check(&state.resolver, &domain, &options).await;
+    let what_if = !f.what_if_spf.is_empty() || !f.what_if_dmarc.is_empty();
+    let report = if what_if {
+        let overlay = WhatIf {
+            inner: &state.resolver,
+            domain: domain.clone(),
+            spf: (!f.what_if_spf.is_empty()).then(|| f.what_if_spf.clone()),
+            dmarc: (!f.what_if_dmarc.is_empty()).then(|| f.what_if_dmarc.clone()),
+        };
+        check::check(&overlay, &domain, &options).await
+    } else {
+        check::check(&state.resolver, &domain, &options).await
+    };
     let body = html! {
         h1 { (title) ": " (report.domain) " " (light(t, report.status.as_str())) }
+        @if what_if { p.error role="status" { (t.get("what-if-banner")) } }
         (results(t, &report))
         h2 { (t.get("check-again")) }
         (form(t, &f))
@@ -195,6 +283,10 @@ fn results(t: &Catalog, r: &CheckReport) -> Markup {
                                 (t.text("check-spf-lookups", &[("n", n.into())]))
                             }
                         }
+                        @if !r.spf_tree.is_empty() {
+                            h3 { (t.get("check-spf-tree")) }
+                            div.tree #spf-tree { (tree(t, &r.spf_tree, 0, 0)) }
+                        }
                         @if !r.spf_networks.is_empty() {
                             details {
                                 summary { (t.text("check-spf-networks", &[("n", r.spf_networks.len().into())])) }
@@ -206,21 +298,115 @@ fn results(t: &Catalog, r: &CheckReport) -> Markup {
                         @if let Some(d) = &r.dmarc_record_domain {
                             p { (t.text("check-dmarc-at", &[("domain", d.into())])) }
                         }
+                        @if let Some(rec) = &r.dmarc_record { (dmarc_tags(t, rec)) }
                     }
                     @if area == Area::Sending {
                         @if let Some(s) = &r.sending {
                             table {
                                 caption { (t.get("check-sending-caption")) }
-                                thead { tr { th scope="col" { (t.get("col-ip")) } th scope="col" { "SPF" } } }
+                                thead { tr { th scope="col" { (t.get("col-ip")) } th scope="col" { "SPF" } th scope="col" { (t.get("col-why")) } } }
                                 tbody {
                                     @for (ip, res) in &s.spf_by_ip {
-                                        tr { td { code { (ip) } } td { (res.as_str()) } }
+                                        tr {
+                                            td { code { (ip) } }
+                                            td { (res.as_str()) }
+                                            td {
+                                                @if let Some((_, cause)) = s.spf_cause_by_ip.iter().find(|(i, _)| i == ip) {
+                                                    (spf_cause(t, cause))
+                                                }
+                                            }
+                                        }
                                     }
                                 }
                             }
                             p { "DMARC: " strong { (s.dmarc.as_str()) } " — " (t.get("check-disposition")) " " strong { (s.disposition.as_str()) } }
                         }
                     }
+                }
+            }
+        }
+    }
+}
+
+/// One node of the SPF include tree and what it includes, as nested `<details>`
+/// (open for the first two levels); at most [`MAX_TREE_DEPTH`] deep.
+fn tree(t: &Catalog, nodes: &[SpfNode], i: usize, depth: usize) -> Markup {
+    let Some(n) = nodes.get(i) else {
+        return html! {};
+    };
+    html! {
+        details open[depth < 2] {
+            summary {
+                @if !n.via.is_empty() { code { (n.via) ":" } } code { (n.domain) } " — "
+                (t.text("spf-node-lookups", &[("n", n.lookups.into())]))
+                @if let Some(p) = &n.problem { " " span.fail { (p.text(t.lang())) } }
+            }
+            @if let Some(rec) = &n.record { pre { (rec) } }
+            @if depth < MAX_TREE_DEPTH {
+                @for c in &n.children { (tree(t, nodes, *c, depth + 1)) }
+            }
+        }
+    }
+}
+
+/// The deepest level of the tree shown (the walk stops deeper anyway).
+const MAX_TREE_DEPTH: usize = 14;
+
+/// Why SPF gave its result for an address: the mechanism that matched, in which record.
+fn spf_cause(t: &Catalog, cause: &SpfCause) -> Markup {
+    match cause {
+        SpfCause::Matched { mechanism, domain } => html! {
+            (t.text("spf-matched", &[("mechanism", mechanism.into()), ("domain", domain.into())]))
+        },
+        other => html! { (other.to_string()) },
+    }
+}
+
+/// The DMARC record's tags: each value, whether it was written or is the default
+/// (RFC 9989 §4.7), and what it does.
+fn dmarc_tags(t: &Catalog, record: &str) -> Markup {
+    let written: Vec<(String, String)> = record
+        .split(';')
+        .filter_map(|x| x.split_once('='))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .take(40)
+        .collect();
+    let get = |k: &str| written.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let p = get("p").unwrap_or_else(|| "none".into());
+    let sp = get("sp").unwrap_or_else(|| p.clone());
+    let defaults: [(&str, String); 10] = [
+        ("p", "none".into()),
+        ("sp", p.clone()),
+        ("np", sp),
+        ("adkim", "r".into()),
+        ("aspf", "r".into()),
+        ("fo", "0".into()),
+        ("rua", "—".into()),
+        ("ruf", "—".into()),
+        ("t", "n".into()),
+        ("psd", "u".into()),
+    ];
+    html! {
+        table {
+            caption { (t.get("dmarc-tags-caption")) }
+            thead { tr {
+                th scope="col" { (t.get("col-tag")) }
+                th scope="col" { (t.get("col-value")) }
+                th scope="col" { (t.get("col-source")) }
+                th scope="col" { (t.get("col-meaning")) }
+            } }
+            tbody {
+                @for (k, d) in &defaults {
+                    @let v = get(k);
+                    tr {
+                        td { code { (k) } }
+                        td { code { (v.clone().unwrap_or_else(|| d.clone())) } }
+                        td { @if v.is_some() { (t.get("tag-explicit")) } @else { span.note { (t.get("tag-default")) } } }
+                        td { (t.get(&format!("dmarc-tag-{k}"))) }
+                    }
+                }
+                @for (k, v) in written.iter().filter(|(k, _)| k != "v" && !defaults.iter().any(|(d, _)| d == k)) {
+                    tr { td { code { (k) } } td { code { (v) } } td { (t.get("tag-explicit")) } td { (t.get("dmarc-tag-other")) } }
                 }
             }
         }
