@@ -237,3 +237,90 @@ pub struct TlsPolicyStored {
 
 /// The most TLS policy rows one summary reads.
 pub const MAX_TLS_ROWS: usize = 100_000;
+
+/// Messages of the aggregate reports whose period begins on one day (UTC).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DailyCounts {
+    /// The day, in days since 1970-01-01.
+    pub day: i64,
+    /// Messages.
+    pub messages: u64,
+    /// Messages that passed DMARC (aligned DKIM or SPF).
+    pub dmarc_pass: u64,
+    /// Messages with disposition `none`.
+    pub none: u64,
+    /// Messages with disposition `quarantine`.
+    pub quarantine: u64,
+    /// Messages with disposition `reject`.
+    pub reject: u64,
+}
+
+/// The most days [`crate::Store::incoming_daily`] returns (ten years).
+pub const MAX_DAYS: usize = 3_660;
+
+/// One stored report, as a list shows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReportListEntry {
+    /// Its id in the store.
+    pub id: i64,
+    /// `aggregate`, `failure` or `tls`.
+    pub kind: String,
+    /// Who sent it.
+    pub org_name: String,
+    /// Its report id.
+    pub report_id: String,
+    /// The policy domain.
+    pub domain: String,
+    /// Start of the period (Unix seconds).
+    pub begin: i64,
+    /// End of the period.
+    pub end: i64,
+    /// Messages it counts.
+    pub messages: u64,
+    /// Rows stored.
+    pub records: u64,
+    /// Whether its document (the XML or JSON as received) is kept.
+    pub has_document: bool,
+}
+
+/// One stored report with what it said.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoredReport {
+    /// The list's fields.
+    pub entry: ReportListEntry,
+    /// JSON of what it says besides its rows.
+    pub meta: String,
+    /// Where it came from.
+    pub source: String,
+    /// The document as received (reports imported before documents were kept have
+    /// none).
+    pub document: Option<String>,
+}
+
+/// The largest document inflated back (documents are at most 4 MiB when stored).
+pub const MAX_DOCUMENT: u64 = 16 * 1024 * 1024;
+
+/// A report's document, compressed for the store (raw deflate, fast level: the
+/// documents are repetitive XML and shrink about tenfold).
+pub fn deflate_document(document: &str) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
+    // Writing into a Vec cannot fail.
+    let _ = e.write_all(document.as_bytes());
+    e.finish().unwrap_or_default()
+}
+
+/// A stored document back as text; `None` when it does not inflate (or is larger than
+/// [`MAX_DOCUMENT`]).
+pub fn inflate_document(stored: &[u8]) -> Option<String> {
+    use std::io::Read as _;
+    let mut out = Vec::new();
+    flate2::read::DeflateDecoder::new(stored)
+        .take(MAX_DOCUMENT + 1)
+        .read_to_end(&mut out)
+        .ok()?;
+    if out.len() as u64 > MAX_DOCUMENT {
+        return None;
+    }
+    Some(String::from_utf8_lossy(&out).into_owned())
+}

@@ -25,8 +25,10 @@ pub mod testing;
 
 pub use evaluation::{DkimRow, Evaluation, FailureReport, OverrideRow, PublishedPolicy, SpfRow};
 pub use incoming::{
-    ImportOutcome, IncomingCounts, IncomingKind, IncomingRecord, IncomingReport, IncomingSummary,
-    MAX_TLS_ROWS, ReporterGroup, SourceGroup, SummaryFilter, TlsPolicyRow, TlsPolicyStored,
+    DailyCounts, ImportOutcome, IncomingCounts, IncomingKind, IncomingRecord, IncomingReport,
+    IncomingSummary, MAX_DAYS, MAX_DOCUMENT, MAX_TLS_ROWS, ReportListEntry, ReporterGroup,
+    SourceGroup, StoredReport, SummaryFilter, TlsPolicyRow, TlsPolicyStored, deflate_document,
+    inflate_document,
 };
 pub use outgoing::{AggregateGroup, Delivery, DeliveryUpdate, OutgoingReport, SaveOutcome};
 pub use postgres::PostgresStore;
@@ -301,6 +303,27 @@ pub trait Store: Send + Sync {
         &'a self,
         filter: &'a SummaryFilter,
     ) -> StoreFuture<'a, Vec<TlsPolicyStored>>;
+
+    /// A number that changes whenever a report is stored (the newest report's id): what
+    /// was computed from the reports is still right while it stays the same.
+    fn incoming_generation(&self) -> StoreFuture<'_, i64>;
+
+    /// The filter's aggregate report messages per day (the day each report's period
+    /// begins), oldest first, at most [`MAX_DAYS`] days.
+    fn incoming_daily<'a>(&'a self, filter: &'a SummaryFilter)
+    -> StoreFuture<'a, Vec<DailyCounts>>;
+
+    /// The stored reports (every kind) whose period overlaps the filter's, the newest
+    /// first, `limit` (at most 1,000) from `offset`.
+    fn incoming_report_list<'a>(
+        &'a self,
+        filter: &'a SummaryFilter,
+        offset: u64,
+        limit: u64,
+    ) -> StoreFuture<'a, Vec<ReportListEntry>>;
+
+    /// One stored report with its document.
+    fn incoming_report(&self, id: i64) -> StoreFuture<'_, Option<StoredReport>>;
 }
 
 /// Opens (creating and migrating as needed) the store at `url`.

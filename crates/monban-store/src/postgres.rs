@@ -186,6 +186,8 @@ const MIGRATIONS: &[&str] = &[
         imported_at BIGINT NOT NULL,
         UNIQUE (kind, org_name, report_id, domain, begin_time, end_time, content_hash)
     );",
+    // 6: the report as received (deflated), for the dashboard's drill-down (issue 13).
+    "ALTER TABLE incoming_reports ADD COLUMN document BYTEA;",
 ];
 /// An arbitrary key for the advisory lock that serializes migrations.
 const MIGRATION_LOCK: i64 = 0x6d6f_6e62_616e;
@@ -662,6 +664,30 @@ impl Store for PostgresStore {
 
     fn incoming_counts(&self) -> StoreFuture<'_, IncomingCounts> {
         Box::pin(self.incoming_counts_in())
+    }
+
+    fn incoming_generation(&self) -> StoreFuture<'_, i64> {
+        Box::pin(self.incoming_generation_in())
+    }
+
+    fn incoming_daily<'a>(
+        &'a self,
+        filter: &'a SummaryFilter,
+    ) -> StoreFuture<'a, Vec<crate::DailyCounts>> {
+        Box::pin(self.incoming_daily_in(filter))
+    }
+
+    fn incoming_report_list<'a>(
+        &'a self,
+        filter: &'a SummaryFilter,
+        offset: u64,
+        limit: u64,
+    ) -> StoreFuture<'a, Vec<crate::ReportListEntry>> {
+        Box::pin(self.incoming_report_list_in(filter, offset, limit))
+    }
+
+    fn incoming_report(&self, id: i64) -> StoreFuture<'_, Option<crate::StoredReport>> {
+        Box::pin(self.incoming_report_in(id))
     }
 
     fn record<'a>(&'a self, evaluations: &'a [Evaluation]) -> StoreFuture<'a, usize> {

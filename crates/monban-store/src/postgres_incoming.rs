@@ -10,7 +10,9 @@ use crate::incoming::{
     SummaryFilter,
 };
 use crate::postgres::PostgresStore;
-use crate::sqlite_incoming::{REPORTERS_SQL, SOURCES_SQL, TLS_SQL};
+use crate::sqlite_incoming::{
+    DAILY_SQL, LIST_SQL, MAX_LIST, REPORT_SQL, REPORTERS_SQL, SOURCES_SQL, TLS_SQL,
+};
 
 /// The advisory lock importers take (an arbitrary key).
 const IMPORT_LOCK: i64 = 0x6d6f_6e62_6169;
@@ -124,18 +126,22 @@ impl PostgresStore {
                 .iter()
                 .map(|r| (r.records.len() + r.tls_policies.len()) as i64)
                 .collect();
+            let documents: Vec<Vec<u8>> = new
+                .iter()
+                .map(|r| crate::deflate_document(&r.document))
+                .collect();
             tx.execute(
                 "INSERT INTO incoming_reports (id, kind, org_name, report_id, domain, begin_time,
                     end_time, content_hash, policy_p, messages, records, meta, source,
-                    imported_at)
-                 SELECT i, k, o, r, d, b, e, h, p, m, n, x, s, $14
+                    imported_at, document)
+                 SELECT i, k, o, r, d, b, e, h, p, m, n, x, s, $14, z
                  FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[],
                     $6::bigint[], $7::bigint[], $8::text[], $9::text[], $10::bigint[],
-                    $11::bigint[], $12::text[], $13::text[])
-                    AS u(i, k, o, r, d, b, e, h, p, m, n, x, s)",
+                    $11::bigint[], $12::text[], $13::text[], $15::bytea[])
+                    AS u(i, k, o, r, d, b, e, h, p, m, n, x, s, z)",
                 &[
                     &row_ids, &kinds, &orgs, &rids, &domains, &begins, &ends, &hashes, &ps,
-                    &messages, &rows, &metas, &sources, &now,
+                    &messages, &rows, &metas, &sources, &now, &documents,
                 ],
             )
             .await
@@ -349,6 +355,79 @@ impl PostgresStore {
             .collect())
     }
 
+    pub(crate) async fn incoming_generation_in(&self) -> Result<i64, StoreError> {
+        let client = self.client().await?;
+        let row = client
+            .query_one(
+                "SELECT COALESCE(MAX(id), 0)::bigint FROM incoming_reports",
+                &[],
+            )
+            .await
+            .map_err(|e| self.pg(e))?;
+        Ok(row.get(0))
+    }
+
+    pub(crate) async fn incoming_daily_in(
+        &self,
+        filter: &SummaryFilter,
+    ) -> Result<Vec<crate::DailyCounts>, StoreError> {
+        let client = self.client().await?;
+        let (since, until, domain) = crate::sqlite_incoming::bounds(filter);
+        let limit = crate::MAX_DAYS as i64;
+        let rows = client
+            .query(DAILY_SQL, &[&since, &until, &domain, &limit])
+            .await
+            .map_err(|e| self.pg(e))?;
+        Ok(rows
+            .iter()
+            .map(|row| crate::DailyCounts {
+                day: row.get(0),
+                messages: row.get::<_, i64>(1) as u64,
+                dmarc_pass: row.get::<_, i64>(2) as u64,
+                none: row.get::<_, i64>(3) as u64,
+                quarantine: row.get::<_, i64>(4) as u64,
+                reject: row.get::<_, i64>(5) as u64,
+            })
+            .collect())
+    }
+
+    pub(crate) async fn incoming_report_list_in(
+        &self,
+        filter: &SummaryFilter,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Vec<crate::ReportListEntry>, StoreError> {
+        let client = self.client().await?;
+        let (since, until, domain) = crate::sqlite_incoming::bounds(filter);
+        let limit = limit.min(MAX_LIST) as i64;
+        let offset = offset.min(i64::MAX as u64) as i64;
+        let rows = client
+            .query(LIST_SQL, &[&since, &until, &domain, &limit, &offset])
+            .await
+            .map_err(|e| self.pg(e))?;
+        Ok(rows.iter().map(list_entry).collect())
+    }
+
+    pub(crate) async fn incoming_report_in(
+        &self,
+        id: i64,
+    ) -> Result<Option<crate::StoredReport>, StoreError> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(REPORT_SQL, &[&id])
+            .await
+            .map_err(|e| self.pg(e))?;
+        Ok(row.map(|row| {
+            let stored: Option<Vec<u8>> = row.get(12);
+            crate::StoredReport {
+                entry: list_entry(&row),
+                meta: row.get(10),
+                source: row.get(11),
+                document: stored.as_deref().and_then(crate::inflate_document),
+            }
+        }))
+    }
+
     pub(crate) async fn incoming_counts_in(&self) -> Result<IncomingCounts, StoreError> {
         let client = self.client().await?;
         let pg = |e| self.pg(e);
@@ -381,5 +460,20 @@ impl PostgresStore {
             .map_err(pg)?
             .get::<_, i64>(0) as u64;
         Ok(c)
+    }
+}
+
+fn list_entry(row: &tokio_postgres::Row) -> crate::ReportListEntry {
+    crate::ReportListEntry {
+        id: row.get(0),
+        kind: row.get(1),
+        org_name: row.get(2),
+        report_id: row.get(3),
+        domain: row.get(4),
+        begin: row.get(5),
+        end: row.get(6),
+        messages: row.get::<_, i64>(7) as u64,
+        records: row.get::<_, i64>(8) as u64,
+        has_document: row.get(9),
     }
 }

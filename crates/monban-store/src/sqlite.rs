@@ -185,6 +185,8 @@ const MIGRATIONS: &[&str] = &[
         imported_at INTEGER NOT NULL,
         UNIQUE (kind, org_name, report_id, domain, begin_time, end_time, content_hash)
     );",
+    // 6: the report as received (deflated), for the dashboard's drill-down (issue 13).
+    "ALTER TABLE incoming_reports ADD COLUMN document BLOB;",
 ];
 /// The SQLite store.
 #[derive(Debug)]
@@ -322,6 +324,30 @@ impl Store for SqliteStore {
 
     fn incoming_counts(&self) -> StoreFuture<'_, IncomingCounts> {
         Box::pin(async move { self.incoming_counts_now() })
+    }
+
+    fn incoming_generation(&self) -> StoreFuture<'_, i64> {
+        Box::pin(async move { self.incoming_generation_now() })
+    }
+
+    fn incoming_daily<'a>(
+        &'a self,
+        filter: &'a SummaryFilter,
+    ) -> StoreFuture<'a, Vec<crate::DailyCounts>> {
+        Box::pin(async move { self.incoming_daily_now(filter) })
+    }
+
+    fn incoming_report_list<'a>(
+        &'a self,
+        filter: &'a SummaryFilter,
+        offset: u64,
+        limit: u64,
+    ) -> StoreFuture<'a, Vec<crate::ReportListEntry>> {
+        Box::pin(async move { self.incoming_report_list_now(filter, offset, limit) })
+    }
+
+    fn incoming_report(&self, id: i64) -> StoreFuture<'_, Option<crate::StoredReport>> {
+        Box::pin(async move { self.incoming_report_now(id) })
     }
 
     fn record<'a>(&'a self, evaluations: &'a [Evaluation]) -> StoreFuture<'a, usize> {

@@ -45,7 +45,109 @@ pub(crate) const TLS_SQL: &str = "SELECT r.org_name, p.policy_type,
      ORDER BY r.end_time, r.id
      LIMIT $4";
 
+/// Messages per day of a period's aggregate reports (both backends; `$n` placeholders).
+pub(crate) const DAILY_SQL: &str = "SELECT r.begin_time / 86400,
+        CAST(SUM(c.count) AS BIGINT),
+        CAST(SUM(CASE WHEN c.dkim_aligned OR c.spf_aligned THEN c.count ELSE 0 END) AS BIGINT),
+        CAST(SUM(CASE WHEN c.disposition = 'none' THEN c.count ELSE 0 END) AS BIGINT),
+        CAST(SUM(CASE WHEN c.disposition = 'quarantine' THEN c.count ELSE 0 END) AS BIGINT),
+        CAST(SUM(CASE WHEN c.disposition = 'reject' THEN c.count ELSE 0 END) AS BIGINT)
+     FROM incoming_records c JOIN incoming_reports r ON r.id = c.report
+     WHERE r.kind = 'aggregate' AND (r.end_time > $1 OR r.begin_time >= $1) AND r.begin_time < $2
+        AND ($3 = '' OR r.domain = $3)
+     GROUP BY 1 ORDER BY 1 LIMIT $4";
+
+/// The reports of a period, newest first (both backends).
+pub(crate) const LIST_SQL: &str = "SELECT r.id, r.kind, r.org_name, r.report_id, r.domain,
+        r.begin_time, r.end_time, r.messages, r.records, r.document IS NOT NULL
+     FROM incoming_reports r
+     WHERE (r.end_time > $1 OR r.begin_time >= $1) AND r.begin_time < $2
+        AND ($3 = '' OR r.domain = $3)
+     ORDER BY r.end_time DESC, r.id DESC LIMIT $4 OFFSET $5";
+
+/// One report with its document (both backends).
+pub(crate) const REPORT_SQL: &str = "SELECT r.id, r.kind, r.org_name, r.report_id, r.domain,
+        r.begin_time, r.end_time, r.messages, r.records, r.document IS NOT NULL,
+        r.meta, r.source, r.document
+     FROM incoming_reports r WHERE r.id = $1";
+
+/// The most entries of one list page.
+pub(crate) const MAX_LIST: u64 = 1_000;
+
 impl SqliteStore {
+    /// [`crate::Store::incoming_generation`], on the calling thread.
+    pub fn incoming_generation_now(&self) -> Result<i64, StoreError> {
+        self.lock()
+            .query_row(
+                "SELECT COALESCE(MAX(id), 0) FROM incoming_reports",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.db(e))
+    }
+
+    /// [`crate::Store::incoming_daily`], on the calling thread.
+    pub fn incoming_daily_now(
+        &self,
+        filter: &SummaryFilter,
+    ) -> Result<Vec<crate::DailyCounts>, StoreError> {
+        let conn = self.lock();
+        let db = |e| self.db(e);
+        let (since, until, domain) = bounds(filter);
+        let mut stmt = conn.prepare(&DAILY_SQL.replace('$', "?")).map_err(db)?;
+        let rows = stmt
+            .query_map(
+                params![since, until, domain, crate::MAX_DAYS as i64],
+                |row| {
+                    Ok(crate::DailyCounts {
+                        day: row.get(0)?,
+                        messages: row.get::<_, i64>(1)? as u64,
+                        dmarc_pass: row.get::<_, i64>(2)? as u64,
+                        none: row.get::<_, i64>(3)? as u64,
+                        quarantine: row.get::<_, i64>(4)? as u64,
+                        reject: row.get::<_, i64>(5)? as u64,
+                    })
+                },
+            )
+            .map_err(db)?;
+        rows.collect::<Result<_, _>>().map_err(db)
+    }
+
+    /// [`crate::Store::incoming_report_list`], on the calling thread.
+    pub fn incoming_report_list_now(
+        &self,
+        filter: &SummaryFilter,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Vec<crate::ReportListEntry>, StoreError> {
+        let conn = self.lock();
+        let db = |e| self.db(e);
+        let (since, until, domain) = bounds(filter);
+        let limit = limit.min(MAX_LIST) as i64;
+        let offset = offset.min(i64::MAX as u64) as i64;
+        let mut stmt = conn.prepare(&LIST_SQL.replace('$', "?")).map_err(db)?;
+        let rows = stmt
+            .query_map(params![since, until, domain, limit, offset], list_entry)
+            .map_err(db)?;
+        rows.collect::<Result<_, _>>().map_err(db)
+    }
+
+    /// [`crate::Store::incoming_report`], on the calling thread.
+    pub fn incoming_report_now(&self, id: i64) -> Result<Option<crate::StoredReport>, StoreError> {
+        let conn = self.lock();
+        conn.query_row(&REPORT_SQL.replace('$', "?"), params![id], |row| {
+            let stored: Option<Vec<u8>> = row.get(12)?;
+            Ok(crate::StoredReport {
+                entry: list_entry(row)?,
+                meta: row.get(10)?,
+                source: row.get(11)?,
+                document: stored.as_deref().and_then(crate::inflate_document),
+            })
+        })
+        .optional()
+        .map_err(|e| self.db(e))
+    }
+
     /// [`crate::Store::incoming_tls`], on the calling thread.
     pub fn incoming_tls_now(
         &self,
@@ -102,8 +204,8 @@ impl SqliteStore {
                 .prepare_cached(
                     "INSERT INTO incoming_reports (kind, org_name, report_id, domain, begin_time,
                         end_time, content_hash, policy_p, messages, records, meta, source,
-                        imported_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                        imported_at, document)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
                 )
                 .map_err(db)?;
             let mut record = tx
@@ -178,7 +280,8 @@ impl SqliteStore {
                         rows as i64,
                         r.meta,
                         r.source,
-                        now
+                        now,
+                        crate::deflate_document(&r.document)
                     ])
                     .map_err(db)?;
                 let id = tx.last_insert_rowid();
@@ -319,4 +422,28 @@ impl SqliteStore {
             .map_err(db)? as u64;
         Ok(c)
     }
+}
+
+/// The filter as the queries take it: since, until, domain ('' for every domain).
+pub(crate) fn bounds(filter: &SummaryFilter) -> (i64, i64, String) {
+    (
+        filter.since.unwrap_or(i64::MIN),
+        filter.until.unwrap_or(i64::MAX),
+        filter.domain.clone().unwrap_or_default(),
+    )
+}
+
+fn list_entry(row: &rusqlite::Row<'_>) -> rusqlite::Result<crate::ReportListEntry> {
+    Ok(crate::ReportListEntry {
+        id: row.get(0)?,
+        kind: row.get(1)?,
+        org_name: row.get(2)?,
+        report_id: row.get(3)?,
+        domain: row.get(4)?,
+        begin: row.get(5)?,
+        end: row.get(6)?,
+        messages: row.get::<_, i64>(7)? as u64,
+        records: row.get::<_, i64>(8)? as u64,
+        has_document: row.get(9)?,
+    })
 }

@@ -317,7 +317,7 @@ fn sqlite_store_suite_and_reopen() {
     });
     // Reopened: the schema is there, the data too.
     let again = SqliteStore::open(&path).unwrap();
-    assert_eq!(again.schema_version().unwrap(), 5);
+    assert_eq!(again.schema_version().unwrap(), 6);
     assert_eq!(again.count_now().unwrap(), 305);
 }
 
@@ -361,7 +361,7 @@ fn postgres_store_suite_migrations_and_errors() {
         suite(&*store).await;
         // A second host connecting migrates nothing again and sees the same rows.
         let other = PostgresStore::connect(&server.url()).await.unwrap();
-        assert_eq!(other.schema_version().await.unwrap(), 5);
+        assert_eq!(other.schema_version().await.unwrap(), 6);
         assert_eq!(other.count().await.unwrap(), 305);
     });
     // Stopped: a clear error naming the store, the password hidden.
@@ -390,8 +390,8 @@ fn two_hosts_migrating_at_once_migrate_once() {
     block_on(async {
         let (a, b) = tokio::join!(PostgresStore::connect(&url), PostgresStore::connect(&url));
         let (a, b) = (a.unwrap(), b.unwrap());
-        assert_eq!(a.schema_version().await.unwrap(), 5);
-        assert_eq!(b.schema_version().await.unwrap(), 5);
+        assert_eq!(a.schema_version().await.unwrap(), 6);
+        assert_eq!(b.schema_version().await.unwrap(), 6);
         assert_eq!(a.record(&[evaluation("x", 1)]).await.unwrap(), 1);
         assert_eq!(b.record(&[evaluation("x", 1)]).await.unwrap(), 0);
     });
@@ -445,7 +445,7 @@ fn sqlite_migrates_a_version_1_database() {
         .execute_batch(&V1_SCHEMA.replace("ID_TYPE", "INTEGER"))
         .unwrap();
     let store = SqliteStore::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 5);
+    assert_eq!(store.schema_version().unwrap(), 6);
     assert_eq!(
         store.evaluations_now(0, 10_000).unwrap(),
         vec![migrated_v1()]
@@ -468,7 +468,7 @@ fn postgres_migrates_a_version_1_database() {
             .unwrap();
         drop(client);
         let store = PostgresStore::connect(&server.url()).await.unwrap();
-        assert_eq!(store.schema_version().await.unwrap(), 5);
+        assert_eq!(store.schema_version().await.unwrap(), 6);
         assert_eq!(
             store.evaluations(0, 10_000).await.unwrap(),
             vec![migrated_v1()]
@@ -640,4 +640,42 @@ async fn incoming_suite(store: &dyn Store) {
         .await
         .unwrap();
     assert!(s.sources.is_empty());
+
+    // The dashboard's queries: a generation that moves with every stored report, the
+    // messages per day, the list of reports (newest first) and one report with its
+    // document as received.
+    let generation = store.incoming_generation().await.unwrap();
+    assert!(generation > 0);
+    let daily = store
+        .incoming_daily(&SummaryFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(daily.len(), 1);
+    let d = &daily[0];
+    assert_eq!((d.day, d.messages, d.dmarc_pass, d.none), (1, 12, 6, 12));
+    let list = store
+        .incoming_report_list(&SummaryFilter::default(), 0, 10)
+        .await
+        .unwrap();
+    assert_eq!(list.len(), 3, "{list:?}");
+    assert!(list.iter().all(|e| e.has_document));
+    let page2 = store
+        .incoming_report_list(&SummaryFilter::default(), 2, 10)
+        .await
+        .unwrap();
+    assert_eq!(page2.len(), 1);
+    let google = list
+        .iter()
+        .find(|e| e.org_name == "google.com" && e.kind == "aggregate")
+        .unwrap();
+    let full = store.incoming_report(google.id).await.unwrap().unwrap();
+    assert_eq!(full.document.as_deref(), Some("<feedback>h1</feedback>"));
+    assert_eq!(full.entry.records, 4);
+    assert!(store.incoming_report(i64::MAX).await.unwrap().is_none());
+    // Another report moves the generation.
+    store
+        .import_reports(&[incoming("gmx.net", "r7", "h7", 1)], 300)
+        .await
+        .unwrap();
+    assert!(store.incoming_generation().await.unwrap() > generation);
 }
