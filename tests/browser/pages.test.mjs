@@ -213,6 +213,29 @@ test("a keyboard-only walk reaches and submits the forms", async () => {
   await s.context.close();
 });
 
+test("the dashboard drills down to a report and its document", async () => {
+  for (const locale of ["en-US", "ja-JP"]) {
+    const lang = locale.slice(0, 2);
+    const s = await open({ locale });
+    await s.page.goto(`${BASE}/reports`);
+    await Promise.all([s.page.waitForNavigation(), s.page.click("a[href^='/reports/list']")]);
+    await accessible(s.page, `the report list (${locale})`);
+    await s.page.screenshot({ path: join(SHOTS, `reports-list-${lang}.png`), fullPage: true });
+    await Promise.all([s.page.waitForNavigation(), s.page.click("a[href^='/reports/report/']")]);
+    assert.match(await s.page.textContent("main"), /feedback/);
+    await accessible(s.page, `a report (${locale})`);
+    await s.page.screenshot({ path: join(SHOTS, `reports-report-${lang}.png`) });
+    // From the overview to one domain's sources and advice.
+    await s.page.goto(`${BASE}/reports`);
+    await Promise.all([s.page.waitForNavigation(), s.page.click("table a[href^='/reports?domain=']")]);
+    assert.ok(await s.page.isVisible("section h2"));
+    await accessible(s.page, `a domain's dashboard (${locale})`);
+    await s.page.screenshot({ path: join(SHOTS, `reports-domain-${lang}.png`), fullPage: true });
+    stayedHome(s);
+    await s.context.close();
+  }
+});
+
 test("axe-core finds no WCAG 2.2 AA violation on any page", async () => {
   for (const locale of ["en-US", "ja-JP"]) {
     const s = await open({ locale });

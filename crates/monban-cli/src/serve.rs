@@ -121,6 +121,12 @@ pub async fn run(dns: &DnsArgs, args: ServeArgs) -> Result<(), Failure> {
     let authserv_id = args.authserv_id.clone().unwrap_or_else(crate::host_name);
     let mut trusted_ids = vec![authserv_id.clone()];
     trusted_ids.extend(args.trust_authserv_id.iter().cloned());
+    let dashboards = Arc::new(monban_web::dashboard::Cache::default());
+    if let Ok(s) = &store {
+        // The default view is computed at once, and every view kept current as
+        // reports arrive: nobody waits for a fold over a million rows.
+        dashboards.clone().keep_current(s.clone(), resolver.clone());
+    }
     let state = Arc::new(monban_web::AppState {
         resolver,
         authserv_id,
@@ -128,6 +134,7 @@ pub async fn run(dns: &DnsArgs, args: ServeArgs) -> Result<(), Failure> {
         max_header: args.max_header,
         trusted_ids,
         access,
+        dashboards,
     });
     let app = monban_web::router(state, &config);
     let listener = tokio::net::TcpListener::bind(addr)

@@ -538,6 +538,36 @@ fn nothing_from_a_message_or_report_becomes_markup() {
             "the org_name is shown, as text: {html}"
         );
     }
+    // The drill-down: the list, the report, its document as received (escaped in the
+    // page, a plain-text download).
+    let (status, h, b) = server.get("/reports/list?domain=example.com");
+    let html = text(&b);
+    assert_eq!(status, 200, "{html}");
+    sound_page(&h, &html);
+    let at = html
+        .find("href=\"/reports/report/")
+        .expect("a link to the report")
+        + 6;
+    let link = html[at..][..html[at..].find('"').unwrap()].to_owned();
+    let (status, h, b) = server.get(&link);
+    let html = text(&b);
+    assert_eq!(status, 200, "{html}");
+    sound_page(&h, &html);
+    assert!(
+        html.contains("&lt;org_name&gt;&amp;lt;script&amp;gt;alert(1)"),
+        "the document, as text: {html}"
+    );
+    let (status, h, b) = server.get(&format!("{link}/raw"));
+    assert_eq!(status, 200);
+    assert!(h.contains("content-type: text/plain; charset=utf-8"), "{h}");
+    assert!(
+        h.contains("content-disposition: attachment; filename=\"report-"),
+        "{h}"
+    );
+    assert_eq!(text(&b), report);
+    assert_eq!(server.get("/reports/report/999999").0, 404);
+    assert_eq!(server.get("/reports/report/x").0, 404);
+    assert_eq!(server.get("/reports/list?page=-1").0, 400);
 
     // A message with markup everywhere: Subject (raw and RFC 2047-encoded), the From
     // display name, Authentication-Results comments and reasons, a DKIM tag, a

@@ -15,6 +15,7 @@
 //! behind optional access control ([`access`]).
 
 pub mod access;
+pub mod dashboard;
 pub mod pages;
 
 use std::sync::Arc;
@@ -73,6 +74,8 @@ pub struct AppState {
     pub trusted_ids: Vec<String>,
     /// Who may see the reports.
     pub access: access::Access,
+    /// The dashboard's views, computed once per filter and store generation.
+    pub dashboards: Arc<dashboard::Cache>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -481,6 +484,48 @@ async fn check_page(State(state): State<Arc<AppState>>, headers: HeaderMap, uri:
     pages::check::page(state, ctx, p).await
 }
 
+async fn reports_list(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    if let Err(refusal) = state.access.check(&headers) {
+        return refusal.page(&pages::Ctx::from_request(&headers, uri.path(), uri.query()));
+    }
+    let (ctx, p) = match page_ctx(&headers, &uri) {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    pages::reports::list(state, ctx, p).await
+}
+
+async fn report_page(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    if let Err(refusal) = state.access.check(&headers) {
+        return refusal.page(&pages::Ctx::from_request(&headers, uri.path(), uri.query()));
+    }
+    let (ctx, _) = match page_ctx(&headers, &uri) {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    pages::reports::report(state, ctx, &id).await
+}
+
+async fn report_raw(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(refusal) = state.access.check(&headers) {
+        return refusal.json();
+    }
+    pages::reports::raw(state, &id).await
+}
+
 async fn reports_page(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -561,6 +606,9 @@ pub fn router(state: Arc<AppState>, config: &Config) -> Router {
         .route("/analyze", get(analyze_form).post(analyze_post))
         .route("/check", get(check_page))
         .route("/reports", get(reports_page))
+        .route("/reports/list", get(reports_list))
+        .route("/reports/report/{id}", get(report_page))
+        .route("/reports/report/{id}/raw", get(report_raw))
         .route("/static/monban.css", get(css))
         .route("/static/monban.js", get(js))
         .route("/favicon.ico", get(favicon))

@@ -357,3 +357,26 @@ what-if-spf = SPF record (v=spf1 ...)
 what-if-dmarc = DMARC record (v=DMARC1; ...)
 what-if-banner = What if: this check uses the records you wrote, not the ones published.
 what-if-bad = The { $what } record must be one line of at most { $max } characters.
+reports-overview = Every domain (choose one for its sources and advice)
+reports-over-time = Over time
+reports-daily-caption-day = Messages per day: the part that passed DMARC in blue, the rest in red
+reports-daily-caption-week = Messages per week: the part that passed DMARC in blue, the rest in red
+reports-daily-caption-month = Messages per 30 days: the part that passed DMARC in blue, the rest in red
+reports-daily-table = The same numbers as a table
+col-period = Period
+col-kind = Kind
+col-rows = Rows
+reports-list-link = Every report received, one by one
+reports-list-title = Reports received
+reports-list-caption = Reports { $from } to { $to }, the newest first
+reports-pages = Pages
+previous = Previous
+next = Next
+reports-bad-page = The page number is not a number from 0 to 100000.
+reports-report-title = Report
+reports-no-such-report = There is no such report.
+reports-meta = What it says besides its rows
+reports-document = As received
+reports-download = Download the document
+reports-document-large = The document is large: its first { $kib } KiB are shown; the download has all of it.
+reports-no-document = This report was imported before monban kept documents.

@@ -355,3 +355,26 @@ what-if-spf = SPF レコード (v=spf1 ...)
 what-if-dmarc = DMARC レコード (v=DMARC1; ...)
 what-if-banner = もしも: このチェックは公開中のレコードではなく、入力したレコードを使っています。
 what-if-bad = { $what } レコードは 1 行、{ $max } 文字以内にしてください。
+reports-overview = すべてのドメイン(ドメインを選ぶと送信元と助言を表示します)
+reports-over-time = 推移
+reports-daily-caption-day = 1 日ごとのメッセージ数: DMARC に合格した部分は青、それ以外は赤
+reports-daily-caption-week = 1 週間ごとのメッセージ数: DMARC に合格した部分は青、それ以外は赤
+reports-daily-caption-month = 30 日ごとのメッセージ数: DMARC に合格した部分は青、それ以外は赤
+reports-daily-table = 同じ数値の表
+col-period = 期間
+col-kind = 種類
+col-rows = 行数
+reports-list-link = 受信したレポートを 1 件ずつ見る
+reports-list-title = 受信したレポート
+reports-list-caption = レポート { $from } 〜 { $to }(新しい順)
+reports-pages = ページ
+previous = 前へ
+next = 次へ
+reports-bad-page = ページ番号は 0 から 100000 までの数にしてください。
+reports-report-title = レポート
+reports-no-such-report = そのようなレポートはありません。
+reports-meta = 行以外の記載内容
+reports-document = 受信したままの内容
+reports-download = 文書をダウンロード
+reports-document-large = 文書が大きいため、先頭の { $kib } KiB だけを表示しています。すべてはダウンロードで読めます。
+reports-no-document = このレポートは、monban が文書を保存するようになる前に取り込まれました。

@@ -9,7 +9,8 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use maud::{Markup, html};
 use monban_diag::i18n::{Arg, Catalog};
-use monban_report::summary::{self, Advice, DomainSummary, Source};
+use monban_report::summary::{self, Advice, DomainSummary, Source, Summary};
+use monban_store::DailyCounts;
 
 use super::{Ctx, Page, layout, percent, respond};
 use crate::AppState;
@@ -70,12 +71,29 @@ pub async fn page(state: Arc<AppState>, ctx: Ctx, params: Vec<(String, String)>)
         }
     };
     let rdns = crate::flag(&params, "rdns").unwrap_or(false);
-    let loaded = summary::load(&**store, &filter, rdns.then_some((&state.resolver, 200))).await;
-    let (s, _) = match loaded {
-        Ok(x) => x,
+    let key = crate::dashboard::Key {
+        domain: filter.domain.clone(),
+        since: filter.since,
+        until: filter.until,
+        rdns,
+    };
+    let view = match state.dashboards.get(&**store, &state.resolver, &key).await {
+        Ok(v) => v,
         Err(e) => return fail(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
     };
-    let advice = summary::advise(&s);
+    let s = &view.summary;
+    let advice = &view.advice;
+    let query = {
+        let mut q = Vec::new();
+        for (k, v) in [("domain", &domain), ("since", &since), ("until", &until)] {
+            if !v.is_empty() {
+                q.push(format!("{k}={}", super::encode(v)));
+            }
+        }
+        q.join("&")
+    };
+    // Several domains and none chosen: an overview, each domain one click away.
+    let overview = filter.domain.is_none() && s.domains.len() > 1;
     let here = {
         let mut q = Vec::new();
         for (k, v) in [("domain", &domain), ("since", &since), ("until", &until)] {
@@ -93,13 +111,14 @@ pub async fn page(state: Arc<AppState>, ctx: Ctx, params: Vec<(String, String)>)
         @if s.domains.is_empty() && s.tls.is_empty() {
             p { (t.get("reports-none")) }
         }
-        @if s.domains.len() > 1 {
-            nav aria-label=(t.get("reports-domains")) {
-                ul { @for d in &s.domains { li { a href={"#d-" (d.domain)} { (d.domain) } } } }
+        @if !view.daily.is_empty() { (daily_chart(t, &view.daily)) }
+        p { a href={"/reports/list" @if !query.is_empty() { "?" (query) }} { (t.get("reports-list-link")) } }
+        @if overview {
+            (overview_table(t, s, &query))
+        } @else {
+            @for d in &s.domains {
+                (domain_section(t, d, advice.iter().find(|a| a.domain == d.domain)))
             }
-        }
-        @for d in &s.domains {
-            (domain_section(t, d, advice.iter().find(|a| a.domain == d.domain)))
         }
         @if !s.tls.is_empty() {
             h2 { (t.get("reports-tls")) }
@@ -270,5 +289,370 @@ fn bar_chart(id: &str, bars: &[(String, u64)], whole: u64) -> Markup {
                 text x=(label_w + bar_w + 6) y=(y + 15) { (v) " (" (percent(*v, whole)) ")" }
             }
         }
+    }
+}
+
+/// Every domain in one table: messages, pass rate, dispositions, and a link to it.
+fn overview_table(t: &Catalog, s: &Summary, query: &str) -> Markup {
+    let rest = query
+        .split('&')
+        .filter(|p| !p.is_empty() && !p.starts_with("domain="))
+        .collect::<Vec<_>>()
+        .join("&");
+    html! {
+        table {
+            caption { (t.get("reports-overview")) }
+            thead { tr {
+                th scope="col" { (t.get("col-domain")) }
+                th scope="col" class="num" { (t.get("col-messages")) }
+                th scope="col" class="num" { (t.get("col-dmarc-pass")) " %" }
+                th scope="col" class="num" { "none" }
+                th scope="col" class="num" { "quarantine" }
+                th scope="col" class="num" { "reject" }
+                th scope="col" class="num" { (t.get("col-reports")) }
+            } }
+            tbody {
+                @for d in &s.domains {
+                    tr {
+                        td { a href={"/reports?domain=" (super::encode(&d.domain)) @if !rest.is_empty() { "&" (rest) }} { (d.domain) } }
+                        td.num { (d.messages) }
+                        td.num { (percent(d.dmarc_pass, d.messages)) }
+                        @for k in ["none", "quarantine", "reject"] {
+                            td.num { (d.disposition.get(k).copied().unwrap_or(0)) }
+                        }
+                        td.num { (d.reports) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Messages over time: a bar per period (a day, a week or 30 days, so that there are
+/// at most about 60 bars), the part that passed DMARC darker; the numbers in a table
+/// below.
+fn daily_chart(t: &Catalog, days: &[DailyCounts]) -> Markup {
+    let (Some(first), Some(last)) = (days.first(), days.last()) else {
+        return html! {};
+    };
+    let span = last.day - first.day + 1;
+    let bucket: i64 = if span <= 62 {
+        1
+    } else if span <= 434 {
+        7
+    } else {
+        30
+    };
+    let mut buckets: Vec<DailyCounts> = Vec::new();
+    for d in days {
+        let start = first.day + (d.day - first.day) / bucket * bucket;
+        match buckets.last_mut() {
+            Some(b) if b.day == start => {
+                b.messages += d.messages;
+                b.dmarc_pass += d.dmarc_pass;
+                b.none += d.none;
+                b.quarantine += d.quarantine;
+                b.reject += d.reject;
+            }
+            _ => buckets.push(DailyCounts {
+                day: start,
+                ..d.clone()
+            }),
+        }
+    }
+    let max = buckets.iter().map(|b| b.messages).max().unwrap_or(1).max(1);
+    let (w, h, left, bottom) = (760usize, 180usize, 60usize, 24usize);
+    let bar = ((w - left) / buckets.len().max(1)).clamp(2, 40);
+    let date = |day: i64| {
+        let (y, m, d) = monban::rfc5322::datetime::civil_from_days(day);
+        format!("{y:04}-{m:02}-{d:02}")
+    };
+    let caption = t.get(match bucket {
+        1 => "reports-daily-caption-day",
+        7 => "reports-daily-caption-week",
+        _ => "reports-daily-caption-month",
+    });
+    html! {
+        h2 { (t.get("reports-over-time")) }
+        figure {
+            svg role="img" aria-labelledby="daily-caption" width=(w) height=(h + bottom)
+                viewBox=(format!("0 0 {w} {}", h + bottom)) xmlns="http://www.w3.org/2000/svg" {
+                text x="0" y="12" { (max) }
+                text x="0" y=(h) { "0" }
+                @for (i, b) in buckets.iter().enumerate() {
+                    @let x = left + i * bar;
+                    @let total = (b.messages as f64 / max as f64 * (h - 10) as f64).round() as usize;
+                    @let pass = (b.dmarc_pass as f64 / max as f64 * (h - 10) as f64).round() as usize;
+                    rect x=(x) y=(h - total) width=(bar.saturating_sub(1).max(1)) height=(total) fill="#a4161a" {}
+                    rect x=(x) y=(h - pass) width=(bar.saturating_sub(1).max(1)) height=(pass) fill="#1d4f91" {}
+                }
+                text x=(left) y=(h + 18) { (date(first.day)) }
+                text x=(w - 80) y=(h + 18) { (date(buckets.last().map_or(last.day, |b| b.day))) }
+            }
+            figcaption #daily-caption { (caption) }
+        }
+        details {
+            summary { (t.get("reports-daily-table")) }
+            table {
+                thead { tr {
+                    th scope="col" { (t.get("col-period")) }
+                    th scope="col" class="num" { (t.get("col-messages")) }
+                    th scope="col" class="num" { (t.get("col-dmarc-pass")) }
+                    th scope="col" class="num" { "%" }
+                    th scope="col" class="num" { "none" }
+                    th scope="col" class="num" { "quarantine" }
+                    th scope="col" class="num" { "reject" }
+                } }
+                tbody {
+                    @for b in &buckets {
+                        tr {
+                            td { (date(b.day)) }
+                            td.num { (b.messages) }
+                            td.num { (b.dmarc_pass) }
+                            td.num { (percent(b.dmarc_pass, b.messages)) }
+                            td.num { (b.none) }
+                            td.num { (b.quarantine) }
+                            td.num { (b.reject) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Reports per page of the list.
+const PAGE: u64 = 50;
+
+/// `GET /reports/list?domain=&since=&until=&page=N`: the stored reports, newest first.
+pub async fn list(state: Arc<AppState>, ctx: Ctx, params: Vec<(String, String)>) -> Response {
+    let t = ctx.t();
+    let title = t.get("reports-list-title");
+    let get = |k: &str| crate::one(&params, k).unwrap_or("").trim().to_owned();
+    let (domain, since, until) = (get("domain"), get("since"), get("until"));
+    let nonempty = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+    let fail = |status: StatusCode, why: String| {
+        let body = html! { h1 { (title) } p.error role="alert" { (why) } };
+        respond(&ctx, status, layout(&ctx, Page::Reports, &title, body))
+    };
+    let filter = match summary::filter(
+        nonempty(&domain).as_deref(),
+        nonempty(&since).as_deref(),
+        nonempty(&until).as_deref(),
+        |n| n.to_string(),
+    ) {
+        Ok(f) => f,
+        Err(e) => return fail(StatusCode::BAD_REQUEST, e),
+    };
+    let page: u64 = match crate::one(&params, "page").map(str::parse::<u64>) {
+        None => 0,
+        Some(Ok(p)) if p <= 100_000 => p,
+        Some(_) => return fail(StatusCode::BAD_REQUEST, t.get("reports-bad-page")),
+    };
+    let store = match &state.store {
+        Ok(s) => s,
+        Err(why) => {
+            return fail(
+                StatusCode::SERVICE_UNAVAILABLE,
+                t.text("reports-no-store", &[("why", why.into())]),
+            );
+        }
+    };
+    // One more than a page, to know whether there is a next one.
+    let mut rows = match store
+        .incoming_report_list(&filter, page * PAGE, PAGE + 1)
+        .await
+    {
+        Ok(r) => r,
+        Err(e) => return fail(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+    };
+    let more = rows.len() as u64 > PAGE;
+    rows.truncate(PAGE as usize);
+    let base: String = [("domain", &domain), ("since", &since), ("until", &until)]
+        .iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| format!("{k}={}&", super::encode(v)))
+        .collect();
+    let time = |s: i64| monban::rfc5322::datetime::format_utc(s);
+    let body = html! {
+        h1 { (title) }
+        (filters_for(t, "/reports/list", &domain, &since, &until))
+        @if rows.is_empty() { p { (t.get("reports-none")) } } @else {
+            table {
+                caption { (t.text("reports-list-caption", &[("from", (page * PAGE + 1).into()), ("to", (page * PAGE + rows.len() as u64).into())])) }
+                thead { tr {
+                    th scope="col" { (t.get("col-kind")) }
+                    th scope="col" { (t.get("col-reporter")) }
+                    th scope="col" { (t.get("col-domain")) }
+                    th scope="col" { (t.get("col-period")) }
+                    th scope="col" class="num" { (t.get("col-messages")) }
+                    th scope="col" class="num" { (t.get("col-rows")) }
+                } }
+                tbody {
+                    @for e in &rows {
+                        tr {
+                            td { (e.kind) }
+                            td { a href={"/reports/report/" (e.id)} { (e.org_name) } }
+                            td { (e.domain) }
+                            td { (time(e.begin)) " – " (time(e.end)) }
+                            td.num { (e.messages) }
+                            td.num { (e.records) }
+                        }
+                    }
+                }
+            }
+        }
+        nav aria-label=(t.get("reports-pages")) {
+            @if page > 0 { a href={"/reports/list?" (base) "page=" (page - 1)} rel="prev" { (t.get("previous")) } " " }
+            @if more { a href={"/reports/list?" (base) "page=" (page + 1)} rel="next" { (t.get("next")) } }
+        }
+    };
+    respond(
+        &ctx,
+        StatusCode::OK,
+        layout(&ctx, Page::Reports, &title, body),
+    )
+}
+
+fn filters_for(t: &Catalog, action: &str, domain: &str, since: &str, until: &str) -> Markup {
+    html! {
+        form method="get" action=(action) {
+            div.field {
+                label for="domain" { (t.get("reports-domain-label")) } " "
+                input #domain type="text" name="domain" value=(domain) autocomplete="off" spellcheck="false";
+            }
+            div.field {
+                label for="since" { (t.get("reports-since-label")) } " "
+                input #since type="date" name="since" value=(since);
+                " "
+                label for="until" { (t.get("reports-until-label")) } " "
+                input #until type="date" name="until" value=(until);
+            }
+            button type="submit" { (t.get("reports-submit")) }
+        }
+    }
+}
+
+/// `GET /reports/report/{id}`: one report, what it says, and its document as received.
+pub async fn report(state: Arc<AppState>, ctx: Ctx, id: &str) -> Response {
+    let t = ctx.t();
+    let title = t.get("reports-report-title");
+    let fail = |status: StatusCode, why: String| {
+        let body = html! { h1 { (title) } p.error role="alert" { (why) } };
+        respond(&ctx, status, layout(&ctx, Page::Reports, &title, body))
+    };
+    let Ok(id) = id.parse::<i64>() else {
+        return fail(StatusCode::NOT_FOUND, t.get("reports-no-such-report"));
+    };
+    let store = match &state.store {
+        Ok(s) => s,
+        Err(why) => {
+            return fail(
+                StatusCode::SERVICE_UNAVAILABLE,
+                t.text("reports-no-store", &[("why", why.into())]),
+            );
+        }
+    };
+    let r = match store.incoming_report(id).await {
+        Ok(Some(r)) => r,
+        Ok(None) => return fail(StatusCode::NOT_FOUND, t.get("reports-no-such-report")),
+        Err(e) => return fail(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+    };
+    let e = &r.entry;
+    let time = |s: i64| monban::rfc5322::datetime::format_utc(s);
+    let meta = serde_json::from_str::<serde_json::Value>(&r.meta)
+        .ok()
+        .and_then(|v| serde_json::to_string_pretty(&v).ok())
+        .unwrap_or_else(|| r.meta.clone());
+    let body = html! {
+        h1 { (title) ": " (e.org_name) }
+        table {
+            tbody {
+                tr { th scope="row" { (t.get("col-kind")) } td { (e.kind) } }
+                tr { th scope="row" { (t.get("col-reporter")) } td { (e.org_name) } }
+                tr { th scope="row" { "report_id" } td { code { (e.report_id) } } }
+                tr { th scope="row" { (t.get("col-domain")) } td { a href={"/reports?domain=" (super::encode(&e.domain))} { (e.domain) } } }
+                tr { th scope="row" { (t.get("col-period")) } td { (time(e.begin)) " – " (time(e.end)) } }
+                tr { th scope="row" { (t.get("col-messages")) } td { (e.messages) } }
+                tr { th scope="row" { (t.get("col-rows")) } td { (e.records) } }
+                tr { th scope="row" { (t.get("col-source")) } td { code { (r.source) } } }
+            }
+        }
+        h2 { (t.get("reports-meta")) }
+        pre { (meta) }
+        h2 { (t.get("reports-document")) }
+        @match &r.document {
+            Some(doc) => {
+                p { a href={"/reports/report/" (e.id) "/raw"} download { (t.get("reports-download")) } }
+                @let shown = head(doc, SHOWN_DOCUMENT);
+                @if shown.len() < doc.len() {
+                    p.note { (t.text("reports-document-large", &[("kib", (SHOWN_DOCUMENT / 1024).into())])) }
+                }
+                pre { (shown) }
+            }
+            None => p.note { (t.get("reports-no-document")) },
+        }
+    };
+    respond(
+        &ctx,
+        StatusCode::OK,
+        layout(&ctx, Page::Reports, &format!("{title} {id}"), body),
+    )
+}
+
+/// The most of a document shown in its page (the rest is in the download).
+const SHOWN_DOCUMENT: usize = 64 * 1024;
+
+/// The first `max` bytes of `s`, cut at a character boundary.
+fn head(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut cut = max;
+    while !s.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    &s[..cut]
+}
+
+/// `GET /reports/report/{id}/raw`: the document as received, as a download (plain text:
+/// a browser never renders it as markup).
+pub async fn raw(state: Arc<AppState>, id: &str) -> Response {
+    use axum::response::IntoResponse as _;
+    let Ok(id) = id.parse::<i64>() else {
+        return crate::error(StatusCode::NOT_FOUND, "no such report");
+    };
+    let store = match &state.store {
+        Ok(s) => s,
+        Err(why) => return crate::error(StatusCode::SERVICE_UNAVAILABLE, why.clone()),
+    };
+    match store.incoming_report(id).await {
+        Ok(Some(r)) => match r.document {
+            Some(doc) => {
+                let ext = match r.entry.kind.as_str() {
+                    "tls" => "json",
+                    "failure" => "txt",
+                    _ => "xml",
+                };
+                (
+                    StatusCode::OK,
+                    [
+                        (
+                            axum::http::header::CONTENT_TYPE,
+                            "text/plain; charset=utf-8".to_owned(),
+                        ),
+                        (
+                            axum::http::header::CONTENT_DISPOSITION,
+                            format!("attachment; filename=\"report-{id}.{ext}\""),
+                        ),
+                    ],
+                    doc,
+                )
+                    .into_response()
+            }
+            None => crate::error(StatusCode::NOT_FOUND, "this report's document was not kept"),
+        },
+        Ok(None) => crate::error(StatusCode::NOT_FOUND, "no such report"),
+        Err(e) => crate::error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
     }
 }
