@@ -484,15 +484,25 @@ async fn check_page(State(state): State<Arc<AppState>>, headers: HeaderMap, uri:
     pages::check::page(state, ctx, p).await
 }
 
+/// A report page's context, once the access rule lets the request through.
+fn report_ctx(
+    state: &AppState,
+    headers: &HeaderMap,
+    uri: &Uri,
+) -> Result<(pages::Ctx, Params), Box<Response>> {
+    if let Err(refusal) = state.access.check(headers) {
+        let ctx = pages::Ctx::from_request(headers, uri.path(), uri.query());
+        return Err(Box::new(refusal.page(&ctx)));
+    }
+    page_ctx(headers, uri)
+}
+
 async fn reports_list(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
-    if let Err(refusal) = state.access.check(&headers) {
-        return refusal.page(&pages::Ctx::from_request(&headers, uri.path(), uri.query()));
-    }
-    let (ctx, p) = match page_ctx(&headers, &uri) {
+    let (ctx, p) = match report_ctx(&state, &headers, &uri) {
         Ok(x) => x,
         Err(r) => return *r,
     };
@@ -505,10 +515,7 @@ async fn report_page(
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
-    if let Err(refusal) = state.access.check(&headers) {
-        return refusal.page(&pages::Ctx::from_request(&headers, uri.path(), uri.query()));
-    }
-    let (ctx, _) = match page_ctx(&headers, &uri) {
+    let (ctx, _) = match report_ctx(&state, &headers, &uri) {
         Ok(x) => x,
         Err(r) => return *r,
     };
@@ -531,10 +538,7 @@ async fn reports_page(
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
-    if let Err(refusal) = state.access.check(&headers) {
-        return refusal.page(&pages::Ctx::from_request(&headers, uri.path(), uri.query()));
-    }
-    let (ctx, p) = match page_ctx(&headers, &uri) {
+    let (ctx, p) = match report_ctx(&state, &headers, &uri) {
         Ok(x) => x,
         Err(r) => return *r,
     };

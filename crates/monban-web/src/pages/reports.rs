@@ -19,22 +19,7 @@ use crate::AppState;
 const TOP: usize = 20;
 
 fn filters(t: &Catalog, domain: &str, since: &str, until: &str) -> Markup {
-    html! {
-        form method="get" action="/reports" {
-            div.field {
-                label for="domain" { (t.get("reports-domain-label")) } " "
-                input #domain type="text" name="domain" value=(domain) autocomplete="off" spellcheck="false";
-            }
-            div.field {
-                label for="since" { (t.get("reports-since-label")) } " "
-                input #since type="date" name="since" value=(since);
-                " "
-                label for="until" { (t.get("reports-until-label")) } " "
-                input #until type="date" name="until" value=(until);
-            }
-            button type="submit" { (t.get("reports-submit")) }
-        }
-    }
+    filters_for(t, "/reports", domain, since, until)
 }
 
 /// `GET /reports?domain=&since=&until=&rdns=true`.
