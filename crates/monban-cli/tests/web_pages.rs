@@ -290,7 +290,7 @@ From: ceo@example.com\r\nSubject: t\r\nDate: Sun, 22 Nov 2026 11:11:00 +0000\r\n
 Received: from a.example by b.example; Sun, 22 Nov 2026 12:00:05 +0000\r\n\
 From: a@example.com\r\nSubject: t\r\n\r\n";
     let (_, _, html) = analyze(&server, skewed, false);
-    assert!(html.contains("clock skew 2 h 0 min"), "{html}");
+    assert!(html.contains("clock skew 2 h"), "{html}");
 }
 
 /// The checker page: the include tree with lookups per record, the mechanism that

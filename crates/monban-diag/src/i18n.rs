@@ -195,6 +195,53 @@ impl Msg {
     }
 }
 
+/// A duration in words, as `monban::rfc5322::datetime::format_duration` writes it in
+/// English (`42 s`, `3 min`, `3 min 5 s`, `2 h`, `2 h 4 min`, `3 d`, `3 d 2 h`).
+pub fn duration(seconds: i64) -> Msg {
+    let s = seconds.unsigned_abs();
+    let m = match s {
+        0..60 => Msg {
+            id: "dur-s",
+            args: vec![("s", Arg::from(s))],
+        },
+        60..3600 if s.is_multiple_of(60) => Msg {
+            id: "dur-min",
+            args: vec![("m", Arg::from(s / 60))],
+        },
+        60..3600 => Msg {
+            id: "dur-min-s",
+            args: vec![("m", Arg::from(s / 60)), ("s", Arg::from(s % 60))],
+        },
+        3600..86_400 if (s / 60).is_multiple_of(60) => Msg {
+            id: "dur-h",
+            args: vec![("h", Arg::from(s / 3600))],
+        },
+        3600..86_400 => Msg {
+            id: "dur-h-min",
+            args: vec![("h", Arg::from(s / 3600)), ("m", Arg::from(s / 60 % 60))],
+        },
+        _ if (s / 3600).is_multiple_of(24) => Msg {
+            id: "dur-d",
+            args: vec![("d", Arg::from(s / 86_400))],
+        },
+        _ => Msg {
+            id: "dur-d-h",
+            args: vec![
+                ("d", Arg::from(s / 86_400)),
+                ("h", Arg::from(s / 3600 % 24)),
+            ],
+        },
+    };
+    if seconds < 0 {
+        Msg {
+            id: "dur-negative",
+            args: vec![("d", Arg::from(m))],
+        }
+    } else {
+        m
+    }
+}
+
 /// `msg!("id")` or `msg!("id", name = value, ...)`: a [`Msg`].
 #[macro_export]
 macro_rules! msg {
@@ -375,7 +422,7 @@ mod tests {
 
     #[test]
     fn every_message_the_code_names_is_in_the_catalogue() {
-        let sources = [include_str!("check.rs")];
+        let sources = [include_str!("check.rs"), include_str!("analyze/mod.rs")];
         let mut named = 0;
         for src in sources {
             for (i, _) in src.match_indices("msg!(\"") {

@@ -157,12 +157,17 @@ async fn compute(
     generation: i64,
 ) -> Result<Dashboard, StoreError> {
     let filter = key.filter();
-    let (mut s, _) =
+    let (s, _) =
         summary::load(store, &filter, key.rdns.then_some((resolver, RDNS_LOOKUPS))).await?;
-    if key.domain.is_some() {
-        summary::published_policies(&mut s, resolver).await;
-    }
-    let advice = summary::advise(&s);
+    // The advice weighs the policy published now (as `monban report advise` does);
+    // the summary stays what `monban report summary` prints (the reports' policy).
+    let advice = if key.domain.is_some() {
+        let mut with_policy = s.clone();
+        summary::published_policies(&mut with_policy, resolver).await;
+        summary::advise(&with_policy)
+    } else {
+        summary::advise(&s)
+    };
     let daily = store.incoming_daily(&filter).await?;
     Ok(Dashboard {
         summary: s,

@@ -254,9 +254,17 @@ async fn reports_summary(
         Ok(s) => s,
         Err(why) => return error(StatusCode::SERVICE_UNAVAILABLE, why.clone()),
     };
-    match monban_report::summary::load(&**store, &filter, Some((&state.resolver, 200))).await {
+    // The dashboard's view of the same filter (with reverse DNS, as the CLI's
+    // default): computed once per store generation.
+    let key = dashboard::Key {
+        domain: filter.domain.clone(),
+        since: filter.since,
+        until: filter.until,
+        rdns: true,
+    };
+    match state.dashboards.get(&**store, &state.resolver, &key).await {
         // Serialized as the CLI does it (fields in the model's order).
-        Ok((s, _)) => match serde_json::to_string(&s) {
+        Ok(view) => match serde_json::to_string(&view.summary) {
             Ok(text) => json_text(StatusCode::OK, text),
             Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
         },

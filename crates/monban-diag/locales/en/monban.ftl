@@ -32,6 +32,10 @@ light-grey = Unknown
 dur-s = { $s } s
 dur-min-s = { $m } min { $s } s
 dur-h-min = { $h } h { $m } min
+dur-min = { $m } min
+dur-h = { $h } h
+dur-d = { $d } d
+dur-negative = -{ $d }
 dur-d-h = { $d } d { $h } h
 
 ## Start page
@@ -380,3 +384,30 @@ reports-document = As received
 reports-download = Download the document
 reports-document-large = The document is large: its first { $kib } KiB are shown; the download has all of it.
 reports-no-document = This report was imported before monban kept documents.
+
+## Header analyzer warnings (shared by `monban analyze` and the analyzer page)
+what-date-field = the Date field
+what-hop = hop { $n } ({ $name })
+warn-no-date = there is no Date field (RFC 5322 §3.6 requires one)
+warn-obsolete-date = the Date field uses obsolete or non-standard syntax: { $text }
+warn-weekday-mismatch = the day of the week in the Date field does not match the date: { $text }
+warn-bad-date = the Date field does not parse: { $text }
+warn-no-message-id = there is no Message-ID field
+warn-bad-message-id = the Message-ID is not of the form <left@right>: { $id }
+warn-several-return-path = { $n } Return-Path fields: only the top one is the final delivery's
+warn-no-from = there is no From field
+warn-several-from = { $n } From fields: receivers disagree on which one is shown (a spoofing trick)
+warn-display-name-address = the From display name shows the address { $shown }, but the message is from { $from }
+warn-bad-from = the From field does not parse: { $error }
+warn-sender-differs = sent by { $sender } on behalf of { $from }
+warn-return-path-unaligned = the Return-Path domain { $rp } is not the From domain { $from }: SPF cannot count for DMARC, only an aligned DKIM signature can
+warn-too-many-received = { $n } Received fields: only the newest { $max } are analysed (a mail loop, or a forgery padding the header)
+warn-received-no-date = { $hop } has no date
+warn-received-bad-date = { $hop }: the date { $date } does not parse: { $error }
+warn-out-of-order = { $hop } is dated { $delay } before { $what }: the Received fields are out of order, or one was forged or has a badly wrong clock
+warn-clock-skew = { $hop } is dated { $delay } before { $what }: their clocks disagree
+warn-slow-hop = { $hop } came { $delay } after { $what }
+warn-unparseable-results = the Authentication-Results field from { $id } is not valid RFC 8601 ({ $error }); read leniently
+warn-unparseable-results-unnamed = the Authentication-Results field from an unnamed writer (no authserv-id) is not valid RFC 8601 ({ $error }); read leniently
+warn-results-before-first-hop = the Authentication-Results field from { $id } sits below every Received field and does not name the first receiving host: it was probably in the message before its first hop, written by the sender; do not trust it
+warn-too-many-signatures = { $n } DKIM-Signature fields: only the first { $max } are explained

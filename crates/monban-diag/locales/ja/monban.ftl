@@ -30,6 +30,10 @@ light-grey = 不明
 dur-s = { $s } 秒
 dur-min-s = { $m } 分 { $s } 秒
 dur-h-min = { $h } 時間 { $m } 分
+dur-min = { $m } 分
+dur-h = { $h } 時間
+dur-d = { $d } 日
+dur-negative = -{ $d }
 dur-d-h = { $d } 日 { $h } 時間
 
 ## トップページ
@@ -378,3 +382,30 @@ reports-document = 受信したままの内容
 reports-download = 文書をダウンロード
 reports-document-large = 文書が大きいため、先頭の { $kib } KiB だけを表示しています。すべてはダウンロードで読めます。
 reports-no-document = このレポートは、monban が文書を保存するようになる前に取り込まれました。
+
+## ヘッダー解析の警告(monban analyze と解析ページで共通)
+what-date-field = Date フィールド
+what-hop = ホップ { $n }({ $name })
+warn-no-date = Date フィールドがありません(RFC 5322 §3.6 で必須)
+warn-obsolete-date = Date フィールドが廃止された、または標準外の書式です: { $text }
+warn-weekday-mismatch = Date フィールドの曜日が日付と一致しません: { $text }
+warn-bad-date = Date フィールドを解析できません: { $text }
+warn-no-message-id = Message-ID フィールドがありません
+warn-bad-message-id = Message-ID が <left@right> の形式ではありません: { $id }
+warn-several-return-path = Return-Path フィールドが { $n } 個あります: 最終配送のものは一番上だけです
+warn-no-from = From フィールドがありません
+warn-several-from = From フィールドが { $n } 個あります: 受信側によって表示されるものが異なります(詐称の手口)
+warn-display-name-address = From の表示名はアドレス { $shown } を見せていますが、実際の差出人は { $from } です
+warn-bad-from = From フィールドを解析できません: { $error }
+warn-sender-differs = { $from } に代わって { $sender } が送信
+warn-return-path-unaligned = Return-Path のドメイン { $rp } は From のドメイン { $from } ではありません: SPF は DMARC に使えず、アライメントした DKIM 署名だけが使えます
+warn-too-many-received = Received フィールドが { $n } 個あります: 新しい { $max } 個だけを解析します(メールループ、またはヘッダーを水増しする偽装)
+warn-received-no-date = { $hop } に日付がありません
+warn-received-bad-date = { $hop }: 日付 { $date } を解析できません: { $error }
+warn-out-of-order = { $hop } の日付は { $what } より { $delay } 前です: Received フィールドの順序が乱れているか、偽装されたか、時計が大きくずれています
+warn-clock-skew = { $hop } の日付は { $what } より { $delay } 前です: 時計がずれています
+warn-slow-hop = { $hop } は { $what } の { $delay } 後に届きました
+warn-unparseable-results = { $id } の Authentication-Results フィールドは RFC 8601 に従っていません({ $error })。寛容に読み取りました
+warn-unparseable-results-unnamed = 名前のない記録者(authserv-id なし)の Authentication-Results フィールドは RFC 8601 に従っていません({ $error })。寛容に読み取りました
+warn-results-before-first-hop = { $id } の Authentication-Results フィールドはすべての Received フィールドより下にあり、最初の受信ホストの名前でもありません: 最初のホップより前、つまり送信者がメッセージに入れたものと思われます。信頼しないでください
+warn-too-many-signatures = DKIM-Signature フィールドが { $n } 個あります: 最初の { $max } 個だけを説明します

@@ -35,6 +35,8 @@ use std::net::IpAddr;
 pub use diagnose::{Diagnosis, Finding};
 pub use verify::{Comparison, EnvelopeInfo, MethodOutcome, Verification, verify};
 
+use crate::i18n::{Lang, Msg};
+use crate::msg;
 use explain::{TagExplanation, explain, related_domains, tag_pairs};
 use monban::address::parse_mailbox_list;
 use monban::authres::AuthenticationResults;
@@ -151,8 +153,11 @@ pub struct Warning {
     pub severity: Severity,
     /// The hop concerned, if any.
     pub hop: Option<usize>,
-    /// In words.
+    /// In words (English).
     pub message: String,
+    /// In the catalogue's words (any language).
+    #[serde(skip)]
+    pub text: Msg,
 }
 
 /// One method result in an `Authentication-Results`-like field.
@@ -310,12 +315,13 @@ pub struct Analysis {
 }
 
 impl Analysis {
-    fn warn(&mut self, kind: &'static str, severity: Severity, hop: Option<usize>, msg: String) {
+    fn warn(&mut self, kind: &'static str, severity: Severity, hop: Option<usize>, text: Msg) {
         self.warnings.push(Warning {
             kind,
             severity,
             hop,
-            message: msg,
+            message: text.text(Lang::En),
+            text,
         });
     }
 }
@@ -329,6 +335,11 @@ fn one_line(value: &[u8], max: usize) -> String {
         out.push('\u{2026}');
     }
     out
+}
+
+/// "hop N (name)".
+fn hop_msg(n: usize, name: &str) -> Msg {
+    msg!("what-hop", n = n, name = name)
 }
 
 fn hop_name(h: &Hop) -> String {
@@ -352,12 +363,7 @@ pub fn analyze(headers: &Headers, body: Option<&[u8]>) -> Analysis {
 fn date_and_ids(a: &mut Analysis, headers: &Headers) {
     let dates: Vec<_> = headers.get("date").collect();
     match dates.first() {
-        None => a.warn(
-            "no_date",
-            Severity::Warning,
-            None,
-            "there is no Date field (RFC 5322 §3.6 requires one)".into(),
-        ),
+        None => a.warn("no_date", Severity::Warning, None, msg!("warn-no-date")),
         Some(f) => {
             let text = one_line(f.value, 200);
             let parsed = datetime::parse(&text);
@@ -367,7 +373,7 @@ fn date_and_ids(a: &mut Analysis, headers: &Headers) {
                         "obsolete_date",
                         Severity::Info,
                         None,
-                        format!("the Date field uses obsolete or non-standard syntax: {text}"),
+                        msg!("warn-obsolete-date", text = &text),
                     );
                 }
                 if d.weekday_mismatch {
@@ -375,9 +381,7 @@ fn date_and_ids(a: &mut Analysis, headers: &Headers) {
                         "weekday_mismatch",
                         Severity::Warning,
                         None,
-                        format!(
-                            "the day of the week in the Date field does not match the date: {text}"
-                        ),
+                        msg!("warn-weekday-mismatch", text = &text),
                     );
                 }
             } else {
@@ -385,7 +389,7 @@ fn date_and_ids(a: &mut Analysis, headers: &Headers) {
                     "bad_date",
                     Severity::Warning,
                     None,
-                    format!("the Date field does not parse: {text}"),
+                    msg!("warn-bad-date", text = &text),
                 );
             }
             a.date = Some(DateInfo {
@@ -401,7 +405,7 @@ fn date_and_ids(a: &mut Analysis, headers: &Headers) {
             "no_message_id",
             Severity::Info,
             None,
-            "there is no Message-ID field".into(),
+            msg!("warn-no-message-id"),
         ),
         Some(f) => {
             let id = one_line(f.value, 400);
@@ -414,7 +418,7 @@ fn date_and_ids(a: &mut Analysis, headers: &Headers) {
                     "bad_message_id",
                     Severity::Info,
                     None,
-                    format!("the Message-ID is not of the form <left@right>: {id}"),
+                    msg!("warn-bad-message-id", id = &id),
                 );
             }
             a.message_id = Some(id);
@@ -460,28 +464,17 @@ fn identities(a: &mut Analysis, headers: &Headers) {
             "several_return_path",
             Severity::Info,
             None,
-            format!(
-                "{} Return-Path fields: only the top one is the final delivery's",
-                rps.len()
-            ),
+            msg!("warn-several-return-path", n = rps.len()),
         );
     }
     let froms: Vec<_> = headers.get("from").collect();
     match froms.as_slice() {
-        [] => a.warn(
-            "no_from",
-            Severity::Warning,
-            None,
-            "there is no From field".into(),
-        ),
+        [] => a.warn("no_from", Severity::Warning, None, msg!("warn-no-from")),
         [_, _, ..] => a.warn(
             "several_from",
             Severity::Warning,
             None,
-            format!(
-                "{} From fields: receivers disagree on which one is shown (a spoofing trick)",
-                froms.len()
-            ),
+            msg!("warn-several-from", n = froms.len()),
         ),
         [_] => {}
     }
@@ -510,8 +503,10 @@ fn identities(a: &mut Analysis, headers: &Headers) {
                         "display_name_address",
                         Severity::Warning,
                         None,
-                        format!(
-                            "the From display name shows the address {shown}, but the message is from {m}"
+                        msg!(
+                            "warn-display-name-address",
+                            shown = shown,
+                            from = m.to_string()
                         ),
                     );
                 }
@@ -522,7 +517,7 @@ fn identities(a: &mut Analysis, headers: &Headers) {
                     "bad_from",
                     Severity::Warning,
                     None,
-                    format!("the From field does not parse: {e}"),
+                    msg!("warn-bad-from", error = e.to_string()),
                 );
             }
         }
@@ -546,9 +541,10 @@ fn identities(a: &mut Analysis, headers: &Headers) {
                 "sender_differs",
                 Severity::Info,
                 None,
-                format!(
-                    "sent by {sender} on behalf of {}",
-                    id.from.as_deref().unwrap_or("")
+                msg!(
+                    "warn-sender-differs",
+                    sender = &sender,
+                    from = id.from.as_deref().unwrap_or("")
                 ),
             );
         }
@@ -572,9 +568,7 @@ fn identities(a: &mut Analysis, headers: &Headers) {
                 "return_path_unaligned",
                 Severity::Info,
                 None,
-                format!(
-                    "the Return-Path domain {rp} is not the From domain {f}: SPF cannot count for DMARC, only an aligned DKIM signature can"
-                ),
+                msg!("warn-return-path-unaligned", rp = rp, from = f),
             );
         }
     }
@@ -589,9 +583,10 @@ fn hops(a: &mut Analysis, fields: &[HeaderField<'_>]) {
             "too_many_received",
             Severity::Warning,
             None,
-            format!(
-                "{} Received fields: only the newest {MAX_RECEIVED} are analysed (a mail loop, or a forgery padding the header)",
-                received.len()
+            msg!(
+                "warn-too-many-received",
+                n = received.len(),
+                max = MAX_RECEIVED
             ),
         );
     }
@@ -628,7 +623,7 @@ fn hops(a: &mut Analysis, fields: &[HeaderField<'_>]) {
         .collect();
     hops.reverse();
     let date = a.date.as_ref().and_then(|d| d.timestamp);
-    let mut previous: Option<(i64, String)> = date.map(|t| (t, "the Date field".to_owned()));
+    let mut previous: Option<(i64, Msg)> = date.map(|t| (t, msg!("what-date-field")));
     let origin = date.or_else(|| hops.iter().find_map(|h| h.timestamp));
     let mut last = None;
     let mut warnings = Vec::new();
@@ -640,15 +635,17 @@ fn hops(a: &mut Analysis, fields: &[HeaderField<'_>]) {
                 "received_no_date",
                 Severity::Warning,
                 h.number,
-                format!("hop {} ({name}) has no date", h.number),
+                msg!("warn-received-no-date", hop = hop_msg(h.number, &name)),
             )),
             (Some(t), Some(e)) => warnings.push((
                 "received_bad_date",
                 Severity::Warning,
                 h.number,
-                format!(
-                    "hop {} ({name}): the date {t:?} does not parse: {e}",
-                    h.number
+                msg!(
+                    "warn-received-bad-date",
+                    hop = hop_msg(h.number, &name),
+                    date = format!("{t:?}"),
+                    error = e
                 ),
             )),
             _ => {}
@@ -659,15 +656,17 @@ fn hops(a: &mut Analysis, fields: &[HeaderField<'_>]) {
         if let Some((p, what)) = &previous {
             let delay = t - p;
             h.delay_seconds = Some(delay);
-            let words = datetime::format_duration(delay.abs());
+            let words = crate::i18n::duration(delay.abs());
             if delay < -SKEW_TOLERANCE {
                 warnings.push((
                     "out_of_order",
                     Severity::Warning,
                     h.number,
-                    format!(
-                        "hop {} ({name}) is dated {words} before {what}: the Received fields are out of order, or one was forged or has a badly wrong clock",
-                        h.number
+                    msg!(
+                        "warn-out-of-order",
+                        hop = hop_msg(h.number, &name),
+                        delay = words,
+                        what = what.clone()
                     ),
                 ));
             } else if delay < 0 {
@@ -675,9 +674,11 @@ fn hops(a: &mut Analysis, fields: &[HeaderField<'_>]) {
                     "clock_skew",
                     Severity::Warning,
                     h.number,
-                    format!(
-                        "hop {} ({name}) is dated {words} before {what}: their clocks disagree",
-                        h.number
+                    msg!(
+                        "warn-clock-skew",
+                        hop = hop_msg(h.number, &name),
+                        delay = words,
+                        what = what.clone()
                     ),
                 ));
             } else if delay > SLOW_HOP {
@@ -685,11 +686,16 @@ fn hops(a: &mut Analysis, fields: &[HeaderField<'_>]) {
                     "slow_hop",
                     Severity::Info,
                     h.number,
-                    format!("hop {} ({name}) came {words} after {what}", h.number),
+                    msg!(
+                        "warn-slow-hop",
+                        hop = hop_msg(h.number, &name),
+                        delay = words,
+                        what = what.clone()
+                    ),
                 ));
             }
         }
-        previous = Some((t, format!("hop {} ({name})", h.number)));
+        previous = Some((t, hop_msg(h.number, &name)));
         last = Some(t);
     }
     for (kind, severity, hop, msg) in warnings {
@@ -860,10 +866,10 @@ fn results(a: &mut Analysis, fields: &[HeaderField<'_>]) {
                     "unparseable_results",
                     Severity::Info,
                     None,
-                    format!(
-                        "the Authentication-Results field from {} is not valid RFC 8601 ({e}); read leniently",
-                        r.authserv_id.as_deref().unwrap_or("an unnamed writer (no authserv-id)")
-                    ),
+                    match r.authserv_id.as_deref() {
+                        Some(id) => msg!("warn-unparseable-results", id = id, error = e),
+                        None => msg!("warn-unparseable-results-unnamed", error = e),
+                    },
                 );
             }
             // Below every Received field: either the first hop's receiver wrote it
@@ -880,9 +886,9 @@ fn results(a: &mut Analysis, fields: &[HeaderField<'_>]) {
                     "results_before_first_hop",
                     Severity::Warning,
                     None,
-                    format!(
-                        "the Authentication-Results field from {} sits below every Received field and does not name the first receiving host: it was probably in the message before its first hop, written by the sender; do not trust it",
-                        r.authserv_id.as_deref().unwrap_or("?")
+                    msg!(
+                        "warn-results-before-first-hop",
+                        id = r.authserv_id.as_deref().unwrap_or("?")
                     ),
                 );
             }
@@ -923,7 +929,7 @@ fn signatures(
             "too_many_signatures",
             Severity::Warning,
             None,
-            format!("{total} DKIM-Signature fields: only the first {MAX_SIGNATURES} are explained"),
+            msg!("warn-too-many-signatures", n = total, max = MAX_SIGNATURES),
         );
     }
     for (n, (i, f)) in fields

@@ -653,7 +653,7 @@ fn warnings(t: &Catalog, a: &Analysis) -> Markup {
                             analyze::Severity::Warning => span.fail { (t.get("warning")) },
                             analyze::Severity::Info => span.note { (t.get("info")) },
                         }
-                        " " (w.message)
+                        " " (w.text.text(t.lang()))
                     }
                 }
             }

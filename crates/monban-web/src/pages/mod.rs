@@ -314,25 +314,9 @@ pub fn copyable(t: &Catalog, text: &str) -> Markup {
     }
 }
 
-/// Text for a duration in seconds: `42 s`, `3 min 5 s`, `2 h 4 min`, `3 d 2 h`.
+/// Text for a duration in seconds (its absolute value): `42 s`, `3 min 5 s`, `2 h`.
 pub fn duration(t: &Catalog, secs: i64) -> String {
-    let s = secs.unsigned_abs();
-    let arg = |n: u64| monban_diag::i18n::Arg::from(n);
-    if s < 60 {
-        t.text("dur-s", &[("s", arg(s))])
-    } else if s < 3600 {
-        t.text("dur-min-s", &[("m", arg(s / 60)), ("s", arg(s % 60))])
-    } else if s < 86_400 {
-        t.text(
-            "dur-h-min",
-            &[("h", arg(s / 3600)), ("m", arg(s % 3600 / 60))],
-        )
-    } else {
-        t.text(
-            "dur-d-h",
-            &[("d", arg(s / 86_400)), ("h", arg(s % 86_400 / 3600))],
-        )
-    }
+    monban_diag::i18n::duration(secs.abs()).text(t.lang())
 }
 
 /// Marks a percentage of `part` in `whole` (one decimal).
