@@ -187,7 +187,8 @@ const MIGRATIONS: &[&str] = &[
         UNIQUE (kind, org_name, report_id, domain, begin_time, end_time, content_hash)
     );",
     // 6: the report as received (deflated), for the dashboard's drill-down (issue 13).
-    "ALTER TABLE incoming_reports ADD COLUMN document BYTEA;",
+    "ALTER TABLE incoming_reports ADD COLUMN document BYTEA;
+     CREATE INDEX incoming_reports_end ON incoming_reports (end_time);",
 ];
 /// An arbitrary key for the advisory lock that serializes migrations.
 const MIGRATION_LOCK: i64 = 0x6d6f_6e62_616e;

@@ -11,7 +11,7 @@ use crate::incoming::{
 };
 use crate::postgres::PostgresStore;
 use crate::sqlite_incoming::{
-    DAILY_SQL, LIST_SQL, MAX_LIST, REPORT_SQL, REPORTERS_SQL, SOURCES_SQL, TLS_SQL,
+    DAILY_SQL, MAX_LIST, REPORT_SQL, REPORTERS_SQL, SOURCES_SQL, TLS_SQL,
 };
 
 /// The advisory lock importers take (an arbitrary key).
@@ -402,7 +402,10 @@ impl PostgresStore {
         let limit = limit.min(MAX_LIST) as i64;
         let offset = offset.min(i64::MAX as u64) as i64;
         let rows = client
-            .query(LIST_SQL, &[&since, &until, &domain, &limit, &offset])
+            .query(
+                &crate::sqlite_incoming::list_sql(filter.domain.is_some()),
+                &[&since, &until, &domain, &limit, &offset],
+            )
             .await
             .map_err(|e| self.pg(e))?;
         Ok(rows.iter().map(list_entry).collect())

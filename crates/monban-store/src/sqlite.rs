@@ -186,7 +186,8 @@ const MIGRATIONS: &[&str] = &[
         UNIQUE (kind, org_name, report_id, domain, begin_time, end_time, content_hash)
     );",
     // 6: the report as received (deflated), for the dashboard's drill-down (issue 13).
-    "ALTER TABLE incoming_reports ADD COLUMN document BLOB;",
+    "ALTER TABLE incoming_reports ADD COLUMN document BLOB;
+     CREATE INDEX incoming_reports_end ON incoming_reports (end_time);",
 ];
 /// The SQLite store.
 #[derive(Debug)]

@@ -57,13 +57,23 @@ pub(crate) const DAILY_SQL: &str = "SELECT r.begin_time / 86400,
         AND ($3 = '' OR r.domain = $3)
      GROUP BY 1 ORDER BY 1 LIMIT $4";
 
-/// The reports of a period, newest first (both backends).
-pub(crate) const LIST_SQL: &str = "SELECT r.id, r.kind, r.org_name, r.report_id, r.domain,
-        r.begin_time, r.end_time, r.messages, r.records, r.document IS NOT NULL
-     FROM incoming_reports r
-     WHERE (r.end_time > $1 OR r.begin_time >= $1) AND r.begin_time < $2
-        AND ($3 = '' OR r.domain = $3)
-     ORDER BY r.end_time DESC, r.id DESC LIMIT $4 OFFSET $5";
+/// The reports of a period, newest first (both backends): of one domain (`$3`), walking
+/// the (domain, end_time) index backwards, or of all (`$3` unused), walking the
+/// end_time index; either way a page reads its own rows, not the table.
+pub(crate) fn list_sql(one_domain: bool) -> String {
+    format!(
+        "SELECT r.id, r.kind, r.org_name, r.report_id, r.domain,
+            r.begin_time, r.end_time, r.messages, r.records, r.document IS NOT NULL
+         FROM incoming_reports r
+         WHERE (r.end_time > $1 OR r.begin_time >= $1) AND r.begin_time < $2 AND {}
+         ORDER BY r.end_time DESC, r.id DESC LIMIT $4 OFFSET $5",
+        if one_domain {
+            "r.domain = $3"
+        } else {
+            "$3 = ''"
+        }
+    )
+}
 
 /// One report with its document (both backends).
 pub(crate) const REPORT_SQL: &str = "SELECT r.id, r.kind, r.org_name, r.report_id, r.domain,
@@ -125,7 +135,8 @@ impl SqliteStore {
         let (since, until, domain) = bounds(filter);
         let limit = limit.min(MAX_LIST) as i64;
         let offset = offset.min(i64::MAX as u64) as i64;
-        let mut stmt = conn.prepare(&LIST_SQL.replace('$', "?")).map_err(db)?;
+        let sql = list_sql(filter.domain.is_some()).replace('$', "?");
+        let mut stmt = conn.prepare(&sql).map_err(db)?;
         let rows = stmt
             .query_map(params![since, until, domain, limit, offset], list_entry)
             .map_err(db)?;

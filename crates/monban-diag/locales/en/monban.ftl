@@ -411,3 +411,72 @@ warn-unparseable-results = the Authentication-Results field from { $id } is not 
 warn-unparseable-results-unnamed = the Authentication-Results field from an unnamed writer (no authserv-id) is not valid RFC 8601 ({ $error }); read leniently
 warn-results-before-first-hop = the Authentication-Results field from { $id } sits below every Received field and does not name the first receiving host: it was probably in the message before its first hop, written by the sender; do not trust it
 warn-too-many-signatures = { $n } DKIM-Signature fields: only the first { $max } are explained
+
+## DKIM-Signature tags explained (RFC 6376 §3.5)
+joined = { $parts }
+names = { $names }
+names-and-more = { $names } and { $n } more
+tag-v = DKIM-Signature version 1 (RFC 6376)
+tag-v-unknown = version { $value } is unknown: verifiers must treat the signature as invalid
+tag-a-rsa-sha256 = signed with an RSA key over a SHA-256 hash
+tag-a-rsa-sha1 = RSA over a SHA-1 hash: SHA-1 is broken, and verifiers must no longer accept it (RFC 8301)
+tag-a-ed25519 = signed with an Ed25519 key over a SHA-256 hash (RFC 8463)
+tag-a-unknown = an unknown algorithm: the signature cannot be verified
+tag-b-rsa = the signature over the signed header fields and this field: { $n } bytes, which means a { $bits }-bit RSA key
+tag-b = the signature over the signed header fields and this field: { $n } bytes
+tag-b-bad = the signature, but it is not valid base64
+tag-bh = the { $hash } hash of the whole { $c }-canonicalized body, compared with the body as received
+tag-bh-part = the { $hash } hash of the first { $l } bytes of the { $c }-canonicalized body, compared with the body as received
+tag-c = header fields: { $header }; body: { $body }
+tag-c-header-relaxed = relaxed (re-folding, white-space changes and the case of field names are tolerated)
+tag-c-header-simple = simple (any change, even re-folding a long line, breaks the signature)
+tag-c-body-relaxed = relaxed (changes in white space within lines and trailing blank lines are tolerated)
+tag-c-body-simple = simple (only blank lines at the end may change)
+tag-c-unknown = unknown (the signature is invalid)
+tag-c-absent = absent, so simple/simple, the default: { $c }
+tag-d = the signing domain, which takes responsibility for the message; { $rel }
+tag-d-same = the same as the From domain: an author signature
+tag-d-related = related to the From domain { $from } (parent or subdomain): an author signature under relaxed alignment
+tag-d-third-party = not the From domain { $from }: a third-party signature (a mailing service, list or forwarder), which DMARC does not count for { $from }
+tag-d-no-from = the From domain is unknown, so this is not an author signature
+tag-h-signed = { $n } signed header field(s): { $names }
+tag-h-signed-capped = { $n } signed header field(s): { $names } (only the first { $max } looked at)
+tag-h-over-signed = over-signed (listed more often than present, so none can be added): { $names }
+tag-h-unsigned = present but not signed, so changeable without breaking it: { $names }
+tag-h-from-unsigned = From is not signed, which makes the signature invalid (RFC 6376 §5.4)
+tag-i = the agent or user identifier (AUID) the signer vouches for: { $value }
+tag-l = only the first { $l } bytes of the body are signed: anything appended after them is not covered (RFC 6376 §8.2)
+tag-l-bad = a body length limit, but not a number (the signature is invalid)
+tag-q = how to find the key: dns/txt, a TXT record (the only method defined)
+tag-s = the selector: the public key is published at { $value }._domainkey.{ $d }
+tag-t = signed at { $time }
+tag-t-bad = a signing time, but not a number (the signature is invalid)
+tag-x = expires at { $time }; after that the signature fails
+tag-x-after = expires at { $time } ({ $after } after signing); after that the signature fails
+tag-x-bad = an expiry time, but not a number (the signature is invalid)
+tag-z = copies of the header fields as they were when signed, for diagnosis: { $fields }
+tag-unknown = an unknown tag: verifiers ignore it (RFC 6376 §3.2)
+
+## DKIM diagnosis: what changed, and where
+diag-body-intact = the body hash matches: the body is as it was signed
+diag-unsigned-body = l={ $l } leaves { $n } bytes after the signed part unsigned, starting "{ $start }": content appended after signing
+diag-body-changed = the body hash does not match: the body was changed after signing
+diag-body-shorter = the body is shorter than l={ $l }: { $n } bytes were removed
+diag-footer = a footer of { $n } line(s) was appended to the body, starting "{ $start }": without it the body hash matches
+diag-not-a-footer = the change is not just a footer of up to { $max } lines at the end (a list or gateway may have re-encoded or rewrapped the body)
+diag-invalid-signature = the signature is invalid whatever the key: { $error }
+diag-headers-intact = the signature over the header fields verifies: the signed fields are as they were signed
+diag-signature-verifies = the signature verifies cryptographically (a verifier that reports a failure has another reason: the key record, the time, or policy)
+diag-headers-changed = the signature over the header fields does not verify: signed header fields were changed
+diag-key-unusable = the key cannot check the signature: { $error }
+diag-subject-tag = a { $tag } tag was added to the Subject after signing (a mailing list, typically): without it the signature verifies
+diag-refolded-field = the { $field } field was re-folded in transit: unfolded, the signature verifies (c=simple does not tolerate this; relaxed would)
+diag-refolded = header fields were re-folded in transit: unfolded, the signature verifies (c=simple does not tolerate this; relaxed would)
+diag-header-added = { $fields } was added above the signature after signing: without it the signature verifies
+diag-subject-tag-likely = the Subject starts with { $tag }: a mailing list probably added this tag after signing, which breaks the signature
+diag-header-added-likely = signed field(s) { $fields } appear above the signature, so they were probably added after signing
+diag-from-rewritten = the From field looks rewritten by a list ("... via ..."), which breaks the signature
+diag-fragile = c=simple for header fields: any re-folding or white-space change in transit breaks it; monban could not reconstruct the original
+diag-header-gone = { $name } was present when signed (z=) and is gone
+diag-header-changed = { $name } was "{ $was }" when signed (z=) and is now "{ $now }"
+diag-unknown-field = monban cannot tell which signed field changed

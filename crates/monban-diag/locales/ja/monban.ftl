@@ -409,3 +409,72 @@ warn-unparseable-results = { $id } の Authentication-Results フィールドは
 warn-unparseable-results-unnamed = 名前のない記録者(authserv-id なし)の Authentication-Results フィールドは RFC 8601 に従っていません({ $error })。寛容に読み取りました
 warn-results-before-first-hop = { $id } の Authentication-Results フィールドはすべての Received フィールドより下にあり、最初の受信ホストの名前でもありません: 最初のホップより前、つまり送信者がメッセージに入れたものと思われます。信頼しないでください
 warn-too-many-signatures = DKIM-Signature フィールドが { $n } 個あります: 最初の { $max } 個だけを説明します
+
+## DKIM-Signature のタグの説明 (RFC 6376 §3.5)
+joined = { $parts }
+names = { $names }
+names-and-more = { $names } ほか { $n } 個
+tag-v = DKIM-Signature バージョン 1 (RFC 6376)
+tag-v-unknown = バージョン { $value } は不明です: 検証側は署名を無効として扱わなければなりません
+tag-a-rsa-sha256 = RSA 鍵と SHA-256 ハッシュによる署名
+tag-a-rsa-sha1 = RSA と SHA-1 ハッシュ: SHA-1 は破られており、検証側はもう受け入れてはいけません (RFC 8301)
+tag-a-ed25519 = Ed25519 鍵と SHA-256 ハッシュによる署名 (RFC 8463)
+tag-a-unknown = 不明なアルゴリズム: 署名を検証できません
+tag-b-rsa = 署名対象のヘッダーフィールドとこのフィールドに対する署名: { $n } バイト、つまり { $bits } ビットの RSA 鍵
+tag-b = 署名対象のヘッダーフィールドとこのフィールドに対する署名: { $n } バイト
+tag-b-bad = 署名ですが、正しい base64 ではありません
+tag-bh = { $c } 正規化した本文全体の { $hash } ハッシュ。受信した本文と比較します
+tag-bh-part = { $c } 正規化した本文の先頭 { $l } バイトの { $hash } ハッシュ。受信した本文と比較します
+tag-c = ヘッダーフィールド: { $header }、本文: { $body }
+tag-c-header-relaxed = relaxed(折り返しの変更、空白の変更、フィールド名の大文字小文字は許容)
+tag-c-header-simple = simple(長い行の折り返しを含め、どんな変更でも署名が壊れる)
+tag-c-body-relaxed = relaxed(行内の空白の変更と末尾の空行は許容)
+tag-c-body-simple = simple(末尾の空行だけが変わってよい)
+tag-c-unknown = 不明(署名は無効)
+tag-c-absent = 記述なしのため既定値の simple/simple: { $c }
+tag-d = 署名ドメイン。メッセージに責任を持つドメインです。{ $rel }
+tag-d-same = From ドメインと同じ: 作成者署名
+tag-d-related = From ドメイン { $from } と関連(親またはサブドメイン): relaxed アライメントでの作成者署名
+tag-d-third-party = From ドメイン { $from } ではありません: 第三者署名(配信サービス、メーリングリスト、転送者)で、DMARC は { $from } のものとして数えません
+tag-d-no-from = From ドメインが不明なため、作成者署名ではありません
+tag-h-signed = 署名対象のヘッダーフィールド { $n } 個: { $names }
+tag-h-signed-capped = 署名対象のヘッダーフィールド { $n } 個: { $names }(最初の { $max } 個だけを確認)
+tag-h-over-signed = 過剰署名(実際より多く列挙されているため、追加できない): { $names }
+tag-h-unsigned = 存在するが署名されていないため、署名を壊さずに変更できる: { $names }
+tag-h-from-unsigned = From が署名されていないため、署名は無効です (RFC 6376 §5.4)
+tag-i = 署名者が保証するエージェントまたはユーザーの識別子 (AUID): { $value }
+tag-l = 本文の先頭 { $l } バイトだけが署名されています: その後に追加されたものは対象外です (RFC 6376 §8.2)
+tag-l-bad = 本文の長さ制限ですが、数値ではありません(署名は無効)
+tag-q = 鍵の探し方: dns/txt、TXT レコード(定義されている唯一の方法)
+tag-s = セレクタ: 公開鍵は { $value }._domainkey.{ $d } に公開されています
+tag-t = 署名日時 { $time }
+tag-t-bad = 署名日時ですが、数値ではありません(署名は無効)
+tag-x = 有効期限 { $time }。それを過ぎると署名は失敗します
+tag-x-after = 有効期限 { $time }(署名の { $after } 後)。それを過ぎると署名は失敗します
+tag-x-bad = 有効期限ですが、数値ではありません(署名は無効)
+tag-z = 署名時のヘッダーフィールドの写し(診断用): { $fields }
+tag-unknown = 不明なタグ: 検証側は無視します (RFC 6376 §3.2)
+
+## DKIM の診断: 何が、どこで変わったか
+diag-body-intact = 本文のハッシュが一致します: 本文は署名時のままです
+diag-unsigned-body = l={ $l } のため、署名された部分の後の { $n } バイトは署名されていません(先頭 "{ $start }"): 署名後に追加された内容です
+diag-body-changed = 本文のハッシュが一致しません: 署名後に本文が変更されました
+diag-body-shorter = 本文が l={ $l } より短くなっています: { $n } バイトが削除されました
+diag-footer = 本文の末尾に { $n } 行のフッターが追加されました(先頭 "{ $start }"): それがなければ本文のハッシュは一致します
+diag-not-a-footer = 変更は末尾の { $max } 行以内のフッターだけではありません(メーリングリストやゲートウェイが本文を再エンコードまたは再折り返しした可能性があります)
+diag-invalid-signature = 鍵にかかわらず署名は無効です: { $error }
+diag-headers-intact = ヘッダーフィールドに対する署名は検証できます: 署名されたフィールドは署名時のままです
+diag-signature-verifies = 署名は暗号学的に検証できます(失敗と報告する検証側には別の理由があります: 鍵レコード、時刻、またはポリシー)
+diag-headers-changed = ヘッダーフィールドに対する署名が検証できません: 署名されたヘッダーフィールドが変更されました
+diag-key-unusable = この鍵では署名を確認できません: { $error }
+diag-subject-tag = 署名後に件名へ { $tag } タグが追加されました(典型的にはメーリングリスト): それがなければ署名は検証できます
+diag-refolded-field = 配送中に { $field } フィールドが折り返し直されました: 折り返しを戻すと署名は検証できます(c=simple はこれを許容しません。relaxed なら許容します)
+diag-refolded = 配送中にヘッダーフィールドが折り返し直されました: 折り返しを戻すと署名は検証できます(c=simple はこれを許容しません。relaxed なら許容します)
+diag-header-added = 署名後、署名の上に { $fields } が追加されました: それがなければ署名は検証できます
+diag-subject-tag-likely = 件名が { $tag } で始まっています: 署名後にメーリングリストがこのタグを追加したと思われ、署名が壊れます
+diag-header-added-likely = 署名対象のフィールド { $fields } が署名より上にあるため、署名後に追加されたと思われます
+diag-from-rewritten = From フィールドがメーリングリストによって書き換えられたようです("... via ...")。署名が壊れます
+diag-fragile = ヘッダーフィールドが c=simple です: 配送中の折り返しや空白の変更で壊れます。monban は元の形を再構成できませんでした
+diag-header-gone = { $name } は署名時 (z=) にはありましたが、なくなっています
+diag-header-changed = { $name } は署名時 (z=) には "{ $was }" でしたが、現在は "{ $now }" です
+diag-unknown-field = monban にはどの署名済みフィールドが変わったかわかりません

@@ -18,6 +18,8 @@
 use monban::crypto::{AwsLc, HashAlgorithm, Hasher, SignatureVerifier, hash};
 
 use super::explain::{copied_headers, related_domains};
+use crate::i18n::{Lang, Msg};
+use crate::msg;
 use monban::dkim::canonicalization::{BodyCanonicalizer, Canonicalization};
 use monban::dkim::crypto::VerifyError;
 use monban::dkim::key::KeyRecord;
@@ -39,8 +41,11 @@ pub struct Finding {
     pub kind: &'static str,
     /// Whether a hash or signature check proves it (else it is a likely cause).
     pub confirmed: bool,
-    /// The finding in words.
+    /// The finding in words (English).
     pub message: String,
+    /// The same in the catalogue's words (any language).
+    #[serde(skip)]
+    pub text: Msg,
 }
 
 /// The diagnosis of one signature.
@@ -57,11 +62,12 @@ pub struct Diagnosis {
 }
 
 impl Diagnosis {
-    fn add(&mut self, kind: &'static str, confirmed: bool, message: impl Into<String>) {
+    fn add(&mut self, kind: &'static str, confirmed: bool, text: Msg) {
         self.findings.push(Finding {
             kind,
             confirmed,
-            message: message.into(),
+            message: text.text(Lang::En),
+            text,
         });
     }
 
@@ -179,11 +185,7 @@ fn diagnose_body(sig: &DkimSignature, body: &[u8], author: bool, d: &mut Diagnos
     let matches = hash(alg, signed) == sig.body_hash.as_slice();
     d.body_hash_matches = Some(matches);
     if matches {
-        d.add(
-            "body_intact",
-            true,
-            "the body hash matches: the body is as it was signed",
-        );
+        d.add("body_intact", true, msg!("diag-body-intact"));
         if let Some(l) = sig.body_length
             && (c.len() as u64) > l
         {
@@ -191,29 +193,23 @@ fn diagnose_body(sig: &DkimSignature, body: &[u8], author: bool, d: &mut Diagnos
             d.add(
                 "unsigned_body_content",
                 true,
-                format!(
-                    "l={l} leaves {} bytes after the signed part unsigned, starting \"{}\": content appended after signing",
-                    extra.len(),
-                    first_line(extra)
+                msg!(
+                    "diag-unsigned-body",
+                    l = l,
+                    n = extra.len(),
+                    start = first_line(extra)
                 ),
             );
         }
         return;
     }
-    d.add(
-        "body_changed",
-        true,
-        "the body hash does not match: the body was changed after signing",
-    );
+    d.add("body_changed", true, msg!("diag-body-changed"));
     if let Some(l) = sig.body_length {
         if (c.len() as u64) < l {
             d.add(
                 "body_changed",
                 true,
-                format!(
-                    "the body is shorter than l={l}: {} bytes were removed",
-                    l - c.len() as u64
-                ),
+                msg!("diag-body-shorter", l = l, n = l - c.len() as u64),
             );
         }
         return;
@@ -232,18 +228,13 @@ fn diagnose_body(sig: &DkimSignature, body: &[u8], author: bool, d: &mut Diagnos
             d.add(
                 "footer_appended",
                 true,
-                format!(
-                    "a footer of {k} line(s) was appended to the body, starting \"{}\": without it the body hash matches",
-                    first_line(footer)
-                ),
+                msg!("diag-footer", n = k, start = first_line(footer)),
             );
         }
         None if author => d.add(
             "body_changed",
             false,
-            format!(
-                "the change is not just a footer of up to {MAX_FOOTER_LINES} lines at the end (a list or gateway may have re-encoded or rewrapped the body)"
-            ),
+            msg!("diag-not-a-footer", max = MAX_FOOTER_LINES),
         ),
         None => {}
     }
@@ -411,7 +402,7 @@ pub fn diagnose(
             d.add(
                 "invalid_signature",
                 true,
-                format!("the signature is invalid whatever the key: {e}"),
+                msg!("diag-invalid-signature", error = e.to_string()),
             );
             return d;
         }
@@ -464,27 +455,15 @@ pub fn diagnose(
         match check(Edits::NONE) {
             Ok(_) => {
                 d.header_signature_verifies = Some(true);
-                d.add(
-                    "headers_intact",
-                    true,
-                    "the signature over the header fields verifies: the signed fields are as they were signed",
-                );
+                d.add("headers_intact", true, msg!("diag-headers-intact"));
                 if d.body_hash_matches == Some(true) {
-                    d.add(
-                        "signature_verifies",
-                        true,
-                        "the signature verifies cryptographically (a verifier that reports a failure has another reason: the key record, the time, or policy)",
-                    );
+                    d.add("signature_verifies", true, msg!("diag-signature-verifies"));
                 }
                 return d;
             }
             Err(VerifyError::Mismatch) => {
                 d.header_signature_verifies = Some(false);
-                d.add(
-                    "headers_changed",
-                    true,
-                    "the signature over the header fields does not verify: signed header fields were changed",
-                );
+                d.add("headers_changed", true, msg!("diag-headers-changed"));
                 // Unfolding: every folded field at once, then each alone (a relay
                 // usually folds one long line). Only c=simple cares about folding.
                 let mut unfolds: Vec<(Unfold, Option<usize>)> = vec![(Unfold::No, None)];
@@ -530,7 +509,7 @@ pub fn diagnose(
                 d.add(
                     "key_unusable",
                     true,
-                    format!("the key cannot check the signature: {e}"),
+                    msg!("diag-key-unusable", error = e.to_string()),
                 );
             }
         }
@@ -541,33 +520,21 @@ pub fn diagnose(
             d.add(
                 "subject_tag",
                 true,
-                format!(
-                    "a {} tag was added to the Subject after signing (a mailing list, typically): without it the signature verifies",
-                    tag.as_deref().unwrap_or("[...]")
-                ),
+                msg!("diag-subject-tag", tag = tag.as_deref().unwrap_or("[...]")),
             );
         }
         if e.unfold != Unfold::No {
-            let which = match e.unfold_only {
-                Some(i) => format!("the {} field was", fields[i].name_str()),
-                None => "header fields were".to_owned(),
+            let text = match e.unfold_only {
+                Some(i) => msg!("diag-refolded-field", field = fields[i].name_str()),
+                None => msg!("diag-refolded"),
             };
-            d.add(
-                "refolded",
-                true,
-                format!(
-                    "{which} re-folded in transit: unfolded, the signature verifies (c=simple does not tolerate this; relaxed would)"
-                ),
-            );
+            d.add("refolded", true, text);
         }
         if e.drop_above {
             d.add(
                 "header_added",
                 true,
-                format!(
-                    "{} was added above the signature after signing: without it the signature verifies",
-                    above.join(", ")
-                ),
+                msg!("diag-header-added", fields = above.join(", ")),
             );
         }
     } else if d.header_signature_verifies != Some(true) {
@@ -580,37 +547,24 @@ pub fn diagnose(
             d.add(
                 "subject_tag",
                 false,
-                format!(
-                    "the Subject starts with {t}: a mailing list probably added this tag after signing, which breaks the signature"
-                ),
+                msg!("diag-subject-tag-likely", tag = t),
             );
         }
         if !above.is_empty() {
             d.add(
                 "header_added",
                 false,
-                format!(
-                    "signed field(s) {} appear above the signature, so they were probably added after signing",
-                    above.join(", ")
-                ),
+                msg!("diag-header-added-likely", fields = above.join(", ")),
             );
         }
         if let Some(from) = fields.iter().rev().find(|f| f.is("from")) {
             let text = String::from_utf8_lossy(from.value).to_ascii_lowercase();
             if likely && (text.contains(" via ") || text.contains("on behalf of")) {
-                d.add(
-                    "from_rewritten",
-                    false,
-                    "the From field looks rewritten by a list (\"... via ...\"), which breaks the signature",
-                );
+                d.add("from_rewritten", false, msg!("diag-from-rewritten"));
             }
         }
         if folded && d.header_signature_verifies == Some(false) {
-            d.add(
-                "fragile_canonicalization",
-                false,
-                "c=simple for header fields: any re-folding or white-space change in transit breaks it; monban could not reconstruct the original",
-            );
+            d.add("fragile_canonicalization", false, msg!("diag-fragile"));
         }
     }
 
@@ -621,7 +575,7 @@ pub fn diagnose(
                 d.add(
                     "header_changed",
                     true,
-                    format!("{name} was present when signed (z=) and is gone"),
+                    msg!("diag-header-gone", name = &name),
                 );
                 continue;
             };
@@ -631,9 +585,11 @@ pub fn diagnose(
                 d.add(
                     "header_changed",
                     true,
-                    format!(
-                        "{name} was \"{}\" when signed (z=) and is now \"{now_text}\"",
-                        norm(&was)
+                    msg!(
+                        "diag-header-changed",
+                        name = &name,
+                        was = norm(&was),
+                        now = &now_text
                     ),
                 );
             }
@@ -646,11 +602,7 @@ pub fn diagnose(
             .iter()
             .any(|f| !f.confirmed || f.kind == "header_changed")
     {
-        d.add(
-            "headers_changed",
-            false,
-            "monban cannot tell which signed field changed",
-        );
+        d.add("headers_changed", false, msg!("diag-unknown-field"));
     }
     d
 }

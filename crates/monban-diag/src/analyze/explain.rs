@@ -9,7 +9,9 @@ use std::collections::HashMap;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 
-use super::datetime::{format_duration, format_utc};
+use super::datetime::format_utc;
+use crate::i18n::{Lang, Msg};
+use crate::msg;
 use monban::dkim::tags;
 use monban::message::Headers;
 
@@ -20,8 +22,11 @@ pub struct TagExplanation {
     pub tag: String,
     /// Its value (white space removed where the tag ignores it; long values shortened).
     pub value: String,
-    /// What it means, in words.
+    /// What it means, in words (English).
     pub meaning: String,
+    /// The same in the catalogue's words (any language).
+    #[serde(skip)]
+    pub text: Msg,
 }
 
 /// Header fields whose absence from `h=` lets anyone change them without breaking the
@@ -129,36 +134,29 @@ pub fn copied_headers(z: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-fn algorithm(a: &str) -> String {
+fn algorithm(a: &str) -> Msg {
     match a.to_ascii_lowercase().as_str() {
-        "rsa-sha256" => "signed with an RSA key over a SHA-256 hash".into(),
-        "rsa-sha1" => {
-            "RSA over a SHA-1 hash: SHA-1 is broken, and verifiers must no longer accept it (RFC 8301)"
-                .into()
-        }
-        "ed25519-sha256" => "signed with an Ed25519 key over a SHA-256 hash (RFC 8463)".into(),
-        _ => "an unknown algorithm: the signature cannot be verified".into(),
+        "rsa-sha256" => msg!("tag-a-rsa-sha256"),
+        "rsa-sha1" => msg!("tag-a-rsa-sha1"),
+        "ed25519-sha256" => msg!("tag-a-ed25519"),
+        _ => msg!("tag-a-unknown"),
     }
 }
 
-fn canonicalization(c: &str) -> String {
+fn canonicalization(c: &str) -> Msg {
     let lower = c.to_ascii_lowercase();
     let (h, b) = lower.split_once('/').unwrap_or((lower.as_str(), "simple"));
     let header = match h {
-        "relaxed" => {
-            "relaxed (re-folding, white-space changes and the case of field names are tolerated)"
-        }
-        "simple" => "simple (any change, even re-folding a long line, breaks the signature)",
-        _ => "unknown (the signature is invalid)",
+        "relaxed" => msg!("tag-c-header-relaxed"),
+        "simple" => msg!("tag-c-header-simple"),
+        _ => msg!("tag-c-unknown"),
     };
     let body = match b {
-        "relaxed" => {
-            "relaxed (changes in white space within lines and trailing blank lines are tolerated)"
-        }
-        "simple" => "simple (only blank lines at the end may change)",
-        _ => "unknown (the signature is invalid)",
+        "relaxed" => msg!("tag-c-body-relaxed"),
+        "simple" => msg!("tag-c-body-simple"),
+        _ => msg!("tag-c-unknown"),
     };
-    format!("header fields: {header}; body: {body}")
+    msg!("tag-c", header = header, body = body)
 }
 
 /// The most names of `h=` looked at (a real list has a few dozen).
@@ -166,7 +164,7 @@ const MAX_SIGNED_NAMES: usize = 1_000;
 /// The most distinct names listed in words.
 const MAX_LISTED: usize = 30;
 
-fn signed_headers(h: &str, headers: &Headers) -> String {
+fn signed_headers(h: &str, headers: &Headers) -> Msg {
     let all = h.split(':').filter(|n| !n.is_empty()).count();
     let names: Vec<String> = h
         .split(':')
@@ -191,32 +189,36 @@ fn signed_headers(h: &str, headers: &Headers) -> String {
             .entry(String::from_utf8_lossy(f.name).to_ascii_lowercase())
             .or_insert(0) += 1;
     }
-    let list = |v: &[&str]| -> String {
-        let mut s = v
+    let list = |v: &[&str]| -> Msg {
+        let names = v
             .iter()
             .take(MAX_LISTED)
             .copied()
             .collect::<Vec<_>>()
             .join(", ");
         if v.len() > MAX_LISTED {
-            s.push_str(&format!(" and {} more", v.len() - MAX_LISTED));
+            msg!("names-and-more", names = names, n = v.len() - MAX_LISTED)
+        } else {
+            msg!("names", names = names)
         }
-        s
     };
-    let mut text = format!("{all} signed header field(s): {}", list(&distinct));
-    if all > MAX_SIGNED_NAMES {
-        text.push_str(&format!(" (only the first {MAX_SIGNED_NAMES} looked at)"));
-    }
+    let mut parts = vec![if all > MAX_SIGNED_NAMES {
+        msg!(
+            "tag-h-signed-capped",
+            n = all,
+            names = list(&distinct),
+            max = MAX_SIGNED_NAMES
+        )
+    } else {
+        msg!("tag-h-signed", n = all, names = list(&distinct))
+    }];
     let over: Vec<&str> = distinct
         .iter()
         .copied()
         .filter(|n| in_h[n] > in_header.get(*n).copied().unwrap_or(0))
         .collect();
     if !over.is_empty() {
-        text.push_str(&format!(
-            "; over-signed (listed more often than present, so none can be added): {}",
-            list(&over)
-        ));
+        parts.push(msg!("tag-h-over-signed", names = list(&over)));
     }
     let unsigned: Vec<&str> = SHOULD_BE_SIGNED
         .iter()
@@ -224,15 +226,12 @@ fn signed_headers(h: &str, headers: &Headers) -> String {
         .filter(|n| !in_h.contains_key(n) && in_header.contains_key(*n))
         .collect();
     if !unsigned.is_empty() {
-        text.push_str(&format!(
-            "; present but not signed, so changeable without breaking it: {}",
-            unsigned.join(", ")
-        ));
+        parts.push(msg!("tag-h-unsigned", names = unsigned.join(", ")));
     }
     if !in_h.contains_key("from") {
-        text.push_str("; From is not signed, which makes the signature invalid (RFC 6376 §5.4)");
+        parts.push(msg!("tag-h-from-unsigned"));
     }
-    text
+    msg!("joined", parts = parts)
 }
 
 fn number(v: &str) -> Option<i64> {
@@ -251,28 +250,21 @@ pub fn explain(
     let d = get("d").unwrap_or("").to_ascii_lowercase();
     let mut out = Vec::with_capacity(pairs.len() + 1);
     for (tag, value) in pairs {
-        let meaning = match tag.as_str() {
-            "v" if value == "1" => "DKIM-Signature version 1 (RFC 6376)".to_owned(),
-            "v" => {
-                format!("version {value} is unknown: verifiers must treat the signature as invalid")
-            }
+        let text = match tag.as_str() {
+            "v" if value == "1" => msg!("tag-v"),
+            "v" => msg!("tag-v-unknown", value = value),
             "a" => algorithm(value),
             "b" => match B64.decode(value.as_bytes()) {
                 Ok(sig) => {
                     let n = sig.len();
                     let alg = get("a").unwrap_or("").to_ascii_lowercase();
                     if alg.starts_with("rsa") {
-                        format!(
-                            "the signature over the signed header fields and this field: {n} bytes, which means a {}-bit RSA key",
-                            n * 8
-                        )
+                        msg!("tag-b-rsa", n = n, bits = n * 8)
                     } else {
-                        format!(
-                            "the signature over the signed header fields and this field: {n} bytes"
-                        )
+                        msg!("tag-b", n = n)
                     }
                 }
-                Err(_) => "the signature, but it is not valid base64".to_owned(),
+                Err(_) => msg!("tag-b-bad"),
             },
             "bh" => {
                 let c = get("c").unwrap_or("simple/simple").to_ascii_lowercase();
@@ -282,62 +274,43 @@ pub fn explain(
                 } else {
                     "SHA-256"
                 };
-                let span = match get("l") {
-                    Some(l) => format!("the first {l} bytes of the "),
-                    None => "the whole ".to_owned(),
-                };
-                format!(
-                    "the {hash} hash of {span}{body_c}-canonicalized body, compared with the body as received"
-                )
+                match get("l") {
+                    Some(l) => msg!("tag-bh-part", hash = hash, l = l, c = body_c),
+                    None => msg!("tag-bh", hash = hash, c = body_c),
+                }
             }
             "c" => canonicalization(value),
             "d" => {
                 let rel = match from_domain {
-                    Some(f) if f.eq_ignore_ascii_case(&d) => {
-                        "the same as the From domain: an author signature".to_owned()
-                    }
-                    Some(f) if related_domains(f, &d) => format!(
-                        "related to the From domain {f} (parent or subdomain): an author signature under relaxed alignment"
-                    ),
-                    Some(f) => format!(
-                        "not the From domain {f}: a third-party signature (a mailing service, list or forwarder), which DMARC does not count for {f}"
-                    ),
-                    None => {
-                        "the From domain is unknown, so this is not an author signature".to_owned()
-                    }
+                    Some(f) if f.eq_ignore_ascii_case(&d) => msg!("tag-d-same"),
+                    Some(f) if related_domains(f, &d) => msg!("tag-d-related", from = f),
+                    Some(f) => msg!("tag-d-third-party", from = f),
+                    None => msg!("tag-d-no-from"),
                 };
-                format!("the signing domain, which takes responsibility for the message; {rel}")
+                msg!("tag-d", rel = rel)
             }
             "h" => signed_headers(value, headers),
-            "i" => format!("the agent or user identifier (AUID) the signer vouches for: {value}"),
+            "i" => msg!("tag-i", value = value),
             "l" => match number(value) {
-                Some(l) => format!(
-                    "only the first {l} bytes of the body are signed: anything appended after them is not covered (RFC 6376 §8.2)"
-                ),
-                None => {
-                    "a body length limit, but not a number (the signature is invalid)".to_owned()
-                }
+                Some(l) => msg!("tag-l", l = l),
+                None => msg!("tag-l-bad"),
             },
-            "q" => {
-                "how to find the key: dns/txt, a TXT record (the only method defined)".to_owned()
-            }
-            "s" => format!("the selector: the public key is published at {value}._domainkey.{d}"),
+            "q" => msg!("tag-q"),
+            "s" => msg!("tag-s", value = value, d = &d),
             "t" => match number(value) {
-                Some(t) => format!("signed at {}", format_utc(t)),
-                None => "a signing time, but not a number (the signature is invalid)".to_owned(),
+                Some(t) => msg!("tag-t", time = format_utc(t)),
+                None => msg!("tag-t-bad"),
             },
             "x" => match number(value) {
-                Some(x) => {
-                    let after = get("t")
-                        .and_then(number)
-                        .map(|t| format!(" ({} after signing)", format_duration(x - t)))
-                        .unwrap_or_default();
-                    format!(
-                        "expires at {}{after}; after that the signature fails",
-                        format_utc(x)
-                    )
-                }
-                None => "an expiry time, but not a number (the signature is invalid)".to_owned(),
+                Some(x) => match get("t").and_then(number) {
+                    Some(t) => msg!(
+                        "tag-x-after",
+                        time = format_utc(x),
+                        after = crate::i18n::duration(x - t)
+                    ),
+                    None => msg!("tag-x", time = format_utc(x)),
+                },
+                None => msg!("tag-x-bad"),
             },
             "z" => {
                 let copied = copied_headers(value);
@@ -345,12 +318,9 @@ pub fn explain(
                     .iter()
                     .map(|(n, v)| format!("{n}: {}", shorten(v.trim(), 60)))
                     .collect();
-                format!(
-                    "copies of the header fields as they were when signed, for diagnosis: {}",
-                    list.join(" | ")
-                )
+                msg!("tag-z", fields = list.join(" | "))
             }
-            _ => "an unknown tag: verifiers ignore it (RFC 6376 §3.2)".to_owned(),
+            _ => msg!("tag-unknown"),
         };
         let shown = match tag.as_str() {
             "b" => shorten(value, 16),
@@ -360,17 +330,17 @@ pub fn explain(
         out.push(TagExplanation {
             tag: tag.clone(),
             value: shown,
-            meaning,
+            meaning: text.text(Lang::En),
+            text,
         });
     }
     if get("c").is_none() {
+        let text = msg!("tag-c-absent", c = canonicalization("simple/simple"));
         out.push(TagExplanation {
             tag: "c".into(),
             value: String::new(),
-            meaning: format!(
-                "absent, so simple/simple, the default: {}",
-                canonicalization("simple/simple")
-            ),
+            meaning: text.text(Lang::En),
+            text,
         });
     }
     out

@@ -616,7 +616,7 @@ fn signatures(t: &Catalog, a: &Analysis) -> Markup {
                         } }
                         tbody {
                             @for e in &s.explanations {
-                                tr { td { code { (e.tag) } } td { code { (e.value) } } td { (e.meaning) } }
+                                tr { td { code { (e.tag) } } td { code { (e.value) } } td { (e.text.text(t.lang())) } }
                             }
                         }
                     }
@@ -631,7 +631,7 @@ fn signatures(t: &Catalog, a: &Analysis) -> Markup {
                                 } @else {
                                     span.claimed { (t.get("grade-likely")) }
                                 }
-                                " " (f.message)
+                                " " (f.text.text(t.lang()))
                             }
                         }
                         @if d.findings.is_empty() { li { span.note { (t.get("grade-unknown")) } " " (t.get("diagnosis-nothing")) } }
