@@ -62,6 +62,10 @@ pub struct AnalyzeArgs {
     /// Colour the tables: auto (on a terminal, unless NO_COLOR is set), always, never.
     #[arg(long, value_name = "WHEN", value_enum, default_value_t = ColorWhen::Auto)]
     color: ColorWhen,
+    /// The language of the warnings, tag explanations and diagnosis: en or ja
+    /// (default: from LC_ALL, LC_MESSAGES or LANG; --json is always English).
+    #[arg(long, value_name = "LANG", value_parser = crate::check::parse_lang)]
+    lang: Option<monban_diag::i18n::Lang>,
 }
 
 /// Reads the first message of the input: (header, body in CRLF form).
@@ -179,7 +183,8 @@ pub async fn run(dns: &DnsArgs, args: AnalyzeArgs) -> Result<(), Failure> {
                     && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
             }
         };
-        out!("{}", render(&analysis, color));
+        let lang = args.lang.unwrap_or_else(monban_diag::i18n::Lang::from_env);
+        out!("{}", render(&analysis, color, lang));
     }
     Ok(())
 }
@@ -240,6 +245,7 @@ fn result_style(result: &str) -> Style {
 struct Out {
     text: String,
     color: bool,
+    lang: monban_diag::i18n::Lang,
 }
 
 impl Out {
@@ -330,14 +336,15 @@ fn finding_line(out: &Out, f: &Finding) -> String {
     } else {
         out.paint("likely", Style::Yellow)
     };
-    format!("    {mark}: {}", clean(&f.message))
+    format!("    {mark}: {}", clean(&f.text.text(out.lang)))
 }
 
 /// Renders the analysis as text.
-fn render(a: &Analysis, color: bool) -> String {
+fn render(a: &Analysis, color: bool, lang: monban_diag::i18n::Lang) -> String {
     let mut out = Out {
         text: String::new(),
         color,
+        lang,
     };
 
     // The Received chain.
@@ -401,7 +408,7 @@ fn render(a: &Analysis, color: bool) -> String {
                 Severity::Warning => out.paint("warning", Style::Yellow),
                 Severity::Info => out.paint("note", Style::Dim),
             };
-            out.line(&format!("  {mark}: {}", clean(&w.message)));
+            out.line(&format!("  {mark}: {}", clean(&w.text.text(out.lang))));
         }
     }
 
@@ -517,7 +524,7 @@ fn render(a: &Analysis, color: bool) -> String {
                 vec![
                     (e.tag.clone(), Style::Bold),
                     (cut(&e.value, 32), Style::Plain),
-                    (e.meaning.clone(), Style::Plain),
+                    (e.text.text(out.lang), Style::Plain),
                 ]
             })
             .collect();

@@ -193,6 +193,15 @@ fn cases() -> Vec<(String, Vec<String>)> {
     }
     // Japanese, from the same catalogue: text and JSON.
     out.push((
+        "analyze-ex-via-mailing-list-ja.txt".into(),
+        vec![
+            "analyze",
+            "--lang",
+            "ja",
+            "examples/messages/via-mailing-list.eml",
+        ],
+    ));
+    out.push((
         "check-plusall-ja.txt".into(),
         vec!["check", "--zone", CHECK, "--lang", "ja", "plusall.example"],
     ));

@@ -244,7 +244,10 @@ fn the_analyzer_shows_the_samples_right() {
     let (_, _, b) = server.get(&format!("{link}&lang=ja"));
     let ja = text(&b);
     assert!(ja.contains("DKIM-Signature バージョン 1"), "{ja}");
-    assert!(ja.contains("署名後に件名へ [lunch-club] タグが追加されました"), "{ja}");
+    assert!(
+        ja.contains("署名後に件名へ [lunch-club] タグが追加されました"),
+        "{ja}"
+    );
     assert!(ja.contains("確定:"), "{ja}");
     // Every sample renders, with and without verification, and has its permalink,
     // which shows the same analysis again.

@@ -143,6 +143,10 @@ fn domain_section(t: &Catalog, d: &DomainSummary, advice: Option<&Advice>) -> Ma
         (t.get("stat-dkim-aligned"), d.dkim_aligned_pass),
         (t.get("stat-spf-aligned"), d.spf_aligned_pass),
     ];
+    // The most mail first (the summary lists failing sources first).
+    let mut top: Vec<&Source> = d.sources.iter().collect();
+    top.sort_by_key(|s| std::cmp::Reverse(s.messages));
+    top.truncate(TOP);
     let mut failing: Vec<&Source> = d.sources.iter().filter(|s| s.dmarc_fail > 0).collect();
     failing.sort_by_key(|s| std::cmp::Reverse(s.dmarc_fail));
     html! {
@@ -153,7 +157,7 @@ fn domain_section(t: &Catalog, d: &DomainSummary, advice: Option<&Advice>) -> Ma
                 " — "
                 (t.text("reports-policy", &[
                     ("policy", Arg::from(d.policy.clone().unwrap_or_else(|| "—".into()))),
-                    ("source", Arg::from(t.get(&format!("policy-source-{}", d.policy_source)))),
+                    ("source", Arg::from(t.get(if d.policy_source == "dns" { "policy-source-dns" } else { "policy-source-reports" }))),
                 ]))
             }
             @if let Some(a) = advice { (advice_box(t, a)) }
@@ -184,7 +188,7 @@ fn domain_section(t: &Catalog, d: &DomainSummary, advice: Option<&Advice>) -> Ma
                 tbody { @for r in &d.reporters { tr { td { (r.org_name) } td.num { (r.reports) } td.num { (r.messages) } } } }
             }
             h3 { (t.get("reports-top-sources")) }
-            (sources(t, d.sources.iter().take(TOP).collect()))
+            (sources(t, top))
             h3 { (t.get("reports-failing-sources")) }
             @if failing.is_empty() { p { (t.get("reports-no-failing")) } } @else { (sources(t, failing.into_iter().take(TOP).collect())) }
             @if !d.forwarders.is_empty() {
@@ -347,7 +351,11 @@ fn daily_chart(t: &Catalog, days: &[DailyCounts]) -> Markup {
     }
     let max = buckets.iter().map(|b| b.messages).max().unwrap_or(1).max(1);
     let (w, h, left, bottom) = (760usize, 180usize, 60usize, 24usize);
-    let bar = ((w - left) / buckets.len().max(1)).clamp(2, 40);
+    // Bars at their place in time (a gap is a gap), each as wide as its period.
+    let width = (w - left - 4) as f64;
+    let span_days = (last.day + bucket - first.day).max(1) as f64;
+    let bar = ((bucket as f64 / span_days * width).floor() as usize).clamp(2, 40);
+    let x_of = |day: i64| left + ((day - first.day) as f64 / span_days * width) as usize;
     let date = |day: i64| {
         let (y, m, d) = monban::rfc5322::datetime::civil_from_days(day);
         format!("{y:04}-{m:02}-{d:02}")
@@ -364,8 +372,8 @@ fn daily_chart(t: &Catalog, days: &[DailyCounts]) -> Markup {
                 viewBox=(format!("0 0 {w} {}", h + bottom)) xmlns="http://www.w3.org/2000/svg" {
                 text x="0" y="12" { (max) }
                 text x="0" y=(h) { "0" }
-                @for (i, b) in buckets.iter().enumerate() {
-                    @let x = left + i * bar;
+                @for b in &buckets {
+                    @let x = x_of(b.day);
                     @let total = (b.messages as f64 / max as f64 * (h - 10) as f64).round() as usize;
                     @let pass = (b.dmarc_pass as f64 / max as f64 * (h - 10) as f64).round() as usize;
                     rect x=(x) y=(h - total) width=(bar.saturating_sub(1).max(1)) height=(total) fill="#a4161a" {}
