@@ -51,6 +51,11 @@ pub struct ServeArgs {
     /// proxy alone.
     #[arg(long, value_name = "HEADER")]
     trust_proxy_header: Option<String>,
+    /// A host name the server answers to (repeatable; `*` for any), besides
+    /// localhost, 127.0.0.1, [::1] and the --listen address: the name users type when
+    /// a reverse proxy serves it. Other names get 421 (against DNS rebinding).
+    #[arg(long, value_name = "NAME")]
+    allow_host: Vec<String>,
     /// Print a password file line for USER (the password is read from standard input)
     /// and exit.
     #[arg(long, value_name = "USER")]
@@ -83,6 +88,14 @@ pub async fn run(dns: &DnsArgs, args: ServeArgs) -> Result<(), Failure> {
     if let Some(user) = &args.hash_password {
         return hash_password(user);
     }
+    let addr_early: Option<SocketAddr> = args.listen.parse().ok();
+    if args.trust_proxy_header.is_some() && addr_early.is_some_and(|a| !a.ip().is_loopback()) {
+        // Anyone reaching the port directly could send the header themselves.
+        return Err(Failure::usage(
+            "--trust-proxy-header needs a loopback --listen address (the proxy on the same host): \
+             on another address anyone reaching the port could send the header",
+        ));
+    }
     let access = match (&args.password_file, &args.trust_proxy_header) {
         (Some(f), _) => monban_web::access::Access::password_file(f).map_err(Failure::usage)?,
         (None, Some(h)) => monban_web::access::Access::ProxyHeader(h.parse().map_err(|_| {
@@ -113,10 +126,16 @@ pub async fn run(dns: &DnsArgs, args: ServeArgs) -> Result<(), Failure> {
             Err(why)
         }
     };
+    let mut allowed_hosts = args.allow_host.clone();
+    allowed_hosts.push(match addr.ip() {
+        std::net::IpAddr::V6(v6) => v6.to_string(),
+        v4 => v4.to_string(),
+    });
     let config = monban_web::Config {
         max_body: args.max_body,
         timeout: Duration::from_secs(args.timeout),
         concurrency: args.concurrency,
+        allowed_hosts,
     };
     let authserv_id = args.authserv_id.clone().unwrap_or_else(crate::host_name);
     let mut trusted_ids = vec![authserv_id.clone()];

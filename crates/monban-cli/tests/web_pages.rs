@@ -193,6 +193,12 @@ fn every_page_renders_in_english_and_japanese() {
     assert!(html.contains("詐称メールは拒否されます"), "{html}");
     assert!(html.contains("「DKIM セレクタ」欄"), "{html}");
     assert!(!html.contains("--selector"), "{html}");
+    // The dashboard's advice too.
+    let (_, _, b) = server.get("/reports?domain=example.com&lang=ja");
+    let html = text(&b);
+    assert!(html.contains("次のポリシー段階"), "{html}");
+    assert!(html.contains("まだ早い"), "{html}");
+    assert!(!html.contains("not yet:"), "{html}");
     // The checker's page shows the lights and the full record to paste.
     let (_, _, b) = server.get("/check?domain=example.com&selector=s2026");
     let html = text(&b);
@@ -353,6 +359,38 @@ fn the_checker_page_shows_the_tree_and_checks_what_if() {
     // A record with a line break is refused, not checked.
     let (status, _, _) = server.get("/check?domain=toomany.example&what_if_spf=v%3Dspf1%0d%0a-all");
     assert_eq!(status, 400);
+}
+
+/// DNS rebinding: a page of another site whose name now points at 127.0.0.1 gets no
+/// answer; the names the server is reached by do.
+#[test]
+fn only_our_host_names_are_answered() {
+    let server = serve(&["--allow-host", "monban.example.org"]);
+    for host in ["127.0.0.1", "localhost", "[::1]", "monban.example.org:8443"] {
+        assert_eq!(server.get_as_host(host, "/"), 200, "{host}");
+    }
+    for host in ["evil.example", "evil.example:80", "127.0.0.1.evil.example"] {
+        assert_eq!(server.get_as_host(host, "/"), 421, "{host}");
+        assert_eq!(
+            server.get_as_host(host, "/api/v1/openapi.json"),
+            421,
+            "{host}"
+        );
+    }
+    // A proxy's header is trusted only when the proxy is the only way in.
+    let out = common::run(
+        &[
+            "serve",
+            "--listen",
+            "0.0.0.0:0",
+            "--trust-proxy-header",
+            "X-Remote-User",
+        ],
+        b"",
+        &[],
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("loopback"));
 }
 
 #[test]
@@ -580,6 +618,7 @@ fn nothing_from_a_message_or_report_becomes_markup() {
     assert_eq!(server.get("/reports/report/999999").0, 404);
     assert_eq!(server.get("/reports/report/x").0, 404);
     assert_eq!(server.get("/reports/list?page=-1").0, 400);
+    assert_eq!(server.get("/reports/list?page=2001").0, 400);
 
     // A message with markup everywhere: Subject (raw and RFC 2047-encoded), the From
     // display name, Authentication-Results comments and reasons, a DKIM tag, a

@@ -242,6 +242,28 @@ pub fn duration(seconds: i64) -> Msg {
     }
 }
 
+/// The message identifiers a Rust source names in `msg!(...)` (for the tests that
+/// check every one is in each language's catalogue).
+pub fn ids_named_in(src: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    for (i, _) in src.match_indices("msg!(") {
+        // The identifier, on this line or the next.
+        let Some(rest) = src[i + 5..].trim_start().strip_prefix('"') else {
+            continue;
+        };
+        let Some(end) = rest.find('"') else { continue };
+        let id = &rest[..end];
+        if !id.is_empty()
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
+            out.push(id);
+        }
+    }
+    out
+}
+
 /// `msg!("id")` or `msg!("id", name = value, ...)`: a [`Msg`].
 #[macro_export]
 macro_rules! msg {
@@ -435,9 +457,7 @@ mod tests {
         ];
         let mut named = 0;
         for src in sources {
-            for (i, _) in src.match_indices("msg!(\"") {
-                let rest = &src[i + 6..];
-                let id = &rest[..rest.find('"').unwrap()];
+            for id in ids_named_in(src) {
                 named += 1;
                 assert!(
                     catalog(Lang::En).has(id),

@@ -12,6 +12,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 
 use monban::dmarc::PublicSuffixList;
+use monban_diag::i18n::{Lang, Msg};
+use monban_diag::msg;
 use monban_dns::{Record, RecordType, SharedResolver};
 use monban_store::{IncomingSummary, SourceGroup, SummaryFilter};
 use serde::Serialize;
@@ -609,8 +611,11 @@ pub struct Advice {
     pub unauthenticated: Unauthenticated,
     /// Forwarders seen (their failures are expected; not counted as hurt).
     pub forwarders: Vec<Hurt>,
-    /// The verdict in one sentence.
+    /// The verdict in one sentence (English).
     pub verdict: String,
+    /// The verdict in the catalogue's words (any language).
+    #[serde(skip)]
+    pub verdict_text: Msg,
 }
 
 /// One sender the next step would hurt (or a forwarder).
@@ -627,8 +632,11 @@ pub struct Hurt {
     /// What is wrong: `unaligned_dkim`, `unaligned_spf`, `not_in_spf`, `dkim_broken`,
     /// `forwarder`.
     pub problem: String,
-    /// What to do.
+    /// What to do (English).
     pub action: String,
+    /// What to do, in the catalogue's words (any language).
+    #[serde(skip)]
+    pub action_text: Msg,
 }
 
 /// Failing mail with no authentication at all.
@@ -673,8 +681,8 @@ fn advise_domain(psl: &PublicSuffixList, d: &DomainSummary) -> Advice {
     let next = next_step(d.policy.as_deref());
     let own = |x: &str| same_org(psl, x, &d.domain);
     // (sender, problem) → (ips, failing, action)
-    let mut groups: BTreeMap<(String, String), (Vec<String>, u64, String)> = BTreeMap::new();
-    let mut forwarders: BTreeMap<(String, String), (Vec<String>, u64, String)> = BTreeMap::new();
+    let mut groups: BTreeMap<(String, String), (Vec<String>, u64, Msg)> = BTreeMap::new();
+    let mut forwarders: BTreeMap<(String, String), (Vec<String>, u64, Msg)> = BTreeMap::new();
     let mut unauth = Unauthenticated::default();
     for s in d.sources.iter().filter(|s| s.dmarc_fail > 0) {
         // The sender: its confirmed organizational domain; else the domain it
@@ -713,10 +721,7 @@ fn advise_domain(psl: &PublicSuffixList, d: &DomainSummary) -> Advice {
             .map(|x| (x.0.clone(), x.1.clone()));
         let own_server = s.org_domain.as_deref().is_some_and(own);
         let (problem, action) = if s.forwarder {
-            let (problem, action) = (
-                "forwarder",
-                "a forwarder or mailing list: its failures are expected (the original sender's own mail still passes); nothing to change".to_string(),
-            );
+            let (problem, action) = ("forwarder", msg!("advice-forwarder"));
             let e = forwarders
                 .entry((sender, problem.to_string()))
                 .or_insert_with(|| (Vec::new(), 0, action));
@@ -728,35 +733,25 @@ fn advise_domain(psl: &PublicSuffixList, d: &DomainSummary) -> Advice {
         } else if let Some(other) = dkim_pass_other {
             (
                 "unaligned_dkim",
-                format!(
-                    "it signs with DKIM as d={other}: enable DKIM signing with d={} (or a subdomain) at this sender",
-                    d.domain
-                ),
+                msg!("advice-unaligned-dkim", other = &other, domain = &d.domain),
             )
         } else if let Some(other) = spf_pass_other {
             (
                 "unaligned_spf",
-                format!(
-                    "SPF passes for {other}, not for {}: enable DKIM signing with d={} at this sender, or have it use a bounce (Return-Path) domain under {}",
-                    d.domain, d.domain, d.domain
-                ),
+                msg!("advice-unaligned-spf", other = &other, domain = &d.domain),
             )
         } else if let Some((dom, sel)) = dkim_own_broken {
             (
                 "dkim_broken",
-                format!(
-                    "its DKIM signature d={dom} s={sel} does not verify: check the key published at {sel}._domainkey.{dom} and what alters the message"
-                ),
+                msg!("advice-dkim-broken", d = &dom, s = &sel),
             )
         } else if own_server || (spf_own_failed && s.org_domain.is_some()) {
             (
                 "not_in_spf",
-                format!(
-                    "add this sender to the SPF record of {} (ip{}:{}) or sign its mail with DKIM d={}",
-                    d.domain,
-                    if s.ip.contains(':') { "6" } else { "4" },
-                    s.ip,
-                    d.domain
+                msg!(
+                    "advice-not-in-spf",
+                    domain = &d.domain,
+                    term = format!("ip{}:{}", if s.ip.contains(':') { "6" } else { "4" }, s.ip)
                 ),
             )
         } else {
@@ -772,7 +767,7 @@ fn advise_domain(psl: &PublicSuffixList, d: &DomainSummary) -> Advice {
         }
         e.1 = e.1.saturating_add(s.dmarc_fail);
     }
-    let to_list = |g: BTreeMap<(String, String), (Vec<String>, u64, String)>| {
+    let to_list = |g: BTreeMap<(String, String), (Vec<String>, u64, Msg)>| {
         let mut v: Vec<Hurt> = g
             .into_iter()
             .map(|((sender, problem), (ips, failing, action))| Hurt {
@@ -781,7 +776,8 @@ fn advise_domain(psl: &PublicSuffixList, d: &DomainSummary) -> Advice {
                 failing,
                 share: pct(failing, d.messages),
                 problem,
-                action,
+                action: action.text(Lang::En),
+                action_text: action,
             })
             .collect();
         v.sort_by(|a, b| b.failing.cmp(&a.failing).then(a.sender.cmp(&b.sender)));
@@ -792,45 +788,25 @@ fn advise_domain(psl: &PublicSuffixList, d: &DomainSummary) -> Advice {
     unauth.share = pct(unauth.messages, d.messages);
     let failing = hurt.iter().fold(0u64, |a, h| a.saturating_add(h.failing));
     let safe = hurt.is_empty() && d.messages > 0;
-    let verdict = match next {
-        _ if d.messages == 0 => format!(
-            "no reported mail for {} in this period: nothing to judge yet",
-            d.domain
+    // The share as the English text always wrote it (`{}` of an f64).
+    let share = pct(failing, d.messages).to_string();
+    let verdict_text = match next {
+        _ if d.messages == 0 => msg!("verdict-no-mail", domain = &d.domain),
+        None if hurt.is_empty() => msg!("verdict-reject-clean", domain = &d.domain),
+        None => msg!(
+            "verdict-reject-hurt",
+            domain = &d.domain,
+            n = hurt.len(),
+            share = &share
         ),
-        None if hurt.is_empty() => format!(
-            "{} is at p=reject and every legitimate source seen passes",
-            d.domain
-        ),
-        None => format!(
-            "{} is at p=reject, but {} source{} ({}% of mail) fail{} and are rejected",
-            d.domain,
-            hurt.len(),
-            if hurt.len() == 1 { "" } else { "s" },
-            pct(failing, d.messages),
-            if hurt.len() == 1 { "s" } else { "" }
-        ),
-        Some(step) if safe && d.messages < MIN_MESSAGES => format!(
-            "safe to move to p={step} as far as {} show{}, but that is too little mail to be sure: wait for more reports",
-            if d.messages == 1 {
-                "1 message".to_string()
-            } else {
-                format!("{} messages", d.messages)
-            },
-            if d.messages == 1 { "s" } else { "" }
-        ),
-        Some(step) if safe => format!("safe to move to p={step}"),
-        Some(step) => format!(
-            "not yet: {} source{} ({}% of mail) would be {}",
-            hurt.len(),
-            if hurt.len() == 1 { "" } else { "s" },
-            pct(failing, d.messages),
-            if step == "reject" {
-                "rejected"
-            } else {
-                "quarantined"
-            }
-        ),
+        Some(step) if safe && d.messages < MIN_MESSAGES => {
+            msg!("verdict-safe-little", step = step, messages = d.messages)
+        }
+        Some(step) if safe => msg!("verdict-safe", step = step),
+        Some("reject") => msg!("verdict-not-yet-reject", n = hurt.len(), share = &share),
+        Some(_) => msg!("verdict-not-yet-quarantine", n = hurt.len(), share = &share),
     };
+    let verdict = verdict_text.text(Lang::En);
     Advice {
         domain: d.domain.clone(),
         policy: d.policy.clone(),
@@ -842,6 +818,7 @@ fn advise_domain(psl: &PublicSuffixList, d: &DomainSummary) -> Advice {
         unauthenticated: unauth,
         forwarders,
         verdict,
+        verdict_text,
     }
 }
 
@@ -849,6 +826,35 @@ fn advise_domain(psl: &PublicSuffixList, d: &DomainSummary) -> Advice {
 mod tests {
     use super::*;
     use monban_store::ReporterGroup;
+
+    #[test]
+    fn every_advice_message_is_in_the_catalogue() {
+        use monban_diag::i18n::catalog;
+        let ids = monban_diag::i18n::ids_named_in(include_str!("summary.rs"));
+        for id in &ids {
+            for lang in Lang::ALL {
+                assert!(catalog(lang).has(id), "{id} missing in {}", lang.code());
+            }
+        }
+        let named = ids.len();
+        assert!(named >= 12, "{named}");
+        // English plural forms as the text always had them.
+        let one = msg!("verdict-not-yet-reject", n = 1usize, share = "0.5");
+        assert_eq!(
+            one.text(Lang::En),
+            "not yet: 1 source (0.5% of mail) would be rejected"
+        );
+        let two = msg!(
+            "verdict-reject-hurt",
+            domain = "d.example",
+            n = 2usize,
+            share = "3"
+        );
+        assert_eq!(
+            two.text(Lang::En),
+            "d.example is at p=reject, but 2 sources (3% of mail) fail and are rejected"
+        );
+    }
 
     fn g(
         ip: &str,

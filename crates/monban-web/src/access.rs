@@ -105,7 +105,12 @@ impl Access {
     }
 
     /// Lets the request through, or says why not.
-    pub fn check(&self, headers: &HeaderMap) -> Result<(), Refusal> {
+    ///
+    /// An argon2 check costs tens of milliseconds and about 19 MiB: it runs on the
+    /// blocking pool, at most [`MAX_CHECKS`] at once (the others wait their turn, within
+    /// the request's deadline), and a login that succeeded is remembered for
+    /// [`REMEMBER`] (by a SHA-256 of the credentials, never the password itself).
+    pub async fn check(&self, headers: &HeaderMap) -> Result<(), Refusal> {
         match self {
             Access::Open => Ok(()),
             Access::ProxyHeader(name) => match headers.get(name) {
@@ -117,19 +122,64 @@ impl Access {
                 let Some((user, password)) = basic_credentials(headers) else {
                     return Err(refused);
                 };
-                let Some((_, hash)) = users.iter().find(|(u, _)| *u == user) else {
-                    // The same work for an unknown user, so that timing does not tell
-                    // which names exist.
-                    let _ = verify(&users[0].1, "\u{0}not the password");
-                    return Err(refused);
+                let digest = aws_lc_rs::digest::digest(
+                    &aws_lc_rs::digest::SHA256,
+                    format!("{user}\u{0}{password}").as_bytes(),
+                );
+                let key: Vec<u8> = digest.as_ref().to_vec();
+                if remembered(&key) {
+                    return Ok(());
+                }
+                // The same work for an unknown user, so that timing does not tell which
+                // names exist.
+                let (hash, known) = match users.iter().find(|(u, _)| *u == user) {
+                    Some((_, h)) => (h.clone(), true),
+                    None => (users[0].1.clone(), false),
                 };
-                if verify(hash, &password) {
+                let _turn = CHECKS
+                    .acquire()
+                    .await
+                    .map_err(|_| Refusal { basic: true })?;
+                let ok = tokio::task::spawn_blocking(move || verify(&hash, &password))
+                    .await
+                    .unwrap_or(false);
+                if ok && known {
+                    remember(key);
                     Ok(())
                 } else {
                     Err(refused)
                 }
             }
         }
+    }
+}
+
+/// argon2 checks at once at most.
+pub const MAX_CHECKS: usize = 2;
+/// How long a successful login is remembered.
+pub const REMEMBER: std::time::Duration = std::time::Duration::from_secs(300);
+/// Logins remembered at most.
+const MAX_REMEMBERED: usize = 256;
+
+static CHECKS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(MAX_CHECKS);
+
+type Remembered = std::collections::HashMap<Vec<u8>, std::time::Instant>;
+
+fn logins() -> &'static std::sync::Mutex<Remembered> {
+    static LOGINS: std::sync::OnceLock<std::sync::Mutex<Remembered>> = std::sync::OnceLock::new();
+    LOGINS.get_or_init(Default::default)
+}
+
+fn remembered(key: &[u8]) -> bool {
+    let map = logins().lock().unwrap_or_else(|p| p.into_inner());
+    map.get(key).is_some_and(|at| at.elapsed() < REMEMBER)
+}
+
+fn remember(key: Vec<u8>) {
+    let mut map = logins().lock().unwrap_or_else(|p| p.into_inner());
+    map.retain(|_, at| at.elapsed() < REMEMBER);
+    if map.len() < MAX_REMEMBERED {
+        map.insert(key, std::time::Instant::now());
     }
 }
 
@@ -181,8 +231,8 @@ mod tests {
         h
     }
 
-    #[test]
-    fn passwords_are_checked_against_argon2_hashes() {
+    #[tokio::test]
+    async fn passwords_are_checked_against_argon2_hashes() {
         let hash = hash_password("correct horse").unwrap();
         assert!(hash.starts_with("$argon2id$"));
         let dir = std::env::temp_dir().join(format!("monban-access-{}", std::process::id()));
@@ -190,10 +240,10 @@ mod tests {
         let file = dir.join("passwords");
         std::fs::write(&file, format!("# reports\nalice:{hash}\n")).unwrap();
         let a = Access::password_file(&file).unwrap();
-        assert!(a.check(&basic("alice", "correct horse")).is_ok());
-        assert!(a.check(&basic("alice", "wrong")).is_err());
-        assert!(a.check(&basic("bob", "correct horse")).is_err());
-        assert!(a.check(&HeaderMap::new()).is_err());
+        assert!(a.check(&basic("alice", "correct horse")).await.is_ok());
+        assert!(a.check(&basic("alice", "wrong")).await.is_err());
+        assert!(a.check(&basic("bob", "correct horse")).await.is_err());
+        assert!(a.check(&HeaderMap::new()).await.is_err());
         std::fs::write(&file, "alice:$1$md5$notargon\n").unwrap();
         let e = Access::password_file(&file).unwrap_err();
         assert!(e.contains(":1:"), "{e}");
@@ -206,14 +256,14 @@ mod tests {
         std::fs::remove_dir_all(&dir).ok();
     }
 
-    #[test]
-    fn a_proxy_header_must_be_present_and_not_empty() {
+    #[tokio::test]
+    async fn a_proxy_header_must_be_present_and_not_empty() {
         let a = Access::ProxyHeader(header::HeaderName::from_static("x-remote-user"));
         let mut h = HeaderMap::new();
-        assert!(a.check(&h).is_err());
+        assert!(a.check(&h).await.is_err());
         h.insert("x-remote-user", HeaderValue::from_static(" "));
-        assert!(a.check(&h).is_err());
+        assert!(a.check(&h).await.is_err());
         h.insert("x-remote-user", HeaderValue::from_static("alice"));
-        assert!(a.check(&h).is_ok());
+        assert!(a.check(&h).await.is_ok());
     }
 }

@@ -1,9 +1,13 @@
 //! What the report dashboard shows, computed once per filter and kept until a report
 //! is stored (the store's generation moves) — issue 13's bar is p95 ≤ 200 ms over a
-//! million stored records, and folding a million rows takes seconds on SQLite. One
-//! computation runs at a time (the others wait for it, then find its result); a
-//! background task recomputes the views people asked for when new reports arrive, so
-//! the first visitor after an import does not wait either.
+//! million stored records, and folding a million rows takes seconds on SQLite.
+//!
+//! Each filter is computed once at a time (requests for it wait for that computation),
+//! at most [`MAX_COMPUTING`] filters at once: past that a request for a new filter is
+//! refused at once ("busy"), so that a stream of new filters cannot hold every worker.
+//! A computation runs in a task of its own: a request that gives up does not waste it.
+//! A background task recomputes the views in use when new reports arrive, so the first
+//! visitor after an import does not wait either.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -15,6 +19,8 @@ use monban_store::{DailyCounts, Store, StoreError, SummaryFilter};
 
 /// Views kept at most.
 const MAX_ENTRIES: usize = 32;
+/// Filters computed at once at most.
+pub const MAX_COMPUTING: usize = 2;
 /// Reverse DNS names are kept this long (they change without the store knowing).
 const RDNS_MAX_AGE: Duration = Duration::from_secs(600);
 /// How often the background task looks for new reports.
@@ -60,12 +66,29 @@ pub struct Dashboard {
     pub at: Instant,
 }
 
-/// The views computed so far.
-#[derive(Debug, Default)]
+/// A computation's outcome, as its waiters see it.
+type Outcome = Option<Result<Arc<Dashboard>, String>>;
+
+/// The views computed so far, and those being computed.
+#[derive(Debug)]
 pub struct Cache {
     entries: Mutex<HashMap<Key, (Arc<Dashboard>, Instant)>>,
-    compute: tokio::sync::Mutex<()>,
+    computing: Mutex<HashMap<Key, tokio::sync::watch::Receiver<Outcome>>>,
+    permits: Arc<tokio::sync::Semaphore>,
 }
+
+impl Default for Cache {
+    fn default() -> Self {
+        Self {
+            entries: Mutex::default(),
+            computing: Mutex::default(),
+            permits: Arc::new(tokio::sync::Semaphore::new(MAX_COMPUTING)),
+        }
+    }
+}
+
+/// Why a view is not given: the store failed, or the server is busy computing others.
+pub const BUSY: &str = "the dashboard is computing other views: try again in a few seconds";
 
 impl Cache {
     fn fresh(&self, key: &Key, generation: i64) -> Option<Arc<Dashboard>> {
@@ -80,22 +103,7 @@ impl Cache {
         }
     }
 
-    /// The view for `key`, computed now unless a current one is kept.
-    pub async fn get(
-        &self,
-        store: &dyn Store,
-        resolver: &SharedResolver,
-        key: &Key,
-    ) -> Result<Arc<Dashboard>, StoreError> {
-        let generation = store.incoming_generation().await?;
-        if let Some(d) = self.fresh(key, generation) {
-            return Ok(d);
-        }
-        let _one = self.compute.lock().await;
-        if let Some(d) = self.fresh(key, generation) {
-            return Ok(d);
-        }
-        let d = Arc::new(compute(store, resolver, key, generation).await?);
+    fn keep(&self, key: &Key, d: Arc<Dashboard>) {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         if entries.len() >= MAX_ENTRIES && !entries.contains_key(key) {
             // The view used longest ago goes.
@@ -107,8 +115,68 @@ impl Cache {
                 entries.remove(&old);
             }
         }
-        entries.insert(key.clone(), (d.clone(), Instant::now()));
-        Ok(d)
+        entries.insert(key.clone(), (d, Instant::now()));
+    }
+
+    /// The view for `key`: the one kept if current, else the one being computed, else
+    /// a new computation (or [`BUSY`] when [`MAX_COMPUTING`] run already).
+    pub async fn get(
+        self: &Arc<Self>,
+        store: Arc<dyn Store>,
+        resolver: &SharedResolver,
+        key: &Key,
+    ) -> Result<Arc<Dashboard>, String> {
+        let generation = store
+            .incoming_generation()
+            .await
+            .map_err(|e| e.to_string())?;
+        if let Some(d) = self.fresh(key, generation) {
+            return Ok(d);
+        }
+        let mut rx = {
+            let mut computing = self.computing.lock().unwrap_or_else(|p| p.into_inner());
+            // Finished while we looked?
+            if let Some(d) = self.fresh(key, generation) {
+                return Ok(d);
+            }
+            match computing.get(key) {
+                Some(rx) => rx.clone(),
+                None => {
+                    let Ok(permit) = self.permits.clone().try_acquire_owned() else {
+                        return Err(BUSY.into());
+                    };
+                    let (tx, rx) = tokio::sync::watch::channel(None);
+                    computing.insert(key.clone(), rx.clone());
+                    let me = self.clone();
+                    let resolver = resolver.clone();
+                    let key = key.clone();
+                    tokio::spawn(async move {
+                        let _permit = permit;
+                        let out = compute(&*store, &resolver, &key, generation)
+                            .await
+                            .map(Arc::new)
+                            .map_err(|e| e.to_string());
+                        if let Ok(d) = &out {
+                            me.keep(&key, d.clone());
+                        }
+                        me.computing
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .remove(&key);
+                        let _ = tx.send(Some(out));
+                    });
+                    rx
+                }
+            }
+        };
+        loop {
+            if let Some(out) = rx.borrow().clone() {
+                return out;
+            }
+            if rx.changed().await.is_err() {
+                return Err("the computation of this view failed".into());
+            }
+        }
     }
 
     /// Keeps the views current: computes the default view at once, then, whenever the
@@ -121,7 +189,7 @@ impl Cache {
                 until: None,
                 rdns: false,
             };
-            if let Err(e) = self.get(&*store, &resolver, &default).await {
+            if let Err(e) = self.get(store.clone(), &resolver, &default).await {
                 tracing::warn!("the dashboard could not be computed: {e}");
             }
             let mut seen = store.incoming_generation().await.unwrap_or(0);
@@ -143,7 +211,7 @@ impl Cache {
                 };
                 keys.sort_by_key(|(_, used)| std::cmp::Reverse(*used));
                 for (k, _) in keys.into_iter().filter(|(k, _)| !k.rdns).take(8) {
-                    let _ = self.get(&*store, &resolver, &k).await;
+                    let _ = self.get(store.clone(), &resolver, &k).await;
                 }
             }
         });

@@ -44,8 +44,13 @@ pub struct Config {
     pub max_body: usize,
     /// How long one request may take.
     pub timeout: Duration,
-    /// Requests handled at once at most (others wait).
+    /// Requests handled at once at most (others wait, within the deadline).
     pub concurrency: usize,
+    /// The `Host` names the server answers to, besides loopback names (`localhost`,
+    /// `127.0.0.1`, `[::1]`) and its own listening address; `*` for any. Anything else
+    /// gets 421: a page of another site that renamed itself to this address (DNS
+    /// rebinding) cannot read the reports.
+    pub allowed_hosts: Vec<String>,
 }
 
 impl Default for Config {
@@ -54,6 +59,7 @@ impl Default for Config {
             max_body: 25 * 1024 * 1024,
             timeout: Duration::from_secs(60),
             concurrency: 64,
+            allowed_hosts: Vec::new(),
         }
     }
 }
@@ -234,7 +240,7 @@ async fn reports_summary(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    if let Err(refusal) = state.access.check(&headers) {
+    if let Err(refusal) = state.access.check(&headers).await {
         return refusal.json();
     }
     let params = match params(query.as_deref()) {
@@ -262,13 +268,17 @@ async fn reports_summary(
         until: filter.until,
         rdns: true,
     };
-    match state.dashboards.get(&**store, &state.resolver, &key).await {
+    match state
+        .dashboards
+        .get(store.clone(), &state.resolver, &key)
+        .await
+    {
         // Serialized as the CLI does it (fields in the model's order).
         Ok(view) => match serde_json::to_string(&view.summary) {
             Ok(text) => json_text(StatusCode::OK, text),
             Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
         },
-        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e),
     }
 }
 
@@ -493,12 +503,12 @@ async fn check_page(State(state): State<Arc<AppState>>, headers: HeaderMap, uri:
 }
 
 /// A report page's context, once the access rule lets the request through.
-fn report_ctx(
+async fn report_ctx(
     state: &AppState,
     headers: &HeaderMap,
     uri: &Uri,
 ) -> Result<(pages::Ctx, Params), Box<Response>> {
-    if let Err(refusal) = state.access.check(headers) {
+    if let Err(refusal) = state.access.check(headers).await {
         let ctx = pages::Ctx::from_request(headers, uri.path(), uri.query());
         return Err(Box::new(refusal.page(&ctx)));
     }
@@ -510,7 +520,7 @@ async fn reports_list(
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
-    let (ctx, p) = match report_ctx(&state, &headers, &uri) {
+    let (ctx, p) = match report_ctx(&state, &headers, &uri).await {
         Ok(x) => x,
         Err(r) => return *r,
     };
@@ -523,7 +533,7 @@ async fn report_page(
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
-    let (ctx, _) = match report_ctx(&state, &headers, &uri) {
+    let (ctx, _) = match report_ctx(&state, &headers, &uri).await {
         Ok(x) => x,
         Err(r) => return *r,
     };
@@ -535,7 +545,7 @@ async fn report_raw(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(refusal) = state.access.check(&headers) {
+    if let Err(refusal) = state.access.check(&headers).await {
         return refusal.json();
     }
     pages::reports::raw(state, &id).await
@@ -546,7 +556,7 @@ async fn reports_page(
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
-    let (ctx, p) = match report_ctx(&state, &headers, &uri) {
+    let (ctx, p) = match report_ctx(&state, &headers, &uri).await {
         Ok(x) => x,
         Err(r) => return *r,
     };
@@ -608,6 +618,7 @@ pub fn router(state: Arc<AppState>, config: &Config) -> Router {
             HeaderValue::from_static("no-store"),
         ));
     let timeout = config.timeout;
+    let allowed = Arc::new(config.allowed_hosts.clone());
     Router::new()
         .route("/api/v1/verify", post(verify))
         .route("/api/v1/analyze", post(analyze_message))
@@ -629,14 +640,60 @@ pub fn router(state: Arc<AppState>, config: &Config) -> Router {
         // The bound is ours (--max-body), not the extractor's default of 2 MB.
         .layer(axum::extract::DefaultBodyLimit::max(config.max_body))
         .with_state(state)
+        // The deadline is outside the concurrency limit: waiting for a turn counts.
+        .layer(tower::limit::ConcurrencyLimitLayer::new(config.concurrency))
         .layer(axum::middleware::from_fn(move |req, next| {
             deadline(req, next, timeout)
         }))
-        .layer(tower::limit::ConcurrencyLimitLayer::new(config.concurrency))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(
             config.max_body,
         ))
+        .layer(axum::middleware::from_fn(move |req, next| {
+            host_check(req, next, allowed.clone())
+        }))
         .layer(headers)
+}
+
+/// Whether `host` (a `Host` value, with or without port) is one the server answers to.
+fn host_allowed(host: &str, allowed: &[String]) -> bool {
+    let name = match host.strip_prefix('[') {
+        // [::1]:8080
+        Some(rest) => rest.split(']').next().unwrap_or(""),
+        None => host.rsplit_once(':').map_or(host, |(h, port)| {
+            if port.bytes().all(|b| b.is_ascii_digit()) {
+                h
+            } else {
+                host
+            }
+        }),
+    };
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    matches!(name.as_str(), "localhost" | "127.0.0.1" | "::1")
+        || allowed
+            .iter()
+            .any(|a| a == "*" || a.trim_end_matches('.').eq_ignore_ascii_case(&name))
+}
+
+/// Refuses requests for a `Host` the server is not (421 Misdirected Request).
+async fn host_check(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+    allowed: Arc<Vec<String>>,
+) -> Response {
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| req.uri().authority().map(|a| a.as_str()))
+        .unwrap_or("");
+    if host_allowed(host, &allowed) {
+        next.run(req).await
+    } else {
+        error(
+            StatusCode::MISDIRECTED_REQUEST,
+            "this server does not answer to that host name (monban serve --allow-host NAME)",
+        )
+    }
 }
 
 /// Every request within `timeout`: past it, 503 with a JSON error.
@@ -668,6 +725,31 @@ pub async fn serve(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_our_host_names_are_answered() {
+        let none: Vec<String> = Vec::new();
+        for ok in [
+            "127.0.0.1",
+            "127.0.0.1:8080",
+            "localhost:1",
+            "[::1]:8080",
+            "LOCALHOST.",
+        ] {
+            assert!(host_allowed(ok, &none), "{ok}");
+        }
+        for bad in [
+            "evil.example",
+            "evil.example:8080",
+            "",
+            "127.0.0.1.evil.example",
+        ] {
+            assert!(!host_allowed(bad, &none), "{bad}");
+        }
+        let named = vec!["monban.example.org".to_string()];
+        assert!(host_allowed("monban.example.org:443", &named));
+        assert!(host_allowed("anything", &["*".to_string()]));
+    }
 
     #[test]
     fn query_parameters() {

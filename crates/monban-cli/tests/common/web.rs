@@ -97,6 +97,20 @@ impl Server {
     pub fn get(&self, path: &str) -> (u16, String, Vec<u8>) {
         self.request("GET", path, "", b"")
     }
+
+    /// The status of `GET path` sent with `Host: host`.
+    pub fn get_as_host(&self, host: &str, path: &str) -> u16 {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+        let head = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+        s.write_all(head.as_bytes()).unwrap();
+        let mut out = Vec::new();
+        let _ = s.read_to_end(&mut out);
+        String::from_utf8_lossy(&out[..12.min(out.len())])[9..]
+            .trim()
+            .parse()
+            .unwrap_or(0)
+    }
 }
 
 fn unchunk(mut b: &[u8]) -> Vec<u8> {

@@ -376,7 +376,7 @@ reports-list-caption = Reports { $from } to { $to }, the newest first
 reports-pages = Pages
 previous = Previous
 next = Next
-reports-bad-page = The page number is not a number from 0 to 100000.
+reports-bad-page = The page number must be a number from 0 to 2000 (filter by domain or period to go further back).
 reports-report-title = Report
 reports-no-such-report = There is no such report.
 reports-meta = What it says besides its rows
@@ -480,3 +480,32 @@ diag-fragile = c=simple for header fields: any re-folding or white-space change 
 diag-header-gone = { $name } was present when signed (z=) and is gone
 diag-header-changed = { $name } was "{ $was }" when signed (z=) and is now "{ $now }"
 diag-unknown-field = monban cannot tell which signed field changed
+
+## Report advice ("is it safe to go to p=reject?"), shared by `monban report advise` and the dashboard
+advice-forwarder = a forwarder or mailing list: its failures are expected (the original sender's own mail still passes); nothing to change
+advice-unaligned-dkim = it signs with DKIM as d={ $other }: enable DKIM signing with d={ $domain } (or a subdomain) at this sender
+advice-unaligned-spf = SPF passes for { $other }, not for { $domain }: enable DKIM signing with d={ $domain } at this sender, or have it use a bounce (Return-Path) domain under { $domain }
+advice-dkim-broken = its DKIM signature d={ $d } s={ $s } does not verify: check the key published at { $s }._domainkey.{ $d } and what alters the message
+advice-not-in-spf = add this sender to the SPF record of { $domain } ({ $term }) or sign its mail with DKIM d={ $domain }
+verdict-no-mail = no reported mail for { $domain } in this period: nothing to judge yet
+verdict-reject-clean = { $domain } is at p=reject and every legitimate source seen passes
+verdict-reject-hurt = { $domain } is at p=reject, but { $n } { $n ->
+    [one] source
+   *[other] sources
+} ({ $share }% of mail) { $n ->
+    [one] fails
+   *[other] fail
+} and are rejected
+verdict-safe-little = safe to move to p={ $step } as far as { $messages } { $messages ->
+    [one] message shows
+   *[other] messages show
+}, but that is too little mail to be sure: wait for more reports
+verdict-safe = safe to move to p={ $step }
+verdict-not-yet-reject = not yet: { $n } { $n ->
+    [one] source
+   *[other] sources
+} ({ $share }% of mail) would be rejected
+verdict-not-yet-quarantine = not yet: { $n } { $n ->
+    [one] source
+   *[other] sources
+} ({ $share }% of mail) would be quarantined

@@ -374,7 +374,7 @@ reports-list-caption = レポート { $from } 〜 { $to }(新しい順)
 reports-pages = ページ
 previous = 前へ
 next = 次へ
-reports-bad-page = ページ番号は 0 から 100000 までの数にしてください。
+reports-bad-page = ページ番号は 0 から 2000 までの数にしてください(さらに古いものはドメインや期間で絞り込んでください)。
 reports-report-title = レポート
 reports-no-such-report = そのようなレポートはありません。
 reports-meta = 行以外の記載内容
@@ -478,3 +478,17 @@ diag-fragile = ヘッダーフィールドが c=simple です: 配送中の折�
 diag-header-gone = { $name } は署名時 (z=) にはありましたが、なくなっています
 diag-header-changed = { $name } は署名時 (z=) には "{ $was }" でしたが、現在は "{ $now }" です
 diag-unknown-field = monban にはどの署名済みフィールドが変わったかわかりません
+
+## レポートの助言(「p=reject にして安全か」)。monban report advise とダッシュボードで共通
+advice-forwarder = 転送サービスまたはメーリングリスト: 失敗は想定どおりです(元の送信者自身のメールは合格しています)。変更は不要です
+advice-unaligned-dkim = d={ $other } で DKIM 署名しています: この送信者で d={ $domain }(またはそのサブドメイン)の DKIM 署名を有効にしてください
+advice-unaligned-spf = SPF は { $domain } ではなく { $other } で合格しています: この送信者で d={ $domain } の DKIM 署名を有効にするか、{ $domain } 配下のバウンス (Return-Path) ドメインを使わせてください
+advice-dkim-broken = DKIM 署名 d={ $d } s={ $s } が検証できません: { $s }._domainkey.{ $d } に公開されている鍵と、メッセージを変更しているものを確認してください
+advice-not-in-spf = この送信者を { $domain } の SPF レコードに追加する ({ $term }) か、DKIM d={ $domain } で署名してください
+verdict-no-mail = この期間に { $domain } の報告されたメールはありません: まだ判断できません
+verdict-reject-clean = { $domain } は p=reject で、確認できた正規の送信元はすべて合格しています
+verdict-reject-hurt = { $domain } は p=reject ですが、{ $n } 個の送信元(メールの { $share }%)が失敗して拒否されています
+verdict-safe-little = 報告されたメール { $messages } 通の範囲では p={ $step } に移行して安全ですが、確信するには少なすぎます: レポートが増えるのを待ってください
+verdict-safe = p={ $step } に移行して安全です
+verdict-not-yet-reject = まだ早い: { $n } 個の送信元(メールの { $share }%)が拒否されます
+verdict-not-yet-quarantine = まだ早い: { $n } 個の送信元(メールの { $share }%)が隔離されます

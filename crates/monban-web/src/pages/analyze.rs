@@ -161,9 +161,16 @@ fn from_permalink(m: &str) -> Result<Vec<u8>, &'static str> {
     Ok(out)
 }
 
+/// Messages larger than this get no permalink (they would not fit anyway: mail
+/// compresses about fivefold, the link holds 48 KiB); nothing bigger is compressed.
+const MAX_PERMALINK_INPUT: usize = 1024 * 1024;
+
 /// The permalink of a message, when it is short enough.
 pub fn permalink(message: &[u8], verify: bool) -> Option<String> {
-    let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+    if message.len() > MAX_PERMALINK_INPUT {
+        return None;
+    }
+    let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
     e.write_all(message).ok()?;
     let packed = e.finish().ok()?;
     let m = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(packed);

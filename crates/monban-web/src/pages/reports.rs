@@ -62,9 +62,13 @@ pub async fn page(state: Arc<AppState>, ctx: Ctx, params: Vec<(String, String)>)
         until: filter.until,
         rdns,
     };
-    let view = match state.dashboards.get(&**store, &state.resolver, &key).await {
+    let view = match state
+        .dashboards
+        .get(store.clone(), &state.resolver, &key)
+        .await
+    {
         Ok(v) => v,
-        Err(e) => return fail(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+        Err(e) => return fail(StatusCode::SERVICE_UNAVAILABLE, e),
     };
     let s = &view.summary;
     let advice = &view.advice;
@@ -237,7 +241,7 @@ fn advice_box(t: &Catalog, a: &Advice) -> Markup {
             p {
                 strong { (t.get("reports-advice")) } " "
                 @if a.safe { span.pass { (t.get("advice-safe")) } } @else { span.fail { (t.get("advice-not-yet")) } }
-                " " (a.verdict)
+                " " (a.verdict_text.text(t.lang()))
             }
             @if !a.hurt.is_empty() {
                 table {
@@ -250,7 +254,7 @@ fn advice_box(t: &Catalog, a: &Advice) -> Markup {
                     } }
                     tbody {
                         @for h in &a.hurt {
-                            tr { td { (h.sender) } td.num { (h.failing) } td.num { (format!("{:.1} %", h.share)) } td { (h.action) } }
+                            tr { td { (h.sender) } td.num { (h.failing) } td.num { (format!("{:.1} %", h.share)) } td { (h.action_text.text(t.lang())) } }
                         }
                     }
                 }
@@ -416,6 +420,9 @@ fn daily_chart(t: &Catalog, days: &[DailyCounts]) -> Markup {
 
 /// Reports per page of the list.
 const PAGE: u64 = 50;
+/// The last page (offsets past 100,000 reports cost a scan each; filter by domain or
+/// period to go further back).
+const MAX_PAGE: u64 = 2_000;
 
 /// `GET /reports/list?domain=&since=&until=&page=N`: the stored reports, newest first.
 pub async fn list(state: Arc<AppState>, ctx: Ctx, params: Vec<(String, String)>) -> Response {
@@ -439,7 +446,7 @@ pub async fn list(state: Arc<AppState>, ctx: Ctx, params: Vec<(String, String)>)
     };
     let page: u64 = match crate::one(&params, "page").map(str::parse::<u64>) {
         None => 0,
-        Some(Ok(p)) if p <= 100_000 => p,
+        Some(Ok(p)) if p <= MAX_PAGE => p,
         Some(_) => return fail(StatusCode::BAD_REQUEST, t.get("reports-bad-page")),
     };
     let store = match &state.store {
