@@ -3,8 +3,9 @@
 //! million stored records, and folding a million rows takes seconds on SQLite.
 //!
 //! Each filter is computed once at a time (requests for it wait for that computation),
-//! at most [`MAX_COMPUTING`] filters at once: past that a request for a new filter is
-//! refused at once ("busy"), so that a stream of new filters cannot hold every worker.
+//! at most [`MAX_COMPUTING`] filters at once: past that a request for a new filter waits
+//! a few seconds for a turn, then is refused ("busy"), so that a stream of new filters
+//! cannot hold every worker.
 //! A computation runs in a task of its own: a request that gives up does not waste it.
 //! A background task recomputes the views in use when new reports arrive, so the first
 //! visitor after an import does not wait either.
@@ -21,6 +22,8 @@ use monban_store::{DailyCounts, Store, StoreError, SummaryFilter};
 const MAX_ENTRIES: usize = 32;
 /// Filters computed at once at most.
 pub const MAX_COMPUTING: usize = 2;
+/// How long a request for a new filter waits for a turn before it is refused.
+const WAIT_FOR_TURN: Duration = Duration::from_secs(3);
 /// Reverse DNS names are kept this long (they change without the store knowing).
 const RDNS_MAX_AGE: Duration = Duration::from_secs(600);
 /// How often the background task looks for new reports.
@@ -133,39 +136,53 @@ impl Cache {
         if let Some(d) = self.fresh(key, generation) {
             return Ok(d);
         }
-        let mut rx = {
-            let mut computing = self.computing.lock().unwrap_or_else(|p| p.into_inner());
-            // Finished while we looked?
-            if let Some(d) = self.fresh(key, generation) {
-                return Ok(d);
-            }
-            match computing.get(key) {
-                Some(rx) => rx.clone(),
-                None => {
-                    let Ok(permit) = self.permits.clone().try_acquire_owned() else {
-                        return Err(BUSY.into());
+        // Being computed already: wait for it.
+        let running = {
+            let computing = self.computing.lock().unwrap_or_else(|p| p.into_inner());
+            computing.get(key).cloned()
+        };
+        let mut rx = match running {
+            Some(rx) => rx,
+            None => {
+                // A turn to compute, waited for a little (a burst of a few filters is
+                // served), then refused.
+                let permit =
+                    match tokio::time::timeout(WAIT_FOR_TURN, self.permits.clone().acquire_owned())
+                        .await
+                    {
+                        Ok(Ok(p)) => p,
+                        _ => return Err(BUSY.into()),
                     };
-                    let (tx, rx) = tokio::sync::watch::channel(None);
-                    computing.insert(key.clone(), rx.clone());
-                    let me = self.clone();
-                    let resolver = resolver.clone();
-                    let key = key.clone();
-                    tokio::spawn(async move {
-                        let _permit = permit;
-                        let out = compute(&*store, &resolver, &key, generation)
-                            .await
-                            .map(Arc::new)
-                            .map_err(|e| e.to_string());
-                        if let Ok(d) = &out {
-                            me.keep(&key, d.clone());
-                        }
-                        me.computing
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .remove(&key);
-                        let _ = tx.send(Some(out));
-                    });
-                    rx
+                let mut computing = self.computing.lock().unwrap_or_else(|p| p.into_inner());
+                if let Some(d) = self.fresh(key, generation) {
+                    return Ok(d);
+                }
+                match computing.get(key) {
+                    // Started by another request while this one waited.
+                    Some(rx) => rx.clone(),
+                    None => {
+                        let (tx, rx) = tokio::sync::watch::channel(None);
+                        computing.insert(key.clone(), rx.clone());
+                        let me = self.clone();
+                        let resolver = resolver.clone();
+                        let key = key.clone();
+                        tokio::spawn(async move {
+                            let _permit = permit;
+                            let out = compute(&*store, &resolver, &key, generation)
+                                .await
+                                .map(Arc::new)
+                                .map_err(|e| e.to_string());
+                            if let Ok(d) = &out {
+                                me.keep(&key, d.clone());
+                            }
+                            me.computing
+                                .lock()
+                                .unwrap_or_else(|p| p.into_inner())
+                                .remove(&key);
+                            let _ = tx.send(Some(out));
+                        });
+                        rx
+                    }
                 }
             }
         };
