@@ -413,7 +413,24 @@ fn forms_refuse_cross_site_posts() {
         )
     };
     // No cookie (another site's form cannot send it: SameSite=Strict).
-    assert_eq!(post("").0, 403);
+    assert_eq!(post("Origin: http://evil.example\r\n").0, 403);
+    assert_eq!(post("Sec-Fetch-Site: cross-site\r\n").0, 403);
+    // No browser at all (curl): no forgery possible, served.
+    assert_eq!(post("").0, 200);
+    // The form of DESIGN §4, urlencoded: `message=...`.
+    let body =
+        b"message=From%3A+a%40example.com%0D%0ASubject%3A+urlencoded+form%0D%0A%0D%0Ahi%0D%0A";
+    let (status, _, b) = server.request(
+        "POST",
+        "/analyze",
+        &format!(
+            "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n",
+            body.len()
+        ),
+        body,
+    );
+    assert_eq!(status, 200);
+    assert!(text(&b).contains("urlencoded form"));
     // A cookie that does not match the form's token.
     assert_eq!(
         post("Cookie: monban_csrf=0123456789abcdef0123456789abcdef\r\n").0,

@@ -481,17 +481,14 @@ async fn analyze_form(
     pages::analyze::get(state, ctx, p).await
 }
 
-async fn analyze_post(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    uri: Uri,
-    form: axum::extract::Multipart,
-) -> Response {
+async fn analyze_post(State(state): State<Arc<AppState>>, req: axum::extract::Request) -> Response {
+    let headers = req.headers().clone();
+    let uri = req.uri().clone();
     let (ctx, _) = match page_ctx(&headers, &uri) {
         Ok(x) => x,
         Err(r) => return *r,
     };
-    pages::analyze::post(state, ctx, &headers, form).await
+    pages::analyze::post(state, ctx, &headers, req).await
 }
 
 async fn check_page(State(state): State<Arc<AppState>>, headers: HeaderMap, uri: Uri) -> Response {

@@ -81,51 +81,75 @@ fn problem(ctx: &Ctx, status: StatusCode, why: &str, message: &str, verify: bool
     respond(ctx, status, layout(ctx, Page::Analyze, &title, body))
 }
 
-/// `POST /analyze` (multipart form: `csrf`, `message`, `file`, `verify`).
+/// `POST /analyze`: a multipart form (`csrf`, `message`, `file`, `verify`, as the page
+/// sends it) or an urlencoded one (`message=...`, DESIGN §4).
 pub async fn post(
     state: Arc<AppState>,
     ctx: Ctx,
     headers: &HeaderMap,
-    mut form: Multipart,
+    req: axum::extract::Request,
 ) -> Response {
+    use axum::extract::FromRequest as _;
     let t = ctx.t();
     let mut token = String::new();
     let mut message: Vec<u8> = Vec::new();
     let mut file: Vec<u8> = Vec::new();
     let mut verify = false;
-    loop {
-        let field = match form.next_field().await {
-            Ok(Some(f)) => f,
-            Ok(None) => break,
-            Err(e) => {
-                return problem(
-                    &ctx,
-                    StatusCode::BAD_REQUEST,
-                    &t.text("analyze-bad-form", &[("why", e.body_text().into())]),
-                    "",
-                    false,
-                );
-            }
+    let bad = |why: String, status: StatusCode| {
+        problem(
+            &ctx,
+            status,
+            &t.text("analyze-bad-form", &[("why", why.into())]),
+            "",
+            false,
+        )
+    };
+    let content_type = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if content_type.starts_with("application/x-www-form-urlencoded") {
+        let body = match axum::body::Bytes::from_request(req, &()).await {
+            Ok(b) => b,
+            Err(e) => return bad(e.body_text(), e.status()),
         };
-        let name = field.name().unwrap_or("").to_owned();
-        let data = match field.bytes().await {
-            Ok(d) => d,
-            Err(e) => {
-                return problem(
-                    &ctx,
-                    e.status(),
-                    &t.text("analyze-bad-form", &[("why", e.body_text().into())]),
-                    "",
-                    false,
-                );
-            }
+        let text = String::from_utf8_lossy(&body);
+        let fields = match crate::params(Some(&text)) {
+            Ok(f) => f,
+            Err(e) => return bad(e, StatusCode::BAD_REQUEST),
         };
-        match name.as_str() {
-            "csrf" => token = String::from_utf8_lossy(&data).into_owned(),
-            "message" => message = data.to_vec(),
-            "file" => file = data.to_vec(),
-            "verify" => verify = true,
-            _ => {}
+        for (k, v) in fields {
+            match k.as_str() {
+                "csrf" => token = v,
+                "message" => message = v.into_bytes(),
+                "verify" => verify = matches!(v.as_str(), "true" | "1" | "on"),
+                _ => {}
+            }
+        }
+    } else {
+        let mut form = match Multipart::from_request(req, &()).await {
+            Ok(f) => f,
+            Err(e) => return bad(e.body_text(), e.status()),
+        };
+        loop {
+            let field = match form.next_field().await {
+                Ok(Some(f)) => f,
+                Ok(None) => break,
+                Err(e) => return bad(e.body_text(), StatusCode::BAD_REQUEST),
+            };
+            let name = field.name().unwrap_or("").to_owned();
+            let data = match field.bytes().await {
+                Ok(d) => d,
+                Err(e) => return bad(e.body_text(), e.status()),
+            };
+            match name.as_str() {
+                "csrf" => token = String::from_utf8_lossy(&data).into_owned(),
+                "message" => message = data.to_vec(),
+                "file" => file = data.to_vec(),
+                "verify" => verify = true,
+                _ => {}
+            }
         }
     }
     if !super::csrf_ok(headers, &token) {

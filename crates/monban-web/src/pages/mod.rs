@@ -121,9 +121,18 @@ fn new_token() -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-/// Whether a form's token matches the cookie, and the request comes from this site
-/// (`Origin`, when the browser sends it, names the `Host` it was sent to).
+/// Whether a form post may be served: from a browser, the form's token matches the
+/// cookie and `Origin` names the `Host` it was sent to; a client that is no browser
+/// (no `Origin`, no `Sec-Fetch-Site`, no cookie: `curl -F message=@m.eml`) needs no
+/// token, since forgery needs a victim's browser, and browsers send `Origin` and
+/// `Sec-Fetch-Site` on every cross-site post.
 pub fn csrf_ok(headers: &HeaderMap, form_token: &str) -> bool {
+    let browser = headers.contains_key(header::ORIGIN)
+        || headers.contains_key("sec-fetch-site")
+        || headers.contains_key(header::COOKIE);
+    if !browser {
+        return true;
+    }
     let Some(cookie) = cookie(headers, "monban_csrf") else {
         return false;
     };
@@ -340,7 +349,22 @@ mod tests {
     fn csrf_needs_the_cookie_the_token_and_this_origin() {
         let mut h = HeaderMap::new();
         let token = "0123456789abcdef0123456789abcdef";
-        assert!(!csrf_ok(&h, token), "no cookie");
+        assert!(
+            csrf_ok(&h, ""),
+            "no browser (no Origin, Sec-Fetch-Site or cookie)"
+        );
+        h.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("http://evil.example"),
+        );
+        assert!(!csrf_ok(&h, token), "a browser, no cookie");
+        h.remove(header::ORIGIN);
+        h.insert("sec-fetch-site", HeaderValue::from_static("cross-site"));
+        assert!(
+            !csrf_ok(&h, token),
+            "a browser that sent no Origin, no cookie"
+        );
+        h.remove("sec-fetch-site");
         h.insert(
             header::COOKIE,
             HeaderValue::from_str(&format!("a=b; monban_csrf={token}")).unwrap(),
