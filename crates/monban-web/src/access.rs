@@ -32,11 +32,21 @@ pub enum Access {
 #[derive(Debug)]
 pub struct Refusal {
     basic: bool,
+    /// Too many failed logins from this address lately (429).
+    limited: bool,
 }
 
 impl Refusal {
     /// As JSON (the API).
     pub fn json(&self) -> Response {
+        if self.limited {
+            let mut r = crate::error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too many failed logins from this address: try again later",
+            );
+            self.challenge(&mut r);
+            return r;
+        }
         let mut r = crate::error(StatusCode::UNAUTHORIZED, "the reports need a login");
         self.challenge(&mut r);
         r
@@ -44,18 +54,24 @@ impl Refusal {
 
     /// As a page.
     pub fn page(&self, ctx: &crate::pages::Ctx) -> Response {
-        let mut r = crate::pages::error_page(
-            ctx,
-            crate::pages::Page::Reports,
-            StatusCode::UNAUTHORIZED,
-            &ctx.t().get("login-needed"),
-        );
+        let (status, why) = if self.limited {
+            (StatusCode::TOO_MANY_REQUESTS, "login-limited")
+        } else {
+            (StatusCode::UNAUTHORIZED, "login-needed")
+        };
+        let mut r =
+            crate::pages::error_page(ctx, crate::pages::Page::Reports, status, &ctx.t().get(why));
         self.challenge(&mut r);
         r
     }
 
     fn challenge(&self, r: &mut Response) {
-        if self.basic {
+        if self.limited {
+            r.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(FAILURE_WINDOW.as_secs()),
+            );
+        } else if self.basic {
             r.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Basic realm=\"monban reports\", charset=\"UTF-8\""),
@@ -110,15 +126,25 @@ impl Access {
     /// blocking pool, at most [`MAX_CHECKS`] at once (the others wait their turn, within
     /// the request's deadline), and a login that succeeded is remembered for
     /// [`REMEMBER`] (by a SHA-256 of the credentials, never the password itself).
-    pub async fn check(&self, headers: &HeaderMap) -> Result<(), Refusal> {
+    ///
+    /// After [`MAX_FAILURES`] failed logins from one address within [`FAILURE_WINDOW`],
+    /// that address is answered 429 until the window has passed (guessing passwords
+    /// then costs the guesser, not the server).
+    pub async fn check(&self, headers: &HeaderMap, peer: std::net::IpAddr) -> Result<(), Refusal> {
         match self {
             Access::Open => Ok(()),
             Access::ProxyHeader(name) => match headers.get(name) {
                 Some(v) if !v.as_bytes().iter().all(u8::is_ascii_whitespace) => Ok(()),
-                _ => Err(Refusal { basic: false }),
+                _ => Err(Refusal {
+                    basic: false,
+                    limited: false,
+                }),
             },
             Access::Passwords(users) => {
-                let refused = Refusal { basic: true };
+                let refused = Refusal {
+                    basic: true,
+                    limited: false,
+                };
                 let Some((user, password)) = basic_credentials(headers) else {
                     return Err(refused);
                 };
@@ -130,16 +156,22 @@ impl Access {
                 if remembered(&key) {
                     return Ok(());
                 }
+                if too_many_failures(peer) {
+                    return Err(Refusal {
+                        basic: true,
+                        limited: true,
+                    });
+                }
                 // The same work for an unknown user, so that timing does not tell which
                 // names exist.
                 let (hash, known) = match users.iter().find(|(u, _)| *u == user) {
                     Some((_, h)) => (h.clone(), true),
                     None => (users[0].1.clone(), false),
                 };
-                let _turn = CHECKS
-                    .acquire()
-                    .await
-                    .map_err(|_| Refusal { basic: true })?;
+                let _turn = CHECKS.acquire().await.map_err(|_| Refusal {
+                    basic: true,
+                    limited: false,
+                })?;
                 let ok = tokio::task::spawn_blocking(move || verify(&hash, &password))
                     .await
                     .unwrap_or(false);
@@ -147,11 +179,49 @@ impl Access {
                     remember(key);
                     Ok(())
                 } else {
+                    failed(peer);
                     Err(refused)
                 }
             }
         }
     }
+}
+
+/// Failed logins from one address within [`FAILURE_WINDOW`] before it is refused.
+pub const MAX_FAILURES: u32 = 10;
+/// See [`MAX_FAILURES`].
+pub const FAILURE_WINDOW: std::time::Duration = std::time::Duration::from_secs(300);
+/// Addresses tracked at most (the oldest entries go first).
+const MAX_TRACKED: usize = 4096;
+
+type Failures = std::collections::HashMap<std::net::IpAddr, (u32, std::time::Instant)>;
+
+fn failures() -> &'static std::sync::Mutex<Failures> {
+    static F: std::sync::OnceLock<std::sync::Mutex<Failures>> = std::sync::OnceLock::new();
+    F.get_or_init(Default::default)
+}
+
+fn too_many_failures(peer: std::net::IpAddr) -> bool {
+    let map = failures().lock().unwrap_or_else(|p| p.into_inner());
+    map.get(&peer)
+        .is_some_and(|(n, since)| *n >= MAX_FAILURES && since.elapsed() < FAILURE_WINDOW)
+}
+
+fn failed(peer: std::net::IpAddr) {
+    let mut map = failures().lock().unwrap_or_else(|p| p.into_inner());
+    if map.len() >= MAX_TRACKED {
+        map.retain(|_, (_, since)| since.elapsed() < FAILURE_WINDOW);
+        if map.len() >= MAX_TRACKED
+            && let Some(oldest) = map.iter().min_by_key(|(_, (_, s))| *s).map(|(k, _)| *k)
+        {
+            map.remove(&oldest);
+        }
+    }
+    let e = map.entry(peer).or_insert((0, std::time::Instant::now()));
+    if e.1.elapsed() >= FAILURE_WINDOW {
+        *e = (0, std::time::Instant::now());
+    }
+    e.0 = e.0.saturating_add(1);
 }
 
 /// argon2 checks at once at most.
@@ -221,6 +291,8 @@ pub fn hash_password(password: &str) -> Result<String, String> {
 mod tests {
     use super::*;
 
+    const LOCAL: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
     fn basic(user: &str, pass: &str) -> HeaderMap {
         let mut h = HeaderMap::new();
         let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
@@ -240,10 +312,18 @@ mod tests {
         let file = dir.join("passwords");
         std::fs::write(&file, format!("# reports\nalice:{hash}\n")).unwrap();
         let a = Access::password_file(&file).unwrap();
-        assert!(a.check(&basic("alice", "correct horse")).await.is_ok());
-        assert!(a.check(&basic("alice", "wrong")).await.is_err());
-        assert!(a.check(&basic("bob", "correct horse")).await.is_err());
-        assert!(a.check(&HeaderMap::new()).await.is_err());
+        assert!(
+            a.check(&basic("alice", "correct horse"), LOCAL)
+                .await
+                .is_ok()
+        );
+        assert!(a.check(&basic("alice", "wrong"), LOCAL).await.is_err());
+        assert!(
+            a.check(&basic("bob", "correct horse"), LOCAL)
+                .await
+                .is_err()
+        );
+        assert!(a.check(&HeaderMap::new(), LOCAL).await.is_err());
         std::fs::write(&file, "alice:$1$md5$notargon\n").unwrap();
         let e = Access::password_file(&file).unwrap_err();
         assert!(e.contains(":1:"), "{e}");
@@ -257,13 +337,29 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn failed_logins_are_limited_per_address() {
+        let hash = hash_password("pw").unwrap();
+        let a = Access::Passwords(vec![("u".into(), hash)]);
+        let guesser: std::net::IpAddr = "192.0.2.77".parse().unwrap();
+        for _ in 0..MAX_FAILURES {
+            let r = a.check(&basic("u", "guess"), guesser).await.unwrap_err();
+            assert!(!r.limited);
+        }
+        // Now even the right password waits for the window (no oracle for the guesser).
+        let r = a.check(&basic("u", "pw"), guesser).await.unwrap_err();
+        assert!(r.limited);
+        let other: std::net::IpAddr = "192.0.2.78".parse().unwrap();
+        assert!(a.check(&basic("u", "pw"), other).await.is_ok());
+    }
+
+    #[tokio::test]
     async fn a_proxy_header_must_be_present_and_not_empty() {
         let a = Access::ProxyHeader(header::HeaderName::from_static("x-remote-user"));
         let mut h = HeaderMap::new();
-        assert!(a.check(&h).await.is_err());
+        assert!(a.check(&h, LOCAL).await.is_err());
         h.insert("x-remote-user", HeaderValue::from_static(" "));
-        assert!(a.check(&h).await.is_err());
+        assert!(a.check(&h, LOCAL).await.is_err());
         h.insert("x-remote-user", HeaderValue::from_static("alice"));
-        assert!(a.check(&h).await.is_ok());
+        assert!(a.check(&h, LOCAL).await.is_ok());
     }
 }

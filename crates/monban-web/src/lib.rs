@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{ConnectInfo, Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -36,6 +36,7 @@ use monban_diag::analyze;
 use monban_diag::check::{self, CheckOptions, CheckView};
 use monban_dns::SharedResolver;
 use monban_store::Store;
+use std::net::SocketAddr;
 
 /// How the server runs.
 #[derive(Debug, Clone)]
@@ -237,10 +238,11 @@ async fn check_domain(
 /// --json`.
 async fn reports_summary(
     State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    if let Err(refusal) = state.access.check(&headers).await {
+    if let Err(refusal) = state.access.check(&headers, peer.ip()).await {
         return refusal.json();
     }
     let params = match params(query.as_deref()) {
@@ -502,10 +504,11 @@ async fn check_page(State(state): State<Arc<AppState>>, headers: HeaderMap, uri:
 /// A report page's context, once the access rule lets the request through.
 async fn report_ctx(
     state: &AppState,
+    peer: SocketAddr,
     headers: &HeaderMap,
     uri: &Uri,
 ) -> Result<(pages::Ctx, Params), Box<Response>> {
-    if let Err(refusal) = state.access.check(headers).await {
+    if let Err(refusal) = state.access.check(headers, peer.ip()).await {
         let ctx = pages::Ctx::from_request(headers, uri.path(), uri.query());
         return Err(Box::new(refusal.page(&ctx)));
     }
@@ -514,10 +517,11 @@ async fn report_ctx(
 
 async fn reports_list(
     State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
-    let (ctx, p) = match report_ctx(&state, &headers, &uri).await {
+    let (ctx, p) = match report_ctx(&state, peer, &headers, &uri).await {
         Ok(x) => x,
         Err(r) => return *r,
     };
@@ -526,11 +530,12 @@ async fn reports_list(
 
 async fn report_page(
     State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(id): Path<String>,
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
-    let (ctx, _) = match report_ctx(&state, &headers, &uri).await {
+    let (ctx, _) = match report_ctx(&state, peer, &headers, &uri).await {
         Ok(x) => x,
         Err(r) => return *r,
     };
@@ -539,10 +544,11 @@ async fn report_page(
 
 async fn report_raw(
     State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(refusal) = state.access.check(&headers).await {
+    if let Err(refusal) = state.access.check(&headers, peer.ip()).await {
         return refusal.json();
     }
     pages::reports::raw(state, &id).await
@@ -550,10 +556,11 @@ async fn report_raw(
 
 async fn reports_page(
     State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
-    let (ctx, p) = match report_ctx(&state, &headers, &uri).await {
+    let (ctx, p) = match report_ctx(&state, peer, &headers, &uri).await {
         Ok(x) => x,
         Err(r) => return *r,
     };
@@ -714,9 +721,12 @@ pub async fn serve(
     app: Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 #[cfg(test)]

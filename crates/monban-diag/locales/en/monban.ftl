@@ -509,3 +509,4 @@ verdict-not-yet-quarantine = not yet: { $n } { $n ->
     [one] source
    *[other] sources
 } ({ $share }% of mail) would be quarantined
+login-limited = Too many failed logins from this address: try again in a few minutes.

@@ -492,3 +492,4 @@ verdict-safe-little = 報告されたメール { $messages } 通の範囲では 
 verdict-safe = p={ $step } に移行して安全です
 verdict-not-yet-reject = まだ早い: { $n } 個の送信元(メールの { $share }%)が拒否されます
 verdict-not-yet-quarantine = まだ早い: { $n } 個の送信元(メールの { $share }%)が隔離されます
+login-limited = このアドレスからのログイン失敗が多すぎます。数分後にもう一度お試しください。
