@@ -1716,12 +1716,24 @@ pub fn domain_argument(flag: &str, d: &str) -> Result<String, String> {
     } else {
         format!("{shown:?}")
     };
+    // An internationalized name (例え.テスト) becomes its A-label form (IDNA 2008 as
+    // UTS 46 maps it, with the STD3 rules: no symbols, no spaces); ASCII is checked as
+    // it is.
+    let ascii;
+    let d = if d.is_ascii() {
+        d
+    } else {
+        ascii = idna::domain_to_ascii_strict(d).map_err(|_| {
+            format!("{flag} {shown} is not a domain name: not a valid internationalized name")
+        })?;
+        ascii.as_str()
+    };
     if let Some(bad) = d
         .chars()
         .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
     {
         return Err(format!(
-            "{flag} {shown} is not a domain name: {bad:?} is not allowed (letters, digits, '-', '_' and '.'; write an internationalized name in its xn-- form)"
+            "{flag} {shown} is not a domain name: {bad:?} is not allowed (letters, digits, '-', '_' and '.')"
         ));
     }
     let n = monban_dns::normalize_name(d)
@@ -1742,6 +1754,26 @@ mod tests {
             .build()
             .unwrap()
             .block_on(f)
+    }
+
+    #[test]
+    fn internationalized_names_are_checked_as_a_labels() {
+        assert_eq!(
+            domain_argument("DOMAIN", "例え.テスト").unwrap(),
+            "xn--r8jz45g.xn--zckzah"
+        );
+        assert_eq!(
+            domain_argument("DOMAIN", "Bücher.example").unwrap(),
+            "xn--bcher-kva.example"
+        );
+        for bad in [
+            "d.test\r\nX: y",
+            "a b.example",
+            "💩 .example",
+            "例え..テスト",
+        ] {
+            assert!(domain_argument("DOMAIN", bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

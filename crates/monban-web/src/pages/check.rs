@@ -145,7 +145,14 @@ pub async fn page(state: Arc<AppState>, ctx: Ctx, params: Vec<(String, String)>)
             .join(" "),
         discover: crate::flag(&params, "discover").unwrap_or(false)
             || crate::one(&params, "discover") == Some("on"),
-        ips: get("ip"),
+        // Several `ip=` parameters, or one field of addresses.
+        ips: params
+            .iter()
+            .filter(|(k, _)| k == "ip")
+            .map(|(_, v)| v.trim())
+            .filter(|v| !v.is_empty())
+            .collect::<Vec<_>>()
+            .join(" "),
         what_if_spf: get("what_if_spf"),
         what_if_dmarc: get("what_if_dmarc"),
     };
