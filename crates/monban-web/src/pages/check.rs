@@ -133,26 +133,22 @@ impl monban_dns::Resolver for WhatIf<'_> {
 pub async fn page(state: Arc<AppState>, ctx: Ctx, params: Vec<(String, String)>) -> Response {
     let t = ctx.t();
     let get = |k: &str| crate::one(&params, k).unwrap_or("").trim().to_owned();
+    // Several `k=` parameters (the API's form), or one field of words: one field.
+    let joined = |k: &str| {
+        params
+            .iter()
+            .filter(|(n, _)| n == k)
+            .map(|(_, v)| v.trim())
+            .filter(|v| !v.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
     let f = Form {
         domain: get("domain"),
-        // Several `selector=` parameters (the API's form) or one field of names.
-        selectors: params
-            .iter()
-            .filter(|(k, _)| k == "selector")
-            .map(|(_, v)| v.trim())
-            .filter(|v| !v.is_empty())
-            .collect::<Vec<_>>()
-            .join(" "),
+        selectors: joined("selector"),
         discover: crate::flag(&params, "discover").unwrap_or(false)
             || crate::one(&params, "discover") == Some("on"),
-        // Several `ip=` parameters, or one field of addresses.
-        ips: params
-            .iter()
-            .filter(|(k, _)| k == "ip")
-            .map(|(_, v)| v.trim())
-            .filter(|v| !v.is_empty())
-            .collect::<Vec<_>>()
-            .join(" "),
+        ips: joined("ip"),
         what_if_spf: get("what_if_spf"),
         what_if_dmarc: get("what_if_dmarc"),
     };
