@@ -18,31 +18,79 @@ use crate::AppState;
 /// Sources listed per table.
 const TOP: usize = 20;
 
-fn filters(t: &Catalog, domain: &str, since: &str, until: &str) -> Markup {
-    filters_for(t, "/reports", domain, since, until)
+/// The filter fields of a report page, as given (trimmed; empty when absent).
+struct Fields {
+    domain: String,
+    since: String,
+    until: String,
+}
+
+impl Fields {
+    fn read(params: &[(String, String)]) -> Self {
+        let get = |k: &str| crate::one(params, k).unwrap_or("").trim().to_owned();
+        Fields {
+            domain: get("domain"),
+            since: get("since"),
+            until: get("until"),
+        }
+    }
+
+    /// The store's filter, or why the fields are wrong.
+    fn filter(&self) -> Result<monban_store::SummaryFilter, String> {
+        fn nonempty(s: &str) -> Option<&str> {
+            (!s.is_empty()).then_some(s)
+        }
+        summary::filter(
+            nonempty(&self.domain),
+            nonempty(&self.since),
+            nonempty(&self.until),
+            |n| n.to_string(),
+        )
+    }
+
+    /// The fields given, as a query (`domain=...&since=...`; empty when none).
+    fn query(&self) -> String {
+        [
+            ("domain", &self.domain),
+            ("since", &self.since),
+            ("until", &self.until),
+        ]
+        .iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| format!("{k}={}", super::encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+    }
+
+    /// The query with `extra` (`k=v`) after it.
+    fn query_with(&self, extra: &str) -> String {
+        let q = self.query();
+        if q.is_empty() {
+            extra.to_owned()
+        } else {
+            format!("{q}&{extra}")
+        }
+    }
+
+    fn form(&self, t: &Catalog, action: &str) -> Markup {
+        filters_for(t, action, &self.domain, &self.since, &self.until)
+    }
 }
 
 /// `GET /reports?domain=&since=&until=&rdns=true`.
 pub async fn page(state: Arc<AppState>, ctx: Ctx, params: Vec<(String, String)>) -> Response {
     let t = ctx.t();
     let title = t.get("reports-title");
-    let get = |k: &str| crate::one(&params, k).unwrap_or("").trim().to_owned();
-    let (domain, since, until) = (get("domain"), get("since"), get("until"));
-    let nonempty = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+    let fields = Fields::read(&params);
     let fail = |status: StatusCode, why: String| {
         let body = html! {
             h1 { (title) }
             p.error role="alert" { (why) }
-            (filters(t, &domain, &since, &until))
+            (fields.form(t, "/reports"))
         };
         respond(&ctx, status, layout(&ctx, Page::Reports, &title, body))
     };
-    let filter = match summary::filter(
-        nonempty(&domain).as_deref(),
-        nonempty(&since).as_deref(),
-        nonempty(&until).as_deref(),
-        |n| n.to_string(),
-    ) {
+    let filter = match fields.filter() {
         Ok(f) => f,
         Err(e) => return fail(StatusCode::BAD_REQUEST, e),
     };
@@ -72,30 +120,13 @@ pub async fn page(state: Arc<AppState>, ctx: Ctx, params: Vec<(String, String)>)
     };
     let s = &view.summary;
     let advice = &view.advice;
-    let query = {
-        let mut q = Vec::new();
-        for (k, v) in [("domain", &domain), ("since", &since), ("until", &until)] {
-            if !v.is_empty() {
-                q.push(format!("{k}={}", super::encode(v)));
-            }
-        }
-        q.join("&")
-    };
+    let query = fields.query();
     // Several domains and none chosen: an overview, each domain one click away.
     let overview = filter.domain.is_none() && s.domains.len() > 1;
-    let here = {
-        let mut q = Vec::new();
-        for (k, v) in [("domain", &domain), ("since", &since), ("until", &until)] {
-            if !v.is_empty() {
-                q.push(format!("{k}={}", super::encode(v)));
-            }
-        }
-        q.push("rdns=true".into());
-        format!("/reports?{}", q.join("&"))
-    };
+    let here = format!("/reports?{}", fields.query_with("rdns=true"));
     let body = html! {
         h1 { (title) }
-        (filters(t, &domain, &since, &until))
+        (fields.form(t, "/reports"))
         @if !rdns { p.note { a href=(here) { (t.get("reports-with-rdns")) } } }
         @if s.domains.is_empty() && s.tls.is_empty() {
             p { (t.get("reports-none")) }
@@ -428,19 +459,12 @@ const MAX_PAGE: u64 = 2_000;
 pub async fn list(state: Arc<AppState>, ctx: Ctx, params: Vec<(String, String)>) -> Response {
     let t = ctx.t();
     let title = t.get("reports-list-title");
-    let get = |k: &str| crate::one(&params, k).unwrap_or("").trim().to_owned();
-    let (domain, since, until) = (get("domain"), get("since"), get("until"));
-    let nonempty = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+    let fields = Fields::read(&params);
     let fail = |status: StatusCode, why: String| {
         let body = html! { h1 { (title) } p.error role="alert" { (why) } };
         respond(&ctx, status, layout(&ctx, Page::Reports, &title, body))
     };
-    let filter = match summary::filter(
-        nonempty(&domain).as_deref(),
-        nonempty(&since).as_deref(),
-        nonempty(&until).as_deref(),
-        |n| n.to_string(),
-    ) {
+    let filter = match fields.filter() {
         Ok(f) => f,
         Err(e) => return fail(StatusCode::BAD_REQUEST, e),
     };
@@ -468,15 +492,11 @@ pub async fn list(state: Arc<AppState>, ctx: Ctx, params: Vec<(String, String)>)
     };
     let more = rows.len() as u64 > PAGE;
     rows.truncate(PAGE as usize);
-    let base: String = [("domain", &domain), ("since", &since), ("until", &until)]
-        .iter()
-        .filter(|(_, v)| !v.is_empty())
-        .map(|(k, v)| format!("{k}={}&", super::encode(v)))
-        .collect();
+    let page_link = |n: u64| format!("/reports/list?{}", fields.query_with(&format!("page={n}")));
     let time = |s: i64| monban::rfc5322::datetime::format_utc(s);
     let body = html! {
         h1 { (title) }
-        (filters_for(t, "/reports/list", &domain, &since, &until))
+        (fields.form(t, "/reports/list"))
         @if rows.is_empty() { p { (t.get("reports-none")) } } @else {
             table {
                 caption { (t.text("reports-list-caption", &[("from", (page * PAGE + 1).into()), ("to", (page * PAGE + rows.len() as u64).into())])) }
@@ -503,8 +523,8 @@ pub async fn list(state: Arc<AppState>, ctx: Ctx, params: Vec<(String, String)>)
             }
         }
         nav aria-label=(t.get("reports-pages")) {
-            @if page > 0 { a href={"/reports/list?" (base) "page=" (page - 1)} rel="prev" { (t.get("previous")) } " " }
-            @if more { a href={"/reports/list?" (base) "page=" (page + 1)} rel="next" { (t.get("next")) } }
+            @if page > 0 { a href=(page_link(page - 1)) rel="prev" { (t.get("previous")) } " " }
+            @if more { a href=(page_link(page + 1)) rel="next" { (t.get("next")) } }
         }
     };
     respond(
