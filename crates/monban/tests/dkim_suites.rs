@@ -9,7 +9,6 @@
 //!   1667843664, before its `x=`).
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use base64::Engine as _;
@@ -20,20 +19,9 @@ use monban::dkim::{
 };
 use monban_dns::{Record, Txt, ZoneResolver};
 
-fn suites() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/suites");
-    assert!(
-        dir.is_dir(),
-        "missing {} (clone the project beside shared/)",
-        dir.display()
-    );
-    dir
-}
-
-fn read(rel: &str) -> Vec<u8> {
-    let p = suites().join(rel);
-    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-}
+#[path = "support/suites.rs"]
+mod suites;
+use suites::read;
 
 fn zone_from(map: &HashMap<String, String>) -> ZoneResolver {
     let mut z = ZoneResolver::new();

@@ -176,16 +176,6 @@ impl std::fmt::Debug for DkimSigner {
     }
 }
 
-fn valid_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.split('.').all(|l| {
-            !l.is_empty()
-                && l.len() <= 63
-                && l.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        })
-}
-
 impl DkimSigner {
     /// Starts signing a message with one or more signatures. `now` is the time for `t=`.
     pub fn new(headers: Headers, configs: Vec<SignerConfig>, now: u64) -> Result<Self, SignError> {
@@ -196,7 +186,7 @@ impl DkimSigner {
         let mut pending = Vec::new();
         for config in configs {
             for n in [&config.domain, &config.selector] {
-                if !valid_name(n) {
+                if !super::signature::is_dns_name(n) {
                     return Err(SignError::Name(n.clone()));
                 }
             }

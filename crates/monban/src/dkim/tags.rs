@@ -34,6 +34,9 @@ pub enum TagListError {
     /// More than [`MAX_TAGS`] tags.
     #[error("more than {MAX_TAGS} tags")]
     TooMany,
+    /// An empty tag-spec (`;;`) before the end of a signature's list.
+    #[error("empty tag (\";;\") in the tag list")]
+    Empty,
 }
 
 /// A parsed tag: name and trimmed value, both borrowed.
@@ -50,12 +53,32 @@ fn is_wsp(c: char) -> bool {
 }
 
 /// Parses a tag-list. `text` must already be valid UTF-8 (non-ASCII bytes are rejected
-/// as invalid VALCHARs).
+/// as invalid VALCHARs). Empty specs (`;;`) are passed over, as key records published
+/// with a doubled `;` are common and harmless; signatures use [`parse_signature`].
 pub fn parse(text: &str) -> Result<Vec<Tag<'_>>, TagListError> {
+    parse_with(text, false)
+}
+
+/// Parses the tag-list of a signature field (`DKIM-Signature`, ARC): as [`parse`], but
+/// an empty spec is allowed only as the optional trailing `;` (the ABNF of §3.2 has no
+/// empty tag-spec; dkimpy and the ARC suite refuse `;;` too).
+pub fn parse_signature(text: &str) -> Result<Vec<Tag<'_>>, TagListError> {
+    parse_with(text, true)
+}
+
+fn parse_with(text: &str, strict: bool) -> Result<Vec<Tag<'_>>, TagListError> {
     let mut tags: Vec<Tag<'_>> = Vec::new();
-    for spec in text.split(';') {
+    let mut specs = text.split(';').peekable();
+    while let Some(spec) = specs.next() {
         if spec.chars().all(is_wsp) {
-            // An empty spec: allowed only as the optional trailing ";" (or an empty list).
+            // An empty spec: in a signature, allowed only as the optional trailing ";"
+            // (or an empty list).
+            if strict
+                && specs.peek().is_some()
+                && !(tags.is_empty() && text.chars().all(|c| is_wsp(c) || c == ';'))
+            {
+                return Err(TagListError::Empty);
+            }
             continue;
         }
         let Some((name, value)) = spec.split_once('=') else {
@@ -123,6 +146,10 @@ mod tests {
         assert_eq!(parse("1x=1"), Err(TagListError::BadName("1x".into())));
         assert_eq!(parse("a=b\u{0}c"), Err(TagListError::BadValue("a".into())));
         assert_eq!(parse("a=\u{e9}"), Err(TagListError::BadValue("a".into())));
+        assert_eq!(parse_signature("a=1;; b=2"), Err(TagListError::Empty));
+        assert_eq!(parse_signature("; a=1"), Err(TagListError::Empty));
+        assert_eq!(parse_signature("a=1; b=2 ;  ").unwrap().len(), 2);
+        assert_eq!(parse("a=1;; b=2").unwrap().len(), 2);
         let many: String = (0..100).map(|i| format!("t{i}=x;")).collect();
         assert_eq!(parse(&many), Err(TagListError::TooMany));
     }

@@ -181,8 +181,36 @@ impl DkimVerifier {
     /// Parses every `DKIM-Signature` of the header. `now` is the current time (Unix
     /// seconds) for `t=` and `x=`.
     pub fn new(headers: &Headers, now: u64, config: DkimConfig) -> Self {
-        let mut slots = Vec::new();
         let mut hashers = BodyHashers::new();
+        let slots = Self::candidates(headers, &config, &mut hashers);
+        Self {
+            slots,
+            hashers,
+            now,
+            config,
+        }
+    }
+
+    /// Like [`Self::new`], with the body hashes registered in `hashers`, which the
+    /// caller feeds and finishes (one pass over the body for DKIM and ARC, whose
+    /// signatures often share a hash); end with [`Self::finish_hashed`].
+    pub fn new_shared(
+        headers: &Headers,
+        now: u64,
+        config: DkimConfig,
+        hashers: &mut BodyHashers,
+    ) -> Self {
+        let slots = Self::candidates(headers, &config, hashers);
+        Self {
+            slots,
+            hashers: BodyHashers::new(),
+            now,
+            config,
+        }
+    }
+
+    fn candidates(headers: &Headers, config: &DkimConfig, hashers: &mut BodyHashers) -> Vec<Slot> {
+        let mut slots = Vec::new();
         for (n, field) in headers.get("DKIM-Signature").enumerate() {
             if n >= config.max_signatures {
                 slots.push(Slot::Done(DkimOutcome::unparsed(
@@ -227,12 +255,7 @@ impl DkimVerifier {
                 header_b,
             })));
         }
-        Self {
-            slots,
-            hashers,
-            now,
-            config,
-        }
+        slots
     }
 
     /// The key names (`selector._domainkey.domain`) that [`Self::finish`] will ask, so a
@@ -261,8 +284,17 @@ impl DkimVerifier {
 
     /// Ends the body, fetches keys and returns one outcome per signature, in header
     /// order. An unsigned message gives an empty list (the `none` result, RFC 8601).
-    pub async fn finish<R: Resolver>(self, resolver: &R) -> Vec<DkimOutcome> {
-        let hashes = self.hashers.finish();
+    pub async fn finish<R: Resolver>(mut self, resolver: &R) -> Vec<DkimOutcome> {
+        let hashes = std::mem::take(&mut self.hashers).finish();
+        self.finish_hashed(&hashes, resolver).await
+    }
+
+    /// Ends a verifier made with [`Self::new_shared`], given the finished shared hashes.
+    pub async fn finish_hashed<R: Resolver>(
+        self,
+        hashes: &[BodyHash],
+        resolver: &R,
+    ) -> Vec<DkimOutcome> {
         let now = self.now;
         let config = &self.config;
         let futures: Vec<Pin<Box<dyn Future<Output = DkimOutcome> + Send + '_>>> = self
@@ -273,7 +305,7 @@ impl DkimVerifier {
                     match slot {
                         Slot::Done(o) => Box::pin(std::future::ready(o)),
                         Slot::Candidate(c) => {
-                            Box::pin(verify_one(*c, &hashes, resolver, now, config))
+                            Box::pin(verify_one(*c, hashes, resolver, now, config))
                         }
                     }
                 },
@@ -332,45 +364,20 @@ async fn verify_one<R: Resolver>(
         return out(DkimResult::Fail, DkimReason::FutureTimestamp { t });
     }
 
-    // §6.1.2: fetch the key.
-    let name = format!("{}._domainkey.{}", sig.selector, sig.domain);
-    let key = match super::key::fetch(resolver, &sig.domain, &sig.selector).await {
+    // §6.1.2: fetch the key and check it fits the signature; §6.1.3: body hash, then
+    // the signature.
+    let key = match usable_key(
+        resolver,
+        &sig.domain,
+        &sig.selector,
+        sig.algorithm,
+        Some(&sig.auid()),
+    )
+    .await
+    {
         Ok(k) => k,
-        Err(e) if e.is_temporary() => return out(DkimResult::Temperror, DkimReason::Key(e)),
-        Err(e) => return out(DkimResult::Permerror, DkimReason::Key(e)),
+        Err((result, reason)) => return out(result, reason),
     };
-    if key.is_revoked() {
-        return out(DkimResult::Permerror, DkimReason::Revoked { name });
-    }
-    if !key.allows_email() {
-        return out(DkimResult::Permerror, DkimReason::KeyNotForEmail);
-    }
-    if !key.allows_hash(sig.algorithm.hash_name()) {
-        return out(
-            DkimResult::Permerror,
-            DkimReason::HashNotAllowed {
-                hash: sig.algorithm.hash_name(),
-            },
-        );
-    }
-    if key.key_type.as_str() != sig.algorithm.key_type() {
-        return out(
-            DkimResult::Permerror,
-            DkimReason::KeyTypeMismatch {
-                key: key.key_type.as_str().to_owned(),
-                algorithm: sig.algorithm.as_str().to_owned(),
-            },
-        );
-    }
-    if key.is_strict() {
-        let auid = sig.auid();
-        let idomain = auid.rsplit_once('@').map_or("", |(_, d)| d);
-        if !idomain.eq_ignore_ascii_case(&sig.domain) {
-            return out(DkimResult::Permerror, DkimReason::StrictIdentity);
-        }
-    }
-
-    // §6.1.3: body hash, then the signature.
     let hash = &hashes[c.hasher];
     if hash.digest != sig.body_hash {
         return out(DkimResult::Fail, DkimReason::BodyHashMismatch);
@@ -380,19 +387,9 @@ async fn verify_one<R: Resolver>(
     {
         return out(DkimResult::Fail, DkimReason::BodyShorterThanL { l });
     }
-    let bits = match config.verifier.verify(
-        key.key_type,
-        &key.public_key,
-        sig.algorithm,
-        &c.header_data,
-        &sig.signature,
-    ) {
+    let bits = match check_signature(config, &key, sig.algorithm, &c.header_data, &sig.signature) {
         Ok(bits) => bits,
-        Err(VerifyError::Mismatch) => {
-            return out(DkimResult::Fail, DkimReason::SignatureMismatch);
-        }
-        Err(e @ VerifyError::KeySize(_)) => return out(DkimResult::Policy, DkimReason::Crypto(e)),
-        Err(e) => return out(DkimResult::Permerror, DkimReason::Crypto(e)),
+        Err((result, reason)) => return out(result, reason),
     };
     let mut outcome = DkimOutcome::from_signature(sig, &c.header_b, DkimResult::Pass, None);
     outcome.key_bits = Some(bits);
@@ -414,6 +411,79 @@ async fn verify_one<R: Resolver>(
         outcome.reason = Some(DkimReason::Testing);
     }
     outcome
+}
+
+/// Fetches the key a signature names and checks that it may verify it (RFC 6376 §6.1.2,
+/// §3.6.1): not revoked, for email, allowing the hash, of the algorithm's type, and,
+/// with `t=s`, an AUID in `d=` itself (`auid` is `None` for ARC, which has no AUID). The
+/// one key policy of DKIM and ARC (RFC 8617 §4.1.2, §4.1.3 reuse it).
+pub(crate) async fn usable_key<R: Resolver>(
+    resolver: &R,
+    domain: &str,
+    selector: &str,
+    algorithm: Algorithm,
+    auid: Option<&str>,
+) -> Result<super::KeyRecord, (DkimResult, DkimReason)> {
+    let name = format!("{selector}._domainkey.{domain}");
+    let key = match super::key::fetch(resolver, domain, selector).await {
+        Ok(k) => k,
+        Err(e) if e.is_temporary() => return Err((DkimResult::Temperror, DkimReason::Key(e))),
+        Err(e) => return Err((DkimResult::Permerror, DkimReason::Key(e))),
+    };
+    if key.is_revoked() {
+        return Err((DkimResult::Permerror, DkimReason::Revoked { name }));
+    }
+    if !key.allows_email() {
+        return Err((DkimResult::Permerror, DkimReason::KeyNotForEmail));
+    }
+    if !key.allows_hash(algorithm.hash_name()) {
+        return Err((
+            DkimResult::Permerror,
+            DkimReason::HashNotAllowed {
+                hash: algorithm.hash_name(),
+            },
+        ));
+    }
+    if key.key_type.as_str() != algorithm.key_type() {
+        return Err((
+            DkimResult::Permerror,
+            DkimReason::KeyTypeMismatch {
+                key: key.key_type.as_str().to_owned(),
+                algorithm: algorithm.as_str().to_owned(),
+            },
+        ));
+    }
+    if key.is_strict()
+        && let Some(auid) = auid
+    {
+        let idomain = auid.rsplit_once('@').map_or("", |(_, d)| d);
+        if !idomain.eq_ignore_ascii_case(domain) {
+            return Err((DkimResult::Permerror, DkimReason::StrictIdentity));
+        }
+    }
+    Ok(key)
+}
+
+/// Verifies `signature` over the canonicalized header `data` with `key` (RFC 6376
+/// §6.1.3 step 4), mapping the crypto outcome to a result: a wrong signature is
+/// `fail`, a key refused by size `policy` (RFC 8301 §3.2), an unusable key `permerror`.
+/// On success, the key size in bits.
+pub(crate) fn check_signature(
+    config: &DkimConfig,
+    key: &super::KeyRecord,
+    algorithm: Algorithm,
+    data: &[u8],
+    signature: &[u8],
+) -> Result<usize, (DkimResult, DkimReason)> {
+    match config
+        .verifier
+        .verify(key.key_type, &key.public_key, algorithm, data, signature)
+    {
+        Ok(bits) => Ok(bits),
+        Err(VerifyError::Mismatch) => Err((DkimResult::Fail, DkimReason::SignatureMismatch)),
+        Err(e @ VerifyError::KeySize(_)) => Err((DkimResult::Policy, DkimReason::Crypto(e))),
+        Err(e) => Err((DkimResult::Permerror, DkimReason::Crypto(e))),
+    }
 }
 
 #[cfg(test)]

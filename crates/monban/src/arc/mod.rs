@@ -1,0 +1,454 @@
+//! Authenticated Received Chain: RFC 8617.
+//!
+//! Each intermediary that handles a message (a mailing list, a forwarder) records what
+//! it saw in an ARC set of three fields sharing an instance number `i=`:
+//!
+//! - `ARC-Authentication-Results` (AAR, §4.1.1): its `Authentication-Results`;
+//! - `ARC-Message-Signature` (AMS, §4.1.2): a DKIM-like signature of the message;
+//! - `ARC-Seal` (AS, §4.1.3): a signature over every ARC set so far, with `cv=`, its
+//!   verdict on the chain it received.
+//!
+//! Modules:
+//! - [`fields`]: the ARC-Seal and AAR fields (the AMS parses as a DKIM signature,
+//!   [`crate::dkim::DkimSignature::parse_arc_message`]);
+//! - [`verify`]: chain validation (§5.2), staged like DKIM verification and sharing its
+//!   body hashes, key policy and crypto;
+//! - [`seal`]: adding a set (§5.1).
+
+pub mod fields;
+pub mod seal;
+pub mod verify;
+
+use std::fmt;
+
+use crate::dkim::{DkimReason, DkimResult};
+
+pub use fields::ChainValidation;
+pub use seal::{ArcSealer, SealConfig, SealError, SealedSet};
+pub use verify::{ArcConfig, ArcVerifier};
+
+/// The chain validation status (RFC 8617 §4.4, the `arc=` result of RFC 8601 §2.7.8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ArcResult {
+    /// No ARC set.
+    None,
+    /// The chain validated.
+    Pass,
+    /// The chain is present and does not validate.
+    Fail,
+}
+
+impl ArcResult {
+    /// The RFC 8601 name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Pass => "pass",
+            Self::Fail => "fail",
+        }
+    }
+
+    /// The `cv=` a sealer writes for a chain with this status (§5.1.1).
+    pub fn cv(self) -> ChainValidation {
+        match self {
+            Self::None => ChainValidation::None,
+            Self::Pass => ChainValidation::Pass,
+            Self::Fail => ChainValidation::Fail,
+        }
+    }
+}
+
+impl fmt::Display for ArcResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Which ARC field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ArcField {
+    /// `ARC-Authentication-Results`.
+    Results,
+    /// `ARC-Message-Signature`.
+    MessageSignature,
+    /// `ARC-Seal`.
+    Seal,
+}
+
+impl ArcField {
+    /// The field name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Results => "ARC-Authentication-Results",
+            Self::MessageSignature => "ARC-Message-Signature",
+            Self::Seal => "ARC-Seal",
+        }
+    }
+}
+
+/// Why a chain failed (RFC 8617 §5.2, by step).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ArcReason {
+    /// Step 1: more ARC fields or sets than a chain may have.
+    TooManySets {
+        /// The most sets allowed.
+        max: u32,
+    },
+    /// An ARC field does not parse (step 3: its form is invalid).
+    Malformed {
+        /// Which field.
+        field: ArcField,
+        /// Its instance, when one could be read.
+        instance: Option<u32>,
+        /// What is wrong.
+        why: String,
+    },
+    /// Step 3.1: a set has this field twice.
+    Duplicate {
+        /// Which field.
+        field: ArcField,
+        /// The instance.
+        instance: u32,
+    },
+    /// Step 3.1/3.2: a set lacks this field (a gap in the instances included).
+    Missing {
+        /// Which field.
+        field: ArcField,
+        /// The instance.
+        instance: u32,
+    },
+    /// Step 2: the latest seal says the chain had already failed (`cv=fail`).
+    LatestSealedFail {
+        /// Its instance.
+        instance: u32,
+    },
+    /// Step 3.3: a seal's `cv=` is not the one its position requires (`none` at 1,
+    /// `pass` above).
+    WrongCv {
+        /// The instance.
+        instance: u32,
+        /// The `cv=` found.
+        cv: ChainValidation,
+    },
+    /// Step 4: the latest AMS does not verify.
+    MessageSignature {
+        /// The instance.
+        instance: u32,
+        /// The DKIM-style result.
+        result: DkimResult,
+        /// Why.
+        reason: DkimReason,
+    },
+    /// Step 6: a seal does not verify.
+    Seal {
+        /// The instance.
+        instance: u32,
+        /// The DKIM-style result.
+        result: DkimResult,
+        /// Why.
+        reason: DkimReason,
+    },
+}
+
+impl ArcReason {
+    /// The instance the chain broke at, when one is known.
+    pub fn instance(&self) -> Option<u32> {
+        match self {
+            Self::TooManySets { .. } => None,
+            Self::Malformed { instance, .. } => *instance,
+            Self::Duplicate { instance, .. }
+            | Self::Missing { instance, .. }
+            | Self::LatestSealedFail { instance }
+            | Self::WrongCv { instance, .. }
+            | Self::MessageSignature { instance, .. }
+            | Self::Seal { instance, .. } => Some(*instance),
+        }
+    }
+}
+
+impl fmt::Display for ArcReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::TooManySets { max } => write!(f, "more than {max} ARC sets"),
+            Self::Malformed {
+                field,
+                instance: Some(i),
+                why,
+            } => write!(f, "{} i={i} is malformed: {why}", field.name()),
+            Self::Malformed {
+                field,
+                instance: None,
+                why,
+            } => write!(f, "{} is malformed: {why}", field.name()),
+            Self::Duplicate { field, instance } => {
+                write!(f, "more than one {} with i={instance}", field.name())
+            }
+            Self::Missing { field, instance } => {
+                write!(f, "no {} with i={instance}", field.name())
+            }
+            Self::LatestSealedFail { instance } => {
+                write!(
+                    f,
+                    "ARC-Seal i={instance} says the chain had failed (cv=fail)"
+                )
+            }
+            Self::WrongCv { instance, cv } => write!(
+                f,
+                "ARC-Seal i={instance} has cv={cv}, expected cv={}",
+                if *instance == 1 { "none" } else { "pass" }
+            ),
+            Self::MessageSignature {
+                instance,
+                result,
+                reason,
+            } => write!(
+                f,
+                "ARC-Message-Signature i={instance} did not verify ({result}: {reason})"
+            ),
+            Self::Seal {
+                instance,
+                result,
+                reason,
+            } => write!(
+                f,
+                "ARC-Seal i={instance} did not verify ({result}: {reason})"
+            ),
+        }
+    }
+}
+
+/// What was found of one ARC set, for reports, the analyzer and trusted-forwarder
+/// decisions. Filled for every set of a chain whose structure is valid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArcSetOutcome {
+    /// `i=`.
+    pub instance: u32,
+    /// The sealer: the ARC-Seal's `d=`.
+    pub seal_domain: String,
+    /// The ARC-Seal's `s=`.
+    pub seal_selector: String,
+    /// The ARC-Seal's `cv=`.
+    pub cv: ChainValidation,
+    /// The ARC-Seal's verification, when it was evaluated (step 6 stops at the first
+    /// failure).
+    pub seal: Option<DkimResult>,
+    /// The AMS's `d=`.
+    pub message_domain: String,
+    /// The AMS's `s=`.
+    pub message_selector: String,
+    /// The AMS's verification, when it was evaluated (steps 4 and 5).
+    pub message: Option<DkimResult>,
+    /// Why the AMS did not pass.
+    pub message_reason: Option<DkimReason>,
+    /// Whether the body that arrived still has the AMS's body hash (`bh=`): where it
+    /// stops being so, a hop between this set and the next changed the body.
+    pub body_intact: bool,
+    /// The AAR's authserv-id.
+    pub authserv_id: String,
+    /// The AAR's results as the sealer wrote them (method, result, properties), when
+    /// they parse.
+    pub results: Option<crate::authres::AuthenticationResults>,
+}
+
+/// The outcome of ARC chain validation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArcOutcome {
+    /// The chain validation status.
+    pub result: ArcResult,
+    /// Why it failed.
+    pub reason: Option<ArcReason>,
+    /// The highest instance number found (N; 0 without ARC).
+    pub instances: u32,
+    /// The oldest instance whose AMS still verifies (§5.2 step 5; 0 when all do, the
+    /// `header.oldest-pass` of RFC 8617 §7.2). Meaningful on `pass`.
+    pub oldest_pass: u32,
+    /// The sets, instance 1 first (empty when the structure is invalid).
+    pub sets: Vec<ArcSetOutcome>,
+}
+
+impl ArcOutcome {
+    /// No ARC set on the message.
+    pub fn none() -> Self {
+        Self {
+            result: ArcResult::None,
+            reason: None,
+            instances: 0,
+            oldest_pass: 0,
+            sets: Vec::new(),
+        }
+    }
+
+    /// A failed chain.
+    pub(crate) fn fail(instances: u32, reason: ArcReason, sets: Vec<ArcSetOutcome>) -> Self {
+        Self {
+            result: ArcResult::Fail,
+            reason: Some(reason),
+            instances,
+            oldest_pass: 0,
+            sets,
+        }
+    }
+
+    /// The sealers' domains (each set's ARC-Seal `d=`), instance 1 first.
+    pub fn sealers(&self) -> Vec<String> {
+        self.sets.iter().map(|s| s.seal_domain.clone()).collect()
+    }
+
+    /// The reason as text (the `Authentication-Results` comment, the JSON `reason`).
+    pub fn reason_text(&self) -> Option<String> {
+        self.reason.as_ref().map(ToString::to_string)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dkim::{SigningKey, split_message};
+    use monban_dns::{Record, Txt, ZoneResolver};
+    use std::sync::Arc as Shared;
+
+    fn zone(keys: &[(&str, &SigningKey)]) -> ZoneResolver {
+        let mut z = ZoneResolver::new();
+        for (name, key) in keys {
+            let record = key.key_record().unwrap().to_string();
+            let strings: Vec<Vec<u8>> = record.as_bytes().chunks(255).map(<[u8]>::to_vec).collect();
+            z.insert(name, Record::Txt(Txt::new(strings)), 300);
+        }
+        z
+    }
+
+    fn run<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+
+    /// Validates `message` as it arrives at `domain`, appends `footer` to its body (as a
+    /// list does), seals it and returns it with the new set on top.
+    fn seal(
+        message: &[u8],
+        footer: &[u8],
+        domain: &str,
+        key: &Shared<SigningKey>,
+        z: &ZoneResolver,
+    ) -> Vec<u8> {
+        let chain = run(verify::verify_message(message, z, ArcConfig::default())).unwrap();
+        let mut message = message.to_vec();
+        message.extend_from_slice(footer);
+        let (headers, body) = split_message(&message).unwrap();
+        let config = SealConfig::new(domain, "arc", key.clone(), &format!("mx.{domain}"));
+        let mut s = ArcSealer::new(headers, config, 1_700_000_000).unwrap();
+        s.body(&body);
+        let set = s
+            .finish(&chain, &["spf=pass smtp.mailfrom=a@example.com".to_owned()])
+            .unwrap();
+        let mut out = set.header_lines().into_bytes();
+        out.extend_from_slice(&message);
+        out
+    }
+
+    /// RFC 8617 §5.1 and §5.2 together: what monban seals, monban validates; a body
+    /// changed between two sealers moves oldest-pass; a change after the last seal
+    /// fails the chain; a failed chain is sealed cv=fail over its own set only, and never
+    /// sealed again after that.
+    #[test]
+    fn rfc8617_seal_then_validate() {
+        let rsa = Shared::new(SigningKey::generate_rsa(2048).unwrap());
+        let ed = Shared::new(SigningKey::generate_ed25519().unwrap());
+        let z = zone(&[
+            ("arc._domainkey.list.example", &rsa),
+            ("arc._domainkey.fwd.example", &ed),
+        ]);
+        let msg = b"From: a@example.com\r\nTo: b@example.net\r\nSubject: hi\r\n\r\nbody\r\n";
+        let one = seal(msg, b"", "list.example", &rsa, &z);
+        let v = run(verify::verify_message(&one, &z, ArcConfig::default())).unwrap();
+        assert_eq!(
+            (v.result, v.instances, v.oldest_pass),
+            (ArcResult::Pass, 1, 0),
+            "{v:?}"
+        );
+        assert_eq!(v.sealers(), vec!["list.example"]);
+
+        // The next hop adds a footer before sealing: pass, oldest-pass 2.
+        let two = seal(&one, b"-- \r\nfooter\r\n", "fwd.example", &ed, &z);
+        let v = run(verify::verify_message(&two, &z, ArcConfig::default())).unwrap();
+        assert_eq!(
+            (v.result, v.instances, v.oldest_pass),
+            (ArcResult::Pass, 2, 2),
+            "{v:?}"
+        );
+        assert!(!v.sets[0].body_intact && v.sets[1].body_intact);
+        assert_eq!(v.sealers(), vec!["list.example", "fwd.example"]);
+
+        // A change after the last seal: the latest AMS fails.
+        let mut broken = two.clone();
+        broken.extend_from_slice(b"more\r\n");
+        let v = run(verify::verify_message(&broken, &z, ArcConfig::default())).unwrap();
+        assert_eq!(v.result, ArcResult::Fail);
+        assert!(matches!(
+            v.reason,
+            Some(ArcReason::MessageSignature { instance: 2, .. })
+        ));
+
+        // Sealing the broken chain gives cv=fail; the result is still a failed chain,
+        // and nobody may seal after it.
+        let three = seal(&broken, b"", "list.example", &rsa, &z);
+        assert!(String::from_utf8_lossy(&three).contains("cv=fail"));
+        let v = run(verify::verify_message(&three, &z, ArcConfig::default())).unwrap();
+        assert_eq!(v.result, ArcResult::Fail);
+        assert_eq!(v.reason, Some(ArcReason::LatestSealedFail { instance: 3 }));
+        let (headers, _) = split_message(&three).unwrap();
+        let s = ArcSealer::new(
+            headers,
+            SealConfig::new("list.example", "arc", rsa.clone(), "mx"),
+            0,
+        )
+        .unwrap();
+        assert_eq!(
+            s.finish(&v, &[]).unwrap_err(),
+            SealError::ChainFailed { instance: 3 }
+        );
+    }
+
+    /// Hostile chains are judged without work beyond the bounds: 51 instances, a
+    /// flood of ARC fields, gaps and duplicates all fail before any DNS query.
+    #[test]
+    fn rfc8617_5_2_structure_limits() {
+        let z = ZoneResolver::new();
+        let check = |header: String| {
+            let msg = format!("{header}From: a@example.com\r\n\r\nx\r\n");
+            run(verify::verify_message(
+                msg.as_bytes(),
+                &z,
+                ArcConfig::default(),
+            ))
+            .unwrap()
+        };
+        let set = |i: u32| {
+            format!(
+                "ARC-Seal: i={i}; a=rsa-sha256; cv={}; d=x.example; s=s; b=AAAA\r\nARC-Message-Signature: i={i}; a=rsa-sha256; d=x.example; s=s; h=from; bh=AAAA; b=AAAA\r\nARC-Authentication-Results: i={i}; x.example; none\r\n",
+                if i == 1 { "none" } else { "pass" }
+            )
+        };
+        let v = check((1..=51).map(set).collect());
+        assert!(matches!(
+            v.reason,
+            Some(ArcReason::TooManySets { .. } | ArcReason::Malformed { .. })
+        ));
+        let v = check(format!("{}{}", set(1), set(3)));
+        assert_eq!(
+            v.reason,
+            Some(ArcReason::Missing {
+                field: ArcField::Results,
+                instance: 2
+            })
+        );
+        let v = check(format!("{}{}", set(1), set(1)));
+        assert!(matches!(v.reason, Some(ArcReason::Duplicate { .. })));
+        let v = check("ARC-Authentication-Results: x.example; none\r\n".into());
+        assert!(matches!(v.reason, Some(ArcReason::Malformed { .. })));
+        assert_eq!(check(String::new()).result, ArcResult::None);
+    }
+}

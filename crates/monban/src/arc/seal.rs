@@ -1,0 +1,351 @@
+//! Adding an ARC set, RFC 8617 §5.1: the sealer records its own
+//! `Authentication-Results` (AAR), signs the message (AMS) and seals every set so far
+//! with its verdict on the chain it received (AS, `cv=`).
+//!
+//! Staged like DKIM signing: [`ArcSealer::new`] takes the header, [`ArcSealer::body`]
+//! the body chunks (one streaming body hash), and [`ArcSealer::finish`] the validation
+//! outcome of the chain that arrived and the results to record. A chain whose latest
+//! seal already says `cv=fail` is never sealed again (§5.1.2), and a failed chain is
+//! sealed `cv=fail`, never `cv=pass`.
+//!
+//! Tags are written in alphabetical order with one space after each `;`, the form the
+//! ValiMail suite standardizes, so signatures are reproducible byte for byte.
+
+use std::sync::Arc;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+
+use super::fields::{ChainValidation, fold_specs, split_results};
+use super::{ArcOutcome, ArcReason};
+use crate::crypto::Signer;
+use crate::dkim::body::{BodyHashKey, BodyHasher};
+use crate::dkim::canonicalization::Canonicalization;
+use crate::dkim::crypto::KeyError;
+use crate::dkim::sign::{DEFAULT_OVERSIGNED, DEFAULT_SIGNED};
+use crate::dkim::signature::{MAX_ARC_INSTANCE, MAX_SIGNED_FIELDS, is_dns_name};
+use crate::dkim::verify::{header_data, push_field, signature_field};
+use crate::message::{HeaderField, Headers};
+
+/// The sealer's settings.
+#[derive(Debug, Clone)]
+pub struct SealConfig {
+    /// `d=` of the AMS and AS: the sealer's domain.
+    pub domain: String,
+    /// `s=`.
+    pub selector: String,
+    /// The private key; its type picks `a=`.
+    pub key: Arc<dyn Signer>,
+    /// The authserv-id written in the AAR (this host's, as in its own A-R).
+    pub authserv_id: String,
+    /// The AMS `h=`; `None` signs the DKIM defaults that are present, oversigned, and
+    /// every `DKIM-Signature` (so a verifier can tell which of them a hop broke).
+    pub headers: Option<Vec<String>>,
+    /// Add `t=` (default true).
+    pub timestamp: bool,
+}
+
+impl SealConfig {
+    /// A sealer with the default header list and a timestamp.
+    pub fn new(domain: &str, selector: &str, key: Arc<dyn Signer>, authserv_id: &str) -> Self {
+        Self {
+            domain: domain.to_ascii_lowercase(),
+            selector: selector.to_ascii_lowercase(),
+            key,
+            authserv_id: authserv_id.to_owned(),
+            headers: None,
+            timestamp: true,
+        }
+    }
+}
+
+/// Why no set was added.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SealError {
+    /// The latest seal already says the chain failed: no set may follow (§5.1.2).
+    #[error(
+        "the ARC chain had already failed (ARC-Seal i={instance} has cv=fail): not sealed again"
+    )]
+    ChainFailed {
+        /// The instance of that seal.
+        instance: u32,
+    },
+    /// The chain already has the most sets allowed.
+    #[error("the message already has {MAX_ARC_INSTANCE} ARC sets, the most allowed")]
+    TooManySets,
+    /// The domain or selector is not a name.
+    #[error("{0:?} is not a valid domain or selector")]
+    Name(String),
+    /// The authserv-id is empty or has characters a header value cannot carry.
+    #[error("the authserv-id {0:?} must be a non-empty token of printable ASCII")]
+    AuthservId(String),
+    /// A name for `h=` that is not a field name, or ARC-Seal (§4.1.2).
+    #[error("{0:?} cannot be signed by an ARC-Message-Signature")]
+    HeaderName(String),
+    /// More `h=` names than a verifier accepts.
+    #[error("more than {MAX_SIGNED_FIELDS} header fields to sign")]
+    TooManyHeaders,
+    /// The key failed.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// The new header block could not be read back (it is too large).
+    #[error(transparent)]
+    Header(#[from] crate::message::HeaderError),
+}
+
+/// The three fields of a new set (values, without the field names).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedSet {
+    /// `i=`.
+    pub instance: u32,
+    /// The `cv=` written.
+    pub cv: ChainValidation,
+    /// The `ARC-Authentication-Results` value.
+    pub results: String,
+    /// The `ARC-Message-Signature` value.
+    pub message_signature: String,
+    /// The `ARC-Seal` value.
+    pub seal: String,
+}
+
+impl SealedSet {
+    /// The three fields as header lines to put on top of the message, ARC-Seal first.
+    pub fn header_lines(&self) -> String {
+        format!(
+            "ARC-Seal:{}\r\nARC-Message-Signature:{}\r\nARC-Authentication-Results:{}\r\n",
+            self.seal, self.message_signature, self.results
+        )
+    }
+}
+
+/// The staged sealer.
+pub struct ArcSealer {
+    headers: Headers,
+    config: SealConfig,
+    hasher: BodyHasher,
+    now: u64,
+}
+
+impl std::fmt::Debug for ArcSealer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ArcSealer")
+            .field("domain", &self.config.domain)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The default AMS `h=` for a header: each present instance of the DKIM defaults and of
+/// `DKIM-Signature`, then one more of each oversigned name.
+fn default_list(headers: &Headers) -> Vec<String> {
+    let mut out = Vec::new();
+    for name in DEFAULT_SIGNED.iter().chain(["dkim-signature"].iter()) {
+        for _ in headers.get(name) {
+            out.push((*name).to_owned());
+        }
+    }
+    out.extend(DEFAULT_OVERSIGNED.iter().map(|n| (*n).to_owned()));
+    out
+}
+
+impl ArcSealer {
+    /// Starts sealing a message whose header is `headers`. `now` is the time for `t=`.
+    pub fn new(headers: Headers, config: SealConfig, now: u64) -> Result<Self, SealError> {
+        for n in [&config.domain, &config.selector] {
+            if !is_dns_name(n) {
+                return Err(SealError::Name(n.clone()));
+            }
+        }
+        let id = &config.authserv_id;
+        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_graphic() && b != b';') {
+            return Err(SealError::AuthservId(id.clone()));
+        }
+        if let Some(list) = &config.headers {
+            if let Some(bad) = list.iter().find(|h| {
+                h.is_empty()
+                    || !h.bytes().all(|b| b.is_ascii_graphic() && b != b':')
+                    || h.eq_ignore_ascii_case("arc-seal")
+            }) {
+                return Err(SealError::HeaderName(bad.clone()));
+            }
+            if list.len() > MAX_SIGNED_FIELDS {
+                return Err(SealError::TooManyHeaders);
+            }
+        } else if default_list(&headers).len() > MAX_SIGNED_FIELDS {
+            return Err(SealError::TooManyHeaders);
+        }
+        let hasher = BodyHasher::new(BodyHashKey::new(
+            config.key.algorithm(),
+            Canonicalization::Relaxed,
+            None,
+        ));
+        Ok(Self {
+            headers,
+            config,
+            hasher,
+            now,
+        })
+    }
+
+    /// Feeds a body chunk.
+    pub fn body(&mut self, chunk: &[u8]) {
+        self.hasher.update(chunk);
+    }
+
+    /// Ends the body and makes the set. `chain` is the validation of the chain that
+    /// arrived ([`super::ArcVerifier`] on the same message); `results` are the results
+    /// to record in the AAR, each as written in an `Authentication-Results` field
+    /// (`spf=pass smtp.mailfrom=...`), usually this host's own.
+    pub fn finish(self, chain: &ArcOutcome, results: &[String]) -> Result<SealedSet, SealError> {
+        if let Some(ArcReason::LatestSealedFail { instance }) = chain.reason {
+            return Err(SealError::ChainFailed { instance });
+        }
+        let instance = chain.instances + 1;
+        if instance > MAX_ARC_INSTANCE {
+            return Err(SealError::TooManySets);
+        }
+        let cv = chain.result.cv();
+        let c = &self.config;
+        let algorithm = c.key.algorithm();
+
+        // The AAR (§4.1.1): i=, the authserv-id, then each result on its own line.
+        let mut aar = format!(" i={instance}; {}", c.authserv_id);
+        let results: Vec<String> = results
+            .iter()
+            .map(|r| r.split_ascii_whitespace().collect::<Vec<_>>().join(" "))
+            .filter(|r| !r.is_empty())
+            .collect();
+        if results.is_empty() {
+            aar.push_str("; none");
+        } else {
+            for r in &results {
+                aar.push_str(";\r\n\t");
+                aar.push_str(r);
+            }
+        }
+        let mut block = format!("ARC-Authentication-Results:{aar}\r\n").into_bytes();
+        block.extend_from_slice(self.headers.as_bytes());
+        let with_aar = Headers::parse(&block)?;
+
+        // The AMS (§4.1.2), over the header with the new AAR on top.
+        let signed = c
+            .headers
+            .clone()
+            .unwrap_or_else(|| default_list(&self.headers));
+        let body_hash = self.hasher.finish().digest;
+        let mut specs = vec![
+            format!("a={}", algorithm.as_str()),
+            "b=".to_owned(),
+            format!("bh={}", B64.encode(&body_hash)),
+            "c=relaxed/relaxed".to_owned(),
+            format!("d={}", c.domain),
+            format!("h={}", signed.join(":")),
+            format!("i={instance}"),
+            format!("s={}", c.selector),
+        ];
+        if c.timestamp {
+            specs.push(format!("t={}", self.now));
+        }
+        let ams_unsigned = fold_specs("ARC-Message-Signature".len(), &specs);
+        let raw = format!("ARC-Message-Signature:{ams_unsigned}");
+        let field = HeaderField {
+            name: b"ARC-Message-Signature",
+            value: &raw.as_bytes()["ARC-Message-Signature:".len()..],
+            raw: raw.as_bytes(),
+        };
+        let mut data = Vec::with_capacity(2048);
+        header_data(
+            &with_aar,
+            &signed,
+            Canonicalization::Relaxed,
+            field,
+            &mut data,
+        );
+        specs[1] = format!("b={}", B64.encode(c.key.sign(&data)?));
+        let ams = fold_specs("ARC-Message-Signature".len(), &specs);
+
+        // The AS (§4.1.3): over every set, this one last with b= empty.
+        let mut specs = vec![
+            format!("a={}", algorithm.as_str()),
+            "b=".to_owned(),
+            format!("cv={cv}"),
+            format!("d={}", c.domain),
+            format!("i={instance}"),
+            format!("s={}", c.selector),
+        ];
+        if c.timestamp {
+            specs.push(format!("t={}", self.now));
+        }
+        let as_unsigned = fold_specs("ARC-Seal".len(), &specs);
+        let mut block =
+            format!("ARC-Seal:{as_unsigned}\r\nARC-Message-Signature:{ams}\r\n").into_bytes();
+        block.extend_from_slice(with_aar.as_bytes());
+        let all = Headers::parse(&block)?;
+        data.clear();
+        // A seal of a failed chain covers only its own set (RFC 8617 §5.1.1): what came
+        // before cannot be vouched for.
+        let first = if cv == ChainValidation::Fail {
+            instance
+        } else {
+            1
+        };
+        seal_input(&all, first, instance, &mut data);
+        specs[1] = format!("b={}", B64.encode(c.key.sign(&data)?));
+        let seal = fold_specs("ARC-Seal".len(), &specs);
+        Ok(SealedSet {
+            instance,
+            cv,
+            results: aar,
+            message_signature: ams,
+            seal,
+        })
+    }
+}
+
+/// The seal input for the set `last` (on top of `headers`): for each instance
+/// `first..=last` (1, or `last` alone when sealing a failed chain),
+/// the first AAR, AMS and AS found with it (a chain that failed may have gaps or
+/// duplicates; what is signed is then at least deterministic), relaxed; the last AS
+/// with `b=` empty and no CRLF.
+fn seal_input(headers: &Headers, first: u32, last: u32, out: &mut Vec<u8>) {
+    let fields: Vec<HeaderField<'_>> = headers.fields().collect();
+    let find = |name: &str, i: u32| {
+        fields.iter().find(|f| {
+            f.is(name)
+                && super::fields::instance_of(f.value, name == "ARC-Authentication-Results")
+                    == Some(i)
+        })
+    };
+    for i in first..=last {
+        for name in [
+            "ARC-Authentication-Results",
+            "ARC-Message-Signature",
+            "ARC-Seal",
+        ] {
+            let Some(f) = find(name, i) else { continue };
+            if i == last && name == "ARC-Seal" {
+                signature_field(*f, f.value, Canonicalization::Relaxed, out);
+            } else {
+                push_field(f, f.value, Canonicalization::Relaxed, out);
+                out.extend_from_slice(b"\r\n");
+            }
+        }
+    }
+}
+
+/// The results recorded by `authserv_id` in the message's `Authentication-Results`
+/// fields, in order, each as written (RFC 8617 §4.1.1; the consolidation the ValiMail
+/// suite describes): what a sealer copies into its AAR when another process of the same
+/// ADMD did the checks.
+pub fn results_recorded_by(headers: &Headers, authserv_id: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for f in headers.get("Authentication-Results") {
+        let mut parts = split_results(f.value).into_iter();
+        let Some(id) = parts.next() else { continue };
+        let id = id.split_ascii_whitespace().next().unwrap_or("");
+        if id.eq_ignore_ascii_case(authserv_id) {
+            out.extend(parts.filter(|p| !p.eq_ignore_ascii_case("none")));
+        }
+    }
+    out
+}
