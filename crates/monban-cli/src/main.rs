@@ -29,6 +29,7 @@ mod milter;
 mod progress;
 mod report;
 mod report_in;
+mod seal;
 mod serve;
 mod sign;
 mod spf;
@@ -55,6 +56,10 @@ enum Command {
     Verify(verify::VerifyArgs),
     /// Add a DKIM-Signature to a message.
     Sign(sign::SignArgs),
+    /// Add an ARC set (RFC 8617) to a message, as a mailing list or forwarder does:
+    /// verifies it, then prints it with ARC-Seal, ARC-Message-Signature and
+    /// ARC-Authentication-Results on top.
+    Seal(seal::SealArgs),
     /// Check a domain's SPF, DMARC, DKIM and ADSP records (green / yellow / red), and
     /// predict what receivers decide for a sending setup.
     Check(check::CheckArgs),
@@ -158,6 +163,7 @@ fn main() -> ExitCode {
             Command::Spf(args) => spf::run(&cli.dns, args).await,
             Command::Verify(args) => verify::run(&cli.dns, args).await,
             Command::Sign(args) => sign::run(args),
+            Command::Seal(args) => seal::run(&cli.dns, args).await,
             Command::Keygen(args) => keygen::run(args),
             Command::Milter(args) => milter::run(args).await,
             Command::Check(args) => check::run(&cli.dns, args).await,

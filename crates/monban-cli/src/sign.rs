@@ -66,17 +66,7 @@ pub fn run(args: SignArgs) -> Result<(), Failure> {
     if args.expire == Some(0) {
         return Err(Failure::usage("--expire must be at least 1 second"));
     }
-    let pem =
-        monban_dns::file::read_text_limited(&args.key, crate::MAX_KEY_FILE_BYTES).map_err(|e| {
-            match e {
-                monban_dns::file::ReadError::Io(e) => {
-                    Failure::other(format!("cannot read the key {}: {e}", args.key.display()))
-                }
-                e => Failure::other(format!("the key {} {e}", args.key.display())),
-            }
-        })?;
-    let key = SigningKey::from_pem(&pem)
-        .map_err(|e| Failure::other(format!("{}: {e}", args.key.display())))?;
+    let key = read_key(&args.key)?;
     let mut config = SignerConfig::new(
         args.domain.trim_end_matches('.'),
         &args.selector,
@@ -188,6 +178,19 @@ pub fn run(args: SignArgs) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Reads a PEM private key file (bounded), with errors that name the file.
+pub(crate) fn read_key(path: &std::path::Path) -> Result<SigningKey, Failure> {
+    let pem = monban_dns::file::read_text_limited(path, crate::MAX_KEY_FILE_BYTES).map_err(
+        |e| match e {
+            monban_dns::file::ReadError::Io(e) => {
+                Failure::other(format!("cannot read the key {}: {e}", path.display()))
+            }
+            e => Failure::other(format!("the key {} {e}", path.display())),
+        },
+    )?;
+    SigningKey::from_pem(&pem).map_err(|e| Failure::other(format!("{}: {e}", path.display())))
+}
+
 fn start(
     headers: Headers,
     config: &mut Option<SignerConfig>,
@@ -199,7 +202,7 @@ fn start(
 
 /// An anonymous spool file in the temporary directory (removed at once; the open handle
 /// keeps it until exit).
-fn tempfile() -> io::Result<std::fs::File> {
+pub(crate) fn tempfile() -> io::Result<std::fs::File> {
     let dir = std::env::temp_dir();
     for n in 0..100u32 {
         let path = dir.join(format!("monban-sign-{}-{n}", std::process::id()));

@@ -62,6 +62,11 @@ pub struct VerifyArgs {
     /// With --psl: a newer Public Suffix List file to use instead of the bundled one.
     #[arg(long, value_name = "FILE", requires = "psl")]
     psl_file: Option<std::path::PathBuf>,
+    /// Trust this ARC sealer (a domain, and its subdomains; repeatable): mail that
+    /// fails DMARC is delivered (disposition none, override trusted_forwarder) when its
+    /// ARC chain passes and this sealer recorded that it passed (RFC 8617).
+    #[arg(long = "trusted-arc-sealer", value_name = "DOMAIN")]
+    trusted_arc_sealers: Vec<String>,
     /// Print one JSON object per message (JSON Lines).
     #[arg(long)]
     json: bool,
@@ -235,6 +240,8 @@ pub async fn run(dns: &DnsArgs, args: VerifyArgs) -> Result<(), Failure> {
                 Disposition::None
             },
         },
+        trusted_arc_sealers: args.trusted_arc_sealers.clone(),
+        ..VerifyConfig::default()
     };
 
     let mut recorder = Recorder::open(&args, &authserv_id).await?;

@@ -342,6 +342,7 @@ async fn verify(
             ..DkimConfig::default()
         },
         dmarc: DmarcConfig::default(),
+        ..VerifyConfig::default()
     };
     let mut verifier = MessageVerifier::new(envelope.clone(), config, now());
     let mut normalizer = CrlfNormalizer::new();

@@ -13,7 +13,9 @@ use std::task::Poll;
 
 use monban_dns::Resolver;
 
+use crate::arc::{ArcConfig, ArcOutcome, ArcVerifier};
 use crate::authres::{AuthenticationResults, ResInfo};
+use crate::dkim::body::BodyHashers;
 use crate::dkim::{DkimConfig, DkimOutcome, DkimVerifier};
 use crate::dmarc::{self, DmarcConfig, DmarcOutcome};
 use crate::message::{HeaderError, Headers, MessageSplitter, Split};
@@ -141,6 +143,12 @@ pub struct VerifyConfig {
     pub dkim: DkimConfig,
     /// DMARC settings.
     pub dmarc: DmarcConfig,
+    /// ARC validation settings.
+    pub arc: ArcConfig,
+    /// ARC sealers trusted to vouch for mail that fails DMARC (domains; their
+    /// subdomains too): [`crate::arc::trusted_forwarder`]. Empty: ARC is validated and
+    /// reported, and changes no disposition.
+    pub trusted_arc_sealers: Vec<String>,
 }
 
 /// Every result for one message.
@@ -154,6 +162,10 @@ pub struct Report {
     pub dkim: Vec<DkimOutcome>,
     /// DMARC.
     pub dmarc: DmarcOutcome,
+    /// ARC (RFC 8617).
+    pub arc: ArcOutcome,
+    /// The client's address, for `smtp.remote-ip` of `arc=` (RFC 8617 §7.2).
+    pub remote_ip: Option<IpAddr>,
     /// Set when the header could not be split into fields or exceeded a limit: then no
     /// method ran (`spf`/`helo` are `None`, `dkim` is empty) and DMARC is `permerror`,
     /// so the message still has a verdict (DESIGN §4) and is never judged in part.
@@ -180,6 +192,7 @@ impl Report {
         }
         results.extend(self.dkim.iter().map(ResInfo::from_dkim));
         results.push(ResInfo::from_dmarc(&self.dmarc));
+        results.push(ResInfo::from_arc(&self.arc, self.remote_ip, &self.dmarc));
         AuthenticationResults {
             authserv_id: authserv_id.to_owned(),
             version: None,
@@ -199,6 +212,9 @@ pub struct MessageVerifier {
     splitter: MessageSplitter,
     headers: Option<Headers>,
     dkim: Option<DkimVerifier>,
+    arc: Option<ArcVerifier>,
+    /// The body hashes of DKIM and ARC, computed in one pass.
+    hashers: BodyHashers,
     malformed: Option<HeaderError>,
 }
 
@@ -212,6 +228,8 @@ impl MessageVerifier {
             splitter: MessageSplitter::new(),
             headers: None,
             dkim: None,
+            arc: None,
+            hashers: BodyHashers::new(),
             malformed: None,
         }
     }
@@ -249,19 +267,23 @@ impl MessageVerifier {
 
     /// Sets the header (when it arrives apart from the body).
     pub fn headers(&mut self, headers: Headers) {
-        self.dkim = Some(DkimVerifier::new(
+        self.dkim = Some(DkimVerifier::new_shared(
             &headers,
             self.now,
             self.config.dkim.clone(),
+            &mut self.hashers,
+        ));
+        self.arc = Some(ArcVerifier::new_shared(
+            &headers,
+            self.config.arc.clone(),
+            &mut self.hashers,
         ));
         self.headers = Some(headers);
     }
 
-    /// Feeds body bytes.
+    /// Feeds body bytes: one pass for every DKIM and ARC body hash.
     pub fn body(&mut self, chunk: &[u8]) {
-        if let Some(d) = self.dkim.as_mut() {
-            d.body(chunk);
-        }
+        self.hashers.update(chunk);
     }
 
     /// Evaluates everything. A malformed header gives a verdict too, without any DNS
@@ -279,6 +301,8 @@ impl MessageVerifier {
                 helo: None,
                 dkim: Vec::new(),
                 dmarc: DmarcOutcome::malformed(&why, &self.config.dmarc),
+                arc: ArcOutcome::none(),
+                remote_ip: self.envelope.ip,
                 malformed: Some(why),
                 report_mail: false,
                 header: None,
@@ -286,6 +310,8 @@ impl MessageVerifier {
         }
         let headers = self.headers.take().unwrap_or_default();
         let dkim_verifier = self.dkim.take().expect("set with the headers");
+        let arc_verifier = self.arc.take().expect("set with the headers");
+        let hashes = std::mem::take(&mut self.hashers).finish();
         let spf = Spf::with_config(resolver, self.config.spf.clone());
         let env = &self.envelope;
         let now = self.now;
@@ -304,12 +330,14 @@ impl MessageVerifier {
                 _ => None,
             }
         };
-        let dkim = dkim_verifier.finish(resolver);
-        // DMARC policy discovery needs only the header: it runs alongside SPF and DKIM.
+        let dkim = dkim_verifier.finish_hashed(&hashes, resolver);
+        let arc = arc_verifier.finish_hashed(&hashes, resolver);
+        // DMARC policy discovery needs only the header: it runs alongside SPF, DKIM and
+        // ARC.
         let discovery = dmarc::discover(resolver, &headers, &self.config.dmarc);
-        let ((spf_result, helo_result), (dkim_results, discovered)) =
-            join(join(mail_from, helo), join(dkim, discovery)).await;
-        let dmarc = dmarc::conclude(
+        let ((spf_result, helo_result), ((dkim_results, arc), discovered)) =
+            join(join(mail_from, helo), join(join(dkim, arc), discovery)).await;
+        let mut dmarc = dmarc::conclude(
             resolver,
             discovered,
             spf_result.as_ref(),
@@ -317,16 +345,48 @@ impl MessageVerifier {
             &self.config.dmarc,
         )
         .await;
+        apply_trusted_forwarder(&mut dmarc, &arc, &self.config.trusted_arc_sealers);
         Report {
             spf: spf_result,
             helo: helo_result,
             dkim: dkim_results,
             dmarc,
+            arc,
+            remote_ip: self.envelope.ip,
             malformed: None,
             report_mail: crate::report::is_report_mail(&headers),
             header: Some(headers),
         }
     }
+}
+
+/// RFC 9989 §5.3 with RFC 8617 §7.2.1: a DMARC failure whose ARC chain passes and
+/// whose oldest-pass sealer is trusted and vouched for the message is delivered
+/// (disposition `none`, override `trusted_forwarder`); the result stays `fail`, as
+/// reports must say.
+fn apply_trusted_forwarder(dmarc: &mut DmarcOutcome, arc: &ArcOutcome, trusted: &[String]) {
+    if dmarc.result != dmarc::DmarcResult::Fail {
+        return;
+    }
+    let Some(from) = dmarc.header_from.as_deref() else {
+        return;
+    };
+    let Some((sealer, instance, recorded)) =
+        crate::arc::trusted_forwarder(arc, trusted, from, dmarc.organizational_domain.as_deref())
+    else {
+        return;
+    };
+    let why = dmarc::DmarcReason::TrustedForwarder {
+        sealer,
+        instance,
+        recorded,
+    };
+    dmarc.disposition = dmarc::Disposition::None;
+    dmarc.overrides.push(dmarc::PolicyOverride {
+        kind: dmarc::OverrideKind::TrustedForwarder,
+        comment: Some(why.to_string()),
+    });
+    dmarc.reason = Some(why);
 }
 
 /// Runs two futures concurrently (no runtime needed).

@@ -32,6 +32,8 @@ pub struct VerifyView<'a> {
     pub dkim: Vec<DkimView<'a>>,
     /// DMARC.
     pub dmarc: DmarcView<'a>,
+    /// ARC.
+    pub arc: ArcView<'a>,
     /// The `Authentication-Results` value, on one line.
     pub authentication_results: String,
 }
@@ -63,6 +65,7 @@ impl<'a> VerifyView<'a> {
             helo,
             dkim: report.dkim.iter().map(DkimView::from).collect(),
             dmarc: DmarcView::from(&report.dmarc),
+            arc: ArcView::from(&report.arc),
             authentication_results: report
                 .authentication_results(authserv_id)
                 .to_value()
@@ -188,6 +191,79 @@ impl<'a> From<&'a DmarcOutcome> for DmarcView<'a> {
             organizational_domain: d.organizational_domain.as_deref(),
             reason: d.reason_text(),
             overrides: d.overrides.iter().map(OverrideView::from).collect(),
+        }
+    }
+}
+
+/// ARC (DESIGN §4: `result`, `instances`, `oldest_pass`, `sealers`).
+#[derive(Debug, Clone, Serialize)]
+pub struct ArcView<'a> {
+    /// `none`, `pass` or `fail`.
+    pub result: &'static str,
+    /// The highest instance (0 without ARC).
+    pub instances: u32,
+    /// The oldest instance whose AMS still verifies (0: all do).
+    pub oldest_pass: u32,
+    /// The sealers (ARC-Seal `d=`), instance 1 first.
+    pub sealers: Vec<&'a str>,
+    /// Why the chain failed.
+    pub reason: Option<String>,
+    /// The instance where it broke, when known.
+    pub failed_instance: Option<u32>,
+    /// Each set, instance 1 first (empty when the structure is invalid).
+    pub sets: Vec<ArcSetView<'a>>,
+}
+
+/// One ARC set.
+#[derive(Debug, Clone, Serialize)]
+pub struct ArcSetView<'a> {
+    /// `i=`.
+    pub instance: u32,
+    /// The ARC-Seal `d=`.
+    pub sealer: &'a str,
+    /// The ARC-Seal `s=`.
+    pub selector: &'a str,
+    /// The `cv=` the sealer wrote.
+    pub cv: &'static str,
+    /// The seal's verification (`null` when not evaluated).
+    pub seal: Option<&'static str>,
+    /// The AMS `d=`.
+    pub message_domain: &'a str,
+    /// The AMS verification (`null` when not evaluated).
+    pub message_signature: Option<&'static str>,
+    /// Why the AMS did not pass.
+    pub message_reason: Option<String>,
+    /// Whether the body still has the AMS's body hash.
+    pub body_intact: bool,
+    /// The AAR's authserv-id.
+    pub authserv_id: &'a str,
+}
+
+impl<'a> From<&'a crate::arc::ArcOutcome> for ArcView<'a> {
+    fn from(a: &'a crate::arc::ArcOutcome) -> Self {
+        Self {
+            result: a.result.as_str(),
+            instances: a.instances,
+            oldest_pass: a.oldest_pass,
+            sealers: a.sets.iter().map(|s| s.seal_domain.as_str()).collect(),
+            reason: a.reason_text(),
+            failed_instance: a.reason.as_ref().and_then(crate::arc::ArcReason::instance),
+            sets: a
+                .sets
+                .iter()
+                .map(|s| ArcSetView {
+                    instance: s.instance,
+                    sealer: &s.seal_domain,
+                    selector: &s.seal_selector,
+                    cv: s.cv.as_str(),
+                    seal: s.seal.map(|r| r.as_str()),
+                    message_domain: &s.message_domain,
+                    message_signature: s.message.map(|r| r.as_str()),
+                    message_reason: s.message_reason.as_ref().map(ToString::to_string),
+                    body_intact: s.body_intact,
+                    authserv_id: &s.authserv_id,
+                })
+                .collect(),
         }
     }
 }

@@ -250,9 +250,9 @@ pub fn split_results(value: &[u8]) -> Vec<String> {
 /// seals use, such a fold reads as the single space it replaces, so the signed form is
 /// the one-line form the ValiMail suite standardizes and signatures are reproducible.
 /// Values are not folded inside (white space inside `b=` of an AMS would be signed by
-/// the seal), except a value too long for the 998-octet line limit of RFC 5322 §2.1.1
-/// (the `b=` of an RSA key over 4096 bits, a very long `h=`), which is broken every 72
-/// characters.
+/// the seal), except `h=` longer than a line, which is broken after colons, and a value
+/// too long for the 998-octet line limit of RFC 5322 §2.1.1 (the `b=` of an RSA key
+/// over 4096 bits), which is broken every 72 characters.
 pub(crate) fn fold_specs(name_len: usize, specs: &[String]) -> String {
     const LONG: usize = 900;
     let mut out = String::new();
@@ -270,7 +270,18 @@ pub(crate) fn fold_specs(name_len: usize, specs: &[String]) -> String {
             out.push(' ');
             col += 1;
         }
-        if piece.len() > LONG {
+        if piece.starts_with("h=") && piece.len() > 76 {
+            let mut first = true;
+            for name in piece.split_inclusive(':') {
+                if !first && col + name.len() > 78 {
+                    out.push_str("\r\n\t");
+                    col = 1;
+                }
+                out.push_str(name);
+                col += name.len();
+                first = false;
+            }
+        } else if piece.len() > LONG {
             // Tag values are ASCII here (base64, names, colons).
             for (i, chunk) in piece.as_bytes().chunks(72).enumerate() {
                 if i > 0 {

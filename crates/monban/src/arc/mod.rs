@@ -301,6 +301,68 @@ impl ArcOutcome {
     }
 }
 
+/// Whether `domain` is `trusted` or one of its subdomains (names compared without case,
+/// trailing dots ignored).
+fn within(domain: &str, trusted: &str) -> bool {
+    let d = domain.trim_end_matches('.');
+    let t = trusted.trim_end_matches('.');
+    d.eq_ignore_ascii_case(t)
+        || (d.len() > t.len()
+            && d.as_bytes()[d.len() - t.len() - 1] == b'.'
+            && d[d.len() - t.len()..].eq_ignore_ascii_case(t))
+}
+
+/// The trusted-forwarder decision (RFC 8617 §7.2.1, RFC 9989 §5.3: a receiver may
+/// deliver mail that fails DMARC when a sealer it trusts vouches for it).
+///
+/// Applies when the chain passes and the sealer of the oldest set whose AMS still
+/// verifies (instance `oldest-pass`, or 1 when every AMS does) is in `trusted` (the
+/// domain or a subdomain of it) and recorded in its AAR either `dmarc=pass` for
+/// `from_domain`, or a `dkim=pass` whose `header.d` (or the domain of `header.i`) is
+/// relaxed-aligned with it (`org` is the From domain's organizational domain). Returns
+/// the sealer, its instance and what it recorded.
+pub fn trusted_forwarder(
+    arc: &ArcOutcome,
+    trusted: &[String],
+    from_domain: &str,
+    org: Option<&str>,
+) -> Option<(String, u32, String)> {
+    if arc.result != ArcResult::Pass || trusted.is_empty() {
+        return None;
+    }
+    let set = arc.sets.get(arc.oldest_pass.max(1) as usize - 1)?;
+    if !trusted.iter().any(|t| within(&set.seal_domain, t)) {
+        return None;
+    }
+    let results = set.results.as_ref()?;
+    // Relaxed alignment (RFC 9989 §4.4): the same organizational domain.
+    let aligned =
+        |d: &str| d.eq_ignore_ascii_case(from_domain) || org.is_some_and(|o| within(d, o));
+    let passes = || results.results.iter().filter(|r| r.result == "pass");
+    // dmarc=pass for this author domain first: it is the sealer's own verdict.
+    if let Some(r) = passes().find(|r| {
+        r.method == "dmarc"
+            && r.property("header", "from")
+                .is_none_or(|f| f.eq_ignore_ascii_case(from_domain))
+    }) {
+        let from = r.property("header", "from").unwrap_or(from_domain);
+        let recorded = format!("dmarc=pass header.from={from}");
+        return Some((set.seal_domain.clone(), set.instance, recorded));
+    }
+    if let Some((r, d)) = passes().find_map(|r| {
+        let d = r.property("header", "d").map(str::to_owned).or_else(|| {
+            r.property("header", "i")
+                .and_then(|i| i.rsplit_once('@'))
+                .map(|(_, d)| d.to_owned())
+        })?;
+        (r.method == "dkim" && aligned(&d)).then_some((r, d))
+    }) {
+        let recorded = format!("{}=pass header.d={d}", r.method);
+        return Some((set.seal_domain.clone(), set.instance, recorded));
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -158,6 +158,30 @@ impl ResInfo {
         }
     }
 
+    /// `arc=` (RFC 8617 §7.2, RFC 8601 §2.7.8): `smtp.remote-ip` and
+    /// `header.oldest-pass`; the comment says why a chain failed, or that a trusted
+    /// sealer's chain overrode the DMARC policy.
+    pub fn from_arc(
+        o: &crate::arc::ArcOutcome,
+        ip: Option<std::net::IpAddr>,
+        dmarc: &DmarcOutcome,
+    ) -> Self {
+        let mut r = Self::new("arc", o.result.as_str());
+        r.comment = o.reason_text();
+        if let Some(crate::dmarc::DmarcReason::TrustedForwarder { sealer, .. }) = &dmarc.reason {
+            r.comment = Some(format!(
+                "trusted forwarder {sealer}: DMARC policy not applied"
+            ));
+        }
+        if let Some(ip) = ip {
+            r = r.with("smtp", "remote-ip", &ip.to_string());
+        }
+        if o.result == crate::arc::ArcResult::Pass {
+            r = r.with("header", "oldest-pass", &o.oldest_pass.to_string());
+        }
+        r
+    }
+
     /// The resinfo text, e.g. `spf=pass (comment) smtp.mailfrom=a@example.com`.
     pub fn to_text(&self) -> String {
         let mut s = format!(

@@ -289,6 +289,16 @@ pub enum DmarcReason {
         /// `pct`.
         pct: u8,
     },
+    /// DMARC failed, and a trusted ARC sealer recorded that the message passed when it
+    /// reached it (RFC 8617 §7.2.1, RFC 9989 §5.3): delivered (`trusted_forwarder`).
+    TrustedForwarder {
+        /// The sealer (the ARC-Seal `d=`).
+        sealer: String,
+        /// Its instance.
+        instance: u32,
+        /// What its AAR recorded (`dmarc=pass`, or the aligned `dkim=pass`).
+        recorded: String,
+    },
 }
 
 impl fmt::Display for DmarcReason {
@@ -304,6 +314,14 @@ impl fmt::Display for DmarcReason {
             }
             Self::Testing => f.write_str("the domain is testing its policy (t=y): one step milder"),
             Self::Sampled { pct } => write!(f, "pct={pct} (RFC 7489): one step milder"),
+            Self::TrustedForwarder {
+                sealer,
+                instance,
+                recorded,
+            } => write!(
+                f,
+                "trusted ARC sealer {sealer} (i={instance}) recorded {recorded}: policy not applied"
+            ),
         }
     }
 }

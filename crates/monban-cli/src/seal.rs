@@ -1,0 +1,238 @@
+//! `monban seal`: adds an ARC set (RFC 8617 §5.1) to a message, as a mailing list or
+//! forwarder does before passing it on.
+//!
+//! The message is verified as `monban verify` does (the ARC chain that arrived gives
+//! `cv=`), and sealed in the same streaming pass; then it is printed with the new set on
+//! top (read twice, as `monban sign` does: a file again, standard input from a spool).
+//! A chain whose latest seal says `cv=fail` is never sealed again: the message is
+//! printed unchanged and the reason goes to standard error.
+
+use std::io::{self, Read, Seek, Write};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use clap::Args;
+use monban::arc::{ArcSealer, SealConfig, SealError, seal::results_recorded_by};
+use monban::message::{CrlfNormalizer, Headers, MessageSplitter, Split};
+use monban::pipeline::{Envelope, MessageVerifier, VerifyConfig};
+use monban::spf::SpfConfig;
+
+use crate::Failure;
+use crate::dns::DnsArgs;
+use crate::input::{self, Source};
+
+/// Flags of `monban seal`.
+#[derive(Debug, Args)]
+pub struct SealArgs {
+    /// The sealer's domain (d= of the ARC-Message-Signature and ARC-Seal).
+    #[arg(long, value_name = "D")]
+    domain: String,
+    /// The selector (s=).
+    #[arg(long, value_name = "S")]
+    selector: String,
+    /// The private key (PEM: PKCS#8 RSA or Ed25519, or PKCS#1 RSA).
+    #[arg(long, value_name = "FILE")]
+    key: std::path::PathBuf,
+    /// The authserv-id of this host, written in the ARC-Authentication-Results.
+    #[arg(long, value_name = "ID")]
+    authserv_id: String,
+    /// The SMTP client's IP address when the message arrived, to check SPF.
+    #[arg(long, value_name = "IP")]
+    ip: Option<String>,
+    /// The HELO/EHLO name when it arrived.
+    #[arg(long, value_name = "NAME")]
+    helo: Option<String>,
+    /// The MAIL FROM address when it arrived ("" for the null sender).
+    #[arg(long, value_name = "ADDR")]
+    mail_from: Option<String>,
+    /// Record the results this host already wrote in the message's
+    /// Authentication-Results fields (those with --authserv-id) instead of verifying
+    /// now: what a list does when it changed the message after checking it on arrival.
+    /// Use only when your MTA removes such fields from incoming mail (the milter does).
+    #[arg(long)]
+    recorded_results: bool,
+    /// Header fields the ARC-Message-Signature signs, colon-separated (default: the
+    /// DKIM defaults present, oversigned, and every DKIM-Signature).
+    #[arg(long, value_name = "h1:h2")]
+    headers: Option<String>,
+    /// Seal as of this Unix time (t=) instead of now.
+    #[arg(long, value_name = "SECONDS")]
+    at: Option<u64>,
+    /// The message (default: standard input).
+    #[arg(value_name = "FILE")]
+    file: Option<String>,
+}
+
+pub async fn run(dns: &DnsArgs, args: SealArgs) -> Result<(), Failure> {
+    let envelope = Envelope::from_user(
+        args.ip.as_deref(),
+        args.helo.as_deref(),
+        args.mail_from.as_deref(),
+        |n| format!("--{}", n.replace('_', "-")),
+    )
+    .map_err(Failure::usage)?;
+    let id = &args.authserv_id;
+    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_graphic() && b != b';') {
+        return Err(Failure::usage(format!(
+            "--authserv-id {id:?} must be a host name or token without spaces or ';'"
+        )));
+    }
+    let key = crate::sign::read_key(&args.key)?;
+    let mut config = SealConfig::new(
+        args.domain.trim_end_matches('.'),
+        &args.selector,
+        Arc::new(key),
+        id,
+    );
+    if let Some(h) = &args.headers {
+        config.headers = Some(
+            h.split(':')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        );
+    }
+    let now = args.at.unwrap_or_else(|| {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+    });
+    let resolver = dns.build()?;
+    let verify_config = VerifyConfig {
+        spf: SpfConfig {
+            receiver: id.clone(),
+            ..SpfConfig::default()
+        },
+        ..VerifyConfig::default()
+    };
+
+    let source = match args.file.as_deref() {
+        None | Some("-") => Source::Stdin,
+        Some(p) => Source::File(p.into()),
+    };
+    let mut reader = input::open(&source).map_err(|e| Failure::other(e.to_string()))?;
+    let mut spool = match source {
+        Source::Stdin => Some(
+            crate::sign::tempfile()
+                .map_err(|e| Failure::other(format!("cannot create a spool file: {e}")))?,
+        ),
+        Source::File(_) => None,
+    };
+    let mut normalizer = CrlfNormalizer::new();
+    let mut splitter = MessageSplitter::new();
+    let mut verifier = MessageVerifier::new(envelope, verify_config, now);
+    let mut sealer: Option<(ArcSealer, Headers)> = None;
+    let mut pending = Some(config);
+    let mut buf = vec![0u8; input::CHUNK];
+    let mut norm = Vec::with_capacity(input::CHUNK + 1024);
+    let mut lf_only: Option<bool> = None;
+    let label = source.label();
+    let mut start = |headers: Headers,
+                     verifier: &mut MessageVerifier|
+     -> Result<(ArcSealer, Headers), Failure> {
+        verifier.headers(headers.clone());
+        let config = pending.take().expect("one message, one start");
+        let s = ArcSealer::new(headers.clone(), config, now)
+            .map_err(|e| Failure::other(e.to_string()))?;
+        Ok((s, headers))
+    };
+    loop {
+        let n = reader
+            .read(&mut buf)
+            .map_err(|e| Failure::other(format!("{label}: {e}")))?;
+        if n == 0 {
+            break;
+        }
+        let chunk = &buf[..n];
+        if lf_only.is_none()
+            && let Some(i) = chunk.iter().position(|&b| b == b'\n')
+        {
+            lf_only = Some(i == 0 || chunk[i - 1] != b'\r');
+        }
+        if let Some(s) = spool.as_mut() {
+            s.write_all(chunk)
+                .map_err(|e| Failure::other(format!("spool: {e}")))?;
+        }
+        normalizer.normalize(chunk, &mut norm);
+        match splitter
+            .push(&norm)
+            .map_err(|e| Failure::other(format!("{label}: {e}: not sealed")))?
+        {
+            Split::Header => {}
+            Split::HeaderDone(headers, body) => {
+                let (mut s, h) = start(headers, &mut verifier)?;
+                s.body(body);
+                verifier.body(body);
+                sealer = Some((s, h));
+            }
+            Split::Body(body) => {
+                if let Some((s, _)) = sealer.as_mut() {
+                    s.body(body);
+                }
+                verifier.body(body);
+            }
+        }
+    }
+    let (sealer, headers) = match sealer {
+        Some(s) => s,
+        None => {
+            let headers = splitter
+                .finish()
+                .map_err(|e| Failure::other(format!("{label}: {e}: not sealed")))?
+                .unwrap_or_default();
+            start(headers, &mut verifier)?
+        }
+    };
+    let report = verifier.finish(&resolver).await;
+    let results: Vec<String> = if args.recorded_results {
+        let mut recorded = results_recorded_by(&headers, id);
+        if recorded.is_empty() {
+            return Err(Failure::other(format!(
+                "{label}: --recorded-results: the message has no Authentication-Results from {id}"
+            )));
+        }
+        // The chain this host saw now, unless the recorded results say already.
+        if !recorded.iter().any(|r| r.starts_with("arc=")) {
+            recorded.push(
+                monban::authres::ResInfo::from_arc(&report.arc, None, &report.dmarc).to_text(),
+            );
+        }
+        recorded
+    } else {
+        report
+            .authentication_results(id)
+            .results
+            .iter()
+            .map(monban::authres::ResInfo::to_text)
+            .collect()
+    };
+    let sealed = match sealer.finish(&report.arc, &results) {
+        Ok(set) => Some(set),
+        Err(e @ (SealError::ChainFailed { .. } | SealError::TooManySets)) => {
+            eprintln!("monban: {label}: not sealed: {e}");
+            None
+        }
+        Err(e) => return Err(Failure::other(format!("{label}: {e}"))),
+    };
+
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    let eol = if lf_only == Some(true) { "\n" } else { "\r\n" };
+    let write_err = |e: io::Error| Failure::other(format!("cannot write the output: {e}"));
+    if let Some(set) = &sealed {
+        out.write_all(set.header_lines().replace("\r\n", eol).as_bytes())
+            .map_err(write_err)?;
+    }
+    let mut again: Box<dyn Read> = match spool {
+        Some(mut f) => {
+            f.rewind()
+                .map_err(|e| Failure::other(format!("spool: {e}")))?;
+            Box::new(f)
+        }
+        None => Box::new(input::open(&source).map_err(|e| Failure::other(e.to_string()))?),
+    };
+    io::copy(&mut again, &mut out).map_err(write_err)?;
+    out.flush().map_err(write_err)?;
+    Ok(())
+}
