@@ -21,6 +21,14 @@ pub enum Source {
 }
 
 impl Source {
+    /// The source a command-line argument names: none or `-` is standard input.
+    pub fn from_arg(arg: Option<&str>) -> Self {
+        match arg {
+            None | Some("-") => Self::Stdin,
+            Some(p) => Self::File(p.into()),
+        }
+    }
+
     /// A label for output (`-` for stdin).
     pub fn label(&self) -> String {
         match self {

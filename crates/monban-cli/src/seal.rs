@@ -7,19 +7,19 @@
 //! A chain whose latest seal says `cv=fail` is never sealed again: the message is
 //! printed unchanged and the reason goes to standard error.
 
-use std::io::{self, Read, Seek, Write};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::Args;
 use monban::arc::{ArcSealer, SealConfig, SealError, seal::results_recorded_by};
-use monban::message::{CrlfNormalizer, Headers, MessageSplitter, Split};
+use monban::message::Headers;
 use monban::pipeline::{Envelope, MessageVerifier, VerifyConfig};
 use monban::spf::SpfConfig;
 
 use crate::Failure;
 use crate::dns::DnsArgs;
-use crate::input::{self, Source};
+use crate::input::Source;
+use crate::sign::{MessageSink, first_pass};
 
 /// Flags of `monban seal`.
 #[derive(Debug, Args)]
@@ -107,83 +107,39 @@ pub async fn run(dns: &DnsArgs, args: SealArgs) -> Result<(), Failure> {
         ..VerifyConfig::default()
     };
 
-    let source = match args.file.as_deref() {
-        None | Some("-") => Source::Stdin,
-        Some(p) => Source::File(p.into()),
-    };
-    let mut reader = input::open(&source).map_err(|e| Failure::other(e.to_string()))?;
-    let mut spool = match source {
-        Source::Stdin => Some(
-            crate::sign::tempfile()
-                .map_err(|e| Failure::other(format!("cannot create a spool file: {e}")))?,
-        ),
-        Source::File(_) => None,
-    };
-    let mut normalizer = CrlfNormalizer::new();
-    let mut splitter = MessageSplitter::new();
-    let mut verifier = MessageVerifier::new(envelope, verify_config, now);
-    let mut sealer: Option<(ArcSealer, Headers)> = None;
-    let mut pending = Some(config);
-    let mut buf = vec![0u8; input::CHUNK];
-    let mut norm = Vec::with_capacity(input::CHUNK + 1024);
-    let mut lf_only: Option<bool> = None;
+    let source = Source::from_arg(args.file.as_deref());
     let label = source.label();
-    let mut start = |headers: Headers,
-                     verifier: &mut MessageVerifier|
-     -> Result<(ArcSealer, Headers), Failure> {
-        verifier.headers(headers.clone());
-        let config = pending.take().expect("one message, one start");
-        let s = ArcSealer::new(headers.clone(), config, now)
-            .map_err(|e| Failure::other(e.to_string()))?;
-        Ok((s, headers))
-    };
-    loop {
-        let n = reader
-            .read(&mut buf)
-            .map_err(|e| Failure::other(format!("{label}: {e}")))?;
-        if n == 0 {
-            break;
+    struct Sealing {
+        verifier: MessageVerifier,
+        config: Option<SealConfig>,
+        now: u64,
+        sealer: Option<(ArcSealer, Headers)>,
+    }
+    impl MessageSink for Sealing {
+        fn header(&mut self, headers: Headers) -> Result<(), Failure> {
+            self.verifier.headers(headers.clone());
+            let config = self.config.take().expect("one message, one start");
+            let s = ArcSealer::new(headers.clone(), config, self.now)
+                .map_err(|e| Failure::other(e.to_string()))?;
+            self.sealer = Some((s, headers));
+            Ok(())
         }
-        let chunk = &buf[..n];
-        if lf_only.is_none()
-            && let Some(i) = chunk.iter().position(|&b| b == b'\n')
-        {
-            lf_only = Some(i == 0 || chunk[i - 1] != b'\r');
-        }
-        if let Some(s) = spool.as_mut() {
-            s.write_all(chunk)
-                .map_err(|e| Failure::other(format!("spool: {e}")))?;
-        }
-        normalizer.normalize(chunk, &mut norm);
-        match splitter
-            .push(&norm)
-            .map_err(|e| Failure::other(format!("{label}: {e}: not sealed")))?
-        {
-            Split::Header => {}
-            Split::HeaderDone(headers, body) => {
-                let (mut s, h) = start(headers, &mut verifier)?;
-                s.body(body);
-                verifier.body(body);
-                sealer = Some((s, h));
+        fn body(&mut self, chunk: &[u8]) {
+            if let Some((s, _)) = self.sealer.as_mut() {
+                s.body(chunk);
             }
-            Split::Body(body) => {
-                if let Some((s, _)) = sealer.as_mut() {
-                    s.body(body);
-                }
-                verifier.body(body);
-            }
+            self.verifier.body(chunk);
         }
     }
-    let (sealer, headers) = match sealer {
-        Some(s) => s,
-        None => {
-            let headers = splitter
-                .finish()
-                .map_err(|e| Failure::other(format!("{label}: {e}: not sealed")))?
-                .unwrap_or_default();
-            start(headers, &mut verifier)?
-        }
+    let mut sink = Sealing {
+        verifier: MessageVerifier::new(envelope, verify_config, now),
+        config: Some(config),
+        now,
+        sealer: None,
     };
+    let pass = first_pass(&source, &mut sink)?;
+    let verifier = sink.verifier;
+    let (sealer, headers) = sink.sealer.expect("first_pass gives the header");
     let report = verifier.finish(&resolver).await;
     let results: Vec<String> = if args.recorded_results {
         let mut recorded = results_recorded_by(&headers, id);
@@ -216,23 +172,6 @@ pub async fn run(dns: &DnsArgs, args: SealArgs) -> Result<(), Failure> {
         Err(e) => return Err(Failure::other(format!("{label}: {e}"))),
     };
 
-    let stdout = io::stdout();
-    let mut out = io::BufWriter::new(stdout.lock());
-    let eol = if lf_only == Some(true) { "\n" } else { "\r\n" };
-    let write_err = |e: io::Error| Failure::other(format!("cannot write the output: {e}"));
-    if let Some(set) = &sealed {
-        out.write_all(set.header_lines().replace("\r\n", eol).as_bytes())
-            .map_err(write_err)?;
-    }
-    let mut again: Box<dyn Read> = match spool {
-        Some(mut f) => {
-            f.rewind()
-                .map_err(|e| Failure::other(format!("spool: {e}")))?;
-            Box::new(f)
-        }
-        None => Box::new(input::open(&source).map_err(|e| Failure::other(e.to_string()))?),
-    };
-    io::copy(&mut again, &mut out).map_err(write_err)?;
-    out.flush().map_err(write_err)?;
-    Ok(())
+    let prefix = sealed.map(|set| set.header_lines()).unwrap_or_default();
+    pass.write_with(&prefix, &source)
 }

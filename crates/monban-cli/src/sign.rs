@@ -90,11 +90,62 @@ pub fn run(args: SignArgs) -> Result<(), Failure> {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
 
-    let source = match args.file.as_deref() {
-        None | Some("-") => Source::Stdin,
-        Some(p) => Source::File(p.into()),
+    let source = Source::from_arg(args.file.as_deref());
+    struct Signing {
+        config: Option<SignerConfig>,
+        now: u64,
+        signer: Option<DkimSigner>,
+    }
+    impl MessageSink for Signing {
+        fn header(&mut self, headers: Headers) -> Result<(), Failure> {
+            self.signer = Some(start(headers, &mut self.config, self.now)?);
+            Ok(())
+        }
+        fn body(&mut self, chunk: &[u8]) {
+            if let Some(s) = self.signer.as_mut() {
+                s.body(chunk);
+            }
+        }
+    }
+    let mut sink = Signing {
+        config: Some(config),
+        now,
+        signer: None,
     };
-    let mut reader = input::open(&source).map_err(|e| Failure::other(e.to_string()))?;
+    let pass = first_pass(&source, &mut sink)?;
+    let signer = sink.signer.expect("first_pass gives the header");
+    let values = signer.finish().map_err(|e| Failure::other(e.to_string()))?;
+    let mut prefix = String::new();
+    for v in &values {
+        prefix.push_str(&format!("DKIM-Signature:{v}\r\n"));
+    }
+    pass.write_with(&prefix, &source)
+}
+
+/// What the first of the two passes over a message leaves for the second.
+pub(crate) struct FirstPass {
+    /// Standard input, spooled (a file is read again from disk).
+    spool: Option<std::fs::File>,
+    /// The message uses bare LF line endings (its first line does).
+    lf_only: bool,
+}
+
+/// Where [`first_pass`] sends a message: the header once, then the body chunks.
+pub(crate) trait MessageSink {
+    /// The header, CRLF-normalized.
+    fn header(&mut self, headers: Headers) -> Result<(), Failure>;
+    /// A body chunk (CRLF).
+    fn body(&mut self, chunk: &[u8]);
+}
+
+/// Reads a message once, streaming, into `sink`, spooling standard input for the second
+/// pass. Constant memory whatever the size; a header over the limits is an error naming
+/// the input.
+pub(crate) fn first_pass(
+    source: &Source,
+    sink: &mut dyn MessageSink,
+) -> Result<FirstPass, Failure> {
+    let mut reader = input::open(source).map_err(|e| Failure::other(e.to_string()))?;
     // Standard input cannot be read twice: spool it while hashing.
     let mut spool = match source {
         Source::Stdin => Some(
@@ -102,14 +153,12 @@ pub fn run(args: SignArgs) -> Result<(), Failure> {
         ),
         Source::File(_) => None,
     };
-
     let mut normalizer = CrlfNormalizer::new();
     let mut splitter = MessageSplitter::new();
-    let mut signer: Option<DkimSigner> = None;
     let mut buf = vec![0u8; input::CHUNK];
     let mut norm = Vec::with_capacity(input::CHUNK + 1024);
     let mut lf_only: Option<bool> = None;
-    let mut pending_config = Some(config);
+    let mut seen_header = false;
     loop {
         let n = reader
             .read(&mut buf)
@@ -133,49 +182,49 @@ pub fn run(args: SignArgs) -> Result<(), Failure> {
             .map_err(|e| Failure::other(format!("{}: {e}", source.label())))?
         {
             Split::Header => {}
-            Split::HeaderDone(headers, body) => {
-                let mut s = start(headers, &mut pending_config, now)?;
-                s.body(body);
-                signer = Some(s);
+            Split::HeaderDone(headers, b) => {
+                sink.header(headers)?;
+                seen_header = true;
+                sink.body(b);
             }
-            Split::Body(body) => {
-                if let Some(s) = signer.as_mut() {
-                    s.body(body);
-                }
-            }
+            Split::Body(b) => sink.body(b),
         }
     }
-    let signer = match signer {
-        Some(s) => s,
-        None => {
-            let headers = splitter
-                .finish()
-                .map_err(|e| Failure::other(format!("{}: {e}", source.label())))?
-                .unwrap_or_default();
-            start(headers, &mut pending_config, now)?
-        }
-    };
-    let values = signer.finish().map_err(|e| Failure::other(e.to_string()))?;
+    if !seen_header {
+        let headers = splitter
+            .finish()
+            .map_err(|e| Failure::other(format!("{}: {e}", source.label())))?
+            .unwrap_or_default();
+        sink.header(headers)?;
+    }
+    Ok(FirstPass {
+        spool,
+        lf_only: lf_only == Some(true),
+    })
+}
 
-    let stdout = io::stdout();
-    let mut out = io::BufWriter::new(stdout.lock());
-    let eol = if lf_only == Some(true) { "\n" } else { "\r\n" };
-    let write_err = |e: io::Error| Failure::other(format!("cannot write the output: {e}"));
-    for v in &values {
-        write!(out, "DKIM-Signature:{}{eol}", v.replace("\r\n", eol)).map_err(write_err)?;
+impl FirstPass {
+    /// The second pass: writes `prefix` (header lines, CRLF) in the message's own line
+    /// endings, then the message as it came, to standard output.
+    pub(crate) fn write_with(self, prefix: &str, source: &Source) -> Result<(), Failure> {
+        let stdout = io::stdout();
+        let mut out = io::BufWriter::new(stdout.lock());
+        let eol = if self.lf_only { "\n" } else { "\r\n" };
+        let write_err = |e: io::Error| Failure::other(format!("cannot write the output: {e}"));
+        out.write_all(prefix.replace("\r\n", eol).as_bytes())
+            .map_err(write_err)?;
+        let mut again: Box<dyn Read> = match self.spool {
+            Some(mut f) => {
+                f.rewind()
+                    .map_err(|e| Failure::other(format!("spool: {e}")))?;
+                Box::new(f)
+            }
+            None => Box::new(input::open(source).map_err(|e| Failure::other(e.to_string()))?),
+        };
+        io::copy(&mut again, &mut out).map_err(write_err)?;
+        out.flush().map_err(write_err)?;
+        Ok(())
     }
-    // Second pass: the message as it came.
-    let mut again: Box<dyn Read> = match spool {
-        Some(mut f) => {
-            f.rewind()
-                .map_err(|e| Failure::other(format!("spool: {e}")))?;
-            Box::new(f)
-        }
-        None => Box::new(input::open(&source).map_err(|e| Failure::other(e.to_string()))?),
-    };
-    io::copy(&mut again, &mut out).map_err(write_err)?;
-    out.flush().map_err(write_err)?;
-    Ok(())
 }
 
 /// Reads a PEM private key file (bounded), with errors that name the file.
