@@ -31,11 +31,13 @@ if ! command -v python3 >/dev/null 2>&1; then
     echo "error: python3 is not installed; the DKIM interop test needs it (with dkimpy and pynacl)" >&2
     exit 1
 fi
-if ! python3 -c 'import dkim, nacl' 2>/dev/null; then
-    say "installing dkimpy and pynacl (PyPI)"
+# The ARC interop test (crates/monban-cli/tests/arc_interop.rs) uses dkimpy's ARC, which
+# needs authres.
+if ! python3 -c 'import dkim, nacl, authres' 2>/dev/null; then
+    say "installing dkimpy, pynacl and authres (PyPI)"
     # A Debian-managed python3 refuses plain pip installs; fall back to the user site.
-    python3 -m pip install --quiet dkimpy pynacl \
-        || python3 -m pip install --quiet --user --break-system-packages dkimpy pynacl
+    python3 -m pip install --quiet dkimpy pynacl authres \
+        || python3 -m pip install --quiet --user --break-system-packages dkimpy pynacl authres
 fi
 
 # The Postfix end-to-end test (crates/monban-cli/tests/postfix_e2e.rs) runs its own

@@ -11,7 +11,8 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::Args;
-use monban::arc::{ArcSealer, SealConfig, SealError, seal::results_recorded_by};
+use monban::arc::{ArcResult, ArcSealer, SealConfig, SealError, seal::results_recorded_by};
+use monban::authres::ResInfo;
 use monban::message::Headers;
 use monban::pipeline::{Envelope, MessageVerifier, VerifyConfig};
 use monban::spf::SpfConfig;
@@ -47,8 +48,9 @@ pub struct SealArgs {
     mail_from: Option<String>,
     /// Record the results this host already wrote in the message's
     /// Authentication-Results fields (those with --authserv-id) instead of verifying
-    /// now: what a list does when it changed the message after checking it on arrival.
-    /// Use only when your MTA removes such fields from incoming mail (the milter does).
+    /// now, and take cv= from their arc= (while the seals still verify): what a list
+    /// does when it changed the message after checking it on arrival. Use only when
+    /// your MTA removes such fields from incoming mail (the milter does).
     #[arg(long)]
     recorded_results: bool,
     /// Header fields the ARC-Message-Signature signs, colon-separated (default: the
@@ -141,29 +143,39 @@ pub async fn run(dns: &DnsArgs, args: SealArgs) -> Result<(), Failure> {
     let verifier = sink.verifier;
     let (sealer, headers) = sink.sealer.expect("first_pass gives the header");
     let report = verifier.finish(&resolver).await;
-    let results: Vec<String> = if args.recorded_results {
+    let (results, chain) = if args.recorded_results {
         let mut recorded = results_recorded_by(&headers, id);
         if recorded.is_empty() {
             return Err(Failure::other(format!(
                 "{label}: --recorded-results: the message has no Authentication-Results from {id}"
             )));
         }
-        // The chain this host saw now, unless the recorded results say already.
-        if !recorded.iter().any(|r| r.starts_with("arc=")) {
-            recorded.push(
-                monban::authres::ResInfo::from_arc(&report.arc, None, &report.dmarc).to_text(),
-            );
+        // cv= is the chain as this host received it: its recorded arc= result, kept
+        // only while the seals still hold (ArcOutcome::as_received).
+        let arc_recorded = recorded.iter().find_map(|r| {
+            let result = r.strip_prefix("arc=")?;
+            match result.split([' ', '(']).next()? {
+                "pass" => Some(ArcResult::Pass),
+                "fail" => Some(ArcResult::Fail),
+                "none" => Some(ArcResult::None),
+                _ => None,
+            }
+        });
+        let chain = report.arc.as_received(arc_recorded);
+        if arc_recorded.is_none() {
+            recorded.push(ResInfo::from_arc(&chain, None, &report.dmarc).to_text());
         }
-        recorded
+        (recorded, chain)
     } else {
-        report
+        let results = report
             .authentication_results(id)
             .results
             .iter()
-            .map(monban::authres::ResInfo::to_text)
-            .collect()
+            .map(ResInfo::to_text)
+            .collect();
+        (results, report.arc.clone())
     };
-    let sealed = match sealer.finish(&report.arc, &results) {
+    let sealed = match sealer.finish(&chain, &results) {
         Ok(set) => Some(set),
         Err(e @ (SealError::ChainFailed { .. } | SealError::TooManySets)) => {
             eprintln!("monban: {label}: not sealed: {e}");

@@ -942,3 +942,166 @@ fn tamper_changes_one_body_byte() {
         ["v=DKIM1; k=rsa; p=AB", "CD\"E"]
     );
 }
+
+/// ARC (RFC 8617) with dkimpy's implementation, both ways: chains of three sealers
+/// mixing the two (each hop validates what arrived and seals with its own `cv=`; the
+/// middle hop adds a footer before sealing, as a list does), each step validated by
+/// both; then tampered copies (a body byte after the last seal; the first AAR) fail on
+/// both sides. RSA only: dkimpy's ARC knows no Ed25519, and monban refuses to seal
+/// with it for that reason.
+#[test]
+fn arc_chains_both_ways() {
+    let setup = setup("arc");
+    let rsa = setup.keys.iter().find(|k| k.name == "rsa").unwrap();
+    let message = String::from(
+        "From: Alice <alice@example.com>\nTo: list@example.com\nSubject: ARC interop\nDate: Sun, 22 Nov 2026 10:00:00 +0900\nMessage-ID: <arc@example.com>\n\nHello,\n  a body  with spaces \n\n",
+    )
+    .replace('\n', "\r\n")
+    .into_bytes();
+
+    const FOOTER: &str = "-- \r\nlist footer\r\n";
+    // A hop: validates what arrived; a list (`footer`) then appends its footer, and
+    // seals with cv= from what it found on arrival.
+    // Each hop has its own authserv-id (a hop's Authentication-Results are its own).
+    let monban_seal = |msg: &[u8], footer: bool, hop: usize| -> Vec<u8> {
+        let key = rsa;
+        let id = format!("mb{hop}.example.com");
+        let id = id.as_str();
+        let mut input = msg.to_vec();
+        let mut extra: &[&str] = &[];
+        if footer {
+            // On arrival: monban's Authentication-Results (with arc=); then the change.
+            let out = run(
+                Command::new(env!("CARGO_BIN_EXE_monban"))
+                    .arg("--zone")
+                    .arg(&setup.zone)
+                    .args(["verify", "--authserv-id", id]),
+                msg,
+            );
+            assert!(out.status.success(), "monban verify: {}", stderr(&out));
+            input = String::from_utf8(out.stdout)
+                .unwrap()
+                .replace('\n', "\r\n")
+                .into_bytes();
+            input.extend_from_slice(msg);
+            input.extend_from_slice(FOOTER.as_bytes());
+            extra = &["--recorded-results"];
+        }
+        let out = run(
+            Command::new(env!("CARGO_BIN_EXE_monban"))
+                .arg("--zone")
+                .arg(&setup.zone)
+                .args(["seal", "--domain", DOMAIN, "--selector", key.selector])
+                .arg("--key")
+                .arg(&key.private)
+                .args(["--authserv-id", id])
+                .args(extra),
+            &input,
+        );
+        assert!(out.status.success(), "monban seal: {}", stderr(&out));
+        out.stdout
+    };
+    let dkimpy_seal = |msg: &[u8], footer: bool, hop: usize| -> Vec<u8> {
+        let id = format!("py{hop}.example.com");
+        let out = run(
+            Command::new("python3")
+                .arg(tool())
+                .args(["arc-seal", "--selector", rsa.selector, "--domain", DOMAIN])
+                .arg("--key")
+                .arg(&rsa.private)
+                .args(["--srv-id", &id])
+                .arg("--dns")
+                .arg(&setup.dns_json)
+                .args(if footer {
+                    &["--append-body", "-- \nlist footer\n"][..]
+                } else {
+                    &[][..]
+                }),
+            msg,
+        );
+        assert!(out.status.success(), "dkimpy arc-seal: {}", stderr(&out));
+        out.stdout
+    };
+    // (monban's result, instances, oldest_pass) and dkimpy's cv.
+    let both = |msg: &[u8]| -> ((String, u64, u64), String) {
+        let out = run(
+            Command::new(env!("CARGO_BIN_EXE_monban"))
+                .arg("--zone")
+                .arg(&setup.zone)
+                .args(["verify", "--json"]),
+            msg,
+        );
+        assert!(out.status.success(), "monban verify: {}", stderr(&out));
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let ours = (
+            v["arc"]["result"].as_str().unwrap().to_owned(),
+            v["arc"]["instances"].as_u64().unwrap(),
+            v["arc"]["oldest_pass"].as_u64().unwrap(),
+        );
+        let out = run(
+            Command::new("python3")
+                .arg(tool())
+                .arg("arc-verify")
+                .arg("--dns")
+                .arg(&setup.dns_json),
+            msg,
+        );
+        assert!(out.status.success(), "dkimpy arc-verify: {}", stderr(&out));
+        let d: Value = serde_json::from_slice(&out.stdout).unwrap();
+        (ours, d["cv"].as_str().unwrap().to_owned())
+    };
+    type Step<'a> = &'a dyn Fn(&[u8], bool, usize) -> Vec<u8>;
+    let chains: [(&str, [Step; 3]); 4] = [
+        (
+            "dkimpy, monban, dkimpy",
+            [&dkimpy_seal, &monban_seal, &dkimpy_seal],
+        ),
+        (
+            "monban, dkimpy, monban",
+            [&monban_seal, &dkimpy_seal, &monban_seal],
+        ),
+        (
+            "monban, monban, dkimpy",
+            [&monban_seal, &monban_seal, &dkimpy_seal],
+        ),
+        (
+            "dkimpy, dkimpy, monban",
+            [&dkimpy_seal, &dkimpy_seal, &monban_seal],
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (label, steps) in chains {
+        let mut msg = message.clone();
+        for (n, step) in steps.iter().enumerate() {
+            // The second hop is a list: it changes the body after validating, then seals.
+            msg = step(&msg, n == 1, n + 1);
+            let i = n as u64 + 1;
+            let oldest = if n >= 1 { 2 } else { 0 };
+            let got = both(&msg);
+            let want = (("pass".to_owned(), i, oldest), "pass".to_owned());
+            if got != want {
+                failures.push(format!(
+                    "{label}, after hop {i}: got {got:?}, want {want:?}"
+                ));
+            }
+        }
+        // Tampered: one body byte after the last seal; the first AAR's text.
+        let text = String::from_utf8(msg.clone()).unwrap();
+        let body = text.replacen("a body  with", "a body  wiTh", 1);
+        let aar = text.replacen(
+            "ARC-Authentication-Results: i=1; ",
+            "ARC-Authentication-Results: i=1;  x=1; ",
+            1,
+        );
+        for (what, tampered) in [("body", body), ("AAR i=1", aar)] {
+            assert_ne!(tampered, text, "{label}: {what} tampering changed nothing");
+            let ((ours, _, _), theirs) = both(tampered.as_bytes());
+            if ours != "fail" || theirs != "fail" {
+                failures.push(format!(
+                    "{label}, {what} tampered: monban {ours}, dkimpy {theirs} (both must fail)"
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

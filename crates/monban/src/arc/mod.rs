@@ -140,6 +140,9 @@ pub enum ArcReason {
         /// Why.
         reason: DkimReason,
     },
+    /// The chain failed when this host received the message (its own recorded
+    /// `arc=fail`), whatever it looks like now.
+    RecordedFail,
     /// Step 6: a seal does not verify.
     Seal {
         /// The instance.
@@ -155,7 +158,7 @@ impl ArcReason {
     /// The instance the chain broke at, when one is known.
     pub fn instance(&self) -> Option<u32> {
         match self {
-            Self::TooManySets { .. } => None,
+            Self::TooManySets { .. } | Self::RecordedFail => None,
             Self::Malformed { instance, .. } => *instance,
             Self::Duplicate { instance, .. }
             | Self::Missing { instance, .. }
@@ -187,6 +190,7 @@ impl fmt::Display for ArcReason {
             Self::Missing { field, instance } => {
                 write!(f, "no {} with i={instance}", field.name())
             }
+            Self::RecordedFail => f.write_str("the chain had failed when this host received it"),
             Self::LatestSealedFail { instance } => {
                 write!(
                     f,
@@ -298,6 +302,39 @@ impl ArcOutcome {
     /// The reason as text (the `Authentication-Results` comment, the JSON `reason`).
     pub fn reason_text(&self) -> Option<String> {
         self.reason.as_ref().map(ToString::to_string)
+    }
+
+    /// The chain as this host found it on arrival, for a sealer that changed the message
+    /// after validating it (a list tagging the subject): `recorded` is the `arc=` result
+    /// this host wrote then in its own `Authentication-Results`.
+    ///
+    /// A recorded `pass` stands only while the chain still holds apart from the latest
+    /// AMS, which the change may have broken: the same instances, and every seal
+    /// verifying now. Anything else keeps this outcome; a recorded `fail` is a failure
+    /// whatever the chain looks like now. `cv=pass` is never given to a chain whose
+    /// seals do not verify.
+    pub fn as_received(&self, recorded: Option<ArcResult>) -> ArcOutcome {
+        let mut o = self.clone();
+        match recorded {
+            Some(ArcResult::Pass) => {
+                let only_latest_ams = matches!(
+                    self.reason,
+                    Some(ArcReason::MessageSignature { instance, .. }) if instance == self.instances
+                );
+                let seals_hold = !self.sets.is_empty()
+                    && self.sets.iter().all(|s| s.seal == Some(DkimResult::Pass));
+                if self.result == ArcResult::Fail && only_latest_ams && seals_hold {
+                    o.result = ArcResult::Pass;
+                    o.reason = None;
+                }
+            }
+            Some(ArcResult::Fail) if self.result != ArcResult::Fail => {
+                o.result = ArcResult::Fail;
+                o.reason = Some(ArcReason::RecordedFail);
+            }
+            _ => {}
+        }
+        o
     }
 }
 
@@ -418,10 +455,10 @@ mod tests {
     #[test]
     fn rfc8617_seal_then_validate() {
         let rsa = Shared::new(SigningKey::generate_rsa(2048).unwrap());
-        let ed = Shared::new(SigningKey::generate_ed25519().unwrap());
+        let fwd = Shared::new(SigningKey::generate_rsa(2048).unwrap());
         let z = zone(&[
             ("arc._domainkey.list.example", &rsa),
-            ("arc._domainkey.fwd.example", &ed),
+            ("arc._domainkey.fwd.example", &fwd),
         ]);
         let msg = b"From: a@example.com\r\nTo: b@example.net\r\nSubject: hi\r\n\r\nbody\r\n";
         let one = seal(msg, b"", "list.example", &rsa, &z);
@@ -434,7 +471,7 @@ mod tests {
         assert_eq!(v.sealers(), vec!["list.example"]);
 
         // The next hop adds a footer before sealing: pass, oldest-pass 2.
-        let two = seal(&one, b"-- \r\nfooter\r\n", "fwd.example", &ed, &z);
+        let two = seal(&one, b"-- \r\nfooter\r\n", "fwd.example", &fwd, &z);
         let v = run(verify::verify_message(&two, &z, ArcConfig::default())).unwrap();
         assert_eq!(
             (v.result, v.instances, v.oldest_pass),
@@ -471,6 +508,14 @@ mod tests {
         assert_eq!(
             s.finish(&v, &[]).unwrap_err(),
             SealError::ChainFailed { instance: 3 }
+        );
+
+        // Ed25519 seals are refused: ARC verifiers in use accept rsa-sha256 only.
+        let ed = Shared::new(SigningKey::generate_ed25519().unwrap());
+        let (headers, _) = split_message(msg).unwrap();
+        assert_eq!(
+            ArcSealer::new(headers, SealConfig::new("x.example", "s", ed, "mx"), 0).unwrap_err(),
+            SealError::Algorithm("ed25519-sha256")
         );
     }
 

@@ -89,6 +89,11 @@ pub enum SealError {
     /// The key failed.
     #[error(transparent)]
     Key(#[from] KeyError),
+    /// The key is not RSA: the ARC verifiers in use (dkimpy, OpenARC and the large
+    /// receivers' implementations) accept `rsa-sha256` only, so an Ed25519 seal would
+    /// fail everywhere else.
+    #[error("ARC sealing needs an RSA key (rsa-sha256): ARC verifiers in use do not accept {0}")]
+    Algorithm(&'static str),
     /// The new header block could not be read back (it is too large).
     #[error(transparent)]
     Header(#[from] crate::message::HeaderError),
@@ -155,6 +160,9 @@ impl ArcSealer {
             if !is_dns_name(n) {
                 return Err(SealError::Name(n.clone()));
             }
+        }
+        if config.key.algorithm() != crate::dkim::Algorithm::RsaSha256 {
+            return Err(SealError::Algorithm(config.key.algorithm().as_str()));
         }
         let id = &config.authserv_id;
         if id.is_empty() || !id.bytes().all(|b| b.is_ascii_graphic() && b != b';') {

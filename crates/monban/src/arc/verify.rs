@@ -335,6 +335,7 @@ impl ArcVerifier {
         // Steps 4 and 5: the AMS from N down; the latest must pass, the first older one
         // that does not sets oldest-pass.
         let mut oldest_pass = 0;
+        let mut latest_failed = None;
         for (idx, s) in sets.iter().enumerate().rev() {
             let instance = idx as u32 + 1;
             data.clear();
@@ -353,17 +354,18 @@ impl ArcVerifier {
                     o.message = Some(result);
                     o.message_reason = Some(reason.clone());
                     if instance == n {
-                        return ArcOutcome::fail(
-                            n,
-                            ArcReason::MessageSignature {
-                                instance,
-                                result,
-                                reason,
-                            },
-                            outcomes,
-                        );
+                        // The chain fails (step 4); the seals are still checked, so a
+                        // sealer that changed the message after it validated the chain
+                        // can tell the chain it received was intact
+                        // ([`ArcOutcome::as_received`]).
+                        latest_failed = Some(ArcReason::MessageSignature {
+                            instance,
+                            result,
+                            reason,
+                        });
+                    } else {
+                        oldest_pass = instance + 1;
                     }
-                    oldest_pass = instance + 1;
                     break;
                 }
             }
@@ -387,17 +389,17 @@ impl ArcVerifier {
                 Ok(()) => outcomes[idx].seal = Some(DkimResult::Pass),
                 Err((result, reason)) => {
                     outcomes[idx].seal = Some(result);
-                    return ArcOutcome::fail(
-                        n,
-                        ArcReason::Seal {
-                            instance,
-                            result,
-                            reason,
-                        },
-                        outcomes,
-                    );
+                    let seal = ArcReason::Seal {
+                        instance,
+                        result,
+                        reason,
+                    };
+                    return ArcOutcome::fail(n, latest_failed.unwrap_or(seal), outcomes);
                 }
             }
+        }
+        if let Some(reason) = latest_failed {
+            return ArcOutcome::fail(n, reason, outcomes);
         }
         // Step 7.
         ArcOutcome {
