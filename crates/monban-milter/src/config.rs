@@ -101,6 +101,21 @@ pub const OPTIONS: &[OptionDoc] = &[
         doc: "A trusted client's message that cannot be signed (no From, a key failure): \"tempfail\" (451 4.7.0; the client retries) or \"accept\" (delivered unsigned). Logged either way.",
     },
     OptionDoc {
+        key: "trusted_arc_sealers",
+        default: "[]",
+        doc: "ARC sealers (domains, with their subdomains) trusted to vouch for forwarded mail: a message that fails DMARC is delivered (override trusted_forwarder) when its ARC chain passes and the oldest sealer whose signature still verifies is listed here and recorded dmarc=pass or an aligned dkim=pass (RFC 8617). E.g. [\"google.com\", \"lists.example.org\"].",
+    },
+    OptionDoc {
+        key: "arc_seal_recipients",
+        default: "[]",
+        doc: "Inbound mail for these recipients (user@domain, *@domain or domain) is ARC-sealed once judged and accepted, with this host's results: this host forwards it (aliases, a list server). The key is the [[signing]] row matching the recipient (else default_signing), RSA.",
+    },
+    OptionDoc {
+        key: "arc_seal_senders",
+        default: "[]",
+        doc: "Mail trusted clients send from these senders (a list re-sending what it received) is ARC-sealed with the results this host recorded when the message came in (its Authentication-Results, kept by the list) and cv= from the arc= recorded then. The key is the [[signing]] row matching the sender, RSA.",
+    },
+    OptionDoc {
         key: "max_connections",
         default: "500",
         doc: "MTA connections served at once; one more is closed at once (the MTA applies milter_default_action).",
@@ -288,6 +303,12 @@ pub struct RawConfig {
     malformed_header: String,
     #[serde(default = "default_on_sign_error")]
     on_sign_error: String,
+    #[serde(default)]
+    trusted_arc_sealers: Vec<String>,
+    #[serde(default)]
+    arc_seal_recipients: Vec<String>,
+    #[serde(default)]
+    arc_seal_senders: Vec<String>,
     #[serde(default = "default_max_connections")]
     max_connections: usize,
     #[serde(default = "default_idle_timeout")]
@@ -815,6 +836,45 @@ impl Config {
         if !raw.reject_unparseable_from {
             filter.verify.dmarc.permerror_disposition = monban::dmarc::Disposition::None;
         }
+        for d in &raw.trusted_arc_sealers {
+            if monban_dns::normalize_name(d).is_err() || d.contains('@') {
+                return Err(err(format!(
+                    "trusted_arc_sealers: {d:?} is not a domain name"
+                )));
+            }
+        }
+        filter.verify.trusted_arc_sealers = raw.trusted_arc_sealers.clone();
+        filter.signing = signing.clone();
+        filter.default_signer = default_signer.clone();
+        for (key, list) in [
+            ("arc_seal_recipients", &raw.arc_seal_recipients),
+            ("arc_seal_senders", &raw.arc_seal_senders),
+        ] {
+            for pattern in list {
+                // A sample address of the pattern finds its key as a message would.
+                let sample = match pattern.strip_prefix("*@") {
+                    Some(d) => format!("postmaster@{d}"),
+                    None => pattern.clone(),
+                };
+                let Some(c) = filter.sealer_for(&sample) else {
+                    return Err(err(format!(
+                        "{key}: no [[signing]] row (or default_signing) gives a key for {pattern}"
+                    )));
+                };
+                if c.key.algorithm() != monban::dkim::Algorithm::RsaSha256 {
+                    return Err(err(format!(
+                        "{key}: the key for {pattern} ({}, s={}) is {}: ARC seals need an RSA key",
+                        c.domain,
+                        c.selector,
+                        c.key.algorithm().as_str()
+                    )));
+                }
+            }
+        }
+        filter.arc = crate::session::ArcSealing {
+            recipients: raw.arc_seal_recipients.clone(),
+            senders: raw.arc_seal_senders.clone(),
+        };
         Ok(Self {
             listen,
             dns,

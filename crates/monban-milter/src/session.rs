@@ -11,7 +11,8 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use monban::authres::fields_claiming;
+use monban::arc::{ArcConfig, ArcResult, ArcSealer, ArcVerifier, SealConfig};
+use monban::authres::{ResInfo, fields_claiming};
 use monban::dkim::{DkimSigner, SignerConfig};
 use monban::dmarc::{Disposition, DmarcResult, OverrideKind, PolicyOverride};
 use monban::message::{HeaderError, Headers, MAX_HEADER_BYTES, MAX_HEADER_FIELDS};
@@ -81,16 +82,36 @@ pub struct SigningRule {
 impl SigningRule {
     /// Whether the rule applies to a sender address.
     pub fn matches(&self, sender: &str) -> bool {
-        let sender = sender.to_ascii_lowercase();
-        let domain = sender.rsplit_once('@').map_or(sender.as_str(), |(_, d)| d);
-        let pattern = self.sender.to_ascii_lowercase();
-        match pattern.as_str() {
-            "*" => true,
-            p if p.starts_with("*@") => domain == &p[2..],
-            p if p.contains('@') => sender == p,
-            p => domain == p,
-        }
+        address_matches(&self.sender, sender)
     }
+}
+
+/// Whether `addr` (an address or a bare domain) matches `pattern`: `user@example.com`,
+/// `*@example.com`, `example.com` or `*`, without case.
+pub fn address_matches(pattern: &str, addr: &str) -> bool {
+    let addr = addr.to_ascii_lowercase();
+    let domain = addr.rsplit_once('@').map_or(addr.as_str(), |(_, d)| d);
+    let pattern = pattern.to_ascii_lowercase();
+    match pattern.as_str() {
+        "*" => true,
+        p if p.starts_with("*@") => domain == &p[2..],
+        p if p.contains('@') => addr == p,
+        p => domain == p,
+    }
+}
+
+/// ARC sealing (RFC 8617 §5.1) of forwarded and list traffic.
+#[derive(Debug, Clone, Default)]
+pub struct ArcSealing {
+    /// Inbound mail for these recipients (patterns as in the signing table) is sealed
+    /// after it is judged and accepted: this host forwards it (aliases, a list
+    /// server behind it). The AAR holds this host's `Authentication-Results`.
+    pub recipients: Vec<String>,
+    /// Mail that trusted clients send from these senders is sealed (a list re-sending
+    /// what it received): the AAR holds the results this host recorded when the message
+    /// came in (its `Authentication-Results`, kept by the list), and `cv=` the `arc=`
+    /// recorded then, while the seals still verify.
+    pub senders: Vec<String>,
 }
 
 /// What to do with DMARC quarantine.
@@ -173,6 +194,8 @@ pub struct FilterConfig {
     pub malformed_header: Refusal,
     /// What to do with a trusted client's message that cannot be signed.
     pub on_sign_error: SignErrorAction,
+    /// ARC sealing; the keys are the signing table's.
+    pub arc: ArcSealing,
 }
 
 impl FilterConfig {
@@ -199,7 +222,28 @@ impl FilterConfig {
             oversized_header: Refusal::Reject,
             malformed_header: Refusal::Reject,
             on_sign_error: SignErrorAction::Tempfail,
+            arc: ArcSealing::default(),
         }
+    }
+
+    /// The sealer for an address (a recipient inbound, the sender outbound): the
+    /// signing row that matches it, else the default signing key. ARC seals with RSA
+    /// only (what ARC verifiers accept).
+    pub fn sealer_for(&self, addr: &str) -> Option<SealConfig> {
+        let signer = self
+            .signing
+            .iter()
+            .find(|r| r.matches(addr))
+            .map(|r| &r.signer)
+            .or(self.default_signer.as_ref())?;
+        let mut c = SealConfig::new(
+            &signer.domain,
+            &signer.selector,
+            signer.key.clone(),
+            &self.authserv_id,
+        );
+        c.timestamp = true;
+        Some(c)
     }
 }
 
@@ -288,6 +332,12 @@ struct Message {
     verifier: Option<MessageVerifier>,
     signer: Option<DkimSigner>,
     queue_id: Option<String>,
+    /// The recipient that asks for an inbound ARC seal (the first that matches).
+    seal_recipient: Option<String>,
+    /// ARC sealing of this message: the sealer, and for outbound mail the validation
+    /// of the chain as it is now and the results recorded on arrival.
+    sealer: Option<ArcSealer>,
+    outbound_arc: Option<(ArcSealer, ArcVerifier, Vec<String>)>,
 }
 
 /// Whether a field as the MTA passed it can be part of a header that splits back into
@@ -460,6 +510,15 @@ impl Session {
             {
                 signers.push(d.clone());
             }
+            if self
+                .config
+                .arc
+                .senders
+                .iter()
+                .any(|p| address_matches(p, &sender))
+            {
+                self.start_outbound_seal(&headers, &sender);
+            }
             if !signers.is_empty() {
                 match DkimSigner::new(headers, signers, self.now) {
                     Ok(s) => self.message.signer = Some(s),
@@ -478,6 +537,15 @@ impl Session {
             // The deletions of forged results are known now: the header itself is not
             // kept twice until the end of the message.
             self.message.forged = Self::forged_results(&headers, &self.config.authserv_id);
+            if let Some(r) = self.message.seal_recipient.clone() {
+                match self.config.sealer_for(&r) {
+                    Some(c) => match ArcSealer::new(headers.clone(), c, self.now) {
+                        Ok(s) => self.message.sealer = Some(s),
+                        Err(e) => tracing::warn!("ARC: not sealing the message for {r}: {e}"),
+                    },
+                    None => tracing::warn!("ARC: no signing key for {r}: not sealed"),
+                }
+            }
             v.headers(headers);
             self.message.verifier = Some(v);
         }
@@ -559,6 +627,20 @@ impl Session {
                 cont()
             }
             Command::Rcpt(args) => {
+                let recipient = args
+                    .first()
+                    .map(|a| a.trim().trim_start_matches('<').trim_end_matches('>'));
+                if self.message.seal_recipient.is_none()
+                    && let Some(r) = recipient
+                    && self
+                        .config
+                        .arc
+                        .recipients
+                        .iter()
+                        .any(|p| address_matches(p, r))
+                {
+                    self.message.seal_recipient = Some(r.to_owned());
+                }
                 if let Some(addr) = args.first()
                     && let Some((_, domain)) = addr
                         .trim()
@@ -611,6 +693,13 @@ impl Session {
                 if let Some(s) = self.message.signer.as_mut() {
                     s.body(&chunk);
                 }
+                if let Some(s) = self.message.sealer.as_mut() {
+                    s.body(&chunk);
+                }
+                if let Some((s, v, _)) = self.message.outbound_arc.as_mut() {
+                    s.body(&chunk);
+                    v.body(&chunk);
+                }
                 cont()
             }
             Command::EndOfMessage => {
@@ -650,19 +739,28 @@ impl Session {
             let (responses, action) = self.sign_failed(&e, message.queue_id.as_deref());
             return plain(responses, action);
         }
+        let outbound_seal = match message.outbound_arc {
+            Some((sealer, verifier, recorded)) => {
+                Self::seal_outbound(sealer, verifier, recorded, resolver).await
+            }
+            None => Vec::new(),
+        };
+        if message.signer.is_none() && !outbound_seal.is_empty() {
+            let mut out = outbound_seal;
+            out.push(Response::Accept);
+            return plain(out, Action::Accept);
+        }
         if let Some(signer) = message.signer {
             return match signer.finish() {
                 Ok(values) => {
-                    let mut out: Vec<Response> = values
-                        .into_iter()
-                        .map(|v| Response::InsertHeader {
-                            index: 0,
-                            name: "DKIM-Signature".into(),
-                            // With SMFIP_HDR_LEADSPC negotiated, Postfix writes the value
-                            // right after the colon: keep the signed leading space.
-                            value: format!(" {}", v.trim_start()),
-                        })
-                        .collect();
+                    let mut out: Vec<Response> = outbound_seal;
+                    out.extend(values.into_iter().map(|v| Response::InsertHeader {
+                        index: 0,
+                        name: "DKIM-Signature".into(),
+                        // With SMFIP_HDR_LEADSPC negotiated, Postfix writes the value
+                        // right after the colon: keep the signed leading space.
+                        value: format!(" {}", v.trim_start()),
+                    }));
                     out.push(Response::Accept);
                     plain(out, Action::Sign)
                 }
@@ -690,7 +788,31 @@ impl Session {
                 .iter()
                 .any(|o| o.eq_ignore_ascii_case(d))
         });
-        let (responses, action) = self.verdict(&mut report, opted_out.map(String::as_str));
+        let (mut responses, action) = self.verdict(&mut report, opted_out.map(String::as_str));
+        if let Some(sealer) = message.sealer
+            && matches!(action, Action::Accept | Action::Quarantine)
+        {
+            // Our own results go into the AAR; the set goes on top of the A-R (written
+            // first, at index 0), before the final accept.
+            let results: Vec<String> = report
+                .authentication_results(&self.config.authserv_id)
+                .results
+                .iter()
+                .map(ResInfo::to_text)
+                .collect();
+            match sealer.finish(&report.arc, &results) {
+                Ok(set) => {
+                    let at = responses
+                        .iter()
+                        .position(|r| matches!(r, Response::InsertHeader { .. }))
+                        .map_or(0, |p| p + 1);
+                    for (i, r) in Self::set_headers(&set).into_iter().enumerate() {
+                        responses.insert(at + i, r);
+                    }
+                }
+                Err(e) => tracing::info!("ARC: not sealed: {e}"),
+            }
+        }
         out.extend(responses);
         MessageOutcome {
             responses: out,
@@ -698,6 +820,79 @@ impl Session {
             envelope: Some(envelope),
             action,
         }
+    }
+
+    /// Sets up the outbound seal of a trusted client's message (a list re-sending):
+    /// the chain is validated as it is now, and the results this host recorded on
+    /// arrival are kept for the AAR. Without such results nothing is sealed (the message
+    /// did not come through this host).
+    fn start_outbound_seal(&mut self, headers: &Headers, sender: &str) {
+        let recorded = monban::arc::seal::results_recorded_by(headers, &self.config.authserv_id);
+        if recorded.is_empty() {
+            tracing::info!(
+                "ARC: {sender}: no Authentication-Results of ours to record: not sealed"
+            );
+            return;
+        }
+        let Some(config) = self.config.sealer_for(sender) else {
+            tracing::warn!("ARC: no signing key for {sender}: not sealed");
+            return;
+        };
+        match ArcSealer::new(headers.clone(), config, self.now) {
+            Ok(s) => {
+                let v = ArcVerifier::new(headers, ArcConfig::default());
+                self.message.outbound_arc = Some((s, v, recorded));
+            }
+            Err(e) => tracing::warn!("ARC: not sealing the message from {sender}: {e}"),
+        }
+    }
+
+    /// Finishes an outbound seal: `cv=` is the `arc=` recorded on arrival while the seals
+    /// still hold ([`monban::arc::ArcOutcome::as_received`]).
+    async fn seal_outbound<R: Resolver>(
+        sealer: ArcSealer,
+        verifier: ArcVerifier,
+        mut recorded: Vec<String>,
+        resolver: &R,
+    ) -> Vec<Response> {
+        let now = verifier.finish(resolver).await;
+        let arc_recorded = recorded.iter().find_map(|r| {
+            match r.strip_prefix("arc=")?.split([' ', '(']).next()? {
+                "pass" => Some(ArcResult::Pass),
+                "fail" => Some(ArcResult::Fail),
+                "none" => Some(ArcResult::None),
+                _ => None,
+            }
+        });
+        let chain = now.as_received(arc_recorded);
+        if arc_recorded.is_none() {
+            recorded.push(format!("arc={}", chain.result));
+        }
+        match sealer.finish(&chain, &recorded) {
+            Ok(set) => Self::set_headers(&set),
+            Err(e) => {
+                tracing::info!("ARC: not sealed: {e}");
+                Vec::new()
+            }
+        }
+    }
+
+    /// The insertions that put an ARC set on top, ARC-Seal first.
+    fn set_headers(set: &monban::arc::SealedSet) -> Vec<Response> {
+        [
+            ("ARC-Seal", &set.seal),
+            ("ARC-Message-Signature", &set.message_signature),
+            ("ARC-Authentication-Results", &set.results),
+        ]
+        .into_iter()
+        .enumerate()
+        .map(|(i, (name, value))| Response::InsertHeader {
+            index: u32::try_from(i).unwrap_or(0),
+            name: name.into(),
+            // The leading space: see SMFIP_HDR_LEADSPC above.
+            value: format!(" {}", value.trim_start()),
+        })
+        .collect()
     }
 
     /// The verdict on a verified message. The receiver's own decisions that change what

@@ -51,6 +51,18 @@ fn transaction(
     mail_from: &str,
     message: &str,
 ) -> Vec<Response> {
+    transaction_to(session, zone, ip, mail_from, "bob@example.net", message)
+}
+
+/// [`transaction`] to a given recipient.
+fn transaction_to(
+    session: &mut Session,
+    zone: &ZoneResolver,
+    ip: &str,
+    mail_from: &str,
+    rcpt: &str,
+    message: &str,
+) -> Vec<Response> {
     let cmds = [
         Command::OptNeg {
             version: 6,
@@ -63,7 +75,7 @@ fn transaction(
         },
         Command::Helo("client.example".into()),
         Command::Mail(vec![format!("<{mail_from}>")]),
-        Command::Rcpt(vec!["<bob@example.net>".into()]),
+        Command::Rcpt(vec![format!("<{rcpt}>")]),
         Command::Data,
     ];
     for c in cmds {
@@ -330,4 +342,208 @@ fn signing_time_is_that_of_the_message_not_of_the_connection() {
         panic!("{out:?}")
     };
     assert!(value.contains(&format!("t={later};")), "{value}");
+}
+
+/// The message as Postfix delivers it: the inserted fields on top (in the order the
+/// insertions leave them), deleted ones gone.
+fn delivered(out: &[Response], message: &str) -> String {
+    let mut top: Vec<String> = Vec::new();
+    for r in out {
+        if let Response::InsertHeader { index, name, value } = r {
+            top.insert(*index as usize, format!("{name}:{value}\r\n"));
+        }
+    }
+    top.concat() + message
+}
+
+fn arc_of(message: &str, zone: &ZoneResolver) -> monban::arc::ArcOutcome {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+        .block_on(monban::arc::verify::verify_message(
+            message.as_bytes(),
+            zone,
+            monban::arc::ArcConfig::default(),
+        ))
+        .unwrap()
+}
+
+/// A DKIM-signed copy of [`MSG`], and a configuration that seals with a new RSA key of
+/// `domain` (selector `arc`, published in the zone) for `*@domain`.
+fn arc_setup(domain: &str) -> (ZoneResolver, FilterConfig, String) {
+    let key = Arc::new(SigningKey::generate_ed25519().unwrap());
+    let arc_key = Arc::new(SigningKey::generate_rsa(2048).unwrap());
+    let mut zone = zone(&key);
+    zone.insert(
+        &format!("arc._domainkey.{domain}"),
+        Record::Txt(Txt::new(
+            arc_key
+                .key_record()
+                .unwrap()
+                .to_string()
+                .as_bytes()
+                .chunks(255)
+                .map(<[u8]>::to_vec),
+        )),
+        300,
+    );
+    let mut config = (*config(key.clone())).clone();
+    config.signing.push(SigningRule {
+        sender: format!("*@{domain}"),
+        signer: SignerConfig::new(domain, "arc", arc_key),
+    });
+    let signed = dkim::sign_message(
+        MSG.as_bytes(),
+        vec![SignerConfig::new("example.com", "s1", key)],
+        NOW,
+    )
+    .unwrap();
+    (
+        zone,
+        config,
+        format!("DKIM-Signature:{}\r\n{MSG}", signed[0]),
+    )
+}
+
+/// RFC 8617 §5.1 in the milter: inbound mail for a forwarding recipient is sealed once
+/// accepted (ARC-Seal on top, then the AMS, the AAR with our results, our A-R); the
+/// chain validates; mail that is refused is not sealed.
+#[test]
+fn inbound_for_a_forwarding_recipient_is_sealed() {
+    let (zone, mut config, msg) = arc_setup("example.net");
+    config.arc.recipients = vec!["lists.example.net".into(), "bob@example.net".into()];
+    let config = Arc::new(config);
+
+    let mut s = Session::new(config.clone(), NOW);
+    let out = transaction(&mut s, &zone, "192.0.2.10", "alice@example.com", &msg);
+    let names: Vec<&str> = out
+        .iter()
+        .filter_map(|r| match r {
+            Response::InsertHeader { name, .. } => Some(name.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "Authentication-Results",
+            "ARC-Seal",
+            "ARC-Message-Signature",
+            "ARC-Authentication-Results"
+        ]
+    );
+    assert_eq!(out.last(), Some(&Response::Accept));
+    let message = delivered(&out, &msg);
+    assert!(message.starts_with("ARC-Seal:"), "{message}");
+    let arc = arc_of(&message, &zone);
+    assert_eq!(arc.result, monban::arc::ArcResult::Pass, "{arc:?}");
+    assert_eq!(arc.sealers(), ["example.net"]);
+    let aar = arc.sets[0].results.as_ref().unwrap();
+    assert_eq!(aar.authserv_id, "mx.example.net");
+    assert!(
+        aar.results
+            .iter()
+            .any(|r| r.method == "dmarc" && r.result == "pass")
+    );
+
+    // Another recipient: no seal. A forged From at a p=reject domain: refused, no seal.
+    let mut s = Session::new(config.clone(), NOW);
+    let out = transaction_to(
+        &mut s,
+        &zone,
+        "192.0.2.10",
+        "alice@example.com",
+        "carol@example.org",
+        &msg,
+    );
+    assert!(!delivered(&out, "").contains("ARC-Seal"));
+    let mut s = Session::new(config, NOW);
+    let out = transaction(&mut s, &zone, "203.0.113.9", "alice@example.com", MSG);
+    assert!(matches!(out.last(), Some(Response::ReplyCode(c)) if c.starts_with("550")));
+    assert!(!delivered(&out, "").contains("ARC-Seal"));
+}
+
+/// RFC 9989 §5.3 with RFC 8617: the bundled mailing-list sample, sealed by its list,
+/// is refused at SMTP time unless the list's sealer is in trusted_arc_sealers; then it
+/// is delivered with the trusted_forwarder override stated in the A-R.
+#[test]
+fn trusted_arc_sealer_lets_the_list_copy_in() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let zone = ZoneResolver::from_file(root.join("examples/example.zone")).unwrap();
+    let sample = std::fs::read_to_string(root.join("examples/messages/via-mailing-list-arc.eml"))
+        .unwrap()
+        .replace("\r\n", "\n")
+        .replace('\n', "\r\n");
+    let key = Arc::new(SigningKey::generate_ed25519().unwrap());
+    let base = (*config(key)).clone();
+    let run = |trusted: &[&str]| {
+        let mut c = base.clone();
+        c.verify.trusted_arc_sealers = trusted.iter().map(|s| (*s).to_owned()).collect();
+        let mut s = Session::new(Arc::new(c), 1_796_000_000);
+        transaction(
+            &mut s,
+            &zone,
+            "203.0.113.5",
+            "lunch-club-bounces@example.org",
+            &sample,
+        )
+    };
+    let out = run(&[]);
+    assert!(
+        matches!(out.last(), Some(Response::ReplyCode(c)) if c.starts_with("550 5.7.1")),
+        "{out:?}"
+    );
+    let out = run(&["example.org"]);
+    assert_eq!(out.last(), Some(&Response::Accept), "{out:?}");
+    let ar = delivered(&out, "");
+    assert!(
+        ar.contains("arc=pass (trusted forwarder example.org"),
+        "{ar}"
+    );
+    assert!(ar.contains("policy.dmarc=none"), "{ar}");
+}
+
+/// The list's path through the milter: the message comes in (our A-R on top), the list
+/// tags the subject and re-sends it from a trusted client; the milter seals it with the
+/// results recorded on arrival (dmarc=pass, arc=none) and cv=none, and the chain
+/// validates although the subject changed.
+#[test]
+fn outbound_list_mail_is_sealed_with_the_results_recorded_on_arrival() {
+    let (zone, mut config, msg) = arc_setup("lists.example.net");
+    config.arc.senders = vec!["*@lists.example.net".into()];
+    let config = Arc::new(config);
+    let mut s = Session::new(config.clone(), NOW);
+    let inbound = transaction_to(
+        &mut s,
+        &zone,
+        "192.0.2.10",
+        "alice@example.com",
+        "club@lists.example.net",
+        &msg,
+    );
+    let arrived = delivered(&inbound, &msg);
+    assert!(arrived.contains("dmarc=pass"), "{arrived}");
+
+    let resent = arrived.replace("Subject: a folded", "Subject: [club] a folded");
+    let mut s = Session::new(config, NOW);
+    let out = transaction_to(
+        &mut s,
+        &zone,
+        "10.0.0.5",
+        "club-bounces@lists.example.net",
+        "bob@example.net",
+        &resent,
+    );
+    assert_eq!(out.last(), Some(&Response::Accept), "{out:?}");
+    let message = delivered(&out, &resent);
+    let arc = arc_of(&message, &zone);
+    assert_eq!(arc.result, monban::arc::ArcResult::Pass, "{arc:?}");
+    assert_eq!(arc.sets[0].cv, monban::arc::ChainValidation::None);
+    let aar = arc.sets[0].results.as_ref().unwrap();
+    assert!(
+        aar.results
+            .iter()
+            .any(|r| r.method == "dmarc" && r.result == "pass"),
+        "{aar:?}"
+    );
 }
