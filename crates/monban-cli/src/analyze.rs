@@ -59,6 +59,14 @@ pub struct AnalyzeArgs {
     /// With --verify: verify as of this Unix time instead of now.
     #[arg(long, value_name = "SECONDS", requires = "verify")]
     at: Option<u64>,
+    /// With --verify: an ARC sealer to trust, as `verify --trusted-arc-sealer` does
+    /// (repeatable); the analysis then says when it let a DMARC failure in.
+    #[arg(
+        long = "trusted-arc-sealer",
+        value_name = "DOMAIN",
+        requires = "verify"
+    )]
+    trusted_arc_sealers: Vec<String>,
     /// Colour the tables: auto (on a terminal, unless NO_COLOR is set), always, never.
     #[arg(long, value_name = "WHEN", value_enum, default_value_t = ColorWhen::Auto)]
     color: ColorWhen,
@@ -153,6 +161,7 @@ pub async fn run(dns: &DnsArgs, args: AnalyzeArgs) -> Result<(), Failure> {
                 ..SpfConfig::default()
             },
             dkim: DkimConfig::default(),
+            trusted_arc_sealers: args.trusted_arc_sealers.clone(),
             ..VerifyConfig::default()
         };
         analyze::verify(
@@ -699,6 +708,50 @@ fn render(a: &Analysis, color: bool, lang: monban_diag::i18n::Lang) -> String {
                     out.line(&l);
                 }
             }
+        }
+        let arc = &v.arc;
+        if arc.result != "none" {
+            let r = out.paint(&arc.result, result_style(&arc.result));
+            out.line(&format!(
+                "  ARC: {r} ({} set(s){})",
+                arc.instances,
+                if arc.result == "pass" {
+                    format!(", oldest-pass {}", arc.oldest_pass)
+                } else {
+                    String::new()
+                }
+            ));
+            let rows: Vec<Vec<(String, Style)>> = arc
+                .hops
+                .iter()
+                .map(|h| {
+                    let verdict = |v: &Option<String>| {
+                        let t = v.clone().unwrap_or_else(|| "-".into());
+                        let st = result_style(&t);
+                        (t, st)
+                    };
+                    vec![
+                        (h.instance.to_string(), Style::Plain),
+                        (clean(&h.sealer), Style::Plain),
+                        (h.cv.clone(), Style::Plain),
+                        verdict(&h.seal),
+                        verdict(&h.message_signature),
+                        if h.body_intact {
+                            ("same".to_owned(), Style::Green)
+                        } else {
+                            ("changed".to_owned(), Style::Yellow)
+                        },
+                        (clean(&h.recorded.join(", ")), Style::Plain),
+                    ]
+                })
+                .collect();
+            out.table(
+                &["i", "sealer", "cv", "seal", "AMS", "body", "recorded"],
+                &rows,
+            );
+        }
+        for n in &arc.notes_text {
+            out.line(&format!("  - {}", clean(&n.text(out.lang))));
         }
         out.line(&format!(
             "  Authentication-Results: {}",

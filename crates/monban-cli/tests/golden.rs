@@ -45,6 +45,14 @@ fn cases() -> Vec<(String, Vec<String>)> {
             ],
         ),
         (
+            "via-mailing-list-arc",
+            [
+                "203.0.113.5",
+                "lists.example.org",
+                "lunch-club-bounces@example.org",
+            ],
+        ),
+        (
             "spoofed-ceo",
             ["203.0.113.66", "mail.attacker.example", "ceo@example.com"],
         ),
@@ -201,6 +209,32 @@ fn cases() -> Vec<(String, Vec<String>)> {
             "examples/messages/via-mailing-list.eml",
         ],
     ));
+    // ARC: the list's copy explained, its sealer trusted (English and Japanese).
+    for (name, lang) in [
+        ("analyze-ex-via-mailing-list-arc-trusted.txt", "en"),
+        ("analyze-ex-via-mailing-list-arc-trusted-ja.txt", "ja"),
+    ] {
+        out.push((
+            name.into(),
+            vec![
+                "analyze",
+                "--color",
+                "never",
+                "--lang",
+                lang,
+                "--verify",
+                "--at",
+                AT,
+                "--zone",
+                EX,
+                "--authserv-id",
+                "mx.test",
+                "--trusted-arc-sealer",
+                "example.org",
+                "examples/messages/via-mailing-list-arc.eml",
+            ],
+        ));
+    }
     out.push((
         "check-plusall-ja.txt".into(),
         vec!["check", "--zone", CHECK, "--lang", "ja", "plusall.example"],

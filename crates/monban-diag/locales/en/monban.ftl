@@ -510,3 +510,20 @@ verdict-not-yet-quarantine = not yet: { $n } { $n ->
    *[other] sources
 } ({ $share }% of mail) would be quarantined
 login-limited = Too many failed logins from this address: try again in a few minutes.
+
+arc-fail = the ARC chain fails: { $why }
+arc-body-intact = the body is as { $n ->
+    [one] the ARC sealer
+   *[other] every one of the { $n } ARC sealers
+} signed it
+arc-body-changed-after-last = the body changed after the last ARC sealer (i={ $i }, { $sealer }) signed it: on the way from there to here
+arc-body-changed-between = the body changed after ARC set i={ $before } ({ $sealer }) and before set i={ $after } ({ $next }) signed it: { $next } (or a hop just before it) changed it, then sealed it
+arc-dkim-passed-at = DKIM d={ $d } fails here, but ARC set i={ $i } ({ $sealer }) recorded it passing: it broke after { $sealer } checked it (at that hop, which may change a message before sealing it, or later)
+arc-override = DMARC failed (p={ $policy }), yet the message is delivered: the trusted ARC sealer { $sealer } (i={ $i }) recorded { $recorded } when it received it
+arc-title = ARC chain: { $result } ({ $n } set(s))
+col-sealer = Sealer
+col-seal = Seal
+col-ams = Message signature
+col-body = Body
+arc-body-same = as sealed
+arc-body-changed = changed since

@@ -493,3 +493,17 @@ verdict-safe = p={ $step } に移行して安全です
 verdict-not-yet-reject = まだ早い: { $n } 個の送信元(メールの { $share }%)が拒否されます
 verdict-not-yet-quarantine = まだ早い: { $n } 個の送信元(メールの { $share }%)が隔離されます
 login-limited = このアドレスからのログイン失敗が多すぎます。数分後にもう一度お試しください。
+
+arc-fail = ARC チェーンは失敗しています: { $why }
+arc-body-intact = 本文は ARC 封印者({ $n } 件)が署名したときのままです
+arc-body-changed-after-last = 最後の ARC 封印者 (i={ $i }、{ $sealer }) が署名した後で本文が変わりました: そこからここまでの経路上です
+arc-body-changed-between = ARC セット i={ $before } ({ $sealer }) の後、セット i={ $after } ({ $next }) が署名する前に本文が変わりました: { $next }(またはその直前の中継)が変更してから封印しました
+arc-dkim-passed-at = DKIM d={ $d } はここでは失敗しますが、ARC セット i={ $i } ({ $sealer }) は成功と記録しています: { $sealer } が検証した後で壊れました(封印前にメッセージを変更しうるその中継自身か、それ以降)
+arc-override = DMARC は失敗 (p={ $policy }) しましたが、メッセージは配送されます: 信頼する ARC 封印者 { $sealer } (i={ $i }) が受信時に { $recorded } と記録しています
+arc-title = ARC チェーン: { $result }({ $n } セット)
+col-sealer = 封印者
+col-seal = 封印
+col-ams = メッセージ署名
+col-body = 本文
+arc-body-same = 封印時のまま
+arc-body-changed = その後に変更

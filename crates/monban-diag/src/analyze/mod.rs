@@ -33,7 +33,9 @@ mod verify;
 use std::net::IpAddr;
 
 pub use diagnose::{Diagnosis, Finding};
-pub use verify::{Comparison, EnvelopeInfo, MethodOutcome, Verification, verify};
+pub use verify::{
+    ArcAnalysis, ArcHop, Comparison, EnvelopeInfo, MethodOutcome, Verification, verify,
+};
 
 use crate::i18n::{Lang, Msg};
 use crate::msg;

@@ -10,6 +10,8 @@ use monban_dns::Resolver;
 
 use super::diagnose::diagnose;
 use super::{Analysis, MAX_DIAGNOSED, explain::related_domains};
+use crate::i18n::{Lang, Msg};
+use crate::msg;
 use monban::message::Headers;
 use monban::pipeline::{Envelope, MessageVerifier, Report, VerifyConfig};
 
@@ -75,6 +77,160 @@ pub struct Verification {
     pub comparison: Vec<Comparison>,
     /// How many rows differ.
     pub differences: usize,
+    /// ARC: the chain, each hop, and what it tells of the message's path.
+    pub arc: ArcAnalysis,
+}
+
+/// The ARC chain as the analyzer explains it (RFC 8617).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ArcAnalysis {
+    /// `none`, `pass` or `fail`.
+    pub result: String,
+    /// Why it failed.
+    pub reason: Option<String>,
+    /// The highest instance (0 without ARC).
+    pub instances: u32,
+    /// The oldest instance whose AMS still verifies (0: all do).
+    pub oldest_pass: u32,
+    /// Each sealer, instance 1 first.
+    pub hops: Vec<ArcHop>,
+    /// What the chain tells (English).
+    pub notes: Vec<String>,
+    /// The same in the catalogue's words.
+    #[serde(skip)]
+    pub notes_text: Vec<Msg>,
+}
+
+/// One ARC set as a hop of the path.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ArcHop {
+    /// `i=`.
+    pub instance: u32,
+    /// The sealer (ARC-Seal `d=`).
+    pub sealer: String,
+    /// Who wrote the AAR (its authserv-id).
+    pub authserv_id: String,
+    /// The `cv=` the sealer wrote.
+    pub cv: String,
+    /// The seal's verification (absent when not reached).
+    pub seal: Option<String>,
+    /// The AMS verification (absent when not reached).
+    pub message_signature: Option<String>,
+    /// Whether the body is still the one this hop signed.
+    pub body_intact: bool,
+    /// What the sealer recorded (`method=result`, with `header.d` / `header.from`).
+    pub recorded: Vec<String>,
+}
+
+/// The ARC section: the chain, and notes on where the body changed (each set's AMS
+/// body hash against the body that arrived), which hop last saw each failing DKIM
+/// signature pass, and why a DMARC failure was delivered (a trusted sealer).
+fn arc_analysis(report: &Report) -> ArcAnalysis {
+    use monban::arc::ArcResult;
+    let arc = &report.arc;
+    let hops: Vec<ArcHop> = arc
+        .sets
+        .iter()
+        .map(|s| ArcHop {
+            instance: s.instance,
+            sealer: s.seal_domain.clone(),
+            authserv_id: s.authserv_id.clone(),
+            cv: s.cv.as_str().to_owned(),
+            seal: s.seal.map(|r| r.as_str().to_owned()),
+            message_signature: s.message.map(|r| r.as_str().to_owned()),
+            body_intact: s.body_intact,
+            recorded: s
+                .results
+                .iter()
+                .flat_map(|r| &r.results)
+                .take(20)
+                .map(|r| {
+                    let about = r
+                        .property("header", "d")
+                        .or_else(|| r.property("header", "from"))
+                        .or_else(|| r.property("smtp", "mailfrom"));
+                    match about {
+                        Some(a) => format!("{}={} ({a})", r.method, r.result),
+                        None => format!("{}={}", r.method, r.result),
+                    }
+                })
+                .collect(),
+        })
+        .collect();
+    let mut notes = Vec::new();
+    if arc.result == ArcResult::Fail
+        && let Some(r) = &arc.reason
+    {
+        notes.push(msg!("arc-fail", why = r.to_string()));
+    }
+    if !arc.sets.is_empty() {
+        let n = arc.sets.len();
+        match arc.sets.iter().rposition(|s| !s.body_intact) {
+            None => notes.push(msg!("arc-body-intact", n = n as u64)),
+            Some(k) if k + 1 == n => notes.push(msg!(
+                "arc-body-changed-after-last",
+                i = arc.sets[k].instance as u64,
+                sealer = arc.sets[k].seal_domain.clone()
+            )),
+            Some(k) => notes.push(msg!(
+                "arc-body-changed-between",
+                before = arc.sets[k].instance as u64,
+                sealer = arc.sets[k].seal_domain.clone(),
+                after = arc.sets[k + 1].instance as u64,
+                next = arc.sets[k + 1].seal_domain.clone()
+            )),
+        }
+        // Each failing DKIM signature: the last hop that recorded it passing.
+        for o in report
+            .dkim
+            .iter()
+            .filter(|o| o.result != monban::dkim::DkimResult::Pass && !o.domain.is_empty())
+        {
+            let passed_at = arc.sets.iter().rev().find(|s| {
+                s.results.iter().flat_map(|r| &r.results).any(|r| {
+                    r.method == "dkim"
+                        && r.result == "pass"
+                        && r.property("header", "d")
+                            .is_some_and(|d| d.eq_ignore_ascii_case(&o.domain))
+                })
+            });
+            if let Some(s) = passed_at {
+                notes.push(msg!(
+                    "arc-dkim-passed-at",
+                    d = o.domain.clone(),
+                    i = s.instance as u64,
+                    sealer = s.seal_domain.clone()
+                ));
+            }
+        }
+    }
+    if let Some(monban::dmarc::DmarcReason::TrustedForwarder {
+        sealer,
+        instance,
+        recorded,
+    }) = &report.dmarc.reason
+    {
+        notes.push(msg!(
+            "arc-override",
+            policy = report
+                .dmarc
+                .policy
+                .map_or("none", |p| p.as_str())
+                .to_owned(),
+            sealer = sealer.clone(),
+            i = u64::from(*instance),
+            recorded = recorded.clone()
+        ));
+    }
+    ArcAnalysis {
+        result: arc.result.as_str().to_owned(),
+        reason: arc.reason_text(),
+        instances: arc.instances,
+        oldest_pass: arc.oldest_pass,
+        hops,
+        notes: notes.iter().map(|m| m.text(Lang::En)).collect(),
+        notes_text: notes,
+    }
 }
 
 /// Results that mean the same (`hardfail` is an old name for `fail`).
@@ -368,5 +524,6 @@ pub async fn verify<R: Resolver>(
         },
         comparison,
         differences,
+        arc: arc_analysis(&report),
     });
 }

@@ -601,6 +601,43 @@ fn verification(t: &Catalog, v: &analyze::Verification) -> Markup {
                 }
             }
         }
+        (arc_chain(t, &v.arc))
+    }
+}
+
+/// The ARC chain: each sealer's set, and what it tells of the path.
+fn arc_chain(t: &Catalog, arc: &analyze::ArcAnalysis) -> Markup {
+    html! {
+        @if arc.result != "none" {
+            h3 { (t.text("arc-title", &[("result", arc.result.clone().into()), ("n", u64::from(arc.instances).into())])) }
+            table {
+                thead { tr {
+                    th scope="col" { "i" }
+                    th scope="col" { (t.get("col-sealer")) }
+                    th scope="col" { "cv" }
+                    th scope="col" { (t.get("col-seal")) }
+                    th scope="col" { (t.get("col-ams")) }
+                    th scope="col" { (t.get("col-body")) }
+                    th scope="col" { (t.get("col-recorded")) }
+                } }
+                tbody {
+                    @for h in &arc.hops {
+                        tr {
+                            td { (h.instance) }
+                            td { (h.sealer) span.note { " (" (h.authserv_id) ")" } }
+                            td { (h.cv) }
+                            td { (h.seal.as_deref().unwrap_or("—")) }
+                            td { (h.message_signature.as_deref().unwrap_or("—")) }
+                            td { (t.get(if h.body_intact { "arc-body-same" } else { "arc-body-changed" })) }
+                            td { (h.recorded.join(", ")) }
+                        }
+                    }
+                }
+            }
+        }
+        @if !arc.notes_text.is_empty() {
+            ul { @for n in &arc.notes_text { li { (n.text(t.lang())) } } }
+        }
     }
 }
 
