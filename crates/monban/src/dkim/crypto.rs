@@ -9,7 +9,9 @@ use aws_lc_rs::digest;
 use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der, PublicKeyX509Der};
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::{KeySize, PublicKey as RsaPublicKey};
-use aws_lc_rs::signature::{self, Ed25519KeyPair, KeyPair as _, RsaKeyPair, UnparsedPublicKey};
+use aws_lc_rs::signature::{
+    self, Ed25519KeyPair, KeyPair as _, ParsedPublicKey, RsaKeyPair, VerificationAlgorithm,
+};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 
@@ -325,8 +327,39 @@ fn modulus_bits(key: &RsaPublicKey) -> usize {
     bytes.len().saturating_sub(1) * 8 + lead
 }
 
+/// Parsed public keys kept for reuse: parsing an RSA key (its Montgomery constants) costs
+/// more than verifying with it, and the same few keys sign most mail (ARC validates six
+/// signatures of often one key). Bounded: past [`PARSED_KEYS`] entries the cache starts
+/// over, so keys an attacker publishes cost memory only up to that.
+const PARSED_KEYS: usize = 512;
+
+fn parsed_key(
+    algorithm: Algorithm,
+    verification: &'static dyn VerificationAlgorithm,
+    der: &[u8],
+) -> Result<std::sync::Arc<ParsedPublicKey>, VerifyError> {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex, OnceLock};
+    type Cache = Mutex<HashMap<(Algorithm, Vec<u8>), Arc<ParsedPublicKey>>>;
+    static CACHE: OnceLock<Cache> = OnceLock::new();
+    let cache = CACHE.get_or_init(Cache::default);
+    let key = (algorithm, der.to_vec());
+    if let Some(k) = cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
+        return Ok(k);
+    }
+    let parsed =
+        Arc::new(ParsedPublicKey::new(verification, der).map_err(|_| VerifyError::BadKey)?);
+    if let Ok(mut c) = cache.lock() {
+        if c.len() >= PARSED_KEYS {
+            c.clear();
+        }
+        c.insert(key, parsed.clone());
+    }
+    Ok(parsed)
+}
+
 /// Verifies a signature over the canonicalized header data; on success returns the
-/// key size in bits (256 for Ed25519). The key is parsed once.
+/// key size in bits (256 for Ed25519). Parsed keys are kept ([`PARSED_KEYS`]).
 pub fn verify(
     key_type: KeyType,
     public_key: &[u8],
@@ -341,13 +374,13 @@ pub fn verify(
             if !(MIN_RSA_BITS..=MAX_RSA_BITS).contains(&bits) {
                 return Err(VerifyError::KeySize(bits));
             }
-            let alg = if algorithm == Algorithm::RsaSha1 {
+            let alg: &'static dyn VerificationAlgorithm = if algorithm == Algorithm::RsaSha1 {
                 &signature::RSA_PKCS1_1024_8192_SHA1_FOR_LEGACY_USE_ONLY
             } else {
                 &signature::RSA_PKCS1_1024_8192_SHA256_FOR_LEGACY_USE_ONLY
             };
-            UnparsedPublicKey::new(alg, pkcs1.as_ref())
-                .verify(data, sig)
+            parsed_key(algorithm, alg, pkcs1.as_ref())?
+                .verify_sig(data, sig)
                 .map(|()| bits)
                 .map_err(|_| VerifyError::Mismatch)
         }
@@ -356,8 +389,8 @@ pub fn verify(
                 return Err(VerifyError::BadKey);
             }
             let hash = digest::digest(&digest::SHA256, data);
-            UnparsedPublicKey::new(&signature::ED25519, public_key)
-                .verify(hash.as_ref(), sig)
+            parsed_key(algorithm, &signature::ED25519, public_key)?
+                .verify_sig(hash.as_ref(), sig)
                 .map(|()| 256)
                 .map_err(|_| VerifyError::Mismatch)
         }
