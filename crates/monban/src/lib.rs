@@ -26,6 +26,7 @@ pub mod arc;
 pub mod authres;
 pub mod crypto;
 pub mod dkim;
+pub mod dkim2;
 pub mod dmarc;
 pub mod message;
 pub mod mime;
