@@ -43,6 +43,24 @@ pub struct SignArgs {
     /// Add x=: the signature expires this many seconds after signing.
     #[arg(long, value_name = "SECONDS")]
     expire: Option<u64>,
+    /// Also sign with DKIM2 (draft-ietf-dkim-dkim2-spec-02; off while it is a draft):
+    /// a DKIM2-Signature over the SMTP envelope (--mail-from, --rcpt-to) and, for a
+    /// message not yet signed, Message-Instance m=1.
+    #[arg(long, requires_all = ["mail_from", "rcpt_to"])]
+    dkim2: bool,
+    /// With --dkim2: the SMTP MAIL FROM the message is sent with ("" for the null sender).
+    #[arg(long, value_name = "ADDR", requires = "dkim2")]
+    mail_from: Option<String>,
+    /// With --dkim2: an SMTP RCPT TO (repeatable).
+    #[arg(long = "rcpt-to", value_name = "ADDR", requires = "dkim2")]
+    rcpt_to: Vec<String>,
+    /// With --dkim2: a nonce (n=, up to 64 printable characters without ';').
+    #[arg(long, value_name = "TEXT", requires = "dkim2")]
+    nonce: Option<String>,
+    /// With --dkim2: for a message this hop changed, the recipe (a JSON file) that
+    /// rebuilds the message it received.
+    #[arg(long, value_name = "FILE", requires = "dkim2")]
+    recipe: Option<std::path::PathBuf>,
     /// The message (default: standard input).
     #[arg(value_name = "FILE")]
     file: Option<String>,
@@ -65,6 +83,14 @@ pub fn run(args: SignArgs) -> Result<(), Failure> {
     let (hc, bc) = parse_canonicalization(&args.canonicalization)?;
     if args.expire == Some(0) {
         return Err(Failure::usage("--expire must be at least 1 second"));
+    }
+    if let Some(m) = &args.mail_from {
+        monban::pipeline::check_mail_from(m)
+            .map_err(|e| Failure::usage(format!("--mail-from {e}")))?;
+    }
+    for r in &args.rcpt_to {
+        monban::pipeline::check_mail_from(r)
+            .map_err(|e| Failure::usage(format!("--rcpt-to {e}")))?;
     }
     let key = read_key(&args.key)?;
     let mut config = SignerConfig::new(
@@ -91,13 +117,38 @@ pub fn run(args: SignArgs) -> Result<(), Failure> {
         .map_or(0, |d| d.as_secs());
 
     let source = Source::from_arg(args.file.as_deref());
+    let dkim2 = match args.dkim2 {
+        false => None,
+        true => Some(monban::dkim2::Dkim2SignConfig {
+            domain: config.domain.clone(),
+            selector: config.selector.clone(),
+            key: config.key.clone(),
+            mail_from: args.mail_from.clone().unwrap_or_default(),
+            rcpt_to: args.rcpt_to.clone(),
+            nonce: args.nonce.clone(),
+            flags: Vec::new(),
+            recipe: match &args.recipe {
+                None => None,
+                Some(p) => Some(
+                    monban_dns::file::read_text_limited(p, 1 << 20)
+                        .map_err(|e| Failure::other(format!("--recipe {}: {e}", p.display())))?,
+                ),
+            },
+        }),
+    };
     struct Signing {
         config: Option<SignerConfig>,
         now: u64,
         signer: Option<DkimSigner>,
+        /// For DKIM2: the header and the body (whole, bounded), when asked for.
+        dkim2: Option<(Option<Headers>, Vec<u8>)>,
+        too_large: bool,
     }
     impl MessageSink for Signing {
         fn header(&mut self, headers: Headers) -> Result<(), Failure> {
+            if let Some(d) = self.dkim2.as_mut() {
+                d.0 = Some(headers.clone());
+            }
             self.signer = Some(start(headers, &mut self.config, self.now)?);
             Ok(())
         }
@@ -105,17 +156,40 @@ pub fn run(args: SignArgs) -> Result<(), Failure> {
             if let Some(s) = self.signer.as_mut() {
                 s.body(chunk);
             }
+            if let Some(d) = self.dkim2.as_mut() {
+                if d.1.len() + chunk.len() > monban::pipeline::MAX_DKIM2_BODY {
+                    self.too_large = true;
+                } else {
+                    d.1.extend_from_slice(chunk);
+                }
+            }
         }
     }
     let mut sink = Signing {
         config: Some(config),
         now,
         signer: None,
+        dkim2: dkim2.as_ref().map(|_| (None, Vec::new())),
+        too_large: false,
     };
     let pass = first_pass(&source, &mut sink)?;
     let signer = sink.signer.expect("first_pass gives the header");
     let values = signer.finish().map_err(|e| Failure::other(e.to_string()))?;
     let mut prefix = String::new();
+    if let (Some(c), Some((headers, body))) = (&dkim2, &sink.dkim2) {
+        if sink.too_large {
+            return Err(Failure::other(format!(
+                "{}: the body is larger than {} MiB, the most signed with DKIM2",
+                source.label(),
+                monban::pipeline::MAX_DKIM2_BODY >> 20
+            )));
+        }
+        let headers = headers.as_ref().expect("first_pass gives the header");
+        prefix.push_str(
+            &monban::dkim2::sign(headers, body, c, now)
+                .map_err(|e| Failure::other(format!("DKIM2: {e}")))?,
+        );
+    }
     for v in &values {
         prefix.push_str(&format!("DKIM-Signature:{v}\r\n"));
     }

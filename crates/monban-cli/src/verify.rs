@@ -67,6 +67,15 @@ pub struct VerifyArgs {
     /// ARC chain passes and this sealer recorded that it passed (RFC 8617).
     #[arg(long = "trusted-arc-sealer", value_name = "DOMAIN")]
     trusted_arc_sealers: Vec<String>,
+    /// Also verify DKIM2 (draft-ietf-dkim-dkim2-spec-02; off while it is a draft): the
+    /// whole chain of DKIM2-Signature and Message-Instance fields, and, given
+    /// --mail-from (and --rcpt-to), that this delivery's envelope is the latest hop's.
+    /// Reported as dkim2= and the dkim2 JSON key; never counts for DMARC.
+    #[arg(long)]
+    dkim2: bool,
+    /// With --dkim2: an SMTP RCPT TO of this delivery (repeatable).
+    #[arg(long = "rcpt-to", value_name = "ADDR", requires = "dkim2")]
+    rcpt_to: Vec<String>,
     /// Print one JSON object per message (JSON Lines).
     #[arg(long)]
     json: bool,
@@ -195,13 +204,18 @@ fn to_json(r: &Report, authserv_id: &str, label: &str, envelope: &Envelope) -> V
 }
 
 pub async fn run(dns: &DnsArgs, args: VerifyArgs) -> Result<(), Failure> {
-    let envelope = Envelope::from_user(
+    let mut envelope = Envelope::from_user(
         args.ip.as_deref(),
         args.helo.as_deref(),
         args.mail_from.as_deref(),
         |n| format!("--{}", n.replace('_', "-")),
     )
     .map_err(Failure::usage)?;
+    for r in &args.rcpt_to {
+        monban::pipeline::check_mail_from(r)
+            .map_err(|e| Failure::usage(format!("--rcpt-to {e}")))?;
+    }
+    envelope.rcpt_to = args.rcpt_to.clone();
     if args.max_signatures == 0 {
         return Err(Failure::usage("--max-signatures must be at least 1"));
     }
@@ -241,6 +255,7 @@ pub async fn run(dns: &DnsArgs, args: VerifyArgs) -> Result<(), Failure> {
             },
         },
         trusted_arc_sealers: args.trusted_arc_sealers.clone(),
+        dkim2: args.dkim2.then(monban::dkim2::Dkim2Config::default),
         ..VerifyConfig::default()
     };
 

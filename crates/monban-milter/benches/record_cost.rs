@@ -28,6 +28,7 @@ fn main() {
         ip: Some("192.0.2.25".parse().unwrap()),
         helo: Some("mail.example.com".into()),
         mail_from: Some("alice@example.com".into()),
+        rcpt_to: Vec::new(),
     };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -532,6 +532,7 @@ impl Session {
                 ip: self.client,
                 helo: self.helo.clone(),
                 mail_from: self.message.mail_from.clone(),
+                rcpt_to: Vec::new(),
             };
             let mut v = MessageVerifier::new(envelope, self.config.verify.clone(), self.now);
             // The deletions of forged results are known now: the header itself is not
@@ -779,6 +780,7 @@ impl Session {
             ip: self.client,
             helo: self.helo.clone(),
             mail_from: message.mail_from.clone(),
+            rcpt_to: Vec::new(),
         };
         let mut report = verifier.finish(resolver).await;
         let mut out = message.forged;

@@ -30,6 +30,8 @@ pub struct Envelope {
     pub helo: Option<String>,
     /// The MAIL FROM address, without angle brackets; `Some("")` is the null sender.
     pub mail_from: Option<String>,
+    /// The RCPT TO addresses (for DKIM2, which signs the envelope); may be empty.
+    pub rcpt_to: Vec<String>,
 }
 
 impl Envelope {
@@ -80,6 +82,7 @@ impl Envelope {
             }
         }
         Ok(Self {
+            rcpt_to: Vec::new(),
             ip: Some(ip),
             helo: helo.map(str::to_owned),
             mail_from: mail_from.map(|m| {
@@ -149,7 +152,13 @@ pub struct VerifyConfig {
     /// subdomains too): [`crate::arc::trusted_forwarder`]. Empty: ARC is validated and
     /// reported, and changes no disposition.
     pub trusted_arc_sealers: Vec<String>,
+    /// DKIM2 (a draft): verified when set, never counted for DMARC.
+    pub dkim2: Option<crate::dkim2::Dkim2Config>,
 }
+
+/// The largest body kept whole for DKIM2, whose recipes rebuild earlier instances from
+/// it; a larger one gets DKIM2 `permerror` (it is never judged in part).
+pub const MAX_DKIM2_BODY: usize = 64 * 1024 * 1024;
 
 /// Every result for one message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -164,6 +173,8 @@ pub struct Report {
     pub dmarc: DmarcOutcome,
     /// ARC (RFC 8617).
     pub arc: ArcOutcome,
+    /// DKIM2, when asked for ([`VerifyConfig::dkim2`]).
+    pub dkim2: Option<crate::dkim2::Dkim2Outcome>,
     /// The client's address, for `smtp.remote-ip` of `arc=` (RFC 8617 §7.2).
     pub remote_ip: Option<IpAddr>,
     /// Set when the header could not be split into fields or exceeded a limit: then no
@@ -193,6 +204,9 @@ impl Report {
         results.extend(self.dkim.iter().map(ResInfo::from_dkim));
         results.push(ResInfo::from_dmarc(&self.dmarc));
         results.push(ResInfo::from_arc(&self.arc, self.remote_ip, &self.dmarc));
+        if let Some(d) = &self.dkim2 {
+            results.push(ResInfo::from_dkim2(d));
+        }
         AuthenticationResults {
             authserv_id: authserv_id.to_owned(),
             version: None,
@@ -215,6 +229,9 @@ pub struct MessageVerifier {
     arc: Option<ArcVerifier>,
     /// The body hashes of DKIM and ARC, computed in one pass.
     hashers: BodyHashers,
+    /// The body, kept for DKIM2 when it is on (`None` past [`MAX_DKIM2_BODY`]).
+    dkim2_body: Option<Vec<u8>>,
+    dkim2_too_large: bool,
     malformed: Option<HeaderError>,
 }
 
@@ -230,6 +247,8 @@ impl MessageVerifier {
             dkim: None,
             arc: None,
             hashers: BodyHashers::new(),
+            dkim2_body: None,
+            dkim2_too_large: false,
             malformed: None,
         }
     }
@@ -278,12 +297,23 @@ impl MessageVerifier {
             self.config.arc.clone(),
             &mut self.hashers,
         ));
+        if self.config.dkim2.is_some() {
+            self.dkim2_body = Some(Vec::new());
+        }
         self.headers = Some(headers);
     }
 
     /// Feeds body bytes: one pass for every DKIM and ARC body hash.
     pub fn body(&mut self, chunk: &[u8]) {
         self.hashers.update(chunk);
+        if let Some(b) = self.dkim2_body.as_mut() {
+            if b.len() + chunk.len() > MAX_DKIM2_BODY {
+                self.dkim2_body = None;
+                self.dkim2_too_large = true;
+            } else {
+                b.extend_from_slice(chunk);
+            }
+        }
     }
 
     /// Evaluates everything. A malformed header gives a verdict too, without any DNS
@@ -302,6 +332,7 @@ impl MessageVerifier {
                 dkim: Vec::new(),
                 dmarc: DmarcOutcome::malformed(&why, &self.config.dmarc),
                 arc: ArcOutcome::none(),
+                dkim2: None,
                 remote_ip: self.envelope.ip,
                 malformed: Some(why),
                 report_mail: false,
@@ -346,12 +377,28 @@ impl MessageVerifier {
         )
         .await;
         apply_trusted_forwarder(&mut dmarc, &arc, &self.config.trusted_arc_sealers);
+        let dkim2 = match &self.config.dkim2 {
+            None => None,
+            Some(_) if self.dkim2_too_large => Some(crate::dkim2::Dkim2Outcome::too_large()),
+            Some(c) => {
+                let envelope = env.mail_from.as_ref().map(|m| crate::dkim2::Dkim2Envelope {
+                    mail_from: m.clone(),
+                    rcpt_to: env.rcpt_to.clone(),
+                });
+                let body = self.dkim2_body.take().unwrap_or_default();
+                Some(
+                    crate::dkim2::verify(&headers, &body, envelope.as_ref(), now, c, resolver)
+                        .await,
+                )
+            }
+        };
         Report {
             spf: spf_result,
             helo: helo_result,
             dkim: dkim_results,
             dmarc,
             arc,
+            dkim2,
             remote_ip: self.envelope.ip,
             malformed: None,
             report_mail: crate::report::is_report_mail(&headers),
@@ -475,6 +522,7 @@ mod tests {
             ip: Some("192.0.2.1".parse().unwrap()),
             helo: Some("mail.example.com".into()),
             mail_from: Some("a@example.com".into()),
+            rcpt_to: Vec::new(),
         };
         let report = tokio::runtime::Builder::new_current_thread()
             .build()

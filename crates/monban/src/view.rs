@@ -34,6 +34,9 @@ pub struct VerifyView<'a> {
     pub dmarc: DmarcView<'a>,
     /// ARC.
     pub arc: ArcView<'a>,
+    /// DKIM2 (a draft), when asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dkim2: Option<Dkim2View<'a>>,
     /// The `Authentication-Results` value, on one line.
     pub authentication_results: String,
 }
@@ -66,6 +69,12 @@ impl<'a> VerifyView<'a> {
             dkim: report.dkim.iter().map(DkimView::from).collect(),
             dmarc: DmarcView::from(&report.dmarc),
             arc: ArcView::from(&report.arc),
+            dkim2: report.dkim2.as_ref().map(|d| Dkim2View {
+                result: d.result.as_str(),
+                domains: d.domains.iter().map(String::as_str).collect(),
+                instances: d.instances,
+                reason: d.reason_text(),
+            }),
             authentication_results: report
                 .authentication_results(authserv_id)
                 .to_value()
@@ -212,6 +221,19 @@ pub struct ArcView<'a> {
     pub failed_instance: Option<u32>,
     /// Each set, instance 1 first (empty when the structure is invalid).
     pub sets: Vec<ArcSetView<'a>>,
+}
+
+/// DKIM2 (the draft).
+#[derive(Debug, Clone, Serialize)]
+pub struct Dkim2View<'a> {
+    /// `none`, `pass`, `fail`, `permerror` or `temperror`.
+    pub result: &'static str,
+    /// The signing domains, hop 1 first.
+    pub domains: Vec<&'a str>,
+    /// The highest Message-Instance.
+    pub instances: u64,
+    /// Why, when not a pass.
+    pub reason: Option<String>,
 }
 
 /// One ARC set.

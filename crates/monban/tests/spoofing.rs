@@ -82,6 +82,7 @@ fn envelope(mail_from: &str, helo: &str) -> Envelope {
         ip: Some(ATTACKER_IP.parse().unwrap()),
         helo: Some(helo.into()),
         mail_from: Some(mail_from.into()),
+        rcpt_to: Vec::new(),
     }
 }
 

@@ -1016,6 +1016,7 @@ impl Analysis {
                         ip: Some(ip),
                         helo,
                         mail_from,
+                        rcpt_to: Vec::new(),
                     },
                     format!(
                         "the Received-SPF field of {}",
@@ -1041,6 +1042,7 @@ impl Analysis {
                     ip: Some(ip),
                     helo,
                     mail_from,
+                    rcpt_to: Vec::new(),
                 },
                 format!("hop {} (received by {})", h.number, hop_name(h)),
             );

@@ -182,6 +182,16 @@ impl ResInfo {
         r
     }
 
+    /// `dkim2=` (the DKIM2 draft): `header.d` of the latest hop.
+    pub fn from_dkim2(o: &crate::dkim2::Dkim2Outcome) -> Self {
+        let mut r = Self::new("dkim2", o.result.as_str());
+        r.comment = o.reason_text();
+        match o.domains.last() {
+            Some(d) => r.with("header", "d", d),
+            None => r,
+        }
+    }
+
     /// The resinfo text, e.g. `spf=pass (comment) smtp.mailfrom=a@example.com`.
     pub fn to_text(&self) -> String {
         let mut s = format!(

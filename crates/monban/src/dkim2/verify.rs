@@ -63,6 +63,8 @@ pub enum Dkim2Reason {
     },
     /// More fields than [`MAX_FIELDS`].
     TooManyFields,
+    /// The body is larger than monban keeps whole for DKIM2.
+    BodyTooLarge,
     /// The `i=` numbers are not 1, 2, ... (the message counts as unsigned).
     NumberingGap,
     /// A required tag is missing or empty.
@@ -155,6 +157,11 @@ impl fmt::Display for Dkim2Reason {
         match self {
             Self::Syntax { field, why } => write!(f, "{field} syntax error: {why}"),
             Self::TooManyFields => write!(f, "more than {MAX_FIELDS} DKIM2 fields of one kind"),
+            Self::BodyTooLarge => write!(
+                f,
+                "the body is larger than {} MiB, the most kept whole for DKIM2",
+                crate::pipeline::MAX_DKIM2_BODY >> 20
+            ),
             Self::NumberingGap => f.write_str("the DKIM2-Signature i= numbers have a gap"),
             Self::Missing { instance, tag } => {
                 write!(f, "DKIM2-Signature i={instance}: tag {tag}= missing")
@@ -235,6 +242,16 @@ impl Dkim2Outcome {
             domains,
             instances: 0,
         }
+    }
+
+    /// The outcome for a body too large to keep whole
+    /// ([`crate::pipeline::MAX_DKIM2_BODY`]): `permerror`, never judged in part.
+    pub fn too_large() -> Self {
+        Self::with(
+            Dkim2Result::Permerror,
+            Some(Dkim2Reason::BodyTooLarge),
+            Vec::new(),
+        )
     }
 
     /// The reason as text.

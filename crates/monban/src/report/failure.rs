@@ -343,6 +343,7 @@ mod tests {
             ip: Some(ip.parse().unwrap()),
             helo: Some("client.example".into()),
             mail_from: Some("alice@example.com".into()),
+            rcpt_to: Vec::new(),
         };
         let msg = b"From: Alice <alice@example.com>\r\nTo: bob@example.net, \"Carol\" <carol@example.org>\r\nSubject: hi\r\n\r\nbody\r\n";
         let report = tokio::runtime::Builder::new_current_thread()
