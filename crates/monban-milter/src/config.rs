@@ -116,6 +116,11 @@ pub const OPTIONS: &[OptionDoc] = &[
         doc: "Mail trusted clients send from these senders (a list re-sending what it received) is ARC-sealed with the results this host recorded when the message came in (its Authentication-Results, kept by the list) and cv= from the arc= recorded then. The key is the [[signing]] row matching the sender, RSA.",
     },
     OptionDoc {
+        key: "dkim2",
+        default: "false",
+        doc: "Also verify DKIM2 (draft-ietf-dkim-dkim2-spec-02) on inbound mail, the envelope included: dkim2= in Authentication-Results. Off while DKIM2 is a draft; it never counts for DMARC.",
+    },
+    OptionDoc {
         key: "max_connections",
         default: "500",
         doc: "MTA connections served at once; one more is closed at once (the MTA applies milter_default_action).",
@@ -309,6 +314,8 @@ pub struct RawConfig {
     arc_seal_recipients: Vec<String>,
     #[serde(default)]
     arc_seal_senders: Vec<String>,
+    #[serde(default)]
+    dkim2: bool,
     #[serde(default = "default_max_connections")]
     max_connections: usize,
     #[serde(default = "default_idle_timeout")]
@@ -844,6 +851,7 @@ impl Config {
             }
         }
         filter.verify.trusted_arc_sealers = raw.trusted_arc_sealers.clone();
+        filter.verify.dkim2 = raw.dkim2.then(monban::dkim2::Dkim2Config::default);
         filter.signing = signing.clone();
         filter.default_signer = default_signer.clone();
         for (key, list) in [

@@ -315,6 +315,8 @@ pub enum Step {
 struct Message {
     mail_from: Option<String>,
     recipient_domains: Vec<String>,
+    /// The recipients (the first 1,000), for DKIM2's envelope check.
+    recipients: Vec<String>,
     /// The deletions of incoming Authentication-Results that claim our authserv-id.
     forged: Vec<Response>,
     /// The header rebuilt from the MTA's fields, never more than [`MAX_HEADER_BYTES`].
@@ -532,7 +534,7 @@ impl Session {
                 ip: self.client,
                 helo: self.helo.clone(),
                 mail_from: self.message.mail_from.clone(),
-                rcpt_to: Vec::new(),
+                rcpt_to: self.message.recipients.clone(),
             };
             let mut v = MessageVerifier::new(envelope, self.config.verify.clone(), self.now);
             // The deletions of forged results are known now: the header itself is not
@@ -631,6 +633,11 @@ impl Session {
                 let recipient = args
                     .first()
                     .map(|a| a.trim().trim_start_matches('<').trim_end_matches('>'));
+                if let Some(r) = recipient
+                    && self.message.recipients.len() < 1000
+                {
+                    self.message.recipients.push(r.to_owned());
+                }
                 if self.message.seal_recipient.is_none()
                     && let Some(r) = recipient
                     && self
@@ -780,7 +787,7 @@ impl Session {
             ip: self.client,
             helo: self.helo.clone(),
             mail_from: message.mail_from.clone(),
-            rcpt_to: Vec::new(),
+            rcpt_to: message.recipients.clone(),
         };
         let mut report = verifier.finish(resolver).await;
         let mut out = message.forged;

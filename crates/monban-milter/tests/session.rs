@@ -547,3 +547,47 @@ fn outbound_list_mail_is_sealed_with_the_results_recorded_on_arrival() {
         "{aar:?}"
     );
 }
+
+/// `dkim2 = true`: inbound DKIM2 is verified with the session's envelope; the copy for
+/// the recipient it was signed for passes, the same copy to another recipient does not.
+#[test]
+fn dkim2_is_verified_with_the_envelope() {
+    let key = Arc::new(SigningKey::generate_ed25519().unwrap());
+    let zone = zone(&key);
+    let mut c = (*config(key.clone())).clone();
+    c.verify.dkim2 = Some(monban::dkim2::Dkim2Config::default());
+    let config = Arc::new(c);
+    let (headers, body) = dkim::split_message(MSG.as_bytes()).unwrap();
+    let lines = monban::dkim2::sign(
+        &headers,
+        &body,
+        &monban::dkim2::Dkim2SignConfig {
+            domain: "example.com".into(),
+            selector: "s1".into(),
+            key,
+            mail_from: "alice@example.com".into(),
+            rcpt_to: vec!["bob@example.net".into()],
+            nonce: None,
+            flags: Vec::new(),
+            recipe: None,
+        },
+        NOW,
+    )
+    .unwrap();
+    let msg = format!("{lines}{MSG}");
+    let mut s = Session::new(config.clone(), NOW);
+    let out = transaction(&mut s, &zone, "192.0.2.10", "alice@example.com", &msg);
+    let ar = delivered(&out, "");
+    assert!(ar.contains("dkim2=pass header.d=example.com"), "{ar}");
+    let mut s = Session::new(config, NOW);
+    let out = transaction_to(
+        &mut s,
+        &zone,
+        "192.0.2.10",
+        "alice@example.com",
+        "carol@example.org",
+        &msg,
+    );
+    let ar = delivered(&out, "");
+    assert!(ar.contains("dkim2=permerror"), "{ar}");
+}

@@ -123,7 +123,10 @@ impl Recipe {
         };
         // Header groups by lowercase name, top to bottom, values trimmed; unsigned
         // fields are left out (they are not hashed).
+        // (lowercase name, name as written, values top to bottom), and where each name's
+        // group is: one map lookup per field, so a header of many names stays linear.
         let mut groups: Vec<(String, String, Vec<Vec<u8>>)> = Vec::new();
+        let mut index: std::collections::HashMap<String, usize> = Default::default();
         for (name, value) in &cur.fields {
             let lower = name.to_ascii_lowercase();
             if super::canon::is_unsigned(&lower) {
@@ -135,16 +138,18 @@ impl Recipe {
                 .rposition(|&b| !is_ws(b))
                 .map_or(start, |e| e + 1);
             let v = value[start..end.max(start)].to_vec();
-            match groups.iter_mut().find(|(l, _, _)| *l == lower) {
-                Some(g) => g.2.push(v),
-                None => groups.push((lower, name.clone(), vec![v])),
+            match index.get(&lower) {
+                Some(&g) => groups[g].2.push(v),
+                None => {
+                    index.insert(lower.clone(), groups.len());
+                    groups.push((lower, name.clone(), vec![v]));
+                }
             }
         }
         for (name, list) in &self.headers {
-            let current = groups
-                .iter()
-                .find(|(l, _, _)| l == name)
-                .map(|g| g.2.clone())
+            let current = index
+                .get(name)
+                .map(|&g| groups[g].2.clone())
                 .unwrap_or_default();
             let n = current.len() as u64;
             let mut built: Vec<Vec<u8>> = Vec::new();
@@ -167,9 +172,12 @@ impl Recipe {
                 }
             }
             built.reverse();
-            match groups.iter_mut().find(|(l, _, _)| l == name) {
-                Some(g) => g.2 = built,
-                None => groups.push((name.clone(), name.clone(), built)),
+            match index.get(name) {
+                Some(&g) => groups[g].2 = built,
+                None => {
+                    index.insert(name.clone(), groups.len());
+                    groups.push((name.clone(), name.clone(), built));
+                }
             }
         }
         groups.sort_by(|a, b| a.0.cmp(&b.0));

@@ -443,11 +443,15 @@ pub async fn verify<R: Resolver>(
         if !same_address(&env.mail_from, &top.mail_from) {
             return out(Permerror, Dkim2Reason::MailFrom);
         }
-        if let Some(r) = env
-            .rcpt_to
-            .iter()
-            .find(|r| !top.rcpt_to.iter().any(|t| same_address(r, t)))
-        {
+        // One set of the signed recipients (local part exact, domain without case), so
+        // many recipients against a long rt= stay linear.
+        let key = |a: &str| {
+            let (l, d) = parts(a);
+            (l.to_owned(), d.to_ascii_lowercase())
+        };
+        let signed: std::collections::HashSet<(String, String)> =
+            top.rcpt_to.iter().map(|t| key(t)).collect();
+        if let Some(r) = env.rcpt_to.iter().find(|r| !signed.contains(&key(r))) {
             return out(Permerror, Dkim2Reason::RcptTo { rcpt: r.clone() });
         }
     }
