@@ -113,7 +113,7 @@ pub const OPTIONS: &[OptionDoc] = &[
     OptionDoc {
         key: "arc_seal_senders",
         default: "[]",
-        doc: "Mail trusted clients send from these senders (a list re-sending what it received) is ARC-sealed with the results this host recorded when the message came in (its Authentication-Results, kept by the list) and cv= from the arc= recorded then. The key is the [[signing]] row matching the sender, RSA.",
+        doc: "Mail that clients in trusted_networks (not SASL-authenticated users) send from these senders (a list re-sending what it received) is ARC-sealed with the results this host recorded when the message came in (its Authentication-Results, kept by the list) and cv= from the arc= recorded then. The key is the [[signing]] row matching the sender, RSA.",
     },
     OptionDoc {
         key: "dkim2",

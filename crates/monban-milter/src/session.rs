@@ -107,10 +107,11 @@ pub struct ArcSealing {
     /// after it is judged and accepted: this host forwards it (aliases, a list
     /// server behind it). The AAR holds this host's `Authentication-Results`.
     pub recipients: Vec<String>,
-    /// Mail that trusted clients send from these senders is sealed (a list re-sending
-    /// what it received): the AAR holds the results this host recorded when the message
-    /// came in (its `Authentication-Results`, kept by the list), and `cv=` the `arc=`
-    /// recorded then, while the seals still verify.
+    /// Mail that clients in `trusted_networks` send from these senders is sealed (a
+    /// list re-sending what it received): the AAR holds the results this host recorded
+    /// when the message came in (its `Authentication-Results`, kept by the list), and
+    /// `cv=` the `arc=` recorded then, while the seals still verify. Not for
+    /// SASL-authenticated clients, whose mail may carry such fields made up.
     pub senders: Vec<String>,
 }
 
@@ -512,12 +513,19 @@ impl Session {
             {
                 signers.push(d.clone());
             }
-            if self
-                .config
-                .arc
-                .senders
-                .iter()
-                .any(|p| address_matches(p, &sender))
+            // Only for list software on a trusted host: a SASL-authenticated user could
+            // carry Authentication-Results of ours that this host never wrote (they are
+            // stripped from inbound mail only), and we would seal their claims.
+            let from_trusted_host = self
+                .client
+                .is_some_and(|ip| self.config.trusted_networks.iter().any(|n| n.contains(ip)));
+            if from_trusted_host
+                && self
+                    .config
+                    .arc
+                    .senders
+                    .iter()
+                    .any(|p| address_matches(p, &sender))
             {
                 self.start_outbound_seal(&headers, &sender);
             }

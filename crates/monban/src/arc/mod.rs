@@ -248,6 +248,9 @@ pub struct ArcSetOutcome {
     /// Whether the body that arrived still has the AMS's body hash (`bh=`): where it
     /// stops being so, a hop between this set and the next changed the body.
     pub body_intact: bool,
+    /// Whether the AMS signs From (RFC 8617 does not require it; a set that does not
+    /// cannot vouch for the author domain).
+    pub signs_from: bool,
     /// The AAR's authserv-id.
     pub authserv_id: String,
     /// The AAR's results as the sealer wrote them (method, result, properties), when
@@ -294,6 +297,23 @@ impl ArcOutcome {
         }
     }
 
+    /// Whether the chain failed only for a temporary DNS failure (a key lookup): such a
+    /// chain is not sealed `cv=fail`, which would end it for every later hop.
+    pub fn is_temporary(&self) -> bool {
+        matches!(
+            self.reason,
+            Some(
+                ArcReason::MessageSignature {
+                    result: DkimResult::Temperror,
+                    ..
+                } | ArcReason::Seal {
+                    result: DkimResult::Temperror,
+                    ..
+                }
+            )
+        )
+    }
+
     /// The sealers' domains (each set's ARC-Seal `d=`), instance 1 first.
     pub fn sealers(&self) -> Vec<String> {
         self.sets.iter().map(|s| s.seal_domain.clone()).collect()
@@ -309,8 +329,8 @@ impl ArcOutcome {
     /// this host wrote then in its own `Authentication-Results`.
     ///
     /// A recorded `pass` stands only while the chain still holds apart from the latest
-    /// AMS, which the change may have broken: the same instances, and every seal
-    /// verifying now. Anything else keeps this outcome; a recorded `fail` is a failure
+    /// AMS, which the change may have broken: every seal verifies now and the latest AMS
+    /// is the only failure. Anything else keeps this outcome; a recorded `fail` is a failure
     /// whatever the chain looks like now. `cv=pass` is never given to a chain whose
     /// seals do not verify.
     pub fn as_received(&self, recorded: Option<ArcResult>) -> ArcOutcome {
@@ -354,10 +374,10 @@ fn within(domain: &str, trusted: &str) -> bool {
 ///
 /// Applies when the chain passes and the sealer of the oldest set whose AMS still
 /// verifies (instance `oldest-pass`, or 1 when every AMS does) is in `trusted` (the
-/// domain or a subdomain of it) and recorded in its AAR either `dmarc=pass` for
-/// `from_domain`, or a `dkim=pass` whose `header.d` (or the domain of `header.i`) is
-/// relaxed-aligned with it (`org` is the From domain's organizational domain). Returns
-/// the sealer, its instance and what it recorded.
+/// domain or a subdomain of it), its AMS signs From, and it recorded in its AAR either
+/// `dmarc=pass` with `header.from` the author domain, or a `dkim=pass` whose `header.d`
+/// (or the domain of `header.i`) is relaxed-aligned with it (`org` is the From domain's
+/// organizational domain). Returns the sealer, its instance and what it recorded.
 pub fn trusted_forwarder(
     arc: &ArcOutcome,
     trusted: &[String],
@@ -368,7 +388,7 @@ pub fn trusted_forwarder(
         return None;
     }
     let set = arc.sets.get(arc.oldest_pass.max(1) as usize - 1)?;
-    if !trusted.iter().any(|t| within(&set.seal_domain, t)) {
+    if !trusted.iter().any(|t| within(&set.seal_domain, t)) || !set.signs_from {
         return None;
     }
     let results = set.results.as_ref()?;
@@ -376,14 +396,14 @@ pub fn trusted_forwarder(
     let aligned =
         |d: &str| d.eq_ignore_ascii_case(from_domain) || org.is_some_and(|o| within(d, o));
     let passes = || results.results.iter().filter(|r| r.result == "pass");
-    // dmarc=pass for this author domain first: it is the sealer's own verdict.
-    if let Some(r) = passes().find(|r| {
+    // dmarc=pass for this author domain first: it is the sealer's own verdict, and it
+    // must name the domain (a bare dmarc=pass could be about any).
+    if passes().any(|r| {
         r.method == "dmarc"
             && r.property("header", "from")
-                .is_none_or(|f| f.eq_ignore_ascii_case(from_domain))
+                .is_some_and(|f| f.eq_ignore_ascii_case(from_domain))
     }) {
-        let from = r.property("header", "from").unwrap_or(from_domain);
-        let recorded = format!("dmarc=pass header.from={from}");
+        let recorded = format!("dmarc=pass header.from={from_domain}");
         return Some((set.seal_domain.clone(), set.instance, recorded));
     }
     if let Some((r, d)) = passes().find_map(|r| {
@@ -557,5 +577,80 @@ mod tests {
         let v = check("ARC-Authentication-Results: x.example; none\r\n".into());
         assert!(matches!(v.reason, Some(ArcReason::Malformed { .. })));
         assert_eq!(check(String::new()).result, ArcResult::None);
+    }
+}
+
+#[cfg(test)]
+mod trusted_forwarder_tests {
+    use super::*;
+
+    fn chain(aar: &str, signs_from: bool) -> ArcOutcome {
+        ArcOutcome {
+            result: ArcResult::Pass,
+            reason: None,
+            instances: 1,
+            oldest_pass: 0,
+            sets: vec![ArcSetOutcome {
+                instance: 1,
+                seal_domain: "lists.example.org".into(),
+                seal_selector: "s".into(),
+                cv: ChainValidation::None,
+                seal: Some(DkimResult::Pass),
+                message_domain: "lists.example.org".into(),
+                message_selector: "s".into(),
+                message: Some(DkimResult::Pass),
+                message_reason: None,
+                body_intact: true,
+                signs_from,
+                authserv_id: "lists.example.org".into(),
+                results: crate::authres::AuthenticationResults::parse(aar.as_bytes()).ok(),
+            }],
+        }
+    }
+
+    /// RFC 8617 §7.2.1 as monban applies it: the sealer must be trusted (on a label
+    /// boundary), its AMS must sign From, and its verdict must name the author domain.
+    #[test]
+    fn rfc8617_7_2_1_what_a_trusted_sealer_must_have_recorded() {
+        let trusted = vec!["example.org".to_owned()];
+        let from = "example.com";
+        let org = Some("example.com");
+        let good = chain(
+            "lists.example.org; dmarc=pass header.from=example.com",
+            true,
+        );
+        assert!(trusted_forwarder(&good, &trusted, from, org).is_some());
+        // Not trusted: another domain, or one that only ends with the same letters.
+        assert!(trusted_forwarder(&good, &["other.org".into()], from, org).is_none());
+        assert!(trusted_forwarder(&good, &["ample.org".into()], from, org).is_none());
+        // A dmarc=pass about no domain, or another domain.
+        let bare = chain("lists.example.org; dmarc=pass", true);
+        assert!(trusted_forwarder(&bare, &trusted, from, org).is_none());
+        let other = chain(
+            "lists.example.org; dmarc=pass header.from=example.net",
+            true,
+        );
+        assert!(trusted_forwarder(&other, &trusted, from, org).is_none());
+        // The AMS did not sign From: the author could have been swapped.
+        let unsigned = chain(
+            "lists.example.org; dmarc=pass header.from=example.com",
+            false,
+        );
+        assert!(trusted_forwarder(&unsigned, &trusted, from, org).is_none());
+        // An aligned DKIM pass counts; an unaligned one does not.
+        let dkim = chain(
+            "lists.example.org; dkim=pass header.d=mail.example.com",
+            true,
+        );
+        assert!(trusted_forwarder(&dkim, &trusted, from, org).is_some());
+        let third = chain(
+            "lists.example.org; dkim=pass header.d=mailer.example.net",
+            true,
+        );
+        assert!(trusted_forwarder(&third, &trusted, from, org).is_none());
+        // A chain that does not pass vouches for nothing.
+        let mut failed = good.clone();
+        failed.result = ArcResult::Fail;
+        assert!(trusted_forwarder(&failed, &trusted, from, org).is_none());
     }
 }

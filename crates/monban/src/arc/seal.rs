@@ -71,6 +71,10 @@ pub enum SealError {
         /// The instance of that seal.
         instance: u32,
     },
+    /// The chain could not be validated for now (a key lookup failed): sealing it
+    /// `cv=fail` would end it for good.
+    #[error("the ARC chain could not be validated for now (DNS): not sealed")]
+    Temporary,
     /// The chain already has the most sets allowed.
     #[error("the message already has {MAX_ARC_INSTANCE} ARC sets, the most allowed")]
     TooManySets,
@@ -205,10 +209,19 @@ impl ArcSealer {
     /// to record in the AAR, each as written in an `Authentication-Results` field
     /// (`spf=pass smtp.mailfrom=...`), usually this host's own.
     pub fn finish(self, chain: &ArcOutcome, results: &[String]) -> Result<SealedSet, SealError> {
+        // The latest seal on the message, whatever else the validation found: after a
+        // cv=fail nothing may be added, and the new instance follows the highest.
+        let (top, top_failed) = latest_seal(&self.headers);
+        if top_failed {
+            return Err(SealError::ChainFailed { instance: top });
+        }
         if let Some(ArcReason::LatestSealedFail { instance }) = chain.reason {
             return Err(SealError::ChainFailed { instance });
         }
-        let instance = chain.instances + 1;
+        if chain.is_temporary() {
+            return Err(SealError::Temporary);
+        }
+        let instance = top.max(chain.instances) + 1;
         if instance > MAX_ARC_INSTANCE {
             return Err(SealError::TooManySets);
         }
@@ -339,6 +352,33 @@ fn seal_input(headers: &Headers, first: u32, last: u32, out: &mut Vec<u8>) {
             }
         }
     }
+}
+
+/// The highest instance among the ARC fields of a header, and whether an ARC-Seal with
+/// that instance says `cv=fail`.
+fn latest_seal(headers: &Headers) -> (u32, bool) {
+    let mut top = 0;
+    let mut failed = false;
+    for f in headers.fields() {
+        let aar = f.is("ARC-Authentication-Results");
+        if !(aar || f.is("ARC-Message-Signature") || f.is("ARC-Seal")) {
+            continue;
+        }
+        let Some(i) = super::fields::instance_of(f.value, aar) else {
+            continue;
+        };
+        if i > top {
+            top = i;
+            failed = false;
+        }
+        if i == top
+            && f.is("ARC-Seal")
+            && super::fields::ArcSeal::parse(f.value).is_ok_and(|s| s.cv == ChainValidation::Fail)
+        {
+            failed = true;
+        }
+    }
+    (top, failed)
 }
 
 /// The results recorded by `authserv_id` in the message's `Authentication-Results`

@@ -35,6 +35,10 @@ impl Default for ArcConfig {
     }
 }
 
+/// The most distinct AMS body hashes (canonicalization, hash, `l=`) one chain may ask
+/// for: each is a pass over the body, and real chains use one or two.
+const MAX_BODY_HASHES: usize = 4;
+
 /// Distinct keys fetched at once when finishing (the rest, in a hostile chain of many
 /// sealers, are fetched one at a time as the steps reach them, so a failure stops them).
 const KEYS_AT_ONCE: usize = 8;
@@ -191,6 +195,7 @@ impl ArcVerifier {
         // Step 3: exactly one of each field per instance, 1..N without gaps, cv= by
         // position; and every field must parse.
         let mut sets = Vec::with_capacity(n as usize);
+        let mut body_keys: Vec<BodyHashKey> = Vec::new();
         for (idx, cells) in by_instance.iter().enumerate() {
             let instance = idx as u32 + 1;
             let mut pos = [0usize; 3];
@@ -251,11 +256,19 @@ impl ArcVerifier {
                 },
                 |r| r.authserv_id.clone(),
             );
-            let hasher = hashers.index_for(BodyHashKey::new(
-                ams.algorithm,
-                ams.body_canonicalization,
-                ams.body_length,
-            ));
+            let key = BodyHashKey::new(ams.algorithm, ams.body_canonicalization, ams.body_length);
+            if !body_keys.contains(&key) {
+                if body_keys.len() >= MAX_BODY_HASHES {
+                    return malformed(
+                        ArcField::MessageSignature,
+                        format!(
+                            "the chain asks for more than {MAX_BODY_HASHES} different body hashes"
+                        ),
+                    );
+                }
+                body_keys.push(key);
+            }
+            let hasher = hashers.index_for(key);
             sets.push(Set {
                 seal,
                 fields: pos,
@@ -326,6 +339,11 @@ impl ArcVerifier {
                 message: None,
                 message_reason: None,
                 body_intact: hashes[s.hasher].digest == s.ams.body_hash,
+                signs_from: s
+                    .ams
+                    .signed_headers
+                    .iter()
+                    .any(|h| h.eq_ignore_ascii_case("from")),
                 authserv_id: s.authserv_id.clone(),
                 results: s.results.clone(),
             })
@@ -527,10 +545,20 @@ async fn verify_ams<R: Resolver>(
     if hash.digest != sig.body_hash {
         return Err((DkimResult::Fail, DkimReason::BodyHashMismatch));
     }
-    if let Some(l) = sig.body_length
-        && hash.canonical_length < l
-    {
-        return Err((DkimResult::Fail, DkimReason::BodyShorterThanL { l }));
+    if let Some(l) = sig.body_length {
+        if hash.canonical_length < l {
+            return Err((DkimResult::Fail, DkimReason::BodyShorterThanL { l }));
+        }
+        // Content appended past l= is not vouched for: as DKIM's default (§8.2).
+        if hash.canonical_length > l {
+            return Err((
+                DkimResult::Policy,
+                DkimReason::UnsignedBody {
+                    l,
+                    unsigned: hash.canonical_length - l,
+                },
+            ));
+        }
     }
     check_signature(config, &record, sig.algorithm, data, &sig.signature).map(|_| ())
 }

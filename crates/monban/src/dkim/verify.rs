@@ -424,6 +424,19 @@ pub(crate) async fn usable_key<R: Resolver>(
     algorithm: Algorithm,
     auid: Option<&str>,
 ) -> Result<super::KeyRecord, (DkimResult, DkimReason)> {
+    usable_key_with(resolver, domain, selector, algorithm, auid, true).await
+}
+
+/// [`usable_key`], with the DKIM1 record tags `s=` and `h=` applied or not (DKIM2's
+/// draft §6 says they are ignored).
+pub(crate) async fn usable_key_with<R: Resolver>(
+    resolver: &R,
+    domain: &str,
+    selector: &str,
+    algorithm: Algorithm,
+    auid: Option<&str>,
+    dkim1_tags: bool,
+) -> Result<super::KeyRecord, (DkimResult, DkimReason)> {
     let name = format!("{selector}._domainkey.{domain}");
     let key = match super::key::fetch(resolver, domain, selector).await {
         Ok(k) => k,
@@ -433,10 +446,10 @@ pub(crate) async fn usable_key<R: Resolver>(
     if key.is_revoked() {
         return Err((DkimResult::Permerror, DkimReason::Revoked { name }));
     }
-    if !key.allows_email() {
+    if dkim1_tags && !key.allows_email() {
         return Err((DkimResult::Permerror, DkimReason::KeyNotForEmail));
     }
-    if !key.allows_hash(algorithm.hash_name()) {
+    if dkim1_tags && !key.allows_hash(algorithm.hash_name()) {
         return Err((
             DkimResult::Permerror,
             DkimReason::HashNotAllowed {

@@ -14,6 +14,13 @@ pub const MAX_FIELDS: usize = 50;
 /// The longest nonce (`n=`, §7.3).
 pub const MAX_NONCE: usize = 64;
 
+/// The most tags one field may have (the draft defines ten).
+pub const MAX_TAGS: usize = 64;
+
+/// The most signatures one `s=` may hold (one per algorithm in use is the draft's
+/// intent; each costs a key lookup and a verification).
+pub const MAX_SETS: usize = 8;
+
 /// White space as the draft's tag lists and canonicalization see it.
 pub(crate) fn is_ws(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\r' | b'\n' | 0x0c)
@@ -37,6 +44,9 @@ pub enum FieldError {
     /// A tag value is malformed.
     #[error("tag {0}= is malformed: {1}")]
     Bad(&'static str, &'static str),
+    /// More than [`MAX_TAGS`] tags, or more than [`MAX_SETS`] signatures in `s=`.
+    #[error("too many tags or signatures in the field")]
+    TooMany,
     /// The nonce is longer than [`MAX_NONCE`] (§7.3).
     #[error("the nonce n= is longer than {MAX_NONCE} characters")]
     NonceTooLong,
@@ -50,6 +60,7 @@ pub enum FieldError {
 /// passed over; a name twice is an error.
 pub(crate) fn tags(value: &[u8]) -> Result<Vec<(String, Vec<u8>)>, FieldError> {
     let mut out: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for item in value.split(|&b| b == b';') {
         let Some(eq) = item.iter().position(|&b| b == b'=') else {
             continue;
@@ -61,8 +72,11 @@ pub(crate) fn tags(value: &[u8]) -> Result<Vec<(String, Vec<u8>)>, FieldError> {
         if name.is_empty() || !name.bytes().all(|b| b.is_ascii_lowercase()) {
             continue;
         }
-        if out.iter().any(|(n, _)| *n == name) {
+        if !seen.insert(name.clone()) {
             return Err(FieldError::Duplicate(name));
+        }
+        if out.len() >= MAX_TAGS {
+            return Err(FieldError::TooMany);
         }
         out.push((name, squeeze(&item[eq + 1..])));
     }
@@ -134,7 +148,10 @@ impl Dkim2Signature {
             return Err(FieldError::Bad("s", "no signature"));
         }
         let mut signatures = Vec::new();
-        for set in s.split(|&b| b == b',') {
+        for (k, set) in s.split(|&b| b == b',').enumerate() {
+            if k >= MAX_SETS {
+                return Err(FieldError::TooMany);
+            }
             let mut parts = set.splitn(3, |&b| b == b':');
             let (Some(sel), Some(alg), Some(sig)) = (parts.next(), parts.next(), parts.next())
             else {

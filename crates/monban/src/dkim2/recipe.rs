@@ -17,6 +17,13 @@ pub const MAX_REBUILT_BYTES: usize = 64 * 1024 * 1024;
 /// The most steps one recipe may hold.
 pub const MAX_STEPS: usize = 10_000;
 
+/// What each rebuilt header value or body line costs against [`MAX_REBUILT_BYTES`]
+/// besides its bytes (so copies of empty values are not free).
+const ENTRY_COST: usize = 64;
+
+/// The most header fields a rebuilt instance may have (as many as a header may).
+const MAX_FIELDS: usize = crate::message::MAX_HEADER_FIELDS;
+
 /// One step.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
@@ -35,13 +42,14 @@ pub struct Recipe {
     pub body: Option<Option<Vec<Step>>>,
 }
 
-/// A message as the hashes see it: the header fields top to bottom and the body.
+/// A message as the hashes see it: the header fields top to bottom and the body (the
+/// received body is borrowed, not copied).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Instance {
+pub struct Instance<'a> {
     /// (name, value) pairs.
     pub fields: Vec<(String, Vec<u8>)>,
     /// The body bytes.
-    pub body: Vec<u8>,
+    pub body: std::borrow::Cow<'a, [u8]>,
 }
 
 fn steps(v: &serde_json::Value, count: &mut usize) -> Result<Vec<Step>, String> {
@@ -113,7 +121,7 @@ impl Recipe {
 
     /// Rebuilds the previous instance from `cur`; `Err` when the body cannot be rebuilt
     /// (`"b": null`) or the result would pass [`MAX_REBUILT_BYTES`].
-    pub fn apply(&self, cur: &Instance) -> Result<Instance, &'static str> {
+    pub fn apply<'a>(&self, cur: &Instance<'a>) -> Result<Instance<'a>, &'static str> {
         let mut budget = MAX_REBUILT_BYTES;
         let mut spend = |n: usize| -> Result<(), &'static str> {
             budget = budget
@@ -159,16 +167,19 @@ impl Recipe {
                         for k in (*first).max(1)..=(*last).min(n) {
                             // Numbered from the bottom: 1 is the last occurrence.
                             let v = &current[(n - k) as usize];
-                            spend(v.len())?;
+                            spend(v.len() + ENTRY_COST)?;
                             built.push(v.clone());
                         }
                     }
                     Step::Data(texts) => {
                         for t in texts {
-                            spend(t.len())?;
+                            spend(t.len() + ENTRY_COST)?;
                             built.push(t.as_bytes().to_vec());
                         }
                     }
+                }
+                if built.len() > MAX_FIELDS {
+                    return Err("the recipe rebuilds more header fields than a header may have");
                 }
             }
             built.reverse();
@@ -181,6 +192,9 @@ impl Recipe {
             }
         }
         groups.sort_by(|a, b| a.0.cmp(&b.0));
+        if groups.iter().map(|g| g.2.len()).sum::<usize>() > MAX_FIELDS {
+            return Err("the recipe rebuilds more header fields than a header may have");
+        }
         let fields = groups
             .into_iter()
             .flat_map(|(_, name, values)| values.into_iter().map(move |v| (name.clone(), v)))
@@ -205,14 +219,14 @@ impl Recipe {
                         Step::Copy(first, last) => {
                             for k in (*first).max(1)..=(*last).min(count) {
                                 let l = lines[(k - 1) as usize];
-                                spend(l.len() + 2)?;
+                                spend(l.len() + ENTRY_COST)?;
                                 out.extend_from_slice(l);
                                 out.extend_from_slice(b"\r\n");
                             }
                         }
                         Step::Data(texts) => {
                             for t in texts {
-                                spend(t.len() + 2)?;
+                                spend(t.len() + ENTRY_COST)?;
                                 out.extend_from_slice(t.as_bytes());
                                 out.extend_from_slice(b"\r\n");
                             }
@@ -222,7 +236,7 @@ impl Recipe {
                 if out.is_empty() {
                     out.extend_from_slice(b"\r\n");
                 }
-                out
+                std::borrow::Cow::Owned(out)
             }
         };
         Ok(Instance { fields, body })
@@ -233,13 +247,13 @@ impl Recipe {
 mod tests {
     use super::*;
 
-    fn instance(fields: &[(&str, &str)], body: &str) -> Instance {
+    fn instance<'a>(fields: &[(&str, &str)], body: &'a str) -> Instance<'a> {
         Instance {
             fields: fields
                 .iter()
                 .map(|(n, v)| ((*n).to_owned(), v.as_bytes().to_vec()))
                 .collect(),
-            body: body.as_bytes().to_vec(),
+            body: std::borrow::Cow::Borrowed(body.as_bytes()),
         }
     }
 
@@ -254,7 +268,7 @@ mod tests {
             "one\r\nTWO\r\nthree\r\n",
         );
         let prev = r.apply(&cur).unwrap();
-        assert_eq!(prev.body, b"one\r\ntwo\r\nthree\r\n");
+        assert_eq!(&*prev.body, b"one\r\ntwo\r\nthree\r\n");
         assert_eq!(
             prev.fields,
             vec![
@@ -269,6 +283,15 @@ mod tests {
                 .is_err()
         );
         assert!(Recipe::parse(br#"{"h":null}"#).is_err());
+    }
+
+    #[test]
+    fn copies_of_empty_values_are_bounded() {
+        let fields: Vec<(&str, &str)> = (0..5000).map(|_| ("Keywords", "")).collect();
+        let steps: Vec<String> = (0..10).map(|_| r#"{"c":[1,5000]}"#.to_owned()).collect();
+        let json = format!(r#"{{"h":{{"keywords":[{}]}}}}"#, steps.join(","));
+        let r = Recipe::parse(json.as_bytes()).unwrap();
+        assert!(r.apply(&instance(&fields, "")).is_err());
     }
 
     #[test]

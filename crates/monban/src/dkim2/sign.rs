@@ -141,7 +141,10 @@ pub fn sign(
                 return Err(Dkim2SignError::NeedsRecipe);
             };
             super::recipe::Recipe::parse(recipe.as_bytes()).map_err(Dkim2SignError::Recipe)?;
-            Some((m + 1, Some(B64.encode(recipe.as_bytes()))))
+            let next = m
+                .checked_add(1)
+                .ok_or(Dkim2SignError::Value("m= (at its maximum)"))?;
+            Some((next, Some(B64.encode(recipe.as_bytes()))))
         }
     };
     let m = new_instance
@@ -154,7 +157,11 @@ pub fn sign(
         }
         v
     });
-    let i = sigs.last().map_or(0, |(_, s)| s.instance) + 1;
+    let i = sigs
+        .last()
+        .map_or(0, |(_, s)| s.instance)
+        .checked_add(1)
+        .ok_or(Dkim2SignError::Value("i= (at its maximum)"))?;
     let rt: Vec<String> = config
         .rcpt_to
         .iter()

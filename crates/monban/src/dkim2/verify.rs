@@ -12,7 +12,7 @@ use super::fields::{
     Dkim2Signature, FieldError, MAX_FIELDS, MessageInstance, blank_signatures, signed_form,
 };
 use super::recipe::Instance;
-use crate::dkim::verify::{check_signature, usable_key};
+use crate::dkim::verify::{check_signature, usable_key_with};
 use crate::dkim::{DkimConfig, DkimReason, DkimResult};
 use crate::message::Headers;
 
@@ -143,6 +143,14 @@ pub enum Dkim2Reason {
         /// The Message-Instance `m=`.
         instance: u64,
     },
+    /// A later hop did what an earlier one's flag forbids (`donotmodify`,
+    /// `donotexplode`).
+    Flag {
+        /// The flag.
+        flag: &'static str,
+        /// The instance (`m=` or `i=`) that broke it.
+        instance: u64,
+    },
     /// A recipe cannot rebuild the previous instance.
     Recipe {
         /// The Message-Instance `m=`.
@@ -213,6 +221,12 @@ impl fmt::Display for Dkim2Reason {
             }
             Self::NoRecipe { instance } => {
                 write!(f, "Message-Instance m={instance} has no recipe")
+            }
+            Self::Flag { flag, instance } => {
+                write!(
+                    f,
+                    "{flag} was asked for, and instance {instance} does not respect it"
+                )
             }
             Self::Recipe { instance, why } => {
                 write!(f, "Message-Instance m={instance}: {why}")
@@ -492,6 +506,10 @@ pub async fn verify<R: Resolver>(
         ..DkimConfig::default()
     };
     let mut data = Vec::with_capacity(2048);
+    // Keys fetched once per message.
+    type Key = Result<crate::dkim::KeyRecord, (DkimResult, DkimReason)>;
+    let mut keys: std::collections::HashMap<(String, String, crate::dkim::Algorithm), Key> =
+        Default::default();
     for (k, (name, s)) in sigs.iter().enumerate() {
         let i = s.instance;
         if s.signatures.is_empty() {
@@ -509,18 +527,34 @@ pub async fn verify<R: Resolver>(
         }
         signed_form(name, &blank_signatures(&s.raw), &mut data);
         for set in &s.signatures {
-            let key =
-                match usable_key(resolver, &s.domain, &set.selector, set.algorithm, None).await {
-                    Ok(k) => k,
-                    Err((r, why)) => {
-                        let result = if r == DkimResult::Temperror {
-                            Dkim2Result::Temperror
-                        } else {
-                            Permerror
-                        };
-                        return out(result, Dkim2Reason::Signature { instance: i, why });
-                    }
-                };
+            let id = (s.domain.clone(), set.selector.clone(), set.algorithm);
+            let fetched = match keys.get(&id) {
+                Some(k) => k.clone(),
+                None => {
+                    let k = usable_key_with(
+                        resolver,
+                        &s.domain,
+                        &set.selector,
+                        set.algorithm,
+                        None,
+                        false,
+                    )
+                    .await;
+                    keys.insert(id, k.clone());
+                    k
+                }
+            };
+            let key = match fetched {
+                Ok(k) => k,
+                Err((r, why)) => {
+                    let result = if r == DkimResult::Temperror {
+                        Dkim2Result::Temperror
+                    } else {
+                        Permerror
+                    };
+                    return out(result, Dkim2Reason::Signature { instance: i, why });
+                }
+            };
             if let Err((r, why)) =
                 check_signature(&dkim_config, &key, set.algorithm, &data, &set.signature)
             {
@@ -537,7 +571,7 @@ pub async fn verify<R: Resolver>(
     // with the recipe of the one above.
     let mut cur = Instance {
         fields,
-        body: body.to_vec(),
+        body: std::borrow::Cow::Borrowed(body),
     };
     for (_, m) in instances.iter().rev() {
         let Some((hh, bh)) = m.sha256 else { continue };
@@ -564,6 +598,51 @@ pub async fn verify<R: Resolver>(
                 }
             };
         }
+    }
+    // Step 9: the flags. donotmodify: no instance after the one that hop signed may
+    // differ from it; donotexplode: no later hop may say it exploded the message.
+    if let Some(p) = sigs
+        .iter()
+        .filter(|(_, s)| s.flags.iter().any(|f| f == "donotmodify"))
+        .map(|(_, s)| s.message_instance)
+        .min()
+    {
+        let at = |m: u64| {
+            instances
+                .iter()
+                .find(|(_, i)| i.number == m)
+                .and_then(|(_, i)| i.sha256)
+        };
+        let fixed = at(p);
+        if let Some((_, changed)) = instances
+            .iter()
+            .find(|(_, i)| i.number > p && i.sha256.is_some() && i.sha256 != fixed)
+        {
+            return out(
+                Fail,
+                Dkim2Reason::Flag {
+                    flag: "donotmodify",
+                    instance: changed.number,
+                },
+            );
+        }
+    }
+    if let Some(q) = sigs
+        .iter()
+        .filter(|(_, s)| s.flags.iter().any(|f| f == "donotexplode"))
+        .map(|(_, s)| s.instance)
+        .min()
+        && let Some((_, later)) = sigs
+            .iter()
+            .find(|(_, s)| s.instance > q && s.flags.iter().any(|f| f == "exploded"))
+    {
+        return out(
+            Fail,
+            Dkim2Reason::Flag {
+                flag: "donotexplode",
+                instance: later.instance,
+            },
+        );
     }
     let mut o = Dkim2Outcome::with(Dkim2Result::Pass, None, domains.clone());
     o.instances = top.message_instance;
