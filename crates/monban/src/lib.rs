@@ -28,6 +28,7 @@ pub mod crypto;
 pub mod dkim;
 pub mod dkim2;
 pub mod dmarc;
+pub mod iprev;
 pub mod message;
 pub mod mime;
 pub mod pipeline;

@@ -173,6 +173,8 @@ pub struct Report {
     pub dmarc: DmarcOutcome,
     /// ARC (RFC 8617).
     pub arc: ArcOutcome,
+    /// iprev (RFC 8601 §3): the client's forward-confirmed reverse name.
+    pub iprev: crate::iprev::IprevOutcome,
     /// DKIM2, when asked for ([`VerifyConfig::dkim2`]).
     pub dkim2: Option<crate::dkim2::Dkim2Outcome>,
     /// The client's address, for `smtp.remote-ip` of `arc=` (RFC 8617 §7.2).
@@ -193,6 +195,10 @@ impl Report {
     /// The `Authentication-Results` field this host adds.
     pub fn authentication_results(&self, authserv_id: &str) -> AuthenticationResults {
         let mut results = Vec::new();
+        // The connection first (RFC 8601 §3), then the message's methods.
+        if self.iprev.ip.is_some() {
+            results.push(ResInfo::from_iprev(&self.iprev));
+        }
         match (&self.spf, &self.helo) {
             (Some(s), _) => results.push(ResInfo::from_spf(s)),
             (None, Some(h)) => results.push(ResInfo::from_spf(h)),
@@ -332,6 +338,7 @@ impl MessageVerifier {
                 dkim: Vec::new(),
                 dmarc: DmarcOutcome::malformed(&why, &self.config.dmarc),
                 arc: ArcOutcome::none(),
+                iprev: crate::iprev::IprevOutcome::none(),
                 dkim2: None,
                 remote_ip: self.envelope.ip,
                 malformed: Some(why),
@@ -361,13 +368,22 @@ impl MessageVerifier {
                 _ => None,
             }
         };
+        let iprev = async {
+            match env.ip {
+                Some(ip) => crate::iprev::check(resolver, ip).await,
+                None => crate::iprev::IprevOutcome::none(),
+            }
+        };
         let dkim = dkim_verifier.finish_hashed(&hashes, resolver);
         let arc = arc_verifier.finish_hashed(&hashes, resolver);
         // DMARC policy discovery needs only the header: it runs alongside SPF, DKIM and
         // ARC.
         let discovery = dmarc::discover(resolver, &headers, &self.config.dmarc);
-        let ((spf_result, helo_result), ((dkim_results, arc), discovered)) =
-            join(join(mail_from, helo), join(join(dkim, arc), discovery)).await;
+        let ((spf_result, helo_result), ((dkim_results, arc), (discovered, iprev))) = join(
+            join(mail_from, helo),
+            join(join(dkim, arc), join(discovery, iprev)),
+        )
+        .await;
         let mut dmarc = dmarc::conclude(
             resolver,
             discovered,
@@ -398,6 +414,7 @@ impl MessageVerifier {
             dkim: dkim_results,
             dmarc,
             arc,
+            iprev,
             dkim2,
             remote_ip: self.envelope.ip,
             malformed: None,

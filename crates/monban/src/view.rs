@@ -34,6 +34,8 @@ pub struct VerifyView<'a> {
     pub dmarc: DmarcView<'a>,
     /// ARC.
     pub arc: ArcView<'a>,
+    /// iprev (RFC 8601 §3; DESIGN §4: `result`, `ip`, `names`).
+    pub iprev: IprevView<'a>,
     /// DKIM2 (a draft), when asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dkim2: Option<Dkim2View<'a>>,
@@ -69,6 +71,12 @@ impl<'a> VerifyView<'a> {
             dkim: report.dkim.iter().map(DkimView::from).collect(),
             dmarc: DmarcView::from(&report.dmarc),
             arc: ArcView::from(&report.arc),
+            iprev: IprevView {
+                result: report.iprev.result.as_str(),
+                ip: report.iprev.ip.map(|i| i.to_string()),
+                names: report.iprev.names.iter().map(String::as_str).collect(),
+                reason: report.iprev.reason_text(),
+            },
             dkim2: report.dkim2.as_ref().map(|d| Dkim2View {
                 result: d.result.as_str(),
                 domains: d.domains.iter().map(String::as_str).collect(),
@@ -221,6 +229,19 @@ pub struct ArcView<'a> {
     pub failed_instance: Option<u32>,
     /// Each set, instance 1 first (empty when the structure is invalid).
     pub sets: Vec<ArcSetView<'a>>,
+}
+
+/// iprev.
+#[derive(Debug, Clone, Serialize)]
+pub struct IprevView<'a> {
+    /// `none` (no client address), `pass`, `fail`, `temperror` or `permerror`.
+    pub result: &'static str,
+    /// The client address.
+    pub ip: Option<String>,
+    /// The reverse names that resolve back to it.
+    pub names: Vec<&'a str>,
+    /// Why, when not a pass.
+    pub reason: Option<String>,
 }
 
 /// DKIM2 (the draft).

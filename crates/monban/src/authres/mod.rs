@@ -182,6 +182,20 @@ impl ResInfo {
         r
     }
 
+    /// `iprev=` (RFC 8601 §3): `policy.iprev` is the client address; the comment names
+    /// the confirmed name, or why there is none.
+    pub fn from_iprev(o: &crate::iprev::IprevOutcome) -> Self {
+        let mut r = Self::new("iprev", o.result.as_str());
+        r.comment = match o.names.first() {
+            Some(n) => Some(n.clone()),
+            None => o.reason_text(),
+        };
+        match o.ip {
+            Some(ip) => r.with("policy", "iprev", &ip.to_string()),
+            None => r,
+        }
+    }
+
     /// `dkim2=` (the DKIM2 draft): `header.d` of the latest hop.
     pub fn from_dkim2(o: &crate::dkim2::Dkim2Outcome) -> Self {
         let mut r = Self::new("dkim2", o.result.as_str());

@@ -12,7 +12,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
-use monban_dns::{Answer, LookupError, Record, RecordType, Resolver, normalize_name, reverse_name};
+use monban_dns::{Answer, LookupError, Record, RecordType, Resolver, normalize_name};
 
 use super::macros::{self, MacroContext, MacroString, MacroVars};
 use super::record::{self, DomainSpec, Mechanism, Qualifier, SpfRecord, SyntaxError};
@@ -536,21 +536,10 @@ impl<R: Resolver> Spf<R> {
         Ok(false)
     }
 
-    /// The first 10 PTR names of the client (§4.6.4, §5.5).
+    /// The first 10 PTR names of the client (§4.6.4, §5.5): the reverse lookup iprev
+    /// makes too ([`crate::iprev::ptr_names`]).
     async fn ptr_names(&self, ip: IpAddr) -> Result<Vec<String>, LookupError> {
-        let answer = self
-            .resolver
-            .lookup(&reverse_name(ip), RecordType::Ptr)
-            .await?;
-        Ok(answer
-            .records
-            .iter()
-            .filter_map(|r| match r {
-                Record::Ptr(n) => Some(n.clone()),
-                _ => None,
-            })
-            .take(self.config.max_mx_ptr)
-            .collect())
+        crate::iprev::ptr_names(&self.resolver, ip, self.config.max_mx_ptr).await
     }
 
     /// Whether `name` has an address equal to the client's (§5.5 forward confirmation).

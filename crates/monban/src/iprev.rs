@@ -1,0 +1,259 @@
+//! iprev (RFC 8601 §3): forward-confirmed reverse DNS of the SMTP client. The client's
+//! PTR names are looked up (at most [`MAX_PTR_NAMES`], as SPF's `ptr` takes them), and
+//! each is resolved for the client's address family until one gives the client's
+//! address back.
+//!
+//! The PTR lookup is the one SPF's `ptr` mechanism and `%{p}` macro use
+//! ([`ptr_names`]); SPF counts its lookups on top of it.
+
+use std::fmt;
+use std::net::IpAddr;
+
+use monban_dns::{LookupError, Record, RecordType, Resolver, reverse_name};
+
+/// The most PTR names followed (RFC 7208 §4.6.4's limit for `ptr`, which RFC 8601 §3
+/// leaves to the implementation).
+pub const MAX_PTR_NAMES: usize = 10;
+
+/// The iprev result (RFC 8601 §2.7.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IprevResult {
+    /// No client address to check.
+    None,
+    /// A PTR name resolves back to the client's address.
+    Pass,
+    /// No PTR name, or none resolves back.
+    Fail,
+    /// A DNS failure kept the check from concluding.
+    Temperror,
+    /// The reverse DNS answer is unusable (RFC 8601 §2.7.3).
+    Permerror,
+}
+
+impl IprevResult {
+    /// The RFC 8601 name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Pass => "pass",
+            Self::Fail => "fail",
+            Self::Temperror => "temperror",
+            Self::Permerror => "permerror",
+        }
+    }
+}
+
+impl fmt::Display for IprevResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why iprev did not pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum IprevReason {
+    /// The address has no PTR record.
+    NoPtr,
+    /// No PTR name resolves back to the address.
+    NotConfirmed {
+        /// How many names were tried.
+        tried: usize,
+    },
+    /// A DNS failure (the PTR lookup, or a forward lookup when no name confirmed).
+    Dns(LookupError),
+}
+
+impl fmt::Display for IprevReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NoPtr => f.write_str("the address has no reverse DNS name"),
+            Self::NotConfirmed { tried } => write!(
+                f,
+                "none of the {tried} reverse DNS name(s) resolves back to the address"
+            ),
+            Self::Dns(e) => write!(f, "DNS failure: {e}"),
+        }
+    }
+}
+
+/// The outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IprevOutcome {
+    /// The result.
+    pub result: IprevResult,
+    /// The client address.
+    pub ip: Option<IpAddr>,
+    /// The PTR names that resolve back to the address (on `pass`).
+    pub names: Vec<String>,
+    /// Why, when not a pass.
+    pub reason: Option<IprevReason>,
+}
+
+impl IprevOutcome {
+    /// No client address.
+    pub fn none() -> Self {
+        Self {
+            result: IprevResult::None,
+            ip: None,
+            names: Vec::new(),
+            reason: None,
+        }
+    }
+
+    /// The reason as text.
+    pub fn reason_text(&self) -> Option<String> {
+        self.reason.as_ref().map(ToString::to_string)
+    }
+}
+
+/// An IPv4-mapped IPv6 address as the IPv4 address it is.
+fn unmapped(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+/// The first `max` PTR names of `ip`: the one reverse lookup of iprev and of SPF's
+/// `ptr` and `%{p}` (RFC 7208 §5.5, §4.6.4).
+pub async fn ptr_names<R: Resolver>(
+    resolver: &R,
+    ip: IpAddr,
+    max: usize,
+) -> Result<Vec<String>, LookupError> {
+    let answer = resolver
+        .lookup(&reverse_name(unmapped(ip)), RecordType::Ptr)
+        .await?;
+    Ok(answer
+        .records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Ptr(n) => Some(n.clone()),
+            _ => None,
+        })
+        .take(max)
+        .collect())
+}
+
+/// Checks iprev for `ip`: each PTR name, in order, resolved for the client's family,
+/// until one gives `ip` back.
+pub async fn check<R: Resolver>(resolver: &R, ip: IpAddr) -> IprevOutcome {
+    let ip = unmapped(ip);
+    let out = |result, names, reason| IprevOutcome {
+        result,
+        ip: Some(ip),
+        names,
+        reason,
+    };
+    let names = match ptr_names(resolver, ip, MAX_PTR_NAMES).await {
+        Ok(n) if n.is_empty() => {
+            return out(IprevResult::Fail, Vec::new(), Some(IprevReason::NoPtr));
+        }
+        Ok(n) => n,
+        Err(e) if e.is_empty_answer() => {
+            return out(IprevResult::Fail, Vec::new(), Some(IprevReason::NoPtr));
+        }
+        Err(e) if e.is_temporary() => {
+            return out(
+                IprevResult::Temperror,
+                Vec::new(),
+                Some(IprevReason::Dns(e)),
+            );
+        }
+        Err(e) => {
+            return out(
+                IprevResult::Permerror,
+                Vec::new(),
+                Some(IprevReason::Dns(e)),
+            );
+        }
+    };
+    let rtype = match ip {
+        IpAddr::V4(_) => RecordType::A,
+        IpAddr::V6(_) => RecordType::Aaaa,
+    };
+    let mut temporary = None;
+    let mut confirmed = Vec::new();
+    for name in &names {
+        match resolver.lookup(name, rtype).await {
+            Ok(answer) => {
+                let back = answer.records.iter().any(|r| match r {
+                    Record::A(a) => IpAddr::V4(*a) == ip,
+                    Record::Aaaa(a) => IpAddr::V6(*a) == ip,
+                    _ => false,
+                });
+                if back {
+                    confirmed.push(name.trim_end_matches('.').to_ascii_lowercase());
+                }
+            }
+            Err(e) if e.is_temporary() => temporary = temporary.or(Some(e)),
+            Err(_) => {}
+        }
+    }
+    if !confirmed.is_empty() {
+        return out(IprevResult::Pass, confirmed, None);
+    }
+    match temporary {
+        Some(e) => out(
+            IprevResult::Temperror,
+            Vec::new(),
+            Some(IprevReason::Dns(e)),
+        ),
+        None => out(
+            IprevResult::Fail,
+            Vec::new(),
+            Some(IprevReason::NotConfirmed { tried: names.len() }),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use monban_dns::ZoneResolver;
+
+    fn run(zone: &str, ip: &str) -> IprevOutcome {
+        let z = ZoneResolver::parse(zone, "z", None).unwrap();
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(check(&z, ip.parse().unwrap()))
+    }
+
+    /// RFC 8601 §3: forward-confirmed reverse DNS; a name that does not resolve back, no
+    /// name at all, and the IPv4-mapped form of an address.
+    #[test]
+    fn rfc8601_3_iprev() {
+        let zone = "25.2.0.192.in-addr.arpa. PTR mail.example.com.\nmail.example.com. A 192.0.2.25\n26.2.0.192.in-addr.arpa. PTR liar.example.com.\nliar.example.com. A 192.0.2.99\n";
+        let o = run(zone, "192.0.2.25");
+        assert_eq!(o.result, IprevResult::Pass);
+        assert_eq!(o.names, ["mail.example.com"]);
+        assert_eq!(run(zone, "::ffff:192.0.2.25").result, IprevResult::Pass);
+        let o = run(zone, "192.0.2.26");
+        assert_eq!(o.result, IprevResult::Fail);
+        assert_eq!(o.reason, Some(IprevReason::NotConfirmed { tried: 1 }));
+        let o = run(zone, "192.0.2.27");
+        assert_eq!(
+            (o.result, o.reason),
+            (IprevResult::Fail, Some(IprevReason::NoPtr))
+        );
+    }
+
+    /// At most ten names are followed, however many the PTR answer holds.
+    #[test]
+    fn ptr_names_are_bounded() {
+        let mut zone = String::new();
+        for i in 0..30 {
+            zone.push_str(&format!("7.2.0.192.in-addr.arpa. PTR n{i}.example.com.\n"));
+        }
+        zone.push_str("n29.example.com. A 192.0.2.7\n");
+        let o = run(&zone, "192.0.2.7");
+        assert_eq!(
+            o.result,
+            IprevResult::Fail,
+            "the 30th name is past the limit"
+        );
+        assert_eq!(o.reason, Some(IprevReason::NotConfirmed { tried: 10 }));
+    }
+}
