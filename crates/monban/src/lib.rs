@@ -22,6 +22,7 @@
 //! The diagnosis tools (the domain checker, the header analyzer) are in `monban-diag`.
 
 pub mod address;
+pub mod adsp;
 pub mod arc;
 pub mod authres;
 pub mod crypto;

@@ -173,6 +173,8 @@ pub struct Report {
     pub dmarc: DmarcOutcome,
     /// ARC (RFC 8617).
     pub arc: ArcOutcome,
+    /// ADSP (RFC 5617, historic): what the author domain said of its mail.
+    pub adsp: crate::adsp::AdspOutcome,
     /// iprev (RFC 8601 §3): the client's forward-confirmed reverse name.
     pub iprev: crate::iprev::IprevOutcome,
     /// DKIM2, when asked for ([`VerifyConfig::dkim2`]).
@@ -208,6 +210,18 @@ impl Report {
             results.push(ResInfo::dkim_none());
         }
         results.extend(self.dkim.iter().map(ResInfo::from_dkim));
+        // ADSP is historic: written only when the domain publishes a practice, or does
+        // not exist, or the lookup failed (a plain author signature says nothing new).
+        if self.adsp.practice.is_some()
+            || matches!(
+                self.adsp.result,
+                crate::adsp::AdspResult::Nxdomain
+                    | crate::adsp::AdspResult::Temperror
+                    | crate::adsp::AdspResult::Permerror
+            )
+        {
+            results.push(ResInfo::from_adsp(&self.adsp));
+        }
         results.push(ResInfo::from_dmarc(&self.dmarc));
         results.push(ResInfo::from_arc(&self.arc, self.remote_ip, &self.dmarc));
         if let Some(d) = &self.dkim2 {
@@ -339,6 +353,7 @@ impl MessageVerifier {
                 dmarc: DmarcOutcome::malformed(&why, &self.config.dmarc),
                 arc: ArcOutcome::none(),
                 iprev: crate::iprev::IprevOutcome::none(),
+                adsp: crate::adsp::AdspOutcome::none(),
                 dkim2: None,
                 remote_ip: self.envelope.ip,
                 malformed: Some(why),
@@ -374,16 +389,26 @@ impl MessageVerifier {
                 None => crate::iprev::IprevOutcome::none(),
             }
         };
+        let author = dmarc::author_domain(&headers).ok();
+        let adsp = async {
+            match &author {
+                Some(d) => Some(crate::adsp::lookup(resolver, d).await),
+                None => None,
+            }
+        };
         let dkim = dkim_verifier.finish_hashed(&hashes, resolver);
         let arc = arc_verifier.finish_hashed(&hashes, resolver);
         // DMARC policy discovery needs only the header: it runs alongside SPF, DKIM and
         // ARC.
         let discovery = dmarc::discover(resolver, &headers, &self.config.dmarc);
-        let ((spf_result, helo_result), ((dkim_results, arc), (discovered, iprev))) = join(
+        let ((spf_result, helo_result), ((dkim_results, arc), (discovered, (iprev, adsp)))) = join(
             join(mail_from, helo),
-            join(join(dkim, arc), join(discovery, iprev)),
+            join(join(dkim, arc), join(discovery, join(iprev, adsp))),
         )
         .await;
+        let adsp = adsp.map_or_else(crate::adsp::AdspOutcome::none, |l| {
+            crate::adsp::conclude(l, &dkim_results)
+        });
         let mut dmarc = dmarc::conclude(
             resolver,
             discovered,
@@ -415,6 +440,7 @@ impl MessageVerifier {
             dmarc,
             arc,
             iprev,
+            adsp,
             dkim2,
             remote_ip: self.envelope.ip,
             malformed: None,
@@ -454,7 +480,7 @@ fn apply_trusted_forwarder(dmarc: &mut DmarcOutcome, arc: &ArcOutcome, trusted: 
 }
 
 /// Runs two futures concurrently (no runtime needed).
-async fn join<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {
+pub(crate) async fn join<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {
     let (mut a, mut b) = (pin!(a), pin!(b));
     let (mut ra, mut rb) = (None, None);
     std::future::poll_fn(|cx| {

@@ -34,6 +34,8 @@ pub struct VerifyView<'a> {
     pub dmarc: DmarcView<'a>,
     /// ARC.
     pub arc: ArcView<'a>,
+    /// ADSP (RFC 5617, historic; DESIGN §4: `result`, `domain`).
+    pub adsp: AdspView<'a>,
     /// iprev (RFC 8601 §3; DESIGN §4: `result`, `ip`, `names`).
     pub iprev: IprevView<'a>,
     /// DKIM2 (a draft), when asked for.
@@ -71,6 +73,12 @@ impl<'a> VerifyView<'a> {
             dkim: report.dkim.iter().map(DkimView::from).collect(),
             dmarc: DmarcView::from(&report.dmarc),
             arc: ArcView::from(&report.arc),
+            adsp: AdspView {
+                result: report.adsp.result.as_str(),
+                domain: report.adsp.domain.as_deref(),
+                practice: report.adsp.practice.as_deref(),
+                reason: report.adsp.reason.as_deref(),
+            },
             iprev: IprevView {
                 result: report.iprev.result.as_str(),
                 ip: report.iprev.ip.map(|i| i.to_string()),
@@ -229,6 +237,19 @@ pub struct ArcView<'a> {
     pub failed_instance: Option<u32>,
     /// Each set, instance 1 first (empty when the structure is invalid).
     pub sets: Vec<ArcSetView<'a>>,
+}
+
+/// ADSP.
+#[derive(Debug, Clone, Serialize)]
+pub struct AdspView<'a> {
+    /// `none`, `pass`, `unknown`, `fail`, `discard`, `nxdomain`, `temperror`, `permerror`.
+    pub result: &'static str,
+    /// The author domain.
+    pub domain: Option<&'a str>,
+    /// The record's `dkim=` value.
+    pub practice: Option<&'a str>,
+    /// Why, for errors.
+    pub reason: Option<&'a str>,
 }
 
 /// iprev.

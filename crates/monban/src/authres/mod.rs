@@ -182,6 +182,16 @@ impl ResInfo {
         r
     }
 
+    /// `dkim-adsp=` (RFC 5617 §5.4): `header.from`; the comment says why for errors.
+    pub fn from_adsp(o: &crate::adsp::AdspOutcome) -> Self {
+        let mut r = Self::new("dkim-adsp", o.result.as_str());
+        r.comment = o.reason.clone();
+        match &o.domain {
+            Some(d) => r.with("header", "from", d),
+            None => r,
+        }
+    }
+
     /// `iprev=` (RFC 8601 §3): `policy.iprev` is the client address; the comment names
     /// the confirmed name, or why there is none.
     pub fn from_iprev(o: &crate::iprev::IprevOutcome) -> Self {
