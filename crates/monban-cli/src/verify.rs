@@ -76,6 +76,15 @@ pub struct VerifyArgs {
     /// With --dkim2: an SMTP RCPT TO of this delivery (repeatable).
     #[arg(long = "rcpt-to", value_name = "ADDR", requires = "dkim2")]
     rcpt_to: Vec<String>,
+    /// Ask this DNS block list about the client (--ip; repeatable): ZONE,
+    /// ZONE=127.0.0.2,127.0.0.4 (the codes that count) or ZONE&0x0c (a bit mask).
+    /// Reported as x-dnsbl= and the dnsbl JSON key; a list that fails lists nobody.
+    #[arg(long = "dnsbl", value_name = "ZONE", requires = "ip")]
+    dnsbl: Vec<String>,
+    /// Ask this DNS allow list about the client (repeatable, same forms): a listed
+    /// client is not looked up in the block lists.
+    #[arg(long = "dnswl", value_name = "ZONE", requires = "ip")]
+    dnswl: Vec<String>,
     /// Print one JSON object per message (JSON Lines).
     #[arg(long)]
     json: bool,
@@ -256,6 +265,28 @@ pub async fn run(dns: &DnsArgs, args: VerifyArgs) -> Result<(), Failure> {
         },
         trusted_arc_sealers: args.trusted_arc_sealers.clone(),
         dkim2: args.dkim2.then(monban::dkim2::Dkim2Config::default),
+        dnsbl: {
+            use monban::dnsbl::{ListKind, Zone};
+            let mut zones = Vec::new();
+            for (flag, list, kind) in [
+                ("--dnswl", &args.dnswl, ListKind::Allow),
+                ("--dnsbl", &args.dnsbl, ListKind::Block),
+            ] {
+                for spec in list {
+                    zones.push(
+                        Zone::parse(spec, kind)
+                            .map_err(|e| Failure::usage(format!("{flag} {spec}: {e}")))?,
+                    );
+                }
+            }
+            if zones.len() > monban::dnsbl::MAX_ZONES {
+                return Err(Failure::usage(format!(
+                    "at most {} --dnsbl/--dnswl zones",
+                    monban::dnsbl::MAX_ZONES
+                )));
+            }
+            zones
+        },
         ..VerifyConfig::default()
     };
 

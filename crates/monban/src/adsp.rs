@@ -143,43 +143,41 @@ pub fn conclude(lookup: Lookup, dkim: &[DkimOutcome]) -> AdspOutcome {
         Err(e) => return out(AdspResult::Temperror, None, Some(e.to_string())),
         Ok(true) => {}
     }
+    // The practice, when one is published (reported even on a pass).
+    let practice: Result<Option<String>, (AdspResult, String)> = match lookup.record {
+        Ok(None) => Ok(None),
+        Err(e) => Err((AdspResult::Temperror, e.to_string())),
+        Ok(Some(text)) => match crate::dkim::tags::parse(&text) {
+            Err(e) => Err((AdspResult::Permerror, format!("bad ADSP record: {e}"))),
+            Ok(tags) => match tags.iter().find(|t| t.name == "dkim") {
+                Some(t) => Ok(Some(t.value.to_ascii_lowercase())),
+                None => Err((
+                    AdspResult::Permerror,
+                    "the ADSP record has no dkim= tag".into(),
+                )),
+            },
+        },
+    };
     // §2.7: an Author Domain Signature has d= equal to the author domain.
     if dkim
         .iter()
         .any(|o| o.result == DkimResult::Pass && o.domain.eq_ignore_ascii_case(&domain))
     {
-        return out(AdspResult::Pass, None, None);
+        return out(AdspResult::Pass, practice.ok().flatten(), None);
     }
-    let text = match lookup.record {
-        Ok(Some(t)) => t,
-        Ok(None) => return out(AdspResult::None, None, None),
-        Err(e) => return out(AdspResult::Temperror, None, Some(e.to_string())),
-    };
-    let tags = match crate::dkim::tags::parse(&text) {
-        Ok(t) => t,
-        Err(e) => {
-            return out(
-                AdspResult::Permerror,
-                None,
-                Some(format!("bad ADSP record: {e}")),
-            );
+    match practice {
+        Err((result, why)) => out(result, None, Some(why)),
+        Ok(None) => out(AdspResult::None, None, None),
+        Ok(Some(p)) => {
+            // §4.2.1: an unknown value is treated as "unknown".
+            let result = match p.as_str() {
+                "all" => AdspResult::Fail,
+                "discardable" => AdspResult::Discard,
+                _ => AdspResult::Unknown,
+            };
+            out(result, Some(p), None)
         }
-    };
-    let Some(practice) = tags.iter().find(|t| t.name == "dkim").map(|t| t.value) else {
-        return out(
-            AdspResult::Permerror,
-            None,
-            Some("the ADSP record has no dkim= tag".into()),
-        );
-    };
-    let practice = practice.to_ascii_lowercase();
-    // §4.2.1: an unknown value is treated as "unknown".
-    let result = match practice.as_str() {
-        "all" => AdspResult::Fail,
-        "discardable" => AdspResult::Discard,
-        _ => AdspResult::Unknown,
-    };
-    out(result, Some(practice), None)
+    }
 }
 
 #[cfg(test)]

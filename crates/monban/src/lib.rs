@@ -29,6 +29,7 @@ pub mod crypto;
 pub mod dkim;
 pub mod dkim2;
 pub mod dmarc;
+pub mod dnsbl;
 pub mod iprev;
 pub mod message;
 pub mod mime;

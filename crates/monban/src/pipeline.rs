@@ -154,6 +154,8 @@ pub struct VerifyConfig {
     pub trusted_arc_sealers: Vec<String>,
     /// DKIM2 (a draft): verified when set, never counted for DMARC.
     pub dkim2: Option<crate::dkim2::Dkim2Config>,
+    /// DNS block and allow lists to ask about the client (RFC 5782).
+    pub dnsbl: Vec<crate::dnsbl::Zone>,
 }
 
 /// The largest body kept whole for DKIM2, whose recipes rebuild earlier instances from
@@ -177,6 +179,8 @@ pub struct Report {
     pub adsp: crate::adsp::AdspOutcome,
     /// iprev (RFC 8601 §3): the client's forward-confirmed reverse name.
     pub iprev: crate::iprev::IprevOutcome,
+    /// The DNS lists asked about the client ([`VerifyConfig::dnsbl`]).
+    pub dnsbl: Vec<crate::dnsbl::DnsblOutcome>,
     /// DKIM2, when asked for ([`VerifyConfig::dkim2`]).
     pub dkim2: Option<crate::dkim2::Dkim2Outcome>,
     /// The client's address, for `smtp.remote-ip` of `arc=` (RFC 8617 §7.2).
@@ -224,6 +228,12 @@ impl Report {
         }
         results.push(ResInfo::from_dmarc(&self.dmarc));
         results.push(ResInfo::from_arc(&self.arc, self.remote_ip, &self.dmarc));
+        results.extend(
+            self.dnsbl
+                .iter()
+                .filter(|o| o.result != crate::dnsbl::DnsblResult::Skipped)
+                .map(ResInfo::from_dnsbl),
+        );
         if let Some(d) = &self.dkim2 {
             results.push(ResInfo::from_dkim2(d));
         }
@@ -354,6 +364,7 @@ impl MessageVerifier {
                 arc: ArcOutcome::none(),
                 iprev: crate::iprev::IprevOutcome::none(),
                 adsp: crate::adsp::AdspOutcome::none(),
+                dnsbl: Vec::new(),
                 dkim2: None,
                 remote_ip: self.envelope.ip,
                 malformed: Some(why),
@@ -383,10 +394,17 @@ impl MessageVerifier {
                 _ => None,
             }
         };
+        let lists = &self.config.dnsbl;
         let iprev = async {
             match env.ip {
-                Some(ip) => crate::iprev::check(resolver, ip).await,
-                None => crate::iprev::IprevOutcome::none(),
+                Some(ip) => {
+                    join(
+                        crate::iprev::check(resolver, ip),
+                        crate::dnsbl::check(resolver, ip, lists),
+                    )
+                    .await
+                }
+                None => (crate::iprev::IprevOutcome::none(), Vec::new()),
             }
         };
         let author = dmarc::author_domain(&headers).ok();
@@ -401,7 +419,10 @@ impl MessageVerifier {
         // DMARC policy discovery needs only the header: it runs alongside SPF, DKIM and
         // ARC.
         let discovery = dmarc::discover(resolver, &headers, &self.config.dmarc);
-        let ((spf_result, helo_result), ((dkim_results, arc), (discovered, (iprev, adsp)))) = join(
+        let (
+            (spf_result, helo_result),
+            ((dkim_results, arc), (discovered, ((iprev, dnsbl), adsp))),
+        ) = join(
             join(mail_from, helo),
             join(join(dkim, arc), join(discovery, join(iprev, adsp))),
         )
@@ -441,6 +462,7 @@ impl MessageVerifier {
             arc,
             iprev,
             adsp,
+            dnsbl,
             dkim2,
             remote_ip: self.envelope.ip,
             malformed: None,

@@ -34,6 +34,8 @@ pub struct VerifyView<'a> {
     pub dmarc: DmarcView<'a>,
     /// ARC.
     pub arc: ArcView<'a>,
+    /// DNS lists (DESIGN §4: `zone`, `listed`, `codes`), one per configured zone.
+    pub dnsbl: Vec<DnsblView>,
     /// ADSP (RFC 5617, historic; DESIGN §4: `result`, `domain`).
     pub adsp: AdspView<'a>,
     /// iprev (RFC 8601 §3; DESIGN §4: `result`, `ip`, `names`).
@@ -73,6 +75,20 @@ impl<'a> VerifyView<'a> {
             dkim: report.dkim.iter().map(DkimView::from).collect(),
             dmarc: DmarcView::from(&report.dmarc),
             arc: ArcView::from(&report.arc),
+            dnsbl: report
+                .dnsbl
+                .iter()
+                .map(|o| DnsblView {
+                    zone: o.zone.clone(),
+                    kind: match o.kind {
+                        crate::dnsbl::ListKind::Block => "block",
+                        crate::dnsbl::ListKind::Allow => "allow",
+                    },
+                    listed: o.listed(),
+                    result: o.result.as_str(),
+                    codes: o.codes.iter().map(ToString::to_string).collect(),
+                })
+                .collect(),
             adsp: AdspView {
                 result: report.adsp.result.as_str(),
                 domain: report.adsp.domain.as_deref(),
@@ -237,6 +253,22 @@ pub struct ArcView<'a> {
     pub failed_instance: Option<u32>,
     /// Each set, instance 1 first (empty when the structure is invalid).
     pub sets: Vec<ArcSetView<'a>>,
+}
+
+/// One DNS list.
+#[derive(Debug, Clone, Serialize)]
+pub struct DnsblView {
+    /// The zone.
+    pub zone: String,
+    /// `block` or `allow`.
+    pub kind: &'static str,
+    /// Whether it lists the client.
+    pub listed: bool,
+    /// `listed`, `not-listed`, `skipped` (an allow list listed the client) or
+    /// `temperror` (it lists nobody).
+    pub result: &'static str,
+    /// The codes answered.
+    pub codes: Vec<String>,
 }
 
 /// ADSP.

@@ -192,6 +192,21 @@ impl ResInfo {
         }
     }
 
+    /// `x-dnsbl=` (no registered method: an `X-` one, RFC 8601 §2.7.6): `listed`,
+    /// `not-listed` or `temperror`, with `policy.zone` and, when listed, `policy.code`
+    /// (the first code the zone answered); an allow list is `x-dnswl=`.
+    pub fn from_dnsbl(o: &crate::dnsbl::DnsblOutcome) -> Self {
+        let method = match o.kind {
+            crate::dnsbl::ListKind::Block => "x-dnsbl",
+            crate::dnsbl::ListKind::Allow => "x-dnswl",
+        };
+        let r = Self::new(method, o.result.as_str()).with("policy", "zone", &o.zone);
+        match o.codes.first().filter(|_| o.listed()) {
+            Some(c) => r.with("policy", "code", &c.to_string()),
+            None => r,
+        }
+    }
+
     /// `iprev=` (RFC 8601 §3): `policy.iprev` is the client address; the comment names
     /// the confirmed name, or why there is none.
     pub fn from_iprev(o: &crate::iprev::IprevOutcome) -> Self {

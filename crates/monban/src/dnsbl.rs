@@ -1,0 +1,348 @@
+//! DNS block and allow lists (RFC 5782): is the SMTP client's address listed in a zone?
+//!
+//! The query name is the address reversed under the zone (§2.1: IPv4 octets; §2.4:
+//! IPv6 nibbles), an A answer in 127.0.0.0/8 says "listed" (§2.3), and its TXT the
+//! reason. Each zone has a filter on the return codes (a set of codes, or a bit mask
+//! as many lists encode categories) and a weight; allow lists (DNSWL) that list the
+//! client make the block lists not asked at all. A list that fails (timeout, SERVFAIL)
+//! never lists anybody: its result is `temperror`.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use monban_dns::{LookupError, Record, RecordType, Resolver};
+
+/// The most zones asked per client (each is one query, all at once).
+pub const MAX_ZONES: usize = 32;
+
+/// The most return codes kept per answer.
+pub const MAX_CODES: usize = 16;
+
+/// What a zone is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListKind {
+    /// A block list (DNSBL).
+    Block,
+    /// An allow list (DNSWL): a listed client skips the block lists.
+    Allow,
+}
+
+/// Which return codes count as listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CodeFilter {
+    /// Any address in 127.0.0.0/8 but 127.0.0.1 (RFC 5782 §2.3: 127.0.0.1 is never a
+    /// listing; it is what lists answer to queries they refuse).
+    Any,
+    /// One of these addresses.
+    Codes(Vec<Ipv4Addr>),
+    /// An address in 127.0.0.0/8 whose last octet has a bit of this mask set.
+    Mask(u8),
+}
+
+impl CodeFilter {
+    fn accepts(&self, code: Ipv4Addr) -> bool {
+        let o = code.octets();
+        if o[0] != 127 {
+            return false;
+        }
+        match self {
+            Self::Any => code != Ipv4Addr::new(127, 0, 0, 1),
+            Self::Codes(c) => c.contains(&code),
+            Self::Mask(m) => o[3] & m != 0,
+        }
+    }
+}
+
+/// One configured zone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Zone {
+    /// The zone (`zen.spamhaus.org`, `list.dnswl.org`).
+    pub zone: String,
+    /// Block or allow.
+    pub kind: ListKind,
+    /// Which codes count.
+    pub filter: CodeFilter,
+}
+
+impl Zone {
+    /// Parses a zone as users give it: `ZONE`, `ZONE=CODE,CODE,...` (addresses in
+    /// 127.0.0.0/8) or `ZONE&MASK` (a bit mask on the last octet, decimal or `0x..`).
+    pub fn parse(spec: &str, kind: ListKind) -> Result<Self, String> {
+        let (zone, filter) = if let Some((z, codes)) = spec.split_once('=') {
+            let codes = codes
+                .split(',')
+                .map(|c| {
+                    c.trim()
+                        .parse::<Ipv4Addr>()
+                        .ok()
+                        .filter(|a| a.octets()[0] == 127)
+                        .ok_or_else(|| format!("{c:?} is not a return code in 127.0.0.0/8"))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            (z, CodeFilter::Codes(codes))
+        } else if let Some((z, mask)) = spec.split_once('&') {
+            let m = mask.trim();
+            let value = match m.strip_prefix("0x") {
+                Some(hex) => u8::from_str_radix(hex, 16),
+                None => m.parse::<u8>(),
+            }
+            .map_err(|_| format!("{mask:?} is not a mask from 1 to 255"))?;
+            if value == 0 {
+                return Err("a mask of 0 lists nobody".into());
+            }
+            (z, CodeFilter::Mask(value))
+        } else {
+            (spec, CodeFilter::Any)
+        };
+        let zone = monban_dns::normalize_name(zone.trim())
+            .ok()
+            .filter(|z| crate::dkim::signature::is_dns_name(z))
+            .ok_or_else(|| format!("{zone:?} is not a zone name"))?;
+        Ok(Self { zone, kind, filter })
+    }
+}
+
+/// The query result for one zone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DnsblResult {
+    /// Listed (an accepted code).
+    Listed,
+    /// Not listed (NXDOMAIN, or only codes the filter does not accept).
+    NotListed,
+    /// Not asked: an allow list listed the client.
+    Skipped,
+    /// The list did not answer usably; it lists nobody.
+    Temperror,
+}
+
+impl DnsblResult {
+    /// The name used in the JSON and the A-R.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Listed => "listed",
+            Self::NotListed => "not-listed",
+            Self::Skipped => "skipped",
+            Self::Temperror => "temperror",
+        }
+    }
+}
+
+/// One zone's outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DnsblOutcome {
+    /// The zone.
+    pub zone: String,
+    /// Block or allow.
+    pub kind: ListKind,
+    /// The result.
+    pub result: DnsblResult,
+    /// The codes answered (accepted or not), at most [`MAX_CODES`].
+    pub codes: Vec<Ipv4Addr>,
+}
+
+impl DnsblOutcome {
+    /// Whether the zone lists the client.
+    pub fn listed(&self) -> bool {
+        self.result == DnsblResult::Listed
+    }
+}
+
+/// The name to query for `ip` in `zone` (RFC 5782 §2.1, §2.4); IPv4-mapped IPv6
+/// addresses are asked as IPv4.
+pub fn query_name(ip: IpAddr, zone: &str) -> String {
+    let ip = match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    };
+    match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            format!("{}.{}.{}.{}.{zone}", o[3], o[2], o[1], o[0])
+        }
+        IpAddr::V6(v6) => {
+            let mut s = String::with_capacity(64 + zone.len() + 1);
+            for byte in v6.octets().iter().rev() {
+                for nibble in [byte & 0x0f, byte >> 4] {
+                    s.push(char::from_digit(u32::from(nibble), 16).unwrap_or('0'));
+                    s.push('.');
+                }
+            }
+            s.push_str(zone);
+            s
+        }
+    }
+}
+
+async fn ask<R: Resolver>(resolver: &R, ip: IpAddr, zone: &Zone) -> DnsblOutcome {
+    let out = |result, codes| DnsblOutcome {
+        zone: zone.zone.clone(),
+        kind: zone.kind,
+        result,
+        codes,
+    };
+    match resolver
+        .lookup(&query_name(ip, &zone.zone), RecordType::A)
+        .await
+    {
+        Ok(answer) => {
+            let codes: Vec<Ipv4Addr> = answer
+                .records
+                .iter()
+                .filter_map(|r| match r {
+                    Record::A(a) => Some(*a),
+                    _ => None,
+                })
+                .take(MAX_CODES)
+                .collect();
+            let listed = codes.iter().any(|c| zone.filter.accepts(*c));
+            out(
+                if listed {
+                    DnsblResult::Listed
+                } else {
+                    DnsblResult::NotListed
+                },
+                codes,
+            )
+        }
+        Err(e) if e.is_empty_answer() => out(DnsblResult::NotListed, Vec::new()),
+        Err(LookupError::InvalidName { .. }) => out(DnsblResult::Temperror, Vec::new()),
+        Err(_) => out(DnsblResult::Temperror, Vec::new()),
+    }
+}
+
+/// Asks the zones about `ip`: the allow lists first (all at once), then, unless one
+/// lists the client, the block lists (all at once). At most [`MAX_ZONES`] zones; the
+/// rest are reported `temperror`.
+pub async fn check<R: Resolver>(resolver: &R, ip: IpAddr, zones: &[Zone]) -> Vec<DnsblOutcome> {
+    let (asked, over) = zones.split_at(zones.len().min(MAX_ZONES));
+    let allow: Vec<&Zone> = asked.iter().filter(|z| z.kind == ListKind::Allow).collect();
+    let block: Vec<&Zone> = asked.iter().filter(|z| z.kind == ListKind::Block).collect();
+    let allowed =
+        crate::arc::verify::join_all(allow.iter().map(|z| ask(resolver, ip, z)).collect()).await;
+    let skip = allowed.iter().any(DnsblOutcome::listed);
+    let blocked = if skip {
+        block
+            .iter()
+            .map(|z| DnsblOutcome {
+                zone: z.zone.clone(),
+                kind: z.kind,
+                result: DnsblResult::Skipped,
+                codes: Vec::new(),
+            })
+            .collect()
+    } else {
+        crate::arc::verify::join_all(block.iter().map(|z| ask(resolver, ip, z)).collect()).await
+    };
+    let mut out = allowed;
+    out.extend(blocked);
+    out.extend(over.iter().map(|z| DnsblOutcome {
+        zone: z.zone.clone(),
+        kind: z.kind,
+        result: DnsblResult::Temperror,
+        codes: Vec::new(),
+    }));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use monban_dns::ZoneResolver;
+
+    #[test]
+    fn zone_specs() {
+        assert_eq!(
+            Zone::parse("bl.example=127.0.0.2,127.0.0.3", ListKind::Block)
+                .unwrap()
+                .filter,
+            CodeFilter::Codes(vec![
+                Ipv4Addr::new(127, 0, 0, 2),
+                Ipv4Addr::new(127, 0, 0, 3)
+            ])
+        );
+        assert_eq!(
+            Zone::parse("bl.example&0x0c", ListKind::Block)
+                .unwrap()
+                .filter,
+            CodeFilter::Mask(12)
+        );
+        assert!(Zone::parse("bl.example=10.0.0.1", ListKind::Block).is_err());
+        assert!(Zone::parse("bl.example&0", ListKind::Block).is_err());
+        assert!(Zone::parse("bad zone", ListKind::Block).is_err());
+    }
+
+    #[test]
+    fn rfc5782_2_query_names() {
+        assert_eq!(
+            query_name("192.0.2.99".parse().unwrap(), "bl.example"),
+            "99.2.0.192.bl.example"
+        );
+        assert_eq!(
+            query_name("::ffff:192.0.2.99".parse().unwrap(), "bl.example"),
+            "99.2.0.192.bl.example"
+        );
+        // RFC 5782 §2.4's example.
+        assert_eq!(
+            query_name(
+                "2001:db8:1:2:3:4:567:89ab".parse().unwrap(),
+                "ugly.example.com"
+            ),
+            "b.a.9.8.7.6.5.0.4.0.0.0.3.0.0.0.2.0.0.0.1.0.0.0.8.b.d.0.1.0.0.2.ugly.example.com"
+        );
+    }
+
+    fn zone(name: &str, kind: ListKind, filter: CodeFilter) -> Zone {
+        Zone {
+            zone: name.into(),
+            kind,
+            filter,
+        }
+    }
+
+    /// Codes, masks, 127.0.0.1, allow lists that skip the block lists, and a list that
+    /// fails (it lists nobody).
+    #[test]
+    fn rfc5782_2_3_listing_and_filters() {
+        let z = ZoneResolver::parse(
+            "99.2.0.192.bl.example. A 127.0.0.2\n99.2.0.192.mask.example. A 127.0.0.4\n99.2.0.192.refuse.example. A 127.0.0.1\n98.2.0.192.wl.example. A 127.0.10.1\n",
+            "z",
+            None,
+        )
+        .unwrap();
+        let run = |ip: &str, zones: &[Zone]| {
+            tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap()
+                .block_on(check(&z, ip.parse().unwrap(), zones))
+        };
+        let zones = [
+            zone("bl.example", ListKind::Block, CodeFilter::Any),
+            zone("mask.example", ListKind::Block, CodeFilter::Mask(0x02)),
+            zone("refuse.example", ListKind::Block, CodeFilter::Any),
+            zone(
+                "codes.example",
+                ListKind::Block,
+                CodeFilter::Codes(vec![Ipv4Addr::new(127, 0, 0, 2)]),
+            ),
+        ];
+        let r = run("192.0.2.99", &zones);
+        let results: Vec<DnsblResult> = r.iter().map(|o| o.result).collect();
+        assert_eq!(
+            results,
+            [
+                DnsblResult::Listed,
+                DnsblResult::NotListed,
+                DnsblResult::NotListed,
+                DnsblResult::NotListed
+            ]
+        );
+        let mut with_allow = zones.to_vec();
+        with_allow.push(zone("wl.example", ListKind::Allow, CodeFilter::Any));
+        let r = run("192.0.2.98", &with_allow);
+        assert!(r.iter().any(|o| o.kind == ListKind::Allow && o.listed()));
+        assert!(
+            r.iter()
+                .filter(|o| o.kind == ListKind::Block)
+                .all(|o| o.result == DnsblResult::Skipped)
+        );
+    }
+}
