@@ -11,6 +11,12 @@
 //! - [`spf`]: Sender Policy Framework (RFC 7208).
 //! - [`dkim`]: DomainKeys Identified Mail (RFC 6376, 8301, 8463).
 //! - [`dmarc`]: DMARC records (RFC 9989, RFC 7489).
+//! - [`arc`]: Authenticated Received Chain (RFC 8617): validation and sealing.
+//! - [`dkim2`]: the DKIM2 draft (draft-ietf-dkim-dkim2-spec-02), off unless asked for.
+//! - [`iprev`]: forward-confirmed reverse DNS (RFC 8601 §3).
+//! - [`adsp`]: Author Domain Signing Practices (RFC 5617, historic).
+//! - [`dnsbl`]: DNS block and allow lists (RFC 5782).
+//! - [`senderid`]: Sender ID's Purported Responsible Address (RFC 4407).
 //! - [`pipeline`]: one call that runs every method on a message and its envelope.
 //! - [`authres`]: the `Authentication-Results` header field (RFC 8601).
 //! - [`rfc5322`]: the lexical layer every header parser shares (comments, quoted-strings,
@@ -36,6 +42,7 @@ pub mod mime;
 pub mod pipeline;
 pub mod report;
 pub mod rfc5322;
+pub mod senderid;
 pub mod spf;
 pub mod text;
 pub mod view;
