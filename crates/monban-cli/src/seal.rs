@@ -11,7 +11,8 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::Args;
-use monban::arc::{ArcResult, ArcSealer, SealConfig, SealError, seal::results_recorded_by};
+use monban::arc::seal::{received_chain, results_recorded_by};
+use monban::arc::{ArcSealer, SealConfig, SealError};
 use monban::authres::ResInfo;
 use monban::message::Headers;
 use monban::pipeline::{Envelope, MessageVerifier, VerifyConfig};
@@ -151,20 +152,8 @@ pub async fn run(dns: &DnsArgs, args: SealArgs) -> Result<(), Failure> {
             )));
         }
         // cv= is the chain as this host received it: its recorded arc= result, kept
-        // only while the seals still hold (ArcOutcome::as_received).
-        let arc_recorded = recorded.iter().find_map(|r| {
-            let result = r.strip_prefix("arc=")?;
-            match result.split([' ', '(']).next()? {
-                "pass" => Some(ArcResult::Pass),
-                "fail" => Some(ArcResult::Fail),
-                "none" => Some(ArcResult::None),
-                _ => None,
-            }
-        });
-        let chain = report.arc.as_received(arc_recorded);
-        if arc_recorded.is_none() {
-            recorded.push(ResInfo::from_arc(&chain, None, &report.dmarc).to_text());
-        }
+        // only while the seals still hold.
+        let chain = received_chain(&report.arc, &mut recorded);
         (recorded, chain)
     } else {
         let results = report

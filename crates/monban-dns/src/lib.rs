@@ -32,7 +32,7 @@ use std::sync::Arc;
 
 pub use cache::{CacheStats, CachingResolver};
 pub use hickory::{HickoryConfig, HickoryResolver};
-pub use name::{NameError, normalize_name, reverse_name};
+pub use name::{NameError, is_same_or_subdomain, normalize_name, reverse_name};
 pub use zone::{ZoneError, ZoneResolver};
 
 /// The record types monban asks for.

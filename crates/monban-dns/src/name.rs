@@ -51,6 +51,17 @@ pub fn normalize_name(name: &str) -> Result<String, NameError> {
     Ok(trimmed.to_ascii_lowercase())
 }
 
+/// Whether `name` is `domain` or a subdomain of it: compared without ASCII case, on a
+/// label boundary, a trailing dot on either ignored. Byte-wise, so any input is safe.
+pub fn is_same_or_subdomain(name: &str, domain: &str) -> bool {
+    let name = name.strip_suffix('.').unwrap_or(name).as_bytes();
+    let domain = domain.strip_suffix('.').unwrap_or(domain).as_bytes();
+    name.eq_ignore_ascii_case(domain)
+        || (name.len() > domain.len()
+            && name[name.len() - domain.len() - 1] == b'.'
+            && name[name.len() - domain.len()..].eq_ignore_ascii_case(domain))
+}
+
 /// The reverse-lookup name of an address: `4.3.2.1.in-addr.arpa` (RFC 1035 §3.5) or the
 /// nibble form under `ip6.arpa` (RFC 3596 §2.5).
 pub fn reverse_name(ip: IpAddr) -> String {
@@ -95,6 +106,12 @@ mod tests {
         assert_eq!(normalize_name(&long), Err(NameError::LabelTooLong));
         let total = vec!["a".repeat(63); 4].join(".");
         assert_eq!(normalize_name(&total), Err(NameError::TooLong));
+    }
+
+    #[test]
+    fn same_or_subdomain_never_slices_a_character() {
+        // (The label rules themselves are tested with SPF, which uses this.) Multi-byte text is compared as bytes, never sliced inside a character.
+        assert!(!is_same_or_subdomain("é.xé", "é"));
     }
 
     #[test]

@@ -11,7 +11,7 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use monban::arc::{ArcConfig, ArcResult, ArcSealer, ArcVerifier, SealConfig};
+use monban::arc::{ArcConfig, ArcSealer, ArcVerifier, SealConfig};
 use monban::authres::{ResInfo, fields_claiming};
 use monban::dkim::{DkimSigner, SignerConfig};
 use monban::dmarc::{Disposition, DmarcResult, OverrideKind, PolicyOverride};
@@ -873,18 +873,7 @@ impl Session {
         resolver: &R,
     ) -> Vec<Response> {
         let now = verifier.finish(resolver).await;
-        let arc_recorded = recorded.iter().find_map(|r| {
-            match r.strip_prefix("arc=")?.split([' ', '(']).next()? {
-                "pass" => Some(ArcResult::Pass),
-                "fail" => Some(ArcResult::Fail),
-                "none" => Some(ArcResult::None),
-                _ => None,
-            }
-        });
-        let chain = now.as_received(arc_recorded);
-        if arc_recorded.is_none() {
-            recorded.push(format!("arc={}", chain.result));
-        }
+        let chain = monban::arc::seal::received_chain(&now, &mut recorded);
         match sealer.finish(&chain, &recorded) {
             Ok(set) => Self::set_headers(&set),
             Err(e) => {

@@ -149,11 +149,7 @@ impl DnsblOutcome {
 /// The name to query for `ip` in `zone` (RFC 5782 §2.1, §2.4); IPv4-mapped IPv6
 /// addresses are asked as IPv4.
 pub fn query_name(ip: IpAddr, zone: &str) -> String {
-    let ip = match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-        v4 => v4,
-    };
-    match ip {
+    match crate::iprev::unmapped(ip) {
         IpAddr::V4(v4) => {
             let o = v4.octets();
             format!("{}.{}.{}.{}.{zone}", o[3], o[2], o[1], o[0])
@@ -216,8 +212,13 @@ pub async fn check<R: Resolver>(resolver: &R, ip: IpAddr, zones: &[Zone]) -> Vec
     let (asked, over) = zones.split_at(zones.len().min(MAX_ZONES));
     let allow: Vec<&Zone> = asked.iter().filter(|z| z.kind == ListKind::Allow).collect();
     let block: Vec<&Zone> = asked.iter().filter(|z| z.kind == ListKind::Block).collect();
-    let allowed =
-        crate::arc::verify::join_all(allow.iter().map(|z| ask(resolver, ip, z)).collect()).await;
+    let allowed = crate::pipeline::join_all(
+        allow
+            .iter()
+            .map(|z| Box::pin(ask(resolver, ip, z)))
+            .collect(),
+    )
+    .await;
     let skip = allowed.iter().any(DnsblOutcome::listed);
     let blocked = if skip {
         block
@@ -230,7 +231,13 @@ pub async fn check<R: Resolver>(resolver: &R, ip: IpAddr, zones: &[Zone]) -> Vec
             })
             .collect()
     } else {
-        crate::arc::verify::join_all(block.iter().map(|z| ask(resolver, ip, z)).collect()).await
+        crate::pipeline::join_all(
+            block
+                .iter()
+                .map(|z| Box::pin(ask(resolver, ip, z)))
+                .collect(),
+        )
+        .await
     };
     let mut out = allowed;
     out.extend(blocked);

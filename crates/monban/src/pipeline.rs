@@ -501,6 +501,30 @@ fn apply_trusted_forwarder(dmarc: &mut DmarcOutcome, arc: &ArcOutcome, trusted: 
     dmarc.reason = Some(why);
 }
 
+/// Polls futures to completion concurrently (no runtime needed); results in order.
+/// Futures that are not `Unpin` are given boxed (`Box::pin`).
+pub(crate) async fn join_all<F: Future + Unpin>(mut futures: Vec<F>) -> Vec<F::Output> {
+    let mut results: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (f, r) in futures.iter_mut().zip(results.iter_mut()) {
+            if r.is_none() {
+                match std::pin::Pin::new(f).poll(cx) {
+                    Poll::Ready(v) => *r = Some(v),
+                    Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    })
+    .await;
+    results.into_iter().map(|r| r.expect("all ready")).collect()
+}
+
 /// Runs two futures concurrently (no runtime needed).
 pub(crate) async fn join<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {
     let (mut a, mut b) = (pin!(a), pin!(b));

@@ -358,17 +358,6 @@ impl ArcOutcome {
     }
 }
 
-/// Whether `domain` is `trusted` or one of its subdomains (names compared without case,
-/// trailing dots ignored).
-fn within(domain: &str, trusted: &str) -> bool {
-    let d = domain.trim_end_matches('.');
-    let t = trusted.trim_end_matches('.');
-    d.eq_ignore_ascii_case(t)
-        || (d.len() > t.len()
-            && d.as_bytes()[d.len() - t.len() - 1] == b'.'
-            && d[d.len() - t.len()..].eq_ignore_ascii_case(t))
-}
-
 /// The trusted-forwarder decision (RFC 8617 §7.2.1, RFC 9989 §5.3: a receiver may
 /// deliver mail that fails DMARC when a sealer it trusts vouches for it).
 ///
@@ -388,13 +377,19 @@ pub fn trusted_forwarder(
         return None;
     }
     let set = arc.sets.get(arc.oldest_pass.max(1) as usize - 1)?;
-    if !trusted.iter().any(|t| within(&set.seal_domain, t)) || !set.signs_from {
+    if !trusted
+        .iter()
+        .any(|t| monban_dns::is_same_or_subdomain(&set.seal_domain, t))
+        || !set.signs_from
+    {
         return None;
     }
     let results = set.results.as_ref()?;
     // Relaxed alignment (RFC 9989 §4.4): the same organizational domain.
-    let aligned =
-        |d: &str| d.eq_ignore_ascii_case(from_domain) || org.is_some_and(|o| within(d, o));
+    let aligned = |d: &str| {
+        d.eq_ignore_ascii_case(from_domain)
+            || org.is_some_and(|o| monban_dns::is_same_or_subdomain(d, o))
+    };
     let passes = || results.results.iter().filter(|r| r.result == "pass");
     // dmarc=pass for this author domain first: it is the sealer's own verdict, and it
     // must name the domain (a bare dmarc=pass could be about any).

@@ -381,6 +381,30 @@ fn latest_seal(headers: &Headers) -> (u32, bool) {
     (top, failed)
 }
 
+/// The chain as this host received the message, for a sealer that changed it after
+/// validating (RFC 8617 §5.1 with [`ArcOutcome::as_received`]): the `arc=` among the
+/// `recorded` results (this host's own, from arrival) decides, while the seals still
+/// hold; when they hold none, the chain found `now` is used and its `arc=` added to them.
+pub fn received_chain(now: &ArcOutcome, recorded: &mut Vec<String>) -> ArcOutcome {
+    let arc =
+        recorded.iter().find_map(
+            |r| match r.strip_prefix("arc=")?.split([' ', '(']).next()? {
+                "pass" => Some(super::ArcResult::Pass),
+                "fail" => Some(super::ArcResult::Fail),
+                "none" => Some(super::ArcResult::None),
+                _ => None,
+            },
+        );
+    let chain = now.as_received(arc);
+    if arc.is_none() {
+        recorded.push(match chain.result {
+            super::ArcResult::Pass => format!("arc=pass header.oldest-pass={}", chain.oldest_pass),
+            r => format!("arc={r}"),
+        });
+    }
+    chain
+}
+
 /// The results recorded by `authserv_id` in the message's `Authentication-Results`
 /// fields, in order, each as written (RFC 8617 §4.1.1; the consolidation the ValiMail
 /// suite describes): what a sealer copies into its AAR when another process of the same

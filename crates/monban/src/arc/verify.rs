@@ -461,8 +461,8 @@ impl Keys {
     async fn prefetch<R: Resolver>(&mut self, resolver: &R, wanted: &[(&str, &str, Algorithm)]) {
         let futures = wanted
             .iter()
-            .map(|&(d, s, a)| async move { usable_key(resolver, d, s, a, None).await });
-        let results = join_all(futures.collect()).await;
+            .map(|&(d, s, a)| Box::pin(usable_key(resolver, d, s, a, None)));
+        let results = crate::pipeline::join_all(futures.collect()).await;
         for (&(d, s, a), r) in wanted.iter().zip(results) {
             self.map.insert((d.to_owned(), s.to_owned(), a), r);
         }
@@ -481,30 +481,6 @@ impl Keys {
         self.map.insert(k, r.clone());
         r
     }
-}
-
-/// Polls futures of one type to completion; results in order.
-pub(crate) async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
-    let mut futures: Vec<std::pin::Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
-    let mut results: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (i, f) in futures.iter_mut().enumerate() {
-            if results[i].is_none() {
-                match f.as_mut().poll(cx) {
-                    std::task::Poll::Ready(v) => results[i] = Some(v),
-                    std::task::Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending {
-            std::task::Poll::Pending
-        } else {
-            std::task::Poll::Ready(())
-        }
-    })
-    .await;
-    results.into_iter().map(|r| r.expect("ready")).collect()
 }
 
 /// Verifies a signature over `data` with the named key; rsa-sha1 is refused (RFC 8617

@@ -7,7 +7,6 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll};
 
 use monban_dns::Resolver;
 
@@ -311,32 +310,8 @@ impl DkimVerifier {
                 },
             )
             .collect();
-        join_all(futures).await
+        crate::pipeline::join_all(futures).await
     }
-}
-
-/// Polls every future to completion; results in order.
-async fn join_all<T>(mut futures: Vec<Pin<Box<dyn Future<Output = T> + Send + '_>>>) -> Vec<T> {
-    let mut results: Vec<Option<T>> = futures.iter().map(|_| None).collect();
-    std::future::poll_fn(|cx: &mut Context<'_>| {
-        let mut pending = false;
-        for (i, f) in futures.iter_mut().enumerate() {
-            if results[i].is_some() {
-                continue;
-            }
-            match f.as_mut().poll(cx) {
-                Poll::Ready(v) => results[i] = Some(v),
-                Poll::Pending => pending = true,
-            }
-        }
-        if pending {
-            Poll::Pending
-        } else {
-            Poll::Ready(())
-        }
-    })
-    .await;
-    results.into_iter().map(|r| r.expect("all ready")).collect()
 }
 
 async fn verify_one<R: Resolver>(

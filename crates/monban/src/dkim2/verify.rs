@@ -323,12 +323,6 @@ fn same_address(a: &str, b: &str) -> bool {
     la == lb && da.eq_ignore_ascii_case(db)
 }
 
-/// `domain` is `parent` or a subdomain of it (without case).
-fn within(domain: &str, parent: &str) -> bool {
-    let (d, p) = (domain.to_ascii_lowercase(), parent.to_ascii_lowercase());
-    d == p || (d.len() > p.len() && d.ends_with(&p) && d.as_bytes()[d.len() - p.len() - 1] == b'.')
-}
-
 /// Verifies the DKIM2 fields of a message (`body` as received; CRLF or LF).
 pub async fn verify<R: Resolver>(
     headers: &Headers,
@@ -470,7 +464,9 @@ pub async fn verify<R: Resolver>(
         }
     }
     // Step 5: the latest MAIL FROM is the signer's domain or below it (§7.7).
-    if top.mail_from != "<>" && !within(parts(&top.mail_from).1, &top.domain) {
+    if top.mail_from != "<>"
+        && !monban_dns::is_same_or_subdomain(parts(&top.mail_from).1, &top.domain)
+    {
         return out(
             Permerror,
             Dkim2Reason::DomainMismatch {
@@ -485,10 +481,9 @@ pub async fn verify<R: Resolver>(
             Some(nd) => cur.domain.eq_ignore_ascii_case(nd),
             None => {
                 cur.next_domain.is_none()
-                    && prev
-                        .rcpt_to
-                        .iter()
-                        .any(|r| within(parts(&cur.mail_from).1, parts(r).1))
+                    && prev.rcpt_to.iter().any(|r| {
+                        monban_dns::is_same_or_subdomain(parts(&cur.mail_from).1, parts(r).1)
+                    })
             }
         };
         if !ok {

@@ -12,7 +12,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
-use monban_dns::{Answer, LookupError, Record, RecordType, Resolver, normalize_name};
+use monban_dns::{
+    Answer, LookupError, Record, RecordType, Resolver, is_same_or_subdomain, normalize_name,
+};
 
 use super::macros::{self, MacroContext, MacroString, MacroVars};
 use super::record::{self, DomainSpec, Mechanism, Qualifier, SpfRecord, SyntaxError};
@@ -154,10 +156,7 @@ impl<R: Resolver> Spf<R> {
         now: u64,
     ) -> SpfOutcome {
         // §5 (ip4/ip6 notes): an IPv4-mapped IPv6 address is an IPv4 client.
-        let ip = match ip {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-            v4 => v4,
-        };
+        let ip = crate::iprev::unmapped(ip);
         // §4.3: a sender with no local-part uses "postmaster".
         let (local_part, sender_domain) = match sender.rsplit_once('@') {
             Some(("", d)) => ("postmaster", d),
@@ -998,15 +997,6 @@ fn check_domain(domain: &str) -> Result<(), String> {
         return Err(format!("{domain:?} is an address literal"));
     }
     Ok(())
-}
-
-fn is_same_or_subdomain(name: &str, domain: &str) -> bool {
-    let name = name.strip_suffix('.').unwrap_or(name);
-    let domain = domain.strip_suffix('.').unwrap_or(domain);
-    name.eq_ignore_ascii_case(domain)
-        || (name.len() > domain.len()
-            && name.as_bytes()[name.len() - domain.len() - 1] == b'.'
-            && name[name.len() - domain.len()..].eq_ignore_ascii_case(domain))
 }
 
 fn v4_mask(prefix: u8) -> u32 {
