@@ -85,6 +85,11 @@ pub struct VerifyArgs {
     /// client is not looked up in the block lists.
     #[arg(long = "dnswl", value_name = "ZONE", requires = "ip")]
     dnswl: Vec<String>,
+    /// Leave Sender ID (RFC 4406, historic) out. By default it is checked whenever
+    /// --ip is given, reported as sender-id= and the sender_id JSON key, and never
+    /// counts for DMARC.
+    #[arg(long = "no-sender-id")]
+    no_sender_id: bool,
     /// Print one JSON object per message (JSON Lines).
     #[arg(long)]
     json: bool,
@@ -287,6 +292,7 @@ pub async fn run(dns: &DnsArgs, args: VerifyArgs) -> Result<(), Failure> {
             }
             zones
         },
+        skip_sender_id: args.no_sender_id,
         ..VerifyConfig::default()
     };
 

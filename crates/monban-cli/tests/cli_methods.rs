@@ -1,5 +1,6 @@
 //! Black-box tests of the connection and historic methods in `monban verify`: iprev
-//! (RFC 8601 §3), ADSP (RFC 5617) and DNS block/allow lists (RFC 5782).
+//! (RFC 8601 §3), ADSP (RFC 5617), DNS block/allow lists (RFC 5782) and Sender ID
+//! (RFC 4406).
 
 mod common;
 
@@ -120,4 +121,55 @@ fn dns_lists() {
     assert_eq!(lists[0]["kind"], "allow");
     assert_eq!(lists[0]["listed"], true);
     assert!(lists[1..].iter().all(|l| l["result"] == "skipped"), "{v}");
+}
+
+#[test]
+fn sender_id_pra() {
+    let env = [
+        "--helo",
+        "mail.example.com",
+        "--mail-from",
+        "alice@example.com",
+    ];
+    // example.com publishes only v=spf1 ("mx include:... ~all"): it stands for
+    // spf2.0/mfrom,pra (RFC 4406 §3.4); 192.0.2.25 is its MX.
+    let mut a = vec!["--ip", "192.0.2.25"];
+    a.extend_from_slice(&env);
+    let v = verify("", &a);
+    assert_eq!(v["sender_id"]["result"], "pass", "{v}");
+    assert_eq!(v["sender_id"]["pra"], "alice@example.com");
+    assert_eq!(v["sender_id"]["scope"], "pra");
+    assert_eq!(v["sender_id"]["field"], "From");
+    let ar = v["authentication_results"].as_str().unwrap();
+    assert!(
+        ar.contains(
+            "sender-id=pass (matched mx in the record of example.com) header.from=alice@example.com"
+        ),
+        "{ar}"
+    );
+
+    // An spf2.0/pra record replaces it for the PRA scope only.
+    let zone = "example.com. 300 IN TXT \"spf2.0/pra ip4:198.51.100.7 -all\"\n";
+    let v = verify(zone, &a);
+    assert_eq!(v["sender_id"]["result"], "fail", "{v}");
+    assert_eq!(v["spf"]["result"], "pass", "{v}");
+    let mut b = vec!["--ip", "198.51.100.7"];
+    b.extend_from_slice(&env);
+    let v = verify(zone, &b);
+    assert_eq!(v["sender_id"]["result"], "pass", "{v}");
+
+    // Left out on request; not checked without a client address.
+    let mut c = a.clone();
+    c.push("--no-sender-id");
+    let v = verify("", &c);
+    assert_eq!(v["sender_id"]["result"], "none", "{v}");
+    assert!(
+        !v["authentication_results"]
+            .as_str()
+            .unwrap()
+            .contains("sender-id=")
+    );
+    let v = verify("", &[]);
+    assert_eq!(v["sender_id"]["result"], "none", "{v}");
+    assert!(v["sender_id"]["pra"].is_null());
 }

@@ -121,6 +121,11 @@ pub const OPTIONS: &[OptionDoc] = &[
         doc: "Also verify DKIM2 (draft-ietf-dkim-dkim2-spec-02) on inbound mail, the envelope included: dkim2= in Authentication-Results. Off while DKIM2 is a draft; it never counts for DMARC.",
     },
     OptionDoc {
+        key: "sender_id",
+        default: "true",
+        doc: "Check Sender ID (RFC 4406, historic: the header's Purported Responsible Address against spf2.0/pra records, else v=spf1) and write sender-id= in Authentication-Results. It is recorded only: it never rejects and never counts for DMARC.",
+    },
+    OptionDoc {
         key: "max_connections",
         default: "500",
         doc: "MTA connections served at once; one more is closed at once (the MTA applies milter_default_action).",
@@ -316,6 +321,8 @@ pub struct RawConfig {
     arc_seal_senders: Vec<String>,
     #[serde(default)]
     dkim2: bool,
+    #[serde(default = "yes")]
+    sender_id: bool,
     #[serde(default = "default_max_connections")]
     max_connections: usize,
     #[serde(default = "default_idle_timeout")]
@@ -852,6 +859,7 @@ impl Config {
         }
         filter.verify.trusted_arc_sealers = raw.trusted_arc_sealers.clone();
         filter.verify.dkim2 = raw.dkim2.then(monban::dkim2::Dkim2Config::default);
+        filter.verify.skip_sender_id = !raw.sender_id;
         filter.signing = signing.clone();
         filter.default_signer = default_signer.clone();
         for (key, list) in [

@@ -156,6 +156,9 @@ pub struct VerifyConfig {
     pub dkim2: Option<crate::dkim2::Dkim2Config>,
     /// DNS block and allow lists to ask about the client (RFC 5782).
     pub dnsbl: Vec<crate::dnsbl::Zone>,
+    /// Leaves Sender ID (RFC 4406, historic) out: no `sender-id=` and no lookups for
+    /// it. By default it is checked whenever the client address is known.
+    pub skip_sender_id: bool,
 }
 
 /// The largest body kept whole for DKIM2, whose recipes rebuild earlier instances from
@@ -177,6 +180,8 @@ pub struct Report {
     pub arc: ArcOutcome,
     /// ADSP (RFC 5617, historic): what the author domain said of its mail.
     pub adsp: crate::adsp::AdspOutcome,
+    /// Sender ID (RFC 4406, historic) for the PRA scope.
+    pub sender_id: crate::senderid::SenderIdOutcome,
     /// iprev (RFC 8601 §3): the client's forward-confirmed reverse name.
     pub iprev: crate::iprev::IprevOutcome,
     /// The DNS lists asked about the client ([`VerifyConfig::dnsbl`]).
@@ -209,6 +214,9 @@ impl Report {
             (Some(s), _) => results.push(ResInfo::from_spf(s)),
             (None, Some(h)) => results.push(ResInfo::from_spf(h)),
             (None, None) => {}
+        }
+        if self.sender_id.spf.is_some() || self.sender_id.pra_error.is_some() {
+            results.push(ResInfo::from_sender_id(&self.sender_id));
         }
         if self.dkim.is_empty() {
             results.push(ResInfo::dkim_none());
@@ -364,6 +372,7 @@ impl MessageVerifier {
                 arc: ArcOutcome::none(),
                 iprev: crate::iprev::IprevOutcome::none(),
                 adsp: crate::adsp::AdspOutcome::none(),
+                sender_id: crate::senderid::SenderIdOutcome::none(),
                 dnsbl: Vec::new(),
                 dkim2: None,
                 remote_ip: self.envelope.ip,
@@ -414,16 +423,26 @@ impl MessageVerifier {
                 None => None,
             }
         };
+        let skip_sender_id = self.config.skip_sender_id;
+        let sender_id = async {
+            match env.ip {
+                Some(ip) if !skip_sender_id => {
+                    let helo = env.helo.as_deref().unwrap_or("");
+                    crate::senderid::check_pra(&spf, ip, helo, &headers, now).await
+                }
+                _ => crate::senderid::SenderIdOutcome::none(),
+            }
+        };
         let dkim = dkim_verifier.finish_hashed(&hashes, resolver);
         let arc = arc_verifier.finish_hashed(&hashes, resolver);
         // DMARC policy discovery needs only the header: it runs alongside SPF, DKIM and
         // ARC.
         let discovery = dmarc::discover(resolver, &headers, &self.config.dmarc);
         let (
-            (spf_result, helo_result),
+            ((spf_result, helo_result), sender_id),
             ((dkim_results, arc), (discovered, ((iprev, dnsbl), adsp))),
         ) = join(
-            join(mail_from, helo),
+            join(join(mail_from, helo), sender_id),
             join(join(dkim, arc), join(discovery, join(iprev, adsp))),
         )
         .await;
@@ -462,6 +481,7 @@ impl MessageVerifier {
             arc,
             iprev,
             adsp,
+            sender_id,
             dnsbl,
             dkim2,
             remote_ip: self.envelope.ip,

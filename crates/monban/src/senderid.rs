@@ -1,13 +1,23 @@
-//! Sender ID (RFC 4406, RFC 4407), a historic method still met in Japan: the Purported
-//! Responsible Address (PRA) of a message, chosen from its header (RFC 4407 §2).
+//! Sender ID (RFC 4406, RFC 4407), a historic method still met in Japan.
 //!
-//! The `check_host` evaluation of the PRA's domain against `spf2.0/pra` records (with the
-//! `v=spf1` fallback of RFC 4406 §3.4) is to come; this module gives the PRA itself.
+//! - [`pra`]: the Purported Responsible Address of a message, chosen from its header
+//!   (RFC 4407 §2);
+//! - [`check_pra`] and [`check_mfrom`]: SPF's `check_host()` (one evaluator,
+//!   [`Spf::check_host_scoped`]) over the `spf2.0/pra` or `spf2.0/mfrom` records of the
+//!   domain, or its `v=spf1` record when it publishes no `spf2.0` record (RFC 4406 §3.4).
+//!
+//! Results are SPF's (RFC 4406 §3.3 refers to them), with two differences: a domain
+//! that does not exist is `fail`, and a message without a PRA is `fail` too (RFC 4407
+//! §2 calls it ill-formed). Sender ID never counts for DMARC.
 
 use std::fmt;
+use std::net::IpAddr;
+
+use monban_dns::Resolver;
 
 use crate::address::parse_mailbox_list;
 use crate::message::{HeaderField, Headers};
+use crate::spf::{RecordScope, Spf, SpfIdentity, SpfOutcome, SpfResult};
 
 /// Which field the PRA was taken from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -78,6 +88,94 @@ impl fmt::Display for PraError {
             ),
         }
     }
+}
+
+/// The Sender ID check of a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SenderIdOutcome {
+    /// The result (RFC 8601 §2.7.3 names, SPF's).
+    pub result: SpfResult,
+    /// The scope checked (`pra`).
+    pub scope: RecordScope,
+    /// The PRA, when the message has one.
+    pub pra: Option<Pra>,
+    /// Why there is no PRA.
+    pub pra_error: Option<PraError>,
+    /// The `check_host()` evaluation of the PRA's domain.
+    pub spf: Option<SpfOutcome>,
+}
+
+impl SenderIdOutcome {
+    /// Not checked (no client address).
+    pub fn none() -> Self {
+        Self {
+            result: SpfResult::None,
+            scope: RecordScope::SenderIdPra,
+            pra: None,
+            pra_error: None,
+            spf: None,
+        }
+    }
+
+    /// Why the result is what it is.
+    pub fn reason(&self) -> Option<String> {
+        if let Some(e) = &self.pra_error {
+            return Some(format!("no purported responsible address: {e}"));
+        }
+        self.spf.as_ref().map(|o| o.cause.to_string())
+    }
+}
+
+/// Sender ID for the PRA scope (RFC 4406 §3): the PRA of `headers`, then
+/// `check_host()` over its domain's `pra`-scoped records.
+pub async fn check_pra<R: Resolver>(
+    spf: &Spf<R>,
+    ip: IpAddr,
+    helo: &str,
+    headers: &Headers,
+    now: u64,
+) -> SenderIdOutcome {
+    let pra = match pra(headers) {
+        Ok(p) => p,
+        Err(e) => {
+            return SenderIdOutcome {
+                result: SpfResult::Fail,
+                pra_error: Some(e),
+                ..SenderIdOutcome::none()
+            };
+        }
+    };
+    let outcome = spf
+        .check_host_scoped(
+            ip,
+            &pra.domain,
+            &pra.address,
+            helo,
+            SpfIdentity::Pra,
+            RecordScope::SenderIdPra,
+            now,
+        )
+        .await;
+    SenderIdOutcome {
+        result: outcome.result,
+        scope: RecordScope::SenderIdPra,
+        pra: Some(pra),
+        pra_error: None,
+        spf: Some(outcome),
+    }
+}
+
+/// Sender ID for the `mfrom` scope (RFC 4406 §3.3): as SPF's MAIL FROM check, over
+/// the `mfrom`-scoped records. An empty reverse-path checks `postmaster@<helo>`.
+pub async fn check_mfrom<R: Resolver>(
+    spf: &Spf<R>,
+    ip: IpAddr,
+    helo: &str,
+    mail_from: &str,
+    now: u64,
+) -> SpfOutcome {
+    spf.verify_mail_from_scoped(ip, helo, mail_from, RecordScope::SenderIdMfrom, now)
+        .await
 }
 
 fn non_empty(f: &HeaderField<'_>) -> bool {

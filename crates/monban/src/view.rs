@@ -40,6 +40,8 @@ pub struct VerifyView<'a> {
     pub adsp: AdspView<'a>,
     /// iprev (RFC 8601 §3; DESIGN §4: `result`, `ip`, `names`).
     pub iprev: IprevView<'a>,
+    /// Sender ID (RFC 4406, historic; DESIGN §4: `result`, `pra`, `scope`).
+    pub sender_id: SenderIdView<'a>,
     /// DKIM2 (a draft), when asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dkim2: Option<Dkim2View<'a>>,
@@ -101,6 +103,14 @@ impl<'a> VerifyView<'a> {
                 names: report.iprev.names.iter().map(String::as_str).collect(),
                 reason: report.iprev.reason_text(),
             },
+            sender_id: SenderIdView {
+                result: report.sender_id.result.as_str(),
+                pra: report.sender_id.pra.as_ref().map(|p| p.address.as_str()),
+                field: report.sender_id.pra.as_ref().map(|p| p.field.name()),
+                scope: report.sender_id.scope.as_str(),
+                domain: report.sender_id.pra.as_ref().map(|p| p.domain.as_str()),
+                reason: report.sender_id.reason(),
+            },
             dkim2: report.dkim2.as_ref().map(|d| Dkim2View {
                 result: d.result.as_str(),
                 domains: d.domains.iter().map(String::as_str).collect(),
@@ -113,6 +123,24 @@ impl<'a> VerifyView<'a> {
                 .replace("\r\n\t", " "),
         }
     }
+}
+
+/// Sender ID.
+#[derive(Debug, Clone, Serialize)]
+pub struct SenderIdView<'a> {
+    /// The result (RFC 8601 name, SPF's).
+    pub result: &'static str,
+    /// The Purported Responsible Address (`null` when the message has none, or when
+    /// Sender ID was not checked).
+    pub pra: Option<&'a str>,
+    /// The field it came from (`From`, `Sender`, `Resent-From`, `Resent-Sender`).
+    pub field: Option<&'static str>,
+    /// `pra`.
+    pub scope: &'static str,
+    /// The domain checked.
+    pub domain: Option<&'a str>,
+    /// Why (`null` when not checked).
+    pub reason: Option<String>,
 }
 
 /// SPF as `verify` shows it: the MAIL FROM identity (with `identity` and

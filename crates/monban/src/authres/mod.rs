@@ -115,6 +115,18 @@ impl ResInfo {
         match o.identity {
             SpfIdentity::MailFrom => r.with("smtp", "mailfrom", &o.sender),
             SpfIdentity::Helo => r.with("smtp", "helo", &o.helo),
+            SpfIdentity::Pra => r.with("header", "from", &o.sender),
+        }
+    }
+
+    /// `sender-id=` (RFC 8601 §2.7.3, RFC 4406): `header.<field>` names the field the
+    /// PRA came from (`header.from`, `header.sender`, `header.resent-from`, ...).
+    pub fn from_sender_id(o: &crate::senderid::SenderIdOutcome) -> Self {
+        let mut r = Self::new("sender-id", o.result.as_str());
+        r.comment = o.reason();
+        match &o.pra {
+            Some(p) => r.with("header", p.field.property(), &p.address),
+            None => r,
         }
     }
 

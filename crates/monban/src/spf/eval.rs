@@ -46,6 +46,39 @@ impl Default for SpfConfig {
     }
 }
 
+/// Which records `check_host()` consults: SPF's, or Sender ID's for one of its scopes.
+/// The evaluation itself is the same (RFC 4406 §3.3 refers to `check_host()`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RecordScope {
+    /// SPF (RFC 7208 §4.5): `v=spf1` records only.
+    Spf,
+    /// Sender ID's `mfrom` scope (RFC 4406 §3.3, §3.4): `spf2.0` records naming
+    /// `mfrom`; `v=spf1` records when the domain publishes no `spf2.0` record.
+    SenderIdMfrom,
+    /// Sender ID's `pra` scope (RFC 4406 §3.3, §3.4): `spf2.0` records naming `pra`;
+    /// `v=spf1` records when the domain publishes no `spf2.0` record.
+    SenderIdPra,
+}
+
+impl RecordScope {
+    /// The scope's name in a Sender ID record (`spf` for SPF itself).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Spf => "spf",
+            Self::SenderIdMfrom => "mfrom",
+            Self::SenderIdPra => "pra",
+        }
+    }
+
+    fn index(self) -> usize {
+        match self {
+            Self::Spf => 0,
+            Self::SenderIdMfrom => 1,
+            Self::SenderIdPra => 2,
+        }
+    }
+}
+
 /// An SPF verifier bound to a resolver.
 ///
 /// When the resolver caches its answers (as [`monban_dns::CachingResolver`] does), the
@@ -83,6 +116,10 @@ struct Ctx<'a> {
     void_lookups: u32,
     /// The `%{p}` value once computed (§7.3: computed at most once).
     validated_name: Option<String>,
+    /// Which records count.
+    scope: RecordScope,
+    /// The first TXT lookup (the checked domain's own) has not been made yet.
+    first_lookup: bool,
 }
 
 type LevelFuture<'f> = Pin<Box<dyn Future<Output = Result<Level, Abort>> + Send + 'f>>;
@@ -117,15 +154,29 @@ impl<R: Resolver> Spf<R> {
         mail_from: &str,
         now: u64,
     ) -> SpfOutcome {
+        self.verify_mail_from_scoped(ip, helo, mail_from, RecordScope::Spf, now)
+            .await
+    }
+
+    /// [`Self::verify_mail_from`] over the records of `scope` (Sender ID's `mfrom`).
+    pub async fn verify_mail_from_scoped(
+        &self,
+        ip: IpAddr,
+        helo: &str,
+        mail_from: &str,
+        scope: RecordScope,
+        now: u64,
+    ) -> SpfOutcome {
         let mail_from = mail_from.trim();
         let mail_from = mail_from
             .strip_prefix('<')
             .and_then(|m| m.strip_suffix('>'))
             .unwrap_or(mail_from);
+        let id = SpfIdentity::MailFrom;
         if mail_from.is_empty() {
             let sender = format!("postmaster@{helo}");
             return self
-                .check_host(ip, helo, &sender, helo, SpfIdentity::MailFrom, now)
+                .check_host_scoped(ip, helo, &sender, helo, id, scope, now)
                 .await;
         }
         let domain = match mail_from.rsplit_once('@') {
@@ -133,7 +184,7 @@ impl<R: Resolver> Spf<R> {
             // No '@': RFC 7208 §4.3 gives no local part; treat the whole as the domain.
             None => mail_from,
         };
-        self.check_host(ip, domain, mail_from, helo, SpfIdentity::MailFrom, now)
+        self.check_host_scoped(ip, domain, mail_from, helo, id, scope, now)
             .await
     }
 
@@ -153,6 +204,24 @@ impl<R: Resolver> Spf<R> {
         sender: &str,
         helo: &str,
         identity: SpfIdentity,
+        now: u64,
+    ) -> SpfOutcome {
+        self.check_host_scoped(ip, domain, sender, helo, identity, RecordScope::Spf, now)
+            .await
+    }
+
+    /// `check_host()` over the records of `scope`: SPF's, or Sender ID's (RFC 4406 §3,
+    /// one evaluator for both). For Sender ID a domain that does not exist gives
+    /// `fail` (RFC 4406 changes §4.3's `none` for it: the address is forged).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn check_host_scoped(
+        &self,
+        ip: IpAddr,
+        domain: &str,
+        sender: &str,
+        helo: &str,
+        identity: SpfIdentity,
+        scope: RecordScope,
         now: u64,
     ) -> SpfOutcome {
         // §5 (ip4/ip6 notes): an IPv4-mapped IPv6 address is an IPv4 client.
@@ -201,6 +270,8 @@ impl<R: Resolver> Spf<R> {
             dns_terms: 0,
             void_lookups: 0,
             validated_name: None,
+            scope,
+            first_lookup: true,
         };
         let (result, cause, explanation) = match self.level(&mut ctx, &domain_name, false).await {
             Ok(l) => (l.result, l.cause, l.explanation),
@@ -218,8 +289,16 @@ impl<R: Resolver> Spf<R> {
         in_include: bool,
     ) -> LevelFuture<'f> {
         Box::pin(async move {
+            let first = std::mem::replace(&mut ctx.first_lookup, false);
             let txt = match self.resolver.lookup(domain, RecordType::Txt).await {
                 Ok(answer) => answer,
+                Err(LookupError::NxDomain { .. }) if first && ctx.scope != RecordScope::Spf => {
+                    return Ok(Level {
+                        result: SpfResult::Fail,
+                        cause: SpfCause::NoSuchDomain,
+                        explanation: None,
+                    });
+                }
                 Err(e) if e.is_empty_answer() => {
                     return Ok(Level {
                         result: SpfResult::None,
@@ -236,7 +315,7 @@ impl<R: Resolver> Spf<R> {
                 }
                 Err(e) => return Err(Abort::Temp(SpfCause::Dns(e))),
             };
-            let selected = self.records.get_or_select(&txt);
+            let selected = self.records.get_or_select(&txt, ctx.scope);
             let rec = match &*selected {
                 Selected::NoRecord => {
                     return Ok(Level {
@@ -625,7 +704,12 @@ enum Selected {
 }
 
 impl Selected {
-    fn new(answer: &Answer) -> Self {
+    fn new(answer: &Answer, scope: RecordScope) -> Self {
+        if scope != RecordScope::Spf
+            && let Some(selected) = Self::sender_id(answer, scope)
+        {
+            return selected;
+        }
         let mut found: Option<Vec<u8>> = None;
         for r in &answer.records {
             if let Record::Txt(t) = r {
@@ -646,6 +730,46 @@ impl Selected {
             Ok(rec) => Self::Record(Compiled::new(&rec)),
             Err(e) => Self::Syntax(e),
         }
+    }
+
+    /// Sender ID's selection (RFC 4406 §3.4): when the domain publishes any `spf2.0`
+    /// record, only those naming the scope count (none: no record; several:
+    /// `permerror`). `None` when it publishes none: then its `v=spf1` record is used
+    /// as if it were `spf2.0/mfrom,pra`.
+    fn sender_id(answer: &Answer, scope: RecordScope) -> Option<Self> {
+        let mut any = false;
+        let mut found: Option<Vec<u8>> = None;
+        for r in &answer.records {
+            let Record::Txt(t) = r else { continue };
+            let joined = t.joined();
+            let Some((scopes, _)) = record::sender_id_scopes(&joined) else {
+                continue;
+            };
+            any = true;
+            let covers = match scope {
+                RecordScope::SenderIdMfrom => scopes.mfrom,
+                RecordScope::SenderIdPra => scopes.pra,
+                RecordScope::Spf => false,
+            };
+            if covers {
+                if found.is_some() {
+                    return Some(Self::Multiple);
+                }
+                found = Some(joined);
+            }
+        }
+        if !any {
+            return None;
+        }
+        let Some(bytes) = found else {
+            return Some(Self::NoRecord);
+        };
+        let text = String::from_utf8_lossy(&bytes);
+        Some(match SpfRecord::parse_sender_id(&text) {
+            Some(Ok((_, rec))) => Self::Record(Compiled::new(&rec)),
+            Some(Err(e)) => Self::Syntax(e),
+            None => Self::NoRecord,
+        })
     }
 }
 
@@ -863,15 +987,17 @@ impl RecordCache {
         }
     }
 
-    fn get_or_select(&self, answer: &Arc<Answer>) -> Arc<Selected> {
-        let key = Arc::as_ptr(answer) as usize;
+    fn get_or_select(&self, answer: &Arc<Answer>, scope: RecordScope) -> Arc<Selected> {
+        // An answer's address is aligned to at least 4 bytes: the low bits carry the
+        // scope, whose selection differs.
+        let key = Arc::as_ptr(answer) as usize + scope.index();
         let mut h = AddrHasher::default();
         h.write_usize(key);
         let shard = &self.shards[(h.finish() >> 40) as usize % RECORD_SHARDS];
         if let Some((_, selected)) = shard.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
             return selected.clone();
         }
-        let selected = Arc::new(Selected::new(answer));
+        let selected = Arc::new(Selected::new(answer, scope));
         if Arc::strong_count(answer) > 1 {
             let mut map = shard.lock().unwrap_or_else(|p| p.into_inner());
             if map.len() >= RECORDS_PER_SHARD {
@@ -1194,7 +1320,10 @@ none         TXT "not spf"
             .collect();
         for a in &held {
             let a = &a.clone();
-            assert!(matches!(*cache.get_or_select(a), Selected::Record(_)));
+            assert!(matches!(
+                *cache.get_or_select(a, RecordScope::Spf),
+                Selected::Record(_)
+            ));
         }
         let sizes = || -> Vec<usize> {
             cache
@@ -1211,12 +1340,12 @@ none         TXT "not spf"
         // A hit returns the same parsed record.
         let last = held.last().unwrap();
         assert!(Arc::ptr_eq(
-            &cache.get_or_select(last),
-            &cache.get_or_select(last)
+            &cache.get_or_select(last, RecordScope::Spf),
+            &cache.get_or_select(last, RecordScope::Spf)
         ));
         // An answer held by nobody else is not kept.
         let before: usize = sizes().iter().sum();
-        cache.get_or_select(&answer());
+        cache.get_or_select(&answer(), RecordScope::Spf);
         assert_eq!(sizes().iter().sum::<usize>(), before);
         // Once the DNS cache let go of its answers, they are dropped first.
         drop(held);
@@ -1224,7 +1353,7 @@ none         TXT "not spf"
             .map(|_| answer())
             .collect();
         for a in &again {
-            cache.get_or_select(&a.clone());
+            cache.get_or_select(&a.clone(), RecordScope::Spf);
         }
         assert!(
             sizes().iter().all(|&n| n <= RECORDS_PER_SHARD),

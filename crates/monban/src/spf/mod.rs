@@ -16,7 +16,7 @@ pub mod record;
 use std::fmt;
 use std::net::IpAddr;
 
-pub use eval::{Spf, SpfConfig};
+pub use eval::{RecordScope, Spf, SpfConfig};
 pub use record::{SpfRecord, SyntaxError};
 
 use monban_dns::LookupError;
@@ -83,6 +83,8 @@ pub enum SpfIdentity {
     MailFrom,
     /// The HELO/EHLO domain.
     Helo,
+    /// Sender ID's Purported Responsible Address (RFC 4407), a header address.
+    Pra,
 }
 
 impl SpfIdentity {
@@ -91,6 +93,7 @@ impl SpfIdentity {
         match self {
             Self::MailFrom => "mailfrom",
             Self::Helo => "helo",
+            Self::Pra => "pra",
         }
     }
 }
@@ -111,6 +114,9 @@ pub enum SpfCause {
     NoMatch,
     /// The domain has no SPF record (§4.5), or does not exist (§4.3).
     NoRecord,
+    /// Sender ID only: the domain checked does not exist (NXDOMAIN), which RFC 4406
+    /// makes a `fail` where SPF says `none`.
+    NoSuchDomain,
     /// The domain is not a valid multi-label name (§4.3), or the HELO was an address.
     InvalidDomain(String),
     /// More than one SPF record (§4.5).
@@ -141,6 +147,7 @@ impl fmt::Display for SpfCause {
             }
             Self::NoMatch => f.write_str("no mechanism matched"),
             Self::NoRecord => f.write_str("no SPF record"),
+            Self::NoSuchDomain => f.write_str("the domain does not exist"),
             Self::InvalidDomain(d) => write!(f, "{d:?} is not a domain SPF can check"),
             Self::MultipleRecords => f.write_str("more than one SPF record"),
             Self::Syntax(e) => e.fmt(f),

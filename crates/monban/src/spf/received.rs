@@ -49,7 +49,9 @@ pub fn received_spf(outcome: &SpfOutcome, receiver: &str) -> String {
 /// The human-readable comment, in the style §9.1 shows.
 fn summary(outcome: &SpfOutcome, receiver: &str) -> String {
     let who = match outcome.identity {
-        super::SpfIdentity::MailFrom => format!("domain of {}", outcome.sender),
+        super::SpfIdentity::MailFrom | super::SpfIdentity::Pra => {
+            format!("domain of {}", outcome.sender)
+        }
         super::SpfIdentity::Helo => format!("domain of {}", outcome.helo),
     };
     let ip = outcome.ip;

@@ -303,6 +303,50 @@ pub fn is_spf_record(txt: &[u8]) -> bool {
         && (txt.len() == VERSION.len() || txt[VERSION.len()] == b' ')
 }
 
+/// The scopes of a Sender ID record (RFC 4406 §3.3: `spf2.0/` followed by a
+/// comma-separated scope list).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct SenderIdScopes {
+    /// `mfrom`: the MAIL FROM identity (RFC 4406 §3.3, RFC 4408).
+    pub mfrom: bool,
+    /// `pra`: the Purported Responsible Address (RFC 4407).
+    pub pra: bool,
+}
+
+/// The version tag of Sender ID records (RFC 4406 §3.3).
+pub const SENDER_ID_VERSION: &str = "spf2.0/";
+
+/// Whether a TXT string is a Sender ID record, and for which scopes: it starts with
+/// `spf2.0/` (any case), a scope list, then a space or the end (RFC 4406 §3.3). Scope
+/// names other than `mfrom` and `pra` are allowed and ignored; a record whose scope
+/// list is empty or malformed is no Sender ID record. The length of the version tag
+/// is returned too, so that the terms can be parsed after it.
+pub fn sender_id_scopes(txt: &[u8]) -> Option<(SenderIdScopes, usize)> {
+    let v = SENDER_ID_VERSION.as_bytes();
+    if txt.len() <= v.len() || !txt[..v.len()].eq_ignore_ascii_case(v) {
+        return None;
+    }
+    let rest = &txt[v.len()..];
+    let end = rest.iter().position(|&c| c == b' ').unwrap_or(rest.len());
+    let mut scopes = SenderIdScopes::default();
+    for name in rest[..end].split(|&c| c == b',') {
+        // scope = 1*( ALPHA / DIGIT / "-" / "_" / "." ), starting with a letter.
+        let ok = name.first().is_some_and(u8::is_ascii_alphabetic)
+            && name
+                .iter()
+                .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'));
+        if !ok {
+            return None;
+        }
+        if name.eq_ignore_ascii_case(b"mfrom") {
+            scopes.mfrom = true;
+        } else if name.eq_ignore_ascii_case(b"pra") {
+            scopes.pra = true;
+        }
+    }
+    Some((scopes, v.len() + end))
+}
+
 impl<'a> SpfRecord<'a> {
     /// Parses a whole record, version tag included.
     pub fn parse(text: &'a str) -> Result<Self, SyntaxError> {
@@ -312,7 +356,20 @@ impl<'a> SpfRecord<'a> {
                 kind: SyntaxErrorKind::UnknownMechanism,
             });
         }
-        let body = &text[VERSION.len()..];
+        Self::parse_terms(&text[VERSION.len()..])
+    }
+
+    /// Parses a Sender ID record (`spf2.0/<scopes> ...`, RFC 4406 §3.3): its scopes,
+    /// and its terms, whose syntax and meaning are SPF's (RFC 4406 §3.3 refers to
+    /// RFC 4408). `None` when the text is no Sender ID record.
+    pub fn parse_sender_id(text: &'a str) -> Option<Result<(SenderIdScopes, Self), SyntaxError>> {
+        let (scopes, tag) = sender_id_scopes(text.as_bytes())?;
+        // The tag is ASCII (checked byte by byte above), so `tag` is a char boundary.
+        Some(Self::parse_terms(&text[tag..]).map(|r| (scopes, r)))
+    }
+
+    /// Parses the terms after the version tag.
+    fn parse_terms(body: &'a str) -> Result<Self, SyntaxError> {
         let mut terms = Vec::with_capacity(body.len() / 8 + 1);
         let mut redirect_seen = false;
         let mut exp_seen = false;
