@@ -67,6 +67,11 @@ fi
 if ! command -v dovecot >/dev/null 2>&1 && [ ! -x /usr/sbin/dovecot ]; then
     missing+=(dovecot-imapd)
 fi
+# The DomainKeys interop test (crates/monban-cli/tests/domainkeys_interop.rs) signs and
+# verifies with Perl's Mail::DKIM.
+if ! perl -MMail::DKIM::Verifier -MNet::DNS -e 1 >/dev/null 2>&1; then
+    missing+=(libmail-dkim-perl)
+fi
 if ! command -v openssl >/dev/null 2>&1; then
     missing+=(openssl)
 fi

@@ -36,6 +36,7 @@ pub mod dkim;
 pub mod dkim2;
 pub mod dmarc;
 pub mod dnsbl;
+pub mod domainkeys;
 pub mod iprev;
 pub mod message;
 pub mod mime;

@@ -182,6 +182,8 @@ pub struct Report {
     pub adsp: crate::adsp::AdspOutcome,
     /// Sender ID (RFC 4406, historic) for the PRA scope.
     pub sender_id: crate::senderid::SenderIdOutcome,
+    /// One outcome per `DomainKey-Signature` (RFC 4870, historic; empty: none).
+    pub domainkeys: Vec<crate::domainkeys::DomainKeysOutcome>,
     /// iprev (RFC 8601 §3): the client's forward-confirmed reverse name.
     pub iprev: crate::iprev::IprevOutcome,
     /// The DNS lists asked about the client ([`VerifyConfig::dnsbl`]).
@@ -222,6 +224,7 @@ impl Report {
             results.push(ResInfo::dkim_none());
         }
         results.extend(self.dkim.iter().map(ResInfo::from_dkim));
+        results.extend(self.domainkeys.iter().map(ResInfo::from_domainkeys));
         // ADSP is historic: written only when the domain publishes a practice, or does
         // not exist, or the lookup failed (a plain author signature says nothing new).
         if self.adsp.practice.is_some()
@@ -265,6 +268,8 @@ pub struct MessageVerifier {
     headers: Option<Headers>,
     dkim: Option<DkimVerifier>,
     arc: Option<ArcVerifier>,
+    /// DomainKeys, when the message has a `DomainKey-Signature`.
+    domainkeys: Option<crate::domainkeys::DomainKeysVerifier>,
     /// The body hashes of DKIM and ARC, computed in one pass.
     hashers: BodyHashers,
     /// The body, kept for DKIM2 when it is on (`None` past [`MAX_DKIM2_BODY`]).
@@ -284,6 +289,7 @@ impl MessageVerifier {
             headers: None,
             dkim: None,
             arc: None,
+            domainkeys: None,
             hashers: BodyHashers::new(),
             dkim2_body: None,
             dkim2_too_large: false,
@@ -338,12 +344,17 @@ impl MessageVerifier {
         if self.config.dkim2.is_some() {
             self.dkim2_body = Some(Vec::new());
         }
+        let dk = crate::domainkeys::DomainKeysVerifier::new(&headers);
+        self.domainkeys = (!dk.is_empty()).then_some(dk);
         self.headers = Some(headers);
     }
 
     /// Feeds body bytes: one pass for every DKIM and ARC body hash.
     pub fn body(&mut self, chunk: &[u8]) {
         self.hashers.update(chunk);
+        if let Some(dk) = self.domainkeys.as_mut() {
+            dk.body(chunk);
+        }
         if let Some(b) = self.dkim2_body.as_mut() {
             if b.len() + chunk.len() > MAX_DKIM2_BODY {
                 self.dkim2_body = None;
@@ -373,6 +384,7 @@ impl MessageVerifier {
                 iprev: crate::iprev::IprevOutcome::none(),
                 adsp: crate::adsp::AdspOutcome::none(),
                 sender_id: crate::senderid::SenderIdOutcome::none(),
+                domainkeys: Vec::new(),
                 dnsbl: Vec::new(),
                 dkim2: None,
                 remote_ip: self.envelope.ip,
@@ -433,16 +445,23 @@ impl MessageVerifier {
                 _ => crate::senderid::SenderIdOutcome::none(),
             }
         };
+        let domainkeys_verifier = self.domainkeys.take();
+        let domainkeys = async {
+            match domainkeys_verifier {
+                Some(v) => v.finish(resolver).await,
+                None => Vec::new(),
+            }
+        };
         let dkim = dkim_verifier.finish_hashed(&hashes, resolver);
         let arc = arc_verifier.finish_hashed(&hashes, resolver);
         // DMARC policy discovery needs only the header: it runs alongside SPF, DKIM and
         // ARC.
         let discovery = dmarc::discover(resolver, &headers, &self.config.dmarc);
         let (
-            ((spf_result, helo_result), sender_id),
+            ((spf_result, helo_result), (sender_id, domainkeys)),
             ((dkim_results, arc), (discovered, ((iprev, dnsbl), adsp))),
         ) = join(
-            join(join(mail_from, helo), sender_id),
+            join(join(mail_from, helo), join(sender_id, domainkeys)),
             join(join(dkim, arc), join(discovery, join(iprev, adsp))),
         )
         .await;
@@ -482,6 +501,7 @@ impl MessageVerifier {
             iprev,
             adsp,
             sender_id,
+            domainkeys,
             dnsbl,
             dkim2,
             remote_ip: self.envelope.ip,

@@ -42,6 +42,9 @@ pub struct VerifyView<'a> {
     pub iprev: IprevView<'a>,
     /// Sender ID (RFC 4406, historic; DESIGN §4: `result`, `pra`, `scope`).
     pub sender_id: SenderIdView<'a>,
+    /// DomainKeys (RFC 4870, historic; DESIGN §4: `result`, `domain`, `selector`), one
+    /// per `DomainKey-Signature`.
+    pub domainkeys: Vec<DomainKeysView<'a>>,
     /// DKIM2 (a draft), when asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dkim2: Option<Dkim2View<'a>>,
@@ -103,6 +106,20 @@ impl<'a> VerifyView<'a> {
                 names: report.iprev.names.iter().map(String::as_str).collect(),
                 reason: report.iprev.reason_text(),
             },
+            domainkeys: report
+                .domainkeys
+                .iter()
+                .map(|d| DomainKeysView {
+                    result: d.result.as_str(),
+                    domain: &d.domain,
+                    selector: &d.selector,
+                    canonicalization: d.canonicalization,
+                    identity: d.identity.as_deref(),
+                    reason: d.reason_text(),
+                    key_bits: d.key_bits,
+                    testing: d.testing,
+                })
+                .collect(),
             sender_id: SenderIdView {
                 result: report.sender_id.result.as_str(),
                 pra: report.sender_id.pra.as_ref().map(|p| p.address.as_str()),
@@ -123,6 +140,27 @@ impl<'a> VerifyView<'a> {
                 .replace("\r\n\t", " "),
         }
     }
+}
+
+/// One DomainKeys signature.
+#[derive(Debug, Clone, Serialize)]
+pub struct DomainKeysView<'a> {
+    /// The result (RFC 8601 name).
+    pub result: &'static str,
+    /// `d=`.
+    pub domain: &'a str,
+    /// `s=`.
+    pub selector: &'a str,
+    /// `c=`: `simple` or `nofws`.
+    pub canonicalization: &'static str,
+    /// The sending address it speaks for (Sender, else From).
+    pub identity: Option<&'a str>,
+    /// Why, when not a plain pass.
+    pub reason: Option<String>,
+    /// The key size, when the key was used.
+    pub key_bits: Option<usize>,
+    /// The key says `t=y`.
+    pub testing: bool,
 }
 
 /// Sender ID.

@@ -119,6 +119,20 @@ impl ResInfo {
         }
     }
 
+    /// `domainkeys=` (RFC 8601 §2.7.1's registry entry for RFC 4870): `header.d`, and
+    /// the sending address as `header.sender` or `header.from`.
+    pub fn from_domainkeys(o: &crate::domainkeys::DomainKeysOutcome) -> Self {
+        let mut r = Self::new("domainkeys", o.result.as_str());
+        r.comment = o.reason_text();
+        if !o.domain.is_empty() {
+            r = r.with("header", "d", &o.domain);
+        }
+        match (&o.identity, o.identity_field) {
+            (Some(i), Some(field)) => r.with("header", field, i),
+            _ => r,
+        }
+    }
+
     /// `sender-id=` (RFC 8601 §2.7.3, RFC 4406): `header.<field>` names the field the
     /// PRA came from (`header.from`, `header.sender`, `header.resent-from`, ...).
     pub fn from_sender_id(o: &crate::senderid::SenderIdOutcome) -> Self {

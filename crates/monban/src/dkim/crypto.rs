@@ -398,6 +398,32 @@ pub fn verify(
     }
 }
 
+/// Verifies an `rsa-sha1` signature over data already hashed (`digest`, SHA-1), for
+/// DomainKeys (RFC 4870 §3.2), whose signature covers the whole message and is hashed
+/// as it streams. Keys are held to the sizes [`verify`] accepts.
+pub fn verify_rsa_sha1_digest(
+    public_key: &[u8],
+    digest: &digest::Digest,
+    sig: &[u8],
+) -> Result<usize, VerifyError> {
+    if digest.algorithm() != &digest::SHA1_FOR_LEGACY_USE_ONLY {
+        return Err(VerifyError::KeyTypeMismatch);
+    }
+    let pkcs1 = RsaPublicKey::from_der(public_key).map_err(|_| VerifyError::BadKey)?;
+    let bits = modulus_bits(&pkcs1);
+    if !(MIN_RSA_BITS..=MAX_RSA_BITS).contains(&bits) {
+        return Err(VerifyError::KeySize(bits));
+    }
+    parsed_key(
+        Algorithm::RsaSha1,
+        &signature::RSA_PKCS1_1024_8192_SHA1_FOR_LEGACY_USE_ONLY,
+        pkcs1.as_ref(),
+    )?
+    .verify_digest_sig(digest, sig)
+    .map(|()| bits)
+    .map_err(|_| VerifyError::Mismatch)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
