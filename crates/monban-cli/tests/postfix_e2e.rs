@@ -1633,3 +1633,136 @@ fn a_day_of_mail_becomes_reports_delivered_signed_and_aligned() {
         assert_eq!(v["dmarc"]["dkim_aligned"], true, "{v}");
     }
 }
+
+/// Issue 15: iprev, DNS lists and HELO names are judged at CONNECT and HELO, so a
+/// refused client never reaches DATA. The test zone adds a block list (`bl.test`, which
+/// refuses), a list that only tags (`tag.test`), an allow list (`wl.test`) and the
+/// reverse DNS of an allowed relay; iprev `fail` is answered 451, an invalid HELO 550.
+#[test]
+fn listed_clients_are_refused_before_data() {
+    let _serial = serial();
+    require_tools();
+    let tmp = TempDir::new("connect");
+    let mut zone = std::fs::read_to_string(example("example.zone")).unwrap();
+    zone.push_str(
+        "\n; Issue 15 test lists.\n\
+         66.113.0.203.bl.test. 300 IN A 127.0.0.2\n\
+         77.113.0.203.bl.test. 300 IN A 127.0.0.2\n\
+         77.113.0.203.wl.test. 300 IN A 127.0.10.3\n\
+         25.2.0.192.tag.test. 300 IN A 127.0.0.4\n\
+         77.113.0.203.in-addr.arpa. 300 IN PTR relay.allowed.test.\n\
+         relay.allowed.test. 300 IN A 203.0.113.77\n",
+    );
+    let zone_file = tmp.0.join("connect.zone");
+    std::fs::write(&zone_file, zone).unwrap();
+    let config = format!(
+        "authserv_id = \"mx.test\"\nenforce_reject = true\niprev_fail = \"tempfail\"\n\
+         helo_invalid = \"reject\"\n\
+         [dns]\nzone_file = \"{}\"\n\
+         [[dnsbl]]\nzone = \"bl.test\"\nmessage = \"see https://bl.test/\"\n\
+         [[dnsbl]]\nzone = \"tag.test\"\naction = \"tag\"\n\
+         [[dnsbl]]\nzone = \"wl.test\"\nkind = \"allow\"\n",
+        zone_file.display()
+    );
+    let milter = Milter::start(&tmp.0, &config);
+    let postfix = Postfix::start(&tmp.0, milter.port);
+    let send = |xclient: &'static str, helo: &'static str| {
+        Mail {
+            port: postfix.smtp_port,
+            xclient: Some(xclient),
+            helo,
+            from: "alice@example.com",
+            data: &example("messages/alice-to-bob.eml"),
+            header: None,
+        }
+        .run()
+    };
+
+    // A client on the block list: refused with the list named, before DATA. (After
+    // XCLIENT, Postfix answers a refusal at CONNECT with its own words; the log has
+    // ours.)
+    let listed = send("ADDR=203.0.113.66 NAME=[UNAVAILABLE]", "mail.example.com");
+    let refusal = "554 5.7.1 203.0.113.66 is listed on bl.test (127.0.0.2): see https://bl.test/";
+    assert!(
+        listed.replies().iter().any(|r| r.starts_with("554 ")),
+        "{}",
+        listed.transcript
+    );
+    assert!(
+        !listed.replies().iter().any(|r| r.starts_with("354")),
+        "DATA must never be reached:\n{}",
+        listed.transcript
+    );
+    postfix.wait_for_log(&["milter-reject: XCLIENT from unknown[203.0.113.66]", refusal]);
+
+    // No reverse name (iprev=fail): 451, the client retries.
+    let unnamed = send("ADDR=198.51.100.99 NAME=[UNAVAILABLE]", "mail.example.com");
+    assert!(
+        unnamed.replies().iter().any(
+            |r| r.starts_with("451 4.7.1 the reverse DNS of 198.51.100.99 does not confirm it")
+        ),
+        "{}",
+        unnamed.transcript
+    );
+    assert!(!unnamed.replies().iter().any(|r| r.starts_with("354")));
+
+    // A HELO name that cannot be the client's: 550 at HELO.
+    let bad_helo = send("ADDR=192.0.2.25 NAME=mail.example.com", "localhost");
+    assert!(
+        bad_helo.replies().iter().any(|r| r.contains(
+            "550 5.7.1 the HELO name \"localhost\" is not a fully qualified domain name"
+        )),
+        "{}",
+        bad_helo.transcript
+    );
+    assert!(!bad_helo.replies().iter().any(|r| r.starts_with("354")));
+
+    // Listed on the block list and on the allow list, with a confirmed name: accepted.
+    let allowed = send(
+        "ADDR=203.0.113.77 NAME=relay.allowed.test",
+        "relay.allowed.test",
+    );
+    assert!(
+        allowed.data_reply().starts_with("250 "),
+        "{}",
+        allowed.transcript
+    );
+    // On the list that tags: delivered, tagged, and the listing in the A-R.
+    let tagged = send("ADDR=192.0.2.25 NAME=mail.example.com", "mail.example.com");
+    assert!(
+        tagged.data_reply().starts_with("250 "),
+        "{}",
+        tagged.transcript
+    );
+
+    let delivered = postfix.wait_for_delivered(2);
+    let mut seen_tag = false;
+    for message in &delivered {
+        let fields = fields_as_received(message);
+        let ar = unfolded(field(&fields, "Authentication-Results")[0]);
+        let tags = field(&fields, "X-Monban-Tag");
+        if ar.contains("policy.iprev=192.0.2.25") {
+            assert_eq!(tags, [" dnsbl=tag.test"], "{message}");
+            assert!(
+                ar.contains("x-dnsbl=listed policy.zone=tag.test policy.code=127.0.0.4"),
+                "{ar}"
+            );
+            assert!(
+                ar.contains("x-dnsbl=not-listed policy.zone=bl.test"),
+                "{ar}"
+            );
+            seen_tag = true;
+        } else {
+            assert!(ar.contains("policy.iprev=203.0.113.77"), "{ar}");
+            assert!(ar.contains("x-dnswl=listed policy.zone=wl.test"), "{ar}");
+            assert!(
+                ar.contains("x-dnsbl=skipped") || !ar.contains("policy.zone=bl.test"),
+                "{ar}"
+            );
+            assert!(tags.is_empty(), "{message}");
+        }
+    }
+    assert!(seen_tag, "the tagged message was not delivered");
+    postfix.settle();
+    assert_eq!(postfix.delivered().len(), 2, "{}", postfix.log());
+}

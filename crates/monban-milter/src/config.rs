@@ -126,6 +126,36 @@ pub const OPTIONS: &[OptionDoc] = &[
         doc: "Check Sender ID (RFC 4406, historic: the header's Purported Responsible Address against spf2.0/pra records, else v=spf1) and write sender-id= in Authentication-Results. It is recorded only: it never rejects and never counts for DMARC.",
     },
     OptionDoc {
+        key: "iprev_fail",
+        default: "\"record\"",
+        doc: "At CONNECT, a client whose reverse DNS does not confirm its address (iprev=fail, RFC 8601 section 3): \"record\" (iprev= in Authentication-Results only), \"tag\" (X-Monban-Tag field), \"tempfail\" (451 4.7.1) or \"reject\" (554 5.7.1).",
+    },
+    OptionDoc {
+        key: "iprev_temperror",
+        default: "\"record\"",
+        doc: "At CONNECT, a client whose reverse DNS could not be checked for now (iprev=temperror): the same choices.",
+    },
+    OptionDoc {
+        key: "helo_invalid",
+        default: "\"record\"",
+        doc: "At HELO, a name that cannot be the client's (not a fully qualified domain name, or an address literal of another address): \"record\" (nothing), \"tag\", \"tempfail\" or \"reject\" (550 5.7.1).",
+    },
+    OptionDoc {
+        key: "dnsbl_reject_score",
+        default: "0",
+        doc: "Refuse a client at CONNECT (554 5.7.1) when the weights of the [[dnsbl]] lists that list it add up to this much (0: no score; each list's action still applies).",
+    },
+    OptionDoc {
+        key: "connect_timeout_seconds",
+        default: "5",
+        doc: "How long the CONNECT checks (iprev and the lists) may take; past it they decide nothing and the mail goes on: a list that does not answer never blocks mail.",
+    },
+    OptionDoc {
+        key: "adsp_discard",
+        default: "\"record\"",
+        doc: "A message the author domain's ADSP record (RFC 5617, historic) asks to discard (dkim=discardable, no author signature): \"record\" (dkim-adsp=discard in Authentication-Results) or \"reject\" (550 5.7.1; never silently dropped).",
+    },
+    OptionDoc {
         key: "max_connections",
         default: "500",
         doc: "MTA connections served at once; one more is closed at once (the MTA applies milter_default_action).",
@@ -246,6 +276,41 @@ pub const OPTIONS: &[OptionDoc] = &[
         doc: "A folder to also write the aggregate report files in (optional).",
     },
     OptionDoc {
+        key: "dnsbl.zone",
+        default: "",
+        doc: "A DNS list asked about each client at CONNECT (RFC 5782): its zone, e.g. \"zen.spamhaus.org\" or \"list.dnswl.org\". At most 32 lists.",
+    },
+    OptionDoc {
+        key: "dnsbl.kind",
+        default: "\"block\"",
+        doc: "\"block\" (a DNSBL) or \"allow\" (a DNSWL: a client it lists skips the block lists).",
+    },
+    OptionDoc {
+        key: "dnsbl.codes",
+        default: "[]",
+        doc: "The return codes that count as a listing, e.g. [\"127.0.0.2\", \"127.0.0.4\"] (default: any 127.0.0.0/8 address but 127.0.0.1).",
+    },
+    OptionDoc {
+        key: "dnsbl.mask",
+        default: "0",
+        doc: "Instead of codes: a bit mask on the last octet of the answer (e.g. 12 for 0x0c).",
+    },
+    OptionDoc {
+        key: "dnsbl.action",
+        default: "\"reject\"",
+        doc: "What a listing on this block list does: \"reject\" (554 5.7.1 naming the list), \"tempfail\" (451 4.7.1), \"tag\" (X-Monban-Tag: dnsbl=ZONE) or \"record\" (x-dnsbl= in Authentication-Results only).",
+    },
+    OptionDoc {
+        key: "dnsbl.weight",
+        default: "0",
+        doc: "Added to the client's score when this list lists it (see dnsbl_reject_score).",
+    },
+    OptionDoc {
+        key: "dnsbl.message",
+        default: "",
+        doc: "Words added to the refusal when this list refuses the client, e.g. \"see https://www.spamhaus.org/query/\".",
+    },
+    OptionDoc {
         key: "signing.sender",
         default: "",
         doc: "A signing-table row: the sender address or pattern (user@example.com, *@example.com, example.com, *).",
@@ -323,6 +388,20 @@ pub struct RawConfig {
     dkim2: bool,
     #[serde(default = "yes")]
     sender_id: bool,
+    #[serde(default = "default_record")]
+    iprev_fail: String,
+    #[serde(default = "default_record")]
+    iprev_temperror: String,
+    #[serde(default = "default_record")]
+    helo_invalid: String,
+    #[serde(default)]
+    dnsbl_reject_score: u32,
+    #[serde(default = "default_connect_timeout")]
+    connect_timeout_seconds: u64,
+    #[serde(default = "default_record")]
+    adsp_discard: String,
+    #[serde(default)]
+    dnsbl: Vec<RawDnsbl>,
     #[serde(default = "default_max_connections")]
     max_connections: usize,
     #[serde(default = "default_idle_timeout")]
@@ -439,6 +518,32 @@ struct RawSigning {
     domain: String,
     selector: String,
     key: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDnsbl {
+    zone: String,
+    #[serde(default)]
+    kind: Option<String>,
+    #[serde(default)]
+    codes: Vec<String>,
+    #[serde(default)]
+    mask: u8,
+    #[serde(default)]
+    action: Option<String>,
+    #[serde(default)]
+    weight: u32,
+    #[serde(default)]
+    message: Option<String>,
+}
+
+fn default_record() -> String {
+    "record".into()
+}
+
+fn default_connect_timeout() -> u64 {
+    5
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -860,6 +965,17 @@ impl Config {
         filter.verify.trusted_arc_sealers = raw.trusted_arc_sealers.clone();
         filter.verify.dkim2 = raw.dkim2.then(monban::dkim2::Dkim2Config::default);
         filter.verify.skip_sender_id = !raw.sender_id;
+        filter.connect = connect_policy(&raw).map_err(err)?;
+        filter.verify.dnsbl = filter.connect.zones();
+        filter.adsp_discard = match raw.adsp_discard.as_str() {
+            "record" => crate::connect::ConnectAction::Record,
+            "reject" => crate::connect::ConnectAction::Reject,
+            other => {
+                return Err(err(format!(
+                    "adsp_discard: {other:?} is not \"record\" or \"reject\""
+                )));
+            }
+        };
         filter.signing = signing.clone();
         filter.default_signer = default_signer.clone();
         for (key, list) in [
@@ -920,6 +1036,67 @@ impl Config {
     }
 }
 
+/// The CONNECT and HELO checks of the configuration.
+fn connect_policy(raw: &RawConfig) -> Result<crate::connect::ConnectPolicy, String> {
+    use crate::connect::{ConnectAction, ConnectPolicy, ListRule};
+    use monban::dnsbl::{CodeFilter, ListKind, Zone};
+    if raw.dnsbl.len() > monban::dnsbl::MAX_ZONES {
+        return Err(format!(
+            "dnsbl: {} lists; at most {} are asked",
+            raw.dnsbl.len(),
+            monban::dnsbl::MAX_ZONES
+        ));
+    }
+    let mut lists = Vec::new();
+    for (i, d) in raw.dnsbl.iter().enumerate() {
+        let at = format!("dnsbl[{}] ({})", i + 1, d.zone);
+        let kind = match d.kind.as_deref() {
+            None | Some("block") => ListKind::Block,
+            Some("allow") => ListKind::Allow,
+            Some(other) => {
+                return Err(format!(
+                    "{at}: kind {other:?} is not \"block\" or \"allow\""
+                ));
+            }
+        };
+        let mut zone = Zone::parse(&d.zone, kind).map_err(|e| format!("{at}: {e}"))?;
+        if !d.codes.is_empty() && d.mask != 0 {
+            return Err(format!("{at}: give codes or mask, not both"));
+        }
+        if !d.codes.is_empty() {
+            let spec = format!("{}={}", zone.zone, d.codes.join(","));
+            zone.filter = Zone::parse(&spec, kind)
+                .map_err(|e| format!("{at}: codes: {e}"))?
+                .filter;
+        } else if d.mask != 0 {
+            zone.filter = CodeFilter::Mask(d.mask);
+        }
+        let action = match &d.action {
+            Some(a) => ConnectAction::parse(a, &format!("{at}: action"))?,
+            None => ConnectAction::Reject,
+        };
+        if kind == ListKind::Allow && (d.action.is_some() || d.weight > 0) {
+            return Err(format!(
+                "{at}: an allow list takes no action or weight (it only makes the block lists count for nothing)"
+            ));
+        }
+        lists.push(ListRule {
+            zone,
+            action,
+            weight: d.weight,
+            message: d.message.clone(),
+        });
+    }
+    Ok(ConnectPolicy {
+        lists,
+        reject_score: raw.dnsbl_reject_score,
+        iprev_fail: ConnectAction::parse(&raw.iprev_fail, "iprev_fail")?,
+        iprev_temperror: ConnectAction::parse(&raw.iprev_temperror, "iprev_temperror")?,
+        helo_invalid: ConnectAction::parse(&raw.helo_invalid, "helo_invalid")?,
+        timeout: std::time::Duration::from_secs(raw.connect_timeout_seconds.clamp(1, 60)),
+    })
+}
+
 /// The sample configuration, generated from [`OPTIONS`].
 pub fn sample_config() -> String {
     let mut out = String::from(
@@ -937,6 +1114,7 @@ pub fn sample_config() -> String {
                 }
                 "default_signing" => "\n#[default_signing]\n".to_owned(),
                 "reports" => "\n# Reports sent by the milter itself (optional; needs [store] url).\n#[reports]\n".to_owned(),
+                "dnsbl" => "\n# DNS lists asked at CONNECT (optional; one [[dnsbl]] table per list).\n#[[dnsbl]]\n".to_owned(),
                 t => format!("\n[{t}]\n"),
             });
         }
@@ -960,6 +1138,9 @@ pub fn sample_config() -> String {
             ("signing.selector", _) => "\"s2026\"".to_owned(),
             ("signing.key", _) => "\"keys/s2026.private\"".to_owned(),
             (k, _) if k.starts_with("default_signing.") => String::new(),
+            ("dnsbl.zone", _) => "# zone = \"bl.example.net\"".to_owned(),
+            ("dnsbl.message", _) => "# message = \"see https://bl.example.net/lookup\"".to_owned(),
+            (k, d) if let Some(name) = k.strip_prefix("dnsbl.") => format!("# {name} = {d}"),
             (_, d) => d.to_owned(),
         };
         if value.starts_with('#') {
@@ -1064,6 +1245,66 @@ key = "keys/s2026.private"
             let e = Config::parse(text, "m.toml", Path::new("/tmp")).unwrap_err();
             assert!(e.to_string().contains(needle), "{text}: {e}");
             assert!(e.to_string().starts_with("m.toml: "));
+        }
+    }
+
+    #[test]
+    fn connect_checks_config() {
+        let text = r#"
+authserv_id = "mx"
+iprev_fail = "tempfail"
+helo_invalid = "reject"
+dnsbl_reject_score = 3
+adsp_discard = "reject"
+[[dnsbl]]
+zone = "list.dnswl.example"
+kind = "allow"
+[[dnsbl]]
+zone = "zen.example"
+codes = ["127.0.0.2", "127.0.0.4"]
+action = "tag"
+weight = 2
+message = "see https://zen.example/"
+[[dnsbl]]
+zone = "bits.example"
+mask = 12
+action = "record"
+weight = 1
+"#;
+        let c = Config::parse(text, "m.toml", Path::new("/tmp")).unwrap();
+        let p = &c.filter.connect;
+        assert_eq!(p.lists.len(), 3);
+        assert_eq!(p.reject_score, 3);
+        assert_eq!(p.iprev_fail, crate::connect::ConnectAction::Tempfail);
+        assert_eq!(p.helo_invalid, crate::connect::ConnectAction::Reject);
+        assert_eq!(p.lists[1].action, crate::connect::ConnectAction::Tag);
+        assert_eq!(p.lists[2].zone.filter, monban::dnsbl::CodeFilter::Mask(12));
+        assert_eq!(c.filter.verify.dnsbl.len(), 3);
+        assert_eq!(c.filter.adsp_discard, crate::connect::ConnectAction::Reject);
+        for (bad, needle) in [
+            ("[[dnsbl]]\nzone = \"bl..example\"", "dnsbl[1]"),
+            (
+                "[[dnsbl]]\nzone = \"bl.example\"\naction = \"drop\"",
+                "action",
+            ),
+            (
+                "[[dnsbl]]\nzone = \"bl.example\"\ncodes = [\"10.0.0.1\"]",
+                "codes",
+            ),
+            (
+                "[[dnsbl]]\nzone = \"bl.example\"\ncodes = [\"127.0.0.2\"]\nmask = 2",
+                "not both",
+            ),
+            (
+                "[[dnsbl]]\nzone = \"wl.example\"\nkind = \"allow\"\nweight = 1",
+                "allow list",
+            ),
+            ("iprev_fail = \"maybe\"", "iprev_fail"),
+            ("adsp_discard = \"discard\"", "adsp_discard"),
+        ] {
+            let text = format!("authserv_id = \"mx\"\n{bad}");
+            let e = Config::parse(&text, "m.toml", Path::new("/tmp")).unwrap_err();
+            assert!(e.to_string().contains(needle), "{text}: {e}");
         }
     }
 

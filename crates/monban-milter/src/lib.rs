@@ -1,6 +1,7 @@
 //! monban's milter: the protocol Sendmail and Postfix use to call mail filters.
 //!
 //! - [`protocol`]: framing, commands and responses (milter protocol version 6);
+//! - [`connect`]: the checks at CONNECT and HELO (iprev, DNS lists, HELO names);
 //! - [`session`]: one connection's logic (verify inbound, sign outbound), without I/O;
 //! - [`config`]: the TOML configuration, every option defined once;
 //! - [`server`]: the sockets (TCP or unix), one task per MTA connection;
@@ -11,6 +12,7 @@
 //! these; see the workspace README.
 
 pub mod config;
+pub mod connect;
 pub mod metrics;
 pub mod protocol;
 pub mod recorder;

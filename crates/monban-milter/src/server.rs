@@ -332,6 +332,16 @@ where
                     }
                     outcome.responses
                 }
+                Step::Connect => {
+                    let resolver = shared.resolver.clone();
+                    let (responses, refused) = session.connect_checks(&*resolver).await;
+                    if let Some((action, reason)) = refused {
+                        // Counted with the messages, as verdict "connect".
+                        metrics.message("connect", action.as_str());
+                        tracing::info!(action = action.as_str(), reason = %reason, "client refused at connect");
+                    }
+                    responses
+                }
                 Step::Close => return Ok(()),
             };
             let mut out = Vec::new();

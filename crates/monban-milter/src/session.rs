@@ -19,6 +19,7 @@ use monban::message::{HeaderError, Headers, MAX_HEADER_BYTES, MAX_HEADER_FIELDS}
 use monban::pipeline::{Envelope, MessageVerifier, Report, VerifyConfig};
 use monban_dns::Resolver;
 
+use crate::connect::{ConnectAction, ConnectPolicy, Verdict};
 use crate::protocol::{Command, Family, Response, VERSION, actions, steps};
 
 /// An IPv4 or IPv6 network.
@@ -197,6 +198,11 @@ pub struct FilterConfig {
     pub on_sign_error: SignErrorAction,
     /// ARC sealing; the keys are the signing table's.
     pub arc: ArcSealing,
+    /// The checks at CONNECT and HELO (iprev, DNS lists, the HELO name).
+    pub connect: ConnectPolicy,
+    /// What an ADSP `discard` (RFC 5617) does: record only (the default; ADSP is
+    /// historic), or reject.
+    pub adsp_discard: ConnectAction,
 }
 
 impl FilterConfig {
@@ -224,6 +230,8 @@ impl FilterConfig {
             malformed_header: Refusal::Reject,
             on_sign_error: SignErrorAction::Tempfail,
             arc: ArcSealing::default(),
+            connect: ConnectPolicy::default(),
+            adsp_discard: ConnectAction::Record,
         }
     }
 
@@ -308,6 +316,8 @@ pub enum Step {
     Reply(Vec<Response>),
     /// The message is complete: run [`Session::end_of_message`].
     EndOfMessage,
+    /// A client to check before it sends anything: run [`Session::connect_checks`].
+    Connect,
     /// Close the connection.
     Close,
 }
@@ -366,6 +376,13 @@ pub struct Session {
     helo: Option<String>,
     authenticated: bool,
     message: Message,
+    /// iprev and the DNS lists as checked at CONNECT (`None`: not checked then).
+    connection: Option<(
+        monban::iprev::IprevOutcome,
+        Vec<monban::dnsbl::DnsblOutcome>,
+    )>,
+    /// What the connect and HELO checks tag each message with.
+    tags: Vec<String>,
 }
 
 fn reconstruct(name: &str, value: &[u8], out: &mut Vec<u8>) {
@@ -401,6 +418,65 @@ impl Session {
             helo: None,
             authenticated: false,
             message: Message::default(),
+            connection: None,
+            tags: Vec::new(),
+        }
+    }
+
+    /// Whether the client is exempt from the connect and HELO checks: trusted, in
+    /// `allow_networks`, or this host itself (loopback: a content filter re-injecting,
+    /// or the MTA before XCLIENT names the real client).
+    fn exempt_at_connect(&self) -> bool {
+        self.is_trusted()
+            || self.client.is_some_and(|ip| {
+                ip.is_loopback()
+                    || ip.to_canonical().is_loopback()
+                    || self.config.allow_networks.iter().any(|n| n.contains(ip))
+            })
+    }
+
+    /// The checks at CONNECT ([`Step::Connect`]): iprev and the DNS lists, at once,
+    /// within the policy's time; then what they decide ([`crate::connect::decide`]).
+    /// The responses to send, and the refusal, if the client is refused.
+    pub async fn connect_checks<R: Resolver>(
+        &mut self,
+        resolver: &R,
+    ) -> (Vec<Response>, Option<(Action, String)>) {
+        let cont = vec![Response::Continue];
+        let Some(ip) = self.client else {
+            return (cont, None);
+        };
+        let policy = &self.config.connect;
+        let zones = policy.zones();
+        let checks = async {
+            tokio::join!(
+                monban::iprev::check(resolver, ip),
+                monban::dnsbl::check(resolver, ip, &zones),
+            )
+        };
+        let Ok((iprev, lists)) = tokio::time::timeout(policy.timeout, checks).await else {
+            // Out of time: nothing is decided now; the message's checks run again.
+            tracing::info!(client = %ip, "connect checks timed out: not applied");
+            return (cont, None);
+        };
+        let allowed_name = iprev.names.iter().any(|n| {
+            self.config
+                .allow_domains
+                .iter()
+                .any(|d| monban_dns::is_same_or_subdomain(n, d))
+        });
+        let verdict = crate::connect::decide(policy, ip, &iprev, &lists, allowed_name);
+        self.connection = Some((iprev, lists));
+        match verdict {
+            Verdict::Continue { tags } => {
+                self.tags.extend(tags);
+                (cont, None)
+            }
+            Verdict::Refuse {
+                reply,
+                action,
+                reason,
+            } => (vec![Response::ReplyCode(reply)], Some((action, reason))),
         }
     }
 
@@ -545,6 +621,9 @@ impl Session {
                 rcpt_to: self.message.recipients.clone(),
             };
             let mut v = MessageVerifier::new(envelope, self.config.verify.clone(), self.now);
+            if let Some((iprev, lists)) = self.connection.clone() {
+                v.connection_checked(iprev, lists);
+            }
             // The deletions of forged results are known now: the header itself is not
             // kept twice until the end of the message.
             self.message.forged = Self::forged_results(&headers, &self.config.authserv_id);
@@ -617,11 +696,39 @@ impl Session {
                     Family::Inet(ip, _) => Some(ip),
                     _ => None,
                 };
+                self.connection = None;
+                self.tags.clear();
+                if self.client.is_some()
+                    && self.config.connect.acts_at_connect()
+                    && !self.exempt_at_connect()
+                {
+                    return Step::Connect;
+                }
                 cont()
             }
             Command::Helo(h) => {
+                let action = self.config.connect.helo_invalid;
+                let problem = (action != ConnectAction::Record && !self.exempt_at_connect())
+                    .then(|| crate::connect::helo_problem(&h, self.client))
+                    .flatten();
                 self.helo = Some(h);
-                cont()
+                match (problem, action) {
+                    (Some(why), ConnectAction::Reject) => {
+                        tracing::info!(client = ?self.client, "HELO refused: {why}");
+                        Step::Reply(vec![Response::ReplyCode(format!("550 5.7.1 {why}"))])
+                    }
+                    (Some(why), ConnectAction::Tempfail) => {
+                        tracing::info!(client = ?self.client, "HELO refused for now: {why}");
+                        Step::Reply(vec![Response::ReplyCode(format!(
+                            "451 4.7.1 {why}; please try again later"
+                        ))])
+                    }
+                    (Some(_), _) => {
+                        self.tags.push("helo=invalid".into());
+                        cont()
+                    }
+                    (None, _) => cont(),
+                }
             }
             Command::Mail(args) => {
                 self.message = Message {
@@ -805,7 +912,34 @@ impl Session {
                 .iter()
                 .any(|o| o.eq_ignore_ascii_case(d))
         });
-        let (mut responses, action) = self.verdict(&mut report, opted_out.map(String::as_str));
+        let (mut responses, mut action) = self.verdict(&mut report, opted_out.map(String::as_str));
+        if self.config.adsp_discard == ConnectAction::Reject
+            && report.adsp.result == monban::adsp::AdspResult::Discard
+            && matches!(action, Action::Accept | Action::Quarantine)
+        {
+            // RFC 5617 §4.2.2: the author domain asks that unsigned mail be discarded;
+            // refused during the session instead, so nothing is lost in silence.
+            responses.retain(|r| matches!(r, Response::InsertHeader { .. }));
+            responses.push(Response::ReplyCode(format!(
+                "550 5.7.1 the ADSP policy of {} (dkim=discardable) asks that this unsigned message be discarded",
+                report.adsp.domain.as_deref().unwrap_or("the author domain")
+            )));
+            action = Action::Reject;
+        }
+        if !self.tags.is_empty() && matches!(action, Action::Accept | Action::Quarantine) {
+            let at = responses
+                .iter()
+                .position(|r| matches!(r, Response::InsertHeader { .. }))
+                .map_or(0, |p| p + 1);
+            responses.insert(
+                at,
+                Response::InsertHeader {
+                    index: 1,
+                    name: "X-Monban-Tag".into(),
+                    value: format!(" {}", self.tags.join("; ")),
+                },
+            );
+        }
         if let Some(sealer) = message.sealer
             && matches!(action, Action::Accept | Action::Quarantine)
         {

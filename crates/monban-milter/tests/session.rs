@@ -591,3 +591,92 @@ fn dkim2_is_verified_with_the_envelope() {
     let ar = delivered(&out, "");
     assert!(ar.contains("dkim2=permerror"), "{ar}");
 }
+
+/// RFC 5617 §4.2.2 `dkim=discardable`: recorded by default, refused (never dropped in
+/// silence) with `adsp_discard = "reject"`.
+#[test]
+fn adsp_discard_is_recorded_or_refused() {
+    let key = Arc::new(SigningKey::generate_ed25519().unwrap());
+    let mut z = zone(&key);
+    z.insert(
+        "_adsp._domainkey.example.com",
+        Record::Txt(Txt::new([b"dkim=discardable".to_vec()])),
+        300,
+    );
+    // Unsigned, from an address SPF allows: DMARC passes, ADSP says discard.
+    let mut session = Session::new(config(key.clone()), NOW);
+    let out = transaction(&mut session, &z, "192.0.2.25", "alice@example.com", MSG);
+    let ar = match &out[0] {
+        Response::InsertHeader { value, .. } => value.clone(),
+        r => panic!("{r:?}"),
+    };
+    assert!(ar.contains("dkim-adsp=discard"), "{ar}");
+    assert!(ar.contains("dmarc=pass"), "{ar}");
+    assert_eq!(out.last(), Some(&Response::Accept));
+
+    let mut c = (*config(key)).clone();
+    c.adsp_discard = monban_milter::connect::ConnectAction::Reject;
+    let mut session = Session::new(Arc::new(c), NOW);
+    let out = transaction(&mut session, &z, "192.0.2.25", "alice@example.com", MSG);
+    match out.last() {
+        Some(Response::ReplyCode(r)) => assert!(
+            r.starts_with("550 5.7.1 the ADSP policy of example.com (dkim=discardable)"),
+            "{r}"
+        ),
+        r => panic!("{r:?}"),
+    }
+}
+
+/// With lists configured, CONNECT asks for the checks ([`Step::Connect`]), except for
+/// loopback and trusted clients; a listed client gets the refusal.
+#[test]
+fn connect_checks_refuse_listed_clients() {
+    use monban::dnsbl::{ListKind, Zone};
+    use monban_milter::connect::{ConnectAction, ListRule};
+    let key = Arc::new(SigningKey::generate_ed25519().unwrap());
+    let mut z = zone(&key);
+    z.insert(
+        "66.113.0.203.bl.example",
+        Record::A("127.0.0.2".parse().unwrap()),
+        300,
+    );
+    let mut c = (*config(key)).clone();
+    c.connect.lists = vec![ListRule {
+        zone: Zone::parse("bl.example", ListKind::Block).unwrap(),
+        action: ConnectAction::Reject,
+        weight: 0,
+        message: None,
+    }];
+    let c = Arc::new(c);
+    let connect = |ip: &str| Command::Connect {
+        hostname: "client".into(),
+        family: Family::Inet(ip.parse().unwrap(), 25),
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    for exempt in ["127.0.0.1", "::1", "10.1.2.3"] {
+        let mut s = Session::new(c.clone(), NOW);
+        assert!(
+            matches!(s.command(connect(exempt)), Step::Reply(_)),
+            "{exempt}"
+        );
+    }
+    let mut s = Session::new(c.clone(), NOW);
+    assert!(matches!(s.command(connect("203.0.113.66")), Step::Connect));
+    let (out, refused) = rt.block_on(s.connect_checks(&z));
+    assert_eq!(
+        out,
+        vec![Response::ReplyCode(
+            "554 5.7.1 203.0.113.66 is listed on bl.example (127.0.0.2)".into()
+        )]
+    );
+    assert!(refused.is_some());
+    // Not listed: go on.
+    let mut s = Session::new(c, NOW);
+    assert!(matches!(s.command(connect("203.0.113.67")), Step::Connect));
+    let (out, refused) = rt.block_on(s.connect_checks(&z));
+    assert_eq!(out, vec![Response::Continue]);
+    assert!(refused.is_none());
+}

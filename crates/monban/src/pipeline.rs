@@ -270,6 +270,8 @@ pub struct MessageVerifier {
     arc: Option<ArcVerifier>,
     /// DomainKeys, when the message has a `DomainKey-Signature`.
     domainkeys: Option<crate::domainkeys::DomainKeysVerifier>,
+    /// iprev and the DNS lists, when they were checked when the client connected.
+    connection: Option<(crate::iprev::IprevOutcome, Vec<crate::dnsbl::DnsblOutcome>)>,
     /// The body hashes of DKIM and ARC, computed in one pass.
     hashers: BodyHashers,
     /// The body, kept for DKIM2 when it is on (`None` past [`MAX_DKIM2_BODY`]).
@@ -290,6 +292,7 @@ impl MessageVerifier {
             dkim: None,
             arc: None,
             domainkeys: None,
+            connection: None,
             hashers: BodyHashers::new(),
             dkim2_body: None,
             dkim2_too_large: false,
@@ -320,6 +323,17 @@ impl MessageVerifier {
             Split::Body(b) => self.body(b),
         }
         Ok(())
+    }
+
+    /// Gives the results of iprev and of the DNS lists checked when the client
+    /// connected (a milter does that at CONNECT): they are reported as they are, not
+    /// asked again.
+    pub fn connection_checked(
+        &mut self,
+        iprev: crate::iprev::IprevOutcome,
+        dnsbl: Vec<crate::dnsbl::DnsblOutcome>,
+    ) {
+        self.connection = Some((iprev, dnsbl));
     }
 
     /// Marks the message malformed when its header could not be parsed apart from the
@@ -416,16 +430,18 @@ impl MessageVerifier {
             }
         };
         let lists = &self.config.dnsbl;
+        let checked = self.connection.take();
         let iprev = async {
-            match env.ip {
-                Some(ip) => {
+            match (checked, env.ip) {
+                (Some(c), _) => c,
+                (None, Some(ip)) => {
                     join(
                         crate::iprev::check(resolver, ip),
                         crate::dnsbl::check(resolver, ip, lists),
                     )
                     .await
                 }
-                None => (crate::iprev::IprevOutcome::none(), Vec::new()),
+                (None, None) => (crate::iprev::IprevOutcome::none(), Vec::new()),
             }
         };
         let author = dmarc::author_domain(&headers).ok();
