@@ -349,6 +349,14 @@ fn finding_line(out: &Out, f: &Finding) -> String {
 }
 
 /// Renders the analysis as text.
+/// Each recorded result in words, under its table.
+fn meanings(out: &mut Out, f: &analyze::ResultsField) {
+    for r in &f.results {
+        let text = clean(&r.text.text(out.lang));
+        out.line(&format!("  {}={}: {text}", r.method, r.result));
+    }
+}
+
 fn render(a: &Analysis, color: bool, lang: monban_diag::i18n::Lang) -> String {
     let mut out = Out {
         text: String::new(),
@@ -470,6 +478,7 @@ fn render(a: &Analysis, color: bool, lang: monban_diag::i18n::Lang) -> String {
             ));
         }
         out.table(&["method", "result", "details"], &results_rows(f));
+        meanings(&mut out, f);
     }
     for f in &a.arc_authentication_results {
         out.title(&format!(

@@ -240,6 +240,49 @@ fn number(v: &str) -> Option<i64> {
         .flatten()
 }
 
+/// What a recorded method result means (RFC 8601 §2.7 and each method's RFC): the
+/// method in words, then the result.
+pub fn result_meaning(method: &str, result: &str) -> Msg {
+    let what = match method {
+        "spf" => msg!("ar-method-spf"),
+        "dkim" => msg!("ar-method-dkim"),
+        "dmarc" => msg!("ar-method-dmarc"),
+        "arc" => msg!("ar-method-arc"),
+        "iprev" => msg!("ar-method-iprev"),
+        "sender-id" => msg!("ar-method-sender-id"),
+        "domainkeys" => msg!("ar-method-domainkeys"),
+        "dkim-adsp" => msg!("ar-method-dkim-adsp"),
+        "auth" => msg!("ar-method-auth"),
+        "dkim2" => msg!("ar-method-dkim2"),
+        "dnswl" | "x-dnswl" => msg!("ar-method-dnswl"),
+        m if m.contains("dnsbl") || m.ends_with("-rbl") => msg!("ar-method-dnsbl"),
+        _ => msg!("ar-method-other"),
+    };
+    let says = match (method, result) {
+        ("iprev", "fail") => msg!("ar-result-iprev-fail"),
+        ("sender-id", "fail") => msg!("ar-result-sender-id-fail"),
+        ("dkim-adsp", "discard") => msg!("ar-result-adsp-discard"),
+        ("dkim-adsp", "nxdomain") => msg!("ar-result-adsp-nxdomain"),
+        ("dkim-adsp", "unknown") => msg!("ar-result-adsp-unknown"),
+        (_, "pass") => msg!("ar-result-pass"),
+        (_, "fail" | "hardfail") => msg!("ar-result-fail"),
+        (_, "softfail") => msg!("ar-result-softfail"),
+        (_, "neutral") => msg!("ar-result-neutral"),
+        (_, "none") => msg!("ar-result-none"),
+        (_, "temperror") => msg!("ar-result-temperror"),
+        (_, "permerror") => msg!("ar-result-permerror"),
+        (_, "policy") => msg!("ar-result-policy"),
+        (_, "listed") => msg!("ar-result-listed"),
+        (_, "not-listed") => msg!("ar-result-not-listed"),
+        (_, "skipped") => msg!("ar-result-skipped"),
+        (_, other) => msg!(
+            "ar-result-other",
+            result = other.chars().take(64).collect::<String>()
+        ),
+    };
+    msg!("ar-meaning", method = what, result = says)
+}
+
 /// Explains each tag of a signature. `from_domain` is the author domain, for `d=`.
 pub fn explain(
     pairs: &[(String, String)],

@@ -103,6 +103,10 @@ pub struct Hop {
     pub from_ip: Option<String>,
     /// The TCP-info comment after `from` (reverse DNS name, address, HELO).
     pub from_detail: Option<String>,
+    /// Whether the receiving host found a reverse DNS name for the client: `false` when
+    /// it wrote `unknown` where the name goes (`(unknown [192.0.2.1])`, Postfix and
+    /// Sendmail); `None` when the field does not say.
+    pub reverse_name: Option<bool>,
     /// `by`: the receiving host.
     pub by: Option<String>,
     /// The comment after `by` (often the MTA).
@@ -175,6 +179,32 @@ pub struct MethodResult {
     pub comment: Option<String>,
     /// `ptype.property` → value (`header.d`, `smtp.mailfrom`, ...).
     pub properties: Pairs,
+    /// What the method checks and what the result says, in words (English).
+    pub meaning: String,
+    /// The same in the catalogue's words (any language).
+    #[serde(skip)]
+    pub text: Msg,
+}
+
+impl MethodResult {
+    fn new(
+        method: String,
+        result: String,
+        reason: Option<String>,
+        comment: Option<String>,
+        properties: Pairs,
+    ) -> Self {
+        let text = explain::result_meaning(&method, &result);
+        Self {
+            meaning: text.text(Lang::En),
+            text,
+            method,
+            result,
+            reason,
+            comment,
+            properties,
+        }
+    }
 }
 
 /// One `Authentication-Results` or `ARC-Authentication-Results` field.
@@ -577,6 +607,18 @@ fn identities(a: &mut Analysis, headers: &Headers) {
     a.identities = id;
 }
 
+/// Whether a `Received` field's TCP-info names the client's reverse DNS name: `(name
+/// [address])` says yes, `(unknown [address])` no (RFC 5321 §4.4 TCP-info, as Postfix
+/// and Sendmail write it: the name is what iprev found).
+fn reverse_name_known(detail: Option<&str>) -> Option<bool> {
+    let detail = detail?.trim().trim_start_matches('(');
+    let (name, rest) = detail.split_once(char::is_whitespace)?;
+    if !rest.trim_start().starts_with('[') {
+        return None;
+    }
+    Some(!name.eq_ignore_ascii_case("unknown"))
+}
+
 fn hops(a: &mut Analysis, fields: &[HeaderField<'_>]) {
     let received: Vec<&HeaderField<'_>> = fields.iter().filter(|f| f.is("received")).collect();
     a.received_count = received.len();
@@ -603,11 +645,13 @@ fn hops(a: &mut Analysis, fields: &[HeaderField<'_>]) {
                 Some(Err(e)) => (None, None, Some(e.to_string())),
                 None => (None, None, None),
             };
+            let reverse_name = reverse_name_known(r.from_detail.as_deref());
             Hop {
                 number: 0,
                 from: r.from,
                 from_ip: r.from_ip.map(|ip| ip.to_string()),
                 from_detail: r.from_detail,
+                reverse_name,
                 by: r.by,
                 by_detail: r.by_detail,
                 via: r.via,
@@ -632,6 +676,18 @@ fn hops(a: &mut Analysis, fields: &[HeaderField<'_>]) {
     for (i, h) in hops.iter_mut().enumerate() {
         h.number = i + 1;
         let name = hop_name(h);
+        if h.reverse_name == Some(false) {
+            warnings.push((
+                "no_reverse_name",
+                Severity::Info,
+                h.number,
+                msg!(
+                    "warn-no-reverse-name",
+                    hop = hop_msg(h.number, &name),
+                    ip = h.from_ip.clone().unwrap_or_else(|| "?".into())
+                ),
+            ));
+        }
         match (&h.date_text, &h.date_error) {
             (None, _) => warnings.push((
                 "received_no_date",
@@ -741,24 +797,25 @@ fn lenient_results(value: &str) -> (Option<String>, Vec<MethodResult>) {
         let Some((method, result)) = words.next().and_then(|w| w.split_once('=')) else {
             continue;
         };
-        let mut r = MethodResult {
-            method: method.to_ascii_lowercase(),
-            result: result.trim_matches('"').to_ascii_lowercase(),
-            reason: None,
-            comment,
-            properties: Pairs::default(),
-        };
+        let mut reason = None;
+        let mut properties = Pairs::default();
         for w in words.take(64) {
             if let Some((k, v)) = w.split_once('=') {
                 let v = v.trim_matches('"');
                 if k.eq_ignore_ascii_case("reason") {
-                    r.reason = Some(v.to_owned());
+                    reason = Some(v.to_owned());
                 } else {
-                    r.properties.push(k.to_ascii_lowercase(), v);
+                    properties.push(k.to_ascii_lowercase(), v);
                 }
             }
         }
-        results.push(r);
+        results.push(MethodResult::new(
+            method.to_ascii_lowercase(),
+            result.trim_matches('"').to_ascii_lowercase(),
+            reason,
+            comment,
+            properties,
+        ));
     }
     (id, results)
 }
@@ -777,13 +834,7 @@ fn results_field(position: usize, value: &[u8], instance: Option<u32>) -> Result
                     for p in r.properties {
                         properties.push(format!("{}.{}", p.ptype, p.property), p.value);
                     }
-                    MethodResult {
-                        method: r.method,
-                        result: r.result,
-                        reason: r.reason,
-                        comment: r.comment,
-                        properties,
-                    }
+                    MethodResult::new(r.method, r.result, r.reason, r.comment, properties)
                 })
                 .collect(),
             error: None,

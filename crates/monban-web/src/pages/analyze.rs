@@ -546,6 +546,8 @@ fn recorded(t: &Catalog, state: &AppState, a: &Analysis) -> Markup {
                                         @for (k, v) in &m.properties.0 { code { (k) "=" (v) } " " }
                                         @if let Some(reason) = &m.reason { span.note { "reason=\"" (reason) "\" " } }
                                         @if let Some(c) = &m.comment { span.note { "(" (c) ")" } }
+                                        br;
+                                        span.meaning { (m.text.text(t.lang())) }
                                     }
                                 }
                             }
