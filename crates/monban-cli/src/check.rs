@@ -32,6 +32,11 @@ pub struct CheckArgs {
     /// The sending setup's DKIM signing domain, d= (default: unsigned).
     #[arg(long, value_name = "D")]
     signing_domain: Option<String>,
+    /// With --sending-ip: a DNS block list to look the IPs up in (repeatable; ZONE,
+    /// ZONE=127.0.0.2,... or ZONE&MASK as for verify). The IPs' reverse DNS is always
+    /// checked.
+    #[arg(long = "dnsbl", value_name = "ZONE", requires = "sending_ips")]
+    dnsbl: Vec<String>,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -86,6 +91,14 @@ pub async fn run(dns: &DnsArgs, args: CheckArgs) -> Result<(), Failure> {
         now: SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs()),
+        dnsbl: args
+            .dnsbl
+            .iter()
+            .map(|z| {
+                monban::dnsbl::Zone::parse(z, monban::dnsbl::ListKind::Block)
+                    .map_err(|e| Failure::usage(format!("--dnsbl {z:?}: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?,
     };
     let report = check::check(&resolver, &domain, &options).await;
     if args.json {

@@ -246,6 +246,8 @@ pub struct CheckOptions {
     pub sending: Option<SendingSetup>,
     /// The time, for SPF `%{t}`.
     pub now: u64,
+    /// DNS block lists to look the sending IPs up in (RFC 5782).
+    pub dnsbl: Vec<monban::dnsbl::Zone>,
 }
 
 struct Ctx {
@@ -338,8 +340,13 @@ pub async fn check<R: Resolver>(resolver: &R, domain: &str, options: &CheckOptio
         check_dmarc(resolver, &domain, has_mx, &mut ctx).await;
     check_dkim(resolver, &domain, options, &mut ctx).await;
     check_adsp(resolver, &domain, &mut ctx).await;
+    check_sender_id(resolver, &domain, &mut ctx).await;
     let sending = match &options.sending {
-        Some(setup) => Some(predict(resolver, &domain, setup, options.now, &mut ctx).await),
+        Some(setup) => {
+            let p = predict(resolver, &domain, setup, options.now, &mut ctx).await;
+            check_sending_ips(resolver, &setup.ips, &options.dnsbl, &mut ctx).await;
+            Some(p)
+        }
         None => None,
     };
 
@@ -1274,6 +1281,152 @@ async fn check_dkim<R: Resolver>(
     }
 }
 
+/// Sender ID (RFC 4406, historic): the domain's `spf2.0` records, whether they parse,
+/// whether a scope has several, and whether they say what the SPF record says. Without
+/// one, Sender ID receivers use the SPF record (RFC 4406 §3.4): nothing to report.
+async fn check_sender_id<R: Resolver>(resolver: &R, domain: &str, ctx: &mut Ctx) {
+    use monban::spf::record::sender_id_scopes;
+    let answer = resolver.lookup(domain, RecordType::Txt).await;
+    let all = txts(&answer);
+    let spf1 = all.iter().find(|t| is_spf_record(t)).map(|t| {
+        String::from_utf8_lossy(&t["v=spf1".len()..])
+            .trim()
+            .to_owned()
+    });
+    let mut pra = 0;
+    let mut mfrom = 0;
+    for t in &all {
+        let Some((scopes, tag)) = sender_id_scopes(t) else {
+            continue;
+        };
+        pra += usize::from(scopes.pra);
+        mfrom += usize::from(scopes.mfrom);
+        let text = String::from_utf8_lossy(t).into_owned();
+        let terms = String::from_utf8_lossy(&t[tag..]).trim().to_owned();
+        match SpfRecord::parse_sender_id(&text) {
+            Some(Err(e)) => ctx.add(
+                Area::Spf,
+                Severity::Red,
+                msg!("senderid-syntax", record = &text, error = e.to_string()),
+                Some(msg!("fix-senderid-syntax", domain = domain)),
+            ),
+            _ if spf1.as_deref().is_some_and(|s| s != terms) => ctx.add(
+                Area::Spf,
+                Severity::Yellow,
+                msg!("senderid-differs", record = &text),
+                Some(msg!("fix-senderid-differs", domain = domain)),
+            ),
+            _ => ctx.add(
+                Area::Spf,
+                Severity::Green,
+                msg!("senderid-record", record = &text),
+                None,
+            ),
+        }
+    }
+    for (scope, n) in [("pra", pra), ("mfrom", mfrom)] {
+        if n > 1 {
+            ctx.add(
+                Area::Spf,
+                Severity::Red,
+                msg!("senderid-several", scope = scope, n = n),
+                Some(msg!("fix-senderid-several", scope = scope)),
+            );
+        }
+    }
+    if pra + mfrom > 0 && pra == 0 && spf1.is_some() {
+        // RFC 4406 §3.4: an spf2.0 record anywhere stops v=spf1 standing in for pra.
+        ctx.add(
+            Area::Spf,
+            Severity::Yellow,
+            msg!("senderid-no-pra"),
+            Some(msg!("fix-senderid-differs", domain = domain)),
+        );
+    }
+}
+
+/// The sending IPs' reverse DNS (iprev, RFC 8601 §3: large receivers refuse or
+/// distrust hosts without one) and their listing on the given block lists.
+async fn check_sending_ips<R: Resolver>(
+    resolver: &R,
+    ips: &[IpAddr],
+    lists: &[monban::dnsbl::Zone],
+    ctx: &mut Ctx,
+) {
+    use monban::dnsbl::DnsblResult;
+    use monban::iprev::IprevResult;
+    for &ip in ips {
+        let iprev = monban::iprev::check(resolver, ip).await;
+        match iprev.result {
+            IprevResult::Pass => ctx.add(
+                Area::Sending,
+                Severity::Green,
+                msg!(
+                    "iprev-pass",
+                    ip = ip.to_string(),
+                    name = iprev.names.first().cloned().unwrap_or_default()
+                ),
+                None,
+            ),
+            IprevResult::Temperror => ctx.add(
+                Area::Sending,
+                Severity::Yellow,
+                msg!(
+                    "iprev-temperror",
+                    ip = ip.to_string(),
+                    error = iprev.reason_text().unwrap_or_default()
+                ),
+                None,
+            ),
+            _ => ctx.add(
+                Area::Sending,
+                Severity::Red,
+                msg!(
+                    "iprev-fail",
+                    ip = ip.to_string(),
+                    why = iprev.reason_text().unwrap_or_default()
+                ),
+                Some(msg!("fix-iprev", ip = ip.to_string())),
+            ),
+        }
+        for o in monban::dnsbl::check(resolver, ip, lists).await {
+            let zone = o.zone.clone();
+            match o.result {
+                DnsblResult::Listed if o.kind == monban::dnsbl::ListKind::Block => ctx.add(
+                    Area::Sending,
+                    Severity::Red,
+                    msg!(
+                        "dnsbl-listed",
+                        ip = ip.to_string(),
+                        zone = &zone,
+                        code = o.codes.first().map(ToString::to_string).unwrap_or_default()
+                    ),
+                    Some(msg!("fix-dnsbl", zone = &zone)),
+                ),
+                DnsblResult::Listed => ctx.add(
+                    Area::Sending,
+                    Severity::Green,
+                    msg!("dnswl-listed", ip = ip.to_string(), zone = &zone),
+                    None,
+                ),
+                DnsblResult::NotListed => ctx.add(
+                    Area::Sending,
+                    Severity::Green,
+                    msg!("dnsbl-not-listed", ip = ip.to_string(), zone = &zone),
+                    None,
+                ),
+                DnsblResult::Skipped => {}
+                DnsblResult::Temperror => ctx.add(
+                    Area::Sending,
+                    Severity::Yellow,
+                    msg!("dnsbl-temperror", ip = ip.to_string(), zone = &zone),
+                    None,
+                ),
+            }
+        }
+    }
+}
+
 /// ADSP (RFC 5617, historic since RFC 8553's era): report what it says.
 async fn check_adsp<R: Resolver>(resolver: &R, domain: &str, ctx: &mut Ctx) {
     let raw = txts(
@@ -1829,6 +1982,106 @@ mod tests {
             "{fixes:?}"
         );
         assert!(fixes.iter().all(|f| !f.contains("192.0.2.66")), "{fixes:?}");
+    }
+
+    /// RFC 4406 §3.4: spf2.0 records reported, and what they change.
+    #[test]
+    fn sender_id_records() {
+        let findings = |zone: &str| -> Vec<(Severity, String)> {
+            let zone = ZoneResolver::parse(zone, "z", None).unwrap();
+            let r = block_on(check(&zone, "d.test", &CheckOptions::default()));
+            r.findings
+                .into_iter()
+                .filter(|f| f.message.contains("Sender ID") || f.message.contains("spf2.0"))
+                .map(|f| (f.severity, f.message))
+                .collect()
+        };
+        // None: nothing said.
+        assert!(findings("d.test. TXT \"v=spf1 -all\"\n").is_empty());
+        // The same terms: green.
+        let f = findings("d.test. TXT \"v=spf1 -all\"\nd.test. TXT \"spf2.0/mfrom,pra -all\"\n");
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].0, Severity::Green);
+        // Different terms: yellow.
+        let f = findings(
+            "d.test. TXT \"v=spf1 ip4:192.0.2.1 -all\"\nd.test. TXT \"spf2.0/pra ip4:192.0.2.9 -all\"\n",
+        );
+        assert!(
+            f.iter().any(|(s, m)| *s == Severity::Yellow
+                && m.contains("does not say what the SPF record says")),
+            "{f:?}"
+        );
+        // Broken, and several for one scope: red.
+        let f = findings(
+            "d.test. TXT \"v=spf1 -all\"\nd.test. TXT \"spf2.0/pra ip4:192.0.2.300 -all\"\nd.test. TXT \"spf2.0/pra,mfrom -all\"\n",
+        );
+        assert!(
+            f.iter()
+                .any(|(s, m)| *s == Severity::Red && m.contains("does not parse")),
+            "{f:?}"
+        );
+        assert!(
+            f.iter().any(|(s, m)| *s == Severity::Red
+                && m.contains("2 Sender ID records name the pra scope")),
+            "{f:?}"
+        );
+        // mfrom only: the pra scope loses the SPF record.
+        let f = findings("d.test. TXT \"v=spf1 -all\"\nd.test. TXT \"spf2.0/mfrom -all\"\n");
+        assert!(
+            f.iter()
+                .any(|(s, m)| *s == Severity::Yellow && m.contains("none for the pra scope")),
+            "{f:?}"
+        );
+    }
+
+    /// The sending IPs' reverse DNS and block list listings.
+    #[test]
+    fn sending_ips_reverse_dns_and_lists() {
+        let zone = "d.test. TXT \"v=spf1 ip4:192.0.2.0/24 -all\"\n\
+            _dmarc.d.test. TXT \"v=DMARC1; p=none\"\n\
+            1.2.0.192.in-addr.arpa. PTR out.d.test.\n\
+            out.d.test. A 192.0.2.1\n\
+            2.2.0.192.bl.test. A 127.0.0.2\n";
+        let zone = ZoneResolver::parse(zone, "z", None).unwrap();
+        let options = CheckOptions {
+            sending: Some(SendingSetup {
+                ips: vec!["192.0.2.1".parse().unwrap(), "192.0.2.2".parse().unwrap()],
+                ..SendingSetup::default()
+            }),
+            dnsbl: vec![
+                monban::dnsbl::Zone::parse("bl.test", monban::dnsbl::ListKind::Block).unwrap(),
+            ],
+            ..CheckOptions::default()
+        };
+        let r = block_on(check(&zone, "d.test", &options));
+        let sending: Vec<(Severity, &str)> = r
+            .findings
+            .iter()
+            .filter(|f| f.area == Area::Sending)
+            .map(|f| (f.severity, f.message.as_str()))
+            .collect();
+        let has =
+            |sev: Severity, text: &str| sending.iter().any(|(s, m)| *s == sev && m.contains(text));
+        assert!(
+            has(
+                Severity::Green,
+                "192.0.2.1 has the reverse DNS name out.d.test"
+            ),
+            "{sending:?}"
+        );
+        assert!(
+            has(Severity::Red, "192.0.2.2 has no reverse DNS name"),
+            "{sending:?}"
+        );
+        assert!(
+            has(Severity::Green, "192.0.2.1 is not listed on bl.test"),
+            "{sending:?}"
+        );
+        assert!(
+            has(Severity::Red, "192.0.2.2 is listed on bl.test (127.0.0.2)"),
+            "{sending:?}"
+        );
+        assert_eq!(r.status, Severity::Red);
     }
 
     fn spf_findings(zone: &str) -> Vec<String> {

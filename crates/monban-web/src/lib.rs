@@ -226,6 +226,7 @@ async fn check_domain(
         now: SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs()),
+        dnsbl: Vec::new(),
     };
     let report = check::check(&state.resolver, &domain, &options).await;
     match serde_json::to_value(CheckView::new(&report, check::worded)) {
