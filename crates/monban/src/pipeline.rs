@@ -358,8 +358,11 @@ impl MessageVerifier {
         if self.config.dkim2.is_some() {
             self.dkim2_body = Some(Vec::new());
         }
-        let dk = crate::domainkeys::DomainKeysVerifier::new(&headers);
-        self.domainkeys = (!dk.is_empty()).then_some(dk);
+        self.domainkeys = headers
+            .get("DomainKey-Signature")
+            .next()
+            .is_some()
+            .then(|| crate::domainkeys::DomainKeysVerifier::new(&headers));
         self.headers = Some(headers);
     }
 

@@ -591,6 +591,52 @@ mod tests {
         }
     }
 
+    /// Hostile signatures: bounded work, a clear result for each, never a pass.
+    #[test]
+    fn hostile_signatures() {
+        let mut h = String::new();
+        // A huge h= (every name unknown), a tag list over the limit, non-UTF-8 bytes,
+        // then more signatures than are evaluated.
+        h.push_str("DomainKey-Signature: s=x; d=example.com; b=AAAA; h=");
+        h.push_str(&"x-a:".repeat(100_000));
+        h.push_str("\r\n");
+        h.push_str("DomainKey-Signature: s=x; d=example.com; b=AAAA");
+        for i in 0..100 {
+            h.push_str(&format!("; t{i}=1"));
+        }
+        h.push_str("\r\n");
+        let mut raw = h.into_bytes();
+        raw.extend_from_slice(b"DomainKey-Signature: s=x; d=ex\xffample.com; b=AAAA\r\n");
+        for _ in 0..4 {
+            raw.extend_from_slice(b"DomainKey-Signature: s=x; d=example.com; b=AAAA\r\n");
+        }
+        raw.extend_from_slice(b"From: a@example.com\r\n");
+        let headers = Headers::parse(&raw).unwrap();
+        let v = DomainKeysVerifier::new(&headers);
+        let out = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(v.finish(&monban_dns::ZoneResolver::new()));
+        assert_eq!(out.len(), 7);
+        // The huge h= names no field: no sending address is signed.
+        assert_eq!(out[0].reason, Some(DomainKeysReason::NoSendingAddress));
+        assert!(matches!(
+            out[1].reason,
+            Some(DomainKeysReason::BadSignature(DkSignatureError::TagList(
+                TagListError::TooMany
+            )))
+        ));
+        assert!(matches!(
+            out[2].reason,
+            Some(DomainKeysReason::BadSignature(DkSignatureError::NotText))
+        ));
+        // No key published for the rest but the sixth and seventh: not evaluated.
+        assert_eq!(out[3].result, DkimResult::Permerror);
+        assert_eq!(out[5].result, DkimResult::Neutral);
+        assert_eq!(out[6].reason, Some(DomainKeysReason::NotEvaluated));
+        assert!(out.iter().all(|o| o.result != DkimResult::Pass));
+    }
+
     #[test]
     fn rfc4870_3_2_3_granularity() {
         assert!(granularity_matches("", "anyone"));
