@@ -16,7 +16,10 @@ fn root() -> PathBuf {
 fn verify(extra_zone: &str, args: &[&str]) -> Value {
     let dir = std::env::temp_dir().join(format!("monban-cli-methods-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let extra = dir.join(format!("extra-{}.zone", extra_zone.len()));
+    // One file per call: tests run in parallel and each removes its own.
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let extra = dir.join(format!("extra-{n}.zone"));
     std::fs::write(&extra, extra_zone).unwrap();
     let ex = root().join("examples/example.zone");
     let msg = root().join("examples/messages/alice-to-bob.eml");

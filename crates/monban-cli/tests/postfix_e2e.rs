@@ -1678,13 +1678,12 @@ fn listed_clients_are_refused_before_data() {
         .run()
     };
 
-    // A client on the block list: refused with the list named, before DATA. (After
-    // XCLIENT, Postfix answers a refusal at CONNECT with its own words; the log has
-    // ours.)
+    // A client on the block list: checked at CONNECT, refused at MAIL FROM (a client
+    // that logs in is not refused) with the list named, before DATA.
     let listed = send("ADDR=203.0.113.66 NAME=[UNAVAILABLE]", "mail.example.com");
     let refusal = "554 5.7.1 203.0.113.66 is listed on bl.test (127.0.0.2): see https://bl.test/";
     assert!(
-        listed.replies().iter().any(|r| r.starts_with("554 ")),
+        listed.replies().iter().any(|r| r.starts_with(refusal)),
         "{}",
         listed.transcript
     );
@@ -1693,7 +1692,7 @@ fn listed_clients_are_refused_before_data() {
         "DATA must never be reached:\n{}",
         listed.transcript
     );
-    postfix.wait_for_log(&["milter-reject: XCLIENT from unknown[203.0.113.66]", refusal]);
+    postfix.wait_for_log(&["milter-reject: MAIL from unknown[203.0.113.66]", refusal]);
 
     // No reverse name (iprev=fail): 451, the client retries.
     let unnamed = send("ADDR=198.51.100.99 NAME=[UNAVAILABLE]", "mail.example.com");
@@ -1706,7 +1705,7 @@ fn listed_clients_are_refused_before_data() {
     );
     assert!(!unnamed.replies().iter().any(|r| r.starts_with("354")));
 
-    // A HELO name that cannot be the client's: 550 at HELO.
+    // A HELO name that is no valid name: 550 at MAIL FROM.
     let bad_helo = send("ADDR=192.0.2.25 NAME=mail.example.com", "localhost");
     assert!(
         bad_helo.replies().iter().any(|r| r.contains(

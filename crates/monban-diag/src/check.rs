@@ -1285,7 +1285,7 @@ async fn check_dkim<R: Resolver>(
 /// whether a scope has several, and whether they say what the SPF record says. Without
 /// one, Sender ID receivers use the SPF record (RFC 4406 §3.4): nothing to report.
 async fn check_sender_id<R: Resolver>(resolver: &R, domain: &str, ctx: &mut Ctx) {
-    use monban::spf::record::sender_id_scopes;
+    use monban::spf::record::{is_sender_id_record, sender_id_scopes};
     let answer = resolver.lookup(domain, RecordType::Txt).await;
     let all = txts(&answer);
     let spf1 = all.iter().find(|t| is_spf_record(t)).map(|t| {
@@ -1296,7 +1296,23 @@ async fn check_sender_id<R: Resolver>(resolver: &R, domain: &str, ctx: &mut Ctx)
     let mut pra = 0;
     let mut mfrom = 0;
     for t in &all {
+        if !is_sender_id_record(t) {
+            continue;
+        }
         let Some((scopes, tag)) = sender_id_scopes(t) else {
+            // Unreadable scopes: a record Sender ID receivers cannot use.
+            let text = String::from_utf8_lossy(t).into_owned();
+            ctx.add(
+                Area::Spf,
+                Severity::Red,
+                msg!(
+                    "senderid-syntax",
+                    record = &text,
+                    error = "empty or malformed scope list"
+                ),
+                Some(msg!("fix-senderid-syntax", domain = domain)),
+            );
+            pra += 1;
             continue;
         };
         pra += usize::from(scopes.pra);

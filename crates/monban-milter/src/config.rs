@@ -148,7 +148,12 @@ pub const OPTIONS: &[OptionDoc] = &[
     OptionDoc {
         key: "connect_timeout_seconds",
         default: "5",
-        doc: "How long the CONNECT checks (iprev and the lists) may take; past it they decide nothing and the mail goes on: a list that does not answer never blocks mail.",
+        doc: "How long the CONNECT checks (iprev and the lists) may take (1 to 25: below Postfix's milter_command_timeout); past it they decide nothing and the mail goes on: a list that does not answer never blocks mail.",
+    },
+    OptionDoc {
+        key: "allow_client_domains",
+        default: "[]",
+        doc: "Client host domains (with subdomains) trusted at CONNECT: a client whose forward-confirmed reverse name is in one skips the [[dnsbl]] block lists, e.g. [\"partner.example\"]. (allow_domains is about author domains.)",
     },
     OptionDoc {
         key: "adsp_discard",
@@ -398,6 +403,8 @@ pub struct RawConfig {
     dnsbl_reject_score: u32,
     #[serde(default = "default_connect_timeout")]
     connect_timeout_seconds: u64,
+    #[serde(default)]
+    allow_client_domains: Vec<String>,
     #[serde(default = "default_record")]
     adsp_discard: String,
     #[serde(default)]
@@ -1060,6 +1067,11 @@ fn connect_policy(raw: &RawConfig) -> Result<crate::connect::ConnectPolicy, Stri
             }
         };
         let mut zone = Zone::parse(&d.zone, kind).map_err(|e| format!("{at}: {e}"))?;
+        if lists.iter().any(|l: &ListRule| l.zone.zone == zone.zone) {
+            return Err(format!(
+                "{at}: the zone is listed twice; give it once (its codes or mask say which answers count)"
+            ));
+        }
         if !d.codes.is_empty() && d.mask != 0 {
             return Err(format!("{at}: give codes or mask, not both"));
         }
@@ -1093,7 +1105,19 @@ fn connect_policy(raw: &RawConfig) -> Result<crate::connect::ConnectPolicy, Stri
         iprev_fail: ConnectAction::parse(&raw.iprev_fail, "iprev_fail")?,
         iprev_temperror: ConnectAction::parse(&raw.iprev_temperror, "iprev_temperror")?,
         helo_invalid: ConnectAction::parse(&raw.helo_invalid, "helo_invalid")?,
-        timeout: std::time::Duration::from_secs(raw.connect_timeout_seconds.clamp(1, 60)),
+        // Below Postfix's milter_command_timeout (30 s): past it the MTA would apply
+        // its default action instead of monban deciding nothing.
+        timeout: std::time::Duration::from_secs(raw.connect_timeout_seconds.clamp(1, 25)),
+        allow_client_domains: raw
+            .allow_client_domains
+            .iter()
+            .map(|d| {
+                monban_dns::normalize_name(d)
+                    .ok()
+                    .filter(|n| !n.is_empty() && !n.contains('@'))
+                    .ok_or_else(|| format!("allow_client_domains: {d:?} is not a domain name"))
+            })
+            .collect::<Result<_, _>>()?,
     })
 }
 
@@ -1299,8 +1323,13 @@ weight = 1
                 "[[dnsbl]]\nzone = \"wl.example\"\nkind = \"allow\"\nweight = 1",
                 "allow list",
             ),
+            (
+                "[[dnsbl]]\nzone = \"bl.example\"\n[[dnsbl]]\nzone = \"BL.example.\"\ncodes = [\"127.0.0.10\"]",
+                "listed twice",
+            ),
             ("iprev_fail = \"maybe\"", "iprev_fail"),
             ("adsp_discard = \"discard\"", "adsp_discard"),
+            ("allow_client_domains = [\"a@b\"]", "allow_client_domains"),
         ] {
             let text = format!("authserv_id = \"mx\"\n{bad}");
             let e = Config::parse(&text, "m.toml", Path::new("/tmp")).unwrap_err();

@@ -81,6 +81,9 @@ pub struct ConnectPolicy {
     pub helo_invalid: ConnectAction,
     /// How long the connect-time checks may take; past it they decide nothing.
     pub timeout: Duration,
+    /// Client host domains (with their subdomains) whose forward-confirmed reverse
+    /// name makes the block lists count for nothing.
+    pub allow_client_domains: Vec<String>,
 }
 
 impl Default for ConnectPolicy {
@@ -92,6 +95,7 @@ impl Default for ConnectPolicy {
             iprev_temperror: ConnectAction::Record,
             helo_invalid: ConnectAction::Record,
             timeout: Duration::from_secs(5),
+            allow_client_domains: Vec::new(),
         }
     }
 }
@@ -241,48 +245,47 @@ pub fn decide(
     }
 }
 
-/// Why a HELO name cannot be this client's, if it cannot: it is empty, neither a
-/// domain name of two labels or more nor an address literal (RFC 5321 §4.1.1.1), or an
-/// address literal of another address.
-pub fn helo_problem(helo: &str, client: Option<IpAddr>) -> Option<String> {
+/// Why a HELO name is not a valid one, if it is not: empty, or neither a domain name of
+/// two labels or more nor an address literal (RFC 5321 §4.1.1.1, §4.1.3: IPv6 literals
+/// carry `IPv6:`). Only the syntax: RFC 5321 §4.1.4 forbids refusing mail because the
+/// name does not verify, so a literal of another address is not judged.
+pub fn helo_problem(helo: &str) -> Option<String> {
     let helo = helo.trim();
+    let shown = shown(helo);
     if helo.is_empty() {
         return Some("the HELO name is empty".into());
     }
     if let Some(literal) = helo.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
-        let literal = literal
-            .get(..5)
-            .filter(|p| p.eq_ignore_ascii_case("ipv6:"))
-            .map_or(literal, |_| &literal[5..]);
-        return match literal.parse::<IpAddr>() {
-            Err(_) => Some(format!("the HELO name {helo} is not an address literal")),
-            Ok(a) => match client {
-                Some(c) if unmapped(c) != unmapped(a) => Some(format!(
-                    "the HELO name {helo} is not the client's address {c}"
-                )),
-                _ => None,
-            },
+        let ok = match literal.get(..5) {
+            Some(p) if p.eq_ignore_ascii_case("ipv6:") => literal
+                .get(5..)
+                .and_then(|a| a.parse::<std::net::Ipv6Addr>().ok())
+                .is_some(),
+            _ => literal.parse::<std::net::Ipv4Addr>().is_ok(),
         };
+        return (!ok).then(|| format!("the HELO name \"{shown}\" is not an address literal"));
     }
     let name = helo.strip_suffix('.').unwrap_or(helo);
     if !name.contains('.') || !monban::dkim::signature::is_dns_name(name) {
         return Some(format!(
-            "the HELO name {helo:?} is not a fully qualified domain name"
+            "the HELO name \"{shown}\" is not a fully qualified domain name"
         ));
     }
     if name.parse::<IpAddr>().is_ok() {
         return Some(format!(
-            "the HELO name {helo} is an address without brackets"
+            "the HELO name {shown} is an address without brackets"
         ));
     }
     None
 }
 
-fn unmapped(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-        v4 => v4,
-    }
+/// A client's word as it may be quoted in a reply: printable ASCII but `%` (which
+/// milter replies treat as an escape), at most 64 characters.
+fn shown(s: &str) -> String {
+    s.chars()
+        .filter(|c| c.is_ascii_graphic() && *c != '%' && *c != '"')
+        .take(64)
+        .collect()
 }
 
 #[cfg(test)]
@@ -443,20 +446,30 @@ mod tests {
 
     #[test]
     fn helo_names() {
-        let c = Some(IP);
-        assert_eq!(helo_problem("mail.example.com", c), None);
-        assert_eq!(helo_problem("[203.0.113.66]", c), None);
-        assert_eq!(helo_problem("[IPv6:2001:db8::1]", None), None);
+        for good in [
+            "mail.example.com",
+            "[203.0.113.66]",
+            // Another address: not judged (RFC 5321 §4.1.4).
+            "[198.51.100.1]",
+            "[IPv6:2001:db8::1]",
+        ] {
+            assert_eq!(helo_problem(good), None, "{good:?}");
+        }
         for bad in [
             "",
             "localhost",
-            "[198.51.100.1]",
             "[nonsense]",
+            "[::1]",
             "203.0.113.66",
             "bad..name.example",
             "名前.example",
         ] {
-            assert!(helo_problem(bad, c).is_some(), "{bad:?}");
+            assert!(helo_problem(bad).is_some(), "{bad:?}");
         }
+        // A client's word is quoted without what a reply must not carry.
+        assert_eq!(
+            helo_problem("a%b\"c").unwrap(),
+            "the HELO name \"abc\" is not a fully qualified domain name"
+        );
     }
 }

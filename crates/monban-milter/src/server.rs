@@ -266,6 +266,15 @@ where
                     "message refused"
                 );
             }
+            if let Some((action, reason)) = session.take_refusal_event() {
+                // Counted with the messages, as verdict "connect".
+                metrics.message("connect", action.as_str());
+                tracing::info!(
+                    action = action.as_str(),
+                    reason = %reason,
+                    "client refused (decided at connect or HELO)"
+                );
+            }
             let responses: Vec<Response> = match step {
                 Step::Reply(r) => r,
                 Step::EndOfMessage => {
@@ -334,13 +343,7 @@ where
                 }
                 Step::Connect => {
                     let resolver = shared.resolver.clone();
-                    let (responses, refused) = session.connect_checks(&*resolver).await;
-                    if let Some((action, reason)) = refused {
-                        // Counted with the messages, as verdict "connect".
-                        metrics.message("connect", action.as_str());
-                        tracing::info!(action = action.as_str(), reason = %reason, "client refused at connect");
-                    }
-                    responses
+                    session.connect_checks(&*resolver).await
                 }
                 Step::Close => return Ok(()),
             };

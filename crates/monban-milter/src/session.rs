@@ -383,6 +383,12 @@ pub struct Session {
     )>,
     /// What the connect and HELO checks tag each message with.
     tags: Vec<String>,
+    /// A refusal decided at CONNECT or HELO, given at MAIL FROM unless the client
+    /// logged in by then (SASL is only known at MAIL: a roaming user on a listed
+    /// network must still be able to submit).
+    pending_refusal: Option<(String, Action, String)>,
+    /// A refusal just given, for the server to log and count once.
+    refusal_event: Option<(Action, String)>,
 }
 
 fn reconstruct(name: &str, value: &[u8], out: &mut Vec<u8>) {
@@ -420,6 +426,25 @@ impl Session {
             message: Message::default(),
             connection: None,
             tags: Vec::new(),
+            pending_refusal: None,
+            refusal_event: None,
+        }
+    }
+
+    /// A refusal of the client given by the last command (once), for logs and metrics.
+    pub fn take_refusal_event(&mut self) -> Option<(Action, String)> {
+        self.refusal_event.take()
+    }
+
+    /// Keeps a connect or HELO refusal for MAIL FROM; the stronger one wins.
+    fn defer_refusal(&mut self, reply: String, action: Action, reason: String) {
+        let stronger = match &self.pending_refusal {
+            Some((_, Action::Reject, _)) => false,
+            Some(_) => action == Action::Reject,
+            None => true,
+        };
+        if stronger {
+            self.pending_refusal = Some((reply, action, reason));
         }
     }
 
@@ -437,14 +462,12 @@ impl Session {
 
     /// The checks at CONNECT ([`Step::Connect`]): iprev and the DNS lists, at once,
     /// within the policy's time; then what they decide ([`crate::connect::decide`]).
-    /// The responses to send, and the refusal, if the client is refused.
-    pub async fn connect_checks<R: Resolver>(
-        &mut self,
-        resolver: &R,
-    ) -> (Vec<Response>, Option<(Action, String)>) {
+    /// A refusal is given at MAIL FROM, before any message is sent, unless the client
+    /// logs in first. The responses to send now.
+    pub async fn connect_checks<R: Resolver>(&mut self, resolver: &R) -> Vec<Response> {
         let cont = vec![Response::Continue];
         let Some(ip) = self.client else {
-            return (cont, None);
+            return cont;
         };
         let policy = &self.config.connect;
         let zones = policy.zones();
@@ -457,27 +480,25 @@ impl Session {
         let Ok((iprev, lists)) = tokio::time::timeout(policy.timeout, checks).await else {
             // Out of time: nothing is decided now; the message's checks run again.
             tracing::info!(client = %ip, "connect checks timed out: not applied");
-            return (cont, None);
+            return cont;
         };
         let allowed_name = iprev.names.iter().any(|n| {
-            self.config
-                .allow_domains
+            policy
+                .allow_client_domains
                 .iter()
                 .any(|d| monban_dns::is_same_or_subdomain(n, d))
         });
         let verdict = crate::connect::decide(policy, ip, &iprev, &lists, allowed_name);
         self.connection = Some((iprev, lists));
         match verdict {
-            Verdict::Continue { tags } => {
-                self.tags.extend(tags);
-                (cont, None)
-            }
+            Verdict::Continue { tags } => self.tags.extend(tags),
             Verdict::Refuse {
                 reply,
                 action,
                 reason,
-            } => (vec![Response::ReplyCode(reply)], Some((action, reason))),
+            } => self.defer_refusal(reply, action, reason),
         }
+        cont
     }
 
     /// Adds one field as the MTA passed it to the rebuilt header, or records why the
@@ -698,6 +719,7 @@ impl Session {
                 };
                 self.connection = None;
                 self.tags.clear();
+                self.pending_refusal = None;
                 if self.client.is_some()
                     && self.config.connect.acts_at_connect()
                     && !self.exempt_at_connect()
@@ -709,28 +731,35 @@ impl Session {
             Command::Helo(h) => {
                 let action = self.config.connect.helo_invalid;
                 let problem = (action != ConnectAction::Record && !self.exempt_at_connect())
-                    .then(|| crate::connect::helo_problem(&h, self.client))
+                    .then(|| crate::connect::helo_problem(&h))
                     .flatten();
                 self.helo = Some(h);
+                // Each greeting replaces the last one's judgement (EHLO again after
+                // STARTTLS).
+                self.tags.retain(|t| t != "helo=invalid");
                 match (problem, action) {
                     (Some(why), ConnectAction::Reject) => {
-                        tracing::info!(client = ?self.client, "HELO refused: {why}");
-                        Step::Reply(vec![Response::ReplyCode(format!("550 5.7.1 {why}"))])
+                        self.defer_refusal(format!("550 5.7.1 {why}"), Action::Reject, why);
                     }
-                    (Some(why), ConnectAction::Tempfail) => {
-                        tracing::info!(client = ?self.client, "HELO refused for now: {why}");
-                        Step::Reply(vec![Response::ReplyCode(format!(
-                            "451 4.7.1 {why}; please try again later"
-                        ))])
-                    }
-                    (Some(_), _) => {
-                        self.tags.push("helo=invalid".into());
-                        cont()
-                    }
-                    (None, _) => cont(),
+                    (Some(why), ConnectAction::Tempfail) => self.defer_refusal(
+                        format!("451 4.7.1 {why}; please try again later"),
+                        Action::Tempfail,
+                        why,
+                    ),
+                    (Some(_), _) => self.tags.push("helo=invalid".into()),
+                    (None, _) => {}
                 }
+                cont()
             }
             Command::Mail(args) => {
+                // SASL is known now ({auth_authen} comes with MAIL): a logged-in user
+                // is never refused for where they connect from.
+                if !self.authenticated
+                    && let Some((reply, action, reason)) = self.pending_refusal.clone()
+                {
+                    self.refusal_event = Some((action, reason));
+                    return Step::Reply(vec![Response::ReplyCode(reply)]);
+                }
                 self.message = Message {
                     queue_id: self.message.queue_id.take(),
                     ..Message::default()
@@ -916,6 +945,9 @@ impl Session {
         if self.config.adsp_discard == ConnectAction::Reject
             && report.adsp.result == monban::adsp::AdspResult::Discard
             && matches!(action, Action::Accept | Action::Quarantine)
+            && self
+                .exemption(&report, opted_out.map(String::as_str))
+                .is_none()
         {
             // RFC 5617 §4.2.2: the author domain asks that unsigned mail be discarded;
             // refused during the session instead, so nothing is lost in silence.
@@ -927,14 +959,15 @@ impl Session {
             action = Action::Reject;
         }
         if !self.tags.is_empty() && matches!(action, Action::Accept | Action::Quarantine) {
+            // At the end of the header, before the final reply: apart from the fields
+            // inserted on top (A-R, an ARC set).
             let at = responses
                 .iter()
-                .position(|r| matches!(r, Response::InsertHeader { .. }))
+                .rposition(|r| !matches!(r, Response::Accept | Response::ReplyCode(_)))
                 .map_or(0, |p| p + 1);
             responses.insert(
                 at,
-                Response::InsertHeader {
-                    index: 1,
+                Response::AddHeader {
                     name: "X-Monban-Tag".into(),
                     value: format!(" {}", self.tags.join("; ")),
                 },
@@ -1040,6 +1073,27 @@ impl Session {
     /// added to the report as `local_policy` overrides (RFC 9990), and the report's
     /// disposition becomes the one actually applied. The `Authentication-Results` field,
     /// written first, states the evaluation (`dis=` as the policy asks), as before.
+    /// Why the local settings exempt this message from refusal, if they do:
+    /// `allow_domains`, `allow_networks`, or a recipient domain that opted out.
+    fn exemption(&self, report: &Report, opted_out: Option<&str>) -> Option<String> {
+        let allowed_domain = report.dmarc.header_from.as_deref().is_some_and(|f| {
+            self.config
+                .allow_domains
+                .iter()
+                .any(|a| a.eq_ignore_ascii_case(f))
+        });
+        let allowed_network = self
+            .client
+            .is_some_and(|ip| self.config.allow_networks.iter().any(|n| n.contains(ip)));
+        if allowed_domain {
+            Some("the author domain is in allow_domains".to_owned())
+        } else if allowed_network {
+            Some("the client is in allow_networks".to_owned())
+        } else {
+            opted_out.map(|r| format!("the recipient domain {r} opted out of enforcement"))
+        }
+    }
+
     fn verdict(&self, report: &mut Report, opted_out: Option<&str>) -> (Vec<Response>, Action) {
         let mut out = Vec::new();
         let ar = report
@@ -1051,23 +1105,8 @@ impl Session {
             // The leading space: see SMFIP_HDR_LEADSPC above.
             value: format!(" {ar}"),
         });
+        let exemption = self.exemption(report, opted_out);
         let d = &mut report.dmarc;
-        let allowed_domain = d.header_from.as_deref().is_some_and(|f| {
-            self.config
-                .allow_domains
-                .iter()
-                .any(|a| a.eq_ignore_ascii_case(f))
-        });
-        let allowed_network = self
-            .client
-            .is_some_and(|ip| self.config.allow_networks.iter().any(|n| n.contains(ip)));
-        let exemption = if allowed_domain {
-            Some("the author domain is in allow_domains".to_owned())
-        } else if allowed_network {
-            Some("the client is in allow_networks".to_owned())
-        } else {
-            opted_out.map(|r| format!("the recipient domain {r} opted out of enforcement"))
-        };
         if d.result == DmarcResult::Temperror
             && self.config.tempfail_on_dns_error
             && exemption.is_none()
@@ -1168,6 +1207,16 @@ impl Session {
                     value: String::new(),
                 });
             }
+        }
+        // Our tag field is ours alone: a sender's copy would fool filters that read it.
+        // Deleted last first, so the indexes stay right.
+        let tags = headers.get("X-Monban-Tag").count();
+        for occurrence in (1..=tags).rev() {
+            out.push(Response::ChangeHeader {
+                index: u32::try_from(occurrence).unwrap_or(u32::MAX),
+                name: "X-Monban-Tag".into(),
+                value: String::new(),
+            });
         }
         out
     }

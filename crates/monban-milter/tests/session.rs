@@ -663,20 +663,34 @@ fn connect_checks_refuse_listed_clients() {
             "{exempt}"
         );
     }
+    let refusal = "554 5.7.1 203.0.113.66 is listed on bl.example (127.0.0.2)";
+    let mail = || Command::Mail(vec!["<a@example.org>".into()]);
     let mut s = Session::new(c.clone(), NOW);
     assert!(matches!(s.command(connect("203.0.113.66")), Step::Connect));
-    let (out, refused) = rt.block_on(s.connect_checks(&z));
-    assert_eq!(
-        out,
-        vec![Response::ReplyCode(
-            "554 5.7.1 203.0.113.66 is listed on bl.example (127.0.0.2)".into()
-        )]
-    );
-    assert!(refused.is_some());
+    // Decided at CONNECT, said at MAIL FROM (SASL is known only then).
+    assert_eq!(rt.block_on(s.connect_checks(&z)), vec![Response::Continue]);
+    assert!(matches!(
+        s.command(Command::Helo("client.example".into())),
+        Step::Reply(r) if r == vec![Response::Continue]
+    ));
+    match s.command(mail()) {
+        Step::Reply(r) => assert_eq!(r, vec![Response::ReplyCode(refusal.into())]),
+        other => panic!("{other:?}"),
+    }
+    assert!(s.take_refusal_event().is_some());
+    assert!(s.take_refusal_event().is_none());
+    // The same client, logged in: never refused for where it connects from.
+    let mut s = Session::new(c.clone(), NOW);
+    assert!(matches!(s.command(connect("203.0.113.66")), Step::Connect));
+    let _ = rt.block_on(s.connect_checks(&z));
+    let _ = s.command(Command::Macro {
+        for_command: b'M',
+        pairs: vec![("{auth_authen}".into(), "alice".into())],
+    });
+    assert!(matches!(s.command(mail()), Step::Reply(r) if r == vec![Response::Continue]));
     // Not listed: go on.
     let mut s = Session::new(c, NOW);
     assert!(matches!(s.command(connect("203.0.113.67")), Step::Connect));
-    let (out, refused) = rt.block_on(s.connect_checks(&z));
-    assert_eq!(out, vec![Response::Continue]);
-    assert!(refused.is_none());
+    assert_eq!(rt.block_on(s.connect_checks(&z)), vec![Response::Continue]);
+    assert!(matches!(s.command(mail()), Step::Reply(r) if r == vec![Response::Continue]));
 }

@@ -28,7 +28,7 @@ split.example.         TXT "spf2.0/pra ip4:192.0.2.20 -all"
 split.example.         TXT "spf2.0/mfrom ip4:192.0.2.30 -all"
 ; Scope names other than mfrom and pra are ignored.
 future.example.        TXT "spf2.0/future,pra ip4:192.0.2.0/24 -all"
-; Malformed scope lists are no Sender ID records: the v=spf1 record is used.
+; Malformed scope lists: unusable Sender ID records (the v=spf1 record is not used).
 badtag.example.        TXT "spf2.0/ ip4:192.0.2.0/24 +all"
 badtag.example.        TXT "spf2.0/pra,,mfrom +all"
 badtag.example.        TXT "v=spf1 -all"
@@ -141,10 +141,18 @@ fn rfc4406_3_3_unknown_scope_ignored() {
     assert_eq!(mfrom("future.example", "192.0.2.5"), SpfResult::None);
 }
 
-/// A version tag with an empty or malformed scope list is not a Sender ID record.
+/// A version tag with an empty or malformed scope list: the domain publishes a Sender
+/// ID record that cannot be used (`permerror`); its `v=spf1` record does not stand in.
 #[test]
-fn malformed_scope_list_is_no_record() {
-    assert_eq!(pra_from("badtag.example", "192.0.2.5"), SpfResult::Fail);
+fn malformed_scope_list_is_permerror() {
+    let o = pra("From: a@badtag.example\r\n", "192.0.2.5");
+    assert_eq!(o.result, SpfResult::Permerror);
+    assert!(
+        o.reason().unwrap().contains("scope list"),
+        "{:?}",
+        o.reason()
+    );
+    assert_eq!(mfrom("badtag.example", "192.0.2.5"), SpfResult::Permerror);
 }
 
 /// The selected record has a syntax error: `permerror`.

@@ -126,13 +126,16 @@ impl DomainKeySignature {
         let signature = B64
             .decode(b.as_bytes())
             .map_err(|_| DkSignatureError::Base64)?;
-        let headers = get("h").map(|h| {
-            tags::strip_wsp(h)
-                .split(':')
-                .filter(|n| !n.is_empty())
-                .map(str::to_ascii_lowercase)
-                .collect()
-        });
+        // An empty h= lists nothing: every field below is signed, as without h=.
+        let headers = get("h")
+            .map(|h| {
+                tags::strip_wsp(h)
+                    .split(':')
+                    .filter(|n| !n.is_empty())
+                    .map(str::to_ascii_lowercase)
+                    .collect::<Vec<_>>()
+            })
+            .filter(|names| !names.is_empty());
         Ok(Self {
             domain,
             selector,
@@ -355,19 +358,22 @@ impl DomainKeysVerifier {
                 from = Some(f.value);
             }
         }
-        // §3.5 step 3: the sending address is the Sender's when there is one.
-        let first = |v: Option<&[u8]>| {
-            v.and_then(|v| parse_mailbox_list(v).ok())
+        // §3.5 step 3: the sending address is the Sender's when a Sender field is
+        // signed (an unusable one is no address, not a reason to look at From).
+        let first = |v: &[u8]| {
+            parse_mailbox_list(v)
+                .ok()
                 .and_then(|l| l.into_iter().next())
                 .filter(|m| !m.domain.is_empty() && !m.domain_literal)
         };
-        let (mailbox, field) = match (first(sender), first(from)) {
-            (Some(m), _) => (m, "sender"),
-            (None, Some(m)) => (m, "from"),
-            (None, None) => {
-                outcome.reason = Some(DomainKeysReason::NoSendingAddress);
-                return Slot::Done(outcome);
-            }
+        let found = match (sender, from) {
+            (Some(s), _) => first(s).map(|m| (m, "sender")),
+            (None, Some(f)) => first(f).map(|m| (m, "from")),
+            (None, None) => None,
+        };
+        let Some((mailbox, field)) = found else {
+            outcome.reason = Some(DomainKeysReason::NoSendingAddress);
+            return Slot::Done(outcome);
         };
         let identity = format!("{}@{}", mailbox.local_part, mailbox.domain);
         outcome.identity = Some(identity.clone());
@@ -635,6 +641,23 @@ mod tests {
         assert_eq!(out[5].result, DkimResult::Neutral);
         assert_eq!(out[6].reason, Some(DomainKeysReason::NotEvaluated));
         assert!(out.iter().all(|o| o.result != DkimResult::Pass));
+    }
+
+    /// An empty h= signs every field, as no h= does; a signed Sender that holds no
+    /// usable address is no sending address (From is not looked at instead).
+    #[test]
+    fn empty_h_and_unusable_sender() {
+        let s = DomainKeySignature::parse(b"s=x; d=example.com; h=; b=AAAA").unwrap();
+        assert!(s.headers.is_none());
+        let headers = Headers::parse(
+            b"DomainKey-Signature: s=x; d=example.com; b=AAAA\r\nSender: postmaster\r\nFrom: a@example.com\r\n",
+        )
+        .unwrap();
+        let out = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(DomainKeysVerifier::new(&headers).finish(&monban_dns::ZoneResolver::new()));
+        assert_eq!(out[0].reason, Some(DomainKeysReason::NoSendingAddress));
     }
 
     #[test]

@@ -742,10 +742,19 @@ impl Selected {
         for r in &answer.records {
             let Record::Txt(t) = r else { continue };
             let joined = t.joined();
-            let Some((scopes, _)) = record::sender_id_scopes(&joined) else {
+            if !record::is_sender_id_record(&joined) {
                 continue;
-            };
+            }
             any = true;
+            let Some((scopes, _)) = record::sender_id_scopes(&joined) else {
+                // Scopes that cannot be read: this may be the record for the scope, and
+                // the domain's v=spf1 record no longer counts.
+                let text = String::from_utf8_lossy(&joined);
+                return Some(match SpfRecord::parse_sender_id(&text) {
+                    Some(Err(e)) => Self::Syntax(e),
+                    _ => Self::NoRecord,
+                });
+            };
             let covers = match scope {
                 RecordScope::SenderIdMfrom => scopes.mfrom,
                 RecordScope::SenderIdPra => scopes.pra,

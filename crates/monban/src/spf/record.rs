@@ -256,6 +256,8 @@ pub enum SyntaxErrorKind {
     DuplicateModifier,
     /// A modifier name that is not `ALPHA *( ALPHA / DIGIT / "-" / "_" / "." )`.
     BadModifierName,
+    /// A Sender ID version tag whose scope list is empty or malformed (RFC 4406 §3.3).
+    BadScopeList,
 }
 
 impl fmt::Display for SyntaxErrorKind {
@@ -272,6 +274,7 @@ impl fmt::Display for SyntaxErrorKind {
             Self::Macro(m) => m.fmt(f),
             Self::DuplicateModifier => f.write_str("modifier given more than once"),
             Self::BadModifierName => f.write_str("invalid modifier name"),
+            Self::BadScopeList => f.write_str("empty or malformed Sender ID scope list"),
         }
     }
 }
@@ -315,6 +318,15 @@ pub struct SenderIdScopes {
 
 /// The version tag of Sender ID records (RFC 4406 §3.3).
 pub const SENDER_ID_VERSION: &str = "spf2.0/";
+
+/// Whether a TXT string claims to be a Sender ID record: it starts with `spf2.0/` (any
+/// case), whatever follows. Such a record counts as published even when its scope list
+/// is malformed (RFC 4406 §3.4: the domain then has no usable record, and its `v=spf1`
+/// record does not stand in for it).
+pub fn is_sender_id_record(txt: &[u8]) -> bool {
+    let v = SENDER_ID_VERSION.as_bytes();
+    txt.len() >= v.len() && txt[..v.len()].eq_ignore_ascii_case(v)
+}
 
 /// Whether a TXT string is a Sender ID record, and for which scopes: it starts with
 /// `spf2.0/` (any case), a scope list, then a space or the end (RFC 4406 §3.3). Scope
@@ -361,9 +373,18 @@ impl<'a> SpfRecord<'a> {
 
     /// Parses a Sender ID record (`spf2.0/<scopes> ...`, RFC 4406 §3.3): its scopes,
     /// and its terms, whose syntax and meaning are SPF's (RFC 4406 §3.3 refers to
-    /// RFC 4408). `None` when the text is no Sender ID record.
+    /// RFC 4408). `None` when the text does not start with `spf2.0/`; a malformed
+    /// scope list is a syntax error.
     pub fn parse_sender_id(text: &'a str) -> Option<Result<(SenderIdScopes, Self), SyntaxError>> {
-        let (scopes, tag) = sender_id_scopes(text.as_bytes())?;
+        if !is_sender_id_record(text.as_bytes()) {
+            return None;
+        }
+        let Some((scopes, tag)) = sender_id_scopes(text.as_bytes()) else {
+            return Some(Err(SyntaxError {
+                term: truncate(text),
+                kind: SyntaxErrorKind::BadScopeList,
+            }));
+        };
         // The tag is ASCII (checked byte by byte above), so `tag` is a char boundary.
         Some(Self::parse_terms(&text[tag..]).map(|r| (scopes, r)))
     }
