@@ -56,8 +56,9 @@ pub struct AnalyzeArgs {
     /// the host name).
     #[arg(long, value_name = "ID", requires = "verify")]
     authserv_id: Option<String>,
-    /// With --verify: verify as of this Unix time instead of now.
-    #[arg(long, value_name = "SECONDS", requires = "verify")]
+    /// With --verify: verify as of this time instead of now (Unix seconds, a date or an
+    /// RFC 3339 date-time).
+    #[arg(long, value_name = "TIME", requires = "verify", value_parser = crate::time::parse_at)]
     at: Option<u64>,
     /// With --verify: an ARC sealer to trust, as `verify --trusted-arc-sealer` does
     /// (repeatable); the analysis then says when it let a DMARC failure in.

@@ -38,8 +38,17 @@ pub struct CheckArgs {
     #[arg(long = "dnsbl", value_name = "ZONE", requires = "sending_ips")]
     dnsbl: Vec<String>,
     /// Print JSON.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "format")]
     json: bool,
+    /// Exit with status 3 when the domain's status is this colour or worse (red, or
+    /// yellow for red and yellow), after printing the report: for cron and monitoring.
+    #[arg(long = "fail-on", value_name = "COLOUR", value_parser = ["red", "yellow"])]
+    fail_on: Option<String>,
+    /// `nagios`: one line (`MONBAN CHECK CRITICAL - example.com: 1 red, 2 yellow |
+    /// red=1 yellow=2 green=5`) and the Nagios plugin exit status: 0 green, 1 yellow,
+    /// 2 red.
+    #[arg(long, value_name = "FORMAT", value_parser = ["nagios"])]
+    format: Option<String>,
     /// The language of the findings: en or ja (default: from LC_ALL, LC_MESSAGES or
     /// LANG for the text output; JSON is English unless --lang is given, so that
     /// scripts see the same words everywhere).
@@ -101,6 +110,28 @@ pub async fn run(dns: &DnsArgs, args: CheckArgs) -> Result<(), Failure> {
             .collect::<Result<Vec<_>, _>>()?,
     };
     let report = check::check(&resolver, &domain, &options).await;
+    if args.format.as_deref() == Some("nagios") {
+        let count = |s: Severity| report.findings.iter().filter(|f| f.severity == s).count();
+        let (red, yellow, green) = (
+            count(Severity::Red),
+            count(Severity::Yellow),
+            count(Severity::Green),
+        );
+        let (word, code) = match report.status {
+            Severity::Green => ("OK", 0),
+            Severity::Yellow => ("WARNING", 1),
+            Severity::Red => ("CRITICAL", 2),
+        };
+        outln!(
+            "MONBAN CHECK {word} - {}: {red} red, {yellow} yellow | red={red} yellow={yellow} green={green}",
+            report.domain
+        );
+        return if code == 0 {
+            Ok(())
+        } else {
+            Err(Failure::Status(code))
+        };
+    }
     if args.json {
         outln!("{}", to_json(&report, args.lang.unwrap_or_default()));
     } else {
@@ -109,7 +140,15 @@ pub async fn run(dns: &DnsArgs, args: CheckArgs) -> Result<(), Failure> {
         let lang = args.lang.unwrap_or_else(Lang::from_env);
         out!("{}", render(&report, colour, lang));
     }
-    Ok(())
+    let threshold = match args.fail_on.as_deref() {
+        Some("yellow") => Some(Severity::Yellow),
+        Some(_) => Some(Severity::Red),
+        None => None,
+    };
+    match threshold {
+        Some(t) if report.status >= t => Err(Failure::Status(3)),
+        _ => Ok(()),
+    }
 }
 
 /// A finding in the CLI's words: its next step as flags and commands of `monban`.

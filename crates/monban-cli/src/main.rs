@@ -2,7 +2,8 @@
 //! calls the library; the protocols themselves live in the `monban` crate.
 //!
 //! Exit status (DESIGN §4): 0 when the evaluation ran, whatever the verdict; 2 for usage
-//! errors; 1 for I/O and other failures. Errors are one sentence on stderr.
+//! errors; 1 for I/O and other failures; 3 when `check --fail-on` is met (and the Nagios
+//! statuses 0/1/2 with `check --format nagios`). Errors are one sentence on stderr.
 
 /// `println!` for the command's output: a reader that went away (`monban ... | head`)
 /// ends the program quietly instead of a panic; another write error ends it with
@@ -23,6 +24,7 @@ macro_rules! out {
 mod analyze;
 mod check;
 mod dns;
+mod docs;
 mod input;
 mod keygen;
 mod milter;
@@ -33,6 +35,7 @@ mod seal;
 mod serve;
 mod sign;
 mod spf;
+mod time;
 mod verify;
 
 use std::process::ExitCode;
@@ -77,6 +80,10 @@ enum Command {
     Report(report::ReportArgs),
     /// Serve the JSON API (the domain checker, report summaries) on 127.0.0.1:8080.
     Serve(serve::ServeArgs),
+    /// Print shell completions (bash, zsh, fish, elvish, powershell).
+    Completions(docs::CompletionsArgs),
+    /// Print or write the manual pages.
+    Man(docs::ManArgs),
 }
 
 /// Flags of `monban spf`.
@@ -107,6 +114,9 @@ enum Failure {
     Usage(String),
     /// Anything else: exit 1.
     Other(String),
+    /// The work was done and reported; the command exits with this status to say how it
+    /// came out (`check --fail-on`, `--format nagios`).
+    Status(u8),
 }
 
 impl Failure {
@@ -170,6 +180,8 @@ fn main() -> ExitCode {
             Command::Analyze(args) => analyze::run(&cli.dns, args).await,
             Command::Report(args) => report::run(&cli.dns, args).await,
             Command::Serve(args) => serve::run(&cli.dns, args).await,
+            Command::Completions(args) => docs::completions(&args),
+            Command::Man(args) => docs::man(&args),
         }
     });
     match result {
@@ -182,5 +194,6 @@ fn main() -> ExitCode {
             eprintln!("monban: {msg}");
             ExitCode::from(1)
         }
+        Err(Failure::Status(code)) => ExitCode::from(code),
     }
 }

@@ -54,6 +54,31 @@ fn resolver(config: &Config) -> Result<SharedResolver, Failure> {
     Ok(SharedResolver::new(CachingResolver::new(hickory)))
 }
 
+/// Gives the Unix socket its mode, owner and group (`listen_mode`, `listen_owner`,
+/// `listen_group`), so that Postfix's user can connect.
+fn socket_access(path: &std::path::Path, access: &config::SocketAccess) -> Result<(), Failure> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let fail = |what: String| Failure::other(format!("socket {}: {what}", path.display()));
+    let uid = access
+        .owner
+        .as_deref()
+        .map(|u| config::account_id(std::path::Path::new("/etc/passwd"), u))
+        .transpose()
+        .map_err(|e| fail(format!("listen_owner: {e}")))?;
+    let gid = access
+        .group
+        .as_deref()
+        .map(|g| config::account_id(std::path::Path::new("/etc/group"), g))
+        .transpose()
+        .map_err(|e| fail(format!("listen_group: {e}")))?;
+    if uid.is_some() || gid.is_some() {
+        std::os::unix::fs::chown(path, uid, gid)
+            .map_err(|e| fail(format!("cannot change its owner or group: {e}")))?;
+    }
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(access.mode))
+        .map_err(|e| fail(format!("cannot set mode {:04o}: {e}", access.mode)))
+}
+
 pub async fn run(args: MilterArgs) -> Result<(), Failure> {
     if args.print_sample_config {
         out!("{}", config::sample_config());
@@ -61,9 +86,12 @@ pub async fn run(args: MilterArgs) -> Result<(), Failure> {
     }
     let path = args.config.expect("required by clap");
     let cfg = Config::load(&path).map_err(|e| Failure::other(e.to_string()))?;
+    for w in &cfg.warnings {
+        eprintln!("monban milter: warning: {}: {w}", path.display());
+    }
     if args.check_config {
         outln!(
-            "{}: valid ({} signing rule(s), listening on {:?}{})",
+            "{}: valid ({} signing rule(s), listening on {}{})",
             path.display(),
             cfg.filter.signing.len(),
             cfg.listen,
@@ -95,22 +123,22 @@ pub async fn run(args: MilterArgs) -> Result<(), Failure> {
         }
         None => None,
     };
-    let listener =
-        match &cfg.listen {
-            Listen::Inet(addr) => Listener::Tcp(
-                tokio::net::TcpListener::bind(addr)
-                    .await
-                    .map_err(|e| Failure::other(format!("cannot listen on {addr}: {e}")))?,
-            ),
-            Listen::Unix(p) => {
-                // A stale socket from a previous run would make bind fail.
-                let _ = std::fs::remove_file(p);
-                Listener::Unix(tokio::net::UnixListener::bind(p).map_err(|e| {
-                    Failure::other(format!("cannot listen on {}: {e}", p.display()))
-                })?)
-            }
-        };
-    eprintln!("monban milter: listening on {:?}", cfg.listen);
+    let listener = match &cfg.listen {
+        Listen::Inet(addr) => Listener::Tcp(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| Failure::other(format!("cannot listen on {addr}: {e}")))?,
+        ),
+        Listen::Unix(p) => {
+            // A stale socket from a previous run would make bind fail.
+            let _ = std::fs::remove_file(p);
+            let l = tokio::net::UnixListener::bind(p)
+                .map_err(|e| Failure::other(format!("cannot listen on {}: {e}", p.display())))?;
+            socket_access(p, &cfg.socket)?;
+            Listener::Unix(l)
+        }
+    };
+    eprintln!("monban milter: listening on {}", cfg.listen);
     let (cfg_tx, cfg_rx) = watch::channel(cfg.filter.clone());
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut hup = signal(SignalKind::hangup())

@@ -58,8 +58,9 @@ pub struct SealArgs {
     /// DKIM defaults present, oversigned, and every DKIM-Signature).
     #[arg(long, value_name = "h1:h2")]
     headers: Option<String>,
-    /// Seal as of this Unix time (t=) instead of now.
-    #[arg(long, value_name = "SECONDS")]
+    /// Seal as of this time (t=) instead of now: Unix seconds, a date or an RFC 3339
+    /// date-time.
+    #[arg(long, value_name = "TIME", value_parser = crate::time::parse_at)]
     at: Option<u64>,
     /// The message (default: standard input).
     #[arg(value_name = "FILE")]

@@ -121,6 +121,7 @@ pub async fn run(dns: &DnsArgs, args: ServeArgs) -> Result<(), Failure> {
         Err(e) => {
             let why = match e {
                 Failure::Usage(m) | Failure::Other(m) => m,
+                Failure::Status(code) => format!("exit status {code}"),
             };
             eprintln!("monban serve: no store, report summaries unavailable: {why}");
             Err(why)

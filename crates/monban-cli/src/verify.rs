@@ -48,8 +48,9 @@ pub struct VerifyArgs {
     /// The legacy profile: accept rsa-sha1 signatures (RFC 8301 forbids them).
     #[arg(long)]
     legacy: bool,
-    /// Verify as of this Unix time instead of now (for archived mail).
-    #[arg(long, value_name = "SECONDS")]
+    /// Verify as of this time instead of now (for archived mail): Unix seconds, a date
+    /// (2026-11-22) or an RFC 3339 date-time (2026-11-22T10:00:00Z).
+    #[arg(long, value_name = "TIME", value_parser = crate::time::parse_at)]
     at: Option<u64>,
     /// Give a message whose From cannot be evaluated (none, several, unparseable) the
     /// disposition reject instead of none; its DMARC result is permerror either way.

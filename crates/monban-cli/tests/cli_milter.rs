@@ -245,3 +245,99 @@ fn regression_issue9_accept_errors_back_off_instead_of_spinning() {
     assert!(log.contains("accept failed"), "{log}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Issue 17: a Unix socket gets `listen_mode` and `listen_group` (Postfix's smtpd must
+/// be able to open it), `--check-config` warns about unintended settings, and no Rust
+/// debug text reaches the user.
+#[test]
+fn unix_socket_mode_group_and_warnings() {
+    use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+    let _one = ONE_DAEMON.lock().unwrap_or_else(|p| p.into_inner());
+    let dir = std::env::temp_dir().join(format!("monban-cli-milter-unix-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let sock = dir.join("milter.sock");
+    let cfg = dir.join("monban.toml");
+    // A group that exists here (the test runs as root; root's group is in /etc/group).
+    let group = std::fs::read_to_string("/etc/group")
+        .unwrap()
+        .lines()
+        .find_map(|l| {
+            let mut f = l.split(':');
+            let name = f.next()?;
+            let gid = f.nth(1)?.parse::<u32>().ok()?;
+            (gid != 0).then(|| (name.to_owned(), gid))
+        })
+        .expect("a group in /etc/group");
+    std::fs::write(
+        &cfg,
+        format!(
+            "listen = \"unix:{}\"\nauthserv_id = \"mx.test\"\nlisten_mode = \"0660\"\nlisten_group = \"{}\"\ntrusted_networks = [\"10.0.0.0/8\"]\n",
+            sock.display(),
+            group.0
+        ),
+    )
+    .unwrap();
+    let out = monban()
+        .args([
+            "milter",
+            "--check-config",
+            "--config",
+            cfg.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stdout.contains(&format!("listening on unix:{}", sock.display())),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("warning") && stderr.contains("does not include this host"),
+        "{stderr}"
+    );
+    for debug in ["Inet(", "Unix(", "Some(", "Err("] {
+        assert!(
+            !stdout.contains(debug) && !stderr.contains(debug),
+            "{stdout}{stderr}"
+        );
+    }
+
+    let mut child = monban()
+        .args(["milter", "--config", cfg.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let meta = loop {
+        if let Ok(m) = std::fs::metadata(&sock)
+            && m.permissions().mode() & 0o777 == 0o660
+            && m.gid() == group.1
+        {
+            break m;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the socket never got its mode and group"
+        );
+        assert!(child.try_wait().unwrap().is_none(), "the milter ended");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(meta.permissions().mode() & 0o777, 0o660);
+    let mut s = std::os::unix::net::UnixStream::connect(&sock).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut pkt = 13u32.to_be_bytes().to_vec();
+    pkt.push(b'O');
+    for v in [6u32, 0x1ff, 0x1f_ffff] {
+        pkt.extend_from_slice(&v.to_be_bytes());
+    }
+    s.write_all(&pkt).unwrap();
+    let mut reply = [0u8; 17];
+    s.read_exact(&mut reply).unwrap();
+    assert_eq!(reply[4], b'O');
+    kill(child.id(), "-TERM");
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -1023,9 +1023,10 @@ fn dns_outage_tempfails_then_delivers_once_dns_is_back() {
     let dns_addr = front.addr;
 
     let tmp = TempDir::new("dns");
-    // Nothing is trusted: the hop's smtp client (127.0.0.1) is judged like anyone.
+    // Nothing is trusted (not even this host, trusted by default): the hop's smtp
+    // client (127.0.0.1) is judged like anyone.
     let config = format!(
-        "authserv_id = \"mx.test\"\ntempfail_on_dns_error = true\n\
+        "authserv_id = \"mx.test\"\ntempfail_on_dns_error = true\ntrusted_networks = []\n\
          [dns]\nserver = \"{dns_addr}\"\ntimeout_seconds = 1\n"
     );
     let milter = Milter::start(&tmp.0, &config);
@@ -1764,4 +1765,65 @@ fn listed_clients_are_refused_before_data() {
     assert!(seen_tag, "the tagged message was not delivered");
     postfix.settle();
     assert_eq!(postfix.delivered().len(), 2, "{}", postfix.log());
+}
+
+/// Issue 17: the README's milter configuration, used as written (only its port, its key
+/// path and an offline DNS zone changed), signs mail a local user submits on this host:
+/// loopback is trusted by default and the README's list keeps it.
+#[test]
+fn readme_config_signs_a_local_submission() {
+    let _serial = serial();
+    require_tools();
+    let readme = std::fs::read_to_string(root().join("README.md")).expect("README.md");
+    let start = readme
+        .find("2. **Configuration**")
+        .expect("the README's configuration step");
+    let block = readme[start..]
+        .split("```toml\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("a toml block in the configuration step");
+    let config: String = block
+        .lines()
+        .map(str::trim_start)
+        // Milter::start writes its own listen line; the metrics port may be taken.
+        .filter(|l| !l.starts_with("listen ") && !l.starts_with("metrics_listen"))
+        .map(|l| {
+            if l.starts_with("key ") {
+                format!("key = \"{}\"", example("keys/s2026.private").display())
+            } else {
+                l.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(config.contains("[[signing]]"), "{config}");
+    let tmp = TempDir::new("readme");
+    let config = format!(
+        "{config}\n[dns]\nzone_file = \"{}\"\n",
+        example("example.zone").display()
+    );
+    let milter = Milter::start(&tmp.0, &config);
+    let postfix = Postfix::start(&tmp.0, milter.port);
+    let outbound = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/postfix/outbound.eml");
+    // A local submission: no XCLIENT, the client is 127.0.0.1.
+    let sent = Mail {
+        port: postfix.smtp_port,
+        xclient: None,
+        helo: "localhost",
+        from: "alice@example.com",
+        data: &outbound,
+        header: None,
+    }
+    .run();
+    sent.queue_id();
+    let delivered = postfix.wait_for_delivered(1);
+    let fields = fields_as_received(&delivered[0]);
+    assert_eq!(fields[0].0, "DKIM-Signature", "{}", delivered[0]);
+    assert!(unfolded(&fields[0].1).contains("d=example.com"));
+    assert!(
+        field(&fields, "Authentication-Results").is_empty(),
+        "signed, not judged:\n{}",
+        delivered[0]
+    );
 }

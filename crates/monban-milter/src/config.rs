@@ -47,8 +47,23 @@ pub const OPTIONS: &[OptionDoc] = &[
     },
     OptionDoc {
         key: "trusted_networks",
-        default: "[]",
-        doc: "Clients whose mail is signed, not judged (SASL-authenticated clients are trusted too).",
+        default: "[\"127.0.0.0/8\", \"::1/128\"]",
+        doc: "Clients whose mail is signed, not judged (SASL-authenticated clients are trusted too). The default is this host only; a list replaces it (keep 127.0.0.0/8 and ::1/128 in it to sign mail submitted here).",
+    },
+    OptionDoc {
+        key: "listen_mode",
+        default: "\"0660\"",
+        doc: "With listen = unix:PATH: the socket's permission bits (octal).",
+    },
+    OptionDoc {
+        key: "listen_owner",
+        default: "",
+        doc: "With listen = unix:PATH: the socket's owner (a user name; the milter must run as root to change it).",
+    },
+    OptionDoc {
+        key: "listen_group",
+        default: "",
+        doc: "With listen = unix:PATH: the socket's group, e.g. \"postfix\" so that Postfix's smtpd can connect.",
     },
     OptionDoc {
         key: "enforce_reject",
@@ -360,7 +375,13 @@ pub struct RawConfig {
     listen: String,
     authserv_id: String,
     #[serde(default)]
-    trusted_networks: Vec<String>,
+    trusted_networks: Option<Vec<String>>,
+    #[serde(default)]
+    listen_mode: Option<String>,
+    #[serde(default)]
+    listen_owner: Option<String>,
+    #[serde(default)]
+    listen_group: Option<String>,
     #[serde(default = "yes")]
     enforce_reject: bool,
     #[serde(default = "default_quarantine")]
@@ -635,6 +656,55 @@ pub struct Config {
     pub record: Option<crate::recorder::RecordConfig>,
     /// Sending reports from the milter (`[reports]`), when on.
     pub reports: Option<ReportsConfig>,
+    /// The Unix socket's permissions (`listen_mode`, `listen_owner`, `listen_group`).
+    pub socket: SocketAccess,
+    /// Settings that are valid but probably not what was meant, one sentence each
+    /// (`--check-config` prints them; the daemon logs them).
+    pub warnings: Vec<String>,
+}
+
+/// Who may connect to the milter's Unix socket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SocketAccess {
+    /// The permission bits (default 0660: the owner and the group).
+    pub mode: u32,
+    /// The owner (a user name, resolved through /etc/passwd), when set.
+    pub owner: Option<String>,
+    /// The group (a group name, resolved through /etc/group), when set: Postfix's
+    /// `postfix` user must be in it.
+    pub group: Option<String>,
+}
+
+impl Default for SocketAccess {
+    fn default() -> Self {
+        Self {
+            mode: 0o660,
+            owner: None,
+            group: None,
+        }
+    }
+}
+
+/// The networks trusted when `trusted_networks` is not set: this host (mail submitted
+/// with `sendmail` or by a local web mailer is signed, as OpenDKIM does by default).
+pub const DEFAULT_TRUSTED: [&str; 2] = ["127.0.0.0/8", "::1/128"];
+
+impl std::fmt::Display for Listen {
+    /// As written in the configuration: `inet:IP:PORT` or `unix:PATH`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Inet(a) => write!(f, "inet:{a}"),
+            Self::Unix(p) => write!(f, "unix:{}", p.display()),
+        }
+    }
+}
+
+/// `line L, column C` of a byte offset in `text` (1-based).
+fn line_column(text: &str, offset: usize) -> String {
+    let before = text.get(..offset.min(text.len())).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    format!("line {line}, column {column}")
 }
 
 /// A configuration problem: one sentence naming the file and the key.
@@ -686,9 +756,9 @@ impl Config {
             message,
         };
         let raw: RawConfig = toml::from_str(text).map_err(|e| {
-            err(e.message().to_owned()
+            err(e.message().trim_end().to_owned()
                 + &e.span()
-                    .map(|s| format!(" (at byte {})", s.start))
+                    .map(|s| format!(" ({})", line_column(text, s.start)))
                     .unwrap_or_default())
         })?;
         let listen = if let Some(rest) = raw.listen.strip_prefix("inet:") {
@@ -1014,7 +1084,40 @@ impl Config {
             recipients: raw.arc_seal_recipients.clone(),
             senders: raw.arc_seal_senders.clone(),
         };
+        let trusted_given = raw.trusted_networks.is_some();
+        let trusted_text: Vec<String> = raw
+            .trusted_networks
+            .clone()
+            .unwrap_or_else(|| DEFAULT_TRUSTED.map(str::to_owned).to_vec());
+        let trusted_networks = networks("trusted_networks", &trusted_text)?;
+        let socket = socket_access(&raw).map_err(err)?;
+        let mut warnings = Vec::new();
+        let loopback_trusted = trusted_networks
+            .iter()
+            .any(|n| n.contains(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)));
+        if trusted_given && !loopback_trusted {
+            warnings.push(
+                "trusted_networks does not include this host (127.0.0.0/8, ::1/128): mail submitted here (sendmail, a local web mailer) is judged as inbound mail, not signed".to_owned(),
+            );
+        }
+        let non_local = trusted_networks.iter().any(|n| {
+            !n.contains(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST))
+                && !n.contains(std::net::IpAddr::V6(std::net::Ipv6Addr::LOCALHOST))
+        });
+        if trusted_given && non_local && signing.is_empty() && default_signer.is_none() {
+            warnings.push(
+                "trusted_networks lists networks, but no [[signing]] row or default_signing signs for anyone: their mail passes through unsigned".to_owned(),
+            );
+        }
+        if matches!(listen, Listen::Unix(_)) && socket.group.is_none() && socket.mode & 0o006 == 0 {
+            warnings.push(format!(
+                "listen: the socket is {:04o} without listen_group: Postfix (user postfix) cannot connect unless it runs as the milter's user; set listen_group = \"postfix\"",
+                socket.mode
+            ));
+        }
         Ok(Self {
+            socket,
+            warnings,
             listen,
             dns,
             dns_timeout: std::time::Duration::from_secs(
@@ -1025,7 +1128,7 @@ impl Config {
             record,
             reports,
             filter: Arc::new(FilterConfig {
-                trusted_networks: networks("trusted_networks", &raw.trusted_networks)?,
+                trusted_networks,
                 signing,
                 default_signer,
                 enforce_reject: raw.enforce_reject,
@@ -1041,6 +1144,51 @@ impl Config {
             }),
         })
     }
+}
+
+/// `listen_mode`, `listen_owner`, `listen_group`.
+fn socket_access(raw: &RawConfig) -> Result<SocketAccess, String> {
+    let mode = match &raw.listen_mode {
+        None => 0o660,
+        Some(m) => u32::from_str_radix(m.trim_start_matches("0o"), 8)
+            .ok()
+            .filter(|m| *m <= 0o777)
+            .ok_or_else(|| format!("listen_mode: {m:?} is not an octal mode such as \"0660\""))?,
+    };
+    for (key, name) in [
+        ("listen_owner", &raw.listen_owner),
+        ("listen_group", &raw.listen_group),
+    ] {
+        if let Some(n) = name
+            && (n.is_empty() || n.contains([':', '/', '\n']) || n.chars().any(char::is_whitespace))
+        {
+            return Err(format!("{key}: {n:?} is not a user or group name"));
+        }
+    }
+    Ok(SocketAccess {
+        mode,
+        owner: raw.listen_owner.clone(),
+        group: raw.listen_group.clone(),
+    })
+}
+
+/// The id of a user (`/etc/passwd`) or group (`/etc/group`) by name, or a number.
+pub fn account_id(file: &Path, name: &str) -> Result<u32, String> {
+    if let Ok(n) = name.parse::<u32>() {
+        return Ok(n);
+    }
+    let text = monban_dns::file::read_text_limited(file, 16 * 1024 * 1024)
+        .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    text.lines()
+        .filter_map(|l| {
+            let mut f = l.split(':');
+            let n = f.next()?;
+            let _password = f.next()?;
+            let id = f.next()?.parse::<u32>().ok()?;
+            (n == name).then_some(id)
+        })
+        .next()
+        .ok_or_else(|| format!("{name:?} is not in {}", file.display()))
 }
 
 /// The CONNECT and HELO checks of the configuration.
@@ -1148,6 +1296,8 @@ pub fn sample_config() -> String {
             ("dns.zone_file", _) => "# zone_file = \"examples/example.zone\"".to_owned(),
             ("dns.server", _) => "# server = \"127.0.0.1:53\"".to_owned(),
             ("metrics_listen", _) => "# metrics_listen = \"127.0.0.1:9891\"".to_owned(),
+            ("listen_owner", _) => "# listen_owner = \"monban\"".to_owned(),
+            ("listen_group", _) => "# listen_group = \"postfix\"".to_owned(),
             ("store.url", _) => "# url = \"sqlite:/var/lib/monban/monban.db\"".to_owned(),
             ("store.record", _) => "# record = true".to_owned(),
             ("store.journal", _) => "# journal = \"/var/lib/monban/journal\"".to_owned(),
@@ -1270,6 +1420,70 @@ key = "keys/s2026.private"
             assert!(e.to_string().contains(needle), "{text}: {e}");
             assert!(e.to_string().starts_with("m.toml: "));
         }
+    }
+
+    /// Issue 17: this host is trusted by default; settings that are valid but probably
+    /// unintended are warned about; errors give a line and column.
+    #[test]
+    fn safe_defaults_and_warnings() {
+        let parse = |text: &str| Config::parse(text, "m.toml", Path::new("/tmp"));
+        let c = parse("authserv_id = \"mx\"").unwrap();
+        let trusted = &c.filter.trusted_networks;
+        assert!(
+            trusted
+                .iter()
+                .any(|n| n.contains("127.0.0.1".parse().unwrap()))
+        );
+        assert!(trusted.iter().any(|n| n.contains("::1".parse().unwrap())));
+        assert!(
+            !trusted
+                .iter()
+                .any(|n| n.contains("10.0.0.1".parse().unwrap()))
+        );
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        assert_eq!(c.listen.to_string(), "inet:127.0.0.1:8891");
+
+        let c = parse("authserv_id = \"mx\"\ntrusted_networks = [\"10.0.0.0/8\"]").unwrap();
+        assert!(
+            c.warnings
+                .iter()
+                .any(|w| w.contains("does not include this host"))
+        );
+        assert!(c.warnings.iter().any(|w| w.contains("no [[signing]] row")));
+
+        let c = parse("authserv_id = \"mx\"\nlisten = \"unix:/tmp/m.sock\"").unwrap();
+        assert_eq!(c.socket.mode, 0o660);
+        assert!(
+            c.warnings.iter().any(|w| w.contains("listen_group")),
+            "{:?}",
+            c.warnings
+        );
+        assert_eq!(c.listen.to_string(), "unix:/tmp/m.sock");
+        let c = parse(
+            "authserv_id = \"mx\"\nlisten = \"unix:/tmp/m.sock\"\nlisten_mode = \"0666\"\nlisten_group = \"postfix\"",
+        )
+        .unwrap();
+        assert_eq!(c.socket.mode, 0o666);
+        assert_eq!(c.socket.group.as_deref(), Some("postfix"));
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+
+        let e = parse("authserv_id = \"mx\"\nlisten_mode = \"rw\"").unwrap_err();
+        assert!(e.to_string().contains("listen_mode"), "{e}");
+        let e = parse("authserv_id = \"mx\"\n\nenforce_reject = maybe\n").unwrap_err();
+        assert!(e.to_string().contains("line 3, column"), "{e}");
+        assert!(!e.to_string().contains("byte"), "{e}");
+    }
+
+    #[test]
+    fn account_ids_by_name() {
+        let dir = std::env::temp_dir().join(format!("monban-accounts-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let group = dir.join("group");
+        std::fs::write(&group, "root:x:0:\npostfix:x:112:\n").unwrap();
+        assert_eq!(account_id(&group, "postfix"), Ok(112));
+        assert_eq!(account_id(&group, "113"), Ok(113));
+        assert!(account_id(&group, "nobody").unwrap_err().contains("not in"));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

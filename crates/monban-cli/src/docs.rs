@@ -1,0 +1,68 @@
+//! `monban completions` and `monban man`: shell completions and manual pages, generated
+//! from the command-line definitions themselves (so they never drift from `--help`).
+
+use std::path::PathBuf;
+
+use clap::{Args, CommandFactory as _};
+
+use crate::Failure;
+
+/// Flags of `monban completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell: bash, zsh, fish, elvish or powershell. Install, e.g.:
+    /// `monban completions bash > /etc/bash_completion.d/monban`,
+    /// `monban completions zsh > "${fpath[1]}/_monban"`,
+    /// `monban completions fish > ~/.config/fish/completions/monban.fish`.
+    #[arg(value_name = "SHELL")]
+    shell: clap_complete::Shell,
+}
+
+/// Flags of `monban man`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write monban.1 and one page per command (monban-verify.1, ...) into this folder
+    /// (created when missing), e.g. /usr/local/share/man/man1. Without it, monban.1 is
+    /// printed.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+}
+
+pub fn completions(args: &CompletionsArgs) -> Result<(), Failure> {
+    let mut cmd = crate::Cli::command();
+    let mut buf = Vec::new();
+    clap_complete::generate(args.shell, &mut cmd, "monban", &mut buf);
+    out!("{}", String::from_utf8_lossy(&buf));
+    Ok(())
+}
+
+fn render(cmd: &clap::Command) -> Result<Vec<u8>, Failure> {
+    let mut buf = Vec::new();
+    clap_mangen::Man::new(cmd.clone())
+        .render(&mut buf)
+        .map_err(|e| Failure::other(format!("cannot write the manual page: {e}")))?;
+    Ok(buf)
+}
+
+pub fn man(args: &ManArgs) -> Result<(), Failure> {
+    let mut cmd = crate::Cli::command();
+    cmd.build();
+    let Some(dir) = &args.out else {
+        out!("{}", String::from_utf8_lossy(&render(&cmd)?));
+        return Ok(());
+    };
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Failure::other(format!("cannot create {}: {e}", dir.display())))?;
+    let mut pages = vec![("monban".to_owned(), cmd.clone())];
+    for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+        let name = format!("monban-{}", sub.get_name());
+        pages.push((name.clone(), sub.clone().name(name)));
+    }
+    for (name, page) in &pages {
+        let path = dir.join(format!("{name}.1"));
+        std::fs::write(&path, render(page)?)
+            .map_err(|e| Failure::other(format!("cannot write {}: {e}", path.display())))?;
+    }
+    outln!("{} manual pages written to {}", pages.len(), dir.display());
+    Ok(())
+}

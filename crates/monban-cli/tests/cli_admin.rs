@@ -1,0 +1,153 @@
+//! What a mail administrator meets first (issue 17): exit statuses for monitoring,
+//! dates as dates, shell completions and manual pages.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn zone() -> String {
+    root().join("examples/example.zone").display().to_string()
+}
+
+/// `check --fail-on` exits 3 when met (after the report), `--format nagios` prints one
+/// line with the Nagios statuses.
+#[test]
+fn check_exit_statuses_for_monitoring() {
+    let z = zone();
+    // example.com is red with an unsigned sending setup from an unlisted address.
+    let red = [
+        "--zone",
+        &z,
+        "check",
+        "example.com",
+        "--sending-ip",
+        "203.0.113.7",
+    ];
+    let out = common::run(&red, b"", &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "no --fail-on: 0 whatever the colour"
+    );
+    let mut a = red.to_vec();
+    a.extend(["--fail-on", "red"]);
+    let out = common::run(&a, b"", &[]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("RED"));
+    let mut a = red.to_vec();
+    a.extend(["--format", "nagios"]);
+    let out = common::run(&a, b"", &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let line = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        line.starts_with("MONBAN CHECK CRITICAL - example.com: "),
+        "{line}"
+    );
+    assert_eq!(line.lines().count(), 1, "{line}");
+    assert!(line.contains("| red="), "{line}");
+    // A yellow domain (no selector given: the DKIM finding is yellow).
+    let yellow = ["--zone", &z, "check", "example.com", "--fail-on", "red"];
+    let out = common::run(&yellow, b"", &[]);
+    assert_eq!(out.status.code(), Some(0));
+    let out = common::run(
+        &["--zone", &z, "check", "example.com", "--fail-on", "yellow"],
+        b"",
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(3));
+    let out = common::run(
+        &["--zone", &z, "check", "example.com", "--format", "nagios"],
+        b"",
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("MONBAN CHECK WARNING"));
+    let out = common::run(&["check", "example.com", "--fail-on", "blue"], b"", &[]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+/// `--at` takes Unix seconds, a date or an RFC 3339 date-time, with one meaning.
+#[test]
+fn at_takes_dates() {
+    let msg = root().join("examples/messages/alice-to-bob.eml");
+    let m = msg.to_str().unwrap();
+    let z = zone();
+    let run = |at: &str| {
+        let out = common::run(
+            &[
+                "--zone",
+                &z,
+                "verify",
+                "--json",
+                "--authserv-id",
+                "mx.test",
+                "--at",
+                at,
+                m,
+            ],
+            b"",
+            &[],
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let unix = run("1795341600");
+    assert_eq!(run("2026-11-22T10:00:00Z"), unix);
+    assert_eq!(run("2026-11-22T19:00:00+09:00"), unix);
+    let out = common::run(&["verify", "--at", "tomorrow", m], b"", &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("RFC 3339"));
+}
+
+/// Completions for the usual shells and manual pages, from the flag definitions.
+#[test]
+fn completions_and_manual_pages() {
+    for (shell, marker) in [
+        ("bash", "_monban()"),
+        ("zsh", "#compdef monban"),
+        ("fish", "complete -c monban"),
+    ] {
+        let out = common::run(&["completions", shell], b"", &[]);
+        assert_eq!(out.status.code(), Some(0));
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains(marker),
+            "{shell}: {}",
+            &text[..text.len().min(200)]
+        );
+        assert!(
+            text.contains("verify") && text.contains("--sending-ip"),
+            "{shell}"
+        );
+    }
+    let dir = std::env::temp_dir().join(format!("monban-man-{}", std::process::id()));
+    let out = common::run(&["man", "--out", dir.to_str().unwrap()], b"", &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for page in [
+        "monban.1",
+        "monban-verify.1",
+        "monban-check.1",
+        "monban-milter.1",
+    ] {
+        let text = std::fs::read_to_string(dir.join(page)).unwrap();
+        assert!(text.contains(".TH"), "{page}");
+    }
+    assert!(!dir.join("monban-help.1").exists());
+    let check = std::fs::read_to_string(dir.join("monban-check.1")).unwrap();
+    assert!(check.contains("fail\\-on"), "the page lists the flags");
+    std::fs::remove_dir_all(&dir).ok();
+}
