@@ -28,9 +28,8 @@ fn kill(pid: u32, sig: &str) {
 /// talks to the other's daemon; seen as a reset connection).
 static ONE_DAEMON: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-fn optneg(addr: &str) -> Vec<u8> {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+/// Sends an option negotiation on `s` and returns the milter's 17-byte reply.
+fn negotiate(s: &mut (impl Read + Write)) -> Vec<u8> {
     let mut pkt = 13u32.to_be_bytes().to_vec();
     pkt.push(b'O');
     for v in [6u32, 0x1ff, 0x1f_ffff] {
@@ -40,6 +39,12 @@ fn optneg(addr: &str) -> Vec<u8> {
     let mut reply = [0u8; 17];
     s.read_exact(&mut reply).unwrap();
     reply.to_vec()
+}
+
+fn optneg(addr: &str) -> Vec<u8> {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    negotiate(&mut s)
 }
 
 #[test]
@@ -328,15 +333,7 @@ fn unix_socket_mode_group_and_warnings() {
     assert_eq!(meta.permissions().mode() & 0o777, 0o660);
     let mut s = std::os::unix::net::UnixStream::connect(&sock).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let mut pkt = 13u32.to_be_bytes().to_vec();
-    pkt.push(b'O');
-    for v in [6u32, 0x1ff, 0x1f_ffff] {
-        pkt.extend_from_slice(&v.to_be_bytes());
-    }
-    s.write_all(&pkt).unwrap();
-    let mut reply = [0u8; 17];
-    s.read_exact(&mut reply).unwrap();
-    assert_eq!(reply[4], b'O');
+    assert_eq!(negotiate(&mut s)[4], b'O');
     kill(child.id(), "-TERM");
     assert_eq!(child.wait().unwrap().code(), Some(0));
     std::fs::remove_dir_all(&dir).ok();
