@@ -20,6 +20,11 @@ pub struct CheckArgs {
     /// A DKIM selector to check (repeat for several).
     #[arg(long = "selector", value_name = "S")]
     selectors: Vec<String>,
+    /// A private key (PEM) to compare with what the first --selector publishes: does the
+    /// record match the key, is it valid, is the key strong enough (the job of
+    /// opendkim-testkey).
+    #[arg(long, value_name = "FILE", requires = "selectors")]
+    key: Option<std::path::PathBuf>,
     /// Also try widely used selector names.
     #[arg(long)]
     discover: bool,
@@ -100,6 +105,23 @@ pub async fn run(dns: &DnsArgs, args: CheckArgs) -> Result<(), Failure> {
         now: SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs()),
+        private_key: match &args.key {
+            None => None,
+            Some(path) => {
+                let pem = monban_dns::file::read_text_limited(path, crate::MAX_KEY_FILE_BYTES)
+                    .map_err(|e| Failure::other(format!("--key {}: {e}", path.display())))?;
+                let key = monban::dkim::SigningKey::from_pem(&pem)
+                    .map_err(|e| Failure::other(format!("--key {}: {e}", path.display())))?;
+                let record = key
+                    .key_record()
+                    .map_err(|e| Failure::other(format!("--key {}: {e}", path.display())))?;
+                Some((
+                    args.selectors[0].to_ascii_lowercase(),
+                    path.display().to_string(),
+                    record,
+                ))
+            }
+        },
         dnsbl: args
             .dnsbl
             .iter()

@@ -33,9 +33,14 @@ pub struct KeygenArgs {
     /// RSA key size: 2048 (default), 3072 or 4096.
     #[arg(long, value_name = "N")]
     bits: Option<usize>,
-    /// Where to write <selector>.private and <selector>.txt.
+    /// Where to write <selector>.private and <selector>.txt (created, mode 0700, when
+    /// missing).
     #[arg(long, value_name = "DIR", default_value = ".")]
     out: PathBuf,
+    /// Give the private key to this group, readable by it (mode 0640), e.g. `monban` when
+    /// the milter runs as that user.
+    #[arg(long, value_name = "GROUP")]
+    group: Option<String>,
     /// Overwrite existing files.
     #[arg(long)]
     force: bool,
@@ -125,12 +130,26 @@ pub fn run(args: KeygenArgs) -> Result<(), Failure> {
     let owner = format!("{selector}._domainkey.{domain}.");
     let zone_line = format!("{owner} 3600 IN TXT ( {} )\n", zone_strings(&record));
 
+    if !args.out.exists() {
+        use std::os::unix::fs::DirBuilderExt as _;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&args.out)
+            .map_err(|e| Failure::other(format!("cannot create {}: {e}", args.out.display())))?;
+    }
     if !args.out.is_dir() {
         return Err(Failure::other(format!(
             "--out {} is not a directory",
             args.out.display()
         )));
     }
+    let gid = args
+        .group
+        .as_deref()
+        .map(|g| monban_milter::config::account_id(Path::new("/etc/group"), g))
+        .transpose()
+        .map_err(|e| Failure::usage(format!("--group: {e}")))?;
     let private_path = args.out.join(format!("{selector}.private"));
     let txt_path = args.out.join(format!("{selector}.txt"));
     if !args.force {
@@ -143,13 +162,27 @@ pub fn run(args: KeygenArgs) -> Result<(), Failure> {
             }
         }
     }
-    write_file(&private_path, &pem, 0o600, args.force)?;
+    let key_mode = if gid.is_some() { 0o640 } else { 0o600 };
+    write_file(&private_path, &pem, key_mode, args.force)?;
+    if let Some(gid) = gid {
+        std::os::unix::fs::chown(&private_path, None, Some(gid)).map_err(|e| {
+            Failure::other(format!(
+                "cannot give {} to the group {}: {e}",
+                private_path.display(),
+                args.group.as_deref().unwrap_or_default()
+            ))
+        })?;
+    }
     write_file(&txt_path, &zone_line, 0o644, args.force)?;
 
     outln!("Publish this TXT record at {owner}");
     out!("{zone_line}");
+    outln!("Or, in a DNS provider's web form:");
+    outln!("  Type:  TXT");
+    outln!("  Host:  {selector}._domainkey   (the full name: {selector}._domainkey.{domain})");
+    outln!("  Value: {record}");
     outln!(
-        "Private key: {} ({}, {} bits, mode 0600). Keep it secret; sign with:",
+        "Private key: {} ({}, {} bits, mode {key_mode:04o}). Keep it secret; sign with:",
         private_path.display(),
         key.algorithm().as_str(),
         key.bits()
@@ -158,5 +191,18 @@ pub fn run(args: KeygenArgs) -> Result<(), Failure> {
         "  monban sign --domain {domain} --selector {selector} --key {} MESSAGE",
         private_path.display()
     );
+    outln!(
+        "Once published, check that the record matches the key:\n  monban check {domain} --selector {selector} --key {}",
+        private_path.display()
+    );
+    // The milter usually runs as its own user: a root-only key would stop it signing.
+    if gid.is_none()
+        && monban_milter::config::account_id(Path::new("/etc/passwd"), "monban").is_ok()
+    {
+        eprintln!(
+            "monban keygen: warning: {} is readable by its owner only; the milter running as user monban cannot read it: use --group monban (or chown it)",
+            private_path.display()
+        );
+    }
     Ok(())
 }

@@ -151,3 +151,129 @@ fn completions_and_manual_pages() {
     assert!(check.contains("fail\\-on"), "the page lists the flags");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// `keygen` creates its folder, can give the key to a group, prints the record for web
+/// DNS forms; `check --key` says whether the published record is the key's.
+#[test]
+fn keygen_folder_group_and_check_key() {
+    use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+    let dir = std::env::temp_dir().join(format!("monban-keygen-admin-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let out_dir = dir.join("keys/new");
+    let gid = common::other_group();
+    let out = common::run(
+        &[
+            "keygen",
+            "--domain",
+            "example.com",
+            "--selector",
+            "s9",
+            "--out",
+            out_dir.to_str().unwrap(),
+            "--group",
+            &gid.0,
+        ],
+        b"",
+        &[],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Host:  s9._domainkey"), "{text}");
+    let value = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Value: "))
+        .expect("a Value line");
+    assert!(
+        value.starts_with("v=DKIM1; k=rsa; p=") && !value.contains('"'),
+        "{value}"
+    );
+    assert_eq!(
+        std::fs::metadata(&out_dir).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
+    let key = out_dir.join("s9.private");
+    let meta = std::fs::metadata(&key).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o777, 0o640);
+    assert_eq!(meta.gid(), gid.1);
+    let out = common::run(
+        &[
+            "keygen",
+            "--domain",
+            "example.com",
+            "--selector",
+            "s8",
+            "--out",
+            out_dir.to_str().unwrap(),
+            "--group",
+            "no-such-group-here",
+        ],
+        b"",
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+
+    // check --key: the published record (the one keygen wrote) against the key.
+    let zone = out_dir.join("s9.txt");
+    let z = zone.to_str().unwrap();
+    let v = check_key(z, &key);
+    let dkim: Vec<&serde_json::Value> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["area"] == "dkim")
+        .collect();
+    assert!(
+        dkim.iter().any(|f| f["severity"] == "green"
+            && f["message"]
+                .as_str()
+                .unwrap()
+                .contains("publishes the public key of")),
+        "{v}"
+    );
+    let other = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/keys/s2026.private");
+    let v = check_key(z, &other);
+    let red = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["severity"] == "red" && f["area"] == "dkim")
+        .unwrap_or_else(|| panic!("{v}"));
+    assert!(
+        red["message"]
+            .as_str()
+            .unwrap()
+            .contains("does not publish the public key")
+    );
+    assert!(
+        red["fix"]
+            .as_str()
+            .unwrap()
+            .contains("s9._domainkey.example.com. 3600 IN TXT")
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// `check example.com --selector s9 --key KEY --json` against the zone file `z`.
+fn check_key(z: &str, key: &Path) -> serde_json::Value {
+    let out = common::run(
+        &[
+            "--zone",
+            z,
+            "check",
+            "example.com",
+            "--selector",
+            "s9",
+            "--key",
+            key.to_str().unwrap(),
+            "--json",
+        ],
+        b"",
+        &[],
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}

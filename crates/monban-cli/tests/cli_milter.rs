@@ -263,16 +263,7 @@ fn unix_socket_mode_group_and_warnings() {
     let sock = dir.join("milter.sock");
     let cfg = dir.join("monban.toml");
     // A group that exists here (the test runs as root; root's group is in /etc/group).
-    let group = std::fs::read_to_string("/etc/group")
-        .unwrap()
-        .lines()
-        .find_map(|l| {
-            let mut f = l.split(':');
-            let name = f.next()?;
-            let gid = f.nth(1)?.parse::<u32>().ok()?;
-            (gid != 0).then(|| (name.to_owned(), gid))
-        })
-        .expect("a group in /etc/group");
+    let group = common::other_group();
     std::fs::write(
         &cfg,
         format!(

@@ -248,6 +248,10 @@ pub struct CheckOptions {
     pub now: u64,
     /// DNS block lists to look the sending IPs up in (RFC 5782).
     pub dnsbl: Vec<monban::dnsbl::Zone>,
+    /// A private key to compare with what a selector publishes (the `opendkim-testkey`
+    /// job): the selector, where the key came from (for the words), and the record it
+    /// should have.
+    pub private_key: Option<(String, String, monban::dkim::KeyRecord)>,
 }
 
 struct Ctx {
@@ -1212,6 +1216,36 @@ async fn check_dkim<R: Resolver>(
             }
         };
         found += 1;
+        if let Some((ksel, file, expected)) = &options.private_key
+            && ksel.eq_ignore_ascii_case(sel)
+        {
+            let same = key.key_type == expected.key_type
+                && monban::dkim::crypto::same_public_key(
+                    key.key_type,
+                    &key.public_key,
+                    &expected.public_key,
+                );
+            if same {
+                ctx.add(
+                    Area::Dkim,
+                    Severity::Green,
+                    msg!("dkim-key-matches", name = &name, file = file),
+                    None,
+                );
+            } else {
+                let record = expected.to_string();
+                ctx.add(
+                    Area::Dkim,
+                    Severity::Red,
+                    msg!("dkim-key-mismatch", name = &name, file = file),
+                    Some(msg!(
+                        "fix-dkim-key-mismatch",
+                        name = &name,
+                        record = format!("{name}. 3600 IN TXT ( {} )", key::zone_strings(&record))
+                    )),
+                );
+            }
+        }
         if key.is_revoked() {
             ctx.add(
                 Area::Dkim,

@@ -227,6 +227,7 @@ async fn check_domain(
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs()),
         dnsbl: Vec::new(),
+        private_key: None,
     };
     let report = check::check(&state.resolver, &domain, &options).await;
     match serde_json::to_value(CheckView::new(&report, check::worded)) {

@@ -149,3 +149,18 @@ pub fn wait_listening(
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
+
+/// A group of this machine other than root's, as (name, gid), from /etc/group.
+#[allow(dead_code)]
+pub fn other_group() -> (String, u32) {
+    std::fs::read_to_string("/etc/group")
+        .expect("/etc/group")
+        .lines()
+        .find_map(|l| {
+            let mut f = l.split(':');
+            let name = f.next()?.to_owned();
+            let gid = f.nth(1)?.parse::<u32>().ok()?;
+            (gid != 0).then_some((name, gid))
+        })
+        .expect("a group in /etc/group")
+}

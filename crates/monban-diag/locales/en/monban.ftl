@@ -467,7 +467,7 @@ diag-not-a-footer = the change is not just a footer of up to { $max } lines at t
 diag-invalid-signature = the signature is invalid whatever the key: { $error }
 diag-headers-intact = the signature over the header fields verifies: the signed fields are as they were signed
 diag-signature-verifies = the signature verifies cryptographically (a verifier that reports a failure has another reason: the key record, the time, or policy)
-diag-headers-changed = the signature over the header fields does not verify: signed header fields were changed
+diag-headers-changed = the signature over the header fields does not verify: signed header fields were changed, or the key published for { $s } is not the one that signed (the signer can tell with monban check { $d } --selector { $s } --key KEYFILE)
 diag-key-unusable = the key cannot check the signature: { $error }
 diag-subject-tag = a { $tag } tag was added to the Subject after signing (a mailing list, typically): without it the signature verifies
 diag-refolded-field = the { $field } field was re-folded in transit: unfolded, the signature verifies (c=simple does not tolerate this; relaxed would)
@@ -578,3 +578,6 @@ fix-dnsbl = find out why on { $zone }'s web site, fix the cause, then ask for re
 dnswl-listed = { $ip } is on the allow list { $zone }
 dnsbl-not-listed = { $ip } is not listed on { $zone }
 dnsbl-temperror = { $zone } did not answer about { $ip }
+dkim-key-matches = { $name } publishes the public key of { $file }: signatures made with it verify
+dkim-key-mismatch = { $name } does not publish the public key of { $file }: mail signed with it fails DKIM (the signature does not verify)
+fix-dkim-key-mismatch = publish the key's own record at { $name }: { $record }

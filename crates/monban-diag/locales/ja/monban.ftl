@@ -465,7 +465,7 @@ diag-not-a-footer = 変更は末尾の { $max } 行以内のフッターだけ�
 diag-invalid-signature = 鍵にかかわらず署名は無効です: { $error }
 diag-headers-intact = ヘッダーフィールドに対する署名は検証できます: 署名されたフィールドは署名時のままです
 diag-signature-verifies = 署名は暗号学的に検証できます(失敗と報告する検証側には別の理由があります: 鍵レコード、時刻、またはポリシー)
-diag-headers-changed = ヘッダーフィールドに対する署名が検証できません: 署名されたヘッダーフィールドが変更されました
+diag-headers-changed = ヘッダーフィールドに対する署名が検証できません: 署名されたヘッダーフィールドが変更されたか、{ $s } に公開された鍵が署名した鍵ではありません (署名者は monban check { $d } --selector { $s } --key 鍵ファイル で見分けられます)
 diag-key-unusable = この鍵では署名を確認できません: { $error }
 diag-subject-tag = 署名後に件名へ { $tag } タグが追加されました(典型的にはメーリングリスト): それがなければ署名は検証できます
 diag-refolded-field = 配送中に { $field } フィールドが折り返し直されました: 折り返しを戻すと署名は検証できます(c=simple はこれを許容しません。relaxed なら許容します)
@@ -558,3 +558,6 @@ fix-dnsbl = { $zone } のウェブサイトで理由を調べ、原因を直し�
 dnswl-listed = { $ip } は許可リスト { $zone } に載っています
 dnsbl-not-listed = { $ip } は { $zone } に載っていません
 dnsbl-temperror = { $zone } は { $ip } について応答しませんでした
+dkim-key-matches = { $name } は { $file } の公開鍵を公開しています: この鍵による署名は検証に合格します
+dkim-key-mismatch = { $name } は { $file } の公開鍵を公開していません: この鍵で署名したメールは DKIM で不合格になります (署名が検証できません)
+fix-dkim-key-mismatch = { $name } にこの鍵のレコードを公開してください: { $record }

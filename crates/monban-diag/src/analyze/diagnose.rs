@@ -463,7 +463,15 @@ pub fn diagnose(
             }
             Err(VerifyError::Mismatch) => {
                 d.header_signature_verifies = Some(false);
-                d.add("headers_changed", true, msg!("diag-headers-changed"));
+                d.add(
+                    "headers_changed",
+                    true,
+                    msg!(
+                        "diag-headers-changed",
+                        d = sig.domain.as_str(),
+                        s = sig.selector.as_str()
+                    ),
+                );
                 // Unfolding: every folded field at once, then each alone (a relay
                 // usually folds one long line). Only c=simple cares about folding.
                 let mut unfolds: Vec<(Unfold, Option<usize>)> = vec![(Unfold::No, None)];

@@ -216,6 +216,7 @@ pub async fn page(state: Arc<AppState>, ctx: Ctx, params: Vec<(String, String)>)
         }),
         now: crate::now(),
         dnsbl: Vec::new(),
+        private_key: None,
     };
     let what_if = !f.what_if_spf.is_empty() || !f.what_if_dmarc.is_empty();
     let report = if what_if {

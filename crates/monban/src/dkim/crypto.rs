@@ -312,6 +312,19 @@ pub enum VerifyError {
     Mismatch,
 }
 
+/// Whether two public keys of a type are the same key, whatever their encoding (an RSA
+/// key in SPKI or in PKCS#1 DER; Ed25519 keys as their 32 bytes). For checking that a
+/// published record belongs to a private key.
+pub fn same_public_key(key_type: KeyType, a: &[u8], b: &[u8]) -> bool {
+    match key_type {
+        KeyType::Rsa => match (RsaPublicKey::from_der(a), RsaPublicKey::from_der(b)) {
+            (Ok(a), Ok(b)) => a.as_ref() == b.as_ref(),
+            _ => false,
+        },
+        _ => a == b,
+    }
+}
+
 /// The size of an RSA public key in bits (SPKI or PKCS#1 DER).
 pub fn rsa_bits(public_key: &[u8]) -> Option<usize> {
     RsaPublicKey::from_der(public_key)
