@@ -68,6 +68,16 @@ pub struct AnalyzeArgs {
         requires = "verify"
     )]
     trusted_arc_sealers: Vec<String>,
+    /// With --verify: the SMTP client's address (else the one the trusted Received field
+    /// records).
+    #[arg(long, value_name = "IP", requires = "verify")]
+    ip: Option<std::net::IpAddr>,
+    /// With --verify: the HELO name (else the recorded one).
+    #[arg(long, value_name = "NAME", requires = "verify")]
+    helo: Option<String>,
+    /// With --verify: the MAIL FROM address, "" for the null sender (else Return-Path).
+    #[arg(long, value_name = "ADDR", requires = "verify")]
+    mail_from: Option<String>,
     /// Colour the tables: auto (on a terminal, unless NO_COLOR is set), always, never.
     #[arg(long, value_name = "WHEN", value_enum, default_value_t = ColorWhen::Auto)]
     color: ColorWhen,
@@ -165,11 +175,31 @@ pub async fn run(dns: &DnsArgs, args: AnalyzeArgs) -> Result<(), Failure> {
             trusted_arc_sealers: args.trusted_arc_sealers.clone(),
             ..VerifyConfig::default()
         };
+        // What was given overrides what the header records, field by field.
+        let given = args.ip.is_some() || args.helo.is_some() || args.mail_from.is_some();
+        let envelope = given.then(|| {
+            let (mut e, _) = analysis.derived_envelope();
+            if let Some(ip) = args.ip {
+                e.ip = Some(ip);
+            }
+            if let Some(h) = &args.helo {
+                e.helo = Some(h.clone());
+            }
+            if let Some(m) = &args.mail_from {
+                e.mail_from = Some(
+                    m.trim()
+                        .trim_start_matches('<')
+                        .trim_end_matches('>')
+                        .to_owned(),
+                );
+            }
+            e
+        });
         analyze::verify(
             &mut analysis,
             &headers,
             &body,
-            None,
+            envelope,
             config,
             now,
             &authserv_id,

@@ -301,7 +301,16 @@ pub async fn run(dns: &DnsArgs, args: VerifyArgs) -> Result<(), Failure> {
     let several = sources.len() > 1;
     let mut failures = 0usize;
     let mut verified = 0usize;
-    for source in &sources {
+    // DMARC results, for the summary of a run over several messages.
+    let mut tally: std::collections::BTreeMap<&'static str, usize> = Default::default();
+    // A bar for long runs, on a terminal, when the results go elsewhere (a file, a
+    // pipe): drawn on the same terminal they would be garbled.
+    let mut bar = crate::progress::Progress::new(
+        "inputs",
+        !several || std::io::IsTerminal::is_terminal(&std::io::stdout()),
+    );
+    for (done, source) in sources.iter().enumerate() {
+        bar.set(done, sources.len());
         let reader = match input::open(source) {
             Ok(r) => r,
             Err(e) => {
@@ -328,6 +337,7 @@ pub async fn run(dns: &DnsArgs, args: VerifyArgs) -> Result<(), Failure> {
             index += 1;
             let report = verifier.finish(&resolver).await;
             verified += 1;
+            *tally.entry(report.dmarc.result.as_str()).or_default() += 1;
             if let Some(r) = recorder.as_mut() {
                 r.add(&report, &envelope, now, &resolver).await?;
             }
@@ -343,7 +353,7 @@ pub async fn run(dns: &DnsArgs, args: VerifyArgs) -> Result<(), Failure> {
             if args.json {
                 outln!("{}", to_json(&report, &authserv_id, &label, &envelope));
             } else {
-                if several || index > 1 {
+                if several || messages.is_mbox() {
                     outln!("==> {label} <==");
                 }
                 // Folded with bare LF for the terminal; the header itself uses CRLF.
@@ -358,6 +368,27 @@ pub async fn run(dns: &DnsArgs, args: VerifyArgs) -> Result<(), Failure> {
             );
             failures += 1;
         }
+    }
+    bar.finish();
+    if verified > 1 {
+        // On stderr: the output itself stays one record (or JSON line) per message.
+        let mut parts = Vec::new();
+        for result in ["pass", "fail", "none", "temperror", "permerror"] {
+            let n = tally.get(result).copied().unwrap_or(0);
+            if n > 0 || matches!(result, "pass" | "fail" | "none") {
+                let n = group_digits(n);
+                parts.push(if parts.is_empty() {
+                    format!("{n} dmarc={result}")
+                } else {
+                    format!("{n} {result}")
+                });
+            }
+        }
+        eprintln!(
+            "monban: {} messages: {}",
+            group_digits(verified),
+            parts.join(", ")
+        );
     }
     if let Some(r) = recorder.as_mut() {
         r.flush().await?;
@@ -386,4 +417,17 @@ pub async fn run(dns: &DnsArgs, args: VerifyArgs) -> Result<(), Failure> {
         return Err(Failure::other("no message to verify"));
     }
     Ok(())
+}
+
+/// `1204` as `1,204`.
+fn group_digits(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }

@@ -277,3 +277,161 @@ fn check_key(z: &str, key: &Path) -> serde_json::Value {
     );
     serde_json::from_slice(&out.stdout).unwrap()
 }
+
+/// Runs over several messages label every message (the first of an mbox too) and end
+/// with a summary on stderr; Received-SPF claims no HELO that was not given; analyze
+/// takes the envelope from flags.
+#[test]
+fn labels_summary_and_envelope_flags() {
+    let dir = std::env::temp_dir().join(format!("monban-admin-mbox-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mbox = dir.join("two.mbox");
+    std::fs::write(
+        &mbox,
+        "From a@b Mon Jan  1 00:00:00 2026\nFrom: a@example.com\nSubject: 1\n\nbody\n\nFrom a@b Mon Jan  1 00:00:00 2026\nFrom: b@example.com\nSubject: 2\n\nbody\n",
+    )
+    .unwrap();
+    let z = zone();
+    let out = common::run(&["--zone", &z, "verify", mbox.to_str().unwrap()], b"", &[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with(&format!("==> {}#1 <==", mbox.display())),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("==> {}#2 <==", mbox.display())),
+        "{text}"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("2 messages: 0 dmarc=pass, 2 fail, 0 none"),
+        "{err}"
+    );
+
+    let out = common::run(
+        &[
+            "--zone",
+            &z,
+            "spf",
+            "--ip",
+            "192.0.2.25",
+            "--mail-from",
+            "alice@example.com",
+        ],
+        b"",
+        &[],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with("Received-SPF: pass") && !text.contains("helo="),
+        "{text}"
+    );
+
+    let msg = root().join("examples/messages/alice-to-bob.eml");
+    let out = common::run(
+        &[
+            "--zone",
+            &z,
+            "analyze",
+            "--verify",
+            "--json",
+            "--ip",
+            "192.0.2.25",
+            "--mail-from",
+            "alice@example.com",
+            msg.to_str().unwrap(),
+        ],
+        b"",
+        &[],
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let env = &v["verification"]["envelope"];
+    assert_eq!(env["ip"], "192.0.2.25", "{v}");
+    assert_eq!(env["mail_from"], "alice@example.com", "{v}");
+    assert!(env["source"].as_str().unwrap().contains("--ip"), "{v}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// No Rust debug text reaches a user on any error path.
+#[test]
+fn error_messages_carry_no_debug_text() {
+    let dir = std::env::temp_dir().join(format!("monban-admin-errors-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad_toml = dir.join("bad.toml");
+    std::fs::write(
+        &bad_toml,
+        "authserv_id = \"mx\"\nlisten = \"inet:nowhere\"\n",
+    )
+    .unwrap();
+    let bad_toml2 = dir.join("bad2.toml");
+    std::fs::write(&bad_toml2, "authserv_id = \"mx\"\n[[dnsbl]]\nzone = 5\n").unwrap();
+    let bad_zone = dir.join("bad.zone");
+    std::fs::write(&bad_zone, "example.com. IN TXT \"unterminated\n").unwrap();
+    let missing = dir.join("missing.eml");
+    let cases: Vec<Vec<String>> = vec![
+        vec![
+            "milter",
+            "--check-config",
+            "--config",
+            bad_toml.to_str().unwrap(),
+        ],
+        vec![
+            "milter",
+            "--check-config",
+            "--config",
+            bad_toml2.to_str().unwrap(),
+        ],
+        vec![
+            "milter",
+            "--check-config",
+            "--config",
+            missing.to_str().unwrap(),
+        ],
+        vec!["--zone", bad_zone.to_str().unwrap(), "check", "example.com"],
+        vec!["verify", missing.to_str().unwrap()],
+        vec!["verify", "--ip", "300.1.1.1", missing.to_str().unwrap()],
+        vec!["verify", "--at", "soon", missing.to_str().unwrap()],
+        vec!["spf", "--ip", "nope"],
+        vec!["check", "not a domain"],
+        vec!["check", "example.com", "--sending-ip", "x"],
+        vec![
+            "keygen",
+            "--domain",
+            "example.com",
+            "--selector",
+            "bad selector",
+        ],
+        vec![
+            "sign",
+            "--domain",
+            "example.com",
+            "--selector",
+            "s",
+            "--key",
+            missing.to_str().unwrap(),
+        ],
+        vec!["analyze", missing.to_str().unwrap()],
+        vec![
+            "report",
+            "summary",
+            "--store",
+            "sqlite:/nonexistent/dir/x.db",
+        ],
+    ]
+    .into_iter()
+    .map(|c| c.into_iter().map(str::to_owned).collect())
+    .collect();
+    for case in &cases {
+        let args: Vec<&str> = case.iter().map(String::as_str).collect();
+        let out = common::run(&args, b"", &[]);
+        assert_ne!(out.status.code(), Some(0), "{case:?} should fail");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.trim().is_empty(), "{case:?}: no message");
+        for debug in [
+            "Inet(", "Unix(", "Some(", "None", "Err(", "Ok(", "{ ", "\\\"",
+        ] {
+            assert!(!err.contains(debug), "{case:?}: {debug:?} in {err}");
+        }
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -450,7 +450,10 @@ pub async fn verify<R: Resolver>(
     resolver: &R,
 ) {
     let (envelope, source) = match envelope {
-        Some(e) => (e, "the caller".to_owned()),
+        Some(e) => (
+            e,
+            "--ip, --helo and --mail-from (what was not given: the header)".to_owned(),
+        ),
         None => analysis.derived_envelope(),
     };
     let mut v = MessageVerifier::new(envelope.clone(), config, now);

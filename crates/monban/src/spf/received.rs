@@ -31,7 +31,10 @@ pub fn received_spf(outcome: &SpfOutcome, receiver: &str) -> String {
     if outcome.identity == super::SpfIdentity::MailFrom {
         pair("envelope-from", &outcome.sender);
     }
-    pair("helo", &outcome.helo);
+    // §9.1: helo= is optional; none was given, so none is claimed.
+    if !outcome.helo.is_empty() {
+        pair("helo", &outcome.helo);
+    }
     pair("receiver", receiver);
     pair("identity", outcome.identity.as_str());
     match &outcome.cause {
