@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use clap::Args;
+use clap::{Args, Subcommand};
 use monban_dns::{CachingResolver, HickoryConfig, HickoryResolver, SharedResolver, ZoneResolver};
 use monban_milter::config::{self, Config, DnsSource, Listen};
 use monban_milter::metrics::{Metrics, TimedResolver, serve_metrics};
@@ -16,7 +16,10 @@ use crate::Failure;
 
 /// Flags of `monban milter`.
 #[derive(Debug, Args)]
+#[command(subcommand_negates_reqs = true, args_conflicts_with_subcommands = true)]
 pub struct MilterArgs {
+    #[command(subcommand)]
+    action: Option<MilterAction>,
     /// The configuration file (TOML).
     #[arg(
         long,
@@ -30,6 +33,80 @@ pub struct MilterArgs {
     /// Print a sample configuration with every option, its default and its meaning.
     #[arg(long)]
     print_sample_config: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum MilterAction {
+    /// Translate an OpenDKIM configuration (and an OpenDMARC one) into monban.toml,
+    /// listing what could not be translated.
+    ImportOpendkim(ImportArgs),
+}
+
+/// Flags of `monban milter import-opendkim`.
+#[derive(Debug, Args)]
+struct ImportArgs {
+    /// The OpenDKIM configuration, e.g. /etc/opendkim.conf.
+    #[arg(value_name = "OPENDKIM_CONF")]
+    opendkim: PathBuf,
+    /// The OpenDMARC configuration, e.g. /etc/opendmarc.conf.
+    #[arg(long, value_name = "FILE")]
+    opendmarc: Option<PathBuf>,
+    /// Write the configuration here (refused if it exists) instead of printing it.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+}
+
+/// Files an OpenDKIM configuration names, read from disk (bounded).
+struct DiskFiles;
+
+impl monban_milter::import::Files for DiskFiles {
+    fn read(&self, path: &str) -> Result<String, String> {
+        monban_dns::file::read_text_limited(std::path::Path::new(path), 16 * 1024 * 1024)
+            .map_err(|e| e.to_string())
+    }
+}
+
+fn import_opendkim(args: &ImportArgs) -> Result<(), Failure> {
+    let read = |p: &PathBuf| {
+        monban_dns::file::read_text_limited(p, 1024 * 1024)
+            .map_err(|e| Failure::other(format!("{}: {e}", p.display())))
+    };
+    let dkim = read(&args.opendkim)?;
+    let dmarc = args.opendmarc.as_ref().map(read).transpose()?;
+    let imported =
+        monban_milter::import::import(&dkim, dmarc.as_deref(), &DiskFiles, &crate::host_name());
+    // What it makes must be a configuration monban takes (keys readable, and so on).
+    let base = args
+        .out
+        .as_deref()
+        .and_then(std::path::Path::parent)
+        .unwrap_or(std::path::Path::new("."));
+    if let Err(e) = Config::parse(&imported.toml, "the translated configuration", base) {
+        eprintln!("monban milter: warning: {e}");
+    }
+    for n in &imported.untranslated {
+        eprintln!("monban milter: not translated: {n}");
+    }
+    match &args.out {
+        None => out!("{}", imported.toml),
+        Some(path) => {
+            use std::io::Write as _;
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(path)
+                .map_err(|e| Failure::other(format!("cannot create {}: {e}", path.display())))?;
+            f.write_all(imported.toml.as_bytes())
+                .map_err(|e| Failure::other(format!("cannot write {}: {e}", path.display())))?;
+            eprintln!(
+                "monban milter: wrote {} ({} setting(s) not translated); check it with monban milter --check-config --config {}",
+                path.display(),
+                imported.untranslated.len(),
+                path.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 /// The resolver the daemon uses: the zone file, or real DNS (given servers or the
@@ -80,6 +157,9 @@ fn socket_access(path: &std::path::Path, access: &config::SocketAccess) -> Resul
 }
 
 pub async fn run(args: MilterArgs) -> Result<(), Failure> {
+    if let Some(MilterAction::ImportOpendkim(a)) = &args.action {
+        return import_opendkim(a);
+    }
     if args.print_sample_config {
         out!("{}", config::sample_config());
         return Ok(());

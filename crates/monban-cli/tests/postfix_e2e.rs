@@ -851,16 +851,11 @@ fn trusted_client_mail_is_signed_and_verifies_elsewhere() {
     );
     let milter = Milter::start(&tmp.0, &config);
     let postfix = Postfix::start(&tmp.0, milter.port);
-    let outbound = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/postfix/outbound.eml");
-    let sent = Mail {
-        port: postfix.smtp_port,
-        xclient: Some("ADDR=10.1.2.3 NAME=[UNAVAILABLE]"),
-        helo: "laptop.example.com",
-        from: "alice@example.com",
-        data: &outbound,
-        header: None,
-    }
-    .run();
+    let sent = send_outbound(
+        postfix.smtp_port,
+        Some("ADDR=10.1.2.3 NAME=[UNAVAILABLE]"),
+        "laptop.example.com",
+    );
     sent.queue_id();
     let delivered = postfix.wait_for_delivered(1);
     let message = &delivered[0];
@@ -1805,17 +1800,8 @@ fn readme_config_signs_a_local_submission() {
     );
     let milter = Milter::start(&tmp.0, &config);
     let postfix = Postfix::start(&tmp.0, milter.port);
-    let outbound = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/postfix/outbound.eml");
     // A local submission: no XCLIENT, the client is 127.0.0.1.
-    let sent = Mail {
-        port: postfix.smtp_port,
-        xclient: None,
-        helo: "localhost",
-        from: "alice@example.com",
-        data: &outbound,
-        header: None,
-    }
-    .run();
+    let sent = send_outbound(postfix.smtp_port, None, "localhost");
     sent.queue_id();
     let delivered = postfix.wait_for_delivered(1);
     let fields = fields_as_received(&delivered[0]);
@@ -1826,4 +1812,103 @@ fn readme_config_signs_a_local_submission() {
         "signed, not judged:\n{}",
         delivered[0]
     );
+}
+
+/// Issue 17: an OpenDKIM configuration with a KeyTable and a refile: SigningTable,
+/// imported with `monban milter import-opendkim`, signs through the real Postfix.
+#[test]
+fn imported_opendkim_key_table_signs() {
+    let _serial = serial();
+    require_tools();
+    let tmp = TempDir::new("import");
+    let dir = &tmp.0;
+    std::fs::write(
+        dir.join("KeyTable"),
+        format!(
+            "# name domain:selector:keyfile\nk1 example.com:s2026:{}\n",
+            example("keys/s2026.private").display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(dir.join("SigningTable"), "*@example.com k1\n").unwrap();
+    std::fs::write(dir.join("TrustedHosts"), "127.0.0.1\n10.0.0.0/8\n").unwrap();
+    let conf = dir.join("opendkim.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "Syslog yes\nMode sv\nSocket inet:8891@localhost\nCanonicalization relaxed/relaxed\n\
+             KeyTable refile:{d}/KeyTable\nSigningTable refile:{d}/SigningTable\n\
+             InternalHosts refile:{d}/TrustedHosts\nExternalIgnoreList refile:{d}/TrustedHosts\n",
+            d = dir.display()
+        ),
+    )
+    .unwrap();
+    let dmarc = dir.join("opendmarc.conf");
+    std::fs::write(&dmarc, "AuthservID mx.test\nRejectFailures true\n").unwrap();
+    let out_path = dir.join("imported.toml");
+    let out = run(Command::new(env!("CARGO_BIN_EXE_monban"))
+        .args(["milter", "import-opendkim"])
+        .arg(&conf)
+        .arg("--opendmarc")
+        .arg(&dmarc)
+        .arg("--out")
+        .arg(&out_path));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("not translated: canonicalization"),
+        "{}",
+        text(&out.stderr)
+    );
+    let imported = std::fs::read_to_string(&out_path).unwrap();
+    // The imported file passes the check as it is.
+    let check = run(Command::new(env!("CARGO_BIN_EXE_monban"))
+        .args(["milter", "--check-config", "--config"])
+        .arg(&out_path));
+    assert_eq!(
+        check.status.code(),
+        Some(0),
+        "{}\n{imported}",
+        text(&check.stderr)
+    );
+    // Milter::start writes its own listen line (a free port) and the test DNS.
+    let config: String = imported
+        .lines()
+        .filter(|l| !l.starts_with("listen "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let config = format!(
+        "{config}[dns]\nzone_file = \"{}\"\n",
+        example("example.zone").display()
+    );
+    let milter = Milter::start(dir, &config);
+    let postfix = Postfix::start(dir, milter.port);
+    let sent = send_outbound(
+        postfix.smtp_port,
+        Some("ADDR=10.1.2.3 NAME=[UNAVAILABLE]"),
+        "laptop.example.com",
+    );
+    sent.queue_id();
+    let delivered = postfix.wait_for_delivered(1);
+    let fields = fields_as_received(&delivered[0]);
+    assert_eq!(fields[0].0, "DKIM-Signature", "{}", delivered[0]);
+    let sig = unfolded(&fields[0].1);
+    assert!(
+        sig.contains("d=example.com") && sig.contains("s=s2026"),
+        "{sig}"
+    );
+}
+
+/// tests/postfix/outbound.eml from alice@example.com, as a client at `xclient` (or this
+/// host) greeting with `helo`.
+fn send_outbound(port: u16, xclient: Option<&str>, helo: &str) -> Swaks {
+    let outbound = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/postfix/outbound.eml");
+    Mail {
+        port,
+        xclient,
+        helo,
+        from: "alice@example.com",
+        data: &outbound,
+        header: None,
+    }
+    .run()
 }

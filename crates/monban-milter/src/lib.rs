@@ -1,6 +1,7 @@
 //! monban's milter: the protocol Sendmail and Postfix use to call mail filters.
 //!
 //! - [`protocol`]: framing, commands and responses (milter protocol version 6);
+//! - [`import`]: OpenDKIM and OpenDMARC configurations translated;
 //! - [`connect`]: the checks at CONNECT and HELO (iprev, DNS lists, HELO names);
 //! - [`session`]: one connection's logic (verify inbound, sign outbound), without I/O;
 //! - [`config`]: the TOML configuration, every option defined once;
@@ -13,6 +14,7 @@
 
 pub mod config;
 pub mod connect;
+pub mod import;
 pub mod metrics;
 pub mod protocol;
 pub mod recorder;
