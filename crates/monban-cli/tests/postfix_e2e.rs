@@ -1912,3 +1912,93 @@ fn send_outbound(port: u16, xclient: Option<&str>, helo: &str) -> Swaks {
     }
     .run()
 }
+
+/// Issue 17: test by sending. A message to the reflector address is judged, consumed
+/// (never delivered to the reflector's mailbox) and its envelope sender gets a report
+/// in English and Japanese, sent with a null envelope sender and Auto-Submitted.
+#[test]
+fn reflector_answers_with_a_report() {
+    let _serial = serial();
+    require_tools();
+    let tmp = TempDir::new("reflector");
+    let mut milter = Milter::start(&tmp.0, &zone_config());
+    let postfix = Postfix::start(&tmp.0, milter.port);
+    // Now that Postfix's port is known: the replies go back through it.
+    milter.stop();
+    let config = std::fs::read_to_string(&milter.config).unwrap();
+    let (first, rest) = config.split_once('\n').unwrap();
+    std::fs::write(
+        &milter.config,
+        format!(
+            "{first}\nreflector = \"check-auth@example.net\"\nreflector_smtp = \"127.0.0.1:{}\"\n{rest}",
+            postfix.smtp_port
+        ),
+    )
+    .unwrap();
+    milter.restart();
+    let swaks = |from: &str, extra: &[&str]| {
+        let mut cmd = Command::new(program("swaks"));
+        cmd.arg("--server")
+            .arg(format!("127.0.0.1:{}", postfix.smtp_port))
+            .args(["--xclient", "ADDR=192.0.2.25 NAME=mail.example.com"])
+            .args(["--helo", "mail.example.com", "--from", from])
+            .args(["--to", "check-auth@example.net", "--timeout", "60"])
+            .arg("--data")
+            .arg(format!(
+                "@{}",
+                example("messages/alice-to-bob.eml").display()
+            ))
+            .args(extra);
+        run(&mut cmd)
+    };
+    let out = swaks("bob@example.net", &[]);
+    assert!(out.status.success(), "{}", text(&out.stdout));
+    // The report comes back to bob.
+    let delivered = postfix.wait_for_delivered(1);
+    let reply = &delivered[0];
+    let fields = fields_as_received(reply);
+    let subject = field(&fields, "Subject");
+    assert!(!subject.is_empty(), "{reply}");
+    assert_eq!(
+        field(&fields, "Auto-Submitted"),
+        [" auto-replied"],
+        "{reply}"
+    );
+    let all = header_fields(reply);
+    assert!(
+        field(&all, "Return-Path").iter().any(|r| r.trim() == "<>"),
+        "a null envelope sender: {reply}"
+    );
+    assert!(!reply.contains("--selector"), "no CLI words: {reply}");
+    for part in [
+        "monban received your test message",
+        "dkim=pass header.d=example.com",
+        "DKIM (RFC 6376) checks a domain's signature",
+        "dmarc=pass",
+        "Advice for example.com",
+        "monban はテストメッセージを受け取り",
+        "DKIM (RFC 6376) はヘッダーフィールドと本文",
+    ] {
+        assert!(reply.contains(part), "no {part:?} in the reply:\n{reply}");
+    }
+    // Nothing was delivered to the reflector's own mailbox.
+    let check_box = tmp.0.join("mail/check/new");
+    assert!(
+        std::fs::read_dir(&check_box).map_or(true, |d| d.count() == 0),
+        "the test message must be consumed"
+    );
+    // An automatic message gets no reply.
+    let out = swaks(
+        "bob@example.net",
+        &["--add-header", "Auto-Submitted: auto-generated"],
+    );
+    assert!(out.status.success(), "{}", text(&out.stdout));
+    postfix.settle();
+    assert_eq!(postfix.delivered().len(), 1, "{}", postfix.log());
+    assert!(
+        milter
+            .log
+            .text()
+            .contains("reflector: no reply: the message is automatic")
+    );
+}

@@ -454,6 +454,7 @@ mod tests {
             include_str!("analyze/mod.rs"),
             include_str!("analyze/explain.rs"),
             include_str!("analyze/diagnose.rs"),
+            include_str!("reflect.rs"),
         ];
         let mut named = 0;
         for src in sources {

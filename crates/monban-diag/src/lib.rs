@@ -13,3 +13,4 @@
 pub mod analyze;
 pub mod check;
 pub mod i18n;
+pub mod reflect;

@@ -176,6 +176,21 @@ pub const OPTIONS: &[OptionDoc] = &[
         doc: "A message the author domain's ADSP record (RFC 5617, historic) asks to discard (dkim=discardable, no author signature): \"record\" (dkim-adsp=discard in Authentication-Results) or \"reject\" (550 5.7.1; never silently dropped).",
     },
     OptionDoc {
+        key: "reflector",
+        default: "",
+        doc: "A test-by-sending address, e.g. \"check-auth@mx.example.net\" (Postfix must accept it as a recipient): mail to it is judged as usual, never delivered or refused, and its envelope sender gets a report of every result, the header analysis and the checker's advice, in English and Japanese. Never to a null sender, an automatic message or a list; rate-limited.",
+    },
+    OptionDoc {
+        key: "reflector_smtp",
+        default: "\"127.0.0.1:25\"",
+        doc: "The relay (HOST:PORT) the reflector's replies go through, sent with a null envelope sender.",
+    },
+    OptionDoc {
+        key: "reflector_per_hour",
+        default: "5",
+        doc: "Replies to one sender per hour at most.",
+    },
+    OptionDoc {
         key: "max_connections",
         default: "500",
         doc: "MTA connections served at once; one more is closed at once (the MTA applies milter_default_action).",
@@ -426,6 +441,12 @@ pub struct RawConfig {
     connect_timeout_seconds: u64,
     #[serde(default)]
     allow_client_domains: Vec<String>,
+    #[serde(default)]
+    reflector: Option<String>,
+    #[serde(default = "default_reflector_smtp")]
+    reflector_smtp: String,
+    #[serde(default = "default_reflector_per_hour")]
+    reflector_per_hour: u32,
     #[serde(default = "default_record")]
     adsp_discard: String,
     #[serde(default)]
@@ -564,6 +585,14 @@ struct RawDnsbl {
     weight: u32,
     #[serde(default)]
     message: Option<String>,
+}
+
+fn default_reflector_smtp() -> String {
+    "127.0.0.1:25".into()
+}
+
+fn default_reflector_per_hour() -> u32 {
+    5
 }
 
 fn default_record() -> String {
@@ -1043,6 +1072,39 @@ impl Config {
         filter.verify.dkim2 = raw.dkim2.then(monban::dkim2::Dkim2Config::default);
         filter.verify.skip_sender_id = !raw.sender_id;
         filter.connect = connect_policy(&raw).map_err(err)?;
+        filter.reflector = match &raw.reflector {
+            None => None,
+            Some(address) => {
+                let ok = address
+                    .rsplit_once('@')
+                    .is_some_and(|(l, d)| !l.is_empty() && monban_dns::normalize_name(d).is_ok());
+                if !ok {
+                    return Err(err(format!("reflector: {address:?} is not an address")));
+                }
+                let (host, port) = raw
+                    .reflector_smtp
+                    .rsplit_once(':')
+                    .and_then(|(h, p)| {
+                        Some((
+                            h.trim_matches(['[', ']']).to_owned(),
+                            p.parse::<u16>().ok()?,
+                        ))
+                    })
+                    .filter(|(h, _)| !h.is_empty())
+                    .ok_or_else(|| {
+                        err(format!(
+                            "reflector_smtp: {:?} is not HOST:PORT",
+                            raw.reflector_smtp
+                        ))
+                    })?;
+                Some(crate::session::Reflector {
+                    address: address.to_ascii_lowercase(),
+                    smtp_host: host,
+                    smtp_port: port,
+                    per_hour: raw.reflector_per_hour.max(1),
+                })
+            }
+        };
         filter.verify.dnsbl = filter.connect.zones();
         filter.adsp_discard = match raw.adsp_discard.as_str() {
             "record" => crate::connect::ConnectAction::Record,
@@ -1297,6 +1359,7 @@ pub fn sample_config() -> String {
             ("dns.server", _) => "# server = \"127.0.0.1:53\"".to_owned(),
             ("metrics_listen", _) => "# metrics_listen = \"127.0.0.1:9891\"".to_owned(),
             ("listen_owner", _) => "# listen_owner = \"monban\"".to_owned(),
+            ("reflector", _) => "# reflector = \"check-auth@mx.example.net\"".to_owned(),
             ("listen_group", _) => "# listen_group = \"postfix\"".to_owned(),
             ("store.url", _) => "# url = \"sqlite:/var/lib/monban/monban.db\"".to_owned(),
             ("store.record", _) => "# record = true".to_owned(),

@@ -123,6 +123,8 @@ pub struct Shared<R> {
     pub shutdown: watch::Receiver<bool>,
     /// Where judged messages' evaluations go, when recording is on.
     pub recorder: Option<Arc<Recorder>>,
+    /// When the reflector answered each sender (Unix seconds), for its hourly limit.
+    reflected: std::sync::Mutex<std::collections::HashMap<String, Vec<i64>>>,
 }
 
 impl<R> Shared<R> {
@@ -140,7 +142,107 @@ impl<R> Shared<R> {
             permits: Semaphore::new(BLOCKING_PERMITS),
             shutdown,
             recorder: None,
+            reflected: Default::default(),
         }
+    }
+
+    /// Whether the reflector may answer `to` once more this hour (and counts it).
+    fn reflect_allowed(&self, to: &str, per_hour: u32) -> bool {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        let mut map = self.reflected.lock().unwrap_or_else(|p| p.into_inner());
+        // Bounded: senders not seen this hour are forgotten first.
+        if map.len() > 10_000 {
+            map.retain(|_, times| times.iter().any(|t| now - t < 3600));
+            if map.len() > 10_000 {
+                return false;
+            }
+        }
+        let times = map.entry(to.to_ascii_lowercase()).or_default();
+        times.retain(|t| now - t < 3600);
+        if times.len() >= per_hour as usize {
+            return false;
+        }
+        times.push(now);
+        true
+    }
+}
+
+/// Builds and sends the reflector's reply to `to`: the results of `report`, the header
+/// analysis, and the checker's advice for the From domain with the setup the message
+/// came from. Runs apart from the connection: the sender's SMTP session never waits.
+async fn reflect<R: Resolver + Send + Sync + 'static>(
+    resolver: Arc<R>,
+    reflector: crate::session::Reflector,
+    authserv_id: String,
+    to: String,
+    report: monban::pipeline::Report,
+    envelope: Option<monban::pipeline::Envelope>,
+) {
+    use monban_diag::check::{CheckOptions, SendingSetup};
+    let headers = report.header.clone().unwrap_or_default();
+    let analysis = monban_diag::analyze::analyze(&headers, None);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let check = match report.dmarc.header_from.as_deref() {
+        Some(domain) => {
+            let env = envelope.as_ref();
+            let options = CheckOptions {
+                sending: Some(SendingSetup {
+                    ips: env.and_then(|e| e.ip).into_iter().collect(),
+                    mail_from_domain: env
+                        .and_then(|e| e.mail_from.as_deref())
+                        .and_then(|m| m.rsplit_once('@'))
+                        .map(|(_, d)| d.to_owned()),
+                    signing_domain: report
+                        .dkim
+                        .iter()
+                        .find(|d| d.result == monban::dkim::DkimResult::Pass)
+                        .map(|d| d.domain.clone()),
+                }),
+                // The keys that signed this message are checked too.
+                selectors: report
+                    .dkim
+                    .iter()
+                    .filter(|d| d.domain.eq_ignore_ascii_case(domain) && !d.selector.is_empty())
+                    .map(|d| d.selector.clone())
+                    .take(5)
+                    .collect(),
+                now,
+                ..CheckOptions::default()
+            };
+            Some(monban_diag::check::check(&*resolver, domain, &options).await)
+        }
+        None => None,
+    };
+    let results = report.authentication_results(&authserv_id);
+    let subject = headers
+        .get("Subject")
+        .next()
+        .map(|f| String::from_utf8_lossy(f.value).trim().to_owned());
+    let message = monban_diag::reflect::render(&monban_diag::reflect::Reply {
+        reflector: &reflector.address,
+        to: &to,
+        authserv_id: &authserv_id,
+        results: &results,
+        analysis: &analysis,
+        check: check.as_ref(),
+        subject: subject.as_deref(),
+        now: i64::try_from(now).unwrap_or(i64::MAX),
+    });
+    match monban_report::send::send_auto_reply(
+        &reflector.smtp_host,
+        reflector.smtp_port,
+        &authserv_id,
+        &to,
+        &message,
+    )
+    .await
+    {
+        Ok(reply) => tracing::info!(to = %to, "reflector: report sent ({reply})"),
+        Err(e) => tracing::warn!(to = %to, "reflector: report not sent: {e}"),
     }
 }
 
@@ -159,7 +261,7 @@ where
     let limits = &shared.limits;
     let metrics = &*shared.metrics;
     let mut shutdown = shared.shutdown.clone();
-    let mut session = Session::new(config, now());
+    let mut session = Session::new(config.clone(), now());
     let mut framer = Framer::with_limit(limits.max_packet);
     let mut buf = Vec::new();
     // When the packet under way must be complete: set by its first byte, so a peer
@@ -326,6 +428,7 @@ where
                             report: None,
                             envelope: None,
                             action: Action::Tempfail,
+                            reflect_to: None,
                         };
                         (timed_out, None)
                     });
@@ -338,6 +441,24 @@ where
                     // A refused message was logged and counted when it was refused.
                     if !refused {
                         record(metrics, &queue_id, &outcome);
+                    }
+                    if let (Some(to), Some(report), Some(reflector)) = (
+                        outcome.reflect_to.clone(),
+                        outcome.report.clone(),
+                        config.reflector.clone(),
+                    ) {
+                        if shared.reflect_allowed(&to, reflector.per_hour) {
+                            tokio::spawn(reflect(
+                                shared.resolver.clone(),
+                                reflector,
+                                config.authserv_id.clone(),
+                                to,
+                                report,
+                                outcome.envelope.clone(),
+                            ));
+                        } else {
+                            tracing::info!(to = %to, "reflector: hourly limit reached, no reply");
+                        }
                     }
                     outcome.responses
                 }

@@ -203,6 +203,22 @@ pub struct FilterConfig {
     /// What an ADSP `discard` (RFC 5617) does: record only (the default; ADSP is
     /// historic), or reject.
     pub adsp_discard: ConnectAction,
+    /// The test-by-sending address, when one is configured.
+    pub reflector: Option<Reflector>,
+}
+
+/// The reflector (`reflector = "check-auth@mx.example.net"`): mail to it is judged as
+/// usual, consumed (never delivered, never refused) and answered with a report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reflector {
+    /// The address.
+    pub address: String,
+    /// The relay the replies go through.
+    pub smtp_host: String,
+    /// Its port.
+    pub smtp_port: u16,
+    /// Replies to one sender per hour at most.
+    pub per_hour: u32,
 }
 
 impl FilterConfig {
@@ -232,6 +248,7 @@ impl FilterConfig {
             arc: ArcSealing::default(),
             connect: ConnectPolicy::default(),
             adsp_discard: ConnectAction::Record,
+            reflector: None,
         }
     }
 
@@ -297,6 +314,9 @@ pub struct MessageOutcome {
     pub envelope: Option<Envelope>,
     /// What was done.
     pub action: Action,
+    /// The message was for the reflector: who gets the report (already checked with
+    /// [`monban_diag::reflect::should_reply`]).
+    pub reflect_to: Option<String>,
 }
 
 impl Refusal {
@@ -328,6 +348,10 @@ struct Message {
     recipient_domains: Vec<String>,
     /// The recipients (the first 1,000), for DKIM2's envelope check.
     recipients: Vec<String>,
+    /// Some recipient is the reflector.
+    to_reflector: bool,
+    /// Some recipient is not.
+    to_others: bool,
     /// The deletions of incoming Authentication-Results that claim our authserv-id.
     forged: Vec<Response>,
     /// The header rebuilt from the MTA's fields, never more than [`MAX_HEADER_BYTES`].
@@ -782,6 +806,18 @@ impl Session {
                 {
                     self.message.recipients.push(r.to_owned());
                 }
+                if let Some(r) = recipient {
+                    let reflector = self
+                        .config
+                        .reflector
+                        .as_ref()
+                        .is_some_and(|f| f.address.eq_ignore_ascii_case(r));
+                    if reflector {
+                        self.message.to_reflector = true;
+                    } else {
+                        self.message.to_others = true;
+                    }
+                }
                 if self.message.seal_recipient.is_none()
                     && let Some(r) = recipient
                     && self
@@ -883,6 +919,7 @@ impl Session {
             report: None,
             envelope: None,
             action,
+            reflect_to: None,
         };
         if let Some((refusal, _, action)) = message.refused {
             return plain(vec![refusal], action);
@@ -998,11 +1035,35 @@ impl Session {
             }
         }
         out.extend(responses);
+        let mut reflect_to = None;
+        if message.to_reflector
+            && let Some(reflector) = &self.config.reflector
+        {
+            let mail_from = message.mail_from.clone().unwrap_or_default();
+            let headers = report.header.clone().unwrap_or_default();
+            match monban_diag::reflect::should_reply(&mail_from, &headers, &reflector.address) {
+                Ok(()) => reflect_to = Some(mail_from),
+                Err(why) => tracing::info!("reflector: no reply: {why}"),
+            }
+            if !message.to_others {
+                // A test message: consumed here, neither delivered nor refused (its
+                // verdict is what the reply reports).
+                out.retain(|r| {
+                    !matches!(
+                        r,
+                        Response::Accept | Response::ReplyCode(_) | Response::Quarantine(_)
+                    )
+                });
+                out.push(Response::Discard);
+                action = Action::Accept;
+            }
+        }
         MessageOutcome {
             responses: out,
             report: Some(report),
             envelope: Some(envelope),
             action,
+            reflect_to,
         }
     }
 

@@ -121,29 +121,74 @@ pub async fn send<R: Resolver>(
 }
 
 fn transport(opts: &SendOptions) -> Result<AsyncSmtpTransport<Tokio1Executor>, ReportError> {
-    let tls = match opts.starttls {
+    relay_transport(
+        &opts.smtp_host,
+        opts.smtp_port,
+        opts.starttls,
+        &opts.hello,
+        opts.timeout,
+    )
+}
+
+fn relay_transport(
+    host: &str,
+    port: u16,
+    starttls: StartTls,
+    hello: &str,
+    timeout: Duration,
+) -> Result<AsyncSmtpTransport<Tokio1Executor>, ReportError> {
+    let tls = match starttls {
         StartTls::Never => Tls::None,
         StartTls::Opportunistic => Tls::Opportunistic(
-            TlsParameters::builder(opts.smtp_host.clone())
+            TlsParameters::builder(host.to_owned())
                 .dangerous_accept_invalid_certs(true)
                 .dangerous_accept_invalid_hostnames(true)
                 .build_rustls()
                 .map_err(|e| ReportError::Usage(format!("TLS: {e}")))?,
         ),
         StartTls::Required => Tls::Required(
-            TlsParameters::builder(opts.smtp_host.clone())
+            TlsParameters::builder(host.to_owned())
                 .build_rustls()
                 .map_err(|e| ReportError::Usage(format!("TLS: {e}")))?,
         ),
     };
     Ok(
-        AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(opts.smtp_host.clone())
-            .port(opts.smtp_port)
+        AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host.to_owned())
+            .port(port)
             .tls(tls)
-            .hello_name(ClientId::Domain(opts.hello.clone()))
-            .timeout(Some(opts.timeout))
+            .hello_name(ClientId::Domain(hello.to_owned()))
+            .timeout(Some(timeout))
             .build(),
     )
+}
+
+/// Sends one ready message through a relay with a null envelope sender (an automatic
+/// reply that must never be answered or bounced, RFC 3834 §3.3): the relay's reply, or
+/// why it failed.
+pub async fn send_auto_reply(
+    host: &str,
+    port: u16,
+    hello: &str,
+    to: &str,
+    message: &[u8],
+) -> Result<String, String> {
+    let transport = relay_transport(
+        host,
+        port,
+        StartTls::Opportunistic,
+        hello,
+        Duration::from_secs(30),
+    )
+    .map_err(|e| e.to_string())?;
+    let rcpt: lettre::Address = to
+        .parse()
+        .map_err(|_| format!("{to}: not an address SMTP can carry"))?;
+    let envelope = Envelope::new(None, vec![rcpt]).map_err(|e| e.to_string())?;
+    transport
+        .send_raw(&envelope, message)
+        .await
+        .map(|r| format!("{} {}", r.code(), r.message().collect::<Vec<_>>().join(" ")))
+        .map_err(|e| e.to_string())
 }
 
 /// Backoff after `attempts` failed attempts: 15 min, 30 min, 1 h, ... at most 12 h.
