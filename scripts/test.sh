@@ -72,6 +72,10 @@ fi
 if ! perl -MMail::DKIM::Verifier -MNet::DNS -e 1 >/dev/null 2>&1; then
     missing+=(libmail-dkim-perl)
 fi
+# The package test installs monban's Debian package, whose postinst uses adduser.
+if ! command -v adduser >/dev/null 2>&1; then
+    missing+=(adduser)
+fi
 if ! command -v openssl >/dev/null 2>&1; then
     missing+=(openssl)
 fi
@@ -139,5 +143,20 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 say "cargo test"
 cargo test --workspace --locked
+
+# The Debian package (issue 17): built from the debug binary the tests used, installed
+# with dpkg on this machine, then the installed binary and its configuration checked
+# as the milter's user.
+say "Debian package: build, dpkg -i, monban --version, --check-config"
+deb="$(bash scripts/package.sh --dev | tail -n 1)"
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+    sudo="sudo"
+fi
+$sudo dpkg -i "$deb"
+/usr/bin/monban --version
+$sudo su -s /bin/sh monban -c "/usr/bin/monban milter --check-config --config /etc/monban/monban.toml"
+test -f /usr/share/man/man1/monban-verify.1.gz
+test -f /usr/share/bash-completion/completions/monban
 
 say "all tests passed"
