@@ -22,8 +22,12 @@ if [ "$profile" = release ]; then
     cargo build --release --locked -p monban-cli >&2
     bin=target/release/monban
 else
-    cargo build --locked -p monban-cli >&2
+    # The debug binary the tests just built (building the package alone would unify
+    # features differently and rebuild the workspace).
     bin=target/debug/monban
+    if [ ! -x "$bin" ]; then
+        cargo build --locked -p monban-cli >&2
+    fi
 fi
 rm -rf target/package
 mkdir -p target/package/man target/package/completions

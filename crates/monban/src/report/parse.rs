@@ -33,10 +33,14 @@ pub const MAX_AUTH_RESULTS: usize = 1_000;
 #[non_exhaustive]
 pub enum ParseError {
     /// Not XML, or broken XML.
-    #[error("not well-formed XML at byte {at}: {why}")]
+    #[error("not well-formed XML at line {line}, column {column}: {why}")]
     Xml {
-        /// Where.
+        /// Where: the byte offset in the (decompressed) document.
         at: u64,
+        /// The line there, from 1.
+        line: u64,
+        /// The column there (characters), from 1.
+        column: u64,
         /// What.
         why: String,
     },
@@ -72,6 +76,22 @@ pub enum ParseError {
     },
 }
 
+/// The line and column (both from 1; columns in characters) of a byte offset.
+fn line_column(text: &str, at: u64) -> (u64, u64) {
+    let at = usize::try_from(at).unwrap_or(usize::MAX).min(text.len());
+    // The offset may fall inside a character: count up to the character it is in.
+    let end = text
+        .char_indices()
+        .map(|(i, _)| i)
+        .take_while(|&i| i <= at)
+        .last()
+        .unwrap_or(0);
+    let before = &text[..end];
+    let line = before.matches('\n').count() as u64 + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) as u64 + 1;
+    (line, column)
+}
+
 /// Reads an aggregate report.
 pub fn parse_aggregate(xml: &[u8]) -> Result<Feedback, ParseError> {
     parse_aggregate_str(&String::from_utf8_lossy(xml))
@@ -90,9 +110,15 @@ pub fn parse_aggregate_str(text: &str) -> Result<Feedback, ParseError> {
         if p.done {
             break;
         }
-        let event = reader.read_event().map_err(|e| ParseError::Xml {
-            at: reader.error_position(),
-            why: e.to_string(),
+        let event = reader.read_event().map_err(|e| {
+            let at = reader.error_position();
+            let (line, column) = line_column(text, at);
+            ParseError::Xml {
+                at,
+                line,
+                column,
+                why: e.to_string(),
+            }
         })?;
         match event {
             Event::Start(e) => p.start(e.local_name().as_ref())?,
@@ -648,6 +674,18 @@ mod tests {
         assert_eq!(r.spf[0].scope.as_deref(), Some("helo"));
         assert_eq!(r.spf[0].domain, "");
         assert_eq!(f.messages(), 2);
+    }
+
+    /// Issue 17: a broken report is placed by line and column, never by byte.
+    #[test]
+    fn broken_xml_is_placed_by_line_and_column() {
+        let e = parse_aggregate("<feedback>\n  <report_metadata>\n  <é <<\n".as_bytes())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("at line 3, column"), "{e}");
+        assert!(!e.contains("byte"), "{e}");
+        assert_eq!(line_column("ab\ncé\nd", 5), (2, 2));
+        assert_eq!(line_column("é", 1), (1, 1));
     }
 
     #[test]
