@@ -728,14 +728,6 @@ impl std::fmt::Display for Listen {
     }
 }
 
-/// `line L, column C` of a byte offset in `text` (1-based).
-fn line_column(text: &str, offset: usize) -> String {
-    let before = text.get(..offset.min(text.len())).unwrap_or(text);
-    let line = before.matches('\n').count() + 1;
-    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    format!("line {line}, column {column}")
-}
-
 /// A configuration problem: one sentence naming the file and the key.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{file}: {message}")]
@@ -787,7 +779,10 @@ impl Config {
         let raw: RawConfig = toml::from_str(text).map_err(|e| {
             err(e.message().trim_end().to_owned()
                 + &e.span()
-                    .map(|s| format!(" ({})", line_column(text, s.start)))
+                    .map(|s| {
+                        let (line, column) = monban::text::line_column(text, s.start);
+                        format!(" (line {line}, column {column})")
+                    })
                     .unwrap_or_default())
         })?;
         let listen = if let Some(rest) = raw.listen.strip_prefix("inet:") {

@@ -105,20 +105,9 @@ fn entries(value: &str, key: &str, files: &dyn Files, notes: &mut Vec<String>) -
     }
 }
 
+/// A TOML string: the toml crate's own quoting and escapes.
 fn quote(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if c.is_control() => {
-                let _ = write!(out, "\\u{:04X}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+    toml::Value::String(s.to_owned()).to_string()
 }
 
 fn list(items: &[String]) -> String {

@@ -478,8 +478,7 @@ impl Session {
     fn exempt_at_connect(&self) -> bool {
         self.is_trusted()
             || self.client.is_some_and(|ip| {
-                ip.is_loopback()
-                    || ip.to_canonical().is_loopback()
+                ip.to_canonical().is_loopback()
                     || self.config.allow_networks.iter().any(|n| n.contains(ip))
             })
     }

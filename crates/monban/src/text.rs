@@ -4,6 +4,8 @@
 //! Values come from attackers (MAIL FROM, HELO, `d=` tags). They are written so that
 //! they cannot end a comment, close a quoted-string, add a `;`-separated clause, or
 //! start a new header line: CR, LF and other control characters are replaced.
+//!
+//! Also [`line_column`]: where in a text an error is, as people read positions.
 
 use std::borrow::Cow;
 
@@ -76,6 +78,20 @@ pub fn comment(s: &str) -> String {
 /// Removes quoted-strings and comments: what is left is the structure a parser acts
 /// on (the lexer of [`crate::rfc5322`]). For tests of the functions above.
 pub use crate::rfc5322::strip_quoted_and_comments;
+
+/// The line and column (both from 1; columns in characters) of a byte offset in
+/// `text`, for messages that place an error: never a byte offset. An offset inside a
+/// character counts as that character; one past the end as the end.
+pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let mut end = offset.min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let before = &text[..end];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
 
 #[cfg(test)]
 mod tests {

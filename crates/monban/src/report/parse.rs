@@ -76,22 +76,6 @@ pub enum ParseError {
     },
 }
 
-/// The line and column (both from 1; columns in characters) of a byte offset.
-fn line_column(text: &str, at: u64) -> (u64, u64) {
-    let at = usize::try_from(at).unwrap_or(usize::MAX).min(text.len());
-    // The offset may fall inside a character: count up to the character it is in.
-    let end = text
-        .char_indices()
-        .map(|(i, _)| i)
-        .take_while(|&i| i <= at)
-        .last()
-        .unwrap_or(0);
-    let before = &text[..end];
-    let line = before.matches('\n').count() as u64 + 1;
-    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) as u64 + 1;
-    (line, column)
-}
-
 /// Reads an aggregate report.
 pub fn parse_aggregate(xml: &[u8]) -> Result<Feedback, ParseError> {
     parse_aggregate_str(&String::from_utf8_lossy(xml))
@@ -112,11 +96,12 @@ pub fn parse_aggregate_str(text: &str) -> Result<Feedback, ParseError> {
         }
         let event = reader.read_event().map_err(|e| {
             let at = reader.error_position();
-            let (line, column) = line_column(text, at);
+            let (line, column) =
+                crate::text::line_column(text, usize::try_from(at).unwrap_or(usize::MAX));
             ParseError::Xml {
                 at,
-                line,
-                column,
+                line: line as u64,
+                column: column as u64,
                 why: e.to_string(),
             }
         })?;
@@ -684,8 +669,8 @@ mod tests {
             .to_string();
         assert!(e.contains("at line 3, column"), "{e}");
         assert!(!e.contains("byte"), "{e}");
-        assert_eq!(line_column("ab\ncé\nd", 5), (2, 2));
-        assert_eq!(line_column("é", 1), (1, 1));
+        assert_eq!(crate::text::line_column("ab\ncé\nd", 5), (2, 2));
+        assert_eq!(crate::text::line_column("é", 1), (1, 1));
     }
 
     #[test]
