@@ -372,7 +372,7 @@ fn parsed_key(
 }
 
 /// Verifies a signature over the canonicalized header data; on success returns the
-/// key size in bits (256 for Ed25519). Parsed keys are kept ([`PARSED_KEYS`]).
+/// key size in bits (256 for Ed25519). Parsed keys are kept (at most 512).
 pub fn verify(
     key_type: KeyType,
     public_key: &[u8],
