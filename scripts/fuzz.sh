@@ -12,7 +12,12 @@ seconds="${1:-600}"
 shift || true
 targets=("$@")
 if [ "${#targets[@]}" -eq 0 ]; then
+    # Every target (fuzz/fuzz_targets/*.rs), the four that face the internet first.
     targets=(header_analyze from_address dkim_canon milter_session)
+    for f in fuzz/fuzz_targets/*.rs; do
+        t="$(basename "$f" .rs)"
+        case " ${targets[*]} " in *" $t "*) ;; *) targets+=("$t") ;; esac
+    done
 fi
 export PATH="$PWD/target/tools/bin:$PATH"
 if ! command -v cargo-fuzz >/dev/null 2>&1; then

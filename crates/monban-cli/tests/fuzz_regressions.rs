@@ -51,3 +51,63 @@ fn dkim_canon() {
 fn milter_session() {
     replay("milter_session", targets::milter_session);
 }
+
+#[test]
+fn verify_message() {
+    replay("verify_message", targets::verify_message);
+}
+
+#[test]
+fn dkim_key() {
+    replay("dkim_key", targets::dkim_key);
+}
+
+#[test]
+fn spf_record() {
+    replay("spf_record", targets::spf_record);
+}
+
+#[test]
+fn dmarc_names() {
+    replay("dmarc_names", targets::dmarc_names);
+}
+
+#[test]
+fn authres() {
+    replay("authres", targets::authres);
+}
+
+#[test]
+fn arc_dkim2_fields() {
+    replay("arc_dkim2_fields", targets::arc_dkim2_fields);
+}
+
+#[test]
+fn date_received() {
+    replay("date_received", targets::date_received);
+}
+
+#[test]
+fn zone_file() {
+    replay("zone_file", targets::zone_file);
+}
+
+#[test]
+fn milter_config() {
+    replay("milter_config", targets::milter_config);
+}
+
+#[test]
+fn report_xml() {
+    replay("report_xml", targets::report_xml);
+}
+
+#[test]
+fn report_mail() {
+    replay("report_mail", targets::report_mail);
+}
+
+#[test]
+fn imap_responses() {
+    replay("imap_responses", targets::imap_responses);
+}

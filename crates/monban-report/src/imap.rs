@@ -289,6 +289,36 @@ impl ImapSession {
         if url.implicit_tls {
             io = tls_wrap(io, &url.host, &place).await?;
         }
+        Self::start(io, url, password, place, !url.implicit_tls).await
+    }
+
+    /// The conversation of [`Self::connect`] over a connection the caller secured: the
+    /// greeting, LOGIN, CAPABILITY and SELECT, with the same bounds. For tests and the
+    /// fuzzer (fuzz/targets.rs), which feed it a server's answers from memory.
+    pub async fn over_secured_stream<S>(
+        stream: S,
+        url: &ImapUrl,
+        password: &str,
+    ) -> Result<Self, ImapError>
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        Self::start(Box::new(stream), url, password, url.to_string(), false).await
+    }
+
+    async fn start(
+        io: Box<dyn Io>,
+        url: &ImapUrl,
+        password: &str,
+        place: String,
+        starttls: bool,
+    ) -> Result<Self, ImapError> {
+        if password.contains(['\r', '\n', '\0']) {
+            return Err(ImapError::Io {
+                place,
+                why: "the password has a line break or NUL".into(),
+            });
+        }
         let mut s = Self {
             stream: BufReader::new(io),
             place,
@@ -301,7 +331,7 @@ impl ImapSession {
         if !greeting.starts_with(b"* OK") && !greeting.starts_with(b"* PREAUTH") {
             return Err(s.protocol(&greeting));
         }
-        if !url.implicit_tls {
+        if starttls {
             s.command("STARTTLS", "STARTTLS")
                 .await
                 .map_err(|e| match e {

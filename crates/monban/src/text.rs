@@ -21,15 +21,12 @@ pub fn is_dot_atom(s: &str) -> bool {
             .all(|part| !part.is_empty() && part.chars().all(is_atext))
 }
 
-/// Replaces control characters (CR, LF, NUL, DEL, ...) by a space, so the text stays on
-/// one line.
+/// Replaces control characters (CR, LF, NUL, DEL, ...) but the tab by a space, so the
+/// text stays on one line.
 fn no_controls(s: &str) -> Cow<'_, str> {
-    if s.chars().any(char::is_control) {
-        Cow::Owned(
-            s.chars()
-                .map(|c| if c.is_control() { ' ' } else { c })
-                .collect(),
-        )
+    let bad = |c: char| c.is_control() && c != '\t';
+    if s.chars().any(bad) {
+        Cow::Owned(s.chars().map(|c| if bad(c) { ' ' } else { c }).collect())
     } else {
         Cow::Borrowed(s)
     }

@@ -308,6 +308,10 @@ impl AuthenticationResults {
     /// The field value, folded one result per line (CRLF TAB).
     pub fn to_value(&self) -> String {
         let mut s = pvalue(&self.authserv_id).into_owned();
+        // §2.2: `authserv-id [ CFWS authres-version ]`, kept when one was read.
+        if let Some(v) = self.version {
+            let _ = write!(s, " {v}");
+        }
         if self.results.is_empty() {
             s.push_str("; none");
             return s;
