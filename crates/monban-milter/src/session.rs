@@ -342,11 +342,15 @@ pub enum Step {
     Close,
 }
 
+/// The most recipients of one message; the next ones get `452 4.5.3` (Postfix's own
+/// `smtpd_recipient_limit` is 1,000 by default too).
+pub const MAX_RECIPIENTS: usize = 1000;
+
 #[derive(Debug, Default)]
 struct Message {
     mail_from: Option<String>,
     recipient_domains: Vec<String>,
-    /// The recipients (the first 1,000), for DKIM2's envelope check.
+    /// The recipients (at most [`MAX_RECIPIENTS`]), for DKIM2's envelope check.
     recipients: Vec<String>,
     /// Some recipient is the reflector.
     to_reflector: bool,
@@ -800,9 +804,15 @@ impl Session {
                 let recipient = args
                     .first()
                     .map(|a| a.trim().trim_start_matches('<').trim_end_matches('>'));
-                if let Some(r) = recipient
-                    && self.message.recipients.len() < 1000
-                {
+                // Every recipient is kept for DKIM2's envelope check, so past the bound
+                // the next ones are deferred (RFC 5321 §4.5.3.1.10: the client sends
+                // them in another transaction) rather than left unchecked.
+                if self.message.recipients.len() >= MAX_RECIPIENTS {
+                    return Step::Reply(vec![Response::ReplyCode(format!(
+                        "452 4.5.3 Too many recipients: at most {MAX_RECIPIENTS} per message"
+                    ))]);
+                }
+                if let Some(r) = recipient {
                     self.message.recipients.push(r.to_owned());
                 }
                 if let Some(r) = recipient {

@@ -694,3 +694,33 @@ fn connect_checks_refuse_listed_clients() {
     assert_eq!(rt.block_on(s.connect_checks(&z)), vec![Response::Continue]);
     assert!(matches!(s.command(mail()), Step::Reply(r) if r == vec![Response::Continue]));
 }
+
+/// Recipients past the bound are deferred (452 4.5.3), never left out of the checks.
+#[test]
+fn recipients_past_the_bound_are_deferred() {
+    let key = Arc::new(SigningKey::generate_ed25519().unwrap());
+    let mut session = Session::new(config(key), 1_795_000_000);
+    let _ = session.command(Command::OptNeg {
+        version: 6,
+        actions: 0x1ff,
+        protocol: 0x1f_ffff,
+    });
+    let _ = session.command(Command::Mail(vec!["<a@example.com>".into()]));
+    let max = monban_milter::session::MAX_RECIPIENTS;
+    for i in 0..max {
+        match session.command(Command::Rcpt(vec![format!("<r{i}@example.net>")])) {
+            Step::Reply(r) => assert!(
+                !r.iter().any(|x| matches!(x, Response::ReplyCode(_))),
+                "{i}: {r:?}"
+            ),
+            other => panic!("{other:?}"),
+        }
+    }
+    match session.command(Command::Rcpt(vec!["<late@example.net>".into()])) {
+        Step::Reply(r) => assert!(
+            matches!(&r[..], [Response::ReplyCode(c)] if c.starts_with("452 4.5.3")),
+            "{r:?}"
+        ),
+        other => panic!("{other:?}"),
+    }
+}

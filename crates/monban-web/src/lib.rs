@@ -115,15 +115,18 @@ fn error(status: StatusCode, why: impl Into<String>) -> Response {
     json(status, &serde_json::json!({ "error": why.into() }))
 }
 
+/// The most query parameters of one request.
+const MAX_PARAMS: usize = 100;
+
 /// The query's parameters, decoded (`+` is a space; repeated names kept in order).
 fn params(raw: Option<&str>) -> Result<Vec<(String, String)>, String> {
     let mut out = Vec::new();
-    for pair in raw
-        .unwrap_or("")
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .take(100)
-    {
+    for pair in raw.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        // Refused rather than cut: a parameter past the bound (a late `ip=`) would
+        // otherwise be judged without.
+        if out.len() == MAX_PARAMS {
+            return Err(format!("too many query parameters (at most {MAX_PARAMS})"));
+        }
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         out.push((decode(k)?, decode(v)?));
     }
@@ -769,6 +772,11 @@ mod tests {
         assert_eq!(one(&p, "x"), Some(""));
         assert!(params(Some("a=%zz")).is_err());
         assert!(params(Some("a=%ff")).is_err(), "not UTF-8");
+        // Refused past the bound, never cut (a late `ip=` would be lost).
+        let mut q = "a=1&".repeat(MAX_PARAMS);
+        assert_eq!(params(Some(&q)).unwrap().len(), MAX_PARAMS);
+        q.push_str("ip=192.0.2.1");
+        assert!(params(Some(&q)).unwrap_err().contains("too many"));
         let doc: serde_json::Value = serde_json::from_str(OPENAPI).unwrap();
         assert_eq!(doc["openapi"], "3.0.3");
     }

@@ -180,16 +180,18 @@ async fn ask<R: Resolver>(resolver: &R, ip: IpAddr, zone: &Zone) -> DnsblOutcome
         .await
     {
         Ok(answer) => {
-            let codes: Vec<Ipv4Addr> = answer
-                .records
-                .iter()
-                .filter_map(|r| match r {
-                    Record::A(a) => Some(*a),
-                    _ => None,
-                })
-                .take(MAX_CODES)
-                .collect();
-            let listed = codes.iter().any(|c| zone.filter.accepts(*c));
+            // Every code counts for the verdict; the first MAX_CODES are recorded.
+            let mut codes: Vec<Ipv4Addr> = Vec::new();
+            let mut listed = false;
+            for code in answer.records.iter().filter_map(|r| match r {
+                Record::A(a) => Some(*a),
+                _ => None,
+            }) {
+                listed |= zone.filter.accepts(code);
+                if codes.len() < MAX_CODES {
+                    codes.push(code);
+                }
+            }
             out(
                 if listed {
                     DnsblResult::Listed
@@ -342,6 +344,23 @@ mod tests {
                 DnsblResult::NotListed
             ]
         );
+        // Past the codes recorded, a code still counts: 20 codes, the accepted one last.
+        let mut many = String::new();
+        for i in 0..20 {
+            many.push_str(&format!("97.2.0.192.many.example. A 127.0.1.{i}\n"));
+        }
+        let z2 = ZoneResolver::parse(&many, "z", None).unwrap();
+        let only_last = [zone(
+            "many.example",
+            ListKind::Block,
+            CodeFilter::Codes(vec![Ipv4Addr::new(127, 0, 1, 19)]),
+        )];
+        let r = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(check(&z2, "192.0.2.97".parse().unwrap(), &only_last));
+        assert_eq!(r[0].result, DnsblResult::Listed, "{r:?}");
+        assert_eq!(r[0].codes.len(), MAX_CODES);
         let mut with_allow = zones.to_vec();
         with_allow.push(zone("wl.example", ListKind::Allow, CodeFilter::Any));
         let r = run("192.0.2.98", &with_allow);

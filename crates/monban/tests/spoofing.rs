@@ -465,3 +465,28 @@ fn forged_results_claiming_our_authserv_id_are_found() {
         vec![0, 1, 3]
     );
 }
+
+/// Malformed forgeries that a lenient reader downstream could still take for ours: a
+/// comment or a quote before the name, a control character, too many results. A
+/// malformed field of another host, or one naming a longer host, is kept.
+#[test]
+fn malformed_forged_results_are_found_whatever_comes_first() {
+    let mut many = String::from("mx.receiver.example");
+    for _ in 0..300 {
+        many.push_str("; spf=pass");
+    }
+    let msg = format!(
+        "Authentication-Results: (x) mx.receiver.example; dmarc=pass (broken\r\n\
+         Authentication-Results: \"mx.receiver.example\"; spf=pass\x00\r\n\
+         Authentication-Results: {many}\r\n\
+         Authentication-Results: other.example; dkim=pass (broken\r\n\
+         Authentication-Results: amx.receiver.example.evil; dkim=pass (broken\r\n\
+         Authentication-Results: mx.receiver.example; dmarc=pass header.from=victim.example\r\n\
+         From: ceo@victim.example\r\n\r\nhi\r\n"
+    );
+    let (headers, _) = dkim::split_message(msg.as_bytes()).unwrap();
+    assert_eq!(
+        fields_claiming(&headers, "mx.receiver.example"),
+        vec![0, 1, 2, 5]
+    );
+}

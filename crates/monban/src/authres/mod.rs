@@ -341,21 +341,29 @@ pub fn fields_claiming(headers: &Headers, ours: &str) -> Vec<usize> {
         .filter(|(_, f)| f.is("Authentication-Results"))
         .filter(|(_, f)| match AuthenticationResults::parse(f.value) {
             Ok(ar) => ar.authserv_id.eq_ignore_ascii_case(ours),
-            // Unparseable: compare the leading word, so a malformed forgery that names
-            // us is still removed.
-            Err(_) => {
-                let text = String::from_utf8_lossy(f.value);
-                let first = text
-                    .trim_start()
-                    .split(|c: char| c == ';' || c.is_whitespace())
-                    .next()
-                    .unwrap_or("")
-                    .trim_matches('"');
-                first.eq_ignore_ascii_case(ours)
-            }
+            // Unparseable: removed when our name stands anywhere in it as a whole word.
+            // A lenient reader downstream could still take a malformed forgery for ours
+            // (behind a comment, a quote or a control character); a malformed field of
+            // another host is worth nothing to keep.
+            Err(_) => names_word(f.value, ours),
         })
         .map(|(i, _)| i)
         .collect()
+}
+
+/// Whether `word` (a host name) appears in `value`, case-insensitively, not as part of a
+/// longer name (`mx.example.org` is not in `mx.example.org.evil` or `amx.example.org`).
+fn names_word(value: &[u8], word: &str) -> bool {
+    let w = word.as_bytes();
+    if w.is_empty() || value.len() < w.len() {
+        return false;
+    }
+    let part_of_name = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_');
+    (0..=value.len() - w.len()).any(|i| {
+        value[i..i + w.len()].eq_ignore_ascii_case(w)
+            && (i == 0 || !part_of_name(value[i - 1]))
+            && value.get(i + w.len()).is_none_or(|&b| !part_of_name(b))
+    })
 }
 
 // Compatibility helpers used by the CLI before the full pipeline.
