@@ -141,6 +141,9 @@ cargo fmt --all -- --check
 say "cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+say "dependencies: licences, sources, duplicates (cargo deny), advisories, yanked releases"
+bash scripts/deps-check.sh
+
 say "cargo test"
 cargo test --workspace --locked
 
