@@ -8,7 +8,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::name::normalize_name;
@@ -44,7 +44,11 @@ struct Shard {
 pub struct CachingResolver<R> {
     inner: R,
     shards: [Mutex<Shard>; 8],
-    max_entries_per_shard: usize,
+    /// The most answers held in all (shards are by record type, and TXT answers far
+    /// outnumber the others, so the bound is on the whole cache, not per shard).
+    max_entries: usize,
+    /// Answers held now, in all shards.
+    entries: AtomicUsize,
     max_ttl: u32,
     max_negative_ttl: u32,
     clock: Clock,
@@ -68,7 +72,8 @@ impl<R: Resolver> CachingResolver<R> {
         Self {
             inner,
             shards: Default::default(),
-            max_entries_per_shard: 100_000 / 8,
+            max_entries: 100_000,
+            entries: AtomicUsize::new(0),
             max_ttl: 86_400,
             max_negative_ttl: 3_600,
             clock: std::sync::Arc::new(Instant::now),
@@ -78,7 +83,7 @@ impl<R: Resolver> CachingResolver<R> {
 
     /// Sets the most answers held (at least 8).
     pub fn with_capacity(mut self, entries: usize) -> Self {
-        self.max_entries_per_shard = entries.div_ceil(8).max(1);
+        self.max_entries = entries.max(8);
         self
     }
 
@@ -144,18 +149,34 @@ impl<R: Resolver> CachingResolver<R> {
         let now = (self.clock)();
         let mut guard = self.shard(rtype).lock().unwrap_or_else(|p| p.into_inner());
         let shard = &mut guard.map;
-        if shard.len() >= self.max_entries_per_shard {
+        if self.entries.load(Ordering::Relaxed) >= self.max_entries {
+            // Full: this shard's expired answers go, then half of the rest of it.
+            let before = shard.len();
             shard.retain(|_, e| e.expires > now);
-            if shard.len() >= self.max_entries_per_shard {
+            let left = self
+                .entries
+                .load(Ordering::Relaxed)
+                .saturating_sub(before - shard.len());
+            if left >= self.max_entries {
                 let drop = shard.len() / 2 + 1;
                 let victims: Vec<Box<str>> = shard.keys().take(drop).cloned().collect();
                 for k in victims {
                     shard.remove(&k);
                 }
             }
+            self.entries
+                .fetch_sub(before - shard.len(), Ordering::Relaxed);
+            if self.entries.load(Ordering::Relaxed) >= self.max_entries {
+                // The other types' shards hold the rest: not kept this time.
+                return;
+            }
+        }
+        let key = cache_key(name, rtype).into_owned().into_boxed_str();
+        if !shard.contains_key(&key) {
+            self.entries.fetch_add(1, Ordering::Relaxed);
         }
         shard.insert(
-            cache_key(name, rtype).into_owned().into_boxed_str(),
+            key,
             Entry {
                 lookup: lookup.clone(),
                 expires: now + Duration::from_secs(u64::from(ttl)),
@@ -321,5 +342,26 @@ mod tests {
             .map(|s| s.lock().unwrap().map.len())
             .sum();
         assert!(held <= 16, "{held}");
+        // One record type may use the whole capacity (TXT answers are most of them).
+        let mut zone = ZoneResolver::new();
+        for i in 0..64 {
+            zone.insert(
+                &format!("t{i}.example"),
+                crate::Record::Txt(crate::Txt::new([b"v=spf1 -all".as_slice()])),
+                600,
+            );
+        }
+        let cache = CachingResolver::new(zone).with_capacity(64);
+        block_on(async {
+            for _ in 0..2 {
+                for i in 0..64 {
+                    let _ = cache
+                        .lookup(&format!("t{i}.example"), RecordType::Txt)
+                        .await;
+                }
+            }
+        });
+        assert_eq!(cache.stats().hits, 64, "{:?}", cache.stats());
+        assert_eq!(cache.entries.load(Ordering::Relaxed), 64);
     }
 }

@@ -411,6 +411,9 @@ warn-unparseable-results = the Authentication-Results field from { $id } is not 
 warn-unparseable-results-unnamed = the Authentication-Results field from an unnamed writer (no authserv-id) is not valid RFC 8601 ({ $error }); read leniently
 warn-results-before-first-hop = the Authentication-Results field from { $id } sits below every Received field and does not name the first receiving host: it was probably in the message before its first hop, written by the sender; do not trust it
 warn-too-many-signatures = { $n } DKIM-Signature fields: only the first { $max } are explained
+warn-too-many-result-fields = { $n } { $field } fields: only the first { $max } are read
+warn-too-many-results = The { $field } field at position { $position } has more than { $max } results: only the first { $max } are shown
+warn-signatures-not-diagnosed = Only the first { $max } DKIM signatures are diagnosed against the body (each costs a body hash); the others are explained without a diagnosis
 
 ## DKIM-Signature tags explained (RFC 6376 §3.5)
 joined = { $parts }

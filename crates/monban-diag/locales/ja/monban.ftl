@@ -409,6 +409,9 @@ warn-unparseable-results = { $id } の Authentication-Results フィールドは
 warn-unparseable-results-unnamed = 名前のない記録者(authserv-id なし)の Authentication-Results フィールドは RFC 8601 に従っていません({ $error })。寛容に読み取りました
 warn-results-before-first-hop = { $id } の Authentication-Results フィールドはすべての Received フィールドより下にあり、最初の受信ホストの名前でもありません: 最初のホップより前、つまり送信者がメッセージに入れたものと思われます。信頼しないでください
 warn-too-many-signatures = DKIM-Signature フィールドが { $n } 個あります: 最初の { $max } 個だけを説明します
+warn-too-many-result-fields = { $field } フィールドが { $n } 個あります: 最初の { $max } 個だけを読みます
+warn-too-many-results = { $position } 番目の { $field } フィールドには { $max } を超える結果があります: 最初の { $max } 個だけを表示します
+warn-signatures-not-diagnosed = 本文と照らし合わせて診断するのは最初の { $max } 個の DKIM 署名だけです(署名ごとに本文のハッシュを計算するため)。残りは診断なしで説明します
 
 ## DKIM-Signature のタグの説明 (RFC 6376 §3.5)
 joined = { $parts }

@@ -153,7 +153,8 @@ pub struct Warning {
     /// `unparseable_results`, `no_from`, `several_from`, `bad_from`, `display_name_address`,
     /// `sender_differs`, `return_path_unaligned`, `several_return_path`, `no_date`,
     /// `bad_date`, `obsolete_date`, `weekday_mismatch`, `no_message_id`,
-    /// `bad_message_id`, `too_many_signatures`.
+    /// `bad_message_id`, `too_many_signatures`, `signatures_not_diagnosed`,
+    /// `too_many_result_fields`, `too_many_results`.
     pub kind: &'static str,
     /// How serious.
     pub severity: Severity,
@@ -789,7 +790,8 @@ fn lenient_results(value: &str) -> (Option<String>, Vec<MethodResult>) {
         )
     };
     let mut results = Vec::new();
-    for clause in clauses.iter().skip(skip).take(MAX_RESULT_FIELDS) {
+    // One more than kept, so the caller can tell the field had more.
+    for clause in clauses.iter().skip(skip).take(MAX_RESULT_FIELDS + 1) {
         let (comment, text) = take_comments(clause);
         // "method = result" may be written with spaces around '='.
         let text = text.replace(" =", "=").replace("= ", "=");
@@ -905,8 +907,47 @@ fn same_operator(id: &str, by: &str) -> bool {
     related_domains(id, by) || parent(id).is_some_and(|p| parent(by) == Some(p))
 }
 
+/// Keeps the first [`MAX_RESULT_FIELDS`] results of a field, with a warning when it had
+/// more (never a silent cut).
+fn bound_results(a: &mut Analysis, r: &mut ResultsField, field: &str) {
+    if r.results.len() > MAX_RESULT_FIELDS {
+        r.results.truncate(MAX_RESULT_FIELDS);
+        a.warn(
+            "too_many_results",
+            Severity::Warning,
+            None,
+            msg!(
+                "warn-too-many-results",
+                field = field,
+                position = r.position,
+                max = MAX_RESULT_FIELDS
+            ),
+        );
+    }
+}
+
 fn results(a: &mut Analysis, fields: &[HeaderField<'_>]) {
     let oldest_received = fields.iter().rposition(|f| f.is("received"));
+    for (name, lower) in [
+        ("Authentication-Results", "authentication-results"),
+        ("ARC-Authentication-Results", "arc-authentication-results"),
+        ("Received-SPF", "received-spf"),
+    ] {
+        let n = fields.iter().filter(|f| f.is(lower)).count();
+        if n > MAX_RESULT_FIELDS {
+            a.warn(
+                "too_many_result_fields",
+                Severity::Warning,
+                None,
+                msg!(
+                    "warn-too-many-result-fields",
+                    n = n,
+                    field = name,
+                    max = MAX_RESULT_FIELDS
+                ),
+            );
+        }
+    }
     for (i, f) in fields.iter().enumerate() {
         let position = i + 1;
         if f.is("authentication-results") {
@@ -933,6 +974,7 @@ fn results(a: &mut Analysis, fields: &[HeaderField<'_>]) {
                 _ => false,
             };
             let mut r = r;
+            bound_results(a, &mut r, "Authentication-Results");
             if oldest_received.is_some_and(|o| i > o) && !first_hop_wrote {
                 r.before_first_hop = true;
                 a.warn(
@@ -958,8 +1000,9 @@ fn results(a: &mut Analysis, fields: &[HeaderField<'_>]) {
                 }
                 _ => (None, text.into_owned()),
             };
-            a.arc_authentication_results
-                .push(results_field(position, rest.as_bytes(), instance));
+            let mut r = results_field(position, rest.as_bytes(), instance);
+            bound_results(a, &mut r, "ARC-Authentication-Results");
+            a.arc_authentication_results.push(r);
         } else if f.is("received-spf") {
             if a.received_spf.len() >= MAX_RESULT_FIELDS {
                 continue;
@@ -983,6 +1026,14 @@ fn signatures(
             Severity::Warning,
             None,
             msg!("warn-too-many-signatures", n = total, max = MAX_SIGNATURES),
+        );
+    }
+    if body.is_some() && total.min(MAX_SIGNATURES) > MAX_DIAGNOSED {
+        a.warn(
+            "signatures_not_diagnosed",
+            Severity::Info,
+            None,
+            msg!("warn-signatures-not-diagnosed", max = MAX_DIAGNOSED),
         );
     }
     for (n, (i, f)) in fields
@@ -1112,6 +1163,59 @@ mod tests {
     fn run(header: &str) -> Analysis {
         let h = Headers::parse(header.as_bytes()).unwrap();
         analyze(&h, None)
+    }
+
+    /// Every bound of the analyzer is said in a warning: result fields and results past
+    /// 100, signatures past 50 (explained) and past 10 (diagnosed).
+    #[test]
+    fn analyzer_bounds_are_warned_not_silent() {
+        let kinds = |a: &Analysis| a.warnings.iter().map(|w| w.kind).collect::<Vec<_>>();
+        let mut h = String::new();
+        for _ in 0..MAX_RESULT_FIELDS {
+            h.push_str("Authentication-Results: mx.example.net; spf=pass\r\n");
+        }
+        let a = run(&h);
+        assert_eq!(a.authentication_results.len(), MAX_RESULT_FIELDS);
+        assert!(!kinds(&a).contains(&"too_many_result_fields"));
+        h.push_str("Received-SPF: pass\r\nAuthentication-Results: mx.example.net; spf=fail\r\n");
+        let a = run(&h);
+        assert_eq!(a.authentication_results.len(), MAX_RESULT_FIELDS);
+        assert!(
+            kinds(&a).contains(&"too_many_result_fields"),
+            "{:?}",
+            kinds(&a)
+        );
+        // Results in one field: 100 kept silently, 101 (read strictly or leniently) said.
+        for (n, broken) in [(100, ""), (101, ""), (101, " (")] {
+            let mut f = String::from("Authentication-Results: mx.example.net");
+            for _ in 0..n {
+                f.push_str("; spf=pass");
+            }
+            f.push_str(broken);
+            f.push_str("\r\n");
+            let a = run(&f);
+            assert_eq!(
+                a.authentication_results[0].results.len(),
+                100,
+                "{n}{broken}"
+            );
+            assert_eq!(
+                kinds(&a).contains(&"too_many_results"),
+                n > 100,
+                "{n}{broken}: {:?}",
+                kinds(&a)
+            );
+        }
+        // Signatures: with a body, the ones past 10 are explained, not diagnosed.
+        let sig = "DKIM-Signature: v=1; a=rsa-sha256; d=example.com; s=s; h=from; bh=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=; b=AAAA\r\n";
+        for (n, said) in [(MAX_DIAGNOSED, false), (MAX_DIAGNOSED + 1, true)] {
+            let text = format!("{}From: a@example.com\r\n", sig.repeat(n));
+            let h = Headers::parse(text.as_bytes()).unwrap();
+            let a = analyze(&h, Some(b"\r\n"));
+            assert_eq!(kinds(&a).contains(&"signatures_not_diagnosed"), said, "{n}");
+            let diagnosed = a.dkim_signatures.iter().filter(|s| s.diagnosis.is_some());
+            assert_eq!(diagnosed.count(), MAX_DIAGNOSED.min(n));
+        }
     }
 
     #[test]
