@@ -1,0 +1,107 @@
+# Shell functions shared by the bench scripts (milter-load.sh, faults.sh, soak.sh):
+# process bookkeeping, ports, CPU ticks, the example zone for nsd, and the judging of
+# the messages smtp-sink delivered. Sourced; expects W (the work directory) and BENCH
+# (the script's name, for messages) to be set, and PIDS to be an array.
+
+say() { printf '%s\n' "$*" >&2; }
+die() { say "$BENCH: $*"; exit 1; }
+port_busy() { ss -Hlnt "sport = :$1" | grep -q . || ss -Hlnu "sport = :$1" | grep -q .; }
+
+# Starts a command in the background and remembers its pid for the cleanup.
+spawn() { "$@" & PIDS+=($!); LAST_PID=$!; }
+stop_pid() {
+    kill "$1" 2>/dev/null || true
+    wait "$1" 2>/dev/null || true
+    local keep=() p
+    for p in "${PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
+    PIDS=("${keep[@]}")
+}
+wait_listen() { # PORT [udp]
+    local i
+    for i in $(seq 100); do
+        if [ "${2:-}" = udp ]; then ss -Hlnu "sport = :$1" | grep -q . && return 0
+        else ss -Hlnt "sport = :$1" | grep -q . && return 0; fi
+        sleep 0.1
+    done
+    die "nothing listens on port $1 (see the logs in $W; KEEP=1 keeps them)"
+}
+
+# CPU clock ticks (utime+stime+cutime+cstime) of the given processes and all their
+# descendants: a finished child's time is in its parent's cutime once reaped.
+tree_ticks() {
+    # (cat fails for processes that end meanwhile: not an error here)
+    { cat /proc/[0-9]*/stat 2>/dev/null || true; } | awk -v roots="$*" '
+        {   # pid (comm) state ppid ... utime stime cutime cstime: comm may hold ") "
+            pid = $1; p = 0
+            while ((j = index(substr($0, p + 1), ")")) > 0) p += j
+            split(substr($0, p + 2), a, " ")
+            ppid[pid] = a[2]; t[pid] = a[12] + a[13] + a[14] + a[15]
+        }
+        END {
+            n = split(roots, r, " "); for (i = 1; i <= n; i++) inside[r[i]] = 1
+            do { more = 0; for (p in ppid) if (!(p in inside) && (ppid[p] in inside)) { inside[p] = 1; more = 1 } } while (more)
+            sum = 0; for (p in inside) if (p in t) sum += t[p]; print sum
+        }'
+}
+# The example zone for nsd (root_zone ZONE TTL > FILE). The file holds several zones
+# ($ORIGIN sections); nsd
+# gets one zone at the root with every owner made explicit and the sub-zones' SOA and NS
+# records left out (an NS record below the apex would be a delegation), so that every name
+# is answered authoritatively and absent names get NXDOMAIN.
+root_zone() { # ZONE [TTL]: every TTL is TTL when given (faults.sh: 1 s, so caches expire)
+    local ttl=${2:-}
+    {
+    printf '$ORIGIN .\n$TTL %s\n' "${ttl:-3600}"
+    printf '@ IN SOA ns.bench.invalid. hostmaster.bench.invalid. 1 7200 900 1209600 300\n'
+    printf '@ IN NS ns.bench.invalid.\n'
+    awk -v ttl="$ttl" '
+        function depth(s,   n, i, c, q) {
+            n = 0; q = 0
+            for (i = 1; i <= length(s); i++) {
+                c = substr(s, i, 1)
+                if (c == "\"") q = !q
+                else if (!q && c == ";") break
+                else if (!q && c == "(") n++
+                else if (!q && c == ")") n--
+            }
+            return n
+        }
+        open > 0 { open += depth($0); if (!skip) print; next }
+        ttl != "" && /^\$TTL/ { next }
+        /^[ \t]*(;|$)/ || /^\$/ { print; next }
+        {
+            line = $0
+            if (line ~ /^[ \t]/) line = owner line; else owner = $1
+            split(line, f, /[ \t]+/); skip = 0
+            for (i = 2; i <= 4; i++) if (f[i] == "SOA" || f[i] == "NS") skip = 1
+            open = depth(line)
+            # An explicit TTL after the owner becomes the one asked for.
+            if (ttl != "" && f[2] ~ /^[0-9]+$/) sub(/[ \t]+[0-9]+[ \t]/, " " ttl " ", line)
+            if (!skip) print line
+        }' "$1"
+    }
+}
+
+count_delivered() { local c; c=$(grep -c '^X-Client-Addr: ' "$1" 2>/dev/null) || true; echo "${c:-0}"; }
+
+# Verify runs: messages without dkim=pass (header.d=example.com) and dmarc=pass in the
+# Authentication-Results of mx.test.
+misjudged_verify() {
+    awk '
+        function finish() {
+            if (!inmsg) return
+            if (!(dkim && dmarc)) bad++
+        }
+        function judge(h,   l) {
+            l = tolower(h); gsub(/\([^()]*\)/, "", l)   # comments may hold ";"
+            if (l !~ /^authentication-results:[ \t]*mx\.test[ \t]*;/) return
+            if (l ~ /dkim=pass[^;]*header\.d=example\.com/) dkim = 1
+            if (l ~ /dmarc=pass/) dmarc = 1
+        }
+        /^X-Client-Addr: / { if (hdr != "") judge(hdr); finish(); inmsg = 1; inhead = 1; hdr = ""; dkim = dmarc = 0; next }
+        inhead && /^$/ { if (hdr != "") judge(hdr); hdr = ""; inhead = 0; next }
+        inhead && /^[ \t]/ { hdr = hdr " " $0; next }
+        inhead { if (hdr != "") judge(hdr); hdr = $0; next }
+        END { if (inhead && hdr != "") judge(hdr); finish(); print bad + 0 }' "$1"
+}
+
