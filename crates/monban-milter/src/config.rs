@@ -21,6 +21,9 @@ use crate::session::{
 const MAX_CONFIG_FILE_BYTES: u64 = 1024 * 1024;
 /// The largest private key file read.
 const MAX_KEY_FILE_BYTES: u64 = 1024 * 1024;
+/// The most DKIM signatures `max_signatures` may ask to evaluate per message (each is a
+/// DNS lookup and a verification).
+const MAX_SIGNATURES: usize = 50;
 
 /// One documented option.
 #[derive(Debug, Clone, Copy)]
@@ -223,7 +226,7 @@ pub const OPTIONS: &[OptionDoc] = &[
     OptionDoc {
         key: "max_signatures",
         default: "5",
-        doc: "DKIM signatures evaluated per message.",
+        doc: "DKIM signatures evaluated per message (1 to 50); the ones past it get neutral.",
     },
     OptionDoc {
         key: "dns.zone_file",
@@ -238,7 +241,7 @@ pub const OPTIONS: &[OptionDoc] = &[
     OptionDoc {
         key: "dns.timeout_seconds",
         default: "3",
-        doc: "The limit for one DNS answer.",
+        doc: "The limit for one DNS answer (1 to 60).",
     },
     OptionDoc {
         key: "store.url",
@@ -842,9 +845,20 @@ impl Config {
                 )));
             }
         };
-        if raw.max_signatures == 0 {
-            return Err(err("max_signatures must be at least 1".into()));
+        if !(1..=MAX_SIGNATURES).contains(&raw.max_signatures) {
+            return Err(err(format!(
+                "max_signatures: {} must be from 1 to {MAX_SIGNATURES}",
+                raw.max_signatures
+            )));
         }
+        let dns_timeout = match raw.dns.timeout_seconds.unwrap_or(3) {
+            t @ 1..=60 => std::time::Duration::from_secs(t),
+            t => {
+                return Err(err(format!(
+                    "dns.timeout_seconds: {t} must be from 1 to 60"
+                )));
+            }
+        };
         let mut signing = Vec::new();
         for row in &raw.signing {
             let key = load_key(base, &row.key, file)?;
@@ -1177,9 +1191,7 @@ impl Config {
             warnings,
             listen,
             dns,
-            dns_timeout: std::time::Duration::from_secs(
-                raw.dns.timeout_seconds.unwrap_or(3).clamp(1, 60),
-            ),
+            dns_timeout,
             metrics,
             limits,
             record,
@@ -1312,7 +1324,14 @@ fn connect_policy(raw: &RawConfig) -> Result<crate::connect::ConnectPolicy, Stri
         helo_invalid: ConnectAction::parse(&raw.helo_invalid, "helo_invalid")?,
         // Below Postfix's milter_command_timeout (30 s): past it the MTA would apply
         // its default action instead of monban deciding nothing.
-        timeout: std::time::Duration::from_secs(raw.connect_timeout_seconds.clamp(1, 25)),
+        timeout: match raw.connect_timeout_seconds {
+            t @ 1..=25 => std::time::Duration::from_secs(t),
+            t => {
+                return Err(format!(
+                    "connect_timeout_seconds: {t} must be from 1 to 25 (below Postfix's milter_command_timeout)"
+                ));
+            }
+        },
         allow_client_domains: raw
             .allow_client_domains
             .iter()
@@ -1482,6 +1501,31 @@ key = "keys/s2026.private"
 
     /// Issue 17: this host is trusted by default; settings that are valid but probably
     /// unintended are warned about; errors give a line and column.
+    /// Settings with a range are refused outside it, never clamped in silence.
+    #[test]
+    fn ranges_are_refused_not_clamped() {
+        let parse = |text: &str| Config::parse(text, "m.toml", Path::new("/tmp"));
+        for (ok, bad) in [
+            (
+                "connect_timeout_seconds = 25",
+                "connect_timeout_seconds = 26",
+            ),
+            ("connect_timeout_seconds = 1", "connect_timeout_seconds = 0"),
+            ("max_signatures = 50", "max_signatures = 51"),
+            ("[dns]\ntimeout_seconds = 60", "[dns]\ntimeout_seconds = 61"),
+            ("[dns]\ntimeout_seconds = 1", "[dns]\ntimeout_seconds = 0"),
+        ] {
+            assert!(
+                parse(&format!("authserv_id = \"mx\"\n{ok}")).is_ok(),
+                "{ok}"
+            );
+            let e = parse(&format!("authserv_id = \"mx\"\n{bad}"))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("must be from"), "{bad}: {e}");
+        }
+    }
+
     #[test]
     fn safe_defaults_and_warnings() {
         let parse = |text: &str| Config::parse(text, "m.toml", Path::new("/tmp"));

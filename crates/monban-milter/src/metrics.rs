@@ -11,10 +11,47 @@ use std::time::Duration;
 use monban_dns::{Lookup, RecordType, Resolver};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// Upper bounds of the DNS latency histogram, in seconds.
-const DNS_BUCKETS: &[f64] = &[
-    0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+/// Upper bounds of the latency histograms, in seconds.
+const BUCKETS: [f64; 14] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
 ];
+
+/// A latency histogram (Prometheus `histogram`: cumulative buckets, sum, count).
+#[derive(Debug, Default)]
+struct Histogram {
+    buckets: [AtomicU64; BUCKETS.len()],
+    count: AtomicU64,
+    sum_micros: AtomicU64,
+}
+
+impl Histogram {
+    fn observe(&self, took: Duration) {
+        let secs = took.as_secs_f64();
+        for (i, bound) in BUCKETS.iter().enumerate() {
+            if secs <= *bound {
+                self.buckets[i].fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.sum_micros.fetch_add(
+            u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+    }
+
+    fn render(&self, s: &mut String, name: &str, help: &str) {
+        let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} histogram");
+        for (i, bound) in BUCKETS.iter().enumerate() {
+            let n = self.buckets[i].load(Ordering::Relaxed);
+            let _ = writeln!(s, "{name}_bucket{{le=\"{bound}\"}} {n}");
+        }
+        let count = self.count.load(Ordering::Relaxed);
+        let _ = writeln!(s, "{name}_bucket{{le=\"+Inf\"}} {count}");
+        let sum = self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
+        let _ = writeln!(s, "{name}_sum {sum}");
+        let _ = writeln!(s, "{name}_count {count}");
+    }
+}
 
 /// All counters.
 #[derive(Debug, Default)]
@@ -29,9 +66,10 @@ pub struct Metrics {
     /// limit → how often it was reached (connections, timeouts, sizes).
     limits: Mutex<BTreeMap<&'static str, u64>>,
     accept_errors: AtomicU64,
-    dns_buckets: [AtomicU64; 11],
-    dns_count: AtomicU64,
-    dns_sum_micros: AtomicU64,
+    dns: Histogram,
+    /// The end of each message: from the MTA's end-of-message command to the reply
+    /// (every check, the verdict, the record; waiting for a turn included).
+    end_of_message: Histogram,
     record_journaled: AtomicU64,
     record_stored: AtomicU64,
     record_duplicates: AtomicU64,
@@ -86,17 +124,12 @@ impl Metrics {
 
     /// One DNS lookup took this long.
     pub fn dns(&self, took: Duration) {
-        let secs = took.as_secs_f64();
-        for (i, bound) in DNS_BUCKETS.iter().enumerate() {
-            if secs <= *bound {
-                self.dns_buckets[i].fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        self.dns_count.fetch_add(1, Ordering::Relaxed);
-        self.dns_sum_micros.fetch_add(
-            u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
-            Ordering::Relaxed,
-        );
+        self.dns.observe(took);
+    }
+
+    /// The end of one message took this long.
+    pub fn end_of_message(&self, took: Duration) {
+        self.end_of_message.observe(took);
     }
 
     /// An evaluation was appended to the recording journal.
@@ -212,25 +245,13 @@ impl Metrics {
                 "monban_milter_results_total{{method=\"{method}\",result=\"{result}\"}} {n}"
             );
         }
-        let _ = writeln!(
-            s,
-            "# HELP monban_milter_dns_seconds DNS lookup latency.\n# TYPE monban_milter_dns_seconds histogram"
+        self.dns
+            .render(&mut s, "monban_milter_dns_seconds", "DNS lookup latency.");
+        self.end_of_message.render(
+            &mut s,
+            "monban_milter_end_of_message_seconds",
+            "Time from the end of a message to the milter's reply (checks, verdict, record).",
         );
-        for (i, bound) in DNS_BUCKETS.iter().enumerate() {
-            let _ = writeln!(
-                s,
-                "monban_milter_dns_seconds_bucket{{le=\"{bound}\"}} {}",
-                self.dns_buckets[i].load(Ordering::Relaxed)
-            );
-        }
-        let count = self.dns_count.load(Ordering::Relaxed);
-        let _ = writeln!(s, "monban_milter_dns_seconds_bucket{{le=\"+Inf\"}} {count}");
-        let _ = writeln!(
-            s,
-            "monban_milter_dns_seconds_sum {}",
-            self.dns_sum_micros.load(Ordering::Relaxed) as f64 / 1e6
-        );
-        let _ = writeln!(s, "monban_milter_dns_seconds_count {count}");
         for (name, help, kind, v) in [
             (
                 "monban_milter_record_journaled_total",
@@ -368,6 +389,7 @@ mod tests {
         );
         assert!(text.contains("monban_milter_results_total{method=\"dkim\",result=\"pass\"} 1"));
         assert!(text.contains("monban_milter_dns_seconds_bucket{le=\"0.001\"} 0"));
+        assert!(text.contains("monban_milter_dns_seconds_bucket{le=\"0.0025\"} 0"));
         assert!(text.contains("monban_milter_dns_seconds_bucket{le=\"0.005\"} 1"));
         assert!(text.contains("monban_milter_dns_seconds_count 1"));
     }

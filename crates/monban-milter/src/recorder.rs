@@ -544,10 +544,24 @@ fn read_batch(
             if n > MAX_LINE {
                 // Not one of ours: skip to the next line break.
                 metrics.record_error("journal_corrupt");
-                let mut rest = Vec::new();
-                let m = reader.read_until(b'\n', &mut rest)?;
-                if rest.last() == Some(&b'\n') {
-                    consumed += (n + m) as u64;
+                // Skipped in bounded pieces: a damaged journal never takes memory.
+                let mut skipped = 0u64;
+                let mut piece = Vec::new();
+                let ended = loop {
+                    piece.clear();
+                    let m = (&mut reader)
+                        .take(MAX_LINE as u64)
+                        .read_until(b'\n', &mut piece)?;
+                    skipped += m as u64;
+                    if m == 0 {
+                        break false;
+                    }
+                    if piece.last() == Some(&b'\n') {
+                        break true;
+                    }
+                };
+                if ended {
+                    consumed += n as u64 + skipped;
                     continue;
                 }
             }
@@ -568,6 +582,35 @@ fn read_batch(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A damaged journal: a line over the bound is skipped in bounded pieces, counted,
+    /// and reading goes on after it.
+    #[test]
+    fn overlong_journal_line_is_skipped_and_reading_goes_on() {
+        let dir = std::env::temp_dir().join(format!("monban-rec-long-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("segment");
+        let mut data = vec![b'x'; 3 * MAX_LINE + 7];
+        data.extend_from_slice(b"\nnot an evaluation\n");
+        std::fs::write(&path, &data).unwrap();
+        let metrics = Metrics::default();
+        let (rows, consumed, end) = read_batch(&path, 0, 10, &metrics).unwrap();
+        assert!(rows.is_empty());
+        assert_eq!(consumed, data.len() as u64);
+        assert!(end);
+        assert!(
+            metrics
+                .render()
+                .contains("monban_milter_record_errors_total{stage=\"journal_corrupt\"} 2")
+        );
+        // A line exactly at the bound is read (and is not an evaluation).
+        let mut exact = vec![b'y'; MAX_LINE - 1];
+        exact.push(b'\n');
+        std::fs::write(&path, &exact).unwrap();
+        let (_, consumed, _) = read_batch(&path, 0, 10, &Metrics::default()).unwrap();
+        assert_eq!(consumed, exact.len() as u64);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn segment_names_round_trip() {

@@ -384,7 +384,8 @@ where
                     let resolver = shared.resolver.clone();
                     let recorder = shared.recorder.clone();
                     // The whole end of the message, waiting for a turn included.
-                    let deadline = tokio::time::Instant::now() + limits.message_timeout;
+                    let started = tokio::time::Instant::now();
+                    let deadline = started + limits.message_timeout;
                     let turn = tokio::time::timeout_at(
                         deadline,
                         off_worker(&shared.permits, session, move |s, rt| {
@@ -402,6 +403,7 @@ where
                         }),
                     )
                     .await;
+                    metrics.end_of_message(started.elapsed());
                     let done = match turn {
                         Ok(r) => {
                             let (s, done) = r?;
