@@ -82,7 +82,7 @@ struct SendArgs {
     #[arg(long, value_name = "N", default_value_t = 8)]
     max_attempts: u32,
     /// Deliveries per run at most.
-    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    #[arg(long, value_name = "N", default_value_t = monban_report::send::DELIVERIES_PER_RUN)]
     limit: u32,
     /// Print JSON: {"deliveries": [{"report_id", "domain", "destination", "status", "detail"}], ...}.
     #[arg(long)]
@@ -246,7 +246,7 @@ async fn run_send(dns: &crate::dns::DnsArgs, args: SendArgs) -> Result<(), Failu
         max_per_hour: args.max_per_hour,
         max_attempts: args.max_attempts.max(1),
         suppress_for: 7 * DAY,
-        timeout: std::time::Duration::from_secs(60),
+        timeout: monban_report::send::SMTP_TIMEOUT,
         limit: args.limit,
     };
     let mut bar = crate::progress::Progress::new("deliveries", args.json);

@@ -367,6 +367,12 @@ pub async fn run_summary(dns: &crate::dns::DnsArgs, args: SummaryArgs) -> Result
         }
         outln!("");
     }
+    if s.tls_rows_left_out {
+        outln!(
+            "TLS reports: only the newest {} policy rows of the period are counted; older ones are left out (narrow the period with --since/--until)",
+            monban_store::MAX_TLS_ROWS
+        );
+    }
     Ok(())
 }
 

@@ -11,8 +11,12 @@ use monban::report::failure::{FailureInput, spf_record, wanted};
 use monban_dns::Resolver;
 use monban_store::FailureReport;
 
-/// At most this many `ruf` destinations per report.
+/// At most this many `ruf` destinations per report (the first ones).
 const MAX_DESTINATIONS: usize = 5;
+/// Destinations whose hourly window is kept at most. Windows over an hour old are
+/// dropped first; with [`MAX_PER_HOUR_TOTAL`] reports an hour there are never this many
+/// live ones, so a new destination is refused only as a backstop.
+const MAX_TRACKED: usize = 10_000;
 
 /// How failure reports are made.
 #[derive(Debug, Clone)]
@@ -30,7 +34,7 @@ pub struct FailureOptions {
 pub const MAX_PER_HOUR_TOTAL: u32 = 1000;
 
 /// Counts reports per destination per hour (in memory; at most 10,000 destinations
-/// are tracked, the oldest windows dropped first).
+/// are tracked, windows over an hour old dropped first).
 #[derive(Debug, Default)]
 pub struct RateLimiter {
     windows: HashMap<String, (i64, u32)>,
@@ -48,10 +52,10 @@ impl RateLimiter {
         if self.total.1 >= MAX_PER_HOUR_TOTAL {
             return false;
         }
-        if self.windows.len() >= 10_000 {
+        if self.windows.len() >= MAX_TRACKED {
             self.windows.retain(|_, (start, _)| now - *start < 3600);
         }
-        if self.windows.len() >= 10_000 {
+        if self.windows.len() >= MAX_TRACKED {
             return false;
         }
         let w = self
@@ -159,5 +163,89 @@ mod tests {
         }
         assert!(!r.allow("another", 10, 10));
         assert!(r.allow("another", 3600, 10));
+    }
+
+    /// The table of destinations stays within 10,000 however many there are: a day of
+    /// 1,000 new destinations an hour keeps every new one allowed and the table bounded.
+    #[test]
+    fn tracked_destinations_are_bounded() {
+        let mut r = RateLimiter::default();
+        let mut most = 0;
+        for hour in 0..24 {
+            for i in 0..MAX_PER_HOUR_TOTAL {
+                assert!(r.allow(&format!("d{hour}-{i}"), hour * 3600, 10));
+                most = most.max(r.windows.len());
+            }
+        }
+        assert_eq!(most, MAX_TRACKED);
+        // The backstop: a full table of live windows takes no new destination (only
+        // reachable with nothing allowed, as with `per_hour` 0, which counts nothing).
+        let mut r = RateLimiter::default();
+        for i in 0..MAX_TRACKED {
+            assert!(!r.allow(&format!("d{i}"), 0, 0));
+        }
+        assert_eq!(r.windows.len(), MAX_TRACKED);
+        assert!(!r.allow("new", 1, 10));
+        assert!(r.allow("new", 3600, 10));
+    }
+
+    /// A report goes to the first 5 `ruf` destinations of the record, never more.
+    #[test]
+    fn rfc9991_ruf_destinations_are_bounded() {
+        use monban::pipeline::{VerifyConfig, verify_message};
+        use monban_dns::{Record, Txt, ZoneResolver};
+        let run = |n: usize| {
+            let ruf: Vec<String> = (1..=n)
+                .map(|i| format!("mailto:f{i}@example.com"))
+                .collect();
+            let mut z = ZoneResolver::new();
+            let txt = |s: &str| Record::Txt(Txt::new([s.as_bytes().to_vec()]));
+            z.insert("example.com", txt("v=spf1 -all"), 300);
+            let dmarc = format!("v=DMARC1; p=reject; ruf={}", ruf.join(","));
+            z.insert("_dmarc.example.com", txt(&dmarc), 300);
+            let env = Envelope {
+                ip: Some("203.0.113.9".parse().unwrap()),
+                helo: Some("client.example".into()),
+                mail_from: Some("alice@example.com".into()),
+                rcpt_to: Vec::new(),
+            };
+            let msg = b"From: alice@example.com\r\nSubject: hi\r\n\r\nbody\r\n";
+            let options = FailureOptions {
+                authserv_id: "mx.example.net".into(),
+                redact: true,
+                per_hour: 10,
+            };
+            let limiter = std::sync::Mutex::new(RateLimiter::default());
+            tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap()
+                .block_on(async {
+                    let report = verify_message(
+                        msg,
+                        env.clone(),
+                        VerifyConfig::default(),
+                        1_795_946_400,
+                        &z,
+                    )
+                    .await;
+                    build(
+                        &report,
+                        &env,
+                        &z,
+                        "uid-1",
+                        1_795_946_400,
+                        &options,
+                        &limiter,
+                    )
+                    .await
+                })
+                .unwrap()
+                .destinations
+        };
+        let five: Vec<String> = (1..=5)
+            .map(|i| format!("mailto:f{i}@example.com"))
+            .collect();
+        assert_eq!(run(5), five);
+        assert_eq!(run(6), five);
     }
 }

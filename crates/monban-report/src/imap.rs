@@ -636,6 +636,195 @@ mod tests {
         }
     }
 
+    type Answer = Box<dyn Fn(&str) -> Option<Vec<u8>> + Send>;
+
+    /// A server on the other end of a pipe: a greeting, then for each command the
+    /// untagged data `answer` gives for it (by its text), and `<tag> OK`.
+    async fn serve(io: tokio::io::DuplexStream, answer: Answer) {
+        let (r, mut w) = tokio::io::split(io);
+        let mut r = BufReader::new(r);
+        if w.write_all(b"* OK test\r\n").await.is_err() {
+            return;
+        }
+        let mut line = String::new();
+        loop {
+            line.clear();
+            if !matches!(r.read_line(&mut line).await, Ok(n) if n > 0) {
+                return;
+            }
+            let (tag, command) = line.trim_end().split_once(' ').unwrap_or(("", ""));
+            let mut out = answer(command).unwrap_or_default();
+            out.extend_from_slice(format!("{tag} OK\r\n").as_bytes());
+            if w.write_all(&out).await.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// Runs `test` against a session with a server answering with `answer` (commands
+    /// m1 LOGIN, m2 CAPABILITY, m3 SELECT, then the test's from m4).
+    fn with_server<T>(
+        answer: impl Fn(&str) -> Option<Vec<u8>> + Send + 'static,
+        test: impl AsyncFnOnce(Result<ImapSession, ImapError>) -> T,
+    ) -> T {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let (client, server) = tokio::io::duplex(1 << 16);
+            tokio::spawn(serve(server, Box::new(answer)));
+            let url = ImapUrl::parse("imaps://reports@imap.example.com/INBOX").unwrap();
+            test(ImapSession::over_secured_stream(client, &url, "secret").await).await
+        })
+    }
+
+    fn refused(r: Result<impl fmt::Debug, ImapError>) -> String {
+        match r {
+            Err(ImapError::Protocol { answer, .. }) => answer,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// Answers commands starting with `prefix` with `data`.
+    fn on(prefix: &str, data: Vec<u8>) -> impl Fn(&str) -> Option<Vec<u8>> + Send + use<> {
+        let prefix = prefix.to_string();
+        move |c: &str| c.starts_with(&prefix).then(|| data.clone())
+    }
+
+    /// A server silent for 119 s is waited for; one that never answers ends the
+    /// session at 120 s, by name. In virtual time: the waits are exact and cost nothing.
+    #[tokio::test(start_paused = true)]
+    async fn a_server_that_does_not_answer_is_given_up_at_120_s() {
+        assert_eq!(TIMEOUT, Duration::from_secs(120));
+        let url = ImapUrl::parse("imaps://reports@imap.example.com/INBOX").unwrap();
+        let (client, server) = tokio::io::duplex(1 << 16);
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(119)).await;
+            serve(server, Box::new(|_: &str| None)).await;
+        });
+        let start = tokio::time::Instant::now();
+        let session = ImapSession::over_secured_stream(client, &url, "secret").await;
+        assert!(session.is_ok(), "{session:?}");
+        assert_eq!(start.elapsed(), Duration::from_secs(119));
+        // Never a greeting.
+        let (client, _server) = tokio::io::duplex(1 << 16);
+        let start = tokio::time::Instant::now();
+        match ImapSession::over_secured_stream(client, &url, "secret").await {
+            Err(ImapError::Io { why, .. }) => assert_eq!(why, "no answer in 120 s"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(start.elapsed(), TIMEOUT);
+    }
+
+    /// A server line of 64 KiB is read; one byte more ends the session by name.
+    #[test]
+    fn a_server_line_over_its_bound_is_refused() {
+        let line = |n: usize| format!("* {}\r\n", "x".repeat(n - 2)).into_bytes();
+        with_server(on("SELECT", line(MAX_LINE)), async |s| assert!(s.is_ok()));
+        with_server(on("SELECT", line(MAX_LINE + 1)), async |s| {
+            assert_eq!(refused(s), "a line over its bound");
+        });
+    }
+
+    /// The SEARCH answer may be 16 MiB long; one byte more is refused.
+    #[test]
+    fn a_search_line_over_its_bound_is_refused() {
+        let line = |n: usize| {
+            let mut l = b"* SEARCH 1 2 3".to_vec();
+            l.resize(n, b' ');
+            l.extend_from_slice(b"\r\n");
+            l
+        };
+        let uids = with_server(on("UID SEARCH", line(MAX_SEARCH_LINE)), async |s| {
+            s.unwrap().unseen_uids().await
+        });
+        assert_eq!(uids.unwrap(), [1, 2, 3]);
+        let r = with_server(on("UID SEARCH", line(MAX_SEARCH_LINE + 1)), async |s| {
+            s.unwrap().unseen_uids().await
+        });
+        assert_eq!(refused(r), "a line over its bound");
+    }
+
+    /// 1,000,000 untagged responses to one command are read; one more is refused.
+    #[test]
+    fn too_many_responses_are_refused() {
+        let many = |n: usize| b"* A\r\n".repeat(n);
+        let r = with_server(on("UID SEARCH", many(MAX_RESPONSES)), async |s| {
+            s.unwrap().unseen_uids().await
+        });
+        assert!(r.unwrap().is_empty());
+        let r = with_server(on("UID SEARCH", many(MAX_RESPONSES + 1)), async |s| {
+            s.unwrap().unseen_uids().await
+        });
+        assert_eq!(refused(r), "too many responses");
+    }
+
+    /// Literals: 1 MiB outside FETCH, the size asked for plus one in FETCH (more than
+    /// the message bound is `TooLarge`); one byte more ends the session by name.
+    #[test]
+    fn literals_over_the_size_asked_for_are_refused() {
+        let literal = |n: usize| {
+            let mut l = format!("* 1 X {{{n}}}\r\n").into_bytes();
+            l.resize(l.len() + n, b'x');
+            l.extend_from_slice(b"\r\n");
+            l
+        };
+        with_server(on("SELECT", literal(1 << 20)), async |s| assert!(s.is_ok()));
+        with_server(on("SELECT", literal((1 << 20) + 1)), async |s| {
+            assert_eq!(refused(s), "a literal over the size asked for");
+        });
+        let fetched = |n: usize| {
+            let mut l = format!("* 1 FETCH (UID 5 BODY[]<0> {{{n}}}\r\n").into_bytes();
+            l.resize(l.len() + n, b'x');
+            l.extend_from_slice(b")\r\n");
+            l
+        };
+        let fetch = |n: usize| {
+            with_server(on("UID FETCH", fetched(n)), async |s| {
+                s.unwrap().fetch(5, 100).await
+            })
+        };
+        assert_eq!(fetch(100).unwrap(), Fetched::Message(vec![b'x'; 100]));
+        assert_eq!(fetch(101).unwrap(), Fetched::TooLarge);
+        assert_eq!(refused(fetch(102)), "a literal over the size asked for");
+    }
+
+    /// All untagged data of one answer: the literal asked for and 16 MiB besides,
+    /// exactly; one byte more is refused.
+    #[test]
+    fn an_answer_over_its_bound_is_refused() {
+        let answer = |extra: usize| {
+            let head = b"* 1 FETCH (UID 5 BODY[]<0> {100}".to_vec();
+            // Counted: lines without their CRLF, literals, and the tagged "m4 OK".
+            let budget = 101 + (16 << 20);
+            let mut left = budget + extra - head.len() - 100 - 1 - "m4 OK".len();
+            let mut out = head;
+            out.extend_from_slice(b"\r\n");
+            out.resize(out.len() + 100, b'x');
+            out.extend_from_slice(b")\r\n");
+            while left > 0 {
+                // Lines of 2 bytes ("* ") at least: never leave 1 for the last.
+                let mut n = left.min(MAX_LINE);
+                if left - n == 1 {
+                    n -= 1;
+                }
+                out.extend_from_slice(b"* ");
+                out.resize(out.len() + n - 2, b'y');
+                out.extend_from_slice(b"\r\n");
+                left -= n;
+            }
+            out
+        };
+        let fetch = |extra: usize| {
+            with_server(on("UID FETCH", answer(extra)), async |s| {
+                s.unwrap().fetch(5, 100).await
+            })
+        };
+        assert_eq!(fetch(0).unwrap(), Fetched::Message(vec![b'x'; 100]));
+        assert_eq!(refused(fetch(1)), "an answer larger than its bound");
+    }
+
     #[test]
     fn literals_and_quotes() {
         assert_eq!(literal_size(b"* 1 FETCH (UID 5 BODY[]<0> {123}"), Some(123));

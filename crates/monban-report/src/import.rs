@@ -37,7 +37,7 @@ pub struct ImportOptions {
     pub batch_records: usize,
     /// Report bytes held before a flush at most.
     pub batch_bytes: usize,
-    /// Folders are walked this deep at most.
+    /// Folders are walked this deep at most; a deeper folder is a failed input.
     pub max_depth: usize,
     /// The time stamped on stored reports (Unix seconds).
     pub now: i64,
@@ -576,12 +576,18 @@ fn produce_path(path: &Path, opts: &ImportOptions, tx: &mut Out) {
     if meta.is_dir() {
         let maildir = path.join("cur").is_dir() && path.join("new").is_dir();
         let mut files = Vec::new();
+        let mut unread = Vec::new();
         if maildir {
             for sub in ["new", "cur"] {
-                list_files(&path.join(sub), 0, 0, &mut files);
+                list_files(&path.join(sub), 0, 0, &mut files, &mut unread);
             }
         } else {
-            list_files(path, 0, opts.max_depth, &mut files);
+            list_files(path, 0, opts.max_depth, &mut files, &mut unread);
+        }
+        for f in unread {
+            if !send(tx, Msg::Failed(f)) {
+                return;
+            }
         }
         files.sort();
         if !send(tx, Msg::Total(files.len() as u64, "files")) {
@@ -608,18 +614,56 @@ fn produce_path(path: &Path, opts: &ImportOptions, tx: &mut Out) {
     }
 }
 
-fn list_files(dir: &Path, depth: usize, max_depth: usize, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
+/// The files under `dir`, folders walked `max_depth` deep (hidden names skipped); a
+/// folder that cannot be read, or is deeper, goes to `unread` by name.
+fn list_files(
+    dir: &Path,
+    depth: usize,
+    max_depth: usize,
+    out: &mut Vec<PathBuf>,
+    unread: &mut Vec<FailedInput>,
+) {
+    let failed = |source: &Path, error: String| FailedInput {
+        source: source.display().to_string(),
+        error,
     };
-    for e in entries.flatten() {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => {
+            unread.push(failed(dir, format!("the folder cannot be read: {e}")));
+            return;
+        }
+    };
+    for e in entries {
+        let e = match e {
+            Ok(e) => e,
+            Err(e) => {
+                unread.push(failed(dir, format!("the folder cannot be read: {e}")));
+                continue;
+            }
+        };
         let p = e.path();
-        let Ok(t) = e.file_type() else { continue };
-        let hidden = e.file_name().to_string_lossy().starts_with('.');
-        if t.is_file() && !hidden {
+        if e.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let t = match e.file_type() {
+            Ok(t) => t,
+            Err(e) => {
+                unread.push(failed(&p, format!("cannot be read: {e}")));
+                continue;
+            }
+        };
+        if t.is_file() {
             out.push(p);
-        } else if t.is_dir() && !hidden && depth < max_depth {
-            list_files(&p, depth + 1, max_depth, out);
+        } else if t.is_dir() && depth < max_depth {
+            list_files(&p, depth + 1, max_depth, out, unread);
+        } else if t.is_dir() {
+            let why = if max_depth == 0 {
+                "a folder inside a Maildir's new or cur; not read".to_string()
+            } else {
+                format!("a folder over {max_depth} levels deep; not read")
+            };
+            unread.push(failed(&p, why));
         }
     }
 }
@@ -826,4 +870,138 @@ async fn mark_imap(
         .mark_done(&uids, move_to)
         .await
         .map_err(|e| ReportError::Usage(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Temp(PathBuf);
+
+    impl Temp {
+        fn new(name: &str) -> Self {
+            let p = std::env::temp_dir().join(format!("monban-{name}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&p);
+            std::fs::create_dir_all(&p).unwrap();
+            Self(p)
+        }
+    }
+
+    impl Drop for Temp {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn report(id: usize) -> String {
+        format!(
+            "<feedback><report_metadata><org_name>r</org_name><report_id>{id}</report_id>\
+             <date_range><begin>1</begin><end>2</end></date_range></report_metadata>\
+             <policy_published><domain>example.com</domain><p>none</p></policy_published>\
+             <record><row><source_ip>192.0.2.1</source_ip><count>1</count></row>\
+             <identifiers><header_from>example.com</header_from></identifiers></record></feedback>"
+        )
+    }
+
+    /// Folders are read 8 levels deep; a deeper one is a failed input by name, not
+    /// skipped unsaid.
+    #[test]
+    fn folders_past_the_depth_are_failed_inputs() {
+        let tree = Temp::new("import-depth");
+        let db = Temp::new("import-depth-db");
+        let opts = ImportOptions::default();
+        // A report at levels 0 (the folder given) to max_depth + 1.
+        let mut dir = tree.0.clone();
+        let mut deepest = dir.clone();
+        for level in 0..=opts.max_depth + 1 {
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join(format!("r{level}.xml")), report(level)).unwrap();
+            deepest = dir.clone();
+            dir = dir.join(format!("d{}", level + 1));
+        }
+        let store = monban_store::SqliteStore::open(&db.0.join("m.db")).unwrap();
+        let summary = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(import(
+                &store,
+                &[Input::Path(tree.0.clone())],
+                &opts,
+                &Quiet,
+            ))
+            .unwrap();
+        assert_eq!(summary.reports_new, opts.max_depth as u64 + 1);
+        assert_eq!(
+            summary.failed,
+            [FailedInput {
+                source: deepest.display().to_string(),
+                error: "a folder over 8 levels deep; not read".into(),
+            }]
+        );
+    }
+
+    /// An mbox line is read in pieces of 64 KiB: a `From ` that a piece starts with, in
+    /// the middle of a long line, does not start a message.
+    #[test]
+    fn long_mbox_lines_are_read_in_pieces() {
+        let dir = Temp::new("import-mbox");
+        let db = Temp::new("import-mbox-db");
+        let mbox = dir.0.join("reports.mbox");
+        let line = "x".repeat(64 * 1024);
+        let text = format!(
+            "From a@example.com Mon Jan  1 00:00:00 2024\nSubject: one\n\n\n{line}\
+             From b@example.com Mon Jan  1 00:00:00 2024\n{line}{line}\n\n\
+             From c@example.com Mon Jan  1 00:00:00 2024\nSubject: two\n\nbody\n"
+        );
+        std::fs::write(&mbox, text).unwrap();
+        let store = monban_store::SqliteStore::open(&db.0.join("m.db")).unwrap();
+        let summary = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(import(
+                &store,
+                &[Input::Path(mbox.clone())],
+                &ImportOptions::default(),
+                &Quiet,
+            ))
+            .unwrap();
+        // Two messages (neither a report), the second starting at line 8.
+        assert_eq!(summary.inputs_read, 2, "{summary:?}");
+        let sources: Vec<&str> = summary.failed.iter().map(|f| f.source.as_str()).collect();
+        let name = mbox.display();
+        assert_eq!(
+            sources,
+            [
+                format!("{name}: message 1 (line 1)"),
+                format!("{name}: message 2 (line 8)"),
+            ]
+        );
+    }
+
+    /// A folder that cannot be read is a failed input by name.
+    #[test]
+    fn unreadable_folders_are_failed_inputs() {
+        let tree = Temp::new("import-unreadable");
+        let gone = tree.0.join("gone");
+        let (mut files, mut unread) = (Vec::new(), Vec::new());
+        list_files(&gone, 0, 8, &mut files, &mut unread);
+        assert!(files.is_empty());
+        assert_eq!(unread.len(), 1);
+        assert_eq!(unread[0].source, gone.display().to_string());
+        assert!(
+            unread[0].error.starts_with("the folder cannot be read: "),
+            "{:?}",
+            unread[0]
+        );
+        // A folder inside a Maildir's new or cur is not part of it.
+        std::fs::create_dir_all(tree.0.join("new/sub")).unwrap();
+        std::fs::write(tree.0.join("new/1.eml"), "Subject: x\n\nx").unwrap();
+        let (mut files, mut unread) = (Vec::new(), Vec::new());
+        list_files(&tree.0.join("new"), 0, 0, &mut files, &mut unread);
+        assert_eq!(files, [tree.0.join("new/1.eml")]);
+        assert_eq!(
+            unread[0].error,
+            "a folder inside a Maildir's new or cur; not read"
+        );
+    }
 }

@@ -6,8 +6,9 @@
 //! reporters label them every which way) are extracted with the bounds of
 //! [`crate::extract`] and read as aggregate (RFC 9990 / RFC 7489) or TLS (RFC 8460)
 //! reports; Exim's text-only failure reports are read from their text. A report mail
-//! forwarded as `message/rfc822` is looked into. One broken attachment does not lose the
-//! others: each problem is returned beside what was read.
+//! forwarded as `message/rfc822` is looked into, [`MAX_FORWARDED`] levels deep. One
+//! broken attachment does not lose the others: each problem is returned beside what was
+//! read, and what is not read because of a bound is a problem too.
 
 use monban::crypto::{HashAlgorithm, hash};
 use monban::mime::{self, Part};
@@ -19,9 +20,16 @@ use monban_store::{IncomingKind, IncomingRecord, IncomingReport, TlsPolicyRow};
 
 use crate::extract::{Format, Limits, extract};
 
-/// The most messages one report may count (sums over millions of reports stay within
-/// the store's 64-bit integers).
+/// The most messages (TLS: sessions) one report may count (sums over millions of
+/// reports stay within the store's 64-bit integers); a report counting more is refused.
 pub const MAX_REPORT_MESSAGES: u64 = 1_000_000_000_000;
+
+/// Report mail forwarded as `message/rfc822` is looked into this many levels deep; a
+/// copy deeper than that is a problem of the mail, not read.
+pub const MAX_FORWARDED: usize = 2;
+
+// A failure report's `Incidents` is stored as its messages, unclamped.
+const _: () = assert!(arf::MAX_INCIDENTS <= MAX_REPORT_MESSAGES);
 
 /// What one mail or file gave.
 #[derive(Debug, Default)]
@@ -139,7 +147,14 @@ fn walk_mail(
         }
     };
     let (header, _) = mime::split(mail);
-    let fields = mime::fields(header, 200);
+    // The same bounds as the MIME walk above (which has already read this header).
+    let fields = match mime::fields(header, mime::MAX_PART_FIELDS) {
+        Ok(f) => f,
+        Err(e) => {
+            found.errors.push(Problem::new(source, e.to_string()));
+            return;
+        }
+    };
     let max = limits.max_input as usize;
     let before = found.reports.len();
     // A failure report (ARF).
@@ -213,25 +228,44 @@ fn walk_mail(
     if subject.to_ascii_lowercase().contains("dmarc")
         && let Some(text) = parts.iter().find(|p| p.media_type == "text/plain")
         && let Ok(body) = text.decoded(max)
-        && let Ok(r) = arf::parse_plain_text(&body)
     {
-        let h = hash(HashAlgorithm::Sha256, &body);
-        let mut report = failure_with_hash(&r, &fields, &body, &h, source);
-        match sanitize(&mut report) {
-            Ok(()) => found.reports.push(report),
-            Err(e) => found.errors.push(Problem::new(source, e)),
+        match arf::parse_plain_text(&body) {
+            Ok(r) => {
+                let h = hash(HashAlgorithm::Sha256, &body);
+                let mut report = failure_with_hash(&r, &fields, &body, &h, source);
+                match sanitize(&mut report) {
+                    Ok(()) => found.reports.push(report),
+                    Err(e) => found.errors.push(Problem::new(source, e)),
+                }
+                return;
+            }
+            // Text that names no domain is not a failure report.
+            Err(arf::ArfError::NoDomain) => {}
+            Err(e) => {
+                found.errors.push(Problem::new(
+                    source,
+                    format!("the failure report text: {e}"),
+                ));
+                return;
+            }
         }
-        return;
     }
     // A report mail forwarded as an attachment.
-    if depth < 2 {
-        for part in parts.iter().filter(|p| p.media_type == "message/rfc822") {
-            if let Ok(inner) = part.decoded(max) {
-                let mut sub = Found::default();
-                walk_mail(&inner, source, limits, depth + 1, budget, &mut sub);
-                found.reports.append(&mut sub.reports);
-                found.errors.append(&mut sub.errors);
-            }
+    for (i, part) in parts.iter().enumerate() {
+        if part.media_type != "message/rfc822" {
+            continue;
+        }
+        let where_ = format!("{source}: part {} (message/rfc822)", i + 1);
+        if depth >= MAX_FORWARDED {
+            found.errors.push(Problem::new(
+                where_,
+                format!("a forwarded message over {MAX_FORWARDED} levels deep; not read"),
+            ));
+            continue;
+        }
+        match part.decoded(max) {
+            Ok(inner) => walk_mail(&inner, source, limits, depth + 1, budget, found),
+            Err(e) => found.errors.push(Problem::new(where_, e.to_string())),
         }
     }
 }
@@ -445,6 +479,12 @@ fn read_document(doc: Vec<u8>, format: Format, source: &str) -> Result<IncomingR
                 ));
             }
             let report = parse_tls_report(&doc).map_err(|e| Problem::new(source, e.to_string()))?;
+            if tls_sessions(&report) > MAX_REPORT_MESSAGES {
+                return Err(Problem::new(
+                    source,
+                    format!("the report counts over {MAX_REPORT_MESSAGES} sessions"),
+                ));
+            }
             // What was read, not how it was written.
             let content_hash = hex(&hash(
                 HashAlgorithm::Sha256,
@@ -779,6 +819,15 @@ fn record(mut r: Record) -> IncomingRecord {
     }
 }
 
+/// The sessions a TLS report counts (saturating; the reader refuses a report over
+/// [`MAX_REPORT_MESSAGES`]).
+fn tls_sessions(r: &TlsReport) -> u64 {
+    r.policies
+        .iter()
+        .map(|p| p.successful.saturating_add(p.failed))
+        .fold(0u64, u64::saturating_add)
+}
+
 /// A TLS report in the store's form.
 pub fn tls(r: TlsReport, doc: String, content_hash: String, source: &str) -> IncomingReport {
     let policies: Vec<TlsPolicyRow> = r
@@ -797,12 +846,7 @@ pub fn tls(r: TlsReport, doc: String, content_hash: String, source: &str) -> Inc
             .to_string(),
         })
         .collect();
-    let messages = r
-        .policies
-        .iter()
-        .map(|p| p.successful.saturating_add(p.failed))
-        .fold(0u64, u64::saturating_add)
-        .min(MAX_REPORT_MESSAGES);
+    let messages = tls_sessions(&r);
     IncomingReport {
         kind: IncomingKind::Tls,
         org_name: r.organization_name.trim().to_string(),
@@ -873,7 +917,8 @@ fn failure_with_hash(
         meta: serde_json::to_string(r).unwrap_or_default(),
         source: source.to_string(),
         policy_p: None,
-        messages: r.incidents.min(MAX_REPORT_MESSAGES),
+        // At most arf::MAX_INCIDENTS (the reader refuses more), MAX_REPORT_MESSAGES.
+        messages: r.incidents,
         records: Vec::new(),
         tls_policies: Vec::new(),
     }
@@ -936,6 +981,188 @@ mod tests {
         j.push_str("{}]}");
         let f = from_file(j.as_bytes(), "t.json", &Limits::default());
         assert!(f.errors[0].contains("objects"), "{:?}", f.errors);
+    }
+
+    /// An aggregate report whose rows count `counts`, padded with a comment to `len`
+    /// bytes when given.
+    fn aggregate_xml(counts: &[u64], len: Option<usize>) -> String {
+        let mut x = String::from(
+            "<feedback><report_metadata><org_name>r</org_name><report_id>1</report_id>\
+            <date_range><begin>1</begin><end>2</end></date_range></report_metadata>\
+            <policy_published><domain>example.com</domain><p>none</p></policy_published>",
+        );
+        for c in counts {
+            x.push_str(&format!(
+                "<record><row><source_ip>192.0.2.1</source_ip><count>{c}</count></row>\
+                <identifiers><header_from>example.com</header_from></identifiers></record>"
+            ));
+        }
+        if let Some(len) = len {
+            let pad = len - x.len() - "<!---->".len() - "</feedback>".len();
+            x.push_str(&format!("<!--{}-->", " ".repeat(pad)));
+        }
+        x.push_str("</feedback>");
+        x
+    }
+
+    fn tls_json(counts: &[(u64, u64)], len: Option<usize>) -> String {
+        let policies: Vec<String> = counts
+            .iter()
+            .map(|(s, f)| {
+                format!(
+                    r#"{{"policy":{{"policy-type":"sts","policy-domain":"example.com"}},"summary":{{"total-successful-session-count":{s},"total-failure-session-count":{f}}}}}"#
+                )
+            })
+            .collect();
+        let mut j = format!(
+            r#"{{"organization-name":"r","date-range":{{"start-datetime":"2026-01-01T00:00:00Z","end-datetime":"2026-01-02T00:00:00Z"}},"report-id":"t1","policies":[{}]"#,
+            policies.join(",")
+        );
+        if let Some(len) = len {
+            j.push_str(&" ".repeat(len - j.len() - 1));
+        }
+        j.push('}');
+        j
+    }
+
+    /// Counts over 10^12 messages (aggregate) or sessions (TLS) are refused, never
+    /// clamped: exactly the bound is stored.
+    #[test]
+    fn reports_counting_over_the_bound_are_refused() {
+        let l = Limits::default();
+        let half = MAX_REPORT_MESSAGES / 2;
+        let f = from_file(aggregate_xml(&[half, half], None).as_bytes(), "a.xml", &l);
+        assert_eq!(f.reports[0].messages, MAX_REPORT_MESSAGES, "{:?}", f.errors);
+        let f = from_file(
+            aggregate_xml(&[half, half + 1], None).as_bytes(),
+            "b.xml",
+            &l,
+        );
+        assert!(f.reports.is_empty());
+        assert_eq!(
+            f.errors[0].to_string(),
+            format!("b.xml: the report counts over {MAX_REPORT_MESSAGES} messages")
+        );
+        let f = from_file(
+            tls_json(&[(half, 0), (0, half)], None).as_bytes(),
+            "a.json",
+            &l,
+        );
+        assert_eq!(f.reports[0].messages, MAX_REPORT_MESSAGES, "{:?}", f.errors);
+        let f = from_file(
+            tls_json(&[(half, 1), (0, half)], None).as_bytes(),
+            "b.json",
+            &l,
+        );
+        assert!(f.reports.is_empty());
+        assert_eq!(
+            f.errors[0].to_string(),
+            format!("b.json: the report counts over {MAX_REPORT_MESSAGES} sessions")
+        );
+    }
+
+    /// A TLS report of 16 MiB is read; one byte more is refused before serde reads it.
+    #[test]
+    fn tls_json_over_its_size_is_refused() {
+        let l = Limits::default();
+        let f = from_file(
+            tls_json(&[(1, 0)], Some(MAX_TLS_JSON)).as_bytes(),
+            "a.json",
+            &l,
+        );
+        assert_eq!(f.reports.len(), 1, "{:?}", f.errors);
+        let f = from_file(
+            tls_json(&[(1, 0)], Some(MAX_TLS_JSON + 1)).as_bytes(),
+            "b.json",
+            &l,
+        );
+        assert_eq!(
+            f.errors[0].to_string(),
+            format!("b.json: a TLS report over {MAX_TLS_JSON} bytes")
+        );
+    }
+
+    /// A report text of 4 MiB is kept; a longer one is stored described, not kept.
+    #[test]
+    fn report_text_over_its_size_is_described_not_kept() {
+        let l = Limits::default();
+        let xml = aggregate_xml(&[1], Some(MAX_KEPT));
+        assert_eq!(xml.len(), MAX_KEPT);
+        let r = from_file(xml.as_bytes(), "a.xml", &l).reports.remove(0);
+        assert_eq!(r.document, xml);
+        let xml = aggregate_xml(&[1], Some(MAX_KEPT + 1));
+        let r = from_file(xml.as_bytes(), "b.xml", &l).reports.remove(0);
+        assert_eq!(
+            r.document,
+            format!(
+                "(not kept: {} bytes; content hash {})",
+                MAX_KEPT + 1,
+                r.content_hash
+            )
+        );
+        assert_eq!(r.messages, 1);
+    }
+
+    fn forwarded(inner: &str, levels: usize) -> String {
+        let mut mail = inner.to_string();
+        for i in 0..levels {
+            mail = format!(
+                "Subject: Fwd\nContent-Type: multipart/mixed; boundary=f{i}\n\n--f{i}\n\
+                 Content-Type: text/plain\n\nsee attached\n--f{i}\n\
+                 Content-Type: message/rfc822\n\n{mail}\n--f{i}--\n"
+            );
+        }
+        mail
+    }
+
+    /// Forwarded report mail is read 2 levels deep; a deeper copy, or one that does not
+    /// decode, is a problem of the mail, not dropped.
+    #[test]
+    fn forwarded_mail_beyond_its_depth_is_a_problem() {
+        let l = Limits::default();
+        let report = format!(
+            "Subject: Report domain: example.com\nContent-Type: text/xml\n\n{}\n",
+            aggregate_xml(&[3], None)
+        );
+        let f = from_mail(forwarded(&report, MAX_FORWARDED).as_bytes(), "m", &l);
+        assert_eq!((f.reports.len(), f.errors.len()), (1, 0), "{:?}", f.errors);
+        let f = from_mail(forwarded(&report, MAX_FORWARDED + 1).as_bytes(), "m", &l);
+        assert!(f.reports.is_empty());
+        assert_eq!(
+            f.errors.iter().map(|e| e.to_string()).collect::<Vec<_>>(),
+            ["m: part 2 (message/rfc822): a forwarded message over 2 levels deep; not read"]
+        );
+        // A copy over the input bound does not decode.
+        let small = Limits {
+            max_input: 100,
+            ..Limits::default()
+        };
+        let f = from_mail(forwarded(&report, 1).as_bytes(), "m", &small);
+        assert_eq!(
+            f.errors.iter().map(|e| e.to_string()).collect::<Vec<_>>(),
+            ["m: part 2 (message/rfc822): a MIME part decodes to over 100 bytes"]
+        );
+    }
+
+    /// The mail's own header has the bounds of a MIME part's: a report mail with 200
+    /// fields is read, with 201 it is refused by name (its Content-Type could be past a
+    /// cut).
+    #[test]
+    fn mail_header_over_its_field_count_is_refused() {
+        let l = Limits::default();
+        let mail = |fields: usize| {
+            let mut m: String = (2..fields)
+                .map(|i| format!("Received: hop {i}\n"))
+                .collect();
+            m.push_str("Subject: Report domain: example.com\nContent-Type: text/xml\n\n");
+            m.push_str(&aggregate_xml(&[1], None));
+            m
+        };
+        let f = from_mail(mail(monban::mime::MAX_PART_FIELDS).as_bytes(), "m", &l);
+        assert_eq!(f.reports.len(), 1, "{:?}", f.errors);
+        let f = from_mail(mail(monban::mime::MAX_PART_FIELDS + 1).as_bytes(), "m", &l);
+        assert!(f.reports.is_empty());
+        assert_eq!(f.errors[0].to_string(), "m: a header with over 200 fields");
     }
 
     #[test]

@@ -59,11 +59,20 @@ pub struct SendOptions {
     pub max_attempts: u32,
     /// How long a destination that refused permanently is left alone.
     pub suppress_for: i64,
-    /// The SMTP timeout.
+    /// How long one delivery may take with the relay (connection to the end of DATA;
+    /// usually [`SMTP_TIMEOUT`]).
     pub timeout: Duration,
     /// At most this many deliveries in one run.
     pub limit: u32,
 }
+
+/// Deliveries one run takes at most (`report send --limit`, the milter's report
+/// thread): the rest wait for the next run.
+pub const DELIVERIES_PER_RUN: u32 = 10_000;
+
+/// How long one delivery may take with the relay, connection to the end of DATA
+/// (`report send`, the milter's report thread): past it the delivery is retried later.
+pub const SMTP_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// What came of one delivery.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -184,11 +193,18 @@ pub async fn send_auto_reply(
         .parse()
         .map_err(|_| format!("{to}: not an address SMTP can carry"))?;
     let envelope = Envelope::new(None, vec![rcpt]).map_err(|e| e.to_string())?;
-    transport
-        .send_raw(&envelope, message)
-        .await
-        .map(|r| format!("{} {}", r.code(), r.message().collect::<Vec<_>>().join(" ")))
-        .map_err(|e| e.to_string())
+    // The transport's timeout covers the connection only: a relay that stops
+    // answering after it would hold the reply for ever.
+    let timeout = Duration::from_secs(30);
+    match tokio::time::timeout(timeout, transport.send_raw(&envelope, message)).await {
+        Ok(sent) => sent
+            .map(|r| format!("{} {}", r.code(), r.message().collect::<Vec<_>>().join(" ")))
+            .map_err(|e| e.to_string()),
+        Err(_) => Err(format!(
+            "no answer from the relay in {} s",
+            timeout.as_secs()
+        )),
+    }
 }
 
 /// Backoff after `attempts` failed attempts: 15 min, 30 min, 1 h, ... at most 12 h.
@@ -329,7 +345,22 @@ async fn deliver<R: Resolver>(
         Ok(e) => e,
         Err(e) => return Ok(failed(format!("{to}: {e}"))),
     };
-    match transport.send_raw(&envelope, &message).await {
+    // The transport's own timeout covers the connection only: a relay that stops
+    // answering after it would hold the run for ever.
+    let sent =
+        match tokio::time::timeout(opts.timeout, transport.send_raw(&envelope, &message)).await {
+            Ok(sent) => sent,
+            Err(_) => {
+                return Ok(retry(
+                    format!(
+                        "{to}: no answer from the relay in {} s",
+                        opts.timeout.as_secs()
+                    ),
+                    opts.now + backoff(d.attempts),
+                ));
+            }
+        };
+    match sent {
         Ok(reply) => Ok((
             DeliveryUpdate::Sent { at: opts.now },
             outcome(
@@ -588,6 +619,216 @@ mod tests {
             .build()
             .unwrap()
             .block_on(authorize(z, &psl, policy, addr, "rua"))
+    }
+
+    /// A DNS that never answers: the external-destination check says "try later".
+    struct Down;
+
+    impl Resolver for Down {
+        fn lookup(
+            &self,
+            name: &str,
+            _: RecordType,
+        ) -> impl std::future::Future<Output = monban_dns::Lookup> + Send {
+            let name = name.to_owned();
+            async move { Err(monban_dns::LookupError::Timeout { name }) }
+        }
+    }
+
+    /// One delivery tried at `now` (nothing reaches a network: the DNS is down and
+    /// the relay is never contacted), with what it came to.
+    fn attempt(kind: &str, end: i64, attempts: u32, now: i64) -> DeliveryOutcome {
+        let dir = std::env::temp_dir().join(format!(
+            "monban-send-{kind}-{end}-{attempts}-{}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = monban_store::SqliteStore::open(&dir.join("m.db")).unwrap();
+        let opts = SendOptions {
+            smtp_host: "127.0.0.1".into(),
+            smtp_port: 9,
+            starttls: StartTls::Never,
+            hello: "receiver.example".into(),
+            from: "dmarc@receiver.example".into(),
+            org_name: "Receiver".into(),
+            submitter: "receiver.example".into(),
+            signer: None,
+            now,
+            max_per_hour: 60,
+            max_attempts: 8,
+            suppress_for: 86_400,
+            timeout: Duration::from_secs(1),
+            limit: 10,
+        };
+        let d = Delivery {
+            report_id: "r1".into(),
+            destination: "mailto:agg@reports.example.net".into(),
+            attempts,
+            policy_domain: "example.com".into(),
+            begin: end - 86_400,
+            end,
+            filename: "r.xml.gz".into(),
+            xml_gz: Vec::new(),
+            kind: kind.into(),
+            content_type: None,
+            subject: None,
+        };
+        let out = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(async {
+                let t = transport(&opts).unwrap();
+                let psl = PublicSuffixList::bundled();
+                deliver(&store, &Down, &psl, &t, &opts, &d).await.unwrap()
+            });
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
+        out.1
+    }
+
+    /// RFC 9990 §3.2: an aggregate report is tried for 14 days after its period, a
+    /// failure report for 3; a second later it is given up.
+    #[test]
+    fn rfc9990_3_2_undelivered_reports_are_given_up_by_age() {
+        let now = 100 * 86_400;
+        for (kind, age, days) in [
+            ("aggregate", AGGREGATE_MAX_AGE, 14),
+            ("failure", FAILURE_MAX_AGE, 3),
+        ] {
+            let o = attempt(kind, now - age, 0, now);
+            assert_eq!(o.status, "retry", "{kind}: {}", o.detail);
+            let o = attempt(kind, now - age - 1, 0, now);
+            assert_eq!(o.status, "failed", "{kind}");
+            assert_eq!(
+                o.detail,
+                format!("not delivered within {days} days: given up")
+            );
+        }
+    }
+
+    /// The eighth failed attempt gives the delivery up; the seventh is retried.
+    #[test]
+    fn deliveries_are_given_up_after_max_attempts() {
+        let now = 100 * 86_400;
+        let o = attempt("aggregate", now, 6, now);
+        assert_eq!(o.status, "retry", "{}", o.detail);
+        let o = attempt("aggregate", now, 7, now);
+        assert_eq!(o.status, "failed");
+        assert!(
+            o.detail.ends_with("(gave up after 8 attempts)"),
+            "{}",
+            o.detail
+        );
+    }
+
+    fn options(now: i64) -> SendOptions {
+        SendOptions {
+            smtp_host: "127.0.0.1".into(),
+            smtp_port: 9,
+            starttls: StartTls::Never,
+            hello: "receiver.example".into(),
+            from: "dmarc@receiver.example".into(),
+            org_name: "Receiver".into(),
+            submitter: "receiver.example".into(),
+            signer: None,
+            now,
+            max_per_hour: 60,
+            max_attempts: 8,
+            suppress_for: 86_400,
+            timeout: SMTP_TIMEOUT,
+            limit: DELIVERIES_PER_RUN,
+        }
+    }
+
+    /// A run takes 10,000 deliveries; the 10,001st waits for the next run. (The
+    /// destinations are not `mailto:`: each is settled at once, without a network.)
+    #[test]
+    fn a_run_takes_at_most_deliveries_per_run() {
+        assert_eq!(DELIVERIES_PER_RUN, 10_000);
+        let dir = std::env::temp_dir().join(format!("monban-send-limit-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = monban_store::SqliteStore::open(&dir.join("m.db")).unwrap();
+        let now = 100 * 86_400;
+        let report = monban_store::OutgoingReport {
+            report_id: "r1".into(),
+            policy_domain: "example.com".into(),
+            policy_key: "p=none".into(),
+            begin: now - 86_400,
+            end: now - 1,
+            filename: "r.xml.gz".into(),
+            xml_gz: Vec::new(),
+            records: 1,
+            messages: 1,
+            rua: (0..=DELIVERIES_PER_RUN)
+                .map(|i| format!("https://reports.example/{i}"))
+                .collect(),
+            created: now - 10,
+        };
+        let runs = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(async {
+                store.save_report(&report).await.unwrap();
+                let mut runs = Vec::new();
+                for _ in 0..3 {
+                    let s = send(&store, &Down, &options(now), &mut |_, _| {})
+                        .await
+                        .unwrap();
+                    assert!(s.deliveries.iter().all(|d| d.status == "failed"));
+                    runs.push(s.deliveries.len());
+                }
+                runs
+            });
+        assert_eq!(runs, [DELIVERIES_PER_RUN as usize, 1, 0]);
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A relay that accepts the connection and then says nothing: the delivery is
+    /// given up for this run at 60 s and retried later (the transport's own timeout
+    /// covers the connection only). In virtual time.
+    #[tokio::test(start_paused = true)]
+    async fn a_relay_that_does_not_answer_is_retried_later() {
+        assert_eq!(SMTP_TIMEOUT, Duration::from_secs(60));
+        let relay = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = relay.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((s, _)) = relay.accept().await {
+                held.push(s);
+            }
+        });
+        let dir = std::env::temp_dir().join(format!("monban-send-stall-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = monban_store::SqliteStore::open(&dir.join("m.db")).unwrap();
+        let now = 100 * 86_400;
+        let mut opts = options(now);
+        opts.smtp_port = port;
+        let d = Delivery {
+            report_id: "r1".into(),
+            destination: "mailto:dmarc@example.com".into(),
+            attempts: 0,
+            policy_domain: "example.com".into(),
+            begin: now - 86_400,
+            end: now - 1,
+            filename: "r.xml.gz".into(),
+            xml_gz: Vec::new(),
+            kind: "aggregate".into(),
+            content_type: None,
+            subject: None,
+        };
+        let psl = PublicSuffixList::bundled();
+        let start = tokio::time::Instant::now();
+        let (update, outcome) = deliver(&store, &Down, &psl, &transport(&opts).unwrap(), &opts, &d)
+            .await
+            .unwrap();
+        assert_eq!(start.elapsed(), SMTP_TIMEOUT);
+        assert_eq!(outcome.status, "retry", "{}", outcome.detail);
+        assert!(matches!(update, DeliveryUpdate::Retry { .. }), "{update:?}");
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

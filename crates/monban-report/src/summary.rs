@@ -80,7 +80,9 @@ pub async fn load(
 ) -> Result<(Summary, RdnsStats), monban_store::StoreError> {
     let data = store.incoming_summary(filter).await?;
     let mut s = fold(&data);
-    s.tls = fold_tls(&store.incoming_tls(filter).await?);
+    let tls = store.incoming_tls(filter).await?;
+    s.tls = fold_tls(&tls.rows);
+    s.tls_rows_left_out = tls.older_left_out;
     let mut stats = RdnsStats::default();
     if let Some((r, max)) = resolver {
         stats = add_reverse_dns(&mut s, r, max).await;
@@ -88,11 +90,16 @@ pub async fn load(
     Ok((s, stats))
 }
 
+/// Domains whose published policy is looked up at most (the rest keep the `p` their
+/// reports state).
+const PUBLISHED_POLICIES: usize = 1_000;
+
 /// The `p` each domain publishes now, from DNS (`_dmarc.<domain>`): what the advisor
-/// starts from, since a report's `policy_published` is whatever its sender wrote.
+/// starts from, since a report's `policy_published` is whatever its sender wrote. The
+/// first [`PUBLISHED_POLICIES`] domains, each lookup within [`RDNS_DEADLINE`].
 pub async fn published_policies(summary: &mut Summary, resolver: &SharedResolver) {
     use monban_dns::DynResolver as _;
-    for d in summary.domains.iter_mut().take(1000) {
+    for d in summary.domains.iter_mut().take(PUBLISHED_POLICIES) {
         let name = format!("_dmarc.{}", d.domain);
         let Ok(answer) =
             tokio::time::timeout(RDNS_DEADLINE, resolver.lookup_boxed(&name, RecordType::Txt))
@@ -133,6 +140,20 @@ pub struct Summary {
     pub domains: Vec<DomainSummary>,
     /// What the TLS reports (RFC 8460) say, per policy domain, the most failures first.
     pub tls: Vec<TlsSummary>,
+    /// Source addresses whose reverse DNS name was not looked up: past the first ones
+    /// of each domain, past [`MAX_RDNS_TOTAL`] in all, or not answered within
+    /// [`RDNS_DEADLINE`] (their `ptr` is missing for that reason, not for want of a
+    /// name). Left out of the JSON when 0 (all looked up, or none asked for).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub rdns_not_looked_up: usize,
+    /// The period holds more than [`monban_store::MAX_TLS_ROWS`] TLS policy rows: only
+    /// the newest are counted in `tls`. Left out of the JSON when false.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub tls_rows_left_out: bool,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// The TLS reports of one policy domain.
@@ -452,7 +473,7 @@ pub fn fold(data: &IncomingSummary) -> Summary {
     out.sort_by(|a, b| b.messages.cmp(&a.messages).then(a.domain.cmp(&b.domain)));
     Summary {
         domains: out,
-        tls: Vec::new(),
+        ..Summary::default()
     }
 }
 
@@ -460,7 +481,9 @@ pub fn fold(data: &IncomingSummary) -> Summary {
 pub const MAX_RDNS_TOTAL: usize = 2_000;
 
 /// Adds forward-confirmed reverse DNS names to the first `max` sources of each domain
-/// (failing sources come first), looking up at most `parallel` at once.
+/// (failing sources come first), at most [`MAX_RDNS_TOTAL`] addresses in all, 32 at
+/// once, within [`RDNS_DEADLINE`]; [`Summary::rdns_not_looked_up`] counts the
+/// addresses left without a lookup.
 pub async fn add_reverse_dns(
     summary: &mut Summary,
     resolver: &SharedResolver,
@@ -479,9 +502,15 @@ pub async fn add_reverse_dns(
             }
         }
     }
+    let all: std::collections::HashSet<&str> = summary
+        .domains
+        .iter()
+        .flat_map(|d| d.sources.iter().map(|s| s.ip.as_str()))
+        .collect();
     let mut names: HashMap<String, String> = HashMap::new();
     let mut stats = RdnsStats {
         asked: ips.len(),
+        left_out: all.len() - ips.len(),
         ..RdnsStats::default()
     };
     let deadline = tokio::time::Instant::now() + RDNS_DEADLINE;
@@ -526,6 +555,7 @@ pub async fn add_reverse_dns(
             }
         }
     }
+    summary.rdns_not_looked_up = stats.left_out + stats.skipped;
     stats
 }
 
@@ -541,6 +571,9 @@ pub struct RdnsStats {
     pub failed: usize,
     /// Addresses not looked up in time.
     pub skipped: usize,
+    /// Addresses not looked up for the bounds: past the first `max` sources of each
+    /// domain, or past [`MAX_RDNS_TOTAL`] in all.
+    pub left_out: usize,
 }
 
 /// The PTR name of `ip` that resolves back to `ip` (FCrDNS), if any.
@@ -854,6 +887,139 @@ mod tests {
             two.text(Lang::En),
             "d.example is at p=reject, but 2 sources (3% of mail) fail and are rejected"
         );
+    }
+
+    /// `domains` domains of `each` sources (distinct addresses).
+    fn sources(domains: usize, each: usize) -> Summary {
+        Summary {
+            domains: (0..domains)
+                .map(|d| DomainSummary {
+                    domain: format!("d{d}.example"),
+                    sources: (0..each)
+                        .map(|i| Source {
+                            ip: format!("10.{d}.{}.{}", i / 256, i % 256),
+                            ..Source::default()
+                        })
+                        .collect(),
+                    ..DomainSummary::default()
+                })
+                .collect(),
+            ..Summary::default()
+        }
+    }
+
+    /// The first 200 sources of each domain are looked up, 2,000 in all: the rest are
+    /// counted in `rdns_not_looked_up`, which the JSON carries when it is not 0.
+    #[test]
+    fn reverse_dns_bounds_are_counted() {
+        let resolver = SharedResolver::new(monban_dns::ZoneResolver::new());
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        for (domains, each, asked, left) in [
+            (10, 200, MAX_RDNS_TOTAL, 0),
+            (1, 201, 200, 1),
+            (11, 200, MAX_RDNS_TOTAL, 200),
+        ] {
+            let mut s = sources(domains, each);
+            let stats = rt.block_on(add_reverse_dns(&mut s, &resolver, 200));
+            assert_eq!(
+                (
+                    stats.asked,
+                    stats.skipped,
+                    stats.left_out,
+                    s.rdns_not_looked_up
+                ),
+                (asked, 0, left, left),
+                "{domains} x {each}"
+            );
+            let json = serde_json::to_string(&s).unwrap();
+            assert_eq!(
+                json.contains(&format!(",\"rdns_not_looked_up\":{left}}}")),
+                left > 0,
+                "{domains} x {each}"
+            );
+        }
+    }
+
+    /// A DNS that answers after `delay`, or never.
+    struct Slow(Option<std::time::Duration>);
+
+    impl monban_dns::Resolver for Slow {
+        async fn lookup(&self, name: &str, _: RecordType) -> monban_dns::Lookup {
+            match self.0 {
+                Some(d) => tokio::time::sleep(d).await,
+                None => std::future::pending().await,
+            }
+            Err(monban_dns::LookupError::NxDomain {
+                name: name.to_owned(),
+                ttl: 0,
+            })
+        }
+    }
+
+    /// The lookups of one summary end at 15 s: 40 addresses in two turns of 32 and 8
+    /// are all answered when each turn takes 7 s, the second turn is cut when each
+    /// takes 8 s, and with a DNS that never answers all are cut at 15 s. In virtual time.
+    #[tokio::test(start_paused = true)]
+    async fn reverse_dns_ends_at_the_deadline() {
+        for (delay, cut) in [(Some(7), 0), (Some(8), 8), (None, 40)] {
+            let resolver = SharedResolver::new(Slow(delay.map(std::time::Duration::from_secs)));
+            let mut s = sources(1, 40);
+            let start = tokio::time::Instant::now();
+            let stats = add_reverse_dns(&mut s, &resolver, 200).await;
+            assert_eq!((stats.asked, stats.skipped), (40, cut), "{delay:?}");
+            assert_eq!(s.rdns_not_looked_up, cut, "{delay:?}");
+            if cut > 0 {
+                assert_eq!(start.elapsed(), RDNS_DEADLINE, "{delay:?}");
+            }
+        }
+    }
+
+    /// The policy published now is looked up for the first 1,000 domains, each within
+    /// 15 s: the 1,001st, and a domain whose DNS does not answer in time, keep the `p`
+    /// their reports state. In virtual time.
+    #[tokio::test(start_paused = true)]
+    async fn published_policies_are_looked_up_for_1000_domains_15_s_each() {
+        struct Dns(monban_dns::ZoneResolver);
+        impl monban_dns::Resolver for Dns {
+            async fn lookup(&self, name: &str, rtype: RecordType) -> monban_dns::Lookup {
+                if name == "_dmarc.d0.example" {
+                    std::future::pending::<()>().await;
+                }
+                self.0.lookup_now(name, rtype)
+            }
+        }
+        let mut zone = monban_dns::ZoneResolver::new();
+        for i in 0..=1000 {
+            zone.insert(
+                &format!("_dmarc.d{i}.example"),
+                Record::Txt(monban_dns::Txt::new([b"v=DMARC1; p=reject".to_vec()])),
+                300,
+            );
+        }
+        let resolver = SharedResolver::new(Dns(zone));
+        let mut s = sources(1001, 0);
+        for d in &mut s.domains {
+            d.policy = Some("none".into());
+            d.policy_source = "reports";
+        }
+        let start = tokio::time::Instant::now();
+        published_policies(&mut s, &resolver).await;
+        assert_eq!(start.elapsed(), RDNS_DEADLINE);
+        let from_dns: Vec<usize> = (0..1001)
+            .filter(|&i| s.domains[i].policy_source == "dns")
+            .collect();
+        assert_eq!(from_dns, (1..1000).collect::<Vec<_>>());
+        assert_eq!(s.domains[1].policy.as_deref(), Some("reject"));
+        for i in [0, 1000] {
+            assert_eq!(
+                (s.domains[i].policy.as_deref(), s.domains[i].policy_source),
+                (Some("none"), "reports"),
+                "{i}"
+            );
+        }
     }
 
     fn g(

@@ -235,8 +235,45 @@ pub struct TlsPolicyStored {
     pub details: String,
 }
 
-/// The most TLS policy rows one summary reads.
+/// The most TLS policy rows one summary reads: the newest (by their report's end);
+/// [`Newest::older_left_out`] says when older ones were left out (the oldest report in
+/// it may then be there in part).
 pub const MAX_TLS_ROWS: usize = 100_000;
+
+/// The newest rows of a bounded query, oldest first, and whether older rows matched
+/// too and were left out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Newest<T> {
+    /// The rows kept, oldest first.
+    pub rows: Vec<T>,
+    /// Older rows matched the filter and were left out: the bound was reached.
+    pub older_left_out: bool,
+}
+
+impl<T> Default for Newest<T> {
+    fn default() -> Self {
+        Self {
+            rows: Vec::new(),
+            older_left_out: false,
+        }
+    }
+}
+
+impl<T> Newest<T> {
+    /// The newest `max` of `rows` (read oldest first, with a bound of `max + 1`, so
+    /// that one row more says that the bound was reached).
+    pub(crate) fn of(mut rows: Vec<T>, max: usize) -> Self {
+        let older_left_out = rows.len() > max;
+        if older_left_out {
+            let cut = rows.len() - max;
+            rows.drain(..cut);
+        }
+        Self {
+            rows,
+            older_left_out,
+        }
+    }
+}
 
 /// Messages of the aggregate reports whose period begins on one day (UTC).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -255,7 +292,8 @@ pub struct DailyCounts {
     pub reject: u64,
 }
 
-/// The most days [`crate::Store::incoming_daily`] returns (ten years).
+/// The most days [`crate::Store::incoming_daily`] returns (ten years): the newest;
+/// [`Newest::older_left_out`] says when older days were left out.
 pub const MAX_DAYS: usize = 3_660;
 
 /// One stored report, as a list shows it.
@@ -323,4 +361,32 @@ pub fn inflate_document(stored: &[u8]) -> Option<String> {
         return None;
     }
     Some(String::from_utf8_lossy(&out).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A document of 16 MiB inflates back; one byte more is not shown (a damaged
+    /// store, or a bomb), never shown in part.
+    /// Read with one row more than the bound: the newest are kept, and the result says
+    /// that older rows were left out; at the bound, nothing is said.
+    #[test]
+    fn newest_rows_say_when_older_ones_were_left_out() {
+        let at = Newest::of((0..3).collect::<Vec<_>>(), 3);
+        assert_eq!((at.rows, at.older_left_out), (vec![0, 1, 2], false));
+        let over = Newest::of((0..4).collect::<Vec<_>>(), 3);
+        assert_eq!((over.rows, over.older_left_out), (vec![1, 2, 3], true));
+    }
+
+    #[test]
+    fn documents_inflate_up_to_their_bound() {
+        let at = "x".repeat(MAX_DOCUMENT as usize);
+        assert_eq!(
+            inflate_document(&deflate_document(&at)).as_deref(),
+            Some(at.as_str())
+        );
+        let over = "x".repeat(MAX_DOCUMENT as usize + 1);
+        assert_eq!(inflate_document(&deflate_document(&over)), None);
+    }
 }

@@ -26,7 +26,7 @@ pub mod testing;
 pub use evaluation::{DkimRow, Evaluation, FailureReport, OverrideRow, PublishedPolicy, SpfRow};
 pub use incoming::{
     DailyCounts, ImportOutcome, IncomingCounts, IncomingKind, IncomingRecord, IncomingReport,
-    IncomingSummary, MAX_DAYS, MAX_DOCUMENT, MAX_TLS_ROWS, ReportListEntry, ReporterGroup,
+    IncomingSummary, MAX_DAYS, MAX_DOCUMENT, MAX_TLS_ROWS, Newest, ReportListEntry, ReporterGroup,
     SourceGroup, StoredReport, SummaryFilter, TlsPolicyRow, TlsPolicyStored, deflate_document,
     inflate_document,
 };
@@ -298,20 +298,23 @@ pub trait Store: Send + Sync {
     fn incoming_counts(&self) -> StoreFuture<'_, IncomingCounts>;
 
     /// The policies of the stored TLS reports (RFC 8460) whose period overlaps the
-    /// filter's, at most [`MAX_TLS_ROWS`].
+    /// filter's: the newest [`MAX_TLS_ROWS`], saying whether older ones were left out.
     fn incoming_tls<'a>(
         &'a self,
         filter: &'a SummaryFilter,
-    ) -> StoreFuture<'a, Vec<TlsPolicyStored>>;
+    ) -> StoreFuture<'a, Newest<TlsPolicyStored>>;
 
     /// A number that changes whenever a report is stored (the newest report's id): what
     /// was computed from the reports is still right while it stays the same.
     fn incoming_generation(&self) -> StoreFuture<'_, i64>;
 
     /// The filter's aggregate report messages per day (the day each report's period
-    /// begins), oldest first, at most [`MAX_DAYS`] days.
-    fn incoming_daily<'a>(&'a self, filter: &'a SummaryFilter)
-    -> StoreFuture<'a, Vec<DailyCounts>>;
+    /// begins), oldest first: the newest [`MAX_DAYS`] days, saying whether older ones
+    /// were left out.
+    fn incoming_daily<'a>(
+        &'a self,
+        filter: &'a SummaryFilter,
+    ) -> StoreFuture<'a, Newest<DailyCounts>>;
 
     /// The stored reports (every kind) whose period overlaps the filter's, the newest
     /// first, `limit` (at most 1,000) from `offset`.

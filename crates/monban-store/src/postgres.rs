@@ -199,6 +199,26 @@ const REPORTS_LOCK: i64 = 0x6d6f_6e62_6172;
 /// How many connections one process keeps at most.
 const POOL_SIZE: usize = 4;
 
+/// The connection pool: at most [`POOL_SIZE`] connections; a query that finds them
+/// all in use waits for one (up to 30 s, then an error).
+fn pool(config: tokio_postgres::Config) -> Result<Pool, String> {
+    let manager = Manager::from_config(
+        config,
+        NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    Pool::builder(manager)
+        .max_size(POOL_SIZE)
+        .runtime(Runtime::Tokio1)
+        .wait_timeout(Some(Duration::from_secs(30)))
+        .create_timeout(Some(Duration::from_secs(10)))
+        .recycle_timeout(Some(Duration::from_secs(5)))
+        .build()
+        .map_err(|e| e.to_string())
+}
+
 /// The PostgreSQL store: a small connection pool.
 #[derive(Debug)]
 pub struct PostgresStore {
@@ -218,24 +238,10 @@ impl PostgresStore {
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(Duration::from_secs(10));
         }
-        let manager = Manager::from_config(
-            config,
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        let pool = Pool::builder(manager)
-            .max_size(POOL_SIZE)
-            .runtime(Runtime::Tokio1)
-            .wait_timeout(Some(Duration::from_secs(30)))
-            .create_timeout(Some(Duration::from_secs(10)))
-            .recycle_timeout(Some(Duration::from_secs(5)))
-            .build()
-            .map_err(|e| StoreError::Url {
-                url: place.clone(),
-                why: e.to_string(),
-            })?;
+        let pool = pool(config).map_err(|why| StoreError::Url {
+            url: place.clone(),
+            why,
+        })?;
         let store = Self { pool, place };
         store.migrate().await?;
         Ok(store)
@@ -659,7 +665,7 @@ impl Store for PostgresStore {
     fn incoming_tls<'a>(
         &'a self,
         filter: &'a SummaryFilter,
-    ) -> StoreFuture<'a, Vec<crate::TlsPolicyStored>> {
+    ) -> StoreFuture<'a, crate::Newest<crate::TlsPolicyStored>> {
         Box::pin(self.incoming_tls_in(filter))
     }
 
@@ -674,7 +680,7 @@ impl Store for PostgresStore {
     fn incoming_daily<'a>(
         &'a self,
         filter: &'a SummaryFilter,
-    ) -> StoreFuture<'a, Vec<crate::DailyCounts>> {
+    ) -> StoreFuture<'a, crate::Newest<crate::DailyCounts>> {
         Box::pin(self.incoming_daily_in(filter))
     }
 
@@ -885,5 +891,21 @@ impl Store for PostgresStore {
                 .map_err(|e| self.pg(e))?;
             Ok(row.map(|r| r.get(0)))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The pool holds at most four connections, and a query waits for one (bounded):
+    /// the setting is checked here (the waiting is deadpool's).
+    #[test]
+    fn the_pool_holds_at_most_four_connections() {
+        let config =
+            tokio_postgres::Config::from_str("postgres://monban@127.0.0.1:1/monban").unwrap();
+        let pool = pool(config).unwrap();
+        assert_eq!(pool.status().max_size, 4);
+        assert_eq!(pool.timeouts().wait, Some(Duration::from_secs(30)));
     }
 }

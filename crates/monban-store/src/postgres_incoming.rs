@@ -332,17 +332,18 @@ impl PostgresStore {
     pub(crate) async fn incoming_tls_in(
         &self,
         filter: &SummaryFilter,
-    ) -> Result<Vec<crate::TlsPolicyStored>, StoreError> {
+    ) -> Result<crate::Newest<crate::TlsPolicyStored>, StoreError> {
         let client = self.client().await?;
         let since = filter.since.unwrap_or(i64::MIN);
         let until = filter.until.unwrap_or(i64::MAX);
         let domain = filter.domain.clone().unwrap_or_default();
-        let limit = crate::MAX_TLS_ROWS as i64;
+        // One row more than the bound: whether older rows were left out.
+        let limit = crate::MAX_TLS_ROWS as i64 + 1;
         let rows = client
             .query(TLS_SQL, &[&since, &until, &domain, &limit])
             .await
             .map_err(|e| self.pg(e))?;
-        Ok(rows
+        let rows = rows
             .iter()
             .map(|row| crate::TlsPolicyStored {
                 org_name: row.get(0),
@@ -352,7 +353,8 @@ impl PostgresStore {
                 failed: row.get::<_, i64>(4) as u64,
                 details: row.get(5),
             })
-            .collect())
+            .collect();
+        Ok(crate::Newest::of(rows, crate::MAX_TLS_ROWS))
     }
 
     pub(crate) async fn incoming_generation_in(&self) -> Result<i64, StoreError> {
@@ -370,15 +372,16 @@ impl PostgresStore {
     pub(crate) async fn incoming_daily_in(
         &self,
         filter: &SummaryFilter,
-    ) -> Result<Vec<crate::DailyCounts>, StoreError> {
+    ) -> Result<crate::Newest<crate::DailyCounts>, StoreError> {
         let client = self.client().await?;
         let (since, until, domain) = crate::sqlite_incoming::bounds(filter);
-        let limit = crate::MAX_DAYS as i64;
+        // One day more than the bound: whether older days were left out.
+        let limit = crate::MAX_DAYS as i64 + 1;
         let rows = client
             .query(DAILY_SQL, &[&since, &until, &domain, &limit])
             .await
             .map_err(|e| self.pg(e))?;
-        Ok(rows
+        let rows = rows
             .iter()
             .map(|row| crate::DailyCounts {
                 day: row.get(0),
@@ -388,7 +391,8 @@ impl PostgresStore {
                 quarantine: row.get::<_, i64>(4) as u64,
                 reject: row.get::<_, i64>(5) as u64,
             })
-            .collect())
+            .collect();
+        Ok(crate::Newest::of(rows, crate::MAX_DAYS))
     }
 
     pub(crate) async fn incoming_report_list_in(

@@ -319,7 +319,7 @@ impl Store for SqliteStore {
     fn incoming_tls<'a>(
         &'a self,
         filter: &'a SummaryFilter,
-    ) -> StoreFuture<'a, Vec<crate::TlsPolicyStored>> {
+    ) -> StoreFuture<'a, crate::Newest<crate::TlsPolicyStored>> {
         Box::pin(async move { self.incoming_tls_now(filter) })
     }
 
@@ -334,7 +334,7 @@ impl Store for SqliteStore {
     fn incoming_daily<'a>(
         &'a self,
         filter: &'a SummaryFilter,
-    ) -> StoreFuture<'a, Vec<crate::DailyCounts>> {
+    ) -> StoreFuture<'a, crate::Newest<crate::DailyCounts>> {
         Box::pin(async move { self.incoming_daily_now(filter) })
     }
 

@@ -35,27 +35,40 @@ pub(crate) const REPORTERS_SQL: &str =
         AND ($3 = '' OR r.domain = $3)
      GROUP BY r.domain, r.org_name";
 
-/// The TLS policies of a period (shared by both backends; `$n` placeholders).
-pub(crate) const TLS_SQL: &str = "SELECT r.org_name, p.policy_type,
-        CASE WHEN p.policy_domain = '' THEN r.domain ELSE p.policy_domain END,
-        p.successful, p.failed, p.details
-     FROM incoming_tls_policies p JOIN incoming_reports r ON r.id = p.report
-     WHERE r.kind = 'tls' AND (r.end_time > $1 OR r.begin_time >= $1) AND r.begin_time < $2
-        AND ($3 = '' OR r.domain = $3 OR p.policy_domain = $3)
-     ORDER BY r.end_time, r.id
-     LIMIT $4";
+/// The TLS policies of a period (shared by both backends; `$n` placeholders): the
+/// newest `$4` rows, oldest first.
+pub(crate) const TLS_SQL: &str = "SELECT org_name, policy_type, policy_domain, successful,
+        failed, details
+     FROM (SELECT r.org_name, p.policy_type,
+            CASE WHEN p.policy_domain = '' THEN r.domain ELSE p.policy_domain END
+                AS policy_domain,
+            p.successful, p.failed, p.details, r.end_time, r.id
+        FROM incoming_tls_policies p JOIN incoming_reports r ON r.id = p.report
+        WHERE r.kind = 'tls' AND (r.end_time > $1 OR r.begin_time >= $1)
+            AND r.begin_time < $2 AND ($3 = '' OR r.domain = $3 OR p.policy_domain = $3)
+        ORDER BY r.end_time DESC, r.id DESC
+        LIMIT $4) newest
+     ORDER BY end_time, id";
 
-/// Messages per day of a period's aggregate reports (both backends; `$n` placeholders).
-pub(crate) const DAILY_SQL: &str = "SELECT r.begin_time / 86400,
-        CAST(SUM(c.count) AS BIGINT),
-        CAST(SUM(CASE WHEN c.dkim_aligned OR c.spf_aligned THEN c.count ELSE 0 END) AS BIGINT),
-        CAST(SUM(CASE WHEN c.disposition = 'none' THEN c.count ELSE 0 END) AS BIGINT),
-        CAST(SUM(CASE WHEN c.disposition = 'quarantine' THEN c.count ELSE 0 END) AS BIGINT),
-        CAST(SUM(CASE WHEN c.disposition = 'reject' THEN c.count ELSE 0 END) AS BIGINT)
-     FROM incoming_records c JOIN incoming_reports r ON r.id = c.report
-     WHERE r.kind = 'aggregate' AND (r.end_time > $1 OR r.begin_time >= $1) AND r.begin_time < $2
-        AND ($3 = '' OR r.domain = $3)
-     GROUP BY 1 ORDER BY 1 LIMIT $4";
+/// Messages per day of a period's aggregate reports (both backends; `$n`
+/// placeholders): the newest `$4` days, oldest first.
+pub(crate) const DAILY_SQL: &str = "SELECT day, messages, dmarc_pass, n_none, n_quarantine,
+        n_reject
+     FROM (SELECT r.begin_time / 86400 AS day,
+            CAST(SUM(c.count) AS BIGINT) AS messages,
+            CAST(SUM(CASE WHEN c.dkim_aligned OR c.spf_aligned THEN c.count ELSE 0 END)
+                AS BIGINT) AS dmarc_pass,
+            CAST(SUM(CASE WHEN c.disposition = 'none' THEN c.count ELSE 0 END) AS BIGINT)
+                AS n_none,
+            CAST(SUM(CASE WHEN c.disposition = 'quarantine' THEN c.count ELSE 0 END)
+                AS BIGINT) AS n_quarantine,
+            CAST(SUM(CASE WHEN c.disposition = 'reject' THEN c.count ELSE 0 END) AS BIGINT)
+                AS n_reject
+        FROM incoming_records c JOIN incoming_reports r ON r.id = c.report
+        WHERE r.kind = 'aggregate' AND (r.end_time > $1 OR r.begin_time >= $1)
+            AND r.begin_time < $2 AND ($3 = '' OR r.domain = $3)
+        GROUP BY 1 ORDER BY 1 DESC LIMIT $4) newest
+     ORDER BY day";
 
 /// The reports of a period, newest first (both backends): of one domain (`$3`), walking
 /// the (domain, end_time) index backwards, or of all (`$3` unused), walking the
@@ -100,14 +113,15 @@ impl SqliteStore {
     pub fn incoming_daily_now(
         &self,
         filter: &SummaryFilter,
-    ) -> Result<Vec<crate::DailyCounts>, StoreError> {
+    ) -> Result<crate::Newest<crate::DailyCounts>, StoreError> {
         let conn = self.lock();
         let db = |e| self.db(e);
         let (since, until, domain) = bounds(filter);
         let mut stmt = conn.prepare(&DAILY_SQL.replace('$', "?")).map_err(db)?;
+        // One day more than the bound: whether older days were left out.
         let rows = stmt
             .query_map(
-                params![since, until, domain, crate::MAX_DAYS as i64],
+                params![since, until, domain, crate::MAX_DAYS as i64 + 1],
                 |row| {
                     Ok(crate::DailyCounts {
                         day: row.get(0)?,
@@ -120,7 +134,9 @@ impl SqliteStore {
                 },
             )
             .map_err(db)?;
-        rows.collect::<Result<_, _>>().map_err(db)
+        rows.collect::<Result<Vec<_>, _>>()
+            .map(|rows| crate::Newest::of(rows, crate::MAX_DAYS))
+            .map_err(db)
     }
 
     /// [`crate::Store::incoming_report_list`], on the calling thread.
@@ -163,7 +179,7 @@ impl SqliteStore {
     pub fn incoming_tls_now(
         &self,
         filter: &SummaryFilter,
-    ) -> Result<Vec<crate::TlsPolicyStored>, StoreError> {
+    ) -> Result<crate::Newest<crate::TlsPolicyStored>, StoreError> {
         let conn = self.lock();
         let db = |e| self.db(e);
         let since = filter.since.unwrap_or(i64::MIN);
@@ -172,7 +188,8 @@ impl SqliteStore {
         let mut stmt = conn.prepare(&TLS_SQL.replace('$', "?")).map_err(db)?;
         let rows = stmt
             .query_map(
-                params![since, until, domain, crate::MAX_TLS_ROWS as i64],
+                // One row more than the bound: whether older rows were left out.
+                params![since, until, domain, crate::MAX_TLS_ROWS as i64 + 1],
                 |row| {
                     Ok(crate::TlsPolicyStored {
                         org_name: row.get(0)?,
@@ -189,7 +206,7 @@ impl SqliteStore {
         for r in rows {
             out.push(r.map_err(db)?);
         }
-        Ok(out)
+        Ok(crate::Newest::of(out, crate::MAX_TLS_ROWS))
     }
 
     /// [`crate::Store::import_reports`], on the calling thread.

@@ -127,6 +127,7 @@ async fn suite(store: &dyn Store) {
     assert_eq!(store.count().await.unwrap(), 302);
     reporting_suite(store).await;
     incoming_suite(store).await;
+    limits_suite(store).await;
 }
 
 /// Aggregation, outgoing reports, deliveries, suppression (on top of `suite`'s rows:
@@ -581,6 +582,8 @@ async fn incoming_suite(store: &dyn Store) {
     let c = store.incoming_counts().await.unwrap();
     assert_eq!((c.aggregate, c.tls, c.failure), (2, 1, 0));
     let tls = store.incoming_tls(&SummaryFilter::default()).await.unwrap();
+    assert!(!tls.older_left_out);
+    let tls = tls.rows;
     assert_eq!(tls.len(), 1);
     assert_eq!(
         (
@@ -649,7 +652,8 @@ async fn incoming_suite(store: &dyn Store) {
     let daily = store
         .incoming_daily(&SummaryFilter::default())
         .await
-        .unwrap();
+        .unwrap()
+        .rows;
     assert_eq!(daily.len(), 1);
     let d = &daily[0];
     assert_eq!((d.day, d.messages, d.dmarc_pass, d.none), (1, 12, 6, 12));
@@ -678,4 +682,86 @@ async fn incoming_suite(store: &dyn Store) {
         .await
         .unwrap();
     assert!(store.incoming_generation().await.unwrap() > generation);
+}
+
+/// The bounds of the dashboard's queries (of their own domain, beside the suite's
+/// rows): exactly the bound is returned, and one more leaves out the oldest, never the
+/// newest.
+async fn limits_suite(store: &dyn Store) {
+    let domain = "limits.example";
+    let only = SummaryFilter {
+        domain: Some(domain.into()),
+        ..SummaryFilter::default()
+    };
+    let day = |d: usize| {
+        let mut r = incoming("limits.example", &format!("day{d}"), &format!("d{d}"), 1);
+        r.domain = domain.into();
+        r.begin = d as i64 * 86_400;
+        r.end = r.begin + 86_399;
+        r
+    };
+    // Days: 3,660 are all returned; a newer one leaves out the oldest, and the result
+    // says that older days were left out.
+    let days: Vec<IncomingReport> = (0..monban_store::MAX_DAYS).map(day).collect();
+    store.import_reports(&days, 400).await.unwrap();
+    let daily = store.incoming_daily(&only).await.unwrap();
+    assert!(!daily.older_left_out);
+    let daily = daily.rows;
+    assert_eq!(daily.len(), monban_store::MAX_DAYS);
+    assert_eq!(daily[0].day, 0);
+    store
+        .import_reports(&[day(monban_store::MAX_DAYS)], 400)
+        .await
+        .unwrap();
+    let daily = store.incoming_daily(&only).await.unwrap();
+    assert!(daily.older_left_out);
+    let daily = daily.rows;
+    assert_eq!(daily.len(), monban_store::MAX_DAYS);
+    assert_eq!(
+        (daily[0].day, daily[daily.len() - 1].day),
+        (1, monban_store::MAX_DAYS as i64),
+        "oldest first, the newest kept"
+    );
+    // A list request: at most 1,000 entries, newest first.
+    let list = store.incoming_report_list(&only, 0, 5_000).await.unwrap();
+    assert_eq!(list.len(), 1_000);
+    assert_eq!(list[0].report_id, format!("day{}", monban_store::MAX_DAYS));
+    // TLS rows: 100,000 are all read; a newer report's row leaves out an older one.
+    let policies = |n: usize| {
+        (0..n)
+            .map(|i| TlsPolicyRow {
+                policy_type: "sts".into(),
+                policy_domain: domain.into(),
+                successful: i as u64,
+                failed: 0,
+                details: "{}".into(),
+            })
+            .collect::<Vec<_>>()
+    };
+    let mut old = day(0);
+    old.kind = IncomingKind::Tls;
+    old.report_id = "tls-old".into();
+    old.records.clear();
+    old.policy_p = None;
+    old.tls_policies = policies(monban_store::MAX_TLS_ROWS);
+    store.import_reports(&[old.clone()], 400).await.unwrap();
+    let tls = store.incoming_tls(&only).await.unwrap();
+    assert!(!tls.older_left_out);
+    assert_eq!(tls.rows.len(), monban_store::MAX_TLS_ROWS);
+    let mut new = old;
+    new.report_id = "tls-new".into();
+    new.begin += 86_400;
+    new.end += 86_400;
+    new.org_name = "newer.example".into();
+    new.tls_policies = policies(1);
+    store.import_reports(&[new], 400).await.unwrap();
+    let tls = store.incoming_tls(&only).await.unwrap();
+    assert!(tls.older_left_out);
+    let tls = tls.rows;
+    assert_eq!(tls.len(), monban_store::MAX_TLS_ROWS);
+    assert_eq!(
+        tls.last().map(|t| t.org_name.as_str()),
+        Some("newer.example"),
+        "oldest first, the newest kept"
+    );
 }

@@ -5,8 +5,11 @@
 //! endings, header lines without a colon skipped, a missing closing delimiter read as
 //! the end of the part, base64 with stray characters. It is also bounded: nesting
 //! ([`MAX_DEPTH`]) and parts ([`MAX_PARTS`]) are limited, and every step is linear in
-//! the input, so a hostile message cannot make it work hard. `message/rfc822` parts are
-//! leaves (a report's copy of the original message is not a report).
+//! the input, so a hostile message cannot make it work hard. A header past its bounds
+//! (more than [`MAX_PART_FIELDS`] fields, a value over [`MAX_FIELD_VALUE`] bytes, more
+//! than [`MAX_PARAMS`] parameters) is an error naming the bound, never read in part: a
+//! `Content-Type` past a cut would be missed. `message/rfc822` parts are leaves (a
+//! report's copy of the original message is not a report).
 
 use memchr::memmem;
 
@@ -14,8 +17,12 @@ use memchr::memmem;
 pub const MAX_DEPTH: usize = 8;
 /// Leaf parts at most.
 pub const MAX_PARTS: usize = 1_000;
-/// Header fields of one part read at most (the rest are ignored).
-const MAX_PART_FIELDS: usize = 200;
+/// Header fields of one part at most (a part with more is [`MimeError::TooManyFields`]).
+pub const MAX_PART_FIELDS: usize = 200;
+/// The longest value of one header field, unfolded, in bytes.
+pub const MAX_FIELD_VALUE: usize = 64 * 1024;
+/// Parameters of one `Content-Type` or `Content-Disposition` at most.
+pub const MAX_PARAMS: usize = 64;
 
 /// Why a message could not be walked.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -30,6 +37,17 @@ pub enum MimeError {
     /// A decoded part would be larger than allowed.
     #[error("a MIME part decodes to over {0} bytes")]
     TooLarge(usize),
+    /// A header with more fields than allowed ([`MAX_PART_FIELDS`] for a part).
+    #[error("a header with over {0} fields")]
+    TooManyFields(usize),
+    /// A field value, unfolded, longer than [`MAX_FIELD_VALUE`] bytes; the field's
+    /// name (cut to 80 characters).
+    #[error("the header field {0:?} is over {MAX_FIELD_VALUE} bytes")]
+    FieldTooLong(String),
+    /// A `Content-Type` or `Content-Disposition` with more than [`MAX_PARAMS`]
+    /// parameters.
+    #[error("a Content-Type or Content-Disposition with over {MAX_PARAMS} parameters")]
+    TooManyParams,
 }
 
 /// One leaf part.
@@ -100,8 +118,11 @@ pub fn split(message: &[u8]) -> (&[u8], &[u8]) {
 }
 
 /// The header fields of a block, unfolded: (name, value) in order, values trimmed.
-/// Lines that are not fields are skipped; at most `limit` fields.
-pub fn fields(header: &[u8], limit: usize) -> Vec<(String, String)> {
+/// Lines that are not fields are skipped. More than `limit` fields is
+/// [`MimeError::TooManyFields`], a value over [`MAX_FIELD_VALUE`] bytes
+/// [`MimeError::FieldTooLong`]: a field past a cut could be the one that matters.
+pub fn fields(header: &[u8], limit: usize) -> Result<Vec<(String, String)>, MimeError> {
+    let too_long = |name: &str| MimeError::FieldTooLong(name.chars().take(80).collect());
     let mut out: Vec<(String, String)> = Vec::new();
     for line in header.split(|&b| b == b'\n') {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
@@ -109,16 +130,16 @@ pub fn fields(header: &[u8], limit: usize) -> Vec<(String, String)> {
             continue;
         }
         if matches!(line[0], b' ' | b'\t') {
-            if let Some(last) = out.last_mut()
-                && last.1.len() < 64 * 1024
-            {
+            if let Some(last) = out.last_mut() {
+                let more = String::from_utf8_lossy(line);
+                let more = more.trim();
+                if last.1.len() + 1 + more.len() > MAX_FIELD_VALUE {
+                    return Err(too_long(&last.0));
+                }
                 last.1.push(' ');
-                last.1.push_str(String::from_utf8_lossy(line).trim());
+                last.1.push_str(more);
             }
             continue;
-        }
-        if out.len() >= limit {
-            break;
         }
         let Some(colon) = memchr::memchr(b':', line) else {
             continue;
@@ -127,12 +148,18 @@ pub fn fields(header: &[u8], limit: usize) -> Vec<(String, String)> {
         if name.is_empty() || name.contains(' ') {
             continue;
         }
+        if out.len() >= limit {
+            return Err(MimeError::TooManyFields(limit));
+        }
         let value = String::from_utf8_lossy(&line[colon + 1..])
             .trim()
             .to_string();
+        if value.len() > MAX_FIELD_VALUE {
+            return Err(too_long(&name));
+        }
         out.push((name, value));
     }
-    out
+    Ok(out)
 }
 
 /// The first field named `name` (any case) among `fields`.
@@ -146,7 +173,8 @@ pub fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> 
 /// A Content-Type or Content-Disposition value: the lower-cased token before the
 /// first `;` and the parameters (RFC 2045 §5.1), with RFC 2231 extended values
 /// (`filename*=utf-8''a%20b`) decoded and continuations (`name*0`, `name*1`) joined.
-pub fn parse_content_type(value: &str) -> (String, Vec<(String, String)>) {
+/// More than [`MAX_PARAMS`] parameters is [`MimeError::TooManyParams`].
+pub fn parse_content_type(value: &str) -> Result<(String, Vec<(String, String)>), MimeError> {
     let value = super::rfc5322::strip_comments(value);
     let mut pieces = split_params(&value);
     let kind = pieces
@@ -156,10 +184,15 @@ pub fn parse_content_type(value: &str) -> (String, Vec<(String, String)>) {
         .to_ascii_lowercase();
     let mut params: Vec<(String, String)> = Vec::new();
     let mut continued: Vec<(String, u32, String)> = Vec::new();
-    for piece in pieces.take(64) {
+    let mut count = 0;
+    for piece in pieces {
         let Some((name, val)) = piece.split_once('=') else {
             continue;
         };
+        count += 1;
+        if count > MAX_PARAMS {
+            return Err(MimeError::TooManyParams);
+        }
         let name = name.trim().to_ascii_lowercase();
         let val = unquote(val.trim());
         if let Some((base, rest)) = name.split_once('*') {
@@ -176,14 +209,14 @@ pub fn parse_content_type(value: &str) -> (String, Vec<(String, String)>) {
         }
     }
     continued.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+    // The pieces of one value together are no longer than the field (bounded above).
     for (name, _, text) in continued {
         match params.iter_mut().find(|(n, _)| *n == name) {
-            Some((_, v)) if v.len() < 4096 => v.push_str(&text),
-            Some(_) => {}
+            Some((_, v)) => v.push_str(&text),
             None => params.push((name, text)),
         }
     }
-    (kind, params)
+    Ok((kind, params))
 }
 
 /// `;`-separated pieces, not splitting inside quoted strings.
@@ -287,10 +320,10 @@ fn walk<'a>(
         return Err(MimeError::TooManyParts);
     }
     let (header, body) = split(entity);
-    let fields = fields(header, MAX_PART_FIELDS);
+    let fields = fields(header, MAX_PART_FIELDS)?;
     let (media_type, params) = match field(&fields, "content-type") {
         Some(v) => {
-            let (t, p) = parse_content_type(v);
+            let (t, p) = parse_content_type(v)?;
             // A type without a subtype is not a type (RFC 2045 §5.2: use the default).
             if t.contains('/') {
                 (t, p)
@@ -316,7 +349,9 @@ fn walk<'a>(
         }
         return Ok(());
     }
-    let disposition = field(&fields, "content-disposition").map(parse_content_type);
+    let disposition = field(&fields, "content-disposition")
+        .map(parse_content_type)
+        .transpose()?;
     let filename = disposition
         .as_ref()
         .and_then(|(_, p)| p.iter().find(|(n, _)| n == "filename"))
@@ -550,7 +585,8 @@ mod tests {
     fn rfc2231_names_and_defaults() {
         let (t, p) = parse_content_type(
             "Application/ZIP; name*0*=utf-8''a%20b; name*1=\".zip\" (comment); x=\"q\\\"\"",
-        );
+        )
+        .unwrap();
         assert_eq!(t, "application/zip");
         assert_eq!(p[0], ("x".into(), "q\"".into()));
         assert_eq!(p[1], ("name".into(), "a b.zip".into()));
@@ -582,6 +618,63 @@ mod tests {
             m.extend_from_slice(b"--b\n\nx\n");
         }
         assert_eq!(parts(&m), Err(MimeError::TooManyParts));
+    }
+
+    /// A part header past a bound is refused by name, never read in part: exactly the
+    /// bound is read, one more is an error.
+    #[test]
+    fn header_bounds_are_refused_not_cut() {
+        // Fields: the Content-Type as field 200 is read; a field more is an error.
+        let mut header = String::new();
+        for i in 1..MAX_PART_FIELDS {
+            header.push_str(&format!("X-F{i}: v\n"));
+        }
+        header.push_str("Content-Type: application/gzip\nnot a field\n");
+        let at_limit = format!("{header}\nbody");
+        assert_eq!(
+            parts(at_limit.as_bytes()).unwrap()[0].media_type,
+            "application/gzip"
+        );
+        let over = format!("X-One-More: v\n{header}\nbody");
+        assert_eq!(
+            parts(over.as_bytes()),
+            Err(MimeError::TooManyFields(MAX_PART_FIELDS))
+        );
+        // A folded value of exactly 64 KiB is read; one byte more is an error.
+        let folded = |first: usize| {
+            let mut h = format!("X-Long: {}\n", "a".repeat(first));
+            for _ in 0..65 {
+                h.push_str(&format!(" {}\n", "b".repeat(999)));
+            }
+            h
+        };
+        let f = fields(folded(536).as_bytes(), 10).unwrap();
+        assert_eq!(f[0].1.len(), MAX_FIELD_VALUE);
+        assert_eq!(
+            fields(folded(537).as_bytes(), 10),
+            Err(MimeError::FieldTooLong("X-Long".into()))
+        );
+        let unfolded = format!("X-Long: {}\n", "a".repeat(MAX_FIELD_VALUE + 1));
+        assert_eq!(
+            fields(unfolded.as_bytes(), 10),
+            Err(MimeError::FieldTooLong("X-Long".into()))
+        );
+        // Parameters: 64 are read (the last one too); 65 are an error.
+        let params = |n: usize| {
+            (1..n)
+                .map(|i| format!("; x{i}=1"))
+                .chain(std::iter::once("; name=r.xml.gz".to_string()))
+                .collect::<String>()
+        };
+        let (_, p) =
+            parse_content_type(&format!("application/gzip{}", params(MAX_PARAMS))).unwrap();
+        assert_eq!(p.len(), MAX_PARAMS);
+        assert_eq!(p[MAX_PARAMS - 1], ("name".into(), "r.xml.gz".into()));
+        let over = format!(
+            "Content-Disposition: attachment{}\n\nbody",
+            params(MAX_PARAMS + 1)
+        );
+        assert_eq!(parts(over.as_bytes()), Err(MimeError::TooManyParams));
     }
 
     #[test]

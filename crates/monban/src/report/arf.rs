@@ -6,16 +6,23 @@
 //! Lenient: field names in any case, unknown fields kept, `Feedback-Type` values in any
 //! case, dates in any RFC 5322 form. Some generators (Exim's DMARC module) send no ARF
 //! part, only text with `Sender Domain:` and `Sender IP Address:` lines;
-//! [`parse_plain_text`] reads those. Bounded: at most [`MAX_FIELDS`] fields, each value
-//! cut at [`MAX_VALUE`] characters, the original header kept up to [`MAX_ORIGINAL`] bytes.
+//! [`parse_plain_text`] reads those.
+//!
+//! Bounded, and never judged in part: more than [`MAX_FIELDS`] fields, a value that
+//! identifies or counts something (a domain, an address, `Incidents`, the reporter's
+//! `User-Agent`) over [`MAX_VALUE`] characters, or an `Incidents` that is not a count
+//! from 1 to [`MAX_INCIDENTS`] is an [`ArfError`]. Only text that is shown and never
+//! matched (`Authentication-Results`, `SPF-DNS`, the original's `To`, `Subject`, `Date`,
+//! `Message-ID`) is cut at [`MAX_VALUE`] characters, ending in "…" to say so. The
+//! original header is read and kept up to [`MAX_ORIGINAL`] bytes.
 
 use serde::Serialize;
 
 use crate::mime;
 
-/// Fields read from the feedback part at most.
+/// Fields of the feedback part at most.
 pub const MAX_FIELDS: usize = 500;
-/// Characters kept of one value.
+/// The longest value read, in characters (longer display text is cut).
 pub const MAX_VALUE: usize = 4096;
 /// The largest `Incidents` count believed.
 pub const MAX_INCIDENTS: u64 = 1_000_000_000_000;
@@ -32,6 +39,30 @@ pub enum ArfError {
     /// The plain-text form names no domain.
     #[error("the failure report names no domain")]
     NoDomain,
+    /// More than [`MAX_FIELDS`] fields in the feedback part.
+    #[error("the feedback report has over {MAX_FIELDS} fields")]
+    TooManyFields,
+    /// A value that identifies or counts something is over [`MAX_VALUE`] characters;
+    /// the field's name (cut to 80 characters).
+    #[error("the {0} field is over {MAX_VALUE} characters")]
+    ValueTooLong(String),
+    /// `Incidents` is not a count from 1 to [`MAX_INCIDENTS`]; its text (cut to 80
+    /// characters).
+    #[error("Incidents: {0:?} is not a count from 1 to {MAX_INCIDENTS}")]
+    Incidents(String),
+    /// The header of the feedback part or of the original cannot be read.
+    #[error("{0}")]
+    Mime(mime::MimeError),
+}
+
+impl From<mime::MimeError> for ArfError {
+    fn from(e: mime::MimeError) -> Self {
+        match e {
+            mime::MimeError::TooManyFields(_) => Self::TooManyFields,
+            mime::MimeError::FieldTooLong(name) => Self::ValueTooLong(name),
+            other => Self::Mime(other),
+        }
+    }
 }
 
 /// One failure report.
@@ -76,7 +107,7 @@ pub struct FailureReport {
     pub dkim_selector: Option<String>,
     /// `SPF-DNS`.
     pub spf_dns: Option<String>,
-    /// `Incidents` (1 when absent).
+    /// `Incidents` (1 when absent, RFC 5965 §3.2).
     pub incidents: u64,
     /// The original message's header fields that identify it.
     pub original: Original,
@@ -118,8 +149,28 @@ impl FailureReport {
     }
 }
 
-fn cut(v: &str) -> String {
-    v.chars().take(MAX_VALUE).collect()
+/// A value that identifies or counts something: whole, or an error naming the field.
+fn whole(name: &str, v: &str) -> Result<String, ArfError> {
+    if v.chars().nth(MAX_VALUE).is_some() {
+        return Err(ArfError::ValueTooLong(name.chars().take(80).collect()));
+    }
+    Ok(v.to_string())
+}
+
+/// Text that is only shown: cut at [`MAX_VALUE`] characters, ending in "…" when cut.
+fn shown(v: &str) -> String {
+    match v.char_indices().nth(MAX_VALUE) {
+        Some((at, _)) => format!("{}…", &v[..at]),
+        None => v.to_string(),
+    }
+}
+
+/// `Incidents`: a positive count (RFC 5965 §3.2), at most [`MAX_INCIDENTS`].
+fn incidents(v: &str) -> Result<u64, ArfError> {
+    match v.trim().parse::<u64>() {
+        Ok(n) if (1..=MAX_INCIDENTS).contains(&n) => Ok(n),
+        _ => Err(ArfError::Incidents(v.chars().take(80).collect())),
+    }
 }
 
 /// Reads a `message/feedback-report` body, and the original message or header (a
@@ -128,16 +179,29 @@ pub fn parse_feedback_report(
     feedback: &[u8],
     original: Option<&[u8]>,
 ) -> Result<FailureReport, ArfError> {
-    let fields = mime::fields(feedback, MAX_FIELDS);
+    let fields = mime::fields(feedback, MAX_FIELDS)?;
     let mut r = FailureReport {
         incidents: 1,
         ..FailureReport::default()
     };
     let mut seen_type = false;
     for (name, value) in &fields {
-        let value = cut(value);
+        let key = name.to_ascii_lowercase();
+        // Free text, only shown: cut. Everything else read is whole or an error.
+        if key == "authentication-results" {
+            r.authentication_results.push(shown(value));
+            continue;
+        }
+        if key == "spf-dns" {
+            r.spf_dns = Some(shown(value));
+            continue;
+        }
+        if !KNOWN.contains(&key.as_str()) {
+            continue;
+        }
+        let value = whole(name, value)?;
         let lower = || value.to_ascii_lowercase();
-        match name.to_ascii_lowercase().as_str() {
+        match key.as_str() {
             "feedback-type" => {
                 seen_type = true;
                 r.feedback_type = lower();
@@ -154,21 +218,13 @@ pub fn parse_feedback_report(
             "reporting-mta" => r.reporting_mta = Some(value),
             "reported-domain" => r.reported_domain.push(value.trim().to_ascii_lowercase()),
             "reported-uri" => r.reported_uri.push(value),
-            "authentication-results" => r.authentication_results.push(value),
             "auth-failure" => r.auth_failure = Some(lower()),
             "delivery-result" => r.delivery_result = Some(lower()),
             "identity-alignment" => r.identity_alignment = Some(lower()),
             "dkim-domain" => r.dkim_domain = Some(value),
             "dkim-identity" => r.dkim_identity = Some(value),
             "dkim-selector" => r.dkim_selector = Some(value),
-            "spf-dns" => r.spf_dns = Some(value),
-            "incidents" => {
-                r.incidents = value
-                    .trim()
-                    .parse::<u64>()
-                    .unwrap_or(1)
-                    .clamp(1, MAX_INCIDENTS);
-            }
+            "incidents" => r.incidents = incidents(&value)?,
             _ => {}
         }
     }
@@ -176,10 +232,34 @@ pub fn parse_feedback_report(
         return Err(ArfError::NoFeedbackType);
     }
     if let Some(original) = original {
-        read_original(&mut r, original);
+        read_original(&mut r, original)?;
     }
     Ok(r)
 }
+
+/// The feedback fields read whole (lower case); `Authentication-Results` and `SPF-DNS`
+/// are read as display text.
+const KNOWN: &[&str] = &[
+    "feedback-type",
+    "version",
+    "user-agent",
+    "original-mail-from",
+    "original-rcpt-to",
+    "original-envelope-id",
+    "arrival-date",
+    "received-date",
+    "source-ip",
+    "reporting-mta",
+    "reported-domain",
+    "reported-uri",
+    "auth-failure",
+    "delivery-result",
+    "identity-alignment",
+    "dkim-domain",
+    "dkim-identity",
+    "dkim-selector",
+    "incidents",
+];
 
 /// Reads the text-only form some generators send instead of ARF (`Sender Domain:`,
 /// `Sender IP Address:`, `Received date:`, then a copy of the header).
@@ -202,8 +282,15 @@ pub fn parse_plain_text(text: &[u8]) -> Result<FailureReport, ArfError> {
         let Some((name, value)) = trimmed.split_once(':') else {
             continue;
         };
-        let value = cut(value.trim());
-        match name.trim().to_ascii_lowercase().as_str() {
+        let key = name.trim().to_ascii_lowercase();
+        if !matches!(
+            key.as_str(),
+            "sender domain" | "sender ip address" | "received date" | "dmarc results"
+        ) {
+            continue;
+        }
+        let value = whole(name.trim(), value.trim())?;
+        match key.as_str() {
             "sender domain" => r.reported_domain.push(value.to_ascii_lowercase()),
             "sender ip address" => r.source_ip = Some(source_ip(&value)),
             "received date" => {
@@ -217,7 +304,7 @@ pub fn parse_plain_text(text: &[u8]) -> Result<FailureReport, ArfError> {
         read_original(
             &mut r,
             text[start..].trim_start_matches(['\r', '\n']).as_bytes(),
-        );
+        )?;
     }
     if r.domain().is_none() {
         return Err(ArfError::NoDomain);
@@ -238,13 +325,18 @@ fn source_ip(v: &str) -> String {
     first.trim_matches(|c| c == '[' || c == ']').to_string()
 }
 
-fn read_original(r: &mut FailureReport, original: &[u8]) {
+/// The original's header, up to [`MAX_ORIGINAL`] bytes: every field in them is read
+/// (no count beyond the bytes; a field cannot be longer than they are). Its `From` can
+/// name the domain, so it is read whole; the other fields are shown only.
+fn read_original(r: &mut FailureReport, original: &[u8]) -> Result<(), ArfError> {
     let (header, _) = mime::split(original);
     let header = &header[..header.len().min(MAX_ORIGINAL)];
-    let fields = mime::fields(header, MAX_FIELDS);
-    let get = |n: &str| mime::field(&fields, n).map(cut);
+    let fields = mime::fields(header, usize::MAX)?;
+    let get = |n: &str| mime::field(&fields, n).map(shown);
     r.original = Original {
-        from: get("from"),
+        from: mime::field(&fields, "from")
+            .map(|v| whole("original From", v))
+            .transpose()?,
         to: get("to"),
         subject: get("subject"),
         date: get("date"),
@@ -253,6 +345,7 @@ fn read_original(r: &mut FailureReport, original: &[u8]) {
     if !header.is_empty() {
         r.original_headers = Some(String::from_utf8_lossy(header).into_owned());
     }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -283,6 +376,94 @@ mod tests {
             parse_feedback_report(b"Version: 1\r\n", None),
             Err(ArfError::NoFeedbackType)
         );
+    }
+
+    /// Every bound gives an error naming it, or (display text only) a cut that says so;
+    /// exactly the bound is read, one more is not.
+    #[test]
+    fn bounds_are_refused_or_marked_never_cut_silently() {
+        let base = "Feedback-Type: auth-failure\r\n";
+        // Fields: 500 are read, 501 are an error.
+        let fields = |n: usize| {
+            let mut f = base.to_string();
+            for i in 1..n {
+                f.push_str(&format!("X-Extension-{i}: x\r\n"));
+            }
+            f
+        };
+        assert!(parse_feedback_report(fields(MAX_FIELDS).as_bytes(), None).is_ok());
+        assert_eq!(
+            parse_feedback_report(fields(MAX_FIELDS + 1).as_bytes(), None),
+            Err(ArfError::TooManyFields)
+        );
+        // An identity of 4096 characters is read whole; one more is an error.
+        let domain = |n: usize| format!("{base}Reported-Domain: {}\r\n", "a".repeat(n));
+        let r = parse_feedback_report(domain(MAX_VALUE).as_bytes(), None).unwrap();
+        assert_eq!(r.reported_domain[0].len(), MAX_VALUE);
+        assert_eq!(
+            parse_feedback_report(domain(MAX_VALUE + 1).as_bytes(), None),
+            Err(ArfError::ValueTooLong("Reported-Domain".into()))
+        );
+        let agent = format!("{base}User-Agent: {}\r\n", "u".repeat(MAX_VALUE + 1));
+        assert_eq!(
+            parse_feedback_report(agent.as_bytes(), None),
+            Err(ArfError::ValueTooLong("User-Agent".into()))
+        );
+        // Display text is cut, and says so.
+        let ar = |n: usize| format!("{base}Authentication-Results: {}\r\n", "r".repeat(n));
+        let r = parse_feedback_report(ar(MAX_VALUE).as_bytes(), None).unwrap();
+        assert_eq!(r.authentication_results[0], "r".repeat(MAX_VALUE));
+        let r = parse_feedback_report(ar(MAX_VALUE + 1).as_bytes(), None).unwrap();
+        assert_eq!(
+            r.authentication_results[0],
+            format!("{}…", "r".repeat(MAX_VALUE))
+        );
+        // Incidents: absent is 1 (RFC 5965 §3.2); 1 to 10^12 are read; the rest refused.
+        let count =
+            |v: &str| parse_feedback_report(format!("{base}Incidents: {v}\r\n").as_bytes(), None);
+        assert_eq!(count("1000000000000").unwrap().incidents, MAX_INCIDENTS);
+        for bad in [
+            "1000000000001",
+            "0",
+            "many",
+            "-3",
+            "99999999999999999999999",
+        ] {
+            assert_eq!(count(bad), Err(ArfError::Incidents(bad.into())), "{bad}");
+        }
+        // The original: its From is read whole, the shown fields are cut with a mark.
+        let from = format!("From: x@{}\r\n\r\n", "b".repeat(MAX_VALUE));
+        assert_eq!(
+            parse_feedback_report(base.as_bytes(), Some(from.as_bytes())),
+            Err(ArfError::ValueTooLong("original From".into()))
+        );
+        let subject = format!("Subject: {}\r\n\r\n", "s".repeat(MAX_VALUE + 1));
+        let r = parse_feedback_report(base.as_bytes(), Some(subject.as_bytes())).unwrap();
+        assert!(r.original.subject.unwrap().ends_with("s…"));
+        // The plain-text form: an identity over the bound is an error.
+        let text = format!("Sender Domain: {}.example\n", "d".repeat(MAX_VALUE));
+        assert_eq!(
+            parse_plain_text(text.as_bytes()),
+            Err(ArfError::ValueTooLong("Sender Domain".into()))
+        );
+    }
+
+    /// The original header is read and kept up to 64 KiB: a field after that is not seen.
+    #[test]
+    fn original_header_is_kept_up_to_its_bound() {
+        let mut header = String::new();
+        while header.len() < MAX_ORIGINAL {
+            header.push_str("Received: from a.example by b.example\r\n");
+        }
+        let original = format!("From: a@example.com\r\n{header}Subject: late\r\n\r\nbody");
+        let r = parse_feedback_report(
+            b"Feedback-Type: auth-failure\r\n",
+            Some(original.as_bytes()),
+        )
+        .unwrap();
+        assert_eq!(r.original_headers.unwrap().len(), MAX_ORIGINAL);
+        assert_eq!(r.original.from.as_deref(), Some("a@example.com"));
+        assert_eq!(r.original.subject, None);
     }
 
     #[test]

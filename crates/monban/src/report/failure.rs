@@ -429,6 +429,42 @@ mod tests {
         assert!(b.is_ascii());
     }
 
+    /// The header included is at most 64 KiB, cut at a field and said so.
+    #[test]
+    fn rfc9991_3_2_header_is_bounded_and_a_cut_is_said() {
+        let (r, env, _) = evaluate(
+            "v=DMARC1; p=reject; ruf=mailto:ruf@example.com",
+            "203.0.113.9",
+        );
+        let render = |lines: usize| {
+            // 64 bytes a line: 1024 lines are exactly the bound.
+            let block: String = (0..lines)
+                .map(|i| format!("X-Pad-{i:04}: {}\r\n", "a".repeat(50)))
+                .collect();
+            let header = Headers::parse(block.as_bytes()).unwrap();
+            FailureInput {
+                report: &r,
+                envelope: &env,
+                header: &header,
+                arrival: 1_795_946_400,
+                authserv_id: "mx.receiver.example",
+                spf_record: None,
+                redact: true,
+                user_agent: "monban/test",
+            }
+            .render("b1")
+            .body
+        };
+        assert_eq!(MAX_HEADER_BYTES, 1024 * 64);
+        let whole = render(1024);
+        assert!(whole.contains("X-Pad-1023: "));
+        assert!(!whole.contains("X-Monban-Truncated"));
+        let cut = render(1025);
+        assert!(cut.contains("X-Pad-1023: "));
+        assert!(!cut.contains("X-Pad-1024"));
+        assert!(cut.contains("X-Monban-Truncated: the rest of the header is left out\r\n"));
+    }
+
     #[test]
     fn rfc9991_6_addresses_are_redacted() {
         assert_eq!(

@@ -9,9 +9,10 @@
 //!
 //! Strict: no DTD (`<!DOCTYPE` is refused, so no entity can expand); only the five
 //! predefined entities and character references; depth, element text, records and
-//! signatures per record are bounded ([`MAX_DEPTH`], [`MAX_TEXT`], [`MAX_RECORDS`],
-//! [`MAX_AUTH_RESULTS`]); a missing report id, policy domain or source address is an
-//! error naming the element.
+//! signatures per record, and the metadata's errors are bounded ([`MAX_DEPTH`],
+//! [`MAX_TEXT`], [`MAX_RECORDS`], [`MAX_AUTH_RESULTS`], [`MAX_ERRORS`]): past a bound
+//! the report is refused, never read in part; a missing report id, policy domain or
+//! source address is an error naming the element.
 
 use quick_xml::events::Event;
 
@@ -25,8 +26,10 @@ pub const MAX_DEPTH: usize = 32;
 pub const MAX_TEXT: usize = 64 * 1024;
 /// The most records in one report.
 pub const MAX_RECORDS: usize = 1_000_000;
-/// The most DKIM or SPF results in one record.
+/// The most DKIM or SPF results, or reasons, in one record.
 pub const MAX_AUTH_RESULTS: usize = 1_000;
+/// The most `error` entries in the report's metadata.
+pub const MAX_ERRORS: usize = 1_000;
 
 /// Why a report could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -433,9 +436,13 @@ impl Parser {
                 m.extra_contact_info = non_empty(value);
             }
             [N::Feedback, N::ReportMetadata, N::ReportId] => m.report_id = value,
-            [N::Feedback, N::ReportMetadata, N::Error]
-                if !value.is_empty() && m.errors.len() < MAX_AUTH_RESULTS =>
-            {
+            [N::Feedback, N::ReportMetadata, N::Error] if !value.is_empty() => {
+                if m.errors.len() >= MAX_ERRORS {
+                    return Err(ParseError::Limit {
+                        what: "errors in the report metadata",
+                        limit: MAX_ERRORS,
+                    });
+                }
                 m.errors.push(value);
             }
             [N::Feedback, N::ReportMetadata, N::Generator] => m.generator = non_empty(value),
@@ -726,6 +733,82 @@ mod tests {
             parse_aggregate(&bad_utf8).unwrap().metadata.org_name,
             "\u{FFFD}"
         );
+    }
+
+    /// Results, reasons, metadata errors and counts: exactly the bound is read, one
+    /// more refuses the report (never a report read in part).
+    #[test]
+    fn issue12_bounds_per_record_and_metadata_are_refused_by_name() {
+        let with = |inner: &str, n: usize, what: &str| {
+            let many = inner.repeat(n);
+            let xml = match what {
+                "errors" => MINIMAL.replace(
+                    "<org_name>r</org_name>",
+                    &format!("<org_name>r</org_name>{many}"),
+                ),
+                "reasons" => MINIMAL.replace("<reason/>", &many),
+                _ => MINIMAL.replace("<auth_results>", &format!("<auth_results>{many}")),
+            };
+            parse_aggregate(xml.as_bytes())
+        };
+        let dkim = "<dkim><domain>example.com</domain><result>pass</result></dkim>";
+        let spf = "<spf><domain>example.com</domain><result>pass</result></spf>";
+        let reason = "<reason><type>forwarded</type></reason>";
+        let error = "<error>a reporter's note</error>";
+        for (inner, what, limit, message) in [
+            (dkim, "dkim", MAX_AUTH_RESULTS, "DKIM results in a record"),
+            (spf, "spf", MAX_AUTH_RESULTS - 1, "SPF results in a record"),
+            (reason, "reasons", MAX_AUTH_RESULTS, "reasons in a record"),
+            (error, "errors", MAX_ERRORS, "errors in the report metadata"),
+        ] {
+            // MINIMAL has one SPF result of its own.
+            let f = with(inner, limit, what).unwrap();
+            let r = &f.records[0];
+            let n = match what {
+                "dkim" => r.dkim.len(),
+                "spf" => r.spf.len(),
+                "reasons" => r.evaluated.reasons.len(),
+                _ => f.metadata.errors.len(),
+            };
+            assert_eq!(n, if what == "spf" { limit + 1 } else { limit }, "{what}");
+            assert_eq!(
+                with(inner, limit + 1, what),
+                Err(ParseError::Limit {
+                    what: message,
+                    limit: if what == "errors" {
+                        MAX_ERRORS
+                    } else {
+                        MAX_AUTH_RESULTS
+                    },
+                }),
+                "{what}"
+            );
+        }
+        // A row's count: 10^12 is read, one more (or its float) is refused.
+        let count = |v: &str| {
+            parse_aggregate(
+                MINIMAL
+                    .replace("<count>2</count>", &format!("<count>{v}</count>"))
+                    .as_bytes(),
+            )
+        };
+        assert_eq!(count("1000000000000").unwrap().records[0].count, MAX_COUNT);
+        assert_eq!(
+            count("1000000000000.0").unwrap().records[0].count,
+            MAX_COUNT
+        );
+        for bad in ["1000000000001", "1000000000001.0", "-1", "1.5"] {
+            assert!(
+                matches!(
+                    count(bad),
+                    Err(ParseError::Value {
+                        element: "record/row/count",
+                        ..
+                    })
+                ),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

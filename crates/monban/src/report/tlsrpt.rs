@@ -320,6 +320,88 @@ mod tests {
         assert_eq!(r.policies[0].failure_details[0].failed_session_count, 3);
     }
 
+    fn report(policies: &str) -> String {
+        format!(
+            r#"{{"organization-name":"X","date-range":{{"start-datetime":"2016-04-01T00:00:00Z","end-datetime":"2016-04-02T00:00:00Z"}},"report-id":"r1","policies":[{policies}]}}"#
+        )
+    }
+
+    fn policy(successful: u64, failed: u64, details: &str) -> String {
+        format!(
+            r#"{{"policy":{{"policy-type":"sts","policy-domain":"y.example"}},"summary":{{"total-successful-session-count":{successful},"total-failure-session-count":{failed}}},"failure-details":[{details}]}}"#
+        )
+    }
+
+    fn limit(r: Result<TlsReport, TlsRptError>) -> Option<&'static str> {
+        match r {
+            Err(TlsRptError::Limit { what, .. }) => Some(what),
+            _ => None,
+        }
+    }
+
+    /// Policies, failure details and session counts: exactly the bound is read, one
+    /// more refuses the report.
+    #[test]
+    fn rfc8460_4_bounds_are_refused_by_name() {
+        let p = policy(1, 0, "");
+        let policies = |n: usize| vec![p.as_str(); n].join(",");
+        let r = parse_tls_report(report(&policies(MAX_POLICIES)).as_bytes()).unwrap();
+        assert_eq!(r.policies.len(), MAX_POLICIES);
+        let r = parse_tls_report(report(&policies(MAX_POLICIES + 1)).as_bytes());
+        assert_eq!(limit(r), Some("policies"));
+
+        let details = |n: usize| vec!["{}"; n].join(",");
+        let r = parse_tls_report(report(&policy(0, 0, &details(MAX_FAILURE_DETAILS))).as_bytes())
+            .unwrap();
+        assert_eq!(r.policies[0].failure_details.len(), MAX_FAILURE_DETAILS);
+        let r =
+            parse_tls_report(report(&policy(0, 0, &details(MAX_FAILURE_DETAILS + 1))).as_bytes());
+        assert_eq!(limit(r), Some("failure details in a policy"));
+
+        let most = MAX_SESSIONS;
+        let detail = |n: u64| format!(r#"{{"result-type":"x","failed-session-count":{n}}}"#);
+        let r = parse_tls_report(report(&policy(most, most, &detail(most))).as_bytes()).unwrap();
+        assert_eq!(
+            (r.policies[0].successful, r.policies[0].failed),
+            (most, most)
+        );
+        for over in [
+            policy(most + 1, 0, ""),
+            policy(0, most + 1, ""),
+            policy(0, 0, &detail(most + 1)),
+        ] {
+            let r = parse_tls_report(report(&over).as_bytes());
+            assert_eq!(limit(r), Some("sessions in one count"), "{over}");
+        }
+    }
+
+    /// JSON nesting is serde_json's bound: 128 levels where a value is read (here four
+    /// enclosing levels and 124 arrays are refused, 123 reach the value); an unknown
+    /// member is skipped without recursion at any depth.
+    #[test]
+    fn json_nesting_is_bounded() {
+        let read = |n: usize| {
+            let deep = format!(
+                r#""policy-string":{}{},"policy-type""#,
+                "[".repeat(n),
+                "]".repeat(n)
+            );
+            let json = report(&policy(1, 0, "")).replacen(r#""policy-type""#, &deep, 1);
+            match parse_tls_report(json.as_bytes()) {
+                Err(TlsRptError::Json(why)) => why,
+                other => panic!("{other:?}"),
+            }
+        };
+        assert!(!read(123).contains("recursion limit"), "{}", read(123));
+        assert!(read(124).contains("recursion limit exceeded"));
+        let skipped = report(&policy(1, 0, "")).replacen(
+            '{',
+            &format!(r#"{{"x":{}{},"#, "[".repeat(100_000), "]".repeat(100_000)),
+            1,
+        );
+        assert!(parse_tls_report(skipped.as_bytes()).is_ok());
+    }
+
     #[test]
     fn broken_reports_name_what_is_wrong() {
         assert!(matches!(
