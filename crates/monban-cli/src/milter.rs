@@ -271,8 +271,8 @@ pub async fn run(args: MilterArgs) -> Result<(), Failure> {
                 max_per_hour: rc.max_per_hour,
                 max_attempts: 8,
                 suppress_for: 7 * monban_report::generate::DAY,
-                timeout: std::time::Duration::from_secs(60),
-                limit: 10_000,
+                timeout: monban_report::send::SMTP_TIMEOUT,
+                limit: monban_report::send::DELIVERIES_PER_RUN,
             };
             let url = rc.url.clone();
             let dns = dns.clone();

@@ -172,7 +172,8 @@ pub async fn run(dns: &DnsArgs, args: ServeArgs) -> Result<(), Failure> {
             _ = int.recv() => {}
         }
     };
-    monban_web::serve(listener, app, shutdown)
+    // The request head too must come within --timeout.
+    monban_web::serve(listener, app, Duration::from_secs(args.timeout), shutdown)
         .await
         .map_err(|e| Failure::other(format!("the server failed: {e}")))
 }

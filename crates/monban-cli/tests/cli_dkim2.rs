@@ -184,3 +184,52 @@ fn sign_refuses_what_it_cannot_sign() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// `sign --recipe`: a recipe file of 1 MiB is read; one byte more is refused, exit 1.
+#[test]
+fn sign_reads_a_recipe_of_at_most_1_mib() {
+    let key = dir().join("keys/ed25519._domainkey.test1.dkim2.com.pem");
+    let signed = std::fs::read(dir().join("expected/simple-ed25519.eml")).unwrap();
+    let changed = String::from_utf8(signed)
+        .unwrap()
+        .replace("Subject: ", "Subject: [list] ");
+    let d = tempdir::Dir::new("recipe-limit");
+    for (size, read) in [(1 << 20, true), ((1 << 20) + 1, false)] {
+        // A valid recipe (nothing to undo in the header fields), padded with white space.
+        let mut recipe = br#"{"h":{}}"#.to_vec();
+        recipe.resize(size, b' ');
+        let path = d.0.join(format!("recipe-{size}.json"));
+        std::fs::write(&path, &recipe).unwrap();
+        let out = common::run(
+            &[
+                "sign",
+                "--domain",
+                "test1.dkim2.com",
+                "--selector",
+                "ed25519",
+                "--key",
+                key.to_str().unwrap(),
+                "--dkim2",
+                "--mail-from",
+                "list@test1.dkim2.com",
+                "--rcpt-to",
+                "member@example.com",
+                "--recipe",
+                path.to_str().unwrap(),
+            ],
+            changed.as_bytes(),
+            &[],
+        );
+        let err = String::from_utf8_lossy(&out.stderr);
+        if read {
+            let signed = String::from_utf8(ok(&out)).unwrap();
+            assert!(signed.contains("Message-Instance:"), "{err}");
+        } else {
+            assert_eq!(out.status.code(), Some(1), "{err}");
+            assert!(
+                err.contains("is larger than 1048576 bytes; refused"),
+                "{err}"
+            );
+        }
+    }
+}

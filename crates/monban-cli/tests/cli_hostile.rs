@@ -349,3 +349,44 @@ fn regression_issue11_closed_stdout_is_not_a_panic() {
     assert!(!err.contains("panicked"), "{err}");
     assert_eq!(status.code(), Some(0), "{err}");
 }
+
+/// `--dns-timeout` takes 1 to 300 seconds: 0 and 301 are usage errors (exit 2), 1 and
+/// 300 are taken (the server starts with them).
+#[test]
+fn dns_timeout_is_1_to_300_seconds() {
+    let dir = Dir::new("hostile-dns-timeout");
+    let store = format!("sqlite:{}", dir.0.join("m.db").display());
+    let args = |seconds: &'static str| -> Vec<String> {
+        [
+            "--dns-server",
+            "127.0.0.1:9",
+            "--dns-timeout",
+            seconds,
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--store",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([store.clone()])
+        .collect()
+    };
+    for bad in ["0", "301"] {
+        let a = args(bad);
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        let out = monban(&a, b"");
+        assert_eq!(out.status.code(), Some(2), "{bad}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("--dns-timeout must be between 1 and 300 seconds"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    for good in ["1", "300"] {
+        let a = args(good);
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        // Panics unless the server listens.
+        drop(common::web::Server::start(&a));
+    }
+}

@@ -329,3 +329,61 @@ fn unix_socket_mode_group_and_warnings() {
     assert_eq!(child.wait().unwrap().code(), Some(0));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// `milter import-opendkim` reads the configuration up to 1 MiB (one byte more: refused,
+/// exit 1) and each table it names up to 16 MiB (one byte more: that table is not
+/// translated, and the import says so).
+#[test]
+fn opendkim_import_reads_bounded_files() {
+    let dir = common::Dir::new("import-limits");
+    // A host list of exactly `size` bytes: one network, then a comment.
+    let hosts = |size: usize| {
+        let mut t = b"10.99.0.0/16\n#".to_vec();
+        t.resize(size - 1, b' ');
+        t.push(b'\n');
+        t
+    };
+    let table = 16 * 1024 * 1024;
+    let exact = dir.file("hosts-exact", &hosts(table));
+    let over = dir.file("hosts-over", &hosts(table + 1));
+    // A configuration of exactly `size` bytes naming `list`.
+    let conf = |name: &str, list: &str, size: usize| {
+        let mut t = format!("Mode sv\nInternalHosts file:{list}\n#").into_bytes();
+        t.resize(size - 1, b' ');
+        t.push(b'\n');
+        dir.file(name, &t)
+    };
+    let import = |conf: &str| {
+        monban()
+            .args(["milter", "import-opendkim", conf])
+            .output()
+            .unwrap()
+    };
+    let limit = 1024 * 1024;
+    let out = import(&conf("exact.conf", &exact, limit));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stdout.contains("10.99.0.0/16"), "{stdout}");
+    assert!(!stderr.contains("larger than"), "{stderr}");
+
+    let out = import(&conf("table-over.conf", &over, limit));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stdout.contains("10.99.0.0/16"), "{stdout}");
+    assert!(
+        stderr.contains("not translated: InternalHosts")
+            && stderr.contains("is larger than 16777216 bytes; refused"),
+        "{stderr}"
+    );
+
+    let out = import(&conf("conf-over.conf", &exact, limit + 1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("is larger than 1048576 bytes; refused"),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty());
+}

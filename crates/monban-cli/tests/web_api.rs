@@ -235,3 +235,296 @@ fn errors_are_json_and_limits_hold() {
     assert_eq!(status, 200);
     assert_eq!(body, b"{\"domains\":[],\"tls\":[]}\n");
 }
+
+/// A connection to the server with a read deadline (a server that hangs fails the
+/// test instead of holding it).
+fn connect(server: &Server) -> std::net::TcpStream {
+    let s = std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(60)))
+        .unwrap();
+    s
+}
+
+/// Sends `bytes` as they are; the whole answer (the server closes the connection).
+fn raw(server: &Server, bytes: &[u8]) -> String {
+    use std::io::{Read, Write};
+    let mut s = connect(server);
+    s.write_all(bytes).unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).expect("an answer, not a hang");
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Reads one answer's head (up to the empty line) from `s`.
+fn read_head(s: &mut std::net::TcpStream) -> String {
+    use std::io::Read;
+    let mut head = Vec::new();
+    let mut b = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        let n = s.read(&mut b).expect("an answer within the read deadline");
+        assert_eq!(n, 1, "closed after {}", String::from_utf8_lossy(&head));
+        head.push(b[0]);
+    }
+    String::from_utf8_lossy(&head).to_ascii_lowercase()
+}
+
+/// A message whose header is `total` bytes (before the empty line), the From field
+/// last, in `fields` fields at least (fewer bytes than asked for are not possible).
+fn message_of(total: usize, fields: usize) -> Vec<u8> {
+    let from = b"From: ceo@example.com\r\n";
+    let mut m = Vec::with_capacity(total + 64);
+    // The fields asked for, short; then filler up to the size.
+    for _ in 1..fields {
+        m.extend_from_slice(b"X-F: a\r\n");
+    }
+    while m.len() + from.len() < total {
+        let room = total - from.len() - m.len();
+        let n = room.min(1000);
+        if n < 12 {
+            m.extend_from_slice(b"X-F:");
+            m.extend(std::iter::repeat_n(b'a', n - 6));
+            m.extend_from_slice(b"\r\n");
+            break;
+        }
+        m.extend_from_slice(b"X-Filler: ");
+        m.extend(std::iter::repeat_n(b'a', n - 12));
+        m.extend_from_slice(b"\r\n");
+    }
+    m.extend_from_slice(from);
+    assert!(total == 0 || m.len() == total, "{} != {total}", m.len());
+    m.extend_from_slice(b"\r\nbody\r\n");
+    m
+}
+
+/// The API takes a header of 1 MiB and 5,000 fields; one byte or one field more: verify
+/// judges no method (`malformed`, DMARC `permerror`), analyze answers 400.
+#[test]
+fn api_header_limits_hold() {
+    let server = Server::example(&["--authserv-id", "mx.example.org"]);
+    let limit = 1024 * 1024;
+    let post = |path: &str, m: &[u8]| {
+        let (status, _, body) =
+            server.request("POST", path, &format!("Content-Length: {}\r\n", m.len()), m);
+        (status, String::from_utf8_lossy(&body).into_owned())
+    };
+    let verify = "/api/v1/verify?ip=192.0.2.25&mail_from=ceo%40example.com";
+    for (m, over) in [
+        (message_of(limit, 1), false),
+        (message_of(limit + 1, 1), true),
+        (message_of(0, 5_000), false),
+        (message_of(0, 5_001), true),
+    ] {
+        let (status, body) = post(verify, &m);
+        assert_eq!(status, 200, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["malformed"].is_string(), over, "{}: {v}", m.len());
+        if over {
+            assert_eq!(v["dmarc"]["result"], "permerror", "{v}");
+        } else {
+            // Judged whole: the From at the very end was seen.
+            assert_eq!(v["dmarc"]["header_from"], "example.com", "{v}");
+        }
+        let (status, body) = post("/api/v1/analyze", &m);
+        if over {
+            assert_eq!(status, 400, "{body}");
+            assert!(
+                body.contains("the header is larger than 1048576 bytes")
+                    || body.contains("the header has more than 5000 fields"),
+                "{body}"
+            );
+        } else {
+            assert_eq!(status, 200, "{}", &body[..body.len().min(300)]);
+        }
+    }
+}
+
+/// `--timeout`: a request not answered in time gets 503 and a JSON error. The request
+/// is made slow for sure: its body is announced and never sent (the server asks for it
+/// with `100 Continue`, so the handler is known to be running).
+#[test]
+fn a_request_past_the_timeout_gets_503() {
+    use std::io::Write;
+    let server = Server::example(&["--timeout", "1"]);
+    // In time: answered.
+    assert_eq!(server.get("/api/v1/openapi.json").0, 200);
+    let mut s = connect(&server);
+    s.write_all(
+        b"POST /api/v1/analyze HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\
+          Expect: 100-continue\r\nContent-Length: 100\r\n\r\n",
+    )
+    .unwrap();
+    assert!(read_head(&mut s).starts_with("http/1.1 100 continue"));
+    let started = std::time::Instant::now();
+    let head = read_head(&mut s);
+    assert!(head.starts_with("http/1.1 503"), "{head}");
+    assert!(head.contains("content-type: application/json"), "{head}");
+    let mut body = String::new();
+    use std::io::Read;
+    let _ = s.read_to_string(&mut body);
+    assert!(body.contains("no answer within 1 s"), "{body}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+}
+
+/// A client that sends its request head slowly (slowloris) is cut off after
+/// `--timeout`, whatever it sends meanwhile: the head must be whole in time.
+#[test]
+fn a_request_head_sent_slowly_is_cut_off() {
+    use std::io::{Read, Write};
+    let server = Server::example(&["--timeout", "1"]);
+    let mut s = connect(&server);
+    s.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    let started = std::time::Instant::now();
+    s.write_all(b"GET /api/v1/openapi.json HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        .unwrap();
+    // One more header line every 300 ms, for up to 6 s: past the 1 s bound.
+    let mut cut = false;
+    for i in 0..20 {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        if s.write_all(format!("X-Slow-{i}: 1\r\n").as_bytes())
+            .is_err()
+        {
+            cut = true;
+            break;
+        }
+    }
+    // Whatever was written, the server ends the connection without serving the request.
+    let mut rest = Vec::new();
+    let _ = s.read_to_end(&mut rest);
+    let text = String::from_utf8_lossy(&rest);
+    assert!(!text.contains("200 OK"), "{text}");
+    assert!(
+        cut || started.elapsed() < std::time::Duration::from_secs(15),
+        "not cut off"
+    );
+    // The server still answers others.
+    assert_eq!(server.get("/api/v1/openapi.json").0, 200);
+}
+
+/// `--concurrency`: over every route, at most N requests are handled at once; the
+/// others wait for a turn. With N = 1, a request held open (its body asked for and not
+/// yet sent) keeps a request for another path waiting until it is answered.
+#[test]
+fn requests_wait_for_a_turn_across_routes() {
+    use std::io::{Read, Write};
+    let server = Server::example(&["--concurrency", "1", "--timeout", "60"]);
+    let mut first = connect(&server);
+    let message = b"From: a@example.com\r\n\r\nbody\r\n";
+    first
+        .write_all(
+            format!(
+                "POST /api/v1/analyze HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\
+                 Expect: 100-continue\r\nContent-Length: {}\r\n\r\n",
+                message.len()
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+    // The first request's handler runs: it holds the one turn.
+    assert!(read_head(&mut first).starts_with("http/1.1 100 continue"));
+    let mut second = connect(&server);
+    second
+        .write_all(
+            b"GET /api/v1/openapi.json HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+        )
+        .unwrap();
+    // Not answered while the turn is held (without the bound it is answered at once).
+    second
+        .set_read_timeout(Some(std::time::Duration::from_secs(2)))
+        .unwrap();
+    let mut b = [0u8; 1];
+    match second.read(&mut b) {
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ) => {}
+        other => panic!("answered while the only turn was taken: {other:?}"),
+    }
+    // The first finishes; then the second gets its turn.
+    first.write_all(message).unwrap();
+    assert!(read_head(&mut first).starts_with("http/1.1 200"));
+    second
+        .set_read_timeout(Some(std::time::Duration::from_secs(60)))
+        .unwrap();
+    assert!(read_head(&mut second).starts_with("http/1.1 200"));
+}
+
+/// hyper's bounds on the request head: 100 fields are read, 101 get 431; a head of
+/// 417,792 bytes without its end gets 431 too, never a hang.
+#[test]
+fn an_oversized_request_head_gets_431() {
+    let server = Server::example(&[]);
+    let head = |fields: usize| {
+        // Host and Connection are two of the fields.
+        let mut h = String::from(
+            "GET /api/v1/openapi.json HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n",
+        );
+        for n in 2..fields {
+            h.push_str(&format!("X-Field-{n}: {n}\r\n"));
+        }
+        h.push_str("\r\n");
+        h
+    };
+    let answer = raw(&server, head(100).as_bytes());
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let answer = raw(&server, head(101).as_bytes());
+    assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
+    // A long field within the buffer is read.
+    let mut big = head(3).into_bytes();
+    big.truncate(big.len() - 2);
+    big.extend_from_slice(b"X-Big: ");
+    big.extend(std::iter::repeat_n(b'a', 400_000));
+    big.extend_from_slice(b"\r\n\r\n");
+    let answer = raw(&server, &big);
+    assert!(
+        answer.starts_with("HTTP/1.1 200"),
+        "{}",
+        &answer[..answer.len().min(200)]
+    );
+    // The buffer filled (417,792 bytes, exactly what is sent: nothing is left unread
+    // for a reset to lose the answer) without the head's end: 431.
+    let mut endless = head(3).into_bytes();
+    endless.truncate(endless.len() - 2);
+    endless.extend_from_slice(b"X-Big: ");
+    endless.resize(8192 + 4096 * 100, b'a');
+    let answer = raw(&server, &endless);
+    assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
+}
+
+/// At most 20 selectors, at most 100 query parameters: the exact number is taken, one
+/// more refused with a JSON error that says so.
+#[test]
+fn selectors_and_query_parameters_are_bounded() {
+    let server = Server::example(&[]);
+    let selectors = |n: usize| {
+        (1..=n)
+            .map(|i| format!("selector=s{i}"))
+            .collect::<Vec<_>>()
+            .join("&")
+    };
+    let (status, _, body) = server.get(&format!("/api/v1/check/example.com?{}", selectors(20)));
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let (status, _, body) = server.get(&format!("/api/v1/check/example.com?{}", selectors(21)));
+    assert_eq!(status, 400);
+    assert!(
+        String::from_utf8_lossy(&body).contains("at most 20 selectors"),
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+    let params = |n: usize| {
+        (0..n)
+            .map(|i| format!("x{i}=1"))
+            .collect::<Vec<_>>()
+            .join("&")
+    };
+    let (status, _, _) = server.get(&format!("/api/v1/check/example.com?{}", params(100)));
+    assert_eq!(status, 200);
+    let (status, _, body) = server.get(&format!("/api/v1/check/example.com?{}", params(101)));
+    assert_eq!(status, 400);
+    assert!(
+        String::from_utf8_lossy(&body).contains("too many query parameters (at most 100)"),
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+}

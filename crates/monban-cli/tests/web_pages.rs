@@ -685,3 +685,200 @@ Date: Sun, 22 Nov 2026 11:11:00 +0000\r\n\r\n<script>alert(19)</script>\r\n";
         sound_page(&h, &text(&b));
     }
 }
+
+/// `+`-joined, %-escaped for a query value.
+fn q(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        match b {
+            b' ' => out.push('+'),
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'.' | b'-' | b'_' | b':' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// The checker page's bounds: 10 sending addresses, a "what if" record of 4,096
+/// characters on one line; the exact number is taken, one more refused with a reason.
+#[test]
+fn the_checker_page_keeps_its_limits() {
+    let server = serve(&[]);
+    let ips = |n: usize| {
+        (1..=n)
+            .map(|i| format!("192.0.2.{i}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let (status, _, b) = server.get(&format!("/check?domain=example.com&ip={}", q(&ips(10))));
+    assert_eq!(status, 200, "{}", text(&b));
+    assert!(text(&b).contains("192.0.2.10"));
+    let (status, _, b) = server.get(&format!("/check?domain=example.com&ip={}", q(&ips(11))));
+    assert_eq!(status, 400);
+    assert!(
+        text(&b).contains("At most 10 IP addresses."),
+        "{}",
+        text(&b)
+    );
+
+    // A record of 4,096 characters: checked; one more: refused.
+    let spf = |len: usize| format!("v=spf1{} -all", " ".repeat(len - 11));
+    assert_eq!(spf(4096).chars().count(), 4096);
+    let (status, _, b) = server.get(&format!(
+        "/check?domain=example.com&what_if_spf={}",
+        q(&spf(4096))
+    ));
+    assert_eq!(status, 200, "{}", text(&b));
+    assert!(text(&b).contains("What if: this check uses the records you wrote"));
+    let (status, _, b) = server.get(&format!(
+        "/check?domain=example.com&what_if_spf={}",
+        q(&spf(4097))
+    ));
+    assert_eq!(status, 400);
+    assert!(
+        text(&b).contains("must be one line of at most 4096 characters"),
+        "{}",
+        text(&b)
+    );
+    // Characters, not bytes: 4,096 characters of which many take two bytes are taken.
+    let dmarc = |len: usize| format!("v=DMARC1; p=none; x={}", "é".repeat(len - 20));
+    assert_eq!(dmarc(4096).chars().count(), 4096);
+    assert!(dmarc(4096).len() > 8000);
+    let (status, _, b) = server.get(&format!(
+        "/check?domain=example.com&what_if_dmarc={}",
+        q(&dmarc(4096))
+    ));
+    assert_eq!(status, 200, "{}", text(&b));
+    let (status, _, _) = server.get(&format!(
+        "/check?domain=example.com&what_if_dmarc={}",
+        q(&dmarc(4097))
+    ));
+    assert_eq!(status, 400);
+}
+
+/// The include tree of a chain deeper than the checker walks: the levels walked are
+/// shown, and the deepest says why the walk stopped there.
+#[test]
+fn the_checker_page_says_where_the_spf_tree_stops() {
+    let dir = Dir::new("web-deep-spf");
+    let mut zone = String::new();
+    for i in 0..20 {
+        zone.push_str(&format!(
+            "d{i}.deep.example. TXT \"v=spf1 include:d{}.deep.example -all\"\n",
+            i + 1
+        ));
+    }
+    zone.push_str("d20.deep.example. TXT \"v=spf1 -all\"\n");
+    let zone = dir.file("deep.zone", zone.as_bytes());
+    let server = Server::start(&["--zone", &zone, "serve", "--listen", "127.0.0.1:0"]);
+    let (status, h, b) = server.get("/check?domain=d0.deep.example");
+    let html = text(&b);
+    assert_eq!(status, 200, "{html}");
+    sound_page(&h, &html);
+    let node = |i: usize| format!("<code>d{i}.deep.example</code>");
+    assert!((0..=13).all(|i| html.contains(&node(i))), "{html}");
+    assert!(!html.contains(&node(14)), "{html}");
+    assert!(
+        html.contains("more than 12 deep at d13.deep.example"),
+        "{html}"
+    );
+}
+
+/// An aggregate report of example.com with `records` rows.
+fn aggregate(id: &str, begin: u64, records: usize) -> String {
+    let mut rows = String::new();
+    for n in 0..records {
+        rows.push_str(&format!(
+            "  <record>\n    <row><source_ip>198.51.{}.{}</source_ip><count>1</count>\n      \
+             <policy_evaluated><disposition>none</disposition><dkim>pass</dkim><spf>pass</spf></policy_evaluated></row>\n    \
+             <identifiers><header_from>example.com</header_from></identifiers>\n    \
+             <auth_results><spf><domain>example.com</domain><result>pass</result></spf></auth_results>\n  </record>\n",
+            n / 250,
+            n % 250 + 1
+        ));
+    }
+    format!(
+        "<?xml version=\"1.0\"?>\n<feedback>\n  <report_metadata>\n    <org_name>reporter.example</org_name>\n    \
+         <email>r@reporter.example</email>\n    <report_id>{id}</report_id>\n    \
+         <date_range><begin>{begin}</begin><end>{}</end></date_range>\n  </report_metadata>\n  \
+         <policy_published><domain>example.com</domain><p>none</p></policy_published>\n{rows}</feedback>\n",
+        begin + 86_399
+    )
+}
+
+/// The report list: 50 a page, pages 0 to 2,000; a report's document: its first 64 KiB
+/// shown, with a note and the download for the rest.
+#[test]
+fn the_report_pages_keep_their_limits() {
+    let dir = Dir::new("web-report-limits");
+    let store = format!("sqlite:{}", dir.0.join("m.db").display());
+    let reports = dir.0.join("reports");
+    std::fs::create_dir_all(&reports).unwrap();
+    let day0 = 1_795_305_600;
+    for n in 0..50u64 {
+        std::fs::write(
+            reports.join(format!("r{n}.xml")),
+            aggregate(&format!("r{n}"), day0 + n * 86_400, 1),
+        )
+        .unwrap();
+    }
+    // The newest: a document of more than 64 KiB, its last row unlike the others.
+    let big = aggregate("big", day0 + 60 * 86_400, 400)
+        .replace("198.51.1.150</source_ip>", "203.0.113.250</source_ip>");
+    assert!(big.len() > 100 * 1024);
+    std::fs::write(reports.join("big.xml"), &big).unwrap();
+    let out = common::run(
+        &[
+            "report",
+            "import",
+            "--store",
+            &store,
+            reports.to_str().unwrap(),
+        ],
+        b"",
+        &[],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let server = serve(&["--store", &store]);
+    let links = |html: &str| html.matches("href=\"/reports/report/").count();
+    // 51 reports: 50 on the first page and a next one, 1 on the second.
+    let (status, _, b) = server.get("/reports/list");
+    let html = text(&b);
+    assert_eq!(status, 200, "{html}");
+    assert_eq!(links(&html), 50, "{html}");
+    assert!(html.contains("rel=\"next\""));
+    let at = html.find("href=\"/reports/report/").unwrap() + 6;
+    let newest = html[at..][..html[at..].find('"').unwrap()].to_owned();
+    let (status, _, b) = server.get("/reports/list?page=1");
+    let html = text(&b);
+    assert_eq!(status, 200);
+    assert_eq!(links(&html), 1, "{html}");
+    let at = html.find("href=\"/reports/report/").unwrap() + 6;
+    let oldest = html[at..][..html[at..].find('"').unwrap()].to_owned();
+    assert!(!html.contains("rel=\"next\"") && html.contains("rel=\"prev\""));
+    // The last page there is, and one past it.
+    assert_eq!(server.get("/reports/list?page=2000").0, 200);
+    let (status, _, b) = server.get("/reports/list?page=2001");
+    assert_eq!(status, 400);
+    assert!(text(&b).contains("from 0 to 2000"), "{}", text(&b));
+    // The large document: cut, with a note; the download has all of it.
+    let (status, _, b) = server.get(&newest);
+    let html = text(&b);
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("its first 64 KiB are shown"), "{html}");
+    assert!(html.contains("198.51.0.1&lt;/source_ip&gt;"));
+    assert!(!html.contains("203.0.113.250"), "the end is not shown");
+    let (_, _, b) = server.get(&format!("{newest}/raw"));
+    assert_eq!(text(&b), big);
+    // A small one: whole, no note.
+    let (_, _, b) = server.get(&oldest);
+    let html = text(&b);
+    assert!(!html.contains("KiB are shown"), "{html}");
+    assert!(html.contains("&lt;/feedback&gt;"), "{html}");
+}

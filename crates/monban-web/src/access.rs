@@ -203,23 +203,35 @@ fn failures() -> &'static std::sync::Mutex<Failures> {
 
 fn too_many_failures(peer: std::net::IpAddr) -> bool {
     let map = failures().lock().unwrap_or_else(|p| p.into_inner());
-    map.get(&peer)
-        .is_some_and(|(n, since)| *n >= MAX_FAILURES && since.elapsed() < FAILURE_WINDOW)
+    limited_in(&map, peer, std::time::Instant::now())
 }
 
 fn failed(peer: std::net::IpAddr) {
     let mut map = failures().lock().unwrap_or_else(|p| p.into_inner());
-    if map.len() >= MAX_TRACKED {
-        map.retain(|_, (_, since)| since.elapsed() < FAILURE_WINDOW);
+    failed_in(&mut map, peer, std::time::Instant::now());
+}
+
+/// Whether `peer` has failed [`MAX_FAILURES`] times within the window, at `now`.
+fn limited_in(map: &Failures, peer: std::net::IpAddr, now: std::time::Instant) -> bool {
+    map.get(&peer).is_some_and(|(n, since)| {
+        *n >= MAX_FAILURES && now.saturating_duration_since(*since) < FAILURE_WINDOW
+    })
+}
+
+/// Counts a failed login of `peer` at `now`. At [`MAX_TRACKED`] addresses, those whose
+/// window has passed go first, then the oldest.
+fn failed_in(map: &mut Failures, peer: std::net::IpAddr, now: std::time::Instant) {
+    if map.len() >= MAX_TRACKED && !map.contains_key(&peer) {
+        map.retain(|_, (_, since)| now.saturating_duration_since(*since) < FAILURE_WINDOW);
         if map.len() >= MAX_TRACKED
             && let Some(oldest) = map.iter().min_by_key(|(_, (_, s))| *s).map(|(k, _)| *k)
         {
             map.remove(&oldest);
         }
     }
-    let e = map.entry(peer).or_insert((0, std::time::Instant::now()));
-    if e.1.elapsed() >= FAILURE_WINDOW {
-        *e = (0, std::time::Instant::now());
+    let e = map.entry(peer).or_insert((0, now));
+    if now.saturating_duration_since(e.1) >= FAILURE_WINDOW {
+        *e = (0, now);
     }
     e.0 = e.0.saturating_add(1);
 }
@@ -242,14 +254,25 @@ fn logins() -> &'static std::sync::Mutex<Remembered> {
 
 fn remembered(key: &[u8]) -> bool {
     let map = logins().lock().unwrap_or_else(|p| p.into_inner());
-    map.get(key).is_some_and(|at| at.elapsed() < REMEMBER)
+    remembered_in(&map, key, std::time::Instant::now())
 }
 
 fn remember(key: Vec<u8>) {
     let mut map = logins().lock().unwrap_or_else(|p| p.into_inner());
-    map.retain(|_, at| at.elapsed() < REMEMBER);
-    if map.len() < MAX_REMEMBERED {
-        map.insert(key, std::time::Instant::now());
+    remember_in(&mut map, key, std::time::Instant::now());
+}
+
+fn remembered_in(map: &Remembered, key: &[u8], now: std::time::Instant) -> bool {
+    map.get(key)
+        .is_some_and(|at| now.saturating_duration_since(*at) < REMEMBER)
+}
+
+/// Remembers a login at `now` (the expired ones go first); at [`MAX_REMEMBERED`] it is
+/// not remembered, and is checked again next time.
+fn remember_in(map: &mut Remembered, key: Vec<u8>, now: std::time::Instant) {
+    map.retain(|_, at| now.saturating_duration_since(*at) < REMEMBER);
+    if map.len() < MAX_REMEMBERED || map.contains_key(&key) {
+        map.insert(key, now);
     }
 }
 
@@ -361,5 +384,170 @@ mod tests {
         assert!(a.check(&h, LOCAL).await.is_err());
         h.insert("x-remote-user", HeaderValue::from_static("alice"));
         assert!(a.check(&h, LOCAL).await.is_ok());
+    }
+
+    /// A password file of `users` users with short (parsable, not checkable) hashes,
+    /// padded with a comment to `size` bytes exactly.
+    fn password_file_of(path: &Path, users: usize, size: usize) {
+        let mut text = String::new();
+        for n in 0..users {
+            text.push_str(&format!(
+                "u{n}:$argon2id$v=19$m=8,t=1,p=1$c2FsdA$AAAAAAAAAAAAAA\n"
+            ));
+        }
+        assert!(
+            text.len() + 2 <= size,
+            "{} users do not fit in {size} bytes",
+            users
+        );
+        text.push('#');
+        text.push_str(&" ".repeat(size - text.len() - 1));
+        text.push('\n');
+        assert_eq!(text.len(), size);
+        std::fs::write(path, text).unwrap();
+    }
+
+    #[test]
+    fn password_file_size_and_users_are_bounded() {
+        let dir = std::env::temp_dir().join(format!("monban-access-limits-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("passwords");
+        // 1 MiB exactly is read; one byte more is refused, naming the limit.
+        password_file_of(&file, 1, MAX_FILE as usize);
+        assert!(Access::password_file(&file).is_ok());
+        password_file_of(&file, 1, MAX_FILE as usize + 1);
+        let e = Access::password_file(&file).unwrap_err();
+        assert!(e.contains("larger than 1048576 bytes"), "{e}");
+        // 10,000 users are taken; one more is refused.
+        password_file_of(&file, MAX_USERS, 600_000);
+        match Access::password_file(&file).unwrap() {
+            Access::Passwords(users) => assert_eq!(users.len(), 10_000),
+            other => panic!("{other:?}"),
+        }
+        password_file_of(&file, MAX_USERS + 1, 600_000);
+        let e = Access::password_file(&file).unwrap_err();
+        assert!(e.contains("more than 10000 users"), "{e}");
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn failed_logins_track_at_most_max_tracked_addresses() {
+        assert_eq!(MAX_TRACKED, 4096);
+        let t0 = std::time::Instant::now();
+        let ip = |n: usize| std::net::IpAddr::V6(std::net::Ipv6Addr::from(n as u128 + 1));
+        let mut map = Failures::new();
+        // The first address fails MAX_FAILURES times, then 4,095 others once each, each
+        // a millisecond later than the one before.
+        for _ in 0..MAX_FAILURES {
+            failed_in(&mut map, ip(0), t0);
+        }
+        for n in 1..MAX_TRACKED {
+            failed_in(
+                &mut map,
+                ip(n),
+                t0 + std::time::Duration::from_millis(n as u64),
+            );
+        }
+        assert_eq!(map.len(), MAX_TRACKED);
+        let now = t0 + std::time::Duration::from_secs(10);
+        assert!(limited_in(&map, ip(0), now));
+        // A tracked address failing again is counted, nobody goes.
+        failed_in(&mut map, ip(1), now);
+        assert_eq!(map.len(), MAX_TRACKED);
+        assert_eq!(map[&ip(1)].0, 2);
+        assert!(limited_in(&map, ip(0), now));
+        // One more address: the oldest entry goes (none has expired), the map stays at
+        // the bound.
+        failed_in(&mut map, ip(MAX_TRACKED), now);
+        assert_eq!(map.len(), MAX_TRACKED);
+        assert!(!map.contains_key(&ip(0)), "the oldest went");
+        assert!(!limited_in(&map, ip(0), now));
+        assert!(map.contains_key(&ip(MAX_TRACKED)));
+        // Once their window has passed, expired entries go before anyone else.
+        let later = t0 + FAILURE_WINDOW + std::time::Duration::from_millis(2_000);
+        for _ in 0..MAX_FAILURES {
+            failed_in(&mut map, ip(MAX_TRACKED + 1), later);
+        }
+        // Those whose window began before t0 + 2 s had expired (ip(1) to ip(2000): a
+        // failure within the window does not move its start): they went, the newer
+        // ones stay.
+        assert_eq!(map.len(), MAX_TRACKED - 2000 + 1);
+        assert!(!map.contains_key(&ip(1)));
+        assert!(!map.contains_key(&ip(2_000)));
+        assert!(map.contains_key(&ip(2_001)));
+        assert!(map.contains_key(&ip(MAX_TRACKED)));
+        assert!(limited_in(&map, ip(MAX_TRACKED + 1), later));
+    }
+
+    #[test]
+    fn at_most_max_remembered_logins_are_remembered() {
+        assert_eq!(MAX_REMEMBERED, 256);
+        let t0 = std::time::Instant::now();
+        let mut map = Remembered::new();
+        for n in 0..MAX_REMEMBERED {
+            remember_in(&mut map, format!("k{n}").into_bytes(), t0);
+        }
+        assert_eq!(map.len(), MAX_REMEMBERED);
+        assert!(remembered_in(&map, b"k255", t0));
+        // One more is not remembered (it is checked again next time), the others stay.
+        remember_in(&mut map, b"one more".to_vec(), t0);
+        assert!(!remembered_in(&map, b"one more", t0));
+        assert!(remembered_in(&map, b"k0", t0));
+        assert_eq!(map.len(), MAX_REMEMBERED);
+        // Once they expire, there is room again.
+        let later = t0 + REMEMBER;
+        assert!(!remembered_in(&map, b"k0", later));
+        remember_in(&mut map, b"one more".to_vec(), later);
+        assert!(remembered_in(&map, b"one more", later));
+        assert_eq!(map.len(), 1);
+    }
+
+    #[test]
+    fn an_authorization_token_over_4096_bytes_is_no_credentials() {
+        let token_len = |h: &HeaderMap| h[header::AUTHORIZATION].len() - "Basic ".len();
+        // "u:" and 3,070 bytes of password: 4,096 base64 characters, read.
+        let pass = "p".repeat(3070);
+        let h = basic("u", &pass);
+        assert_eq!(token_len(&h), 4096);
+        assert_eq!(basic_credentials(&h), Some(("u".into(), pass)));
+        // Three bytes more (the next base64 length, 4,100 characters): refused unread.
+        let h = basic("u", &"p".repeat(3073));
+        assert_eq!(token_len(&h), 4100);
+        assert_eq!(basic_credentials(&h), None);
+    }
+
+    #[tokio::test]
+    async fn an_authorization_token_over_4096_bytes_gets_a_login_request() {
+        // The right password both times: only the token's length differs.
+        let peer: std::net::IpAddr = "192.0.2.90".parse().unwrap();
+        for (len, read) in [(3070, true), (3073, false)] {
+            let pass = "p".repeat(len);
+            let a = Access::Passwords(vec![("u".into(), hash_password(&pass).unwrap())]);
+            match a.check(&basic("u", &pass), peer).await {
+                Ok(()) => assert!(read, "{len}"),
+                Err(r) => {
+                    assert!(!read, "{len}");
+                    assert!(r.basic && !r.limited);
+                    assert_eq!(r.json().status(), StatusCode::UNAUTHORIZED);
+                }
+            }
+        }
+    }
+
+    /// MAX_CHECKS argon2 checks at once: with every turn taken, a check waits (virtual
+    /// time runs on while it does), and goes on once a turn is free.
+    #[tokio::test(start_paused = true)]
+    async fn password_checks_wait_for_a_turn() {
+        assert_eq!(MAX_CHECKS, 2);
+        let hash = hash_password("turns").unwrap();
+        let a = Access::Passwords(vec![("waiting".into(), hash)]);
+        let peer: std::net::IpAddr = "192.0.2.91".parse().unwrap();
+        let turns = CHECKS.acquire_many(MAX_CHECKS as u32).await.unwrap();
+        let mut check =
+            tokio::spawn(async move { a.check(&basic("waiting", "turns"), peer).await });
+        let waited = tokio::time::timeout(std::time::Duration::from_secs(3600), &mut check).await;
+        assert!(waited.is_err(), "checked without a turn");
+        drop(turns);
+        assert!(check.await.unwrap().is_ok());
     }
 }

@@ -629,6 +629,12 @@ pub fn router(state: Arc<AppState>, config: &Config) -> Router {
         ));
     let timeout = config.timeout;
     let allowed = Arc::new(config.allowed_hosts.clone());
+    // One semaphore for the whole server: `Router::layer` wraps each route (and each
+    // method) on its own, so tower's `ConcurrencyLimitLayer` there would give every
+    // route its own `--concurrency` turns, not the server.
+    let turns = Arc::new(tokio::sync::Semaphore::new(
+        config.concurrency.min(tokio::sync::Semaphore::MAX_PERMITS),
+    ));
     Router::new()
         .route("/api/v1/verify", post(verify))
         .route("/api/v1/analyze", post(analyze_message))
@@ -651,7 +657,9 @@ pub fn router(state: Arc<AppState>, config: &Config) -> Router {
         .layer(axum::extract::DefaultBodyLimit::max(config.max_body))
         .with_state(state)
         // The deadline is outside the concurrency limit: waiting for a turn counts.
-        .layer(tower::limit::ConcurrencyLimitLayer::new(config.concurrency))
+        .layer(axum::middleware::from_fn(move |req, next| {
+            one_turn(req, next, turns.clone())
+        }))
         .layer(axum::middleware::from_fn(move |req, next| {
             deadline(req, next, timeout)
         }))
@@ -706,6 +714,19 @@ async fn host_check(
     }
 }
 
+/// At most [`Config::concurrency`] requests handled at once, over every route: the
+/// others wait for a turn (within their deadline, which is outside this).
+async fn one_turn(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+    turns: Arc<tokio::sync::Semaphore>,
+) -> Response {
+    match turns.acquire_owned().await {
+        Ok(_turn) => next.run(req).await,
+        Err(_) => error(StatusCode::SERVICE_UNAVAILABLE, "the server is stopping"),
+    }
+}
+
 /// Every request within `timeout`: past it, 503 with a JSON error.
 async fn deadline(
     req: axum::extract::Request,
@@ -721,18 +742,56 @@ async fn deadline(
     }
 }
 
-/// Serves until `shutdown` completes.
+/// Serves until `shutdown` completes. Each connection must send a whole request head
+/// within `head_timeout` (a client that sends its head slowly would otherwise hold a
+/// connection as long as it likes); the request itself is then bound by the app's own
+/// timeout. Connections still open at shutdown are let finish their request.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     app: Router,
+    head_timeout: Duration,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use tower::ServiceExt as _;
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait a little, go on.
+                    tracing::warn!(error = %e, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let service =
+            app.clone()
+                .map_request(move |mut req: hyper::Request<hyper::body::Incoming>| {
+                    req.extensions_mut()
+                        .insert(axum::extract::ConnectInfo(peer));
+                    req
+                });
+        let conn = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(head_timeout)
+            .serve_connection(
+                TokioIo::new(stream),
+                hyper_util::service::TowerToHyperService::new(service),
+            );
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+    }
+    drop(listener);
+    // Requests under way get the app's own time to finish.
+    let _ = tokio::time::timeout(Duration::from_secs(30), graceful.shutdown()).await;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -751,6 +751,48 @@ mod tests {
         assert!(from_permalink(&bomb).is_err());
     }
 
+    /// A permalink payload of `data` bytes: one stored deflate block (5 bytes of
+    /// framing), base64url.
+    fn stored(data: usize) -> String {
+        let len = u16::try_from(data).unwrap();
+        let mut raw = vec![1u8];
+        raw.extend_from_slice(&len.to_le_bytes());
+        raw.extend_from_slice(&(!len).to_le_bytes());
+        raw.extend(std::iter::repeat_n(b'a', data));
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+    }
+
+    #[test]
+    fn a_permalink_of_48_kib_is_read_and_a_longer_one_refused() {
+        assert_eq!(MAX_PERMALINK, 49_152);
+        // 36,864 bytes are 49,152 base64 characters exactly: read.
+        let exact = stored(36_859);
+        assert_eq!(exact.len(), MAX_PERMALINK);
+        assert_eq!(from_permalink(&exact).unwrap(), vec![b'a'; 36_859]);
+        // One byte more of message: a valid link, but longer: refused unread.
+        let over = stored(36_860);
+        assert!(over.len() > MAX_PERMALINK);
+        assert_eq!(from_permalink(&over), Err("permalink-bad"));
+    }
+
+    #[test]
+    fn only_messages_up_to_1_mib_get_a_permalink() {
+        assert_eq!(MAX_PERMALINK_INPUT, 1 << 20);
+        // Zeros compress into a short link: only the input bound stops them.
+        let link = permalink(&vec![0u8; MAX_PERMALINK_INPUT], false).unwrap();
+        let payload = link.strip_prefix("/analyze?m=").unwrap();
+        assert_eq!(from_permalink(payload).unwrap().len(), MAX_PERMALINK_INPUT);
+        assert_eq!(permalink(&vec![0u8; MAX_PERMALINK_INPUT + 1], false), None);
+        // A message whose link would pass 48 KiB gets none either.
+        let mut noise = Vec::with_capacity(100_000);
+        let mut x: u32 = 1;
+        for _ in 0..100_000 {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            noise.push((x >> 16) as u8);
+        }
+        assert_eq!(permalink(&noise, false), None);
+    }
+
     #[test]
     fn alignment_is_strict_and_relaxed() {
         assert_eq!(aligned("example.com", "EXAMPLE.com"), (true, true));

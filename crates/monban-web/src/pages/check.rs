@@ -40,7 +40,7 @@ struct Form {
     what_if_dmarc: String,
 }
 
-/// The longest record the "what if" fields take.
+/// The longest record the "what if" fields take, in characters.
 const MAX_WHAT_IF: usize = 4096;
 
 fn form(t: &Catalog, f: &Form) -> Markup {
@@ -200,7 +200,9 @@ pub async fn page(state: Arc<AppState>, ctx: Ctx, params: Vec<(String, String)>)
         }
     }
     for (what, v) in [("SPF", &f.what_if_spf), ("DMARC", &f.what_if_dmarc)] {
-        if v.len() > MAX_WHAT_IF || v.contains(['\r', '\n']) {
+        // Characters, as the message says (not bytes: a record in another script is
+        // not cut shorter).
+        if v.chars().count() > MAX_WHAT_IF || v.contains(['\r', '\n']) {
             return problem(t.text(
                 "what-if-bad",
                 &[("what", what.into()), ("max", MAX_WHAT_IF.into())],
@@ -349,12 +351,16 @@ fn tree(t: &Catalog, nodes: &[SpfNode], i: usize, depth: usize) -> Markup {
             @if let Some(rec) = &n.record { pre { (rec) } }
             @if depth < MAX_TREE_DEPTH {
                 @for c in &n.children { (tree(t, nodes, *c, depth + 1)) }
+            } @else if !n.children.is_empty() {
+                // Never cut silently: what is not shown is said.
+                p { span.fail { (t.text("spf-walk-deep", &[("max", MAX_TREE_DEPTH.into()), ("domain", n.domain.as_str().into())])) } }
             }
         }
     }
 }
 
-/// The deepest level of the tree shown (the walk stops deeper anyway).
+/// The deepest level of the tree shown (the walk stops before: its deepest node, at
+/// 13, says so); a deeper node's children are not shown, and the page says so.
 const MAX_TREE_DEPTH: usize = 14;
 
 /// Why SPF gave its result for an address: the mechanism that matched, in which record.
@@ -415,5 +421,38 @@ fn dmarc_tags(t: &Catalog, record: &str) -> Markup {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use monban_diag::i18n::catalog;
+
+    /// An include chain `d0.example` → `d1.example` → … → `d{last}.example`.
+    fn chain(last: usize) -> Vec<SpfNode> {
+        (0..=last)
+            .map(|i| SpfNode {
+                domain: format!("d{i}.example"),
+                via: if i == 0 { "" } else { "include" },
+                children: if i < last { vec![i + 1] } else { Vec::new() },
+                ..SpfNode::default()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_spf_tree_shows_14_levels_and_says_what_it_leaves_out() {
+        let t = catalog(Lang::En);
+        let shown = |html: &str, i: usize| html.contains(&format!("<code>d{i}.example</code>"));
+        // The domain and 14 levels under it: all shown, nothing said.
+        let html = tree(t, &chain(MAX_TREE_DEPTH), 0, 0).into_string();
+        assert!((0..=MAX_TREE_DEPTH).all(|i| shown(&html, i)), "{html}");
+        assert!(!html.contains("deep at"), "{html}");
+        // One level more: not shown, and the page says so where it stops.
+        let html = tree(t, &chain(MAX_TREE_DEPTH + 1), 0, 0).into_string();
+        assert!(shown(&html, MAX_TREE_DEPTH));
+        assert!(!shown(&html, MAX_TREE_DEPTH + 1), "{html}");
+        assert!(html.contains("more than 14 deep at d14.example"), "{html}");
     }
 }

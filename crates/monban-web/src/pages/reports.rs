@@ -132,6 +132,7 @@ pub async fn page(state: Arc<AppState>, ctx: Ctx, params: Vec<(String, String)>)
             p { (t.get("reports-none")) }
         }
         @if !view.daily.is_empty() { (daily_chart(t, &view.daily)) }
+        (left_out_notes(t, &view, rdns))
         p { a href={"/reports/list" @if !query.is_empty() { "?" (query) }} { (t.get("reports-list-link")) } }
         @if overview {
             (overview_table(t, s, &query))
@@ -169,6 +170,28 @@ pub async fn page(state: Arc<AppState>, ctx: Ctx, params: Vec<(String, String)>)
         StatusCode::OK,
         layout(&ctx, Page::Reports, &title, body),
     )
+}
+
+/// What the view leaves out, said: days past [`monban_store::MAX_DAYS`], TLS rows past
+/// [`monban_store::MAX_TLS_ROWS`], sources whose reverse DNS was not looked up.
+fn left_out_notes(t: &Catalog, view: &crate::dashboard::Dashboard, rdns: bool) -> Markup {
+    let s = &view.summary;
+    html! {
+        @if view.daily_left_out {
+            p.note role="status" { (t.text("reports-daily-left-out", &[("days", monban_store::MAX_DAYS.into())])) }
+        }
+        @if s.tls_rows_left_out {
+            p.note role="status" { (t.text("reports-tls-left-out", &[("rows", monban_store::MAX_TLS_ROWS.into())])) }
+        }
+        @if rdns && s.rdns_not_looked_up > 0 {
+            p.note role="status" { (t.text("reports-rdns-not-looked-up", &[
+                ("n", s.rdns_not_looked_up.into()),
+                ("each", crate::dashboard::RDNS_LOOKUPS.into()),
+                ("total", summary::MAX_RDNS_TOTAL.into()),
+                ("seconds", summary::RDNS_DEADLINE.as_secs().into()),
+            ])) }
+        }
+    }
 }
 
 fn domain_section(t: &Catalog, d: &DomainSummary, advice: Option<&Advice>) -> Markup {
@@ -674,5 +697,61 @@ pub async fn raw(state: Arc<AppState>, id: &str) -> Response {
         },
         Ok(None) => crate::error(StatusCode::NOT_FOUND, "no such report"),
         Err(e) => crate::error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The view's cuts are said on the page, in both languages: days and TLS rows left
+    /// out, and the count of sources not looked up in the reverse DNS (when names were
+    /// asked for); nothing is said of a view cut nowhere.
+    #[test]
+    fn what_a_view_leaves_out_is_said() {
+        use monban_diag::i18n::{Lang, catalog};
+        let view = |cut: bool| crate::dashboard::Dashboard {
+            summary: Summary {
+                rdns_not_looked_up: if cut { 17 } else { 0 },
+                tls_rows_left_out: cut,
+                ..Summary::default()
+            },
+            advice: Vec::new(),
+            daily: Vec::new(),
+            daily_left_out: cut,
+            generation: 1,
+            at: std::time::Instant::now(),
+        };
+        let text = |lang: Lang, cut: bool, rdns: bool| {
+            left_out_notes(catalog(lang), &view(cut), rdns).into_string()
+        };
+        let en = text(Lang::En, true, true);
+        assert!(
+            en.contains("Sources not looked up in the reverse DNS: 17"),
+            "{en}"
+        );
+        assert!(en.contains("the first 200 of each domain"), "{en}");
+        assert!(en.contains("TLS policy rows"), "{en}");
+        assert!(en.contains("days are shown"), "{en}");
+        let ja = text(Lang::Ja, true, true);
+        assert!(ja.contains("逆引き DNS を引かなかった送信元: 17"), "{ja}");
+        assert!(
+            ja.contains("TLS ポリシー行") && ja.contains("日分だけ"),
+            "{ja}"
+        );
+        assert!(!text(Lang::En, true, false).contains("reverse DNS"));
+        assert_eq!(text(Lang::En, false, true), "");
+    }
+
+    #[test]
+    fn a_document_is_shown_up_to_64_kib_cut_at_a_character() {
+        assert_eq!(SHOWN_DOCUMENT, 65_536);
+        let exact = "a".repeat(SHOWN_DOCUMENT);
+        assert_eq!(head(&exact, SHOWN_DOCUMENT), exact);
+        let over = "a".repeat(SHOWN_DOCUMENT + 1);
+        assert_eq!(head(&over, SHOWN_DOCUMENT).len(), SHOWN_DOCUMENT);
+        // A character across the bound is left out whole.
+        let across = format!("{}é", "a".repeat(SHOWN_DOCUMENT - 1));
+        assert_eq!(head(&across, SHOWN_DOCUMENT), &across[..SHOWN_DOCUMENT - 1]);
     }
 }
