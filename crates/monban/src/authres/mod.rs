@@ -307,8 +307,10 @@ pub struct AuthenticationResults {
 impl AuthenticationResults {
     /// The field value, folded one result per line (CRLF TAB).
     pub fn to_value(&self) -> String {
-        let mut s = pvalue(&self.authserv_id).into_owned();
-        // §2.2: `authserv-id [ CFWS authres-version ]`, kept when one was read.
+        // §2.2: `authserv-id = value` (a token or a quoted-string; not a pvalue, whose
+        // `local@domain` form the reader would not take here).
+        let mut s = token_or_quoted(&self.authserv_id).into_owned();
+        // `authserv-id [ CFWS authres-version ]`, the version kept when one was read.
         if let Some(v) = self.version {
             let _ = write!(s, " {v}");
         }
