@@ -2220,6 +2220,116 @@ mod tests {
         assert_eq!(budget.len(), 1, "{:#?}", report.findings);
     }
 
+    /// A zone whose `d.test` record holds `terms` (split into strings a zone file
+    /// takes), and `extra` lines.
+    fn zone_with_terms(terms: &[String], extra: &str) -> String {
+        let mut zone = String::from("d.test. TXT \"v=spf1\"");
+        for chunk in terms.chunks(10) {
+            zone.push_str(&format!(" \"{}\"", chunk.concat()));
+        }
+        zone.push_str(" \" -all\"\n");
+        zone.push_str(extra);
+        zone
+    }
+
+    /// The counting evaluation goes to 50 DNS-querying terms and 50 void lookups: 50
+    /// are counted whole, 51 are said to be more than 50 (void lookups are terms too,
+    /// so 51 of them meet the term bound first).
+    #[test]
+    fn the_counting_evaluation_stops_past_count_limit() {
+        let limit = COUNT_LIMIT as usize;
+        for n in [limit, limit + 1] {
+            // Terms naming hosts that exist.
+            let terms: Vec<String> = (0..n).map(|i| format!(" a:h{i}.test")).collect();
+            let hosts: String = (0..n)
+                .map(|i| format!("h{i}.test. A 192.0.2.1\n"))
+                .collect();
+            let findings = spf_findings(&zone_with_terms(&terms, &hosts));
+            let whole = format!("{n} DNS-querying terms in the whole policy");
+            let over = "more than 50 DNS-querying terms in the whole policy";
+            assert_eq!(
+                (
+                    findings.iter().any(|m| m.starts_with(&whole)),
+                    findings.iter().any(|m| m.starts_with(over))
+                ),
+                (n == limit, n > limit),
+                "{n}: {findings:#?}"
+            );
+            // Terms naming hosts that do not exist: void lookups.
+            let terms: Vec<String> = (0..n).map(|i| format!(" a:v{i}.test")).collect();
+            // Each is a term too, so the term bound is met first: past it the void
+            // count is the one up to where the evaluation stopped.
+            let findings = spf_findings(&zone_with_terms(&terms, ""));
+            assert!(
+                findings
+                    .iter()
+                    .any(|m| m.starts_with("50 lookups of names that do not exist")),
+                "{n}: {findings:#?}"
+            );
+            assert_eq!(
+                (
+                    findings.iter().any(|m| m.starts_with(&whole)),
+                    findings.iter().any(|m| m.starts_with(over))
+                ),
+                (n == limit, n > limit),
+                "{n}: {findings:#?}"
+            );
+        }
+    }
+
+    /// The walk goes through 60 records; a 61st is not walked, and a finding says so.
+    #[test]
+    fn the_walk_stops_past_max_walked_records() {
+        for records in [MAX_WALKED_RECORDS, MAX_WALKED_RECORDS + 1] {
+            // d.test and the records it includes.
+            let terms: Vec<String> = (1..records)
+                .map(|i| format!(" include:b{i}.test"))
+                .collect();
+            let leaves: String = (1..records)
+                .map(|i| format!("b{i}.test. TXT \"v=spf1 -all\"\n"))
+                .collect();
+            let findings = spf_findings(&zone_with_terms(&terms, &leaves));
+            let said = findings
+                .iter()
+                .filter(|m| m.starts_with("the include tree has more than 60 records"))
+                .count();
+            assert_eq!(
+                said,
+                usize::from(records > MAX_WALKED_RECORDS),
+                "{records}: {findings:#?}"
+            );
+        }
+    }
+
+    /// A chain of includes 12 deep is walked to its end; 13 deep, the walk stops at
+    /// the 13th and says where.
+    #[test]
+    fn the_walk_stops_past_max_walk_depth() {
+        for depth in [MAX_WALK_DEPTH, MAX_WALK_DEPTH + 1] {
+            let mut zone = String::from("d.test. TXT \"v=spf1 include:c1.test -all\"\n");
+            for i in 1..depth {
+                zone.push_str(&format!(
+                    "c{i}.test. TXT \"v=spf1 include:c{}.test -all\"\n",
+                    i + 1
+                ));
+            }
+            zone.push_str(&format!("c{depth}.test. TXT \"v=spf1 -all\"\n"));
+            let findings = spf_findings(&zone);
+            let deep: Vec<&String> = findings.iter().filter(|m| m.contains("deep at")).collect();
+            if depth == MAX_WALK_DEPTH {
+                assert!(deep.is_empty(), "{findings:#?}");
+            } else {
+                assert_eq!(deep.len(), 1, "{findings:#?}");
+                assert!(
+                    deep[0]
+                        .starts_with("the include/redirect chain is more than 12 deep at c13.test"),
+                    "{}",
+                    deep[0]
+                );
+            }
+        }
+    }
+
     /// When the evaluation stops before the end (a missing include), the count is a
     /// lower bound and the finding says so instead of claiming the whole policy.
     #[test]

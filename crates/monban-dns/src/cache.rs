@@ -288,6 +288,55 @@ mod tests {
         });
     }
 
+    /// TTLs above the caps are kept for the caps: an answer of two days is served from
+    /// the cache until its 86,400th second, then asked again; a negative answer whose
+    /// SOA allows two hours until its 3,600th second.
+    #[test]
+    fn rfc2308_5_ttls_above_the_caps_are_cut_to_them() {
+        let zone = ZoneResolver::parse(
+            "a.example. 172800 A 192.0.2.1\nexample. 7200 SOA ns h 1 2 3 4 7200\n",
+            "z",
+            None,
+        )
+        .unwrap();
+        let offset = Arc::new(AtomicU64::new(0));
+        let base = Instant::now();
+        let o = offset.clone();
+        let cache = CachingResolver::new(zone)
+            .with_clock(move || base + Duration::from_secs(o.load(Ordering::Relaxed)));
+        assert_eq!((cache.max_ttl, cache.max_negative_ttl), (86_400, 3_600));
+        block_on(async {
+            let answer = cache.lookup("a.example", RecordType::A).await.unwrap();
+            assert_eq!(answer.ttl, 172_800, "the answer itself is not changed");
+            match cache.lookup("b.example", RecordType::A).await {
+                Err(LookupError::NxDomain { ttl: 7_200, .. }) => {}
+                other => panic!("{other:?}"),
+            }
+            assert_eq!(cache.stats(), CacheStats { hits: 0, misses: 2 });
+            // The last second under each cap: still cached.
+            offset.store(3_599, Ordering::Relaxed);
+            cache.lookup("b.example", RecordType::A).await.unwrap_err();
+            offset.store(86_399, Ordering::Relaxed);
+            cache.lookup("a.example", RecordType::A).await.unwrap();
+            assert_eq!(cache.stats(), CacheStats { hits: 2, misses: 2 });
+        });
+        // At each cap: asked again.
+        let offset = Arc::new(AtomicU64::new(0));
+        let o = offset.clone();
+        let cache = CachingResolver::new(cache.inner)
+            .with_clock(move || base + Duration::from_secs(o.load(Ordering::Relaxed)));
+        block_on(async {
+            cache.lookup("a.example", RecordType::A).await.unwrap();
+            cache.lookup("b.example", RecordType::A).await.unwrap_err();
+            offset.store(3_600, Ordering::Relaxed);
+            cache.lookup("b.example", RecordType::A).await.unwrap_err();
+            assert_eq!(cache.stats(), CacheStats { hits: 0, misses: 3 });
+            offset.store(86_400, Ordering::Relaxed);
+            cache.lookup("a.example", RecordType::A).await.unwrap();
+            assert_eq!(cache.stats(), CacheStats { hits: 0, misses: 4 });
+        });
+    }
+
     #[test]
     fn normalization_check_agrees_with_the_reference() {
         let long_label = "a".repeat(63);

@@ -74,12 +74,7 @@ impl HickoryResolver {
         // Mail domains are absolute: no search list, no hosts file.
         let resolver_config =
             ResolverConfig::from_name_servers(resolver_config.name_servers().to_vec());
-        opts.ndots = 0;
-        opts.use_hosts_file = ResolveHosts::Never;
-        opts.timeout = config.timeout;
-        opts.attempts = config.attempts.max(1);
-        opts.cache_size = 32;
-        opts.preserve_intermediates = true;
+        set_options(&mut opts, config);
         let inner =
             TokioResolver::builder_with_config(resolver_config, TokioRuntimeProvider::default())
                 .with_options(opts)
@@ -140,6 +135,20 @@ impl HickoryResolver {
         }
         Ok(std::sync::Arc::new(Answer { records, ttl }))
     }
+}
+
+/// Answers hickory keeps in its own cache: few, since [`crate::CachingResolver`] is
+/// monban's cache (eviction past it is hickory's, approximate).
+const HICKORY_CACHE_ENTRIES: u64 = 32;
+
+/// monban's settings over the system's or hickory's defaults.
+fn set_options(opts: &mut ResolverOpts, config: &HickoryConfig) {
+    opts.ndots = 0;
+    opts.use_hosts_file = ResolveHosts::Never;
+    opts.timeout = config.timeout;
+    opts.attempts = config.attempts.max(1);
+    opts.cache_size = HICKORY_CACHE_ENTRIES;
+    opts.preserve_intermediates = true;
 }
 
 impl Resolver for HickoryResolver {
@@ -218,4 +227,27 @@ fn character_strings(mut data: &[u8]) -> Vec<Vec<u8>> {
         data = &rest[len..];
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// hickory's own cache is held to 32 answers (how it evicts past that is hickory's:
+    /// moka, approximate and deferred, so only the setting is checked), and monban's
+    /// settings win over hickory's defaults and the system's.
+    #[test]
+    fn hickory_cache_is_held_to_32_entries() {
+        let mut opts = ResolverOpts::default();
+        assert_ne!(opts.cache_size, HICKORY_CACHE_ENTRIES);
+        opts.ndots = 5;
+        let config = HickoryConfig {
+            attempts: 0,
+            ..HickoryConfig::default()
+        };
+        set_options(&mut opts, &config);
+        assert_eq!(opts.cache_size, 32);
+        assert_eq!((opts.ndots, opts.attempts), (0, 1));
+        assert_eq!(opts.use_hosts_file, ResolveHosts::Never);
+    }
 }

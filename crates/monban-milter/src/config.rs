@@ -1241,12 +1241,15 @@ fn socket_access(raw: &RawConfig) -> Result<SocketAccess, String> {
     })
 }
 
+/// The largest `/etc/passwd` or `/etc/group` read (a wrong path must not be read whole).
+const MAX_ACCOUNT_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
 /// The id of a user (`/etc/passwd`) or group (`/etc/group`) by name, or a number.
 pub fn account_id(file: &Path, name: &str) -> Result<u32, String> {
     if let Ok(n) = name.parse::<u32>() {
         return Ok(n);
     }
-    let text = monban_dns::file::read_text_limited(file, 16 * 1024 * 1024)
+    let text = monban_dns::file::read_text_limited(file, MAX_ACCOUNT_FILE_BYTES)
         .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
     text.lines()
         .filter_map(|l| {
@@ -1574,6 +1577,51 @@ key = "keys/s2026.private"
         let e = parse("authserv_id = \"mx\"\n\nenforce_reject = maybe\n").unwrap_err();
         assert!(e.to_string().contains("line 3, column"), "{e}");
         assert!(!e.to_string().contains("byte"), "{e}");
+    }
+
+    /// A key file of 1 MiB is read (and judged as a key); one byte more is refused
+    /// unread, naming the file.
+    #[test]
+    fn key_files_are_read_up_to_1_mib() {
+        assert_eq!(MAX_KEY_FILE_BYTES, 1 << 20);
+        let dir = std::env::temp_dir().join(format!("monban-keysize-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let pem = SigningKey::generate_ed25519()
+            .unwrap()
+            .to_pkcs8_pem()
+            .unwrap();
+        // The key, then blank lines up to the size.
+        let padded = |len: usize| {
+            let mut text = pem.clone().into_bytes();
+            text.resize(len, b'\n');
+            text
+        };
+        std::fs::write(dir.join("at.pem"), padded(1 << 20)).unwrap();
+        std::fs::write(dir.join("over.pem"), padded((1 << 20) + 1)).unwrap();
+        let at = load_key(&dir, Path::new("at.pem"), "m.toml");
+        let e = load_key(&dir, Path::new("over.pem"), "m.toml").unwrap_err();
+        assert!(e.message.contains("cannot read the key"), "{}", e.message);
+        assert!(e.message.contains("1048576"), "{}", e.message);
+        assert!(at.is_ok(), "{:?}", at.err().map(|e| e.message));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// `/etc/passwd` and `/etc/group` are read up to 16 MiB; one byte more is refused.
+    #[test]
+    fn account_files_are_read_up_to_16_mib() {
+        assert_eq!(MAX_ACCOUNT_FILE_BYTES, 16 << 20);
+        let dir = std::env::temp_dir().join(format!("monban-acctsize-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("group");
+        let mut text = b"postfix:x:112:\n".to_vec();
+        text.resize(16 << 20, b'\n');
+        std::fs::write(&file, &text).unwrap();
+        assert_eq!(account_id(&file, "postfix"), Ok(112));
+        text.push(b'\n');
+        std::fs::write(&file, &text).unwrap();
+        let e = account_id(&file, "postfix").unwrap_err();
+        assert!(e.contains("cannot read") && e.contains("16777216"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -612,6 +612,90 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
+    /// While the store is out of reach the journal grows to `max_journal_bytes`: an
+    /// evaluation that fits is journaled, the next one is dropped and counted (the mail
+    /// is not concerned). Configured: 1 GiB by default, at least 1 MiB.
+    #[test]
+    fn the_journal_holds_up_to_max_journal_bytes() {
+        let dir = std::env::temp_dir().join(format!("monban-rec-full-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let evaluation = |uid: &str| Evaluation {
+            uid: uid.into(),
+            time: 1_800_000_000,
+            source_ip: None,
+            envelope_from: None,
+            header_from: Some("example.com".into()),
+            dkim: Vec::new(),
+            spf: None,
+            policy: None,
+            dmarc: "none".into(),
+            disposition: "none".into(),
+            dkim_aligned: false,
+            spf_aligned: false,
+            overrides: Vec::new(),
+            policy_applied: None,
+            report_mail: false,
+            failure: None,
+        };
+        let line = serde_json::to_vec(&evaluation("u1")).unwrap().len() as u64 + 1;
+        let metrics = Arc::new(Metrics::default());
+        // A store that cannot be opened: nothing leaves the journal.
+        let recorder = Recorder::start(
+            RecordConfig {
+                url: StoreUrl::Sqlite(PathBuf::from("/dev/null/monban.db")),
+                journal: dir.clone(),
+                max_journal_bytes: 2 * line,
+                batch: 500,
+                discovery_method: "treewalk",
+                failure: None,
+            },
+            metrics.clone(),
+        )
+        .unwrap();
+        let lost = |n: u64| {
+            metrics
+                .render()
+                .lines()
+                .any(|l| l == format!("monban_milter_record_lost_total {n}"))
+        };
+        recorder.append(&evaluation("u1"));
+        recorder.append(&evaluation("u2"));
+        assert!(lost(0), "{}", metrics.render());
+        recorder.append(&evaluation("u3"));
+        assert!(lost(1), "{}", metrics.render());
+        recorder.shutdown(Duration::ZERO);
+        let journaled: usize = segments(&dir)
+            .unwrap()
+            .iter()
+            .map(|s| {
+                std::fs::read_to_string(dir.join(segment_name(*s)))
+                    .unwrap()
+                    .lines()
+                    .count()
+            })
+            .sum();
+        assert_eq!(journaled, 2);
+        std::fs::remove_dir_all(&dir).unwrap();
+        // The configured bound.
+        let parse = |extra: &str| {
+            crate::config::Config::parse(
+                &format!("authserv_id = \"mx\"\n[store]\nurl = \"sqlite:/tmp/m.db\"\n{extra}"),
+                "m.toml",
+                Path::new("/tmp"),
+            )
+        };
+        let bound = |c: crate::config::Config| c.record.unwrap().max_journal_bytes;
+        assert_eq!(bound(parse("").unwrap()), 1 << 30);
+        assert_eq!(
+            bound(parse("max_journal_bytes = 1048576").unwrap()),
+            1 << 20
+        );
+        let e = parse("max_journal_bytes = 1048575")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("must be at least 1048576"), "{e}");
+    }
+
     #[test]
     fn segment_names_round_trip() {
         assert_eq!(segment_seq(&segment_name(42)), Some(42));

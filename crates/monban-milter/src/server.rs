@@ -46,8 +46,10 @@ pub struct Limits {
     /// How long the rest of a packet may take once its first byte has arrived, and
     /// how long a reply may take to be written.
     pub command_timeout: Duration,
-    /// How long the end of a message (DNS lookups, verification, signing) may take;
-    /// past it the message is answered `451 4.4.3` and the sender retries.
+    /// How long the end of a message (DNS lookups, verification, signing) may take,
+    /// waiting for a turn on the blocking pool included, and how long any other costly
+    /// step may wait for its turn; past it the message is answered `451 4.4.3` and the
+    /// sender retries.
     pub message_timeout: Duration,
     /// The largest packet accepted (at most [`crate::protocol::MAX_PACKET`]): what a
     /// connection can make monban hold.
@@ -75,21 +77,23 @@ fn timed_out(what: &str) -> std::io::Error {
 /// header data canonicalized; a large body chunk hashed; the end of the message:
 /// lookups, verification, signing) on the blocking pool, so that it never holds one of
 /// the runtime's few workers and delays other connections (issue 9). At most
-/// [`BLOCKING_PERMITS`] such steps run at once (waiting for a turn holds no thread).
-/// The session comes back with the result.
+/// [`BLOCKING_PERMITS`] such steps run at once (waiting for a turn holds no thread),
+/// and a step waits for its turn until `deadline`: `None` when it got none by then (the
+/// session is dropped). The session comes back with the result.
 async fn off_worker<T, F>(
     permits: &Semaphore,
+    deadline: tokio::time::Instant,
     session: Session,
     work: F,
-) -> std::io::Result<(Session, T)>
+) -> std::io::Result<Option<(Session, T)>>
 where
     T: Send + 'static,
     F: FnOnce(&mut Session, &tokio::runtime::Handle) -> T + Send + 'static,
 {
-    let _permit = permits
-        .acquire()
-        .await
-        .map_err(|_| std::io::Error::other("the server is stopping"))?;
+    let Ok(permit) = tokio::time::timeout_at(deadline, permits.acquire()).await else {
+        return Ok(None);
+    };
+    let _permit = permit.map_err(|_| std::io::Error::other("the server is stopping"))?;
     let handle = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || {
         let mut session = session;
@@ -97,6 +101,7 @@ where
         (session, out)
     })
     .await
+    .map(Some)
     .map_err(|e| std::io::Error::other(format!("a message task failed: {e}")))
 }
 
@@ -107,6 +112,9 @@ pub const BLOCKING_PERMITS: usize = 256;
 /// A body chunk at least this large is hashed on the blocking pool; smaller ones (all
 /// of Postfix's, 64 KiB at most) cost less than the hand-over.
 const LARGE_CHUNK: usize = 64 * 1024;
+
+/// Senders the reflector's hourly limit keeps track of at most.
+const REFLECTED_SENDERS: usize = 10_000;
 
 /// What every connection of one server shares.
 #[derive(Debug)]
@@ -151,15 +159,23 @@ impl<R> Shared<R> {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        self.reflect_allowed_at(to, per_hour, now)
+    }
+
+    /// [`Self::reflect_allowed`] at `now` (Unix seconds): at most `per_hour` replies to
+    /// one sender in the last hour, [`REFLECTED_SENDERS`] senders tracked (a new sender
+    /// past them gets no reply until the senders of an hour ago are forgotten).
+    fn reflect_allowed_at(&self, to: &str, per_hour: u32, now: i64) -> bool {
+        let to = to.to_ascii_lowercase();
         let mut map = self.reflected.lock().unwrap_or_else(|p| p.into_inner());
         // Bounded: senders not seen this hour are forgotten first.
-        if map.len() > 10_000 {
+        if map.len() >= REFLECTED_SENDERS && !map.contains_key(&to) {
             map.retain(|_, times| times.iter().any(|t| now - t < 3600));
-            if map.len() > 10_000 {
+            if map.len() >= REFLECTED_SENDERS {
                 return false;
             }
         }
-        let times = map.entry(to.to_ascii_lowercase()).or_default();
+        let times = map.entry(to).or_default();
         times.retain(|t| now - t < 3600);
         if times.len() >= per_hour as usize {
             return false;
@@ -340,11 +356,35 @@ where
                 _ => false,
             };
             let was_refused = session.refused().is_some();
+            // A costly step waits for its turn within the message time; for the end of
+            // the message, that time runs from here ("waiting for a turn included").
+            let step_started = tokio::time::Instant::now();
             let step = if heavy {
-                let (s, step) =
-                    off_worker(&shared.permits, session, move |s, _| s.command(cmd)).await?;
-                session = s;
-                step
+                let turn = off_worker(
+                    &shared.permits,
+                    step_started + limits.message_timeout,
+                    session,
+                    move |s, _| s.command(cmd),
+                )
+                .await?;
+                match turn {
+                    Some((s, step)) => {
+                        session = s;
+                        step
+                    }
+                    // No turn in time: the session went with the waiting task, so the
+                    // connection ends after this reply.
+                    None => {
+                        metrics.limit("message_timeout");
+                        let reply = Response::ReplyCode(MESSAGE_TIMEOUT_REPLY.into());
+                        let _ = tokio::time::timeout(
+                            limits.command_timeout,
+                            stream.write_all(&reply.encode()),
+                        )
+                        .await;
+                        return Err(timed_out("waiting for a turn to check the message"));
+                    }
+                }
             } else {
                 session.command(cmd)
             };
@@ -384,35 +424,33 @@ where
                     let resolver = shared.resolver.clone();
                     let recorder = shared.recorder.clone();
                     // The whole end of the message, waiting for a turn included.
-                    let started = tokio::time::Instant::now();
+                    let started = step_started;
                     let deadline = started + limits.message_timeout;
-                    let turn = tokio::time::timeout_at(
-                        deadline,
-                        off_worker(&shared.permits, session, move |s, rt| {
-                            rt.block_on(async {
-                                tokio::time::timeout_at(deadline, async {
-                                    let outcome = s.end_of_message(&*resolver).await;
-                                    let evaluation = match &recorder {
-                                        Some(r) => evaluation(r, &outcome, &*resolver).await,
-                                        None => None,
-                                    };
-                                    (outcome, evaluation)
-                                })
-                                .await
+                    // The work stops itself at the deadline (the message is then
+                    // answered 451 and the connection goes on).
+                    let turn = off_worker(&shared.permits, deadline, session, move |s, rt| {
+                        rt.block_on(async {
+                            tokio::time::timeout_at(deadline, async {
+                                let outcome = s.end_of_message(&*resolver).await;
+                                let evaluation = match &recorder {
+                                    Some(r) => evaluation(r, &outcome, &*resolver).await,
+                                    None => None,
+                                };
+                                (outcome, evaluation)
                             })
-                        }),
-                    )
-                    .await;
+                            .await
+                        })
+                    })
+                    .await?;
                     metrics.end_of_message(started.elapsed());
                     let done = match turn {
-                        Ok(r) => {
-                            let (s, done) = r?;
+                        Some((s, done)) => {
                             session = s;
                             done.ok()
                         }
                         // No turn in time: the session went with the waiting task, so
                         // the connection ends after this reply.
-                        Err(_) => {
+                        None => {
                             metrics.limit("message_timeout");
                             let reply = Response::ReplyCode(MESSAGE_TIMEOUT_REPLY.into());
                             let _ = tokio::time::timeout(
@@ -651,4 +689,54 @@ where
 enum Conn {
     Tcp(tokio::net::TcpStream),
     Unix(tokio::net::UnixStream),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shared() -> Shared<monban_dns::ZoneResolver> {
+        let (_, shutdown) = watch::channel(false);
+        Shared::new(
+            Arc::new(monban_dns::ZoneResolver::new()),
+            Arc::new(Metrics::default()),
+            Limits::default(),
+            shutdown,
+        )
+    }
+
+    /// Five replies an hour to one sender (whatever the case of the address), the
+    /// sixth refused; an hour after the first, one more.
+    #[test]
+    fn reflector_replies_per_sender_and_hour() {
+        let s = shared();
+        let now = 1_800_000_000;
+        for i in 0..5 {
+            assert!(s.reflect_allowed_at("Alice@example.com", 5, now + i), "{i}");
+        }
+        assert!(!s.reflect_allowed_at("alice@example.com", 5, now + 10));
+        assert!(s.reflect_allowed_at("bob@example.com", 5, now + 10));
+        assert!(!s.reflect_allowed_at("alice@example.com", 5, now + 3_599));
+        assert!(s.reflect_allowed_at("alice@example.com", 5, now + 3_600));
+    }
+
+    /// 10,000 senders are tracked; a new one past them gets no reply while they are
+    /// all of this hour (a sender already tracked still does), and one once the
+    /// senders of an hour ago are forgotten.
+    #[test]
+    fn reflector_tracks_at_most_10000_senders() {
+        assert_eq!(REFLECTED_SENDERS, 10_000);
+        let s = shared();
+        let now = 1_800_000_000;
+        for i in 0..REFLECTED_SENDERS {
+            assert!(
+                s.reflect_allowed_at(&format!("s{i}@example.com"), 5, now),
+                "{i}"
+            );
+        }
+        assert!(!s.reflect_allowed_at("new@example.com", 5, now + 1));
+        assert!(s.reflect_allowed_at("s0@example.com", 5, now + 1));
+        assert!(s.reflect_allowed_at("new@example.com", 5, now + 3_600));
+        assert!(s.reflected.lock().unwrap().len() <= REFLECTED_SENDERS);
+    }
 }

@@ -846,11 +846,12 @@ impl Session {
                         .rsplit_once('@')
                 {
                     // Distinct domains only (a message to many people of a few domains
-                    // stays small). Past 1,000 distinct domains the rest are not kept:
-                    // that can only deny an opt-out, never exempt a message wrongly.
+                    // stays small). At most one per recipient, so every accepted
+                    // recipient's domain is kept: past MAX_RECIPIENTS the recipient
+                    // itself is deferred above.
                     let domain = domain.to_ascii_lowercase();
                     let known = &mut self.message.recipient_domains;
-                    if known.len() < 1000 && !known.contains(&domain) {
+                    if known.len() < MAX_RECIPIENTS && !known.contains(&domain) {
                         known.push(domain);
                     }
                 }

@@ -372,3 +372,195 @@ async fn regression_issue9_packet_limit_exact_and_over() {
     assert!(server.metric("monban_milter_limits_total{limit=\"packet_size\"} 2"));
     server.stop().await;
 }
+
+/// One connection handled in this task's runtime over an in-memory pipe (the
+/// clock can then be paused): the MTA's end, and the server's task.
+fn pipe<R: Resolver + Send + Sync + 'static>(
+    shared: &Arc<monban_milter::server::Shared<R>>,
+) -> (
+    tokio::io::DuplexStream,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+) {
+    let (mta, milter) = tokio::io::duplex(1 << 20);
+    let shared = shared.clone();
+    let config = Arc::new(FilterConfig::new("mx.example.net"));
+    let task =
+        tokio::spawn(async move { monban_milter::server::handle(milter, config, &shared).await });
+    (mta, task)
+}
+
+/// Everything of a transaction up to the end of the message.
+async fn up_to_the_end<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
+    s: &mut S,
+    fields: &[(&str, &str)],
+) {
+    optneg(s).await;
+    let mut cmds = vec![
+        (b'C', common::connect_data("192.0.2.25")),
+        (b'H', b"client.example\0".to_vec()),
+        (b'M', b"<alice@example.com>\0".to_vec()),
+        (b'R', b"<bob@example.net>\0".to_vec()),
+    ];
+    for (n, v) in fields {
+        cmds.push((b'L', format!("{n}\0{v}\0").into_bytes()));
+    }
+    cmds.push((b'N', Vec::new()));
+    cmds.push((b'B', b"Hello.\r\n".to_vec()));
+    for (code, data) in cmds {
+        send(s, code, &data).await;
+        assert_eq!(read_until_final(s).await, vec![(b'c', Vec::new())]);
+    }
+}
+
+fn shared_with<R: Resolver + Send + Sync + 'static>(
+    resolver: R,
+) -> (Arc<monban_milter::server::Shared<R>>, watch::Sender<bool>) {
+    let (stop, stop_rx) = watch::channel(false);
+    let shared = monban_milter::server::Shared::new(
+        Arc::new(resolver),
+        Arc::new(Metrics::default()),
+        Limits::default(),
+        stop_rx,
+    );
+    (Arc::new(shared), stop)
+}
+
+/// Costly steps run 256 at once (`BLOCKING_PERMITS`); the end of a message waits for
+/// its turn within the message time (120 s): with one turn free the message is judged;
+/// with none, a turn given at 119 s is in time, and without one the answer at 120 s is
+/// `451 4.4.3` (`limit="message_timeout"`). In virtual time: the waits are exact.
+#[tokio::test(start_paused = true)]
+async fn the_end_of_a_message_waits_for_a_turn_within_the_message_time() {
+    use monban_milter::server::BLOCKING_PERMITS;
+    assert_eq!(BLOCKING_PERMITS, 256);
+    assert_eq!(Limits::default().message_timeout, Duration::from_secs(120));
+    let (shared, _stop) = shared_with(zone());
+    let fields = [("From", " alice@example.com")];
+    // One turn free: judged.
+    let others = shared
+        .permits
+        .acquire_many(BLOCKING_PERMITS as u32 - 1)
+        .await
+        .unwrap();
+    let (mut mta, task) = pipe(&shared);
+    up_to_the_end(&mut mta, &fields).await;
+    send(&mut mta, b'E', b"").await;
+    assert_eq!(read_until_final(&mut mta).await.last().unwrap().0, b'a');
+    send(&mut mta, b'Q', b"").await;
+    task.await.unwrap().unwrap();
+
+    // No turn free at the end of the message; one given at 119 s: judged.
+    let (mut mta, task) = pipe(&shared);
+    up_to_the_end(&mut mta, &fields).await;
+    let last = shared.permits.acquire().await.unwrap();
+    send(&mut mta, b'E', b"").await;
+    let start = tokio::time::Instant::now();
+    tokio::time::sleep(Duration::from_secs(119)).await;
+    drop(last);
+    assert_eq!(read_until_final(&mut mta).await.last().unwrap().0, b'a');
+    assert_eq!(start.elapsed(), Duration::from_secs(119));
+    send(&mut mta, b'Q', b"").await;
+    task.await.unwrap().unwrap();
+
+    // None given: 451 4.4.3 at 120 s, and the connection ends.
+    let (mut mta, task) = pipe(&shared);
+    up_to_the_end(&mut mta, &fields).await;
+    let last = shared.permits.acquire().await.unwrap();
+    send(&mut mta, b'E', b"").await;
+    let start = tokio::time::Instant::now();
+    let (code, text) = read_until_final(&mut mta).await.pop().unwrap();
+    assert_eq!(start.elapsed(), Duration::from_secs(120));
+    assert_eq!(code, b'y');
+    assert!(
+        text.starts_with(b"451 4.4.3 "),
+        "{}",
+        String::from_utf8_lossy(&text)
+    );
+    assert!(task.await.unwrap().is_err());
+    assert!(
+        shared
+            .metrics
+            .render()
+            .lines()
+            .any(|l| l == "monban_milter_limits_total{limit=\"message_timeout\"} 1")
+    );
+    drop((last, others));
+}
+
+/// A DNS whose answer for `slow._domainkey.example.com` never comes; it says when
+/// that lookup has begun.
+struct Stalled {
+    zone: ZoneResolver,
+    entered: Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
+}
+
+impl Resolver for Stalled {
+    async fn lookup(&self, name: &str, rtype: RecordType) -> Lookup {
+        if name.starts_with("slow._domainkey.") {
+            if let Some(tx) = self.entered.lock().unwrap().take() {
+                let _ = tx.send(());
+            }
+            std::future::pending::<()>().await;
+        }
+        self.zone.lookup_now(name, rtype)
+    }
+}
+
+/// The end of a message whose key lookup never ends: nothing at 119 s, `451 4.4.3` at
+/// 120 s (`limit="message_timeout"`), and the connection goes on. In virtual time,
+/// moved by hand (the end of a message runs on the blocking pool, which holds the
+/// paused clock).
+#[tokio::test(start_paused = true)]
+async fn the_end_of_a_message_is_answered_451_at_the_message_timeout() {
+    let (entered, entered_rx) = tokio::sync::oneshot::channel();
+    let (shared, _stop) = shared_with(Stalled {
+        zone: zone(),
+        entered: Mutex::new(Some(entered)),
+    });
+    let (mut mta, task) = pipe(&shared);
+    up_to_the_end(
+        &mut mta,
+        &[
+            (
+                "DKIM-Signature",
+                " v=1; a=rsa-sha256; d=example.com; s=slow; h=from; bh=AAAA; b=AAAA",
+            ),
+            ("From", " alice@example.com"),
+        ],
+    )
+    .await;
+    send(&mut mta, b'E', b"").await;
+    entered_rx.await.unwrap();
+    tokio::time::advance(Duration::from_secs(119)).await;
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+    let mut byte = [0u8; 1];
+    assert!(
+        tokio::time::timeout(
+            Duration::ZERO,
+            tokio::io::AsyncReadExt::read(&mut mta, &mut byte)
+        )
+        .await
+        .is_err(),
+        "answered before the message timeout"
+    );
+    tokio::time::advance(Duration::from_secs(1)).await;
+    let (code, text) = read_until_final(&mut mta).await.pop().unwrap();
+    assert_eq!(code, b'y');
+    assert!(
+        text.starts_with(b"451 4.4.3 "),
+        "{}",
+        String::from_utf8_lossy(&text)
+    );
+    assert!(
+        shared
+            .metrics
+            .render()
+            .lines()
+            .any(|l| l == "monban_milter_limits_total{limit=\"message_timeout\"} 1")
+    );
+    // The connection goes on.
+    send(&mut mta, b'Q', b"").await;
+    task.await.unwrap().unwrap();
+}

@@ -695,6 +695,77 @@ fn connect_checks_refuse_listed_clients() {
     assert!(matches!(s.command(mail()), Step::Reply(r) if r == vec![Response::Continue]));
 }
 
+/// Every accepted recipient's domain counts for the opt-out: a spoofed message to
+/// 1,000 recipients of 1,000 domains, only the last of which opted out, is delivered
+/// (not rejected); the 1,001st recipient is deferred, so no domain goes unseen.
+#[test]
+fn the_opt_out_sees_every_accepted_recipient_domain() {
+    let key = Arc::new(SigningKey::generate_ed25519().unwrap());
+    let zone = zone(&key);
+    let max = monban_milter::session::MAX_RECIPIENTS;
+    let cfg = |optout: &str| {
+        Arc::new(FilterConfig {
+            optout_recipient_domains: vec![optout.into()],
+            ..(*config(key.clone())).clone()
+        })
+    };
+    let run = |optout: &str| {
+        let mut s = Session::new(cfg(optout), NOW);
+        let _ = s.command(Command::OptNeg {
+            version: 6,
+            actions: 0x1ff,
+            protocol: 0x1f_ffff,
+        });
+        let _ = s.command(Command::Connect {
+            hostname: "client".into(),
+            family: Family::Inet("203.0.113.66".parse().unwrap(), 25),
+        });
+        let _ = s.command(Command::Helo("client.example".into()));
+        let _ = s.command(Command::Mail(vec!["<ceo@example.com>".into()]));
+        for i in 0..max {
+            let _ = s.command(Command::Rcpt(vec![format!("<r@d{i}.example>")]));
+        }
+        match s.command(Command::Rcpt(vec!["<late@late.example>".into()])) {
+            Step::Reply(r) => assert!(
+                matches!(&r[..], [Response::ReplyCode(c)] if c.starts_with("452 4.5.3")),
+                "{r:?}"
+            ),
+            other => panic!("{other:?}"),
+        }
+        let _ = s.command(Command::Data);
+        let (head, body) = MSG.split_once("\r\n\r\n").unwrap();
+        for line in head.split("\r\n").filter(|l| !l.starts_with([' ', '\t'])) {
+            let (name, value) = line.split_once(':').unwrap();
+            let _ = s.command(Command::Header {
+                name: name.into(),
+                value: value.as_bytes().to_vec(),
+            });
+        }
+        let _ = s.command(Command::EndOfHeaders);
+        let _ = s.command(Command::Body(body.as_bytes().to_vec()));
+        assert!(matches!(
+            s.command(Command::EndOfMessage),
+            Step::EndOfMessage
+        ));
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(s.end_of_message(&zone))
+            .responses
+    };
+    let rejected = |out: &[Response]| {
+        out.iter()
+            .any(|r| matches!(r, Response::ReplyCode(c) if c.starts_with("550 5.7.1")))
+    };
+    // The last accepted recipient's domain opted out: delivered.
+    let out = run(&format!("d{}.example", max - 1));
+    assert!(!rejected(&out), "{out:?}");
+    assert_eq!(out.last(), Some(&Response::Accept), "{out:?}");
+    // The deferred recipient's domain is not this message's: rejected.
+    let out = run("late.example");
+    assert!(rejected(&out), "{out:?}");
+}
+
 /// Recipients past the bound are deferred (452 4.5.3), never left out of the checks.
 #[test]
 fn recipients_past_the_bound_are_deferred() {

@@ -216,6 +216,9 @@ advice-safe = safe
 advice-not-yet = not yet
 reports-hurt = Legitimate senders the next step would hurt
 reports-tls = TLS reports (RFC 8460)
+reports-tls-left-out = Only the newest { $rows } TLS policy rows of this period are counted; older ones are left out (choose a shorter period to see them).
+reports-rdns-not-looked-up = Sources not looked up in the reverse DNS: { $n } (the first { $each } of each domain are looked up, { $total } in all, within { $seconds } s); their name is shown as —.
+reports-daily-left-out = Only the newest { $days } days are shown; older days are left out (choose a shorter period to see them).
 
 ## Domain checker findings (shared by `monban check` and the checker page)
 list-sep = ;{" "}

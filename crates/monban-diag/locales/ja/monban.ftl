@@ -214,6 +214,9 @@ advice-safe = 移行して安全
 advice-not-yet = まだ早い
 reports-hurt = 次の段階で影響を受ける正規の送信者
 reports-tls = TLS レポート (RFC 8460)
+reports-tls-left-out = この期間の TLS ポリシー行は新しいもの { $rows } 行だけを集計しています。それより古い行は含まれていません(見るには期間を短くしてください)。
+reports-rdns-not-looked-up = 逆引き DNS を引かなかった送信元: { $n } 件(各ドメインの先頭 { $each } 件、全体で { $total } 件までを { $seconds } 秒以内に引きます)。その名前は — と表示されます。
+reports-daily-left-out = 新しい { $days } 日分だけを表示しています。それより古い日は含まれていません(見るには期間を短くしてください)。
 
 ## ドメインチェックの所見(monban check とチェックページで共通)
 list-sep = 、

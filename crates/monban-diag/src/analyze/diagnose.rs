@@ -743,6 +743,80 @@ mod tests {
         );
     }
 
+    /// A footer of 20 lines is found; one of 21 is not, and the finding says the change
+    /// is not just a footer of up to 20 lines.
+    #[test]
+    fn footers_of_up_to_max_footer_lines_are_found() {
+        let (msg, _) = signed("relaxed/relaxed");
+        for lines in [MAX_FOOTER_LINES, MAX_FOOTER_LINES + 1] {
+            let mut m = msg.clone();
+            for i in 0..lines {
+                m.extend_from_slice(format!("footer line {i}\r\n").as_bytes());
+            }
+            let d = run(&m, None);
+            assert_eq!(d.body_hash_matches, Some(false));
+            let footer = d.findings.iter().find(|f| f.kind == "footer_appended");
+            if lines == MAX_FOOTER_LINES {
+                let f = footer.unwrap();
+                assert!(f.message.contains("20 line(s)"), "{}", f.message);
+            } else {
+                assert!(footer.is_none(), "{d:?}");
+                assert!(
+                    d.findings.iter().any(|f| f.kind == "body_changed"
+                        && !f.confirmed
+                        && f.message.contains("up to 20 lines")),
+                    "{d:?}"
+                );
+            }
+        }
+    }
+
+    /// A relay re-folded one field: found when it is among the first 16 folded fields
+    /// (each tried alone), not past them.
+    #[test]
+    fn refolded_field_is_looked_for_among_max_single_unfolds() {
+        let key = Arc::new(SigningKey::ed25519_from_seed(&[7u8; 32]).unwrap());
+        let record = KeyRecord::parse(key.key_record().unwrap().to_string().as_bytes()).unwrap();
+        // A message with `extra` fields folded by their author, To after them; signed
+        // (c=simple), with whether the signature's own field is folded.
+        let signed_with = |extra: usize| -> (String, bool) {
+            let mut m = String::from("From: Alice <alice@example.com>\r\n");
+            let mut h = vec!["from".to_owned(), "to".to_owned()];
+            for i in 0..extra {
+                m.push_str(&format!("X-F{i}: folded\r\n by its author\r\n"));
+                h.push(format!("x-f{i}"));
+            }
+            m.push_str("To: list@example.org\r\n\r\nHi.\r\n");
+            let mut cfg = SignerConfig::new("example.com", "s1", key.clone());
+            cfg.header_canonicalization = Canonicalization::Simple;
+            cfg.body_canonicalization = Canonicalization::Simple;
+            cfg.headers = Some(h);
+            let sig = sign_message(m.as_bytes(), vec![cfg], 1_795_309_200).unwrap();
+            let folded = sig[0].contains("\r\n");
+            (format!("DKIM-Signature:{}\r\n{m}", sig[0]), folded)
+        };
+        for (before, found) in [(MAX_SINGLE_UNFOLDS - 1, true), (MAX_SINGLE_UNFOLDS, false)] {
+            // `before` folded fields above To, the signature's own included.
+            let (msg, _) = [before, before - 1]
+                .into_iter()
+                .map(|extra| (signed_with(extra), extra))
+                .find(|((_, folded), extra)| extra + usize::from(*folded) == before)
+                .unwrap()
+                .0;
+            let relayed = msg.replace("To: list@example.org", "To:\r\n list@example.org");
+            let d = run(relayed.as_bytes(), Some(&record));
+            assert_eq!(d.header_signature_verifies, Some(false));
+            let refolded = d
+                .findings
+                .iter()
+                .find(|f| f.kind == "refolded" && f.confirmed);
+            assert_eq!(refolded.is_some(), found, "{before}: {d:?}");
+            if let Some(f) = refolded {
+                assert!(f.message.contains("To"), "{}", f.message);
+            }
+        }
+    }
+
     #[test]
     fn added_field_above_the_signature() {
         let key = Arc::new(SigningKey::ed25519_from_seed(&[7u8; 32]).unwrap());

@@ -393,6 +393,34 @@ pub fn explain(
 mod tests {
     use super::*;
 
+    /// 30 distinct names are listed in words; with 31 the first 30 are, then "and 1
+    /// more".
+    #[test]
+    fn names_are_listed_up_to_max_listed() {
+        let headers = Headers::parse(b"From: a@example.com\r\n").unwrap();
+        for n in [MAX_LISTED, MAX_LISTED + 1] {
+            let names: Vec<String> = std::iter::once("from".to_owned())
+                .chain((1..n).map(|i| format!("x-n{i}")))
+                .collect();
+            let sig = format!(
+                " v=1; a=rsa-sha256; d=example.com; s=s; h={}; bh=AAAA; b=AAAA",
+                names.join(":")
+            );
+            let (pairs, _) = tag_pairs(sig.as_bytes());
+            let e = explain(&pairs, &headers, Some("example.com"));
+            let h = &e.iter().find(|x| x.tag == "h").unwrap().meaning;
+            // The signed names (the over-signed ones are listed after).
+            let signed = h.split("over-signed").next().unwrap();
+            assert!(signed.contains("x-n29"), "{h}");
+            if n == MAX_LISTED {
+                assert!(!h.contains(" and "), "{h}");
+            } else {
+                assert!(!signed.contains("x-n30"), "{h}");
+                assert!(signed.contains("x-n29 and 1 more"), "{h}");
+            }
+        }
+    }
+
     #[test]
     fn rfc6376_3_5_tags_in_words() {
         let headers = Headers::parse(

@@ -1218,6 +1218,36 @@ mod tests {
         }
     }
 
+    /// 50 DKIM-Signature fields are all explained; at 51 the first 50 are, and a
+    /// warning says how many there were.
+    #[test]
+    fn signatures_explained_up_to_max_signatures() {
+        let sig = |i: usize| {
+            format!(
+                "DKIM-Signature: v=1; a=rsa-sha256; d=example.com; s=s{i}; h=from; bh=AAAA; b=AAAA\r\n"
+            )
+        };
+        for n in [MAX_SIGNATURES, MAX_SIGNATURES + 1] {
+            let text: String = (0..n).map(sig).collect::<String>() + "From: a@example.com\r\n";
+            let a = run(&text);
+            assert_eq!(a.dkim_signatures.len(), MAX_SIGNATURES, "{n}");
+            assert_eq!(
+                a.dkim_signatures.last().and_then(|s| s.s.clone()),
+                Some(format!("s{}", MAX_SIGNATURES - 1)),
+                "the first ones, in header order"
+            );
+            let warned: Vec<_> = a
+                .warnings
+                .iter()
+                .filter(|w| w.kind == "too_many_signatures")
+                .collect();
+            assert_eq!(warned.len(), usize::from(n > MAX_SIGNATURES), "{n}");
+            if let Some(w) = warned.first() {
+                assert!(w.message.contains("51"), "{}", w.message);
+            }
+        }
+    }
+
     #[test]
     fn encoded_words_are_decoded_and_still_checked() {
         // "ceo@bank.example" hidden in an encoded display name.

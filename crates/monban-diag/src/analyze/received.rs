@@ -324,6 +324,33 @@ mod tests {
         );
     }
 
+    /// A clause value of 255 characters and a detail of 512 are kept whole; one more
+    /// character and they are cut there, with "…" (characters, not bytes).
+    #[test]
+    fn values_and_details_are_cut_with_an_ellipsis() {
+        for extra in [0, 1] {
+            let value = "é".repeat(MAX_VALUE + extra);
+            let detail = "d".repeat(MAX_DETAIL + extra);
+            let r = parse(
+                format!(
+                    " from {value} ({detail}) by mx.example.net; Sun, 22 Nov 2026 10:00:02 +0900"
+                )
+                .as_bytes(),
+            );
+            let (from, from_detail) = (r.from.unwrap(), r.from_detail.unwrap());
+            if extra == 0 {
+                assert_eq!(
+                    (from.as_str(), from_detail.as_str()),
+                    (value.as_str(), detail.as_str())
+                );
+            } else {
+                assert_eq!(from, format!("{}\u{2026}", "é".repeat(MAX_VALUE)));
+                assert_eq!(from_detail, format!("{}\u{2026}", "d".repeat(MAX_DETAIL)));
+            }
+            assert_eq!(r.by.as_deref(), Some("mx.example.net"));
+        }
+    }
+
     #[test]
     fn exchange_stamp() {
         let r = parse(b" from TYAPR01MB1234.jpnprd01.prod.outlook.com (2603:1096:404:8034::21)\r\n by OS3PR01MB5678.jpnprd01.prod.outlook.com (2603:1096:604:31::10) with\r\n Microsoft SMTP Server (version=TLS1_2,\r\n cipher=TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384) id 15.20.8207.18; Sun, 22 Nov\r\n 2026 01:00:03 +0000");

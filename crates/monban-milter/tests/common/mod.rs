@@ -3,12 +3,11 @@
 #![allow(dead_code)]
 
 use monban_milter::protocol::encode_command;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// Reads responses until one of the final ones (accept, reject, tempfail, reply code,
 /// continue, option negotiation).
-pub async fn read_until_final(s: &mut TcpStream) -> Vec<(u8, Vec<u8>)> {
+pub async fn read_until_final<S: AsyncRead + Unpin>(s: &mut S) -> Vec<(u8, Vec<u8>)> {
     let mut got = Vec::new();
     let mut buf = vec![0u8; 65536];
     let mut pending = Vec::new();
@@ -34,12 +33,12 @@ pub async fn read_until_final(s: &mut TcpStream) -> Vec<(u8, Vec<u8>)> {
 }
 
 /// Sends one command.
-pub async fn send(s: &mut TcpStream, code: u8, data: &[u8]) {
+pub async fn send<S: AsyncWrite + Unpin>(s: &mut S, code: u8, data: &[u8]) {
     s.write_all(&encode_command(code, data)).await.unwrap();
 }
 
 /// Option negotiation as Postfix offers it.
-pub async fn optneg(s: &mut TcpStream) {
+pub async fn optneg<S: AsyncRead + AsyncWrite + Unpin>(s: &mut S) {
     let mut data = Vec::new();
     for v in [6u32, 0x1ff, 0x1f_ffff] {
         data.extend_from_slice(&v.to_be_bytes());
@@ -60,8 +59,8 @@ pub fn connect_data(ip: &str) -> Vec<u8> {
 
 /// Sends a whole transaction from CONNECT to the end of the message and returns the
 /// end-of-message responses.
-pub async fn transaction(
-    s: &mut TcpStream,
+pub async fn transaction<S: AsyncRead + AsyncWrite + Unpin>(
+    s: &mut S,
     ip: &str,
     mail_from: &str,
     fields: &[(&str, &str)],
@@ -86,7 +85,7 @@ pub async fn transaction(
 }
 
 /// Whether the server closes the connection (a read gives end of file) within 30 s.
-pub async fn closed_by_server(s: &mut TcpStream) -> bool {
+pub async fn closed_by_server<S: AsyncRead + Unpin>(s: &mut S) -> bool {
     let mut buf = [0u8; 64];
     loop {
         match tokio::time::timeout(std::time::Duration::from_secs(30), s.read(&mut buf)).await {

@@ -534,6 +534,69 @@ mod tests {
         );
     }
 
+    /// A chain of nine sealers, each with its own key: the keys of the latest eight
+    /// (`KEYS_AT_ONCE`) are fetched together, the ninth alone when its step comes; the
+    /// chain passes as it would with every key fetched at once.
+    #[test]
+    fn keys_fetched_at_once_are_bounded() {
+        use monban_dns::{Lookup, RecordType};
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        struct Counting {
+            zone: ZoneResolver,
+            in_flight: AtomicUsize,
+            most: AtomicUsize,
+            asked: AtomicUsize,
+        }
+        impl monban_dns::Resolver for Counting {
+            async fn lookup(&self, name: &str, rtype: RecordType) -> Lookup {
+                let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                self.most.fetch_max(now, Ordering::SeqCst);
+                self.asked.fetch_add(1, Ordering::SeqCst);
+                // Lets the lookups started together all begin before any ends.
+                tokio::task::yield_now().await;
+                self.in_flight.fetch_sub(1, Ordering::SeqCst);
+                self.zone.lookup_now(name, rtype)
+            }
+        }
+        let key = Shared::new(SigningKey::generate_rsa(2048).unwrap());
+        let names: Vec<String> = (1..=9)
+            .map(|i| format!("arc._domainkey.hop{i}.example"))
+            .collect();
+        let z = zone(
+            &names
+                .iter()
+                .map(|n| (n.as_str(), &*key))
+                .collect::<Vec<_>>(),
+        );
+        let mut message =
+            b"From: a@example.com\r\nTo: b@example.net\r\nSubject: hi\r\n\r\nbody\r\n".to_vec();
+        let mut chains = Vec::new();
+        for i in 1..=9 {
+            message = seal(&message, b"", &format!("hop{i}.example"), &key, &z);
+            chains.push(message.clone());
+        }
+        for sealers in [8u32, 9] {
+            let counting = Counting {
+                zone: z.clone(),
+                in_flight: AtomicUsize::new(0),
+                most: AtomicUsize::new(0),
+                asked: AtomicUsize::new(0),
+            };
+            let v = run(verify::verify_message(
+                &chains[sealers as usize - 1],
+                &counting,
+                ArcConfig::default(),
+            ))
+            .unwrap();
+            assert_eq!((v.result, v.instances), (ArcResult::Pass, sealers), "{v:?}");
+            assert_eq!(counting.asked.load(Ordering::SeqCst), sealers as usize);
+            assert_eq!(
+                counting.most.load(Ordering::SeqCst),
+                sealers.min(verify::KEYS_AT_ONCE as u32) as usize
+            );
+        }
+    }
+
     /// Hostile chains are judged without work beyond the bounds: 51 instances, a
     /// flood of ARC fields, gaps and duplicates all fail before any DNS query.
     #[test]

@@ -41,7 +41,7 @@ const MAX_BODY_HASHES: usize = 4;
 
 /// Distinct keys fetched at once when finishing (the rest, in a hostile chain of many
 /// sealers, are fetched one at a time as the steps reach them, so a failure stops them).
-const KEYS_AT_ONCE: usize = 8;
+pub(super) const KEYS_AT_ONCE: usize = 8;
 
 /// One ARC set, parsed.
 #[derive(Debug)]

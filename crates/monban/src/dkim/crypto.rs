@@ -346,29 +346,62 @@ fn modulus_bits(key: &RsaPublicKey) -> usize {
 /// over, so keys an attacker publishes cost memory only up to that.
 const PARSED_KEYS: usize = 512;
 
+/// Parsed keys by algorithm and key bytes.
+type ParsedKeys = std::collections::HashMap<(Algorithm, Vec<u8>), std::sync::Arc<ParsedPublicKey>>;
+
+/// A bounded cache of parsed public keys (the process keeps one, [`parsed_key`]).
+struct KeyCache {
+    keys: std::sync::Mutex<ParsedKeys>,
+    capacity: usize,
+}
+
+impl KeyCache {
+    fn new(capacity: usize) -> Self {
+        Self {
+            keys: std::sync::Mutex::default(),
+            capacity,
+        }
+    }
+
+    /// The parsed key, from the cache or parsed now (and kept: a full cache is emptied
+    /// first, so it never holds more than its capacity).
+    fn get(
+        &self,
+        algorithm: Algorithm,
+        verification: &'static dyn VerificationAlgorithm,
+        der: &[u8],
+    ) -> Result<std::sync::Arc<ParsedPublicKey>, VerifyError> {
+        let key = (algorithm, der.to_vec());
+        if let Some(k) = self.keys.lock().ok().and_then(|c| c.get(&key).cloned()) {
+            return Ok(k);
+        }
+        let parsed = std::sync::Arc::new(
+            ParsedPublicKey::new(verification, der).map_err(|_| VerifyError::BadKey)?,
+        );
+        if let Ok(mut c) = self.keys.lock() {
+            if c.len() >= self.capacity {
+                c.clear();
+            }
+            c.insert(key, parsed.clone());
+        }
+        Ok(parsed)
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.keys.lock().map_or(0, |c| c.len())
+    }
+}
+
 fn parsed_key(
     algorithm: Algorithm,
     verification: &'static dyn VerificationAlgorithm,
     der: &[u8],
 ) -> Result<std::sync::Arc<ParsedPublicKey>, VerifyError> {
-    use std::collections::HashMap;
-    use std::sync::{Arc, Mutex, OnceLock};
-    type Cache = Mutex<HashMap<(Algorithm, Vec<u8>), Arc<ParsedPublicKey>>>;
-    static CACHE: OnceLock<Cache> = OnceLock::new();
-    let cache = CACHE.get_or_init(Cache::default);
-    let key = (algorithm, der.to_vec());
-    if let Some(k) = cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
-        return Ok(k);
-    }
-    let parsed =
-        Arc::new(ParsedPublicKey::new(verification, der).map_err(|_| VerifyError::BadKey)?);
-    if let Ok(mut c) = cache.lock() {
-        if c.len() >= PARSED_KEYS {
-            c.clear();
-        }
-        c.insert(key, parsed.clone());
-    }
-    Ok(parsed)
+    static CACHE: std::sync::OnceLock<KeyCache> = std::sync::OnceLock::new();
+    CACHE
+        .get_or_init(|| KeyCache::new(PARSED_KEYS))
+        .get(algorithm, verification, der)
 }
 
 /// Verifies a signature over the canonicalized header data; on success returns the
@@ -474,6 +507,39 @@ mod tests {
                 key.sign(b"x").unwrap().len()
             );
         }
+    }
+
+    /// PARSED_KEYS keys are kept; the next one empties the cache and is kept alone,
+    /// and a key parsed again gives the same results.
+    #[test]
+    fn parsed_keys_are_bounded_and_results_unchanged() {
+        let cache = KeyCache::new(PARSED_KEYS);
+        let keys: Vec<Ed25519KeyPair> = (0..=PARSED_KEYS)
+            .map(|_| Ed25519KeyPair::generate().unwrap())
+            .collect();
+        let check = |k: &Ed25519KeyPair| {
+            let public = k.public_key().as_ref();
+            let hash = digest::digest(&digest::SHA256, b"header data");
+            let sig = k.sign(hash.as_ref());
+            let parsed = cache
+                .get(Algorithm::Ed25519Sha256, &signature::ED25519, public)
+                .unwrap();
+            assert!(parsed.verify_sig(hash.as_ref(), sig.as_ref()).is_ok());
+            assert!(parsed.verify_sig(b"other", sig.as_ref()).is_err());
+        };
+        for k in &keys[..PARSED_KEYS] {
+            check(k);
+        }
+        assert_eq!(cache.len(), PARSED_KEYS);
+        // Kept: asked again, nothing is added.
+        check(&keys[0]);
+        assert_eq!(cache.len(), PARSED_KEYS);
+        // One more: the cache starts over with it.
+        check(&keys[PARSED_KEYS]);
+        assert_eq!(cache.len(), 1);
+        // A key that was dropped is parsed again, with the same result.
+        check(&keys[0]);
+        assert_eq!(cache.len(), 2);
     }
 
     #[test]
