@@ -105,3 +105,116 @@ misjudged_verify() {
         END { if (inhead && hdr != "") judge(hdr); finish(); print bad + 0 }' "$1"
 }
 
+
+# A private Postfix instance under $W/NAME: smtpd on 127.0.0.1:PORT, everything relayed to
+# 127.0.0.1:RELAY_PORT, with MILTERS (may be empty) on smtpd; quick retries. Started with
+# spawn; its log is $W/NAME/postfix.log. SESSIONS sets the relay's concurrency.
+postfix_instance() { # NAME PORT RELAY_PORT MILTERS [EXTRA main.cf LINES]
+    local d="$W/$1"
+    mkdir -p "$d/etc" "$d/queue" "$d/data"
+    chown postfix "$d/data"
+    cat >"$d/etc/main.cf" <<EOF
+compatibility_level = 3.6
+config_directory = $d/etc
+queue_directory = $d/queue
+data_directory = $d/data
+mail_owner = postfix
+setgid_group = postdrop
+maillog_file = /dev/stdout
+myhostname = $1.test
+mydomain = $1.test
+myorigin = \$myhostname
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mydestination =
+alias_maps =
+alias_database =
+local_recipient_maps =
+mynetworks = 127.0.0.1/32
+smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
+smtp_dns_support_level = disabled
+smtpd_peername_lookup = no
+biff = no
+smtputf8_enable = no
+relayhost = [127.0.0.1]:$3
+default_destination_concurrency_limit = $SESSIONS
+smtpd_milters = $4
+non_smtpd_milters =
+milter_default_action = tempfail
+milter_protocol = 6
+milter_connect_timeout = 5s
+milter_command_timeout = 30s
+queue_run_delay = 1s
+minimal_backoff_time = 1s
+maximal_backoff_time = 4s
+bounce_queue_lifetime = 1h
+maximal_queue_lifetime = 1h
+${5:-}
+EOF
+    {
+        printf '127.0.0.1:%s inet n - n - - smtpd\n' "$2"
+        postfix_services
+    } >"$d/etc/master.cf"
+    postfix -c "$d/etc" check >"$d/check.log" 2>&1 || { cat "$d/check.log" >&2; die "postfix check failed for $1"; }
+    spawn postfix -c "$d/etc" start-fg >"$d/postfix.log" 2>&1
+    wait_listen "$2"
+}
+queue_left() { # instance
+    find "$W/$1/queue/incoming" "$W/$1/queue/active" "$W/$1/queue/deferred" \
+        "$W/$1/queue/hold" "$W/$1/queue/maildrop" -type f 2>/dev/null | wc -l
+}
+
+
+# nsd serving $W/dns/root.zone (made by root_zone) on 127.0.0.1:PORT, started with spawn;
+# sets NSD_PID.
+start_nsd() { # PORT [an extra line for the server: section]
+    cat >"$W/dns/nsd.conf" <<END
+server:
+  ip-address: 127.0.0.1@$1
+  do-ip6: no
+  server-count: 1
+  username: ""
+  chroot: ""
+  zonesdir: "$W/dns"
+  database: ""
+  zonelistfile: "$W/dns/zone.list"
+  xfrdfile: "$W/dns/xfrd.state"
+  xfrdir: "$W/dns"
+  pidfile: "$W/dns/nsd.pid"
+  logfile: "$W/dns/nsd.log"
+${2:-}
+remote-control:
+  control-enable: no
+zone:
+  name: "."
+  zonefile: "$W/dns/root.zone"
+END
+    spawn nsd -d -c "$W/dns/nsd.conf"
+    NSD_PID=$LAST_PID
+    wait_listen "$1" udp
+}
+
+# The services of a private Postfix instance's master.cf (after its smtpd lines).
+postfix_services() {
+    cat <<'END'
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+smtp      unix  -       -       n       -       -       smtp
+relay     unix  -       -       n       -       -       smtp
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+END
+}

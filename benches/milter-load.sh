@@ -124,30 +124,7 @@ HZ=$(getconf CLK_TCK)
 mkdir -p "$W/dns"
 root_zone "$ZONE" >"$W/dns/root.zone"
 nsd-checkzone . "$W/dns/root.zone" >/dev/null || die "nsd rejects the converted zone $W/dns/root.zone"
-cat >"$W/dns/nsd.conf" <<EOF
-server:
-  ip-address: 127.0.0.1@$DNS_PORT
-  do-ip6: no
-  server-count: 1
-  username: ""
-  chroot: ""
-  zonesdir: "$W/dns"
-  database: ""
-  zonelistfile: "$W/dns/zone.list"
-  xfrdfile: "$W/dns/xfrd.state"
-  xfrdir: "$W/dns"
-  pidfile: "$W/dns/nsd.pid"
-  logfile: "$W/dns/nsd.log"
-  hide-version: yes
-remote-control:
-  control-enable: no
-zone:
-  name: "."
-  zonefile: "$W/dns/root.zone"
-EOF
-spawn nsd -d -c "$W/dns/nsd.conf"
-NSD_PID=$LAST_PID
-wait_listen "$DNS_PORT" udp
+start_nsd "$DNS_PORT" "  hide-version: yes"
 echo "nameserver 127.0.0.1" >"$W/dns/resolv.conf"
 
 # ---------------------------------------------------------------------------------------
@@ -233,28 +210,7 @@ EOF
     printf '127.0.0.1:%s inet n - n - - smtpd\n  -o smtpd_milters=%s\n' "${SMTP_PORT[opendkim-verify]}" "$OD_MILTERS"
     printf '127.0.0.1:%s inet n - n - - smtpd\n  -o smtpd_milters=%s\n' "${SMTP_PORT[monban-sign]}" "$MONBAN_MILTER"
     printf '127.0.0.1:%s inet n - n - - smtpd\n  -o smtpd_milters=%s\n' "${SMTP_PORT[opendkim-sign]}" "$OD_MILTERS"
-    cat <<'EOF'
-pickup    unix  n       -       n       60      1       pickup
-cleanup   unix  n       -       n       -       0       cleanup
-qmgr      unix  n       -       n       300     1       qmgr
-rewrite   unix  -       -       n       -       -       trivial-rewrite
-bounce    unix  -       -       n       -       0       bounce
-defer     unix  -       -       n       -       0       bounce
-trace     unix  -       -       n       -       0       bounce
-verify    unix  -       -       n       -       1       verify
-flush     unix  n       -       n       1000?   0       flush
-proxymap  unix  -       -       n       -       -       proxymap
-proxywrite unix -       -       n       -       1       proxymap
-smtp      unix  -       -       n       -       -       smtp
-relay     unix  -       -       n       -       -       smtp
-showq     unix  n       -       n       -       -       showq
-error     unix  -       -       n       -       -       error
-retry     unix  -       -       n       -       -       error
-discard   unix  -       -       n       -       -       discard
-anvil     unix  -       -       n       -       1       anvil
-scache    unix  -       -       n       -       1       scache
-postlog   unix-dgram n  -       n       -       1       postlogd
-EOF
+    postfix_services
 } >"$W/etc/master.cf"
 postfix -c "$W/etc" check >"$W/postfix-check.log" 2>&1 || { cat "$W/postfix-check.log" >&2; die "postfix check failed"; }
 postfix -c "$W/etc" start-fg >"$W/postfix.log" 2>&1 &
