@@ -213,3 +213,36 @@ fn arc_distinct_body_hashes() {
         "{over}"
     );
 }
+
+/// Control characters are not text anywhere in an A-R field, quoted or not (RFC 5322
+/// §3.2.3, §3.2.4): a field holding one is refused, never read with a character its
+/// writer could not write back. Found by the `authres` fuzz target.
+#[test]
+fn authentication_results_with_control_characters_are_refused() {
+    for bad in [
+        &b"mx.example.net; spf=pass (a\x00b)"[..],
+        b"mx.example.net; spf=pass (a\\\x01b)",
+        b"\"mx\\\r\n.example.net\"; none",
+        b"mx.example.net; spf=pass (a\xc2\x85b)",
+        b"mx.example.net; spf=pass (a\\\xc2\x85b)",
+        b"mx.example.net; spf=pass reason=\"a\x7fb\"",
+    ] {
+        assert!(
+            AuthenticationResults::parse(bad).is_err(),
+            "{}",
+            String::from_utf8_lossy(bad)
+        );
+    }
+    // Folding white space, a quoted backslash before a fold, and tabs stay valid.
+    for good in [
+        &b"mx.example.net;\r\n\tspf=pass (a\tb)"[..],
+        b"mx.example.net; spf=pass reason=\"a\\\\\"\r\n smtp.mailfrom=a@example.com",
+    ] {
+        let ar = AuthenticationResults::parse(good)
+            .unwrap_or_else(|e| panic!("{}: {e}", String::from_utf8_lossy(good)));
+        assert_eq!(
+            AuthenticationResults::parse(ar.to_value().as_bytes()).unwrap(),
+            ar
+        );
+    }
+}
