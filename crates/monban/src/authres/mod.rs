@@ -273,11 +273,19 @@ impl ResInfo {
             s.push_str(&quoted(reason));
         }
         for p in &self.properties {
+            // The dot separates ptype and property (§2.2): a dot inside either is quoted.
+            fn part(x: &str) -> Cow<'_, str> {
+                if x.contains('.') {
+                    Cow::Owned(quoted(x))
+                } else {
+                    token_or_quoted(x)
+                }
+            }
             let _ = write!(
                 s,
                 " {}.{}={}",
-                token_or_quoted(&p.ptype),
-                token_or_quoted(&p.property),
+                part(&p.ptype),
+                part(&p.property),
                 pvalue(&p.value)
             );
         }
