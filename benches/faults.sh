@@ -88,18 +88,12 @@ POSTFIX_S=""
 POSTFIX_R=""
 PROXY_PID=""
 MILTER_PID=""
-cleanup() {
-    local rc=$?
-    set +e
+stop_services() {
+    local inst
     for inst in s r; do postfix -c "$W/$inst/etc" stop >/dev/null 2>&1; done
     [ -d "$W/pg/data" ] && su postgres -c "$PG_BIN/pg_ctl -D $W/pg/data -m immediate stop" >/dev/null 2>&1
-    for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
-    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-    if [ "$KEEP" = 1 ]; then say "work directory kept: $W"; else rm -rf "$W"; fi
-    exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_traps
 
 # --- DNS: nsd with the example zone (every TTL 1 s, so no cache hides a fault), behind
 # the fault proxy (benches/faultdns.py) that the milter asks.

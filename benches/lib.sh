@@ -16,6 +16,23 @@ stop_pid() {
     for p in "${PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
     PIDS=("${keep[@]}")
 }
+# The EXIT trap every bench script sets (bench_traps): the script's own stop_services,
+# when it defines one, stops what needs a graceful stop (Postfix, PostgreSQL); then every
+# process spawn started is killed and reaped, and the work directory W is removed unless
+# KEEP=1. The script's exit status is kept.
+bench_cleanup() {
+    local rc=$? p
+    set +e
+    if declare -F stop_services >/dev/null; then stop_services; fi
+    for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
+    if [ "${KEEP:-0}" = 1 ]; then say "work directory kept: $W"; else rm -rf "$W"; fi
+    exit "$rc"
+}
+bench_traps() {
+    trap bench_cleanup EXIT
+    trap 'exit 130' INT TERM
+}
 wait_listen() { # PORT [udp]
     local i
     for i in $(seq 100); do
@@ -106,23 +123,21 @@ misjudged_verify() {
 }
 
 
-# A private Postfix instance under $W/NAME: smtpd on 127.0.0.1:PORT, everything relayed to
-# 127.0.0.1:RELAY_PORT, with MILTERS (may be empty) on smtpd; quick retries. Started with
-# spawn; its log is $W/NAME/postfix.log. SESSIONS sets the relay's concurrency.
-postfix_instance() { # NAME PORT RELAY_PORT MILTERS [EXTRA main.cf LINES]
-    local d="$W/$1"
-    mkdir -p "$d/etc" "$d/queue" "$d/data"
-    chown postfix "$d/data"
-    cat >"$d/etc/main.cf" <<EOF
+# The main.cf lines every bench Postfix shares: its own directories under DIR, logging to
+# stdout, no local delivery, no DNS, everything relayed to 127.0.0.1:RELAY_PORT at
+# concurrency SESSIONS, MILTERS (may be empty) on smtpd with a tempfail default, and
+# quick retries. The caller appends what differs (timeouts, backoff, lifetimes).
+postfix_main_cf() { # DIR HOSTNAME RELAY_PORT MILTERS
+    cat <<END
 compatibility_level = 3.6
-config_directory = $d/etc
-queue_directory = $d/queue
-data_directory = $d/data
+config_directory = $1/etc
+queue_directory = $1/queue
+data_directory = $1/data
 mail_owner = postfix
 setgid_group = postdrop
 maillog_file = /dev/stdout
-myhostname = $1.test
-mydomain = $1.test
+myhostname = $2
+mydomain = $2
 myorigin = \$myhostname
 inet_interfaces = 127.0.0.1
 inet_protocols = ipv4
@@ -143,14 +158,23 @@ non_smtpd_milters =
 milter_default_action = tempfail
 milter_protocol = 6
 milter_connect_timeout = 5s
-milter_command_timeout = 30s
 queue_run_delay = 1s
 minimal_backoff_time = 1s
-maximal_backoff_time = 4s
-bounce_queue_lifetime = 1h
-maximal_queue_lifetime = 1h
-${5:-}
-EOF
+END
+}
+
+# A private Postfix instance under $W/NAME: smtpd on 127.0.0.1:PORT, everything relayed to
+# 127.0.0.1:RELAY_PORT, with MILTERS (may be empty) on smtpd; quick retries. Started with
+# spawn; its log is $W/NAME/postfix.log. SESSIONS sets the relay's concurrency.
+postfix_instance() { # NAME PORT RELAY_PORT MILTERS [EXTRA main.cf LINES]
+    local d="$W/$1"
+    mkdir -p "$d/etc" "$d/queue" "$d/data"
+    chown postfix "$d/data"
+    {
+        postfix_main_cf "$d" "$1.test" "$3" "$4"
+        printf '%s\n' "milter_command_timeout = 30s" "maximal_backoff_time = 4s" \
+            "bounce_queue_lifetime = 1h" "maximal_queue_lifetime = 1h" "${5:-}"
+    } >"$d/etc/main.cf"
     {
         printf '127.0.0.1:%s inet n - n - - smtpd\n' "$2"
         postfix_services

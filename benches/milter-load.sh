@@ -100,22 +100,14 @@ W=$(mktemp -d /tmp/monban-milter-load.XXXXXX)
 chmod 755 "$W"
 POSTFIX_PID=""
 
-cleanup() {
-    local rc=$?
-    set +e
-    if [ -n "$POSTFIX_PID" ]; then
-        postfix -c "$W/etc" stop >/dev/null 2>&1
-        for _ in $(seq 50); do kill -0 "$POSTFIX_PID" 2>/dev/null || break; sleep 0.2; done
-        kill "$POSTFIX_PID" 2>/dev/null
-    fi
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-    [ -n "$POSTFIX_PID" ] && wait "$POSTFIX_PID" 2>/dev/null
-    if [ "$KEEP" = 1 ]; then say "work directory kept: $W"; else rm -rf "$W"; fi
-    exit "$rc"
+stop_services() {
+    [ -n "$POSTFIX_PID" ] || return 0
+    postfix -c "$W/etc" stop >/dev/null 2>&1
+    for _ in $(seq 50); do kill -0 "$POSTFIX_PID" 2>/dev/null || break; sleep 0.2; done
+    kill "$POSTFIX_PID" 2>/dev/null
+    wait "$POSTFIX_PID" 2>/dev/null
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_traps
 
 HZ=$(getconf CLK_TCK)
 
@@ -164,43 +156,12 @@ declare -A SMTP_PORT=(
 )
 MONBAN_MILTER=inet:127.0.0.1:$MONBAN_PORT
 OD_MILTERS=inet:127.0.0.1:$ODKIM_PORT,inet:127.0.0.1:$ODMARC_PORT
-cat >"$W/etc/main.cf" <<EOF
-compatibility_level = 3.6
-config_directory = $W/etc
-queue_directory = $W/queue
-data_directory = $W/data
-mail_owner = postfix
-setgid_group = postdrop
-maillog_file = /dev/stdout
-myhostname = mx.test
-mydomain = mx.test
-myorigin = \$myhostname
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-mydestination =
-alias_maps =
-alias_database =
-local_recipient_maps =
-mynetworks = 127.0.0.1/32
-smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
-smtpd_recipient_restrictions = permit_mynetworks, reject_unauth_destination
-smtp_dns_support_level = disabled
-smtpd_peername_lookup = no
-biff = no
-smtputf8_enable = no
-# Everything goes to smtp-sink.
-relayhost = [127.0.0.1]:$SINK_PORT
-default_destination_concurrency_limit = $SESSIONS
-smtpd_milters =
-non_smtpd_milters =
-milter_default_action = tempfail
-milter_protocol = 6
-milter_connect_timeout = 5s
-milter_command_timeout = 20s
-queue_run_delay = 1s
-minimal_backoff_time = 1s
-maximal_backoff_time = 2s
-EOF
+# Everything goes to smtp-sink; the milters are set per smtpd in master.cf.
+{
+    postfix_main_cf "$W" mx.test "$SINK_PORT" ""
+    printf '%s\n' "smtpd_recipient_restrictions = permit_mynetworks, reject_unauth_destination" \
+        "milter_command_timeout = 20s" "maximal_backoff_time = 2s"
+} >"$W/etc/main.cf"
 {
     printf '127.0.0.1:%s inet n - n - - smtpd\n  -o smtpd_milters=\n' "${SMTP_PORT[postfix]}"
     printf '127.0.0.1:%s inet n - n - - smtpd\n  -o smtpd_milters=\n' "${SMTP_PORT[postfix-again]}"

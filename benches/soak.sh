@@ -51,17 +51,8 @@ done
 
 W=$(mktemp -d /tmp/monban-soak.XXXXXX)
 chmod 755 "$W"
-cleanup() {
-    local rc=$?
-    set +e
-    postfix -c "$W/r/etc" stop >/dev/null 2>&1
-    for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
-    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-    if [ "$KEEP" = 1 ]; then say "work directory kept: $W"; else rm -rf "$W"; fi
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+stop_services() { postfix -c "$W/r/etc" stop >/dev/null 2>&1; }
+bench_traps
 
 # DNS: nsd with the example zone (its own TTLs: the milter's cache works as in production).
 mkdir -p "$W/dns"

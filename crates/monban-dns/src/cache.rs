@@ -259,6 +259,17 @@ mod tests {
             .block_on(f)
     }
 
+    /// A cache over `inner` on a clock the test sets: the seconds stored in the returned
+    /// counter are added to one fixed instant.
+    fn on_test_clock<R: Resolver>(inner: R) -> (CachingResolver<R>, Arc<AtomicU64>) {
+        let offset = Arc::new(AtomicU64::new(0));
+        let base = Instant::now();
+        let o = offset.clone();
+        let cache = CachingResolver::new(inner)
+            .with_clock(move || base + Duration::from_secs(o.load(Ordering::Relaxed)));
+        (cache, offset)
+    }
+
     #[test]
     fn rfc1035_3_2_1_ttl_and_rfc2308_negative_caching() {
         let zone = ZoneResolver::parse(
@@ -267,11 +278,7 @@ mod tests {
             None,
         )
         .unwrap();
-        let offset = Arc::new(AtomicU64::new(0));
-        let base = Instant::now();
-        let o = offset.clone();
-        let cache = CachingResolver::new(zone)
-            .with_clock(move || base + Duration::from_secs(o.load(Ordering::Relaxed)));
+        let (cache, offset) = on_test_clock(zone);
         block_on(async {
             assert!(cache.lookup("A.example.", RecordType::A).await.is_ok());
             assert!(cache.lookup("a.example", RecordType::A).await.is_ok());
@@ -299,11 +306,7 @@ mod tests {
             None,
         )
         .unwrap();
-        let offset = Arc::new(AtomicU64::new(0));
-        let base = Instant::now();
-        let o = offset.clone();
-        let cache = CachingResolver::new(zone)
-            .with_clock(move || base + Duration::from_secs(o.load(Ordering::Relaxed)));
+        let (cache, offset) = on_test_clock(zone);
         assert_eq!((cache.max_ttl, cache.max_negative_ttl), (86_400, 3_600));
         block_on(async {
             let answer = cache.lookup("a.example", RecordType::A).await.unwrap();
@@ -321,10 +324,7 @@ mod tests {
             assert_eq!(cache.stats(), CacheStats { hits: 2, misses: 2 });
         });
         // At each cap: asked again.
-        let offset = Arc::new(AtomicU64::new(0));
-        let o = offset.clone();
-        let cache = CachingResolver::new(cache.inner)
-            .with_clock(move || base + Duration::from_secs(o.load(Ordering::Relaxed)));
+        let (cache, offset) = on_test_clock(cache.inner);
         block_on(async {
             cache.lookup("a.example", RecordType::A).await.unwrap();
             cache.lookup("b.example", RecordType::A).await.unwrap_err();

@@ -645,20 +645,9 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         let store = monban_store::SqliteStore::open(&dir.join("m.db")).unwrap();
         let opts = SendOptions {
-            smtp_host: "127.0.0.1".into(),
-            smtp_port: 9,
-            starttls: StartTls::Never,
-            hello: "receiver.example".into(),
-            from: "dmarc@receiver.example".into(),
-            org_name: "Receiver".into(),
-            submitter: "receiver.example".into(),
-            signer: None,
-            now,
-            max_per_hour: 60,
-            max_attempts: 8,
-            suppress_for: 86_400,
             timeout: Duration::from_secs(1),
             limit: 10,
+            ..options(now)
         };
         let d = Delivery {
             report_id: "r1".into(),

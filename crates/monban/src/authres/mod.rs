@@ -273,19 +273,11 @@ impl ResInfo {
             s.push_str(&quoted(reason));
         }
         for p in &self.properties {
-            // The dot separates ptype and property (§2.2): a dot inside either is quoted.
-            fn part(x: &str) -> Cow<'_, str> {
-                if x.contains('.') {
-                    Cow::Owned(quoted(x))
-                } else {
-                    token_or_quoted(x)
-                }
-            }
             let _ = write!(
                 s,
                 " {}.{}={}",
-                part(&p.ptype),
-                part(&p.property),
+                keyword(&p.ptype),
+                keyword(&p.property),
                 pvalue(&p.value)
             );
         }
@@ -298,6 +290,16 @@ fn token_or_quoted(s: &str) -> Cow<'_, str> {
         Cow::Borrowed(s)
     } else {
         Cow::Owned(quoted(s))
+    }
+}
+
+/// A ptype or property as written in `ptype.property=`: the dot separates the two
+/// (RFC 8601 §2.2), so a dot inside either is quoted like anything not a token.
+fn keyword(s: &str) -> Cow<'_, str> {
+    if s.contains('.') {
+        Cow::Owned(quoted(s))
+    } else {
+        token_or_quoted(s)
     }
 }
 
