@@ -216,7 +216,8 @@ fn arc_distinct_body_hashes() {
 
 /// Control characters are not text anywhere in an A-R field, quoted or not (RFC 5322
 /// §3.2.3, §3.2.4): a field holding one is refused, never read with a character its
-/// writer could not write back. Found by the `authres` fuzz target.
+/// writer could not write back; nor is a line break other than folding (CRLF before
+/// WSP, §3.2.2). Found by the `authres` fuzz target.
 #[test]
 fn authentication_results_with_control_characters_are_refused() {
     for bad in [
@@ -226,6 +227,11 @@ fn authentication_results_with_control_characters_are_refused() {
         b"mx.example.net; spf=pass (a\xc2\x85b)",
         b"mx.example.net; spf=pass (a\\\xc2\x85b)",
         b"mx.example.net; spf=pass reason=\"a\x7fb\"",
+        // A bare CR or LF, which unfolding would drop, joining C2 and 86 into U+0086.
+        b"mx.example.net; spf=pass (a\xc2\r\x86b)",
+        b"mx.example.net; spf=pass (a\xc2\n\x86b)",
+        b"mx.example.net; spf=pass (a\xc2\r\n\x86b)",
+        b"mx.example.net;\rspf=pass",
     ] {
         assert!(
             AuthenticationResults::parse(bad).is_err(),

@@ -166,6 +166,24 @@ pub(super) fn parse(value: &[u8]) -> Result<AuthenticationResults, ParseError> {
                 what: "no control characters",
             });
         }
+        // A line break is CRLF, and inside a field only as folding, before a space or a
+        // tab (RFC 5322 §2.2.3, §3.2.2 FWS). A bare CR or LF, which unfolding would drop,
+        // could join the bytes around it into a character that is not there (a C1
+        // control out of `C2 CR 86`): refused.
+        let folding = match b {
+            b'\r' => {
+                value.get(i + 1) == Some(&b'\n')
+                    && matches!(value.get(i + 2), None | Some(b' ' | b'\t'))
+            }
+            b'\n' => i > 0 && value[i - 1] == b'\r',
+            _ => true,
+        };
+        if !folding {
+            return Err(ParseError {
+                offset: i,
+                what: "line breaks only as folding (CRLF before a space or a tab)",
+            });
+        }
         escaped = !escaped && b == b'\\';
     }
     let mut p = P {
