@@ -138,6 +138,23 @@ impl<R: BufRead> Messages<R> {
             .read_until(b'\n', &mut self.line)
     }
 
+    /// Reads past the rest of the current line (a "From " separator, not part of any
+    /// message).
+    fn consume_line(&mut self) -> io::Result<()> {
+        loop {
+            let buf = self.reader.fill_buf()?;
+            if buf.is_empty() {
+                return Ok(());
+            }
+            if let Some(p) = memchr::memchr(b'\n', buf) {
+                self.reader.consume(p + 1);
+                return Ok(());
+            }
+            let n = buf.len();
+            self.reader.consume(n);
+        }
+    }
+
     /// Whether another message of the mbox follows the one just read.
     pub fn has_next(&self) -> bool {
         self.is_mbox() && self.started_next && !self.done
@@ -174,14 +191,16 @@ impl<R: BufRead> Messages<R> {
             return Ok(false);
         }
         if self.mbox == Some(false) {
-            // A plain message: everything, unless the sink has seen enough.
-            let mut buf = vec![0u8; CHUNK];
+            // A plain message: everything, unless the sink has seen enough, handed over
+            // straight from the reader's buffer.
             while !stopped {
-                let n = self.reader.read(&mut buf)?;
-                if n == 0 {
+                let buf = self.reader.fill_buf()?;
+                if buf.is_empty() {
                     break;
                 }
-                stopped = sink(&buf[..n]).is_break();
+                let n = buf.len();
+                stopped = sink(buf).is_break();
+                self.reader.consume(n);
             }
             self.done = true;
             return Ok(true);
@@ -189,22 +208,61 @@ impl<R: BufRead> Messages<R> {
         self.started_next = false;
         let mut at_line_start = true;
         loop {
-            let n = self.read_piece()?;
-            if n == 0 {
+            let buf = self.reader.fill_buf()?;
+            if buf.is_empty() {
                 self.done = true;
                 break;
             }
-            if at_line_start && self.line.starts_with(b"From ") {
-                self.started_next = true;
-                break;
-            }
-            at_line_start = self.line.ends_with(b"\n");
-            if !stopped {
-                stopped = sink(&self.line).is_break();
-                if stopped && self.first_only {
+            // At a line start, the line must be seen up to its fifth byte (or its end)
+            // to know whether it is a "From " separator; when the buffer holds less,
+            // the line is read whole (bounded by MAX_LINE) instead.
+            let decidable = buf.len() >= 5 || memchr::memchr(b'\n', buf).is_some();
+            if at_line_start && !decidable {
+                if self.read_piece()? == 0 {
                     self.done = true;
                     break;
                 }
+                if self.line.starts_with(b"From ") {
+                    self.started_next = true;
+                    break;
+                }
+                at_line_start = self.line.ends_with(b"\n");
+                if !stopped {
+                    stopped = sink(&self.line).is_break();
+                    if stopped && self.first_only {
+                        self.done = true;
+                        break;
+                    }
+                }
+                continue;
+            }
+            if at_line_start && buf.starts_with(b"From ") {
+                self.started_next = true;
+                self.consume_line()?;
+                break;
+            }
+            // Whole lines up to the next separator, or up to the last line end in the
+            // buffer; a buffer without a line end is the middle of a long line.
+            let (run, next_is_separator) = match memchr::memmem::find(buf, b"\nFrom ") {
+                Some(p) => (p + 1, true),
+                None => match memchr::memrchr(b'\n', buf) {
+                    Some(p) => (p + 1, false),
+                    None => (buf.len(), false),
+                },
+            };
+            at_line_start = buf[run - 1] == b'\n';
+            if !stopped {
+                stopped = sink(&buf[..run]).is_break();
+            }
+            self.reader.consume(run);
+            if stopped && self.first_only {
+                self.done = true;
+                break;
+            }
+            if next_is_separator {
+                self.started_next = true;
+                self.consume_line()?;
+                break;
             }
         }
         Ok(true)
@@ -252,6 +310,51 @@ mod tests {
         assert_eq!(msgs[1], b"From: c\n\ntwo\n");
     }
 
+    /// The mbox reader hands over runs of whole lines straight from the reader's
+    /// buffer; whatever the buffer size, the messages are those of a line-by-line
+    /// reference split (RFC 4155: a line starting "From " starts the next message).
+    #[test]
+    fn rfc4155_mbox_splits_alike_for_any_buffer_size() {
+        fn reference(input: &[u8]) -> Vec<Vec<u8>> {
+            let mut out: Vec<Vec<u8>> = Vec::new();
+            for line in input.split_inclusive(|&b| b == b'\n') {
+                if line.starts_with(b"From ") {
+                    out.push(Vec::new());
+                } else if let Some(m) = out.last_mut() {
+                    m.extend_from_slice(line);
+                }
+            }
+            out
+        }
+        let inputs: [&[u8]; 5] = [
+            b"From a\nFrom: x\n\nbody\n>From here\nFrom b\n\nFrom c\nFrom d\nFrom:\n",
+            b"From a\r\nX: 1\r\n\r\nFrom\r\nFromage\nFrom b x\nlast line, no end",
+            b"From a\n\n\n\nFrom b\n",
+            b"From a\nFro",
+            b"From a\nlong line From here and From there\nFrom  b\nFrom\n",
+        ];
+        for input in inputs {
+            for cap in 1..=24 {
+                let mut m = Messages::new(BufReader::with_capacity(cap, input));
+                let mut got = Vec::new();
+                loop {
+                    let mut msg = Vec::new();
+                    let more = m
+                        .next_message(|c| {
+                            msg.extend_from_slice(c);
+                            ControlFlow::Continue(())
+                        })
+                        .unwrap();
+                    if !more {
+                        break;
+                    }
+                    got.push(msg);
+                }
+                assert_eq!(got, reference(input), "{input:?}, buffer of {cap}");
+            }
+        }
+    }
+
     /// A sink that stops ends a plain message there (endless input is not read on) and
     /// skips to the next message of an mbox.
     #[test]
@@ -272,8 +375,9 @@ mod tests {
         assert!(seen < 3 * CHUNK + 2 * MAX_LINE as usize);
         assert!(!m.next_message(|_| ControlFlow::Continue(())).unwrap());
 
+        // (A small buffer: the sink is given one line at a time.)
         let mbox = b"From a\nX: 1\nY: 2\nZ: 3\n\nFrom b\nFrom: c\n\ntwo\n";
-        let mut m = Messages::new(&mbox[..]);
+        let mut m = Messages::new(BufReader::with_capacity(4, &mbox[..]));
         let mut first = Vec::new();
         assert!(
             m.next_message(|c| {

@@ -250,9 +250,8 @@ pub(crate) fn first_pass(
             s.write_all(chunk)
                 .map_err(|e| Failure::other(format!("spool: {e}")))?;
         }
-        normalizer.normalize(chunk, &mut norm);
         match splitter
-            .push(&norm)
+            .push(normalizer.apply(chunk, &mut norm))
             .map_err(|e| Failure::other(format!("{}: {e}", source.label())))?
         {
             Split::Header => {}

@@ -4,6 +4,7 @@
 //! Messages stream through the library's staged verifier: the header is parsed, body
 //! chunks are hashed as they are read, keys are fetched at the end.
 
+use std::fmt::Write as _;
 use std::ops::ControlFlow;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -17,7 +18,7 @@ use monban::view::VerifyView;
 use serde_json::Value;
 
 use crate::dns::{DnsArgs, DnsSource};
-use crate::input::{self, Messages};
+use crate::input::{self, Messages, Source};
 use crate::{Failure, host_name};
 
 /// Flags of `monban verify`.
@@ -94,6 +95,11 @@ pub struct VerifyArgs {
     /// Print one JSON object per message (JSON Lines).
     #[arg(long)]
     json: bool,
+    /// Verify this many inputs at once (default: the number of CPUs this process may
+    /// use). Results are printed in input order; the messages of one mbox file are
+    /// verified one after another.
+    #[arg(long, short = 'j', value_name = "N")]
+    jobs: Option<usize>,
     /// Also append each evaluation to the store, as a receiver would (for aggregate
     /// reports), stamped with the evaluation time (--at when given).
     #[arg(long)]
@@ -195,21 +201,158 @@ impl Recorder {
 /// Streams one message through the pipeline's staged verifier. A header that is
 /// malformed or over a limit stops the reading of that message (the verifier keeps
 /// the reason and gives its verdict); `None` when the input holds no more messages.
+/// `buf` holds the normalizer's output when a chunk needs one (reused).
 fn read_message(
     messages: &mut Messages<Box<dyn std::io::BufRead>>,
     make: impl FnOnce() -> MessageVerifier,
+    buf: &mut Vec<u8>,
 ) -> std::io::Result<Option<MessageVerifier>> {
     let mut normalizer = CrlfNormalizer::new();
     let mut verifier = make();
-    let mut buf = Vec::with_capacity(input::CHUNK + 1024);
     let found = messages.next_message(|chunk| {
-        normalizer.normalize(chunk, &mut buf);
-        match verifier.push(&buf) {
+        // Input that is CRLF already goes through without a copy.
+        match verifier.push(normalizer.apply(chunk, buf)) {
             Ok(()) => ControlFlow::Continue(()),
             Err(_) => ControlFlow::Break(()),
         }
     })?;
     Ok(found.then_some(verifier))
+}
+
+/// What every worker shares: the configuration of the run.
+struct Job {
+    envelope: Envelope,
+    config: VerifyConfig,
+    now: u64,
+    resolver: DnsSource,
+    authserv_id: String,
+    json: bool,
+    /// Several inputs: each result is labelled.
+    several: bool,
+    /// Keep each report for the recorder.
+    record: bool,
+    runtime: tokio::runtime::Handle,
+}
+
+/// One input's outcome, as its worker sends it, in order.
+enum Event {
+    /// A message, verified: its output is ready to print.
+    Message(Box<Verified>),
+    /// The input could not be opened or read (after the messages sent before).
+    Failed(String),
+    /// The input held no message.
+    Empty,
+}
+
+struct Verified {
+    /// The output lines (JSON, or the Authentication-Results block).
+    text: String,
+    /// The DMARC result, for the summary.
+    dmarc: &'static str,
+    /// Why the message is malformed, for stderr.
+    malformed: Option<String>,
+    /// The report, when it is to be recorded.
+    report: Option<Report>,
+}
+
+impl Job {
+    /// Verifies every message of one input, sending each result as it is ready; the
+    /// send blocks while the printer is behind (bounded memory).
+    fn run(&self, source: &Source, events: &std::sync::mpsc::SyncSender<Event>, buf: &mut Vec<u8>) {
+        let reader = match input::open(source) {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = events.send(Event::Failed(e.to_string()));
+                return;
+            }
+        };
+        let mut messages = Messages::new(reader);
+        let mut index = 0usize;
+        loop {
+            let make =
+                || MessageVerifier::new(self.envelope.clone(), self.config.clone(), self.now);
+            let verifier = match read_message(&mut messages, make, buf) {
+                Ok(None) => break,
+                Ok(Some(v)) => v,
+                Err(e) => {
+                    let _ = events.send(Event::Failed(format!("{}: {e}", source.label())));
+                    return;
+                }
+            };
+            index += 1;
+            let report = self.runtime.block_on(verifier.finish(&self.resolver));
+            let label = if messages.is_mbox() {
+                format!("{}#{index}", source.label())
+            } else {
+                source.label()
+            };
+            let mut text = String::new();
+            if self.json {
+                text.push_str(
+                    &to_json(&report, &self.authserv_id, &label, &self.envelope).to_string(),
+                );
+                text.push('\n');
+            } else {
+                if self.several || messages.is_mbox() {
+                    let _ = writeln!(text, "==> {label} <==");
+                }
+                // Folded with bare LF for the terminal; the header itself uses CRLF.
+                let value = report.authentication_results(&self.authserv_id).to_value();
+                let _ = writeln!(
+                    text,
+                    "Authentication-Results: {}",
+                    value.replace("\r\n", "\n")
+                );
+            }
+            let verified = Verified {
+                text,
+                dmarc: report.dmarc.result.as_str(),
+                malformed: report
+                    .malformed
+                    .as_ref()
+                    .map(|why| format!("{label}: malformed message: {why}")),
+                report: self.record.then_some(report),
+            };
+            if events.send(Event::Message(Box::new(verified))).is_err() {
+                return;
+            }
+        }
+        if index == 0 {
+            let _ = events.send(Event::Empty);
+        }
+    }
+}
+
+/// The output, written in large pieces: one write per message would cost a system
+/// call each. On a terminal every message is shown as soon as it is verified.
+struct Output {
+    pending: String,
+    interactive: bool,
+}
+
+impl Output {
+    const FLUSH_AT: usize = 64 * 1024;
+
+    fn new() -> Self {
+        Self {
+            pending: String::new(),
+            interactive: std::io::IsTerminal::is_terminal(&std::io::stdout()),
+        }
+    }
+
+    fn push(&mut self, text: &str) {
+        self.pending.push_str(text);
+        if self.interactive || self.pending.len() >= Self::FLUSH_AT {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        if !self.pending.is_empty() {
+            out!("{}", self.pending);
+            self.pending.clear();
+        }
+    }
 }
 
 fn to_json(r: &Report, authserv_id: &str, label: &str, envelope: &Envelope) -> Value {
@@ -299,6 +442,23 @@ pub async fn run(dns: &DnsArgs, args: VerifyArgs) -> Result<(), Failure> {
 
     let mut recorder = Recorder::open(&args, &authserv_id).await?;
     let several = sources.len() > 1;
+    let jobs = match args.jobs {
+        Some(0) => return Err(Failure::usage("--jobs must be at least 1")),
+        Some(n) => n,
+        None => std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+    };
+    let workers = jobs.min(sources.len()).max(1);
+    let job = std::sync::Arc::new(Job {
+        envelope: envelope.clone(),
+        config,
+        now,
+        resolver: resolver.clone(),
+        authserv_id: authserv_id.clone(),
+        json: args.json,
+        several,
+        record: recorder.is_some(),
+        runtime: tokio::runtime::Handle::current(),
+    });
     let mut failures = 0usize;
     let mut verified = 0usize;
     // DMARC results, for the summary of a run over several messages.
@@ -309,66 +469,90 @@ pub async fn run(dns: &DnsArgs, args: VerifyArgs) -> Result<(), Failure> {
         "inputs",
         !several || std::io::IsTerminal::is_terminal(&std::io::stdout()),
     );
-    for (done, source) in sources.iter().enumerate() {
-        bar.set(done, sources.len());
-        let reader = match input::open(source) {
-            Ok(r) => r,
-            Err(e) => {
-                eprintln!("monban: {e}");
-                failures += 1;
-                continue;
+    let mut output = Output::new();
+    // The workers take inputs in order from one queue; each input's results come back
+    // through its own bounded channel, read in input order, so the output is in input
+    // order and a worker ahead of the printer waits. Inputs in flight are bounded too.
+    type Task = (Source, std::sync::mpsc::SyncSender<Event>);
+    let (queue, tasks) = std::sync::mpsc::channel::<Task>();
+    let tasks = std::sync::Arc::new(std::sync::Mutex::new(tasks));
+    let mut threads = Vec::new();
+    for i in 0..workers {
+        let tasks = tasks.clone();
+        let job = job.clone();
+        let spawned = std::thread::Builder::new()
+            .name(format!("verify-{i}"))
+            .spawn(move || {
+                let mut buf = Vec::new();
+                loop {
+                    // The lock is held only while taking a task.
+                    let task = tasks.lock().map(|t| t.recv());
+                    let Ok(Ok((source, events))) = task else {
+                        return;
+                    };
+                    job.run(&source, &events, &mut buf);
+                }
+            });
+        threads.push(spawned.map_err(|e| Failure::other(format!("cannot start a thread: {e}")))?);
+    }
+    let mut next = sources.iter();
+    let mut in_flight: std::collections::VecDeque<(&Source, std::sync::mpsc::Receiver<Event>)> =
+        Default::default();
+    let mut done = 0usize;
+    loop {
+        while in_flight.len() < 2 * workers
+            && let Some(source) = next.next()
+        {
+            let (tx, rx) = std::sync::mpsc::sync_channel(64);
+            if queue.send((source.clone(), tx)).is_err() {
+                return Err(Failure::other("the verifying threads stopped"));
             }
+            in_flight.push_back((source, rx));
+        }
+        let Some((source, events)) = in_flight.pop_front() else {
+            break;
         };
-        let mut messages = Messages::new(reader);
-        let mut index = 0usize;
-        let mut read_failed = false;
-        loop {
-            let make = || MessageVerifier::new(envelope.clone(), config.clone(), now);
-            let verifier = match read_message(&mut messages, make) {
-                Ok(None) => break,
-                Ok(Some(v)) => v,
-                Err(e) => {
-                    eprintln!("monban: {}: {e}", source.label());
+        bar.set(done, sources.len());
+        // Until the worker is done with the input (its sender dropped).
+        while let Ok(event) = events.recv() {
+            match event {
+                Event::Message(v) => {
+                    verified += 1;
+                    *tally.entry(v.dmarc).or_default() += 1;
+                    if let (Some(r), Some(report)) = (recorder.as_mut(), &v.report) {
+                        r.add(report, &envelope, now, &resolver).await?;
+                    }
+                    if let Some(why) = &v.malformed {
+                        // The verdict is in the output; say why on stderr too.
+                        output.flush();
+                        eprintln!("monban: {why}");
+                    }
+                    output.push(&v.text);
+                }
+                Event::Failed(e) => {
+                    output.flush();
+                    eprintln!("monban: {e}");
                     failures += 1;
-                    read_failed = true;
-                    break;
                 }
-            };
-            index += 1;
-            let report = verifier.finish(&resolver).await;
-            verified += 1;
-            *tally.entry(report.dmarc.result.as_str()).or_default() += 1;
-            if let Some(r) = recorder.as_mut() {
-                r.add(&report, &envelope, now, &resolver).await?;
-            }
-            let label = if messages.is_mbox() {
-                format!("{}#{index}", source.label())
-            } else {
-                source.label()
-            };
-            if let Some(why) = &report.malformed {
-                // The verdict is printed below (DMARC permerror); say why on stderr too.
-                eprintln!("monban: {label}: malformed message: {why}");
-            }
-            if args.json {
-                outln!("{}", to_json(&report, &authserv_id, &label, &envelope));
-            } else {
-                if several || messages.is_mbox() {
-                    outln!("==> {label} <==");
+                Event::Empty => {
+                    output.flush();
+                    eprintln!(
+                        "monban: {}: no message (the input is empty)",
+                        source.label()
+                    );
+                    failures += 1;
                 }
-                // Folded with bare LF for the terminal; the header itself uses CRLF.
-                let value = report.authentication_results(&authserv_id).to_value();
-                outln!("Authentication-Results: {}", value.replace("\r\n", "\n"));
             }
         }
-        if index == 0 && !read_failed {
-            eprintln!(
-                "monban: {}: no message (the input is empty)",
-                source.label()
-            );
-            failures += 1;
+        done += 1;
+    }
+    drop(queue);
+    for t in threads {
+        if t.join().is_err() {
+            return Err(Failure::other("a verifying thread failed"));
         }
     }
+    output.flush();
     bar.finish();
     if verified > 1 {
         // On stderr: the output itself stays one record (or JSON line) per message.

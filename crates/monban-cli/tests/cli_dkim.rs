@@ -65,6 +65,29 @@ fn keys(dir: &Dir) -> String {
     dir.path("keys.zone")
 }
 
+/// The message signed by `monban sign` with the RSA key of [`keys`] (s=rsa).
+fn sign_rsa(key: &str, message: &[u8]) -> Vec<u8> {
+    let out = monban(
+        &[
+            "sign",
+            "--domain",
+            "example.com",
+            "--selector",
+            "rsa",
+            "--key",
+            key,
+        ],
+        Some(message),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
 fn verify_json(zone: &str, msg: &[u8], extra: &[&str]) -> serde_json::Value {
     let mut args = vec![
         "verify",
@@ -270,19 +293,7 @@ fn several_files_mbox_and_maildir() {
     let dir = Dir::new("many");
     let zone = keys(&dir);
     let key = dir.path("rsa.private");
-    let signed = monban(
-        &[
-            "sign",
-            "--domain",
-            "example.com",
-            "--selector",
-            "rsa",
-            "--key",
-            &key,
-        ],
-        Some(MESSAGE.as_bytes()),
-    )
-    .stdout;
+    let signed = sign_rsa(&key, MESSAGE.as_bytes());
     std::fs::write(dir.path("a.eml"), &signed).unwrap();
     std::fs::write(dir.path("b.eml"), MESSAGE).unwrap();
     let mut mbox = b"From alice@example.com Sun Nov 22 10:00:00 2026\n".to_vec();
@@ -607,4 +618,121 @@ fn bundled_examples() {
             assert!(v["dmarc"].get(key).is_some(), "{file}: no dmarc.{key}");
         }
     }
+}
+
+/// `--jobs`: inputs verified at once come out in input order, the same as one at a time:
+/// files of very different sizes (so later ones finish first), an mbox, an empty file and
+/// a malformed one in the middle (each said on stderr, in order), for any worker count.
+#[test]
+fn jobs_give_the_results_in_input_order() {
+    let dir = Dir::new("jobs");
+    let zone = keys(&dir);
+    let key = dir.path("rsa.private");
+    let mut files = Vec::new();
+    for i in 0..40 {
+        // Every seventh message has a large body: its worker is the last to finish.
+        let body = if i % 7 == 0 {
+            "a line of body text\r\n".repeat(50_000)
+        } else {
+            format!("message {i}\r\n")
+        };
+        let message = MESSAGE.replace("<1@example.com>", &format!("<{i}@example.com>")) + &body;
+        let message = if i % 2 == 0 {
+            sign_rsa(&key, message.as_bytes())
+        } else {
+            message.into_bytes()
+        };
+        let name = dir.path(&format!("m{i:02}.eml"));
+        std::fs::write(&name, &message).unwrap();
+        files.push(name);
+        if i == 10 {
+            std::fs::write(dir.path("bad.eml"), "no colon here\r\n\r\nbody\r\n").unwrap();
+            files.push(dir.path("bad.eml"));
+        }
+        if i == 20 {
+            std::fs::write(dir.path("empty.eml"), "").unwrap();
+            files.push(dir.path("empty.eml"));
+            let mut mbox = Vec::new();
+            for j in 0..3 {
+                mbox.extend_from_slice(
+                    format!("From a@example.com Sun Nov 22 10:00:0{j} 2026\n").as_bytes(),
+                );
+                mbox.extend_from_slice(&message);
+            }
+            std::fs::write(dir.path("box.mbox"), &mbox).unwrap();
+            files.push(dir.path("box.mbox"));
+        }
+    }
+    let run = |jobs: &str, json: bool| {
+        let mut args = vec![
+            "verify",
+            "--zone",
+            &zone,
+            "--authserv-id",
+            "mx.test",
+            "--jobs",
+            jobs,
+        ];
+        if json {
+            args.push("--json");
+        }
+        args.extend(files.iter().map(String::as_str));
+        let out = monban(&args, None);
+        assert_eq!(out.status.code(), Some(1), "the empty input fails");
+        (
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8(out.stderr).unwrap(),
+        )
+    };
+    for json in [true, false] {
+        let (one, one_err) = run("1", json);
+        let labels: Vec<&str> = one
+            .lines()
+            .filter_map(|l| {
+                if json {
+                    l.split("\"file\":\"").nth(1)?.split('"').next()
+                } else {
+                    l.strip_prefix("==> ")?.strip_suffix(" <==")
+                }
+            })
+            .collect();
+        assert_eq!(
+            labels.len(),
+            44,
+            "40 files, a malformed one and a 3-message mbox: {one_err}"
+        );
+        let names: Vec<&str> = labels
+            .iter()
+            .map(|l| l.rsplit('/').next().unwrap())
+            .collect();
+        assert_eq!(names[0], "m00.eml");
+        assert_eq!(names[11], "bad.eml");
+        assert_eq!(&names[22..25], ["box.mbox#1", "box.mbox#2", "box.mbox#3"]);
+        assert_eq!(names[43], "m39.eml");
+        assert!(
+            one_err.find("bad.eml: malformed message").unwrap()
+                < one_err.find("empty.eml").unwrap(),
+            "{one_err}"
+        );
+        assert!(
+            one_err.contains("44 messages: 0 dmarc=pass, 0 fail, 43 none, 1 permerror"),
+            "{one_err}"
+        );
+        if !json {
+            // The even files are signed, and the mbox holds three copies of m20.
+            assert_eq!(one.matches("dkim=pass").count(), 23, "{one}");
+        }
+        for jobs in ["3", "8"] {
+            let (many, many_err) = run(jobs, json);
+            assert_eq!(many, one, "--jobs {jobs} against --jobs 1");
+            assert_eq!(many_err, one_err, "--jobs {jobs} against --jobs 1");
+        }
+    }
+    let out = monban(&["verify", "--zone", &zone, "--jobs", "0", &files[0]], None);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

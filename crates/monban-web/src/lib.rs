@@ -355,8 +355,7 @@ async fn verify(
     // As the CLI streams it: a header over its limits stops the reading and the verdict
     // says why.
     for chunk in body.chunks(64 * 1024) {
-        normalizer.normalize(chunk, &mut buf);
-        if verifier.push(&buf).is_err() {
+        if verifier.push(normalizer.apply(chunk, &mut buf)).is_err() {
             break;
         }
     }
