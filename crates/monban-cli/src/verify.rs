@@ -256,13 +256,14 @@ struct Verified {
 }
 
 impl Job {
-    /// Verifies every message of one input, sending each result as it is ready; the
-    /// send blocks while the printer is behind (bounded memory).
-    fn run(&self, source: &Source, events: &std::sync::mpsc::SyncSender<Event>, buf: &mut Vec<u8>) {
+    /// Verifies every message of one input, handing each result to `emit` as it is
+    /// ready (a worker's emitter blocks while the printer is behind: bounded memory);
+    /// stops when `emit` answers false.
+    fn run(&self, source: &Source, buf: &mut Vec<u8>, emit: &mut dyn FnMut(Event) -> bool) {
         let reader = match input::open(source) {
             Ok(r) => r,
             Err(e) => {
-                let _ = events.send(Event::Failed(e.to_string()));
+                emit(Event::Failed(e.to_string()));
                 return;
             }
         };
@@ -275,7 +276,7 @@ impl Job {
                 Ok(None) => break,
                 Ok(Some(v)) => v,
                 Err(e) => {
-                    let _ = events.send(Event::Failed(format!("{}: {e}", source.label())));
+                    emit(Event::Failed(format!("{}: {e}", source.label())));
                     return;
                 }
             };
@@ -313,13 +314,61 @@ impl Job {
                     .map(|why| format!("{label}: malformed message: {why}")),
                 report: self.record.then_some(report),
             };
-            if events.send(Event::Message(Box::new(verified))).is_err() {
+            if !emit(Event::Message(Box::new(verified))) {
                 return;
             }
         }
         if index == 0 {
-            let _ = events.send(Event::Empty);
+            emit(Event::Empty);
         }
+    }
+}
+
+/// Prints the results in input order, counts them and records them.
+struct Printer {
+    output: Output,
+    recorder: Option<Recorder>,
+    envelope: Envelope,
+    now: u64,
+    resolver: DnsSource,
+    verified: usize,
+    failures: usize,
+    /// DMARC results, for the summary of a run over several messages.
+    tally: std::collections::BTreeMap<&'static str, usize>,
+}
+
+impl Printer {
+    async fn handle(&mut self, source: &Source, event: Event) -> Result<(), Failure> {
+        match event {
+            Event::Message(v) => {
+                self.verified += 1;
+                *self.tally.entry(v.dmarc).or_default() += 1;
+                if let (Some(r), Some(report)) = (self.recorder.as_mut(), &v.report) {
+                    r.add(report, &self.envelope, self.now, &self.resolver)
+                        .await?;
+                }
+                if let Some(why) = &v.malformed {
+                    // The verdict is in the output; say why on stderr too.
+                    self.output.flush();
+                    eprintln!("monban: {why}");
+                }
+                self.output.push(&v.text);
+            }
+            Event::Failed(e) => {
+                self.output.flush();
+                eprintln!("monban: {e}");
+                self.failures += 1;
+            }
+            Event::Empty => {
+                self.output.flush();
+                eprintln!(
+                    "monban: {}: no message (the input is empty)",
+                    source.label()
+                );
+                self.failures += 1;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -440,7 +489,7 @@ pub async fn run(dns: &DnsArgs, args: VerifyArgs) -> Result<(), Failure> {
         ..VerifyConfig::default()
     };
 
-    let mut recorder = Recorder::open(&args, &authserv_id).await?;
+    let recorder = Recorder::open(&args, &authserv_id).await?;
     let several = sources.len() > 1;
     let jobs = match args.jobs {
         Some(0) => return Err(Failure::usage("--jobs must be at least 1")),
@@ -459,100 +508,38 @@ pub async fn run(dns: &DnsArgs, args: VerifyArgs) -> Result<(), Failure> {
         record: recorder.is_some(),
         runtime: tokio::runtime::Handle::current(),
     });
-    let mut failures = 0usize;
-    let mut verified = 0usize;
-    // DMARC results, for the summary of a run over several messages.
-    let mut tally: std::collections::BTreeMap<&'static str, usize> = Default::default();
+    let mut printer = Printer {
+        output: Output::new(),
+        recorder,
+        envelope: envelope.clone(),
+        now,
+        resolver: resolver.clone(),
+        verified: 0,
+        failures: 0,
+        tally: Default::default(),
+    };
     // A bar for long runs, on a terminal, when the results go elsewhere (a file, a
     // pipe): drawn on the same terminal they would be garbled.
     let mut bar = crate::progress::Progress::new(
         "inputs",
         !several || std::io::IsTerminal::is_terminal(&std::io::stdout()),
     );
-    let mut output = Output::new();
-    // The workers take inputs in order from one queue; each input's results come back
-    // through its own bounded channel, read in input order, so the output is in input
-    // order and a worker ahead of the printer waits. Inputs in flight are bounded too.
-    type Task = (Source, std::sync::mpsc::SyncSender<Event>);
-    let (queue, tasks) = std::sync::mpsc::channel::<Task>();
-    let tasks = std::sync::Arc::new(std::sync::Mutex::new(tasks));
-    let mut threads = Vec::new();
-    for i in 0..workers {
-        let tasks = tasks.clone();
-        let job = job.clone();
-        let spawned = std::thread::Builder::new()
-            .name(format!("verify-{i}"))
-            .spawn(move || {
-                let mut buf = Vec::new();
-                loop {
-                    // The lock is held only while taking a task.
-                    let task = tasks.lock().map(|t| t.recv());
-                    let Ok(Ok((source, events))) = task else {
-                        return;
-                    };
-                    job.run(&source, &events, &mut buf);
-                }
-            });
-        threads.push(spawned.map_err(|e| Failure::other(format!("cannot start a thread: {e}")))?);
-    }
-    let mut next = sources.iter();
-    let mut in_flight: std::collections::VecDeque<(&Source, std::sync::mpsc::Receiver<Event>)> =
-        Default::default();
-    let mut done = 0usize;
-    loop {
-        while in_flight.len() < 2 * workers
-            && let Some(source) = next.next()
-        {
-            let (tx, rx) = std::sync::mpsc::sync_channel(64);
-            if queue.send((source.clone(), tx)).is_err() {
-                return Err(Failure::other("the verifying threads stopped"));
-            }
-            in_flight.push_back((source, rx));
-        }
-        let Some((source, events)) = in_flight.pop_front() else {
-            break;
-        };
-        bar.set(done, sources.len());
-        // Until the worker is done with the input (its sender dropped).
-        while let Ok(event) = events.recv() {
-            match event {
-                Event::Message(v) => {
-                    verified += 1;
-                    *tally.entry(v.dmarc).or_default() += 1;
-                    if let (Some(r), Some(report)) = (recorder.as_mut(), &v.report) {
-                        r.add(report, &envelope, now, &resolver).await?;
-                    }
-                    if let Some(why) = &v.malformed {
-                        // The verdict is in the output; say why on stderr too.
-                        output.flush();
-                        eprintln!("monban: {why}");
-                    }
-                    output.push(&v.text);
-                }
-                Event::Failed(e) => {
-                    output.flush();
-                    eprintln!("monban: {e}");
-                    failures += 1;
-                }
-                Event::Empty => {
-                    output.flush();
-                    eprintln!(
-                        "monban: {}: no message (the input is empty)",
-                        source.label()
-                    );
-                    failures += 1;
-                }
-            }
-        }
-        done += 1;
-    }
-    drop(queue);
-    for t in threads {
-        if t.join().is_err() {
-            return Err(Failure::other("a verifying thread failed"));
-        }
-    }
-    output.flush();
+    let outcome = if workers == 1 {
+        run_inline(&job, &sources, &mut printer, &mut bar)
+    } else {
+        run_workers(&job, workers, &sources, &mut printer, &mut bar).await
+    };
+    // What was verified is printed, even when a later step failed.
+    printer.output.flush();
+    outcome?;
+    printer.output.flush();
+    let Printer {
+        mut recorder,
+        verified,
+        failures,
+        tally,
+        ..
+    } = printer;
     bar.finish();
     if verified > 1 {
         // On stderr: the output itself stays one record (or JSON line) per message.
@@ -599,6 +586,97 @@ pub async fn run(dns: &DnsArgs, args: VerifyArgs) -> Result<(), Failure> {
     }
     if verified == 0 {
         return Err(Failure::other("no message to verify"));
+    }
+    Ok(())
+}
+
+/// Verifies the inputs one at a time, on this thread: no hand-over between threads
+/// per message.
+fn run_inline(
+    job: &Job,
+    sources: &[Source],
+    printer: &mut Printer,
+    bar: &mut crate::progress::Progress,
+) -> Result<(), Failure> {
+    let mut buf = Vec::new();
+    for (done, source) in sources.iter().enumerate() {
+        bar.set(done, sources.len());
+        let mut result = Ok(());
+        // Blocking work on the thread that drives the runtime: allowed, and the
+        // verifier's own waits (DNS) go through `block_on` inside.
+        tokio::task::block_in_place(|| {
+            job.run(source, &mut buf, &mut |event| {
+                result = job.runtime.block_on(printer.handle(source, event));
+                result.is_ok()
+            });
+        });
+        result?;
+    }
+    Ok(())
+}
+
+/// Verifies the inputs on `workers` threads. They take inputs in order from one
+/// queue; each input's results come back through its own bounded channel, read in
+/// input order, so the output is in input order and a worker ahead of the printer
+/// waits. Inputs in flight are bounded too.
+async fn run_workers(
+    job: &std::sync::Arc<Job>,
+    workers: usize,
+    sources: &[Source],
+    printer: &mut Printer,
+    bar: &mut crate::progress::Progress,
+) -> Result<(), Failure> {
+    type Task = (Source, std::sync::mpsc::SyncSender<Event>);
+    let (queue, tasks) = std::sync::mpsc::channel::<Task>();
+    let tasks = std::sync::Arc::new(std::sync::Mutex::new(tasks));
+    let mut threads = Vec::new();
+    for i in 0..workers {
+        let tasks = tasks.clone();
+        let job = job.clone();
+        let spawned = std::thread::Builder::new()
+            .name(format!("verify-{i}"))
+            .spawn(move || {
+                let mut buf = Vec::new();
+                loop {
+                    // The lock is held only while taking a task.
+                    let task = tasks.lock().map(|t| t.recv());
+                    let Ok(Ok((source, events))) = task else {
+                        return;
+                    };
+                    job.run(&source, &mut buf, &mut |event| events.send(event).is_ok());
+                }
+            });
+        threads.push(spawned.map_err(|e| Failure::other(format!("cannot start a thread: {e}")))?);
+    }
+    let mut next = sources.iter();
+    let mut in_flight: std::collections::VecDeque<(&Source, std::sync::mpsc::Receiver<Event>)> =
+        Default::default();
+    let mut done = 0usize;
+    loop {
+        while in_flight.len() < 2 * workers
+            && let Some(source) = next.next()
+        {
+            let (tx, rx) = std::sync::mpsc::sync_channel(64);
+            if queue.send((source.clone(), tx)).is_err() {
+                return Err(Failure::other("the verifying threads stopped"));
+            }
+            in_flight.push_back((source, rx));
+        }
+        let Some((source, events)) = in_flight.pop_front() else {
+            break;
+        };
+        bar.set(done, sources.len());
+        // Until the worker is done with the input (its sender dropped).
+        while let Ok(event) = events.recv() {
+            printer.handle(source, event).await?;
+        }
+        done += 1;
+    }
+    drop(queue);
+    for t in threads {
+        if t.join().is_err() {
+            return Err(Failure::other("a verifying thread failed"));
+        }
     }
     Ok(())
 }

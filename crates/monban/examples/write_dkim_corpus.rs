@@ -16,6 +16,11 @@
 //!   seconds, for `--at`).
 //!
 //! The keys are generated afresh on every run; the messages are the same every time.
+//!
+//! `write_dkim_corpus --bound rsa|ed25519 PASSES FILE...` instead prints the crypto + hash
+//! bound over those files (`bench/compare/benches/common/dkim_bound.rs`: per message
+//! SHA-256 over the whole file and one signature check), in messages per second of one
+//! core, the files read into memory first: what no verifier of them can beat.
 
 use std::io::Write as _;
 use std::path::Path;
@@ -24,9 +29,18 @@ use std::path::Path;
 #[path = "../../../bench/compare/src/dkim_corpus.rs"]
 mod dkim_corpus;
 
+#[allow(dead_code)]
+#[path = "../../../bench/compare/benches/common/dkim_bound.rs"]
+mod dkim_bound;
+
 use dkim_corpus::{KeyKind, MonbanDkim};
 
 fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--bound") {
+        bound(&args[1..]);
+        return;
+    }
     let Some(dir) = std::env::args_os().nth(1) else {
         eprintln!("usage: write_dkim_corpus DIR");
         std::process::exit(2);
@@ -36,6 +50,39 @@ fn main() {
         eprintln!("write_dkim_corpus: {}: {e}", dir.display());
         std::process::exit(1);
     }
+}
+
+fn bound(args: &[String]) {
+    let [kind, passes, files @ ..] = args else {
+        eprintln!("usage: write_dkim_corpus --bound rsa|ed25519 PASSES FILE...");
+        std::process::exit(2);
+    };
+    let kind = match kind.as_str() {
+        "rsa" => KeyKind::Rsa,
+        "ed25519" => KeyKind::Ed25519,
+        _ => {
+            eprintln!("write_dkim_corpus: --bound rsa or ed25519, not {kind}");
+            std::process::exit(2);
+        }
+    };
+    let passes: usize = passes.parse().expect("PASSES: a number");
+    let messages: Vec<Vec<u8>> = files
+        .iter()
+        .map(|f| std::fs::read(f).unwrap_or_else(|e| panic!("{f}: {e}")))
+        .collect();
+    let monban = MonbanDkim::new();
+    let bound = dkim_bound::Bound::new(&monban);
+    let t = std::time::Instant::now();
+    for _ in 0..passes {
+        bound.verify_corpus(&messages, kind);
+    }
+    let seconds = t.elapsed().as_secs_f64();
+    let n = messages.len() * passes;
+    println!(
+        "{:.0} messages/s ({n} messages, {:.1} MB, {seconds:.3} s)",
+        n as f64 / seconds,
+        dkim_corpus::total_bytes(&messages) as f64 * passes as f64 / 1e6
+    );
 }
 
 fn write(dir: &Path) -> std::io::Result<()> {
