@@ -116,9 +116,9 @@ fn main() {
     // mail-auth, its TXT cache holding the parsed key records.
     let auth = {
         let _guard = rt.enter();
-        let config = ResolverConfig::from_name_servers(vec![NameServerConfig::udp(
-            IpAddr::V4(Ipv4Addr::LOCALHOST),
-        )]);
+        let config = ResolverConfig::from_name_servers(vec![NameServerConfig::udp(IpAddr::V4(
+            Ipv4Addr::LOCALHOST,
+        ))]);
         let mut opts = ResolverOpts::default();
         opts.timeout = Duration::from_millis(100);
         opts.attempts = 0;

@@ -133,7 +133,7 @@ impl HickoryResolver {
                 ttl: 0,
             });
         }
-        Ok(std::sync::Arc::new(Answer { records, ttl }))
+        Ok(std::sync::Arc::new(Answer::new(records, ttl)))
     }
 }
 

@@ -202,6 +202,68 @@ pub struct Answer {
     pub records: Vec<Record>,
     /// How long the answer may be cached, in seconds (the smallest TTL in the chain).
     pub ttl: u32,
+    /// What a consumer made of the records (SPF: the record selected and parsed), kept
+    /// with them. Not part of the answer's value.
+    pub memo: Memo,
+}
+
+impl Answer {
+    /// An answer with nothing made of it yet.
+    pub fn new(records: Vec<Record>, ttl: u32) -> Self {
+        Self {
+            records,
+            ttl,
+            memo: Memo::default(),
+        }
+    }
+}
+
+/// A value derived from an [`Answer`] once and kept with it, so that an answer served
+/// again from a cache is not parsed again: it lives exactly as long as the answer, and
+/// reading it takes no lock. One consumer's value per answer; another consumer's type
+/// finds none and derives its own each time.
+#[derive(Default)]
+pub struct Memo(std::sync::OnceLock<Arc<dyn std::any::Any + Send + Sync>>);
+
+impl Memo {
+    /// The value kept, made by `init` if none was; `None` when another type is kept.
+    pub fn get_or_init<T: std::any::Any + Send + Sync>(
+        &self,
+        init: impl FnOnce() -> T,
+    ) -> Option<&T> {
+        self.0.get_or_init(|| Arc::new(init())).downcast_ref::<T>()
+    }
+
+    /// Whether nothing is kept yet.
+    pub fn is_empty(&self) -> bool {
+        self.0.get().is_none()
+    }
+}
+
+/// A clone shares the value.
+impl Clone for Memo {
+    fn clone(&self) -> Self {
+        Self(self.0.get().cloned().map(Into::into).unwrap_or_default())
+    }
+}
+
+/// Not part of an answer's value: memos are always equal.
+impl PartialEq for Memo {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for Memo {}
+
+impl fmt::Debug for Memo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.get().is_some() {
+            "Memo(kept)"
+        } else {
+            "Memo"
+        })
+    }
 }
 
 /// Why a lookup gave no records.
@@ -273,17 +335,35 @@ pub type Lookup = Result<Arc<Answer>, LookupError>;
 pub trait Resolver: Send + Sync {
     /// Looks up the records of one type at one name.
     fn lookup(&self, name: &str, rtype: RecordType) -> impl Future<Output = Lookup> + Send;
+
+    /// The answer [`Resolver::lookup`] would give at once, without waiting for anything
+    /// (a cache hit, an in-memory zone), or `None` when it would have to wait. Callers
+    /// that make many lookups whose answers are usually at hand (SPF's evaluator) try
+    /// this first and await `lookup` only for the rest. The default is `None`: every
+    /// lookup may wait.
+    fn cached(&self, name: &str, rtype: RecordType) -> Option<Lookup> {
+        let _ = (name, rtype);
+        None
+    }
 }
 
 impl<R: Resolver + ?Sized> Resolver for &R {
     fn lookup(&self, name: &str, rtype: RecordType) -> impl Future<Output = Lookup> + Send {
         (**self).lookup(name, rtype)
     }
+
+    fn cached(&self, name: &str, rtype: RecordType) -> Option<Lookup> {
+        (**self).cached(name, rtype)
+    }
 }
 
 impl<R: Resolver + ?Sized> Resolver for Arc<R> {
     fn lookup(&self, name: &str, rtype: RecordType) -> impl Future<Output = Lookup> + Send {
         (**self).lookup(name, rtype)
+    }
+
+    fn cached(&self, name: &str, rtype: RecordType) -> Option<Lookup> {
+        (**self).cached(name, rtype)
     }
 }
 
@@ -296,6 +376,9 @@ pub trait DynResolver: Send + Sync {
         name: &'a str,
         rtype: RecordType,
     ) -> std::pin::Pin<Box<dyn Future<Output = Lookup> + Send + 'a>>;
+
+    /// [`Resolver::cached`].
+    fn cached_dyn(&self, name: &str, rtype: RecordType) -> Option<Lookup>;
 }
 
 impl<R: Resolver> DynResolver for R {
@@ -305,6 +388,10 @@ impl<R: Resolver> DynResolver for R {
         rtype: RecordType,
     ) -> std::pin::Pin<Box<dyn Future<Output = Lookup> + Send + 'a>> {
         Box::pin(self.lookup(name, rtype))
+    }
+
+    fn cached_dyn(&self, name: &str, rtype: RecordType) -> Option<Lookup> {
+        self.cached(name, rtype)
     }
 }
 
@@ -330,5 +417,35 @@ impl fmt::Debug for SharedResolver {
 impl Resolver for SharedResolver {
     async fn lookup(&self, name: &str, rtype: RecordType) -> Lookup {
         self.0.lookup_boxed(name, rtype).await
+    }
+
+    fn cached(&self, name: &str, rtype: RecordType) -> Option<Lookup> {
+        self.0.cached_dyn(name, rtype)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A memo is made once and shared by clones of its answer; a consumer of another
+    /// type finds none; it plays no part in equality.
+    #[test]
+    fn memo_kept_with_the_answer() {
+        let answer = Answer::new(vec![Record::A(std::net::Ipv4Addr::LOCALHOST)], 60);
+        assert!(answer.memo.is_empty());
+        let mut made = 0;
+        for _ in 0..3 {
+            let v = answer.memo.get_or_init(|| {
+                made += 1;
+                7u32
+            });
+            assert_eq!(v, Some(&7));
+        }
+        assert_eq!(made, 1);
+        assert_eq!(answer.memo.get_or_init(|| "other type"), None);
+        let clone = answer.clone();
+        assert_eq!(clone.memo.get_or_init(|| 8u32), Some(&7));
+        assert_eq!(clone, Answer::new(answer.records.clone(), 60));
     }
 }

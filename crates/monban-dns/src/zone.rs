@@ -266,10 +266,7 @@ impl ZoneResolver {
                 }
             }
             if !records.is_empty() {
-                return Ok(Arc::new(Answer {
-                    records,
-                    ttl: min_ttl,
-                }));
+                return Ok(Arc::new(Answer::new(records, min_ttl)));
             }
             match cname {
                 Some((target, ttl)) if rtype != RecordType::Cname => {
@@ -306,6 +303,11 @@ impl Resolver for ZoneResolver {
         rtype: RecordType,
     ) -> impl std::future::Future<Output = Lookup> + Send {
         std::future::ready(self.lookup_now(name, rtype))
+    }
+
+    /// Always at hand: the zone is in memory.
+    fn cached(&self, name: &str, rtype: RecordType) -> Option<Lookup> {
+        Some(self.lookup_now(name, rtype))
     }
 }
 

@@ -9,7 +9,7 @@
 use std::fmt;
 use std::net::IpAddr;
 
-use monban_dns::{LookupError, Record, RecordType, Resolver, reverse_name};
+use monban_dns::{Answer, LookupError, Record, RecordType, Resolver, reverse_name};
 
 /// The most PTR names followed (RFC 7208 §4.6.4's limit for `ptr`, which RFC 8601 §3
 /// leaves to the implementation).
@@ -125,7 +125,12 @@ pub async fn ptr_names<R: Resolver>(
     let answer = resolver
         .lookup(&reverse_name(unmapped(ip)), RecordType::Ptr)
         .await?;
-    Ok(answer
+    Ok(ptr_names_of(&answer, max))
+}
+
+/// The first `max` names of a PTR answer.
+pub(crate) fn ptr_names_of(answer: &Answer, max: usize) -> Vec<String> {
+    answer
         .records
         .iter()
         .filter_map(|r| match r {
@@ -133,7 +138,7 @@ pub async fn ptr_names<R: Resolver>(
             _ => None,
         })
         .take(max)
-        .collect())
+        .collect()
 }
 
 /// Checks iprev for `ip`: each PTR name, in order, resolved for the client's family,

@@ -18,8 +18,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use libtest_mimic::{Arguments, Failed, Trial};
-use monban::spf::{Spf, SpfConfig, SpfResult};
-use monban_dns::{Record, Txt, ZoneResolver};
+use monban::spf::{Spf, SpfConfig, SpfOutcome, SpfResult};
+use monban_dns::{Record, Resolver, Txt, ZoneResolver};
 use serde::Deserialize;
 use spf_suite::*;
 
@@ -110,6 +110,26 @@ enum Mode {
     HeloThenMailFrom,
 }
 
+/// One case's evaluation, as [`Mode`] combines the identities.
+fn evaluate<R: Resolver>(
+    spf: &Spf<R>,
+    mode: Mode,
+    ip: IpAddr,
+    helo: &str,
+    mail_from: &str,
+) -> SpfOutcome {
+    let now = 1_700_000_000;
+    block_on(async {
+        if mode == Mode::HeloThenMailFrom && !mail_from.is_empty() {
+            let helo_out = spf.verify_helo(ip, helo, now).await;
+            if helo_out.result != SpfResult::Pass {
+                return helo_out;
+            }
+        }
+        spf.verify_mail_from(ip, helo, mail_from, now).await
+    })
+}
+
 #[allow(clippy::too_many_arguments)]
 fn run_case(
     resolver: &SuiteResolver,
@@ -124,23 +144,32 @@ fn run_case(
     let ip: IpAddr = host
         .parse()
         .map_err(|e| format!("bad host {host:?}: {e}"))?;
-    let spf = Spf::with_config(
-        resolver,
-        SpfConfig {
-            receiver: receiver.to_owned(),
-            ..SpfConfig::default()
-        },
+    let config = SpfConfig {
+        receiver: receiver.to_owned(),
+        ..SpfConfig::default()
+    };
+    // Every answer awaited (the evaluator stops at each lookup and starts again), and
+    // every answer at hand (one pass): the same outcome.
+    let out = evaluate(
+        &Spf::with_config(resolver, config.clone()),
+        mode,
+        ip,
+        helo,
+        mail_from,
     );
-    let now = 1_700_000_000;
-    let out = block_on(async {
-        if mode == Mode::HeloThenMailFrom && !mail_from.is_empty() {
-            let helo_out = spf.verify_helo(ip, helo, now).await;
-            if helo_out.result != SpfResult::Pass {
-                return helo_out;
-            }
-        }
-        spf.verify_mail_from(ip, helo, mail_from, now).await
-    });
+    let same = evaluate(
+        &Spf::with_config(AtHand(resolver), config),
+        mode,
+        ip,
+        helo,
+        mail_from,
+    );
+    if same != out {
+        return Err(format!(
+            "answers at hand gave {same:?}, awaited ones {out:?} for ip={host} helo={helo:?} \
+             mailfrom={mail_from:?}"
+        ));
+    }
     if !expected.accepts(out.result) {
         return Err(format!(
             "expected {expected:?}, got {} ({}) for ip={host} helo={helo:?} mailfrom={mail_from:?}",

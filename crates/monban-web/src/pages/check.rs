@@ -114,15 +114,12 @@ impl monban_dns::Resolver for WhatIf<'_> {
                     Err(_) => Vec::new(),
                 };
                 records.push(txt(spf));
-                return Ok(std::sync::Arc::new(Answer { records, ttl: 0 }));
+                return Ok(std::sync::Arc::new(Answer::new(records, 0)));
             }
             if let Some(dmarc) = &self.dmarc
                 && name == format!("_dmarc.{}", self.domain)
             {
-                return Ok(std::sync::Arc::new(Answer {
-                    records: vec![txt(dmarc)],
-                    ttl: 0,
-                }));
+                return Ok(std::sync::Arc::new(Answer::new(vec![txt(dmarc)], 0)));
             }
         }
         self.inner.lookup(&name, rtype).await

@@ -16,7 +16,7 @@ pub mod record;
 use std::fmt;
 use std::net::IpAddr;
 
-pub use eval::{RecordScope, Spf, SpfConfig};
+pub use eval::{RecordScope, Spf, SpfConfig, SpfFuture};
 pub use record::{SpfRecord, SyntaxError};
 
 use monban_dns::LookupError;

@@ -37,6 +37,28 @@ pub struct SuiteResolver {
 
 impl Resolver for SuiteResolver {
     async fn lookup(&self, name: &str, rtype: RecordType) -> Lookup {
+        self.answer(name, rtype)
+    }
+}
+
+/// A [`SuiteResolver`] whose every answer is at hand ([`Resolver::cached`]), as from a
+/// warm cache: the SPF evaluator then makes one synchronous pass instead of awaiting
+/// each lookup and evaluating again. A case is run both ways and must give the same
+/// outcome.
+pub struct AtHand<'r>(pub &'r SuiteResolver);
+
+impl Resolver for AtHand<'_> {
+    async fn lookup(&self, name: &str, rtype: RecordType) -> Lookup {
+        self.0.answer(name, rtype)
+    }
+
+    fn cached(&self, name: &str, rtype: RecordType) -> Option<Lookup> {
+        Some(self.0.answer(name, rtype))
+    }
+}
+
+impl SuiteResolver {
+    fn answer(&self, name: &str, rtype: RecordType) -> Lookup {
         let n = normalize_name(name).unwrap_or_else(|_| name.to_ascii_lowercase());
         if self
             .timeouts
