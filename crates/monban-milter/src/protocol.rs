@@ -51,6 +51,22 @@ pub mod steps {
     pub const NO_UNKNOWN: u32 = 0x100;
     /// No DATA.
     pub const NO_DATA: u32 = 0x200;
+    /// No reply to CONNECT.
+    pub const NR_CONNECT: u32 = 0x1000;
+    /// No reply to HELO.
+    pub const NR_HELO: u32 = 0x2000;
+    /// No reply to MAIL.
+    pub const NR_MAIL: u32 = 0x4000;
+    /// No reply to RCPT.
+    pub const NR_RCPT: u32 = 0x8000;
+    /// No reply to DATA.
+    pub const NR_DATA: u32 = 0x1_0000;
+    /// No reply to UNKNOWN.
+    pub const NR_UNKNOWN: u32 = 0x2_0000;
+    /// No reply to end-of-headers.
+    pub const NR_EOH: u32 = 0x4_0000;
+    /// No reply to body chunks.
+    pub const NR_BODY: u32 = 0x8_0000;
     /// Header values keep their leading white space (needed for DKIM).
     pub const HEADER_LEADING_SPACE: u32 = 0x10_0000;
 }

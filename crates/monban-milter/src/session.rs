@@ -417,6 +417,8 @@ pub struct Session {
     pending_refusal: Option<(String, Action, String)>,
     /// A refusal just given, for the server to log and count once.
     refusal_event: Option<(Action, String)>,
+    /// The steps the MTA agreed not to wait for a reply to (`SMFIP_NR_*`).
+    no_reply: u32,
 }
 
 fn reconstruct(name: &str, value: &[u8], out: &mut Vec<u8>) {
@@ -456,6 +458,7 @@ impl Session {
             tags: Vec::new(),
             pending_refusal: None,
             refusal_event: None,
+            no_reply: 0,
         }
     }
 
@@ -492,7 +495,11 @@ impl Session {
     /// A refusal is given at MAIL FROM, before any message is sent, unless the client
     /// logs in first. The responses to send now.
     pub async fn connect_checks<R: Resolver>(&mut self, resolver: &R) -> Vec<Response> {
-        let cont = vec![Response::Continue];
+        let cont = if self.no_reply & steps::NR_CONNECT == 0 {
+            vec![Response::Continue]
+        } else {
+            Vec::new()
+        };
         let Some(ip) = self.client else {
             return cont;
         };
@@ -717,16 +724,59 @@ impl Session {
 
     /// Handles one command.
     pub fn command(&mut self, cmd: Command) -> Step {
+        // The steps whose reply was negotiated away: they always continue, so the MTA
+        // goes on without waiting for a reply, and none is sent.
+        let unanswered = match &cmd {
+            Command::Connect { .. } => steps::NR_CONNECT,
+            Command::Helo(_) => steps::NR_HELO,
+            Command::Header { .. } | Command::Oversized { code: b'L', .. } => steps::NR_HEADER,
+            Command::Body(_) | Command::Oversized { code: b'B', .. } => steps::NR_BODY,
+            _ => 0,
+        };
+        let step = self.command_answered(cmd);
+        if self.no_reply & unanswered == 0 {
+            return step;
+        }
+        match step {
+            Step::Reply(r) if r == [Response::Continue] => Step::Reply(Vec::new()),
+            Step::Reply(r) => {
+                // Unreachable by construction; a reply now would be read as the answer
+                // to the MTA's next command.
+                tracing::error!(replies = ?r, "milter: a reply for a step negotiated without one was dropped");
+                Step::Reply(Vec::new())
+            }
+            other => other,
+        }
+    }
+
+    /// The steps monban never answers with anything but "continue", whose replies it
+    /// asks the MTA not to wait for (SMFIP_NR_*): CONNECT (a refusal decided there is
+    /// given at MAIL FROM), HELO (likewise), each header field and each body chunk (a
+    /// header or body that cannot be judged is refused at its end). MAIL, RCPT and
+    /// end-of-headers keep their replies: they can refuse.
+    const NO_REPLY: u32 = steps::NR_CONNECT | steps::NR_HELO | steps::NR_HEADER | steps::NR_BODY;
+
+    /// The steps monban does not need at all: DATA (nothing to decide there) and
+    /// unknown SMTP commands.
+    const NO_STEP: u32 = steps::NO_DATA | steps::NO_UNKNOWN;
+
+    fn command_answered(&mut self, cmd: Command) -> Step {
         let cont = || Step::Reply(vec![Response::Continue]);
         match cmd {
             Command::OptNeg {
-                actions: offered, ..
+                actions: offered,
+                protocol: offered_steps,
+                ..
             } => {
                 let wanted = actions::ADD_HEADERS | actions::CHANGE_HEADERS | actions::QUARANTINE;
+                // Only what the MTA offers: one that does not offer a step's "no reply"
+                // waits for the reply, and gets it.
+                self.no_reply = Self::NO_REPLY & offered_steps;
                 Step::Reply(vec![Response::OptNeg {
                     version: VERSION,
                     actions: wanted & offered,
-                    protocol: steps::HEADER_LEADING_SPACE | steps::NO_UNKNOWN,
+                    protocol: steps::HEADER_LEADING_SPACE
+                        | (offered_steps & (Self::NO_STEP | Self::NO_REPLY)),
                 }])
             }
             Command::Macro { pairs, .. } => {
@@ -914,7 +964,11 @@ impl Session {
             }
             Command::Quit => Step::Close,
             Command::QuitNewConnection => {
+                // A new SMTP connection on the same milter connection: the options
+                // negotiated stay.
+                let no_reply = self.no_reply;
                 *self = Self::new(self.config.clone(), self.now);
+                self.no_reply = no_reply;
                 Step::Reply(Vec::new())
             }
         }

@@ -113,7 +113,9 @@ fn run(config: Arc<FilterConfig>, ip: &str, fields: &[Field], eoh: bool) -> Outc
             name: name.clone(),
             value: value.clone(),
         }) {
-            Step::Reply(r) => assert_eq!(r, vec![Response::Continue]),
+            // Postfix's offer includes SMFIP_NR_HDR: no reply to a header field,
+            // whatever it holds (a problem is answered at the end of the header).
+            Step::Reply(r) => assert_eq!(r, Vec::new()),
             other => panic!("{other:?}"),
         }
     }

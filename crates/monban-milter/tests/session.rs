@@ -136,6 +136,77 @@ fn optneg_asks_for_leading_space_and_header_actions() {
     assert_ne!(protocol & 0x10_0000, 0);
 }
 
+/// With Postfix's offer, monban asks for no reply to CONNECT, HELO, each header and
+/// each body chunk (SMFIP_NR_*), and to skip DATA and unknown commands; those steps then
+/// get no reply. MAIL, RCPT and end-of-headers, which can refuse, keep theirs. An MTA
+/// that offers none of it gets a reply to every step. A new SMTP connection on the same
+/// milter connection keeps what was negotiated.
+#[test]
+fn steps_without_a_reply_are_negotiated_from_the_offer() {
+    let key = Arc::new(SigningKey::generate_ed25519().unwrap());
+    let steps = |offered: u32| {
+        let mut s = Session::new(config(key.clone()), NOW);
+        let Step::Reply(r) = s.command(Command::OptNeg {
+            version: 6,
+            actions: 0x1ff,
+            protocol: offered,
+        }) else {
+            panic!()
+        };
+        let Response::OptNeg { protocol, .. } = r[0] else {
+            panic!()
+        };
+        (s, protocol)
+    };
+    let replies = |s: &mut Session| {
+        let mut got = Vec::new();
+        for cmd in [
+            Command::Connect {
+                hostname: "client".into(),
+                family: Family::Inet("192.0.2.1".parse().unwrap(), 25),
+            },
+            Command::Helo("client.example".into()),
+            Command::Mail(vec!["<alice@example.com>".into()]),
+            Command::Rcpt(vec!["<bob@example.net>".into()]),
+            Command::Header {
+                name: "From".into(),
+                value: b" alice@example.com".to_vec(),
+            },
+            Command::Oversized {
+                code: b'L',
+                len: 1 << 20,
+            },
+            Command::EndOfHeaders,
+            Command::Body(b"Hello.\r\n".to_vec()),
+            Command::Oversized {
+                code: b'B',
+                len: 1 << 20,
+            },
+        ] {
+            match s.command(cmd) {
+                Step::Reply(r) => got.push(r.len()),
+                other => panic!("{other:?}"),
+            }
+        }
+        got
+    };
+    let (mut s, protocol) = steps(0x1f_ffff);
+    assert_eq!(
+        protocol,
+        0x10_0000 | 0x1000 | 0x2000 | 0x80 | 0x8_0000 | 0x200 | 0x100
+    );
+    assert_eq!(replies(&mut s), [0, 0, 1, 1, 0, 0, 1, 0, 0]);
+    assert!(matches!(s.command(Command::QuitNewConnection), Step::Reply(r) if r.is_empty()));
+    assert_eq!(replies(&mut s), [0, 0, 1, 1, 0, 0, 1, 0, 0]);
+    // Only what is offered is asked for.
+    let (mut s, protocol) = steps(0x1ff);
+    assert_eq!(protocol, 0x10_0000 | 0x80 | 0x100);
+    assert_eq!(replies(&mut s), [1, 1, 1, 1, 0, 0, 1, 1, 1]);
+    let (mut s, protocol) = steps(0);
+    assert_eq!(protocol, 0x10_0000);
+    assert_eq!(replies(&mut s), [1; 9]);
+}
+
 #[test]
 fn outbound_is_signed_and_the_signature_verifies() {
     let key = Arc::new(SigningKey::generate_ed25519().unwrap());
