@@ -26,20 +26,16 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der};
 use criterion::{Criterion, SamplingMode, Throughput};
-use mail_auth::crypto::{Ed25519Key, RsaKey, Sha256, SigningKey as MaSigningKey};
-use mail_auth::dkim::{Canonicalization, DkimSigner as MaSigner, DomainKey};
+use mail_auth::dkim::DomainKey;
 use mail_auth::dns::TxtRecordParser;
 use mail_auth::hickory_resolver::config::{NameServerConfig, ResolverConfig, ResolverOpts};
-use mail_auth::signer::Ready;
 use mail_auth::{
     AuthenticatedMessage, DkimResult as MaResult, DnsCache, MessageAuthenticator, NoCache,
     Parameters, ResolverCache, TxtRecord,
 };
-use monban::dkim::SigningKey;
-use monban::dkim::sign::DEFAULT_SIGNED;
 use monban_bench_compare::dkim_corpus::{self as corpus, KeyKind, MonbanDkim, Row};
+use monban_bench_compare::mail_auth_dkim::MailAuthSigners;
 
 #[path = "common/dkim_bound.rs"]
 mod dkim_bound;
@@ -50,8 +46,7 @@ use dkim_bound::Bound;
 struct MailAuth {
     auth: MessageAuthenticator,
     cache: KeyCache,
-    rsa: MaSigner<RsaKey<Sha256>, Ready>,
-    ed25519: MaSigner<Ed25519Key, Ready>,
+    signers: MailAuthSigners,
 }
 
 impl MailAuth {
@@ -78,24 +73,10 @@ impl MailAuth {
             );
             cache.insert(format!("{}.", kind.key_name()).into(), parsed, until);
         }
-        let pkcs8 = |key: &SigningKey| -> Vec<u8> {
-            let der: Pkcs8V1Der<'static> = match key {
-                SigningKey::Rsa(k) => k.as_der().expect("PKCS#8"),
-                SigningKey::Ed25519(k) => k.as_der().expect("PKCS#8"),
-            };
-            der.as_ref().to_vec()
-        };
-        let rsa_der = pkcs8(&monban.rsa);
-        let rsa_key =
-            RsaKey::<Sha256>::from_key_der(rsa_der.as_slice().try_into().expect("PKCS#8 DER"))
-                .expect("mail-auth reads the RSA key");
-        let ed_key = Ed25519Key::from_pkcs8_der(&pkcs8(&monban.ed25519))
-            .expect("mail-auth reads the Ed25519 key");
         Self {
             auth,
             cache,
-            rsa: signer(rsa_key, KeyKind::Rsa),
-            ed25519: signer(ed_key, KeyKind::Ed25519),
+            signers: MailAuthSigners::new(monban),
         }
     }
 
@@ -125,31 +106,13 @@ impl MailAuth {
 
     /// Signs one message; the whole `DKIM-Signature` field (name, value, CRLF).
     fn sign(&self, message: &[u8], kind: KeyKind) -> String {
-        use mail_auth::headers::HeaderWriter as _;
-        let sig = match kind {
-            KeyKind::Rsa => self.rsa.sign(message),
-            KeyKind::Ed25519 => self.ed25519.sign(message),
-        };
-        sig.expect("mail-auth signs").to_header()
+        self.signers.sign(message, kind)
     }
 
     /// Signs every message; the total length of the signature fields.
     fn sign_corpus<T: AsRef<[u8]>>(&self, messages: &[T], kind: KeyKind) -> usize {
-        messages
-            .iter()
-            .map(|m| self.sign(m.as_ref(), kind).len())
-            .sum()
+        self.signers.sign_corpus(messages, kind)
     }
-}
-
-/// A relaxed/relaxed mail-auth signer listing the header names monban signs by default.
-fn signer<K: MaSigningKey>(key: K, kind: KeyKind) -> MaSigner<K, Ready> {
-    MaSigner::from_key(key)
-        .domain(corpus::DOMAIN)
-        .selector(kind.selector())
-        .headers(DEFAULT_SIGNED.iter().copied())
-        .header_canonicalization(Canonicalization::Relaxed)
-        .body_canonicalization(Canonicalization::Relaxed)
 }
 
 /// mail-auth's TXT cache: a map that counts misses (each would be a network query).

@@ -11,9 +11,7 @@
 
 use std::hint::black_box;
 
-use mail_auth::Parameters;
-use mail_auth::spf::verify::SpfParameters;
-use monban_bench_compare::{HELO, NOW, POLICIES, RECEIVER, Setup, ready};
+use monban_bench_compare::{POLICIES, Setup};
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -29,34 +27,16 @@ fn main() {
         .find(|p| p.name == name)
         .unwrap_or_else(|| panic!("no policy {name}"));
     let setup = Setup::new();
-    let ip = policy.ip();
     let rt = &setup.rt;
     match lib.as_str() {
         "monban" => {
             for _ in 0..n {
-                let o = ready(setup.monban.verify_mail_from(
-                    black_box(ip),
-                    HELO,
-                    black_box(policy.mail_from),
-                    NOW,
-                ));
-                black_box(o.result);
+                black_box(setup.monban_once(policy));
             }
         }
         "mail-auth" => {
             for _ in 0..n {
-                let o = ready(
-                    setup.mail_auth.verify_spf(
-                        Parameters::new(SpfParameters::mail_from(
-                            black_box(ip),
-                            HELO,
-                            RECEIVER,
-                            black_box(policy.mail_from),
-                        ))
-                        .with_cache(&setup.caches),
-                    ),
-                );
-                black_box(o.result());
+                black_box(setup.mail_auth_once(policy));
             }
         }
         "none" => {

@@ -1,4 +1,4 @@
-//! In-process verification of messages read from files, for `benches/verify-cli.sh`: the
+//! In-process verification of messages read from files, for `benches/compare.sh`: the
 //! same messages the `monban verify` CLI is measured on, verified in memory by
 //!
 //! - `bound`: the crypto + hash bound (`benches/common/dkim_bound.rs`: SHA-256 over the
@@ -162,19 +162,7 @@ fn main() {
         let pass = run();
         assert_eq!(pass, messages.len(), "{name}: not every message passes");
     }
-    let mut rates: Vec<Vec<f64>> = vec![Vec::new(); contenders.len()];
-    for _ in 0..rounds {
-        for (i, (_, run)) in contenders.iter().enumerate() {
-            let t = Instant::now();
-            black_box(run());
-            rates[i].push(messages.len() as f64 / t.elapsed().as_secs_f64());
-        }
-    }
-    for (i, (name, _)) in contenders.iter().enumerate() {
-        let r = &mut rates[i];
-        r.sort_by(f64::total_cmp);
-        println!("{name}\t{:.0}", r[r.len() / 2]);
-    }
+    monban_bench_compare::interleaved(rounds, messages.len(), &contenders);
 }
 
 /// The TXT records of a zone file as `write_dkim_corpus` writes it: `NAME. IN TXT ( "..."

@@ -1,0 +1,351 @@
+#!/usr/bin/env bash
+# The published benchmark (issue 16): DKIM verify and sign, and SPF check_host(), by
+# monban (its CLI and in process) and by the tools people use instead, on the same
+# corpus, on this machine, in one run; results as ratios, written to benches/RESULTS.md.
+#
+#   bash benches/compare.sh             # the full run (about 10 minutes once built)
+#   QUICK=1 bash benches/compare.sh     # the regression guard CI runs (seconds once
+#                                       # built): monban and mail-auth in process only,
+#                                       # 150 messages per key type; fails when monban
+#                                       # is slower than mail-auth in the same run
+#                                       # (DKIM verify and sign, SPF); writes no file
+#
+# Contenders, per key type (RSA-2048, Ed25519):
+#   bound            SHA-256 over each whole message plus one signature operation, with
+#                    aws-lc-rs directly (bench/compare/benches/common/dkim_bound.rs); and
+#                    the same from `openssl speed` (SHA-256 over 16 KiB blocks, rsa2048 /
+#                    ed25519 sign and verify), computed for the corpus's mean size
+#   monban-cli       `monban verify --zone keys.zone --json --jobs 1` over every file,
+#                    pinned to one CPU: messages per second of process CPU time (reading
+#                    the files and writing the JSON included); and the wall-clock
+#                    speed-up of --jobs (the number of CPUs) over --jobs 1, not pinned
+#   monban-dkim      monban's DKIM verifier in process (monban-pipeline: the whole
+#                    pipeline `monban verify` runs: DKIM, ARC, DMARC discovery, ...)
+#   mail-auth        Stalwart's mail-auth in process (bench/compare, its own workspace)
+#   opendkim         libopendkim (Debian libopendkim-dev), benches/peers/opendkim_bench.c
+#   mail-dkim        Perl's Mail::DKIM (Debian libmail-dkim-perl), RSA only
+#   dkimpy           dkimpy (PyPI)
+# and SPF check_host() with warm caches, monban against mail-auth, on the three
+# policies of bench/spf-policies.zone. Every contender runs once per round, one after
+# the other, pinned to the same CPU; each ratio is the median of the per-round ratios,
+# so the drift of a shared machine cancels out.
+#
+# Environment: ROUNDS (3; QUICK: ROUNDS_QUICK, 7), PASSES (each peer and the CLI go over the files
+# this many times per round: 1), CPU (1), CORPUS (target/dkim-corpus), FILES (messages
+# per kind: all 999; QUICK: 150), OUT (benches/RESULTS.md), PEERS (1; 0 skips OpenDKIM,
+# Mail::DKIM and dkimpy), GUARD_RATIO (1: the quick guard fails below monban = this
+# many times mail-auth).
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+QUICK=${QUICK:-0}
+ROUNDS=${ROUNDS:-3}
+PASSES=${PASSES:-1}
+CPU=${CPU:-1}
+CORPUS=${CORPUS:-$ROOT/target/dkim-corpus}
+OUT=${OUT:-$ROOT/benches/RESULTS.md}
+PEERS=${PEERS:-1}
+if [ "$QUICK" = 1 ]; then
+    FILES=${FILES:-150}
+    ROUNDS=${ROUNDS_QUICK:-7}
+    PEERS=0
+else
+    FILES=${FILES:-999}
+fi
+NCPU=$(nproc)
+say() { printf '%s\n' "$*" >&2; }
+if [ "$CPU" -ge "$NCPU" ]; then
+    CPU=0
+fi
+pin=(taskset -c "$CPU")
+command -v taskset >/dev/null || pin=()
+
+# --- what is needed -------------------------------------------------------------------
+need_apt=()
+command -v python3 >/dev/null || need_apt+=(python3)
+command -v cc >/dev/null || need_apt+=(gcc libc6-dev)
+if [ "$PEERS" = 1 ]; then
+    [ -f /usr/include/opendkim/dkim.h ] || need_apt+=(libopendkim-dev)
+    [ -f /usr/include/openssl/evp.h ] || need_apt+=(libssl-dev)
+    perl -MMail::DKIM::Signer -e 1 2>/dev/null || need_apt+=(libmail-dkim-perl)
+    command -v openssl >/dev/null || need_apt+=(openssl)
+fi
+if [ "${#need_apt[@]}" -gt 0 ]; then
+    say "installing ${need_apt[*]} (apt)"
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo=sudo
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need_apt[@]}"
+fi
+if [ "$PEERS" = 1 ] && ! python3 -c 'import dkim, nacl' 2>/dev/null; then
+    say "installing dkimpy and pynacl (PyPI)"
+    python3 -m pip install --quiet dkimpy pynacl \
+        || python3 -m pip install --quiet --user --break-system-packages dkimpy pynacl
+fi
+
+# The quick guard builds bench/compare only (its own target directory); the full run
+# also builds the CLI.
+if [ "$QUICK" = 1 ]; then
+    say "building (release): bench/compare's examples"
+else
+    say "building (release): monban, bench/compare's examples"
+    cargo build -q --release -p monban-cli
+fi
+(cd bench/compare && cargo build -q --release --ignore-rust-version --example write_dkim_corpus \
+    --example verify_files --example sign_files --example spf_rates)
+MONBAN=$ROOT/target/release/monban
+EX=$ROOT/bench/compare/target/release/examples
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+if [ "$PEERS" = 1 ]; then
+    cc -O2 -Wall -I/usr/include/opendkim -o "$WORK/opendkim_bench" \
+        benches/peers/opendkim_bench.c -lopendkim -lcrypto
+fi
+if [ ! -f "$CORPUS/keys.zone" ]; then
+    say "writing the corpus to $CORPUS"
+    "$ROOT/bench/compare/target/release/examples/write_dkim_corpus" "$CORPUS"
+fi
+
+# CPU seconds (user + system) of one command, its output discarded; fails with it.
+cpu_seconds() {
+    python3 - "$@" <<'PY'
+import resource, subprocess, sys
+r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+if r.returncode != 0:
+    sys.stderr.write(r.stderr.decode(errors="replace"))
+    sys.exit(r.returncode)
+u = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(f"{u.ru_utime + u.ru_stime:.4f}")
+PY
+}
+# Wall-clock seconds of one command, its output discarded.
+wall_seconds() {
+    local t0 t1
+    t0=$(date +%s.%N)
+    "$@" >/dev/null 2>&1
+    t1=$(date +%s.%N)
+    python3 -c "print(f'{$t1 - $t0:.4f}')"
+}
+# The msgs_per_cpu_s of a peer driver's output line; empty when it lacks the algorithm.
+peer_rate() {
+    local line rc=0
+    line=$("${pin[@]}" "$@" 2>"$WORK/peer.err") || rc=$?
+    if [ "$rc" = 3 ]; then
+        return 0
+    elif [ "$rc" != 0 ]; then
+        say "$* failed:"
+        cat "$WORK/peer.err" >&2
+        exit 1
+    fi
+    printf '%s\n' "$line" | tr ' ' '\n' | sed -n 's/^msgs_per_cpu_s=//p'
+}
+
+TSV=$WORK/rates.tsv
+row() { printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" >>"$TSV"; }
+for kind in rsa ed25519; do
+    mapfile -t signed < <(ls "$CORPUS/$kind"/0*.eml | head -n "$FILES")
+    mapfile -t unsigned < <(ls "$CORPUS/unsigned"/0*.eml | head -n "$FILES")
+    n=${#signed[@]}
+    many=()
+    for _ in $(seq "$PASSES"); do many+=("${signed[@]}"); done
+    key=$CORPUS/rsa2048.pem
+    selector=rsa2048
+    if [ "$kind" = ed25519 ]; then
+        key=$CORPUS/ed25519.pem
+        selector=ed25519
+    fi
+    say "== $kind: $n messages per pass, $ROUNDS rounds"
+    for r in $(seq "$ROUNDS"); do
+        while IFS=$'\t' read -r name rate; do
+            row verify "$kind" "$r" "$name" "$rate"
+        done < <("${pin[@]}" "$EX/verify_files" 1 "$CORPUS/keys.zone" "${signed[@]}")
+        while IFS=$'\t' read -r name rate; do
+            row sign "$kind" "$r" "$name" "$rate"
+        done < <("${pin[@]}" "$EX/sign_files" 1 "$kind" "${unsigned[@]}")
+        if [ "$QUICK" != 1 ]; then
+            cli=("$MONBAN" verify --zone "$CORPUS/keys.zone" --json)
+            s=$(cpu_seconds "${pin[@]}" "${cli[@]}" --jobs 1 "${many[@]}")
+            row verify "$kind" "$r" monban-cli "$(python3 -c "print(f'{${#many[@]} / $s:.0f}')")"
+            # Every CPU: the wall-clock speed-up of --jobs NCPU over --jobs 1, not pinned.
+            w1=$(wall_seconds "${cli[@]}" --jobs 1 "${many[@]}")
+            wn=$(wall_seconds "${cli[@]}" --jobs "$NCPU" "${many[@]}")
+            row jobs "$kind" "$r" speedup "$(python3 -c "print(f'{$w1 / $wn:.3f}')")"
+        fi
+        if [ "$PEERS" = 1 ]; then
+            for peer in opendkim mail-dkim dkimpy; do
+                case $peer in
+                    opendkim) drv=("$WORK/opendkim_bench") ;;
+                    mail-dkim) drv=(perl benches/peers/mail_dkim_bench.pl) ;;
+                    dkimpy) drv=(python3 benches/peers/dkimpy_bench.py) ;;
+                esac
+                v=$(peer_rate "${drv[@]}" verify "$CORPUS/keys.zone" "$PASSES" "${signed[@]}")
+                [ -z "$v" ] || row verify "$kind" "$r" "$peer" "$v"
+                v=$(peer_rate "${drv[@]}" sign "$key" "$selector" bench.example "$PASSES" "${unsigned[@]}")
+                [ -z "$v" ] || row sign "$kind" "$r" "$peer" "$v"
+            done
+        fi
+        say "   round $r done"
+    done
+done
+
+say "== SPF check_host(), warm caches"
+SPF=$WORK/spf.tsv
+for r in $(seq "$ROUNDS"); do
+    "${pin[@]}" "$EX/spf_rates" 5 "$([ "$QUICK" = 1 ] && echo 5000 || echo 20000)" \
+        | sed "s/^/$r\t/" >>"$SPF"
+done
+
+# The bound from `openssl speed` (PEERS=1 only: the quick guard does not need it).
+OSSL=$WORK/openssl.txt
+if [ "$PEERS" = 1 ]; then
+    say "== openssl speed"
+    {
+        "${pin[@]}" openssl speed -mr -seconds 2 rsa2048 ed25519 2>/dev/null
+        "${pin[@]}" openssl speed -mr -seconds 2 -bytes 16384 -evp sha256 2>/dev/null
+    } >"$OSSL" || true
+fi
+MEAN=$(python3 -c "import os,sys; f=sys.argv[1:]; print(sum(os.path.getsize(x) for x in f)/len(f))" "$CORPUS"/rsa/0*.eml)
+
+python3 - "$TSV" "$SPF" "$OSSL" "$MEAN" "$QUICK" "$OUT" "$NCPU" "$CPU" "$ROUNDS" "$FILES" "$PASSES" "${GUARD_RATIO:-1}" <<'PY'
+import collections, os, platform, re, statistics, subprocess, sys
+tsv, spf, ossl, mean, quick, out, ncpu, cpu, rounds, files, passes, guard = sys.argv[1:]
+guard = float(guard)
+mean = float(mean)
+quick = quick == "1"
+rates = collections.defaultdict(lambda: collections.defaultdict(dict))
+for line in open(tsv):
+    op, kind, r, name, v = line.rstrip("\n").split("\t")
+    rates[(op, kind)][int(r)][name] = float(v)
+
+def med(xs):
+    return statistics.median(xs)
+
+failures = []
+lines = []
+# openssl speed bound per kind and op: 1 / (mean size / SHA-256 rate + one operation).
+ossl_bound = {}
+if os.path.exists(ossl) and os.path.getsize(ossl) > 0:
+    text = open(ossl).read()
+    sha = [float(m.group(1)) for m in re.finditer(r"^\+F:\d+:sha256:([\d.]+)", text, re.M)]
+    rsa = re.search(r"^\+F2:\d+:2048:([\d.e-]+):([\d.e-]+)", text, re.M)
+    ed = re.search(r"^\+F6:\d+:\d+:([\d.e-]+):([\d.e-]+)", text, re.M)
+    if sha:
+        per_byte = 1 / sha[-1]
+        if rsa:
+            ossl_bound[("sign", "rsa")] = 1 / (mean * per_byte + float(rsa.group(1)))
+            ossl_bound[("verify", "rsa")] = 1 / (mean * per_byte + float(rsa.group(2)))
+        if ed:
+            ossl_bound[("sign", "ed25519")] = 1 / (mean * per_byte + float(ed.group(1)))
+            ossl_bound[("verify", "ed25519")] = 1 / (mean * per_byte + float(ed.group(2)))
+
+order = {
+    "verify": ["bound", "monban-cli", "monban-dkim", "monban-pipeline", "mail-auth",
+               "opendkim", "mail-dkim", "dkimpy"],
+    "sign": ["bound", "monban", "mail-auth", "opendkim", "mail-dkim", "dkimpy"],
+}
+for op in ["verify", "sign"]:
+    lines.append(f"### DKIM {op}\n")
+    lines.append("| key | contender | messages/s (one core) | of the bound | × mail-auth |")
+    lines.append("|---|---|---:|---:|---:|")
+    for kind in ["rsa", "ed25519"]:
+        rounds_ = rates.get((op, kind))
+        if not rounds_:
+            continue
+        for name in order[op]:
+            have = [r for r in rounds_ if name in rounds_[r]]
+            if not have:
+                continue
+            rate = med([rounds_[r][name] for r in have])
+            of_bound = med([rounds_[r][name] / rounds_[r]["bound"] for r in have])
+            vs = med([rounds_[r][name] / rounds_[r]["mail-auth"] for r in have])
+            lines.append(f"| {kind} | {name} | {rate:,.0f} | {of_bound:.1%} | {vs:.2f}× |")
+            mine = "monban-dkim" if op == "verify" else "monban"
+            if name == mine and vs < guard:
+                failures.append(f"DKIM {op} {kind}: {name} {vs:.2f}× mail-auth")
+        speedups = rates.get(("jobs", kind))
+        if op == "verify" and speedups:
+            sp = med([speedups[r]["speedup"] for r in speedups])
+            lines.append(f"| {kind} | monban-cli --jobs {ncpu}: wall-clock speed-up over --jobs 1 | {sp:.2f}× | | |")
+        if (op, kind) in ossl_bound:
+            b = ossl_bound[(op, kind)]
+            lines.append(f"| {kind} | bound (openssl speed, {mean/1024:.0f} KiB mean) | {b:,.0f} | | |")
+    lines.append("")
+
+spf_rows = collections.defaultdict(list)
+for line in open(spf):
+    r, policy, m, a = line.rstrip("\n").split("\t")
+    spf_rows[policy].append((float(m), float(a)))
+lines.append("### SPF check_host(), warm caches (ns per evaluation, polled once)\n")
+lines.append("| policy | monban | mail-auth | mail-auth / monban |")
+lines.append("|---|---:|---:|---:|")
+for policy, xs in spf_rows.items():
+    m = med([x[0] for x in xs]); a = med([x[1] for x in xs])
+    ratio = med([x[1] / x[0] for x in xs])
+    lines.append(f"| {policy} | {m:,.0f} | {a:,.0f} | {ratio:.2f}× |")
+    if ratio < guard:
+        failures.append(f"SPF {policy}: monban {ratio:.2f}× mail-auth")
+lines.append("")
+table = "\n".join(lines)
+print(table)
+
+if quick:
+    if failures:
+        print(f"\nmonban is not {guard:g}x as fast as mail-auth in this run:", file=sys.stderr)
+        for f in failures:
+            print(f"  {f}", file=sys.stderr)
+        sys.exit(1)
+    print(f"\nregression guard: monban at least {guard:g}x as fast as mail-auth everywhere", file=sys.stderr)
+    sys.exit(0)
+
+def run(*cmd):
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True).stdout.strip()
+    except OSError:
+        return ""
+def dpkg(p):
+    return run("dpkg-query", "-W", "-f=${Version}", p) or "not installed"
+model = ""
+for l in open("/proc/cpuinfo"):
+    if l.startswith("model name"):
+        model = l.split(":", 1)[1].strip()
+        break
+lock = open("bench/compare/Cargo.lock").read()
+ma = re.search(r'name = "mail-auth"\nversion = "([^"]+)"', lock)
+dkimpy = run("python3", "-c", "import importlib.metadata as m; print(m.version('dkimpy'))")
+head = f"""# monban benchmark results
+
+Written by `bash benches/compare.sh` (do not edit by hand; run it again). Every figure
+below comes from one run on one machine: the contenders ran one after the other,
+{rounds} rounds, pinned to CPU {cpu}; each ratio is the median of the per-round ratios.
+Messages per second are per core (process CPU time for the CLI and the peer drivers,
+wall time of a pinned single thread in process).
+
+## Machine and versions
+
+- CPU: {model} ({ncpu} CPUs available); {platform.system()} {platform.release()}
+- monban {run("git", "describe", "--always", "--dirty")}, {run("rustc", "--version")}
+- mail-auth {ma.group(1) if ma else "?"} (aws-lc-rs backend, its default)
+- libopendkim {dpkg("libopendkim11")}, Mail::DKIM {dpkg("libmail-dkim-perl")}, dkimpy {dkimpy or "?"}, {run("openssl", "version")}
+- Corpus: the DKIM benchmark's {files} messages per key type (mean {mean/1024:.1f} KiB,
+  relaxed/relaxed, one signature each), written by `write_dkim_corpus`; the CLI and the
+  peers go over the files {passes} time(s) per round.
+
+## Commands
+
+```sh
+bash benches/compare.sh                      # this file
+QUICK=1 bash benches/compare.sh              # the CI regression guard
+N=3000 bash benches/milter-load.sh           # the milter through Postfix (below)
+```
+
+## Results
+
+"""
+milter = ""
+extra = os.path.join(os.path.dirname(out), "RESULTS-milter.md")
+if os.path.exists(extra):
+    milter = "\n" + open(extra).read()
+with open(out, "w") as f:
+    f.write(head + table + milter)
+print(f"\nwritten to {out}", file=sys.stderr)
+PY
