@@ -30,8 +30,9 @@
 # the other, pinned to the same CPU; each ratio is the median of the per-round ratios,
 # so the drift of a shared machine cancels out.
 #
-# Environment: ROUNDS (3; QUICK: ROUNDS_QUICK, 7), PASSES (each peer and the CLI go over the files
-# this many times per round: 1), CPU (1), CORPUS (target/dkim-corpus), FILES (messages
+# Environment: ROUNDS (3; QUICK: ROUNDS_QUICK, 7), PASSES (each peer goes over the files
+# this many times per round: 1), CLI_PASSES (the CLI: 5, so that its start-up, about
+# 15 ms, weighs as it does on a real batch), CPU (1), CORPUS (target/dkim-corpus), FILES (messages
 # per kind: all 999; QUICK: 150), OUT (benches/RESULTS.md), PEERS (1; 0 skips OpenDKIM,
 # Mail::DKIM and dkimpy), GUARD_RATIO (1: the quick guard fails below monban = this
 # many times mail-auth).
@@ -41,6 +42,7 @@ cd "$ROOT"
 QUICK=${QUICK:-0}
 ROUNDS=${ROUNDS:-3}
 PASSES=${PASSES:-1}
+CLI_PASSES=${CLI_PASSES:-5}
 CPU=${CPU:-1}
 CORPUS=${CORPUS:-$ROOT/target/dkim-corpus}
 OUT=${OUT:-$ROOT/benches/RESULTS.md}
@@ -147,7 +149,7 @@ for kind in rsa ed25519; do
     mapfile -t unsigned < <(ls "$CORPUS/unsigned"/0*.eml | head -n "$FILES")
     n=${#signed[@]}
     many=()
-    for _ in $(seq "$PASSES"); do many+=("${signed[@]}"); done
+    for _ in $(seq "$CLI_PASSES"); do many+=("${signed[@]}"); done
     key=$CORPUS/rsa2048.pem
     selector=rsa2048
     if [ "$kind" = ed25519 ]; then
@@ -206,9 +208,9 @@ if [ "$PEERS" = 1 ]; then
 fi
 MEAN=$(python3 -c "import os,sys; f=sys.argv[1:]; print(sum(os.path.getsize(x) for x in f)/len(f))" "$CORPUS"/rsa/0*.eml)
 
-python3 - "$TSV" "$SPF" "$OSSL" "$MEAN" "$QUICK" "$OUT" "$NCPU" "$CPU" "$ROUNDS" "$FILES" "$PASSES" "${GUARD_RATIO:-1}" <<'PY'
+python3 - "$TSV" "$SPF" "$OSSL" "$MEAN" "$QUICK" "$OUT" "$NCPU" "$CPU" "$ROUNDS" "$FILES" "$PASSES" "${GUARD_RATIO:-1}" "$CLI_PASSES" <<'PY'
 import collections, os, platform, re, statistics, subprocess, sys
-tsv, spf, ossl, mean, quick, out, ncpu, cpu, rounds, files, passes, guard = sys.argv[1:]
+tsv, spf, ossl, mean, quick, out, ncpu, cpu, rounds, files, passes, guard, cli_passes = sys.argv[1:]
 guard = float(guard)
 mean = float(mean)
 quick = quick == "1"
@@ -227,16 +229,16 @@ ossl_bound = {}
 if os.path.exists(ossl) and os.path.getsize(ossl) > 0:
     text = open(ossl).read()
     sha = [float(m.group(1)) for m in re.finditer(r"^\+F:\d+:sha256:([\d.]+)", text, re.M)]
-    rsa = re.search(r"^\+F2:\d+:2048:([\d.e-]+):([\d.e-]+)", text, re.M)
-    ed = re.search(r"^\+F6:\d+:\d+:([\d.e-]+):([\d.e-]+)", text, re.M)
+    # OpenSSL 3's machine-readable lines: "+F2:i:2048:signs/s:verifies/s",
+    # "+F6:i:253:Ed25519:signs/s:verifies/s", "+F:i:sha256:bytes/s" (16 KiB blocks).
+    rsa = re.search(r"^\+F2:\d+:2048:([\d.]+):([\d.]+)", text, re.M)
+    ed = re.search(r"^\+F6:\d+:\d+:Ed25519:([\d.]+):([\d.]+)", text, re.M)
     if sha:
         per_byte = 1 / sha[-1]
-        if rsa:
-            ossl_bound[("sign", "rsa")] = 1 / (mean * per_byte + float(rsa.group(1)))
-            ossl_bound[("verify", "rsa")] = 1 / (mean * per_byte + float(rsa.group(2)))
-        if ed:
-            ossl_bound[("sign", "ed25519")] = 1 / (mean * per_byte + float(ed.group(1)))
-            ossl_bound[("verify", "ed25519")] = 1 / (mean * per_byte + float(ed.group(2)))
+        for kind, m in [("rsa", rsa), ("ed25519", ed)]:
+            if m:
+                ossl_bound[("sign", kind)] = 1 / (mean * per_byte + 1 / float(m.group(1)))
+                ossl_bound[("verify", kind)] = 1 / (mean * per_byte + 1 / float(m.group(2)))
 
 order = {
     "verify": ["bound", "monban-cli", "monban-dkim", "monban-pipeline", "mail-auth",
@@ -327,8 +329,8 @@ wall time of a pinned single thread in process).
 - mail-auth {ma.group(1) if ma else "?"} (aws-lc-rs backend, its default)
 - libopendkim {dpkg("libopendkim11")}, Mail::DKIM {dpkg("libmail-dkim-perl")}, dkimpy {dkimpy or "?"}, {run("openssl", "version")}
 - Corpus: the DKIM benchmark's {files} messages per key type (mean {mean/1024:.1f} KiB,
-  relaxed/relaxed, one signature each), written by `write_dkim_corpus`; the CLI and the
-  peers go over the files {passes} time(s) per round.
+  relaxed/relaxed, one signature each), written by `write_dkim_corpus`; per round the
+  peers go over the files {passes} time(s), the CLI {cli_passes} times (one process).
 
 ## Commands
 

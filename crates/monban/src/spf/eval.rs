@@ -113,19 +113,25 @@ const MAX_FETCHES: usize = 256;
 /// answers), so the result is the one a single pass would give. With warm caches the
 /// first run is the only one: no future per `include:` level, no state moved between
 /// polls, which is most of the cost of an evaluation whose answers are all cached.
+///
+/// The answers awaited are kept by name, so that evaluating again costs one hash per
+/// lookup whatever their number: an evaluation that awaits k lookups makes k passes of
+/// at most k lookups each.
 struct Answers<'r, R> {
     resolver: &'r R,
-    fetched: Vec<(String, RecordType, Lookup)>,
+    fetched: std::collections::HashMap<String, Vec<(RecordType, Lookup)>>,
+    /// How many answers `fetched` holds.
+    awaited: usize,
     /// [`MAX_FETCHES`] lookups were awaited: a lookup not at hand is now a `temperror`.
     exhausted: bool,
 }
 
 impl<R: Resolver> Answers<'_, R> {
     fn lookup(&self, name: &str, rtype: RecordType) -> Result<Lookup, Abort> {
-        if let Some((_, _, lookup)) = self
+        if let Some((_, lookup)) = self
             .fetched
-            .iter()
-            .find(|(n, t, _)| *t == rtype && n == name)
+            .get(name)
+            .and_then(|types| types.iter().find(|(t, _)| *t == rtype))
         {
             return Ok(lookup.clone());
         }
@@ -343,7 +349,8 @@ impl<R: Resolver> Spf<R> {
     fn start<'a>(&'a self, args: Args<'a>) -> SpfFuture<'a> {
         let answers = Answers {
             resolver: &self.resolver,
-            fetched: Vec::new(),
+            fetched: std::collections::HashMap::new(),
+            awaited: 0,
             exhausted: false,
         };
         match self.evaluate(&args, &answers) {
@@ -364,8 +371,13 @@ impl<R: Resolver> Spf<R> {
         loop {
             let (name, rtype) = next;
             let lookup = self.resolver.lookup(&name, rtype).await;
-            answers.fetched.push((name, rtype, lookup));
-            answers.exhausted = answers.fetched.len() >= MAX_FETCHES;
+            answers
+                .fetched
+                .entry(name)
+                .or_default()
+                .push((rtype, lookup));
+            answers.awaited += 1;
+            answers.exhausted = answers.awaited >= MAX_FETCHES;
             match self.evaluate(&args, &answers) {
                 Ok(outcome) => return outcome,
                 Err(fetch) => next = fetch,
