@@ -337,7 +337,7 @@ wall time of a pinned single thread in process).
 ```sh
 bash benches/compare.sh                      # this file
 QUICK=1 bash benches/compare.sh              # the CI regression guard
-N=3000 bash benches/milter-load.sh           # the milter through Postfix (below)
+N=10000 bash benches/milter-load.sh          # the milter through Postfix (below)
 ```
 
 ## Results
