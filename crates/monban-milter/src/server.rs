@@ -639,7 +639,12 @@ where
             }
             accepted = async {
                 match &listener {
-                    Listener::Tcp(l) => l.accept().await.map(|(s, _)| Conn::Tcp(s)),
+                    Listener::Tcp(l) => l.accept().await.map(|(s, _)| {
+                        // Each reply is one write, read at once by an MTA waiting for
+                        // it: Nagle's algorithm would only hold it back.
+                        let _ = s.set_nodelay(true);
+                        Conn::Tcp(QuickAck(s))
+                    }),
                     Listener::Unix(l) => l.accept().await.map(|(s, _)| Conn::Unix(s)),
                 }
             } => {
@@ -687,8 +692,67 @@ where
 }
 
 enum Conn {
-    Tcp(tokio::net::TcpStream),
+    Tcp(QuickAck),
     Unix(tokio::net::UnixStream),
+}
+
+/// An MTA's TCP connection that acknowledges what it reads at once (Linux
+/// `TCP_QUICKACK`, set again after every read: the kernel clears it).
+///
+/// The MTA writes the macros and the command of a step, and with the replies
+/// negotiated away (SMFIP_NR_*) several steps, as separate small segments; with Nagle's
+/// algorithm on its side, each one waits for the acknowledgement of the one before,
+/// which a receiver with nothing to send back delays by 40 ms. Measured with Postfix and
+/// one SMTP session at a time (`SESSIONS=1 benches/milter-load.sh`): 22 messages/s with
+/// delayed acknowledgements, 365 without. A Unix socket has no such delay.
+struct QuickAck(tokio::net::TcpStream);
+
+impl QuickAck {
+    fn ack_now(&self) {
+        #[cfg(target_os = "linux")]
+        {
+            let _ = socket2::SockRef::from(&self.0).set_tcp_quickack(true);
+        }
+    }
+}
+
+impl AsyncRead for QuickAck {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = std::pin::Pin::new(&mut self.0).poll_read(cx, buf);
+        if matches!(polled, std::task::Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            self.ack_now();
+        }
+        polled
+    }
+}
+
+impl AsyncWrite for QuickAck {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        data: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.0).poll_write(cx, data)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0).poll_shutdown(cx)
+    }
 }
 
 #[cfg(test)]
