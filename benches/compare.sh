@@ -34,8 +34,10 @@
 # this many times per round: 1), CLI_PASSES (the CLI: 5, so that its start-up, about
 # 15 ms, weighs as it does on a real batch), CPU (1), CORPUS (target/dkim-corpus), FILES (messages
 # per kind: all 999; QUICK: 150), OUT (benches/RESULTS.md), PEERS (1; 0 skips OpenDKIM,
-# Mail::DKIM and dkimpy), GUARD_RATIO (1: the quick guard fails below monban = this
-# many times mail-auth).
+# Mail::DKIM and dkimpy), GUARD_RATIO (0.95: the quick guard fails below monban = this
+# many times mail-auth; 5 % under 1 because one run on a shared machine moves a ratio
+# by that much, and SPF first-hit is only 1.03-1.27x today: a guard that fails at random
+# would be a flaky test).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -208,7 +210,7 @@ if [ "$PEERS" = 1 ]; then
 fi
 MEAN=$(python3 -c "import os,sys; f=sys.argv[1:]; print(sum(os.path.getsize(x) for x in f)/len(f))" "$CORPUS"/rsa/0*.eml)
 
-python3 - "$TSV" "$SPF" "$OSSL" "$MEAN" "$QUICK" "$OUT" "$NCPU" "$CPU" "$ROUNDS" "$FILES" "$PASSES" "${GUARD_RATIO:-1}" "$CLI_PASSES" <<'PY'
+python3 - "$TSV" "$SPF" "$OSSL" "$MEAN" "$QUICK" "$OUT" "$NCPU" "$CPU" "$ROUNDS" "$FILES" "$PASSES" "${GUARD_RATIO:-0.95}" "$CLI_PASSES" <<'PY'
 import collections, os, platform, re, statistics, subprocess, sys
 tsv, spf, ossl, mean, quick, out, ncpu, cpu, rounds, files, passes, guard, cli_passes = sys.argv[1:]
 guard = float(guard)
