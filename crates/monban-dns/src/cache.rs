@@ -271,44 +271,58 @@ fn normalized(name: &str) -> Result<Cow<'_, str>, LookupError> {
         })
 }
 
-impl<R: Resolver> Resolver for CachingResolver<R> {
-    async fn lookup(&self, name: &str, rtype: RecordType) -> Lookup {
+impl<R: Resolver> CachingResolver<R> {
+    /// The cached answer for `name`, as given or normalized; else the normalized name
+    /// to ask the inner resolver; an error for a name that cannot be looked up.
+    fn find<'n>(
+        &self,
+        name: &'n str,
+        rtype: RecordType,
+    ) -> Result<Result<Lookup, Cow<'n, str>>, LookupError> {
         // Only normalized names are stored, so a name found as given is in normal form
         // already: a hit needs no check of the name.
         if let Some(hit) = self.get(name, rtype) {
-            return hit;
+            return Ok(Ok(hit));
         }
         let name = normalized(name)?;
         if let Cow::Owned(name) = &name
             && let Some(hit) = self.get(name, rtype)
         {
-            return hit;
+            return Ok(Ok(hit));
         }
+        Ok(Err(name))
+    }
+
+    /// Counts a miss and keeps what the inner resolver answered.
+    fn missed(&self, name: &str, rtype: RecordType, lookup: Lookup) -> Lookup {
         self.misses.fetch_add(1, Ordering::Relaxed);
-        let lookup = self.inner.lookup(&name, rtype).await;
-        self.put(&name, rtype, &lookup);
+        self.put(name, rtype, &lookup);
         lookup
+    }
+}
+
+impl<R: Resolver> Resolver for CachingResolver<R> {
+    async fn lookup(&self, name: &str, rtype: RecordType) -> Lookup {
+        match self.find(name, rtype)? {
+            Ok(hit) => hit,
+            Err(name) => {
+                let lookup = self.inner.lookup(&name, rtype).await;
+                self.missed(&name, rtype, lookup)
+            }
+        }
     }
 
     /// A cached answer, or the refusal of a name that cannot be looked up; else what
     /// the inner resolver has at once (then cached, as [`Resolver::lookup`] would).
     fn cached(&self, name: &str, rtype: RecordType) -> Option<Lookup> {
-        if let Some(hit) = self.get(name, rtype) {
-            return Some(hit);
+        match self.find(name, rtype) {
+            Err(e) => Some(Err(e)),
+            Ok(Ok(hit)) => Some(hit),
+            Ok(Err(name)) => {
+                let lookup = self.inner.cached(&name, rtype)?;
+                Some(self.missed(&name, rtype, lookup))
+            }
         }
-        let name = match normalized(name) {
-            Ok(n) => n,
-            Err(e) => return Some(Err(e)),
-        };
-        if let Cow::Owned(name) = &name
-            && let Some(hit) = self.get(name, rtype)
-        {
-            return Some(hit);
-        }
-        let lookup = self.inner.cached(&name, rtype)?;
-        self.misses.fetch_add(1, Ordering::Relaxed);
-        self.put(&name, rtype, &lookup);
-        Some(lookup)
     }
 }
 

@@ -469,132 +469,130 @@ impl<R: Resolver> Spf<R> {
         domain: &str,
         in_include: bool,
     ) -> Result<Level, Abort> {
-        {
-            let first = ctx.first_lookup;
-            let txt = src.lookup(domain, RecordType::Txt)?;
-            ctx.first_lookup = false;
-            let txt = match txt {
-                Ok(answer) => answer,
-                Err(LookupError::NxDomain { .. }) if first && ctx.scope != RecordScope::Spf => {
-                    return Ok(Level {
-                        result: SpfResult::Fail,
-                        cause: SpfCause::NoSuchDomain,
-                        explanation: None,
-                    });
-                }
-                Err(e) if e.is_empty_answer() => {
-                    return Ok(Level {
-                        result: SpfResult::None,
-                        cause: SpfCause::NoRecord,
-                        explanation: None,
-                    });
-                }
-                Err(e @ LookupError::InvalidName { .. }) => {
-                    return Ok(Level {
-                        result: SpfResult::None,
-                        cause: SpfCause::InvalidDomain(e.to_string()),
-                        explanation: None,
-                    });
-                }
-                Err(e) => return Err(Abort::Temp(SpfCause::Dns(e))),
-            };
-            // Selected and parsed once per answer, kept with it (§4.5, §4.6).
-            let fresh;
-            let selected = match txt.memo.get_or_init(SpfMemo::default) {
-                Some(memo) => {
-                    memo.by_scope[ctx.scope.index()].get_or_init(|| Selected::new(&txt, ctx.scope))
-                }
-                None => {
-                    fresh = Selected::new(&txt, ctx.scope);
-                    &fresh
-                }
-            };
-            let rec = match selected {
-                Selected::NoRecord => {
-                    return Ok(Level {
-                        result: SpfResult::None,
-                        cause: SpfCause::NoRecord,
-                        explanation: None,
-                    });
-                }
-                Selected::Multiple => return Err(Abort::Perm(SpfCause::MultipleRecords)),
-                Selected::Syntax(e) => return Err(Abort::Perm(SpfCause::Syntax(e.clone()))),
-                Selected::Record(rec) => rec,
-            };
-
-            let client = Client::new(ctx.ip);
-            for directive in &rec.directives {
-                let matched = match &directive.op {
-                    // §5.1, §5.6: decided here, with no future.
-                    Op::All => true,
-                    Op::Ip4 { net, mask } => client.v4.is_some_and(|c| c & mask == *net),
-                    Op::Ip6 { net, mask } => client.v6.is_some_and(|c| c & mask == *net),
-                    Op::Dns(mechanism) => {
-                        // §4.6.4: every mechanism that queries the DNS counts.
-                        ctx.dns_terms += 1;
-                        if ctx.dns_terms > self.config.max_dns_terms {
-                            return Err(Abort::Perm(SpfCause::LookupLimit));
-                        }
-                        self.matches(ctx, src, domain, mechanism)?
-                    }
-                };
-                if !matched {
-                    continue;
-                }
-                let result = match directive.qualifier {
-                    Qualifier::Pass => SpfResult::Pass,
-                    Qualifier::Fail => SpfResult::Fail,
-                    Qualifier::SoftFail => SpfResult::Softfail,
-                    Qualifier::Neutral => SpfResult::Neutral,
-                };
-                // §6.2: exp= is used for a fail at this level, never from an include.
-                let explanation = match (result, &rec.exp) {
-                    (SpfResult::Fail, Some(exp)) if !in_include => {
-                        self.explain(ctx, src, domain, exp)?
-                    }
-                    _ => None,
-                };
-                // Of a level inside an include:, only the result is used (§5.2): the
-                // cause is not built.
-                let cause = if in_include {
-                    SpfCause::NoMatch
-                } else {
-                    SpfCause::Matched {
-                        mechanism: String::from(&*directive.text),
-                        domain: domain.to_owned(),
-                    }
-                };
+        let first = ctx.first_lookup;
+        let txt = src.lookup(domain, RecordType::Txt)?;
+        ctx.first_lookup = false;
+        let txt = match txt {
+            Ok(answer) => answer,
+            Err(LookupError::NxDomain { .. }) if first && ctx.scope != RecordScope::Spf => {
                 return Ok(Level {
-                    result,
-                    cause,
-                    explanation,
+                    result: SpfResult::Fail,
+                    cause: SpfCause::NoSuchDomain,
+                    explanation: None,
                 });
             }
-
-            // §6.1: redirect= applies when nothing matched (and "all" was absent, which
-            // is implied: "all" always matches).
-            if let Some(spec) = &rec.redirect {
-                ctx.dns_terms += 1;
-                if ctx.dns_terms > self.config.max_dns_terms {
-                    return Err(Abort::Perm(SpfCause::LookupLimit));
-                }
-                let target = self.target(ctx, src, domain, spec)?;
-                if !spec.is_checkable(&target) {
-                    return Err(Abort::Perm(SpfCause::RedirectNone(target.into_owned())));
-                }
-                let inner = self.level(ctx, src, &target, in_include)?;
-                if inner.result == SpfResult::None {
-                    return Err(Abort::Perm(SpfCause::RedirectNone(target.into_owned())));
-                }
-                return Ok(inner);
+            Err(e) if e.is_empty_answer() => {
+                return Ok(Level {
+                    result: SpfResult::None,
+                    cause: SpfCause::NoRecord,
+                    explanation: None,
+                });
             }
-            // §4.7: default result.
-            Ok(Level {
-                result: SpfResult::Neutral,
-                cause: SpfCause::NoMatch,
-                explanation: None,
-            })
+            Err(e @ LookupError::InvalidName { .. }) => {
+                return Ok(Level {
+                    result: SpfResult::None,
+                    cause: SpfCause::InvalidDomain(e.to_string()),
+                    explanation: None,
+                });
+            }
+            Err(e) => return Err(Abort::Temp(SpfCause::Dns(e))),
+        };
+        // Selected and parsed once per answer, kept with it (§4.5, §4.6).
+        let fresh;
+        let selected = match txt.memo.get_or_init(SpfMemo::default) {
+            Some(memo) => {
+                memo.by_scope[ctx.scope.index()].get_or_init(|| Selected::new(&txt, ctx.scope))
+            }
+            None => {
+                fresh = Selected::new(&txt, ctx.scope);
+                &fresh
+            }
+        };
+        let rec = match selected {
+            Selected::NoRecord => {
+                return Ok(Level {
+                    result: SpfResult::None,
+                    cause: SpfCause::NoRecord,
+                    explanation: None,
+                });
+            }
+            Selected::Multiple => return Err(Abort::Perm(SpfCause::MultipleRecords)),
+            Selected::Syntax(e) => return Err(Abort::Perm(SpfCause::Syntax(e.clone()))),
+            Selected::Record(rec) => rec,
+        };
+
+        let client = Client::new(ctx.ip);
+        for directive in &rec.directives {
+            let matched = match &directive.op {
+                // §5.1, §5.6: decided here, with no future.
+                Op::All => true,
+                Op::Ip4 { net, mask } => client.v4.is_some_and(|c| c & mask == *net),
+                Op::Ip6 { net, mask } => client.v6.is_some_and(|c| c & mask == *net),
+                Op::Dns(mechanism) => {
+                    // §4.6.4: every mechanism that queries the DNS counts.
+                    ctx.dns_terms += 1;
+                    if ctx.dns_terms > self.config.max_dns_terms {
+                        return Err(Abort::Perm(SpfCause::LookupLimit));
+                    }
+                    self.matches(ctx, src, domain, mechanism)?
+                }
+            };
+            if !matched {
+                continue;
+            }
+            let result = match directive.qualifier {
+                Qualifier::Pass => SpfResult::Pass,
+                Qualifier::Fail => SpfResult::Fail,
+                Qualifier::SoftFail => SpfResult::Softfail,
+                Qualifier::Neutral => SpfResult::Neutral,
+            };
+            // §6.2: exp= is used for a fail at this level, never from an include.
+            let explanation = match (result, &rec.exp) {
+                (SpfResult::Fail, Some(exp)) if !in_include => {
+                    self.explain(ctx, src, domain, exp)?
+                }
+                _ => None,
+            };
+            // Of a level inside an include:, only the result is used (§5.2): the
+            // cause is not built.
+            let cause = if in_include {
+                SpfCause::NoMatch
+            } else {
+                SpfCause::Matched {
+                    mechanism: String::from(&*directive.text),
+                    domain: domain.to_owned(),
+                }
+            };
+            return Ok(Level {
+                result,
+                cause,
+                explanation,
+            });
         }
+
+        // §6.1: redirect= applies when nothing matched (and "all" was absent, which
+        // is implied: "all" always matches).
+        if let Some(spec) = &rec.redirect {
+            ctx.dns_terms += 1;
+            if ctx.dns_terms > self.config.max_dns_terms {
+                return Err(Abort::Perm(SpfCause::LookupLimit));
+            }
+            let target = self.target(ctx, src, domain, spec)?;
+            if !spec.is_checkable(&target) {
+                return Err(Abort::Perm(SpfCause::RedirectNone(target.into_owned())));
+            }
+            let inner = self.level(ctx, src, &target, in_include)?;
+            if inner.result == SpfResult::None {
+                return Err(Abort::Perm(SpfCause::RedirectNone(target.into_owned())));
+            }
+            return Ok(inner);
+        }
+        // §4.7: default result.
+        Ok(Level {
+            result: SpfResult::Neutral,
+            cause: SpfCause::NoMatch,
+            explanation: None,
+        })
     }
 
     /// Expands a domain-spec into a name to look up (§7, with §7.3 truncation),
