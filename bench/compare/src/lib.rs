@@ -181,7 +181,12 @@ impl Setup {
                         .verify_mail_from(p.ip(), HELO, p.mail_from, NOW),
                 )
                 .dns_lookups;
-            assert_eq!(lookups, p.dns_terms, "{}: DNS-querying terms", p.name);
+            assert_eq!(
+                u32::from(lookups),
+                p.dns_terms,
+                "{}: DNS-querying terms",
+                p.name
+            );
             let m = setup.run_monban(p);
             let a = setup.run_mail_auth(p);
             assert_eq!(

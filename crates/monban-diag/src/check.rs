@@ -506,7 +506,7 @@ async fn check_spf<R: Resolver>(
     }
     // Lookups and void lookups as receivers count them: the evaluator's own count.
     let counts = policy_counts(resolver, domain, now).await;
-    let lookups = counts.dns_lookups;
+    let lookups = u32::from(counts.dns_lookups);
     let severity = match lookups {
         0..=7 => Severity::Green,
         8..=10 => Severity::Yellow,
@@ -564,7 +564,7 @@ async fn check_spf<R: Resolver>(
         ctx.add(
             Area::Spf,
             Severity::Red,
-            msg!("spf-void-lookups", n = counts.void_lookups),
+            msg!("spf-void-lookups", n = u32::from(counts.void_lookups)),
             Some(msg!("fix-spf-void-lookups")),
         );
     }

@@ -51,9 +51,9 @@ async fn compare<R: Resolver>(resolver: &R, domain: &str) -> Option<String> {
     } else if permerror(SpfCause::VoidLookupLimit) {
         // Receivers stop at the third void lookup: the checker says so, and has counted
         // at least as far.
-        says_voids && checker >= receiver.dns_lookups
+        says_voids && checker >= u32::from(receiver.dns_lookups)
     } else {
-        checker == receiver.dns_lookups && !says_voids
+        checker == u32::from(receiver.dns_lookups) && !says_voids
     };
     (!agree).then(|| {
         format!(

@@ -73,7 +73,7 @@ fn spf_check_host(c: &mut Criterion) {
         // Warm the cache and check the answer before measuring.
         let warm = rt.block_on(spf.verify_mail_from(ip, HELO, policy.mail_from, NOW));
         assert_eq!(
-            (warm.result, warm.dns_lookups),
+            (warm.result, u32::from(warm.dns_lookups)),
             (policy.expected, policy.dns_terms),
             "{}: unexpected outcome {warm:?}",
             policy.name

@@ -495,8 +495,8 @@ impl<'a> SpfView<'a> {
                 _ => None,
             },
             reason: o.cause.to_string(),
-            dns_lookups: o.dns_lookups,
-            void_lookups: o.void_lookups,
+            dns_lookups: o.dns_lookups.into(),
+            void_lookups: o.void_lookups.into(),
             received_spf: received_spf(o, receiver),
         }
     }

@@ -364,7 +364,7 @@ const MAX_TREE_DEPTH: usize = 14;
 fn spf_cause(t: &Catalog, cause: &SpfCause) -> Markup {
     match cause {
         SpfCause::Matched { mechanism, domain } => html! {
-            (t.text("spf-matched", &[("mechanism", mechanism.into()), ("domain", domain.into())]))
+            (t.text("spf-matched", &[("mechanism", (&**mechanism).into()), ("domain", (&**domain).into())]))
         },
         other => html! { (other.to_string()) },
     }

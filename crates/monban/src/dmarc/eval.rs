@@ -664,7 +664,7 @@ mod tests {
             cause: crate::spf::SpfCause::NoMatch,
             identity: SpfIdentity::MailFrom,
             domain: domain.into(),
-            sender: format!("b@{domain}"),
+            sender: format!("b@{domain}").into(),
             ip: "192.0.2.1".parse().unwrap(),
             helo: "h.example".into(),
             explanation: None,

@@ -137,10 +137,12 @@ impl<R: Resolver> Answers<'_, R> {
         }
         match self.resolver.cached(name, rtype) {
             Some(lookup) => Ok(lookup),
-            None if self.exhausted => Err(Abort::Temp(SpfCause::Dns(LookupError::ServFail {
-                name: name.to_owned(),
-                detail: format!("more than {MAX_FETCHES} lookups in one evaluation"),
-            }))),
+            None if self.exhausted => Err(Abort::Temp(SpfCause::Dns(Box::new(
+                LookupError::ServFail {
+                    name: name.to_owned(),
+                    detail: format!("more than {MAX_FETCHES} lookups in one evaluation"),
+                },
+            )))),
             None => Err(Abort::Fetch(name.to_owned(), rtype)),
         }
     }
@@ -185,6 +187,10 @@ impl std::fmt::Debug for SpfFuture<'_> {
     }
 }
 
+fn saturating_u16(n: u32) -> u16 {
+    u16::try_from(n).unwrap_or(u16::MAX)
+}
+
 /// The arguments of one `check_host()`.
 struct Args<'a> {
     ip: IpAddr,
@@ -208,7 +214,7 @@ fn split_at_last_at(s: &str) -> Option<(&str, &str)> {
 struct Level {
     result: SpfResult,
     cause: SpfCause,
-    explanation: Option<String>,
+    explanation: Option<Arc<str>>,
 }
 
 /// Per-evaluation state shared by nested `include:` and `redirect=` levels.
@@ -227,6 +233,9 @@ struct Ctx<'a> {
     scope: RecordScope,
     /// The first TXT lookup (the checked domain's own) has not been made yet.
     first_lookup: bool,
+    /// The checked domain (lowercase, no trailing dot), for the cause of a match in its
+    /// own record.
+    checked: &'a Arc<str>,
 }
 
 impl<R: Resolver> Spf<R> {
@@ -410,17 +419,24 @@ impl<R: Resolver> Spf<R> {
             None => ("postmaster", sender),
         };
         let trimmed = domain.strip_suffix('.').unwrap_or(domain);
+        // The checked domain, lowercase: one allocation, shared by the outcome and by
+        // the cause of a match in its own record.
+        let checked: Arc<str> = if trimmed.bytes().any(|b| b.is_ascii_uppercase()) {
+            Arc::from(trimmed.to_ascii_lowercase())
+        } else {
+            Arc::from(trimmed)
+        };
         let outcome = |result, cause, explanation, ctx: Option<&Ctx<'_>>| SpfOutcome {
             result,
             cause,
             identity,
-            domain: trimmed.to_ascii_lowercase(),
-            sender: sender.to_owned(),
+            domain: checked.clone(),
+            sender: Arc::from(sender),
             ip,
-            helo: helo.to_owned(),
+            helo: Arc::from(helo),
             explanation,
-            dns_lookups: ctx.map_or(0, |c| c.dns_terms),
-            void_lookups: ctx.map_or(0, |c| c.void_lookups),
+            dns_lookups: ctx.map_or(0, |c| saturating_u16(c.dns_terms)),
+            void_lookups: ctx.map_or(0, |c| saturating_u16(c.void_lookups)),
         };
         // §4.3: a malformed or single-label domain gives "none" before any lookup.
         if let Err(why) = check_domain(domain) {
@@ -431,13 +447,6 @@ impl<R: Resolver> Spf<R> {
                 None,
             ));
         }
-        let lowercase;
-        let domain_name = if trimmed.bytes().any(|b| b.is_ascii_uppercase()) {
-            lowercase = trimmed.to_ascii_lowercase();
-            &lowercase
-        } else {
-            trimmed
-        };
         let mut ctx = Ctx {
             ip,
             sender,
@@ -450,8 +459,9 @@ impl<R: Resolver> Spf<R> {
             validated_name: None,
             scope,
             first_lookup: true,
+            checked: &checked,
         };
-        let (result, cause, explanation) = match self.level(&mut ctx, src, domain_name, false) {
+        let (result, cause, explanation) = match self.level(&mut ctx, src, &checked, false) {
             Ok(l) => (l.result, l.cause, l.explanation),
             Err(Abort::Temp(cause)) => (SpfResult::Temperror, cause, None),
             Err(Abort::Perm(cause)) => (SpfResult::Permerror, cause, None),
@@ -495,7 +505,7 @@ impl<R: Resolver> Spf<R> {
                     explanation: None,
                 });
             }
-            Err(e) => return Err(Abort::Temp(SpfCause::Dns(e))),
+            Err(e) => return Err(Abort::Temp(SpfCause::Dns(Box::new(e)))),
         };
         // Selected and parsed once per answer, kept with it (§4.5, §4.6).
         let fresh;
@@ -559,8 +569,12 @@ impl<R: Resolver> Spf<R> {
                 SpfCause::NoMatch
             } else {
                 SpfCause::Matched {
-                    mechanism: String::from(&*directive.text),
-                    domain: domain.to_owned(),
+                    mechanism: directive.text.clone(),
+                    domain: if domain == &**ctx.checked {
+                        ctx.checked.clone()
+                    } else {
+                        Arc::from(domain)
+                    },
                 }
             };
             return Ok(Level {
@@ -694,7 +708,7 @@ impl<R: Resolver> Spf<R> {
                 match Self::addresses(src, &target, ip)? {
                     Ok(Some(addrs)) => Ok(addrs.iter().any(|a| in_net(ip, a, *cidr4, *cidr6))),
                     Ok(None) => self.void(ctx).map(|()| false),
-                    Err(e) => Err(Abort::Temp(SpfCause::Dns(e))),
+                    Err(e) => Err(Abort::Temp(SpfCause::Dns(Box::new(e)))),
                 }
             }
             DnsMechanism::Mx {
@@ -713,7 +727,7 @@ impl<R: Resolver> Spf<R> {
                     {
                         return self.void(ctx).map(|()| false);
                     }
-                    Err(e) => return Err(Abort::Temp(SpfCause::Dns(e))),
+                    Err(e) => return Err(Abort::Temp(SpfCause::Dns(Box::new(e)))),
                 };
                 let records = || mx_hosts(&mx);
                 // §4.6.4: more than 10 MX records is a permerror.
@@ -745,7 +759,7 @@ impl<R: Resolver> Spf<R> {
                             }
                         }
                         Ok(None) => {}
-                        Err(e) => return Err(Abort::Temp(SpfCause::Dns(e))),
+                        Err(e) => return Err(Abort::Temp(SpfCause::Dns(Box::new(e)))),
                     }
                 }
                 Ok(false)
@@ -761,7 +775,7 @@ impl<R: Resolver> Spf<R> {
                     {
                         self.void(ctx).map(|()| false)
                     }
-                    Err(e) => Err(Abort::Temp(SpfCause::Dns(e))),
+                    Err(e) => Err(Abort::Temp(SpfCause::Dns(Box::new(e)))),
                 }
             }
             DnsMechanism::Include(spec) => {
@@ -873,7 +887,7 @@ impl<R: Resolver> Spf<R> {
         src: &Answers<'_, R>,
         domain: &str,
         spec: &Spec,
-    ) -> Result<Option<String>, Abort> {
+    ) -> Result<Option<Arc<str>>, Abort> {
         let target = match self.target(ctx, src, domain, spec) {
             Ok(t) => t,
             Err(fetch @ Abort::Fetch(..)) => return Err(fetch),
@@ -894,7 +908,11 @@ impl<R: Resolver> Spf<R> {
             None
         };
         let vars = self.macro_vars(ctx, domain);
-        Ok(macros::expand(&text, MacroContext::Explanation, &vars, p.as_deref()).ok())
+        Ok(
+            macros::expand(&text, MacroContext::Explanation, &vars, p.as_deref())
+                .ok()
+                .map(Arc::from),
+        )
     }
 }
 
@@ -1021,7 +1039,7 @@ impl Compiled {
                 .map(|d| CompiledDirective {
                     qualifier: d.qualifier(),
                     op: Op::new(&d.mechanism),
-                    text: d.to_string().into_boxed_str(),
+                    text: Arc::from(d.to_string()),
                 })
                 .collect(),
             redirect: rec.redirect().map(Spec::new),
@@ -1036,7 +1054,7 @@ struct CompiledDirective {
     qualifier: Qualifier,
     op: Op,
     /// The directive as [`record::Directive`] displays it, for [`SpfCause::Matched`].
-    text: Box<str>,
+    text: Arc<str>,
 }
 
 /// A mechanism: `all`, `ip4` and `ip6` as masks (§5.1, §5.6), the others as they need
