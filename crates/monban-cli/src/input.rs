@@ -8,6 +8,9 @@ use std::path::{Path, PathBuf};
 
 /// The chunk size used to read messages.
 pub const CHUNK: usize = 64 * 1024;
+/// The size of the reads of [`Reader`]: most messages arrive in one read, and one
+/// buffer of this size per worker is all the memory a message of any size needs.
+pub const READ_CHUNK: usize = 256 * 1024;
 /// Lines longer than this are passed on in pieces (mbox splitting looks at line starts).
 const MAX_LINE: u64 = 1024 * 1024;
 
@@ -92,6 +95,80 @@ pub fn open(source: &Source) -> io::Result<Box<dyn BufRead>> {
     })
 }
 
+/// Opens a source for reading into `buf`, a buffer the caller reuses from one input to
+/// the next (no allocation per input; reads of [`READ_CHUNK`]).
+pub fn open_in<'b>(source: &Source, buf: &'b mut Vec<u8>) -> io::Result<Reader<'b>> {
+    let inner: Box<dyn Read> = match source {
+        Source::Stdin => Box::new(io::stdin()),
+        Source::File(p) => Box::new(
+            File::open(p).map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", p.display())))?,
+        ),
+    };
+    Ok(Reader::new(inner, buf))
+}
+
+/// A buffered reader over a borrowed buffer: [`BufReader`] without its allocation per
+/// input. The buffer is kept at its full length (zeroed once, when it is first sized),
+/// so that a read goes straight into it.
+pub struct Reader<'b> {
+    inner: Box<dyn Read + 'b>,
+    buf: &'b mut Vec<u8>,
+    pos: usize,
+    end: usize,
+}
+
+impl<'b> Reader<'b> {
+    /// Reads `inner` through `buf`.
+    pub fn new(inner: Box<dyn Read + 'b>, buf: &'b mut Vec<u8>) -> Self {
+        if buf.len() < READ_CHUNK {
+            buf.resize(READ_CHUNK, 0);
+        }
+        Self {
+            inner,
+            buf,
+            pos: 0,
+            end: 0,
+        }
+    }
+}
+
+impl Read for Reader<'_> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let n = {
+            let avail = self.fill_buf()?;
+            let n = avail.len().min(out.len());
+            out[..n].copy_from_slice(&avail[..n]);
+            n
+        };
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl BufRead for Reader<'_> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        if self.pos >= self.end {
+            self.pos = 0;
+            self.end = 0;
+            loop {
+                match self.inner.read(&mut self.buf[..]) {
+                    Ok(n) => {
+                        self.end = n;
+                        break;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(&self.buf[self.pos..self.end])
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.pos = (self.pos + n).min(self.end);
+    }
+}
+
 /// Reads messages one after another from a reader: a single message, or the messages
 /// of an mbox (RFC 4155: each starts with a "From " line, which is not part of it;
 /// ">From " quoting is left as is).
@@ -114,7 +191,7 @@ impl<R: BufRead> Messages<R> {
             mbox: None,
             started_next: false,
             done: false,
-            line: Vec::with_capacity(1024),
+            line: Vec::new(),
             first_only: false,
         }
     }
@@ -174,17 +251,34 @@ impl<R: BufRead> Messages<R> {
             return Ok(false);
         }
         let mut stopped = false;
-        if self.mbox.is_none() {
-            // Decide on the first piece.
-            let n = self.read_piece()?;
-            if n == 0 {
+        let first = self.mbox.is_none();
+        if first {
+            // Decide on the first bytes, in the reader's buffer when they are there:
+            // a plain message then goes to the sink without a copy of its first line.
+            let buf = self.reader.fill_buf()?;
+            if buf.is_empty() {
                 self.done = true;
                 return Ok(false);
             }
-            let is_mbox = self.line.starts_with(b"From ");
-            self.mbox = Some(is_mbox);
-            if !is_mbox {
-                stopped = sink(&self.line).is_break();
+            if buf.len() >= 5 || memchr::memchr(b'\n', buf).is_some() {
+                let is_mbox = buf.starts_with(b"From ");
+                self.mbox = Some(is_mbox);
+                if is_mbox {
+                    // The separator is not part of the message.
+                    self.consume_line()?;
+                }
+            } else {
+                // Too little in the buffer to decide: the first line, read whole.
+                let n = self.read_piece()?;
+                if n == 0 {
+                    self.done = true;
+                    return Ok(false);
+                }
+                let is_mbox = self.line.starts_with(b"From ");
+                self.mbox = Some(is_mbox);
+                if !is_mbox {
+                    stopped = sink(&self.line).is_break();
+                }
             }
         } else if !self.started_next {
             self.done = true;
