@@ -44,7 +44,8 @@
 #
 # Environment: N (10000), SESSIONS (20), SIGN (1), RECORD (1), BASE_PORT (27100: ports BASE..BASE+40
 # on 127.0.0.1), MONBAN (target/release/monban), KEEP=1 keeps the work directory,
-# RESULTS=FILE also writes the table as tab-separated values.
+# RESULTS=FILE also writes the table as tab-separated values, QUICKACK (true, false or auto,
+# the default) sets monban's tcp_quickack.
 # Needs root, port 53 of 127.0.0.1 free, and Debian's postfix, opendkim, opendmarc and nsd
 # (installed with apt-get when missing). smtp-source and smtp-sink come with postfix.
 set -euo pipefail
@@ -56,6 +57,8 @@ RECORD=${RECORD:-1}
 BASE_PORT=${BASE_PORT:-27100}
 KEEP=${KEEP:-0}
 RESULTS=${RESULTS:-}
+QUICKACK=${QUICKACK:-auto}
+case $QUICKACK in true | false) ;; *) QUICKACK="\"$QUICKACK\"" ;; esac
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 MONBAN=${MONBAN:-$ROOT/target/release/monban}
 ZONE=$ROOT/examples/example.zone
@@ -197,6 +200,7 @@ listen = "$MONBAN_MILTER"
 authserv_id = "mx.test"
 trusted_networks = [$1]
 enforce_reject = true
+tcp_quickack = $QUICKACK
 [dns]
 server = "127.0.0.1:$DNS_PORT"
 [[signing]]

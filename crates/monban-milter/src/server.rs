@@ -54,7 +54,26 @@ pub struct Limits {
     /// The largest packet accepted (at most [`crate::protocol::MAX_PACKET`]): what a
     /// connection can make monban hold.
     pub max_packet: usize,
+    /// When TCP connections acknowledge at once ([`QuickAck`]; `tcp_quickack`).
+    pub quick_ack: QuickAckMode,
 }
+
+/// When the milter acknowledges the MTA's TCP segments at once (`tcp_quickack`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QuickAckMode {
+    /// While fewer than [`QUICK_ACK_SESSIONS_PER_CPU`] sessions per CPU are open: then
+    /// the sessions' waits leave no CPU idle, and delayed acknowledgements save CPU.
+    Auto,
+    /// Always (lowest latency).
+    Always,
+    /// Never (least CPU; each session waits on delayed acknowledgements).
+    Never,
+}
+
+/// [`QuickAckMode::Auto`]'s threshold. One session passes about 22 messages/s on delayed
+/// acknowledgements (`SESSIONS=1 benches/milter-load.sh`), and one CPU verifies about 200
+/// a second through Postfix: from about 8 sessions per CPU on, the waits are hidden.
+pub const QUICK_ACK_SESSIONS_PER_CPU: usize = 8;
 
 impl Default for Limits {
     fn default() -> Self {
@@ -64,6 +83,7 @@ impl Default for Limits {
             command_timeout: Duration::from_secs(30),
             message_timeout: Duration::from_secs(120),
             max_packet: crate::protocol::MAX_PACKET,
+            quick_ack: QuickAckMode::Auto,
         }
     }
 }
@@ -628,6 +648,20 @@ where
     let mut shared = Shared::new(resolver, metrics.clone(), limits, shutdown.clone());
     shared.recorder = recorder;
     let shared = Arc::new(shared);
+    let quick_ack = match shared.limits.quick_ack {
+        QuickAckMode::Always => Some(usize::MAX),
+        QuickAckMode::Never => None,
+        QuickAckMode::Auto => Some(
+            std::thread::available_parallelism()
+                .map_or(1, std::num::NonZeroUsize::get)
+                .saturating_mul(QUICK_ACK_SESSIONS_PER_CPU),
+        ),
+    }
+    .map(|below| QuickAckGate {
+        slots: slots.clone(),
+        max: max_connections,
+        below,
+    });
     let mut tasks = JoinSet::new();
     let mut backoff = Duration::ZERO;
     loop {
@@ -643,7 +677,7 @@ where
                         // Each reply is one write, read at once by an MTA waiting for
                         // it: Nagle's algorithm would only hold it back.
                         let _ = s.set_nodelay(true);
-                        Conn::Tcp(QuickAck(s))
+                        Conn::Tcp(QuickAck { stream: s, gate: quick_ack.clone() })
                     }),
                     Listener::Unix(l) => l.accept().await.map(|(s, _)| Conn::Unix(s)),
                 }
@@ -697,7 +731,7 @@ enum Conn {
 }
 
 /// An MTA's TCP connection that acknowledges what it reads at once (Linux
-/// `TCP_QUICKACK`, set again after every read: the kernel clears it).
+/// `TCP_QUICKACK`).
 ///
 /// The MTA writes the macros and the command of a step, and with the replies
 /// negotiated away (SMFIP_NR_*) several steps, as separate small segments; with Nagle's
@@ -705,13 +739,40 @@ enum Conn {
 /// which a receiver with nothing to send back delays by 40 ms. Measured with Postfix and
 /// one SMTP session at a time (`SESSIONS=1 benches/milter-load.sh`): 22 messages/s with
 /// delayed acknowledgements, 365 without. A Unix socket has no such delay.
-struct QuickAck(tokio::net::TcpStream);
+///
+/// Linux delays acknowledgements in its "pingpong" (interactive) mode, which a
+/// connection enters when it sends data soon after receiving some: here, after each of
+/// our replies. `TCP_QUICKACK` leaves that mode (and sends an acknowledgement that is
+/// due), so it is set again after every reply written, not after every read: a message
+/// costs one call per reply (about five) instead of one per segment the MTA sends
+/// (one per header field, with NR_HDR).
+///
+/// Off (`tcp_quickack = false`), the kernel's delayed acknowledgements let the MTA's
+/// small writes coalesce into fewer segments: less CPU on both sides when many sessions
+/// run at once and hide each one's wait.
+struct QuickAck {
+    stream: tokio::net::TcpStream,
+    /// `None`: never (`tcp_quickack = false`).
+    gate: Option<QuickAckGate>,
+}
+
+/// Whether few enough sessions are open for acknowledging at once.
+#[derive(Clone)]
+struct QuickAckGate {
+    /// The connection slots: those taken are the sessions open.
+    slots: Arc<Semaphore>,
+    max: usize,
+    /// Acknowledge at once while fewer sessions than this are open.
+    below: usize,
+}
 
 impl QuickAck {
     fn ack_now(&self) {
         #[cfg(target_os = "linux")]
+        if let Some(g) = &self.gate
+            && g.max.saturating_sub(g.slots.available_permits()) < g.below
         {
-            let _ = socket2::SockRef::from(&self.0).set_tcp_quickack(true);
+            let _ = socket2::SockRef::from(&self.stream).set_tcp_quickack(true);
         }
     }
 }
@@ -722,12 +783,7 @@ impl AsyncRead for QuickAck {
         cx: &mut std::task::Context<'_>,
         buf: &mut tokio::io::ReadBuf<'_>,
     ) -> std::task::Poll<std::io::Result<()>> {
-        let before = buf.filled().len();
-        let polled = std::pin::Pin::new(&mut self.0).poll_read(cx, buf);
-        if matches!(polled, std::task::Poll::Ready(Ok(()))) && buf.filled().len() > before {
-            self.ack_now();
-        }
-        polled
+        std::pin::Pin::new(&mut self.stream).poll_read(cx, buf)
     }
 }
 
@@ -737,21 +793,25 @@ impl AsyncWrite for QuickAck {
         cx: &mut std::task::Context<'_>,
         data: &[u8],
     ) -> std::task::Poll<std::io::Result<usize>> {
-        std::pin::Pin::new(&mut self.0).poll_write(cx, data)
+        let polled = std::pin::Pin::new(&mut self.stream).poll_write(cx, data);
+        if matches!(polled, std::task::Poll::Ready(Ok(n)) if n > 0) {
+            self.ack_now();
+        }
+        polled
     }
 
     fn poll_flush(
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<std::io::Result<()>> {
-        std::pin::Pin::new(&mut self.0).poll_flush(cx)
+        std::pin::Pin::new(&mut self.stream).poll_flush(cx)
     }
 
     fn poll_shutdown(
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<std::io::Result<()>> {
-        std::pin::Pin::new(&mut self.0).poll_shutdown(cx)
+        std::pin::Pin::new(&mut self.stream).poll_shutdown(cx)
     }
 }
 
