@@ -360,8 +360,14 @@ async fn verify(
         }
     }
     let report = verifier.finish(&state.resolver).await;
-    match serde_json::to_value(VerifyView::new(&report, &authserv_id, Some("-"), &envelope)) {
-        Ok(v) => json(StatusCode::OK, &v),
+    // Straight to text, as the CLI writes it (the view's field order).
+    match serde_json::to_string(&VerifyView::new(
+        &report,
+        &authserv_id,
+        Some("-"),
+        &envelope,
+    )) {
+        Ok(text) => json_text(StatusCode::OK, text),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
 }
