@@ -487,8 +487,8 @@ impl<'a> SpfView<'a> {
             domain: &o.domain,
             explanation: o.explanation.as_deref(),
             identity: o.identity.as_str(),
-            sender: &o.sender,
-            helo: &o.helo,
+            sender: o.sender(),
+            helo: o.helo(),
             ip: o.ip.to_string(),
             mechanism: match &o.cause {
                 SpfCause::Matched { mechanism, .. } => Some(mechanism),

@@ -113,9 +113,9 @@ impl ResInfo {
         let mut r = Self::new("spf", o.result.as_str());
         r.comment = Some(o.cause.to_string());
         match o.identity {
-            SpfIdentity::MailFrom => r.with("smtp", "mailfrom", &o.sender),
-            SpfIdentity::Helo => r.with("smtp", "helo", &o.helo),
-            SpfIdentity::Pra => r.with("header", "from", &o.sender),
+            SpfIdentity::MailFrom => r.with("smtp", "mailfrom", o.sender()),
+            SpfIdentity::Helo => r.with("smtp", "helo", o.helo()),
+            SpfIdentity::Pra => r.with("header", "from", o.sender()),
         }
     }
 

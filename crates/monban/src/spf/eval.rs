@@ -15,7 +15,7 @@ use monban_dns::{
 
 use super::macros::{self, MacroContext, MacroString, MacroVars};
 use super::record::{self, DomainSpec, Mechanism, Qualifier, SpfRecord, SyntaxError};
-use super::{SpfCause, SpfIdentity, SpfOutcome, SpfResult};
+use super::{SenderHelo, SpfCause, SpfIdentity, SpfOutcome, SpfResult};
 
 /// Settings for SPF evaluation. The defaults are the RFC's.
 #[derive(Debug, Clone)]
@@ -233,9 +233,9 @@ struct Ctx<'a> {
     scope: RecordScope,
     /// The first TXT lookup (the checked domain's own) has not been made yet.
     first_lookup: bool,
-    /// The checked domain (lowercase, no trailing dot), for the cause of a match in its
-    /// own record.
-    checked: &'a Arc<str>,
+    /// The checked domain's name as kept with its TXT answer ([`SpfMemo::owner`]), once
+    /// the first lookup found it: the outcome shares it instead of copying the name.
+    owner: Option<Arc<str>>,
 }
 
 impl<R: Resolver> Spf<R> {
@@ -419,21 +419,21 @@ impl<R: Resolver> Spf<R> {
             None => ("postmaster", sender),
         };
         let trimmed = domain.strip_suffix('.').unwrap_or(domain);
-        // The checked domain, lowercase: one allocation, shared by the outcome and by
-        // the cause of a match in its own record.
-        let checked: Arc<str> = if trimmed.bytes().any(|b| b.is_ascii_uppercase()) {
-            Arc::from(trimmed.to_ascii_lowercase())
+        // The checked domain, lowercase.
+        let checked: Cow<'_, str> = if trimmed.bytes().any(|b| b.is_ascii_uppercase()) {
+            Cow::Owned(trimmed.to_ascii_lowercase())
         } else {
-            Arc::from(trimmed)
+            Cow::Borrowed(trimmed)
         };
         let outcome = |result, cause, explanation, ctx: Option<&Ctx<'_>>| SpfOutcome {
             result,
             cause,
             identity,
-            domain: checked.clone(),
-            sender: Arc::from(sender),
+            domain: ctx
+                .and_then(|c| c.owner.clone())
+                .unwrap_or_else(|| Arc::from(&*checked)),
+            names: SenderHelo::new(sender, helo),
             ip,
-            helo: Arc::from(helo),
             explanation,
             dns_lookups: ctx.map_or(0, |c| saturating_u16(c.dns_terms)),
             void_lookups: ctx.map_or(0, |c| saturating_u16(c.void_lookups)),
@@ -459,7 +459,7 @@ impl<R: Resolver> Spf<R> {
             validated_name: None,
             scope,
             first_lookup: true,
-            checked: &checked,
+            owner: None,
         };
         let (result, cause, explanation) = match self.level(&mut ctx, src, &checked, false) {
             Ok(l) => (l.result, l.cause, l.explanation),
@@ -509,7 +509,11 @@ impl<R: Resolver> Spf<R> {
         };
         // Selected and parsed once per answer, kept with it (§4.5, §4.6).
         let fresh;
-        let selected = match txt.memo.get_or_init(SpfMemo::default) {
+        let memo = txt.memo.get_or_init(SpfMemo::default);
+        if first {
+            ctx.owner = memo.map(|m| m.owner(domain));
+        }
+        let selected = match memo {
             Some(memo) => {
                 memo.by_scope[ctx.scope.index()].get_or_init(|| Selected::new(&txt, ctx.scope))
             }
@@ -570,11 +574,7 @@ impl<R: Resolver> Spf<R> {
             } else {
                 SpfCause::Matched {
                     mechanism: directive.text.clone(),
-                    domain: if domain == &**ctx.checked {
-                        ctx.checked.clone()
-                    } else {
-                        Arc::from(domain)
-                    },
+                    domain: memo.map_or_else(|| Arc::from(domain), |m| m.owner(domain)),
                 }
             };
             return Ok(Level {
@@ -1211,6 +1211,22 @@ impl Client {
 #[derive(Debug, Default)]
 struct SpfMemo {
     by_scope: [std::sync::OnceLock<Selected>; 3],
+    /// The name the answer was looked up by, as the evaluator names it (lowercase, no
+    /// trailing dot), shared by every outcome and cause that names this domain.
+    owner: std::sync::OnceLock<Arc<str>>,
+}
+
+impl SpfMemo {
+    /// The kept name when it is `name` (as it always is, unless a resolver gives one
+    /// answer for several names, as a wildcard may), else a new one.
+    fn owner(&self, name: &str) -> Arc<str> {
+        let kept = self.owner.get_or_init(|| Arc::from(name));
+        if &**kept == name {
+            kept.clone()
+        } else {
+            Arc::from(name)
+        }
+    }
 }
 
 /// The `(preference, exchange)` pairs of an MX answer, in answer order.

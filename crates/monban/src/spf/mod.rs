@@ -177,12 +177,11 @@ pub struct SpfOutcome {
     pub identity: SpfIdentity,
     /// The domain `check_host()` started with (lowercase, no trailing dot).
     pub domain: Arc<str>,
-    /// The `<sender>` argument of `check_host()`.
-    pub sender: Arc<str>,
+    /// The `<sender>` argument of `check_host()` and the HELO name given
+    /// ([`Self::sender`], [`Self::helo`]).
+    pub names: SenderHelo,
     /// The client address, as evaluated (IPv4-mapped IPv6 addresses become IPv4).
     pub ip: IpAddr,
-    /// The HELO name given.
-    pub helo: Arc<str>,
     /// The `exp=` explanation (§6.2), present only for `fail` with a usable `exp=`.
     pub explanation: Option<Arc<str>>,
     /// How many DNS-querying terms were evaluated (§4.6.4; saturates at 65,535).
@@ -191,8 +190,77 @@ pub struct SpfOutcome {
     pub void_lookups: u16,
 }
 
+impl SpfOutcome {
+    /// The `<sender>` argument of `check_host()`.
+    pub fn sender(&self) -> &str {
+        self.names.sender()
+    }
+
+    /// The HELO name given.
+    pub fn helo(&self) -> &str {
+        self.names.helo()
+    }
+}
+
+/// The `<sender>` and HELO arguments of a check, kept in one allocation: an outcome
+/// is built for every message, and each allocation measured about a tenth of a check
+/// answered from a warm cache.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SenderHelo {
+    /// The sender, then the HELO name.
+    text: Arc<str>,
+    /// Where the HELO name starts.
+    split: usize,
+}
+
+impl SenderHelo {
+    /// Both names, copied once.
+    pub fn new(sender: &str, helo: &str) -> Self {
+        let n = sender.len() + helo.len();
+        // Short names (nearly all) are joined on the stack, so that the only
+        // allocation is the shared one.
+        let mut buf = [0u8; 256];
+        let text: Arc<str> = match buf.get_mut(..n) {
+            Some(joined) => {
+                joined[..sender.len()].copy_from_slice(sender.as_bytes());
+                joined[sender.len()..].copy_from_slice(helo.as_bytes());
+                // Two strings joined are a string; the fallback is never taken.
+                Arc::from(std::str::from_utf8(joined).unwrap_or_default())
+            }
+            None => Arc::from([sender, helo].concat()),
+        };
+        Self {
+            text,
+            split: sender.len(),
+        }
+    }
+
+    /// The `<sender>` argument.
+    pub fn sender(&self) -> &str {
+        self.text.get(..self.split).unwrap_or_default()
+    }
+
+    /// The HELO name.
+    pub fn helo(&self) -> &str {
+        self.text.get(self.split..).unwrap_or_default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn sender_and_helo_share_one_string() {
+        for (sender, helo) in [
+            ("alice@example.com", "mx.example.net"),
+            ("", ""),
+            ("postmaster@héllo.example", "héllo.example"),
+            (&*"a".repeat(300), "long.example"),
+        ] {
+            let n = super::SenderHelo::new(sender, helo);
+            assert_eq!((n.sender(), n.helo()), (sender, helo));
+        }
+    }
+
     /// Moved through every layer of a check (the evaluator, the future, the caller's
     /// await): at 128 bytes or less the compiler moves it inline, beyond that it calls
     /// `memcpy`, which measured a fifth of a cached first-mechanism check.

@@ -29,11 +29,11 @@ pub fn received_spf(outcome: &SpfOutcome, receiver: &str) -> String {
     };
     pair("client-ip", &outcome.ip.to_string());
     if outcome.identity == super::SpfIdentity::MailFrom {
-        pair("envelope-from", &outcome.sender);
+        pair("envelope-from", outcome.sender());
     }
     // §9.1: helo= is optional; none was given, so none is claimed.
-    if !outcome.helo.is_empty() {
-        pair("helo", &outcome.helo);
+    if !outcome.helo().is_empty() {
+        pair("helo", outcome.helo());
     }
     pair("receiver", receiver);
     pair("identity", outcome.identity.as_str());
@@ -53,9 +53,9 @@ pub fn received_spf(outcome: &SpfOutcome, receiver: &str) -> String {
 fn summary(outcome: &SpfOutcome, receiver: &str) -> String {
     let who = match outcome.identity {
         super::SpfIdentity::MailFrom | super::SpfIdentity::Pra => {
-            format!("domain of {}", outcome.sender)
+            format!("domain of {}", outcome.sender())
         }
-        super::SpfIdentity::Helo => format!("domain of {}", outcome.helo),
+        super::SpfIdentity::Helo => format!("domain of {}", outcome.helo()),
     };
     let ip = outcome.ip;
     let what = match outcome.result {
@@ -92,9 +92,8 @@ mod tests {
             },
             identity: SpfIdentity::MailFrom,
             domain: "example.com".into(),
-            sender: sender.into(),
+            names: crate::spf::SenderHelo::new(sender, helo),
             ip: "192.0.2.1".parse().unwrap(),
-            helo: helo.into(),
             explanation: None,
             dns_lookups: 0,
             void_lookups: 0,
