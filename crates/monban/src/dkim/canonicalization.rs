@@ -93,28 +93,15 @@ pub fn relaxed_header(name: &[u8], value: &[u8], out: &mut Vec<u8>) {
     }
 }
 
-/// Byte frequencies for finding " \r\n" in a message body: SP before CR is what is
-/// rare there, not CR or LF.
-struct TrailingSpaceRank;
-
-impl memchr::arch::all::packedpair::HeuristicFrequencyRank for TrailingSpaceRank {
-    fn rank(&self, byte: u8) -> u8 {
-        match byte {
-            b' ' => 0,
-            b'\r' => 1,
-            _ => 255,
-        }
-    }
-}
-
 /// A streaming body canonicalizer (§3.4.3, §3.4.4). CRLF ends a line; a lone CR or LF
 /// is ordinary data.
 ///
 /// Output goes to a sink as slices of the input wherever the canonical form is the
-/// input itself, which is almost everywhere: the middle of each chunk is scanned with
-/// SIMD searches for the few places relaxed canonicalization changes (a tab, two
-/// spaces, white space before CRLF) and passed on untouched; only chunk edges and those
-/// places go through the byte-by-byte state machine.
+/// input itself, which is almost everywhere: the middle of each chunk is scanned, a
+/// block of bytes at a time ([`next_change`]), for the few places relaxed
+/// canonicalization changes (a tab, two spaces, white space before CRLF) and passed on
+/// untouched; only chunk edges and those places go through the byte-by-byte state
+/// machine.
 #[derive(Debug, Clone)]
 pub struct BodyCanonicalizer {
     c: Canonicalization,
@@ -127,30 +114,50 @@ pub struct BodyCanonicalizer {
     pending_crlf: u64,
     /// Whether any content has been written (relaxed: an all-empty body stays empty).
     wrote: bool,
-    /// The searchers of [`Self::relaxed_middle`], built on first use.
-    finders: Option<Finders>,
 }
 
-/// The substring searchers of relaxed body canonicalization.
-#[derive(Debug, Clone)]
-struct Finders {
-    /// Two spaces.
-    double: memchr::memmem::Finder<'static>,
-    /// White space at the end of a line.
-    before_crlf: memchr::memmem::Finder<'static>,
+/// Bytes per block of [`next_change`]: a block is judged as a whole, which the compiler
+/// turns into a few vector compares and one OR-reduction.
+const BLOCK: usize = 32;
+
+/// Whether relaxed body canonicalization may change the input at byte `b` followed by
+/// `next`: a tab, or a space before a space or a CR (a run of white space, or white
+/// space that may end a line). A space before a lone CR is found too and left as it is
+/// by the caller (§3.4.4 changes only runs and white space before CRLF).
+#[inline(always)]
+fn may_change(b: u8, next: u8) -> bool {
+    (b == b'\t') | ((b == b' ') & ((next == b' ') | (next == b'\r')))
 }
 
-impl Finders {
-    fn new() -> Self {
-        Self {
-            double: memchr::memmem::Finder::new(b"  "),
-            // The default heuristic takes CR and LF for the rarest bytes of " \r\n" and
-            // stops at every line end; in a body, lines are common and a space before
-            // CR is rare, so look for the pair (SP, CR) instead.
-            before_crlf: memchr::memmem::FinderBuilder::new()
-                .build_forward_with_ranker(TrailingSpaceRank, b" \r\n"),
+/// The first place in `m` where relaxed body canonicalization may change the input, in
+/// one pass (rather than one search per pattern). `m` must not end with a space: its
+/// last byte is only checked for a tab.
+fn next_change(m: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    while i + BLOCK < m.len() {
+        // Each byte and the one after it, as two arrays: two loads per block.
+        let (Ok(this), Ok(next)) = (
+            <&[u8; BLOCK]>::try_from(&m[i..i + BLOCK]),
+            <&[u8; BLOCK]>::try_from(&m[i + 1..i + 1 + BLOCK]),
+        ) else {
+            break;
+        };
+        let mut any = 0u8;
+        for k in 0..BLOCK {
+            any |= u8::from(may_change(this[k], next[k]));
         }
+        if any != 0 {
+            break;
+        }
+        i += BLOCK;
     }
+    while i < m.len() {
+        if may_change(m[i], m.get(i + 1).copied().unwrap_or(0)) {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
 }
 
 /// How much of a chunk relaxed canonicalization scans ahead before hashing what it
@@ -172,7 +179,6 @@ impl BodyCanonicalizer {
             pending_wsp: false,
             pending_crlf: 0,
             wrote: false,
-            finders: None,
         }
     }
 
@@ -245,7 +251,6 @@ impl BodyCanonicalizer {
             // The middle ends with content, so every white-space run in it is followed
             // by something on the same chunk.
             if relaxed {
-                let finders = self.finders.take().unwrap_or_else(Finders::new);
                 // Window by window, each ending with a content byte (so that each
                 // starts and ends clean, as the middle does).
                 let mut rest = middle;
@@ -260,15 +265,14 @@ impl BodyCanonicalizer {
                     };
                     let window = &rest[..cut];
                     if memchr::memchr2(b' ', b'\t', window).is_none() {
-                        // No white space at all (base64, for one): one quick pass
-                        // rather than the three of relaxed_middle.
+                        // No white space at all (base64, for one): memchr's quicker
+                        // pass rather than relaxed_middle's.
                         self.content(window, sink);
                     } else {
-                        self.relaxed_middle(window, &finders, sink);
+                        self.relaxed_middle(window, sink);
                     }
                     rest = &rest[cut..];
                 }
-                self.finders = Some(finders);
             } else {
                 self.content(middle, sink);
             }
@@ -278,25 +282,14 @@ impl BodyCanonicalizer {
 
     /// Relaxed canonicalization of a region that starts in a clean state and ends with
     /// a content byte.
-    fn relaxed_middle(&mut self, m: &[u8], finders: &Finders, sink: &mut impl FnMut(&[u8])) {
-        let (double, before_crlf) = (&finders.double, &finders.before_crlf);
-        let (mut next_tab, mut next_double, mut next_trailing) = (None, None, None);
+    fn relaxed_middle(&mut self, m: &[u8], sink: &mut impl FnMut(&[u8])) {
         let mut pos = 0;
         loop {
-            // The next place where the canonical form differs from the input.
-            let refresh = |cached: &mut Option<usize>, find: &dyn Fn(&[u8]) -> Option<usize>| {
-                if cached.is_none_or(|c| c < pos) {
-                    *cached = Some(find(&m[pos..]).map_or(usize::MAX, |o| pos + o));
-                }
-                cached.unwrap_or(usize::MAX)
-            };
-            let a = refresh(&mut next_tab, &|h| memchr::memchr(b'\t', h))
-                .min(refresh(&mut next_double, &|h| double.find(h)))
-                .min(refresh(&mut next_trailing, &|h| before_crlf.find(h)));
-            if a == usize::MAX {
+            // The next place where the canonical form may differ from the input.
+            let Some(a) = next_change(&m[pos..]).map(|o| pos + o) else {
                 self.content(&m[pos..], sink);
                 return;
-            }
+            };
             // The white-space run around the anomaly.
             let mut run_start = a;
             while run_start > pos && m[run_start - 1] == b' ' {
