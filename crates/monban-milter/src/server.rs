@@ -129,10 +129,6 @@ where
 /// blocking threads, so the pool never grows past it; a step waiting on DNS holds one.
 pub const BLOCKING_PERMITS: usize = 256;
 
-/// A body chunk at least this large is hashed on the blocking pool; smaller ones (all
-/// of Postfix's, 64 KiB at most) cost less than the hand-over.
-const LARGE_CHUNK: usize = 64 * 1024;
-
 /// Senders the reflector's hourly limit keeps track of at most.
 const REFLECTED_SENDERS: usize = 10_000;
 
@@ -370,11 +366,7 @@ where
             // The clock is read per command, not per connection: t= and x= are those
             // of this moment.
             session.set_now(now());
-            let heavy = match &cmd {
-                Command::EndOfHeaders | Command::EndOfMessage => true,
-                Command::Body(chunk) => chunk.len() >= LARGE_CHUNK,
-                _ => false,
-            };
+            let heavy = session.is_heavy(&cmd);
             let was_refused = session.refused().is_some();
             // A costly step waits for its turn within the message time; for the end of
             // the message, that time runs from here ("waiting for a turn included").

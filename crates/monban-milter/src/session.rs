@@ -381,6 +381,14 @@ struct Message {
     outbound_arc: Option<(ArcSealer, ArcVerifier, Vec<String>)>,
 }
 
+/// A header at least this large is judged on the blocking pool (see
+/// [`Session::is_heavy`]); smaller ones take tens of microseconds.
+const HEAVY_HEADER_BYTES: usize = 32 * 1024;
+
+/// A body chunk at least this large is hashed on the blocking pool; smaller ones (all
+/// of Postfix's, 64 KiB at most) cost less than the hand-over.
+const LARGE_CHUNK: usize = 64 * 1024;
+
 /// Whether a field as the MTA passed it can be part of a header that splits back into
 /// the same fields: a name of printable ASCII without a colon (RFC 5322 §2.2), a value
 /// whose line breaks are all followed by white space (a folded field, §2.2.3). Anything
@@ -715,6 +723,21 @@ impl Session {
     /// amounts to, if it was.
     pub fn refused(&self) -> Option<(&Refused, Action)> {
         self.message.refused.as_ref().map(|(_, why, a)| (why, *a))
+    }
+
+    /// Whether `cmd` may cost enough CPU to run off the runtime's workers: the end of a
+    /// large header (signatures parsed, header data canonicalized: linear in its
+    /// size), and the end of a message whose header was never ended (judged then).
+    /// The end of a usual header costs less than the hand-over to another thread (two
+    /// thread wake-ups), and the end of the message proper is handed over by the
+    /// server anyway ([`Step::EndOfMessage`]).
+    pub fn is_heavy(&self, cmd: &Command) -> bool {
+        match cmd {
+            Command::EndOfHeaders => self.message.header_block.len() >= HEAVY_HEADER_BYTES,
+            Command::EndOfMessage => !self.message.header_done,
+            Command::Body(chunk) => chunk.len() >= LARGE_CHUNK,
+            _ => false,
+        }
     }
 
     /// The queue id the MTA gave the current message (macro `i`), for logs.

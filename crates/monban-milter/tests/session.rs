@@ -54,16 +54,9 @@ fn transaction(
     transaction_to(session, zone, ip, mail_from, "bob@example.net", message)
 }
 
-/// [`transaction`] to a given recipient.
-fn transaction_to(
-    session: &mut Session,
-    zone: &ZoneResolver,
-    ip: &str,
-    mail_from: &str,
-    rcpt: &str,
-    message: &str,
-) -> Vec<Response> {
-    let cmds = [
+/// The commands of a transaction up to DATA, as Postfix sends them.
+fn envelope(ip: &str, mail_from: &str, rcpt: &str) -> [Command; 6] {
+    [
         Command::OptNeg {
             version: 6,
             actions: 0x1ff,
@@ -77,8 +70,19 @@ fn transaction_to(
         Command::Mail(vec![format!("<{mail_from}>")]),
         Command::Rcpt(vec![format!("<{rcpt}>")]),
         Command::Data,
-    ];
-    for c in cmds {
+    ]
+}
+
+/// [`transaction`] to a given recipient.
+fn transaction_to(
+    session: &mut Session,
+    zone: &ZoneResolver,
+    ip: &str,
+    mail_from: &str,
+    rcpt: &str,
+    message: &str,
+) -> Vec<Response> {
+    for c in envelope(ip, mail_from, rcpt) {
         let _ = session.command(c);
     }
     let (head, body) = message.split_once("\r\n\r\n").unwrap();
@@ -865,4 +869,42 @@ fn recipients_past_the_bound_are_deferred() {
         ),
         other => panic!("{other:?}"),
     }
+}
+
+/// What runs off the runtime's workers: the end of a large header, a large body chunk,
+/// and the end of a message whose header was never ended; not the end of a usual header
+/// nor the end-of-message command after it (the server hands the end of the message
+/// over as a whole).
+#[test]
+fn only_costly_steps_are_heavy() {
+    let key = Arc::new(SigningKey::generate_ed25519().unwrap());
+    let mut s = Session::new(config(key), NOW);
+    let header = Command::Header {
+        name: "From".into(),
+        value: b" alice@example.com".to_vec(),
+    };
+    for c in envelope("192.0.2.1", "alice@example.com", "bob@example.net")
+        .into_iter()
+        .chain([header])
+    {
+        assert!(!s.is_heavy(&c), "{c:?}");
+        let _ = s.command(c);
+    }
+    assert!(
+        s.is_heavy(&Command::EndOfMessage),
+        "the header was never ended"
+    );
+    assert!(!s.is_heavy(&Command::EndOfHeaders), "a small header");
+    // A large header (under the limit): its end is heavy.
+    for i in 0..40 {
+        let _ = s.command(Command::Header {
+            name: format!("X-Filler-{i}"),
+            value: format!(" {}", "y".repeat(990)).into_bytes(),
+        });
+    }
+    assert!(s.is_heavy(&Command::EndOfHeaders), "a 40 KB header");
+    let _ = s.command(Command::EndOfHeaders);
+    assert!(!s.is_heavy(&Command::Body(vec![b'x'; 1000])));
+    assert!(s.is_heavy(&Command::Body(vec![b'x'; 64 * 1024])));
+    assert!(!s.is_heavy(&Command::EndOfMessage), "the header was ended");
 }
