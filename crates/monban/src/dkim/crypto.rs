@@ -346,8 +346,24 @@ fn modulus_bits(key: &RsaPublicKey) -> usize {
 /// over, so keys an attacker publishes cost memory only up to that.
 const PARSED_KEYS: usize = 512;
 
-/// Parsed keys by algorithm and key bytes.
-type ParsedKeys = std::collections::HashMap<(Algorithm, Vec<u8>), std::sync::Arc<ParsedPublicKey>>;
+/// A public key ready to verify with, and its size in bits.
+#[derive(Clone)]
+struct Parsed {
+    key: std::sync::Arc<ParsedPublicKey>,
+    bits: usize,
+}
+
+/// Parsed keys by the key bytes as published (`p=`), one map per algorithm, so that a
+/// key found again costs one hash of its bytes: no copy, no DER parse.
+type ParsedKeys = [std::collections::HashMap<Box<[u8]>, Parsed>; 3];
+
+fn slot(algorithm: Algorithm) -> usize {
+    match algorithm {
+        Algorithm::RsaSha256 => 0,
+        Algorithm::RsaSha1 => 1,
+        Algorithm::Ed25519Sha256 => 2,
+    }
+}
 
 /// A bounded cache of parsed public keys (the process keeps one, [`parsed_key`]).
 struct KeyCache {
@@ -363,45 +379,80 @@ impl KeyCache {
         }
     }
 
-    /// The parsed key, from the cache or parsed now (and kept: a full cache is emptied
-    /// first, so it never holds more than its capacity).
+    /// The parsed key for `published`, from the cache or from `parse` (and kept: a full
+    /// cache is emptied first, so it never holds more than its capacity). Keys that do
+    /// not parse are not kept.
     fn get(
         &self,
         algorithm: Algorithm,
-        verification: &'static dyn VerificationAlgorithm,
-        der: &[u8],
-    ) -> Result<std::sync::Arc<ParsedPublicKey>, VerifyError> {
-        let key = (algorithm, der.to_vec());
-        if let Some(k) = self.keys.lock().ok().and_then(|c| c.get(&key).cloned()) {
+        published: &[u8],
+        parse: impl FnOnce() -> Result<Parsed, VerifyError>,
+    ) -> Result<Parsed, VerifyError> {
+        let i = slot(algorithm);
+        if let Some(k) = self
+            .keys
+            .lock()
+            .ok()
+            .and_then(|c| c[i].get(published).cloned())
+        {
             return Ok(k);
         }
-        let parsed = std::sync::Arc::new(
-            ParsedPublicKey::new(verification, der).map_err(|_| VerifyError::BadKey)?,
-        );
+        let parsed = parse()?;
         if let Ok(mut c) = self.keys.lock() {
-            if c.len() >= self.capacity {
-                c.clear();
+            if c.iter().map(|m| m.len()).sum::<usize>() >= self.capacity {
+                c.iter_mut().for_each(|m| m.clear());
             }
-            c.insert(key, parsed.clone());
+            c[i].insert(published.into(), parsed.clone());
         }
         Ok(parsed)
     }
 
     #[cfg(test)]
     fn len(&self) -> usize {
-        self.keys.lock().map_or(0, |c| c.len())
+        self.keys
+            .lock()
+            .map_or(0, |c| c.iter().map(|m| m.len()).sum())
     }
 }
 
 fn parsed_key(
     algorithm: Algorithm,
-    verification: &'static dyn VerificationAlgorithm,
-    der: &[u8],
-) -> Result<std::sync::Arc<ParsedPublicKey>, VerifyError> {
+    published: &[u8],
+    parse: impl FnOnce() -> Result<Parsed, VerifyError>,
+) -> Result<Parsed, VerifyError> {
     static CACHE: std::sync::OnceLock<KeyCache> = std::sync::OnceLock::new();
     CACHE
         .get_or_init(|| KeyCache::new(PARSED_KEYS))
-        .get(algorithm, verification, der)
+        .get(algorithm, published, parse)
+}
+
+/// Parses a published RSA key (SubjectPublicKeyInfo, RFC 6376 §3.6.1) for
+/// `verification`, refusing sizes outside [`MIN_RSA_BITS`]..=[`MAX_RSA_BITS`].
+fn parse_rsa(
+    published: &[u8],
+    verification: &'static dyn VerificationAlgorithm,
+) -> Result<Parsed, VerifyError> {
+    let pkcs1 = RsaPublicKey::from_der(published).map_err(|_| VerifyError::BadKey)?;
+    let bits = modulus_bits(&pkcs1);
+    if !(MIN_RSA_BITS..=MAX_RSA_BITS).contains(&bits) {
+        return Err(VerifyError::KeySize(bits));
+    }
+    let key =
+        ParsedPublicKey::new(verification, pkcs1.as_ref()).map_err(|_| VerifyError::BadKey)?;
+    Ok(Parsed {
+        key: std::sync::Arc::new(key),
+        bits,
+    })
+}
+
+/// Parses a published Ed25519 key (RFC 8463 §4: the 32 bytes of the key).
+fn parse_ed25519(published: &[u8]) -> Result<Parsed, VerifyError> {
+    let key =
+        ParsedPublicKey::new(&signature::ED25519, published).map_err(|_| VerifyError::BadKey)?;
+    Ok(Parsed {
+        key: std::sync::Arc::new(key),
+        bits: 256,
+    })
 }
 
 /// Verifies a signature over the canonicalized header data; on success returns the
@@ -415,19 +466,16 @@ pub fn verify(
 ) -> Result<usize, VerifyError> {
     match (key_type, algorithm) {
         (KeyType::Rsa, Algorithm::RsaSha256 | Algorithm::RsaSha1) => {
-            let pkcs1 = RsaPublicKey::from_der(public_key).map_err(|_| VerifyError::BadKey)?;
-            let bits = modulus_bits(&pkcs1);
-            if !(MIN_RSA_BITS..=MAX_RSA_BITS).contains(&bits) {
-                return Err(VerifyError::KeySize(bits));
-            }
             let alg: &'static dyn VerificationAlgorithm = if algorithm == Algorithm::RsaSha1 {
                 &signature::RSA_PKCS1_1024_8192_SHA1_FOR_LEGACY_USE_ONLY
             } else {
                 &signature::RSA_PKCS1_1024_8192_SHA256_FOR_LEGACY_USE_ONLY
             };
-            parsed_key(algorithm, alg, pkcs1.as_ref())?
+            let parsed = parsed_key(algorithm, public_key, || parse_rsa(public_key, alg))?;
+            parsed
+                .key
                 .verify_sig(data, sig)
-                .map(|()| bits)
+                .map(|()| parsed.bits)
                 .map_err(|_| VerifyError::Mismatch)
         }
         (KeyType::Ed25519, Algorithm::Ed25519Sha256) => {
@@ -435,7 +483,8 @@ pub fn verify(
                 return Err(VerifyError::BadKey);
             }
             let hash = digest::digest(&digest::SHA256, data);
-            parsed_key(algorithm, &signature::ED25519, public_key)?
+            parsed_key(algorithm, public_key, || parse_ed25519(public_key))?
+                .key
                 .verify_sig(hash.as_ref(), sig)
                 .map(|()| 256)
                 .map_err(|_| VerifyError::Mismatch)
@@ -455,19 +504,17 @@ pub fn verify_rsa_sha1_digest(
     if digest.algorithm() != &digest::SHA1_FOR_LEGACY_USE_ONLY {
         return Err(VerifyError::KeyTypeMismatch);
     }
-    let pkcs1 = RsaPublicKey::from_der(public_key).map_err(|_| VerifyError::BadKey)?;
-    let bits = modulus_bits(&pkcs1);
-    if !(MIN_RSA_BITS..=MAX_RSA_BITS).contains(&bits) {
-        return Err(VerifyError::KeySize(bits));
-    }
-    parsed_key(
-        Algorithm::RsaSha1,
-        &signature::RSA_PKCS1_1024_8192_SHA1_FOR_LEGACY_USE_ONLY,
-        pkcs1.as_ref(),
-    )?
-    .verify_digest_sig(digest, sig)
-    .map(|()| bits)
-    .map_err(|_| VerifyError::Mismatch)
+    let parsed = parsed_key(Algorithm::RsaSha1, public_key, || {
+        parse_rsa(
+            public_key,
+            &signature::RSA_PKCS1_1024_8192_SHA1_FOR_LEGACY_USE_ONLY,
+        )
+    })?;
+    parsed
+        .key
+        .verify_digest_sig(digest, sig)
+        .map(|()| parsed.bits)
+        .map_err(|_| VerifyError::Mismatch)
 }
 
 #[cfg(test)]
@@ -522,10 +569,10 @@ mod tests {
             let hash = digest::digest(&digest::SHA256, b"header data");
             let sig = k.sign(hash.as_ref());
             let parsed = cache
-                .get(Algorithm::Ed25519Sha256, &signature::ED25519, public)
+                .get(Algorithm::Ed25519Sha256, public, || parse_ed25519(public))
                 .unwrap();
-            assert!(parsed.verify_sig(hash.as_ref(), sig.as_ref()).is_ok());
-            assert!(parsed.verify_sig(b"other", sig.as_ref()).is_err());
+            assert!(parsed.key.verify_sig(hash.as_ref(), sig.as_ref()).is_ok());
+            assert!(parsed.key.verify_sig(b"other", sig.as_ref()).is_err());
         };
         for k in &keys[..PARSED_KEYS] {
             check(k);
