@@ -222,7 +222,41 @@ pub async fn fetch<R: monban_dns::Resolver>(
     domain: &str,
     selector: &str,
 ) -> Result<KeyRecord, KeyFetchError> {
-    use monban_dns::{LookupError, Record, RecordType};
+    fetch_shared(resolver, domain, selector)
+        .await
+        .map(std::sync::Arc::unwrap_or_clone)
+}
+
+/// What DKIM keeps with a key's TXT answer ([`monban_dns::Answer::memo`]): the first
+/// key record in it, parsed, or why none parses. It depends on nothing but the answer,
+/// so an answer served again from a cache is not parsed again.
+struct KeyMemo(Result<std::sync::Arc<KeyRecord>, String>);
+
+impl KeyMemo {
+    fn new(answer: &monban_dns::Answer) -> Self {
+        let mut last_error = None;
+        for r in &answer.records {
+            if let monban_dns::Record::Txt(t) = r {
+                match KeyRecord::parse(&t.joined()) {
+                    Ok(k) => return Self(Ok(std::sync::Arc::new(k))),
+                    Err(e) => last_error = Some(e),
+                }
+            }
+        }
+        Self(Err(last_error.map_or_else(
+            || "no key record".to_owned(),
+            |e| e.to_string(),
+        )))
+    }
+}
+
+/// [`fetch`], the record shared with the answer it came from (parsed once per answer).
+pub async fn fetch_shared<R: monban_dns::Resolver>(
+    resolver: &R,
+    domain: &str,
+    selector: &str,
+) -> Result<std::sync::Arc<KeyRecord>, KeyFetchError> {
+    use monban_dns::{LookupError, RecordType};
     let name = format!("{selector}._domainkey.{domain}");
     let answer = match resolver.lookup(&name, RecordType::Txt).await {
         Ok(a) => a,
@@ -232,24 +266,64 @@ pub async fn fetch<R: monban_dns::Resolver>(
         }
         Err(_) => return Err(KeyFetchError::NotFound { name }),
     };
-    let mut last_error = None;
-    for r in &answer.records {
-        if let Record::Txt(t) = r {
-            match KeyRecord::parse(&t.joined()) {
-                Ok(k) => return Ok(k),
-                Err(e) => last_error = Some(e),
-            }
+    let fresh;
+    let memo = match answer.memo.get_or_init(|| KeyMemo::new(&answer)) {
+        Some(m) => m,
+        // Another consumer keeps its own value with this answer.
+        None => {
+            fresh = KeyMemo::new(&answer);
+            &fresh
         }
+    };
+    match &memo.0 {
+        Ok(k) => Ok(k.clone()),
+        Err(why) => Err(KeyFetchError::Syntax {
+            name,
+            why: why.clone(),
+        }),
     }
-    Err(KeyFetchError::Syntax {
-        name,
-        why: last_error.map_or_else(|| "no key record".to_owned(), |e| e.to_string()),
-    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A key record is parsed once per cached answer and shared; a bad one gives the
+    /// same error every time; fetching through the cache or not gives the same record.
+    #[test]
+    fn key_records_kept_with_cached_answers() {
+        let zone = monban_dns::ZoneResolver::parse(
+            r#"
+$ORIGIN example.
+$TTL 3600
+@                 SOA ns hostmaster 1 2 3 4 300
+s1._domainkey     TXT "v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="
+bad._domainkey    TXT "v=DKIM1; k=rsa; p=@@@"
+"#,
+            "test",
+            None,
+        )
+        .unwrap();
+        let cached = monban_dns::CachingResolver::new(zone.clone());
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let a = rt.block_on(fetch_shared(&cached, "example", "s1")).unwrap();
+        let b = rt.block_on(fetch_shared(&cached, "example", "s1")).unwrap();
+        assert!(std::sync::Arc::ptr_eq(&a, &b), "parsed once, shared");
+        let plain = rt.block_on(fetch(&zone, "example", "s1")).unwrap();
+        assert_eq!(*a, plain);
+        assert_eq!(plain.key_type, KeyType::Ed25519);
+        for _ in 0..2 {
+            let e = rt
+                .block_on(fetch_shared(&cached, "example", "bad"))
+                .unwrap_err();
+            assert!(
+                matches!(&e, KeyFetchError::Syntax { name, .. } if name == "bad._domainkey.example"),
+                "{e}"
+            );
+        }
+    }
 
     #[test]
     fn rfc6376_3_6_1_parse_and_round_trip() {

@@ -439,7 +439,7 @@ pub(crate) async fn usable_key<R: Resolver>(
     selector: &str,
     algorithm: Algorithm,
     auid: Option<&str>,
-) -> Result<super::KeyRecord, (DkimResult, DkimReason)> {
+) -> Result<std::sync::Arc<super::KeyRecord>, (DkimResult, DkimReason)> {
     usable_key_with(resolver, domain, selector, algorithm, auid, true).await
 }
 
@@ -452,14 +452,14 @@ pub(crate) async fn usable_key_with<R: Resolver>(
     algorithm: Algorithm,
     auid: Option<&str>,
     dkim1_tags: bool,
-) -> Result<super::KeyRecord, (DkimResult, DkimReason)> {
-    let name = format!("{selector}._domainkey.{domain}");
-    let key = match super::key::fetch(resolver, domain, selector).await {
+) -> Result<std::sync::Arc<super::KeyRecord>, (DkimResult, DkimReason)> {
+    let key = match super::key::fetch_shared(resolver, domain, selector).await {
         Ok(k) => k,
         Err(e) if e.is_temporary() => return Err((DkimResult::Temperror, DkimReason::Key(e))),
         Err(e) => return Err((DkimResult::Permerror, DkimReason::Key(e))),
     };
     if key.is_revoked() {
+        let name = format!("{selector}._domainkey.{domain}");
         return Err((DkimResult::Permerror, DkimReason::Revoked { name }));
     }
     if dkim1_tags && !key.allows_email() {

@@ -502,7 +502,7 @@ pub async fn verify<R: Resolver>(
     };
     let mut data = Vec::with_capacity(2048);
     // Keys fetched once per message.
-    type Key = Result<crate::dkim::KeyRecord, (DkimResult, DkimReason)>;
+    type Key = Result<std::sync::Arc<crate::dkim::KeyRecord>, (DkimResult, DkimReason)>;
     let mut keys: std::collections::HashMap<(String, String, crate::dkim::Algorithm), Key> =
         Default::default();
     for (k, (name, s)) in sigs.iter().enumerate() {
