@@ -5,7 +5,6 @@
 //! the finished hashes, fetches keys (the DKIM key policy, RFC 8617 §4.1.2/§4.1.3) and
 //! runs the steps of §5.2 in order.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use monban_dns::Resolver;
@@ -292,10 +291,18 @@ impl ArcVerifier {
 
     /// Validates, given the finished shared hashes (steps 4 to 7 of §5.2).
     pub async fn finish_hashed<R: Resolver>(self, hashes: &[BodyHash], resolver: &R) -> ArcOutcome {
-        let (headers, sets) = match self.state {
+        let (headers, sets, taken) = match self.state {
             State::None => return ArcOutcome::none(),
             State::Decided(o) => return o,
-            State::Chain { headers, sets } => (headers, sets),
+            State::Chain { headers, mut sets } => {
+                // What only the outcome needs moves there (the steps below use the
+                // signatures and positions).
+                let taken: Vec<(String, Option<AuthenticationResults>)> = sets
+                    .iter_mut()
+                    .map(|s| (std::mem::take(&mut s.authserv_id), s.results.take()))
+                    .collect();
+                (headers, sets, taken)
+            }
         };
         let n = sets.len() as u32;
         let dkim_config = DkimConfig {
@@ -328,7 +335,8 @@ impl ArcVerifier {
 
         let mut outcomes: Vec<ArcSetOutcome> = sets
             .iter()
-            .map(|s| ArcSetOutcome {
+            .zip(taken)
+            .map(|(s, (authserv_id, results))| ArcSetOutcome {
                 instance: s.seal.instance,
                 seal_domain: s.seal.domain.clone(),
                 seal_selector: s.seal.selector.clone(),
@@ -344,8 +352,8 @@ impl ArcVerifier {
                     .signed_headers
                     .iter()
                     .any(|h| h.eq_ignore_ascii_case("from")),
-                authserv_id: s.authserv_id.clone(),
-                results: s.results.clone(),
+                authserv_id,
+                results,
             })
             .collect();
 
@@ -449,36 +457,41 @@ fn seal_data(fields: &[HeaderField<'_>], sets: &[Set], out: &mut Vec<u8>) {
 }
 
 /// A key ready to use, or the result and reason it cannot be.
-type KeyOutcome = Result<KeyRecord, (DkimResult, DkimReason)>;
+type KeyOutcome = Result<Arc<KeyRecord>, (DkimResult, DkimReason)>;
 
-/// Keys fetched during one validation, by (domain, selector, algorithm).
+/// Keys fetched during one validation, by (domain, selector, algorithm). A list: a
+/// chain names a few keys (at most two per instance, 100 in all), and a lookup by
+/// `&str` allocates nothing.
 #[derive(Default)]
 struct Keys {
-    map: HashMap<(String, String, Algorithm), KeyOutcome>,
+    list: Vec<((String, String, Algorithm), KeyOutcome)>,
 }
 
 impl Keys {
+    fn find(&self, (d, s, a): (&str, &str, Algorithm)) -> Option<&KeyOutcome> {
+        self.list
+            .iter()
+            .find(|((kd, ks, ka), _)| *ka == a && kd == d && ks == s)
+            .map(|(_, r)| r)
+    }
+
     async fn prefetch<R: Resolver>(&mut self, resolver: &R, wanted: &[(&str, &str, Algorithm)]) {
         let futures = wanted
             .iter()
             .map(|&(d, s, a)| Box::pin(usable_key(resolver, d, s, a, None)));
         let results = crate::pipeline::join_all(futures.collect()).await;
         for (&(d, s, a), r) in wanted.iter().zip(results) {
-            self.map.insert((d.to_owned(), s.to_owned(), a), r);
+            self.list.push(((d.to_owned(), s.to_owned(), a), r));
         }
     }
 
-    async fn get<R: Resolver>(
-        &mut self,
-        resolver: &R,
-        (d, s, a): (&str, &str, Algorithm),
-    ) -> KeyOutcome {
-        let k = (d.to_owned(), s.to_owned(), a);
-        if let Some(r) = self.map.get(&k) {
+    async fn get<R: Resolver>(&mut self, resolver: &R, key: (&str, &str, Algorithm)) -> KeyOutcome {
+        if let Some(r) = self.find(key) {
             return r.clone();
         }
+        let (d, s, a) = key;
         let r = usable_key(resolver, d, s, a, None).await;
-        self.map.insert(k, r.clone());
+        self.list.push(((d.to_owned(), s.to_owned(), a), r.clone()));
         r
     }
 }
