@@ -1624,7 +1624,8 @@ key = "keys/s2026.private"
         assert!(!e.to_string().contains("byte"), "{e}");
     }
 
-    /// `tcp_quickack` is on unless turned off, and only a boolean is accepted.
+    /// `tcp_quickack` is "auto" unless set; true, false and "auto" are accepted, and any
+    /// other value is refused naming the key.
     #[test]
     fn tcp_quickack_is_auto_unless_set() {
         let mode = |text: &str| {

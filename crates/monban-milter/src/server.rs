@@ -54,7 +54,7 @@ pub struct Limits {
     /// The largest packet accepted (at most [`crate::protocol::MAX_PACKET`]): what a
     /// connection can make monban hold.
     pub max_packet: usize,
-    /// When TCP connections acknowledge at once ([`QuickAck`]; `tcp_quickack`).
+    /// When TCP connections acknowledge at once ([`QuickAckMode`]; `tcp_quickack`).
     pub quick_ack: QuickAckMode,
 }
 
