@@ -37,6 +37,7 @@ use mail_auth::{
 use monban_bench_compare::dkim_corpus::{self as corpus, KeyKind, MonbanDkim, Row};
 use monban_bench_compare::mail_auth_dkim::MailAuthSigners;
 
+#[allow(dead_code)] // the ARC bound is for the ARC benchmark (crates/monban/benches/dkim.rs)
 #[path = "common/dkim_bound.rs"]
 mod dkim_bound;
 use dkim_bound::Bound;

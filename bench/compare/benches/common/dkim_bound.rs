@@ -85,6 +85,27 @@ impl<'k> Bound<'k> {
             .expect("the bound's signature verifies");
     }
 
+    /// The bound of an ARC validation (RSA-2048): the message hashed once (the AMS body
+    /// hashes share one pass when their canonicalization agrees, and the header data of
+    /// each signature is small) plus `checks` signature verifications. A chain of `n`
+    /// sets that passes needs `n + 1` of them (RFC 8617 §5.2 steps 4 and 6: the latest
+    /// AMS and every seal), and `2n` with oldest-pass (step 5: every older AMS too).
+    pub fn verify_arc_one(&self, message: &[u8], checks: usize) {
+        black_box(digest::digest(&digest::SHA256, message));
+        for _ in 0..checks {
+            self.rsa_public
+                .verify_sig(black_box(&SIGNED_DATA), &self.rsa_sig)
+                .expect("the bound's signature verifies");
+        }
+    }
+
+    /// [`Self::verify_arc_one`] over a corpus.
+    pub fn verify_arc_corpus<T: AsRef<[u8]>>(&self, messages: &[T], checks: usize) {
+        for m in messages {
+            self.verify_arc_one(m.as_ref(), checks);
+        }
+    }
+
     /// Hashes a message and computes one signature; its length.
     pub fn sign_one(&self, message: &[u8], kind: KeyKind) -> usize {
         black_box(digest::digest(&digest::SHA256, message));
