@@ -623,13 +623,15 @@ fn run_inline(
     Ok(())
 }
 
+/// How many inputs a worker takes at a time, at most: a batch is one hand-over each
+/// way between the printer and a worker, so large runs take large batches; smaller
+/// runs take smaller ones (about eight per worker), so the workers end together.
+const BATCH: usize = 32;
+
 /// Verifies the inputs on `workers` threads. They take inputs in order from one
 /// queue; each input's results come back through its own bounded channel, read in
 /// input order, so the output is in input order and a worker ahead of the printer
 /// waits. Inputs in flight are bounded too.
-/// How many inputs a worker takes at a time.
-const BATCH: usize = 8;
-
 async fn run_workers(
     job: &std::sync::Arc<Job>,
     workers: usize,
@@ -640,7 +642,10 @@ async fn run_workers(
     // Inputs go to the workers in batches of consecutive ones, each batch with one
     // channel back: a directory of small files costs one hand-over per batch, not one
     // per file (fewer wake-ups: the threads' CPU stays near one thread's).
-    type Task = (Vec<Source>, std::sync::mpsc::SyncSender<(usize, Event)>);
+    type Task = (
+        Vec<Source>,
+        std::sync::mpsc::SyncSender<Vec<(usize, Event)>>,
+    );
     let (queue, tasks) = std::sync::mpsc::channel::<Task>();
     let tasks = std::sync::Arc::new(std::sync::Mutex::new(tasks));
     let mut threads = Vec::new();
@@ -657,29 +662,36 @@ async fn run_workers(
                     let Ok(Ok((batch, events))) = task else {
                         return;
                     };
+                    // Results go back a few at a time: one hand-over (and at most one
+                    // wake-up of the printer) per `SEND_EVENTS` results or per batch,
+                    // not per message; results held for long (slow DNS) go at the next.
+                    let mut pending = Sending::default();
+                    let mut open = true;
                     for (n, source) in batch.iter().enumerate() {
-                        let mut open = true;
                         job.run(source, &mut buf, &mut |event| {
-                            open = events.send((n, event)).is_ok();
+                            open = pending.push((n, event), &events);
                             open
                         });
                         if !open {
                             break;
                         }
                     }
+                    if open {
+                        pending.flush(&events);
+                    }
                 }
             });
         threads.push(spawned.map_err(|e| Failure::other(format!("cannot start a thread: {e}")))?);
     }
-    let mut next = sources.chunks(BATCH);
-    type InFlight<'s> = (&'s [Source], std::sync::mpsc::Receiver<(usize, Event)>);
+    let mut next = sources.chunks((sources.len() / (8 * workers)).clamp(1, BATCH));
+    type InFlight<'s> = (&'s [Source], std::sync::mpsc::Receiver<Vec<(usize, Event)>>);
     let mut in_flight: std::collections::VecDeque<InFlight> = Default::default();
     let mut done = 0usize;
     loop {
         while in_flight.len() < 4 * workers
             && let Some(batch) = next.next()
         {
-            let (tx, rx) = std::sync::mpsc::sync_channel(64);
+            let (tx, rx) = std::sync::mpsc::sync_channel(64 / SEND_EVENTS);
             if queue.send((batch.to_vec(), tx)).is_err() {
                 return Err(Failure::other("the verifying threads stopped"));
             }
@@ -690,8 +702,10 @@ async fn run_workers(
         };
         bar.set(done, sources.len());
         // Until the worker is done with the batch (its sender dropped).
-        while let Ok((n, event)) = events.recv() {
-            printer.handle(&batch[n], event).await?;
+        while let Ok(results) = events.recv() {
+            for (n, event) in results {
+                printer.handle(&batch[n], event).await?;
+            }
         }
         done += batch.len();
     }
@@ -702,6 +716,48 @@ async fn run_workers(
         }
     }
     Ok(())
+}
+
+/// How many results a worker hands to the printer at once, at most.
+const SEND_EVENTS: usize = 16;
+
+/// How long a worker holds a result for the printer, at most, before it is sent with
+/// the next one.
+const HOLD_EVENTS: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// A worker's results not yet handed to the printer (per input: its position in the
+/// batch).
+#[derive(Default)]
+struct Sending {
+    events: Vec<(usize, Event)>,
+    since: Option<std::time::Instant>,
+}
+
+impl Sending {
+    /// Keeps one result; sends them all when there are `SEND_EVENTS` or the first is
+    /// `HOLD_EVENTS` old. False once the printer stopped listening.
+    fn push(
+        &mut self,
+        event: (usize, Event),
+        to: &std::sync::mpsc::SyncSender<Vec<(usize, Event)>>,
+    ) -> bool {
+        let since = *self.since.get_or_insert_with(std::time::Instant::now);
+        self.events.push(event);
+        if self.events.len() >= SEND_EVENTS || since.elapsed() >= HOLD_EVENTS {
+            return self.flush(to);
+        }
+        true
+    }
+
+    /// Sends what is held. False once the printer stopped listening.
+    fn flush(&mut self, to: &std::sync::mpsc::SyncSender<Vec<(usize, Event)>>) -> bool {
+        self.since = None;
+        if self.events.is_empty() {
+            return true;
+        }
+        let events = std::mem::replace(&mut self.events, Vec::with_capacity(SEND_EVENTS));
+        to.send(events).is_ok()
+    }
 }
 
 /// `1204` as `1,204`.

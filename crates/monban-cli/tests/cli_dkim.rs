@@ -620,6 +620,39 @@ fn bundled_examples() {
     }
 }
 
+/// Message `i` with `body` (signed with `key` when `sign`), written to `m{i}.eml` with
+/// `i` in `digits` digits: the file's path and the message.
+fn numbered(
+    dir: &Dir,
+    key: &str,
+    i: usize,
+    body: &str,
+    sign: bool,
+    digits: usize,
+) -> (String, Vec<u8>) {
+    let message = MESSAGE.replace("<1@example.com>", &format!("<{i}@example.com>")) + body;
+    let message = if sign {
+        sign_rsa(key, message.as_bytes())
+    } else {
+        message.into_bytes()
+    };
+    let name = dir.path(&format!("m{i:0digits$}.eml"));
+    std::fs::write(&name, &message).unwrap();
+    (name, message)
+}
+
+/// An mbox of `count` copies of `message`.
+fn mbox_of(message: &[u8], count: usize) -> Vec<u8> {
+    let mut mbox = Vec::new();
+    for j in 0..count {
+        mbox.extend_from_slice(
+            format!("From a@example.com Sun Nov 22 10:00:{j:02} 2026\n").as_bytes(),
+        );
+        mbox.extend_from_slice(message);
+    }
+    mbox
+}
+
 /// `--jobs`: inputs verified at once come out in input order, the same as one at a time:
 /// files of very different sizes (so later ones finish first), an mbox, an empty file and
 /// a malformed one in the middle (each said on stderr, in order), for any worker count.
@@ -636,14 +669,7 @@ fn jobs_give_the_results_in_input_order() {
         } else {
             format!("message {i}\r\n")
         };
-        let message = MESSAGE.replace("<1@example.com>", &format!("<{i}@example.com>")) + &body;
-        let message = if i % 2 == 0 {
-            sign_rsa(&key, message.as_bytes())
-        } else {
-            message.into_bytes()
-        };
-        let name = dir.path(&format!("m{i:02}.eml"));
-        std::fs::write(&name, &message).unwrap();
+        let (name, message) = numbered(&dir, &key, i, &body, i % 2 == 0, 2);
         files.push(name);
         if i == 10 {
             std::fs::write(dir.path("bad.eml"), "no colon here\r\n\r\nbody\r\n").unwrap();
@@ -652,14 +678,7 @@ fn jobs_give_the_results_in_input_order() {
         if i == 20 {
             std::fs::write(dir.path("empty.eml"), "").unwrap();
             files.push(dir.path("empty.eml"));
-            let mut mbox = Vec::new();
-            for j in 0..3 {
-                mbox.extend_from_slice(
-                    format!("From a@example.com Sun Nov 22 10:00:0{j} 2026\n").as_bytes(),
-                );
-                mbox.extend_from_slice(&message);
-            }
-            std::fs::write(dir.path("box.mbox"), &mbox).unwrap();
+            std::fs::write(dir.path("box.mbox"), mbox_of(&message, 3)).unwrap();
             files.push(dir.path("box.mbox"));
         }
     }
@@ -722,7 +741,7 @@ fn jobs_give_the_results_in_input_order() {
             // The even files are signed, and the mbox holds three copies of m20.
             assert_eq!(one.matches("dkim=pass").count(), 23, "{one}");
         }
-        for jobs in ["3", "8"] {
+        for jobs in ["2", "3", "8"] {
             let (many, many_err) = run(jobs, json);
             assert_eq!(many, one, "--jobs {jobs} against --jobs 1");
             assert_eq!(many_err, one_err, "--jobs {jobs} against --jobs 1");
@@ -735,4 +754,50 @@ fn jobs_give_the_results_in_input_order() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// `--jobs` on a run large enough for full batches (many inputs per hand-over to a
+/// worker, many results per hand-over back), with an mbox of more messages than one
+/// hand-over holds in the middle: the same output, in the same order, as one at a time.
+#[test]
+fn jobs_in_large_batches_keep_input_order() {
+    let dir = Dir::new("jobs-large");
+    let zone = keys(&dir);
+    let key = dir.path("rsa.private");
+    let mut files = Vec::new();
+    for i in 0..700 {
+        let body = format!("message {i}\r\n");
+        let (name, message) = numbered(&dir, &key, i, &body, i % 3 == 0, 3);
+        files.push(name);
+        if i == 300 {
+            std::fs::write(dir.path("box.mbox"), mbox_of(&message, 45)).unwrap();
+            files.push(dir.path("box.mbox"));
+        }
+    }
+    let run = |jobs: &str| {
+        let mut args = vec!["verify", "--zone", &zone, "--json", "--jobs", jobs];
+        args.extend(files.iter().map(String::as_str));
+        let out = monban(&args, None);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let one = run("1");
+    let labels: Vec<&str> = one
+        .lines()
+        .filter_map(|l| l.split("\"file\":\"").nth(1)?.split('"').next())
+        .map(|l| l.rsplit('/').next().unwrap())
+        .collect();
+    assert_eq!(labels.len(), 745, "700 files and a 45-message mbox");
+    assert_eq!(labels[300], "m300.eml");
+    assert_eq!(labels[301], "box.mbox#1");
+    assert_eq!(labels[345], "box.mbox#45");
+    assert_eq!(labels[744], "m699.eml");
+    for jobs in ["2", "3"] {
+        assert!(run(jobs) == one, "--jobs {jobs} against --jobs 1");
+    }
 }
