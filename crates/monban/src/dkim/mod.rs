@@ -25,7 +25,7 @@ pub use canonicalization::Canonicalization;
 pub use crypto::SigningKey;
 pub use key::KeyRecord;
 pub use sign::{DkimSigner, SignerConfig};
-pub use signature::{Algorithm, DkimSignature};
+pub use signature::{Algorithm, DkimSignature, FieldNames, SignedHeaders};
 pub use verify::{DkimConfig, DkimVerifier};
 
 /// A DKIM result, named as RFC 8601 §2.7.1 names them.

@@ -8,7 +8,7 @@ use super::canonicalization::Canonicalization;
 use super::crypto::KeyError;
 #[allow(unused_imports)] // named in docs
 use super::crypto::SigningKey;
-use super::signature::{self, DkimSignature};
+use super::signature::{self, DkimSignature, FieldNames, SignedHeaders};
 use super::verify::header_data;
 use crate::crypto::Signer;
 use crate::message::{HeaderField, Headers};
@@ -133,9 +133,9 @@ pub enum SignError {
 }
 
 /// The `h=` list for a message under a config.
-pub fn signed_header_list(config: &SignerConfig, headers: &Headers) -> Vec<String> {
+pub fn signed_header_list(config: &SignerConfig, headers: &Headers) -> SignedHeaders {
     if let Some(list) = &config.headers {
-        return list.clone();
+        return SignedHeaders::new(list);
     }
     // Every present instance first, then one more of each oversigned name. One pass
     // over the fields counts the instances of each default name.
@@ -145,14 +145,11 @@ pub fn signed_header_list(config: &SignerConfig, headers: &Headers) -> Vec<Strin
             counts[i] += 1;
         }
     }
-    let mut out = Vec::with_capacity(counts.iter().sum::<usize>() + DEFAULT_OVERSIGNED.len());
-    for (name, &count) in DEFAULT_SIGNED.iter().zip(&counts) {
-        for _ in 0..count {
-            out.push((*name).to_owned());
-        }
-    }
-    out.extend(DEFAULT_OVERSIGNED.iter().map(|n| (*n).to_owned()));
-    out
+    let present = DEFAULT_SIGNED
+        .iter()
+        .zip(counts)
+        .flat_map(|(name, count)| std::iter::repeat_n(*name, count));
+    SignedHeaders::new(present.chain(DEFAULT_OVERSIGNED.iter().copied()))
 }
 
 struct Pending {
@@ -286,7 +283,7 @@ impl DkimSigner {
 /// it reproduces published test vectors, whose tag order and folding are fixed.
 pub fn sign_prepared(
     headers: &Headers,
-    signed: &[String],
+    signed: &(impl FieldNames + ?Sized),
     canon: Canonicalization,
     unsigned: &str,
     key: &dyn Signer,

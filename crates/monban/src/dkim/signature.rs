@@ -139,6 +139,150 @@ enum Kind {
     ArcMessage,
 }
 
+/// The `h=` list of a signature (RFC 6376 §3.5): header field names as written, in
+/// order, kept as one string (the names joined by `:`, no empty name): a signature
+/// names twenty fields or so, and a string each cost an allocation each.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SignedHeaders {
+    joined: String,
+    count: usize,
+}
+
+impl SignedHeaders {
+    /// The list of `names`, in order. A field name holds no `:` (RFC 5322 §3.6.8); a
+    /// name given with one counts as the names it separates, and empty names are left
+    /// out, as in an `h=` value.
+    pub fn new<I, S>(names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let mut list = Self::default();
+        for name in names {
+            for part in name.as_ref().split(':').filter(|n| !n.is_empty()) {
+                list.push(part);
+            }
+        }
+        list
+    }
+
+    /// From an `h=` value with white space already removed (§3.5: names separated by
+    /// `:`; empty ones, as in `from::to`, are passed over).
+    fn from_value(value: &str) -> Self {
+        let count = value.split(':').filter(|n| !n.is_empty()).count();
+        let clean = count == 0
+            || (!value.starts_with(':') && !value.ends_with(':') && !value.contains("::"));
+        if clean {
+            Self {
+                joined: if count == 0 {
+                    String::new()
+                } else {
+                    value.to_owned()
+                },
+                count,
+            }
+        } else {
+            Self::new([value])
+        }
+    }
+
+    fn push(&mut self, name: &str) {
+        if !self.joined.is_empty() {
+            self.joined.push(':');
+        }
+        self.joined.push_str(name);
+        self.count += 1;
+    }
+
+    /// The names, in order.
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &str> + Clone + '_ {
+        self.joined.split(':').filter(|n| !n.is_empty())
+    }
+
+    /// How many names.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// Whether the list is empty.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The list as an `h=` value: the names joined by `:`.
+    pub fn as_str(&self) -> &str {
+        &self.joined
+    }
+
+    /// Whether `name` is in the list (field names compare without regard to case).
+    pub fn contains(&self, name: &str) -> bool {
+        self.iter().any(|n| n.eq_ignore_ascii_case(name))
+    }
+}
+
+impl<S: AsRef<str>> FromIterator<S> for SignedHeaders {
+    fn from_iter<I: IntoIterator<Item = S>>(names: I) -> Self {
+        Self::new(names)
+    }
+}
+
+impl From<Vec<String>> for SignedHeaders {
+    fn from(names: Vec<String>) -> Self {
+        Self::new(names)
+    }
+}
+
+impl std::fmt::Display for SignedHeaders {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.joined)
+    }
+}
+
+/// A list of header field names, however it is kept: what [`crate::dkim::verify::pick_fields`]
+/// and the header-data builders take (an `h=` list, or names given by a caller).
+pub trait FieldNames {
+    /// How many names.
+    fn count(&self) -> usize;
+    /// The names, in order.
+    fn names(&self) -> impl Iterator<Item = &str>;
+}
+
+impl FieldNames for SignedHeaders {
+    fn count(&self) -> usize {
+        self.count
+    }
+    fn names(&self) -> impl Iterator<Item = &str> {
+        self.iter()
+    }
+}
+
+impl<S: AsRef<str>> FieldNames for [S] {
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn names(&self) -> impl Iterator<Item = &str> {
+        self.iter().map(AsRef::as_ref)
+    }
+}
+
+impl<S: AsRef<str>> FieldNames for Vec<S> {
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn names(&self) -> impl Iterator<Item = &str> {
+        self.iter().map(AsRef::as_ref)
+    }
+}
+
+impl<S: AsRef<str>, const N: usize> FieldNames for [S; N] {
+    fn count(&self) -> usize {
+        N
+    }
+    fn names(&self) -> impl Iterator<Item = &str> {
+        self.iter().map(AsRef::as_ref)
+    }
+}
+
 /// A parsed `DKIM-Signature`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DkimSignature {
@@ -155,7 +299,7 @@ pub struct DkimSignature {
     /// `d=`, lowercase.
     pub domain: String,
     /// `h=`, names as written.
-    pub signed_headers: Vec<String>,
+    pub signed_headers: SignedHeaders,
     /// `i=` as written, if present.
     pub identity: Option<String>,
     /// `l=`.
@@ -226,11 +370,11 @@ impl DkimSignature {
         let a = get("a").ok_or(SignatureError::Missing("a"))?;
         let algorithm =
             Algorithm::from_name(a).ok_or_else(|| SignatureError::Algorithm(a.to_owned()))?;
-        let b = tags::strip_wsp(get("b").ok_or(SignatureError::Missing("b"))?);
+        let b = tags::without_wsp(get("b").ok_or(SignatureError::Missing("b"))?);
         let signature = B64
             .decode(b.as_bytes())
             .map_err(|_| SignatureError::Base64("b"))?;
-        let bh = tags::strip_wsp(get("bh").ok_or(SignatureError::Missing("bh"))?);
+        let bh = tags::without_wsp(get("bh").ok_or(SignatureError::Missing("bh"))?);
         let body_hash = B64
             .decode(bh.as_bytes())
             .map_err(|_| SignatureError::Base64("bh"))?;
@@ -265,31 +409,15 @@ impl DkimSignature {
         if !is_dns_name(&selector) {
             return Err(SignatureError::Name("s"));
         }
-        let h = tags::strip_wsp(get("h").ok_or(SignatureError::Missing("h"))?);
-        if h.split(':')
-            .filter(|h| !h.is_empty())
-            .nth(MAX_SIGNED_FIELDS)
-            .is_some()
-        {
+        let h = tags::without_wsp(get("h").ok_or(SignatureError::Missing("h"))?);
+        let signed_headers = SignedHeaders::from_value(&h);
+        if signed_headers.len() > MAX_SIGNED_FIELDS {
             return Err(SignatureError::TooManySignedFields);
         }
-        let signed_headers: Vec<String> = h
-            .split(':')
-            .filter(|h| !h.is_empty())
-            .map(str::to_owned)
-            .collect();
-        if kind == Kind::Dkim
-            && !signed_headers
-                .iter()
-                .any(|h| h.eq_ignore_ascii_case("from"))
-        {
+        if kind == Kind::Dkim && !signed_headers.contains("from") {
             return Err(SignatureError::FromNotSigned);
         }
-        if kind == Kind::ArcMessage
-            && signed_headers
-                .iter()
-                .any(|h| h.eq_ignore_ascii_case("arc-seal"))
-        {
+        if kind == Kind::ArcMessage && signed_headers.contains("arc-seal") {
             return Err(SignatureError::SealSigned);
         }
         let identity = match kind {
@@ -388,7 +516,7 @@ impl DkimSignature {
         for (k, v) in &self.unknown {
             parts.push(format!("{k}={v}"));
         }
-        parts.push(format!("h={}", self.signed_headers.join(":")));
+        parts.push(format!("h={}", self.signed_headers));
         if let Some(z) = &self.copied_headers {
             parts.push(format!("z={z}"));
         }
@@ -599,6 +727,45 @@ mod tests {
         assert!(s.contains("bh=2jUSOH9NhtVGCQWNr9BrIAPreKQjO6Sn7XIkfJVOzv8=;"));
         assert_eq!(strip_b_value(b"a=1; b = xyz"), b"a=1; b =");
         assert_eq!(strip_b_value(b"b=xyz; bh=abc"), b"b=; bh=abc");
+    }
+
+    /// §3.5 `h=`: names as written, in order, duplicates kept (oversigning), empty
+    /// names between colons passed over; the same list however it was built.
+    #[test]
+    fn rfc6376_3_5_signed_header_list() {
+        let parse = |h: &str| {
+            let v = format!("v=1; a=rsa-sha256; d=example.com; s=s; bh=AAAA; b=AAAA; h={h}");
+            DkimSignature::parse(v.as_bytes()).map(|s| s.signed_headers)
+        };
+        let list = parse("From : To:\r\n\tSubject:from").unwrap();
+        assert_eq!(
+            list.iter().collect::<Vec<_>>(),
+            ["From", "To", "Subject", "from"]
+        );
+        assert_eq!((list.len(), list.as_str()), (4, "From:To:Subject:from"));
+        assert!(list.contains("FROM") && list.contains("subject") && !list.contains("cc"));
+        assert_eq!(list.iter().rev().next(), Some("from"));
+        for messy in [
+            ":From::To:Subject:from:",
+            "From:To::Subject:from",
+            "::From:To:Subject:from",
+        ] {
+            let other = parse(messy).unwrap();
+            assert_eq!(other, list, "{messy}");
+            assert_eq!(other.to_string(), "From:To:Subject:from");
+        }
+        assert_eq!(SignedHeaders::new(["From", "", "To:Subject", "from"]), list);
+        assert_eq!(list.iter().collect::<SignedHeaders>(), list);
+        assert_eq!(parse(":from"), parse("from"));
+        // No name at all: an empty list, which a DKIM signature may not have (From).
+        assert!(SignedHeaders::new([""; 3]).is_empty());
+        assert_eq!(SignedHeaders::new([":"]).iter().count(), 0);
+        assert_eq!(parse(":::"), Err(SignatureError::FromNotSigned));
+        // The limit counts names, not colons.
+        let at = vec!["x"; MAX_SIGNED_FIELDS - 1].join("::") + "::from";
+        assert_eq!(parse(&at).unwrap().len(), MAX_SIGNED_FIELDS);
+        let over = at + ":y";
+        assert_eq!(parse(&over), Err(SignatureError::TooManySignedFields));
     }
 
     #[test]

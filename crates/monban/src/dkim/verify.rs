@@ -13,7 +13,7 @@ use monban_dns::Resolver;
 use super::body::{BodyHash, BodyHashKey, BodyHashers};
 use super::canonicalization::{self, Canonicalization};
 use super::crypto::VerifyError;
-use super::signature::{self, Algorithm, DkimSignature};
+use super::signature::{self, Algorithm, DkimSignature, FieldNames};
 use super::{DkimOutcome, DkimReason, DkimResult};
 use crate::message::{HeaderField, Headers};
 
@@ -80,7 +80,10 @@ pub struct DkimVerifier {
 /// more than a scan of the header (issue 9: a search per name was quadratic). Small
 /// cases (at most [`DIRECT_PICKS`] comparisons, as nearly every real signature) compare
 /// names directly, without the map's allocations.
-pub fn pick_fields(fields: &[HeaderField<'_>], signed: &[String]) -> Vec<Option<usize>> {
+pub fn pick_fields(
+    fields: &[HeaderField<'_>],
+    signed: &(impl FieldNames + ?Sized),
+) -> Vec<Option<usize>> {
     pick_fields_from(fields, signed, 0)
 }
 
@@ -88,11 +91,11 @@ pub fn pick_fields(fields: &[HeaderField<'_>], signed: &[String]) -> Vec<Option<
 /// analyzer asks which fields a signature would cover without those added above it).
 pub fn pick_fields_from(
     fields: &[HeaderField<'_>],
-    signed: &[String],
+    signed: &(impl FieldNames + ?Sized),
     first: usize,
 ) -> Vec<Option<usize>> {
     let candidates = fields.len().saturating_sub(first);
-    if candidates.saturating_mul(signed.len()) <= DIRECT_PICKS {
+    if candidates.saturating_mul(signed.count()) <= DIRECT_PICKS {
         pick_fields_direct(fields, signed, first)
     } else {
         pick_fields_mapped(fields, signed, first)
@@ -102,7 +105,7 @@ pub fn pick_fields_from(
 /// [`pick_fields_from`] with the positions of every name gathered once in a map.
 fn pick_fields_mapped(
     fields: &[HeaderField<'_>],
-    signed: &[String],
+    signed: &(impl FieldNames + ?Sized),
     first: usize,
 ) -> Vec<Option<usize>> {
     use std::collections::HashMap;
@@ -117,7 +120,7 @@ fn pick_fields_mapped(
     }
     let mut key = Vec::new();
     signed
-        .iter()
+        .names()
         .map(|name| {
             key.clear();
             key.extend(name.bytes().map(|b| b.to_ascii_lowercase()));
@@ -141,12 +144,12 @@ const DIRECT_PICKS: usize = 4096;
 /// each name takes the lowest field of that name not yet taken (§5.4.2).
 fn pick_fields_direct(
     fields: &[HeaderField<'_>],
-    signed: &[String],
+    signed: &(impl FieldNames + ?Sized),
     first: usize,
 ) -> Vec<Option<usize>> {
     let mut taken = vec![false; fields.len()];
     signed
-        .iter()
+        .names()
         .map(|name| {
             let i = (first..fields.len())
                 .rev()
@@ -162,7 +165,7 @@ fn pick_fields_direct(
 /// `b=` emptied and no trailing CRLF.
 pub fn header_data(
     headers: &Headers,
-    signed: &[String],
+    signed: &(impl FieldNames + ?Sized),
     canon: Canonicalization,
     sig_field: HeaderField<'_>,
     out: &mut Vec<u8>,
