@@ -744,7 +744,7 @@ mod tests {
         );
         assert_eq!((list.len(), list.as_str()), (4, "From:To:Subject:from"));
         assert!(list.contains("FROM") && list.contains("subject") && !list.contains("cc"));
-        assert_eq!(list.iter().rev().next(), Some("from"));
+        assert_eq!(list.iter().next_back(), Some("from"));
         for messy in [
             ":From::To:Subject:from:",
             "From:To::Subject:from",
