@@ -272,7 +272,8 @@ impl MessageSplitter {
 }
 
 /// Finds the end of the header block: returns (end of the last field including its line
-/// ending, start of the body).
+/// ending, start of the body). The header ends at its first empty line, CRLF or bare LF
+/// (`from`: where the search resumes; a blank line found must start after it).
 fn find_header_end(buf: &[u8], from: usize) -> Option<(usize, usize)> {
     if buf.starts_with(b"\r\n") {
         return Some((0, 2));
@@ -280,19 +281,19 @@ fn find_header_end(buf: &[u8], from: usize) -> Option<(usize, usize)> {
     if buf.starts_with(b"\n") {
         return Some((0, 1));
     }
-    let mut i = from;
-    while let Some(off) = memchr(b'\n', &buf[i..]) {
-        let nl = i + off;
-        let next = &buf[nl + 1..];
-        if next.starts_with(b"\r\n") {
-            return Some((nl + 1, nl + 3));
-        }
-        if next.starts_with(b"\n") {
-            return Some((nl + 1, nl + 2));
-        }
-        i = nl + 1;
+    static CRLF_BLANK: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\n\r\n"));
+    static LF_BLANK: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\n\n"));
+    let hay = buf.get(from..)?;
+    // Two searches over the whole header rather than one per line: the CRLF blank
+    // line, then a bare-LF one before it (which would end the header first).
+    let crlf = CRLF_BLANK.find(hay);
+    let before = crlf.map_or(hay.len(), |p| p + 1);
+    if let Some(q) = LF_BLANK.find(&hay[..before]) {
+        return Some((from + q + 1, from + q + 2));
     }
-    None
+    crlf.map(|p| (from + p + 1, from + p + 3))
 }
 
 /// Converts bare LF line endings into CRLF as bytes stream through (files on disk often
@@ -386,6 +387,56 @@ fn has_bare_lf(chunk: &[u8], cr_before: bool) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The two searches against the line-by-line definition (the first line end
+    /// followed by an empty line), for every start of the search, on random mixes of
+    /// CRLF, bare LF, CR and text.
+    #[test]
+    fn header_end_agrees_with_the_line_by_line_definition() {
+        fn line_by_line(buf: &[u8], from: usize) -> Option<(usize, usize)> {
+            if buf.starts_with(b"\r\n") {
+                return Some((0, 2));
+            }
+            if buf.starts_with(b"\n") {
+                return Some((0, 1));
+            }
+            let mut i = from;
+            while let Some(off) = buf[i..].iter().position(|&b| b == b'\n') {
+                let nl = i + off;
+                let next = &buf[nl + 1..];
+                if next.starts_with(b"\r\n") {
+                    return Some((nl + 1, nl + 3));
+                }
+                if next.starts_with(b"\n") {
+                    return Some((nl + 1, nl + 2));
+                }
+                i = nl + 1;
+            }
+            None
+        }
+        let pieces: [&[u8]; 6] = [b"\r\n", b"\n", b"\r", b"a: b", b"x", b"\r\n "];
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..20_000 {
+            let n = (next() % 16) as usize;
+            let buf: Vec<u8> = (0..n)
+                .flat_map(|_| pieces[(next() % 6) as usize].iter().copied())
+                .collect();
+            for from in 0..=buf.len() {
+                assert_eq!(
+                    find_header_end(&buf, from),
+                    line_by_line(&buf, from),
+                    "{buf:?} from {from}"
+                );
+            }
+        }
+        assert_eq!(find_header_end(b"a: b", 9), None);
+    }
 
     /// The eight-at-a-time test agrees with a byte-by-byte one, for every position of
     /// a bare LF, a CRLF and a CR LF split over the word boundary, and bytes that
