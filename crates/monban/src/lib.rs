@@ -48,4 +48,7 @@ pub mod spf;
 pub mod text;
 pub mod view;
 
+#[cfg(test)]
+mod testing;
+
 pub use monban_dns as dns;

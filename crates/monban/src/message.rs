@@ -415,13 +415,7 @@ mod tests {
             None
         }
         let pieces: [&[u8]; 6] = [b"\r\n", b"\n", b"\r", b"a: b", b"x", b"\r\n "];
-        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = crate::testing::xorshift(0x2545_f491_4f6c_dd1d);
         for _ in 0..20_000 {
             let n = (next() % 16) as usize;
             let buf: Vec<u8> = (0..n)

@@ -483,13 +483,7 @@ mod tests {
         // (A control byte too: a space before one is a place the scan looks at and
         // leaves as it is.)
         let alphabet = b"ab \t\r\n.\x01aaa  ";
-        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::testing::xorshift(0x9e37_79b9_7f4a_7c15);
         for round in 0..20_000 {
             // Short bodies, and bodies of several blocks of the scan.
             let len = (next() % if round % 2 == 0 { 40 } else { 200 }) as usize;
@@ -515,13 +509,7 @@ mod tests {
     /// around the window edges, whole and in chunks.
     #[test]
     fn large_bodies_match_the_reference() {
-        let mut state = 0x853c_49e6_748f_ea9b_u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::testing::xorshift(0x853c_49e6_748f_ea9b);
         let pieces: [&[u8]; 9] = [
             b"word", b" ", b"  ", b"\t", b" \t ", b"\r\n", b" \r\n", b"\r", b"\n",
         ];
@@ -589,13 +577,7 @@ mod tests {
             out
         }
         let alphabet = b"aB \t\r\n:;aaaa    ";
-        let mut state = 0x2545_f491_4f6c_dd1d_u64;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::testing::xorshift(0x2545_f491_4f6c_dd1d);
         for round in 0..20_000 {
             // Short values, and values long enough for whole blocks of the scan.
             let len = (next() % if round % 2 == 0 { 24 } else { 160 }) as usize;

@@ -222,13 +222,7 @@ mod tests {
             " ", "\t", "\r\n", "\n", ";", ";", "=", "=", "a", "bh", "_", "9", ":", "é", "\u{1}",
             "v=1",
         ];
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = crate::testing::xorshift(0x2545_f491_4f6c_dd1d);
         let mut disagree = Vec::new();
         for _ in 0..100_000 {
             let n = (next() % 14) as usize;

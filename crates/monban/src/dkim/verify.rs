@@ -552,13 +552,8 @@ mod tests {
     #[test]
     fn rfc6376_5_4_2_pick_fields_matches_the_reference() {
         let names = ["From", "to", "Subject", "X-A", "x-a", "Received", "DATE"];
-        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
-        let mut next = |n: usize| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed % n as u64) as usize
-        };
+        let mut random = crate::testing::xorshift(0x2545_f491_4f6c_dd1d);
+        let mut next = |n: usize| (random() % n as u64) as usize;
         for _ in 0..500 {
             let mut block = Vec::new();
             for _ in 0..next(12) {
