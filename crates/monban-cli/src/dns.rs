@@ -55,7 +55,9 @@ impl DnsArgs {
                 zone.load_file(path)
                     .map_err(|e| Failure::other(format!("zone file {e}")))?;
             }
-            return Ok(SharedResolver::new(zone));
+            // Cached as the network resolver is: the same path for every answer (the
+            // DKIM key parsed once with its cached record, not per message).
+            return Ok(SharedResolver::new(CachingResolver::new(zone)));
         }
         if self.dns_timeout == 0 || self.dns_timeout > 300 {
             return Err(Failure::usage(
