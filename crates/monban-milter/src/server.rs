@@ -93,6 +93,19 @@ fn timed_out(what: &str) -> std::io::Error {
     std::io::Error::new(std::io::ErrorKind::TimedOut, format!("{what} timed out"))
 }
 
+/// A costly step got no turn on the blocking pool within the message time: the MTA is
+/// answered 451 (`limit="message_timeout"`); the error that ends the connection.
+async fn no_turn(
+    metrics: &Metrics,
+    command_timeout: Duration,
+    stream: &mut (impl AsyncWrite + Unpin),
+) -> std::io::Error {
+    metrics.limit("message_timeout");
+    let reply = Response::ReplyCode(MESSAGE_TIMEOUT_REPLY.into());
+    let _ = tokio::time::timeout(command_timeout, stream.write_all(&reply.encode())).await;
+    timed_out("waiting for a turn to check the message")
+}
+
 /// Runs a step that may be CPU-heavy (the end of the header: signatures parsed and
 /// header data canonicalized; a large body chunk hashed; the end of the message:
 /// lookups, verification, signing) on the blocking pool, so that it never holds one of
@@ -386,16 +399,7 @@ where
                     }
                     // No turn in time: the session went with the waiting task, so the
                     // connection ends after this reply.
-                    None => {
-                        metrics.limit("message_timeout");
-                        let reply = Response::ReplyCode(MESSAGE_TIMEOUT_REPLY.into());
-                        let _ = tokio::time::timeout(
-                            limits.command_timeout,
-                            stream.write_all(&reply.encode()),
-                        )
-                        .await;
-                        return Err(timed_out("waiting for a turn to check the message"));
-                    }
+                    None => return Err(no_turn(metrics, limits.command_timeout, &mut stream).await),
                 }
             } else {
                 session.command(cmd)
@@ -440,39 +444,52 @@ where
                     let deadline = started + limits.message_timeout;
                     // The work stops itself at the deadline (the message is then
                     // answered 451 and the connection goes on).
-                    let turn = off_worker(&shared.permits, deadline, session, move |s, rt| {
-                        rt.block_on(async {
-                            tokio::time::timeout_at(deadline, async {
-                                let outcome = s.end_of_message(&*resolver).await;
-                                let evaluation = match &recorder {
-                                    Some(r) => evaluation(r, &outcome, &*resolver).await,
-                                    None => None,
-                                };
-                                (outcome, evaluation)
-                            })
-                            .await
+                    let done = if session.end_only_signs() {
+                        // One or two signatures and nothing to look up: cheaper here
+                        // than handed to the blocking pool and back.
+                        let resolver = &*resolver;
+                        let recorder = &recorder;
+                        let session = &mut session;
+                        tokio::time::timeout_at(deadline, async move {
+                            let outcome = session.end_of_message(resolver).await;
+                            let evaluation = match recorder {
+                                Some(r) => evaluation(r, &outcome, resolver).await,
+                                None => None,
+                            };
+                            (outcome, evaluation)
                         })
-                    })
-                    .await?;
-                    metrics.end_of_message(started.elapsed());
-                    let done = match turn {
-                        Some((s, done)) => {
-                            session = s;
-                            done.ok()
-                        }
-                        // No turn in time: the session went with the waiting task, so
-                        // the connection ends after this reply.
-                        None => {
-                            metrics.limit("message_timeout");
-                            let reply = Response::ReplyCode(MESSAGE_TIMEOUT_REPLY.into());
-                            let _ = tokio::time::timeout(
-                                limits.command_timeout,
-                                stream.write_all(&reply.encode()),
-                            )
-                            .await;
-                            return Err(timed_out("waiting for a turn to check the message"));
+                        .await
+                        .ok()
+                    } else {
+                        let turn = off_worker(&shared.permits, deadline, session, move |s, rt| {
+                            rt.block_on(async {
+                                tokio::time::timeout_at(deadline, async {
+                                    let outcome = s.end_of_message(&*resolver).await;
+                                    let evaluation = match &recorder {
+                                        Some(r) => evaluation(r, &outcome, &*resolver).await,
+                                        None => None,
+                                    };
+                                    (outcome, evaluation)
+                                })
+                                .await
+                            })
+                        })
+                        .await?;
+                        match turn {
+                            Some((s, done)) => {
+                                session = s;
+                                done.ok()
+                            }
+                            // No turn in time: the session went with the waiting task, so
+                            // the connection ends after this reply.
+                            None => {
+                                return Err(
+                                    no_turn(metrics, limits.command_timeout, &mut stream).await
+                                );
+                            }
                         }
                     };
+                    metrics.end_of_message(started.elapsed());
                     let (outcome, evaluation) = done.unwrap_or_else(|| {
                         metrics.limit("message_timeout");
                         let timed_out = MessageOutcome {

@@ -385,6 +385,10 @@ struct Message {
 /// [`Session::is_heavy`]); smaller ones take tens of microseconds.
 const HEAVY_HEADER_BYTES: usize = 32 * 1024;
 
+/// The most signatures an end of message computes where the session runs
+/// ([`Session::end_only_signs`]).
+const LIGHT_SIGNATURES: usize = 2;
+
 /// A body chunk at least this large is hashed on the blocking pool; smaller ones (all
 /// of Postfix's, 64 KiB at most) cost less than the hand-over.
 const LARGE_CHUNK: usize = 64 * 1024;
@@ -738,6 +742,24 @@ impl Session {
             Command::Body(chunk) => chunk.len() >= LARGE_CHUNK,
             _ => false,
         }
+    }
+
+    /// Whether the end of the message only signs, with at most
+    /// [`LIGHT_SIGNATURES`] quick signatures ([`DkimSigner::quick_to_finish`]: Ed25519
+    /// or RSA up to 2,048 bits): nothing to verify, seal or look up. Such an end costs
+    /// well under a millisecond, less than the hand-over to the blocking pool and back,
+    /// so it runs where the session runs.
+    pub fn end_only_signs(&self) -> bool {
+        let m = &self.message;
+        m.header_done
+            && m.refused.is_none()
+            && m.sign_error.is_none()
+            && m.outbound_arc.is_none()
+            && m.verifier.is_none()
+            && m.sealer.is_none()
+            && m.signer
+                .as_ref()
+                .is_some_and(|s| s.quick_to_finish(LIGHT_SIGNATURES))
     }
 
     /// The queue id the MTA gave the current message (macro `i`), for logs.

@@ -908,3 +908,49 @@ fn only_costly_steps_are_heavy() {
     assert!(s.is_heavy(&Command::Body(vec![b'x'; 64 * 1024])));
     assert!(!s.is_heavy(&Command::EndOfMessage), "the header was ended");
 }
+
+/// The end of a message that is only signed runs where the session runs (the server
+/// hands every other end of message to the blocking pool): a trusted client's message
+/// with one signer; not an inbound message (verified), not a message refused at its
+/// header, and not before the header ended.
+#[test]
+fn only_a_signing_end_stays_on_the_session() {
+    let key = Arc::new(SigningKey::generate_ed25519().unwrap());
+    let run_to_body_with = |key: Arc<SigningKey>, ip: &str, from_header: &str| {
+        let mut s = Session::new(config(key), NOW);
+        for c in envelope(ip, "alice@example.com", "bob@example.net") {
+            let _ = s.command(c);
+        }
+        let _ = s.command(Command::Header {
+            name: "From".into(),
+            value: from_header.as_bytes().to_vec(),
+        });
+        assert!(!s.end_only_signs(), "the header has not ended");
+        let _ = s.command(Command::EndOfHeaders);
+        let _ = s.command(Command::Body(b"Hello.\r\n".to_vec()));
+        s
+    };
+    let run_to_body = |ip: &str, from_header: &str| run_to_body_with(key.clone(), ip, from_header);
+    // Trusted (10/8) and a signing rule for the sender: signed only.
+    assert!(run_to_body("10.1.2.3", " alice@example.com").end_only_signs());
+    // RSA: quick up to 2,048 bits; a larger key's signature goes to the blocking pool.
+    for (bits, light) in [(2048, true), (3072, false)] {
+        let rsa = Arc::new(SigningKey::generate_rsa(bits).unwrap());
+        let s = run_to_body_with(rsa, "10.1.2.3", " alice@example.com");
+        assert_eq!(s.end_only_signs(), light, "RSA-{bits}");
+    }
+    // From outside: verified.
+    assert!(!run_to_body("192.0.2.1", " alice@example.com").end_only_signs());
+    // A trusted client whose header cannot be signed (no From): refused or answered
+    // as on_sign_error says, not signed.
+    let mut s = Session::new(config(key.clone()), NOW);
+    for c in envelope("10.1.2.3", "alice@example.com", "bob@example.net") {
+        let _ = s.command(c);
+    }
+    let _ = s.command(Command::Header {
+        name: "Subject".into(),
+        value: b" no author".to_vec(),
+    });
+    let _ = s.command(Command::EndOfHeaders);
+    assert!(!s.end_only_signs());
+}

@@ -34,6 +34,12 @@ pub trait Signer: fmt::Debug + Send + Sync {
     fn algorithm(&self) -> Algorithm;
     /// Signs `data` (hashed as [`Signer::algorithm`] says).
     fn sign(&self, data: &[u8]) -> Result<Vec<u8>, KeyError>;
+    /// The key size in bits when known (the RSA modulus; 256 for Ed25519), for callers
+    /// that judge what a signature costs; `None` (the default) for a key whose cost is
+    /// not known (one behind a hardware module, say).
+    fn bits(&self) -> Option<usize> {
+        None
+    }
 }
 
 /// The default implementation: aws-lc-rs.

@@ -292,6 +292,10 @@ impl crate::crypto::Signer for SigningKey {
     fn sign(&self, data: &[u8]) -> Result<Vec<u8>, KeyError> {
         SigningKey::sign(self, data)
     }
+
+    fn bits(&self) -> Option<usize> {
+        Some(SigningKey::bits(self))
+    }
 }
 
 /// Why a signature did not verify.

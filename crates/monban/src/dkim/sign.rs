@@ -240,6 +240,18 @@ impl DkimSigner {
         self.hashers.update(chunk);
     }
 
+    /// Whether [`Self::finish`] costs little: at most `most` signatures, each with an
+    /// Ed25519 key or an RSA key of at most 2,048 bits (about 0.2 ms a signature on
+    /// one core; 4,096 bits take about seven times as long, and a key of unknown size
+    /// is not counted as quick).
+    pub fn quick_to_finish(&self, most: usize) -> bool {
+        self.pending.len() <= most
+            && self
+                .pending
+                .iter()
+                .all(|p| p.config.key.bits().is_some_and(|b| b <= 2048))
+    }
+
     /// Ends the body and returns the `DKIM-Signature` field values (without the field
     /// name), in the order of the configs. Prepend them as `DKIM-Signature:<value>`.
     pub fn finish(self) -> Result<Vec<String>, SignError> {
