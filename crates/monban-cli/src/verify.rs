@@ -719,7 +719,7 @@ async fn run_workers(
 }
 
 /// How many results a worker hands to the printer at once, at most.
-const SEND_EVENTS: usize = 16;
+const SEND_EVENTS: usize = 32;
 
 /// How long a worker holds a result for the printer, at most, before it is sent with
 /// the next one.
