@@ -12,3 +12,10 @@ pub(crate) fn xorshift(seed: u64) -> impl FnMut() -> u64 {
         state
     }
 }
+
+/// A zone for tests: `records` (names relative to `example.`) under an SOA, so that a
+/// name it lacks is NXDOMAIN and a type it lacks is NODATA.
+pub(crate) fn example_zone(records: &str) -> monban_dns::ZoneResolver {
+    let text = format!("$ORIGIN example.\n$TTL 3600\n@ SOA ns hostmaster 1 2 3 4 300\n{records}");
+    monban_dns::ZoneResolver::parse(&text, "test", None).expect("the test zone parses")
+}

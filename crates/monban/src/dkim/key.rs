@@ -292,18 +292,12 @@ mod tests {
     /// same error every time; fetching through the cache or not gives the same record.
     #[test]
     fn key_records_kept_with_cached_answers() {
-        let zone = monban_dns::ZoneResolver::parse(
+        let zone = crate::testing::example_zone(
             r#"
-$ORIGIN example.
-$TTL 3600
-@                 SOA ns hostmaster 1 2 3 4 300
 s1._domainkey     TXT "v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="
 bad._domainkey    TXT "v=DKIM1; k=rsa; p=@@@"
 "#,
-            "test",
-            None,
-        )
-        .unwrap();
+        );
         let cached = monban_dns::CachingResolver::new(zone.clone());
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()

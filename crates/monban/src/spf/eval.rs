@@ -1436,11 +1436,8 @@ mod tests {
     /// records parsed every time; without a cache nothing is kept.
     #[test]
     fn parsed_records_kept_with_cached_answers() {
-        let zone = monban_dns::ZoneResolver::parse(
+        let zone = crate::testing::example_zone(
             r#"
-$ORIGIN example.
-$TTL 3600
-@            SOA ns hostmaster 1 2 3 4 300
 a            TXT "v=spf1 ip4:192.0.2.0/24 include:_spf.a.example -all"
 _spf.a       TXT "v=spf1 ip6:2001:db8::/32 a:h.a.example/30 ~all"
 h.a          A   198.51.100.1
@@ -1455,10 +1452,7 @@ two          TXT "v=spf1 -all"
 two          TXT "v=spf1 +all"
 none         TXT "not spf"
 "#,
-            "test",
-            None,
-        )
-        .unwrap();
+        );
         let plain = Spf::new(&zone);
         let cached = Spf::new(monban_dns::CachingResolver::new(zone.clone()));
         let cases = [
