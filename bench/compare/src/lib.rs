@@ -550,8 +550,15 @@ pub mod mail_auth_dkim;
 
 /// Runs contenders interleaved, `rounds` times one call each, and prints one line per
 /// contender: `name items/s` (the median of the rounds), tab-separated. Each call
-/// handles `items` items.
+/// handles `items` items. With `ONLY=name` in the environment only that contender runs
+/// (to profile one of them, e.g. under `perf record`).
 pub fn interleaved(rounds: usize, items: usize, contenders: &[(&str, &dyn Fn() -> usize)]) {
+    let only = std::env::var("ONLY").ok();
+    let contenders: Vec<_> = contenders
+        .iter()
+        .filter(|(name, _)| only.as_deref().is_none_or(|o| o == *name))
+        .collect();
+    assert!(!contenders.is_empty(), "ONLY={only:?}: no such contender");
     let mut rates: Vec<Vec<f64>> = vec![Vec::new(); contenders.len()];
     for _ in 0..rounds {
         for (i, (_, run)) in contenders.iter().enumerate() {
