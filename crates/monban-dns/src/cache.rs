@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use crate::name::normalize_name;
-use crate::{Lookup, LookupError, RecordType, Resolver};
+use crate::{Fresh, FreshNow, Lookup, LookupError, RecordType, Resolver};
 
 /// A source of "now" for expiry, in milliseconds on a monotonic clock.
 ///
@@ -94,7 +94,13 @@ pub struct CachingResolver<R> {
     max_negative_ttl: u32,
     clock: Clock,
     misses: AtomicU64,
+    /// This cache's identity in the [`Fresh`] it gives: unique in the process, so that
+    /// another cache (another clock) never judges it.
+    id: u64,
 }
+
+/// The next [`CachingResolver`]'s identity.
+static NEXT_ID: AtomicU64 = AtomicU64::new(0);
 
 impl<R: std::fmt::Debug> std::fmt::Debug for CachingResolver<R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -119,6 +125,7 @@ impl<R: Resolver> CachingResolver<R> {
             max_negative_ttl: 3_600,
             clock: Clock::System,
             misses: AtomicU64::new(0),
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
         }
     }
 
@@ -167,12 +174,13 @@ impl<R: Resolver> CachingResolver<R> {
         &self.shards[rtype as usize % self.shards.len()]
     }
 
-    fn get(&self, name: &str, rtype: RecordType) -> Option<Lookup> {
+    /// A live entry's answer and when it expires.
+    fn get(&self, name: &str, rtype: RecordType) -> Option<(Lookup, u64)> {
         let now = self.clock.now_ms();
         let mut shard = self.shard(rtype).lock().unwrap_or_else(|p| p.into_inner());
         let key = cache_key(name, rtype);
         let hit = match shard.map.get(key.as_ref()) {
-            Some(e) if e.expires > now => Some(e.lookup.clone()),
+            Some(e) if e.expires > now => Some((e.lookup.clone(), e.expires)),
             _ => None,
         };
         if hit.is_some() {
@@ -278,7 +286,7 @@ impl<R: Resolver> CachingResolver<R> {
         &self,
         name: &'n str,
         rtype: RecordType,
-    ) -> Result<Result<Lookup, Cow<'n, str>>, LookupError> {
+    ) -> Result<Result<(Lookup, u64), Cow<'n, str>>, LookupError> {
         // Only normalized names are stored, so a name found as given is in normal form
         // already: a hit needs no check of the name.
         if let Some(hit) = self.get(name, rtype) {
@@ -304,7 +312,7 @@ impl<R: Resolver> CachingResolver<R> {
 impl<R: Resolver> Resolver for CachingResolver<R> {
     async fn lookup(&self, name: &str, rtype: RecordType) -> Lookup {
         match self.find(name, rtype)? {
-            Ok(hit) => hit,
+            Ok((hit, _)) => hit,
             Err(name) => {
                 let lookup = self.inner.lookup(&name, rtype).await;
                 self.missed(&name, rtype, lookup)
@@ -315,14 +323,35 @@ impl<R: Resolver> Resolver for CachingResolver<R> {
     /// A cached answer, or the refusal of a name that cannot be looked up; else what
     /// the inner resolver has at once (then cached, as [`Resolver::lookup`] would).
     fn cached(&self, name: &str, rtype: RecordType) -> Option<Lookup> {
+        self.cached_fresh(name, rtype).map(|(lookup, _)| lookup)
+    }
+
+    /// [`Self::cached`]; a hit stays fresh until its entry expires. (An answer just
+    /// taken from the inner resolver comes without: the next ask finds it cached.)
+    fn cached_fresh(&self, name: &str, rtype: RecordType) -> Option<(Lookup, Option<Fresh>)> {
         match self.find(name, rtype) {
-            Err(e) => Some(Err(e)),
-            Ok(Ok(hit)) => Some(hit),
+            Err(e) => Some((Err(e), None)),
+            Ok(Ok((hit, until))) => Some((
+                hit,
+                Some(Fresh {
+                    cache: self.id,
+                    until,
+                }),
+            )),
             Ok(Err(name)) => {
                 let lookup = self.inner.cached(&name, rtype)?;
-                Some(self.missed(&name, rtype, lookup))
+                Some((self.missed(&name, rtype, lookup), None))
             }
         }
+    }
+
+    /// This cache's clock. (An answer it removed early, when full, stays fresh until
+    /// its entry would have expired: it stays valid for its TTL.)
+    fn fresh_now(&self) -> Option<FreshNow> {
+        Some(FreshNow {
+            cache: self.id,
+            now: self.clock.now_ms(),
+        })
     }
 }
 

@@ -345,6 +345,48 @@ pub trait Resolver: Send + Sync {
         let _ = (name, rtype);
         None
     }
+
+    /// [`Resolver::cached`], with how long the answer stays the one this resolver would
+    /// serve, when it can tell (a cache hit: until the entry expires). A caller that
+    /// keeps the answer of a name it asks again and again (SPF keeps, with each parsed
+    /// record, the answers of its terms) serves it again while [`Fresh::holds`] at
+    /// [`Resolver::fresh_now`], without the cache's hash and probe. The default: [`Resolver::cached`],
+    /// with no freshness (nothing may be kept).
+    fn cached_fresh(&self, name: &str, rtype: RecordType) -> Option<(Lookup, Option<Fresh>)> {
+        self.cached(name, rtype).map(|lookup| (lookup, None))
+    }
+
+    /// A reading of the clock [`Fresh`] is judged by (read once, it judges many); `None`
+    /// (the default) when this resolver gives no [`Fresh`].
+    fn fresh_now(&self) -> Option<FreshNow> {
+        None
+    }
+}
+
+/// How long an answer served from a cache stays what that cache serves
+/// ([`Resolver::cached_fresh`]): which cache served it, and when its entry expires on
+/// that cache's clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fresh {
+    /// The cache's identity (unique in the process).
+    cache: u64,
+    /// The entry's expiry, on the cache's clock.
+    until: u64,
+}
+
+/// A reading of a cache's clock ([`Resolver::fresh_now`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FreshNow {
+    cache: u64,
+    now: u64,
+}
+
+impl Fresh {
+    /// Whether the answer is still fresh at `now`: only a reading of the clock of the
+    /// cache that gave it can tell (another cache's says no).
+    pub fn holds(self, now: FreshNow) -> bool {
+        self.cache == now.cache && self.until > now.now
+    }
 }
 
 impl<R: Resolver + ?Sized> Resolver for &R {
@@ -355,6 +397,14 @@ impl<R: Resolver + ?Sized> Resolver for &R {
     fn cached(&self, name: &str, rtype: RecordType) -> Option<Lookup> {
         (**self).cached(name, rtype)
     }
+
+    fn cached_fresh(&self, name: &str, rtype: RecordType) -> Option<(Lookup, Option<Fresh>)> {
+        (**self).cached_fresh(name, rtype)
+    }
+
+    fn fresh_now(&self) -> Option<FreshNow> {
+        (**self).fresh_now()
+    }
 }
 
 impl<R: Resolver + ?Sized> Resolver for Arc<R> {
@@ -364,6 +414,14 @@ impl<R: Resolver + ?Sized> Resolver for Arc<R> {
 
     fn cached(&self, name: &str, rtype: RecordType) -> Option<Lookup> {
         (**self).cached(name, rtype)
+    }
+
+    fn cached_fresh(&self, name: &str, rtype: RecordType) -> Option<(Lookup, Option<Fresh>)> {
+        (**self).cached_fresh(name, rtype)
+    }
+
+    fn fresh_now(&self) -> Option<FreshNow> {
+        (**self).fresh_now()
     }
 }
 
@@ -379,6 +437,12 @@ pub trait DynResolver: Send + Sync {
 
     /// [`Resolver::cached`].
     fn cached_dyn(&self, name: &str, rtype: RecordType) -> Option<Lookup>;
+
+    /// [`Resolver::cached_fresh`].
+    fn cached_fresh_dyn(&self, name: &str, rtype: RecordType) -> Option<(Lookup, Option<Fresh>)>;
+
+    /// [`Resolver::fresh_now`].
+    fn fresh_now_dyn(&self) -> Option<FreshNow>;
 }
 
 impl<R: Resolver> DynResolver for R {
@@ -392,6 +456,14 @@ impl<R: Resolver> DynResolver for R {
 
     fn cached_dyn(&self, name: &str, rtype: RecordType) -> Option<Lookup> {
         self.cached(name, rtype)
+    }
+
+    fn cached_fresh_dyn(&self, name: &str, rtype: RecordType) -> Option<(Lookup, Option<Fresh>)> {
+        self.cached_fresh(name, rtype)
+    }
+
+    fn fresh_now_dyn(&self) -> Option<FreshNow> {
+        self.fresh_now()
     }
 }
 
@@ -421,6 +493,14 @@ impl Resolver for SharedResolver {
 
     fn cached(&self, name: &str, rtype: RecordType) -> Option<Lookup> {
         self.0.cached_dyn(name, rtype)
+    }
+
+    fn cached_fresh(&self, name: &str, rtype: RecordType) -> Option<(Lookup, Option<Fresh>)> {
+        self.0.cached_fresh_dyn(name, rtype)
+    }
+
+    fn fresh_now(&self) -> Option<FreshNow> {
+        self.0.fresh_now_dyn()
     }
 }
 

@@ -332,6 +332,18 @@ impl<R: Resolver> Resolver for TimedResolver<R> {
     fn cached(&self, name: &str, rtype: RecordType) -> Option<Lookup> {
         self.inner.cached(name, rtype)
     }
+
+    fn cached_fresh(
+        &self,
+        name: &str,
+        rtype: RecordType,
+    ) -> Option<(Lookup, Option<monban_dns::Fresh>)> {
+        self.inner.cached_fresh(name, rtype)
+    }
+
+    fn fresh_now(&self) -> Option<monban_dns::FreshNow> {
+        self.inner.fresh_now()
+    }
 }
 
 /// Serves `GET /metrics` (and nothing else) on a listener, until the task is dropped.

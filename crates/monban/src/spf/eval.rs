@@ -10,7 +10,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
 use monban_dns::{
-    Answer, Lookup, LookupError, Record, RecordType, Resolver, is_same_or_subdomain, normalize_name,
+    Answer, Fresh, FreshNow, Lookup, LookupError, Record, RecordType, Resolver,
+    is_same_or_subdomain, normalize_name,
 };
 
 use super::macros::{self, MacroContext, MacroString, MacroVars};
@@ -124,10 +125,24 @@ struct Answers<'r, R> {
     awaited: usize,
     /// [`MAX_FETCHES`] lookups were awaited: a lookup not at hand is now a `temperror`.
     exhausted: bool,
+    /// The resolver's clock for kept answers ([`Link`]), read once per pass.
+    now: std::cell::OnceCell<Option<FreshNow>>,
 }
 
 impl<R: Resolver> Answers<'_, R> {
     fn lookup(&self, name: &str, rtype: RecordType) -> Result<Lookup, Abort> {
+        self.lookup_linked(name, rtype, None)
+    }
+
+    /// [`Self::lookup`] for a term of a parsed record: its [`Link`] serves the answer
+    /// kept from an earlier evaluation while the resolver says it is fresh, and keeps
+    /// the one the resolver gives otherwise.
+    fn lookup_linked(
+        &self,
+        name: &str,
+        rtype: RecordType,
+        link: Option<&Link>,
+    ) -> Result<Lookup, Abort> {
         if let Some((_, lookup)) = self
             .fetched
             .get(name)
@@ -135,8 +150,19 @@ impl<R: Resolver> Answers<'_, R> {
         {
             return Ok(lookup.clone());
         }
-        match self.resolver.cached(name, rtype) {
-            Some(lookup) => Ok(lookup),
+        if let Some(link) = link
+            && let Some(now) = *self.now.get_or_init(|| self.resolver.fresh_now())
+            && let Some(kept) = link.get(now, name, rtype)
+        {
+            return Ok(kept);
+        }
+        match self.resolver.cached_fresh(name, rtype) {
+            Some((lookup, fresh)) => {
+                if let (Some(link), Some(fresh)) = (link, fresh) {
+                    link.keep(name, rtype, &lookup, fresh);
+                }
+                Ok(lookup)
+            }
             None if self.exhausted => Err(Abort::Temp(SpfCause::Dns(Box::new(
                 LookupError::ServFail {
                     name: name.to_owned(),
@@ -361,6 +387,7 @@ impl<R: Resolver> Spf<R> {
             fetched: std::collections::HashMap::new(),
             awaited: 0,
             exhausted: false,
+            now: std::cell::OnceCell::new(),
         };
         match self.evaluate(&args, &answers) {
             Ok(outcome) => SpfFuture(Pending::Ready(Some(outcome))),
@@ -387,6 +414,8 @@ impl<R: Resolver> Spf<R> {
                 .push((rtype, lookup));
             answers.awaited += 1;
             answers.exhausted = answers.awaited >= MAX_FETCHES;
+            // The clock moved while the lookup was awaited.
+            answers.now = std::cell::OnceCell::new();
             match self.evaluate(&args, &answers) {
                 Ok(outcome) => return outcome,
                 Err(fetch) => next = fetch,
@@ -461,7 +490,7 @@ impl<R: Resolver> Spf<R> {
             first_lookup: true,
             owner: None,
         };
-        let (result, cause, explanation) = match self.level(&mut ctx, src, &checked, false) {
+        let (result, cause, explanation) = match self.level(&mut ctx, src, &checked, false, None) {
             Ok(l) => (l.result, l.cause, l.explanation),
             Err(Abort::Temp(cause)) => (SpfResult::Temperror, cause, None),
             Err(Abort::Perm(cause)) => (SpfResult::Permerror, cause, None),
@@ -478,9 +507,10 @@ impl<R: Resolver> Spf<R> {
         src: &Answers<'_, R>,
         domain: &str,
         in_include: bool,
+        link: Option<&Link>,
     ) -> Result<Level, Abort> {
         let first = ctx.first_lookup;
-        let txt = src.lookup(domain, RecordType::Txt)?;
+        let txt = src.lookup_linked(domain, RecordType::Txt, link)?;
         ctx.first_lookup = false;
         let txt = match txt {
             Ok(answer) => answer,
@@ -548,7 +578,7 @@ impl<R: Resolver> Spf<R> {
                     if ctx.dns_terms > self.config.max_dns_terms {
                         return Err(Abort::Perm(SpfCause::LookupLimit));
                     }
-                    self.matches(ctx, src, domain, mechanism)?
+                    self.matches(ctx, src, domain, mechanism, &directive.link)?
                 }
             };
             if !matched {
@@ -595,7 +625,8 @@ impl<R: Resolver> Spf<R> {
             if !spec.is_checkable(&target) {
                 return Err(Abort::Perm(SpfCause::RedirectNone(target.into_owned())));
             }
-            let inner = self.level(ctx, src, &target, in_include)?;
+            let link = spec.literal.is_some().then_some(&rec.redirect_link);
+            let inner = self.level(ctx, src, &target, in_include, link)?;
             if inner.result == SpfResult::None {
                 return Err(Abort::Perm(SpfCause::RedirectNone(target.into_owned())));
             }
@@ -629,7 +660,7 @@ impl<R: Resolver> Spf<R> {
             };
             let vars = self.macro_vars(ctx, domain);
             let expanded = m.expand(&vars, p.as_deref());
-            return Ok(Cow::Owned(lookup_name(&expanded)));
+            return Ok(Cow::Owned(lookup_name(expanded)));
         }
         let spec = DomainSpec(&spec.text);
         let p = if macros::uses_p(spec.0) {
@@ -640,7 +671,7 @@ impl<R: Resolver> Spf<R> {
         let vars = self.macro_vars(ctx, domain);
         let expanded = macros::expand(spec.0, MacroContext::Domain, &vars, p.as_deref())
             .map_err(|e| Abort::Perm(SpfCause::Macro(e.to_string())))?;
-        Ok(Cow::Owned(lookup_name(&expanded)))
+        Ok(Cow::Owned(lookup_name(expanded)))
     }
 
     /// The values of the macro letters (§7.2) for `domain` in this evaluation.
@@ -672,12 +703,13 @@ impl<R: Resolver> Spf<R> {
         src: &Answers<'_, R>,
         name: &str,
         ip: IpAddr,
+        link: Option<&Link>,
     ) -> Result<Result<Option<Addresses>, LookupError>, Abort> {
         let rtype = match ip {
             IpAddr::V4(_) => RecordType::A,
             IpAddr::V6(_) => RecordType::Aaaa,
         };
-        Ok(match src.lookup(name, rtype)? {
+        Ok(match src.lookup_linked(name, rtype, link)? {
             Ok(answer) => Ok(Some(Addresses(answer))),
             Err(e) if e.is_empty_answer() || matches!(e, LookupError::InvalidName { .. }) => {
                 Ok(None)
@@ -693,8 +725,13 @@ impl<R: Resolver> Spf<R> {
         src: &Answers<'_, R>,
         domain: &str,
         mechanism: &DnsMechanism,
+        link: &Link,
     ) -> Result<bool, Abort> {
         let ip = ctx.ip;
+        // The term's answer is kept with the record when its name does not change from
+        // one evaluation to the next: a literal domain-spec, or none (this level's
+        // domain, the record's own name).
+        let fixed = |spec: Option<&Spec>| spec.is_none_or(|s| s.literal.is_some()).then_some(link);
         match mechanism {
             DnsMechanism::A {
                 domain: spec,
@@ -705,7 +742,7 @@ impl<R: Resolver> Spf<R> {
                     Some(spec) => self.target(ctx, src, domain, spec)?,
                     None => Cow::Borrowed(domain),
                 };
-                match Self::addresses(src, &target, ip)? {
+                match Self::addresses(src, &target, ip, fixed(spec.as_ref()))? {
                     Ok(Some(addrs)) => Ok(addrs.iter().any(|a| in_net(ip, a, *cidr4, *cidr6))),
                     Ok(None) => self.void(ctx).map(|()| false),
                     Err(e) => Err(Abort::Temp(SpfCause::Dns(Box::new(e)))),
@@ -720,7 +757,7 @@ impl<R: Resolver> Spf<R> {
                     Some(spec) => self.target(ctx, src, domain, spec)?,
                     None => Cow::Borrowed(domain),
                 };
-                let mx = match src.lookup(&target, RecordType::Mx)? {
+                let mx = match src.lookup_linked(&target, RecordType::Mx, fixed(spec.as_ref()))? {
                     Ok(a) => a,
                     Err(e)
                         if e.is_empty_answer() || matches!(e, LookupError::InvalidName { .. }) =>
@@ -739,7 +776,7 @@ impl<R: Resolver> Spf<R> {
                 let (in_order, sorted) = if records().is_sorted_by_key(|h| h.0) {
                     (Some(records()), None)
                 } else {
-                    let mut hosts: Vec<(u16, &str)> = records().collect();
+                    let mut hosts: Vec<(u16, &str, usize)> = records().collect();
                     hosts.sort_by_key(|h| h.0);
                     (None, Some(hosts))
                 };
@@ -747,12 +784,16 @@ impl<R: Resolver> Spf<R> {
                     .into_iter()
                     .flatten()
                     .chain(sorted.into_iter().flatten());
-                for (_, host) in hosts {
+                // The exchanges' answers are kept with the MX answer, one link per
+                // record (when no other consumer keeps something else with it).
+                let links = mx.memo.get_or_init(|| MxLinks::new(&mx));
+                for (_, host, i) in hosts {
                     // RFC 7505 null MX ("."): no host to check.
                     if host.is_empty() {
                         continue;
                     }
-                    match Self::addresses(src, host, ip)? {
+                    let link = links.and_then(|l| l.0.get(i));
+                    match Self::addresses(src, host, ip, link)? {
                         Ok(Some(addrs)) => {
                             if addrs.iter().any(|a| in_net(ip, a, *cidr4, *cidr6)) {
                                 return Ok(true);
@@ -768,7 +809,7 @@ impl<R: Resolver> Spf<R> {
             DnsMechanism::Exists(spec) => {
                 let target = self.target(ctx, src, domain, spec)?;
                 // §5.7: always an A query, whatever the client's family.
-                match src.lookup(&target, RecordType::A)? {
+                match src.lookup_linked(&target, RecordType::A, fixed(Some(spec)))? {
                     Ok(_) => Ok(true),
                     Err(e)
                         if e.is_empty_answer() || matches!(e, LookupError::InvalidName { .. }) =>
@@ -785,7 +826,8 @@ impl<R: Resolver> Spf<R> {
                 }
                 // §5.2: pass matches; fail/softfail/neutral do not; errors propagate;
                 // none is a permerror.
-                let inner = self.level(ctx, src, &target, true)?;
+                let link = spec.literal.is_some().then_some(link);
+                let inner = self.level(ctx, src, &target, true, link)?;
                 match inner.result {
                     SpfResult::Pass => Ok(true),
                     SpfResult::None => Err(Abort::Perm(SpfCause::IncludeNone(target.into_owned()))),
@@ -839,7 +881,7 @@ impl<R: Resolver> Spf<R> {
     /// Lookup errors mean "not confirmed".
     fn forward_confirms(src: &Answers<'_, R>, name: &str, ip: IpAddr) -> Result<bool, Abort> {
         Ok(
-            matches!(Self::addresses(src, name, ip)?, Ok(Some(addrs)) if addrs.iter().any(|a| a == ip)),
+            matches!(Self::addresses(src, name, ip, None)?, Ok(Some(addrs)) if addrs.iter().any(|a| a == ip)),
         )
     }
 
@@ -1028,6 +1070,8 @@ impl Selected {
 struct Compiled {
     directives: Vec<CompiledDirective>,
     redirect: Option<Spec>,
+    /// The answer of `redirect=`'s lookup, when its domain-spec has no macro.
+    redirect_link: Link,
     exp: Option<Spec>,
 }
 
@@ -1040,9 +1084,11 @@ impl Compiled {
                     qualifier: d.qualifier(),
                     op: Op::new(&d.mechanism),
                     text: Arc::from(d.to_string()),
+                    link: Link::default(),
                 })
                 .collect(),
             redirect: rec.redirect().map(Spec::new),
+            redirect_link: Link::default(),
             exp: rec.exp().map(Spec::new),
         }
     }
@@ -1055,6 +1101,9 @@ struct CompiledDirective {
     op: Op,
     /// The directive as [`record::Directive`] displays it, for [`SpfCause::Matched`].
     text: Arc<str>,
+    /// The answer of the mechanism's (first) lookup, when its name does not change from
+    /// one evaluation to the next.
+    link: Link,
 }
 
 /// A mechanism: `all`, `ip4` and `ip6` as masks (§5.1, §5.6), the others as they need
@@ -1229,18 +1278,73 @@ impl SpfMemo {
     }
 }
 
-/// The `(preference, exchange)` pairs of an MX answer, in answer order.
-fn mx_hosts(answer: &Answer) -> impl Iterator<Item = (u16, &str)> + Send {
-    fn host(r: &Record) -> Option<(u16, &str)> {
+/// The `(preference, exchange, index in the answer)` of each record of an MX answer, in
+/// answer order.
+fn mx_hosts(answer: &Answer) -> impl Iterator<Item = (u16, &str, usize)> + Send {
+    fn host((i, r): (usize, &Record)) -> Option<(u16, &str, usize)> {
         match r {
             Record::Mx {
                 preference,
                 exchange,
-            } => Some((*preference, exchange.as_str())),
+            } => Some((*preference, exchange.as_str(), i)),
             _ => None,
         }
     }
-    answer.records.iter().filter_map(host)
+    answer.records.iter().enumerate().filter_map(host)
+}
+
+/// The answer of one term's lookup, kept with the parsed record (or, for the exchanges
+/// of an `mx`, with the MX answer) from one evaluation to the next while the resolver
+/// that gave it says it is fresh ([`Resolver::fresh_now`]): a warm cache's hash and
+/// probe of the name are then skipped. It holds one answer per address family (an `a`
+/// asks A of IPv4 clients, AAAA of IPv6 ones), each under the name and type it answers,
+/// so it never serves another name's answer.
+#[derive(Debug, Default)]
+struct Link([std::sync::Mutex<Option<Box<Linked>>>; 2]);
+
+#[derive(Debug)]
+struct Linked {
+    name: Box<str>,
+    rtype: RecordType,
+    lookup: Lookup,
+    fresh: Fresh,
+}
+
+impl Link {
+    fn slot(&self, rtype: RecordType) -> &std::sync::Mutex<Option<Box<Linked>>> {
+        &self.0[usize::from(rtype == RecordType::Aaaa)]
+    }
+
+    /// The answer kept for `name` and `rtype`, if still fresh at `now`.
+    fn get(&self, now: FreshNow, name: &str, rtype: RecordType) -> Option<Lookup> {
+        let slot = self.slot(rtype).lock().ok()?;
+        let kept = slot.as_deref()?;
+        (kept.rtype == rtype && *kept.name == *name && kept.fresh.holds(now))
+            .then(|| kept.lookup.clone())
+    }
+
+    /// Keeps an answer (replacing the family's earlier one).
+    fn keep(&self, name: &str, rtype: RecordType, lookup: &Lookup, fresh: Fresh) {
+        if let Ok(mut slot) = self.slot(rtype).lock() {
+            *slot = Some(Box::new(Linked {
+                name: name.into(),
+                rtype,
+                lookup: lookup.clone(),
+                fresh,
+            }));
+        }
+    }
+}
+
+/// What SPF keeps with an MX answer ([`Answer::memo`]): a [`Link`] per record, for the
+/// address lookup of its exchange.
+#[derive(Debug)]
+struct MxLinks(Box<[Link]>);
+
+impl MxLinks {
+    fn new(answer: &Answer) -> Self {
+        Self(answer.records.iter().map(|_| Link::default()).collect())
+    }
 }
 
 /// What [`check_domain`] needs to know of a name, in one pass (names are short: a plain
@@ -1283,12 +1387,15 @@ impl NameShape {
 
 /// An expanded domain-spec as a name to look up: §7.3 truncation, no trailing dot,
 /// lowercase.
-fn lookup_name(expanded: &str) -> String {
-    let truncated = macros::truncate_domain(expanded);
-    truncated
-        .strip_suffix('.')
-        .unwrap_or(truncated)
-        .to_ascii_lowercase()
+fn lookup_name(mut expanded: String) -> String {
+    // The truncation keeps a suffix: cut in place, no copy.
+    let keep = macros::truncate_domain(&expanded).len();
+    expanded.drain(..expanded.len() - keep);
+    if expanded.ends_with('.') {
+        expanded.pop();
+    }
+    expanded.make_ascii_lowercase();
+    expanded
 }
 
 /// §4.3: the domain must be a valid, multi-label name.
@@ -1430,6 +1537,77 @@ mod tests {
             .build()
             .unwrap()
             .block_on(f)
+    }
+
+    /// A zone that can be replaced, its answers always at hand.
+    struct Changing(std::sync::Mutex<monban_dns::ZoneResolver>);
+
+    impl Resolver for Changing {
+        async fn lookup(&self, name: &str, rtype: RecordType) -> Lookup {
+            self.0.lock().unwrap().lookup_now(name, rtype)
+        }
+
+        fn cached(&self, name: &str, rtype: RecordType) -> Option<Lookup> {
+            Some(self.0.lock().unwrap().lookup_now(name, rtype))
+        }
+    }
+
+    /// A term's answer kept with its parsed record ([`Link`]) is served only while the
+    /// cache's entry for it lives: once its TTL is over, the record (still cached,
+    /// with a longer TTL) gets the new answer, for each kind of kept lookup.
+    #[test]
+    fn kept_term_answers_expire_with_their_cache_entries() {
+        // The addresses of h (a:), x (the exchange of mx:) and r (redirect='s a).
+        let zone = |h: &str, x: &str, r: &str| {
+            crate::testing::example_zone(&format!(
+                r#"
+s            TXT "v=spf1 a:h.s.example mx:m.s.example exists:e.s.example include:i.s.example redirect=r.s.example"
+i.s          TXT "v=spf1 ip4:203.0.113.7 -all"
+r.s          TXT "v=spf1 a -all"
+r.s   60     A   {r}
+h.s   60     A   {h}
+m.s          MX  10 x.s.example.
+x.s   60     A   {x}
+"#
+            ))
+        };
+        let (old, new) = ("192.0.2.1", "192.0.2.2");
+        let now = Arc::new(std::sync::Mutex::new(std::time::Instant::now()));
+        let clock = now.clone();
+        let changing = Arc::new(Changing(std::sync::Mutex::new(zone(old, old, old))));
+        let spf = Spf::new(
+            monban_dns::CachingResolver::new(changing.clone())
+                .with_clock(move || *clock.lock().unwrap()),
+        );
+        let result = |ip: &str| {
+            let ip: IpAddr = ip.parse().unwrap();
+            block_on(spf.verify_mail_from(ip, "helo.example", "u@s.example", 0)).result
+        };
+        // Three passes: the cache fills, then the links, then they serve.
+        for _ in 0..3 {
+            assert_eq!(result(old), SpfResult::Pass);
+            assert_eq!(result(new), SpfResult::Fail);
+        }
+        let hits = spf.resolver().stats().hits;
+        assert_eq!(result(old), SpfResult::Pass);
+        assert_eq!(
+            spf.resolver().stats().hits - hits,
+            1,
+            "only the first TXT lookup goes to the cache; a:'s answer comes from its link"
+        );
+        // One host at a time moves to an address never seen before and its 60 s pass
+        // (the TXT answers, 3600 s, stay): that address passes, which it can only do
+        // through the new answer of the term that names the host.
+        let moved = ["198.51.100.10", "198.51.100.11", "198.51.100.12"];
+        for k in 0..3 {
+            let at = |j: usize| if j <= k { moved[j] } else { old };
+            *changing.0.lock().unwrap() = zone(at(0), at(1), at(2));
+            *now.lock().unwrap() += std::time::Duration::from_secs(61);
+            assert_eq!(result(moved[k]), SpfResult::Pass, "host {k}");
+        }
+        // Every host moved: the old address fails.
+        assert_eq!(result(old), SpfResult::Fail);
+        assert_eq!(result(new), SpfResult::Fail);
     }
 
     /// Records parsed once and kept with the cached answer give the same outcomes as

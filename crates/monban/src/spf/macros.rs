@@ -283,6 +283,12 @@ fn push_piece(
             reverse,
             delimiters,
         } => {
+            // `%{i}` split on dots: its parts are the address's octets or nibbles,
+            // written straight from the address (URL escaping changes none of them).
+            if letter.eq_ignore_ascii_case(&'i') && matches!(delimiters, "" | ".") {
+                push_ip(vars.ip, digits, reverse, out);
+                return;
+            }
             scratch.clear();
             let value = letter_value(letter.to_ascii_lowercase(), vars, p, scratch);
             if letter.is_ascii_uppercase() {
@@ -473,7 +479,13 @@ fn transform(value: &str, digits: Option<u32>, reverse: bool, delimiters: &str, 
     } else {
         delimiters
     };
-    let is_delim = |c: char| delims.contains(c);
+    // §7.1: delimiters are ASCII ("." / "-" / "+" / "," / "/" / "_" / "="): a bit set of
+    // them is one shift and test per character, where `str::contains` was a search.
+    let set = delims
+        .bytes()
+        .filter(|b| b.is_ascii())
+        .fold(0u128, |set, b| set | 1 << b);
+    let is_delim = |c: char| c.is_ascii() && set >> u32::from(c) & 1 == 1;
     // Byte offsets of the delimiters (all ASCII), without collecting the parts.
     let delim_at = |nth: usize| {
         value
@@ -507,6 +519,49 @@ fn transform(value: &str, digits: Option<u32>, reverse: bool, delimiters: &str, 
         for (n, part) in value[start..].split(is_delim).enumerate() {
             join(part, n == 0);
         }
+    }
+}
+
+/// [`transform`] of `%{i}`'s value (§7.3: dotted decimal for IPv4, dot-separated
+/// uppercase nibbles for IPv6) with the default delimiter, from the address itself:
+/// the parts are its 4 octets or 32 nibbles.
+fn push_ip(ip: IpAddr, digits: Option<u32>, reverse: bool, out: &mut String) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut parts = [0u8; 32];
+    let n = match ip {
+        IpAddr::V4(a) => {
+            parts[..4].copy_from_slice(&a.octets());
+            4
+        }
+        IpAddr::V6(a) => {
+            for (k, b) in a.octets().into_iter().enumerate() {
+                parts[2 * k] = b >> 4;
+                parts[2 * k + 1] = b & 0x0f;
+            }
+            32
+        }
+    };
+    let keep = digits.map_or(n, |d| usize::try_from(d).unwrap_or(n).min(n));
+    // The rightmost `keep` parts; reversed, the first `keep` backwards.
+    let (kept, backwards) = if reverse {
+        (&parts[..keep], true)
+    } else {
+        (&parts[n - keep..n], false)
+    };
+    let mut push = |j: usize, part: u8| {
+        if j > 0 {
+            out.push('.');
+        }
+        if n == 4 {
+            push_decimal(part, out);
+        } else {
+            out.push(char::from(HEX[usize::from(part)]));
+        }
+    };
+    if backwards {
+        kept.iter().rev().enumerate().for_each(|(j, &p)| push(j, p));
+    } else {
+        kept.iter().enumerate().for_each(|(j, &p)| push(j, p));
     }
 }
 
@@ -691,6 +746,36 @@ mod tests {
                             "{value:?} {digits:?} {reverse} {delims:?}"
                         );
                     }
+                }
+            }
+        }
+    }
+
+    /// `%{i}` written from the address agrees with the generic path: its value as
+    /// letter_value writes it, then transform (and URL escaping for `%{I}`).
+    #[test]
+    fn ip_parts_agree_with_the_transform_of_the_value() {
+        let ips: [IpAddr; 5] = [
+            "192.0.2.3".parse().unwrap(),
+            "0.10.255.100".parse().unwrap(),
+            "2001:db8::cb01".parse().unwrap(),
+            "::".parse().unwrap(),
+            "fe80::1:abcd:ef01:2345".parse().unwrap(),
+        ];
+        for ip in ips {
+            let v = MacroVars { ip, ..vars() };
+            let mut scratch = String::new();
+            let value = letter_value('i', &v, None, &mut scratch).to_owned();
+            for digits in (1..=33).map(Some).chain([None, Some(1000)]) {
+                for reverse in [false, true] {
+                    let mut want = String::new();
+                    transform(&value, digits, reverse, ".", &mut want);
+                    let mut escaped = String::new();
+                    url_escape(&want, &mut escaped);
+                    assert_eq!(escaped, want, "{ip}: %{{I}} escapes nothing");
+                    let mut got = String::new();
+                    push_ip(ip, digits, reverse, &mut got);
+                    assert_eq!(got, want, "{ip} {digits:?} {reverse}");
                 }
             }
         }
