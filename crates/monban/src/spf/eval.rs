@@ -1306,8 +1306,18 @@ struct Link([std::sync::Mutex<Option<Box<Linked>>>; 2]);
 struct Linked {
     name: Box<str>,
     rtype: RecordType,
-    lookup: Lookup,
+    kept: Kept,
     fresh: Fresh,
+}
+
+/// A kept answer. A positive one is held weakly: the cache (or an evaluation using it)
+/// keeps it alive, a link never does, so links neither keep answers the cache let go
+/// (its bound on memory holds) nor make cycles (a record that includes itself, or two
+/// that include each other, would otherwise never be freed).
+#[derive(Debug)]
+enum Kept {
+    Answer(std::sync::Weak<Answer>),
+    Error(LookupError),
 }
 
 impl Link {
@@ -1319,8 +1329,13 @@ impl Link {
     fn get(&self, now: FreshNow, name: &str, rtype: RecordType) -> Option<Lookup> {
         let slot = self.slot(rtype).lock().ok()?;
         let kept = slot.as_deref()?;
-        (kept.rtype == rtype && *kept.name == *name && kept.fresh.holds(now))
-            .then(|| kept.lookup.clone())
+        if kept.rtype != rtype || *kept.name != *name || !kept.fresh.holds(now) {
+            return None;
+        }
+        match &kept.kept {
+            Kept::Answer(answer) => answer.upgrade().map(Ok),
+            Kept::Error(e) => Some(Err(e.clone())),
+        }
     }
 
     /// Keeps an answer (replacing the family's earlier one).
@@ -1329,7 +1344,10 @@ impl Link {
             *slot = Some(Box::new(Linked {
                 name: name.into(),
                 rtype,
-                lookup: lookup.clone(),
+                kept: match lookup {
+                    Ok(answer) => Kept::Answer(Arc::downgrade(answer)),
+                    Err(e) => Kept::Error(e.clone()),
+                },
                 fresh,
             }));
         }
@@ -1608,6 +1626,42 @@ x.s   60     A   {x}
         // Every host moved: the old address fails.
         assert_eq!(result(old), SpfResult::Fail);
         assert_eq!(result(new), SpfResult::Fail);
+    }
+
+    /// Links hold answers weakly: two records that include each other (each parsed
+    /// record linked to the other's answer) are freed with the cache, and a link serves
+    /// nothing the cache let go.
+    #[test]
+    fn kept_term_answers_do_not_keep_answers_alive() {
+        let zone = crate::testing::example_zone(
+            r#"
+a            TXT "v=spf1 include:b.example a:h.example -all"
+b            TXT "v=spf1 include:a.example -all"
+h            A   192.0.2.1
+"#,
+        );
+        let spf = Spf::new(monban_dns::CachingResolver::new(zone));
+        let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        for _ in 0..3 {
+            let out = block_on(spf.verify_mail_from(ip, "helo.example", "u@a.example", 0));
+            // The loop a -> b -> a runs into the lookup limit.
+            assert_eq!(out.result, SpfResult::Permerror, "{:?}", out.cause);
+        }
+        let answer = |name: &str| match spf.resolver().cached(name, RecordType::Txt) {
+            Some(Ok(answer)) => Arc::downgrade(&answer),
+            other => panic!("{name}: {other:?}"),
+        };
+        let (a, b) = (answer("a.example"), answer("b.example"));
+        assert!(a.upgrade().is_some() && b.upgrade().is_some());
+        drop(spf);
+        assert!(
+            a.upgrade().is_none(),
+            "a.example's answer outlived its cache"
+        );
+        assert!(
+            b.upgrade().is_none(),
+            "b.example's answer outlived its cache"
+        );
     }
 
     /// Records parsed once and kept with the cached answer give the same outcomes as
