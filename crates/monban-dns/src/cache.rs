@@ -323,7 +323,14 @@ impl<R: Resolver> Resolver for CachingResolver<R> {
     /// A cached answer, or the refusal of a name that cannot be looked up; else what
     /// the inner resolver has at once (then cached, as [`Resolver::lookup`] would).
     fn cached(&self, name: &str, rtype: RecordType) -> Option<Lookup> {
-        self.cached_fresh(name, rtype).map(|(lookup, _)| lookup)
+        match self.find(name, rtype) {
+            Err(e) => Some(Err(e)),
+            Ok(Ok((hit, _))) => Some(hit),
+            Ok(Err(name)) => {
+                let lookup = self.inner.cached(&name, rtype)?;
+                Some(self.missed(&name, rtype, lookup))
+            }
+        }
     }
 
     /// [`Self::cached`]; a hit stays fresh until its entry expires. (An answer just

@@ -156,13 +156,20 @@ impl<R: Resolver> Answers<'_, R> {
         {
             return Ok(kept);
         }
-        match self.resolver.cached_fresh(name, rtype) {
-            Some((lookup, fresh)) => {
-                if let (Some(link), Some(fresh)) = (link, fresh) {
-                    link.keep(name, rtype, &lookup, fresh);
-                }
-                Ok(lookup)
-            }
+        let cached = match link {
+            Some(link) => self
+                .resolver
+                .cached_fresh(name, rtype)
+                .map(|(lookup, fresh)| {
+                    if let Some(fresh) = fresh {
+                        link.keep(name, rtype, &lookup, fresh);
+                    }
+                    lookup
+                }),
+            None => self.resolver.cached(name, rtype),
+        };
+        match cached {
+            Some(lookup) => Ok(lookup),
             None if self.exhausted => Err(Abort::Temp(SpfCause::Dns(Box::new(
                 LookupError::ServFail {
                     name: name.to_owned(),
@@ -454,18 +461,27 @@ impl<R: Resolver> Spf<R> {
         } else {
             Cow::Borrowed(trimmed)
         };
-        let outcome = |result, cause, explanation, ctx: Option<&Ctx<'_>>| SpfOutcome {
-            result,
-            cause,
-            identity,
-            domain: ctx
-                .and_then(|c| c.owner.clone())
-                .unwrap_or_else(|| Arc::from(&*checked)),
-            names: SenderHelo::new(sender, helo),
-            ip,
-            explanation,
-            dns_lookups: ctx.map_or(0, |c| saturating_u16(c.dns_terms)),
-            void_lookups: ctx.map_or(0, |c| saturating_u16(c.void_lookups)),
+        let outcome = |result, cause, explanation, ctx: Option<&mut Ctx<'_>>| {
+            // The owner name is moved out of the finished evaluation, not shared again.
+            let (owner, dns_lookups, void_lookups) = match ctx {
+                Some(c) => (
+                    c.owner.take(),
+                    saturating_u16(c.dns_terms),
+                    saturating_u16(c.void_lookups),
+                ),
+                None => (None, 0, 0),
+            };
+            SpfOutcome {
+                result,
+                cause,
+                identity,
+                domain: owner.unwrap_or_else(|| Arc::from(&*checked)),
+                names: SenderHelo::new(sender, helo),
+                ip,
+                explanation,
+                dns_lookups,
+                void_lookups,
+            }
         };
         // §4.3: a malformed or single-label domain gives "none" before any lookup.
         if let Err(why) = check_domain(domain) {
@@ -496,7 +512,7 @@ impl<R: Resolver> Spf<R> {
             Err(Abort::Perm(cause)) => (SpfResult::Permerror, cause, None),
             Err(Abort::Fetch(name, rtype)) => return Err((name, rtype)),
         };
-        Ok(outcome(result, cause, explanation, Some(&ctx)))
+        Ok(outcome(result, cause, explanation, Some(&mut ctx)))
     }
 
     /// One `check_host()` level (`include:` and `redirect=` recurse, at most
@@ -604,7 +620,12 @@ impl<R: Resolver> Spf<R> {
             } else {
                 SpfCause::Matched {
                     mechanism: directive.text.clone(),
-                    domain: memo.map_or_else(|| Arc::from(domain), |m| m.owner(domain)),
+                    domain: match (&ctx.owner, memo) {
+                        // The first level's name, kept in the context already.
+                        (Some(owner), _) if first => owner.clone(),
+                        (_, Some(m)) => m.owner(domain),
+                        (_, None) => Arc::from(domain),
+                    },
                 }
             };
             return Ok(Level {
@@ -1298,9 +1319,21 @@ fn mx_hosts(answer: &Answer) -> impl Iterator<Item = (u16, &str, usize)> + Send 
 /// that gave it says it is fresh ([`Resolver::fresh_now`]): a warm cache's hash and
 /// probe of the name are then skipped. It holds one answer per address family (an `a`
 /// asks A of IPv4 clients, AAAA of IPv6 ones), each under the name and type it answers,
-/// so it never serves another name's answer.
+/// so it never serves another name's answer. Made on first use.
 #[derive(Debug, Default)]
-struct Link([std::sync::Mutex<Option<Box<Linked>>>; 2]);
+struct Link(std::sync::OnceLock<Box<[LinkFamily; 2]>>);
+
+/// How many answers a link takes in turn for one family: each is written once and read
+/// with no lock (no atomic read-modify-write on the path of a hit); once they are all
+/// used (a record kept longer than several of its terms' TTLs), the cache is asked.
+const LINK_GENERATIONS: usize = 4;
+
+#[derive(Debug, Default)]
+struct LinkFamily {
+    /// How many of `answers` are set: the last one set is the one served.
+    set: std::sync::atomic::AtomicUsize,
+    answers: [std::sync::OnceLock<Linked>; LINK_GENERATIONS],
+}
 
 #[derive(Debug)]
 struct Linked {
@@ -1321,14 +1354,16 @@ enum Kept {
 }
 
 impl Link {
-    fn slot(&self, rtype: RecordType) -> &std::sync::Mutex<Option<Box<Linked>>> {
-        &self.0[usize::from(rtype == RecordType::Aaaa)]
+    fn family(&self, rtype: RecordType) -> Option<&LinkFamily> {
+        Some(&self.0.get()?[usize::from(rtype == RecordType::Aaaa)])
     }
 
     /// The answer kept for `name` and `rtype`, if still fresh at `now`.
     fn get(&self, now: FreshNow, name: &str, rtype: RecordType) -> Option<Lookup> {
-        let slot = self.slot(rtype).lock().ok()?;
-        let kept = slot.as_deref()?;
+        use std::sync::atomic::Ordering;
+        let family = self.family(rtype)?;
+        let set = family.set.load(Ordering::Acquire);
+        let kept = family.answers.get(set.checked_sub(1)?)?.get()?;
         if kept.rtype != rtype || *kept.name != *name || !kept.fresh.holds(now) {
             return None;
         }
@@ -1338,19 +1373,27 @@ impl Link {
         }
     }
 
-    /// Keeps an answer (replacing the family's earlier one).
+    /// Keeps an answer in the family's next generation, if one is left.
     fn keep(&self, name: &str, rtype: RecordType, lookup: &Lookup, fresh: Fresh) {
-        if let Ok(mut slot) = self.slot(rtype).lock() {
-            *slot = Some(Box::new(Linked {
-                name: name.into(),
-                rtype,
-                kept: match lookup {
-                    Ok(answer) => Kept::Answer(Arc::downgrade(answer)),
-                    Err(e) => Kept::Error(e.clone()),
-                },
-                fresh,
-            }));
-        }
+        use std::sync::atomic::Ordering;
+        let families = self.0.get_or_init(Box::default);
+        let family = &families[usize::from(rtype == RecordType::Aaaa)];
+        let next = family.set.load(Ordering::Acquire);
+        let Some(slot) = family.answers.get(next) else {
+            return;
+        };
+        // Two evaluations may fill the same generation at once: one answer is kept,
+        // either is fresh.
+        let _ = slot.set(Linked {
+            name: name.into(),
+            rtype,
+            kept: match lookup {
+                Ok(answer) => Kept::Answer(Arc::downgrade(answer)),
+                Err(e) => Kept::Error(e.clone()),
+            },
+            fresh,
+        });
+        family.set.fetch_max(next + 1, Ordering::AcqRel);
     }
 }
 
@@ -1626,6 +1669,19 @@ x.s   60     A   {x}
         // Every host moved: the old address fails.
         assert_eq!(result(old), SpfResult::Fail);
         assert_eq!(result(new), SpfResult::Fail);
+        // More moves than a link has generations: past them the cache answers, and
+        // still the new address passes and the one before fails.
+        let mut before = moved[0].to_owned();
+        for round in 0..LINK_GENERATIONS + 3 {
+            let addr = format!("198.51.100.{}", 100 + round);
+            *changing.0.lock().unwrap() = zone(&addr, moved[1], moved[2]);
+            *now.lock().unwrap() += std::time::Duration::from_secs(61);
+            for _ in 0..2 {
+                assert_eq!(result(&addr), SpfResult::Pass, "round {round}");
+                assert_eq!(result(&before), SpfResult::Fail, "round {round}");
+            }
+            before = addr;
+        }
     }
 
     /// Links hold answers weakly: two records that include each other (each parsed
