@@ -155,6 +155,8 @@ pub fn signed_header_list(config: &SignerConfig, headers: &Headers) -> SignedHea
 struct Pending {
     config: SignerConfig,
     hasher: usize,
+    /// The `h=` list, made once from the header.
+    signed: SignedHeaders,
 }
 
 /// The staged signer: header, body chunks, finish.
@@ -215,9 +217,8 @@ impl DkimSigner {
             }
             // A message with very many To/Cc/... fields would get a default list that
             // verifiers refuse (monban's own included): refuse to sign it instead.
-            if config.headers.is_none()
-                && signed_header_list(&config, &headers).len() > super::signature::MAX_SIGNED_FIELDS
-            {
+            let signed = signed_header_list(&config, &headers);
+            if config.headers.is_none() && signed.len() > super::signature::MAX_SIGNED_FIELDS {
                 return Err(SignError::TooManyHeaders);
             }
             let hasher = hashers.index_for(BodyHashKey::new(
@@ -225,7 +226,11 @@ impl DkimSigner {
                 config.body_canonicalization,
                 None,
             ));
-            pending.push(Pending { config, hasher });
+            pending.push(Pending {
+                config,
+                hasher,
+                signed,
+            });
         }
         Ok(Self {
             headers,
@@ -257,7 +262,7 @@ impl DkimSigner {
     pub fn finish(self) -> Result<Vec<String>, SignError> {
         let hashes = self.hashers.finish();
         let mut out = Vec::with_capacity(self.pending.len());
-        for p in &self.pending {
+        for p in self.pending {
             let c = &p.config;
             let hash = &hashes[p.hasher];
             let sig = DkimSignature {
@@ -267,7 +272,7 @@ impl DkimSigner {
                 header_canonicalization: c.header_canonicalization,
                 body_canonicalization: c.body_canonicalization,
                 domain: c.domain.clone(),
-                signed_headers: signed_header_list(c, &self.headers),
+                signed_headers: p.signed,
                 identity: c.identity.clone(),
                 body_length: c.body_length.then_some(hash.canonical_length),
                 selector: c.selector.clone(),
