@@ -388,6 +388,39 @@ mod tests {
         (cache, offset)
     }
 
+    /// A hit comes with its entry's freshness: it holds on this cache's clock until
+    /// the TTL (capped) is over, never on another cache's clock; a miss taken from the
+    /// inner resolver and a refused name come with none.
+    #[test]
+    fn fresh_holds_until_the_entry_expires_on_its_own_cache_only() {
+        let zone = ZoneResolver::parse(
+            "a.example. 60 A 192.0.2.1\nexample. 300 SOA ns h 1 2 3 4 30\n",
+            "z",
+            None,
+        )
+        .unwrap();
+        let (cache, offset) = on_test_clock(zone.clone());
+        let (other, _) = on_test_clock(zone);
+        let (lookup, fresh) = cache.cached_fresh("a.example", RecordType::A).unwrap();
+        assert!(lookup.is_ok());
+        assert_eq!(fresh, None, "taken from the zone just now: not a hit");
+        let (_, fresh) = cache.cached_fresh("a.example", RecordType::A).unwrap();
+        let fresh = fresh.expect("a hit is fresh");
+        assert!(fresh.holds(cache.fresh_now().unwrap()));
+        assert!(
+            !fresh.holds(other.fresh_now().unwrap()),
+            "another cache's clock"
+        );
+        offset.store(59, Ordering::Relaxed);
+        assert!(fresh.holds(cache.fresh_now().unwrap()));
+        offset.store(60, Ordering::Relaxed);
+        assert!(!fresh.holds(cache.fresh_now().unwrap()), "the TTL is over");
+        // A name that cannot be looked up is refused with no freshness.
+        let (refused, fresh) = cache.cached_fresh("a..example", RecordType::A).unwrap();
+        assert!(refused.is_err());
+        assert_eq!(fresh, None);
+    }
+
     #[test]
     fn rfc1035_3_2_1_ttl_and_rfc2308_negative_caching() {
         let zone = ZoneResolver::parse(

@@ -351,7 +351,9 @@ pub trait Resolver: Send + Sync {
     /// keeps the answer of a name it asks again and again (SPF keeps, with each parsed
     /// record, the answers of its terms) serves it again while [`Fresh::holds`] at
     /// [`Resolver::fresh_now`], without the cache's hash and probe. The default: [`Resolver::cached`],
-    /// with no freshness (nothing may be kept).
+    /// with no freshness (nothing may be kept). A wrapper that changes what `cached`
+    /// gives must change this alike (or keep the default): a caller serves a kept
+    /// answer without asking `cached` again.
     fn cached_fresh(&self, name: &str, rtype: RecordType) -> Option<(Lookup, Option<Fresh>)> {
         self.cached(name, rtype).map(|lookup| (lookup, None))
     }

@@ -134,6 +134,12 @@ impl<R: Resolver> Answers<'_, R> {
         self.lookup_linked(name, rtype, None)
     }
 
+    /// The resolver's clock for [`Link`]s, read once per pass; `None` when its answers
+    /// come with no freshness (nothing is linked then).
+    fn fresh_now(&self) -> Option<FreshNow> {
+        *self.now.get_or_init(|| self.resolver.fresh_now())
+    }
+
     /// [`Self::lookup`] for a term of a parsed record: its [`Link`] serves the answer
     /// kept from an earlier evaluation while the resolver says it is fresh, and keeps
     /// the one the resolver gives otherwise.
@@ -150,19 +156,20 @@ impl<R: Resolver> Answers<'_, R> {
         {
             return Ok(lookup.clone());
         }
-        if let Some(link) = link
-            && let Some(now) = *self.now.get_or_init(|| self.resolver.fresh_now())
+        // Links only with a resolver that can say how long its answers stay fresh.
+        let linked = link.and_then(|l| self.fresh_now().map(|now| (l, now)));
+        if let Some((link, now)) = linked
             && let Some(kept) = link.get(now, name, rtype)
         {
             return Ok(kept);
         }
-        let cached = match link {
-            Some(link) => self
+        let cached = match linked {
+            Some((link, now)) => self
                 .resolver
                 .cached_fresh(name, rtype)
                 .map(|(lookup, fresh)| {
                     if let Some(fresh) = fresh {
-                        link.keep(name, rtype, &lookup, fresh);
+                        link.keep(now, name, rtype, &lookup, fresh);
                     }
                     lookup
                 }),
@@ -807,7 +814,10 @@ impl<R: Resolver> Spf<R> {
                     .chain(sorted.into_iter().flatten());
                 // The exchanges' answers are kept with the MX answer, one link per
                 // record (when no other consumer keeps something else with it).
-                let links = mx.memo.get_or_init(|| MxLinks::new(&mx));
+                let links = match src.fresh_now() {
+                    Some(_) => mx.memo.get_or_init(|| MxLinks::new(&mx)),
+                    None => None,
+                };
                 for (_, host, i) in hosts {
                     // RFC 7505 null MX ("."): no host to check.
                     if host.is_empty() {
@@ -1335,6 +1345,21 @@ struct LinkFamily {
     answers: [std::sync::OnceLock<Linked>; LINK_GENERATIONS],
 }
 
+impl LinkFamily {
+    /// The last answer set, if it is for `name` and `rtype` and fresh at `now`.
+    fn current(&self, now: FreshNow, name: &str, rtype: RecordType) -> Option<Lookup> {
+        let set = self.set.load(std::sync::atomic::Ordering::Acquire);
+        let kept = self.answers.get(set.checked_sub(1)?)?.get()?;
+        if kept.rtype != rtype || *kept.name != *name || !kept.fresh.holds(now) {
+            return None;
+        }
+        match &kept.kept {
+            Kept::Answer(answer) => answer.upgrade().map(Ok),
+            Kept::Error(e) => Some(Err(e.clone())),
+        }
+    }
+}
+
 #[derive(Debug)]
 struct Linked {
     name: Box<str>,
@@ -1360,24 +1385,18 @@ impl Link {
 
     /// The answer kept for `name` and `rtype`, if still fresh at `now`.
     fn get(&self, now: FreshNow, name: &str, rtype: RecordType) -> Option<Lookup> {
-        use std::sync::atomic::Ordering;
-        let family = self.family(rtype)?;
-        let set = family.set.load(Ordering::Acquire);
-        let kept = family.answers.get(set.checked_sub(1)?)?.get()?;
-        if kept.rtype != rtype || *kept.name != *name || !kept.fresh.holds(now) {
-            return None;
-        }
-        match &kept.kept {
-            Kept::Answer(answer) => answer.upgrade().map(Ok),
-            Kept::Error(e) => Some(Err(e.clone())),
-        }
+        self.family(rtype)?.current(now, name, rtype)
     }
 
-    /// Keeps an answer in the family's next generation, if one is left.
-    fn keep(&self, name: &str, rtype: RecordType, lookup: &Lookup, fresh: Fresh) {
+    /// Keeps an answer in the family's next generation, if one is left and the current
+    /// one is not fresh already (another evaluation may have just replaced it).
+    fn keep(&self, now: FreshNow, name: &str, rtype: RecordType, lookup: &Lookup, fresh: Fresh) {
         use std::sync::atomic::Ordering;
         let families = self.0.get_or_init(Box::default);
         let family = &families[usize::from(rtype == RecordType::Aaaa)];
+        if family.current(now, name, rtype).is_some() {
+            return;
+        }
         let next = family.set.load(Ordering::Acquire);
         let Some(slot) = family.answers.get(next) else {
             return;
@@ -1693,8 +1712,7 @@ x.s   60     A   {x}
     }
 
     /// Links hold answers weakly: two records that include each other (each parsed
-    /// record linked to the other's answer) are freed with the cache, and a link serves
-    /// nothing the cache let go.
+    /// record linked to the other's answer) are freed with the cache.
     #[test]
     fn kept_term_answers_do_not_keep_answers_alive() {
         let zone = crate::testing::example_zone(
