@@ -21,6 +21,10 @@
 # Runs, in sequence:
 #   postfix            Postfix alone (the DKIM-signed message)
 #   monban-verify      + monban milter, 127.0.0.1 untrusted: SPF, DKIM, DMARC judged
+#   null-milter        + benches/null-milter.py, a milter that judges nothing but speaks
+#                      to Postfix as monban does (same steps and replies, one field added
+#                      at the end): Postfix's own extra CPU for such a milter, the floor of
+#                      Postfix's side of "added" (NULL=0 skips it)
 #   monban-record      the same, recording every evaluation for aggregate reports
 #                      ([store] url = SQLite): the journal and the writer thread are in
 #                      the milter process, so its CPU includes them (RECORD=0 skips it)
@@ -42,7 +46,8 @@
 # unless `monban verify` (offline, from the zone file) finds a passing example.com
 # signature in it.
 #
-# Environment: N (10000), SESSIONS (20), SIGN (1), RECORD (1), BASE_PORT (27100: ports BASE..BASE+40
+# Environment: N (10000), SESSIONS (20), SIGN (1), RECORD (1), NULL (1), QUEUE_FS (tmpfs, or
+# disk: where Postfix's queue is, see below), BASE_PORT (27100: ports BASE..BASE+40
 # on 127.0.0.1), MONBAN (target/release/monban), KEEP=1 keeps the work directory,
 # RESULTS=FILE also writes the table as tab-separated values, QUICKACK (true, false or auto,
 # the default) sets monban's tcp_quickack.
@@ -54,6 +59,8 @@ N=${N:-10000}
 SESSIONS=${SESSIONS:-20}
 SIGN=${SIGN:-1}
 RECORD=${RECORD:-1}
+NULL=${NULL:-1}
+QUEUE_FS=${QUEUE_FS:-tmpfs}
 BASE_PORT=${BASE_PORT:-27100}
 KEEP=${KEEP:-0}
 RESULTS=${RESULTS:-}
@@ -68,6 +75,7 @@ SINK_PORT=$((BASE_PORT + 30))
 MONBAN_PORT=$((BASE_PORT + 31))
 ODKIM_PORT=$((BASE_PORT + 32))
 ODMARC_PORT=$((BASE_PORT + 33))
+NULL_PORT=$((BASE_PORT + 34))
 DNS_PORT=53
 BENCH=milter-load
 PIDS=()
@@ -103,12 +111,15 @@ W=$(mktemp -d /tmp/monban-milter-load.XXXXXX)
 chmod 755 "$W"
 POSTFIX_PID=""
 
+QUEUE_MOUNTED=""
 stop_services() {
-    [ -n "$POSTFIX_PID" ] || return 0
-    postfix -c "$W/etc" stop >/dev/null 2>&1
-    for _ in $(seq 50); do kill -0 "$POSTFIX_PID" 2>/dev/null || break; sleep 0.2; done
-    kill "$POSTFIX_PID" 2>/dev/null
-    wait "$POSTFIX_PID" 2>/dev/null
+    if [ -n "$POSTFIX_PID" ]; then
+        postfix -c "$W/etc" stop >/dev/null 2>&1
+        for _ in $(seq 50); do kill -0 "$POSTFIX_PID" 2>/dev/null || break; sleep 0.2; done
+        kill "$POSTFIX_PID" 2>/dev/null
+        wait "$POSTFIX_PID" 2>/dev/null
+    fi
+    if [ -n "$QUEUE_MOUNTED" ]; then umount "$W/queue" 2>/dev/null || umount -l "$W/queue"; fi
 }
 bench_traps
 
@@ -150,15 +161,27 @@ grep -q '^DKIM-Signature:' "$W/msg/signed.eml" || die "monban sign produced no s
 # ---------------------------------------------------------------------------------------
 # Postfix: a private instance; one smtpd port per run, each with its own milters.
 mkdir -p "$W/etc" "$W/sink" "$W/queue" "$W/data"
+# The queue in memory (QUEUE_FS=tmpfs, the default): on ext4, creating and removing a
+# queue file per message makes Postfix's CPU depend on what the runs before left in the
+# inode and block bitmaps (perf on cleanup: find_get_block_common, ext4_get_group_desc,
+# recently_deleted), which moved its CPU per message by more than a milter costs. The
+# same for every run, so "added" measures the milters, not the file system's history.
+if [ "$QUEUE_FS" = tmpfs ]; then
+    mount -t tmpfs -o size=2g,mode=755 monban-bench-queue "$W/queue" ||
+        die "cannot mount a tmpfs on $W/queue (QUEUE_FS=disk keeps the queue on disk)"
+    QUEUE_MOUNTED=1
+fi
 chown postfix "$W/sink" "$W/data"
 declare -A SMTP_PORT=(
     [postfix]=$((BASE_PORT + 1)) [monban-verify]=$((BASE_PORT + 2))
     [opendkim-verify]=$((BASE_PORT + 3)) [monban-sign]=$((BASE_PORT + 4))
     [opendkim-sign]=$((BASE_PORT + 5)) [postfix-again]=$((BASE_PORT + 6))
     [monban-record]=$((BASE_PORT + 7)) [monban-verify-again]=$((BASE_PORT + 8))
+    [null-milter]=$((BASE_PORT + 9))
 )
 MONBAN_MILTER=inet:127.0.0.1:$MONBAN_PORT
 OD_MILTERS=inet:127.0.0.1:$ODKIM_PORT,inet:127.0.0.1:$ODMARC_PORT
+NULL_MILTER=inet:127.0.0.1:$NULL_PORT
 # Everything goes to smtp-sink; the milters are set per smtpd in master.cf.
 {
     postfix_main_cf "$W" mx.test "$SINK_PORT" ""
@@ -174,6 +197,7 @@ OD_MILTERS=inet:127.0.0.1:$ODKIM_PORT,inet:127.0.0.1:$ODMARC_PORT
     printf '127.0.0.1:%s inet n - n - - smtpd\n  -o smtpd_milters=%s\n' "${SMTP_PORT[opendkim-verify]}" "$OD_MILTERS"
     printf '127.0.0.1:%s inet n - n - - smtpd\n  -o smtpd_milters=%s\n' "${SMTP_PORT[monban-sign]}" "$MONBAN_MILTER"
     printf '127.0.0.1:%s inet n - n - - smtpd\n  -o smtpd_milters=%s\n' "${SMTP_PORT[opendkim-sign]}" "$OD_MILTERS"
+    printf '127.0.0.1:%s inet n - n - - smtpd\n  -o smtpd_milters=%s\n' "${SMTP_PORT[null-milter]}" "$NULL_MILTER"
     postfix_services
 } >"$W/etc/master.cf"
 postfix -c "$W/etc" check >"$W/postfix-check.log" 2>&1 || { cat "$W/postfix-check.log" >&2; die "postfix check failed"; }
@@ -306,6 +330,11 @@ run() { # name milters(none|monban-verify|...) message
         monban-trusted) start_monban '"127.0.0.1/32"' ;;
         od-external) start_opendkim_opendmarc external ;;
         od-internal) start_opendkim_opendmarc internal ;;
+        null)
+            spawn python3 "$ROOT/benches/null-milter.py" "$NULL_PORT"
+            MILTER_PIDS=$LAST_PID
+            wait_listen "$NULL_PORT"
+            ;;
     esac
     spawn smtp-sink -u postfix -h sink.test -D "$dump" "127.0.0.1:$SINK_PORT" 256
     local sink_pid=$LAST_PID
@@ -360,7 +389,7 @@ run() { # name milters(none|monban-verify|...) message
     delivered=$(count_delivered "$dump")
     lost=$((N - delivered))
     case $kind in
-        none) misjudged=- ;;
+        none | null) misjudged=- ;;
         *-untrusted | monban-record | od-external) misjudged=$(misjudged_verify "$dump") ;;
         *) misjudged=$(misjudged_sign "$dump" "$delivered") ;;
     esac
@@ -401,6 +430,7 @@ PROBLEMS=0
 say "work directory: $W; monban: $("$MONBAN" --version)"
 run postfix none "$W/msg/signed.eml"
 run monban-verify monban-untrusted "$W/msg/signed.eml"
+[ "$NULL" = 1 ] && run null-milter null "$W/msg/signed.eml"
 if [ "$RECORD" = 1 ]; then
     run monban-record monban-record "$W/msg/signed.eml"
     # The same as monban-verify again: recording is compared with the mean of both.
@@ -443,11 +473,19 @@ printf '%s\n' "${TABLE[@]}" | awk -v n="$N" -v hz="$HZ" -v results="$RESULTS" '
             if (v2) { mv = (ml[v] + ml[v2]) / 2; av = (added[v] + added[v2]) / 2 }
             printf "recording: milter CPU per 1,000 messages %.3f s with, %.3f s without (mean of the verify runs before and after): %+.1f%% (target <= +5%%); all CPU added %.3f s vs %.3f s\n", ml[r], mv, (ml[r] / mv - 1) * 100, added[r], av
         }
+        z = idx["null-milter"]
+        if (z) {
+            floor = pf[z] - base
+            printf "floor: Postfix with a milter that judges nothing (benches/null-milter.py: monban'"'"'s steps and replies, one field added) spends %.3f s per 1,000 messages more than alone\n", floor
+        }
         split("verify sign", kinds, " ")
         for (k = 1; k <= 2; k++) {
             m = idx["monban-" kinds[k]]; o = idx["opendkim-" kinds[k]]
             if (m && o && added[o] > 0)
+            {
                 printf "%s: added CPU per 1,000 messages, monban %.3f s, OpenDKIM+OpenDMARC %.3f s: ratio %.2f (target <= 0.33);\n   milter processes alone: %.3f s vs %.3f s: ratio %.2f\n", kinds[k], added[m], added[o], added[m] / added[o], ml[m], ml[o], (ml[o] > 0 ? ml[m] / ml[o] : 0)
+                if (z) printf "   with the floor: %.3f s of Postfix'"'"'s (%.2f of OpenDKIM+OpenDMARC'"'"'s added) + monban'"'"'s own %.3f s (%.2f) = %.2f\n", floor, floor / added[o], ml[m], ml[m] / added[o], (floor + ml[m]) / added[o]
+            }
         }
     }'
 [ "$PROBLEMS" = 0 ] || { say "milter-load: some run lost, rejected or misjudged messages (see above)"; exit 1; }
