@@ -326,7 +326,7 @@ impl CrlfNormalizer {
     /// Normalizes one chunk: the chunk itself when every LF in it already follows a CR
     /// (no copy: the common case, as SMTP and most stores keep CRLF), else the
     /// normalized bytes, written to `out` (cleared first). The check looks at eight
-    /// bytes at a time ([`has_bare_lf`]); only a chunk that needs it is copied.
+    /// bytes at a time (`has_bare_lf`); only a chunk that needs it is copied.
     pub fn apply<'a>(&mut self, chunk: &'a [u8], out: &'a mut Vec<u8>) -> &'a [u8] {
         let Some(&last) = chunk.last() else {
             return chunk;

@@ -107,7 +107,7 @@ fn header_may_change(b: u8, next: u8) -> bool {
 ///
 /// Output goes to a sink as slices of the input wherever the canonical form is the
 /// input itself, which is almost everywhere: the middle of each chunk is scanned, a
-/// block of bytes at a time ([`next_change`]), for the few places relaxed
+/// block of bytes at a time (`next_change`), for the few places relaxed
 /// canonicalization changes (a tab, two spaces, white space before CRLF) and passed on
 /// untouched; only chunk edges and those places go through the byte-by-byte state
 /// machine.

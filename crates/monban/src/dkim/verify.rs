@@ -78,7 +78,7 @@ pub struct DkimVerifier {
 /// Linear in the number of fields plus the number of names: the positions of every
 /// name are gathered once in a map, so a hostile `h=` of many distinct names costs no
 /// more than a scan of the header (issue 9: a search per name was quadratic). Small
-/// cases (at most [`DIRECT_PICKS`] comparisons, as nearly every real signature) compare
+/// cases (at most `DIRECT_PICKS` comparisons, as nearly every real signature) compare
 /// names directly, without the map's allocations.
 pub fn pick_fields(
     fields: &[HeaderField<'_>],

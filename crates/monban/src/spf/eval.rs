@@ -193,7 +193,7 @@ impl<R: Resolver> Answers<'_, R> {
 /// The evaluation runs when the check is called, with the answers the resolver has at
 /// hand ([`Resolver::cached`]); when those were all it needed, as with a warm cache, the
 /// future is ready at its first poll and holds nothing but the outcome. Otherwise it
-/// awaits the lookups still needed (see [`Answers`]).
+/// awaits the lookups still needed (see `Answers` in the source).
 pub struct SpfFuture<'a>(Pending<'a>);
 
 enum Pending<'a> {
