@@ -301,6 +301,19 @@ impl<R: Resolver> CachingResolver<R> {
         Ok(Err(name))
     }
 
+    /// A cached answer (with its entry's expiry), or the refusal of a name that cannot
+    /// be looked up; else what the inner resolver has at once, then cached.
+    fn at_hand(&self, name: &str, rtype: RecordType) -> Option<(Lookup, Option<u64>)> {
+        match self.find(name, rtype) {
+            Err(e) => Some((Err(e), None)),
+            Ok(Ok((hit, until))) => Some((hit, Some(until))),
+            Ok(Err(name)) => {
+                let lookup = self.inner.cached(&name, rtype)?;
+                Some((self.missed(&name, rtype, lookup), None))
+            }
+        }
+    }
+
     /// Counts a miss and keeps what the inner resolver answered.
     fn missed(&self, name: &str, rtype: RecordType, lookup: Lookup) -> Lookup {
         self.misses.fetch_add(1, Ordering::Relaxed);
@@ -323,6 +336,8 @@ impl<R: Resolver> Resolver for CachingResolver<R> {
     /// A cached answer, or the refusal of a name that cannot be looked up; else what
     /// the inner resolver has at once (then cached, as [`Resolver::lookup`] would).
     fn cached(&self, name: &str, rtype: RecordType) -> Option<Lookup> {
+        // Not through `at_hand`: the hit path of every SPF evaluation's first lookup,
+        // measurably quicker without the expiry carried along.
         match self.find(name, rtype) {
             Err(e) => Some(Err(e)),
             Ok(Ok((hit, _))) => Some(hit),
@@ -336,20 +351,13 @@ impl<R: Resolver> Resolver for CachingResolver<R> {
     /// [`Self::cached`]; a hit stays fresh until its entry expires. (An answer just
     /// taken from the inner resolver comes without: the next ask finds it cached.)
     fn cached_fresh(&self, name: &str, rtype: RecordType) -> Option<(Lookup, Option<Fresh>)> {
-        match self.find(name, rtype) {
-            Err(e) => Some((Err(e), None)),
-            Ok(Ok((hit, until))) => Some((
-                hit,
-                Some(Fresh {
-                    cache: self.id,
-                    until,
-                }),
-            )),
-            Ok(Err(name)) => {
-                let lookup = self.inner.cached(&name, rtype)?;
-                Some((self.missed(&name, rtype, lookup), None))
-            }
-        }
+        self.at_hand(name, rtype).map(|(lookup, until)| {
+            let fresh = until.map(|until| Fresh {
+                cache: self.id,
+                until,
+            });
+            (lookup, fresh)
+        })
     }
 
     /// This cache's clock. (An answer it removed early, when full, stays fresh until

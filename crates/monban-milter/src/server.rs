@@ -447,32 +447,12 @@ where
                     let done = if session.end_only_signs() {
                         // One or two signatures and nothing to look up: cheaper here
                         // than handed to the blocking pool and back.
-                        let resolver = &*resolver;
-                        let recorder = &recorder;
-                        let session = &mut session;
-                        tokio::time::timeout_at(deadline, async move {
-                            let outcome = session.end_of_message(resolver).await;
-                            let evaluation = match recorder {
-                                Some(r) => evaluation(r, &outcome, resolver).await,
-                                None => None,
-                            };
-                            (outcome, evaluation)
-                        })
-                        .await
-                        .ok()
+                        let finish = finish_message(&mut session, &*resolver, recorder.as_deref());
+                        tokio::time::timeout_at(deadline, finish).await.ok()
                     } else {
                         let turn = off_worker(&shared.permits, deadline, session, move |s, rt| {
-                            rt.block_on(async {
-                                tokio::time::timeout_at(deadline, async {
-                                    let outcome = s.end_of_message(&*resolver).await;
-                                    let evaluation = match &recorder {
-                                        Some(r) => evaluation(r, &outcome, &*resolver).await,
-                                        None => None,
-                                    };
-                                    (outcome, evaluation)
-                                })
-                                .await
-                            })
+                            let finish = finish_message(s, &*resolver, recorder.as_deref());
+                            rt.block_on(tokio::time::timeout_at(deadline, finish))
                         })
                         .await?;
                         match turn {
@@ -483,6 +463,7 @@ where
                             // No turn in time: the session went with the waiting task, so
                             // the connection ends after this reply.
                             None => {
+                                metrics.end_of_message(started.elapsed());
                                 return Err(
                                     no_turn(metrics, limits.command_timeout, &mut stream).await
                                 );
@@ -556,6 +537,20 @@ where
 /// The evaluation to record of a judged message (with its failure report, when the
 /// policy asks for one). A tempfailed message is not recorded: the sender retries it
 /// and it is judged again.
+/// The end of a message: its outcome, and what is recorded of it when recording is on.
+async fn finish_message<R: Resolver>(
+    session: &mut Session,
+    resolver: &R,
+    recorder: Option<&Recorder>,
+) -> (MessageOutcome, Option<monban_store::Evaluation>) {
+    let outcome = session.end_of_message(resolver).await;
+    let evaluation = match recorder {
+        Some(r) => evaluation(r, &outcome, resolver).await,
+        None => None,
+    };
+    (outcome, evaluation)
+}
+
 async fn evaluation<R: Resolver>(
     recorder: &Recorder,
     outcome: &MessageOutcome,

@@ -96,9 +96,7 @@ impl Headers {
         let mut fields: Vec<(usize, usize, usize, usize)> =
             Vec::with_capacity((block.len() / 64 + 8).min(MAX_HEADER_FIELDS));
         // One search over the block for the line ends, not one call per line.
-        let mut ends = memchr::memchr_iter(b'\n', block)
-            .map(|i| i + 1)
-            .chain((!block.ends_with(b"\n")).then_some(block.len()));
+        let mut ends = memchr::memchr_iter(b'\n', block).map(|i| i + 1);
         let mut pos = 0;
         let mut line_no = 0;
         while pos < block.len() {

@@ -413,10 +413,7 @@ pub fn diagnose(
         .is_some_and(|f| related_domains(f, &sig.domain));
     diagnose_body(&sig, body, author, &mut d);
 
-    let subject_signed = sig
-        .signed_headers
-        .iter()
-        .any(|h| h.eq_ignore_ascii_case("subject"));
+    let subject_signed = sig.signed_headers.contains("subject");
     let tag = subject_signed
         .then(|| fields.iter().rev().find(|f| f.is("subject")))
         .flatten()

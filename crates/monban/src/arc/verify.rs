@@ -347,11 +347,7 @@ impl ArcVerifier {
                 message: None,
                 message_reason: None,
                 body_intact: hashes[s.hasher].digest == s.ams.body_hash,
-                signs_from: s
-                    .ams
-                    .signed_headers
-                    .iter()
-                    .any(|h| h.eq_ignore_ascii_case("from")),
+                signs_from: s.ams.signed_headers.contains("from"),
                 authserv_id,
                 results,
             })

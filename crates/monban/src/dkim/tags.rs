@@ -202,13 +202,12 @@ mod tests {
             {
                 return Err(TagListError::BadValue(name.to_owned()));
             }
-            if tags.iter().any(|t| t.name == name) {
-                return Err(TagListError::Duplicate(name.to_owned()));
+            // A name seen before, then the count (RFC 6376 §3.2).
+            match tags.iter().position(|t| t.name == name) {
+                Some(_) => return Err(TagListError::Duplicate(name.to_owned())),
+                None if tags.len() == MAX_TAGS => return Err(TagListError::TooMany),
+                None => tags.push(Tag { name, value }),
             }
-            if tags.len() >= MAX_TAGS {
-                return Err(TagListError::TooMany);
-            }
-            tags.push(Tag { name, value });
         }
         Ok(tags)
     }

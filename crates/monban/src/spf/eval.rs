@@ -1394,13 +1394,13 @@ impl Link {
         use std::sync::atomic::Ordering;
         let families = self.0.get_or_init(Box::default);
         let family = &families[usize::from(rtype == RecordType::Aaaa)];
-        if family.current(now, name, rtype).is_some() {
-            return;
-        }
         let next = family.set.load(Ordering::Acquire);
         let Some(slot) = family.answers.get(next) else {
             return;
         };
+        if family.current(now, name, rtype).is_some() {
+            return;
+        }
         // Two evaluations may fill the same generation at once: one answer is kept,
         // either is fresh.
         let _ = slot.set(Linked {
@@ -1440,10 +1440,9 @@ struct NameShape {
 impl NameShape {
     fn of(name: &str) -> Self {
         let b = name.as_bytes();
-        // Stops at the first byte that is neither: the first letter of nearly every name.
-        let digits_and_dots = b.iter().all(|&c| c.is_ascii_digit() || c == b'.');
         let mut labels_ok = !b.is_empty();
         let mut dots = 0;
+        let mut colon = false;
         let mut start = 0;
         for (i, &c) in b.iter().enumerate() {
             if c == b'.' {
@@ -1451,13 +1450,15 @@ impl NameShape {
                 dots += 1;
                 start = i + 1;
             }
+            colon |= c == b':';
         }
         labels_ok &= b.len() > start && b.len() - start <= 63;
         Self {
             labels_ok,
             dots,
-            colon: !digits_and_dots && b.contains(&b':'),
-            digits_and_dots,
+            colon,
+            // Stops at the first byte that is neither: the first letter of most names.
+            digits_and_dots: b.iter().all(|&c| c.is_ascii_digit() || c == b'.'),
         }
     }
 }

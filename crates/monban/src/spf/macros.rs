@@ -411,31 +411,9 @@ fn letter_value<'v>(
         'o' => vars.sender_domain,
         'd' => vars.domain,
         'i' => {
-            scratch.reserve(63);
-            match vars.ip {
-                IpAddr::V4(v4) => {
-                    // Dotted decimal, as `Ipv4Addr`'s `Display` writes it.
-                    for (n, octet) in v4.octets().into_iter().enumerate() {
-                        if n > 0 {
-                            scratch.push('.');
-                        }
-                        push_decimal(octet, scratch);
-                    }
-                }
-                IpAddr::V6(v6) => {
-                    // §7.3: "dot-format": 32 nibbles separated by dots, uppercase as in
-                    // the §7.4 example ("1.0.B.C.0...").
-                    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-                    for (n, byte) in v6.octets().into_iter().enumerate() {
-                        if n > 0 {
-                            scratch.push('.');
-                        }
-                        scratch.push(char::from(HEX[usize::from(byte >> 4)]));
-                        scratch.push('.');
-                        scratch.push(char::from(HEX[usize::from(byte & 0x0f)]));
-                    }
-                }
-            }
+            // §7.3: dotted decimal, or "dot-format" (32 nibbles separated by dots,
+            // uppercase as in the §7.4 example "1.0.B.C.0...").
+            push_ip(vars.ip, None, false, scratch);
             scratch
         }
         'c' => {
