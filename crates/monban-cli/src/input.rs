@@ -170,8 +170,14 @@ impl BufRead for Reader<'_> {
 }
 
 /// Reads messages one after another from a reader: a single message, or the messages
-/// of an mbox (RFC 4155: each starts with a "From " line, which is not part of it;
-/// ">From " quoting is left as is).
+/// of an mbox (RFC 4155: each starts with a "From " line, which is not part of it).
+///
+/// An mbox writer quotes a message's own lines that start with "From " as ">From "
+/// (mboxo), and mboxrd writers add one more ">" to lines that already start with
+/// ">"s then "From ". Each line of '>'s then "From " loses one '>' here (the mboxrd
+/// reading, RFC 4155 §2 and Appendix A), so that what is verified or signed is the
+/// message as it was sent: its DKIM body hash holds again. (An mboxo file whose
+/// message had a line starting ">From " gives that line back one '>' short.)
 pub struct Messages<R> {
     reader: R,
     mbox: Option<bool>,
@@ -307,10 +313,11 @@ impl<R: BufRead> Messages<R> {
                 self.done = true;
                 break;
             }
-            // At a line start, the line must be seen up to its fifth byte (or its end)
-            // to know whether it is a "From " separator; when the buffer holds less,
-            // the line is read whole (bounded by MAX_LINE) instead.
-            let decidable = buf.len() >= 5 || memchr::memchr(b'\n', buf).is_some();
+            // At a line start, the line must be seen up to its fifth byte after any
+            // '>'s (or to its end) to know whether it is a "From " separator or a
+            // quoted one; when the buffer holds less, the line is read whole (bounded
+            // by MAX_LINE) instead.
+            let decidable = !at_line_start || line_start_decidable(buf);
             if at_line_start && !decidable {
                 if self.read_piece()? == 0 {
                     self.done = true;
@@ -322,7 +329,12 @@ impl<R: BufRead> Messages<R> {
                 }
                 at_line_start = self.line.ends_with(b"\n");
                 if !stopped {
-                    stopped = sink(&self.line).is_break();
+                    let line = if is_quoted_from(&self.line) {
+                        &self.line[1..]
+                    } else {
+                        &self.line[..]
+                    };
+                    stopped = sink(line).is_break();
                     if stopped && self.first_only {
                         self.done = true;
                         break;
@@ -344,9 +356,10 @@ impl<R: BufRead> Messages<R> {
                     None => (buf.len(), false),
                 },
             };
+            let run_starts_line = at_line_start;
             at_line_start = buf[run - 1] == b'\n';
             if !stopped {
-                stopped = sink(&buf[..run]).is_break();
+                stopped = unquoted(&buf[..run], run_starts_line, &mut sink);
             }
             self.reader.consume(run);
             if stopped && self.first_only {
@@ -361,6 +374,43 @@ impl<R: BufRead> Messages<R> {
         }
         Ok(true)
     }
+}
+
+/// Whether a line of '>'s then "From " starts `line`: an mbox's quoting of a line of
+/// the message (one '>' of it is the quoting).
+fn is_quoted_from(line: &[u8]) -> bool {
+    let quotes = line.iter().take_while(|&&b| b == b'>').count();
+    quotes > 0 && line[quotes..].starts_with(b"From ")
+}
+
+/// Whether `buf`, at a line start, holds enough of the line to tell a separator or a
+/// quoted "From " line from others: the line's end, or five bytes past its '>'s.
+fn line_start_decidable(buf: &[u8]) -> bool {
+    let quotes = buf.iter().take_while(|&&b| b == b'>').count();
+    buf.len() >= quotes + 5 || memchr::memchr(b'\n', buf).is_some()
+}
+
+/// Hands `run`, whole lines of an mbox message (the first one from its start when
+/// `starts_line`; only the last may be cut short), to `sink`, each quoted "From " line
+/// ([`is_quoted_from`]) without its first '>': the run goes in the pieces between those
+/// bytes. Whether the sink stopped.
+fn unquoted(
+    run: &[u8],
+    starts_line: bool,
+    sink: &mut impl FnMut(&[u8]) -> ControlFlow<()>,
+) -> bool {
+    let mut from = 0;
+    let first = starts_line.then_some(0);
+    let others = memchr::memmem::find_iter(run, b"\n>").map(|p| p + 1);
+    for start in first.into_iter().chain(others) {
+        if is_quoted_from(&run[start..]) {
+            if start > from && sink(&run[from..start]).is_break() {
+                return true;
+            }
+            from = start + 1;
+        }
+    }
+    from < run.len() && sink(&run[from..]).is_break()
 }
 
 #[cfg(test)]
@@ -415,20 +465,29 @@ mod tests {
                 if line.starts_with(b"From ") {
                     out.push(Vec::new());
                 } else if let Some(m) = out.last_mut() {
-                    m.extend_from_slice(line);
+                    // mboxrd: '>'s then "From " lose one '>'.
+                    let quotes = line.iter().take_while(|&&b| b == b'>').count();
+                    if quotes > 0 && line[quotes..].starts_with(b"From ") {
+                        m.extend_from_slice(&line[1..]);
+                    } else {
+                        m.extend_from_slice(line);
+                    }
                 }
             }
             out
         }
-        let inputs: [&[u8]; 5] = [
+        let inputs: [&[u8]; 8] = [
             b"From a\nFrom: x\n\nbody\n>From here\nFrom b\n\nFrom c\nFrom d\nFrom:\n",
+            b"From a\n>From x\n>>From y\n> From z\n>>>>>From\n>>>From \n>\n>>\n>Fro\n>>Fromage",
+            b"From a\r\n>From x\r\nbody >From\r\n\r\nFrom b\r\n>>>From c\r\n",
+            b"From a\n>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>From long quoting\n>>>>>>>>>>>>>>>>>>>>",
             b"From a\r\nX: 1\r\n\r\nFrom\r\nFromage\nFrom b x\nlast line, no end",
             b"From a\n\n\n\nFrom b\n",
             b"From a\nFro",
             b"From a\nlong line From here and From there\nFrom  b\nFrom\n",
         ];
         for input in inputs {
-            for cap in 1..=24 {
+            for cap in 1..=48 {
                 let mut m = Messages::new(BufReader::with_capacity(cap, input));
                 let mut got = Vec::new();
                 loop {

@@ -79,6 +79,11 @@ fn sign_rsa(key: &str, message: &[u8]) -> Vec<u8> {
         ],
         Some(message),
     );
+    succeeded(out)
+}
+
+/// The standard output of a run that must have succeeded (its stderr in the failure).
+fn succeeded(out: Output) -> Vec<u8> {
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -639,6 +644,52 @@ fn numbered(
     let name = dir.path(&format!("m{i:0digits$}.eml"));
     std::fs::write(&name, &message).unwrap();
     (name, message)
+}
+
+/// Messages whose bodies have lines starting "From " and ">From ", signed, then stored in
+/// an mbox the way delivery agents write one (line ends LF; mboxrd: each such line gets
+/// one more '>'; an empty line after each message): reading the mbox gives each message
+/// back as it was signed, so every signature passes (RFC 4155 Appendix A).
+#[test]
+fn quoted_from_lines_of_an_mbox_are_read_back() {
+    let dir = Dir::new("mboxrd");
+    let zone = keys(&dir);
+    let key = dir.path("rsa.private");
+    let bodies = [
+        "From the start, a line that mbox quotes.\r\n",
+        ">From quoted already\r\n>>From twice\r\n> From a reply\r\nFrom\r\n",
+        "no quoting here\r\nFromage\r\n",
+    ];
+    let mut mbox = Vec::new();
+    for (i, body) in bodies.iter().enumerate() {
+        let message = format!(
+            "From: Alice <alice@example.com>\r\nTo: bob@example.net\r\nSubject: {i}\r\n\r\n{body}"
+        );
+        let signed = String::from_utf8(sign_rsa(&key, message.as_bytes())).unwrap();
+        mbox.extend_from_slice(b"From alice@example.com Sun Nov 22 10:00:00 2026\n");
+        for line in signed.split_terminator("\r\n") {
+            if line.trim_start_matches('>').starts_with("From ") {
+                mbox.push(b'>');
+            }
+            mbox.extend_from_slice(line.as_bytes());
+            mbox.push(b'\n');
+        }
+        mbox.push(b'\n');
+    }
+    std::fs::write(dir.path("box.mbox"), &mbox).unwrap();
+    let out = succeeded(monban(
+        &["verify", "--zone", &zone, "--json", &dir.path("box.mbox")],
+        None,
+    ));
+    let results: Vec<String> = String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v["dkim"][0]["result"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    assert_eq!(results, ["pass", "pass", "pass"]);
 }
 
 /// An mbox of `count` copies of `message`.
