@@ -65,9 +65,7 @@ pub enum AddressError {
 
 /// RFC 5322 §3.2.3 atext.
 fn is_atext(c: char) -> bool {
-    c.is_ascii_alphanumeric()
-        || "!#$%&'*+-/=?^_`{|}~".contains(c)
-        || (!c.is_ascii() && !c.is_control())
+    crate::text::is_atext(c) || (!c.is_ascii() && !c.is_control())
 }
 
 struct Parser<'a> {

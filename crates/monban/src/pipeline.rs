@@ -446,7 +446,9 @@ impl MessageVerifier {
                 (None, None) => (crate::iprev::IprevOutcome::none(), Vec::new()),
             }
         };
-        let author = dmarc::author_domain(&headers).ok();
+        // The From field is parsed once, for ADSP and DMARC.
+        let author_result = dmarc::author_domain(&headers);
+        let author = author_result.as_ref().ok().cloned();
         let adsp = async {
             match &author {
                 Some(d) => Some(crate::adsp::lookup(resolver, d).await),
@@ -474,7 +476,7 @@ impl MessageVerifier {
         let arc = arc_verifier.finish_hashed(&hashes, resolver);
         // DMARC policy discovery needs only the header: it runs alongside SPF, DKIM and
         // ARC.
-        let discovery = dmarc::discover(resolver, &headers, &self.config.dmarc);
+        let discovery = dmarc::discover_for(resolver, author_result, &self.config.dmarc);
         let (
             ((spf_result, helo_result), (sender_id, domainkeys)),
             ((dkim_results, arc), (discovered, ((iprev, dnsbl), adsp))),

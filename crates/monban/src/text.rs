@@ -9,42 +9,73 @@
 
 use std::borrow::Cow;
 
+/// A set of bytes as a table: the ASCII letters and digits when `alphanumeric`, and
+/// `others`. The tests below run on every byte of the values monban writes into each
+/// `Authentication-Results` field, so they are a look-up, not a search of a string.
+pub(crate) const fn byte_set(alphanumeric: bool, others: &[u8]) -> [bool; 256] {
+    let mut set = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        set[b] = alphanumeric && (b as u8).is_ascii_alphanumeric();
+        b += 1;
+    }
+    let mut i = 0;
+    while i < others.len() {
+        set[others[i] as usize] = true;
+        i += 1;
+    }
+    set
+}
+
+/// RFC 5322 §3.2.3 `atext` (ASCII).
+const ATEXT: [bool; 256] = byte_set(true, b"!#$%&'*+-/=?^_`{|}~");
+
+/// Whether byte `b` is RFC 5322 §3.2.3 `atext` (ASCII).
+pub fn is_atext_byte(b: u8) -> bool {
+    ATEXT[usize::from(b)]
+}
+
 /// RFC 5322 §3.2.3 `atext`.
 pub fn is_atext(c: char) -> bool {
-    c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~".contains(c)
+    u8::try_from(c).is_ok_and(is_atext_byte)
 }
 
-/// Whether `s` is an RFC 5322 `dot-atom-text`.
+/// Whether `s` is an RFC 5322 `dot-atom-text`: atext runs joined by single dots.
 pub fn is_dot_atom(s: &str) -> bool {
-    !s.is_empty()
-        && s.split('.')
-            .all(|part| !part.is_empty() && part.chars().all(is_atext))
-}
-
-/// Replaces control characters (CR, LF, NUL, DEL, ...) but the tab by a space, so the
-/// text stays on one line.
-fn no_controls(s: &str) -> Cow<'_, str> {
-    let bad = |c: char| c.is_control() && c != '\t';
-    if s.chars().any(bad) {
-        Cow::Owned(s.chars().map(|c| if bad(c) { ' ' } else { c }).collect())
-    } else {
-        Cow::Borrowed(s)
-    }
+    let b = s.as_bytes();
+    // Bytes, not characters: atext is ASCII, so a byte of a multi-byte character fails
+    // as the character would.
+    !b.is_empty()
+        && b.first() != Some(&b'.')
+        && b.last() != Some(&b'.')
+        && b.iter().all(|&c| c == b'.' || is_atext_byte(c))
+        && memchr::memmem::find(b, b"..").is_none()
 }
 
 /// `s` as a quoted-string: `"` and `\` escaped, controls replaced.
 pub fn quoted(s: &str) -> String {
-    let s = no_controls(s);
     let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
+    push_quoted(&mut out, s);
+    out
+}
+
+/// [`quoted`], appended to `out`.
+pub fn push_quoted(out: &mut String, s: &str) {
+    push_escaped(out, s, '"', '"', |c| c == '"' || c == '\\');
+}
+
+/// `s` between `open` and `close`, a backslash before each character `escape` names,
+/// controls but the tab replaced by spaces (so the text stays on one line).
+fn push_escaped(out: &mut String, s: &str, open: char, close: char, escape: fn(char) -> bool) {
+    out.reserve(s.len() + 2);
+    out.push(open);
     for c in s.chars() {
-        if c == '"' || c == '\\' {
+        if escape(c) {
             out.push('\\');
         }
-        out.push(c);
+        out.push(if c.is_control() && c != '\t' { ' ' } else { c });
     }
-    out.push('"');
-    out
+    out.push(close);
 }
 
 /// `s` as a dot-atom when it is one, else as a quoted-string.
@@ -59,17 +90,14 @@ pub fn dot_atom_or_quoted(s: &str) -> Cow<'_, str> {
 /// `s` inside parentheses as an RFC 5322 comment: `(`, `)` and `\` escaped, controls
 /// replaced.
 pub fn comment(s: &str) -> String {
-    let s = no_controls(s);
     let mut out = String::with_capacity(s.len() + 2);
-    out.push('(');
-    for c in s.chars() {
-        if matches!(c, '(' | ')' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out.push(')');
+    push_comment(&mut out, s);
     out
+}
+
+/// [`comment`], appended to `out`.
+pub fn push_comment(out: &mut String, s: &str) {
+    push_escaped(out, s, '(', ')', |c| matches!(c, '(' | ')' | '\\'));
 }
 
 /// Removes quoted-strings and comments: what is left is the structure a parser acts
@@ -93,6 +121,32 @@ pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The tables agree with the definitions as written in RFC 5322 §3.2.3, for every
+    /// character of the first planes and for dot-atoms built from them.
+    #[test]
+    fn atext_and_dot_atom_tables_match_the_definition() {
+        let atext = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~".contains(c);
+        let dot_atom =
+            |s: &str| !s.is_empty() && s.split('.').all(|p| !p.is_empty() && p.chars().all(atext));
+        for c in (0..0x3_0000).filter_map(char::from_u32) {
+            assert_eq!(is_atext(c), atext(c), "{c:?}");
+            for s in [
+                format!("{c}"),
+                format!("a{c}b"),
+                format!("a.{c}"),
+                format!("{c}.b"),
+                format!("a{c}.b"),
+            ] {
+                assert_eq!(is_dot_atom(&s), dot_atom(&s), "{s:?}");
+            }
+        }
+        for s in [
+            "", ".", "a..b", "a.b.", ".a", "a.b.c", "a", "é.com", "a\u{0}",
+        ] {
+            assert_eq!(is_dot_atom(s), dot_atom(s), "{s:?}");
+        }
+    }
 
     #[test]
     fn rfc5322_3_2_3_dot_atom() {

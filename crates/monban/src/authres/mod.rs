@@ -24,14 +24,17 @@ use crate::dkim::DkimOutcome;
 use crate::dmarc::{DmarcOutcome, DmarcResult};
 use crate::message::Headers;
 use crate::spf::{SpfIdentity, SpfOutcome};
-use crate::text::{comment, quoted};
+use crate::text::{push_comment, push_quoted, quoted};
 
 /// RFC 2045 §5.1 `token` characters: any visible ASCII but tspecials.
 fn is_token(s: &str) -> bool {
-    !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_graphic() && !"()<>@,;:\\\"/[]?=".contains(c))
+    // Bytes, not characters: a token is ASCII, so a byte of a multi-byte character
+    // fails as the character would.
+    !s.is_empty() && s.bytes().all(|b| TOKEN[usize::from(b)])
 }
+
+/// RFC 2045 §5.1 token bytes: visible ASCII but tspecials.
+const TOKEN: [bool; 256] = crate::text::byte_set(true, b"!#$%&'*+-.^_`{|}~");
 
 /// A property value (RFC 8601 §2.2 `pvalue`): a token, `local-part@domain` made of
 /// dot-atoms, or else a quoted-string.
@@ -52,9 +55,9 @@ pub fn pvalue(s: &str) -> Cow<'_, str> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Property {
     /// `smtp`, `header`, `body`, `policy`.
-    pub ptype: String,
+    pub ptype: Cow<'static, str>,
     /// e.g. `mailfrom`, `d`, `from`.
-    pub property: String,
+    pub property: Cow<'static, str>,
     /// The value, unquoted.
     pub value: String,
 }
@@ -87,11 +90,11 @@ impl ResInfo {
     }
 
     /// Adds a property (empty values are skipped).
-    pub fn with(mut self, ptype: &str, property: &str, value: &str) -> Self {
+    pub fn with(mut self, ptype: &'static str, property: &'static str, value: &str) -> Self {
         if !value.is_empty() {
             self.properties.push(Property {
-                ptype: ptype.into(),
-                property: property.into(),
+                ptype: Cow::Borrowed(ptype),
+                property: Cow::Borrowed(property),
                 value: value.into(),
             });
         }
@@ -259,29 +262,32 @@ impl ResInfo {
 
     /// The resinfo text, e.g. `spf=pass (comment) smtp.mailfrom=a@example.com`.
     pub fn to_text(&self) -> String {
-        let mut s = format!(
-            "{}={}",
-            token_or_quoted(&self.method),
-            token_or_quoted(&self.result)
-        );
+        let mut s = String::new();
+        self.write_text(&mut s);
+        s
+    }
+
+    /// [`ResInfo::to_text`], appended to `s`.
+    pub fn write_text(&self, s: &mut String) {
+        push_token_or_quoted(s, &self.method);
+        s.push('=');
+        push_token_or_quoted(s, &self.result);
         if let Some(c) = &self.comment {
             s.push(' ');
-            s.push_str(&comment(c));
+            push_comment(s, c);
         }
         if let Some(reason) = &self.reason {
             s.push_str(" reason=");
-            s.push_str(&quoted(reason));
+            push_quoted(s, reason);
         }
         for p in &self.properties {
-            let _ = write!(
-                s,
-                " {}.{}={}",
-                keyword(&p.ptype),
-                keyword(&p.property),
-                pvalue(&p.value)
-            );
+            s.push(' ');
+            push_keyword(s, &p.ptype);
+            s.push('.');
+            push_keyword(s, &p.property);
+            s.push('=');
+            s.push_str(&pvalue(&p.value));
         }
-        s
     }
 }
 
@@ -293,13 +299,23 @@ fn token_or_quoted(s: &str) -> Cow<'_, str> {
     }
 }
 
-/// A ptype or property as written in `ptype.property=`: the dot separates the two
-/// (RFC 8601 §2.2), so a dot inside either is quoted like anything not a token.
-fn keyword(s: &str) -> Cow<'_, str> {
-    if s.contains('.') {
-        Cow::Owned(quoted(s))
+/// [`token_or_quoted`], appended to `out`.
+fn push_token_or_quoted(out: &mut String, s: &str) {
+    if is_token(s) {
+        out.push_str(s);
     } else {
-        token_or_quoted(s)
+        push_quoted(out, s);
+    }
+}
+
+/// A ptype or property as written in `ptype.property=`, appended to `out`: the dot
+/// separates the two (RFC 8601 §2.2), so a dot inside either is quoted like anything
+/// not a token.
+fn push_keyword(out: &mut String, s: &str) {
+    if s.contains('.') {
+        push_quoted(out, s);
+    } else {
+        push_token_or_quoted(out, s);
     }
 }
 
@@ -330,7 +346,7 @@ impl AuthenticationResults {
         }
         for r in &self.results {
             s.push_str(";\r\n\t");
-            s.push_str(&r.to_text());
+            r.write_text(&mut s);
         }
         s
     }
@@ -393,6 +409,22 @@ pub fn dkim_clause(outcome: &DkimOutcome) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The token table is RFC 2045 §5.1's definition: visible ASCII but tspecials.
+    #[test]
+    fn token_table_matches_the_definition() {
+        let token = |s: &str| {
+            !s.is_empty()
+                && s.chars()
+                    .all(|c| c.is_ascii_graphic() && !"()<>@,;:\\\"/[]?=".contains(c))
+        };
+        for c in (0..0x3_0000).filter_map(char::from_u32) {
+            for s in [format!("{c}"), format!("a{c}"), format!("{c}b.c")] {
+                assert_eq!(is_token(&s), token(&s), "{s:?}");
+            }
+        }
+        assert!(!is_token(""));
+    }
 
     #[test]
     fn rfc8601_2_2_pvalues() {

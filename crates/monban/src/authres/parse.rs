@@ -252,8 +252,8 @@ pub(super) fn parse(value: &[u8]) -> Result<AuthenticationResults, ParseError> {
             p.cfws()?;
             let value = p.pvalue()?;
             info.properties.push(Property {
-                ptype: ptype.to_ascii_lowercase(),
-                property: property.to_ascii_lowercase(),
+                ptype: ptype.to_ascii_lowercase().into(),
+                property: property.to_ascii_lowercase().into(),
                 value,
             });
         }

@@ -48,6 +48,8 @@ pub struct Tag<'a> {
     pub value: &'a str,
 }
 
+/// White space as the tests' definitions see it, by character.
+#[cfg(test)]
 fn is_wsp(c: char) -> bool {
     matches!(c, ' ' | '\t' | '\r' | '\n')
 }
@@ -152,11 +154,17 @@ pub fn without_wsp(value: &str) -> std::borrow::Cow<'_, str> {
 /// Removes every white-space character (for base64 values and colon lists).
 pub fn strip_wsp(value: &str) -> String {
     // One allocation of the final size; pieces between white space copied whole (a
-    // folded b= has a few).
+    // folded b= has a few). White space is ASCII, so each cut is a character boundary:
+    // the bytes are scanned, not characters.
     let mut out = String::with_capacity(value.len());
-    for piece in value.split(is_wsp) {
-        out.push_str(piece);
+    let mut start = 0;
+    for (i, &b) in value.as_bytes().iter().enumerate() {
+        if is_wsp_byte(b) {
+            out.push_str(value.get(start..i).unwrap_or_default());
+            start = i + 1;
+        }
     }
+    out.push_str(value.get(start..).unwrap_or_default());
     out
 }
 
@@ -258,6 +266,24 @@ mod tests {
         assert_eq!(t[2].value, "abc\r\n def");
         assert_eq!(strip_wsp(t[2].value), "abcdef");
         assert!(parse("").unwrap().is_empty());
+    }
+
+    /// `strip_wsp` removes exactly the white-space characters, whatever surrounds them.
+    #[test]
+    fn strip_wsp_removes_white_space_characters_only() {
+        for s in [
+            "",
+            " ",
+            "a",
+            " a b\t\r\nc ",
+            "é \u{3000} ü\n\u{85}",
+            "\r\n\t  ",
+            "x\u{a0}y z",
+        ] {
+            let expected: String = s.chars().filter(|&c| !is_wsp(c)).collect();
+            assert_eq!(strip_wsp(s), expected, "{s:?}");
+            assert_eq!(without_wsp(s), expected, "{s:?}");
+        }
     }
 
     #[test]

@@ -403,7 +403,17 @@ pub async fn discover<R: Resolver>(
     headers: &Headers,
     config: &DmarcConfig,
 ) -> Discovery {
-    let from = match author_domain(headers) {
+    discover_for(resolver, author_domain(headers), config).await
+}
+
+/// [`discover`] for the author domain [`author_domain`] gave (a caller that needs the
+/// author domain for more than DMARC parses the From field once).
+pub async fn discover_for<R: Resolver>(
+    resolver: &R,
+    author: Result<String, FromError>,
+    config: &DmarcConfig,
+) -> Discovery {
+    let from = match author {
         Ok(d) => d,
         Err(why) => {
             return Discovery::Done(DmarcOutcome::error(

@@ -15,7 +15,7 @@ pub mod record;
 pub use eval::{
     Discovery, Disposition, DmarcConfig, DmarcOutcome, DmarcReason, DmarcResult, FromError,
     OrgDomainMode, OverrideKind, PolicyOverride, PolicyTag, author_domain, conclude, discover,
-    evaluate,
+    discover_for, evaluate,
 };
 pub use psl::PublicSuffixList;
 pub use record::{AlignmentMode, DmarcRecord, Policy, Psd, RecordError, ReportUri};
