@@ -153,19 +153,20 @@ pub fn without_wsp(value: &str) -> std::borrow::Cow<'_, str> {
 
 /// Removes every white-space character (for base64 values and colon lists).
 pub fn strip_wsp(value: &str) -> String {
-    // One allocation of the final size; pieces between white space copied whole (a
-    // folded b= has a few). White space is ASCII, so each cut is a character boundary:
-    // the bytes are scanned, not characters.
-    let mut out = String::with_capacity(value.len());
-    let mut start = 0;
-    for (i, &b) in value.as_bytes().iter().enumerate() {
-        if is_wsp_byte(b) {
-            out.push_str(value.get(start..i).unwrap_or_default());
-            start = i + 1;
+    // One allocation of the final size. Blocks of bytes without white space (nearly all
+    // of a folded b=) are copied whole; the test of a block has no branch inside, so
+    // the compiler turns it into vector compares.
+    const BLOCK: usize = 16;
+    let mut out = Vec::with_capacity(value.len());
+    for block in value.as_bytes().chunks(BLOCK) {
+        if block.iter().fold(false, |any, &b| any | is_wsp_byte(b)) {
+            out.extend(block.iter().copied().filter(|&b| !is_wsp_byte(b)));
+        } else {
+            out.extend_from_slice(block);
         }
     }
-    out.push_str(value.get(start..).unwrap_or_default());
-    out
+    // Only ASCII bytes were taken out of valid UTF-8, so it still is.
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 #[cfg(test)]
