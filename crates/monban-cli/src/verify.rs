@@ -266,8 +266,15 @@ struct Verified {
 impl Job {
     /// Verifies every message of one input, handing each result to `emit` as it is
     /// ready (a worker's emitter blocks while the printer is behind: bounded memory);
-    /// stops when `emit` answers false.
-    fn run(&self, source: &Source, bufs: &mut Buffers, emit: &mut dyn FnMut(Event) -> bool) {
+    /// stops when `emit` answers false. An mbox is verified on `parallel` threads
+    /// ([`Job::run_mbox`]) when that is more than one.
+    fn run(
+        &self,
+        source: &Source,
+        bufs: &mut Buffers,
+        parallel: usize,
+        emit: &mut dyn FnMut(Event) -> bool,
+    ) {
         let Buffers { read, norm: buf } = bufs;
         let reader = match input::open_in(source, read) {
             Ok(r) => r,
@@ -279,9 +286,12 @@ impl Job {
         let mut messages = Messages::new(reader);
         let mut index = 0usize;
         loop {
-            let make =
-                || MessageVerifier::new(self.envelope.clone(), self.config.clone(), self.now);
-            let verifier = match read_message(&mut messages, make, buf) {
+            if index == 1 && parallel > 1 && messages.has_next() {
+                // The first message showed an mbox with more to come.
+                self.run_mbox(&mut messages, source, parallel, emit);
+                return;
+            }
+            let verifier = match read_message(&mut messages, || self.verifier(), buf) {
                 Ok(None) => break,
                 Ok(Some(v)) => v,
                 Err(e) => {
@@ -290,37 +300,12 @@ impl Job {
                 }
             };
             index += 1;
-            let report = self.runtime.block_on(verifier.finish(&self.resolver));
             let label = if messages.is_mbox() {
                 format!("{}#{index}", source.label())
             } else {
                 source.label()
             };
-            let mut text = String::new();
-            if self.json {
-                text = to_json(&report, &self.authserv_id, &label, &self.envelope);
-                text.push('\n');
-            } else {
-                if self.several || messages.is_mbox() {
-                    let _ = writeln!(text, "==> {label} <==");
-                }
-                // Folded with bare LF for the terminal; the header itself uses CRLF.
-                let value = report.authentication_results(&self.authserv_id).to_value();
-                let _ = writeln!(
-                    text,
-                    "Authentication-Results: {}",
-                    value.replace("\r\n", "\n")
-                );
-            }
-            let verified = Verified {
-                text,
-                dmarc: report.dmarc.result.as_str(),
-                malformed: report
-                    .malformed
-                    .as_ref()
-                    .map(|why| format!("{label}: malformed message: {why}")),
-                report: self.record.then_some(report),
-            };
+            let verified = self.verdict(verifier, &label, messages.is_mbox());
             if !emit(Event::Message(Box::new(verified))) {
                 return;
             }
@@ -329,7 +314,216 @@ impl Job {
             emit(Event::Empty);
         }
     }
+
+    /// A verifier for one message.
+    fn verifier(&self) -> MessageVerifier {
+        MessageVerifier::new(self.envelope.clone(), self.config.clone(), self.now)
+    }
+
+    /// The verdict on a message read whole (an mbox's, split off by [`Job::run_mbox`]).
+    fn verify_bytes(&self, message: &[u8], label: &str, norm: &mut Vec<u8>) -> Verified {
+        let mut verifier = self.verifier();
+        // An error is a malformed header: the verifier keeps the reason for its verdict.
+        let _ = verifier.push(CrlfNormalizer::new().apply(message, norm));
+        self.verdict(verifier, label, true)
+    }
+
+    /// The rest of an mbox (after its first message) on `parallel` threads: this one
+    /// splits the messages off, `parallel` helpers verify them, and the results are
+    /// handed to `emit` in mbox order. Memory stays bounded: a message is held whole
+    /// only up to [`MBOX_HELD_BYTES`] (a larger one is verified here, streamed as
+    /// before), and at most [`MBOX_IN_FLIGHT`] per helper are split off and not yet
+    /// emitted.
+    fn run_mbox(
+        &self,
+        messages: &mut Messages<input::Reader<'_>>,
+        source: &Source,
+        parallel: usize,
+        emit: &mut dyn FnMut(Event) -> bool,
+    ) {
+        use std::collections::BTreeMap;
+        use std::sync::mpsc;
+        let label = |index: usize| format!("{}#{index}", source.label());
+        let (work, todo) = mpsc::channel::<(usize, Vec<u8>)>();
+        let todo = std::sync::Mutex::new(todo);
+        // Results come back with the message's buffer, for the next one to reuse (no
+        // allocation, no fresh pages, per message).
+        let (done, results) = mpsc::channel::<(usize, Verified, Vec<u8>)>();
+        std::thread::scope(|scope| {
+            for _ in 0..parallel {
+                let (todo, done) = (&todo, done.clone());
+                scope.spawn(move || {
+                    let mut norm = Vec::new();
+                    loop {
+                        // The lock is held only while taking a message.
+                        let next = todo.lock().map(|t| t.recv());
+                        let Ok(Ok((index, message))) = next else {
+                            return;
+                        };
+                        let verified = self.verify_bytes(&message, &label(index), &mut norm);
+                        if done.send((index, verified, message)).is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+            drop(done);
+            // Messages 1 and before are out; `next` is the next to emit, `split` the
+            // next to split off.
+            let (mut next, mut split) = (2usize, 2usize);
+            let mut ready: BTreeMap<usize, Verified> = BTreeMap::new();
+            let limit = MBOX_IN_FLIGHT * parallel;
+            // Emits what is ready in order; false once the printer stopped listening.
+            let mut flush = |ready: &mut BTreeMap<usize, Verified>, next: &mut usize| {
+                while let Some(v) = ready.remove(next) {
+                    *next += 1;
+                    if !emit(Event::Message(Box::new(v))) {
+                        return false;
+                    }
+                }
+                true
+            };
+            let mut failed = None;
+            let mut spare: Vec<Vec<u8>> = Vec::new();
+            let keep = |spare: &mut Vec<Vec<u8>>, mut buffer: Vec<u8>| {
+                buffer.clear();
+                spare.push(buffer);
+            };
+            loop {
+                // Wait while too many are split off and not emitted.
+                while split - next >= limit {
+                    let Ok((i, v, buffer)) = results.recv() else {
+                        return;
+                    };
+                    ready.insert(i, v);
+                    keep(&mut spare, buffer);
+                    if !flush(&mut ready, &mut next) {
+                        return;
+                    }
+                }
+                match self.split_message(messages, spare.pop().unwrap_or_default()) {
+                    Ok(Some(Split::Held(message))) => {
+                        if work.send((split, message)).is_err() {
+                            return;
+                        }
+                    }
+                    Ok(Some(Split::Streamed(verifier))) => {
+                        ready.insert(split, self.verdict(*verifier, &label(split), true));
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        failed = Some(format!("{}: {e}", source.label()));
+                        break;
+                    }
+                }
+                split += 1;
+                while let Ok((i, v, buffer)) = results.try_recv() {
+                    ready.insert(i, v);
+                    keep(&mut spare, buffer);
+                }
+                if !flush(&mut ready, &mut next) {
+                    return;
+                }
+            }
+            // No more to split: the helpers end once the queue is empty.
+            drop(work);
+            while next < split {
+                let Ok((i, v, _)) = results.recv() else {
+                    break;
+                };
+                ready.insert(i, v);
+                if !flush(&mut ready, &mut next) {
+                    return;
+                }
+            }
+            if let Some(e) = failed {
+                emit(Event::Failed(e));
+            }
+        });
+    }
+
+    /// The next message of an mbox: held whole (in `held`, empty) when it is small
+    /// enough, else streamed into a verifier here (constant memory, as a single input
+    /// is).
+    fn split_message(
+        &self,
+        messages: &mut Messages<input::Reader<'_>>,
+        mut held: Vec<u8>,
+    ) -> std::io::Result<Option<Split>> {
+        let mut streamed: Option<(MessageVerifier, CrlfNormalizer, Vec<u8>)> = None;
+        let found = messages.next_message(|chunk| {
+            if streamed.is_none() && held.len() + chunk.len() <= MBOX_HELD_BYTES {
+                held.extend_from_slice(chunk);
+                return ControlFlow::Continue(());
+            }
+            let (verifier, normalizer, norm) = streamed.get_or_insert_with(|| {
+                let mut verifier = self.verifier();
+                let mut normalizer = CrlfNormalizer::new();
+                let mut norm = Vec::new();
+                // What was held so far goes first.
+                let _ = verifier.push(normalizer.apply(&held, &mut norm));
+                (verifier, normalizer, norm)
+            });
+            match verifier.push(normalizer.apply(chunk, norm)) {
+                Ok(()) => ControlFlow::Continue(()),
+                Err(_) => ControlFlow::Break(()),
+            }
+        })?;
+        Ok(match (found, streamed) {
+            (false, _) => None,
+            (true, Some((verifier, ..))) => Some(Split::Streamed(Box::new(verifier))),
+            (true, None) => Some(Split::Held(held)),
+        })
+    }
+
+    /// Finishes one message's verification and writes its output (`in_mbox`: the
+    /// message is one of an mbox's).
+    fn verdict(&self, verifier: MessageVerifier, label: &str, in_mbox: bool) -> Verified {
+        let report = self.runtime.block_on(verifier.finish(&self.resolver));
+        let mut text = String::new();
+        if self.json {
+            text = to_json(&report, &self.authserv_id, label, &self.envelope);
+            text.push('\n');
+        } else {
+            if self.several || in_mbox {
+                let _ = writeln!(text, "==> {label} <==");
+            }
+            // Folded with bare LF for the terminal; the header itself uses CRLF.
+            let value = report.authentication_results(&self.authserv_id).to_value();
+            let _ = writeln!(
+                text,
+                "Authentication-Results: {}",
+                value.replace("\r\n", "\n")
+            );
+        }
+        Verified {
+            text,
+            dmarc: report.dmarc.result.as_str(),
+            malformed: report
+                .malformed
+                .as_ref()
+                .map(|why| format!("{label}: malformed message: {why}")),
+            report: self.record.then_some(report),
+        }
+    }
 }
+
+/// A message of an mbox, split off for verification.
+enum Split {
+    /// Its bytes, for a helper.
+    Held(Vec<u8>),
+    /// Too large to hold: read into this verifier already.
+    Streamed(Box<MessageVerifier>),
+}
+
+/// An mbox message up to this size is held whole and verified on a helper thread; a
+/// larger one is streamed (constant memory) on the thread that splits the mbox.
+const MBOX_HELD_BYTES: usize = 1024 * 1024;
+
+/// How many messages per helper thread an mbox may have split off and not yet
+/// emitted: enough to keep the helpers busy while one message takes long (DNS), few
+/// enough to bound memory (`MBOX_HELD_BYTES` each).
+const MBOX_IN_FLIGHT: usize = 8;
 
 /// Prints the results in input order, counts them and records them.
 struct Printer {
@@ -532,10 +726,12 @@ pub async fn run(dns: &DnsArgs, args: VerifyArgs) -> Result<(), Failure> {
         "inputs",
         !several || std::io::IsTerminal::is_terminal(&std::io::stdout()),
     );
+    // Threads left over (fewer inputs than --jobs) verify an mbox's messages at once.
+    let per_input = (jobs / workers).max(1);
     let outcome = if workers == 1 {
-        run_inline(&job, &sources, &mut printer, &mut bar)
+        run_inline(&job, &sources, per_input, &mut printer, &mut bar)
     } else {
-        run_workers(&job, workers, &sources, &mut printer, &mut bar).await
+        run_workers(&job, workers, per_input, &sources, &mut printer, &mut bar).await
     };
     // What was verified is printed, even when a later step failed.
     printer.output.flush();
@@ -603,6 +799,7 @@ pub async fn run(dns: &DnsArgs, args: VerifyArgs) -> Result<(), Failure> {
 fn run_inline(
     job: &Job,
     sources: &[Source],
+    per_input: usize,
     printer: &mut Printer,
     bar: &mut crate::progress::Progress,
 ) -> Result<(), Failure> {
@@ -613,7 +810,7 @@ fn run_inline(
         // Blocking work on the thread that drives the runtime: allowed, and the
         // verifier's own waits (DNS) go through `block_on` inside.
         tokio::task::block_in_place(|| {
-            job.run(source, &mut buf, &mut |event| {
+            job.run(source, &mut buf, per_input, &mut |event| {
                 result = job.runtime.block_on(printer.handle(source, event));
                 result.is_ok()
             });
@@ -635,6 +832,7 @@ const BATCH: usize = 32;
 async fn run_workers(
     job: &std::sync::Arc<Job>,
     workers: usize,
+    per_input: usize,
     sources: &[Source],
     printer: &mut Printer,
     bar: &mut crate::progress::Progress,
@@ -668,7 +866,7 @@ async fn run_workers(
                     let mut pending = Sending::default();
                     let mut open = true;
                     for (n, source) in batch.iter().enumerate() {
-                        job.run(source, &mut buf, &mut |event| {
+                        job.run(source, &mut buf, per_input, &mut |event| {
                             open = pending.push((n, event), &events);
                             open
                         });

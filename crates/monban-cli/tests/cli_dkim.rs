@@ -807,6 +807,99 @@ fn jobs_give_the_results_in_input_order() {
     );
 }
 
+/// One mbox given alone is verified on `--jobs` threads: messages of very different
+/// sizes (some over the 1 MiB a helper is given whole, so streamed on the splitting
+/// thread), signed and not, a malformed one, in LF and CRLF: the same output and the
+/// same stderr, in mbox order, as one at a time; from a file and from stdin.
+#[test]
+fn one_mbox_on_several_threads_keeps_mbox_order() {
+    let dir = Dir::new("jobs-mbox");
+    let zone = keys(&dir);
+    let key = dir.path("rsa.private");
+    let mut mbox = Vec::new();
+    for i in 0..60 {
+        let body = match i % 9 {
+            0 => "a line of body text\r\n".repeat(60_000), // 1.2 MiB
+            4 => "a line of body text\r\n".repeat(3_000),
+            _ => format!("message {i}\r\nFrom the start of a line\r\n"),
+        };
+        let (_, message) = numbered(&dir, &key, i, &body, i % 2 == 0, 2);
+        let message = if i == 31 {
+            b"no colon here\r\n\r\nbody\r\n".to_vec()
+        } else if i % 5 == 0 {
+            // Stored with LF line ends.
+            String::from_utf8(message)
+                .unwrap()
+                .replace("\r\n", "\n")
+                .into_bytes()
+        } else {
+            message
+        };
+        mbox.extend_from_slice(
+            format!("From a@example.com Sun Nov 22 10:00:{:02} 2026\n", i % 60).as_bytes(),
+        );
+        for line in message.split_inclusive(|&b| b == b'\n') {
+            if line.starts_with(b"From ") {
+                mbox.push(b'>');
+            }
+            mbox.extend_from_slice(line);
+        }
+        mbox.extend_from_slice(b"\n");
+    }
+    let path = dir.path("big.mbox");
+    std::fs::write(&path, &mbox).unwrap();
+    let run = |jobs: &str, stdin: bool| {
+        let mut args = vec!["verify", "--zone", &zone, "--json", "--jobs", jobs];
+        if !stdin {
+            args.push(&path);
+        }
+        let out = monban(&args, stdin.then_some(&mbox[..]));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8(out.stderr).unwrap(),
+        )
+    };
+    let (one, one_err) = run("1", false);
+    let results: Vec<(String, String)> = one
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            let file = v["file"].as_str().unwrap();
+            let dkim = v["dkim"][0]["result"].as_str().unwrap_or("none");
+            (file.rsplit('#').next().unwrap().to_owned(), dkim.to_owned())
+        })
+        .collect();
+    assert_eq!(results.len(), 60, "{one_err}");
+    for (i, (n, dkim)) in results.iter().enumerate() {
+        assert_eq!(n, &(i + 1).to_string());
+        let want = if i % 2 == 0 && i != 31 {
+            "pass"
+        } else {
+            "none"
+        };
+        assert_eq!(dkim, want, "message {i}");
+    }
+    assert!(one_err.contains("#32: malformed message"), "{one_err}");
+    for jobs in ["2", "3"] {
+        let (many, many_err) = run(jobs, false);
+        assert_eq!(many, one, "--jobs {jobs} against --jobs 1");
+        assert_eq!(many_err, one_err, "--jobs {jobs} against --jobs 1");
+        let (piped, piped_err) = run(jobs, true);
+        assert_eq!(
+            piped,
+            one.replace(&format!("\"file\":\"{path}#"), "\"file\":\"-#"),
+            "stdin, --jobs {jobs}"
+        );
+        assert_eq!(piped_err, one_err.replace(&format!("{path}#"), "-#"));
+    }
+}
+
 /// `--jobs` on a run large enough for full batches (many inputs per hand-over to a
 /// worker, many results per hand-over back), with an mbox of more messages than one
 /// hand-over holds in the middle: the same output, in the same order, as one at a time.
