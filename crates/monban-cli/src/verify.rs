@@ -373,6 +373,8 @@ impl Job {
             let (mut next, mut split) = (2usize, 2usize);
             let mut ready: BTreeMap<usize, Verified> = BTreeMap::new();
             let limit = MBOX_IN_FLIGHT * parallel;
+            // Bytes handed to the helpers and not yet back.
+            let mut out_bytes = 0usize;
             // Emits what is ready in order; false once the printer stopped listening.
             let mut flush = |ready: &mut BTreeMap<usize, Verified>, next: &mut usize| {
                 while let Some(v) = ready.remove(next) {
@@ -385,24 +387,32 @@ impl Job {
             };
             let mut failed = None;
             let mut spare: Vec<Vec<u8>> = Vec::new();
-            let keep = |spare: &mut Vec<Vec<u8>>, mut buffer: Vec<u8>| {
-                buffer.clear();
-                spare.push(buffer);
+            // A buffer back from a helper: its bytes are no longer out; kept for the
+            // next message unless it grew large (a pool of large buffers would hold
+            // their memory for the whole run).
+            let keep = |spare: &mut Vec<Vec<u8>>, out_bytes: &mut usize, mut buffer: Vec<u8>| {
+                *out_bytes = out_bytes.saturating_sub(buffer.len());
+                if buffer.capacity() <= MBOX_SPARE_CAPACITY {
+                    buffer.clear();
+                    spare.push(buffer);
+                }
             };
             loop {
-                // Wait while too many are split off and not emitted.
-                while split - next >= limit {
+                // Wait while too many are split off and not emitted, or too many bytes
+                // are out.
+                while split - next >= limit || out_bytes >= MBOX_HELD_TOTAL {
                     let Ok((i, v, buffer)) = results.recv() else {
                         return;
                     };
                     ready.insert(i, v);
-                    keep(&mut spare, buffer);
+                    keep(&mut spare, &mut out_bytes, buffer);
                     if !flush(&mut ready, &mut next) {
                         return;
                     }
                 }
                 match self.split_message(messages, spare.pop().unwrap_or_default()) {
                     Ok(Some(Split::Held(message))) => {
+                        out_bytes += message.len();
                         if work.send((split, message)).is_err() {
                             return;
                         }
@@ -419,7 +429,7 @@ impl Job {
                 split += 1;
                 while let Ok((i, v, buffer)) = results.try_recv() {
                     ready.insert(i, v);
-                    keep(&mut spare, buffer);
+                    keep(&mut spare, &mut out_bytes, buffer);
                 }
                 if !flush(&mut ready, &mut next) {
                     return;
@@ -524,6 +534,14 @@ const MBOX_HELD_BYTES: usize = 1024 * 1024;
 /// emitted: enough to keep the helpers busy while one message takes long (DNS), few
 /// enough to bound memory (`MBOX_HELD_BYTES` each).
 const MBOX_IN_FLIGHT: usize = 8;
+
+/// How many bytes of an mbox's messages may be with the helpers at once, whatever the
+/// number of threads (a machine of many CPUs and an mbox of 1 MiB messages).
+const MBOX_HELD_TOTAL: usize = 32 * 1024 * 1024;
+
+/// A message buffer back from a helper is reused up to this capacity (most messages),
+/// dropped above it.
+const MBOX_SPARE_CAPACITY: usize = 256 * 1024;
 
 /// Prints the results in input order, counts them and records them.
 struct Printer {
