@@ -676,5 +676,29 @@ mod tests {
                 }
             }
         }
+        // Long inputs, dense in CRs and LFs, cut at random places (a CR ending one
+        // piece, its LF starting the next).
+        let mut random = crate::testing::xorshift(0x51_7cc1_b727_220a);
+        for _ in 0..3000 {
+            let len = (random() % 400) as usize;
+            let input: Vec<u8> = (0..len)
+                .map(|_| match random() % 8 {
+                    0 | 1 => b'\n',
+                    2 => b'\r',
+                    _ => b'a',
+                })
+                .collect();
+            let cuts = [
+                (random() % (len as u64 + 1)) as usize,
+                (random() % (len as u64 + 1)) as usize,
+            ];
+            let (a, b) = (cuts[0].min(cuts[1]), cuts[0].max(cuts[1]));
+            let mut n = CrlfNormalizer::new();
+            let mut all = Vec::new();
+            for part in [&input[..a], &input[a..b], &input[b..]] {
+                all.extend_from_slice(n.apply(part, &mut out));
+            }
+            assert_eq!(all, reference(&input), "{input:?} cut at {a}, {b}");
+        }
     }
 }
