@@ -898,6 +898,17 @@ fn one_mbox_on_several_threads_keeps_mbox_order() {
         );
         assert_eq!(piped_err, one_err.replace(&format!("{path}#"), "-#"));
     }
+    // Two workers, each with threads to spare for its mbox (--jobs 4 over 3 inputs).
+    let file = dir.path("m01.eml");
+    let mixed = |jobs: &str| {
+        let args = [
+            "verify", "--zone", &zone, "--json", "--jobs", jobs, &path, &file, &path,
+        ];
+        succeeded(monban(&args, None))
+    };
+    let one = mixed("1");
+    assert_eq!(String::from_utf8_lossy(&one).lines().count(), 121);
+    assert_eq!(mixed("4"), one, "--jobs 4 over two mboxes and a file");
 }
 
 /// `--jobs` on a run large enough for full batches (many inputs per hand-over to a
