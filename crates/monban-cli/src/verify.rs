@@ -301,7 +301,7 @@ impl Job {
             };
             index += 1;
             let label = if messages.is_mbox() {
-                format!("{}#{index}", source.label())
+                mbox_label(source, index)
             } else {
                 source.label()
             };
@@ -343,7 +343,7 @@ impl Job {
     ) {
         use std::collections::BTreeMap;
         use std::sync::mpsc;
-        let label = |index: usize| format!("{}#{index}", source.label());
+        let label = |index: usize| mbox_label(source, index);
         let (work, todo) = mpsc::channel::<(usize, Vec<u8>)>();
         let todo = std::sync::Mutex::new(todo);
         // Results come back with the message's buffer, for the next one to reuse (no
@@ -516,6 +516,11 @@ impl Job {
             report: self.record.then_some(report),
         }
     }
+}
+
+/// How results name the `index`th message (from 1) of an mbox: `FILE#N`.
+fn mbox_label(source: &Source, index: usize) -> String {
+    format!("{}#{index}", source.label())
 }
 
 /// A message of an mbox, split off for verification.

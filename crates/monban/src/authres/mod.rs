@@ -291,15 +291,7 @@ impl ResInfo {
     }
 }
 
-fn token_or_quoted(s: &str) -> Cow<'_, str> {
-    if is_token(s) {
-        Cow::Borrowed(s)
-    } else {
-        Cow::Owned(quoted(s))
-    }
-}
-
-/// [`token_or_quoted`], appended to `out`.
+/// `s` as a token when it is one, else as a quoted-string, appended to `out`.
 fn push_token_or_quoted(out: &mut String, s: &str) {
     if is_token(s) {
         out.push_str(s);
@@ -335,7 +327,8 @@ impl AuthenticationResults {
     pub fn to_value(&self) -> String {
         // §2.2: `authserv-id = value` (a token or a quoted-string; not a pvalue, whose
         // `local@domain` form the reader would not take here).
-        let mut s = token_or_quoted(&self.authserv_id).into_owned();
+        let mut s = String::new();
+        push_token_or_quoted(&mut s, &self.authserv_id);
         // `authserv-id [ CFWS authres-version ]`, the version kept when one was read.
         if let Some(v) = self.version {
             let _ = write!(s, " {v}");
