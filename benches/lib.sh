@@ -242,3 +242,36 @@ scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
 END
 }
+
+# The messages of the milter benchmarks (milter-load.sh, milter-scale.sh): a plain text
+# message of about 3 KB from alice@example.com, as DIR/unsigned.eml, and the same signed
+# once by `monban sign` with the example key, as DIR/signed.eml.
+write_bench_messages() { # DIR MONBAN KEY
+    {
+        cat <<'EOF'
+From: Alice Example <alice@example.com>
+To: Bob <bob@example.net>
+Subject: Quarterly report: figures for review
+Date: Sun, 22 Nov 2026 10:00:00 +0900
+Message-ID: <20261122100000.bench@mail.example.com>
+MIME-Version: 1.0
+Content-Type: text/plain; charset=us-ascii
+Content-Transfer-Encoding: 7bit
+
+Hi Bob,
+
+EOF
+        for i in $(seq 1 36); do
+            printf 'Line %02d of the report: revenue, costs and the forecast for the next quarter.\n' "$i"
+        done
+        printf '\nRegards,\nAlice\n'
+    } >"$1/unsigned.eml"
+    "$2" sign --domain example.com --selector s2026 --key "$3" "$1/unsigned.eml" >"$1/signed.eml"
+    grep -q '^DKIM-Signature:' "$1/signed.eml" || die "monban sign produced no signature"
+}
+
+# The signing table of the milter benchmarks' monban configuration: example.com's mail
+# signed with the example key (KEY), selector s2026.
+example_signing_toml() { # KEY
+    printf '[[signing]]\nsender = "*@example.com"\ndomain = "example.com"\nselector = "s2026"\nkey = "%s"\n' "$1"
+}

@@ -136,27 +136,7 @@ echo "nameserver 127.0.0.1" >"$W/dns/resolv.conf"
 # ---------------------------------------------------------------------------------------
 # The messages: a plain text message of about 3 KB, unsigned and signed once by monban.
 mkdir -p "$W/msg"
-{
-    cat <<'EOF'
-From: Alice Example <alice@example.com>
-To: Bob <bob@example.net>
-Subject: Quarterly report: figures for review
-Date: Sun, 22 Nov 2026 10:00:00 +0900
-Message-ID: <20261122100000.bench@mail.example.com>
-MIME-Version: 1.0
-Content-Type: text/plain; charset=us-ascii
-Content-Transfer-Encoding: 7bit
-
-Hi Bob,
-
-EOF
-    for i in $(seq 1 36); do
-        printf 'Line %02d of the report: revenue, costs and the forecast for the next quarter.\n' "$i"
-    done
-    printf '\nRegards,\nAlice\n'
-} >"$W/msg/unsigned.eml"
-"$MONBAN" sign --domain example.com --selector s2026 --key "$KEY" "$W/msg/unsigned.eml" >"$W/msg/signed.eml"
-grep -q '^DKIM-Signature:' "$W/msg/signed.eml" || die "monban sign produced no signature"
+write_bench_messages "$W/msg" "$MONBAN" "$KEY"
 
 # ---------------------------------------------------------------------------------------
 # Postfix: a private instance; one smtpd port per run, each with its own milters.
@@ -227,12 +207,8 @@ enforce_reject = true
 tcp_quickack = $QUICKACK
 [dns]
 server = "127.0.0.1:$DNS_PORT"
-[[signing]]
-sender = "*@example.com"
-domain = "example.com"
-selector = "s2026"
-key = "$KEY"
 EOF
+    example_signing_toml "$KEY" >>"$W/monban/milter.toml"
     if [ -n "${2:-}" ]; then
         printf '[store]\nurl = "%s"\n' "$2" >>"$W/monban/milter.toml"
     fi
