@@ -95,8 +95,8 @@ pub struct VerifyArgs {
     #[arg(long)]
     json: bool,
     /// Verify this many inputs at once (default: the number of CPUs this process may
-    /// use). Results are printed in input order; the messages of one mbox file are
-    /// verified one after another.
+    /// use; at most 1024). Results are printed in input order; the threads left over
+    /// when there are fewer inputs verify the messages of an mbox at once.
     #[arg(long, short = 'j', value_name = "N")]
     jobs: Option<usize>,
     /// Also append each evaluation to the store, as a receiver would (for aggregate
@@ -350,9 +350,12 @@ impl Job {
         // allocation, no fresh pages, per message).
         let (done, results) = mpsc::channel::<(usize, Verified, Vec<u8>)>();
         std::thread::scope(|scope| {
+            // As many helpers as the system starts: when it refuses a thread (a limit on
+            // processes), those started do the work, and with none this thread does.
+            let mut helpers = 0usize;
             for _ in 0..parallel {
                 let (todo, done) = (&todo, done.clone());
-                scope.spawn(move || {
+                let started = std::thread::Builder::new().spawn_scoped(scope, move || {
                     let mut norm = Vec::new();
                     loop {
                         // The lock is held only while taking a message.
@@ -366,13 +369,18 @@ impl Job {
                         }
                     }
                 });
+                match started {
+                    Ok(_) => helpers += 1,
+                    Err(_) => break,
+                }
             }
             drop(done);
+            let mut norm = Vec::new();
             // Messages 1 and before are out; `next` is the next to emit, `split` the
             // next to split off.
             let (mut next, mut split) = (2usize, 2usize);
             let mut ready: BTreeMap<usize, Verified> = BTreeMap::new();
-            let limit = MBOX_IN_FLIGHT * parallel;
+            let limit = MBOX_IN_FLIGHT * helpers.max(1);
             // Bytes handed to the helpers and not yet back.
             let mut out_bytes = 0usize;
             // Emits what is ready in order; false once the printer stopped listening.
@@ -411,6 +419,10 @@ impl Job {
                     }
                 }
                 match self.split_message(messages, spare.pop().unwrap_or_default()) {
+                    Ok(Some(Split::Held(message))) if helpers == 0 => {
+                        ready.insert(split, self.verify_bytes(&message, &label(split), &mut norm));
+                        keep(&mut spare, &mut out_bytes, message);
+                    }
                     Ok(Some(Split::Held(message))) => {
                         out_bytes += message.len();
                         if work.send((split, message)).is_err() {
@@ -635,6 +647,11 @@ fn to_json(r: &Report, authserv_id: &str, label: &str, envelope: &Envelope) -> S
         .unwrap_or_else(|_| "null".to_owned())
 }
 
+/// The most `--jobs`: each is a thread (with its buffers), and past the number of CPUs
+/// more only help while messages wait on DNS. A number beyond this is refused rather
+/// than left to fail part-way, when the system will start no more threads.
+const MAX_JOBS: usize = 1024;
+
 pub async fn run(dns: &DnsArgs, args: VerifyArgs) -> Result<(), Failure> {
     let mut envelope = Envelope::from_user(
         args.ip.as_deref(),
@@ -718,6 +735,11 @@ pub async fn run(dns: &DnsArgs, args: VerifyArgs) -> Result<(), Failure> {
     let several = sources.len() > 1;
     let jobs = match args.jobs {
         Some(0) => return Err(Failure::usage("--jobs must be at least 1")),
+        Some(n) if n > MAX_JOBS => {
+            return Err(Failure::usage(format!(
+                "--jobs {n}: at most {MAX_JOBS} (each job is a thread)"
+            )));
+        }
         Some(n) => n,
         None => std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
     };

@@ -798,13 +798,16 @@ fn jobs_give_the_results_in_input_order() {
             assert_eq!(many_err, one_err, "--jobs {jobs} against --jobs 1");
         }
     }
-    let out = monban(&["verify", "--zone", &zone, "--jobs", "0", &files[0]], None);
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    // No job at all, or more threads than a process should start: a usage error.
+    for jobs in ["0", "1025", "18446744073709551615"] {
+        let out = monban(
+            &["verify", "--zone", &zone, "--jobs", jobs, &files[0]],
+            None,
+        );
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "--jobs {jobs}: {err}");
+        assert!(err.contains("--jobs"), "--jobs {jobs}: {err}");
+    }
 }
 
 /// One mbox given alone is verified on `--jobs` threads: messages of very different
