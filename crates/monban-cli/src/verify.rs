@@ -329,7 +329,8 @@ impl Job {
     }
 
     /// The rest of an mbox (after its first message) on `parallel` threads: this one
-    /// splits the messages off, `parallel` helpers verify them, and the results are
+    /// splits the messages off, up to `parallel` helpers (as many as the system starts;
+    /// with none, this thread) verify them, and the results are
     /// handed to `emit` in mbox order. Memory stays bounded: a message is held whole
     /// only up to [`MBOX_HELD_BYTES`] (a larger one is verified here, streamed as
     /// before), and at most [`MBOX_IN_FLIGHT`] per helper are split off and not yet
@@ -653,6 +654,17 @@ fn to_json(r: &Report, authserv_id: &str, label: &str, envelope: &Envelope) -> S
 const MAX_JOBS: usize = 1024;
 
 pub async fn run(dns: &DnsArgs, args: VerifyArgs) -> Result<(), Failure> {
+    // Checked first: a refused command creates nothing (no store, no output).
+    let jobs = match args.jobs {
+        Some(0) => return Err(Failure::usage("--jobs must be at least 1")),
+        Some(n) if n > MAX_JOBS => {
+            return Err(Failure::usage(format!(
+                "--jobs {n}: at most {MAX_JOBS} (each job is a thread)"
+            )));
+        }
+        Some(n) => n,
+        None => std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+    };
     let mut envelope = Envelope::from_user(
         args.ip.as_deref(),
         args.helo.as_deref(),
@@ -733,16 +745,6 @@ pub async fn run(dns: &DnsArgs, args: VerifyArgs) -> Result<(), Failure> {
 
     let recorder = Recorder::open(&args, &authserv_id).await?;
     let several = sources.len() > 1;
-    let jobs = match args.jobs {
-        Some(0) => return Err(Failure::usage("--jobs must be at least 1")),
-        Some(n) if n > MAX_JOBS => {
-            return Err(Failure::usage(format!(
-                "--jobs {n}: at most {MAX_JOBS} (each job is a thread)"
-            )));
-        }
-        Some(n) => n,
-        None => std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
-    };
     let workers = jobs.min(sources.len()).max(1);
     let job = std::sync::Arc::new(Job {
         envelope: envelope.clone(),

@@ -144,8 +144,8 @@ fn may_change(b: u8, next: u8) -> bool {
 }
 
 /// The first place in `m` where relaxed body canonicalization may change the input, in
-/// one pass (rather than one search per pattern). `m` must not end with a space: its
-/// last byte is only checked for a tab.
+/// one pass (rather than one search per pattern). The last byte is paired with 0, so a
+/// space there is found too (the callers' regions end with content).
 fn next_change(m: &[u8]) -> Option<usize> {
     next_match::<BODY_BLOCK>(m, may_change)
 }
@@ -157,6 +157,12 @@ fn next_change(m: &[u8]) -> Option<usize> {
 /// as one block padded with zeros, not byte by byte: every search ends on them.
 #[inline(always)]
 fn next_match<const N: usize>(m: &[u8], hit: impl Fn(u8, u8) -> bool) -> Option<usize> {
+    const {
+        assert!(
+            N <= BODY_BLOCK,
+            "the padded block holds BODY_BLOCK bytes and one"
+        )
+    };
     let mut i = 0;
     // The widest block and the byte after it (`N` is at most [`BODY_BLOCK`]).
     let mut padded = [0u8; BODY_BLOCK + 1];
