@@ -109,15 +109,10 @@ impl Conn {
 /// The commands of one transaction after option negotiation, encoded once.
 fn commands(message: &[u8], client_ip: &str, mail_from: &str) -> Vec<(u8, Vec<u8>)> {
     let mut normalized = Vec::new();
-    monban::message::CrlfNormalizer::new().normalize(message, &mut normalized);
+    CrlfNormalizer::new().normalize(message, &mut normalized);
     let (headers, body) = monban::dkim::split_message(&normalized).expect("MESSAGE: a message");
-    let mut connect = b"client.example\0".to_vec();
-    connect.push(if client_ip.contains(':') { b'6' } else { b'4' });
-    connect.extend_from_slice(&25u16.to_be_bytes());
-    connect.extend_from_slice(client_ip.as_bytes());
-    connect.push(0);
     let mut cmds = vec![
-        (b'C', connect),
+        (b'C', common::connect_data(client_ip)),
         (b'H', b"client.example\0".to_vec()),
         (b'M', format!("<{mail_from}>\0").into_bytes()),
         (b'R', b"<bob@example.net>\0".to_vec()),

@@ -95,10 +95,10 @@ pub async fn step<S: AsyncRead + AsyncWrite + Unpin>(
     }
 }
 
-/// CONNECT data for an IPv4 client.
+/// CONNECT data for a client (IPv6 when the address has a colon, else IPv4).
 pub fn connect_data(ip: &str) -> Vec<u8> {
     let mut connect = b"client.example\0".to_vec();
-    connect.push(b'4');
+    connect.push(if ip.contains(':') { b'6' } else { b'4' });
     connect.extend_from_slice(&25u16.to_be_bytes());
     connect.extend_from_slice(ip.as_bytes());
     connect.push(0);
