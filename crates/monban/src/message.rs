@@ -700,5 +700,39 @@ mod tests {
             }
             assert_eq!(all, reference(&input), "{input:?} cut at {a}, {b}");
         }
+        // Lines of every length (0 to 99 bytes), ending
+        // in LF, CRLF or CR, many to a chunk, with one buffer reused across chunks that
+        // shrink and grow, and `normalize` over the same pieces.
+        let mut out = Vec::new();
+        for _ in 0..300 {
+            let mut input = Vec::new();
+            for _ in 0..(random() % 60) {
+                let len = (random() % 100) as usize;
+                input.extend((0..len).map(|k| b'a' + (k % 26) as u8));
+                input.extend_from_slice(match random() % 4 {
+                    0 => &b"\r\n"[..],
+                    1 => b"\r",
+                    _ => b"\n",
+                });
+            }
+            let len = input.len() as u64 + 1;
+            let mut cuts = [random() % len, random() % len, random() % len].map(|c| c as usize);
+            cuts.sort_unstable();
+            let parts = [
+                &input[..cuts[0]],
+                &input[cuts[0]..cuts[1]],
+                &input[cuts[1]..cuts[2]],
+                &input[cuts[2]..],
+            ];
+            let (mut n, mut m) = (CrlfNormalizer::new(), CrlfNormalizer::new());
+            let (mut all, mut all2, mut whole) = (Vec::new(), Vec::new(), Vec::new());
+            for part in parts {
+                all.extend_from_slice(n.apply(part, &mut out));
+                m.normalize(part, &mut whole);
+                all2.extend_from_slice(&whole);
+            }
+            assert_eq!(all, reference(&input), "cut at {cuts:?}");
+            assert_eq!(all2, all, "normalize, cut at {cuts:?}");
+        }
     }
 }
