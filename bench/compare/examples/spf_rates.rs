@@ -6,8 +6,10 @@
 //! the rounds), tab-separated.
 //!
 //! ```text
-//! cargo run --release --ignore-rust-version --example spf_rates -- [ROUNDS [BATCH]]
+//! cargo run --release --ignore-rust-version --example spf_rates -- [ROUNDS [BATCH [POLICY]]]
 //! ```
+//!
+//! With POLICY (a policy's name), only that policy runs: for profiling one of them.
 //!
 //! The setup checks that both libraries give the expected result from their caches alone.
 
@@ -24,8 +26,19 @@ fn main() {
     let batch: u32 = args
         .next()
         .map_or(20_000, |s| s.parse().expect("BATCH: a number"));
+    let only = args.next();
+    if let Some(name) = &only {
+        assert!(
+            POLICIES.iter().any(|p| p.name == name),
+            "POLICY: one of {:?}",
+            POLICIES.iter().map(|p| p.name).collect::<Vec<_>>()
+        );
+    }
     let setup = Setup::new();
-    for policy in POLICIES {
+    for policy in POLICIES
+        .iter()
+        .filter(|p| only.as_deref().is_none_or(|n| n == p.name))
+    {
         let monban = || {
             for _ in 0..batch {
                 black_box(setup.monban_once(policy));

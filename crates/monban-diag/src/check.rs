@@ -517,7 +517,7 @@ async fn check_spf<R: Resolver>(
     // failure). Then the count is only a lower bound, and says why.
     let complete = match &counts.cause {
         SpfCause::NoMatch | SpfCause::LookupLimit | SpfCause::VoidLookupLimit => true,
-        SpfCause::Matched { mechanism, .. } => mechanism.ends_with("all"),
+        SpfCause::Matched(m) => m.mechanism().ends_with("all"),
         _ => false,
     };
     // Walk the tree for what the evaluation does not report: the networks (for

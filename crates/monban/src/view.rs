@@ -491,7 +491,7 @@ impl<'a> SpfView<'a> {
             helo: o.helo(),
             ip: o.ip.to_string(),
             mechanism: match &o.cause {
-                SpfCause::Matched { mechanism, .. } => Some(mechanism),
+                SpfCause::Matched(m) => Some(m.mechanism()),
                 _ => None,
             },
             reason: o.cause.to_string(),

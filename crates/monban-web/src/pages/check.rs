@@ -363,8 +363,8 @@ const MAX_TREE_DEPTH: usize = 14;
 /// Why SPF gave its result for an address: the mechanism that matched, in which record.
 fn spf_cause(t: &Catalog, cause: &SpfCause) -> Markup {
     match cause {
-        SpfCause::Matched { mechanism, domain } => html! {
-            (t.text("spf-matched", &[("mechanism", (&**mechanism).into()), ("domain", (&**domain).into())]))
+        SpfCause::Matched(m) => html! {
+            (t.text("spf-matched", &[("mechanism", m.mechanism().into()), ("domain", m.domain().into())]))
         },
         other => html! { (other.to_string()) },
     }

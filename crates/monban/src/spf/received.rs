@@ -38,7 +38,7 @@ pub fn received_spf(outcome: &SpfOutcome, receiver: &str) -> String {
     pair("receiver", receiver);
     pair("identity", outcome.identity.as_str());
     match &outcome.cause {
-        SpfCause::Matched { mechanism, .. } => pair("mechanism", mechanism),
+        SpfCause::Matched(m) => pair("mechanism", m.mechanism()),
         SpfCause::NoMatch => pair("mechanism", "default"),
         _ if matches!(outcome.result, SpfResult::Permerror | SpfResult::Temperror) => {
             pair("problem", &outcome.cause.to_string());
@@ -86,10 +86,7 @@ mod tests {
     fn outcome(sender: &str, helo: &str) -> SpfOutcome {
         SpfOutcome {
             result: SpfResult::Pass,
-            cause: SpfCause::Matched {
-                mechanism: "ip4:192.0.2.0/24".into(),
-                domain: "example.com".into(),
-            },
+            cause: SpfCause::Matched(crate::spf::SpfMatch::new("ip4:192.0.2.0/24", "example.com")),
             identity: SpfIdentity::MailFrom,
             domain: "example.com".into(),
             names: crate::spf::SenderHelo::new(sender, helo),
