@@ -634,7 +634,11 @@ impl<R: Resolver> Spf<R> {
             // it was kept under another (a resolver giving one answer for several).
             let other_name = memo.map(|m| {
                 let kept = m.owner.get_or_init(|| Arc::from(domain));
-                (**kept != *domain).then(|| Arc::from(domain))
+                match &ctx.owner {
+                    // The first level compared the names already (`SpfMemo::owner`).
+                    Some(owner) if first => (!Arc::ptr_eq(owner, kept)).then(|| owner.clone()),
+                    _ => (**kept != *domain).then(|| Arc::from(domain)),
+                }
             });
             let cause = match other_name {
                 Some(other_name) => SpfCause::Matched(SpfMatch(Matched::Kept {
