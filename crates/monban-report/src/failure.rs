@@ -114,7 +114,7 @@ pub async fn build<R: Resolver>(
         .spf
         .as_ref()
         .or(report.helo.as_ref())
-        .map(|s| s.domain.clone());
+        .map(|s| s.domain().to_owned());
     let spf_text = match &spf_domain {
         Some(d) => spf_record(resolver, d).await,
         None => None,

@@ -213,12 +213,12 @@ impl Evaluation {
         let d = &report.dmarc;
         let spf = match (&report.spf, &report.helo) {
             (Some(s), _) => Some(SpfRow {
-                domain: s.domain.to_string(),
+                domain: s.domain().to_string(),
                 scope: "mfrom".into(),
                 result: s.result.as_str().into(),
             }),
             (None, Some(h)) => Some(SpfRow {
-                domain: h.domain.to_string(),
+                domain: h.domain().to_string(),
                 scope: "helo".into(),
                 result: h.result.as_str().into(),
             }),

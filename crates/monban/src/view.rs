@@ -203,7 +203,7 @@ impl<'a> SpfIdentityView<'a> {
     fn of(o: &'a SpfOutcome, mail_from: bool) -> Self {
         Self {
             result: o.result.as_str(),
-            domain: Some(&o.domain),
+            domain: Some(o.domain()),
             identity: mail_from.then(|| o.identity.as_str()),
             explanation: mail_from.then_some(o.explanation.as_deref()),
             reason: o.cause.to_string(),
@@ -484,7 +484,7 @@ impl<'a> SpfView<'a> {
     pub fn new(o: &'a SpfOutcome, receiver: &str) -> Self {
         Self {
             result: o.result.as_str(),
-            domain: &o.domain,
+            domain: o.domain(),
             explanation: o.explanation.as_deref(),
             identity: o.identity.as_str(),
             sender: o.sender(),

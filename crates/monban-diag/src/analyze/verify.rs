@@ -290,10 +290,10 @@ fn counterpart(
             let same_ip = ip
                 .as_deref()
                 .is_none_or(|ip| envelope.ip.is_some_and(|e| e.to_string() == ip));
-            let same_domain = mailfrom.as_deref().is_none_or(|m| m == &*ours.domain);
+            let same_domain = mailfrom.as_deref().is_none_or(|m| m == ours.domain());
             if same_ip && same_domain {
                 (
-                    Some(ours.domain.to_string()),
+                    Some(ours.domain().to_string()),
                     Some(ours.result.as_str().to_owned()),
                 )
             } else {
@@ -400,7 +400,7 @@ fn compare(analysis: &Analysis, report: &Report, envelope: &Envelope) -> Vec<Com
     {
         rows.push(Comparison {
             method: "spf".into(),
-            subject: Some(s.domain.to_string()),
+            subject: Some(s.domain().to_string()),
             recorded: None,
             source: None,
             by: None,
@@ -488,7 +488,7 @@ pub async fn verify<R: Resolver>(
         spf: report.spf.as_ref().map(|s| MethodOutcome {
             method: "spf",
             result: s.result.as_str().to_owned(),
-            subject: Some(s.domain.to_string()),
+            subject: Some(s.domain().to_string()),
             reason: Some(s.cause.to_string()),
         }),
         dkim: report

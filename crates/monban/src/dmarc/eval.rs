@@ -531,7 +531,7 @@ pub async fn conclude<R: Resolver>(
     if let Some(s) = spf.filter(|s| s.identity == SpfIdentity::MailFrom) {
         let aligned = match aligns(
             resolver,
-            &s.domain,
+            s.domain(),
             &from,
             &org,
             record.aspf,
@@ -673,8 +673,7 @@ mod tests {
             result: SpfResult::Pass,
             cause: crate::spf::SpfCause::NoMatch,
             identity: SpfIdentity::MailFrom,
-            domain: domain.into(),
-            names: crate::spf::SenderHelo::new(&format!("b@{domain}"), "h.example"),
+            names: crate::spf::SpfNames::new(domain, &format!("b@{domain}"), "h.example"),
             ip: "192.0.2.1".parse().unwrap(),
             explanation: None,
             dns_lookups: 0,

@@ -217,7 +217,7 @@ impl FailureInput<'_> {
                 || "(none)".to_owned(),
                 |r| crate::text::quoted(&one_line(r)),
             );
-            field("SPF-DNS", &format!("txt : {} : {record}", s.domain));
+            field("SPF-DNS", &format!("txt : {} : {record}", s.domain()));
         }
         let _ = write!(
             b,

@@ -16,7 +16,7 @@ use monban_dns::{
 
 use super::macros::{self, MacroContext, MacroString, MacroVars};
 use super::record::{self, DomainSpec, Mechanism, Qualifier, SpfRecord, SyntaxError};
-use super::{SenderHelo, SpfCause, SpfIdentity, SpfOutcome, SpfResult};
+use super::{SpfCause, SpfIdentity, SpfNames, SpfOutcome, SpfResult};
 
 /// Settings for SPF evaluation. The defaults are the RFC's.
 #[derive(Debug, Clone)]
@@ -273,9 +273,6 @@ struct Ctx<'a> {
     scope: RecordScope,
     /// The first TXT lookup (the checked domain's own) has not been made yet.
     first_lookup: bool,
-    /// The checked domain's name as kept with its TXT answer ([`SpfMemo::owner`]), once
-    /// the first lookup found it: the outcome shares it instead of copying the name.
-    owner: Option<Arc<str>>,
 }
 
 impl<R: Resolver> Spf<R> {
@@ -468,22 +465,15 @@ impl<R: Resolver> Spf<R> {
         } else {
             Cow::Borrowed(trimmed)
         };
-        let outcome = |result, cause, explanation, ctx: Option<&mut Ctx<'_>>| {
-            // The owner name is moved out of the finished evaluation, not shared again.
-            let (owner, dns_lookups, void_lookups) = match ctx {
-                Some(c) => (
-                    c.owner.take(),
-                    saturating_u16(c.dns_terms),
-                    saturating_u16(c.void_lookups),
-                ),
-                None => (None, 0, 0),
-            };
+        let outcome = |result, cause, explanation, ctx: Option<&Ctx<'_>>| {
+            let (dns_lookups, void_lookups) = ctx.map_or((0, 0), |c| {
+                (saturating_u16(c.dns_terms), saturating_u16(c.void_lookups))
+            });
             SpfOutcome {
                 result,
                 cause,
                 identity,
-                domain: owner.unwrap_or_else(|| Arc::from(&*checked)),
-                names: SenderHelo::new(sender, helo),
+                names: SpfNames::new(&checked, sender, helo),
                 ip,
                 explanation,
                 dns_lookups,
@@ -511,7 +501,6 @@ impl<R: Resolver> Spf<R> {
             validated_name: None,
             scope,
             first_lookup: true,
-            owner: None,
         };
         let (result, cause, explanation) = match self.level(&mut ctx, src, &checked, false, None) {
             Ok(l) => (l.result, l.cause, l.explanation),
@@ -519,7 +508,7 @@ impl<R: Resolver> Spf<R> {
             Err(Abort::Perm(cause)) => (SpfResult::Permerror, cause, None),
             Err(Abort::Fetch(name, rtype)) => return Err((name, rtype)),
         };
-        Ok(outcome(result, cause, explanation, Some(&mut ctx)))
+        Ok(outcome(result, cause, explanation, Some(&ctx)))
     }
 
     /// One `check_host()` level (`include:` and `redirect=` recurse, at most
@@ -563,9 +552,6 @@ impl<R: Resolver> Spf<R> {
         // Selected and parsed once per answer, kept with it (§4.5, §4.6).
         let fresh;
         let memo = txt.memo.get_or_init(SpfMemo::default);
-        if first {
-            ctx.owner = memo.map(|m| m.owner(domain));
-        }
         let selected = match memo {
             Some(memo) => {
                 memo.by_scope[ctx.scope.index()].get_or_init(|| Selected::new(&txt, ctx.scope))
@@ -633,12 +619,8 @@ impl<R: Resolver> Spf<R> {
             // the record kept with it; the name the answer keeps is the domain unless
             // it was kept under another (a resolver giving one answer for several).
             let other_name = memo.map(|m| {
-                let kept = m.owner.get_or_init(|| Arc::from(domain));
-                match &ctx.owner {
-                    // The first level compared the names already (`SpfMemo::owner`).
-                    Some(owner) if first => (!Arc::ptr_eq(owner, kept)).then(|| owner.clone()),
-                    _ => (**kept != *domain).then(|| Arc::from(domain)),
-                }
+                let kept = m.owner.get_or_init(|| domain.into());
+                (**kept != *domain).then(|| domain.into())
             });
             let cause = match other_name {
                 Some(other_name) => SpfCause::Matched(SpfMatch(Matched::Kept {
@@ -1306,22 +1288,11 @@ impl Client {
 #[derive(Debug, Default)]
 struct SpfMemo {
     by_scope: [std::sync::OnceLock<Selected>; 3],
-    /// The name the answer was looked up by, as the evaluator names it (lowercase, no
-    /// trailing dot), shared by every outcome and cause that names this domain.
-    owner: std::sync::OnceLock<Arc<str>>,
-}
-
-impl SpfMemo {
-    /// The kept name when it is `name` (as it always is, unless a resolver gives one
-    /// answer for several names, as a wildcard may), else a new one.
-    fn owner(&self, name: &str) -> Arc<str> {
-        let kept = self.owner.get_or_init(|| Arc::from(name));
-        if &**kept == name {
-            kept.clone()
-        } else {
-            Arc::from(name)
-        }
-    }
+    /// The name the answer was first looked up by, as the evaluator names it
+    /// (lowercase, no trailing dot): the domain of every match in its record
+    /// ([`SpfMatch::domain`]), unless a resolver gives one answer for several names (as
+    /// one may for a wildcard).
+    owner: std::sync::OnceLock<Box<str>>,
 }
 
 /// Which directive matched, in the record of which domain ([`SpfCause::Matched`]).
@@ -1342,7 +1313,7 @@ enum Matched {
         answer: Arc<Answer>,
         scope: RecordScope,
         index: usize,
-        other_name: Option<Arc<str>>,
+        other_name: Option<Box<str>>,
     },
     /// Given as text.
     Text {
@@ -1387,8 +1358,8 @@ impl SpfMatch {
             Matched::Kept {
                 other_name: Some(name),
                 ..
-            }
-            | Matched::Text { domain: name, .. } => name,
+            } => name,
+            Matched::Text { domain, .. } => domain,
             Matched::Kept { answer, .. } => kept_memo(answer)
                 .and_then(|m| m.owner.get())
                 .map_or("", |name| name),
@@ -1982,7 +1953,7 @@ _spf.r       TXT "v=spf1 ip4:198.51.100.0/24 ~all"
                     (mechanism, record_of),
                     "{ip} {from}"
                 );
-                assert_eq!(&*o.domain, checked);
+                assert_eq!(o.domain(), checked);
                 assert_eq!(*m, SpfMatch::new(mechanism, record_of));
                 assert_ne!(*m, SpfMatch::new(mechanism, "other.example"));
                 assert_eq!(
@@ -2028,7 +1999,7 @@ _spf.r       TXT "v=spf1 ip4:198.51.100.0/24 ~all"
                 o.cause,
                 SpfCause::Matched(SpfMatch::new("ip4:192.0.2.0/24", domain))
             );
-            assert_eq!(&*o.domain, domain);
+            assert_eq!(o.domain(), domain);
         }
 
         // Another consumer's memo on the answer: the record is parsed for each check,

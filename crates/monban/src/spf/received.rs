@@ -68,11 +68,13 @@ fn summary(outcome: &SpfOutcome, receiver: &str) -> String {
         SpfResult::None => format!("{who} does not publish an SPF record: {}", outcome.cause),
         SpfResult::Temperror => format!(
             "error in processing the SPF record of {}: {}",
-            outcome.domain, outcome.cause
+            outcome.domain(),
+            outcome.cause
         ),
         SpfResult::Permerror => format!(
             "error in the SPF record of {}: {}",
-            outcome.domain, outcome.cause
+            outcome.domain(),
+            outcome.cause
         ),
     };
     format!("{receiver}: {what}")
@@ -88,8 +90,7 @@ mod tests {
             result: SpfResult::Pass,
             cause: SpfCause::Matched(crate::spf::SpfMatch::new("ip4:192.0.2.0/24", "example.com")),
             identity: SpfIdentity::MailFrom,
-            domain: "example.com".into(),
-            names: crate::spf::SenderHelo::new(sender, helo),
+            names: crate::spf::SpfNames::new("example.com", sender, helo),
             ip: "192.0.2.1".parse().unwrap(),
             explanation: None,
             dns_lookups: 0,
