@@ -155,10 +155,60 @@ pub(crate) fn write_out(args: std::fmt::Arguments<'_>) {
     }
 }
 
+/// The async runtime's worker threads.
+const RUNTIME_WORKERS: usize = 2;
+
+/// Whether this process may start `n` more threads at once, tried by starting them (they
+/// wait until all have started or one could not, then end). tokio's runtime does not
+/// report a worker thread the system refuses: it panics, and when the first worker
+/// started and the second did not, it hung. So the threads are tried first, and a
+/// refusal becomes an error that names the limit (`ulimit -u`, systemd's `TasksMax`,
+/// a container's pids limit). The check and the runtime's start are not atomic: the
+/// limit can be reached in between, which this only makes much less likely.
+fn can_start_threads(n: usize) -> std::io::Result<()> {
+    let (release, wait) = std::sync::mpsc::channel::<()>();
+    let wait = std::sync::Arc::new(std::sync::Mutex::new(wait));
+    let mut started = Vec::with_capacity(n);
+    let mut refused = None;
+    for _ in 0..n {
+        let wait = wait.clone();
+        // Each ends when `release` is dropped: its receive fails.
+        let spawned = std::thread::Builder::new()
+            .name("monban-probe".into())
+            .stack_size(64 * 1024)
+            .spawn(move || {
+                if let Ok(w) = wait.lock() {
+                    let _ = w.recv();
+                }
+            });
+        match spawned {
+            Ok(h) => started.push(h),
+            Err(e) => {
+                refused = Some(e);
+                break;
+            }
+        }
+    }
+    drop(release);
+    for h in started {
+        let _ = h.join();
+    }
+    refused.map_or(Ok(()), Err)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The workers (blocking work waits for a thread when none can be started).
+    if let Err(e) = can_start_threads(RUNTIME_WORKERS) {
+        eprintln!(
+            "monban: cannot start the async runtime's {RUNTIME_WORKERS} threads: {e} (the \
+             limit on processes and threads is reached: ulimit -u, systemd TasksMax, a \
+             container's pids limit)"
+        );
+        return ExitCode::from(1);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(RUNTIME_WORKERS)
         .enable_all()
         .build()
     {

@@ -390,3 +390,90 @@ fn dns_timeout_is_1_to_300_seconds() {
         drop(common::web::Server::start(&a));
     }
 }
+
+/// A limit on processes and threads (`ulimit -u`, systemd's `TasksMax`) below what the
+/// async runtime needs gets one clear error and exit 1. tokio panicked there, and hung
+/// for good when it could start one of its two workers (its blocking pool waited for
+/// that worker at the unwinding). The limit is set with `prlimit --nproc` for an unused
+/// uid (`setpriv`): root is not held to it, and a uid of its own counts only this
+/// process. So the test needs root and util-linux; without them it says so and passes.
+#[test]
+fn a_thread_limit_gets_an_error_not_a_panic_or_a_hang() {
+    let root_user = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    let tools = ["setpriv", "prlimit"].iter().all(|t| {
+        Command::new(t)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    });
+    if !root_user || !tools {
+        eprintln!("skipped: needs root, setpriv and prlimit");
+        return;
+    }
+    // Everything the unprivileged uid reads, where it can read it.
+    let dir = Dir::new("thread-limit");
+    let perms = |p: &std::path::Path, mode: u32| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+    };
+    perms(&dir.0, 0o755);
+    let bin = dir.0.join("monban");
+    std::fs::copy(env!("CARGO_BIN_EXE_monban"), &bin).unwrap();
+    perms(&bin, 0o755);
+    let zone = dir.file("example.zone", &std::fs::read(zone()).unwrap());
+    let message = dir.file(
+        "m.eml",
+        &std::fs::read(root().join("examples/messages/alice-to-bob.eml")).unwrap(),
+    );
+    for path in [&zone, &message] {
+        perms(std::path::Path::new(path), 0o644);
+    }
+    let run = |nproc: u32| -> Output {
+        let child = Command::new("setpriv")
+            .args([
+                "--reuid=64123",
+                "--regid=64123",
+                "--clear-groups",
+                "prlimit",
+            ])
+            .arg(format!("--nproc={nproc}"))
+            .arg(&bin)
+            .args(["verify", "--zone", &zone, &message])
+            .env("LC_ALL", "C.UTF-8")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(child.wait_with_output());
+        });
+        match rx.recv_timeout(std::time::Duration::from_secs(60)) {
+            Ok(out) => out.unwrap(),
+            Err(_) => {
+                let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+                panic!("monban under --nproc={nproc} did not end (hung)");
+            }
+        }
+    };
+    // One thread allowed (the process itself), then two: the runtime wants two more.
+    for nproc in [1, 2] {
+        let out = run(nproc);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "--nproc={nproc}: {err}");
+        assert!(
+            err.contains("cannot start the async runtime") && err.contains("ulimit -u"),
+            "--nproc={nproc}: {err}"
+        );
+        assert!(!err.contains("panicked"), "--nproc={nproc}: {err}");
+    }
+    // Three: enough for a message read from a file.
+    let out = run(3);
+    assert_eq!(out.status.code(), Some(0), "--nproc=3: {}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("dkim=pass"));
+}
