@@ -1307,8 +1307,9 @@ struct SpfMemo {
 /// An evaluation's match holds the DNS answer the record came from (moved there, not
 /// shared again) and names the directive by its place in the record parsed and kept
 /// with that answer: nothing is copied or shared per evaluation. Sharing the texts
-/// instead (an `Arc` each for the mechanism and the domain) cost two atomic operations
-/// apiece, about a fifth of a check answered from a warm cache.
+/// instead (an `Arc` each for the mechanism and the domain, an atomic increment and
+/// decrement apiece) made a first-mechanism check answered from a warm cache 166 ns
+/// rather than 142 ns here.
 #[derive(Clone)]
 pub struct SpfMatch(Matched);
 

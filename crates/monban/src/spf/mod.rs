@@ -207,8 +207,8 @@ impl SpfOutcome {
 /// The names of a check: the domain checked, the `<sender>` argument and the HELO name,
 /// kept in one allocation. An outcome is built for every message: each allocation
 /// measured about a tenth of a check answered from a warm cache, and each name shared
-/// (an `Arc`) cost two atomic operations, about 8 ns apiece here. Owned, not shared:
-/// outcomes are cloned far less often than they are made.
+/// (an `Arc`: an atomic increment, then a decrement when the outcome is dropped) about
+/// 10 ns more. Owned, not shared: outcomes are cloned far less often than made.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SpfNames {
     /// The sender, the HELO name, then the domain.
