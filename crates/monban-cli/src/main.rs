@@ -158,14 +158,25 @@ pub(crate) fn write_out(args: std::fmt::Arguments<'_>) {
 /// The async runtime's worker threads.
 const RUNTIME_WORKERS: usize = 2;
 
+/// The stack of each tokio worker (tokio's default), so that the probe asks the system
+/// for what the workers will.
+const RUNTIME_STACK: usize = 2 * 1024 * 1024;
+
 /// Whether this process may start `n` more threads at once, tried by starting them (they
 /// wait until all have started or one could not, then end). tokio's runtime does not
-/// report a worker thread the system refuses: it panics, and when the first worker
-/// started and the second did not, it hung. So the threads are tried first, and a
-/// refusal becomes an error that names the limit (`ulimit -u`, systemd's `TasksMax`,
-/// a container's pids limit). The check and the runtime's start are not atomic: the
-/// limit can be reached in between, which this only makes much less likely.
+/// report a thread the system refuses: its `build` panics when a worker cannot start,
+/// and when the first worker started and the second did not, it hung; `spawn_blocking`
+/// panics when no thread of its own can start. So the workers and one blocking thread
+/// are tried first, and a refusal becomes an error that names the limit (`ulimit -u`,
+/// systemd's `TasksMax`, a container's pids limit).
+///
+/// A joined thread still counts against those limits until the kernel has released it,
+/// a little after `join` returns; so the probe waits (at most a second) until the
+/// process has as many threads as before it. The check and the runtime's start are
+/// still not atomic: the limit can be reached in between, which this only makes much
+/// less likely.
 fn can_start_threads(n: usize) -> std::io::Result<()> {
+    let before = thread_count();
     let (release, wait) = std::sync::mpsc::channel::<()>();
     let wait = std::sync::Arc::new(std::sync::Mutex::new(wait));
     let mut started = Vec::with_capacity(n);
@@ -175,7 +186,7 @@ fn can_start_threads(n: usize) -> std::io::Result<()> {
         // Each ends when `release` is dropped: its receive fails.
         let spawned = std::thread::Builder::new()
             .name("monban-probe".into())
-            .stack_size(64 * 1024)
+            .stack_size(RUNTIME_STACK)
             .spawn(move || {
                 if let Ok(w) = wait.lock() {
                     let _ = w.recv();
@@ -193,17 +204,35 @@ fn can_start_threads(n: usize) -> std::io::Result<()> {
     for h in started {
         let _ = h.join();
     }
+    if let Some(before) = before {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+        while thread_count().is_some_and(|now| now > before) && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
     refused.map_or(Ok(()), Err)
+}
+
+/// The number of threads of this process, as the kernel counts them
+/// (`/proc/self/stat`, field 20); `None` where it cannot be read.
+fn thread_count() -> Option<usize> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name (field 2) is in parentheses and may hold spaces: count from
+    // after its closing parenthesis, where field 3 starts.
+    let rest = stat.get(stat.rfind(')')? + 1..)?;
+    rest.split_ascii_whitespace().nth(17)?.parse().ok()
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // The workers (blocking work waits for a thread when none can be started).
-    if let Err(e) = can_start_threads(RUNTIME_WORKERS) {
+    // The workers, and one thread for blocking work (reading files, signing).
+    if let Err(e) = can_start_threads(RUNTIME_WORKERS + 1) {
         eprintln!(
-            "monban: cannot start the async runtime's {RUNTIME_WORKERS} threads: {e} (the \
-             limit on processes and threads is reached: ulimit -u, systemd TasksMax, a \
-             container's pids limit)"
+            "monban: cannot start the {} threads the async runtime needs: {e} (the limit \
+             on processes and threads is reached: ulimit -u, systemd TasksMax, a \
+             container's pids limit)",
+            RUNTIME_WORKERS + 1
         );
         return ExitCode::from(1);
     }
