@@ -236,23 +236,30 @@ struct Args<'a> {
     ip: IpAddr,
     domain: &'a str,
     sender: Cow<'a, str>,
+    /// Where `sender`'s last `@` is (found once, by whoever built the sender).
+    at: Option<usize>,
     helo: &'a str,
     identity: SpfIdentity,
     scope: RecordScope,
     now: u64,
 }
 
-/// `s` split at its last `@`, without it.
-fn split_at_last_at(s: &str) -> Option<(&str, &str)> {
+/// Where `s`'s last `@` is.
+fn last_at(s: &str) -> Option<usize> {
     // A plain backward loop over a short address (64 bytes or less: nearly all),
     // memchr's vector search over a longer one; either is quicker than the standard
-    // library's `rsplit_once`. '@' is ASCII, so both sides are whole characters.
+    // library's `rsplit_once`.
     let b = s.as_bytes();
-    let at = if b.len() <= 64 {
+    if b.len() <= 64 {
         b.iter().rposition(|&c| c == b'@')
     } else {
         memchr::memrchr(b'@', b)
-    }?;
+    }
+}
+
+/// `s` split at `at` (an `@`), without it. '@' is ASCII, so both sides are whole
+/// characters.
+fn split_at(s: &str, at: usize) -> Option<(&str, &str)> {
     Some((s.get(..at)?, s.get(at + 1..)?))
 }
 
@@ -324,19 +331,21 @@ impl<R: Resolver> Spf<R> {
             .strip_prefix('<')
             .and_then(|m| m.strip_suffix('>'))
             .unwrap_or(mail_from);
-        let (domain, sender) = if mail_from.is_empty() {
-            (helo, Cow::Owned(format!("postmaster@{helo}")))
+        let (domain, sender, at) = if mail_from.is_empty() {
+            (helo, Cow::Owned(format!("postmaster@{helo}")), Some(10))
         } else {
-            match split_at_last_at(mail_from) {
-                Some((_, d)) => (d, Cow::Borrowed(mail_from)),
+            let at = last_at(mail_from);
+            match at.and_then(|at| split_at(mail_from, at)) {
+                Some((_, d)) => (d, Cow::Borrowed(mail_from), at),
                 // No '@': RFC 7208 §4.3 gives no local part; the whole is the domain.
-                None => (mail_from, Cow::Borrowed(mail_from)),
+                None => (mail_from, Cow::Borrowed(mail_from), None),
             }
         };
         self.start(Args {
             ip,
             domain,
             sender,
+            at,
             helo,
             identity: SpfIdentity::MailFrom,
             scope,
@@ -350,6 +359,7 @@ impl<R: Resolver> Spf<R> {
             ip,
             domain: helo,
             sender: Cow::Owned(format!("postmaster@{helo}")),
+            at: Some(10),
             helo,
             identity: SpfIdentity::Helo,
             scope: RecordScope::Spf,
@@ -389,6 +399,7 @@ impl<R: Resolver> Spf<R> {
             ip,
             domain,
             sender: Cow::Borrowed(sender),
+            at: last_at(sender),
             helo,
             identity,
             scope,
@@ -450,6 +461,7 @@ impl<R: Resolver> Spf<R> {
             ip,
             domain,
             ref sender,
+            at,
             helo,
             identity,
             scope,
@@ -459,7 +471,7 @@ impl<R: Resolver> Spf<R> {
         // §5 (ip4/ip6 notes): an IPv4-mapped IPv6 address is an IPv4 client.
         let ip = crate::iprev::unmapped(ip);
         // §4.3: a sender with no local-part uses "postmaster".
-        let (local_part, sender_domain) = match split_at_last_at(sender) {
+        let (local_part, sender_domain) = match at.and_then(|at| split_at(sender, at)) {
             Some(("", d)) => ("postmaster", d),
             Some((l, d)) => (l, d),
             None => ("postmaster", sender),
@@ -1648,7 +1660,8 @@ mod tests {
             "é@ü.example",
             &long,
         ] {
-            assert_eq!(split_at_last_at(s), s.rsplit_once('@'), "{s}");
+            let split = last_at(s).and_then(|at| split_at(s, at));
+            assert_eq!(split, s.rsplit_once('@'), "{s}");
         }
     }
 

@@ -221,6 +221,7 @@ pub struct SpfNames {
 
 impl SpfNames {
     /// The three names, copied once.
+    #[inline(always)]
     pub fn new(domain: &str, sender: &str, helo: &str) -> Self {
         // Exactly the capacity needed: the boxed string keeps this allocation.
         let mut text = String::with_capacity(sender.len() + helo.len() + domain.len());
