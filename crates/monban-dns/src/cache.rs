@@ -4,9 +4,14 @@
 //! answers for their negative TTL (RFC 2308 §5), both capped. Server failures and
 //! timeouts are never cached, so the next message tries again. The cache is bounded:
 //! when it is full, expired entries go first, then arbitrary ones.
+//!
+//! Answers are spread over [`SHARDS`] locks by a keyed hash of name and type (SipHash,
+//! with keys drawn for each cache: a sender cannot choose names that crowd one shard or
+//! one chain). The hash is computed once per lookup and picks both the shard and the
+//! slot in it.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher, RandomState};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
@@ -73,20 +78,34 @@ pub struct CacheStats {
     pub misses: u64,
 }
 
+/// One answer held: its key, the key's hash (kept, so that growing the table does not
+/// hash again), and the entry.
+struct Slot {
+    hash: u64,
+    name: Box<str>,
+    rtype: RecordType,
+    entry: Entry,
+}
+
 /// One shard: its answers, and the hits it served (counted under the lock already
 /// held, rather than with one more atomic operation per lookup).
 #[derive(Default)]
 struct Shard {
-    map: HashMap<Box<str>, Entry>,
+    map: hashbrown::HashTable<Slot>,
     hits: u64,
 }
+
+/// How many locks the answers are spread over. Lookups on different cores (the milter's
+/// sessions, `verify --jobs`) rarely wait for one another.
+const SHARDS: usize = 16;
 
 /// A cache of answers in front of another resolver.
 pub struct CachingResolver<R> {
     inner: R,
-    shards: [Mutex<Shard>; 8],
-    /// The most answers held in all (shards are by record type, and TXT answers far
-    /// outnumber the others, so the bound is on the whole cache, not per shard).
+    shards: [Mutex<Shard>; SHARDS],
+    /// The keys of the hash that places answers.
+    hasher: RandomState,
+    /// The most answers held in all (a bound on the whole cache, not per shard).
     max_entries: usize,
     /// Answers held now, in all shards.
     entries: AtomicUsize,
@@ -119,6 +138,7 @@ impl<R: Resolver> CachingResolver<R> {
         Self {
             inner,
             shards: Default::default(),
+            hasher: RandomState::new(),
             max_entries: 100_000,
             entries: AtomicUsize::new(0),
             max_ttl: 86_400,
@@ -170,17 +190,30 @@ impl<R: Resolver> CachingResolver<R> {
         }
     }
 
-    fn shard(&self, rtype: RecordType) -> &Mutex<Shard> {
-        &self.shards[rtype as usize % self.shards.len()]
+    /// The hash of a key: the name's octets, then the type.
+    fn hash(&self, name: &str, rtype: RecordType) -> u64 {
+        let mut h = self.hasher.build_hasher();
+        h.write(name.as_bytes());
+        h.write_u8(rtype as u8);
+        h.finish()
+    }
+
+    /// The shard of a hash. Bits 48 to 51: the table in the shard uses the low bits
+    /// for the slot and the top seven as the slot's tag.
+    fn shard(&self, hash: u64) -> &Mutex<Shard> {
+        &self.shards[(hash >> 48) as usize % SHARDS]
     }
 
     /// A live entry's answer and when it expires.
     fn get(&self, name: &str, rtype: RecordType) -> Option<(Lookup, u64)> {
         let now = self.clock.now_ms();
-        let mut shard = self.shard(rtype).lock().unwrap_or_else(|p| p.into_inner());
-        let key = cache_key(name, rtype);
-        let hit = match shard.map.get(key.as_ref()) {
-            Some(e) if e.expires > now => Some((e.lookup.clone(), e.expires)),
+        let hash = self.hash(name, rtype);
+        let mut shard = self.shard(hash).lock().unwrap_or_else(|p| p.into_inner());
+        let hit = match shard
+            .map
+            .find(hash, |s| s.rtype == rtype && *s.name == *name)
+        {
+            Some(s) if s.entry.expires > now => Some((s.entry.lookup.clone(), s.entry.expires)),
             _ => None,
         };
         if hit.is_some() {
@@ -201,50 +234,48 @@ impl<R: Resolver> CachingResolver<R> {
             return;
         }
         let now = self.clock.now_ms();
-        let mut guard = self.shard(rtype).lock().unwrap_or_else(|p| p.into_inner());
+        let hash = self.hash(name, rtype);
+        let mut guard = self.shard(hash).lock().unwrap_or_else(|p| p.into_inner());
         let shard = &mut guard.map;
         if self.entries.load(Ordering::Relaxed) >= self.max_entries {
             // Full: this shard's expired answers go, then half of the rest of it.
             let before = shard.len();
-            shard.retain(|_, e| e.expires > now);
+            shard.retain(|s| s.entry.expires > now);
             let left = self
                 .entries
                 .load(Ordering::Relaxed)
                 .saturating_sub(before - shard.len());
             if left >= self.max_entries {
-                let drop = shard.len() / 2 + 1;
-                let victims: Vec<Box<str>> = shard.keys().take(drop).cloned().collect();
-                for k in victims {
-                    shard.remove(&k);
-                }
+                let mut drop = shard.len() / 2 + 1;
+                shard.retain(|_| {
+                    let keep = drop == 0;
+                    drop = drop.saturating_sub(1);
+                    keep
+                });
             }
             self.entries
                 .fetch_sub(before - shard.len(), Ordering::Relaxed);
             if self.entries.load(Ordering::Relaxed) >= self.max_entries {
-                // The other types' shards hold the rest: not kept this time.
+                // The other shards hold the rest: not kept this time.
                 return;
             }
         }
-        let key = cache_key(name, rtype).into_owned().into_boxed_str();
-        if !shard.contains_key(&key) {
-            self.entries.fetch_add(1, Ordering::Relaxed);
+        let entry = Entry {
+            lookup: lookup.clone(),
+            expires: now.saturating_add(u64::from(ttl) * 1_000),
+        };
+        match shard.entry(hash, |s| s.rtype == rtype && *s.name == *name, |s| s.hash) {
+            hashbrown::hash_table::Entry::Occupied(mut o) => o.get_mut().entry = entry,
+            hashbrown::hash_table::Entry::Vacant(v) => {
+                v.insert(Slot {
+                    hash,
+                    name: name.into(),
+                    rtype,
+                    entry,
+                });
+                self.entries.fetch_add(1, Ordering::Relaxed);
+            }
         }
-        shard.insert(
-            key,
-            Entry {
-                lookup: lookup.clone(),
-                expires: now.saturating_add(u64::from(ttl) * 1_000),
-            },
-        );
-    }
-}
-
-/// Shards hold several types, so the key carries the type too.
-fn cache_key(name: &str, rtype: RecordType) -> Cow<'_, str> {
-    if rtype as usize >= 8 {
-        Cow::Owned(format!("{}\0{name}", rtype.as_str()))
-    } else {
-        Cow::Borrowed(name)
     }
 }
 
@@ -522,6 +553,47 @@ mod tests {
                 && !name.bytes().any(|b| b.is_ascii_uppercase())
                 && name.split('.').all(|l| !l.is_empty() && l.len() <= 63);
             assert_eq!(is_normalized(name), reference, "{name:?}");
+        }
+    }
+
+    /// One name's answers of different types are different entries; 1,600 names spread
+    /// over every shard (a shard's share is 100 on average, with a standard deviation
+    /// near 10: outside 40 to 160 once in about a billion runs).
+    #[test]
+    fn keys_are_name_and_type_and_spread_over_the_shards() {
+        let mut zone = ZoneResolver::new();
+        zone.insert("a.example", crate::Record::A([192, 0, 2, 1].into()), 600);
+        zone.insert(
+            "a.example",
+            crate::Record::Txt(crate::Txt::new([b"v=spf1 -all".as_slice()])),
+            600,
+        );
+        for i in 0..1_600 {
+            zone.insert(
+                &format!("h{i}.example"),
+                crate::Record::A([192, 0, 2, 2].into()),
+                600,
+            );
+        }
+        let cache = CachingResolver::new(zone);
+        block_on(async {
+            for _ in 0..2 {
+                let a = cache.lookup("a.example", RecordType::A).await.unwrap();
+                let txt = cache.lookup("a.example", RecordType::Txt).await.unwrap();
+                assert_eq!(a.records, [crate::Record::A([192, 0, 2, 1].into())]);
+                assert!(matches!(txt.records[..], [crate::Record::Txt(_)]));
+            }
+            assert_eq!(cache.stats(), CacheStats { hits: 2, misses: 2 });
+            for i in 0..1_600 {
+                cache
+                    .lookup(&format!("h{i}.example"), RecordType::A)
+                    .await
+                    .unwrap();
+            }
+        });
+        for shard in &cache.shards {
+            let held = shard.lock().unwrap().map.len();
+            assert!((40..=160).contains(&held), "{held}");
         }
     }
 
