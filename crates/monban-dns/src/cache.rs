@@ -6,8 +6,8 @@
 //! when it is full, expired entries go first, then arbitrary ones.
 //!
 //! Answers are spread over [`SHARDS`] locks by a keyed hash of name and type (SipHash,
-//! with keys drawn for each cache: a sender cannot choose names that crowd one shard or
-//! one chain). The hash is computed once per lookup and picks both the shard and the
+//! with keys drawn for each cache and type: a sender cannot choose names that crowd one
+//! shard or one chain). The hash is computed once per lookup and picks both the shard and the
 //! slot in it.
 
 use std::borrow::Cow;
@@ -103,8 +103,10 @@ const SHARDS: usize = 16;
 pub struct CachingResolver<R> {
     inner: R,
     shards: [Mutex<Shard>; SHARDS],
-    /// The keys of the hash that places answers.
-    hasher: RandomState,
+    /// The keys of the hash that places answers: one set per record type, so that a
+    /// key's hash is one pass over the name's octets (a second write for the type
+    /// cost as much as the first).
+    hashers: [RandomState; 9],
     /// The most answers held in all (a bound on the whole cache, not per shard).
     max_entries: usize,
     /// Answers held now, in all shards.
@@ -138,7 +140,7 @@ impl<R: Resolver> CachingResolver<R> {
         Self {
             inner,
             shards: Default::default(),
-            hasher: RandomState::new(),
+            hashers: std::array::from_fn(|_| RandomState::new()),
             max_entries: 100_000,
             entries: AtomicUsize::new(0),
             max_ttl: 86_400,
@@ -190,11 +192,11 @@ impl<R: Resolver> CachingResolver<R> {
         }
     }
 
-    /// The hash of a key: the name's octets, then the type.
+    /// The hash of a key: the name's octets, under the keys of its type. (Were there
+    /// more types than key sets, two would share keys: the type is compared anyway.)
     fn hash(&self, name: &str, rtype: RecordType) -> u64 {
-        let mut h = self.hasher.build_hasher();
+        let mut h = self.hashers[rtype as usize % self.hashers.len()].build_hasher();
         h.write(name.as_bytes());
-        h.write_u8(rtype as u8);
         h.finish()
     }
 
