@@ -28,6 +28,7 @@ mod zone;
 use std::fmt;
 use std::future::Future;
 use std::net::{Ipv4Addr, Ipv6Addr};
+use std::panic::{RefUnwindSafe, UnwindSafe};
 use std::sync::Arc;
 
 pub use cache::{CacheStats, CachingResolver};
@@ -222,16 +223,23 @@ impl Answer {
 /// again from a cache is not parsed again: it lives exactly as long as the answer, and
 /// reading it takes no lock. One consumer's value per answer; another consumer's type
 /// finds none and derives its own each time.
+///
+/// The value must be unwind-safe, so that an answer (and what holds one, such as an SPF
+/// outcome) stays so.
 #[derive(Default)]
-pub struct Memo(std::sync::OnceLock<Arc<dyn std::any::Any + Send + Sync>>);
+pub struct Memo(std::sync::OnceLock<Arc<MemoValue>>);
+
+/// What a [`Memo`] keeps.
+type MemoValue = dyn std::any::Any + Send + Sync + UnwindSafe + RefUnwindSafe;
 
 impl Memo {
     /// The value kept, made by `init` if none was; `None` when another type is kept.
-    pub fn get_or_init<T: std::any::Any + Send + Sync>(
+    pub fn get_or_init<T: std::any::Any + Send + Sync + UnwindSafe + RefUnwindSafe>(
         &self,
         init: impl FnOnce() -> T,
     ) -> Option<&T> {
-        self.0.get_or_init(|| Arc::new(init())).downcast_ref::<T>()
+        let kept: &(dyn std::any::Any + Send + Sync) = &**self.0.get_or_init(|| Arc::new(init()));
+        kept.downcast_ref::<T>()
     }
 
     /// Whether nothing is kept yet.

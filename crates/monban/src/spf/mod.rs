@@ -272,6 +272,15 @@ mod tests {
     /// Moved through every layer of a check (the evaluator, the future, the caller's
     /// await): at 128 bytes or less the compiler moves it inline, beyond that it calls
     /// `memcpy`, which measured a fifth of a cached first-mechanism check.
+    /// An outcome holds an answer of the DNS cache (the matched directive's record):
+    /// it must stay unwind-safe, as it was when it held copies.
+    #[test]
+    fn the_outcome_is_unwind_safe() {
+        fn unwind_safe<T: std::panic::UnwindSafe + std::panic::RefUnwindSafe>() {}
+        unwind_safe::<super::SpfOutcome>();
+        unwind_safe::<super::SpfCause>();
+    }
+
     #[test]
     fn the_outcome_stays_small_to_move() {
         assert!(std::mem::size_of::<super::SpfOutcome>() <= 128);
