@@ -1388,7 +1388,7 @@ impl SpfMatch {
                     Selected::Record(c) => c.directives.get(*index),
                     _ => None,
                 })
-                .map_or("", |d| &d.text),
+                .map_or_else(gone, |d| &d.text),
             Matched::Text { mechanism, .. } => mechanism,
         }
     }
@@ -1404,9 +1404,19 @@ impl SpfMatch {
             Matched::Text { domain, .. } => domain,
             Matched::Kept { answer, .. } => kept_memo(answer)
                 .and_then(|m| m.owner.get())
-                .map_or("", |name| name),
+                .map_or_else(gone, |name| &**name),
         }
     }
+}
+
+/// What a kept match names when its record is not kept with the answer: never, as the
+/// evaluator makes a kept match only after keeping the record (an empty text in a
+/// release build, a panic in a test).
+fn gone<'a>() -> &'a str {
+    if cfg!(debug_assertions) {
+        unreachable!("an SPF match kept with an answer whose record is not kept");
+    }
+    ""
 }
 
 /// What SPF kept with `answer` (always there for a [`Matched::Kept`]).
