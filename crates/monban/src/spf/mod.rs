@@ -269,9 +269,6 @@ mod tests {
         }
     }
 
-    /// Moved through every layer of a check (the evaluator, the future, the caller's
-    /// await): at 128 bytes or less the compiler moves it inline, beyond that it calls
-    /// `memcpy`, which measured a fifth of a cached first-mechanism check.
     /// An outcome holds an answer of the DNS cache (the matched directive's record):
     /// it must stay unwind-safe, as it was when it held copies.
     #[test]
@@ -281,6 +278,9 @@ mod tests {
         unwind_safe::<super::SpfCause>();
     }
 
+    /// Moved through every layer of a check (the evaluator, the future, the caller's
+    /// await): at 128 bytes or less the compiler moves it inline, beyond that it calls
+    /// `memcpy`, which measured a fifth of a cached first-mechanism check.
     #[test]
     fn the_outcome_stays_small_to_move() {
         assert!(std::mem::size_of::<super::SpfOutcome>() <= 128);
