@@ -33,12 +33,16 @@
 #   opendkim         libopendkim (Debian libopendkim-dev), benches/peers/opendkim_bench.c
 #   mail-dkim        Perl's Mail::DKIM (Debian libmail-dkim-perl), RSA only
 #   dkimpy           dkimpy (PyPI)
+# and, for verify, the same bound, bound + read(2), monban-cli, monban-dkim,
+# monban-pipeline and mail-auth over the SMALL smallest messages of each key type alone
+# (where SHA-256 weighs least and each message's fixed costs most: opening the file,
+# parsing, the output), in a table of their own;
 # and SPF check_host() with warm caches, monban against mail-auth, on the three
 # policies of bench/spf-policies.zone. Every contender runs once per round, one after
 # the other, pinned to the same CPU; each ratio is the median of the per-round ratios,
 # so the drift of a shared machine cancels out.
 #
-# Environment: ROUNDS (3; QUICK: ROUNDS_QUICK, 7), PASSES (each peer goes over the files
+# Environment: SMALL (250; 0: no small-message table), ROUNDS (3; QUICK: ROUNDS_QUICK, 7), PASSES (each peer goes over the files
 # this many times per round: 1), CLI_PASSES (the CLI: 5, so that its start-up, about
 # 4 ms, weighs as it does on a real batch), CPU (1), CORPUS (target/dkim-corpus), FILES (messages
 # per kind: all 999; QUICK: 150), OUT (benches/RESULTS.md), PEERS (1; 0 skips OpenDKIM,
@@ -64,6 +68,8 @@ if [ "$QUICK" = 1 ]; then
 else
     FILES=${FILES:-999}
 fi
+SMALL=${SMALL:-250}
+[ "$QUICK" != 1 ] || SMALL=0
 NCPU=$(nproc)
 say() { printf '%s\n' "$*" >&2; }
 if [ "$CPU" -ge "$NCPU" ]; then
@@ -176,6 +182,13 @@ for kind in rsa ed25519; do
     n=${#signed[@]}
     many=()
     for _ in $(seq "$CLI_PASSES"); do many+=("${signed[@]}"); done
+    # The SMALL smallest of them, and CLI_PASSES times over for the CLI.
+    small=()
+    if [ "$SMALL" -gt 0 ]; then
+        mapfile -t small < <(ls -Sr "${signed[@]}" | head -n "$SMALL")
+    fi
+    small_many=()
+    for _ in $(seq "$CLI_PASSES"); do small_many+=("${small[@]}"); done
     key=$CORPUS/rsa2048.pem
     selector=rsa2048
     if [ "$kind" = ed25519 ]; then
@@ -211,6 +224,18 @@ for kind in rsa ed25519; do
             # as the CLI reads): the bound of a program that reads its messages.
             s=$(cpu_seconds "${pin[@]}" "$EX/read_files" "${many[@]}")
             row read "$kind" "$r" per-message "$(python3 -c "print(f'{$s / ${#many[@]}:.9f}')")"
+            if [ "${#small[@]}" -gt 0 ]; then
+                # The smallest messages alone: in process, the CLI, and reading them.
+                while IFS=$'\t' read -r name rate; do
+                    row verify-small "$kind" "$r" "$name" "$rate"
+                done < <("${pin[@]}" "$EX/verify_files" 1 "$CORPUS/keys.zone" "${small[@]}")
+                s=$(cpu_seconds "${pin[@]}" "${cli[@]}" --jobs 1 "${small_many[@]}")
+                row verify-small "$kind" "$r" monban-cli \
+                    "$(python3 -c "print(f'{${#small_many[@]} / $s:.0f}')")"
+                s=$(cpu_seconds "${pin[@]}" "$EX/read_files" "${small_many[@]}")
+                row read-small "$kind" "$r" per-message \
+                    "$(python3 -c "print(f'{$s / ${#small_many[@]}:.9f}')")"
+            fi
             if [ "${#mbox[@]}" -gt 0 ]; then
                 s=$(cpu_seconds "${pin[@]}" "${cli[@]}" --jobs 1 "${mbox[@]}")
                 row verify "$kind" "$r" monban-cli-mbox \
@@ -263,10 +288,15 @@ if [ "$PEERS" = 1 ]; then
     } >"$OSSL" || true
 fi
 MEAN=$(python3 -c "import os,sys; f=sys.argv[1:]; print(sum(os.path.getsize(x) for x in f)/len(f))" "$CORPUS"/rsa/0*.eml)
+# The smallest messages' sizes (the RSA ones: the Ed25519 signature is a little shorter).
+SMALL_SIZES=$(python3 -c "import os,sys
+f = sorted(os.path.getsize(x) for x in sys.argv[2:])[:int(sys.argv[1])]
+print(f'{len(f)} {sum(f) / len(f) if f else 0} {f[0] if f else 0} {f[-1] if f else 0}')" "$SMALL" "$CORPUS"/rsa/0*.eml)
 
-python3 - "$TSV" "$SPF" "$OSSL" "$MEAN" "$QUICK" "$OUT" "$NCPU" "$CPU" "$ROUNDS" "$FILES" "$PASSES" "${GUARD_RATIO:-0.95}" "$CLI_PASSES" <<'PY'
+python3 - "$TSV" "$SPF" "$OSSL" "$MEAN" "$QUICK" "$OUT" "$NCPU" "$CPU" "$ROUNDS" "$FILES" "$PASSES" "${GUARD_RATIO:-0.95}" "$CLI_PASSES" "$SMALL_SIZES" <<'PY'
 import collections, os, platform, re, statistics, subprocess, sys
-tsv, spf, ossl, mean, quick, out, ncpu, cpu, rounds, files, passes, guard, cli_passes = sys.argv[1:]
+tsv, spf, ossl, mean, quick, out, ncpu, cpu, rounds, files, passes, guard, cli_passes, small_sizes = sys.argv[1:]
+small_n, small_mean, small_min, small_max = small_sizes.split()
 guard = float(guard)
 mean = float(mean)
 quick = quick == "1"
@@ -281,10 +311,10 @@ def med(xs):
 # The bound of a program that reads its messages from files: per round, the bound's
 # time per message plus what reading a file alone cost (read_files).
 for (op, kind), per_round in list(rates.items()):
-    if op != "read":
+    if op not in ("read", "read-small"):
         continue
     for r, v in per_round.items():
-        verify = rates[("verify", kind)].get(r)
+        verify = rates[(op.replace("read", "verify"), kind)].get(r)
         if verify and "bound" in verify:
             verify["bound + read(2)"] = 1 / (1 / verify["bound"] + v["per-message"])
 
@@ -310,9 +340,17 @@ order = {
     "verify": ["bound", "bound + read(2)", "monban-cli", "monban-cli-mbox", "monban-dkim", "monban-pipeline", "mail-auth",
                "opendkim", "mail-dkim", "dkimpy"],
     "sign": ["bound", "monban", "mail-auth", "opendkim", "mail-dkim", "dkimpy"],
+    "verify-small": ["bound", "bound + read(2)", "monban-cli", "monban-dkim", "monban-pipeline", "mail-auth"],
 }
-for op in ["verify", "sign"]:
-    lines.append(f"### DKIM {op}\n")
+titles = {
+    "verify": "DKIM verify",
+    "sign": "DKIM sign",
+    "verify-small": f"DKIM verify, the {small_n} smallest messages alone ({float(small_min)/1024:.1f} to {float(small_max)/1024:.1f} KiB, mean {float(small_mean)/1024:.1f} KiB)",
+}
+for op in ["verify", "sign", "verify-small"]:
+    if not any(o == op for o, _ in rates):
+        continue
+    lines.append(f"### {titles[op]}\n")
     lines.append("| key | contender | messages/s (one core) | of the bound | × mail-auth |")
     lines.append("|---|---|---:|---:|---:|")
     for kind in ["rsa", "ed25519"]:
@@ -332,7 +370,7 @@ for op in ["verify", "sign"]:
                 failures.append(f"DKIM {op} {kind}: {name} {vs:.2f}× mail-auth")
         for cli in ["monban-cli", "monban-cli-mbox"]:
             both = [r for r in rounds_ if cli in rounds_[r] and "bound + read(2)" in rounds_[r]]
-            if op == "verify" and both:
+            if op.startswith("verify") and both:
                 share = med([rounds_[r][cli] / rounds_[r]["bound + read(2)"] for r in both])
                 lines.append(f"| {kind} | {cli} of bound + read(2) | {share:.1%} | | |")
         speedups = rates.get(("jobs", kind))
