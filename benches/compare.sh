@@ -182,13 +182,18 @@ for kind in rsa ed25519; do
     n=${#signed[@]}
     many=()
     for _ in $(seq "$CLI_PASSES"); do many+=("${signed[@]}"); done
-    # The SMALL smallest of them, and CLI_PASSES times over for the CLI.
+    # The SMALL smallest of them; the CLI goes over them as many times as makes about as
+    # many messages as its run over every file (so that its start-up weighs the same).
     small=()
     if [ "$SMALL" -gt 0 ]; then
         mapfile -t small < <(ls -Sr "${signed[@]}" | head -n "$SMALL")
     fi
     small_many=()
-    for _ in $(seq "$CLI_PASSES"); do small_many+=("${small[@]}"); done
+    if [ "${#small[@]}" -gt 0 ]; then
+        for _ in $(seq $(((${#many[@]} + ${#small[@]} - 1) / ${#small[@]}))); do
+            small_many+=("${small[@]}")
+        done
+    fi
     key=$CORPUS/rsa2048.pem
     selector=rsa2048
     if [ "$kind" = ed25519 ]; then
