@@ -134,10 +134,7 @@ impl<'a> VerifyView<'a> {
                 instances: d.instances,
                 reason: d.reason_text(),
             }),
-            authentication_results: report
-                .authentication_results(authserv_id)
-                .to_value()
-                .replace("\r\n\t", " "),
+            authentication_results: report.authentication_results(authserv_id).to_line(),
         }
     }
 }

@@ -325,9 +325,22 @@ pub struct AuthenticationResults {
 impl AuthenticationResults {
     /// The field value, folded one result per line (CRLF TAB).
     pub fn to_value(&self) -> String {
+        self.write_value(";\r\n\t")
+    }
+
+    /// The field value on one line (each result after `; `): what [`Self::to_value`]
+    /// gives with its folding replaced by a space, for a report line or JSON. No result
+    /// text holds a line break of its own (comments and quoted strings replace control
+    /// characters), so the two differ only there.
+    pub fn to_line(&self) -> String {
+        self.write_value("; ")
+    }
+
+    /// The field value with `separator` before each result.
+    fn write_value(&self, separator: &str) -> String {
         // §2.2: `authserv-id = value` (a token or a quoted-string; not a pvalue, whose
         // `local@domain` form the reader would not take here).
-        let mut s = String::new();
+        let mut s = String::with_capacity(64 + 96 * self.results.len());
         push_token_or_quoted(&mut s, &self.authserv_id);
         // `authserv-id [ CFWS authres-version ]`, the version kept when one was read.
         if let Some(v) = self.version {
@@ -338,7 +351,7 @@ impl AuthenticationResults {
             return s;
         }
         for r in &self.results {
-            s.push_str(";\r\n\t");
+            s.push_str(separator);
             r.write_text(&mut s);
         }
         s
@@ -458,5 +471,31 @@ mod tests {
         let back = AuthenticationResults::parse(text.as_bytes()).unwrap();
         assert_eq!(back, ar, "{text}");
         assert_eq!(back.results.len(), 3);
+    }
+
+    /// The one-line form is the folded one with each fold a space, even when a comment,
+    /// a reason, a property or the authserv-id carries line breaks and tabs of its own.
+    #[test]
+    fn the_line_is_the_value_unfolded() {
+        let hostile = "a\r\n\tb;\r\n\tdkim=pass (c)";
+        let mut r = ResInfo::new("dkim", "fail").with("header", "d", hostile);
+        r.comment = Some(hostile.into());
+        r.reason = Some(hostile.into());
+        for ar in [
+            AuthenticationResults {
+                authserv_id: "mx.example.net".into(),
+                version: Some(1),
+                results: vec![ResInfo::new("spf", "pass"), r],
+            },
+            AuthenticationResults {
+                authserv_id: hostile.into(),
+                version: None,
+                results: Vec::new(),
+            },
+        ] {
+            let line = ar.to_line();
+            assert_eq!(line, ar.to_value().replace("\r\n\t", " "));
+            assert!(!line.contains(['\r', '\n']), "{line}");
+        }
     }
 }
