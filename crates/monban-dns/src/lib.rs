@@ -498,6 +498,12 @@ impl fmt::Debug for SharedResolver {
 
 impl Resolver for SharedResolver {
     async fn lookup(&self, name: &str, rtype: RecordType) -> Lookup {
+        // An answer at hand (a cache hit, nearly every lookup of a busy verifier) comes
+        // without the boxed future, an allocation each; `cached` gives what `lookup`
+        // would (the trait's contract), and a miss is asked once more, as before.
+        if let Some(answer) = self.0.cached_dyn(name, rtype) {
+            return answer;
+        }
         self.0.lookup_boxed(name, rtype).await
     }
 

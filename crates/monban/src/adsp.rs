@@ -105,7 +105,7 @@ pub async fn lookup<R: Resolver>(resolver: &R, author_domain: &str) -> Lookup {
     let record = async {
         match resolver
             .lookup(
-                &format!("_adsp._domainkey.{author_domain}"),
+                &["_adsp._domainkey.", author_domain].concat(),
                 RecordType::Txt,
             )
             .await

@@ -257,7 +257,7 @@ pub async fn fetch_shared<R: monban_dns::Resolver>(
     selector: &str,
 ) -> Result<std::sync::Arc<KeyRecord>, KeyFetchError> {
     use monban_dns::{LookupError, RecordType};
-    let name = format!("{selector}._domainkey.{domain}");
+    let name = [selector, "._domainkey.", domain].concat();
     let answer = match resolver.lookup(&name, RecordType::Txt).await {
         Ok(a) => a,
         Err(e) if e.is_temporary() => return Err(KeyFetchError::Temporary(e)),

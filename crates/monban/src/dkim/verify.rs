@@ -498,7 +498,7 @@ pub(crate) async fn usable_key_with<R: Resolver>(
         Err(e) => return Err((DkimResult::Permerror, DkimReason::Key(e))),
     };
     if key.is_revoked() {
-        let name = format!("{selector}._domainkey.{domain}");
+        let name = [selector, "._domainkey.", domain].concat();
         return Err((DkimResult::Permerror, DkimReason::Revoked { name }));
     }
     if dkim1_tags && !key.allows_email() {

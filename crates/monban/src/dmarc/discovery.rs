@@ -41,7 +41,7 @@ pub enum Lookup {
 /// Fetches and parses `_dmarc.<name>`. Temporary DNS failures are returned as errors.
 pub async fn fetch<R: Resolver>(resolver: &R, name: &str) -> Result<Lookup, LookupError> {
     let answer = match resolver
-        .lookup(&format!("_dmarc.{name}"), RecordType::Txt)
+        .lookup(&["_dmarc.", name].concat(), RecordType::Txt)
         .await
     {
         Ok(a) => a,
