@@ -21,11 +21,6 @@ macro_rules! out {
     };
 }
 
-/// mimalloc: the program allocates and frees many small objects per message (the parsed
-/// fields, the verdict, its JSON); glibc's allocator spent about 8 % of `verify`'s time.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 mod analyze;
 mod check;
 mod dns;
