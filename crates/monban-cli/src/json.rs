@@ -538,11 +538,21 @@ mod tests {
     use super::*;
     use std::collections::BTreeMap;
 
-    fn same<T: Serialize + ?Sized>(value: &T) {
-        let mut ours = String::from("kept ");
-        to_json_into(value, &mut ours);
+    /// `value` written as serde_json writes it, and (`ours`) by this writer itself,
+    /// not by the fallback.
+    fn same_as<T: Serialize + ?Sized>(value: &T, ours: bool) {
+        let mut text = String::from("kept ");
+        to_json_into(value, &mut text);
         let theirs = serde_json::to_string(value).unwrap();
-        assert_eq!(ours.strip_prefix("kept "), Some(theirs.as_str()));
+        assert_eq!(text.strip_prefix("kept "), Some(theirs.as_str()));
+        let direct = value.serialize(&mut Writer {
+            out: &mut String::new(),
+        });
+        assert_eq!(direct.is_ok(), ours, "{theirs}");
+    }
+
+    fn same<T: Serialize + ?Sized>(value: &T) {
+        same_as(value, true);
     }
 
     /// Every string of up to three characters drawn from the bytes that matter (each
@@ -670,13 +680,16 @@ mod tests {
             before: &'static str,
             x: f64,
         }
-        same(&WithFloat {
-            before: "written, then taken back",
-            x: 1.5,
-        });
-        same(&vec![f64::NAN, 0.1]);
+        same_as(
+            &WithFloat {
+                before: "written, then taken back",
+                x: 1.5,
+            },
+            false,
+        );
+        same_as(&vec![f64::NAN, 0.1], false);
         let by_number: BTreeMap<u32, &str> = [(1, "a"), (2, "b")].into();
-        same(&by_number);
+        same_as(&by_number, false);
         #[derive(Serialize)]
         struct Bytes<'a>(#[serde(with = "serde_bytes_like")] &'a [u8]);
         mod serde_bytes_like {
@@ -684,7 +697,7 @@ mod tests {
                 s.serialize_bytes(v)
             }
         }
-        same(&Bytes(b"\x00\xff"));
-        same(&u128::MAX);
+        same_as(&Bytes(b"\x00\xff"), false);
+        same_as(&u128::MAX, false);
     }
 }

@@ -423,6 +423,61 @@ mod tests {
             .block_on(f)
     }
 
+    /// A resolver that never has an answer at hand (as Hickory): `cached` is the
+    /// default `None`, every answer comes through `lookup`.
+    struct Waiting<R>(R);
+
+    impl<R: Resolver> Resolver for Waiting<R> {
+        async fn lookup(&self, name: &str, rtype: RecordType) -> Lookup {
+            self.0.lookup(name, rtype).await
+        }
+    }
+
+    /// Through a `SharedResolver` (the CLI's and the milter's), which asks `cached`
+    /// first: the answers, the refusal of a bad name and the hit and miss counters are
+    /// what the cache's own `lookup` gives, over a resolver that answers at once and
+    /// over one that must be awaited.
+    #[test]
+    fn a_shared_resolver_answers_and_counts_as_the_cache_does() {
+        let zone = ZoneResolver::parse(
+            "a.example. 60 A 192.0.2.1\nexample. 300 SOA ns h 1 2 3 4 30\n",
+            "z",
+            None,
+        )
+        .unwrap();
+        let direct = Arc::new(CachingResolver::new(zone.clone()));
+        let at_hand = Arc::new(CachingResolver::new(zone.clone()));
+        let waiting = Arc::new(CachingResolver::new(Waiting(zone)));
+        let shared = [
+            crate::SharedResolver::new(at_hand.clone()),
+            crate::SharedResolver::new(waiting.clone()),
+        ];
+        let asks = [
+            ("a.example", RecordType::A),
+            ("A.Example.", RecordType::A),
+            ("nx.example", RecordType::A),
+            ("a.example", RecordType::Txt),
+            ("a..example", RecordType::A),
+            ("nx.example", RecordType::A),
+            ("a.example", RecordType::A),
+        ];
+        block_on(async {
+            for (name, rtype) in asks {
+                let want = direct.lookup(name, rtype).await;
+                for s in &shared {
+                    assert_eq!(s.lookup(name, rtype).await, want, "{name} {rtype:?}");
+                }
+                if name.contains("..") {
+                    assert!(matches!(want, Err(LookupError::InvalidName { .. })));
+                }
+            }
+        });
+        let want = direct.stats();
+        assert!(want.hits >= 3 && want.misses >= 3, "{want:?}");
+        assert_eq!(at_hand.stats(), want);
+        assert_eq!(waiting.stats(), want);
+    }
+
     /// A cache over `inner` on a clock the test sets: the seconds stored in the returned
     /// counter are added to one fixed instant.
     fn on_test_clock<R: Resolver>(inner: R) -> (CachingResolver<R>, Arc<AtomicU64>) {

@@ -492,9 +492,21 @@ mod tests {
                 version: None,
                 results: Vec::new(),
             },
+            AuthenticationResults {
+                authserv_id: hostile.into(),
+                version: None,
+                results: vec![ResInfo::new("dmarc", "fail"), ResInfo::new("arc", "none")],
+            },
         ] {
             let line = ar.to_line();
             assert_eq!(line, ar.to_value().replace("\r\n\t", " "));
+            // A reader takes the line as it takes the folded value: the same results.
+            let read = AuthenticationResults::parse(line.as_bytes()).unwrap();
+            assert_eq!(read.results.len(), ar.results.len(), "{line}");
+            assert_eq!(
+                Some(read),
+                AuthenticationResults::parse(ar.to_value().as_bytes()).ok()
+            );
             assert!(!line.contains(['\r', '\n']), "{line}");
         }
     }
