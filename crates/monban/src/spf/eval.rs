@@ -1738,8 +1738,8 @@ mod tests {
         // Every string of up to three characters from ASCII and Unicode white space,
         // ASCII content, a byte that is not ASCII and a non-ASCII letter.
         let alphabet = [
-            "", " ", "\t", "\n", "\u{b}", "\u{c}", "\r", "\u{1c}", "\u{85}", "\u{a0}",
-            "\u{2028}", "\u{3000}", "\u{feff}", "a", "@", "<", "\u{e9}", "\u{7f}", "\0",
+            "", " ", "\t", "\n", "\u{b}", "\u{c}", "\r", "\u{1c}", "\u{85}", "\u{a0}", "\u{2028}",
+            "\u{3000}", "\u{feff}", "a", "@", "<", "\u{e9}", "\u{7f}", "\0",
         ];
         let mut tried = 0;
         for a in alphabet {
@@ -1752,7 +1752,12 @@ mod tests {
             }
         }
         assert_eq!(tried, alphabet.len().pow(3));
-        for s in ["alice@example.org", " <a@b.example> ", "a@b\u{a0}", "\u{2003}x@y"] {
+        for s in [
+            "alice@example.org",
+            " <a@b.example> ",
+            "a@b\u{a0}",
+            "\u{2003}x@y",
+        ] {
             assert_eq!(trim(s), s.trim(), "{s:?}");
         }
     }
