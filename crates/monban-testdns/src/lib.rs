@@ -107,8 +107,10 @@ impl TestDnsServer {
     }
 }
 
-/// Binds a UDP socket on an ephemeral port and a TCP listener on the same port.
-async fn bind_pair() -> io::Result<(UdpSocket, TcpListener)> {
+/// Binds a UDP socket on an ephemeral port of 127.0.0.1 and a TCP listener on the same
+/// port, trying other ports while the TCP one is taken (the UDP port the system picks
+/// says nothing of TCP's): for a test's own DNS server or proxy.
+pub async fn bind_pair() -> io::Result<(UdpSocket, TcpListener)> {
     let mut last_error = None;
     for _ in 0..PORT_ATTEMPTS {
         let udp = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).await?;
