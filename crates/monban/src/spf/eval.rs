@@ -275,8 +275,8 @@ fn last_at(s: &str) -> Option<usize> {
 
 /// `s` without white space at either end, as [`str::trim`] gives it: a reverse-path
 /// whose first and last bytes are ASCII other than white space (nearly every one) is
-/// returned as it is without the Unicode search of `str::trim`, about 45 instructions
-/// of a first-mechanism evaluation's 1,750.
+/// returned as it is, without `str::trim`'s Unicode search (callgrind, a
+/// first-mechanism evaluation: 1,749 instructions with it, 1,724 with this check).
 fn trim(s: &str) -> &str {
     // ASCII white space as `char::is_whitespace` has it: TAB, LF, VT, FF, CR and SP.
     let plain = |b: u8| b.is_ascii() && !matches!(b, b'\t'..=b'\r' | b' ');
@@ -1731,8 +1731,9 @@ fn in_net(client: IpAddr, addr: IpAddr, cidr4: Option<u8>, cidr6: Option<u8>) ->
 mod tests {
     use super::*;
 
-    /// Both ways of finding the last '@' (short and long addresses) agree with the
-    /// standard library.
+    /// The reverse-path trim is `str::trim`: ASCII white space (VT too, which
+    /// `u8::is_ascii_whitespace` leaves out), Unicode white space at either end (NBSP
+    /// and NEL end in a byte over 0x7F) and content.
     #[test]
     fn trim_is_str_trim() {
         // Every string of up to three characters from ASCII and Unicode white space,
@@ -1741,17 +1742,14 @@ mod tests {
             "", " ", "\t", "\n", "\u{b}", "\u{c}", "\r", "\u{1c}", "\u{85}", "\u{a0}", "\u{2028}",
             "\u{3000}", "\u{feff}", "a", "@", "<", "\u{e9}", "\u{7f}", "\0",
         ];
-        let mut tried = 0;
         for a in alphabet {
             for b in alphabet {
                 for c in alphabet {
                     let s = format!("{a}{b}{c}");
                     assert_eq!(trim(&s), s.trim(), "{s:?}");
-                    tried += 1;
                 }
             }
         }
-        assert_eq!(tried, alphabet.len().pow(3));
         for s in [
             "alice@example.org",
             " <a@b.example> ",
@@ -1762,6 +1760,8 @@ mod tests {
         }
     }
 
+    /// Both ways of finding the last '@' (short and long addresses) agree with the
+    /// standard library.
     #[test]
     fn split_at_the_last_at() {
         let long = format!("{}@{}@d.example", "l".repeat(70), "m".repeat(3));
