@@ -926,16 +926,10 @@ struct DnsFront {
 
 impl DnsFront {
     async fn start(addr: SocketAddr, backend: SocketAddr) -> std::io::Result<DnsFront> {
-        use tokio::net::{TcpListener, TcpStream, UdpSocket};
-        // An ephemeral port free for UDP may be taken for TCP: tried again until both
-        // are free (a fixed address, the one DNS comes back on, is bound as given).
-        let (udp, tcp) = if addr == SocketAddr::from(([127, 0, 0, 1], 0)) {
-            monban_testdns::bind_pair().await?
-        } else {
-            let udp = UdpSocket::bind(addr).await?;
-            let tcp = TcpListener::bind(udp.local_addr()?).await?;
-            (udp, tcp)
-        };
+        use tokio::net::{TcpStream, UdpSocket};
+        // Port 0: an ephemeral port free for both UDP and TCP; the address DNS comes
+        // back on is bound as given.
+        let (udp, tcp) = monban_testdns::bind_pair(addr).await?;
         let addr = udp.local_addr()?;
         let udp_task = tokio::spawn(async move {
             let Ok(upstream) = UdpSocket::bind("127.0.0.1:0").await else {

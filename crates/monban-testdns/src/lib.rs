@@ -85,7 +85,7 @@ impl TestDnsServer {
     /// does not know), and with the socket error when no port can be bound.
     pub async fn start(zone: &ZoneResolver) -> io::Result<TestDnsServer> {
         let catalog = catalog(zone)?;
-        let (udp, tcp) = bind_pair().await?;
+        let (udp, tcp) = bind_pair((Ipv4Addr::LOCALHOST, 0).into()).await?;
         let addr = udp.local_addr()?;
         let mut server = Server::new(catalog);
         server.register_socket(udp);
@@ -107,13 +107,15 @@ impl TestDnsServer {
     }
 }
 
-/// Binds a UDP socket on an ephemeral port of 127.0.0.1 and a TCP listener on the same
-/// port, trying other ports while the TCP one is taken (the UDP port the system picks
-/// says nothing of TCP's): for a test's own DNS server or proxy.
-pub async fn bind_pair() -> io::Result<(UdpSocket, TcpListener)> {
+/// Binds a UDP socket and a TCP listener on `addr`, one port for both: for a test's own
+/// DNS server or proxy. With port 0, an ephemeral port free for both: the UDP port the
+/// system picks says nothing of TCP's, so other ports are tried while the TCP one is
+/// taken; any other port is bound as given.
+pub async fn bind_pair(addr: SocketAddr) -> io::Result<(UdpSocket, TcpListener)> {
+    let attempts = if addr.port() == 0 { PORT_ATTEMPTS } else { 1 };
     let mut last_error = None;
-    for _ in 0..PORT_ATTEMPTS {
-        let udp = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).await?;
+    for _ in 0..attempts {
+        let udp = UdpSocket::bind(addr).await?;
         match TcpListener::bind(udp.local_addr()?).await {
             Ok(tcp) => return Ok((udp, tcp)),
             Err(e) if e.kind() == io::ErrorKind::AddrInUse => last_error = Some(e),

@@ -280,9 +280,8 @@ fn last_at(s: &str) -> Option<usize> {
 fn trim(s: &str) -> &str {
     // ASCII white space as `char::is_whitespace` has it: TAB, LF, VT, FF, CR and SP.
     let plain = |b: u8| b.is_ascii() && !matches!(b, b'\t'..=b'\r' | b' ');
-    match s.as_bytes() {
-        [first, .., last] if plain(*first) && plain(*last) => s,
-        [only] if plain(*only) => s,
+    match (s.as_bytes().first(), s.as_bytes().last()) {
+        (Some(&first), Some(&last)) if plain(first) && plain(last) => s,
         _ => s.trim(),
     }
 }
