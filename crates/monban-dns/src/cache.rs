@@ -8,8 +8,12 @@
 //! Answers are spread over [`SHARDS`] locks by a keyed hash of name and type (SipHash,
 //! under the standard library's `RandomState` keys: drawn at random per thread, then
 //! varied for each instance, so different for each cache and record type; a sender
-//! cannot choose names that crowd one shard or one chain). The hash is computed once per lookup and picks both the shard and the
-//! slot in it.
+//! cannot choose names that crowd one shard or one chain). The hash is computed once
+//! per lookup and picks both the shard and the slot in it.
+//!
+//! Each thread keeps the answers it was last given in a small front of its own
+//! ([`front`]): a name asked again on the same thread (the sender's domain, message
+//! after message) is found there without the keyed hash and the shard's lock.
 
 use std::borrow::Cow;
 use std::hash::{BuildHasher, Hasher, RandomState};
@@ -19,6 +23,8 @@ use std::time::Instant;
 
 use crate::name::normalize_name;
 use crate::{Fresh, FreshNow, Lookup, LookupError, RecordType, Resolver};
+
+mod front;
 
 /// A source of "now" for expiry, in milliseconds on a monotonic clock.
 ///
@@ -123,6 +129,9 @@ pub struct CachingResolver<R> {
     max_negative_ttl: u32,
     clock: Clock,
     misses: AtomicU64,
+    /// Answers served by a thread's [`front`] (counted apart: the shards count theirs
+    /// under their locks, which a front hit does not take).
+    front_hits: AtomicU64,
     /// This cache's identity in the [`Fresh`] it gives: unique in the process, so that
     /// another cache (another clock) never judges it.
     id: u64,
@@ -155,6 +164,7 @@ impl<R: Resolver> CachingResolver<R> {
             max_negative_ttl: 3_600,
             clock: Clock::System,
             misses: AtomicU64::new(0),
+            front_hits: AtomicU64::new(0),
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
         }
     }
@@ -195,7 +205,8 @@ impl<R: Resolver> CachingResolver<R> {
                 .shards
                 .iter()
                 .map(|s| s.lock().unwrap_or_else(|p| p.into_inner()).hits)
-                .sum(),
+                .sum::<u64>()
+                + self.front_hits.load(Ordering::Relaxed),
             misses: self.misses.load(Ordering::Relaxed),
         }
     }
@@ -214,9 +225,14 @@ impl<R: Resolver> CachingResolver<R> {
         &self.shards[(hash >> 48) as usize % SHARDS]
     }
 
-    /// A live entry's answer and when it expires.
+    /// A live entry's answer and when it expires: from this thread's [`front`] when it
+    /// has the entry, else from the shared shards (and then kept in the front).
     fn get(&self, name: &str, rtype: RecordType) -> Option<(Lookup, u64)> {
         let now = self.clock.now_ms();
+        if let Some(hit) = front::get(self.id, name, rtype, now) {
+            self.front_hits.fetch_add(1, Ordering::Relaxed);
+            return Some(hit);
+        }
         let hash = self.hash(name, rtype);
         let mut shard = self.shard(hash).lock().unwrap_or_else(|p| p.into_inner());
         let hit = match shard.map.find(hash, |s| s.is(name, rtype)) {
@@ -225,6 +241,10 @@ impl<R: Resolver> CachingResolver<R> {
         };
         if hit.is_some() {
             shard.hits += 1;
+        }
+        drop(shard);
+        if let Some((lookup, expires)) = &hit {
+            front::put(self.id, name, rtype, lookup, *expires);
         }
         hit
     }
@@ -487,6 +507,66 @@ mod tests {
         let cache = CachingResolver::new(inner)
             .with_clock(move || base + Duration::from_secs(o.load(Ordering::Relaxed)));
         (cache, offset)
+    }
+
+    /// The per-thread front: a thread finds another thread's answer in the shared cache
+    /// (a hit, no second question), then in its own front (a hit again); both let it go
+    /// when the TTL is over on the cache's clock; the counters stay exact throughout.
+    #[test]
+    fn threads_share_answers_and_each_front_expires_with_the_cache() {
+        let zone = ZoneResolver::parse("a.example. 60 A 192.0.2.1\n", "z", None).unwrap();
+        let (cache, offset) = on_test_clock(zone);
+        let ask = |cache: &CachingResolver<ZoneResolver>| {
+            block_on(cache.lookup("a.example", RecordType::A)).unwrap()
+        };
+        let first = ask(&cache);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                assert!(Arc::ptr_eq(&ask(&cache), &first), "from the shared cache");
+                assert!(
+                    Arc::ptr_eq(&ask(&cache), &first),
+                    "from this thread's front"
+                );
+            });
+        });
+        assert_eq!(cache.stats(), CacheStats { hits: 2, misses: 1 });
+        assert!(Arc::ptr_eq(&ask(&cache), &first));
+        assert_eq!(cache.stats(), CacheStats { hits: 3, misses: 1 });
+        offset.store(60, Ordering::Relaxed);
+        let second = ask(&cache);
+        assert!(!Arc::ptr_eq(&second, &first), "asked again");
+        std::thread::scope(|s| {
+            s.spawn(|| assert!(Arc::ptr_eq(&ask(&cache), &second)));
+        });
+        assert_eq!(cache.stats(), CacheStats { hits: 4, misses: 2 });
+    }
+
+    /// Two caches on one thread, each over its own zone with the same name: each gives
+    /// its own answer, from its front as from its shards, and counts its own hits.
+    #[test]
+    fn a_front_serves_each_cache_its_own_answers() {
+        let one = CachingResolver::new(
+            ZoneResolver::parse("a.example. 60 A 192.0.2.1\n", "z", None).unwrap(),
+        );
+        let two = CachingResolver::new(
+            ZoneResolver::parse("a.example. 60 A 192.0.2.2\n", "z", None).unwrap(),
+        );
+        let addr = |cache: &CachingResolver<ZoneResolver>| {
+            let answer = block_on(cache.lookup("a.example", RecordType::A)).unwrap();
+            answer.records.first().cloned()
+        };
+        for _ in 0..3 {
+            assert_eq!(
+                addr(&one),
+                Some(crate::Record::A("192.0.2.1".parse().unwrap()))
+            );
+            assert_eq!(
+                addr(&two),
+                Some(crate::Record::A("192.0.2.2".parse().unwrap()))
+            );
+        }
+        assert_eq!(one.stats(), CacheStats { hits: 2, misses: 1 });
+        assert_eq!(two.stats(), CacheStats { hits: 2, misses: 1 });
     }
 
     /// A hit comes with its entry's freshness: it holds on this cache's clock until
