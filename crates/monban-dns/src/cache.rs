@@ -102,12 +102,19 @@ impl Slot {
 }
 
 /// One shard: its answers, and the hits it served (counted under the lock already
-/// held, rather than with one more atomic operation per lookup).
+/// held, rather than with one more atomic operation per lookup; the front's hits take
+/// no lock and have their counter, `front_hits`).
 #[derive(Default)]
 struct Shard {
     map: hashbrown::HashTable<Slot>,
     hits: u64,
 }
+
+/// A value alone on its cache line (128 bytes: two 64-byte lines, which some x86
+/// processors fetch in pairs), so that writing it does not slow reads of its
+/// neighbours on other cores.
+#[repr(align(128))]
+struct CacheLine<T>(T);
 
 /// How many locks the answers are spread over. Lookups on different cores (the milter's
 /// sessions, `verify --jobs`) rarely wait for one another.
@@ -130,8 +137,9 @@ pub struct CachingResolver<R> {
     clock: Clock,
     misses: AtomicU64,
     /// Answers served by a thread's [`front`] (counted apart: the shards count theirs
-    /// under their locks, which a front hit does not take).
-    front_hits: AtomicU64,
+    /// under their locks, which a front hit does not take). On a cache line of its
+    /// own: every thread's front hits write it, every lookup reads the fields around.
+    front_hits: CacheLine<AtomicU64>,
     /// This cache's identity in the [`Fresh`] it gives: unique in the process, so that
     /// another cache (another clock) never judges it.
     id: u64,
@@ -164,7 +172,7 @@ impl<R: Resolver> CachingResolver<R> {
             max_negative_ttl: 3_600,
             clock: Clock::System,
             misses: AtomicU64::new(0),
-            front_hits: AtomicU64::new(0),
+            front_hits: CacheLine(AtomicU64::new(0)),
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
         }
     }
@@ -206,7 +214,7 @@ impl<R: Resolver> CachingResolver<R> {
                 .iter()
                 .map(|s| s.lock().unwrap_or_else(|p| p.into_inner()).hits)
                 .sum::<u64>()
-                + self.front_hits.load(Ordering::Relaxed),
+                + self.front_hits.0.load(Ordering::Relaxed),
             misses: self.misses.load(Ordering::Relaxed),
         }
     }
@@ -230,7 +238,7 @@ impl<R: Resolver> CachingResolver<R> {
     fn get(&self, name: &str, rtype: RecordType) -> Option<(Lookup, u64)> {
         let now = self.clock.now_ms();
         if let Some(hit) = front::get(self.id, name, rtype, now) {
-            self.front_hits.fetch_add(1, Ordering::Relaxed);
+            self.front_hits.0.fetch_add(1, Ordering::Relaxed);
             return Some(hit);
         }
         let hash = self.hash(name, rtype);
@@ -510,8 +518,9 @@ mod tests {
     }
 
     /// The per-thread front: a thread finds another thread's answer in the shared cache
-    /// (a hit, no second question), then in its own front (a hit again); both let it go
-    /// when the TTL is over on the cache's clock; the counters stay exact throughout.
+    /// (a hit, no second question), then in its own front (a hit again, counted as the
+    /// front's); a front's entry expires on the cache's clock with the shared entry,
+    /// while the answer is still alive; the counters stay exact throughout.
     #[test]
     fn threads_share_answers_and_each_front_expires_with_the_cache() {
         let zone = ZoneResolver::parse("a.example. 60 A 192.0.2.1\n", "z", None).unwrap();
@@ -519,30 +528,41 @@ mod tests {
         let ask = |cache: &CachingResolver<ZoneResolver>| {
             block_on(cache.lookup("a.example", RecordType::A)).unwrap()
         };
+        let front_hits =
+            |cache: &CachingResolver<ZoneResolver>| cache.front_hits.0.load(Ordering::Relaxed);
         let first = ask(&cache);
         std::thread::scope(|s| {
             s.spawn(|| {
                 assert!(Arc::ptr_eq(&ask(&cache), &first), "from the shared cache");
+                assert_eq!(front_hits(&cache), 0);
                 assert!(
                     Arc::ptr_eq(&ask(&cache), &first),
                     "from this thread's front"
                 );
+                assert_eq!(front_hits(&cache), 1);
             });
         });
         assert_eq!(cache.stats(), CacheStats { hits: 2, misses: 1 });
+        // This thread: once from the shared cache, then from its front.
         assert!(Arc::ptr_eq(&ask(&cache), &first));
-        assert_eq!(cache.stats(), CacheStats { hits: 3, misses: 1 });
+        assert!(Arc::ptr_eq(&ask(&cache), &first));
+        assert_eq!(front_hits(&cache), 2);
+        assert_eq!(cache.stats(), CacheStats { hits: 4, misses: 1 });
+        // The TTL is over: this thread's front has the entry, and `first` keeps the
+        // answer alive, yet it is asked again.
         offset.store(60, Ordering::Relaxed);
         let second = ask(&cache);
         assert!(!Arc::ptr_eq(&second, &first), "asked again");
+        assert_eq!(front_hits(&cache), 2);
         std::thread::scope(|s| {
             s.spawn(|| assert!(Arc::ptr_eq(&ask(&cache), &second)));
         });
-        assert_eq!(cache.stats(), CacheStats { hits: 4, misses: 2 });
+        assert_eq!(cache.stats(), CacheStats { hits: 5, misses: 2 });
     }
 
     /// Two caches on one thread, each over its own zone with the same name: each gives
-    /// its own answer, from its front as from its shards, and counts its own hits.
+    /// its own answer, from its shards and then from the front, and counts its own
+    /// hits; asked in turn, still each its own.
     #[test]
     fn a_front_serves_each_cache_its_own_answers() {
         let one = CachingResolver::new(
@@ -555,18 +575,21 @@ mod tests {
             let answer = block_on(cache.lookup("a.example", RecordType::A)).unwrap();
             answer.records.first().cloned()
         };
-        for _ in 0..3 {
-            assert_eq!(
-                addr(&one),
-                Some(crate::Record::A("192.0.2.1".parse().unwrap()))
-            );
-            assert_eq!(
-                addr(&two),
-                Some(crate::Record::A("192.0.2.2".parse().unwrap()))
-            );
+        let want = |a: &str| Some(crate::Record::A(a.parse().unwrap()));
+        for (cache, a) in [(&one, "192.0.2.1"), (&two, "192.0.2.2")] {
+            for _ in 0..3 {
+                assert_eq!(addr(cache), want(a));
+            }
+            // A miss, a hit in the shards, a hit in the front.
+            assert_eq!(cache.stats(), CacheStats { hits: 2, misses: 1 });
+            assert_eq!(cache.front_hits.0.load(Ordering::Relaxed), 1);
         }
-        assert_eq!(one.stats(), CacheStats { hits: 2, misses: 1 });
-        assert_eq!(two.stats(), CacheStats { hits: 2, misses: 1 });
+        for _ in 0..3 {
+            assert_eq!(addr(&one), want("192.0.2.1"));
+            assert_eq!(addr(&two), want("192.0.2.2"));
+        }
+        assert_eq!(one.stats(), CacheStats { hits: 5, misses: 1 });
+        assert_eq!(two.stats(), CacheStats { hits: 5, misses: 1 });
     }
 
     /// A hit comes with its entry's freshness: it holds on this cache's clock until
