@@ -50,7 +50,9 @@
 # disk: where Postfix's queue is, see below), BASE_PORT (27100: ports BASE..BASE+40
 # on 127.0.0.1), MONBAN (target/release/monban), KEEP=1 keeps the work directory,
 # RESULTS=FILE also writes the table as tab-separated values, QUICKACK (true, false or auto,
-# the default) sets monban's tcp_quickack.
+# the default) sets monban's tcp_quickack, TRANSPORT (inet, the default, or unix): how
+# Postfix reaches every milter, loopback TCP or a UNIX socket (as a milter on the same host
+# is usually reached: Debian's OpenDKIM listens on local:/run/opendkim/opendkim.sock).
 # Needs root, port 53 of 127.0.0.1 free, and Debian's postfix, opendkim, opendmarc and nsd
 # (installed with apt-get when missing). smtp-source and smtp-sink come with postfix.
 set -euo pipefail
@@ -65,6 +67,8 @@ BASE_PORT=${BASE_PORT:-27100}
 KEEP=${KEEP:-0}
 RESULTS=${RESULTS:-}
 QUICKACK=${QUICKACK:-auto}
+TRANSPORT=${TRANSPORT:-inet}
+case $TRANSPORT in inet | unix) ;; *) echo "TRANSPORT: inet or unix" >&2; exit 2 ;; esac
 case $QUICKACK in true | false) ;; *) QUICKACK="\"$QUICKACK\"" ;; esac
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 MONBAN=${MONBAN:-$ROOT/target/release/monban}
@@ -159,9 +163,39 @@ declare -A SMTP_PORT=(
     [monban-record]=$((BASE_PORT + 7)) [monban-verify-again]=$((BASE_PORT + 8))
     [null-milter]=$((BASE_PORT + 9))
 )
-MONBAN_MILTER=inet:127.0.0.1:$MONBAN_PORT
-OD_MILTERS=inet:127.0.0.1:$ODKIM_PORT,inet:127.0.0.1:$ODMARC_PORT
-NULL_MILTER=inet:127.0.0.1:$NULL_PORT
+# Where each milter listens (as Postfix names it; OpenDKIM and OpenDMARC spell it their
+# way in their configurations) and how to wait for it.
+if [ "$TRANSPORT" = unix ]; then
+    mkdir -p "$W/sock"
+    chmod 755 "$W/sock"
+    MONBAN_MILTER=unix:$W/sock/monban
+    OD_MILTERS=unix:$W/sock/opendkim,unix:$W/sock/opendmarc
+    NULL_MILTER=unix:$W/sock/null
+    ODKIM_SOCKET=local:$W/sock/opendkim
+    ODMARC_SOCKET=local:$W/sock/opendmarc
+    NULL_LISTEN=$W/sock/null
+    # The sockets are created by root; Postfix's smtpd (user postfix) connects to them.
+    MILTER_UMASK=000
+else
+    MONBAN_MILTER=inet:127.0.0.1:$MONBAN_PORT
+    OD_MILTERS=inet:127.0.0.1:$ODKIM_PORT,inet:127.0.0.1:$ODMARC_PORT
+    NULL_MILTER=inet:127.0.0.1:$NULL_PORT
+    ODKIM_SOCKET=inet:$ODKIM_PORT@127.0.0.1
+    ODMARC_SOCKET=inet:$ODMARC_PORT@127.0.0.1
+    NULL_LISTEN=$NULL_PORT
+    MILTER_UMASK=007
+fi
+wait_milter() { # PORT SOCKET: the TCP port, or the UNIX socket with TRANSPORT=unix
+    if [ "$TRANSPORT" = unix ]; then
+        local i
+        for i in $(seq 100); do
+            [ -S "$2" ] && return 0
+            sleep 0.1
+        done
+        die "no socket at $2 (see the logs in $W; KEEP=1 keeps them)"
+    fi
+    wait_listen "$1"
+}
 # Everything goes to smtp-sink; the milters are set per smtpd in master.cf.
 {
     postfix_main_cf "$W" mx.test "$SINK_PORT" ""
@@ -205,6 +239,7 @@ authserv_id = "mx.test"
 trusted_networks = [$1]
 enforce_reject = true
 tcp_quickack = $QUICKACK
+listen_mode = "0666"
 [dns]
 server = "127.0.0.1:$DNS_PORT"
 EOF
@@ -218,7 +253,7 @@ start_monban() { # trusted_networks [store url]; sets MILTER_PIDS
     "$MONBAN" milter --config "$W/monban/milter.toml" --check-config >/dev/null
     spawn "$MONBAN" milter --config "$W/monban/milter.toml" 2>>"$W/monban/$RUN.log"
     MILTER_PIDS=$LAST_PID
-    wait_listen "$MONBAN_PORT"
+    wait_milter "$MONBAN_PORT" "$W/sock/monban"
 }
 
 # OpenDKIM and OpenDMARC run in a private mount namespace whose /etc/resolv.conf names the
@@ -233,7 +268,7 @@ start_opendkim_opendmarc() { # internal|external
     echo "*@example.com s2026._domainkey.example.com" >"$W/opendkim/signing.table"
     cat >"$W/opendkim/opendkim.conf" <<EOF
 Mode                    sv
-Socket                  inet:$ODKIM_PORT@127.0.0.1
+Socket                  $ODKIM_SOCKET
 PidFile                 $W/opendkim/opendkim.pid
 AuthservID              mx.test
 Canonicalization        relaxed/relaxed
@@ -247,12 +282,12 @@ InternalHosts           file:$W/opendkim/internal-hosts
 Nameservers             127.0.0.1
 Syslog                  no
 SoftwareHeader          no
-UMask                   007
+UMask                   $MILTER_UMASK
 # The key lies under /tmp, which others can write to: OpenDKIM would refuse it.
 RequireSafeKeys         no
 EOF
     cat >"$W/opendmarc/opendmarc.conf" <<EOF
-Socket                  inet:$ODMARC_PORT@127.0.0.1
+Socket                  $ODMARC_SOCKET
 PidFile                 $W/opendmarc/opendmarc.pid
 AuthservID              mx.test
 TrustedAuthservIDs      mx.test
@@ -263,15 +298,15 @@ SPFIgnoreResults        true
 FailureReports          false
 RequiredHeaders         false
 Syslog                  false
-UMask                   007
+UMask                   $MILTER_UMASK
 EOF
     opendkim -n -x "$W/opendkim/opendkim.conf" || die "opendkim rejects its configuration"
     spawn "${WITH_RESOLV[@]}" opendkim -f -x "$W/opendkim/opendkim.conf" 2>>"$W/opendkim/$RUN.log"
     MILTER_PIDS=$LAST_PID
     spawn "${WITH_RESOLV[@]}" opendmarc -f -c "$W/opendmarc/opendmarc.conf" 2>>"$W/opendmarc/$RUN.log"
     MILTER_PIDS="$MILTER_PIDS $LAST_PID"
-    wait_listen "$ODKIM_PORT"
-    wait_listen "$ODMARC_PORT"
+    wait_milter "$ODKIM_PORT" "$W/sock/opendkim"
+    wait_milter "$ODMARC_PORT" "$W/sock/opendmarc"
 }
 
 # ---------------------------------------------------------------------------------------
@@ -299,6 +334,8 @@ run() { # name milters(none|monban-verify|...) message
     RUN=$1
     local kind=$2 msg=$3 port=${SMTP_PORT[$1]} dump="$W/sink/$1.dump"
     MILTER_PIDS=""
+    # The last run's sockets are stale (wait_milter must see this run's own).
+    [ "$TRANSPORT" = unix ] && rm -f "$W/sock/"*
     case $kind in
         none) ;;
         monban-untrusted) start_monban "" ;;
@@ -307,9 +344,9 @@ run() { # name milters(none|monban-verify|...) message
         od-external) start_opendkim_opendmarc external ;;
         od-internal) start_opendkim_opendmarc internal ;;
         null)
-            spawn python3 "$ROOT/benches/null-milter.py" "$NULL_PORT"
+            spawn python3 "$ROOT/benches/null-milter.py" "$NULL_LISTEN"
             MILTER_PIDS=$LAST_PID
-            wait_listen "$NULL_PORT"
+            wait_milter "$NULL_PORT" "$NULL_LISTEN"
             ;;
     esac
     spawn smtp-sink -u postfix -h sink.test -D "$dump" "127.0.0.1:$SINK_PORT" 256
@@ -403,7 +440,7 @@ run() { # name milters(none|monban-verify|...) message
 }
 
 PROBLEMS=0
-say "work directory: $W; monban: $("$MONBAN" --version)"
+say "work directory: $W; monban: $("$MONBAN" --version); milters over $TRANSPORT sockets"
 run postfix none "$W/msg/signed.eml"
 run monban-verify monban-untrusted "$W/msg/signed.eml"
 [ "$NULL" = 1 ] && run null-milter null "$W/msg/signed.eml"

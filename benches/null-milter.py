@@ -10,8 +10,10 @@ spends with it over Postfix alone is what any milter doing that costs Postfix: t
 part of monban's "added CPU" that monban cannot remove.
 
     null-milter.py PORT        (listens on 127.0.0.1:PORT until killed)
+    null-milter.py /PATH       (listens on a UNIX socket at PATH until killed)
 """
 
+import os
 import socket
 import socketserver
 import struct
@@ -57,7 +59,8 @@ class Session(socketserver.BaseRequestHandler):
         return bytes(buf)
 
     def handle(self):
-        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if self.request.family != socket.AF_UNIX:
+            self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         no_reply = 0
         while True:
             head = self.recv_exact(4)
@@ -93,8 +96,22 @@ class Session(socketserver.BaseRequestHandler):
 class Server(socketserver.ThreadingTCPServer):
     allow_reuse_address = True
     daemon_threads = True
+    # socketserver's default backlog is 5: a UNIX socket refuses connections beyond it
+    # (EAGAIN) where TCP's would wait; 20 SMTP sessions connect at once.
+    request_queue_size = 128
+
+
+class UnixServer(socketserver.ThreadingUnixStreamServer):
+    daemon_threads = True
+    request_queue_size = 128
 
 
 if __name__ == "__main__":
-    with Server(("127.0.0.1", int(sys.argv[1])), Session) as server:
+    where = sys.argv[1]
+    if where.startswith("/"):
+        server = UnixServer(where, Session)
+        os.chmod(where, 0o666)
+    else:
+        server = Server(("127.0.0.1", int(where)), Session)
+    with server:
         server.serve_forever()
