@@ -25,6 +25,9 @@
 #                      to Postfix as monban does (same steps and replies, one field added
 #                      at the end): Postfix's own extra CPU for such a milter, the floor of
 #                      Postfix's side of "added" (NULL=0 skips it)
+#   null-sign          the same null milter on the unsigned message, inserting a copy of
+#                      monban's DKIM-Signature field instead: the floor of a signing run
+#                      (with SIGN=1 and NULL=1)
 #   monban-record      the same, recording every evaluation for aggregate reports
 #                      ([store] url = SQLite): the journal and the writer thread are in
 #                      the milter process, so its CPU includes them (RECORD=0 skips it)
@@ -141,6 +144,11 @@ echo "nameserver 127.0.0.1" >"$W/dns/resolv.conf"
 # The messages: a plain text message of about 3 KB, unsigned and signed once by monban.
 mkdir -p "$W/msg"
 write_bench_messages "$W/msg" "$MONBAN" "$KEY"
+# The null milter's field in the signing run: the signature monban put on the signed
+# message (a signing milter's field, its size and folding), without its name.
+awk '/^DKIM-Signature:/ { p = 1; sub(/^DKIM-Signature:/, ""); print; next }
+     p && /^[ \t]/ { print; next } p { exit }' "$W/msg/signed.eml" >"$W/msg/signature.field"
+[ -s "$W/msg/signature.field" ] || die "no DKIM-Signature field in $W/msg/signed.eml"
 
 # ---------------------------------------------------------------------------------------
 # Postfix: a private instance; one smtpd port per run, each with its own milters.
@@ -161,7 +169,7 @@ declare -A SMTP_PORT=(
     [opendkim-verify]=$((BASE_PORT + 3)) [monban-sign]=$((BASE_PORT + 4))
     [opendkim-sign]=$((BASE_PORT + 5)) [postfix-again]=$((BASE_PORT + 6))
     [monban-record]=$((BASE_PORT + 7)) [monban-verify-again]=$((BASE_PORT + 8))
-    [null-milter]=$((BASE_PORT + 9))
+    [null-milter]=$((BASE_PORT + 9)) [null-sign]=$((BASE_PORT + 10))
 )
 # Where each milter listens (as Postfix names it; OpenDKIM and OpenDMARC spell it their
 # way in their configurations) and how to wait for it.
@@ -212,6 +220,7 @@ wait_milter() { # PORT SOCKET: the TCP port, or the UNIX socket with TRANSPORT=u
     printf '127.0.0.1:%s inet n - n - - smtpd\n  -o smtpd_milters=%s\n' "${SMTP_PORT[monban-sign]}" "$MONBAN_MILTER"
     printf '127.0.0.1:%s inet n - n - - smtpd\n  -o smtpd_milters=%s\n' "${SMTP_PORT[opendkim-sign]}" "$OD_MILTERS"
     printf '127.0.0.1:%s inet n - n - - smtpd\n  -o smtpd_milters=%s\n' "${SMTP_PORT[null-milter]}" "$NULL_MILTER"
+    printf '127.0.0.1:%s inet n - n - - smtpd\n  -o smtpd_milters=%s\n' "${SMTP_PORT[null-sign]}" "$NULL_MILTER"
     postfix_services
 } >"$W/etc/master.cf"
 postfix -c "$W/etc" check >"$W/postfix-check.log" 2>&1 || { cat "$W/postfix-check.log" >&2; die "postfix check failed"; }
@@ -343,8 +352,10 @@ run() { # name milters(none|monban-verify|...) message
         monban-trusted) start_monban '"127.0.0.1/32"' ;;
         od-external) start_opendkim_opendmarc external ;;
         od-internal) start_opendkim_opendmarc internal ;;
-        null)
-            spawn python3 "$ROOT/benches/null-milter.py" "$NULL_LISTEN"
+        null | null-sign)
+            local field=()
+            [ "$kind" = null-sign ] && field=("$W/msg/signature.field")
+            spawn python3 "$ROOT/benches/null-milter.py" "$NULL_LISTEN" "${field[@]}"
             MILTER_PIDS=$LAST_PID
             wait_milter "$NULL_PORT" "$NULL_LISTEN"
             ;;
@@ -402,7 +413,7 @@ run() { # name milters(none|monban-verify|...) message
     delivered=$(count_delivered "$dump")
     lost=$((N - delivered))
     case $kind in
-        none | null) misjudged=- ;;
+        none | null | null-sign) misjudged=- ;;
         *-untrusted | monban-record | od-external) misjudged=$(misjudged_verify "$dump") ;;
         *) misjudged=$(misjudged_sign "$dump" "$delivered") ;;
     esac
@@ -452,6 +463,7 @@ fi
 run opendkim-verify od-external "$W/msg/signed.eml"
 if [ "$SIGN" = 1 ]; then
     run monban-sign monban-trusted "$W/msg/unsigned.eml"
+    [ "$NULL" = 1 ] && run null-sign null-sign "$W/msg/unsigned.eml"
     run opendkim-sign od-internal "$W/msg/unsigned.eml"
 fi
 run postfix-again none "$W/msg/signed.eml"
@@ -488,16 +500,21 @@ printf '%s\n' "${TABLE[@]}" | awk -v n="$N" -v hz="$HZ" -v results="$RESULTS" '
         }
         z = idx["null-milter"]
         if (z) {
-            floor = pf[z] - base
-            printf "floor: Postfix with a milter that judges nothing (benches/null-milter.py: monban'"'"'s steps and replies, one field added) spends %.3f s per 1,000 messages more than alone\n", floor
+            floors["verify"] = pf[z] - base
+            printf "floor: Postfix with a milter that judges nothing (benches/null-milter.py: monban'"'"'s steps and replies, one field added) spends %.3f s per 1,000 messages more than alone\n", floors["verify"]
         }
+        zs = idx["null-sign"]
+        if (zs) {
+            floors["sign"] = pf[zs] - base
+            printf "signing floor: the same null milter inserting a copy of monban'"'"'s DKIM-Signature field in the unsigned message: %.3f s per 1,000 messages more than alone\n", floors["sign"]
+        } else if (z) floors["sign"] = floors["verify"]
         split("verify sign", kinds, " ")
         for (k = 1; k <= 2; k++) {
             m = idx["monban-" kinds[k]]; o = idx["opendkim-" kinds[k]]
             if (m && o && added[o] > 0)
             {
                 printf "%s: added CPU per 1,000 messages, monban %.3f s, OpenDKIM+OpenDMARC %.3f s: ratio %.2f (target <= 0.33);\n   milter processes alone: %.3f s vs %.3f s: ratio %.2f\n", kinds[k], added[m], added[o], added[m] / added[o], ml[m], ml[o], (ml[o] > 0 ? ml[m] / ml[o] : 0)
-                if (z) printf "   with the floor: %.3f s of Postfix'"'"'s (%.2f of OpenDKIM+OpenDMARC'"'"'s added) + monban'"'"'s own %.3f s (%.2f) = %.2f\n", floor, floor / added[o], ml[m], ml[m] / added[o], (floor + ml[m]) / added[o]
+                if (kinds[k] in floors) { floor = floors[kinds[k]]; printf "   with the floor: %.3f s of Postfix'"'"'s (%.2f of OpenDKIM+OpenDMARC'"'"'s added) + monban'"'"'s own %.3f s (%.2f) = %.2f\n", floor, floor / added[o], ml[m], ml[m] / added[o], (floor + ml[m]) / added[o] }
             }
         }
     }'

@@ -11,6 +11,9 @@ part of monban's "added CPU" that monban cannot remove.
 
     null-milter.py PORT        (listens on 127.0.0.1:PORT until killed)
     null-milter.py /PATH       (listens on a UNIX socket at PATH until killed)
+    null-milter.py WHERE FILE  (the field inserted is a DKIM-Signature whose value is in
+                               FILE, as a signing milter inserts one: the floor of a
+                               signing run)
 """
 
 import os
@@ -42,6 +45,11 @@ AR_VALUE = b"\r\n\t".join(
         b"arc=none smtp.remote-ip=127.0.0.1",
     ]
 )
+
+
+# The field inserted at the end of each message: Authentication-Results, or the
+# DKIM-Signature given on the command line.
+FIELD = (b"Authentication-Results", AR_VALUE)
 
 
 def packet(code, data=b""):
@@ -85,7 +93,7 @@ class Session(socketserver.BaseRequestHandler):
                 return
             elif code == b"E":
                 # As monban: the field inserted on top (index 0), then accept.
-                field = struct.pack(">I", 0) + b"Authentication-Results\0" + AR_VALUE + b"\0"
+                field = struct.pack(">I", 0) + FIELD[0] + b"\0" + FIELD[1] + b"\0"
                 self.request.sendall(packet(b"i", field) + packet(b"a"))
             elif code in UNANSWERED and no_reply & UNANSWERED[code]:
                 continue
@@ -108,6 +116,10 @@ class UnixServer(socketserver.ThreadingUnixStreamServer):
 
 if __name__ == "__main__":
     where = sys.argv[1]
+    if len(sys.argv) > 2:
+        with open(sys.argv[2], "rb") as f:
+            lines = f.read().splitlines()
+        FIELD = (b"DKIM-Signature", b"\r\n".join(lines))
     if where.startswith("/"):
         server = UnixServer(where, Session)
         os.chmod(where, 0o666)
