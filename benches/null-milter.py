@@ -121,8 +121,10 @@ if __name__ == "__main__":
             lines = f.read().splitlines()
         FIELD = (b"DKIM-Signature", b"\r\n".join(lines))
     if where.startswith("/"):
+        # Created connectable by Postfix's smtpd (another user): with this umask, not
+        # changed after it is listening (a connection in between would be refused).
+        os.umask(0o111)
         server = UnixServer(where, Session)
-        os.chmod(where, 0o666)
     else:
         server = Server(("127.0.0.1", int(where)), Session)
     with server:
