@@ -70,10 +70,11 @@ thread_local! {
         const { RefCell::new([const { None }; SLOTS]) };
 }
 
-/// The slot of a key: a multiply-and-xorshift hash of the cache's identity, the record
+/// The slot of a key: a multiply-and-rotate hash of the cache's identity, the record
 /// type, the name's length and every octet of the name, eight at a time (the last
 /// eight octets as the last word, overlapping the one before: no octet-by-octet rest
-/// but for a name under eight octets).
+/// but for a name under eight octets), folded to a slot by a last multiplication and
+/// xor-shift.
 fn slot_of(cache: u64, name: &[u8], rtype: RecordType) -> usize {
     const K: u64 = 0x9E37_79B9_7F4A_7C15;
     let mix = |h: u64, w: u64| (h ^ w).wrapping_mul(K).rotate_left(31);
