@@ -142,7 +142,7 @@ pub async fn run(dns: &DnsArgs, args: AnalyzeArgs) -> Result<(), Failure> {
                     "{f} is a folder: analyze takes one message"
                 )));
             }
-            Source::File(p.to_path_buf())
+            Source::File(p.to_path_buf(), None)
         }
     };
     // Build the resolver first: a bad --zone is reported before any reading.

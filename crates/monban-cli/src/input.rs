@@ -19,8 +19,10 @@ const MAX_LINE: u64 = 1024 * 1024;
 pub enum Source {
     /// Standard input (one message, or an mbox).
     Stdin,
-    /// A file: one message, or an mbox when it starts with "From ".
-    File(PathBuf),
+    /// A file: one message, or an mbox when it starts with "From ". With the length a
+    /// regular file had when [`expand`] looked at it: reading stops there, without one
+    /// more read to find the end (see [`Reader`]).
+    File(PathBuf, Option<u64>),
 }
 
 impl Source {
@@ -28,7 +30,7 @@ impl Source {
     pub fn from_arg(arg: Option<&str>) -> Self {
         match arg {
             None | Some("-") => Self::Stdin,
-            Some(p) => Self::File(p.into()),
+            Some(p) => Self::File(p.into(), None),
         }
     }
 
@@ -36,7 +38,7 @@ impl Source {
     pub fn label(&self) -> String {
         match self {
             Self::Stdin => "-".into(),
-            Self::File(p) => p.display().to_string(),
+            Self::File(p, _) => p.display().to_string(),
         }
     }
 }
@@ -75,9 +77,12 @@ pub fn expand(args: &[String]) -> io::Result<Vec<Source>> {
                 }
             }
             files.sort();
-            out.extend(files.into_iter().map(Source::File));
+            out.extend(files.into_iter().map(|f| Source::File(f, None)));
         } else {
-            out.push(Source::File(p.to_path_buf()));
+            // Only a regular file's length is its content's: a pipe or a device says 0
+            // (`/dev/stdin`, `<(...)`), as do some special files that have content.
+            let len = (meta.is_file() && meta.len() > 0).then_some(meta.len());
+            out.push(Source::File(p.to_path_buf(), len));
         }
     }
     Ok(out)
@@ -87,7 +92,7 @@ pub fn expand(args: &[String]) -> io::Result<Vec<Source>> {
 pub fn open(source: &Source) -> io::Result<Box<dyn BufRead>> {
     Ok(match source {
         Source::Stdin => Box::new(BufReader::with_capacity(CHUNK, io::stdin())),
-        Source::File(p) => {
+        Source::File(p, _) => {
             let f = File::open(p)
                 .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", p.display())))?;
             Box::new(BufReader::with_capacity(CHUNK, f))
@@ -98,23 +103,38 @@ pub fn open(source: &Source) -> io::Result<Box<dyn BufRead>> {
 /// Opens a source for reading into `buf`, a buffer the caller reuses from one input to
 /// the next (no allocation per input; reads of [`READ_CHUNK`]).
 pub fn open_in<'b>(source: &Source, buf: &'b mut Vec<u8>) -> io::Result<Reader<'b>> {
-    let inner: Box<dyn Read> = match source {
-        Source::Stdin => Box::new(io::stdin()),
-        Source::File(p) => Box::new(
-            File::open(p).map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", p.display())))?,
-        ),
-    };
-    Ok(Reader::new(inner, buf))
+    Ok(match source {
+        Source::Stdin => Reader::new(Box::new(io::stdin()), buf),
+        Source::File(p, len) => {
+            let f = File::open(p)
+                .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", p.display())))?;
+            let mut reader = Reader::new(Box::new(f), buf);
+            reader.expected = *len;
+            reader
+        }
+    })
 }
 
 /// A buffered reader over a borrowed buffer: [`BufReader`] without its allocation per
 /// input. The buffer is kept at its full length (zeroed once, when it is first sized),
 /// so that a read goes straight into it.
+///
+/// With an expected length (a regular file's, from [`expand`]), the input ends when a
+/// read returns less than asked for and reaches that length: the read that would return
+/// 0 to say so is not made (one system call of four per message, most messages being
+/// one read). A file that grew meanwhile fills the buffer or passes the length and is
+/// read on to its end, as without one; one that shrank ends where it ends.
 pub struct Reader<'b> {
     inner: Box<dyn Read + 'b>,
     buf: &'b mut Vec<u8>,
     pos: usize,
     end: usize,
+    /// The length the input is expected to have.
+    expected: Option<u64>,
+    /// How much was read so far.
+    read: u64,
+    /// Whether the last read ended the input at its expected length.
+    at_end: bool,
 }
 
 impl<'b> Reader<'b> {
@@ -128,6 +148,9 @@ impl<'b> Reader<'b> {
             buf,
             pos: 0,
             end: 0,
+            expected: None,
+            read: 0,
+            at_end: false,
         }
     }
 }
@@ -150,10 +173,18 @@ impl BufRead for Reader<'_> {
         if self.pos >= self.end {
             self.pos = 0;
             self.end = 0;
+            if self.at_end {
+                return Ok(&[]);
+            }
             loop {
                 match self.inner.read(&mut self.buf[..]) {
                     Ok(n) => {
                         self.end = n;
+                        self.read += n as u64;
+                        // A read that stopped short, at the expected length: the end.
+                        // (A full buffer may have more behind it, even at that length:
+                        // the file may have grown.)
+                        self.at_end = n < self.buf.len() && self.expected == Some(self.read);
                         break;
                     }
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -551,5 +582,116 @@ mod tests {
         );
         assert_eq!(second, b"From: c\n\ntwo\n");
         assert!(!m.has_next());
+    }
+
+    /// A reader that hands out `data` in reads of at most `step` bytes and counts the
+    /// reads, the one that returns 0 included.
+    struct Counted<'a> {
+        data: &'a [u8],
+        step: usize,
+        reads: std::rc::Rc<std::cell::Cell<usize>>,
+    }
+
+    impl Read for Counted<'_> {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            self.reads.set(self.reads.get() + 1);
+            let n = self.data.len().min(self.step).min(out.len());
+            out[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            Ok(n)
+        }
+    }
+
+    /// Everything a reader with an expected length gives, and how many reads it made.
+    fn read_all(data: &[u8], step: usize, expected: Option<u64>) -> (Vec<u8>, usize) {
+        let reads = std::rc::Rc::new(std::cell::Cell::new(0));
+        let mut buf = Vec::new();
+        let mut r = Reader::new(
+            Box::new(Counted {
+                data,
+                step,
+                reads: reads.clone(),
+            }),
+            &mut buf,
+        );
+        r.expected = expected;
+        let mut out = Vec::new();
+        r.read_to_end(&mut out).unwrap();
+        let n = reads.get();
+        // Asked again after the end: still the end.
+        assert!(r.fill_buf().unwrap().is_empty());
+        (out, n)
+    }
+
+    #[test]
+    fn an_expected_length_saves_the_read_that_finds_the_end() {
+        let data: Vec<u8> = (0..READ_CHUNK * 2 + 100).map(|i| i as u8).collect();
+        // Without a length: each piece, then a read of 0.
+        assert_eq!(
+            read_all(&data[..3000], usize::MAX, None),
+            (data[..3000].to_vec(), 2)
+        );
+        // With the right one: the piece alone; in several reads, no read after them.
+        assert_eq!(
+            read_all(&data[..3000], usize::MAX, Some(3000)),
+            (data[..3000].to_vec(), 1)
+        );
+        assert_eq!(
+            read_all(&data, usize::MAX, Some(data.len() as u64)),
+            (data.clone(), 3)
+        );
+        assert_eq!(
+            read_all(&data[..3000], 1000, Some(3000)),
+            (data[..3000].to_vec(), 3)
+        );
+        // A file that grew after it was looked at is read to its end, also when a full
+        // buffer ends at the length it had.
+        assert_eq!(read_all(&data, usize::MAX, Some(3000)), (data.clone(), 4));
+        assert_eq!(
+            read_all(&data[..3000], usize::MAX, Some(2000)),
+            (data[..3000].to_vec(), 2)
+        );
+        let chunk = READ_CHUNK as u64;
+        assert_eq!(read_all(&data, usize::MAX, Some(chunk)), (data.clone(), 4));
+        assert_eq!(
+            read_all(&data, usize::MAX, Some(2 * chunk)),
+            (data.clone(), 4)
+        );
+        // One that shrank ends where it ends.
+        assert_eq!(
+            read_all(&data[..3000], usize::MAX, Some(5000)),
+            (data[..3000].to_vec(), 2)
+        );
+        assert_eq!(read_all(b"", usize::MAX, Some(10)), (Vec::new(), 1));
+    }
+
+    #[test]
+    fn only_a_regular_file_gives_its_length() {
+        let dir = std::env::temp_dir().join(format!("monban-input-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("m.eml");
+        std::fs::write(&file, b"From: a\r\n\r\nhi\r\n").unwrap();
+        let empty = dir.join("empty.eml");
+        std::fs::write(&empty, b"").unwrap();
+        let names =
+            [file.clone(), empty, "/dev/null".into()].map(|p| p.to_string_lossy().into_owned());
+        let lens: Vec<Option<u64>> = expand(&names)
+            .unwrap()
+            .into_iter()
+            .map(|s| match s {
+                Source::File(_, len) => len,
+                Source::Stdin => panic!("a file"),
+            })
+            .collect();
+        assert_eq!(lens, [Some(15), None, None]);
+        // The whole file is read through the length.
+        let mut buf = Vec::new();
+        let mut out = Vec::new();
+        open_in(&expand(&names[..1]).unwrap()[0], &mut buf)
+            .unwrap()
+            .read_to_end(&mut out)
+            .unwrap();
+        assert_eq!(out, b"From: a\r\n\r\nhi\r\n");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
