@@ -677,14 +677,17 @@ mod tests {
             }
         }
         // Long inputs, dense in CRs and LFs, cut at random places (a CR ending one
-        // piece, its LF starting the next).
+        // piece, its LF starting the next), with bytes a word-at-a-time search could take
+        // for an LF: 0x0B (one above) and 0x8A (the high bit set).
         let mut random = crate::testing::xorshift(0x51_7cc1_b727_220a);
         for _ in 0..3000 {
             let len = (random() % 400) as usize;
             let input: Vec<u8> = (0..len)
-                .map(|_| match random() % 8 {
+                .map(|_| match random() % 10 {
                     0 | 1 => b'\n',
                     2 => b'\r',
+                    3 => 0x0b,
+                    4 => 0x8a,
                     _ => b'a',
                 })
                 .collect();
