@@ -24,7 +24,8 @@
 #                    the files and writing the JSON included); and the wall-clock
 #                    speed-up of --jobs (the number of CPUs) over --jobs 1, not pinned
 #   monban-cli-mbox  the same over the corpus's all.mbox (the same messages in one
-#                    mbox file, CLI_PASSES times); before the rounds, the CLI must pass
+#                    mbox file, CLI_PASSES times; LF line ends, as mail stores write
+#                    them, which the CLI turns into CRLF); before the rounds, the CLI must pass
 #                    every signature of the files and of the mbox; and the --jobs
 #                    speed-up on those messages in one mbox given alone
 #   monban-dkim      monban's DKIM verifier in process (monban-pipeline: the whole
@@ -448,6 +449,8 @@ wall time of a pinned single thread in process).
 - Corpus: the DKIM benchmark's {files} messages per key type (mean {mean/1024:.1f} KiB,
   relaxed/relaxed, one signature each), written by `write_dkim_corpus`; per round the
   peers go over the files {passes} time(s), the CLI {cli_passes} times (one process).
+  The files have CRLF line ends; `all.mbox` (the monban-cli-mbox rows) has LF ones, as
+  mail stores write them, which the CLI turns into CRLF as it reads.
 
 ## Commands
 
