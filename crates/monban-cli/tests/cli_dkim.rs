@@ -959,3 +959,48 @@ fn jobs_in_large_batches_keep_input_order() {
         assert!(run(jobs) == one, "--jobs {jobs} against --jobs 1");
     }
 }
+
+/// One mbox on `--jobs 2` many times over, each run ending (the harness kills a run
+/// after 120 s) with the output of `--jobs 1`. A release build of an earlier version
+/// hung in about one run in six over an mbox like this one (270 messages of 74 KiB):
+/// the splitting thread waited for the lock of the queue an idle helper held.
+/// `verify::tests::taking_from_the_queue_never_waits_for_an_idle_helper` checks that
+/// case exactly; this checks the whole under load.
+#[test]
+fn one_mbox_on_two_threads_never_hangs() {
+    let dir = Dir::new("jobs-mbox-hang");
+    let zone = keys(&dir);
+    let key = dir.path("rsa.private");
+    let body: String = (0..2300)
+        .map(|n| format!("a line of body text, number {n:05}\r\n"))
+        .collect();
+    let (_, message) = numbered(&dir, &key, 0, &body, true, 1);
+    let mut mbox = Vec::new();
+    for _ in 0..270 {
+        mbox.extend_from_slice(b"From a@example.com Sun Nov 22 10:00:00 2026\n");
+        mbox.extend_from_slice(&message);
+        mbox.extend_from_slice(b"\n");
+    }
+    let path = dir.path("m.mbox");
+    std::fs::write(&path, &mbox).unwrap();
+    let run = |jobs: &str| {
+        succeeded(monban(
+            &["verify", "--zone", &zone, "--json", "--jobs", jobs, &path],
+            None,
+        ))
+    };
+    let one = run("1");
+    let lines: Vec<String> = String::from_utf8_lossy(&one)
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(lines.len(), 270);
+    assert!(
+        lines
+            .iter()
+            .all(|l| l.contains("\"dkim\":[{\"result\":\"pass\""))
+    );
+    for round in 0..10 {
+        assert_eq!(run("2"), one, "--jobs 2, run {round}");
+    }
+}
