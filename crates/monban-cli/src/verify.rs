@@ -6,6 +6,7 @@
 
 use std::fmt::Write as _;
 use std::ops::ControlFlow;
+use std::panic::AssertUnwindSafe;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::Args;
@@ -322,6 +323,14 @@ impl Job {
 
     /// The verdict on a message read whole (an mbox's, split off by [`Job::run_mbox`]).
     fn verify_bytes(&self, message: &[u8], label: &str, norm: &mut Vec<u8>) -> Verified {
+        // A bug's stand-in for the tests: verification that panics.
+        #[cfg(test)]
+        if message
+            .windows(tests::PANICS.len())
+            .any(|w| w == tests::PANICS)
+        {
+            panic!("verification panicked (test)");
+        }
         let mut verifier = self.verifier();
         // An error is a malformed header: the verifier keeps the reason for its verdict.
         let _ = verifier.push(CrlfNormalizer::new().apply(message, norm));
@@ -352,9 +361,20 @@ impl Job {
         let (work, todo) = mpsc::channel::<(usize, Vec<u8>)>();
         let todo = std::sync::Mutex::new(todo);
         // Results come back with the message's buffer, for the next one to reuse (no
-        // allocation, no fresh pages, per message).
-        let (done, results) = mpsc::channel::<(usize, Verified, Vec<u8>)>();
+        // allocation, no fresh pages, per message). A helper's verification that
+        // panicked comes back as its panic, resumed on this thread: a helper that just
+        // died would leave its message never emitted, and this thread waiting for it
+        // (the other helpers, idle, still hold senders).
+        let (done, results) = mpsc::channel::<(usize, std::thread::Result<Verified>, Vec<u8>)>();
         std::thread::scope(|scope| {
+            // Dropped with the scope, however it ends: once the printer stops
+            // listening (or a panic is resumed), the helpers' next send fails and they
+            // stop instead of verifying what is still queued.
+            let results = results;
+            // A helper's result, or its panic carried on here.
+            let or_resume = |v: std::thread::Result<Verified>| {
+                v.unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            };
             // As many helpers as the system starts: when it refuses a thread (a limit on
             // processes), those started do the work, and with none this thread does.
             let mut helpers = 0usize;
@@ -368,7 +388,9 @@ impl Job {
                         let Ok(Ok((index, message))) = next else {
                             return;
                         };
-                        let verified = self.verify_bytes(&message, &label(index), &mut norm);
+                        let verified = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                            self.verify_bytes(&message, &label(index), &mut norm)
+                        }));
                         if done.send((index, verified, message)).is_err() {
                             return;
                         }
@@ -432,11 +454,11 @@ impl Job {
                         let Ok((i, v, buffer)) = results.recv() else {
                             return;
                         };
-                        ready.insert(i, v);
+                        ready.insert(i, or_resume(v));
                         keep(&mut spare, &mut out_bytes, buffer);
                     }
                     while let Ok((i, v, buffer)) = results.try_recv() {
-                        ready.insert(i, v);
+                        ready.insert(i, or_resume(v));
                         keep(&mut spare, &mut out_bytes, buffer);
                     }
                     if !flush(&mut ready, &mut next) {
@@ -465,7 +487,7 @@ impl Job {
                 }
                 split += 1;
                 while let Ok((i, v, buffer)) = results.try_recv() {
-                    ready.insert(i, v);
+                    ready.insert(i, or_resume(v));
                     keep(&mut spare, &mut out_bytes, buffer);
                 }
                 if !flush(&mut ready, &mut next) {
@@ -480,7 +502,7 @@ impl Job {
                     let Ok((i, v, _)) = results.recv() else {
                         break;
                     };
-                    ready.insert(i, v);
+                    ready.insert(i, or_resume(v));
                 }
                 if !flush(&mut ready, &mut next) {
                     return;
@@ -1065,7 +1087,7 @@ fn group_digits(n: usize) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::take_queued;
+    use super::{Buffers, Envelope, Event, Job, Source, VerifyConfig, take_queued};
     use std::sync::mpsc;
     use std::sync::{Arc, Mutex};
     use std::time::Duration;
@@ -1115,5 +1137,85 @@ mod tests {
         });
         assert_eq!(take_queued(&todo), Some(1));
         assert_eq!(take_queued(&todo), None);
+    }
+
+    /// A header that makes [`Job::verify_bytes`] panic in this module's tests.
+    pub(super) const PANICS: &[u8] = b"X-Test: panic here";
+
+    /// A panic while a helper verifies an mbox's message reaches the thread that runs
+    /// the mbox, with as many helpers as may be (it hung with two or more: the other
+    /// helper, idle, kept a sender alive and the dead one's message never came), and
+    /// nothing after that message is emitted.
+    #[test]
+    fn a_panic_on_a_helper_reaches_the_caller_instead_of_hanging() {
+        let dir = std::env::temp_dir().join(format!("monban-mbox-panic-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("mbox");
+        let mut mbox = Vec::new();
+        for n in 1..=200 {
+            let extra = if n == 50 { "X-Test: panic here\n" } else { "" };
+            mbox.extend_from_slice(
+                format!(
+                    "From sender@example.com Mon Nov 30 00:00:00 2026\n\
+                     From: a@example.com\nSubject: {n}\n{extra}\nbody {n}\n\n"
+                )
+                .as_bytes(),
+            );
+        }
+        std::fs::write(&path, &mbox).unwrap();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        for parallel in [2, 3, 4] {
+            let job = Arc::new(Job {
+                envelope: Envelope::default(),
+                config: VerifyConfig::default(),
+                now: 1_800_000_000,
+                resolver: monban_dns::SharedResolver::new(monban_dns::CachingResolver::new(
+                    monban_dns::ZoneResolver::new(),
+                )),
+                authserv_id: "mx.example".into(),
+                json: true,
+                several: false,
+                record: false,
+                runtime: runtime.handle().clone(),
+            });
+            let (ended, end) = mpsc::channel();
+            let (emitted, seen) = mpsc::channel();
+            let source = Source::File(path.clone(), None);
+            let run = std::thread::spawn(move || {
+                let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    job.run(&source, &mut Buffers::default(), parallel, &mut |event| {
+                        if let Event::Message(v) = event {
+                            let _ = emitted.send(v.text);
+                        }
+                        true
+                    });
+                }));
+                let _ = ended.send(outcome.is_err());
+            });
+            let panicked = end.recv_timeout(Duration::from_secs(60));
+            assert_eq!(
+                panicked,
+                Ok(true),
+                "--jobs {parallel}: the helper's panic did not reach the caller"
+            );
+            run.join().unwrap();
+            let texts: Vec<String> = seen.try_iter().collect();
+            assert!(
+                texts.len() < 50,
+                "--jobs {parallel}: {} emitted",
+                texts.len()
+            );
+            for (i, text) in texts.iter().enumerate() {
+                assert!(
+                    text.contains(&format!("#{}\"", i + 1)),
+                    "--jobs {parallel}: output {i} out of order: {text}"
+                );
+            }
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
