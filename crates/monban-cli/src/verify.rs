@@ -241,6 +241,9 @@ struct Job {
     /// Keep each report for the recorder.
     record: bool,
     runtime: tokio::runtime::Handle,
+    /// The labels of the messages whose verification panics, in this module's tests.
+    #[cfg(test)]
+    panics_at: Vec<String>,
 }
 
 /// One input's outcome, as its worker sends it, in order.
@@ -316,6 +319,43 @@ impl Job {
         }
     }
 
+    /// [`Job::run`], with a panic (a bug) in the verification of `source` turned into
+    /// that input's failure: its messages verified before are out, the rest of it is
+    /// not judged, the run goes on with the next input and ends with an error. A
+    /// verifying thread that died instead would leave its inputs never answered, and
+    /// the printer waiting for them.
+    fn run_guarded(
+        &self,
+        source: &Source,
+        bufs: &mut Buffers,
+        parallel: usize,
+        emit: &mut dyn FnMut(Event) -> bool,
+    ) {
+        let mut open = true;
+        let ran = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            self.run(source, bufs, parallel, &mut |event| {
+                open = emit(event);
+                open
+            });
+        }));
+        if let Err(panic) = ran
+            && open
+        {
+            let what = panic
+                .downcast_ref::<&str>()
+                .copied()
+                .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+                .unwrap_or("a panic");
+            emit(Event::Failed(format!(
+                "{}: verification stopped on an internal error, a bug in monban \
+                 (please report it with this input): {what}",
+                source.label()
+            )));
+            // Buffers a panic left in any state start afresh.
+            *bufs = Buffers::default();
+        }
+    }
+
     /// A verifier for one message.
     fn verifier(&self) -> MessageVerifier {
         MessageVerifier::new(self.envelope.clone(), self.config.clone(), self.now)
@@ -323,14 +363,6 @@ impl Job {
 
     /// The verdict on a message read whole (an mbox's, split off by [`Job::run_mbox`]).
     fn verify_bytes(&self, message: &[u8], label: &str, norm: &mut Vec<u8>) -> Verified {
-        // A bug's stand-in for the tests: verification that panics.
-        #[cfg(test)]
-        if message
-            .windows(tests::PANICS.len())
-            .any(|w| w == tests::PANICS)
-        {
-            panic!("verification panicked (test)");
-        }
         let mut verifier = self.verifier();
         // An error is a malformed header: the verifier keeps the reason for its verdict.
         let _ = verifier.push(CrlfNormalizer::new().apply(message, norm));
@@ -551,6 +583,11 @@ impl Job {
     /// Finishes one message's verification and writes its output (`in_mbox`: the
     /// message is one of an mbox's).
     fn verdict(&self, verifier: MessageVerifier, label: &str, in_mbox: bool) -> Verified {
+        // A bug's stand-in for the tests: verification that panics.
+        #[cfg(test)]
+        if self.panics_at.iter().any(|at| at == label) {
+            panic!("verification panicked (test)");
+        }
         // Pinned where it is made: the future is some 7 KiB, which `block_on` would
         // otherwise copy from frame to frame on its way to the first poll (it gets a
         // pointer), and which the heap would take and give back for every message.
@@ -823,6 +860,8 @@ pub async fn run(dns: &DnsArgs, args: VerifyArgs) -> Result<(), Failure> {
         several,
         record: recorder.is_some(),
         runtime: tokio::runtime::Handle::current(),
+        #[cfg(test)]
+        panics_at: Vec::new(),
     });
     let mut printer = Printer {
         output: Output::new(),
@@ -924,7 +963,7 @@ fn run_inline(
         // Blocking work on the thread that drives the runtime: allowed, and the
         // verifier's own waits (DNS) go through `block_on` inside.
         tokio::task::block_in_place(|| {
-            job.run(source, &mut buf, per_input, &mut |event| {
+            job.run_guarded(source, &mut buf, per_input, &mut |event| {
                 result = job.runtime.block_on(printer.handle(source, event));
                 result.is_ok()
             });
@@ -980,7 +1019,7 @@ async fn run_workers(
                     let mut pending = Sending::default();
                     let mut open = true;
                     for (n, source) in batch.iter().enumerate() {
-                        job.run(source, &mut buf, per_input, &mut |event| {
+                        job.run_guarded(source, &mut buf, per_input, &mut |event| {
                             open = pending.push((n, event), &events);
                             open
                         });
@@ -995,6 +1034,10 @@ async fn run_workers(
             });
         threads.push(spawned.map_err(|e| Failure::other(format!("cannot start a thread: {e}")))?);
     }
+    // Only the workers hold the queue's receiving end: were they all to end early, the
+    // batches still queued (with their senders) would go with it, and the waits for
+    // them below would end instead of waiting for ever.
+    drop(tasks);
     let mut next = sources.chunks((sources.len() / (8 * workers)).clamp(1, BATCH));
     type InFlight<'s> = (&'s [Source], std::sync::mpsc::Receiver<Vec<(usize, Event)>>);
     let mut in_flight: std::collections::VecDeque<InFlight> = Default::default();
@@ -1139,9 +1182,6 @@ mod tests {
         assert_eq!(take_queued(&todo), None);
     }
 
-    /// A header that makes [`Job::verify_bytes`] panic in this module's tests.
-    pub(super) const PANICS: &[u8] = b"X-Test: panic here";
-
     /// A panic while a helper verifies an mbox's message reaches the thread that runs
     /// the mbox, with as many helpers as may be (it hung with two or more: the other
     /// helper, idle, kept a sender alive and the dead one's message never came), and
@@ -1153,11 +1193,10 @@ mod tests {
         let path = dir.join("mbox");
         let mut mbox = Vec::new();
         for n in 1..=200 {
-            let extra = if n == 50 { "X-Test: panic here\n" } else { "" };
             mbox.extend_from_slice(
                 format!(
                     "From sender@example.com Mon Nov 30 00:00:00 2026\n\
-                     From: a@example.com\nSubject: {n}\n{extra}\nbody {n}\n\n"
+                     From: a@example.com\nSubject: {n}\n\nbody {n}\n\n"
                 )
                 .as_bytes(),
             );
@@ -1170,17 +1209,8 @@ mod tests {
             .unwrap();
         for parallel in [2, 3, 4] {
             let job = Arc::new(Job {
-                envelope: Envelope::default(),
-                config: VerifyConfig::default(),
-                now: 1_800_000_000,
-                resolver: monban_dns::SharedResolver::new(monban_dns::CachingResolver::new(
-                    monban_dns::ZoneResolver::new(),
-                )),
-                authserv_id: "mx.example".into(),
-                json: true,
-                several: false,
-                record: false,
-                runtime: runtime.handle().clone(),
+                panics_at: vec![format!("{}#50", path.display())],
+                ..test_job(runtime.handle().clone())
             });
             let (ended, end) = mpsc::channel();
             let (emitted, seen) = mpsc::channel();
@@ -1217,5 +1247,84 @@ mod tests {
             }
         }
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A panic while an input is verified (a bug) becomes that input's failure, after
+    /// its messages verified before, and the thread goes on with the next input: on one
+    /// thread, on helpers (an mbox), and for a single message.
+    #[test]
+    fn a_panic_fails_its_input_and_the_run_goes_on() {
+        let dir = std::env::temp_dir().join(format!("monban-guarded-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let message = |n: usize| format!("From: a@example.com\nSubject: {n}\n\nbody {n}\n");
+        let mut mbox = String::new();
+        for n in 1..=40 {
+            mbox.push_str("From sender@example.com Mon Nov 30 00:00:00 2026\n");
+            mbox.push_str(&message(n));
+            mbox.push('\n');
+        }
+        let files = [
+            ("one.eml", message(1)),
+            ("bad.eml", message(2)),
+            ("mbox", mbox),
+            ("two.eml", message(3)),
+        ];
+        for (name, text) in &files {
+            std::fs::write(dir.join(name), text).unwrap();
+        }
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let job = Job {
+            panics_at: vec![
+                dir.join("bad.eml").display().to_string(),
+                format!("{}#30", dir.join("mbox").display()),
+            ],
+            ..test_job(runtime.handle().clone())
+        };
+        for parallel in [1, 3] {
+            let mut bufs = Buffers::default();
+            let mut seen = Vec::new();
+            for (name, _) in &files {
+                let source = Source::File(dir.join(name), None);
+                job.run_guarded(&source, &mut bufs, parallel, &mut |event| {
+                    seen.push(match event {
+                        Event::Message(_) => format!("{name}: verified"),
+                        Event::Failed(e) => {
+                            assert!(e.contains("internal error"), "{e}");
+                            format!("{name}: failed")
+                        }
+                        Event::Empty => format!("{name}: empty"),
+                    });
+                    true
+                });
+            }
+            let mut want = vec!["one.eml: verified".to_owned(), "bad.eml: failed".into()];
+            want.extend((1..30).map(|_| "mbox: verified".to_owned()));
+            want.push("mbox: failed".into());
+            want.push("two.eml: verified".into());
+            assert_eq!(seen, want, "--jobs {parallel}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A job as `run` makes it, over an empty zone.
+    fn test_job(runtime: tokio::runtime::Handle) -> Job {
+        Job {
+            envelope: Envelope::default(),
+            config: VerifyConfig::default(),
+            now: 1_800_000_000,
+            resolver: monban_dns::SharedResolver::new(monban_dns::CachingResolver::new(
+                monban_dns::ZoneResolver::new(),
+            )),
+            authserv_id: "mx.example".into(),
+            json: true,
+            several: true,
+            record: false,
+            runtime,
+            panics_at: Vec::new(),
+        }
     }
 }
