@@ -593,7 +593,11 @@ pub const COUNT_LIMIT: u32 = 50;
 /// The evaluator's count of DNS-querying terms and void lookups in `domain`'s policy
 /// (RFC 7208 §4.6.4), for mail from [`PROBE`]: the same code that verifies mail, so
 /// the checker and the verifier cannot disagree on a record.
-pub async fn policy_counts<R: Resolver>(resolver: &R, domain: &str, now: u64) -> SpfOutcome {
+pub async fn policy_counts<R: Resolver>(
+    resolver: &R,
+    domain: &str,
+    now: u64,
+) -> SpfOutcome<'static> {
     let spf = Spf::with_config(
         resolver,
         SpfConfig {
@@ -611,6 +615,7 @@ pub async fn policy_counts<R: Resolver>(resolver: &R, domain: &str, now: u64) ->
         now,
     )
     .await
+    .into_owned()
 }
 
 /// A walk of the SPF include tree.
@@ -1521,17 +1526,19 @@ async fn predict<R: Resolver>(
     let spf = Spf::new(resolver);
     let mut by_ip = Vec::new();
     let mut outcomes = Vec::new();
+    let bounces = format!("bounces@{mail_from_domain}");
     for ip in &setup.ips {
         let o = spf
             .check_host(
                 *ip,
                 &mail_from_domain,
-                &format!("bounces@{mail_from_domain}"),
+                &bounces,
                 &mail_from_domain,
                 SpfIdentity::MailFrom,
                 now,
             )
-            .await;
+            .await
+            .into_owned();
         by_ip.push((*ip, o.result));
         outcomes.push(o);
     }

@@ -38,7 +38,8 @@ async fn compare<R: Resolver>(resolver: &R, domain: &str) -> Option<String> {
             SpfIdentity::MailFrom,
             0,
         )
-        .await;
+        .await
+        .into_owned();
     let permerror =
         |cause: SpfCause| receiver.result == SpfResult::Permerror && receiver.cause == cause;
     let says_voids = report

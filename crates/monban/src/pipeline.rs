@@ -168,9 +168,9 @@ pub const MAX_DKIM2_BODY: usize = 64 * 1024 * 1024;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Report {
     /// SPF for the MAIL FROM identity (the one DMARC aligns).
-    pub spf: Option<SpfOutcome>,
+    pub spf: Option<SpfOutcome<'static>>,
     /// SPF for the HELO identity.
-    pub helo: Option<SpfOutcome>,
+    pub helo: Option<SpfOutcome<'static>>,
     /// One outcome per `DKIM-Signature` (empty: unsigned).
     pub dkim: Vec<DkimOutcome>,
     /// DMARC.
@@ -420,14 +420,15 @@ impl MessageVerifier {
             match (env.ip, &env.mail_from) {
                 (Some(ip), Some(m)) => Some(
                     spf.verify_mail_from(ip, env.helo.as_deref().unwrap_or(""), m, now)
-                        .await,
+                        .await
+                        .into_owned(),
                 ),
                 _ => None,
             }
         };
         let helo = async {
             match (env.ip, &env.helo) {
-                (Some(ip), Some(h)) => Some(spf.verify_helo(ip, h, now).await),
+                (Some(ip), Some(h)) => Some(spf.verify_helo(ip, h, now).await.into_owned()),
                 _ => None,
             }
         };

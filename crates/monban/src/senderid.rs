@@ -102,7 +102,7 @@ pub struct SenderIdOutcome {
     /// Why there is no PRA.
     pub pra_error: Option<PraError>,
     /// The `check_host()` evaluation of the PRA's domain.
-    pub spf: Option<SpfOutcome>,
+    pub spf: Option<SpfOutcome<'static>>,
 }
 
 impl SenderIdOutcome {
@@ -155,7 +155,8 @@ pub async fn check_pra<R: Resolver>(
             RecordScope::SenderIdPra,
             now,
         )
-        .await;
+        .await
+        .into_owned();
     SenderIdOutcome {
         result: outcome.result,
         scope: RecordScope::SenderIdPra,
@@ -167,13 +168,13 @@ pub async fn check_pra<R: Resolver>(
 
 /// Sender ID for the `mfrom` scope (RFC 4406 §3.3): as SPF's MAIL FROM check, over
 /// the `mfrom`-scoped records. An empty reverse-path checks `postmaster@<helo>`.
-pub async fn check_mfrom<R: Resolver>(
-    spf: &Spf<R>,
+pub async fn check_mfrom<'a, R: Resolver>(
+    spf: &'a Spf<R>,
     ip: IpAddr,
-    helo: &str,
-    mail_from: &str,
+    helo: &'a str,
+    mail_from: &'a str,
     now: u64,
-) -> SpfOutcome {
+) -> SpfOutcome<'a> {
     spf.verify_mail_from_scoped(ip, helo, mail_from, RecordScope::SenderIdMfrom, now)
         .await
 }

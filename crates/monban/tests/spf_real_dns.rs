@@ -85,7 +85,10 @@ const CASES: &[(&str, &str, &str)] = &[
     ("192.0.2.1", "", "mail.example.com"),
 ];
 
-async fn run<R: Resolver>(spf: &Spf<R>, (ip, mail_from, helo): (&str, &str, &str)) -> SpfOutcome {
+async fn run<'a, R: Resolver>(
+    spf: &'a Spf<R>,
+    (ip, mail_from, helo): (&str, &'a str, &'a str),
+) -> SpfOutcome<'a> {
     let ip: IpAddr = ip.parse().unwrap();
     spf.verify_mail_from(ip, helo, mail_from, 1_700_000_000)
         .await

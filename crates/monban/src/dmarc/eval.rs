@@ -471,7 +471,7 @@ pub async fn discover_for<R: Resolver>(
 pub async fn evaluate<R: Resolver>(
     resolver: &R,
     headers: &Headers,
-    spf: Option<&SpfOutcome>,
+    spf: Option<&SpfOutcome<'_>>,
     dkim: &[DkimOutcome],
     config: &DmarcConfig,
 ) -> DmarcOutcome {
@@ -484,7 +484,7 @@ pub async fn evaluate<R: Resolver>(
 pub async fn conclude<R: Resolver>(
     resolver: &R,
     discovery: Discovery,
-    spf: Option<&SpfOutcome>,
+    spf: Option<&SpfOutcome<'_>>,
     dkim: &[DkimOutcome],
     config: &DmarcConfig,
 ) -> DmarcOutcome {
@@ -668,7 +668,7 @@ mod tests {
         assert!(author_domain(&h("a@\u{fc}\u{200d}\u{fc}..example")).is_err());
     }
 
-    fn spf_pass(domain: &str) -> SpfOutcome {
+    fn spf_pass(domain: &str) -> SpfOutcome<'static> {
         SpfOutcome {
             result: SpfResult::Pass,
             cause: crate::spf::SpfCause::NoMatch,

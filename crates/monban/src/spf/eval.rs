@@ -120,7 +120,9 @@ const MAX_FETCHES: usize = 256;
 /// at most k lookups each.
 struct Answers<'r, R> {
     resolver: &'r R,
-    fetched: std::collections::HashMap<String, Vec<(RecordType, Lookup)>>,
+    /// The answers awaited, by name (made at the first: an evaluation from the answers
+    /// at hand never makes one, nor seeds its hasher).
+    fetched: Option<std::collections::HashMap<String, Vec<(RecordType, Lookup)>>>,
     /// How many answers `fetched` holds.
     awaited: usize,
     /// [`MAX_FETCHES`] lookups were awaited: a lookup not at hand is now a `temperror`.
@@ -151,7 +153,8 @@ impl<R: Resolver> Answers<'_, R> {
     ) -> Result<Lookup, Abort> {
         if let Some((_, lookup)) = self
             .fetched
-            .get(name)
+            .as_ref()
+            .and_then(|fetched| fetched.get(name))
             .and_then(|types| types.iter().find(|(t, _)| *t == rtype))
         {
             return Ok(lookup.clone());
@@ -197,17 +200,17 @@ impl<R: Resolver> Answers<'_, R> {
 pub struct SpfFuture<'a>(Pending<'a>);
 
 enum Pending<'a> {
-    Ready(Option<SpfOutcome>),
-    Fetching(std::pin::Pin<Box<dyn Future<Output = SpfOutcome> + Send + 'a>>),
+    Ready(Option<SpfOutcome<'a>>),
+    Fetching(std::pin::Pin<Box<dyn Future<Output = SpfOutcome<'a>> + Send + 'a>>),
 }
 
-impl Future for SpfFuture<'_> {
-    type Output = SpfOutcome;
+impl<'a> Future for SpfFuture<'a> {
+    type Output = SpfOutcome<'a>;
 
     fn poll(
         self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<SpfOutcome> {
+    ) -> std::task::Poll<SpfOutcome<'a>> {
         match &mut self.get_mut().0 {
             // Polled again after it was ready: never ready again (as `Future` allows).
             Pending::Ready(outcome) => outcome
@@ -445,7 +448,7 @@ impl<R: Resolver> Spf<R> {
     fn start<'a>(&'a self, args: Args<'a>) -> SpfFuture<'a> {
         let answers = Answers {
             resolver: &self.resolver,
-            fetched: std::collections::HashMap::new(),
+            fetched: None,
             awaited: 0,
             exhausted: false,
             now: std::cell::OnceCell::new(),
@@ -459,17 +462,18 @@ impl<R: Resolver> Spf<R> {
     }
 
     /// Awaits the lookup an evaluation stopped at, evaluates again, until one finishes.
-    async fn fetching(
+    async fn fetching<'a>(
         &self,
-        args: Args<'_>,
+        args: Args<'a>,
         mut answers: Answers<'_, R>,
         mut next: (String, RecordType),
-    ) -> SpfOutcome {
+    ) -> SpfOutcome<'a> {
         loop {
             let (name, rtype) = next;
             let lookup = self.resolver.lookup(&name, rtype).await;
             answers
                 .fetched
+                .get_or_insert_with(Default::default)
                 .entry(name)
                 .or_default()
                 .push((rtype, lookup));
@@ -485,11 +489,11 @@ impl<R: Resolver> Spf<R> {
     }
 
     /// `check_host()` over the answers at hand, or the lookup it needs first.
-    fn evaluate(
+    fn evaluate<'a>(
         &self,
-        args: &Args<'_>,
+        args: &Args<'a>,
         src: &Answers<'_, R>,
-    ) -> Result<SpfOutcome, (String, RecordType)> {
+    ) -> Result<SpfOutcome<'a>, (String, RecordType)> {
         let Args {
             ip,
             domain,
@@ -518,7 +522,7 @@ impl<R: Resolver> Spf<R> {
             Err(_) => trimmed.bytes().any(|b| b.is_ascii_uppercase()),
         };
         // The checked domain, lowercase.
-        let checked: Cow<'_, str> = if upper {
+        let checked: Cow<'a, str> = if upper {
             Cow::Owned(trimmed.to_ascii_lowercase())
         } else {
             Cow::Borrowed(trimmed)
@@ -531,7 +535,14 @@ impl<R: Resolver> Spf<R> {
                 result,
                 cause,
                 identity,
-                names: SpfNames::new(&checked, sender, helo),
+                // Borrowed from the strings given when the domain is a part of the
+                // sender (a MAIL FROM's); copied otherwise.
+                names: match (&checked, &args.sender) {
+                    (Cow::Borrowed(domain), Cow::Borrowed(sender)) => {
+                        SpfNames::borrowed(domain, sender, helo)
+                    }
+                    _ => SpfNames::new(&checked, sender, helo),
+                },
                 ip,
                 explanation,
                 dns_lookups,
@@ -2066,6 +2077,48 @@ none         TXT "not spf"
                 .unwrap();
             assert!(!answer.memo.is_empty(), "{name}");
         }
+    }
+
+    /// The outcome's names borrow from the strings given when the checked domain is a
+    /// part of the sender (a MAIL FROM's, with or without a trailing dot, answered at
+    /// once or after lookups); they are copied when the domain had to be lowercased or
+    /// the sender made up (`postmaster@` of a null reverse-path or of a HELO check), and
+    /// read the same either way.
+    #[test]
+    fn names_borrow_when_the_domain_is_the_senders() {
+        let zone = crate::testing::example_zone("a TXT \"v=spf1 ip4:192.0.2.0/24 -all\"\n");
+        let ip: IpAddr = "192.0.2.9".parse().unwrap();
+        let cached = Spf::new(monban_dns::CachingResolver::new(zone.clone()));
+        let awaited = Spf::new(&zone);
+        for (from, domain, sender, borrowed) in [
+            ("u@a.example", "a.example", "u@a.example", true),
+            ("<u@a.example.>", "a.example", "u@a.example.", true),
+            ("a.example", "a.example", "a.example", true),
+            ("u@A.example", "a.example", "u@A.example", false),
+            ("", "h.example", "postmaster@h.example", false),
+        ] {
+            let outcomes = [
+                block_on(cached.verify_mail_from(ip, "h.example", from, 0)),
+                block_on(cached.verify_mail_from(ip, "h.example", from, 0)),
+                block_on(awaited.verify_mail_from(ip, "h.example", from, 0)),
+            ];
+            for o in outcomes {
+                assert_eq!(o.names.is_borrowed(), borrowed, "{from:?}");
+                assert_eq!(
+                    (o.domain(), o.sender(), o.helo()),
+                    (domain, sender, "h.example")
+                );
+                let owned = o.clone().into_owned();
+                assert!(!owned.names.is_borrowed());
+                assert_eq!(owned, o);
+            }
+        }
+        let helo = block_on(cached.verify_helo(ip, "h.example", 0));
+        assert!(!helo.names.is_borrowed());
+        assert_eq!(
+            (helo.domain(), helo.sender()),
+            ("h.example", "postmaster@h.example")
+        );
     }
 
     /// The matched directive and the record it was in, as written, whether the record

@@ -85,7 +85,7 @@ mod tests {
     use super::*;
     use crate::spf::{SpfIdentity, SpfOutcome};
 
-    fn outcome(sender: &str, helo: &str) -> SpfOutcome {
+    fn outcome(sender: &str, helo: &str) -> SpfOutcome<'static> {
         SpfOutcome {
             result: SpfResult::Pass,
             cause: SpfCause::Matched(crate::spf::SpfMatch::new("ip4:192.0.2.0/24", "example.com")),
