@@ -235,6 +235,7 @@ impl<R: Resolver> CachingResolver<R> {
 
     /// A live entry's answer and when it expires: from this thread's [`front`] when it
     /// has the entry, else from the shared shards (and then kept in the front).
+    #[inline]
     fn get(&self, name: &str, rtype: RecordType) -> Option<(Lookup, u64)> {
         let now = self.clock.now_ms();
         if let Some(hit) = front::get(self.id, name, rtype, now) {
@@ -348,6 +349,7 @@ fn normalized(name: &str) -> Result<Cow<'_, str>, LookupError> {
 impl<R: Resolver> CachingResolver<R> {
     /// The cached answer for `name`, as given or normalized; else the normalized name
     /// to ask the inner resolver; an error for a name that cannot be looked up.
+    #[inline]
     fn find<'n>(
         &self,
         name: &'n str,
