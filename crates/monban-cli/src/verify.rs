@@ -250,7 +250,8 @@ struct Job {
 enum Event {
     /// A message, verified: its output is ready to print.
     Message(Box<Verified>),
-    /// The input could not be opened or read (after the messages sent before).
+    /// The input could not be opened or read, or its verification stopped on a bug
+    /// (after the messages sent before).
     Failed(String),
     /// The input held no message.
     Empty,
@@ -323,7 +324,8 @@ impl Job {
     /// that input's failure: its messages verified before are out, the rest of it is
     /// not judged, the run goes on with the next input and ends with an error. A
     /// verifying thread that died instead would leave its inputs never answered, and
-    /// the printer waiting for them.
+    /// the printer waiting for them. A panic in `emit` (the printer's) is not the
+    /// input's: it goes on up as it came.
     fn run_guarded(
         &self,
         source: &Source,
@@ -332,12 +334,22 @@ impl Job {
         emit: &mut dyn FnMut(Event) -> bool,
     ) {
         let mut open = true;
+        let mut printer_panic = None;
         let ran = std::panic::catch_unwind(AssertUnwindSafe(|| {
             self.run(source, bufs, parallel, &mut |event| {
-                open = emit(event);
+                open = match std::panic::catch_unwind(AssertUnwindSafe(|| emit(event))) {
+                    Ok(open) => open,
+                    Err(panic) => {
+                        printer_panic = Some(panic);
+                        false
+                    }
+                };
                 open
             });
         }));
+        if let Some(panic) = printer_panic {
+            std::panic::resume_unwind(panic);
+        }
         if let Err(panic) = ran
             && open
         {
@@ -393,20 +405,22 @@ impl Job {
         let (work, todo) = mpsc::channel::<(usize, Vec<u8>)>();
         let todo = std::sync::Mutex::new(todo);
         // Results come back with the message's buffer, for the next one to reuse (no
-        // allocation, no fresh pages, per message). A helper's verification that
-        // panicked comes back as its panic, resumed on this thread: a helper that just
-        // died would leave its message never emitted, and this thread waiting for it
-        // (the other helpers, idle, still hold senders).
+        // allocation, no fresh pages, per message). A verification that panicked (a
+        // bug), on a helper or here, is kept as its panic in its place, and resumed on
+        // this thread when its turn to be emitted comes: the messages before it are all
+        // out first, and a helper that just died would have left its message never
+        // emitted, and this thread waiting for it (the other helpers, idle, still hold
+        // senders).
         let (done, results) = mpsc::channel::<(usize, std::thread::Result<Verified>, Vec<u8>)>();
         std::thread::scope(|scope| {
             // Dropped with the scope, however it ends: once the printer stops
-            // listening (or a panic is resumed), the helpers' next send fails and they
-            // stop instead of verifying what is still queued.
+            // listening (or a panic is resumed), the helpers' next send fails and each
+            // stops after the message it has (or takes) then.
             let results = results;
-            // A helper's result, or its panic carried on here.
-            let or_resume = |v: std::thread::Result<Verified>| {
-                v.unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            };
+            // A verification here, a panic kept as the helpers' are.
+            fn caught(verify: impl FnOnce() -> Verified) -> std::thread::Result<Verified> {
+                std::panic::catch_unwind(AssertUnwindSafe(verify))
+            }
             // As many helpers as the system starts: when it refuses a thread (a limit on
             // processes), those started do the work, and with none this thread does.
             let mut helpers = 0usize;
@@ -438,14 +452,17 @@ impl Job {
             // Messages 1 and before are out; `next` is the next to emit, `split` the
             // next to split off.
             let (mut next, mut split) = (2usize, 2usize);
-            let mut ready: BTreeMap<usize, Verified> = BTreeMap::new();
+            let mut ready: BTreeMap<usize, std::thread::Result<Verified>> = BTreeMap::new();
             let limit = MBOX_IN_FLIGHT * (helpers + 1);
             // Bytes handed to the helpers and not yet back.
             let mut out_bytes = 0usize;
-            // Emits what is ready in order; false once the printer stopped listening.
-            let mut flush = |ready: &mut BTreeMap<usize, Verified>, next: &mut usize| {
+            // Emits what is ready in order (a panic in its turn: resumed); false once
+            // the printer stopped listening.
+            let mut flush = |ready: &mut BTreeMap<usize, std::thread::Result<Verified>>,
+                             next: &mut usize| {
                 while let Some(v) = ready.remove(next) {
                     *next += 1;
+                    let v = v.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
                     if !emit(Event::Message(Box::new(v))) {
                         return false;
                     }
@@ -466,14 +483,14 @@ impl Job {
             };
             // One message split off and not yet taken by a helper, verified here; false
             // when there is none to be had at once ([`take_queued`]).
-            let verify_queued = |ready: &mut BTreeMap<usize, Verified>,
+            let verify_queued = |ready: &mut BTreeMap<usize, std::thread::Result<Verified>>,
                                  spare: &mut Vec<Vec<u8>>,
                                  out_bytes: &mut usize,
                                  norm: &mut Vec<u8>| {
                 let Some((i, message)) = take_queued(&todo) else {
                     return false;
                 };
-                ready.insert(i, self.verify_bytes(&message, &label(i), norm));
+                ready.insert(i, caught(|| self.verify_bytes(&message, &label(i), norm)));
                 keep(spare, out_bytes, message);
                 true
             };
@@ -486,11 +503,11 @@ impl Job {
                         let Ok((i, v, buffer)) = results.recv() else {
                             return;
                         };
-                        ready.insert(i, or_resume(v));
+                        ready.insert(i, v);
                         keep(&mut spare, &mut out_bytes, buffer);
                     }
                     while let Ok((i, v, buffer)) = results.try_recv() {
-                        ready.insert(i, or_resume(v));
+                        ready.insert(i, v);
                         keep(&mut spare, &mut out_bytes, buffer);
                     }
                     if !flush(&mut ready, &mut next) {
@@ -499,7 +516,8 @@ impl Job {
                 }
                 match self.split_message(messages, spare.pop().unwrap_or_default()) {
                     Ok(Some(Split::Held(message))) if helpers == 0 => {
-                        ready.insert(split, self.verify_bytes(&message, &label(split), &mut norm));
+                        let v = caught(|| self.verify_bytes(&message, &label(split), &mut norm));
+                        ready.insert(split, v);
                         keep(&mut spare, &mut out_bytes, message);
                     }
                     Ok(Some(Split::Held(message))) => {
@@ -509,7 +527,8 @@ impl Job {
                         }
                     }
                     Ok(Some(Split::Streamed(verifier))) => {
-                        ready.insert(split, self.verdict(*verifier, &label(split), true));
+                        let v = caught(|| self.verdict(*verifier, &label(split), true));
+                        ready.insert(split, v);
                     }
                     Ok(None) => break,
                     Err(e) => {
@@ -519,7 +538,7 @@ impl Job {
                 }
                 split += 1;
                 while let Ok((i, v, buffer)) = results.try_recv() {
-                    ready.insert(i, or_resume(v));
+                    ready.insert(i, v);
                     keep(&mut spare, &mut out_bytes, buffer);
                 }
                 if !flush(&mut ready, &mut next) {
@@ -534,7 +553,7 @@ impl Job {
                     let Ok((i, v, _)) = results.recv() else {
                         break;
                     };
-                    ready.insert(i, or_resume(v));
+                    ready.insert(i, v);
                 }
                 if !flush(&mut ready, &mut next) {
                     return;
@@ -1202,12 +1221,8 @@ mod tests {
             );
         }
         std::fs::write(&path, &mbox).unwrap();
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        for parallel in [2, 3, 4] {
+        let runtime = test_runtime();
+        for parallel in [2, 3, 4, 2, 3, 4, 2, 3, 4] {
             let job = Arc::new(Job {
                 panics_at: vec![format!("{}#50", path.display())],
                 ..test_job(runtime.handle().clone())
@@ -1234,8 +1249,11 @@ mod tests {
             );
             run.join().unwrap();
             let texts: Vec<String> = seen.try_iter().collect();
-            assert!(
-                texts.len() < 50,
+            // Every message before the one that panicked is out, whichever thread
+            // verified which, and none after it.
+            assert_eq!(
+                texts.len(),
+                49,
                 "--jobs {parallel}: {} emitted",
                 texts.len()
             );
@@ -1272,11 +1290,7 @@ mod tests {
         for (name, text) in &files {
             std::fs::write(dir.join(name), text).unwrap();
         }
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
+        let runtime = test_runtime();
         let job = Job {
             panics_at: vec![
                 dir.join("bad.eml").display().to_string(),
@@ -1284,7 +1298,7 @@ mod tests {
             ],
             ..test_job(runtime.handle().clone())
         };
-        for parallel in [1, 3] {
+        for parallel in [1, 2, 3, 3, 3] {
             let mut bufs = Buffers::default();
             let mut seen = Vec::new();
             for (name, _) in &files {
@@ -1308,6 +1322,39 @@ mod tests {
             assert_eq!(seen, want, "--jobs {parallel}");
         }
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A panic in the printer (`emit`) is not taken for the input's: it goes on up.
+    #[test]
+    fn a_panic_in_the_printer_goes_on_up() {
+        let dir = std::env::temp_dir().join(format!("monban-printer-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("one.eml");
+        std::fs::write(&path, "From: a@example.com\n\nbody\n").unwrap();
+        let runtime = test_runtime();
+        let job = test_job(runtime.handle().clone());
+        let mut events = Vec::new();
+        let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let source = Source::File(path.clone(), None);
+            job.run_guarded(&source, &mut Buffers::default(), 1, &mut |event| {
+                events.push(matches!(event, Event::Failed(_)));
+                panic!("the printer (test)");
+            });
+        }));
+        let panic = ran.expect_err("the printer's panic went on up");
+        assert_eq!(panic.downcast_ref::<&str>(), Some(&"the printer (test)"));
+        // One message handed over, and no failure made up for the input.
+        assert_eq!(events, [false]);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A runtime for a [`test_job`] (the CLI's is multi-threaded too).
+    fn test_runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap()
     }
 
     /// A job as `run` makes it, over an empty zone.
