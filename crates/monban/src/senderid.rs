@@ -168,13 +168,13 @@ pub async fn check_pra<R: Resolver>(
 
 /// Sender ID for the `mfrom` scope (RFC 4406 §3.3): as SPF's MAIL FROM check, over
 /// the `mfrom`-scoped records. An empty reverse-path checks `postmaster@<helo>`.
-pub async fn check_mfrom<'a, R: Resolver>(
-    spf: &'a Spf<R>,
+pub async fn check_mfrom<'n, R: Resolver>(
+    spf: &Spf<R>,
     ip: IpAddr,
-    helo: &'a str,
-    mail_from: &'a str,
+    helo: &'n str,
+    mail_from: &'n str,
     now: u64,
-) -> SpfOutcome<'a> {
+) -> SpfOutcome<'n> {
     spf.verify_mail_from_scoped(ip, helo, mail_from, RecordScope::SenderIdMfrom, now)
         .await
 }

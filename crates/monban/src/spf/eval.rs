@@ -197,20 +197,23 @@ impl<R: Resolver> Answers<'_, R> {
 /// hand ([`Resolver::cached`]); when those were all it needed, as with a warm cache, the
 /// future is ready at its first poll and holds nothing but the outcome. Otherwise it
 /// awaits the lookups still needed (see `Answers` in the source).
-pub struct SpfFuture<'a>(Pending<'a>);
+///
+/// `'s` is the borrow of the [`Spf`], `'n` that of the names the check was given: the
+/// outcome borrows only the names, so it may outlive the `Spf` (one made for the call).
+pub struct SpfFuture<'s, 'n>(Pending<'s, 'n>);
 
-enum Pending<'a> {
-    Ready(Option<SpfOutcome<'a>>),
-    Fetching(std::pin::Pin<Box<dyn Future<Output = SpfOutcome<'a>> + Send + 'a>>),
+enum Pending<'s, 'n> {
+    Ready(Option<SpfOutcome<'n>>),
+    Fetching(std::pin::Pin<Box<dyn Future<Output = SpfOutcome<'n>> + Send + 's>>),
 }
 
-impl<'a> Future for SpfFuture<'a> {
-    type Output = SpfOutcome<'a>;
+impl<'n> Future for SpfFuture<'_, 'n> {
+    type Output = SpfOutcome<'n>;
 
     fn poll(
         self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<SpfOutcome<'a>> {
+    ) -> std::task::Poll<SpfOutcome<'n>> {
         match &mut self.get_mut().0 {
             // Polled again after it was ready: never ready again (as `Future` allows).
             Pending::Ready(outcome) => outcome
@@ -221,7 +224,7 @@ impl<'a> Future for SpfFuture<'a> {
     }
 }
 
-impl std::fmt::Debug for SpfFuture<'_> {
+impl std::fmt::Debug for SpfFuture<'_, '_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.0 {
             Pending::Ready(_) => f.write_str("SpfFuture(ready)"),
@@ -339,25 +342,25 @@ impl<R: Resolver> Spf<R> {
     /// Checks the MAIL FROM identity (§2.4). `mail_from` is the reverse-path without
     /// angle brackets; empty for the null reverse-path, in which case
     /// `postmaster@<helo>` is checked (§2.4).
-    pub fn verify_mail_from<'a>(
-        &'a self,
+    pub fn verify_mail_from<'s, 'n: 's>(
+        &'s self,
         ip: IpAddr,
-        helo: &'a str,
-        mail_from: &'a str,
+        helo: &'n str,
+        mail_from: &'n str,
         now: u64,
-    ) -> SpfFuture<'a> {
+    ) -> SpfFuture<'s, 'n> {
         self.verify_mail_from_scoped(ip, helo, mail_from, RecordScope::Spf, now)
     }
 
     /// [`Self::verify_mail_from`] over the records of `scope` (Sender ID's `mfrom`).
-    pub fn verify_mail_from_scoped<'a>(
-        &'a self,
+    pub fn verify_mail_from_scoped<'s, 'n: 's>(
+        &'s self,
         ip: IpAddr,
-        helo: &'a str,
-        mail_from: &'a str,
+        helo: &'n str,
+        mail_from: &'n str,
         scope: RecordScope,
         now: u64,
-    ) -> SpfFuture<'a> {
+    ) -> SpfFuture<'s, 'n> {
         let mail_from = trim(mail_from);
         let mail_from = mail_from
             .strip_prefix('<')
@@ -390,7 +393,12 @@ impl<R: Resolver> Spf<R> {
     }
 
     /// Checks the HELO identity (§2.3): `check_host(ip, helo, postmaster@helo)`.
-    pub fn verify_helo<'a>(&'a self, ip: IpAddr, helo: &'a str, now: u64) -> SpfFuture<'a> {
+    pub fn verify_helo<'s, 'n: 's>(
+        &'s self,
+        ip: IpAddr,
+        helo: &'n str,
+        now: u64,
+    ) -> SpfFuture<'s, 'n> {
         self.start(Args {
             ip,
             domain: helo,
@@ -405,15 +413,15 @@ impl<R: Resolver> Spf<R> {
 
     /// `check_host(<ip>, <domain>, <sender>)` (§4.1). `helo` feeds `%{h}`; `now` feeds
     /// `%{t}`.
-    pub fn check_host<'a>(
-        &'a self,
+    pub fn check_host<'s, 'n: 's>(
+        &'s self,
         ip: IpAddr,
-        domain: &'a str,
-        sender: &'a str,
-        helo: &'a str,
+        domain: &'n str,
+        sender: &'n str,
+        helo: &'n str,
         identity: SpfIdentity,
         now: u64,
-    ) -> SpfFuture<'a> {
+    ) -> SpfFuture<'s, 'n> {
         self.check_host_scoped(ip, domain, sender, helo, identity, RecordScope::Spf, now)
     }
 
@@ -421,16 +429,16 @@ impl<R: Resolver> Spf<R> {
     /// one evaluator for both). For Sender ID a domain that does not exist gives
     /// `fail` (RFC 4406 changes §4.3's `none` for it: the address is forged).
     #[allow(clippy::too_many_arguments)]
-    pub fn check_host_scoped<'a>(
-        &'a self,
+    pub fn check_host_scoped<'s, 'n: 's>(
+        &'s self,
         ip: IpAddr,
-        domain: &'a str,
-        sender: &'a str,
-        helo: &'a str,
+        domain: &'n str,
+        sender: &'n str,
+        helo: &'n str,
         identity: SpfIdentity,
         scope: RecordScope,
         now: u64,
-    ) -> SpfFuture<'a> {
+    ) -> SpfFuture<'s, 'n> {
         self.start(Args {
             ip,
             domain,
@@ -445,7 +453,7 @@ impl<R: Resolver> Spf<R> {
 
     /// Evaluates with the answers at hand; the future is ready at once when they were
     /// all there, and otherwise awaits the lookups still needed.
-    fn start<'a>(&'a self, args: Args<'a>) -> SpfFuture<'a> {
+    fn start<'s, 'n: 's>(&'s self, args: Args<'n>) -> SpfFuture<'s, 'n> {
         let answers = Answers {
             resolver: &self.resolver,
             fetched: None,
@@ -2113,6 +2121,11 @@ none         TXT "not spf"
                 assert_eq!(owned, o);
             }
         }
+        // The outcome borrows the names only: it outlives an `Spf` made for the call.
+        let from = String::from("u@a.example");
+        let kept = block_on(Spf::new(&zone).verify_mail_from(ip, "h.example", &from, 0));
+        assert!(kept.names.is_borrowed());
+        assert_eq!(kept.result, SpfResult::Pass);
         let helo = block_on(cached.verify_helo(ip, "h.example", 0));
         assert!(!helo.names.is_borrowed());
         assert_eq!(

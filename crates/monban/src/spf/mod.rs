@@ -430,6 +430,6 @@ mod tests {
     #[test]
     fn the_outcome_stays_small_to_move() {
         assert!(std::mem::size_of::<super::SpfOutcome<'static>>() <= 128);
-        assert!(std::mem::size_of::<super::SpfFuture<'static>>() <= 128);
+        assert!(std::mem::size_of::<super::SpfFuture<'static, 'static>>() <= 128);
     }
 }
