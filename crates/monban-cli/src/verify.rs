@@ -417,7 +417,7 @@ impl Job {
             // listening (or a panic is resumed), the helpers' next send fails and each
             // stops after the message it has (or takes) then.
             let results = results;
-            // A verification here, a panic kept as the helpers' are.
+            // A verification, on a helper or here, with its panic kept.
             fn caught(verify: impl FnOnce() -> Verified) -> std::thread::Result<Verified> {
                 std::panic::catch_unwind(AssertUnwindSafe(verify))
             }
@@ -434,9 +434,8 @@ impl Job {
                         let Ok(Ok((index, message))) = next else {
                             return;
                         };
-                        let verified = std::panic::catch_unwind(AssertUnwindSafe(|| {
-                            self.verify_bytes(&message, &label(index), &mut norm)
-                        }));
+                        let verified =
+                            caught(|| self.verify_bytes(&message, &label(index), &mut norm));
                         if done.send((index, verified, message)).is_err() {
                             return;
                         }
@@ -1207,8 +1206,7 @@ mod tests {
     /// nothing after that message is emitted.
     #[test]
     fn a_panic_on_a_helper_reaches_the_caller_instead_of_hanging() {
-        let dir = std::env::temp_dir().join(format!("monban-mbox-panic-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = test_dir("mbox-panic");
         let path = dir.join("mbox");
         let mut mbox = Vec::new();
         for n in 1..=200 {
@@ -1272,8 +1270,7 @@ mod tests {
     /// thread, on helpers (an mbox), and for a single message.
     #[test]
     fn a_panic_fails_its_input_and_the_run_goes_on() {
-        let dir = std::env::temp_dir().join(format!("monban-guarded-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = test_dir("guarded");
         let message = |n: usize| format!("From: a@example.com\nSubject: {n}\n\nbody {n}\n");
         let mut mbox = String::new();
         for n in 1..=40 {
@@ -1327,8 +1324,7 @@ mod tests {
     /// A panic in the printer (`emit`) is not taken for the input's: it goes on up.
     #[test]
     fn a_panic_in_the_printer_goes_on_up() {
-        let dir = std::env::temp_dir().join(format!("monban-printer-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = test_dir("printer");
         let path = dir.join("one.eml");
         std::fs::write(&path, "From: a@example.com\n\nbody\n").unwrap();
         let runtime = test_runtime();
@@ -1346,6 +1342,13 @@ mod tests {
         // One message handed over, and no failure made up for the input.
         assert_eq!(events, [false]);
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A folder of this process for one test's files.
+    fn test_dir(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("monban-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
     }
 
     /// A runtime for a [`test_job`] (the CLI's is multi-threaded too).
