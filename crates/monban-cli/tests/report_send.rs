@@ -98,11 +98,12 @@ fn generate(store: &str, date: &str, out: &Path) -> serde_json::Value {
 fn two_reports(name: &str) -> (Dir, String) {
     let dir = Dir::new(name);
     let store = format!("sqlite:{}", dir.0.join("monban.db").display());
-    record(&dir, &store, "a@other.example", "198.51.100.7", DAY0, 1);
-    record(&dir, &store, "a@other.example", "198.51.100.7", DAY1, 1);
+    let (day0, day1) = (day(2), day(1));
+    record(&dir, &store, "a@other.example", "198.51.100.7", &day0.at, 1);
+    record(&dir, &store, "a@other.example", "198.51.100.7", &day1.at, 1);
     let out = dir.0.join("out");
-    generate(&store, "2026-11-28", &out);
-    generate(&store, "2026-11-29", &out);
+    generate(&store, &day0.date, &out);
+    generate(&store, &day1.date, &out);
     (dir, store)
 }
 
@@ -198,19 +199,58 @@ fn refusing_smtp_server(reply: &'static str) -> u16 {
     port
 }
 
-/// 2026-11-29 and 2026-11-28, 10:00 UTC.
-const DAY1: &str = "1795946400";
-const DAY0: &str = "1795860000";
+/// A day `back` days before today (UTC), as 10:00 that day in Unix seconds and as
+/// `YYYY-MM-DD`.
+///
+/// The days are taken from the clock, not fixed: `report send` gives up reports older
+/// than it keeps trying (3 days for failure reports, 14 for aggregate ones, RFC 9990
+/// §3.2), so a fixed date makes these tests fail once it is that old.
+struct Day {
+    at: String,
+    date: String,
+}
+
+fn day(back: i64) -> Day {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let days = now.div_euclid(86_400) - back;
+    let (y, m, d) = monban::rfc5322::datetime::civil_from_days(days);
+    Day {
+        at: (days * 86_400 + 10 * 3600).to_string(),
+        date: format!("{y:04}-{m:02}-{d:02}"),
+    }
+}
+
+#[test]
+fn the_test_days_are_real_dates() {
+    // The conversion above, checked against the date the other tests were written on.
+    let today = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+        / 86_400;
+    let back = today - 1_795_946_400 / 86_400;
+    let d = day(back);
+    assert_eq!(
+        (d.at.as_str(), d.date.as_str()),
+        ("1795946400", "2026-11-29")
+    );
+    let d = day(today - 11_016); // 2000-02-29
+    assert_eq!(d.date, "2000-02-29");
+}
 
 #[test]
 fn reports_are_delivered_signed_aligned_and_read_back_by_parsedmarc() {
     let dir = Dir::new("report-send");
     let store = format!("sqlite:{}", dir.0.join("monban.db").display());
     let (receiver_zone, key) = receiver_zone(&dir);
-    record(&dir, &store, "a@example.com", "192.0.2.10", DAY1, 3);
-    record(&dir, &store, "a@other.example", "198.51.100.7", DAY1, 2);
+    let day1 = day(1);
+    record(&dir, &store, "a@example.com", "192.0.2.10", &day1.at, 3);
+    record(&dir, &store, "a@other.example", "198.51.100.7", &day1.at, 2);
     let out = dir.0.join("out");
-    let generated = generate(&store, "2026-11-29", &out);
+    let generated = generate(&store, &day1.date, &out);
     assert_eq!(generated["reports"].as_array().unwrap().len(), 2);
     let sink = Sink::start(&dir.0.join("sink"), &[]);
     let zone = zone();
@@ -357,8 +397,16 @@ fn failure_reports_are_made_when_fo_asks_and_sent_redacted() {
     let (receiver_zone, key) = receiver_zone(&dir);
     // Forged mail from a host SPF does not allow: failing.example asks for failure
     // reports (fo=1), psd.example is a public suffix domain's record (never).
-    record(&dir, &store, "ceo@failing.example", "203.0.113.9", DAY1, 2);
-    record(&dir, &store, "ceo@psd.example", "203.0.113.9", DAY1, 1);
+    let day1 = day(1);
+    record(
+        &dir,
+        &store,
+        "ceo@failing.example",
+        "203.0.113.9",
+        &day1.at,
+        2,
+    );
+    record(&dir, &store, "ceo@psd.example", "203.0.113.9", &day1.at, 1);
     let sink = Sink::start(&dir.0.join("sink"), &[]);
     let zone = zone();
     let sent = send(&store, &[&zone, &receiver_zone], sink.port, &key, &[]);
