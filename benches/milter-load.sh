@@ -56,7 +56,9 @@
 # RESULTS=FILE also writes the table as tab-separated values, QUICKACK (true, false or auto,
 # the default) sets monban's tcp_quickack, TRANSPORT (inet, the default, or unix): how
 # Postfix reaches every milter, loopback TCP or a UNIX socket (as a milter on the same host
-# is usually reached: Debian's OpenDKIM listens on local:/run/opendkim/opendkim.sock).
+# is usually reached: Debian's OpenDKIM listens on local:/run/opendkim/opendkim.sock),
+# PERF=DIR records a system-wide perf profile of each run into DIR/RUN.data (perf's own
+# CPU is not counted, but it slows every run: take the ratios from a run without PERF).
 # Needs root, port 53 of 127.0.0.1 free, and Debian's postfix, opendkim, opendmarc and nsd
 # (installed with apt-get when missing). smtp-source and smtp-sink come with postfix.
 set -euo pipefail
@@ -72,6 +74,12 @@ KEEP=${KEEP:-0}
 RESULTS=${RESULTS:-}
 QUICKACK=${QUICKACK:-auto}
 TRANSPORT=${TRANSPORT:-inet}
+PERF=${PERF:-}
+if [ -n "$PERF" ]; then
+    command -v perf >/dev/null || { echo "PERF: perf is not installed" >&2; exit 2; }
+    mkdir -p "$PERF"
+    PERF=$(cd "$PERF" && pwd)
+fi
 case $TRANSPORT in inet | unix) ;; *) echo "TRANSPORT: inet or unix" >&2; exit 2 ;; esac
 case $QUICKACK in true | false) ;; *) QUICKACK="\"$QUICKACK\"" ;; esac
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -377,6 +385,14 @@ run() { # name milters(none|monban-verify|...) message
     [ -n "$MILTER_PIDS" ] && ml0=$(tree_ticks $MILTER_PIDS)
     for p in $MILTER_PIDS; do each0[$p]=$(tree_ticks "$p"); done
     say "== $RUN: $N messages, $SESSIONS sessions, to 127.0.0.1:$port"
+    local perf_pid=""
+    if [ -n "$PERF" ]; then
+        # A system-wide profile of this run alone (PERF=DIR): perf report -i DIR/RUN.data
+        # --comm cleanup shows where Postfix's own time goes in each configuration.
+        spawn perf record -a -F 999 -o "$PERF/$RUN.data" >"$PERF/$RUN.perf.log" 2>&1
+        perf_pid=$LAST_PID
+        sleep 0.5
+    fi
     t0=$(date +%s.%N)
     local src_rc=0
     # In the background and waited for, so that a signal stops the script at once.
@@ -402,6 +418,12 @@ run() { # name milters(none|monban-verify|...) message
     fi
     pf1=$(tree_ticks "$POSTFIX_PID")
     dns1=$(tree_ticks "$NSD_PID")
+    if [ -n "$perf_pid" ]; then
+        # perf writes its data on SIGINT; stop_pid then only reaps it.
+        kill -INT "$perf_pid"
+        wait "$perf_pid" || true
+        stop_pid "$perf_pid"
+    fi
     [ -n "$MILTER_PIDS" ] && ml1=$(tree_ticks $MILTER_PIDS)
     local each=""
     for p in $MILTER_PIDS; do
