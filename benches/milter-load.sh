@@ -419,10 +419,13 @@ run() { # name milters(none|monban-verify|...) message
     pf1=$(tree_ticks "$POSTFIX_PID")
     dns1=$(tree_ticks "$NSD_PID")
     if [ -n "$perf_pid" ]; then
-        # perf writes its data on SIGINT; stop_pid then only reaps it.
-        kill -INT "$perf_pid"
+        # perf record stops and writes its data on SIGINT, as after Ctrl-C; stop_pid then only
+        # forgets it. A perf that could not start (perf_event_paranoid) has left its
+        # reason in RUN.perf.log and does not stop the run.
+        kill -INT "$perf_pid" 2>/dev/null || true
         wait "$perf_pid" || true
         stop_pid "$perf_pid"
+        [ -s "$PERF/$RUN.data" ] || say "   PERF: no profile of $RUN: see $PERF/$RUN.perf.log"
     fi
     [ -n "$MILTER_PIDS" ] && ml1=$(tree_ticks $MILTER_PIDS)
     local each=""
