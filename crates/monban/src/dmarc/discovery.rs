@@ -11,22 +11,79 @@ use super::record::{DmarcRecord, Psd};
 /// The most queries a walk makes (RFC 9989 §4.10.1).
 pub const MAX_WALK_QUERIES: usize = 8;
 
-/// The names a tree walk asks, in order (without the `_dmarc.` prefix).
-pub fn walk_names(domain: &str) -> Vec<String> {
-    let domain = domain.trim_end_matches('.').to_ascii_lowercase();
-    let labels: Vec<&str> = domain.split('.').filter(|l| !l.is_empty()).collect();
-    let mut names = vec![labels.join(".")];
-    let start = if labels.len() > MAX_WALK_QUERIES {
-        7
-    } else {
-        labels.len().saturating_sub(1)
-    };
-    for n in (1..=start).rev() {
-        names.push(labels[labels.len() - n..].join("."));
+/// The names a tree walk asks (§4.10.1), in order, without the `_dmarc.` prefix: the
+/// domain itself (in lower case, without empty labels or a final dot) and then its
+/// shorter suffixes, each borrowed from that one string (one allocation per walk).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WalkNames {
+    domain: String,
+    /// Where each name starts in `domain`: 0 first, then later label starts.
+    starts: [usize; MAX_WALK_QUERIES],
+    len: usize,
+}
+
+impl WalkNames {
+    /// How many names the walk asks (1 to [`MAX_WALK_QUERIES`]).
+    pub fn len(&self) -> usize {
+        self.len
     }
-    names.dedup();
-    names.truncate(MAX_WALK_QUERIES);
-    names
+
+    /// Always false: a walk asks at least the domain itself.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The domain itself, the walk's first name.
+    pub fn domain(&self) -> &str {
+        &self.domain
+    }
+
+    /// The `i`th name asked.
+    pub fn get(&self, i: usize) -> Option<&str> {
+        let start = *self.starts[..self.len].get(i)?;
+        self.domain.get(start..)
+    }
+
+    /// The names in the order asked.
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.starts[..self.len]
+            .iter()
+            .filter_map(|&start| self.domain.get(start..))
+    }
+}
+
+/// The names a tree walk asks for `domain`, in order (without the `_dmarc.` prefix).
+pub fn walk_names(domain: &str) -> WalkNames {
+    let mut normal = String::with_capacity(domain.len());
+    for label in domain.split('.').filter(|l| !l.is_empty()) {
+        if !normal.is_empty() {
+            normal.push('.');
+        }
+        normal.push_str(label);
+    }
+    normal.make_ascii_lowercase();
+    let labels = if normal.is_empty() {
+        0
+    } else {
+        normal.bytes().filter(|&b| b == b'.').count() + 1
+    };
+    // After the domain itself: its last seven labels when it has more than eight, else
+    // all but its first; then one label fewer each time, down to the last one.
+    let start = if labels > MAX_WALK_QUERIES {
+        MAX_WALK_QUERIES - 1
+    } else {
+        labels.saturating_sub(1)
+    };
+    let mut starts = [0; MAX_WALK_QUERIES];
+    // The suffix of `k` labels starts after the `k`th dot from the end.
+    for (k, (dot, _)) in normal.rmatch_indices('.').take(start).enumerate() {
+        starts[start - k] = dot + 1;
+    }
+    WalkNames {
+        domain: normal,
+        starts,
+        len: start + 1,
+    }
 }
 
 /// What `_dmarc.<name>` holds.
@@ -40,10 +97,24 @@ pub enum Lookup {
 
 /// Fetches and parses `_dmarc.<name>`. Temporary DNS failures are returned as errors.
 pub async fn fetch<R: Resolver>(resolver: &R, name: &str) -> Result<Lookup, LookupError> {
-    let answer = match resolver
-        .lookup(&["_dmarc.", name].concat(), RecordType::Txt)
-        .await
-    {
+    // `_dmarc.<name>`, put together on the stack when it has a DNS name's length (a
+    // walk asks up to eight of them per message), else in a string.
+    const PREFIX: &str = "_dmarc.";
+    let mut stack = [0u8; PREFIX.len() + 255];
+    let owned;
+    let qname = match stack.get_mut(..PREFIX.len() + name.len()) {
+        Some(q) => {
+            let (prefix, rest) = q.split_at_mut(PREFIX.len());
+            prefix.copy_from_slice(PREFIX.as_bytes());
+            rest.copy_from_slice(name.as_bytes());
+            std::str::from_utf8(q).unwrap_or_default()
+        }
+        None => {
+            owned = [PREFIX, name].concat();
+            owned.as_str()
+        }
+    };
+    let answer = match resolver.lookup(qname, RecordType::Txt).await {
         Ok(a) => a,
         Err(e) if e.is_temporary() => return Err(e),
         Err(_) => return Ok(Lookup::None),
@@ -84,11 +155,11 @@ pub async fn discover<R: Resolver>(
     resolver: &R,
     author_domain: &str,
 ) -> Result<Option<Discovered>, LookupError> {
-    for name in walk_names(author_domain) {
-        if let Lookup::Record(record) = fetch(resolver, &name).await? {
+    for name in walk_names(author_domain).iter() {
+        if let Lookup::Record(record) = fetch(resolver, name).await? {
             return Ok(Some(Discovered {
                 record,
-                domain: name,
+                domain: name.to_owned(),
             }));
         }
     }
@@ -127,22 +198,22 @@ pub async fn organizational_domain<R: Resolver>(
     domain: &str,
 ) -> Result<String, LookupError> {
     let names = walk_names(domain);
-    let mut shortest: Option<String> = None;
+    let mut shortest: Option<&str> = None;
     for (i, name) in names.iter().enumerate() {
         if let Lookup::Record(rec) = fetch(resolver, name).await? {
             match rec.psd {
-                Psd::No => return Ok(name.clone()),
+                Psd::No => return Ok(name.to_owned()),
                 Psd::Yes if i > 0 => {
                     // One label below the public suffix, toward the domain.
                     let labels = name.split('.').count() + 1;
-                    let full: Vec<&str> = names[0].split('.').collect();
+                    let full: Vec<&str> = names.domain().split('.').collect();
                     return Ok(full[full.len().saturating_sub(labels)..].join("."));
                 }
-                _ => shortest = Some(name.clone()),
+                _ => shortest = Some(name),
             }
         }
     }
-    Ok(shortest.unwrap_or_else(|| names[0].clone()))
+    Ok(shortest.unwrap_or(names.domain()).to_owned())
 }
 
 /// Whether a domain exists for `np` purposes (RFC 9989 §4.7 np: NXDOMAIN for A, AAAA
@@ -165,15 +236,73 @@ mod tests {
 
     #[test]
     fn rfc9989_4_10_1_walk_names() {
+        let names = |d: &str| walk_names(d).iter().map(str::to_owned).collect::<Vec<_>>();
         assert_eq!(
-            walk_names("a.b.example.com"),
+            names("a.b.example.com"),
             ["a.b.example.com", "b.example.com", "example.com", "com"]
         );
         let long = walk_names("a.b.c.d.e.f.g.h.i.j.mail.example.com");
         assert_eq!(long.len(), 8);
-        assert_eq!(long[0], "a.b.c.d.e.f.g.h.i.j.mail.example.com");
-        assert_eq!(long[1], "g.h.i.j.mail.example.com");
-        assert_eq!(long[7], "com");
-        assert_eq!(walk_names("com"), ["com"]);
+        assert_eq!(long.get(0), Some("a.b.c.d.e.f.g.h.i.j.mail.example.com"));
+        assert_eq!(long.get(1), Some("g.h.i.j.mail.example.com"));
+        assert_eq!(long.get(7), Some("com"));
+        assert_eq!(long.get(8), None);
+        assert_eq!(names("com"), ["com"]);
+        // Case, empty labels and a final dot are not names of their own.
+        assert_eq!(
+            names("Mail..Example.COM."),
+            ["mail.example.com", "example.com", "com"]
+        );
+        assert_eq!(names(""), [""]);
+        assert_eq!(names("..."), [""]);
+        // Exactly eight labels: every suffix; nine: the domain, then seven labels down.
+        assert_eq!(names("a.b.c.d.e.f.g.h").len(), 8);
+        let nine = walk_names("z.a.b.c.d.e.f.g.h");
+        assert_eq!(nine.get(1), Some("b.c.d.e.f.g.h"));
+        assert_eq!(nine.len(), 8);
+    }
+
+    /// The walk written as §4.10.1 reads (a list of joined label lists), against
+    /// [`walk_names`]'s borrowed suffixes, on every number of labels up to twelve and
+    /// odd spellings.
+    #[test]
+    fn walk_names_match_the_label_lists() {
+        fn reference(domain: &str) -> Vec<String> {
+            let domain = domain.to_ascii_lowercase();
+            let labels: Vec<&str> = domain.split('.').filter(|l| !l.is_empty()).collect();
+            let mut names = vec![labels.join(".")];
+            let start = if labels.len() > MAX_WALK_QUERIES {
+                7
+            } else {
+                labels.len().saturating_sub(1)
+            };
+            for n in (1..=start).rev() {
+                names.push(labels[labels.len() - n..].join("."));
+            }
+            names
+        }
+        let all = [
+            "l0",
+            "L1",
+            "",
+            "xn--r8jz45g",
+            "日本",
+            "l5",
+            "a-b",
+            "l7",
+            "l8",
+            "L9",
+            "l10",
+            "l11",
+        ];
+        for n in 0..=all.len() {
+            for dots in ["", ".", ".."] {
+                let domain =
+                    [all[..n].join(dots.get(..1).unwrap_or(".")), dots.to_owned()].concat();
+                let got: Vec<String> = walk_names(&domain).iter().map(str::to_owned).collect();
+                assert_eq!(got, reference(&domain), "{domain:?}");
+                assert_eq!(walk_names(&domain).len(), got.len());
+            }
+        }
     }
 }
