@@ -23,6 +23,9 @@ pub enum Source {
     /// regular file had when [`expand`] looked at it: reading stops there, without one
     /// more read to find the end (see [`Reader`]).
     File(PathBuf, Option<u64>),
+    /// A folder that could not be listed: its label and why, reported in its place
+    /// among the inputs (the others are still read).
+    Unlisted(String, String),
 }
 
 impl Source {
@@ -39,53 +42,196 @@ impl Source {
         match self {
             Self::Stdin => "-".into(),
             Self::File(p, _) => p.display().to_string(),
+            Self::Unlisted(label, _) => label.clone(),
         }
     }
 }
 
+/// The inputs the command-line arguments name, and notes for stderr about what was
+/// left out of folders.
+#[derive(Debug, Default)]
+pub struct Expanded {
+    /// The inputs, in order.
+    pub sources: Vec<Source>,
+    /// One sentence per folder that held entries that are not message files.
+    pub notes: Vec<String>,
+}
+
 /// Expands the command-line arguments: `-` is stdin, a Maildir (or any folder) gives
 /// its files (`cur/` and `new/` of a Maildir, sorted), a file is itself.
-pub fn expand(args: &[String]) -> io::Result<Vec<Source>> {
+///
+/// Nothing here stops the run: a name that does not exist (or cannot be looked at)
+/// stays an input, whose opening then fails in its place with the system's reason,
+/// and a folder that cannot be listed becomes [`Source::Unlisted`]. In a folder, a
+/// symbolic link to a file is a message like the file; subfolders (a folder is not
+/// read recursively), broken links and special files (FIFOs, sockets, devices: reading
+/// one may never end) are left out and counted in a note; so are, in a Maildir, names
+/// starting with a dot, which the Maildir format reserves (they are not messages).
+pub fn expand(args: &[String]) -> Expanded {
     if args.is_empty() {
-        return Ok(vec![Source::Stdin]);
+        return Expanded {
+            sources: vec![Source::Stdin],
+            notes: Vec::new(),
+        };
     }
-    let mut out = Vec::new();
+    let mut out = Expanded::default();
     for a in args {
         if a == "-" {
-            out.push(Source::Stdin);
+            out.sources.push(Source::Stdin);
             continue;
         }
         let p = Path::new(a);
-        let meta =
-            std::fs::metadata(p).map_err(|e| io::Error::new(e.kind(), format!("{a}: {e}")))?;
-        if meta.is_dir() {
-            let maildir = p.join("cur").is_dir() || p.join("new").is_dir();
-            let dirs: Vec<PathBuf> = if maildir {
-                vec![p.join("cur"), p.join("new")]
-            } else {
-                vec![p.to_path_buf()]
-            };
-            let mut files = Vec::new();
-            for d in dirs.into_iter().filter(|d| d.is_dir()) {
-                for e in std::fs::read_dir(&d)
-                    .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", d.display())))?
-                {
-                    let e = e?;
-                    if e.file_type()?.is_file() {
-                        files.push(e.path());
-                    }
-                }
+        let meta = match std::fs::metadata(p) {
+            Ok(m) => m,
+            Err(_) => {
+                // Opening it says why, in its place among the results.
+                out.sources.push(Source::File(p.to_path_buf(), None));
+                continue;
             }
-            files.sort();
-            out.extend(files.into_iter().map(|f| Source::File(f, None)));
+        };
+        if meta.is_dir() {
+            list_folder(a, p, &mut out);
         } else {
             // Only a regular file's length is its content's: a pipe or a device says 0
             // (`/dev/stdin`, `<(...)`), as do some special files that have content.
             let len = (meta.is_file() && meta.len() > 0).then_some(meta.len());
-            out.push(Source::File(p.to_path_buf(), len));
+            out.sources.push(Source::File(p.to_path_buf(), len));
         }
     }
-    Ok(out)
+    out
+}
+
+/// The message files of folder `p` (named `arg` on the command line), sorted, into
+/// `out`, with a note on what was left out ([`expand`]).
+fn list_folder(arg: &str, p: &Path, out: &mut Expanded) {
+    let maildir = p.join("cur").is_dir() || p.join("new").is_dir();
+    let dirs: Vec<PathBuf> = if maildir {
+        vec![p.join("cur"), p.join("new")]
+    } else {
+        vec![p.to_path_buf()]
+    };
+    let mut files = Vec::new();
+    let mut left_out = LeftOut::default();
+    for d in dirs.into_iter().filter(|d| d.is_dir()) {
+        let entries = match std::fs::read_dir(&d) {
+            Ok(entries) => entries,
+            Err(e) => {
+                let label = d.display().to_string();
+                out.sources
+                    .push(Source::Unlisted(label.clone(), format!("{label}: {e}")));
+                continue;
+            }
+        };
+        for entry in entries {
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(e) => {
+                    let label = d.display().to_string();
+                    out.sources.push(Source::Unlisted(
+                        label.clone(),
+                        format!("{label}: listing stopped: {e}"),
+                    ));
+                    break;
+                }
+            };
+            if maildir && entry.file_name().as_encoded_bytes().starts_with(b".") {
+                left_out.dot += 1;
+                continue;
+            }
+            let path = entry.path();
+            // A symbolic link counts as what it leads to.
+            let kind = match entry.file_type() {
+                Ok(t) if t.is_symlink() => std::fs::metadata(&path).map(|m| m.file_type()),
+                other => other,
+            };
+            match kind {
+                Ok(t) if t.is_file() => files.push(path),
+                Ok(t) if t.is_dir() => left_out.folders += 1,
+                Ok(_) => left_out.special += 1,
+                Err(_) => left_out.broken += 1,
+            }
+        }
+    }
+    files.sort();
+    out.sources
+        .extend(files.into_iter().map(|f| Source::File(f, None)));
+    if let Some(note) = left_out.note(arg) {
+        out.notes.push(note);
+    }
+}
+
+/// What a folder held besides message files.
+#[derive(Debug, Default)]
+struct LeftOut {
+    folders: usize,
+    special: usize,
+    broken: usize,
+    dot: usize,
+}
+
+impl LeftOut {
+    /// One sentence naming the folder and each kind left out, if any was.
+    fn note(&self, folder: &str) -> Option<String> {
+        let kinds = [
+            (
+                self.folders,
+                "subfolder(s) (folders are not read recursively)",
+            ),
+            (self.special, "special file(s) (FIFOs, sockets, devices)"),
+            (self.broken, "link(s) that lead nowhere"),
+            (self.dot, "Maildir name(s) starting with a dot"),
+        ];
+        let parts: Vec<String> = kinds
+            .iter()
+            .filter(|(n, _)| *n > 0)
+            .map(|(n, what)| format!("{n} {what}"))
+            .collect();
+        (!parts.is_empty()).then(|| format!("{folder}: left out {}", parts.join(", ")))
+    }
+}
+
+/// Opens a message file of a Maildir that a mail client may have renamed since the
+/// folder was listed: a flag change renames `cur/NAME:2,FLAGS`, and a message seen
+/// moves from `new/NAME` to `cur/NAME:2,FLAGS` (the part before `:` stays). When `p`
+/// is gone and lies in a Maildir's `cur/` or `new/`, the file of the same unique name
+/// is looked for in `cur/`, then `new/`; otherwise (or when there is none: the message
+/// was deleted) the error is the first one.
+fn open_file(p: &Path) -> io::Result<File> {
+    let first = match File::open(p) {
+        Ok(f) => return Ok(f),
+        Err(e) => e,
+    };
+    let renamed = (first.kind() == io::ErrorKind::NotFound)
+        .then(|| maildir_renamed(p))
+        .flatten();
+    match renamed {
+        Some(now) => File::open(now),
+        None => Err(first),
+    }
+}
+
+/// Where a Maildir message named `p` is now ([`open_file`]).
+fn maildir_renamed(p: &Path) -> Option<PathBuf> {
+    let sub = p.parent()?;
+    if !matches!(sub.file_name()?.to_str()?, "cur" | "new") {
+        return None;
+    }
+    let root = sub.parent()?;
+    let name = p.file_name()?.as_encoded_bytes();
+    let unique = name.split(|&b| b == b':').next()?;
+    for folder in ["cur", "new"] {
+        let Ok(entries) = std::fs::read_dir(root.join(folder)) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let other = entry.file_name();
+            let other = other.as_encoded_bytes();
+            if other.split(|&b| b == b':').next() == Some(unique) && other != name {
+                return Some(entry.path());
+            }
+        }
+    }
+    None
 }
 
 /// Opens a source for reading.
@@ -93,10 +239,11 @@ pub fn open(source: &Source) -> io::Result<Box<dyn BufRead>> {
     Ok(match source {
         Source::Stdin => Box::new(BufReader::with_capacity(CHUNK, io::stdin())),
         Source::File(p, _) => {
-            let f = File::open(p)
+            let f = open_file(p)
                 .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", p.display())))?;
             Box::new(BufReader::with_capacity(CHUNK, f))
         }
+        Source::Unlisted(_, why) => return Err(io::Error::other(why.clone())),
     })
 }
 
@@ -106,12 +253,13 @@ pub fn open_in<'b>(source: &Source, buf: &'b mut Vec<u8>) -> io::Result<Reader<'
     Ok(match source {
         Source::Stdin => Reader::new(Box::new(io::stdin()), buf),
         Source::File(p, len) => {
-            let f = File::open(p)
+            let f = open_file(p)
                 .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", p.display())))?;
             let mut reader = Reader::new(Box::new(f), buf);
             reader.expected = *len;
             reader
         }
+        Source::Unlisted(_, why) => return Err(io::Error::other(why.clone())),
     })
 }
 
@@ -676,22 +824,173 @@ mod tests {
         let names =
             [file.clone(), empty, "/dev/null".into()].map(|p| p.to_string_lossy().into_owned());
         let lens: Vec<Option<u64>> = expand(&names)
-            .unwrap()
+            .sources
             .into_iter()
             .map(|s| match s {
                 Source::File(_, len) => len,
-                Source::Stdin => panic!("a file"),
+                other => panic!("a file: {other:?}"),
             })
             .collect();
         assert_eq!(lens, [Some(15), None, None]);
         // The whole file is read through the length.
         let mut buf = Vec::new();
         let mut out = Vec::new();
-        open_in(&expand(&names[..1]).unwrap()[0], &mut buf)
+        open_in(&expand(&names[..1]).sources[0], &mut buf)
             .unwrap()
             .read_to_end(&mut out)
             .unwrap();
         assert_eq!(out, b"From: a\r\n\r\nhi\r\n");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A temporary folder, removed when dropped.
+    struct Temp(PathBuf);
+
+    impl Temp {
+        fn new(name: &str) -> Self {
+            let dir =
+                std::env::temp_dir().join(format!("monban-input-{name}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            Self(dir)
+        }
+
+        fn file(&self, name: &str, content: &[u8]) -> PathBuf {
+            let path = self.0.join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, content).unwrap();
+            path
+        }
+    }
+
+    impl Drop for Temp {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn names(sources: &[Source]) -> Vec<String> {
+        sources
+            .iter()
+            .map(|s| {
+                let label = s.label();
+                label.rsplit('/').next().unwrap_or_default().to_owned()
+            })
+            .collect()
+    }
+
+    /// A name that does not exist, or a link loop, does not stop the expansion: it
+    /// stays an input in its place, whose opening fails naming it.
+    #[test]
+    fn a_missing_input_fails_in_its_place() {
+        let t = Temp::new("missing");
+        let a = t.file("a.eml", b"From: a\r\n\r\nhi\r\n");
+        let missing = t.0.join("missing.eml");
+        let (l1, l2) = (t.0.join("loop1"), t.0.join("loop2"));
+        std::os::unix::fs::symlink(&l2, &l1).unwrap();
+        std::os::unix::fs::symlink(&l1, &l2).unwrap();
+        let args = [&a, &missing, &l1, &a].map(|p| p.to_string_lossy().into_owned());
+        let e = expand(&args);
+        assert_eq!(
+            names(&e.sources),
+            ["a.eml", "missing.eml", "loop1", "a.eml"]
+        );
+        let mut buf = Vec::new();
+        for (source, fails) in e.sources.iter().zip([false, true, true, false]) {
+            match open_in(source, &mut buf) {
+                Ok(_) => assert!(!fails, "{source:?}"),
+                Err(err) => {
+                    assert!(fails, "{source:?}: {err}");
+                    assert!(err.to_string().contains(&source.label()), "{err}");
+                }
+            }
+        }
+    }
+
+    /// In a folder, a link to a file is a message; subfolders, broken links, FIFOs and
+    /// (in a Maildir) dot-names are left out, and the note counts each kind.
+    #[test]
+    fn folders_follow_links_to_files_and_say_what_they_leave_out() {
+        let t = Temp::new("links");
+        let target = t.file("elsewhere/real.eml", b"From: a\r\n\r\nhi\r\n");
+        let md = t.0.join("md");
+        t.file("md/cur/b:2,S", b"From: b\r\n\r\nhi\r\n");
+        t.file("md/cur/.hidden", b"not a message");
+        t.file("md/new/c", b"From: c\r\n\r\nhi\r\n");
+        std::fs::create_dir_all(md.join("tmp")).unwrap();
+        std::fs::create_dir_all(md.join(".Sent/cur")).unwrap();
+        std::os::unix::fs::symlink(&target, md.join("cur/a")).unwrap();
+        std::os::unix::fs::symlink(t.0.join("nowhere"), md.join("cur/d")).unwrap();
+        let fifo = md.join("cur/e");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        let with_fifo = made.is_ok_and(|s| s.success());
+        let plain = t.0.join("plain");
+        t.file("plain/x.eml", b"From: x\r\n\r\nhi\r\n");
+        t.file("plain/sub/y.eml", b"From: y\r\n\r\nhi\r\n");
+        let args = [&md, &plain].map(|p| p.to_string_lossy().into_owned());
+        let e = expand(&args);
+        assert_eq!(names(&e.sources), ["a", "b:2,S", "c", "x.eml"]);
+        let special = if with_fifo {
+            "1 special file(s) (FIFOs, sockets, devices), "
+        } else {
+            ""
+        };
+        assert_eq!(
+            e.notes,
+            [
+                format!(
+                    "{}: left out {special}1 link(s) that lead nowhere, 1 Maildir name(s) starting with a dot",
+                    args[0]
+                ),
+                format!(
+                    "{}: left out 1 subfolder(s) (folders are not read recursively)",
+                    args[1]
+                ),
+            ]
+        );
+        // The link is read as the file it leads to.
+        let mut buf = Vec::new();
+        let mut out = Vec::new();
+        open_in(&e.sources[0], &mut buf)
+            .unwrap()
+            .read_to_end(&mut out)
+            .unwrap();
+        assert_eq!(out, b"From: a\r\n\r\nhi\r\n");
+    }
+
+    /// A Maildir message renamed after the listing (a flag change in `cur/`, a move
+    /// from `new/` to `cur/`) is read under its new name; one deleted fails, named.
+    #[test]
+    fn a_maildir_message_renamed_after_the_listing_is_still_read() {
+        let t = Temp::new("renamed");
+        let md = t.0.join("md");
+        t.file("md/cur/1.host:2,", b"one");
+        t.file("md/new/2.host", b"two");
+        t.file("md/cur/3.host:2,S", b"three");
+        t.file("md/cur/10.host:2,S", b"ten");
+        let e = expand(&[md.to_string_lossy().into_owned()]);
+        assert_eq!(
+            names(&e.sources),
+            ["1.host:2,", "10.host:2,S", "3.host:2,S", "2.host"]
+        );
+        std::fs::rename(md.join("cur/1.host:2,"), md.join("cur/1.host:2,RS")).unwrap();
+        std::fs::rename(md.join("new/2.host"), md.join("cur/2.host:2,S")).unwrap();
+        std::fs::remove_file(md.join("cur/3.host:2,S")).unwrap();
+        let mut buf = Vec::new();
+        let mut read = |s: &Source| -> io::Result<Vec<u8>> {
+            let mut out = Vec::new();
+            open_in(s, &mut buf)?.read_to_end(&mut out)?;
+            Ok(out)
+        };
+        assert_eq!(read(&e.sources[0]).unwrap(), b"one");
+        assert_eq!(read(&e.sources[1]).unwrap(), b"ten");
+        let gone = read(&e.sources[2]).unwrap_err();
+        assert_eq!(gone.kind(), io::ErrorKind::NotFound);
+        assert!(gone.to_string().contains("3.host:2,S"), "{gone}");
+        assert_eq!(read(&e.sources[3]).unwrap(), b"two");
+        // Outside a Maildir nothing is looked for.
+        let plain = t.file("plain/4.host:2,", b"four");
+        std::fs::rename(&plain, t.0.join("plain/4.host:2,S")).unwrap();
+        assert!(read(&Source::File(plain, None)).is_err());
     }
 }

@@ -43,6 +43,22 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+/// What `monban verify --help` says after the options: inputs, output, exit status.
+const VERIFY_AFTER_HELP: &str = "\
+Inputs: a folder gives its files (a Maildir its cur/ and new/), sorted, not
+recursively; a link to a file counts as the file. Subfolders, special files, broken
+links and Maildir names starting with a dot are left out, counted on stderr. An mbox
+gives each of its messages. An input that cannot be read is named on stderr in its
+place; the others are still verified.
+
+Output: over several messages each result is headed `==> FILE <==` (`FILE#N` for the
+Nth message of an mbox); with --json, one JSON object per line with a \"file\" key. A
+summary ends the run on stderr.
+
+Exit status: 0 when every input was read and judged, whatever the verdicts (a
+malformed message gets one too); 1 when an input could not be read or held no message
+(the others are still verified); 2 for a usage error.";
+
 /// Email sender authentication: SPF, DKIM, DMARC and friends.
 #[derive(Debug, Parser)]
 #[command(name = "monban", version, about, propagate_version = true)]
@@ -57,6 +73,7 @@ struct Cli {
 enum Command {
     /// Verify messages: DKIM signatures, and SPF given the envelope; prints the
     /// Authentication-Results header (or JSON).
+    #[command(after_long_help = VERIFY_AFTER_HELP)]
     Verify(verify::VerifyArgs),
     /// Add a DKIM-Signature to a message.
     Sign(sign::SignArgs),

@@ -225,7 +225,7 @@ pub(crate) fn first_pass(
         Source::Stdin => Some(
             tempfile().map_err(|e| Failure::other(format!("cannot create a spool file: {e}")))?,
         ),
-        Source::File(..) => None,
+        Source::File(..) | Source::Unlisted(..) => None,
     };
     let mut normalizer = CrlfNormalizer::new();
     let mut splitter = MessageSplitter::new();

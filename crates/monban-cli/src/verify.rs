@@ -802,7 +802,10 @@ pub async fn run(dns: &DnsArgs, args: VerifyArgs) -> Result<(), Failure> {
     if args.max_signatures == 0 {
         return Err(Failure::usage("--max-signatures must be at least 1"));
     }
-    let sources = input::expand(&args.files).map_err(|e| Failure::other(e.to_string()))?;
+    let input::Expanded { sources, notes } = input::expand(&args.files);
+    for note in &notes {
+        eprintln!("monban: {note}");
+    }
     let resolver: DnsSource = dns.build()?;
     let authserv_id = args.authserv_id.clone().unwrap_or_else(host_name);
     let now = args.at.unwrap_or_else(|| {

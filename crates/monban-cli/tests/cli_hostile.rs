@@ -514,3 +514,60 @@ fn a_thread_limit_gets_an_error_not_a_panic_or_a_hang() {
         assert!(String::from_utf8_lossy(&out.stdout).contains("dkim=pass"));
     }
 }
+
+/// A missing input among others does not stop the run: the ones before and after it
+/// are verified, in order, the missing one is named on stderr in its place, and the run
+/// exits 1. So does a link loop. In a folder, a link to a message is verified and what
+/// is left out (a broken link, a subfolder) is said once.
+#[test]
+fn a_missing_input_does_not_stop_the_others() {
+    let dir = Dir::new("hostile-missing");
+    let message = std::fs::read(root().join("examples/messages/alice-to-bob.eml")).unwrap();
+    let a = dir.file("a.eml", &message);
+    let missing = dir.0.join("missing.eml").to_str().unwrap().to_owned();
+    let folder = dir.0.join("folder");
+    std::fs::create_dir_all(folder.join("sub")).unwrap();
+    std::os::unix::fs::symlink(&a, folder.join("link.eml")).unwrap();
+    std::os::unix::fs::symlink(dir.0.join("nowhere"), folder.join("broken.eml")).unwrap();
+    let z = zone();
+    let out = monban(
+        &[
+            "verify",
+            "--zone",
+            &z,
+            "--json",
+            "--jobs",
+            "1",
+            &a,
+            &missing,
+            folder.to_str().unwrap(),
+            &a,
+        ],
+        b"",
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let files: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            v["file"]
+                .as_str()
+                .unwrap()
+                .rsplit('/')
+                .next()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(files, ["a.eml", "link.eml", "a.eml"], "{err}");
+    assert!(
+        err.contains("missing.eml: No such file or directory"),
+        "{err}"
+    );
+    assert!(
+        err.contains("left out 1 subfolder(s) (folders are not read recursively), 1 link(s) that lead nowhere"),
+        "{err}"
+    );
+    assert!(err.contains("1 input(s) could not be verified"), "{err}");
+}
