@@ -614,8 +614,9 @@ fn produce_path(path: &Path, opts: &ImportOptions, tx: &mut Out) {
     }
 }
 
-/// The files under `dir`, folders walked `max_depth` deep (hidden names skipped); a
-/// folder that cannot be read, or is deeper, goes to `unread` by name.
+/// The files under `dir`, folders walked `max_depth` deep (hidden names skipped; links
+/// followed); a folder that cannot be read or is deeper, a broken link and a special
+/// file go to `unread` by name.
 fn list_files(
     dir: &Path,
     depth: usize,
@@ -646,7 +647,13 @@ fn list_files(
         if e.file_name().to_string_lossy().starts_with('.') {
             continue;
         }
+        // A symbolic link counts as what it leads to (the walk stays depth-bounded, so
+        // a link to a folder above cannot make it endless); a broken one is named.
         let t = match e.file_type() {
+            Ok(t) if t.is_symlink() => std::fs::metadata(&p).map(|m| m.file_type()),
+            other => other,
+        };
+        let t = match t {
             Ok(t) => t,
             Err(e) => {
                 unread.push(failed(&p, format!("cannot be read: {e}")));
@@ -655,9 +662,12 @@ fn list_files(
         };
         if t.is_file() {
             out.push(p);
-        } else if t.is_dir() && depth < max_depth {
+        } else if !t.is_dir() {
+            // A FIFO, socket or device: reading one may never end.
+            unread.push(failed(&p, "not a regular file; not read".to_string()));
+        } else if depth < max_depth {
             list_files(&p, depth + 1, max_depth, out, unread);
-        } else if t.is_dir() {
+        } else {
             let why = if max_depth == 0 {
                 "a folder inside a Maildir's new or cur; not read".to_string()
             } else {
@@ -1003,5 +1013,40 @@ mod tests {
             unread[0].error,
             "a folder inside a Maildir's new or cur; not read"
         );
+    }
+
+    /// A link to a report file is imported as the file; a broken link and a FIFO are
+    /// failed inputs by name, not skipped without a word.
+    #[test]
+    fn links_are_followed_and_special_files_named() {
+        let tree = Temp::new("import-links");
+        let real = tree.0.join("elsewhere.xml");
+        std::fs::write(&real, "<feedback/>").unwrap();
+        std::fs::create_dir_all(tree.0.join("in")).unwrap();
+        std::os::unix::fs::symlink(&real, tree.0.join("in/a.xml")).unwrap();
+        std::os::unix::fs::symlink(tree.0.join("nowhere"), tree.0.join("in/b.xml")).unwrap();
+        let fifo = tree.0.join("in/c.xml");
+        let with_fifo = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .is_ok_and(|s| s.success());
+        let (mut files, mut unread) = (Vec::new(), Vec::new());
+        list_files(&tree.0.join("in"), 0, 8, &mut files, &mut unread);
+        assert_eq!(files, [tree.0.join("in/a.xml")]);
+        let mut why: Vec<(String, String)> =
+            unread.into_iter().map(|f| (f.source, f.error)).collect();
+        why.sort();
+        assert_eq!(why.len(), 1 + usize::from(with_fifo), "{why:?}");
+        assert_eq!(why[0].0, tree.0.join("in/b.xml").display().to_string());
+        assert!(why[0].1.starts_with("cannot be read: "), "{why:?}");
+        if with_fifo {
+            assert_eq!(
+                why[1],
+                (
+                    fifo.display().to_string(),
+                    "not a regular file; not read".to_string()
+                )
+            );
+        }
     }
 }
