@@ -57,7 +57,9 @@ summary ends the run on stderr.
 
 Exit status: 0 when every input was read and judged, whatever the verdicts (a
 malformed message gets one too); 1 when an input could not be read or held no message
-(the others are still verified); 2 for a usage error.";
+(the others are still verified); 2 for a usage error. When the output's reader goes
+away (`| head`) the run stops there, quietly, with 0; what it verified is still
+recorded (--record).";
 
 /// Email sender authentication: SPF, DKIM, DMARC and friends.
 #[derive(Debug, Parser)]

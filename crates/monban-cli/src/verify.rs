@@ -707,6 +707,11 @@ impl Printer {
                     eprintln!("monban: {why}");
                 }
                 self.output.push(&v.text);
+                // Nobody reads the results any more: stop the run (which then records
+                // what was verified and ends as `Output::closed_end` says).
+                if self.output.closed.is_some() {
+                    return Err(Failure::other("the output is closed"));
+                }
             }
             Event::Failed(e) => {
                 self.output.flush();
@@ -728,9 +733,15 @@ impl Printer {
 
 /// The output, written in large pieces: one write per message would cost a system
 /// call each. On a terminal every message is shown as soon as it is verified.
+///
+/// When the output cannot be written any more (its reader went away: `| head`, or an
+/// error such as a full disk), what follows is dropped and [`Output::closed`] says why,
+/// so that the run stops and still records what it verified (the process does not
+/// exit from here).
 struct Output {
     pending: String,
     interactive: bool,
+    closed: Option<std::io::Error>,
 }
 
 impl Output {
@@ -740,6 +751,7 @@ impl Output {
         Self {
             pending: String::new(),
             interactive: std::io::IsTerminal::is_terminal(&std::io::stdout()),
+            closed: None,
         }
     }
 
@@ -751,10 +763,32 @@ impl Output {
     }
 
     fn flush(&mut self) {
-        if !self.pending.is_empty() {
-            out!("{}", self.pending);
-            self.pending.clear();
+        use std::io::Write as _;
+        if self.pending.is_empty() {
+            return;
         }
+        if self.closed.is_none() {
+            let mut stdout = std::io::stdout().lock();
+            if let Err(e) = stdout
+                .write_all(self.pending.as_bytes())
+                .and_then(|()| stdout.flush())
+            {
+                self.closed = Some(e);
+            }
+        }
+        self.pending.clear();
+    }
+
+    /// Why the output was closed, as the end of the run: a reader that went away
+    /// (`| head`) ends it quietly with success, as it ends `rg` (the reader chose to
+    /// stop); another error is named and fails the run.
+    fn closed_end(&self) -> Option<Result<(), Failure>> {
+        let e = self.closed.as_ref()?;
+        Some(if e.kind() == std::io::ErrorKind::BrokenPipe {
+            Ok(())
+        } else {
+            Err(Failure::other(format!("cannot write the output: {e}")))
+        })
     }
 }
 
@@ -909,6 +943,14 @@ pub async fn run(dns: &DnsArgs, args: VerifyArgs) -> Result<(), Failure> {
     };
     // What was verified is printed, even when a later step failed.
     printer.output.flush();
+    if let Some(end) = printer.output.closed_end() {
+        // The output went away: what was verified is still recorded.
+        bar.finish();
+        if let Some(r) = printer.recorder.as_mut() {
+            r.flush().await?;
+        }
+        return end;
+    }
     outcome?;
     printer.output.flush();
     let Printer {

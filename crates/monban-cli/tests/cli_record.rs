@@ -166,3 +166,54 @@ fn the_store_comes_from_monban_store_and_errors_are_clear() {
     );
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// The output's reader going away (`monban verify --record ... | head`) stops the run
+/// quietly (exit 0, no message, as before), and every message verified before is still
+/// recorded: none is left in the unwritten batch (the process exited from the write
+/// before, losing up to 499). With
+/// the reader gone from the start, 20 messages (less output than one write) are all
+/// recorded; 600 (more than a batch of 500, and many writes) stop at the first write,
+/// with what was verified up to there recorded.
+#[test]
+fn a_closed_output_stops_the_run_and_keeps_what_was_recorded() {
+    let dir = Dir::new("record-closed");
+    let alice = std::fs::read(root().join("examples/messages/alice-to-bob.eml")).unwrap();
+    let files: Vec<String> = (0..600)
+        .map(|i| dir.0.join(format!("m{i:03}.eml")))
+        .map(|p| {
+            std::fs::write(&p, &alice).unwrap();
+            p.to_str().unwrap().to_owned()
+        })
+        .collect();
+    let zone = path("examples/example.zone");
+    for (n, db) in [(20, "twenty.db"), (600, "many.db")] {
+        let db = dir.0.join(db);
+        let url = format!("sqlite:{}", db.display());
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        // One JSON line per message, each verified and recorded before the next.
+        let flags = ["--record", "--json", "--jobs", "1", "--at", "1795400000"];
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_monban"))
+            .args(["verify", "--zone", &zone, "--store", &url])
+            .args(flags)
+            .args(&files[..n])
+            .stdin(std::process::Stdio::null())
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{n}: {err}");
+        assert!(!err.contains("cannot write"), "{n}: {err}");
+        let recorded = SqliteStore::open(&db)
+            .unwrap()
+            .evaluations_now(0, i64::MAX)
+            .unwrap()
+            .len();
+        if n == 20 {
+            assert_eq!(recorded, 20);
+        } else {
+            assert!((1..600).contains(&recorded), "{recorded} of 600");
+        }
+    }
+}
