@@ -210,7 +210,11 @@ fn open_file(p: &Path) -> io::Result<File> {
     }
 }
 
-/// Where a Maildir message named `p` is now ([`open_file`]).
+/// Where a Maildir message named `p` is now ([`open_file`]), from a listing of the
+/// Maildir's `cur/` and `new/` by unique name (the part before `:`). One listing per
+/// Maildir serves every message that vanished within [`RELIST_EVERY`] of it: a mass
+/// expunge during a run costs a listing per interval, not one per message (which over
+/// a large Maildir would be quadratic).
 fn maildir_renamed(p: &Path) -> Option<PathBuf> {
     let sub = p.parent()?;
     if !matches!(sub.file_name()?.to_str()?, "cur" | "new") {
@@ -218,20 +222,74 @@ fn maildir_renamed(p: &Path) -> Option<PathBuf> {
     }
     let root = sub.parent()?;
     let name = p.file_name()?.as_encoded_bytes();
-    let unique = name.split(|&b| b == b':').next()?;
-    for folder in ["cur", "new"] {
-        let Ok(entries) = std::fs::read_dir(root.join(folder)) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let other = entry.file_name();
-            let other = other.as_encoded_bytes();
-            if other.split(|&b| b == b':').next() == Some(unique) && other != name {
-                return Some(entry.path());
+    let unique = unique_name(name);
+    let mut listings = RELISTINGS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let listings = listings.get_or_insert_with(Default::default);
+    let stale = listings
+        .get(root)
+        .is_none_or(|l| l.at.elapsed() >= RELIST_EVERY);
+    let found = |l: &Relisting| {
+        l.by_unique
+            .get(unique)
+            .filter(|now| now.as_path() != p)
+            .cloned()
+    };
+    if let Some(now) = listings.get(root).and_then(found) {
+        return Some(now);
+    }
+    if !stale {
+        return None;
+    }
+    let mut listing = Relisting::of(root);
+    listing.made += listings.get(root).map_or(0, |l| l.made);
+    let now = found(&listing);
+    listings.insert(root.to_path_buf(), listing);
+    now
+}
+
+/// The unique part of a Maildir message name: up to its `:` (the info, flags).
+fn unique_name(name: &[u8]) -> &[u8] {
+    name.split(|&b| b == b':').next().unwrap_or(name)
+}
+
+/// How long a listing made to find renamed Maildir messages is used before another
+/// is made for a message it does not know.
+const RELIST_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The listings of [`maildir_renamed`], by Maildir.
+static RELISTINGS: std::sync::Mutex<Option<std::collections::HashMap<PathBuf, Relisting>>> =
+    std::sync::Mutex::new(None);
+
+/// A Maildir's messages by unique name, and when they were listed.
+struct Relisting {
+    at: std::time::Instant,
+    by_unique: std::collections::HashMap<Vec<u8>, PathBuf>,
+    /// How many listings of this Maildir were made, this one included.
+    made: usize,
+}
+
+impl Relisting {
+    /// Lists `root`'s `cur/`, then `new/` (a name in both counts as the one in `cur/`,
+    /// where a message moves to).
+    fn of(root: &Path) -> Self {
+        let mut by_unique = std::collections::HashMap::new();
+        for folder in ["cur", "new"] {
+            let Ok(entries) = std::fs::read_dir(root.join(folder)) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let unique = unique_name(entry.file_name().as_encoded_bytes()).to_vec();
+                by_unique.entry(unique).or_insert_with(|| entry.path());
             }
         }
+        Self {
+            at: std::time::Instant::now(),
+            by_unique,
+            made: 1,
+        }
     }
-    None
 }
 
 /// Opens a source for reading.
@@ -992,5 +1050,30 @@ mod tests {
         let plain = t.file("plain/4.host:2,", b"four");
         std::fs::rename(&plain, t.0.join("plain/4.host:2,S")).unwrap();
         assert!(read(&Source::File(plain, None)).is_err());
+    }
+
+    /// Messages vanishing from a Maildir during a run (a mass expunge) do not list the
+    /// Maildir once each: 400 deleted messages, each opened after the deletion, are
+    /// looked for in one listing (one more per second the loop takes: a few at most
+    /// on a loaded machine, against 400 if each listed it).
+    #[test]
+    fn vanished_maildir_messages_share_a_listing() {
+        let t = Temp::new("expunged");
+        let md = t.0.join("md");
+        for i in 0..400 {
+            t.file(&format!("md/cur/{i}.host:2,S"), b"x");
+        }
+        let e = expand(&[md.to_string_lossy().into_owned()]);
+        assert_eq!(e.sources.len(), 400);
+        std::fs::remove_dir_all(md.join("cur")).unwrap();
+        std::fs::create_dir_all(md.join("cur")).unwrap();
+        let mut buf = Vec::new();
+        for source in &e.sources {
+            let err = open_in(source, &mut buf).err().expect("deleted");
+            assert_eq!(err.kind(), io::ErrorKind::NotFound);
+        }
+        let listings = RELISTINGS.lock().unwrap();
+        let made = listings.as_ref().and_then(|l| l.get(&md)).map(|l| l.made);
+        assert!(made.is_some_and(|n| (1..=5).contains(&n)), "{made:?}");
     }
 }
