@@ -32,7 +32,8 @@ pub struct SealArgs {
     /// The selector (s=).
     #[arg(long, value_name = "S")]
     selector: String,
-    /// The private key (PEM: PKCS#8 RSA or Ed25519, or PKCS#1 RSA).
+    /// The private RSA key (PEM, PKCS#8 or PKCS#1): ARC verifiers in use accept rsa-sha256
+    /// only.
     #[arg(long, value_name = "FILE")]
     key: std::path::PathBuf,
     /// The authserv-id of this host, written in the ARC-Authentication-Results.
@@ -76,11 +77,6 @@ pub async fn run(dns: &DnsArgs, args: SealArgs) -> Result<(), Failure> {
     )
     .map_err(Failure::usage)?;
     let id = &args.authserv_id;
-    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_graphic() && b != b';') {
-        return Err(Failure::usage(format!(
-            "--authserv-id {id:?} must be a host name or token without spaces or ';'"
-        )));
-    }
     let key = crate::sign::read_key(&args.key)?;
     let mut config = SealConfig::new(
         args.domain.trim_end_matches('.'),
@@ -97,6 +93,9 @@ pub async fn run(dns: &DnsArgs, args: SealArgs) -> Result<(), Failure> {
                 .collect(),
         );
     }
+    // What the set will say is checked before the message is read: a bad flag is a
+    // usage error naming it.
+    config.check().map_err(|e| seal_usage(e, &args))?;
     let now = args.at.unwrap_or_else(|| {
         SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -114,6 +113,7 @@ pub async fn run(dns: &DnsArgs, args: SealArgs) -> Result<(), Failure> {
     let source = Source::from_arg(args.file.as_deref());
     let label = source.label();
     struct Sealing {
+        label: String,
         verifier: MessageVerifier,
         config: Option<SealConfig>,
         now: u64,
@@ -121,10 +121,18 @@ pub async fn run(dns: &DnsArgs, args: SealArgs) -> Result<(), Failure> {
     }
     impl MessageSink for Sealing {
         fn header(&mut self, headers: Headers) -> Result<(), Failure> {
+            // An empty input is no message: nothing to seal (as `sign` and `verify`
+            // refuse it).
+            if headers.fields().next().is_none() {
+                return Err(Failure::other(format!(
+                    "{}: no message (the input is empty or has no header)",
+                    self.label
+                )));
+            }
             self.verifier.headers(headers.clone());
             let config = self.config.take().expect("one message, one start");
             let s = ArcSealer::new(headers.clone(), config, self.now)
-                .map_err(|e| Failure::other(e.to_string()))?;
+                .map_err(|e| Failure::other(format!("{}: {e}", self.label)))?;
             self.sealer = Some((s, headers));
             Ok(())
         }
@@ -136,6 +144,7 @@ pub async fn run(dns: &DnsArgs, args: SealArgs) -> Result<(), Failure> {
         }
     }
     let mut sink = Sealing {
+        label: label.clone(),
         verifier: MessageVerifier::new(envelope, verify_config, now),
         config: Some(config),
         now,
@@ -176,4 +185,18 @@ pub async fn run(dns: &DnsArgs, args: SealArgs) -> Result<(), Failure> {
 
     let prefix = sealed.map(|set| set.header_lines()).unwrap_or_default();
     pass.write_with(&prefix, &source)
+}
+
+/// A sealing setting refused by [`SealConfig::check`], as a usage error naming the
+/// flag and the value as given (a key that is not RSA is not a usage error).
+fn seal_usage(e: SealError, args: &SealArgs) -> Failure {
+    match e {
+        SealError::Domain(_) => crate::sign::not_a_name("--domain", &args.domain),
+        SealError::Selector(_) => crate::sign::not_a_name("--selector", &args.selector),
+        SealError::AuthservId(_) => Failure::usage(format!("--authserv-id: {e}")),
+        SealError::HeaderName(_) | SealError::FromNotListed | SealError::TooManyHeaders => {
+            Failure::usage(format!("--headers: {e}"))
+        }
+        e => Failure::other(format!("{}: {e}", args.key.display())),
+    }
 }

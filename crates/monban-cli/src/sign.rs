@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::Args;
-use monban::dkim::{Canonicalization, DkimSigner, SignerConfig, SigningKey};
+use monban::dkim::{Canonicalization, DkimSigner, SignError, SignerConfig, SigningKey};
 use monban::message::{CrlfNormalizer, Headers, MessageSplitter, Split};
 
 use crate::Failure;
@@ -115,6 +115,9 @@ pub fn run(args: SignArgs) -> Result<(), Failure> {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
+    // What the signature will say is checked before the message is read: a bad flag is
+    // a usage error naming it, not a failure after reading.
+    config.check(now).map_err(|e| sign_usage(e, &args))?;
 
     let source = Source::from_arg(args.file.as_deref());
     let dkim2 = match args.dkim2 {
@@ -139,6 +142,7 @@ pub fn run(args: SignArgs) -> Result<(), Failure> {
     struct Signing {
         config: Option<SignerConfig>,
         now: u64,
+        label: String,
         signer: Option<DkimSigner>,
         /// For DKIM2: the header and the body (whole, bounded), when asked for.
         dkim2: Option<(Option<Headers>, Vec<u8>)>,
@@ -149,7 +153,7 @@ pub fn run(args: SignArgs) -> Result<(), Failure> {
             if let Some(d) = self.dkim2.as_mut() {
                 d.0 = Some(headers.clone());
             }
-            self.signer = Some(start(headers, &mut self.config, self.now)?);
+            self.signer = Some(start(headers, &mut self.config, self.now, &self.label)?);
             Ok(())
         }
         fn body(&mut self, chunk: &[u8]) {
@@ -168,6 +172,7 @@ pub fn run(args: SignArgs) -> Result<(), Failure> {
     let mut sink = Signing {
         config: Some(config),
         now,
+        label: source.label(),
         signer: None,
         dkim2: dkim2.as_ref().map(|_| (None, Vec::new())),
         too_large: false,
@@ -279,13 +284,23 @@ pub(crate) fn first_pass(
 impl FirstPass {
     /// The second pass: writes `prefix` (header lines, CRLF) in the message's own line
     /// endings, then the message as it came, to standard output.
+    ///
+    /// A reader of the output that goes away (`| head`) ends the command quietly, as it
+    /// ends the others; another write error is named.
     pub(crate) fn write_with(self, prefix: &str, source: &Source) -> Result<(), Failure> {
         let stdout = io::stdout();
         let mut out = io::BufWriter::new(stdout.lock());
         let eol = if self.lf_only { "\n" } else { "\r\n" };
-        let write_err = |e: io::Error| Failure::other(format!("cannot write the output: {e}"));
-        out.write_all(prefix.replace("\r\n", eol).as_bytes())
-            .map_err(write_err)?;
+        let written = |r: io::Result<()>| -> Result<bool, Failure> {
+            match r {
+                Ok(()) => Ok(true),
+                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(false),
+                Err(e) => Err(Failure::other(format!("cannot write the output: {e}"))),
+            }
+        };
+        if !written(out.write_all(prefix.replace("\r\n", eol).as_bytes()))? {
+            return Ok(());
+        }
         let mut again: Box<dyn Read> = match self.spool {
             Some(mut f) => {
                 f.rewind()
@@ -294,9 +309,19 @@ impl FirstPass {
             }
             None => Box::new(input::open(source).map_err(|e| Failure::other(e.to_string()))?),
         };
-        io::copy(&mut again, &mut out).map_err(write_err)?;
-        out.flush().map_err(write_err)?;
-        Ok(())
+        let mut buf = vec![0u8; input::CHUNK];
+        loop {
+            let n = match again.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(Failure::other(format!("{}: {e}", source.label()))),
+            };
+            if !written(out.write_all(&buf[..n]))? {
+                return Ok(());
+            }
+        }
+        written(out.flush()).map(|_| ())
     }
 }
 
@@ -317,9 +342,37 @@ fn start(
     headers: Headers,
     config: &mut Option<SignerConfig>,
     now: u64,
+    label: &str,
 ) -> Result<DkimSigner, Failure> {
     let config = config.take().expect("one message, one start");
-    DkimSigner::new(headers, vec![config], now).map_err(|e| Failure::other(e.to_string()))
+    DkimSigner::new(headers, vec![config], now).map_err(|e| Failure::other(format!("{label}: {e}")))
+}
+
+/// `--domain` or `--selector` that is not a DNS name, as a usage error with the value
+/// as given (before it was lower-cased).
+pub(crate) fn not_a_name(flag: &str, value: &str) -> Failure {
+    let what = match flag {
+        "--domain" => "a domain name",
+        _ => "a valid selector (DNS labels: letters, digits, hyphens)",
+    };
+    Failure::usage(format!("{flag} {value:?} is not {what}"))
+}
+
+/// A signing setting refused by [`SignerConfig::check`], as a usage error naming the
+/// flag and the value as given.
+fn sign_usage(e: SignError, args: &SignArgs) -> Failure {
+    match e {
+        SignError::Domain(_) => not_a_name("--domain", &args.domain),
+        SignError::Selector(_) => not_a_name("--selector", &args.selector),
+        SignError::HeaderName(_) | SignError::FromNotListed | SignError::TooManyHeaders => {
+            Failure::usage(format!("--headers: {e}"))
+        }
+        SignError::Identity(_) | SignError::IdentityText(_) => {
+            Failure::usage(format!("--identity: {e}"))
+        }
+        SignError::Expire(_) => Failure::usage(format!("--expire: {e}")),
+        e => Failure::other(e.to_string()),
+    }
 }
 
 /// An anonymous spool file in the temporary directory (removed at once; the open handle

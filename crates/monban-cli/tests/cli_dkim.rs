@@ -505,9 +505,10 @@ fn errors_are_one_sentence() {
                 "--key",
                 &key,
             ],
+            // A flag's value: a usage error naming the flag, before the message.
             MESSAGE.as_bytes(),
-            1,
-            "not a valid domain",
+            2,
+            "--domain \"exa mple.com\" is not a domain name",
         ),
     ];
     for (args, stdin, code, needle) in cases {

@@ -571,3 +571,116 @@ fn a_missing_input_does_not_stop_the_others() {
     );
     assert!(err.contains("1 input(s) could not be verified"), "{err}");
 }
+
+/// The arguments of `monban sign` (the bundled DKIM key, example.com, s2026) or
+/// `monban seal` (the bundled ARC key, example.org, arc2026, the bundled zone) of
+/// `input`, with `extra` flags; `--domain` and `--selector` only when `extra` does not
+/// give them.
+fn signing(command: &str, extra: &[&str], input: &str) -> Vec<String> {
+    let (key, domain, selector) = match command {
+        "sign" => ("s2026", "example.com", "s2026"),
+        _ => ("arc2026", "example.org", "arc2026"),
+    };
+    let key = root().join(format!("examples/keys/{key}.private"));
+    let mut args = vec![
+        "--zone".to_owned(),
+        zone(),
+        command.to_owned(),
+        "--key".to_owned(),
+    ];
+    args.push(key.to_str().unwrap().to_owned());
+    for (flag, default) in [("--domain", domain), ("--selector", selector)] {
+        if !extra.contains(&flag) {
+            args.extend([flag.to_owned(), default.to_owned()]);
+        }
+    }
+    args.extend(extra.iter().map(|a| (*a).to_owned()));
+    args.push(input.to_owned());
+    args
+}
+
+/// Flags that would make `sign` or `seal` write a broken field are usage errors (exit 2)
+/// naming the flag, before the message is read: an `--expire` past x='s twelve digits
+/// (it panicked on the overflow), a `;` in a `--headers` name (it injected tags:
+/// `from:to;l=0`), a list without From, an authserv-id that is not a token (a `(` in
+/// the AAR made it unparseable), a selector with a space (named as given, not
+/// lower-cased). An empty input to `seal` is no message (exit 1), not a set over
+/// nothing.
+#[test]
+fn sign_and_seal_refuse_flags_that_would_write_broken_fields() {
+    let msg = root().join("examples/messages/alice-to-bob.eml");
+    let msg = msg.to_str().unwrap();
+    let run = |args: Vec<String>| monban(&args.iter().map(String::as_str).collect::<Vec<_>>(), b"");
+    let sign = |extra: &[&str]| run(signing("sign", extra, msg));
+    let seal = |extra: &[&str], input: &str| run(signing("seal", extra, input));
+    for (out, says) in [
+        (sign(&["--expire", "18446744073709551615"]), "--expire"),
+        (sign(&["--expire", "999999999999"]), "12 digits"),
+        (sign(&["--headers", "from:to;l=0"]), "\"to;l=0\""),
+        (sign(&["--headers", "subject"]), "must include From"),
+        (sign(&["--headers", ""]), "must include From"),
+        (sign(&["--selector", "S 1"]), "--selector \"S 1\""),
+        (
+            sign(&["--domain", "exa mple.com"]),
+            "--domain \"exa mple.com\"",
+        ),
+        (
+            seal(&["--authserv-id", "a(b"], msg),
+            "--authserv-id: the authserv-id \"a(b\"",
+        ),
+        (
+            seal(&["--authserv-id", "mx", "--headers", "from:to;x=1"], msg),
+            "\"to;x=1\"",
+        ),
+        (
+            seal(&["--authserv-id", "mx", "--headers", "subject"], msg),
+            "must include From",
+        ),
+    ] {
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{says}: {err}");
+        assert!(err.contains(says), "{says}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+        assert!(out.stdout.is_empty());
+    }
+    let dir = Dir::new("hostile-seal-empty");
+    let empty = dir.file("empty.eml", b"");
+    let out = seal(&["--authserv-id", "mx"], &empty);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("empty.eml: no message"), "{err}");
+    assert!(out.stdout.is_empty());
+    // The longest expiry x= can say is signed.
+    let out = sign(&["--expire", "100000000"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+/// `sign` and `seal` whose output's reader is gone end quietly with 0, as `verify` and
+/// the other commands do (they said "cannot write the output: Broken pipe" and exited
+/// 1).
+#[test]
+fn sign_and_seal_end_quietly_when_the_output_is_closed() {
+    let root = root();
+    let dir = Dir::new("hostile-sign-pipe");
+    let mut message = std::fs::read(root.join("examples/messages/alice-to-bob.eml")).unwrap();
+    message.extend(b"a line of body text\r\n".repeat(20_000));
+    let msg = dir.file("big.eml", &message);
+    let runs = [
+        signing("sign", &[], &msg),
+        signing("seal", &["--authserv-id", "mx"], &msg),
+    ];
+    for args in runs {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = Command::new(env!("CARGO_BIN_EXE_monban"))
+            .args(&args)
+            .stdin(std::process::Stdio::null())
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+        assert!(err.is_empty(), "{args:?}: {err}");
+    }
+}

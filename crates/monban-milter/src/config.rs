@@ -834,13 +834,13 @@ impl Config {
                 raw.listen
             )));
         };
-        if raw.authserv_id.trim().is_empty()
-            || raw
-                .authserv_id
-                .chars()
-                .any(|c| c.is_whitespace() || c == ';')
-        {
-            return Err(err("authserv_id must be a host name".into()));
+        // Written bare in ARC-Authentication-Results (RFC 8617 §4.1.1): a token, as a
+        // host name is.
+        if !monban::authres::is_token(&raw.authserv_id) {
+            return Err(err(format!(
+                "authserv_id {:?} must be a host name (a token: no spaces or ()<>@,;:\\\"/[]?=)",
+                raw.authserv_id
+            )));
         }
         let networks = |key: &str, list: &[String]| -> Result<Vec<Network>, ConfigError> {
             list.iter()

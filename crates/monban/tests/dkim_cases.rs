@@ -343,3 +343,86 @@ fn signer_refuses_what_verifiers_would_refuse() {
         assert!(dkim::sign_message(MSG.as_bytes(), vec![cfg], 1_000_000).is_err());
     }
 }
+
+/// Settings that would write a broken signature are refused before any message, by
+/// `SignerConfig::check`: a `;` in an `h=` name (it would end the tag: `from;l=0` wrote
+/// an `l=` of the caller's choosing), an empty list, an `x=` past twelve digits or past
+/// u64 (it overflowed), an empty selector or a domain with a space.
+#[test]
+fn rfc6376_3_5_settings_that_would_write_a_broken_signature_are_refused() {
+    use monban::dkim::SignError;
+    let (key, _) = setup("");
+    let now = 1_795_400_000;
+    let check = |edit: &dyn Fn(&mut SignerConfig)| {
+        let mut cfg = SignerConfig::new("example.com", "s1", key.clone());
+        edit(&mut cfg);
+        cfg.check(now)
+    };
+    let list = |names: &[&str]| Some(names.iter().map(|n| (*n).to_owned()).collect());
+    assert_eq!(
+        check(&|c| c.headers = list(&["from", "to;l=0"])),
+        Err(SignError::HeaderName("to;l=0".into()))
+    );
+    assert_eq!(
+        check(&|c| c.headers = list(&[])),
+        Err(SignError::FromNotListed)
+    );
+    assert_eq!(
+        check(&|c| c.expire_after = Some(u64::MAX)),
+        Err(SignError::Expire(u64::MAX))
+    );
+    let most = dkim::sign::MAX_TIMESTAMP - now;
+    assert_eq!(check(&|c| c.expire_after = Some(most)), Ok(()));
+    assert_eq!(
+        check(&|c| c.expire_after = Some(most + 1)),
+        Err(SignError::Expire(most + 1))
+    );
+    assert_eq!(
+        check(&|c| c.selector = String::new()),
+        Err(SignError::Selector(String::new()))
+    );
+    assert_eq!(
+        check(&|c| c.domain = "exa mple.com".into()),
+        Err(SignError::Domain("exa mple.com".into()))
+    );
+    // The same refusals when signing, and a signature at the last x= verifies.
+    let mut cfg = SignerConfig::new("example.com", "s1", key.clone());
+    cfg.expire_after = Some(u64::MAX);
+    assert!(dkim::sign_message(MSG.as_bytes(), vec![cfg], now).is_err());
+}
+
+/// A signer that lists `dkim-signature` in `h=` signs the other DKIM-Signature fields
+/// (§3.7: a signature is not in its own `h=`); the verifier picks among the same
+/// fields, not the signature it checks: signed with no other signature, and signed
+/// over an earlier one, both pass (the first failed before: the verifier took the
+/// signature itself as the listed field).
+#[test]
+fn rfc6376_3_7_a_signature_is_not_among_its_own_h_fields() {
+    let (key, zone) = setup("");
+    let list = || Some(vec!["from".to_owned(), "dkim-signature".to_owned()]);
+    let alone = sign(&key, MSG, |c| c.headers = list());
+    let out = verify(&alone, &zone, 1_000_001, DkimConfig::default());
+    assert_eq!(out[0].result, DkimResult::Pass, "{out:?}");
+    let first = sign(&key, MSG, |_| {});
+    let over = sign(&key, &first, |c| c.headers = list());
+    let out = verify(&over, &zone, 1_000_001, DkimConfig::default());
+    assert_eq!(
+        out.iter().map(|o| o.result).collect::<Vec<_>>(),
+        [DkimResult::Pass, DkimResult::Pass],
+        "{out:?}"
+    );
+    // The later signature covers the earlier one's field: without it, it fails.
+    let start = over.rfind("DKIM-Signature:").unwrap();
+    let len = over[start..]
+        .match_indices("\r\n")
+        .map(|(i, _)| i + 2)
+        .find(|&end| !over[start + end..].starts_with([' ', '\t']))
+        .unwrap();
+    let without = [&over[..start], &over[start + len..]].concat();
+    let out = verify(&without, &zone, 1_000_001, DkimConfig::default());
+    assert_eq!(
+        out.iter().map(|o| o.result).collect::<Vec<_>>(),
+        [DkimResult::Fail],
+        "{out:?}"
+    );
+}

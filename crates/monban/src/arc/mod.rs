@@ -532,6 +532,34 @@ mod tests {
             ArcSealer::new(headers, SealConfig::new("x.example", "s", ed, "mx"), 0).unwrap_err(),
             SealError::Algorithm("ed25519-sha256")
         );
+
+        // Settings that would write a set its readers cannot parse are refused before
+        // any message: an authserv-id that is not a token (written bare in the AAR, a
+        // `(` opened a comment that never ended), a `;` in an AMS `h=` name (it would
+        // end the tag), a list without From.
+        let config = |id: &str, headers: Option<&[&str]>| {
+            let mut c = SealConfig::new("list.example", "arc", rsa.clone(), id);
+            c.headers = headers.map(|h| h.iter().map(|n| (*n).to_owned()).collect());
+            c.check()
+        };
+        for id in ["a(b", "a=b", "\"q\"", "a@b", "a b", "", "a;b"] {
+            assert_eq!(
+                config(id, None),
+                Err(SealError::AuthservId(id.into())),
+                "{id:?}"
+            );
+        }
+        assert_eq!(config("mx.list.example", None), Ok(()));
+        assert_eq!(
+            config("mx", Some(&["from", "to;x=1"])),
+            Err(SealError::HeaderName("to;x=1".into()))
+        );
+        assert_eq!(
+            config("mx", Some(&["subject"])),
+            Err(SealError::FromNotListed)
+        );
+        assert_eq!(config("mx", Some(&[])), Err(SealError::FromNotListed));
+        assert_eq!(config("mx", Some(&["from", "subject"])), Ok(()));
     }
 
     /// A chain of nine sealers, each with its own key: the keys of the latest eight

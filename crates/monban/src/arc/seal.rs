@@ -22,7 +22,7 @@ use crate::crypto::Signer;
 use crate::dkim::body::{BodyHashKey, BodyHasher};
 use crate::dkim::canonicalization::Canonicalization;
 use crate::dkim::crypto::KeyError;
-use crate::dkim::sign::{DEFAULT_OVERSIGNED, DEFAULT_SIGNED};
+use crate::dkim::sign::{DEFAULT_OVERSIGNED, DEFAULT_SIGNED, ListProblem, check_list};
 use crate::dkim::signature::{MAX_ARC_INSTANCE, MAX_SIGNED_FIELDS, is_dns_name};
 use crate::dkim::verify::{header_data, push_field, signature_field};
 use crate::message::{HeaderField, Headers};
@@ -57,6 +57,35 @@ impl SealConfig {
             timestamp: true,
         }
     }
+
+    /// Checks what the set will say before any message is read: `d=` and `s=` are DNS
+    /// names, the key is RSA, the authserv-id is an RFC 2045 token (RFC 8601 §2.2:
+    /// written bare in the AAR, so `(`, `;`, `=`, quotes and the like would change how
+    /// it reads), and the AMS `h=` names are field names a tag can carry (no `:` or
+    /// `;`), not ARC-Seal (RFC 8617 §4.1.2), with From among them (RFC 6376 §5.4, which
+    /// the AMS follows).
+    pub fn check(&self) -> Result<(), SealError> {
+        if !is_dns_name(&self.domain) {
+            return Err(SealError::Domain(self.domain.clone()));
+        }
+        if !is_dns_name(&self.selector) {
+            return Err(SealError::Selector(self.selector.clone()));
+        }
+        if self.key.algorithm() != crate::dkim::Algorithm::RsaSha256 {
+            return Err(SealError::Algorithm(self.key.algorithm().as_str()));
+        }
+        if !crate::authres::is_token(&self.authserv_id) {
+            return Err(SealError::AuthservId(self.authserv_id.clone()));
+        }
+        if let Some(list) = &self.headers {
+            check_list(list, &["arc-seal"]).map_err(|p| match p {
+                ListProblem::Name(bad) => SealError::HeaderName(bad.to_owned()),
+                ListProblem::NoFrom => SealError::FromNotListed,
+                ListProblem::TooMany => SealError::TooManyHeaders,
+            })?;
+        }
+        Ok(())
+    }
 }
 
 /// Why no set was added.
@@ -78,15 +107,24 @@ pub enum SealError {
     /// The chain already has the most sets allowed.
     #[error("the message already has {MAX_ARC_INSTANCE} ARC sets, the most allowed")]
     TooManySets,
-    /// The domain or selector is not a name.
-    #[error("{0:?} is not a valid domain or selector")]
-    Name(String),
-    /// The authserv-id is empty or has characters a header value cannot carry.
-    #[error("the authserv-id {0:?} must be a non-empty token of printable ASCII")]
+    /// The sealing domain (`d=`) is not a domain name.
+    #[error("the sealing domain {0:?} is not a domain name")]
+    Domain(String),
+    /// The selector (`s=`) is not a valid selector.
+    #[error("the selector {0:?} is not a valid selector (DNS labels)")]
+    Selector(String),
+    /// The authserv-id is not a token (RFC 2045 §5.1: printable ASCII without spaces
+    /// or `()<>@,;:\"/[]?=`), as a host name is.
+    #[error(
+        "the authserv-id {0:?} must be a host name or another token (no spaces or ()<>@,;:\\\"/[]?=)"
+    )]
     AuthservId(String),
     /// A name for `h=` that is not a field name, or ARC-Seal (§4.1.2).
     #[error("{0:?} cannot be signed by an ARC-Message-Signature")]
     HeaderName(String),
+    /// `h=` given without From.
+    #[error("the header list must include From")]
+    FromNotListed,
     /// More `h=` names than a verifier accepts.
     #[error("more than {MAX_SIGNED_FIELDS} header fields to sign")]
     TooManyHeaders,
@@ -160,30 +198,9 @@ fn default_list(headers: &Headers) -> Vec<String> {
 impl ArcSealer {
     /// Starts sealing a message whose header is `headers`. `now` is the time for `t=`.
     pub fn new(headers: Headers, config: SealConfig, now: u64) -> Result<Self, SealError> {
-        for n in [&config.domain, &config.selector] {
-            if !is_dns_name(n) {
-                return Err(SealError::Name(n.clone()));
-            }
-        }
-        if config.key.algorithm() != crate::dkim::Algorithm::RsaSha256 {
-            return Err(SealError::Algorithm(config.key.algorithm().as_str()));
-        }
-        let id = &config.authserv_id;
-        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_graphic() && b != b';') {
-            return Err(SealError::AuthservId(id.clone()));
-        }
-        if let Some(list) = &config.headers {
-            if let Some(bad) = list.iter().find(|h| {
-                h.is_empty()
-                    || !h.bytes().all(|b| b.is_ascii_graphic() && b != b':')
-                    || h.eq_ignore_ascii_case("arc-seal")
-            }) {
-                return Err(SealError::HeaderName(bad.clone()));
-            }
-            if list.len() > MAX_SIGNED_FIELDS {
-                return Err(SealError::TooManyHeaders);
-            }
-        } else if default_list(&headers).len() > MAX_SIGNED_FIELDS {
+        config.check()?;
+        // A given list was counted by `check`; the default one depends on the message.
+        if config.headers.is_none() && default_list(&headers).len() > MAX_SIGNED_FIELDS {
             return Err(SealError::TooManyHeaders);
         }
         let hasher = BodyHasher::new(BodyHashKey::new(

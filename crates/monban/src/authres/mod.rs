@@ -26,8 +26,9 @@ use crate::message::Headers;
 use crate::spf::{SpfIdentity, SpfOutcome};
 use crate::text::{push_comment, push_quoted, quoted};
 
-/// RFC 2045 §5.1 `token` characters: any visible ASCII but tspecials.
-fn is_token(s: &str) -> bool {
+/// Whether `s` is an RFC 2045 §5.1 `token`: visible ASCII but the tspecials
+/// (`()<>@,;:\"/[]?=`), as an authserv-id written bare must be (a host name is one).
+pub fn is_token(s: &str) -> bool {
     // Bytes, not characters: a token is ASCII, so a byte of a multi-byte character
     // fails as the character would.
     !s.is_empty() && s.bytes().all(|b| TOKEN[usize::from(b)])

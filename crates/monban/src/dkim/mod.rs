@@ -24,7 +24,7 @@ use std::fmt;
 pub use canonicalization::Canonicalization;
 pub use crypto::SigningKey;
 pub use key::KeyRecord;
-pub use sign::{DkimSigner, SignerConfig};
+pub use sign::{DkimSigner, SignError, SignerConfig};
 pub use signature::{Algorithm, DkimSignature, FieldNames, SignedHeaders};
 pub use verify::{DkimConfig, DkimVerifier};
 

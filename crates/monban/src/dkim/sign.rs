@@ -99,7 +99,83 @@ impl SignerConfig {
             expire_after: None,
         }
     }
+
+    /// Checks what the signature will say before any message is read (RFC 6376 §3.5):
+    /// `d=` and `s=` are DNS names, every `h=` name is a header field name a tag value
+    /// can carry (printable ASCII without `:` or `;`, §3.2) and From is among them
+    /// (§5.4), `i=` is in `d=` and can be written, and `x=`, `expire_after` seconds
+    /// after `now`, fits its 12 digits.
+    pub fn check(&self, now: u64) -> Result<(), SignError> {
+        if !super::signature::is_dns_name(&self.domain) {
+            return Err(SignError::Domain(self.domain.clone()));
+        }
+        if !super::signature::is_dns_name(&self.selector) {
+            return Err(SignError::Selector(self.selector.clone()));
+        }
+        if let Some(list) = &self.headers {
+            check_list(list, &[]).map_err(|p| match p {
+                ListProblem::Name(bad) => SignError::HeaderName(bad.to_owned()),
+                ListProblem::NoFrom => SignError::FromNotListed,
+                ListProblem::TooMany => SignError::TooManyHeaders,
+            })?;
+        }
+        if let Some(i) = &self.identity {
+            if !i.bytes().all(|b| b.is_ascii_graphic() && b != b';') {
+                return Err(SignError::IdentityText(i.clone()));
+            }
+            let d = i
+                .rsplit_once('@')
+                .map_or("", |(_, d)| d)
+                .to_ascii_lowercase();
+            if !(d == self.domain || d.ends_with(&format!(".{}", self.domain))) {
+                return Err(SignError::Identity(i.clone()));
+            }
+        }
+        if let Some(after) = self.expire_after
+            && now.checked_add(after).is_none_or(|x| x > MAX_TIMESTAMP)
+        {
+            return Err(SignError::Expire(after));
+        }
+        Ok(())
+    }
 }
+
+/// What is wrong with an `h=` list given by hand ([`check_list`]).
+pub(crate) enum ListProblem<'a> {
+    /// A name that is not a field name `h=` can carry, or one refused by the caller.
+    Name(&'a str),
+    /// From is not among them (§5.4).
+    NoFrom,
+    /// More than a verifier accepts.
+    TooMany,
+}
+
+/// Checks an `h=` list given by hand, for a DKIM signature or an ARC-Message-Signature:
+/// each name a header field name (RFC 5322 §2.2: printable ASCII without `:`) that a
+/// tag value can carry (no `;`, which ends a tag: §3.2) and not one of `refused`; From
+/// among them (§5.4); at most [`super::signature::MAX_SIGNED_FIELDS`].
+pub(crate) fn check_list<'a>(list: &'a [String], refused: &[&str]) -> Result<(), ListProblem<'a>> {
+    let bad = |h: &str| {
+        h.is_empty()
+            || !h
+                .bytes()
+                .all(|b| b.is_ascii_graphic() && b != b':' && b != b';')
+            || refused.iter().any(|r| h.eq_ignore_ascii_case(r))
+    };
+    if let Some(name) = list.iter().find(|h| bad(h)) {
+        return Err(ListProblem::Name(name));
+    }
+    if !list.iter().any(|h| h.eq_ignore_ascii_case("from")) {
+        return Err(ListProblem::NoFrom);
+    }
+    if list.len() > super::signature::MAX_SIGNED_FIELDS {
+        return Err(ListProblem::TooMany);
+    }
+    Ok(())
+}
+
+/// The largest `t=` or `x=`: twelve digits (RFC 6376 §3.5, `1*12DIGIT`).
+pub const MAX_TIMESTAMP: u64 = 999_999_999_999;
 
 /// Why signing failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -111,9 +187,15 @@ pub enum SignError {
     /// `h=` given without From.
     #[error("the header list must include From")]
     FromNotListed,
-    /// The signing domain or selector is not a domain name.
-    #[error("{0:?} is not a valid domain or selector")]
-    Name(String),
+    /// The signing domain (`d=`) is not a domain name.
+    #[error("the signing domain {0:?} is not a domain name")]
+    Domain(String),
+    /// The selector (`s=`) is not a domain name's labels.
+    #[error("the selector {0:?} is not a valid selector (DNS labels)")]
+    Selector(String),
+    /// `x=` would fall past its twelve digits (§3.5).
+    #[error("an expiry {0} seconds after signing is past what x= can say (12 digits)")]
+    Expire(u64),
     /// `i=` is not in the signing domain.
     #[error("identity {0:?} is not in the signing domain")]
     Identity(String),
@@ -121,8 +203,9 @@ pub enum SignError {
     /// and white space).
     #[error("identity {0:?} must be printable ASCII without ';' or white space")]
     IdentityText(String),
-    /// A name for `h=` that is not a header field name (RFC 5322 §2.2).
-    #[error("{0:?} is not a header field name")]
+    /// A name for `h=` that is not a header field name (RFC 5322 §2.2) or that `h=`
+    /// cannot carry (`;` ends a tag, §3.2).
+    #[error("{0:?} is not a header field name DKIM can sign (printable ASCII without ':' or ';')")]
     HeaderName(String),
     /// More names for `h=` than a verifier accepts.
     #[error("more than {max} header fields to sign", max = super::signature::MAX_SIGNED_FIELDS)]
@@ -184,37 +267,7 @@ impl DkimSigner {
         let mut hashers = BodyHashers::new();
         let mut pending = Vec::new();
         for config in configs {
-            for n in [&config.domain, &config.selector] {
-                if !super::signature::is_dns_name(n) {
-                    return Err(SignError::Name(n.clone()));
-                }
-            }
-            if let Some(list) = &config.headers {
-                if !list.iter().any(|h| h.eq_ignore_ascii_case("from")) {
-                    return Err(SignError::FromNotListed);
-                }
-                if let Some(bad) = list
-                    .iter()
-                    .find(|h| h.is_empty() || !h.bytes().all(|b| b.is_ascii_graphic() && b != b':'))
-                {
-                    return Err(SignError::HeaderName(bad.clone()));
-                }
-                if list.len() > super::signature::MAX_SIGNED_FIELDS {
-                    return Err(SignError::TooManyHeaders);
-                }
-            }
-            if let Some(i) = &config.identity {
-                if !i.bytes().all(|b| b.is_ascii_graphic() && b != b';') {
-                    return Err(SignError::IdentityText(i.clone()));
-                }
-                let d = i
-                    .rsplit_once('@')
-                    .map_or("", |(_, d)| d)
-                    .to_ascii_lowercase();
-                if !(d == config.domain || d.ends_with(&format!(".{}", config.domain))) {
-                    return Err(SignError::Identity(i.clone()));
-                }
-            }
+            config.check(now)?;
             // A message with very many To/Cc/... fields would get a default list that
             // verifiers refuse (monban's own included): refuse to sign it instead.
             let signed = signed_header_list(&config, &headers);
@@ -277,7 +330,8 @@ impl DkimSigner {
                 body_length: c.body_length.then_some(hash.canonical_length),
                 selector: c.selector.clone(),
                 timestamp: c.timestamp.then_some(self.now),
-                expiration: c.expire_after.map(|s| self.now + s),
+                // Within MAX_TIMESTAMP: `check` refused a later one.
+                expiration: c.expire_after.map(|s| self.now.saturating_add(s)),
                 copied_headers: None,
                 unknown: Vec::new(),
             };

@@ -199,6 +199,12 @@ fn pick_fields_direct(
 /// The header data a signature covers (§3.7, §5.4.2): the `h=` fields, each picked from
 /// the bottom of the header up ([`pick_fields`]), then the signature field itself with
 /// `b=` emptied and no trailing CRLF.
+///
+/// The signature field is not among the fields its own `h=` picks from: "the
+/// DKIM-Signature header field MUST NOT be included in its own h= tag" (§3.7), and a
+/// signer could not have seen it, as it did not exist yet. A `dkim-signature` in `h=`
+/// (or `arc-message-signature` in an AMS's) means the other fields of that name, as
+/// the signer saw them.
 pub fn header_data(
     headers: &Headers,
     signed: &(impl FieldNames + ?Sized),
@@ -206,7 +212,10 @@ pub fn header_data(
     sig_field: HeaderField<'_>,
     out: &mut Vec<u8>,
 ) {
-    let fields: Vec<HeaderField<'_>> = headers.fields().collect();
+    let fields: Vec<HeaderField<'_>> = headers
+        .fields()
+        .filter(|f| !std::ptr::eq(f.raw, sig_field.raw))
+        .collect();
     let picks = pick_fields(&fields, signed);
     for f in picks.into_iter().flatten().map(|i| &fields[i]) {
         push_field(f, f.value, canon, out);
