@@ -36,6 +36,10 @@ pub enum KeyError {
     /// The key bytes were rejected.
     #[error("the key is not a valid {0} private key")]
     Rejected(&'static str),
+    /// A key of an algorithm DKIM does not sign with (named from its PKCS#8 algorithm
+    /// identifier or PEM label).
+    #[error("{0}: DKIM signs with RSA (rsa-sha256) or Ed25519 (ed25519-sha256, RFC 8463) keys")]
+    Unsupported(&'static str),
     /// An RSA key size monban will not sign with.
     #[error(
         "{0}-bit RSA keys are not used for signing: RFC 8301 section 3.2 asks for at least 2048 bits (and forbids less than 1024)"
@@ -110,12 +114,29 @@ impl SigningKey {
                 Ok(k) => Self::Rsa(k),
                 Err(_) => match Ed25519KeyPair::from_pkcs8_maybe_unchecked(&der) {
                     Ok(k) => Self::Ed25519(k),
-                    Err(_) => match der::pkcs8_inner(&der) {
-                        Some(inner) => return Err(size_error(Some(inner))),
-                        None => return Err(KeyError::Rejected("PKCS#8 RSA or Ed25519")),
+                    Err(_) => match (der::pkcs8_algorithm(&der), der::pkcs8_inner(&der)) {
+                        (Some(Ok(other)), _) => return Err(KeyError::Unsupported(other)),
+                        (Some(Err(der::Known::Ed25519)), _) => {
+                            return Err(KeyError::Rejected("Ed25519"));
+                        }
+                        (_, Some(inner)) => return Err(size_error(Some(inner))),
+                        (_, None) => return Err(KeyError::Rejected("PKCS#8 RSA or Ed25519")),
                     },
                 },
             },
+            "ENCRYPTED PRIVATE KEY" => {
+                return Err(KeyError::Pem(
+                    "the key is encrypted: decrypt it first (openssl pkcs8 -in KEY -out PLAIN.pem)"
+                        .into(),
+                ));
+            }
+            "EC PRIVATE KEY" => return Err(KeyError::Unsupported("an EC (ECDSA) key")),
+            "DSA PRIVATE KEY" => return Err(KeyError::Unsupported("a DSA key")),
+            "OPENSSH PRIVATE KEY" => {
+                return Err(KeyError::Pem(
+                    "an OpenSSH key file: DKIM keys are PEM (monban keygen makes one)".into(),
+                ));
+            }
             other => return Err(KeyError::Pem(format!("unsupported PEM label {other:?}"))),
         };
         if let Self::Rsa(k) = &key {
@@ -266,21 +287,56 @@ mod der {
         Some((m.len() - 1) * 8 + (8 - m[0].leading_zeros() as usize))
     }
 
-    /// The private key inside a PKCS#8 `PrivateKeyInfo` (RFC 5208 §5).
-    pub fn pkcs8_inner(pkcs8: &[u8]) -> Option<&[u8]> {
+    /// The algorithm identifier and the private key inside a PKCS#8 `PrivateKeyInfo`
+    /// (RFC 5208 §5, RFC 5958 §2).
+    fn pkcs8_parts(pkcs8: &[u8]) -> Option<(&[u8], &[u8])> {
         let (0x30, seq, _) = tlv(pkcs8)? else {
             return None;
         };
         let (0x02, _version, rest) = tlv(seq)? else {
             return None;
         };
-        let (0x30, _alg, rest) = tlv(rest)? else {
+        let (0x30, alg, rest) = tlv(rest)? else {
             return None;
         };
         let (0x04, key, _) = tlv(rest)? else {
             return None;
         };
-        Some(key)
+        Some((alg, key))
+    }
+
+    /// The algorithm of a PKCS#8 key by its identifier: `Ok(name)` for one DKIM does
+    /// not sign with, `Err(Known)` for the two it does; `None` when the structure does
+    /// not parse.
+    pub fn pkcs8_algorithm(pkcs8: &[u8]) -> Option<Result<&'static str, Known>> {
+        let (0x06, oid, _) = tlv(pkcs8_parts(pkcs8)?.0)? else {
+            return None;
+        };
+        Some(match oid {
+            [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01] => Err(Known::Rsa),
+            [0x2b, 0x65, 0x70] => Err(Known::Ed25519),
+            [0x2b, 0x65, 0x71] => Ok("an Ed448 key"),
+            [0x2b, 0x65, 0x6e] => Ok("an X25519 key (for key agreement, not signing)"),
+            [0x2b, 0x65, 0x6f] => Ok("an X448 key (for key agreement, not signing)"),
+            [0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01] => Ok("an EC (ECDSA) key"),
+            [0x2a, 0x86, 0x48, 0xce, 0x38, 0x04, 0x01] => Ok("a DSA key"),
+            [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0a] => Ok("an RSA-PSS key"),
+            _ => Ok("a key of an algorithm monban does not know"),
+        })
+    }
+
+    /// The algorithms of [`pkcs8_algorithm`] DKIM signs with.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Known {
+        /// `rsaEncryption`.
+        Rsa,
+        /// `id-Ed25519`.
+        Ed25519,
+    }
+
+    /// The private key inside a PKCS#8 `PrivateKeyInfo` (RFC 5208 §5).
+    pub fn pkcs8_inner(pkcs8: &[u8]) -> Option<&[u8]> {
+        Some(pkcs8_parts(pkcs8)?.1)
     }
 }
 
@@ -524,6 +580,32 @@ pub fn verify_rsa_sha1_digest(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Keys DKIM does not sign with are named for what they are (they all said "not a
+    /// valid RSA private key"), and an encrypted one says to decrypt it first. The keys
+    /// are throwaway ones made by `openssl genpkey` for this test.
+    #[test]
+    fn keys_of_other_algorithms_are_named() {
+        let ed448 = "-----BEGIN PRIVATE KEY-----\nMEcCAQAwBQYDK2VxBDsEObzRTd1H9UUJYQLBrgvLUVcshbGh+JsmxyG2vZQqVJJf\njgYB1h+ha7ExXgkmJWSh1L12TQgkVcHnBg==\n-----END PRIVATE KEY-----\n";
+        let x25519 = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VuBCIEIAjzBY13KS+FW6Nq9RwudFzcfPuYh5X9Jpt/wfobvLBk\n-----END PRIVATE KEY-----\n";
+        let p256 = "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgFIgvbKGr64ZDAh6o\nD9pUqFdahkioJLcSkgIBiv3vjI2hRANCAASSz7Mj2EhrOzDKmGZ9g/ojnuDqjATQ\nvlDO+9M4lN/0laVaFehsFQ0v0xXfcKAJzchtbEyZ2v9NnTGeEFnHqSab\n-----END PRIVATE KEY-----\n";
+        for (pem, says) in [
+            (ed448, "an Ed448 key: DKIM signs with RSA"),
+            (x25519, "an X25519 key (for key agreement, not signing)"),
+            (p256, "an EC (ECDSA) key"),
+            (
+                "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMAA=\n-----END ENCRYPTED PRIVATE KEY-----\n",
+                "the key is encrypted: decrypt it first",
+            ),
+            (
+                "-----BEGIN OPENSSH PRIVATE KEY-----\nMAA=\n-----END OPENSSH PRIVATE KEY-----\n",
+                "an OpenSSH key file",
+            ),
+        ] {
+            let err = SigningKey::from_pem(pem).unwrap_err().to_string();
+            assert!(err.contains(says), "{err}");
+        }
+    }
 
     #[test]
     fn sign_verify_round_trip_both_algorithms() {
