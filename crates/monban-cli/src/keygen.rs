@@ -85,7 +85,8 @@ fn write_file(path: &Path, contents: &str, mode: u32, force: bool) -> Result<(),
 }
 
 pub fn run(args: KeygenArgs) -> Result<(), Failure> {
-    let domain = args.domain.trim_end_matches('.').to_ascii_lowercase();
+    // An internationalized domain is published under its A-labels (RFC 8616 §4).
+    let domain = monban::dkim::signature::ascii_domain(&args.domain).unwrap_or_default();
     let selector = args.selector.to_ascii_lowercase();
     if !label_ok(&domain) {
         return Err(Failure::usage(format!(

@@ -78,12 +78,9 @@ pub async fn run(dns: &DnsArgs, args: SealArgs) -> Result<(), Failure> {
     .map_err(Failure::usage)?;
     let id = &args.authserv_id;
     let key = crate::sign::read_key(&args.key)?;
-    let mut config = SealConfig::new(
-        args.domain.trim_end_matches('.'),
-        &args.selector,
-        Arc::new(key),
-        id,
-    );
+    let domain = monban::dkim::signature::ascii_domain(&args.domain)
+        .ok_or_else(|| crate::sign::not_a_name("--domain", &args.domain))?;
+    let mut config = SealConfig::new(&domain, &args.selector, Arc::new(key), id);
     if let Some(h) = &args.headers {
         config.headers = Some(
             h.split(':')

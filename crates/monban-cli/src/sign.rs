@@ -93,11 +93,9 @@ pub fn run(args: SignArgs) -> Result<(), Failure> {
             .map_err(|e| Failure::usage(format!("--rcpt-to {e}")))?;
     }
     let key = read_key(&args.key)?;
-    let mut config = SignerConfig::new(
-        args.domain.trim_end_matches('.'),
-        &args.selector,
-        Arc::new(key),
-    );
+    let domain = monban::dkim::signature::ascii_domain(&args.domain)
+        .ok_or_else(|| not_a_name("--domain", &args.domain))?;
+    let mut config = SignerConfig::new(&domain, &args.selector, Arc::new(key));
     config.header_canonicalization = hc;
     config.body_canonicalization = bc;
     config.identity = args.identity.clone();

@@ -387,6 +387,18 @@ pub fn is_dns_name(s: &str) -> bool {
         })
 }
 
+/// A signing domain as DKIM publishes and writes it: lower case, without a final dot,
+/// and an internationalized name (U-labels) in its A-label form (UTS #46), the form its
+/// key records are published under (RFC 8616 §4). `None` when the name cannot be
+/// converted; whether the result is a DNS name is [`is_dns_name`]'s to say.
+pub fn ascii_domain(name: &str) -> Option<String> {
+    let name = name.strip_suffix('.').unwrap_or(name);
+    if name.is_ascii() {
+        return Some(name.to_ascii_lowercase());
+    }
+    idna::domain_to_ascii_strict(name).ok()
+}
+
 fn number(tag: &'static str, v: &str) -> Result<u64, SignatureError> {
     // §3.5: up to 12 digits for t/x, 76 for l: anything that does not fit u64 is absurd.
     if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
