@@ -1,9 +1,10 @@
-//! Getting the report out of what reporters send (issue 12): gzip (also gzip inside
-//! gzip, and concatenated members), zip (the first member holding XML or JSON, whatever
-//! its name, even empty), or plain XML or JSON. Every way to make a small input into a
-//! large output is bounded ([`Limits`]): the input size, the output size, the
-//! decompression ratio, the nesting of archives and the number of zip members. A limit
-//! reached is an error naming it, and nothing partial is returned.
+//! Getting the reports out of what reporters send (issue 12): gzip (also gzip inside
+//! gzip, and concatenated members), zip (every member holding XML or JSON, whatever its
+//! name, even empty: a reporter sends one, an archive kept by hand may hold many), or
+//! plain XML or JSON. Every way to make a small input into a large output is bounded
+//! ([`Limits`]): the input size, the output size (of all the reports of an input
+//! together), the decompression ratio, the nesting of archives and the number of zip
+//! members. A limit reached is an error naming it, and no report is returned cut.
 
 use std::io::Read;
 
@@ -73,7 +74,30 @@ pub enum ExtractError {
     /// A zip with no XML or JSON member.
     #[error("the zip holds no XML or JSON report")]
     EmptyZip,
+    /// A zip with more members than [`Limits::max_members`]: the rest were not read.
+    #[error("the zip has {total} members: those after the first {max} were not read")]
+    MembersNotRead {
+        /// [`Limits::max_members`].
+        max: usize,
+        /// How many the zip has.
+        total: usize,
+    },
 }
+
+/// One report found in an input ([`extract_each`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Extracted {
+    /// The document.
+    pub doc: Vec<u8>,
+    /// What it is written in.
+    pub format: Format,
+    /// The zip member it came from (its name, or `#N` when it has none), when the input
+    /// is a zip.
+    pub member: Option<String>,
+}
+
+/// A zip member that could not be read: its name (or `#N`), and why.
+pub type MemberError = (String, ExtractError);
 
 /// What a report is written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,72 +108,155 @@ pub enum Format {
     Json,
 }
 
-/// The report inside `bytes`, and its format.
+/// The report inside `bytes`, and its format: the first of [`extract_each`]'s, or the
+/// first error.
 pub fn extract(bytes: &[u8], limits: &Limits) -> Result<(Vec<u8>, Format), ExtractError> {
+    match extract_each(bytes, limits)?.into_iter().next() {
+        Some(Ok(found)) => Ok((found.doc, found.format)),
+        Some(Err((_, e))) => Err(e),
+        None => Err(ExtractError::EmptyZip),
+    }
+}
+
+/// Every report inside `bytes`: one for plain XML or JSON and gzip, one per report
+/// member of a zip, each member that holds something broken or over a limit as its
+/// error (the others are still read; members that hold no report, a `readme.txt`, are
+/// passed over). An input with no report at all, or one broken as a whole, is the
+/// error. The reports of one input decompress to [`Limits::max_output`] bytes at most
+/// together.
+pub fn extract_each(
+    bytes: &[u8],
+    limits: &Limits,
+) -> Result<Vec<Result<Extracted, MemberError>>, ExtractError> {
     if bytes.len() as u64 > limits.max_input {
         return Err(ExtractError::InputTooLarge(limits.max_input));
     }
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ExtractError::Empty);
     }
-    extract_at(bytes, limits, 0, bytes.len() as u64)
+    let mut out = Vec::new();
+    let mut budget = limits.max_output;
+    let at = At {
+        limits,
+        original: bytes.len() as u64,
+    };
+    at.extract(bytes, 0, None, &mut budget, &mut out)?;
+    Ok(out)
 }
 
-fn extract_at(
-    bytes: &[u8],
-    limits: &Limits,
-    depth: usize,
+/// What every level of an extraction shares: the limits and the input's size (for the
+/// ratio).
+struct At<'l> {
+    limits: &'l Limits,
     original: u64,
-) -> Result<(Vec<u8>, Format), ExtractError> {
-    if let Some(format) = plain(bytes) {
-        return Ok((bytes.to_vec(), format));
-    }
-    if depth >= limits.max_depth {
-        return Err(ExtractError::TooDeep(limits.max_depth));
-    }
-    if bytes.starts_with(&[0x1f, 0x8b]) {
-        let out = bounded_read(
-            GzMembers {
-                current: flate2::bufread::GzDecoder::new(bytes),
-            },
-            limits,
-            original,
-            "gzip",
-        )?;
-        return extract_at(&out, limits, depth + 1, original);
-    }
-    if bytes.starts_with(b"PK\x03\x04") {
-        let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(|e| {
-            ExtractError::Archive {
-                kind: "zip",
-                why: e.to_string(),
+}
+
+impl At<'_> {
+    /// The reports in `bytes` (at archive depth `depth`, inside zip member `member`)
+    /// into `out`; `budget` is the output still allowed. An error is returned for the
+    /// input as a whole; a zip member's own goes into `out`.
+    fn extract(
+        &self,
+        bytes: &[u8],
+        depth: usize,
+        member: Option<&str>,
+        budget: &mut u64,
+        out: &mut Vec<Result<Extracted, MemberError>>,
+    ) -> Result<(), ExtractError> {
+        let limits = self.limits;
+        if let Some(format) = plain(bytes) {
+            if bytes.len() as u64 > *budget {
+                return Err(ExtractError::OutputTooLarge(limits.max_output));
             }
-        })?;
+            *budget -= bytes.len() as u64;
+            out.push(Ok(Extracted {
+                doc: bytes.to_vec(),
+                format,
+                member: member.map(str::to_owned),
+            }));
+            return Ok(());
+        }
+        if depth >= limits.max_depth {
+            return Err(ExtractError::TooDeep(limits.max_depth));
+        }
+        if bytes.starts_with(&[0x1f, 0x8b]) {
+            let inner = bounded_read(
+                GzMembers {
+                    current: flate2::bufread::GzDecoder::new(bytes),
+                },
+                limits,
+                self.original,
+                "gzip",
+            )?;
+            return self.extract(&inner, depth + 1, member, budget, out);
+        }
+        if bytes.starts_with(b"PK\x03\x04") {
+            return self.zip(bytes, depth, budget, out);
+        }
+        Err(ExtractError::Unknown)
+    }
+
+    /// Every member of a zip ([`At::extract`]).
+    fn zip(
+        &self,
+        bytes: &[u8],
+        depth: usize,
+        budget: &mut u64,
+        out: &mut Vec<Result<Extracted, MemberError>>,
+    ) -> Result<(), ExtractError> {
+        let limits = self.limits;
+        let broken = |e: zip::result::ZipError| ExtractError::Archive {
+            kind: "zip",
+            why: e.to_string(),
+        };
+        let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(broken)?;
         let members = zip.len();
+        let before = out.len();
         for i in 0..members.min(limits.max_members) {
-            let member = zip.by_index(i).map_err(|e| ExtractError::Archive {
-                kind: "zip",
-                why: e.to_string(),
-            })?;
+            let member = zip.by_index(i).map_err(broken)?;
             if member.is_dir() {
                 continue;
             }
-            let out = bounded_read(member, limits, original, "zip")?;
+            // Named for errors and sources: its name as far as it reads (control
+            // characters are replaced where it is shown), else its place.
+            let name: String = match member.name().ok().filter(|n| !n.is_empty()) {
+                Some(n) => n.chars().take(200).collect(),
+                None => format!("#{}", i + 1),
+            };
             // Whatever the member's name (some reporters leave it empty), what it holds
-            // decides.
-            match extract_at(&out, limits, depth + 1, original) {
-                Ok(found) => return Ok(found),
-                Err(ExtractError::Unknown) => continue,
-                Err(e) => return Err(e),
+            // decides; one that holds no report is passed over.
+            let result = bounded_read(member, limits, self.original, "zip")
+                .and_then(|inner| self.extract(&inner, depth + 1, Some(&name), budget, out));
+            match result {
+                Ok(()) | Err(ExtractError::Unknown) => {}
+                Err(e) => {
+                    let over = matches!(e, ExtractError::OutputTooLarge(_));
+                    out.push(Err((name, e)));
+                    // Past the output bound, no later member can be read either.
+                    if over {
+                        break;
+                    }
+                }
             }
         }
-        return Err(if members > limits.max_members {
-            ExtractError::TooManyMembers(limits.max_members)
-        } else {
-            ExtractError::EmptyZip
-        });
+        if out.len() == before {
+            return Err(if members > limits.max_members {
+                ExtractError::TooManyMembers(limits.max_members)
+            } else {
+                ExtractError::EmptyZip
+            });
+        }
+        if members > limits.max_members {
+            out.push(Err((
+                format!("members {} to {members}", limits.max_members + 1),
+                ExtractError::MembersNotRead {
+                    max: limits.max_members,
+                    total: members,
+                },
+            )));
+        }
+        Ok(())
     }
-    Err(ExtractError::Unknown)
 }
 
 /// Concatenated gzip members (RFC 1952 §2.2) read as one stream; bytes after a member
@@ -305,6 +412,54 @@ mod tests {
             ..Limits::default()
         };
         assert_eq!(extract(XML, &small), Err(ExtractError::InputTooLarge(10)));
+    }
+
+    /// A zip's every report member is read, each member's failure is its own, and
+    /// members past the limit are named as not read; the reports of one input share one
+    /// output bound.
+    #[test]
+    fn every_report_member_of_a_zip() {
+        let l = Limits {
+            max_members: 4,
+            ..Limits::default()
+        };
+        let bomb = gzip(&vec![b' '; 4 << 20]);
+        let z = zip(&[
+            ("a.xml", XML),
+            ("notes.txt", b"hello"),
+            ("bomb.gz", &bomb),
+            ("", XML),
+            ("late.xml", XML),
+        ]);
+        let each = extract_each(&z, &l).unwrap();
+        let got: Vec<Result<Option<String>, (String, ExtractError)>> =
+            each.into_iter().map(|r| r.map(|x| x.member)).collect();
+        assert_eq!(
+            got,
+            [
+                Ok(Some("a.xml".into())),
+                Err(("bomb.gz".into(), ExtractError::Ratio(1000))),
+                Ok(Some("#4".into())),
+                Err((
+                    "members 5 to 5".into(),
+                    ExtractError::MembersNotRead { max: 4, total: 5 }
+                )),
+            ]
+        );
+        // Two members of 600 bytes under a bound of 1,000 for the whole input.
+        let tight = Limits {
+            max_output: 1000,
+            ratio_floor: 1000,
+            ..Limits::default()
+        };
+        let big = format!("<feedback>{}</feedback>", "x".repeat(580));
+        let z = zip(&[("1.xml", big.as_bytes()), ("2.xml", big.as_bytes())]);
+        let each = extract_each(&z, &tight).unwrap();
+        assert!(each[0].is_ok());
+        assert_eq!(
+            each[1],
+            Err(("2.xml".into(), ExtractError::OutputTooLarge(1000)))
+        );
     }
 
     #[test]

@@ -599,7 +599,17 @@ fn produce_path(path: &Path, opts: &ImportOptions, tx: &mut Out) {
             } else {
                 Done::Nothing
             };
-            if !produce_file(&f, opts, done, tx) || !send(tx, Msg::Advance(1)) {
+            // An mbox among a folder's files gives each of its messages, as it does
+            // given alone (a Maildir's files are one message each).
+            let more = if !maildir && is_mbox(&f) {
+                match std::fs::File::open(&f) {
+                    Ok(file) => mbox_messages(&f, file, opts, tx, false),
+                    Err(e) => failed(tx, &f, e),
+                }
+            } else {
+                produce_file(&f, opts, done, tx)
+            };
+            if !more || !send(tx, Msg::Advance(1)) {
                 return;
             }
         }
@@ -729,6 +739,19 @@ fn produce_mbox(path: &Path, opts: &ImportOptions, tx: &mut Out) {
     if !send(tx, Msg::Total(size, "bytes")) {
         return;
     }
+    mbox_messages(path, file, opts, tx, true);
+}
+
+/// Queues each message of the mbox `file` (named `path`), as a mail; progress in bytes
+/// when `bytes_progress` (an mbox given alone), else none (an mbox in a folder, counted
+/// as one file by the caller). False when the import is stopping.
+fn mbox_messages(
+    path: &Path,
+    file: std::fs::File,
+    opts: &ImportOptions,
+    tx: &mut Out,
+    bytes_progress: bool,
+) -> bool {
     let mut reader = BufReader::with_capacity(1 << 20, file);
     let max = opts.limits.max_input as usize;
     let mut message: Vec<u8> = Vec::new();
@@ -747,8 +770,7 @@ fn produce_mbox(path: &Path, opts: &ImportOptions, tx: &mut Out) {
         let n = match (&mut reader).take(64 * 1024).read_until(b'\n', &mut line) {
             Ok(n) => n,
             Err(e) => {
-                failed(tx, path, format!("read error after line {line_no}: {e}"));
-                break;
+                return failed(tx, path, format!("read error after line {line_no}: {e}"));
             }
         };
         let eof = n == 0;
@@ -773,13 +795,14 @@ fn produce_mbox(path: &Path, opts: &ImportOptions, tx: &mut Out) {
                 } else {
                     Job::Mail(source, std::mem::take(&mut message))
                 };
-                if !tx.queue(job, Done::Nothing, unread) {
-                    return;
+                let advance = if bytes_progress { unread } else { 0 };
+                if !tx.queue(job, Done::Nothing, advance) {
+                    return false;
                 }
                 unread = 0;
             }
             if eof {
-                break;
+                return true;
             }
             number += 1;
             start_line = line_no;
@@ -948,6 +971,74 @@ mod tests {
                 error: "a folder over 8 levels deep; not read".into(),
             }]
         );
+    }
+
+    /// Imports `inputs` into a new store in `db`; the summary.
+    fn import_into(db: &Temp, inputs: &[PathBuf]) -> ImportSummary {
+        let store = monban_store::SqliteStore::open(&db.0.join("m.db")).unwrap();
+        let inputs: Vec<Input> = inputs.iter().cloned().map(Input::Path).collect();
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(import(&store, &inputs, &ImportOptions::default(), &Quiet))
+            .unwrap()
+    }
+
+    /// Every report of a zip is stored, each named by its member when it fails (only
+    /// the first was stored, and the rest dropped without a word); a member that holds
+    /// no report (a readme) is passed over.
+    #[test]
+    fn every_report_of_a_zip_is_imported() {
+        let dir = Temp::new("import-zip");
+        let db = Temp::new("import-zip-db");
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let members = [
+            ("r0.xml", report(100)),
+            ("readme.txt", "hello".into()),
+            ("r1.xml", report(101)),
+            ("", report(102)),
+            ("bad.xml", "<feedback><oops".into()),
+        ];
+        for (name, text) in &members {
+            w.start_file(*name, zip::write::SimpleFileOptions::default())
+                .unwrap();
+            std::io::Write::write_all(&mut w, text.as_bytes()).unwrap();
+        }
+        let path = dir.0.join("three.zip");
+        std::fs::write(&path, w.finish().unwrap().into_inner()).unwrap();
+        let summary = import_into(&db, std::slice::from_ref(&path));
+        assert_eq!(summary.reports_new, 3, "{summary:?}");
+        assert_eq!(summary.failed.len(), 1, "{summary:?}");
+        assert!(
+            summary.failed[0]
+                .source
+                .ends_with("three.zip: zip member \"bad.xml\""),
+            "{summary:?}"
+        );
+    }
+
+    /// An mbox among a folder's files gives each of its messages, as given alone (the
+    /// folder walk read it as one mail: its first report only).
+    #[test]
+    fn an_mbox_in_a_folder_gives_every_message() {
+        let dir = Temp::new("import-folder-mbox");
+        let db = Temp::new("import-folder-mbox-db");
+        let mail = |id: usize| {
+            format!(
+                "From r@example.net Mon Jan  1 00:00:00 2024\nFrom: r@example.net\n\
+                 Subject: Report Domain: example.com\nContent-Type: text/xml\n\n{}\n\n",
+                report(id)
+            )
+        };
+        std::fs::write(
+            dir.0.join("box.mbox"),
+            [mail(200), mail(201), mail(202)].concat(),
+        )
+        .unwrap();
+        std::fs::write(dir.0.join("one.xml"), report(203)).unwrap();
+        let summary = import_into(&db, std::slice::from_ref(&dir.0));
+        assert_eq!(summary.reports_new, 4, "{summary:?}");
+        assert!(summary.failed.is_empty(), "{summary:?}");
     }
 
     /// An mbox line is read in pieces of 64 KiB: a `From ` that a piece starts with, in

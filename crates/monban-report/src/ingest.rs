@@ -18,7 +18,7 @@ use monban::report::parse::parse_aggregate_str;
 use monban::report::tlsrpt::{TlsReport, parse_tls_report};
 use monban_store::{IncomingKind, IncomingRecord, IncomingReport, TlsPolicyRow};
 
-use crate::extract::{Format, Limits, extract};
+use crate::extract::{Extracted, Format, Limits, extract_each};
 
 /// The most messages (TLS: sessions) one report may count (sums over millions of
 /// reports stay within the store's 64-bit integers); a report counting more is refused.
@@ -84,10 +84,7 @@ pub fn from_file(bytes: &[u8], source: &str, limits: &Limits) -> Found {
     }
     let mut found = Found::default();
     let mut budget = limits.max_output;
-    match document(bytes, source, limits, &mut budget) {
-        Ok(r) => found.reports.push(r),
-        Err(e) => found.errors.push(e),
-    }
+    documents(bytes, source, limits, &mut budget, &mut found);
     found
 }
 
@@ -215,10 +212,7 @@ fn walk_mail(
         if part.media_type.starts_with("text/plain") && !starts_like_document(&bytes) {
             continue;
         }
-        match document(&bytes, &where_, limits, budget) {
-            Ok(r) => found.reports.push(r),
-            Err(e) => found.errors.push(e),
-        }
+        documents(&bytes, &where_, limits, budget, found);
     }
     if found.reports.len() > before {
         return;
@@ -302,15 +296,42 @@ fn starts_like_document(b: &[u8]) -> bool {
     matches!(first, Some(b'<') | Some(b'{'))
 }
 
-/// Reads one report document (compressed or not).
+/// Reads the report documents of one file or attachment (compressed or not; a zip may
+/// hold several) into `found`: each report, or what is wrong with it, named by `source`
+/// (and its zip member when the zip holds more than one).
+fn documents(bytes: &[u8], source: &str, limits: &Limits, budget: &mut u64, found: &mut Found) {
+    let each = match extract_each(bytes, limits) {
+        Ok(each) => each,
+        Err(e) => return found.errors.push(Problem::new(source, e.to_string())),
+    };
+    let several = each.len() > 1;
+    for item in each {
+        let (member, result) = match item {
+            Ok(x) => (x.member.clone(), Ok(x)),
+            Err((member, e)) => (Some(member), Err(e.to_string())),
+        };
+        let source = match member.filter(|_| several) {
+            Some(m) => format!("{source}: zip member {m:?}"),
+            None => source.to_owned(),
+        };
+        let report = result
+            .map_err(|e| Problem::new(&source, e))
+            .and_then(|x| document(x, &source, limits, budget));
+        match report {
+            Ok(r) => found.reports.push(r),
+            Err(e) => found.errors.push(e),
+        }
+    }
+}
+
+/// Reads one report document, within what is left of the output `budget`.
 fn document(
-    bytes: &[u8],
+    x: Extracted,
     source: &str,
     limits: &Limits,
     budget: &mut u64,
 ) -> Result<IncomingReport, Problem> {
-    let (doc, format) = extract(bytes, limits).map_err(|e| Problem::new(source, e.to_string()))?;
-    if doc.len() as u64 > *budget {
+    if x.doc.len() as u64 > *budget {
         return Err(Problem::new(
             source,
             format!(
@@ -319,8 +340,8 @@ fn document(
             ),
         ));
     }
-    *budget -= doc.len() as u64;
-    let mut report = read_document(doc, format, source)?;
+    *budget -= x.doc.len() as u64;
+    let mut report = read_document(x.doc, x.format, source)?;
     sanitize(&mut report).map_err(|e| Problem::new(source, e))?;
     Ok(report)
 }
