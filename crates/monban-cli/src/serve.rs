@@ -28,7 +28,8 @@ pub struct ServeArgs {
     /// Seconds one request may take.
     #[arg(long, value_name = "SECONDS", default_value_t = 60)]
     timeout: u64,
-    /// Requests handled at once at most.
+    /// Requests handled at once at most (the fixed files, style, script, icon and API
+    /// description, are served outside this bound).
     #[arg(long, value_name = "N", default_value_t = 64)]
     concurrency: usize,
     /// The authserv-id of monban's own results (default: the host name).

@@ -230,6 +230,31 @@ fn errors_are_json_and_limits_hold() {
     );
     assert_eq!(status, 413);
     secure_headers(&headers);
+    assert!(
+        headers.contains("content-type: application/json"),
+        "{headers}"
+    );
+    // So is one whose length is not told (chunked), as it streams past the bound: a
+    // JSON error too (it was text/plain).
+    let (status, headers, body) = server.request(
+        "POST",
+        "/api/v1/analyze",
+        "Transfer-Encoding: chunked\r\n",
+        format!("1388\r\n{}\r\n0\r\n\r\n", "x".repeat(5000)).as_bytes(),
+    );
+    assert_eq!(status, 413, "{}", String::from_utf8_lossy(&body));
+    assert!(
+        headers.contains("content-type: application/json"),
+        "{headers}"
+    );
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert!(v["error"].as_str().unwrap().contains("length limit"), "{v}");
+    // A method the path does not take: a JSON error, with Allow (it was empty).
+    let (status, headers, body) = server.request("DELETE", "/api/v1/check/example.com", "", b"");
+    assert_eq!(status, 405);
+    assert!(headers.contains("allow: get,head"), "{headers}");
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["error"], "method not allowed");
     // An empty store still summarises (nothing).
     let (status, _, body) = server.get("/api/v1/reports/summary");
     assert_eq!(status, 200);
@@ -365,6 +390,46 @@ fn a_request_past_the_timeout_gets_503() {
     assert!(started.elapsed() < std::time::Duration::from_secs(30));
 }
 
+/// A page past `--timeout` gets an error page in the reader's language, not the API's
+/// JSON (a browser showed raw JSON); an upload to a page that streams past
+/// `--max-body` (chunked, its size not told) gets 413, not 500.
+#[test]
+fn pages_past_their_limits_get_pages() {
+    use std::io::{Read, Write};
+    let server = Server::example(&["--timeout", "1", "--max-body", "1000"]);
+    let mut s = connect(&server);
+    s.write_all(
+        b"POST /analyze HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\
+          Accept-Language: ja\r\nExpect: 100-continue\r\n\
+          Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\n",
+    )
+    .unwrap();
+    assert!(read_head(&mut s).starts_with("http/1.1 100 continue"));
+    let head = read_head(&mut s);
+    assert!(head.starts_with("http/1.1 503"), "{head}");
+    assert!(head.contains("content-type: text/html"), "{head}");
+    let mut body = Vec::new();
+    let _ = s.read_to_end(&mut body);
+    let body = String::from_utf8_lossy(&body);
+    assert!(body.contains("1 秒以内に応答がありませんでした"), "{body}");
+    // A multipart upload, chunked, past the bound.
+    let boundary = "b0undary";
+    let part = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"message\"\r\n\r\n{}\r\n--{boundary}--\r\n",
+        "x".repeat(1500)
+    );
+    let (status, headers, _) = server.request(
+        "POST",
+        "/analyze",
+        &format!(
+            "Content-Type: multipart/form-data; boundary={boundary}\r\nTransfer-Encoding: chunked\r\n"
+        ),
+        format!("{:x}\r\n{part}\r\n0\r\n\r\n", part.len()).as_bytes(),
+    );
+    assert_eq!(status, 413, "{headers}");
+    assert!(headers.contains("content-type: text/html"), "{headers}");
+}
+
 /// A client that sends its request head slowly (slowloris) is cut off after
 /// `--timeout`, whatever it sends meanwhile: the head must be whole in time.
 #[test]
@@ -403,7 +468,9 @@ fn a_request_head_sent_slowly_is_cut_off() {
 
 /// `--concurrency`: over every route, at most N requests are handled at once; the
 /// others wait for a turn. With N = 1, a request held open (its body asked for and not
-/// yet sent) keeps a request for another path waiting until it is answered.
+/// yet sent) keeps a request for another path waiting until it is answered. The fixed
+/// files (style, script, icon, the API description) are answered meanwhile: they do
+/// not wait behind requests that wait on DNS.
 #[test]
 fn requests_wait_for_a_turn_across_routes() {
     use std::io::{Read, Write};
@@ -422,11 +489,12 @@ fn requests_wait_for_a_turn_across_routes() {
         .unwrap();
     // The first request's handler runs: it holds the one turn.
     assert!(read_head(&mut first).starts_with("http/1.1 100 continue"));
+    for fixed in ["/static/monban.css", "/api/v1/openapi.json", "/favicon.ico"] {
+        assert_eq!(server.get(fixed).0, 200, "{fixed}");
+    }
     let mut second = connect(&server);
     second
-        .write_all(
-            b"GET /api/v1/openapi.json HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
-        )
+        .write_all(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
         .unwrap();
     // Not answered while the turn is held (without the bound it is answered at once).
     second

@@ -671,6 +671,7 @@ pub fn router(state: Arc<AppState>, config: &Config) -> Router {
         .layer(tower_http::limit::RequestBodyLimitLayer::new(
             config.max_body,
         ))
+        .layer(axum::middleware::from_fn(api_errors_as_json))
         .layer(axum::middleware::from_fn(move |req, next| {
             host_check(req, next, allowed.clone())
         }))
@@ -719,32 +720,99 @@ async fn host_check(
     }
 }
 
-/// At most [`Config::concurrency`] requests handled at once, over every route: the
-/// others wait for a turn (within their deadline, which is outside this).
+/// Whether a path is one of the fixed files (style, script, icon, the API's
+/// description): answered at once from memory, so never made to wait for a turn behind
+/// requests that wait on DNS.
+fn is_fixed_file(path: &str) -> bool {
+    path.starts_with("/static/") || path == "/favicon.ico" || path == "/api/v1/openapi.json"
+}
+
+/// At most [`Config::concurrency`] requests handled at once, over every route but the
+/// fixed files ([`is_fixed_file`]): the others wait for a turn (within their deadline,
+/// which is outside this).
 async fn one_turn(
     req: axum::extract::Request,
     next: axum::middleware::Next,
     turns: Arc<tokio::sync::Semaphore>,
 ) -> Response {
+    if is_fixed_file(req.uri().path()) {
+        return next.run(req).await;
+    }
     match turns.acquire_owned().await {
         Ok(_turn) => next.run(req).await,
         Err(_) => error(StatusCode::SERVICE_UNAVAILABLE, "the server is stopping"),
     }
 }
 
-/// Every request within `timeout`: past it, 503 with a JSON error.
+/// Every request within `timeout`: past it, 503, as a JSON error for the API and as an
+/// error page, in the reader's language, for a page.
 async fn deadline(
     req: axum::extract::Request,
     next: axum::middleware::Next,
     timeout: Duration,
 ) -> Response {
+    let page = (!req.uri().path().starts_with("/api/")).then(|| {
+        let ctx = pages::Ctx::from_request(req.headers(), req.uri().path(), req.uri().query());
+        (ctx, req.uri().path().to_owned())
+    });
     match tokio::time::timeout(timeout, next.run(req)).await {
         Ok(r) => r,
-        Err(_) => error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("no answer within {} s", timeout.as_secs()),
-        ),
+        Err(_) => match page {
+            None => error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("no answer within {} s", timeout.as_secs()),
+            ),
+            Some((ctx, path)) => {
+                let why = ctx.t().text(
+                    "no-answer-in-time",
+                    &[("seconds", timeout.as_secs().to_string().into())],
+                );
+                pages::error_page(
+                    &ctx,
+                    pages::Page::of_path(&path),
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    &why,
+                )
+            }
+        },
     }
+}
+
+/// Every error the API answers is `{"error": "..."}` JSON, as documented, also those
+/// made before a handler runs (a body over `--max-body`, a body that cannot be read, a
+/// method the path does not take): their text (or the status's reason) becomes the
+/// error, and the status is kept.
+async fn api_errors_as_json(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let api = req.uri().path().starts_with("/api/");
+    let response = next.run(req).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !api || is_json || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let allow = response.headers().get(header::ALLOW).cloned();
+    // The text of such an answer is short (axum's rejection messages).
+    let text = axum::body::to_bytes(response.into_body(), 4096)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+        .unwrap_or_default();
+    let why = if text.is_empty() {
+        status
+            .canonical_reason()
+            .unwrap_or("error")
+            .to_ascii_lowercase()
+    } else {
+        text
+    };
+    let mut out = error(status, why);
+    if let Some(allow) = allow {
+        out.headers_mut().insert(header::ALLOW, allow);
+    }
+    out
 }
 
 /// Serves until `shutdown` completes. Each connection must send a whole request head

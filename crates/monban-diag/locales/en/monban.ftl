@@ -13,6 +13,7 @@ footer = monban: everything is computed on this server; nothing is sent elsewher
 error-title = Something went wrong
 back-to-start = Back to the start page
 not-found = There is no such page.
+no-answer-in-time = No answer within { $seconds } s: a DNS server may be slow. Try again in a moment.
 csrf-refused = The form was refused: it did not come from this site's page (or the page is too old). Reload the page and send it again.
 login-needed = The report dashboard needs a login.
 copy = Copy

@@ -136,12 +136,12 @@ pub async fn post(
             let field = match form.next_field().await {
                 Ok(Some(f)) => f,
                 Ok(None) => break,
-                Err(e) => return bad(e.body_text(), StatusCode::BAD_REQUEST),
+                Err(e) => return bad(e.body_text(), form_status(&e)),
             };
             let name = field.name().unwrap_or("").to_owned();
             let data = match field.bytes().await {
                 Ok(d) => d,
-                Err(e) => return bad(e.body_text(), e.status()),
+                Err(e) => return bad(e.body_text(), form_status(&e)),
             };
             match name.as_str() {
                 "csrf" => token = String::from_utf8_lossy(&data).into_owned(),
@@ -164,6 +164,20 @@ pub async fn post(
     // A file wins over the text area (the user chose it last).
     let message = if file.is_empty() { message } else { file };
     analysis_page(&state, &ctx, &message, verify).await
+}
+
+/// The status of a form that could not be read: 413 when the body went past
+/// `--max-body` while it streamed in (a chunked upload, whose size is not known before:
+/// axum's own mapping gave 500 "failed to read stream"), else axum's.
+fn form_status(e: &axum::extract::multipart::MultipartError) -> StatusCode {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(s) = source {
+        if s.is::<http_body_util::LengthLimitError>() {
+            return StatusCode::PAYLOAD_TOO_LARGE;
+        }
+        source = s.source();
+    }
+    e.status()
 }
 
 /// The message carried by a permalink.

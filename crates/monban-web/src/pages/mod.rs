@@ -32,6 +32,21 @@ pub enum Page {
     Reports,
 }
 
+impl Page {
+    /// The page a path belongs to (for the menu of an error page).
+    pub fn of_path(path: &str) -> Self {
+        if path.starts_with("/analyze") {
+            Self::Analyze
+        } else if path.starts_with("/check") {
+            Self::Check
+        } else if path.starts_with("/reports") {
+            Self::Reports
+        } else {
+            Self::Start
+        }
+    }
+}
+
 /// What a page needs of the request: the language and the anti-forgery token.
 #[derive(Debug, Clone)]
 pub struct Ctx {
