@@ -51,7 +51,7 @@ pub struct CheckArgs {
     fail_on: Option<String>,
     /// `nagios`: one line (`MONBAN CHECK CRITICAL - example.com: 1 red, 2 yellow |
     /// red=1 yellow=2 green=5`) and the Nagios plugin exit status: 0 green, 1 yellow,
-    /// 2 red.
+    /// 2 red, 3 (UNKNOWN) when a DNS lookup failed and nothing seen is red.
     #[arg(long, value_name = "FORMAT", value_parser = ["nagios"])]
     format: Option<String>,
     /// The language of the findings: en or ja (default: from LC_ALL, LC_MESSAGES or
@@ -139,13 +139,26 @@ pub async fn run(dns: &DnsArgs, args: CheckArgs) -> Result<(), Failure> {
             count(Severity::Yellow),
             count(Severity::Green),
         );
+        // A lookup that failed (timeout, SERVFAIL) leaves the check undone: UNKNOWN, as
+        // a Nagios plugin says it could not check, unless what was seen is red already.
+        let failed = report
+            .findings
+            .iter()
+            .filter(|f| f.text.id.ends_with("-lookup-failed"))
+            .count();
         let (word, code) = match report.status {
+            Severity::Red => ("CRITICAL", 2),
+            _ if failed > 0 => ("UNKNOWN", 3),
             Severity::Green => ("OK", 0),
             Severity::Yellow => ("WARNING", 1),
-            Severity::Red => ("CRITICAL", 2),
+        };
+        let lookups = if failed > 0 && code == 3 {
+            format!(" ({failed} DNS lookup(s) failed)")
+        } else {
+            String::new()
         };
         outln!(
-            "MONBAN CHECK {word} - {}: {red} red, {yellow} yellow | red={red} yellow={yellow} green={green}",
+            "MONBAN CHECK {word} - {}: {red} red, {yellow} yellow{lookups} | red={red} yellow={yellow} green={green}",
             report.domain
         );
         return if code == 0 {

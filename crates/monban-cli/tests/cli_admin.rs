@@ -435,3 +435,53 @@ fn error_messages_carry_no_debug_text() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// A DNS server that answers every query SERVFAIL (its question echoed, RCODE 2), on an
+/// ephemeral UDP port of 127.0.0.1, until the process ends: lookups fail at once and
+/// for good, as when the domain's servers are broken.
+fn servfail_server() -> std::net::SocketAddr {
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = socket.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 512];
+        while let Ok((n, from)) = socket.recv_from(&mut buf) {
+            if n < 12 {
+                continue;
+            }
+            let mut answer = buf[..n].to_vec();
+            // QR, the opcode and RD kept; RA; RCODE 2; no answer, authority or extra.
+            answer[2] = 0x80 | (buf[2] & 0x79);
+            answer[3] = 0x80 | 2;
+            answer[6..12].fill(0);
+            let _ = socket.send_to(&answer, from);
+        }
+    });
+    addr
+}
+
+/// `--format nagios` says UNKNOWN (3) when DNS lookups failed and nothing seen is red:
+/// the check could not be made (it said WARNING, and `--fail-on red` passed a DNS
+/// outage as fine).
+#[test]
+fn nagios_is_unknown_when_the_check_could_not_be_made() {
+    let server = servfail_server().to_string();
+    let out = common::run(
+        &[
+            "--dns-server",
+            &server,
+            "check",
+            "example.com",
+            "--format",
+            "nagios",
+        ],
+        b"",
+        &[],
+    );
+    let line = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{line}");
+    assert!(
+        line.starts_with("MONBAN CHECK UNKNOWN - example.com: "),
+        "{line}"
+    );
+    assert!(line.contains("DNS lookup(s) failed"), "{line}");
+}
