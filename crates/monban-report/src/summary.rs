@@ -64,8 +64,18 @@ pub fn filter(
     {
         return Err(format!("{} is after {}", name("since"), name("until")));
     }
+    // Reports are stored under the policy domain's A-labels (ingest converts an
+    // internationalized one): a filter given in U-labels is converted the same way.
+    let domain = domain.map(|d| {
+        let d = d.trim().trim_end_matches('.');
+        if d.is_ascii() {
+            d.to_ascii_lowercase()
+        } else {
+            idna::domain_to_ascii(d).unwrap_or_else(|_| d.to_lowercase())
+        }
+    });
     Ok(SummaryFilter {
-        domain: domain.map(|d| d.trim().trim_end_matches('.').to_ascii_lowercase()),
+        domain,
         since,
         until,
     })
@@ -1059,6 +1069,16 @@ mod tests {
             }],
             sources,
         }
+    }
+
+    /// A domain filter in U-labels selects what is stored under its A-labels (it
+    /// matched nothing: `report summary --domain 例え.jp` was empty).
+    #[test]
+    fn a_filter_in_u_labels_is_converted() {
+        let f = filter(Some(" 例え.JP. "), None, None, |n| n.to_string()).unwrap();
+        assert_eq!(f.domain.as_deref(), Some("xn--r8jz45g.jp"));
+        let f = filter(Some("Example.COM."), None, None, |n| n.to_string()).unwrap();
+        assert_eq!(f.domain.as_deref(), Some("example.com"));
     }
 
     #[test]
