@@ -188,8 +188,13 @@ fn walk_mail(
             )),
         }
     }
+    let arf = parts
+        .iter()
+        .any(|p| p.media_type == "message/feedback-report");
     for (i, part) in parts.iter().enumerate() {
-        if !may_hold_report(part) {
+        // An ARF's text part is its note for people (RFC 5965 §2: the first part),
+        // even when it starts with '<': not a report document to read.
+        if !may_hold_report(part) || (arf && part.media_type.starts_with("text/plain")) {
             continue;
         }
         let where_ = format!(
@@ -948,6 +953,25 @@ fn failure_with_hash(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An ARF's note for people that starts with '<' is not read as an aggregate
+    /// report: the failure report is stored and no error is said (it said "not a DMARC
+    /// aggregate report: the root element is <script>", and the import exited 1).
+    #[test]
+    fn an_arf_note_starting_with_markup_is_not_a_report_document() {
+        let mail = "From: reporter@example.net\r\nTo: dmarc@example.com\r\n\
+            Subject: Report\r\nMIME-Version: 1.0\r\n\
+            Content-Type: multipart/report; report-type=feedback-report; boundary=\"b\"\r\n\r\n\
+            --b\r\nContent-Type: text/plain\r\n\r\n<script>alert(1)</script> a failure report\r\n\
+            --b\r\nContent-Type: message/feedback-report\r\n\r\n\
+            Feedback-Type: auth-failure\r\nUser-Agent: test/1\r\nVersion: 1\r\n\
+            Auth-Failure: dmarc\r\nReported-Domain: example.com\r\nSource-IP: 192.0.2.1\r\n\r\n\
+            --b\r\nContent-Type: text/rfc822-headers\r\n\r\n\
+            From: a@example.com\r\nSubject: x\r\n\r\n--b--\r\n";
+        let found = from_mail(mail.as_bytes(), "arf.eml", &Limits::default());
+        assert!(found.errors.is_empty(), "{:?}", found.errors);
+        assert_eq!(found.reports.len(), 1);
+    }
 
     #[test]
     fn same_content_written_differently_is_the_same_report() {
