@@ -356,6 +356,7 @@ fn overview_table(t: &Catalog, s: &Summary, query: &str) -> Markup {
                 th scope="col" class="num" { "none" }
                 th scope="col" class="num" { "quarantine" }
                 th scope="col" class="num" { "reject" }
+                th scope="col" class="num" title=(t.get("col-other-disposition-title")) { (t.get("col-other-disposition")) }
                 th scope="col" class="num" { (t.get("col-reports")) }
             } }
             tbody {
@@ -367,12 +368,20 @@ fn overview_table(t: &Catalog, s: &Summary, query: &str) -> Markup {
                         @for k in ["none", "quarantine", "reject"] {
                             td.num { (d.disposition.get(k).copied().unwrap_or(0)) }
                         }
+                        td.num { (other_dispositions(d.messages, ["none", "quarantine", "reject"].map(|k| d.disposition.get(k).copied().unwrap_or(0)))) }
                         td.num { (d.reports) }
                     }
                 }
             }
         }
     }
+}
+
+/// The messages whose disposition is none of the three standard ones (some reporters
+/// write `pass`): without this column a row's dispositions did not add up to its
+/// messages.
+fn other_dispositions(messages: u64, standard: [u64; 3]) -> u64 {
+    messages.saturating_sub(standard.iter().sum())
 }
 
 /// Messages over time: a bar per period (a day, a week or 30 days, so that there are
@@ -453,6 +462,7 @@ fn daily_chart(t: &Catalog, days: &[DailyCounts]) -> Markup {
                     th scope="col" class="num" { "none" }
                     th scope="col" class="num" { "quarantine" }
                     th scope="col" class="num" { "reject" }
+                    th scope="col" class="num" title=(t.get("col-other-disposition-title")) { (t.get("col-other-disposition")) }
                 } }
                 tbody {
                     @for b in &buckets {
@@ -464,6 +474,7 @@ fn daily_chart(t: &Catalog, days: &[DailyCounts]) -> Markup {
                             td.num { (b.none) }
                             td.num { (b.quarantine) }
                             td.num { (b.reject) }
+                            td.num { (other_dispositions(b.messages, [b.none, b.quarantine, b.reject])) }
                         }
                     }
                 }
