@@ -165,6 +165,13 @@ pub async fn run(dns: &DnsArgs, args: ServeArgs) -> Result<(), Failure> {
         .local_addr()
         .map_err(|e| Failure::other(e.to_string()))?;
     eprintln!("monban serve: listening on http://{local}/");
+    if args.password_file.is_none() && args.trust_proxy_header.is_none() {
+        // Said once at the start: the dashboard shows reports as received (reporters'
+        // addresses, sources, failure reports' headers) to whoever reaches it.
+        eprintln!(
+            "monban serve: the report dashboard and the raw reports are open to anyone who can reach {local} (--password-file to require a login)"
+        );
+    }
     let mut term = signal(SignalKind::terminate()).map_err(|e| Failure::other(e.to_string()))?;
     let mut int = signal(SignalKind::interrupt()).map_err(|e| Failure::other(e.to_string()))?;
     let shutdown = async move {

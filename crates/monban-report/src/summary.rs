@@ -422,6 +422,9 @@ pub fn fold(data: &IncomingSummary) -> Summary {
         if r.last_end > *n && r.policy_p.is_some() {
             *n = r.last_end;
             d.policy = r.policy_p.clone();
+            // Until DNS says otherwise (`published_policies`): it was empty, which
+            // the contract does not name.
+            d.policy_source = "reports";
         }
     }
     let mut sources: HashMap<(String, String), Source> = HashMap::new();
@@ -1092,6 +1095,8 @@ mod tests {
         )]));
         let d = &s.domains[0];
         assert_eq!((d.messages, d.dmarc_pass, d.reports), (100, 100, 2));
+        // The policy as the reports saw it, said so (it was "").
+        assert_eq!((d.policy.as_deref(), d.policy_source), (Some("none"), "reports"));
         assert_eq!(d.disposition["none"], 100);
         let a = &advise(&s)[0];
         assert!(a.safe);
