@@ -377,6 +377,14 @@ fn only_our_host_names_are_answered() {
             "{host}"
         );
     }
+    // Two Host fields are refused (the first was believed), and the name of an
+    // absolute-form request must be ours too (it was not looked at).
+    assert_eq!(
+        server.get_as_host("127.0.0.1\r\nHost: evil.example", "/"),
+        400
+    );
+    assert_eq!(server.get_as_host("127.0.0.1", "http://evil.example/"), 421);
+    assert_eq!(server.get_as_host("127.0.0.1", "http://localhost/"), 200);
     // A proxy's header is trusted only when the proxy is the only way in.
     let out = common::run(
         &[

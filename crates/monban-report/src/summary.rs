@@ -1096,7 +1096,10 @@ mod tests {
         let d = &s.domains[0];
         assert_eq!((d.messages, d.dmarc_pass, d.reports), (100, 100, 2));
         // The policy as the reports saw it, said so (it was "").
-        assert_eq!((d.policy.as_deref(), d.policy_source), (Some("none"), "reports"));
+        assert_eq!(
+            (d.policy.as_deref(), d.policy_source),
+            (Some("none"), "reports")
+        );
         assert_eq!(d.disposition["none"], 100);
         let a = &advise(&s)[0];
         assert!(a.safe);

@@ -698,19 +698,23 @@ fn host_allowed(host: &str, allowed: &[String]) -> bool {
             .any(|a| a == "*" || a.trim_end_matches('.').eq_ignore_ascii_case(&name))
 }
 
-/// Refuses requests for a `Host` the server is not (421 Misdirected Request).
+/// Refuses requests for a `Host` the server is not (421 Misdirected Request), and
+/// requests with more than one `Host` field (400: RFC 9112 §3.2 says to). The name of
+/// an absolute-form request (`GET http://name/...`) must be allowed too: RFC 9112
+/// §3.2.2 has it replace `Host`.
 async fn host_check(
     req: axum::extract::Request,
     next: axum::middleware::Next,
     allowed: Arc<Vec<String>>,
 ) -> Response {
-    let host = req
-        .headers()
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .or_else(|| req.uri().authority().map(|a| a.as_str()))
-        .unwrap_or("");
-    if host_allowed(host, &allowed) {
+    let mut hosts = req.headers().get_all(header::HOST).iter();
+    let host = hosts.next().map(|h| h.to_str().unwrap_or("\u{0}"));
+    if hosts.next().is_some() {
+        return error(StatusCode::BAD_REQUEST, "more than one Host header field");
+    }
+    let authority = req.uri().authority().map(|a| a.as_str());
+    let named: Vec<&str> = host.into_iter().chain(authority).collect();
+    if !named.is_empty() && named.iter().all(|h| host_allowed(h, &allowed)) {
         next.run(req).await
     } else {
         error(
