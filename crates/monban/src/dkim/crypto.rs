@@ -95,6 +95,39 @@ pub fn to_pem(label: &str, der: &[u8]) -> String {
     out
 }
 
+/// The key record (`k=` and `p=`) a PEM private key's public half makes, for a key
+/// [`SigningKey::from_pem`] reads, and also for an RSA key too small to sign with (its
+/// `RsaSize` error): checking whether a published record matches an old 1024-bit key
+/// needs its public half, not a signature. With the key's size for such a key.
+pub fn public_record_from_pem(text: &str) -> Result<(KeyRecord, Option<usize>), KeyError> {
+    match SigningKey::from_pem(text) {
+        Ok(k) => Ok((k.key_record()?, None)),
+        Err(KeyError::RsaSize(bits)) => {
+            let (label, der) = pem_blocks(text)?;
+            let pkcs1 = match label.as_str() {
+                "RSA PRIVATE KEY" => Some(der.as_slice()),
+                _ => der::pkcs8_inner(&der),
+            };
+            let (modulus, exponent) = pkcs1
+                .and_then(der::rsa_private_public_parts)
+                .ok_or(KeyError::Rejected("RSA"))?;
+            Ok((
+                KeyRecord {
+                    key_type: KeyType::Rsa,
+                    hashes: Vec::new(),
+                    public_key: der::rsa_spki(modulus, exponent),
+                    services: Vec::new(),
+                    flags: Vec::new(),
+                    notes: None,
+                    unknown: Vec::new(),
+                },
+                Some(bits),
+            ))
+        }
+        Err(e) => Err(e),
+    }
+}
+
 impl SigningKey {
     /// Reads a PEM private key: PKCS#8 RSA or Ed25519, or PKCS#1 RSA.
     pub fn from_pem(text: &str) -> Result<Self, KeyError> {
@@ -269,17 +302,58 @@ mod der {
         Some((tag, &rest[..len], &rest[len..]))
     }
 
-    /// The modulus size of a PKCS#1 `RSAPrivateKey` (RFC 8017 A.1.2).
-    pub fn rsa_private_modulus_bits(pkcs1: &[u8]) -> Option<usize> {
+    /// The modulus and public exponent of a PKCS#1 `RSAPrivateKey` (RFC 8017 A.1.2),
+    /// as written (big-endian, leading zero octets kept).
+    pub fn rsa_private_public_parts(pkcs1: &[u8]) -> Option<(&[u8], &[u8])> {
         let (0x30, seq, _) = tlv(pkcs1)? else {
             return None;
         };
         let (0x02, _version, rest) = tlv(seq)? else {
             return None;
         };
-        let (0x02, modulus, _) = tlv(rest)? else {
+        let (0x02, modulus, rest) = tlv(rest)? else {
             return None;
         };
+        let (0x02, exponent, _) = tlv(rest)? else {
+            return None;
+        };
+        Some((modulus, exponent))
+    }
+
+    /// A DER element: `tag`, the definite length, `content`.
+    fn element(tag: u8, content: &[u8]) -> Vec<u8> {
+        let mut out = vec![tag];
+        let len = content.len();
+        if len < 0x80 {
+            out.push(len as u8);
+        } else {
+            let bytes = len.to_be_bytes();
+            let skip = bytes.iter().take_while(|&&b| b == 0).count();
+            out.push(0x80 | (bytes.len() - skip) as u8);
+            out.extend_from_slice(&bytes[skip..]);
+        }
+        out.extend_from_slice(content);
+        out
+    }
+
+    /// The `SubjectPublicKeyInfo` (RFC 5280 §4.1, RFC 8017 A.1.1) of an RSA public key,
+    /// the form a DKIM record's `p=` holds.
+    pub fn rsa_spki(modulus: &[u8], exponent: &[u8]) -> Vec<u8> {
+        const ALGORITHM: [u8; 15] = [
+            0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05,
+            0x00,
+        ];
+        let key = element(
+            0x30,
+            &[element(0x02, modulus), element(0x02, exponent)].concat(),
+        );
+        let bits = element(0x03, &[&[0u8][..], &key].concat());
+        element(0x30, &[&ALGORITHM[..], &bits].concat())
+    }
+
+    /// The modulus size of a PKCS#1 `RSAPrivateKey` (RFC 8017 A.1.2).
+    pub fn rsa_private_modulus_bits(pkcs1: &[u8]) -> Option<usize> {
+        let (modulus, _) = rsa_private_public_parts(pkcs1)?;
         let m: &[u8] = match modulus.iter().position(|&b| b != 0) {
             Some(i) => &modulus[i..],
             None => return None,
@@ -580,6 +654,33 @@ pub fn verify_rsa_sha1_digest(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The public record of a key too small to sign with is still read (for `check
+    /// --key` on an old key): the SubjectPublicKeyInfo built from the private key's
+    /// modulus and exponent is the one `openssl pkey -pubout` writes for this throwaway
+    /// 1024-bit key, and for a 2048-bit key the one aws-lc gives.
+    #[test]
+    fn the_public_record_of_a_weak_key_is_read() {
+        let pem = "-----BEGIN PRIVATE KEY-----\nMIICdwIBADANBgkqhkiG9w0BAQEFAASCAmEwggJdAgEAAoGBALjG9h5OIraBrP0I\nznDGLT86oGpgil3IbO++cT51CK6zht0HoTczARIZvAdlRwqmN24ppwD4/9EFz6s+\nNQ1RNhxu5gge4i1J49XRurBZaGUDPGPvXa1BeUNsHSym0M0bf95C9KvWbY6Dui3x\n9/CVzqMEcg1Zef91RFLUuzV659dLAgMBAAECgYEAh5+JsK67Leg6d7NKC156gYlf\nixT3GmTtCH9pEWXHjKs61ustup1WMNnwuCDvJvLfhp1N9hnNcrdoORG80NyF8NK9\nCwGdJncq6ZlUiMDuGF5izzf1LfVbCp7Tf8RvfLjX4Kfxq4PkdVHEfSFGMS3hktaF\n7imNir6SLr/B3sOCePECQQDoeuEGV1huvhohdeFZ1sn7LbaMz3ty3b+T04Kjeacx\n/1TSTT0by3oHfGRl3KBggqINN9cs74VfZ7L1Ww3EYNIJAkEAy3iaQNVsSLk8jrEu\n/3J5460AQPTCSJSWBRj993HQu6671usOPr03H9v59OjPrv/tsywHx8GP/AY5ZOTP\nyv/jswJAXaRRS5qXNlRAdkXjNaq8xP4Oz/0q/oOvjT3fGzX/ULZGVkdiW/XD+4vx\nbM5Hk1hLKgPaGnGISXudrBK3IujU8QJBALNVDo+KC7BlIwyY+dVHbkrO1eRqVTpn\nS3oetuh6tgBVV1VrQtjlKEq6NSo4b6PMChLbAdh7r43vZnKYgNRoiKUCQCQsktOV\nKi1XrUP/RWcdeef72afFCw9higmqEFmlYALxbEDw3O2ucYnC/vH5xbZFq+uuwsUo\npgVnbqAaS3kb3G0=\n-----END PRIVATE KEY-----\n";
+        let openssl = "MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQC4xvYeTiK2gaz9CM5wxi0/OqBqYIpdyGzvvnE+dQius4bdB6E3MwESGbwHZUcKpjduKacA+P/RBc+rPjUNUTYcbuYIHuItSePV0bqwWWhlAzxj712tQXlDbB0sptDNG3/eQvSr1m2Og7ot8ffwlc6jBHINWXn/dURS1Ls1eufXSwIDAQAB";
+        assert!(matches!(
+            SigningKey::from_pem(pem),
+            Err(KeyError::RsaSize(1024))
+        ));
+        let (record, bits) = public_record_from_pem(pem).unwrap();
+        assert_eq!(bits, Some(1024));
+        assert_eq!(B64.encode(&record.public_key), openssl);
+        let strong = SigningKey::generate_rsa(2048).unwrap();
+        let pem = strong.to_pkcs8_pem().unwrap();
+        let (record, bits) = public_record_from_pem(&pem).unwrap();
+        assert_eq!(bits, None);
+        assert_eq!(record.public_key, strong.key_record().unwrap().public_key);
+        let (_, der) = pem_blocks(&pem).unwrap();
+        let (n, e) = der::pkcs8_inner(&der)
+            .and_then(der::rsa_private_public_parts)
+            .unwrap();
+        assert_eq!(der::rsa_spki(n, e), record.public_key);
+    }
 
     /// Keys DKIM does not sign with are named for what they are (they all said "not a
     /// valid RSA private key"), and an encrypted one says to decrypt it first. The keys
