@@ -51,7 +51,8 @@ pub struct CheckArgs {
     fail_on: Option<String>,
     /// `nagios`: one line (`MONBAN CHECK CRITICAL - example.com: 1 red, 2 yellow |
     /// red=1 yellow=2 green=5`) and the Nagios plugin exit status: 0 green, 1 yellow,
-    /// 2 red, 3 (UNKNOWN) when a DNS lookup failed and nothing seen is red.
+    /// 2 red, 3 (UNKNOWN) when the lookup of the domain's SPF, DMARC or MX records, or
+    /// of a selector given, failed and nothing seen is red.
     #[arg(long, value_name = "FORMAT", value_parser = ["nagios"])]
     format: Option<String>,
     /// The language of the findings: en or ja (default: from LC_ALL, LC_MESSAGES or
@@ -141,10 +142,24 @@ pub async fn run(dns: &DnsArgs, args: CheckArgs) -> Result<(), Failure> {
         );
         // A lookup that failed (timeout, SERVFAIL) leaves the check undone: UNKNOWN, as
         // a Nagios plugin says it could not check, unless what was seen is red already.
+        // The domain's own records (SPF, DMARC, MX) and the selectors given; not the
+        // common selectors the checker tries on its own.
+        let given = |name: &str| {
+            args.selectors.iter().any(|s| {
+                name.to_ascii_lowercase()
+                    .starts_with(&format!("{}._domainkey.", s.to_ascii_lowercase()))
+            })
+        };
         let failed = report
             .findings
             .iter()
-            .filter(|f| f.text.id.ends_with("-lookup-failed"))
+            .filter(|f| match f.text.id {
+                "spf-lookup-failed" | "dmarc-lookup-failed" | "mx-lookup-failed" => true,
+                "dkim-lookup-failed" => f.text.args.iter().any(|(k, v)| {
+                    *k == "name" && matches!(v, monban_diag::i18n::Arg::Text(n) if given(n))
+                }),
+                _ => false,
+            })
             .count();
         let (word, code) = match report.status {
             Severity::Red => ("CRITICAL", 2),

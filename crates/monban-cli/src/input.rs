@@ -221,6 +221,10 @@ fn maildir_renamed(p: &Path) -> Option<PathBuf> {
         return None;
     }
     let root = sub.parent()?;
+    // A Maildir has both (a plain folder that happens to be named `cur` is not one).
+    if !(root.join("cur").is_dir() && root.join("new").is_dir()) {
+        return None;
+    }
     let name = p.file_name()?.as_encoded_bytes();
     let unique = unique_name(name);
     let mut listings = RELISTINGS
@@ -246,8 +250,22 @@ fn maildir_renamed(p: &Path) -> Option<PathBuf> {
     listing.made += listings.get(root).map_or(0, |l| l.made);
     let now = found(&listing);
     listings.insert(root.to_path_buf(), listing);
+    // The listings of the Maildirs seen last are kept, not every one of a long run.
+    while listings.len() > RELISTINGS_KEPT {
+        let oldest = listings
+            .iter()
+            .min_by_key(|(_, l)| l.at)
+            .map(|(root, _)| root.clone());
+        match oldest {
+            Some(root) => listings.remove(&root),
+            None => break,
+        };
+    }
     now
 }
+
+/// How many Maildirs' listings [`maildir_renamed`] keeps at most.
+const RELISTINGS_KEPT: usize = 16;
 
 /// The unique part of a Maildir message name: up to its `:` (the info, flags).
 fn unique_name(name: &[u8]) -> &[u8] {
@@ -1067,6 +1085,7 @@ mod tests {
         assert_eq!(e.sources.len(), 400);
         std::fs::remove_dir_all(md.join("cur")).unwrap();
         std::fs::create_dir_all(md.join("cur")).unwrap();
+        std::fs::create_dir_all(md.join("new")).unwrap();
         let mut buf = Vec::new();
         for source in &e.sources {
             let err = open_in(source, &mut buf).err().expect("deleted");

@@ -944,12 +944,22 @@ pub async fn run(dns: &DnsArgs, args: VerifyArgs) -> Result<(), Failure> {
     // What was verified is printed, even when a later step failed.
     printer.output.flush();
     if let Some(end) = printer.output.closed_end() {
-        // The output went away: what was verified is still recorded.
+        // The output went away: what was verified is still recorded. Then the process
+        // ends here, as it did from the write before: verifying threads may still be
+        // at work on inputs nobody will read, and the runtime they wait on (DNS) must
+        // not be torn down under them.
         bar.finish();
         if let Some(r) = printer.recorder.as_mut() {
             r.flush().await?;
         }
-        return end;
+        match end {
+            Ok(()) => std::process::exit(0),
+            Err(Failure::Other(why)) => {
+                eprintln!("monban: {why}");
+                std::process::exit(1);
+            }
+            Err(e) => return Err(e),
+        }
     }
     outcome?;
     printer.output.flush();

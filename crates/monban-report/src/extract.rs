@@ -187,6 +187,7 @@ impl At<'_> {
                 limits,
                 self.original,
                 "gzip",
+                *budget,
             )?;
             return self.extract(&inner, depth + 1, member, budget, out);
         }
@@ -212,8 +213,17 @@ impl At<'_> {
         let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(broken)?;
         let members = zip.len();
         let before = out.len();
-        for i in 0..members.min(limits.max_members) {
-            let member = zip.by_index(i).map_err(broken)?;
+        let read = members.min(limits.max_members);
+        for i in 0..read {
+            // A member that cannot be opened (encrypted, a method not built in, a bad
+            // local header) is its own failure: the others are still read.
+            let member = match zip.by_index(i) {
+                Ok(m) => m,
+                Err(e) => {
+                    out.push(Err((format!("#{}", i + 1), broken(e))));
+                    continue;
+                }
+            };
             if member.is_dir() {
                 continue;
             }
@@ -225,16 +235,23 @@ impl At<'_> {
             };
             // Whatever the member's name (some reporters leave it empty), what it holds
             // decides; one that holds no report is passed over.
-            let result = bounded_read(member, limits, self.original, "zip")
+            let spent = *budget < limits.max_output;
+            let result = bounded_read(member, limits, self.original, "zip", *budget)
                 .and_then(|inner| self.extract(&inner, depth + 1, Some(&name), budget, out));
             match result {
                 Ok(()) | Err(ExtractError::Unknown) => {}
                 Err(e) => {
-                    let over = matches!(e, ExtractError::OutputTooLarge(_));
+                    // Past what the input's reports may take together (not one member
+                    // too large by itself): no later member can be read either, and
+                    // they are named as not read.
+                    let stop = spent && matches!(e, ExtractError::OutputTooLarge(_));
                     out.push(Err((name, e)));
-                    // Past the output bound, no later member can be read either.
-                    if over {
-                        break;
+                    if stop && i + 1 < members {
+                        out.push(Err((
+                            format!("members {} to {members}", i + 2),
+                            ExtractError::OutputTooLarge(limits.max_output),
+                        )));
+                        return Ok(());
                     }
                 }
             }
@@ -291,17 +308,20 @@ fn plain(bytes: &[u8]) -> Option<Format> {
     }
 }
 
-/// Reads a decompressor to its end, never past the output limit nor the ratio.
+/// Reads a decompressor to its end, never past the output limit, the ratio, nor the
+/// output still allowed to the input (`budget`: the reports of one input share
+/// [`Limits::max_output`], so memory stays within it).
 fn bounded_read(
     reader: impl Read,
     limits: &Limits,
     original: u64,
     kind: &'static str,
+    budget: u64,
 ) -> Result<Vec<u8>, ExtractError> {
     let ratio_cap = original
         .saturating_mul(limits.max_ratio)
         .max(limits.ratio_floor);
-    let cap = limits.max_output.min(ratio_cap);
+    let cap = limits.max_output.min(ratio_cap).min(budget);
     // Reports compress about tenfold: room for that up front saves regrowing.
     let mut out = Vec::with_capacity((original.saturating_mul(12)).min(cap).min(64 << 20) as usize);
     reader
@@ -312,7 +332,7 @@ fn bounded_read(
             why: e.to_string(),
         })?;
     if out.len() as u64 > cap {
-        return Err(if cap == limits.max_output {
+        return Err(if cap == limits.max_output || cap == budget {
             ExtractError::OutputTooLarge(limits.max_output)
         } else {
             ExtractError::Ratio(limits.max_ratio)
@@ -453,13 +473,47 @@ mod tests {
             ..Limits::default()
         };
         let big = format!("<feedback>{}</feedback>", "x".repeat(580));
-        let z = zip(&[("1.xml", big.as_bytes()), ("2.xml", big.as_bytes())]);
+        let z = zip(&[
+            ("1.xml", big.as_bytes()),
+            ("2.xml", big.as_bytes()),
+            ("3.xml", big.as_bytes()),
+        ]);
         let each = extract_each(&z, &tight).unwrap();
         assert!(each[0].is_ok());
         assert_eq!(
-            each[1],
-            Err(("2.xml".into(), ExtractError::OutputTooLarge(1000)))
+            each[1..],
+            [
+                Err(("2.xml".into(), ExtractError::OutputTooLarge(1000))),
+                // The rest are named as not read.
+                Err(("members 3 to 3".into(), ExtractError::OutputTooLarge(1000))),
+            ]
         );
+    }
+
+    /// A member that cannot be opened or read (here: a compression method monban is
+    /// not built with) is that member's failure; the zip's other reports are read (the
+    /// whole zip failed).
+    #[test]
+    fn a_member_that_cannot_be_read_fails_alone() {
+        let mut z = zip(&[("a.xml", XML), ("b.xml", XML), ("c.xml", XML)]);
+        // The second member's method, in its local header (offset 8) and its central
+        // directory entry (offset 10), set to 12 (bzip2).
+        let at = |sig: &[u8], nth: usize| {
+            z.windows(4)
+                .enumerate()
+                .filter(|(_, w)| *w == sig)
+                .nth(nth)
+                .map(|(i, _)| i)
+                .unwrap()
+        };
+        let (local, central) = (at(b"PK\x03\x04", 1), at(b"PK\x01\x02", 1));
+        z[local + 8] = 12;
+        z[central + 10] = 12;
+        let each = extract_each(&z, &Limits::default()).unwrap();
+        assert_eq!(each.len(), 3, "{each:?}");
+        assert_eq!(each[0].as_ref().unwrap().member.as_deref(), Some("a.xml"));
+        assert!(each[1].is_err(), "{each:?}");
+        assert_eq!(each[2].as_ref().unwrap().member.as_deref(), Some("c.xml"));
     }
 
     #[test]

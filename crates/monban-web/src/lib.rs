@@ -714,7 +714,14 @@ async fn host_check(
     }
     let authority = req.uri().authority().map(|a| a.as_str());
     let named: Vec<&str> = host.into_iter().chain(authority).collect();
-    if !named.is_empty() && named.iter().all(|h| host_allowed(h, &allowed)) {
+    // No name at all (HTTP/1.0, a bare health check) is let in by `--allow-host '*'`
+    // alone, as before.
+    let ok = if named.is_empty() {
+        allowed.iter().any(|a| a == "*")
+    } else {
+        named.iter().all(|h| host_allowed(h, &allowed))
+    };
+    if ok {
         next.run(req).await
     } else {
         error(
@@ -755,10 +762,9 @@ async fn deadline(
     next: axum::middleware::Next,
     timeout: Duration,
 ) -> Response {
-    let page = (!req.uri().path().starts_with("/api/")).then(|| {
-        let ctx = pages::Ctx::from_request(req.headers(), req.uri().path(), req.uri().query());
-        (ctx, req.uri().path().to_owned())
-    });
+    // What an error page needs, kept aside (its context is made only if it is needed).
+    let page = (!req.uri().path().starts_with("/api/"))
+        .then(|| (req.headers().clone(), req.uri().clone()));
     match tokio::time::timeout(timeout, next.run(req)).await {
         Ok(r) => r,
         Err(_) => match page {
@@ -766,14 +772,16 @@ async fn deadline(
                 StatusCode::SERVICE_UNAVAILABLE,
                 format!("no answer within {} s", timeout.as_secs()),
             ),
-            Some((ctx, path)) => {
+            Some((headers, uri)) => {
+                let ctx = pages::Ctx::from_request(&headers, uri.path(), uri.query());
+                let path = uri.path();
                 let why = ctx.t().text(
                     "no-answer-in-time",
                     &[("seconds", timeout.as_secs().to_string().into())],
                 );
                 pages::error_page(
                     &ctx,
-                    pages::Page::of_path(&path),
+                    pages::Page::of_path(path),
                     StatusCode::SERVICE_UNAVAILABLE,
                     &why,
                 )

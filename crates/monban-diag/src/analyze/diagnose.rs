@@ -23,8 +23,9 @@ use crate::msg;
 use monban::dkim::canonicalization::{BodyCanonicalizer, Canonicalization};
 use monban::dkim::crypto::VerifyError;
 use monban::dkim::key::KeyRecord;
+use monban::dkim::signature::SignedHeaders;
 use monban::dkim::signature::{Algorithm, DkimSignature};
-use monban::dkim::verify::{pick_fields, pick_fields_from, push_field, signature_field};
+use monban::dkim::verify::{pick_fields_from, push_field, signature_field};
 use monban::message::{HeaderField, Headers};
 
 /// The longest footer looked for, in lines.
@@ -333,8 +334,31 @@ fn detag(value: &[u8]) -> Option<(Vec<u8>, String)> {
     Some((out, tag))
 }
 
+/// [`pick_fields_from`] at `first` over every field but the signature's own, at
+/// `sig_pos`, as indexes into `fields`: a signature is not among the fields its `h=`
+/// picks (§3.7), as the verifier's `header_data` picks them.
+fn picks_without(
+    fields: &[HeaderField<'_>],
+    signed: &SignedHeaders,
+    sig_pos: usize,
+    first: usize,
+) -> Vec<usize> {
+    let others: Vec<HeaderField<'_>> = fields
+        .iter()
+        .enumerate()
+        .filter(|&(i, _)| i != sig_pos)
+        .map(|(_, f)| *f)
+        .collect();
+    let first = if first > sig_pos { first - 1 } else { first };
+    pick_fields_from(&others, signed, first)
+        .into_iter()
+        .flatten()
+        .map(|i| if i >= sig_pos { i + 1 } else { i })
+        .collect()
+}
+
 /// The header data of §3.7 for a reconstruction: `picks` are the fields `h=` selects
-/// ([`pick_fields`]).
+/// ([`picks_without`]).
 fn header_data(
     fields: &[HeaderField<'_>],
     picks: &[usize],
@@ -419,14 +443,8 @@ pub fn diagnose(
         .flatten()
         .and_then(|f| detag(f.value))
         .map(|(_, t)| t);
-    let picks: Vec<usize> = pick_fields(&fields, &sig.signed_headers)
-        .into_iter()
-        .flatten()
-        .collect();
-    let picks_below: Vec<usize> = pick_fields_from(&fields, &sig.signed_headers, sig_pos)
-        .into_iter()
-        .flatten()
-        .collect();
+    let picks = picks_without(&fields, &sig.signed_headers, sig_pos, 0);
+    let picks_below = picks_without(&fields, &sig.signed_headers, sig_pos, sig_pos);
     let above = picked_above(&fields, &picks, sig_pos);
     let folded = sig.header_canonicalization == Canonicalization::Simple;
 
@@ -622,12 +640,18 @@ mod tests {
     const MSG: &str = "From: Alice <alice@example.com>\r\nTo: list@example.org\r\nSubject: Lunch on\r\n Thursday?\r\nDate: Sun, 22 Nov 2026 10:00:00 +0900\r\n\r\nHi all,\r\n\r\nlunch?\r\n\r\nAlice\r\n";
 
     fn signed(canon: &str) -> (Vec<u8>, KeyRecord) {
+        signed_with(canon, None)
+    }
+
+    /// [`signed`] with a hand-given `h=` list.
+    fn signed_with(canon: &str, headers: Option<&[&str]>) -> (Vec<u8>, KeyRecord) {
         let key = Arc::new(SigningKey::ed25519_from_seed(&[7u8; 32]).unwrap());
         let record = KeyRecord::parse(key.key_record().unwrap().to_string().as_bytes()).unwrap();
         let mut cfg = SignerConfig::new("example.com", "s1", key);
         let (h, b) = canon.split_once('/').unwrap();
         cfg.header_canonicalization = Canonicalization::from_name(h).unwrap();
         cfg.body_canonicalization = Canonicalization::from_name(b).unwrap();
+        cfg.headers = headers.map(|l| l.iter().map(|n| (*n).to_owned()).collect());
         let sig = sign_message(MSG.as_bytes(), vec![cfg], 1_795_309_200).unwrap();
         let mut out = format!("DKIM-Signature:{}\r\n", sig[0]).into_bytes();
         out.extend_from_slice(MSG.as_bytes());
@@ -639,38 +663,41 @@ mod tests {
         diagnose(&h, &b, 0, key)
     }
 
+    /// An intact message verifies, and the builder's header data is the verifier's:
+    /// with the default `h=`, and with `h=from:dkim-signature` and no other signature,
+    /// where the signature is not among its own `h=` fields (§3.7; the analyzer took it
+    /// as the listed DKIM-Signature and said the header had changed).
     #[test]
     fn intact_message_verifies() {
-        let (msg, key) = signed("relaxed/relaxed");
-        let d = run(&msg, Some(&key));
-        assert_eq!(d.body_hash_matches, Some(true));
-        assert_eq!(d.header_signature_verifies, Some(true));
-        assert!(d.has("signature_verifies"), "{d:?}");
-        // The builder agrees with the verifier's header data.
-        let (h, _) = split_message(&msg).unwrap();
-        let fields: Vec<_> = h.fields().collect();
-        let sig = DkimSignature::parse(fields[0].value).unwrap();
-        let mut want = Vec::new();
-        monban::dkim::verify::header_data(
-            &h,
-            &sig.signed_headers,
-            sig.header_canonicalization,
-            fields[0],
-            &mut want,
-        );
-        assert_eq!(
-            header_data(
-                &fields,
-                &pick_fields(&fields, &sig.signed_headers)
-                    .into_iter()
-                    .flatten()
-                    .collect::<Vec<_>>(),
-                0,
-                &sig,
-                Edits::NONE
-            ),
-            want
-        );
+        for headers in [None, Some(&["from", "dkim-signature"][..])] {
+            let (msg, key) = signed_with("relaxed/relaxed", headers);
+            let d = run(&msg, Some(&key));
+            assert_eq!(d.body_hash_matches, Some(true));
+            assert_eq!(
+                d.header_signature_verifies,
+                Some(true),
+                "{headers:?}: {d:?}"
+            );
+            assert!(d.has("signature_verifies"), "{d:?}");
+            // The builder agrees with the verifier's header data.
+            let (h, _) = split_message(&msg).unwrap();
+            let fields: Vec<_> = h.fields().collect();
+            let sig = DkimSignature::parse(fields[0].value).unwrap();
+            let mut want = Vec::new();
+            monban::dkim::verify::header_data(
+                &h,
+                &sig.signed_headers,
+                sig.header_canonicalization,
+                fields[0],
+                &mut want,
+            );
+            let picks = picks_without(&fields, &sig.signed_headers, 0, 0);
+            assert_eq!(
+                header_data(&fields, &picks, 0, &sig, Edits::NONE),
+                want,
+                "{headers:?}"
+            );
+        }
     }
 
     #[test]

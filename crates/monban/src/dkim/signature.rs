@@ -392,7 +392,7 @@ pub fn is_dns_name(s: &str) -> bool {
 /// key records are published under (RFC 8616 §4). `None` when the name cannot be
 /// converted; whether the result is a DNS name is [`is_dns_name`]'s to say.
 pub fn ascii_domain(name: &str) -> Option<String> {
-    let name = name.strip_suffix('.').unwrap_or(name);
+    let name = name.trim_end_matches('.');
     if name.is_ascii() {
         return Some(name.to_ascii_lowercase());
     }
