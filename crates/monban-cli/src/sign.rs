@@ -98,7 +98,16 @@ pub fn run(args: SignArgs) -> Result<(), Failure> {
     let mut config = SignerConfig::new(&domain, &args.selector, Arc::new(key));
     config.header_canonicalization = hc;
     config.body_canonicalization = bc;
-    config.identity = args.identity.clone();
+    // The AUID's domain in A-labels, as --domain's (its local part must be ASCII).
+    config.identity = args.identity.as_ref().map(|i| match i.rsplit_once('@') {
+        Some((local, domain)) if !domain.is_ascii() => {
+            match monban::dkim::signature::ascii_domain(domain) {
+                Some(ascii) => format!("{local}@{ascii}"),
+                None => i.clone(),
+            }
+        }
+        _ => i.clone(),
+    });
     config.body_length = args.body_length;
     config.expire_after = args.expire;
     if let Some(h) = &args.headers {

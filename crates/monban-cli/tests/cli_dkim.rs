@@ -1023,8 +1023,9 @@ fn an_internationalized_signing_domain_is_written_in_a_labels() {
     );
     let message = "From: a@例え.テスト\r\nTo: b@example.net\r\nSubject: x\r\n\r\nhi\r\n";
     let key = dir.path("s1.private");
-    let out = monban(
-        &[
+    // Signs `message` for 例え.テスト with `extra` flags; the signed message.
+    let sign = |extra: &[&str]| {
+        let mut args = vec![
             "sign",
             "--domain",
             "例え.テスト",
@@ -1032,13 +1033,18 @@ fn an_internationalized_signing_domain_is_written_in_a_labels() {
             "s1",
             "--key",
             &key,
-        ],
-        Some(message.as_bytes()),
-    );
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "sign: {err}");
-    let signed = String::from_utf8(out.stdout).unwrap();
+        ];
+        args.extend_from_slice(extra);
+        let out = monban(&args, Some(message.as_bytes()));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "sign {extra:?}: {err}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let signed = sign(&[]);
     assert!(signed.contains("d=xn--r8jz45g.xn--zckzah;"), "{signed}");
+    // An AUID in the same domain, written in U-labels, is converted the same way.
+    let with_i = sign(&["--identity", "a@例え.テスト"]);
+    assert!(with_i.contains("i=a@xn--r8jz45g.xn--zckzah;"), "{with_i}");
     let out = monban(
         &["verify", "--zone", &zone, "--json"],
         Some(signed.as_bytes()),
