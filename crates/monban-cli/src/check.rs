@@ -68,7 +68,7 @@ pub fn parse_lang(s: &str) -> Result<Lang, String> {
 }
 
 fn valid_domain(flag: &str, d: &str) -> Result<String, Failure> {
-    check::domain_argument(flag, d).map_err(Failure::usage)
+    check::domain_argument(flag, d).map_err(|e| Failure::usage(e.to_string()))
 }
 
 pub async fn run(dns: &DnsArgs, args: CheckArgs) -> Result<(), Failure> {

@@ -187,7 +187,7 @@ async fn load(
         args.until.as_deref(),
         |f| format!("--{f}"),
     )
-    .map_err(Failure::usage)?;
+    .map_err(|e| Failure::usage(e.to_string()))?;
     // Reading commands never create a store: a mistyped path is an error.
     let url = match args.store.url() {
         Some(u) => monban_store::StoreUrl::parse(u).map_err(|e| Failure::usage(e.to_string()))?,

@@ -210,7 +210,7 @@ fn errors_are_json_and_limits_hold() {
         400,
     );
     assert!(e.contains("not a domain name"), "{e}");
-    assert!(error("/api/v1/check/localhost", 400).contains("one label"));
+    assert!(error("/api/v1/check/localhost", 400).contains("it has one label"));
     assert!(error("/api/v1/reports/summary?since=2026-02-30", 400).contains("YYYY-MM-DD"));
     assert!(
         error(

@@ -199,6 +199,35 @@ fn every_page_renders_in_english_and_japanese() {
     assert!(html.contains("次のポリシー段階"), "{html}");
     assert!(html.contains("まだ早い"), "{html}");
     assert!(!html.contains("not yet:"), "{html}");
+    // A field that is wrong is named in the reader's language too (these were built
+    // as English strings, shown on Japanese pages).
+    for (path, ja, en) in [
+        (
+            "/check?domain=localhost&lang=ja",
+            "はドメイン名ではありません: ラベルが 1 つしかありません",
+            "is not a domain name",
+        ),
+        (
+            "/check?domain=example.com&selector=a%2Fb&lang=ja",
+            "は DKIM セレクターではありません",
+            "is not a DKIM selector",
+        ),
+        (
+            "/reports?since=2026-13-01&lang=ja",
+            "YYYY-MM-DD の形で指定してください",
+            "expected YYYY-MM-DD",
+        ),
+        (
+            "/reports?since=2026-11-02&until=2026-11-01&lang=ja",
+            "since が until より後になっています",
+            "is after",
+        ),
+    ] {
+        let (status, _, b) = server.get(path);
+        let html = text(&b);
+        assert_eq!(status, 400, "{path}: {html}");
+        assert!(html.contains(ja) && !html.contains(en), "{path}: {html}");
+    }
     // The checker's page shows the lights and the full record to paste.
     let (_, _, b) = server.get("/check?domain=example.com&selector=s2026");
     let html = text(&b);

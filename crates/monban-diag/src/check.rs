@@ -280,6 +280,33 @@ impl Ctx {
     }
 }
 
+/// The size RFC 7208 §3.4 asks the answer to a domain's TXT query to stay within: what
+/// fits in a UDP datagram without EDNS (RFC 1035 §2.3.4).
+const SPF_ANSWER_SIZE: usize = 512;
+
+/// The size in bytes of a DNS answer holding `domain`'s TXT records, every one of them
+/// (RFC 7208 §3.4: "one has to take into account any other TXT records published at the
+/// domain name"): the header, the question, and each record with a compressed owner
+/// name (RFC 1035 §4.1), its strings each with their length byte.
+fn txt_answer_size(
+    domain: &str,
+    answer: &Result<std::sync::Arc<monban_dns::Answer>, LookupError>,
+) -> usize {
+    let question = domain.trim_end_matches('.').len() + 2 + 4;
+    let records: usize = match answer {
+        Ok(a) => a
+            .records
+            .iter()
+            .filter_map(|r| match r {
+                Record::Txt(t) => Some(2 + 10 + t.strings().map(|s| 1 + s.len()).sum::<usize>()),
+                _ => None,
+            })
+            .sum(),
+        Err(_) => 0,
+    };
+    12 + question + records
+}
+
 fn txts(answer: &Result<std::sync::Arc<monban_dns::Answer>, LookupError>) -> Vec<Vec<u8>> {
     match answer {
         Ok(a) => a
@@ -435,6 +462,20 @@ async fn check_spf<R: Resolver>(
             return (Vec::new(), None, Vec::new());
         }
     };
+    let size = txt_answer_size(domain, &answer);
+    if size > SPF_ANSWER_SIZE {
+        ctx.add(
+            Area::Spf,
+            Severity::Yellow,
+            msg!(
+                "spf-big",
+                size = size,
+                spf = record.len(),
+                max = SPF_ANSWER_SIZE
+            ),
+            Some(msg!("fix-spf-big")),
+        );
+    }
     let parsed = match SpfRecord::parse(&record) {
         Ok(p) => p,
         Err(e) => {
@@ -524,7 +565,9 @@ async fn check_spf<R: Resolver>(
     // flattening) and the problems of records the probe did not reach.
     let mut walk = Walk::default();
     walk.visit(resolver, domain, 0).await;
-    let shown = if counts.cause == SpfCause::LookupLimit {
+    let shown = if counts.cause == SpfCause::LookupLimit && walk.looped {
+        msg!("spf-lookups-loop")
+    } else if counts.cause == SpfCause::LookupLimit {
         msg!("spf-lookups-over", limit = COUNT_LIMIT)
     } else if complete {
         msg!("spf-lookups", n = lookups)
@@ -544,12 +587,11 @@ async fn check_spf<R: Resolver>(
             let mut terms: Vec<String> = walk
                 .networks
                 .iter()
-                .map(|n| {
-                    if n.contains(':') {
-                        format!("ip6:{}", n.trim_end_matches("/128"))
-                    } else {
-                        format!("ip4:{}", n.trim_end_matches("/32"))
-                    }
+                .map(|&(ip, prefix)| match ip {
+                    IpAddr::V4(ip) if prefix == 32 => format!("ip4:{ip}"),
+                    IpAddr::V4(ip) => format!("ip4:{ip}/{prefix}"),
+                    IpAddr::V6(ip) if prefix == 128 => format!("ip6:{ip}"),
+                    IpAddr::V6(ip) => format!("ip6:{ip}/{prefix}"),
                 })
                 .collect();
             terms.push(ending_of(&fixed).unwrap_or_else(|| "-all".into()));
@@ -575,7 +617,10 @@ async fn check_spf<R: Resolver>(
         ctx.add(Area::Spf, Severity::Green, msg!("spf-unflattenable"), None);
     }
     (
-        walk.networks.into_iter().collect(),
+        walk.networks
+            .iter()
+            .map(|(ip, prefix)| format!("{ip}/{prefix}"))
+            .collect(),
         Some(lookups),
         walk.tree,
     )
@@ -621,7 +666,9 @@ pub async fn policy_counts<R: Resolver>(
 /// A walk of the SPF include tree.
 #[derive(Default)]
 struct Walk {
-    networks: BTreeSet<String>,
+    /// In address order: IPv4 before IPv6, each numerically (not as text, which put
+    /// 9.9.9.9 after 192.0.2.1).
+    networks: BTreeSet<(IpAddr, u8)>,
     problems: Vec<Msg>,
     unflattenable: bool,
     /// The include/redirect chain from the checked domain down to the record being
@@ -629,6 +676,9 @@ struct Walk {
     /// branches (a diamond) is legal and is walked again, since receivers evaluate it
     /// again and count its lookups again (RFC 7208 §4.6.4).
     path: Vec<String>,
+    /// Whether the chain loops somewhere (then the evaluation counts terms until its
+    /// limit, and the count says nothing more).
+    looped: bool,
     /// Records walked; the walk stops past [`MAX_WALKED_RECORDS`].
     walked: usize,
     /// DNS queries made; the walk stops at [`MAX_WALK_QUERIES`].
@@ -726,6 +776,7 @@ impl Walk {
             }
             self.stack.push(i);
             if self.path.iter().any(|d| d == domain) {
+                self.looped = true;
                 self.problem(msg!("spf-walk-loop", domain = domain));
             } else if depth > MAX_WALK_DEPTH {
                 self.problem(msg!("spf-walk-deep", max = MAX_WALK_DEPTH, domain = domain));
@@ -834,12 +885,11 @@ impl Walk {
                 for r in &a.records {
                     match r {
                         Record::A(ip) => {
-                            self.networks
-                                .insert(format!("{ip}/{}", cidr4.unwrap_or(32)));
+                            self.networks.insert((IpAddr::V4(*ip), cidr4.unwrap_or(32)));
                         }
                         Record::Aaaa(ip) => {
                             self.networks
-                                .insert(format!("{ip}/{}", cidr6.unwrap_or(128)));
+                                .insert((IpAddr::V6(*ip), cidr6.unwrap_or(128)));
                         }
                         _ => {}
                     }
@@ -858,11 +908,11 @@ impl Walk {
         match *m {
             Mechanism::Ip4 { addr, prefix } => {
                 self.networks
-                    .insert(format!("{addr}/{}", prefix.unwrap_or(32)));
+                    .insert((IpAddr::V4(addr), prefix.unwrap_or(32)));
             }
             Mechanism::Ip6 { addr, prefix } => {
                 self.networks
-                    .insert(format!("{addr}/{}", prefix.unwrap_or(128)));
+                    .insert((IpAddr::V6(addr), prefix.unwrap_or(128)));
             }
             Mechanism::A {
                 domain: spec,
@@ -962,7 +1012,13 @@ async fn check_dmarc<R: Resolver>(
             },
             many => msg!("dmarc-several", domain = domain, n = many.len()),
         };
-        let fix = if has_mx {
+        let fix = if let ([one], true) = (candidates.as_slice(), has_mx) {
+            // An invalid record: the fix keeps what of it is valid (its rua, its p).
+            msg!(
+                "fix-dmarc-record",
+                record = txt_record(&format!("_dmarc.{domain}"), &salvage_dmarc(one, domain))
+            )
+        } else if has_mx {
             msg!(
                 "fix-dmarc-none",
                 record = txt_record(
@@ -1889,6 +1945,46 @@ fn merge_spf(records: &[Vec<u8>]) -> String {
 /// A DMARC record's tags, in order.
 type Tags = Vec<(String, String)>;
 
+/// An invalid DMARC record made valid, keeping what its owner wrote that is valid: a tag
+/// is kept when a record with it alone parses without falling back (RFC 7489 §6.6.3); a
+/// tag given twice keeps its first value; a tag without `=` is dropped; `p` is `none`
+/// when missing or invalid, and comes right after `v`; without a valid `rua` one to
+/// `dmarc-reports@DOMAIN` is added, as for a domain without a record.
+fn salvage_dmarc(candidate: &str, domain: &str) -> String {
+    let mut tags: Tags = Vec::new();
+    let mut p: Option<String> = None;
+    for spec in candidate.split(';').skip(1) {
+        let Some((k, v)) = spec.split_once('=') else {
+            continue;
+        };
+        let (k, v) = (k.trim().to_ascii_lowercase(), v.trim());
+        if k == "v" || (k == "p" && p.is_some()) || tags.iter().any(|(t, _)| *t == k) {
+            continue;
+        }
+        let alone = if k == "p" {
+            format!("v=DMARC1; p={v}")
+        } else {
+            format!("v=DMARC1; p=none; {k}={v}")
+        };
+        if DmarcRecord::parse(&alone).is_ok_and(|r| r.fallback.is_none()) {
+            if k == "p" {
+                p = Some(v.to_owned());
+            } else {
+                tags.push((k, v.to_owned()));
+            }
+        }
+    }
+    tags.insert(0, ("p".into(), p.unwrap_or_else(|| "none".into())));
+    tags.insert(0, ("v".into(), "DMARC1".into()));
+    if !tags.iter().any(|(k, _)| k == "rua") {
+        set_tag(&mut tags, "rua", &format!("mailto:dmarc-reports@{domain}"));
+    }
+    tags.iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// A DMARC record's tags, edited by `edit`, written back in their order.
 fn edit_tags(record: &str, edit: &dyn Fn(&mut Tags)) -> String {
     let mut tags: Tags = record
@@ -1915,16 +2011,48 @@ fn remove_tag(tags: &mut Tags, key: &str) {
     tags.retain(|(k, _)| k != key);
 }
 
+/// Why a domain given by a user is not one, as a message of the catalogue (the web
+/// pages word it in the reader's language; `Display` is the English).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DomainArgError(pub Msg);
+
+impl std::fmt::Display for DomainArgError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0.text(crate::i18n::Lang::En))
+    }
+}
+
+impl std::error::Error for DomainArgError {}
+
+/// What is wrong with a name, as a message of the catalogue (RFC 1035 §2.3.4).
+pub fn name_error(e: monban_dns::NameError) -> Msg {
+    use monban_dns::NameError as E;
+    match e {
+        E::EmptyLabel => msg!("name-empty-label"),
+        E::LabelTooLong => msg!("name-label-too-long"),
+        E::TooLong => msg!("name-too-long"),
+        _ => msg!("name-empty"),
+    }
+}
+
 /// A domain given by a user (a CLI argument, an API path): letters, digits, `-`, `_`
 /// and `.`, at least two labels, normalized; the error names `flag` and shows at most 80
 /// characters of what was given.
-pub fn domain_argument(flag: &str, d: &str) -> Result<String, String> {
+pub fn domain_argument(flag: &str, d: &str) -> Result<String, DomainArgError> {
     // Shown in errors at most 80 characters long: the argument may be anything.
     let shown: String = d.chars().take(80).collect();
     let shown = if shown.len() < d.len() {
         format!("{shown:?}...")
     } else {
         format!("{shown:?}")
+    };
+    let fail = |why: Msg| {
+        DomainArgError(msg!(
+            "arg-not-domain",
+            flag = flag,
+            given = shown.as_str(),
+            why = why
+        ))
     };
     // An internationalized name (例え.テスト) becomes its A-label form (IDNA 2008 as
     // UTS 46 maps it, with the STD3 rules: no symbols, no spaces); ASCII is checked as
@@ -1933,23 +2061,18 @@ pub fn domain_argument(flag: &str, d: &str) -> Result<String, String> {
     let d = if d.is_ascii() {
         d
     } else {
-        ascii = idna::domain_to_ascii_strict(d).map_err(|_| {
-            format!("{flag} {shown} is not a domain name: not a valid internationalized name")
-        })?;
+        ascii = idna::domain_to_ascii_strict(d).map_err(|_| fail(msg!("name-not-idn")))?;
         ascii.as_str()
     };
     if let Some(bad) = d
         .chars()
         .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
     {
-        return Err(format!(
-            "{flag} {shown} is not a domain name: {bad:?} is not allowed (letters, digits, '-', '_' and '.')"
-        ));
+        return Err(fail(msg!("name-bad-char", char = format!("{bad:?}"))));
     }
-    let n = monban_dns::normalize_name(d)
-        .map_err(|e| format!("{flag} {shown} is not a domain name: {e}"))?;
+    let n = monban_dns::normalize_name(d).map_err(|e| fail(name_error(e)))?;
     if !n.contains('.') {
-        return Err(format!("{flag} {shown} is not a domain name (one label)"));
+        return Err(fail(msg!("name-one-label")));
     }
     Ok(n)
 }
@@ -1984,6 +2107,21 @@ mod tests {
         ] {
             assert!(domain_argument("DOMAIN", bad).is_err(), "{bad:?}");
         }
+        // The error in English (the CLI's words) and in Japanese (the pages').
+        let e = domain_argument("DOMAIN", "a..b").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "DOMAIN \"a..b\" is not a domain name: zero-length label"
+        );
+        assert_eq!(
+            e.0.text(crate::i18n::Lang::Ja),
+            "DOMAIN \"a..b\" はドメイン名ではありません: 長さ 0 のラベルがあります"
+        );
+        let e = domain_argument("DOMAIN", "a/b.example").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "DOMAIN \"a/b.example\" is not a domain name: '/' is not allowed (letters, digits, '-', '_' and '.')"
+        );
     }
 
     #[test]
@@ -2025,6 +2163,43 @@ mod tests {
             edited,
             "v=DMARC1; p=quarantine; rua=mailto:a@d.test; np=reject"
         );
+    }
+
+    /// The fix for an invalid DMARC record keeps the owner's valid tags (their rua
+    /// above all): it used to be a fresh `p=none` record to a made-up address.
+    #[test]
+    fn an_invalid_dmarc_record_is_fixed_keeping_what_is_valid() {
+        assert_eq!(
+            salvage_dmarc(
+                "v=DMARC1; p=reject; p=none; rua=mailto:r@x.test; pct; ruf=nope",
+                "d.test"
+            ),
+            "v=DMARC1; p=reject; rua=mailto:r@x.test"
+        );
+        assert_eq!(
+            salvage_dmarc("v=DMARC1; p=rejcet; sp=bogus; ADKIM=s", "d.test"),
+            "v=DMARC1; p=none; adkim=s; rua=mailto:dmarc-reports@d.test"
+        );
+        let zone = "d.test. MX 10 mx.d.test.\nmx.d.test. A 192.0.2.1\n\
+            _dmarc.d.test. TXT \"v=DMARC1; p=quarantine; rua=mailto:agg@r.test; rua=mailto:b@r.test\"\n";
+        let zone = ZoneResolver::parse(zone, "z", None).unwrap();
+        let r = block_on(check(&zone, "d.test", &CheckOptions::default()));
+        let fix = r
+            .findings
+            .iter()
+            .find(|f| f.area == Area::Dmarc && f.severity == Severity::Red)
+            .and_then(|f| f.fix.clone())
+            .unwrap_or_default();
+        assert!(
+            fix.contains("\"v=DMARC1; p=quarantine; rua=mailto:agg@r.test\""),
+            "{fix}"
+        );
+        // What the fix gives parses, without falling back.
+        let fixed = salvage_dmarc(
+            "v=DMARC1; p=quarantine; rua=mailto:agg@r.test; rua=x",
+            "d.test",
+        );
+        assert!(DmarcRecord::parse(&fixed).is_ok_and(|r| r.fallback.is_none()));
     }
 
     #[test]
@@ -2149,6 +2324,49 @@ mod tests {
             .filter(|f| f.area == Area::Spf)
             .map(|f| f.message)
             .collect()
+    }
+
+    /// RFC 7208 §3.4: the answer to the TXT query, other TXT records counted, should
+    /// fit in 512 bytes; a 12 kB record used to pass without a word.
+    #[test]
+    fn an_spf_answer_past_512_bytes_is_named() {
+        let terms = |from: u8| {
+            (from..from + 15)
+                .map(|i| format!("ip4:192.0.2.{i}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        // Two strings of 15 terms (452 bytes in all): an answer of 490 bytes; with a
+        // 60-byte verification token beside it, 563.
+        let spf = format!(
+            "d.test. TXT \"v=spf1 {} \" \"{} -all\"\n",
+            terms(1),
+            terms(20)
+        );
+        let token = format!("d.test. TXT \"site-verification={}\"\n", "x".repeat(42));
+        let big = |zone: &str| {
+            spf_findings(zone)
+                .into_iter()
+                .find(|m| m.contains("RFC 7208 §3.4"))
+        };
+        assert_eq!(big(&spf), None);
+        let found = big(&format!("{spf}{token}")).unwrap_or_default();
+        assert!(
+            found.starts_with("the TXT records of this name make a DNS answer of 563 bytes"),
+            "{found}"
+        );
+    }
+
+    /// The networks the policy allows are in address order, not text order.
+    #[test]
+    fn spf_networks_in_address_order() {
+        let zone = "d.test. TXT \"v=spf1 ip6:2001:db8::/32 ip4:192.0.2.0/24 ip4:9.9.9.9 ip4:10.0.0.0/8 -all\"\n";
+        let zone = ZoneResolver::parse(zone, "z", None).unwrap();
+        let r = block_on(check(&zone, "d.test", &CheckOptions::default()));
+        assert_eq!(
+            r.spf_networks,
+            ["9.9.9.9/32", "10.0.0.0/8", "192.0.2.0/24", "2001:db8::/32"]
+        );
     }
 
     /// Issue 9: an include reached by two branches (a diamond) is legal; it was
@@ -2364,6 +2582,14 @@ mod tests {
             .filter(|m| m.contains("loops back"))
             .collect();
         assert_eq!(loops.len(), 1, "{findings:#?}");
+        // The count is not given as "more than 50 terms": the loop is why.
+        assert!(
+            findings
+                .iter()
+                .any(|m| m.starts_with("the include/redirect chain loops (below)"))
+                && !findings.iter().any(|m| m.contains("more than")),
+            "{findings:#?}"
+        );
     }
 
     #[test]

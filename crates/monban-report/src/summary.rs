@@ -36,6 +36,19 @@ pub fn parse_day(s: &str) -> Option<i64> {
     (civil_from_days(days) == (y, m, d)).then_some(days * 86_400)
 }
 
+/// Why the fields of a summary filter are wrong, as a message of the catalogue (the web
+/// pages word it in the reader's language; `Display` is the English).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FilterError(pub monban_diag::i18n::Msg);
+
+impl std::fmt::Display for FilterError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0.text(monban_diag::i18n::Lang::En))
+    }
+}
+
+impl std::error::Error for FilterError {}
+
 /// The filter of `report summary` and `advise` (CLI flags and API parameters alike):
 /// `since` and `until` are UTC days (`until` included); `name` words an error with the
 /// flag or parameter name (`--since`, `since`).
@@ -44,15 +57,15 @@ pub fn filter(
     since: Option<&str>,
     until: Option<&str>,
     name: impl Fn(&str) -> String,
-) -> Result<SummaryFilter, String> {
-    let day = |flag: &str, v: Option<&str>| -> Result<Option<i64>, String> {
+) -> Result<SummaryFilter, FilterError> {
+    let day = |flag: &str, v: Option<&str>| -> Result<Option<i64>, FilterError> {
         v.map(|d| {
             parse_day(d).ok_or_else(|| {
-                format!(
-                    "{} {:?}: expected YYYY-MM-DD, e.g. 2026-11-29",
-                    name(flag),
-                    d.chars().take(40).collect::<String>()
-                )
+                FilterError(monban_diag::msg!(
+                    "arg-not-day",
+                    name = name(flag),
+                    given = format!("{:?}", d.chars().take(40).collect::<String>())
+                ))
             })
         })
         .transpose()
@@ -62,7 +75,11 @@ pub fn filter(
     if let (Some(s), Some(u)) = (since, until)
         && s >= u
     {
-        return Err(format!("{} is after {}", name("since"), name("until")));
+        return Err(FilterError(monban_diag::msg!(
+            "arg-since-after-until",
+            since = name("since"),
+            until = name("until")
+        )));
     }
     // Reports are stored under the policy domain's A-labels (ingest converts an
     // internationalized one): a filter given in U-labels is converted the same way.

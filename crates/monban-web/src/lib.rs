@@ -177,9 +177,13 @@ fn one<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
 }
 
 /// At most 20 selectors, each a DKIM selector: the error names the first bad one.
-fn selectors_ok(selectors: &[String]) -> Result<(), String> {
-    if selectors.len() > 20 {
-        return Err("at most 20 selectors".into());
+fn selectors_ok(selectors: &[String]) -> Result<(), monban_diag::i18n::Msg> {
+    const MAX_SELECTORS: u64 = 20;
+    if selectors.len() as u64 > MAX_SELECTORS {
+        return Err(monban_diag::msg!(
+            "arg-too-many-selectors",
+            max = MAX_SELECTORS
+        ));
     }
     if let Some(bad) = selectors.iter().find(|s| {
         s.is_empty()
@@ -188,9 +192,9 @@ fn selectors_ok(selectors: &[String]) -> Result<(), String> {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
     }) {
-        return Err(format!(
-            "selector {:?} is not a DKIM selector (letters, digits, '-', '_', '.'; 1 to 63 characters)",
-            bad.chars().take(80).collect::<String>()
+        return Err(monban_diag::msg!(
+            "arg-not-selector",
+            given = format!("{:?}", bad.chars().take(80).collect::<String>())
         ));
     }
     Ok(())
@@ -208,7 +212,7 @@ async fn check_domain(
     };
     let domain = match check::domain_argument("domain", &domain) {
         Ok(d) => d,
-        Err(e) => return error(StatusCode::BAD_REQUEST, e),
+        Err(e) => return error(StatusCode::BAD_REQUEST, e.to_string()),
     };
     let selectors: Vec<String> = params
         .iter()
@@ -216,7 +220,7 @@ async fn check_domain(
         .map(|(_, v)| v.clone())
         .collect();
     if let Err(e) = selectors_ok(&selectors) {
-        return error(StatusCode::BAD_REQUEST, e);
+        return error(StatusCode::BAD_REQUEST, e.text(monban_diag::i18n::Lang::En));
     }
     let discover = match flag(&params, "discover") {
         Ok(b) => b,
@@ -261,7 +265,7 @@ async fn reports_summary(
         |n| n.to_string(),
     ) {
         Ok(f) => f,
-        Err(e) => return error(StatusCode::BAD_REQUEST, e),
+        Err(e) => return error(StatusCode::BAD_REQUEST, e.to_string()),
     };
     let store = match &state.store {
         Ok(s) => s,

@@ -241,6 +241,8 @@ spf-several = { $n } SPF records: receivers treat this as a permanent error (RFC
 fix-spf-several = { $record }  (the records merged into one; delete the others)
 spf-syntax = the SPF record does not parse ({ $error }): receivers give permerror
 fix-spf-syntax = fix the term named above
+spf-big = the TXT records of this name make a DNS answer of { $size } bytes (the SPF record alone { $spf }): RFC 7208 §3.4 asks that it fit in { $max } bytes, since resolvers that cannot get a larger answer (no EDNS, TCP blocked) give receivers a temperror
+fix-spf-big = shorten the record (ip4:/ip6: networks merged into wider ones, unused includes dropped) or move TXT records that are not SPF (site verification tokens) to other names
 spf-ptr = the record uses ptr, which RFC 7208 §5.5 says not to use (slow, unreliable)
 fix-spf-ptr = { $record }  (ptr removed: add ip4:/ip6: or a: terms for the hosts it matched)
 spf-pass-all = the record ends in +all: every host on the Internet may send as this domain
@@ -252,6 +254,7 @@ spf-no-all = the record has no all mechanism: unlisted hosts get neutral
 spf-lookups-over = more than { $limit } DNS-querying terms in the whole policy (RFC 7208 §4.6.4 allows 10; exp= does not count)
 spf-lookups = { $n } DNS-querying terms in the whole policy (RFC 7208 §4.6.4 allows 10; exp= does not count)
 spf-lookups-at-least = at least { $n } DNS-querying terms (the evaluation stopped early: { $cause }) (RFC 7208 §4.6.4 allows 10; exp= does not count)
+spf-lookups-loop = the include/redirect chain loops (below), so receivers count DNS-querying terms until the limit of 10 and give permerror (RFC 7208 §4.6.4)
 fix-spf-lookups = replace include: chains by ip4:/ip6: networks (flattening), or drop unused includes
 fix-spf-flattened = { $record }  (flattened: every include replaced by the networks it lists today; re-check when a provider changes them)
 spf-void-lookups = { $n } lookups of names that do not exist (the limit is 2, RFC 7208 §4.6.4)
@@ -596,3 +599,17 @@ reflect-warnings = What the header analysis noticed:
 reflect-advice = Advice for { $domain }, for mail sent the way this message was:
 reflect-fix = fix
 reflect-all-green = nothing to fix: every check is green.
+
+## Arguments and form fields that are not what they should be (CLI, API, pages)
+arg-not-domain = { $flag } { $given } is not a domain name: { $why }
+name-not-idn = not a valid internationalized name
+name-bad-char = { $char } is not allowed (letters, digits, '-', '_' and '.')
+name-one-label = it has one label
+name-empty = empty name
+name-empty-label = zero-length label
+name-label-too-long = label longer than 63 octets
+name-too-long = name longer than 253 octets
+arg-too-many-selectors = at most { $max } selectors
+arg-not-selector = selector { $given } is not a DKIM selector (letters, digits, '-', '_', '.'; 1 to 63 characters)
+arg-not-day = { $name } { $given }: expected YYYY-MM-DD, e.g. 2026-11-29
+arg-since-after-until = { $since } is after { $until }

@@ -239,6 +239,8 @@ spf-several = SPF レコードが { $n } 件あります: 受信側はこれを�
 fix-spf-several = { $record }  (レコードを 1 つに統合したもの。他は削除してください)
 spf-syntax = SPF レコードを解析できません({ $error }): 受信側は permerror とします
 fix-spf-syntax = 上に示した項目を修正してください
+spf-big = この名前の TXT レコードは DNS 応答で { $size } バイトになります(SPF レコードだけで { $spf } バイト)。RFC 7208 §3.4 は { $max } バイトに収めるよう求めています。より大きな応答を受け取れないリゾルバー(EDNS なし、TCP 遮断)では受信側が temperror になります
+fix-spf-big = レコードを短くする(ip4:/ip6: のネットワークをまとめる、使っていない include を削除する)か、SPF 以外の TXT レコード(サイト認証のトークンなど)を別の名前に移してください
 spf-ptr = レコードが ptr を使っています。RFC 7208 §5.5 は使用しないよう求めています(遅く、信頼性が低い)
 fix-spf-ptr = { $record }  (ptr を削除したもの: ptr が一致していたホストの ip4:/ip6: または a: を追加してください)
 spf-pass-all = レコードが +all で終わっています: インターネット上のすべてのホストがこのドメインとして送信できます
@@ -250,6 +252,7 @@ spf-no-all = レコードに all メカニズムがありません: 列挙され
 spf-lookups-over = ポリシー全体で DNS を参照する項目が { $limit } 個を超えています(RFC 7208 §4.6.4 の上限は 10。exp= は数えません)
 spf-lookups = ポリシー全体で DNS を参照する項目は { $n } 個です(RFC 7208 §4.6.4 の上限は 10。exp= は数えません)
 spf-lookups-at-least = DNS を参照する項目は少なくとも { $n } 個です(評価が途中で止まりました: { $cause })(RFC 7208 §4.6.4 の上限は 10。exp= は数えません)
+spf-lookups-loop = include/redirect の連鎖がループしている(下記)ため、受信側は DNS を参照する項目を上限の 10 まで数えて permerror とします(RFC 7208 §4.6.4)
 fix-spf-lookups = include: の連鎖を ip4:/ip6: のネットワークに置き換える(フラット化)か、使っていない include を削除してください
 fix-spf-flattened = { $record }  (フラット化したもの: 各 include を現在のネットワークに置き換えました。プロバイダーが変更したら再チェックしてください)
 spf-void-lookups = 存在しない名前の参照が { $n } 回あります(上限は 2、RFC 7208 §4.6.4)
@@ -576,3 +579,17 @@ reflect-warnings = ヘッダー解析で気づいたこと:
 reflect-advice = このメッセージと同じ送り方での { $domain } への助言:
 reflect-fix = 修正
 reflect-all-green = 直すものはありません: すべての確認が green です。
+
+## Arguments and form fields that are not what they should be (CLI, API, pages)
+arg-not-domain = { $flag } { $given } はドメイン名ではありません: { $why }
+name-not-idn = 国際化ドメイン名として正しくありません
+name-bad-char = { $char } は使えません(英字、数字、'-'、'_'、'.')
+name-one-label = ラベルが 1 つしかありません
+name-empty = 空の名前です
+name-empty-label = 長さ 0 のラベルがあります
+name-label-too-long = 63 オクテットを超えるラベルがあります
+name-too-long = 253 オクテットを超える名前です
+arg-too-many-selectors = セレクターは最大 { $max } 個までです
+arg-not-selector = { $given } は DKIM セレクターではありません(英字、数字、'-'、'_'、'.'、1〜63 文字)
+arg-not-day = { $name } { $given }: YYYY-MM-DD の形で指定してください(例: 2026-11-29)
+arg-since-after-until = { $since } が { $until } より後になっています

@@ -172,7 +172,7 @@ pub async fn page(state: Arc<AppState>, ctx: Ctx, params: Vec<(String, String)>)
     };
     let domain = match check::domain_argument("domain", &f.domain) {
         Ok(d) => d,
-        Err(e) => return problem(e),
+        Err(e) => return problem(e.0.text(ctx.lang)),
     };
     let selectors: Vec<String> = f
         .selectors
@@ -181,7 +181,7 @@ pub async fn page(state: Arc<AppState>, ctx: Ctx, params: Vec<(String, String)>)
         .map(str::to_owned)
         .collect();
     if let Err(e) = crate::selectors_ok(&selectors) {
-        return problem(e);
+        return problem(e.text(ctx.lang));
     }
     let mut ips = Vec::new();
     for word in f.ips.split([' ', ',', '\t']).filter(|s| !s.is_empty()) {

@@ -36,7 +36,7 @@ impl Fields {
     }
 
     /// The store's filter, or why the fields are wrong.
-    fn filter(&self) -> Result<monban_store::SummaryFilter, String> {
+    fn filter(&self) -> Result<monban_store::SummaryFilter, summary::FilterError> {
         fn nonempty(s: &str) -> Option<&str> {
             (!s.is_empty()).then_some(s)
         }
@@ -92,7 +92,7 @@ pub async fn page(state: Arc<AppState>, ctx: Ctx, params: Vec<(String, String)>)
     };
     let filter = match fields.filter() {
         Ok(f) => f,
-        Err(e) => return fail(StatusCode::BAD_REQUEST, e),
+        Err(e) => return fail(StatusCode::BAD_REQUEST, e.0.text(ctx.lang)),
     };
     let store = match &state.store {
         Ok(s) => s,
@@ -500,7 +500,7 @@ pub async fn list(state: Arc<AppState>, ctx: Ctx, params: Vec<(String, String)>)
     };
     let filter = match fields.filter() {
         Ok(f) => f,
-        Err(e) => return fail(StatusCode::BAD_REQUEST, e),
+        Err(e) => return fail(StatusCode::BAD_REQUEST, e.0.text(ctx.lang)),
     };
     let page: u64 = match crate::one(&params, "page").map(str::parse::<u64>) {
         None => 0,
