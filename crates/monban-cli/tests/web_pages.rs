@@ -179,6 +179,19 @@ fn every_page_renders_in_english_and_japanese() {
     let (_, h, b) = server.request("GET", "/check?lang=ja", "Accept-Language: en\r\n", b"");
     assert!(text(&b).contains("<html lang=\"ja\">"));
     assert!(h.contains("set-cookie: monban_lang=ja"), "{h}");
+    assert!(!h.contains("secure"), "{h}");
+    // Behind a TLS proxy, the cookies are Secure.
+    for proxy in [
+        "X-Forwarded-Proto: https\r\n",
+        "Forwarded: for=192.0.2.1;proto=https, for=10.0.0.1;proto=http\r\n",
+    ] {
+        let (_, h, _) = server.request("GET", "/check?lang=ja", proxy, b"");
+        let cookies: Vec<&str> = h.lines().filter(|l| l.starts_with("set-cookie:")).collect();
+        assert!(
+            cookies.len() == 2 && cookies.iter().all(|c| c.ends_with("; secure")),
+            "{proxy}: {h}"
+        );
+    }
     let (_, _, b) = server.request(
         "GET",
         "/check",

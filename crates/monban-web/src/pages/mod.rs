@@ -60,6 +60,11 @@ pub struct Ctx {
     pub lang_chosen: bool,
     /// The path and query of the request, for the language switch.
     pub here: String,
+    /// Whether the browser reached us over HTTPS through a proxy (`X-Forwarded-Proto:
+    /// https`, or `proto=https` in `Forwarded`, RFC 7239 §5.4): the cookies are then
+    /// `Secure`. Trusting the header costs nothing: a request that lies about it only
+    /// gets cookies its own browser will not send back over plain HTTP.
+    pub secure: bool,
 }
 
 impl Ctx {
@@ -99,6 +104,7 @@ impl Ctx {
             new_csrf,
             lang_chosen: asked.is_some(),
             here,
+            secure: behind_https(headers),
         }
     }
 
@@ -246,6 +252,27 @@ pub fn layout(ctx: &Ctx, page: Page, title: &str, body: Markup) -> Markup {
     }
 }
 
+/// Whether a proxy says the browser's request came over HTTPS (the first proxy's word,
+/// as each appends its own).
+fn behind_https(headers: &HeaderMap) -> bool {
+    let first = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .map(str::trim)
+    };
+    first("x-forwarded-proto").is_some_and(|p| p.eq_ignore_ascii_case("https"))
+        || first("forwarded").is_some_and(|f| {
+            f.split(';').any(|pair| {
+                pair.split_once('=').is_some_and(|(k, v)| {
+                    k.trim().eq_ignore_ascii_case("proto")
+                        && v.trim().trim_matches('"').eq_ignore_ascii_case("https")
+                })
+            })
+        })
+}
+
 /// An HTML answer with the cookies the context needs.
 pub fn respond(ctx: &Ctx, status: StatusCode, page: Markup) -> Response {
     let mut r = (
@@ -256,16 +283,18 @@ pub fn respond(ctx: &Ctx, status: StatusCode, page: Markup) -> Response {
         .into_response();
     if ctx.new_csrf
         && let Ok(v) = HeaderValue::from_str(&format!(
-            "monban_csrf={}; Path=/; HttpOnly; SameSite=Strict",
-            ctx.csrf
+            "monban_csrf={}; Path=/; HttpOnly; SameSite=Strict{}",
+            ctx.csrf,
+            if ctx.secure { "; Secure" } else { "" }
         ))
     {
         r.headers_mut().append(header::SET_COOKIE, v);
     }
     if ctx.lang_chosen
         && let Ok(v) = HeaderValue::from_str(&format!(
-            "monban_lang={}; Path=/; SameSite=Lax; Max-Age=31536000",
-            ctx.lang.code()
+            "monban_lang={}; Path=/; SameSite=Lax; Max-Age=31536000{}",
+            ctx.lang.code(),
+            if ctx.secure { "; Secure" } else { "" }
         ))
     {
         r.headers_mut().append(header::SET_COOKIE, v);
