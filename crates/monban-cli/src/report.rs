@@ -144,7 +144,9 @@ struct GenerateArgs {
     /// Where to write the .xml.gz files.
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
-    /// Print JSON: {"reports": [{"file", "domain", "report_id", "records", "messages"}]}.
+    /// Print JSON: {"date", "begin", "end", "sent_from" (when `report send` first sends
+    /// them: the day's end), "reports": [{"file", "domain", "report_id", "records",
+    /// "messages", "rua", "ignored_rua", "status"}], "skipped", "messages_without_ip"}.
     #[arg(long)]
     json: bool,
 }
@@ -378,6 +380,7 @@ async fn run_generate(args: GenerateArgs) -> Result<(), Failure> {
                 "date": day_name(begin),
                 "begin": opts.begin,
                 "end": opts.end,
+                "sent_from": opts.end + 1,
                 "reports": reports,
                 "skipped": skipped,
                 "messages_without_ip": summary.without_ip,
@@ -421,6 +424,12 @@ async fn run_generate(args: GenerateArgs) -> Result<(), Failure> {
             outln!(
                 "{} message(s) were recorded without a client IP and are not reportable",
                 summary.without_ip
+            );
+        }
+        if opts.end >= now && !summary.reports.is_empty() {
+            outln!(
+                "{day} is not over: its reports are sent from {} on; generate {day} again after it ends for the whole day",
+                monban::rfc5322::datetime::format_utc(opts.end + 1)
             );
         }
     }

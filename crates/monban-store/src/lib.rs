@@ -193,6 +193,15 @@ pub(crate) fn redact(url: &str) -> String {
     }
 }
 
+/// When an aggregate report's deliveries are first due: once its period is over (RFC
+/// 9990 §3.1: a report covers its whole period). A report of the day still running
+/// (`report generate --date` today) is kept, and replaced by a fuller one when the
+/// day is generated again, but not sent before the day ends: sent early, it would
+/// stand for the whole day, and what came after would never be reported.
+pub fn first_attempt(report: &OutgoingReport) -> i64 {
+    report.created.max(report.end.saturating_add(1))
+}
+
 /// How long a delivery taken by [`Store::due_deliveries`] is left to its sender.
 pub const CLAIM_SECONDS: i64 = 900;
 

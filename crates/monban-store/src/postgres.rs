@@ -628,7 +628,7 @@ impl PostgresStore {
                 for dest in &r.rua {
                     d_ids.push(&r.report_id);
                     d_dest.push(dest);
-                    d_at.push(r.created);
+                    d_at.push(crate::first_attempt(r));
                 }
             }
             tx.execute(

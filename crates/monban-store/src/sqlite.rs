@@ -808,7 +808,7 @@ fn save_one(
         tx.execute(
             "INSERT OR IGNORE INTO report_deliveries (report_id, destination, status,
                 next_attempt) VALUES (?1, ?2, 'pending', ?3)",
-            params![report.report_id, dest, report.created],
+            params![report.report_id, dest, crate::first_attempt(report)],
         )?;
     }
     Ok(outcome)
