@@ -709,12 +709,22 @@ fn inbound_pass_is_delivered_with_authentication_results() {
     let tmp = TempDir::new("inbound");
     let milter = Milter::start(&tmp.0, &zone_config());
     let postfix = Postfix::start(&tmp.0, milter.port);
+    // Forged results under our authserv-id (two: deleting the first must not shift the
+    // second deletion onto the field after it), and a relay's own, which stays.
+    let data = tmp.0.join("with-forged-results.eml");
+    let mut forged =
+        b"Authentication-Results: mx.test; dmarc=pass header.from=example.com (first)\r\n\
+        Authentication-Results: MX.TEST; dmarc=pass header.from=example.com (second)\r\n\
+        Authentication-Results: relay.other.test; spf=pass (kept)\r\n"
+            .to_vec();
+    forged.extend(std::fs::read(example("messages/alice-to-bob.eml")).expect("the example"));
+    std::fs::write(&data, forged).expect("write the message");
     let sent = Mail {
         port: postfix.smtp_port,
         xclient: Some("ADDR=192.0.2.25 NAME=mail.example.com"),
         helo: "mail.example.com",
         from: "alice@example.com",
-        data: &example("messages/alice-to-bob.eml"),
+        data: &data,
         header: None,
     }
     .run();
@@ -745,7 +755,11 @@ fn inbound_pass_is_delivered_with_authentication_results() {
         );
     }
     assert!(ar.starts_with("mx.test;"), "authserv-id first: {ar}");
-    assert_eq!(field(&fields, "Authentication-Results").len(), 1);
+    let results = field(&fields, "Authentication-Results");
+    assert!(
+        results.len() == 2 && unfolded(results[1]) == "relay.other.test; spf=pass (kept)",
+        "the forged results deleted, the relay's kept: {results:?}"
+    );
     // Above Postfix's own Received field, and the message itself untouched.
     let received = fields
         .iter()
@@ -875,6 +889,12 @@ fn trusted_client_mail_is_signed_and_verifies_elsewhere() {
         "{message}"
     );
 
+    // The signature's folded lines end as the others do: sent with CRLF through the
+    // milter protocol, they were delivered with CR CR LF.
+    assert!(
+        !message.contains('\r'),
+        "a CR in the delivered copy:\n{message:?}"
+    );
     let file = tmp.0.join("delivered.eml");
     std::fs::write(&file, message).expect("write the delivered copy");
     // dkimpy, the second implementation.

@@ -326,6 +326,16 @@ fn push_cstr(out: &mut Vec<u8>, s: &str) {
     out.push(0);
 }
 
+/// A header value as the milter protocol carries it: folded with a bare LF before the
+/// white space, as libmilter's `smfi_addheader` documents ("the MTA will add" the CR).
+/// Postfix and Sendmail write each LF as CRLF; a CRLF sent as such became CR CR LF on
+/// the wire, which breaks the DKIM signatures and ARC seals monban itself added. A CR
+/// not before LF (never in what monban writes) is dropped, as is NUL.
+fn push_header_value(out: &mut Vec<u8>, s: &str) {
+    out.extend(s.bytes().filter(|&b| b != 0 && b != b'\r'));
+    out.push(0);
+}
+
 impl Response {
     /// Encodes the response as a whole packet (length, code, data).
     pub fn encode(&self) -> Vec<u8> {
@@ -352,19 +362,19 @@ impl Response {
             }
             Self::AddHeader { name, value } => {
                 push_cstr(&mut body, name);
-                push_cstr(&mut body, value);
+                push_header_value(&mut body, value);
                 b'h'
             }
             Self::InsertHeader { index, name, value } => {
                 body.extend_from_slice(&index.to_be_bytes());
                 push_cstr(&mut body, name);
-                push_cstr(&mut body, value);
+                push_header_value(&mut body, value);
                 b'i'
             }
             Self::ChangeHeader { index, name, value } => {
                 body.extend_from_slice(&index.to_be_bytes());
                 push_cstr(&mut body, name);
-                push_cstr(&mut body, value);
+                push_header_value(&mut body, value);
                 b'm'
             }
             Self::Quarantine(reason) => {
@@ -686,5 +696,12 @@ mod tests {
         .encode();
         assert_eq!(h[4], b'i');
         assert_eq!(&h[5..9], &[0, 0, 0, 0]);
+        // Folded with a bare LF: the MTA adds the CR (a CRLF sent became CR CR LF).
+        let h = Response::AddHeader {
+            name: "DKIM-Signature".into(),
+            value: "v=1; a=rsa-sha256;\r\n\tb=abc".into(),
+        }
+        .encode();
+        assert_eq!(&h[5..], b"DKIM-Signature\0v=1; a=rsa-sha256;\n\tb=abc\0");
     }
 }

@@ -1369,7 +1369,11 @@ impl Session {
             .filter(|(_, f)| f.is("Authentication-Results"))
             .map(|(i, _)| i)
             .collect();
-        for (occurrence, pos) in ar_positions.iter().enumerate() {
+        // Deleted last first: the MTA renumbers the fields after each deletion (Postfix
+        // does), so deleting the first of two forged fields ascending would make the
+        // second deletion hit the field after it, keeping a forgery and deleting a
+        // genuine field.
+        for (occurrence, pos) in ar_positions.iter().enumerate().rev() {
             if claimed.contains(pos) {
                 out.push(Response::ChangeHeader {
                     index: u32::try_from(occurrence + 1).unwrap_or(u32::MAX),
