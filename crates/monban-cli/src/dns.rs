@@ -25,10 +25,13 @@ pub struct DnsArgs {
     /// Ask this DNS server (IP or IP:PORT; repeat for several) instead of the system's.
     #[arg(long, value_name = "IP[:PORT]", global = true)]
     dns_server: Vec<String>,
-    /// Seconds to wait for one DNS answer.
-    #[arg(long, value_name = "SECONDS", global = true, default_value_t = 3)]
-    dns_timeout: u64,
+    /// Seconds to wait for one DNS answer [default: 3].
+    #[arg(long, value_name = "SECONDS", global = true)]
+    dns_timeout: Option<u64>,
 }
+
+/// Seconds to wait for one DNS answer when `--dns-timeout` is not given.
+const DEFAULT_DNS_TIMEOUT: u64 = 3;
 
 /// The resolver a command runs with: zone files in memory, or real DNS, cached.
 pub type DnsSource = SharedResolver;
@@ -59,11 +62,9 @@ impl DnsArgs {
             // DKIM key parsed once with its cached record, not per message).
             return Ok(SharedResolver::new(CachingResolver::new(zone)));
         }
-        if self.dns_timeout == 0 || self.dns_timeout > 300 {
-            return Err(Failure::usage(
-                "--dns-timeout must be between 1 and 300 seconds",
-            ));
-        }
+        let timeout = self
+            .timeout()?
+            .unwrap_or(Duration::from_secs(DEFAULT_DNS_TIMEOUT));
         let servers = self
             .dns_server
             .iter()
@@ -71,11 +72,28 @@ impl DnsArgs {
             .collect::<Result<Vec<_>, _>>()?;
         let config = HickoryConfig {
             servers,
-            timeout: Duration::from_secs(self.dns_timeout),
+            timeout,
             attempts: 2,
         };
         let resolver = HickoryResolver::new(&config).map_err(Failure::other)?;
         Ok(SharedResolver::new(CachingResolver::new(resolver)))
+    }
+
+    /// Whether `--zone` or `--dns-server` was given (the milter then takes DNS from the
+    /// command line, not from its configuration's `[dns]`).
+    pub fn source_given(&self) -> bool {
+        !self.zone.is_empty() || !self.dns_server.is_empty()
+    }
+
+    /// `--dns-timeout`, when given.
+    pub fn timeout(&self) -> Result<Option<Duration>, Failure> {
+        match self.dns_timeout {
+            None => Ok(None),
+            Some(s @ 1..=300) => Ok(Some(Duration::from_secs(s))),
+            Some(_) => Err(Failure::usage(
+                "--dns-timeout must be between 1 and 300 seconds",
+            )),
+        }
     }
 }
 

@@ -274,7 +274,7 @@ fn main() -> ExitCode {
             Command::Sign(args) => sign::run(args),
             Command::Seal(args) => seal::run(&cli.dns, args).await,
             Command::Keygen(args) => keygen::run(args),
-            Command::Milter(args) => milter::run(args).await,
+            Command::Milter(args) => milter::run(&cli.dns, args).await,
             Command::Check(args) => check::run(&cli.dns, args).await,
             Command::Analyze(args) => analyze::run(&cli.dns, args).await,
             Command::Report(args) => report::run(&cli.dns, args).await,

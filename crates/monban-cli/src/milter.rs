@@ -109,9 +109,14 @@ fn import_opendkim(args: &ImportArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-/// The resolver the daemon uses: the zone file, or real DNS (given servers or the
-/// system's), cached.
-fn resolver(config: &Config) -> Result<SharedResolver, Failure> {
+/// The resolver the daemon uses: `--zone` or `--dns-server` when given (they win over
+/// the configuration's `[dns]`, as flags do; `--dns-timeout` over `timeout_seconds`),
+/// else the configuration's zone file, or real DNS (its server or the system's), cached.
+fn resolver(flags: &crate::dns::DnsArgs, config: &Config) -> Result<SharedResolver, Failure> {
+    if flags.source_given() {
+        return flags.build();
+    }
+    let timeout = flags.timeout()?.unwrap_or(config.dns_timeout);
     let servers = match &config.dns {
         DnsSource::ZoneFile(path) => {
             return Ok(SharedResolver::new(
@@ -124,11 +129,41 @@ fn resolver(config: &Config) -> Result<SharedResolver, Failure> {
     };
     let hickory = HickoryResolver::new(&HickoryConfig {
         servers,
-        timeout: config.dns_timeout,
+        timeout,
         attempts: 2,
     })
     .map_err(Failure::other)?;
     Ok(SharedResolver::new(CachingResolver::new(hickory)))
+}
+
+/// Whether this process may give a file the group `group` (chown(2): root, or a member
+/// of the group), read from `/proc/self/status` and `/etc/group`.
+fn can_give_group(group: &str) -> Result<(), String> {
+    let gid = config::account_id(std::path::Path::new("/etc/group"), group)?;
+    let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
+        // Not Linux, or no /proc: chown will tell at start.
+        return Ok(());
+    };
+    let ids = |key: &str| -> Vec<u32> {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .map(|rest| {
+                rest.split_whitespace()
+                    .filter_map(|n| n.parse().ok())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let euid = ids("Uid:").get(1).copied();
+    let egid = ids("Gid:").get(1).copied();
+    if euid == Some(0) || egid == Some(gid) || ids("Groups:").contains(&gid) {
+        return Ok(());
+    }
+    Err(format!(
+        "this user (uid {}) is neither root nor in that group",
+        euid.map_or_else(|| "?".into(), |u| u.to_string())
+    ))
 }
 
 /// Gives the Unix socket its mode, owner and group (`listen_mode`, `listen_owner`,
@@ -156,7 +191,7 @@ fn socket_access(path: &std::path::Path, access: &config::SocketAccess) -> Resul
         .map_err(|e| fail(format!("cannot set mode {:04o}: {e}", access.mode)))
 }
 
-pub async fn run(args: MilterArgs) -> Result<(), Failure> {
+pub async fn run(dns_flags: &crate::dns::DnsArgs, args: MilterArgs) -> Result<(), Failure> {
     if let Some(MilterAction::ImportOpendkim(a)) = &args.action {
         return import_opendkim(a);
     }
@@ -168,6 +203,25 @@ pub async fn run(args: MilterArgs) -> Result<(), Failure> {
     let cfg = Config::load(&path).map_err(|e| Failure::other(e.to_string()))?;
     for w in &cfg.warnings {
         eprintln!("monban milter: warning: {}: {w}", path.display());
+    }
+    // Built before the check answers, so that a zone file that is missing or does not
+    // parse fails the check, not the start.
+    let resolver = resolver(dns_flags, &cfg)?;
+    if dns_flags.source_given() && cfg.dns != DnsSource::System {
+        eprintln!(
+            "monban milter: DNS from the command line (--zone/--dns-server), not from [dns] of {}",
+            path.display()
+        );
+    }
+    if let Listen::Unix(socket) = &cfg.listen
+        && let Some(group) = &cfg.socket.group
+        && let Err(why) = can_give_group(group)
+    {
+        return Err(Failure::other(format!(
+            "{}: listen_group = {group:?}: {why}, so the socket {} could not be given that group",
+            path.display(),
+            socket.display()
+        )));
     }
     if args.check_config {
         outln!(
@@ -193,7 +247,7 @@ pub async fn run(args: MilterArgs) -> Result<(), Failure> {
         .try_init()
         .ok();
     let metrics = Arc::new(Metrics::default());
-    let dns = Arc::new(TimedResolver::new(resolver(&cfg)?, metrics.clone()));
+    let dns = Arc::new(TimedResolver::new(resolver, metrics.clone()));
     let metrics_task = match cfg.metrics {
         Some(addr) => {
             let l = tokio::net::TcpListener::bind(addr)

@@ -88,6 +88,33 @@ fn config_check_and_sample() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("bad.toml: quarantine"));
+    // A zone file that is missing fails the check, not only the start.
+    let missing = dir.join("missing-zone.toml");
+    std::fs::write(
+        &missing,
+        "authserv_id = \"mx.test\"\n[dns]\nzone_file = \"nope.zone\"\n",
+    )
+    .unwrap();
+    let check = |config: &Path, extra: &[&str]| {
+        monban()
+            .args(extra)
+            .args(["milter", "--check-config", "--config"])
+            .arg(config)
+            .output()
+            .unwrap()
+    };
+    let out = check(&missing, &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("nope.zone"), "{stderr}");
+    // --zone (and --dns-server) win over [dns], and say so; they were ignored.
+    let zone = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/example.zone");
+    let out = check(&missing, &["--zone", zone.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("DNS from the command line"), "{stderr}");
+    let out = check(&good, &["--dns-timeout", "0"]);
+    assert_eq!(out.status.code(), Some(2));
     std::fs::remove_dir_all(&dir).ok();
 }
 
