@@ -365,10 +365,14 @@ pub async fn run(dns_flags: &crate::dns::DnsArgs, args: MilterArgs) -> Result<()
             _ = hup.recv() => match Config::load(&path) {
                 // A reload that fails validation keeps the old configuration.
                 Ok(new) => {
-                    if new.listen != cfg.listen || new.dns != cfg.dns {
-                        eprintln!("monban milter: reloaded; listen and dns changes take effect at the next restart");
-                    } else {
+                    let pending = cfg.restart_only_changes(&new);
+                    if pending.is_empty() {
                         eprintln!("monban milter: configuration reloaded");
+                    } else {
+                        eprintln!(
+                            "monban milter: configuration reloaded, except {}: read at start only, they take effect at the next restart",
+                            pending.join(", ")
+                        );
                     }
                     let _ = cfg_tx.send(new.filter);
                 }

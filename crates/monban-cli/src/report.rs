@@ -76,14 +76,22 @@ struct SendArgs {
     #[arg(long, conflicts_with_all = ["dkim_domain", "milter_config"])]
     unsigned: bool,
     /// Reports to one destination per hour at most.
-    #[arg(long, value_name = "N", default_value_t = 60)]
+    #[arg(long, value_name = "N", default_value_t = 60,
+        value_parser = clap::value_parser!(u64).range(1..))]
     max_per_hour: u64,
     /// Attempts before a delivery is given up.
-    #[arg(long, value_name = "N", default_value_t = 8)]
+    #[arg(long, value_name = "N", default_value_t = 8,
+        value_parser = clap::value_parser!(u32).range(1..))]
     max_attempts: u32,
     /// Deliveries per run at most.
-    #[arg(long, value_name = "N", default_value_t = monban_report::send::DELIVERIES_PER_RUN)]
+    #[arg(long, value_name = "N", default_value_t = monban_report::send::DELIVERIES_PER_RUN,
+        value_parser = clap::value_parser!(u32).range(1..))]
     limit: u32,
+    /// Send as of this time instead of now (what is due then, signed with that time):
+    /// Unix seconds, a date (2026-11-22) or an RFC 3339 date-time. A report is due once
+    /// its day is over.
+    #[arg(long, value_name = "TIME", value_parser = crate::time::parse_at)]
+    at: Option<u64>,
     /// Print JSON: {"deliveries": [{"report_id", "domain", "destination", "status", "detail"}], ...}.
     #[arg(long)]
     json: bool,
@@ -106,6 +114,28 @@ impl StoreArg {
 
     pub async fn open(&self) -> Result<Box<dyn monban_store::Store>, Failure> {
         open_store(self.store.as_deref()).await
+    }
+
+    /// The store, which must exist already (a SQLite file): commands that work on what
+    /// was recorded never create one, so a mistyped path is an error, not an empty
+    /// store and "nothing to do". `fill` says what creates it.
+    pub async fn open_existing(&self, fill: &str) -> Result<Box<dyn monban_store::Store>, Failure> {
+        let url = match self.url() {
+            Some(u) => {
+                monban_store::StoreUrl::parse(u).map_err(|e| Failure::usage(e.to_string()))?
+            }
+            None => monban_store::StoreUrl::default_from_env()
+                .map_err(|e| Failure::other(e.to_string()))?,
+        };
+        if let monban_store::StoreUrl::Sqlite(path) = &url
+            && !path.exists()
+        {
+            return Err(Failure::other(format!(
+                "no store at {} ({fill})",
+                path.display()
+            )));
+        }
+        self.open().await
     }
 }
 
@@ -234,7 +264,10 @@ async fn run_send(dns: &crate::dns::DnsArgs, args: SendArgs) -> Result<(), Failu
         .ok_or_else(|| Failure::usage(format!("--from {:?} is not an address", args.from)))?;
     let signer = report_signer(&args)?;
     let resolver = dns.build()?;
-    let store = args.store.open().await?;
+    let store = args
+        .store
+        .open_existing("generate reports first: monban report generate")
+        .await?;
     let opts = SendOptions {
         smtp_host: host,
         smtp_port: port,
@@ -244,7 +277,9 @@ async fn run_send(dns: &crate::dns::DnsArgs, args: SendArgs) -> Result<(), Failu
         org_name: args.org_name.clone().unwrap_or_else(|| submitter.clone()),
         submitter,
         signer,
-        now: now(),
+        now: args
+            .at
+            .map_or_else(now, |t| i64::try_from(t).unwrap_or(i64::MAX)),
         max_per_hour: args.max_per_hour,
         max_attempts: args.max_attempts.max(1),
         suppress_for: 7 * DAY,
@@ -295,6 +330,16 @@ async fn run_send(dns: &crate::dns::DnsArgs, args: SendArgs) -> Result<(), Failu
             );
         }
     }
+    // Exit 1 when a delivery of this run did not go (the relay down, a destination that
+    // refused or was given up), as `report import` does for an input that failed: a
+    // timer or cron job shows it. Deferred ones (rate limit, a destination resting)
+    // wait as planned.
+    let (retry, failed) = (summary.count("retry"), summary.count("failed"));
+    if retry + failed > 0 {
+        return Err(Failure::other(format!(
+            "{failed} delivery(ies) failed and {retry} will be retried on a later run (the lines above say why)"
+        )));
+    }
     Ok(())
 }
 
@@ -341,7 +386,10 @@ async fn run_generate(args: GenerateArgs) -> Result<(), Failure> {
         out_dir: Some(args.out.clone()),
     };
     opts.receiver().map_err(|e| Failure::usage(e.to_string()))?;
-    let store = args.store.open().await?;
+    let store = args
+        .store
+        .open_existing("record evaluations first: the milter's [store], or monban verify --record")
+        .await?;
     let mut bar = crate::progress::Progress::new("reports", args.json);
     let summary = generate(&*store, &opts, &mut |done, total| bar.set(done, total))
         .await

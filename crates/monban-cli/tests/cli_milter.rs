@@ -157,6 +157,19 @@ fn daemon_reload_and_stop() {
     m.read_to_string(&mut text).unwrap();
     assert!(text.starts_with("HTTP/1.1 200 OK"), "{text}");
     assert!(text.contains("monban_milter_sessions_total"), "{text}");
+    // A reload names what it does not apply (read at start only).
+    let moved = format!("127.0.0.1:{}", free_port());
+    std::fs::write(
+        &cfg,
+        format!(
+            "listen = \"inet:{addr}\"\nauthserv_id = \"mx.test\"\nmetrics_listen = \"{moved}\"\nmax_connections = 7\n[dns]\nzone_file = \"{}\"\n",
+            zone.display()
+        ),
+    )
+    .unwrap();
+    kill(child.id(), "-HUP");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(optneg(&addr)[4], b'O');
     // A broken file on SIGHUP: refused, the daemon keeps serving.
     std::fs::write(&cfg, "this is not toml =").unwrap();
     kill(child.id(), "-HUP");
@@ -177,6 +190,10 @@ fn daemon_reload_and_stop() {
         .read_to_string(&mut stderr)
         .unwrap();
     assert!(stderr.contains("reload refused"), "{stderr}");
+    assert!(
+        stderr.contains("configuration reloaded, except metrics_listen, the connection limits (max_connections, *_timeout_seconds): read at start only"),
+        "{stderr}"
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
 

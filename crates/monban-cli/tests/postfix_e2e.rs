@@ -1603,14 +1603,17 @@ fn a_day_of_mail_becomes_reports_delivered_signed_and_aligned() {
         .sum();
     assert_eq!(rejected, 2, "{parsed:?}");
 
-    // Sent to a loopback SMTP sink, signed with the milter's signing table.
+    // Sent to a loopback SMTP sink, signed with the milter's signing table, once the
+    // day is over (a report of a day still running is not sent): as of the next
+    // midnight UTC.
     let sink = common::sink::Sink::start(&tmp.0.join("sink"), &[]);
     let sink_port = sink.port;
     let zone = example("example.zone");
+    let at = ((unix_now() / 86_400 + 1) * 86_400).to_string();
     let out = run(Command::new(env!("CARGO_BIN_EXE_monban"))
         .arg("--zone")
         .arg(&zone)
-        .args(["report", "send", "--store", &store, "--smtp"])
+        .args(["report", "send", "--at", &at, "--store", &store, "--smtp"])
         .arg(format!("127.0.0.1:{sink_port}"))
         .args([
             "--starttls",
@@ -1641,7 +1644,7 @@ fn a_day_of_mail_becomes_reports_delivered_signed_and_aligned() {
             Command::new(env!("CARGO_BIN_EXE_monban"))
                 .arg("--zone")
                 .arg(&zone)
-                .args(["verify", "--json", "-"]),
+                .args(["verify", "--at", &at, "--json", "-"]),
             msg.as_bytes(),
         );
         let v: Value = serde_json::from_slice(&v.stdout).unwrap();

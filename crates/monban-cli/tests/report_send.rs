@@ -142,7 +142,25 @@ fn send(store: &str, zones: &[&str], port: u16, key: &str, extra: &[&str]) -> se
         "--json",
     ]);
     args.extend(extra);
-    serde_json::from_str(&ok(&common::run(&args, b"", &[]))).unwrap()
+    let out = common::run(&args, b"", &[]);
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("{e}: {}", String::from_utf8_lossy(&out.stderr));
+    });
+    // Exit 1 when a delivery of the run failed or waits for a retry (the JSON is
+    // printed all the same); 0 when all went or wait as planned (deferred).
+    let undelivered = statuses(&r).iter().any(|s| s == "retry" || s == "failed");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(i32::from(undelivered)),
+        "{r} {stderr}"
+    );
+    assert_eq!(
+        undelivered,
+        stderr.contains("will be retried on a later run"),
+        "{stderr}"
+    );
+    r
 }
 
 /// The gzip attachment of a report message (base64 after the attachment's headers).
@@ -307,6 +325,97 @@ fn reports_are_delivered_signed_aligned_and_read_back_by_parsedmarc() {
     let again = send(&store, &[&zone, &receiver_zone], sink.port, &key, &[]);
     assert_eq!(again["deliveries"].as_array().unwrap().len(), 0, "{again}");
     assert_eq!(sink.messages().len(), 3);
+}
+
+/// A report of the day still running (`generate --date` today) is not sent before the
+/// day is over: sent at once, it stood for the whole day, and the mail after it was
+/// never reported (the day generated again kept the sent report). Generated again once
+/// the day is over, it is sent with every message of the day.
+#[test]
+fn a_report_of_a_day_not_over_waits_for_its_end() {
+    let dir = Dir::new("report-send-today");
+    let store = format!("sqlite:{}", dir.0.join("monban.db").display());
+    let (receiver_zone, key) = receiver_zone(&dir);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    // All from one reading of the clock, so that midnight passing during the test
+    // changes nothing.
+    let today = day_at((now / 86_400) as i64);
+    let recorded_at = now.to_string();
+    record(
+        &dir,
+        &store,
+        "a@other.example",
+        "198.51.100.7",
+        &recorded_at,
+        1,
+    );
+    let out = dir.0.join("out");
+    let generated = generate(&store, &today.date, &out);
+    let end = generated["end"].as_u64().unwrap();
+    assert_eq!(
+        generated["sent_from"].as_u64(),
+        Some(end + 1),
+        "{generated}"
+    );
+    let sink = Sink::start(&dir.0.join("sink"), &[]);
+    let zone = zone();
+    let zones = [zone.as_str(), receiver_zone.as_str()];
+    let r = send(&store, &zones, sink.port, &key, &["--at", &recorded_at]);
+    assert!(statuses(&r).is_empty(), "sent before its day was over: {r}");
+    // More mail the same day; the day generated again holds both messages.
+    let later = (now + 1).min(end).to_string();
+    record(&dir, &store, "a@other.example", "198.51.100.8", &later, 1);
+    let generated = generate(&store, &today.date, &out);
+    assert_eq!(generated["reports"][0]["messages"], 2, "{generated}");
+    let after = (end + 1).to_string();
+    let r = send(&store, &zones, sink.port, &key, &["--at", &after]);
+    assert_eq!(statuses(&r), ["sent"], "{r}");
+    assert_eq!(sink.messages().len(), 1);
+}
+
+/// generate and send work on a store that exists: a mistyped path was a new, empty
+/// store and "nothing to do", exit 0.
+#[test]
+fn generate_and_send_refuse_a_store_that_does_not_exist() {
+    let dir = Dir::new("report-send-no-store");
+    let missing = format!("sqlite:{}", dir.0.join("typo.db").display());
+    for args in [
+        vec![
+            "report",
+            "generate",
+            "--store",
+            &missing,
+            "--org-name",
+            "R",
+            "--email",
+            "r@receiver.example",
+            "--out",
+            "out",
+        ],
+        vec![
+            "report",
+            "send",
+            "--store",
+            &missing,
+            "--smtp",
+            "127.0.0.1:1",
+            "--from",
+            "r@receiver.example",
+            "--unsigned",
+        ],
+    ] {
+        let out = common::run(&args, b"", &[]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(stderr.contains("no store at"), "{stderr}");
+        assert!(
+            !dir.0.join("typo.db").exists(),
+            "{args:?} created the store"
+        );
+    }
 }
 
 #[test]

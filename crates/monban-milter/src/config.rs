@@ -728,6 +728,44 @@ pub struct Config {
     pub warnings: Vec<String>,
 }
 
+impl Config {
+    /// The settings of `new` that differ from this running configuration and that a
+    /// reload (SIGHUP) does not apply, by the names the file gives them: they are read
+    /// once, at start. A reload applies the rest (`[filter]` keys, signing rows, keys,
+    /// policies, lists).
+    pub fn restart_only_changes(&self, new: &Config) -> Vec<&'static str> {
+        // Compared through their Debug form: these are read once, and some hold types
+        // without PartialEq (a key, a URL).
+        fn differ(a: &impl std::fmt::Debug, b: &impl std::fmt::Debug) -> bool {
+            format!("{a:?}") != format!("{b:?}")
+        }
+        let mut out = Vec::new();
+        for (name, changed) in [
+            ("listen", self.listen != new.listen),
+            (
+                "listen_mode/listen_owner/listen_group",
+                self.socket != new.socket,
+            ),
+            (
+                "[dns]",
+                self.dns != new.dns || self.dns_timeout != new.dns_timeout,
+            ),
+            ("metrics_listen", self.metrics != new.metrics),
+            (
+                "the connection limits (max_connections, *_timeout_seconds)",
+                differ(&self.limits, &new.limits),
+            ),
+            ("[store]", differ(&self.record, &new.record)),
+            ("[reports]", differ(&self.reports, &new.reports)),
+        ] {
+            if changed {
+                out.push(name);
+            }
+        }
+        out
+    }
+}
+
 /// Who may connect to the milter's Unix socket.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SocketAccess {
