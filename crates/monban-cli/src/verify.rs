@@ -120,6 +120,9 @@ struct Recorder {
     recorded: usize,
     failure: monban_report::failure::FailureOptions,
     limiter: std::sync::Mutex<monban_report::failure::RateLimiter>,
+    /// Whether the limiter was started from the store's last hour (at the first
+    /// evaluation, whose time is the run's).
+    limiter_seeded: bool,
     failure_reports: usize,
 }
 
@@ -148,6 +151,7 @@ impl Recorder {
                 per_hour: 10,
             },
             limiter: std::sync::Mutex::default(),
+            limiter_seeded: false,
             failure_reports: 0,
         }))
     }
@@ -162,6 +166,13 @@ impl Recorder {
         self.next += 1;
         let uid = format!("{}-{}", self.uid_base, self.next);
         let time = i64::try_from(time).unwrap_or(i64::MAX);
+        if !self.limiter_seeded {
+            self.limiter_seeded = true;
+            let seeded = monban_report::failure::RateLimiter::from_store(&*self.store, time)
+                .await
+                .map_err(|e| Failure::other(format!("recording failed: {e}")))?;
+            self.limiter = std::sync::Mutex::new(seeded);
+        }
         // A failure report (RFC 9991) when the policy asks for one, as the milter does.
         let failure = monban_report::failure::build(
             report,

@@ -60,6 +60,15 @@ fn receiver_zone(dir: &Dir) -> (String, String) {
     (zone, keys.join("r1.private").display().to_string())
 }
 
+/// A fresh folder and store, and the receiver's zone and key: (folder, store URL,
+/// zone file, key file).
+fn receiving(name: &str) -> (Dir, String, String, String) {
+    let dir = Dir::new(name);
+    let store = format!("sqlite:{}", dir.0.join("monban.db").display());
+    let (zone, key) = receiver_zone(&dir);
+    (dir, store, zone, key)
+}
+
 /// Records `n` messages from `from` sent by `ip` on day `at` (Unix seconds).
 fn record(dir: &Dir, store: &str, from: &str, ip: &str, at: &str, n: usize) {
     let file = dir.file(
@@ -258,9 +267,7 @@ fn the_test_days_are_real_dates() {
 
 #[test]
 fn reports_are_delivered_signed_aligned_and_read_back_by_parsedmarc() {
-    let dir = Dir::new("report-send");
-    let store = format!("sqlite:{}", dir.0.join("monban.db").display());
-    let (receiver_zone, key) = receiver_zone(&dir);
+    let (dir, store, receiver_zone, key) = receiving("report-send");
     let day1 = day(1);
     record(&dir, &store, "a@example.com", "192.0.2.10", &day1.at, 3);
     record(&dir, &store, "a@other.example", "198.51.100.7", &day1.at, 2);
@@ -333,9 +340,7 @@ fn reports_are_delivered_signed_aligned_and_read_back_by_parsedmarc() {
 /// the day is over, it is sent with every message of the day.
 #[test]
 fn a_report_of_a_day_not_over_waits_for_its_end() {
-    let dir = Dir::new("report-send-today");
-    let store = format!("sqlite:{}", dir.0.join("monban.db").display());
-    let (receiver_zone, key) = receiver_zone(&dir);
+    let (dir, store, receiver_zone, key) = receiving("report-send-today");
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -498,9 +503,7 @@ fn report_send_refuses_to_send_unsigned_unless_asked() {
 
 #[test]
 fn failure_reports_are_made_when_fo_asks_and_sent_redacted() {
-    let dir = Dir::new("report-send-failure");
-    let store = format!("sqlite:{}", dir.0.join("monban.db").display());
-    let (receiver_zone, key) = receiver_zone(&dir);
+    let (dir, store, receiver_zone, key) = receiving("report-send-failure");
     // Forged mail from a host SPF does not allow: failing.example asks for failure
     // reports (fo=1), psd.example is a public suffix domain's record (never).
     let day1 = day(1);
@@ -547,4 +550,26 @@ fn failure_reports_are_made_when_fo_asks_and_sent_redacted() {
         let v: serde_json::Value = serde_json::from_str(&ok(&v)).unwrap();
         assert_eq!(v["dmarc"]["result"], "pass", "{v}");
     }
+}
+
+/// The hourly limit of failure reports per destination (10) holds across processes: a
+/// script running `verify --record` once per message made a report per message.
+#[test]
+fn failure_reports_are_limited_across_runs() {
+    let (dir, store, receiver_zone, key) = receiving("report-send-failure-runs");
+    let day1 = day(1);
+    for _ in 0..2 {
+        record(
+            &dir,
+            &store,
+            "ceo@failing.example",
+            "203.0.113.9",
+            &day1.at,
+            8,
+        );
+    }
+    let sink = Sink::start(&dir.0.join("sink"), &[]);
+    let zone = zone();
+    let sent = send(&store, &[&zone, &receiver_zone], sink.port, &key, &[]);
+    assert_eq!(sent["sent"], 10, "{sent}");
 }

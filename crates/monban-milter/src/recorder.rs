@@ -387,6 +387,10 @@ fn writer_main(s: &Shared, config: &RecordConfig) {
     let mut committed = read_committed(&s.dir);
     let mut backoff = Duration::from_millis(250);
     let mut failing = false;
+    // The failure-report limit starts from the last hour the store holds (this host
+    // before a restart, the other hosts of a shared database), once, when the store is
+    // first opened.
+    let mut limiter_seeded = s.failure.is_none();
     loop {
         if s.stop.load(Ordering::Relaxed) {
             return;
@@ -396,6 +400,17 @@ fn writer_main(s: &Shared, config: &RecordConfig) {
                 store = Some(monban_store::open(&config.url).await?);
             }
             let st = store.as_deref().expect("opened above");
+            if !limiter_seeded {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+                let seeded = monban_report::failure::RateLimiter::from_store(st, now).await?;
+                s.limiter
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .absorb(seeded);
+                limiter_seeded = true;
+            }
             drain(s, st, &mut committed, config.batch).await
         });
         match step {

@@ -42,6 +42,45 @@ pub struct RateLimiter {
 }
 
 impl RateLimiter {
+    /// A limiter that starts from the failure reports the store holds from the hour
+    /// before `now` (made by other processes, or by this host before a restart): a
+    /// process per message (`monban verify --record` from a script) is limited as one
+    /// long-running process is.
+    pub async fn from_store(
+        store: &dyn monban_store::Store,
+        now: i64,
+    ) -> Result<Self, monban_store::StoreError> {
+        let mut limiter = Self::default();
+        for (uri, count, first) in store.failure_reports_since(now - 3600).await? {
+            let Some(address) = crate::send::mailto_address(&uri) else {
+                continue;
+            };
+            let count = u32::try_from(count).unwrap_or(u32::MAX);
+            let mut one = Self::default();
+            one.windows.insert(address, (first, count));
+            one.total = (first, count);
+            limiter.absorb(one);
+        }
+        Ok(limiter)
+    }
+
+    /// Adds the counts of `other` (a limiter read from the store) to this one's.
+    pub fn absorb(&mut self, other: RateLimiter) {
+        for (address, (start, count)) in other.windows {
+            let w = self.windows.entry(address).or_insert((start, 0));
+            w.0 = w.0.min(start);
+            w.1 = w.1.saturating_add(count);
+        }
+        if other.total.1 > 0 {
+            self.total.0 = if self.total.1 == 0 {
+                other.total.0
+            } else {
+                self.total.0.min(other.total.0)
+            };
+            self.total.1 = self.total.1.saturating_add(other.total.1);
+        }
+    }
+
     /// Whether one more report may go to `destination` (the address, lower case) at
     /// `now`; counts it if so. At most `per_hour` per destination and
     /// [`MAX_PER_HOUR_TOTAL`] in all.
@@ -163,6 +202,24 @@ mod tests {
         }
         assert!(!r.allow("another", 10, 10));
         assert!(r.allow("another", 3600, 10));
+    }
+
+    /// Counts read from the store add to those already made (the milter seeds its
+    /// limiter when the store opens, after reports may have been counted).
+    #[test]
+    fn absorbed_counts_add_up() {
+        let mut live = RateLimiter::default();
+        assert!(live.allow("a", 1000, 3));
+        let mut stored = RateLimiter::default();
+        assert!(stored.allow("a", 500, 3));
+        assert!(stored.allow("a", 600, 3));
+        live.absorb(stored);
+        assert!(
+            !live.allow("a", 1100, 3),
+            "1 + 2 made: the third is the limit"
+        );
+        // The window starts at the first report: an hour after it, a new one.
+        assert!(live.allow("a", 500 + 3600, 3));
     }
 
     /// The table of destinations stays within 10,000 however many there are: a day of

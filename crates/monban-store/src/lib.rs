@@ -202,6 +202,9 @@ pub fn first_attempt(report: &OutgoingReport) -> i64 {
     report.created.max(report.end.saturating_add(1))
 }
 
+/// Destinations [`Store::failure_reports_since`] returns at most.
+pub const MAX_FAILURE_DESTINATIONS: u32 = 10_000;
+
 /// How long a delivery taken by [`Store::due_deliveries`] is left to its sender.
 pub const CLAIM_SECONDS: i64 = 900;
 
@@ -275,6 +278,12 @@ pub trait Store: Send + Sync {
 
     /// How many reports went to `destination` since `since` (for the rate limit).
     fn sent_since<'a>(&'a self, destination: &'a str, since: i64) -> StoreFuture<'a, u64>;
+
+    /// The failure reports made since `since` (their message's time), per destination
+    /// URI: how many, and the time of the first. What a new process starts its hourly
+    /// limit from, so that a run per message does not send a report per message. At
+    /// most [`MAX_FAILURE_DESTINATIONS`] destinations, the busiest first.
+    fn failure_reports_since(&self, since: i64) -> StoreFuture<'_, Vec<(String, u64, i64)>>;
 
     /// Stops sending to `destination` until `until` (it bounced).
     fn suppress<'a>(

@@ -857,6 +857,26 @@ impl Store for PostgresStore {
         })
     }
 
+    fn failure_reports_since(&self, since: i64) -> StoreFuture<'_, Vec<(String, u64, i64)>> {
+        Box::pin(async move {
+            let client = self.client().await?;
+            let rows = client
+                .query(
+                    "SELECT d.destination, COUNT(*), MIN(r.created)
+                     FROM report_deliveries d JOIN reports_out r ON r.report_id = d.report_id
+                     WHERE r.kind = 'failure' AND r.created >= $1
+                     GROUP BY d.destination ORDER BY COUNT(*) DESC LIMIT $2",
+                    &[&since, &i64::from(crate::MAX_FAILURE_DESTINATIONS)],
+                )
+                .await
+                .map_err(|e| self.pg(e))?;
+            Ok(rows
+                .iter()
+                .map(|r| (r.get(0), r.get::<_, i64>(1) as u64, r.get(2)))
+                .collect())
+        })
+    }
+
     fn suppress<'a>(
         &'a self,
         destination: &'a str,

@@ -502,6 +502,27 @@ impl Store for SqliteStore {
         })
     }
 
+    fn failure_reports_since(&self, since: i64) -> StoreFuture<'_, Vec<(String, u64, i64)>> {
+        Box::pin(async move {
+            let conn = self.lock();
+            let db = |e| self.db(e);
+            let mut stmt = conn
+                .prepare(
+                    "SELECT d.destination, COUNT(*), MIN(r.created)
+                     FROM report_deliveries d JOIN reports_out r ON r.report_id = d.report_id
+                     WHERE r.kind = 'failure' AND r.created >= ?1
+                     GROUP BY d.destination ORDER BY COUNT(*) DESC LIMIT ?2",
+                )
+                .map_err(db)?;
+            let rows = stmt
+                .query_map(params![since, crate::MAX_FAILURE_DESTINATIONS], |r| {
+                    Ok((r.get(0)?, r.get::<_, i64>(1)? as u64, r.get(2)?))
+                })
+                .map_err(db)?;
+            rows.collect::<Result<_, _>>().map_err(db)
+        })
+    }
+
     fn suppress<'a>(
         &'a self,
         destination: &'a str,

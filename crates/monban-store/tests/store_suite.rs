@@ -191,8 +191,8 @@ async fn reporting_suite(store: &dyn Store) {
         policy_domain: "example.com".into(),
         policy_key: "p=reject".into(),
         begin: 0,
-        end: 86_399,
-        filename: "rx!example.com!0!86399!r1abc.xml.gz".into(),
+        end: 99,
+        filename: "rx!example.com!0!99!r1abc.xml.gz".into(),
         xml_gz: vec![0x1f, 0x8b, 0, 1, 2],
         records: 3,
         messages: 303,
@@ -284,6 +284,12 @@ async fn reporting_suite(store: &dyn Store) {
     });
     assert_eq!(store.record(&[f.clone()]).await.unwrap(), 1);
     assert_eq!(store.record(&[f]).await.unwrap(), 0);
+    // What a new process starts its hourly failure-report limit from.
+    assert_eq!(
+        store.failure_reports_since(6_000).await.unwrap(),
+        [("mailto:ruf@example.com".to_owned(), 1, 7_000)]
+    );
+    assert!(store.failure_reports_since(7_001).await.unwrap().is_empty());
     let due: Vec<_> = store
         .due_deliveries(7_000, 100)
         .await
@@ -305,6 +311,29 @@ async fn reporting_suite(store: &dyn Store) {
             .unwrap()
             .starts_with("multipart/report")
     );
+
+    // A report of a period not over yet (generated during its day) is kept, but due
+    // only once the period has ended.
+    let running = OutgoingReport {
+        report_id: "r2running".into(),
+        begin: 1_000_000_000 - 86_400,
+        end: 1_000_000_000 - 1,
+        filename: "rx!example.com!running.xml.gz".into(),
+        created: 1_000_000_000 - 10_000,
+        ..report
+    };
+    assert_eq!(store.save_report(&running).await.unwrap(), SaveOutcome::New);
+    let due_running = |now: i64| async move {
+        store
+            .due_deliveries(now, 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|d| d.report_id == "r2running")
+            .count()
+    };
+    assert_eq!(due_running(1_000_000_000 - 1).await, 0);
+    assert_eq!(due_running(1_000_000_000).await, 2);
 }
 
 #[test]
