@@ -143,12 +143,19 @@ impl FailureInput<'_> {
             "This is a multi-part message in MIME format.\r\n\r\n--{boundary}\r\n\
              Content-Type: text/plain; charset=us-ascii\r\n\
              Content-Transfer-Encoding: 7bit\r\n\r\n\
-             A message claiming to be from {domain} did not pass every check its \
-             domain asks about (DMARC {result}) at this receiver.\r\nIt came from {ip} \
-             on {date}.\r\n\r\n--{boundary}\r\n\
+             A message claiming to be from {domain} {what} at this receiver.\r\n\
+             It came from {ip} on {date}.\r\n\r\n--{boundary}\r\n\
              Content-Type: message/feedback-report\r\n\r\n",
             domain = ascii(&domain),
-            result = d.result.as_str(),
+            what = if d.result == DmarcResult::Pass {
+                // fo=1, d or s: DMARC passed, a mechanism did not give an aligned pass.
+                format!(
+                    "passed DMARC, but not every check its domain asks a report about \
+                     (fo=) gave an aligned pass (aligned: {alignment})"
+                )
+            } else {
+                format!("did not pass DMARC (DMARC {})", d.result.as_str())
+            },
         );
         let mut field = |name: &str, value: &str| {
             let _ = write!(b, "{name}: {}\r\n", one_line(value));
@@ -163,25 +170,26 @@ impl FailureInput<'_> {
         field("Source-IP", &ip);
         field("Reported-Domain", &ascii(&domain));
         // RFC 9991 §3.2 / RFC 6591 §3.2: `dmarc` when DMARC failed; with fo=1, d or s
-        // on mail that passed DMARC, the mechanism that failed.
-        let auth_failure = if d.result != DmarcResult::Pass {
-            "dmarc"
-        } else if self
+        // on mail that passed DMARC, the mechanism that did not give an aligned pass:
+        // `signature` for DKIM (a signature that failed, or none aligned that passed:
+        // RFC 6591 has no value for a missing one), else `spf`. Never `dmarc` for mail
+        // that passed it.
+        let dkim_failed = self
             .report
             .dkim
             .iter()
-            .any(|k| k.result == DkimResult::Fail)
-        {
-            "signature"
-        } else if self
+            .any(|k| k.result == DkimResult::Fail);
+        let spf_failed = self
             .report
             .spf
             .as_ref()
-            .is_some_and(|s| s.result == SpfResult::Fail)
-        {
-            "spf"
-        } else {
+            .is_some_and(|s| s.result == SpfResult::Fail);
+        let auth_failure = if d.result != DmarcResult::Pass {
             "dmarc"
+        } else if dkim_failed || (!spf_failed && !d.dkim_aligned) {
+            "signature"
+        } else {
+            "spf"
         };
         field("Auth-Failure", auth_failure);
         field("Identity-Alignment", &alignment);
@@ -429,6 +437,23 @@ mod tests {
         assert!(b.is_ascii());
     }
 
+    /// The report body for an evaluation and a header, without an SPF record.
+    fn rendered(r: &Report, env: &Envelope, header: &[u8]) -> String {
+        let header = Headers::parse(header).unwrap();
+        FailureInput {
+            report: r,
+            envelope: env,
+            header: &header,
+            arrival: 1_795_946_400,
+            authserv_id: "mx.receiver.example",
+            spf_record: None,
+            redact: true,
+            user_agent: "monban/test",
+        }
+        .render("b1")
+        .body
+    }
+
     /// The header included is at most 64 KiB, cut at a field and said so.
     #[test]
     fn rfc9991_3_2_header_is_bounded_and_a_cut_is_said() {
@@ -441,19 +466,7 @@ mod tests {
             let block: String = (0..lines)
                 .map(|i| format!("X-Pad-{i:04}: {}\r\n", "a".repeat(50)))
                 .collect();
-            let header = Headers::parse(block.as_bytes()).unwrap();
-            FailureInput {
-                report: &r,
-                envelope: &env,
-                header: &header,
-                arrival: 1_795_946_400,
-                authserv_id: "mx.receiver.example",
-                spf_record: None,
-                redact: true,
-                user_agent: "monban/test",
-            }
-            .render("b1")
-            .body
+            rendered(&r, &env, block.as_bytes())
         };
         assert_eq!(MAX_HEADER_BYTES, 1024 * 64);
         let whole = render(1024);
@@ -463,6 +476,24 @@ mod tests {
         assert!(cut.contains("X-Pad-1023: "));
         assert!(!cut.contains("X-Pad-1024"));
         assert!(cut.contains("X-Monban-Truncated: the rest of the header is left out\r\n"));
+    }
+
+    /// fo=1 on mail that passed DMARC by SPF alone (no signature): a report is wanted,
+    /// and it does not say DMARC failed (it said `Auth-Failure: dmarc`).
+    #[test]
+    fn fo_1_on_mail_that_passed_dmarc_names_the_mechanism() {
+        let (r, env, _) = evaluate(
+            "v=DMARC1; p=reject; fo=1; ruf=mailto:ruf@example.com",
+            "192.0.2.10",
+        );
+        assert_eq!(r.dmarc.result, DmarcResult::Pass);
+        let record = r.dmarc.record.clone().unwrap();
+        assert!(wanted(&record, &r));
+        let body = rendered(&r, &env, b"From: alice@example.com\r\n");
+        assert!(body.contains("Auth-Failure: signature\r\n"), "{body}");
+        assert!(body.contains("Identity-Alignment: spf\r\n"), "{body}");
+        assert!(body.contains("passed DMARC, but not every check"), "{body}");
+        assert!(!body.contains("Auth-Failure: dmarc"), "{body}");
     }
 
     #[test]
