@@ -9,6 +9,9 @@
 //!
 //! A name with no record but with names below it (an "empty non-terminal") exists:
 //! asking it gives [`LookupError::NoData`], not NXDOMAIN, as a real server answers.
+//! A wildcard owner (`*.example.com`) answers for the names below its parent that do
+//! not exist, as RFC 4592 §3.3.1 synthesizes them: from the closest encloser's `*`
+//! child only, never for a name that exists (an empty non-terminal included).
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -244,6 +247,20 @@ impl ZoneResolver {
         self.names.is_empty()
     }
 
+    /// The records of the wildcard that synthesizes `name`, a name that does not exist
+    /// (RFC 4592 §3.3.1): the `*` child of its closest encloser (the nearest ancestor
+    /// that exists), if it has one. At most one look per label.
+    fn wildcard_for(&self, name: &str) -> Option<&[Entry]> {
+        let mut rest = name;
+        while let Some((_, parent)) = rest.split_once('.') {
+            if self.existing.contains(parent) {
+                return self.names.get(&format!("*.{parent}")).map(Vec::as_slice);
+            }
+            rest = parent;
+        }
+        None
+    }
+
     /// Answers a query synchronously; [`Resolver::lookup`] is this, made async.
     pub fn lookup_now(&self, name: &str, rtype: RecordType) -> Lookup {
         let asked = normalize_name(name).map_err(|reason| LookupError::InvalidName {
@@ -254,7 +271,15 @@ impl ZoneResolver {
         let mut current = asked.clone();
         let mut min_ttl = u32::MAX;
         for _ in 0..=MAX_CNAME_CHAIN {
-            let entries = self.names.get(&current).map(Vec::as_slice).unwrap_or(&[]);
+            // The name's own records, or those of the wildcard that stands for it.
+            let (entries, synthesized) = match self.names.get(&current) {
+                Some(own) => (own.as_slice(), false),
+                None if !self.existing.contains(&current) => match self.wildcard_for(&current) {
+                    Some(w) => (w, true),
+                    None => (&[][..], false),
+                },
+                None => (&[][..], false),
+            };
             let mut records = Vec::new();
             let mut cname = None;
             for e in entries {
@@ -274,7 +299,7 @@ impl ZoneResolver {
                     current = target;
                 }
                 _ => {
-                    return Err(if self.existing.contains(&current) {
+                    return Err(if synthesized || self.existing.contains(&current) {
                         LookupError::NoData {
                             name: asked,
                             rtype,
@@ -908,6 +933,60 @@ esc      TXT  "semi\;colon" "quote\"d" "\065\066C" unquoted\ word
             z.lookup_now("b.deep.example.com", RecordType::A),
             Err(LookupError::NoData { .. })
         ));
+    }
+
+    /// RFC 4592 §3.3.1 and its §2.2.1 examples: a wildcard answers for names below its
+    /// parent that do not exist, any number of labels down; not for names that exist
+    /// (with records or as empty non-terminals), nor below a name that exists.
+    #[test]
+    fn rfc4592_wildcards() {
+        let z = ZoneResolver::parse(
+            "$ORIGIN example.\n\
+             * TXT \"this is a wildcard\"\n\
+             *._report._dmarc.w TXT \"v=DMARC1\"\n\
+             host1 A 192.0.2.1\n\
+             sub.*.x TXT \"not a wildcard\"\n\
+             _ssh._tcp.host1 TXT \"srv\"\n",
+            "z",
+            None,
+        )
+        .unwrap();
+        let txt = |name: &str| match z.lookup_now(name, RecordType::Txt) {
+            Ok(a) => Ok(a
+                .records
+                .iter()
+                .map(|r| match r {
+                    Record::Txt(t) => String::from_utf8_lossy(&t.joined()).into_owned(),
+                    _ => String::new(),
+                })
+                .collect::<Vec<_>>()),
+            Err(LookupError::NxDomain { .. }) => Err("nxdomain"),
+            Err(LookupError::NoData { .. }) => Err("nodata"),
+            Err(_) => Err("other"),
+        };
+        // Synthesized: one label or several below the closest encloser.
+        assert_eq!(txt("host3.example"), Ok(vec!["this is a wildcard".into()]));
+        assert_eq!(
+            txt("foo.bar.example"),
+            Ok(vec!["this is a wildcard".into()])
+        );
+        assert_eq!(
+            txt("d.test._report._dmarc.w.example"),
+            Ok(vec!["v=DMARC1".into()])
+        );
+        // Another type at a synthesized name: it exists, so no data, not NXDOMAIN.
+        assert!(matches!(
+            z.lookup_now("host3.example", RecordType::A),
+            Err(LookupError::NoData { .. })
+        ));
+        // Names that exist are never synthesized: host1 (no TXT), _tcp.host1 (an empty
+        // non-terminal), x (the parent of `*.x`); below host1 the closest encloser is
+        // host1, which has no `*` child.
+        assert_eq!(txt("host1.example"), Err("nodata"));
+        assert_eq!(txt("_tcp.host1.example"), Err("nodata"));
+        assert_eq!(txt("x.example"), Err("nodata"));
+        assert_eq!(txt("_foo._tcp.host1.example"), Err("nxdomain"));
+        assert_eq!(txt("y.host1.example"), Err("nxdomain"));
     }
 
     #[test]
