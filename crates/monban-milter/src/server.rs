@@ -587,13 +587,18 @@ fn record(metrics: &Metrics, queue_id: &str, outcome: &MessageOutcome) {
                 queue_id,
                 from = r.dmarc.header_from.as_deref().unwrap_or("-"),
                 spf = r.spf.as_ref().map_or("-", |s| s.result.as_str()),
-                dkim = r
-                    .dkim
-                    .iter()
-                    .map(|d| d.result.as_str())
-                    .collect::<Vec<_>>()
-                    .join(",")
-                    .as_str(),
+                // `none` for unsigned mail, as Authentication-Results says it (RFC 8601
+                // §2.7.1), not an empty value.
+                dkim = if r.dkim.is_empty() {
+                    "none".to_owned()
+                } else {
+                    r.dkim
+                        .iter()
+                        .map(|d| d.result.as_str())
+                        .collect::<Vec<_>>()
+                        .join(",")
+                }
+                .as_str(),
                 dmarc = r.dmarc.result.as_str(),
                 disposition = r.dmarc.disposition.as_str(),
                 overrides = r

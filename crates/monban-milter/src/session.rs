@@ -1318,10 +1318,16 @@ impl Session {
                 return (out, Action::Reject);
             }
             Disposition::Reject if self.config.enforce_reject => {
-                out.push(Response::ReplyCode(format!(
-                    "550 5.7.1 rejected by the DMARC policy of {}",
-                    d.header_from.as_deref().unwrap_or("the sender's domain")
-                )));
+                // The domain whose record holds the policy (an organizational domain's
+                // sp=, a tree walk's find), and the From domain when that is another.
+                let from = d.header_from.as_deref().unwrap_or("the sender's domain");
+                let text = match d.record_domain.as_deref() {
+                    Some(owner) if !owner.eq_ignore_ascii_case(from) => {
+                        format!("550 5.7.1 rejected by the DMARC policy of {owner} for {from}")
+                    }
+                    _ => format!("550 5.7.1 rejected by the DMARC policy of {from}"),
+                };
+                out.push(Response::ReplyCode(text));
                 return (out, Action::Reject);
             }
             Disposition::Quarantine | Disposition::Reject => {

@@ -297,6 +297,19 @@ fn spoofed_reject_domain_is_refused_during_the_session() {
         code.starts_with("550 5.7.1 ") && code.contains("example.com"),
         "{code}"
     );
+    // From a subdomain without a record: the policy is example.com's, and the reply
+    // says so (it named the subdomain as the policy's owner).
+    let mut s = Session::new(
+        config(Arc::new(SigningKey::generate_ed25519().unwrap())),
+        NOW,
+    );
+    let sub = MSG.replace("alice@example.com", "alice@sub.example.com");
+    let out = transaction(&mut s, &zone, "203.0.113.66", "ceo@sub.example.com", &sub);
+    assert!(
+        matches!(out.last(), Some(Response::ReplyCode(c))
+            if c == "550 5.7.1 rejected by the DMARC policy of example.com for sub.example.com"),
+        "{out:?}"
+    );
 }
 
 #[test]
