@@ -38,7 +38,12 @@ pub fn completions(args: &CompletionsArgs) -> Result<(), Failure> {
 
 fn render(cmd: &clap::Command) -> Result<Vec<u8>, Failure> {
     let mut buf = Vec::new();
-    clap_mangen::Man::new(cmd.clone())
+    // clap's `help` subcommand has no page of its own: not listed as one.
+    let mut cmd = cmd.clone();
+    if cmd.find_subcommand("help").is_some() {
+        cmd = cmd.mut_subcommand("help", |h| h.hide(true));
+    }
+    clap_mangen::Man::new(cmd)
         .render(&mut buf)
         .map_err(|e| Failure::other(format!("cannot write the manual page: {e}")))?;
     Ok(buf)
@@ -53,10 +58,17 @@ pub fn man(args: &ManArgs) -> Result<(), Failure> {
     };
     std::fs::create_dir_all(dir)
         .map_err(|e| Failure::other(format!("cannot create {}: {e}", dir.display())))?;
+    // A page per command and per subcommand at any depth (monban-report-send.1,
+    // monban-milter-import-opendkim.1): each page's SEE ALSO names them.
     let mut pages = vec![("monban".to_owned(), cmd.clone())];
-    for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
-        let name = format!("monban-{}", sub.get_name());
-        pages.push((name.clone(), sub.clone().name(name)));
+    let mut next = vec![("monban".to_owned(), cmd.clone())];
+    while let Some((parent, c)) = next.pop() {
+        for sub in c.get_subcommands().filter(|s| s.get_name() != "help") {
+            let name = format!("{parent}-{}", sub.get_name());
+            let page = sub.clone().name(name.clone());
+            pages.push((name.clone(), page.clone()));
+            next.push((name, page));
+        }
     }
     for (name, page) in &pages {
         let path = dir.join(format!("{name}.1"));

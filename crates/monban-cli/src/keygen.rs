@@ -131,13 +131,31 @@ pub fn run(args: KeygenArgs) -> Result<(), Failure> {
     let owner = format!("{selector}._domainkey.{domain}.");
     let zone_line = format!("{owner} 3600 IN TXT ( {} )\n", zone_strings(&record));
 
+    let gid = args
+        .group
+        .as_deref()
+        .map(|g| monban_milter::config::account_id(Path::new("/etc/group"), g))
+        .transpose()
+        .map_err(|e| Failure::usage(format!("--group: {e}")))?;
     if !args.out.exists() {
         use std::os::unix::fs::DirBuilderExt as _;
+        // The folders made here (the last and any missing above it): with --group, the
+        // group must be able to enter each of them to read the key.
+        let made: Vec<&Path> = args.out.ancestors().take_while(|p| !p.exists()).collect();
         std::fs::DirBuilder::new()
             .recursive(true)
-            .mode(0o700)
+            .mode(if gid.is_some() { 0o750 } else { 0o700 })
             .create(&args.out)
             .map_err(|e| Failure::other(format!("cannot create {}: {e}", args.out.display())))?;
+        for dir in made.iter().filter(|_| gid.is_some()) {
+            std::os::unix::fs::chown(dir, None, gid).map_err(|e| {
+                Failure::other(format!(
+                    "cannot give {} to the group {}: {e}",
+                    dir.display(),
+                    args.group.as_deref().unwrap_or_default()
+                ))
+            })?;
+        }
     }
     if !args.out.is_dir() {
         return Err(Failure::other(format!(
@@ -145,12 +163,18 @@ pub fn run(args: KeygenArgs) -> Result<(), Failure> {
             args.out.display()
         )));
     }
-    let gid = args
-        .group
-        .as_deref()
-        .map(|g| monban_milter::config::account_id(Path::new("/etc/group"), g))
-        .transpose()
-        .map_err(|e| Failure::usage(format!("--group: {e}")))?;
+    if let Some(gid) = gid
+        && !group_may_enter(&args.out, gid)
+    {
+        eprintln!(
+            "monban keygen: warning: the group {} cannot enter {}, so it cannot read the key there: chgrp {} {} && chmod g+x {}",
+            args.group.as_deref().unwrap_or_default(),
+            args.out.display(),
+            args.group.as_deref().unwrap_or_default(),
+            args.out.display(),
+            args.out.display()
+        );
+    }
     let private_path = args.out.join(format!("{selector}.private"));
     let txt_path = args.out.join(format!("{selector}.txt"));
     if !args.force {
@@ -206,4 +230,15 @@ pub fn run(args: KeygenArgs) -> Result<(), Failure> {
         );
     }
     Ok(())
+}
+
+/// Whether members of the group `gid` may enter `dir` (search permission, as the group
+/// that owns it or as anyone). Only the folder itself is looked at, not its parents.
+fn group_may_enter(dir: &Path, gid: u32) -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    let Ok(m) = std::fs::metadata(dir) else {
+        return true;
+    };
+    let mode = m.mode();
+    mode & 0o001 != 0 || (m.gid() == gid && mode & 0o010 != 0)
 }

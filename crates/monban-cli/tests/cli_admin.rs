@@ -149,6 +149,29 @@ fn completions_and_manual_pages() {
     assert!(!dir.join("monban-help.1").exists());
     let check = std::fs::read_to_string(dir.join("monban-check.1")).unwrap();
     assert!(check.contains("fail\\-on"), "the page lists the flags");
+    // Every page a page names under SEE ALSO is written (the subcommands' too:
+    // monban-report.1 named monban-report-send(1), which was not written).
+    let mut named = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        for word in text.split(|c: char| c.is_whitespace() || c == ',') {
+            let word = word.trim_start_matches("\\fB").replace("\\-", "-");
+            if let Some(page) = word
+                .strip_suffix("(1)")
+                .filter(|p| p.starts_with("monban-"))
+            {
+                named += 1;
+                let page = page.trim_end_matches("\\fR");
+                assert!(
+                    dir.join(format!("{page}.1")).exists(),
+                    "{page}(1) is named but not written"
+                );
+            }
+        }
+    }
+    assert!(named > 10, "{named}");
+    let send = std::fs::read_to_string(dir.join("monban-report-send.1")).unwrap();
+    assert!(send.contains("max\\-per\\-hour"), "{send}");
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -192,9 +215,17 @@ fn keygen_folder_group_and_check_key() {
         value.starts_with("v=DKIM1; k=rsa; p=") && !value.contains('"'),
         "{value}"
     );
-    assert_eq!(
-        std::fs::metadata(&out_dir).unwrap().permissions().mode() & 0o777,
-        0o700
+    // The folders made for the key are the group's to enter (0750), as the key is its
+    // to read: the folder was 0700, so the group could not reach the key.
+    for made in [&out_dir, &dir.join("keys")] {
+        let m = std::fs::metadata(made).unwrap();
+        assert_eq!(m.permissions().mode() & 0o777, 0o750, "{}", made.display());
+        assert_eq!(m.gid(), gid.1, "{}", made.display());
+    }
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("cannot enter"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
     let key = out_dir.join("s9.private");
     let meta = std::fs::metadata(&key).unwrap();
