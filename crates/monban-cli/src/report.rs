@@ -364,6 +364,21 @@ pub(crate) fn day_name(begin: i64) -> String {
 }
 
 async fn run_generate(args: GenerateArgs) -> Result<(), Failure> {
+    // RFC 9990's org_name is required, and an empty extra_contact_info says nothing.
+    if args.org_name.trim().is_empty() {
+        return Err(Failure::usage(
+            "--org-name needs the reporting organization's name",
+        ));
+    }
+    if args
+        .extra_contact_info
+        .as_deref()
+        .is_some_and(|c| c.trim().is_empty())
+    {
+        return Err(Failure::usage(
+            "--extra-contact-info is empty: give a web page or an address, or leave it out",
+        ));
+    }
     let now = now();
     let begin = match &args.date {
         Some(d) => parse_day(d)?,

@@ -285,8 +285,34 @@ fn report_generate_usage_errors_are_clear() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("--email"));
     let o = run("2999-01-01", "d@r.example");
     assert_eq!(o.status.code(), Some(2));
+    // No store yet: an error naming it, and none made (a mistyped path used to become
+    // an empty store and "no reports", exit 0).
+    let o = run("2026-11-28", "d@r.example");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no store at"));
+    assert!(!dir.0.join("m.db").exists());
     // An empty day is not an error.
-    let o = run("2026-11-29", "d@r.example");
+    record(&dir, &store, "a@example.com", Some("192.0.2.10"), "hi", 1);
+    let o = run("2026-11-28", "d@r.example");
     assert_eq!(o.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&o.stdout).contains("no reports for 2026-11-29"));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("no reports for 2026-11-28"));
+    // Empty names are refused.
+    let o = common::run(
+        &[
+            "report",
+            "generate",
+            "--store",
+            &store,
+            "--org-name",
+            " ",
+            "--email",
+            "d@r.example",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        b"",
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--org-name"));
 }
