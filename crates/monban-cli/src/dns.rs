@@ -48,6 +48,25 @@ fn parse_server(s: &str) -> Result<SocketAddr, Failure> {
     })
 }
 
+/// Says on stderr which records of a zone file were not read (types monban does not
+/// answer): a record the user expected to be answered would otherwise be missing
+/// without a word. The first five, then how many more.
+pub fn warn_skipped(zone: &ZoneResolver) {
+    let skipped = zone.skipped();
+    for s in skipped.iter().take(5) {
+        eprintln!(
+            "monban: warning: zone file {}, line {}: type {} is not read (A, AAAA, MX, TXT, PTR, CNAME, NS, SOA and SPF are)",
+            s.source_name, s.line, s.rtype
+        );
+    }
+    if skipped.len() > 5 {
+        eprintln!(
+            "monban: warning: {} more record(s) of types not read",
+            skipped.len() - 5
+        );
+    }
+}
+
 impl DnsArgs {
     /// Builds the resolver: loading zone files can fail (exit 1), and so can reading the
     /// system configuration.
@@ -58,6 +77,7 @@ impl DnsArgs {
                 zone.load_file(path)
                     .map_err(|e| Failure::other(format!("zone file {e}")))?;
             }
+            warn_skipped(&zone);
             // Cached as the network resolver is: the same path for every answer (the
             // DKIM key parsed once with its cached record, not per message).
             return Ok(SharedResolver::new(CachingResolver::new(zone)));

@@ -119,10 +119,10 @@ fn resolver(flags: &crate::dns::DnsArgs, config: &Config) -> Result<SharedResolv
     let timeout = flags.timeout()?.unwrap_or(config.dns_timeout);
     let servers = match &config.dns {
         DnsSource::ZoneFile(path) => {
-            return Ok(SharedResolver::new(
-                ZoneResolver::from_file(path)
-                    .map_err(|e| Failure::other(format!("zone file {e}")))?,
-            ));
+            let zone = ZoneResolver::from_file(path)
+                .map_err(|e| Failure::other(format!("zone file {e}")))?;
+            crate::dns::warn_skipped(&zone);
+            return Ok(SharedResolver::new(zone));
         }
         DnsSource::Server(addr) => vec![*addr],
         DnsSource::System => Vec::new(),

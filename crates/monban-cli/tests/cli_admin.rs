@@ -516,3 +516,35 @@ fn nagios_is_unknown_when_the_check_could_not_be_made() {
     );
     assert!(line.contains("DNS lookup(s) failed"), "{line}");
 }
+
+/// A zone file's records of types monban does not read are named on stderr (they were
+/// passed over without a word), and the others still answer.
+#[test]
+fn zone_records_not_read_are_named() {
+    let dir = std::env::temp_dir().join(format!("monban-zone-skipped-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let zone = dir.join("z.zone");
+    std::fs::write(
+        &zone,
+        "example.com. 300 IN TXT \"v=spf1 -all\"\nexample.com. 300 IN SRV 0 0 25 mx.example.com.\n",
+    )
+    .unwrap();
+    let out = common::run(
+        &[
+            "--zone",
+            zone.to_str().unwrap(),
+            "spf",
+            "--ip",
+            "192.0.2.1",
+            "--mail-from",
+            "a@example.com",
+        ],
+        b"",
+        &[],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("Received-SPF: fail"));
+    assert!(stderr.contains("line 2: type SRV is not read"), "{stderr}");
+    std::fs::remove_dir_all(&dir).ok();
+}
