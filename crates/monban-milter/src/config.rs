@@ -96,7 +96,7 @@ pub const OPTIONS: &[OptionDoc] = &[
     OptionDoc {
         key: "optout_recipient_domains",
         default: "[]",
-        doc: "Recipient domains that opted out of enforcement: a message to any of them is delivered with its results instead of rejected or quarantined.",
+        doc: "Recipient domains that opted out of enforcement: a message to them is delivered with its results instead of rejected or quarantined. Their recipients and others never share a transaction: the other kind is deferred with 452 4.5.3, and the client sends it again separately.",
     },
     OptionDoc {
         key: "reject_unparseable_from",

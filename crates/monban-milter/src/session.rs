@@ -358,6 +358,9 @@ struct Message {
     to_others: bool,
     /// The deletions of incoming Authentication-Results that claim our authserv-id.
     forged: Vec<Response>,
+    /// Whether the recipients accepted so far are of domains that opted out of DMARC
+    /// enforcement (`Some(true)`) or not (`Some(false)`); never both.
+    optout_class: Option<bool>,
     /// The header rebuilt from the MTA's fields, never more than [`MAX_HEADER_BYTES`].
     header_block: Vec<u8>,
     header_fields: usize,
@@ -662,15 +665,22 @@ impl Session {
             let from_trusted_host = self
                 .client
                 .is_some_and(|ip| self.config.trusted_networks.iter().any(|n| n.contains(ip)));
-            if from_trusted_host
+            let list_resend = from_trusted_host
                 && self
                     .config
                     .arc
                     .senders
                     .iter()
-                    .any(|p| address_matches(p, &sender))
-            {
+                    .any(|p| address_matches(p, &sender));
+            if list_resend {
                 self.start_outbound_seal(&headers, &sender);
+            } else {
+                // Results under our authserv-id (and our tag) in mail from a trusted
+                // client or a SASL user are not ours either: deleted as from inbound
+                // mail (RFC 8601 §5), so that a local mailbox, or list software that
+                // later resends the message to be sealed, never sees them as ours.
+                // Only list software's resend keeps them: they are what it records.
+                self.message.forged = Self::forged_results(&headers, &self.config.authserv_id);
             }
             if !signers.is_empty() {
                 match DkimSigner::new(headers, signers, self.now) {
@@ -707,6 +717,16 @@ impl Session {
             self.message.verifier = Some(v);
         }
         Step::Reply(vec![Response::Continue])
+    }
+
+    /// Whether a recipient's domain is in `optout_recipient_domains`.
+    fn opted_out(&self, recipient: &str) -> bool {
+        recipient.rsplit_once('@').is_some_and(|(_, d)| {
+            self.config
+                .optout_recipient_domains
+                .iter()
+                .any(|o| o.eq_ignore_ascii_case(d))
+        })
     }
 
     /// Whether the client is trusted (its mail is signed, not judged).
@@ -907,6 +927,26 @@ impl Session {
                         "452 4.5.3 Too many recipients: at most {MAX_RECIPIENTS} per message"
                     ))]);
                 }
+                // A recipient whose domain opted out of DMARC enforcement and one whose
+                // domain did not are never in one transaction: the exemption is the
+                // message's, so one opted-out address among the recipients would lift
+                // the policy for all of them. The other kind is deferred (RFC 5321
+                // §4.5.3.1.10: the client sends it in another transaction).
+                if let Some(r) = recipient
+                    && !self.is_trusted()
+                    && !self.config.optout_recipient_domains.is_empty()
+                {
+                    let opted = self.opted_out(r);
+                    match self.message.optout_class {
+                        Some(class) if class != opted => {
+                            return Step::Reply(vec![Response::ReplyCode(format!(
+                                "452 4.5.3 send to <{}> in another transaction: its domain's DMARC enforcement differs from the other recipients'",
+                                r.chars().take(320).collect::<String>()
+                            ))]);
+                        }
+                        _ => self.message.optout_class = Some(opted),
+                    }
+                }
                 if let Some(r) = recipient {
                     self.message.recipients.push(r.to_owned());
                 }
@@ -1022,7 +1062,10 @@ impl Session {
     /// Finishes the message: the modifications, the final verdict, and what it amounts
     /// to ([`Action`]), typed.
     pub async fn end_of_message<R: Resolver>(&mut self, resolver: &R) -> MessageOutcome {
-        let message = std::mem::take(&mut self.message);
+        let mut message = std::mem::take(&mut self.message);
+        // The deletions of forged results go first in every answer that lets the
+        // message through (signed, sealed or passed on).
+        let forged = std::mem::take(&mut message.forged);
         let plain = |responses: Vec<Response>, action| MessageOutcome {
             responses,
             report: None,
@@ -1044,14 +1087,16 @@ impl Session {
             None => Vec::new(),
         };
         if message.signer.is_none() && !outbound_seal.is_empty() {
-            let mut out = outbound_seal;
+            let mut out = forged;
+            out.extend(outbound_seal);
             out.push(Response::Accept);
             return plain(out, Action::Accept);
         }
         if let Some(signer) = message.signer {
             return match signer.finish() {
                 Ok(values) => {
-                    let mut out: Vec<Response> = outbound_seal;
+                    let mut out: Vec<Response> = forged;
+                    out.extend(outbound_seal);
                     out.extend(values.into_iter().map(|v| Response::InsertHeader {
                         index: 0,
                         name: "DKIM-Signature".into(),
@@ -1071,7 +1116,9 @@ impl Session {
         }
         let Some(verifier) = message.verifier else {
             // Trusted but nothing to sign, or no header: pass through.
-            return plain(vec![Response::Accept], Action::Accept);
+            let mut out = forged;
+            out.push(Response::Accept);
+            return plain(out, Action::Accept);
         };
         let envelope = Envelope {
             ip: self.client,
@@ -1080,7 +1127,7 @@ impl Session {
             rcpt_to: message.recipients.clone(),
         };
         let mut report = verifier.finish(resolver).await;
-        let mut out = message.forged;
+        let mut out = forged;
         let opted_out = message.recipient_domains.iter().find(|d| {
             self.config
                 .optout_recipient_domains
@@ -1321,9 +1368,17 @@ impl Session {
                 // The domain whose record holds the policy (an organizational domain's
                 // sp=, a tree walk's find), and the From domain when that is another.
                 let from = d.header_from.as_deref().unwrap_or("the sender's domain");
+                // A reply line is at most 512 octets (RFC 5321 §4.5.3.1.5): with two long
+                // names, the owner's alone.
                 let text = match d.record_domain.as_deref() {
                     Some(owner) if !owner.eq_ignore_ascii_case(from) => {
-                        format!("550 5.7.1 rejected by the DMARC policy of {owner} for {from}")
+                        let both =
+                            format!("550 5.7.1 rejected by the DMARC policy of {owner} for {from}");
+                        if both.len() <= 510 {
+                            both
+                        } else {
+                            format!("550 5.7.1 rejected by the DMARC policy of {owner}")
+                        }
                     }
                     _ => format!("550 5.7.1 rejected by the DMARC policy of {from}"),
                 };

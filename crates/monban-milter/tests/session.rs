@@ -242,6 +242,50 @@ fn outbound_is_signed_and_the_signature_verifies() {
     assert_eq!(results[0].result, DkimResult::Pass, "{results:?}");
 }
 
+/// Results under our authserv-id and our tag in mail from a trusted client or a SASL
+/// user are deleted too (they were kept: a local mailbox got "verified" forgeries, and
+/// list software resending the message had them sealed), whether the message is
+/// signed or passed on unsigned.
+#[test]
+fn forged_results_are_deleted_from_trusted_and_sasl_mail_too() {
+    let key = Arc::new(SigningKey::generate_ed25519().unwrap());
+    let zone = zone(&key);
+    let forged = format!(
+        "Authentication-Results: mx.example.net; dmarc=pass header.from=bank.test\r\n\
+         X-Monban-Tag: clean\r\n{}",
+        MSG.replace("alice@example.com", "ceo@bank.test")
+    );
+    let deletions = |out: &[Response]| -> Vec<(u32, String)> {
+        out.iter()
+            .filter_map(|r| match r {
+                Response::ChangeHeader { index, name, value } if value.is_empty() => {
+                    Some((*index, name.clone()))
+                }
+                _ => None,
+            })
+            .collect()
+    };
+    let want = vec![
+        (1, "Authentication-Results".to_owned()),
+        (1, "X-Monban-Tag".to_owned()),
+    ];
+    // A trusted host, From a domain the signing table does not sign: passed on.
+    let mut s = Session::new(config(key.clone()), NOW);
+    let out = transaction(&mut s, &zone, "10.1.2.3", "ceo@bank.test", &forged);
+    assert_eq!(deletions(&out), want, "{out:?}");
+    assert_eq!(out.last(), Some(&Response::Accept));
+    // Signed: the deletions and the signature.
+    let mut s = Session::new(config(key), NOW);
+    let signed = forged.replace("ceo@bank.test", "alice@example.com");
+    let out = transaction(&mut s, &zone, "10.1.2.3", "alice@example.com", &signed);
+    assert_eq!(deletions(&out), want, "{out:?}");
+    assert!(
+        out.iter()
+            .any(|r| matches!(r, Response::InsertHeader { name, .. } if name == "DKIM-Signature")),
+        "{out:?}"
+    );
+}
+
 #[test]
 fn inbound_pass_gets_one_authentication_results_field() {
     let key = Arc::new(SigningKey::generate_ed25519().unwrap());
@@ -787,7 +831,7 @@ fn connect_checks_refuse_listed_clients() {
 /// 1,000 recipients of 1,000 domains, only the last of which opted out, is delivered
 /// (not rejected); the 1,001st recipient is deferred, so no domain goes unseen.
 #[test]
-fn the_opt_out_sees_every_accepted_recipient_domain() {
+fn opted_out_recipients_never_share_a_transaction_with_others() {
     let key = Arc::new(SigningKey::generate_ed25519().unwrap());
     let zone = zone(&key);
     let max = monban_milter::session::MAX_RECIPIENTS;
@@ -797,6 +841,8 @@ fn the_opt_out_sees_every_accepted_recipient_domain() {
             ..(*config(key.clone())).clone()
         })
     };
+    // Recipients r@d0.example ... r@d{max-1}.example, then late@late.example; the
+    // replies deferred (452 4.5.3) by domain, and the answer to the message.
     let run = |optout: &str| {
         let mut s = Session::new(cfg(optout), NOW);
         let _ = s.command(Command::OptNeg {
@@ -810,15 +856,16 @@ fn the_opt_out_sees_every_accepted_recipient_domain() {
         });
         let _ = s.command(Command::Helo("client.example".into()));
         let _ = s.command(Command::Mail(vec!["<ceo@example.com>".into()]));
-        for i in 0..max {
-            let _ = s.command(Command::Rcpt(vec![format!("<r@d{i}.example>")]));
-        }
-        match s.command(Command::Rcpt(vec!["<late@late.example>".into()])) {
-            Step::Reply(r) => assert!(
-                matches!(&r[..], [Response::ReplyCode(c)] if c.starts_with("452 4.5.3")),
-                "{r:?}"
-            ),
-            other => panic!("{other:?}"),
+        let mut deferred = Vec::new();
+        let recipients = (0..max)
+            .map(|i| format!("r@d{i}.example"))
+            .chain(["late@late.example".to_owned()]);
+        for r in recipients {
+            if let Step::Reply(reply) = s.command(Command::Rcpt(vec![format!("<{r}>")]))
+                && matches!(&reply[..], [Response::ReplyCode(c)] if c.starts_with("452 4.5.3"))
+            {
+                deferred.push(r.rsplit_once('@').unwrap().1.to_owned());
+            }
         }
         let _ = s.command(Command::Data);
         let (head, body) = MSG.split_once("\r\n\r\n").unwrap();
@@ -835,23 +882,30 @@ fn the_opt_out_sees_every_accepted_recipient_domain() {
             s.command(Command::EndOfMessage),
             Step::EndOfMessage
         ));
-        tokio::runtime::Builder::new_current_thread()
+        let out = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap()
             .block_on(s.end_of_message(&zone))
-            .responses
+            .responses;
+        let rejected = out
+            .iter()
+            .any(|r| matches!(r, Response::ReplyCode(c) if c.starts_with("550 5.7.1")));
+        (deferred, rejected)
     };
-    let rejected = |out: &[Response]| {
-        out.iter()
-            .any(|r| matches!(r, Response::ReplyCode(c) if c.starts_with("550 5.7.1")))
-    };
-    // The last accepted recipient's domain opted out: delivered.
-    let out = run(&format!("d{}.example", max - 1));
-    assert!(!rejected(&out), "{out:?}");
-    assert_eq!(out.last(), Some(&Response::Accept), "{out:?}");
-    // The deferred recipient's domain is not this message's: rejected.
-    let out = run("late.example");
-    assert!(rejected(&out), "{out:?}");
+    // The first recipient's domain opted out: every other recipient is deferred to
+    // another transaction, and the opted-out one gets the forged message.
+    let (deferred, rejected) = run("d0.example");
+    assert_eq!(deferred.len(), max, "{deferred:?}");
+    assert!(!rejected);
+    // An opted-out recipient among others: it is deferred, and the others' message is
+    // refused by the policy (one opted-out address lifted it for all of them).
+    let (deferred, rejected) = run(&format!("d{}.example", max - 1));
+    assert_eq!(deferred, [format!("d{}.example", max - 1)]);
+    assert!(rejected);
+    // Past the bound the next recipient is deferred whatever its domain.
+    let (deferred, rejected) = run("late.example");
+    assert_eq!(deferred, ["late.example"]);
+    assert!(rejected);
 }
 
 /// Recipients past the bound are deferred (452 4.5.3), never left out of the checks.
