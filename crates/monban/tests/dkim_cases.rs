@@ -198,6 +198,20 @@ fn rfc6376_5_4_unsigned_duplicate_header_breaks_oversigned_signature() {
         verify(&extra_subject, &zone, 1_000_001, DkimConfig::default())[0].result,
         DkimResult::Fail
     );
+    // Fields the message did not have, added by a replayer: a Sender, an unsubscribe
+    // link of its choosing (they verified before).
+    for added in [
+        "Sender: m@evil.example",
+        "List-Unsubscribe: <https://evil.example/u>",
+        "List-Unsubscribe-Post: List-Unsubscribe=One-Click",
+    ] {
+        let replayed = signed.replacen("Subject: hi", &format!("{added}\r\nSubject: hi"), 1);
+        assert_eq!(
+            verify(&replayed, &zone, 1_000_001, DkimConfig::default())[0].result,
+            DkimResult::Fail,
+            "{added}"
+        );
+    }
 }
 
 /// A flood of signatures costs at most `max_signatures` key lookups; the rest are

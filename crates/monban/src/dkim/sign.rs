@@ -42,14 +42,19 @@ pub const DEFAULT_SIGNED: &[&str] = &[
 ];
 
 /// Header fields oversigned by default: listed once more than they occur, so that an
-/// added instance breaks the signature (§8.15).
+/// added instance breaks the signature (§8.15). Sender and List-Unsubscribe (with its
+/// RFC 8058 one-click companion) too: a replayed message with a Sender or an
+/// unsubscribe link of the replayer's choosing must not verify.
 pub const DEFAULT_OVERSIGNED: &[&str] = &[
     "from",
+    "sender",
     "to",
     "cc",
     "subject",
     "date",
     "reply-to",
+    "list-unsubscribe",
+    "list-unsubscribe-post",
     "content-type",
     "content-transfer-encoding",
     "content-disposition",
