@@ -189,22 +189,10 @@ async fn load(
     )
     .map_err(|e| Failure::usage(e.to_string()))?;
     // Reading commands never create a store: a mistyped path is an error.
-    let url = match args.store.url() {
-        Some(u) => monban_store::StoreUrl::parse(u).map_err(|e| Failure::usage(e.to_string()))?,
-        None => {
-            monban_store::StoreUrl::default_from_env().map_err(|e| Failure::other(e.to_string()))?
-        }
-    };
-    if let monban_store::StoreUrl::Sqlite(path) = &url
-        && !path.exists()
-    {
-        return Err(Failure::other(format!(
-            "no store at {} (import reports first: monban report import --store sqlite:{} ...)",
-            path.display(),
-            path.display()
-        )));
-    }
-    let store = args.store.open().await?;
+    let store = args
+        .store
+        .open_existing("import reports first: monban report import --store URL ...")
+        .await?;
     let resolver = if args.no_rdns {
         None
     } else {

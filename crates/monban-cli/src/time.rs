@@ -5,6 +5,9 @@ use monban::rfc5322::datetime::days_from_civil;
 /// Parses `--at`: Unix seconds (`1795400000`), a date (`2026-11-22`, midnight UTC), or
 /// an RFC 3339 date-time (`2026-11-22T10:00:00Z`, `2026-11-22 10:00:00+09:00`; a space
 /// may stand for the `T`, fractions of a second are ignored).
+/// The latest time `--at` takes: 9999-12-31T23:59:59Z.
+pub const MAX_AT: u64 = 253_402_300_799;
+
 pub fn parse_at(s: &str) -> Result<u64, String> {
     let s = s.trim();
     let bad = || {
@@ -13,7 +16,13 @@ pub fn parse_at(s: &str) -> Result<u64, String> {
         )
     };
     if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
-        return s.parse().map_err(|_| bad());
+        // At most the end of year 9999, as the date forms: times past it only overflow
+        // what is computed from them (an expiry, a retry time).
+        return s
+            .parse()
+            .ok()
+            .filter(|&t: &u64| t <= MAX_AT)
+            .ok_or_else(|| format!("{} (at most {MAX_AT}, the end of 9999)", bad()));
     }
     if !s.is_ascii() {
         return Err(bad());
@@ -115,6 +124,10 @@ mod tests {
         assert_eq!(parse_at("2026-11-22 19:00:00+09:00"), Ok(1_795_341_600));
         assert_eq!(parse_at("2026-11-22T10:00:00.123Z"), Ok(1_795_341_600));
         assert_eq!(parse_at("2026-11-22T05:00:00-05:00"), Ok(1_795_341_600));
+        assert_eq!(parse_at("9999-12-31T23:59:59Z"), Ok(MAX_AT));
+        assert_eq!(parse_at("253402300799"), Ok(MAX_AT));
+        assert!(parse_at("253402300800").is_err());
+        assert!(parse_at("18446744073709551615").is_err());
         for bad in [
             "",
             "yesterday",

@@ -51,7 +51,7 @@ impl RateLimiter {
         now: i64,
     ) -> Result<Self, monban_store::StoreError> {
         let mut limiter = Self::default();
-        for (uri, count, first) in store.failure_reports_since(now - 3600).await? {
+        for (uri, count, first) in store.failure_reports_since(now - 3600, now).await? {
             let Some(address) = crate::send::mailto_address(&uri) else {
                 continue;
             };

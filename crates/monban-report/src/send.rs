@@ -743,8 +743,9 @@ mod tests {
             report_id: "r1".into(),
             policy_domain: "example.com".into(),
             policy_key: "p=none".into(),
-            begin: now - 86_400,
-            end: now - 1,
+            // Yesterday's, generated today: due at once.
+            begin: now - 2 * 86_400,
+            end: now - 86_400 - 1,
             filename: "r.xml.gz".into(),
             xml_gz: Vec::new(),
             records: 1,

@@ -193,14 +193,28 @@ pub(crate) fn redact(url: &str) -> String {
     }
 }
 
-/// When an aggregate report's deliveries are first due: once its period is over (RFC
-/// 9990 §3.1: a report covers its whole period). A report of the day still running
-/// (`report generate --date` today) is kept, and replaced by a fuller one when the
-/// day is generated again, but not sent before the day ends: sent early, it would
-/// stand for the whole day, and what came after would never be reported.
+/// When an aggregate report's deliveries are first due. A report made after its period
+/// (the usual case: yesterday, generated today) is due at once. A report made while its
+/// period was still running (`report generate --date` today) is kept but due only
+/// [`REGENERATE_GRACE`] after the period's end: sent early, it would stand for the whole
+/// day, and the mail after it would never be reported (RFC 9990 §3.1: a report covers
+/// its period). The grace leaves the day's regeneration (the milter's at 00:15, the
+/// timer's at 00:15 to 00:25) time to replace it with the whole day; a replaced report
+/// gets new deliveries, due at once.
 pub fn first_attempt(report: &OutgoingReport) -> i64 {
-    report.created.max(report.end.saturating_add(1))
+    if report.created > report.end {
+        report.created
+    } else {
+        report
+            .end
+            .saturating_add(1)
+            .saturating_add(REGENERATE_GRACE)
+    }
 }
+
+/// How long after its period's end a report made during that period waits for the
+/// period to be generated again before it is sent as it is.
+pub const REGENERATE_GRACE: i64 = 3600;
 
 /// Destinations [`Store::failure_reports_since`] returns at most.
 pub const MAX_FAILURE_DESTINATIONS: u32 = 10_000;
@@ -279,11 +293,15 @@ pub trait Store: Send + Sync {
     /// How many reports went to `destination` since `since` (for the rate limit).
     fn sent_since<'a>(&'a self, destination: &'a str, since: i64) -> StoreFuture<'a, u64>;
 
-    /// The failure reports made since `since` (their message's time), per destination
-    /// URI: how many, and the time of the first. What a new process starts its hourly
-    /// limit from, so that a run per message does not send a report per message. At
-    /// most [`MAX_FAILURE_DESTINATIONS`] destinations, the busiest first.
-    fn failure_reports_since(&self, since: i64) -> StoreFuture<'_, Vec<(String, u64, i64)>>;
+    /// The failure reports made from `since` to `until` (their message's time), per
+    /// destination URI: how many, and the time of the first. What a new process starts
+    /// its hourly limit from, so that a run per message does not send a report per
+    /// message. At most [`MAX_FAILURE_DESTINATIONS`] destinations, the busiest first.
+    fn failure_reports_since(
+        &self,
+        since: i64,
+        until: i64,
+    ) -> StoreFuture<'_, Vec<(String, u64, i64)>>;
 
     /// Stops sending to `destination` until `until` (it bounced).
     fn suppress<'a>(

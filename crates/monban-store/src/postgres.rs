@@ -189,6 +189,9 @@ const MIGRATIONS: &[&str] = &[
     // 6: the report as received (deflated), for the dashboard's drill-down (issue 13).
     "ALTER TABLE incoming_reports ADD COLUMN document BYTEA;
      CREATE INDEX incoming_reports_end ON incoming_reports (end_time);",
+    // 7: the failure reports of the last hour, read at each start of a recording
+    // process (the hourly limit per destination), without reading every report.
+    "CREATE INDEX reports_out_kind_created ON reports_out (kind, created);",
 ];
 /// An arbitrary key for the advisory lock that serializes migrations.
 const MIGRATION_LOCK: i64 = 0x6d6f_6e62_616e;
@@ -857,16 +860,20 @@ impl Store for PostgresStore {
         })
     }
 
-    fn failure_reports_since(&self, since: i64) -> StoreFuture<'_, Vec<(String, u64, i64)>> {
+    fn failure_reports_since(
+        &self,
+        since: i64,
+        until: i64,
+    ) -> StoreFuture<'_, Vec<(String, u64, i64)>> {
         Box::pin(async move {
             let client = self.client().await?;
             let rows = client
                 .query(
                     "SELECT d.destination, COUNT(*), MIN(r.created)
                      FROM report_deliveries d JOIN reports_out r ON r.report_id = d.report_id
-                     WHERE r.kind = 'failure' AND r.created >= $1
+                     WHERE r.kind = 'failure' AND r.created >= $1 AND r.created <= $3
                      GROUP BY d.destination ORDER BY COUNT(*) DESC LIMIT $2",
-                    &[&since, &i64::from(crate::MAX_FAILURE_DESTINATIONS)],
+                    &[&since, &i64::from(crate::MAX_FAILURE_DESTINATIONS), &until],
                 )
                 .await
                 .map_err(|e| self.pg(e))?;

@@ -188,6 +188,9 @@ const MIGRATIONS: &[&str] = &[
     // 6: the report as received (deflated), for the dashboard's drill-down (issue 13).
     "ALTER TABLE incoming_reports ADD COLUMN document BLOB;
      CREATE INDEX incoming_reports_end ON incoming_reports (end_time);",
+    // 7: the failure reports of the last hour, read at each start of a recording
+    // process (the hourly limit per destination), without reading every report.
+    "CREATE INDEX reports_out_kind_created ON reports_out (kind, created);",
 ];
 /// The SQLite store.
 #[derive(Debug)]
@@ -502,7 +505,11 @@ impl Store for SqliteStore {
         })
     }
 
-    fn failure_reports_since(&self, since: i64) -> StoreFuture<'_, Vec<(String, u64, i64)>> {
+    fn failure_reports_since(
+        &self,
+        since: i64,
+        until: i64,
+    ) -> StoreFuture<'_, Vec<(String, u64, i64)>> {
         Box::pin(async move {
             let conn = self.lock();
             let db = |e| self.db(e);
@@ -510,14 +517,15 @@ impl Store for SqliteStore {
                 .prepare(
                     "SELECT d.destination, COUNT(*), MIN(r.created)
                      FROM report_deliveries d JOIN reports_out r ON r.report_id = d.report_id
-                     WHERE r.kind = 'failure' AND r.created >= ?1
+                     WHERE r.kind = 'failure' AND r.created >= ?1 AND r.created <= ?3
                      GROUP BY d.destination ORDER BY COUNT(*) DESC LIMIT ?2",
                 )
                 .map_err(db)?;
             let rows = stmt
-                .query_map(params![since, crate::MAX_FAILURE_DESTINATIONS], |r| {
-                    Ok((r.get(0)?, r.get::<_, i64>(1)? as u64, r.get(2)?))
-                })
+                .query_map(
+                    params![since, crate::MAX_FAILURE_DESTINATIONS, until],
+                    |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64, r.get(2)?)),
+                )
                 .map_err(db)?;
             rows.collect::<Result<_, _>>().map_err(db)
         })

@@ -286,10 +286,23 @@ async fn reporting_suite(store: &dyn Store) {
     assert_eq!(store.record(&[f]).await.unwrap(), 0);
     // What a new process starts its hourly failure-report limit from.
     assert_eq!(
-        store.failure_reports_since(6_000).await.unwrap(),
+        store.failure_reports_since(6_000, 7_000).await.unwrap(),
         [("mailto:ruf@example.com".to_owned(), 1, 7_000)]
     );
-    assert!(store.failure_reports_since(7_001).await.unwrap().is_empty());
+    assert!(
+        store
+            .failure_reports_since(7_001, 9_000)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .failure_reports_since(6_000, 6_999)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let due: Vec<_> = store
         .due_deliveries(7_000, 100)
         .await
@@ -332,8 +345,20 @@ async fn reporting_suite(store: &dyn Store) {
             .filter(|d| d.report_id == "r2running")
             .count()
     };
-    assert_eq!(due_running(1_000_000_000 - 1).await, 0);
-    assert_eq!(due_running(1_000_000_000).await, 2);
+    let due_from = 1_000_000_000 + monban_store::REGENERATE_GRACE;
+    assert_eq!(due_running(due_from - 1).await, 0);
+    assert_eq!(due_running(due_from).await, 2);
+    // Generated again once the period is over: replaced, and due at once.
+    let whole = OutgoingReport {
+        created: 1_000_000_100,
+        messages: 400,
+        ..running
+    };
+    assert_eq!(
+        store.save_report(&whole).await.unwrap(),
+        SaveOutcome::Replaced
+    );
+    assert_eq!(due_running(1_000_000_100).await, 2);
 }
 
 #[test]
@@ -347,7 +372,7 @@ fn sqlite_store_suite_and_reopen() {
     });
     // Reopened: the schema is there, the data too.
     let again = SqliteStore::open(&path).unwrap();
-    assert_eq!(again.schema_version().unwrap(), 6);
+    assert_eq!(again.schema_version().unwrap(), 7);
     assert_eq!(again.count_now().unwrap(), 305);
 }
 
@@ -391,7 +416,7 @@ fn postgres_store_suite_migrations_and_errors() {
         suite(&*store).await;
         // A second host connecting migrates nothing again and sees the same rows.
         let other = PostgresStore::connect(&server.url()).await.unwrap();
-        assert_eq!(other.schema_version().await.unwrap(), 6);
+        assert_eq!(other.schema_version().await.unwrap(), 7);
         assert_eq!(other.count().await.unwrap(), 305);
     });
     // Stopped: a clear error naming the store, the password hidden.
@@ -420,8 +445,8 @@ fn two_hosts_migrating_at_once_migrate_once() {
     block_on(async {
         let (a, b) = tokio::join!(PostgresStore::connect(&url), PostgresStore::connect(&url));
         let (a, b) = (a.unwrap(), b.unwrap());
-        assert_eq!(a.schema_version().await.unwrap(), 6);
-        assert_eq!(b.schema_version().await.unwrap(), 6);
+        assert_eq!(a.schema_version().await.unwrap(), 7);
+        assert_eq!(b.schema_version().await.unwrap(), 7);
         assert_eq!(a.record(&[evaluation("x", 1)]).await.unwrap(), 1);
         assert_eq!(b.record(&[evaluation("x", 1)]).await.unwrap(), 0);
     });
@@ -475,7 +500,7 @@ fn sqlite_migrates_a_version_1_database() {
         .execute_batch(&V1_SCHEMA.replace("ID_TYPE", "INTEGER"))
         .unwrap();
     let store = SqliteStore::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 6);
+    assert_eq!(store.schema_version().unwrap(), 7);
     assert_eq!(
         store.evaluations_now(0, 10_000).unwrap(),
         vec![migrated_v1()]
@@ -498,7 +523,7 @@ fn postgres_migrates_a_version_1_database() {
             .unwrap();
         drop(client);
         let store = PostgresStore::connect(&server.url()).await.unwrap();
-        assert_eq!(store.schema_version().await.unwrap(), 6);
+        assert_eq!(store.schema_version().await.unwrap(), 7);
         assert_eq!(
             store.evaluations(0, 10_000).await.unwrap(),
             vec![migrated_v1()]

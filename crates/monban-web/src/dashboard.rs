@@ -341,8 +341,12 @@ mod tests {
         fn sent_since<'a>(&'a self, d: &'a str, since: i64) -> StoreFuture<'a, u64> {
             self.inner.sent_since(d, since)
         }
-        fn failure_reports_since(&self, since: i64) -> StoreFuture<'_, Vec<(String, u64, i64)>> {
-            self.inner.failure_reports_since(since)
+        fn failure_reports_since(
+            &self,
+            since: i64,
+            until: i64,
+        ) -> StoreFuture<'_, Vec<(String, u64, i64)>> {
+            self.inner.failure_reports_since(since, until)
         }
         fn suppress<'a>(&'a self, d: &'a str, until: i64, reason: &'a str) -> StoreFuture<'a, ()> {
             self.inner.suppress(d, until, reason)
