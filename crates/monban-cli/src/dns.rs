@@ -71,6 +71,15 @@ impl DnsArgs {
     /// Builds the resolver: loading zone files can fail (exit 1), and so can reading the
     /// system configuration.
     pub fn build(&self) -> Result<DnsSource, Failure> {
+        let timeout = self
+            .timeout()?
+            .unwrap_or(Duration::from_secs(DEFAULT_DNS_TIMEOUT));
+        self.build_with_timeout(timeout)
+    }
+
+    /// [`DnsArgs::build`], waiting `timeout` for one answer (the milter's `[dns]
+    /// timeout_seconds` when `--dns-timeout` is not given).
+    pub fn build_with_timeout(&self, timeout: Duration) -> Result<DnsSource, Failure> {
         if !self.zone.is_empty() {
             let mut zone = ZoneResolver::new();
             for path in &self.zone {
@@ -82,9 +91,6 @@ impl DnsArgs {
             // DKIM key parsed once with its cached record, not per message).
             return Ok(SharedResolver::new(CachingResolver::new(zone)));
         }
-        let timeout = self
-            .timeout()?
-            .unwrap_or(Duration::from_secs(DEFAULT_DNS_TIMEOUT));
         let servers = self
             .dns_server
             .iter()

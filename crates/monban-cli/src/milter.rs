@@ -113,10 +113,10 @@ fn import_opendkim(args: &ImportArgs) -> Result<(), Failure> {
 /// the configuration's `[dns]`, as flags do; `--dns-timeout` over `timeout_seconds`),
 /// else the configuration's zone file, or real DNS (its server or the system's), cached.
 fn resolver(flags: &crate::dns::DnsArgs, config: &Config) -> Result<SharedResolver, Failure> {
-    if flags.source_given() {
-        return flags.build();
-    }
     let timeout = flags.timeout()?.unwrap_or(config.dns_timeout);
+    if flags.source_given() {
+        return flags.build_with_timeout(timeout);
+    }
     let servers = match &config.dns {
         DnsSource::ZoneFile(path) => {
             let zone = ZoneResolver::from_file(path)
@@ -157,7 +157,14 @@ fn can_give_group(group: &str) -> Result<(), String> {
     };
     let euid = ids("Uid:").get(1).copied();
     let egid = ids("Gid:").get(1).copied();
-    if euid == Some(0) || egid == Some(gid) || ids("Groups:").contains(&gid) {
+    // CAP_CHOWN (bit 0 of the effective capabilities, in hexadecimal): a service given
+    // it (AmbientCapabilities=CAP_CHOWN) may give any group.
+    let cap_chown = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+        .is_some_and(|caps| caps & 1 != 0);
+    if euid == Some(0) || cap_chown || egid == Some(gid) || ids("Groups:").contains(&gid) {
         return Ok(());
     }
     Err(format!(
@@ -365,7 +372,11 @@ pub async fn run(dns_flags: &crate::dns::DnsArgs, args: MilterArgs) -> Result<()
             _ = hup.recv() => match Config::load(&path) {
                 // A reload that fails validation keeps the old configuration.
                 Ok(new) => {
-                    let pending = cfg.restart_only_changes(&new);
+                    let mut pending = cfg.restart_only_changes(&new);
+                    // DNS from the command line does not come from [dns] at all.
+                    if dns_flags.source_given() {
+                        pending.retain(|k| *k != "[dns]");
+                    }
                     if pending.is_empty() {
                         eprintln!("monban milter: configuration reloaded");
                     } else {

@@ -401,15 +401,23 @@ fn writer_main(s: &Shared, config: &RecordConfig) {
             }
             let st = store.as_deref().expect("opened above");
             if !limiter_seeded {
+                // Best effort: a store that cannot say leaves the limit counting from
+                // this start, and never holds up the journal.
+                limiter_seeded = true;
                 let now = std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
                     .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-                let seeded = monban_report::failure::RateLimiter::from_store(st, now).await?;
-                s.limiter
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .absorb(seeded);
-                limiter_seeded = true;
+                match monban_report::failure::RateLimiter::from_store(st, now).await {
+                    Ok(seeded) => s
+                        .limiter
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .absorb(seeded),
+                    Err(e) => tracing::warn!(
+                        error = %e,
+                        "the failure-report limit counts from now: the store did not say what the last hour sent"
+                    ),
+                }
             }
             drain(s, st, &mut committed, config.batch).await
         });
