@@ -33,8 +33,8 @@ pub struct KeygenArgs {
     /// RSA key size: 2048 (default), 3072 or 4096.
     #[arg(long, value_name = "N")]
     bits: Option<usize>,
-    /// Where to write <selector>.private and <selector>.txt (created, mode 0700, when
-    /// missing).
+    /// Where to write <selector>.private and <selector>.txt (created when missing: mode
+    /// 0700, or 0750 and the group's with --group).
     #[arg(long, value_name = "DIR", default_value = ".")]
     out: PathBuf,
     /// Give the private key to this group, readable by it (mode 0640), e.g. `monban` when
@@ -141,7 +141,12 @@ pub fn run(args: KeygenArgs) -> Result<(), Failure> {
         use std::os::unix::fs::DirBuilderExt as _;
         // The folders made here (the last and any missing above it): with --group, the
         // group must be able to enter each of them to read the key.
-        let made: Vec<&Path> = args.out.ancestors().take_while(|p| !p.exists()).collect();
+        // A relative path's last ancestor is the empty path: not a folder to make.
+        let made: Vec<&Path> = args
+            .out
+            .ancestors()
+            .take_while(|p| !p.as_os_str().is_empty() && !p.exists())
+            .collect();
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(if gid.is_some() { 0o750 } else { 0o700 })

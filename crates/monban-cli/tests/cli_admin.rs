@@ -231,6 +231,30 @@ fn keygen_folder_group_and_check_key() {
     let meta = std::fs::metadata(&key).unwrap();
     assert_eq!(meta.permissions().mode() & 0o777, 0o640);
     assert_eq!(meta.gid(), gid.1);
+    // A relative --out (the README's `--out keys/`) whose folders are new: its last
+    // ancestor, the empty path, was taken for a folder to give the group, and failed.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_monban"))
+        .current_dir(&dir)
+        .args([
+            "keygen",
+            "--domain",
+            "example.com",
+            "--selector",
+            "s7",
+            "--out",
+            "rel/keys/",
+            "--group",
+            &gid.0,
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let made = std::fs::metadata(dir.join("rel/keys")).unwrap();
+    assert_eq!(
+        (made.permissions().mode() & 0o777, made.gid()),
+        (0o750, gid.1)
+    );
     let out = common::run(
         &[
             "keygen",

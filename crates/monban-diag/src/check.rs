@@ -1945,12 +1945,18 @@ fn merge_spf(records: &[Vec<u8>]) -> String {
 /// A DMARC record's tags, in order.
 type Tags = Vec<(String, String)>;
 
-/// An invalid DMARC record made valid, keeping what its owner wrote that is valid: a tag
-/// is kept when a record with it alone parses without falling back (RFC 7489 §6.6.3); a
-/// tag given twice keeps its first value; a tag without `=` is dropped; `p` is `none`
-/// when missing or invalid, and comes right after `v`; without a valid `rua` one to
-/// `dmarc-reports@DOMAIN` is added, as for a domain without a record.
+/// An invalid DMARC record made valid, keeping what its owner wrote that is valid and
+/// still means something (RFC 9989 tags: `p`, `sp`, `np`, `adkim`, `aspf`, `fo`, `rua`,
+/// `ruf`, `psd`; the removed `pct`, `rf`, `ri` and `t=y` go, as in the other fixes).
+/// A tag is kept when a record with it alone parses without falling back (RFC 7489
+/// §6.6.3); a tag given twice keeps its first value or none; anything else is dropped;
+/// `p` is `none` when missing or invalid, and comes right after `v`; without a valid
+/// `rua` one to `dmarc-reports@DOMAIN` is added, as for a domain without a record.
+/// Bounded: at most the nine tags are kept, each looked up among nine. Should the whole
+/// not parse (it always does), the fresh `p=none` record is given instead.
 fn salvage_dmarc(candidate: &str, domain: &str) -> String {
+    const KEPT: [&str; 9] = ["p", "sp", "np", "adkim", "aspf", "fo", "rua", "ruf", "psd"];
+    let mut seen = [false; KEPT.len()];
     let mut tags: Tags = Vec::new();
     let mut p: Option<String> = None;
     for spec in candidate.split(';').skip(1) {
@@ -1958,7 +1964,10 @@ fn salvage_dmarc(candidate: &str, domain: &str) -> String {
             continue;
         };
         let (k, v) = (k.trim().to_ascii_lowercase(), v.trim());
-        if k == "v" || (k == "p" && p.is_some()) || tags.iter().any(|(t, _)| *t == k) {
+        let Some(i) = KEPT.iter().position(|t| *t == k) else {
+            continue;
+        };
+        if std::mem::replace(&mut seen[i], true) {
             continue;
         }
         let alone = if k == "p" {
@@ -1976,13 +1985,20 @@ fn salvage_dmarc(candidate: &str, domain: &str) -> String {
     }
     tags.insert(0, ("p".into(), p.unwrap_or_else(|| "none".into())));
     tags.insert(0, ("v".into(), "DMARC1".into()));
+    let fresh_rua = format!("mailto:dmarc-reports@{domain}");
     if !tags.iter().any(|(k, _)| k == "rua") {
-        set_tag(&mut tags, "rua", &format!("mailto:dmarc-reports@{domain}"));
+        set_tag(&mut tags, "rua", &fresh_rua);
     }
-    tags.iter()
+    let fixed = tags
+        .iter()
         .map(|(k, v)| format!("{k}={v}"))
         .collect::<Vec<_>>()
-        .join("; ")
+        .join("; ");
+    if DmarcRecord::parse(&fixed).is_ok_and(|r| r.fallback.is_none()) {
+        fixed
+    } else {
+        format!("v=DMARC1; p=none; rua={fresh_rua}")
+    }
 }
 
 /// A DMARC record's tags, edited by `edit`, written back in their order.
@@ -2031,7 +2047,8 @@ pub fn name_error(e: monban_dns::NameError) -> Msg {
         E::EmptyLabel => msg!("name-empty-label"),
         E::LabelTooLong => msg!("name-label-too-long"),
         E::TooLong => msg!("name-too-long"),
-        _ => msg!("name-empty"),
+        E::Empty => msg!("name-empty"),
+        _ => msg!("name-invalid"),
     }
 }
 
@@ -2177,8 +2194,25 @@ mod tests {
             "v=DMARC1; p=reject; rua=mailto:r@x.test"
         );
         assert_eq!(
-            salvage_dmarc("v=DMARC1; p=rejcet; sp=bogus; ADKIM=s", "d.test"),
+            salvage_dmarc(
+                "v=DMARC1; p=rejcet; sp=bogus; ADKIM=s; pct=50; x=1",
+                "d.test"
+            ),
             "v=DMARC1; p=none; adkim=s; rua=mailto:dmarc-reports@d.test"
+        );
+        // A tag given twice keeps its first value, or none when that one is invalid.
+        assert_eq!(
+            salvage_dmarc(
+                "v=DMARC1; p=rejcet; p=reject; rua=mailto:a@d.test",
+                "d.test"
+            ),
+            "v=DMARC1; p=none; rua=mailto:a@d.test"
+        );
+        // Thousands of unknown tags: dropped, each at the cost of one short look.
+        let hostile = format!("v=DMARC1; p=reject; {}", "a1=b; ".repeat(10_000));
+        assert_eq!(
+            salvage_dmarc(&hostile, "d.test"),
+            "v=DMARC1; p=reject; rua=mailto:dmarc-reports@d.test"
         );
         let zone = "d.test. MX 10 mx.d.test.\nmx.d.test. A 192.0.2.1\n\
             _dmarc.d.test. TXT \"v=DMARC1; p=quarantine; rua=mailto:agg@r.test; rua=mailto:b@r.test\"\n";

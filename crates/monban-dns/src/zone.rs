@@ -254,7 +254,13 @@ impl ZoneResolver {
         let mut rest = name;
         while let Some((_, parent)) = rest.split_once('.') {
             if self.existing.contains(parent) {
-                return self.names.get(&format!("*.{parent}")).map(Vec::as_slice);
+                // A `*` that is itself an empty non-terminal (only `a.*.parent` has
+                // records) still matches: it synthesizes no data (RFC 4592 §4.2).
+                let wildcard = format!("*.{parent}");
+                return match self.names.get(&wildcard) {
+                    Some(entries) => Some(entries.as_slice()),
+                    None => self.existing.contains(&wildcard).then_some(&[][..]),
+                };
             }
             rest = parent;
         }
@@ -985,6 +991,9 @@ esc      TXT  "semi\;colon" "quote\"d" "\065\066C" unquoted\ word
         assert_eq!(txt("host1.example"), Err("nodata"));
         assert_eq!(txt("_tcp.host1.example"), Err("nodata"));
         assert_eq!(txt("x.example"), Err("nodata"));
+        // Below x, the wildcard `*.x` exists only as the parent of `sub.*.x`: it
+        // matches, with no data (RFC 4592 §4.2).
+        assert_eq!(txt("foo.x.example"), Err("nodata"));
         assert_eq!(txt("_foo._tcp.host1.example"), Err("nxdomain"));
         assert_eq!(txt("y.host1.example"), Err("nxdomain"));
     }

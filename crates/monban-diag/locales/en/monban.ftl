@@ -609,6 +609,7 @@ name-empty = empty name
 name-empty-label = zero-length label
 name-label-too-long = label longer than 63 octets
 name-too-long = name longer than 253 octets
+name-invalid = not a valid domain name
 arg-too-many-selectors = at most { $max } selectors
 arg-not-selector = selector { $given } is not a DKIM selector (letters, digits, '-', '_', '.'; 1 to 63 characters)
 arg-not-day = { $name } { $given }: expected YYYY-MM-DD, e.g. 2026-11-29

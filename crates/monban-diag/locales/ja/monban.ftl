@@ -589,6 +589,7 @@ name-empty = 空の名前です
 name-empty-label = 長さ 0 のラベルがあります
 name-label-too-long = 63 オクテットを超えるラベルがあります
 name-too-long = 253 オクテットを超える名前です
+name-invalid = 正しいドメイン名ではありません
 arg-too-many-selectors = セレクターは最大 { $max } 個までです
 arg-not-selector = { $given } は DKIM セレクターではありません(英字、数字、'-'、'_'、'.'、1〜63 文字)
 arg-not-day = { $name } { $given }: YYYY-MM-DD の形で指定してください(例: 2026-11-29)
