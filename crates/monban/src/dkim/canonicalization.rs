@@ -309,6 +309,12 @@ impl BodyCanonicalizer {
         // How much of `rest` is known to need no change, not yet written.
         let mut clean = 0;
         while clean < rest.len() {
+            // The probe is searched first, front to back, and only then is its end moved
+            // past white space: reading the byte 2 KiB ahead first stalled on memory the
+            // sequential search would have brought in (a tenth of the time of this
+            // function in a profile of signing).
+            let probe_end = (clean + PROBE).min(rest.len());
+            let white = memchr::memchr2(b' ', b'\t', &rest[clean..probe_end]).is_some();
             let cut = match rest.get(clean + PROBE - 1..) {
                 Some(after) => after
                     .iter()
@@ -316,7 +322,9 @@ impl BodyCanonicalizer {
                     .map_or(rest.len(), |k| clean + PROBE + k),
                 None => rest.len(),
             };
-            if memchr::memchr2(b' ', b'\t', &rest[clean..cut]).is_none() {
+            let white =
+                white || memchr::memchr2(b' ', b'\t', &rest[probe_end.min(cut)..cut]).is_some();
+            if !white {
                 clean = cut;
                 if clean >= WINDOW {
                     self.content(&rest[..clean], sink);
