@@ -98,6 +98,12 @@ fn record(dir: &Dir, store: &str, from: &str, ip: &str, at: &str, n: usize) {
     ok(&common::run(&args, b"", &[]));
 }
 
+/// Records `n` messages forged as failing.example (whose policy asks for failure
+/// reports) from a host its SPF does not allow.
+fn forged(dir: &Dir, store: &str, at: &str, n: usize) {
+    record(dir, store, "ceo@failing.example", "203.0.113.9", at, n);
+}
+
 fn generate(store: &str, date: &str, out: &Path) -> serde_json::Value {
     common::reports::generate(store, "Receiver", date, out)
 }
@@ -509,14 +515,7 @@ fn failure_reports_are_made_when_fo_asks_and_sent_redacted() {
     // Forged mail from a host SPF does not allow: failing.example asks for failure
     // reports (fo=1), psd.example is a public suffix domain's record (never).
     let day1 = day(1);
-    record(
-        &dir,
-        &store,
-        "ceo@failing.example",
-        "203.0.113.9",
-        &day1.at,
-        2,
-    );
+    forged(&dir, &store, &day1.at, 2);
     record(&dir, &store, "ceo@psd.example", "203.0.113.9", &day1.at, 1);
     let sink = Sink::start(&dir.0.join("sink"), &[]);
     let zone = zone();
@@ -561,14 +560,7 @@ fn failure_reports_are_limited_across_runs() {
     let (dir, store, receiver_zone, key) = receiving("report-send-failure-runs");
     let day1 = day(1);
     for _ in 0..2 {
-        record(
-            &dir,
-            &store,
-            "ceo@failing.example",
-            "203.0.113.9",
-            &day1.at,
-            8,
-        );
+        forged(&dir, &store, &day1.at, 8);
     }
     let sink = Sink::start(&dir.0.join("sink"), &[]);
     let zone = zone();
