@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use crate::name::normalize_name;
-use crate::{Fresh, FreshNow, Lookup, LookupError, RecordType, Resolver};
+use crate::{Answer, Fresh, FreshNow, Lookup, LookupError, Record, RecordType, Resolver};
 
 mod front;
 
@@ -92,6 +92,37 @@ struct Slot {
     name: Box<str>,
     rtype: RecordType,
     entry: Entry,
+    /// About how many bytes of memory this slot holds ([`weight`]).
+    weight: usize,
+}
+
+/// About how many bytes of memory an answer held for `name` takes: the slot, the name,
+/// and each record with what it points to (a TXT string's allocation counted at its
+/// length plus 32, the box and the allocator's own share). An estimate on the high
+/// side, so that a budget in these bytes holds in the process's memory.
+fn weight(name: &str, lookup: &Lookup) -> usize {
+    let records = match lookup {
+        Ok(answer) => {
+            std::mem::size_of::<Answer>()
+                + 16
+                + answer.records.iter().map(record_weight).sum::<usize>()
+        }
+        // The name it repeats.
+        Err(_) => name.len() + 16,
+    };
+    std::mem::size_of::<Slot>() + name.len() + 16 + records
+}
+
+fn record_weight(r: &Record) -> usize {
+    let text = |s: &str| s.len() + 16;
+    std::mem::size_of::<Record>()
+        + match r {
+            Record::Txt(t) | Record::Spf(t) => t.strings().map(|s| s.len() + 32).sum(),
+            Record::Mx { exchange, .. } => text(exchange),
+            Record::Ptr(s) | Record::Cname(s) | Record::Ns(s) => text(s),
+            Record::Soa { mname, rname, .. } => text(mname) + text(rname),
+            _ => 0,
+        }
 }
 
 impl Slot {
@@ -116,6 +147,11 @@ struct Shard {
 #[repr(align(128))]
 struct CacheLine<T>(T);
 
+/// The memory the answers of a [`CachingResolver`] may take by default: 64 MiB, room
+/// for the 100,000 answers of ordinary mail (SPF and DKIM records of a few hundred
+/// bytes) and for about a thousand of the largest a DNS message can carry.
+pub const DEFAULT_MAX_BYTES: usize = 64 * 1024 * 1024;
+
 /// How many locks the answers are spread over. Lookups on different cores (the milter's
 /// sessions, `verify --jobs`) rarely wait for one another.
 const SHARDS: usize = 16;
@@ -132,6 +168,12 @@ pub struct CachingResolver<R> {
     max_entries: usize,
     /// Answers held now, in all shards.
     entries: AtomicUsize,
+    /// The most memory the answers may take in all, in [`weight`]'s bytes: a hostile
+    /// zone's answers of 64 KB each (the most one DNS message carries), asked under
+    /// endless wildcard names, would otherwise fill `max_entries` slots with gigabytes.
+    max_bytes: usize,
+    /// What the answers held now take, in [`weight`]'s bytes.
+    bytes: AtomicUsize,
     max_ttl: u32,
     max_negative_ttl: u32,
     clock: Clock,
@@ -159,8 +201,8 @@ impl<R: std::fmt::Debug> std::fmt::Debug for CachingResolver<R> {
 }
 
 impl<R: Resolver> CachingResolver<R> {
-    /// A cache of at most 100,000 answers, positive TTLs capped at one day and negative
-    /// ones at one hour.
+    /// A cache of at most 100,000 answers taking at most [`DEFAULT_MAX_BYTES`], positive
+    /// TTLs capped at one day and negative ones at one hour.
     pub fn new(inner: R) -> Self {
         Self {
             inner,
@@ -168,6 +210,8 @@ impl<R: Resolver> CachingResolver<R> {
             hashers: std::array::from_fn(|_| RandomState::new()),
             max_entries: 100_000,
             entries: AtomicUsize::new(0),
+            max_bytes: DEFAULT_MAX_BYTES,
+            bytes: AtomicUsize::new(0),
             max_ttl: 86_400,
             max_negative_ttl: 3_600,
             clock: Clock::System,
@@ -181,6 +225,28 @@ impl<R: Resolver> CachingResolver<R> {
     pub fn with_capacity(mut self, entries: usize) -> Self {
         self.max_entries = entries.max(8);
         self
+    }
+
+    /// Sets the most memory the answers may take, in bytes (at least 64 KiB). An answer
+    /// taking more than a 64th of it is given but not kept.
+    pub fn with_max_bytes(mut self, bytes: usize) -> Self {
+        self.max_bytes = bytes.max(64 * 1024);
+        self
+    }
+
+    /// About how much memory the answers held take now, in bytes.
+    pub fn bytes_held(&self) -> usize {
+        self.bytes.load(Ordering::Relaxed)
+    }
+
+    /// How many answers are held now.
+    pub fn len(&self) -> usize {
+        self.entries.load(Ordering::Relaxed)
+    }
+
+    /// Whether no answer is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     /// Caps how long any answer is kept, in seconds.
@@ -269,29 +335,31 @@ impl<R: Resolver> CachingResolver<R> {
         if ttl == 0 {
             return;
         }
+        let weight = weight(name, lookup);
+        if weight > self.max_bytes / 64 {
+            // One answer would take a 64th of the budget: given, not kept.
+            return;
+        }
         let now = self.clock.now_ms();
         let hash = self.hash(name, rtype);
         let mut guard = self.shard(hash).lock().unwrap_or_else(|p| p.into_inner());
         let shard = &mut guard.map;
-        if self.entries.load(Ordering::Relaxed) >= self.max_entries {
+        let full = || {
+            self.entries.load(Ordering::Relaxed) >= self.max_entries
+                || self.bytes.load(Ordering::Relaxed) + weight > self.max_bytes
+        };
+        if full() {
             // Full: this shard's expired answers go, then half of the rest of it.
-            let before = shard.len();
-            shard.retain(|s| s.entry.expires > now);
-            let left = self
-                .entries
-                .load(Ordering::Relaxed)
-                .saturating_sub(before - shard.len());
-            if left >= self.max_entries {
+            self.let_go(shard, |s| s.entry.expires <= now);
+            if full() {
                 let mut drop = shard.len() / 2 + 1;
-                shard.retain(|_| {
-                    let keep = drop == 0;
+                self.let_go(shard, |_| {
+                    let go = drop > 0;
                     drop = drop.saturating_sub(1);
-                    keep
+                    go
                 });
             }
-            self.entries
-                .fetch_sub(before - shard.len(), Ordering::Relaxed);
-            if self.entries.load(Ordering::Relaxed) >= self.max_entries {
+            if full() {
                 // The other shards hold the rest: not kept this time.
                 return;
             }
@@ -301,17 +369,40 @@ impl<R: Resolver> CachingResolver<R> {
             expires: now.saturating_add(u64::from(ttl) * 1_000),
         };
         match shard.entry(hash, |s| s.is(name, rtype), |s| s.hash) {
-            hashbrown::hash_table::Entry::Occupied(mut o) => o.get_mut().entry = entry,
+            hashbrown::hash_table::Entry::Occupied(mut o) => {
+                let slot = o.get_mut();
+                slot.entry = entry;
+                let old = std::mem::replace(&mut slot.weight, weight);
+                self.bytes.fetch_add(weight, Ordering::Relaxed);
+                self.bytes.fetch_sub(old, Ordering::Relaxed);
+            }
             hashbrown::hash_table::Entry::Vacant(v) => {
                 v.insert(Slot {
                     hash,
                     name: name.into(),
                     rtype,
                     entry,
+                    weight,
                 });
                 self.entries.fetch_add(1, Ordering::Relaxed);
+                self.bytes.fetch_add(weight, Ordering::Relaxed);
             }
         }
+    }
+
+    /// Lets the answers of `shard` that `go` picks go, and counts them out.
+    fn let_go(&self, shard: &mut hashbrown::HashTable<Slot>, mut go: impl FnMut(&Slot) -> bool) {
+        let (mut gone, mut freed) = (0, 0);
+        shard.retain(|s| {
+            let drop = go(s);
+            if drop {
+                gone += 1;
+                freed += s.weight;
+            }
+            !drop
+        });
+        self.entries.fetch_sub(gone, Ordering::Relaxed);
+        self.bytes.fetch_sub(freed, Ordering::Relaxed);
     }
 }
 
@@ -694,6 +785,73 @@ mod tests {
         });
     }
 
+    /// A hostile zone answers every name under a wildcard with 64 KB of TXT strings
+    /// (what one DNS message over TCP can carry): the cache keeps answers up to its
+    /// byte budget, not up to its count of answers, and one answer too large for the
+    /// budget is given but not kept.
+    #[test]
+    fn held_bytes_stay_within_the_budget() {
+        let mut zone = ZoneResolver::new();
+        let big = crate::Txt::new(vec![vec![b'x'; 255]; 250]);
+        zone.insert("*.big.example", crate::Record::Txt(big), 3600);
+        zone.insert(
+            "small.example",
+            crate::Record::A([192, 0, 2, 1].into()),
+            3600,
+        );
+        let budget = 8 * 1024 * 1024;
+        let cache = CachingResolver::new(zone).with_max_bytes(budget);
+        let one = weight(
+            "q0.big.example",
+            &cache.inner().lookup_now("q0.big.example", RecordType::Txt),
+        );
+        assert!(one > 250 * 255 && one < budget / 64, "{one}");
+        block_on(async {
+            for i in 0..1_000 {
+                let answer = cache
+                    .lookup(&format!("q{i}.big.example"), RecordType::Txt)
+                    .await
+                    .unwrap();
+                assert_eq!(answer.records.len(), 1);
+                assert!(cache.bytes_held() <= budget, "{}", cache.bytes_held());
+            }
+            // Without the budget, the 100,000 slots would have held all 1,000.
+            assert!(cache.len() <= budget / one, "{}", cache.len());
+            assert!(cache.len() >= 8, "{}", cache.len());
+            // The count of bytes is the sum of what is held.
+            let held: usize = cache
+                .shards
+                .iter()
+                .flat_map(|s| {
+                    s.lock()
+                        .unwrap()
+                        .map
+                        .iter()
+                        .map(|slot| slot.weight)
+                        .collect::<Vec<_>>()
+                })
+                .sum();
+            assert_eq!(held, cache.bytes_held());
+            // Small answers still find room.
+            cache.lookup("small.example", RecordType::A).await.unwrap();
+            cache.lookup("small.example", RecordType::A).await.unwrap();
+            assert!(cache.stats().hits >= 1, "{:?}", cache.stats());
+        });
+        // An answer over a 64th of the budget is not kept at all.
+        let mut zone = ZoneResolver::new();
+        let big = crate::Txt::new(vec![vec![b'x'; 255]; 250]);
+        zone.insert("big.example", crate::Record::Txt(big), 3600);
+        let cache = CachingResolver::new(zone).with_max_bytes(1024 * 1024);
+        block_on(async {
+            for _ in 0..3 {
+                cache.lookup("big.example", RecordType::Txt).await.unwrap();
+            }
+        });
+        assert_eq!(cache.len(), 0);
+        assert_eq!(cache.bytes_held(), 0);
+        assert_eq!(cache.stats().misses, 3);
+    }
+
     #[test]
     fn normalization_check_agrees_with_the_reference() {
         let long_label = "a".repeat(63);
@@ -780,6 +938,7 @@ mod tests {
                 }),
                 expires: 1,
             },
+            weight: 0,
         };
         assert!(slot.is("a.example", RecordType::Txt));
         assert!(!slot.is("a.example", RecordType::A));
