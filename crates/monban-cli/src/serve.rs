@@ -57,6 +57,12 @@ pub struct ServeArgs {
     /// a reverse proxy serves it. Other names get 421 (against DNS rebinding).
     #[arg(long, value_name = "NAME")]
     allow_host: Vec<String>,
+    /// Serve the report dashboard and the raw reports without a login on a --listen
+    /// address other hosts can reach (without it, such an address needs
+    /// --password-file): for a dashboard that holds nothing private, or a network
+    /// where everyone who reaches the port may read it.
+    #[arg(long, conflicts_with_all = ["password_file", "trust_proxy_header"])]
+    open_dashboard: bool,
     /// Print a password file line for USER (the password is read from standard input)
     /// and exit.
     #[arg(long, value_name = "USER")]
@@ -96,6 +102,18 @@ pub async fn run(dns: &DnsArgs, args: ServeArgs) -> Result<(), Failure> {
             "--trust-proxy-header needs a loopback --listen address (the proxy on the same host): \
              on another address anyone reaching the port could send the header",
         ));
+    }
+    if addr_early.is_some_and(|a| !a.ip().is_loopback())
+        && args.password_file.is_none()
+        && args.trust_proxy_header.is_none()
+        && !args.open_dashboard
+    {
+        // A Host check (421) is not access control: anyone reaching the port may send
+        // `Host: localhost`.
+        return Err(Failure::usage(format!(
+            "--listen {} is reachable from other hosts, and the report dashboard shows the received reports              (reporters, sources, failure reports' headers): give --password-file to require a login,              or --open-dashboard to serve it to anyone who reaches the port",
+            args.listen
+        )));
     }
     let access = match (&args.password_file, &args.trust_proxy_header) {
         (Some(f), _) => monban_web::access::Access::password_file(f).map_err(Failure::usage)?,

@@ -441,6 +441,15 @@ fn only_our_host_names_are_answered() {
     );
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("loopback"));
+    // An address other hosts reach needs a login for the reports, or the choice to
+    // open them said out loud (a Host check is no access control).
+    let out = common::run(&["serve", "--listen", "0.0.0.0:0"], b"", &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--password-file") && err.contains("--open-dashboard"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -65,6 +65,84 @@ impl Default for Config {
     }
 }
 
+/// Requests that ask DNS (a check, a verification, an analysis) one client may have
+/// under way at once; more get 429. Loopback clients (a reverse proxy on the host, whose
+/// clients all come from its address) are not counted.
+pub const DNS_REQUESTS_PER_CLIENT: usize = 4;
+
+/// How long a connection may take to send a request head, at most (less when the
+/// request timeout is shorter), and stay idle between requests.
+pub const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Connections open at once, at most: past it, a new connection is closed at once.
+pub const MAX_CONNECTIONS: usize = 512;
+
+/// Connections open at once from one client (one IPv4 address, one IPv6 /64), at most;
+/// loopback clients (a reverse proxy on the host) count only towards
+/// [`MAX_CONNECTIONS`].
+pub const MAX_CONNECTIONS_PER_CLIENT: usize = 32;
+
+/// Who a peer is, for the per-client bounds: its IPv4 address, or its IPv6 /64 (one
+/// host is given a whole /64 and may use any address in it); `None` for loopback,
+/// which is not bounded per client.
+fn client_of(ip: std::net::IpAddr) -> Option<std::net::IpAddr> {
+    let ip = match ip {
+        std::net::IpAddr::V6(v6) => v6
+            .to_ipv4_mapped()
+            .map_or(std::net::IpAddr::V6(v6), std::net::IpAddr::V4),
+        v4 => v4,
+    };
+    if ip.is_loopback() {
+        return None;
+    }
+    Some(match ip {
+        std::net::IpAddr::V6(v6) => {
+            std::net::IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into())
+        }
+        v4 => v4,
+    })
+}
+
+/// Counts of what each client holds (connections, requests under way), bounded per
+/// client; a [`Held`] gives its count back when dropped.
+#[derive(Default)]
+struct PerClient {
+    counts: std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>,
+}
+
+struct Held {
+    of: Arc<PerClient>,
+    client: std::net::IpAddr,
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        let mut counts = self.of.counts.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = counts.get_mut(&self.client) {
+            *n -= 1;
+            if *n == 0 {
+                counts.remove(&self.client);
+            }
+        }
+    }
+}
+
+impl PerClient {
+    /// One more for `client`, unless it holds `max` already.
+    fn take(self: &Arc<Self>, client: std::net::IpAddr, max: usize) -> Option<Held> {
+        let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        let n = counts.entry(client).or_insert(0);
+        if *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(Held {
+            of: self.clone(),
+            client,
+        })
+    }
+}
+
 /// What the handlers share.
 pub struct AppState {
     /// DNS, as the CLI's DNS flags give it.
@@ -641,9 +719,12 @@ pub fn router(state: Arc<AppState>, config: &Config) -> Router {
     // One semaphore for the whole server: `Router::layer` wraps each route (and each
     // method) on its own, so tower's `ConcurrencyLimitLayer` there would give every
     // route its own `--concurrency` turns, not the server.
-    let turns = Arc::new(tokio::sync::Semaphore::new(
-        config.concurrency.min(tokio::sync::Semaphore::MAX_PERMITS),
+    let concurrency = config.concurrency.min(tokio::sync::Semaphore::MAX_PERMITS);
+    let turns = Arc::new(tokio::sync::Semaphore::new(concurrency));
+    let dns_turns = Arc::new(tokio::sync::Semaphore::new(
+        (concurrency - concurrency / 4).max(1),
     ));
+    let clients = Arc::new(PerClient::default());
     Router::new()
         .route("/api/v1/verify", post(verify))
         .route("/api/v1/analyze", post(analyze_message))
@@ -668,6 +749,9 @@ pub fn router(state: Arc<AppState>, config: &Config) -> Router {
         // The deadline is outside the concurrency limit: waiting for a turn counts.
         .layer(axum::middleware::from_fn(move |req, next| {
             one_turn(req, next, turns.clone())
+        }))
+        .layer(axum::middleware::from_fn(move |req, next| {
+            dns_turn(req, next, dns_turns.clone(), clients.clone())
         }))
         .layer(axum::middleware::from_fn(move |req, next| {
             deadline(req, next, timeout)
@@ -740,6 +824,75 @@ async fn host_check(
 /// requests that wait on DNS.
 fn is_fixed_file(path: &str) -> bool {
     path.starts_with("/static/") || path == "/favicon.ico" || path == "/api/v1/openapi.json"
+}
+
+/// Whether a request may ask DNS: the checker (its page when given a domain), the
+/// verifier and the analyzer's posts.
+fn asks_dns(req: &axum::extract::Request) -> bool {
+    let path = req.uri().path();
+    path.starts_with("/api/v1/check/")
+        || (path == "/check" && req.uri().query().is_some_and(|q| q.contains("domain=")))
+        || matches!(path, "/api/v1/verify" | "/api/v1/analyze")
+        || (path == "/analyze" && req.method() == axum::http::Method::POST)
+}
+
+/// The bounds on requests that ask DNS, which a slow or hostile DNS server can hold for
+/// the whole request timeout: at most [`DNS_REQUESTS_PER_CLIENT`] from one client at
+/// once (429 past it), and at most three quarters of [`Config::concurrency`] in all,
+/// so that the other pages (the start page, the dashboard) always find a turn.
+async fn dns_turn(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+    turns: Arc<tokio::sync::Semaphore>,
+    clients: Arc<PerClient>,
+) -> Response {
+    if !asks_dns(&req) {
+        return next.run(req).await;
+    }
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    let _held = match peer.and_then(client_of) {
+        None => None,
+        Some(client) => match clients.take(client, DNS_REQUESTS_PER_CLIENT) {
+            Some(held) => Some(held),
+            None => {
+                let why = |lang| {
+                    monban_diag::msg!("too-many-at-once", most = DNS_REQUESTS_PER_CLIENT).text(lang)
+                };
+                return if req.uri().path().starts_with("/api/") {
+                    let mut r = error(
+                        StatusCode::TOO_MANY_REQUESTS,
+                        why(monban_diag::i18n::Lang::En),
+                    );
+                    r.headers_mut()
+                        .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+                    r
+                } else {
+                    let ctx = pages::Ctx::from_request(
+                        req.headers(),
+                        req.uri().path(),
+                        req.uri().query(),
+                    );
+                    let text = why(ctx.lang);
+                    let mut r = pages::error_page(
+                        &ctx,
+                        pages::Page::of_path(req.uri().path()),
+                        StatusCode::TOO_MANY_REQUESTS,
+                        &text,
+                    );
+                    r.headers_mut()
+                        .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+                    r
+                };
+            }
+        },
+    };
+    match turns.acquire_owned().await {
+        Ok(_turn) => next.run(req).await,
+        Err(_) => error(StatusCode::SERVICE_UNAVAILABLE, "the server is stopping"),
+    }
 }
 
 /// At most [`Config::concurrency`] requests handled at once, over every route but the
@@ -832,9 +985,12 @@ async fn api_errors_as_json(req: axum::extract::Request, next: axum::middleware:
 }
 
 /// Serves until `shutdown` completes. Each connection must send a whole request head
-/// within `head_timeout` (a client that sends its head slowly would otherwise hold a
-/// connection as long as it likes); the request itself is then bound by the app's own
-/// timeout. Connections still open at shutdown are let finish their request.
+/// within `head_timeout` or [`HEAD_TIMEOUT`], whichever is shorter (a client that sends
+/// its head slowly would otherwise hold a connection as long as it likes); the request
+/// itself is then bound by the app's own timeout. At most [`MAX_CONNECTIONS`] are open
+/// at once, [`MAX_CONNECTIONS_PER_CLIENT`] from one client: past either, a new
+/// connection is closed at once, and the first refusal of a client is logged.
+/// Connections still open at shutdown are let finish their request.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     app: Router,
@@ -844,6 +1000,10 @@ pub async fn serve(
     use hyper_util::rt::{TokioIo, TokioTimer};
     use tower::ServiceExt as _;
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let head_timeout = head_timeout.min(HEAD_TIMEOUT);
+    let open = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let clients = Arc::new(PerClient::default());
+    let mut last_refusal: Option<(std::net::IpAddr, std::time::Instant)> = None;
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -857,6 +1017,20 @@ pub async fn serve(
                 }
             },
             () = &mut shutdown => break,
+        };
+        let held = match client_of(peer.ip()) {
+            None => None,
+            Some(client) => match clients.take(client, MAX_CONNECTIONS_PER_CLIENT) {
+                Some(h) => Some(h),
+                None => {
+                    refused(&mut last_refusal, peer.ip(), "connections from one client");
+                    continue;
+                }
+            },
+        };
+        let Ok(slot) = open.clone().try_acquire_owned() else {
+            refused(&mut last_refusal, peer.ip(), "connections in all");
+            continue;
         };
         let service =
             app.clone()
@@ -875,6 +1049,7 @@ pub async fn serve(
         let conn = graceful.watch(conn);
         tokio::spawn(async move {
             let _ = conn.await;
+            drop((slot, held));
         });
     }
     drop(listener);
@@ -883,9 +1058,114 @@ pub async fn serve(
     Ok(())
 }
 
+/// Logs a refused connection: the first of a run from one address, and then at most
+/// one a minute (a flood is not logged line by line).
+fn refused(
+    last: &mut Option<(std::net::IpAddr, std::time::Instant)>,
+    ip: std::net::IpAddr,
+    what: &str,
+) {
+    let now = std::time::Instant::now();
+    if last.is_some_and(|(at, when)| at == ip && now.duration_since(when) < Duration::from_secs(60))
+    {
+        return;
+    }
+    *last = Some((ip, now));
+    tracing::warn!(client = %ip, "connection refused: too many {what} (limits: {MAX_CONNECTIONS} in all, {MAX_CONNECTIONS_PER_CLIENT} per client)");
+    eprintln!(
+        "monban serve: closed a connection from {ip}: too many {what} (at most {MAX_CONNECTIONS} in all, {MAX_CONNECTIONS_PER_CLIENT} per client)"
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A resolver whose answers never come: a DNS server that holds every request.
+    struct Never;
+    impl monban_dns::Resolver for Never {
+        async fn lookup(&self, _: &str, _: monban_dns::RecordType) -> monban_dns::Lookup {
+            std::future::pending().await
+        }
+    }
+
+    /// Requests that wait on DNS are bounded per client (429 past
+    /// [`DNS_REQUESTS_PER_CLIENT`], other clients and loopback unaffected), and never
+    /// take every turn: the start page is served while the checker's turns are all held.
+    #[tokio::test]
+    async fn requests_that_wait_on_dns_are_bounded() {
+        use tower::ServiceExt as _;
+        let state = Arc::new(AppState {
+            resolver: SharedResolver::new(Never),
+            authserv_id: "mx.test".into(),
+            store: Err("none".into()),
+            max_header: 1 << 20,
+            trusted_ids: Vec::new(),
+            access: access::Access::Open,
+            dashboards: Arc::default(),
+        });
+        let config = Config {
+            concurrency: 8,
+            ..Config::default()
+        };
+        let app = router(state, &config);
+        let send = |ip: &str, path: &str| {
+            let req = axum::http::Request::get(path)
+                .header(header::HOST, "127.0.0.1")
+                .extension(ConnectInfo(SocketAddr::new(ip.parse().unwrap(), 1)))
+                .body(axum::body::Body::empty())
+                .unwrap();
+            let app = app.clone();
+            tokio::spawn(async move { app.oneshot(req).await.unwrap().status() })
+        };
+        let settle = || tokio::time::sleep(Duration::from_millis(50));
+        let held: Vec<_> = (0..DNS_REQUESTS_PER_CLIENT)
+            .map(|i| send("192.0.2.1", &format!("/api/v1/check/d{i}.example")))
+            .collect();
+        settle().await;
+        assert!(held.iter().all(|h| !h.is_finished()));
+        // One more from the same client, as an API call and as a page: refused at once.
+        let more = send("192.0.2.1", "/api/v1/check/more.example");
+        assert_eq!(more.await.unwrap(), StatusCode::TOO_MANY_REQUESTS);
+        let page = send("192.0.2.1", "/check?domain=more.example");
+        assert_eq!(page.await.unwrap(), StatusCode::TOO_MANY_REQUESTS);
+        // Another client, and loopback (a proxy's clients), are not refused; with the
+        // 6 turns of 8 that DNS may take all held, they wait.
+        let other = send("192.0.2.2", "/api/v1/check/other.example");
+        let proxied: Vec<_> = (0..3)
+            .map(|i| send("127.0.0.1", &format!("/api/v1/check/p{i}.example")))
+            .collect();
+        settle().await;
+        assert!(!other.is_finished());
+        assert!(proxied.iter().all(|h| !h.is_finished()));
+        // The pages that ask no DNS still find a turn.
+        assert_eq!(send("192.0.2.1", "/").await.unwrap(), StatusCode::OK);
+        // The checker's form, without a domain, asks nothing either.
+        assert_eq!(send("192.0.2.1", "/check").await.unwrap(), StatusCode::OK);
+        for h in held.into_iter().chain(proxied).chain([other]) {
+            h.abort();
+        }
+    }
+
+    #[test]
+    fn clients_are_addresses_and_ipv6_slash_64s() {
+        let c = |s: &str| client_of(s.parse().unwrap());
+        assert_eq!(c("127.0.0.1"), None);
+        assert_eq!(c("::1"), None);
+        assert_eq!(c("::ffff:127.0.0.1"), None);
+        assert_eq!(c("192.0.2.7"), c("::ffff:192.0.2.7"));
+        assert_ne!(c("192.0.2.7"), c("192.0.2.8"));
+        assert_eq!(c("2001:db8:1:2::1"), c("2001:db8:1:2:ffff::9"));
+        assert_ne!(c("2001:db8:1:2::1"), c("2001:db8:1:3::1"));
+        let clients = Arc::new(PerClient::default());
+        let ip = c("192.0.2.7").unwrap();
+        let held: Vec<_> = (0..3).map(|_| clients.take(ip, 3).unwrap()).collect();
+        assert!(clients.take(ip, 3).is_none());
+        assert!(clients.take(c("192.0.2.8").unwrap(), 3).is_some());
+        drop(held);
+        assert!(clients.counts.lock().unwrap().is_empty());
+        assert!(clients.take(ip, 3).is_some());
+    }
 
     #[test]
     fn only_our_host_names_are_answered() {

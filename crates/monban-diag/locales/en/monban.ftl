@@ -614,3 +614,4 @@ arg-too-many-selectors = at most { $max } selectors
 arg-not-selector = selector { $given } is not a DKIM selector (letters, digits, '-', '_', '.'; 1 to 63 characters)
 arg-not-day = { $name } { $given }: expected YYYY-MM-DD, e.g. 2026-11-29
 arg-since-after-until = { $since } is after { $until }
+too-many-at-once = Your address has { $most } checks under way already: wait for one to finish, then try again.

@@ -594,3 +594,4 @@ arg-too-many-selectors = セレクターは最大 { $max } 個までです
 arg-not-selector = { $given } は DKIM セレクターではありません(英字、数字、'-'、'_'、'.'、1〜63 文字)
 arg-not-day = { $name } { $given }: YYYY-MM-DD の形で指定してください(例: 2026-11-29)
 arg-since-after-until = { $since } が { $until } より後になっています
+too-many-at-once = このアドレスからのチェックがすでに { $most } 件実行中です。いずれかが終わってから、もう一度お試しください。
