@@ -1093,19 +1093,94 @@ fn is_public(ip: &IpAddr) -> bool {
     }
 }
 
+/// The organizational domain of a host name (the bundled public suffix list), or the
+/// name itself when it has none.
+fn org_of(name: &str) -> String {
+    static PSL: std::sync::OnceLock<monban::dmarc::PublicSuffixList> = std::sync::OnceLock::new();
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    PSL.get_or_init(monban::dmarc::PublicSuffixList::bundled)
+        .registrable_domain(&name)
+        .unwrap_or(name)
+}
+
+/// Whether a hop is a relay inside the organization `org`: the client named itself in
+/// `org`, and the receiving host either wrote no name of its own for the client or
+/// one in `org` (not `unknown`: a client's HELO is its own word, the reverse DNS name
+/// the host found is not).
+fn internal_hop(h: &Hop, org: &str) -> bool {
+    let named_in =
+        |n: &str| !n.starts_with('[') && n.parse::<IpAddr>().is_err() && org_of(n) == org;
+    let helo_in_org = h.from.as_deref().is_some_and(named_in);
+    let found_name = h.from_detail.as_deref().and_then(|d| {
+        d.split(|c: char| c.is_whitespace() || c == '(' || c == ')')
+            .find(|w| !w.is_empty())
+            .filter(|w| !w.starts_with('[') && w.parse::<IpAddr>().is_err())
+    });
+    helo_in_org && found_name.is_none_or(named_in)
+}
+
 impl Analysis {
+    /// Whether the Received fields confirm a Received-SPF field's `client-ip`: it is
+    /// the address of the newest hop from a public address (the last receiver's record
+    /// of who connected, which a sender cannot write above), or of a hop received by a
+    /// host of the field's receiver whose newer hops are all relays inside that
+    /// receiver's organization (Microsoft's stamps: internal hops between public IPv6
+    /// addresses above the one the field describes).
+    fn confirms_received_spf(&self, r: &ReceivedSpf, ip: IpAddr) -> bool {
+        let public = |h: &Hop| {
+            h.from_ip
+                .as_deref()
+                .and_then(|s| s.parse::<IpAddr>().ok())
+                .filter(is_public)
+        };
+        let Some(newest) = self.hops.iter().rev().find_map(public) else {
+            // No public hop recorded: nothing to hold the field against.
+            return true;
+        };
+        if newest == ip {
+            return true;
+        }
+        let Some(receiver) = r.receiver.as_deref() else {
+            return false;
+        };
+        let org = org_of(receiver);
+        // Newest first: every hop newer than the one of `ip` must be internal.
+        for h in self.hops.iter().rev() {
+            let by_receiver = h.by.as_deref().is_some_and(|b| org_of(b) == org);
+            if public(h) == Some(ip) {
+                return by_receiver;
+            }
+            if public(h).is_some() && !internal_hop(h, &org) {
+                return false;
+            }
+        }
+        false
+    }
+
     /// The SMTP envelope of the last public hop, as the header records it, for
     /// re-running SPF: the top `Received-SPF` with a `client-ip`, else the newest hop
     /// from a public address with the Return-Path. Returns it with where it came from.
     pub fn derived_envelope(&self) -> (monban::pipeline::Envelope, String) {
         use monban::pipeline::Envelope;
         let rp = self.identities.return_path.clone();
-        for r in &self.received_spf {
-            if let Some(ip) = r
-                .properties
-                .get("client-ip")
-                .and_then(|s| s.parse::<IpAddr>().ok())
-            {
+        // The newest hop from a public address: the receiving host's record of who
+        // connected to it, written by that host (a sender can add fields below it,
+        // never above).
+        let newest_public = self.hops.iter().rev().find_map(|h| {
+            let ip = h.from_ip.as_deref()?.parse::<IpAddr>().ok()?;
+            is_public(&ip).then_some((h, ip))
+        });
+        // The topmost Received-SPF field that names a client: a receiver's own, when
+        // the last receiver wrote one, is above any a sender wrote into the message.
+        // It is used only when the header confirms it (`confirms_received_spf`): a
+        // sender can write one (`client-ip=` an address its spoofed domain allows)
+        // under a receiver that writes none.
+        let mut passed_over = None;
+        if let Some((r, ip)) = self.received_spf.iter().find_map(|r| {
+            let ip = r.properties.get("client-ip")?.parse::<IpAddr>().ok()?;
+            Some((r, ip))
+        }) {
+            if self.confirms_received_spf(r, ip) {
                 let helo = r.properties.get("helo").map(str::to_owned);
                 let mail_from = r
                     .properties
@@ -1126,17 +1201,20 @@ impl Analysis {
                     ),
                 );
             }
+            passed_over = Some(format!(
+                "; the Received-SPF field of {} names client-ip {ip}, which the Received fields above it do not confirm: not used",
+                r.receiver.as_deref().unwrap_or("an unnamed receiver"),
+            ));
         }
-        for h in self.hops.iter().rev() {
-            let Some(ip) = h.from_ip.as_deref().and_then(|s| s.parse::<IpAddr>().ok()) else {
-                continue;
-            };
-            if !is_public(&ip) {
-                continue;
-            }
+        if let Some((h, ip)) = newest_public {
+            // The HELO name: Exim and qmail write it in the TCP-info, others as the
+            // from value; an address literal is no name.
             let helo = h
-                .from
-                .clone()
+                .from_detail
+                .as_deref()
+                .and_then(received::helo_in_detail)
+                .map(str::to_owned)
+                .or_else(|| h.from.clone())
                 .filter(|f| !f.starts_with('[') && f.parse::<IpAddr>().is_err());
             let mail_from = rp.clone().filter(|m| !m.is_empty() || helo.is_some());
             return (
@@ -1146,7 +1224,12 @@ impl Analysis {
                     mail_from,
                     rcpt_to: Vec::new(),
                 },
-                format!("hop {} (received by {})", h.number, hop_name(h)),
+                format!(
+                    "hop {} (received by {}){}",
+                    h.number,
+                    hop_name(h),
+                    passed_over.unwrap_or_default()
+                ),
             );
         }
         (
@@ -1330,6 +1413,45 @@ mod tests {
         let (env, from) = a.derived_envelope();
         assert_eq!(env.ip, Some("192.0.2.1".parse().unwrap()));
         assert!(from.contains("google.com"));
+    }
+
+    /// The envelope SPF is checked again with: a Received-SPF field the sender wrote
+    /// (its client-ip one its spoofed domain allows) is not believed over the address
+    /// the receiving host recorded; one that agrees is used; with no Received-SPF, the
+    /// hop's address and its HELO name (where the stamp keeps it) are.
+    #[test]
+    fn rfc7208_9_1_a_received_spf_must_name_the_recorded_client() {
+        let stamp = "Received: from [192.0.2.25] (unknown [198.51.100.66]) by mx.test (Postfix) with ESMTP id 1; Sun, 22 Nov 2026 10:00:02 +0000\r\n";
+        let forged = run(&format!(
+            "{stamp}Received-SPF: Pass (mx.test: domain of a@bank.example designates 192.0.2.25 as permitted sender) client-ip=192.0.2.25; envelope-from=a@bank.example; receiver=mx.test\r\nReturn-Path: <a@bank.example>\r\nFrom: a@bank.example\r\n"
+        ));
+        let (env, from) = forged.derived_envelope();
+        assert_eq!(env.ip, Some("198.51.100.66".parse().unwrap()));
+        assert_eq!(env.helo, None, "an address literal is no HELO name");
+        assert!(
+            from.contains("hop 1") && from.contains("not used"),
+            "{from}"
+        );
+        let agreeing = run(&format!(
+            "Received-SPF: Pass (mx.test: ...) client-ip=198.51.100.66; envelope-from=a@other.example; helo=mail.other.example; receiver=mx.test\r\n{stamp}From: a@bank.example\r\n"
+        ));
+        let (env, from) = agreeing.derived_envelope();
+        assert_eq!(env.ip, Some("198.51.100.66".parse().unwrap()));
+        assert_eq!(env.mail_from.as_deref(), Some("a@other.example"));
+        assert!(from.contains("Received-SPF"), "{from}");
+        // A forged Received under it to match, and a HELO in the receiver's domain:
+        // the receiver found no such name for the client ("unknown").
+        let matched = run(
+            "Received: from relay.mx.test (unknown [198.51.100.66]) by mx.test (Postfix) with ESMTP id 1; Sun, 22 Nov 2026 10:00:02 +0000\r\nReceived-SPF: Pass (mx.test: ...) client-ip=192.0.2.25; envelope-from=a@bank.example; receiver=mx.test\r\nReceived: from mail.bank.example (mail.bank.example [192.0.2.25]) by mx.test (Postfix) with ESMTP id 0; Sun, 22 Nov 2026 10:00:00 +0000\r\nFrom: a@bank.example\r\n",
+        );
+        let (env, from) = matched.derived_envelope();
+        assert_eq!(env.ip, Some("198.51.100.66".parse().unwrap()), "{from}");
+        let exim = run(
+            "Received: from host.example ([198.51.100.66] helo=mail.other.example) by mx.test with esmtp (Exim 4.96) id 1; Sun, 22 Nov 2026 10:00:02 +0000\r\nReturn-Path: <a@other.example>\r\nFrom: a@bank.example\r\n",
+        );
+        let (env, _) = exim.derived_envelope();
+        assert_eq!(env.ip, Some("198.51.100.66".parse().unwrap()));
+        assert_eq!(env.helo.as_deref(), Some("mail.other.example"));
     }
 
     #[test]

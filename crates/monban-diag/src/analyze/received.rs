@@ -290,19 +290,116 @@ pub fn parse(value: &[u8]) -> Received {
     }
     finish(&mut r, current, &value, &detail);
 
-    // The client's address: in the from value or its TCP-info.
-    r.from_ip = r.from.as_deref().and_then(ip_in).or_else(|| {
-        r.from_detail.as_deref().and_then(|d| {
-            d.split(|c: char| c.is_whitespace() || c == '=' || c == ',')
-                .find_map(ip_in)
-        })
-    });
+    // The client's address: the TCP-info's, which the receiving host took from the
+    // connection (RFC 5321 §4.4: `Extended-Domain = ... Domain FWS "(" TCP-info ")"`),
+    // before the from value, which is what the client said in HELO (an address
+    // literal there is the client's word, and a spoofer's choice). The from value is
+    // the address only when the TCP-info holds none (Exim's `from [192.0.2.1]
+    // (helo=...)`).
+    r.from_ip = r
+        .from_detail
+        .as_deref()
+        .and_then(tcp_info_ip)
+        .or_else(|| r.from.as_deref().and_then(ip_in));
     r
+}
+
+/// The words of a TCP-info comment, split as stamps write them.
+fn detail_words(detail: &str) -> impl Iterator<Item = &str> {
+    detail
+        .split(|c: char| c.is_whitespace() || c == '=' || c == ',')
+        .filter(|w| !w.is_empty())
+}
+
+fn is_helo_word(w: &str) -> bool {
+    let w = w.trim_matches(|c: char| "[](),;".contains(c));
+    w.eq_ignore_ascii_case("helo") || w.eq_ignore_ascii_case("ehlo")
+}
+
+/// The connection's address in a TCP-info comment: the last address in it that is not
+/// the HELO argument (qmail's `(HELO [10.0.0.1]) (192.0.2.25)`, Exim's
+/// `([192.0.2.1] helo=[10.0.0.1])`, Postfix's `(name [192.0.2.1])`).
+fn tcp_info_ip(detail: &str) -> Option<IpAddr> {
+    let mut after_helo = false;
+    let mut found = None;
+    for w in detail_words(detail) {
+        if is_helo_word(w) {
+            after_helo = true;
+            continue;
+        }
+        if !after_helo && let Some(ip) = ip_in(w) {
+            found = Some(ip);
+        }
+        after_helo = false;
+    }
+    found
+}
+
+/// The HELO argument a TCP-info comment records (`helo=name`, `HELO name`), if any:
+/// Exim and qmail write the reverse DNS name as the from value and the HELO here.
+pub fn helo_in_detail(detail: &str) -> Option<&str> {
+    let mut words = detail_words(detail);
+    while let Some(w) = words.next() {
+        if is_helo_word(w) {
+            return words
+                .next()
+                .map(|h| h.trim_matches(|c: char| "(),;".contains(c)))
+                .filter(|h| !h.is_empty());
+        }
+    }
+    None
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The client's address is the one the receiving host saw (the TCP-info), not an
+    /// address literal the client gave in HELO (the from value), as Postfix, Gmail,
+    /// qmail and Exim write their stamps; and the HELO name is found where each puts it.
+    #[test]
+    fn rfc5321_4_4_the_connection_address_not_the_helo_literal() {
+        for (stamp, ip, helo) in [
+            (
+                " from [192.0.2.25] (unknown [198.51.100.66]) by mx.test (Postfix) with ESMTP id 1; Sun, 22 Nov 2026 10:00:02 +0000",
+                "198.51.100.66",
+                None,
+            ),
+            (
+                " from [192.0.2.25] ([198.51.100.66]) by mx.google.com with ESMTPS id x; Sun, 22 Nov 2026 10:00:02 -0800 (PST)",
+                "198.51.100.66",
+                None,
+            ),
+            (
+                " from unknown (HELO [192.0.2.25]) (198.51.100.66) by mx.test with SMTP; 22 Nov 2026 10:00:02 -0000",
+                "198.51.100.66",
+                Some("[192.0.2.25]"),
+            ),
+            (
+                " from host.example ([198.51.100.66] helo=[192.0.2.25]) by mx.test with esmtp (Exim 4.96) id 1; Sun, 22 Nov 2026 10:00:02 +0000",
+                "198.51.100.66",
+                Some("[192.0.2.25]"),
+            ),
+            (
+                " from [198.51.100.66] (helo=mail.example.org) by mx.test with esmtp (Exim 4.96) id 1; Sun, 22 Nov 2026 10:00:02 +0000",
+                "198.51.100.66",
+                Some("mail.example.org"),
+            ),
+            (
+                " from unknown (HELO mail.example.org) (198.51.100.66) by mx.test with SMTP; 22 Nov 2026 10:00:02 -0000",
+                "198.51.100.66",
+                Some("mail.example.org"),
+            ),
+        ] {
+            let r = parse(stamp.as_bytes());
+            assert_eq!(r.from_ip, Some(ip.parse().unwrap()), "{stamp}");
+            assert_eq!(
+                r.from_detail.as_deref().and_then(helo_in_detail),
+                helo,
+                "{stamp}"
+            );
+        }
+    }
 
     #[test]
     fn rfc5321_4_4_postfix_stamp() {
