@@ -51,6 +51,14 @@ pub enum ExtractError {
     /// The output grows past [`Limits::max_ratio`] times the input.
     #[error("it decompresses over {0} times its size (a compression bomb)")]
     Ratio(u64),
+    /// Everything decompressed from the input, at every level and in every member,
+    /// report or not, would be over this many bytes: zip members that overlap (one
+    /// compressed run read as hundreds of members) or that hold no report cost work
+    /// all the same.
+    #[error(
+        "its archives decompress to over {0} bytes in all, reports or not (a compression bomb: overlapping or repeated members)"
+    )]
+    InflatedTooMuch(u64),
     /// Archives nested past [`Limits::max_depth`].
     #[error("archives nested over {0} deep")]
     TooDeep(usize),
@@ -139,6 +147,7 @@ pub fn extract_each(
     let at = At {
         limits,
         original: bytes.len() as u64,
+        inflated: std::cell::Cell::new(0),
     };
     at.extract(bytes, 0, None, &mut budget, &mut out)?;
     Ok(out)
@@ -149,9 +158,59 @@ pub fn extract_each(
 struct At<'l> {
     limits: &'l Limits,
     original: u64,
+    /// Bytes decompressed so far from this input, at every level and in every member
+    /// (reports or not): at most [`At::inflate_cap`] in all.
+    inflated: std::cell::Cell<u64>,
 }
 
 impl At<'_> {
+    /// The most all decompression of the input may give together, at every level and
+    /// in every member, reports or not: four times what one decompression may (the
+    /// ratio to the input's size, at most [`Limits::max_output`]). Room for a report
+    /// in a gzip in a zip, and for members that fail alone, while a zip of hundreds of
+    /// members over one compressed run stops after four runs' worth.
+    fn inflate_cap(&self) -> u64 {
+        let limits = self.limits;
+        self.original
+            .saturating_mul(limits.max_ratio)
+            .max(limits.ratio_floor)
+            .min(limits.max_output)
+            .saturating_mul(4)
+    }
+
+    /// [`bounded_read`] within what is left of [`At::inflate_cap`], which it charges
+    /// with what it read, also when the read failed at a bound.
+    fn inflate(
+        &self,
+        reader: impl Read,
+        kind: &'static str,
+        budget: u64,
+    ) -> Result<Vec<u8>, ExtractError> {
+        let total = self.inflate_cap();
+        let left = total.saturating_sub(self.inflated.get());
+        let limits = self.limits;
+        let one = self
+            .original
+            .saturating_mul(limits.max_ratio)
+            .max(limits.ratio_floor)
+            .min(limits.max_output)
+            .min(budget);
+        // Every byte the decompressor gives is charged, whether the read ends well,
+        // at a bound, or at a broken stream.
+        let counted = Counted {
+            inner: reader,
+            into: &self.inflated,
+        };
+        let result = bounded_read(counted, limits, self.original, kind, budget.min(left));
+        match result {
+            // The input's whole allowance, not this read's own bound, cut it.
+            Err(ExtractError::OutputTooLarge(_) | ExtractError::Ratio(_)) if left < one => {
+                Err(ExtractError::InflatedTooMuch(total))
+            }
+            other => other,
+        }
+    }
+
     /// The reports in `bytes` (at archive depth `depth`, inside zip member `member`)
     /// into `out`; `budget` is the output still allowed. An error is returned for the
     /// input as a whole; a zip member's own goes into `out`.
@@ -180,12 +239,10 @@ impl At<'_> {
             return Err(ExtractError::TooDeep(limits.max_depth));
         }
         if bytes.starts_with(&[0x1f, 0x8b]) {
-            let inner = bounded_read(
+            let inner = self.inflate(
                 GzMembers {
                     current: flate2::bufread::GzDecoder::new(bytes),
                 },
-                limits,
-                self.original,
                 "gzip",
                 *budget,
             )?;
@@ -236,10 +293,19 @@ impl At<'_> {
             // Whatever the member's name (some reporters leave it empty), what it holds
             // decides; one that holds no report is passed over.
             let spent = *budget < limits.max_output;
-            let result = bounded_read(member, limits, self.original, "zip", *budget)
+            let result = self
+                .inflate(member, "zip", *budget)
                 .and_then(|inner| self.extract(&inner, depth + 1, Some(&name), budget, out));
             match result {
                 Ok(()) | Err(ExtractError::Unknown) => {}
+                Err(e @ ExtractError::InflatedTooMuch(_)) => {
+                    // No later member can be read: the whole input's work is spent.
+                    out.push(Err((name, e.clone())));
+                    if i + 1 < members {
+                        out.push(Err((format!("members {} to {members}", i + 2), e)));
+                    }
+                    return Ok(());
+                }
                 Err(e) => {
                     // Past what the input's reports may take together (not one member
                     // too large by itself): no later member can be read either, and
@@ -273,6 +339,20 @@ impl At<'_> {
             )));
         }
         Ok(())
+    }
+}
+
+/// A reader that adds what it gives to a count.
+struct Counted<'c, R> {
+    inner: R,
+    into: &'c std::cell::Cell<u64>,
+}
+
+impl<R: Read> Read for Counted<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.into.set(self.into.get().saturating_add(n as u64));
+        Ok(n)
     }
 }
 
@@ -432,6 +512,37 @@ mod tests {
             ..Limits::default()
         };
         assert_eq!(extract(XML, &small), Err(ExtractError::InputTooLarge(10)));
+    }
+
+    /// Members that hold no report cost their decompression all the same: a zip of
+    /// many such members (or of members overlapping one compressed run, the same to the
+    /// reader) stops once the input's whole allowance, four times one decompression's,
+    /// is spent, instead of inflating each member in turn (10 GB from a 118 KB file).
+    #[test]
+    fn decompression_of_every_member_is_charged() {
+        let l = Limits {
+            max_output: 4 << 20,
+            max_members: 1000,
+            ..Limits::default()
+        };
+        let pad = vec![b' '; 1 << 20];
+        let mut members: Vec<(String, &[u8])> = (0..40)
+            .map(|i| (format!("pad{i}.txt"), pad.as_slice()))
+            .collect();
+        members.push(("a.xml".into(), XML));
+        let named: Vec<(&str, &[u8])> = members.iter().map(|(n, d)| (n.as_str(), *d)).collect();
+        let z = zip(&named);
+        let each = extract_each(&z, &l).unwrap();
+        let cap = 16 << 20;
+        assert!(
+            matches!(&each[..], [Err((_, ExtractError::InflatedTooMuch(c))), Err((rest, ExtractError::InflatedTooMuch(_)))] if *c == cap && rest.ends_with("to 41")),
+            "{each:?}"
+        );
+        // Within the allowance, the same members are passed over and the report read.
+        let few = zip(&named[named.len() - 6..]);
+        let each = extract_each(&few, &l).unwrap();
+        assert_eq!(each.len(), 1);
+        assert!(each[0].is_ok(), "{each:?}");
     }
 
     /// A zip's every report member is read, each member's failure is its own, and
