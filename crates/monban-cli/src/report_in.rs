@@ -193,12 +193,14 @@ async fn load(
         .store
         .open_existing("import reports first: monban report import --store URL ...")
         .await?;
-    let resolver = if args.no_rdns {
+    // --no-rdns skips reverse DNS only: the published policies are still asked.
+    let resolver = if args.no_rdns && !policy_from_dns {
         None
     } else {
         Some(dns.build()?)
     };
-    let (mut s, stats) = summary::load(&*store, &filter, resolver.as_ref().map(|r| (r, rdns_max)))
+    let rdns = resolver.as_ref().filter(|_| !args.no_rdns);
+    let (mut s, stats) = summary::load(&*store, &filter, rdns.map(|r| (r, rdns_max)))
         .await
         .map_err(|e| Failure::other(e.to_string()))?;
     if stats.asked > 0 && stats.failed + stats.skipped == stats.asked {
@@ -439,12 +441,26 @@ pub async fn run_advise(dns: &crate::dns::DnsArgs, args: SummaryArgs) -> Result<
             );
         }
         if a.unauthenticated.messages > 0 {
-            outln!(
-                "  - {} ({}%) from {} nobody authenticated: likely spoofing, which the policy is there to stop",
-                plural(a.unauthenticated.messages, "message", "messages"),
-                share(a.unauthenticated.share, a.unauthenticated.messages),
-                plural(a.unauthenticated.sources, "source", "sources"),
-            );
+            let u = &a.unauthenticated;
+            let known = u.messages - u.messages_without_reverse_dns.min(u.messages);
+            if known > 0 {
+                outln!(
+                    "  - {} from {} nobody authenticated, without a reverse DNS name of the domain's: likely spoofing, which the policy is there to stop",
+                    plural(known, "message", "messages"),
+                    plural(
+                        u.sources - u.sources_without_reverse_dns,
+                        "source",
+                        "sources"
+                    ),
+                );
+            }
+            if u.messages_without_reverse_dns > 0 {
+                outln!(
+                    "  - {} from {} nobody authenticated, whose reverse DNS is unknown: spoofing, or the domain's own servers",
+                    plural(u.messages_without_reverse_dns, "message", "messages"),
+                    plural(u.sources_without_reverse_dns, "source", "sources"),
+                );
+            }
         }
         outln!("  => {}", t(&a.verdict));
         outln!("");

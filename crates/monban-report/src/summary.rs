@@ -342,6 +342,11 @@ pub struct Source {
     pub dkim: Vec<(String, String, String, u64)>,
     /// Override reasons given by reporters.
     pub reasons: Vec<String>,
+    /// Whether reverse DNS answered for the address (a confirmed name, or none):
+    /// `false` when it was not looked up (`--no-rdns`, past the bounds) or the lookup
+    /// failed, and a source without a name may be anyone's.
+    #[serde(skip)]
+    pub rdns_answered: bool,
 }
 
 impl Source {
@@ -538,6 +543,7 @@ pub async fn add_reverse_dns(
         .flat_map(|d| d.sources.iter().map(|s| s.ip.as_str()))
         .collect();
     let mut names: HashMap<String, String> = HashMap::new();
+    let mut answered: std::collections::HashSet<String> = std::collections::HashSet::new();
     let mut stats = RdnsStats {
         asked: ips.len(),
         left_out: all.len() - ips.len(),
@@ -562,9 +568,12 @@ pub async fn add_reverse_dns(
             match tokio::time::timeout_at(deadline, set.join_next()).await {
                 Ok(Some(Ok((ip, name)))) => match name {
                     Ok(Some(n)) => {
+                        answered.insert(ip.clone());
                         names.insert(ip, n);
                     }
-                    Ok(None) => {}
+                    Ok(None) => {
+                        answered.insert(ip);
+                    }
                     Err(()) => stats.failed += 1,
                 },
                 Ok(Some(Err(_))) => stats.failed += 1,
@@ -579,6 +588,7 @@ pub async fn add_reverse_dns(
     }
     for d in &mut summary.domains {
         for s in &mut d.sources {
+            s.rdns_answered = answered.contains(&s.ip);
             if let Some(n) = names.get(&s.ip) {
                 s.ptr = Some(n.clone());
                 s.org_domain = psl.registrable_domain(n);
@@ -711,6 +721,11 @@ pub struct Unauthenticated {
     pub messages: u64,
     /// Share of the domain's messages, in percent.
     pub share: f64,
+    /// Of `sources`, those whose reverse DNS is unknown (not looked up, or the lookup
+    /// failed): they may be the domain's own servers.
+    pub sources_without_reverse_dns: u64,
+    /// Their messages.
+    pub messages_without_reverse_dns: u64,
 }
 
 fn same_org(psl: &PublicSuffixList, a: &str, b: &str) -> bool {
@@ -820,6 +835,12 @@ fn advise_domain(psl: &PublicSuffixList, d: &DomainSummary) -> Advice {
         } else {
             unauth.sources += 1;
             unauth.messages = unauth.messages.saturating_add(s.dmarc_fail);
+            if !s.rdns_answered {
+                unauth.sources_without_reverse_dns += 1;
+                unauth.messages_without_reverse_dns = unauth
+                    .messages_without_reverse_dns
+                    .saturating_add(s.dmarc_fail);
+            }
             continue;
         };
         let e = groups
@@ -850,11 +871,26 @@ fn advise_domain(psl: &PublicSuffixList, d: &DomainSummary) -> Advice {
     let forwarders = to_list(forwarders);
     unauth.share = pct(unauth.messages, d.messages);
     let failing = hurt.iter().fold(0u64, |a, h| a.saturating_add(h.failing));
-    let safe = hurt.is_empty() && d.messages > 0;
+    // Not safe either when nothing passed (the domain's own mail may be all of what
+    // failed: or it sends none, which the owner knows and the reports cannot tell), or
+    // when sources nobody authenticated could not be told from the domain's own
+    // servers (no reverse DNS answer).
+    let nothing_passed = d.dmarc_pass == 0;
+    let unknown = unauth.sources_without_reverse_dns > 0;
+    let safe = hurt.is_empty() && d.messages > 0 && !nothing_passed && !unknown;
     // The share as the English text always wrote it (`{}` of an f64).
     let share = pct(failing, d.messages).to_string();
     let verdict_text = match next {
         _ if d.messages == 0 => msg!("verdict-no-mail", domain = &d.domain),
+        Some(step) if hurt.is_empty() && nothing_passed => {
+            msg!("verdict-no-pass", domain = &d.domain, step = step)
+        }
+        Some(step) if hurt.is_empty() && unknown => msg!(
+            "verdict-unknown-sources",
+            step = step,
+            n = unauth.sources_without_reverse_dns,
+            share = pct(unauth.messages_without_reverse_dns, d.messages).to_string()
+        ),
         None if hurt.is_empty() => msg!("verdict-reject-clean", domain = &d.domain),
         None => msg!(
             "verdict-reject-hurt",
@@ -1121,6 +1157,63 @@ mod tests {
         let a = &advise(&s)[0];
         assert!(a.safe);
         assert_eq!(a.verdict, "safe to move to p=quarantine");
+    }
+
+    /// Mail nobody authenticated counts as spoofing only where reverse DNS answered
+    /// (no name, or one outside the domain): without it, the domain's own unlisted
+    /// server looks the same, and the step is not called safe. Nor is it when nothing
+    /// passed: the failing mail may be all the domain's own.
+    #[test]
+    fn unknown_sources_and_no_passing_mail_are_not_safe() {
+        let own_app_server = g(
+            "192.0.2.77",
+            40,
+            ("", ""),
+            ("example.com", "softfail"),
+            (false, false),
+        );
+        let good = g(
+            "192.0.2.1",
+            100,
+            ("example.com", "pass"),
+            ("example.com", "pass"),
+            (true, true),
+        );
+        // Reverse DNS not asked (--no-rdns) or failed: cannot tell.
+        let s = fold(&data(vec![good.clone(), own_app_server.clone()]));
+        let a = &advise(&s)[0];
+        assert!(!a.safe);
+        assert_eq!(
+            (
+                a.unauthenticated.sources_without_reverse_dns,
+                a.unauthenticated.messages_without_reverse_dns
+            ),
+            (1, 40)
+        );
+        assert!(
+            a.verdict
+                .starts_with("cannot tell yet: 28.57% of the mail comes from 1 source"),
+            "{}",
+            a.verdict
+        );
+        // Asked, and the address has no name: counted as spoofing, as before.
+        let mut s = fold(&data(vec![good, own_app_server.clone()]));
+        for x in &mut s.domains[0].sources {
+            x.rdns_answered = true;
+        }
+        let a = &advise(&s)[0];
+        assert!(a.safe, "{}", a.verdict);
+        // Nothing passes at all: not safe, whatever reverse DNS says.
+        let mut s = fold(&data(vec![own_app_server]));
+        s.domains[0].sources[0].rdns_answered = true;
+        let a = &advise(&s)[0];
+        assert!(!a.safe);
+        assert!(
+            a.verdict
+                .starts_with("not yet: no reported message from example.com passed DMARC"),
+            "{}",
+            a.verdict
+        );
     }
 
     #[test]

@@ -505,13 +505,18 @@ verdict-reject-hurt = { $domain } is at p=reject, but { $n } { $n ->
     [one] source
    *[other] sources
 } ({ $share }% of mail) { $n ->
-    [one] fails
-   *[other] fail
-} and are rejected
+    [one] fails and is rejected
+   *[other] fail and are rejected
+}
 verdict-safe-little = safe to move to p={ $step } as far as { $messages } { $messages ->
     [one] message shows
    *[other] messages show
 }, but that is too little mail to be sure: wait for more reports
+verdict-no-pass = not yet: no reported message from { $domain } passed DMARC. If the domain sends no mail, p={ $step } (and then p=reject) is right; if it does, none of its mail is authenticated yet: publish SPF and sign with DKIM first
+verdict-unknown-sources = cannot tell yet: { $share }% of the mail comes from { $n } { $n ->
+    [one] source
+   *[other] sources
+} nobody authenticated whose reverse DNS is unknown (--no-rdns, or the lookups failed): some may be the domain's own servers. Look them up before moving to p={ $step }
 verdict-safe = safe to move to p={ $step }
 verdict-not-yet-reject = not yet: { $n } { $n ->
     [one] source
@@ -568,6 +573,7 @@ ar-result-not-listed = the client is not listed
 ar-result-skipped = not asked (an allow list vouched for the client)
 ar-result-other = the result "{ $result }"
 ar-result-iprev-fail = it failed: no reverse DNS name of the address resolves back to it (hosts without one are often compromised machines)
+ar-result-iprev-permerror = the address has no reverse DNS name at all (RFC 8601 §2.7.3: no PTR data published); hosts without one are often compromised machines
 ar-result-sender-id-fail = it failed: the domain does not allow the host, the domain does not exist, or the message has no responsible address
 ar-result-adsp-discard = the domain signs all its mail and asks that unsigned copies be discarded
 ar-result-adsp-nxdomain = the author domain does not exist

@@ -501,6 +501,8 @@ verdict-no-mail = この期間に { $domain } の報告されたメールはあ�
 verdict-reject-clean = { $domain } は p=reject で、確認できた正規の送信元はすべて合格しています
 verdict-reject-hurt = { $domain } は p=reject ですが、{ $n } 個の送信元(メールの { $share }%)が失敗して拒否されています
 verdict-safe-little = 報告されたメール { $messages } 通の範囲では p={ $step } に移行して安全ですが、確信するには少なすぎます: レポートが増えるのを待ってください
+verdict-no-pass = まだ早い: { $domain } の報告されたメールで DMARC に合格したものがありません。このドメインがメールを送らないなら p={ $step } (さらに p=reject) が適切です。送るなら、そのメールはまだ認証されていません: まず SPF を公開し、DKIM で署名してください
+verdict-unknown-sources = まだ判断できません: メールの { $share }% が、誰も認証しておらず逆引きも不明な { $n } 個の送信元から来ています (--no-rdns、または逆引きの失敗)。ドメイン自身のサーバーが含まれている可能性があります。p={ $step } に移行する前に調べてください
 verdict-safe = p={ $step } に移行して安全です
 verdict-not-yet-reject = まだ早い: { $n } 個の送信元(メールの { $share }%)が拒否されます
 verdict-not-yet-quarantine = まだ早い: { $n } 個の送信元(メールの { $share }%)が隔離されます
@@ -548,6 +550,7 @@ ar-result-not-listed = クライアントは載っていません
 ar-result-skipped = 問い合わせていません (許可リストがクライアントを保証しました)
 ar-result-other = 結果「{ $result }」
 ar-result-iprev-fail = 不合格: アドレスの逆引き名のどれも、そのアドレスに正引きできません (逆引きのないホストは乗っ取られた機械であることが多い)
+ar-result-iprev-permerror = アドレスに逆引き名がまったくありません (RFC 8601 §2.7.3: PTR データが公開されていない)。逆引きのないホストは乗っ取られた機械であることが多い
 ar-result-sender-id-fail = 不合格: ドメインがホストを許可していないか、ドメインが存在しないか、メッセージに責任アドレスがありません
 ar-result-adsp-discard = ドメインはすべてのメールに署名し、署名のないものは破棄するよう求めています
 ar-result-adsp-nxdomain = 作成者ドメインは存在しません
