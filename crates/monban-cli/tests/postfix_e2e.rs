@@ -1715,7 +1715,7 @@ fn listed_clients_are_refused_before_data() {
     );
     postfix.wait_for_log(&["milter-reject: MAIL from unknown[203.0.113.66]", refusal]);
 
-    // No reverse name (iprev=fail): 451, the client retries.
+    // No reverse name (iprev=permerror): 451, the client retries.
     let unnamed = send("ADDR=198.51.100.99 NAME=[UNAVAILABLE]", "mail.example.com");
     assert!(
         unnamed.replies().iter().any(

@@ -146,7 +146,7 @@ pub const OPTIONS: &[OptionDoc] = &[
     OptionDoc {
         key: "iprev_fail",
         default: "\"record\"",
-        doc: "At CONNECT, a client whose reverse DNS does not confirm its address (iprev=fail, RFC 8601 section 3): \"record\" (iprev= in Authentication-Results only), \"tag\" (X-Monban-Tag field), \"tempfail\" (451 4.7.1) or \"reject\" (554 5.7.1).",
+        doc: "At CONNECT, a client whose reverse DNS does not confirm its address (iprev=fail, or permerror when it has no reverse DNS name at all: RFC 8601 section 2.7.3): \"record\" (iprev= in Authentication-Results only), \"tag\" (X-Monban-Tag field), \"tempfail\" (451 4.7.1) or \"reject\" (554 5.7.1).",
     },
     OptionDoc {
         key: "iprev_temperror",

@@ -22,11 +22,13 @@ pub enum IprevResult {
     None,
     /// A PTR name resolves back to the client's address.
     Pass,
-    /// No PTR name, or none resolves back.
+    /// No PTR name resolves back to the address, or one names no address of its
+    /// family (RFC 8601 §2.7.3 `fail`).
     Fail,
     /// A DNS failure kept the check from concluding.
     Temperror,
-    /// The reverse DNS answer is unusable (RFC 8601 §2.7.3).
+    /// No PTR data are published for the address, or the reverse DNS answer is
+    /// unusable (RFC 8601 §2.7.3 `permerror`).
     Permerror,
 }
 
@@ -152,12 +154,14 @@ pub async fn check<R: Resolver>(resolver: &R, ip: IpAddr) -> IprevOutcome {
         reason,
     };
     let names = match ptr_names(resolver, ip, MAX_PTR_NAMES).await {
+        // RFC 8601 §2.7.3: "permerror: The DNS evaluation could not be completed
+        // because no PTR data are published for the connecting IP address."
         Ok(n) if n.is_empty() => {
-            return out(IprevResult::Fail, Vec::new(), Some(IprevReason::NoPtr));
+            return out(IprevResult::Permerror, Vec::new(), Some(IprevReason::NoPtr));
         }
         Ok(n) => n,
         Err(e) if e.is_empty_answer() => {
-            return out(IprevResult::Fail, Vec::new(), Some(IprevReason::NoPtr));
+            return out(IprevResult::Permerror, Vec::new(), Some(IprevReason::NoPtr));
         }
         Err(e) if e.is_temporary() => {
             return out(
@@ -226,8 +230,9 @@ mod tests {
             .block_on(check(&z, ip.parse().unwrap()))
     }
 
-    /// RFC 8601 §3: forward-confirmed reverse DNS; a name that does not resolve back, no
-    /// name at all, and the IPv4-mapped form of an address.
+    /// RFC 8601 §3: forward-confirmed reverse DNS; a name that does not resolve back
+    /// (`fail`), no name at all (`permerror`, §2.7.3: "no PTR data are published"), and
+    /// the IPv4-mapped form of an address.
     #[test]
     fn rfc8601_3_iprev() {
         let zone = "25.2.0.192.in-addr.arpa. PTR mail.example.com.\nmail.example.com. A 192.0.2.25\n26.2.0.192.in-addr.arpa. PTR liar.example.com.\nliar.example.com. A 192.0.2.99\n";
@@ -241,7 +246,7 @@ mod tests {
         let o = run(zone, "192.0.2.27");
         assert_eq!(
             (o.result, o.reason),
-            (IprevResult::Fail, Some(IprevReason::NoPtr))
+            (IprevResult::Permerror, Some(IprevReason::NoPtr))
         );
     }
 

@@ -222,8 +222,36 @@ impl Report {
         if self.dkim.is_empty() {
             results.push(ResInfo::dkim_none());
         }
-        results.extend(self.dkim.iter().map(ResInfo::from_dkim));
-        results.extend(self.domainkeys.iter().map(ResInfo::from_domainkeys));
+        // The signatures past the limit: one result for them all.
+        let mut not_evaluated = (0, 0);
+        for o in &self.dkim {
+            match o.reason {
+                Some(crate::dkim::DkimReason::NotEvaluated { max }) => {
+                    not_evaluated = (not_evaluated.0 + 1, max);
+                }
+                _ => results.push(ResInfo::from_dkim(o)),
+            }
+        }
+        if not_evaluated.0 > 0 {
+            results.push(ResInfo::dkim_not_evaluated(
+                not_evaluated.0,
+                not_evaluated.1,
+            ));
+        }
+        let mut dk_not_evaluated = 0;
+        for o in &self.domainkeys {
+            match o.reason {
+                Some(crate::domainkeys::DomainKeysReason::NotEvaluated) => dk_not_evaluated += 1,
+                _ => results.push(ResInfo::from_domainkeys(o)),
+            }
+        }
+        if dk_not_evaluated > 0 {
+            results.push(ResInfo::not_evaluated(
+                "domainkeys",
+                dk_not_evaluated,
+                crate::domainkeys::MAX_SIGNATURES,
+            ));
+        }
         // ADSP is historic: written only when the domain publishes a practice, or does
         // not exist, or the lookup failed (a plain author signature says nothing new).
         if self.adsp.practice.is_some()
@@ -740,6 +768,41 @@ mod tests {
             "max in flight {}",
             r.max.load(Ordering::SeqCst)
         );
+    }
+
+    /// Signatures past the limit (DKIM and DomainKeys) are one `neutral` result each
+    /// in Authentication-Results, not one per signature: 4,990 signatures had made a
+    /// 729 KB field, past the 1 MiB header bound with the message, and past the 256
+    /// results a reader takes.
+    #[test]
+    fn signatures_past_the_limit_are_one_result() {
+        let zone = ZoneResolver::new();
+        let mut msg = Vec::new();
+        for i in 0..1_000 {
+            msg.extend_from_slice(
+                format!("DKIM-Signature: v=1; a=rsa-sha256; d=e{i}.example; s=s; h=from; bh=AAAA; b=AAAA\r\nDomainKey-Signature: a=rsa-sha1; d=e{i}.example; s=s; b=AAAA\r\n").as_bytes(),
+            );
+        }
+        msg.extend_from_slice(b"From: a@example.com\r\n\r\nhi\r\n");
+        let report = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(verify_message(
+                &msg,
+                Envelope::default(),
+                VerifyConfig::default(),
+                0,
+                &zone,
+            ));
+        assert_eq!(report.dkim.len(), 1_000);
+        let text = report.authentication_results("mx.test").to_value();
+        assert_eq!(text.matches("dkim=").count(), 6, "{text}");
+        assert!(
+            text.contains("dkim=neutral (995 more signatures not evaluated: more than 5)"),
+            "{text}"
+        );
+        assert!(text.contains("domainkeys=neutral ("), "{text}");
+        assert!(text.len() < 4_000, "{}", text.len());
     }
 
     /// A future ready on its `n`th poll, waking itself until then; what it gives.

@@ -260,6 +260,7 @@ pub fn result_meaning(method: &str, result: &str) -> Msg {
     };
     let says = match (method, result) {
         ("iprev", "fail") => msg!("ar-result-iprev-fail"),
+        ("iprev", "permerror") => msg!("ar-result-iprev-permerror"),
         ("sender-id", "fail") => msg!("ar-result-sender-id-fail"),
         ("dkim-adsp", "discard") => msg!("ar-result-adsp-discard"),
         ("dkim-adsp", "nxdomain") => msg!("ar-result-adsp-nxdomain"),

@@ -161,6 +161,24 @@ impl ResInfo {
             .with("header", "b", &o.header_b)
     }
 
+    /// One `dkim=neutral` for the `n` signatures past the limit of `max` that were not
+    /// evaluated: a result per such signature would let a message of thousands of
+    /// signatures grow its `Authentication-Results` past what any reader takes
+    /// (monban's own analyzer reads 256 results, its header parser 1 MiB).
+    pub fn dkim_not_evaluated(n: usize, max: usize) -> Self {
+        Self::not_evaluated("dkim", n, max)
+    }
+
+    /// [`Self::dkim_not_evaluated`] for any method (`domainkeys`).
+    pub fn not_evaluated(method: &str, n: usize, max: usize) -> Self {
+        let mut r = Self::new(method, "neutral");
+        r.comment = Some(format!(
+            "{n} more signature{} not evaluated: more than {max}",
+            if n == 1 { "" } else { "s" }
+        ));
+        r
+    }
+
     /// `dkim=none`: no signature.
     pub fn dkim_none() -> Self {
         Self::new("dkim", "none")
