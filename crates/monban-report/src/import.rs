@@ -308,10 +308,12 @@ pub async fn import(
             Input::Path(p) => {
                 // Room for a batch's worth of parsed mail while the store commits the last.
                 let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Msg>>(4);
+                let flight = std::sync::Arc::new(InFlight::default());
+                let flight_c = flight.clone();
                 let path = p.clone();
                 let o = opts.clone();
                 let reader = std::thread::spawn(move || {
-                    let (mut out, threads) = pipeline(tx, o.limits);
+                    let (mut out, threads) = pipeline(tx, o.limits, flight_c);
                     produce_path(&path, &o, &mut out);
                     drop(out);
                     threads.into_iter().all(|t| t.join().is_ok())
@@ -323,6 +325,8 @@ pub async fn import(
                             Msg::Advance(n) => progress.advance(n),
                             Msg::Failed(f) => batch.summary.failed.push(f),
                             Msg::Found(found, done) => {
+                                // Taken over by the batch, which bounds itself.
+                                flight.release(weight(&found));
                                 if batch.add(found, done) {
                                     batch.flush().await?;
                                 }
@@ -428,11 +432,68 @@ impl Job {
     }
 }
 
+/// What parsed reports on their way to the store may take together, about, in bytes:
+/// past it, the workers wait before parsing more. (The window of inputs in flight is
+/// counted in inputs; 32 reports of a million records each had taken 4.9 GB.) Each
+/// worker may still hold the one report it parses, however large.
+const IN_FLIGHT_BYTES: u64 = 256 << 20;
+
+/// The bytes of parsed reports on their way to the store ([`IN_FLIGHT_BYTES`]).
+#[derive(Default)]
+struct InFlight {
+    bytes: std::sync::Mutex<u64>,
+    freed: std::sync::Condvar,
+}
+
+impl InFlight {
+    /// Waits until there is room (one report over the bound alone still passes).
+    fn wait_for_room(&self) {
+        let Ok(mut g) = self.bytes.lock() else { return };
+        while *g >= IN_FLIGHT_BYTES {
+            g = match self
+                .freed
+                .wait_timeout(g, std::time::Duration::from_millis(500))
+            {
+                Ok((g, _)) => g,
+                Err(_) => return,
+            };
+        }
+    }
+
+    fn add(&self, n: u64) {
+        if let Ok(mut g) = self.bytes.lock() {
+            *g = g.saturating_add(n);
+        }
+    }
+
+    fn release(&self, n: u64) {
+        if let Ok(mut g) = self.bytes.lock() {
+            *g = g.saturating_sub(n);
+        }
+        self.freed.notify_all();
+    }
+}
+
+/// About how much memory parsed reports take: their text, and each record with the
+/// strings it holds (a dozen, 32 bytes each at least).
+fn weight(found: &Found) -> u64 {
+    found
+        .reports
+        .iter()
+        .map(|r| {
+            (r.document.len() + r.meta.len()) as u64
+                + r.records.len() as u64
+                    * (std::mem::size_of::<monban_store::IncomingRecord>() as u64 + 384)
+        })
+        .sum()
+}
+
 /// Starts the workers and the collector; the returned handles end once `Out` is
 /// dropped and everything is passed on.
 fn pipeline(
     tx: tokio::sync::mpsc::Sender<Vec<Msg>>,
     limits: Limits,
+    flight: std::sync::Arc<InFlight>,
 ) -> (Out, Vec<std::thread::JoinHandle<()>>) {
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
@@ -444,13 +505,17 @@ fn pipeline(
     for _ in 0..workers {
         let rx = work_rx.clone();
         let out = done_tx.clone();
+        let flight = flight.clone();
         handles.push(std::thread::spawn(move || {
             loop {
+                flight.wait_for_room();
                 let next = rx.lock().map(|r| r.recv());
                 let Ok(Ok((seq, work))) = next else { return };
                 let msgs = match work {
                     Work::Parse(job, done, adv) => {
-                        let mut v = vec![Msg::Found(job.run_caught(&limits), done)];
+                        let found = job.run_caught(&limits);
+                        flight.add(weight(&found));
+                        let mut v = vec![Msg::Found(found, done)];
                         if adv > 0 {
                             v.push(Msg::Advance(adv));
                         }
@@ -908,6 +973,21 @@ async fn mark_imap(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Parsing waits while the parsed reports not yet taken by the store are over the
+    /// bound, and goes on once they are taken.
+    #[test]
+    fn parsing_waits_for_room() {
+        let flight = std::sync::Arc::new(InFlight::default());
+        flight.add(IN_FLIGHT_BYTES);
+        let f = flight.clone();
+        let waiter = std::thread::spawn(move || f.wait_for_room());
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        assert!(!waiter.is_finished(), "went on over the bound");
+        flight.release(1);
+        waiter.join().unwrap();
+        flight.wait_for_room();
+    }
 
     struct Temp(PathBuf);
 
