@@ -273,12 +273,30 @@ fn behind_https(headers: &HeaderMap) -> bool {
         })
 }
 
+/// A rendered page with the characters that would change what a reader sees made
+/// visible: control characters but line ends and tabs, and the bidirectional
+/// formatting characters (an org name with U+202E showed "evil" as "live") become
+/// U+FFFD, as the CLI shows them ([`monban::text::for_terminal`]). The pages' own text
+/// has none, so only what came from outside (reports, headers, DNS) changes.
+fn shown(html: String) -> String {
+    let bad = |c: char| {
+        (c.is_control() && !matches!(c, '\n' | '\t' | '\r'))
+            || matches!(c, '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+    };
+    if !html.contains(bad) {
+        return html;
+    }
+    html.chars()
+        .map(|c| if bad(c) { '\u{FFFD}' } else { c })
+        .collect()
+}
+
 /// An HTML answer with the cookies the context needs.
 pub fn respond(ctx: &Ctx, status: StatusCode, page: Markup) -> Response {
     let mut r = (
         status,
         [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        page.into_string(),
+        shown(page.into_string()),
     )
         .into_response();
     if ctx.new_csrf
@@ -388,6 +406,30 @@ pub fn raw(s: String) -> PreEscaped<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What came from outside cannot reorder or hide text on a page: bidirectional
+    /// formatting and control characters are shown as U+FFFD; line ends and tabs stay.
+    #[test]
+    fn pages_show_bidi_and_control_characters_as_replacements() {
+        let org = "Bidi \u{202e}evil\u{202c} org \u{1b}[31m\u{9b}";
+        let page = html! { p { (org) } pre { "a\tb\r\nc" } };
+        let r = respond(
+            &Ctx::from_request(&HeaderMap::new(), "/", None),
+            StatusCode::OK,
+            page,
+        );
+        let body = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(axum::body::to_bytes(r.into_body(), 1 << 20))
+            .unwrap();
+        let body = String::from_utf8(body.to_vec()).unwrap();
+        assert!(
+            body.contains("Bidi \u{FFFD}evil\u{FFFD} org \u{FFFD}[31m\u{FFFD}"),
+            "{body}"
+        );
+        assert!(body.contains("a\tb\r\nc"), "{body}");
+    }
 
     #[test]
     fn csrf_needs_the_cookie_the_token_and_this_origin() {
