@@ -45,6 +45,12 @@ pub enum KeyError {
         "{0}-bit RSA keys are not used for signing: RFC 8301 section 3.2 asks for at least 2048 bits (and forbids less than 1024)"
     )]
     RsaSize(usize),
+    /// An RSA key over [`MAX_RSA_BITS`]: monban's verifiers refuse such keys too, and
+    /// the crypto library does not sign with them.
+    #[error(
+        "{0}-bit RSA keys are not used for signing: at most {MAX_RSA_BITS} bits (most verifiers take at most 4096, RFC 8301 section 3.1)"
+    )]
+    RsaTooLarge(usize),
     /// The crypto library failed.
     #[error("signing failed")]
     Sign,
@@ -137,6 +143,7 @@ impl SigningKey {
         let size_error = |pkcs1: Option<&[u8]>| match pkcs1.and_then(der::rsa_private_modulus_bits)
         {
             Some(bits) if bits < MIN_RSA_SIGNING_BITS => KeyError::RsaSize(bits),
+            Some(bits) if bits > MAX_RSA_BITS => KeyError::RsaTooLarge(bits),
             _ => KeyError::Rejected("RSA"),
         };
         let key = match label.as_str() {
@@ -680,6 +687,42 @@ mod tests {
             .and_then(der::rsa_private_public_parts)
             .unwrap();
         assert_eq!(der::rsa_spki(n, e), record.public_key);
+    }
+
+    /// An RSA key over [`MAX_RSA_BITS`] is refused by its size (it said "not a valid RSA
+    /// private key", while the README said larger keys sign). The key is a PKCS#1
+    /// structure with a 16,384-bit modulus, enough for the size to be read.
+    #[test]
+    fn rsa_keys_over_the_maximum_are_refused_by_size() {
+        fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+            let len = content.len();
+            let mut out = vec![tag];
+            if len < 0x80 {
+                out.push(len as u8);
+            } else {
+                out.extend_from_slice(&[0x82, (len >> 8) as u8, len as u8]);
+            }
+            out.extend_from_slice(content);
+            out
+        }
+        let mut modulus = vec![0u8; 2049];
+        modulus[1] = 0x80;
+        modulus[2048] = 1;
+        let body = [
+            tlv(0x02, &[0]),
+            tlv(0x02, &modulus),
+            tlv(0x02, &[1, 0, 1]),
+            tlv(0x02, &[1]),
+        ]
+        .concat();
+        let der = tlv(0x30, &body);
+        let pem = format!(
+            "-----BEGIN RSA PRIVATE KEY-----\n{}\n-----END RSA PRIVATE KEY-----\n",
+            B64.encode(&der)
+        );
+        let err = SigningKey::from_pem(&pem).unwrap_err();
+        assert!(matches!(err, KeyError::RsaTooLarge(16384)), "{err}");
+        assert!(err.to_string().contains("at most 8192 bits"), "{err}");
     }
 
     /// Keys DKIM does not sign with are named for what they are (they all said "not a
