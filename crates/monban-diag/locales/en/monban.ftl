@@ -516,7 +516,7 @@ verdict-no-pass = not yet: no reported message from { $domain } passed DMARC. If
 verdict-unknown-sources = cannot tell yet: { $share }% of the mail comes from { $n } { $n ->
     [one] source
    *[other] sources
-} nobody authenticated whose reverse DNS is unknown (--no-rdns, or the lookups failed): some may be the domain's own servers. Look them up before moving to p={ $step }
+} nobody authenticated whose reverse DNS is unknown (not looked up, or the lookups failed): some may be the domain's own servers. Look them up before moving to p={ $step }
 verdict-safe = safe to move to p={ $step }
 verdict-not-yet-reject = not yet: { $n } { $n ->
     [one] source

@@ -502,7 +502,7 @@ verdict-reject-clean = { $domain } は p=reject で、確認できた正規の�
 verdict-reject-hurt = { $domain } は p=reject ですが、{ $n } 個の送信元(メールの { $share }%)が失敗して拒否されています
 verdict-safe-little = 報告されたメール { $messages } 通の範囲では p={ $step } に移行して安全ですが、確信するには少なすぎます: レポートが増えるのを待ってください
 verdict-no-pass = まだ早い: { $domain } の報告されたメールで DMARC に合格したものがありません。このドメインがメールを送らないなら p={ $step } (さらに p=reject) が適切です。送るなら、そのメールはまだ認証されていません: まず SPF を公開し、DKIM で署名してください
-verdict-unknown-sources = まだ判断できません: メールの { $share }% が、誰も認証しておらず逆引きも不明な { $n } 個の送信元から来ています (--no-rdns、または逆引きの失敗)。ドメイン自身のサーバーが含まれている可能性があります。p={ $step } に移行する前に調べてください
+verdict-unknown-sources = まだ判断できません: メールの { $share }% が、誰も認証しておらず逆引きも不明な { $n } 個の送信元から来ています (逆引きしていない、または逆引きに失敗)。ドメイン自身のサーバーが含まれている可能性があります。p={ $step } に移行する前に調べてください
 verdict-safe = p={ $step } に移行して安全です
 verdict-not-yet-reject = まだ早い: { $n } 個の送信元(メールの { $share }%)が拒否されます
 verdict-not-yet-quarantine = まだ早い: { $n } 個の送信元(メールの { $share }%)が隔離されます

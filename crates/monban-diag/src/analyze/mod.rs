@@ -1140,15 +1140,20 @@ impl Analysis {
         if newest == ip {
             return true;
         }
-        let Some(receiver) = r.receiver.as_deref() else {
+        // The organization that received the message last: the newest stamp's `by`,
+        // which that host wrote itself (the field's `receiver=` is the sender's to
+        // write when the field is forged). The field must name it.
+        let Some(org) = self.hops.last().and_then(|h| h.by.as_deref()).map(org_of) else {
             return false;
         };
-        let org = org_of(receiver);
-        // Newest first: every hop newer than the one of `ip` must be internal.
+        if r.receiver.as_deref().map(org_of).as_deref() != Some(org.as_str()) {
+            return false;
+        }
+        // Newest first: every hop newer than the one of `ip` must be a relay inside
+        // that organization; the one of `ip` received by one of its hosts.
         for h in self.hops.iter().rev() {
-            let by_receiver = h.by.as_deref().is_some_and(|b| org_of(b) == org);
             if public(h) == Some(ip) {
-                return by_receiver;
+                return h.by.as_deref().is_some_and(|b| org_of(b) == org);
             }
             if public(h).is_some() && !internal_hop(h, &org) {
                 return false;
@@ -1445,6 +1450,13 @@ mod tests {
             "Received: from relay.mx.test (unknown [198.51.100.66]) by mx.test (Postfix) with ESMTP id 1; Sun, 22 Nov 2026 10:00:02 +0000\r\nReceived-SPF: Pass (mx.test: ...) client-ip=192.0.2.25; envelope-from=a@bank.example; receiver=mx.test\r\nReceived: from mail.bank.example (mail.bank.example [192.0.2.25]) by mx.test (Postfix) with ESMTP id 0; Sun, 22 Nov 2026 10:00:00 +0000\r\nFrom: a@bank.example\r\n",
         );
         let (env, from) = matched.derived_envelope();
+        assert_eq!(env.ip, Some("198.51.100.66".parse().unwrap()), "{from}");
+        // The same with a receiver of the sender's own naming, its HELO in that
+        // domain, and a stamp without a reverse DNS name (Gmail's, Microsoft's form).
+        let own_receiver = run(
+            "Received: from relay.evil.example ([198.51.100.66]) by mx.test with ESMTPS id 1; Sun, 22 Nov 2026 10:00:02 +0000\r\nReceived-SPF: Pass (mx.evil.example: ...) client-ip=192.0.2.25; envelope-from=a@bank.example; receiver=mx.evil.example\r\nReceived: from mail.bank.example (mail.bank.example [192.0.2.25]) by mx.evil.example with ESMTP id 0; Sun, 22 Nov 2026 10:00:00 +0000\r\nFrom: a@bank.example\r\n",
+        );
+        let (env, from) = own_receiver.derived_envelope();
         assert_eq!(env.ip, Some("198.51.100.66".parse().unwrap()), "{from}");
         let exim = run(
             "Received: from host.example ([198.51.100.66] helo=mail.other.example) by mx.test with esmtp (Exim 4.96) id 1; Sun, 22 Nov 2026 10:00:02 +0000\r\nReturn-Path: <a@other.example>\r\nFrom: a@bank.example\r\n",
