@@ -113,11 +113,24 @@ fn weight(name: &str, lookup: &Lookup) -> usize {
     std::mem::size_of::<Slot>() + name.len() + 16 + records
 }
 
+/// The largest TXT answer (in string bytes) whose parse a consumer keeps with it
+/// ([`crate::Memo`]: SPF keeps its parsed record); larger ones are parsed each time.
+pub const MEMO_MAX_TXT_BYTES: usize = 4096;
+
+/// What a kept parse may take per byte of TXT it was made from, counted in each TXT
+/// answer's weight up to [`MEMO_MAX_TXT_BYTES`]: a parsed SPF term takes a few times
+/// the bytes of its text.
+pub const MEMO_ALLOWANCE: usize = 4;
+
 fn record_weight(r: &Record) -> usize {
     let text = |s: &str| s.len() + 16;
     std::mem::size_of::<Record>()
         + match r {
-            Record::Txt(t) | Record::Spf(t) => t.strings().map(|s| s.len() + 32).sum(),
+            Record::Txt(t) | Record::Spf(t) => {
+                let text: usize = t.strings().map(<[u8]>::len).sum();
+                t.strings().map(|s| s.len() + 32).sum::<usize>()
+                    + text.min(MEMO_MAX_TXT_BYTES) * MEMO_ALLOWANCE
+            }
             Record::Mx { exchange, .. } => text(exchange),
             Record::Ptr(s) | Record::Cname(s) | Record::Ns(s) => text(s),
             Record::Soa { mname, rname, .. } => text(mname) + text(rname),
@@ -147,10 +160,11 @@ struct Shard {
 #[repr(align(128))]
 struct CacheLine<T>(T);
 
-/// The memory the answers of a [`CachingResolver`] may take by default: 64 MiB, room
+/// The memory the answers of a [`CachingResolver`] may take by default: 128 MiB, room
 /// for the 100,000 answers of ordinary mail (SPF and DKIM records of a few hundred
-/// bytes) and for about a thousand of the largest a DNS message can carry.
-pub const DEFAULT_MAX_BYTES: usize = 64 * 1024 * 1024;
+/// bytes, with their parse) and for about 1,500 of the largest a DNS message can
+/// carry.
+pub const DEFAULT_MAX_BYTES: usize = 128 * 1024 * 1024;
 
 /// How many locks the answers are spread over. Lookups on different cores (the milter's
 /// sessions, `verify --jobs`) rarely wait for one another.

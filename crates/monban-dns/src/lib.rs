@@ -31,7 +31,9 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use std::panic::{RefUnwindSafe, UnwindSafe};
 use std::sync::Arc;
 
-pub use cache::{CacheStats, CachingResolver, DEFAULT_MAX_BYTES};
+pub use cache::{
+    CacheStats, CachingResolver, DEFAULT_MAX_BYTES, MEMO_ALLOWANCE, MEMO_MAX_TXT_BYTES,
+};
 pub use hickory::{HickoryConfig, HickoryResolver};
 pub use name::{NameError, is_same_or_subdomain, normalize_name, reverse_name};
 pub use zone::{ZoneError, ZoneResolver};

@@ -625,9 +625,15 @@ impl<R: Resolver> Spf<R> {
             }
             Err(e) => return Err(Abort::Temp(SpfCause::Dns(Box::new(e)))),
         };
-        // Selected and parsed once per answer, kept with it (§4.5, §4.6).
+        // Selected and parsed once per answer, kept with it (§4.5, §4.6), unless the
+        // answer is larger than any SPF record needs: its parse (thousands of terms in
+        // 64 KB) would outweigh what the DNS cache counts for it.
         let fresh;
-        let memo = txt.memo.get_or_init(SpfMemo::default);
+        let memo = if txt_bytes(&txt) <= MEMO_MAX_TXT_BYTES {
+            txt.memo.get_or_init(SpfMemo::default)
+        } else {
+            None
+        };
         let selected = match memo {
             Some(memo) => {
                 memo.by_scope[ctx.scope.index()].get_or_init(|| Selected::new(&txt, ctx.scope))
@@ -1456,6 +1462,23 @@ fn gone<'a>() -> &'a str {
         unreachable!("an SPF match kept with an answer whose record is not kept");
     }
     ""
+}
+
+/// The largest TXT answer (all its strings) whose SPF parse is kept with it: far
+/// above the 450 octets RFC 7208 §3.4 asks records to stay within, and what the DNS
+/// cache's byte count allows for a kept parse (`monban_dns::MEMO_ALLOWANCE`).
+pub const MEMO_MAX_TXT_BYTES: usize = monban_dns::MEMO_MAX_TXT_BYTES;
+
+/// The bytes of a TXT answer's strings.
+fn txt_bytes(answer: &Answer) -> usize {
+    answer
+        .records
+        .iter()
+        .map(|r| match r {
+            Record::Txt(t) | Record::Spf(t) => t.strings().map(<[u8]>::len).sum(),
+            _ => 0,
+        })
+        .sum()
 }
 
 /// What SPF kept with `answer` (always there for a [`Matched::Kept`]).
