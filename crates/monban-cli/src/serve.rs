@@ -111,7 +111,9 @@ pub async fn run(dns: &DnsArgs, args: ServeArgs) -> Result<(), Failure> {
         // A Host check (421) is not access control: anyone reaching the port may send
         // `Host: localhost`.
         return Err(Failure::usage(format!(
-            "--listen {} is reachable from other hosts, and the report dashboard shows the received reports              (reporters, sources, failure reports' headers): give --password-file to require a login,              or --open-dashboard to serve it to anyone who reaches the port",
+            "--listen {} is reachable from other hosts, and the report dashboard shows the received reports \
+             (reporters, sources, failure reports' headers): give --password-file to require a login, \
+             or --open-dashboard to serve it to anyone who reaches the port",
             args.listen
         )));
     }
@@ -198,7 +200,7 @@ pub async fn run(dns: &DnsArgs, args: ServeArgs) -> Result<(), Failure> {
             _ = int.recv() => {}
         }
     };
-    // The request head too must come within --timeout.
+    // The request head must come within --timeout or 10 s, whichever is shorter.
     monban_web::serve(listener, app, Duration::from_secs(args.timeout), shutdown)
         .await
         .map_err(|e| Failure::other(format!("the server failed: {e}")))

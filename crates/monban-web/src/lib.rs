@@ -826,14 +826,19 @@ fn is_fixed_file(path: &str) -> bool {
     path.starts_with("/static/") || path == "/favicon.ico" || path == "/api/v1/openapi.json"
 }
 
-/// Whether a request may ask DNS: the checker (its page when given a domain), the
-/// verifier and the analyzer's posts.
+/// Whether a request may ask DNS: every POST (verify, analyze), the checker's API, and
+/// the pages that take parameters (the checker given a domain, a permalink verified,
+/// the dashboard with reverse DNS). A page without a query (the start page, the forms,
+/// the dashboard's default view) asks none. Whether a query holds `domain=` is not
+/// looked at: its keys may be %-escaped.
 fn asks_dns(req: &axum::extract::Request) -> bool {
     let path = req.uri().path();
-    path.starts_with("/api/v1/check/")
-        || (path == "/check" && req.uri().query().is_some_and(|q| q.contains("domain=")))
-        || matches!(path, "/api/v1/verify" | "/api/v1/analyze")
-        || (path == "/analyze" && req.method() == axum::http::Method::POST)
+    let query = req.uri().query().is_some_and(|q| !q.is_empty());
+    req.method() == axum::http::Method::POST
+        || path.starts_with("/api/v1/check/")
+        || (query
+            && (matches!(path, "/check" | "/analyze" | "/api/v1/reports/summary")
+                || path.starts_with("/reports")))
 }
 
 /// The bounds on requests that ask DNS, which a slow or hostile DNS server can hold for
@@ -1058,22 +1063,30 @@ pub async fn serve(
     Ok(())
 }
 
-/// Logs a refused connection: the first of a run from one address, and then at most
-/// one a minute (a flood is not logged line by line).
+/// Logs refused connections: the first, then at most one line every 10 s, with how
+/// many were refused meanwhile (a flood, from one address or many, is not logged line
+/// by line).
 fn refused(
     last: &mut Option<(std::net::IpAddr, std::time::Instant)>,
     ip: std::net::IpAddr,
     what: &str,
 ) {
+    static SINCE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let now = std::time::Instant::now();
-    if last.is_some_and(|(at, when)| at == ip && now.duration_since(when) < Duration::from_secs(60))
-    {
+    if last.is_some_and(|(_, when)| now.duration_since(when) < Duration::from_secs(10)) {
+        SINCE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         return;
     }
     *last = Some((ip, now));
-    tracing::warn!(client = %ip, "connection refused: too many {what} (limits: {MAX_CONNECTIONS} in all, {MAX_CONNECTIONS_PER_CLIENT} per client)");
+    let more = SINCE.swap(0, std::sync::atomic::Ordering::Relaxed);
+    let more = if more > 0 {
+        format!(" ({more} more refused in the last seconds)")
+    } else {
+        String::new()
+    };
+    tracing::warn!(client = %ip, "connection refused: too many {what}{more} (limits: {MAX_CONNECTIONS} in all, {MAX_CONNECTIONS_PER_CLIENT} per client)");
     eprintln!(
-        "monban serve: closed a connection from {ip}: too many {what} (at most {MAX_CONNECTIONS} in all, {MAX_CONNECTIONS_PER_CLIENT} per client)"
+        "monban serve: closed a connection from {ip}: too many {what}{more} (at most {MAX_CONNECTIONS} in all, {MAX_CONNECTIONS_PER_CLIENT} per client)"
     );
 }
 
@@ -1128,6 +1141,9 @@ mod tests {
         let more = send("192.0.2.1", "/api/v1/check/more.example");
         assert_eq!(more.await.unwrap(), StatusCode::TOO_MANY_REQUESTS);
         let page = send("192.0.2.1", "/check?domain=more.example");
+        assert_eq!(page.await.unwrap(), StatusCode::TOO_MANY_REQUESTS);
+        // A %-escaped key is the same parameter.
+        let page = send("192.0.2.1", "/check?%64omain=more.example");
         assert_eq!(page.await.unwrap(), StatusCode::TOO_MANY_REQUESTS);
         // Another client, and loopback (a proxy's clients), are not refused; with the
         // 6 turns of 8 that DNS may take all held, they wait.

@@ -281,14 +281,29 @@ fn behind_https(headers: &HeaderMap) -> bool {
 fn shown(html: String) -> String {
     let bad = |c: char| {
         (c.is_control() && !matches!(c, '\n' | '\t' | '\r'))
-            || matches!(c, '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+            || matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
     };
     if !html.contains(bad) {
         return html;
     }
-    html.chars()
-        .map(|c| if bad(c) { '\u{FFFD}' } else { c })
-        .collect()
+    // A form's text area keeps what the reader gave (the analyzer's message, sent
+    // again as it was): its content cannot hold `</textarea>` (maud escapes `<`).
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html.as_str();
+    while let Some(start) = rest.find("<textarea") {
+        let end = rest[start..]
+            .find("</textarea>")
+            .map_or(rest.len(), |e| start + e);
+        out.extend(
+            rest[..start]
+                .chars()
+                .map(|c| if bad(c) { '\u{FFFD}' } else { c }),
+        );
+        out.push_str(&rest[start..end]);
+        rest = &rest[end..];
+    }
+    out.extend(rest.chars().map(|c| if bad(c) { '\u{FFFD}' } else { c }));
+    out
 }
 
 /// An HTML answer with the cookies the context needs.
@@ -412,7 +427,7 @@ mod tests {
     #[test]
     fn pages_show_bidi_and_control_characters_as_replacements() {
         let org = "Bidi \u{202e}evil\u{202c} org \u{1b}[31m\u{9b}";
-        let page = html! { p { (org) } pre { "a\tb\r\nc" } };
+        let page = html! { p { (org) } pre { "a\tb\r\nc" } textarea { (org) } p { (org) } };
         let r = respond(
             &Ctx::from_request(&HeaderMap::new(), "/", None),
             StatusCode::OK,
@@ -429,6 +444,12 @@ mod tests {
             "{body}"
         );
         assert!(body.contains("a\tb\r\nc"), "{body}");
+        // A text area gives back what it was given.
+        assert!(
+            body.contains(&format!("<textarea>{org}</textarea>")),
+            "{body}"
+        );
+        assert_eq!(body.matches("Bidi \u{FFFD}evil").count(), 2, "{body}");
     }
 
     #[test]
