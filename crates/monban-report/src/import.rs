@@ -310,6 +310,7 @@ pub async fn import(
                 let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Msg>>(4);
                 let flight = std::sync::Arc::new(InFlight::default());
                 let flight_c = flight.clone();
+                let _close = CloseOnDrop(flight.clone());
                 let path = p.clone();
                 let o = opts.clone();
                 let reader = std::thread::spawn(move || {
@@ -443,13 +444,29 @@ const IN_FLIGHT_BYTES: u64 = 256 << 20;
 struct InFlight {
     bytes: std::sync::Mutex<u64>,
     freed: std::sync::Condvar,
+    /// Set when the importer stopped taking reports (it failed): nothing will be
+    /// released again, and the workers must not wait for it.
+    closed: std::sync::atomic::AtomicBool,
+}
+
+/// Closes an [`InFlight`] when the importer's loop ends, however it ends.
+struct CloseOnDrop(std::sync::Arc<InFlight>);
+
+impl Drop for CloseOnDrop {
+    fn drop(&mut self) {
+        self.0
+            .closed
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        self.0.freed.notify_all();
+    }
 }
 
 impl InFlight {
-    /// Waits until there is room (one report over the bound alone still passes).
+    /// Waits until there is room (one report over the bound alone still passes), or
+    /// the importer stopped.
     fn wait_for_room(&self) {
         let Ok(mut g) = self.bytes.lock() else { return };
-        while *g >= IN_FLIGHT_BYTES {
+        while *g >= IN_FLIGHT_BYTES && !self.closed.load(std::sync::atomic::Ordering::Relaxed) {
             g = match self
                 .freed
                 .wait_timeout(g, std::time::Duration::from_millis(500))
@@ -987,6 +1004,15 @@ mod tests {
         flight.release(1);
         waiter.join().unwrap();
         flight.wait_for_room();
+        // An importer that stopped (its store failed) releases nothing again: the
+        // workers go on (and find their channels closed) instead of waiting for ever.
+        flight.add(IN_FLIGHT_BYTES);
+        let f = flight.clone();
+        let waiter = std::thread::spawn(move || f.wait_for_room());
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        assert!(!waiter.is_finished());
+        drop(CloseOnDrop(flight));
+        waiter.join().unwrap();
     }
 
     struct Temp(PathBuf);

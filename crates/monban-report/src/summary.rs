@@ -651,6 +651,10 @@ async fn confirmed_ptr(resolver: &SharedResolver, ip: &str) -> Result<Option<Str
     Ok(None)
 }
 
+/// The share of the mail (percent) from unauthenticated sources whose reverse DNS is
+/// unknown from which the next step is not called safe.
+pub const UNKNOWN_SHARE: f64 = 2.0;
+
 /// Below this many messages in the period, a "safe" verdict says the data is thin.
 pub const MIN_MESSAGES: u64 = 100;
 
@@ -876,7 +880,10 @@ fn advise_domain(psl: &PublicSuffixList, d: &DomainSummary) -> Advice {
     // when sources nobody authenticated could not be told from the domain's own
     // servers (no reverse DNS answer).
     let nothing_passed = d.dmarc_pass == 0;
-    let unknown = unauth.sources_without_reverse_dns > 0;
+    // A few messages from sources left without a lookup (past the first sources, or
+    // the dashboard's view without reverse DNS) are the spoofing every domain sees;
+    // from [`UNKNOWN_SHARE`] percent on, they could be a server of the domain's own.
+    let unknown = pct(unauth.messages_without_reverse_dns, d.messages) >= UNKNOWN_SHARE;
     let safe = hurt.is_empty() && d.messages > 0 && !nothing_passed && !unknown;
     // The share as the English text always wrote it (`{}` of an f64).
     let share = pct(failing, d.messages).to_string();
@@ -1161,8 +1168,8 @@ mod tests {
 
     /// Mail nobody authenticated counts as spoofing only where reverse DNS answered
     /// (no name, or one outside the domain): without it, the domain's own unlisted
-    /// server looks the same, and the step is not called safe. Nor is it when nothing
-    /// passed: the failing mail may be all the domain's own.
+    /// server looks the same, and the step is not called safe, from 2 % of the mail on.
+    /// Nor is it when nothing passed: the failing mail may be all the domain's own.
     #[test]
     fn unknown_sources_and_no_passing_mail_are_not_safe() {
         let own_app_server = g(
@@ -1201,6 +1208,27 @@ mod tests {
         for x in &mut s.domains[0].sources {
             x.rdns_answered = true;
         }
+        let a = &advise(&s)[0];
+        assert!(a.safe, "{}", a.verdict);
+        // A message or two from sources left without a lookup: the spoofing every
+        // domain sees, no reason to wait.
+        let stray = g(
+            "233.252.0.9",
+            2,
+            ("", ""),
+            ("example.com", "fail"),
+            (false, false),
+        );
+        let s = fold(&data(vec![
+            g(
+                "192.0.2.1",
+                100,
+                ("example.com", "pass"),
+                ("example.com", "pass"),
+                (true, true),
+            ),
+            stray,
+        ]));
         let a = &advise(&s)[0];
         assert!(a.safe, "{}", a.verdict);
         // Nothing passes at all: not safe, whatever reverse DNS says.
