@@ -196,14 +196,41 @@ fn error(status: StatusCode, why: impl Into<String>) -> Response {
 /// The most query parameters of one request.
 const MAX_PARAMS: usize = 100;
 
+/// Why a query (or a form body) could not be read: a catalogue message, in English
+/// for the API and in the reader's language on a page.
+#[derive(Debug, Clone)]
+pub struct QueryError(monban_diag::i18n::Msg);
+
+impl QueryError {
+    /// The reason in `lang`.
+    pub fn text(&self, lang: monban_diag::i18n::Lang) -> String {
+        self.0.text(lang)
+    }
+}
+
+impl std::fmt::Display for QueryError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0.text(monban_diag::i18n::Lang::En))
+    }
+}
+
+impl From<QueryError> for String {
+    fn from(e: QueryError) -> String {
+        e.to_string()
+    }
+}
+
 /// The query's parameters, decoded (`+` is a space; repeated names kept in order).
-fn params(raw: Option<&str>) -> Result<Vec<(String, String)>, String> {
+fn params(raw: Option<&str>) -> Result<Vec<(String, String)>, QueryError> {
     let mut out = Vec::new();
     for pair in raw.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
         // Refused rather than cut: a parameter past the bound (a late `ip=`) would
         // otherwise be judged without.
         if out.len() == MAX_PARAMS {
-            return Err(format!("too many query parameters (at most {MAX_PARAMS})"));
+            return Err(QueryError(monban_diag::msg!(
+                "query-too-many-params",
+                most = MAX_PARAMS
+            )));
         }
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         out.push((decode(k)?, decode(v)?));
@@ -211,7 +238,7 @@ fn params(raw: Option<&str>) -> Result<Vec<(String, String)>, String> {
     Ok(out)
 }
 
-fn decode(s: &str) -> Result<String, String> {
+fn decode(s: &str) -> Result<String, QueryError> {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
@@ -223,7 +250,7 @@ fn decode(s: &str) -> Result<String, String> {
                     .get(i + 1..i + 3)
                     .and_then(|h| std::str::from_utf8(h).ok())
                     .and_then(|h| u8::from_str_radix(h, 16).ok())
-                    .ok_or("a bad %-escape in the query")?;
+                    .ok_or(QueryError(monban_diag::msg!("query-bad-escape")))?;
                 out.push(hex);
                 i += 2;
             }
@@ -231,7 +258,15 @@ fn decode(s: &str) -> Result<String, String> {
         }
         i += 1;
     }
-    String::from_utf8(out).map_err(|_| "the query is not UTF-8".to_string())
+    String::from_utf8(out).map_err(|_| QueryError(monban_diag::msg!("query-not-utf8")))
+}
+
+/// The `lang` of a query that may not read as a whole (a bad escape elsewhere): the
+/// error page is then still in the language asked for.
+fn lang_in(raw: Option<&str>) -> Option<monban_diag::i18n::Lang> {
+    raw?.split('&')
+        .filter_map(|pair| pair.strip_prefix("lang="))
+        .find_map(monban_diag::i18n::Lang::parse)
 }
 
 /// A boolean parameter as the OpenAPI document has it: absent, `true`/`1` or
@@ -552,7 +587,7 @@ fn page_ctx(headers: &HeaderMap, uri: &Uri) -> Result<(pages::Ctx, Params), Box<
             &ctx,
             pages::Page::Start,
             StatusCode::BAD_REQUEST,
-            &e,
+            &e.text(ctx.lang),
         ))),
     }
 }
@@ -1220,7 +1255,17 @@ mod tests {
         let mut q = "a=1&".repeat(MAX_PARAMS);
         assert_eq!(params(Some(&q)).unwrap().len(), MAX_PARAMS);
         q.push_str("ip=192.0.2.1");
-        assert!(params(Some(&q)).unwrap_err().contains("too many"));
+        assert!(
+            params(Some(&q))
+                .unwrap_err()
+                .to_string()
+                .contains("too many")
+        );
+        // The language of a query that does not read as a whole.
+        assert_eq!(
+            lang_in(Some("domain=%zz&lang=ja")),
+            Some(monban_diag::i18n::Lang::Ja)
+        );
         let doc: serde_json::Value = serde_json::from_str(OPENAPI).unwrap();
         assert_eq!(doc["openapi"], "3.0.3");
     }

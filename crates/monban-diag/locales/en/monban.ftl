@@ -621,3 +621,6 @@ arg-not-selector = selector { $given } is not a DKIM selector (letters, digits, 
 arg-not-day = { $name } { $given }: expected YYYY-MM-DD, e.g. 2026-11-29
 arg-since-after-until = { $since } is after { $until }
 too-many-at-once = Your address has { $most } checks under way already: wait for one to finish, then try again.
+query-too-many-params = too many query parameters (at most { $most })
+query-bad-escape = a bad %-escape in the query
+query-not-utf8 = the query is not UTF-8

@@ -598,3 +598,6 @@ arg-not-selector = { $given } は DKIM セレクターではありません(英�
 arg-not-day = { $name } { $given }: YYYY-MM-DD の形で指定してください(例: 2026-11-29)
 arg-since-after-until = { $since } が { $until } より後になっています
 too-many-at-once = このアドレスからのチェックがすでに { $most } 件実行中です。いずれかが終わってから、もう一度お試しください。
+query-too-many-params = クエリのパラメーターが多すぎます (最大 { $most } 個)
+query-bad-escape = クエリに不正な %-エスケープがあります
+query-not-utf8 = クエリが UTF-8 ではありません

@@ -117,7 +117,7 @@ pub async fn post(
         let text = String::from_utf8_lossy(&body);
         let fields = match crate::params(Some(&text)) {
             Ok(f) => f,
-            Err(e) => return bad(e, StatusCode::BAD_REQUEST),
+            Err(e) => return bad(e.text(ctx.lang), StatusCode::BAD_REQUEST),
         };
         for (k, v) in fields {
             match k.as_str() {

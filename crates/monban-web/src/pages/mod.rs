@@ -76,7 +76,9 @@ impl Ctx {
     /// Reads the language and the token from a request.
     pub fn from_request(headers: &HeaderMap, path: &str, query: Option<&str>) -> Ctx {
         let params = crate::params(query).unwrap_or_default();
-        let asked = crate::one(&params, "lang").and_then(Lang::parse);
+        let asked = crate::one(&params, "lang")
+            .and_then(Lang::parse)
+            .or_else(|| crate::lang_in(query));
         let from_cookie = cookie(headers, "monban_lang").and_then(Lang::parse);
         let from_header = headers
             .get(header::ACCEPT_LANGUAGE)
