@@ -127,9 +127,9 @@ fn record_weight(r: &Record) -> usize {
     std::mem::size_of::<Record>()
         + match r {
             Record::Txt(t) | Record::Spf(t) => {
-                let text: usize = t.strings().map(<[u8]>::len).sum();
-                t.strings().map(|s| s.len() + 32).sum::<usize>()
-                    + text.min(MEMO_MAX_TXT_BYTES) * MEMO_ALLOWANCE
+                t.len()
+                    + t.strings().count() * 32
+                    + t.len().min(MEMO_MAX_TXT_BYTES) * MEMO_ALLOWANCE
             }
             Record::Mx { exchange, .. } => text(exchange),
             Record::Ptr(s) | Record::Cname(s) | Record::Ns(s) => text(s),

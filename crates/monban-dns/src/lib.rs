@@ -132,9 +132,19 @@ impl Txt {
         self.strings.iter().map(|s| &s[..])
     }
 
+    /// The bytes of the character-strings together (what [`Txt::joined`] holds).
+    pub fn len(&self) -> usize {
+        self.strings.iter().map(|s| s.len()).sum()
+    }
+
+    /// Whether the record has no bytes at all.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// The character-strings concatenated with no separator.
     pub fn joined(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.strings.iter().map(|s| s.len()).sum());
+        let mut out = Vec::with_capacity(self.len());
         for s in &self.strings {
             out.extend_from_slice(s);
         }

@@ -170,12 +170,7 @@ impl At<'_> {
     /// in a gzip in a zip, and for members that fail alone, while a zip of hundreds of
     /// members over one compressed run stops after four runs' worth.
     fn inflate_cap(&self) -> u64 {
-        let limits = self.limits;
-        self.original
-            .saturating_mul(limits.max_ratio)
-            .max(limits.ratio_floor)
-            .min(limits.max_output)
-            .saturating_mul(4)
+        read_cap(self.limits, self.original).saturating_mul(4)
     }
 
     /// [`bounded_read`] within what is left of [`At::inflate_cap`], which it charges
@@ -189,12 +184,7 @@ impl At<'_> {
         let total = self.inflate_cap();
         let left = total.saturating_sub(self.inflated.get());
         let limits = self.limits;
-        let one = self
-            .original
-            .saturating_mul(limits.max_ratio)
-            .max(limits.ratio_floor)
-            .min(limits.max_output)
-            .min(budget);
+        let one = read_cap(limits, self.original).min(budget);
         // Every byte the decompressor gives is charged, whether the read ends well,
         // at a bound, or at a broken stream.
         let counted = Counted {
@@ -388,6 +378,15 @@ fn plain(bytes: &[u8]) -> Option<Format> {
     }
 }
 
+/// The most one decompression of an input of `original` bytes may give: the ratio to
+/// its size (past the floor), at most [`Limits::max_output`].
+fn read_cap(limits: &Limits, original: u64) -> u64 {
+    original
+        .saturating_mul(limits.max_ratio)
+        .max(limits.ratio_floor)
+        .min(limits.max_output)
+}
+
 /// Reads a decompressor to its end, never past the output limit, the ratio, nor the
 /// output still allowed to the input (`budget`: the reports of one input share
 /// [`Limits::max_output`], so memory stays within it).
@@ -398,10 +397,7 @@ fn bounded_read(
     kind: &'static str,
     budget: u64,
 ) -> Result<Vec<u8>, ExtractError> {
-    let ratio_cap = original
-        .saturating_mul(limits.max_ratio)
-        .max(limits.ratio_floor);
-    let cap = limits.max_output.min(ratio_cap).min(budget);
+    let cap = read_cap(limits, original).min(budget);
     // Reports compress about tenfold: room for that up front saves regrowing.
     let mut out = Vec::with_capacity((original.saturating_mul(12)).min(cap).min(64 << 20) as usize);
     reader

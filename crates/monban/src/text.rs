@@ -171,15 +171,18 @@ mod tests {
     }
 }
 
+/// Whether `c` is a bidirectional formatting character that reorders what is shown
+/// around it: U+200E, U+200F, U+202A to U+202E, U+2066 to U+2069.
+pub fn is_bidi_format(c: char) -> bool {
+    matches!(c, '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
 /// Text from outside (a header, a report) made safe to print on a terminal: control
 /// characters (escape sequences above all) and the bidirectional formatting characters
 /// that reorder what is shown (U+200E, U+200F, U+202A to U+202E, U+2066 to U+2069)
 /// become U+FFFD. Borrowed when nothing needs replacing.
 pub fn for_terminal(s: &str) -> Cow<'_, str> {
-    let bad = |c: char| {
-        c.is_control()
-            || matches!(c, '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
-    };
+    let bad = |c: char| c.is_control() || is_bidi_format(c);
     if !s.chars().any(bad) {
         return Cow::Borrowed(s);
     }

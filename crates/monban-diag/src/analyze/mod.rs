@@ -1096,9 +1096,8 @@ fn is_public(ip: &IpAddr) -> bool {
 /// The organizational domain of a host name (the bundled public suffix list), or the
 /// name itself when it has none.
 fn org_of(name: &str) -> String {
-    static PSL: std::sync::OnceLock<monban::dmarc::PublicSuffixList> = std::sync::OnceLock::new();
     let name = name.trim_end_matches('.').to_ascii_lowercase();
-    PSL.get_or_init(monban::dmarc::PublicSuffixList::bundled)
+    monban::dmarc::PublicSuffixList::bundled_shared()
         .registrable_domain(&name)
         .unwrap_or(name)
 }

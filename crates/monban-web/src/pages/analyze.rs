@@ -6,7 +6,7 @@
 //! stored on the server.
 
 use std::io::{Read, Write};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use axum::extract::Multipart;
 use axum::http::{HeaderMap, StatusCode};
@@ -348,8 +348,7 @@ fn overview(t: &Catalog, a: &Analysis) -> Markup {
 }
 
 fn psl() -> &'static PublicSuffixList {
-    static P: OnceLock<PublicSuffixList> = OnceLock::new();
-    P.get_or_init(PublicSuffixList::bundled)
+    PublicSuffixList::bundled_shared()
 }
 
 /// Strict and relaxed alignment (RFC 9989 §3.2.2), organizational domains from the

@@ -283,7 +283,8 @@ fn behind_https(headers: &HeaderMap) -> bool {
 fn shown(html: String) -> String {
     let bad = |c: char| {
         (c.is_control() && !matches!(c, '\n' | '\t' | '\r'))
-            || matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+            || c == '\u{061C}'
+            || monban::text::is_bidi_format(c)
     };
     if !html.contains(bad) {
         return html;

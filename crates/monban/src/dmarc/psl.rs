@@ -41,6 +41,12 @@ impl PublicSuffixList {
         Self::parse(BUNDLED)
     }
 
+    /// The bundled copy, parsed once per process and shared.
+    pub fn bundled_shared() -> &'static Self {
+        static SHARED: std::sync::OnceLock<PublicSuffixList> = std::sync::OnceLock::new();
+        SHARED.get_or_init(Self::bundled)
+    }
+
     /// Loads a list file (for a copy newer than the bundled one); files over 16 MiB
     /// are refused (the real list is about 300 KB).
     pub fn from_file(path: impl AsRef<Path>) -> std::io::Result<Self> {

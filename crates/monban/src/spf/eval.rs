@@ -1475,7 +1475,7 @@ fn txt_bytes(answer: &Answer) -> usize {
         .records
         .iter()
         .map(|r| match r {
-            Record::Txt(t) | Record::Spf(t) => t.strings().map(<[u8]>::len).sum(),
+            Record::Txt(t) | Record::Spf(t) => t.len(),
             _ => 0,
         })
         .sum()
