@@ -8,7 +8,7 @@ use monban::rfc5322::datetime::civil_from_days;
 use monban_report::generate::DAY;
 use std::sync::Arc;
 
-use monban::dkim::{SignerConfig, SigningKey};
+use monban::dkim::SignerConfig;
 use monban_report::send::{SendOptions, StartTls, send};
 use monban_report::{GenerateOptions, generate};
 
@@ -200,10 +200,7 @@ fn report_signer(args: &SendArgs) -> Result<Option<SignerConfig>, Failure> {
                 "--dkim-domain needs --dkim-selector and --dkim-key",
             ));
         };
-        let pem = monban_dns::file::read_text_limited(key, crate::MAX_KEY_FILE_BYTES)
-            .map_err(|e| Failure::other(format!("cannot read the key {}: {e}", key.display())))?;
-        let key = SigningKey::from_pem(&pem)
-            .map_err(|e| Failure::other(format!("{}: {e}", key.display())))?;
+        let key = crate::sign::read_key(key)?;
         return Ok(Some(SignerConfig::new(
             domain.trim_end_matches('.'),
             selector,

@@ -68,7 +68,12 @@ fn keys(dir: &Dir) -> String {
 
 /// The message signed by `monban sign` with the RSA key of [`keys`] (s=rsa).
 fn sign_rsa(key: &str, message: &[u8]) -> Vec<u8> {
-    let out = monban(
+    succeeded(sign_rsa_run(key, message))
+}
+
+/// The run of `monban sign` of [`sign_rsa`], whatever its outcome.
+fn sign_rsa_run(key: &str, message: &[u8]) -> Output {
+    monban(
         &[
             "sign",
             "--domain",
@@ -79,8 +84,7 @@ fn sign_rsa(key: &str, message: &[u8]) -> Vec<u8> {
             key,
         ],
         Some(message),
-    );
-    succeeded(out)
+    )
 }
 
 /// The standard output of a run that must have succeeded (its stderr in the failure).
@@ -194,6 +198,32 @@ fn keygen_files_modes_and_refusals() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+}
+
+/// `monban sign` with a key any user can read still signs, with a warning naming the
+/// file and its mode; the key as keygen wrote it (0600) gives none.
+#[test]
+fn a_key_others_can_read_is_warned_about() {
+    let dir = Dir::new("keymode");
+    keys(&dir);
+    let key = dir.path("rsa.private");
+    let sign = || sign_rsa_run(&key, MESSAGE.as_bytes());
+    let quiet = sign();
+    assert!(quiet.status.success());
+    assert!(
+        !String::from_utf8_lossy(&quiet.stderr).contains("warning"),
+        "{}",
+        String::from_utf8_lossy(&quiet.stderr)
+    );
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let warned = sign();
+    let err = String::from_utf8_lossy(&warned.stderr);
+    assert!(warned.status.success(), "{err}");
+    assert!(
+        err.contains("warning") && err.contains("rsa.private") && err.contains("mode 0644"),
+        "{err}"
+    );
+    assert_eq!(quiet.stdout.len(), warned.stdout.len());
 }
 
 #[test]

@@ -47,6 +47,27 @@ pub fn read_text_limited(path: &Path, max: u64) -> Result<String, ReadError> {
     })
 }
 
+/// What is wrong with the permissions of a file that holds a secret (a private key):
+/// `None` when only its owner and its group can read it and only its owner can write
+/// it (0600, 0640, as `monban keygen` writes them); else a sentence for a warning, with
+/// the mode. A key any user of the host can read is no longer the domain's alone; one
+/// its group can write can be replaced (OpenDKIM's `RequireSafeKeys` checks the same).
+pub fn secret_exposure(path: &Path) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o7777;
+    let what = match (mode & 0o004 != 0, mode & 0o022 != 0) {
+        (true, true) => "any user of this host can read it, and others can replace it",
+        (true, false) => "any user of this host can read it",
+        (false, true) => "users other than its owner can replace it",
+        (false, false) if mode & 0o001 != 0 => "any user of this host can reach it",
+        (false, false) => return None,
+    };
+    Some(format!(
+        "{} is mode {mode:04o}: {what}; chmod 600 (or 640 with the group that runs monban)",
+        path.display()
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -73,6 +94,41 @@ mod tests {
         std::fs::write(&p, vec![b'a'; 100]).unwrap();
         assert_eq!(read_limited(&p, 100).unwrap().len(), 100);
         assert!(matches!(read_limited(&p, 99), Err(ReadError::TooLarge(99))));
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn secrets_readable_or_writable_by_others_are_named() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("monban-secret-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("key.pem");
+        std::fs::write(&p, b"k").unwrap();
+        for (mode, said) in [
+            (0o600, None),
+            (0o640, None),
+            (0o400, None),
+            (0o644, Some("any user of this host can read it")),
+            (0o604, Some("any user of this host can read it")),
+            (0o660, Some("users other than its owner can replace it")),
+            (0o602, Some("users other than its owner can replace it")),
+            (0o666, Some("and others can replace it")),
+            (0o601, Some("can reach it")),
+        ] {
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+            let got = secret_exposure(&p);
+            match said {
+                None => assert_eq!(got, None, "{mode:o}"),
+                Some(s) => {
+                    let got = got.unwrap_or_else(|| panic!("{mode:o} not named"));
+                    assert!(
+                        got.contains(s) && got.contains(&format!("{mode:04o}")),
+                        "{got}"
+                    );
+                }
+            }
+        }
+        assert_eq!(secret_exposure(&dir.join("missing")), None);
         std::fs::remove_dir_all(&dir).ok();
     }
 }

@@ -812,7 +812,14 @@ pub struct ConfigError {
     pub message: String,
 }
 
-fn load_key(base: &Path, path: &Path, file: &str) -> Result<Arc<SigningKey>, ConfigError> {
+/// Reads a private key; a key that users other than its owner (and group) can read or
+/// replace is loaded with a warning in `warnings`.
+fn load_key(
+    base: &Path,
+    path: &Path,
+    file: &str,
+    warnings: &mut Vec<String>,
+) -> Result<Arc<SigningKey>, ConfigError> {
     let full = if path.is_absolute() {
         path.to_path_buf()
     } else {
@@ -824,6 +831,9 @@ fn load_key(base: &Path, path: &Path, file: &str) -> Result<Arc<SigningKey>, Con
     };
     let pem = monban_dns::file::read_text_limited(&full, MAX_KEY_FILE_BYTES)
         .map_err(|e| err(format!("cannot read the key {}: {e}", full.display())))?;
+    if let Some(w) = monban_dns::file::secret_exposure(&full) {
+        warnings.push(format!("the key {w}"));
+    }
     SigningKey::from_pem(&pem)
         .map(Arc::new)
         .map_err(|e| err(format!("the key {}: {e}", full.display())))
@@ -930,9 +940,10 @@ impl Config {
                 )));
             }
         };
+        let mut key_warnings = Vec::new();
         let mut signing = Vec::new();
         for row in &raw.signing {
-            let key = load_key(base, &row.key, file)?;
+            let key = load_key(base, &row.key, file, &mut key_warnings)?;
             signing.push(SigningRule {
                 sender: row.sender.clone(),
                 signer: SignerConfig::new(&row.domain, &row.selector, key),
@@ -942,7 +953,7 @@ impl Config {
             Some(k) => Some(SignerConfig::new(
                 &k.domain,
                 &k.selector,
-                load_key(base, &k.key, file)?,
+                load_key(base, &k.key, file, &mut key_warnings)?,
             )),
             None => None,
         };
@@ -1245,7 +1256,7 @@ impl Config {
             .unwrap_or_else(|| DEFAULT_TRUSTED.map(str::to_owned).to_vec());
         let trusted_networks = networks("trusted_networks", &trusted_text)?;
         let socket = socket_access(&raw).map_err(err)?;
-        let mut warnings = Vec::new();
+        let mut warnings = key_warnings;
         let loopback_trusted = trusted_networks
             .iter()
             .any(|n| n.contains(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)));
@@ -1703,11 +1714,39 @@ key = "keys/s2026.private"
         };
         std::fs::write(dir.join("at.pem"), padded(1 << 20)).unwrap();
         std::fs::write(dir.join("over.pem"), padded((1 << 20) + 1)).unwrap();
-        let at = load_key(&dir, Path::new("at.pem"), "m.toml");
-        let e = load_key(&dir, Path::new("over.pem"), "m.toml").unwrap_err();
+        let at = load_key(&dir, Path::new("at.pem"), "m.toml", &mut Vec::new());
+        let e = load_key(&dir, Path::new("over.pem"), "m.toml", &mut Vec::new()).unwrap_err();
         assert!(e.message.contains("cannot read the key"), "{}", e.message);
         assert!(e.message.contains("1048576"), "{}", e.message);
         assert!(at.is_ok(), "{:?}", at.err().map(|e| e.message));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A private key that any user can read, or others can replace, loads with a
+    /// warning naming the file and its mode (as OpenDKIM's `RequireSafeKeys` checks);
+    /// 0600 and 0640 load quietly.
+    #[test]
+    fn keys_others_can_read_are_warned_about() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("monban-keymode-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let pem = SigningKey::generate_ed25519()
+            .unwrap()
+            .to_pkcs8_pem()
+            .unwrap();
+        let key = dir.join("k.pem");
+        std::fs::write(&key, pem).unwrap();
+        let text = "authserv_id = \"mx\"\n[default_signing]\ndomain = \"example.com\"\nselector = \"s\"\nkey = \"k.pem\"\n";
+        for (mode, warned) in [(0o600, false), (0o640, false), (0o644, true), (0o660, true)] {
+            std::fs::set_permissions(&key, std::fs::Permissions::from_mode(mode)).unwrap();
+            let c = Config::parse(text, "m.toml", &dir).unwrap();
+            let named = c
+                .warnings
+                .iter()
+                .any(|w| w.contains("k.pem") && w.contains(&format!("mode {mode:04o}")));
+            assert_eq!(named, warned, "{mode:o}: {:?}", c.warnings);
+            assert!(c.filter.default_signer.is_some());
+        }
         let _ = std::fs::remove_dir_all(&dir);
     }
 
