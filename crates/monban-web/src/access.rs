@@ -127,7 +127,8 @@ impl Access {
     /// the request's deadline), and a login that succeeded is remembered for
     /// [`REMEMBER`] (by a SHA-256 of the credentials, never the password itself).
     ///
-    /// After [`MAX_FAILURES`] failed logins from one address within [`FAILURE_WINDOW`],
+    /// After [`MAX_FAILURES`] failed logins from one address (an IPv6 address's whole
+    /// /64, which its host may draw fresh addresses from) within [`FAILURE_WINDOW`],
     /// that address is answered 429 until the window has passed (guessing passwords
     /// then costs the guesser, not the server).
     pub async fn check(&self, headers: &HeaderMap, peer: std::net::IpAddr) -> Result<(), Refusal> {
@@ -203,12 +204,12 @@ fn failures() -> &'static std::sync::Mutex<Failures> {
 
 fn too_many_failures(peer: std::net::IpAddr) -> bool {
     let map = failures().lock().unwrap_or_else(|p| p.into_inner());
-    limited_in(&map, peer, std::time::Instant::now())
+    limited_in(&map, crate::network_of(peer), std::time::Instant::now())
 }
 
 fn failed(peer: std::net::IpAddr) {
     let mut map = failures().lock().unwrap_or_else(|p| p.into_inner());
-    failed_in(&mut map, peer, std::time::Instant::now());
+    failed_in(&mut map, crate::network_of(peer), std::time::Instant::now());
 }
 
 /// Whether `peer` has failed [`MAX_FAILURES`] times within the window, at `now`.
@@ -373,6 +374,16 @@ mod tests {
         assert!(r.limited);
         let other: std::net::IpAddr = "192.0.2.78".parse().unwrap();
         assert!(a.check(&basic("u", "pw"), other).await.is_ok());
+        // An IPv6 guesser counts as its /64: a fresh address in it changes nothing.
+        let in64 = |n: u16| std::net::IpAddr::V6([0x2001, 0xdb8, 7, 7, 0, 0, 0, n].into());
+        for n in 0..MAX_FAILURES as u16 {
+            let r = a.check(&basic("u", "guess"), in64(n)).await.unwrap_err();
+            assert!(!r.limited);
+        }
+        let r = a.check(&basic("u", "guess"), in64(999)).await.unwrap_err();
+        assert!(r.limited);
+        let next64 = std::net::IpAddr::V6([0x2001, 0xdb8, 7, 8, 0, 0, 0, 1].into());
+        assert!(a.check(&basic("u", "pw"), next64).await.is_ok());
     }
 
     #[tokio::test]

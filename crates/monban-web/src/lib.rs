@@ -86,21 +86,21 @@ pub const MAX_CONNECTIONS_PER_CLIENT: usize = 32;
 /// host is given a whole /64 and may use any address in it); `None` for loopback,
 /// which is not bounded per client.
 fn client_of(ip: std::net::IpAddr) -> Option<std::net::IpAddr> {
-    let ip = match ip {
-        std::net::IpAddr::V6(v6) => v6
-            .to_ipv4_mapped()
-            .map_or(std::net::IpAddr::V6(v6), std::net::IpAddr::V4),
+    let net = network_of(ip);
+    (!net.is_loopback()).then_some(net)
+}
+
+/// The network a peer speaks for: its IPv4 address (also when written IPv4-mapped), or
+/// the /64 of its IPv6 address.
+pub(crate) fn network_of(ip: std::net::IpAddr) -> std::net::IpAddr {
+    match ip {
+        std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => std::net::IpAddr::V4(v4),
+            None if v6.is_loopback() => ip,
+            None => std::net::IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
+        },
         v4 => v4,
-    };
-    if ip.is_loopback() {
-        return None;
     }
-    Some(match ip {
-        std::net::IpAddr::V6(v6) => {
-            std::net::IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into())
-        }
-        v4 => v4,
-    })
 }
 
 /// Counts of what each client holds (connections, requests under way), bounded per
