@@ -616,7 +616,7 @@ fn org_name(org: &str, email: &str) -> String {
 }
 
 fn text(doc: Vec<u8>) -> String {
-    String::from_utf8(doc).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    monban::report::parse::decode(doc)
 }
 
 /// An aggregate report in the store's form.

@@ -5,7 +5,9 @@
 //! Lenient: element names are matched by local name in any case; unknown elements
 //! (extensions, an embedded `xs:schema`) are skipped; results are read in any case and
 //! `hardfail` is `fail`; dates may be written as floats (`1337270400.0`); an empty
-//! `reason` is ignored; invalid UTF-8 becomes U+FFFD.
+//! `reason` is ignored; a document in UTF-16 or in the encoding its XML declaration
+//! names (ISO-8859-1, windows-1252...) is read in it ([`decode`]), other bytes that are
+//! not UTF-8 become U+FFFD.
 //!
 //! Strict: no DTD (`<!DOCTYPE` is refused, so no entity can expand); only the five
 //! predefined entities and character references; depth, element text, records and
@@ -81,7 +83,90 @@ pub enum ParseError {
 
 /// Reads an aggregate report.
 pub fn parse_aggregate(xml: &[u8]) -> Result<Feedback, ParseError> {
-    parse_aggregate_str(&String::from_utf8_lossy(xml))
+    parse_aggregate_str(&decode(xml.to_vec()))
+}
+
+/// A report document as text, in the encoding it is written in (XML 1.0 §4.3.3 and
+/// Appendix F): a byte order mark first; else UTF-16 told by its first bytes
+/// (`<?` with zero bytes); else UTF-8 if it reads as UTF-8 (whatever the declaration
+/// says: reporters declare ISO-8859-1 over UTF-8 text); else the encoding named in the
+/// XML declaration (`encoding="ISO-8859-1"`, `windows-1252`, `Shift_JIS`: the WHATWG
+/// labels); else UTF-8 with U+FFFD for what does not read. Never fails; text grows at
+/// most threefold (each byte at most one U+FFFD).
+pub fn decode(doc: Vec<u8>) -> String {
+    use encoding_rs::{Encoding, UTF_16BE, UTF_16LE};
+    let (encoding, bom) = match Encoding::for_bom(&doc) {
+        Some(found) => found,
+        None if doc.starts_with(b"<\0?\0") => (UTF_16LE, 0),
+        None if doc.starts_with(b"\0<\0?") => (UTF_16BE, 0),
+        None => {
+            let doc = match String::from_utf8(doc) {
+                Ok(text) => return text,
+                Err(e) => e.into_bytes(),
+            };
+            return match declared_encoding(&doc) {
+                Some(encoding) if encoding != encoding_rs::UTF_8 => {
+                    declare_utf8(encoding.decode_without_bom_handling(&doc).0.into_owned())
+                }
+                _ => String::from_utf8_lossy(&doc).into_owned(),
+            };
+        }
+    };
+    let text = encoding
+        .decode_without_bom_handling(&doc[bom..])
+        .0
+        .into_owned();
+    if encoding == encoding_rs::UTF_8 {
+        text
+    } else {
+        declare_utf8(text)
+    }
+}
+
+/// `text` with the encoding its XML declaration names (if any) made `UTF-8`, as it now
+/// is: a kept copy must say what it is written in.
+fn declare_utf8(text: String) -> String {
+    let Some(decl) = text
+        .strip_prefix("<?xml")
+        .and_then(|d| d.split("?>").next())
+    else {
+        return text;
+    };
+    let Some(at) = decl.find("encoding") else {
+        return text;
+    };
+    let after = &decl[at + "encoding".len()..];
+    let Some(value) = after.trim_start().strip_prefix('=').map(str::trim_start) else {
+        return text;
+    };
+    let Some(quote) = value.chars().next().filter(|q| *q == '"' || *q == '\'') else {
+        return text;
+    };
+    let Some(len) = value[1..].find(quote) else {
+        return text;
+    };
+    // Offsets within the declaration, which is the start of `text`.
+    let start = "<?xml".len() + decl.len() - value.len() + 1;
+    format!("{}UTF-8{}", &text[..start], &text[start + len..])
+}
+
+/// The encoding an XML declaration at the start of `doc` names, if it is one encoding
+/// it knows (ASCII-compatible ones only: the declaration was found by reading ASCII).
+fn declared_encoding(doc: &[u8]) -> Option<&'static encoding_rs::Encoding> {
+    let head = &doc[..doc.len().min(256)];
+    let decl = head.strip_prefix(b"<?xml")?;
+    let decl = &decl[..memchr::memmem::find(decl, b"?>")?];
+    let at = memchr::memmem::find(decl, b"encoding")? + b"encoding".len();
+    let rest = decl[at..]
+        .trim_ascii_start()
+        .strip_prefix(b"=")?
+        .trim_ascii_start();
+    let (&quote, rest) = rest.split_first()?;
+    if quote != b'"' && quote != b'\'' {
+        return None;
+    }
+    let label = &rest[..memchr::memchr(quote, rest)?];
+    encoding_rs::Encoding::for_label(label).filter(|e| e.is_ascii_compatible())
 }
 
 /// [`parse_aggregate`] of text already decoded (invalid UTF-8 already replaced).
@@ -666,6 +751,74 @@ mod tests {
         assert_eq!(r.spf[0].scope.as_deref(), Some("helo"));
         assert_eq!(r.spf[0].domain, "");
         assert_eq!(f.messages(), 2);
+    }
+
+    /// Reports written in another encoding than UTF-8 are read in theirs: UTF-16 with
+    /// or without a byte order mark, a declared ISO-8859-1 or windows-1252 or Shift_JIS;
+    /// a declaration that UTF-8 text contradicts loses to the text; undeclared bytes that
+    /// are not UTF-8 become U+FFFD.
+    #[test]
+    fn reports_are_read_in_their_encoding() {
+        let named = |org: &str| {
+            MINIMAL.replace(
+                "<org_name>r</org_name>",
+                &format!("<org_name>{org}</org_name>"),
+            )
+        };
+        let org_of = |doc: &[u8]| parse_aggregate(doc).map(|f| f.metadata.org_name);
+        let decl = |enc: &str| format!("<?xml version=\"1.0\" encoding=\"{enc}\"?>\n");
+        let latin1 = |text: &str| -> Vec<u8> {
+            text.chars()
+                .map(|c| u8::try_from(u32::from(c)).unwrap())
+                .collect()
+        };
+        let doc = decl("ISO-8859-1") + &named("Soci\u{e9}t\u{e9} G\u{e9}n\u{e9}rale");
+        assert_eq!(org_of(&latin1(&doc)).unwrap(), "Société Générale");
+        let doc = decl("windows-1252") + &named("Caf\u{e9}");
+        let mut bytes = latin1(&doc);
+        let at = bytes.windows(3).position(|w| w == b"Caf").unwrap() + 4;
+        bytes.insert(at, 0x80);
+        assert_eq!(org_of(&bytes).unwrap(), "Café€");
+        let doc = decl("Shift_JIS") + &named("X");
+        let mut bytes = doc.into_bytes();
+        let at = bytes.windows(3).position(|w| w == b">X<").unwrap() + 1;
+        bytes.splice(at..at + 1, [0x93, 0xfa, 0x96, 0x7b]);
+        assert_eq!(org_of(&bytes).unwrap(), "日本");
+        // Declared Latin-1, written in UTF-8: the text wins.
+        let doc = decl("ISO-8859-1") + &named("Société");
+        assert_eq!(org_of(doc.as_bytes()).unwrap(), "Société");
+        let doc = decl("UTF-16") + &named("Société 日本");
+        let le: Vec<u8> = doc.encode_utf16().flat_map(u16::to_le_bytes).collect();
+        let be: Vec<u8> = doc.encode_utf16().flat_map(u16::to_be_bytes).collect();
+        assert_eq!(org_of(&le).unwrap(), "Société 日本");
+        assert_eq!(org_of(&be).unwrap(), "Société 日本");
+        let bom_le: Vec<u8> = [0xff, 0xfe].into_iter().chain(le.iter().copied()).collect();
+        let bom_be: Vec<u8> = [0xfe, 0xff].into_iter().chain(be.iter().copied()).collect();
+        assert_eq!(org_of(&bom_le).unwrap(), "Société 日本");
+        assert_eq!(org_of(&bom_be).unwrap(), "Société 日本");
+        let bom8 = [&[0xef, 0xbb, 0xbf][..], named("Société").as_bytes()].concat();
+        assert_eq!(org_of(&bom8).unwrap(), "Société");
+        // What is kept is UTF-8 and says so.
+        let kept = decode(latin1(&(decl("ISO-8859-1") + &named("Soci\u{e9}t\u{e9}"))));
+        assert!(
+            kept.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<feedback>"),
+            "{kept}"
+        );
+        assert!(kept.contains("<org_name>Société</org_name>"), "{kept}");
+        let kept = decode(le.clone());
+        assert!(
+            kept.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>"),
+            "{kept}"
+        );
+        assert_eq!(
+            decode(doc.clone().into_bytes()),
+            doc,
+            "UTF-8 is kept as it is"
+        );
+        // Undeclared, not UTF-8, or an encoding nobody knows: U+FFFD.
+        assert_eq!(org_of(&latin1(&named("Caf\u{e9}"))).unwrap(), "Caf\u{fffd}");
+        let doc = decl("x-no-such") + &named("Caf\u{e9}");
+        assert_eq!(org_of(&latin1(&doc)).unwrap(), "Caf\u{fffd}");
     }
 
     /// Issue 17: a broken report is placed by line and column, never by byte.
