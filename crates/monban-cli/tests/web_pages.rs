@@ -609,10 +609,55 @@ fn the_analyzer_keeps_its_limits() {
     let (status, _, html) = analyze(&server, &big_header, false);
     assert_eq!(status, 413, "{html}");
     assert!(html.contains("2000 bytes"), "{html}");
-    // Over --max-body: refused before it is read.
+    // Over --max-body: refused before it is read, as a page in the reader's language
+    // (it was axum's plain "length limit exceeded").
     let huge = vec![b'a'; 200_000];
-    let (status, _, _) = analyze(&server, &huge, false);
+    let (status, h, html) = analyze(&server, &huge, false);
     assert_eq!(status, 413);
+    assert!(
+        h.to_ascii_lowercase().contains("content-type: text/html"),
+        "{h}"
+    );
+    assert!(html.contains("100000 bytes"), "{html}");
+    let token = token(&server);
+    let (ct, body) = multipart(&[("csrf", token.as_bytes()), ("message", &huge)]);
+    let head = format!(
+        "Cookie: monban_csrf={token}\r\nContent-Type: {ct}\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    let (status, _, b) = server.request("POST", "/analyze?lang=ja", &head, &body);
+    let html = text(&b);
+    assert_eq!(status, 413);
+    assert!(html.contains("100000 バイト"), "{html}");
+    assert!(!html.contains("length limit"), "{html}");
+    // Streamed in chunks, its size unknown until it is past the bound: the same.
+    let mut chunked = Vec::new();
+    for piece in body.chunks(16 * 1024) {
+        chunked.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
+        chunked.extend_from_slice(piece);
+        chunked.extend_from_slice(b"\r\n");
+    }
+    chunked.extend_from_slice(b"0\r\n\r\n");
+    let head = format!(
+        "Cookie: monban_csrf={token}\r\nContent-Type: {ct}\r\nTransfer-Encoding: chunked\r\n"
+    );
+    let (status, _, b) = server.request("POST", "/analyze?lang=ja", &head, &chunked);
+    let html = text(&b);
+    assert_eq!(status, 413, "{html}");
+    assert!(
+        html.contains("メッセージがこのサーバーの受け付ける大きさを超えています"),
+        "{html}"
+    );
+    // A method a page does not take: an error page too, keeping Allow.
+    let (status, h, b) = server.request("DELETE", "/check?lang=ja", "", b"");
+    assert_eq!(status, 405);
+    assert!(h.to_ascii_lowercase().contains("allow:"), "{h}");
+    assert!(text(&b).contains("405 Method Not Allowed"), "{}", text(&b));
+    assert!(
+        text(&b).contains("リクエストは拒否されました"),
+        "{}",
+        text(&b)
+    );
     // A damaged permalink is a clear error, not a crash.
     let (status, _, b) = server.get("/analyze?m=%%%");
     assert!(status == 400, "{status}");

@@ -722,6 +722,7 @@ async fn favicon() -> Response {
 /// The application: routes, limits and headers.
 pub fn router(state: Arc<AppState>, config: &Config) -> Router {
     use tower::ServiceBuilder;
+    let max_body = config.max_body;
     use tower_http::set_header::SetResponseHeaderLayer;
     let headers = ServiceBuilder::new()
         .layer(SetResponseHeaderLayer::overriding(
@@ -794,7 +795,9 @@ pub fn router(state: Arc<AppState>, config: &Config) -> Router {
         .layer(tower_http::limit::RequestBodyLimitLayer::new(
             config.max_body,
         ))
-        .layer(axum::middleware::from_fn(api_errors_as_json))
+        .layer(axum::middleware::from_fn(move |req, next| {
+            errors_as_json_or_pages(req, next, max_body)
+        }))
         .layer(axum::middleware::from_fn(move |req, next| {
             host_check(req, next, allowed.clone())
         }))
@@ -991,17 +994,50 @@ async fn deadline(
 /// made before a handler runs (a body over `--max-body`, a body that cannot be read, a
 /// method the path does not take): their text (or the status's reason) becomes the
 /// error, and the status is kept.
-async fn api_errors_as_json(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+///
+/// Such an error on a page (not under `/api/`) becomes an error page in the reader's
+/// language instead of axum's plain English text.
+async fn errors_as_json_or_pages(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+    max_body: usize,
+) -> Response {
     let api = req.uri().path().starts_with("/api/");
+    // What an error page needs, kept aside (its context is made only if it is needed).
+    let page = (!api).then(|| (req.headers().clone(), req.uri().clone()));
     let response = next.run(req).await;
     let status = response.status();
-    let is_json = response
+    let content_type = response
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if !api || is_json || !(status.is_client_error() || status.is_server_error()) {
+        .unwrap_or("");
+    let ours = if api {
+        content_type.starts_with("application/json")
+    } else {
+        content_type.starts_with("text/html")
+    };
+    if ours || !(status.is_client_error() || status.is_server_error()) {
         return response;
+    }
+    if let Some((headers, uri)) = page {
+        let ctx = pages::Ctx::from_request(&headers, uri.path(), uri.query());
+        let allow = response.headers().get(header::ALLOW).cloned();
+        let why = if status == StatusCode::PAYLOAD_TOO_LARGE {
+            ctx.t()
+                .text("request-too-large", &[("max", (max_body as u64).into())])
+        } else {
+            let reason = status.canonical_reason().unwrap_or("error");
+            ctx.t().text(
+                "request-refused",
+                &[("status", format!("{} {reason}", status.as_u16()).into())],
+            )
+        };
+        let mut out = pages::error_page(&ctx, pages::Page::of_path(uri.path()), status, &why);
+        if let Some(allow) = allow {
+            out.headers_mut().insert(header::ALLOW, allow);
+        }
+        return out;
     }
     let allow = response.headers().get(header::ALLOW).cloned();
     // The text of such an answer is short (axum's rejection messages).

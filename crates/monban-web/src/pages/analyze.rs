@@ -96,13 +96,12 @@ pub async fn post(
     let mut file: Vec<u8> = Vec::new();
     let mut verify = false;
     let bad = |why: String, status: StatusCode| {
-        problem(
-            &ctx,
-            status,
-            &t.text("analyze-bad-form", &[("why", why.into())]),
-            "",
-            false,
-        )
+        let why = if status == StatusCode::PAYLOAD_TOO_LARGE {
+            t.get("analyze-form-too-large")
+        } else {
+            t.text("analyze-bad-form", &[("why", why.into())])
+        };
+        problem(&ctx, status, &why, "", false)
     };
     let content_type = headers
         .get(axum::http::header::CONTENT_TYPE)
