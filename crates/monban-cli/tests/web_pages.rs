@@ -241,6 +241,28 @@ fn every_page_renders_in_english_and_japanese() {
         assert_eq!(status, 400, "{path}: {html}");
         assert!(html.contains(ja) && !html.contains(en), "{path}: {html}");
     }
+    // The analyzer's verification says in Japanese where the envelope came from.
+    let message = "Received: from mail.example.org (mail.example.org [93.184.216.34])\r\n\
+        \tby mx.receiver.example with ESMTPS id 1; Mon, 30 Nov 2026 10:00:00 +0000\r\n\
+        From: a@example.com\r\nTo: b@example.net\r\nSubject: s\r\n\r\nhi\r\n";
+    let token = token(&server);
+    let (ct, body) = multipart(&[
+        ("csrf", token.as_bytes()),
+        ("message", message.as_bytes()),
+        ("verify", b"true"),
+    ]);
+    let head = format!(
+        "Cookie: monban_csrf={token}; monban_lang=ja\r\nContent-Type: {ct}\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    let (status, _, b) = server.request("POST", "/analyze", &head, &body);
+    let html = text(&b);
+    assert_eq!(status, 200, "{html}");
+    assert!(
+        html.contains("ホップ 1（mx.receiver.example が受信）"),
+        "{html}"
+    );
+    assert!(!html.contains("received by"), "{html}");
     // The checker's page shows the lights and the full record to paste.
     let (_, _, b) = server.get("/check?domain=example.com&selector=s2026");
     let html = text(&b);

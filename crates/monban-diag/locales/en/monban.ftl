@@ -102,6 +102,17 @@ claimed-before-first-hop = Written below the first receiving host: it was in the
 claimed-unknown-id = Written by a host this server does not trust (add it with --trust-authserv-id).
 analyze-verification = monban's own verification
 verify-envelope = Envelope used: IP { $ip }, HELO { $helo }, MAIL FROM { $from } (from { $source }).
+envelope-given = --ip, --helo and --mail-from (what was not given: the header)
+envelope-from-received-spf = the Received-SPF field of { $named ->
+        [yes] { $receiver }
+       *[no] an unnamed receiver
+    }
+envelope-from-hop = hop { $hop } (received by { $by })
+envelope-from-hop-past-received-spf = hop { $hop } (received by { $by }); the Received-SPF field of { $named ->
+        [yes] { $receiver }
+       *[no] an unnamed receiver
+    } names client-ip { $ip }, which the Received fields above it do not confirm: not used
+envelope-none = no client address in the header: SPF not checked
 verify-differences = Recorded results beside monban's: { $n } differ
 diff-same = The same.
 diff-not-recorded = Nobody recorded this result.

@@ -100,6 +100,17 @@ claimed-before-first-hop = 最初の受信ホストより下に書かれてい�
 claimed-unknown-id = このサーバーが信頼していないホストが書いたものです(--trust-authserv-id で追加できます)。
 analyze-verification = monban 自身による検証
 verify-envelope = 使用したエンベロープ: IP { $ip }、HELO { $helo }、MAIL FROM { $from }({ $source } から)。
+envelope-given = --ip、--helo、--mail-from（指定のなかったものはヘッダーから）
+envelope-from-received-spf = { $named ->
+        [yes] { $receiver }
+       *[no] 名前のない受信サーバー
+    } の Received-SPF フィールド
+envelope-from-hop = ホップ { $hop }（{ $by } が受信）
+envelope-from-hop-past-received-spf = ホップ { $hop }（{ $by } が受信）。{ $named ->
+        [yes] { $receiver }
+       *[no] 名前のない受信サーバー
+    } の Received-SPF フィールドは client-ip { $ip } を示していますが、その上の Received フィールドで裏付けられないため使いません
+envelope-none = ヘッダーにクライアントのアドレスがありません。SPF は確認していません
 verify-differences = 記録された結果と monban の結果: { $n } 件の相違
 diff-same = 同じです。
 diff-not-recorded = この結果は誰も記録していません。

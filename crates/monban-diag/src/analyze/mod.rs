@@ -1165,7 +1165,18 @@ impl Analysis {
     /// re-running SPF: the top `Received-SPF` with a `client-ip`, else the newest hop
     /// from a public address with the Return-Path. Returns it with where it came from.
     pub fn derived_envelope(&self) -> (monban::pipeline::Envelope, String) {
+        let (envelope, source) = self.derived_envelope_msg();
+        (envelope, source.text(crate::i18n::Lang::En))
+    }
+
+    /// [`Analysis::derived_envelope`], with where it came from as a message to word in
+    /// the reader's language.
+    pub fn derived_envelope_msg(&self) -> (monban::pipeline::Envelope, crate::i18n::Msg) {
         use monban::pipeline::Envelope;
+        let receiver_of = |r: &ReceivedSpf| match r.receiver.as_deref() {
+            Some(name) => (name.to_owned(), "yes"),
+            None => (String::new(), "no"),
+        };
         let rp = self.identities.return_path.clone();
         // The newest hop from a public address: the receiving host's record of who
         // connected to it, written by that host (a sender can add fields below it,
@@ -1199,16 +1210,17 @@ impl Analysis {
                         mail_from,
                         rcpt_to: Vec::new(),
                     },
-                    format!(
-                        "the Received-SPF field of {}",
-                        r.receiver.as_deref().unwrap_or("an unnamed receiver")
-                    ),
+                    {
+                        let (receiver, named) = receiver_of(r);
+                        crate::msg!(
+                            "envelope-from-received-spf",
+                            receiver = receiver,
+                            named = named
+                        )
+                    },
                 );
             }
-            passed_over = Some(format!(
-                "; the Received-SPF field of {} names client-ip {ip}, which the Received fields above it do not confirm: not used",
-                r.receiver.as_deref().unwrap_or("an unnamed receiver"),
-            ));
+            passed_over = Some((receiver_of(r), ip));
         }
         if let Some((h, ip)) = newest_public {
             // The HELO name: Exim and qmail write it in the TCP-info, others as the
@@ -1228,18 +1240,20 @@ impl Analysis {
                     mail_from,
                     rcpt_to: Vec::new(),
                 },
-                format!(
-                    "hop {} (received by {}){}",
-                    h.number,
-                    hop_name(h),
-                    passed_over.unwrap_or_default()
-                ),
+                match passed_over {
+                    None => crate::msg!("envelope-from-hop", hop = h.number, by = hop_name(h)),
+                    Some(((receiver, named), ip)) => crate::msg!(
+                        "envelope-from-hop-past-received-spf",
+                        hop = h.number,
+                        by = hop_name(h),
+                        receiver = receiver,
+                        named = named,
+                        ip = ip.to_string()
+                    ),
+                },
             );
         }
-        (
-            Envelope::default(),
-            "no client address in the header: SPF not checked".into(),
-        )
+        (Envelope::default(), crate::msg!("envelope-none"))
     }
 }
 

@@ -24,8 +24,11 @@ pub struct EnvelopeInfo {
     pub helo: Option<String>,
     /// The MAIL FROM.
     pub mail_from: Option<String>,
-    /// Where it came from.
+    /// Where it came from (in English, as the JSON gives it).
     pub source: String,
+    /// Where it came from, to word in the reader's language.
+    #[serde(skip)]
+    pub source_msg: crate::i18n::Msg,
 }
 
 /// One of monban's results.
@@ -449,12 +452,9 @@ pub async fn verify<R: Resolver>(
     authserv_id: &str,
     resolver: &R,
 ) {
-    let (envelope, source) = match envelope {
-        Some(e) => (
-            e,
-            "--ip, --helo and --mail-from (what was not given: the header)".to_owned(),
-        ),
-        None => analysis.derived_envelope(),
+    let (envelope, source_msg) = match envelope {
+        Some(e) => (e, crate::msg!("envelope-given")),
+        None => analysis.derived_envelope_msg(),
     };
     let mut v = MessageVerifier::new(envelope.clone(), config, now);
     v.headers(headers.clone());
@@ -479,7 +479,8 @@ pub async fn verify<R: Resolver>(
             ip: envelope.ip.map(|i| i.to_string()),
             helo: envelope.helo.clone(),
             mail_from: envelope.mail_from.clone(),
-            source,
+            source: source_msg.text(crate::i18n::Lang::En),
+            source_msg,
         },
         authentication_results: report
             .authentication_results(authserv_id)

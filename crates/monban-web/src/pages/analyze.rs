@@ -585,7 +585,7 @@ fn verification(t: &Catalog, v: &analyze::Verification) -> Markup {
                 ("ip", v.envelope.ip.clone().unwrap_or_else(|| "—".into()).into()),
                 ("helo", v.envelope.helo.clone().unwrap_or_else(|| "—".into()).into()),
                 ("from", v.envelope.mail_from.clone().unwrap_or_else(|| "—".into()).into()),
-                ("source", (&v.envelope.source).into()),
+                ("source", v.envelope.source_msg.text(t.lang()).into()),
             ]))
         }
         (copyable(t, &format!("Authentication-Results: {}", v.authentication_results)))
