@@ -110,7 +110,16 @@ fn dmarc_problems() {
     let v = check("plusall.example", &[]);
     assert!(has(&v, "dmarc", "yellow", "p=none"), "{v:#}");
     assert!(has(&v, "dmarc", "yellow", "t=y"), "{v:#}");
-    assert!(has(&v, "dmarc", "yellow", "pct= was removed"), "{v:#}");
+    // pct=50 is not "removed": RFC 7489 receivers (monban too) apply a milder policy.
+    assert!(
+        has(
+            &v,
+            "dmarc",
+            "yellow",
+            "pct=50: receivers that follow RFC 7489"
+        ),
+        "{v:#}"
+    );
     assert!(has(&v, "dmarc", "yellow", "ri= was removed"), "{v:#}");
     assert!(
         has(&v, "dmarc", "red", "elsewhere.example has not authorized"),

@@ -1053,9 +1053,20 @@ async fn check_dmarc<R: Resolver>(
         .find(|t| DmarcRecord::is_candidate(t.as_bytes()))
         .unwrap_or_else(|| "v=DMARC1; p=none".into());
     // Every fix is the whole record with all its corrections, so that pasting one
-    // never undoes another; only the policy step (p=none to quarantine) is left to the
-    // finding that advises it.
+    // never undoes another; only the steps that tighten enforcement (p=none to
+    // quarantine, ending t=y or a pct under 100) are left to the findings that advise
+    // them. What receivers discarded (RFC 7489 §6.3) goes: invalid values, invalid
+    // report URIs (the valid ones stay), the removed rf and ri, and pct=100.
     let weaker = |p: Policy| (p as u8) < (rec.p as u8);
+    let discarded: Vec<&'static str> = rec
+        .discarded
+        .iter()
+        .filter_map(|e| match e {
+            dmarc::record::RecordError::Value { tag, .. } => Some(*tag),
+            _ => None,
+        })
+        .collect();
+    let pct_partial = rec.pct.filter(|p| *p < 100);
     let fixed = edit_tags(&published, &|t| {
         if rec.sp.is_some_and(weaker) {
             remove_tag(t, "sp");
@@ -1063,39 +1074,126 @@ async fn check_dmarc<R: Resolver>(
         if weaker(rec.nonexistent_policy()) {
             set_tag(t, "np", "reject");
         }
-        for tag in ["t", "pct", "rf", "ri"] {
+        for tag in ["rf", "ri"] {
             remove_tag(t, tag);
+        }
+        if pct_partial.is_none() {
+            remove_tag(t, "pct");
+        }
+        for tag in &discarded {
+            match *tag {
+                "rua" | "ruf" => {
+                    let kept = t.iter().find(|(k, _)| k == tag).map(|(_, v)| {
+                        v.split(',')
+                            .filter(|u| dmarc::record::is_valid_report_uri(u))
+                            .map(str::trim)
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    });
+                    match kept {
+                        Some(v) if !v.is_empty() => set_tag(t, tag, &v),
+                        _ => remove_tag(t, tag),
+                    }
+                }
+                other => remove_tag(t, other),
+            }
         }
         if rec.rua.is_empty() {
             set_tag(t, "rua", &format!("mailto:dmarc-reports@{domain}"));
         }
     });
     let fixed_record = txt_record(&owner, &fixed);
-    let (sev, what) = match rec.p {
-        Policy::Reject => (Severity::Green, msg!("dmarc-p-reject", at = at)),
-        Policy::Quarantine => (Severity::Green, msg!("dmarc-p-quarantine", at = at)),
-        Policy::None => (Severity::Yellow, msg!("dmarc-p-none", at = at)),
+    // The policy that applies to the checked domain: p at its own record, sp at a
+    // parent's found by the tree walk (RFC 9989 §4.7); t=y and a pct under 100 make
+    // receivers apply the next milder one (as monban's own evaluation does).
+    let (tag, applies) = if found.domain == domain {
+        ("p", rec.p)
+    } else {
+        ("sp", rec.subdomain_policy())
     };
-    ctx.add(
-        Area::Dmarc,
-        sev,
-        what,
-        (rec.p == Policy::None).then(|| {
-            msg!(
-                "fix-dmarc-p-none",
-                record = txt_record(
-                    &owner,
-                    &edit_tags(&fixed, &|t| set_tag(t, "p", "quarantine"))
-                )
+    let milder = |p: Policy| match p {
+        Policy::Reject => Policy::Quarantine,
+        _ => Policy::None,
+    };
+    let effective = if rec.testing || pct_partial.is_some() {
+        milder(applies)
+    } else {
+        applies
+    };
+    let sev = if effective == Policy::None {
+        Severity::Yellow
+    } else {
+        Severity::Green
+    };
+    let what = if effective != applies {
+        let why = match pct_partial {
+            Some(pct) if !rec.testing => format!("pct={pct}"),
+            _ => "t=y".to_owned(),
+        };
+        msg!(
+            "dmarc-milder",
+            at = at,
+            tag = tag,
+            policy = applies.to_string(),
+            why = why,
+            effective = effective.to_string()
+        )
+    } else {
+        match applies {
+            Policy::Reject => msg!("dmarc-p-reject", at = at, tag = tag),
+            Policy::Quarantine => msg!("dmarc-p-quarantine", at = at, tag = tag),
+            Policy::None => msg!("dmarc-p-none", at = at, tag = tag),
+        }
+    };
+    // A record that fell back to p=none is fixed by mending the tag that made it fall
+    // back (the owner's p kept), not by the p=none to quarantine step.
+    let fix = if rec.fallback.is_some() {
+        None
+    } else if applies == Policy::None && tag == "p" {
+        Some(msg!(
+            "fix-dmarc-p-none",
+            record = txt_record(
+                &owner,
+                &edit_tags(&fixed, &|t| set_tag(t, "p", "quarantine"))
             )
-        }),
-    );
+        ))
+    } else if applies == Policy::None {
+        Some(msg!(
+            "fix-dmarc-p-none",
+            record = txt_record(
+                &owner,
+                &edit_tags(&fixed, &|t| set_tag(t, "sp", "quarantine"))
+            )
+        ))
+    } else {
+        None
+    };
+    ctx.add(Area::Dmarc, sev, what, fix);
     if let Some(f) = &rec.fallback {
         ctx.add(
             Area::Dmarc,
             Severity::Red,
             msg!("dmarc-fallback", why = f.to_string()),
-            Some(msg!("fix-dmarc-fallback")),
+            Some(msg!(
+                "fix-dmarc-record",
+                record = txt_record(&owner, &salvage_dmarc(&published, &found.domain))
+            )),
+        );
+    }
+    if !rec.discarded.is_empty() {
+        ctx.add(
+            Area::Dmarc,
+            Severity::Yellow,
+            msg!(
+                "dmarc-discarded",
+                what = rec
+                    .discarded
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+            Some(msg!("fix-dmarc-record", record = fixed_record.clone())),
         );
     }
     if rec.sp.is_some_and(weaker) {
@@ -1127,11 +1225,25 @@ async fn check_dmarc<R: Resolver>(
             Area::Dmarc,
             Severity::Yellow,
             msg!("dmarc-testing"),
-            Some(msg!("fix-dmarc-testing", record = fixed_record.clone())),
+            Some(msg!(
+                "fix-dmarc-testing",
+                record = txt_record(&owner, &edit_tags(&fixed, &|t| remove_tag(t, "t")))
+            )),
+        );
+    }
+    if let Some(pct) = pct_partial {
+        ctx.add(
+            Area::Dmarc,
+            Severity::Yellow,
+            msg!("dmarc-pct-partial", pct = u64::from(pct)),
+            Some(msg!(
+                "fix-dmarc-pct",
+                record = txt_record(&owner, &edit_tags(&fixed, &|t| remove_tag(t, "pct")))
+            )),
         );
     }
     for (tag, present) in [
-        ("pct", rec.pct.is_some()),
+        ("pct", rec.pct.is_some() && pct_partial.is_none()),
         ("rf", rec.rf.is_some()),
         ("ri", rec.ri.is_some()),
     ] {
@@ -1947,15 +2059,19 @@ type Tags = Vec<(String, String)>;
 
 /// An invalid DMARC record made valid, keeping what its owner wrote that is valid and
 /// still means something (RFC 9989 tags: `p`, `sp`, `np`, `adkim`, `aspf`, `fo`, `rua`,
-/// `ruf`, `psd`; the removed `pct`, `rf`, `ri` and `t=y` go, as in the other fixes).
-/// A tag is kept when a record with it alone parses without falling back (RFC 7489
-/// §6.6.3); a tag given twice keeps its first value or none; anything else is dropped;
+/// `ruf`, `psd`, `t`, and a `pct` under 100, which loosening would tighten; the removed
+/// `rf` and `ri` go, as in the other fixes). A tag is kept when a record with it alone
+/// parses without falling back (RFC 7489 §6.6.3) or discarding anything (§6.3), a report
+/// list with its valid URIs; a tag given twice keeps its first value or none; anything
+/// else is dropped;
 /// `p` is `none` when missing or invalid, and comes right after `v`; without a valid
 /// `rua` one to `dmarc-reports@DOMAIN` is added, as for a domain without a record.
-/// Bounded: at most the nine tags are kept, each looked up among nine. Should the whole
+/// Bounded: at most the eleven tags are kept, each looked up among eleven. Should the whole
 /// not parse (it always does), the fresh `p=none` record is given instead.
 fn salvage_dmarc(candidate: &str, domain: &str) -> String {
-    const KEPT: [&str; 9] = ["p", "sp", "np", "adkim", "aspf", "fo", "rua", "ruf", "psd"];
+    const KEPT: [&str; 11] = [
+        "p", "sp", "np", "adkim", "aspf", "fo", "rua", "ruf", "psd", "t", "pct",
+    ];
     let mut seen = [false; KEPT.len()];
     let mut tags: Tags = Vec::new();
     let mut p: Option<String> = None;
@@ -1970,12 +2086,27 @@ fn salvage_dmarc(candidate: &str, domain: &str) -> String {
         if std::mem::replace(&mut seen[i], true) {
             continue;
         }
+        // A report list keeps its valid URIs; pct=100 says nothing.
+        let v = if k == "rua" || k == "ruf" {
+            v.split(',')
+                .filter(|u| dmarc::record::is_valid_report_uri(u))
+                .map(str::trim)
+                .collect::<Vec<_>>()
+                .join(",")
+        } else {
+            v.to_owned()
+        };
+        let v = v.as_str();
+        if v.is_empty() || (k == "pct" && v == "100") {
+            continue;
+        }
         let alone = if k == "p" {
             format!("v=DMARC1; p={v}")
         } else {
             format!("v=DMARC1; p=none; {k}={v}")
         };
-        if DmarcRecord::parse(&alone).is_ok_and(|r| r.fallback.is_none()) {
+        if DmarcRecord::parse(&alone).is_ok_and(|r| r.fallback.is_none() && r.discarded.is_empty())
+        {
             if k == "p" {
                 p = Some(v.to_owned());
             } else {
@@ -2198,7 +2329,16 @@ mod tests {
                 "v=DMARC1; p=rejcet; sp=bogus; ADKIM=s; pct=50; x=1",
                 "d.test"
             ),
-            "v=DMARC1; p=none; adkim=s; rua=mailto:dmarc-reports@d.test"
+            "v=DMARC1; p=none; adkim=s; pct=50; rua=mailto:dmarc-reports@d.test",
+            "pct under 100 stays: dropping it would tighten the policy unasked"
+        );
+        // Invalid report URIs go alone; invalid values of other tags go.
+        assert_eq!(
+            salvage_dmarc(
+                "v=DMARC1; p=reject; sp=rejects; rua=mailto:a@g.test,dmarc@g.test; fo=2; t=y",
+                "g.test"
+            ),
+            "v=DMARC1; p=reject; rua=mailto:a@g.test; t=y"
         );
         // A tag given twice keeps its first value, or none when that one is invalid.
         assert_eq!(
@@ -2348,6 +2488,118 @@ mod tests {
             "{sending:?}"
         );
         assert_eq!(r.status, Severity::Red);
+    }
+
+    /// The DMARC findings of `domain`: (severity, message, fix).
+    fn dmarc_findings(zone: &str, domain: &str) -> Vec<(Severity, String, Option<String>)> {
+        let zone = ZoneResolver::parse(zone, "z", None).unwrap();
+        let r = block_on(check(&zone, domain, &CheckOptions::default()));
+        r.findings
+            .into_iter()
+            .filter(|f| f.area == Area::Dmarc)
+            .map(|f| (f.severity, f.message, f.fix))
+            .collect()
+    }
+
+    /// A trial's findings on the DMARC part of the checker: a typo in another tag took
+    /// p=reject away (and the checker agreed); a subdomain was judged by the parent's p
+    /// instead of sp; pct under 100 and t=y were green, and every fix dropped them,
+    /// tightening the policy unasked; the fix for an invalid sp kept it and stepped
+    /// p=reject down to quarantine.
+    #[test]
+    fn dmarc_findings_follow_what_receivers_apply() {
+        let zone = "$ORIGIN d.test.\n\
+            @ 300 IN MX 10 mx.d.test.\n\
+            mx 300 IN A 192.0.2.1\n\
+            _dmarc 300 IN TXT \"v=DMARC1; p=reject; sp=none; rua=mailto:r@d.test\"\n\
+            sub 300 IN MX 10 mx.d.test.\n\
+            ri 300 IN MX 10 mx.d.test.\n\
+            _dmarc.ri 300 IN TXT \"v=DMARC1; p=reject; ri=1d; adkim=x; rua=mailto:r@d.test,oops@d.test\"\n\
+            pct 300 IN MX 10 mx.d.test.\n\
+            _dmarc.pct 300 IN TXT \"v=DMARC1; p=reject; pct=10; rua=mailto:r@d.test\"\n\
+            ty 300 IN MX 10 mx.d.test.\n\
+            _dmarc.ty 300 IN TXT \"v=DMARC1; p=quarantine; t=y\"\n\
+            badsp 300 IN MX 10 mx.d.test.\n\
+            _dmarc.badsp 300 IN TXT \"v=DMARC1; p=reject; sp=rejects; rua=mailto:r@d.test\"\n";
+        let has = |f: &[(Severity, String, Option<String>)], sev: Severity, needle: &str| {
+            f.iter().any(|(s, m, _)| *s == sev && m.contains(needle))
+        };
+        // The typo is discarded; p=reject stands, the fix drops the bad parts alone.
+        let f = dmarc_findings(zone, "ri.d.test");
+        assert!(
+            has(&f, Severity::Green, "p=reject: forged mail is refused"),
+            "{f:?}"
+        );
+        assert!(
+            !f.iter().any(|(_, m, _)| m.contains("treated as p=none")),
+            "{f:?}"
+        );
+        let (_, _, fix) = f
+            .iter()
+            .find(|(s, m, _)| *s == Severity::Yellow && m.contains("invalid value for adkim"))
+            .unwrap_or_else(|| panic!("{f:?}"));
+        let fix = fix.as_deref().unwrap();
+        assert!(
+            fix.contains("\"v=DMARC1; p=reject; rua=mailto:r@d.test\""),
+            "{fix}"
+        );
+        // A subdomain without a record: sp applies.
+        let f = dmarc_findings(zone, "sub.d.test");
+        assert!(
+            has(&f, Severity::Yellow, "sp=none: monitoring only"),
+            "{f:?}"
+        );
+        assert!(!has(&f, Severity::Green, "forged mail is refused"), "{f:?}");
+        // pct=10: reject is applied as quarantine; the other fixes keep pct.
+        let f = dmarc_findings(zone, "pct.d.test");
+        assert!(
+            has(
+                &f,
+                Severity::Green,
+                "p=reject, but with pct=10 receivers apply quarantine"
+            ),
+            "{f:?}"
+        );
+        assert!(
+            has(
+                &f,
+                Severity::Yellow,
+                "pct=10: receivers that follow RFC 7489"
+            ),
+            "{f:?}"
+        );
+        // t=y on quarantine: receivers deliver; the rua fix keeps t=y.
+        let f = dmarc_findings(zone, "ty.d.test");
+        assert!(
+            has(
+                &f,
+                Severity::Yellow,
+                "p=quarantine, but with t=y receivers apply none"
+            ),
+            "{f:?}"
+        );
+        let rua_fix = f
+            .iter()
+            .find(|(_, m, _)| m.contains("no rua="))
+            .and_then(|(_, _, fix)| fix.clone())
+            .unwrap_or_else(|| panic!("{f:?}"));
+        assert!(rua_fix.contains("t=y"), "{rua_fix}");
+        // An invalid sp: the fix keeps the owner's p=reject and drops sp; no step down.
+        let f = dmarc_findings(zone, "badsp.d.test");
+        let (_, _, fix) = f
+            .iter()
+            .find(|(s, m, _)| *s == Severity::Red && m.contains("treated as p=none"))
+            .unwrap_or_else(|| panic!("{f:?}"));
+        assert!(
+            fix.as_deref()
+                .is_some_and(|x| x.contains("\"v=DMARC1; p=reject; rua=mailto:r@d.test\"")),
+            "{f:?}"
+        );
+        assert!(
+            !f.iter()
+                .any(|(_, _, fix)| fix.as_deref().is_some_and(|x| x.contains("p=quarantine"))),
+            "{f:?}"
+        );
     }
 
     fn spf_findings(zone: &str) -> Vec<String> {

@@ -290,12 +290,15 @@ fix-dmarc-none = { $record }  (then move to p=quarantine and p=reject once the r
 fix-dmarc-none-no-mail = { $record }  (this domain sends no mail)
 dmarc-at = { $name }
 dmarc-at-tree = { $name } (found by the tree walk; { $domain } has none of its own)
-dmarc-p-reject = { $at }: p=reject: forged mail is refused
-dmarc-p-quarantine = { $at }: p=quarantine: forged mail goes to spam
-dmarc-p-none = { $at }: p=none: monitoring only, forged mail is delivered
+dmarc-p-reject = { $at }: { $tag }=reject: forged mail is refused
+dmarc-p-quarantine = { $at }: { $tag }=quarantine: forged mail goes to spam
+dmarc-p-none = { $at }: { $tag }=none: monitoring only, forged mail is delivered
 fix-dmarc-p-none = { $record }  (when the aggregate reports show all your mail passing; p=reject after that)
 dmarc-fallback = the record is treated as p=none because: { $why }
-fix-dmarc-fallback = fix the tag named above
+dmarc-milder = { $at }: { $tag }={ $policy }, but with { $why } receivers apply { $effective } to forged mail
+dmarc-discarded = receivers discard what is invalid in the record and use the defaults instead: { $what }
+dmarc-pct-partial = pct={ $pct }: receivers that follow RFC 7489 (monban too) apply a milder policy than p= to failing mail; those that follow RFC 9989 ignore pct
+fix-dmarc-pct = { $record }  (when the reports show all your mail passing: the policy then applies in full)
 dmarc-sp-weaker = sp={ $sp } is weaker than p={ $p }: subdomains can be spoofed more easily
 fix-dmarc-record = { $record }
 dmarc-np-weaker = non-existent subdomains get { $np }, weaker than p={ $p }

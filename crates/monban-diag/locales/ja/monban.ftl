@@ -288,12 +288,15 @@ fix-dmarc-none = { $record }  (レポートで問題がないことを確認し�
 fix-dmarc-none-no-mail = { $record }  (このドメインはメールを送信しない)
 dmarc-at = { $name }
 dmarc-at-tree = { $name }(ツリーウォークで発見。{ $domain } 自身にはレコードがありません)
-dmarc-p-reject = { $at }: p=reject: 詐称メールは拒否されます
-dmarc-p-quarantine = { $at }: p=quarantine: 詐称メールは迷惑メールになります
-dmarc-p-none = { $at }: p=none: 監視のみで、詐称メールも配送されます
+dmarc-p-reject = { $at }: { $tag }=reject: 詐称メールは拒否されます
+dmarc-p-quarantine = { $at }: { $tag }=quarantine: 詐称メールは迷惑メールになります
+dmarc-p-none = { $at }: { $tag }=none: 監視のみで、詐称メールも配送されます
 fix-dmarc-p-none = { $record }  (集約レポートですべての正規メールの合格を確認してから。その後は p=reject)
 dmarc-fallback = 次の理由でレコードは p=none として扱われます: { $why }
-fix-dmarc-fallback = 上に示したタグを修正してください
+dmarc-milder = { $at }: { $tag }={ $policy } ですが、{ $why } のため受信側は詐称メールに { $effective } を適用します
+dmarc-discarded = 受信側はレコードの無効な部分を捨て、代わりに既定値を使います: { $what }
+dmarc-pct-partial = pct={ $pct }: RFC 7489 に従う受信側(monban も)は、失敗したメールに p= より緩いポリシーを適用します。RFC 9989 に従う受信側は pct を無視します
+fix-dmarc-pct = { $record }  (集約レポートで自分のメールがすべて合格しているのを確かめたら。ポリシーが完全に適用されます)
 dmarc-sp-weaker = sp={ $sp } は p={ $p } より弱く、サブドメインが詐称されやすくなります
 fix-dmarc-record = { $record }
 dmarc-np-weaker = 存在しないサブドメインには { $np } が適用され、p={ $p } より弱くなっています

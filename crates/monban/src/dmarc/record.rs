@@ -4,9 +4,16 @@
 //! Decisions where the two RFCs (and implementations) differ:
 //! - `v=DMARC1` must be the first tag and is case-sensitive; tag names are not.
 //! - Tags may come in any order after `v` (RFC 9989; RFC 7489's ABNF wanted `p` second).
-//! - A missing or invalid `p`, or any other malformed tag, with a valid `rua` makes the
-//!   record a `p=none` record (RFC 7489 §6.6.3, kept by RFC 9989 §5.3.1 step 4); without
-//!   a valid `rua` the record is invalid, so the domain has no usable DMARC record.
+//! - A missing or invalid `p`, or an invalid `sp` or `np`, with a `rua` holding at least
+//!   one valid URI makes the record a `p=none` record (RFC 7489 §6.6.3, kept by RFC 9989
+//!   §4.10); without one the record is invalid, so the domain has no usable DMARC
+//!   record.
+//! - An invalid value of any other tag (`adkim`, `aspf`, `fo`, `t`, `psd`, `ruf`, the
+//!   legacy `pct`, `ri`, `rf`) is discarded in favour of the tag's default (RFC 7489
+//!   §6.3: "Syntax errors in the remainder of the record SHOULD be discarded in favor of
+//!   default values (if any) or ignored outright"), and so is each invalid URI of `rua`
+//!   and `ruf`: a typo in `ri=` does not take a domain's `p=reject` away. What was
+//!   discarded is kept in [`DmarcRecord::discarded`].
 //! - Unknown tags are ignored, and kept for display.
 
 use std::fmt;
@@ -163,6 +170,9 @@ pub struct DmarcRecord {
     pub unknown: Vec<(String, String)>,
     /// Problems that made the record fall back to `p=none` (RFC 7489 §6.6.3), if any.
     pub fallback: Option<String>,
+    /// Invalid tag values and report URIs that were discarded for the tags' defaults
+    /// (RFC 7489 §6.3), each a [`RecordError::Value`] naming the tag.
+    pub discarded: Vec<RecordError>,
 }
 
 impl DmarcRecord {
@@ -196,7 +206,6 @@ impl DmarcRecord {
         }
         let mut seen: Vec<String> = vec!["v".into()];
         let mut p = None;
-        let mut problems: Vec<String> = Vec::new();
         let mut rec = Self {
             p: Policy::None,
             sp: None,
@@ -214,8 +223,11 @@ impl DmarcRecord {
             ri: None,
             unknown: Vec::new(),
             fallback: None,
+            discarded: Vec::new(),
         };
         let mut rua_valid = false;
+        // Problems with p, sp or np: these make the record p=none or invalid.
+        let mut policy_problems: Vec<String> = Vec::new();
         for spec in specs {
             if spec.trim().is_empty() {
                 continue;
@@ -268,16 +280,22 @@ impl DmarcRecord {
                         }
                         rec.fo = opts;
                     }
-                    "rua" => {
-                        let (uris, ignored) = parse_uris(value).ok_or_else(|| bad("rua"))?;
-                        rec.rua = uris;
-                        rec.uris_ignored += ignored;
-                        rua_valid = true;
-                    }
-                    "ruf" => {
-                        let (uris, ignored) = parse_uris(value).ok_or_else(|| bad("ruf"))?;
-                        rec.ruf = uris;
-                        rec.uris_ignored += ignored;
+                    "rua" | "ruf" => {
+                        let tag = if name == "rua" { "rua" } else { "ruf" };
+                        let list = parse_uris(value);
+                        for bad_uri in &list.invalid {
+                            rec.discarded.push(RecordError::Value {
+                                tag,
+                                value: bad_uri.chars().take(60).collect(),
+                            });
+                        }
+                        rec.uris_ignored += list.ignored;
+                        if tag == "rua" {
+                            rua_valid = !list.uris.is_empty();
+                            rec.rua = list.uris;
+                        } else {
+                            rec.ruf = list.uris;
+                        }
                     }
                     "t" => {
                         rec.testing = match value.to_ascii_lowercase().as_str() {
@@ -332,10 +350,15 @@ impl DmarcRecord {
                 }
                 Ok(())
             })();
-            if let Err(e) = result {
-                problems.push(e.to_string());
+            match result {
+                Err(e) if matches!(name.as_str(), "p" | "sp" | "np") => {
+                    policy_problems.push(e.to_string());
+                }
+                Err(e) => rec.discarded.push(e),
+                Ok(()) => {}
             }
         }
+        let problems = policy_problems;
         match (p, problems.is_empty()) {
             (Some(p), true) => rec.p = p,
             _ if rua_valid => {
@@ -347,8 +370,12 @@ impl DmarcRecord {
                     problems.join("; ")
                 };
                 let rua = std::mem::take(&mut rec.rua);
+                let uris_ignored = rec.uris_ignored;
+                let discarded = std::mem::take(&mut rec.discarded);
                 rec = Self::parse("v=DMARC1; p=none").expect("a valid record");
                 rec.rua = rua;
+                rec.uris_ignored = uris_ignored;
+                rec.discarded = discarded;
                 rec.fallback = Some(why);
             }
             (None, true) => return Err(RecordError::NoPolicy),
@@ -370,61 +397,82 @@ impl DmarcRecord {
 /// them, to no fewer than two).
 pub const MAX_REPORT_URIS: usize = 10;
 
-/// Parses a URI list; returns the first [`MAX_REPORT_URIS`] and how many more there
-/// were (all are checked for syntax: one bad URI makes the tag invalid).
-fn parse_uris(value: &str) -> Option<(Vec<ReportUri>, usize)> {
-    let mut out = Vec::new();
-    let mut ignored = 0;
+/// A `rua` or `ruf` list: the first [`MAX_REPORT_URIS`] valid URIs, how many valid ones
+/// past those were left out, and the invalid ones (the first [`MAX_REPORT_URIS`], each as
+/// written), which are discarded alone (RFC 7489 §6.3).
+struct UriList {
+    uris: Vec<ReportUri>,
+    ignored: usize,
+    invalid: Vec<String>,
+}
+
+fn parse_uris(value: &str) -> UriList {
+    let mut list = UriList {
+        uris: Vec::new(),
+        ignored: 0,
+        invalid: Vec::new(),
+    };
     for item in value.split(',') {
         let item = item.trim();
-        let (uri, limit) = match item.split_once('!') {
-            Some((u, l)) => (u.trim(), Some(l)),
-            None => (item, None),
-        };
-        let colon = uri.find(':')?;
-        let scheme = &uri[..colon];
-        let rest = &uri[colon + 1..];
-        if scheme.is_empty()
-            || !scheme
-                .bytes()
-                .next()
-                .is_some_and(|b| b.is_ascii_alphabetic())
-            || !scheme
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
-            || rest.is_empty()
-            || rest.chars().any(|c| c.is_whitespace() || c.is_control())
-        {
-            return None;
-        }
-        let uri = uri.replace("%20", "");
-        let max_bytes = match limit {
-            None => None,
-            Some(l) => {
-                let l: String = l.chars().filter(|c| !c.is_whitespace()).collect();
-                let digits = l.bytes().take_while(u8::is_ascii_digit).count();
-                if digits == 0 {
-                    return None;
-                }
-                let n: u64 = l[..digits].parse().ok()?;
-                let mult: u64 = match l[digits..].to_ascii_lowercase().as_str() {
-                    "" => 1,
-                    "k" => 1 << 10,
-                    "m" => 1 << 20,
-                    "g" => 1 << 30,
-                    "t" => 1 << 40,
-                    _ => return None,
-                };
-                Some(n.checked_mul(mult)?)
-            }
-        };
-        if out.len() < MAX_REPORT_URIS {
-            out.push(ReportUri { uri, max_bytes });
-        } else {
-            ignored += 1;
+        match parse_uri(item) {
+            Some(uri) if list.uris.len() < MAX_REPORT_URIS => list.uris.push(uri),
+            Some(_) => list.ignored += 1,
+            None if list.invalid.len() < MAX_REPORT_URIS => list.invalid.push(item.to_owned()),
+            None => {}
         }
     }
-    Some((out, ignored))
+    list
+}
+
+/// Whether one item of a `rua` or `ruf` list (between commas) is a valid `dmarc-uri`.
+pub fn is_valid_report_uri(item: &str) -> bool {
+    parse_uri(item.trim()).is_some()
+}
+
+/// One `dmarc-uri`, or `None` when it is not one.
+fn parse_uri(item: &str) -> Option<ReportUri> {
+    let (uri, limit) = match item.split_once('!') {
+        Some((u, l)) => (u.trim(), Some(l)),
+        None => (item, None),
+    };
+    let colon = uri.find(':')?;
+    let scheme = &uri[..colon];
+    let rest = &uri[colon + 1..];
+    if scheme.is_empty()
+        || !scheme
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphabetic())
+        || !scheme
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+        || rest.is_empty()
+        || rest.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return None;
+    }
+    let uri = uri.replace("%20", "");
+    let max_bytes = match limit {
+        None => None,
+        Some(l) => {
+            let l: String = l.chars().filter(|c| !c.is_whitespace()).collect();
+            let digits = l.bytes().take_while(u8::is_ascii_digit).count();
+            if digits == 0 {
+                return None;
+            }
+            let n: u64 = l[..digits].parse().ok()?;
+            let mult: u64 = match l[digits..].to_ascii_lowercase().as_str() {
+                "" => 1,
+                "k" => 1 << 10,
+                "m" => 1 << 20,
+                "g" => 1 << 30,
+                "t" => 1 << 40,
+                _ => return None,
+            };
+            Some(n.checked_mul(mult)?)
+        }
+    };
+    Some(ReportUri { uri, max_bytes })
 }
 
 impl fmt::Display for DmarcRecord {
@@ -539,6 +587,67 @@ mod tests {
         assert!(r.fallback.is_some());
         assert!(DmarcRecord::parse("v=DMARC1; p=bogus").is_err());
         assert_eq!(DmarcRecord::parse("v=DMARC1;"), Err(RecordError::NoPolicy));
+    }
+
+    /// A trial found `p=reject` records taken for `p=none` (or for no record) because of
+    /// a typo in another tag: forged mail got through. Invalid values of the other tags
+    /// are discarded for their defaults (RFC 7489 §6.3), each invalid report URI alone.
+    #[test]
+    fn rfc7489_6_3_invalid_values_of_other_tags_are_discarded() {
+        for (record, discarded) in [
+            ("v=DMARC1; p=reject; ri=1d; rua=mailto:r@e.test", "ri"),
+            ("v=DMARC1; p=reject; adkim=x; rua=mailto:r@e.test", "adkim"),
+            ("v=DMARC1; p=reject; aspf=relaxed", "aspf"),
+            ("v=DMARC1; p=reject; fo=2; rua=mailto:r@e.test", "fo"),
+            ("v=DMARC1; p=reject; pct=100.0", "pct"),
+            ("v=DMARC1; p=reject; rf=afrf-", "rf"),
+            ("v=DMARC1; p=reject; t=maybe", "t"),
+            ("v=DMARC1; p=reject; psd=x", "psd"),
+            (
+                "v=DMARC1; p=reject; rua=mailto:a@g.test; ruf=forensics@g.test",
+                "ruf",
+            ),
+            (
+                "v=DMARC1; p=reject; rua=mailto:a@g.test,dmarc@g.test",
+                "rua",
+            ),
+            ("v=DMARC1; p=reject; rua=", "rua"),
+        ] {
+            let r = DmarcRecord::parse(record).unwrap_or_else(|e| panic!("{record}: {e}"));
+            assert_eq!(r.p, Policy::Reject, "{record}");
+            assert_eq!(r.fallback, None, "{record}");
+            assert_eq!(r.discarded.len(), 1, "{record}: {:?}", r.discarded);
+            assert!(
+                r.discarded[0]
+                    .to_string()
+                    .contains(&format!("invalid value for {discarded}:")),
+                "{record}: {:?}",
+                r.discarded
+            );
+        }
+        // The defaults stand in for what was discarded; the valid URIs stay.
+        let r = DmarcRecord::parse(
+            "v=DMARC1; p=quarantine; adkim=x; aspf=s; pct=200; rua=mailto:a@g.test,dmarc@g.test,mailto:b@g.test",
+        )
+        .unwrap();
+        assert_eq!(r.adkim, AlignmentMode::Relaxed);
+        assert_eq!(r.aspf, AlignmentMode::Strict);
+        assert_eq!(r.pct, None);
+        let kept: Vec<_> = r.rua.iter().filter_map(ReportUri::mailto).collect();
+        assert_eq!(kept, ["a@g.test", "b@g.test"]);
+        // Problems of p, sp and np still make the record p=none, keeping the rest known.
+        let r =
+            DmarcRecord::parse("v=DMARC1; p=reject; sp=bogus; ri=x; rua=mailto:a@g.test").unwrap();
+        assert_eq!(r.p, Policy::None);
+        assert!(r.fallback.as_deref().is_some_and(|f| f.contains("sp")));
+        assert_eq!(r.discarded.len(), 1);
+        // A rua of invalid URIs alone is no rua: no p, no record.
+        assert!(DmarcRecord::parse("v=DMARC1; p=bogus; rua=bogus").is_err());
+        // Hostile lists: at most ten invalid URIs are named.
+        let junk = vec!["x"; 5_000].join(",");
+        let r = DmarcRecord::parse(&format!("v=DMARC1; p=reject; rua={junk}")).unwrap();
+        assert_eq!(r.discarded.len(), MAX_REPORT_URIS);
+        assert!(r.rua.is_empty());
     }
 
     #[test]
