@@ -204,7 +204,8 @@ impl DmarcRecord {
             Some((n, v)) if n.trim().eq_ignore_ascii_case("v") && v.trim() == "DMARC1" => {}
             _ => return Err(RecordError::NotDmarc),
         }
-        let mut seen: Vec<String> = vec!["v".into()];
+        let mut seen: std::collections::HashSet<String> =
+            std::collections::HashSet::from(["v".into()]);
         let mut p = None;
         let mut rec = Self {
             p: Policy::None,
@@ -232,20 +233,28 @@ impl DmarcRecord {
             if spec.trim().is_empty() {
                 continue;
             }
-            let (name, value) = spec
-                .split_once('=')
-                .ok_or_else(|| RecordError::Malformed(spec.trim().chars().take(40).collect()))?;
+            // A spec that is no tag is a syntax error in the remainder of the record:
+            // discarded (RFC 7489 §6.3), like a second value of a tag; only a second
+            // p, sp or np, whose meaning cannot be told, makes the record invalid.
+            let malformed = || RecordError::Malformed(spec.trim().chars().take(40).collect());
+            let Some((name, value)) = spec.split_once('=') else {
+                push_bounded(&mut rec.discarded, malformed());
+                continue;
+            };
             let name = name.trim().to_ascii_lowercase();
             let value = value.trim();
             if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-                return Err(RecordError::Malformed(
-                    spec.trim().chars().take(40).collect(),
-                ));
+                push_bounded(&mut rec.discarded, malformed());
+                continue;
             }
             if seen.contains(&name) {
-                return Err(RecordError::Duplicate(name));
+                if matches!(name.as_str(), "p" | "sp" | "np") {
+                    return Err(RecordError::Duplicate(name));
+                }
+                push_bounded(&mut rec.discarded, RecordError::Duplicate(name));
+                continue;
             }
-            seen.push(name.clone());
+            seen.insert(name.clone());
             let bad = |tag: &'static str| RecordError::Value {
                 tag,
                 value: value.chars().take(60).collect(),
@@ -284,10 +293,13 @@ impl DmarcRecord {
                         let tag = if name == "rua" { "rua" } else { "ruf" };
                         let list = parse_uris(value);
                         for bad_uri in &list.invalid {
-                            rec.discarded.push(RecordError::Value {
-                                tag,
-                                value: bad_uri.chars().take(60).collect(),
-                            });
+                            push_bounded(
+                                &mut rec.discarded,
+                                RecordError::Value {
+                                    tag,
+                                    value: bad_uri.chars().take(60).collect(),
+                                },
+                            );
                         }
                         rec.uris_ignored += list.ignored;
                         if tag == "rua" {
@@ -346,7 +358,10 @@ impl DmarcRecord {
                         }
                         rec.rf = Some(formats);
                     }
-                    _ => rec.unknown.push((name.clone(), value.to_owned())),
+                    _ if rec.unknown.len() < MAX_UNKNOWN => {
+                        rec.unknown.push((name.clone(), value.to_owned()));
+                    }
+                    _ => {}
                 }
                 Ok(())
             })();
@@ -354,7 +369,7 @@ impl DmarcRecord {
                 Err(e) if matches!(name.as_str(), "p" | "sp" | "np") => {
                     policy_problems.push(e.to_string());
                 }
-                Err(e) => rec.discarded.push(e),
+                Err(e) => push_bounded(&mut rec.discarded, e),
                 Ok(()) => {}
             }
         }
@@ -387,6 +402,20 @@ impl DmarcRecord {
             }
         }
         Ok(rec)
+    }
+}
+
+/// The most problems kept in [`DmarcRecord::discarded`] (a hostile record may hold
+/// thousands); the record is read whole all the same.
+pub const MAX_DISCARDED: usize = 16;
+
+/// The most unknown tags kept in [`DmarcRecord::unknown`] for display; the others are
+/// ignored as the first are.
+pub const MAX_UNKNOWN: usize = 32;
+
+fn push_bounded(list: &mut Vec<RecordError>, e: RecordError) {
+    if list.len() < MAX_DISCARDED {
+        list.push(e);
     }
 }
 
@@ -643,6 +672,23 @@ mod tests {
         assert_eq!(r.discarded.len(), 1);
         // A rua of invalid URIs alone is no rua: no p, no record.
         assert!(DmarcRecord::parse("v=DMARC1; p=bogus; rua=bogus").is_err());
+        // Syntax errors in the remainder are discarded too; a second p is not.
+        let r = DmarcRecord::parse(
+            "v=DMARC1; p=reject; foo; rua=mailto:a@g.test; rua=mailto:b@g.test; =x",
+        )
+        .unwrap();
+        assert_eq!(r.p, Policy::Reject);
+        assert_eq!(r.rua.len(), 1);
+        assert_eq!(r.discarded.len(), 3, "{:?}", r.discarded);
+        assert_eq!(
+            DmarcRecord::parse("v=DMARC1; p=reject; p=none"),
+            Err(RecordError::Duplicate("p".into()))
+        );
+        // Thousands of unknown or broken tags: read in one pass, a few kept.
+        let many: String = (0..8_000).map(|i| format!("x{i}=1; y{i}; ")).collect();
+        let r = DmarcRecord::parse(&format!("v=DMARC1; p=reject; {many}")).unwrap();
+        assert_eq!(r.unknown.len(), MAX_UNKNOWN);
+        assert_eq!(r.discarded.len(), MAX_DISCARDED);
         // Hostile lists: at most ten invalid URIs are named.
         let junk = vec!["x"; 5_000].join(",");
         let r = DmarcRecord::parse(&format!("v=DMARC1; p=reject; rua={junk}")).unwrap();
