@@ -448,9 +448,35 @@ fn gzip(data: &[u8]) -> Result<Vec<u8>, ReportError> {
         })
 }
 
-/// Writes `dir/name` through a temporary file and a rename: a reader never sees half
-/// a report.
+/// The longest file name written (the temporary name adds 5 bytes; most file systems
+/// take 255).
+pub const MAX_FILE_NAME: usize = 240;
+
+/// The name a report is written under: its RFC 9990 §3.2.1.1 name, or, when that is
+/// longer than [`MAX_FILE_NAME`] (a policy domain of 200 characters is a valid
+/// domain, and any sender can make one), the name cut to fit with a hash of the whole
+/// name after a `~`, so that one long domain cannot stop the run for every other.
+pub fn disk_name(name: &str) -> String {
+    const SUFFIX: &str = ".xml.gz";
+    if name.len() <= MAX_FILE_NAME {
+        return name.to_owned();
+    }
+    let digest = monban::crypto::hash(monban::crypto::HashAlgorithm::Sha256, name.as_bytes());
+    let tag: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    let room = MAX_FILE_NAME - SUFFIX.len() - 1 - tag.len();
+    let cut = name
+        .char_indices()
+        .map(|(i, c)| i + c.len_utf8())
+        .take_while(|end| *end <= room)
+        .last()
+        .unwrap_or(0);
+    format!("{}~{tag}{SUFFIX}", &name[..cut])
+}
+
+/// Writes `dir/name` ([`disk_name`]) through a temporary file and a rename: a reader
+/// never sees half a report.
 fn write_atomic(dir: &Path, name: &str, data: &[u8]) -> Result<PathBuf, ReportError> {
+    let name = &disk_name(name);
     let path = dir.join(name);
     let tmp = dir.join(format!(".{name}.tmp"));
     let io = |source| ReportError::Io {
@@ -476,6 +502,29 @@ fn is_domain(d: &str) -> bool {
 mod tests {
     use super::*;
     use monban_store::{DkimRow, OverrideRow, PublishedPolicy, SpfRow};
+
+    /// A trial's sender made a policy domain of 195 characters: its report's name was
+    /// past 255 bytes, the write failed and the whole run stopped, for every domain.
+    #[test]
+    fn a_name_too_long_for_the_file_system_is_cut_with_a_hash() {
+        let short = monban::report::aggregate::filename("rx.example", "example.com", 1, 2, "abc");
+        assert_eq!(disk_name(&short), short);
+        let label = "a".repeat(63);
+        let long_domain = format!("{label}.{label}.{label}.{}.example", "b".repeat(40));
+        let long = monban::report::aggregate::filename("rx.example", &long_domain, 1, 2, "abc");
+        assert!(long.len() > 255);
+        let other = long.replace("abc.xml", "abd.xml");
+        let (a, b) = (disk_name(&long), disk_name(&other));
+        assert!(a.len() <= MAX_FILE_NAME && a.ends_with(".xml.gz"), "{a}");
+        assert!(a.starts_with("rx.example!aaa"), "{a}");
+        assert_ne!(a, b, "names cut alike still differ by their hash");
+        let dir = std::env::temp_dir().join(format!("monban-longname-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = write_atomic(&dir, &long, b"x").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"x");
+        assert_eq!(path.file_name().unwrap().to_str(), Some(a.as_str()));
+        std::fs::remove_dir_all(&dir).ok();
+    }
 
     fn group(disposition: &str, dmarc: &str, overrides: Vec<OverrideRow>) -> AggregateGroup {
         AggregateGroup {
