@@ -101,7 +101,7 @@ pub const OPTIONS: &[OptionDoc] = &[
     OptionDoc {
         key: "reject_unparseable_from",
         default: "true",
-        doc: "Reject (550 5.7.1) a message without exactly one From field holding one address (RFC 5322 section 3.6): there is no author to judge, and its DMARC result is permerror. false delivers it with that result.",
+        doc: "Reject (550 5.7.1) a message without exactly one From field holding one readable address (RFC 5322 section 3.6): there is no author to judge, and its DMARC result is permerror (the log line's reason says why). false delivers it with that result, no DMARC policy applied: a spoofer then needs only a From that does not parse (an unclosed comment, a stray byte) to get past p=reject, so keep true unless such mail must get through.",
     },
     OptionDoc {
         key: "oversized_header",
@@ -121,7 +121,7 @@ pub const OPTIONS: &[OptionDoc] = &[
     OptionDoc {
         key: "trusted_arc_sealers",
         default: "[]",
-        doc: "ARC sealers (domains, with their subdomains) trusted to vouch for forwarded mail: a message that fails DMARC is delivered (override trusted_forwarder) when its ARC chain passes and the oldest sealer whose signature still verifies is listed here and recorded dmarc=pass or an aligned dkim=pass (RFC 8617). E.g. [\"google.com\", \"lists.example.org\"].",
+        doc: "ARC sealers (domains, with their subdomains) trusted to vouch for forwarded mail: a message that fails DMARC is delivered (override trusted_forwarder) when its ARC chain passes and the oldest sealer whose signature still verifies is listed here and recorded dmarc=pass or an aligned dkim=pass (RFC 8617). E.g. [\"google.com\", \"lists.example.org\"]; a public suffix (com, co.uk, github.io) or a wildcard is refused.",
     },
     OptionDoc {
         key: "arc_seal_recipients",
@@ -1164,10 +1164,20 @@ impl Config {
         if !raw.reject_unparseable_from {
             filter.verify.dmarc.permerror_disposition = monban::dmarc::Disposition::None;
         }
+        // Sealers match with their subdomains: a public suffix (a TLD, co.uk, github.io)
+        // would let anyone who registers a name under it seal away every domain's
+        // DMARC policy.
+        let psl = monban::dmarc::psl::PublicSuffixList::bundled_shared();
         for d in &raw.trusted_arc_sealers {
-            if monban_dns::normalize_name(d).is_err() || d.contains('@') {
+            if d.contains('*') || monban_dns::normalize_name(d).is_err() || d.contains('@') {
                 return Err(err(format!(
-                    "trusted_arc_sealers: {d:?} is not a domain name"
+                    "trusted_arc_sealers: {d:?} is not a domain name (sealers are listed by name, without wildcards)"
+                )));
+            }
+            let name = d.trim_end_matches('.').to_ascii_lowercase();
+            if psl.registrable_domain(&name).is_none() {
+                return Err(err(format!(
+                    "trusted_arc_sealers: {d:?} is a public suffix: anyone who registers a domain under it could seal mail past every DMARC policy; list the sealers' own domains"
                 )));
             }
         }
@@ -1273,6 +1283,37 @@ impl Config {
             warnings.push(
                 "trusted_networks lists networks, but no [[signing]] row or default_signing signs for anyone: their mail passes through unsigned".to_owned(),
             );
+        }
+        for n in raw
+            .allow_networks
+            .iter()
+            .filter(|n| crate::session::Network::parse(n).is_some_and(|n| n.is_vast()))
+        {
+            warnings.push(format!(
+                "allow_networks: {n} spans a large part of the Internet: no DMARC policy is applied to mail from it"
+            ));
+        }
+        let psl = monban::dmarc::psl::PublicSuffixList::bundled_shared();
+        for (key, list, what) in [
+            (
+                "allow_domains",
+                &raw.allow_domains,
+                "no DMARC policy is applied to mail from any domain under it",
+            ),
+            (
+                "optout_recipient_domains",
+                &raw.optout_recipient_domains,
+                "mail to any domain under it is delivered unenforced",
+            ),
+        ] {
+            for d in list {
+                let name = d.trim_end_matches('.').to_ascii_lowercase();
+                if name.contains('*') || psl.registrable_domain(&name).is_none() {
+                    warnings.push(format!(
+                        "{key}: {d:?} is a public suffix or a wildcard, not one organization's domain: {what}, if it matches at all"
+                    ));
+                }
+            }
         }
         if matches!(listen, Listen::Unix(_)) && socket.group.is_none() && socket.mode & 0o006 == 0 {
             warnings.push(format!(
@@ -1671,6 +1712,36 @@ key = "keys/s2026.private"
         let e = parse("authserv_id = \"mx\"\n\nenforce_reject = maybe\n").unwrap_err();
         assert!(e.to_string().contains("line 3, column"), "{e}");
         assert!(!e.to_string().contains("byte"), "{e}");
+    }
+
+    /// A trial listed `trusted_arc_sealers = ["test"]` and its own ARC seal from
+    /// evil.test then carried a spoof of bank.test past p=reject: public suffixes and
+    /// wildcards are refused there, and overrides that span everyone are warned about.
+    #[test]
+    fn sealers_and_overrides_that_span_everyone() {
+        let parse = |text: &str| Config::parse(text, "m.toml", Path::new("/tmp"));
+        for bad in ["test", "com", "co.uk", "github.io", "*", "*.example.org"] {
+            let e = parse(&format!(
+                "authserv_id = \"mx\"\ntrusted_arc_sealers = [\"{bad}\"]"
+            ))
+            .unwrap_err()
+            .to_string();
+            assert!(e.contains("trusted_arc_sealers"), "{bad}: {e}");
+        }
+        let c = parse(
+            "authserv_id = \"mx\"\ntrusted_arc_sealers = [\"lists.example.org\", \"google.com\"]",
+        )
+        .unwrap();
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        let c = parse(
+            "authserv_id = \"mx\"\nallow_networks = [\"0.0.0.0/0\", \"::/0\", \"192.0.2.0/24\"]\n\
+             allow_domains = [\"*\", \"partner.example\"]\noptout_recipient_domains = [\"com\"]",
+        )
+        .unwrap();
+        let about = |key: &str| c.warnings.iter().filter(|w| w.starts_with(key)).count();
+        assert_eq!(about("allow_networks"), 2, "{:?}", c.warnings);
+        assert_eq!(about("allow_domains"), 1, "{:?}", c.warnings);
+        assert_eq!(about("optout_recipient_domains"), 1, "{:?}", c.warnings);
     }
 
     /// `tcp_quickack` is "auto" unless set; true, false and "auto" are accepted, and any

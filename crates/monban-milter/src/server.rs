@@ -610,6 +610,16 @@ fn record(metrics: &Metrics, queue_id: &str, outcome: &MessageOutcome) {
                     .join(",")
                     .as_str(),
                 action,
+                // Why DMARC came out as it did ("the message has 2 From fields", "the
+                // From field does not parse: ..."): a refused message's
+                // Authentication-Results is never delivered, so this is where an
+                // administrator finds it.
+                reason = r
+                    .dmarc
+                    .reason
+                    .as_ref()
+                    .map_or_else(|| "-".to_owned(), ToString::to_string)
+                    .as_str(),
                 "message verified"
             );
         }

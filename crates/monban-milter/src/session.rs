@@ -43,6 +43,12 @@ impl Network {
         (prefix <= max).then_some(Self { addr, prefix })
     }
 
+    /// Whether the network spans a large part of the Internet: an IPv4 /8 or wider, an
+    /// IPv6 /16 or wider (no one site holds such a network).
+    pub fn is_vast(&self) -> bool {
+        self.prefix <= if self.addr.is_ipv4() { 8 } else { 16 }
+    }
+
     /// Whether the network contains `ip` (IPv4-mapped IPv6 counts as IPv4).
     pub fn contains(&self, ip: IpAddr) -> bool {
         let ip = match ip {
@@ -1359,7 +1365,7 @@ impl Session {
                 // The detail (which may quote the sender's From) goes to the log and the
                 // Authentication-Results comment, not into the SMTP reply.
                 out.push(Response::ReplyCode(
-                    "550 5.7.1 the message must have exactly one From field with one address (RFC 5322 section 3.6)"
+                    "550 5.7.1 the message must have exactly one From field holding one readable address (RFC 5322 section 3.6)"
                         .into(),
                 ));
                 return (out, Action::Reject);
@@ -1443,15 +1449,18 @@ impl Session {
                 });
             }
         }
-        // Our tag field is ours alone: a sender's copy would fool filters that read it.
-        // Deleted last first, so the indexes stay right.
-        let tags = headers.get("X-Monban-Tag").count();
-        for occurrence in (1..=tags).rev() {
-            out.push(Response::ChangeHeader {
-                index: u32::try_from(occurrence).unwrap_or(u32::MAX),
-                name: "X-Monban-Tag".into(),
-                value: String::new(),
-            });
+        // Our tag and quarantine fields are ours alone: a sender's copy would fool the
+        // filters and mail stores that read them. Deleted last first, so the indexes
+        // stay right.
+        for name in ["X-Monban-Tag", "X-Monban-Quarantine"] {
+            let copies = headers.get(name).count();
+            for occurrence in (1..=copies).rev() {
+                out.push(Response::ChangeHeader {
+                    index: u32::try_from(occurrence).unwrap_or(u32::MAX),
+                    name: name.into(),
+                    value: String::new(),
+                });
+            }
         }
         out
     }

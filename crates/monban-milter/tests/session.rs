@@ -242,17 +242,19 @@ fn outbound_is_signed_and_the_signature_verifies() {
     assert_eq!(results[0].result, DkimResult::Pass, "{results:?}");
 }
 
-/// Results under our authserv-id and our tag in mail from a trusted client or a SASL
-/// user are deleted too (they were kept: a local mailbox got "verified" forgeries, and
-/// list software resending the message had them sealed), whether the message is
-/// signed or passed on unsigned.
+/// Results under our authserv-id, our tag and quarantine fields in mail from a trusted
+/// client or a SASL user are deleted too (they were kept: a local mailbox got
+/// "verified" forgeries, and list software resending the message had them sealed),
+/// whether the message is signed or passed on unsigned.
 #[test]
 fn forged_results_are_deleted_from_trusted_and_sasl_mail_too() {
     let key = Arc::new(SigningKey::generate_ed25519().unwrap());
     let zone = zone(&key);
     let forged = format!(
         "Authentication-Results: mx.example.net; dmarc=pass header.from=bank.test\r\n\
-         X-Monban-Tag: clean\r\n{}",
+         X-Monban-Tag: clean\r\n\
+         X-Monban-Quarantine: no\r\n\
+         X-Monban-Quarantine: no, really\r\n{}",
         MSG.replace("alice@example.com", "ceo@bank.test")
     );
     let deletions = |out: &[Response]| -> Vec<(u32, String)> {
@@ -265,9 +267,13 @@ fn forged_results_are_deleted_from_trusted_and_sasl_mail_too() {
             })
             .collect()
     };
+    // The sender's X-Monban-Quarantine too (a trial's spoof carried "no" above
+    // monban's own), the later copy first.
     let want = vec![
         (1, "Authentication-Results".to_owned()),
         (1, "X-Monban-Tag".to_owned()),
+        (2, "X-Monban-Quarantine".to_owned()),
+        (1, "X-Monban-Quarantine".to_owned()),
     ];
     // A trusted host, From a domain the signing table does not sign: passed on.
     let mut s = Session::new(config(key.clone()), NOW);

@@ -306,8 +306,51 @@ impl<'a> Parser<'a> {
 
 /// Parses a `mailbox-list` (the value of a `From` field). Empty list elements
 /// (`a@b, , c@d`, obsolete syntax) are skipped.
+///
+/// A value that is not UTF-8 (a display name in ISO-8859-1 or Shift_JIS written raw,
+/// as old mailers do) is read twice: each invalid byte sequence taken as one
+/// character, and taken as one character together with the ASCII byte after it (as a
+/// double-byte charset reads `\x81\\`, `\x81"` or `\x81<`). Only when both readings give
+/// the same addresses is the list accepted (with the first reading's display names):
+/// a name in a legacy charset then judges by its plain address, while bytes that could
+/// make a reader see another address than monban stay an error ([`AddressError::NotUtf8`]).
 pub fn parse_mailbox_list(value: &[u8]) -> Result<Vec<Mailbox>, AddressError> {
-    let s = std::str::from_utf8(value).map_err(|_| AddressError::NotUtf8)?;
+    if let Ok(s) = std::str::from_utf8(value) {
+        return parse_mailbox_list_str(s);
+    }
+    let reading = |swallow: bool| {
+        let mut out = String::with_capacity(value.len() + 8);
+        let mut skip_ascii = false;
+        for chunk in value.utf8_chunks() {
+            let mut valid = chunk.valid();
+            if skip_ascii && valid.as_bytes().first().is_some_and(u8::is_ascii) {
+                valid = &valid[1..];
+            }
+            out.push_str(valid);
+            skip_ascii = false;
+            if !chunk.invalid().is_empty() {
+                out.push(char::REPLACEMENT_CHARACTER);
+                skip_ascii = swallow;
+            }
+        }
+        out
+    };
+    let single = parse_mailbox_list_str(&reading(false)).map_err(|_| AddressError::NotUtf8)?;
+    let double = parse_mailbox_list_str(&reading(true)).map_err(|_| AddressError::NotUtf8)?;
+    let address = |m: &Mailbox| (m.local_part.clone(), m.domain.clone(), m.domain_literal);
+    if single.len() == double.len()
+        && single
+            .iter()
+            .zip(&double)
+            .all(|(a, b)| address(a) == address(b))
+    {
+        Ok(single)
+    } else {
+        Err(AddressError::NotUtf8)
+    }
+}
+
+fn parse_mailbox_list_str(s: &str) -> Result<Vec<Mailbox>, AddressError> {
     let mut p = Parser { s, pos: 0 };
     let mut out = Vec::new();
     loop {
@@ -347,6 +390,50 @@ mod tests {
         let v = parse_mailbox_list(s.as_bytes()).unwrap();
         assert_eq!(v.len(), 1, "{s}");
         v.into_iter().next().unwrap()
+    }
+
+    /// A trial's legitimate mail (SPF and DKIM passing for bank.test) was refused 550 for
+    /// `From: Andr\xe9 <andre@bank.test>`: one raw ISO-8859-1 byte in the display name made
+    /// the whole field unreadable. A name in a legacy charset now judges by its address;
+    /// bytes that a double-byte charset would read together with a quote, a backslash or
+    /// an angle bracket, which could show a reader another address, stay an error.
+    #[test]
+    fn a_display_name_in_a_legacy_charset_judges_by_its_address() {
+        let ok = |v: &[u8]| parse_mailbox_list(v).map(|l| l[0].domain.clone());
+        for v in [
+            &b"Andr\xe9 <andre@bank.test>"[..],
+            b"\"Andr\xe9 Dupont\" <andre@bank.test>",
+            b"andre@bank.test (Andr\xe9 D.)",
+            b"\x93\xfa\x96\x7b <ceo@bank.test>",
+            b"\xe9\xe9 <a@bank.test>, B\xf6b <b@bank.test>",
+        ] {
+            assert_eq!(
+                ok(v).as_deref(),
+                Ok("bank.test"),
+                "{}",
+                String::from_utf8_lossy(v)
+            );
+        }
+        // Shift_JIS 0x81 0x5C is one character: to such a reader the quoted name ends
+        // early and the address is ceo@bank.test, to a byte-wise one attacker@evil.test.
+        for v in [
+            &b"\"\x81\\\" <ceo@bank.test>\" <attacker@evil.test>"[..],
+            b"\"\x81\" <ceo@bank.test>",
+            b"Andr\xe9<andre@bank.test>",
+            b"andre@bank.test (Andr\xe9)",
+            b"ceo\xe9@bank.test",
+            b"ceo\xe9x@bank.test",
+        ] {
+            assert_eq!(
+                ok(v),
+                Err(AddressError::NotUtf8),
+                "{}",
+                String::from_utf8_lossy(v)
+            );
+        }
+        // Bytes after the domain are read alike both ways, and kept: the domain is then
+        // not a usable one, which DMARC reports as such.
+        assert_eq!(ok(b"ceo@bank.test\xe9").as_deref(), Ok("bank.test\u{fffd}"));
     }
 
     #[test]

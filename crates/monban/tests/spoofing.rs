@@ -466,6 +466,24 @@ fn forged_results_claiming_our_authserv_id_are_found() {
     );
 }
 
+/// The absolute form of our name (a trailing dot) is our name to a reader that
+/// normalizes host names: a trial's forged `mx.trial.` field was kept. A longer name
+/// is not ours.
+#[test]
+fn forged_results_with_our_name_in_absolute_form_are_found() {
+    let msg = "Authentication-Results: mx.receiver.example.; dmarc=pass header.from=victim.example\r\n\
+        Authentication-Results: mx.receiver.example.; dmarc=pass (broken\r\n\
+        Authentication-Results: mx.receiver.example.evil; dkim=pass\r\n\
+        Authentication-Results: mx.receiver.example..; dkim=pass (broken\r\n\
+        From: ceo@victim.example\r\n\r\nhi\r\n";
+    let (headers, _) = dkim::split_message(msg.as_bytes()).unwrap();
+    assert_eq!(fields_claiming(&headers, "mx.receiver.example"), vec![0, 1]);
+    assert_eq!(
+        fields_claiming(&headers, "mx.receiver.example."),
+        vec![0, 1]
+    );
+}
+
 /// Malformed forgeries that a lenient reader downstream could still take for ours: a
 /// comment or a quote before the name, a control character, too many results. A
 /// malformed field of another host, or one naming a longer host, is kept.

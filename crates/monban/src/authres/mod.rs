@@ -389,13 +389,22 @@ impl AuthenticationResults {
 /// is `ours` (case-insensitive), or which cannot be parsed at all: §5 says a receiver
 /// MUST remove fields that claim its own authserv-id before adding its own, since a
 /// sender could have forged them.
+///
+/// The name is compared as a host name: `mx.example.org.` (the absolute form) is
+/// `mx.example.org`, which a reader normalizing names would take it for.
 pub fn fields_claiming(headers: &Headers, ours: &str) -> Vec<usize> {
+    let ours = ours.strip_suffix('.').unwrap_or(ours);
     headers
         .fields()
         .enumerate()
         .filter(|(_, f)| f.is("Authentication-Results"))
         .filter(|(_, f)| match AuthenticationResults::parse(f.value) {
-            Ok(ar) => ar.authserv_id.eq_ignore_ascii_case(ours),
+            Ok(ar) => {
+                let id = ar.authserv_id.as_str();
+                id.strip_suffix('.')
+                    .unwrap_or(id)
+                    .eq_ignore_ascii_case(ours)
+            }
             // Unparseable: removed when our name stands anywhere in it as a whole word.
             // A lenient reader downstream could still take a malformed forgery for ours
             // (behind a comment, a quote or a control character); a malformed field of
@@ -407,17 +416,20 @@ pub fn fields_claiming(headers: &Headers, ours: &str) -> Vec<usize> {
 }
 
 /// Whether `word` (a host name) appears in `value`, case-insensitively, not as part of a
-/// longer name (`mx.example.org` is not in `mx.example.org.evil` or `amx.example.org`).
+/// longer name (`mx.example.org` is not in `mx.example.org.evil` or `amx.example.org`),
+/// in its absolute form too (`mx.example.org.`).
 fn names_word(value: &[u8], word: &str) -> bool {
     let w = word.as_bytes();
     if w.is_empty() || value.len() < w.len() {
         return false;
     }
     let part_of_name = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_');
+    let ends_name = |at: usize| value.get(at).is_none_or(|&b| !part_of_name(b));
     (0..=value.len() - w.len()).any(|i| {
-        value[i..i + w.len()].eq_ignore_ascii_case(w)
+        let end = i + w.len();
+        value[i..end].eq_ignore_ascii_case(w)
             && (i == 0 || !part_of_name(value[i - 1]))
-            && value.get(i + w.len()).is_none_or(|&b| !part_of_name(b))
+            && (ends_name(end) || (value[end] == b'.' && ends_name(end + 1)))
     })
 }
 
