@@ -189,7 +189,14 @@ impl ResInfo {
         let mut r = Self::new("dmarc", o.result.as_str());
         let mut note = String::new();
         if let Some(p) = o.policy {
-            let _ = write!(note, "p={p} dis={}", o.disposition.as_str());
+            // The tag the applied policy came from: a subdomain's is sp (or np), and
+            // "p=none" for a record that says p=reject; sp=none would misstate it.
+            let tag = match o.policy_tag {
+                Some(crate::dmarc::PolicyTag::Sp) => "sp",
+                Some(crate::dmarc::PolicyTag::Np) => "np",
+                _ => "p",
+            };
+            let _ = write!(note, "{tag}={p} dis={}", o.disposition.as_str());
         }
         if let Some(reason) = &o.reason {
             if !note.is_empty() {

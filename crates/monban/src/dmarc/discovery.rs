@@ -91,8 +91,12 @@ pub fn walk_names(domain: &str) -> WalkNames {
 pub enum Lookup {
     /// Exactly one valid DMARC record.
     Record(DmarcRecord),
-    /// No record (or none valid, or several: RFC 9989 §4.10.1 says several = none).
+    /// No DMARC record.
     None,
+    /// Records that cannot be used: several, or one that is not valid. RFC 9989's tree
+    /// walk goes on past them as past no record (§4.10.1); RFC 7489 §6.6.3 stops there
+    /// (steps 5 and 6: DMARC is not applied).
+    Unusable,
 }
 
 /// Fetches and parses `_dmarc.<name>`. Temporary DNS failures are returned as errors.
@@ -136,7 +140,8 @@ pub async fn fetch<R: Resolver>(resolver: &R, name: &str) -> Result<Lookup, Look
     }
     Ok(match (found, candidates) {
         (Some(rec), 1) => Lookup::Record(rec),
-        _ => Lookup::None,
+        (_, 0) => Lookup::None,
+        _ => Lookup::Unusable,
     })
 }
 
@@ -174,11 +179,17 @@ pub async fn discover_two<R: Resolver>(
     org_domain: &str,
 ) -> Result<Option<Discovered>, LookupError> {
     for name in [author_domain, org_domain] {
-        if let Lookup::Record(record) = fetch(resolver, name).await? {
-            return Ok(Some(Discovered {
-                record,
-                domain: name.to_owned(),
-            }));
+        match fetch(resolver, name).await? {
+            Lookup::Record(record) => {
+                return Ok(Some(Discovered {
+                    record,
+                    domain: name.to_owned(),
+                }));
+            }
+            // Step 3 goes to the organizational domain only when the set is empty;
+            // several records, or an invalid one, end discovery (steps 5 and 6).
+            Lookup::Unusable => return Ok(None),
+            Lookup::None => {}
         }
         if author_domain == org_domain {
             break;
@@ -233,6 +244,41 @@ pub async fn domain_exists<R: Resolver>(resolver: &R, domain: &str) -> Result<bo
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// RFC 7489 §6.6.3: several records (or an invalid one) at the author domain end
+    /// discovery with no DMARC applied; only an empty set goes on to the organizational
+    /// domain (a trial found `--psl` applying the organization's p=reject instead).
+    /// The RFC 9989 tree walk goes on past them.
+    #[test]
+    fn rfc7489_6_6_3_several_records_end_discovery() {
+        let zone = crate::testing::example_zone(
+            "_dmarc TXT \"v=DMARC1; p=reject\"\n\
+             _dmarc.two TXT \"v=DMARC1; p=none; rua=mailto:a@example\"\n\
+             _dmarc.two TXT \"v=DMARC1; p=none; rua=mailto:b@example\"\n\
+             _dmarc.bad TXT \"v=DMARC1; p=bogus\"\n",
+        );
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let two = |author: &str| {
+            rt.block_on(discover_two(&zone, author, "example"))
+                .unwrap()
+                .map(|d| d.domain)
+        };
+        assert_eq!(two("two.example"), None);
+        assert_eq!(two("bad.example"), None);
+        assert_eq!(two("none.example").as_deref(), Some("example"));
+        let walk = |author: &str| {
+            rt.block_on(discover(&zone, author))
+                .unwrap()
+                .map(|d| d.domain)
+        };
+        assert_eq!(walk("two.example").as_deref(), Some("example"));
+        assert_eq!(
+            rt.block_on(fetch(&zone, "two.example")).unwrap(),
+            Lookup::Unusable
+        );
+    }
 
     #[test]
     fn rfc9989_4_10_1_walk_names() {

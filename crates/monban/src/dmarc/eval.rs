@@ -681,6 +681,37 @@ mod tests {
         }
     }
 
+    /// The Authentication-Results comment names the tag the applied policy came from:
+    /// a trial's subdomain under `p=reject; sp=none` read "p=none".
+    #[test]
+    fn the_comment_names_sp_and_np_when_they_apply() {
+        let zone = crate::testing::example_zone(
+            "_dmarc.bank TXT \"v=DMARC1; p=reject; sp=none; np=quarantine\"\n\
+             sub.bank A 192.0.2.7\n",
+        );
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let comment = |from: &str| {
+            let msg = format!("From: a@{from}\r\n\r\nx\r\n");
+            let (headers, _) = crate::dkim::split_message(msg.as_bytes()).unwrap();
+            let spf = spf_pass("evil.example");
+            let o = rt.block_on(evaluate(
+                &zone,
+                &headers,
+                Some(&spf),
+                &[],
+                &DmarcConfig::default(),
+            ));
+            crate::authres::ResInfo::from_dmarc(&o)
+                .comment
+                .unwrap_or_default()
+        };
+        assert_eq!(comment("bank.example"), "p=reject dis=reject");
+        assert_eq!(comment("sub.bank.example"), "sp=none dis=none");
+        assert_eq!(comment("gone.bank.example"), "np=quarantine dis=quarantine");
+    }
+
     /// RFC 7489 §3.2 (PSL) and RFC 9989 §4.10.2 (tree walk) differ when a domain
     /// publishes psd=y but is not on the Public Suffix List.
     #[test]
