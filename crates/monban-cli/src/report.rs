@@ -200,6 +200,11 @@ fn report_signer(args: &SendArgs) -> Result<Option<SignerConfig>, Failure> {
                 "--dkim-domain needs --dkim-selector and --dkim-key",
             ));
         };
+        // A key a timer signs with for good, so its exposure is said (a one-shot
+        // `monban sign` leaves the user's own file to the user).
+        if let Some(w) = monban_dns::file::secret_exposure(key) {
+            eprintln!("monban: warning: the key {w}");
+        }
         let key = crate::sign::read_key(key)?;
         return Ok(Some(SignerConfig::new(
             domain.trim_end_matches('.'),

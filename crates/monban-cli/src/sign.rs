@@ -342,9 +342,6 @@ pub(crate) fn read_key(path: &std::path::Path) -> Result<SigningKey, Failure> {
             e => Failure::other(format!("the key {} {e}", path.display())),
         },
     )?;
-    if let Some(w) = monban_dns::file::secret_exposure(path) {
-        eprintln!("monban: warning: the key {w}");
-    }
     SigningKey::from_pem(&pem).map_err(|e| Failure::other(format!("{}: {e}", path.display())))
 }
 
