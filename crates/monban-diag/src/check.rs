@@ -504,49 +504,37 @@ async fn check_spf<R: Resolver>(
             _ => spf_ending(&no_ptr, "-all"),
         }
     };
-    // Qualifiers and mechanisms of the top record.
-    let mut ends = None;
     for d in parsed.directives() {
-        match d.mechanism {
-            Mechanism::All => ends = Some(d.qualifier()),
-            Mechanism::Ptr(_) => ctx.add(
+        if let Mechanism::Ptr(_) = d.mechanism {
+            ctx.add(
                 Area::Spf,
                 Severity::Yellow,
                 msg!("spf-ptr"),
                 Some(msg!("fix-spf-ptr", record = txt_record(domain, &fixed))),
-            ),
-            _ => {}
+            );
         }
     }
-    match (ends, parsed.redirect()) {
-        (Some(Qualifier::Pass), _) => ctx.add(
-            Area::Spf,
-            Severity::Red,
-            msg!("spf-pass-all"),
-            Some(msg!("fix-spf-end-all", record = txt_record(domain, &fixed))),
-        ),
-        (Some(Qualifier::Neutral), _) => ctx.add(
-            Area::Spf,
-            Severity::Yellow,
-            msg!("spf-neutral-all"),
-            Some(msg!("fix-spf-end-all", record = txt_record(domain, &fixed))),
-        ),
-        (Some(Qualifier::SoftFail), _) => {
-            ctx.add(Area::Spf, Severity::Green, msg!("spf-softfail-all"), None)
-        }
-        (Some(Qualifier::Fail), _) => {
-            ctx.add(Area::Spf, Severity::Green, msg!("spf-fail-all"), None)
-        }
-        (None, Some(_)) => {}
-        (None, None) => ctx.add(
-            Area::Spf,
-            Severity::Yellow,
-            msg!("spf-no-all"),
-            Some(msg!("fix-spf-end-all", record = txt_record(domain, &fixed))),
-        ),
+    // What the whole policy gives a host it does not list, includes and redirect=
+    // followed (RFC 7208 §5.2, §6.1): the evaluator's own result for a probe address
+    // of each family, not the top record's `all` alone (an included `+all` or a
+    // redirect target's `?all` is the policy's real ending). The same evaluation
+    // counts the lookups and void lookups as receivers do.
+    let counts = policy_counts(resolver, domain, IpAddr::V4(PROBE), now).await;
+    let counts6 = policy_counts(resolver, domain, IpAddr::V6(PROBE6), now).await;
+    let end_fix = || msg!("fix-spf-end-all", record = txt_record(domain, &fixed));
+    let ending = policy_ending(domain, &parsed, &counts, &end_fix);
+    let ending6 = policy_ending(domain, &parsed, &counts6, &end_fix);
+    let worse6 = match (&ending, &ending6) {
+        (Some(e4), Some(e6)) => e6.0 > e4.0,
+        (None, Some(_)) => true,
+        _ => false,
+    };
+    if let Some((severity, text, fix)) = ending {
+        ctx.add(Area::Spf, severity, text, fix);
     }
-    // Lookups and void lookups as receivers count them: the evaluator's own count.
-    let counts = policy_counts(resolver, domain, now).await;
+    if let Some((severity, text, fix)) = ending6.filter(|_| worse6) {
+        ctx.add(Area::Spf, severity, msg!("spf-for-ipv6", what = text), fix);
+    }
     let lookups = u32::from(counts.dns_lookups);
     let severity = match lookups {
         0..=7 => Severity::Green,
@@ -602,6 +590,8 @@ async fn check_spf<R: Resolver>(
         }
     });
     ctx.add(Area::Spf, severity, shown, fix);
+    // Void lookups for either family: an `a` or `mx` whose hosts have A records only
+    // is a void AAAA lookup for every IPv6 client (RFC 7208 §4.6.4, §5.3).
     if counts.void_lookups > 2 {
         ctx.add(
             Area::Spf,
@@ -609,9 +599,37 @@ async fn check_spf<R: Resolver>(
             msg!("spf-void-lookups", n = u32::from(counts.void_lookups)),
             Some(msg!("fix-spf-void-lookups")),
         );
+    } else if counts6.void_lookups > 2 {
+        ctx.add(
+            Area::Spf,
+            Severity::Red,
+            msg!("spf-void-lookups-v6", n = u32::from(counts6.void_lookups)),
+            Some(msg!("fix-spf-void-lookups-v6")),
+        );
     }
     for problem in walk.problems {
         ctx.add(Area::Spf, Severity::Red, problem, None);
+    }
+    // Wide networks, unless the policy already lets every host of that family pass.
+    let everyone = |v6: bool| if v6 { &counts6 } else { &counts }.result == SpfResult::Pass;
+    for (term, at, v6) in &walk.wide {
+        if !everyone(*v6) {
+            ctx.add(
+                Area::Spf,
+                Severity::Red,
+                msg!("spf-wide", mechanism = term, at = at),
+                Some(msg!("fix-spf-everyone", mechanism = term, at = at)),
+            );
+        }
+    }
+    // A policy that lets every host pass allows every address, whatever it lists.
+    if counts.result == SpfResult::Pass {
+        walk.networks
+            .insert((IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 0));
+    }
+    if counts6.result == SpfResult::Pass {
+        walk.networks
+            .insert((IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED), 0));
     }
     if walk.unflattenable {
         ctx.add(Area::Spf, Severity::Green, msg!("spf-unflattenable"), None);
@@ -631,16 +649,99 @@ async fn check_spf<R: Resolver>(
 /// through every term before `all`, as it does for mail from a host the domain does
 /// not list.
 const PROBE: std::net::Ipv4Addr = std::net::Ipv4Addr::new(240, 0, 0, 1);
+/// The IPv6 probe: in 100::/64, the discard-only prefix of RFC 6666, which no sending
+/// host uses. IPv6 clients make `a` and `mx` query AAAA records, so their void lookups
+/// (RFC 7208 §4.6.4) are not those of IPv4 clients.
+const PROBE6: std::net::Ipv6Addr = std::net::Ipv6Addr::new(0x100, 0, 0, 0, 0, 0, 0, 1);
+/// Networks wider than these prefixes (a /7 is 33 million IPv4 addresses; a /15
+/// holds more IPv6 networks than a regional registry gives its largest members) are
+/// more than any one organization sends from: a `+` term listing one lets a large
+/// part of the Internet send as the domain.
+const WIDE_V4: u8 = 8;
+const WIDE_V6: u8 = 16;
+
+/// What the policy gives a host it does not list, from the evaluation for a probe
+/// address: the finding, and its fix; `None` when nothing can be said (an error
+/// stopped the evaluation of a record that ends in `redirect=`).
+fn policy_ending(
+    domain: &str,
+    parsed: &SpfRecord<'_>,
+    o: &SpfOutcome<'_>,
+    end_fix: &dyn Fn() -> Msg,
+) -> Option<(Severity, Msg, Option<Msg>)> {
+    let (result, matched) = match &o.cause {
+        SpfCause::Matched(m) => (o.result, Some((m.mechanism(), m.domain()))),
+        SpfCause::NoMatch => (o.result, None),
+        // An error stopped the evaluation (the lookup and walk findings say which):
+        // the top record's own `all` is what there is to judge.
+        _ => match parsed.directives().find(|d| d.mechanism == Mechanism::All) {
+            Some(d) => {
+                let result = match d.qualifier() {
+                    Qualifier::Pass => SpfResult::Pass,
+                    Qualifier::Neutral => SpfResult::Neutral,
+                    Qualifier::SoftFail => SpfResult::Softfail,
+                    Qualifier::Fail => SpfResult::Fail,
+                };
+                (result, Some(("all", domain)))
+            }
+            None if parsed.redirect().is_some() => return None,
+            None => (SpfResult::Neutral, None),
+        },
+    };
+    // The top record's own `all`: the words and fixes for that record.
+    let own_all = matched.is_some_and(|(m, at)| is_all(m) && at == domain);
+    let elsewhere = |what: Msg| match matched {
+        Some((_, at)) if at != domain => msg!("spf-ending-at", what = what, domain = at),
+        _ => what,
+    };
+    Some(match (result, matched) {
+        (SpfResult::Pass | SpfResult::Neutral, Some((m, at))) => {
+            let pass = result == SpfResult::Pass;
+            let severity = if pass {
+                Severity::Red
+            } else {
+                Severity::Yellow
+            };
+            if own_all {
+                let text = if pass {
+                    msg!("spf-pass-all")
+                } else {
+                    msg!("spf-neutral-all")
+                };
+                (severity, text, Some(end_fix()))
+            } else {
+                let text = if pass {
+                    msg!("spf-pass-everyone", mechanism = m, at = at)
+                } else {
+                    msg!("spf-neutral-everyone", mechanism = m, at = at)
+                };
+                let fix = msg!("fix-spf-everyone", mechanism = m, at = at);
+                (severity, text, Some(fix))
+            }
+        }
+        // No `all` anywhere: in the top record, or (redirect=) in its target.
+        (_, None) if parsed.redirect().is_some() => {
+            (Severity::Yellow, msg!("spf-no-all-redirect"), None)
+        }
+        (_, None) => (Severity::Yellow, msg!("spf-no-all"), Some(end_fix())),
+        (SpfResult::Softfail, Some(_)) => {
+            (Severity::Green, elsewhere(msg!("spf-softfail-all")), None)
+        }
+        (SpfResult::Fail, Some(_)) => (Severity::Green, elsewhere(msg!("spf-fail-all")), None),
+        _ => return None,
+    })
+}
 /// The lookup and void limits of the counting evaluation: above RFC 7208's 10 and 2,
 /// so the whole policy is counted, not only up to where receivers stop.
 pub const COUNT_LIMIT: u32 = 50;
 
 /// The evaluator's count of DNS-querying terms and void lookups in `domain`'s policy
-/// (RFC 7208 §4.6.4), for mail from [`PROBE`]: the same code that verifies mail, so
+/// (RFC 7208 §4.6.4), for mail from `probe` ([`PROBE`], [`PROBE6`]): the same code that verifies mail, so
 /// the checker and the verifier cannot disagree on a record.
 pub async fn policy_counts<R: Resolver>(
     resolver: &R,
     domain: &str,
+    probe: IpAddr,
     now: u64,
 ) -> SpfOutcome<'static> {
     let spf = Spf::with_config(
@@ -652,7 +753,7 @@ pub async fn policy_counts<R: Resolver>(
         },
     );
     spf.check_host(
-        IpAddr::V4(PROBE),
+        probe,
         domain,
         &format!("postmaster@{domain}"),
         domain,
@@ -691,6 +792,9 @@ struct Walk {
     stack: Vec<usize>,
     /// How the next node is reached (`include` or `redirect`).
     via_next: &'static str,
+    /// `+` terms that allow a network wider than [`WIDE_V4`] or [`WIDE_V6`]: the term,
+    /// the domain whose record has it, and whether the network is IPv6.
+    wide: Vec<(String, String, bool)>,
 }
 
 /// One record of the SPF include tree, as the checker walked it.
@@ -723,6 +827,26 @@ const MAX_WALK_DEPTH: usize = 12;
 const MAX_WALK_QUERIES: usize = 200;
 /// The most MX hosts of one `mx` term looked up (more is a permerror anyway, §4.6.4).
 const MAX_MX_HOSTS: usize = 10;
+/// The most wide networks reported.
+const MAX_WIDE: usize = 8;
+
+/// Whether a mechanism allows a network wider than [`WIDE_V4`] / [`WIDE_V6`] (an
+/// `a` or `mx` through its prefix lengths): `Some(true)` for IPv6.
+fn wide_network(m: &Mechanism<'_>) -> Option<bool> {
+    let (v4, v6) = match *m {
+        Mechanism::Ip4 { prefix, .. } => (prefix, None),
+        Mechanism::Ip6 { prefix, .. } => (None, prefix),
+        Mechanism::A { cidr4, cidr6, .. } | Mechanism::Mx { cidr4, cidr6, .. } => (cidr4, cidr6),
+        _ => return None,
+    };
+    if v4.is_some_and(|p| p < WIDE_V4) {
+        Some(false)
+    } else if v6.is_some_and(|p| p < WIDE_V6) {
+        Some(true)
+    } else {
+        None
+    }
+}
 
 impl Walk {
     /// Records a problem once, however often the walk meets it, and on the node being
@@ -852,6 +976,12 @@ impl Walk {
                             && !matches!(d.mechanism, Mechanism::All)
                         {
                             self.unflattenable = true;
+                        }
+                        if d.qualifier() == Qualifier::Pass
+                            && self.wide.len() < MAX_WIDE
+                            && let Some(v6) = wide_network(&d.mechanism)
+                        {
+                            self.wide.push((d.to_string(), domain.to_owned(), v6));
                         }
                         self.mechanism(resolver, domain, &d.mechanism, depth).await;
                     }
@@ -2498,15 +2628,24 @@ mod tests {
         assert_eq!(r.status, Severity::Red);
     }
 
-    /// The DMARC findings of `domain`: (severity, message, fix).
-    fn dmarc_findings(zone: &str, domain: &str) -> Vec<(Severity, String, Option<String>)> {
+    /// The findings of `domain` in `area`: (severity, message, fix).
+    fn findings_in(
+        zone: &str,
+        domain: &str,
+        area: Area,
+    ) -> Vec<(Severity, String, Option<String>)> {
         let zone = ZoneResolver::parse(zone, "z", None).unwrap();
         let r = block_on(check(&zone, domain, &CheckOptions::default()));
         r.findings
             .into_iter()
-            .filter(|f| f.area == Area::Dmarc)
+            .filter(|f| f.area == area)
             .map(|f| (f.severity, f.message, f.fix))
             .collect()
+    }
+
+    /// The DMARC findings of `domain`: (severity, message, fix).
+    fn dmarc_findings(zone: &str, domain: &str) -> Vec<(Severity, String, Option<String>)> {
+        findings_in(zone, domain, Area::Dmarc)
     }
 
     /// A trial's findings on the DMARC part of the checker: a typo in another tag took
@@ -2618,6 +2757,117 @@ mod tests {
             .filter(|f| f.area == Area::Spf)
             .map(|f| f.message)
             .collect()
+    }
+
+    /// The SPF findings of `domain`: (severity, message, fix).
+    fn spf_findings_of(zone: &str, domain: &str) -> Vec<(Severity, String, Option<String>)> {
+        findings_in(zone, domain, Area::Spf)
+    }
+
+    /// A trial's finding F2: an include or redirect= target ending in +all (or ?all),
+    /// or a network of every address, was green "ends in -all" because only the top
+    /// record's `all` was read; the colour is now what the evaluated policy gives a host
+    /// it does not list (RFC 7208 §5.2, §6.1), for IPv4 and IPv6 clients.
+    #[test]
+    fn spf_colour_is_what_the_whole_policy_allows() {
+        let zone = "incall.test. TXT \"v=spf1 include:_spf.incall.test -all\"\n\
+            _spf.incall.test. TXT \"v=spf1 +all\"\n\
+            redirall.test. TXT \"v=spf1 redirect=_r.redirall.test\"\n\
+            _r.redirall.test. TXT \"v=spf1 ip4:192.0.2.1 +all\"\n\
+            redirneutral.test. TXT \"v=spf1 redirect=_r.redirneutral.test\"\n\
+            _r.redirneutral.test. TXT \"v=spf1 ip4:192.0.2.1 ?all\"\n\
+            redirfail.test. TXT \"v=spf1 redirect=_r.redirfail.test\"\n\
+            _r.redirfail.test. TXT \"v=spf1 ip4:192.0.2.1 -all\"\n\
+            incneutral.test. TXT \"v=spf1 include:_n.incneutral.test -all\"\n\
+            _n.incneutral.test. TXT \"v=spf1 ?all\"\n\
+            wide.test. TXT \"v=spf1 ip4:0.0.0.0/0 -all\"\n\
+            half.test. TXT \"v=spf1 include:_h.half.test -all\"\n\
+            _h.half.test. TXT \"v=spf1 ip4:0.0.0.0/1 -ip4:192.0.2.0/1 -all\"\n\
+            v6all.test. TXT \"v=spf1 ip4:192.0.2.1 ip6:::/0 -all\"\n\
+            narrow.test. TXT \"v=spf1 ip4:17.0.0.0/8 ip6:2001:db8::/32 -all\"\n";
+        let has = |d: &str, sev: Severity, needle: &str| {
+            let f = spf_findings_of(zone, d);
+            assert!(
+                f.iter().any(|(s, m, _)| *s == sev && m.contains(needle)),
+                "{d}: {f:#?}"
+            );
+            f
+        };
+        let f = has(
+            "incall.test",
+            Severity::Red,
+            "include:_spf.incall.test in the record of incall.test lets every host pass",
+        );
+        assert!(
+            !f.iter().any(|(_, m, _)| m == "the record ends in -all"),
+            "{f:#?}"
+        );
+        has(
+            "redirall.test",
+            Severity::Red,
+            "+all in the record of _r.redirall.test lets every host pass",
+        );
+        has(
+            "redirneutral.test",
+            Severity::Yellow,
+            "?all in the record of _r.redirneutral.test gives every host",
+        );
+        has(
+            "redirfail.test",
+            Severity::Green,
+            "the record ends in -all (in the record of _r.redirfail.test",
+        );
+        // An included ?all does not match (§5.2): the top record's -all decides.
+        let f = has(
+            "incneutral.test",
+            Severity::Green,
+            "the record ends in -all",
+        );
+        assert!(f.iter().all(|(s, _, _)| *s == Severity::Green), "{f:#?}");
+        has(
+            "wide.test",
+            Severity::Red,
+            "ip4:0.0.0.0/0 in the record of wide.test lets every host pass",
+        );
+        // A network of half the Internet, which the probe is not in.
+        has(
+            "half.test",
+            Severity::Red,
+            "ip4:0.0.0.0/1 in the record of _h.half.test allows a network wider",
+        );
+        // Every IPv6 host: said for IPv6 clients.
+        has("v6all.test", Severity::Green, "the record ends in -all");
+        has(
+            "v6all.test",
+            Severity::Red,
+            "for IPv6 clients: ip6:::/0 in the record of v6all.test lets every host pass",
+        );
+        // A /8 and a /32 are networks organizations hold: nothing said.
+        let f = spf_findings_of(zone, "narrow.test");
+        assert!(f.iter().all(|(s, _, _)| *s == Severity::Green), "{f:#?}");
+        // What the policy allows, listed: every address.
+        let resolver = ZoneResolver::parse(zone, "z", None).unwrap();
+        let r = block_on(check(&resolver, "redirall.test", &CheckOptions::default()));
+        assert_eq!(r.spf_networks, ["0.0.0.0/0", "192.0.2.1/32", "::/0"]);
+    }
+
+    /// A trial's finding F15: void lookups were counted for an IPv4 client only; every
+    /// `a:` naming an IPv4-only host is a void AAAA lookup for an IPv6 client, so three
+    /// of them make the domain's IPv6 mail a permerror (RFC 7208 §4.6.4).
+    #[test]
+    fn void_lookups_are_counted_for_ipv6_clients_too() {
+        let zone = "d.test. TXT \"v=spf1 a:h1.test a:h2.test a:h3.test ip6:2001:db8:ffff::/48 -all\"\n\
+            h1.test. A 192.0.2.1\nh2.test. A 192.0.2.2\nh3.test. A 192.0.2.3\n";
+        let f = spf_findings_of(zone, "d.test");
+        assert!(
+            f.iter().any(|(s, m, _)| *s == Severity::Red
+                && m.starts_with("3 lookups of names that do not exist for IPv6 clients")),
+            "{f:#?}"
+        );
+        // Two are within the limit.
+        let zone = zone.replace(" a:h3.test", "");
+        let f = spf_findings_of(&zone, "d.test");
+        assert!(f.iter().all(|(s, _, _)| *s == Severity::Green), "{f:#?}");
     }
 
     /// RFC 7208 §3.4: the answer to the TXT query, other TXT records counted, should

@@ -265,6 +265,13 @@ fix-spf-end-all = { $record }  (~all instead of -all while testing)
 spf-softfail-all = the record ends in ~all (softfail): unlisted hosts fail softly; DMARC decides
 spf-fail-all = the record ends in -all
 spf-no-all = the record has no all mechanism: unlisted hosts get neutral
+spf-no-all-redirect = the policy reached by redirect= has no all mechanism: unlisted hosts get neutral
+spf-ending-at = { $what } (in the record of { $domain }, which the policy reaches by redirect=)
+spf-for-ipv6 = for IPv6 clients: { $what }
+spf-pass-everyone = { $mechanism } in the record of { $at } lets every host pass (an included record that ends in +all, a redirect= target ending in +all, or a network of every address): every host on the Internet may send as this domain
+spf-neutral-everyone = { $mechanism } in the record of { $at } gives every host not listed before it neutral, which protects nothing
+spf-wide = { $mechanism } in the record of { $at } allows a network wider than any one organization sends from: a large part of the Internet may send as this domain
+fix-spf-everyone = change { $mechanism } in the record of { $at } so that it matches only the hosts that send this domain's mail (end with ~all or -all; do not include a record that ends in +all)
 spf-lookups-over = more than { $limit } DNS-querying terms in the whole policy (RFC 7208 §4.6.4 allows 10; exp= does not count)
 spf-lookups = { $n } DNS-querying terms in the whole policy (RFC 7208 §4.6.4 allows 10; exp= does not count)
 spf-lookups-at-least = at least { $n } DNS-querying terms (the evaluation stopped early: { $cause }) (RFC 7208 §4.6.4 allows 10; exp= does not count)
@@ -273,6 +280,8 @@ fix-spf-lookups = replace include: chains by ip4:/ip6: networks (flattening), or
 fix-spf-flattened = { $record }  (flattened: every include replaced by the networks it lists today; re-check when a provider changes them)
 spf-void-lookups = { $n } lookups of names that do not exist (the limit is 2, RFC 7208 §4.6.4)
 fix-spf-void-lookups = remove the terms that name missing hosts or domains
+spf-void-lookups-v6 = { $n } lookups of names that do not exist for IPv6 clients (a and mx terms query AAAA records, and these hosts have none; the limit is 2, RFC 7208 §4.6.4): mail from IPv6 hosts gets permerror
+fix-spf-void-lookups-v6 = publish AAAA records for those hosts, or list their addresses with ip4: instead of a: or mx terms
 spf-unflattenable = some terms (exists:, macros, or networks listed with -, ~ or ?) cannot be listed as allowed networks
 spf-walk-queries = walking the policy takes more than { $max } DNS queries; receivers stop at 10 lookups (permerror)
 spf-walk-loop = the include/redirect chain loops back to { $domain }: receivers give permerror

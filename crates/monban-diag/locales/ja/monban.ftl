@@ -263,6 +263,13 @@ fix-spf-end-all = { $record }  (テスト中は -all の代わりに ~all)
 spf-softfail-all = レコードは ~all (softfail) で終わっています: 列挙されていないホストは緩やかに失敗し、DMARC が判定します
 spf-fail-all = レコードは -all で終わっています
 spf-no-all = レコードに all メカニズムがありません: 列挙されていないホストは neutral になります
+spf-no-all-redirect = redirect= でたどるポリシーに all メカニズムがありません: 列挙されていないホストは neutral になります
+spf-ending-at = { $what }(redirect= でたどる { $domain } のレコード)
+spf-for-ipv6 = IPv6 のクライアントでは: { $what }
+spf-pass-everyone = { $at } のレコードの { $mechanism } はすべてのホストを pass にします(+all で終わるレコードの include、+all で終わる redirect= 先、またはすべてのアドレスを含むネットワーク): インターネット上のすべてのホストがこのドメインとして送信できます
+spf-neutral-everyone = { $at } のレコードの { $mechanism } は、それより前に列挙されていないすべてのホストを neutral にし、何も守れません
+spf-wide = { $at } のレコードの { $mechanism } は、どの組織も送信に使わないほど広いネットワークを許可しています: インターネットの広い範囲がこのドメインとして送信できます
+fix-spf-everyone = { $at } のレコードの { $mechanism } を、このドメインのメールを送信するホストだけに一致するよう変更してください(~all か -all で終え、+all で終わるレコードは include しないでください)
 spf-lookups-over = ポリシー全体で DNS を参照する項目が { $limit } 個を超えています(RFC 7208 §4.6.4 の上限は 10。exp= は数えません)
 spf-lookups = ポリシー全体で DNS を参照する項目は { $n } 個です(RFC 7208 §4.6.4 の上限は 10。exp= は数えません)
 spf-lookups-at-least = DNS を参照する項目は少なくとも { $n } 個です(評価が途中で止まりました: { $cause })(RFC 7208 §4.6.4 の上限は 10。exp= は数えません)
@@ -271,6 +278,8 @@ fix-spf-lookups = include: の連鎖を ip4:/ip6: のネットワークに置き
 fix-spf-flattened = { $record }  (フラット化したもの: 各 include を現在のネットワークに置き換えました。プロバイダーが変更したら再チェックしてください)
 spf-void-lookups = 存在しない名前の参照が { $n } 回あります(上限は 2、RFC 7208 §4.6.4)
 fix-spf-void-lookups = 存在しないホストやドメインを指す項目を削除してください
+spf-void-lookups-v6 = IPv6 のクライアントでは存在しない名前の参照が { $n } 回あります(a と mx は AAAA レコードを参照しますが、これらのホストにはありません。上限は 2、RFC 7208 §4.6.4): IPv6 のホストからのメールは permerror になります
+fix-spf-void-lookups-v6 = それらのホストに AAAA レコードを公開するか、a や mx の代わりに ip4: でアドレスを列挙してください
 spf-unflattenable = 一部の項目(exists:、マクロ、または -、~、? 付きのネットワーク)は許可されたネットワークとして列挙できません
 spf-walk-queries = ポリシーをたどるのに { $max } 回を超える DNS 問い合わせが必要です: 受信側は 10 回の参照で打ち切ります (permerror)
 spf-walk-loop = include/redirect の連鎖が { $domain } に戻ってループしています: 受信側は permerror とします
