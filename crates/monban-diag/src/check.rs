@@ -1561,9 +1561,36 @@ async fn check_dkim<R: Resolver>(
             );
             continue;
         }
+        // RFC 6376 §3.6.1: a key whose s= names neither email nor * is not for mail;
+        // verifiers ignore it (monban's own verifier by the same test).
+        if !key.allows_email() {
+            ctx.add(
+                Area::Dkim,
+                Severity::Red,
+                msg!(
+                    "dkim-not-email",
+                    name = &name,
+                    services = key.services.join(":")
+                ),
+                Some(msg!("fix-dkim-not-email")),
+            );
+            continue;
+        }
+        // The key read as verifiers read it (the verifier's own test).
+        let bits = monban::dkim::crypto::public_key_bits(key.key_type, &key.public_key).ok();
         let (sev, what) = match key.key_type {
-            KeyType::Ed25519 => (Severity::Green, msg!("dkim-ed25519", name = &name)),
-            _ => match monban::dkim::crypto::rsa_bits(&key.public_key) {
+            KeyType::Ed25519 => match (bits, monban::dkim::crypto::rsa_bits(&key.public_key)) {
+                (Some(_), _) => (Severity::Green, msg!("dkim-ed25519", name = &name)),
+                (None, Some(rsa)) => (
+                    Severity::Red,
+                    msg!("dkim-ed25519-rsa", name = &name, bits = rsa),
+                ),
+                (None, None) => (
+                    Severity::Red,
+                    msg!("dkim-ed25519-bad", name = &name, n = key.public_key.len()),
+                ),
+            },
+            _ => match bits {
                 None => (Severity::Red, msg!("dkim-rsa-bad", name = &name)),
                 Some(bits) if bits < 1024 => (
                     Severity::Red,
@@ -2578,6 +2605,15 @@ mod tests {
         );
     }
 
+    /// The (severity, message) of each finding of `r` in `area`.
+    fn messages_in(r: &CheckReport, area: Area) -> Vec<(Severity, &str)> {
+        r.findings
+            .iter()
+            .filter(|f| f.area == area)
+            .map(|f| (f.severity, f.message.as_str()))
+            .collect()
+    }
+
     /// The sending IPs' reverse DNS and block list listings.
     #[test]
     fn sending_ips_reverse_dns_and_lists() {
@@ -2598,12 +2634,7 @@ mod tests {
             ..CheckOptions::default()
         };
         let r = block_on(check(&zone, "d.test", &options));
-        let sending: Vec<(Severity, &str)> = r
-            .findings
-            .iter()
-            .filter(|f| f.area == Area::Sending)
-            .map(|f| (f.severity, f.message.as_str()))
-            .collect();
+        let sending = messages_in(&r, Area::Sending);
         let has =
             |sev: Severity, text: &str| sending.iter().any(|(s, m)| *s == sev && m.contains(text));
         assert!(
@@ -2868,6 +2899,63 @@ mod tests {
         let zone = zone.replace(" a:h3.test", "");
         let f = spf_findings_of(&zone, "d.test");
         assert!(f.iter().all(|(s, _, _)| *s == Severity::Green), "{f:#?}");
+    }
+
+    /// A trial's finding F8: keys every verifier rejects were green: s= without email
+    /// or * (RFC 6376 §3.6.1), an Ed25519 p= that is not 32 bytes, an RSA key labelled
+    /// k=ed25519 (RFC 8463 §4). The checker now reads keys with the verifier's tests.
+    #[test]
+    fn dkim_keys_verifiers_reject_are_red() {
+        const RSA: &str = "MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDwIRP/UC3SBsEmGqZ9ZJW3/DkMoGeLnQg1fWn7/zYtIxN2SnFCjxOCKG9v3b4jYfcTNh5ijSsq631uBItLa7od+v/RtdC2UzJ1lWT947qR+Rcac2gbto/NMqJ0fzfVjH4OuKhitdY9tf6mcwGjaNBcWToIMmPSPDdQPNUYckcQ2QIDAQAB";
+        let zone = format!(
+            "svc._domainkey.d.test. TXT \"v=DKIM1; s=tlsrpt; k=rsa; p={RSA}\"\n\
+             star._domainkey.d.test. TXT \"v=DKIM1; s=tlsrpt:*; p={RSA}\"\n\
+             edshort._domainkey.d.test. TXT \"v=DKIM1; k=ed25519; p=AAAA\"\n\
+             edrsa._domainkey.d.test. TXT \"v=DKIM1; k=ed25519; p={RSA}\"\n\
+             ed._domainkey.d.test. TXT \"v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=\"\n"
+        );
+        let resolver = ZoneResolver::parse(&zone, "z", None).unwrap();
+        let options = CheckOptions {
+            selectors: ["svc", "star", "edshort", "edrsa", "ed"]
+                .map(String::from)
+                .to_vec(),
+            ..CheckOptions::default()
+        };
+        let r = block_on(check(&resolver, "d.test", &options));
+        let dkim = messages_in(&r, Area::Dkim);
+        let said = |sel: &str| -> Vec<(Severity, &str)> {
+            let name = format!("{sel}._domainkey.d.test:");
+            dkim.iter()
+                .copied()
+                .filter(|(_, m)| m.starts_with(&name))
+                .collect()
+        };
+        assert_eq!(
+            said("svc"),
+            [(
+                Severity::Red,
+                "svc._domainkey.d.test: s=tlsrpt does not name email or *: verifiers do not use this key for mail (RFC 6376 §3.6.1), so its signatures fail"
+            )]
+        );
+        assert_eq!(
+            said("star"),
+            [(
+                Severity::Yellow,
+                "star._domainkey.d.test: RSA 1024 bits: RFC 8301 asks for 2048"
+            )]
+        );
+        assert_eq!(said("edshort").len(), 1, "{dkim:#?}");
+        assert!(
+            said("edshort")[0].0 == Severity::Red
+                && said("edshort")[0].1.contains("p= holds 3 bytes"),
+            "{dkim:#?}"
+        );
+        assert!(
+            said("edrsa")[0].0 == Severity::Red
+                && said("edrsa")[0].1.contains("an RSA key (1024 bits)"),
+            "{dkim:#?}"
+        );
+        assert_eq!(said("ed")[0].0, Severity::Green, "{dkim:#?}");
     }
 
     /// RFC 7208 §3.4: the answer to the TXT query, other TXT records counted, should

@@ -326,6 +326,10 @@ dkim-no-key = no DKIM key at { $name }: signatures with s={ $selector } fail
 dkim-revoked = { $name }: the key is revoked (empty p=)
 dkim-ed25519 = { $name }: Ed25519 (RFC 8463); not every receiver verifies it yet, so sign with RSA too
 dkim-rsa-bad = { $name }: the RSA key does not decode
+dkim-ed25519-bad = { $name }: k=ed25519, but p= holds { $n } bytes, not the 32 of an Ed25519 key (RFC 8463 §4): verifiers reject it
+dkim-ed25519-rsa = { $name }: k=ed25519, but p= holds an RSA key ({ $bits } bits): verifiers reject it; publish it with k=rsa (or without k=)
+dkim-not-email = { $name }: s={ $services } does not name email or *: verifiers do not use this key for mail (RFC 6376 §3.6.1), so its signatures fail
+fix-dkim-not-email = remove s= from the key record (or make it s=email)
 dkim-rsa-weak = { $name }: RSA { $bits } bits: receivers reject keys under 1024 bits (RFC 8301)
 dkim-rsa-short = { $name }: RSA { $bits } bits: RFC 8301 asks for 2048
 dkim-rsa = { $name }: RSA { $bits } bits

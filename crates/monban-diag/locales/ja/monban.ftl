@@ -324,6 +324,10 @@ dkim-no-key = { $name } に DKIM 鍵がありません: s={ $selector } の署�
 dkim-revoked = { $name }: 鍵は失効しています(p= が空)
 dkim-ed25519 = { $name }: Ed25519 (RFC 8463)。まだすべての受信側が検証できるわけではないので、RSA でも署名してください
 dkim-rsa-bad = { $name }: RSA 鍵を復号できません
+dkim-ed25519-bad = { $name }: k=ed25519 ですが、p= は Ed25519 の鍵の 32 バイトではなく { $n } バイトです(RFC 8463 §4): 検証側はこの鍵を拒否します
+dkim-ed25519-rsa = { $name }: k=ed25519 ですが、p= は RSA の鍵({ $bits } ビット)です: 検証側はこの鍵を拒否します。k=rsa で(または k= なしで)公開してください
+dkim-not-email = { $name }: s={ $services } に email も * もありません: 検証側はこの鍵をメールに使わない(RFC 6376 §3.6.1)ため、その署名は失敗します
+fix-dkim-not-email = 鍵レコードから s= を削除してください(または s=email にしてください)
 dkim-rsa-weak = { $name }: RSA { $bits } ビット: 受信側は 1024 ビット未満の鍵を拒否します (RFC 8301)
 dkim-rsa-short = { $name }: RSA { $bits } ビット: RFC 8301 は 2048 ビットを求めています
 dkim-rsa = { $name }: RSA { $bits } ビット

@@ -466,6 +466,21 @@ pub fn same_public_key(key_type: KeyType, a: &[u8], b: &[u8]) -> bool {
     }
 }
 
+/// Whether a published public key (`p=` decoded) is a key of its type as verifiers
+/// read it: an RSA key in DER (SubjectPublicKeyInfo or PKCS#1, RFC 6376 §3.6.1), an
+/// Ed25519 key as its 32 bytes (RFC 8463 §4). Its size in bits, or [`VerifyError::BadKey`].
+/// [`verify`] refuses the same keys; the checker judges keys by it.
+pub fn public_key_bits(key_type: KeyType, public_key: &[u8]) -> Result<usize, VerifyError> {
+    match key_type {
+        KeyType::Ed25519 if public_key.len() == ED25519_KEY_LEN => Ok(256),
+        KeyType::Ed25519 => Err(VerifyError::BadKey),
+        _ => rsa_bits(public_key).ok_or(VerifyError::BadKey),
+    }
+}
+
+/// The length of an Ed25519 public key (RFC 8032 §5.1.5).
+const ED25519_KEY_LEN: usize = 32;
+
 /// The size of an RSA public key in bits (SPKI or PKCS#1 DER).
 pub fn rsa_bits(public_key: &[u8]) -> Option<usize> {
     RsaPublicKey::from_der(public_key)
@@ -620,9 +635,7 @@ pub fn verify(
                 .map_err(|_| VerifyError::Mismatch)
         }
         (KeyType::Ed25519, Algorithm::Ed25519Sha256) => {
-            if public_key.len() != 32 {
-                return Err(VerifyError::BadKey);
-            }
+            public_key_bits(key_type, public_key)?;
             let hash = digest::digest(&digest::SHA256, data);
             parsed_key(algorithm, public_key, || parse_ed25519(public_key))?
                 .key
