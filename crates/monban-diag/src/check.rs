@@ -607,8 +607,8 @@ async fn check_spf<R: Resolver>(
             Some(msg!("fix-spf-void-lookups-v6")),
         );
     }
-    for problem in walk.problems {
-        ctx.add(Area::Spf, Severity::Red, problem, None);
+    for (severity, problem) in walk.problems {
+        ctx.add(Area::Spf, severity, problem, None);
     }
     // Wide networks, unless the policy already lets every host of that family pass.
     let everyone = |v6: bool| if v6 { &counts6 } else { &counts }.result == SpfResult::Pass;
@@ -770,7 +770,8 @@ struct Walk {
     /// In address order: IPv4 before IPv6, each numerically (not as text, which put
     /// 9.9.9.9 after 192.0.2.1).
     networks: BTreeSet<(IpAddr, u8)>,
-    problems: Vec<Msg>,
+    /// What is wrong, red, or yellow when it may pass (a DNS failure).
+    problems: Vec<(Severity, Msg)>,
     unflattenable: bool,
     /// The include/redirect chain from the checked domain down to the record being
     /// walked: a name already on it is a loop. A name reached twice by different
@@ -852,13 +853,18 @@ impl Walk {
     /// Records a problem once, however often the walk meets it, and on the node being
     /// walked.
     fn problem(&mut self, text: Msg) {
+        self.problem_of(Severity::Red, text);
+    }
+
+    /// [`Walk::problem`] of a severity.
+    fn problem_of(&mut self, severity: Severity, text: Msg) {
         if let Some(&i) = self.stack.last()
             && self.tree[i].problem.is_none()
         {
             self.tree[i].problem = Some(text.clone());
         }
         if self.problem_set.insert(text.text(Lang::En)) {
-            self.problems.push(text);
+            self.problems.push((severity, text));
         }
     }
 
@@ -929,6 +935,21 @@ impl Walk {
             let Some(answer) = self.ask(resolver, domain, RecordType::Txt).await else {
                 return;
             };
+            // A DNS failure (SERVFAIL, timeout) is no answer: receivers give temperror
+            // while it lasts (RFC 7208 §5.2, §4.4), not permerror.
+            if let Err(e) = &answer
+                && e.is_temporary()
+            {
+                self.problem_of(
+                    Severity::Yellow,
+                    msg!(
+                        "spf-walk-dns-failed",
+                        domain = domain,
+                        error = e.to_string()
+                    ),
+                );
+                return;
+            }
             let records: Vec<Vec<u8>> = txts(&answer)
                 .into_iter()
                 .filter(|t| is_spf_record(t))
@@ -1435,12 +1456,22 @@ async fn check_dmarc<R: Resolver>(
                 continue;
             }
             let name = format!("{}._report._dmarc.{dest}", found.domain);
-            let authorized = txts(&resolver.lookup(&name, RecordType::Txt).await)
-                .iter()
-                .any(|t| t.starts_with(b"v=DMARC1"));
-            if !authorized {
-                ctx.add(
-                    Area::Dmarc,
+            let answer = resolver.lookup(&name, RecordType::Txt).await;
+            // A DNS failure says nothing either way (RFC 7489 §7.1: the reporter
+            // retries or sends nothing while it lasts).
+            let (severity, text, fix) = match &answer {
+                Err(e) if e.is_temporary() => (
+                    Severity::Yellow,
+                    msg!(
+                        "dmarc-external-unchecked",
+                        tag = tag,
+                        uri = &uri.uri,
+                        error = e.to_string()
+                    ),
+                    None,
+                ),
+                _ if txts(&answer).iter().any(|t| t.starts_with(b"v=DMARC1")) => continue,
+                _ => (
                     Severity::Red,
                     msg!(
                         "dmarc-external-unauthorized",
@@ -1453,8 +1484,9 @@ async fn check_dmarc<R: Resolver>(
                         record = txt_record(&name, "v=DMARC1"),
                         dest = &dest
                     )),
-                );
-            }
+                ),
+            };
+            ctx.add(Area::Dmarc, severity, text, fix);
         }
     }
     (Some(found.domain), Some(published))
@@ -2956,6 +2988,44 @@ mod tests {
             "{dkim:#?}"
         );
         assert_eq!(said("ed")[0].0, Severity::Green, "{dkim:#?}");
+    }
+
+    /// A trial's finding F19: a DNS failure on an include target was red "0 SPF
+    /// records: permerror", and on the rua authorization record red "not authorized";
+    /// neither is known while the lookup fails (RFC 7208 §5.2: temperror).
+    #[test]
+    fn dns_failures_are_temporary_not_red() {
+        /// Fails every lookup under outside.example, as a provider's broken DNS would.
+        struct Broken(ZoneResolver);
+        impl Resolver for Broken {
+            async fn lookup(&self, name: &str, rtype: RecordType) -> monban_dns::Lookup {
+                if name.trim_end_matches('.').ends_with("outside.example") {
+                    return Err(LookupError::ServFail {
+                        name: name.to_owned(),
+                        detail: "SERVFAIL".into(),
+                    });
+                }
+                self.0.lookup_now(name, rtype)
+            }
+        }
+        let zone = "tf.test. MX 10 mx.tf.test.\nmx.tf.test. A 192.0.2.1\n\
+            tf.test. TXT \"v=spf1 ip4:192.0.2.1 include:_spf.outside.example -all\"\n\
+            _dmarc.tf.test. TXT \"v=DMARC1; p=reject; rua=mailto:r@reports.outside.example\"\n";
+        let resolver = Broken(ZoneResolver::parse(zone, "z", None).unwrap());
+        let r = block_on(check(&resolver, "tf.test", &CheckOptions::default()));
+        let spf = messages_in(&r, Area::Spf);
+        assert!(
+            spf.iter().any(|(s, m)| *s == Severity::Yellow
+                && m.starts_with("could not look up the SPF record of _spf.outside.example")),
+            "{spf:#?}"
+        );
+        let dmarc = messages_in(&r, Area::Dmarc);
+        assert!(
+            dmarc.iter().any(|(s, m)| *s == Severity::Yellow
+                && m.contains("whether it authorized these reports could not be checked")),
+            "{dmarc:#?}"
+        );
+        assert_eq!(r.status, Severity::Yellow, "{:#?}", r.findings);
     }
 
     /// RFC 7208 §3.4: the answer to the TXT query, other TXT records counted, should

@@ -290,6 +290,7 @@ spf-walk-records = the include tree has more than { $max } records; receivers st
 spf-walk-several = { $domain } (included or redirected to) has { $n } SPF records: receivers give permerror
 spf-walk-syntax = the SPF record of { $domain } does not parse: receivers give permerror
 spf-walk-mx = { $domain } has { $n } MX records; mx allows 10 (permerror)
+spf-walk-dns-failed = could not look up the SPF record of { $domain } (included or redirected to): { $error }; receivers get temperror while this lasts
 dmarc-lookup-failed = DMARC lookup failed: { $error }
 dmarc-none = { $domain } publishes no DMARC record: receivers apply no policy to mail forged in its name
 dmarc-invalid = the DMARC record of { $domain } is invalid ({ $error }): it is ignored
@@ -319,6 +320,7 @@ dmarc-too-many-uris = the record lists { $n } more report URIs than receivers re
 fix-dmarc-too-many-uris = list one or two report addresses per tag
 dmarc-not-mailto = { $tag } destination { $uri } is not a mailto: URI; most receivers only send by mail
 dmarc-external-unauthorized = { $tag }={ $uri } is in another organization and { $dest } has not authorized it: receivers will not send these reports
+dmarc-external-unchecked = { $tag }={ $uri } is in another organization, and whether it authorized these reports could not be checked (lookup failed: { $error }); check again later
 fix-dmarc-external = { $record }  (published by the owner of { $dest })
 dkim-lookup-failed = { $name }: lookup failed: { $error }
 dkim-invalid = { $name }: the key record is invalid ({ $why })

@@ -288,6 +288,7 @@ spf-walk-records = include のツリーに { $max } 件を超えるレコード�
 spf-walk-several = { $domain }(include または redirect 先)に SPF レコードが { $n } 件あります: 受信側は permerror とします
 spf-walk-syntax = { $domain } の SPF レコードを解析できません: 受信側は permerror とします
 spf-walk-mx = { $domain } には MX レコードが { $n } 件あります。mx で許されるのは 10 件までです (permerror)
+spf-walk-dns-failed = { $domain }(include または redirect 先)の SPF レコードを参照できませんでした: { $error }。この間、受信側は temperror とします
 dmarc-lookup-failed = DMARC の参照に失敗しました: { $error }
 dmarc-none = { $domain } は DMARC レコードを公開していません: このドメインを詐称したメールに受信側はポリシーを適用しません
 dmarc-invalid = { $domain } の DMARC レコードは無効です({ $error }): 無視されます
@@ -317,6 +318,7 @@ dmarc-too-many-uris = レコードには受信側が読む数(タグごとに { 
 fix-dmarc-too-many-uris = レポートの宛先はタグごとに 1、2 個にしてください
 dmarc-not-mailto = { $tag } の宛先 { $uri } は mailto: URI ではありません: ほとんどの受信側はメールでしか送りません
 dmarc-external-unauthorized = { $tag }={ $uri } は別の組織にあり、{ $dest } はそれを許可していません: 受信側はこのレポートを送りません
+dmarc-external-unchecked = { $tag }={ $uri } は別の組織にあり、このレポートを許可しているか確認できませんでした(参照に失敗: { $error })。後でもう一度確認してください
 fix-dmarc-external = { $record }  ({ $dest } の管理者が公開)
 dkim-lookup-failed = { $name }: 参照に失敗しました: { $error }
 dkim-invalid = { $name }: 鍵レコードが無効です({ $why })
