@@ -490,18 +490,44 @@ async fn check_spf<R: Resolver>(
     };
     // Every fix of the record is the whole record with all its corrections (ptr
     // removed, ending in -all unless it ends in ~all): pasting one fix never undoes
-    // another.
-    let fixed = {
+    // another. A fix never takes away the mail a record lets through today: a
+    // permissive ending (+all, ?all) becomes ~all, not -all, and a record left with no
+    // term that lets a host pass (its only one was ptr, or all) gets mx when the
+    // domain has MX, with the words to list every sender before the ending.
+    let (fixed, add_senders) = {
         let no_ptr = spf_without(&record, |t| {
             let t = t
                 .trim_start_matches(['+', '-', '~', '?'])
                 .to_ascii_lowercase();
             t == "ptr" || t.starts_with("ptr:")
         });
-        match ending_of(&no_ptr).as_deref() {
-            Some("~all") | Some("-all") => no_ptr,
-            _ if parsed.redirect().is_some() && ending_of(&no_ptr).is_none() => no_ptr,
-            _ => spf_ending(&no_ptr, "-all"),
+        let permissive = parsed.directives().any(|d| {
+            d.mechanism == Mechanism::All
+                && matches!(d.qualifier(), Qualifier::Pass | Qualifier::Neutral)
+        });
+        let lets_pass = |r: &str| {
+            SpfRecord::parse(r).is_ok_and(|p| {
+                p.redirect().is_some()
+                    || p.directives()
+                        .any(|d| d.qualifier() == Qualifier::Pass && d.mechanism != Mechanism::All)
+            })
+        };
+        if !lets_pass(&no_ptr) {
+            let base = if has_mx {
+                format!("{} mx", spf_without(&no_ptr, is_all))
+            } else {
+                no_ptr
+            };
+            (spf_ending(&base, "~all"), true)
+        } else if permissive {
+            (spf_ending(&no_ptr, "~all"), true)
+        } else {
+            let fixed = match ending_of(&no_ptr).as_deref() {
+                Some("~all") | Some("-all") => no_ptr,
+                _ if parsed.redirect().is_some() && ending_of(&no_ptr).is_none() => no_ptr,
+                _ => spf_ending(&no_ptr, "-all"),
+            };
+            (fixed, false)
         }
     };
     for d in parsed.directives() {
@@ -521,7 +547,14 @@ async fn check_spf<R: Resolver>(
     // counts the lookups and void lookups as receivers do.
     let counts = policy_counts(resolver, domain, IpAddr::V4(PROBE), now).await;
     let counts6 = policy_counts(resolver, domain, IpAddr::V6(PROBE6), now).await;
-    let end_fix = || msg!("fix-spf-end-all", record = txt_record(domain, &fixed));
+    let end_fix = || {
+        let record = txt_record(domain, &fixed);
+        if add_senders {
+            msg!("fix-spf-add-senders", record = record, domain = domain)
+        } else {
+            msg!("fix-spf-end-all", record = record)
+        }
+    };
     let ending = policy_ending(domain, &parsed, &counts, &end_fix);
     let ending6 = policy_ending(domain, &parsed, &counts6, &end_fix);
     let worse6 = match (&ending, &ending6) {
@@ -2226,19 +2259,37 @@ fn spf_without(record: &str, drop: impl Fn(&str) -> bool) -> String {
 }
 
 /// Several SPF records merged into one: every term once, in order, one `all` at the
-/// end (the strictest the records had: `-all` if any, else `~all`).
+/// end (the strictest the records had: `-all` if any, else `~all`). A record's
+/// `redirect=` becomes an `include:` of its target, so the senders it names stay
+/// authorized (a redirect beside an `all` was ignored, RFC 7208 §6.1, and goes); the
+/// first `exp=` is kept, since a record may have one (§6).
 fn merge_spf(records: &[Vec<u8>]) -> String {
     let mut terms: Vec<String> = Vec::new();
     let mut hard = false;
+    let mut exp = false;
     for r in records {
         let text = String::from_utf8_lossy(r);
+        let has_all = spf_terms(&text).into_iter().any(is_all);
         for t in spf_terms(&text) {
-            if is_all(t) {
+            let lower = t.to_ascii_lowercase();
+            let term = if is_all(t) {
                 hard |= t.starts_with('-');
-            } else if !t.to_ascii_lowercase().starts_with("redirect=")
-                && !terms.iter().any(|x| x.eq_ignore_ascii_case(t))
-            {
-                terms.push(t.to_owned());
+                continue;
+            } else if let Some(target) = lower.strip_prefix("redirect=") {
+                if has_all {
+                    continue;
+                }
+                format!("include:{}", &t[t.len() - target.len()..])
+            } else if lower.starts_with("exp=") {
+                if std::mem::replace(&mut exp, true) {
+                    continue;
+                }
+                t.to_owned()
+            } else {
+                t.to_owned()
+            };
+            if !terms.iter().any(|x| x.eq_ignore_ascii_case(&term)) {
+                terms.push(term);
             }
         }
     }
@@ -3026,6 +3077,172 @@ mod tests {
             "{dmarc:#?}"
         );
         assert_eq!(r.status, Severity::Yellow, "{:#?}", r.findings);
+    }
+
+    /// The TXT record a fix offers (its quoted strings joined), if it offers one.
+    fn offered_txt(fix: &str) -> Option<String> {
+        let mut rest = &fix[fix.find(" TXT \"")? + 5..];
+        let mut value = String::new();
+        while let Some(after) = rest.strip_prefix('"') {
+            let mut chars = after.char_indices();
+            let end = loop {
+                match chars.next()? {
+                    (_, '\\') => value.push(chars.next()?.1),
+                    (i, '"') => break i,
+                    (_, c) => value.push(c),
+                }
+            };
+            rest = after[end + 1..].strip_prefix(' ').unwrap_or("");
+        }
+        Some(value)
+    }
+
+    /// Trial findings F3, F4, F17: merged records with two exp= (invalid), merged
+    /// records without the redirect= (the provider's senders gone), and "v=spf1 -all"
+    /// for a +all, ?all or ptr-only record of a domain that sends mail. Every SPF
+    /// record a fix offers parses with monban's parser, and keeps every term the owner
+    /// listed (but ptr, all, and a redirect= that became an include:), flattening
+    /// apart.
+    #[test]
+    fn every_offered_spf_fix_parses_and_keeps_the_owners_terms() {
+        let mut zone = String::from(
+            "twoexp.test. TXT \"v=spf1 ip4:192.0.2.20 -all exp=a.twoexp.test\"\n\
+             twoexp.test. TXT \"v=spf1 ip4:192.0.2.21 -all exp=b.twoexp.test\"\n\
+             two.test. TXT \"v=spf1 redirect=_spf.provider.test\"\n\
+             two.test. TXT \"v=spf1 ip4:192.0.2.20 -all\"\n\
+             _spf.provider.test. TXT \"v=spf1 ip4:198.51.100.0/24 -all\"\n\
+             pa.test. MX 10 mx.pa.test.\npa.test. TXT \"v=spf1 +all\"\n\
+             b.pa.test. MX 10 mx.pa.test.\nb.pa.test. TXT \"v=spf1 ?all\"\n\
+             c.pa.test. MX 10 mx.pa.test.\nc.pa.test. TXT \"v=spf1 a ip4:192.0.2.9 ?all\"\n\
+             nomx.pa.test. TXT \"v=spf1 +all\"\n\
+             ptronly.test. MX 10 mx.pa.test.\nptronly.test. TXT \"v=spf1 ptr -all\"\n\
+             ptrplus.test. TXT \"v=spf1 ptr:x.test a:h.ptrplus.test +all\"\n\
+             noall.test. TXT \"v=spf1 mx a:h.noall.test\"\n\
+             bare.test. MX 10 mx.pa.test.\nbare.test. TXT \"v=spf1\"\n\
+             none.test. MX 10 mx.pa.test.\n\
+             mx.pa.test. A 192.0.2.25\n",
+        );
+        // Over 10 lookups: the flattened record.
+        zone.push_str("flat.test. TXT \"v=spf1");
+        for i in 0..11 {
+            zone.push_str(&format!(" a:h{i}.flat.test"));
+        }
+        zone.push_str(" -all\"\n");
+        for i in 0..11 {
+            zone.push_str(&format!("h{i}.flat.test. A 192.0.2.{i}\n"));
+        }
+        let resolver = ZoneResolver::parse(&zone, "z", None).unwrap();
+        let domains = [
+            "twoexp.test",
+            "two.test",
+            "pa.test",
+            "b.pa.test",
+            "c.pa.test",
+            "nomx.pa.test",
+            "ptronly.test",
+            "ptrplus.test",
+            "noall.test",
+            "bare.test",
+            "none.test",
+            "flat.test",
+        ];
+        let mut offered = 0;
+        for domain in domains {
+            let r = block_on(check(&resolver, domain, &CheckOptions::default()));
+            let owners: Vec<String> = resolver
+                .lookup_now(domain, RecordType::Txt)
+                .map(|a| {
+                    a.records
+                        .iter()
+                        .filter_map(|r| match r {
+                            Record::Txt(t) => {
+                                Some(String::from_utf8_lossy(&t.joined()).into_owned())
+                            }
+                            _ => None,
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            for f in r.findings.iter().filter(|f| f.area == Area::Spf) {
+                let Some(fix) = f.fix.as_deref() else {
+                    continue;
+                };
+                let Some(txt) = offered_txt(fix) else {
+                    continue;
+                };
+                offered += 1;
+                let parsed = SpfRecord::parse(&txt)
+                    .unwrap_or_else(|e| panic!("{domain}: {fix}: does not parse: {e}"));
+                if fix.contains("(flattened:") {
+                    continue;
+                }
+                // Some host is let through, unless the domain has no mail (no MX).
+                let has_mx = resolver.lookup_now(domain, RecordType::Mx).is_ok();
+                assert!(
+                    !has_mx
+                        || parsed
+                            .directives()
+                            .any(|d| d.qualifier() == Qualifier::Pass
+                                && d.mechanism != Mechanism::All),
+                    "{domain}: {fix}: lets no host pass"
+                );
+                let kept = |t: &str| txt.split_whitespace().any(|x| x.eq_ignore_ascii_case(t));
+                for owner in &owners {
+                    for t in spf_terms(owner) {
+                        let bare = t
+                            .trim_start_matches(['+', '-', '~', '?'])
+                            .to_ascii_lowercase();
+                        if is_all(t)
+                            || bare == "ptr"
+                            || bare.starts_with("ptr:")
+                            || bare.starts_with("exp=")
+                        {
+                            continue;
+                        }
+                        let ok = match bare.strip_prefix("redirect=") {
+                            Some(target) => kept(t) || kept(&format!("include:{target}")),
+                            None => kept(t),
+                        };
+                        assert!(ok, "{domain}: {fix}: drops {t}");
+                    }
+                }
+            }
+        }
+        assert!(offered >= 10, "{offered}");
+        // The fixes F3, F4 and F17 asked for, as offered.
+        let fix_of = |domain: &str| -> Vec<String> {
+            let r = block_on(check(&resolver, domain, &CheckOptions::default()));
+            r.findings
+                .into_iter()
+                .filter(|f| f.area == Area::Spf)
+                .filter_map(|f| f.fix)
+                .collect()
+        };
+        let has = |domain: &str, record: &str| {
+            let fixes = fix_of(domain);
+            assert!(
+                fixes.iter().any(|f| f.contains(record)),
+                "{domain}: {fixes:#?}"
+            );
+        };
+        has(
+            "twoexp.test",
+            "\"v=spf1 ip4:192.0.2.20 exp=a.twoexp.test ip4:192.0.2.21 -all\"",
+        );
+        has(
+            "two.test",
+            "\"v=spf1 include:_spf.provider.test ip4:192.0.2.20 -all\"",
+        );
+        has(
+            "pa.test",
+            "\"v=spf1 mx ~all\"  (list every host that sends as pa.test",
+        );
+        has("b.pa.test", "\"v=spf1 mx ~all\"");
+        has("c.pa.test", "\"v=spf1 a ip4:192.0.2.9 ~all\"");
+        has("ptronly.test", "\"v=spf1 mx ~all\"");
+        has("ptrplus.test", "\"v=spf1 a:h.ptrplus.test ~all\"");
+        // No MX and nothing to let through: the domain sends no mail.
+        has("nomx.pa.test", "\"v=spf1 ~all\"");
     }
 
     /// RFC 7208 §3.4: the answer to the TXT query, other TXT records counted, should

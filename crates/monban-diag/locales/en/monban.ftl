@@ -262,6 +262,7 @@ fix-spf-ptr = { $record }  (ptr removed: add ip4:/ip6: or a: terms for the hosts
 spf-pass-all = the record ends in +all: every host on the Internet may send as this domain
 spf-neutral-all = the record ends in ?all: hosts not listed get neutral, which protects nothing
 fix-spf-end-all = { $record }  (~all instead of -all while testing)
+fix-spf-add-senders = { $record }  (list every host that sends as { $domain } before ~all: ip4:, ip6:, a:, mx or include: terms; then -all)
 spf-softfail-all = the record ends in ~all (softfail): unlisted hosts fail softly; DMARC decides
 spf-fail-all = the record ends in -all
 spf-no-all = the record has no all mechanism: unlisted hosts get neutral

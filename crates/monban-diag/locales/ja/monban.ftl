@@ -260,6 +260,7 @@ fix-spf-ptr = { $record }  (ptr を削除したもの: ptr が一致していた
 spf-pass-all = レコードが +all で終わっています: インターネット上のすべてのホストがこのドメインとして送信できます
 spf-neutral-all = レコードが ?all で終わっています: 列挙されていないホストは neutral となり、何も守れません
 fix-spf-end-all = { $record }  (テスト中は -all の代わりに ~all)
+fix-spf-add-senders = { $record }  ({ $domain } として送信するすべてのホストを ~all の前に ip4:、ip6:、a:、mx、include: で列挙してください。その後 -all に)
 spf-softfail-all = レコードは ~all (softfail) で終わっています: 列挙されていないホストは緩やかに失敗し、DMARC が判定します
 spf-fail-all = レコードは -all で終わっています
 spf-no-all = レコードに all メカニズムがありません: 列挙されていないホストは neutral になります
