@@ -2040,11 +2040,25 @@ async fn predict<R: Resolver>(
         if !outcome.dkim_aligned {
             f.push(msg!("fix-sign-aligned", domain = domain));
         }
-        if !failing.is_empty() {
-            let nets: Vec<String> = setup
-                .ips
+        // An error (permerror, temperror) is not mended by listing the address: it
+        // comes before any address is compared (a void-lookup limit for IPv6 clients,
+        // a missing include), so its cause is the fix.
+        let error = outcomes
+            .iter()
+            .find(|o| matches!(o.result, SpfResult::Permerror | SpfResult::Temperror));
+        if let Some(o) = error {
+            f.push(msg!(
+                "fix-spf-error",
+                domain = &mail_from_domain,
+                result = o.result.as_str(),
+                ip = o.ip.to_string(),
+                cause = o.cause.to_string()
+            ));
+        } else if !failing.is_empty() {
+            let nets: Vec<String> = by_ip
                 .iter()
-                .map(|ip| match ip {
+                .filter(|(_, r)| *r != SpfResult::Pass)
+                .map(|(ip, _)| match ip {
                     IpAddr::V4(v4) => format!("ip4:{v4}"),
                     IpAddr::V6(v6) => format!("ip6:{v6}"),
                 })
@@ -2977,6 +2991,28 @@ mod tests {
             f.iter().any(|(s, m, _)| *s == Severity::Red
                 && m.starts_with("3 lookups of names that do not exist for IPv6 clients")),
             "{f:#?}"
+        );
+        // A prediction for an IPv6 host the record lists gives the cause, not "add the
+        // address" (it is listed; the permerror comes first).
+        let resolver = ZoneResolver::parse(zone, "z", None).unwrap();
+        let options = CheckOptions {
+            sending: Some(SendingSetup {
+                ips: vec!["2001:db8:ffff::1".parse().unwrap()],
+                ..SendingSetup::default()
+            }),
+            ..CheckOptions::default()
+        };
+        let r = block_on(check(&resolver, "d.test", &options));
+        let fix = r
+            .findings
+            .iter()
+            .find(|f| f.area == Area::Sending)
+            .and_then(|f| f.fix.clone())
+            .unwrap_or_default();
+        assert!(
+            fix.contains("or make the SPF policy of d.test evaluate: it gives permerror for 2001:db8:ffff::1 (more than 2 void DNS lookups")
+                && !fix.contains("add ip6:"),
+            "{fix}"
         );
         // Two are within the limit.
         let zone = zone.replace(" a:h3.test", "");

@@ -364,6 +364,7 @@ fate-none = delivered (the policy is none)
 predict-other = DMARC gives { $result } ({ $why })
 fix-sign-aligned = sign with d={ $domain } (or a subdomain), publishing the key under { $domain }
 fix-spf-add = add { $nets } to the SPF record of { $domain }
+fix-spf-error = make the SPF policy of { $domain } evaluate: it gives { $result } for { $ip } ({ $cause }) before any address is compared, so listing addresses does not help
 fix-either = { $a }; or { $b }
 fix-none-known = nothing to change here
 step-publish-key = publish the key: monban keygen --domain { $domain } --selector { $selector }

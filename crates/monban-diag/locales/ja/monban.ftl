@@ -362,6 +362,7 @@ fate-none = 配送されます(ポリシーが none のため)
 predict-other = DMARC の結果は { $result } です({ $why })
 fix-sign-aligned = d={ $domain }(またはそのサブドメイン)で署名し、鍵を { $domain } の下に公開してください
 fix-spf-add = { $domain } の SPF レコードに { $nets } を追加してください
+fix-spf-error = { $domain } の SPF ポリシーが評価できるよう直してください: アドレスを比較する前に { $ip } に対して { $result } になる({ $cause })ため、アドレスを列挙しても解決しません
 fix-either = { $a }。または { $b }
 fix-none-known = ここで変更すべきことはありません
 step-publish-key = 鍵を公開してください: monban keygen --domain { $domain } --selector { $selector }
