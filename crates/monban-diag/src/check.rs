@@ -1176,26 +1176,15 @@ async fn check_dmarc<R: Resolver>(
             return (None, None);
         }
     };
+    // The records at the domain itself, which receivers discard when there are several
+    // or the one does not parse (RFC 7489 §6.6.3; RFC 9989 §4.10 then walks on).
+    let own = match &found {
+        Some(f) if f.domain == domain => None,
+        _ => own_dmarc_discarded(resolver, domain).await,
+    };
     let Some(found) = found else {
-        // Explain why: several records, or one that does not parse?
-        let raw = txts(
-            &resolver
-                .lookup(&format!("_dmarc.{domain}"), RecordType::Txt)
-                .await,
-        );
-        let candidates: Vec<String> = raw
-            .iter()
-            .filter(|t| DmarcRecord::is_candidate(t))
-            .map(|t| String::from_utf8_lossy(t).into_owned())
-            .collect();
-        let message = match candidates.as_slice() {
-            [] => msg!("dmarc-none", domain = domain),
-            [one] => match DmarcRecord::parse(one) {
-                Err(e) => msg!("dmarc-invalid", domain = domain, error = e.to_string()),
-                Ok(_) => msg!("dmarc-unusable", domain = domain),
-            },
-            many => msg!("dmarc-several", domain = domain, n = many.len()),
-        };
+        let (candidates, message) =
+            own.unwrap_or_else(|| (Vec::new(), msg!("dmarc-none", domain = domain)));
         let fix = if let ([one], true) = (candidates.as_slice(), has_mx) {
             // An invalid record: the fix keeps what of it is valid (its rua, its p).
             msg!(
@@ -1219,9 +1208,36 @@ async fn check_dmarc<R: Resolver>(
         ctx.add(Area::Dmarc, Severity::Red, message, Some(fix));
         return (None, None);
     };
+    // The tree walk found a parent's record: the domain's own records, discarded, are
+    // said first (RFC 7489 receivers do not walk past them and apply no policy).
+    if let Some((candidates, message)) = &own {
+        let fix = match candidates.as_slice() {
+            [one] => msg!(
+                "fix-dmarc-record",
+                record = txt_record(&format!("_dmarc.{domain}"), &salvage_dmarc(one, domain))
+            ),
+            many => msg!("fix-dmarc-several", domain = domain, n = many.len()),
+        };
+        ctx.add(
+            Area::Dmarc,
+            Severity::Red,
+            msg!(
+                "dmarc-own-discarded",
+                what = message.clone(),
+                name = format!("_dmarc.{}", found.domain)
+            ),
+            Some(fix),
+        );
+    }
     let rec = &found.record;
     let at = if found.domain == domain {
         msg!("dmarc-at", name = format!("_dmarc.{domain}"))
+    } else if own.is_some() {
+        msg!(
+            "dmarc-at-tree-discarded",
+            name = format!("_dmarc.{}", found.domain),
+            domain = domain
+        )
     } else {
         msg!(
             "dmarc-at-tree",
@@ -1523,6 +1539,37 @@ async fn check_dmarc<R: Resolver>(
         }
     }
     (Some(found.domain), Some(published))
+}
+
+/// The records at `_dmarc.{domain}` that look like DMARC records (a `v=DMARC1` first,
+/// or anywhere), with why receivers discard them: several, or the one does not parse
+/// or is unusable. `None` when there is none.
+async fn own_dmarc_discarded<R: Resolver>(
+    resolver: &R,
+    domain: &str,
+) -> Option<(Vec<String>, Msg)> {
+    let raw = txts(
+        &resolver
+            .lookup(&format!("_dmarc.{domain}"), RecordType::Txt)
+            .await,
+    );
+    let candidates: Vec<String> = raw
+        .iter()
+        .filter(|t| {
+            DmarcRecord::is_candidate(t)
+                || t.windows(8).any(|w| w.eq_ignore_ascii_case(b"v=DMARC1"))
+        })
+        .map(|t| String::from_utf8_lossy(t).into_owned())
+        .collect();
+    let message = match candidates.as_slice() {
+        [] => return None,
+        [one] => match DmarcRecord::parse(one) {
+            Err(e) => msg!("dmarc-invalid", domain = domain, error = e.to_string()),
+            Ok(_) => msg!("dmarc-unusable", domain = domain),
+        },
+        many => msg!("dmarc-several", domain = domain, n = many.len()),
+    };
+    Some((candidates, message))
 }
 
 /// DKIM keys at the given (and, with discovery, common) selectors.
@@ -2332,7 +2379,8 @@ fn salvage_dmarc(candidate: &str, domain: &str) -> String {
     let mut seen = [false; KEPT.len()];
     let mut tags: Tags = Vec::new();
     let mut p: Option<String> = None;
-    for spec in candidate.split(';').skip(1) {
+    // Every spec but v= (which KEPT does not name), wherever v= stands.
+    for spec in candidate.split(';') {
         let Some((k, v)) = spec.split_once('=') else {
             continue;
         };
@@ -2875,6 +2923,66 @@ mod tests {
                 .any(|(_, _, fix)| fix.as_deref().is_some_and(|x| x.contains("p=quarantine"))),
             "{f:?}"
         );
+    }
+
+    /// The fix of the first finding of `f` of severity `sev` whose message contains
+    /// `needle`; a panic showing `f` when there is none.
+    fn fix_of(
+        f: &[(Severity, String, Option<String>)],
+        sev: Severity,
+        needle: &str,
+    ) -> Option<String> {
+        f.iter()
+            .find(|(s, m, _)| *s == sev && m.contains(needle))
+            .unwrap_or_else(|| panic!("{needle}: {f:#?}"))
+            .2
+            .clone()
+    }
+
+    /// A trial's finding F12: two records at the checked domain (or one with v= not
+    /// first) were hidden by the tree walk, which said the domain "has none of its
+    /// own" and showed the parent's p=reject green; RFC 7489 receivers apply nothing.
+    #[test]
+    fn dmarc_records_of_the_domain_itself_are_not_hidden_by_the_tree_walk() {
+        let zone = "$ORIGIN d.test.\n\
+            @ MX 10 mx.d.test.\nmx A 192.0.2.1\n\
+            _dmarc TXT \"v=DMARC1; p=reject; rua=mailto:r@d.test\"\n\
+            multi MX 10 mx.d.test.\n\
+            _dmarc.multi TXT \"v=DMARC1; p=reject\"\n\
+            _dmarc.multi TXT \"v=DMARC1; p=none\"\n\
+            vnf MX 10 mx.d.test.\n\
+            _dmarc.vnf TXT \"p=reject; v=DMARC1; rua=mailto:r@d.test\"\n\
+            plain MX 10 mx.d.test.\n";
+        // Two records: keep one. v= not first: the owner's p=reject and rua kept, v=
+        // put first.
+        for (domain, said, fixed) in [
+            (
+                "multi.d.test",
+                "2 DMARC records at _dmarc.multi.d.test: receivers ignore them all; receivers that follow RFC 9989 apply _dmarc.d.test instead",
+                "keep one of the 2",
+            ),
+            (
+                "vnf.d.test",
+                "the DMARC record of vnf.d.test is invalid",
+                "\"v=DMARC1; p=reject; rua=mailto:r@d.test\"",
+            ),
+        ] {
+            let f = dmarc_findings(zone, domain);
+            let fix = fix_of(&f, Severity::Red, said);
+            assert!(fix.is_some_and(|x| x.contains(fixed)), "{f:#?}");
+            assert!(
+                !f.iter().any(|(_, m, _)| m.contains("has none of its own")),
+                "{f:#?}"
+            );
+        }
+        // A subdomain with no record of its own: as before.
+        let f = dmarc_findings(zone, "plain.d.test");
+        assert!(
+            f.iter()
+                .any(|(_, m, _)| m.contains("plain.d.test has none of its own")),
+            "{f:#?}"
+        );
+        assert!(!f.iter().any(|(s, _, _)| *s == Severity::Red), "{f:#?}");
     }
 
     fn spf_findings(zone: &str) -> Vec<String> {

@@ -297,10 +297,13 @@ dmarc-none = { $domain } publishes no DMARC record: receivers apply no policy to
 dmarc-invalid = the DMARC record of { $domain } is invalid ({ $error }): it is ignored
 dmarc-unusable = { $domain } publishes no usable DMARC record
 dmarc-several = { $n } DMARC records at _dmarc.{ $domain }: receivers ignore them all
+dmarc-own-discarded = { $what }; receivers that follow RFC 9989 apply { $name } instead (the tree walk), those that follow RFC 7489 apply no DMARC policy at all (RFC 7489 §6.6.3)
+fix-dmarc-several = keep one of the { $n } DMARC records at _dmarc.{ $domain } and delete the others
 fix-dmarc-none = { $record }  (then move to p=quarantine and p=reject once the reports look right)
 fix-dmarc-none-no-mail = { $record }  (this domain sends no mail)
 dmarc-at = { $name }
 dmarc-at-tree = { $name } (found by the tree walk; { $domain } has none of its own)
+dmarc-at-tree-discarded = { $name } (found by the tree walk, since the records of { $domain } itself are discarded)
 dmarc-p-reject = { $at }: { $tag }=reject: forged mail is refused
 dmarc-p-quarantine = { $at }: { $tag }=quarantine: forged mail goes to spam
 dmarc-p-none = { $at }: { $tag }=none: monitoring only, forged mail is delivered

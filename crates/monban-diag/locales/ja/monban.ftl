@@ -295,10 +295,13 @@ dmarc-none = { $domain } は DMARC レコードを公開していません: こ�
 dmarc-invalid = { $domain } の DMARC レコードは無効です({ $error }): 無視されます
 dmarc-unusable = { $domain } は使用できる DMARC レコードを公開していません
 dmarc-several = _dmarc.{ $domain } に DMARC レコードが { $n } 件あります: 受信側はすべて無視します
+dmarc-own-discarded = { $what }。RFC 9989 に従う受信側は代わりに { $name } を適用し(ツリーウォーク)、RFC 7489 に従う受信側は DMARC ポリシーを一切適用しません (RFC 7489 §6.6.3)
+fix-dmarc-several = _dmarc.{ $domain } の { $n } 件の DMARC レコードのうち 1 件を残し、他は削除してください
 fix-dmarc-none = { $record }  (レポートで問題がないことを確認したら p=quarantine、p=reject へ進めてください)
 fix-dmarc-none-no-mail = { $record }  (このドメインはメールを送信しない)
 dmarc-at = { $name }
 dmarc-at-tree = { $name }(ツリーウォークで発見。{ $domain } 自身にはレコードがありません)
+dmarc-at-tree-discarded = { $name }(ツリーウォークで発見。{ $domain } 自身のレコードは破棄されるため)
 dmarc-p-reject = { $at }: { $tag }=reject: 詐称メールは拒否されます
 dmarc-p-quarantine = { $at }: { $tag }=quarantine: 詐称メールは迷惑メールになります
 dmarc-p-none = { $at }: { $tag }=none: 監視のみで、詐称メールも配送されます
