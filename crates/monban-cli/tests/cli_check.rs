@@ -133,18 +133,32 @@ fn dmarc_problems() {
     assert!(has(&v, "adsp", "yellow", "discardable"), "{v:#}");
 }
 
+/// Whether a fix of the check contains `needle`.
+fn offers(v: &serde_json::Value, needle: &str) -> bool {
+    v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["fix"].as_str())
+        .any(|f| f.contains(needle))
+}
+
 #[test]
 fn a_domain_without_mail_is_told_to_lock_down() {
     let v = check("nomail.example", &[]);
     assert!(has(&v, "mx", "yellow", "no MX"), "{v:#}");
-    let fixes: Vec<String> = v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|f| f["fix"].as_str().map(str::to_owned))
-        .collect();
-    assert!(fixes.iter().any(|f| f.contains("v=spf1 -all")), "{fixes:?}");
-    assert!(fixes.iter().any(|f| f.contains("p=reject")), "{fixes:?}");
+    assert!(offers(&v, "\"v=DMARC1; p=reject\""), "{v:#}");
+}
+
+/// A trial's finding F9: a domain without MX receives its mail at its A record (RFC
+/// 5321 §5.1); it was told it cannot receive mail and to lock down as sending none.
+#[test]
+fn regression_trial_f9_no_mx_but_an_address_is_not_locked_down() {
+    let v = check("aonly.example", &[]);
+    assert!(has(&v, "mx", "yellow", "implicit MX"), "{v:#}");
+    assert!(offers(&v, "\"v=spf1 a -all\""), "{v:#}");
+    assert!(offers(&v, "p=none; rua="), "{v:#}");
+    assert!(!offers(&v, "\"v=DMARC1; p=reject\""), "{v:#}");
 }
 
 #[test]

@@ -330,10 +330,9 @@ pub async fn check<R: Resolver>(resolver: &R, domain: &str, options: &CheckOptio
 
     // MX first: whether the domain handles mail at all shapes the advice.
     let mx = resolver.lookup(&domain, RecordType::Mx).await;
-    let null_mx = matches!(&mx, Ok(a) if a.records.iter().all(|r| matches!(r, Record::Mx { exchange, .. } if exchange.is_empty())));
-    let has_mx = mx.is_ok() && !null_mx;
+    let inbound = inbound_of(resolver, &domain, &mx).await;
     match &mx {
-        Ok(_) if null_mx => ctx.add(
+        Ok(_) if inbound == Inbound::Null => ctx.add(
             Area::Mx,
             Severity::Green,
             msg!("mx-null", domain = &domain),
@@ -357,6 +356,13 @@ pub async fn check<R: Resolver>(resolver: &R, domain: &str, options: &CheckOptio
             msg!("domain-nxdomain", domain = &domain),
             None,
         ),
+        // RFC 5321 §5.1: without MX, the domain's own address record is the mail host.
+        Err(_) if inbound == Inbound::Implicit => ctx.add(
+            Area::Mx,
+            Severity::Yellow,
+            msg!("mx-implicit", domain = &domain),
+            Some(msg!("fix-mx-implicit", domain = &domain)),
+        ),
         Err(_) => ctx.add(
             Area::Mx,
             Severity::Yellow,
@@ -365,10 +371,13 @@ pub async fn check<R: Resolver>(resolver: &R, domain: &str, options: &CheckOptio
         ),
     }
 
-    let (networks, lookups, spf_tree) =
-        check_spf(resolver, &domain, has_mx, options.now, &mut ctx).await;
+    let (networks, lookups, spf_tree, allows_nothing) =
+        check_spf(resolver, &domain, inbound, options.now, &mut ctx).await;
+    // The "sends no mail" lock-down (SPF -all, DMARC p=reject) fits a domain that takes
+    // no mail and whose SPF record lets no host send; any other gets the safe start.
+    let sends_none = !inbound.receives() && allows_nothing;
     let (dmarc_record_domain, dmarc_record) =
-        check_dmarc(resolver, &domain, has_mx, &mut ctx).await;
+        check_dmarc(resolver, &domain, inbound, sends_none, &mut ctx).await;
     check_dkim(resolver, &domain, options, &mut ctx).await;
     check_adsp(resolver, &domain, &mut ctx).await;
     check_sender_id(resolver, &domain, &mut ctx).await;
@@ -400,14 +409,68 @@ pub async fn check<R: Resolver>(resolver: &R, domain: &str, options: &CheckOptio
     }
 }
 
+/// How a domain receives mail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Inbound {
+    /// Through its MX records.
+    Mx,
+    /// No MX: through its own A/AAAA record, the implicit MX (RFC 5321 §5.1).
+    Implicit,
+    /// A null MX: it takes no mail (RFC 7505).
+    Null,
+    /// No MX and no address, or the domain does not exist: nowhere.
+    Nowhere,
+    /// The lookups failed: not known.
+    Unknown,
+}
+
+impl Inbound {
+    /// Whether mail to the domain can be delivered (unknown counts as yes: nothing is
+    /// claimed from a failed lookup).
+    fn receives(self) -> bool {
+        !matches!(self, Self::Null | Self::Nowhere)
+    }
+}
+
+/// How `domain` receives mail, from its MX lookup `mx` and, without MX, its address
+/// records (two more lookups).
+async fn inbound_of<R: Resolver>(resolver: &R, domain: &str, mx: &monban_dns::Lookup) -> Inbound {
+    match mx {
+        Ok(a)
+            if a.records
+                .iter()
+                .all(|r| matches!(r, Record::Mx { exchange, .. } if exchange.is_empty())) =>
+        {
+            Inbound::Null
+        }
+        Ok(_) => Inbound::Mx,
+        Err(e) if e.is_temporary() => Inbound::Unknown,
+        Err(LookupError::NxDomain { .. }) => Inbound::Nowhere,
+        Err(_) => {
+            let mut unknown = false;
+            for rtype in [RecordType::A, RecordType::Aaaa] {
+                match resolver.lookup(domain, rtype).await {
+                    Ok(_) => return Inbound::Implicit,
+                    Err(e) => unknown |= e.is_temporary(),
+                }
+            }
+            if unknown {
+                Inbound::Unknown
+            } else {
+                Inbound::Nowhere
+            }
+        }
+    }
+}
+
 /// SPF: one record, syntax, lookups (§4.6.4), qualifiers, flattening.
 async fn check_spf<R: Resolver>(
     resolver: &R,
     domain: &str,
-    has_mx: bool,
+    inbound: Inbound,
     now: u64,
     ctx: &mut Ctx,
-) -> (Vec<String>, Option<u32>, Vec<SpfNode>) {
+) -> (Vec<String>, Option<u32>, Vec<SpfNode>, bool) {
     let answer = resolver.lookup(domain, RecordType::Txt).await;
     if let Err(e) = &answer
         && e.is_temporary()
@@ -418,7 +481,7 @@ async fn check_spf<R: Resolver>(
             msg!("spf-lookup-failed", error = e.to_string()),
             None,
         );
-        return (Vec::new(), None, Vec::new());
+        return (Vec::new(), None, Vec::new(), false);
     }
     let records: Vec<Vec<u8>> = txts(&answer)
         .into_iter()
@@ -435,10 +498,10 @@ async fn check_spf<R: Resolver>(
     }
     let record = match records.as_slice() {
         [] => {
-            let fix = if has_mx {
-                msg!("fix-spf-none-mx", domain = domain)
-            } else {
-                msg!("fix-spf-none-no-mail", domain = domain)
+            let fix = match inbound {
+                Inbound::Mx => msg!("fix-spf-none-mx", domain = domain),
+                Inbound::Implicit => msg!("fix-spf-none-a", domain = domain),
+                _ => msg!("fix-spf-none-no-mail", domain = domain),
             };
             ctx.add(
                 Area::Spf,
@@ -446,7 +509,7 @@ async fn check_spf<R: Resolver>(
                 msg!("spf-none", domain = domain),
                 Some(fix),
             );
-            return (Vec::new(), None, Vec::new());
+            return (Vec::new(), None, Vec::new(), false);
         }
         [one] => String::from_utf8_lossy(one).into_owned(),
         many => {
@@ -459,7 +522,7 @@ async fn check_spf<R: Resolver>(
                     record = txt_record(domain, &merge_spf(many))
                 )),
             );
-            return (Vec::new(), None, Vec::new());
+            return (Vec::new(), None, Vec::new(), false);
         }
     };
     let size = txt_answer_size(domain, &answer);
@@ -485,7 +548,7 @@ async fn check_spf<R: Resolver>(
                 msg!("spf-syntax", error = e.to_string()),
                 Some(msg!("fix-spf-syntax")),
             );
-            return (Vec::new(), None, Vec::new());
+            return (Vec::new(), None, Vec::new(), false);
         }
     };
     // Every fix of the record is the whole record with all its corrections (ptr
@@ -513,10 +576,11 @@ async fn check_spf<R: Resolver>(
             })
         };
         if !lets_pass(&no_ptr) {
-            let base = if has_mx {
-                format!("{} mx", spf_without(&no_ptr, is_all))
-            } else {
-                no_ptr
+            // The hosts the domain's mail goes to, which often send it too.
+            let base = match inbound {
+                Inbound::Mx => format!("{} mx", spf_without(&no_ptr, is_all)),
+                Inbound::Implicit => format!("{} a", spf_without(&no_ptr, is_all)),
+                _ => no_ptr,
             };
             (spf_ending(&base, "~all"), true)
         } else if permissive {
@@ -667,6 +731,11 @@ async fn check_spf<R: Resolver>(
     if walk.unflattenable {
         ctx.add(Area::Spf, Severity::Green, msg!("spf-unflattenable"), None);
     }
+    // A record that lets no host pass: no `+` term and no redirect=.
+    let allows_nothing = parsed.redirect().is_none()
+        && parsed
+            .directives()
+            .all(|d| d.qualifier() != Qualifier::Pass);
     (
         walk.networks
             .iter()
@@ -674,6 +743,7 @@ async fn check_spf<R: Resolver>(
             .collect(),
         Some(lookups),
         walk.tree,
+        allows_nothing,
     )
 }
 
@@ -1161,7 +1231,8 @@ impl Walk {
 async fn check_dmarc<R: Resolver>(
     resolver: &R,
     domain: &str,
-    has_mx: bool,
+    inbound: Inbound,
+    sends_none: bool,
     ctx: &mut Ctx,
 ) -> (Option<String>, Option<String>) {
     let found = match dmarc::discovery::discover(resolver, domain).await {
@@ -1185,19 +1256,22 @@ async fn check_dmarc<R: Resolver>(
     let Some(found) = found else {
         let (candidates, message) =
             own.unwrap_or_else(|| (Vec::new(), msg!("dmarc-none", domain = domain)));
-        let fix = if let ([one], true) = (candidates.as_slice(), has_mx) {
+        // Reports go to the domain when it takes mail (RFC 7505: a null MX takes none).
+        let rua = inbound.receives().then_some(domain);
+        let fix = if let ([one], false) = (candidates.as_slice(), sends_none) {
             // An invalid record: the fix keeps what of it is valid (its rua, its p).
             msg!(
                 "fix-dmarc-record",
-                record = txt_record(&format!("_dmarc.{domain}"), &salvage_dmarc(one, domain))
+                record = txt_record(&format!("_dmarc.{domain}"), &salvage_dmarc(one, rua))
             )
-        } else if has_mx {
+        } else if !sends_none {
+            let record = match rua {
+                Some(d) => format!("v=DMARC1; p=none; rua=mailto:dmarc-reports@{d}"),
+                None => "v=DMARC1; p=none".to_owned(),
+            };
             msg!(
                 "fix-dmarc-none",
-                record = txt_record(
-                    &format!("_dmarc.{domain}"),
-                    &format!("v=DMARC1; p=none; rua=mailto:dmarc-reports@{domain}")
-                )
+                record = txt_record(&format!("_dmarc.{domain}"), &record)
             )
         } else {
             msg!(
@@ -1214,7 +1288,10 @@ async fn check_dmarc<R: Resolver>(
         let fix = match candidates.as_slice() {
             [one] => msg!(
                 "fix-dmarc-record",
-                record = txt_record(&format!("_dmarc.{domain}"), &salvage_dmarc(one, domain))
+                record = txt_record(
+                    &format!("_dmarc.{domain}"),
+                    &salvage_dmarc(one, inbound.receives().then_some(domain))
+                )
             ),
             many => msg!("fix-dmarc-several", domain = domain, n = many.len()),
         };
@@ -1230,6 +1307,15 @@ async fn check_dmarc<R: Resolver>(
         );
     }
     let rec = &found.record;
+    // Where reports can go: the record's own domain (the organization's, for a record
+    // found by the tree walk), when it takes mail (RFC 5321 §5.1, RFC 7505).
+    let rua_home = if found.domain == domain {
+        inbound.receives()
+    } else {
+        let mx = resolver.lookup(&found.domain, RecordType::Mx).await;
+        inbound_of(resolver, &found.domain, &mx).await.receives()
+    }
+    .then_some(found.domain.as_str());
     let at = if found.domain == domain {
         msg!("dmarc-at", name = format!("_dmarc.{domain}"))
     } else if own.is_some() {
@@ -1301,8 +1387,8 @@ async fn check_dmarc<R: Resolver>(
                 other => remove_tag(t, other),
             }
         }
-        if rec.rua.is_empty() {
-            set_tag(t, "rua", &format!("mailto:dmarc-reports@{domain}"));
+        if let (true, Some(home)) = (rec.rua.is_empty(), rua_home) {
+            set_tag(t, "rua", &format!("mailto:dmarc-reports@{home}"));
         }
     });
     let fixed_record = txt_record(&owner, &fixed);
@@ -1379,7 +1465,7 @@ async fn check_dmarc<R: Resolver>(
             msg!("dmarc-fallback", why = f.to_string()),
             Some(msg!(
                 "fix-dmarc-record",
-                record = txt_record(&owner, &salvage_dmarc(&published, &found.domain))
+                record = txt_record(&owner, &salvage_dmarc(&published, rua_home))
             )),
         );
     }
@@ -1459,7 +1545,7 @@ async fn check_dmarc<R: Resolver>(
             );
         }
     }
-    if rec.rua.is_empty() {
+    if rec.rua.is_empty() && rua_home.is_some() {
         ctx.add(
             Area::Dmarc,
             Severity::Yellow,
@@ -2369,10 +2455,11 @@ type Tags = Vec<(String, String)>;
 /// list with its valid URIs; a tag given twice keeps its first value or none; anything
 /// else is dropped;
 /// `p` is `none` when missing or invalid, and comes right after `v`; without a valid
-/// `rua` one to `dmarc-reports@DOMAIN` is added, as for a domain without a record.
+/// `rua` one to `dmarc-reports@` the `rua_domain` is added (none when no domain that
+/// takes mail is known), as for a domain without a record.
 /// Bounded: at most the eleven tags are kept, each looked up among eleven. Should the whole
 /// not parse (it always does), the fresh `p=none` record is given instead.
-fn salvage_dmarc(candidate: &str, domain: &str) -> String {
+fn salvage_dmarc(candidate: &str, rua_domain: Option<&str>) -> String {
     const KEPT: [&str; 11] = [
         "p", "sp", "np", "adkim", "aspf", "fo", "rua", "ruf", "psd", "t", "pct",
     ];
@@ -2421,9 +2508,11 @@ fn salvage_dmarc(candidate: &str, domain: &str) -> String {
     }
     tags.insert(0, ("p".into(), p.unwrap_or_else(|| "none".into())));
     tags.insert(0, ("v".into(), "DMARC1".into()));
-    let fresh_rua = format!("mailto:dmarc-reports@{domain}");
-    if !tags.iter().any(|(k, _)| k == "rua") {
-        set_tag(&mut tags, "rua", &fresh_rua);
+    let fresh_rua = rua_domain.map(|d| format!("mailto:dmarc-reports@{d}"));
+    if let Some(rua) = &fresh_rua
+        && !tags.iter().any(|(k, _)| k == "rua")
+    {
+        set_tag(&mut tags, "rua", rua);
     }
     let fixed = tags
         .iter()
@@ -2433,7 +2522,10 @@ fn salvage_dmarc(candidate: &str, domain: &str) -> String {
     if DmarcRecord::parse(&fixed).is_ok_and(|r| r.fallback.is_none()) {
         fixed
     } else {
-        format!("v=DMARC1; p=none; rua={fresh_rua}")
+        match fresh_rua {
+            Some(rua) => format!("v=DMARC1; p=none; rua={rua}"),
+            None => "v=DMARC1; p=none".to_owned(),
+        }
     }
 }
 
@@ -2625,14 +2717,14 @@ mod tests {
         assert_eq!(
             salvage_dmarc(
                 "v=DMARC1; p=reject; p=none; rua=mailto:r@x.test; pct; ruf=nope",
-                "d.test"
+                Some("d.test")
             ),
             "v=DMARC1; p=reject; rua=mailto:r@x.test"
         );
         assert_eq!(
             salvage_dmarc(
                 "v=DMARC1; p=rejcet; sp=bogus; ADKIM=s; pct=50; x=1",
-                "d.test"
+                Some("d.test")
             ),
             "v=DMARC1; p=none; adkim=s; pct=50; rua=mailto:dmarc-reports@d.test",
             "pct under 100 stays: dropping it would tighten the policy unasked"
@@ -2641,7 +2733,7 @@ mod tests {
         assert_eq!(
             salvage_dmarc(
                 "v=DMARC1; p=reject; sp=rejects; rua=mailto:a@g.test,dmarc@g.test; fo=2; t=y",
-                "g.test"
+                Some("g.test")
             ),
             "v=DMARC1; p=reject; rua=mailto:a@g.test; t=y"
         );
@@ -2649,14 +2741,14 @@ mod tests {
         assert_eq!(
             salvage_dmarc(
                 "v=DMARC1; p=rejcet; p=reject; rua=mailto:a@d.test",
-                "d.test"
+                Some("d.test")
             ),
             "v=DMARC1; p=none; rua=mailto:a@d.test"
         );
         // Thousands of unknown tags: dropped, each at the cost of one short look.
         let hostile = format!("v=DMARC1; p=reject; {}", "a1=b; ".repeat(10_000));
         assert_eq!(
-            salvage_dmarc(&hostile, "d.test"),
+            salvage_dmarc(&hostile, Some("d.test")),
             "v=DMARC1; p=reject; rua=mailto:dmarc-reports@d.test"
         );
         let zone = "d.test. MX 10 mx.d.test.\nmx.d.test. A 192.0.2.1\n\
@@ -2681,7 +2773,7 @@ mod tests {
         // What the fix gives parses, without falling back.
         let fixed = salvage_dmarc(
             "v=DMARC1; p=quarantine; rua=mailto:agg@r.test; rua=x",
-            "d.test",
+            Some("d.test"),
         );
         assert!(DmarcRecord::parse(&fixed).is_ok_and(|r| r.fallback.is_none()));
     }
@@ -2983,6 +3075,85 @@ mod tests {
             "{f:#?}"
         );
         assert!(!f.iter().any(|(s, _, _)| *s == Severity::Red), "{f:#?}");
+    }
+
+    /// Trial findings F9 and F11: a domain without MX was "cannot receive mail" though
+    /// its A record receives it (RFC 5321 §5.1), with an MX fix naming a host that does
+    /// not exist and the "sends no mail" lock-down (p=reject) even when its SPF record
+    /// lists a sender; the rua fix went to a null-MX domain, and for a record found by
+    /// the tree walk to the subdomain instead of the record's domain.
+    #[test]
+    fn mail_handling_follows_the_implicit_mx_and_where_reports_can_go() {
+        let zone = "$ORIGIN x.test.\n\
+            bare A 192.0.2.98\n\
+            aonly A 192.0.2.99\naonly TXT \"v=spf1 a -all\"\n\
+            nothing TXT \"v=spf1 -all\"\n\
+            nullmx MX 0 .\n_dmarc.nullmx TXT \"v=DMARC1; p=reject\"\n\
+            inh MX 10 mx.x.test.\nmx A 192.0.2.1\n_dmarc.inh TXT \"v=DMARC1; p=reject\"\n\
+            s.inh MX 10 mx.x.test.\n";
+        let all = |domain: &str| {
+            let resolver = ZoneResolver::parse(zone, "z", None).unwrap();
+            let r = block_on(check(&resolver, domain, &CheckOptions::default()));
+            r.findings
+                .into_iter()
+                .map(|f| (f.severity, f.message, f.fix))
+                .collect::<Vec<_>>()
+        };
+        let f = all("bare.x.test");
+        let mx = fix_of(
+            &f,
+            Severity::Yellow,
+            "mail to it goes to the host of its A/AAAA record",
+        );
+        assert!(
+            mx.is_some_and(|x| x.starts_with("bare.x.test. MX 10 bare.x.test.")),
+            "{f:#?}"
+        );
+        assert!(
+            !f.iter().any(|(_, m, _)| m.contains("cannot receive mail")),
+            "{f:#?}"
+        );
+        let spf = fix_of(&f, Severity::Red, "publishes no SPF record");
+        assert!(
+            spf.is_some_and(|x| x.contains("\"v=spf1 a -all\"")),
+            "{f:#?}"
+        );
+        let dmarc = fix_of(&f, Severity::Red, "publishes no DMARC record");
+        assert!(
+            dmarc.is_some_and(
+                |x| x.contains("\"v=DMARC1; p=none; rua=mailto:dmarc-reports@bare.x.test\"")
+            ),
+            "{f:#?}"
+        );
+        // Its SPF record lists a sender: not a domain that sends no mail.
+        let f = all("aonly.x.test");
+        let dmarc = fix_of(&f, Severity::Red, "publishes no DMARC record");
+        assert!(dmarc.is_some_and(|x| x.contains("p=none; rua=")), "{f:#?}");
+        // No MX, no address, an SPF record that lets nothing pass: the lock-down.
+        let f = all("nothing.x.test");
+        let dmarc = fix_of(&f, Severity::Red, "publishes no DMARC record");
+        assert!(
+            dmarc
+                .is_some_and(|x| x.contains("\"v=DMARC1; p=reject\"  (this domain sends no mail)")),
+            "{f:#?}"
+        );
+        // A null MX takes no reports: no rua asked for, none offered.
+        let f = all("nullmx.x.test");
+        assert!(!f.iter().any(|(_, m, _)| m.contains("no rua=")), "{f:#?}");
+        assert!(
+            !f.iter()
+                .any(|(_, _, x)| x.as_deref().is_some_and(|x| x.contains("dmarc-reports@"))),
+            "{f:#?}"
+        );
+        // A record found by the tree walk: reports to the record's domain.
+        let f = all("s.inh.x.test");
+        let rua = fix_of(&f, Severity::Yellow, "no rua=");
+        assert!(
+            rua.is_some_and(
+                |x| x.contains("\"v=DMARC1; p=reject; rua=mailto:dmarc-reports@inh.x.test\"")
+            ),
+            "{f:#?}"
+        );
     }
 
     fn spf_findings(zone: &str) -> Vec<String> {

@@ -244,13 +244,16 @@ mx-count = { $n } MX record(s)
 mx-lookup-failed = MX lookup failed: { $error }
 domain-nxdomain = { $domain } does not exist in the DNS
 mx-none = { $domain } has no MX record: it cannot receive mail (bounces and replies to it are lost)
-fix-mx-none = { $domain }. MX 10 mail.{ $domain }.  (or a null MX "{ $domain }. MX 0 ." if it receives no mail)
+fix-mx-none = publish an MX record naming the host that receives { $domain }'s mail ("{ $domain }. MX 10 HOST."), or a null MX "{ $domain }. MX 0 ." if it receives no mail
+mx-implicit = { $domain } has no MX record: mail to it goes to the host of its A/AAAA record (the implicit MX, RFC 5321 §5.1), which some senders do not try
+fix-mx-implicit = { $domain }. MX 10 { $domain }.  (the same host, named; or a null MX "{ $domain }. MX 0 ." if it receives no mail)
 spf-lookup-failed = TXT lookup failed: { $error }
 spf-type-99 = an SPF-type (99) record is published: RFC 7208 §3.1 retired that type; only TXT is read
 fix-spf-type-99 = delete the SPF-type record of { $domain }; keep the TXT one
 spf-none = { $domain } publishes no SPF record: anyone can send as it as far as SPF is concerned
 fix-spf-none-mx = { $domain }. TXT "v=spf1 mx -all"  (list every host that sends as { $domain })
-fix-spf-none-no-mail = { $domain }. TXT "v=spf1 -all"  (this domain sends no mail)
+fix-spf-none-a = { $domain }. TXT "v=spf1 a -all"  (list every host that sends as { $domain })
+fix-spf-none-no-mail = { $domain }. TXT "v=spf1 -all"  (if this domain sends no mail; if it does, list the hosts that send as it before -all)
 spf-several = { $n } SPF records: receivers treat this as a permanent error (RFC 7208 §4.5)
 fix-spf-several = { $record }  (the records merged into one; delete the others)
 spf-syntax = the SPF record does not parse ({ $error }): receivers give permerror

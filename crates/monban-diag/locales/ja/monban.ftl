@@ -242,13 +242,16 @@ mx-count = MX レコード { $n } 件
 mx-lookup-failed = MX の参照に失敗しました: { $error }
 domain-nxdomain = { $domain } は DNS に存在しません
 mx-none = { $domain } には MX レコードがありません: メールを受信できません(バウンスや返信が失われます)
-fix-mx-none = { $domain }. MX 10 mail.{ $domain }.  (メールを受信しない場合は null MX "{ $domain }. MX 0 .")
+fix-mx-none = { $domain } のメールを受信するホストを指す MX レコード("{ $domain }. MX 10 ホスト名.")を公開してください。メールを受信しない場合は null MX "{ $domain }. MX 0 ."
+mx-implicit = { $domain } には MX レコードがありません: メールは A/AAAA レコードのホストに届きます(暗黙の MX、RFC 5321 §5.1)が、それを試さない送信側もあります
+fix-mx-implicit = { $domain }. MX 10 { $domain }.  (同じホストを明示したもの。メールを受信しない場合は null MX "{ $domain }. MX 0 .")
 spf-lookup-failed = TXT の参照に失敗しました: { $error }
 spf-type-99 = SPF タイプ (99) のレコードが公開されています: RFC 7208 §3.1 でこのタイプは廃止され、TXT だけが読まれます
 fix-spf-type-99 = { $domain } の SPF タイプのレコードを削除し、TXT のレコードを残してください
 spf-none = { $domain } は SPF レコードを公開していません: SPF の上では誰でもこのドメインとして送信できます
 fix-spf-none-mx = { $domain }. TXT "v=spf1 mx -all"  ({ $domain } として送信するすべてのホストを列挙してください)
-fix-spf-none-no-mail = { $domain }. TXT "v=spf1 -all"  (このドメインはメールを送信しない)
+fix-spf-none-a = { $domain }. TXT "v=spf1 a -all"  ({ $domain } として送信するすべてのホストを列挙してください)
+fix-spf-none-no-mail = { $domain }. TXT "v=spf1 -all"  (このドメインがメールを送信しない場合。送信するなら、送信するホストを -all の前に列挙してください)
 spf-several = SPF レコードが { $n } 件あります: 受信側はこれを永続的エラーとして扱います (RFC 7208 §4.5)
 fix-spf-several = { $record }  (レコードを 1 つに統合したもの。他は削除してください)
 spf-syntax = SPF レコードを解析できません({ $error }): 受信側は permerror とします
