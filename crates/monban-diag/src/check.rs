@@ -2170,8 +2170,20 @@ async fn predict<R: Resolver>(
     };
     let fix = (severity != Severity::Green).then(|| {
         let mut f = Vec::new();
+        // Under strict alignment only the domain itself aligns, not a subdomain (RFC
+        // 7489 §3.1.1, §3.1.2).
+        let strict = |mode: fn(&DmarcRecord) -> dmarc::record::AlignmentMode| {
+            outcome
+                .record
+                .as_ref()
+                .is_some_and(|r| mode(r) == dmarc::record::AlignmentMode::Strict)
+        };
         if !outcome.dkim_aligned {
-            f.push(msg!("fix-sign-aligned", domain = domain));
+            f.push(if strict(|r| r.adkim) {
+                msg!("fix-sign-aligned-strict", domain = domain)
+            } else {
+                msg!("fix-sign-aligned", domain = domain)
+            });
         }
         // An error (permerror, temperror) is not mended by listing the address: it
         // comes before any address is compared (a void-lookup limit for IPv6 clients,
@@ -2201,6 +2213,13 @@ async fn predict<R: Resolver>(
                 nets = nets.join(" "),
                 domain = &mail_from_domain
             ));
+        } else if !outcome.spf_aligned && outcome.result != DmarcResult::None {
+            // SPF passes for a MAIL FROM domain that does not align.
+            f.push(if strict(|r| r.aspf) {
+                msg!("fix-mail-from-strict", domain = domain)
+            } else {
+                msg!("fix-mail-from-aligned", domain = domain)
+            });
         }
         let mut f = f.into_iter();
         match (f.next(), f.next()) {
@@ -3156,6 +3175,44 @@ mod tests {
         );
     }
 
+    /// The fix of the sending prediction for `setup`.
+    fn sending_fix(zone: &str, domain: &str, setup: SendingSetup) -> String {
+        let resolver = ZoneResolver::parse(zone, "z", None).unwrap();
+        let options = CheckOptions {
+            sending: Some(setup),
+            ..CheckOptions::default()
+        };
+        let r = block_on(check(&resolver, domain, &options));
+        r.findings
+            .into_iter()
+            .find(|f| f.area == Area::Sending)
+            .and_then(|f| f.fix)
+            .unwrap_or_default()
+    }
+
+    /// A trial's finding F13: under adkim=s the fix said "sign with d=p.test (or a
+    /// subdomain)" for a setup signing with a subdomain, which strict alignment refuses.
+    #[test]
+    fn strict_alignment_fixes_name_the_domain_exactly() {
+        let zone = "p.test. TXT \"v=spf1 -all\"\n\
+            bounce.p.test. TXT \"v=spf1 ip4:192.0.2.5 -all\"\n\
+            _dmarc.p.test. TXT \"v=DMARC1; p=reject; aspf=s; adkim=s\"\n";
+        let fix = sending_fix(
+            zone,
+            "p.test",
+            SendingSetup {
+                ips: vec!["192.0.2.5".parse().unwrap()],
+                mail_from_domain: Some("bounce.p.test".into()),
+                signing_domain: Some("sub.p.test".into()),
+            },
+        );
+        assert_eq!(
+            fix,
+            "sign with d=p.test exactly (adkim=s: a subdomain does not align), publishing the key under p.test; \
+             or send with a MAIL FROM (Return-Path) address at p.test itself (aspf=s: a subdomain does not align)"
+        );
+    }
+
     fn spf_findings(zone: &str) -> Vec<String> {
         let zone = ZoneResolver::parse(zone, "z", None).unwrap();
         let r = block_on(check(&zone, "d.test", &CheckOptions::default()));
@@ -3273,21 +3330,14 @@ mod tests {
         );
         // A prediction for an IPv6 host the record lists gives the cause, not "add the
         // address" (it is listed; the permerror comes first).
-        let resolver = ZoneResolver::parse(zone, "z", None).unwrap();
-        let options = CheckOptions {
-            sending: Some(SendingSetup {
+        let fix = sending_fix(
+            zone,
+            "d.test",
+            SendingSetup {
                 ips: vec!["2001:db8:ffff::1".parse().unwrap()],
                 ..SendingSetup::default()
-            }),
-            ..CheckOptions::default()
-        };
-        let r = block_on(check(&resolver, "d.test", &options));
-        let fix = r
-            .findings
-            .iter()
-            .find(|f| f.area == Area::Sending)
-            .and_then(|f| f.fix.clone())
-            .unwrap_or_default();
+            },
+        );
         assert!(
             fix.contains("or make the SPF policy of d.test evaluate: it gives permerror for 2001:db8:ffff::1 (more than 2 void DNS lookups")
                 && !fix.contains("add ip6:"),

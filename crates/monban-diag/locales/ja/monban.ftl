@@ -367,6 +367,9 @@ fate-quarantine = 迷惑メールになります
 fate-none = 配送されます(ポリシーが none のため)
 predict-other = DMARC の結果は { $result } です({ $why })
 fix-sign-aligned = d={ $domain }(またはそのサブドメイン)で署名し、鍵を { $domain } の下に公開してください
+fix-sign-aligned-strict = d={ $domain } そのもので署名し(adkim=s ではサブドメインは一致しません)、鍵を { $domain } の下に公開してください
+fix-mail-from-aligned = MAIL FROM (Return-Path) に { $domain } またはそのサブドメインのアドレスを使って送信してください
+fix-mail-from-strict = MAIL FROM (Return-Path) に { $domain } そのもののアドレスを使って送信してください(aspf=s ではサブドメインは一致しません)
 fix-spf-add = { $domain } の SPF レコードに { $nets } を追加してください
 fix-spf-error = { $domain } の SPF ポリシーが評価できるよう直してください: アドレスを比較する前に { $ip } に対して { $result } になる({ $cause })ため、アドレスを列挙しても解決しません
 fix-either = { $a }。または { $b }
