@@ -1109,10 +1109,18 @@ impl Walk {
                         }
                         self.mechanism(resolver, domain, &d.mechanism, depth).await;
                     }
+                    // RFC 7208 §6.1: a redirect= beside an all is ignored; the owner
+                    // who wrote it meant the target's senders to pass.
+                    Term::Modifier(Modifier::Redirect(target)) if parsed.has_all() => {
+                        self.problem_of(
+                            Severity::Yellow,
+                            msg!("spf-redirect-ignored", domain = domain, target = target.0),
+                        );
+                    }
                     Term::Modifier(Modifier::Redirect(target)) => {
                         if target.0.contains('%') {
                             self.unflattenable = true;
-                        } else if !parsed.has_all() {
+                        } else {
                             let t = target.0.trim_end_matches('.').to_ascii_lowercase();
                             self.via_next = "redirect";
                             self.visit(resolver, &t, depth + 1).await;
@@ -1219,7 +1227,14 @@ impl Walk {
                     self.visit(resolver, &t, depth + 1).await;
                 }
             }
-            Mechanism::Exists(_) | Mechanism::Ptr(_) => self.unflattenable = true,
+            Mechanism::Ptr(_) => {
+                self.unflattenable = true;
+                // The top record's ptr has its own finding, with the record's fix.
+                if depth > 0 {
+                    self.problem_of(Severity::Yellow, msg!("spf-walk-ptr", domain = domain));
+                }
+            }
+            Mechanism::Exists(_) => self.unflattenable = true,
             Mechanism::All => {}
             // A mechanism added to the protocol crate later: not listed as networks.
             _ => self.unflattenable = true,
@@ -3313,6 +3328,26 @@ mod tests {
         let resolver = ZoneResolver::parse(zone, "z", None).unwrap();
         let r = block_on(check(&resolver, "redirall.test", &CheckOptions::default()));
         assert_eq!(r.spf_networks, ["0.0.0.0/0", "192.0.2.1/32", "::/0"]);
+    }
+
+    /// A trial's finding F16: a redirect= beside all, which receivers ignore (RFC 7208
+    /// §6.1), and a ptr inside an included record went unsaid.
+    #[test]
+    fn an_ignored_redirect_and_an_included_ptr_are_named() {
+        let zone = "d.test. TXT \"v=spf1 ip4:192.0.2.1 include:inc.test -all redirect=_spf.provider.test\"\n\
+            inc.test. TXT \"v=spf1 ptr -all\"\n\
+            _spf.provider.test. TXT \"v=spf1 ip4:198.51.100.0/24 -all\"\n";
+        let f = spf_findings_of(zone, "d.test");
+        fix_of(
+            &f,
+            Severity::Yellow,
+            "the record of d.test has both all and redirect=_spf.provider.test: receivers ignore the redirect=",
+        );
+        fix_of(
+            &f,
+            Severity::Yellow,
+            "the record of inc.test (included or redirected to) uses ptr",
+        );
     }
 
     /// A trial's finding F15: void lookups were counted for an IPv4 client only; every

@@ -294,6 +294,8 @@ spf-walk-records = the include tree has more than { $max } records; receivers st
 spf-walk-several = { $domain } (included or redirected to) has { $n } SPF records: receivers give permerror
 spf-walk-syntax = the SPF record of { $domain } does not parse: receivers give permerror
 spf-walk-mx = { $domain } has { $n } MX records; mx allows 10 (permerror)
+spf-redirect-ignored = the record of { $domain } has both all and redirect={ $target }: receivers ignore the redirect= (RFC 7208 §6.1), so the hosts { $target } lists are not allowed by it
+spf-walk-ptr = the record of { $domain } (included or redirected to) uses ptr, which RFC 7208 §5.5 says not to use (slow, unreliable)
 spf-walk-dns-failed = could not look up the SPF record of { $domain } (included or redirected to): { $error }; receivers get temperror while this lasts
 dmarc-lookup-failed = DMARC lookup failed: { $error }
 dmarc-none = { $domain } publishes no DMARC record: receivers apply no policy to mail forged in its name

@@ -292,6 +292,8 @@ spf-walk-records = include のツリーに { $max } 件を超えるレコード�
 spf-walk-several = { $domain }(include または redirect 先)に SPF レコードが { $n } 件あります: 受信側は permerror とします
 spf-walk-syntax = { $domain } の SPF レコードを解析できません: 受信側は permerror とします
 spf-walk-mx = { $domain } には MX レコードが { $n } 件あります。mx で許されるのは 10 件までです (permerror)
+spf-redirect-ignored = { $domain } のレコードには all と redirect={ $target } の両方があります: 受信側は redirect= を無視する(RFC 7208 §6.1)ため、{ $target } が列挙するホストは許可されません
+spf-walk-ptr = { $domain }(include または redirect 先)のレコードが ptr を使っています。RFC 7208 §5.5 は使用しないよう求めています(遅く、信頼性が低い)
 spf-walk-dns-failed = { $domain }(include または redirect 先)の SPF レコードを参照できませんでした: { $error }。この間、受信側は temperror とします
 dmarc-lookup-failed = DMARC の参照に失敗しました: { $error }
 dmarc-none = { $domain } は DMARC レコードを公開していません: このドメインを詐称したメールに受信側はポリシーを適用しません
