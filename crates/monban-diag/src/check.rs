@@ -1735,6 +1735,18 @@ async fn check_dkim<R: Resolver>(
             }
         };
         found += 1;
+        // RFC 6376 §3.6.2.2: the TXT RRset of a selector must hold one record; with
+        // more, which key a verifier reads is undefined (a rotation's leftover makes the
+        // same mail pass or fail by the resolver's order).
+        let records = txts(&resolver.lookup(&name, RecordType::Txt).await).len();
+        if records > 1 {
+            ctx.add(
+                Area::Dkim,
+                Severity::Red,
+                msg!("dkim-several", name = &name, n = records),
+                Some(msg!("fix-dkim-several", name = &name)),
+            );
+        }
         if let Some((ksel, file, expected)) = &options.private_key
             && ksel.eq_ignore_ascii_case(sel)
         {
@@ -3384,9 +3396,10 @@ mod tests {
         assert!(f.iter().all(|(s, _, _)| *s == Severity::Green), "{f:#?}");
     }
 
-    /// A trial's finding F8: keys every verifier rejects were green: s= without email
+    /// Trial findings F8 and F20: keys every verifier rejects were green: s= without email
     /// or * (RFC 6376 §3.6.1), an Ed25519 p= that is not 32 bytes, an RSA key labelled
-    /// k=ed25519 (RFC 8463 §4). The checker now reads keys with the verifier's tests.
+    /// k=ed25519 (RFC 8463 §4); so were two key records at one selector. The checker
+    /// now reads keys with the verifier's tests.
     #[test]
     fn dkim_keys_verifiers_reject_are_red() {
         const RSA: &str = "MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDwIRP/UC3SBsEmGqZ9ZJW3/DkMoGeLnQg1fWn7/zYtIxN2SnFCjxOCKG9v3b4jYfcTNh5ijSsq631uBItLa7od+v/RtdC2UzJ1lWT947qR+Rcac2gbto/NMqJ0fzfVjH4OuKhitdY9tf6mcwGjaNBcWToIMmPSPDdQPNUYckcQ2QIDAQAB";
@@ -3395,11 +3408,13 @@ mod tests {
              star._domainkey.d.test. TXT \"v=DKIM1; s=tlsrpt:*; p={RSA}\"\n\
              edshort._domainkey.d.test. TXT \"v=DKIM1; k=ed25519; p=AAAA\"\n\
              edrsa._domainkey.d.test. TXT \"v=DKIM1; k=ed25519; p={RSA}\"\n\
-             ed._domainkey.d.test. TXT \"v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=\"\n"
+             ed._domainkey.d.test. TXT \"v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=\"\n\
+             two._domainkey.d.test. TXT \"v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=\"\n\
+             two._domainkey.d.test. TXT \"v=DKIM1; p={RSA}\"\n"
         );
         let resolver = ZoneResolver::parse(&zone, "z", None).unwrap();
         let options = CheckOptions {
-            selectors: ["svc", "star", "edshort", "edrsa", "ed"]
+            selectors: ["svc", "star", "edshort", "edrsa", "ed", "two"]
                 .map(String::from)
                 .to_vec(),
             ..CheckOptions::default()
@@ -3439,6 +3454,12 @@ mod tests {
             "{dkim:#?}"
         );
         assert_eq!(said("ed")[0].0, Severity::Green, "{dkim:#?}");
+        // F20: two key records at one selector (RFC 6376 §3.6.2.2).
+        assert!(
+            dkim.iter().any(|(s, m)| *s == Severity::Red
+                && m.starts_with("2 TXT records at two._domainkey.d.test")),
+            "{dkim:#?}"
+        );
     }
 
     /// A trial's finding F19: a DNS failure on an include target was red "0 SPF

@@ -333,6 +333,8 @@ dmarc-external-unchecked = { $tag }={ $uri } is in another organization, and whe
 fix-dmarc-external = { $record }  (published by the owner of { $dest })
 dkim-lookup-failed = { $name }: lookup failed: { $error }
 dkim-invalid = { $name }: the key record is invalid ({ $why })
+dkim-several = { $n } TXT records at { $name }: which one verifiers read is undefined (RFC 6376 §3.6.2.2), so mail signed with the key of another fails at times; what follows is about the first
+fix-dkim-several = keep one record at { $name } (the key you sign with) and delete the others
 dkim-no-key = no DKIM key at { $name }: signatures with s={ $selector } fail
 dkim-revoked = { $name }: the key is revoked (empty p=)
 dkim-ed25519 = { $name }: Ed25519 (RFC 8463); not every receiver verifies it yet, so sign with RSA too

@@ -331,6 +331,8 @@ dmarc-external-unchecked = { $tag }={ $uri } は別の組織にあり、この�
 fix-dmarc-external = { $record }  ({ $dest } の管理者が公開)
 dkim-lookup-failed = { $name }: 参照に失敗しました: { $error }
 dkim-invalid = { $name }: 鍵レコードが無効です({ $why })
+dkim-several = { $name } に TXT レコードが { $n } 件あります: 検証側がどれを読むかは未定義(RFC 6376 §3.6.2.2)なので、別のレコードの鍵で署名したメールはときどき失敗します。以下は最初のレコードについてです
+fix-dkim-several = { $name } には署名に使う鍵のレコードを 1 件だけ残し、他は削除してください
 dkim-no-key = { $name } に DKIM 鍵がありません: s={ $selector } の署名は失敗します
 dkim-revoked = { $name }: 鍵は失効しています(p= が空)
 dkim-ed25519 = { $name }: Ed25519 (RFC 8463)。まだすべての受信側が検証できるわけではないので、RSA でも署名してください
