@@ -338,12 +338,15 @@ pub async fn check<R: Resolver>(resolver: &R, domain: &str, options: &CheckOptio
             msg!("mx-null", domain = &domain),
             None,
         ),
-        Ok(a) => ctx.add(
-            Area::Mx,
-            Severity::Green,
-            msg!("mx-count", n = a.records.len()),
-            None,
-        ),
+        Ok(a) => {
+            ctx.add(
+                Area::Mx,
+                Severity::Green,
+                msg!("mx-count", n = a.records.len()),
+                None,
+            );
+            check_mx_hosts(resolver, &domain, a, &mut ctx).await;
+        }
         Err(e) if e.is_temporary() => ctx.add(
             Area::Mx,
             Severity::Yellow,
@@ -460,6 +463,82 @@ async fn inbound_of<R: Resolver>(resolver: &R, domain: &str, mx: &monban_dns::Lo
                 Inbound::Nowhere
             }
         }
+    }
+}
+
+/// The hosts of an MX set: a null MX among others (RFC 7505 §3: it must be the only
+/// one), an address where a name belongs, an alias (RFC 2181 §10.3, RFC 5321 §5.1), a
+/// host with no address; red when no host has one. At most [`MAX_MX_HOSTS`] hosts
+/// are looked up, three queries each.
+async fn check_mx_hosts<R: Resolver>(
+    resolver: &R,
+    domain: &str,
+    answer: &monban_dns::Answer,
+    ctx: &mut Ctx,
+) {
+    let hosts: Vec<&str> = answer
+        .records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Mx { exchange, .. } => Some(exchange.trim_end_matches('.')),
+            _ => None,
+        })
+        .collect();
+    if hosts.iter().any(|h| h.is_empty()) {
+        ctx.add(
+            Area::Mx,
+            Severity::Yellow,
+            msg!("mx-null-mixed", domain = domain),
+            Some(msg!("fix-mx-null-mixed", domain = domain)),
+        );
+    }
+    let mut reachable = 0;
+    let mut unknown = false;
+    for host in hosts.iter().filter(|h| !h.is_empty()).take(MAX_MX_HOSTS) {
+        if host.parse::<IpAddr>().is_ok() {
+            ctx.add(
+                Area::Mx,
+                Severity::Yellow,
+                msg!("mx-ip", host = *host),
+                Some(msg!("fix-mx-ip", domain = domain, host = *host)),
+            );
+            continue;
+        }
+        if resolver.lookup(host, RecordType::Cname).await.is_ok() {
+            ctx.add(
+                Area::Mx,
+                Severity::Yellow,
+                msg!("mx-cname", host = *host),
+                Some(msg!("fix-mx-cname", host = *host)),
+            );
+        }
+        let mut has_address = false;
+        for rtype in [RecordType::A, RecordType::Aaaa] {
+            match resolver.lookup(host, rtype).await {
+                Ok(_) => has_address = true,
+                Err(e) => unknown |= e.is_temporary(),
+            }
+        }
+        if has_address {
+            reachable += 1;
+        } else if !unknown {
+            ctx.add(
+                Area::Mx,
+                Severity::Yellow,
+                msg!("mx-no-address", host = *host),
+                None,
+            );
+        }
+    }
+    // An address in place of a name is said above; some senders deliver to it.
+    let addresses = hosts.iter().any(|h| h.parse::<IpAddr>().is_ok());
+    if reachable == 0 && !unknown && !addresses && hosts.iter().any(|h| !h.is_empty()) {
+        ctx.add(
+            Area::Mx,
+            Severity::Red,
+            msg!("mx-none-reachable", domain = domain),
+            Some(msg!("fix-mx-none-reachable", domain = domain)),
+        );
     }
 }
 
@@ -3121,6 +3200,47 @@ mod tests {
             "{f:#?}"
         );
         assert!(!f.iter().any(|(s, _, _)| *s == Severity::Red), "{f:#?}");
+    }
+
+    /// A trial's finding F10: a null MX among others, an MX naming an alias, a host
+    /// without an address, or an address were all green "1 MX record(s)".
+    #[test]
+    fn mx_hosts_are_checked() {
+        let zone = "$ORIGIN x.test.\n\
+            mixed MX 0 .\nmixed MX 10 mx.x.test.\nmx A 192.0.2.1\n\
+            mxcname MX 10 alias.x.test.\nalias CNAME mx.x.test.\n\
+            mxnoaddr MX 10 nohost.x.test.\n\
+            mxip MX 10 192.0.2.10.\n\
+            good MX 10 mx.x.test.\n";
+        let mx = |domain: &str| findings_in(zone, domain, Area::Mx);
+        fix_of(
+            &mx("mixed.x.test"),
+            Severity::Yellow,
+            "a null MX beside other MX records",
+        );
+        fix_of(
+            &mx("mxcname.x.test"),
+            Severity::Yellow,
+            "alias.x.test is an alias (CNAME)",
+        );
+        let f = mx("mxnoaddr.x.test");
+        fix_of(
+            &f,
+            Severity::Yellow,
+            "nohost.x.test has no A or AAAA record",
+        );
+        fix_of(
+            &f,
+            Severity::Red,
+            "none of the MX hosts of mxnoaddr.x.test has an address",
+        );
+        fix_of(
+            &mx("mxip.x.test"),
+            Severity::Yellow,
+            "192.0.2.10 is an address, not a name",
+        );
+        let f = mx("good.x.test");
+        assert!(f.iter().all(|(s, _, _)| *s == Severity::Green), "{f:#?}");
     }
 
     /// Trial findings F9 and F11: a domain without MX was "cannot receive mail" though
