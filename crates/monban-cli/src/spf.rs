@@ -90,12 +90,14 @@ mod tests {
             "<>",
             "<user@example.com>",
             "user@[192.0.2.1]",
+            // No local part: postmaster (RFC 7208 §4.3; trial finding F14).
+            "@example.com",
         ] {
             assert!(check_mail_from(ok).is_ok(), "{ok}");
         }
         for bad in [
             "example.com",
-            "@example.com",
+            "@",
             "a b@example.com",
             "user@a..b",
             "user@exa\nmple.com",

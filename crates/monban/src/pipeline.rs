@@ -94,7 +94,8 @@ impl Envelope {
     }
 }
 
-/// A MAIL FROM a user gave: `local@domain`, `<...>`, or empty for the null sender. The
+/// A MAIL FROM a user gave: `local@domain`, `@domain` (no local part: SPF uses
+/// `postmaster`, RFC 7208 §4.3), `<...>`, or empty for the null sender. The
 /// error starts with the value (the caller puts the flag or parameter before it).
 pub fn check_mail_from(addr: &str) -> Result<(), String> {
     let bare = addr.trim();
@@ -110,14 +111,13 @@ pub fn check_mail_from(addr: &str) -> Result<(), String> {
             "{addr:?} contains white space or control characters"
         ));
     }
-    let Some((local, domain)) = bare.rsplit_once('@') else {
+    // "@domain" is a sender without a local part, which SPF checks as
+    // postmaster@domain (RFC 7208 §4.3): taken, not refused.
+    let Some((_, domain)) = bare.rsplit_once('@') else {
         return Err(format!(
             "{addr:?} is not an address: expected local-part@domain, or \"\" for the null sender"
         ));
     };
-    if local.is_empty() {
-        return Err(format!("{addr:?} has no local part"));
-    }
     if domain.starts_with('[') {
         return Ok(());
     }
