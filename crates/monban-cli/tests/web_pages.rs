@@ -418,7 +418,11 @@ fn the_checker_page_shows_the_tree_and_checks_what_if() {
         "{html}"
     );
     assert!(html.contains("0 DNS-querying terms"), "{html}");
-    assert!(html.contains("p=reject: forged mail is refused"), "{html}");
+    // pct=50: RFC 7489 receivers (monban too) apply the next milder policy.
+    assert!(
+        html.contains("p=reject, but with pct=50 receivers apply quarantine"),
+        "{html}"
+    );
     assert!(html.contains("<td><code>np</code></td><td><code>reject</code></td><td><span class=\"note\">default</span></td>"), "{html}");
     // A record with a line break is refused, not checked.
     let (status, _, _) = server.get("/check?domain=toomany.example&what_if_spf=v%3Dspf1%0d%0a-all");
