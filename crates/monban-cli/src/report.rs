@@ -265,6 +265,10 @@ async fn run_send(dns: &crate::dns::DnsArgs, args: SendArgs) -> Result<(), Failu
         .map(|(_, d)| d.trim_end_matches('.').to_ascii_lowercase())
         .filter(|d| !d.is_empty())
         .ok_or_else(|| Failure::usage(format!("--from {:?} is not an address", args.from)))?;
+    // Checked before any delivery is touched: a sender SMTP cannot carry fails every
+    // delivery, and that is no destination's fault.
+    monban_report::send::envelope_sender(&args.from)
+        .map_err(|e| Failure::usage(format!("--from: {e}")))?;
     let signer = report_signer(&args)?;
     let resolver = dns.build()?;
     let store = args
@@ -315,6 +319,8 @@ async fn run_send(dns: &crate::dns::DnsArgs, args: SendArgs) -> Result<(), Failu
                 "retry": summary.count("retry"),
                 "deferred": summary.count("deferred"),
                 "failed": summary.count("failed"),
+                "skipped": summary.count("skipped"),
+                "relay_trouble": summary.relay_trouble,
                 "deliveries": deliveries,
             })
         );
@@ -339,6 +345,17 @@ async fn run_send(dns: &crate::dns::DnsArgs, args: SendArgs) -> Result<(), Failu
     // address refused, a report given up) are printed but are no fault of this run: a
     // receiver reporting for many domains meets some every day. Deferred ones (rate
     // limit, a destination resting) wait as planned.
+    // A relay that refused the reporter itself (its sender, authentication, relaying)
+    // or stopped answering: nothing was blamed on a destination, and nothing goes
+    // until it is fixed.
+    if let Some(why) = &summary.relay_trouble {
+        return Err(Failure::other(format!(
+            "stopped using the relay {}:{}: {why}; {} delivery(ies) wait for a later run",
+            opts.smtp_host,
+            opts.smtp_port,
+            summary.count("retry")
+        )));
+    }
     let retry = summary.count("retry");
     if retry > 0 {
         return Err(Failure::other(format!(
@@ -468,6 +485,7 @@ async fn run_generate(args: GenerateArgs) -> Result<(), Failure> {
         for r in &summary.reports {
             let what = match r.status {
                 "already_sent" => "already sent, kept as it was",
+                "sending" => "being sent, kept as it was",
                 "regenerated" => "regenerated",
                 _ => "new",
             };

@@ -172,7 +172,8 @@ fn send(store: &str, zones: &[&str], port: u16, key: &str, extra: &[&str]) -> se
     );
     assert_eq!(
         undelivered,
-        stderr.contains("will be retried on a later run"),
+        stderr.contains("will be retried on a later run")
+            || stderr.contains("wait for a later run"),
         "{stderr}"
     );
     r
@@ -203,6 +204,12 @@ fn attachment(message: &str) -> (String, Vec<u8>) {
 /// An SMTP server on loopback that answers every RCPT with `reply` (sessions served
 /// one after another, for the life of the test).
 fn refusing_smtp_server(reply: &'static str) -> u16 {
+    smtp_server("250 2.1.0 ok", reply)
+}
+
+/// An SMTP server on loopback that answers MAIL with `mail` and every RCPT with `rcpt`
+/// (sessions served one after another, for the life of the test).
+fn smtp_server(mail: &'static str, rcpt: &'static str) -> u16 {
     use std::io::{BufRead, BufReader, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -216,8 +223,8 @@ fn refusing_smtp_server(reply: &'static str) -> u16 {
                 let verb = line.get(..4).unwrap_or("").to_ascii_uppercase();
                 let answer = match verb.as_str() {
                     "EHLO" | "HELO" => "250 refusing.test".to_owned(),
-                    "MAIL" => "250 2.1.0 ok".to_owned(),
-                    "RCPT" => reply.to_owned(),
+                    "MAIL" => mail.to_owned(),
+                    "RCPT" => rcpt.to_owned(),
                     "QUIT" => "221 2.0.0 bye".to_owned(),
                     _ => "250 2.0.0 ok".to_owned(),
                 };
@@ -487,12 +494,57 @@ fn refusals_retries_and_the_rate_limit() {
     assert_eq!(sink.messages().len(), 1);
 }
 
+/// A trial's F2: a relay that refuses the reporter (here its sender at MAIL FROM, as a
+/// submission relay answers a wrong --from) blames no destination: the reports wait,
+/// nothing is suppressed, and the run exits 1 naming the relay's answer. Once the
+/// relay is fixed they go.
+#[test]
+fn a_relay_that_refuses_the_sender_blames_no_destination() {
+    let (dir, store) = two_reports("report-send-553mail");
+    let (receiver_zone, key) = receiver_zone(&dir);
+    let zone = zone();
+    let zones = [zone.as_str(), receiver_zone.as_str()];
+    let port = smtp_server(
+        "553 5.7.1 <dmarc-reports@receiver.example>: Sender address rejected: not owned by user",
+        "250 2.1.5 ok",
+    );
+    let r = send(&store, &zones, port, &key, &[]);
+    assert_eq!(statuses(&r), ["retry", "retry"], "{r}");
+    let trouble = r["relay_trouble"].as_str().unwrap();
+    assert!(
+        trouble.contains("553") && trouble.contains("Sender address rejected"),
+        "{r}"
+    );
+    assert!(trouble.contains("MAIL FROM"), "{r}");
+    // The relay fixed, an hour later: both go (no destination was suppressed).
+    let sink = Sink::start(&dir.0.join("sink"), &[]);
+    let later = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 3600)
+        .to_string();
+    let r = send(&store, &zones, sink.port, &key, &["--at", &later]);
+    assert_eq!(statuses(&r), ["sent", "sent"], "{r}");
+    assert_eq!(sink.whole_messages(2).len(), 2);
+}
+
+/// Usage errors (exit 2) before any store or delivery is touched: unsigned reports
+/// unless asked, and (a trial's F12) a --from SMTP cannot carry, which used to fail
+/// every report for good and exit 0.
 #[test]
 fn report_send_refuses_to_send_unsigned_unless_asked() {
     let dir = Dir::new("report-send-usage");
     let store = format!("sqlite:{}", dir.0.join("m.db").display());
-    let o = common::run(
-        &[
+    for (extra, from, says) in [
+        (None, "d@receiver.example", "DKIM"),
+        (
+            Some("--unsigned"),
+            "dmarc reports@receiver.example",
+            "--from",
+        ),
+    ] {
+        let mut args = vec![
             "report",
             "send",
             "--store",
@@ -500,13 +552,13 @@ fn report_send_refuses_to_send_unsigned_unless_asked() {
             "--smtp",
             "127.0.0.1:25",
             "--from",
-            "d@receiver.example",
-        ],
-        b"",
-        &[],
-    );
-    assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("DKIM"));
+            from,
+        ];
+        args.extend(extra);
+        let o = common::run(&args, b"", &[]);
+        assert_eq!(o.status.code(), Some(2), "{o:?}");
+        assert!(String::from_utf8_lossy(&o.stderr).contains(says), "{o:?}");
+    }
 }
 
 #[test]

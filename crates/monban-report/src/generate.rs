@@ -88,7 +88,8 @@ pub struct GeneratedReport {
     pub rua: Vec<String>,
     /// The `rua` URIs left out, each with the reason.
     pub ignored: Vec<String>,
-    /// New, regenerated, or already sent (then left as it was).
+    /// `new`, `regenerated`, `already_sent` or `sending` (a sender is sending it): the
+    /// last two are left as they were.
     pub status: &'static str,
 }
 
@@ -276,6 +277,7 @@ async fn save(
             SaveOutcome::New => "new",
             SaveOutcome::Replaced => "regenerated",
             SaveOutcome::AlreadySent(_) => "already_sent",
+            SaveOutcome::Sending(_) => "sending",
         };
         if let (Some(dir), "new" | "regenerated") = (&opts.out_dir, report.status) {
             report.path = Some(write_atomic(dir, &report.file, &out.xml_gz)?);

@@ -88,6 +88,10 @@ pub async fn run<R: Resolver>(
                                     "reports sent"
                                 );
                             }
+                            if let Some(why) = &s.relay_trouble {
+                                tracing::error!(relay = %why, "the relay refused the reports or did not answer; they wait for the next round");
+                                break;
+                            }
                             if s.deliveries.len() < SEND_BATCH as usize || *stop.borrow() {
                                 break;
                             }

@@ -2,7 +2,9 @@
 //! generated report goes as one message through an SMTP relay, DKIM-signed, after the
 //! external-destination check (RFC 9990 "Verifying External Destinations"), within a
 //! per-destination rate limit; transient failures are retried with backoff, a
-//! destination that refuses permanently is suppressed for a while.
+//! destination that refuses permanently is suppressed for a while. A relay that
+//! refuses the reporter itself (its sender, authentication, relaying) or stops
+//! answering stops the run: no destination is blamed, the rest wait.
 
 use std::time::Duration;
 
@@ -10,8 +12,10 @@ use lettre::AsyncTransport as _;
 use lettre::Tokio1Executor;
 use lettre::address::Envelope;
 use lettre::transport::smtp::AsyncSmtpTransport;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
-use lettre::transport::smtp::extension::ClientId;
+use lettre::transport::smtp::client::{AsyncSmtpConnection, Tls, TlsParameters};
+use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
+use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
+use lettre::transport::smtp::response::Response;
 use monban::dkim::{DkimSigner, SignerConfig};
 use monban::dmarc::PublicSuffixList;
 use monban::message::Headers;
@@ -94,6 +98,12 @@ pub struct DeliveryOutcome {
 pub struct SendSummary {
     /// One per delivery tried.
     pub deliveries: Vec<DeliveryOutcome>,
+    /// Why the run stopped using the relay before its end, with the relay's answer: it
+    /// refused the reporter itself (the sender at MAIL FROM, authentication required,
+    /// relaying denied for every recipient) or stopped answering
+    /// ([`RELAY_FAILURES_IN_A_ROW`]). The deliveries it did not try wait for a later
+    /// run; nothing is given up or suppressed for it.
+    pub relay_trouble: Option<String>,
 }
 
 impl SendSummary {
@@ -106,47 +116,302 @@ impl SendSummary {
     }
 }
 
+/// After this many deliveries in a row that found the relay unreachable or silent
+/// (no connection, no answer within the timeout), a run stops trying it: a relay that
+/// hangs costs a run at most this many timeouts, not one per delivery.
+pub const RELAY_FAILURES_IN_A_ROW: u32 = 3;
+
+/// The envelope sender of the reports, checked before any delivery is touched: a
+/// sender SMTP cannot carry would fail every delivery, and that is no destination's
+/// fault.
+pub fn envelope_sender(from: &str) -> Result<lettre::Address, ReportError> {
+    from.parse::<lettre::Address>().map_err(|e| {
+        ReportError::Usage(format!(
+            "the reporting address {from:?} is not an address SMTP can carry ({e})"
+        ))
+    })
+}
+
 /// Sends the deliveries that are due. `progress(done, total)` after each.
+///
+/// Each delivery's claim is renewed (compare and set) right before it is sent: one
+/// whose claim ran out and that another sender took meanwhile is left to that sender
+/// (RFC 9990 §3.2: a report goes once to each destination). The run's clock is `now`
+/// plus the time the run has taken so far.
 pub async fn send<R: Resolver>(
     store: &dyn Store,
     resolver: &R,
     opts: &SendOptions,
     progress: &mut (dyn FnMut(usize, usize) + Send),
 ) -> Result<SendSummary, ReportError> {
+    envelope_sender(&opts.from)?;
+    let relay = Relay::new(opts)?;
     let due = store.due_deliveries(opts.now, opts.limit).await?;
     let psl = PublicSuffixList::bundled();
-    let transport = transport(opts)?;
+    let cx = Context {
+        store,
+        resolver,
+        psl: &psl,
+        relay: &relay,
+    };
+    let started = tokio::time::Instant::now();
     let mut summary = SendSummary::default();
+    let mut failures_in_a_row = 0;
+    // The addresses each report reached in this run.
+    let mut reached: std::collections::HashMap<String, std::collections::HashSet<String>> =
+        std::collections::HashMap::new();
     let total = due.len();
     for (i, d) in due.into_iter().enumerate() {
-        let (update, outcome) = deliver(store, resolver, &psl, &transport, opts, &d).await?;
+        let elapsed = i64::try_from(started.elapsed().as_secs()).unwrap_or(i64::MAX);
+        let opts = SendOptions {
+            now: opts.now.saturating_add(elapsed),
+            ..opts.clone()
+        };
+        progress(i, total);
+        let until = if summary.relay_trouble.is_some() {
+            opts.now + backoff(0)
+        } else {
+            opts.now + monban_store::CLAIM_SECONDS
+        };
+        if !store
+            .claim_delivery(&d.report_id, &d.destination, &d.claim, until)
+            .await?
+        {
+            summary.deliveries.push(DeliveryOutcome {
+                report_id: d.report_id.clone(),
+                domain: d.policy_domain.clone(),
+                destination: d.destination.clone(),
+                status: "skipped",
+                detail: "taken by another sender after this run's claim ran out".into(),
+            });
+            continue;
+        }
+        if let Some(why) = &summary.relay_trouble {
+            // Not tried: it waits for a later run, no attempt counted.
+            let update = DeliveryUpdate::Defer {
+                next_attempt: until,
+                reason: format!("not tried: {why}"),
+            };
+            store
+                .update_delivery(&d.report_id, &d.destination, &update)
+                .await?;
+            summary.deliveries.push(DeliveryOutcome {
+                report_id: d.report_id.clone(),
+                domain: d.policy_domain.clone(),
+                destination: d.destination.clone(),
+                status: "retry",
+                detail: format!("not tried: {why}"),
+            });
+            continue;
+        }
+        let mut trouble = RelayState::Answered;
+        let reached = reached.entry(d.report_id.clone()).or_default();
+        let (update, outcome) = deliver(&cx, &opts, &d, &mut trouble, reached).await?;
         store
             .update_delivery(&d.report_id, &d.destination, &update)
             .await?;
+        match trouble {
+            RelayState::Answered => failures_in_a_row = 0,
+            RelayState::Silent => {
+                failures_in_a_row += 1;
+                if failures_in_a_row >= RELAY_FAILURES_IN_A_ROW {
+                    summary.relay_trouble = Some(format!(
+                        "the relay failed {failures_in_a_row} deliveries in a row ({})",
+                        outcome.detail
+                    ));
+                }
+            }
+            RelayState::RefusedUs => summary.relay_trouble = Some(outcome.detail.clone()),
+        }
         summary.deliveries.push(outcome);
-        progress(i + 1, total);
     }
+    progress(total, total);
     Ok(summary)
 }
 
-fn transport(opts: &SendOptions) -> Result<AsyncSmtpTransport<Tokio1Executor>, ReportError> {
-    relay_transport(
-        &opts.smtp_host,
-        opts.smtp_port,
-        opts.starttls,
-        &opts.hello,
-        opts.timeout,
-    )
+/// What a delivery found out about the relay itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RelayState {
+    /// It answered (or was not needed).
+    Answered,
+    /// No connection, or no answer in time.
+    Silent,
+    /// It refused the reporter, not the destination.
+    RefusedUs,
 }
 
-fn relay_transport(
-    host: &str,
+/// The relay and how to talk to it.
+struct Relay {
+    host: String,
     port: u16,
-    starttls: StartTls,
-    hello: &str,
+    tls: Tls,
+    hello: ClientId,
     timeout: Duration,
-) -> Result<AsyncSmtpTransport<Tokio1Executor>, ReportError> {
-    let tls = match starttls {
+}
+
+impl Relay {
+    fn new(opts: &SendOptions) -> Result<Self, ReportError> {
+        Ok(Self {
+            host: opts.smtp_host.clone(),
+            port: opts.smtp_port,
+            tls: tls(&opts.smtp_host, opts.starttls)?,
+            hello: ClientId::Domain(opts.hello.clone()),
+            timeout: opts.timeout,
+        })
+    }
+
+    /// One SMTP transaction, command by command, so that a refusal is known by where
+    /// it came: the connection and MAIL FROM are about the reporter and its relay,
+    /// RCPT about the destination (unless relaying was denied), DATA about the message.
+    async fn transact(
+        &self,
+        from: &lettre::Address,
+        rcpts: &[lettre::Address],
+        message: &[u8],
+    ) -> Result<Response, Refusal> {
+        let at = |stage: Stage| {
+            move |error: lettre::transport::smtp::Error| Refusal {
+                stage,
+                error,
+                relay_denied: false,
+            }
+        };
+        let mut conn = AsyncSmtpConnection::connect_tokio1(
+            (self.host.as_str(), self.port),
+            Some(self.timeout),
+            &self.hello,
+            None,
+            None,
+        )
+        .await
+        .map_err(at(Stage::Connect))?;
+        match &self.tls {
+            Tls::Opportunistic(p) if conn.can_starttls() => {
+                conn.starttls(p.clone(), &self.hello)
+                    .await
+                    .map_err(at(Stage::Connect))?;
+            }
+            Tls::Required(p) => conn
+                .starttls(p.clone(), &self.hello)
+                .await
+                .map_err(at(Stage::Connect))?,
+            _ => {}
+        }
+        let mut options = Vec::new();
+        if !message.is_ascii() && conn.server_info().supports_feature(Extension::EightBitMime) {
+            options.push(MailParameter::Body(MailBodyParameter::EightBitMime));
+        }
+        if let Err(e) = conn.command(Mail::new(Some(from.clone()), options)).await {
+            conn.abort().await;
+            return Err(at(Stage::Mail)(e));
+        }
+        let mut refused = Vec::new();
+        for to in rcpts {
+            match conn.command(Rcpt::new(to.clone(), Vec::new())).await {
+                Ok(_) => {}
+                Err(e) if e.status().is_some() => refused.push(e),
+                Err(e) => {
+                    conn.abort().await;
+                    return Err(at(Stage::Rcpt)(e));
+                }
+            }
+        }
+        // Taken by all of the destination's addresses or by none: a retry then sends
+        // nothing twice.
+        if !refused.is_empty() {
+            conn.abort().await;
+            let relay_denied = refused.len() == rcpts.len() && refused.iter().all(is_relay_denial);
+            let error = refused.swap_remove(0);
+            return Err(Refusal {
+                stage: Stage::Rcpt,
+                error,
+                relay_denied,
+            });
+        }
+        if let Err(e) = conn.command(Data).await {
+            conn.abort().await;
+            return Err(at(Stage::Data)(e));
+        }
+        let reply = match conn.message(message).await {
+            Ok(r) => r,
+            Err(e) => {
+                conn.abort().await;
+                return Err(at(Stage::Data)(e));
+            }
+        };
+        let _ = conn.quit().await;
+        Ok(reply)
+    }
+}
+
+/// Where in the SMTP transaction a refusal came.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// The greeting, EHLO, STARTTLS.
+    Connect,
+    /// MAIL FROM.
+    Mail,
+    /// RCPT TO.
+    Rcpt,
+    /// DATA and the message.
+    Data,
+}
+
+impl Stage {
+    fn command(self) -> &'static str {
+        match self {
+            Self::Connect => "the greeting, EHLO or STARTTLS",
+            Self::Mail => "MAIL FROM",
+            Self::Rcpt => "RCPT TO",
+            Self::Data => "DATA",
+        }
+    }
+}
+
+/// A transaction that did not end in a 2xx.
+#[derive(Debug)]
+struct Refusal {
+    stage: Stage,
+    error: lettre::transport::smtp::Error,
+    /// Every recipient was refused as relaying denied.
+    relay_denied: bool,
+}
+
+impl Refusal {
+    /// Whether the relay refused the reporter, not the destination: a permanent answer
+    /// to the connection or to MAIL FROM (a sender the relay does not accept), 530
+    /// (authentication required, RFC 4954 §6) anywhere, or relaying denied for every
+    /// recipient. Then no destination is to blame: nothing is given up or suppressed.
+    fn is_about_us(&self) -> bool {
+        if !self.error.is_permanent() {
+            return false;
+        }
+        if self.error.status().is_some_and(|c| c.to_string() == "530") {
+            return true;
+        }
+        match self.stage {
+            Stage::Connect | Stage::Mail => true,
+            Stage::Rcpt => self.relay_denied,
+            Stage::Data => false,
+        }
+    }
+
+    /// Whether nothing was heard from the relay (no connection, a broken one): the
+    /// relay, not the destination, is unavailable.
+    fn is_silence(&self) -> bool {
+        self.error.status().is_none() && !self.error.is_client()
+            || (self.stage == Stage::Connect && self.error.is_transient())
+    }
+}
+
+/// A refusal that says relaying is denied (Postfix "Relay access denied", Exchange
+/// "Unable to relay", Sendmail "Relaying denied").
+fn is_relay_denial(e: &lettre::transport::smtp::Error) -> bool {
+    e.is_permanent() && e.to_string().to_ascii_lowercase().contains("relay")
+}
+
+fn tls(host: &str, starttls: StartTls) -> Result<Tls, ReportError> {
+    Ok(match starttls {
         StartTls::Never => Tls::None,
         StartTls::Opportunistic => Tls::Opportunistic(
             TlsParameters::builder(host.to_owned())
@@ -160,11 +425,20 @@ fn relay_transport(
                 .build_rustls()
                 .map_err(|e| ReportError::Usage(format!("TLS: {e}")))?,
         ),
-    };
+    })
+}
+
+fn relay_transport(
+    host: &str,
+    port: u16,
+    starttls: StartTls,
+    hello: &str,
+    timeout: Duration,
+) -> Result<AsyncSmtpTransport<Tokio1Executor>, ReportError> {
     Ok(
         AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host.to_owned())
             .port(port)
-            .tls(tls)
+            .tls(tls(host, starttls)?)
             .hello_name(ClientId::Domain(hello.to_owned()))
             .timeout(Some(timeout))
             .build(),
@@ -212,14 +486,22 @@ fn backoff(attempts: u32) -> i64 {
     (900i64 << attempts.min(6)).min(12 * 3600)
 }
 
+/// What every delivery of a run uses.
+struct Context<'a, R> {
+    store: &'a dyn Store,
+    resolver: &'a R,
+    psl: &'a PublicSuffixList,
+    relay: &'a Relay,
+}
+
 async fn deliver<R: Resolver>(
-    store: &dyn Store,
-    resolver: &R,
-    psl: &PublicSuffixList,
-    transport: &AsyncSmtpTransport<Tokio1Executor>,
+    cx: &Context<'_, R>,
     opts: &SendOptions,
     d: &Delivery,
+    relay_state: &mut RelayState,
+    reached: &mut std::collections::HashSet<String>,
 ) -> Result<(DeliveryUpdate, DeliveryOutcome), ReportError> {
+    *relay_state = RelayState::Answered;
     let outcome = |status: &'static str, detail: String| DeliveryOutcome {
         report_id: d.report_id.clone(),
         domain: d.policy_domain.clone(),
@@ -252,7 +534,7 @@ async fn deliver<R: Resolver>(
             max_age / 86_400
         )));
     }
-    if let Some(until) = store.suppressed(&d.destination, opts.now).await? {
+    if let Some(until) = cx.store.suppressed(&d.destination, opts.now).await? {
         let why = format!(
             "the destination refused earlier reports; suppressed until {}",
             monban::rfc5322::datetime::format_utc(until)
@@ -266,7 +548,7 @@ async fn deliver<R: Resolver>(
         ));
     }
     // The rate limit before any DNS work.
-    let sent = store.sent_since(&d.destination, opts.now - 3600).await?;
+    let sent = cx.store.sent_since(&d.destination, opts.now - 3600).await?;
     if sent >= opts.max_per_hour {
         let why = format!(
             "{sent} report(s) went to this destination in the last hour (limit {})",
@@ -293,12 +575,26 @@ async fn deliver<R: Resolver>(
         )
     };
     let tag = if d.kind == "failure" { "ruf" } else { "rua" };
-    let addresses = match authorize(resolver, psl, &d.policy_domain, &address, tag).await {
+    let mut addresses = match authorize(cx.resolver, cx.psl, &d.policy_domain, &address, tag).await
+    {
         Authorization::SameOrganization => vec![address],
         Authorization::Authorized(list) => list,
         Authorization::Refused(why) => return Ok(failed(why)),
         Authorization::TryLater(why) => return Ok(retry(why, opts.now + 3600)),
     };
+    // Once to each address: two URIs that the destination's override turns into the
+    // same address (or a list naming it twice) get the report once.
+    let mut once = std::collections::HashSet::new();
+    addresses.retain(|a| !reached.contains(a) && once.insert(a.clone()));
+    if addresses.is_empty() {
+        return Ok((
+            DeliveryUpdate::Sent { at: opts.now },
+            outcome(
+                "duplicate",
+                "its address(es) already got this report in this run: not sent again".into(),
+            ),
+        ));
+    }
     // One message to every address of the destination, in one SMTP transaction: it is
     // taken by all of them or by none, so a retry sends nothing twice.
     let to = addresses.join(", ");
@@ -335,58 +631,83 @@ async fn deliver<R: Resolver>(
         Ok(m) => m,
         Err(why) => return Ok(failed(why)),
     };
-    let from = opts.from.parse().ok();
-    let rcpts: Option<Vec<lettre::Address>> = addresses.iter().map(|a| a.parse().ok()).collect();
-    let envelope = match (from, rcpts) {
-        (Some(from), Some(rcpts)) => Envelope::new(Some(from), rcpts),
-        _ => return Ok(failed(format!("{to}: not an address SMTP can carry"))),
+    let from = envelope_sender(&opts.from)?;
+    let Some(rcpts) = addresses
+        .iter()
+        .map(|a| a.parse().ok())
+        .collect::<Option<Vec<lettre::Address>>>()
+    else {
+        return Ok(failed(format!("{to}: not an address SMTP can carry")));
     };
-    let envelope = match envelope {
-        Ok(e) => e,
-        Err(e) => return Ok(failed(format!("{to}: {e}"))),
-    };
-    // The transport's own timeout covers the connection only: a relay that stops
-    // answering after it would hold the run for ever.
-    let sent =
-        match tokio::time::timeout(opts.timeout, transport.send_raw(&envelope, &message)).await {
-            Ok(sent) => sent,
-            Err(_) => {
-                return Ok(retry(
-                    format!(
-                        "{to}: no answer from the relay in {} s",
-                        opts.timeout.as_secs()
-                    ),
-                    opts.now + backoff(d.attempts),
-                ));
-            }
-        };
-    match sent {
-        Ok(reply) => Ok((
-            DeliveryUpdate::Sent { at: opts.now },
-            outcome(
-                "sent",
+    // The connection's own timeout covers each read and write only: a relay that
+    // answers slowly enough would hold the run for ever.
+    let sent = match tokio::time::timeout(opts.timeout, cx.relay.transact(&from, &rcpts, &message))
+        .await
+    {
+        Ok(sent) => sent,
+        Err(_) => {
+            *relay_state = RelayState::Silent;
+            return Ok(retry(
                 format!(
-                    "{to}: {} {}",
-                    reply.code(),
-                    reply.message().collect::<Vec<_>>().join(" ")
+                    "{to}: no answer from the relay in {} s",
+                    opts.timeout.as_secs()
                 ),
-            ),
-        )),
-        Err(e) if e.is_permanent() => {
-            let why = format!("{to}: refused: {e}");
-            // Only a refusal of the address (550 mailbox unavailable, 551 not local,
-            // 553 mailbox name not allowed) suppresses the destination: a relay that
-            // refuses to relay, or a message too large, says nothing about it.
-            let code = e.status().map(|c| c.to_string());
-            if matches!(code.as_deref(), Some("550" | "551" | "553")) {
-                store
-                    .suppress(&d.destination, opts.now + opts.suppress_for, &why)
-                    .await?;
-            }
-            Ok(failed(why))
+                opts.now + backoff(d.attempts),
+            ));
         }
-        Err(e) => Ok(retry(format!("{to}: {e}"), opts.now + backoff(d.attempts))),
+    };
+    let refusal = match sent {
+        Ok(reply) => {
+            reached.extend(addresses);
+            return Ok((
+                DeliveryUpdate::Sent { at: opts.now },
+                outcome(
+                    "sent",
+                    format!(
+                        "{to}: {} {}",
+                        reply.code(),
+                        reply.message().collect::<Vec<_>>().join(" ")
+                    ),
+                ),
+            ));
+        }
+        Err(r) => r,
+    };
+    let e = &refusal.error;
+    if refusal.is_about_us() {
+        // The relay refused the reporter: the report waits, no attempt counted, no
+        // destination blamed.
+        *relay_state = RelayState::RefusedUs;
+        let why = format!(
+            "the relay refused the reporter, not the destination: {e} (at {}); \
+             check --from and the relay's settings for it",
+            refusal.stage.command()
+        );
+        return Ok((
+            DeliveryUpdate::Defer {
+                next_attempt: opts.now + backoff(0),
+                reason: why.clone(),
+            },
+            outcome("retry", why),
+        ));
     }
+    if refusal.is_silence() {
+        *relay_state = RelayState::Silent;
+    }
+    if e.is_permanent() {
+        let why = format!("{to}: refused: {e}");
+        // Only a refusal of the address at RCPT (550 mailbox unavailable, 551 not
+        // local, 553 mailbox name not allowed) suppresses the destination: a message
+        // too large says nothing about it.
+        let code = e.status().map(|c| c.to_string());
+        if refusal.stage == Stage::Rcpt && matches!(code.as_deref(), Some("550" | "551" | "553")) {
+            cx.store
+                .suppress(&d.destination, opts.now + opts.suppress_for, &why)
+                .await?;
+        }
+        return Ok(failed(why));
+    }
+    Ok(retry(format!("{to}: {e}"), opts.now + backoff(d.attempts)))
 }
 
 /// An aggregate report not delivered within this many seconds of its period's end is
@@ -635,6 +956,28 @@ mod tests {
         }
     }
 
+    /// One delivery on its own (the DNS down): its update, outcome and what it found
+    /// of the relay.
+    async fn deliver_alone(
+        store: &dyn Store,
+        opts: &SendOptions,
+        d: &Delivery,
+    ) -> (DeliveryUpdate, DeliveryOutcome, RelayState) {
+        let relay = Relay::new(opts).unwrap();
+        let psl = PublicSuffixList::bundled();
+        let mut state = RelayState::Answered;
+        let cx = Context {
+            store,
+            resolver: &Down,
+            psl: &psl,
+            relay: &relay,
+        };
+        let (update, outcome) = deliver(&cx, opts, d, &mut state, &mut Default::default())
+            .await
+            .unwrap();
+        (update, outcome, state)
+    }
+
     /// One delivery tried at `now` (nothing reaches a network: the DNS is down and
     /// the relay is never contacted), with what it came to.
     fn attempt(kind: &str, end: i64, attempts: u32, now: i64) -> DeliveryOutcome {
@@ -661,16 +1004,13 @@ mod tests {
             kind: kind.into(),
             content_type: None,
             subject: None,
+            claim: String::new(),
         };
         let out = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap()
-            .block_on(async {
-                let t = transport(&opts).unwrap();
-                let psl = PublicSuffixList::bundled();
-                deliver(&store, &Down, &psl, &t, &opts, &d).await.unwrap()
-            });
+            .block_on(deliver_alone(&store, &opts, &d));
         drop(store);
         let _ = std::fs::remove_dir_all(&dir);
         out.1
@@ -808,17 +1148,360 @@ mod tests {
             kind: "aggregate".into(),
             content_type: None,
             subject: None,
+            claim: String::new(),
         };
-        let psl = PublicSuffixList::bundled();
         let start = tokio::time::Instant::now();
-        let (update, outcome) = deliver(&store, &Down, &psl, &transport(&opts).unwrap(), &opts, &d)
-            .await
-            .unwrap();
+        let (update, outcome, state) = deliver_alone(&store, &opts, &d).await;
+        assert_eq!(state, RelayState::Silent);
         assert_eq!(start.elapsed(), SMTP_TIMEOUT);
         assert_eq!(outcome.status, "retry", "{}", outcome.detail);
         assert!(matches!(update, DeliveryUpdate::Retry { .. }), "{update:?}");
         drop(store);
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// What the in-test relay answers.
+    #[derive(Clone, Copy)]
+    struct Script {
+        mail: &'static str,
+        rcpt: &'static str,
+        /// How long it takes to answer the end of DATA.
+        data_delay: Duration,
+        /// Says nothing after the connection.
+        silent: bool,
+    }
+
+    const ACCEPTS: Script = Script {
+        mail: "250 2.1.0 ok",
+        rcpt: "250 2.1.5 ok",
+        data_delay: Duration::ZERO,
+        silent: false,
+    };
+
+    /// What the in-test relay saw: connections, and the recipients of each message
+    /// it took.
+    #[derive(Default)]
+    struct Seen {
+        connections: usize,
+        messages: Vec<String>,
+    }
+
+    /// An SMTP relay on loopback, in the test's runtime (so that it keeps virtual time
+    /// with the sender), answering as `script` says.
+    async fn relay(script: Script) -> (u16, std::sync::Arc<std::sync::Mutex<Seen>>) {
+        use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Seen::default()));
+        let log = seen.clone();
+        tokio::spawn(async move {
+            while let Ok((conn, _)) = listener.accept().await {
+                log.lock().unwrap().connections += 1;
+                let log = log.clone();
+                tokio::spawn(async move {
+                    let (r, mut w) = conn.into_split();
+                    if script.silent {
+                        let _held = (r, w);
+                        std::future::pending::<()>().await;
+                        return;
+                    }
+                    let mut lines = BufReader::new(r).lines();
+                    let _ = w.write_all(b"220 relay.test ESMTP\r\n").await;
+                    let mut rcpts = Vec::new();
+                    while let Ok(Some(line)) = lines.next_line().await {
+                        let verb = line.get(..4).unwrap_or("").to_ascii_uppercase();
+                        let answer = match verb.as_str() {
+                            "EHLO" => "250-relay.test\r\n250 8BITMIME".to_owned(),
+                            "MAIL" => script.mail.to_owned(),
+                            "RCPT" => {
+                                rcpts.push(line[8..].to_owned());
+                                script.rcpt.to_owned()
+                            }
+                            "DATA" => {
+                                let _ = w.write_all(b"354 go on\r\n").await;
+                                while let Ok(Some(l)) = lines.next_line().await {
+                                    if l == "." {
+                                        break;
+                                    }
+                                }
+                                tokio::time::sleep(script.data_delay).await;
+                                log.lock().unwrap().messages.push(rcpts.join(","));
+                                "250 2.0.0 queued".to_owned()
+                            }
+                            "QUIT" => "221 2.0.0 bye".to_owned(),
+                            _ => "250 2.0.0 ok".to_owned(),
+                        };
+                        let _ = w.write_all(format!("{answer}\r\n").as_bytes()).await;
+                        if verb == "QUIT" {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        (port, seen)
+    }
+
+    /// Report `i` (of `d{i}.example`) of yesterday, to `rua`, due at `now`.
+    fn yesterdays(i: usize, rua: Vec<String>, now: i64) -> monban_store::OutgoingReport {
+        monban_store::OutgoingReport {
+            report_id: format!("r{i}"),
+            policy_domain: format!("d{i}.example"),
+            policy_key: "p=none".into(),
+            begin: now - 2 * 86_400,
+            end: now - 86_400 - 1,
+            filename: format!("r{i}.xml.gz"),
+            xml_gz: vec![0x1f, 0x8b],
+            records: 1,
+            messages: 1,
+            rua,
+            created: now - 10,
+        }
+    }
+
+    /// One run at `now` through an in-test relay answering as `script` says: what it
+    /// did, and what the relay saw.
+    async fn send_through<R: Resolver>(
+        store: &dyn Store,
+        resolver: &R,
+        script: Script,
+        now: i64,
+    ) -> (SendSummary, std::sync::Arc<std::sync::Mutex<Seen>>) {
+        let (port, seen) = relay(script).await;
+        let mut opts = options(now);
+        opts.smtp_port = port;
+        let s = send(store, resolver, &opts, &mut |_, _| {}).await.unwrap();
+        (s, seen)
+    }
+
+    /// A store with `n` aggregate reports, each due at `now` to the policy domain's
+    /// own address (no DNS needed).
+    async fn store_with_reports(name: &str, n: usize, now: i64) -> TestStore {
+        let dir = std::env::temp_dir().join(format!("monban-send-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = monban_store::SqliteStore::open(&dir.join("m.db")).unwrap();
+        let reports: Vec<_> = (0..n)
+            .map(|i| yesterdays(i, vec![format!("mailto:dmarc@d{i}.example")], now))
+            .collect();
+        store.save_reports(&reports).await.unwrap();
+        TestStore {
+            store: Some(store),
+            dir,
+        }
+    }
+
+    /// A store in a folder of its own, removed with it.
+    struct TestStore {
+        store: Option<monban_store::SqliteStore>,
+        dir: std::path::PathBuf,
+    }
+
+    impl std::ops::Deref for TestStore {
+        type Target = monban_store::SqliteStore;
+        fn deref(&self) -> &Self::Target {
+            self.store.as_ref().unwrap()
+        }
+    }
+
+    impl Drop for TestStore {
+        fn drop(&mut self) {
+            self.store.take();
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    /// A trial's F1: a run that lasts longer than the claim, while a second sender
+    /// starts after the claim ran out. The second sender's clock is set 901 s ahead
+    /// (as the trial's `--at` did), the relay takes 1 s a message. Each report reaches
+    /// its destination once: the first run renews its claim before each send (the one
+    /// it is sending is not taken) and leaves what the second took.
+    #[tokio::test]
+    async fn rfc9990_3_2_a_long_run_and_a_second_sender_send_each_report_once() {
+        let now = 100 * 86_400;
+        let store = store_with_reports("claims", 4, now).await;
+        let (port, seen) = relay(Script {
+            data_delay: Duration::from_secs(1),
+            ..ACCEPTS
+        })
+        .await;
+        let mut opts = options(now);
+        opts.smtp_port = port;
+        let second = SendOptions {
+            now: now + monban_store::CLAIM_SECONDS + 1,
+            ..opts.clone()
+        };
+        let (mut pa, mut pb) = (|_, _| {}, |_, _| {});
+        let (a, b) = tokio::join!(send(&*store, &Down, &opts, &mut pa), async {
+            // While the first run sends its third report.
+            tokio::time::sleep(Duration::from_millis(2_500)).await;
+            send(&*store, &Down, &second, &mut pb).await
+        });
+        let (a, b) = (a.unwrap(), b.unwrap());
+        let mut got = seen.lock().unwrap().messages.clone();
+        got.sort();
+        assert_eq!(
+            got,
+            [
+                "<dmarc@d0.example>",
+                "<dmarc@d1.example>",
+                "<dmarc@d2.example>",
+                "<dmarc@d3.example>"
+            ],
+            "{a:?} {b:?}"
+        );
+        assert_eq!((a.count("sent"), a.count("skipped")), (3, 1), "{a:?}");
+        assert_eq!(b.count("sent"), 1, "{b:?}");
+    }
+
+    /// A relay that accepts connections and then says nothing: the run gives up on it
+    /// after three deliveries (three timeouts), and the rest wait for a later run
+    /// without an attempt counted (a trial's F1, `hang/`).
+    #[tokio::test(start_paused = true)]
+    async fn a_relay_that_hangs_is_given_up_for_the_run() {
+        let now = 100 * 86_400;
+        let store = store_with_reports("hang", 6, now).await;
+        let (port, _seen) = relay(Script {
+            silent: true,
+            ..ACCEPTS
+        })
+        .await;
+        let mut opts = options(now);
+        opts.smtp_port = port;
+        let start = tokio::time::Instant::now();
+        let s = send(&*store, &Down, &opts, &mut |_, _| {}).await.unwrap();
+        assert_eq!(start.elapsed(), SMTP_TIMEOUT * RELAY_FAILURES_IN_A_ROW);
+        assert_eq!(s.count("retry"), 6, "{s:?}");
+        assert!(
+            s.relay_trouble
+                .as_deref()
+                .unwrap()
+                .contains("3 deliveries in a row"),
+            "{s:?}"
+        );
+        assert!(s.deliveries[3].detail.starts_with("not tried: "), "{s:?}");
+        // Due again in 15 minutes; the untried ones with no attempt counted.
+        let later = store.due_deliveries(now + 3_600, 10).await.unwrap();
+        let attempts: Vec<u32> = later.iter().map(|d| d.attempts).collect();
+        assert_eq!(attempts, [1, 1, 1, 0, 0, 0]);
+    }
+
+    /// A trial's F2: a relay that refuses the reporter (its sender at MAIL FROM,
+    /// authentication required, relaying denied for every recipient) blames no
+    /// destination: nothing is given up or suppressed, no attempt is counted, the run
+    /// stops at the first refusal and says the relay's answer. A refusal of the
+    /// address at RCPT still gives the delivery up and suppresses the destination.
+    #[tokio::test]
+    async fn a_relay_that_refuses_the_reporter_blames_no_destination() {
+        let now = 100 * 86_400;
+        for (name, script, answer) in [
+            (
+                "553mail",
+                Script {
+                    mail: "553 5.7.1 <dmarc@receiver.example>: Sender address rejected: not owned by user",
+                    ..ACCEPTS
+                },
+                "Sender address rejected",
+            ),
+            (
+                "530",
+                Script {
+                    mail: "530 5.7.0 Authentication required",
+                    ..ACCEPTS
+                },
+                "Authentication required",
+            ),
+            (
+                "550relay",
+                Script {
+                    rcpt: "550 5.7.1 Unable to relay",
+                    ..ACCEPTS
+                },
+                "Unable to relay",
+            ),
+        ] {
+            let store = store_with_reports(name, 3, now).await;
+            let (s, seen) = send_through(&*store, &Down, script, now).await;
+            let trouble = s.relay_trouble.clone().unwrap_or_default();
+            assert!(trouble.contains(answer), "{name}: {s:?}");
+            assert!(
+                trouble.contains("refused the reporter"),
+                "{name}: {trouble}"
+            );
+            assert_eq!(s.count("retry"), 3, "{name}: {s:?}");
+            assert_eq!(seen.lock().unwrap().connections, 1, "{name}");
+            for i in 0..3 {
+                let dest = format!("mailto:dmarc@d{i}.example");
+                assert_eq!(store.suppressed(&dest, now).await.unwrap(), None, "{name}");
+            }
+            let later = store.due_deliveries(now + 900, 10).await.unwrap();
+            assert_eq!(later.len(), 3, "{name}");
+            assert!(later.iter().all(|d| d.attempts == 0), "{name}: {later:?}");
+        }
+        // The destination's own refusal, for contrast.
+        let store = store_with_reports("550user", 1, now).await;
+        let (s, _) = send_through(
+            &*store,
+            &Down,
+            Script {
+                rcpt: "550 5.1.1 <dmarc@d0.example>: no such user",
+                ..ACCEPTS
+            },
+            now,
+        )
+        .await;
+        assert_eq!(s.relay_trouble, None);
+        assert_eq!(s.count("failed"), 1, "{s:?}");
+        assert!(
+            store
+                .suppressed("mailto:dmarc@d0.example", now)
+                .await
+                .unwrap()
+                .is_some()
+        );
+    }
+
+    /// A trial's F4: two `rua` addresses that the destination's override turns into
+    /// one address get the report once.
+    #[tokio::test]
+    async fn rfc9990_3_2_an_override_shared_by_two_uris_gets_the_report_once() {
+        let now = 100 * 86_400;
+        let store = store_with_reports("override", 0, now).await;
+        let rua = vec![
+            "mailto:a@reports.vendor.example".into(),
+            "mailto:b@reports.vendor.example".into(),
+        ];
+        store.save_report(&yesterdays(0, rua, now)).await.unwrap();
+        let z = zone(&[(
+            "d0.example._report._dmarc.reports.vendor.example",
+            "v=DMARC1; rua=mailto:collect@reports.vendor.example",
+        )]);
+        let (s, seen) = send_through(&*store, &z, ACCEPTS, now).await;
+        assert_eq!(
+            seen.lock().unwrap().messages,
+            ["<collect@reports.vendor.example>"],
+            "{s:?}"
+        );
+        let statuses: Vec<&str> = s.deliveries.iter().map(|d| d.status).collect();
+        assert_eq!(statuses, ["sent", "duplicate"]);
+    }
+
+    /// A trial's F12: a reporting address SMTP cannot carry is refused before any
+    /// delivery is touched (it used to fail every delivery for good).
+    #[tokio::test]
+    async fn a_bad_reporting_address_touches_no_delivery() {
+        let now = 100 * 86_400;
+        let store = store_with_reports("badfrom", 2, now).await;
+        let mut opts = options(now);
+        opts.from = "dmarc reports@receiver.example".into();
+        let e = send(&*store, &Down, &opts, &mut |_, _| {})
+            .await
+            .unwrap_err();
+        assert!(matches!(e, ReportError::Usage(_)), "{e}");
+        assert!(
+            e.to_string().contains("dmarc reports@receiver.example"),
+            "{e}"
+        );
+        assert_eq!(store.due_deliveries(now, 10).await.unwrap().len(), 2);
     }
 
     #[test]

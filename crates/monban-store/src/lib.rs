@@ -219,8 +219,23 @@ pub const REGENERATE_GRACE: i64 = 3600;
 /// Destinations [`Store::failure_reports_since`] returns at most.
 pub const MAX_FAILURE_DESTINATIONS: u32 = 10_000;
 
-/// How long a delivery taken by [`Store::due_deliveries`] is left to its sender.
+/// How long a delivery taken by [`Store::due_deliveries`] (or renewed by
+/// [`Store::claim_delivery`]) is left to its sender.
 pub const CLAIM_SECONDS: i64 = 900;
+
+/// A token no other run holds: what a claim on a delivery is made with (the process,
+/// the time and a per-process random key, with a counter).
+pub(crate) fn claim_token() -> String {
+    use std::hash::{BuildHasher as _, Hasher as _};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(NEXT.fetch_add(1, Ordering::Relaxed));
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("{:x}-{nanos:x}-{:016x}", std::process::id(), h.finish())
+}
 
 /// What a [`Store`] call returns.
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
@@ -263,7 +278,9 @@ pub trait Store: Send + Sync {
 
     /// Keeps generated reports, each with one pending delivery per destination, in one
     /// transaction. The same report (policy domain, policy, period) generated again
-    /// keeps its Report-ID and is replaced, unless it was already sent somewhere.
+    /// keeps its Report-ID and is replaced, unless it was already sent somewhere or a
+    /// sender holds a live claim on one of its deliveries (it is being sent: replacing
+    /// it would make its deliveries due again for every other sender).
     fn save_reports<'a>(
         &'a self,
         reports: &'a [OutgoingReport],
@@ -278,9 +295,23 @@ pub trait Store: Send + Sync {
     }
 
     /// Deliveries whose time has come (`next_attempt <= now`), oldest first, claimed
-    /// for [`CLAIM_SECONDS`]: another sender does not get them meanwhile (a sender that
-    /// dies leaves them to be taken again after the claim).
+    /// for [`CLAIM_SECONDS`] under one token (each [`Delivery::claim`]): another sender
+    /// does not get them meanwhile (a sender that dies leaves them to be taken again
+    /// after the claim). A sender renews the claim with [`Store::claim_delivery`] right
+    /// before it sends each one: a run that lasts longer than the claim never sends a
+    /// delivery that another sender took after the claim ran out.
     fn due_deliveries(&self, now: i64, limit: u32) -> StoreFuture<'_, Vec<Delivery>>;
+
+    /// Renews the claim on one delivery until `until`, if it is still pending and still
+    /// held under `claim` (compare and set): false when another sender took it, or it
+    /// was settled or replaced meanwhile, and must then not be sent.
+    fn claim_delivery<'a>(
+        &'a self,
+        report_id: &'a str,
+        destination: &'a str,
+        claim: &'a str,
+        until: i64,
+    ) -> StoreFuture<'a, bool>;
 
     /// Records what came of one delivery attempt.
     fn update_delivery<'a>(

@@ -76,6 +76,8 @@ pub enum SaveOutcome {
     Replaced,
     /// It was already sent to some destination: left as it was (its Report-ID here).
     AlreadySent(String),
+    /// A sender is sending it (a live claim on a delivery): left as it was.
+    Sending(String),
 }
 
 /// One report to one destination.
@@ -103,6 +105,8 @@ pub struct Delivery {
     pub content_type: Option<String>,
     /// A failure report's Subject.
     pub subject: Option<String>,
+    /// The claim the sender holds it under ([`crate::Store::claim_delivery`]).
+    pub claim: String,
 }
 
 /// What came of a delivery attempt.

@@ -192,6 +192,8 @@ const MIGRATIONS: &[&str] = &[
     // 7: the failure reports of the last hour, read at each start of a recording
     // process (the hourly limit per destination), without reading every report.
     "CREATE INDEX reports_out_kind_created ON reports_out (kind, created);",
+    // 8: as SQLite's migration 8.
+    "ALTER TABLE report_deliveries ADD COLUMN claim TEXT;",
 ];
 /// An arbitrary key for the advisory lock that serializes migrations.
 const MIGRATION_LOCK: i64 = 0x6d6f_6e62_616e;
@@ -546,26 +548,33 @@ impl PostgresStore {
         let keys: Vec<&str> = reports.iter().map(|r| r.policy_key.as_str()).collect();
         let begins: Vec<i64> = reports.iter().map(|r| r.begin).collect();
         let ends: Vec<i64> = reports.iter().map(|r| r.end).collect();
+        let created: Vec<i64> = reports.iter().map(|r| r.created).collect();
+        // Sent somewhere, or being sent (a live claim on a delivery: replaced, it would
+        // be due again at once for every other sender).
         let existing = tx
             .query(
                 "SELECT r.policy_domain, r.policy_key, r.begin_time, r.end_time, r.report_id,
                     EXISTS (SELECT 1 FROM report_deliveries d WHERE d.report_id = r.report_id
-                        AND (d.status = 'sent' OR d.attempts > 0))
+                        AND (d.status = 'sent' OR d.attempts > 0)),
+                    EXISTS (SELECT 1 FROM report_deliveries d WHERE d.report_id = r.report_id
+                        AND d.status = 'pending' AND d.claim IS NOT NULL
+                        AND d.next_attempt > k.c)
                  FROM reports_out r
-                 JOIN UNNEST($1::text[], $2::text[], $3::bigint[], $4::bigint[])
-                    AS k(domain, key, b, e)
+                 JOIN UNNEST($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[])
+                    AS k(domain, key, b, e, c)
                     ON r.policy_domain = k.domain AND r.policy_key = k.key
                        AND r.begin_time = k.b AND r.end_time = k.e",
-                &[&domains, &keys, &begins, &ends],
+                &[&domains, &keys, &begins, &ends, &created],
             )
             .await
             .map_err(pg)?;
-        let mut found: std::collections::HashMap<(String, String, i64, i64), (String, bool)> =
+        type Found = (String, bool, bool);
+        let mut found: std::collections::HashMap<(String, String, i64, i64), Found> =
             std::collections::HashMap::new();
         for row in &existing {
             found.insert(
                 (row.get(0), row.get(1), row.get(2), row.get(3)),
-                (row.get(4), row.get(5)),
+                (row.get(4), row.get(5), row.get(6)),
             );
         }
         let mut outcomes = Vec::with_capacity(reports.len());
@@ -579,8 +588,9 @@ impl PostgresStore {
                 r.end,
             );
             match found.get(&k) {
-                Some((id, true)) => outcomes.push(SaveOutcome::AlreadySent(id.clone())),
-                Some((id, false)) => {
+                Some((id, true, _)) => outcomes.push(SaveOutcome::AlreadySent(id.clone())),
+                Some((id, false, true)) => outcomes.push(SaveOutcome::Sending(id.clone())),
+                Some((id, false, false)) => {
                     replaced.push(id.clone());
                     to_insert.push(r);
                     outcomes.push(SaveOutcome::Replaced);
@@ -775,12 +785,13 @@ impl Store for PostgresStore {
     fn due_deliveries(&self, now: i64, limit: u32) -> StoreFuture<'_, Vec<Delivery>> {
         Box::pin(async move {
             let client = self.client().await?;
+            let claim = crate::claim_token();
             // Claimed as they are read (SKIP LOCKED: two senders on one database never
             // take the same delivery).
             let rows = client
                 .query(
                     "WITH claimed AS (
-                        UPDATE report_deliveries d SET next_attempt = $3
+                        UPDATE report_deliveries d SET next_attempt = $3, claim = $4
                         FROM (SELECT report_id, destination FROM report_deliveries
                               WHERE status = 'pending' AND next_attempt <= $1
                               ORDER BY next_attempt, report_id, destination
@@ -792,13 +803,19 @@ impl Store for PostgresStore {
                         r.content_type, r.subject
                      FROM claimed c JOIN reports_out r ON r.report_id = c.report_id
                      ORDER BY r.begin_time, c.report_id, c.destination",
-                    &[&now, &i64::from(limit), &(now + crate::CLAIM_SECONDS)],
+                    &[
+                        &now,
+                        &i64::from(limit),
+                        &(now + crate::CLAIM_SECONDS),
+                        &claim,
+                    ],
                 )
                 .await
                 .map_err(|e| self.pg(e))?;
             Ok(rows
                 .iter()
                 .map(|r| Delivery {
+                    claim: claim.clone(),
                     report_id: r.get(0),
                     destination: r.get(1),
                     attempts: r.get::<_, i32>(2) as u32,
@@ -815,6 +832,28 @@ impl Store for PostgresStore {
         })
     }
 
+    fn claim_delivery<'a>(
+        &'a self,
+        report_id: &'a str,
+        destination: &'a str,
+        claim: &'a str,
+        until: i64,
+    ) -> StoreFuture<'a, bool> {
+        Box::pin(async move {
+            let client = self.client().await?;
+            let n = client
+                .execute(
+                    "UPDATE report_deliveries SET next_attempt = $4
+                     WHERE report_id = $1 AND destination = $2 AND status = 'pending'
+                        AND claim = $3",
+                    &[&report_id, &destination, &claim, &until],
+                )
+                .await
+                .map_err(|e| self.pg(e))?;
+            Ok(n == 1)
+        })
+    }
+
     fn update_delivery<'a>(
         &'a self,
         report_id: &'a str,
@@ -827,7 +866,7 @@ impl Store for PostgresStore {
             client
                 .execute(
                     "UPDATE report_deliveries SET status = $3, next_attempt = $4,
-                        last_error = $5, sent_at = $6, attempts = attempts + $7
+                        last_error = $5, sent_at = $6, attempts = attempts + $7, claim = NULL
                      WHERE report_id = $1 AND destination = $2",
                     &[
                         &report_id,

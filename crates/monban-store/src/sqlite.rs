@@ -191,6 +191,9 @@ const MIGRATIONS: &[&str] = &[
     // 7: the failure reports of the last hour, read at each start of a recording
     // process (the hourly limit per destination), without reading every report.
     "CREATE INDEX reports_out_kind_created ON reports_out (kind, created);",
+    // 8: the claim a sender holds a delivery under (Store::claim_delivery): a run
+    // renews it before each send, and a claim taken over by another sender is seen.
+    "ALTER TABLE report_deliveries ADD COLUMN claim TEXT;",
 ];
 /// The SQLite store.
 #[derive(Debug)]
@@ -426,6 +429,7 @@ impl Store for SqliteStore {
             let tx = conn
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                 .map_err(db)?;
+            let claim = crate::claim_token();
             let out: Vec<Delivery> = {
                 let mut stmt = tx
                     .prepare(
@@ -442,6 +446,7 @@ impl Store for SqliteStore {
                 let rows = stmt
                     .query_map(params![now, limit], |r| {
                         Ok(Delivery {
+                            claim: claim.clone(),
                             report_id: r.get(0)?,
                             destination: r.get(1)?,
                             attempts: r.get(2)?,
@@ -460,14 +465,40 @@ impl Store for SqliteStore {
             };
             for d in &out {
                 tx.execute(
-                    "UPDATE report_deliveries SET next_attempt = ?3
+                    "UPDATE report_deliveries SET next_attempt = ?3, claim = ?4
                      WHERE report_id = ?1 AND destination = ?2",
-                    params![d.report_id, d.destination, now + crate::CLAIM_SECONDS],
+                    params![
+                        d.report_id,
+                        d.destination,
+                        now + crate::CLAIM_SECONDS,
+                        claim
+                    ],
                 )
                 .map_err(db)?;
             }
             tx.commit().map_err(db)?;
             Ok(out)
+        })
+    }
+
+    fn claim_delivery<'a>(
+        &'a self,
+        report_id: &'a str,
+        destination: &'a str,
+        claim: &'a str,
+        until: i64,
+    ) -> StoreFuture<'a, bool> {
+        Box::pin(async move {
+            let n = self
+                .lock()
+                .execute(
+                    "UPDATE report_deliveries SET next_attempt = ?4
+                     WHERE report_id = ?1 AND destination = ?2 AND status = 'pending'
+                        AND claim = ?3",
+                    params![report_id, destination, claim, until],
+                )
+                .map_err(|e| self.db(e))?;
+            Ok(n == 1)
         })
     }
 
@@ -482,7 +513,7 @@ impl Store for SqliteStore {
             self.lock()
                 .execute(
                     "UPDATE report_deliveries SET status = ?3, next_attempt = ?4,
-                        last_error = ?5, sent_at = ?6, attempts = attempts + ?7
+                        last_error = ?5, sent_at = ?6, attempts = attempts + ?7, claim = NULL
                      WHERE report_id = ?1 AND destination = ?2",
                     params![report_id, destination, status, next, error, sent_at, add],
                 )
@@ -809,6 +840,17 @@ fn save_one(
             )?;
             if sent {
                 return Ok(SaveOutcome::AlreadySent(id));
+            }
+            // A delivery a sender holds a live claim on is being sent: replaced, it
+            // would be due again at once for every other sender.
+            let sending: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM report_deliveries WHERE report_id = ?1
+                 AND status = 'pending' AND claim IS NOT NULL AND next_attempt > ?2)",
+                params![id, report.created],
+                |r| r.get(0),
+            )?;
+            if sending {
+                return Ok(SaveOutcome::Sending(id));
             }
             tx.execute("DELETE FROM reports_out WHERE report_id = ?1", params![id])?;
             SaveOutcome::Replaced

@@ -209,6 +209,45 @@ async fn reporting_suite(store: &dyn Store) {
     assert_eq!(due.len(), 2);
     // Claimed: a second sender gets nothing until the claim runs out.
     assert!(store.due_deliveries(100, 10).await.unwrap().is_empty());
+    // Generated again while it is being sent (a live claim): kept as it is; replaced,
+    // its deliveries would be due again for every other sender (a trial's F14).
+    assert_eq!(
+        store
+            .save_report(&OutgoingReport {
+                created: 500,
+                ..report.clone()
+            })
+            .await
+            .unwrap(),
+        SaveOutcome::Sending("r1abc".into())
+    );
+    // A claim is renewed under its own token only (compare and set).
+    assert_eq!(due[0].claim, due[1].claim);
+    assert!(
+        store
+            .claim_delivery("r1abc", "mailto:a@example.com", &due[0].claim, 1_100)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .claim_delivery("r1abc", "mailto:a@example.com", "another run", 1_100)
+            .await
+            .unwrap()
+    );
+    // A claim that ran out (100 + 900) is taken by another sender; the first sender
+    // can no longer renew it, and so does not send it too (a trial's F1). The renewed
+    // one is not taken.
+    let taken = store.due_deliveries(1_000, 10).await.unwrap();
+    assert_eq!(taken.len(), 1, "{taken:?}");
+    assert_eq!(taken[0].destination, "mailto:b@example.net");
+    assert_ne!(taken[0].claim, due[1].claim);
+    assert!(
+        !store
+            .claim_delivery("r1abc", "mailto:b@example.net", &due[1].claim, 1_200)
+            .await
+            .unwrap()
+    );
     assert_eq!(due[0].xml_gz, report.xml_gz);
     assert_eq!(due[0].filename, report.filename);
     store
@@ -348,9 +387,10 @@ async fn reporting_suite(store: &dyn Store) {
     let due_from = 1_000_000_000 + monban_store::REGENERATE_GRACE;
     assert_eq!(due_running(due_from - 1).await, 0);
     assert_eq!(due_running(due_from).await, 2);
-    // Generated again once the period is over: replaced, and due at once.
+    // Generated again once the period is over (and the claims just taken ran out):
+    // replaced, and due at once.
     let whole = OutgoingReport {
-        created: 1_000_000_100,
+        created: due_from + monban_store::CLAIM_SECONDS,
         messages: 400,
         ..running
     };
@@ -358,7 +398,7 @@ async fn reporting_suite(store: &dyn Store) {
         store.save_report(&whole).await.unwrap(),
         SaveOutcome::Replaced
     );
-    assert_eq!(due_running(1_000_000_100).await, 2);
+    assert_eq!(due_running(whole.created).await, 2);
 }
 
 #[test]
@@ -372,7 +412,7 @@ fn sqlite_store_suite_and_reopen() {
     });
     // Reopened: the schema is there, the data too.
     let again = SqliteStore::open(&path).unwrap();
-    assert_eq!(again.schema_version().unwrap(), 7);
+    assert_eq!(again.schema_version().unwrap(), 8);
     assert_eq!(again.count_now().unwrap(), 305);
 }
 
@@ -416,7 +456,7 @@ fn postgres_store_suite_migrations_and_errors() {
         suite(&*store).await;
         // A second host connecting migrates nothing again and sees the same rows.
         let other = PostgresStore::connect(&server.url()).await.unwrap();
-        assert_eq!(other.schema_version().await.unwrap(), 7);
+        assert_eq!(other.schema_version().await.unwrap(), 8);
         assert_eq!(other.count().await.unwrap(), 305);
     });
     // Stopped: a clear error naming the store, the password hidden.
@@ -445,8 +485,8 @@ fn two_hosts_migrating_at_once_migrate_once() {
     block_on(async {
         let (a, b) = tokio::join!(PostgresStore::connect(&url), PostgresStore::connect(&url));
         let (a, b) = (a.unwrap(), b.unwrap());
-        assert_eq!(a.schema_version().await.unwrap(), 7);
-        assert_eq!(b.schema_version().await.unwrap(), 7);
+        assert_eq!(a.schema_version().await.unwrap(), 8);
+        assert_eq!(b.schema_version().await.unwrap(), 8);
         assert_eq!(a.record(&[evaluation("x", 1)]).await.unwrap(), 1);
         assert_eq!(b.record(&[evaluation("x", 1)]).await.unwrap(), 0);
     });
@@ -500,7 +540,7 @@ fn sqlite_migrates_a_version_1_database() {
         .execute_batch(&V1_SCHEMA.replace("ID_TYPE", "INTEGER"))
         .unwrap();
     let store = SqliteStore::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 7);
+    assert_eq!(store.schema_version().unwrap(), 8);
     assert_eq!(
         store.evaluations_now(0, 10_000).unwrap(),
         vec![migrated_v1()]
@@ -523,7 +563,7 @@ fn postgres_migrates_a_version_1_database() {
             .unwrap();
         drop(client);
         let store = PostgresStore::connect(&server.url()).await.unwrap();
-        assert_eq!(store.schema_version().await.unwrap(), 7);
+        assert_eq!(store.schema_version().await.unwrap(), 8);
         assert_eq!(
             store.evaluations(0, 10_000).await.unwrap(),
             vec![migrated_v1()]

@@ -330,6 +330,16 @@ mod tests {
         fn due_deliveries(&self, now: i64, limit: u32) -> StoreFuture<'_, Vec<Delivery>> {
             self.inner.due_deliveries(now, limit)
         }
+        fn claim_delivery<'a>(
+            &'a self,
+            report_id: &'a str,
+            destination: &'a str,
+            claim: &'a str,
+            until: i64,
+        ) -> StoreFuture<'a, bool> {
+            self.inner
+                .claim_delivery(report_id, destination, claim, until)
+        }
         fn update_delivery<'a>(
             &'a self,
             report_id: &'a str,
