@@ -136,14 +136,18 @@ pub async fn build<R: Resolver>(
     let header = report.header.as_ref()?;
     let destinations: Vec<String> = {
         let mut limiter = limiter.lock().unwrap_or_else(|p| p.into_inner());
+        let mut seen = std::collections::HashSet::new();
         record
             .ruf
             .iter()
-            .filter_map(|u| Some((u.uri.clone(), crate::send::mailto_address(&u.uri)?)))
+            .filter_map(|u| crate::send::mailto_address(&u.uri))
+            // One report per address, counted once: `mailto:a@X.` and
+            // `mailto:a@x?subject=1` are one destination (RFC 9991 §3: one report per
+            // message to each destination).
+            .filter(|address| seen.insert(address.clone()))
             .take(MAX_DESTINATIONS)
-            // Counted by address, so that `MAILTO:A@x` and `mailto:a@x?subject=1` are one.
-            .filter(|(_, address)| limiter.allow(address, arrival, options.per_hour))
-            .map(|(uri, _)| uri)
+            .filter(|address| limiter.allow(address, arrival, options.per_hour))
+            .map(|address| format!("mailto:{address}"))
             .collect()
     };
     if destinations.is_empty() {
@@ -246,63 +250,86 @@ mod tests {
         assert!(r.allow("new", 3600, 10));
     }
 
+    /// The destinations of the failure report made for a forged message, when the
+    /// policy's `ruf` is `ruf`.
+    fn destinations_for(ruf: &[String]) -> Vec<String> {
+        use monban::pipeline::{VerifyConfig, verify_message};
+        use monban_dns::{Record, Txt, ZoneResolver};
+        let mut z = ZoneResolver::new();
+        let txt = |s: &str| Record::Txt(Txt::new([s.as_bytes().to_vec()]));
+        z.insert("example.com", txt("v=spf1 -all"), 300);
+        let dmarc = format!("v=DMARC1; p=reject; ruf={}", ruf.join(","));
+        z.insert("_dmarc.example.com", txt(&dmarc), 300);
+        let env = Envelope {
+            ip: Some("203.0.113.9".parse().unwrap()),
+            helo: Some("client.example".into()),
+            mail_from: Some("alice@example.com".into()),
+            rcpt_to: Vec::new(),
+        };
+        let msg = b"From: alice@example.com\r\nSubject: hi\r\n\r\nbody\r\n";
+        let options = FailureOptions {
+            authserv_id: "mx.example.net".into(),
+            redact: true,
+            per_hour: 10,
+        };
+        let limiter = std::sync::Mutex::new(RateLimiter::default());
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(async {
+                let report =
+                    verify_message(msg, env.clone(), VerifyConfig::default(), 1_795_946_400, &z)
+                        .await;
+                build(
+                    &report,
+                    &env,
+                    &z,
+                    "uid-1",
+                    1_795_946_400,
+                    &options,
+                    &limiter,
+                )
+                .await
+            })
+            .unwrap()
+            .destinations
+    }
+
     /// A report goes to the first 5 `ruf` destinations of the record, never more.
     #[test]
     fn rfc9991_ruf_destinations_are_bounded() {
-        use monban::pipeline::{VerifyConfig, verify_message};
-        use monban_dns::{Record, Txt, ZoneResolver};
         let run = |n: usize| {
             let ruf: Vec<String> = (1..=n)
                 .map(|i| format!("mailto:f{i}@example.com"))
                 .collect();
-            let mut z = ZoneResolver::new();
-            let txt = |s: &str| Record::Txt(Txt::new([s.as_bytes().to_vec()]));
-            z.insert("example.com", txt("v=spf1 -all"), 300);
-            let dmarc = format!("v=DMARC1; p=reject; ruf={}", ruf.join(","));
-            z.insert("_dmarc.example.com", txt(&dmarc), 300);
-            let env = Envelope {
-                ip: Some("203.0.113.9".parse().unwrap()),
-                helo: Some("client.example".into()),
-                mail_from: Some("alice@example.com".into()),
-                rcpt_to: Vec::new(),
-            };
-            let msg = b"From: alice@example.com\r\nSubject: hi\r\n\r\nbody\r\n";
-            let options = FailureOptions {
-                authserv_id: "mx.example.net".into(),
-                redact: true,
-                per_hour: 10,
-            };
-            let limiter = std::sync::Mutex::new(RateLimiter::default());
-            tokio::runtime::Builder::new_current_thread()
-                .build()
-                .unwrap()
-                .block_on(async {
-                    let report = verify_message(
-                        msg,
-                        env.clone(),
-                        VerifyConfig::default(),
-                        1_795_946_400,
-                        &z,
-                    )
-                    .await;
-                    build(
-                        &report,
-                        &env,
-                        &z,
-                        "uid-1",
-                        1_795_946_400,
-                        &options,
-                        &limiter,
-                    )
-                    .await
-                })
-                .unwrap()
-                .destinations
+            destinations_for(&ruf)
         };
         let five: Vec<String> = (1..=5)
             .map(|i| format!("mailto:f{i}@example.com"))
             .collect();
         assert_eq!(run(5), five);
         assert_eq!(run(6), five);
+    }
+
+    /// A trial's F4: URIs that name one address (a `?` parameter, percent-encoding,
+    /// the domain's case or its trailing dot) are one destination, reported to once
+    /// and counted once by the hourly limit. The local part keeps its case (RFC 5321
+    /// §2.4: it may be significant).
+    #[test]
+    fn rfc9991_one_report_per_destination_address() {
+        let ruf: Vec<String> = [
+            "mailto:ruf@example.com",
+            "mailto:ruf@EXAMPLE.COM",
+            "mailto:ruf@example.com?x=1",
+            "mailto:r%75f@example.com",
+            "mailto:ruf@example.com.",
+            "mailto:RUF@example.com",
+        ]
+        .map(String::from)
+        .to_vec();
+        assert_eq!(
+            destinations_for(&ruf),
+            ["mailto:ruf@example.com", "mailto:RUF@example.com"]
+        );
     }
 }

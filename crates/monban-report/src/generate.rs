@@ -176,25 +176,13 @@ pub async fn generate(
             progress(done + 1, total);
             continue;
         }
-        let mut rua = Vec::new();
-        let mut ignored = Vec::new();
         // The rua of the domain's newest evaluation in the period.
         let newest = groups
             .iter()
             .max_by_key(|g| g.last_time)
             .map(|g| g.policy.rua.clone())
             .unwrap_or_default();
-        for u in newest {
-            if crate::send::mailto_address(&u).is_some() {
-                rua.push(u);
-            } else {
-                let shown: String = u.chars().take(80).collect();
-                let more = if shown.len() < u.len() { "..." } else { "" };
-                ignored.push(format!(
-                    "{shown}{more}: not a mailto: URI with one usable address"
-                ));
-            }
-        }
+        let (rua, ignored) = destinations(&newest);
         if rua.is_empty() {
             summary.skipped.push(skip(
                 "the policy asks for no aggregate reports (no mailto: rua)",
@@ -285,6 +273,31 @@ async fn save(
         summary.reports.push(report);
     }
     Ok(())
+}
+
+/// The destinations of a report (`mailto:` and the address) for the `rua` URIs, each
+/// address once, and the URIs left out with the reason. RFC 9990 §3.2: a report goes
+/// once to each destination, so `mailto:a@x?subject=y`, `mailto:a%40x` spellings and
+/// `mailto:a@X.` are one (the domain compared without case, the local part as it is:
+/// RFC 5321 §2.4 lets it be case-sensitive).
+fn destinations(uris: &[String]) -> (Vec<String>, Vec<String>) {
+    let mut rua: Vec<String> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut ignored = Vec::new();
+    for u in uris {
+        if let Some(address) = crate::send::mailto_address(u) {
+            if seen.insert(address.clone()) {
+                rua.push(format!("mailto:{address}"));
+            }
+        } else {
+            let shown: String = u.chars().take(80).collect();
+            let more = if shown.len() < u.len() { "..." } else { "" };
+            ignored.push(format!(
+                "{shown}{more}: not a mailto: URI with one usable address"
+            ));
+        }
+    }
+    (rua, ignored)
 }
 
 /// The `policy_published` of a group.
@@ -526,6 +539,25 @@ mod tests {
         assert_eq!(std::fs::read(&path).unwrap(), b"x");
         assert_eq!(path.file_name().unwrap().to_str(), Some(a.as_str()));
         std::fs::remove_dir_all(&dir).ok();
+    }
+
+    /// A trial's F4: one report was mailed to one mailbox several times, once per
+    /// spelling of its address in `rua`.
+    #[test]
+    fn rfc9990_3_2_one_delivery_per_destination_address() {
+        let uris: Vec<String> = [
+            "mailto:agg@example.org",
+            "mailto:agg@example.org?subject=x",
+            "mailto:agg@Example.ORG.",
+            "mailto:%61gg@example.org",
+            "mailto:AGG@example.org",
+            "https://example.org/r",
+        ]
+        .map(String::from)
+        .to_vec();
+        let (rua, ignored) = destinations(&uris);
+        assert_eq!(rua, ["mailto:agg@example.org", "mailto:AGG@example.org"]);
+        assert_eq!(ignored.len(), 1, "{ignored:?}");
     }
 
     fn group(disposition: &str, dmarc: &str, overrides: Vec<OverrideRow>) -> AggregateGroup {
