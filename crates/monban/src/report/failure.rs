@@ -17,20 +17,22 @@ use crate::message::Headers;
 use crate::pipeline::{Envelope, Report};
 use crate::spf::SpfResult;
 
-/// The header fields whose `@` are not addresses of people (message identifiers,
-/// signatures): left as they are. In every other field each address's local part is
-/// redacted (RFC 9991 §6): From, To, Cc, but also `Received: ... for <user@...>`,
-/// upstream `Authentication-Results`, `Envelope-To` and the like.
+/// The header fields whose `@` are not addresses of people (message identifiers):
+/// left as they are. In every other field each address's local part is redacted (RFC
+/// 9991 §6): From, To, Cc, but also `Received: ... for <user@...>`, upstream
+/// `Authentication-Results`, `Envelope-To` and the like.
 const NOT_ADDRESSES: &[&str] = &[
     "message-id",
     "in-reply-to",
     "references",
     "content-id",
     "resent-message-id",
-    "dkim-signature",
-    "arc-seal",
-    "arc-message-signature",
 ];
+
+/// Signatures (tag lists, RFC 6376 §3.2): only their `i=` (the signing identity, an
+/// address) and `z=` (copies of the signed fields) can quote the sender; those tags
+/// are redacted, the others (base64 hashes, names) left as they are.
+const SIGNATURES: &[&str] = &["dkim-signature", "arc-seal", "arc-message-signature"];
 
 /// The largest header included (the rest is cut at a field boundary and said so).
 const MAX_HEADER_BYTES: usize = 64 * 1024;
@@ -260,16 +262,16 @@ impl FailureInput<'_> {
         let mut out = String::new();
         for f in self.header.fields() {
             let name = String::from_utf8_lossy(f.name).into_owned();
-            let value =
-                if self.redact && !NOT_ADDRESSES.iter().any(|n| name.eq_ignore_ascii_case(n)) {
-                    redact_addresses(&String::from_utf8_lossy(f.value))
-                } else {
-                    String::from_utf8_lossy(f.value).into_owned()
-                };
-            let line = format!(
-                "{name}:{}\r\n",
-                ascii(&value).replace("\r\n", "\n").replace('\n', "\r\n")
-            );
+            let raw = String::from_utf8_lossy(f.value);
+            let is = |list: &[&str]| list.iter().any(|n| name.eq_ignore_ascii_case(n));
+            let value = if !self.redact || is(NOT_ADDRESSES) {
+                raw.into_owned()
+            } else if is(SIGNATURES) {
+                redact_signature(&raw)
+            } else {
+                redact_addresses(&raw)
+            };
+            let line = format!("{}:{}\r\n", one_line(&name), header_lines(&value));
             if out.len() + line.len() > MAX_HEADER_BYTES {
                 out.push_str("X-Monban-Truncated: the rest of the header is left out\r\n");
                 break;
@@ -280,14 +282,80 @@ impl FailureInput<'_> {
     }
 }
 
-/// Every `local@domain` in a field value becomes `redacted@domain`; display names
+/// A field value as lines of the `text/rfc822-headers` part: CRLF only where the
+/// field was folded (a line break followed by white space); a bare CR or LF, or a
+/// break that would start a new field, becomes a space (RFC 5321 §2.3.8: CR and LF
+/// only together, as CRLF).
+fn header_lines(value: &str) -> String {
+    let value = ascii(value).replace("\r\n", "\n");
+    let mut out = String::with_capacity(value.len() + 16);
+    let mut chars = value.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\n' if matches!(chars.peek(), Some(' ' | '\t')) => out.push_str("\r\n"),
+            '\n' | '\r' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A signature's tag list with the local part of `i=` redacted and `z=` (the signed
+/// fields as copied by the signer, addresses and all) replaced.
+fn redact_signature(value: &str) -> String {
+    value
+        .split(';')
+        .map(|tag| {
+            let Some((name, v)) = tag.split_once('=') else {
+                return tag.to_owned();
+            };
+            match name.trim() {
+                "i" if v.contains('@') => format!("{name}={}", redact_addresses(v)),
+                "z" => format!("{name}=redacted"),
+                _ => tag.to_owned(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(";")
+}
+
+/// Every `local@domain` in a field value becomes `redacted@domain`, and so does a
+/// percent-encoded `local%40domain` (in a URL: `List-Unsubscribe`); display names
 /// stay (they are what the recipient saw).
 fn redact_addresses(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     let chars: Vec<char> = value.chars().collect();
     let mut i = 0;
     while i < chars.len() {
-        if chars[i] == '@' && out.ends_with('"') {
+        if chars[i] == '%' && chars.get(i + 1) == Some(&'4') && chars.get(i + 2) == Some(&'0') {
+            // An address in a URL: its local part runs back to the URL's delimiters.
+            let mut cut = out.len();
+            for (pos, c) in out.char_indices().rev() {
+                if matches!(
+                    c,
+                    '<' | ' '
+                        | '\t'
+                        | ','
+                        | ':'
+                        | '\n'
+                        | '\r'
+                        | '('
+                        | '"'
+                        | '?'
+                        | '&'
+                        | '='
+                        | '/'
+                        | ';'
+                ) {
+                    break;
+                }
+                cut = pos;
+            }
+            if cut < out.len() {
+                out.truncate(cut);
+                out.push_str("redacted");
+            }
+        } else if chars[i] == '@' && out.ends_with('"') {
             // A quoted local part ("a b"@example.com): back to its opening quote.
             let body = &out[..out.len() - 1];
             if let Some(open) = body.rfind('"') {
@@ -454,6 +522,33 @@ mod tests {
         .body
     }
 
+    /// A trial's F5 and F6: the failed message's signature named its sender in `i=`
+    /// (the report's `DKIM-Identity` said `redacted@`), and a Subject with a bare CR
+    /// reached the report as is.
+    #[test]
+    fn rfc9991_6_signature_identity_redacted_and_rfc5321_2_3_8_no_bare_cr() {
+        let (r, env, _) = evaluate(
+            "v=DMARC1; p=reject; ruf=mailto:ruf@example.com",
+            "203.0.113.9",
+        );
+        let b = rendered(
+            &r,
+            &env,
+            b"From: john.doe@example.com\r\nDKIM-Signature: v=1; d=example.com; s=s1;\r\n i=john.doe@example.com; bh=x=; b=y\r\nSubject: evil\rX-Injected: yes\r\n",
+        );
+        assert!(!b.contains("john.doe"), "{b}");
+        assert!(b.contains("i=redacted@example.com;"), "{b}");
+        assert!(b.contains("Subject: evil X-Injected: yes\r\n"), "{b}");
+        let bytes = b.as_bytes();
+        for (i, &c) in bytes.iter().enumerate() {
+            match c {
+                b'\r' => assert_eq!(bytes.get(i + 1), Some(&b'\n'), "bare CR at {i}"),
+                b'\n' => assert_eq!(bytes[i - 1], b'\r', "bare LF at {i}"),
+                _ => {}
+            }
+        }
+    }
+
     /// The header included is at most 64 KiB, cut at a field and said so.
     #[test]
     fn rfc9991_3_2_header_is_bounded_and_a_cut_is_said() {
@@ -507,6 +602,29 @@ mod tests {
             " undisclosed-recipients:;"
         );
         assert_eq!(one_line("a\r\nInjected: x"), "a  Injected: x");
+        // A trial's F5: the signing identity and the copied fields of a signature,
+        // and an address percent-encoded in a URL.
+        assert_eq!(
+            redact_signature(
+                " v=1; a=rsa-sha256; d=example.org; s=s1;\r\n\ti=john.doe@example.org; z=From:john.doe=40example.org; bh=ab=; b=cd=="
+            ),
+            " v=1; a=rsa-sha256; d=example.org; s=s1;\r\n\ti=redacted@example.org; z=redacted; bh=ab=; b=cd=="
+        );
+        assert_eq!(redact_signature(" i=1; a=rsa-sha256"), " i=1; a=rsa-sha256");
+        assert_eq!(
+            redact_addresses(" <https://l.example/u?list=x&e=bob.smith%40receiver.example>"),
+            " <https://l.example/u?list=x&e=redacted%40receiver.example>"
+        );
+        // A trial's F6: a bare CR or LF never reaches the report; folding stays.
+        assert_eq!(
+            header_lines(" evil\rX-Injected: yes"),
+            " evil X-Injected: yes"
+        );
+        assert_eq!(
+            header_lines(" evil\nX-Injected: yes"),
+            " evil X-Injected: yes"
+        );
+        assert_eq!(header_lines(" a,\r\n b\n\tc"), " a,\r\n b\r\n\tc");
         assert_eq!(ascii("日本"), "??");
     }
 }
