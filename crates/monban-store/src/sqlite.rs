@@ -16,8 +16,9 @@ use crate::{
     StoreError, StoreFuture, SummaryFilter,
 };
 
-/// The migrations, in order; the schema version is how many have run. Each is one
-/// transaction; a database at a later version than this list is refused.
+/// The migrations, in order; the schema version is how many have run. Those a
+/// database lacks run in one transaction; a database at a later version than this
+/// list is refused.
 const MIGRATIONS: &[&str] = &[
     // 1: evaluations, their DKIM results and their overrides.
     "CREATE TABLE evaluations (
@@ -266,32 +267,47 @@ impl SqliteStore {
         version(&conn).map_err(|e| self.db(e))
     }
 
+    /// Brings the schema up to date. Two processes opening a new (or older) file at
+    /// once migrate it once: the version is read again and the migrations run inside
+    /// one write transaction (BEGIN IMMEDIATE, waiting for the other writer up to the
+    /// busy timeout); a database already up to date is only read (a read-only file
+    /// opens).
     fn migrate(&self) -> Result<(), StoreError> {
         let mut conn = self.lock();
-        conn.execute_batch("CREATE TABLE IF NOT EXISTS monban_schema (version INTEGER NOT NULL)")
-            .map_err(|e| self.db(e))?;
-        let current = version(&conn).map_err(|e| self.db(e))?;
         let known = MIGRATIONS.len() as i64;
-        if current > known {
-            return Err(StoreError::NewerSchema {
-                place: self.place.clone(),
-                found: current,
-                known,
-            });
+        let newer = |found| StoreError::NewerSchema {
+            place: self.place.clone(),
+            found,
+            known,
+        };
+        match version(&conn) {
+            Ok(v) if v == known => return Ok(()),
+            Ok(v) if v > known => return Err(newer(v)),
+            _ => {}
         }
-        for (n, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
-            let tx = conn.transaction().map_err(|e| self.db(e))?;
-            tx.execute_batch(sql).map_err(|e| self.db(e))?;
-            tx.execute("DELETE FROM monban_schema", [])
-                .map_err(|e| self.db(e))?;
-            tx.execute(
-                "INSERT INTO monban_schema (version) VALUES (?1)",
-                params![n as i64 + 1],
-            )
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(|e| self.db(e))?;
-            tx.commit().map_err(|e| self.db(e))?;
+        tx.execute_batch("CREATE TABLE IF NOT EXISTS monban_schema (version INTEGER NOT NULL)")
+            .map_err(|e| self.db(e))?;
+        let current = version(&tx).map_err(|e| self.db(e))?;
+        if current > known {
+            return Err(newer(current));
         }
-        Ok(())
+        if current == known {
+            return Ok(());
+        }
+        for sql in MIGRATIONS.iter().skip(current as usize) {
+            tx.execute_batch(sql).map_err(|e| self.db(e))?;
+        }
+        tx.execute("DELETE FROM monban_schema", [])
+            .map_err(|e| self.db(e))?;
+        tx.execute(
+            "INSERT INTO monban_schema (version) VALUES (?1)",
+            params![known],
+        )
+        .map_err(|e| self.db(e))?;
+        tx.commit().map_err(|e| self.db(e))
     }
 
     /// The path of a file store.

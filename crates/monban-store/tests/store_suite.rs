@@ -416,6 +416,35 @@ fn sqlite_store_suite_and_reopen() {
     assert_eq!(again.count_now().unwrap(), 305);
 }
 
+/// A trial's F10: processes opening a new SQLite file at once failed with "duplicate
+/// column name" or "table evaluations already exists" (each applied the migrations),
+/// and their evaluations were lost. Each opener here is a connection of its own, as a
+/// process would be.
+#[test]
+fn sqlite_concurrent_first_use_migrates_once() {
+    let dir = Dir::new("sqlite-race");
+    for round in 0..10 {
+        let path = dir.0.join(format!("race{round}.db"));
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(4));
+        let openers: Vec<_> = (0..4)
+            .map(|k| {
+                let (path, barrier) = (path.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    let store = SqliteStore::open(&path)?;
+                    store.record_now(&[evaluation(&format!("e{k}"), 1)])
+                })
+            })
+            .collect();
+        for t in openers {
+            assert_eq!(t.join().unwrap().map_err(|e| e.to_string()), Ok(1));
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(store.schema_version().unwrap(), 8);
+        assert_eq!(store.count_now().unwrap(), 4);
+    }
+}
+
 #[test]
 fn sqlite_newer_schema_is_refused() {
     let dir = Dir::new("newer");
