@@ -62,8 +62,10 @@ pub enum StoreError {
         #[source]
         source: rusqlite::Error,
     },
-    /// The PostgreSQL server failed or is unreachable.
-    #[error("the store {place}: {source}")]
+    /// The PostgreSQL server failed or is unreachable. Shown with its causes
+    /// (`tokio_postgres::Error` alone says "db error" or "error connecting to server";
+    /// the server's message or the refused connection is its source).
+    #[error("the store {place}: {}", causes(source))]
     Postgres {
         /// Where (the URL, password hidden).
         place: String,
@@ -98,6 +100,22 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// An error and its sources, each once: "db error: FATAL: database \"x\" does not
+/// exist", "error connecting to server: Connection refused (os error 111)".
+fn causes(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut next = e.source();
+    while let Some(cause) = next {
+        let part = cause.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        next = cause.source();
+    }
+    text
 }
 
 impl StoreError {

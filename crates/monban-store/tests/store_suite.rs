@@ -487,8 +487,28 @@ fn postgres_store_suite_migrations_and_errors() {
         let other = PostgresStore::connect(&server.url()).await.unwrap();
         assert_eq!(other.schema_version().await.unwrap(), 8);
         assert_eq!(other.count().await.unwrap(), 305);
+        // A trial's F13: the server's own words, not "db error".
+        for (url, says) in [
+            (
+                format!(
+                    "postgres://monban:secret@127.0.0.1:{}/nosuchdb",
+                    server.port
+                ),
+                "database \"nosuchdb\" does not exist",
+            ),
+            (
+                format!(
+                    "postgres://nouser:secret@127.0.0.1:{}/postgres",
+                    server.port
+                ),
+                "role \"nouser\" does not exist",
+            ),
+        ] {
+            let err = PostgresStore::connect(&url).await.unwrap_err().to_string();
+            assert!(err.contains(says) && !err.contains("secret"), "{err}");
+        }
     });
-    // Stopped: a clear error naming the store, the password hidden.
+    // Stopped: a clear error naming the store and the cause, the password hidden.
     server.stop();
     let start = Instant::now();
     let err = block_on(async {
@@ -504,6 +524,7 @@ fn postgres_store_suite_migrations_and_errors() {
         err.contains("127.0.0.1") && !err.contains("secret"),
         "{err}"
     );
+    assert!(err.contains("Connection refused"), "{err}");
     assert!(start.elapsed() < Duration::from_secs(60));
 }
 
