@@ -252,6 +252,29 @@ fn a_day_of_evaluations_becomes_valid_reports_that_parsedmarc_reads_alike() {
     }
 }
 
+/// A trial's F16: a client seen as an IPv4-mapped IPv6 address (a milter on a
+/// dual-stack socket) was reported as `::ffff:a.b.c.d`, a record apart from the same
+/// host seen as IPv4. It is recorded and reported as IPv4.
+#[test]
+fn an_ipv4_mapped_client_is_reported_as_ipv4() {
+    let dir = Dir::new("report-generate-mapped");
+    let store = format!("sqlite:{}", dir.0.join("m.db").display());
+    for ip in ["::ffff:198.51.100.7", "198.51.100.7"] {
+        record(&dir, &store, "a@other.example", Some(ip), "hi", 1);
+    }
+    let out = dir.0.join("out");
+    let r = generate(&store, &out);
+    let report = &r["reports"][0];
+    assert_eq!(report["domain"], "other.example", "{r}");
+    assert_eq!(
+        (report["records"].as_u64(), report["messages"].as_u64()),
+        (Some(1), Some(2)),
+        "{r}"
+    );
+    let xml = gunzip(&out.join(report["file"].as_str().unwrap()));
+    assert!(xml.contains("<source_ip>198.51.100.7</source_ip>"), "{xml}");
+}
+
 #[test]
 fn report_generate_usage_errors_are_clear() {
     let dir = Dir::new("report-usage");

@@ -249,7 +249,10 @@ impl Evaluation {
         Self {
             uid,
             time,
-            source_ip: envelope.ip,
+            // RFC 9990 `source_ip` is the connecting host: an IPv4 client seen on a
+            // dual-stack socket (`::ffff:a.b.c.d`) is that IPv4 address, as SPF and
+            // iprev already take it.
+            source_ip: envelope.ip.map(|ip| ip.to_canonical()),
             envelope_from: envelope.mail_from.clone(),
             header_from: d.header_from.clone(),
             dkim: dkim

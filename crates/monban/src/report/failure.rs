@@ -137,7 +137,7 @@ impl FailureInput<'_> {
         let ip = self
             .envelope
             .ip
-            .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+            .map_or_else(|| "unknown".to_owned(), |ip| ip.to_canonical().to_string());
         let date = crate::rfc5322::datetime::format_rfc5322(self.arrival);
         let mut b = String::new();
         let _ = write!(
