@@ -275,6 +275,62 @@ fn an_ipv4_mapped_client_is_reported_as_ipv4() {
     assert!(xml.contains("<source_ip>198.51.100.7</source_ip>"), "{xml}");
 }
 
+/// A trial's F9: each of a forged message's signatures past the 5 evaluated was
+/// reported with its attacker-chosen selector and no result, so that every message
+/// made a record of its own with up to 100 `<dkim>` rows (a victim's daily report grew
+/// past mailbox limits). Signatures not evaluated are left out of the report: two
+/// messages alike but for them are one record of 5 results.
+#[test]
+fn signatures_not_evaluated_neither_split_nor_grow_records() {
+    let dir = Dir::new("report-generate-unevaluated");
+    let store = format!("sqlite:{}", dir.0.join("m.db").display());
+    let zone = root().join("tests/data/reports/report.zone");
+    for n in 0..2 {
+        let mut msg = String::new();
+        for s in (1..=5)
+            .map(|i| format!("s{i}"))
+            .chain([format!("x{n}a"), format!("x{n}b")])
+        {
+            msg.push_str(&format!(
+                "DKIM-Signature: v=1; a=rsa-sha256; d=other.example; s={s}; h=from; bh=AAAA; b=AAAA\r\n"
+            ));
+        }
+        msg.push_str(&message("a@other.example", "hi"));
+        let file = dir.file(&format!("m{n}.eml"), msg.as_bytes());
+        let out = common::run(
+            &[
+                "verify",
+                "--zone",
+                zone.to_str().unwrap(),
+                "--record",
+                "--store",
+                &store,
+                "--at",
+                AT,
+                "--ip",
+                "198.51.100.7",
+                "--helo",
+                "mta.sender.example",
+                &file,
+            ],
+            b"",
+            &[],
+        );
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+    }
+    let out = dir.0.join("out");
+    let r = generate(&store, &out);
+    let report = &r["reports"][0];
+    assert_eq!(
+        (report["records"].as_u64(), report["messages"].as_u64()),
+        (Some(1), Some(2)),
+        "{r}"
+    );
+    let xml = gunzip(&out.join(report["file"].as_str().unwrap()));
+    assert_eq!(xml.matches("<selector>").count(), 5, "{xml}");
+    assert!(!xml.contains("<selector>x0a</selector>"), "{xml}");
+}
+
 #[test]
 fn report_generate_usage_errors_are_clear() {
     let dir = Dir::new("report-usage");

@@ -4,6 +4,7 @@
 
 use std::net::IpAddr;
 
+use monban::dkim::DkimReason;
 use monban::pipeline::{Envelope, Report};
 
 /// One DKIM result (RFC 9990 `dkim` auth result).
@@ -239,8 +240,16 @@ impl Evaluation {
             psd: r.psd == monban::dmarc::Psd::Yes,
         });
         let header_from = d.header_from.clone().unwrap_or_default();
+        // Signatures past the evaluated ones carry no result: left out, so that a
+        // sender's made-up selectors neither split the day's records nor grow them
+        // (RFC 9990 §3.1.3 reports the results of the signatures evaluated).
+        let evaluated = report
+            .dkim
+            .iter()
+            .filter(|k| !matches!(k.reason, Some(DkimReason::NotEvaluated { .. })))
+            .collect();
         let dkim = monban::report::aggregate::order_dkim(
-            report.dkim.iter().collect(),
+            evaluated,
             &header_from,
             d.organizational_domain.as_deref(),
             |k| k.domain.as_str(),
