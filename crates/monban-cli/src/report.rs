@@ -177,7 +177,8 @@ struct GenerateArgs {
     /// Print JSON: {"date", "begin", "end", "sent_from" (when `report send` first takes
     /// new reports: now, or an hour after the day's end for a day not over),
     /// "reports": [{"file", "domain", "report_id", "records",
-    /// "messages", "rua", "ignored_rua", "status"}], "skipped", "messages_without_ip"}.
+    /// "messages", "rua", "ignored_rua", "status", "left_out"}], "skipped",
+    /// "messages_without_ip"}.
     #[arg(long)]
     json: bool,
 }
@@ -455,6 +456,7 @@ async fn run_generate(args: GenerateArgs) -> Result<(), Failure> {
                     "rua": r.rua,
                     "ignored_rua": r.ignored,
                     "status": r.status,
+                    "left_out": r.left_out,
                 })
             })
             .collect();
@@ -497,6 +499,13 @@ async fn run_generate(args: GenerateArgs) -> Result<(), Failure> {
                 r.path
                     .as_ref()
                     .map_or_else(|| r.file.clone(), |p| p.display().to_string())
+            );
+        }
+        for r in summary.reports.iter().filter(|r| r.left_out > 0) {
+            outln!(
+                "{}: {} message(s) recorded since its report was made are in no report",
+                r.domain,
+                r.left_out
             );
         }
         for r in &summary.reports {

@@ -529,6 +529,26 @@ fn a_relay_that_refuses_the_sender_blames_no_destination() {
     assert_eq!(sink.whole_messages(2).len(), 2);
 }
 
+/// A trial's F15: a day generated again after its report was sent keeps that report,
+/// and said so with the figures of the new one; the mail recorded since (archived
+/// mail, a journal drained late) was in no report and nothing said so.
+#[test]
+fn a_sent_report_is_described_by_its_own_figures_and_late_mail_is_counted() {
+    let (dir, store) = two_reports("report-send-late");
+    let (receiver_zone, key) = receiver_zone(&dir);
+    let zone = zone();
+    let sink = Sink::start(&dir.0.join("sink"), &[]);
+    let r = send(&store, &[&zone, &receiver_zone], sink.port, &key, &[]);
+    assert_eq!(statuses(&r), ["sent", "sent"], "{r}");
+    let day1 = day(1);
+    record(&dir, &store, "a@other.example", "198.51.100.7", &day1.at, 4);
+    let g = generate(&store, &day1.date, &dir.0.join("out"));
+    let report = &g["reports"][0];
+    assert_eq!(report["status"], "already_sent", "{g}");
+    assert_eq!(report["messages"], 1, "{g}");
+    assert_eq!(report["left_out"], 4, "{g}");
+}
+
 /// Usage errors (exit 2) before any store or delivery is touched: unsigned reports
 /// unless asked, and (a trial's F12) a --from SMTP cannot carry, which used to fail
 /// every report for good and exit 0.

@@ -89,8 +89,11 @@ pub struct GeneratedReport {
     /// The `rua` URIs left out, each with the reason.
     pub ignored: Vec<String>,
     /// `new`, `regenerated`, `already_sent` or `sending` (a sender is sending it): the
-    /// last two are left as they were.
+    /// last two are left as they were, and `records`/`messages` are theirs.
     pub status: &'static str,
+    /// Of a report left as it was: the messages recorded for its period since it was
+    /// made (late evaluations), which no report counts.
+    pub left_out: u64,
 }
 
 /// A policy domain that got no report, and why.
@@ -232,6 +235,7 @@ pub async fn generate(
                 rua,
                 ignored,
                 status: "new",
+                left_out: 0,
             },
             outgoing,
         ));
@@ -261,12 +265,31 @@ async fn save(
     let outgoing: Vec<OutgoingReport> = pending.iter().map(|(_, o)| o.clone()).collect();
     let outcomes = store.save_reports(&outgoing).await?;
     for ((mut report, out), outcome) in pending.drain(..).zip(outcomes) {
-        report.status = match outcome {
-            SaveOutcome::New => "new",
-            SaveOutcome::Replaced => "regenerated",
-            SaveOutcome::AlreadySent(_) => "already_sent",
-            SaveOutcome::Sending(_) => "sending",
+        let kept = match outcome {
+            SaveOutcome::New => {
+                report.status = "new";
+                None
+            }
+            SaveOutcome::Replaced => {
+                report.status = "regenerated";
+                None
+            }
+            SaveOutcome::AlreadySent(k) => {
+                report.status = "already_sent";
+                Some(k)
+            }
+            SaveOutcome::Sending(k) => {
+                report.status = "sending";
+                Some(k)
+            }
         };
+        // A report left as it was is described by its own figures; what was recorded
+        // since it was made is in no report, and said so.
+        if let Some(k) = kept {
+            report.left_out = report.messages.saturating_sub(k.messages);
+            report.records = k.records;
+            report.messages = k.messages;
+        }
         if let (Some(dir), "new" | "regenerated") = (&opts.out_dir, report.status) {
             report.path = Some(write_atomic(dir, &report.file, &out.xml_gz)?);
         }

@@ -30,7 +30,7 @@ pub use incoming::{
     SourceGroup, StoredReport, SummaryFilter, TlsPolicyRow, TlsPolicyStored, deflate_document,
     inflate_document,
 };
-pub use outgoing::{AggregateGroup, Delivery, DeliveryUpdate, OutgoingReport, SaveOutcome};
+pub use outgoing::{AggregateGroup, Delivery, DeliveryUpdate, Kept, OutgoingReport, SaveOutcome};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 

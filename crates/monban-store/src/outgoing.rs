@@ -74,10 +74,22 @@ pub enum SaveOutcome {
     New,
     /// The same report (same Report-ID) generated again, not sent yet: replaced.
     Replaced,
-    /// It was already sent to some destination: left as it was (its Report-ID here).
-    AlreadySent(String),
+    /// It was already sent to some destination: left as it was.
+    AlreadySent(Kept),
     /// A sender is sending it (a live claim on a delivery): left as it was.
-    Sending(String),
+    Sending(Kept),
+}
+
+/// A stored report left as it was by [`crate::Store::save_report`]: its own figures
+/// (the report generated again may count more, recorded since).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Kept {
+    /// Its Report-ID.
+    pub report_id: String,
+    /// Its records.
+    pub records: u64,
+    /// Its messages.
+    pub messages: u64,
 }
 
 /// One report to one destination.

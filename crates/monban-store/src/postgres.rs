@@ -554,6 +554,7 @@ impl PostgresStore {
         let existing = tx
             .query(
                 "SELECT r.policy_domain, r.policy_key, r.begin_time, r.end_time, r.report_id,
+                    r.records, r.messages,
                     EXISTS (SELECT 1 FROM report_deliveries d WHERE d.report_id = r.report_id
                         AND (d.status = 'sent' OR d.attempts > 0)),
                     EXISTS (SELECT 1 FROM report_deliveries d WHERE d.report_id = r.report_id
@@ -568,13 +569,18 @@ impl PostgresStore {
             )
             .await
             .map_err(pg)?;
-        type Found = (String, bool, bool);
+        type Found = (crate::Kept, bool, bool);
         let mut found: std::collections::HashMap<(String, String, i64, i64), Found> =
             std::collections::HashMap::new();
         for row in &existing {
+            let kept = crate::Kept {
+                report_id: row.get(4),
+                records: row.get::<_, i64>(5) as u64,
+                messages: row.get::<_, i64>(6) as u64,
+            };
             found.insert(
                 (row.get(0), row.get(1), row.get(2), row.get(3)),
-                (row.get(4), row.get(5), row.get(6)),
+                (kept, row.get(7), row.get(8)),
             );
         }
         let mut outcomes = Vec::with_capacity(reports.len());
@@ -588,10 +594,10 @@ impl PostgresStore {
                 r.end,
             );
             match found.get(&k) {
-                Some((id, true, _)) => outcomes.push(SaveOutcome::AlreadySent(id.clone())),
-                Some((id, false, true)) => outcomes.push(SaveOutcome::Sending(id.clone())),
-                Some((id, false, false)) => {
-                    replaced.push(id.clone());
+                Some((kept, true, _)) => outcomes.push(SaveOutcome::AlreadySent(kept.clone())),
+                Some((kept, false, true)) => outcomes.push(SaveOutcome::Sending(kept.clone())),
+                Some((kept, false, false)) => {
+                    replaced.push(kept.report_id.clone());
                     to_insert.push(r);
                     outcomes.push(SaveOutcome::Replaced);
                 }

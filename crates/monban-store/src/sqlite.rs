@@ -833,21 +833,26 @@ fn save_one(
     tx: &rusqlite::Transaction<'_>,
     report: &OutgoingReport,
 ) -> rusqlite::Result<SaveOutcome> {
-    let existing: Option<String> = tx
+    let existing: Option<(String, i64, i64)> = tx
         .query_row(
-            "SELECT report_id FROM reports_out WHERE policy_domain = ?1 AND policy_key = ?2
-             AND begin_time = ?3 AND end_time = ?4",
+            "SELECT report_id, records, messages FROM reports_out WHERE policy_domain = ?1
+             AND policy_key = ?2 AND begin_time = ?3 AND end_time = ?4",
             params![
                 report.policy_domain,
                 report.policy_key,
                 report.begin,
                 report.end
             ],
-            |r| r.get(0),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
         .optional()?;
     let outcome = match existing {
-        Some(id) => {
+        Some((id, records, messages)) => {
+            let kept = |report_id: String| crate::Kept {
+                report_id,
+                records: records as u64,
+                messages: messages as u64,
+            };
             let sent: bool = tx.query_row(
                 "SELECT EXISTS (SELECT 1 FROM report_deliveries WHERE report_id = ?1
                  AND (status = 'sent' OR attempts > 0))",
@@ -855,7 +860,7 @@ fn save_one(
                 |r| r.get(0),
             )?;
             if sent {
-                return Ok(SaveOutcome::AlreadySent(id));
+                return Ok(SaveOutcome::AlreadySent(kept(id)));
             }
             // A delivery a sender holds a live claim on is being sent: replaced, it
             // would be due again at once for every other sender.
@@ -866,7 +871,7 @@ fn save_one(
                 |r| r.get(0),
             )?;
             if sending {
-                return Ok(SaveOutcome::Sending(id));
+                return Ok(SaveOutcome::Sending(kept(id)));
             }
             tx.execute("DELETE FROM reports_out WHERE report_id = ?1", params![id])?;
             SaveOutcome::Replaced
