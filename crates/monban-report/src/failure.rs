@@ -184,6 +184,7 @@ pub async fn build<R: Resolver>(
         subject: body.subject,
         content_type: body.content_type,
         body: body.body,
+        per_hour: options.per_hour,
     })
 }
 

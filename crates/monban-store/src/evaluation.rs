@@ -126,6 +126,11 @@ pub struct FailureReport {
     pub content_type: String,
     /// The MIME body.
     pub body: String,
+    /// Failure reports per destination per hour at most, counted in the store when
+    /// the report is stored (in the same transaction): processes and hosts recording
+    /// at once share the limit. 0: no limit (an entry journaled before it existed).
+    #[serde(default)]
+    pub per_hour: u32,
 }
 
 impl Evaluation {

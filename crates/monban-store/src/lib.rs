@@ -234,6 +234,14 @@ pub fn first_attempt(report: &OutgoingReport) -> i64 {
 /// period to be generated again before it is sent as it is.
 pub const REGENERATE_GRACE: i64 = 3600;
 
+/// The failure reports stored for one destination in the hour before a time (the
+/// store's side of [`FailureReport::per_hour`]). The same text serves PostgreSQL with
+/// `$n` placeholders: ?1 the destination, ?2 the time.
+pub(crate) const FAILURE_REPORTS_IN_THE_HOUR: &str = "SELECT COUNT(*) FROM report_deliveries d
+    JOIN reports_out r ON r.report_id = d.report_id
+    WHERE r.kind = 'failure' AND d.destination = ?1
+        AND r.created > CAST(?2 AS BIGINT) - 3600 AND r.created <= CAST(?2 AS BIGINT)";
+
 /// Destinations [`Store::failure_reports_since`] returns at most.
 pub const MAX_FAILURE_DESTINATIONS: u32 = 10_000;
 

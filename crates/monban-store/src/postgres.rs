@@ -198,6 +198,17 @@ const MIGRATIONS: &[&str] = &[
 /// An arbitrary key for the advisory lock that serializes migrations.
 const MIGRATION_LOCK: i64 = 0x6d6f_6e62_616e;
 
+/// The advisory lock that serializes counting and storing failure reports (the hourly
+/// limit per destination, shared by hosts recording at once).
+const FAILURE_LOCK: i64 = 0x6d6f_6e62_6166;
+
+/// [`crate::FAILURE_REPORTS_IN_THE_HOUR`] with PostgreSQL's placeholders.
+fn failure_count_sql() -> String {
+    crate::FAILURE_REPORTS_IN_THE_HOUR
+        .replace("?1", "$1")
+        .replace("?2", "$2")
+}
+
 /// The advisory lock that serializes saving reports (one generate run at a time).
 const REPORTS_LOCK: i64 = 0x6d6f_6e62_6172;
 
@@ -387,6 +398,30 @@ impl PostgresStore {
                 continue;
             }
             if let Some(f) = &e.failure {
+                // The hourly limit per destination, counted here, one recorder at a
+                // time (hosts recording at once share it).
+                let mut destinations = Vec::with_capacity(f.destinations.len());
+                if f.per_hour > 0 {
+                    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&FAILURE_LOCK])
+                        .await
+                        .map_err(|err| self.pg(err))?;
+                }
+                for dest in &f.destinations {
+                    let n: i64 = if f.per_hour == 0 {
+                        0
+                    } else {
+                        tx.query_one(&failure_count_sql(), &[dest, &e.time])
+                            .await
+                            .map_err(|err| self.pg(err))?
+                            .get(0)
+                    };
+                    if f.per_hour == 0 || n < i64::from(f.per_hour) {
+                        destinations.push(dest.clone());
+                    }
+                }
+                if destinations.is_empty() {
+                    continue;
+                }
                 tx.execute(
                     "INSERT INTO reports_out (report_id, policy_domain, policy_key, begin_time,
                         end_time, filename, xml_gz, records, messages, rua, created, kind,
@@ -399,14 +434,14 @@ impl PostgresStore {
                         &format!("failure:{}", e.uid),
                         &e.time,
                         &f.body.as_bytes(),
-                        &uris_to_text(&f.destinations),
+                        &uris_to_text(&destinations),
                         &f.content_type,
                         &f.subject,
                     ],
                 )
                 .await
                 .map_err(|err| self.pg(err))?;
-                for dest in &f.destinations {
+                for dest in &destinations {
                     tx.execute(
                         "INSERT INTO report_deliveries (report_id, destination, status,
                             next_attempt) VALUES ($1, $2, 'pending', $3) ON CONFLICT DO NOTHING",

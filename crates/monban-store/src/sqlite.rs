@@ -912,6 +912,27 @@ fn save_failure(
     e: &Evaluation,
     f: &crate::FailureReport,
 ) -> rusqlite::Result<()> {
+    // The hourly limit per destination, counted here: the recording transaction holds
+    // the write lock (its evaluation is written first), so processes recording at
+    // once count one after another.
+    let mut destinations = Vec::with_capacity(f.destinations.len());
+    for dest in &f.destinations {
+        let n: i64 = if f.per_hour == 0 {
+            0
+        } else {
+            tx.query_row(
+                crate::FAILURE_REPORTS_IN_THE_HOUR,
+                params![dest, e.time],
+                |r| r.get(0),
+            )?
+        };
+        if f.per_hour == 0 || n < i64::from(f.per_hour) {
+            destinations.push(dest.clone());
+        }
+    }
+    if destinations.is_empty() {
+        return Ok(());
+    }
     tx.execute(
         "INSERT OR IGNORE INTO reports_out (report_id, policy_domain, policy_key, begin_time,
             end_time, filename, xml_gz, records, messages, rua, created, kind, content_type,
@@ -923,12 +944,12 @@ fn save_failure(
             format!("failure:{}", e.uid),
             e.time,
             f.body.as_bytes(),
-            uris_to_text(&f.destinations),
+            uris_to_text(&destinations),
             f.content_type,
             f.subject,
         ],
     )?;
-    for dest in &f.destinations {
+    for dest in &destinations {
         tx.execute(
             "INSERT OR IGNORE INTO report_deliveries (report_id, destination, status,
                 next_attempt) VALUES (?1, ?2, 'pending', ?3)",

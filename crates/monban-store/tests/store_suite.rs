@@ -336,6 +336,7 @@ async fn reporting_suite(store: &dyn Store) {
         subject: "DMARC failure report for example.com".into(),
         content_type: "multipart/report; report-type=feedback-report; boundary=\"b\"".into(),
         body: "--b\r\n...".into(),
+        per_hour: 0,
     });
     assert_eq!(store.record(&[f.clone()]).await.unwrap(), 1);
     assert_eq!(store.record(&[f]).await.unwrap(), 0);
@@ -415,6 +416,54 @@ async fn reporting_suite(store: &dyn Store) {
         SaveOutcome::Replaced
     );
     assert_eq!(due_running(whole.created).await, 2);
+}
+
+/// A trial's F11: the hourly limit of failure reports per destination lived in each
+/// process's memory, so recorders running at once (processes, milter hosts on one
+/// database) each allowed 10. The store counts them as it stores them: two hosts
+/// recording alternately, their own limiters empty, store 10 in the hour.
+async fn failure_limit_suite(a: &dyn Store, b: &dyn Store) {
+    let forged = |i: i64| {
+        let mut e = evaluation(&format!("limit-{i}"), 50_000 + i);
+        e.failure = Some(FailureReport {
+            report_id: format!("limit{i}"),
+            policy_domain: "example.com".into(),
+            destinations: vec!["mailto:ruf@limit.example".into()],
+            subject: "DMARC failure report".into(),
+            content_type: "multipart/report".into(),
+            body: "--b\r\n...".into(),
+            per_hour: 10,
+        });
+        e
+    };
+    for i in 0..12 {
+        let host = if i % 2 == 0 { a } else { b };
+        // The evaluation itself is always recorded.
+        assert_eq!(host.record(&[forged(i)]).await.unwrap(), 1);
+    }
+    let stored = || async {
+        a.failure_reports_since(0, 100_000)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|(d, _, _)| d == "mailto:ruf@limit.example")
+            .map(|(_, n, _)| n)
+    };
+    assert_eq!(stored().await, Some(10));
+    // An hour after the tenth: room again.
+    assert_eq!(b.record(&[forged(3_610)]).await.unwrap(), 1);
+    assert_eq!(stored().await, Some(11));
+}
+
+#[test]
+fn sqlite_failure_reports_are_limited_across_processes() {
+    let dir = Dir::new("sqlite-failure-limit");
+    let path = dir.0.join("m.db");
+    let (a, b) = (
+        SqliteStore::open(&path).unwrap(),
+        SqliteStore::open(&path).unwrap(),
+    );
+    block_on(failure_limit_suite(&a, &b));
 }
 
 #[test]
@@ -555,6 +604,7 @@ fn two_hosts_migrating_at_once_migrate_once() {
         assert_eq!(b.schema_version().await.unwrap(), 8);
         assert_eq!(a.record(&[evaluation("x", 1)]).await.unwrap(), 1);
         assert_eq!(b.record(&[evaluation("x", 1)]).await.unwrap(), 0);
+        failure_limit_suite(&a, &b).await;
     });
 }
 
