@@ -331,6 +331,27 @@ fn signatures_not_evaluated_neither_split_nor_grow_records() {
     assert!(!xml.contains("<selector>x0a</selector>"), "{xml}");
 }
 
+/// A trial's F8: forged mail made to look like report mail (Subject `Report Domain:
+/// ...`) hid a spoofing campaign from the domain's aggregate report ("only report
+/// mail or bounces: never reported"). It fails DMARC, so it counts as mail.
+#[test]
+fn forged_mail_looking_like_report_mail_is_reported() {
+    let dir = Dir::new("report-generate-evade");
+    let store = format!("sqlite:{}", dir.0.join("m.db").display());
+    let from = "ceo@other.example";
+    record(
+        &dir,
+        &store,
+        from,
+        Some("203.0.113.66"),
+        "Report Domain: wire money",
+        3,
+    );
+    let r = generate(&store, &dir.0.join("out"));
+    assert_eq!(r["reports"][0]["domain"], "other.example", "{r}");
+    assert_eq!(r["reports"][0]["messages"], 3, "{r}");
+}
+
 #[test]
 fn report_generate_usage_errors_are_clear() {
     let dir = Dir::new("report-usage");

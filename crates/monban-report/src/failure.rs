@@ -126,7 +126,7 @@ pub async fn build<R: Resolver>(
     options: &FailureOptions,
     limiter: &std::sync::Mutex<RateLimiter>,
 ) -> Option<FailureReport> {
-    if report.report_mail || report.malformed.is_some() {
+    if report.is_authenticated_report_mail() || report.malformed.is_some() {
         return None;
     }
     let record = report.dmarc.record.as_ref()?;
@@ -254,6 +254,16 @@ mod tests {
     /// The destinations of the failure report made for a forged message, when the
     /// policy's `ruf` is `ruf`.
     fn destinations_for(ruf: &[String]) -> Vec<String> {
+        destinations_for_message(
+            ruf,
+            b"From: alice@example.com\r\nSubject: hi\r\n\r\nbody\r\n",
+        )
+        .unwrap()
+    }
+
+    /// The destinations of the failure report made for `msg`, forged (SPF fails, no
+    /// signature), when the policy's `ruf` is `ruf`; `None` when none is made.
+    fn destinations_for_message(ruf: &[String], msg: &[u8]) -> Option<Vec<String>> {
         use monban::pipeline::{VerifyConfig, verify_message};
         use monban_dns::{Record, Txt, ZoneResolver};
         let mut z = ZoneResolver::new();
@@ -267,7 +277,6 @@ mod tests {
             mail_from: Some("alice@example.com".into()),
             rcpt_to: Vec::new(),
         };
-        let msg = b"From: alice@example.com\r\nSubject: hi\r\n\r\nbody\r\n";
         let options = FailureOptions {
             authserv_id: "mx.example.net".into(),
             redact: true,
@@ -292,8 +301,26 @@ mod tests {
                 )
                 .await
             })
-            .unwrap()
-            .destinations
+            .map(|f| f.destinations)
+    }
+
+    /// A trial's F8: forged mail that looks like report mail (a Subject `Report
+    /// Domain: ...`, `multipart/report`) escaped failure reports; it fails DMARC, so
+    /// it is reported like any other.
+    #[test]
+    fn rfc9991_forged_mail_looking_like_report_mail_is_reported() {
+        let ruf = ["mailto:ruf@example.com".to_owned()];
+        for msg in [
+            &b"From: alice@example.com\r\nSubject: Report Domain: pay this invoice\r\n\r\nx\r\n"[..],
+            b"From: alice@example.com\r\nContent-Type: multipart/report; boundary=b\r\n\r\nx\r\n",
+        ] {
+            assert_eq!(
+                destinations_for_message(&ruf, msg),
+                Some(vec!["mailto:ruf@example.com".to_owned()]),
+                "{}",
+                String::from_utf8_lossy(msg)
+            );
+        }
     }
 
     /// A report goes to the first 5 `ruf` destinations of the record, never more.

@@ -293,7 +293,7 @@ impl Evaluation {
                 })
                 .collect(),
             policy_applied: d.policy.map(|p| p.as_str().into()),
-            report_mail: report.report_mail,
+            report_mail: report.is_authenticated_report_mail(),
             failure: None,
         }
     }

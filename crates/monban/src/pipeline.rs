@@ -204,6 +204,15 @@ pub struct Report {
 }
 
 impl Report {
+    /// Whether the message is report mail or a bounce that passed DMARC: the mail that
+    /// never makes a report be sent (two reporters would feed each other a report for
+    /// every report). Mail that only looks like it (a Subject `Report Domain: ...`,
+    /// `multipart/report`) and fails DMARC may be forged to hide from the domain's
+    /// reports: it is reported like any other.
+    pub fn is_authenticated_report_mail(&self) -> bool {
+        self.report_mail && self.dmarc.result == dmarc::DmarcResult::Pass
+    }
+
     /// The `Authentication-Results` field this host adds.
     pub fn authentication_results(&self, authserv_id: &str) -> AuthenticationResults {
         let mut results = Vec::new();
