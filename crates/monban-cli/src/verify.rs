@@ -1007,9 +1007,12 @@ pub async fn run(dns: &DnsArgs, args: VerifyArgs) -> Result<(), Failure> {
         if !args.json {
             eprintln!("monban: recorded {} evaluation(s)", r.recorded);
             if r.failure_reports > 0 {
+                // The store may keep fewer: it counts each destination's reports of
+                // the hour again as it stores them (other processes record too).
                 eprintln!(
-                    "monban: {} failure report(s) wait for monban report send",
-                    r.failure_reports
+                    "monban: {} failure report(s) made; those within the hourly limit per \
+                     destination ({}) wait for monban report send",
+                    r.failure_reports, r.failure.per_hour
                 );
             }
         }
