@@ -1348,8 +1348,8 @@ async fn check_dmarc<R: Resolver>(
         _ => own_dmarc_discarded(resolver, domain).await,
     };
     let Some(found) = found else {
-        let (candidates, message) =
-            own.unwrap_or_else(|| (Vec::new(), msg!("dmarc-none", domain = domain)));
+        let (candidates, message, _) =
+            own.unwrap_or_else(|| (Vec::new(), msg!("dmarc-none", domain = domain), false));
         // Reports go to the domain when it takes mail (RFC 7505: a null MX takes none).
         let rua = inbound.receives().then_some(domain);
         let fix = if let ([one], false) = (candidates.as_slice(), sends_none) {
@@ -1378,7 +1378,7 @@ async fn check_dmarc<R: Resolver>(
     };
     // The tree walk found a parent's record: the domain's own records, discarded, are
     // said first (RFC 7489 receivers do not walk past them and apply no policy).
-    if let Some((candidates, message)) = &own {
+    if let Some((candidates, message, stops_rfc7489)) = &own {
         let fix = match candidates.as_slice() {
             [one] => msg!(
                 "fix-dmarc-record",
@@ -1392,11 +1392,19 @@ async fn check_dmarc<R: Resolver>(
         ctx.add(
             Area::Dmarc,
             Severity::Red,
-            msg!(
-                "dmarc-own-discarded",
-                what = message.clone(),
-                name = format!("_dmarc.{}", found.domain)
-            ),
+            if *stops_rfc7489 {
+                msg!(
+                    "dmarc-own-discarded",
+                    what = message.clone(),
+                    name = format!("_dmarc.{}", found.domain)
+                )
+            } else {
+                msg!(
+                    "dmarc-own-ignored",
+                    what = message.clone(),
+                    name = format!("_dmarc.{}", found.domain)
+                )
+            },
             Some(fix),
         );
     }
@@ -1727,7 +1735,7 @@ async fn check_dmarc<R: Resolver>(
 async fn own_dmarc_discarded<R: Resolver>(
     resolver: &R,
     domain: &str,
-) -> Option<(Vec<String>, Msg)> {
+) -> Option<(Vec<String>, Msg, bool)> {
     let raw = txts(
         &resolver
             .lookup(&format!("_dmarc.{domain}"), RecordType::Txt)
@@ -1741,6 +1749,10 @@ async fn own_dmarc_discarded<R: Resolver>(
         })
         .map(|t| String::from_utf8_lossy(t).into_owned())
         .collect();
+    // Whether RFC 7489 stops here: a record starting with v=DMARC1 is in the set
+    // (step 5, 6); records with v=DMARC1 elsewhere are discarded at step 2, and an
+    // empty set goes on to the organizational domain (step 3).
+    let stops_rfc7489 = raw.iter().any(|t| DmarcRecord::is_candidate(t));
     let message = match candidates.as_slice() {
         [] => return None,
         [one] => match DmarcRecord::parse(one) {
@@ -1749,7 +1761,7 @@ async fn own_dmarc_discarded<R: Resolver>(
         },
         many => msg!("dmarc-several", domain = domain, n = many.len()),
     };
-    Some((candidates, message))
+    Some((candidates, message, stops_rfc7489))
 }
 
 /// DKIM keys at the given (and, with discovery, common) selectors.
@@ -3192,6 +3204,23 @@ mod tests {
                 "{f:#?}"
             );
         }
+        // Several records stop RFC 7489 receivers; a record with v= elsewhere is
+        // discarded by them too, and they then go on to the parent (review finding).
+        let said = |domain: &str| {
+            dmarc_findings(zone, domain)
+                .into_iter()
+                .map(|(_, m, _)| m)
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        assert!(said("multi.d.test").contains("apply no DMARC policy at all"));
+        let vnf = said("vnf.d.test");
+        assert!(
+            vnf.contains(
+                "receivers apply _dmarc.d.test instead (a record must start with v=DMARC1)"
+            ) && !vnf.contains("no DMARC policy at all"),
+            "{vnf}"
+        );
         // A subdomain with no record of its own: as before.
         let f = dmarc_findings(zone, "plain.d.test");
         assert!(

@@ -1734,7 +1734,7 @@ key = "keys/s2026.private"
         .unwrap();
         assert!(c.warnings.is_empty(), "{:?}", c.warnings);
         let c = parse(
-            "authserv_id = \"mx\"\nallow_networks = [\"0.0.0.0/0\", \"::/0\", \"192.0.2.0/24\"]\n\
+            "authserv_id = \"mx\"\nallow_networks = [\"0.0.0.0/0\", \"::/0\", \"192.0.2.0/24\", \"10.0.0.0/8\"]\n\
              allow_domains = [\"*\", \"partner.example\"]\noptout_recipient_domains = [\"com\"]",
         )
         .unwrap();

@@ -43,10 +43,10 @@ impl Network {
         (prefix <= max).then_some(Self { addr, prefix })
     }
 
-    /// Whether the network spans a large part of the Internet: an IPv4 /8 or wider, an
-    /// IPv6 /16 or wider (no one site holds such a network).
+    /// Whether the network spans a large part of the Internet: wider than an IPv4 /8
+    /// or an IPv6 /16 (no one site holds such a network; 10.0.0.0/8 is one site's).
     pub fn is_vast(&self) -> bool {
-        self.prefix <= if self.addr.is_ipv4() { 8 } else { 16 }
+        self.prefix < if self.addr.is_ipv4() { 8 } else { 16 }
     }
 
     /// Whether the network contains `ip` (IPv4-mapped IPv6 counts as IPv4).

@@ -147,7 +147,7 @@ pub async fn build<R: Resolver>(
             .filter(|address| seen.insert(address.clone()))
             .take(MAX_DESTINATIONS)
             .filter(|address| limiter.allow(address, arrival, options.per_hour))
-            .map(|address| format!("mailto:{address}"))
+            .map(|address| crate::send::mailto_uri(&address))
             .collect()
     };
     if destinations.is_empty() {

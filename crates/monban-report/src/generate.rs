@@ -310,7 +310,7 @@ fn destinations(uris: &[String]) -> (Vec<String>, Vec<String>) {
     for u in uris {
         if let Some(address) = crate::send::mailto_address(u) {
             if seen.insert(address.clone()) {
-                rua.push(format!("mailto:{address}"));
+                rua.push(crate::send::mailto_uri(&address));
             }
         } else {
             let shown: String = u.chars().take(80).collect();

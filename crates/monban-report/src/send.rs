@@ -204,13 +204,14 @@ pub async fn send<R: Resolver>(
             });
             continue;
         }
-        let mut trouble = RelayState::Answered;
+        let mut trouble = RelayState::NotContacted;
         let reached = reached.entry(d.report_id.clone()).or_default();
         let (update, outcome) = deliver(&cx, &opts, &d, &mut trouble, reached).await?;
         store
             .update_delivery(&d.report_id, &d.destination, &update)
             .await?;
         match trouble {
+            RelayState::NotContacted => {}
             RelayState::Answered => failures_in_a_row = 0,
             RelayState::Silent => {
                 failures_in_a_row += 1;
@@ -232,7 +233,10 @@ pub async fn send<R: Resolver>(
 /// What a delivery found out about the relay itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum RelayState {
-    /// It answered (or was not needed).
+    /// Not contacted for this delivery (suppressed, over the rate, no address...):
+    /// says nothing about the relay, so the count of failures in a row stands.
+    NotContacted,
+    /// It answered.
     Answered,
     /// No connection, or no answer in time.
     Silent,
@@ -405,9 +409,38 @@ impl Refusal {
 }
 
 /// A refusal that says relaying is denied (Postfix "Relay access denied", Exchange
-/// "Unable to relay", Sendmail "Relaying denied").
+/// "Unable to relay", Sendmail "Relaying denied"). Only these phrases count, with the
+/// reply's `<address>` parts left out: a destination's own refusal can hold "relay"
+/// ("User unknown in relay recipient table", `<relay@example.org>`), and taking that for
+/// our relay's would stop every run and never settle the destination.
 fn is_relay_denial(e: &lettre::transport::smtp::Error) -> bool {
-    e.is_permanent() && e.to_string().to_ascii_lowercase().contains("relay")
+    e.is_permanent() && says_relay_denied(&e.to_string())
+}
+
+/// Whether a reply text is a relay denial ([`is_relay_denial`]).
+fn says_relay_denied(reply: &str) -> bool {
+    // The text without what stands between '<' and '>' (the echoed address).
+    let mut text = String::with_capacity(reply.len());
+    let mut depth = 0usize;
+    for c in reply.chars() {
+        match c {
+            '<' => depth += 1,
+            '>' => depth = depth.saturating_sub(1),
+            c if depth == 0 => text.push(c.to_ascii_lowercase()),
+            _ => {}
+        }
+    }
+    [
+        "relay access denied",
+        "unable to relay",
+        "relaying denied",
+        "relay not permitted",
+        "relaying not permitted",
+        "relay denied",
+        "not permitted to relay",
+    ]
+    .iter()
+    .any(|p| text.contains(p))
 }
 
 fn tls(host: &str, starttls: StartTls) -> Result<Tls, ReportError> {
@@ -501,7 +534,7 @@ async fn deliver<R: Resolver>(
     relay_state: &mut RelayState,
     reached: &mut std::collections::HashSet<String>,
 ) -> Result<(DeliveryUpdate, DeliveryOutcome), ReportError> {
-    *relay_state = RelayState::Answered;
+    *relay_state = RelayState::NotContacted;
     let outcome = |status: &'static str, detail: String| DeliveryOutcome {
         report_id: d.report_id.clone(),
         domain: d.policy_domain.clone(),
@@ -644,7 +677,10 @@ async fn deliver<R: Resolver>(
     let sent = match tokio::time::timeout(opts.timeout, cx.relay.transact(&from, &rcpts, &message))
         .await
     {
-        Ok(sent) => sent,
+        Ok(sent) => {
+            *relay_state = RelayState::Answered;
+            sent
+        }
         Err(_) => {
             *relay_state = RelayState::Silent;
             return Ok(retry(
@@ -872,6 +908,23 @@ pub fn mailto_address(uri: &str) -> Option<String> {
                 && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
         });
     (ok_local && ok_domain).then(|| format!("{local}@{}", domain.to_ascii_lowercase()))
+}
+
+/// The `mailto:` URI of an address [`mailto_address`] gave, which reads back as that
+/// address: `%`, `?` and `#` are percent-encoded (`a%2541@x` decodes to `a%41@x`, which
+/// written as is would be read again as `aA@x`).
+pub fn mailto_uri(address: &str) -> String {
+    let mut uri = String::with_capacity(address.len() + 7);
+    uri.push_str("mailto:");
+    for c in address.chars() {
+        match c {
+            '%' => uri.push_str("%25"),
+            '?' => uri.push_str("%3F"),
+            '#' => uri.push_str("%23"),
+            c => uri.push(c),
+        }
+    }
+    uri
 }
 
 fn percent_decode(s: &str) -> Option<String> {
@@ -1383,6 +1436,51 @@ mod tests {
         let later = store.due_deliveries(now + 3_600, 10).await.unwrap();
         let attempts: Vec<u32> = later.iter().map(|d| d.attempts).collect();
         assert_eq!(attempts, [1, 1, 1, 0, 0, 0]);
+    }
+
+    /// An address read from a percent-encoded URI is written back so that it reads
+    /// as itself (review finding: `a%2541@x` was stored as `mailto:a%41@x` and sent
+    /// to `aA@x`; `a%3Fb@x` lost its address at the `?`).
+    #[test]
+    fn mailto_uris_read_back_as_their_address() {
+        for uri in [
+            "mailto:a%2541@x.example",
+            "mailto:a%3Fb@x.example",
+            "mailto:a%23b@x.example",
+            "mailto:plain@X.example.",
+        ] {
+            let address = mailto_address(uri).unwrap();
+            assert_eq!(
+                mailto_address(&mailto_uri(&address)),
+                Some(address),
+                "{uri}"
+            );
+        }
+        assert_eq!(
+            mailto_address("mailto:a%2541@x.example").unwrap(),
+            "a%41@x.example"
+        );
+    }
+
+    /// Only a relay's own wording of a relay denial counts: a destination's refusal
+    /// that mentions "relay" (its address, Postfix's relay recipient table) was taken
+    /// for our relay's and would have stopped every run (review finding).
+    #[test]
+    fn only_relay_denials_are_relay_denials() {
+        for yes in [
+            "permanent error (554): 5.7.1 <a@d.example>: Relay access denied",
+            "permanent error (550): 5.7.54 SMTP; Unable to relay recipient in non-accepted domain",
+            "permanent error (550): 5.7.1 Relaying denied",
+        ] {
+            assert!(says_relay_denied(yes), "{yes}");
+        }
+        for no in [
+            "permanent error (550): 5.1.1 <dmarc@relay.example>: no such user",
+            "permanent error (550): 5.1.1 <x@d.example>: Recipient address rejected: User unknown in relay recipient table",
+            "permanent error (556): 5.1.10 <relay@evil.example>: Recipient address rejected: Domain evil.example does not accept mail (nullMX)",
+        ] {
+            assert!(!says_relay_denied(no), "{no}");
+        }
     }
 
     /// A trial's F2: a relay that refuses the reporter (its sender at MAIL FROM,

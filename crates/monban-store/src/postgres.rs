@@ -345,6 +345,18 @@ impl PostgresStore {
             )
             .await
             .map_err(|e| self.pg(e))?;
+        // The hourly failure-report limit is counted one recorder at a time (hosts
+        // recording at once share it). The lock is taken before any row is inserted:
+        // taken after, two hosts recording the same uid could each hold what the other
+        // waits for (deadlock).
+        if evaluations
+            .iter()
+            .any(|e| e.failure.as_ref().is_some_and(|f| f.per_hour > 0))
+        {
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&FAILURE_LOCK])
+                .await
+                .map_err(|err| self.pg(err))?;
+        }
         let mut new = 0;
         let mut before = 0;
         for e in evaluations {
@@ -398,14 +410,9 @@ impl PostgresStore {
                 continue;
             }
             if let Some(f) = &e.failure {
-                // The hourly limit per destination, counted here, one recorder at a
-                // time (hosts recording at once share it).
+                // The hourly limit per destination, counted here under the lock taken
+                // above.
                 let mut destinations = Vec::with_capacity(f.destinations.len());
-                if f.per_hour > 0 {
-                    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&FAILURE_LOCK])
-                        .await
-                        .map_err(|err| self.pg(err))?;
-                }
                 for dest in &f.destinations {
                     let n: i64 = if f.per_hour == 0 {
                         0

@@ -58,9 +58,14 @@ pub enum AddressError {
     /// Comments nested too deep, or too many mailboxes.
     #[error("the field is too complex (nesting or number of addresses)")]
     TooComplex,
-    /// The value is not UTF-8.
+    /// The value is not UTF-8, and its bytes could be read as another address by a
+    /// reader taking them in a legacy charset.
     #[error("the field is not valid UTF-8")]
     NotUtf8,
+    /// An escape character (ISO-2022-JP written raw): readers decoding it take the
+    /// 7-bit bytes after it for parts of characters, quotes and brackets included.
+    #[error("the field holds an escape character (a raw ISO-2022 text)")]
+    Escape,
 }
 
 /// RFC 5322 §3.2.3 atext.
@@ -308,46 +313,30 @@ impl<'a> Parser<'a> {
 /// (`a@b, , c@d`, obsolete syntax) are skipped.
 ///
 /// A value that is not UTF-8 (a display name in ISO-8859-1 or Shift_JIS written raw,
-/// as old mailers do) is read twice: each invalid byte sequence taken as one
-/// character, and taken as one character together with the ASCII byte after it (as a
-/// double-byte charset reads `\x81\\`, `\x81"` or `\x81<`). Only when both readings give
-/// the same addresses is the list accepted (with the first reading's display names):
-/// a name in a legacy charset then judges by its plain address, while bytes that could
-/// make a reader see another address than monban stay an error ([`AddressError::NotUtf8`]).
+/// as old mailers do) is read with each invalid byte sequence as U+FFFD, so that such a
+/// name judges by its plain address, unless a byte of 0x80 or more stands right before
+/// `@`, `[`, `\\` or `]` ([`AddressError::NotUtf8`]). Those are the structural ASCII
+/// bytes within the second-byte range (0x40 to 0x7E) of Shift_JIS, GBK, Big5 and UHC: a
+/// reader of such a charset would take the pair for one character, ending a quoted
+/// string or comment early or losing an `@`, and could see another address than
+/// monban. The rest of that range are letters and signs that change no structure.
+/// Any byte counts, also the last of a valid UTF-8 character (`め` ends in 0x81, a
+/// Shift_JIS lead byte). An escape character anywhere is refused
+/// ([`AddressError::Escape`]).
 pub fn parse_mailbox_list(value: &[u8]) -> Result<Vec<Mailbox>, AddressError> {
+    if value.contains(&0x1b) {
+        return Err(AddressError::Escape);
+    }
     if let Ok(s) = std::str::from_utf8(value) {
         return parse_mailbox_list_str(s);
     }
-    let reading = |swallow: bool| {
-        let mut out = String::with_capacity(value.len() + 8);
-        let mut skip_ascii = false;
-        for chunk in value.utf8_chunks() {
-            let mut valid = chunk.valid();
-            if skip_ascii && valid.as_bytes().first().is_some_and(u8::is_ascii) {
-                valid = &valid[1..];
-            }
-            out.push_str(valid);
-            skip_ascii = false;
-            if !chunk.invalid().is_empty() {
-                out.push(char::REPLACEMENT_CHARACTER);
-                skip_ascii = swallow;
-            }
-        }
-        out
-    };
-    let single = parse_mailbox_list_str(&reading(false)).map_err(|_| AddressError::NotUtf8)?;
-    let double = parse_mailbox_list_str(&reading(true)).map_err(|_| AddressError::NotUtf8)?;
-    let address = |m: &Mailbox| (m.local_part.clone(), m.domain.clone(), m.domain_literal);
-    if single.len() == double.len()
-        && single
-            .iter()
-            .zip(&double)
-            .all(|(a, b)| address(a) == address(b))
+    if value
+        .windows(2)
+        .any(|w| w[0] >= 0x80 && matches!(w[1], b'@' | b'[' | b'\\' | b']'))
     {
-        Ok(single)
-    } else {
-        Err(AddressError::NotUtf8)
+        return Err(AddressError::NotUtf8);
     }
+    parse_mailbox_list_str(&String::from_utf8_lossy(value)).map_err(|_| AddressError::NotUtf8)
 }
 
 fn parse_mailbox_list_str(s: &str) -> Result<Vec<Mailbox>, AddressError> {
@@ -395,8 +384,10 @@ mod tests {
     /// A trial's legitimate mail (SPF and DKIM passing for bank.test) was refused 550 for
     /// `From: Andr\xe9 <andre@bank.test>`: one raw ISO-8859-1 byte in the display name made
     /// the whole field unreadable. A name in a legacy charset now judges by its address;
-    /// bytes that a double-byte charset would read together with a quote, a backslash or
-    /// an angle bracket, which could show a reader another address, stay an error.
+    /// a high byte right before `@`, `[`, `\\` or `]`, which a double-byte charset reads
+    /// as one character with it, could show a reader another address, and stays an
+    /// error (a review found the first version, which compared two readings, let a
+    /// valid UTF-8 character's last byte pair with a backslash).
     #[test]
     fn a_display_name_in_a_legacy_charset_judges_by_its_address() {
         let domain_of = |v: &[u8]| parse_mailbox_list(v).map(|l| l[0].domain.clone());
@@ -414,11 +405,25 @@ mod tests {
                 b"\"\x81\\\" <ceo@bank.test>\" <attacker@evil.test>",
                 unreadable,
             ),
-            (b"\"\x81\" <ceo@bank.test>", unreadable),
-            (b"Andr\xe9<andre@bank.test>", unreadable),
-            (b"andre@bank.test (Andr\xe9)", unreadable),
+            // 0x22, 0x3C, 0x29 and letters are no second bytes that change structure.
+            (b"\"\x81\" <ceo@bank.test>", read),
+            (b"Andr\xe9<andre@bank.test>", read),
+            (b"andre@bank.test (Andr\xe9)", read),
+            (b"ceo\xe9x@bank.test", read),
             (b"ceo\xe9@bank.test", unreadable),
-            (b"ceo\xe9x@bank.test", unreadable),
+            (b"[\x81] <ceo@bank.test>", unreadable),
+            // A valid UTF-8 character whose last byte is a Shift_JIS lead byte (め is
+            // E3 82 81), once one invalid byte makes a reader fall back to a legacy
+            // charset: 81 5C is one character there, and the first address ceo@.
+            (
+                b"B\xe9b \"\xe3\x82\x81\\\" <ceo@bank.test>\" <attacker@evil.test>",
+                unreadable,
+            ),
+            (
+                b"\"\x81\xc3\xa9\\\" <ceo@bank.test>\" <attacker@evil.test>",
+                unreadable,
+            ),
+            (b"ceo\x81@bank.test", unreadable),
         ] {
             let want = if want {
                 Ok("bank.test")
@@ -432,11 +437,15 @@ mod tests {
                 String::from_utf8_lossy(v)
             );
         }
-        // Bytes after the domain are read alike both ways, and kept: the domain is then
-        // not a usable one, which DMARC reports as such.
+        // Bytes after the domain are kept: the domain is then not a usable one, which
+        // DMARC reports as such. An escape character (raw ISO-2022-JP) is refused.
         assert_eq!(
             domain_of(b"ceo@bank.test\xe9").as_deref(),
             Ok("bank.test\u{fffd}")
+        );
+        assert_eq!(
+            domain_of(b"\x1b$B$3\x1b(B <ceo@bank.test>"),
+            Err(AddressError::Escape)
         );
     }
 

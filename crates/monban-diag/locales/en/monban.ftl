@@ -312,6 +312,7 @@ dmarc-invalid = the DMARC record of { $domain } is invalid ({ $error }): it is i
 dmarc-unusable = { $domain } publishes no usable DMARC record
 dmarc-several = { $n } DMARC records at _dmarc.{ $domain }: receivers ignore them all
 dmarc-own-discarded = { $what }; receivers that follow RFC 9989 apply { $name } instead (the tree walk), those that follow RFC 7489 apply no DMARC policy at all (RFC 7489 §6.6.3)
+dmarc-own-ignored = { $what }; receivers apply { $name } instead (a record must start with v=DMARC1)
 fix-dmarc-several = keep one of the { $n } DMARC records at _dmarc.{ $domain } and delete the others
 fix-dmarc-none = { $record }  (then move to p=quarantine and p=reject once the reports look right)
 fix-dmarc-none-no-mail = { $record }  (this domain sends no mail)

@@ -310,6 +310,7 @@ dmarc-invalid = { $domain } の DMARC レコードは無効です({ $error }): �
 dmarc-unusable = { $domain } は使用できる DMARC レコードを公開していません
 dmarc-several = _dmarc.{ $domain } に DMARC レコードが { $n } 件あります: 受信側はすべて無視します
 dmarc-own-discarded = { $what }。RFC 9989 に従う受信側は代わりに { $name } を適用し(ツリーウォーク)、RFC 7489 に従う受信側は DMARC ポリシーを一切適用しません (RFC 7489 §6.6.3)
+dmarc-own-ignored = { $what }。受信側は代わりに { $name } を適用します(レコードは v=DMARC1 で始まる必要があります)
 fix-dmarc-several = _dmarc.{ $domain } の { $n } 件の DMARC レコードのうち 1 件を残し、他は削除してください
 fix-dmarc-none = { $record }  (レポートで問題がないことを確認したら p=quarantine、p=reject へ進めてください)
 fix-dmarc-none-no-mail = { $record }  (このドメインはメールを送信しない)

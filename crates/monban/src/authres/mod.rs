@@ -189,11 +189,13 @@ impl ResInfo {
         let mut r = Self::new("dmarc", o.result.as_str());
         let mut note = String::new();
         if let Some(p) = o.policy {
-            // The tag the applied policy came from: a subdomain's is sp (or np), and
-            // "p=none" for a record that says p=reject; sp=none would misstate it.
-            let tag = match o.policy_tag {
-                Some(crate::dmarc::PolicyTag::Sp) => "sp",
-                Some(crate::dmarc::PolicyTag::Np) => "np",
+            // The tag the applied policy came from: a subdomain's is sp (np for one
+            // that does not exist) when the record has it, else p; "p=none" for a
+            // record that says p=reject; sp=none would misstate it.
+            use crate::dmarc::PolicyTag;
+            let tag = match (o.policy_tag, &o.record) {
+                (Some(PolicyTag::Np), Some(r)) if r.np.is_some() => "np",
+                (Some(PolicyTag::Np | PolicyTag::Sp), Some(r)) if r.sp.is_some() => "sp",
                 _ => "p",
             };
             let _ = write!(note, "{tag}={p} dis={}", o.disposition.as_str());

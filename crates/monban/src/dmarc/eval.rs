@@ -687,7 +687,9 @@ mod tests {
     fn the_comment_names_sp_and_np_when_they_apply() {
         let zone = crate::testing::example_zone(
             "_dmarc.bank TXT \"v=DMARC1; p=reject; sp=none; np=quarantine\"\n\
-             sub.bank A 192.0.2.7\n",
+             sub.bank A 192.0.2.7\n\
+             _dmarc.plain TXT \"v=DMARC1; p=reject\"\nsub.plain A 192.0.2.7\n\
+             _dmarc.half TXT \"v=DMARC1; p=reject; sp=none\"\n",
         );
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
@@ -710,6 +712,10 @@ mod tests {
         assert_eq!(comment("bank.example"), "p=reject dis=reject");
         assert_eq!(comment("sub.bank.example"), "sp=none dis=none");
         assert_eq!(comment("gone.bank.example"), "np=quarantine dis=quarantine");
+        // Without sp or np in the record, p (or sp) is what applied.
+        assert_eq!(comment("sub.plain.example"), "p=reject dis=reject");
+        assert_eq!(comment("gone.plain.example"), "p=reject dis=reject");
+        assert_eq!(comment("gone.half.example"), "sp=none dis=none");
     }
 
     /// RFC 7489 §3.2 (PSL) and RFC 9989 §4.10.2 (tree walk) differ when a domain
