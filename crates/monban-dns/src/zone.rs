@@ -654,6 +654,12 @@ impl Parser<'_> {
                     return Err(self.err(n, "$ORIGIN takes one domain name"));
                 };
                 let written = arg.text();
+                // The root (`$ORIGIN .`, as zone files written from a root zone have):
+                // names under it are written absolute or relative to nothing.
+                if written == "." {
+                    self.origin = Some(String::new());
+                    return Ok(Parsed::Nothing);
+                }
                 let origin = if written.ends_with('.') {
                     written.clone()
                 } else if let Some(o) = &self.origin {
@@ -867,6 +873,31 @@ esc      TXT  "semi\;colon" "quote\"d" "\065\066C" unquoted\ word
 
     fn zone() -> ZoneResolver {
         ZoneResolver::parse(ZONE, "test.zone", None).unwrap()
+    }
+
+    /// `$ORIGIN .` (the root), as zone files written from a root zone begin: it was
+    /// refused as an empty name (a trial's zone would not load).
+    #[test]
+    fn rfc1035_5_1_the_root_as_origin() {
+        let z = ZoneResolver::parse(
+            "$ORIGIN .\n$TTL 300\n@ IN SOA ns.trial.invalid. h.trial.invalid. 1 2 3 4 5\n\
+             bank.test. IN TXT \"v=spf1 -all\"\nrelative IN A 192.0.2.1\n\
+             $ORIGIN bank.test.\nwww IN A 192.0.2.2\n",
+            "root",
+            None,
+        )
+        .unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        for (name, rtype) in [
+            ("bank.test", RecordType::Txt),
+            ("relative", RecordType::A),
+            ("www.bank.test", RecordType::A),
+        ] {
+            let a = rt.block_on(z.lookup(name, rtype)).unwrap();
+            assert_eq!(a.records.len(), 1, "{name}");
+        }
     }
 
     #[test]
