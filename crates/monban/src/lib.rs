@@ -47,6 +47,8 @@ pub mod senderid;
 pub mod spf;
 pub mod text;
 pub mod view;
+#[macro_use]
+mod wide;
 
 #[cfg(test)]
 mod testing;

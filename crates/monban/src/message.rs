@@ -362,28 +362,30 @@ impl CrlfNormalizer {
     }
 }
 
-/// Whether `chunk` holds an LF that does not follow a CR (`cr_before`: the byte before
-/// the chunk was a CR). Each byte is paired with the one before it and the pairs are
-/// tested in blocks with no branch inside, a loop the compiler turns into vector
-/// instructions: no line-by-line search.
-fn has_bare_lf(chunk: &[u8], cr_before: bool) -> bool {
-    const BLOCK: usize = 512;
-    let Some(&first) = chunk.first() else {
-        return false;
-    };
-    if first == b'\n' && !cr_before {
-        return true;
+crate::wide::widest! {
+    /// Whether `chunk` holds an LF that does not follow a CR (`cr_before`: the byte before
+    /// the chunk was a CR). Each byte is paired with the one before it and the pairs are
+    /// tested in blocks with no branch inside, a loop the compiler turns into vector
+    /// instructions: no line-by-line search.
+    fn has_bare_lf(chunk: &[u8], cr_before: bool) -> bool {
+        const BLOCK: usize = 512;
+        let Some(&first) = chunk.first() else {
+            return false;
+        };
+        if first == b'\n' && !cr_before {
+            return true;
+        }
+        let (before, at) = (&chunk[..chunk.len() - 1], &chunk[1..]);
+        before
+            .chunks(BLOCK)
+            .zip(at.chunks(BLOCK))
+            .any(|(before, at)| {
+                let bare = before.iter().zip(at).fold(0u8, |acc, (&b, &a)| {
+                    acc | (u8::from(a == b'\n') & u8::from(b != b'\r'))
+                });
+                bare != 0
+            })
     }
-    let (before, at) = (&chunk[..chunk.len() - 1], &chunk[1..]);
-    before
-        .chunks(BLOCK)
-        .zip(at.chunks(BLOCK))
-        .any(|(before, at)| {
-            let bare = before.iter().zip(at).fold(0u8, |acc, (&b, &a)| {
-                acc | (u8::from(a == b'\n') & u8::from(b != b'\r'))
-            });
-            bare != 0
-        })
 }
 
 #[cfg(test)]
@@ -500,9 +502,9 @@ mod tests {
         assert_eq!(find_header_end(b"a: b", 9), None);
     }
 
-    /// The eight-at-a-time test agrees with a byte-by-byte one, for every position of
-    /// a bare LF, a CRLF and a CR LF split over the word boundary, and bytes that
-    /// differ from LF or CR in one bit.
+    /// The block test, in each build, agrees with a byte-by-byte one, for every position
+    /// of a bare LF, a CRLF and a CR LF split over a vector or block boundary, and bytes
+    /// that differ from LF or CR in one bit.
     #[test]
     fn bare_lf_detection_agrees_with_bytewise() {
         fn bytewise(c: &[u8], cr_before: bool) -> bool {
@@ -516,22 +518,29 @@ mod tests {
             })
         }
         let fill = [b'a', 0x0b, 0x8a, 0x0c, 0x8d, 0x0e, 0x00, 0xff, b'\r'];
-        for len in 0..20 {
-            for f in fill {
-                let base = vec![f; len];
-                for cr_before in [false, true] {
-                    assert_eq!(has_bare_lf(&base, cr_before), bytewise(&base, cr_before));
-                    for i in 0..len {
-                        let mut c = base.clone();
-                        c[i] = b'\n';
-                        assert_eq!(has_bare_lf(&c, cr_before), bytewise(&c, cr_before), "{c:?}");
-                        if i > 0 {
-                            c[i - 1] = b'\r';
+        // Every build (`crate::wide`), at lengths around a vector and the block size.
+        for (build, has_bare_lf) in has_bare_lf::builds() {
+            for len in (0..70).chain([511, 512, 513, 527]) {
+                for f in fill {
+                    let base = vec![f; len];
+                    for cr_before in [false, true] {
+                        assert_eq!(has_bare_lf(&base, cr_before), bytewise(&base, cr_before));
+                        for i in 0..len {
+                            let mut c = base.clone();
+                            c[i] = b'\n';
                             assert_eq!(
                                 has_bare_lf(&c, cr_before),
                                 bytewise(&c, cr_before),
-                                "{c:?}"
+                                "{build}: {c:?}"
                             );
+                            if i > 0 {
+                                c[i - 1] = b'\r';
+                                assert_eq!(
+                                    has_bare_lf(&c, cr_before),
+                                    bytewise(&c, cr_before),
+                                    "{build}: {c:?}"
+                                );
+                            }
                         }
                     }
                 }

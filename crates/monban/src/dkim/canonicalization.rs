@@ -143,11 +143,15 @@ fn may_change(b: u8, next: u8) -> bool {
     (b == b'\t') | ((b == b' ') & (next <= b' '))
 }
 
-/// The first place in `m` where relaxed body canonicalization may change the input, in
-/// one pass (rather than one search per pattern). The last byte is paired with 0, so a
-/// space there is found too (the callers' regions end with content).
-fn next_change(m: &[u8]) -> Option<usize> {
-    next_match::<BODY_BLOCK>(m, may_change)
+crate::wide::widest! {
+    /// The first place in `m` where relaxed body canonicalization may change the input,
+    /// in one pass (rather than one search per pattern). The last byte is paired with 0,
+    /// so a space there is found too (the callers' regions end with content). Most of
+    /// what canonicalization costs beyond the hash: built for the widest vector unit
+    /// (`crate::wide`).
+    fn next_change(m: &[u8]) -> Option<usize> {
+        next_match::<BODY_BLOCK>(m, may_change)
+    }
 }
 
 /// The first place in `m` where `hit(byte, next byte)` holds (the last byte is paired
@@ -614,6 +618,40 @@ mod tests {
                 assert_eq!(self::body(c, &body), want, "{c}, whole");
                 let size = 1 + (next() % (2 * PROBE as u64)) as usize;
                 assert_eq!(chunked(c, &body, size), want, "{c}, chunks of {size}");
+            }
+        }
+    }
+
+    /// Each build of the scan (portable, AVX2, AVX-512BW: whichever this CPU runs)
+    /// finds the same first place as a byte-by-byte search, at every length and
+    /// alignment around the block size, with the place near the start, the end and a
+    /// block edge.
+    #[test]
+    fn every_build_of_the_scan_finds_the_same_place() {
+        fn bytewise(m: &[u8]) -> Option<usize> {
+            (0..m.len()).find(|&i| may_change(m[i], m.get(i + 1).copied().unwrap_or(0)))
+        }
+        let builds = next_change::builds();
+        assert!(!builds.is_empty());
+        let mut next = crate::testing::xorshift(0x1234_5678_9abc_def1);
+        let backing = vec![b'a'; 4 * BODY_BLOCK + 8];
+        for len in 0..3 * BODY_BLOCK + 3 {
+            for start in 0..4 {
+                let mut m = backing[start..start + len].to_vec();
+                // No change, then one or two planted at random places.
+                for plants in 0..3 {
+                    if plants > 0 && !m.is_empty() {
+                        let at = (next() as usize) % m.len();
+                        let what: &[u8] = [b"\t".as_slice(), b"  ", b" \r", b" \n", b" \x01", b" "]
+                            [(next() % 6) as usize];
+                        let end = (at + what.len()).min(m.len());
+                        m[at..end].copy_from_slice(&what[..end - at]);
+                    }
+                    let want = bytewise(&m);
+                    for (name, build) in &builds {
+                        assert_eq!(build(&m), want, "{name}: {m:?}");
+                    }
+                }
             }
         }
     }
