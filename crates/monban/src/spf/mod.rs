@@ -149,7 +149,7 @@ impl fmt::Display for SpfCause {
             Self::NoMatch => f.write_str("no mechanism matched"),
             Self::NoRecord => f.write_str("no SPF record"),
             Self::NoSuchDomain => f.write_str("the domain does not exist"),
-            Self::InvalidDomain(d) => write!(f, "{d:?} is not a domain SPF can check"),
+            Self::InvalidDomain(why) => write!(f, "not a domain SPF can check: {why}"),
             Self::MultipleRecords => f.write_str("more than one SPF record"),
             Self::Syntax(e) => e.fmt(f),
             Self::LookupLimit => {
@@ -384,6 +384,18 @@ mod tests {
             assert_eq!((n.domain(), n.sender(), n.helo()), (domain, sender, helo));
             assert!(!n.is_borrowed());
         }
+    }
+
+    /// The reason of an invalid domain reads as one sentence: the wrapped reason
+    /// already names the domain, quoted (it was quoted a second time).
+    #[test]
+    fn an_invalid_domain_is_quoted_once() {
+        let why =
+            super::SpfCause::InvalidDomain("\"example\" is not a multi-label domain name".into());
+        assert_eq!(
+            why.to_string(),
+            "not a domain SPF can check: \"example\" is not a multi-label domain name"
+        );
     }
 
     /// Names borrow when the domain is a part of the sender, in its memory; anything
