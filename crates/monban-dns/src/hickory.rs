@@ -4,6 +4,7 @@
 //! domain is never relative to the receiver's own domain. hickory's own cache is kept
 //! small; wrap this resolver in [`crate::CachingResolver`] for monban's TTL cache.
 
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -112,28 +113,126 @@ impl HickoryResolver {
             RecordType::Ns => hrr::RecordType::NS,
             RecordType::Spf => hrr::RecordType::Unknown(99),
         };
-        let result = tokio::time::timeout(self.timeout, self.inner.lookup(fqdn, htype)).await;
+        let result =
+            tokio::time::timeout(self.timeout, self.inner.lookup(fqdn.clone(), htype)).await;
         let lookup = match result {
             Err(_) => return Err(LookupError::Timeout { name: normalized }),
-            Ok(Err(e)) => return Err(map_error(normalized, rtype, &e)),
+            Ok(Err(e)) => {
+                if rtype != RecordType::Cname && self.chain_goes_on(&e).await {
+                    return Err(LookupError::ServFail {
+                        name: normalized,
+                        detail: format!(
+                            "the CNAME chain loops or is longer than {HICKORY_CNAME_DEPTH} names"
+                        ),
+                    });
+                }
+                return Err(map_error(normalized, rtype, &e));
+            }
             Ok(Ok(lookup)) => lookup,
         };
+        let answers = lookup.answers();
+        let owners = match owners(&fqdn, answers, htype) {
+            Ok(owners) => owners,
+            Err(detail) => {
+                return Err(LookupError::ServFail {
+                    name: normalized,
+                    detail,
+                });
+            }
+        };
+        let owned = |r: &hrr::Record| owners.iter().any(|o| o.eq_ignore_root(&r.name));
         let mut records = Vec::new();
+        let mut seen = HashSet::new();
         let mut ttl = u32::MAX;
-        for r in lookup.answers() {
-            if let Some(rec) = convert(&r.data).filter(|rec| rec.record_type() == rtype) {
+        for r in answers.iter().filter(|r| owned(r)) {
+            ttl = ttl.min(r.ttl);
+            let Some(rec) = convert(&r.data).filter(|rec| rec.record_type() == rtype) else {
+                continue;
+            };
+            // RFC 2181 §5: a set holds no record twice; servers should drop repeats, and
+            // a repeated SPF or DMARC record must not read as two (RFC 7208 §4.5).
+            if seen.insert(rec.clone()) {
                 records.push(rec);
             }
-            ttl = ttl.min(r.ttl);
         }
         if records.is_empty() {
-            return Err(LookupError::NoData {
+            // hickory answers when the name and type turn up in any section; a reply
+            // whose answer section holds none of them, for the name asked or its
+            // aliases, answers another question (RFC 2181 §5.4.1: other sections are
+            // not answers). A temporary error, not "no data": that would let it decide.
+            return Err(LookupError::ServFail {
                 name: normalized,
-                rtype,
-                ttl: 0,
+                detail: format!("the answer holds no {rtype} record of the name asked"),
             });
         }
         Ok(std::sync::Arc::new(Answer::new(records, ttl)))
+    }
+
+    /// Whether a "no data" from hickory ended a CNAME chain it stopped following (a
+    /// loop, or more than [`HICKORY_CNAME_DEPTH`] names: hickory then says "no records"
+    /// for the last name it asked). Only a reply without an SOA is looked at again (a
+    /// real "no data" carries one, RFC 2308 §2.2), by asking that name's CNAME: if it
+    /// has one, the chain goes on, and the lookup failed rather than found nothing.
+    async fn chain_goes_on(&self, e: &NetError) -> bool {
+        let NetError::Dns(DnsError::NoRecordsFound(nr)) = e else {
+            return false;
+        };
+        if nr.response_code != ResponseCode::NoError || nr.soa.is_some() {
+            return false;
+        }
+        let last = nr.query.name().clone();
+        let again = self.inner.lookup(last, hrr::RecordType::CNAME);
+        match tokio::time::timeout(self.timeout, again).await {
+            Ok(Ok(lookup)) => lookup
+                .answers()
+                .iter()
+                .any(|r| matches!(r.data, RData::CNAME(_))),
+            _ => false,
+        }
+    }
+}
+
+/// How many names hickory follows on a CNAME chain, one query each
+/// (`caching_client.rs`, `MAX_QUERY_DEPTH`).
+const HICKORY_CNAME_DEPTH: usize = 8;
+
+/// The most names a chain inside one answer may have: past it the answer is refused
+/// (each step looks through the whole answer section, so an unbounded chain would make
+/// a hostile answer of thousands of CNAMEs quadratic).
+const MAX_CHAIN: usize = 16;
+
+/// The names whose records answer a query for `qname` (RFC 1034 §3.6.2 and §4.3.2 step
+/// 3.a): `qname` itself and, unless CNAMEs are what was asked, the CNAME chain that
+/// starts at it in the answer section. A record owned by any other name answers
+/// nothing that was asked and must not be taken as an answer (RFC 2181 §5.4.1): a
+/// server that holds a hostile zone, or a forwarder that passes replies on, could
+/// otherwise give `evil.example`'s `v=spf1 +all` as the SPF record of the name asked.
+/// A loop, or a chain past [`MAX_CHAIN`], is an error.
+fn owners<'a>(
+    qname: &'a hrr::Name,
+    answers: &'a [hrr::Record],
+    asked: hrr::RecordType,
+) -> Result<Vec<&'a hrr::Name>, String> {
+    let mut chain = vec![qname];
+    if asked == hrr::RecordType::CNAME {
+        return Ok(chain);
+    }
+    loop {
+        let last = chain[chain.len() - 1];
+        let next = answers.iter().find_map(|r| match &r.data {
+            RData::CNAME(c) if r.name.eq_ignore_root(last) => Some(&c.0),
+            _ => None,
+        });
+        let Some(next) = next else {
+            return Ok(chain);
+        };
+        if chain.iter().any(|n| n.eq_ignore_root(next)) {
+            return Err(format!("the CNAME chain loops at {}", shown(next)));
+        }
+        if chain.len() >= MAX_CHAIN {
+            return Err(format!("the CNAME chain is longer than {MAX_CHAIN} names"));
+        }
+        chain.push(next);
     }
 }
 
@@ -183,13 +282,36 @@ fn map_error(name: String, rtype: RecordType, e: &NetError) -> LookupError {
 }
 
 /// A name in monban's form: lowercase labels joined by dots, no trailing dot, no
-/// presentation escapes (`Name::to_ascii` would write `host+x` as `host\+x`).
-fn host(name: &hrr::Name) -> String {
+/// presentation escapes (`Name::to_ascii` would write `host+x` as `host\+x`). `None`
+/// for a name that form cannot hold as it is: a label that is not UTF-8, or one with a
+/// dot inside (RFC 2181 §11 allows any octet). Read loosely, such a name became another
+/// one (`evil\.example.`, one label, read as `evil.example`), which was then looked up.
+fn host(name: &hrr::Name) -> Option<String> {
+    let mut out = String::new();
+    for label in name.iter() {
+        let label = std::str::from_utf8(label)
+            .ok()
+            .filter(|l| !l.contains('.'))?;
+        if !out.is_empty() {
+            out.push('.');
+        }
+        out.push_str(&label.to_ascii_lowercase());
+    }
+    Some(out)
+}
+
+/// [`host`] for any name: labels read as UTF-8 where they are not.
+fn loose(name: &hrr::Name) -> String {
     let labels: Vec<String> = name
         .iter()
         .map(|label| String::from_utf8_lossy(label).to_ascii_lowercase())
         .collect();
     labels.join(".")
+}
+
+/// A name for a message, whatever its bytes.
+fn shown(name: &hrr::Name) -> String {
+    name.to_ascii()
 }
 
 fn convert(data: &RData) -> Option<Record> {
@@ -198,15 +320,17 @@ fn convert(data: &RData) -> Option<Record> {
         RData::AAAA(a) => Record::Aaaa(a.0),
         RData::MX(mx) => Record::Mx {
             preference: mx.preference,
-            exchange: host(&mx.exchange),
+            exchange: host(&mx.exchange)?,
         },
         RData::TXT(txt) => Record::Txt(Txt::new(txt.txt_data.iter().map(|s| s.to_vec()))),
-        RData::PTR(p) => Record::Ptr(host(&p.0)),
-        RData::CNAME(c) => Record::Cname(host(&c.0)),
-        RData::NS(n) => Record::Ns(host(&n.0)),
+        RData::PTR(p) => Record::Ptr(host(&p.0)?),
+        RData::CNAME(c) => Record::Cname(host(&c.0)?),
+        RData::NS(n) => Record::Ns(host(&n.0)?),
         RData::SOA(soa) => Record::Soa {
-            mname: host(&soa.mname),
-            rname: host(&soa.rname),
+            mname: host(&soa.mname)?,
+            // A mailbox, never looked up: `john\.doe` is the usual way to write a dot
+            // in its local part.
+            rname: loose(&soa.rname),
             serial: soa.serial,
             minimum: soa.minimum,
         },

@@ -287,9 +287,12 @@ impl ZoneResolver {
                 None => (&[][..], false),
             };
             let mut records = Vec::new();
+            let mut seen = std::collections::HashSet::new();
             let mut cname = None;
             for e in entries {
-                if e.record.record_type() == rtype {
+                // RFC 2181 §5: a record written twice is one record (as DNS servers
+                // serve it), not two SPF or DMARC records.
+                if e.record.record_type() == rtype && seen.insert(&e.record) {
                     min_ttl = min_ttl.min(e.ttl);
                     records.push(e.record.clone());
                 } else if let Record::Cname(target) = &e.record {
@@ -940,6 +943,19 @@ esc      TXT  "semi\;colon" "quote\"d" "\065\066C" unquoted\ word
             strings,
             vec![&b"semi;colon"[..], b"quote\"d", b"ABC", b"unquoted word"]
         );
+    }
+
+    /// RFC 2181 §5: a record written twice in the zone is served once.
+    #[test]
+    fn rfc2181_5_a_repeated_record_is_one() {
+        let z = ZoneResolver::parse(
+            "$ORIGIN example.\nd IN TXT \"v=spf1 -all\"\nd IN TXT \"v=spf1 -all\"\nd IN TXT other\n",
+            "dup.zone",
+            None,
+        )
+        .unwrap();
+        let got = z.lookup_now("d.example", RecordType::Txt).unwrap();
+        assert_eq!(got.records.len(), 2, "{got:?}");
     }
 
     #[test]
