@@ -38,6 +38,18 @@ pub enum CodeFilter {
     Mask(u8),
 }
 
+/// Whether a list's answer says it refused the query rather than listed the client.
+/// Not RFC 5782's (§2.3 names only 127.0.0.1); the lists' own: Spamhaus answers
+/// 127.255.255.252 (a typo in the zone name), .254 (a query through a public or open
+/// resolver) and .255 (too many queries), and keeps 127.255.255.0/24 for such answers;
+/// dnswl.org answers 127.0.0.255. Counted as listings, a receiver asking Spamhaus
+/// through a public resolver would find every client listed and refuse all mail, and
+/// a refused allow-list query would switch every block list off.
+pub fn is_refusal(code: Ipv4Addr) -> bool {
+    let o = code.octets();
+    (o[..3] == [127, 255, 255]) || code == Ipv4Addr::new(127, 0, 0, 255)
+}
+
 impl CodeFilter {
     fn accepts(&self, code: Ipv4Addr) -> bool {
         let o = code.octets();
@@ -45,10 +57,17 @@ impl CodeFilter {
             return false;
         }
         match self {
-            Self::Any => code != Ipv4Addr::new(127, 0, 0, 1),
+            // A code named by the user counts even if it looks like a refusal.
             Self::Codes(c) => c.contains(&code),
+            _ if is_refusal(code) => false,
+            Self::Any => code != Ipv4Addr::new(127, 0, 0, 1),
             Self::Mask(m) => o[3] & m != 0,
         }
+    }
+
+    /// Whether `code` is a refusal this filter does not take as a listing.
+    fn refuses(&self, code: Ipv4Addr) -> bool {
+        is_refusal(code) && !self.accepts(code)
     }
 }
 
@@ -182,24 +201,24 @@ async fn ask<R: Resolver>(resolver: &R, ip: IpAddr, zone: &Zone) -> DnsblOutcome
         Ok(answer) => {
             // Every code counts for the verdict; the first MAX_CODES are recorded.
             let mut codes: Vec<Ipv4Addr> = Vec::new();
-            let mut listed = false;
+            let (mut listed, mut refused) = (false, false);
             for code in answer.records.iter().filter_map(|r| match r {
                 Record::A(a) => Some(*a),
                 _ => None,
             }) {
                 listed |= zone.filter.accepts(code);
+                refused |= zone.filter.refuses(code);
                 if codes.len() < MAX_CODES {
                     codes.push(code);
                 }
             }
-            out(
-                if listed {
-                    DnsblResult::Listed
-                } else {
-                    DnsblResult::NotListed
-                },
-                codes,
-            )
+            // A refusal lists nobody: the list did not answer the question.
+            let result = match (listed, refused) {
+                (true, _) => DnsblResult::Listed,
+                (false, true) => DnsblResult::Temperror,
+                (false, false) => DnsblResult::NotListed,
+            };
+            out(result, codes)
         }
         Err(e) if e.is_empty_answer() => out(DnsblResult::NotListed, Vec::new()),
         Err(LookupError::InvalidName { .. }) => out(DnsblResult::Temperror, Vec::new()),
@@ -361,6 +380,41 @@ mod tests {
             .block_on(check(&z2, "192.0.2.97".parse().unwrap(), &only_last));
         assert_eq!(r[0].result, DnsblResult::Listed, "{r:?}");
         assert_eq!(r[0].codes.len(), MAX_CODES);
+        // Refusals (Spamhaus's 127.255.255.0/24, dnswl.org's 127.0.0.255) are no
+        // listing, with any filter but codes that name them: the list failed to
+        // answer. A refused allow list does not switch the block lists off.
+        let z3 = ZoneResolver::parse(
+            "96.2.0.192.bl.example. A 127.255.255.254\n96.2.0.192.wl.example. A 127.0.0.255\n",
+            "z",
+            None,
+        )
+        .unwrap();
+        let refusing = [
+            zone("wl.example", ListKind::Allow, CodeFilter::Any),
+            zone("bl.example", ListKind::Block, CodeFilter::Any),
+            zone("bl.example", ListKind::Block, CodeFilter::Mask(0x0c)),
+            zone(
+                "bl.example",
+                ListKind::Block,
+                CodeFilter::Codes(vec![Ipv4Addr::new(127, 255, 255, 254)]),
+            ),
+        ];
+        let r = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(check(&z3, "192.0.2.96".parse().unwrap(), &refusing));
+        let results: Vec<DnsblResult> = r.iter().map(|o| o.result).collect();
+        assert_eq!(
+            results,
+            [
+                DnsblResult::Temperror,
+                DnsblResult::Temperror,
+                DnsblResult::Temperror,
+                DnsblResult::Listed
+            ],
+            "{r:?}"
+        );
+        assert_eq!(r[1].codes, [Ipv4Addr::new(127, 255, 255, 254)]);
         let mut with_allow = zones.to_vec();
         with_allow.push(zone("wl.example", ListKind::Allow, CodeFilter::Any));
         let r = run("192.0.2.98", &with_allow);
