@@ -601,7 +601,7 @@ fn apply_trusted_forwarder(dmarc: &mut DmarcOutcome, arc: &ArcOutcome, trusted: 
 
 /// Polls futures to completion concurrently (no runtime needed); results in order.
 /// Futures that are not `Unpin` are given boxed (`Box::pin`).
-pub(crate) async fn join_all<F: Future + Unpin>(mut futures: Vec<F>) -> Vec<F::Output> {
+pub async fn join_all<F: Future + Unpin>(mut futures: Vec<F>) -> Vec<F::Output> {
     let mut results: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
     std::future::poll_fn(|cx| {
         let mut pending = false;

@@ -31,6 +31,13 @@ pub struct SpfConfig {
     /// The most MX records an `mx` mechanism may return, and the most PTR names
     /// checked by `ptr` and `%{p}` (§4.6.4). Default 10.
     pub max_mx_ptr: usize,
+    /// How long one evaluation may wait for DNS (§4.6.4: "SHOULD impose a limit on the
+    /// maximum amount of elapsed time ... SHOULD allow at least 20 seconds"; past it
+    /// the result is `temperror`). Checked before each lookup, so an evaluation ends at
+    /// most one lookup's time (the resolver's own limit) past it. Default 20 s: a
+    /// server that answers every query just before the resolver gives up would
+    /// otherwise hold one evaluation for minutes (100 lookups of 2 s each).
+    pub time_limit: std::time::Duration,
 }
 
 impl Default for SpfConfig {
@@ -40,6 +47,7 @@ impl Default for SpfConfig {
             max_dns_terms: 10,
             max_void_lookups: 2,
             max_mx_ptr: 10,
+            time_limit: std::time::Duration::from_secs(20),
         }
     }
 }
@@ -103,6 +111,28 @@ enum Abort {
 /// bound, which no evaluation within the limits reaches, the result is `temperror`.
 const MAX_FETCHES: usize = 256;
 
+/// Why an evaluation may await no more lookups.
+#[derive(Debug, Clone, Copy)]
+enum Exhausted {
+    /// [`MAX_FETCHES`] were awaited.
+    Fetches,
+    /// [`SpfConfig::time_limit`] passed (RFC 7208 §4.6.4).
+    Time(std::time::Duration),
+}
+
+impl std::fmt::Display for Exhausted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Fetches => write!(f, "more than {MAX_FETCHES} lookups in one evaluation"),
+            Self::Time(limit) => write!(
+                f,
+                "the evaluation ran past its time limit of {} s (RFC 7208 4.6.4)",
+                limit.as_secs_f64()
+            ),
+        }
+    }
+}
+
 /// The DNS answers of one evaluation.
 ///
 /// The evaluator is synchronous (RFC 7208 §4 is a function of its arguments and of DNS
@@ -125,8 +155,9 @@ struct Answers<'r, R> {
     fetched: Option<std::collections::HashMap<String, Vec<(RecordType, Lookup)>>>,
     /// How many answers `fetched` holds.
     awaited: usize,
-    /// [`MAX_FETCHES`] lookups were awaited: a lookup not at hand is now a `temperror`.
-    exhausted: bool,
+    /// [`MAX_FETCHES`] lookups were awaited, or the time limit passed: a lookup not at
+    /// hand is now a `temperror`.
+    exhausted: Option<Exhausted>,
     /// The resolver's clock for kept answers ([`Link`]), read once per pass.
     now: std::cell::OnceCell<Option<FreshNow>>,
 }
@@ -180,13 +211,15 @@ impl<R: Resolver> Answers<'_, R> {
         };
         match cached {
             Some(lookup) => Ok(lookup),
-            None if self.exhausted => Err(Abort::Temp(SpfCause::Dns(Box::new(
-                LookupError::ServFail {
-                    name: name.to_owned(),
-                    detail: format!("more than {MAX_FETCHES} lookups in one evaluation"),
-                },
-            )))),
-            None => Err(Abort::Fetch(name.to_owned(), rtype)),
+            None => match self.exhausted {
+                Some(why) => Err(Abort::Temp(SpfCause::Dns(Box::new(
+                    LookupError::ServFail {
+                        name: name.to_owned(),
+                        detail: why.to_string(),
+                    },
+                )))),
+                None => Err(Abort::Fetch(name.to_owned(), rtype)),
+            },
         }
     }
 }
@@ -458,7 +491,7 @@ impl<R: Resolver> Spf<R> {
             resolver: &self.resolver,
             fetched: None,
             awaited: 0,
-            exhausted: false,
+            exhausted: None,
             now: std::cell::OnceCell::new(),
         };
         match self.evaluate(&args, &answers) {
@@ -476,6 +509,7 @@ impl<R: Resolver> Spf<R> {
         mut answers: Answers<'_, R>,
         mut next: (String, RecordType),
     ) -> SpfOutcome<'a> {
+        let started = std::time::Instant::now();
         loop {
             let (name, rtype) = next;
             let lookup = self.resolver.lookup(&name, rtype).await;
@@ -486,7 +520,13 @@ impl<R: Resolver> Spf<R> {
                 .or_default()
                 .push((rtype, lookup));
             answers.awaited += 1;
-            answers.exhausted = answers.awaited >= MAX_FETCHES;
+            answers.exhausted = if answers.awaited >= MAX_FETCHES {
+                Some(Exhausted::Fetches)
+            } else if started.elapsed() >= self.config.time_limit {
+                Some(Exhausted::Time(self.config.time_limit))
+            } else {
+                None
+            };
             // The clock moved while the lookup was awaited.
             answers.now = std::cell::OnceCell::new();
             match self.evaluate(&args, &answers) {
@@ -1936,6 +1976,73 @@ mod tests {
         fn cached(&self, name: &str, rtype: RecordType) -> Option<Lookup> {
             Some(self.0.lock().unwrap().lookup_now(name, rtype))
         }
+    }
+
+    /// A zone whose every answer takes `delay` (the thread sleeps: a server that answers
+    /// just before the resolver would give up), never at hand.
+    struct Slow {
+        zone: monban_dns::ZoneResolver,
+        delay: std::time::Duration,
+        asked: std::sync::atomic::AtomicUsize,
+    }
+
+    impl Resolver for Slow {
+        async fn lookup(&self, name: &str, rtype: RecordType) -> Lookup {
+            self.asked
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            std::thread::sleep(self.delay);
+            self.zone.lookup_now(name, rtype)
+        }
+    }
+
+    /// RFC 7208 §4.6.4: past its time limit an evaluation is `temperror`, however many
+    /// of its lookups are still within the counts. Here ten `mx` terms of ten hosts
+    /// each (about 110 lookups, all within the limits) at 20 ms an answer, under a
+    /// limit of 100 ms: the evaluation stops after at most five lookups, and says why.
+    #[test]
+    fn rfc7208_4_6_4_an_evaluation_past_its_time_limit_is_temperror() {
+        let mut text = String::from("s TXT \"v=spf1");
+        for m in 0..10 {
+            text.push_str(&format!(" mx:m{m}.s.example"));
+        }
+        text.push_str(" -all\"\n");
+        for m in 0..10 {
+            for h in 0..10 {
+                text.push_str(&format!(
+                    "m{m}.s MX {h} h{h}.m{m}.s.example.\nh{h}.m{m}.s A 198.51.100.{h}\n"
+                ));
+            }
+        }
+        let slow = Slow {
+            zone: crate::testing::example_zone(&text),
+            delay: std::time::Duration::from_millis(20),
+            asked: Default::default(),
+        };
+        let config = SpfConfig {
+            time_limit: std::time::Duration::from_millis(100),
+            ..SpfConfig::default()
+        };
+        let spf = Spf::with_config(&slow, config);
+        let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        let outcome = block_on(spf.verify_mail_from(ip, "helo.example", "u@s.example", 0));
+        assert_eq!(outcome.result, SpfResult::Temperror, "{outcome:?}");
+        assert!(
+            outcome.cause.to_string().contains("time limit of 0.1 s"),
+            "{}",
+            outcome.cause
+        );
+        // Each answer takes at least 20 ms, so the limit has passed after the fifth.
+        let asked = slow.asked.load(std::sync::atomic::Ordering::Relaxed);
+        assert!((1..=5).contains(&asked), "{asked} lookups");
+        // With the default limit the same policy, answered at once, is evaluated to its
+        // end.
+        let quick = Slow {
+            delay: std::time::Duration::ZERO,
+            ..slow
+        };
+        let full = Spf::new(&quick);
+        let outcome = block_on(full.verify_mail_from(ip, "helo.example", "u@s.example", 0));
+        assert_eq!(outcome.result, SpfResult::Fail, "{outcome:?}");
     }
 
     /// A term's answer kept with its parsed record ([`Link`]) is served only while the
