@@ -269,7 +269,8 @@ fn map_error(name: String, rtype: RecordType, e: &NetError) -> LookupError {
                 ResponseCode::NoError => LookupError::NoData { name, rtype, ttl },
                 code => LookupError::ServFail {
                     name,
-                    detail: format!("response code {code}"),
+                    // The number too: hickory names codes 11 to 15 "Unknown".
+                    detail: format!("response code {} ({code})", u16::from(code)),
                 },
             }
         }

@@ -305,3 +305,21 @@ async fn rfc2181_11_names_are_not_changed_into_others() {
         .collect();
     assert_eq!(exchanges, ["mail.example"]);
 }
+
+/// Every error code is a server failure that names the code by number: hickory names
+/// codes 11 to 15 only "Unknown response code".
+#[tokio::test]
+async fn error_codes_are_named_by_number() {
+    let addr = serve(Arc::new(|_: &str, _| Reply {
+        code: Some(ResponseCode::from(0, 11)),
+        ..Reply::default()
+    }))
+    .await;
+    let got = resolver(addr).lookup("odd.example", RecordType::Txt).await;
+    match &got {
+        Err(LookupError::ServFail { detail, .. }) => {
+            assert!(detail.starts_with("response code 11 "), "{detail}")
+        }
+        other => panic!("{other:?}"),
+    }
+}
