@@ -278,6 +278,13 @@ pub enum DmarcReason {
         /// The author domain.
         domain: String,
     },
+    /// The author domain's records cannot be used, several or one that is not valid,
+    /// and no record above it applies: `none` (RFC 7489 §6.6.3 steps 5 and 6; RFC 9989
+    /// §4.10.1 walks on past them).
+    UnusableRecords {
+        /// The author domain.
+        domain: String,
+    },
     /// The record was read as `p=none` (RFC 7489 §6.6.3: a bad `p` with a valid `rua`).
     Fallback(String),
     /// An aligned check failed for now: `temperror`.
@@ -308,6 +315,10 @@ impl fmt::Display for DmarcReason {
             Self::Malformed(e) => write!(f, "the message header is malformed: {e}"),
             Self::Dns(e) => write!(f, "DNS failure during DMARC evaluation: {e}"),
             Self::NoRecord { domain } => write!(f, "{domain} publishes no DMARC record"),
+            Self::UnusableRecords { domain } => write!(
+                f,
+                "{domain} publishes DMARC records that cannot be used (several, or one that is not valid): no policy applies"
+            ),
             Self::Fallback(why) => write!(f, "record treated as p=none: {why}"),
             Self::AlignedTemporary => {
                 f.write_str("an aligned DKIM or SPF check had a temporary error")
@@ -435,13 +446,19 @@ pub async fn discover_for<R: Resolver>(
         Ok(d) => d,
         Err(e) => return Discovery::Done(temperror(&from, &e)),
     }) else {
-        let mut o = DmarcOutcome::error(
-            DmarcResult::None,
-            DmarcReason::NoRecord {
-                domain: from.clone(),
-            },
-            Disposition::None,
+        // Say why when the author domain has records that were passed over (the walk
+        // asked for them first: a caching resolver answers again from its cache).
+        let unusable = matches!(
+            discovery::fetch(resolver, &from).await,
+            Ok(discovery::Lookup::Unusable)
         );
+        let domain = from.clone();
+        let reason = if unusable {
+            DmarcReason::UnusableRecords { domain }
+        } else {
+            DmarcReason::NoRecord { domain }
+        };
+        let mut o = DmarcOutcome::error(DmarcResult::None, reason, Disposition::None);
         o.header_from = Some(from);
         return Discovery::Done(o);
     };
@@ -716,6 +733,40 @@ mod tests {
         assert_eq!(comment("sub.plain.example"), "p=reject dis=reject");
         assert_eq!(comment("gone.plain.example"), "p=reject dis=reject");
         assert_eq!(comment("gone.half.example"), "sp=none dis=none");
+    }
+
+    /// `none` says why: no record, or records that cannot be used (two, or one that is
+    /// not valid), which read "publishes no DMARC record" to an administrator who had
+    /// published two.
+    #[test]
+    fn none_says_when_the_records_cannot_be_used() {
+        let zone = crate::testing::example_zone(concat!(
+            "_dmarc.two TXT \"v=DMARC1; p=reject\"\n",
+            "_dmarc.two TXT \"v=DMARC1; p=none\"\n",
+            "_dmarc.bad TXT \"v=DMARC1; p=bogus\"\n",
+        ));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let reason = |from: &str| {
+            let msg = format!("From: a@{from}\r\n\r\nx\r\n");
+            let (headers, _) = crate::dkim::split_message(msg.as_bytes()).unwrap();
+            let o = rt.block_on(evaluate(
+                &zone,
+                &headers,
+                None,
+                &[],
+                &DmarcConfig::default(),
+            ));
+            assert_eq!(o.result, DmarcResult::None, "{from}");
+            o.reason.map(|r| r.to_string()).unwrap_or_default()
+        };
+        assert!(reason("two.example").contains("cannot be used"));
+        assert!(reason("bad.example").contains("cannot be used"));
+        assert_eq!(
+            reason("none.example"),
+            "none.example publishes no DMARC record"
+        );
     }
 
     /// RFC 7489 §3.2 (PSL) and RFC 9989 §4.10.2 (tree walk) differ when a domain
