@@ -254,6 +254,7 @@ pub struct CheckOptions {
     pub private_key: Option<(String, String, monban::dkim::KeyRecord)>,
 }
 
+#[derive(Default)]
 struct Ctx {
     findings: Vec<Finding>,
 }
@@ -324,9 +325,7 @@ fn txts(answer: &Result<std::sync::Arc<monban_dns::Answer>, LookupError>) -> Vec
 /// Checks a domain.
 pub async fn check<R: Resolver>(resolver: &R, domain: &str, options: &CheckOptions) -> CheckReport {
     let domain = domain.trim_end_matches('.').to_ascii_lowercase();
-    let mut ctx = Ctx {
-        findings: Vec::new(),
-    };
+    let mut ctx = Ctx::default();
 
     // MX first: whether the domain handles mail at all shapes the advice.
     let mx = resolver.lookup(&domain, RecordType::Mx).await;
@@ -374,16 +373,35 @@ pub async fn check<R: Resolver>(resolver: &R, domain: &str, options: &CheckOptio
         ),
     }
 
-    let (networks, lookups, spf_tree, allows_nothing) =
-        check_spf(resolver, &domain, inbound, options.now, &mut ctx).await;
-    // The "sends no mail" lock-down (SPF -all, DMARC p=reject) fits a domain that takes
-    // no mail and whose SPF record lets no host send; any other gets the safe start.
-    let sends_none = !inbound.receives() && allows_nothing;
-    let (dmarc_record_domain, dmarc_record) =
-        check_dmarc(resolver, &domain, inbound, sends_none, &mut ctx).await;
-    check_dkim(resolver, &domain, options, &mut ctx).await;
-    check_adsp(resolver, &domain, &mut ctx).await;
-    check_sender_id(resolver, &domain, &mut ctx).await;
+    // The sections ask DNS at the same time (SPF then DMARC, whose advice depends on
+    // SPF's; DKIM; ADSP; Sender ID), each into its own findings, which are then put in
+    // that order: a slow or silent server costs its timeout once per section, not once
+    // per query in turn, which took the web checker past its 60 s.
+    let spf_then_dmarc = async {
+        let mut c = Ctx::default();
+        let spf = check_spf(resolver, &domain, inbound, options.now, &mut c).await;
+        // The "sends no mail" lock-down (SPF -all, DMARC p=reject) fits a domain that
+        // takes no mail and whose SPF record lets no host send; any other gets the safe
+        // start.
+        let sends_none = !inbound.receives() && spf.3;
+        let dmarc = check_dmarc(resolver, &domain, inbound, sends_none, &mut c).await;
+        (c, spf, dmarc)
+    };
+    let (mut dkim, mut adsp, mut sender_id) = (Ctx::default(), Ctx::default(), Ctx::default());
+    let (
+        (mut spf_dmarc, (networks, lookups, spf_tree, _), (dmarc_record_domain, dmarc_record)),
+        (),
+        (),
+        (),
+    ) = tokio::join!(
+        spf_then_dmarc,
+        check_dkim(resolver, &domain, options, &mut dkim),
+        check_adsp(resolver, &domain, &mut adsp),
+        check_sender_id(resolver, &domain, &mut sender_id),
+    );
+    for section in [&mut spf_dmarc, &mut dkim, &mut adsp, &mut sender_id] {
+        ctx.findings.append(&mut section.findings);
+    }
     let sending = match &options.sending {
         Some(setup) => {
             let p = predict(resolver, &domain, setup, options.now, &mut ctx).await;
@@ -550,7 +568,10 @@ async fn check_spf<R: Resolver>(
     now: u64,
     ctx: &mut Ctx,
 ) -> (Vec<String>, Option<u32>, Vec<SpfNode>, bool) {
-    let answer = resolver.lookup(domain, RecordType::Txt).await;
+    let (answer, obsolete) = tokio::join!(
+        resolver.lookup(domain, RecordType::Txt),
+        resolver.lookup(domain, RecordType::Spf)
+    );
     if let Err(e) = &answer
         && e.is_temporary()
     {
@@ -566,8 +587,7 @@ async fn check_spf<R: Resolver>(
         .into_iter()
         .filter(|t| is_spf_record(t))
         .collect();
-    let obsolete = txts(&resolver.lookup(domain, RecordType::Spf).await);
-    if !obsolete.is_empty() {
+    if !txts(&obsolete).is_empty() {
         ctx.add(
             Area::Spf,
             Severity::Yellow,
@@ -673,23 +693,33 @@ async fn check_spf<R: Resolver>(
             (fixed, false)
         }
     };
-    for d in parsed.directives() {
-        if let Mechanism::Ptr(_) = d.mechanism {
-            ctx.add(
-                Area::Spf,
-                Severity::Yellow,
-                msg!("spf-ptr"),
-                Some(msg!("fix-spf-ptr", record = txt_record(domain, &fixed))),
-            );
-        }
+    // One finding however many ptr terms: each carries the whole fixed record, so one
+    // per term made a 37 KB record of ptr terms into 60 MB of findings.
+    if parsed
+        .directives()
+        .any(|d| matches!(d.mechanism, Mechanism::Ptr(_)))
+    {
+        ctx.add(
+            Area::Spf,
+            Severity::Yellow,
+            msg!("spf-ptr"),
+            Some(msg!("fix-spf-ptr", record = txt_record(domain, &fixed))),
+        );
     }
     // What the whole policy gives a host it does not list, includes and redirect=
     // followed (RFC 7208 §5.2, §6.1): the evaluator's own result for a probe address
     // of each family, not the top record's `all` alone (an included `+all` or a
     // redirect target's `?all` is the policy's real ending). The same evaluation
     // counts the lookups and void lookups as receivers do.
-    let counts = policy_counts(resolver, domain, IpAddr::V4(PROBE), now).await;
-    let counts6 = policy_counts(resolver, domain, IpAddr::V6(PROBE6), now).await;
+    //
+    // Beside them, the walk of the tree for what the evaluation does not report: the
+    // networks (for flattening) and the problems of records the probe did not reach.
+    let mut walk = Walk::within(SPF_WALK_TIME);
+    let (counts, counts6, ()) = tokio::join!(
+        policy_counts(resolver, domain, IpAddr::V4(PROBE), now),
+        policy_counts(resolver, domain, IpAddr::V6(PROBE6), now),
+        walk.visit(resolver, domain, 0),
+    );
     let end_fix = || {
         let record = txt_record(domain, &fixed);
         if add_senders {
@@ -725,10 +755,6 @@ async fn check_spf<R: Resolver>(
         SpfCause::Matched(m) => m.mechanism().ends_with("all"),
         _ => false,
     };
-    // Walk the tree for what the evaluation does not report: the networks (for
-    // flattening) and the problems of records the probe did not reach.
-    let mut walk = Walk::default();
-    walk.visit(resolver, domain, 0).await;
     let shown = if counts.cause == SpfCause::LookupLimit && walk.looped {
         msg!("spf-lookups-loop")
     } else if counts.cause == SpfCause::LookupLimit {
@@ -978,6 +1004,9 @@ struct Walk {
     /// `+` terms that allow a network wider than [`WIDE_V4`] or [`WIDE_V6`]: the term,
     /// the domain whose record has it, and whether the network is IPv6.
     wide: Vec<(String, String, bool)>,
+    /// When the walk stops asking DNS ([`SPF_WALK_TIME`] after it starts), and that
+    /// time.
+    deadline: Option<(std::time::Instant, std::time::Duration)>,
 }
 
 /// One record of the SPF include tree, as the checker walked it.
@@ -1012,6 +1041,10 @@ const MAX_WALK_QUERIES: usize = 200;
 const MAX_MX_HOSTS: usize = 10;
 /// The most wide networks reported.
 const MAX_WIDE: usize = 8;
+/// How long the walk may wait for DNS in all: as long as one SPF evaluation may
+/// (RFC 7208 §4.6.4, [`SpfConfig::time_limit`]); a tree of silent servers otherwise
+/// held a check for [`MAX_WALKED_RECORDS`] timeouts in turn.
+const SPF_WALK_TIME: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// Whether a mechanism allows a network wider than [`WIDE_V4`] / [`WIDE_V6`] (an
 /// `a` or `mx` through its prefix lengths): `Some(true)` for IPv6.
@@ -1062,8 +1095,27 @@ impl Walk {
             self.problem(msg!("spf-walk-queries", max = MAX_WALK_QUERIES));
             return None;
         }
+        // Checked before each query, as the SPF evaluation's own limit is (no timer:
+        // any runtime will do); one query still waits for its answer or its timeout.
+        if let Some((deadline, time)) = self.deadline
+            && std::time::Instant::now() >= deadline
+        {
+            self.problem_of(
+                Severity::Yellow,
+                msg!("spf-walk-slow", seconds = time.as_secs_f64().to_string()),
+            );
+            return None;
+        }
         self.queries += 1;
         Some(resolver.lookup(name, rtype).await)
+    }
+
+    /// A walk that asks DNS nothing more after `time`.
+    fn within(time: std::time::Duration) -> Self {
+        Self {
+            deadline: Some((std::time::Instant::now() + time, time)),
+            ..Self::default()
+        }
     }
 }
 
@@ -3526,6 +3578,25 @@ mod tests {
         );
     }
 
+    /// A record of many ptr terms is one finding: each carried the whole fixed record,
+    /// so a 37 KB record of 2,000 ptr and 2,000 ip4 terms made 60 MB of findings.
+    #[test]
+    fn many_ptr_terms_are_one_finding() {
+        let terms: Vec<String> = (0..400)
+            .map(|i| format!("ptr ip4:10.0.{}.{}", i / 200, i % 200))
+            .collect();
+        let record = format!("v=spf1 {} -all", terms.join(" "));
+        let strings: Vec<String> = record
+            .as_bytes()
+            .chunks(250)
+            .map(|c| format!("\"{}\"", std::str::from_utf8(c).unwrap()))
+            .collect();
+        let zone = format!("d.test. TXT {}\n", strings.join(" "));
+        let f = spf_findings_of(&zone, "d.test");
+        let ptr = f.iter().filter(|(_, m, _)| m.contains("uses ptr")).count();
+        assert_eq!(ptr, 1, "{f:#?}");
+    }
+
     /// A trial's finding F15: void lookups were counted for an IPv4 client only; every
     /// `a:` naming an IPv4-only host is a void AAAA lookup for an IPv6 client, so three
     /// of them make the domain's IPv6 mail a permerror (RFC 7208 §4.6.4).
@@ -3623,6 +3694,94 @@ mod tests {
             dkim.iter().any(|(s, m)| *s == Severity::Red
                 && m.starts_with("2 TXT records at two._domainkey.d.test")),
             "{dkim:#?}"
+        );
+    }
+
+    /// A tree of slow servers held a check for one timeout per record in turn (the web
+    /// checker answered 503 after 60 s): the walk asks nothing more once its time is
+    /// up, and says so. Here 10 includes in a chain at 20 ms an answer, under 100 ms.
+    #[test]
+    fn the_walk_stops_asking_when_its_time_is_up() {
+        struct Slow(ZoneResolver);
+        impl Resolver for Slow {
+            async fn lookup(&self, name: &str, rtype: RecordType) -> monban_dns::Lookup {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                self.0.lookup_now(name, rtype)
+            }
+        }
+        let mut zone = String::new();
+        for i in 0..10 {
+            zone.push_str(&format!(
+                "i{i}.test. TXT \"v=spf1 ip4:192.0.2.{i} include:i{}.test -all\"\n",
+                i + 1
+            ));
+        }
+        zone.push_str("i10.test. TXT \"v=spf1 -all\"\n");
+        let resolver = Slow(ZoneResolver::parse(&zone, "z", None).unwrap());
+        let mut walk = Walk::within(std::time::Duration::from_millis(100));
+        block_on(walk.visit(&resolver, "i0.test", 0));
+        assert!((1..=6).contains(&walk.queries), "{} queries", walk.queries);
+        let problems: Vec<String> = walk
+            .problems
+            .iter()
+            .map(|(_, m)| m.text(Lang::En))
+            .collect();
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("took more than 0.1 s in all")),
+            "{problems:#?}"
+        );
+        // Without a limit the same tree is walked to its end.
+        let mut whole = Walk::default();
+        block_on(whole.visit(&resolver, "i0.test", 0));
+        assert_eq!(whole.networks.len(), 10);
+    }
+
+    /// The sections of a check ask DNS at the same time (a slow server costs its
+    /// timeout once per section, not once per query in turn), and their findings keep
+    /// their order.
+    #[test]
+    fn the_sections_ask_dns_at_the_same_time() {
+        struct Overlap {
+            zone: ZoneResolver,
+            now: std::sync::atomic::AtomicUsize,
+            most: std::sync::atomic::AtomicUsize,
+        }
+        impl Resolver for Overlap {
+            async fn lookup(&self, name: &str, rtype: RecordType) -> monban_dns::Lookup {
+                use std::sync::atomic::Ordering::SeqCst;
+                let n = self.now.fetch_add(1, SeqCst) + 1;
+                self.most.fetch_max(n, SeqCst);
+                for _ in 0..3 {
+                    tokio::task::yield_now().await;
+                }
+                self.now.fetch_sub(1, SeqCst);
+                self.zone.lookup_now(name, rtype)
+            }
+        }
+        let zone = "c.test. MX 10 mx.c.test.\nmx.c.test. A 192.0.2.1\n\
+            c.test. TXT \"v=spf1 mx -all\"\n\
+            _dmarc.c.test. TXT \"v=DMARC1; p=reject\"\n";
+        let resolver = Overlap {
+            zone: ZoneResolver::parse(zone, "z", None).unwrap(),
+            now: Default::default(),
+            most: Default::default(),
+        };
+        let r = block_on(check(&resolver, "c.test", &CheckOptions::default()));
+        let most = resolver.most.load(std::sync::atomic::Ordering::SeqCst);
+        assert!(most >= 4, "at most {most} lookups at once");
+        let areas: Vec<Area> = r.findings.iter().map(|f| f.area).collect();
+        let mut first = Vec::new();
+        for a in &areas {
+            if !first.contains(a) {
+                first.push(*a);
+            }
+        }
+        assert_eq!(
+            first[..4],
+            [Area::Mx, Area::Spf, Area::Dmarc, Area::Dkim],
+            "{areas:?}"
         );
     }
 
