@@ -460,8 +460,8 @@ pub struct SpfView<'a> {
     pub identity: &'static str,
     /// The `<sender>` of `check_host()`.
     pub sender: &'a str,
-    /// The HELO name.
-    pub helo: &'a str,
+    /// The HELO name; `None` when none was given (a MAIL FROM check alone).
+    pub helo: Option<&'a str>,
     /// The client address.
     pub ip: String,
     /// The mechanism that matched, as written.
@@ -485,7 +485,7 @@ impl<'a> SpfView<'a> {
             explanation: o.explanation.as_deref(),
             identity: o.identity.as_str(),
             sender: o.sender(),
-            helo: o.helo(),
+            helo: Some(o.helo()).filter(|h| !h.is_empty()),
             ip: o.ip.to_string(),
             mechanism: match &o.cause {
                 SpfCause::Matched(m) => Some(m.mechanism()),
