@@ -55,6 +55,10 @@ pub struct Expanded {
     pub sources: Vec<Source>,
     /// One sentence per folder that held entries that are not message files.
     pub notes: Vec<String>,
+    /// The arguments that are Maildirs holding no message: an empty mailbox, which is
+    /// nothing to verify rather than a mistake (a plain folder holding no files is
+    /// reported as one).
+    pub empty_maildirs: Vec<String>,
 }
 
 /// Expands the command-line arguments: `-` is stdin, a Maildir (or any folder) gives
@@ -71,7 +75,7 @@ pub fn expand(args: &[String]) -> Expanded {
     if args.is_empty() {
         return Expanded {
             sources: vec![Source::Stdin],
-            notes: Vec::new(),
+            ..Expanded::default()
         };
     }
     let mut out = Expanded::default();
@@ -153,8 +157,12 @@ fn list_folder(arg: &str, p: &Path, out: &mut Expanded) {
         }
     }
     files.sort();
+    let listed = out.sources.len();
     out.sources
         .extend(files.into_iter().map(|f| Source::File(f, None)));
+    if maildir && out.sources.len() == listed {
+        out.empty_maildirs.push(arg.to_owned());
+    }
     if let Some(note) = left_out.note(arg) {
         out.notes.push(note);
     }

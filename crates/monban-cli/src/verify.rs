@@ -847,7 +847,11 @@ pub async fn run(dns: &DnsArgs, args: VerifyArgs) -> Result<(), Failure> {
     if args.max_signatures == 0 {
         return Err(Failure::usage("--max-signatures must be at least 1"));
     }
-    let input::Expanded { sources, notes } = input::expand(&args.files);
+    let input::Expanded {
+        sources,
+        notes,
+        empty_maildirs,
+    } = input::expand(&args.files);
     for note in &notes {
         eprintln!("monban: {note}");
     }
@@ -1016,6 +1020,15 @@ pub async fn run(dns: &DnsArgs, args: VerifyArgs) -> Result<(), Failure> {
                 );
             }
         }
+    }
+    if sources.is_empty() && empty_maildirs.len() == args.files.len() {
+        // Empty mailboxes: nothing to verify, and nothing wrong (a script that runs
+        // over a Maildir on a timer meets this whenever no mail came).
+        eprintln!(
+            "monban: no message: {} (an empty Maildir)",
+            empty_maildirs.join(", ")
+        );
+        return Ok(());
     }
     if sources.is_empty() {
         return Err(Failure::other(format!(

@@ -408,6 +408,29 @@ fn several_files_mbox_and_maildir() {
     );
 }
 
+/// An empty Maildir is an empty mailbox, not a mistake: exit 0, no output, a note on
+/// stderr. A plain folder holding no files still is one (exit 1).
+#[test]
+fn an_empty_maildir_is_nothing_to_verify() {
+    let dir = Dir::new("emptymd");
+    let zone = keys(&dir);
+    for sub in ["Maildir/cur", "Maildir/new", "Maildir/tmp", "plain"] {
+        std::fs::create_dir_all(dir.path(sub)).unwrap();
+    }
+    let out = monban(
+        &["verify", "--zone", &zone, "--json", &dir.path("Maildir")],
+        None,
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(out.stdout.is_empty());
+    assert!(stderr.contains("an empty Maildir"), "{stderr}");
+    let out = monban(&["verify", "--zone", &zone, &dir.path("plain")], None);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("holds no files"), "{stderr}");
+}
+
 #[test]
 fn verify_with_envelope_adds_spf() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
