@@ -101,7 +101,7 @@ pub const OPTIONS: &[OptionDoc] = &[
     OptionDoc {
         key: "reject_unparseable_from",
         default: "true",
-        doc: "Reject (550 5.7.1) a message without exactly one From field holding one readable address (RFC 5322 section 3.6): there is no author to judge, and its DMARC result is permerror (the log line's reason says why). false delivers it with that result, no DMARC policy applied: a spoofer then needs only a From that does not parse (an unclosed comment, a stray byte) to get past p=reject, so keep true unless such mail must get through.",
+        doc: "Reject (550 5.7.1) a message without exactly one From field whose addresses are readable and of one domain (RFC 5322 section 3.6; several addresses of one domain are judged as that domain): there is no author to judge, and its DMARC result is permerror (the log line's reason says why). false delivers it with that result, no DMARC policy applied: a spoofer then needs only a From that does not parse (an unclosed comment, a stray byte) to get past p=reject, so keep true unless such mail must get through.",
     },
     OptionDoc {
         key: "oversized_header",

@@ -1356,16 +1356,17 @@ impl Session {
             return (out, Action::Accept);
         }
         match d.disposition {
-            // RFC 5322 §3.6 requires exactly one From with one address; without it
-            // there is no author domain to judge (DMARC permerror), and a receiver that
-            // accepted such mail could be made to show one sender while judging none.
+            // RFC 5322 §3.6 requires exactly one From; without it, or with addresses
+            // that do not parse or are of several domains, there is no author domain
+            // to judge (DMARC permerror), and a receiver that accepted such mail could
+            // be made to show one sender while judging none.
             Disposition::Reject
                 if self.config.enforce_reject && d.result == DmarcResult::Permerror =>
             {
                 // The detail (which may quote the sender's From) goes to the log and the
                 // Authentication-Results comment, not into the SMTP reply.
                 out.push(Response::ReplyCode(
-                    "550 5.7.1 the message must have exactly one From field holding one readable address (RFC 5322 section 3.6)"
+                    "550 5.7.1 the message must have exactly one From field, its addresses readable and of one domain (RFC 5322 section 3.6, DMARC)"
                         .into(),
                 ));
                 return (out, Action::Reject);

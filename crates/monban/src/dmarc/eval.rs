@@ -245,9 +245,13 @@ pub enum FromError {
     /// The From field does not parse as a mailbox list.
     #[error("the From field does not parse: {0}")]
     Unparseable(crate::address::AddressError),
-    /// Not exactly one mailbox.
+    /// No mailbox (an empty group).
     #[error("the From field has {0} mailboxes")]
     Mailboxes(usize),
+    /// Several mailboxes of more than one domain: exempt from DMARC (RFC 9989 "Extract
+    /// Author Domain"; several of one domain are judged as that domain).
+    #[error("the From field has {0} mailboxes of different domains")]
+    Domains(usize),
     /// An address literal instead of a domain.
     #[error("the From address has a domain literal, not a domain")]
     DomainLiteral,
@@ -337,8 +341,11 @@ impl fmt::Display for DmarcReason {
     }
 }
 
-/// The author domain: exactly one From field with exactly one mailbox (RFC 9989 §4.4;
-/// RFC 5322 §3.6.2 allows one From field).
+/// The author domain: exactly one From field (RFC 5322 §3.6.2 allows one), whose
+/// mailboxes all have one domain (RFC 9989 §4.4, "Extract Author Domain": DMARC proceeds
+/// only when the domain is identical for all addresses; several domains are exempt).
+/// Two mailboxes of one domain are judged as that domain: taking them for an error let
+/// `From: ceo@bank.example, x@bank.example` escape the domain's `p=reject`.
 pub fn author_domain(headers: &Headers) -> Result<String, FromError> {
     let froms: Vec<_> = headers.get("from").collect();
     let field = match froms.as_slice() {
@@ -347,9 +354,20 @@ pub fn author_domain(headers: &Headers) -> Result<String, FromError> {
         _ => return Err(FromError::Several(froms.len())),
     };
     let list = parse_mailbox_list(field.value).map_err(FromError::Unparseable)?;
-    let [mailbox] = list.as_slice() else {
-        return Err(FromError::Mailboxes(list.len()));
-    };
+    let mut author: Option<String> = None;
+    for mailbox in &list {
+        let domain = mailbox_domain(mailbox)?;
+        match &author {
+            None => author = Some(domain),
+            Some(first) if *first == domain => {}
+            Some(_) => return Err(FromError::Domains(list.len())),
+        }
+    }
+    author.ok_or(FromError::Mailboxes(0))
+}
+
+/// The domain of one From mailbox, as DMARC judges it.
+fn mailbox_domain(mailbox: &crate::address::Mailbox) -> Result<String, FromError> {
     if mailbox.domain_literal {
         return Err(FromError::DomainLiteral);
     }
@@ -735,6 +753,41 @@ mod tests {
         assert_eq!(comment("gone.half.example"), "sp=none dis=none");
     }
 
+    /// DMARC for a message of `From: {from}` and no SPF or DKIM result, on `zone`.
+    fn judge_from(zone: &ZoneResolver, from: &str) -> DmarcOutcome {
+        let msg = format!("From: {from}\r\n\r\nx\r\n");
+        let (headers, _) = crate::dkim::split_message(msg.as_bytes()).unwrap();
+        let config = DmarcConfig::default();
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(evaluate(zone, &headers, None, &[], &config))
+    }
+
+    /// RFC 9989 "Extract Author Domain": several mailboxes of one domain are judged as
+    /// that domain (a permerror let a spoofer add a second address of the victim's
+    /// domain and escape its p=reject); mailboxes of several domains are exempt.
+    #[test]
+    fn several_mailboxes_of_one_domain_are_that_domain() {
+        let zone = crate::testing::example_zone("_dmarc.bank TXT \"v=DMARC1; p=reject\"\n");
+        let judge = |from: &str| judge_from(&zone, from);
+        for from in [
+            "ceo@bank.example, x@bank.example",
+            "CEO <ceo@Bank.Example>, x@bank.example",
+        ] {
+            let o = judge(from);
+            assert_eq!(o.result, DmarcResult::Fail, "{from}: {o:?}");
+            assert_eq!(o.disposition, Disposition::Reject, "{from}");
+            assert_eq!(o.header_from.as_deref(), Some("bank.example"), "{from}");
+        }
+        let o = judge("ceo@bank.example, x@evil.example");
+        assert_eq!(o.result, DmarcResult::Permerror);
+        assert_eq!(
+            o.reason.map(|r| r.to_string()).unwrap_or_default(),
+            "the From field has 2 mailboxes of different domains"
+        );
+    }
+
     /// `none` says why: no record, or records that cannot be used (two, or one that is
     /// not valid), which read "publishes no DMARC record" to an administrator who had
     /// published two.
@@ -745,19 +798,8 @@ mod tests {
             "_dmarc.two TXT \"v=DMARC1; p=none\"\n",
             "_dmarc.bad TXT \"v=DMARC1; p=bogus\"\n",
         ));
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
         let reason = |from: &str| {
-            let msg = format!("From: a@{from}\r\n\r\nx\r\n");
-            let (headers, _) = crate::dkim::split_message(msg.as_bytes()).unwrap();
-            let o = rt.block_on(evaluate(
-                &zone,
-                &headers,
-                None,
-                &[],
-                &DmarcConfig::default(),
-            ));
+            let o = judge_from(&zone, &format!("a@{from}"));
             assert_eq!(o.result, DmarcResult::None, "{from}");
             o.reason.map(|r| r.to_string()).unwrap_or_default()
         };
