@@ -1497,6 +1497,19 @@ async fn check_dmarc<R: Resolver>(
     // quarantine, ending t=y or a pct under 100) are left to the findings that advise
     // them. What receivers discarded (RFC 7489 §6.3) goes: invalid values, invalid
     // report URIs (the valid ones stay), the removed rf and ri, and pct=100.
+    // White space before v=: monban and DKIM's tag-spec read it, RFC 9989's ABNF has
+    // none, and strict receivers discard the record.
+    if published.starts_with(|c: char| c.is_ascii_whitespace()) {
+        ctx.add(
+            Area::Dmarc,
+            Severity::Yellow,
+            msg!("dmarc-leading-space", name = owner.as_str()),
+            Some(msg!(
+                "fix-dmarc-leading-space",
+                record = txt_record(&owner, published.trim_start())
+            )),
+        );
+    }
     let weaker = |p: Policy| (p as u8) < (rec.p as u8);
     let discarded: Vec<&'static str> = rec
         .discarded
@@ -1793,25 +1806,45 @@ async fn own_dmarc_discarded<R: Resolver>(
             .lookup(&format!("_dmarc.{domain}"), RecordType::Txt)
             .await,
     );
-    let candidates: Vec<String> = raw
-        .iter()
-        .filter(|t| {
-            DmarcRecord::is_candidate(t)
-                || t.windows(8).any(|w| w.eq_ignore_ascii_case(b"v=DMARC1"))
-        })
-        .map(|t| String::from_utf8_lossy(t).into_owned())
+    // The records receivers count (a v=DMARC1 first), then the ones that only look
+    // like one (v=DMARC1 elsewhere, v=DMARC10): shown, but never counted as a second
+    // record, since receivers discard them (RFC 9989 §4.10.1).
+    let (counted, near): (Vec<&Vec<u8>>, Vec<&Vec<u8>>) =
+        raw.iter().partition(|t| DmarcRecord::is_candidate(t));
+    let near: Vec<&Vec<u8>> = near
+        .into_iter()
+        .filter(|t| t.windows(8).any(|w| w.eq_ignore_ascii_case(b"v=DMARC1")))
         .collect();
+    let shown = |list: &[&Vec<u8>]| -> Vec<String> {
+        list.iter()
+            .map(|t| String::from_utf8_lossy(t).into_owned())
+            .collect()
+    };
     // Whether RFC 7489 stops here: a record starting with v=DMARC1 is in the set
     // (step 5, 6); records with v=DMARC1 elsewhere are discarded at step 2, and an
     // empty set goes on to the organizational domain (step 3).
-    let stops_rfc7489 = raw.iter().any(|t| DmarcRecord::is_candidate(t));
-    let message = match candidates.as_slice() {
-        [] => return None,
-        [one] => match DmarcRecord::parse(one) {
-            Err(e) => msg!("dmarc-invalid", domain = domain, error = e.to_string()),
-            Ok(_) => msg!("dmarc-unusable", domain = domain),
-        },
-        many => msg!("dmarc-several", domain = domain, n = many.len()),
+    let stops_rfc7489 = !counted.is_empty();
+    let (candidates, message) = match (counted.as_slice(), near.as_slice()) {
+        ([], []) => return None,
+        ([one], _) | ([], [one]) => (
+            shown(&[one]),
+            match DmarcRecord::parse(&String::from_utf8_lossy(one)) {
+                Err(e) => msg!("dmarc-invalid", domain = domain, error = e.to_string()),
+                Ok(_) => msg!("dmarc-unusable", domain = domain),
+            },
+        ),
+        ([], many) => (
+            shown(many),
+            msg!(
+                "dmarc-invalid",
+                domain = domain,
+                error = dmarc::RecordError::NotDmarc.to_string()
+            ),
+        ),
+        (many, _) => (
+            shown(many),
+            msg!("dmarc-several", domain = domain, n = many.len()),
+        ),
     };
     Some((candidates, message, stops_rfc7489))
 }
@@ -3694,6 +3727,34 @@ mod tests {
             dkim.iter().any(|(s, m)| *s == Severity::Red
                 && m.starts_with("2 TXT records at two._domainkey.d.test")),
             "{dkim:#?}"
+        );
+    }
+
+    /// A `v=DMARC10` record beside a valid one is not a second record (RFC 9989 §4.7:
+    /// the version must match precisely): the valid one applies. White space before
+    /// `v=` is read, with a warning (RFC 9989's ABNF has none).
+    #[test]
+    fn near_miss_records_are_not_counted_and_leading_space_is_warned() {
+        let zone = "d.test. MX 10 mx.d.test.\nmx.d.test. A 192.0.2.1\n\
+            d.test. TXT \"v=spf1 mx -all\"\n\
+            _dmarc.d.test. TXT \"v=DMARC1; p=reject\"\n\
+            _dmarc.d.test. TXT \"v=DMARC10; p=none\"\n\
+            s.test. MX 10 mx.d.test.\n\
+            s.test. TXT \"v=spf1 mx -all\"\n\
+            _dmarc.s.test. TXT \" v=DMARC1; p=reject\"\n";
+        let f = findings_in(zone, "d.test", Area::Dmarc);
+        assert!(!f.iter().any(|(s, _, _)| *s == Severity::Red), "{f:#?}");
+        assert!(f.iter().any(|(_, m, _)| m.contains("p=reject")), "{f:#?}");
+        let f = findings_in(zone, "s.test", Area::Dmarc);
+        let (_, _, fix) = f
+            .iter()
+            .find(|(s, m, _)| *s == Severity::Yellow && m.contains("starts with white space"))
+            .unwrap_or_else(|| panic!("{f:#?}"));
+        assert_eq!(
+            fix.as_deref(),
+            Some(
+                "_dmarc.s.test. TXT \"v=DMARC1; p=reject\"  (the same record without the leading white space)"
+            )
         );
     }
 

@@ -311,6 +311,8 @@ dmarc-lookup-failed = DMARC lookup failed: { $error }
 dmarc-none = { $domain } publishes no DMARC record: receivers apply no policy to mail forged in its name
 dmarc-invalid = the DMARC record of { $domain } is invalid ({ $error }): it is ignored
 dmarc-unusable = { $domain } publishes no usable DMARC record
+dmarc-leading-space = the record at { $name } starts with white space before v=DMARC1: RFC 9989 wants v= first, and receivers that read it strictly discard the record: at those receivers no policy applies
+fix-dmarc-leading-space = { $record }  (the same record without the leading white space)
 dmarc-several = { $n } DMARC records at _dmarc.{ $domain }: receivers ignore them all
 dmarc-own-discarded = { $what }; receivers that follow RFC 9989 apply { $name } instead (the tree walk), those that follow RFC 7489 apply no DMARC policy at all (RFC 7489 §6.6.3)
 dmarc-own-ignored = { $what }; receivers apply { $name } instead (a record must start with v=DMARC1)

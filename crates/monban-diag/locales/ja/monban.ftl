@@ -309,6 +309,8 @@ dmarc-lookup-failed = DMARC の参照に失敗しました: { $error }
 dmarc-none = { $domain } は DMARC レコードを公開していません: このドメインを詐称したメールに受信側はポリシーを適用しません
 dmarc-invalid = { $domain } の DMARC レコードは無効です({ $error }): 無視されます
 dmarc-unusable = { $domain } は使用できる DMARC レコードを公開していません
+dmarc-leading-space = { $name } のレコードは v=DMARC1 の前に空白があります: RFC 9989 は v= を先頭に求めており、厳密に読む受信側はこのレコードを捨てるため、そうした受信側ではポリシーが適用されません
+fix-dmarc-leading-space = { $record }  (先頭の空白を除いた同じレコード)
 dmarc-several = _dmarc.{ $domain } に DMARC レコードが { $n } 件あります: 受信側はすべて無視します
 dmarc-own-discarded = { $what }。RFC 9989 に従う受信側は代わりに { $name } を適用し(ツリーウォーク)、RFC 7489 に従う受信側は DMARC ポリシーを一切適用しません (RFC 7489 §6.6.3)
 dmarc-own-ignored = { $what }。受信側は代わりに { $name } を適用します(レコードは v=DMARC1 で始まる必要があります)

@@ -186,13 +186,22 @@ impl DmarcRecord {
         self.np.or(self.sp).unwrap_or(self.p)
     }
 
-    /// Whether a TXT string is a DMARC record candidate: starts with `v=DMARC1` (RFC 9989
-    /// §4.10.1: records not starting so are discarded).
+    /// Whether a TXT string is a DMARC record candidate: starts with a `v` tag whose
+    /// value is exactly `DMARC1` (RFC 9989 §4.10.1: records not starting with the
+    /// current version are discarded; §4.7: the value must match precisely). The value
+    /// ends at a `;`, white space or the end: `v=DMARC10` is another version, and was
+    /// counted as a second record beside a valid one, so that neither applied. White
+    /// space before the `v` is allowed, as DKIM's tag-spec allows it (RFC 6376 §3.2),
+    /// though RFC 9989's ABNF has none; the checker warns about it.
     pub fn is_candidate(txt: &[u8]) -> bool {
         let t = txt.trim_ascii_start();
         t.len() >= 2 && t[0].eq_ignore_ascii_case(&b'v') && {
             let rest = t[1..].trim_ascii_start();
-            rest.first() == Some(&b'=') && rest[1..].trim_ascii_start().starts_with(b"DMARC1")
+            rest.first() == Some(&b'=')
+                && rest[1..]
+                    .trim_ascii_start()
+                    .strip_prefix(b"DMARC1")
+                    .is_some_and(|after| matches!(after.first(), None | Some(b';' | b' ' | b'\t')))
         }
     }
 
@@ -616,6 +625,33 @@ mod tests {
         assert!(r.fallback.is_some());
         assert!(DmarcRecord::parse("v=DMARC1; p=bogus").is_err());
         assert_eq!(DmarcRecord::parse("v=DMARC1;"), Err(RecordError::NoPolicy));
+    }
+
+    /// RFC 9989 §4.7: the version must match precisely. `v=DMARC10` beside a valid
+    /// record made two candidates, so neither applied (OpenDMARC's and checkdmarc's
+    /// cases, run against monban).
+    #[test]
+    fn rfc9989_4_7_only_dmarc1_exactly_is_a_candidate() {
+        for yes in [
+            "v=DMARC1; p=reject",
+            "v=DMARC1",
+            "v=DMARC1;p=none",
+            "V = DMARC1 ; p=none",
+            " v=DMARC1; p=reject",
+            "v=DMARC1\tp=reject",
+        ] {
+            assert!(DmarcRecord::is_candidate(yes.as_bytes()), "{yes}");
+        }
+        for no in [
+            "v=DMARC10; p=none",
+            "v=DMARC1x; p=none",
+            "v=DMARC12",
+            "v=dmarc1; p=none",
+            "x=1; v=DMARC1; p=none",
+            "v=spf1 -all",
+        ] {
+            assert!(!DmarcRecord::is_candidate(no.as_bytes()), "{no}");
+        }
     }
 
     /// A trial found `p=reject` records taken for `p=none` (or for no record) because of
