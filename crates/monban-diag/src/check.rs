@@ -741,19 +741,26 @@ async fn check_spf<R: Resolver>(
     if let Some((severity, text, fix)) = ending6.filter(|_| worse6) {
         ctx.add(Area::Spf, severity, msg!("spf-for-ipv6", what = text), fix);
     }
-    let lookups = u32::from(counts.dns_lookups);
-    let severity = match lookups {
-        0..=7 => Severity::Green,
-        8..=10 => Severity::Yellow,
-        _ => Severity::Red,
-    };
     // The evaluation goes through the whole policy unless something stops it first: a
     // term that matched the probe before `all`, or an error (a missing include, a DNS
-    // failure). Then the count is only a lower bound, and says why.
+    // failure). Then the count is only a lower bound, and says why; the top record's
+    // own terms are one too (eleven includes of names that do not exist stopped at the
+    // first, "at least 1", green).
     let complete = match &counts.cause {
         SpfCause::NoMatch | SpfCause::LookupLimit | SpfCause::VoidLookupLimit => true,
         SpfCause::Matched(m) => m.mechanism().ends_with("all"),
         _ => false,
+    };
+    let lookups = if complete {
+        u32::from(counts.dns_lookups)
+    } else {
+        let own = u32::try_from(own_lookups(&parsed)).unwrap_or(u32::MAX);
+        u32::from(counts.dns_lookups).max(own)
+    };
+    let severity = match lookups {
+        0..=7 => Severity::Green,
+        8..=10 => Severity::Yellow,
+        _ => Severity::Red,
     };
     let shown = if counts.cause == SpfCause::LookupLimit && walk.looped {
         msg!("spf-lookups-loop")
@@ -1119,6 +1126,32 @@ impl Walk {
     }
 }
 
+/// The DNS-querying terms of one record that receivers evaluate for a host it does
+/// not list: every include, a, mx, ptr and exists before `all` (RFC 7208 §4.6.4, §5.1:
+/// mechanisms after `all` are never tested), and redirect= when there is no `all`
+/// (§6.1).
+fn own_lookups(parsed: &SpfRecord<'_>) -> usize {
+    let mut n = 0;
+    for term in parsed.terms() {
+        match term {
+            Term::Directive(d) if matches!(d.mechanism, Mechanism::All) => return n,
+            Term::Directive(d) => {
+                n += usize::from(matches!(
+                    d.mechanism,
+                    Mechanism::Include(_)
+                        | Mechanism::A { .. }
+                        | Mechanism::Mx { .. }
+                        | Mechanism::Ptr(_)
+                        | Mechanism::Exists(_)
+                ));
+            }
+            Term::Modifier(Modifier::Redirect(_)) if !parsed.has_all() => n += 1,
+            Term::Modifier(_) => {}
+        }
+    }
+    n
+}
+
 impl Walk {
     fn visit<'a, R: Resolver>(
         &'a mut self,
@@ -1203,28 +1236,20 @@ impl Walk {
                 return;
             };
             // This record's own DNS-querying terms.
-            let lookups = parsed
-                .terms()
-                .iter()
-                .filter(|t| match t {
-                    Term::Directive(d) => matches!(
-                        d.mechanism,
-                        Mechanism::Include(_)
-                            | Mechanism::A { .. }
-                            | Mechanism::Mx { .. }
-                            | Mechanism::Ptr(_)
-                            | Mechanism::Exists(_)
-                    ),
-                    Term::Modifier(Modifier::Redirect(_)) => true,
-                    Term::Modifier(_) => false,
-                })
-                .count();
+            let lookups = own_lookups(&parsed);
             if let Some(&i) = self.stack.last() {
                 self.tree[i].lookups = u32::try_from(lookups).unwrap_or(u32::MAX);
             }
+            let mut after_all = false;
             for term in parsed.terms() {
                 match term {
+                    // RFC 7208 §5.1: mechanisms after all are never tested; an include
+                    // there is never fetched, so it is no problem of the policy.
+                    Term::Directive(_) if after_all => {
+                        self.problem_of(Severity::Yellow, msg!("spf-after-all", domain = domain));
+                    }
                     Term::Directive(d) => {
+                        after_all = matches!(d.mechanism, Mechanism::All);
                         // A network listed with -, ~ or ? is not one the policy
                         // allows: listing it as allowed would be wrong.
                         if d.qualifier() != Qualifier::Pass
@@ -3758,6 +3783,33 @@ mod tests {
         );
     }
 
+    /// RFC 7208 §5.1: terms after `all` are never evaluated, so an include there is
+    /// not walked (it was red "has 0 SPF records: permerror"); the record says they do
+    /// nothing. And a record of 11 includes is red even when the probe's evaluation
+    /// stops at the first (it was green "at least 1").
+    #[test]
+    fn terms_after_all_are_not_walked_and_an_early_stop_still_counts_the_record() {
+        let after = "d.test. TXT \"v=spf1 -all include:spammer.test\"\n";
+        let f = spf_findings_of(after, "d.test");
+        assert!(!f.iter().any(|(s, _, _)| *s == Severity::Red), "{f:#?}");
+        assert!(
+            f.iter().any(|(s, m, _)| *s == Severity::Yellow
+                && m == "the record of d.test has terms after all: receivers never evaluate them (RFC 7208 §5.1), so they do nothing"),
+            "{f:#?}"
+        );
+        let terms: Vec<String> = (0..11)
+            .map(|i| format!("include:%{{i}}.x{i}.test"))
+            .collect();
+        let eleven = format!("d.test. TXT \"v=spf1 {} -all\"\n", terms.join(" "));
+        let f = spf_findings_of(&eleven, "d.test");
+        assert!(
+            f.iter()
+                .any(|(s, m, _)| *s == Severity::Red
+                    && m.starts_with("at least 11 DNS-querying terms")),
+            "{f:#?}"
+        );
+    }
+
     /// A tree of slow servers held a check for one timeout per record in turn (the web
     /// checker answered 503 after 60 s): the walk asks nothing more once its time is
     /// up, and says so. Here 10 includes in a chain at 20 ms an answer, under 100 ms.
@@ -4280,7 +4332,8 @@ mod tests {
     }
 
     /// When the evaluation stops before the end (a missing include), the count is a
-    /// lower bound and the finding says so instead of claiming the whole policy.
+    /// lower bound and the finding says so instead of claiming the whole policy: the
+    /// terms evaluated, or the top record's own, whichever is more.
     #[test]
     fn an_evaluation_stopped_early_gives_a_lower_bound() {
         let zone = "d.test. TXT \"v=spf1 include:missing.test include:b.test -all\"\n\
@@ -4290,7 +4343,7 @@ mod tests {
             findings
                 .iter()
                 .any(|m| m
-                    .starts_with("at least 1 DNS-querying terms (the evaluation stopped early")),
+                    .starts_with("at least 2 DNS-querying terms (the evaluation stopped early")),
             "{findings:#?}"
         );
         assert!(!findings.iter().any(|m| m.contains("in the whole policy")));

@@ -297,6 +297,7 @@ spf-void-lookups-v6 = { $n } lookups of names that do not exist for IPv6 clients
 fix-spf-void-lookups-v6 = publish AAAA records for those hosts, or list their addresses with ip4: instead of a: or mx terms
 spf-unflattenable = some terms (exists:, macros, or networks listed with -, ~ or ?) cannot be listed as allowed networks
 spf-walk-queries = walking the policy takes more than { $max } DNS queries; receivers stop at 10 lookups (permerror)
+spf-after-all = the record of { $domain } has terms after all: receivers never evaluate them (RFC 7208 §5.1), so they do nothing
 spf-walk-slow = the DNS answers for the records this policy includes took more than { $seconds } s in all: the walk stopped there, so the records after that point were not checked (receivers give temperror when their own limit passes)
 spf-walk-loop = the include/redirect chain loops back to { $domain }: receivers give permerror
 spf-walk-deep = the include/redirect chain is more than { $max } deep at { $domain }: receivers stop at 10 lookups (permerror)

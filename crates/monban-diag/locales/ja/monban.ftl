@@ -295,6 +295,7 @@ spf-void-lookups-v6 = IPv6 のクライアントでは存在しない名前の�
 fix-spf-void-lookups-v6 = それらのホストに AAAA レコードを公開するか、a や mx の代わりに ip4: でアドレスを列挙してください
 spf-unflattenable = 一部の項目(exists:、マクロ、または -、~、? 付きのネットワーク)は許可されたネットワークとして列挙できません
 spf-walk-queries = ポリシーをたどるのに { $max } 回を超える DNS 問い合わせが必要です: 受信側は 10 回の参照で打ち切ります (permerror)
+spf-after-all = { $domain } のレコードには all の後に項目があります: 受信側はそれらを評価しないため(RFC 7208 §5.1)、何の効果もありません
 spf-walk-slow = このポリシーが include するレコードの DNS 応答に合計 { $seconds } 秒以上かかったため、そこでたどるのをやめました。それ以降のレコードは確認していません(受信側は自身の制限を超えると temperror とします)
 spf-walk-loop = include/redirect の連鎖が { $domain } に戻ってループしています: 受信側は permerror とします
 spf-walk-deep = include/redirect の連鎖が { $domain } で { $max } 段を超えています: 受信側は 10 回の参照で打ち切ります (permerror)
