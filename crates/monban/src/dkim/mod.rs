@@ -252,7 +252,12 @@ impl DkimOutcome {
         let domain = tag("d").to_ascii_lowercase();
         let identity = match tag("i") {
             i if i.is_empty() && !domain.is_empty() => format!("@{domain}"),
-            i => i,
+            i => match tags::qp_decode(&i) {
+                Some(decoded) if decoded.chars().all(|c| c.is_ascii_graphic()) => {
+                    decoded.into_owned()
+                }
+                _ => i,
+            },
         };
         let mut header_b = tag("b");
         header_b.truncate(8);

@@ -97,6 +97,9 @@ pub enum SignatureError {
     /// `i=` is not in `d=` or one of its subdomains (§3.5).
     #[error("i= is not in the domain d= or a subdomain of it")]
     IdentityOutsideDomain,
+    /// A `dkim-quoted-printable` value that does not decode (RFC 6376 §2.11).
+    #[error("tag {0}= is not valid dkim-quoted-printable")]
+    QuotedPrintable(&'static str),
     /// A number tag (`l=`, `t=`, `x=`) is not a number.
     #[error("tag {0}= is not a number")]
     Number(&'static str),
@@ -505,8 +508,16 @@ impl DkimSignature {
         if kind == Kind::ArcMessage && signed_headers.contains("arc-seal") {
             return Err(SignatureError::SealSigned);
         }
+        // i= is dkim-quoted-printable (RFC 6376 §3.5): `jlong@messiah=2Eedu` is
+        // jlong@messiah.edu, whose domain is then checked.
         let identity = match kind {
-            Kind::Dkim => get("i").map(str::to_owned),
+            Kind::Dkim => get("i")
+                .map(|v| {
+                    tags::qp_decode(v)
+                        .map(std::borrow::Cow::into_owned)
+                        .ok_or(SignatureError::QuotedPrintable("i"))
+                })
+                .transpose()?,
             Kind::ArcMessage => None,
         };
         if let Some(i) = &identity {
@@ -577,7 +588,7 @@ impl DkimSignature {
         ));
         parts.push(format!("d={}", self.domain));
         if let Some(i) = &self.identity {
-            parts.push(format!("i={i}"));
+            parts.push(format!("i={}", tags::qp_encode(i)));
         }
         parts.push(format!("s={}", self.selector));
         if let Some(t) = self.timestamp {
@@ -785,6 +796,33 @@ mod tests {
         assert_eq!(short_b(&s.signature), "AuUoFEfD");
     }
 
+    /// RFC 6376 §3.5: i= is dkim-quoted-printable (§2.11). Mail::DKIM's corpus signs
+    /// `i=jlong@messiah=2Eedu` and `i=jlong=40messiah.edu`; read raw, both were
+    /// permerror "i= is not in the domain d=". Written back, `=` and `;` are encoded.
+    #[test]
+    fn rfc6376_3_5_i_is_dkim_quoted_printable() {
+        for (i, want) in [
+            ("jlong@messiah=2Eedu", "jlong@messiah.edu"),
+            ("jlong=40messiah.edu", "jlong@messiah.edu"),
+            ("=6Along@messiah.edu", "jlong@messiah.edu"),
+            ("jlong@ messiah.edu", "jlong@messiah.edu"),
+        ] {
+            let field =
+                format!("v=1; a=rsa-sha256; d=messiah.edu; i={i}; s=s1; h=from; bh=AAAA; b=AAAA");
+            let sig = DkimSignature::parse(field.as_bytes()).unwrap();
+            assert_eq!(sig.identity.as_deref(), Some(want), "{i}");
+        }
+        let mut sig = DkimSignature::parse(
+            b"v=1; a=rsa-sha256; d=example.com; i=a=3Db=3Bc@example.com; s=s1; h=from; bh=AAAA; b=AAAA",
+        )
+        .unwrap();
+        assert_eq!(sig.identity.as_deref(), Some("a=b;c@example.com"));
+        let text = sig.format_unsigned();
+        assert!(text.contains("i=a=3Db=3Bc@example.com;"), "{text}");
+        sig = DkimSignature::parse(text.as_bytes()).unwrap();
+        assert_eq!(sig.identity.as_deref(), Some("a=b;c@example.com"));
+    }
+
     #[test]
     fn rfc6376_3_5_errors() {
         let base = "v=1; a=rsa-sha256; d=example.com; s=s1; h=from; bh=AAAA; b=AAAA";
@@ -817,6 +855,14 @@ mod tests {
             (
                 "v=1; a=rsa-sha256; d=example.com; i=@badexample.com; s=s1; h=from; bh=AAAA; b=AAAA",
                 SignatureError::IdentityOutsideDomain,
+            ),
+            (
+                "v=1; a=rsa-sha256; d=example.com; i=@evil=2Ecom; s=s1; h=from; bh=AAAA; b=AAAA",
+                SignatureError::IdentityOutsideDomain,
+            ),
+            (
+                "v=1; a=rsa-sha256; d=example.com; i=a=ZZ@example.com; s=s1; h=from; bh=AAAA; b=AAAA",
+                SignatureError::QuotedPrintable("i"),
             ),
             (
                 "v=1; a=rsa-sha256; d=example.com; s=s1; h=from; bh=AAAA; b=AAAA; t=10; x=5",

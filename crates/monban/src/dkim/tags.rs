@@ -151,6 +151,51 @@ pub fn without_wsp(value: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// Decodes a `dkim-quoted-printable` value (RFC 6376 §2.11, the form of `i=` and `z=`):
+/// `=XX` is the octet of hex XX, folding white space is not part of the value (white
+/// space meant is written `=20`). `None` when an `=` is not followed by two hex digits
+/// or the octets are not UTF-8. A value without `=` is given back as it is.
+pub fn qp_decode(value: &str) -> Option<std::borrow::Cow<'_, str>> {
+    if !value.bytes().any(|b| b == b'=' || is_wsp_byte(b)) {
+        return Some(std::borrow::Cow::Borrowed(value));
+    }
+    let bytes: Vec<u8> = value.bytes().filter(|&b| !is_wsp_byte(b)).collect();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut rest = bytes.as_slice();
+    while let Some((&b, after)) = rest.split_first() {
+        if b == b'=' {
+            let [h, l, tail @ ..] = after else {
+                return None;
+            };
+            let hex = |c: u8| char::from(c).to_digit(16);
+            out.push(u8::try_from(hex(*h)? * 16 + hex(*l)?).ok()?);
+            rest = tail;
+        } else {
+            out.push(b);
+            rest = after;
+        }
+    }
+    String::from_utf8(out).ok().map(std::borrow::Cow::Owned)
+}
+
+/// Encodes a value as `dkim-quoted-printable` (RFC 6376 §2.11): every octet that is
+/// not a `dkim-safe-char` (`;`, `=`, white space, controls, non-ASCII) as `=XX`.
+pub fn qp_encode(value: &str) -> std::borrow::Cow<'_, str> {
+    let safe = |b: u8| matches!(b, 0x21..=0x3a | 0x3c | 0x3e..=0x7e);
+    if value.bytes().all(safe) {
+        return std::borrow::Cow::Borrowed(value);
+    }
+    let mut out = String::with_capacity(value.len() + 8);
+    for b in value.bytes() {
+        if safe(b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("={b:02X}"));
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// Decodes a base64 value (`b=`, `bh=`; RFC 6376 §2.4 `base64string`, whose folding
 /// white space is not part of it) in one pass, white space passed over: what
 /// `STANDARD.decode(strip_wsp(value))` of the `base64` crate gives, without the copy.
@@ -453,5 +498,31 @@ mod tests {
         assert!(parse_signature(&(flood.clone() + "a=1")).is_err());
         let many: String = (0..100).map(|i| format!("t{i}=x;")).collect();
         assert_eq!(parse(&many), Err(TagListError::TooMany));
+    }
+    /// RFC 6376 §2.11: dkim-quoted-printable, both ways, hex in either case; an `=`
+    /// without two hex digits after it, or octets that are not UTF-8, do not decode.
+    #[test]
+    fn rfc6376_2_11_dkim_quoted_printable() {
+        for (enc, dec) in [
+            ("plain@example.com", "plain@example.com"),
+            ("a=3Db@example.com", "a=b@example.com"),
+            ("a=3db@example.com", "a=b@example.com"),
+            ("x=20y", "x y"),
+            ("x \r\n y", "xy"),
+            ("=C3=A9", "\u{e9}"),
+        ] {
+            assert_eq!(qp_decode(enc).as_deref(), Some(dec), "{enc}");
+        }
+        for bad in ["a=", "a=3", "a=G0", "=FF", "=\u{e9}0"] {
+            assert_eq!(qp_decode(bad), None, "{bad}");
+        }
+        assert_eq!(
+            qp_encode("a=b;c d@example.com"),
+            "a=3Db=3Bc=20d@example.com"
+        );
+        assert_eq!(qp_encode("\u{e9}"), "=C3=A9");
+        for s in ["a=b;c d@example.com", "\u{e9}t\u{e9}", "plain"] {
+            assert_eq!(qp_decode(&qp_encode(s)).as_deref(), Some(s));
+        }
     }
 }
