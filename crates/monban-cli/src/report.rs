@@ -488,6 +488,7 @@ async fn run_generate(args: GenerateArgs) -> Result<(), Failure> {
             let what = match r.status {
                 "already_sent" => "already sent, kept as it was",
                 "sending" => "being sent, kept as it was",
+                "fuller_stored" => "another run stored it counting more, kept as it was",
                 "regenerated" => "regenerated",
                 _ => "new",
             };

@@ -282,6 +282,10 @@ async fn save(
                 report.status = "sending";
                 Some(k)
             }
+            SaveOutcome::Fuller(k) => {
+                report.status = "fuller_stored";
+                Some(k)
+            }
         };
         // A report left as it was is described by its own figures; what was recorded
         // since it was made is in no report, and said so.

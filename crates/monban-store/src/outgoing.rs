@@ -78,6 +78,10 @@ pub enum SaveOutcome {
     AlreadySent(Kept),
     /// A sender is sending it (a live claim on a delivery): left as it was.
     Sending(Kept),
+    /// The stored report of the same period counts more messages (another run read the
+    /// evaluations later and saved first): left as it was, never replaced by an older
+    /// reading.
+    Fuller(Kept),
 }
 
 /// A stored report left as it was by [`crate::Store::save_report`]: its own figures

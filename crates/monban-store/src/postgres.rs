@@ -638,6 +638,11 @@ impl PostgresStore {
             match found.get(&k) {
                 Some((kept, true, _)) => outcomes.push(SaveOutcome::AlreadySent(kept.clone())),
                 Some((kept, false, true)) => outcomes.push(SaveOutcome::Sending(kept.clone())),
+                // Two hosts generating the same day: the one that read fewer evaluations
+                // (it read first) must not replace the one that read more.
+                Some((kept, false, false)) if kept.messages > r.messages => {
+                    outcomes.push(SaveOutcome::Fuller(kept.clone()));
+                }
                 Some((kept, false, false)) => {
                     replaced.push(kept.report_id.clone());
                     to_insert.push(r);

@@ -873,6 +873,11 @@ fn save_one(
             if sending {
                 return Ok(SaveOutcome::Sending(kept(id)));
             }
+            // Two hosts generating the same day: the one that read fewer evaluations
+            // (it read first) must not replace the one that read more.
+            if messages as u64 > report.messages {
+                return Ok(SaveOutcome::Fuller(kept(id)));
+            }
             tx.execute("DELETE FROM reports_out WHERE report_id = ?1", params![id])?;
             SaveOutcome::Replaced
         }

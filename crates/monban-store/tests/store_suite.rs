@@ -205,6 +205,24 @@ async fn reporting_suite(store: &dyn Store) {
         store.save_report(&report).await.unwrap(),
         SaveOutcome::Replaced
     );
+    // A run that read the day's evaluations earlier (fewer messages) and saves later
+    // does not replace the fuller report another host saved (a trial: 12,000 messages
+    // replaced by 9,000, silently).
+    assert_eq!(
+        store
+            .save_report(&OutgoingReport {
+                messages: 250,
+                created: 90,
+                ..report.clone()
+            })
+            .await
+            .unwrap(),
+        SaveOutcome::Fuller(Kept {
+            report_id: "r1abc".into(),
+            records: 3,
+            messages: 303,
+        })
+    );
     assert!(store.due_deliveries(99, 10).await.unwrap().is_empty());
     let due = store.due_deliveries(100, 10).await.unwrap();
     assert_eq!(due.len(), 2);
