@@ -261,7 +261,7 @@ pub const OPTIONS: &[OptionDoc] = &[
     OptionDoc {
         key: "store.journal",
         default: "",
-        doc: "The local journal folder evaluations wait in until the store takes them (default: the SQLite file's name + .journal, or /var/lib/monban/journal for PostgreSQL).",
+        doc: "The local journal folder evaluations wait in until the store takes them (default: the SQLite file's name + .journal, or /var/lib/monban/journal for PostgreSQL). One folder serves one milter: a second milter given the same folder refuses to start (its lock file is held).",
     },
     OptionDoc {
         key: "store.max_journal_bytes",
