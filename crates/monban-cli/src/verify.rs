@@ -110,6 +110,32 @@ pub struct VerifyArgs {
     store: Option<String>,
 }
 
+/// The id of a recorded evaluation, from what makes the delivery itself: the message's
+/// header block (its Received, Message-ID and Date fields among them), the envelope and
+/// the UTC day it is recorded for.
+/// Verifying the same archive again (after a failure part-way, say) then records
+/// nothing twice, as the milter's journal replay does; run-unique ids had counted a
+/// re-run's 10,000 messages again. [`Recorder::add`] numbers the copies within a run. `None` without a header (a message that did not
+/// parse): such an evaluation gets an id of its run.
+fn evaluation_id(report: &Report, envelope: &Envelope, time: i64) -> Option<String> {
+    let header = report.header.as_ref()?;
+    let mut data = header.as_bytes().to_vec();
+    // The report day too: a message recorded for two days is in both days' reports.
+    for part in [
+        time.div_euclid(86_400).to_string(),
+        envelope.ip.map(|ip| ip.to_string()).unwrap_or_default(),
+        envelope.helo.clone().unwrap_or_default(),
+        envelope.mail_from.clone().unwrap_or_default(),
+        envelope.rcpt_to.join(","),
+    ] {
+        data.push(0);
+        data.extend_from_slice(part.as_bytes());
+    }
+    let digest = monban::crypto::hash(monban::crypto::HashAlgorithm::Sha256, &data);
+    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    Some(format!("m-{hex}"))
+}
+
 /// Where recorded evaluations go, written in batches.
 struct Recorder {
     store: Box<dyn monban_store::Store>,
@@ -118,6 +144,10 @@ struct Recorder {
     uid_base: String,
     next: u64,
     recorded: usize,
+    /// Evaluations given to the store (those it had already are not recorded again).
+    offered: usize,
+    /// How many times each delivery id was met in this run.
+    copies: std::collections::HashMap<String, u32>,
     failure: monban_report::failure::FailureOptions,
     limiter: std::sync::Mutex<monban_report::failure::RateLimiter>,
     /// Whether the limiter was started from the store's last hour (at the first
@@ -145,6 +175,8 @@ impl Recorder {
             uid_base: format!("{}-{}-{nanos}", host_name(), std::process::id()),
             next: 0,
             recorded: 0,
+            offered: 0,
+            copies: std::collections::HashMap::new(),
             failure: monban_report::failure::FailureOptions {
                 authserv_id: authserv_id.to_owned(),
                 redact: true,
@@ -164,8 +196,17 @@ impl Recorder {
         resolver: &R,
     ) -> Result<(), Failure> {
         self.next += 1;
-        let uid = format!("{}-{}", self.uid_base, self.next);
         let time = i64::try_from(time).unwrap_or(i64::MAX);
+        let uid = match evaluation_id(report, envelope, time) {
+            // The k-th copy of one delivery in this run is the k-th again in a re-run:
+            // copies within a run all count, a re-run adds none.
+            Some(id) => {
+                let k = self.copies.entry(id.clone()).or_insert(0);
+                *k += 1;
+                format!("{id}-{k}")
+            }
+            None => format!("{}-{}", self.uid_base, self.next),
+        };
         if !self.limiter_seeded {
             self.limiter_seeded = true;
             let seeded = monban_report::failure::RateLimiter::from_store(&*self.store, time)
@@ -199,6 +240,7 @@ impl Recorder {
         if self.pending.is_empty() {
             return Ok(());
         }
+        self.offered += self.pending.len();
         self.recorded += self
             .store
             .record(&self.pending)
@@ -1009,7 +1051,15 @@ pub async fn run(dns: &DnsArgs, args: VerifyArgs) -> Result<(), Failure> {
     if let Some(r) = recorder.as_mut() {
         r.flush().await?;
         if !args.json {
-            eprintln!("monban: recorded {} evaluation(s)", r.recorded);
+            let known = r.offered.saturating_sub(r.recorded);
+            if known > 0 {
+                eprintln!(
+                    "monban: recorded {} evaluation(s); {known} were in the store already (the same message and envelope, recorded before)",
+                    r.recorded
+                );
+            } else {
+                eprintln!("monban: recorded {} evaluation(s)", r.recorded);
+            }
             if r.failure_reports > 0 {
                 // The store may keep fewer: it counts each destination's reports of
                 // the hour again as it stores them (other processes record too).

@@ -102,6 +102,18 @@ fn verify_record_appends_one_evaluation_per_message() {
     let mut uids: Vec<&str> = evs.iter().map(|e| e.uid.as_str()).collect();
     uids.dedup();
     assert_eq!(uids.len(), 3);
+    // The same run again (a re-run after a failure part-way) records nothing twice;
+    // a message given twice in one run is two deliveries, and a re-run of that adds
+    // nothing either.
+    for _ in 0..2 {
+        let mut again = args(&alice, "192.0.2.25", "alice@example.com", "1795400000");
+        again.push(alice.clone());
+        let a: Vec<&str> = again.iter().map(String::as_str).collect();
+        let out = common::run(&a, b"", &[]);
+        assert_eq!(out.status.code(), Some(0));
+    }
+    let store = SqliteStore::open(&db).unwrap();
+    assert_eq!(store.evaluations_now(0, i64::MAX).unwrap().len(), 4);
 }
 
 #[test]

@@ -71,9 +71,13 @@ fn receiving(name: &str) -> (Dir, String, String, String) {
 
 /// Records `n` messages from `from` sent by `ip` on day `at` (Unix seconds).
 fn record(dir: &Dir, store: &str, from: &str, ip: &str, at: &str, n: usize) {
+    // Each call another message (verifying the same one again records nothing twice).
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let file = dir.file(
-        &format!("{from}-{ip}.eml"),
-        format!("From: {from}\r\nSubject: hi\r\nMessage-ID: <{ip}@t>\r\n\r\nHi.\r\n").as_bytes(),
+        &format!("{from}-{ip}-{call}.eml"),
+        format!("From: {from}\r\nSubject: hi\r\nMessage-ID: <{ip}.{call}@t>\r\n\r\nHi.\r\n")
+            .as_bytes(),
     );
     let zone = zone();
     let mut args = vec![
