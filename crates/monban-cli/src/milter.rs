@@ -264,6 +264,20 @@ pub async fn run(dns_flags: &crate::dns::DnsArgs, args: MilterArgs) -> Result<()
         }
         None => None,
     };
+    // The journal's lock before the socket: a second milter given the same folder stops
+    // here, before it could replace the running one's socket with its own.
+    let recorder = match &cfg.record {
+        Some(rc) => {
+            let r = Recorder::start(rc.clone(), metrics.clone())
+                .map_err(|e| Failure::other(format!("cannot start recording: {e}")))?;
+            eprintln!(
+                "monban milter: recording evaluations (journal {})",
+                rc.journal.display()
+            );
+            Some(Arc::new(r))
+        }
+        None => None,
+    };
     let listener = match &cfg.listen {
         Listen::Inet(addr) => Listener::Tcp(
             tokio::net::TcpListener::bind(addr)
@@ -288,18 +302,6 @@ pub async fn run(dns_flags: &crate::dns::DnsArgs, args: MilterArgs) -> Result<()
         .map_err(|e| Failure::other(format!("cannot watch SIGTERM: {e}")))?;
     let mut int = signal(SignalKind::interrupt())
         .map_err(|e| Failure::other(format!("cannot watch SIGINT: {e}")))?;
-    let recorder = match &cfg.record {
-        Some(rc) => {
-            let r = Recorder::start(rc.clone(), metrics.clone())
-                .map_err(|e| Failure::other(format!("cannot start recording: {e}")))?;
-            eprintln!(
-                "monban milter: recording evaluations (journal {})",
-                rc.journal.display()
-            );
-            Some(Arc::new(r))
-        }
-        None => None,
-    };
     // Reports sent by the milter itself ([reports]): a thread of its own, so that
     // aggregation and sending never take the workers that answer Postfix.
     let reports_thread = match &cfg.reports {

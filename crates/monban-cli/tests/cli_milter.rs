@@ -393,6 +393,61 @@ fn unix_socket_mode_group_and_warnings() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// A second milter given the running one's journal folder refuses to start, and does so
+/// before it touches the socket: it used to replace the running milter's Unix socket
+/// with its own and exit, leaving Postfix talking to no one.
+#[test]
+fn a_second_milter_on_one_journal_leaves_the_first_serving() {
+    let _one = ONE_DAEMON.lock().unwrap_or_else(|p| p.into_inner());
+    let dir = std::env::temp_dir().join(format!("monban-cli-milter-twice-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let sock = dir.join("milter.sock");
+    let cfg = dir.join("monban.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "listen = \"unix:{}\"\nauthserv_id = \"mx.test\"\n[store]\nurl = \"sqlite:{}\"\nrecord = true\njournal = \"{}\"\n",
+            sock.display(),
+            dir.join("monban.db").display(),
+            dir.join("journal").display()
+        ),
+    )
+    .unwrap();
+    let mut first = monban()
+        .args(["milter", "--config", cfg.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::os::unix::net::UnixStream::connect(&sock).is_err() {
+        assert!(Instant::now() < deadline, "the first milter never listened");
+        assert!(
+            first.try_wait().unwrap().is_none(),
+            "the first milter ended"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let second = monban()
+        .args(["milter", "--config", cfg.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("is in use by another monban process"),
+        "{stderr}"
+    );
+    // The first one still answers on its socket.
+    let mut s = std::os::unix::net::UnixStream::connect(&sock).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    assert_eq!(negotiate(&mut s)[4], b'O');
+    kill(first.id(), "-TERM");
+    assert_eq!(first.wait().unwrap().code(), Some(0));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 /// `milter import-opendkim` reads the configuration up to 1 MiB (one byte more: refused,
 /// exit 1) and each table it names up to 16 MiB (one byte more: that table is not
 /// translated, and the import says so).
