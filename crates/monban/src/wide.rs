@@ -21,7 +21,8 @@ macro_rules! widest {
         $vis fn $name($($arg: $ty),*) -> $ret {
             #[cfg(target_arch = "x86_64")]
             {
-                if std::is_x86_feature_detected!("avx512bw") {
+                if std::is_x86_feature_detected!("avx512f")
+                    && std::is_x86_feature_detected!("avx512bw") {
                     // SAFETY: the build differs from the portable one only in the
                     // instructions it may use, and the CPU has them.
                     #[allow(unsafe_code)]
@@ -68,7 +69,8 @@ macro_rules! widest {
                         #[allow(unsafe_code)]
                         builds.push(("avx2", |$($arg),*| unsafe { avx2($($arg),*) }));
                     }
-                    if std::is_x86_feature_detected!("avx512bw") {
+                    if std::is_x86_feature_detected!("avx512f")
+                    && std::is_x86_feature_detected!("avx512bw") {
                         // SAFETY: only where the CPU has AVX-512F and BW.
                         #[allow(unsafe_code)]
                         builds.push(("avx512", |$($arg),*| unsafe { avx512($($arg),*) }));
