@@ -778,7 +778,7 @@ async fn check_spf<R: Resolver>(
     // Over 10: the flattened record (every include resolved to its networks), when
     // the policy can be flattened.
     let fix = (lookups > 10).then(|| {
-        if walk.unflattenable || walk.networks.is_empty() {
+        if walk.unflattenable || walk.incomplete || walk.networks.is_empty() {
             msg!("fix-spf-lookups")
         } else {
             let mut terms: Vec<String> = walk
@@ -1011,6 +1011,11 @@ struct Walk {
     /// `+` terms that allow a network wider than [`WIDE_V4`] or [`WIDE_V6`]: the term,
     /// the domain whose record has it, and whether the network is IPv6.
     wide: Vec<(String, String, bool)>,
+    /// Whether some of the tree went unread (the time or query limit, a DNS failure,
+    /// MX hosts past [`MAX_MX_HOSTS`]): its networks are then not all the policy allows,
+    /// and no flattened record may be offered (it would leave senders out, ending in
+    /// -all).
+    incomplete: bool,
     /// When the walk stops asking DNS ([`SPF_WALK_TIME`] after it starts), and that
     /// time.
     deadline: Option<(std::time::Instant, std::time::Duration)>,
@@ -1100,6 +1105,7 @@ impl Walk {
     ) -> Option<monban_dns::Lookup> {
         if self.queries >= MAX_WALK_QUERIES {
             self.problem(msg!("spf-walk-queries", max = MAX_WALK_QUERIES));
+            self.incomplete = true;
             return None;
         }
         // Checked before each query, as the SPF evaluation's own limit is (no timer:
@@ -1111,10 +1117,16 @@ impl Walk {
                 Severity::Yellow,
                 msg!("spf-walk-slow", seconds = time.as_secs_f64().to_string()),
             );
+            self.incomplete = true;
             return None;
         }
         self.queries += 1;
-        Some(resolver.lookup(name, rtype).await)
+        let answer = resolver.lookup(name, rtype).await;
+        // A DNS failure leaves out what the answer would have listed.
+        if answer.as_ref().is_err_and(|e| e.is_temporary()) {
+            self.incomplete = true;
+        }
+        Some(answer)
     }
 
     /// A walk that asks DNS nothing more after `time`.
@@ -1365,6 +1377,7 @@ impl Walk {
                     if a.records.len() > 10 {
                         self.problem(msg!("spf-walk-mx", domain = &target, n = a.records.len()));
                     }
+                    self.incomplete |= a.records.len() > MAX_MX_HOSTS;
                     for r in a.records.iter().take(MAX_MX_HOSTS) {
                         if let Record::Mx { exchange, .. } = r
                             && !exchange.is_empty()
@@ -3808,6 +3821,46 @@ mod tests {
                     && m.starts_with("at least 11 DNS-querying terms")),
             "{f:#?}"
         );
+    }
+
+    /// A walk that did not read the whole tree (a DNS failure, its time or query limit)
+    /// offers no flattened record: built from what was read and ending in -all, it
+    /// would leave out the senders of the records not read (a review's finding).
+    #[test]
+    fn an_incomplete_walk_offers_no_flattened_record() {
+        struct Broken(ZoneResolver);
+        impl Resolver for Broken {
+            async fn lookup(&self, name: &str, rtype: RecordType) -> monban_dns::Lookup {
+                if name == "i11.test" {
+                    return Err(LookupError::Timeout {
+                        name: name.to_owned(),
+                    });
+                }
+                self.0.lookup_now(name, rtype)
+            }
+        }
+        let mut zone = String::from("d.test. TXT \"v=spf1");
+        for i in 0..12 {
+            zone.push_str(&format!(" include:i{i}.test"));
+        }
+        zone.push_str(" -all\"\n");
+        for i in 0..12 {
+            zone.push_str(&format!("i{i}.test. TXT \"v=spf1 ip4:192.0.2.{i} -all\"\n"));
+        }
+        let fixes = |resolver: &dyn Fn() -> CheckReport| -> Vec<String> {
+            resolver()
+                .findings
+                .into_iter()
+                .filter(|f| f.area == Area::Spf)
+                .filter_map(|f| f.fix)
+                .collect()
+        };
+        let whole = ZoneResolver::parse(&zone, "z", None).unwrap();
+        let all = fixes(&|| block_on(check(&whole, "d.test", &CheckOptions::default())));
+        assert!(all.iter().any(|f| f.contains("ip4:192.0.2.11")), "{all:#?}");
+        let broken = Broken(ZoneResolver::parse(&zone, "z", None).unwrap());
+        let part = fixes(&|| block_on(check(&broken, "d.test", &CheckOptions::default())));
+        assert!(!part.iter().any(|f| f.contains("flattened")), "{part:#?}");
     }
 
     /// A tree of slow servers held a check for one timeout per record in turn (the web
