@@ -111,18 +111,17 @@ pub struct VerifyArgs {
 }
 
 /// The id of a recorded evaluation, from what makes the delivery itself: the message's
-/// header block (its Received, Message-ID and Date fields among them), the envelope and
-/// the UTC day it is recorded for.
+/// header block (its Received, Message-ID and Date fields among them) and the envelope.
 /// Verifying the same archive again (after a failure part-way, say) then records
 /// nothing twice, as the milter's journal replay does; run-unique ids had counted a
 /// re-run's 10,000 messages again. [`Recorder::add`] numbers the copies within a run. `None` without a header (a message that did not
 /// parse): such an evaluation gets an id of its run.
-fn evaluation_id(report: &Report, envelope: &Envelope, time: i64) -> Option<String> {
+fn evaluation_id(report: &Report, envelope: &Envelope) -> Option<u128> {
     let header = report.header.as_ref()?;
     let mut data = header.as_bytes().to_vec();
-    // The report day too: a message recorded for two days is in both days' reports.
+    // Not the time: without --at it is the run's, and a re-run after midnight would
+    // record everything again.
     for part in [
-        time.div_euclid(86_400).to_string(),
         envelope.ip.map(|ip| ip.to_string()).unwrap_or_default(),
         envelope.helo.clone().unwrap_or_default(),
         envelope.mail_from.clone().unwrap_or_default(),
@@ -132,8 +131,8 @@ fn evaluation_id(report: &Report, envelope: &Envelope, time: i64) -> Option<Stri
         data.extend_from_slice(part.as_bytes());
     }
     let digest = monban::crypto::hash(monban::crypto::HashAlgorithm::Sha256, &data);
-    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
-    Some(format!("m-{hex}"))
+    let first: [u8; 16] = digest.get(..16)?.try_into().ok()?;
+    Some(u128::from_be_bytes(first))
 }
 
 /// Where recorded evaluations go, written in batches.
@@ -146,8 +145,9 @@ struct Recorder {
     recorded: usize,
     /// Evaluations given to the store (those it had already are not recorded again).
     offered: usize,
-    /// How many times each delivery id was met in this run.
-    copies: std::collections::HashMap<String, u32>,
+    /// How many times each delivery id was met in this run (16 bytes of digest a
+    /// message: about 40 MB for a million).
+    copies: std::collections::HashMap<u128, u32>,
     failure: monban_report::failure::FailureOptions,
     limiter: std::sync::Mutex<monban_report::failure::RateLimiter>,
     /// Whether the limiter was started from the store's last hour (at the first
@@ -197,13 +197,13 @@ impl Recorder {
     ) -> Result<(), Failure> {
         self.next += 1;
         let time = i64::try_from(time).unwrap_or(i64::MAX);
-        let uid = match evaluation_id(report, envelope, time) {
+        let uid = match evaluation_id(report, envelope) {
             // The k-th copy of one delivery in this run is the k-th again in a re-run:
             // copies within a run all count, a re-run adds none.
             Some(id) => {
-                let k = self.copies.entry(id.clone()).or_insert(0);
+                let k = self.copies.entry(id).or_insert(0);
                 *k += 1;
-                format!("{id}-{k}")
+                format!("m-{id:032x}-{k}")
             }
             None => format!("{}-{}", self.uid_base, self.next),
         };

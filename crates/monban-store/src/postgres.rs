@@ -601,7 +601,8 @@ impl PostgresStore {
                         AND (d.status = 'sent' OR d.attempts > 0)),
                     EXISTS (SELECT 1 FROM report_deliveries d WHERE d.report_id = r.report_id
                         AND d.status = 'pending' AND d.claim IS NOT NULL
-                        AND d.next_attempt > k.c)
+                        AND d.next_attempt > k.c),
+                    r.created
                  FROM reports_out r
                  JOIN UNNEST($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[])
                     AS k(domain, key, b, e, c)
@@ -611,7 +612,7 @@ impl PostgresStore {
             )
             .await
             .map_err(pg)?;
-        type Found = (crate::Kept, bool, bool);
+        type Found = (crate::Kept, bool, bool, i64);
         let mut found: std::collections::HashMap<(String, String, i64, i64), Found> =
             std::collections::HashMap::new();
         for row in &existing {
@@ -622,7 +623,7 @@ impl PostgresStore {
             };
             found.insert(
                 (row.get(0), row.get(1), row.get(2), row.get(3)),
-                (kept, row.get(7), row.get(8)),
+                (kept, row.get(7), row.get(8), row.get(9)),
             );
         }
         let mut outcomes = Vec::with_capacity(reports.len());
@@ -636,14 +637,19 @@ impl PostgresStore {
                 r.end,
             );
             match found.get(&k) {
-                Some((kept, true, _)) => outcomes.push(SaveOutcome::AlreadySent(kept.clone())),
-                Some((kept, false, true)) => outcomes.push(SaveOutcome::Sending(kept.clone())),
+                Some((kept, true, _, _)) => outcomes.push(SaveOutcome::AlreadySent(kept.clone())),
+                Some((kept, false, true, _)) => {
+                    outcomes.push(SaveOutcome::Sending(kept.clone()));
+                }
                 // Two hosts generating the same day: the one that read fewer evaluations
-                // (it read first) must not replace the one that read more.
-                Some((kept, false, false)) if kept.messages > r.messages => {
+                // (it started first) must not replace the one that read more. A later run
+                // that counts fewer (duplicates deleted since) does replace it.
+                Some((kept, false, false, created))
+                    if kept.messages > r.messages && *created >= r.created =>
+                {
                     outcomes.push(SaveOutcome::Fuller(kept.clone()));
                 }
-                Some((kept, false, false)) => {
+                Some((kept, false, false, _)) => {
                     replaced.push(kept.report_id.clone());
                     to_insert.push(r);
                     outcomes.push(SaveOutcome::Replaced);

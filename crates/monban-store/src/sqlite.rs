@@ -833,9 +833,9 @@ fn save_one(
     tx: &rusqlite::Transaction<'_>,
     report: &OutgoingReport,
 ) -> rusqlite::Result<SaveOutcome> {
-    let existing: Option<(String, i64, i64)> = tx
+    let existing: Option<(String, i64, i64, i64)> = tx
         .query_row(
-            "SELECT report_id, records, messages FROM reports_out WHERE policy_domain = ?1
+            "SELECT report_id, records, messages, created FROM reports_out WHERE policy_domain = ?1
              AND policy_key = ?2 AND begin_time = ?3 AND end_time = ?4",
             params![
                 report.policy_domain,
@@ -843,11 +843,11 @@ fn save_one(
                 report.begin,
                 report.end
             ],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
         )
         .optional()?;
     let outcome = match existing {
-        Some((id, records, messages)) => {
+        Some((id, records, messages, created)) => {
             let kept = |report_id: String| crate::Kept {
                 report_id,
                 records: records as u64,
@@ -874,8 +874,9 @@ fn save_one(
                 return Ok(SaveOutcome::Sending(kept(id)));
             }
             // Two hosts generating the same day: the one that read fewer evaluations
-            // (it read first) must not replace the one that read more.
-            if messages as u64 > report.messages {
+            // (it started first) must not replace the one that read more. A later run
+            // that counts fewer (duplicates deleted since) does replace it.
+            if messages as u64 > report.messages && created >= report.created {
                 return Ok(SaveOutcome::Fuller(kept(id)));
             }
             tx.execute("DELETE FROM reports_out WHERE report_id = ?1", params![id])?;

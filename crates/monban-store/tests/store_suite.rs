@@ -205,9 +205,9 @@ async fn reporting_suite(store: &dyn Store) {
         store.save_report(&report).await.unwrap(),
         SaveOutcome::Replaced
     );
-    // A run that read the day's evaluations earlier (fewer messages) and saves later
-    // does not replace the fuller report another host saved (a trial: 12,000 messages
-    // replaced by 9,000, silently).
+    // A run that started earlier (created 90, fewer messages) and saves later does not
+    // replace the fuller report another host saved (a trial: 12,000 messages replaced by
+    // 9,000, silently).
     assert_eq!(
         store
             .save_report(&OutgoingReport {
@@ -223,6 +223,20 @@ async fn reporting_suite(store: &dyn Store) {
             messages: 303,
         })
     );
+    // A later run that counts fewer (duplicates deleted from the store since) replaces
+    // it: the rule is only for runs that overlapped.
+    assert_eq!(
+        store
+            .save_report(&OutgoingReport {
+                messages: 250,
+                created: 101,
+                ..report.clone()
+            })
+            .await
+            .unwrap(),
+        SaveOutcome::Replaced
+    );
+    store.save_report(&report).await.unwrap();
     assert!(store.due_deliveries(99, 10).await.unwrap().is_empty());
     let due = store.due_deliveries(100, 10).await.unwrap();
     assert_eq!(due.len(), 2);
