@@ -113,17 +113,20 @@ impl HickoryResolver {
             RecordType::Ns => hrr::RecordType::NS,
             RecordType::Spf => hrr::RecordType::Unknown(99),
         };
+        // One deadline for the lookup and its CNAME re-check: the configured timeout is
+        // what one lookup may take (an SPF evaluation's time limit counts on it).
+        let deadline = tokio::time::Instant::now() + self.timeout;
         let result =
-            tokio::time::timeout(self.timeout, self.inner.lookup(fqdn.clone(), htype)).await;
+            tokio::time::timeout_at(deadline, self.inner.lookup(fqdn.clone(), htype)).await;
         let lookup = match result {
             Err(_) => return Err(LookupError::Timeout { name: normalized }),
             Ok(Err(e)) => {
-                if rtype != RecordType::Cname && self.chain_goes_on(&e).await {
+                if rtype != RecordType::Cname
+                    && let Some(detail) = self.chain_goes_on(&e, deadline).await
+                {
                     return Err(LookupError::ServFail {
                         name: normalized,
-                        detail: format!(
-                            "the CNAME chain loops or is longer than {HICKORY_CNAME_DEPTH} names"
-                        ),
+                        detail,
                     });
                 }
                 return Err(map_error(normalized, rtype, &e));
@@ -172,22 +175,40 @@ impl HickoryResolver {
     /// loop, or more than [`HICKORY_CNAME_DEPTH`] names: hickory then says "no records"
     /// for the last name it asked). Only a reply without an SOA is looked at again (a
     /// real "no data" carries one, RFC 2308 §2.2), by asking that name's CNAME: if it
-    /// has one, the chain goes on, and the lookup failed rather than found nothing.
-    async fn chain_goes_on(&self, e: &NetError) -> bool {
+    /// has one, the chain goes on, and the lookup failed rather than found nothing. The
+    /// re-check shares the lookup's `deadline`; when it cannot tell (no answer in time, a
+    /// server failure), the lookup is a temporary error too.
+    async fn chain_goes_on(&self, e: &NetError, deadline: tokio::time::Instant) -> Option<String> {
         let NetError::Dns(DnsError::NoRecordsFound(nr)) = e else {
-            return false;
+            return None;
         };
         if nr.response_code != ResponseCode::NoError || nr.soa.is_some() {
-            return false;
+            return None;
         }
         let last = nr.query.name().clone();
         let again = self.inner.lookup(last, hrr::RecordType::CNAME);
-        match tokio::time::timeout(self.timeout, again).await {
+        match tokio::time::timeout_at(deadline, again).await {
             Ok(Ok(lookup)) => lookup
                 .answers()
                 .iter()
-                .any(|r| matches!(r.data, RData::CNAME(_))),
-            _ => false,
+                .any(|r| matches!(r.data, RData::CNAME(_)))
+                .then(|| {
+                    format!("the CNAME chain loops or is longer than {HICKORY_CNAME_DEPTH} names")
+                }),
+            // No CNAME there: the chain ended, and the "no data" stands.
+            Ok(Err(NetError::Dns(DnsError::NoRecordsFound(none))))
+                if matches!(
+                    none.response_code,
+                    ResponseCode::NoError | ResponseCode::NXDomain
+                ) =>
+            {
+                None
+            }
+            // Not known (no answer in time, a server failure): a temporary error
+            // rather than a "no data" that a loop may have made.
+            _ => {
+                Some("no data without an SOA, and the check for a CNAME chain got no answer".into())
+            }
         }
     }
 }

@@ -308,6 +308,31 @@ async fn rfc2181_11_names_are_not_changed_into_others() {
 
 /// Every error code is a server failure that names the code by number: hickory names
 /// codes 11 to 15 only "Unknown response code".
+/// "No data" without an SOA is looked at again (a CNAME chain hickory stopped following
+/// ends that way); when that second look gets no answer, the lookup is a temporary
+/// error, not a "no data" a loop may have made. A real end of chain stays "no data".
+#[tokio::test]
+async fn no_data_without_soa_that_cannot_be_checked_is_temporary() {
+    let script: Arc<Script> = Arc::new(|name: &str, qtype: HType| match (name, qtype) {
+        ("unsure.example", HType::CNAME) => Reply {
+            code: Some(ResponseCode::ServFail),
+            ..Reply::default()
+        },
+        _ => Reply::default(),
+    });
+    let r = resolver(serve(script).await);
+    let unsure = r.lookup("unsure.example", RecordType::Txt).await;
+    assert!(
+        matches!(&unsure, Err(LookupError::ServFail { detail, .. }) if detail.contains("got no answer")),
+        "{unsure:?}"
+    );
+    let plain = r.lookup("plain.example", RecordType::Txt).await;
+    assert!(
+        matches!(plain, Err(LookupError::NoData { .. })),
+        "{plain:?}"
+    );
+}
+
 #[tokio::test]
 async fn error_codes_are_named_by_number() {
     let addr = serve(Arc::new(|_: &str, _| Reply {
