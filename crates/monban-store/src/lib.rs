@@ -211,6 +211,15 @@ pub(crate) fn redact(url: &str) -> String {
     }
 }
 
+/// Whether a stored, unsent report is kept rather than replaced by `new`, a report of
+/// the same period: it counts more messages and was made no earlier. Two hosts
+/// generating the same day: the run that started first read fewer evaluations and must
+/// not replace the one that read more; a later run that counts fewer (duplicates
+/// deleted since) does replace it. The one rule of both stores.
+pub(crate) fn keeps_fuller(kept: &Kept, kept_created: i64, new: &OutgoingReport) -> bool {
+    kept.messages > new.messages && kept_created >= new.created
+}
+
 /// When an aggregate report's deliveries are first due. A report made after its period
 /// (the usual case: yesterday, generated today) is due at once. A report made while its
 /// period was still running (`report generate --date` today) is kept but due only

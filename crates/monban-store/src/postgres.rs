@@ -641,12 +641,7 @@ impl PostgresStore {
                 Some((kept, false, true, _)) => {
                     outcomes.push(SaveOutcome::Sending(kept.clone()));
                 }
-                // Two hosts generating the same day: the one that read fewer evaluations
-                // (it started first) must not replace the one that read more. A later run
-                // that counts fewer (duplicates deleted since) does replace it.
-                Some((kept, false, false, created))
-                    if kept.messages > r.messages && *created >= r.created =>
-                {
+                Some((kept, false, false, created)) if crate::keeps_fuller(kept, *created, r) => {
                     outcomes.push(SaveOutcome::Fuller(kept.clone()));
                 }
                 Some((kept, false, false, _)) => {

@@ -873,12 +873,11 @@ fn save_one(
             if sending {
                 return Ok(SaveOutcome::Sending(kept(id)));
             }
-            // Two hosts generating the same day: the one that read fewer evaluations
-            // (it started first) must not replace the one that read more. A later run
-            // that counts fewer (duplicates deleted since) does replace it.
-            if messages as u64 > report.messages && created >= report.created {
-                return Ok(SaveOutcome::Fuller(kept(id)));
+            let stored = kept(id);
+            if crate::keeps_fuller(&stored, created, report) {
+                return Ok(SaveOutcome::Fuller(stored));
             }
+            let id = stored.report_id;
             tx.execute("DELETE FROM reports_out WHERE report_id = ?1", params![id])?;
             SaveOutcome::Replaced
         }
