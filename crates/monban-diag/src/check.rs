@@ -3886,7 +3886,9 @@ mod tests {
         let resolver = Slow(ZoneResolver::parse(&zone, "z", None).unwrap());
         let mut walk = Walk::within(std::time::Duration::from_millis(100));
         block_on(walk.visit(&resolver, "i0.test", 0));
-        assert!((1..=6).contains(&walk.queries), "{} queries", walk.queries);
+        // At most six: each answer takes 20 ms, so the time is up after the fifth. (No
+        // lower bound: a loaded machine may spend the 100 ms before the first query.)
+        assert!(walk.queries <= 6, "{} queries", walk.queries);
         let problems: Vec<String> = walk
             .problems
             .iter()

@@ -2033,7 +2033,8 @@ mod tests {
         );
         // Each answer takes at least 20 ms, so the limit has passed after the fifth.
         let asked = slow.asked.load(std::sync::atomic::Ordering::Relaxed);
-        assert!((1..=5).contains(&asked), "{asked} lookups");
+        // (No lower bound: a loaded machine may spend the 100 ms before the first.)
+        assert!(asked <= 5, "{asked} lookups");
         // With the default limit the same policy, answered at once, is evaluated to its
         // end.
         let quick = Slow {
