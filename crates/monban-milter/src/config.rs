@@ -116,7 +116,7 @@ pub const OPTIONS: &[OptionDoc] = &[
     OptionDoc {
         key: "on_sign_error",
         default: "\"tempfail\"",
-        doc: "A trusted client's message that cannot be signed (no From, a key failure): \"tempfail\" (451 4.7.0; the client retries) or \"accept\" (delivered unsigned). Logged either way.",
+        doc: "A trusted client's message that cannot be signed (no From, two From fields, a key failure): \"tempfail\" (451 4.7.0; the client retries) or \"accept\" (delivered unsigned). Logged either way.",
     },
     OptionDoc {
         key: "trusted_arc_sealers",

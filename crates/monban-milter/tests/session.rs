@@ -459,6 +459,18 @@ fn unsignable_trusted_message_is_tempfailed_not_sent_unsigned() {
         code.starts_with("451 4.7.0 the message cannot be signed"),
         "{code}"
     );
+    // Two From fields (RFC 5322 §3.6: exactly one): not signed either.
+    let two_from =
+        "From: alice@example.com\r\nFrom: ceo@bank.example\r\nSubject: two\r\n\r\nHello.\r\n";
+    let mut s = Session::new(config(key.clone()), NOW);
+    let out = transaction(&mut s, &zone, "10.1.2.3", "alice@example.com", two_from);
+    let Some(Response::ReplyCode(code)) = out.last() else {
+        panic!("{out:?}")
+    };
+    assert!(
+        code.starts_with("451 4.7.0 the message cannot be signed") && code.contains("2 From"),
+        "{code}"
+    );
     let mut lenient = (*config(key)).clone();
     lenient.on_sign_error = SignErrorAction::Accept;
     let mut s = Session::new(Arc::new(lenient), NOW);

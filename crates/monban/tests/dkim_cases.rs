@@ -440,3 +440,25 @@ fn rfc6376_3_7_a_signature_is_not_among_its_own_h_fields() {
         "{out:?}"
     );
 }
+
+#[test]
+fn rfc5322_3_6_a_message_with_two_from_fields_is_not_signed() {
+    let (key, _) = setup("");
+    let two = MSG.replacen(
+        "From: Alice",
+        "From: Mallory <m@evil.example>\r\nFrom: Alice",
+        1,
+    );
+    let config = SignerConfig::new("example.com", "s1", key.clone());
+    match dkim::sign_message(two.as_bytes(), vec![config.clone()], 1_000_000) {
+        Err(dkim::MessageError::Sign(dkim::sign::SignError::SeveralFrom(2))) => {}
+        other => panic!("expected SeveralFrom(2), got {other:?}"),
+    }
+    // One From field with two mailboxes (and a Sender) is a valid author list: signed.
+    let list = MSG.replacen(
+        "From: Alice <alice@example.com>",
+        "From: Alice <alice@example.com>, carol@example.com\r\nSender: alice@example.com",
+        1,
+    );
+    assert!(dkim::sign_message(list.as_bytes(), vec![config], 1_000_000).is_ok());
+}

@@ -189,6 +189,14 @@ pub enum SignError {
     /// No From field: §5.4 requires From to be signed, and there is nothing to sign.
     #[error("the message has no From header field, which DKIM must sign")]
     NoFrom,
+    /// More than one From field (the count): RFC 5322 §3.6 allows exactly one, and a
+    /// receiver cannot tell which names the author; a signature would vouch for a
+    /// message whose author is in doubt (RFC 6376 §8.15), and DMARC receivers typically
+    /// reject such a message (RFC 7489 §6.6.1). One From field with several mailboxes is allowed.
+    #[error(
+        "the message has {0} From header fields; RFC 5322 allows exactly one, so it is not signed"
+    )]
+    SeveralFrom(usize),
     /// `h=` given without From.
     #[error("the header list must include From")]
     FromNotListed,
@@ -266,8 +274,10 @@ impl std::fmt::Debug for DkimSigner {
 impl DkimSigner {
     /// Starts signing a message with one or more signatures. `now` is the time for `t=`.
     pub fn new(headers: Headers, configs: Vec<SignerConfig>, now: u64) -> Result<Self, SignError> {
-        if headers.get("from").next().is_none() {
-            return Err(SignError::NoFrom);
+        match headers.get("from").count() {
+            0 => return Err(SignError::NoFrom),
+            1 => {}
+            n => return Err(SignError::SeveralFrom(n)),
         }
         let mut hashers = BodyHashers::new();
         let mut pending = Vec::new();
