@@ -153,7 +153,7 @@ pub async fn run(dns: &DnsArgs, args: AnalyzeArgs) -> Result<(), Failure> {
     };
     let (headers, body, more) = read(&source)?;
     if more {
-        eprintln!(
+        errln!(
             "monban: {}: an mbox with several messages; only the first is analysed",
             source.label()
         );

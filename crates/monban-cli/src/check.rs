@@ -112,7 +112,7 @@ pub async fn run(dns: &DnsArgs, args: CheckArgs) -> Result<(), Failure> {
                 let pem = monban_dns::file::read_text_limited(path, crate::MAX_KEY_FILE_BYTES)
                     .map_err(|e| Failure::other(format!("--key {}: {e}", path.display())))?;
                 if let Some(w) = monban_dns::file::secret_exposure(path) {
-                    eprintln!("monban: warning: the key {w}");
+                    errln!("monban: warning: the key {w}");
                 }
                 // A key too small to sign with is still compared with its record (the
                 // record's own finding says it is weak): checking an old key before

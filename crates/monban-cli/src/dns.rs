@@ -54,13 +54,15 @@ fn parse_server(s: &str) -> Result<SocketAddr, Failure> {
 pub fn warn_skipped(zone: &ZoneResolver) {
     let skipped = zone.skipped();
     for s in skipped.iter().take(5) {
-        eprintln!(
+        errln!(
             "monban: warning: zone file {}, line {}: type {} is not read (A, AAAA, MX, TXT, PTR, CNAME, NS, SOA and SPF are)",
-            s.source_name, s.line, s.rtype
+            s.source_name,
+            s.line,
+            s.rtype
         );
     }
     if skipped.len() > 5 {
-        eprintln!(
+        errln!(
             "monban: warning: {} more record(s) of types not read",
             skipped.len() - 5
         );

@@ -171,7 +171,7 @@ pub fn run(args: KeygenArgs) -> Result<(), Failure> {
     if let Some(gid) = gid
         && !group_may_enter(&args.out, gid)
     {
-        eprintln!(
+        errln!(
             "monban keygen: warning: the group {} cannot enter {}, so it cannot read the key there: chgrp {} {} && chmod g+x {}",
             args.group.as_deref().unwrap_or_default(),
             args.out.display(),
@@ -229,7 +229,7 @@ pub fn run(args: KeygenArgs) -> Result<(), Failure> {
     if gid.is_none()
         && monban_milter::config::account_id(Path::new("/etc/passwd"), "monban").is_ok()
     {
-        eprintln!(
+        errln!(
             "monban keygen: warning: {} is readable by its owner only; the milter running as user monban cannot read it: use --group monban (or chown it)",
             private_path.display()
         );

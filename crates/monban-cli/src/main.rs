@@ -14,6 +14,15 @@ macro_rules! outln {
     };
 }
 
+/// `eprintln!` that never panics: a message for a reader that went away (`2>&1 | head`,
+/// `2>/dev/full`) is dropped, where `eprintln!` would panic and end the command with
+/// exit status 101 in the middle of its work (a store left half-written, say).
+macro_rules! errln {
+    ($($arg:tt)*) => {
+        $crate::write_err(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
 /// `print!`, as [`outln!`].
 macro_rules! out {
     ($($arg:tt)*) => {
@@ -170,9 +179,16 @@ pub(crate) fn write_out(args: std::fmt::Arguments<'_>) {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
             std::process::exit(0);
         }
-        eprintln!("monban: cannot write the output: {e}");
+        errln!("monban: cannot write the output: {e}");
         std::process::exit(1);
     }
+}
+
+/// Writes a message to standard error; see [`errln!`]. A failed write is ignored: the
+/// command goes on, and its exit status still tells how it ended.
+pub(crate) fn write_err(args: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    let _ = std::io::stderr().lock().write_fmt(args);
 }
 
 /// The async runtime's worker threads.
@@ -248,7 +264,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // The workers, and one thread for blocking work (reading files, signing).
     if let Err(e) = can_start_threads(RUNTIME_WORKERS + 1) {
-        eprintln!(
+        errln!(
             "monban: cannot start the {} threads the async runtime needs: {e} (the limit \
              on processes and threads is reached: ulimit -u, systemd TasksMax, a \
              container's pids limit)",
@@ -263,7 +279,7 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("monban: cannot start the async runtime: {e}");
+            errln!("monban: cannot start the async runtime: {e}");
             return ExitCode::from(1);
         }
     };
@@ -286,11 +302,11 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Usage(msg)) => {
-            eprintln!("monban: {msg}");
+            errln!("monban: {msg}");
             ExitCode::from(2)
         }
         Err(Failure::Other(msg)) => {
-            eprintln!("monban: {msg}");
+            errln!("monban: {msg}");
             ExitCode::from(1)
         }
         Err(Failure::Status(code)) => ExitCode::from(code),

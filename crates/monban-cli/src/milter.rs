@@ -82,10 +82,10 @@ fn import_opendkim(args: &ImportArgs) -> Result<(), Failure> {
         .and_then(std::path::Path::parent)
         .unwrap_or(std::path::Path::new("."));
     if let Err(e) = Config::parse(&imported.toml, "the translated configuration", base) {
-        eprintln!("monban milter: warning: {e}");
+        errln!("monban milter: warning: {e}");
     }
     for n in &imported.untranslated {
-        eprintln!("monban milter: not translated: {n}");
+        errln!("monban milter: not translated: {n}");
     }
     match &args.out {
         None => out!("{}", imported.toml),
@@ -98,7 +98,7 @@ fn import_opendkim(args: &ImportArgs) -> Result<(), Failure> {
                 .map_err(|e| Failure::other(format!("cannot create {}: {e}", path.display())))?;
             f.write_all(imported.toml.as_bytes())
                 .map_err(|e| Failure::other(format!("cannot write {}: {e}", path.display())))?;
-            eprintln!(
+            errln!(
                 "monban milter: wrote {} ({} setting(s) not translated); check it with monban milter --check-config --config {}",
                 path.display(),
                 imported.untranslated.len(),
@@ -209,13 +209,13 @@ pub async fn run(dns_flags: &crate::dns::DnsArgs, args: MilterArgs) -> Result<()
     let path = args.config.expect("required by clap");
     let cfg = Config::load(&path).map_err(|e| Failure::other(e.to_string()))?;
     for w in &cfg.warnings {
-        eprintln!("monban milter: warning: {}: {w}", path.display());
+        errln!("monban milter: warning: {}: {w}", path.display());
     }
     // Built before the check answers, so that a zone file that is missing or does not
     // parse fails the check, not the start.
     let resolver = resolver(dns_flags, &cfg)?;
     if dns_flags.source_given() && cfg.dns != DnsSource::System {
-        eprintln!(
+        errln!(
             "monban milter: DNS from the command line (--zone/--dns-server), not from [dns] of {}",
             path.display()
         );
@@ -270,7 +270,7 @@ pub async fn run(dns_flags: &crate::dns::DnsArgs, args: MilterArgs) -> Result<()
         Some(rc) => {
             let r = Recorder::start(rc.clone(), metrics.clone())
                 .map_err(|e| Failure::other(format!("cannot start recording: {e}")))?;
-            eprintln!(
+            errln!(
                 "monban milter: recording evaluations (journal {})",
                 rc.journal.display()
             );
@@ -293,7 +293,7 @@ pub async fn run(dns_flags: &crate::dns::DnsArgs, args: MilterArgs) -> Result<()
             Listener::Unix(l)
         }
     };
-    eprintln!("monban milter: listening on {}", cfg.listen);
+    errln!("monban milter: listening on {}", cfg.listen);
     let (cfg_tx, cfg_rx) = watch::channel(cfg.filter.clone());
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut hup = signal(SignalKind::hangup())
@@ -340,7 +340,7 @@ pub async fn run(dns_flags: &crate::dns::DnsArgs, args: MilterArgs) -> Result<()
             let url = rc.url.clone();
             let dns = dns.clone();
             let stop = stop_rx.clone();
-            eprintln!("monban milter: sending DMARC reports as {}", rc.email);
+            errln!("monban milter: sending DMARC reports as {}", rc.email);
             Some(
                 std::thread::Builder::new()
                     .name("monban-reports".into())
@@ -352,7 +352,7 @@ pub async fn run(dns_flags: &crate::dns::DnsArgs, args: MilterArgs) -> Result<()
                             Ok(rt) => rt.block_on(monban_report::schedule::run(
                                 url, &*dns, generate, send, stop,
                             )),
-                            Err(e) => eprintln!("monban milter: reports are off: {e}"),
+                            Err(e) => errln!("monban milter: reports are off: {e}"),
                         }
                     })
                     .map_err(|e| Failure::other(format!("cannot start the report thread: {e}")))?,
@@ -380,22 +380,22 @@ pub async fn run(dns_flags: &crate::dns::DnsArgs, args: MilterArgs) -> Result<()
                         pending.retain(|k| *k != "[dns]");
                     }
                     if pending.is_empty() {
-                        eprintln!("monban milter: configuration reloaded");
+                        errln!("monban milter: configuration reloaded");
                     } else {
-                        eprintln!(
+                        errln!(
                             "monban milter: configuration reloaded, except {}: read at start only, they take effect at the next restart",
                             pending.join(", ")
                         );
                     }
                     let _ = cfg_tx.send(new.filter);
                 }
-                Err(e) => eprintln!("monban milter: reload refused, keeping the running configuration: {e}"),
+                Err(e) => errln!("monban milter: reload refused, keeping the running configuration: {e}"),
             },
             _ = term.recv() => break,
             _ = int.recv() => break,
         }
     }
-    eprintln!("monban milter: stopping; finishing open sessions");
+    errln!("monban milter: stopping; finishing open sessions");
     let _ = stop_tx.send(true);
     if let Some(t) = metrics_task {
         t.abort();

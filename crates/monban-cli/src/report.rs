@@ -204,7 +204,7 @@ fn report_signer(args: &SendArgs) -> Result<Option<SignerConfig>, Failure> {
         // A key a timer signs with for good, so its exposure is said (a one-shot
         // `monban sign` leaves the user's own file to the user).
         if let Some(w) = monban_dns::file::secret_exposure(key) {
-            eprintln!("monban: warning: the key {w}");
+            errln!("monban: warning: the key {w}");
         }
         let key = crate::sign::read_key(key)?;
         return Ok(Some(SignerConfig::new(

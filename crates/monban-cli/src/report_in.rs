@@ -102,7 +102,7 @@ pub async fn run_import(args: ImportArgs) -> Result<(), Failure> {
             if let Input::Path(p) = i
                 && !(p.join("cur").is_dir() && p.join("new").is_dir())
             {
-                eprintln!(
+                errln!(
                     "monban: --move-to moves Maildir and IMAP messages; {} is read in place",
                     t(&p.display().to_string())
                 );
@@ -204,12 +204,12 @@ async fn load(
         .await
         .map_err(|e| Failure::other(e.to_string()))?;
     if stats.asked > 0 && stats.failed + stats.skipped == stats.asked {
-        eprintln!(
+        errln!(
             "monban: reverse DNS unavailable ({} lookups failed or timed out); sources are shown by address (--no-rdns skips the lookups)",
             stats.asked
         );
     } else if stats.skipped > 0 {
-        eprintln!(
+        errln!(
             "monban: reverse DNS: {} of {} addresses not looked up within {} s",
             stats.skipped,
             stats.asked,

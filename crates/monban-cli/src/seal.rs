@@ -174,7 +174,7 @@ pub async fn run(dns: &DnsArgs, args: SealArgs) -> Result<(), Failure> {
     let sealed = match sealer.finish(&chain, &results) {
         Ok(set) => Some(set),
         Err(e @ (SealError::ChainFailed { .. } | SealError::TooManySets)) => {
-            eprintln!("monban: {label}: not sealed: {e}");
+            errln!("monban: {label}: not sealed: {e}");
             None
         }
         Err(e) => return Err(Failure::other(format!("{label}: {e}"))),

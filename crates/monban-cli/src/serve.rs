@@ -144,7 +144,7 @@ pub async fn run(dns: &DnsArgs, args: ServeArgs) -> Result<(), Failure> {
                 Failure::Usage(m) | Failure::Other(m) => m,
                 Failure::Status(code) => format!("exit status {code}"),
             };
-            eprintln!("monban serve: no store, report summaries unavailable: {why}");
+            errln!("monban serve: no store, report summaries unavailable: {why}");
             Err(why)
         }
     };
@@ -184,11 +184,11 @@ pub async fn run(dns: &DnsArgs, args: ServeArgs) -> Result<(), Failure> {
     let local = listener
         .local_addr()
         .map_err(|e| Failure::other(e.to_string()))?;
-    eprintln!("monban serve: listening on http://{local}/");
+    errln!("monban serve: listening on http://{local}/");
     if args.password_file.is_none() && args.trust_proxy_header.is_none() {
         // Said once at the start: the dashboard shows reports as received (reporters'
         // addresses, sources, failure reports' headers) to whoever reaches it.
-        eprintln!(
+        errln!(
             "monban serve: the report dashboard and the raw reports are open to anyone who can reach {local} (--password-file to require a login)"
         );
     }

@@ -757,7 +757,7 @@ impl Printer {
                 if let Some(why) = &v.malformed {
                     // The verdict is in the output; say why on stderr too.
                     self.output.flush();
-                    eprintln!("monban: {why}");
+                    errln!("monban: {why}");
                 }
                 self.output.push(&v.text);
                 // Nobody reads the results any more: stop the run (which then records
@@ -768,12 +768,12 @@ impl Printer {
             }
             Event::Failed(e) => {
                 self.output.flush();
-                eprintln!("monban: {e}");
+                errln!("monban: {e}");
                 self.failures += 1;
             }
             Event::Empty => {
                 self.output.flush();
-                eprintln!(
+                errln!(
                     "monban: {}: no message (the input is empty)",
                     source.label()
                 );
@@ -895,7 +895,7 @@ pub async fn run(dns: &DnsArgs, args: VerifyArgs) -> Result<(), Failure> {
         empty_maildirs,
     } = input::expand(&args.files);
     for note in &notes {
-        eprintln!("monban: {note}");
+        errln!("monban: {note}");
     }
     let resolver: DnsSource = dns.build()?;
     let authserv_id = args.authserv_id.clone().unwrap_or_else(host_name);
@@ -1012,7 +1012,7 @@ pub async fn run(dns: &DnsArgs, args: VerifyArgs) -> Result<(), Failure> {
         match end {
             Ok(()) => std::process::exit(0),
             Err(Failure::Other(why)) => {
-                eprintln!("monban: {why}");
+                errln!("monban: {why}");
                 std::process::exit(1);
             }
             Err(e) => return Err(e),
@@ -1042,7 +1042,7 @@ pub async fn run(dns: &DnsArgs, args: VerifyArgs) -> Result<(), Failure> {
                 });
             }
         }
-        eprintln!(
+        errln!(
             "monban: {} messages: {}",
             group_digits(verified),
             parts.join(", ")
@@ -1053,20 +1053,21 @@ pub async fn run(dns: &DnsArgs, args: VerifyArgs) -> Result<(), Failure> {
         if !args.json {
             let known = r.offered.saturating_sub(r.recorded);
             if known > 0 {
-                eprintln!(
+                errln!(
                     "monban: recorded {} evaluation(s); {known} were in the store already (the same message and envelope, recorded before)",
                     r.recorded
                 );
             } else {
-                eprintln!("monban: recorded {} evaluation(s)", r.recorded);
+                errln!("monban: recorded {} evaluation(s)", r.recorded);
             }
             if r.failure_reports > 0 {
                 // The store may keep fewer: it counts each destination's reports of
                 // the hour again as it stores them (other processes record too).
-                eprintln!(
+                errln!(
                     "monban: {} failure report(s) made; those within the hourly limit per \
                      destination ({}) wait for monban report send",
-                    r.failure_reports, r.failure.per_hour
+                    r.failure_reports,
+                    r.failure.per_hour
                 );
             }
         }
@@ -1074,7 +1075,7 @@ pub async fn run(dns: &DnsArgs, args: VerifyArgs) -> Result<(), Failure> {
     if sources.is_empty() && empty_maildirs.len() == args.files.len() {
         // Empty mailboxes: nothing to verify, and nothing wrong (a script that runs
         // over a Maildir on a timer meets this whenever no mail came).
-        eprintln!(
+        errln!(
             "monban: no message: {} (an empty Maildir)",
             empty_maildirs.join(", ")
         );

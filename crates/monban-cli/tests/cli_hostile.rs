@@ -684,3 +684,63 @@ fn sign_and_seal_end_quietly_when_the_output_is_closed() {
         assert!(err.is_empty(), "{args:?}: {err}");
     }
 }
+
+/// A command whose standard error cannot be written (`2>&1 | head` after the reader
+/// left, `2>/dev/full`) goes on and ends as it would have: `eprintln!` panicked there,
+/// exit status 101 in the middle of the work (a trial found `verify --record` and
+/// `keygen` ending so).
+#[test]
+fn commands_go_on_when_standard_error_cannot_be_written() {
+    let root = root();
+    let dir = Dir::new("hostile-stderr-full");
+    let zone = root.join("examples/example.zone");
+    let zone = zone.to_str().unwrap();
+    let messages: Vec<String> = std::fs::read_dir(root.join("examples/messages"))
+        .unwrap()
+        .map(|e| e.unwrap().path().to_str().unwrap().to_owned())
+        .filter(|p| p.ends_with(".eml"))
+        .collect();
+    let store = format!("sqlite:{}", dir.0.join("x.db").display());
+    let keys = dir.0.join("keys");
+    let keys = keys.to_str().unwrap();
+    let mut verify = vec!["verify", "--zone", zone, "--store", &store, "--record"];
+    verify.extend(messages.iter().map(String::as_str));
+    let runs: [Vec<&str>; 2] = [
+        verify,
+        vec![
+            "keygen",
+            "--domain",
+            "example.com",
+            "--selector",
+            "s1",
+            "--out",
+            keys,
+        ],
+    ];
+    for args in runs {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_monban"))
+            .args(&args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(full)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{:?}", &args[..2]);
+        assert!(!out.stdout.is_empty(), "{:?}", &args[..2]);
+    }
+    // Every message was recorded, though the summary line could not be written.
+    let out = Command::new(env!("CARGO_BIN_EXE_monban"))
+        .args(["verify", "--zone", zone, "--store", &store, "--record"])
+        .args(&messages)
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("{} were in the store already", messages.len())),
+        "{err}"
+    );
+}

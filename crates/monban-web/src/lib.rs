@@ -1156,8 +1156,13 @@ fn refused(
         String::new()
     };
     tracing::warn!(client = %ip, "connection refused: too many {what}{more} (limits: {MAX_CONNECTIONS} in all, {MAX_CONNECTIONS_PER_CLIENT} per client)");
-    eprintln!(
-        "monban serve: closed a connection from {ip}: too many {what}{more} (at most {MAX_CONNECTIONS} in all, {MAX_CONNECTIONS_PER_CLIENT} per client)"
+    // Not eprintln!, which panics when standard error cannot be written (a reader that
+    // went away, a full disk).
+    let _ = std::io::Write::write_fmt(
+        &mut std::io::stderr().lock(),
+        format_args!(
+            "monban serve: closed a connection from {ip}: too many {what}{more} (at most {MAX_CONNECTIONS} in all, {MAX_CONNECTIONS_PER_CLIENT} per client)\n"
+        ),
     );
 }
 
