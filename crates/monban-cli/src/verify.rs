@@ -780,6 +780,9 @@ impl Printer {
                 self.failures += 1;
             }
         }
+        if INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(Failure::other("interrupted"));
+        }
         Ok(())
     }
 }
@@ -861,6 +864,43 @@ fn to_json(r: &Report, authserv_id: &str, label: &str, envelope: &Envelope) -> S
 /// more only help while messages wait on DNS. A number beyond this is refused rather
 /// than left to fail part-way, when the system will start no more threads.
 const MAX_JOBS: usize = 1024;
+
+/// Set by the first Ctrl-C (SIGINT) of a run: the printer stops after the message in
+/// hand, and the run prints and records what was verified before it ends with 130.
+static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// How long the first Ctrl-C waits for the run to stop by itself (it may be waiting on
+/// input that does not come, or on a slow DNS answer) before the process ends at once.
+const INTERRUPT_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Watches for Ctrl-C: the first sets [`INTERRUPTED`]; a second one, or the grace
+/// period after the first, ends the process at once (status 130), saying what may be
+/// missing. Without this, Ctrl-C ended the process where it stood: up to 64 KiB of
+/// printed results and the last batch of evaluations of `--record` were lost without
+/// a word.
+fn watch_interrupts() -> Result<(), Failure> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut sigint = signal(SignalKind::interrupt())
+        .map_err(|e| Failure::other(format!("cannot watch SIGINT: {e}")))?;
+    tokio::spawn(async move {
+        sigint.recv().await;
+        INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
+        errln!(
+            "monban: interrupted: stopping after the message in hand; what was verified is \
+             printed (and recorded). Ctrl-C again stops at once"
+        );
+        tokio::select! {
+            _ = sigint.recv() => {}
+            () = tokio::time::sleep(INTERRUPT_GRACE) => {}
+        }
+        errln!(
+            "monban: stopped at once: the results of the last messages may be neither \
+             printed nor recorded (a re-run with --record skips the messages recorded)"
+        );
+        std::process::exit(130);
+    });
+    Ok(())
+}
 
 pub async fn run(dns: &DnsArgs, args: VerifyArgs) -> Result<(), Failure> {
     // Checked first: a refused command creates nothing (no store, no output).
@@ -960,6 +1000,7 @@ pub async fn run(dns: &DnsArgs, args: VerifyArgs) -> Result<(), Failure> {
     };
 
     let recorder = Recorder::open(&args, &authserv_id).await?;
+    watch_interrupts()?;
     let several = sources.len() > 1;
     let workers = jobs.min(sources.len()).max(1);
     let job = std::sync::Arc::new(Job {
@@ -1017,6 +1058,23 @@ pub async fn run(dns: &DnsArgs, args: VerifyArgs) -> Result<(), Failure> {
             }
             Err(e) => return Err(e),
         }
+    }
+    if INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
+        // As for a closed output: what was verified is out and recorded, then the
+        // process ends here (verifying threads may still be at work).
+        bar.finish();
+        let recorded = match printer.recorder.as_mut() {
+            Some(r) => {
+                r.flush().await?;
+                format!("; recorded {} evaluation(s)", r.recorded)
+            }
+            None => String::new(),
+        };
+        errln!(
+            "monban: interrupted after {} message(s){recorded}",
+            group_digits(printer.verified)
+        );
+        std::process::exit(130);
     }
     outcome?;
     printer.output.flush();

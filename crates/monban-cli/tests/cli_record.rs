@@ -229,3 +229,109 @@ fn a_closed_output_stops_the_run_and_keeps_what_was_recorded() {
         }
     }
 }
+
+/// Ctrl-C (SIGINT) during `verify --record` stops after the message in hand, with every
+/// printed result recorded and the count said, and status 130. Before, the process
+/// ended where it stood: a trial printed 29,875 results and found 29,500 in the store,
+/// with nothing said. The test waits for the first results before it interrupts, and
+/// then sends one more message, so that the run is at work when it looks at the flag.
+#[test]
+fn an_interrupted_run_prints_and_records_what_it_verified() {
+    use std::io::{Read as _, Write as _};
+    let dir = Dir::new("record-interrupted");
+    let db = dir.0.join("x.db");
+    let url = format!("sqlite:{}", db.display());
+    let alice = std::fs::read_to_string(root().join("examples/messages/alice-to-bob.eml"))
+        .unwrap()
+        .replace("\r\n", "\n");
+    let mbox_message = |i: usize| {
+        format!(
+            "From alice@example.com Thu Dec  3 12:00:00 2026\n{}\n",
+            alice.replacen("Message-ID: <", &format!("Message-ID: <{i}."), 1)
+        )
+    };
+    let zone = path("examples/example.zone");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_monban"))
+        .args(["verify", "--zone", &zone, "--store", &url, "--record"])
+        .args(["--json", "--jobs", "1", "--at", "1795400000", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    // The results are read as they come (a full pipe would stop the run), and the
+    // first byte is announced.
+    let (first, started) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut all = Vec::new();
+        let mut buf = [0u8; 65536];
+        loop {
+            match stdout.read(&mut buf) {
+                Ok(0) | Err(_) => return all,
+                Ok(n) => {
+                    if all.is_empty() {
+                        let _ = first.send(());
+                    }
+                    all.extend_from_slice(&buf[..n]);
+                }
+            }
+        }
+    });
+    // Messages until results come out (the output is written 64 KiB at a time); the
+    // input stays open.
+    let mut sent = 0;
+    while started.try_recv().is_err() {
+        assert!(sent < 100_000, "no results after {sent} messages");
+        stdin.write_all(mbox_message(sent).as_bytes()).unwrap();
+        sent += 1;
+    }
+    // Standard error is read as it comes too, to know when the interruption is seen.
+    let mut stderr = child.stderr.take().unwrap();
+    let (seen, noticed) = std::sync::mpsc::channel();
+    let errors = std::thread::spawn(move || {
+        let mut all = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            match stderr.read(&mut buf) {
+                Ok(0) | Err(_) => return String::from_utf8_lossy(&all).into_owned(),
+                Ok(n) => {
+                    all.extend_from_slice(&buf[..n]);
+                    if String::from_utf8_lossy(&all).contains("monban: interrupted:") {
+                        let _ = seen.send(());
+                    }
+                }
+            }
+        }
+    });
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    noticed
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("the interruption is announced");
+    // The run may be waiting for input: one more message, then the end of the input
+    // (either way it stops at the flag, which is set by now).
+    let _ = stdin.write_all(mbox_message(sent).as_bytes());
+    drop(stdin);
+    let all = reader.join().unwrap();
+    let err = errors.join().unwrap();
+    let status = child.wait().unwrap();
+    let printed = all.iter().filter(|&&b| b == b'\n').count();
+    assert_eq!(status.code(), Some(130), "{err}");
+    assert!(
+        err.contains(&format!(
+            "interrupted after {printed} message(s); recorded {printed} evaluation(s)"
+        )),
+        "{printed}: {err}"
+    );
+    let recorded = SqliteStore::open(&db)
+        .unwrap()
+        .evaluations_now(0, i64::MAX)
+        .unwrap()
+        .len();
+    assert_eq!(recorded, printed);
+}
