@@ -110,10 +110,13 @@ pub async fn lookup<R: Resolver>(resolver: &R, author_domain: &str) -> Lookup {
             )
             .await
         {
+            // §4.1: records not in the record syntax (tags that do not parse, no
+            // dkim= tag) "MUST be ignored (considered equivalent to a NODATA
+            // result)"; the first that complies is used.
             Ok(answer) => Ok(answer.records.iter().find_map(|r| match r {
                 Record::Txt(t) => {
                     let text = String::from_utf8_lossy(&t.joined()).into_owned();
-                    text.trim_start().starts_with("dkim").then_some(text)
+                    practice_of(&text).map(|_| text)
                 }
                 _ => None,
             })),
@@ -127,6 +130,15 @@ pub async fn lookup<R: Resolver>(resolver: &R, author_domain: &str) -> Lookup {
         exists,
         record,
     }
+}
+
+/// The `dkim=` value of an ADSP record (lower case), or `None` when the text is not a
+/// record that complies with RFC 5617 §4.1 (tag=value list, a `dkim=` tag).
+fn practice_of(text: &str) -> Option<String> {
+    let tags = crate::dkim::tags::parse(text).ok()?;
+    tags.iter()
+        .find(|t| t.name == "dkim")
+        .map(|t| t.value.to_ascii_lowercase())
 }
 
 /// The result, given the DKIM outcomes of the message (RFC 5617 §4.2).
@@ -147,16 +159,8 @@ pub fn conclude(lookup: Lookup, dkim: &[DkimOutcome]) -> AdspOutcome {
     let practice: Result<Option<String>, (AdspResult, String)> = match lookup.record {
         Ok(None) => Ok(None),
         Err(e) => Err((AdspResult::Temperror, e.to_string())),
-        Ok(Some(text)) => match crate::dkim::tags::parse(&text) {
-            Err(e) => Err((AdspResult::Permerror, format!("bad ADSP record: {e}"))),
-            Ok(tags) => match tags.iter().find(|t| t.name == "dkim") {
-                Some(t) => Ok(Some(t.value.to_ascii_lowercase())),
-                None => Err((
-                    AdspResult::Permerror,
-                    "the ADSP record has no dkim= tag".into(),
-                )),
-            },
-        },
+        // Only complying records are kept by [`lookup`].
+        Ok(Some(text)) => Ok(practice_of(&text)),
     };
     // §2.7: an Author Domain Signature has d= equal to the author domain.
     if dkim
@@ -230,5 +234,19 @@ mod tests {
             adsp(zone, "gone.example", None).result,
             AdspResult::Nxdomain
         );
+    }
+
+    /// RFC 5617 §4.1: a record that does not comply with the syntax "MUST be ignored
+    /// (considered equivalent to a NODATA result)"; a complying one beside it is used.
+    /// A trial found such records giving permerror.
+    #[test]
+    fn rfc5617_4_1_records_that_do_not_comply_are_ignored() {
+        let zone = "a.example. A 192.0.2.1\n_adsp._domainkey.a.example. TXT \"dkimfoo=all\"\nb.example. A 192.0.2.1\n_adsp._domainkey.b.example. TXT \"dkim=all; =x\"\nc.example. A 192.0.2.1\n_adsp._domainkey.c.example. TXT \"dkim=all; =x\"\n_adsp._domainkey.c.example. TXT \"dkim=discardable\"\n";
+        for domain in ["a.example", "b.example"] {
+            let outcome = adsp(zone, domain, None);
+            assert_eq!(outcome.result, AdspResult::None, "{domain}: {outcome:?}");
+            assert_eq!(outcome.reason, None, "{domain}");
+        }
+        assert_eq!(adsp(zone, "c.example", None).result, AdspResult::Discard);
     }
 }

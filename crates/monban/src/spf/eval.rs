@@ -348,8 +348,10 @@ struct Ctx<'a> {
     now: u64,
     dns_terms: u32,
     void_lookups: u32,
-    /// The `%{p}` value once computed (§7.3: computed at most once).
-    validated_name: Option<String>,
+    /// The client's validated names (§5.5: PTR names whose addresses include the
+    /// client's), in PTR order, once found: `%{p}` chooses among them for each level's
+    /// `<domain>` (§7.3), which an `include:` or `redirect=` changes.
+    validated_names: Option<Vec<String>>,
     /// Which records count.
     scope: RecordScope,
     /// The first TXT lookup (the checked domain's own) has not been made yet.
@@ -614,7 +616,7 @@ impl<R: Resolver> Spf<R> {
             now,
             dns_terms: 0,
             void_lookups: 0,
-            validated_name: None,
+            validated_names: None,
             scope,
             first_lookup: true,
         };
@@ -1035,40 +1037,40 @@ impl<R: Resolver> Spf<R> {
         )
     }
 
-    /// The `%{p}` value (§7.3): a validated name of the client, preferring `domain` or
-    /// one of its subdomains; "unknown" when none.
+    /// The `%{p}` value (§7.3) for the level whose `<domain>` is `domain`: of the
+    /// client's validated names, `domain` itself if it is one, else the first that is a
+    /// subdomain of it, else the first; "unknown" when there is none. The names are
+    /// found once per evaluation (the PTR lookup and up to its limit of names each
+    /// confirmed, §4.6.4, §5.5); the choice is made again at each level: an `include:`
+    /// of another domain prefers that domain's names (a trial found the first level's
+    /// choice used all the way down).
     fn validated_name(
         &self,
         ctx: &mut Ctx<'_>,
         src: &Answers<'_, R>,
         domain: &str,
     ) -> Result<String, Abort> {
-        if let Some(v) = &ctx.validated_name {
-            return Ok(v.clone());
-        }
-        let names = self.ptr_names(src, ctx.ip)?.unwrap_or_default();
-        let mut best: Option<(u8, String)> = None;
-        for name in names {
-            let rank = if name == domain {
-                0
-            } else if is_same_or_subdomain(&name, domain) {
-                1
-            } else {
-                2
-            };
-            if best.as_ref().is_some_and(|(r, _)| *r <= rank) {
-                continue;
-            }
-            if Self::forward_confirms(src, &name, ctx.ip)? {
-                best = Some((rank, name));
-                if rank == 0 {
-                    break;
+        if ctx.validated_names.is_none() {
+            let mut confirmed = Vec::new();
+            for name in self.ptr_names(src, ctx.ip)?.unwrap_or_default() {
+                if Self::forward_confirms(src, &name, ctx.ip)? {
+                    confirmed.push(name);
                 }
             }
+            ctx.validated_names = Some(confirmed);
         }
-        let value = best.map_or_else(|| "unknown".to_owned(), |(_, n)| n);
-        ctx.validated_name = Some(value.clone());
-        Ok(value)
+        let names = ctx.validated_names.as_deref().unwrap_or_default();
+        let domain = domain.strip_suffix('.').unwrap_or(domain);
+        let chosen = names
+            .iter()
+            .find(|n| {
+                n.strip_suffix('.')
+                    .unwrap_or(n)
+                    .eq_ignore_ascii_case(domain)
+            })
+            .or_else(|| names.iter().find(|n| is_same_or_subdomain(n, domain)))
+            .or_else(|| names.first());
+        Ok(chosen.map_or_else(|| "unknown".to_owned(), Clone::clone))
     }
 
     /// The `exp=` explanation (§6.2). Any problem means "no explanation"; an answer
@@ -1999,6 +2001,37 @@ mod tests {
     /// of its lookups are still within the counts. Here ten `mx` terms of ten hosts
     /// each (about 110 lookups, all within the limits) at 20 ms an answer, under a
     /// limit of 100 ms: the evaluation stops after at most five lookups, and says why.
+    #[test]
+    fn rfc7208_7_3_p_prefers_each_levels_own_domain() {
+        // 192.0.2.1 has two validated names, one under each domain; each domain's
+        // record asks for its own name through %{p}.
+        let zone = crate::testing::example_zone(
+            "pa TXT \"v=spf1 exists:%{p}.x.pa.example include:pb.example -all\"\n\
+             pb TXT \"v=spf1 exists:%{p}.y.pb.example -all\"\n\
+             1.2.0.192.in-addr.arpa. PTR mail.pa.example.\n\
+             1.2.0.192.in-addr.arpa. PTR mail.pb.example.\n\
+             mail.pa A 192.0.2.1\n\
+             mail.pb A 192.0.2.1\n\
+             mail.pb.example.y.pb A 127.0.0.2\n",
+        );
+        let spf = Spf::new(&zone);
+        let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        for sender in ["u@pb.example", "u@pa.example"] {
+            let outcome = block_on(spf.verify_mail_from(ip, "helo.example", sender, 0));
+            assert_eq!(outcome.result, SpfResult::Pass, "{sender}: {outcome:?}");
+        }
+        // Neither name under the domain: the first validated name.
+        let zone = crate::testing::example_zone(
+            "pc TXT \"v=spf1 exists:%{p}.z.pc.example -all\"\n\
+             1.2.0.192.in-addr.arpa. PTR mail.pa.example.\n\
+             mail.pa A 192.0.2.1\n\
+             mail.pa.example.z.pc A 127.0.0.2\n",
+        );
+        let outcome =
+            block_on(Spf::new(&zone).verify_mail_from(ip, "h.example", "u@pc.example", 0));
+        assert_eq!(outcome.result, SpfResult::Pass, "{outcome:?}");
+    }
+
     #[test]
     fn rfc7208_4_6_4_an_evaluation_past_its_time_limit_is_temperror() {
         let mut text = String::from("s TXT \"v=spf1");
