@@ -46,7 +46,8 @@ pub struct CheckArgs {
     #[arg(long, conflicts_with = "format")]
     json: bool,
     /// Exit with status 3 when the domain's status is this colour or worse (red, or
-    /// yellow for red and yellow), after printing the report: for cron and monitoring.
+    /// yellow for red and yellow), or when the lookup of its own records failed (the
+    /// check could not be made), after printing the report: for cron and monitoring.
     #[arg(long = "fail-on", value_name = "COLOUR", value_parser = ["red", "yellow"])]
     fail_on: Option<String>,
     /// `nagios`: one line (`MONBAN CHECK CRITICAL - example.com: 1 red, 2 yellow |
@@ -73,6 +74,8 @@ fn valid_domain(flag: &str, d: &str) -> Result<String, Failure> {
 
 pub async fn run(dns: &DnsArgs, args: CheckArgs) -> Result<(), Failure> {
     let domain = valid_domain("DOMAIN", &args.domain)?;
+    check::selectors_argument(&args.selectors)
+        .map_err(|m| Failure::usage(format!("--selector: {}", m.text(Lang::En))))?;
     let ips = args
         .sending_ips
         .iter()
@@ -136,6 +139,27 @@ pub async fn run(dns: &DnsArgs, args: CheckArgs) -> Result<(), Failure> {
             .collect::<Result<Vec<_>, _>>()?,
     };
     let report = check::check(&resolver, &domain, &options).await;
+    // A lookup that failed (timeout, SERVFAIL) leaves the check undone: Nagios's
+    // UNKNOWN, and a failure for --fail-on, unless what was seen is bad enough already.
+    // The domain's own records (SPF, DMARC, MX) and the selectors given; not the
+    // common selectors the checker tries on its own.
+    let given = |name: &str| {
+        args.selectors.iter().any(|s| {
+            name.to_ascii_lowercase()
+                .starts_with(&format!("{}._domainkey.", s.to_ascii_lowercase()))
+        })
+    };
+    let failed = report
+        .findings
+        .iter()
+        .filter(|f| match f.text.id {
+            "spf-lookup-failed" | "dmarc-lookup-failed" | "mx-lookup-failed" => true,
+            "dkim-lookup-failed" => f.text.args.iter().any(|(k, v)| {
+                *k == "name" && matches!(v, monban_diag::i18n::Arg::Text(n) if given(n))
+            }),
+            _ => false,
+        })
+        .count();
     if args.format.as_deref() == Some("nagios") {
         let count = |s: Severity| report.findings.iter().filter(|f| f.severity == s).count();
         let (red, yellow, green) = (
@@ -143,27 +167,6 @@ pub async fn run(dns: &DnsArgs, args: CheckArgs) -> Result<(), Failure> {
             count(Severity::Yellow),
             count(Severity::Green),
         );
-        // A lookup that failed (timeout, SERVFAIL) leaves the check undone: UNKNOWN, as
-        // a Nagios plugin says it could not check, unless what was seen is red already.
-        // The domain's own records (SPF, DMARC, MX) and the selectors given; not the
-        // common selectors the checker tries on its own.
-        let given = |name: &str| {
-            args.selectors.iter().any(|s| {
-                name.to_ascii_lowercase()
-                    .starts_with(&format!("{}._domainkey.", s.to_ascii_lowercase()))
-            })
-        };
-        let failed = report
-            .findings
-            .iter()
-            .filter(|f| match f.text.id {
-                "spf-lookup-failed" | "dmarc-lookup-failed" | "mx-lookup-failed" => true,
-                "dkim-lookup-failed" => f.text.args.iter().any(|(k, v)| {
-                    *k == "name" && matches!(v, monban_diag::i18n::Arg::Text(n) if given(n))
-                }),
-                _ => false,
-            })
-            .count();
         let (word, code) = match report.status {
             Severity::Red => ("CRITICAL", 2),
             _ if failed > 0 => ("UNKNOWN", 3),
@@ -200,6 +203,15 @@ pub async fn run(dns: &DnsArgs, args: CheckArgs) -> Result<(), Failure> {
     };
     match threshold {
         Some(t) if report.status >= t => Err(Failure::Status(3)),
+        // A resolver that answers nothing would make every record's lookup fail and
+        // the domain only yellow: a cron job must hear that the check was not made.
+        Some(_) if failed > 0 => {
+            errln!(
+                "monban: {failed} DNS lookup(s) of {}'s records failed: the check could not be made",
+                report.domain
+            );
+            Err(Failure::Status(3))
+        }
         _ => Ok(()),
     }
 }

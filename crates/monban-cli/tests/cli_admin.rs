@@ -68,6 +68,50 @@ fn check_exit_statuses_for_monitoring() {
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("MONBAN CHECK WARNING"));
     let out = common::run(&["check", "example.com", "--fail-on", "blue"], b"", &[]);
     assert_eq!(out.status.code(), Some(2));
+    // A resolver that answers nothing (a closed port on loopback): every record's
+    // lookup fails and the domain is only yellow, but the check was not made: 3, with
+    // a line saying why (a trial found 0, which a cron job takes for "fine").
+    let closed = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .to_string();
+    let dead = [
+        "--dns-server",
+        &closed,
+        "--dns-timeout",
+        "1",
+        "check",
+        "example.com",
+        "--fail-on",
+        "red",
+    ];
+    let out = common::run(&dead, b"", &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("the check could not be made"), "{err}");
+}
+
+/// What `check` refuses as a usage error (2): an IP address for the domain, a selector
+/// that is not one (a trial found both checked, with fixes that could not work).
+#[test]
+fn check_refuses_what_is_not_a_domain_or_a_selector() {
+    let z = zone();
+    for (args, says) in [
+        (vec!["check", "192.0.2.25"], "it is an IP address"),
+        (
+            vec!["check", "example.com", "--selector", "bad sel"],
+            "is not a DKIM selector",
+        ),
+    ] {
+        let mut a = vec!["--zone", z.as_str()];
+        a.extend(args);
+        let out = common::run(&a, b"", &[]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{a:?}: {err}");
+        assert!(err.contains(says), "{a:?}: {err}");
+        assert!(out.stdout.is_empty());
+    }
 }
 
 /// `--at` takes Unix seconds, a date or an RFC 3339 date-time, with one meaning.
@@ -292,12 +336,7 @@ fn keygen_folder_group_and_check_key() {
     );
     let other = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/keys/s2026.private");
     let v = check_key(z, &other);
-    let red = v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["severity"] == "red" && f["area"] == "dkim")
-        .unwrap_or_else(|| panic!("{v}"));
+    let red = red_dkim(&v);
     assert!(
         red["message"]
             .as_str()
@@ -310,7 +349,34 @@ fn keygen_folder_group_and_check_key() {
             .unwrap()
             .contains("s9._domainkey.example.com. 3600 IN TXT")
     );
+    // Nothing published at s9 (the example zone): the fix is the given key's own
+    // record, not a new key from keygen (which would not be the key that signs).
+    let example = root().join("examples/example.zone");
+    let v = check_key(example.to_str().unwrap(), &key);
+    let red = red_dkim(&v);
+    let fix = red["fix"].as_str().unwrap();
+    assert!(
+        fix.contains("s9._domainkey.example.com. 3600 IN TXT") && !fix.contains("keygen"),
+        "{fix}"
+    );
+    let published = std::fs::read_to_string(&zone).unwrap();
+    let p = |t: &str| {
+        t.split("p=")
+            .nth(1)
+            .map(|x| x.chars().take(40).collect::<String>())
+    };
+    assert_eq!(p(fix), p(&published), "{fix}");
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// The first red DKIM finding of a `check --json` report.
+fn red_dkim(v: &serde_json::Value) -> &serde_json::Value {
+    v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["severity"] == "red" && f["area"] == "dkim")
+        .unwrap_or_else(|| panic!("{v}"))
 }
 
 /// `check example.com --selector s9 --key KEY --json` against the zone file `z`.

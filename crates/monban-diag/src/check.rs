@@ -1949,8 +1949,18 @@ async fn check_dkim<R: Resolver>(
                 continue;
             }
             Err(_) => {
-                if given {
-                    ctx.add_step(
+                match &options.private_key {
+                    // The key the user gave for this selector: its own record is the
+                    // fix (a new key from keygen would not be the one that signs).
+                    Some((ksel, _, expected)) if given && ksel.eq_ignore_ascii_case(sel) => {
+                        ctx.add(
+                            Area::Dkim,
+                            Severity::Red,
+                            msg!("dkim-no-key", name = &name, selector = sel),
+                            Some(own_record_fix(&name, expected)),
+                        );
+                    }
+                    _ if given => ctx.add_step(
                         Area::Dkim,
                         Severity::Red,
                         msg!("dkim-no-key", name = &name, selector = sel),
@@ -1958,7 +1968,8 @@ async fn check_dkim<R: Resolver>(
                             domain: domain.to_owned(),
                             selector: sel.clone(),
                         },
-                    );
+                    ),
+                    _ => {}
                 }
                 continue;
             }
@@ -1993,16 +2004,11 @@ async fn check_dkim<R: Resolver>(
                     None,
                 );
             } else {
-                let record = expected.to_string();
                 ctx.add(
                     Area::Dkim,
                     Severity::Red,
                     msg!("dkim-key-mismatch", name = &name, file = file),
-                    Some(msg!(
-                        "fix-dkim-key-mismatch",
-                        name = &name,
-                        record = format!("{name}. 3600 IN TXT ( {} )", key::zone_strings(&record))
-                    )),
+                    Some(own_record_fix(&name, expected)),
                 );
             }
         }
@@ -2890,11 +2896,56 @@ pub fn domain_argument(flag: &str, d: &str) -> Result<String, DomainArgError> {
     {
         return Err(fail(msg!("name-bad-char", char = format!("{bad:?}"))));
     }
+    // An IPv4 address is made of letters a domain name may have: refused by name, or
+    // the checker would look up _dmarc.192.0.2.25 and suggest publishing records
+    // there.
+    if d.strip_suffix('.')
+        .unwrap_or(d)
+        .parse::<std::net::Ipv4Addr>()
+        .is_ok()
+    {
+        return Err(fail(msg!("name-is-ip")));
+    }
     let n = monban_dns::normalize_name(d).map_err(|e| fail(name_error(e)))?;
     if !n.contains('.') {
         return Err(fail(msg!("name-one-label")));
     }
     Ok(n)
+}
+
+/// The fix that publishes a given private key's own record at `name` (a zone line).
+fn own_record_fix(name: &str, expected: &monban::dkim::KeyRecord) -> Msg {
+    let record = expected.to_string();
+    msg!(
+        "fix-dkim-key-mismatch",
+        name = name,
+        record = format!("{name}. 3600 IN TXT ( {} )", key::zone_strings(&record))
+    )
+}
+
+/// The most selectors one check takes.
+pub const MAX_SELECTORS: usize = 20;
+
+/// Selectors given to a check (CLI flags, API parameters, form fields): at most
+/// [`MAX_SELECTORS`], each a DKIM selector (RFC 6376 §3.1: labels of letters, digits,
+/// '-', '_' and '.', here 1 to 63 characters); the error names the first bad one.
+pub fn selectors_argument(selectors: &[String]) -> Result<(), Msg> {
+    if selectors.len() > MAX_SELECTORS {
+        return Err(msg!("arg-too-many-selectors", max = MAX_SELECTORS as u64));
+    }
+    if let Some(bad) = selectors.iter().find(|s| {
+        s.is_empty()
+            || s.len() > 63
+            || !s
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    }) {
+        return Err(msg!(
+            "arg-not-selector",
+            given = format!("{:?}", bad.chars().take(80).collect::<String>())
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -289,28 +289,9 @@ fn one<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
-/// At most 20 selectors, each a DKIM selector: the error names the first bad one.
+/// The selectors of a request: [`monban_diag::check::selectors_argument`].
 fn selectors_ok(selectors: &[String]) -> Result<(), monban_diag::i18n::Msg> {
-    const MAX_SELECTORS: u64 = 20;
-    if selectors.len() as u64 > MAX_SELECTORS {
-        return Err(monban_diag::msg!(
-            "arg-too-many-selectors",
-            max = MAX_SELECTORS
-        ));
-    }
-    if let Some(bad) = selectors.iter().find(|s| {
-        s.is_empty()
-            || s.len() > 63
-            || !s
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-    }) {
-        return Err(monban_diag::msg!(
-            "arg-not-selector",
-            given = format!("{:?}", bad.chars().take(80).collect::<String>())
-        ));
-    }
-    Ok(())
+    monban_diag::check::selectors_argument(selectors)
 }
 
 /// `GET /api/v1/check/{domain}?selector=S` (repeatable): `monban check --json`.

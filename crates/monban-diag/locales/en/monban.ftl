@@ -672,6 +672,7 @@ arg-not-domain = { $flag } { $given } is not a domain name: { $why }
 name-not-idn = not a valid internationalized name
 name-bad-char = { $char } is not allowed (letters, digits, '-', '_' and '.')
 name-one-label = it has one label
+name-is-ip = it is an IP address (give the domain the mail is sent from)
 name-empty = empty name
 name-empty-label = zero-length label
 name-label-too-long = label longer than 63 octets

@@ -649,6 +649,7 @@ arg-not-domain = { $flag } { $given } はドメイン名ではありません: {
 name-not-idn = 国際化ドメイン名として正しくありません
 name-bad-char = { $char } は使えません(英字、数字、'-'、'_'、'.')
 name-one-label = ラベルが 1 つしかありません
+name-is-ip = IP アドレスです(メールを送るドメインを指定してください)
 name-empty = 空の名前です
 name-empty-label = 長さ 0 のラベルがあります
 name-label-too-long = 63 オクテットを超えるラベルがあります
