@@ -112,8 +112,7 @@ pub async fn run(dns: &DnsArgs, args: CheckArgs) -> Result<(), Failure> {
         private_key: match &args.key {
             None => None,
             Some(path) => {
-                let pem = monban_dns::file::read_text_limited(path, crate::MAX_KEY_FILE_BYTES)
-                    .map_err(|e| Failure::other(format!("--key {}: {e}", path.display())))?;
+                let pem = crate::sign::read_key_text(path)?;
                 if let Some(w) = monban_dns::file::secret_exposure(path) {
                     errln!("monban: warning: the key {w}");
                 }

@@ -56,6 +56,7 @@ pub fn man(args: &ManArgs) -> Result<(), Failure> {
         out!("{}", String::from_utf8_lossy(&render(&cmd)?));
         return Ok(());
     };
+    crate::out_folder("--out", dir)?;
     std::fs::create_dir_all(dir)
         .map_err(|e| Failure::other(format!("cannot create {}: {e}", dir.display())))?;
     // A page per command and per subcommand at any depth (monban-report-send.1,

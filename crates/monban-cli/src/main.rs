@@ -191,6 +191,19 @@ pub(crate) fn write_err(args: std::fmt::Arguments<'_>) {
     let _ = std::io::stderr().lock().write_fmt(args);
 }
 
+/// An output folder (`--out`) is one, or can be made one: a file in its place is
+/// named as such, rather than as "File exists (os error 17)" from the attempt to make
+/// the folder.
+pub(crate) fn out_folder(flag: &str, dir: &std::path::Path) -> Result<(), Failure> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(Failure::other(format!(
+            "{flag} {} exists and is not a directory",
+            dir.display()
+        )));
+    }
+    Ok(())
+}
+
 /// The async runtime's worker threads.
 const RUNTIME_WORKERS: usize = 2;
 

@@ -71,6 +71,16 @@ fn import_opendkim(args: &ImportArgs) -> Result<(), Failure> {
         monban_dns::file::read_text_limited(p, 1024 * 1024)
             .map_err(|e| Failure::other(format!("{}: {e}", p.display())))
     };
+    // A configuration is never overwritten: said before the translation's warnings.
+    if let Some(path) = &args.out
+        && path.exists()
+    {
+        return Err(Failure::other(format!(
+            "--out {} exists: monban does not overwrite a configuration (remove it, or \
+             give another path)",
+            path.display()
+        )));
+    }
     let dkim = read(&args.opendkim)?;
     let dmarc = args.opendmarc.as_ref().map(read).transpose()?;
     let imported =

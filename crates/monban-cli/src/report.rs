@@ -413,6 +413,7 @@ async fn run_generate(args: GenerateArgs) -> Result<(), Failure> {
             day_name(begin)
         )));
     }
+    crate::out_folder("--out", &args.out)?;
     let opts = GenerateOptions {
         org_name: args.org_name,
         email: args.email,

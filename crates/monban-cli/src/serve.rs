@@ -136,9 +136,28 @@ pub async fn run(dns: &DnsArgs, args: ServeArgs) -> Result<(), Failure> {
         ));
     }
     let resolver = dns.build()?;
+    // A SQLite file that is not there yet is made, empty: said, since a mistyped path
+    // would otherwise show an empty dashboard without a word.
+    let new_file = match args.store.as_deref() {
+        Some(u) => monban_store::StoreUrl::parse(u).ok(),
+        None => monban_store::StoreUrl::default_from_env().ok(),
+    }
+    .and_then(|url| match url {
+        monban_store::StoreUrl::Sqlite(path) if !path.exists() => Some(path),
+        _ => None,
+    });
     // The API works without a store (the checker needs none); the summary then says why.
     let store = match crate::report::open_store(args.store.as_deref()).await {
-        Ok(s) => Ok(Arc::<dyn monban_store::Store>::from(s)),
+        Ok(s) => {
+            if let Some(path) = new_file {
+                errln!(
+                    "monban serve: there was no store at {}: made an empty one (reports \
+                     come in with monban report import, or the milter's [store])",
+                    path.display()
+                );
+            }
+            Ok(Arc::<dyn monban_store::Store>::from(s))
+        }
         Err(e) => {
             let why = match e {
                 Failure::Usage(m) | Failure::Other(m) => m,

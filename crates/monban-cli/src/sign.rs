@@ -334,15 +334,35 @@ impl FirstPass {
 
 /// Reads a PEM private key file (bounded), with errors that name the file.
 pub(crate) fn read_key(path: &std::path::Path) -> Result<SigningKey, Failure> {
-    let pem = monban_dns::file::read_text_limited(path, crate::MAX_KEY_FILE_BYTES).map_err(
-        |e| match e {
-            monban_dns::file::ReadError::Io(e) => {
+    let pem = read_key_text(path)?;
+    SigningKey::from_pem(&pem).map_err(|e| Failure::other(format!("{}: {e}", path.display())))
+}
+
+/// The text of a key file (bounded). A binary file that starts as DER does (an ASN.1
+/// SEQUENCE) is named as a DER key, with the command that makes it PEM, rather than as
+/// "not valid UTF-8".
+pub(crate) fn read_key_text(path: &std::path::Path) -> Result<String, Failure> {
+    use monban_dns::file::ReadError;
+    let bytes =
+        monban_dns::file::read_limited(path, crate::MAX_KEY_FILE_BYTES).map_err(|e| match e {
+            ReadError::Io(e) => {
                 Failure::other(format!("cannot read the key {}: {e}", path.display()))
             }
             e => Failure::other(format!("the key {} {e}", path.display())),
-        },
-    )?;
-    SigningKey::from_pem(&pem).map_err(|e| Failure::other(format!("{}: {e}", path.display())))
+        })?;
+    String::from_utf8(bytes).map_err(|e| {
+        let p = path.display();
+        if e.as_bytes().first() == Some(&0x30) {
+            Failure::other(format!(
+                "the key {p} is binary (DER); monban reads PEM keys: openssl pkey -inform DER \
+                 -in {p} -out {p}.pem"
+            ))
+        } else {
+            Failure::other(format!(
+                "the key {p} is not a PEM file (not text: not valid UTF-8)"
+            ))
+        }
+    })
 }
 
 fn start(

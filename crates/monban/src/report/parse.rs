@@ -69,6 +69,10 @@ pub enum ParseError {
     /// A required element is missing or empty.
     #[error("no {0}")]
     Missing(&'static str),
+    /// The document ends before the report does (a truncated file or attachment);
+    /// what is said is where, or what is missing because of it.
+    #[error("the report is cut short ({0})")]
+    CutShort(&'static str),
     /// A value that cannot be read.
     #[error("{element}: {value:?} is not a {expected}")]
     Value {
@@ -580,21 +584,39 @@ impl Parser {
                 None => ParseError::Missing("feedback element (the document is empty)"),
             });
         }
-        // An unclosed report (cut short): what is complete is kept only if the records
-        // were closed; an open record is an error below.
-        if !self.done && self.record.is_some() {
-            return Err(ParseError::Missing(
-                "the end of the report (it is cut short)",
-            ));
+        // An unclosed report: kept when only its own end tag is missing (a quirk of
+        // some reporters); cut inside an element, the text at the cut (a domain cut to
+        // "example.co", a count cut short) and all that follows it are unknown: refused.
+        if !self.done && self.path.len() > 1 {
+            return Err(ParseError::CutShort(match self.path.get(1) {
+                Some(N::Record) => "it ends inside a record",
+                Some(N::ReportMetadata) => "it ends inside report_metadata",
+                Some(N::PolicyPublished) => "it ends inside policy_published",
+                _ => "it ends inside an element",
+            }));
         }
+        let cut = !self.done;
         while !self.path.is_empty() && !self.done {
             self.close()?;
         }
+        let missing = |what, cut_what| {
+            if cut {
+                ParseError::CutShort(cut_what)
+            } else {
+                ParseError::Missing(what)
+            }
+        };
         if self.metadata.report_id.is_empty() {
-            return Err(ParseError::Missing("report_metadata/report_id"));
+            return Err(missing(
+                "report_metadata/report_id",
+                "no report_metadata/report_id before the end",
+            ));
         }
         if self.policy.domain.is_empty() {
-            return Err(ParseError::Missing("policy_published/domain"));
+            return Err(missing(
+                "policy_published/domain",
+                "no policy_published/domain before the end",
+            ));
         }
         Ok(Feedback {
             metadata: self.metadata,
@@ -822,6 +844,49 @@ mod tests {
     }
 
     /// Issue 17: a broken report is placed by line and column, never by byte.
+    /// A report cut short says so, wherever it is cut (a trial found "no the end of
+    /// the report" and, cut early, "no report_metadata/report_id").
+    #[test]
+    fn a_report_cut_short_says_so() {
+        let inside_record = MINIMAL.find("192.0.2.1").expect("a record");
+        for (at, says) in [
+            (
+                MINIMAL.find("<org_name>").unwrap() + 11,
+                "it ends inside report_metadata",
+            ),
+            (
+                MINIMAL.find("Example.com").unwrap() + 10,
+                "it ends inside policy_published",
+            ),
+            (inside_record + 5, "it ends inside a record"),
+        ] {
+            let e = parse_aggregate(&MINIMAL.as_bytes()[..at]).unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                format!("the report is cut short ({says})"),
+                "{at}"
+            );
+        }
+        let e = parse_aggregate(
+            b"<feedback><policy_published><domain>a.example</domain></policy_published></feedback>",
+        )
+        .unwrap_err();
+        assert_eq!(e.to_string(), "no report_metadata/report_id");
+        // Only the last end tag missing: the report is whole, and kept.
+        let whole = MINIMAL.strip_suffix("</feedback>").unwrap();
+        assert_eq!(parse_aggregate(whole.as_bytes()).unwrap().records.len(), 1);
+        // Cut between elements of the root: what follows is unknown, but nothing read is
+        // cut; without an id it is refused by name.
+        let e = parse_aggregate(
+            b"<feedback><policy_published><domain>a.example</domain></policy_published>",
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "the report is cut short (no report_metadata/report_id before the end)"
+        );
+    }
+
     #[test]
     fn broken_xml_is_placed_by_line_and_column() {
         let e = parse_aggregate("<feedback>\n  <report_metadata>\n  <é <<\n".as_bytes())
