@@ -785,10 +785,14 @@ fn render(a: &Analysis, color: bool, lang: monban_diag::i18n::Lang) -> String {
                     ]
                 })
                 .collect();
-            out.table(
-                &["i", "sealer", "cv", "seal", "AMS", "body", "recorded"],
-                &rows,
-            );
+            // No sets (a chain whose structure is invalid): the note below says why;
+            // a heading over no rows would say nothing.
+            if !rows.is_empty() {
+                out.table(
+                    &["i", "sealer", "cv", "seal", "AMS", "body", "recorded"],
+                    &rows,
+                );
+            }
         }
         for n in &arc.notes_text {
             out.line(&format!("  - {}", clean(&n.text(out.lang))));

@@ -251,13 +251,16 @@ fn mailing_list_breaks_the_signature() {
     assert_eq!(
         differing,
         [
+            // The sample's ARC seal is made up (b= is not base64): the chain the last
+            // hop recorded as pass fails when validated again.
+            ("arc", "mx.example.net", "Authentication-Results"),
             ("dkim", "mx.example.org", "Authentication-Results"),
             ("dmarc", "mx.example.org", "Authentication-Results"),
             ("dkim", "mx.example.org", "ARC-Authentication-Results"),
             ("dmarc", "mx.example.org", "ARC-Authentication-Results"),
         ]
     );
-    assert_eq!(v.differences, 4);
+    assert_eq!(v.differences, 5);
 }
 
 #[test]

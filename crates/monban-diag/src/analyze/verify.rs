@@ -320,6 +320,9 @@ fn counterpart(
                 (from, None)
             }
         }
+        // The chain as monban validates it now, against a result recorded by a hop
+        // (which saw the chain before its own set was added).
+        "arc" => (None, Some(report.arc.result.as_str().to_owned())),
         _ => (None, None),
     }
 }
@@ -329,16 +332,30 @@ fn compare(analysis: &Analysis, report: &Report, envelope: &Envelope) -> Vec<Com
     let mut seen_dkim = vec![false; report.dkim.len()];
     let mut seen_spf = false;
     let mut seen_dmarc = false;
+    let mut seen_arc = false;
+    // A hop that sealed the message recorded the chain as it came in, before its own
+    // set: its arc= result is not comparable with the chain validated now.
+    let sealers: Vec<String> = analysis
+        .arc_authentication_results
+        .iter()
+        .filter_map(|f| f.authserv_id.as_deref().map(str::to_ascii_lowercase))
+        .collect();
     let mut add = |rows: &mut Vec<Comparison>,
                    method: &str,
                    recorded: &str,
                    source: &'static str,
                    by: Option<String>,
                    props: &dyn Fn(&str) -> Option<String>| {
-        if !matches!(method, "spf" | "dkim" | "dmarc") {
+        if !matches!(method, "spf" | "dkim" | "dmarc" | "arc") {
             return;
         }
         let (subject, monban) = counterpart(method, props, report, envelope);
+        let monban = monban.filter(|_| {
+            method != "arc"
+                || by
+                    .as_deref()
+                    .is_none_or(|b| !sealers.contains(&b.to_ascii_lowercase()))
+        });
         match method {
             "dkim" => {
                 if let Some(i) = report
@@ -351,6 +368,7 @@ fn compare(analysis: &Analysis, report: &Report, envelope: &Envelope) -> Vec<Com
             }
             "spf" if monban.is_some() => seen_spf = true,
             "dmarc" if monban.is_some() => seen_dmarc = true,
+            "arc" if monban.is_some() => seen_arc = true,
             _ => {}
         }
         let recorded = normalize(recorded);
@@ -423,6 +441,17 @@ fn compare(analysis: &Analysis, report: &Report, envelope: &Envelope) -> Vec<Com
                 differs: false,
             });
         }
+    }
+    if !seen_arc && report.arc.instances > 0 {
+        rows.push(Comparison {
+            method: "arc".into(),
+            subject: None,
+            recorded: None,
+            source: None,
+            by: None,
+            monban: Some(report.arc.result.as_str().to_owned()),
+            differs: false,
+        });
     }
     if !seen_dmarc {
         rows.push(Comparison {
