@@ -12,7 +12,9 @@
 #
 # Contenders, per key type (RSA-2048, Ed25519):
 #   bound            SHA-256 over each whole message plus one signature operation, with
-#                    aws-lc-rs directly (bench/compare/benches/common/dkim_bound.rs); and
+#                    aws-lc-rs directly (bench/compare/benches/common/dkim_bound.rs: the
+#                    faster of hashing straight from memory and reading each 64-byte
+#                    line first, timed at start; the second on this VM); and
 #                    the same from `openssl speed` (SHA-256 over 16 KiB blocks, rsa2048 /
 #                    ed25519 sign and verify), computed for the corpus's mean size
 #   bound + read(2)  the bound plus the process CPU time of reading the same files
@@ -438,7 +440,10 @@ Written by `bash benches/compare.sh` (do not edit by hand; run it again). Every 
 below comes from one run on one machine: the contenders ran one after the other,
 {rounds} rounds, pinned to CPU {cpu}; each ratio is the median of the per-round ratios.
 Messages per second are per core (process CPU time for the CLI and the peer drivers,
-wall time of a pinned single thread in process).
+wall time of a pinned single thread in process). The bound is SHA-256 over each whole
+message plus one signature operation, hashed the faster of two ways on this machine
+(straight from memory, or after a read of each 64-byte line); see
+`bench/compare/benches/common/dkim_bound.rs`.
 
 ## Machine and versions
 
