@@ -141,6 +141,32 @@ fn practice_of(text: &str) -> Option<String> {
         .map(|t| t.value.to_ascii_lowercase())
 }
 
+/// The most author domains of one message ADSP looks up (RFC 5617 §2.3 asks for each;
+/// a From field may list many).
+pub const MAX_AUTHORS: usize = 8;
+
+/// Of the outcomes for several author domains (RFC 5617 §2.3: each checked on its
+/// own), the one a receiver acts on: the most severe (discard, fail, nxdomain,
+/// temperror, permerror, unknown, pass, none), the first of equals. A message from
+/// `a@unknown.example, b@discardable.example` is judged by the second domain's
+/// practice: checking one author only let the other's practice be dodged.
+pub fn most_severe(outcomes: Vec<AdspOutcome>) -> AdspOutcome {
+    let rank = |r: AdspResult| match r {
+        AdspResult::Discard => 0,
+        AdspResult::Fail => 1,
+        AdspResult::Nxdomain => 2,
+        AdspResult::Temperror => 3,
+        AdspResult::Permerror => 4,
+        AdspResult::Unknown => 5,
+        AdspResult::Pass => 6,
+        AdspResult::None => 7,
+    };
+    outcomes
+        .into_iter()
+        .min_by_key(|o| rank(o.result))
+        .unwrap_or_else(AdspOutcome::none)
+}
+
 /// The result, given the DKIM outcomes of the message (RFC 5617 §4.2).
 pub fn conclude(lookup: Lookup, dkim: &[DkimOutcome]) -> AdspOutcome {
     let domain = lookup.domain;

@@ -487,12 +487,21 @@ impl MessageVerifier {
         // The From field is parsed once, for ADSP and DMARC.
         let author_result = dmarc::author_domain(&headers);
         let author = author_result.as_ref().ok().cloned();
-        let adsp = async {
-            match &author {
-                Some(d) => Some(crate::adsp::lookup(resolver, d).await),
-                None => None,
+        // ADSP asks about each author domain (RFC 5617 §2.3): the DMARC one, or, when
+        // the From field names several domains (DMARC exempts it), each of them.
+        let adsp_domains = match (&author, &author_result) {
+            (Some(d), _) => vec![d.clone()],
+            (None, Err(dmarc::FromError::Domains(_))) => {
+                dmarc::author_domains(&headers, crate::adsp::MAX_AUTHORS)
             }
+            (None, _) => Vec::new(),
         };
+        let adsp = crate::pipeline::join_all(
+            adsp_domains
+                .iter()
+                .map(|d| Box::pin(crate::adsp::lookup(resolver, d)))
+                .collect(),
+        );
         let skip_sender_id = self.config.skip_sender_id;
         let sender_id = async {
             match env.ip {
@@ -523,9 +532,11 @@ impl MessageVerifier {
             join(join(dkim, arc), join(discovery, join(iprev, adsp))),
         )
         .await;
-        let adsp = adsp.map_or_else(crate::adsp::AdspOutcome::none, |l| {
-            crate::adsp::conclude(l, &dkim_results)
-        });
+        let adsp = crate::adsp::most_severe(
+            adsp.into_iter()
+                .map(|l| crate::adsp::conclude(l, &dkim_results))
+                .collect(),
+        );
         let mut dmarc = dmarc::conclude(
             resolver,
             discovered,

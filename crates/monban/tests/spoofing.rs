@@ -508,3 +508,39 @@ fn malformed_forged_results_are_found_whatever_comes_first() {
         vec![0, 1, 2, 5]
     );
 }
+
+/// ADSP (RFC 5617 §2.3): with several author addresses each domain is checked, and the
+/// most severe result stands. Checking none let a second author dodge the victim's
+/// `dkim=discardable` (a trial found `adsp=none` with no domain).
+#[test]
+fn rfc5617_2_3_each_author_domain_is_checked_by_adsp() {
+    let mut w = world();
+    txt(
+        &mut w.zone,
+        "_adsp._domainkey.victim.example",
+        "dkim=discardable",
+    );
+    for from in [
+        "a@evil.example, ceo@victim.example",
+        "ceo@victim.example, a@evil.example",
+    ] {
+        let msg = format!("From: {from}\r\nSender: a@evil.example\r\n{BODY}");
+        let report = no_victim_pass(
+            from,
+            &w,
+            &msg,
+            envelope("a@evil.example", "mail.evil.example"),
+        );
+        assert_eq!(
+            report.adsp.result.as_str(),
+            "discard",
+            "{from}: {:?}",
+            report.adsp
+        );
+        assert_eq!(
+            report.adsp.domain.as_deref(),
+            Some("victim.example"),
+            "{from}"
+        );
+    }
+}

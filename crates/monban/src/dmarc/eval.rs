@@ -366,6 +366,32 @@ pub fn author_domain(headers: &Headers) -> Result<String, FromError> {
     author.ok_or(FromError::Mailboxes(0))
 }
 
+/// The distinct domains of the one From field's mailboxes, in order, at most `max`:
+/// for checks that look at each author (ADSP, RFC 5617 §2.3) where DMARC takes one
+/// domain only. Empty when there is not exactly one From field or it cannot be read;
+/// a mailbox whose domain cannot be judged (a domain literal) is left out.
+pub fn author_domains(headers: &Headers, max: usize) -> Vec<String> {
+    let froms: Vec<_> = headers.get("from").collect();
+    let [field] = froms.as_slice() else {
+        return Vec::new();
+    };
+    let Ok(list) = parse_mailbox_list(field.value) else {
+        return Vec::new();
+    };
+    let mut domains: Vec<String> = Vec::new();
+    for mailbox in &list {
+        if domains.len() >= max {
+            break;
+        }
+        if let Ok(d) = mailbox_domain(mailbox)
+            && !domains.contains(&d)
+        {
+            domains.push(d);
+        }
+    }
+    domains
+}
+
 /// The domain of one From mailbox, as DMARC judges it.
 fn mailbox_domain(mailbox: &crate::address::Mailbox) -> Result<String, FromError> {
     if mailbox.domain_literal {

@@ -14,8 +14,8 @@ pub mod record;
 
 pub use eval::{
     Discovery, Disposition, DmarcConfig, DmarcOutcome, DmarcReason, DmarcResult, FromError,
-    OrgDomainMode, OverrideKind, PolicyOverride, PolicyTag, author_domain, conclude, discover,
-    discover_for, evaluate,
+    OrgDomainMode, OverrideKind, PolicyOverride, PolicyTag, author_domain, author_domains,
+    conclude, discover, discover_for, evaluate,
 };
 pub use psl::PublicSuffixList;
 pub use record::{AlignmentMode, DmarcRecord, Policy, Psd, RecordError, ReportUri};
