@@ -254,9 +254,16 @@ pub async fn run_summary(dns: &crate::dns::DnsArgs, args: SummaryArgs) -> Result
     for d in &s.domains {
         let pc = |n: u64| summary_pct(n, d.messages);
         outln!(
-            "{} (p={}): {}, {}",
+            "{} (p={}{}): {}, {}",
             t(&d.domain),
             d.policy.as_deref().map_or("?".into(), t),
+            // Where the policy comes from: the reports' policy_published (what the
+            // reporters saw), or DNS now (`report advise`).
+            if d.policy_source == "dns" {
+                " in DNS"
+            } else {
+                " as reported"
+            },
             plural(d.reports, "report", "reports"),
             plural(d.messages, "message", "messages"),
         );
