@@ -188,7 +188,10 @@ fn networks(value: &str, key: &str, files: &dyn Files, notes: &mut Vec<String>) 
             )),
         }
     }
-    out.dedup();
+    // Each once, in the order given (localhost and ::1 both listed gave ::1/128
+    // twice: `dedup` drops neighbours only).
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|n| seen.insert(n.clone()));
     out
 }
 
@@ -437,7 +440,7 @@ mod tests {
             ),
             (
                 "/etc/opendkim/TrustedHosts",
-                "127.0.0.1\n::1\n10.0.0.0/8\nmail.example.com\n",
+                "127.0.0.1\n::1\n10.0.0.0/8\nmail.example.com\n::1\n127.0.0.1\n",
             ),
         ]));
         let dmarc =

@@ -1,8 +1,8 @@
 //! DNS block and allow lists (RFC 5782): is the SMTP client's address listed in a zone?
 //!
 //! The query name is the address reversed under the zone (§2.1: IPv4 octets; §2.4:
-//! IPv6 nibbles), an A answer in 127.0.0.0/8 says "listed" (§2.3), and its TXT the
-//! reason. Each zone has a filter on the return codes (a set of codes, or a bit mask
+//! IPv6 nibbles), and an A answer in 127.0.0.0/8 says "listed" (§2.3); the TXT record
+//! a list may publish as the reason (§2.1) is not asked for. Each zone has a filter on the return codes (a set of codes, or a bit mask
 //! as many lists encode categories) and a weight; allow lists (DNSWL) that list the
 //! client make the block lists not asked at all. A list that fails (timeout, SERVFAIL)
 //! never lists anybody: its result is `temperror`.
