@@ -869,6 +869,27 @@ const MAX_JOBS: usize = 1024;
 /// hand, and the run prints and records what was verified before it ends with 130.
 static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
+/// Set when an interrupted run has stopped and is writing out and recording what it
+/// verified: the grace period no longer ends it (a slow store must not cut that
+/// short); a second Ctrl-C still does.
+static FINISHING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether SIGINT was ignored when the process started (a non-interactive shell's
+/// background job, `nohup`): Ctrl-C is then not meant for this process, and no handler
+/// is installed (tokio's would replace the ignoring). Read from /proc/self/status
+/// (`SigIgn`, a hexadecimal mask; SIGINT is signal 2, bit 1); false where it cannot be
+/// read.
+fn sigint_ignored() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("SigIgn:").map(|m| m.trim().to_owned()))
+        })
+        .and_then(|m| u64::from_str_radix(&m, 16).ok())
+        .is_some_and(|mask| mask & (1 << 1) != 0)
+}
+
 /// How long the first Ctrl-C waits for the run to stop by itself (it may be waiting on
 /// input that does not come, or on a slow DNS answer) before the process ends at once.
 const INTERRUPT_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
@@ -880,6 +901,9 @@ const INTERRUPT_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 /// a word.
 fn watch_interrupts() -> Result<(), Failure> {
     use tokio::signal::unix::{SignalKind, signal};
+    if sigint_ignored() {
+        return Ok(());
+    }
     let mut sigint = signal(SignalKind::interrupt())
         .map_err(|e| Failure::other(format!("cannot watch SIGINT: {e}")))?;
     tokio::spawn(async move {
@@ -891,7 +915,12 @@ fn watch_interrupts() -> Result<(), Failure> {
         );
         tokio::select! {
             _ = sigint.recv() => {}
-            () = tokio::time::sleep(INTERRUPT_GRACE) => {}
+            () = tokio::time::sleep(INTERRUPT_GRACE) => {
+                if FINISHING.load(std::sync::atomic::Ordering::SeqCst) {
+                    // The run stopped and is writing out what it verified.
+                    sigint.recv().await;
+                }
+            }
         }
         errln!(
             "monban: stopped at once: the results of the last messages may be neither \
@@ -1062,6 +1091,7 @@ pub async fn run(dns: &DnsArgs, args: VerifyArgs) -> Result<(), Failure> {
     if INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
         // As for a closed output: what was verified is out and recorded, then the
         // process ends here (verifying threads may still be at work).
+        FINISHING.store(true, std::sync::atomic::Ordering::SeqCst);
         bar.finish();
         let recorded = match printer.recorder.as_mut() {
             Some(r) => {

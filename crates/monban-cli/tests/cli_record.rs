@@ -237,8 +237,51 @@ fn a_closed_output_stops_the_run_and_keeps_what_was_recorded() {
 /// then sends one more message, so that the run is at work when it looks at the flag.
 #[test]
 fn an_interrupted_run_prints_and_records_what_it_verified() {
+    let run = interrupted_run(false);
+    assert_eq!(run.status, Some(130), "{}", run.err);
+    assert!(
+        run.err.contains(&format!(
+            "interrupted after {0} message(s); recorded {0} evaluation(s)",
+            run.printed
+        )),
+        "{}: {}",
+        run.printed,
+        run.err
+    );
+    assert_eq!(run.recorded, run.printed);
+}
+
+/// A run started with SIGINT ignored (a non-interactive shell's background job,
+/// `nohup`) keeps ignoring it: Ctrl-C is not meant for it (tokio's handler would have
+/// replaced the ignoring).
+#[test]
+fn a_run_started_with_sigint_ignored_is_not_interrupted() {
+    let run = interrupted_run(true);
+    assert_eq!(run.status, Some(0), "{}", run.err);
+    assert!(!run.err.contains("interrupted"), "{}", run.err);
+    assert_eq!(run.printed, run.sent);
+    assert_eq!(run.recorded, run.sent);
+}
+
+/// What [`interrupted_run`] saw.
+struct Interrupted {
+    status: Option<i32>,
+    err: String,
+    printed: usize,
+    recorded: usize,
+    sent: usize,
+}
+
+/// `verify --record --json -` over an mbox written to its standard input, interrupted
+/// (SIGINT) once results come out; then one more message and the end of the input.
+/// With `ignored`, the process starts with SIGINT ignored.
+fn interrupted_run(ignored: bool) -> Interrupted {
     use std::io::{Read as _, Write as _};
-    let dir = Dir::new("record-interrupted");
+    let dir = Dir::new(if ignored {
+        "record-sigint-ignored"
+    } else {
+        "record-interrupted"
+    });
     let db = dir.0.join("x.db");
     let url = format!("sqlite:{}", db.display());
     let alice = std::fs::read_to_string(root().join("examples/messages/alice-to-bob.eml"))
@@ -251,9 +294,30 @@ fn an_interrupted_run_prints_and_records_what_it_verified() {
         )
     };
     let zone = path("examples/example.zone");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_monban"))
-        .args(["verify", "--zone", &zone, "--store", &url, "--record"])
-        .args(["--json", "--jobs", "1", "--at", "1795400000", "-"])
+    let monban = env!("CARGO_BIN_EXE_monban");
+    let verify = [
+        "verify",
+        "--zone",
+        &zone,
+        "--store",
+        &url,
+        "--record",
+        "--json",
+        "--jobs",
+        "1",
+        "--at",
+        "1795400000",
+        "-",
+    ];
+    let mut command = if ignored {
+        let mut c = std::process::Command::new("sh");
+        c.args(["-c", "trap '' INT; exec \"$0\" \"$@\"", monban]);
+        c
+    } else {
+        std::process::Command::new(monban)
+    };
+    let mut child = command
+        .args(verify)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -310,28 +374,34 @@ fn an_interrupted_run_prints_and_records_what_it_verified() {
         .status()
         .unwrap();
     assert!(killed.success());
-    noticed
-        .recv_timeout(std::time::Duration::from_secs(60))
-        .expect("the interruption is announced");
+    if ignored {
+        // Nothing to wait for; a handler, had one been installed, would have seen the
+        // signal by then and stopped the run.
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    } else {
+        noticed
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("the interruption is announced");
+    }
     // The run may be waiting for input: one more message, then the end of the input
-    // (either way it stops at the flag, which is set by now).
-    let _ = stdin.write_all(mbox_message(sent).as_bytes());
+    // (interrupted, it stops at the flag, which is set by now).
+    if stdin.write_all(mbox_message(sent).as_bytes()).is_ok() {
+        sent += 1;
+    }
     drop(stdin);
     let all = reader.join().unwrap();
     let err = errors.join().unwrap();
     let status = child.wait().unwrap();
-    let printed = all.iter().filter(|&&b| b == b'\n').count();
-    assert_eq!(status.code(), Some(130), "{err}");
-    assert!(
-        err.contains(&format!(
-            "interrupted after {printed} message(s); recorded {printed} evaluation(s)"
-        )),
-        "{printed}: {err}"
-    );
     let recorded = SqliteStore::open(&db)
         .unwrap()
         .evaluations_now(0, i64::MAX)
         .unwrap()
         .len();
-    assert_eq!(recorded, printed);
+    Interrupted {
+        status: status.code(),
+        err,
+        printed: all.iter().filter(|&&b| b == b'\n').count(),
+        recorded,
+        sent,
+    }
 }
