@@ -276,7 +276,7 @@ struct Interrupted {
 /// (SIGINT) once results come out; then one more message and the end of the input.
 /// With `ignored`, the process starts with SIGINT ignored.
 fn interrupted_run(ignored: bool) -> Interrupted {
-    use std::io::{Read as _, Write as _};
+    use std::io::Write as _;
     let dir = Dir::new(if ignored {
         "record-sigint-ignored"
     } else {
@@ -324,25 +324,10 @@ fn interrupted_run(ignored: bool) -> Interrupted {
         .spawn()
         .unwrap();
     let mut stdin = child.stdin.take().unwrap();
-    let mut stdout = child.stdout.take().unwrap();
+    let stdout = child.stdout.take().unwrap();
     // The results are read as they come (a full pipe would stop the run), and the
     // first byte is announced.
-    let (first, started) = std::sync::mpsc::channel();
-    let reader = std::thread::spawn(move || {
-        let mut all = Vec::new();
-        let mut buf = [0u8; 65536];
-        loop {
-            match stdout.read(&mut buf) {
-                Ok(0) | Err(_) => return all,
-                Ok(n) => {
-                    if all.is_empty() {
-                        let _ = first.send(());
-                    }
-                    all.extend_from_slice(&buf[..n]);
-                }
-            }
-        }
-    });
+    let (reader, started) = read_in_thread(stdout, |all| !all.is_empty());
     // Messages until results come out (the output is written 64 KiB at a time); the
     // input stays open.
     let mut sent = 0;
@@ -352,22 +337,8 @@ fn interrupted_run(ignored: bool) -> Interrupted {
         sent += 1;
     }
     // Standard error is read as it comes too, to know when the interruption is seen.
-    let mut stderr = child.stderr.take().unwrap();
-    let (seen, noticed) = std::sync::mpsc::channel();
-    let errors = std::thread::spawn(move || {
-        let mut all = Vec::new();
-        let mut buf = [0u8; 4096];
-        loop {
-            match stderr.read(&mut buf) {
-                Ok(0) | Err(_) => return String::from_utf8_lossy(&all).into_owned(),
-                Ok(n) => {
-                    all.extend_from_slice(&buf[..n]);
-                    if String::from_utf8_lossy(&all).contains("monban: interrupted:") {
-                        let _ = seen.send(());
-                    }
-                }
-            }
-        }
+    let (errors, noticed) = read_in_thread(child.stderr.take().unwrap(), |all| {
+        String::from_utf8_lossy(all).contains("monban: interrupted:")
     });
     let killed = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
@@ -390,7 +361,7 @@ fn interrupted_run(ignored: bool) -> Interrupted {
     }
     drop(stdin);
     let all = reader.join().unwrap();
-    let err = errors.join().unwrap();
+    let err = String::from_utf8_lossy(&errors.join().unwrap()).into_owned();
     let status = child.wait().unwrap();
     let recorded = SqliteStore::open(&db)
         .unwrap()
@@ -404,4 +375,34 @@ fn interrupted_run(ignored: bool) -> Interrupted {
         recorded,
         sent,
     }
+}
+
+/// Reads `r` to its end on a thread of its own; the receiver hears once, when what was
+/// read so far first satisfies `notice`.
+fn read_in_thread(
+    mut r: impl std::io::Read + Send + 'static,
+    notice: impl Fn(&[u8]) -> bool + Send + 'static,
+) -> (
+    std::thread::JoinHandle<Vec<u8>>,
+    std::sync::mpsc::Receiver<()>,
+) {
+    let (tell, heard) = std::sync::mpsc::channel();
+    let thread = std::thread::spawn(move || {
+        let mut all = Vec::new();
+        let mut buf = [0u8; 65536];
+        let mut told = false;
+        loop {
+            match r.read(&mut buf) {
+                Ok(0) | Err(_) => return all,
+                Ok(n) => {
+                    all.extend_from_slice(&buf[..n]);
+                    if !told && notice(&all) {
+                        told = true;
+                        let _ = tell.send(());
+                    }
+                }
+            }
+        }
+    });
+    (thread, heard)
 }
