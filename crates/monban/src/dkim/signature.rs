@@ -157,7 +157,11 @@ impl SignedHeaders {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let mut list = Self::default();
+        // Room for a usual list (about twenty names) without growing on the way.
+        let mut list = Self {
+            joined: String::with_capacity(320),
+            count: 0,
+        };
         for name in names {
             for part in name.as_ref().split(':').filter(|n| !n.is_empty()) {
                 list.push(part);
@@ -581,103 +585,135 @@ impl DkimSignature {
     /// characters; [`append_b`] adds the signature. Formatting then parsing gives back
     /// the same signature (with `b=` filled in).
     pub fn format_unsigned(&self) -> String {
-        let mut parts: Vec<String> = vec!["v=1".into(), format!("a={}", self.algorithm.as_str())];
-        parts.push(format!(
+        let mut list = TagText::default();
+        list.push(format_args!("v=1"));
+        list.push(format_args!("a={}", self.algorithm.as_str()));
+        list.push(format_args!(
             "c={}/{}",
             self.header_canonicalization, self.body_canonicalization
         ));
-        parts.push(format!("d={}", self.domain));
+        list.push(format_args!("d={}", self.domain));
         if let Some(i) = &self.identity {
-            parts.push(format!("i={}", tags::qp_encode(i)));
+            list.push(format_args!("i={}", tags::qp_encode(i)));
         }
-        parts.push(format!("s={}", self.selector));
+        list.push(format_args!("s={}", self.selector));
         if let Some(t) = self.timestamp {
-            parts.push(format!("t={t}"));
+            list.push(format_args!("t={t}"));
         }
         if let Some(x) = self.expiration {
-            parts.push(format!("x={x}"));
+            list.push(format_args!("x={x}"));
         }
         if let Some(l) = self.body_length {
-            parts.push(format!("l={l}"));
+            list.push(format_args!("l={l}"));
         }
         for (k, v) in &self.unknown {
-            parts.push(format!("{k}={v}"));
+            list.push(format_args!("{k}={v}"));
         }
-        parts.push(format!("h={}", self.signed_headers));
+        list.push(format_args!("h={}", self.signed_headers));
         if let Some(z) = &self.copied_headers {
-            parts.push(format!("z={z}"));
+            list.push(format_args!("z={z}"));
         }
-        parts.push(format!("bh={}", B64.encode(&self.body_hash)));
-        parts.push("b=".into());
-        fold_tags(&parts)
+        list.text.push_str("bh=");
+        B64.encode_string(&self.body_hash, &mut list.text);
+        list.end();
+        list.push(format_args!("b="));
+        list.fold()
     }
 }
 
-/// Joins tags with "; ", starting a new line (CRLF TAB) before a tag that would pass
-/// column 78, and breaking long values at colons (h=) or anywhere (base64).
-fn fold_tags(parts: &[String]) -> String {
-    // The field starts as "DKIM-Signature: " (16 characters).
-    let mut out = String::from(" ");
-    let mut col = 16usize;
-    for (n, part) in parts.iter().enumerate() {
-        let last = n + 1 == parts.len();
-        let piece = if last {
-            part.clone()
-        } else {
-            format!("{part};")
-        };
-        if col + piece.len() > 78 && col > 1 {
-            out.push_str("\r\n\t");
-            col = 1;
-        } else if n > 0 {
-            out.push(' ');
-            col += 1;
-        }
-        // Values longer than a line are folded inside (FWS is allowed in h=, bh= and b=,
-        // and ignored there).
-        let mut rest = piece.as_str();
-        while col + rest.len() > 78 && rest.len() > 40 {
-            let room = 78usize.saturating_sub(col).max(20);
-            // Tag values are ASCII (checked before signing); should one not be, the cut
-            // moves back to a character boundary rather than split a character.
-            let mut limit = room.min(rest.len());
-            while !rest.is_char_boundary(limit) {
-                limit -= 1;
-            }
-            let cut = rest[..limit]
-                .rfind(':')
-                .map(|c| c + 1)
-                .filter(|_| part.starts_with("h="))
-                .unwrap_or(limit);
-            if cut == 0 {
-                break;
-            }
-            out.push_str(&rest[..cut]);
-            out.push_str("\r\n\t");
-            col = 1;
-            rest = &rest[cut..];
-        }
-        out.push_str(rest);
-        col += rest.len();
+/// The tags of a field value being written, each followed by `;`, in one string (a
+/// signature has a dozen tags: one allocation, not one each), and where each ends.
+#[derive(Default)]
+struct TagText {
+    text: String,
+    /// The end of each tag in `text`, its `;` included.
+    ends: Vec<usize>,
+}
+
+impl TagText {
+    /// Appends a tag.
+    fn push(&mut self, tag: std::fmt::Arguments<'_>) {
+        let _ = self.text.write_fmt(tag);
+        self.end();
     }
-    out
+
+    /// Ends the tag written into `text` since the last one.
+    fn end(&mut self) {
+        self.text.push(';');
+        self.ends.push(self.text.len());
+    }
+
+    /// Joins the tags with "; " (the last without its `;`), starting a new line (CRLF
+    /// TAB) before a tag that would pass column 78, and breaking long values at colons
+    /// (h=) or anywhere (base64).
+    fn fold(&self) -> String {
+        // The field starts as "DKIM-Signature: " (16 characters).
+        let mut out = String::with_capacity(self.text.len() + self.text.len() / 32 + 8);
+        out.push(' ');
+        let mut col = 16usize;
+        let mut start = 0;
+        for (n, &end) in self.ends.iter().enumerate() {
+            let last = n + 1 == self.ends.len();
+            let piece = &self.text[start..if last { end - 1 } else { end }];
+            start = end;
+            if col + piece.len() > 78 && col > 1 {
+                out.push_str("\r\n\t");
+                col = 1;
+            } else if n > 0 {
+                out.push(' ');
+                col += 1;
+            }
+            // Values longer than a line are folded inside (FWS is allowed in h=, bh= and
+            // b=, and ignored there).
+            let names = piece.starts_with("h=");
+            let mut rest = piece;
+            while col + rest.len() > 78 && rest.len() > 40 {
+                let room = 78usize.saturating_sub(col).max(20);
+                // Tag values are ASCII (checked before signing); should one not be, the
+                // cut moves back to a character boundary rather than split a character.
+                let mut limit = room.min(rest.len());
+                while !rest.is_char_boundary(limit) {
+                    limit -= 1;
+                }
+                let cut = rest[..limit]
+                    .rfind(':')
+                    .map(|c| c + 1)
+                    .filter(|_| names)
+                    .unwrap_or(limit);
+                if cut == 0 {
+                    break;
+                }
+                out.push_str(&rest[..cut]);
+                out.push_str("\r\n\t");
+                col = 1;
+                rest = &rest[cut..];
+            }
+            out.push_str(rest);
+            col += rest.len();
+        }
+        out
+    }
 }
 
 /// Appends the base64 signature to a value from [`DkimSignature::format_unsigned`],
 /// folded.
 pub fn append_b(unsigned: &str, signature: &[u8]) -> String {
     let b = B64.encode(signature);
-    let mut out = String::with_capacity(unsigned.len() + b.len() + 16);
+    let mut out = String::with_capacity(unsigned.len() + b.len() + b.len() / 24 + 8);
     out.push_str(unsigned);
-    let mut col = unsigned.rsplit("\r\n").next().map_or(0, str::len);
-    for ch in b.chars() {
-        if col >= 76 {
-            out.push_str("\r\n\t");
-            col = 1;
-        }
-        out.push(ch);
-        col += 1;
+    let col = unsigned.rsplit("\r\n").next().map_or(0, str::len);
+    // Base64 is ASCII: the text is cut at any byte. The first line fills up to column
+    // 76, each next one holds 75 characters after its tab.
+    let mut rest = b.as_str();
+    let mut room = 76usize.saturating_sub(col);
+    while rest.len() > room {
+        let (line, after) = rest.split_at(room);
+        out.push_str(line);
+        out.push_str("\r\n\t");
+        rest = after;
+        room = 75;
     }
+    out.push_str(rest);
     out
 }
 
