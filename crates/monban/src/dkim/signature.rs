@@ -648,7 +648,9 @@ impl TagText {
     /// (h=) or anywhere (base64).
     fn fold(&self) -> String {
         // The field starts as "DKIM-Signature: " (16 characters).
-        let mut out = String::with_capacity(self.text.len() + self.text.len() / 32 + 8);
+        // A space per tag, and a fold (CRLF TAB) every 60 to 75 characters.
+        let room = self.text.len() + self.text.len() / 16 + self.ends.len() + 8;
+        let mut out = String::with_capacity(room);
         out.push(' ');
         let mut col = 16usize;
         let mut start = 0;
