@@ -22,14 +22,10 @@ use monban::dkim::{Algorithm, Canonicalization, SigningKey};
 use monban::message::{MessageSplitter, Split};
 use monban_bench_compare::dkim_corpus::{KeyKind, MonbanDkim};
 
-/// Reads one byte of each 64-byte line (as the bound does).
-fn touch(message: &[u8]) {
-    let mut acc = 0u8;
-    for line in message.chunks(64) {
-        acc ^= line[0];
-    }
-    black_box(acc);
-}
+#[allow(dead_code)]
+#[path = "../benches/common/dkim_bound.rs"]
+mod dkim_bound;
+use dkim_bound::touch;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();

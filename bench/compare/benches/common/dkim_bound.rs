@@ -44,7 +44,7 @@ pub struct Bound<'k> {
 
 /// Reads one byte of each 64-byte line of `message`: the loads are independent, so the
 /// CPU has many lines on their way at once, which SHA-256's sequential reads do not.
-fn touch(message: &[u8]) {
+pub fn touch(message: &[u8]) {
     let mut acc = 0u8;
     for line in message.chunks(64) {
         acc ^= line[0];
