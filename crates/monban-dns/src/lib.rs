@@ -254,6 +254,12 @@ impl Memo {
         kept.downcast_ref::<T>()
     }
 
+    /// The value kept, if one of type `T` is.
+    pub fn get<T: std::any::Any>(&self) -> Option<&T> {
+        let kept: &(dyn std::any::Any + Send + Sync) = &**self.0.get()?;
+        kept.downcast_ref::<T>()
+    }
+
     /// Whether nothing is kept yet.
     pub fn is_empty(&self) -> bool {
         self.0.get().is_none()

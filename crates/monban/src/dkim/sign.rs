@@ -374,11 +374,12 @@ pub fn sign_prepared(
     unsigned: &str,
     key: &dyn Signer,
 ) -> Result<Vec<u8>, SignError> {
-    let raw = format!("DKIM-Signature:{unsigned}");
+    // The field is not in `headers` (nothing there to leave out); its name and colon
+    // are all `raw` needs to give (simple canonicalization).
     let field = HeaderField {
         name: b"DKIM-Signature",
-        value: &raw.as_bytes()["DKIM-Signature:".len()..],
-        raw: raw.as_bytes(),
+        value: unsigned.as_bytes(),
+        raw: b"DKIM-Signature:",
     };
     let mut data = Vec::with_capacity(1024);
     header_data(headers, signed, canon, field, &mut data);

@@ -163,7 +163,15 @@ impl SignedHeaders {
             count: 0,
         };
         for name in names {
-            for part in name.as_ref().split(':').filter(|n| !n.is_empty()) {
+            let name = name.as_ref();
+            if memchr::memchr(b':', name.as_bytes()).is_none() {
+                // The usual name: no splitting.
+                if !name.is_empty() {
+                    list.push(name);
+                }
+                continue;
+            }
+            for part in name.split(':').filter(|n| !n.is_empty()) {
                 list.push(part);
             }
         }
@@ -722,21 +730,29 @@ pub fn append_b(unsigned: &str, signature: &[u8]) -> String {
 /// Removes the value of the `b=` tag from a raw field value, keeping every other byte
 /// (§3.7: the signature field is hashed "with the value of the b= tag ... deleted").
 pub fn strip_b_value(value: &[u8]) -> Vec<u8> {
+    strip_b(value).into_owned()
+}
+
+/// [`strip_b_value`], borrowing `value` when no `b=` in it has a value to remove (as in
+/// the field a signer has just formatted): no copy then.
+pub(crate) fn strip_b(value: &[u8]) -> std::borrow::Cow<'_, [u8]> {
     // Everything is copied as it is but the value of a `b` tag: the specs are found
     // with memchr, and the bytes between two `b=` values go over in one copy.
-    let mut out = Vec::with_capacity(value.len());
+    let mut out: Option<Vec<u8>> = None;
     let mut copied = 0;
     let mut start = 0;
     loop {
         let end = memchr::memchr(b';', &value[start..]).map_or(value.len(), |i| start + i);
         let spec = &value[start..end];
         if let Some(eq) = memchr::memchr(b'=', spec)
+            && start + eq + 1 < end
             && spec[..eq]
                 .iter()
                 .filter(|c| !c.is_ascii_whitespace())
                 .eq(b"b".iter())
         {
-            out.extend_from_slice(&value[copied..=start + eq]);
+            out.get_or_insert_with(|| Vec::with_capacity(value.len()))
+                .extend_from_slice(&value[copied..=start + eq]);
             copied = end;
         }
         if end == value.len() {
@@ -744,8 +760,13 @@ pub fn strip_b_value(value: &[u8]) -> Vec<u8> {
         }
         start = end + 1;
     }
-    out.extend_from_slice(&value[copied..]);
-    out
+    match out {
+        None => std::borrow::Cow::Borrowed(value),
+        Some(mut out) => {
+            out.extend_from_slice(&value[copied..]);
+            std::borrow::Cow::Owned(out)
+        }
+    }
 }
 
 /// The `header.b` value of RFC 6008: the first 8 characters of `b=`.
@@ -985,6 +1006,14 @@ mod tests {
         assert!(s.contains("bh=2jUSOH9NhtVGCQWNr9BrIAPreKQjO6Sn7XIkfJVOzv8=;"));
         assert_eq!(strip_b_value(b"a=1; b = xyz"), b"a=1; b =");
         assert_eq!(strip_b_value(b"b=xyz; bh=abc"), b"b=; bh=abc");
+        // Nothing to remove: no copy.
+        for empty in [&b"a=1; b="[..], b"b=; bh=abc", b"a=1; b =", b"bh=abc", b""] {
+            assert!(
+                matches!(strip_b(empty), std::borrow::Cow::Borrowed(_)),
+                "{empty:?}"
+            );
+        }
+        assert_eq!(&*strip_b(b"b=; b=x"), b"b=; b=");
     }
 
     /// §3.5 `h=`: names as written, in order, duplicates kept (oversigning), empty

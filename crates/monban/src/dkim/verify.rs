@@ -212,10 +212,13 @@ pub fn header_data(
     sig_field: HeaderField<'_>,
     out: &mut Vec<u8>,
 ) {
-    let fields: Vec<HeaderField<'_>> = headers
-        .fields()
-        .filter(|f| !std::ptr::eq(f.raw, sig_field.raw))
-        .collect();
+    // Sized once: the filter leaves the collect no size to go by.
+    let mut fields: Vec<HeaderField<'_>> = Vec::with_capacity(headers.len());
+    fields.extend(
+        headers
+            .fields()
+            .filter(|f| !std::ptr::eq(f.raw, sig_field.raw)),
+    );
     let picks = pick_fields(&fields, signed);
     for f in picks.into_iter().flatten().map(|i| &fields[i]) {
         push_field(f, f.value, canon, out);
@@ -261,7 +264,7 @@ pub fn signature_field(
     canon: Canonicalization,
     out: &mut Vec<u8>,
 ) {
-    let stripped = signature::strip_b_value(value);
+    let stripped = signature::strip_b(value);
     push_field(&sig_field, &stripped, canon, out);
 }
 

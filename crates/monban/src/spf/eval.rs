@@ -671,10 +671,11 @@ impl<R: Resolver> Spf<R> {
         // answer is larger than any SPF record needs: its parse (thousands of terms in
         // 64 KB) would outweigh what the DNS cache counts for it.
         let fresh;
-        let memo = if txt_bytes(&txt) <= MEMO_MAX_TXT_BYTES {
-            txt.memo.get_or_init(SpfMemo::default)
-        } else {
-            None
+        let memo = match txt.memo.get::<SpfMemo>() {
+            // Kept by an earlier evaluation: the answer's size was checked then.
+            Some(memo) => Some(memo),
+            None if txt_bytes(&txt) <= MEMO_MAX_TXT_BYTES => txt.memo.get_or_init(SpfMemo::default),
+            None => None,
         };
         let selected = match memo {
             Some(memo) => {
