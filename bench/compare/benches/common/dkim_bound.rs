@@ -149,6 +149,40 @@ impl<'k> Bound<'k> {
             .expect("the bound's signature verifies");
     }
 
+    /// The bound over one file read as `monban verify` reads its files: read(2) into
+    /// `buf` (reused, the CLI's read size), each chunk hashed as it arrives (in cache
+    /// after the kernel's copy, so not read first), then one signature checked. The
+    /// bytes read.
+    #[allow(dead_code)] // for `read_files --bound` alone
+    pub fn verify_read(
+        &self,
+        file: &mut impl std::io::Read,
+        buf: &mut [u8],
+        kind: KeyKind,
+    ) -> std::io::Result<u64> {
+        let mut hash = digest::Context::new(&digest::SHA256);
+        let mut bytes = 0u64;
+        loop {
+            match file.read(buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    hash.update(&buf[..n]);
+                    bytes += n as u64;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        black_box(hash.finish());
+        let (key, sig) = match kind {
+            KeyKind::Rsa => (&self.rsa_public, &self.rsa_sig),
+            KeyKind::Ed25519 => (&self.ed25519_public, &self.ed25519_sig),
+        };
+        key.verify_sig(black_box(&SIGNED_DATA), sig)
+            .expect("the bound's signature verifies");
+        Ok(bytes)
+    }
+
     /// The bound of an ARC validation (RSA-2048): the message hashed once (the AMS body
     /// hashes share one pass when their canonicalization agrees, and the header data of
     /// each signature is small) plus `checks` signature verifications. A chain of `n`
