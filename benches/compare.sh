@@ -247,8 +247,10 @@ for kind in rsa ed25519; do
             s=$(cpu_seconds "${pin[@]}" "$EX/read_files" "${many[@]}")
             row read "$kind" "$r" per-message "$(python3 -c "print(f'{$s / ${#many[@]}:.9f}')")"
             warm "${signed[@]}"
-            row verify "$kind" "$r" "bound over files" \
-                "$("${pin[@]}" "$EX/read_files" --bound "$kind" "${many[@]}")"
+            # Assigned first: set -e stops at a failing assignment, not at a failing
+            # substitution inside another command's arguments.
+            v=$("${pin[@]}" "$EX/read_files" --bound "$kind" "${many[@]}")
+            row verify "$kind" "$r" "bound over files" "$v"
             if [ "${#small[@]}" -gt 0 ]; then
                 # The smallest messages alone: in process, the CLI, and reading them.
                 while IFS=$'\t' read -r name rate; do
@@ -263,8 +265,8 @@ for kind in rsa ed25519; do
                 row read-small "$kind" "$r" per-message \
                     "$(python3 -c "print(f'{$s / ${#small_many[@]}:.9f}')")"
                 warm "${small[@]}"
-                row verify-small "$kind" "$r" "bound over files" \
-                    "$("${pin[@]}" "$EX/read_files" --bound "$kind" "${small_many[@]}")"
+                v=$("${pin[@]}" "$EX/read_files" --bound "$kind" "${small_many[@]}")
+                row verify-small "$kind" "$r" "bound over files" "$v"
             fi
             if [ "${#mbox[@]}" -gt 0 ]; then
                 warm "${mbox[0]}"
@@ -273,14 +275,18 @@ for kind in rsa ed25519; do
                     "$(python3 -c "print(f'{$n * ${#mbox[@]} / $s:.0f}')")"
             fi
             # Every CPU: the wall-clock speed-up of --jobs NCPU over --jobs 1, not pinned.
+            warm "${signed[@]}"
             w1=$(wall_seconds "${cli[@]}" --jobs 1 "${many[@]}")
+            warm "${signed[@]}"
             wn=$(wall_seconds "${cli[@]}" --jobs "$NCPU" "${many[@]}")
             row jobs "$kind" "$r" speedup "$(python3 -c "print(f'{$w1 / $wn:.3f}')")"
             if [ "${#mbox[@]}" -gt 0 ]; then
                 # One mbox alone (the same messages CLI_PASSES times in one file): its
                 # messages verified at once.
                 [ -f "$WORK/$kind.mbox" ] || cat "${mbox[@]}" >"$WORK/$kind.mbox"
+                warm "$WORK/$kind.mbox"
                 w1=$(wall_seconds "${cli[@]}" --jobs 1 "$WORK/$kind.mbox")
+                warm "$WORK/$kind.mbox"
                 wn=$(wall_seconds "${cli[@]}" --jobs "$NCPU" "$WORK/$kind.mbox")
                 row jobs "$kind" "$r" speedup-mbox "$(python3 -c "print(f'{$w1 / $wn:.3f}')")"
             fi
