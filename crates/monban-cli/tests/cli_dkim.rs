@@ -1116,3 +1116,78 @@ fn an_internationalized_signing_domain_is_written_in_a_labels() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["dkim"][0]["result"], "pass", "{v}");
 }
+
+/// `monban verify` asking a real DNS server (hickory-server on loopback, serving the
+/// bundled example zone) gives what it gives with the zone file, for the bundled
+/// messages, with one job and with several, over the files and over one mbox of them.
+/// With a server, each message's lookups are awaited (the verification is not ready at
+/// its first poll): the path `--zone` and a warm cache never take.
+#[test]
+fn verify_over_a_dns_server_gives_what_the_zone_file_gives() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let zone_file = root.join("examples/example.zone");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let zone = monban_dns::ZoneResolver::from_file(&zone_file).expect("example.zone");
+    let server = rt
+        .block_on(monban_testdns::TestDnsServer::start(&zone))
+        .expect("start the DNS server");
+    let addr = server.addr().to_string();
+    let mut messages: Vec<String> = std::fs::read_dir(root.join("examples/messages"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+        .map(|p| p.to_str().unwrap().to_owned())
+        .collect();
+    messages.sort();
+    assert!(messages.len() >= 4, "{messages:?}");
+    let dir = Dir::new("dns-server");
+    let mbox = dir.path("all.mbox");
+    let mut text = String::new();
+    for m in &messages {
+        text.push_str("From sender@example.com Sun Nov 22 10:00:00 2026\n");
+        text.push_str(&std::fs::read_to_string(m).unwrap().replace("\r\n", "\n"));
+        text.push('\n');
+    }
+    std::fs::write(&mbox, text).unwrap();
+    let zone_arg = zone_file.to_str().unwrap();
+    let run = |dns: &[&str], jobs: &str, inputs: &[&str]| -> Vec<String> {
+        let mut args: Vec<&str> = dns.to_vec();
+        args.extend(["verify", "--json", "--jobs", jobs]);
+        args.extend_from_slice(inputs);
+        let out = monban(&args, None);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(
+            out.status.code().is_some_and(|c| c == 0 || c == 1),
+            "{args:?}: {err}"
+        );
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    };
+    let files: Vec<&str> = messages.iter().map(String::as_str).collect();
+    for inputs in [files.clone(), vec![mbox.as_str()]] {
+        let want = run(&["--zone", zone_arg], "1", &inputs);
+        assert_eq!(want.len(), messages.len(), "{want:?}");
+        assert!(
+            want.iter().any(|l| l.contains(r#""result":"pass""#)),
+            "nothing passes with the zone: {want:?}"
+        );
+        for jobs in ["1", "2"] {
+            let got = run(
+                &["--dns-server", &addr, "--dns-timeout", "5"],
+                jobs,
+                &inputs,
+            );
+            assert_eq!(got, want, "--dns-server, --jobs {jobs}, {inputs:?}");
+        }
+    }
+    drop(server);
+    drop(rt);
+}
