@@ -57,13 +57,9 @@ fn bound(args: &[String]) {
         eprintln!("usage: read_files --bound rsa|ed25519 FILE...");
         std::process::exit(2);
     };
-    let kind = match kind.as_str() {
-        "rsa" => KeyKind::Rsa,
-        "ed25519" => KeyKind::Ed25519,
-        _ => {
-            eprintln!("read_files: --bound rsa or ed25519, not {kind}");
-            std::process::exit(2);
-        }
+    let Some(kind) = KeyKind::from_arg(kind) else {
+        eprintln!("read_files: --bound rsa or ed25519, not {kind}");
+        std::process::exit(2);
     };
     let monban = MonbanDkim::new();
     let bound = dkim_bound::Bound::new(&monban);

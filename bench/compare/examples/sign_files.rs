@@ -33,11 +33,7 @@ fn main() {
         std::process::exit(2);
     };
     let rounds: usize = rounds.parse().expect("ROUNDS: a number");
-    let kind = match kind.as_str() {
-        "rsa" => KeyKind::Rsa,
-        "ed25519" => KeyKind::Ed25519,
-        other => panic!("{other}: rsa or ed25519"),
-    };
+    let kind = KeyKind::from_arg(kind).unwrap_or_else(|| panic!("{kind}: rsa or ed25519"));
     let messages: Vec<Vec<u8>> = files
         .iter()
         .map(|f| std::fs::read(f).unwrap_or_else(|e| panic!("{f}: {e}")))

@@ -474,6 +474,15 @@ impl KeyKind {
     /// Both.
     pub const ALL: [KeyKind; 2] = [KeyKind::Rsa, KeyKind::Ed25519];
 
+    /// The kind a tool's argument names: `rsa` or `ed25519`.
+    pub fn from_arg(arg: &str) -> Option<Self> {
+        match arg {
+            "rsa" => Some(Self::Rsa),
+            "ed25519" => Some(Self::Ed25519),
+            _ => None,
+        }
+    }
+
     /// The selector its key is published under.
     pub fn selector(self) -> &'static str {
         match self {

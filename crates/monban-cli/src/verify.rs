@@ -696,7 +696,8 @@ impl Job {
 /// runtime's context: a verification whose DNS answers are all at hand (a zone, a warm
 /// cache) and a result printed with nothing to record are ready at once, and then cost
 /// no `block_on` (a park handle, a seed for the runtime's random numbers: two of them a
-/// message, about 1.5 % of the CLI's time on small messages). Otherwise `block_on`
+/// message; tokio's share of the CLI's time on small messages went from about 1.2 % to
+/// 0.6 %). Otherwise `block_on`
 /// drives it on, polling it again with a waker that works.
 fn finish_now<F: Future>(
     runtime: &tokio::runtime::Handle,

@@ -57,13 +57,9 @@ fn bound(args: &[String]) {
         eprintln!("usage: write_dkim_corpus --bound rsa|ed25519 PASSES FILE...");
         std::process::exit(2);
     };
-    let kind = match kind.as_str() {
-        "rsa" => KeyKind::Rsa,
-        "ed25519" => KeyKind::Ed25519,
-        _ => {
-            eprintln!("write_dkim_corpus: --bound rsa or ed25519, not {kind}");
-            std::process::exit(2);
-        }
+    let Some(kind) = KeyKind::from_arg(kind) else {
+        eprintln!("write_dkim_corpus: --bound rsa or ed25519, not {kind}");
+        std::process::exit(2);
     };
     let passes: usize = passes.parse().expect("PASSES: a number");
     let messages: Vec<Vec<u8>> = files
