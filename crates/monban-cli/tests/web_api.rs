@@ -177,6 +177,28 @@ fn api_answers_as_the_cli_does() {
     assert!(String::from_utf8_lossy(&body).contains("ip needs mail_from, helo or both"));
     let (status, _, _) = server_id.request("POST", "/api/v1/verify", "Content-Length: 0\r\n", b"");
     assert_eq!(status, 400);
+    // A misspelt parameter is refused, not ignored (the verdict would be judged without
+    // the client's address), and so is a parameter given twice.
+    for (query, says) in [
+        (
+            "ipp=192.0.2.25&mail_from=a%40example.com",
+            "unknown query parameter ipp (this path takes ip, helo, mail_from)",
+        ),
+        (
+            "ip=192.0.2.25&ip=192.0.2.26&mail_from=a%40example.com",
+            "the query parameter ip is given more than once",
+        ),
+    ] {
+        let (status, _, body) = server_id.request(
+            "POST",
+            &format!("/api/v1/verify?{query}"),
+            "Content-Length: 3\r\n",
+            b"a\r\n",
+        );
+        assert_eq!(status, 400, "{query}");
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["error"], says, "{query}");
+    }
 
     // The OpenAPI document names every path served.
     let (status, _, body) = server.get("/api/v1/openapi.json");
@@ -220,6 +242,11 @@ fn errors_are_json_and_limits_hold() {
         .contains("after")
     );
     assert!(error("/api/v1/reports/summary?domain=%zz", 400).contains("escape"));
+    assert!(error("/api/v1/reports/summary?domian=example.com", 400).contains("domian"));
+    assert!(error("/api/v1/check/example.com?selectr=s1", 400).contains("selector, discover"));
+    assert!(
+        error("/api/v1/check/example.com?discover=1&discover=0", 400).contains("more than once")
+    );
     assert!(error("/api/v1/nothing/here", 404).contains("no such"));
     // A body over --max-body is refused before it is read.
     let (status, headers, _) = server.request(
@@ -586,8 +613,15 @@ fn selectors_and_query_parameters_are_bounded() {
             .collect::<Vec<_>>()
             .join("&")
     };
-    let (status, _, _) = server.get(&format!("/api/v1/check/example.com?{}", params(100)));
-    assert_eq!(status, 200);
+    // Within the bound the names are read, and a name the path does not take is
+    // refused by name; past it, the query is refused as a whole.
+    let (status, _, body) = server.get(&format!("/api/v1/check/example.com?{}", params(100)));
+    assert_eq!(status, 400);
+    assert!(
+        String::from_utf8_lossy(&body).contains("unknown query parameter x0"),
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
     let (status, _, body) = server.get(&format!("/api/v1/check/example.com?{}", params(101)));
     assert_eq!(status, 400);
     assert!(

@@ -238,6 +238,46 @@ fn params(raw: Option<&str>) -> Result<Vec<(String, String)>, QueryError> {
     Ok(out)
 }
 
+/// An API path's query: [`params`], with each name checked against the ones the path
+/// takes (`takes`, of which `repeatable` may come more than once). An unknown name is
+/// refused rather than ignored: a script's misspelt `ipp=` would otherwise get a verdict
+/// judged without the client's address (SPF `none`) and never know; a name taken once
+/// and given twice is refused too, as nothing says which of the two was meant. Pages
+/// keep ignoring what they do not know (a link may carry a tracking parameter).
+fn api_params(
+    raw: Option<&str>,
+    takes: &[&str],
+    repeatable: &[&str],
+) -> Result<Params, QueryError> {
+    let out = params(raw)?;
+    for (i, (name, _)) in out.iter().enumerate() {
+        if !takes.contains(&name.as_str()) {
+            return Err(QueryError(monban_diag::msg!(
+                "query-unknown-param",
+                name = shown(name),
+                takes = takes.join(", ")
+            )));
+        }
+        if !repeatable.contains(&name.as_str()) && out[..i].iter().any(|(k, _)| k == name) {
+            return Err(QueryError(monban_diag::msg!(
+                "query-repeated-param",
+                name = name.as_str()
+            )));
+        }
+    }
+    Ok(out)
+}
+
+/// A name from a request as an error message shows it: at most 40 characters, and
+/// control characters escaped, so that the message stays one short line.
+fn shown(name: &str) -> String {
+    let mut out: String = name.chars().take(40).flat_map(char::escape_debug).collect();
+    if name.chars().nth(40).is_some() {
+        out.push('…');
+    }
+    out
+}
+
 fn decode(s: &str) -> Result<String, QueryError> {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
@@ -300,7 +340,7 @@ async fn check_domain(
     Path(domain): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let params = match params(query.as_deref()) {
+    let params = match api_params(query.as_deref(), &["selector", "discover"], &["selector"]) {
         Ok(p) => p,
         Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
@@ -348,7 +388,7 @@ async fn reports_summary(
     if let Err(refusal) = state.access.check(&headers, peer.ip()).await {
         return refusal.json();
     }
-    let params = match params(query.as_deref()) {
+    let params = match api_params(query.as_deref(), &["domain", "since", "until"], &[]) {
         Ok(p) => p,
         Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
@@ -418,7 +458,7 @@ async fn verify(
     RawQuery(query): RawQuery,
     body: axum::body::Bytes,
 ) -> Response {
-    let params = match params(query.as_deref()) {
+    let params = match api_params(query.as_deref(), &["ip", "helo", "mail_from"], &[]) {
         Ok(p) => p,
         Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
@@ -505,7 +545,7 @@ async fn analyze_message(
     RawQuery(query): RawQuery,
     body: axum::body::Bytes,
 ) -> Response {
-    let params = match params(query.as_deref()) {
+    let params = match api_params(query.as_deref(), &["verify"], &[]) {
         Ok(p) => p,
         Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
@@ -1283,6 +1323,31 @@ mod tests {
                 .to_string()
                 .contains("too many")
         );
+        // An API path refuses what it does not take, and a name it takes once given
+        // twice; a repeatable name may repeat.
+        let takes = ["ip", "helo", "mail_from"];
+        let e = api_params(Some("ipp=192.0.2.1&helo=h"), &takes, &[]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "unknown query parameter ipp (this path takes ip, helo, mail_from)"
+        );
+        let e = api_params(Some("ip=192.0.2.1&ip=192.0.2.2"), &takes, &[]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "the query parameter ip is given more than once"
+        );
+        let p = api_params(Some("selector=a&selector=b"), &["selector"], &["selector"]);
+        assert_eq!(p.unwrap().len(), 2);
+        assert_eq!(api_params(None, &takes, &[]).unwrap().len(), 0);
+        // A hostile name is shown short and on one line.
+        let long = format!("{}\n{}", "x".repeat(30), "y".repeat(100));
+        let e = api_params(Some(&long.replace('\n', "%0A")), &takes, &[]).unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.contains(&format!("{}\\n{}…", "x".repeat(30), "y".repeat(9))),
+            "{text}"
+        );
+        assert!(!text.contains('\n'));
         // The language of a query that does not read as a whole.
         assert_eq!(
             lang_in(Some("domain=%zz&lang=ja")),

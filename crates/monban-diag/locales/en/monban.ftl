@@ -686,3 +686,5 @@ too-many-at-once = Your address has { $most } checks under way already: wait for
 query-too-many-params = too many query parameters (at most { $most })
 query-bad-escape = a bad %-escape in the query
 query-not-utf8 = the query is not UTF-8
+query-unknown-param = unknown query parameter { $name } (this path takes { $takes })
+query-repeated-param = the query parameter { $name } is given more than once

@@ -663,3 +663,5 @@ too-many-at-once = このアドレスからのチェックがすでに { $most }
 query-too-many-params = クエリのパラメーターが多すぎます (最大 { $most } 個)
 query-bad-escape = クエリに不正な %-エスケープがあります
 query-not-utf8 = クエリが UTF-8 ではありません
+query-unknown-param = クエリのパラメーター { $name } はこのパスでは使えません (使えるもの: { $takes })
+query-repeated-param = クエリのパラメーター { $name } が 2 回以上指定されています
