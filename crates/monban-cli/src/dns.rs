@@ -113,6 +113,18 @@ impl DnsArgs {
         !self.zone.is_empty() || !self.dns_server.is_empty()
     }
 
+    /// Checks the DNS flags' values whether or not the command asks DNS: they are
+    /// global, and a bad `--dns-timeout` or `--dns-server` given to a command that
+    /// happens not to need DNS this time (`report summary --no-rdns`, `keygen`) is a
+    /// mistake all the same, better named at once than when the next run does ask.
+    pub fn check(&self) -> Result<(), Failure> {
+        self.timeout()?;
+        for s in &self.dns_server {
+            parse_server(s)?;
+        }
+        Ok(())
+    }
+
     /// `--dns-timeout`, when given.
     pub fn timeout(&self) -> Result<Option<Duration>, Failure> {
         match self.dns_timeout {

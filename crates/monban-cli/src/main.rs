@@ -297,6 +297,7 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
+        cli.dns.check()?;
         match cli.command {
             Command::Spf(args) => spf::run(&cli.dns, args).await,
             Command::Verify(args) => verify::run(&cli.dns, args).await,

@@ -389,6 +389,43 @@ fn dns_timeout_is_1_to_300_seconds() {
         // Panics unless the server listens.
         drop(common::web::Server::start(&a));
     }
+    // The flags are global: a bad value is refused by a command that asks no DNS this
+    // time too (it was accepted there, and the mistake surfaced only later).
+    let store_arg = store.as_str();
+    for a in [
+        &[
+            "--dns-timeout",
+            "0",
+            "report",
+            "summary",
+            "--no-rdns",
+            "--store",
+            store_arg,
+        ][..],
+        &[
+            "keygen",
+            "--dns-timeout",
+            "301",
+            "--domain",
+            "example.com",
+            "--selector",
+            "s",
+        ],
+        &[
+            "keygen",
+            "--dns-server",
+            "resolver.example",
+            "--domain",
+            "example.com",
+            "--selector",
+            "s",
+        ],
+    ] {
+        let out = monban(a, b"");
+        assert_eq!(out.status.code(), Some(2), "{a:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains("--dns-"), "{a:?}: {}", stderr(&out));
+        assert!(out.stdout.is_empty(), "{a:?}: nothing done");
+    }
 }
 
 /// A limit on processes and threads (`ulimit -u`, systemd's `TasksMax`) below what the
