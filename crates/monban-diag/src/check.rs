@@ -2447,9 +2447,11 @@ async fn predict<R: Resolver>(
                 msg!("fix-sign-aligned", domain = domain)
             });
         }
-        // An error (permerror, temperror) is not mended by listing the address: it
-        // comes before any address is compared (a void-lookup limit for IPv6 clients,
-        // a missing include), so its cause is the fix.
+        // An error (permerror, temperror) is not mended by listing the address: the
+        // evaluation stops at it (a void-lookup limit for IPv6 clients, a missing
+        // include), so an address listed after that term is never compared, and its
+        // cause is the fix (an address listed before it would pass that one sender
+        // and leave the error for the others).
         let error = outcomes
             .iter()
             .find(|o| matches!(o.result, SpfResult::Permerror | SpfResult::Temperror));
@@ -3745,6 +3747,24 @@ mod tests {
         assert!(
             fix.contains("or make the SPF policy of d.test evaluate: it gives permerror for 2001:db8:ffff::1 (more than 2 void DNS lookups")
                 && !fix.contains("add ip6:"),
+            "{fix}"
+        );
+        // An error after an address that is compared: the words do not say no address
+        // is compared (a trial's finding), they say where the evaluation stops.
+        let broken = "d.test. TXT \"v=spf1 ip4:198.51.100.0/24 include:missing.test -all\"\n";
+        let fix = sending_fix(
+            broken,
+            "d.test",
+            SendingSetup {
+                ips: vec!["192.0.2.1".parse().unwrap()],
+                ..SendingSetup::default()
+            },
+        );
+        assert!(
+            fix.contains("it gives permerror for 192.0.2.1 (")
+                && fix.contains("evaluation stops there")
+                && !fix.contains("before any address")
+                && !fix.contains("add ip4:"),
             "{fix}"
         );
         // Two are within the limit.
