@@ -104,10 +104,11 @@ enum Command {
     /// Analyse a received message's header: the Received chain, the recorded
     /// authentication results and the DKIM signatures (with --verify, monban's own).
     Analyze(analyze::AnalyzeArgs),
-    /// DMARC reports: generate RFC 9990 aggregate reports from recorded evaluations
-    /// and send them.
+    /// DMARC reports: generate and send RFC 9990 aggregate reports from recorded
+    /// evaluations; import, summarise and advise on the reports a domain receives.
     Report(report::ReportArgs),
-    /// Serve the JSON API (the domain checker, report summaries) on 127.0.0.1:8080.
+    /// Serve the web UI (English and Japanese: the domain checker, the header analyzer,
+    /// the stored reports) and the JSON API, on 127.0.0.1:8080.
     Serve(serve::ServeArgs),
     /// Print shell completions (bash, zsh, fish, elvish, powershell).
     Completions(docs::CompletionsArgs),
