@@ -235,6 +235,34 @@ fn a_key_others_can_read_is_warned_about() {
     // Signing with it stays quiet.
     let out = sign_rsa_run(&key, MESSAGE.as_bytes());
     assert!(out.status.success() && out.stderr.is_empty());
+    // A public key given by mistake is refused, without a word about who may read it
+    // (it is no secret).
+    let public = dir.path("ed.pub");
+    std::fs::write(
+        &public,
+        "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=\n-----END PUBLIC KEY-----\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&public, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = monban(
+        &[
+            "check",
+            "--zone",
+            &zone,
+            "example.com",
+            "--selector",
+            "rsa",
+            "--key",
+            &public,
+        ],
+        None,
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("not a PEM private key") && !err.contains("warning"),
+        "{err}"
+    );
 }
 
 #[test]
