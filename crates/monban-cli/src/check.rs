@@ -116,13 +116,18 @@ pub async fn run(dns: &DnsArgs, args: CheckArgs) -> Result<(), Failure> {
                 // A key too small to sign with is still compared with its record (the
                 // record's own finding says it is weak): checking an old key before
                 // replacing it is what --key is for.
-                let (record, _) = monban::dkim::crypto::public_record_from_pem(&pem)
-                    .map_err(|e| Failure::other(format!("--key {}: {e}", path.display())))?;
-                // Only a private key is a secret: a public key given by mistake gets the
-                // error above alone, not a warning about who may read it first.
-                if let Some(w) = monban_dns::file::secret_exposure(path) {
+                let parsed = monban::dkim::crypto::public_record_from_pem(&pem);
+                // Only a private key is a secret, whatever its kind and whether monban
+                // can use it (an EC or encrypted key is refused below, and may still be
+                // readable by all): told by its PEM label. A public key given by mistake
+                // gets the error alone.
+                if pem.contains("PRIVATE KEY-----")
+                    && let Some(w) = monban_dns::file::secret_exposure(path)
+                {
                     errln!("monban: warning: the key {w}");
                 }
+                let (record, _) =
+                    parsed.map_err(|e| Failure::other(format!("--key {}: {e}", path.display())))?;
                 Some((
                     args.selectors[0].to_ascii_lowercase(),
                     path.display().to_string(),

@@ -238,21 +238,40 @@ fn a_key_others_can_read_is_warned_about() {
     // Signing with it stays quiet.
     let out = sign_rsa_run(&key, MESSAGE.as_bytes());
     assert!(out.status.success() && out.stderr.is_empty());
-    // A public key given by mistake is refused, without a word about who may read it
-    // (it is no secret).
-    let public = dir.path("ed.pub");
-    std::fs::write(
-        &public,
-        "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=\n-----END PUBLIC KEY-----\n",
-    )
-    .unwrap();
-    std::fs::set_permissions(&public, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let (status, err) = check_with(&public);
-    assert_eq!(status, Some(1), "{err}");
-    assert!(
-        err.contains("not a PEM private key") && !err.contains("warning"),
-        "{err}"
-    );
+    // A PEM file of another kind, readable by all: `check --key` refuses it (exit 1),
+    // and names its mode only when it holds a private key, whether or not monban can
+    // use that key (an EC key: a secret all the same; a public key given by mistake
+    // is none).
+    for (name, label, body, warned) in [
+        (
+            "ed.pub",
+            "PUBLIC KEY",
+            "MCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=",
+            false,
+        ),
+        (
+            "ec.private",
+            "EC PRIVATE KEY",
+            "MHcCAQEEIIm2rYhqL1cTqQe8nNNDm0qSaG0y0dyh9u5BqyZ7x1xQoAoGCCqGSM49",
+            true,
+        ),
+    ] {
+        let path = dir.path(name);
+        std::fs::write(
+            &path,
+            format!("-----BEGIN {label}-----\n{body}\n-----END {label}-----\n"),
+        )
+        .unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let (status, err) = check_with(&path);
+        assert_eq!(status, Some(1), "{name}: {err}");
+        assert!(err.contains(&format!("--key {path}")), "{name}: {err}");
+        assert_eq!(
+            err.contains("warning") && err.contains(name) && err.contains("mode 0644"),
+            warned,
+            "{name}: {err}"
+        );
+    }
 }
 
 #[test]

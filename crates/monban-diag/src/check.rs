@@ -2448,10 +2448,10 @@ async fn predict<R: Resolver>(
             });
         }
         // An error (permerror, temperror) is not mended by listing the address: the
-        // evaluation stops at it (a void-lookup limit for IPv6 clients, a missing
-        // include), so an address listed after that term is never compared, and its
-        // cause is the fix (an address listed before it would pass that one sender
-        // and leave the error for the others).
+        // evaluation ends where it arises (a void-lookup limit for IPv6 clients, a
+        // missing include; a record that does not parse, before any address is
+        // compared), so its cause is the fix (an address listed before an include that
+        // fails would pass that one sender and leave the error for the others).
         let error = outcomes
             .iter()
             .find(|o| matches!(o.result, SpfResult::Permerror | SpfResult::Temperror));
@@ -3750,7 +3750,7 @@ mod tests {
             "{fix}"
         );
         // An error after an address that is compared: the words do not say no address
-        // is compared (a trial's finding), they say where the evaluation stops.
+        // is compared (a trial's finding), only that the evaluation ends at the error.
         let broken = "d.test. TXT \"v=spf1 ip4:198.51.100.0/24 include:missing.test -all\"\n";
         let fix = sending_fix(
             broken,
@@ -3762,8 +3762,8 @@ mod tests {
         );
         assert!(
             fix.contains("it gives permerror for 192.0.2.1 (")
-                && fix.contains("evaluation stops there")
-                && !fix.contains("before any address")
+                && fix.contains("an error ends the evaluation where it arises")
+                && !fix.contains("so listing addresses does not help")
                 && !fix.contains("add ip4:"),
             "{fix}"
         );

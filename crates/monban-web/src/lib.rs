@@ -268,13 +268,16 @@ fn api_params(
     Ok(out)
 }
 
-/// A name from a request as an error message shows it: at most 40 characters, and
-/// control characters escaped, so that the message stays one short line.
+/// A name from a request as an error message shows it: in quotes (an empty name, or
+/// one ending in a space, stays visible), its first 40 characters with control
+/// characters and quotes escaped, so that the message stays one line.
 fn shown(name: &str) -> String {
-    let mut out: String = name.chars().take(40).flat_map(char::escape_debug).collect();
+    let mut out = String::from("\"");
+    out.extend(name.chars().take(40).flat_map(char::escape_debug));
     if name.chars().nth(40).is_some() {
         out.push('…');
     }
+    out.push('"');
     out
 }
 
@@ -1329,7 +1332,7 @@ mod tests {
         let e = api_params(Some("ipp=192.0.2.1&helo=h"), &takes, &[]).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "unknown query parameter ipp (this path takes ip, helo, mail_from)"
+            "unknown query parameter \"ipp\" (this path takes ip, helo, mail_from)"
         );
         let e = api_params(Some("ip=192.0.2.1&ip=192.0.2.2"), &takes, &[]).unwrap_err();
         assert_eq!(
@@ -1344,10 +1347,15 @@ mod tests {
         let e = api_params(Some(&long.replace('\n', "%0A")), &takes, &[]).unwrap_err();
         let text = e.to_string();
         assert!(
-            text.contains(&format!("{}\\n{}…", "x".repeat(30), "y".repeat(9))),
+            text.contains(&format!("\"{}\\n{}…\"", "x".repeat(30), "y".repeat(9))),
             "{text}"
         );
         assert!(!text.contains('\n'));
+        let e = api_params(Some("=1"), &takes, &[]).unwrap_err();
+        assert!(
+            e.to_string().starts_with("unknown query parameter \"\" "),
+            "{e}"
+        );
         // The language of a query that does not read as a whole.
         assert_eq!(
             lang_in(Some("domain=%zz&lang=ja")),

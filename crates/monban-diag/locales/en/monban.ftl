@@ -391,7 +391,7 @@ fix-sign-aligned-strict = sign with d={ $domain } exactly (adkim=s: a subdomain 
 fix-mail-from-aligned = send with a MAIL FROM (Return-Path) address at { $domain } or a subdomain of it
 fix-mail-from-strict = send with a MAIL FROM (Return-Path) address at { $domain } itself (aspf=s: a subdomain does not align)
 fix-spf-add = add { $nets } to the SPF record of { $domain }
-fix-spf-error = make the SPF policy of { $domain } evaluate: it gives { $result } for { $ip } ({ $cause }); mend that first, as evaluation stops there and an address listed after that point is never compared
+fix-spf-error = make the SPF policy of { $domain } evaluate: it gives { $result } for { $ip } ({ $cause }), and an error ends the evaluation where it arises (for a record that does not parse, or two records, before any address is compared): mend its cause rather than list addresses
 fix-either = { $a }; or { $b }
 fix-none-known = nothing to change here
 step-publish-key = publish the key: monban keygen --domain { $domain } --selector { $selector }

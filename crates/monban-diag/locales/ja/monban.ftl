@@ -389,7 +389,7 @@ fix-sign-aligned-strict = d={ $domain } そのもので署名し(adkim=s では�
 fix-mail-from-aligned = MAIL FROM (Return-Path) に { $domain } またはそのサブドメインのアドレスを使って送信してください
 fix-mail-from-strict = MAIL FROM (Return-Path) に { $domain } そのもののアドレスを使って送信してください(aspf=s ではサブドメインは一致しません)
 fix-spf-add = { $domain } の SPF レコードに { $nets } を追加してください
-fix-spf-error = { $domain } の SPF ポリシーが評価できるよう直してください: { $ip } に対して { $result } になります({ $cause })。評価はそこで止まり、それより後に列挙したアドレスは比較されないため、まずこれを直してください
+fix-spf-error = { $domain } の SPF ポリシーが評価できるよう直してください: { $ip } に対して { $result } になります({ $cause })。エラーが起きた時点で評価は終わります(構文エラーやレコードが複数ある場合は、アドレスを比較する前に終わります)。アドレスを列挙するのではなく、原因を直してください
 fix-either = { $a }。または { $b }
 fix-none-known = ここで変更すべきことはありません
 step-publish-key = 鍵を公開してください: monban keygen --domain { $domain } --selector { $selector }
