@@ -612,15 +612,25 @@ async fn check_spf<R: Resolver>(
         }
         [one] => String::from_utf8_lossy(one).into_owned(),
         many => {
+            let merged = merge_spf(many);
             ctx.add(
                 Area::Spf,
                 Severity::Red,
                 msg!("spf-several", n = many.len()),
                 Some(msg!(
                     "fix-spf-several",
-                    record = txt_record(domain, &merge_spf(many))
+                    record = txt_record(domain, &merged)
                 )),
             );
+            // What the merged record includes or redirects to, walked as a published
+            // record's would be: an include without a record (or with two, or one that
+            // does not parse) would make the pasted record a permerror too, and is said
+            // now rather than on the next check, once the merged record is out.
+            let mut walk = Walk::within(SPF_WALK_TIME);
+            walk.visit_merged(resolver, domain, merged).await;
+            for (severity, problem) in walk.problems {
+                ctx.add(Area::Spf, severity, problem, None);
+            }
             return (Vec::new(), None, Vec::new(), false);
         }
     };
@@ -1240,64 +1250,102 @@ impl Walk {
                 return;
             };
             let text = String::from_utf8_lossy(record).into_owned();
-            if let Some(&i) = self.stack.last() {
-                self.tree[i].record = Some(text.clone());
-            }
-            let Ok(parsed) = SpfRecord::parse(&text) else {
-                self.problem(msg!("spf-walk-syntax", domain = domain));
-                return;
-            };
-            // This record's own DNS-querying terms.
-            let lookups = own_lookups(&parsed);
-            if let Some(&i) = self.stack.last() {
-                self.tree[i].lookups = u32::try_from(lookups).unwrap_or(u32::MAX);
-            }
-            let mut after_all = false;
-            for term in parsed.terms() {
-                match term {
-                    // RFC 7208 §5.1: mechanisms after all are never tested; an include
-                    // there is never fetched, so it is no problem of the policy.
-                    Term::Directive(_) if after_all => {
-                        self.problem_of(Severity::Yellow, msg!("spf-after-all", domain = domain));
-                    }
-                    Term::Directive(d) => {
-                        after_all = matches!(d.mechanism, Mechanism::All);
-                        // A network listed with -, ~ or ? is not one the policy
-                        // allows: listing it as allowed would be wrong.
-                        if d.qualifier() != Qualifier::Pass
-                            && !matches!(d.mechanism, Mechanism::All)
-                        {
-                            self.unflattenable = true;
-                        }
-                        if d.qualifier() == Qualifier::Pass
-                            && self.wide.len() < MAX_WIDE
-                            && let Some(v6) = wide_network(&d.mechanism)
-                        {
-                            self.wide.push((d.to_string(), domain.to_owned(), v6));
-                        }
-                        self.mechanism(resolver, domain, &d.mechanism, depth).await;
-                    }
-                    // RFC 7208 §6.1: a redirect= beside an all is ignored; the owner
-                    // who wrote it meant the target's senders to pass.
-                    Term::Modifier(Modifier::Redirect(target)) if parsed.has_all() => {
-                        self.problem_of(
-                            Severity::Yellow,
-                            msg!("spf-redirect-ignored", domain = domain, target = target.0),
-                        );
-                    }
-                    Term::Modifier(Modifier::Redirect(target)) => {
-                        if target.0.contains('%') {
-                            self.unflattenable = true;
-                        } else {
-                            let t = target.0.trim_end_matches('.').to_ascii_lowercase();
-                            self.via_next = "redirect";
-                            self.visit(resolver, &t, depth + 1).await;
-                        }
-                    }
-                    Term::Modifier(_) => {}
-                }
-            }
+            self.visit_text(resolver, domain, text, depth).await;
         })
+    }
+
+    /// Walks the policy of `domain` as if `text` were its one SPF record: the record
+    /// that merges several ([`merge_spf`]) is not published yet, but what it includes
+    /// is, and a broken include would make the pasted record fail as well.
+    async fn visit_merged<R: Resolver>(&mut self, resolver: &R, domain: &str, text: String) {
+        self.tree.push(SpfNode {
+            domain: domain.to_owned(),
+            ..SpfNode::default()
+        });
+        self.stack.push(0);
+        self.path.push(domain.to_owned());
+        self.walked += 1;
+        self.visit_text(resolver, domain, text, 0).await;
+        self.path.pop();
+        self.stack.pop();
+    }
+
+    /// Walks one SPF record's text, of `domain` at `depth` in the tree (a plain future:
+    /// the recursion is boxed in [`Self::visit`]).
+    async fn visit_text<R: Resolver>(
+        &mut self,
+        resolver: &R,
+        domain: &str,
+        text: String,
+        depth: usize,
+    ) {
+        if let Some(&i) = self.stack.last() {
+            self.tree[i].record = Some(text.clone());
+        }
+        let Ok(parsed) = SpfRecord::parse(&text) else {
+            self.problem(msg!("spf-walk-syntax", domain = domain));
+            return;
+        };
+        // This record's own DNS-querying terms.
+        let lookups = own_lookups(&parsed);
+        if let Some(&i) = self.stack.last() {
+            self.tree[i].lookups = u32::try_from(lookups).unwrap_or(u32::MAX);
+        }
+        let mut after_all = false;
+        for term in parsed.terms() {
+            match term {
+                // RFC 7208 §5.1: mechanisms after all are never tested; an include
+                // there is never fetched, so it is no problem of the policy.
+                Term::Directive(_) if after_all => {
+                    self.problem_of(Severity::Yellow, msg!("spf-after-all", domain = domain));
+                }
+                Term::Directive(d) => {
+                    after_all = matches!(d.mechanism, Mechanism::All);
+                    // A network listed with -, ~ or ? is not one the policy
+                    // allows: listing it as allowed would be wrong.
+                    if d.qualifier() != Qualifier::Pass && !matches!(d.mechanism, Mechanism::All) {
+                        self.unflattenable = true;
+                    }
+                    if d.qualifier() == Qualifier::Pass
+                        && self.wide.len() < MAX_WIDE
+                        && let Some(v6) = wide_network(&d.mechanism)
+                    {
+                        self.wide.push((d.to_string(), domain.to_owned(), v6));
+                    }
+                    self.mechanism(resolver, domain, &d.mechanism, depth).await;
+                }
+                // RFC 7208 §6.1: a redirect= beside an all is ignored; the owner
+                // who wrote it meant the target's senders to pass.
+                Term::Modifier(Modifier::Redirect(target)) if parsed.has_all() => {
+                    self.problem_of(
+                        Severity::Yellow,
+                        msg!("spf-redirect-ignored", domain = domain, target = target.0),
+                    );
+                }
+                Term::Modifier(Modifier::Redirect(target)) => {
+                    self.follow(resolver, target.0, "redirect", depth).await;
+                }
+                Term::Modifier(_) => {}
+            }
+        }
+    }
+
+    /// Walks the record an `include:` or `redirect=` names (`via`), one level down; a
+    /// target with macros depends on the sender and cannot be walked (nor flattened).
+    async fn follow<R: Resolver>(
+        &mut self,
+        resolver: &R,
+        target: &str,
+        via: &'static str,
+        depth: usize,
+    ) {
+        if target.contains('%') {
+            self.unflattenable = true;
+        } else {
+            let t = target.trim_end_matches('.').to_ascii_lowercase();
+            self.via_next = via;
+            self.visit(resolver, &t, depth + 1).await;
+        }
     }
 
     async fn addresses<R: Resolver>(
@@ -1388,13 +1436,7 @@ impl Walk {
                 }
             }
             Mechanism::Include(spec) => {
-                if spec.0.contains('%') {
-                    self.unflattenable = true;
-                } else {
-                    let t = spec.0.trim_end_matches('.').to_ascii_lowercase();
-                    self.via_next = "include";
-                    self.visit(resolver, &t, depth + 1).await;
-                }
+                self.follow(resolver, spec.0, "include", depth).await;
             }
             Mechanism::Ptr(_) => {
                 self.unflattenable = true;
@@ -4078,6 +4120,43 @@ mod tests {
             rest = after[end + 1..].strip_prefix(' ').unwrap_or("");
         }
         Some(value)
+    }
+
+    /// A new user's trial: the merged record offered for a domain with two SPF records
+    /// kept an include that has no record, so pasting it gave permerror still, and the
+    /// check said so only once it was published. What the merged record includes is
+    /// walked now, with the finding on the several records.
+    #[test]
+    fn the_merged_record_s_includes_are_checked() {
+        let zone = "two.test. TXT \"v=spf1 include:gone.test -all\"\n\
+            two.test. TXT \"v=spf1 include:_spf.ok.test redirect=_r.two.test\"\n\
+            _spf.ok.test. TXT \"v=spf1 ip4:192.0.2.1 -all\"\n\
+            _r.two.test. TXT \"v=spf1 ip4:192.0.2.2 -all\"\n\
+            _r.two.test. TXT \"v=spf1 ip4:192.0.2.3 -all\"\n\
+            fine.test. TXT \"v=spf1 include:_spf.ok.test -all\"\n\
+            fine.test. TXT \"v=spf1 ip4:192.0.2.9 ~all\"\n";
+        let f = spf_findings_of(zone, "two.test");
+        let has = |s: &str| {
+            f.iter()
+                .any(|(sev, m, _)| *sev == Severity::Red && m.contains(s))
+        };
+        assert!(has("2 SPF records: receivers treat this"), "{f:#?}");
+        assert!(
+            has("gone.test (included or redirected to) has 0 SPF records"),
+            "{f:#?}"
+        );
+        // The redirect= became an include of its target, which has two records.
+        assert!(
+            has("_r.two.test (included or redirected to) has 2 SPF records"),
+            "{f:#?}"
+        );
+        assert!(
+            !f.iter().any(|(_, m, _)| m.contains("_spf.ok.test")),
+            "{f:#?}"
+        );
+        // Merged records whose includes are sound: the one finding.
+        let f = spf_findings_of(zone, "fine.test");
+        assert_eq!(f.len(), 1, "{f:#?}");
     }
 
     /// Trial findings F3, F4, F17: merged records with two exp= (invalid), merged
