@@ -50,8 +50,9 @@ pub struct CheckArgs {
     /// check could not be made), after printing the report: for cron and monitoring.
     #[arg(long = "fail-on", value_name = "COLOUR", value_parser = ["red", "yellow"])]
     fail_on: Option<String>,
-    /// `nagios`: one line (`MONBAN CHECK CRITICAL - example.com: 1 red, 2 yellow |
-    /// red=1 yellow=2 green=5`) and the Nagios plugin exit status: 0 green, 1 yellow,
+    /// `nagios`: one line (`MONBAN CHECK CRITICAL - example.com: 1 red, 2 yellow (spf:
+    /// ...) | red=1 yellow=2 green=5`, with the first finding of the worst colour) and
+    /// the Nagios plugin exit status: 0 green, 1 yellow,
     /// 2 red, 3 (UNKNOWN) when the lookup of the domain's SPF, DMARC or MX records, or
     /// of a selector given, failed and nothing seen is red.
     #[arg(long, value_name = "FORMAT", value_parser = ["nagios"])]
@@ -66,6 +67,24 @@ pub struct CheckArgs {
 /// `--lang`: a language monban speaks.
 pub fn parse_lang(s: &str) -> Result<Lang, String> {
     Lang::parse(s).ok_or_else(|| format!("{s:?}: monban speaks en and ja"))
+}
+
+/// A finding's words in a Nagios status line: one line, no `|` (it starts the
+/// performance data), at most 200 characters.
+fn nagios_text(text: &str) -> String {
+    let mut out: String = text
+        .chars()
+        .take(200)
+        .map(|c| match c {
+            '|' => '/',
+            c if c.is_control() => ' ',
+            c => c,
+        })
+        .collect();
+    if text.chars().nth(200).is_some() {
+        out.push('…');
+    }
+    out
 }
 
 fn valid_domain(flag: &str, d: &str) -> Result<String, Failure> {
@@ -184,8 +203,27 @@ pub async fn run(dns: &DnsArgs, args: CheckArgs) -> Result<(), Failure> {
         } else {
             String::new()
         };
+        // The first finding of the worst colour, so that the alert says what to look
+        // at (a monitoring screen shows this line only).
+        let worst: Vec<_> = report
+            .findings
+            .iter()
+            .filter(|f| f.severity == report.status && f.severity != Severity::Green)
+            .collect();
+        let first = worst.first().map_or(String::new(), |f| {
+            let lang = args.lang.unwrap_or_default();
+            let more = match worst.len() - 1 {
+                0 => String::new(),
+                n => format!("; and {n} more"),
+            };
+            format!(
+                " ({}: {}{more})",
+                f.area.as_str(),
+                nagios_text(&f.text.text(lang))
+            )
+        });
         outln!(
-            "MONBAN CHECK {word} - {}: {red} red, {yellow} yellow{lookups} | red={red} yellow={yellow} green={green}",
+            "MONBAN CHECK {word} - {}: {red} red, {yellow} yellow{lookups}{first} | red={red} yellow={yellow} green={green}",
             report.domain
         );
         return if code == 0 {

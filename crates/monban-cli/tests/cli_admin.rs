@@ -49,6 +49,11 @@ fn check_exit_statuses_for_monitoring() {
     );
     assert_eq!(line.lines().count(), 1, "{line}");
     assert!(line.contains("| red="), "{line}");
+    assert_eq!(
+        line.matches('|').count(),
+        1,
+        "only the performance data's: {line}"
+    );
     // A yellow domain (no selector given: the DKIM finding is yellow).
     let yellow = ["--zone", &z, "check", "example.com", "--fail-on", "red"];
     let out = common::run(&yellow, b"", &[]);
@@ -65,7 +70,14 @@ fn check_exit_statuses_for_monitoring() {
         &[],
     );
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stdout).starts_with("MONBAN CHECK WARNING"));
+    // The line says which finding it is about (a monitoring screen shows only it).
+    assert!(
+        String::from_utf8_lossy(&out.stdout).starts_with(
+            "MONBAN CHECK WARNING - example.com: 0 red, 1 yellow (dkim: no DKIM selector given) | red=0 yellow=1 "
+        ),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let out = common::run(&["check", "example.com", "--fail-on", "blue"], b"", &[]);
     assert_eq!(out.status.code(), Some(2));
     // A resolver that answers nothing (a closed port on loopback): every record's
