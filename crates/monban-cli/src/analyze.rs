@@ -17,9 +17,9 @@ use monban::pipeline::VerifyConfig;
 use monban::spf::SpfConfig;
 use monban_diag::analyze::{self, Analysis, Finding, Severity, Signer};
 
+use crate::Failure;
 use crate::dns::{DnsArgs, DnsSource};
 use crate::input::{self, Messages, Source};
-use crate::{Failure, host_name};
 
 /// The largest message read (it is held in memory to diagnose DKIM failures).
 const MAX_MESSAGE: usize = 64 * 1024 * 1024;
@@ -133,6 +133,7 @@ fn read(source: &Source) -> Result<(Headers, Vec<u8>, bool), Failure> {
 }
 
 pub async fn run(dns: &DnsArgs, args: AnalyzeArgs) -> Result<(), Failure> {
+    let authserv_id = crate::authserv_id(args.authserv_id.as_deref())?;
     let source = match args.file.as_deref() {
         None | Some("-") => Source::Stdin,
         Some(f) => {
@@ -159,7 +160,6 @@ pub async fn run(dns: &DnsArgs, args: AnalyzeArgs) -> Result<(), Failure> {
         );
     }
     let mut analysis = analyze::analyze(&headers, Some(&body));
-    let authserv_id = args.authserv_id.clone().unwrap_or_else(host_name);
     if let Some(resolver) = &resolver {
         let now = args.at.unwrap_or_else(|| {
             SystemTime::now()

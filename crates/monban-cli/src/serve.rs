@@ -178,7 +178,7 @@ pub async fn run(dns: &DnsArgs, args: ServeArgs) -> Result<(), Failure> {
         concurrency: args.concurrency,
         allowed_hosts,
     };
-    let authserv_id = args.authserv_id.clone().unwrap_or_else(crate::host_name);
+    let authserv_id = crate::authserv_id(args.authserv_id.as_deref())?;
     let mut trusted_ids = vec![authserv_id.clone()];
     trusted_ids.extend(args.trust_authserv_id.iter().cloned());
     let dashboards = Arc::new(monban_web::dashboard::Cache::default());

@@ -955,6 +955,7 @@ fn watch_interrupts() -> Result<(), Failure> {
 
 pub async fn run(dns: &DnsArgs, args: VerifyArgs) -> Result<(), Failure> {
     // Checked first: a refused command creates nothing (no store, no output).
+    let authserv_id = crate::authserv_id(args.authserv_id.as_deref())?;
     let jobs = match args.jobs {
         Some(0) => return Err(Failure::usage("--jobs must be at least 1")),
         Some(n) if n > MAX_JOBS => {
@@ -989,7 +990,6 @@ pub async fn run(dns: &DnsArgs, args: VerifyArgs) -> Result<(), Failure> {
         errln!("monban: {note}");
     }
     let resolver: DnsSource = dns.build()?;
-    let authserv_id = args.authserv_id.clone().unwrap_or_else(host_name);
     let now = args.at.unwrap_or_else(|| {
         SystemTime::now()
             .duration_since(UNIX_EPOCH)

@@ -428,6 +428,36 @@ fn dns_timeout_is_1_to_300_seconds() {
     }
 }
 
+/// An authserv-id that is not a token (a space, a quote) is refused by every command
+/// that writes one, as the milter's configuration and `seal` refuse it: `verify` wrote
+/// it as a quoted string, which RFC 8601 allows and the parsers of the field do not
+/// expect (a new user's trial).
+#[test]
+fn an_authserv_id_is_a_token_everywhere() {
+    let z = zone();
+    let m = b"From: a@example.com\r\n\r\nbody\r\n";
+    for cmd in [&["verify"][..], &["analyze", "--verify"]] {
+        for bad in ["mx one.example", "mx\"x", "", "mx;x"] {
+            let mut a: Vec<&str> = vec!["--zone", &z];
+            a.extend_from_slice(cmd);
+            a.extend(["--authserv-id", bad, "-"]);
+            let out = monban(&a, m);
+            assert_eq!(out.status.code(), Some(2), "{a:?}: {}", stderr(&out));
+            assert!(
+                stderr(&out).contains("must be a host name or another token"),
+                "{a:?}: {}",
+                stderr(&out)
+            );
+            assert!(out.stdout.is_empty(), "{a:?}");
+        }
+        let mut a: Vec<&str> = vec!["--zone", &z];
+        a.extend_from_slice(cmd);
+        a.extend(["--authserv-id", "mx-1.example.org", "-"]);
+        let out = monban(&a, m);
+        assert_eq!(out.status.code(), Some(0), "{a:?}: {}", stderr(&out));
+    }
+}
+
 /// A limit on processes and threads (`ulimit -u`, systemd's `TasksMax`) below what the
 /// async runtime needs gets one clear error and exit 1. tokio panicked there, and hung
 /// for good when it could start one of its two workers (its blocking pool waited for
