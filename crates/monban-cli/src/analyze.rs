@@ -71,7 +71,7 @@ pub struct AnalyzeArgs {
     /// With --verify: the SMTP client's address (else the one the trusted Received field
     /// records).
     #[arg(long, value_name = "IP", requires = "verify")]
-    ip: Option<std::net::IpAddr>,
+    ip: Option<String>,
     /// With --verify: the HELO name (else the recorded one).
     #[arg(long, value_name = "NAME", requires = "verify")]
     helo: Option<String>,
@@ -134,6 +134,24 @@ fn read(source: &Source) -> Result<(Headers, Vec<u8>, bool), Failure> {
 
 pub async fn run(dns: &DnsArgs, args: AnalyzeArgs) -> Result<(), Failure> {
     let authserv_id = crate::authserv_id(args.authserv_id.as_deref())?;
+    // The envelope flags, checked as `verify` checks them (with its words), each on its
+    // own: what is not given comes from the header.
+    let ip = args
+        .ip
+        .as_deref()
+        .map(|ip| {
+            ip.trim()
+                .parse::<std::net::IpAddr>()
+                .map_err(|_| Failure::usage(format!("--ip {ip:?} is not an IPv4 or IPv6 address")))
+        })
+        .transpose()?;
+    if let Some(h) = &args.helo {
+        monban::pipeline::check_helo(h).map_err(|e| Failure::usage(format!("--helo {e}")))?;
+    }
+    if let Some(m) = &args.mail_from {
+        monban::pipeline::check_mail_from(m)
+            .map_err(|e| Failure::usage(format!("--mail-from {e}")))?;
+    }
     let source = match args.file.as_deref() {
         None | Some("-") => Source::Stdin,
         Some(f) => {
@@ -179,7 +197,7 @@ pub async fn run(dns: &DnsArgs, args: AnalyzeArgs) -> Result<(), Failure> {
         let given = args.ip.is_some() || args.helo.is_some() || args.mail_from.is_some();
         let envelope = given.then(|| {
             let (mut e, _) = analysis.derived_envelope();
-            if let Some(ip) = args.ip {
+            if let Some(ip) = ip {
                 e.ip = Some(ip);
             }
             if let Some(h) = &args.helo {

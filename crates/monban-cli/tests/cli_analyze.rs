@@ -307,4 +307,30 @@ fn errors_and_exit_status() {
         Some(b"From: a@b.example\r\n\r\n"),
     );
     assert_eq!(o.status.code(), Some(1));
+    // The envelope flags are checked as verify checks them, in its words.
+    for (flag, value, says) in [
+        (
+            "--ip",
+            "300.1.1.1",
+            "--ip \"300.1.1.1\" is not an IPv4 or IPv6 address",
+        ),
+        (
+            "--helo",
+            "two words",
+            "--helo \"two words\" must be a host name",
+        ),
+        (
+            "--mail-from",
+            "nobody",
+            "--mail-from \"nobody\" is not an address",
+        ),
+    ] {
+        let o = monban(
+            &["analyze", "--verify", flag, value, "-"],
+            Some(b"From: a@b.example\r\n\r\n"),
+        );
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{flag}: {err}");
+        assert!(err.contains(says), "{flag}: {err}");
+    }
 }
