@@ -174,17 +174,15 @@ pub async fn run(dns: &DnsArgs, args: CheckArgs) -> Result<(), Failure> {
                 .starts_with(&format!("{}._domainkey.", s.to_ascii_lowercase()))
         })
     };
-    let failed = report
-        .findings
-        .iter()
-        .filter(|f| match f.text.id {
+    let failed_lookup =
+        |f: &&monban_diag::check::Finding| match f.text.id {
             "spf-lookup-failed" | "dmarc-lookup-failed" | "mx-lookup-failed" => true,
             "dkim-lookup-failed" => f.text.args.iter().any(|(k, v)| {
                 *k == "name" && matches!(v, monban_diag::i18n::Arg::Text(n) if given(n))
             }),
             _ => false,
-        })
-        .count();
+        };
+    let failed = report.findings.iter().filter(failed_lookup).count();
     if args.format.as_deref() == Some("nagios") {
         let count = |s: Severity| report.findings.iter().filter(|f| f.severity == s).count();
         let (red, yellow, green) = (
@@ -204,12 +202,17 @@ pub async fn run(dns: &DnsArgs, args: CheckArgs) -> Result<(), Failure> {
             String::new()
         };
         // The first finding of the worst colour, so that the alert says what to look
-        // at (a monitoring screen shows this line only).
-        let worst: Vec<_> = report
-            .findings
-            .iter()
-            .filter(|f| f.severity == report.status && f.severity != Severity::Green)
-            .collect();
+        // at (a monitoring screen shows this line only); for UNKNOWN, the first lookup
+        // that failed.
+        let worst: Vec<_> = if code == 3 {
+            report.findings.iter().filter(failed_lookup).collect()
+        } else {
+            report
+                .findings
+                .iter()
+                .filter(|f| f.severity == report.status && f.severity != Severity::Green)
+                .collect()
+        };
         let first = worst.first().map_or(String::new(), |f| {
             let lang = args.lang.unwrap_or_default();
             let more = match worst.len() - 1 {
@@ -338,4 +341,22 @@ pub fn render(r: &CheckReport, colour: bool, lang: Lang) -> String {
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A finding's words in the Nagios line: one line, no `|` but the performance
+    /// data's, cut at 200 characters (not bytes: Japanese text is three bytes a
+    /// character).
+    #[test]
+    fn nagios_text_is_one_line_without_a_bar() {
+        assert_eq!(nagios_text("a | b\nc\td"), "a / b c d");
+        let long = "あ".repeat(250);
+        let cut = nagios_text(&long);
+        assert_eq!(cut.chars().count(), 201, "{cut}");
+        assert!(cut.ends_with("あ…"));
+        assert_eq!(nagios_text(&"x".repeat(200)), "x".repeat(200));
+    }
 }

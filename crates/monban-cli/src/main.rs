@@ -162,7 +162,6 @@ impl Failure {
 /// The largest private key file read (a PEM RSA 4096 key is about 3.3 KB).
 pub(crate) const MAX_KEY_FILE_BYTES: u64 = 1024 * 1024;
 
-/// This host's name, for `receiver=` and the default authserv-id.
 /// `--authserv-id`, or this host's name: the id is written in Authentication-Results
 /// and matched against it later, so it must be a token (RFC 8601 §2.5 allows a quoted
 /// string, but the milter's configuration and `seal` take a host name only, and the
@@ -172,11 +171,12 @@ pub(crate) fn authserv_id(given: Option<&str>) -> Result<String, Failure> {
         None => Ok(host_name()),
         Some(id) if monban::authres::is_token(id) => Ok(id.to_owned()),
         Some(id) => Err(Failure::usage(format!(
-            "--authserv-id: the authserv-id {id:?} must be a host name or another token (no spaces or ()<>@,;:\\\"/[]?=)"
+            "--authserv-id: the authserv-id {id:?} must be a host name or another token (no spaces or ()<>@,;:\\\"/[]?=; an internationalized name in its xn-- form)"
         ))),
     }
 }
 
+/// This host's name, for `receiver=` and the default authserv-id.
 fn host_name() -> String {
     ["/proc/sys/kernel/hostname", "/etc/hostname"]
         .iter()

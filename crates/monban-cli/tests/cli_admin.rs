@@ -617,6 +617,9 @@ fn nagios_is_unknown_when_the_check_could_not_be_made() {
         "{line}"
     );
     assert!(line.contains("DNS lookup(s) failed"), "{line}");
+    // The finding named is a lookup that failed, not the first yellow one.
+    let named = line.split(" | ").next().unwrap_or_default();
+    assert!(named.contains("lookup failed"), "{line}");
 }
 
 /// A zone file's records of types monban does not read are named on stderr (they were

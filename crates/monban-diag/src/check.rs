@@ -624,10 +624,34 @@ async fn check_spf<R: Resolver>(
             );
             // What the merged record includes or redirects to, walked as a published
             // record's would be: an include without a record (or with two, or one that
-            // does not parse) would make the pasted record a permerror too, and is said
-            // now rather than on the next check, once the merged record is out.
+            // does not parse), or more lookups in all than receivers make, would make
+            // the pasted record a permerror too, and is said now rather than on the next
+            // check, once the merged record is out. A term that does not parse in a
+            // published record is copied into the merged one: said as such.
+            if let Err(e) = SpfRecord::parse(&merged) {
+                ctx.add(
+                    Area::Spf,
+                    Severity::Red,
+                    msg!("spf-merged-syntax", error = e.to_string()),
+                    None,
+                );
+                return (Vec::new(), None, Vec::new(), false);
+            }
             let mut walk = Walk::within(SPF_WALK_TIME);
             walk.visit_merged(resolver, domain, merged).await;
+            let lookups = walk
+                .tree
+                .iter()
+                .fold(0u32, |n, node| n.saturating_add(node.lookups));
+            // Receivers stop at 10 DNS-querying terms (RFC 7208 §4.6.4).
+            if lookups > 10 {
+                ctx.add(
+                    Area::Spf,
+                    Severity::Red,
+                    msg!("spf-merged-lookups", n = lookups, limit = 10u32),
+                    None,
+                );
+            }
             for (severity, problem) in walk.problems {
                 ctx.add(Area::Spf, severity, problem, None);
             }
@@ -4157,6 +4181,36 @@ mod tests {
         // Merged records whose includes are sound: the one finding.
         let f = spf_findings_of(zone, "fine.test");
         assert_eq!(f.len(), 1, "{f:#?}");
+        // Six lookups each: twelve merged, over the ten receivers make.
+        let mut many = String::new();
+        for r in 0..2 {
+            let terms: Vec<String> = (0..6).map(|i| format!("a:h{r}{i}.many.test")).collect();
+            many.push_str(&format!(
+                "many.test. TXT \"v=spf1 {} -all\"\n",
+                terms.join(" ")
+            ));
+        }
+        let f = spf_findings_of(&many, "many.test");
+        assert!(
+            f.iter().any(|(s, m, _)| *s == Severity::Red
+                && m.starts_with("the merged record would make 12 DNS lookups")),
+            "{f:#?}"
+        );
+        // A term that does not parse, copied into the merged record: said so, not as a
+        // record of the domain that does not parse.
+        let bad = "bad.test. TXT \"v=spf1 ip4:192.0.2.1 -all\"\n\
+            bad.test. TXT \"v=spf1 ip4:300.0.0.1 -all\"\n";
+        let f = spf_findings_of(bad, "bad.test");
+        assert!(
+            f.iter().any(|(s, m, _)| *s == Severity::Red
+                && m.starts_with("the records cannot be merged into one that parses")),
+            "{f:#?}"
+        );
+        assert!(
+            !f.iter()
+                .any(|(_, m, _)| m.contains("does not parse: receivers")),
+            "{f:#?}"
+        );
     }
 
     /// Trial findings F3, F4, F17: merged records with two exp= (invalid), merged
