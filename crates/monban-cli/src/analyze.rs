@@ -139,11 +139,7 @@ pub async fn run(dns: &DnsArgs, args: AnalyzeArgs) -> Result<(), Failure> {
     let ip = args
         .ip
         .as_deref()
-        .map(|ip| {
-            ip.trim()
-                .parse::<std::net::IpAddr>()
-                .map_err(|_| Failure::usage(format!("--ip {ip:?} is not an IPv4 or IPv6 address")))
-        })
+        .map(|ip| monban::pipeline::check_ip(ip).map_err(|e| Failure::usage(format!("--ip {e}"))))
         .transpose()?;
     if let Some(h) = &args.helo {
         monban::pipeline::check_helo(h).map_err(|e| Failure::usage(format!("--helo {e}")))?;

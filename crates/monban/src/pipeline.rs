@@ -55,10 +55,7 @@ impl Envelope {
             }
             return Ok(Self::default());
         };
-        let ip: IpAddr = ip
-            .trim()
-            .parse()
-            .map_err(|_| format!("{} {ip:?} is not an IPv4 or IPv6 address", name("ip")))?;
+        let ip = check_ip(ip).map_err(|e| format!("{} {e}", name("ip")))?;
         if helo.is_none() && mail_from.is_none() {
             return Err(format!(
                 "{} needs {}, {} or both to check SPF",
@@ -124,6 +121,13 @@ pub fn check_mail_from(addr: &str) -> Result<(), String> {
     monban_dns::normalize_name(domain)
         .map(|_| ())
         .map_err(|e| format!("{addr:?}: the domain is invalid ({e})"))
+}
+
+/// A client address a user gave, white space around it allowed.
+pub fn check_ip(ip: &str) -> Result<IpAddr, String> {
+    ip.trim()
+        .parse()
+        .map_err(|_| format!("{ip:?} is not an IPv4 or IPv6 address"))
 }
 
 /// A HELO name a user gave: a host name or address literal without spaces.
