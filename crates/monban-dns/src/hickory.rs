@@ -290,17 +290,29 @@ fn map_error(name: String, rtype: RecordType, e: &NetError) -> LookupError {
                 ResponseCode::NoError => LookupError::NoData { name, rtype, ttl },
                 code => LookupError::ServFail {
                     name,
-                    // The number too: hickory names codes 11 to 15 "Unknown".
-                    detail: format!("response code {} ({code})", u16::from(code)),
+                    detail: rcode_detail(code),
                 },
             }
         }
+        // SERVFAIL, REFUSED and the other error codes: named as above, not in hickory's
+        // words ("DNS error: error response: Server Failure" inside "DNS server
+        // failure (...)" said the same thing three times).
+        NetError::Dns(DnsError::ResponseCode(code)) => LookupError::ServFail {
+            name,
+            detail: rcode_detail(*code),
+        },
         NetError::Timeout => LookupError::Timeout { name },
         other => LookupError::ServFail {
             name,
             detail: other.to_string(),
         },
     }
+}
+
+/// An error response code, by number and by name (RFC 1035 §4.1.1, RFC 6895 §2.3): the
+/// number too, as hickory names codes 11 to 15 only "Unknown".
+fn rcode_detail(code: ResponseCode) -> String {
+    format!("response code {}, {code}", u16::from(code))
 }
 
 /// A name in monban's form: lowercase labels joined by dots, no trailing dot, no
