@@ -306,8 +306,6 @@ async fn rfc2181_11_names_are_not_changed_into_others() {
     assert_eq!(exchanges, ["mail.example"]);
 }
 
-/// Every error code is a server failure that names the code by number: hickory names
-/// codes 11 to 15 only "Unknown response code".
 /// "No data" without an SOA is looked at again (a CNAME chain hickory stopped following
 /// ends that way); when that second look gets no answer, the lookup is a temporary
 /// error, not a "no data" a loop may have made. A real end of chain stays "no data".
@@ -333,6 +331,9 @@ async fn no_data_without_soa_that_cannot_be_checked_is_temporary() {
     );
 }
 
+/// Every error code is a server failure that names the code by number and by name, once
+/// (SERVFAIL and REFUSED come from hickory as errors of their own; hickory names codes
+/// 11 to 15 only "Unknown response code").
 #[tokio::test]
 async fn error_codes_are_named_by_number() {
     for (code, said) in [
