@@ -544,3 +544,44 @@ fn rfc5617_2_3_each_author_domain_is_checked_by_adsp() {
         );
     }
 }
+
+/// RFC 6376 §3.4.2 unfolds CRLF followed by WSP and nothing else: a CR, or a CR and a
+/// line break, put into a signed field under c=relaxed changes the signed text, so the
+/// victim's signature must fail (a verifier that deleted every CR and LF in a value
+/// would still pass it).
+#[test]
+fn rfc6376_3_4_2_a_cr_put_into_a_signed_field_breaks_the_signature() {
+    let w = world();
+    let genuine = format!("From: ceo@victim.example\r\nTo: staff@victim.example\r\n{BODY}");
+    let signed = sign_with(&w.victim_key, "victim.example", &genuine, |_| {});
+    let pass = |msg: &str| {
+        block_on(verify_message(
+            msg.as_bytes(),
+            envelope("x@evil.example", "mail.evil.example"),
+            VerifyConfig::default(),
+            NOW,
+            &w.zone,
+        ))
+    };
+    // Not vacuous: the genuine message passes, and so does a refolded one (a fold is
+    // CRLF followed by WSP, which relaxed canonicalization removes).
+    assert_eq!(pass(&signed).dmarc.result, DmarcResult::Pass);
+    let refolded = signed.replacen("Subject: Invoice", "Subject:\r\n Invoice", 1);
+    assert_eq!(pass(&refolded).dmarc.result, DmarcResult::Pass);
+    for (name, edit) in [
+        ("lone CR", "Subject: Inv\roice"),
+        ("CR before a space", "Subject: Inv\r oice"),
+        ("CR at the end", "Subject: Invoice\r"),
+        ("CR at the start", "Subject:\rInvoice"),
+    ] {
+        let msg = signed.replacen("Subject: Invoice", edit, 1);
+        let r = no_victim_pass(
+            name,
+            &w,
+            &msg,
+            envelope("x@evil.example", "mail.evil.example"),
+        );
+        assert_eq!(r.dkim[0].result.as_str(), "fail", "{name}");
+        assert_eq!(r.dmarc.result, DmarcResult::Fail, "{name}");
+    }
+}

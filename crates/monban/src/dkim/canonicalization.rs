@@ -56,19 +56,31 @@ pub fn header(c: Canonicalization, name: &[u8], value: &[u8], raw: &[u8], out: &
 }
 
 /// §3.4.2 without the CRLF: lowercase name, unfold, collapse WSP runs to one SP, trim.
+///
+/// Unfolding removes line breaks, and only those: a CRLF (or the bare LF a file on disk
+/// ends its lines with; [`crate::message::Headers`] splits lines there, so a LF in a
+/// value always starts a continuation line). A CR that does not start a CRLF is data and
+/// stays, as every other byte: were it removed, a CR put into a signed field (`hel\rlo`)
+/// would leave the signature valid.
 pub fn relaxed_header(name: &[u8], value: &[u8], out: &mut Vec<u8>) {
     out.reserve(name.len() + 1 + value.len());
     out.extend(name.iter().map(u8::to_ascii_lowercase));
     out.push(b':');
     // White space (and folding) at either end goes.
-    let start = value
-        .iter()
-        .position(|&b| !is_gap(b))
-        .unwrap_or(value.len());
-    let end = value
-        .iter()
-        .rposition(|&b| !is_gap(b))
-        .map_or(start, |e| e + 1);
+    let start = gap_end(value, 0);
+    let mut end = value.len();
+    while end > start {
+        match value[end - 1] {
+            b' ' | b'\t' => end -= 1,
+            b'\n' => {
+                end -= 1;
+                if end > start && value[end - 1] == b'\r' {
+                    end -= 1;
+                }
+            }
+            _ => break,
+        }
+    }
     let v = &value[start..end];
     // The value is copied in spans, from one place the canonical form differs to the
     // next (found a block of bytes at a time): usually a fold or two.
@@ -77,10 +89,13 @@ pub fn relaxed_header(name: &[u8], value: &[u8], out: &mut Vec<u8>) {
         // A run of white space and line breaks starts here (a space before it would
         // have been found first) and ends before content (`v` ends with content):
         // one space if it holds any WSP; a bare line break just disappears (unfolding).
-        let run_end = v[at..]
-            .iter()
-            .position(|&b| !is_gap(b))
-            .map_or(v.len(), |k| at + k);
+        let run_end = gap_end(v, at);
+        if run_end == at {
+            // A CR that starts no line break: data.
+            out.extend_from_slice(&v[pos..=at]);
+            pos = at + 1;
+            continue;
+        }
         out.extend_from_slice(&v[pos..at]);
         if v[at..run_end].iter().any(|&b| b == b' ' || b == b'\t') {
             out.push(b' ');
@@ -90,12 +105,23 @@ pub fn relaxed_header(name: &[u8], value: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(&v[pos..]);
 }
 
-fn is_gap(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
+/// The end of the run of white space and line breaks (CRLF, or a bare LF) that starts at
+/// `at` in `v`: `at` itself if none starts there.
+fn gap_end(v: &[u8], mut at: usize) -> usize {
+    while let Some(&b) = v.get(at) {
+        match b {
+            b' ' | b'\t' | b'\n' => at += 1,
+            b'\r' if v.get(at + 1) == Some(&b'\n') => at += 2,
+            _ => break,
+        }
+    }
+    at
 }
 
 /// Whether relaxed header canonicalization may change a value at byte `b` followed by
-/// `next`: a tab, CR or LF, or a space before white space or a line break.
+/// `next`: a tab, CR or LF, or a space before white space or a line break. A CR is
+/// found whether or not a LF follows it (two bytes are all this sees); the caller keeps
+/// one that starts no line break.
 #[inline(always)]
 fn header_may_change(b: u8, next: u8) -> bool {
     let gap = |c: u8| (c == b' ') | (c == b'\t') | (c == b'\r') | (c == b'\n');
@@ -429,6 +455,25 @@ mod tests {
         assert_eq!(body(Canonicalization::Simple, input), b" C \r\nD \t E\r\n");
     }
 
+    /// §3.4.2 unfolds CRLF (and a file's bare LF) followed by WSP, and nothing else: a CR
+    /// that starts no line break is data in a header value, at either end too.
+    #[test]
+    fn rfc6376_3_4_2_a_lone_cr_in_a_header_is_data() {
+        let canon = |v: &[u8]| {
+            let mut h = Vec::new();
+            relaxed_header(b"Subject", v, &mut h);
+            h
+        };
+        assert_eq!(canon(b" hel\rlo"), b"subject:hel\rlo");
+        assert_ne!(canon(b" hel\rlo"), canon(b" hello"));
+        assert_eq!(canon(b" a \r b"), b"subject:a \r b");
+        assert_eq!(canon(b"\rx\r"), b"subject:\rx\r");
+        assert_eq!(canon(b" x\r\r\n y"), b"subject:x\r y");
+        assert_eq!(canon(b" x \r\n\t"), b"subject:x");
+        assert_eq!(canon(b"\r\n\tx\n y"), b"subject:x y");
+        assert_eq!(canon(b" x\r\r\n "), b"subject:x\r");
+    }
+
     #[test]
     fn rfc6376_3_4_3_and_3_4_4_empty_bodies() {
         assert_eq!(body(Canonicalization::Simple, b""), b"\r\n");
@@ -636,24 +681,36 @@ mod tests {
     /// `relaxed_header` copies runs; check it against the byte-by-byte definition.
     #[test]
     fn relaxed_header_matches_the_bytewise_definition() {
+        // RFC 6376 §3.4.2 step by step: unfold (remove CRLF, and the bare LF a file's
+        // lines end with), collapse WSP runs, trim WSP at both ends.
         fn bytewise(name: &[u8], value: &[u8]) -> Vec<u8> {
-            let mut out: Vec<u8> = name.iter().map(u8::to_ascii_lowercase).collect();
-            out.push(b':');
-            let (mut pending_space, mut started) = (false, false);
-            for &b in value {
-                match b {
-                    b' ' | b'\t' => pending_space = true,
-                    b'\r' | b'\n' => {}
-                    _ => {
-                        if pending_space && started {
-                            out.push(b' ');
-                        }
-                        pending_space = false;
-                        started = true;
-                        out.push(b);
+            let mut unfolded = Vec::new();
+            let mut i = 0;
+            while i < value.len() {
+                match (value[i], value.get(i + 1)) {
+                    (b'\r', Some(b'\n')) => i += 2,
+                    (b'\n', _) => i += 1,
+                    (b, _) => {
+                        unfolded.push(b);
+                        i += 1;
                     }
                 }
             }
+            let mut collapsed: Vec<u8> = Vec::new();
+            for b in unfolded {
+                if b == b' ' || b == b'\t' {
+                    if collapsed.last() != Some(&b' ') {
+                        collapsed.push(b' ');
+                    }
+                } else {
+                    collapsed.push(b);
+                }
+            }
+            let trimmed = collapsed.strip_suffix(b" ").unwrap_or(&collapsed);
+            let trimmed = trimmed.strip_prefix(b" ").unwrap_or(trimmed);
+            let mut out: Vec<u8> = name.iter().map(u8::to_ascii_lowercase).collect();
+            out.push(b':');
+            out.extend_from_slice(trimmed);
             out
         }
         let alphabet = b"aB \t\r\n:;aaaa    ";
