@@ -53,10 +53,16 @@ pub struct VerifyArgs {
     /// (2026-11-22) or an RFC 3339 date-time (2026-11-22T10:00:00Z).
     #[arg(long, value_name = "TIME", value_parser = crate::time::parse_at)]
     at: Option<u64>,
-    /// Give a message whose From cannot be evaluated (none, several, unparseable) the
-    /// disposition reject instead of none; its DMARC result is permerror either way.
-    #[arg(long)]
+    /// Give a message with no author domain to judge (no From, several, unparseable, or
+    /// a header that cannot be split into fields) the disposition reject: the default,
+    /// as the milter's; kept for scripts that name it.
+    #[arg(long, conflicts_with = "deliver_unparseable_from")]
     reject_unparseable_from: bool,
+    /// Give such a message the disposition none instead of reject (its DMARC result is
+    /// permerror either way): a spoofer of a p=reject domain then needs only a From, or
+    /// any header line, that does not parse.
+    #[arg(long)]
+    deliver_unparseable_from: bool,
     /// Find organizational domains with the Public Suffix List (RFC 7489) instead of the
     /// DNS tree walk (RFC 9989, the default); uses the bundled list.
     #[arg(long)]
@@ -1016,10 +1022,10 @@ pub async fn run(dns: &DnsArgs, args: VerifyArgs) -> Result<(), Failure> {
         },
         dmarc: DmarcConfig {
             org_domain,
-            permerror_disposition: if args.reject_unparseable_from {
-                Disposition::Reject
-            } else {
+            permerror_disposition: if args.deliver_unparseable_from {
                 Disposition::None
+            } else {
+                Disposition::Reject
             },
         },
         trusted_arc_sealers: args.trusted_arc_sealers.clone(),

@@ -134,6 +134,63 @@ fn regression_issue9_unsplittable_headers_get_a_verdict() {
     assert_eq!(v["malformed"], Value::Null);
 }
 
+/// A spoof of a p=reject domain (example.com) with one header line that does not parse
+/// (its From parses) is rejected, as the milter rejects it: with the disposition none,
+/// any such line would carry a spoof past p=reject. `--deliver-unparseable-from` asks
+/// for none; `--reject-unparseable-from` (the default now) is still accepted.
+#[test]
+fn trial_a_spoof_with_a_malformed_header_line_is_rejected() {
+    let z = zone();
+    let spoof = "From: ceo@example.com\r\nTo: x@example.org\r\nSubject: pay\r\n";
+    let many: String = (0..5_001).map(|i| format!("X-F{i}: v\r\n")).collect();
+    for (what, message) in [
+        ("no colon", format!("{spoof}no colon here\r\n\r\nbody\r\n")),
+        ("bad name", format!("{spoof}X-B\u{e9}d: v\r\n\r\nbody\r\n")),
+        ("5,001 fields", format!("{spoof}{many}\r\nbody\r\n")),
+        ("no From", "To: x@example.org\r\n\r\nbody\r\n".to_owned()),
+    ] {
+        let base = [
+            "verify",
+            "--zone",
+            &z,
+            "--json",
+            "--ip",
+            "203.0.113.66",
+            "--mail-from",
+            "x@evil.example",
+        ];
+        for (flag, want) in [
+            (None, "reject"),
+            (Some("--reject-unparseable-from"), "reject"),
+            (Some("--deliver-unparseable-from"), "none"),
+        ] {
+            let mut args = base.to_vec();
+            args.extend(flag);
+            let out = monban(&args, message.as_bytes());
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "{what} {flag:?}: {}",
+                stderr(&out)
+            );
+            let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+            assert_eq!(v["dmarc"]["result"], "permerror", "{what} {flag:?}: {v}");
+            assert_eq!(v["dmarc"]["disposition"], want, "{what} {flag:?}: {v}");
+        }
+    }
+    let both = monban(
+        &[
+            "verify",
+            "--zone",
+            &z,
+            "--reject-unparseable-from",
+            "--deliver-unparseable-from",
+        ],
+        b"From: a@example.com\r\n\r\nhi\r\n",
+    );
+    assert_eq!(both.status.code(), Some(2), "{}", stderr(&both));
+}
+
 /// `/dev/zero` is one endless header line: verify stops at the header limit with a
 /// verdict saying so, analyze with an error; neither reads on.
 #[test]

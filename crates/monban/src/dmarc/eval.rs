@@ -150,9 +150,11 @@ pub enum OrgDomainMode {
 pub struct DmarcConfig {
     /// How organizational domains are found.
     pub org_domain: OrgDomainMode,
-    /// What to do with a message whose From cannot be evaluated (permerror): the default
-    /// is no disposition (the result still says permerror, never pass); `Reject`
-    /// refuses such mail.
+    /// The disposition of a message with no author domain to judge (no From, several,
+    /// unparseable; or a header that cannot be split into fields): its result is
+    /// permerror either way. The default is `Reject`, as the milter's: with `None`, a
+    /// spoofer of a p=reject domain needs only a From (or any header line) that does not
+    /// parse to have the message delivered.
     pub permerror_disposition: Disposition,
 }
 
@@ -160,7 +162,7 @@ impl Default for DmarcConfig {
     fn default() -> Self {
         Self {
             org_domain: OrgDomainMode::TreeWalk,
-            permerror_disposition: Disposition::None,
+            permerror_disposition: Disposition::Reject,
         }
     }
 }
