@@ -631,3 +631,55 @@ fn rusqlite_exec(db: &std::path::Path, sql: &str) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A FIFO or a pipe named on the command line (`report import <(zcat r.xml.gz)`) is
+/// read once, from its first byte: it cannot be opened again to read past a peek at
+/// whether it is an mbox (that hung on a FIFO and dropped the first bytes of a pipe).
+#[test]
+fn a_fifo_or_a_pipe_named_on_the_command_line_is_read_once() {
+    let dir = Dir::new("import-fifo");
+    let store = format!("sqlite:{}", dir.0.join("m.db").display());
+    let xml = report_xml(
+        "fifo.example",
+        "fifo-1",
+        "example.com",
+        1_795_000_000,
+        1_795_086_400,
+        &[("192.0.2.1", 3)],
+    );
+    let mbox = format!(
+        "From MAILER-DAEMON Thu Dec  3 00:00:00 2026\n{}\n",
+        String::from_utf8(corpus::report_mail(7)).unwrap()
+    );
+    for (name, content) in [("report.xml", xml.clone()), ("reports.mbox", mbox)] {
+        let fifo = dir.0.join(name);
+        let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+        assert!(made.success());
+        let path = fifo.clone();
+        let writer = std::thread::spawn(move || {
+            // Blocks until monban opens the FIFO for reading.
+            std::fs::write(&path, content.as_bytes()).unwrap();
+        });
+        let (code, v, err) = import(&store, &[fifo.to_str().unwrap()], &[]);
+        assert_eq!(code, 0, "{name}: {v} {err}");
+        assert_eq!(v["reports_new"], 1, "{name}: {v} {err}");
+        writer.join().unwrap();
+    }
+    // A pipe: standard input named by path, as `<(...)` names one.
+    let out = common::run(
+        &[
+            "report",
+            "import",
+            "--store",
+            &store,
+            "--json",
+            "/dev/stdin",
+        ],
+        xml.replace("fifo-1", "pipe-1").as_bytes(),
+        &[],
+    );
+    let v: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(out.status.code(), Some(0), "{v}");
+    assert_eq!(v["reports_new"], 1, "{v}");
+}

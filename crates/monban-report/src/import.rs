@@ -683,13 +683,10 @@ fn produce_path(path: &Path, opts: &ImportOptions, tx: &mut Out) {
             };
             // An mbox among a folder's files gives each of its messages, as it does
             // given alone (a Maildir's files are one message each).
-            let more = if !maildir && is_mbox(&f) {
-                match std::fs::File::open(&f) {
-                    Ok(file) => mbox_messages(&f, file, opts, tx, false),
-                    Err(e) => failed(tx, &f, e),
-                }
-            } else {
-                produce_file(&f, opts, done, tx)
+            let more = match Opened::open(&f) {
+                Ok(o) if !maildir && o.is_mbox() => mbox_messages(&f, o.reader(), opts, tx, false),
+                Ok(o) => produce_file(&f, o, opts, done, tx),
+                Err(e) => failed(tx, &f, e),
             };
             if !more || !send(tx, Msg::Advance(1)) {
                 return;
@@ -697,24 +694,88 @@ fn produce_path(path: &Path, opts: &ImportOptions, tx: &mut Out) {
         }
         return;
     }
-    if is_mbox(path) {
-        produce_mbox(path, opts, tx);
+    // Opened once and its first bytes read once: a FIFO or a pipe (`<(zcat r.xml.gz)`)
+    // named here cannot be opened again for the rest.
+    let opened = match Opened::open(path) {
+        Ok(o) => o,
+        Err(e) => {
+            failed(tx, path, e);
+            return;
+        }
+    };
+    if opened.is_mbox() {
+        // Progress in bytes when the size is known (a regular file).
+        let size = if meta.is_file() { meta.len() } else { 0 };
+        if send(tx, Msg::Total(size, "bytes")) {
+            mbox_messages(path, opened.reader(), opts, tx, true);
+        }
         return;
     }
-    if send(tx, Msg::Total(1, "files")) && produce_file(path, opts, Done::Nothing, tx) {
+    if send(tx, Msg::Total(1, "files")) && produce_file(path, opened, opts, Done::Nothing, tx) {
         send(tx, Msg::Advance(1));
+    }
+}
+
+/// An input opened, with its first bytes read (to tell an mbox): everything is read
+/// from this one open file.
+struct Opened {
+    head: Vec<u8>,
+    file: std::fs::File,
+}
+
+impl Opened {
+    fn open(path: &Path) -> std::io::Result<Self> {
+        let mut file = std::fs::File::open(path)?;
+        let mut head = Vec::with_capacity(5);
+        (&mut file).take(5).read_to_end(&mut head)?;
+        Ok(Self { head, file })
+    }
+
+    /// Whether it starts with `From `: an mbox.
+    fn is_mbox(&self) -> bool {
+        self.head == b"From "
+    }
+
+    /// The whole input, its first bytes included.
+    fn reader(self) -> impl Read {
+        std::io::Cursor::new(self.head).chain(self.file)
     }
 }
 
 /// The files under `dir`, folders walked `max_depth` deep (hidden names skipped; links
 /// followed); a folder that cannot be read or is deeper, a broken link and a special
 /// file go to `unread` by name.
+///
+/// A folder or file met again (by device and inode) through a link is passed over:
+/// a link to a folder above would make a loop, and each further link to one folder
+/// would multiply the work at every level (two such links, eight levels: 256 walks).
 fn list_files(
     dir: &Path,
     depth: usize,
     max_depth: usize,
     out: &mut Vec<PathBuf>,
     unread: &mut Vec<FailedInput>,
+) {
+    let mut seen = std::collections::HashSet::new();
+    if let Ok(m) = std::fs::metadata(dir) {
+        seen.insert(file_id(&m));
+    }
+    walk_folder(dir, depth, max_depth, out, unread, &mut seen);
+}
+
+/// A file's identity: its device and inode.
+fn file_id(m: &std::fs::Metadata) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt as _;
+    (m.dev(), m.ino())
+}
+
+fn walk_folder(
+    dir: &Path,
+    depth: usize,
+    max_depth: usize,
+    out: &mut Vec<PathBuf>,
+    unread: &mut Vec<FailedInput>,
+    seen: &mut std::collections::HashSet<(u64, u64)>,
 ) {
     let failed = |source: &Path, error: String| FailedInput {
         source: source.display().to_string(),
@@ -739,26 +800,31 @@ fn list_files(
         if e.file_name().to_string_lossy().starts_with('.') {
             continue;
         }
-        // A symbolic link counts as what it leads to (the walk stays depth-bounded, so
-        // a link to a folder above cannot make it endless); a broken one is named.
-        let t = match e.file_type() {
-            Ok(t) if t.is_symlink() => std::fs::metadata(&p).map(|m| m.file_type()),
-            other => other,
+        // A symbolic link counts as what it leads to; a broken one is named.
+        let meta = match e.file_type() {
+            Ok(t) if t.is_symlink() => std::fs::metadata(&p),
+            _ => e.metadata(),
         };
-        let t = match t {
-            Ok(t) => t,
+        let meta = match meta {
+            Ok(m) => m,
             Err(e) => {
                 unread.push(failed(&p, format!("cannot be read: {e}")));
                 continue;
             }
         };
+        let t = meta.file_type();
+        // A file or folder met already (through a link) is passed over.
         if t.is_file() {
-            out.push(p);
+            if seen.insert(file_id(&meta)) {
+                out.push(p);
+            }
         } else if !t.is_dir() {
             // A FIFO, socket or device: reading one may never end.
             unread.push(failed(&p, "not a regular file; not read".to_string()));
+        } else if seen.contains(&file_id(&meta)) {
         } else if depth < max_depth {
-            list_files(&p, depth + 1, max_depth, out, unread);
+            seen.insert(file_id(&meta));
+            walk_folder(&p, depth + 1, max_depth, out, unread, seen);
         } else {
             let why = if max_depth == 0 {
                 "a folder inside a Maildir's new or cur; not read".to_string()
@@ -770,26 +836,23 @@ fn list_files(
     }
 }
 
-fn is_mbox(path: &Path) -> bool {
-    let mut head = [0u8; 5];
-    std::fs::File::open(path)
-        .and_then(|mut f| f.read_exact(&mut head))
-        .is_ok()
-        && &head == b"From "
-}
-
-fn produce_file(path: &Path, opts: &ImportOptions, done: Done, tx: &mut Out) -> bool {
-    let bytes = match read_bounded(path, opts.limits.max_input) {
+fn produce_file(
+    path: &Path,
+    input: Opened,
+    opts: &ImportOptions,
+    done: Done,
+    tx: &mut Out,
+) -> bool {
+    let bytes = match read_bounded(input.reader(), opts.limits.max_input) {
         Ok(b) => b,
         Err(e) => return failed(tx, path, e),
     };
     tx.queue(Job::File(path.display().to_string(), bytes), done, 0)
 }
 
-fn read_bounded(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
-    let f = std::fs::File::open(path)?;
+fn read_bounded(input: impl Read, max: u64) -> std::io::Result<Vec<u8>> {
     let mut out = Vec::new();
-    f.take(max + 1).read_to_end(&mut out)?;
+    input.take(max + 1).read_to_end(&mut out)?;
     if out.len() as u64 > max {
         return Err(std::io::Error::other(format!("over {max} bytes; not read")));
     }
@@ -809,27 +872,13 @@ fn move_into_maildir(path: &Path, dir: &Path) -> std::io::Result<()> {
 
 /// Reads an mbox one message at a time (mboxo and mboxrd: a `From ` line after an
 /// empty line starts a message; `>From ` lines lose one `>`).
-fn produce_mbox(path: &Path, opts: &ImportOptions, tx: &mut Out) {
-    let file = match std::fs::File::open(path) {
-        Ok(f) => f,
-        Err(e) => {
-            failed(tx, path, e);
-            return;
-        }
-    };
-    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-    if !send(tx, Msg::Total(size, "bytes")) {
-        return;
-    }
-    mbox_messages(path, file, opts, tx, true);
-}
-
+///
 /// Queues each message of the mbox `file` (named `path`), as a mail; progress in bytes
 /// when `bytes_progress` (an mbox given alone), else none (an mbox in a folder, counted
 /// as one file by the caller). False when the import is stopping.
 fn mbox_messages(
     path: &Path,
-    file: std::fs::File,
+    file: impl Read,
     opts: &ImportOptions,
     tx: &mut Out,
     bytes_progress: bool,
@@ -1210,6 +1259,40 @@ mod tests {
             unread[0].error,
             "a folder inside a Maildir's new or cur; not read"
         );
+    }
+
+    /// Links back to a folder above (a loop) and several links to one folder: each
+    /// folder and file is read once, however many ways lead to it.
+    #[test]
+    fn link_loops_and_repeated_links_are_walked_once() {
+        let tree = Temp::new("import-loops");
+        let top = tree.0.join("in");
+        std::fs::create_dir_all(top.join("sub")).unwrap();
+        std::fs::write(top.join("x.xml"), "<feedback/>").unwrap();
+        std::fs::write(top.join("sub/y.xml"), "<feedback/>").unwrap();
+        for (link, to) in [
+            ("up1", "."),
+            ("up2", "."),
+            ("sub/back", ".."),
+            ("sub/y2.xml", "y.xml"),
+        ] {
+            std::os::unix::fs::symlink(to, top.join(link)).unwrap();
+        }
+        let (mut files, mut unread) = (Vec::new(), Vec::new());
+        list_files(&top, 0, 8, &mut files, &mut unread);
+        assert!(unread.is_empty(), "{unread:?}");
+        files.sort();
+        let names: Vec<String> = files
+            .iter()
+            .map(|f| f.strip_prefix(&top).unwrap().display().to_string())
+            .collect();
+        // y.xml through its own name or through the link y2.xml, whichever came first.
+        assert_eq!(names.len(), 2, "{names:?}");
+        assert!(
+            ["sub/y.xml", "sub/y2.xml"].contains(&names[0].as_str()),
+            "{names:?}"
+        );
+        assert_eq!(names[1], "x.xml", "{names:?}");
     }
 
     /// A link to a report file is imported as the file; a broken link and a FIFO are
