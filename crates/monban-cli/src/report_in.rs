@@ -325,8 +325,18 @@ pub async fn run_summary(dns: &crate::dns::DnsArgs, args: SummaryArgs) -> Result
         }
         if d.sources.len() > args.top {
             outln!(
-                "  ... {} more (--top N, or --json for all)",
-                plural((d.sources.len() - args.top) as u64, "source", "sources")
+                "  ... {} more (--top N, or --json for the first {})",
+                plural(
+                    (d.sources.len() - args.top) as u64 + d.sources_left_out,
+                    "source",
+                    "sources"
+                ),
+                monban_store::MAX_SUMMARY_SOURCES
+            );
+        } else if d.sources_left_out > 0 {
+            outln!(
+                "  ... {} more, with the least failing mail (counted above, not listed)",
+                plural(d.sources_left_out, "source", "sources")
             );
         }
         outln!("");

@@ -683,3 +683,40 @@ fn a_fifo_or_a_pipe_named_on_the_command_line_is_read_once() {
     assert_eq!(out.status.code(), Some(0), "{v}");
     assert_eq!(v["reports_new"], 1, "{v}");
 }
+
+/// Reports naming more source addresses than a summary lists: the summary lists the
+/// first 1,000 of the domain (the most failing mail first), says how many more there
+/// are, and counts them all in the totals; its memory no longer grows with them.
+#[test]
+fn a_summary_lists_the_first_sources_and_counts_the_rest() {
+    let dir = Dir::new("import-many-sources");
+    let store = format!("sqlite:{}", dir.0.join("m.db").display());
+    let ips: Vec<String> = (0..1_200)
+        .map(|i| format!("198.51.{}.{}", i / 250, i % 250))
+        .collect();
+    let rows: Vec<(&str, u64)> = ips.iter().map(|ip| (ip.as_str(), 2)).collect();
+    let xml = report_xml(
+        "many.example",
+        "many-1",
+        "example.com",
+        1_795_000_000,
+        1_795_086_400,
+        &rows,
+    );
+    let file = dir.file("many.xml", xml.as_bytes());
+    let (code, v, err) = import(&store, &[&file], &[]);
+    assert_eq!(code, 0, "{v} {err}");
+    let s = summary(&store, &[]);
+    let d = &s["domains"][0];
+    assert_eq!(d["messages"], 2_400, "{d}");
+    assert_eq!(d["sources"].as_array().unwrap().len(), 1_000);
+    assert_eq!(d["sources_left_out"], 200);
+    let out = common::run(
+        &["report", "summary", "--store", &store, "--no-rdns"],
+        b"",
+        &[],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    // 15 shown (the default --top), 985 more listed in the JSON, 200 not listed.
+    assert!(text.contains("... 1185 sources more"), "{text}");
+}

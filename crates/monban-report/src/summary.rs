@@ -183,6 +183,10 @@ fn is_zero(n: &usize) -> bool {
     *n == 0
 }
 
+fn is_zero_u64(n: &u64) -> bool {
+    *n == 0
+}
+
 /// The TLS reports of one policy domain.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct TlsSummary {
@@ -297,8 +301,17 @@ pub struct DomainSummary {
     pub disposition: BTreeMap<String, u64>,
     /// Who reported, the most messages first.
     pub reporters: Vec<Reporter>,
-    /// Sending sources, failing ones first.
+    /// Sending sources, failing ones first: the first
+    /// [`monban_store::MAX_SUMMARY_SOURCES`].
     pub sources: Vec<Source>,
+    /// Sources past those (the least failing mail): counted in the domain's totals, not
+    /// listed. Left out of the JSON when 0.
+    #[serde(skip_serializing_if = "is_zero_u64")]
+    pub sources_left_out: u64,
+    /// Of `sources_left_out`, those that sent mail failing DMARC (the advice counts
+    /// them, and their failing mail, as unknown).
+    #[serde(skip)]
+    pub failing_sources_left_out: u64,
     /// The sources that look like forwarders (their IPs).
     pub forwarders: Vec<String>,
 }
@@ -423,17 +436,25 @@ fn bump3(v: &mut Vec<(String, String, u64)>, a: &str, b: &str, n: u64) {
     }
 }
 
+/// The summary of `name`, added empty when new.
+fn domain_entry<'a>(
+    domains: &'a mut BTreeMap<String, DomainSummary>,
+    name: &str,
+) -> &'a mut DomainSummary {
+    domains
+        .entry(name.to_owned())
+        .or_insert_with(|| DomainSummary {
+            domain: name.to_owned(),
+            ..DomainSummary::default()
+        })
+}
+
 /// Folds the store's groups into the summary (no DNS yet).
 pub fn fold(data: &IncomingSummary) -> Summary {
     let mut domains: BTreeMap<String, DomainSummary> = BTreeMap::new();
     let mut newest: HashMap<String, i64> = HashMap::new();
     for r in &data.reporters {
-        let d = domains
-            .entry(r.domain.clone())
-            .or_insert_with(|| DomainSummary {
-                domain: r.domain.clone(),
-                ..DomainSummary::default()
-            });
+        let d = domain_entry(&mut domains, &r.domain);
         d.reports = d.reports.saturating_add(r.reports);
         d.reporters.push(Reporter {
             org_name: r.org_name.clone(),
@@ -449,26 +470,20 @@ pub fn fold(data: &IncomingSummary) -> Summary {
             d.policy_source = "reports";
         }
     }
+    // The domains' totals count every record; the sources are the first
+    // MAX_SUMMARY_SOURCES of each domain.
+    for t in &data.totals {
+        let d = domain_entry(&mut domains, &t.domain);
+        d.messages = d.messages.saturating_add(t.messages);
+        d.dmarc_pass = d.dmarc_pass.saturating_add(t.dmarc_pass);
+        d.dkim_aligned_pass = d.dkim_aligned_pass.saturating_add(t.dkim_aligned_pass);
+        d.spf_aligned_pass = d.spf_aligned_pass.saturating_add(t.spf_aligned_pass);
+        let e = d.disposition.entry(t.disposition.clone()).or_insert(0);
+        *e = e.saturating_add(t.messages);
+    }
     let mut sources: HashMap<(String, String), Source> = HashMap::new();
     for g in &data.sources {
-        let d = domains
-            .entry(g.domain.clone())
-            .or_insert_with(|| DomainSummary {
-                domain: g.domain.clone(),
-                ..DomainSummary::default()
-            });
-        d.messages = d.messages.saturating_add(g.messages);
-        if g.dkim_aligned || g.spf_aligned {
-            d.dmarc_pass = d.dmarc_pass.saturating_add(g.messages);
-        }
-        if g.dkim_aligned {
-            d.dkim_aligned_pass = d.dkim_aligned_pass.saturating_add(g.messages);
-        }
-        if g.spf_aligned {
-            d.spf_aligned_pass = d.spf_aligned_pass.saturating_add(g.messages);
-        }
-        let e = d.disposition.entry(g.disposition.clone()).or_insert(0);
-        *e = e.saturating_add(g.messages);
+        domain_entry(&mut domains, &g.domain);
         sources
             .entry((g.domain.clone(), g.source_ip.clone()))
             .or_insert_with(|| Source {
@@ -480,6 +495,13 @@ pub fn fold(data: &IncomingSummary) -> Summary {
     for ((domain, _), s) in sources {
         if let Some(d) = domains.get_mut(&domain) {
             d.sources.push(s);
+        }
+    }
+    for (domain, all, failing) in &data.source_counts {
+        if let Some(d) = domains.get_mut(domain) {
+            d.sources_left_out = all.saturating_sub(d.sources.len() as u64);
+            let listed = d.sources.iter().filter(|s| s.dmarc_fail > 0).count() as u64;
+            d.failing_sources_left_out = failing.saturating_sub(listed);
         }
     }
     let mut out: Vec<DomainSummary> = domains.into_values().collect();
@@ -855,6 +877,27 @@ fn advise_domain(psl: &PublicSuffixList, d: &DomainSummary) -> Advice {
         }
         e.1 = e.1.saturating_add(s.dmarc_fail);
     }
+    // Failing sources past the listed ones were neither looked up nor classified: they
+    // count as unknown (they may be the domain's own servers), with the failing mail
+    // the listed sources do not account for.
+    let listed_fail = d
+        .sources
+        .iter()
+        .fold(0u64, |a, s| a.saturating_add(s.dmarc_fail));
+    let left_fail = d
+        .messages
+        .saturating_sub(d.dmarc_pass)
+        .saturating_sub(listed_fail);
+    if d.failing_sources_left_out > 0 || left_fail > 0 {
+        unauth.sources = unauth.sources.saturating_add(d.failing_sources_left_out);
+        unauth.messages = unauth.messages.saturating_add(left_fail);
+        unauth.sources_without_reverse_dns = unauth
+            .sources_without_reverse_dns
+            .saturating_add(d.failing_sources_left_out);
+        unauth.messages_without_reverse_dns = unauth
+            .messages_without_reverse_dns
+            .saturating_add(left_fail);
+    }
     let to_list = |g: BTreeMap<(String, String), (Vec<String>, u64, Msg)>| {
         let mut v: Vec<Hurt> = g
             .into_iter()
@@ -1120,6 +1163,17 @@ mod tests {
         }
     }
 
+    /// 100 messages of 192.0.2.1, DKIM and SPF aligned and passing.
+    fn passing_source() -> SourceGroup {
+        g(
+            "192.0.2.1",
+            100,
+            ("example.com", "pass"),
+            ("example.com", "pass"),
+            (true, true),
+        )
+    }
+
     fn data(sources: Vec<SourceGroup>) -> IncomingSummary {
         IncomingSummary {
             reporters: vec![ReporterGroup {
@@ -1130,8 +1184,48 @@ mod tests {
                 policy_p: Some("none".into()),
                 last_end: 100,
             }],
+            totals: totals_of(&sources),
+            source_counts: vec![(
+                "example.com".into(),
+                sources
+                    .iter()
+                    .map(|s| &s.source_ip)
+                    .collect::<std::collections::BTreeSet<_>>()
+                    .len() as u64,
+                sources
+                    .iter()
+                    .filter(|s| !(s.dkim_aligned || s.spf_aligned))
+                    .map(|s| &s.source_ip)
+                    .collect::<std::collections::BTreeSet<_>>()
+                    .len() as u64,
+            )],
             sources,
         }
+    }
+
+    /// The store's totals of these groups (per domain and disposition).
+    fn totals_of(sources: &[SourceGroup]) -> Vec<monban_store::DomainGroup> {
+        let mut by: BTreeMap<(String, String), monban_store::DomainGroup> = BTreeMap::new();
+        for g in sources {
+            let t = by
+                .entry((g.domain.clone(), g.disposition.clone()))
+                .or_insert_with(|| monban_store::DomainGroup {
+                    domain: g.domain.clone(),
+                    disposition: g.disposition.clone(),
+                    ..Default::default()
+                });
+            t.messages += g.messages;
+            if g.dkim_aligned || g.spf_aligned {
+                t.dmarc_pass += g.messages;
+            }
+            if g.dkim_aligned {
+                t.dkim_aligned_pass += g.messages;
+            }
+            if g.spf_aligned {
+                t.spf_aligned_pass += g.messages;
+            }
+        }
+        by.into_values().collect()
     }
 
     /// A domain filter in U-labels selects what is stored under its A-labels (it
@@ -1166,6 +1260,40 @@ mod tests {
         assert_eq!(a.verdict, "safe to move to p=quarantine");
     }
 
+    /// Sources past the listed ones (the store lists the first MAX_SUMMARY_SOURCES):
+    /// their failing mail is in the totals and counted by the advice as unknown, so a
+    /// domain with a million failing sources is never judged by its first thousand.
+    #[test]
+    fn failing_sources_not_listed_count_as_unknown() {
+        let good = passing_source();
+        let mut all = vec![good.clone()];
+        all.extend((0..4).map(|i| {
+            g(
+                &format!("203.0.113.{i}"),
+                10,
+                ("", ""),
+                ("other.example", "fail"),
+                (false, false),
+            )
+        }));
+        // The store listed only the passing source; four failing ones were left out.
+        let mut d = data(all);
+        d.sources.truncate(1);
+        let mut s = fold(&d);
+        assert_eq!(s.domains[0].messages, 140);
+        assert_eq!(s.domains[0].sources_left_out, 4);
+        for x in &mut s.domains[0].sources {
+            x.rdns_answered = true;
+        }
+        let a = &advise(&s)[0];
+        assert!(!a.safe, "{}", a.verdict);
+        assert_eq!(
+            (a.unauthenticated.sources, a.unauthenticated.messages),
+            (4, 40)
+        );
+        assert_eq!(a.unauthenticated.sources_without_reverse_dns, 4);
+    }
+
     /// Mail nobody authenticated counts as spoofing only where reverse DNS answered
     /// (no name, or one outside the domain): without it, the domain's own unlisted
     /// server looks the same, and the step is not called safe, from 2 % of the mail on.
@@ -1179,13 +1307,7 @@ mod tests {
             ("example.com", "softfail"),
             (false, false),
         );
-        let good = g(
-            "192.0.2.1",
-            100,
-            ("example.com", "pass"),
-            ("example.com", "pass"),
-            (true, true),
-        );
+        let good = passing_source();
         // Reverse DNS not asked (--no-rdns) or failed: cannot tell.
         let s = fold(&data(vec![good.clone(), own_app_server.clone()]));
         let a = &advise(&s)[0];

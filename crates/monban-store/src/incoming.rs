@@ -192,13 +192,43 @@ pub struct ReporterGroup {
     pub last_end: i64,
 }
 
+/// Message counts of one policy domain's aggregate report rows with one disposition:
+/// the domain's totals, whatever sources are listed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DomainGroup {
+    /// The policy domain.
+    pub domain: String,
+    /// `disposition`.
+    pub disposition: String,
+    /// Messages.
+    pub messages: u64,
+    /// Messages with aligned DKIM or SPF passing.
+    pub dmarc_pass: u64,
+    /// Messages with aligned DKIM passing.
+    pub dkim_aligned_pass: u64,
+    /// Messages with aligned SPF passing.
+    pub spf_aligned_pass: u64,
+}
+
+/// The most source addresses of one policy domain a summary holds: those with the most
+/// failing mail, then the most mail. Reports can name any number of addresses (a
+/// hostile reporter, millions); the domain's totals count them all
+/// ([`IncomingSummary::totals`], [`IncomingSummary::source_counts`]).
+pub const MAX_SUMMARY_SOURCES: usize = 1_000;
+
 /// The summary data of stored aggregate reports.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IncomingSummary {
     /// Per domain and reporter.
     pub reporters: Vec<ReporterGroup>,
-    /// Per domain and source outcome.
+    /// Per domain and source outcome, for the first [`MAX_SUMMARY_SOURCES`] sources of
+    /// each domain.
     pub sources: Vec<SourceGroup>,
+    /// Per domain and disposition: every record counted.
+    pub totals: Vec<DomainGroup>,
+    /// Per domain: how many distinct source addresses its records name, and how many
+    /// of them sent mail that failed DMARC (neither DKIM nor SPF aligned).
+    pub source_counts: Vec<(String, u64, u64)>,
 }
 
 /// Counts of what is stored.

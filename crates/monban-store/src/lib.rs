@@ -25,10 +25,10 @@ pub mod testing;
 
 pub use evaluation::{DkimRow, Evaluation, FailureReport, OverrideRow, PublishedPolicy, SpfRow};
 pub use incoming::{
-    DailyCounts, ImportOutcome, IncomingCounts, IncomingKind, IncomingRecord, IncomingReport,
-    IncomingSummary, MAX_DAYS, MAX_DOCUMENT, MAX_TLS_ROWS, Newest, ReportListEntry, ReporterGroup,
-    SourceGroup, StoredReport, SummaryFilter, TlsPolicyRow, TlsPolicyStored, deflate_document,
-    inflate_document,
+    DailyCounts, DomainGroup, ImportOutcome, IncomingCounts, IncomingKind, IncomingRecord,
+    IncomingReport, IncomingSummary, MAX_DAYS, MAX_DOCUMENT, MAX_SUMMARY_SOURCES, MAX_TLS_ROWS,
+    Newest, ReportListEntry, ReporterGroup, SourceGroup, StoredReport, SummaryFilter, TlsPolicyRow,
+    TlsPolicyStored, deflate_document, inflate_document,
 };
 pub use outgoing::{AggregateGroup, Delivery, DeliveryUpdate, Kept, OutgoingReport, SaveOutcome};
 pub use postgres::PostgresStore;

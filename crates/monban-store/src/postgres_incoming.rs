@@ -6,12 +6,13 @@ use std::collections::HashMap;
 
 use crate::StoreError;
 use crate::incoming::{
-    ImportOutcome, IncomingCounts, IncomingReport, IncomingSummary, ReporterGroup, SourceGroup,
-    SummaryFilter,
+    DomainGroup, ImportOutcome, IncomingCounts, IncomingReport, IncomingSummary, ReporterGroup,
+    SourceGroup, SummaryFilter,
 };
 use crate::postgres::PostgresStore;
 use crate::sqlite_incoming::{
-    DAILY_SQL, MAX_LIST, REPORT_SQL, REPORTERS_SQL, SOURCES_SQL, TLS_SQL,
+    DAILY_SQL, MAX_LIST, REPORT_SQL, REPORTERS_SQL, SOURCE_COUNTS_SQL, SOURCES_SQL, TLS_SQL,
+    TOTALS_SQL,
 };
 
 /// The advisory lock importers take (an arbitrary key).
@@ -304,8 +305,9 @@ impl PostgresStore {
                 policy_p: row.get(5),
             });
         }
+        let limit = crate::MAX_SUMMARY_SOURCES as i64;
         for row in client
-            .query(SOURCES_SQL, &[&since, &until, &domain])
+            .query(SOURCES_SQL, &[&since, &until, &domain, &limit])
             .await
             .map_err(pg)?
         {
@@ -325,6 +327,31 @@ impl PostgresStore {
                 reasons: row.get(12),
                 messages: row.get::<_, i64>(13) as u64,
             });
+        }
+        for row in client
+            .query(TOTALS_SQL, &[&since, &until, &domain])
+            .await
+            .map_err(pg)?
+        {
+            out.totals.push(DomainGroup {
+                domain: row.get(0),
+                disposition: row.get(1),
+                messages: row.get::<_, i64>(2) as u64,
+                dmarc_pass: row.get::<_, i64>(3) as u64,
+                dkim_aligned_pass: row.get::<_, i64>(4) as u64,
+                spf_aligned_pass: row.get::<_, i64>(5) as u64,
+            });
+        }
+        for row in client
+            .query(SOURCE_COUNTS_SQL, &[&since, &until, &domain])
+            .await
+            .map_err(pg)?
+        {
+            out.source_counts.push((
+                row.get(0),
+                row.get::<_, i64>(1) as u64,
+                row.get::<_, i64>(2) as u64,
+            ));
         }
         Ok(out)
     }

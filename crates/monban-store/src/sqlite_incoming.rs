@@ -4,23 +4,59 @@ use rusqlite::{OptionalExtension, params};
 
 use crate::StoreError;
 use crate::incoming::{
-    ImportOutcome, IncomingCounts, IncomingReport, IncomingSummary, ReporterGroup, SourceGroup,
-    SummaryFilter,
+    DomainGroup, ImportOutcome, IncomingCounts, IncomingReport, IncomingSummary, ReporterGroup,
+    SourceGroup, SummaryFilter,
 };
 use crate::sqlite::SqliteStore;
 
 /// The summary's source groups (shared by both backends; `$n` placeholders). A report
 /// counts when its period overlaps [since, until): its end is taken as exclusive (some
 /// reporters end a day at the next midnight), a report of one instant by its begin.
-pub(crate) const SOURCES_SQL: &str = "SELECT r.domain, c.source_ip, c.header_from,
+pub(crate) const SOURCES_SQL: &str = "WITH per_source AS (
+        SELECT r.domain AS domain, c.source_ip AS source_ip,
+            SUM(CASE WHEN c.dkim_aligned OR c.spf_aligned THEN 0 ELSE c.count END) AS fail,
+            SUM(c.count) AS messages
+        FROM incoming_records c JOIN incoming_reports r ON r.id = c.report
+        WHERE r.kind = 'aggregate' AND (r.end_time > $1 OR r.begin_time >= $1)
+            AND r.begin_time < $2 AND ($3 = '' OR r.domain = $3)
+        GROUP BY r.domain, c.source_ip),
+     chosen AS (
+        SELECT domain, source_ip FROM (
+            SELECT domain, source_ip, ROW_NUMBER() OVER (PARTITION BY domain
+                ORDER BY fail DESC, messages DESC, source_ip) AS place
+            FROM per_source) ranked
+        WHERE place <= $4)
+     SELECT r.domain, c.source_ip, c.header_from,
         c.disposition, c.dkim_aligned, c.spf_aligned, c.dkim_domain, c.dkim_selector,
         c.dkim_result, c.dkim_any_pass, c.spf_domain, c.spf_result, c.reasons, CAST(SUM(c.count) AS BIGINT)
      FROM incoming_records c JOIN incoming_reports r ON r.id = c.report
+        JOIN chosen k ON k.domain = r.domain AND k.source_ip = c.source_ip
      WHERE r.kind = 'aggregate' AND (r.end_time > $1 OR r.begin_time >= $1) AND r.begin_time < $2
         AND ($3 = '' OR r.domain = $3)
      GROUP BY r.domain, c.source_ip, c.header_from, c.disposition, c.dkim_aligned,
         c.spf_aligned, c.dkim_domain, c.dkim_selector, c.dkim_result, c.dkim_any_pass,
         c.spf_domain, c.spf_result, c.reasons";
+
+/// The summary's totals per domain and disposition (both backends), every record
+/// counted.
+pub(crate) const TOTALS_SQL: &str = "SELECT r.domain, c.disposition,
+        CAST(SUM(c.count) AS BIGINT),
+        CAST(SUM(CASE WHEN c.dkim_aligned OR c.spf_aligned THEN c.count ELSE 0 END) AS BIGINT),
+        CAST(SUM(CASE WHEN c.dkim_aligned THEN c.count ELSE 0 END) AS BIGINT),
+        CAST(SUM(CASE WHEN c.spf_aligned THEN c.count ELSE 0 END) AS BIGINT)
+     FROM incoming_records c JOIN incoming_reports r ON r.id = c.report
+     WHERE r.kind = 'aggregate' AND (r.end_time > $1 OR r.begin_time >= $1) AND r.begin_time < $2
+        AND ($3 = '' OR r.domain = $3)
+     GROUP BY r.domain, c.disposition";
+
+/// How many distinct source addresses each domain's records name, and how many of them
+/// failed DMARC in some record (both backends).
+pub(crate) const SOURCE_COUNTS_SQL: &str = "SELECT r.domain, COUNT(DISTINCT c.source_ip),
+        COUNT(DISTINCT CASE WHEN c.dkim_aligned OR c.spf_aligned THEN NULL ELSE c.source_ip END)
+     FROM incoming_records c JOIN incoming_reports r ON r.id = c.report
+     WHERE r.kind = 'aggregate' AND (r.end_time > $1 OR r.begin_time >= $1) AND r.begin_time < $2
+        AND ($3 = '' OR r.domain = $3)
+     GROUP BY r.domain";
 
 /// The summary's reporter groups, with the newest report's `p` of each.
 pub(crate) const REPORTERS_SQL: &str =
@@ -384,8 +420,9 @@ impl SqliteStore {
             out.reporters.push(row.map_err(db)?);
         }
         let mut stmt = conn.prepare(&sql(SOURCES_SQL)).map_err(db)?;
+        let limit = crate::MAX_SUMMARY_SOURCES as i64;
         let rows = stmt
-            .query_map(params![since, until, domain], |row| {
+            .query_map(params![since, until, domain, limit], |row| {
                 Ok(SourceGroup {
                     domain: row.get(0)?,
                     source_ip: row.get(1)?,
@@ -406,6 +443,35 @@ impl SqliteStore {
             .map_err(db)?;
         for row in rows {
             out.sources.push(row.map_err(db)?);
+        }
+        let mut stmt = conn.prepare(&sql(TOTALS_SQL)).map_err(db)?;
+        let rows = stmt
+            .query_map(params![since, until, domain], |row| {
+                Ok(DomainGroup {
+                    domain: row.get(0)?,
+                    disposition: row.get(1)?,
+                    messages: row.get::<_, i64>(2)? as u64,
+                    dmarc_pass: row.get::<_, i64>(3)? as u64,
+                    dkim_aligned_pass: row.get::<_, i64>(4)? as u64,
+                    spf_aligned_pass: row.get::<_, i64>(5)? as u64,
+                })
+            })
+            .map_err(db)?;
+        for row in rows {
+            out.totals.push(row.map_err(db)?);
+        }
+        let mut stmt = conn.prepare(&sql(SOURCE_COUNTS_SQL)).map_err(db)?;
+        let rows = stmt
+            .query_map(params![since, until, domain], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, i64>(1)? as u64,
+                    row.get::<_, i64>(2)? as u64,
+                ))
+            })
+            .map_err(db)?;
+        for row in rows {
+            out.source_counts.push(row.map_err(db)?);
         }
         Ok(out)
     }

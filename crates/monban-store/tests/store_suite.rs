@@ -1006,4 +1006,45 @@ async fn limits_suite(store: &dyn Store) {
         Some("newer.example"),
         "oldest first, the newest kept"
     );
+    // Sources: the first MAX_SUMMARY_SOURCES of a domain, the most failing mail first;
+    // the totals and the count of addresses cover them all.
+    let domain = "sources.example";
+    let n = monban_store::MAX_SUMMARY_SOURCES + 5;
+    let mut many = incoming("sources.example", "many", "many", n);
+    many.domain = domain.into();
+    for (i, r) in many.records.iter_mut().enumerate() {
+        r.source_ip = format!("10.{}.{}.{}", i >> 16, (i >> 8) & 255, i & 255);
+        // The last five addresses fail, with 10 messages each; the others pass.
+        let fails = i >= n - 5;
+        r.count = if fails { 10 } else { 1 };
+        r.dkim_aligned = !fails;
+        r.spf_aligned = false;
+        r.disposition = if fails { "reject" } else { "none" }.into();
+    }
+    store.import_reports(&[many], 500).await.unwrap();
+    let s = store
+        .incoming_summary(&SummaryFilter {
+            domain: Some(domain.into()),
+            ..SummaryFilter::default()
+        })
+        .await
+        .unwrap();
+    let ips: std::collections::BTreeSet<&str> =
+        s.sources.iter().map(|g| g.source_ip.as_str()).collect();
+    assert_eq!(ips.len(), monban_store::MAX_SUMMARY_SOURCES);
+    for i in n - 5..n {
+        let ip = format!("10.{}.{}.{}", i >> 16, (i >> 8) & 255, i & 255);
+        assert!(ips.contains(ip.as_str()), "the failing {ip} is listed");
+    }
+    assert_eq!(s.source_counts, [(domain.to_string(), n as u64, 5)]);
+    let total: u64 = s.totals.iter().map(|t| t.messages).sum();
+    let pass: u64 = s.totals.iter().map(|t| t.dmarc_pass).sum();
+    assert_eq!((total, pass), ((n - 5) as u64 + 50, (n - 5) as u64));
+    let rejected: u64 = s
+        .totals
+        .iter()
+        .filter(|t| t.disposition == "reject")
+        .map(|t| t.messages)
+        .sum();
+    assert_eq!(rejected, 50);
 }
