@@ -1007,7 +1007,9 @@ mod tests {
             assert!(!r.org_name.contains('\0') && !r.document.contains('\0'));
             assert!(!r.records[0].source_ip.contains('\0'));
         }
-        let long = nul.replace("r\u{0}x", &"o".repeat(MAX_IDENTITY + 1));
+        let long = nul
+            .replace("r\u{0}x", &"o".repeat(MAX_IDENTITY + 1))
+            .replace("192.0.2.1\u{0}", "192.0.2.1");
         let f = from_file(long.as_bytes(), "long.xml", &l);
         assert!(f.reports.is_empty());
         assert!(

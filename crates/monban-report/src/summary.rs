@@ -83,14 +83,27 @@ pub fn filter(
     }
     // Reports are stored under the policy domain's A-labels (ingest converts an
     // internationalized one): a filter given in U-labels is converted the same way.
-    let domain = domain.map(|d| {
-        let d = d.trim().trim_end_matches('.');
-        if d.is_ascii() {
-            d.to_ascii_lowercase()
-        } else {
-            idna::domain_to_ascii(d).unwrap_or_else(|_| d.to_lowercase())
-        }
-    });
+    // A name that is not one (".", "a..b", a label over 63 octets) is refused by name:
+    // "." meant every domain, "a..b" none. One label is a name (a PSD's reports).
+    let domain = domain
+        .map(|given| {
+            let fail = |why| {
+                FilterError(monban_diag::msg!(
+                    "arg-not-domain",
+                    flag = name("domain"),
+                    given = format!("{:?}", given.chars().take(80).collect::<String>()),
+                    why = why
+                ))
+            };
+            let d = given.trim();
+            let ascii = if d.is_ascii() {
+                d.to_owned()
+            } else {
+                idna::domain_to_ascii(d).map_err(|_| fail(monban_diag::msg!("name-not-idn")))?
+            };
+            monban_dns::normalize_name(&ascii).map_err(|e| fail(monban_diag::check::name_error(e)))
+        })
+        .transpose()?;
     Ok(SummaryFilter {
         domain,
         since,
@@ -1230,6 +1243,29 @@ mod tests {
 
     /// A domain filter in U-labels selects what is stored under its A-labels (it
     /// matched nothing: `report summary --domain 例え.jp` was empty).
+    /// A domain filter that names no domain is refused, not read as every domain (".")
+    /// or none ("a..b").
+    #[test]
+    fn a_filter_that_is_not_a_domain_is_refused() {
+        for bad in [
+            ".",
+            "",
+            " ",
+            "a..b",
+            "..",
+            &format!("{}.example", "a".repeat(64)),
+        ] {
+            let e = filter(Some(bad), None, None, |n| format!("--{n}")).unwrap_err();
+            assert!(e.to_string().starts_with("--domain "), "{bad:?}: {e}");
+            assert!(
+                e.to_string().contains("is not a domain name"),
+                "{bad:?}: {e}"
+            );
+        }
+        let f = filter(Some("bank"), None, None, |n| n.to_string()).unwrap();
+        assert_eq!(f.domain.as_deref(), Some("bank"));
+    }
+
     #[test]
     fn a_filter_in_u_labels_is_converted() {
         let f = filter(Some(" 例え.JP. "), None, None, |n| n.to_string()).unwrap();

@@ -73,6 +73,13 @@ pub enum ParseError {
     /// what is said is where, or what is missing because of it.
     #[error("the report is cut short ({0})")]
     CutShort(&'static str),
+    /// An element the report holds once appears twice: which one is meant cannot be
+    /// told (readers that take the first and the last would see two reports).
+    #[error("{0} appears more than once")]
+    Duplicate(&'static str),
+    /// Content after the report's `feedback` element: a second report or junk.
+    #[error("content after the report ({0}): one report per document")]
+    Trailing(&'static str),
     /// A value that cannot be read.
     #[error("{element}: {value:?} is not a {expected}")]
     Value {
@@ -181,11 +188,6 @@ pub fn parse_aggregate_str(text: &str) -> Result<Feedback, ParseError> {
     reader.config_mut().check_end_names = false;
     let mut p = Parser::default();
     loop {
-        // The report ends with its feedback element, whatever follows (an unclosed
-        // wrapper, trailing junk).
-        if p.done {
-            break;
-        }
         let event = reader.read_event().map_err(|e| {
             let at = reader.error_position();
             let (line, column) =
@@ -197,6 +199,30 @@ pub fn parse_aggregate_str(text: &str) -> Result<Feedback, ParseError> {
                 why: e.to_string(),
             }
         })?;
+        // After the report: white space, comments and the end tags of a wrapper (an
+        // unclosed one is fine too); a second report or any other content is refused,
+        // not dropped unread.
+        if p.done {
+            match event {
+                Event::Eof => break,
+                Event::Start(e) | Event::Empty(e) => {
+                    return Err(ParseError::Trailing(
+                        if local(e.local_name().as_ref()) == N::Feedback {
+                            "a second feedback element"
+                        } else {
+                            "an element"
+                        },
+                    ));
+                }
+                Event::Text(t) if !t.xml10_content().trim().is_empty() => {
+                    return Err(ParseError::Trailing("text"));
+                }
+                Event::CData(_) | Event::GeneralRef(_) => {
+                    return Err(ParseError::Trailing("text"));
+                }
+                _ => continue,
+            }
+        }
         match event {
             Event::Start(e) => p.start(e.local_name().as_ref())?,
             Event::Empty(e) => {
@@ -361,6 +387,96 @@ struct Parser {
     policy_seen: bool,
     records: Vec<Record>,
     record: Option<Record>,
+    /// The singular elements of the report met so far (bits of [`singular`]).
+    seen: u64,
+    /// The same for the current record.
+    record_seen: u64,
+    /// The same for the current DKIM or SPF result.
+    auth_seen: u64,
+}
+
+/// Which count of singular elements an element is checked in: the report's, the
+/// current record's or the current DKIM or SPF result's.
+#[derive(Clone, Copy)]
+enum Tally {
+    Report,
+    Record,
+    Auth,
+}
+
+/// The elements a report (RFC 9990 Appendix A, RFC 7489 Appendix C) holds at most once
+/// where they are: (scope, bit, name). A second one is refused, not resolved.
+fn singular(path: &[N]) -> Option<(Tally, u32, &'static str)> {
+    use N::*;
+    use Tally::{Auth, Record as Rec, Report};
+    Some(match path {
+        [Feedback, Version] => (Report, 0, "version"),
+        [Feedback, ReportMetadata] => (Report, 1, "report_metadata"),
+        [Feedback, ReportMetadata, OrgName] => (Report, 2, "report_metadata/org_name"),
+        [Feedback, ReportMetadata, Email] => (Report, 3, "report_metadata/email"),
+        [Feedback, ReportMetadata, ExtraContactInfo] => {
+            (Report, 4, "report_metadata/extra_contact_info")
+        }
+        [Feedback, ReportMetadata, ReportId] => (Report, 5, "report_metadata/report_id"),
+        [Feedback, ReportMetadata, Generator] => (Report, 6, "report_metadata/generator"),
+        [Feedback, ReportMetadata, DateRange] => (Report, 7, "report_metadata/date_range"),
+        [Feedback, ReportMetadata, DateRange, Begin] => {
+            (Report, 8, "report_metadata/date_range/begin")
+        }
+        [Feedback, ReportMetadata, DateRange, End] => (Report, 9, "report_metadata/date_range/end"),
+        [Feedback, PolicyPublished] => (Report, 10, "policy_published"),
+        [Feedback, PolicyPublished, Domain] => (Report, 11, "policy_published/domain"),
+        [Feedback, PolicyPublished, P] => (Report, 12, "policy_published/p"),
+        [Feedback, PolicyPublished, Sp] => (Report, 13, "policy_published/sp"),
+        [Feedback, PolicyPublished, Np] => (Report, 14, "policy_published/np"),
+        [Feedback, PolicyPublished, Pct] => (Report, 15, "policy_published/pct"),
+        [Feedback, PolicyPublished, Fo] => (Report, 16, "policy_published/fo"),
+        [Feedback, PolicyPublished, Adkim] => (Report, 17, "policy_published/adkim"),
+        [Feedback, PolicyPublished, Aspf] => (Report, 18, "policy_published/aspf"),
+        [Feedback, PolicyPublished, DiscoveryMethod] => {
+            (Report, 19, "policy_published/discovery_method")
+        }
+        [Feedback, PolicyPublished, Testing] => (Report, 20, "policy_published/testing"),
+        [Feedback, Record, Row] => (Rec, 0, "record/row"),
+        [Feedback, Record, Row, SourceIp] => (Rec, 1, "record/row/source_ip"),
+        [Feedback, Record, Row, Count] => (Rec, 2, "record/row/count"),
+        [Feedback, Record, Row, PolicyEvaluated] => (Rec, 3, "record/row/policy_evaluated"),
+        [Feedback, Record, Row, PolicyEvaluated, Disposition] => {
+            (Rec, 4, "record/row/policy_evaluated/disposition")
+        }
+        [Feedback, Record, Row, PolicyEvaluated, Dkim] => {
+            (Rec, 5, "record/row/policy_evaluated/dkim")
+        }
+        [Feedback, Record, Row, PolicyEvaluated, Spf] => {
+            (Rec, 6, "record/row/policy_evaluated/spf")
+        }
+        [Feedback, Record, Identifiers] => (Rec, 7, "record/identifiers"),
+        [Feedback, Record, Identifiers, HeaderFrom] => (Rec, 8, "record/identifiers/header_from"),
+        [Feedback, Record, Identifiers, EnvelopeFrom] => {
+            (Rec, 9, "record/identifiers/envelope_from")
+        }
+        [Feedback, Record, Identifiers, EnvelopeTo] => (Rec, 10, "record/identifiers/envelope_to"),
+        [Feedback, Record, AuthResults] => (Rec, 11, "record/auth_results"),
+        [Feedback, Record, AuthResults, Dkim, Domain] => {
+            (Auth, 0, "record/auth_results/dkim/domain")
+        }
+        [Feedback, Record, AuthResults, Dkim, Selector] => {
+            (Auth, 1, "record/auth_results/dkim/selector")
+        }
+        [Feedback, Record, AuthResults, Dkim, Result] => {
+            (Auth, 2, "record/auth_results/dkim/result")
+        }
+        [Feedback, Record, AuthResults, Dkim, HumanResult] => {
+            (Auth, 3, "record/auth_results/dkim/human_result")
+        }
+        [Feedback, Record, AuthResults, Spf, Domain] => (Auth, 0, "record/auth_results/spf/domain"),
+        [Feedback, Record, AuthResults, Spf, Scope] => (Auth, 1, "record/auth_results/spf/scope"),
+        [Feedback, Record, AuthResults, Spf, Result] => (Auth, 2, "record/auth_results/spf/result"),
+        [Feedback, Record, AuthResults, Spf, HumanResult] => {
+            (Auth, 3, "record/auth_results/spf/human_result")
+        }
+        _ => return None,
+    })
 }
 
 fn empty_record() -> Record {
@@ -418,8 +534,10 @@ impl Parser {
                     });
                 }
                 self.record = Some(empty_record());
+                self.record_seen = 0;
             }
             [N::Feedback, N::Record, N::AuthResults, N::Dkim] => {
+                self.auth_seen = 0;
                 if let Some(r) = &mut self.record {
                     if r.dkim.len() >= MAX_AUTH_RESULTS {
                         return Err(ParseError::Limit {
@@ -436,6 +554,7 @@ impl Parser {
                 }
             }
             [N::Feedback, N::Record, N::AuthResults, N::Spf] => {
+                self.auth_seen = 0;
                 if let Some(r) = &mut self.record {
                     if r.spf.len() >= MAX_AUTH_RESULTS {
                         return Err(ParseError::Limit {
@@ -509,6 +628,17 @@ impl Parser {
     }
 
     fn close(&mut self) -> Result<(), ParseError> {
+        if let Some((scope, bit, name)) = singular(&self.path) {
+            let seen = match scope {
+                Tally::Report => &mut self.seen,
+                Tally::Record => &mut self.record_seen,
+                Tally::Auth => &mut self.auth_seen,
+            };
+            if *seen & (1 << bit) != 0 {
+                return Err(ParseError::Duplicate(name));
+            }
+            *seen |= 1 << bit;
+        }
         // Containers hold only white space: no allocation for them.
         let trimmed = self.text.trim();
         let value = if trimmed.is_empty() {
@@ -546,9 +676,9 @@ impl Parser {
                 let pp = &mut self.policy;
                 match *field {
                     N::Domain => pp.domain = value.to_ascii_lowercase(),
-                    N::P => pp.p = v.unwrap_or_default(),
-                    N::Sp => pp.sp = v,
-                    N::Np => pp.np = v,
+                    N::P => pp.p = policy("policy_published/p", v)?.unwrap_or_default(),
+                    N::Sp => pp.sp = policy("policy_published/sp", v)?,
+                    N::Np => pp.np = policy("policy_published/np", v)?,
                     N::Adkim => pp.adkim = v,
                     N::Aspf => pp.aspf = v,
                     N::Fo => pp.fo = non_empty(value),
@@ -559,9 +689,14 @@ impl Parser {
             }
             [N::Feedback, N::PolicyPublished] => self.policy_seen = true,
             [N::Feedback, N::Record] => {
-                if let Some(r) = self.record.take() {
+                if let Some(mut r) = self.record.take() {
                     if r.source_ip.is_empty() {
                         return Err(ParseError::Missing("record/row/source_ip"));
+                    }
+                    // No disposition (no policy_evaluated): none, as parsedmarc reads
+                    // it; never an empty name in the summary's dispositions.
+                    if r.evaluated.disposition.is_empty() {
+                        r.evaluated.disposition = "none".into();
                     }
                     self.records.push(r);
                 }
@@ -628,12 +763,21 @@ impl Parser {
 
 fn record_field(r: &mut Record, path: &[N], value: String) -> Result<(), ParseError> {
     match path {
-        [N::Row, N::SourceIp] => r.source_ip = value,
+        [N::Row, N::SourceIp] => r.source_ip = source_ip(&value)?,
         [N::Row, N::Count] => {
             r.count = count(&value)?;
         }
         [N::Row, N::PolicyEvaluated, N::Disposition] => {
-            r.evaluated.disposition = lower(value);
+            let d = lower(value);
+            // RFC 9990 Appendix A, ActionDispositionType (`pass`: no policy applied).
+            if !matches!(d.as_str(), "none" | "pass" | "quarantine" | "reject") {
+                return Err(ParseError::Value {
+                    element: "record/row/policy_evaluated/disposition",
+                    value: d.chars().take(80).collect(),
+                    expected: "disposition (none, pass, quarantine or reject)",
+                });
+            }
+            r.evaluated.disposition = d;
         }
         [N::Row, N::PolicyEvaluated, N::Dkim] => {
             r.evaluated.dkim_aligned = result(&value) == "pass";
@@ -706,6 +850,31 @@ fn result(v: &str) -> String {
         "hardfail" => "fail".into(),
         _ => v,
     }
+}
+
+/// A published policy (RFC 9990 Appendix A, DispositionType), lowercased already;
+/// absent or empty stays `None`.
+fn policy(element: &'static str, v: Option<String>) -> Result<Option<String>, ParseError> {
+    match v.as_deref() {
+        None | Some("none" | "quarantine" | "reject") => Ok(v),
+        Some(other) => Err(ParseError::Value {
+            element,
+            value: other.chars().take(80).collect(),
+            expected: "policy (none, quarantine or reject)",
+        }),
+    }
+}
+
+/// `source_ip`: an IPv4 or IPv6 address, kept in its canonical form (so that
+/// `2001:DB8::1` and `2001:db8:0::1` are one source).
+fn source_ip(v: &str) -> Result<String, ParseError> {
+    v.parse::<std::net::IpAddr>()
+        .map(|ip| ip.to_string())
+        .map_err(|_| ParseError::Value {
+            element: "record/row/source_ip",
+            value: v.chars().take(80).collect(),
+            expected: "valid IP address",
+        })
 }
 
 /// Seconds since the epoch, written as an integer or a float (`1337270400.0`).
@@ -951,6 +1120,140 @@ mod tests {
             parse_aggregate(&bad_utf8).unwrap().metadata.org_name,
             "\u{FFFD}"
         );
+    }
+
+    /// What two readers could read two ways is refused by name: an element the report
+    /// holds once given twice, a second report after the first, content after it; so
+    /// are values outside RFC 9990's vocabulary (a disposition or policy it does not
+    /// name, an address that is not one). A record without a disposition reads as
+    /// `none` (as parsedmarc reads it), never as an empty one.
+    #[test]
+    fn trial_ambiguous_and_unknown_content_is_refused_by_name() {
+        let dup = |from: &str, to: &str| parse_aggregate(MINIMAL.replacen(from, to, 1).as_bytes());
+        assert_eq!(
+            dup("<count>2</count>", "<count>2</count><count>2000</count>"),
+            Err(ParseError::Duplicate("record/row/count"))
+        );
+        assert_eq!(
+            dup("<p>Reject</p>", "<p>Reject</p><p>none</p>"),
+            Err(ParseError::Duplicate("policy_published/p"))
+        );
+        assert_eq!(
+            dup(
+                "<report_id>1</report_id>",
+                "<report_id>1</report_id><report_id>2</report_id>"
+            ),
+            Err(ParseError::Duplicate("report_metadata/report_id"))
+        );
+        assert_eq!(
+            dup(
+                "<header_from>example.com</header_from>",
+                "<header_from>example.com</header_from><header_from>evil.example</header_from>"
+            ),
+            Err(ParseError::Duplicate("record/identifiers/header_from"))
+        );
+        assert_eq!(
+            dup(
+                "</policy_published>",
+                "</policy_published><policy_published><domain>evil.example</domain><p>none</p></policy_published>"
+            ),
+            Err(ParseError::Duplicate("policy_published/domain"))
+        );
+        assert_eq!(
+            dup(
+                "<result>HardFail</result>",
+                "<result>HardFail</result><result>pass</result>"
+            ),
+            Err(ParseError::Duplicate("record/auth_results/spf/result"))
+        );
+        // Two DKIM results, each with its own domain, are fine.
+        let two = MINIMAL.replace(
+            "<auth_results>",
+            "<auth_results><dkim><domain>a.example</domain><result>pass</result></dkim>\
+             <dkim><domain>b.example</domain><result>fail</result></dkim>",
+        );
+        assert_eq!(
+            parse_aggregate(two.as_bytes()).unwrap().records[0]
+                .dkim
+                .len(),
+            2
+        );
+        // After the report.
+        let second = format!("{MINIMAL}{MINIMAL}");
+        assert_eq!(
+            parse_aggregate(second.as_bytes()),
+            Err(ParseError::Trailing("a second feedback element"))
+        );
+        assert_eq!(
+            parse_aggregate(format!("{MINIMAL}garbage").as_bytes()),
+            Err(ParseError::Trailing("text"))
+        );
+        assert!(parse_aggregate(format!("{MINIMAL}\n<!-- c -->\n").as_bytes()).is_ok());
+        // A wrapper left open, or closed, after the report is fine.
+        assert!(parse_aggregate(format!("<wrap>{MINIMAL}").as_bytes()).is_ok());
+        assert!(parse_aggregate(format!("<wrap>{MINIMAL}</wrap>").as_bytes()).is_ok());
+        // Vocabulary.
+        assert!(matches!(
+            dup(
+                "<disposition>none</disposition>",
+                "<disposition>deliver</disposition>"
+            ),
+            Err(ParseError::Value {
+                element: "record/row/policy_evaluated/disposition",
+                ..
+            })
+        ));
+        assert_eq!(
+            dup(
+                "<disposition>none</disposition>",
+                "<disposition>Pass</disposition>"
+            )
+            .unwrap()
+            .records[0]
+                .evaluated
+                .disposition,
+            "pass"
+        );
+        assert_eq!(
+            dup("<disposition>none</disposition>", "").unwrap().records[0]
+                .evaluated
+                .disposition,
+            "none"
+        );
+        assert!(matches!(
+            dup("<p>Reject</p>", "<p>bogus</p>"),
+            Err(ParseError::Value {
+                element: "policy_published/p",
+                ..
+            })
+        ));
+        assert!(matches!(
+            dup("<p>Reject</p>", "<p>reject</p><sp>maybe</sp>"),
+            Err(ParseError::Value {
+                element: "policy_published/sp",
+                ..
+            })
+        ));
+        for bad in [
+            "300.1.1.1",
+            "192.0.2.1/24",
+            "example.com",
+            "01.2.3.4",
+            "1.2.3",
+        ] {
+            assert!(
+                matches!(
+                    dup("192.0.2.1", bad),
+                    Err(ParseError::Value {
+                        element: "record/row/source_ip",
+                        ..
+                    })
+                ),
+                "{bad}"
+            );
+        }
+        let v6 = dup("192.0.2.1", " 2001:DB8:0::1 ").unwrap();
+        assert_eq!(v6.records[0].source_ip, "2001:db8::1");
     }
 
     /// Results, reasons, metadata errors and counts: exactly the bound is read, one
