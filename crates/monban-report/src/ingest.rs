@@ -166,13 +166,28 @@ fn walk_mail(
             )
         });
         let read = fb.decoded(max).map_err(|e| e.to_string()).and_then(|f| {
+            // Never judged in part: a feedback part that runs to the end of the mail
+            // (no close delimiter) may have been cut anywhere in its fields.
+            if fb.cut {
+                return Err(
+                    "it is cut short: the multipart/report has no close delimiter after it"
+                        .to_string(),
+                );
+            }
             let o = original
                 .map(|o| o.decoded(max))
                 .transpose()
                 .map_err(|e| e.to_string())?;
-            arf::parse_feedback_report(&f, o.as_deref())
-                .map(|r| (r, f, o))
-                .map_err(|e| e.to_string())
+            let r = arf::parse_feedback_report(&f, o.as_deref()).map_err(|e| e.to_string())?;
+            // RFC 9991 §3: a DMARC failure report is of Feedback-Type auth-failure
+            // (RFC 6591); abuse or fraud reports are something else.
+            if r.feedback_type != "auth-failure" {
+                return Err(format!(
+                    "Feedback-Type {:?} is not a DMARC failure report (auth-failure)",
+                    r.feedback_type.chars().take(80).collect::<String>()
+                ));
+            }
+            Ok((r, f, o))
         });
         match read {
             Ok((r, f, o)) => {
@@ -971,6 +986,36 @@ mod tests {
         let found = from_mail(mail.as_bytes(), "arf.eml", &Limits::default());
         assert!(found.errors.is_empty(), "{:?}", found.errors);
         assert_eq!(found.reports.len(), 1);
+    }
+
+    /// A failure report whose feedback part runs to the end of the mail (cut in
+    /// transit: no close delimiter), or whose Feedback-Type is not auth-failure, is
+    /// refused with the reason; never stored in part or as a DMARC failure report.
+    #[test]
+    fn trial_cut_or_other_feedback_types_are_refused() {
+        let head = "From: reporter@example.net\r\nTo: dmarc@example.com\r\n\
+            Subject: Report\r\nMIME-Version: 1.0\r\n\
+            Content-Type: multipart/report; report-type=feedback-report; boundary=\"b\"\r\n\r\n\
+            --b\r\nContent-Type: text/plain\r\n\r\nA failure report\r\n\
+            --b\r\nContent-Type: message/feedback-report\r\n\r\n\
+            Feedback-Type: auth-failure\r\nUser-Agent: test/1\r\nVersion: 1\r\n\
+            Auth-Failure: dmarc\r\nReported-Domain: example.com\r\nSource-IP: 192.0.2.1\r\n\
+            Authentication-Results: rep.example; d";
+        let found = from_mail(head.as_bytes(), "cut.eml", &Limits::default());
+        assert!(found.reports.is_empty());
+        assert!(found.errors[0].contains("cut short"), "{:?}", found.errors);
+        let whole = format!("{head}marc=fail header.from=example.com\r\n\r\n--b--\r\n");
+        let found = from_mail(whole.as_bytes(), "whole.eml", &Limits::default());
+        assert!(found.errors.is_empty(), "{:?}", found.errors);
+        assert_eq!(found.reports.len(), 1);
+        let abuse = whole.replace("Feedback-Type: auth-failure", "Feedback-Type: abuse");
+        let found = from_mail(abuse.as_bytes(), "abuse.eml", &Limits::default());
+        assert!(found.reports.is_empty());
+        assert!(
+            found.errors[0].contains("Feedback-Type \"abuse\" is not a DMARC failure report"),
+            "{:?}",
+            found.errors
+        );
     }
 
     #[test]

@@ -97,7 +97,7 @@ fn bomb_record_count() {
     let mut xml = String::with_capacity(60_000_000);
     xml.push_str(SMALL);
     for _ in 0..=monban::report::parse::MAX_RECORDS {
-        xml.push_str("<record><row><source_ip>1</source_ip></row></record>");
+        xml.push_str("<record><row><source_ip>1.2.3.4</source_ip></row></record>");
     }
     xml.push_str("</feedback>");
     let gz = gzip(xml.as_bytes());

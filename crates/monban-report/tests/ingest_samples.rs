@@ -20,11 +20,11 @@ type Outcome = Result<&'static [&'static str], &'static str>;
 const EXPECTED: &[(&str, Outcome)] = &[
     (
         "mail-auth-resources/arf/001.eml",
-        Ok(&["failure example.net 1"]),
+        Err("Feedback-Type \"abuse\" is not a DMARC failure report"),
     ),
     (
         "mail-auth-resources/arf/002.eml",
-        Ok(&["failure example.net 1"]),
+        Err("Feedback-Type \"abuse\" is not a DMARC failure report"),
     ),
     (
         "mail-auth-resources/arf/003.eml",
@@ -216,11 +216,23 @@ fn arf_fields(n: u32) -> Result<(), Failed> {
     let eml = std::fs::read(base.with_extension("eml")).map_err(|e| e.to_string())?;
     let want: serde_json::Value =
         serde_json::from_slice(&std::fs::read(base.with_extension("json")).unwrap()).unwrap();
-    let f = from_file(&eml, "arf", &Limits::default());
-    let [r] = f.reports.as_slice() else {
-        return Err(format!("{} reports, {:?}", f.reports.len(), f.errors).into());
-    };
-    let got: serde_json::Value = serde_json::from_str(&r.meta).unwrap();
+    // The ARF parser's reading (what `report import` stores as the report's meta, for
+    // the auth-failure ones): abuse reports are read alike, and refused only by the
+    // import (they are not DMARC failure reports).
+    let parts = monban::mime::parts(&eml).map_err(|e| e.to_string())?;
+    let part = |t: &str| parts.iter().find(|p| p.media_type == t);
+    let feedback = part("message/feedback-report")
+        .ok_or("no feedback part")?
+        .decoded(usize::MAX)
+        .map_err(|e| e.to_string())?;
+    let original = part("message/rfc822")
+        .or_else(|| part("text/rfc822-headers"))
+        .map(|p| p.decoded(usize::MAX))
+        .transpose()
+        .map_err(|e| e.to_string())?;
+    let r = monban::report::arf::parse_feedback_report(&feedback, original.as_deref())
+        .map_err(|e| e.to_string())?;
+    let got = serde_json::to_value(&r).unwrap();
     // mail-auth writes types in CamelCase ("AuthFailure"); monban keeps the RFC token.
     let camel = |s: &str| -> String {
         s.split('-')

@@ -68,6 +68,9 @@ pub struct Part<'a> {
     pub body: &'a [u8],
     /// The media type of the multipart this part is in (`multipart/report`), if any.
     pub parent: Option<String>,
+    /// The last part of a multipart that has no close delimiter: it ran to the end of
+    /// the input, which may have been cut inside it.
+    pub cut: bool,
 }
 
 impl Part<'_> {
@@ -305,7 +308,7 @@ fn hex(b: u8) -> Option<u8> {
 /// The leaf parts of a message, in order.
 pub fn parts(message: &[u8]) -> Result<Vec<Part<'_>>, MimeError> {
     let mut out = Vec::new();
-    walk(message, None, false, 0, &mut out)?;
+    walk(message, None, false, false, 0, &mut out)?;
     Ok(out)
 }
 
@@ -313,6 +316,7 @@ fn walk<'a>(
     entity: &'a [u8],
     parent: Option<&str>,
     digest: bool,
+    cut: bool,
     depth: usize,
     out: &mut Vec<Part<'a>>,
 ) -> Result<(), MimeError> {
@@ -344,8 +348,8 @@ fn walk<'a>(
             return Err(MimeError::TooDeep);
         }
         let is_digest = media_type == "multipart/digest";
-        for child in multipart_bodies(body, boundary.as_bytes()) {
-            walk(child, Some(&media_type), is_digest, depth + 1, out)?;
+        for (child, cut) in multipart_bodies(body, boundary.as_bytes()) {
+            walk(child, Some(&media_type), is_digest, cut, depth + 1, out)?;
         }
         return Ok(());
     }
@@ -368,6 +372,7 @@ fn walk<'a>(
         header,
         body,
         parent: parent.map(str::to_string),
+        cut,
     });
     Ok(())
 }
@@ -382,8 +387,9 @@ fn default_type(digest: bool) -> String {
 
 /// The bodies between the delimiter lines `--boundary` (RFC 2046 §5.1.1): the preamble
 /// and epilogue are dropped; a missing close delimiter ends the last part at the end.
-/// The line break before a delimiter belongs to the delimiter.
-fn multipart_bodies<'a>(body: &'a [u8], boundary: &[u8]) -> Vec<&'a [u8]> {
+/// The line break before a delimiter belongs to the delimiter. Each body comes with
+/// whether it is such a last part, run to the end (cut, perhaps).
+fn multipart_bodies<'a>(body: &'a [u8], boundary: &[u8]) -> Vec<(&'a [u8], bool)> {
     let mut delim = Vec::with_capacity(boundary.len() + 2);
     delim.extend_from_slice(b"--");
     delim.extend_from_slice(boundary);
@@ -435,10 +441,10 @@ fn multipart_bodies<'a>(body: &'a [u8], boundary: &[u8]) -> Vec<&'a [u8]> {
         if close {
             break;
         }
-        out.push(&body[body_start..w[1].0.max(body_start)]);
+        out.push((&body[body_start..w[1].0.max(body_start)], false));
     }
     if let Some(&(_, body_start, false)) = delims.last() {
-        out.push(&body[body_start..]);
+        out.push((&body[body_start..], true));
     }
     out
 }
@@ -579,6 +585,11 @@ mod tests {
         assert_eq!(p.len(), 1);
         assert_eq!(p[0].media_type, "message/feedback-report");
         assert_eq!(p[0].body, b"Feedback-Type: auth-failure\r\n");
+        // It ran to the end of the input: marked, for a reader that must not judge a
+        // part that may have been cut. With its close delimiter, it is not.
+        assert!(p[0].cut);
+        let closed = [&m[..], b"--XX--\r\n"].concat();
+        assert!(!parts(&closed).unwrap()[0].cut);
     }
 
     #[test]

@@ -50,6 +50,17 @@ pub enum ArfError {
     /// characters).
     #[error("Incidents: {0:?} is not a count from 1 to {MAX_INCIDENTS}")]
     Incidents(String),
+    /// A field that names something (`Source-IP`, `Reported-Domain`) does not name
+    /// one: the field, its text (cut to 80 characters), what it should be.
+    #[error("{field}: {value:?} is not {expected}")]
+    Invalid {
+        /// The field.
+        field: &'static str,
+        /// Its text.
+        value: String,
+        /// What it should be.
+        expected: &'static str,
+    },
     /// The header of the feedback part or of the original cannot be read.
     #[error("{0}")]
     Mime(mime::MimeError),
@@ -132,7 +143,8 @@ pub struct Original {
 
 impl FailureReport {
     /// The domain the report is about: the first `Reported-Domain`, else the domain of
-    /// the original `From`, else of `Original-Mail-From`; lower case.
+    /// the original `From`, else of `Original-Mail-From`; lower case; `None` when that
+    /// is not a domain name.
     pub fn domain(&self) -> Option<String> {
         let from_addr = |s: &str| {
             let s = s.rsplit_once('<').map_or(s, |(_, a)| a);
@@ -144,8 +156,7 @@ impl FailureReport {
             .cloned()
             .or_else(|| self.original.from.as_deref().and_then(from_addr))
             .or_else(|| self.original_mail_from.as_deref().and_then(from_addr))
-            .map(|d| d.trim_end_matches('.').to_ascii_lowercase())
-            .filter(|d| !d.is_empty())
+            .and_then(|d| domain_name("the domain", &d).ok())
     }
 }
 
@@ -214,9 +225,11 @@ pub fn parse_feedback_report(
             "arrival-date" | "received-date" => {
                 r.arrival_date = crate::rfc5322::datetime::parse(&value).ok().map(|d| d.unix);
             }
-            "source-ip" => r.source_ip = Some(source_ip(&value)),
+            "source-ip" => r.source_ip = Some(source_ip(&value)?),
             "reporting-mta" => r.reporting_mta = Some(value),
-            "reported-domain" => r.reported_domain.push(value.trim().to_ascii_lowercase()),
+            "reported-domain" => r
+                .reported_domain
+                .push(domain_name("Reported-Domain", &value)?),
             "reported-uri" => r.reported_uri.push(value),
             "auth-failure" => r.auth_failure = Some(lower()),
             "delivery-result" => r.delivery_result = Some(lower()),
@@ -291,8 +304,10 @@ pub fn parse_plain_text(text: &[u8]) -> Result<FailureReport, ArfError> {
         }
         let value = whole(name.trim(), value.trim())?;
         match key.as_str() {
-            "sender domain" => r.reported_domain.push(value.to_ascii_lowercase()),
-            "sender ip address" => r.source_ip = Some(source_ip(&value)),
+            "sender domain" => r
+                .reported_domain
+                .push(domain_name("Sender Domain", &value)?),
+            "sender ip address" => r.source_ip = Some(source_ip(&value)?),
             "received date" => {
                 r.arrival_date = crate::rfc5322::datetime::parse(&value).ok().map(|d| d.unix);
             }
@@ -319,10 +334,36 @@ fn strip_angle(v: &str) -> String {
         .to_string()
 }
 
-/// `Source-IP` is sometimes written `192.0.2.1 (host.example)` or `[192.0.2.1]`.
-fn source_ip(v: &str) -> String {
+/// `Source-IP` (RFC 5965 §3.2: an IPv4 or IPv6 address), sometimes written
+/// `192.0.2.1 (host.example)` or `[192.0.2.1]`: kept in its canonical form.
+fn source_ip(v: &str) -> Result<String, ArfError> {
     let first = v.split_whitespace().next().unwrap_or("");
-    first.trim_matches(|c| c == '[' || c == ']').to_string()
+    let bare = first.trim_matches(|c| c == '[' || c == ']');
+    let bare = bare.strip_prefix("IPv6:").unwrap_or(bare);
+    super::canonical_ip(bare).ok_or_else(|| ArfError::Invalid {
+        field: "Source-IP",
+        value: v.chars().take(80).collect(),
+        expected: "an IP address",
+    })
+}
+
+/// A domain name field (`Reported-Domain`): lower case, without a trailing dot, within
+/// RFC 1035 §2.3.4's sizes and of the characters a host name or a DKIM/DMARC name
+/// uses (letters, digits, `-`, `_`; an internationalized name in its A-labels).
+fn domain_name(field: &'static str, v: &str) -> Result<String, ArfError> {
+    let bad = || ArfError::Invalid {
+        field,
+        value: v.chars().take(80).collect(),
+        expected: "a domain name",
+    };
+    let d = v.trim();
+    if !d
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
+        return Err(bad());
+    }
+    monban_dns::normalize_name(d).map_err(|_| bad())
 }
 
 /// The original's header, up to [`MAX_ORIGINAL`] bytes: every field in them is read
@@ -397,13 +438,36 @@ mod tests {
             Err(ArfError::TooManyFields)
         );
         // An identity of 4096 characters is read whole; one more is an error.
-        let domain = |n: usize| format!("{base}Reported-Domain: {}\r\n", "a".repeat(n));
-        let r = parse_feedback_report(domain(MAX_VALUE).as_bytes(), None).unwrap();
-        assert_eq!(r.reported_domain[0].len(), MAX_VALUE);
+        let id = |n: usize| format!("{base}Original-Envelope-Id: {}\r\n", "a".repeat(n));
+        let r = parse_feedback_report(id(MAX_VALUE).as_bytes(), None).unwrap();
+        assert_eq!(r.original_envelope_id.unwrap().len(), MAX_VALUE);
         assert_eq!(
-            parse_feedback_report(domain(MAX_VALUE + 1).as_bytes(), None),
-            Err(ArfError::ValueTooLong("Reported-Domain".into()))
+            parse_feedback_report(id(MAX_VALUE + 1).as_bytes(), None),
+            Err(ArfError::ValueTooLong("Original-Envelope-Id".into()))
         );
+        // Fields that name something name it, or the report is refused by the field:
+        // an address that is not one, a label over 63 octets, a name with a space.
+        for (field, value) in [
+            ("Source-IP", "300.1.1.1"),
+            ("Source-IP", "mail.example"),
+            ("Reported-Domain", &format!("{}.com", "a".repeat(300))),
+            ("Reported-Domain", "a..b"),
+            ("Reported-Domain", "exa mple.com"),
+        ] {
+            let f = format!("{base}{field}: {value}\r\n");
+            assert!(
+                matches!(
+                    parse_feedback_report(f.as_bytes(), None),
+                    Err(ArfError::Invalid { field: f, .. }) if f == field
+                ),
+                "{field}: {value}"
+            );
+        }
+        let f =
+            format!("{base}Source-IP: [IPv6:2001:DB8::1] (x)\r\nReported-Domain: Example.COM.\r\n");
+        let r = parse_feedback_report(f.as_bytes(), None).unwrap();
+        assert_eq!(r.source_ip.as_deref(), Some("2001:db8::1"));
+        assert_eq!(r.reported_domain, ["example.com"]);
         let agent = format!("{base}User-Agent: {}\r\n", "u".repeat(MAX_VALUE + 1));
         assert_eq!(
             parse_feedback_report(agent.as_bytes(), None),

@@ -29,6 +29,12 @@ pub fn is_report_mail(headers: &Headers) -> bool {
     })
 }
 
+/// An address as reports give it (`source_ip`, `Source-IP`), in its canonical form (so
+/// that `2001:DB8::1` and `2001:db8:0::1` are one source); `None` when it is not one.
+pub(crate) fn canonical_ip(v: &str) -> Option<String> {
+    v.parse::<std::net::IpAddr>().ok().map(|ip| ip.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

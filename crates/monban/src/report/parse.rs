@@ -865,16 +865,13 @@ fn policy(element: &'static str, v: Option<String>) -> Result<Option<String>, Pa
     }
 }
 
-/// `source_ip`: an IPv4 or IPv6 address, kept in its canonical form (so that
-/// `2001:DB8::1` and `2001:db8:0::1` are one source).
+/// `source_ip`: an IPv4 or IPv6 address, kept in its canonical form.
 fn source_ip(v: &str) -> Result<String, ParseError> {
-    v.parse::<std::net::IpAddr>()
-        .map(|ip| ip.to_string())
-        .map_err(|_| ParseError::Value {
-            element: "record/row/source_ip",
-            value: v.chars().take(80).collect(),
-            expected: "valid IP address",
-        })
+    super::canonical_ip(v).ok_or_else(|| ParseError::Value {
+        element: "record/row/source_ip",
+        value: v.chars().take(80).collect(),
+        expected: "valid IP address",
+    })
 }
 
 /// Seconds since the epoch, written as an integer or a float (`1337270400.0`).
