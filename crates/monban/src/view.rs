@@ -22,12 +22,11 @@ pub struct VerifyView<'a> {
     pub file: Option<&'a str>,
     /// Why the header could not be judged (`null` when it could).
     pub malformed: Option<String>,
-    /// SPF for MAIL FROM, when it was asked for.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub spf: Option<SpfIdentityView<'a>>,
-    /// SPF for HELO, when it was asked for.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub helo: Option<SpfIdentityView<'a>>,
+    /// SPF for MAIL FROM: `none` with the reason when it was not evaluated (DESIGN §4:
+    /// a method that does not apply is `none`, never absent).
+    pub spf: SpfIdentityView<'a>,
+    /// SPF for HELO, the same way.
+    pub helo: SpfIdentityView<'a>,
     /// One entry per `DKIM-Signature`.
     pub dkim: Vec<DkimView<'a>>,
     /// DMARC.
@@ -63,14 +62,14 @@ impl<'a> VerifyView<'a> {
     ) -> Self {
         let asked = report.malformed.is_some() && envelope.ip.is_some();
         let spf = match &report.spf {
-            Some(s) => Some(SpfIdentityView::of(s, true)),
-            None if asked && envelope.mail_from.is_some() => Some(SpfIdentityView::not_evaluated()),
-            None => None,
+            Some(s) => SpfIdentityView::of(s, true),
+            None if asked && envelope.mail_from.is_some() => SpfIdentityView::not_evaluated(true),
+            None => SpfIdentityView::not_asked(true, envelope),
         };
         let helo = match &report.helo {
-            Some(h) => Some(SpfIdentityView::of(h, false)),
-            None if asked && envelope.helo.is_some() => Some(SpfIdentityView::not_evaluated()),
-            None => None,
+            Some(h) => SpfIdentityView::of(h, false),
+            None if asked && envelope.helo.is_some() => SpfIdentityView::not_evaluated(false),
+            None => SpfIdentityView::not_asked(false, envelope),
         };
         Self {
             file,
@@ -207,13 +206,29 @@ impl<'a> SpfIdentityView<'a> {
         }
     }
 
-    fn not_evaluated() -> Self {
+    fn not_evaluated(mail_from: bool) -> Self {
+        Self::none(mail_from, "not evaluated: the message header is malformed")
+    }
+
+    /// Not asked for: no client address, or no identity of this kind, was given.
+    fn not_asked(mail_from: bool, envelope: &Envelope) -> Self {
+        Self::none(
+            mail_from,
+            match (envelope.ip.is_some(), mail_from) {
+                (false, _) => "not evaluated: no client IP address was given",
+                (true, true) => "not evaluated: no MAIL FROM was given",
+                (true, false) => "not evaluated: no HELO name was given",
+            },
+        )
+    }
+
+    fn none(mail_from: bool, reason: &str) -> Self {
         Self {
             result: "none",
             domain: None,
-            identity: None,
-            explanation: None,
-            reason: "not evaluated: the message header is malformed".to_owned(),
+            identity: mail_from.then_some("mailfrom"),
+            explanation: mail_from.then_some(None),
+            reason: reason.to_owned(),
         }
     }
 }
