@@ -585,3 +585,38 @@ fn rfc6376_3_4_2_a_cr_put_into_a_signed_field_breaks_the_signature() {
         assert_eq!(r.dmarc.result, DmarcResult::Fail, "{name}");
     }
 }
+
+/// More signatures than are evaluated (5 by default): the author domain's own are
+/// evaluated first, so signatures put above it by anyone (here five valid ones of
+/// evil.example) cannot crowd out a valid aligned one; the others are reported as not
+/// evaluated.
+#[test]
+fn an_aligned_signature_is_not_crowded_out_by_others_above_it() {
+    let w = world();
+    let genuine = format!("From: ceo@victim.example\r\nTo: staff@victim.example\r\n{BODY}");
+    let mut msg = sign_with(&w.victim_key, "victim.example", &genuine, |_| {});
+    for _ in 0..6 {
+        msg = sign_with(&w.evil_key, "evil.example", &msg, |_| {});
+    }
+    let r = block_on(verify_message(
+        msg.as_bytes(),
+        envelope("x@evil.example", "mail.evil.example"),
+        VerifyConfig::default(),
+        NOW,
+        &w.zone,
+    ));
+    let results: Vec<(&str, &str)> = r
+        .dkim
+        .iter()
+        .map(|d| (d.domain.as_str(), d.result.as_str()))
+        .collect();
+    // Header order kept: six of evil.example, then the victim's, which passes.
+    assert_eq!(results.len(), 7, "{results:?}");
+    assert_eq!(results[6], ("victim.example", "pass"), "{results:?}");
+    assert_eq!(
+        results.iter().filter(|(_, r)| *r == "neutral").count(),
+        2,
+        "{results:?}"
+    );
+    assert_eq!(r.dmarc.result, DmarcResult::Pass);
+}

@@ -268,6 +268,51 @@ pub fn signature_field(
     push_field(&sig_field, &stripped, canon, out);
 }
 
+/// Which signatures are evaluated when there are more than `max`: those whose `d=` is
+/// the author's domain, a parent or a subdomain of it (the ones DMARC may count, RFC
+/// 9989 §4.4.1) first, then the others, each in header order. Otherwise a sender's
+/// valid signature could be crowded out by `max` others put above it (RFC 6376 §6.1
+/// leaves the choice of signatures to the verifier). A signature that does not parse
+/// costs nothing to report and is always "evaluated".
+fn chosen(
+    headers: &Headers,
+    parsed: &[Result<DkimSignature, signature::SignatureError>],
+    max: usize,
+) -> Vec<bool> {
+    let mut chosen = vec![false; parsed.len()];
+    let costs = |i: usize| parsed[i].is_ok();
+    if parsed.iter().filter(|p| p.is_ok()).count() <= max {
+        chosen.fill(true);
+        return chosen;
+    }
+    let author = crate::dmarc::author_domain(headers).ok();
+    let related = |i: usize| {
+        let (Some(a), Ok(sig)) = (author.as_deref(), &parsed[i]) else {
+            return false;
+        };
+        monban_dns::is_same_or_subdomain(a, &sig.domain)
+            || monban_dns::is_same_or_subdomain(&sig.domain, a)
+    };
+    let mut left = max;
+    for first in [true, false] {
+        for i in 0..parsed.len() {
+            if left == 0 {
+                break;
+            }
+            if !chosen[i] && costs(i) && related(i) == first {
+                chosen[i] = true;
+                left -= 1;
+            }
+        }
+    }
+    for (i, c) in chosen.iter_mut().enumerate() {
+        if !costs(i) {
+            *c = true;
+        }
+    }
+    chosen
+}
+
 impl DkimVerifier {
     /// Parses every `DKIM-Signature` of the header. `now` is the current time (Unix
     /// seconds) for `t=` and `x=`.
@@ -301,9 +346,17 @@ impl DkimVerifier {
     }
 
     fn candidates(headers: &Headers, config: &DkimConfig, hashers: &mut BodyHashers) -> Vec<Slot> {
+        let fields: Vec<_> = headers.get("DKIM-Signature").collect();
+        // Parsing is linear in the header; what the bound limits is the key lookups and
+        // the signature checks.
+        let parsed: Vec<_> = fields
+            .iter()
+            .map(|f| DkimSignature::parse(f.value))
+            .collect();
+        let chosen = chosen(headers, &parsed, config.max_signatures);
         let mut slots = Vec::new();
-        for (n, field) in headers.get("DKIM-Signature").enumerate() {
-            if n >= config.max_signatures {
+        for ((&field, parsed), chosen) in fields.iter().zip(parsed).zip(chosen) {
+            if !chosen {
                 slots.push(Slot::Done(DkimOutcome::unparsed(
                     DkimResult::Neutral,
                     DkimReason::NotEvaluated {
@@ -313,7 +366,7 @@ impl DkimVerifier {
                 )));
                 continue;
             }
-            let sig = match DkimSignature::parse(field.value) {
+            let sig = match parsed {
                 Ok(s) => s,
                 Err(e) => {
                     slots.push(Slot::Done(DkimOutcome::unparsed(
