@@ -295,12 +295,12 @@ fn chosen(
     };
     let mut left = max;
     for first in [true, false] {
-        for i in 0..parsed.len() {
+        for (i, c) in chosen.iter_mut().enumerate() {
             if left == 0 {
                 break;
             }
-            if !chosen[i] && costs(i) && related(i) == first {
-                chosen[i] = true;
+            if !*c && costs(i) && related(i) == first {
+                *c = true;
                 left -= 1;
             }
         }
