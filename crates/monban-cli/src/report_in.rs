@@ -325,7 +325,7 @@ pub async fn run_summary(dns: &crate::dns::DnsArgs, args: SummaryArgs) -> Result
         }
         if d.sources.len() > args.top {
             outln!(
-                "  ... {} more (--top N, or --json for the first {})",
+                "  ... {} more (--top N shows more; --json lists up to {} a domain)",
                 plural(
                     (d.sources.len() - args.top) as u64 + d.sources_left_out,
                     "source",

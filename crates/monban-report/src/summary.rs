@@ -85,7 +85,9 @@ pub fn filter(
     // internationalized one): a filter given in U-labels is converted the same way.
     // A name that is not one (".", "a..b", a label over 63 octets) is refused by name:
     // "." meant every domain, "a..b" none. One label is a name (a PSD's reports).
+    // An empty filter (`?domain=`) is no filter, as before.
     let domain = domain
+        .filter(|d| !d.trim().is_empty())
         .map(|given| {
             let fail = |why| {
                 FilterError(monban_diag::msg!(
@@ -1241,16 +1243,13 @@ mod tests {
         by.into_values().collect()
     }
 
-    /// A domain filter in U-labels selects what is stored under its A-labels (it
-    /// matched nothing: `report summary --domain 例え.jp` was empty).
     /// A domain filter that names no domain is refused, not read as every domain (".")
     /// or none ("a..b").
     #[test]
     fn a_filter_that_is_not_a_domain_is_refused() {
         for bad in [
             ".",
-            "",
-            " ",
+            " . ",
             "a..b",
             "..",
             &format!("{}.example", "a".repeat(64)),
@@ -1262,10 +1261,18 @@ mod tests {
                 "{bad:?}: {e}"
             );
         }
+        assert_eq!(
+            filter(Some(" "), None, None, |n| n.to_string())
+                .unwrap()
+                .domain,
+            None
+        );
         let f = filter(Some("bank"), None, None, |n| n.to_string()).unwrap();
         assert_eq!(f.domain.as_deref(), Some("bank"));
     }
 
+    /// A domain filter in U-labels selects what is stored under its A-labels (it
+    /// matched nothing: `report summary --domain 例え.jp` was empty).
     #[test]
     fn a_filter_in_u_labels_is_converted() {
         let f = filter(Some(" 例え.JP. "), None, None, |n| n.to_string()).unwrap();

@@ -50,9 +50,10 @@ pub(crate) const TOTALS_SQL: &str = "SELECT r.domain, c.disposition,
      GROUP BY r.domain, c.disposition";
 
 /// How many distinct source addresses each domain's records name, and how many of them
-/// failed DMARC in some record (both backends).
+/// failed DMARC in some record of at least one message (both backends).
 pub(crate) const SOURCE_COUNTS_SQL: &str = "SELECT r.domain, COUNT(DISTINCT c.source_ip),
-        COUNT(DISTINCT CASE WHEN c.dkim_aligned OR c.spf_aligned THEN NULL ELSE c.source_ip END)
+        COUNT(DISTINCT CASE WHEN c.dkim_aligned OR c.spf_aligned OR c.count = 0 THEN NULL
+            ELSE c.source_ip END)
      FROM incoming_records c JOIN incoming_reports r ON r.id = c.report
      WHERE r.kind = 'aggregate' AND (r.end_time > $1 OR r.begin_time >= $1) AND r.begin_time < $2
         AND ($3 = '' OR r.domain = $3)

@@ -585,9 +585,9 @@ fn rfc6376_3_4_2_a_cr_put_into_a_signed_field_breaks_the_signature() {
 }
 
 /// More signatures than are evaluated (5 by default): the author domain's own are
-/// evaluated first, so signatures put above it by anyone (here five valid ones of
-/// evil.example) cannot crowd out a valid aligned one; the others are reported as not
-/// evaluated.
+/// evaluated first, so signatures of another domain put above it (here six valid ones
+/// of evil.example) cannot crowd out a valid aligned one; the others are reported as
+/// not evaluated.
 #[test]
 fn an_aligned_signature_is_not_crowded_out_by_others_above_it() {
     let w = world();

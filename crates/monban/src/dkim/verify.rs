@@ -270,10 +270,12 @@ pub fn signature_field(
 
 /// Which signatures are evaluated when there are more than `max`: those whose `d=` is
 /// the author's domain, a parent or a subdomain of it (the ones DMARC may count, RFC
-/// 9989 §4.4.1) first, then the others, each in header order. Otherwise a sender's
-/// valid signature could be crowded out by `max` others put above it (RFC 6376 §6.1
-/// leaves the choice of signatures to the verifier). A signature that does not parse
-/// costs nothing to report and is always "evaluated".
+/// 9989 §4.4.1; a one-label parent such as `com` never aligns and is not one of them)
+/// first, then the others, each in header order (RFC 6376 §6.1 leaves the choice of
+/// signatures to the verifier). Signatures of other domains put above a sender's valid
+/// one can then not crowd it out; forged ones naming the author's own domain still can,
+/// since telling them from the genuine one is the work the bound limits. A signature
+/// that does not parse costs nothing to report and is always "evaluated".
 fn chosen(
     headers: &Headers,
     parsed: &[Result<DkimSignature, signature::SignatureError>],
@@ -290,8 +292,9 @@ fn chosen(
         let (Some(a), Ok(sig)) = (author.as_deref(), &parsed[i]) else {
             return false;
         };
-        monban_dns::is_same_or_subdomain(a, &sig.domain)
-            || monban_dns::is_same_or_subdomain(&sig.domain, a)
+        sig.domain.contains('.')
+            && (monban_dns::is_same_or_subdomain(a, &sig.domain)
+                || monban_dns::is_same_or_subdomain(&sig.domain, a))
     };
     let mut left = max;
     for first in [true, false] {

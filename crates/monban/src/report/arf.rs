@@ -149,7 +149,12 @@ impl FailureReport {
         let from_addr = |s: &str| {
             let s = s.rsplit_once('<').map_or(s, |(_, a)| a);
             let s = s.split('>').next().unwrap_or(s);
-            s.rsplit_once('@').map(|(_, d)| d.trim().to_string())
+            // The domain ends where the address does (`a@example.com (comment)`).
+            s.rsplit_once('@').and_then(|(_, d)| {
+                d.split(|c: char| c.is_whitespace() || matches!(c, '(' | '>' | ',' | ';'))
+                    .next()
+                    .map(str::to_string)
+            })
         };
         self.reported_domain
             .first()
@@ -357,6 +362,14 @@ fn domain_name(field: &'static str, v: &str) -> Result<String, ArfError> {
         expected: "a domain name",
     };
     let d = v.trim();
+    // An internationalized name in its A-labels, as the aggregate reports' names.
+    let ascii;
+    let d = if d.is_ascii() {
+        d
+    } else {
+        ascii = idna::domain_to_ascii(d).map_err(|_| bad())?;
+        ascii.as_str()
+    };
     if !d
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
@@ -468,6 +481,12 @@ mod tests {
         let r = parse_feedback_report(f.as_bytes(), None).unwrap();
         assert_eq!(r.source_ip.as_deref(), Some("2001:db8::1"));
         assert_eq!(r.reported_domain, ["example.com"]);
+        let f = format!("{base}Reported-Domain: b\u{fc}cher.example\r\n");
+        let r = parse_feedback_report(f.as_bytes(), None).unwrap();
+        assert_eq!(r.reported_domain, ["xn--bcher-kva.example"]);
+        let f = format!("{base}Original-Mail-From: <a@Example.COM> (via x)\r\n");
+        let r = parse_feedback_report(f.as_bytes(), None).unwrap();
+        assert_eq!(r.domain().as_deref(), Some("example.com"));
         let agent = format!("{base}User-Agent: {}\r\n", "u".repeat(MAX_VALUE + 1));
         assert_eq!(
             parse_feedback_report(agent.as_bytes(), None),

@@ -214,7 +214,13 @@ pub fn parse_aggregate_str(text: &str) -> Result<Feedback, ParseError> {
                         },
                     ));
                 }
-                Event::Text(t) if !t.xml10_content().trim().is_empty() => {
+                // NUL padding (left by some decompression paths) is no content.
+                Event::Text(t)
+                    if !t
+                        .xml10_content()
+                        .trim_matches(|c: char| c.is_whitespace() || c == '\0')
+                        .is_empty() =>
+                {
                     return Err(ParseError::Trailing("text"));
                 }
                 Event::CData(_) | Event::GeneralRef(_) => {
@@ -769,8 +775,9 @@ fn record_field(r: &mut Record, path: &[N], value: String) -> Result<(), ParseEr
         }
         [N::Row, N::PolicyEvaluated, N::Disposition] => {
             let d = lower(value);
-            // RFC 9990 Appendix A, ActionDispositionType (`pass`: no policy applied).
-            if !matches!(d.as_str(), "none" | "pass" | "quarantine" | "reject") {
+            // RFC 9990 Appendix A, ActionDispositionType (`pass`: no policy applied);
+            // an empty one is as none given (read as none at the record's end).
+            if !matches!(d.as_str(), "" | "none" | "pass" | "quarantine" | "reject") {
                 return Err(ParseError::Value {
                     element: "record/row/policy_evaluated/disposition",
                     value: d.chars().take(80).collect(),
@@ -1186,6 +1193,15 @@ mod tests {
             Err(ParseError::Trailing("text"))
         );
         assert!(parse_aggregate(format!("{MINIMAL}\n<!-- c -->\n").as_bytes()).is_ok());
+        assert!(parse_aggregate(format!("{MINIMAL}\0\0\0").as_bytes()).is_ok());
+        assert_eq!(
+            dup("<disposition>none</disposition>", "<disposition/>")
+                .unwrap()
+                .records[0]
+                .evaluated
+                .disposition,
+            "none"
+        );
         // A wrapper left open, or closed, after the report is fine.
         assert!(parse_aggregate(format!("<wrap>{MINIMAL}").as_bytes()).is_ok());
         assert!(parse_aggregate(format!("<wrap>{MINIMAL}</wrap>").as_bytes()).is_ok());
