@@ -194,12 +194,8 @@ pub struct Summary {
     pub tls_rows_left_out: bool,
 }
 
-fn is_zero(n: &usize) -> bool {
-    *n == 0
-}
-
-fn is_zero_u64(n: &u64) -> bool {
-    *n == 0
+fn is_zero<T: Default + PartialEq>(n: &T) -> bool {
+    *n == T::default()
 }
 
 /// The TLS reports of one policy domain.
@@ -321,7 +317,7 @@ pub struct DomainSummary {
     pub sources: Vec<Source>,
     /// Sources past those (the least failing mail): counted in the domain's totals, not
     /// listed. Left out of the JSON when 0.
-    #[serde(skip_serializing_if = "is_zero_u64")]
+    #[serde(skip_serializing_if = "is_zero")]
     pub sources_left_out: u64,
     /// Of `sources_left_out`, those that sent mail failing DMARC (the advice counts
     /// them, and their failing mail, as unknown).

@@ -281,36 +281,33 @@ fn chosen(
     parsed: &[Result<DkimSignature, signature::SignatureError>],
     max: usize,
 ) -> Vec<bool> {
-    let mut chosen = vec![false; parsed.len()];
-    let costs = |i: usize| parsed[i].is_ok();
+    // A signature that does not parse is reported as such, whatever the budget.
+    let mut chosen: Vec<bool> = parsed.iter().map(Result::is_err).collect();
     if parsed.iter().filter(|p| p.is_ok()).count() <= max {
         chosen.fill(true);
         return chosen;
     }
     let author = crate::dmarc::author_domain(headers).ok();
-    let related = |i: usize| {
-        let (Some(a), Ok(sig)) = (author.as_deref(), &parsed[i]) else {
-            return false;
-        };
-        sig.domain.contains('.')
-            && (monban_dns::is_same_or_subdomain(a, &sig.domain)
-                || monban_dns::is_same_or_subdomain(&sig.domain, a))
+    let related = |sig: &DkimSignature| {
+        author.as_deref().is_some_and(|a| {
+            sig.domain.contains('.')
+                && (monban_dns::is_same_or_subdomain(a, &sig.domain)
+                    || monban_dns::is_same_or_subdomain(&sig.domain, a))
+        })
     };
     let mut left = max;
     for first in [true, false] {
-        for (i, c) in chosen.iter_mut().enumerate() {
+        for (c, p) in chosen.iter_mut().zip(parsed) {
             if left == 0 {
                 break;
             }
-            if !*c && costs(i) && related(i) == first {
+            if let Ok(sig) = p
+                && !*c
+                && related(sig) == first
+            {
                 *c = true;
                 left -= 1;
             }
-        }
-    }
-    for (i, c) in chosen.iter_mut().enumerate() {
-        if !costs(i) {
-            *c = true;
         }
     }
     chosen
