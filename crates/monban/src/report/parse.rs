@@ -90,6 +90,38 @@ pub enum ParseError {
         /// What was expected.
         expected: &'static str,
     },
+    /// One of the errors above, with where it was found: the line and column of the
+    /// element or text (of the decompressed document) and, inside a record, which one
+    /// (from 1), so that one bad record among thousands can be found.
+    #[error("line {line}, column {column}{}: {error}", record.map(|n| format!(" (record {n})")).unwrap_or_default())]
+    At {
+        /// The line, from 1.
+        line: u64,
+        /// The column (characters), from 1.
+        column: u64,
+        /// The record it is in, from 1.
+        record: Option<usize>,
+        /// What.
+        error: Box<ParseError>,
+    },
+}
+
+impl ParseError {
+    /// What went wrong, without where ([`ParseError::At`] taken off).
+    pub fn kind(&self) -> &ParseError {
+        match self {
+            ParseError::At { error, .. } => error.kind(),
+            other => other,
+        }
+    }
+
+    /// [`Self::kind`], owned.
+    pub fn into_kind(self) -> ParseError {
+        match self {
+            ParseError::At { error, .. } => error.into_kind(),
+            other => other,
+        }
+    }
 }
 
 /// Reads an aggregate report.
@@ -188,6 +220,10 @@ pub fn parse_aggregate_str(text: &str) -> Result<Feedback, ParseError> {
     reader.config_mut().check_end_names = false;
     let mut p = Parser::default();
     loop {
+        // Where the next event starts and the record it is in, for placing what is
+        // wrong with it.
+        let from = reader.buffer_position();
+        let record = p.record.as_ref().map(|_| p.records.len() + 1);
         let event = reader.read_event().map_err(|e| {
             let at = reader.error_position();
             let (line, column) =
@@ -199,70 +235,19 @@ pub fn parse_aggregate_str(text: &str) -> Result<Feedback, ParseError> {
                 why: e.to_string(),
             }
         })?;
-        // After the report: white space, comments and the end tags of a wrapper (an
-        // unclosed one is fine too); a second report or any other content is refused,
-        // not dropped unread.
-        if p.done {
-            match event {
-                Event::Eof => break,
-                Event::Start(e) | Event::Empty(e) => {
-                    return Err(ParseError::Trailing(
-                        if local(e.local_name().as_ref()) == N::Feedback {
-                            "a second feedback element"
-                        } else {
-                            "an element"
-                        },
-                    ));
-                }
-                // NUL padding (left by some decompression paths) is no content.
-                Event::Text(t)
-                    if !t
-                        .xml10_content()
-                        .trim_matches(|c: char| c.is_whitespace() || c == '\0')
-                        .is_empty() =>
-                {
-                    return Err(ParseError::Trailing("text"));
-                }
-                Event::CData(_) | Event::GeneralRef(_) => {
-                    return Err(ParseError::Trailing("text"));
-                }
-                _ => continue,
+        match p.event(event) {
+            Ok(true) => break,
+            Ok(false) => {}
+            Err(error) => {
+                let (line, column) =
+                    crate::text::line_column(text, usize::try_from(from).unwrap_or(usize::MAX));
+                return Err(ParseError::At {
+                    line: line as u64,
+                    column: column as u64,
+                    record,
+                    error: Box::new(error),
+                });
             }
-        }
-        match event {
-            Event::Start(e) => p.start(e.local_name().as_ref())?,
-            Event::Empty(e) => {
-                let name = e.local_name();
-                p.start(name.as_ref())?;
-                p.end(local(name.as_ref()))?;
-            }
-            Event::End(e) => p.end(local(e.local_name().as_ref()))?,
-            Event::Text(t) => p.text(&t.xml10_content())?,
-            Event::CData(c) => p.text(&c)?,
-            Event::GeneralRef(r) => {
-                if r.is_char_ref() {
-                    match r.resolve_char_ref() {
-                        Ok(Some(c)) => p.text(c.encode_utf8(&mut [0; 4]))?,
-                        _ => {
-                            return Err(ParseError::Entity(r.chars().take(80).collect()));
-                        }
-                    }
-                } else {
-                    let name: String = r.chars().take(80).collect();
-                    let c = match name.as_str() {
-                        "lt" => "<",
-                        "gt" => ">",
-                        "amp" => "&",
-                        "apos" => "'",
-                        "quot" => "\"",
-                        _ => return Err(ParseError::Entity(name)),
-                    };
-                    p.text(c)?;
-                }
-            }
-            Event::DocType(_) => return Err(ParseError::Dtd),
-            Event::Eof => break,
-            Event::Comment(_) | Event::Decl(_) | Event::PI(_) => {}
         }
     }
     p.finish()
@@ -504,6 +489,70 @@ fn empty_record() -> Record {
 }
 
 impl Parser {
+    /// Takes one event of the document; whether it was the end of it.
+    fn event(&mut self, event: Event<'_>) -> Result<bool, ParseError> {
+        // After the report: white space, comments and the end tags of a wrapper (an
+        // unclosed one is fine too); a second report or any other content is refused,
+        // not dropped unread.
+        if self.done {
+            return match event {
+                Event::Eof => Ok(true),
+                Event::Start(e) | Event::Empty(e) => Err(ParseError::Trailing(
+                    if local(e.local_name().as_ref()) == N::Feedback {
+                        "a second feedback element"
+                    } else {
+                        "an element"
+                    },
+                )),
+                // NUL padding (left by some decompression paths) is no content.
+                Event::Text(t)
+                    if !t
+                        .xml10_content()
+                        .trim_matches(|c: char| c.is_whitespace() || c == '\0')
+                        .is_empty() =>
+                {
+                    Err(ParseError::Trailing("text"))
+                }
+                Event::CData(_) | Event::GeneralRef(_) => Err(ParseError::Trailing("text")),
+                _ => Ok(false),
+            };
+        }
+        match event {
+            Event::Start(e) => self.start(e.local_name().as_ref())?,
+            Event::Empty(e) => {
+                let name = e.local_name();
+                self.start(name.as_ref())?;
+                self.end(local(name.as_ref()))?;
+            }
+            Event::End(e) => self.end(local(e.local_name().as_ref()))?,
+            Event::Text(t) => self.text(&t.xml10_content())?,
+            Event::CData(c) => self.text(&c)?,
+            Event::GeneralRef(r) => {
+                if r.is_char_ref() {
+                    match r.resolve_char_ref() {
+                        Ok(Some(c)) => self.text(c.encode_utf8(&mut [0; 4]))?,
+                        _ => return Err(ParseError::Entity(r.chars().take(80).collect())),
+                    }
+                } else {
+                    let name: String = r.chars().take(80).collect();
+                    let c = match name.as_str() {
+                        "lt" => "<",
+                        "gt" => ">",
+                        "amp" => "&",
+                        "apos" => "'",
+                        "quot" => "\"",
+                        _ => return Err(ParseError::Entity(name)),
+                    };
+                    self.text(c)?;
+                }
+            }
+            Event::DocType(_) => return Err(ParseError::Dtd),
+            Event::Eof => return Ok(true),
+            Event::Comment(_) | Event::Decl(_) | Event::PI(_) => {}
+        }
+        Ok(false)
+    }
+
     fn start(&mut self, raw: &str) -> Result<(), ParseError> {
         let name = local(raw);
         if self.root.is_none() {
@@ -922,6 +971,82 @@ fn count(v: &str) -> Result<u64, ParseError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What is wrong, without where: most tests say what; `errors_say_where` says where.
+    fn parse_aggregate(xml: &[u8]) -> Result<Feedback, ParseError> {
+        super::parse_aggregate(xml).map_err(ParseError::into_kind)
+    }
+
+    #[test]
+    fn errors_say_where_and_in_which_record() {
+        let record = |ip: &str, count: &str| {
+            format!(
+                "<record><row><source_ip>{ip}</source_ip><count>{count}</count>\
+                 <policy_evaluated><disposition>none</disposition></policy_evaluated></row>\
+                 <identifiers><header_from>example.com</header_from></identifiers></record>\n"
+            )
+        };
+        let head = "<feedback>\n<report_metadata><org_name>r</org_name><report_id>1</report_id>\
+            <date_range><begin>1</begin><end>2</end></date_range></report_metadata>\n\
+            <policy_published><domain>example.com</domain><p>none</p></policy_published>\n";
+        let doc = format!(
+            "{head}{}{}{}</feedback>",
+            record("192.0.2.1", "1"),
+            record("192.0.2.2", "1"),
+            record("192.0.2.3", "many")
+        );
+        let err = super::parse_aggregate(doc.as_bytes()).unwrap_err();
+        // A value is read at its end tag, which is where it is placed.
+        let column = record("192.0.2.3", "many")
+            .find("</count>")
+            .map_or(0, |c| c as u64);
+        assert_eq!(
+            err,
+            ParseError::At {
+                line: 6,
+                column: column + 1,
+                record: Some(3),
+                error: Box::new(ParseError::Value {
+                    element: "record/row/count",
+                    value: "many".into(),
+                    expected: "count",
+                }),
+            }
+        );
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "line 6, column {} (record 3): record/row/count: \"many\" is not a count",
+                column + 1
+            )
+        );
+        // A record that ends without what it needs is placed at its end tag.
+        let doc = format!(
+            "{head}{}<record><row><count>1</count></row></record></feedback>",
+            record("192.0.2.1", "1")
+        );
+        let err = super::parse_aggregate(doc.as_bytes()).unwrap_err();
+        assert!(
+            matches!(&err, ParseError::At { line: 5, record: Some(2), error, .. }
+                if **error == ParseError::Missing("record/row/source_ip")),
+            "{err:?}"
+        );
+        // Outside a record: no record number.
+        let doc = head.replace("<p>none</p>", "<p>none</p><p>reject</p>");
+        let err = super::parse_aggregate(format!("{doc}</feedback>").as_bytes()).unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                ParseError::At {
+                    line: 3,
+                    record: None,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert_eq!(err.kind(), &ParseError::Duplicate("policy_published/p"));
+    }
 
     const MINIMAL: &str = "<feedback><report_metadata><org_name>r</org_name>\
         <report_id>1</report_id><date_range><begin>1337270400.0</begin><end>1337356799</end>\
