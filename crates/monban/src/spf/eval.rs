@@ -160,7 +160,18 @@ struct Answers<'r, R> {
     exhausted: Option<Exhausted>,
     /// The resolver's clock for kept answers ([`Link`]), read once per pass.
     now: std::cell::OnceCell<Option<FreshNow>>,
+    /// What was made of TXT answers too large to keep their parse with them
+    /// ([`MEMO_MAX_TXT_BYTES`]), for this evaluation only: it starts again from the
+    /// top after every lookup it awaits, and parsing such records again on each pass
+    /// (up to [`MAX_FETCHES`] passes, 64 KB each) made the work grow as lookups times
+    /// record size. At most [`MAX_LARGE_MEMOS`], the answer kept so that its address
+    /// stays its own.
+    large: std::cell::RefCell<Vec<(Arc<Answer>, Arc<SpfMemo>)>>,
 }
+
+/// The most large TXT answers one evaluation keeps the parse of: a record and the
+/// ten it may include or redirect to, for each scope checked.
+const MAX_LARGE_MEMOS: usize = 16;
 
 impl<R: Resolver> Answers<'_, R> {
     fn lookup(&self, name: &str, rtype: RecordType) -> Result<Lookup, Abort> {
@@ -171,6 +182,21 @@ impl<R: Resolver> Answers<'_, R> {
     /// come with no freshness (nothing is linked then).
     fn fresh_now(&self) -> Option<FreshNow> {
         *self.now.get_or_init(|| self.resolver.fresh_now())
+    }
+
+    /// This evaluation's memo of a TXT answer too large to keep one with it; `None`
+    /// past [`MAX_LARGE_MEMOS`].
+    fn large_memo(&self, answer: &Arc<Answer>) -> Option<Arc<SpfMemo>> {
+        let mut large = self.large.borrow_mut();
+        if let Some((_, memo)) = large.iter().find(|(a, _)| Arc::ptr_eq(a, answer)) {
+            return Some(memo.clone());
+        }
+        if large.len() >= MAX_LARGE_MEMOS {
+            return None;
+        }
+        let memo = Arc::new(SpfMemo::default());
+        large.push((answer.clone(), memo.clone()));
+        Some(memo)
     }
 
     /// [`Self::lookup`] for a term of a parsed record: its [`Link`] serves the answer
@@ -495,6 +521,7 @@ impl<R: Resolver> Spf<R> {
             awaited: 0,
             exhausted: None,
             now: std::cell::OnceCell::new(),
+            large: std::cell::RefCell::new(Vec::new()),
         };
         match self.evaluate(&args, &answers) {
             Ok(outcome) => SpfFuture(Pending::Ready(Some(outcome))),
@@ -669,8 +696,10 @@ impl<R: Resolver> Spf<R> {
         };
         // Selected and parsed once per answer, kept with it (§4.5, §4.6), unless the
         // answer is larger than any SPF record needs: its parse (thousands of terms in
-        // 64 KB) would outweigh what the DNS cache counts for it.
+        // 64 KB) would outweigh what the DNS cache counts for it; such a parse is kept
+        // for this evaluation only.
         let fresh;
+        let local;
         let memo = match txt.memo.get::<SpfMemo>() {
             // Kept by an earlier evaluation: the answer's size was checked then.
             Some(memo) => Some(memo),
@@ -681,10 +710,16 @@ impl<R: Resolver> Spf<R> {
             Some(memo) => {
                 memo.by_scope[ctx.scope.index()].get_or_init(|| Selected::new(&txt, ctx.scope))
             }
-            None => {
-                fresh = Selected::new(&txt, ctx.scope);
-                &fresh
-            }
+            None => match src.large_memo(&txt) {
+                Some(memo) => {
+                    local = memo;
+                    local.by_scope[ctx.scope.index()].get_or_init(|| Selected::new(&txt, ctx.scope))
+                }
+                None => {
+                    fresh = Selected::new(&txt, ctx.scope);
+                    &fresh
+                }
+            },
         };
         let rec = match selected {
             Selected::NoRecord => {
@@ -1140,6 +1175,8 @@ enum Selected {
 
 impl Selected {
     fn new(answer: &Answer, scope: RecordScope) -> Self {
+        #[cfg(test)]
+        tests::SELECTED.with(|n| n.set(n.get() + 1));
         if scope != RecordScope::Spf
             && let Some(selected) = Self::sender_id(answer, scope)
         {
@@ -1979,6 +2016,64 @@ mod tests {
         fn cached(&self, name: &str, rtype: RecordType) -> Option<Lookup> {
             Some(self.0.lock().unwrap().lookup_now(name, rtype))
         }
+    }
+
+    thread_local! {
+        /// How many times this thread selected and parsed a record ([`Selected::new`]).
+        pub(super) static SELECTED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
+
+    /// A TXT answer too large to keep its parse with it (over [`MEMO_MAX_TXT_BYTES`])
+    /// is parsed once per evaluation, not once per pass: the evaluation starts again
+    /// after each lookup it awaits, and parsing 64 KB records again each time made
+    /// the work grow as lookups times record size (a sender's records under wildcard
+    /// names keep the cache cold). Here two such records (the top one and one it
+    /// includes), each with terms that need four more lookups.
+    #[test]
+    fn a_large_record_is_parsed_once_per_evaluation() {
+        // A quoted string per 200 octets of record.
+        let strings = |record: String| {
+            let chars: Vec<char> = record.chars().collect();
+            chars
+                .chunks(200)
+                .map(|c| format!("\"{}\"", c.iter().collect::<String>()))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let big = |prefix: &str, tail: &str| {
+            let ips: String = (0..400)
+                .map(|i| format!("ip4:10.{}.{}.1 ", i / 250, i % 250))
+                .collect();
+            let terms: String = (1..=4)
+                .map(|i| format!("a:{prefix}{i}.s.example "))
+                .collect();
+            strings(format!("v=spf1 {ips}{terms}{tail}"))
+        };
+        let hosts: String = (1..=4)
+            .map(|i| format!("h{i}.s A 192.0.2.99\ng{i}.s A 192.0.2.99\n"))
+            .collect();
+        let zone = crate::testing::example_zone(&format!(
+            "s TXT {}\ni.s TXT {}\n{hosts}",
+            big("h", "include:i.s.example -all"),
+            big("g", "?all")
+        ));
+        let slow = Slow {
+            zone,
+            delay: std::time::Duration::ZERO,
+            asked: std::sync::atomic::AtomicUsize::new(0),
+        };
+        let spf = Spf::new(&slow);
+        let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        SELECTED.with(|n| n.set(0));
+        let outcome = block_on(spf.verify_mail_from(ip, "helo.example", "u@s.example", 0));
+        assert_eq!(outcome.result, SpfResult::Fail, "{outcome:?}");
+        let asked = slow.asked.load(std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(asked, 2 + 8, "two TXT and eight A lookups (each awaited)");
+        assert_eq!(
+            SELECTED.with(std::cell::Cell::get),
+            2,
+            "each record parsed once"
+        );
     }
 
     /// A zone whose every answer takes `delay` (the thread sleeps: a server that answers
