@@ -109,7 +109,7 @@ pub fn milter_session(data: &[u8]) {
             Step::Connect => {
                 let _ = rt.block_on(session.connect_checks(&zone));
             }
-            Step::Close => break,
+            Step::Close | Step::Protocol(_) => break,
             Step::Reply(_) => {}
         }
     }

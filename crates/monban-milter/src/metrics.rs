@@ -211,6 +211,7 @@ impl Metrics {
             "packet_size",
             "header_size",
             "header_malformed",
+            "protocol",
         ] {
             let n = limits.get(which).copied().unwrap_or(0);
             let _ = writeln!(s, "monban_milter_limits_total{{limit=\"{which}\"}} {n}");

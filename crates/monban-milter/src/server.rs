@@ -517,6 +517,13 @@ where
                     session.connect_checks(&*resolver).await
                 }
                 Step::Close => return Ok(()),
+                Step::Protocol(why) => {
+                    metrics.limit("protocol");
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        format!("milter protocol: {why}"),
+                    ));
+                }
             };
             let mut out = Vec::new();
             for r in &responses {

@@ -346,6 +346,11 @@ pub enum Step {
     Connect,
     /// Close the connection.
     Close,
+    /// The MTA broke the protocol (a command out of order, an option negotiation
+    /// monban cannot work under): close the connection and log why. The MTA then
+    /// applies its default action to the message (tempfail, as configured for monban):
+    /// nothing is judged on part of what it sent.
+    Protocol(String),
 }
 
 /// The most recipients of one message; the next ones get `452 4.5.3` (Postfix's own
@@ -440,6 +445,13 @@ pub struct Session {
     refusal_event: Option<(Action, String)>,
     /// The steps the MTA agreed not to wait for a reply to (`SMFIP_NR_*`).
     no_reply: u32,
+    /// Options were negotiated on this connection.
+    negotiated: bool,
+    /// CONNECT was given (since the connection or QUIT_NC).
+    connected: bool,
+    /// MAIL FROM was taken and the message has not ended (end of message or abort):
+    /// recipients, header fields and the body belong to it.
+    in_transaction: bool,
 }
 
 fn reconstruct(name: &str, value: &[u8], out: &mut Vec<u8>) {
@@ -480,6 +492,67 @@ impl Session {
             pending_refusal: None,
             refusal_event: None,
             no_reply: 0,
+            negotiated: false,
+            connected: false,
+            in_transaction: false,
+        }
+    }
+
+    /// Why `cmd` cannot come now, if it cannot: the order of the milter protocol
+    /// (option negotiation, CONNECT, then per message MAIL, RCPT, header fields, end
+    /// of header, body chunks, end of message). A body chunk before the end of the
+    /// header or a field after it would otherwise be dropped or judged apart from the
+    /// rest: the message would be judged on part of what the MTA has.
+    fn out_of_order(&self, cmd: &Command) -> Option<String> {
+        let what = match cmd {
+            Command::OptNeg { .. } if self.negotiated => {
+                return Some("option negotiation a second time".into());
+            }
+            Command::OptNeg { .. } | Command::Macro { .. } | Command::Quit | Command::Abort => {
+                return None;
+            }
+            Command::Connect { .. } => "CONNECT",
+            Command::QuitNewConnection => "QUIT_NC",
+            Command::Helo(_) => "HELO",
+            Command::Mail(_) => "MAIL",
+            Command::Rcpt(_) => "RCPT",
+            Command::Data => "DATA",
+            Command::Unknown(_) => "an unknown SMTP command",
+            Command::Header { .. } | Command::Oversized { code: b'L', .. } => "a header field",
+            Command::EndOfHeaders => "the end of the header",
+            Command::Body(_) | Command::Oversized { .. } => "a body chunk",
+            Command::EndOfMessage => "the end of the message",
+        };
+        if !self.negotiated {
+            return Some(format!("{what} before option negotiation"));
+        }
+        let message_step = matches!(
+            cmd,
+            Command::Rcpt(_)
+                | Command::Header { .. }
+                | Command::Oversized { .. }
+                | Command::EndOfHeaders
+                | Command::Body(_)
+                | Command::EndOfMessage
+        );
+        if !self.connected && (message_step || matches!(cmd, Command::Mail(_) | Command::Helo(_))) {
+            return Some(format!("{what} before CONNECT"));
+        }
+        if message_step && !self.in_transaction {
+            return Some(format!(
+                "{what} outside a message (no MAIL FROM since the last one ended)"
+            ));
+        }
+        let header_done = self.message.header_done;
+        match cmd {
+            Command::Header { .. } | Command::Oversized { code: b'L', .. } if header_done => {
+                Some(format!("{what} after the end of the header"))
+            }
+            Command::EndOfHeaders if header_done => Some(format!("{what} a second time")),
+            Command::Body(_) | Command::Oversized { code: b'B', .. } if !header_done => {
+                Some(format!("{what} before the end of the header"))
+            }
+            _ => None,
         }
     }
 
@@ -833,12 +906,50 @@ impl Session {
 
     fn command_answered(&mut self, cmd: Command) -> Step {
         let cont = || Step::Reply(vec![Response::Continue]);
+        if let Some(why) = self.out_of_order(&cmd) {
+            return Step::Protocol(why);
+        }
         match cmd {
             Command::OptNeg {
+                version,
                 actions: offered,
                 protocol: offered_steps,
-                ..
             } => {
+                if version < VERSION {
+                    return Step::Protocol(format!(
+                        "the MTA offers milter protocol version {version}; monban needs {VERSION} (Sendmail 8.14 or Postfix 2.6 and later)"
+                    ));
+                }
+                // What monban must be allowed: adding its Authentication-Results (and
+                // signatures, seals), removing forged ones that claim its authserv-id,
+                // and, when quarantine is the hold action, that action.
+                let mut needed = actions::ADD_HEADERS | actions::CHANGE_HEADERS;
+                if self.config.quarantine == QuarantineMode::Hold {
+                    needed |= actions::QUARANTINE;
+                }
+                if offered & needed != needed {
+                    let missing: Vec<&str> = [
+                        (actions::ADD_HEADERS, "SMFIF_ADDHDRS"),
+                        (actions::CHANGE_HEADERS, "SMFIF_CHGHDRS"),
+                        (actions::QUARANTINE, "SMFIF_QUARANTINE"),
+                    ]
+                    .into_iter()
+                    .filter(|(bit, _)| needed & bit != 0 && offered & bit == 0)
+                    .map(|(_, name)| name)
+                    .collect();
+                    return Step::Protocol(format!(
+                        "the MTA does not allow {}: monban adds Authentication-Results, removes forged ones and holds quarantined mail with them",
+                        missing.join(", ")
+                    ));
+                }
+                // Header values as written, with the space after the colon: without
+                // it, simple header canonicalization could not be checked.
+                if offered_steps & steps::HEADER_LEADING_SPACE == 0 {
+                    return Step::Protocol(
+                        "the MTA does not offer SMFIP_HDR_LEADSPC (header values with their leading space), which DKIM's simple header canonicalization needs".into(),
+                    );
+                }
+                self.negotiated = true;
                 let wanted = actions::ADD_HEADERS | actions::CHANGE_HEADERS | actions::QUARANTINE;
                 // Only what the MTA offers: one that does not offer a step's "no reply"
                 // waits for the reply, and gets it.
@@ -861,6 +972,8 @@ impl Session {
                 Step::Reply(Vec::new())
             }
             Command::Connect { family, .. } => {
+                self.connected = true;
+                self.in_transaction = false;
                 self.client = match family {
                     Family::Inet(ip, _) => Some(ip),
                     _ => None,
@@ -912,6 +1025,7 @@ impl Session {
                     queue_id: self.message.queue_id.take(),
                     ..Message::default()
                 };
+                self.in_transaction = true;
                 let addr = args.first().map(|a| {
                     a.trim()
                         .trim_start_matches('<')
@@ -1047,10 +1161,12 @@ impl Session {
                 if !self.message.header_done {
                     let _ = self.end_of_headers();
                 }
+                self.in_transaction = false;
                 Step::EndOfMessage
             }
             Command::Abort => {
                 self.message = Message::default();
+                self.in_transaction = false;
                 Step::Reply(Vec::new())
             }
             Command::Quit => Step::Close,
@@ -1060,6 +1176,7 @@ impl Session {
                 let no_reply = self.no_reply;
                 *self = Self::new(self.config.clone(), self.now);
                 self.no_reply = no_reply;
+                self.negotiated = true;
                 Step::Reply(Vec::new())
             }
         }

@@ -80,6 +80,12 @@ fn run(s: &Scenario, zone: &ZoneResolver) -> Result<(), Failed> {
     let (headers, body) = monban::dkim::split_message(&normalized).map_err(|e| e.to_string())?;
     let mut session = Session::new(config, 1_795_400_000);
     let mut cmds = vec![
+        // What Postfix offers.
+        Command::OptNeg {
+            version: 6,
+            actions: 0x1ff,
+            protocol: 0x1f_ffff,
+        },
         Command::Connect {
             hostname: s.helo.clone(),
             family: Family::Inet(s.client_ip.parse().unwrap(), 25),
@@ -98,13 +104,18 @@ fn run(s: &Scenario, zone: &ZoneResolver) -> Result<(), Failed> {
     cmds.push(Command::EndOfHeaders);
     cmds.push(Command::Body(body));
     for c in cmds {
-        if let Step::Reply(r) = session.command(c)
-            && r.iter().any(|x| matches!(x, Response::ReplyCode(_)))
-        {
-            return Err(format!("early reply {r:?}").into());
+        match session.command(c) {
+            Step::Reply(r) if r.iter().any(|x| matches!(x, Response::ReplyCode(_))) => {
+                return Err(format!("early reply {r:?}").into());
+            }
+            Step::Protocol(why) => return Err(format!("protocol error: {why}").into()),
+            _ => {}
         }
     }
-    let _ = session.command(Command::EndOfMessage);
+    match session.command(Command::EndOfMessage) {
+        Step::EndOfMessage => {}
+        other => return Err(format!("end of message: {other:?}").into()),
+    }
     let outcome = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap()

@@ -43,6 +43,18 @@ fn config(key: Arc<SigningKey>) -> Arc<FilterConfig> {
     })
 }
 
+/// A session after option negotiation with an MTA that waits for a reply to every
+/// step (it offers no SMFIP_NR_*).
+fn negotiated_answering_all(config: Arc<FilterConfig>) -> Session {
+    let mut s = Session::new(config, NOW);
+    let _ = s.command(Command::OptNeg {
+        version: 6,
+        actions: 0x1ff,
+        protocol: 0x10_0000,
+    });
+    s
+}
+
 /// Drives a whole SMTP transaction; returns the end-of-message responses.
 fn transaction(
     session: &mut Session,
@@ -54,14 +66,19 @@ fn transaction(
     transaction_to(session, zone, ip, mail_from, "bob@example.net", message)
 }
 
+/// The option negotiation Postfix sends.
+fn postfix_offer() -> Command {
+    Command::OptNeg {
+        version: 6,
+        actions: 0x1ff,
+        protocol: 0x1f_ffff,
+    }
+}
+
 /// The commands of a transaction up to DATA, as Postfix sends them.
 fn envelope(ip: &str, mail_from: &str, rcpt: &str) -> [Command; 6] {
     [
-        Command::OptNeg {
-            version: 6,
-            actions: 0x1ff,
-            protocol: 0x1f_ffff,
-        },
+        postfix_offer(),
         Command::Connect {
             hostname: "client".into(),
             family: Family::Inet(ip.parse().unwrap(), 25),
@@ -126,7 +143,7 @@ fn optneg_asks_for_leading_space_and_header_actions() {
     let Step::Reply(r) = s.command(Command::OptNeg {
         version: 6,
         actions: 0x1ff,
-        protocol: 0,
+        protocol: 0x10_0000,
     }) else {
         panic!()
     };
@@ -138,6 +155,138 @@ fn optneg_asks_for_leading_space_and_header_actions() {
     };
     assert_eq!(actions, 0x01 | 0x10 | 0x20);
     assert_ne!(protocol & 0x10_0000, 0);
+}
+
+/// An MTA that cannot give what monban needs is refused at option negotiation (the
+/// connection closes and the MTA applies its default action), rather than a session
+/// that would send actions never granted or read header values without their leading
+/// space: an older protocol version, no right to add or change header fields (or to
+/// quarantine, when that is the hold action), no SMFIP_HDR_LEADSPC. A second
+/// negotiation is refused too.
+#[test]
+fn optneg_refuses_an_mta_that_cannot_give_what_monban_needs() {
+    let key = Arc::new(SigningKey::generate_ed25519().unwrap());
+    let offer = |version: u32, actions: u32, protocol: u32| {
+        let mut s = Session::new(config(key.clone()), NOW);
+        match s.command(Command::OptNeg {
+            version,
+            actions,
+            protocol,
+        }) {
+            Step::Protocol(why) => why,
+            other => panic!("{version} {actions:#x} {protocol:#x}: {other:?}"),
+        }
+    };
+    assert!(offer(2, 0x1ff, 0x1f_ffff).contains("version 2"));
+    assert!(offer(6, 0, 0x1f_ffff).contains("SMFIF_ADDHDRS, SMFIF_CHGHDRS, SMFIF_QUARANTINE"));
+    assert!(offer(6, 0x1ff & !0x10, 0x1f_ffff).contains("SMFIF_CHGHDRS"));
+    assert!(offer(6, 0x1ff, 0).contains("SMFIP_HDR_LEADSPC"));
+    assert!(offer(6, 0x1ff, 0x0f_ffff).contains("SMFIP_HDR_LEADSPC"));
+    // Without the hold action, quarantine is not needed.
+    let mut s = Session::new(
+        Arc::new(FilterConfig {
+            quarantine: QuarantineMode::Header,
+            ..(*config(key.clone())).clone()
+        }),
+        NOW,
+    );
+    let optneg = || Command::OptNeg {
+        version: 6,
+        actions: 0x11,
+        protocol: 0x1f_ffff,
+    };
+    assert!(
+        matches!(s.command(optneg()), Step::Reply(r) if matches!(r[0], Response::OptNeg { actions: 0x11, .. }))
+    );
+    assert!(matches!(s.command(optneg()), Step::Protocol(why) if why.contains("second time")));
+}
+
+/// The milter protocol's order (option negotiation, CONNECT, then per message MAIL,
+/// RCPT, header fields, end of header, body, end of message): a command out of it
+/// closes the connection (the MTA's default action, tempfail, applies), never a
+/// message judged on part of what was sent. A trial got `dkim=pass dmarc=pass` and an
+/// accept for a signed empty-bodied header followed by a body chunk sent without the
+/// end of header (the chunk was dropped), and the same with the body first.
+#[test]
+fn commands_out_of_order_close_the_connection() {
+    let key = Arc::new(SigningKey::generate_ed25519().unwrap());
+    let header = || Command::Header {
+        name: "From".into(),
+        value: b" alice@example.com".to_vec(),
+    };
+    let body = || Command::Body(b"Please wire the money.\r\n".to_vec());
+    let rcpt = || Command::Rcpt(vec!["<bob@example.net>".into()]);
+    // The commands before the one refused, after option negotiation and CONNECT
+    // (unless said), and what the refusal says.
+    let cases: Vec<(Vec<Command>, Command, &str)> = vec![
+        (
+            vec![Command::Mail(vec!["<a@example.com>".into()]), header()],
+            body(),
+            "before the end of the header",
+        ),
+        (
+            vec![Command::Mail(vec!["<a@example.com>".into()])],
+            body(),
+            "before the end of the header",
+        ),
+        (
+            vec![
+                Command::Mail(vec!["<a@example.com>".into()]),
+                header(),
+                Command::EndOfHeaders,
+            ],
+            header(),
+            "after the end of the header",
+        ),
+        (
+            vec![
+                Command::Mail(vec!["<a@example.com>".into()]),
+                header(),
+                Command::EndOfHeaders,
+            ],
+            Command::EndOfHeaders,
+            "a second time",
+        ),
+        (vec![], header(), "outside a message"),
+        (vec![], rcpt(), "outside a message"),
+        (vec![], Command::EndOfMessage, "outside a message"),
+        (
+            vec![
+                Command::Mail(vec!["<a@example.com>".into()]),
+                Command::Abort,
+            ],
+            header(),
+            "outside a message",
+        ),
+    ];
+    for (i, (before, refused, says)) in cases.into_iter().enumerate() {
+        let mut s = Session::new(config(key.clone()), NOW);
+        let mut cmds = vec![
+            postfix_offer(),
+            Command::Connect {
+                hostname: "client".into(),
+                family: Family::Inet("203.0.113.9".parse().unwrap(), 25),
+            },
+        ];
+        cmds.extend(before);
+        for c in cmds {
+            assert!(!matches!(s.command(c), Step::Protocol(_)), "case {i}");
+        }
+        match s.command(refused) {
+            Step::Protocol(why) => assert!(why.contains(says), "case {i}: {why}"),
+            other => panic!("case {i}: {other:?}"),
+        }
+    }
+    // Before option negotiation, or before CONNECT.
+    let mut s = Session::new(config(key.clone()), NOW);
+    assert!(
+        matches!(s.command(Command::EndOfMessage), Step::Protocol(why) if why.contains("before option negotiation"))
+    );
+    let mut s = Session::new(config(key.clone()), NOW);
+    let _ = s.command(postfix_offer());
+    assert!(
+        matches!(s.command(Command::Mail(vec!["<a@example.com>".into()])), Step::Protocol(why) if why.contains("before CONNECT"))
+    );
 }
 
 /// With Postfix's offer, monban asks for no reply to CONNECT, HELO, each header and
@@ -203,10 +352,10 @@ fn steps_without_a_reply_are_negotiated_from_the_offer() {
     assert!(matches!(s.command(Command::QuitNewConnection), Step::Reply(r) if r.is_empty()));
     assert_eq!(replies(&mut s), [0, 0, 1, 1, 0, 0, 1, 0, 0]);
     // Only what is offered is asked for.
-    let (mut s, protocol) = steps(0x1ff);
+    let (mut s, protocol) = steps(0x10_01ff);
     assert_eq!(protocol, 0x10_0000 | 0x80 | 0x100);
     assert_eq!(replies(&mut s), [1, 1, 1, 1, 0, 0, 1, 1, 1]);
-    let (mut s, protocol) = steps(0);
+    let (mut s, protocol) = steps(0x10_0000);
     assert_eq!(protocol, 0x10_0000);
     assert_eq!(replies(&mut s), [1; 9]);
 }
@@ -394,6 +543,11 @@ fn dns_failure_is_a_tempfail_not_a_verdict() {
     }
     let mut s = Session::new(config(key), NOW);
     let cmds = [
+        Command::OptNeg {
+            version: 6,
+            actions: 0x1ff,
+            protocol: 0x1f_ffff,
+        },
         Command::Connect {
             hostname: "c".into(),
             family: Family::Inet("203.0.113.9".parse().unwrap(), 25),
@@ -807,7 +961,7 @@ fn connect_checks_refuse_listed_clients() {
         .build()
         .unwrap();
     for exempt in ["127.0.0.1", "::1", "10.1.2.3"] {
-        let mut s = Session::new(c.clone(), NOW);
+        let mut s = negotiated_answering_all(c.clone());
         assert!(
             matches!(s.command(connect(exempt)), Step::Reply(_)),
             "{exempt}"
@@ -815,7 +969,7 @@ fn connect_checks_refuse_listed_clients() {
     }
     let refusal = "554 5.7.1 203.0.113.66 is listed on bl.example (127.0.0.2)";
     let mail = || Command::Mail(vec!["<a@example.org>".into()]);
-    let mut s = Session::new(c.clone(), NOW);
+    let mut s = negotiated_answering_all(c.clone());
     assert!(matches!(s.command(connect("203.0.113.66")), Step::Connect));
     // Decided at CONNECT, said at MAIL FROM (SASL is known only then).
     assert_eq!(rt.block_on(s.connect_checks(&z)), vec![Response::Continue]);
@@ -830,7 +984,7 @@ fn connect_checks_refuse_listed_clients() {
     assert!(s.take_refusal_event().is_some());
     assert!(s.take_refusal_event().is_none());
     // The same client, logged in: never refused for where it connects from.
-    let mut s = Session::new(c.clone(), NOW);
+    let mut s = negotiated_answering_all(c.clone());
     assert!(matches!(s.command(connect("203.0.113.66")), Step::Connect));
     let _ = rt.block_on(s.connect_checks(&z));
     let _ = s.command(Command::Macro {
@@ -839,7 +993,7 @@ fn connect_checks_refuse_listed_clients() {
     });
     assert!(matches!(s.command(mail()), Step::Reply(r) if r == vec![Response::Continue]));
     // Not listed: go on.
-    let mut s = Session::new(c, NOW);
+    let mut s = negotiated_answering_all(c);
     assert!(matches!(s.command(connect("203.0.113.67")), Step::Connect));
     assert_eq!(rt.block_on(s.connect_checks(&z)), vec![Response::Continue]);
     assert!(matches!(s.command(mail()), Step::Reply(r) if r == vec![Response::Continue]));
@@ -935,6 +1089,10 @@ fn recipients_past_the_bound_are_deferred() {
         version: 6,
         actions: 0x1ff,
         protocol: 0x1f_ffff,
+    });
+    let _ = session.command(Command::Connect {
+        hostname: "client".into(),
+        family: Family::Inet("203.0.113.9".parse().unwrap(), 25),
     });
     let _ = session.command(Command::Mail(vec!["<a@example.com>".into()]));
     let max = monban_milter::session::MAX_RECIPIENTS;
