@@ -357,10 +357,25 @@ pub enum Step {
 /// `smtpd_recipient_limit` is 1,000 by default too).
 pub const MAX_RECIPIENTS: usize = 1000;
 
+/// The longest MAIL FROM or RCPT TO address (with its angle brackets and parameters
+/// left out) taken: RFC 5321 §4.5.3.1.3 allows 256 octets for a path; eight times that
+/// leaves room for the long ones of forwarders (SRS, VERP). A longer one is refused
+/// (`501`): kept whole, a thousand recipients of 1 MiB each held 2 GB.
+pub const MAX_ADDRESS: usize = 2048;
+
+/// The longest HELO name kept (RFC 5321 §4.5.3.1.2: 255 octets for a domain); a
+/// longer one is judged as an invalid name and not kept.
+pub const MAX_HELO: usize = 1024;
+
+/// The longest queue id kept from the MTA's macros (Postfix's are about 20 octets).
+const MAX_QUEUE_ID: usize = 256;
+
 #[derive(Debug, Default)]
 struct Message {
     mail_from: Option<String>,
-    recipient_domains: Vec<String>,
+    /// The distinct domains of the recipients (a set: a recipient's membership test
+    /// costs no walk over the others).
+    recipient_domains: std::collections::HashSet<String>,
     /// The recipients (at most [`MAX_RECIPIENTS`]), for DKIM2's envelope check.
     recipients: Vec<String>,
     /// Some recipient is the reflector.
@@ -965,7 +980,7 @@ impl Session {
                 for (name, value) in pairs {
                     match name.trim_matches(['{', '}']) {
                         "auth_authen" if !value.is_empty() => self.authenticated = true,
-                        "i" => self.message.queue_id = Some(value),
+                        "i" if value.len() <= MAX_QUEUE_ID => self.message.queue_id = Some(value),
                         _ => {}
                     }
                 }
@@ -991,10 +1006,18 @@ impl Session {
             }
             Command::Helo(h) => {
                 let action = self.config.connect.helo_invalid;
+                let too_long = h.len() > MAX_HELO;
                 let problem = (action != ConnectAction::Record && !self.exempt_at_connect())
-                    .then(|| crate::connect::helo_problem(&h))
+                    .then(|| {
+                        if too_long {
+                            Some(format!("the HELO name is longer than {MAX_HELO} octets"))
+                        } else {
+                            crate::connect::helo_problem(&h)
+                        }
+                    })
                     .flatten();
-                self.helo = Some(h);
+                // Not kept when too long: no name, as if none was given.
+                self.helo = (!too_long).then_some(h);
                 // Each greeting replaces the last one's judgement (EHLO again after
                 // STARTTLS).
                 self.tags.retain(|t| t != "helo=invalid");
@@ -1032,6 +1055,12 @@ impl Session {
                         .trim_end_matches('>')
                         .to_owned()
                 });
+                if addr.as_ref().is_some_and(|a| a.len() > MAX_ADDRESS) {
+                    self.in_transaction = false;
+                    return Step::Reply(vec![Response::ReplyCode(format!(
+                        "501 5.1.7 the sender address is longer than {MAX_ADDRESS} octets"
+                    ))]);
+                }
                 self.message.mail_from = addr;
                 cont()
             }
@@ -1039,6 +1068,11 @@ impl Session {
                 let recipient = args
                     .first()
                     .map(|a| a.trim().trim_start_matches('<').trim_end_matches('>'));
+                if recipient.is_some_and(|r| r.len() > MAX_ADDRESS) {
+                    return Step::Reply(vec![Response::ReplyCode(format!(
+                        "501 5.1.3 the recipient address is longer than {MAX_ADDRESS} octets"
+                    ))]);
+                }
                 // Every recipient is kept for DKIM2's envelope check, so past the bound
                 // the next ones are deferred (RFC 5321 §4.5.3.1.10: the client sends
                 // them in another transaction) rather than left unchecked.
@@ -1106,8 +1140,8 @@ impl Session {
                     // itself is deferred above.
                     let domain = domain.to_ascii_lowercase();
                     let known = &mut self.message.recipient_domains;
-                    if known.len() < MAX_RECIPIENTS && !known.contains(&domain) {
-                        known.push(domain);
+                    if known.len() < MAX_RECIPIENTS {
+                        known.insert(domain);
                     }
                 }
                 cont()
