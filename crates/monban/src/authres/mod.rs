@@ -299,25 +299,71 @@ impl ResInfo {
 
     /// [`ResInfo::to_text`], appended to `s`.
     pub fn write_text(&self, s: &mut String) {
+        self.write_folded(s, false);
+    }
+
+    /// [`Self::write_text`]; with `fold`, a line break (CRLF TAB, folding white space)
+    /// takes the place of the space before a part that would take the line past
+    /// [`FOLD_AT`] octets. What the sender controls is cut: a comment or reason past
+    /// [`MAX_FREE_TEXT`] characters, a property value past [`MAX_PVALUE`] octets (shown
+    /// as its start, quoted, ending in "…"). A trial made a 60 KB field of a long From
+    /// and a 2 MB one of a long MAIL FROM, past RFC 5322's 998 octets a line (§2.1.1).
+    fn write_folded(&self, s: &mut String, fold: bool) {
+        let part = |s: &mut String, write: &dyn Fn(&mut String)| {
+            let space = s.len();
+            s.push(' ');
+            write(s);
+            if fold {
+                let line_start = s[..space].rfind('\n').map_or(0, |i| i + 1);
+                if s.len() - line_start > FOLD_AT && space > line_start {
+                    s.replace_range(space..=space, "\r\n\t");
+                }
+            }
+        };
         push_token_or_quoted(s, &self.method);
         s.push('=');
         push_token_or_quoted(s, &self.result);
         if let Some(c) = &self.comment {
-            s.push(' ');
-            push_comment(s, c);
+            part(s, &|s| push_comment(s, &cut(c, MAX_FREE_TEXT)));
         }
         if let Some(reason) = &self.reason {
-            s.push_str(" reason=");
-            push_quoted(s, reason);
+            part(s, &|s| {
+                s.push_str("reason=");
+                push_quoted(s, &cut(reason, MAX_FREE_TEXT));
+            });
         }
         for p in &self.properties {
-            s.push(' ');
-            push_keyword(s, &p.ptype);
-            s.push('.');
-            push_keyword(s, &p.property);
-            s.push('=');
-            s.push_str(&pvalue(&p.value));
+            part(s, &|s| {
+                push_keyword(s, &p.ptype);
+                s.push('.');
+                push_keyword(s, &p.property);
+                s.push('=');
+                if p.value.len() > MAX_PVALUE {
+                    push_quoted(s, &cut(&p.value, 64));
+                } else {
+                    s.push_str(&pvalue(&p.value));
+                }
+            });
         }
+    }
+}
+
+/// The most characters of a comment or `reason=` written.
+pub const MAX_FREE_TEXT: usize = 200;
+
+/// The longest property value written whole (an address is at most 64 + 1 + 255
+/// octets, RFC 5321 §4.5.3.1).
+pub const MAX_PVALUE: usize = 320;
+
+/// The line length past which a folded field value breaks a line between the parts
+/// of a result (RFC 5322 §2.1.1: at most 998 octets; room is left for the field name).
+pub const FOLD_AT: usize = 900;
+
+/// `s` cut to `max` characters, ending in "…" when cut.
+fn cut(s: &str, max: usize) -> Cow<'_, str> {
+    match s.char_indices().nth(max) {
+        Some((end, _)) => Cow::Owned(format!("{}…", &s[..end])),
+        None => Cow::Borrowed(s),
     }
 }
 
@@ -380,9 +426,10 @@ impl AuthenticationResults {
             s.push_str("; none");
             return s;
         }
+        let fold = separator.contains('\n');
         for r in &self.results {
             s.push_str(separator);
-            r.write_text(&mut s);
+            r.write_folded(&mut s, fold);
         }
         s
     }
@@ -457,6 +504,50 @@ pub fn dkim_clause(outcome: &DkimOutcome) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What a sender controls (a From, a MAIL FROM, a domain in a comment) cannot make
+    /// the field long: comments and reasons are cut to [`MAX_FREE_TEXT`] characters,
+    /// a value past [`MAX_PVALUE`] octets is shown cut, and the folded value breaks a
+    /// line before a part that would take it past [`FOLD_AT`] octets. What stays short
+    /// is written as before, and the field still parses.
+    #[test]
+    fn long_sender_controlled_text_is_cut_and_lines_stay_short() {
+        let long_local = "a".repeat(60_000);
+        let mut spf = ResInfo::new("spf", "fail")
+            .with("smtp", "mailfrom", &format!("{long_local}@example.com"))
+            .with("smtp", "helo", &"h".repeat(5_000));
+        spf.comment = Some(format!(
+            "domain of {} does not designate",
+            "d".repeat(70_000)
+        ));
+        spf.reason = Some("r\u{e9}".repeat(10_000));
+        let mut many = ResInfo::new("x-many", "pass");
+        for name in ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"] {
+            many = many.with("header", name, &format!("{}@example.com", "b".repeat(300)));
+        }
+        let short = ResInfo::new("dmarc", "pass").with("header", "from", "example.com");
+        let ar = AuthenticationResults {
+            authserv_id: "mx.example.net".into(),
+            version: None,
+            results: vec![spf, many, short],
+        };
+        let value = ar.to_value();
+        assert!(value.len() < 6_000, "{} octets", value.len());
+        for line in value.split("\r\n") {
+            assert!(line.len() <= FOLD_AT + 2, "a line of {} octets", line.len());
+        }
+        assert!(value.contains(&format!("smtp.mailfrom=\"{}…\"", "a".repeat(64))));
+        assert!(
+            value.ends_with(";\r\n\tdmarc=pass header.from=example.com"),
+            "{value}"
+        );
+        let parsed = AuthenticationResults::parse(value.as_bytes()).expect("parses");
+        assert_eq!(parsed.results.len(), 3);
+        assert_eq!(parsed.results[1].properties.len(), 10);
+        // One line: the same cuts, no line break.
+        let line = ar.to_line();
+        assert!(!line.contains('\n') && line.len() < 6_000);
+    }
 
     /// The token table is RFC 2045 §5.1's definition: visible ASCII but tspecials.
     #[test]
