@@ -295,8 +295,7 @@ pub async fn run(dns_flags: &crate::dns::DnsArgs, args: MilterArgs) -> Result<()
                 .map_err(|e| Failure::other(format!("cannot listen on {addr}: {e}")))?,
         ),
         Listen::Unix(p) => {
-            // A stale socket from a previous run would make bind fail.
-            let _ = std::fs::remove_file(p);
+            clear_stale_socket(p)?;
             let l = tokio::net::UnixListener::bind(p)
                 .map_err(|e| Failure::other(format!("cannot listen on {}: {e}", p.display())))?;
             socket_access(p, &cfg.socket)?;
@@ -423,4 +422,41 @@ pub async fn run(dns_flags: &crate::dns::DnsArgs, args: MilterArgs) -> Result<()
             .await;
     }
     served
+}
+
+/// Removes a socket a previous run left at `path` (bind would fail on it), and only
+/// that: a path that is not a socket is never removed, and a socket another process
+/// still answers on is not taken from it (a second milter started with the same
+/// configuration unlinked the live one's socket, leaving it unreachable).
+fn clear_stale_socket(path: &std::path::Path) -> Result<(), Failure> {
+    use std::os::unix::fs::FileTypeExt as _;
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => {
+            return Err(Failure::other(format!(
+                "cannot listen on {}: {e}",
+                path.display()
+            )));
+        }
+    };
+    if !meta.file_type().is_socket() {
+        return Err(Failure::other(format!(
+            "cannot listen on {}: it exists and is not a socket (not removed)",
+            path.display()
+        )));
+    }
+    match std::os::unix::net::UnixStream::connect(path) {
+        Ok(_) => Err(Failure::other(format!(
+            "cannot listen on {}: another process is listening on it (is a milter already running?)",
+            path.display()
+        ))),
+        // Nobody answers: left by a run that ended.
+        Err(_) => std::fs::remove_file(path).map_err(|e| {
+            Failure::other(format!(
+                "cannot remove the stale socket {}: {e}",
+                path.display()
+            ))
+        }),
+    }
 }

@@ -388,6 +388,56 @@ fn unix_socket_mode_group_and_warnings() {
     let mut s = std::os::unix::net::UnixStream::connect(&sock).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     assert_eq!(negotiate(&mut s)[4], b'O');
+    // A second milter on the same socket: refused, the first one's socket left alone.
+    let second = monban()
+        .args(["milter", "--config", cfg.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert_ne!(second.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("another process is listening on it"),
+        "{stderr}"
+    );
+    let mut s = std::os::unix::net::UnixStream::connect(&sock).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    assert_eq!(negotiate(&mut s)[4], b'O');
+    kill(child.id(), "-TERM");
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    // A path that is not a socket is never removed.
+    let _ = std::fs::remove_file(&sock);
+    std::fs::write(&sock, "precious").unwrap();
+    let out = monban()
+        .args(["milter", "--config", cfg.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("is not a socket (not removed)"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&sock).unwrap(), "precious");
+    // A socket nobody answers on (left by a run that ended) is replaced.
+    std::fs::remove_file(&sock).unwrap();
+    drop(std::os::unix::net::UnixListener::bind(&sock).unwrap());
+    let mut child = monban()
+        .args(["milter", "--config", cfg.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut s = loop {
+        if let Ok(s) = std::os::unix::net::UnixStream::connect(&sock) {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the stale socket was not replaced"
+        );
+        assert!(child.try_wait().unwrap().is_none(), "the milter ended");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    assert_eq!(negotiate(&mut s)[4], b'O');
     kill(child.id(), "-TERM");
     assert_eq!(child.wait().unwrap().code(), Some(0));
     std::fs::remove_dir_all(&dir).ok();
