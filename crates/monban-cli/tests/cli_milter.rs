@@ -41,6 +41,26 @@ fn negotiate(s: &mut (impl Read + Write)) -> Vec<u8> {
     reply.to_vec()
 }
 
+/// Runs `monban milter --config CFG` expecting it to refuse to start: its stderr,
+/// which must hold `says`.
+fn milter_refuses(cfg: &std::path::Path, says: &str) -> String {
+    let out = monban()
+        .args(["milter", "--config", cfg.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(says), "{stderr}");
+    stderr
+}
+
+/// Negotiates over the Unix socket at `sock`: a milter answers there.
+fn answers_on(sock: &std::path::Path) {
+    let mut s = std::os::unix::net::UnixStream::connect(sock).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    assert_eq!(negotiate(&mut s)[4], b'O');
+}
+
 fn optneg(addr: &str) -> Vec<u8> {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
@@ -385,35 +405,16 @@ fn unix_socket_mode_group_and_warnings() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert_eq!(meta.permissions().mode() & 0o777, 0o660);
-    let mut s = std::os::unix::net::UnixStream::connect(&sock).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    assert_eq!(negotiate(&mut s)[4], b'O');
+    answers_on(&sock);
     // A second milter on the same socket: refused, the first one's socket left alone.
-    let second = monban()
-        .args(["milter", "--config", cfg.to_str().unwrap()])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&second.stderr);
-    assert_ne!(second.status.code(), Some(0), "{stderr}");
-    assert!(
-        stderr.contains("another process is listening on it"),
-        "{stderr}"
-    );
-    let mut s = std::os::unix::net::UnixStream::connect(&sock).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    assert_eq!(negotiate(&mut s)[4], b'O');
+    milter_refuses(&cfg, "another process is listening on it");
+    answers_on(&sock);
     kill(child.id(), "-TERM");
     assert_eq!(child.wait().unwrap().code(), Some(0));
     // A path that is not a socket is never removed.
     let _ = std::fs::remove_file(&sock);
     std::fs::write(&sock, "precious").unwrap();
-    let out = monban()
-        .args(["milter", "--config", cfg.to_str().unwrap()])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_ne!(out.status.code(), Some(0), "{stderr}");
-    assert!(stderr.contains("is not a socket (not removed)"), "{stderr}");
+    milter_refuses(&cfg, "is not a socket (not removed)");
     assert_eq!(std::fs::read_to_string(&sock).unwrap(), "precious");
     // A socket nobody answers on (left by a run that ended) is replaced.
     std::fs::remove_file(&sock).unwrap();
@@ -425,9 +426,9 @@ fn unix_socket_mode_group_and_warnings() {
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
-    let mut s = loop {
-        if let Ok(s) = std::os::unix::net::UnixStream::connect(&sock) {
-            break s;
+    loop {
+        if std::os::unix::net::UnixStream::connect(&sock).is_ok() {
+            break;
         }
         assert!(
             Instant::now() < deadline,
@@ -435,9 +436,8 @@ fn unix_socket_mode_group_and_warnings() {
         );
         assert!(child.try_wait().unwrap().is_none(), "the milter ended");
         std::thread::sleep(Duration::from_millis(50));
-    };
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    assert_eq!(negotiate(&mut s)[4], b'O');
+    }
+    answers_on(&sock);
     kill(child.id(), "-TERM");
     assert_eq!(child.wait().unwrap().code(), Some(0));
     std::fs::remove_dir_all(&dir).ok();
@@ -479,20 +479,9 @@ fn a_second_milter_on_one_journal_leaves_the_first_serving() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    let second = monban()
-        .args(["milter", "--config", cfg.to_str().unwrap()])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&second.stderr);
-    assert_eq!(second.status.code(), Some(1), "{stderr}");
-    assert!(
-        stderr.contains("is in use by another monban process"),
-        "{stderr}"
-    );
+    milter_refuses(&cfg, "is in use by another monban process");
     // The first one still answers on its socket.
-    let mut s = std::os::unix::net::UnixStream::connect(&sock).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    assert_eq!(negotiate(&mut s)[4], b'O');
+    answers_on(&sock);
     kill(first.id(), "-TERM");
     assert_eq!(first.wait().unwrap().code(), Some(0));
     std::fs::remove_dir_all(&dir).ok();
