@@ -184,8 +184,17 @@ pub async fn check<R: Resolver>(resolver: &R, ip: IpAddr) -> IprevOutcome {
     };
     let mut temporary = None;
     let mut confirmed = Vec::new();
-    for name in &names {
-        match resolver.lookup(name, rtype).await {
+    // The names' lookups at once: one after another, ten names that never answer
+    // took ten timeouts (a minute and more), holding a milter's worker meanwhile.
+    let lookups = crate::pipeline::join_all(
+        names
+            .iter()
+            .map(|name| Box::pin(resolver.lookup(name, rtype)))
+            .collect(),
+    )
+    .await;
+    for (name, lookup) in names.iter().zip(lookups) {
+        match lookup {
             Ok(answer) => {
                 let back = answer.records.iter().any(|r| match r {
                     Record::A(a) => IpAddr::V4(*a) == ip,
@@ -228,6 +237,74 @@ mod tests {
             .build()
             .unwrap()
             .block_on(check(&z, ip.parse().unwrap()))
+    }
+
+    /// The names' forward lookups are made at once, not one after another: here each
+    /// answers only once all of them have been asked (ten names that never answered
+    /// took ten DNS timeouts in a row). One after another, the first would wait for
+    /// ever; the test gives up after 10 s.
+    #[test]
+    fn the_names_are_looked_up_at_once() {
+        use std::sync::Mutex;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::task::{Poll, Waker};
+        struct AllAtOnce {
+            zone: ZoneResolver,
+            names: usize,
+            asked: AtomicUsize,
+            waiting: Mutex<Vec<Waker>>,
+        }
+        impl Resolver for AllAtOnce {
+            async fn lookup(&self, name: &str, rtype: RecordType) -> monban_dns::Lookup {
+                if rtype != RecordType::Ptr {
+                    let mut counted = false;
+                    std::future::poll_fn(|cx| {
+                        if !counted {
+                            counted = true;
+                            self.asked.fetch_add(1, Ordering::SeqCst);
+                        }
+                        let mut waiting = self.waiting.lock().unwrap();
+                        if self.asked.load(Ordering::SeqCst) >= self.names {
+                            waiting.drain(..).for_each(Waker::wake);
+                            Poll::Ready(())
+                        } else {
+                            waiting.push(cx.waker().clone());
+                            Poll::Pending
+                        }
+                    })
+                    .await;
+                }
+                self.zone.lookup_now(name, rtype)
+            }
+        }
+        let mut zone = String::new();
+        for i in 0..MAX_PTR_NAMES {
+            zone.push_str(&format!("25.2.0.192.in-addr.arpa. PTR n{i}.example.com.\n"));
+            zone.push_str(&format!(
+                "n{i}.example.com. A 192.0.2.{}\n",
+                if i == 9 { 25 } else { 99 }
+            ));
+        }
+        let resolver = AllAtOnce {
+            zone: ZoneResolver::parse(&zone, "z", None).unwrap(),
+            names: MAX_PTR_NAMES,
+            asked: AtomicUsize::new(0),
+            waiting: Mutex::new(Vec::new()),
+        };
+        let o = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap()
+            .block_on(async {
+                tokio::time::timeout(
+                    std::time::Duration::from_secs(10),
+                    check(&resolver, "192.0.2.25".parse().unwrap()),
+                )
+                .await
+            })
+            .expect("the lookups were made one after another");
+        assert_eq!(o.result, IprevResult::Pass);
+        assert_eq!(o.names, ["n9.example.com"]);
     }
 
     /// RFC 8601 §3: forward-confirmed reverse DNS; a name that does not resolve back

@@ -432,6 +432,29 @@ mod tests {
         z
     }
 
+    /// A message before any hop seals it.
+    const UNSEALED: &[u8] =
+        b"From: a@example.com\r\nTo: b@example.net\r\nSubject: hi\r\n\r\nbody\r\n";
+
+    /// One RSA key (ARC signs with RSA only: RFC 8617 uses RFC 8301's algorithms)
+    /// published for the sealers `{prefix}{i}.example`, `i` in `hops`.
+    fn hops_zone(
+        prefix: &str,
+        hops: std::ops::RangeInclusive<usize>,
+    ) -> (Shared<SigningKey>, ZoneResolver) {
+        let key = Shared::new(SigningKey::generate_rsa(2048).unwrap());
+        let names: Vec<String> = hops
+            .map(|i| format!("arc._domainkey.{prefix}{i}.example"))
+            .collect();
+        let z = zone(
+            &names
+                .iter()
+                .map(|n| (n.as_str(), &*key))
+                .collect::<Vec<_>>(),
+        );
+        (key, z)
+    }
+
     fn run<F: std::future::Future>(f: F) -> F::Output {
         tokio::runtime::Builder::new_current_thread()
             .build()
@@ -461,6 +484,54 @@ mod tests {
         let mut out = set.header_lines().into_bytes();
         out.extend_from_slice(&message);
         out
+    }
+
+    /// A chain's keys take at most [`ArcConfig::time_limit`] in all: past it the keys
+    /// not at hand are not looked up and the chain fails, `temperror` named (a chain of
+    /// 50 sets and 100 selectors answered just within the DNS timeout took minutes).
+    /// Here 12 sealers, each key answered after 60 ms: the first 8 keys are fetched
+    /// together (480 ms here: this resolver blocks), past a limit of 100 ms; the rest
+    /// are not looked up. With the default limit the same chain passes.
+    #[test]
+    fn a_chain_s_keys_stop_at_the_time_limit() {
+        struct Slow(ZoneResolver, std::sync::atomic::AtomicUsize);
+        impl monban_dns::Resolver for Slow {
+            async fn lookup(
+                &self,
+                name: &str,
+                rtype: monban_dns::RecordType,
+            ) -> monban_dns::Lookup {
+                self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                std::thread::sleep(std::time::Duration::from_millis(60));
+                self.0.lookup_now(name, rtype)
+            }
+        }
+        let (key, z) = hops_zone("h", 0..=11);
+        let mut message = UNSEALED.to_vec();
+        for i in 0..12 {
+            message = seal(&message, b"", &format!("h{i}.example"), &key, &z);
+        }
+        let slow = Slow(z, std::sync::atomic::AtomicUsize::new(0));
+        let config = ArcConfig {
+            time_limit: std::time::Duration::from_millis(100),
+            ..ArcConfig::default()
+        };
+        let v = run(verify::verify_message(&message, &slow, config)).unwrap();
+        assert_eq!(v.result, ArcResult::Fail, "{v:?}");
+        assert!(format!("{v:?}").contains("took more than 0.1 s"), "{v:?}");
+        assert_eq!(
+            slow.1.load(std::sync::atomic::Ordering::SeqCst),
+            verify::KEYS_AT_ONCE
+        );
+        let slow = Slow(slow.0, std::sync::atomic::AtomicUsize::new(0));
+        let v = run(verify::verify_message(
+            &message,
+            &slow,
+            ArcConfig::default(),
+        ))
+        .unwrap();
+        assert_eq!((v.result, v.instances), (ArcResult::Pass, 12), "{v:?}");
+        assert_eq!(slow.1.load(std::sync::atomic::Ordering::SeqCst), 12);
     }
 
     /// RFC 8617 §5.1 and §5.2 together: what monban seals, monban validates; a body
@@ -586,18 +657,8 @@ mod tests {
                 self.zone.lookup_now(name, rtype)
             }
         }
-        let key = Shared::new(SigningKey::generate_rsa(2048).unwrap());
-        let names: Vec<String> = (1..=9)
-            .map(|i| format!("arc._domainkey.hop{i}.example"))
-            .collect();
-        let z = zone(
-            &names
-                .iter()
-                .map(|n| (n.as_str(), &*key))
-                .collect::<Vec<_>>(),
-        );
-        let mut message =
-            b"From: a@example.com\r\nTo: b@example.net\r\nSubject: hi\r\n\r\nbody\r\n".to_vec();
+        let (key, z) = hops_zone("hop", 1..=9);
+        let mut message = UNSEALED.to_vec();
         let mut chains = Vec::new();
         for i in 1..=9 {
             message = seal(&message, b"", &format!("hop{i}.example"), &key, &z);

@@ -24,12 +24,16 @@ use crate::message::{HeaderField, Headers};
 pub struct ArcConfig {
     /// The signature verifier (default: aws-lc-rs), shared with DKIM.
     pub verifier: Arc<dyn crate::crypto::SignatureVerifier>,
+    /// How long the chain's keys may take in all (default [`KEYS_TIME_LIMIT`]): past
+    /// it a key not at hand is not looked up, and its set fails as `temperror`.
+    pub time_limit: std::time::Duration,
 }
 
 impl Default for ArcConfig {
     fn default() -> Self {
         Self {
             verifier: Arc::new(crate::crypto::AwsLc),
+            time_limit: KEYS_TIME_LIMIT,
         }
     }
 }
@@ -310,7 +314,11 @@ impl ArcVerifier {
             ..DkimConfig::default()
         };
         let fields: Vec<HeaderField<'_>> = headers.fields().collect();
-        let mut keys = Keys::default();
+        let mut keys = Keys {
+            list: Vec::new(),
+            started: None,
+            limit: self.config.time_limit,
+        };
         // The distinct keys of the latest sets, fetched together.
         let mut wanted = Vec::new();
         for s in sets.iter().rev() {
@@ -458,10 +466,19 @@ type KeyOutcome = Result<Arc<KeyRecord>, (DkimResult, DkimReason)>;
 /// Keys fetched during one validation, by (domain, selector, algorithm). A list: a
 /// chain names a few keys (at most two per instance, 100 in all), and a lookup by
 /// `&str` allocates nothing.
-#[derive(Default)]
 struct Keys {
     list: Vec<((String, String, Algorithm), KeyOutcome)>,
+    /// When the first keys were asked for: past `limit` the keys not at hand are not
+    /// looked up.
+    started: Option<std::time::Instant>,
+    limit: std::time::Duration,
 }
+
+/// How long one chain's keys may take in all by default: a hostile chain of 50 sets
+/// with 100 selectors answered just within the DNS timeout took minutes, one key after
+/// another. A key not at hand past it is a temporary failure (its set fails,
+/// `temperror` named).
+pub const KEYS_TIME_LIMIT: std::time::Duration = std::time::Duration::from_secs(20);
 
 impl Keys {
     fn find(&self, (d, s, a): (&str, &str, Algorithm)) -> Option<&KeyOutcome> {
@@ -472,6 +489,7 @@ impl Keys {
     }
 
     async fn prefetch<R: Resolver>(&mut self, resolver: &R, wanted: &[(&str, &str, Algorithm)]) {
+        self.started.get_or_insert_with(std::time::Instant::now);
         let futures = wanted
             .iter()
             .map(|&(d, s, a)| Box::pin(usable_key(resolver, d, s, a, None)));
@@ -486,7 +504,22 @@ impl Keys {
             return r.clone();
         }
         let (d, s, a) = key;
-        let r = usable_key(resolver, d, s, a, None).await;
+        let started = *self.started.get_or_insert_with(std::time::Instant::now);
+        let r = if started.elapsed() >= self.limit {
+            Err((
+                DkimResult::Temperror,
+                DkimReason::Key(crate::dkim::key::KeyFetchError::Temporary(
+                    monban_dns::LookupError::Timeout {
+                        name: format!(
+                            "{s}._domainkey.{d} (not looked up: the chain's keys took more than {:.1} s)",
+                            self.limit.as_secs_f64()
+                        ),
+                    },
+                )),
+            ))
+        } else {
+            usable_key(resolver, d, s, a, None).await
+        };
         self.list.push(((d.to_owned(), s.to_owned(), a), r.clone()));
         r
     }
