@@ -596,8 +596,18 @@ fn apply_trusted_forwarder(dmarc: &mut DmarcOutcome, arc: &ArcOutcome, trusted: 
     let Some(from) = dmarc.header_from.as_deref() else {
         return;
     };
-    let Some((sealer, instance, recorded)) =
-        crate::arc::trusted_forwarder(arc, trusted, from, dmarc.organizational_domain.as_deref())
+    // Under adkim=s a recorded DKIM pass must be of the author domain itself (RFC
+    // 9989 §4.4): no organizational domain to align with.
+    let strict = dmarc
+        .record
+        .as_ref()
+        .is_some_and(|r| r.adkim == dmarc::AlignmentMode::Strict);
+    let org = if strict {
+        None
+    } else {
+        dmarc.organizational_domain.as_deref()
+    };
+    let Some((sealer, instance, recorded)) = crate::arc::trusted_forwarder(arc, trusted, from, org)
     else {
         return;
     };

@@ -365,8 +365,12 @@ impl ArcOutcome {
 /// verifies (instance `oldest-pass`, or 1 when every AMS does) is in `trusted` (the
 /// domain or a subdomain of it), its AMS signs From, and it recorded in its AAR either
 /// `dmarc=pass` with `header.from` the author domain, or a `dkim=pass` whose `header.d`
-/// (or the domain of `header.i`) is relaxed-aligned with it (`org` is the From domain's
-/// organizational domain). Returns the sealer, its instance and what it recorded.
+/// (or the domain of `header.i`) is aligned with it (`org` is the From domain's
+/// organizational domain for relaxed alignment; `None` asks for the author domain
+/// itself, as `adkim=s` does). A sealer that recorded any other DMARC result for the
+/// author domain vouches for nothing: its record contradicts itself (a sealer that
+/// does not quote what it copies could be made to write both). Returns the sealer, its
+/// instance and what it recorded.
 pub fn trusted_forwarder(
     arc: &ArcOutcome,
     trusted: &[String],
@@ -390,6 +394,19 @@ pub fn trusted_forwarder(
         d.eq_ignore_ascii_case(from_domain)
             || org.is_some_and(|o| monban_dns::is_same_or_subdomain(d, o))
     };
+    let about_author = |r: &&crate::authres::ResInfo| {
+        r.method == "dmarc"
+            && r.property("header", "from")
+                .is_some_and(|f| f.eq_ignore_ascii_case(from_domain))
+    };
+    if results
+        .results
+        .iter()
+        .filter(about_author)
+        .any(|r| r.result != "pass")
+    {
+        return None;
+    }
     let passes = || results.results.iter().filter(|r| r.result == "pass");
     // dmarc=pass for this author domain first: it is the sealer's own verdict, and it
     // must name the domain (a bare dmarc=pass could be about any).
@@ -795,6 +812,27 @@ mod trusted_forwarder_tests {
             true,
         );
         assert!(trusted_forwarder(&third, &trusted, from, org).is_none());
+        // Under adkim=s (no organizational domain given) only the author domain itself.
+        assert!(trusted_forwarder(&dkim, &trusted, from, None).is_none());
+        let exact = chain("lists.example.org; dkim=pass header.d=example.com", true);
+        assert!(trusted_forwarder(&exact, &trusted, from, None).is_some());
+        // A record that says both, in either order, vouches for nothing; a fail about
+        // another domain does not matter.
+        for both in [
+            "lists.example.org; dmarc=fail header.from=example.com; dmarc=pass header.from=example.com",
+            "lists.example.org; dmarc=pass header.from=example.com; dmarc=fail header.from=EXAMPLE.com",
+            "lists.example.org; dmarc=permerror header.from=example.com; dkim=pass header.d=example.com",
+        ] {
+            assert!(
+                trusted_forwarder(&chain(both, true), &trusted, from, org).is_none(),
+                "{both}"
+            );
+        }
+        let elsewhere = chain(
+            "lists.example.org; dmarc=fail header.from=example.net; dmarc=pass header.from=example.com",
+            true,
+        );
+        assert!(trusted_forwarder(&elsewhere, &trusted, from, org).is_some());
         // A chain that does not pass vouches for nothing.
         let mut failed = good.clone();
         failed.result = ArcResult::Fail;
