@@ -804,7 +804,10 @@ fn trusted_arc_sealer_lets_the_list_copy_in() {
         ar.contains("arc=pass (trusted forwarder example.org"),
         "{ar}"
     );
-    assert!(ar.contains("policy.dmarc=none"), "{ar}");
+    assert!(
+        ar.contains("dis=none") && ar.contains("polrec.p=reject"),
+        "{ar}"
+    );
 }
 
 /// The list's path through the milter: the message comes in (our A-R on top), the list

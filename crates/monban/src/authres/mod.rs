@@ -184,7 +184,7 @@ impl ResInfo {
         Self::new("dkim", "none")
     }
 
-    /// `dmarc=` (RFC 7489 §11.2, RFC 9989): `header.from` and `policy.dmarc`.
+    /// `dmarc=` (RFC 7489 §11.2, RFC 9989): `header.from`, `polrec.p` and `polrec.domain`.
     pub fn from_dmarc(o: &DmarcOutcome) -> Self {
         let mut r = Self::new("dmarc", o.result.as_str());
         let mut note = String::new();
@@ -210,10 +210,26 @@ impl ResInfo {
             r.comment = Some(note);
         }
         let r = r.with("header", "from", o.header_from.as_deref().unwrap_or(""));
-        if o.result == DmarcResult::Pass || o.policy.is_none() {
-            r
-        } else {
-            r.with("policy", "dmarc", o.disposition.as_str())
+        // The registered properties of a record's policy (RFC 9989's IANA section):
+        // `polrec.p`, the record's p=, and `polrec.domain` where the record was found
+        // when that is not the From domain. The disposition applied is in the comment
+        // (`dis=`). Given when the policy applies (not on a pass).
+        match &o.record {
+            Some(record) if o.result != DmarcResult::Pass && o.policy.is_some() => {
+                let r = r.with("polrec", "p", record.p.as_str());
+                match &o.record_domain {
+                    Some(d)
+                        if !o
+                            .header_from
+                            .as_deref()
+                            .is_some_and(|f| f.eq_ignore_ascii_case(d)) =>
+                    {
+                        r.with("polrec", "domain", d)
+                    }
+                    _ => r,
+                }
+            }
+            _ => r,
         }
     }
 
