@@ -282,9 +282,14 @@ pub fn helo_problem(helo: &str) -> Option<String> {
 /// A client's word as it may be quoted in a reply: printable ASCII but `%` (which
 /// milter replies treat as an escape), at most 64 characters.
 fn shown(s: &str) -> String {
+    shown_up_to(s, 64)
+}
+
+/// [`shown`] with room for `max` characters.
+pub(crate) fn shown_up_to(s: &str, max: usize) -> String {
     s.chars()
         .filter(|c| c.is_ascii_graphic() && *c != '%' && *c != '"')
-        .take(64)
+        .take(max)
         .collect()
 }
 

@@ -288,6 +288,9 @@ impl Command {
                             Family::Unix(text)
                         } else {
                             let text = text.strip_prefix("IPv6:").unwrap_or(&text);
+                            // A link-local address's zone (`fe80::1%eth0`) names an
+                            // interface of the MTA's host, not part of the address.
+                            let text = text.split_once('%').map_or(text, |(ip, _)| ip);
                             let ip = text
                                 .parse()
                                 .map_err(|_| ProtocolError::Malformed("CONNECT address"))?;
@@ -306,6 +309,10 @@ impl Command {
                 let mut rest = data;
                 let name = String::from_utf8_lossy(take_cstr(&mut rest, "HEADER")?).into_owned();
                 let value = take_cstr(&mut rest, "HEADER")?.to_vec();
+                // Nothing may follow the value: bytes there would be dropped unread.
+                if !rest.is_empty() {
+                    return Err(ProtocolError::Malformed("HEADER (bytes after the value)"));
+                }
                 Self::Header { name, value }
             }
             b'N' => Self::EndOfHeaders,
@@ -644,28 +651,33 @@ mod tests {
 
     #[test]
     fn connect_families() {
-        let mut data = b"mail.example.com\0".to_vec();
-        data.push(b'4');
-        data.extend_from_slice(&25u16.to_be_bytes());
-        data.extend_from_slice(b"192.0.2.25\0");
+        // The CONNECT packet of a client: host name, family, port 25, address.
+        let connect = |host: &str, family: u8, addr: &str| {
+            let mut data = format!("{host}\0").into_bytes();
+            data.push(family);
+            data.extend_from_slice(&25u16.to_be_bytes());
+            data.extend_from_slice(addr.as_bytes());
+            data.push(0);
+            Command::decode(b'C', &data).unwrap()
+        };
+        let inet = |host: &str, ip: &str| Command::Connect {
+            hostname: host.into(),
+            family: Family::Inet(ip.parse().unwrap(), 25),
+        };
         assert_eq!(
-            Command::decode(b'C', &data).unwrap(),
-            Command::Connect {
-                hostname: "mail.example.com".into(),
-                family: Family::Inet("192.0.2.25".parse().unwrap(), 25)
-            }
+            connect("mail.example.com", b'4', "192.0.2.25"),
+            inet("mail.example.com", "192.0.2.25")
         );
-        let mut data = b"[2001:db8::1]\0".to_vec();
-        data.push(b'6');
-        data.extend_from_slice(&25u16.to_be_bytes());
-        data.extend_from_slice(b"IPv6:2001:db8::1\0");
-        assert!(matches!(
-            Command::decode(b'C', &data).unwrap(),
-            Command::Connect {
-                family: Family::Inet(_, 25),
-                ..
-            }
-        ));
+        assert_eq!(
+            connect("[2001:db8::1]", b'6', "IPv6:2001:db8::1"),
+            inet("[2001:db8::1]", "2001:db8::1")
+        );
+        // A link-local client with its zone: the address without it (the connection
+        // used to end, every message from it tempfailed).
+        assert_eq!(
+            connect("[fe80::1]", b'6', "IPv6:fe80::1%eth0"),
+            inet("[fe80::1]", "fe80::1")
+        );
     }
 
     #[test]
@@ -679,6 +691,15 @@ mod tests {
         assert!(Command::decode(b'O', b"\0\0").is_err());
         assert!(Command::decode(b'C', b"no-nul").is_err());
         assert!(Command::decode(b'L', b"Subject\0no terminator").is_err());
+        // A trial's `From\0 Alice <a@example.com>\0 , ceo@evil.example\0` was taken as
+        // the first value, the rest dropped unread.
+        assert_eq!(
+            Command::decode(
+                b'L',
+                b"From\0 Alice <alice@example.com>\0 , ceo@evil.example\0"
+            ),
+            Err(ProtocolError::Malformed("HEADER (bytes after the value)"))
+        );
         assert!(Command::decode(b'Z', b"").is_err());
     }
 

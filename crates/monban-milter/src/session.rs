@@ -376,6 +376,9 @@ struct Message {
     /// The distinct domains of the recipients (a set: a recipient's membership test
     /// costs no walk over the others).
     recipient_domains: std::collections::HashSet<String>,
+    /// The header is too large because one field's packet was over the packet limit
+    /// (not the header as a whole): the refusal says so.
+    field_over_packet_limit: bool,
     /// The recipients (at most [`MAX_RECIPIENTS`]), for DKIM2's envelope check.
     recipients: Vec<String>,
     /// Some recipient is the reflector.
@@ -706,6 +709,11 @@ impl Session {
             Refusal::Reject if code == "3.4" => ("552", "5"),
             Refusal::Reject => ("550", "5"),
             Refusal::Tempfail => ("451", "4"),
+        };
+        let why = if self.message.field_over_packet_limit && *why == HeaderError::TooLarge {
+            "a header field is larger than the milter packet limit".to_owned()
+        } else {
+            why.to_string()
         };
         (
             Response::ReplyCode(format!(
@@ -1095,7 +1103,7 @@ impl Session {
                         Some(class) if class != opted => {
                             return Step::Reply(vec![Response::ReplyCode(format!(
                                 "452 4.5.3 send to <{}> in another transaction: its domain's DMARC enforcement differs from the other recipients'",
-                                r.chars().take(320).collect::<String>()
+                                crate::connect::shown_up_to(r, 320)
                             ))]);
                         }
                         _ => self.message.optout_class = Some(opted),
@@ -1153,6 +1161,7 @@ impl Session {
                 let m = &mut self.message;
                 if m.header_problem.is_none() && !m.header_done {
                     m.header_problem = Some(HeaderError::TooLarge);
+                    m.field_over_packet_limit = true;
                 } else if code == b'B' && m.refused.is_none() {
                     let refusal = match self.config.oversized_header {
                         Refusal::Reject => "552 5.3.4",

@@ -356,7 +356,9 @@ async fn regression_issue9_packet_limit_exact_and_over() {
     let (code, text) = read_until_final(&mut s).await.pop().unwrap();
     assert_eq!(code, b'y');
     assert!(
-        text.starts_with(b"552 5.3.4 "),
+        text.starts_with(b"552 5.3.4 ")
+            && String::from_utf8_lossy(&text)
+                .contains("a header field is larger than the milter packet limit"),
         "{}",
         String::from_utf8_lossy(&text)
     );
