@@ -452,11 +452,18 @@ fn clear_stale_socket(path: &std::path::Path) -> Result<(), Failure> {
             path.display()
         ))),
         // Nobody answers: left by a run that ended.
-        Err(_) => std::fs::remove_file(path).map_err(|e| {
-            Failure::other(format!(
-                "cannot remove the stale socket {}: {e}",
-                path.display()
-            ))
-        }),
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => std::fs::remove_file(path)
+            .map_err(|e| {
+                Failure::other(format!(
+                    "cannot remove the stale socket {}: {e}",
+                    path.display()
+                ))
+            }),
+        // Not allowed to try (another user's socket), or another failure: whether a
+        // milter answers there cannot be told, so it is left alone.
+        Err(e) => Err(Failure::other(format!(
+            "cannot listen on {}: a socket is there and whether a milter answers on it cannot be told ({e}); remove it if it is stale",
+            path.display()
+        ))),
     }
 }

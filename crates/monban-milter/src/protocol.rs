@@ -317,6 +317,12 @@ impl Command {
             }
             b'N' => Self::EndOfHeaders,
             b'B' => Self::Body(data.to_vec()),
+            // libmilter reads data sent with the end of the message as a last body chunk;
+            // no MTA sends any (Postfix and Sendmail send the body apart): refused, not
+            // dropped unread.
+            b'E' if !data.is_empty() => {
+                return Err(ProtocolError::Malformed("END OF MESSAGE (with data)"));
+            }
             b'E' => Self::EndOfMessage,
             b'A' => Self::Abort,
             b'Q' => Self::Quit,
@@ -700,6 +706,9 @@ mod tests {
             ),
             Err(ProtocolError::Malformed("HEADER (bytes after the value)"))
         );
+        // Data with the end of the message (libmilter would take it as a last body
+        // chunk; no MTA sends any): refused, not dropped.
+        assert!(Command::decode(b'E', b"Please wire the money.\r\n").is_err());
         assert!(Command::decode(b'Z', b"").is_err());
     }
 

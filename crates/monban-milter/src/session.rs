@@ -1294,12 +1294,18 @@ impl Session {
         };
         let mut report = verifier.finish(resolver).await;
         let mut out = forged;
-        let opted_out = message.recipient_domains.iter().find(|d| {
-            self.config
-                .optout_recipient_domains
-                .iter()
-                .any(|o| o.eq_ignore_ascii_case(d))
-        });
+        // The first in order of the opted-out recipient domains (a set has none of its
+        // own): the same one named every time.
+        let opted_out = message
+            .recipient_domains
+            .iter()
+            .filter(|d| {
+                self.config
+                    .optout_recipient_domains
+                    .iter()
+                    .any(|o| o.eq_ignore_ascii_case(d))
+            })
+            .min();
         let (mut responses, mut action) = self.verdict(&mut report, opted_out.map(String::as_str));
         if self.config.adsp_discard == ConnectAction::Reject
             && report.adsp.result == monban::adsp::AdspResult::Discard

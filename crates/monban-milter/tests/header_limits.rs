@@ -119,6 +119,7 @@ fn run(config: Arc<FilterConfig>, ip: &str, fields: &[Field], eoh: bool) -> Outc
             other => panic!("{other:?}"),
         }
     }
+    let eoh_sent = eoh;
     let eoh = if eoh {
         match s.command(Command::EndOfHeaders) {
             Step::Reply(r) => r,
@@ -127,7 +128,11 @@ fn run(config: Arc<FilterConfig>, ip: &str, fields: &[Field], eoh: bool) -> Outc
     } else {
         Vec::new()
     };
-    let _ = s.command(Command::Body(b"Please pay the invoice.\r\n".to_vec()));
+    // A body only after the end of the header: without it, a body chunk is a protocol
+    // error (the connection closes; `session::commands_out_of_order_close_the_connection`).
+    if eoh_sent {
+        let _ = s.command(Command::Body(b"Please pay the invoice.\r\n".to_vec()));
+    }
     assert!(matches!(
         s.command(Command::EndOfMessage),
         Step::EndOfMessage

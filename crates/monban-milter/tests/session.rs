@@ -1123,6 +1123,29 @@ fn addresses_over_the_length_limit_are_refused() {
         reply(&mut s, Command::Rcpt(vec![address(MAX_ADDRESS)])),
         [Response::Continue]
     );
+    // A HELO over MAX_HELO is an invalid name (not kept): with helo_invalid = reject,
+    // the refusal given at MAIL says why.
+    let mut c = (*config(Arc::new(SigningKey::generate_ed25519().unwrap()))).clone();
+    c.connect.helo_invalid = monban_milter::connect::ConnectAction::Reject;
+    let mut s = Session::new(Arc::new(c), NOW);
+    for cmd in [
+        postfix_offer(),
+        Command::Connect {
+            hostname: "client".into(),
+            family: Family::Inet("203.0.113.9".parse().unwrap(), 25),
+        },
+        Command::Helo(format!(
+            "{}.example",
+            "h".repeat(monban_milter::session::MAX_HELO)
+        )),
+    ] {
+        let _ = s.command(cmd);
+    }
+    let refused = reply(&mut s, Command::Mail(vec!["<a@example.com>".into()]));
+    assert!(
+        matches!(&refused[..], [Response::ReplyCode(c)] if c.starts_with("550 5.7.1 the HELO name is longer than 1024 octets")),
+        "{refused:?}"
+    );
 }
 
 /// Recipients past the bound are deferred (452 4.5.3), never left out of the checks.

@@ -322,7 +322,7 @@ impl ResInfo {
     /// takes the place of the space before a part that would take the line past
     /// [`FOLD_AT`] octets. What the sender controls is cut: a comment or reason past
     /// [`MAX_FREE_TEXT`] characters, a property value past [`MAX_PVALUE`] octets (shown
-    /// as its start, quoted, ending in "…"). A trial made a 60 KB field of a long From
+    /// as its start, quoted, ending in "..."). A trial made a 60 KB field of a long From
     /// and a 2 MB one of a long MAIL FROM, past RFC 5322's 998 octets a line (§2.1.1).
     fn write_folded(&self, s: &mut String, fold: bool) {
         let part = |s: &mut String, write: &dyn Fn(&mut String)| {
@@ -367,18 +367,20 @@ impl ResInfo {
 /// The most characters of a comment or `reason=` written.
 pub const MAX_FREE_TEXT: usize = 200;
 
-/// The longest property value written whole (an address is at most 64 + 1 + 255
-/// octets, RFC 5321 §4.5.3.1).
-pub const MAX_PVALUE: usize = 320;
+/// The longest property value written whole: an address is at most 64 + 1 + 255
+/// octets (RFC 5321 §4.5.3.1), and forwarders' rewritten ones (SRS) run longer; the
+/// milter takes addresses of up to 2,048 octets. One part of a result stays within a
+/// folded line with this.
+pub const MAX_PVALUE: usize = 800;
 
 /// The line length past which a folded field value breaks a line between the parts
 /// of a result (RFC 5322 §2.1.1: at most 998 octets; room is left for the field name).
 pub const FOLD_AT: usize = 900;
 
-/// `s` cut to `max` characters, ending in "…" when cut.
+/// `s` cut to `max` characters, ending in "..." when cut (ASCII: the field stays so).
 fn cut(s: &str, max: usize) -> Cow<'_, str> {
     match s.char_indices().nth(max) {
-        Some((end, _)) => Cow::Owned(format!("{}…", &s[..end])),
+        Some((end, _)) => Cow::Owned(format!("{}...", &s[..end])),
         None => Cow::Borrowed(s),
     }
 }
@@ -552,7 +554,7 @@ mod tests {
         for line in value.split("\r\n") {
             assert!(line.len() <= FOLD_AT + 2, "a line of {} octets", line.len());
         }
-        assert!(value.contains(&format!("smtp.mailfrom=\"{}…\"", "a".repeat(64))));
+        assert!(value.contains(&format!("smtp.mailfrom=\"{}...\"", "a".repeat(64))));
         assert!(
             value.ends_with(";\r\n\tdmarc=pass header.from=example.com"),
             "{value}"
