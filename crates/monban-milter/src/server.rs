@@ -323,7 +323,15 @@ where
             }
             (false, _) => {
                 packet_deadline = None;
-                (tokio::time::Instant::now() + limits.idle_timeout, "idle")
+                // An MTA negotiates as soon as it connects: until then a connection
+                // waits no longer than for the rest of a packet (500 connections that
+                // sent nothing held every slot for the idle timeout, 10 minutes).
+                let wait = if session.negotiated() {
+                    limits.idle_timeout
+                } else {
+                    limits.idle_timeout.min(limits.command_timeout)
+                };
+                (tokio::time::Instant::now() + wait, "idle")
             }
         };
         // Read no more than the packet under way needs (at most 64 KiB at a time), so

@@ -839,6 +839,11 @@ impl Session {
                 .is_some_and(|ip| self.config.trusted_networks.iter().any(|n| n.contains(ip)))
     }
 
+    /// Whether options were negotiated on this connection.
+    pub fn negotiated(&self) -> bool {
+        self.negotiated
+    }
+
     /// Whether a message is under way (MAIL FROM seen, end of message not yet): a
     /// stopping server lets it finish before closing the connection.
     pub fn in_message(&self) -> bool {

@@ -240,6 +240,11 @@ async fn regression_issue9_half_sent_and_dripped_packets_are_closed() {
     }
     assert!(closed || closed_by_server(&mut drip).await);
     assert!(server.metric("monban_milter_limits_total{limit=\"command_timeout\"} 2"));
+    // Nothing at all after connecting: option negotiation is waited for no longer than
+    // the command timeout (not the idle timeout of 60 s here).
+    let mut silent = server.connect().await;
+    assert!(closed_by_server(&mut silent).await);
+    assert!(server.metric("monban_milter_limits_total{limit=\"idle_timeout\"} 1"));
     server.stop().await;
 }
 
