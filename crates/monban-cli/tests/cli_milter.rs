@@ -54,6 +54,17 @@ fn milter_refuses(cfg: &std::path::Path, says: &str) -> String {
     stderr
 }
 
+/// Waits up to 20 s until a connection to the Unix socket at `sock` is taken; fails
+/// saying `never` if it is not, or if the milter ends first.
+fn wait_for_socket(child: &mut std::process::Child, sock: &std::path::Path, never: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::os::unix::net::UnixStream::connect(sock).is_err() {
+        assert!(Instant::now() < deadline, "{never}");
+        assert!(child.try_wait().unwrap().is_none(), "the milter ended");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// Negotiates over the Unix socket at `sock`: a milter answers there.
 fn answers_on(sock: &std::path::Path) {
     let mut s = std::os::unix::net::UnixStream::connect(sock).unwrap();
@@ -422,21 +433,10 @@ fn unix_socket_mode_group_and_warnings() {
     let mut child = monban()
         .args(["milter", "--config", cfg.to_str().unwrap()])
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+        .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if std::os::unix::net::UnixStream::connect(&sock).is_ok() {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the stale socket was not replaced"
-        );
-        assert!(child.try_wait().unwrap().is_none(), "the milter ended");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_socket(&mut child, &sock, "the stale socket was not replaced");
     answers_on(&sock);
     kill(child.id(), "-TERM");
     assert_eq!(child.wait().unwrap().code(), Some(0));
@@ -470,15 +470,7 @@ fn a_second_milter_on_one_journal_leaves_the_first_serving() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::os::unix::net::UnixStream::connect(&sock).is_err() {
-        assert!(Instant::now() < deadline, "the first milter never listened");
-        assert!(
-            first.try_wait().unwrap().is_none(),
-            "the first milter ended"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_socket(&mut first, &sock, "the first milter never listened");
     milter_refuses(&cfg, "is in use by another monban process");
     // The first one still answers on its socket.
     answers_on(&sock);

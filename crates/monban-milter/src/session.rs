@@ -847,7 +847,7 @@ impl Session {
     /// Whether a message is under way (MAIL FROM seen, end of message not yet): a
     /// stopping server lets it finish before closing the connection.
     pub fn in_message(&self) -> bool {
-        self.message.mail_from.is_some()
+        self.in_transaction
     }
 
     /// Why the current message was refused without being judged, and what that
