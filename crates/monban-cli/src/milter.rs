@@ -404,7 +404,10 @@ pub async fn run(dns_flags: &crate::dns::DnsArgs, args: MilterArgs) -> Result<()
             _ = int.recv() => break,
         }
     }
-    errln!("monban milter: stopping; finishing open sessions");
+    errln!(
+        "monban milter: stopping; finishing the messages under way (for up to {} s, shutdown_grace_seconds)",
+        cfg.limits.shutdown_grace.as_secs()
+    );
     let _ = stop_tx.send(true);
     if let Some(t) = metrics_task {
         t.abort();

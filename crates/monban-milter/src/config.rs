@@ -214,6 +214,11 @@ pub const OPTIONS: &[OptionDoc] = &[
         doc: "How long the end of a message (DNS, verification, signing) may take; past it the message gets 451 4.4.3 and is retried.",
     },
     OptionDoc {
+        key: "shutdown_grace_seconds",
+        default: "30",
+        doc: "On SIGTERM or SIGINT, how long messages under way may go on (0 to 3600); connections between messages close at once. Past it the rest are closed and the MTA applies milter_default_action (tempfail: the senders retry).",
+    },
+    OptionDoc {
         key: "tcp_quickack",
         default: "\"auto\"",
         doc: "With listen = inet:...: acknowledge the MTA's segments at once (Linux TCP_QUICKACK). Without it a message waits about 40 ms per burst of steps that get no reply (delayed ACKs against the MTA's Nagle): one SMTP session passes ~22 messages/s instead of ~350. true: always; false: never (fewer, fuller segments: less CPU); \"auto\": while fewer than 8 sessions per CPU are open, after which the waits are hidden and the CPU is saved.",
@@ -493,6 +498,8 @@ pub struct RawConfig {
     command_timeout_seconds: u64,
     #[serde(default = "default_message_timeout")]
     message_timeout_seconds: u64,
+    #[serde(default = "default_shutdown_grace")]
+    shutdown_grace_seconds: u64,
     #[serde(default = "default_max_packet")]
     max_packet_bytes: usize,
     #[serde(default)]
@@ -676,6 +683,9 @@ fn default_command_timeout() -> u64 {
 }
 fn default_message_timeout() -> u64 {
     Limits::default().message_timeout.as_secs()
+}
+fn default_shutdown_grace() -> u64 {
+    Limits::default().shutdown_grace.as_secs()
 }
 fn default_max_packet() -> usize {
     Limits::default().max_packet
@@ -1021,6 +1031,12 @@ impl Config {
                 "message_timeout_seconds",
                 raw.message_timeout_seconds,
                 1,
+                3_600,
+            )?,
+            shutdown_grace: seconds(
+                "shutdown_grace_seconds",
+                raw.shutdown_grace_seconds,
+                0,
                 3_600,
             )?,
             max_packet: if (131_072..=crate::protocol::MAX_PACKET).contains(&raw.max_packet_bytes) {
@@ -1946,6 +1962,7 @@ weight = 1
             "idle_timeout_seconds",
             "command_timeout_seconds",
             "message_timeout_seconds",
+            "shutdown_grace_seconds",
             "max_packet_bytes",
             "tcp_quickack",
             "on_sign_error",

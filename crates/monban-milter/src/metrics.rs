@@ -105,7 +105,9 @@ impl Metrics {
 
     /// A limit was reached: `connections` (a connection closed at the cap),
     /// `idle_timeout`, `command_timeout`, `message_timeout`, `packet_size` (a packet
-    /// over the limit), `header_size`, `header_malformed` (a message refused).
+    /// over the limit), `header_size`, `header_malformed` (a message refused),
+    /// `protocol` (a command out of order), `shutdown_grace` (a connection closed by a
+    /// stopping server with its message under way).
     pub fn limit(&self, which: &'static str) {
         let mut m = self.limits.lock().unwrap_or_else(|p| p.into_inner());
         *m.entry(which).or_default() += 1;
@@ -212,6 +214,7 @@ impl Metrics {
             "header_size",
             "header_malformed",
             "protocol",
+            "shutdown_grace",
         ] {
             let n = limits.get(which).copied().unwrap_or(0);
             let _ = writeln!(s, "monban_milter_limits_total{{limit=\"{which}\"}} {n}");

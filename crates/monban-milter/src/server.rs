@@ -56,6 +56,12 @@ pub struct Limits {
     pub max_packet: usize,
     /// When TCP connections acknowledge at once ([`QuickAckMode`]; `tcp_quickack`).
     pub quick_ack: QuickAckMode,
+    /// How long a stopping server lets the messages under way go on. A message is
+    /// given as long as the MTA takes to send it, which a slow SMTP client can make the
+    /// idle timeout (10 minutes) per command; past this, the connections still open are
+    /// closed and the MTA applies its default action to their messages (Postfix:
+    /// `milter_default_action = tempfail`, so the senders retry and nothing is lost).
+    pub shutdown_grace: Duration,
 }
 
 /// When the milter acknowledges the MTA's TCP segments at once (`tcp_quickack`).
@@ -84,6 +90,7 @@ impl Default for Limits {
             message_timeout: Duration::from_secs(120),
             max_packet: crate::protocol::MAX_PACKET,
             quick_ack: QuickAckMode::Auto,
+            shutdown_grace: Duration::from_secs(30),
         }
     }
 }
@@ -740,23 +747,55 @@ where
                 let metrics = metrics.clone();
                 tasks.spawn(async move {
                     let _slot = slot;
-                    metrics.session_started();
+                    // Ended on drop too: a stopping server aborts sessions past the grace.
+                    let session = SessionCount::start(metrics);
                     let result = match conn {
                         Conn::Tcp(s) => handle(s, cfg, &shared).await,
                         Conn::Unix(s) => handle(s, cfg, &shared).await,
                     };
                     if let Err(e) = result {
-                        metrics.error();
+                        session.0.error();
                         tracing::warn!(error = %e, "milter connection ended with an error");
                     }
-                    metrics.session_ended();
                 });
             }
             Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
         }
     }
-    while tasks.join_next().await.is_some() {}
+    // Idle connections close at once (`handle`); messages under way get the grace.
+    let grace = shared.limits.shutdown_grace;
+    let finished =
+        tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} }).await;
+    if finished.is_err() {
+        let cut = tasks.len();
+        tracing::warn!(
+            connections = cut,
+            grace_seconds = grace.as_secs(),
+            "stopping: closing connections whose message did not end within the grace period; the MTA applies its default action (tempfail) to them"
+        );
+        for _ in 0..cut {
+            metrics.limit("shutdown_grace");
+        }
+        tasks.shutdown().await;
+    }
     Ok(())
+}
+
+/// One open session in the metrics, from its start until it is dropped (ended or
+/// aborted).
+struct SessionCount(Arc<Metrics>);
+
+impl SessionCount {
+    fn start(metrics: Arc<Metrics>) -> Self {
+        metrics.session_started();
+        Self(metrics)
+    }
+}
+
+impl Drop for SessionCount {
+    fn drop(&mut self) {
+        self.0.session_ended();
+    }
 }
 
 enum Conn {

@@ -62,6 +62,19 @@ impl Server {
         TcpStream::connect(self.addr).await.unwrap()
     }
 
+    /// A connection inside a message: negotiated, CONNECT, MAIL FROM answered.
+    async fn in_a_message(&self) -> (TcpStream, u32) {
+        let mut conn = self.connect().await;
+        let protocol = optneg(&mut conn).await;
+        let connect = common::connect_data("192.0.2.25");
+        if let Some(reply) = step(&mut conn, protocol, b'C', &connect).await {
+            assert_eq!(reply[0].0, b'c');
+        }
+        send(&mut conn, b'M', b"<alice@example.com>\0").await;
+        assert_eq!(read_until_final(&mut conn).await[0].0, b'c');
+        (conn, protocol)
+    }
+
     fn metric(&self, line: &str) -> bool {
         self.metrics.render().lines().any(|l| l == line)
     }
@@ -255,14 +268,7 @@ async fn stop_closes_idle_connections_and_lets_messages_finish() {
     let server = Server::start(zone(), Limits::default()).await;
     let mut idle = server.connect().await;
     optneg(&mut idle).await;
-    let mut busy = server.connect().await;
-    let protocol = optneg(&mut busy).await;
-    let connect = common::connect_data("192.0.2.25");
-    if let Some(reply) = step(&mut busy, protocol, b'C', &connect).await {
-        assert_eq!(reply[0].0, b'c');
-    }
-    send(&mut busy, b'M', b"<alice@example.com>\0").await;
-    assert_eq!(read_until_final(&mut busy).await[0].0, b'c');
+    let (mut busy, protocol) = server.in_a_message().await;
     server.stop.send(true).unwrap();
     assert!(closed_by_server(&mut idle).await);
     // The message under way goes on to its end.
@@ -280,6 +286,40 @@ async fn stop_closes_idle_connections_and_lets_messages_finish() {
         .expect("the server stopped")
         .unwrap()
         .unwrap();
+}
+
+/// A message the MTA never finishes does not hold a stopping server for the idle
+/// timeout (10 minutes a command): past the shutdown grace its connection is closed
+/// (the MTA tempfails the message) and the server ends. The grace here is 1 s, the idle
+/// timeout an hour; the test waits up to 60 s for the end, so only a server that waits
+/// out the idle timeout fails it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_closes_a_stalled_message_after_the_grace_period() {
+    let server = Server::start(
+        zone(),
+        Limits {
+            idle_timeout: Duration::from_secs(3_600),
+            shutdown_grace: Duration::from_secs(1),
+            ..Limits::default()
+        },
+    )
+    .await;
+    let (mut stalled, _) = server.in_a_message().await;
+    // The MTA's client stalls here, inside the message.
+    server.stop.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(60), server.task)
+        .await
+        .expect("the server stopped within the grace period")
+        .unwrap()
+        .unwrap();
+    assert!(closed_by_server(&mut stalled).await);
+    let metrics = server.metrics.render();
+    for line in [
+        "monban_milter_limits_total{limit=\"shutdown_grace\"} 1",
+        "monban_milter_sessions_active 0",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line}: {metrics}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
