@@ -285,8 +285,18 @@ impl PostgresStore {
         &self,
         filter: &SummaryFilter,
     ) -> Result<IncomingSummary, StoreError> {
-        let client = self.client().await?;
+        let mut client = self.client().await?;
         let pg = |e| self.pg(e);
+        // The four queries read one snapshot: a report imported meanwhile (by another
+        // host sharing the store) is in all of them or in none, so the totals, the
+        // sources and the reporters agree.
+        let client = client
+            .build_transaction()
+            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await
+            .map_err(pg)?;
         let since = filter.since.unwrap_or(i64::MIN);
         let until = filter.until.unwrap_or(i64::MAX);
         let domain = filter.domain.clone().unwrap_or_default();
@@ -353,6 +363,7 @@ impl PostgresStore {
                 row.get::<_, i64>(2) as u64,
             ));
         }
+        client.commit().await.map_err(pg)?;
         Ok(out)
     }
 

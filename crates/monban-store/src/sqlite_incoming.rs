@@ -399,6 +399,9 @@ impl SqliteStore {
     ) -> Result<IncomingSummary, StoreError> {
         let conn = self.lock();
         let db = |e| self.db(e);
+        // One read transaction: the four queries see one snapshot of the file, which
+        // another process (an import, the milter) may be writing meanwhile.
+        let snapshot = conn.unchecked_transaction().map_err(db)?;
         let since = filter.since.unwrap_or(i64::MIN);
         let until = filter.until.unwrap_or(i64::MAX);
         let domain = filter.domain.clone().unwrap_or_default();
@@ -474,6 +477,8 @@ impl SqliteStore {
         for row in rows {
             out.source_counts.push(row.map_err(db)?);
         }
+        drop(stmt);
+        snapshot.commit().map_err(db)?;
         Ok(out)
     }
 
