@@ -482,6 +482,7 @@ warn-slow-hop = { $hop } came { $delay } after { $what }
 warn-unparseable-results = the Authentication-Results field from { $id } is not valid RFC 8601 ({ $error }); read leniently
 warn-unparseable-results-unnamed = the Authentication-Results field from an unnamed writer (no authserv-id) is not valid RFC 8601 ({ $error }); read leniently
 warn-results-before-first-hop = the Authentication-Results field from { $id } sits below every Received field and does not name the first receiving host: it was probably in the message before its first hop, written by the sender; do not trust it
+warn-results-below-other-hop = the Authentication-Results field from { $id } (header field { $position }) sits below the Received field of { $by }, which got the message before { $id } did: { $id } did not write it (a sender or relay can write any name there, RFC 8601 §5); do not trust it
 warn-too-many-signatures = { $n } DKIM-Signature fields: only the first { $max } are explained
 warn-too-many-result-fields = { $n } { $field } fields: only the first { $max } are read
 warn-too-many-results = The { $field } field at position { $position } has more than { $max } results: only the first { $max } are shown

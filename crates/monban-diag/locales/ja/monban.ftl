@@ -480,6 +480,7 @@ warn-slow-hop = { $hop } は { $what } の { $delay } 後に届きました
 warn-unparseable-results = { $id } の Authentication-Results フィールドは RFC 8601 に従っていません({ $error })。寛容に読み取りました
 warn-unparseable-results-unnamed = 名前のない記録者(authserv-id なし)の Authentication-Results フィールドは RFC 8601 に従っていません({ $error })。寛容に読み取りました
 warn-results-before-first-hop = { $id } の Authentication-Results フィールドはすべての Received フィールドより下にあり、最初の受信ホストの名前でもありません: 最初のホップより前、つまり送信者がメッセージに入れたものと思われます。信頼しないでください
+warn-results-below-other-hop = { $id } の Authentication-Results フィールド(ヘッダーの { $position } 番目)は { $by } の Received フィールドより下にあります。{ $by } は { $id } より前にメッセージを受け取ったので、これは { $id } が書いたものではありません(送信者や中継者はどんな名前でも書けます、RFC 8601 §5)。信頼しないでください
 warn-too-many-signatures = DKIM-Signature フィールドが { $n } 個あります: 最初の { $max } 個だけを説明します
 warn-too-many-result-fields = { $field } フィールドが { $n } 個あります: 最初の { $max } 個だけを読みます
 warn-too-many-results = { $position } 番目の { $field } フィールドには { $max } を超える結果があります: 最初の { $max } 個だけを表示します

@@ -149,7 +149,7 @@ pub enum Severity {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Warning {
     /// A stable name: `clock_skew`, `out_of_order`, `slow_hop`, `received_no_date`,
-    /// `received_bad_date`, `too_many_received`, `results_before_first_hop`,
+    /// `received_bad_date`, `too_many_received`, `results_before_first_hop`, `results_below_other_hop`,
     /// `unparseable_results`, `no_from`, `several_from`, `bad_from`, `display_name_address`,
     /// `sender_differs`, `return_path_unaligned`, `several_return_path`, `no_date`,
     /// `bad_date`, `obsolete_date`, `weekday_mismatch`, `no_message_id`,
@@ -223,8 +223,9 @@ pub struct ResultsField {
     /// Why the field is not valid RFC 8601 (it was then read leniently).
     pub error: Option<String>,
     /// Below every `Received` field and not from the first receiving host: probably in
-    /// the message before its first hop (the `results_before_first_hop` warning). Not
-    /// in the JSON, where the warning says it.
+    /// the message before its first hop (the `results_before_first_hop` warning); or
+    /// below the Received field of a host that got the message before the one it names
+    /// (`results_below_other_hop`). Not in the JSON, where the warning says it.
     #[serde(skip)]
     pub before_first_hop: bool,
 }
@@ -907,6 +908,23 @@ fn same_operator(id: &str, by: &str) -> bool {
     related_domains(id, by) || parent(id).is_some_and(|p| parent(by) == Some(p))
 }
 
+/// The host whose Received field sits right above an Authentication-Results field of
+/// `id` (at field index `at`), when that host is not `id`'s and a Received field of
+/// `id`'s host stands higher up: the field was in the message when that other host got
+/// it, before `id`'s host did, so `id`'s host did not write it (a sender or a relay
+/// can write any authserv-id). `received` holds each Received field's index and `by`,
+/// newest first. `None` when the field sits right under a Received field of `id`'s
+/// host (where a receiver puts its own), or `id`'s host wrote no Received field.
+fn written_before(id: &str, at: usize, received: &[(usize, Option<String>)]) -> Option<String> {
+    let is_ids = |by: &Option<String>| by.as_deref().is_some_and(|b| same_operator(id, b));
+    let above = received.iter().rposition(|(i, _)| *i < at)?;
+    let (_, by) = &received[above];
+    if is_ids(by) || !received[..above].iter().any(|(_, b)| is_ids(b)) {
+        return None;
+    }
+    Some(by.clone().unwrap_or_else(|| "?".to_owned()))
+}
+
 /// Keeps the first [`MAX_RESULT_FIELDS`] results of a field, with a warning when it had
 /// more (never a silent cut).
 fn bound_results(a: &mut Analysis, r: &mut ResultsField, field: &str) {
@@ -928,6 +946,15 @@ fn bound_results(a: &mut Analysis, r: &mut ResultsField, field: &str) {
 
 fn results(a: &mut Analysis, fields: &[HeaderField<'_>]) {
     let oldest_received = fields.iter().rposition(|f| f.is("received"));
+    // Where each Received field is and who wrote it (`by`), newest first: as many as
+    // the hops read.
+    let received_by: Vec<(usize, Option<String>)> = fields
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.is("received"))
+        .take(MAX_RECEIVED)
+        .map(|(i, f)| (i, received::parse(f.value).by))
+        .collect();
     for (name, lower) in [
         ("Authentication-Results", "authentication-results"),
         ("ARC-Authentication-Results", "arc-authentication-results"),
@@ -984,6 +1011,24 @@ fn results(a: &mut Analysis, fields: &[HeaderField<'_>]) {
                     msg!(
                         "warn-results-before-first-hop",
                         id = r.authserv_id.as_deref().unwrap_or("?")
+                    ),
+                );
+            } else if let Some(id) = r.authserv_id.as_deref()
+                && let Some(other) = written_before(id, i, &received_by)
+            {
+                // RFC 8601 §5: a receiver removes fields that claim its authserv-id
+                // and did not come from inside its trust boundary; one that survived
+                // below another host's Received field was there before that host.
+                r.before_first_hop = true;
+                a.warn(
+                    "results_below_other_hop",
+                    Severity::Warning,
+                    None,
+                    msg!(
+                        "warn-results-below-other-hop",
+                        id = id,
+                        position = position,
+                        by = other
                     ),
                 );
             }
@@ -1083,6 +1128,10 @@ fn is_public(ip: &IpAddr) -> bool {
                 || v4.is_unspecified()
                 || v4.octets()[0] == 100 && (64..128).contains(&v4.octets()[1]))
         }
+        // How a dual-stack socket records an IPv4 client (`[IPv6:::ffff:10.0.0.5]`).
+        IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some() => v6
+            .to_ipv4_mapped()
+            .is_some_and(|v4| is_public(&IpAddr::V4(v4))),
         IpAddr::V6(v6) => {
             let first = v6.segments()[0];
             !(v6.is_loopback()
@@ -1501,6 +1550,76 @@ mod tests {
                 .any(|w| w.kind == "results_before_first_hop")
         );
         assert!(!same_operator("example.com", "mx.example.net"));
+    }
+
+    /// An internal hop that a dual-stack socket recorded as an IPv4-mapped IPv6
+    /// address (`[IPv6:::ffff:10.0.0.5]`) is internal like `10.0.0.5` (a trial's was
+    /// taken for the SMTP client: spf=softfail, iprev=permerror).
+    #[test]
+    fn mapped_addresses_are_judged_as_their_ipv4_address() {
+        for (ip, public) in [
+            ("::ffff:10.0.0.5", false),
+            ("::ffff:127.0.0.1", false),
+            ("::ffff:192.168.1.1", false),
+            ("::ffff:192.0.2.25", true),
+            ("10.0.0.5", false),
+            ("2001:db8::1", true),
+            ("fe80::1", false),
+        ] {
+            assert_eq!(is_public(&ip.parse().unwrap()), public, "{ip}");
+        }
+    }
+
+    /// RFC 8601 §5: a field claiming the receiver's authserv-id under the Received
+    /// field of a relay that got the message before that receiver was in the message
+    /// already (a trial's forged `mx.example.net; spf=pass; dkim=pass; dmarc=pass`
+    /// under one fake Received was explained as "it passed"). Right under the
+    /// receiver's own Received field, or with a later hop of the receiver's own above
+    /// (an after-queue filter re-injecting), it is the receiver's.
+    #[test]
+    fn results_below_another_host_s_received_were_not_written_by_their_authserv_id() {
+        let kinds = |a: &Analysis| a.warnings.iter().map(|w| w.kind).collect::<Vec<_>>();
+        let ours = "Received: from relay.example.org (relay.example.org [192.0.2.150]) by mx.example.net with ESMTP id 1; Fri, 04 Dec 2026 13:00:05 +0000\r\n";
+        let relay = "Received: from mail.attacker.example (mail.attacker.example [203.0.113.66]) by relay.example.org with ESMTP id 2; Fri, 04 Dec 2026 13:00:03 +0000\r\n";
+        let origin = "Received: from localhost (localhost [127.0.0.1]) by mail.attacker.example with ESMTP id 3; Fri, 04 Dec 2026 13:00:00 +0000\r\n";
+        let ar = "Authentication-Results: mx.example.net; spf=pass smtp.mailfrom=ceo@example.com; dkim=pass header.d=example.com\r\n";
+        let from = "From: ceo@example.com\r\n";
+        let forged = run(&format!("{ours}{relay}{ar}{origin}{from}"));
+        assert!(
+            kinds(&forged).contains(&"results_below_other_hop"),
+            "{:?}",
+            forged.warnings
+        );
+        assert!(forged.authentication_results[0].before_first_hop);
+        let warned = forged
+            .warnings
+            .iter()
+            .find(|w| w.kind == "results_below_other_hop")
+            .map(|w| w.message.as_str());
+        assert!(
+            warned.is_some_and(|t| t.contains("relay.example.org")),
+            "{warned:?}"
+        );
+        for legit in [
+            format!("{ours}{ar}{relay}{origin}{from}"),
+            format!("{ar}{ours}{relay}{origin}{from}"),
+            // A filter on the receiver's host re-injected the message: its own hop
+            // above the field, the receiver's first one right above it.
+            format!(
+                "Received: from localhost (localhost [127.0.0.1]) by mx.example.net with ESMTP id 9; Fri, 04 Dec 2026 13:00:06 +0000\r\nReceived: from localhost by amavis.internal; Fri, 04 Dec 2026 13:00:06 +0000\r\n{ours}{ar}{relay}{origin}{from}"
+            ),
+            // Another receiver's field under the relay: not about mx.example.net.
+            format!(
+                "{ours}{relay}Authentication-Results: relay.example.org; spf=pass smtp.mailfrom=ceo@example.com\r\n{origin}{from}"
+            ),
+        ] {
+            let a = run(&legit);
+            assert!(
+                !kinds(&a).contains(&"results_below_other_hop"),
+                "{legit}: {:?}",
+                a.warnings
+            );
+        }
     }
 
     #[test]

@@ -278,7 +278,8 @@ fn counterpart(
             });
             match matching {
                 Some(o) => (Some(o.domain.clone()), Some(o.result.as_str().to_owned())),
-                None if report.dkim.is_empty() && d.is_none() => (None, Some("none".to_owned())),
+                // No signature at all: whatever was recorded, there is none now.
+                None if report.dkim.is_empty() => (d, Some("none".to_owned())),
                 None => (d, None),
             }
         }
