@@ -691,7 +691,7 @@ async fn check_spf<R: Resolver>(
     // term that lets a host pass (its only one was ptr, or all) gets mx when the
     // domain has MX, with the words to list every sender before the ending.
     let (fixed, add_senders) = {
-        let no_ptr = spf_without(&record, |t| {
+        let no_ptr = spf_without(&spf_live(&record), |t| {
             let t = t
                 .trim_start_matches(['+', '-', '~', '?'])
                 .to_ascii_lowercase();
@@ -1053,6 +1053,11 @@ struct Walk {
     /// When the walk stops asking DNS ([`SPF_WALK_TIME`] after it starts), and that
     /// time.
     deadline: Option<(std::time::Instant, std::time::Duration)>,
+    /// Whether the term being walked does not let its hosts pass: its qualifier or that
+    /// of an include above it is `-`, `~` or `?` (a host matched there gets fail,
+    /// softfail or neutral), or it is an `mx` over the 10 MX records receivers
+    /// evaluate (permerror, RFC 7208 §4.6.4). Its networks are not listed as allowed.
+    not_passing: bool,
 }
 
 /// One record of the SPF include tree, as the checker walked it.
@@ -1330,13 +1335,16 @@ impl Walk {
                     if d.qualifier() != Qualifier::Pass && !matches!(d.mechanism, Mechanism::All) {
                         self.unflattenable = true;
                     }
-                    if d.qualifier() == Qualifier::Pass
+                    let outer = self.not_passing;
+                    self.not_passing |= d.qualifier() != Qualifier::Pass;
+                    if !self.not_passing
                         && self.wide.len() < MAX_WIDE
                         && let Some(v6) = wide_network(&d.mechanism)
                     {
                         self.wide.push((d.to_string(), domain.to_owned(), v6));
                     }
                     self.mechanism(resolver, domain, &d.mechanism, depth).await;
+                    self.not_passing = outer;
                 }
                 // RFC 7208 §6.1: a redirect= beside an all is ignored; the owner
                 // who wrote it meant the target's senders to pass.
@@ -1383,7 +1391,9 @@ impl Walk {
             let Some(answer) = self.ask(resolver, name, rtype).await else {
                 return;
             };
-            if let Ok(a) = answer {
+            if let Ok(a) = answer
+                && !self.not_passing
+            {
                 for r in &a.records {
                     match r {
                         Record::A(ip) => {
@@ -1408,14 +1418,15 @@ impl Walk {
         depth: usize,
     ) {
         match *m {
-            Mechanism::Ip4 { addr, prefix } => {
+            Mechanism::Ip4 { addr, prefix } if !self.not_passing => {
                 self.networks
                     .insert((IpAddr::V4(addr), prefix.unwrap_or(32)));
             }
-            Mechanism::Ip6 { addr, prefix } => {
+            Mechanism::Ip6 { addr, prefix } if !self.not_passing => {
                 self.networks
                     .insert((IpAddr::V6(addr), prefix.unwrap_or(128)));
             }
+            Mechanism::Ip4 { .. } | Mechanism::Ip6 { .. } => {}
             Mechanism::A {
                 domain: spec,
                 cidr4,
@@ -1450,6 +1461,8 @@ impl Walk {
                         self.problem(msg!("spf-walk-mx", domain = &target, n = a.records.len()));
                     }
                     self.incomplete |= a.records.len() > MAX_MX_HOSTS;
+                    let outer = self.not_passing;
+                    self.not_passing |= a.records.len() > 10;
                     for r in a.records.iter().take(MAX_MX_HOSTS) {
                         if let Record::Mx { exchange, .. } = r
                             && !exchange.is_empty()
@@ -1457,6 +1470,7 @@ impl Walk {
                             self.addresses(resolver, exchange, cidr4, cidr6).await;
                         }
                     }
+                    self.not_passing = outer;
                 }
             }
             Mechanism::Include(spec) => {
@@ -2729,6 +2743,35 @@ fn is_all(term: &str) -> bool {
         .eq_ignore_ascii_case("all")
 }
 
+/// Whether an SPF term is a modifier (`name=value`, RFC 7208 §4.6.1 and §12: a name
+/// of letters, digits, `-`, `_` and `.` starting with a letter), not a mechanism.
+fn is_modifier(term: &str) -> bool {
+    term.split_once('=').is_some_and(|(name, _)| {
+        name.starts_with(|c: char| c.is_ascii_alphabetic())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    })
+}
+
+/// The record as receivers evaluate it: the mechanisms after the first `all`, which
+/// are never tested (RFC 7208 §5.1), left out; the modifiers kept wherever they stand
+/// (they are position-independent, §6). A fix that moves or replaces `all` starts
+/// from this, so that it never brings a dead term back to life (a trial's `+all
+/// include:evil.test` became `include:evil.test ~all`, still letting every host pass).
+fn spf_live(record: &str) -> String {
+    let mut past_all = false;
+    let terms: Vec<&str> = spf_terms(record)
+        .into_iter()
+        .filter(|t| {
+            let keep = !past_all || is_modifier(t);
+            past_all |= is_all(t);
+            keep
+        })
+        .collect();
+    format!("v=spf1 {}", terms.join(" "))
+}
+
 /// The record's `all` term, if it has one.
 fn ending_of(record: &str) -> Option<String> {
     spf_terms(record)
@@ -2764,7 +2807,8 @@ fn merge_spf(records: &[Vec<u8>]) -> String {
     let mut hard = false;
     let mut exp = false;
     for r in records {
-        let text = String::from_utf8_lossy(r);
+        // Each record's dead terms stay dead: the merged record has its `all` last.
+        let text = spf_live(&String::from_utf8_lossy(r));
         let has_all = spf_terms(&text).into_iter().any(is_all);
         for t in spf_terms(&text) {
             let lower = t.to_ascii_lowercase();
@@ -4243,7 +4287,12 @@ mod tests {
              noall.test. TXT \"v=spf1 mx a:h.noall.test\"\n\
              bare.test. MX 10 mx.pa.test.\nbare.test. TXT \"v=spf1\"\n\
              none.test. MX 10 mx.pa.test.\n\
-             mx.pa.test. A 192.0.2.25\n",
+             mx.pa.test. A 192.0.2.25\n\
+             dead.test. TXT \"v=spf1 ip4:192.0.2.1 +all include:evil.test\"\n\
+             evil.test. TXT \"v=spf1 +all\"\n\
+             deadq.test. TXT \"v=spf1 ip4:192.0.2.1 ?all a:gone.deadq.test exp=e.deadq.test\"\n\
+             twodead.test. TXT \"v=spf1 ip4:192.0.2.30 -all include:evil.test\"\n\
+             twodead.test. TXT \"v=spf1 ip4:192.0.2.31 ~all\"\n",
         );
         // Over 10 lookups: the flattened record.
         zone.push_str("flat.test. TXT \"v=spf1");
@@ -4268,6 +4317,9 @@ mod tests {
             "bare.test",
             "none.test",
             "flat.test",
+            "dead.test",
+            "deadq.test",
+            "twodead.test",
         ];
         let mut offered = 0;
         for domain in domains {
@@ -4311,7 +4363,16 @@ mod tests {
                 );
                 let kept = |t: &str| txt.split_whitespace().any(|x| x.eq_ignore_ascii_case(t));
                 for owner in &owners {
-                    for t in spf_terms(owner) {
+                    // Mechanisms after `all` are dead (RFC 7208 §5.1): a fix that kept
+                    // them before its own `all` would bring them to life.
+                    let terms = spf_terms(owner);
+                    let first_all = terms.iter().position(|t| is_all(t));
+                    for t in first_all.map_or(&[][..], |i| &terms[i + 1..]) {
+                        if !is_modifier(t) {
+                            assert!(!kept(t), "{domain}: {fix}: brings {t} to life");
+                        }
+                    }
+                    for t in spf_terms(&spf_live(owner)) {
                         let bare = t
                             .trim_start_matches(['+', '-', '~', '?'])
                             .to_ascii_lowercase();
@@ -4409,6 +4470,30 @@ mod tests {
             r.spf_networks,
             ["9.9.9.9/32", "10.0.0.0/8", "192.0.2.0/24", "2001:db8::/32"]
         );
+    }
+
+    /// Only what lets a host pass is listed as allowed: not a network under a `-`,
+    /// `~` or `?` term or include (a host there gets fail, softfail or neutral), nor the
+    /// hosts of an `mx` over 10 MX records (permerror for every host). A trial's record
+    /// with `?ip4:198.51.100.0/24 -ip4:192.0.2.7` listed both as allowed.
+    #[test]
+    fn only_networks_that_pass_are_listed() {
+        let mut zone = String::from(
+            "q.test. TXT \"v=spf1 ?ip4:198.51.100.0/24 -ip4:192.0.2.7 ip4:192.0.2.0/24 ~a:h.q.test -include:inc.test include:ok.test -all\"\n\
+             h.q.test. A 203.0.113.1\n\
+             inc.test. TXT \"v=spf1 ip4:203.0.113.2 -all\"\n\
+             ok.test. TXT \"v=spf1 ip4:203.0.113.3 ?ip4:203.0.113.4 -all\"\n\
+             manymx.test. TXT \"v=spf1 ip4:192.0.2.99 mx -all\"\n",
+        );
+        for i in 0..12 {
+            zone.push_str(&format!(
+                "manymx.test. MX {i} mx{i}.manymx.test.\nmx{i}.manymx.test. A 198.51.100.{i}\n"
+            ));
+        }
+        let zone = ZoneResolver::parse(&zone, "z", None).unwrap();
+        let networks = |d: &str| block_on(check(&zone, d, &CheckOptions::default())).spf_networks;
+        assert_eq!(networks("q.test"), ["192.0.2.0/24", "203.0.113.3/32"]);
+        assert_eq!(networks("manymx.test"), ["192.0.2.99/32"]);
     }
 
     /// Issue 9: an include reached by two branches (a diamond) is legal; it was
