@@ -588,26 +588,43 @@ async fn check_spf<R: Resolver>(
         .filter(|t| is_spf_record(t))
         .collect();
     if !txts(&obsolete).is_empty() {
-        ctx.add(
-            Area::Spf,
-            Severity::Yellow,
-            msg!("spf-type-99"),
-            Some(msg!("fix-spf-type-99", domain = domain)),
-        );
+        let fix = if records.is_empty() {
+            msg!("fix-spf-type-99-only", domain = domain)
+        } else {
+            msg!("fix-spf-type-99", domain = domain)
+        };
+        ctx.add(Area::Spf, Severity::Yellow, msg!("spf-type-99"), Some(fix));
     }
     let record = match records.as_slice() {
         [] => {
-            let fix = match inbound {
-                Inbound::Mx => msg!("fix-spf-none-mx", domain = domain),
-                Inbound::Implicit => msg!("fix-spf-none-a", domain = domain),
-                _ => msg!("fix-spf-none-no-mail", domain = domain),
+            // What the owner meant as SPF and receivers do not read as such: the fix is
+            // that record, readable, not a new one that would leave its senders out.
+            let (text, fix) = match meant_spf(&txts(&answer), &txts(&obsolete)) {
+                Some(MeantSpf::NearMiss { published, record }) => (
+                    msg!("spf-near-miss", domain = domain, record = published),
+                    msg!("fix-spf-near-miss", record = txt_record(domain, &record)),
+                ),
+                Some(MeantSpf::Type99(record)) => (
+                    msg!("spf-none", domain = domain),
+                    msg!("fix-spf-from-type-99", record = txt_record(domain, &record)),
+                ),
+                Some(MeantSpf::SenderId(record)) => (
+                    msg!("spf-none", domain = domain),
+                    msg!(
+                        "fix-spf-from-sender-id",
+                        record = txt_record(domain, &record)
+                    ),
+                ),
+                None => (
+                    msg!("spf-none", domain = domain),
+                    match inbound {
+                        Inbound::Mx => msg!("fix-spf-none-mx", domain = domain),
+                        Inbound::Implicit => msg!("fix-spf-none-a", domain = domain),
+                        _ => msg!("fix-spf-none-no-mail", domain = domain),
+                    },
+                ),
             };
-            ctx.add(
-                Area::Spf,
-                Severity::Red,
-                msg!("spf-none", domain = domain),
-                Some(fix),
-            );
+            ctx.add(Area::Spf, Severity::Red, text, Some(fix));
             return (Vec::new(), None, Vec::new(), false);
         }
         [one] => String::from_utf8_lossy(one).into_owned(),
@@ -891,6 +908,66 @@ async fn check_spf<R: Resolver>(
         walk.tree,
         allows_nothing,
     )
+}
+
+/// A record its owner meant as the domain's SPF record that receivers do not read as
+/// one (RFC 7208 §4.5: a TXT string starting with exactly `v=spf1`).
+enum MeantSpf {
+    /// A TXT string that is an SPF record once white space or quotation marks around
+    /// it are taken away (a common slip of DNS web forms); `record`, so mended.
+    NearMiss { published: String, record: String },
+    /// An SPF record published only as the retired SPF type (99, RFC 7208 §3.1).
+    Type99(String),
+    /// A Sender ID record for MAIL FROM (`spf2.0/mfrom`, RFC 4406), which SPF
+    /// receivers ignore: its terms as a `v=spf1` record (the syntax is the same).
+    SenderId(String),
+}
+
+/// The first [`MeantSpf`] among a domain's TXT strings (`txt`) and SPF-type ones
+/// (`type99`), for a domain with no SPF record.
+fn meant_spf(txt: &[Vec<u8>], type99: &[Vec<u8>]) -> Option<MeantSpf> {
+    let near = txt.iter().find_map(|t| {
+        let text = String::from_utf8_lossy(t);
+        let mended = text
+            .trim()
+            .trim_matches(['"', '\'', '\u{201c}', '\u{201d}'])
+            .trim();
+        (mended != text && is_spf_record(mended.as_bytes())).then(|| MeantSpf::NearMiss {
+            published: one_line_of(&text),
+            record: mended.split_whitespace().collect::<Vec<_>>().join(" "),
+        })
+    });
+    let type99 = || {
+        type99
+            .iter()
+            .find(|t| is_spf_record(t))
+            .map(|t| MeantSpf::Type99(String::from_utf8_lossy(t).into_owned()))
+    };
+    let sender_id = || {
+        txt.iter().find_map(|t| {
+            let (scopes, at) = monban::spf::record::sender_id_scopes(t)?;
+            let terms = String::from_utf8_lossy(t.get(at..)?).into_owned();
+            let record = format!("v=spf1{terms}");
+            (scopes.mfrom && SpfRecord::parse(&record).is_ok())
+                .then_some(MeantSpf::SenderId(record))
+        })
+    };
+    near.or_else(type99).or_else(sender_id)
+}
+
+/// A record's text as a finding quotes it: control characters shown as `?`, at most
+/// 200 characters.
+fn one_line_of(text: &str) -> String {
+    let shown: String = text
+        .chars()
+        .take(200)
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect();
+    if text.chars().count() > 200 {
+        format!("{shown}...")
+    } else {
+        shown
+    }
 }
 
 /// The client address the policy is evaluated for: in 240.0.0.0/4, which RFC 1112
@@ -3972,6 +4049,53 @@ mod tests {
                 "_dmarc.s.test. TXT \"v=DMARC1; p=reject\"  (the same record without the leading white space)"
             )
         );
+    }
+
+    /// A record meant as SPF that receivers do not read (white space or quotation
+    /// marks around it, only the retired type 99, only a Sender ID record for MAIL
+    /// FROM) is fixed as that record made readable: a trial's got "publish v=spf1
+    /// -all", which would have failed the domain's real sender.
+    #[test]
+    fn a_record_meant_as_spf_is_fixed_as_itself() {
+        let zone = "ls.test. TXT \" v=spf1 ip4:192.0.2.1 -all\"\n\
+            q.test. TXT \"\\\"v=spf1 ip4:192.0.2.2  ~all\\\"\"\n\
+            t99.test. SPF \"v=spf1 ip4:192.0.2.3 -all\"\n\
+            sid.test. TXT \"spf2.0/mfrom,pra ip4:192.0.2.4 -all\"\n\
+            pra.test. TXT \"spf2.0/pra ip4:192.0.2.5 -all\"\n";
+        for (domain, record, says) in [
+            (
+                "ls.test",
+                Some("v=spf1 ip4:192.0.2.1 -all"),
+                "looks like SPF",
+            ),
+            (
+                "q.test",
+                Some("v=spf1 ip4:192.0.2.2 ~all"),
+                "looks like SPF",
+            ),
+            (
+                "t99.test",
+                Some("v=spf1 ip4:192.0.2.3 -all"),
+                "publishes no SPF record",
+            ),
+            (
+                "sid.test",
+                Some("v=spf1 ip4:192.0.2.4 -all"),
+                "publishes no SPF record",
+            ),
+            ("pra.test", None, "publishes no SPF record"),
+        ] {
+            let f = spf_findings_of(zone, domain);
+            let (_, _, fix) = f
+                .iter()
+                .find(|(s, m, _)| *s == Severity::Red && m.contains(says))
+                .unwrap_or_else(|| panic!("{domain}: {f:#?}"));
+            let offered = fix.as_deref().and_then(offered_txt);
+            match record {
+                Some(r) => assert_eq!(offered.as_deref(), Some(r), "{domain}: {fix:?}"),
+                None => assert_eq!(offered.as_deref(), Some("v=spf1 -all"), "{domain}: {fix:?}"),
+            }
+        }
     }
 
     /// RFC 7208 §5.1: terms after `all` are never evaluated, so an include there is

@@ -259,6 +259,11 @@ fix-mx-implicit = { $domain }. MX 10 { $domain }.  (the same host, named; or a n
 spf-lookup-failed = TXT lookup failed: { $error }
 spf-type-99 = an SPF-type (99) record is published: RFC 7208 §3.1 retired that type; only TXT is read
 fix-spf-type-99 = delete the SPF-type record of { $domain }; keep the TXT one
+fix-spf-type-99-only = publish the SPF-type record of { $domain } as a TXT record (the SPF finding's fix gives it), then delete the SPF-type one
+spf-near-miss = { $domain } has a TXT record that looks like SPF but does not start with "v=spf1" (white space or quotation marks around it: { $record }), so receivers ignore it and the domain has no SPF policy (RFC 7208 §4.5)
+fix-spf-near-miss = { $record }  (the same record, without the white space or quotation marks around it; delete the old one)
+fix-spf-from-type-99 = { $record }  (the record published as the retired SPF type, as TXT)
+fix-spf-from-sender-id = { $record }  (the terms of the spf2.0/mfrom Sender ID record as an SPF record, which receivers read; check that it lists every host that sends)
 spf-none = { $domain } publishes no SPF record: anyone can send as it as far as SPF is concerned
 fix-spf-none-mx = { $domain }. TXT "v=spf1 mx -all"  (list every host that sends as { $domain })
 fix-spf-none-a = { $domain }. TXT "v=spf1 a -all"  (list every host that sends as { $domain })

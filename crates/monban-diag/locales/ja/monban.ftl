@@ -257,6 +257,11 @@ fix-mx-implicit = { $domain }. MX 10 { $domain }.  (同じホストを明示し�
 spf-lookup-failed = TXT の参照に失敗しました: { $error }
 spf-type-99 = SPF タイプ (99) のレコードが公開されています: RFC 7208 §3.1 でこのタイプは廃止され、TXT だけが読まれます
 fix-spf-type-99 = { $domain } の SPF タイプのレコードを削除し、TXT のレコードを残してください
+fix-spf-type-99-only = { $domain } の SPF タイプのレコードを TXT レコードとして公開し(SPF の指摘の修正案がそのレコードです)、その後 SPF タイプのレコードを削除してください
+spf-near-miss = { $domain } には SPF のように見える TXT レコードがありますが、"v=spf1" で始まっていません(前後に空白か引用符があります: { $record })。受信側はこれを無視するので、このドメインには SPF ポリシーがありません (RFC 7208 §4.5)
+fix-spf-near-miss = { $record }  (前後の空白や引用符を除いた同じレコード。古いものは削除してください)
+fix-spf-from-type-99 = { $record }  (廃止された SPF タイプで公開されているレコードを TXT で)
+fix-spf-from-sender-id = { $record }  (spf2.0/mfrom の Sender ID レコードの項目を、受信側が読む SPF レコードにしたもの。送信するすべてのホストが含まれているか確認してください)
 spf-none = { $domain } は SPF レコードを公開していません: SPF の上では誰でもこのドメインとして送信できます
 fix-spf-none-mx = { $domain }. TXT "v=spf1 mx -all"  ({ $domain } として送信するすべてのホストを列挙してください)
 fix-spf-none-a = { $domain }. TXT "v=spf1 a -all"  ({ $domain } として送信するすべてのホストを列挙してください)
