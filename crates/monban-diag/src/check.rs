@@ -1603,7 +1603,10 @@ async fn check_dmarc<R: Resolver>(
             // An invalid record: the fix keeps what of it is valid (its rua, its p).
             msg!(
                 "fix-dmarc-record",
-                record = txt_record(&format!("_dmarc.{domain}"), &salvage_dmarc(one, rua))
+                record = txt_record(
+                    &format!("_dmarc.{domain}"),
+                    &salvage_dmarc(one, rua, Policy::None)
+                )
             )
         } else if !sends_none {
             let record = match rua {
@@ -1626,12 +1629,18 @@ async fn check_dmarc<R: Resolver>(
     // The tree walk found a parent's record: the domain's own records, discarded, are
     // said first (RFC 7489 receivers do not walk past them and apply no policy).
     if let Some((candidates, message, stops_rfc7489)) = &own {
+        // What receivers that walk the tree apply to the domain today (the found
+        // record's sp, or its p), or reject when the domain sends no mail: a valid
+        // record must not weaken it (a trial's broken record under sp=quarantine was
+        // fixed to p=none).
+        let today = found.record.sp.unwrap_or(found.record.p);
+        let default_p = if sends_none { Policy::Reject } else { today };
         let fix = match candidates.as_slice() {
             [one] => msg!(
                 "fix-dmarc-record",
                 record = txt_record(
                     &format!("_dmarc.{domain}"),
-                    &salvage_dmarc(one, inbound.receives().then_some(domain))
+                    &salvage_dmarc(one, inbound.receives().then_some(domain), default_p)
                 )
             ),
             many => msg!("fix-dmarc-several", domain = domain, n = many.len()),
@@ -1827,7 +1836,7 @@ async fn check_dmarc<R: Resolver>(
             msg!("dmarc-fallback", why = f.to_string()),
             Some(msg!(
                 "fix-dmarc-record",
-                record = txt_record(&owner, &salvage_dmarc(&published, rua_home))
+                record = txt_record(&owner, &salvage_dmarc(&published, rua_home, Policy::None))
             )),
         );
     }
@@ -2924,12 +2933,14 @@ type Tags = Vec<(String, String)>;
 /// parses without falling back (RFC 7489 §6.6.3) or discarding anything (§6.3), a report
 /// list with its valid URIs; a tag given twice keeps its first value or none; anything
 /// else is dropped;
-/// `p` is `none` when missing or invalid, and comes right after `v`; without a valid
+/// `p` is `default_p` when missing or invalid (`none` for a domain whose receivers apply
+/// no policy today; the policy they apply now when it inherits one, so that the fix
+/// does not weaken it), and comes right after `v`; without a valid
 /// `rua` one to `dmarc-reports@` the `rua_domain` is added (none when no domain that
 /// takes mail is known), as for a domain without a record.
 /// Bounded: at most the eleven tags are kept, each looked up among eleven. Should the whole
 /// not parse (it always does), the fresh `p=none` record is given instead.
-fn salvage_dmarc(candidate: &str, rua_domain: Option<&str>) -> String {
+fn salvage_dmarc(candidate: &str, rua_domain: Option<&str>, default_p: Policy) -> String {
     const KEPT: [&str; 11] = [
         "p", "sp", "np", "adkim", "aspf", "fo", "rua", "ruf", "psd", "t", "pct",
     ];
@@ -2976,7 +2987,10 @@ fn salvage_dmarc(candidate: &str, rua_domain: Option<&str>) -> String {
             }
         }
     }
-    tags.insert(0, ("p".into(), p.unwrap_or_else(|| "none".into())));
+    tags.insert(
+        0,
+        ("p".into(), p.unwrap_or_else(|| default_p.as_str().into())),
+    );
     tags.insert(0, ("v".into(), "DMARC1".into()));
     let fresh_rua = rua_domain.map(|d| format!("mailto:dmarc-reports@{d}"));
     if let Some(rua) = &fresh_rua
@@ -3232,14 +3246,16 @@ mod tests {
         assert_eq!(
             salvage_dmarc(
                 "v=DMARC1; p=reject; p=none; rua=mailto:r@x.test; pct; ruf=nope",
-                Some("d.test")
+                Some("d.test"),
+                Policy::None,
             ),
             "v=DMARC1; p=reject; rua=mailto:r@x.test"
         );
         assert_eq!(
             salvage_dmarc(
                 "v=DMARC1; p=rejcet; sp=bogus; ADKIM=s; pct=50; x=1",
-                Some("d.test")
+                Some("d.test"),
+                Policy::None,
             ),
             "v=DMARC1; p=none; adkim=s; pct=50; rua=mailto:dmarc-reports@d.test",
             "pct under 100 stays: dropping it would tighten the policy unasked"
@@ -3248,7 +3264,8 @@ mod tests {
         assert_eq!(
             salvage_dmarc(
                 "v=DMARC1; p=reject; sp=rejects; rua=mailto:a@g.test,dmarc@g.test; fo=2; t=y",
-                Some("g.test")
+                Some("g.test"),
+                Policy::None,
             ),
             "v=DMARC1; p=reject; rua=mailto:a@g.test; t=y"
         );
@@ -3256,14 +3273,15 @@ mod tests {
         assert_eq!(
             salvage_dmarc(
                 "v=DMARC1; p=rejcet; p=reject; rua=mailto:a@d.test",
-                Some("d.test")
+                Some("d.test"),
+                Policy::None,
             ),
             "v=DMARC1; p=none; rua=mailto:a@d.test"
         );
         // Thousands of unknown tags: dropped, each at the cost of one short look.
         let hostile = format!("v=DMARC1; p=reject; {}", "a1=b; ".repeat(10_000));
         assert_eq!(
-            salvage_dmarc(&hostile, Some("d.test")),
+            salvage_dmarc(&hostile, Some("d.test"), Policy::None),
             "v=DMARC1; p=reject; rua=mailto:dmarc-reports@d.test"
         );
         let zone = "d.test. MX 10 mx.d.test.\nmx.d.test. A 192.0.2.1\n\
@@ -3289,6 +3307,7 @@ mod tests {
         let fixed = salvage_dmarc(
             "v=DMARC1; p=quarantine; rua=mailto:agg@r.test; rua=x",
             Some("d.test"),
+            Policy::None,
         );
         assert!(DmarcRecord::parse(&fixed).is_ok_and(|r| r.fallback.is_none()));
     }
@@ -3544,6 +3563,46 @@ mod tests {
             .unwrap_or_else(|| panic!("{needle}: {f:#?}"))
             .2
             .clone()
+    }
+
+    /// An invalid record under a parent whose sp= (or p=) receivers apply today is
+    /// fixed with that policy, not p=none (a trial's fix under sp=quarantine would have
+    /// dropped the protection receivers give the subdomain now); a subdomain that sends
+    /// no mail gets p=reject. A valid p of the owner's stays.
+    #[test]
+    fn an_invalid_subdomain_record_is_fixed_with_the_policy_applied_today() {
+        let zone = "$ORIGIN d.test.\n\
+            @ MX 10 mx.d.test.\nmx A 192.0.2.1\n\
+            _dmarc TXT \"v=DMARC1; p=reject; sp=quarantine; rua=mailto:r@d.test\"\n\
+            broken MX 10 mx.d.test.\n\
+            broken TXT \"v=spf1 mx -all\"\n\
+            _dmarc.broken TXT \"v=DMARC1; p=nope\"\n\
+            owned MX 10 mx.d.test.\n\
+            _dmarc.owned TXT \"p=none; v=DMARC1\"\n\
+            quiet TXT \"v=spf1 -all\"\n\
+            quiet MX 0 .\n\
+            _dmarc.quiet TXT \"v=DMARC1; p=nope\"\n";
+        for (domain, record) in [
+            (
+                "broken.d.test",
+                "\"v=DMARC1; p=quarantine; rua=mailto:dmarc-reports@broken.d.test\"",
+            ),
+            (
+                "owned.d.test",
+                "\"v=DMARC1; p=none; rua=mailto:dmarc-reports@owned.d.test\"",
+            ),
+            ("quiet.d.test", "\"v=DMARC1; p=reject\""),
+        ] {
+            let f = dmarc_findings(zone, domain);
+            let fix = f
+                .iter()
+                .find(|(s, m, _)| *s == Severity::Red && m.contains("invalid"))
+                .and_then(|(_, _, fix)| fix.clone());
+            assert!(
+                fix.as_deref().is_some_and(|x| x.contains(record)),
+                "{domain}: {f:#?}"
+            );
+        }
     }
 
     /// A trial's finding F12: two records at the checked domain (or one with v= not
