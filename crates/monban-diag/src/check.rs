@@ -1740,6 +1740,21 @@ async fn check_dmarc<R: Resolver>(
         if pct_partial.is_none() {
             remove_tag(t, "pct");
         }
+        // Report addresses no receiver can send to (no domain, a bad one): dropped.
+        for tag in ["rua", "ruf"] {
+            let kept = t.iter().find(|(k, _)| k == tag).map(|(_, v)| {
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|u| report_address_problem(u).is_none())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            });
+            match kept {
+                Some(v) if v.is_empty() => remove_tag(t, tag),
+                Some(v) => set_tag(t, tag, &v),
+                None => {}
+            }
+        }
         for tag in &discarded {
             match *tag {
                 "rua" | "ruf" => {
@@ -1758,7 +1773,7 @@ async fn check_dmarc<R: Resolver>(
                 other => remove_tag(t, other),
             }
         }
-        if let (true, Some(home)) = (rec.rua.is_empty(), rua_home) {
+        if let (false, Some(home)) = (t.iter().any(|(k, _)| k == "rua"), rua_home) {
             set_tag(t, "rua", &format!("mailto:dmarc-reports@{home}"));
         }
     });
@@ -1951,6 +1966,15 @@ async fn check_dmarc<R: Resolver>(
                 );
                 continue;
             };
+            if let Some(why) = report_address_problem(&uri.uri) {
+                ctx.add(
+                    Area::Dmarc,
+                    Severity::Red,
+                    msg!("dmarc-uri-unusable", tag = tag, uri = &uri.uri, why = why),
+                    Some(msg!("fix-dmarc-record", record = fixed_record.clone())),
+                );
+                continue;
+            }
             let Some((_, dest)) = addr.rsplit_once('@') else {
                 continue;
             };
@@ -1996,6 +2020,40 @@ async fn check_dmarc<R: Resolver>(
         }
     }
     (Some(found.domain), Some(published))
+}
+
+/// Why a report URI's `mailto:` address is one no receiver can send reports to (RFC
+/// 6068 §2: an addr-spec; RFC 7489 §7.1 needs its domain to look up the authorization
+/// record): no `@`, no local part, no domain, an address literal, or a domain that is
+/// not a host name (RFC 1123 §2.1). `None` for a usable one, or a URI of another
+/// scheme (which has its own finding).
+fn report_address_problem(uri: &str) -> Option<Msg> {
+    let uri = uri.split_once('!').map_or(uri, |(u, _)| u).trim();
+    let addr = uri
+        .get(..7)
+        .filter(|s| s.eq_ignore_ascii_case("mailto:"))
+        .map(|_| &uri[7..])?;
+    let addr = addr.split('?').next().unwrap_or(addr);
+    let Some((local, dest)) = addr.rsplit_once('@') else {
+        return Some(msg!("uri-no-at"));
+    };
+    if local.is_empty() {
+        return Some(msg!("uri-no-local-part"));
+    }
+    if dest.is_empty() {
+        return Some(msg!("uri-no-domain"));
+    }
+    if dest.starts_with('[') {
+        return Some(msg!("uri-address-literal"));
+    }
+    if dest
+        .trim_end_matches('.')
+        .split('.')
+        .any(|label| label.starts_with('-') || label.ends_with('-'))
+    {
+        return Some(msg!("uri-hyphen-label"));
+    }
+    domain_argument("rua", dest).err().map(|e| e.0)
 }
 
 /// The records at `_dmarc.{domain}` that look like DMARC records (a `v=DMARC1` first,
@@ -3563,6 +3621,35 @@ mod tests {
             .unwrap_or_else(|| panic!("{needle}: {f:#?}"))
             .2
             .clone()
+    }
+
+    /// A report address with no domain, an address literal or a bad host name gets
+    /// a finding of its own and is dropped from the fix (a trial's `rua=mailto:a@` got
+    /// an "authorization" fix to publish `r7.test._report._dmarc.. TXT`).
+    #[test]
+    fn unusable_report_addresses_are_named_and_dropped() {
+        let zone = "$ORIGIN d.test.\n@ MX 10 mx.d.test.\nmx A 192.0.2.1\n\
+            _dmarc TXT \"v=DMARC1; p=reject; rua=mailto:a@,mailto:@d.test,mailto:b@[192.0.2.1],mailto:c@-x-.example,mailto:r@d.test\"\n";
+        let f = dmarc_findings(zone, "d.test");
+        for bad in [
+            "mailto:a@:",
+            "mailto:@d.test:",
+            "mailto:b@[192.0.2.1]:",
+            "mailto:c@-x-.example:",
+        ] {
+            let fix = fix_of(&f, Severity::Red, bad);
+            assert_eq!(
+                fix.as_deref(),
+                Some("_dmarc.d.test. TXT \"v=DMARC1; p=reject; rua=mailto:r@d.test\""),
+                "{bad}: {f:#?}"
+            );
+        }
+        assert!(
+            !f.iter().any(|(_, m, _)| m.contains("authorized")),
+            "{f:#?}"
+        );
+        assert_eq!(report_address_problem("mailto:r@d.test!10m"), None);
+        assert_eq!(report_address_problem("https://d.test/r"), None);
     }
 
     /// An invalid record under a parent whose sp= (or p=) receivers apply today is

@@ -350,6 +350,12 @@ dmarc-too-many-uris = the record lists { $n } more report URIs than receivers re
 fix-dmarc-too-many-uris = list one or two report addresses per tag
 dmarc-not-mailto = { $tag } destination { $uri } is not a mailto: URI; most receivers only send by mail
 dmarc-external-unauthorized = { $tag }={ $uri } is in another organization and { $dest } has not authorized it: receivers will not send these reports
+dmarc-uri-unusable = { $tag }={ $uri }: no receiver can send reports to this address ({ $why })
+uri-no-at = it has no @
+uri-no-local-part = nothing before the @
+uri-no-domain = no domain after the @
+uri-address-literal = an address literal, where receivers need a domain to check the authorization record (RFC 7489 §7.1)
+uri-hyphen-label = a label of its domain starts or ends with a hyphen (RFC 1123 §2.1)
 dmarc-external-unchecked = { $tag }={ $uri } is in another organization, and whether it authorized these reports could not be checked (lookup failed: { $error }); check again later
 fix-dmarc-external = { $record }  (published by the owner of { $dest })
 dkim-lookup-failed = { $name }: lookup failed: { $error }

@@ -348,6 +348,12 @@ dmarc-too-many-uris = レコードには受信側が読む数(タグごとに { 
 fix-dmarc-too-many-uris = レポートの宛先はタグごとに 1、2 個にしてください
 dmarc-not-mailto = { $tag } の宛先 { $uri } は mailto: URI ではありません: ほとんどの受信側はメールでしか送りません
 dmarc-external-unauthorized = { $tag }={ $uri } は別の組織にあり、{ $dest } はそれを許可していません: 受信側はこのレポートを送りません
+dmarc-uri-unusable = { $tag }={ $uri }: このアドレスにはどの受信者もレポートを送れません ({ $why })
+uri-no-at = @ がありません
+uri-no-local-part = @ の前が空です
+uri-no-domain = @ の後にドメインがありません
+uri-address-literal = アドレスリテラルです。受信者は承認レコードを確認するためにドメインを必要とします (RFC 7489 §7.1)
+uri-hyphen-label = ドメインのラベルがハイフンで始まるか終わっています (RFC 1123 §2.1)
 dmarc-external-unchecked = { $tag }={ $uri } は別の組織にあり、このレポートを許可しているか確認できませんでした(参照に失敗: { $error })。後でもう一度確認してください
 fix-dmarc-external = { $record }  ({ $dest } の管理者が公開)
 dkim-lookup-failed = { $name }: 参照に失敗しました: { $error }
