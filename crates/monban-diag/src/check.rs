@@ -630,15 +630,22 @@ async fn check_spf<R: Resolver>(
         [one] => String::from_utf8_lossy(one).into_owned(),
         many => {
             let merged = merge_spf(many);
-            ctx.add(
-                Area::Spf,
-                Severity::Red,
-                msg!("spf-several", n = many.len()),
-                Some(msg!(
-                    "fix-spf-several",
-                    record = txt_record(domain, &merged)
-                )),
-            );
+            // The merged record is offered only when it would work as published: one
+            // that does not parse or makes too many lookups is said as such, and the
+            // fix asks for the merge by hand (a fix must never be a known permerror).
+            let several = |works: bool| {
+                let fix = if works {
+                    msg!("fix-spf-several", record = txt_record(domain, &merged))
+                } else {
+                    msg!("fix-spf-several-by-hand", n = many.len())
+                };
+                (
+                    Area::Spf,
+                    Severity::Red,
+                    msg!("spf-several", n = many.len()),
+                    Some(fix),
+                )
+            };
             // What the merged record includes or redirects to, walked as a published
             // record's would be: an include without a record (or with two, or one that
             // does not parse), or more lookups in all than receivers make, would make
@@ -646,6 +653,8 @@ async fn check_spf<R: Resolver>(
             // check, once the merged record is out. A term that does not parse in a
             // published record is copied into the merged one: said as such.
             if let Err(e) = SpfRecord::parse(&merged) {
+                let (area, severity, text, fix) = several(false);
+                ctx.add(area, severity, text, fix);
                 ctx.add(
                     Area::Spf,
                     Severity::Red,
@@ -655,11 +664,13 @@ async fn check_spf<R: Resolver>(
                 return (Vec::new(), None, Vec::new(), false);
             }
             let mut walk = Walk::within(SPF_WALK_TIME);
-            walk.visit_merged(resolver, domain, merged).await;
+            walk.visit_merged(resolver, domain, merged.clone()).await;
             let lookups = walk
                 .tree
                 .iter()
                 .fold(0u32, |n, node| n.saturating_add(node.lookups));
+            let (area, severity, text, fix) = several(lookups <= 10);
+            ctx.add(area, severity, text, fix);
             // Receivers stop at 10 DNS-querying terms (RFC 7208 §4.6.4).
             if lookups > 10 {
                 ctx.add(
@@ -4532,6 +4543,16 @@ mod tests {
                 .any(|(_, m, _)| m.contains("does not parse: receivers")),
             "{f:#?}"
         );
+        // Neither merged record is offered as the fix: it would be a permerror too.
+        for (zone, domain) in [(many.as_str(), "many.test"), (bad, "bad.test")] {
+            let f = spf_findings_of(zone, domain);
+            let fix = fix_of(&f, Severity::Red, "SPF records: receivers treat");
+            assert!(
+                fix.as_deref()
+                    .is_some_and(|x| x.contains("by hand") && !x.contains("v=spf1")),
+                "{domain}: {f:#?}"
+            );
+        }
     }
 
     /// Trial findings F3, F4, F17: merged records with two exp= (invalid), merged

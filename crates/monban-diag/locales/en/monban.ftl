@@ -270,6 +270,7 @@ fix-spf-none-a = { $domain }. TXT "v=spf1 a -all"  (list every host that sends a
 fix-spf-none-no-mail = { $domain }. TXT "v=spf1 -all"  (if this domain sends no mail; if it does, list the hosts that send as it before -all)
 spf-several = { $n } SPF records: receivers treat this as a permanent error (RFC 7208 §4.5)
 fix-spf-several = { $record }  (the records merged into one; delete the others)
+fix-spf-several-by-hand = merge the { $n } records into one by hand, keeping every host that sends, then delete the others: merged as they are they would not work either (the next finding says why)
 spf-merged-syntax = the records cannot be merged into one that parses ({ $error }): mend that term in the published records first
 spf-merged-lookups = the merged record would make { $n } DNS lookups, over the { $limit } RFC 7208 §4.6.4 allows (receivers would give permerror): drop or flatten includes before publishing it
 spf-syntax = the SPF record does not parse ({ $error }): receivers give permerror

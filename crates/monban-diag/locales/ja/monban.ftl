@@ -268,6 +268,7 @@ fix-spf-none-a = { $domain }. TXT "v=spf1 a -all"  ({ $domain } として送信�
 fix-spf-none-no-mail = { $domain }. TXT "v=spf1 -all"  (このドメインがメールを送信しない場合。送信するなら、送信するホストを -all の前に列挙してください)
 spf-several = SPF レコードが { $n } 件あります: 受信側はこれを永続的エラーとして扱います (RFC 7208 §4.5)
 fix-spf-several = { $record }  (レコードを 1 つに統合したもの。他は削除してください)
+fix-spf-several-by-hand = { $n } 件のレコードを、送信するすべてのホストを残して手作業で 1 つにまとめ、他は削除してください: そのまままとめても機能しません(理由は次の指摘にあります)
 spf-merged-syntax = レコードを 1 つにまとめても構文が正しくなりません({ $error })。まず公開中のレコードのその項目を直してください
 spf-merged-lookups = まとめたレコードは DNS 参照が { $n } 回になり、RFC 7208 §4.6.4 の上限 { $limit } 回を超えます(受信側は permerror にします)。公開する前に include を減らすか展開してください
 spf-syntax = SPF レコードを解析できません({ $error }): 受信側は permerror とします
