@@ -204,7 +204,7 @@ impl LeftOut {
 /// is gone and lies in a Maildir's `cur/` or `new/`, the file of the same unique name
 /// is looked for in `cur/`, then `new/`; otherwise (or when there is none: the message
 /// was deleted) the error is the first one.
-fn open_file(p: &Path) -> io::Result<File> {
+pub(crate) fn open_file(p: &Path) -> io::Result<File> {
     let first = match File::open(p) {
         Ok(f) => return Ok(f),
         Err(e) => e,

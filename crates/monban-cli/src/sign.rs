@@ -210,10 +210,30 @@ pub fn run(args: SignArgs) -> Result<(), Failure> {
 
 /// What the first of the two passes over a message leaves for the second.
 pub(crate) struct FirstPass {
-    /// Standard input, spooled (a file is read again from disk).
-    spool: Option<std::fs::File>,
+    /// Where the second pass reads the message again.
+    again: Again,
     /// The message uses bare LF line endings (its first line does).
     lf_only: bool,
+}
+
+/// How the second pass reads the message again.
+enum Again {
+    /// Input that cannot be read twice (standard input, a pipe given by name such as
+    /// `/dev/stdin` or `<(...)`, a FIFO, a device), spooled while the first pass read it.
+    Spool(std::fs::File),
+    /// A regular file, read again through the handle the first pass read (not opened
+    /// again by name: it may have been replaced), with its length and modification
+    /// time when the first pass began.
+    File {
+        file: std::fs::File,
+        stamp: (u64, Option<SystemTime>),
+    },
+}
+
+/// A regular file's length and modification time: when they differ after the second
+/// pass, the file changed while it was signed.
+fn stamp(meta: &std::fs::Metadata) -> (u64, Option<SystemTime>) {
+    (meta.len(), meta.modified().ok())
 }
 
 /// Where [`first_pass`] sends a message: the header once, then the body chunks.
@@ -231,13 +251,31 @@ pub(crate) fn first_pass(
     source: &Source,
     sink: &mut dyn MessageSink,
 ) -> Result<FirstPass, Failure> {
-    let mut reader = input::open(source).map_err(|e| Failure::other(e.to_string()))?;
-    // Standard input cannot be read twice: spool it while hashing.
-    let mut spool = match source {
-        Source::Stdin => Some(
-            tempfile().map_err(|e| Failure::other(format!("cannot create a spool file: {e}")))?,
-        ),
-        Source::File(..) | Source::Unlisted(..) => None,
+    let spool_file =
+        || tempfile().map_err(|e| Failure::other(format!("cannot create a spool file: {e}")));
+    // Only a regular file can be read twice: anything else is spooled while hashed (a
+    // pipe given by name was read empty the second time, and the message lost).
+    let (mut reader, again): (Box<dyn Read>, Again) = match source {
+        Source::Stdin => (Box::new(io::stdin().lock()), Again::Spool(spool_file()?)),
+        Source::File(p, _) => {
+            let named = |e: io::Error| Failure::other(format!("{}: {e}", p.display()));
+            let file = input::open_file(p).map_err(named)?;
+            let meta = file.metadata().map_err(named)?;
+            if meta.is_file() {
+                let again = Again::File {
+                    file: file.try_clone().map_err(named)?,
+                    stamp: stamp(&meta),
+                };
+                (Box::new(file), again)
+            } else {
+                (Box::new(file), Again::Spool(spool_file()?))
+            }
+        }
+        Source::Unlisted(_, why) => return Err(Failure::other(why.clone())),
+    };
+    let mut spool = match &again {
+        Again::Spool(f) => Some(f),
+        Again::File { .. } => None,
     };
     let mut normalizer = CrlfNormalizer::new();
     let mut splitter = MessageSplitter::new();
@@ -246,9 +284,11 @@ pub(crate) fn first_pass(
     let mut lf_only: Option<bool> = None;
     let mut seen_header = false;
     loop {
-        let n = reader
-            .read(&mut buf)
-            .map_err(|e| Failure::other(format!("{}: {e}", source.label())))?;
+        let n = match reader.read(&mut buf) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Failure::other(format!("{}: {e}", source.label()))),
+        };
         if n == 0 {
             break;
         }
@@ -283,7 +323,7 @@ pub(crate) fn first_pass(
         sink.header(headers)?;
     }
     Ok(FirstPass {
-        spool,
+        again,
         lf_only: lf_only == Some(true),
     })
 }
@@ -308,14 +348,13 @@ impl FirstPass {
         if !written(out.write_all(prefix.replace("\r\n", eol).as_bytes()))? {
             return Ok(());
         }
-        let mut again: Box<dyn Read> = match self.spool {
-            Some(mut f) => {
-                f.rewind()
-                    .map_err(|e| Failure::other(format!("spool: {e}")))?;
-                Box::new(f)
-            }
-            None => Box::new(input::open(source).map_err(|e| Failure::other(e.to_string()))?),
+        let (mut again, stamped) = match self.again {
+            Again::Spool(f) => (f, None),
+            Again::File { file, stamp } => (file, Some(stamp)),
         };
+        again
+            .rewind()
+            .map_err(|e| Failure::other(format!("{}: {e}", source.label())))?;
         let mut buf = vec![0u8; input::CHUNK];
         loop {
             let n = match again.read(&mut buf) {
@@ -328,7 +367,20 @@ impl FirstPass {
                 return Ok(());
             }
         }
-        written(out.flush()).map(|_| ())
+        written(out.flush())?;
+        // A file written to meanwhile: what was copied is not what was signed.
+        if let Some(before) = stamped {
+            let now = again
+                .metadata()
+                .map_err(|e| Failure::other(format!("{}: {e}", source.label())))?;
+            if stamp(&now) != before {
+                return Err(Failure::other(format!(
+                    "{} changed while it was being signed: the output does not match its signature; sign it again once nothing writes to it",
+                    source.label()
+                )));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -403,8 +455,10 @@ fn sign_usage(e: SignError, args: &SignArgs) -> Failure {
 }
 
 /// An anonymous spool file in the temporary directory (removed at once; the open handle
-/// keeps it until exit).
+/// keeps it until exit). Created readable by its owner only: another user who opens the
+/// name before it is removed must not read the message.
 pub(crate) fn tempfile() -> io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
     let dir = std::env::temp_dir();
     for n in 0..100u32 {
         let path = dir.join(format!("monban-sign-{}-{n}", std::process::id()));
@@ -412,6 +466,7 @@ pub(crate) fn tempfile() -> io::Result<std::fs::File> {
             .read(true)
             .write(true)
             .create_new(true)
+            .mode(0o600)
             .open(&path)
         {
             Ok(f) => {
@@ -419,8 +474,11 @@ pub(crate) fn tempfile() -> io::Result<std::fs::File> {
                 return Ok(f);
             }
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(e),
+            Err(e) => return Err(io::Error::new(e.kind(), format!("{}: {e}", dir.display()))),
         }
     }
-    Err(io::Error::other("no free spool file name"))
+    Err(io::Error::other(format!(
+        "no free spool file name in {}",
+        dir.display()
+    )))
 }

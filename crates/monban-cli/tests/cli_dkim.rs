@@ -118,6 +118,59 @@ fn verify_json(zone: &str, msg: &[u8], extra: &[&str]) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).expect("JSON")
 }
 
+/// A message named by a path that cannot be read twice (`/dev/stdin` on a pipe, a
+/// FIFO) is spooled as standard input is: a trial's `cat msg | monban sign ...
+/// /dev/stdin` printed the signature alone (the second read found the pipe empty) and
+/// exited 0, and a FIFO hung. The output is the message, signed, as from stdin.
+#[test]
+fn a_message_named_by_a_pipe_is_signed_whole() {
+    let dir = Dir::new("pipe");
+    let zone = keys(&dir);
+    let key = dir.path("rsa.private");
+    let sign = |file: &str| {
+        [
+            "sign",
+            "--domain",
+            "example.com",
+            "--selector",
+            "rsa",
+            "--key",
+            &key,
+            file,
+        ]
+        .map(str::to_owned)
+    };
+    // The signature (its t= is the second it was made), then the message as it came.
+    let whole = |out: &[u8]| {
+        assert!(out.starts_with(b"DKIM-Signature:"));
+        assert!(
+            out.ends_with(MESSAGE.as_bytes()),
+            "{}",
+            String::from_utf8_lossy(out)
+        );
+        let v = verify_json(&zone, out, &[]);
+        assert_eq!(v["dkim"][0]["result"], "pass", "{v}");
+    };
+    let args = sign("/dev/stdin");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    whole(&succeeded(monban(&args, Some(MESSAGE.as_bytes()))));
+    let fifo = dir.path("fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let writer = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::write(fifo, MESSAGE).unwrap())
+    };
+    let args = sign(&fifo);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let through_fifo = succeeded(monban(&args, None));
+    writer.join().unwrap();
+    whole(&through_fifo);
+}
+
 #[test]
 fn keygen_files_modes_and_refusals() {
     let dir = Dir::new("keygen");
