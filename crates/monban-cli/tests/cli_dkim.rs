@@ -127,18 +127,13 @@ fn a_message_named_by_a_pipe_is_signed_whole() {
     let dir = Dir::new("pipe");
     let zone = keys(&dir);
     let key = dir.path("rsa.private");
-    let sign = |file: &str| {
-        [
-            "sign",
-            "--domain",
-            "example.com",
-            "--selector",
-            "rsa",
-            "--key",
-            &key,
-            file,
-        ]
-        .map(str::to_owned)
+    let sign = |file: &str| -> Vec<String> {
+        let mut args = "sign --domain example.com --selector rsa --key"
+            .split(' ')
+            .map(str::to_owned)
+            .collect::<Vec<_>>();
+        args.extend([key.clone(), file.to_owned()]);
+        args
     };
     // The signature (its t= is the second it was made), then the message as it came.
     let whole = |out: &[u8]| {
