@@ -673,11 +673,23 @@ impl TagText {
                 out.push(' ');
                 col += 1;
             }
-            // Values longer than a line are folded inside (FWS is allowed in h=, bh= and
-            // b=, and ignored there).
-            let names = piece.starts_with("h=");
+            // Values longer than a line are folded inside where §3.5's grammar allows
+            // FWS in the value: h= at its colons, z= after its bars, bh= and b= (base64)
+            // anywhere. Elsewhere white space inside a value is part of it (§3.2): a long
+            // d=, s= or i= stays whole on its line (folded, a trial's 116-character d=
+            // became a name with CRLF TAB inside, and every verifier failed it).
+            // Where a cut may go: after this character, or anywhere (`None`).
+            let at = match piece.split_once('=').map(|(name, _)| name) {
+                Some("h") => Some(Some(':')),
+                Some("z") => Some(Some('|')),
+                Some("bh" | "b") => Some(None),
+                _ => None,
+            };
             let mut rest = piece;
-            while col + rest.len() > 78 && rest.len() > 40 {
+            while let Some(at) = at
+                && col + rest.len() > 78
+                && rest.len() > 40
+            {
                 let room = 78usize.saturating_sub(col).max(20);
                 // Tag values are ASCII (checked before signing); should one not be, the
                 // cut moves back to a character boundary rather than split a character.
@@ -685,11 +697,10 @@ impl TagText {
                 while !rest.is_char_boundary(limit) {
                     limit -= 1;
                 }
-                let cut = rest[..limit]
-                    .rfind(':')
-                    .map(|c| c + 1)
-                    .filter(|_| names)
-                    .unwrap_or(limit);
+                let cut = match at {
+                    Some(sep) => rest[..limit].rfind(sep).map_or(0, |c| c + 1),
+                    None => limit,
+                };
                 if cut == 0 {
                     break;
                 }
@@ -1079,6 +1090,32 @@ mod tests {
         let value = append_b(&s.format_unsigned(), &s.signature);
         for line in value.split("\r\n") {
             assert!(line.len() <= 80, "{line:?}");
+        }
+        assert_eq!(DkimSignature::parse(value.as_bytes()).unwrap(), s);
+    }
+
+    /// §3.2, §3.5: white space inside a d=, s= or i= value is part of it, so a long one
+    /// is never folded inside (a trial's 116-character d= and 83-character i= were cut
+    /// with CRLF TAB: other verifiers looked up a name with a line break in it, or
+    /// found i= outside d=). h= folds only at its colons, b= and bh= anywhere.
+    #[test]
+    fn long_values_fold_only_where_the_grammar_allows_white_space() {
+        let mut s = DkimSignature::parse(RFC6376_A2.as_bytes()).unwrap();
+        s.domain = format!("{}.{}.example.com", "d".repeat(63), "e".repeat(40));
+        s.selector = format!("sel{}", "s".repeat(60));
+        s.identity = Some(format!("{}@{}", "u".repeat(30), s.domain));
+        let names: Vec<String> = (0..30).map(|i| format!("X-Header-Name-{i}")).collect();
+        s.signed_headers = std::iter::once("From".to_owned()).chain(names).collect();
+        s.signature = vec![7; 256];
+        let value = append_b(&s.format_unsigned(), &s.signature);
+        let tags: Vec<&str> = value.split(';').map(str::trim).collect();
+        for name in ["d=", "s=", "i="] {
+            let tag = tags.iter().find(|t| t.starts_with(name)).unwrap();
+            assert!(!tag.contains(['\r', '\n', '\t', ' ']), "{tag:?} in {value}");
+        }
+        let h = tags.iter().find(|t| t.starts_with("h=")).unwrap();
+        for line in h.split("\r\n\t").take_while(|l| !l.is_empty()) {
+            assert!(line.ends_with(':') || h.ends_with(line), "{line:?} in {h}");
         }
         assert_eq!(DkimSignature::parse(value.as_bytes()).unwrap(), s);
     }
