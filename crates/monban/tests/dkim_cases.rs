@@ -214,6 +214,41 @@ fn rfc6376_5_4_unsigned_duplicate_header_breaks_oversigned_signature() {
     }
 }
 
+/// RFC 6376 §3.5: `h=` must not name the DKIM-Signature being created. A list that
+/// names DKIM-Signature more often than the message has them keeps only the present
+/// ones: an extra one signed nothing here, but a verifier finds the new signature in
+/// its place (a trial's `--headers from:dkim-signature` passed monban and failed
+/// dkimpy and Mail::DKIM).
+#[test]
+fn rfc6376_3_5_h_never_names_the_signature_being_created() {
+    let (key, zone) = setup("");
+    let names = |list: &[&str]| Some(list.iter().map(|s| (*s).to_owned()).collect());
+    let h_of = |signed: &str| {
+        let sig = signed.split("\r\nFrom:").next().unwrap().to_owned();
+        let h = sig
+            .split(';')
+            .find_map(|t| t.trim().strip_prefix("h="))
+            .unwrap();
+        h.split(':')
+            .map(|n| n.trim().to_ascii_lowercase())
+            .collect::<Vec<_>>()
+    };
+    let unsigned = sign(&key, MSG, |c| {
+        c.headers = names(&["from", "dkim-signature"])
+    });
+    assert_eq!(h_of(&unsigned), ["from"]);
+    // Over a message with one signature: that one is signed, the new one is not.
+    let twice = sign(&key, &unsigned, |c| {
+        c.headers = names(&["from", "dkim-signature", "DKIM-Signature"]);
+    });
+    assert_eq!(h_of(&twice), ["from", "dkim-signature"]);
+    let results: Vec<DkimResult> = verify(&twice, &zone, 1_000_001, DkimConfig::default())
+        .into_iter()
+        .map(|o| o.result)
+        .collect();
+    assert_eq!(results, [DkimResult::Pass, DkimResult::Pass]);
+}
+
 /// A flood of signatures costs at most `max_signatures` key lookups; the rest are
 /// reported without any work.
 #[test]

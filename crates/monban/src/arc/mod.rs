@@ -551,6 +551,59 @@ mod tests {
         assert_eq!(slow.1.load(std::sync::atomic::Ordering::SeqCst), 12);
     }
 
+    /// The AMS `h=` never names the ARC-Message-Signature being created (RFC 8617
+    /// §4.1.2 follows RFC 6376 §3.5; a trial's `--headers from:arc-message-signature`
+    /// passed monban and failed dkimpy and Mail::DKIM), and the default list names at
+    /// most [`seal::MAX_SEALED_DKIM`] DKIM signatures (a sender's thousand made the
+    /// list too long to seal at all). Both chains validate.
+    #[test]
+    fn the_ams_names_neither_itself_nor_every_dkim_signature() {
+        let (key, z) = hops_zone("l", 1..=1);
+        // The AMS's h=, as monban reads it.
+        let h_of = |sealed: &[u8]| {
+            let (headers, _) = split_message(sealed).unwrap();
+            let ams = headers.get("arc-message-signature").next().unwrap();
+            let (sig, _) = crate::dkim::DkimSignature::parse_arc_message(ams.value).unwrap();
+            sig.signed_headers
+                .iter()
+                .map(str::to_ascii_lowercase)
+                .collect::<Vec<_>>()
+        };
+        let seal_with = |message: &[u8], headers: Option<Vec<String>>| {
+            let (hdrs, body) = split_message(message).unwrap();
+            let mut config = SealConfig::new("l1.example", "arc", key.clone(), "mx.l1.example");
+            config.headers = headers;
+            let mut s = ArcSealer::new(hdrs, config, 1_700_000_000).unwrap();
+            s.body(&body);
+            let chain = run(verify::verify_message(message, &z, ArcConfig::default())).unwrap();
+            let mut out = s.finish(&chain, &[]).unwrap().header_lines().into_bytes();
+            out.extend_from_slice(message);
+            out
+        };
+        let listed = seal_with(
+            UNSEALED,
+            Some(vec!["from".into(), "arc-message-signature".into()]),
+        );
+        assert_eq!(h_of(&listed), ["from"]);
+        let v = run(verify::verify_message(&listed, &z, ArcConfig::default())).unwrap();
+        assert_eq!(v.result, ArcResult::Pass, "{v:?}");
+        let flood = [
+            "DKIM-Signature: v=1; a=rsa-sha256; d=x.example; s=s; h=from; bh=AAAA; b=AAAA\r\n"
+                .repeat(990)
+                .as_bytes(),
+            UNSEALED,
+        ]
+        .concat();
+        let sealed = seal_with(&flood, None);
+        let dkim = h_of(&sealed)
+            .iter()
+            .filter(|n| *n == "dkim-signature")
+            .count();
+        assert_eq!(dkim, seal::MAX_SEALED_DKIM);
+        let v = run(verify::verify_message(&sealed, &z, ArcConfig::default())).unwrap();
+        assert_eq!(v.result, ArcResult::Pass, "{v:?}");
+    }
+
     /// RFC 8617 §5.1 and §5.2 together: what monban seals, monban validates; a body
     /// changed between two sealers moves oldest-pass; a change after the last seal
     /// fails the chain; a failed chain is sealed cv=fail over its own set only, and never

@@ -184,13 +184,21 @@ impl std::fmt::Debug for ArcSealer {
 
 /// The default AMS `h=` for a header: each present instance of the DKIM defaults and of
 /// `DKIM-Signature`, then one more of each oversigned name.
+/// The most `DKIM-Signature` fields the default AMS `h=` names: a message carries a
+/// handful; more are a sender's attempt to make the list too long to seal.
+pub const MAX_SEALED_DKIM: usize = 50;
+
 fn default_list(headers: &Headers) -> Vec<String> {
     let mut out = Vec::new();
-    for name in DEFAULT_SIGNED.iter().chain(["dkim-signature"].iter()) {
+    for name in DEFAULT_SIGNED {
         for _ in headers.get(name) {
             out.push((*name).to_owned());
         }
     }
+    // The DKIM signatures, up to a bound: a sender's thousand of them made the list
+    // too long to seal at all (the bottom-most are signed, as a verifier picks them).
+    let dkim = headers.get("dkim-signature").count().min(MAX_SEALED_DKIM);
+    out.extend(std::iter::repeat_n("dkim-signature".to_owned(), dkim));
     out.extend(DEFAULT_OVERSIGNED.iter().map(|n| (*n).to_owned()));
     out
 }
@@ -266,10 +274,14 @@ impl ArcSealer {
         let with_aar = Headers::parse(&block)?;
 
         // The AMS (§4.1.2), over the header with the new AAR on top.
-        let signed = c
-            .headers
-            .clone()
-            .unwrap_or_else(|| default_list(&self.headers));
+        let signed: Vec<String> = match &c.headers {
+            Some(list) => {
+                crate::dkim::sign::without_itself(list, &self.headers, "arc-message-signature")
+                    .cloned()
+                    .collect()
+            }
+            None => default_list(&self.headers),
+        };
         let body_hash = self.hasher.finish().digest;
         let mut specs = vec![
             format!("a={}", algorithm.as_str()),

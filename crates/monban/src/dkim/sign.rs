@@ -228,10 +228,32 @@ pub enum SignError {
     Key(#[from] KeyError),
 }
 
+/// `list` with the names `name` past the number of such fields in `headers` left out:
+/// for the field a signature is being created as (`DKIM-Signature`, an ARC set's
+/// `ARC-Message-Signature`), which `h=` must not name (RFC 6376 §3.5). An extra instance
+/// is "oversigning" for any other name; for this one the verifier finds the new
+/// signature there (the next instance from the bottom once it is added) and fails it,
+/// while the signer hashed nothing. Other verifiers did; monban's passed.
+pub(crate) fn without_itself<'a>(
+    list: &'a [String],
+    headers: &Headers,
+    name: &str,
+) -> impl Iterator<Item = &'a String> {
+    let mut left = headers.get(name).count();
+    list.iter().filter(move |n| {
+        if !n.eq_ignore_ascii_case(name) {
+            return true;
+        }
+        let keep = left > 0;
+        left = left.saturating_sub(1);
+        keep
+    })
+}
+
 /// The `h=` list for a message under a config.
 pub fn signed_header_list(config: &SignerConfig, headers: &Headers) -> SignedHeaders {
     if let Some(list) = &config.headers {
-        return SignedHeaders::new(list);
+        return SignedHeaders::new(without_itself(list, headers, "dkim-signature"));
     }
     // Every present instance first, then one more of each oversigned name. One pass
     // over the fields counts the instances of each default name.
