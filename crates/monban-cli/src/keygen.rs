@@ -57,31 +57,51 @@ fn label_ok(s: &str) -> bool {
         })
 }
 
+/// Writes a new file of `mode` (set on the open file: the umask does not widen or
+/// narrow it). With `force`, an existing file is replaced by renaming a new one over
+/// its name: a symbolic link there is replaced itself, never followed (a `--force`
+/// into a folder others can write to overwrote the link's target with the private key).
 fn write_file(path: &Path, contents: &str, mode: u32, force: bool) -> Result<(), Failure> {
-    use std::os::unix::fs::OpenOptionsExt as _;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).mode(mode);
-    if force {
-        opts.create(true).truncate(true);
-    } else {
-        opts.create_new(true);
+    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+    let cannot =
+        |e: std::io::Error| Failure::other(format!("cannot write {}: {e}", path.display()));
+    let create = |at: &Path| {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(at)
+    };
+    let fill = |mut f: std::fs::File| -> std::io::Result<()> {
+        f.set_permissions(std::fs::Permissions::from_mode(mode))?;
+        f.write_all(contents.as_bytes())?;
+        f.sync_all()
+    };
+    if !force {
+        let f = create(path).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::AlreadyExists {
+                Failure::other(format!(
+                    "{} already exists; use --force to overwrite it",
+                    path.display()
+                ))
+            } else {
+                cannot(e)
+            }
+        })?;
+        return fill(f).map_err(cannot);
     }
-    let mut f = opts.open(path).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::AlreadyExists {
-            Failure::other(format!(
-                "{} already exists; use --force to overwrite it",
-                path.display()
-            ))
-        } else {
-            Failure::other(format!("cannot write {}: {e}", path.display()))
-        }
-    })?;
-    f.write_all(contents.as_bytes())
-        .map_err(|e| Failure::other(format!("cannot write {}: {e}", path.display())))?;
-    // create_new's mode applies only to new files; make sure an overwritten file is too.
-    use std::os::unix::fs::PermissionsExt as _;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-        .map_err(|e| Failure::other(format!("cannot set the mode of {}: {e}", path.display())))
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temp = path.with_file_name(format!(".{name}.monban-{}", std::process::id()));
+    let written = create(&temp)
+        .and_then(fill)
+        .and_then(|()| std::fs::rename(&temp, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    written.map_err(cannot)
 }
 
 pub fn run(args: KeygenArgs) -> Result<(), Failure> {

@@ -166,6 +166,51 @@ fn a_message_named_by_a_pipe_is_signed_whole() {
     whole(&through_fifo);
 }
 
+/// `keygen --force` replaces a symbolic link at the key's name instead of writing
+/// through it: in a folder others can write to, a link planted there made the key
+/// overwrite (and chmod) the file it pointed to.
+#[test]
+fn keygen_force_replaces_a_link_and_never_follows_it() {
+    let dir = Dir::new("keygen-link");
+    let victim = dir.path("victim.txt");
+    std::fs::write(&victim, "not a key\n").unwrap();
+    std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::os::unix::fs::symlink(&victim, dir.path("s1.private")).unwrap();
+    let out = dir.path("");
+    let keygen = |force: bool| {
+        let mut args = vec![
+            "keygen",
+            "--domain",
+            "example.com",
+            "--selector",
+            "s1",
+            "--out",
+            &out,
+        ];
+        if force {
+            args.push("--force");
+        }
+        monban(&args, None)
+    };
+    let refused = keygen(false);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("already exists"));
+    succeeded(keygen(true));
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "not a key\n");
+    let meta = std::fs::symlink_metadata(dir.path("s1.private")).unwrap();
+    assert!(meta.file_type().is_file());
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    assert!(
+        std::fs::read_to_string(dir.path("s1.private"))
+            .unwrap()
+            .contains("PRIVATE KEY")
+    );
+    assert_eq!(
+        std::fs::metadata(&victim).unwrap().permissions().mode() & 0o777,
+        0o644
+    );
+}
+
 #[test]
 fn keygen_files_modes_and_refusals() {
     let dir = Dir::new("keygen");
