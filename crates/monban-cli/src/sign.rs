@@ -99,12 +99,16 @@ pub fn run(args: SignArgs) -> Result<(), Failure> {
     config.header_canonicalization = hc;
     config.body_canonicalization = bc;
     // The AUID's domain in A-labels, as --domain's (its local part must be ASCII).
+    // A trailing dot goes, as --domain's does (i= names the domain without it).
     config.identity = args.identity.as_ref().map(|i| match i.rsplit_once('@') {
         Some((local, domain)) if !domain.is_ascii() => {
             match monban::dkim::signature::ascii_domain(domain) {
                 Some(ascii) => format!("{local}@{ascii}"),
                 None => i.clone(),
             }
+        }
+        Some((local, domain)) if domain.len() > 1 && domain.ends_with('.') => {
+            format!("{local}@{}", &domain[..domain.len() - 1])
         }
         _ => i.clone(),
     });
@@ -446,7 +450,7 @@ fn sign_usage(e: SignError, args: &SignArgs) -> Failure {
         SignError::HeaderName(_) | SignError::FromNotListed | SignError::TooManyHeaders => {
             Failure::usage(format!("--headers: {e}"))
         }
-        SignError::Identity(_) | SignError::IdentityText(_) => {
+        SignError::Identity(_) | SignError::IdentityText(_) | SignError::IdentitySyntax(_) => {
             Failure::usage(format!("--identity: {e}"))
         }
         SignError::Expire(_) => Failure::usage(format!("--expire: {e}")),

@@ -214,6 +214,40 @@ fn rfc6376_5_4_unsigned_duplicate_header_breaks_oversigned_signature() {
     }
 }
 
+/// RFC 6376 §3.5: i= is `[ Local-part ] "@" domain-name`, in d= or a subdomain of it.
+/// A trial's `@.example.com` was written as i= (the dot made it "end with" the domain).
+#[test]
+fn rfc6376_3_5_identity_is_an_address_in_the_signing_domain() {
+    let (key, _) = setup("");
+    let sign_as = |identity: &str| {
+        let mut cfg = SignerConfig::new("example.com", "s1", key.clone());
+        cfg.identity = Some(identity.to_owned());
+        dkim::sign_message(MSG.as_bytes(), vec![cfg], 1_000_000)
+    };
+    for ok in ["alice@example.com", "@example.com", "bob@mail.example.com"] {
+        assert!(sign_as(ok).is_ok(), "{ok}");
+    }
+    let long = format!("{}@example.com", "u".repeat(65));
+    for (bad, syntax) in [
+        ("@.example.com", true),
+        ("example.com", true),
+        ("a@exa mple.com", false),
+        (long.as_str(), true),
+        ("a@example.org", false),
+        ("a@badexample.com", false),
+    ] {
+        let err = sign_as(bad).unwrap_err();
+        assert_eq!(
+            matches!(
+                err,
+                dkim::MessageError::Sign(dkim::SignError::IdentitySyntax(_))
+            ),
+            syntax,
+            "{bad}: {err}"
+        );
+    }
+}
+
 /// RFC 6376 §3.5: `h=` must not name the DKIM-Signature being created. A list that
 /// names DKIM-Signature more often than the message has them keeps only the present
 /// ones: an extra one signed nothing here, but a verifier finds the new signature in

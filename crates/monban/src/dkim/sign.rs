@@ -128,10 +128,13 @@ impl SignerConfig {
             if !i.bytes().all(|b| b.is_ascii_graphic() && b != b';') {
                 return Err(SignError::IdentityText(i.clone()));
             }
-            let d = i
-                .rsplit_once('@')
-                .map_or("", |(_, d)| d)
-                .to_ascii_lowercase();
+            // §3.5: i= is [ Local-part ] "@" domain-name; RFC 5321 §4.5.3.1.1 bounds
+            // the local part at 64 octets.
+            let (local, d) = i.rsplit_once('@').unwrap_or(("", i));
+            let d = d.to_ascii_lowercase();
+            if !i.contains('@') || !super::signature::is_dns_name(&d) || local.len() > 64 {
+                return Err(SignError::IdentitySyntax(i.clone()));
+            }
             if !(d == self.domain || d.ends_with(&format!(".{}", self.domain))) {
                 return Err(SignError::Identity(i.clone()));
             }
@@ -212,6 +215,12 @@ pub enum SignError {
     /// `i=` is not in the signing domain.
     #[error("identity {0:?} is not in the signing domain")]
     Identity(String),
+    /// `i=` is not `[local-part]@domain` with a domain name after the `@` and at most
+    /// 64 octets before it (§3.5; RFC 5321 §4.5.3.1.1).
+    #[error(
+        "identity {0:?} must be [local-part]@domain: a domain name after the @, at most 64 characters before it"
+    )]
+    IdentitySyntax(String),
     /// `i=` has characters a tag value cannot carry (§3.2: printable ASCII without `;`
     /// and white space).
     #[error("identity {0:?} must be printable ASCII without ';' or white space")]
