@@ -378,7 +378,7 @@ pub const MAX_PVALUE: usize = 800;
 pub const FOLD_AT: usize = 900;
 
 /// `s` cut to `max` characters, ending in "..." when cut (ASCII: the field stays so).
-fn cut(s: &str, max: usize) -> Cow<'_, str> {
+pub(crate) fn cut(s: &str, max: usize) -> Cow<'_, str> {
     match s.char_indices().nth(max) {
         Some((end, _)) => Cow::Owned(format!("{}...", &s[..end])),
         None => Cow::Borrowed(s),

@@ -9,23 +9,38 @@
 //! quoted-string, and the comment is escaped, so an attacker-chosen MAIL FROM or HELO
 //! cannot add a key, end the comment, or start a new header line.
 
+use crate::authres::{FOLD_AT, MAX_FREE_TEXT, MAX_PVALUE, cut};
 use crate::text::{comment, dot_atom_or_quoted};
 
 use super::{SpfCause, SpfOutcome, SpfResult};
 
-/// Renders the value of a `Received-SPF` header (without the field name), unfolded.
-/// `receiver` is this host's name, as in `receiver=`.
+/// Renders the value of a `Received-SPF` header (without the field name): on one line,
+/// unless it would pass [`FOLD_AT`] octets, where a line break (CRLF TAB) takes the
+/// place of the space before a key-value pair (RFC 5322 §2.1.1: 998 octets a line at
+/// most; a trial's 900-character MAIL FROM made a 1,986-octet line). What the sender
+/// controls is cut as in Authentication-Results: the comment past
+/// [`MAX_FREE_TEXT`] characters, a value past [`MAX_PVALUE`] octets (its start, quoted,
+/// ending in "..."). `receiver` is this host's name, as in `receiver=`.
 pub fn received_spf(outcome: &SpfOutcome, receiver: &str) -> String {
     let mut out = String::with_capacity(256);
     out.push_str(outcome.result.as_str());
     out.push(' ');
-    out.push_str(&comment(&summary(outcome, receiver)));
+    out.push_str(&comment(&cut(&summary(outcome, receiver), MAX_FREE_TEXT)));
     let mut pair = |key: &str, value: &str| {
+        let space = out.len();
         out.push(' ');
         out.push_str(key);
         out.push('=');
-        out.push_str(&dot_atom_or_quoted(value));
+        if value.len() > MAX_PVALUE {
+            out.push_str(&dot_atom_or_quoted(&cut(value, 64)));
+        } else {
+            out.push_str(&dot_atom_or_quoted(value));
+        }
         out.push(';');
+        let line_start = out[..space].rfind('\n').map_or(0, |i| i + 1);
+        if out.len() - line_start > FOLD_AT && space > line_start {
+            out.replace_range(space..=space, "\r\n\t");
+        }
     };
     pair("client-ip", &outcome.ip.to_string());
     if outcome.identity == super::SpfIdentity::MailFrom {
@@ -110,6 +125,31 @@ mod tests {
              client-ip=192.0.2.1; envelope-from=\"myname@example.com\"; helo=foo.example.com; \
              receiver=mybox.example.org; identity=mailfrom; mechanism=\"ip4:192.0.2.0/24\""
         );
+    }
+
+    /// RFC 5322 §2.1.1: no line of the field past 998 octets, whatever the sender's
+    /// names (a trial's 900-character local part made a 1,986-octet line): long values
+    /// are cut, and a line that would still pass [`FOLD_AT`] is folded. A short field
+    /// stays on one line.
+    #[test]
+    fn long_names_give_lines_of_at_most_998_octets() {
+        for (local, helo) in [
+            ("a".repeat(900), "h.example".to_owned()),
+            ("b".repeat(700), format!("{}.example", "h".repeat(700))),
+            ("c".repeat(2000), format!("{}.example", "x".repeat(2000))),
+        ] {
+            let sender = format!("{local}@example.com");
+            let h = format!(
+                "Received-SPF: {}",
+                received_spf(&outcome(&sender, &helo), "mx.example.org")
+            );
+            for line in h.split("\r\n") {
+                assert!(line.len() <= 998, "{} octets", line.len());
+            }
+            assert!(h.contains("...") && h.contains("identity=mailfrom"), "{h}");
+        }
+        let short = received_spf(&outcome("a@example.com", "h.example"), "mx.example.org");
+        assert!(!short.contains('\n'), "{short}");
     }
 
     #[test]
