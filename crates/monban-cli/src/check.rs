@@ -99,9 +99,16 @@ pub async fn run(dns: &DnsArgs, args: CheckArgs) -> Result<(), Failure> {
         .sending_ips
         .iter()
         .map(|ip| {
-            ip.trim()
+            let addr = ip
+                .trim()
                 .parse::<IpAddr>()
-                .map_err(|_| Failure::usage(format!("--sending-ip {ip:?} is not an IP address")))
+                .map_err(|_| Failure::usage(format!("--sending-ip {ip:?} is not an IP address")))?;
+            match not_seen_by_receivers(addr) {
+                Some(what) => Err(Failure::usage(format!(
+                    "--sending-ip {ip}: {what}, which no receiver on the Internet sees mail come from; give the public address your mail leaves from"
+                ))),
+                None => Ok(addr),
+            }
         })
         .collect::<Result<Vec<_>, _>>()?;
     let mail_from_domain = args
@@ -341,6 +348,53 @@ pub fn render(r: &CheckReport, colour: bool, lang: Lang) -> String {
         ));
     }
     out
+}
+
+/// What kind of address `ip` is when no receiver on the Internet sees mail come from
+/// it (the checker would advise listing it in SPF): unspecified, loopback, link-local,
+/// multicast, broadcast, private (RFC 1918, RFC 4193) or shared (RFC 6598). `None` for
+/// the rest, the documentation ranges included (examples use them).
+fn not_seen_by_receivers(ip: IpAddr) -> Option<&'static str> {
+    let ip = match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    };
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            if v4.is_unspecified() {
+                Some("the unspecified address")
+            } else if v4.is_loopback() {
+                Some("a loopback address")
+            } else if v4.is_link_local() {
+                Some("a link-local address")
+            } else if v4.is_multicast() || v4.is_broadcast() {
+                Some("a multicast or broadcast address")
+            } else if v4.is_private() {
+                Some("a private address (RFC 1918)")
+            } else if a == 100 && (64..128).contains(&b) {
+                Some("a shared address (RFC 6598, carrier-grade NAT)")
+            } else {
+                None
+            }
+        }
+        IpAddr::V6(v6) => {
+            let first = v6.segments()[0];
+            if v6.is_unspecified() {
+                Some("the unspecified address")
+            } else if v6.is_loopback() {
+                Some("a loopback address")
+            } else if first & 0xffc0 == 0xfe80 {
+                Some("a link-local address")
+            } else if v6.is_multicast() {
+                Some("a multicast address")
+            } else if first & 0xfe00 == 0xfc00 {
+                Some("a unique local address (RFC 4193)")
+            } else {
+                None
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -234,3 +234,41 @@ fn human_output_and_errors() {
         assert!(String::from_utf8_lossy(&out.stderr).contains(needle));
     }
 }
+
+/// `--sending-ip` of an address no receiver sees mail come from (loopback, private,
+/// link-local, unspecified, as an IPv4-mapped address too) is refused with a usage
+/// error naming it: a trial's 127.0.0.1 got "add ip4:127.0.0.1 to the SPF record".
+/// The documentation ranges the examples use stay accepted.
+#[test]
+fn sending_ips_no_receiver_sees_are_refused() {
+    let zone = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/check.zone");
+    let zone = zone.to_str().unwrap();
+    for (ip, what) in [
+        ("127.0.0.1", "loopback"),
+        ("::1", "loopback"),
+        ("10.0.0.5", "private"),
+        ("::ffff:192.168.1.1", "private"),
+        ("fe80::1", "link-local"),
+        ("0.0.0.0", "unspecified"),
+        ("fd00::1", "unique local"),
+    ] {
+        let out = monban(&["check", "--zone", zone, "good.example", "--sending-ip", ip]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{ip}: {err}");
+        assert!(err.contains(ip) && err.contains(what), "{ip}: {err}");
+    }
+    let out = monban(&[
+        "check",
+        "--zone",
+        zone,
+        "good.example",
+        "--sending-ip",
+        "192.0.2.10",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
