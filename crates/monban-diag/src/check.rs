@@ -1792,8 +1792,12 @@ async fn check_dmarc<R: Resolver>(
     // The policy that applies to the checked domain: p at its own record, sp at a
     // parent's found by the tree walk (RFC 9989 §4.7); t=y and a pct under 100 make
     // receivers apply the next milder one (as monban's own evaluation does).
+    // A subdomain that does not exist (no A, AAAA or MX: a name a forger makes up) gets
+    // np (RFC 9989 §4.7), as monban's own evaluation gives it; a DNS failure leaves sp.
     let (tag, applies) = if found.domain == domain {
         ("p", rec.p)
+    } else if dmarc::discovery::domain_exists(resolver, domain).await == Ok(false) {
+        ("np", rec.nonexistent_policy())
     } else {
         ("sp", rec.subdomain_policy())
     };
@@ -2648,16 +2652,40 @@ async fn predict<R: Resolver>(
     let verdict = match outcome.result {
         DmarcResult::Pass => msg!("predict-pass", why = why),
         DmarcResult::None => msg!("predict-none", domain = domain, why = why),
-        DmarcResult::Fail => msg!(
-            "predict-fail",
-            why = why,
-            p = outcome.policy.map_or("none".into(), |p| p.to_string()),
-            fate = match outcome.disposition {
+        DmarcResult::Fail => {
+            // The tag that applied (p, sp for a subdomain, np for one that does not
+            // exist), and whether t=y or a pct under 100 made receivers apply a milder
+            // disposition than it says.
+            let tag = match outcome.policy_tag {
+                Some(dmarc::eval::PolicyTag::Sp) => "sp",
+                Some(dmarc::eval::PolicyTag::Np) => "np",
+                _ => "p",
+            };
+            let policy = outcome.policy.unwrap_or(Policy::None);
+            let milder = match (policy, outcome.disposition) {
+                (Policy::Reject, dmarc::Disposition::Reject)
+                | (Policy::Quarantine, dmarc::Disposition::Quarantine)
+                | (Policy::None, _) => false,
+                _ => true,
+            };
+            let fate = match outcome.disposition {
                 dmarc::Disposition::Reject => msg!("fate-reject"),
                 dmarc::Disposition::Quarantine => msg!("fate-quarantine"),
                 dmarc::Disposition::None => msg!("fate-none"),
+            };
+            let p = policy.to_string();
+            if milder {
+                msg!(
+                    "predict-fail-milder",
+                    why = why,
+                    tag = tag,
+                    p = p,
+                    fate = fate
+                )
+            } else {
+                msg!("predict-fail", why = why, tag = tag, p = p, fate = fate)
             }
-        ),
+        }
         other => msg!("predict-other", result = other.to_string(), why = why),
     };
     let severity = match (outcome.result, outcome.disposition) {
@@ -3661,6 +3689,59 @@ mod tests {
         );
         assert_eq!(report_address_problem("mailto:r@d.test!10m"), None);
         assert_eq!(report_address_problem("https://d.test/r"), None);
+    }
+
+    /// RFC 9989 §4.7: a subdomain that does not exist gets np, in the DMARC finding
+    /// and in the prediction, which names the tag that applied; t=y or a pct under 100
+    /// is said when it makes the disposition milder than the policy (a trial's made-up
+    /// subdomain was shown sp=quarantine and "p=reject means this mail will be
+    /// refused", and p=reject; pct=0 "p=reject means ... put in spam").
+    #[test]
+    fn the_policy_that_applies_is_named_with_its_tag() {
+        let zone = "$ORIGIN example.com.\n@ MX 10 mx\nmx A 192.0.2.70\n@ TXT \"v=spf1 mx -all\"\n\
+            _dmarc TXT \"v=DMARC1; p=reject; sp=quarantine; np=reject\"\n\
+            real TXT \"v=spf1 -all\"\n\
+            pct TXT \"v=spf1 -all\"\n\
+            _dmarc.pct TXT \"v=DMARC1; p=reject; pct=0\"\n";
+        let f = dmarc_findings(zone, "nx.example.com");
+        assert!(f.iter().any(|(_, m, _)| m.contains("np=reject")), "{f:#?}");
+        let f = dmarc_findings(zone, "real.example.com");
+        assert!(
+            f.iter().any(|(_, m, _)| m.contains("sp=quarantine")),
+            "{f:#?}"
+        );
+        let resolver = ZoneResolver::parse(zone, "z", None).unwrap();
+        let predicted = |domain: &str| {
+            let options = CheckOptions {
+                sending: Some(SendingSetup {
+                    ips: vec!["203.0.113.9".parse().unwrap()],
+                    mail_from_domain: None,
+                    signing_domain: None,
+                }),
+                ..CheckOptions::default()
+            };
+            block_on(check(&resolver, domain, &options))
+                .findings
+                .into_iter()
+                .find(|f| f.area == Area::Sending && f.message.contains("DMARC fails"))
+                .map(|f| f.message)
+                .unwrap_or_default()
+        };
+        let nx = predicted("nx.example.com");
+        assert!(
+            nx.contains("np=reject means this mail will be refused"),
+            "{nx}"
+        );
+        let real = predicted("real.example.com");
+        assert!(
+            real.contains("sp=quarantine means this mail will be put in spam"),
+            "{real}"
+        );
+        let pct = predicted("pct.example.com");
+        assert!(
+            pct.contains("p=reject, which t=y or a pct under 100"),
+            "{pct}"
+        );
     }
 
     /// An invalid record under a parent whose sp= (or p=) receivers apply today is

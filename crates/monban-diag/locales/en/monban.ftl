@@ -395,7 +395,8 @@ why-spf-unaligned = SPF passes for { $mail_from }, but it does not align with { 
 why-spf-fails = SPF for { $domain } does not pass for { $ips }
 predict-pass = DMARC passes: receivers deliver ({ $why })
 predict-none = { $domain } has no DMARC policy, so receivers judge the mail on SPF/DKIM alone ({ $why })
-predict-fail = DMARC fails ({ $why }): p={ $p } means this mail will be { $fate }
+predict-fail = DMARC fails ({ $why }): { $tag }={ $p } means this mail will be { $fate }
+predict-fail-milder = DMARC fails ({ $why }): { $tag }={ $p }, which t=y or a pct under 100 makes receivers apply milder: this mail will be { $fate }
 fate-reject = refused
 fate-quarantine = put in spam
 fate-none = delivered (the policy is none)

@@ -393,7 +393,8 @@ why-spf-unaligned = { $mail_from } の SPF は合格しますが、{ $domain } �
 why-spf-fails = { $domain } の SPF は { $ips } で合格しません
 predict-pass = DMARC に合格: 受信側は配送します({ $why })
 predict-none = { $domain } には DMARC ポリシーがないため、受信側は SPF/DKIM だけで判定します({ $why })
-predict-fail = DMARC に失敗({ $why }): p={ $p } のため、このメールは{ $fate }
+predict-fail = DMARC に失敗({ $why }): { $tag }={ $p } のため、このメールは{ $fate }
+predict-fail-milder = DMARC に失敗({ $why }): { $tag }={ $p } ですが、t=y か 100 未満の pct により受信側は一段緩く適用するため、このメールは{ $fate }
 fate-reject = 拒否されます
 fate-quarantine = 迷惑メールになります
 fate-none = 配送されます(ポリシーが none のため)
