@@ -2662,12 +2662,12 @@ async fn predict<R: Resolver>(
                 _ => "p",
             };
             let policy = outcome.policy.unwrap_or(Policy::None);
-            let milder = match (policy, outcome.disposition) {
+            let milder = !matches!(
+                (policy, outcome.disposition),
                 (Policy::Reject, dmarc::Disposition::Reject)
-                | (Policy::Quarantine, dmarc::Disposition::Quarantine)
-                | (Policy::None, _) => false,
-                _ => true,
-            };
+                    | (Policy::Quarantine, dmarc::Disposition::Quarantine)
+                    | (Policy::None, _)
+            );
             let fate = match outcome.disposition {
                 dmarc::Disposition::Reject => msg!("fate-reject"),
                 dmarc::Disposition::Quarantine => msg!("fate-quarantine"),
