@@ -375,7 +375,7 @@ dkim-rsa-weak = { $name }: RSA { $bits } bits: receivers reject keys under 1024 
 dkim-rsa-short = { $name }: RSA { $bits } bits: RFC 8301 asks for 2048
 dkim-rsa = { $name }: RSA { $bits } bits
 dkim-testing = { $name }: t=y (testing): some receivers treat its signatures as unsigned
-fix-dkim-testing = remove t=y from the key record
+fix-dkim-testing = remove the y flag from t= in the key record, keeping its other flags (t=s:y becomes t=s; t=y alone goes)
 dkim-no-sha256 = { $name }: h= does not allow sha256
 dkim-none-discovered = no DKIM key found at the common selector names
 dkim-no-selector = no DKIM selector given

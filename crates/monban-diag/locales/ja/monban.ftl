@@ -373,7 +373,7 @@ dkim-rsa-weak = { $name }: RSA { $bits } ビット: 受信側は 1024 ビット�
 dkim-rsa-short = { $name }: RSA { $bits } ビット: RFC 8301 は 2048 ビットを求めています
 dkim-rsa = { $name }: RSA { $bits } ビット
 dkim-testing = { $name }: t=y(テスト中): この鍵の署名を署名なしとして扱う受信側があります
-fix-dkim-testing = 鍵レコードから t=y を削除してください
+fix-dkim-testing = 鍵レコードの t= から y フラグを削除し、ほかのフラグは残してください(t=s:y は t=s に、t=y だけなら t= ごと削除)
 dkim-no-sha256 = { $name }: h= が sha256 を許可していません
 dkim-none-discovered = よく使われるセレクタ名には DKIM 鍵が見つかりませんでした
 dkim-no-selector = DKIM セレクタが指定されていません
