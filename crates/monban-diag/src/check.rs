@@ -2750,6 +2750,31 @@ async fn predict<R: Resolver>(
         (DmarcResult::Fail, dmarc::Disposition::None) | (DmarcResult::None, _) => Severity::Yellow,
         _ => Severity::Red,
     };
+    // A MAIL FROM at the domain itself aligns, and passes only if the domain's own SPF
+    // lists the addresses: those it does not are said with that fix (a trial's fix
+    // said nothing of them).
+    let mut own_unlisted = Vec::new();
+    if severity != Severity::Green && !outcome.spf_aligned && mail_from_domain != domain {
+        let own_bounces = format!("bounces@{domain}");
+        for ip in &setup.ips {
+            let own = spf
+                .check_host(
+                    *ip,
+                    domain,
+                    &own_bounces,
+                    domain,
+                    SpfIdentity::MailFrom,
+                    now,
+                )
+                .await;
+            if own.result != SpfResult::Pass {
+                own_unlisted.push(match ip {
+                    IpAddr::V4(v4) => format!("ip4:{v4}"),
+                    IpAddr::V6(v6) => format!("ip6:{v6}"),
+                });
+            }
+        }
+    }
     let fix = (severity != Severity::Green).then(|| {
         let mut f = Vec::new();
         // Under strict alignment only the domain itself aligns, not a subdomain (RFC
@@ -2799,10 +2824,21 @@ async fn predict<R: Resolver>(
             ));
         } else if !outcome.spf_aligned && outcome.result != DmarcResult::None {
             // SPF passes for a MAIL FROM domain that does not align.
-            f.push(if strict(|r| r.aspf) {
+            let unlisted = &own_unlisted;
+            let move_to = if strict(|r| r.aspf) {
                 msg!("fix-mail-from-strict", domain = domain)
             } else {
                 msg!("fix-mail-from-aligned", domain = domain)
+            };
+            f.push(if unlisted.is_empty() {
+                move_to
+            } else {
+                msg!(
+                    "fix-mail-from-and-list",
+                    first = move_to,
+                    nets = unlisted.join(" "),
+                    domain = domain
+                )
             });
         }
         let mut f = f.into_iter();
@@ -4037,6 +4073,32 @@ mod tests {
             .find(|f| f.area == Area::Sending)
             .and_then(|f| f.fix)
             .unwrap_or_default()
+    }
+
+    /// Moving the MAIL FROM to the checked domain aligns SPF only if that domain's own
+    /// record lists the addresses: the fix says which it does not (a trial's said
+    /// nothing, and following it alone gave SPF fail).
+    #[test]
+    fn the_mail_from_fix_names_what_the_domain_must_list() {
+        let zone = "$ORIGIN al.test.\n@ MX 10 mx\nmx A 192.0.2.40\n@ TXT \"v=spf1 mx -all\"\n\
+            _dmarc TXT \"v=DMARC1; p=reject\"\n\
+            other.test. TXT \"v=spf1 ip4:192.0.2.40 ip4:192.0.2.41 -all\"\n";
+        let setup = |ip: &str| SendingSetup {
+            ips: vec![ip.parse().unwrap()],
+            mail_from_domain: Some("other.test".into()),
+            signing_domain: None,
+        };
+        let unlisted = sending_fix(zone, "al.test", setup("192.0.2.41"));
+        assert!(
+            unlisted.contains("address at al.test or a subdomain of it, and add ip4:192.0.2.41 to the SPF record of al.test"),
+            "{unlisted}"
+        );
+        let listed = sending_fix(zone, "al.test", setup("192.0.2.40"));
+        assert!(
+            listed.ends_with("address at al.test or a subdomain of it")
+                && !listed.contains("add ip4"),
+            "{listed}"
+        );
     }
 
     /// A trial's finding F13: under adkim=s the fix said "sign with d=p.test (or a

@@ -404,6 +404,7 @@ predict-other = DMARC gives { $result } ({ $why })
 fix-sign-aligned = sign with d={ $domain } (or a subdomain), publishing the key under { $domain }
 fix-sign-aligned-strict = sign with d={ $domain } exactly (adkim=s: a subdomain does not align), publishing the key under { $domain }
 fix-mail-from-aligned = send with a MAIL FROM (Return-Path) address at { $domain } or a subdomain of it
+fix-mail-from-and-list = { $first }, and add { $nets } to the SPF record of { $domain }, which does not list it today
 fix-mail-from-strict = send with a MAIL FROM (Return-Path) address at { $domain } itself (aspf=s: a subdomain does not align)
 fix-spf-add = add { $nets } to the SPF record of { $domain }
 fix-spf-error = make the SPF policy of { $domain } evaluate: it gives { $result } for { $ip } ({ $cause }), and an error ends the evaluation where it arises (for a record that does not parse, or two records, before any address is compared): mend its cause rather than list addresses

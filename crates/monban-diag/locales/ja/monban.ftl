@@ -402,6 +402,7 @@ predict-other = DMARC の結果は { $result } です({ $why })
 fix-sign-aligned = d={ $domain }(またはそのサブドメイン)で署名し、鍵を { $domain } の下に公開してください
 fix-sign-aligned-strict = d={ $domain } そのもので署名し(adkim=s ではサブドメインは一致しません)、鍵を { $domain } の下に公開してください
 fix-mail-from-aligned = MAIL FROM (Return-Path) に { $domain } またはそのサブドメインのアドレスを使って送信してください
+fix-mail-from-and-list = { $first }。さらに { $domain } の SPF レコードに { $nets } を追加してください(現在は含まれていません)
 fix-mail-from-strict = MAIL FROM (Return-Path) に { $domain } そのもののアドレスを使って送信してください(aspf=s ではサブドメインは一致しません)
 fix-spf-add = { $domain } の SPF レコードに { $nets } を追加してください
 fix-spf-error = { $domain } の SPF ポリシーが評価できるよう直してください: { $ip } に対して { $result } になります({ $cause })。エラーが起きた時点で評価は終わります(構文エラーやレコードが複数ある場合は、アドレスを比較する前に終わります)。アドレスを列挙するのではなく、原因を直してください
