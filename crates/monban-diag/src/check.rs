@@ -4120,7 +4120,8 @@ mod tests {
         assert_eq!(
             fix,
             "sign with d=p.test exactly (adkim=s: a subdomain does not align), publishing the key under p.test; \
-             or send with a MAIL FROM (Return-Path) address at p.test itself (aspf=s: a subdomain does not align)"
+             or send with a MAIL FROM (Return-Path) address at p.test itself (aspf=s: a subdomain does not align), \
+             and add ip4:192.0.2.5 to the SPF record of p.test, which does not list it today"
         );
     }
 
