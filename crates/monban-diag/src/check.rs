@@ -778,8 +778,8 @@ async fn check_spf<R: Resolver>(
     // networks (for flattening) and the problems of records the probe did not reach.
     let mut walk = Walk::within(SPF_WALK_TIME);
     let (counts, counts6, ()) = tokio::join!(
-        policy_counts(resolver, domain, IpAddr::V4(PROBE), now),
-        policy_counts(resolver, domain, IpAddr::V6(PROBE6), now),
+        probe_counts(resolver, domain, false, now),
+        probe_counts(resolver, domain, true, now),
         walk.visit(resolver, domain, 0),
     );
     let end_fix = || {
@@ -1047,6 +1047,41 @@ const PROBE: std::net::Ipv4Addr = std::net::Ipv4Addr::new(240, 0, 0, 1);
 /// host uses. IPv6 clients make `a` and `mx` query AAAA records, so their void lookups
 /// (RFC 7208 §4.6.4) are not those of IPv4 clients.
 const PROBE6: std::net::Ipv6Addr = std::net::Ipv6Addr::new(0x100, 0, 0, 0, 0, 0, 0, 1);
+/// The second probe of each family ([`probe_counts`]): in the benchmarking ranges
+/// (RFC 2544's 198.18.0.0/15, RFC 5180's 2001:2::/48), which no sending host uses.
+const PROBE_B: std::net::Ipv4Addr = std::net::Ipv4Addr::new(198, 18, 0, 1);
+const PROBE6_B: std::net::Ipv6Addr = std::net::Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 1);
+
+/// [`policy_counts`] for a host the policy does not list, of one family: the first
+/// probe, unless it passed by a term other than `all` (a record may list the probe's
+/// own range: a trial's `ip4:240.0.0.1` was reported as letting every host pass), in
+/// which case the second probe, from another reserved range, says what an unlisted
+/// host gets. A policy that passes every host passes both.
+async fn probe_counts<R: Resolver>(
+    resolver: &R,
+    domain: &str,
+    v6: bool,
+    now: u64,
+) -> SpfOutcome<'static> {
+    let (first, second) = if v6 {
+        (IpAddr::V6(PROBE6), IpAddr::V6(PROBE6_B))
+    } else {
+        (IpAddr::V4(PROBE), IpAddr::V4(PROBE_B))
+    };
+    let counts = policy_counts(resolver, domain, first, now).await;
+    let by_all =
+        |o: &SpfOutcome<'_>| matches!(&o.cause, SpfCause::Matched(m) if is_all(m.mechanism()));
+    if counts.result != SpfResult::Pass || by_all(&counts) {
+        return counts;
+    }
+    let other = policy_counts(resolver, domain, second, now).await;
+    if other.result == SpfResult::Pass {
+        counts
+    } else {
+        other
+    }
+}
+
 /// Networks wider than these prefixes (a /7 is 33 million IPv4 addresses; a /15
 /// holds more IPv6 networks than a regional registry gives its largest members) are
 /// more than any one organization sends from: a `+` term listing one lets a large
@@ -5019,6 +5054,31 @@ mod tests {
             shown(aggregate(&set(&["192.0.2.128/25", "192.0.3.0/25"]))),
             ["192.0.2.128/25", "192.0.3.0/25"]
         );
+    }
+
+    /// A record that lists the probe's own address is not "every host": the second
+    /// probe, from another reserved range, says what an unlisted host gets (a trial's
+    /// `ip4:240.0.0.1 -all` was red "lets every host pass"). What passes both is.
+    #[test]
+    fn listing_the_probe_address_is_not_passing_every_host() {
+        let zone = "p1.test. TXT \"v=spf1 ip4:240.0.0.1 ip6:100::1 -all\"\n\
+            halves.test. TXT \"v=spf1 ip4:0.0.0.0/1 ip4:128.0.0.0/1 -all\"\n\
+            plus.test. TXT \"v=spf1 ip4:192.0.2.1 +all\"\n";
+        let everyone = |domain: &str| {
+            spf_findings_of(zone, domain)
+                .iter()
+                .any(|(s, m, _)| *s == Severity::Red && m.contains("every host"))
+        };
+        assert!(
+            !everyone("p1.test"),
+            "{:#?}",
+            spf_findings_of(zone, "p1.test")
+        );
+        assert!(everyone("halves.test"));
+        assert!(everyone("plus.test"));
+        let zone = ZoneResolver::parse(zone, "z", None).unwrap();
+        let r = block_on(check(&zone, "p1.test", &CheckOptions::default()));
+        assert_eq!(r.spf_networks, ["240.0.0.1/32", "100::1/128"]);
     }
 
     /// Only what lets a host pass is listed as allowed: not a network under a `-`,
