@@ -604,6 +604,36 @@ mod tests {
         assert_eq!(v.result, ArcResult::Pass, "{v:?}");
     }
 
+    /// Several recorded `arc=` results count as the worst, which alone goes on to the
+    /// AAR (a trial's `arc=pass` and `arc=fail` both went in, while cv= said pass).
+    #[test]
+    fn several_recorded_arc_results_count_as_the_worst() {
+        let mut now = ArcOutcome::none();
+        now.result = ArcResult::Pass;
+        now.instances = 1;
+        let mut recorded: Vec<String> = [
+            "spf=pass smtp.mailfrom=a@example.com",
+            "arc=pass",
+            "dkim=pass header.d=example.com",
+            "arc=fail (seal)",
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        let chain = seal::received_chain(&now, &mut recorded);
+        assert_eq!(chain.result, ArcResult::Fail);
+        assert_eq!(
+            recorded,
+            [
+                "spf=pass smtp.mailfrom=a@example.com",
+                "dkim=pass header.d=example.com",
+                "arc=fail (seal)"
+            ]
+        );
+        let mut one = vec!["arc=pass".to_owned()];
+        assert_eq!(seal::received_chain(&now, &mut one).result, ArcResult::Pass);
+        assert_eq!(one, ["arc=pass"]);
+    }
+
     /// RFC 8617 §5.1 and §5.2 together: what monban seals, monban validates; a body
     /// changed between two sealers moves oldest-pass; a change after the last seal
     /// fails the chain; a failed chain is sealed cv=fail over its own set only, and never

@@ -414,16 +414,38 @@ fn latest_seal(headers: &Headers) -> (u32, bool) {
 /// validating (RFC 8617 §5.1 with [`ArcOutcome::as_received`]): the `arc=` among the
 /// `recorded` results (this host's own, from arrival) decides, while the seals still
 /// hold; when they hold none, the chain found `now` is used and its `arc=` added to them.
+///
+/// Several `arc=` results (two fields of this host, or one field saying two things)
+/// count as the worst of them (fail, then none, then pass), which alone stays among the
+/// results: a trial's `arc=pass` and `arc=fail` both went into the AAR, which other
+/// verifiers read as a failure, while cv= said pass.
 pub fn received_chain(now: &ArcOutcome, recorded: &mut Vec<String>) -> ArcOutcome {
-    let arc =
-        recorded.iter().find_map(
-            |r| match r.strip_prefix("arc=")?.split([' ', '(']).next()? {
-                "pass" => Some(super::ArcResult::Pass),
-                "fail" => Some(super::ArcResult::Fail),
-                "none" => Some(super::ArcResult::None),
-                _ => None,
-            },
-        );
+    use super::ArcResult;
+    let arc_of = |r: &str| match r.strip_prefix("arc=")?.split([' ', '(']).next()? {
+        "pass" => Some(ArcResult::Pass),
+        "fail" => Some(ArcResult::Fail),
+        "none" => Some(ArcResult::None),
+        _ => None,
+    };
+    let rank = |a: ArcResult| match a {
+        ArcResult::Fail => 0,
+        ArcResult::None => 1,
+        _ => 2,
+    };
+    let worst = recorded
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| arc_of(r).map(|a| (rank(a), i, a)))
+        .min_by_key(|&(rank, i, _)| (rank, i));
+    if let Some((_, keep, _)) = worst {
+        let mut i = 0;
+        recorded.retain(|r| {
+            let stays = i == keep || !r.starts_with("arc=");
+            i += 1;
+            stays
+        });
+    }
+    let arc = worst.map(|(_, _, a)| a);
     let chain = now.as_received(arc);
     if arc.is_none() {
         recorded.push(match chain.result {
