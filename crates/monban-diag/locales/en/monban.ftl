@@ -486,6 +486,7 @@ warn-several-from = { $n } From fields: receivers disagree on which one is shown
 warn-display-name-address = the From display name shows the address { $shown }, but the message is from { $from }
 warn-bad-from = the From field does not parse: { $error }
 warn-sender-differs = sent by { $sender } on behalf of { $from }
+warn-empty-sender = the Sender field is empty: RFC 5322 §3.6.2 asks for one mailbox there
 warn-return-path-unaligned = the Return-Path domain { $rp } is not the From domain { $from }: SPF cannot count for DMARC, only an aligned DKIM signature can
 warn-too-many-received = { $n } Received fields: only the newest { $max } are analysed (a mail loop, or a forgery padding the header)
 warn-received-no-date = { $hop } has no date

@@ -484,6 +484,7 @@ warn-several-from = From フィールドが { $n } 個あります: 受信側に
 warn-display-name-address = From の表示名はアドレス { $shown } を見せていますが、実際の差出人は { $from } です
 warn-bad-from = From フィールドを解析できません: { $error }
 warn-sender-differs = { $from } に代わって { $sender } が送信
+warn-empty-sender = Sender フィールドが空です: RFC 5322 §3.6.2 ではメールボックスを 1 つ書くことになっています
 warn-return-path-unaligned = Return-Path のドメイン { $rp } は From のドメイン { $from } ではありません: SPF は DMARC に使えず、アライメントした DKIM 署名だけが使えます
 warn-too-many-received = Received フィールドが { $n } 個あります: 新しい { $max } 個だけを解析します(メールループ、またはヘッダーを水増しする偽装)
 warn-received-no-date = { $hop } に日付がありません

@@ -151,7 +151,7 @@ pub struct Warning {
     /// A stable name: `clock_skew`, `out_of_order`, `slow_hop`, `received_no_date`,
     /// `received_bad_date`, `too_many_received`, `results_before_first_hop`, `results_below_other_hop`,
     /// `unparseable_results`, `no_from`, `several_from`, `bad_from`, `display_name_address`,
-    /// `sender_differs`, `return_path_unaligned`, `several_return_path`, `no_date`,
+    /// `sender_differs`, `bad_sender`, `return_path_unaligned`, `several_return_path`, `no_date`,
     /// `bad_date`, `obsolete_date`, `weekday_mismatch`, `no_message_id`,
     /// `bad_message_id`, `too_many_signatures`, `signatures_not_diagnosed`,
     /// `too_many_result_fields`, `too_many_results`.
@@ -566,7 +566,15 @@ fn identities(a: &mut Analysis, headers: &Headers) {
                 .join(", "),
             Err(_) => one_line(f.value, 400),
         };
-        if id
+        if sender.trim().is_empty() {
+            // RFC 5322 §3.6.2: Sender holds one mailbox; an empty one names nobody.
+            a.warn(
+                "bad_sender",
+                Severity::Warning,
+                None,
+                msg!("warn-empty-sender"),
+            );
+        } else if id
             .from
             .as_deref()
             .is_some_and(|from| !from.eq_ignore_ascii_case(&sender))
@@ -1620,6 +1628,17 @@ mod tests {
                 a.warnings
             );
         }
+    }
+
+    /// An empty Sender names nobody (a trial's gave "sent by  on behalf of ...").
+    #[test]
+    fn an_empty_sender_is_said_as_such() {
+        let a = run("From: a@example.com\r\nSender: \r\n");
+        let kinds: Vec<&str> = a.warnings.iter().map(|w| w.kind).collect();
+        assert!(
+            kinds.contains(&"bad_sender") && !kinds.contains(&"sender_differs"),
+            "{kinds:?}"
+        );
     }
 
     #[test]
