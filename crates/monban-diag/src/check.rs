@@ -2593,7 +2593,17 @@ async fn check_sending_ips<R: Resolver>(
                 DnsblResult::Temperror => ctx.add(
                     Area::Sending,
                     Severity::Yellow,
-                    msg!("dnsbl-temperror", ip = ip.to_string(), zone = &zone),
+                    // An answer that is a refusal (127.255.255.x; RFC 5782 §2.3 leaves
+                    // such codes to the list) is not silence: the list said why.
+                    match o.codes.iter().find(|c| monban::dnsbl::is_refusal(**c)) {
+                        Some(code) => msg!(
+                            "dnsbl-refused",
+                            ip = ip.to_string(),
+                            zone = &zone,
+                            code = code.to_string()
+                        ),
+                        None => msg!("dnsbl-temperror", ip = ip.to_string(), zone = &zone),
+                    },
                     None,
                 ),
             }
@@ -3617,16 +3627,17 @@ mod tests {
             _dmarc.d.test. TXT \"v=DMARC1; p=none\"\n\
             1.2.0.192.in-addr.arpa. PTR out.d.test.\n\
             out.d.test. A 192.0.2.1\n\
-            2.2.0.192.bl.test. A 127.0.0.2\n";
+            2.2.0.192.bl.test. A 127.0.0.2\n\
+            1.2.0.192.refusing.test. A 127.255.255.254\n";
         let zone = ZoneResolver::parse(zone, "z", None).unwrap();
         let options = CheckOptions {
             sending: Some(SendingSetup {
                 ips: vec!["192.0.2.1".parse().unwrap(), "192.0.2.2".parse().unwrap()],
                 ..SendingSetup::default()
             }),
-            dnsbl: vec![
-                monban::dnsbl::Zone::parse("bl.test", monban::dnsbl::ListKind::Block).unwrap(),
-            ],
+            dnsbl: ["bl.test", "refusing.test"]
+                .map(|z| monban::dnsbl::Zone::parse(z, monban::dnsbl::ListKind::Block).unwrap())
+                .to_vec(),
             ..CheckOptions::default()
         };
         let r = block_on(check(&zone, "d.test", &options));
@@ -3650,6 +3661,14 @@ mod tests {
         );
         assert!(
             has(Severity::Red, "192.0.2.2 is listed on bl.test (127.0.0.2)"),
+            "{sending:?}"
+        );
+        // A refusal code is said as one, not as a list that did not answer.
+        assert!(
+            has(
+                Severity::Yellow,
+                "refusing.test refused to answer about 192.0.2.1 (code 127.255.255.254"
+            ),
             "{sending:?}"
         );
         assert_eq!(r.status, Severity::Red);

@@ -675,6 +675,7 @@ fix-dnsbl = find out why on { $zone }'s web site, fix the cause, then ask for re
 dnswl-listed = { $ip } is on the allow list { $zone }
 dnsbl-not-listed = { $ip } is not listed on { $zone }
 dnsbl-temperror = { $zone } did not answer about { $ip }
+dnsbl-refused = { $zone } refused to answer about { $ip } (code { $code }: lists refuse queries that come through public or unregistered resolvers); ask it through a resolver of your own
 dkim-key-matches = { $name } publishes the public key of { $file }: signatures made with it verify
 dkim-key-mismatch = { $name } does not publish the public key of { $file }: mail signed with it fails DKIM (the signature does not verify)
 fix-dkim-key-mismatch = publish the key's own record at { $name }: { $record }

@@ -652,6 +652,7 @@ fix-dnsbl = { $zone } のウェブサイトで理由を調べ、原因を直し�
 dnswl-listed = { $ip } は許可リスト { $zone } に載っています
 dnsbl-not-listed = { $ip } は { $zone } に載っていません
 dnsbl-temperror = { $zone } は { $ip } について応答しませんでした
+dnsbl-refused = { $zone } は { $ip } についての回答を拒否しました(コード { $code }: リストは公開リゾルバーや未登録のリゾルバーからの問い合わせを拒否します)。自前のリゾルバーから問い合わせてください
 dkim-key-matches = { $name } は { $file } の公開鍵を公開しています: この鍵による署名は検証に合格します
 dkim-key-mismatch = { $name } は { $file } の公開鍵を公開していません: この鍵で署名したメールは DKIM で不合格になります (署名が検証できません)
 fix-dkim-key-mismatch = { $name } にこの鍵のレコードを公開してください: { $record }
