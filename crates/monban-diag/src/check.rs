@@ -2563,8 +2563,22 @@ async fn check_sending_ips<R: Resolver>(
                 Some(msg!("fix-iprev", ip = ip.to_string())),
             ),
         }
+        // Each outcome named as its list was given: the k-th outcome of a zone and kind
+        // is the k-th list of that zone and kind (the same zone may be given twice, with
+        // different code filters: `zen.bl` and `zen.bl=127.0.0.3` said "listed on zen.bl"
+        // and "not listed on zen.bl" side by side).
+        let mut seen: Vec<(String, monban::dnsbl::ListKind)> = Vec::new();
         for o in monban::dnsbl::check(resolver, ip, lists).await {
-            let zone = o.zone.clone();
+            let k = seen
+                .iter()
+                .filter(|(z, kind)| *z == o.zone && *kind == o.kind)
+                .count();
+            seen.push((o.zone.clone(), o.kind));
+            let zone = lists
+                .iter()
+                .filter(|l| l.zone == o.zone && l.kind == o.kind)
+                .nth(k)
+                .map_or_else(|| o.zone.clone(), ToString::to_string);
             match o.result {
                 DnsblResult::Listed if o.kind == monban::dnsbl::ListKind::Block => ctx.add(
                     Area::Sending,
@@ -3635,7 +3649,7 @@ mod tests {
                 ips: vec!["192.0.2.1".parse().unwrap(), "192.0.2.2".parse().unwrap()],
                 ..SendingSetup::default()
             }),
-            dnsbl: ["bl.test", "refusing.test"]
+            dnsbl: ["bl.test", "refusing.test", "bl.test=127.0.0.3"]
                 .map(|z| monban::dnsbl::Zone::parse(z, monban::dnsbl::ListKind::Block).unwrap())
                 .to_vec(),
             ..CheckOptions::default()
@@ -3661,6 +3675,11 @@ mod tests {
         );
         assert!(
             has(Severity::Red, "192.0.2.2 is listed on bl.test (127.0.0.2)"),
+            "{sending:?}"
+        );
+        // The same zone given twice, with a code filter: each named as given.
+        assert!(
+            has(Severity::Green, "192.0.2.2 is not listed on bl.test=127.0.0.3"),
             "{sending:?}"
         );
         // A refusal code is said as one, not as a list that did not answer.

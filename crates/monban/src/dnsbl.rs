@@ -38,6 +38,22 @@ pub enum CodeFilter {
     Mask(u8),
 }
 
+impl std::fmt::Display for Zone {
+    /// The zone as users give it ([`Zone::parse`]): `ZONE`, `ZONE=CODE,...` or
+    /// `ZONE&MASK`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.zone)?;
+        match &self.filter {
+            CodeFilter::Any => Ok(()),
+            CodeFilter::Codes(codes) => {
+                let codes: Vec<String> = codes.iter().map(ToString::to_string).collect();
+                write!(f, "={}", codes.join(","))
+            }
+            CodeFilter::Mask(m) => write!(f, "&{m}"),
+        }
+    }
+}
+
 /// Whether a list's answer says it refused the query rather than listed the client.
 /// Not RFC 5782's (§2.3 names only 127.0.0.1); the lists' own: Spamhaus answers
 /// 127.255.255.252 (a typo in the zone name), .254 (a query through a public or open
