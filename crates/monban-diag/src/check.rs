@@ -2271,11 +2271,15 @@ async fn check_dkim<R: Resolver>(
             }
             Err(KeyFetchError::Syntax { why, .. }) => {
                 found += 1;
-                ctx.add(
+                // A record no verifier can use: a new key under a new selector (a record
+                // mended by hand may not match the private key that signs).
+                ctx.add_step(
                     Area::Dkim,
                     Severity::Red,
                     msg!("dkim-invalid", name = &name, why = why.to_string()),
-                    None,
+                    NextStep::RotateKey {
+                        domain: domain.to_owned(),
+                    },
                 );
                 continue;
             }
@@ -2419,7 +2423,7 @@ async fn check_dkim<R: Resolver>(
                 Area::Dkim,
                 Severity::Red,
                 msg!("dkim-no-sha256", name = &name),
-                None,
+                Some(msg!("fix-dkim-no-sha256", name = &name)),
             );
         }
     }
@@ -3679,7 +3683,10 @@ mod tests {
         );
         // The same zone given twice, with a code filter: each named as given.
         assert!(
-            has(Severity::Green, "192.0.2.2 is not listed on bl.test=127.0.0.3"),
+            has(
+                Severity::Green,
+                "192.0.2.2 is not listed on bl.test=127.0.0.3"
+            ),
             "{sending:?}"
         );
         // A refusal code is said as one, not as a list that did not answer.
@@ -4392,6 +4399,32 @@ mod tests {
     /// or * (RFC 6376 §3.6.1), an Ed25519 p= that is not 32 bytes, an RSA key labelled
     /// k=ed25519 (RFC 8463 §4); so were two key records at one selector. The checker
     /// now reads keys with the verifier's tests.
+    /// A key record no verifier can use gets a fix: an unparseable one a new key
+    /// (rotation), an h= without sha256 the tag to change (both were red without one).
+    #[test]
+    fn unusable_key_records_get_a_fix() {
+        let zone = "bad._domainkey.d.test. TXT \"v=DKIM1; k=rsa; p=!!notbase64!!\"\n\
+            sha1._domainkey.d.test. TXT \"v=DKIM1; h=sha1; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=; k=ed25519\"\n";
+        let resolver = ZoneResolver::parse(zone, "z", None).unwrap();
+        let options = CheckOptions {
+            selectors: ["bad", "sha1"].map(String::from).to_vec(),
+            ..CheckOptions::default()
+        };
+        let r = block_on(check(&resolver, "d.test", &options));
+        for (name, fix) in [
+            ("bad._domainkey.d.test", "monban keygen --domain d.test"),
+            ("sha1._domainkey.d.test", "remove h= from the key record"),
+        ] {
+            let f = r
+                .findings
+                .iter()
+                .find(|f| f.severity == Severity::Red && f.message.starts_with(name))
+                .unwrap_or_else(|| panic!("{name}: {:#?}", r.findings));
+            let (_, worded) = worded(f);
+            assert!(worded.is_some_and(|w| w.contains(fix)), "{name}: {f:#?}");
+        }
+    }
+
     #[test]
     fn dkim_keys_verifiers_reject_are_red() {
         const RSA: &str = "MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDwIRP/UC3SBsEmGqZ9ZJW3/DkMoGeLnQg1fWn7/zYtIxN2SnFCjxOCKG9v3b4jYfcTNh5ijSsq631uBItLa7od+v/RtdC2UzJ1lWT947qR+Rcac2gbto/NMqJ0fzfVjH4OuKhitdY9tf6mcwGjaNBcWToIMmPSPDdQPNUYckcQ2QIDAQAB";

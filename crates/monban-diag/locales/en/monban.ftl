@@ -377,6 +377,7 @@ dkim-rsa = { $name }: RSA { $bits } bits
 dkim-testing = { $name }: t=y (testing): some receivers treat its signatures as unsigned
 fix-dkim-testing = remove the y flag from t= in the key record, keeping its other flags (t=s:y becomes t=s; t=y alone goes)
 dkim-no-sha256 = { $name }: h= does not allow sha256
+fix-dkim-no-sha256 = remove h= from the key record at { $name } (every hash is then allowed), or write h=sha256; RFC 8301 §3.1 retired sha1
 dkim-none-discovered = no DKIM key found at the common selector names
 dkim-no-selector = no DKIM selector given
 adsp-discardable = ADSP dkim=discardable: receivers that still implement ADSP discard mail without an author signature; a third party signing with its own d= is not enough

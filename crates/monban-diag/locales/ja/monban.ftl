@@ -375,6 +375,7 @@ dkim-rsa = { $name }: RSA { $bits } ビット
 dkim-testing = { $name }: t=y(テスト中): この鍵の署名を署名なしとして扱う受信側があります
 fix-dkim-testing = 鍵レコードの t= から y フラグを削除し、ほかのフラグは残してください(t=s:y は t=s に、t=y だけなら t= ごと削除)
 dkim-no-sha256 = { $name }: h= が sha256 を許可していません
+fix-dkim-no-sha256 = { $name } の鍵レコードから h= を削除する(すべてのハッシュが許可されます)か、h=sha256 と書いてください。RFC 8301 §3.1 で sha1 は廃止されました
 dkim-none-discovered = よく使われるセレクタ名には DKIM 鍵が見つかりませんでした
 dkim-no-selector = DKIM セレクタが指定されていません
 adsp-discardable = ADSP dkim=discardable: ADSP を今も実装している受信側は、作成者署名のないメールを破棄します。第三者が自身の d= で署名するだけでは不十分です
