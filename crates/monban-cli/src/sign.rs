@@ -391,7 +391,18 @@ impl FirstPass {
 /// Reads a PEM private key file (bounded), with errors that name the file.
 pub(crate) fn read_key(path: &std::path::Path) -> Result<SigningKey, Failure> {
     let pem = read_key_text(path)?;
-    SigningKey::from_pem(&pem).map_err(|e| Failure::other(format!("{}: {e}", path.display())))
+    let key = SigningKey::from_pem(&pem)
+        .map_err(|e| Failure::other(format!("{}: {e}", path.display())))?;
+    // RFC 8301 §3.2: verifiers must handle RSA keys up to 4,096 bits; a longer one signs,
+    // and some verifiers fail what it signs (keygen makes none).
+    if key.bits() > 4096 {
+        errln!(
+            "monban: warning: {} is an RSA key of {} bits: verifiers need only handle up to 4096 (RFC 8301 §3.2), so some will fail these signatures",
+            path.display(),
+            key.bits()
+        );
+    }
+    Ok(key)
 }
 
 /// The text of a key file (bounded). A binary file that starts as DER does (an ASN.1
