@@ -275,7 +275,14 @@ fn errors_are_json_and_limits_hold() {
         "{headers}"
     );
     let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
-    assert!(v["error"].as_str().unwrap().contains("length limit"), "{v}");
+    // The limit named (the body limit's own words, "length limit exceeded", named none).
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap()
+            .contains("larger than 1000 bytes"),
+        "{v}"
+    );
     // A method the path does not take: a JSON error, with Allow (it was empty).
     let (status, headers, body) = server.request("DELETE", "/api/v1/check/example.com", "", b"");
     assert_eq!(status, 405);
@@ -494,28 +501,39 @@ fn a_request_head_sent_slowly_is_cut_off() {
 }
 
 /// `--concurrency`: over every route, at most N requests are handled at once; the
-/// others wait for a turn. With N = 1, a request held open (its body asked for and not
-/// yet sent) keeps a request for another path waiting until it is answered. The fixed
-/// files (style, script, icon, the API description) are answered meanwhile: they do
-/// not wait behind requests that wait on DNS.
+/// others wait for a turn. With N = 1, a check held by a DNS server that never answers
+/// keeps a request for another path waiting until it is answered. The fixed files
+/// (style, script, icon, the API description) are answered meanwhile: they do not wait
+/// behind requests that wait on DNS.
 #[test]
 fn requests_wait_for_a_turn_across_routes() {
     use std::io::{Read, Write};
-    let server = Server::example(&["--concurrency", "1", "--timeout", "60"]);
+    // A DNS server that takes every query and answers none.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let dns = silent.local_addr().unwrap().to_string();
+    let server = Server::start(&[
+        "--dns-server",
+        &dns,
+        "--dns-timeout",
+        "3",
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--concurrency",
+        "1",
+        "--timeout",
+        "60",
+    ]);
     let mut first = connect(&server);
-    let message = b"From: a@example.com\r\n\r\nbody\r\n";
     first
-        .write_all(
-            format!(
-                "POST /api/v1/analyze HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\
-                 Expect: 100-continue\r\nContent-Length: {}\r\n\r\n",
-                message.len()
-            )
-            .as_bytes(),
-        )
+        .write_all(b"GET /api/v1/check/example.com HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
         .unwrap();
-    // The first request's handler runs: it holds the one turn.
-    assert!(read_head(&mut first).starts_with("http/1.1 100 continue"));
+    // Its first DNS query arrives: the check runs, holding the one turn.
+    silent
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    let mut query = [0u8; 512];
+    silent.recv_from(&mut query).expect("the check asks DNS");
     for fixed in ["/static/monban.css", "/api/v1/openapi.json", "/favicon.ico"] {
         assert_eq!(server.get(fixed).0, 200, "{fixed}");
     }
@@ -536,13 +554,41 @@ fn requests_wait_for_a_turn_across_routes() {
             ) => {}
         other => panic!("answered while the only turn was taken: {other:?}"),
     }
-    // The first finishes; then the second gets its turn.
-    first.write_all(message).unwrap();
+    // The check ends (its DNS timed out); then the second gets its turn.
     assert!(read_head(&mut first).starts_with("http/1.1 200"));
     second
         .set_read_timeout(Some(std::time::Duration::from_secs(60)))
         .unwrap();
     assert!(read_head(&mut second).starts_with("http/1.1 200"));
+}
+
+/// A request body is read whole before its request takes a turn: an upload sent
+/// slowly (here: announced and held back) holds none. 70 slow uploads had held every
+/// DNS turn for the request timeout, and the checker answered nobody (a trial's).
+/// With one turn, a check is answered while an upload is still pending; the upload is
+/// answered once its body arrives.
+#[test]
+fn a_slow_upload_holds_no_turn() {
+    use std::io::Write;
+    let server = Server::example(&["--concurrency", "1", "--timeout", "60"]);
+    let mut upload = connect(&server);
+    let message = b"From: a@example.com\r\n\r\nbody\r\n";
+    upload
+        .write_all(
+            format!(
+                "POST /api/v1/analyze HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\
+                 Expect: 100-continue\r\nContent-Length: {}\r\n\r\n",
+                message.len()
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+    // The server asks for the body: the request is under way.
+    assert!(read_head(&mut upload).starts_with("http/1.1 100 continue"));
+    let (status, _, _) = server.get("/check?domain=example.com");
+    assert_eq!(status, 200);
+    upload.write_all(message).unwrap();
+    assert!(read_head(&mut upload).starts_with("http/1.1 200"));
 }
 
 /// hyper's bounds on the request head: 100 fields are read, 101 get 431; a head of

@@ -74,6 +74,13 @@ pub const DNS_REQUESTS_PER_CLIENT: usize = 4;
 /// request timeout is shorter), and stay idle between requests.
 pub const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long a request body (a message posted to verify or analyze) may take to arrive,
+/// at most (less when the request timeout is shorter). It is read whole before the
+/// request takes a turn to ask DNS: a body sent a few bytes at a time no longer holds a
+/// turn (70 such uploads held every DNS turn for the request timeout, and the checker
+/// answered nobody). Past it: 408.
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Connections open at once, at most: past it, a new connection is closed at once.
 pub const MAX_CONNECTIONS: usize = 512;
 
@@ -811,7 +818,7 @@ pub fn router(state: Arc<AppState>, config: &Config) -> Router {
             one_turn(req, next, turns.clone())
         }))
         .layer(axum::middleware::from_fn(move |req, next| {
-            dns_turn(req, next, dns_turns.clone(), clients.clone())
+            dns_turn(req, next, dns_turns.clone(), clients.clone(), max_body)
         }))
         .layer(axum::middleware::from_fn(move |req, next| {
             deadline(req, next, timeout)
@@ -912,10 +919,52 @@ async fn dns_turn(
     next: axum::middleware::Next,
     turns: Arc<tokio::sync::Semaphore>,
     clients: Arc<PerClient>,
+    max_body: usize,
 ) -> Response {
     if !asks_dns(&req) {
         return next.run(req).await;
     }
+    // The body first, under its own time ([`BODY_TIMEOUT`]), holding no turn.
+    let req = if req.method() == axum::http::Method::POST {
+        let (parts, body) = req.into_parts();
+        match tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, usize::MAX)).await {
+            Ok(Ok(bytes)) => {
+                axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes))
+            }
+            Ok(Err(e)) => {
+                // The limit of `RequestBodyLimitLayer`, somewhere in the error's chain.
+                let too_large =
+                    std::iter::successors(Some(&e as &(dyn std::error::Error + 'static)), |e| {
+                        e.source()
+                    })
+                    .any(|e| e.is::<http_body_util::LengthLimitError>());
+                return if too_large {
+                    error(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        format!(
+                            "the request body is larger than {max_body} bytes (monban serve --max-body)"
+                        ),
+                    )
+                } else {
+                    error(
+                        StatusCode::BAD_REQUEST,
+                        format!("the request body could not be read: {e}"),
+                    )
+                };
+            }
+            Err(_) => {
+                return error(
+                    StatusCode::REQUEST_TIMEOUT,
+                    format!(
+                        "the request body did not arrive within {} s",
+                        BODY_TIMEOUT.as_secs()
+                    ),
+                );
+            }
+        }
+    } else {
+        req
+    };
     let peer = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -1069,7 +1118,10 @@ async fn errors_as_json_or_pages(
         .await
         .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
         .unwrap_or_default();
-    let why = if text.is_empty() {
+    let why = if status == StatusCode::PAYLOAD_TOO_LARGE {
+        // The body limit's own words ("length limit exceeded") name no limit.
+        format!("the request body is larger than {max_body} bytes (monban serve --max-body)")
+    } else if text.is_empty() {
         status
             .canonical_reason()
             .unwrap_or("error")
