@@ -670,10 +670,7 @@ fn the_analyzer_keeps_its_limits() {
     let (status, _, b) = server.request("POST", "/analyze?lang=ja", &head, &chunked);
     let html = text(&b);
     assert_eq!(status, 413, "{html}");
-    assert!(
-        html.contains("メッセージがこのサーバーの受け付ける大きさを超えています"),
-        "{html}"
-    );
+    assert!(html.contains("100000 バイト"), "{html}");
     // A method a page does not take: an error page too, keeping Allow.
     let (status, h, b) = server.request("DELETE", "/check?lang=ja", "", b"");
     assert_eq!(status, 405);
