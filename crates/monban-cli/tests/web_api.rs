@@ -562,6 +562,37 @@ fn requests_wait_for_a_turn_across_routes() {
     assert!(read_head(&mut second).starts_with("http/1.1 200"));
 }
 
+/// A page of another site cannot make a visitor's browser post to the API (a
+/// "simple" cross-site POST needs no preflight; a trial's ran a whole verification
+/// with DNS): a foreign `Origin` or a cross-site `Sec-Fetch-Site` gets 403. Clients
+/// that are no browser (no Origin) and same-origin pages are served.
+#[test]
+fn cross_site_posts_to_the_api_are_refused() {
+    let server = Server::example(&[]);
+    let message = b"From: a@example.com\r\n\r\nbody\r\n";
+    for (extra, status) in [
+        ("", 200),
+        ("Origin: http://127.0.0.1\r\n", 200),
+        ("Sec-Fetch-Site: same-origin\r\n", 200),
+        (
+            "Origin: http://evil.example\r\nContent-Type: text/plain\r\n",
+            403,
+        ),
+        ("Sec-Fetch-Site: cross-site\r\n", 403),
+        ("Origin: null\r\n", 403),
+    ] {
+        let extra = format!("{extra}Content-Length: {}\r\n", message.len());
+        let (got, headers, body) = server.request("POST", "/api/v1/analyze", &extra, message);
+        assert_eq!(got, status, "{extra:?}: {}", String::from_utf8_lossy(&body));
+        if status == 403 {
+            assert!(
+                headers.contains("content-type: application/json"),
+                "{headers}"
+            );
+        }
+    }
+}
+
 /// A request body is read whole before its request takes a turn: an upload sent
 /// slowly (here: announced and held back) holds none. 70 slow uploads had held every
 /// DNS turn for the request timeout, and the checker answered nobody (a trial's).

@@ -924,6 +924,18 @@ async fn dns_turn(
     if !asks_dns(&req) {
         return next.run(req).await;
     }
+    // A page of another site may not make a visitor's browser post to the API (a
+    // "simple" cross-site POST needs no preflight: its answer is unreadable there, but
+    // the server did the work, DNS included). The pages' form has its own token check.
+    if req.method() == axum::http::Method::POST
+        && req.uri().path().starts_with("/api/")
+        && pages::cross_site(req.headers())
+    {
+        return error(
+            StatusCode::FORBIDDEN,
+            "cross-site requests to the API are refused (Origin or Sec-Fetch-Site names another site)",
+        );
+    }
     // The body first, under its own time ([`BODY_TIMEOUT`]), holding no turn.
     let req = if req.method() == axum::http::Method::POST {
         let (parts, body) = req.into_parts();

@@ -188,6 +188,29 @@ pub fn csrf_ok(headers: &HeaderMap, form_token: &str) -> bool {
     }
 }
 
+/// Whether a request comes from a page of another site, by what browsers send with
+/// every cross-site request: `Sec-Fetch-Site` other than `same-origin` or `none`, or an
+/// `Origin` that does not name the `Host` it was sent to. A client that is no browser
+/// sends neither and is not "cross-site".
+pub fn cross_site(headers: &HeaderMap) -> bool {
+    let fetch_site = headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| !matches!(v, "same-origin" | "none"));
+    let foreign_origin = headers.get(header::ORIGIN).is_some_and(|o| {
+        let host = headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("");
+        let origin = o.to_str().unwrap_or("");
+        let bare = origin
+            .strip_prefix("http://")
+            .or_else(|| origin.strip_prefix("https://"));
+        bare != Some(host)
+    });
+    fetch_site || foreign_origin
+}
+
 /// `%`-encodes a query component.
 pub fn encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
