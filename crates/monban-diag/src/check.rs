@@ -1843,12 +1843,13 @@ async fn check_dmarc<R: Resolver>(
         if pct_partial.is_none() {
             remove_tag(t, "pct");
         }
-        // Report addresses no receiver can send to (no domain, a bad one): dropped.
+        // Report addresses no receiver can send to (no domain, a bad one, a scheme
+        // other than mailto:): dropped.
         for tag in ["rua", "ruf"] {
             let kept = t.iter().find(|(k, _)| k == tag).map(|(_, v)| {
                 v.split(',')
                     .map(str::trim)
-                    .filter(|u| report_address_problem(u).is_none())
+                    .filter(|u| usable_report_uri(u))
                     .collect::<Vec<_>>()
                     .join(",")
             });
@@ -2127,6 +2128,19 @@ async fn check_dmarc<R: Resolver>(
         }
     }
     (Some(found.domain), Some(published))
+}
+
+/// Whether reports can be sent to a report URI: a valid one (RFC 9989's `dmarc-uri`),
+/// `mailto:` (the scheme receivers send reports by, as the `dmarc-not-mailto` finding
+/// says; a trial's fix kept `rua=javascript:...` that this finding flagged), with a
+/// usable address.
+fn usable_report_uri(uri: &str) -> bool {
+    let uri = uri.trim();
+    dmarc::record::is_valid_report_uri(uri)
+        && uri
+            .get(..7)
+            .is_some_and(|s| s.eq_ignore_ascii_case("mailto:"))
+        && report_address_problem(uri).is_none()
 }
 
 /// Why a report URI's `mailto:` address is one no receiver can send reports to (RFC
@@ -3212,10 +3226,10 @@ fn salvage_dmarc(candidate: &str, rua_domain: Option<&str>, default_p: Policy) -
         if std::mem::replace(&mut seen[i], true) {
             continue;
         }
-        // A report list keeps its valid URIs; pct=100 says nothing.
+        // A report list keeps the URIs reports can be sent to; pct=100 says nothing.
         let v = if k == "rua" || k == "ruf" {
             v.split(',')
-                .filter(|u| dmarc::record::is_valid_report_uri(u))
+                .filter(|u| usable_report_uri(u))
                 .map(str::trim)
                 .collect::<Vec<_>>()
                 .join(",")
@@ -3858,6 +3872,23 @@ mod tests {
         }
         assert!(
             !f.iter().any(|(_, m, _)| m.contains("authorized")),
+            "{f:#?}"
+        );
+        // A destination of another scheme is flagged and left out of every fix (the
+        // fix of an invalid p= kept a trial's rua=javascript:alert(5)).
+        let zone = "$ORIGIN j.test.\n@ MX 10 mx.j.test.\nmx A 192.0.2.1\n\
+            _dmarc TXT \"v=DMARC1; p=nope; rua=javascript:alert(5),mailto:r@j.test; ruf=https://j.test/r\"\n";
+        let f = dmarc_findings(zone, "j.test");
+        let fixes: Vec<&String> = f.iter().filter_map(|(_, _, fix)| fix.as_ref()).collect();
+        assert!(!fixes.is_empty(), "{f:#?}");
+        for fix in &fixes {
+            assert!(
+                !fix.contains("javascript:") && !fix.contains("https:"),
+                "{fix}"
+            );
+        }
+        assert!(
+            fixes.iter().any(|x| x.contains("rua=mailto:r@j.test")),
             "{f:#?}"
         );
         assert_eq!(report_address_problem("mailto:r@d.test!10m"), None);
