@@ -81,6 +81,13 @@ pub const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 /// answered nobody). Past it: 408.
 pub const BODY_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The bytes of request bodies held at once, over every request, while they arrive
+/// ([`BODY_TIMEOUT`]) and until their request is answered: reading a body before the
+/// request takes a turn would otherwise let 512 connections hold `--max-body` each
+/// (25 MB: 12.8 GB). A body whose next bytes find the budget spent waits for room,
+/// within its time.
+pub const BODY_BUDGET: usize = 256 * 1024 * 1024;
+
 /// Connections open at once, at most: past it, a new connection is closed at once.
 pub const MAX_CONNECTIONS: usize = 512;
 
@@ -792,6 +799,7 @@ pub fn router(state: Arc<AppState>, config: &Config) -> Router {
         (concurrency - concurrency / 4).max(1),
     ));
     let clients = Arc::new(PerClient::default());
+    let bodies = Arc::new(tokio::sync::Semaphore::new(BODY_BUDGET));
     Router::new()
         .route("/api/v1/verify", post(verify))
         .route("/api/v1/analyze", post(analyze_message))
@@ -818,7 +826,14 @@ pub fn router(state: Arc<AppState>, config: &Config) -> Router {
             one_turn(req, next, turns.clone())
         }))
         .layer(axum::middleware::from_fn(move |req, next| {
-            dns_turn(req, next, dns_turns.clone(), clients.clone(), max_body)
+            dns_turn(
+                req,
+                next,
+                dns_turns.clone(),
+                clients.clone(),
+                bodies.clone(),
+                max_body,
+            )
         }))
         .layer(axum::middleware::from_fn(move |req, next| {
             deadline(req, next, timeout)
@@ -919,6 +934,7 @@ async fn dns_turn(
     next: axum::middleware::Next,
     turns: Arc<tokio::sync::Semaphore>,
     clients: Arc<PerClient>,
+    bodies: Arc<tokio::sync::Semaphore>,
     max_body: usize,
 ) -> Response {
     if !asks_dns(&req) {
@@ -936,11 +952,14 @@ async fn dns_turn(
             "cross-site requests to the API are refused (Origin or Sec-Fetch-Site names another site)",
         );
     }
-    // The body first, under its own time ([`BODY_TIMEOUT`]), holding no turn.
+    // The body first, under its own time ([`BODY_TIMEOUT`]), holding no turn but its
+    // bytes' share of [`BODY_BUDGET`] (kept until the answer).
+    let mut _bytes_held = None;
     let req = if req.method() == axum::http::Method::POST {
         let (parts, body) = req.into_parts();
-        match tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, usize::MAX)).await {
-            Ok(Ok(bytes)) => {
+        match tokio::time::timeout(BODY_TIMEOUT, read_body(body, &bodies)).await {
+            Ok(Ok((bytes, held))) => {
+                _bytes_held = held;
                 axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes))
             }
             Ok(Err(e)) => {
@@ -1021,6 +1040,39 @@ async fn dns_turn(
         Ok(_turn) => next.run(req).await,
         Err(_) => error(StatusCode::SERVICE_UNAVAILABLE, "the server is stopping"),
     }
+}
+
+/// A request body, whole, each piece taking its bytes from `budget` as it arrives
+/// ([`BODY_BUDGET`]); the bytes and what they hold of the budget.
+async fn read_body(
+    body: axum::body::Body,
+    budget: &Arc<tokio::sync::Semaphore>,
+) -> Result<(Vec<u8>, Option<tokio::sync::OwnedSemaphorePermit>), axum::Error> {
+    use http_body_util::BodyExt as _;
+    let mut body = body;
+    let mut bytes = Vec::new();
+    let mut held: Option<tokio::sync::OwnedSemaphorePermit> = None;
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame?.into_data() else {
+            continue;
+        };
+        if data.is_empty() {
+            continue;
+        }
+        // A piece larger than the whole budget could never be given room.
+        let n = u32::try_from(data.len().min(BODY_BUDGET)).unwrap_or(u32::MAX);
+        let permit = budget
+            .clone()
+            .acquire_many_owned(n)
+            .await
+            .map_err(axum::Error::new)?;
+        match held.as_mut() {
+            Some(h) => h.merge(permit),
+            None => held = Some(permit),
+        }
+        bytes.extend_from_slice(&data);
+    }
+    Ok((bytes, held))
 }
 
 /// At most [`Config::concurrency`] requests handled at once, over every route but the
@@ -1269,6 +1321,31 @@ mod tests {
     /// Requests that wait on DNS are bounded per client (429 past
     /// [`DNS_REQUESTS_PER_CLIENT`], other clients and loopback unaffected), and never
     /// take every turn: the start page is served while the checker's turns are all held.
+    /// A body takes its bytes from the budget while it is held and gives them back
+    /// when dropped; one that finds the budget spent waits (here: past a short time).
+    #[tokio::test]
+    async fn bodies_hold_their_bytes_of_the_budget() {
+        let budget = Arc::new(tokio::sync::Semaphore::new(10));
+        let (bytes, held) = read_body(axum::body::Body::from("hello"), &budget)
+            .await
+            .unwrap();
+        assert_eq!(bytes, b"hello");
+        assert_eq!(budget.available_permits(), 5);
+        let waiting = tokio::time::timeout(
+            Duration::from_millis(200),
+            read_body(axum::body::Body::from("0123456789"), &budget),
+        )
+        .await;
+        assert!(waiting.is_err(), "no room: it waits");
+        drop(held);
+        assert_eq!(budget.available_permits(), 10);
+        let (bytes, _held) = read_body(axum::body::Body::from("0123456789"), &budget)
+            .await
+            .unwrap();
+        assert_eq!(bytes.len(), 10);
+        assert_eq!(budget.available_permits(), 0);
+    }
+
     #[tokio::test]
     async fn requests_that_wait_on_dns_are_bounded() {
         use tower::ServiceExt as _;
