@@ -108,7 +108,7 @@ pub fn run(args: SignArgs) -> Result<(), Failure> {
             }
         }
         Some((local, domain)) if domain.len() > 1 && domain.ends_with('.') => {
-            format!("{local}@{}", &domain[..domain.len() - 1])
+            format!("{local}@{}", domain.strip_suffix('.').unwrap_or(domain))
         }
         _ => i.clone(),
     });

@@ -173,19 +173,22 @@ pub fn csrf_ok(headers: &HeaderMap, form_token: &str) -> bool {
     if !same {
         return false;
     }
-    match headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) {
-        None => true,
-        Some(origin) => {
-            let host = headers
-                .get(header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .unwrap_or("");
-            let bare = origin
-                .strip_prefix("http://")
-                .or_else(|| origin.strip_prefix("https://"));
-            bare == Some(host)
-        }
-    }
+    !foreign_origin(headers)
+}
+
+/// Whether the request has an `Origin` that does not name the `Host` it was sent to.
+fn foreign_origin(headers: &HeaderMap) -> bool {
+    headers.get(header::ORIGIN).is_some_and(|o| {
+        let host = headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("");
+        let origin = o.to_str().unwrap_or("");
+        let bare = origin
+            .strip_prefix("http://")
+            .or_else(|| origin.strip_prefix("https://"));
+        bare != Some(host)
+    })
 }
 
 /// Whether a request comes from a page of another site, by what browsers send with
@@ -197,18 +200,7 @@ pub fn cross_site(headers: &HeaderMap) -> bool {
         .get("sec-fetch-site")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| !matches!(v, "same-origin" | "none"));
-    let foreign_origin = headers.get(header::ORIGIN).is_some_and(|o| {
-        let host = headers
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or("");
-        let origin = o.to_str().unwrap_or("");
-        let bare = origin
-            .strip_prefix("http://")
-            .or_else(|| origin.strip_prefix("https://"));
-        bare != Some(host)
-    });
-    fetch_site || foreign_origin
+    fetch_site || foreign_origin(headers)
 }
 
 /// `%`-encodes a query component.
